@@ -1,0 +1,41 @@
+/*
+ * What runs inside `git receive-pack`: parse the post-receive input, match
+ * pushed branches against the repository's trigger, enqueue one job per
+ * match in one durable transaction, wake the daemon. Never fails a push.
+ */
+#ifndef RUNNER_HOOK_H
+#define RUNNER_HOOK_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#define HOOK_MAX_INPUT (4 * 1024 * 1024)
+#define HOOK_MAX_LINES 10000
+#define HOOK_MARKER "# runner post-receive hook"
+#define SOCKET_FILE "runner.sock"
+
+struct hook_update {
+	char old[65], new[65];
+	char *ref;
+};
+
+/*
+ * Parse "OLD NEW REF" lines. Malformed lines are skipped and counted in
+ * *bad. The caller frees *out with hook_updates_free().
+ */
+void hook_parse(const char *buf, size_t len, struct hook_update **out,
+    size_t *n, size_t *bad);
+void hook_updates_free(struct hook_update *u, size_t n);
+
+/*
+ * Queue jobs for `updates` pushed to the bare repository `repo` (absolute).
+ * One line per job queued, and warnings, go to `msg`. Returns the number
+ * of jobs queued, or a negative code (with a message already written).
+ */
+int hook_post_receive(const char *home, const char *repo,
+    const struct hook_update *updates, size_t n, FILE *msg);
+
+/* Send a wake-up datagram to the daemon of `home`; silent if it is down. */
+void hook_wake(const char *home, const char *what);
+
+#endif

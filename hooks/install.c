@@ -1,0 +1,124 @@
+/*
+ * install-hook: a tiny /bin/sh post-receive that remembers the home and
+ * the hook binary, and still warns (and runs a chained hook) when the
+ * binary has gone away.
+ */
+#include "install.h"
+#include "hook.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void add_quoted(struct sbuf *sb, const char *s)
+{
+	sbuf_addch(sb, '\'');
+	for (; *s; s++) {
+		if (*s == '\'')
+			sbuf_adds(sb, "'\\''");
+		else
+			sbuf_addch(sb, *s);
+	}
+	sbuf_addch(sb, '\'');
+}
+
+static int is_ours(const char *path)
+{
+	struct sbuf buf = SBUF_INIT;
+	int ours = read_file(path, 64 * 1024, &buf) == 0 &&
+	    strstr(buf.buf, HOOK_MARKER) != NULL;
+
+	sbuf_release(&buf);
+	return ours;
+}
+
+static int check_bare(const char *repo)
+{
+	struct stat st;
+	char *p;
+	int ok;
+
+	if (stat(repo, &st) < 0)
+		return error_set(ERR_NOTFOUND, "'%s': %s", repo, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return error_set(ERR_INVALID, "'%s' is not a directory", repo);
+	p = xasprintf("%s/.git", repo);
+	ok = access(p, F_OK) != 0;
+	free(p);
+	if (!ok)
+		return error_set(ERR_INVALID, "'%s' is not a bare repository (it "
+		    "has a work tree; install into the bare repository that "
+		    "people push to, like 'git init --bare'", repo);
+	p = xasprintf("%s/objects", repo);
+	ok = stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+	free(p);
+	p = xasprintf("%s/HEAD", repo);
+	ok = ok && access(p, F_OK) == 0;
+	free(p);
+	if (!ok)
+		return error_set(ERR_INVALID, "'%s' is not a git repository (no "
+		    "HEAD or objects)", repo);
+	return 0;
+}
+
+int install_hook(const char *repo, const char *home, const char *hook_bin,
+    int *chained)
+{
+	struct sbuf script = SBUF_INIT;
+	char *hooks = NULL, *path = NULL, *chain = NULL;
+	int error;
+
+	*chained = 0;
+	if ((error = check_bare(repo)) < 0)
+		return error;
+	hooks = xasprintf("%s/hooks", repo);
+	path = xasprintf("%s/post-receive", hooks);
+	chain = xasprintf("%s/post-receive.chained", hooks);
+	if ((error = mkdir_p(hooks, 0755)) < 0)
+		goto out;
+	if (access(path, F_OK) == 0 && !is_ours(path)) {
+		if (access(chain, F_OK) == 0) {
+			error = error_set(ERR_INVALID, "'%s' exists and so does "
+			    "'%s': move one away first", path, chain);
+			goto out;
+		}
+		if (rename(path, chain) < 0) {
+			error = error_set(-1, "cannot keep '%s' as '%s': %s", path,
+			    chain, strerror(errno));
+			goto out;
+		}
+	}
+	*chained = access(chain, F_OK) == 0;
+
+	sbuf_adds(&script, "#!/bin/sh\n" HOOK_MARKER
+	    ": queues CI jobs for pushed branches.\n"
+	    "# Written by 'runner install-hook'; run it again to update. A hook "
+	    "that\n# was here before is kept as post-receive.chained and still "
+	    "runs.\n");
+	sbuf_adds(&script, "RUNNER_HOME=");
+	add_quoted(&script, home);
+	sbuf_adds(&script, "\nRUNNER_HOOK=");
+	add_quoted(&script, hook_bin);
+	sbuf_adds(&script,
+	    "\nif [ -x \"$RUNNER_HOOK\" ]; then\n"
+	    "\texec \"$RUNNER_HOOK\" post-receive \"$RUNNER_HOME\" "
+	    "\"$0.chained\" \"$@\"\n"
+	    "fi\n"
+	    "echo \"runner: warning: $RUNNER_HOOK is missing; nothing queued "
+	    "(run 'runner install-hook' again)\" >&2\n"
+	    "if [ -x \"$0.chained\" ]; then\n"
+	    "\texec \"$0.chained\" \"$@\"\n"
+	    "fi\n"
+	    "exit 0\n");
+	error = write_file_atomic(path, script.buf, script.len, 0755);
+out:
+	sbuf_release(&script);
+	free(hooks);
+	free(path);
+	free(chain);
+	return error;
+}

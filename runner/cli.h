@@ -1,0 +1,58 @@
+/*
+ * What the subcommands share: the command table, finding the home, usage
+ * and error reporting, and presenting jobs to people.
+ */
+#ifndef RUNNER_CLI_H
+#define RUNNER_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+struct job;
+struct sbuf;
+struct store;
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+};
+
+extern const struct command commands[];
+
+/* Exit codes, documented in `runner --help`. */
+#define EXIT_OK      0
+#define EXIT_FAIL    1
+#define EXIT_USAGE   2
+
+int cmd_init(int argc, char **argv);
+int cmd_install_hook(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_log(int argc, char **argv);
+int cmd_cancel(int argc, char **argv);
+int cmd_retry(int argc, char **argv);
+int cmd_artifacts(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+
+/* --home, else $RUNNER_HOME, else ~/.runner. Caller frees. */
+char *cli_home(const char *opt);
+/* Print "runner: MSG" to stderr; returns EXIT_FAIL. */
+int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print usage to stderr; returns EXIT_USAGE. */
+int cli_usage(const char *usage);
+/* Open the store of `home` or explain; NULL on failure (already said). */
+struct store *cli_store(const char *home);
+/* Parse a job id argument ("12" or "#12"); -1 if it is not one. */
+int64_t cli_job_id(const char *arg);
+
+/* Colour for a state, on a terminal only. */
+const char *cli_color(const char *state, int tty);
+#define COLOR_RESET "\033[0m"
+/* The repository's short name: the last path component without ".git". */
+void cli_repo_name(struct sbuf *sb, const char *repo);
+/* The branch or tag name of a ref. */
+const char *cli_ref_name(const char *ref);
+
+#endif

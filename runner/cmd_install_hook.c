@@ -1,0 +1,103 @@
+/*
+ * runner install-hook: put the post-receive hook into bare repositories.
+ * The hook remembers the home and the hook binary it was installed with.
+ */
+#include "cli.h"
+#include "install.h"
+#include "store.h"
+#include "util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: runner install-hook [--home DIR] REPO.git...\n"
+    "\n"
+    "Install the runner's post-receive hook into each bare repository. A\n"
+    "post-receive hook already there is kept as post-receive.chained and\n"
+    "still runs after the runner's, with its exit code passed on. Running\n"
+    "it again updates the hook. The home must exist ('runner init').\n";
+
+/* runner-hook lives beside the runner binary. */
+static char *hook_binary(void)
+{
+	const char *env = getenv("RUNNER_HOOK_BIN");
+	char *self, *dir, *path;
+
+	if (env && *env)
+		return realpath(env, NULL);
+	self = realpath("/proc/self/exe", NULL);
+	if (!self)
+		return NULL;
+	dir = dirname(self);
+	path = xasprintf("%s/runner-hook", dir);
+	free(self);
+	return path;
+}
+
+int cmd_install_hook(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "home", required_argument, NULL, 'H' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *home_opt = NULL;
+	char *home = NULL, *real_home = NULL, *bin = NULL;
+	struct store *s = NULL;
+	int c, rc = EXIT_FAIL;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'H')
+			home_opt = optarg;
+		else if (c == 'h') {
+			fputs(usage, stdout);
+			return EXIT_OK;
+		} else
+			return cli_usage(usage);
+	}
+	if (optind == argc)
+		return cli_usage(usage);
+	home = cli_home(home_opt);
+	if (!(s = cli_store(home)))
+		goto out;
+	real_home = realpath(home, NULL);
+	bin = hook_binary();
+	if (!real_home || !bin || access(bin, X_OK) != 0) {
+		cli_error("cannot find the hook program '%s' (it is installed "
+		    "beside 'runner')", bin ? bin : "runner-hook");
+		goto out;
+	}
+	rc = EXIT_OK;
+	for (int i = optind; i < argc; i++) {
+		char *repo = realpath(argv[i], NULL);
+		int chained = 0;
+
+		if (!repo) {
+			cli_error("cannot install into '%s': %s", argv[i],
+			    strerror(errno));
+			rc = EXIT_FAIL;
+			continue;
+		}
+		if (install_hook(repo, real_home, bin, &chained) < 0) {
+			cli_error("cannot install into '%s': %s", argv[i],
+			    error_last());
+			rc = EXIT_FAIL;
+		} else {
+			printf("installed post-receive hook in '%s'%s\n", repo,
+			    chained ? " (the existing hook runs after it, as "
+			    "post-receive.chained)" : "");
+		}
+		free(repo);
+	}
+out:
+	store_close(s);
+	free(bin);
+	free(real_home);
+	free(home);
+	return rc;
+}

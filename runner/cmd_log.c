@@ -1,0 +1,212 @@
+/*
+ * runner log JOB [STAGE] [-f]: print a job's stage logs, or follow them
+ * live until the stage (or the whole job) ends.
+ */
+#include "cli.h"
+#include "store.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: runner log [--home DIR] [-f] [--raw] JOB [STAGE]\n"
+    "\n"
+    "Print the log of STAGE of JOB, or of every stage in order. With -f,\n"
+    "keep printing as output arrives until the stage (without STAGE: the\n"
+    "job) ends. Control characters and invalid UTF-8 are shown escaped\n"
+    "unless --raw is given; the stored log keeps the raw bytes.\n";
+
+struct follower {
+	struct store *s;
+	int64_t id;
+	int raw;
+	int headers;
+};
+
+static void emit(const struct follower *f, const char *buf, size_t n)
+{
+	struct sbuf sb = SBUF_INIT;
+
+	if (f->raw) {
+		fwrite(buf, 1, n, stdout);
+		return;
+	}
+	sbuf_add_display(&sb, buf, n);
+	fwrite(sb.buf, 1, sb.len, stdout);
+	sbuf_release(&sb);
+}
+
+/* Copy what the file has past *off to stdout. */
+static void copy_new(const struct follower *f, int fd, off_t *off)
+{
+	char buf[65536];
+	ssize_t n;
+
+	while ((n = pread(fd, buf, sizeof(buf), *off)) > 0) {
+		emit(f, buf, (size_t)n);
+		*off += n;
+	}
+	fflush(stdout);
+}
+
+static int stage_done(const char *state)
+{
+	return strcmp(state, "running") && strcmp(state, "pending");
+}
+
+/*
+ * Look the stage up again; returns 1 while it may still write. A job that
+ * ended (or went back to the queue) ends the follow of its stage.
+ */
+static int still_running(struct follower *f, int idx)
+{
+	struct job *j = NULL;
+	int running = 0;
+
+	if (store_job_get(f->s, f->id, &j) < 0)
+		return 0;
+	for (size_t i = 0; i < j->nstages; i++)
+		if (j->stages[i].idx == idx)
+			running = !stage_done(j->stages[i].state);
+	if (strcmp(j->state, "running"))
+		running = 0;
+	job_free(j);
+	return running;
+}
+
+static int show_stage(struct follower *f, const struct stage_rec *st,
+    int follow)
+{
+	int fd = -1, ino = -1;
+	off_t off = 0;
+
+	if (f->headers)
+		printf("==> %s (%s) <==\n", st->name, st->state);
+	fflush(stdout);
+	for (;;) {
+		if (fd < 0) {
+			fd = open(st->log_path, O_RDONLY | O_CLOEXEC);
+			if (fd >= 0 && follow) {
+				ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+				if (ino >= 0)
+					inotify_add_watch(ino, st->log_path,
+					    IN_MODIFY | IN_CLOSE_WRITE);
+			}
+		}
+		if (fd >= 0)
+			copy_new(f, fd, &off);
+		if (!follow || !still_running(f, st->idx))
+			break;
+		/* Woken by writes; the timeout notices the stage ending
+		 * without output, and a log that does not exist yet. */
+		struct pollfd p = { ino, POLLIN, 0 };
+		if (poll(&p, 1, fd >= 0 && ino >= 0 ? 500 : 100) > 0) {
+			char ev[4096];
+			while (read(ino, ev, sizeof(ev)) > 0)
+				;
+		}
+	}
+	if (fd >= 0)
+		copy_new(f, fd, &off);
+	if (fd < 0 && !follow && stage_done(st->state) &&
+	    strcmp(st->state, "skipped"))
+		printf("(no log)\n");
+	if (fd >= 0)
+		close(fd);
+	if (ino >= 0)
+		close(ino);
+	return 0;
+}
+
+int cmd_log(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "home", required_argument, NULL, 'H' },
+		{ "follow", no_argument, NULL, 'f' },
+		{ "raw", no_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *home_opt = NULL, *stage = NULL;
+	struct follower f = { 0 };
+	struct job *j = NULL;
+	int c, follow = 0, rc = EXIT_FAIL;
+	char *home;
+
+	while ((c = getopt_long(argc, argv, "hf", opts, NULL)) != -1) {
+		if (c == 'H')
+			home_opt = optarg;
+		else if (c == 'f')
+			follow = 1;
+		else if (c == 'r')
+			f.raw = 1;
+		else if (c == 'h') {
+			fputs(usage, stdout);
+			return EXIT_OK;
+		} else
+			return cli_usage(usage);
+	}
+	if (optind == argc || argc - optind > 2)
+		return cli_usage(usage);
+	if ((f.id = cli_job_id(argv[optind])) < 0) {
+		cli_error("'%s' is not a job number", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (optind + 1 < argc)
+		stage = argv[optind + 1];
+	home = cli_home(home_opt);
+	if (!(f.s = cli_store(home)))
+		goto out;
+	if (store_job_get(f.s, f.id, &j) < 0) {
+		cli_error("%s", error_last());
+		goto out;
+	}
+	/* Following a job that has not started: wait for its stages. */
+	while (follow && !j->nstages && (!strcmp(j->state, "queued") ||
+	    !strcmp(j->state, "running"))) {
+		poll(NULL, 0, 100);
+		job_free(j);
+		j = NULL;
+		if (store_job_get(f.s, f.id, &j) < 0) {
+			cli_error("%s", error_last());
+			goto out;
+		}
+	}
+	f.headers = !stage;
+	rc = EXIT_OK;
+	int found = 0;
+	for (size_t i = 0; i < j->nstages; i++) {
+		if (stage && strcmp(stage, j->stages[i].name))
+			continue;
+		found = 1;
+		if (!stage && !strcmp(j->stages[i].state, "skipped"))
+			continue;
+		show_stage(&f, &j->stages[i], follow);
+	}
+	if (stage && !found) {
+		struct sbuf names = SBUF_INIT;
+		for (size_t i = 0; i < j->nstages; i++)
+			sbuf_addf(&names, "%s%s", i ? ", " : "", j->stages[i].name);
+		rc = cli_error("job #%lld has no stage '%s'%s%s",
+		    (long long)f.id, stage, j->nstages ? " (it has: " : "",
+		    j->nstages ? names.buf : "");
+		if (j->nstages)
+			fputs(")\n", stderr);
+		sbuf_release(&names);
+	} else if (!j->nstages) {
+		printf("job #%lld has no stages%s%s\n", (long long)f.id,
+		    j->error ? ": " : "", j->error ? j->error : "");
+	}
+out:
+	job_free(j);
+	store_close(f.s);
+	free(home);
+	return rc;
+}

@@ -1,0 +1,155 @@
+/*
+ * runner show JOB: everything recorded about one job.
+ */
+#include "cli.h"
+#include "json.h"
+#include "store.h"
+#include "util.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: runner show [--home DIR] [--json] JOB\n"
+    "\n"
+    "Show a job: repository, ref, commit, state, error, each stage with\n"
+    "its state, exit code, duration and log file, and the artifacts with\n"
+    "size and sha256.\n";
+
+static void add_time(struct sbuf *sb, int64_t ms)
+{
+	char buf[64];
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
+	sbuf_adds(sb, buf);
+}
+
+static void show_text(struct sbuf *sb, const struct job *j, int tty)
+{
+	sbuf_addf(sb, "job #%lld  %s%s%s\n", (long long)j->id,
+	    cli_color(j->state, tty), j->state, tty ? COLOR_RESET : "");
+	sbuf_adds(sb, "repo:     ");
+	sbuf_add_display(sb, j->repo, strlen(j->repo));
+	sbuf_adds(sb, "\nref:      ");
+	sbuf_add_display(sb, j->ref, strlen(j->ref));
+	sbuf_addf(sb, "\ncommit:   %s\n", j->commit);
+	if (j->subject) {
+		sbuf_adds(sb, "subject:  ");
+		sbuf_add_display(sb, j->subject, strlen(j->subject));
+		sbuf_addch(sb, '\n');
+	}
+	sbuf_adds(sb, "queued:   ");
+	add_time(sb, j->created_ms);
+	sbuf_addch(sb, '\n');
+	if (j->started_ms) {
+		sbuf_adds(sb, "started:  ");
+		add_time(sb, j->started_ms);
+		sbuf_addf(sb, " (attempt %d)\n", j->attempt);
+	}
+	if (j->finished_ms) {
+		sbuf_adds(sb, "finished: ");
+		add_time(sb, j->finished_ms);
+		if (j->started_ms) {
+			sbuf_adds(sb, " after ");
+			format_duration(sb, j->finished_ms - j->started_ms);
+		}
+		sbuf_addch(sb, '\n');
+	}
+	if (j->retry_of)
+		sbuf_addf(sb, "retry of: #%lld\n", (long long)j->retry_of);
+	if (j->error) {
+		sbuf_adds(sb, "error:    ");
+		sbuf_add_display(sb, j->error, strlen(j->error));
+		sbuf_addch(sb, '\n');
+	}
+	if (j->nstages)
+		sbuf_adds(sb, "\nstages:\n");
+	for (size_t i = 0; i < j->nstages; i++) {
+		const struct stage_rec *s = &j->stages[i];
+		sbuf_addf(sb, "  %-12s %s%-11s%s", s->name,
+		    cli_color(s->state, tty), s->state, tty ? COLOR_RESET : "");
+		if (s->exit_code >= 0)
+			sbuf_addf(sb, " exit %-3d", s->exit_code);
+		else
+			sbuf_adds(sb, "         ");
+		if (s->started_ms) {
+			sbuf_addch(sb, ' ');
+			format_duration(sb, (s->finished_ms ? s->finished_ms :
+			    now_ms()) - s->started_ms);
+		}
+		sbuf_addch(sb, '\n');
+		if (s->error) {
+			sbuf_adds(sb, "               ");
+			sbuf_add_display(sb, s->error, strlen(s->error));
+			sbuf_addch(sb, '\n');
+		}
+	}
+	if (j->nartifacts)
+		sbuf_adds(sb, "\nartifacts:\n");
+	for (size_t i = 0; i < j->nartifacts; i++) {
+		const struct artifact_rec *a = &j->artifacts[i];
+		sbuf_addf(sb, "  %s\n    %lld bytes, %lld files, sha256 %s\n",
+		    a->path, (long long)a->size, (long long)a->files, a->sha256);
+	}
+}
+
+int cmd_show(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "home", required_argument, NULL, 'H' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *home_opt = NULL;
+	struct store *s = NULL;
+	struct job *j = NULL;
+	struct sbuf out = SBUF_INIT;
+	int c, json = 0, rc = EXIT_FAIL;
+	int64_t id;
+	char *home;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'H')
+			home_opt = optarg;
+		else if (c == 'j')
+			json = 1;
+		else if (c == 'h') {
+			fputs(usage, stdout);
+			return EXIT_OK;
+		} else
+			return cli_usage(usage);
+	}
+	if (optind + 1 != argc)
+		return cli_usage(usage);
+	if ((id = cli_job_id(argv[optind])) < 0) {
+		cli_error("'%s' is not a job number", argv[optind]);
+		return EXIT_USAGE;
+	}
+	home = cli_home(home_opt);
+	if (!(s = cli_store(home)))
+		goto out;
+	if (store_job_get(s, id, &j) < 0) {
+		cli_error("%s", error_last());
+		goto out;
+	}
+	if (json) {
+		json_job(&out, j);
+		sbuf_addch(&out, '\n');
+	} else {
+		show_text(&out, j, isatty(1));
+	}
+	fwrite(out.buf, 1, out.len, stdout);
+	rc = EXIT_OK;
+out:
+	job_free(j);
+	sbuf_release(&out);
+	store_close(s);
+	free(home);
+	return rc;
+}

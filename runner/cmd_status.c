@@ -1,0 +1,178 @@
+/*
+ * runner status: the queue, running jobs with their current stage and
+ * elapsed time, and recent results. --json for scripts.
+ */
+#include "cli.h"
+#include "json.h"
+#include "store.h"
+#include "util.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: runner status [--home DIR] [--json] [--limit N]\n"
+    "\n"
+    "Show queued and running jobs (with the running stage and its elapsed\n"
+    "time) and the N most recent finished jobs (default 10; 20 with\n"
+    "--json). --json prints {\"jobs\":[...]} with every queued and running\n"
+    "job and the recent finished ones, each as 'runner show --json' does.\n";
+
+static const struct stage_rec *current_stage(const struct job *j)
+{
+	for (size_t i = 0; i < j->nstages; i++)
+		if (!strcmp(j->stages[i].state, "running"))
+			return &j->stages[i];
+	return NULL;
+}
+
+static const struct stage_rec *failed_stage(const struct job *j)
+{
+	for (size_t i = 0; i < j->nstages; i++)
+		if (strcmp(j->stages[i].state, "passed") &&
+		    strcmp(j->stages[i].state, "skipped") &&
+		    strcmp(j->stages[i].state, "pending"))
+			return &j->stages[i];
+	return NULL;
+}
+
+static void job_line(struct sbuf *sb, const struct job *j, int tty)
+{
+	sbuf_addf(sb, "  #%-5lld %s%-11s%s ", (long long)j->id,
+	    cli_color(j->state, tty), j->state, tty ? COLOR_RESET : "");
+	cli_repo_name(sb, j->repo);
+	sbuf_addch(sb, ' ');
+	sbuf_add_display(sb, cli_ref_name(j->ref), strlen(cli_ref_name(j->ref)));
+	sbuf_addf(sb, " %.7s", j->commit);
+	if (!strcmp(j->state, "running")) {
+		const struct stage_rec *st = current_stage(j);
+		if (st) {
+			sbuf_addf(sb, "  %s ", st->name);
+			format_duration(sb, now_ms() - st->started_ms);
+		} else {
+			sbuf_adds(sb, "  checkout ");
+			format_duration(sb, now_ms() - j->started_ms);
+		}
+		sbuf_adds(sb, " (job ");
+		format_duration(sb, now_ms() - j->started_ms);
+		sbuf_adds(sb, ")");
+	} else if (!strcmp(j->state, "queued")) {
+		sbuf_adds(sb, "  waiting ");
+		format_duration(sb, now_ms() - j->created_ms);
+	} else if (j->started_ms && j->finished_ms) {
+		sbuf_addch(sb, ' ');
+		sbuf_addch(sb, ' ');
+		format_duration(sb, j->finished_ms - j->started_ms);
+		const struct stage_rec *st = failed_stage(j);
+		if (st && strcmp(j->state, "passed"))
+			sbuf_addf(sb, " at %s", st->name);
+	}
+	if (j->subject) {
+		sbuf_adds(sb, "  \"");
+		sbuf_add_display(sb, j->subject, strlen(j->subject) > 60 ? 60 :
+		    strlen(j->subject));
+		sbuf_adds(sb, "\"");
+	}
+	sbuf_addch(sb, '\n');
+	if (j->error && strcmp(j->state, "passed")) {
+		sbuf_adds(sb, "          ");
+		sbuf_add_display(sb, j->error, strlen(j->error));
+		sbuf_addch(sb, '\n');
+	}
+}
+
+int cmd_status(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "home", required_argument, NULL, 'H' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "limit", required_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *home_opt = NULL;
+	struct store *s = NULL;
+	struct job **jobs = NULL;
+	struct sbuf out = SBUF_INIT;
+	size_t n = 0;
+	int c, json = 0, limit = -1, rc = EXIT_FAIL;
+	char *home, *end;
+
+	while ((c = getopt_long(argc, argv, "hn:", opts, NULL)) != -1) {
+		if (c == 'H') {
+			home_opt = optarg;
+		} else if (c == 'j') {
+			json = 1;
+		} else if (c == 'n') {
+			long v = strtol(optarg, &end, 10);
+			if (*end || v < 0 || v > 100000) {
+				cli_error("--limit must be a number from 0 to 100000");
+				return EXIT_USAGE;
+			}
+			limit = (int)v;
+		} else if (c == 'h') {
+			fputs(usage, stdout);
+			return EXIT_OK;
+		} else {
+			return cli_usage(usage);
+		}
+	}
+	if (optind != argc)
+		return cli_usage(usage);
+	if (limit < 0)
+		limit = json ? 20 : 10;
+	home = cli_home(home_opt);
+	if (!(s = cli_store(home)))
+		goto out;
+	if (store_jobs_list(s, limit, &jobs, &n) < 0) {
+		cli_error("%s", error_last());
+		goto out;
+	}
+	if (json) {
+		sbuf_adds(&out, "{\"jobs\":[");
+		for (size_t i = 0; i < n; i++) {
+			if (i)
+				sbuf_addch(&out, ',');
+			json_job(&out, jobs[i]);
+		}
+		sbuf_adds(&out, "]}\n");
+	} else {
+		int tty = isatty(1);
+		size_t queued = 0, running = 0;
+		for (size_t i = 0; i < n; i++) {
+			queued += !strcmp(jobs[i]->state, "queued");
+			running += !strcmp(jobs[i]->state, "running");
+		}
+		sbuf_addf(&out, "runner home %s\n", home);
+		sbuf_addf(&out, "queue: %zu queued, %zu running\n", queued,
+		    running);
+		const char *sections[] = { "running", "queued", NULL };
+		const char *titles[] = { "Running", "Queued", "Recent" };
+		for (int sec = 0; sec < 3; sec++) {
+			int any = 0;
+			for (size_t i = 0; i < n; i++) {
+				const char *st = jobs[i]->state;
+				int in = sections[sec] ? !strcmp(st, sections[sec]) :
+				    strcmp(st, "running") && strcmp(st, "queued");
+				if (!in)
+					continue;
+				if (!any++)
+					sbuf_addf(&out, "\n%s:\n", titles[sec]);
+				job_line(&out, jobs[i], tty);
+			}
+		}
+		if (!n)
+			sbuf_adds(&out, "\nno jobs yet: push to a branch of a "
+			    "repository with the hook installed\n");
+	}
+	fwrite(out.buf, 1, out.len, stdout);
+	rc = EXIT_OK;
+out:
+	jobs_free(jobs, n);
+	sbuf_release(&out);
+	store_close(s);
+	free(home);
+	return rc;
+}

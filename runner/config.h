@@ -1,0 +1,46 @@
+/*
+ * The runner's own configuration, `runner.yml` under its home: workers,
+ * timeouts, which branches of which repositories trigger a job. Trust and
+ * server settings live here, never in a repository being built.
+ */
+#ifndef RUNNER_CONFIG_H
+#define RUNNER_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_FILE "runner.yml"
+#define DEFAULT_BRANCHES "^develop$"
+
+struct repo_conf {
+	char *path;		/* absolute path of the bare repository */
+	char *branches;		/* pcre2 pattern on the branch name */
+	size_t line;
+};
+
+struct config {
+	int workers;			/* 0: the number of cores */
+	int keep_workspaces;
+	int supersede;
+	int64_t default_timeout_ms;
+	int64_t kill_grace_ms;		/* SIGTERM to SIGKILL for a stage */
+	int64_t shutdown_grace_ms;	/* how long SIGTERM lets stages run */
+	char *path_env;			/* PATH given to stages */
+	struct repo_conf *repos;
+	size_t nrepos;
+};
+
+/*
+ * Load HOME/runner.yml; a missing file gives the defaults. Messages name
+ * the file, line and field. The caller frees *out with config_free().
+ */
+int config_load(const char *home, struct config **out);
+int config_parse(const char *file, const char *buf, size_t len,
+    struct config **out);
+void config_free(struct config *c);
+/* The branch pattern for `repo_path` (its own, or the default). */
+const char *config_branches(const struct config *c, const char *repo_path);
+/* The commented file `runner init` writes. */
+extern const char config_template[];
+
+#endif

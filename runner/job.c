@@ -1,0 +1,380 @@
+/*
+ * One job, start to end. Failures of the job (bad pipeline, a stage that
+ * fails, a full disk) are outcomes recorded in the store; only a failing
+ * store is an error of this function.
+ */
+#include "job.h"
+#include "artifact.h"
+#include "checkout.h"
+#include "config.h"
+#include "pipeline.h"
+#include "store.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define LOG_CAP (64ULL * 1024 * 1024)
+
+char *job_log_path(const char *home, int64_t id, int idx, const char *name)
+{
+	return xasprintf("%s/logs/%lld/%02d-%s.log", home, (long long)id, idx,
+	    name);
+}
+
+char *job_artifact_path(const char *home, int64_t id)
+{
+	return xasprintf("%s/artifacts/%lld.tar.zst", home, (long long)id);
+}
+
+struct env {
+	char **v;
+	size_t n;
+};
+
+static void env_set(struct env *e, const char *kv)
+{
+	size_t klen = strcspn(kv, "=");
+
+	for (size_t i = 0; i < e->n; i++)
+		if (!strncmp(e->v[i], kv, klen) && e->v[i][klen] == '=') {
+			free(e->v[i]);
+			e->v[i] = xstrdup(kv);
+			return;
+		}
+	e->v = xrealloc(e->v, (e->n + 2) * sizeof(*e->v));
+	e->v[e->n++] = xstrdup(kv);
+	e->v[e->n] = NULL;
+}
+
+static void env_setf(struct env *e, const char *key, const char *val)
+{
+	char *kv = xasprintf("%s=%s", key, val);
+
+	env_set(e, kv);
+	free(kv);
+}
+
+static void env_free(struct env *e)
+{
+	for (size_t i = 0; i < e->n; i++)
+		free(e->v[i]);
+	free(e->v);
+}
+
+static void build_env(struct job_ctx *ctx, const struct job *job,
+    const struct stage_def *st, const char *ws, struct env *e)
+{
+	const struct passwd *pw = getpwuid(getuid());
+	char id[32];
+
+	snprintf(id, sizeof(id), "%lld", (long long)job->id);
+	env_setf(e, "PATH", ctx->conf->path_env);
+	env_setf(e, "HOME", pw && pw->pw_dir ? pw->pw_dir : ws);
+	env_setf(e, "LANG", "C.UTF-8");
+	env_setf(e, "CI", "true");
+	env_setf(e, "RUNNER_JOB", id);
+	env_setf(e, "RUNNER_REPO", job->repo);
+	env_setf(e, "RUNNER_REF", job->ref);
+	env_setf(e, "RUNNER_BRANCH", !strncmp(job->ref, "refs/heads/", 11) ?
+	    job->ref + 11 : job->ref);
+	env_setf(e, "RUNNER_COMMIT", job->commit);
+	env_setf(e, "RUNNER_STAGE", st->name);
+	env_setf(e, "RUNNER_WORKSPACE", ws);
+	for (size_t i = 0; i < st->nenv; i++)
+		env_set(e, st->env[i]);
+}
+
+struct stage_arg {
+	struct job_ctx *ctx;
+	int64_t job;
+	int idx;
+	int store_error;
+};
+
+static void on_start(pid_t pgid, void *arg)
+{
+	struct stage_arg *sa = arg;
+
+	if (store_stage_start(sa->ctx->store, sa->job, sa->idx, pgid) < 0)
+		sa->store_error = -1;
+}
+
+static enum stage_event on_event(void *arg)
+{
+	struct stage_arg *sa = arg;
+
+	return sa->ctx->on_event(sa->ctx->arg);
+}
+
+static const char *stage_state(const struct stage_result *r)
+{
+	switch (r->end) {
+	case STAGE_EXITED:
+		return r->exit_code == 0 && !r->log_errno ? "passed" : "failed";
+	case STAGE_TIMED_OUT:
+		return "timed_out";
+	case STAGE_CANCELED:
+		return "canceled";
+	case STAGE_INTERRUPTED:
+		return "interrupted";
+	case STAGE_SPAWN_FAILED:
+		return "failed";
+	}
+	return "failed";
+}
+
+/* Append a line of the runner's own to a stage log. */
+static void log_note(int fd, const char *msg)
+{
+	struct sbuf sb = SBUF_INIT;
+
+	sbuf_addf(&sb, "[runner: %s]\n", msg);
+	write_all(fd, sb.buf, sb.len);
+	sbuf_release(&sb);
+}
+
+/* Run stage `i`; sets *job_state and *job_error when the job must stop. */
+static int run_stage(struct job_ctx *ctx, const struct job *job,
+    const struct stage_def *st, int i, const char *ws,
+    struct artifact_writer **aw, const char **job_state, char **job_error)
+{
+	struct stage_arg sa = { ctx, job->id, i, 0 };
+	struct stage_result r;
+	struct env env = { 0 };
+	char *log = job_log_path(ctx->home, job->id, i, st->name);
+	char *err = NULL;
+	int fd, error;
+
+	fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
+	    0644);
+	if (fd < 0) {
+		*job_state = "error";
+		*job_error = xasprintf("cannot create log '%s': %s%s", log,
+		    strerror(errno), errno == ENOSPC ? " (no space)" : "");
+		error = store_stage_end(ctx->store, job->id, i, "failed", -1,
+		    *job_error);
+		goto out;
+	}
+	build_env(ctx, job, st, ws, &env);
+	struct stage_spec spec = {
+		.script = st->run,
+		.cwd = ws,
+		.envp = env.v,
+		.log_fd = fd,
+		.log_cap = LOG_CAP,
+		.timeout_ms = st->timeout_ms ? st->timeout_ms :
+		    ctx->conf->default_timeout_ms,
+		.kill_grace_ms = ctx->conf->kill_grace_ms,
+		.shutdown_grace_ms = ctx->conf->shutdown_grace_ms,
+		.event_fd = ctx->event_fd,
+		.on_event = on_event,
+		.on_start = on_start,
+		.arg = &sa,
+	};
+	if (stage_run(&spec, &r) < 0 && r.end != STAGE_SPAWN_FAILED)
+		r.end = STAGE_SPAWN_FAILED;
+	if (sa.store_error) {
+		error = -1;
+		goto out;
+	}
+	const char *state = stage_state(&r);
+	struct sbuf dur = SBUF_INIT;
+	format_duration(&dur, spec.timeout_ms);
+	switch (r.end) {
+	case STAGE_TIMED_OUT:
+		err = xasprintf("stage '%s' timed out after %s", st->name, dur.buf);
+		break;
+	case STAGE_CANCELED:
+		err = xasprintf("canceled during stage '%s'", st->name);
+		break;
+	case STAGE_INTERRUPTED:
+		err = xasprintf("the daemon stopped during stage '%s'", st->name);
+		break;
+	case STAGE_SPAWN_FAILED:
+		err = xasprintf("stage '%s' could not start: %s", st->name,
+		    error_last());
+		break;
+	case STAGE_EXITED:
+		if (r.log_errno)
+			err = xasprintf("stage '%s': cannot write its log: %s%s",
+			    st->name, strerror(r.log_errno),
+			    r.log_errno == ENOSPC ? " (no space)" : "");
+		else if (r.exit_code)
+			err = xasprintf("stage '%s' failed with exit code %d",
+			    st->name, r.exit_code);
+		break;
+	}
+	sbuf_release(&dur);
+	if (err)
+		log_note(fd, err);
+
+	/* Artifacts of a passed stage, before the stage counts as passed. */
+	if (!err && st->nartifacts) {
+		size_t matched = 0;
+		if (!*aw) {
+			char *ap = job_artifact_path(ctx->home, job->id);
+			char *part = xasprintf("%s.part", ap);
+			free(ap);
+			if (artifact_open(part, aw) < 0)
+				err = xasprintf("artifacts of stage '%s': %s",
+				    st->name, error_last());
+			free(part);
+		}
+		if (!err && artifact_add(*aw, ws, st->artifacts, st->nartifacts,
+		    &matched) < 0)
+			err = xasprintf("artifacts of stage '%s': %s", st->name,
+			    error_last());
+		else if (!err && matched == 0)
+			err = xasprintf("artifacts of stage '%s': no file matches "
+			    "%s%s", st->name, st->artifacts[0],
+			    st->nartifacts > 1 ? " or the other globs" : "");
+		if (err) {
+			state = "failed";
+			log_note(fd, err);
+		} else {
+			char *note = xasprintf("archived %zu artifact file%s",
+			    matched, matched == 1 ? "" : "s");
+			log_note(fd, note);
+			free(note);
+		}
+	}
+	error = store_stage_end(ctx->store, job->id, i, state,
+	    r.end == STAGE_SPAWN_FAILED ? -1 : r.exit_code, err);
+	if (err) {
+		*job_state = r.end == STAGE_CANCELED ? "canceled" :
+		    r.end == STAGE_INTERRUPTED ? "interrupted" : "failed";
+		*job_error = err;
+		err = NULL;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	env_free(&env);
+	free(err);
+	free(log);
+	return error;
+}
+
+int job_run(struct job_ctx *ctx, struct job *job)
+{
+	struct source *src = NULL;
+	struct pipeline *pl = NULL;
+	struct artifact_writer *aw = NULL;
+	struct sbuf yml = SBUF_INIT;
+	char **names = NULL, **logs = NULL;
+	char *ws = xasprintf("%s/work/%lld", ctx->home, (long long)job->id);
+	char *logdir = xasprintf("%s/logs/%lld", ctx->home, (long long)job->id);
+	char *artdir = xasprintf("%s/artifacts", ctx->home);
+	const char *state = "passed";
+	char *msg = NULL;
+	int error = 0;
+
+	rm_rf(ws);
+	if (mkdir_p(logdir, 0755) < 0 || mkdir_p(artdir, 0755) < 0) {
+		state = "error";
+		msg = xstrdup(error_last());
+		goto end;
+	}
+	if (source_open(job->repo, job->commit, &src) < 0) {
+		state = "error";
+		msg = xstrdup(error_last());
+		goto end;
+	}
+	if (store_job_set_subject(ctx->store, job->id,
+	    source_subject(src)) < 0) {
+		error = -1;
+		goto out;
+	}
+	error = source_read(src, PIPELINE_NAME, PIPELINE_MAX_BYTES, &yml);
+	if (error == 0)
+		error = pipeline_parse(PIPELINE_NAME, yml.buf, yml.len, &pl);
+	if (error < 0) {
+		error = 0;
+		state = "error";
+		msg = xstrdup(error_last());
+		goto end;
+	}
+	names = xcalloc(pl->nstages + 1, sizeof(*names));
+	logs = xcalloc(pl->nstages + 1, sizeof(*logs));
+	for (size_t i = 0; i < pl->nstages; i++) {
+		names[i] = pl->stages[i].name;
+		logs[i] = job_log_path(ctx->home, job->id, (int)i,
+		    pl->stages[i].name);
+	}
+	if ((error = store_stages_init(ctx->store, job->id, names, logs,
+	    pl->nstages)) < 0)
+		goto out;
+	if (source_checkout(src, ws) < 0) {
+		state = "error";
+		msg = xasprintf("checkout failed: %s", error_last());
+		goto end;
+	}
+	source_free(src);
+	src = NULL;
+
+	for (size_t i = 0; i < pl->nstages; i++) {
+		if (store_cancel_requested(ctx->store, job->id)) {
+			state = "canceled";
+			msg = xstrdup("canceled");
+			break;
+		}
+		if (*ctx->stopping) {
+			state = "interrupted";
+			msg = xasprintf("the daemon stopped before stage '%s'",
+			    pl->stages[i].name);
+			break;
+		}
+		if ((error = run_stage(ctx, job, &pl->stages[i], (int)i, ws, &aw,
+		    &state, &msg)) < 0)
+			goto out;
+		if (msg)
+			break;
+	}
+	if (!msg && aw) {
+		char sha[65], *path = job_artifact_path(ctx->home, job->id);
+		char *part = xasprintf("%s.part", path);
+		int64_t size, files;
+		struct artifact_writer *w = aw;
+
+		aw = NULL;
+		if (artifact_close(w, sha, &size, &files) < 0 ||
+		    (rename(part, path) < 0 && error_set(-1, "cannot rename "
+		    "'%s': %s", part, strerror(errno)))) {
+			state = "failed";
+			msg = xasprintf("artifacts: %s", error_last());
+			unlink(part);
+		} else if ((error = store_artifact_add(ctx->store, job->id, path,
+		    size, sha, files)) < 0) {
+			free(part);
+			free(path);
+			goto out;
+		}
+		free(part);
+		free(path);
+	}
+end:
+	error = store_job_end(ctx->store, job->id, state, msg);
+out:
+	artifact_abort(aw);
+	source_free(src);
+	pipeline_free(pl);
+	if (!ctx->conf->keep_workspaces)
+		rm_rf(ws);
+	if (logs)
+		for (size_t i = 0; logs[i]; i++)
+			free(logs[i]);
+	free(logs);
+	free(names);
+	sbuf_release(&yml);
+	free(msg);
+	free(ws);
+	free(logdir);
+	free(artdir);
+	return error;
+}

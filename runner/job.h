@@ -1,0 +1,37 @@
+/*
+ * Running one claimed job to its end: read the pipeline from the commit,
+ * check it out, run the stages in order, archive the artifacts, and record
+ * every step in the store.
+ */
+#ifndef RUNNER_JOB_H
+#define RUNNER_JOB_H
+
+#include "stage.h"
+
+struct config;
+struct job;
+struct store;
+
+struct job_ctx {
+	const char *home;
+	const struct config *conf;
+	struct store *store;
+	/* Worker events (cancel, shutdown) for the stage runner. */
+	int event_fd;
+	enum stage_event (*on_event)(void *arg);
+	void *arg;
+	const int *stopping;	/* set once the daemon is shutting down */
+};
+
+/*
+ * Run `job` and record its outcome. Returns 0 when the outcome was recorded
+ * (whatever it was), or a negative code when the store itself failed.
+ */
+int job_run(struct job_ctx *ctx, struct job *job);
+
+/* Log file of stage `idx` named `name` of job `id`. Caller frees. */
+char *job_log_path(const char *home, int64_t id, int idx, const char *name);
+/* The artifact archive of job `id`. Caller frees. */
+char *job_artifact_path(const char *home, int64_t id);
+
+#endif

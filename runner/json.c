@@ -1,0 +1,129 @@
+/*
+ * The JSON shapes of the CLI, kept in one place so `status` and `show`
+ * print the same object for a job.
+ */
+#include "json.h"
+#include "store.h"
+#include "util.h"
+
+#include <string.h>
+
+void json_str(struct sbuf *sb, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t left = s ? strlen(s) : 0;
+
+	if (!s) {
+		sbuf_adds(sb, "null");
+		return;
+	}
+	sbuf_addch(sb, '"');
+	while (*p) {
+		size_t n;
+		switch (*p) {
+		case '"':
+			sbuf_adds(sb, "\\\"");
+			p++;
+			continue;
+		case '\\':
+			sbuf_adds(sb, "\\\\");
+			p++;
+			continue;
+		case '\n':
+			sbuf_adds(sb, "\\n");
+			p++;
+			continue;
+		case '\r':
+			sbuf_adds(sb, "\\r");
+			p++;
+			continue;
+		case '\t':
+			sbuf_adds(sb, "\\t");
+			p++;
+			continue;
+		}
+		if (*p < 0x20 || *p == 0x7f) {
+			sbuf_addf(sb, "\\u%04x", *p);
+			p++;
+			continue;
+		}
+		unsigned cp;
+		n = utf8_char_len(p, left - (size_t)(p - (const unsigned char *)s),
+		    &cp);
+		if (!n) {
+			sbuf_adds(sb, "\\ufffd");
+			p++;
+			continue;
+		}
+		sbuf_add(sb, p, n);
+		p += n;
+	}
+	sbuf_addch(sb, '"');
+}
+
+static void json_ms(struct sbuf *sb, int64_t v)
+{
+	if (v)
+		sbuf_addf(sb, "%lld", (long long)v);
+	else
+		sbuf_adds(sb, "null");
+}
+
+void json_job(struct sbuf *sb, const struct job *j)
+{
+	sbuf_addf(sb, "{\"id\":%lld,\"repo\":", (long long)j->id);
+	json_str(sb, j->repo);
+	sbuf_adds(sb, ",\"ref\":");
+	json_str(sb, j->ref);
+	sbuf_adds(sb, ",\"commit\":");
+	json_str(sb, j->commit);
+	sbuf_adds(sb, ",\"subject\":");
+	json_str(sb, j->subject);
+	sbuf_adds(sb, ",\"state\":");
+	json_str(sb, j->state);
+	sbuf_adds(sb, ",\"error\":");
+	json_str(sb, j->error);
+	sbuf_addf(sb, ",\"attempt\":%d,\"retry_of\":", j->attempt);
+	json_ms(sb, j->retry_of);
+	sbuf_adds(sb, ",\"created_ms\":");
+	json_ms(sb, j->created_ms);
+	sbuf_adds(sb, ",\"started_ms\":");
+	json_ms(sb, j->started_ms);
+	sbuf_adds(sb, ",\"finished_ms\":");
+	json_ms(sb, j->finished_ms);
+	sbuf_adds(sb, ",\"stages\":[");
+	for (size_t i = 0; i < j->nstages; i++) {
+		const struct stage_rec *s = &j->stages[i];
+		sbuf_adds(sb, i ? ",{\"name\":" : "{\"name\":");
+		json_str(sb, s->name);
+		sbuf_adds(sb, ",\"state\":");
+		json_str(sb, s->state);
+		sbuf_adds(sb, ",\"exit_code\":");
+		if (s->exit_code >= 0)
+			sbuf_addf(sb, "%d", s->exit_code);
+		else
+			sbuf_adds(sb, "null");
+		sbuf_adds(sb, ",\"duration_ms\":");
+		if (s->started_ms)
+			sbuf_addf(sb, "%lld", (long long)((s->finished_ms ?
+			    s->finished_ms : now_ms()) - s->started_ms));
+		else
+			sbuf_adds(sb, "null");
+		sbuf_adds(sb, ",\"error\":");
+		json_str(sb, s->error);
+		sbuf_adds(sb, ",\"log\":");
+		json_str(sb, s->log_path);
+		sbuf_addch(sb, '}');
+	}
+	sbuf_adds(sb, "],\"artifacts\":[");
+	for (size_t i = 0; i < j->nartifacts; i++) {
+		const struct artifact_rec *a = &j->artifacts[i];
+		sbuf_adds(sb, i ? ",{\"path\":" : "{\"path\":");
+		json_str(sb, a->path);
+		sbuf_addf(sb, ",\"size\":%lld,\"files\":%lld,\"sha256\":",
+		    (long long)a->size, (long long)a->files);
+		json_str(sb, a->sha256);
+		sbuf_addch(sb, '}');
+	}
+	sbuf_adds(sb, "]}");
+}

@@ -1,0 +1,17 @@
+/*
+ * Writing JSON into an sbuf. Strings are escaped per RFC 8259; bytes that
+ * are not valid UTF-8 become U+FFFD, so output is always valid JSON.
+ */
+#ifndef RUNNER_JSON_H
+#define RUNNER_JSON_H
+
+#include <stdint.h>
+
+struct sbuf;
+struct job;
+
+void json_str(struct sbuf *sb, const char *s);	/* NULL gives null */
+/* A job object as documented for `status --json` and `show --json`. */
+void json_job(struct sbuf *sb, const struct job *j);
+
+#endif

@@ -1,0 +1,862 @@
+/*
+ * SQLite behind the store interface. One connection per process, WAL,
+ * synchronous=FULL (a commit is on disk before it returns: the hook's
+ * enqueue must survive a power cut the moment the push is accepted),
+ * prepared statements kept for the life of the connection, and a schema
+ * version with forward migrations.
+ */
+#include "store.h"
+#include "util.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum q {
+	Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
+	Q_ENQ_INSERT, Q_ENQ_FIND,
+	Q_SUPERSEDE, Q_CLAIM,
+	Q_JOB_GET, Q_STAGES_GET, Q_ARTS_GET,
+	Q_LIST_ACTIVE, Q_LIST_DONE,
+	Q_SUBJECT, Q_STAGES_DEL, Q_STAGE_INS, Q_STAGE_START, Q_STAGE_END,
+	Q_JOB_END, Q_STAGES_SKIP, Q_ART_INS,
+	Q_CANCEL_QUEUED, Q_CANCEL_RUNNING, Q_CANCEL_GET, Q_CANCEL_PIDS,
+	Q_RETRY,
+	Q_REC_PGIDS, Q_REC_CANCELED, Q_REC_STAGES, Q_REC_JOBS,
+	Q_COUNT,
+	Q_MAX
+};
+
+#define JOB_COLS "id, repo, ref, old_commit, commit_id, state, error, " \
+	"subject, attempt, cancel, worker_pid, retry_of, created_ms, " \
+	"started_ms, finished_ms"
+
+/* Jobs that a worker owns right now: worker 0 means "any worker". */
+#define OWNED "state = 'running' AND (?1 = 0 OR worker_pid = ?1)"
+
+static const char *const sql[Q_MAX] = {
+	[Q_BEGIN] = "BEGIN IMMEDIATE",
+	[Q_COMMIT] = "COMMIT",
+	[Q_ROLLBACK] = "ROLLBACK",
+	[Q_ENQ_INSERT] = "INSERT OR IGNORE INTO jobs (repo, ref, old_commit, "
+	    "commit_id, dedup, created_ms) VALUES (?1, ?2, ?3, ?4, "
+	    "?1 || char(0) || ?2 || char(0) || ?3 || char(0) || ?4, ?5)",
+	[Q_ENQ_FIND] = "SELECT id FROM jobs WHERE dedup = ?1 || char(0) || ?2 "
+	    "|| char(0) || ?3 || char(0) || ?4",
+	[Q_SUPERSEDE] = "UPDATE jobs SET state = 'superseded', finished_ms = ?1 "
+	    "WHERE state = 'queued' AND retry_of IS NULL AND EXISTS (SELECT 1 "
+	    "FROM jobs n WHERE n.repo = jobs.repo AND n.ref = jobs.ref AND "
+	    "n.id > jobs.id AND n.retry_of IS NULL)",
+	[Q_CLAIM] = "UPDATE jobs SET state = 'running', worker_pid = ?1, "
+	    "started_ms = ?2, attempt = attempt + 1, error = NULL WHERE id = "
+	    "(SELECT id FROM jobs WHERE state = 'queued' ORDER BY id LIMIT 1) "
+	    "RETURNING id",
+	[Q_JOB_GET] = "SELECT " JOB_COLS " FROM jobs WHERE id = ?1",
+	[Q_STAGES_GET] = "SELECT idx, name, state, exit_code, error, log_path, "
+	    "started_ms, finished_ms FROM stages WHERE job_id = ?1 ORDER BY idx",
+	[Q_ARTS_GET] = "SELECT path, size, sha256, files FROM artifacts WHERE "
+	    "job_id = ?1 ORDER BY id",
+	[Q_LIST_ACTIVE] = "SELECT " JOB_COLS " FROM jobs WHERE state IN "
+	    "('queued', 'running') ORDER BY id",
+	[Q_LIST_DONE] = "SELECT " JOB_COLS " FROM jobs WHERE state NOT IN "
+	    "('queued', 'running') ORDER BY id DESC LIMIT ?1",
+	[Q_SUBJECT] = "UPDATE jobs SET subject = ?2 WHERE id = ?1",
+	[Q_STAGES_DEL] = "DELETE FROM stages WHERE job_id = ?1",
+	[Q_STAGE_INS] = "INSERT INTO stages (job_id, idx, name, log_path) "
+	    "VALUES (?1, ?2, ?3, ?4)",
+	[Q_STAGE_START] = "UPDATE stages SET state = 'running', pgid = ?3, "
+	    "started_ms = ?4 WHERE job_id = ?1 AND idx = ?2",
+	[Q_STAGE_END] = "UPDATE stages SET state = ?3, exit_code = ?4, "
+	    "error = ?5, finished_ms = ?6 WHERE job_id = ?1 AND idx = ?2",
+	[Q_JOB_END] = "UPDATE jobs SET state = ?2, error = ?3, finished_ms = ?4 "
+	    "WHERE id = ?1 AND state = 'running'",
+	[Q_STAGES_SKIP] = "UPDATE stages SET state = 'skipped' WHERE job_id = "
+	    "?1 AND state = 'pending'",
+	[Q_ART_INS] = "INSERT INTO artifacts (job_id, path, size, sha256, "
+	    "files) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[Q_CANCEL_QUEUED] = "UPDATE jobs SET state = 'canceled', finished_ms = "
+	    "?2, error = 'canceled before it started' WHERE id = ?1 AND "
+	    "state = 'queued'",
+	[Q_CANCEL_RUNNING] = "UPDATE jobs SET cancel = 1 WHERE id = ?1 AND "
+	    "state = 'running'",
+	[Q_CANCEL_GET] = "SELECT cancel FROM jobs WHERE id = ?1",
+	[Q_CANCEL_PIDS] = "SELECT worker_pid FROM jobs WHERE state = 'running' "
+	    "AND cancel = 1 AND worker_pid IS NOT NULL",
+	[Q_RETRY] = "INSERT INTO jobs (repo, ref, old_commit, commit_id, "
+	    "retry_of, created_ms) SELECT repo, ref, old_commit, commit_id, "
+	    "id, ?2 FROM jobs WHERE id = ?1",
+	[Q_REC_PGIDS] = "SELECT s.pgid FROM stages s JOIN jobs j ON j.id = "
+	    "s.job_id WHERE j." OWNED " AND s.state = 'running' AND "
+	    "s.pgid IS NOT NULL",
+	[Q_REC_CANCELED] = "UPDATE jobs SET state = 'canceled', finished_ms = "
+	    "?2, error = 'canceled (the daemon stopped while it ran)' WHERE "
+	    OWNED " AND cancel = 1",
+	[Q_REC_STAGES] = "DELETE FROM stages WHERE job_id IN (SELECT id FROM "
+	    "jobs WHERE " OWNED ")",
+	[Q_REC_JOBS] = "UPDATE jobs SET state = 'queued', worker_pid = NULL, "
+	    "started_ms = NULL WHERE " OWNED,
+	[Q_COUNT] = "SELECT count(*) FROM jobs WHERE state = ?1",
+};
+
+static const char *const migrations[] = {
+	/* 1 */
+	"CREATE TABLE jobs ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  repo TEXT NOT NULL,"
+	"  ref TEXT NOT NULL,"
+	"  old_commit TEXT NOT NULL,"
+	"  commit_id TEXT NOT NULL,"
+	"  dedup TEXT UNIQUE,"
+	"  state TEXT NOT NULL DEFAULT 'queued',"
+	"  error TEXT,"
+	"  subject TEXT,"
+	"  attempt INTEGER NOT NULL DEFAULT 0,"
+	"  cancel INTEGER NOT NULL DEFAULT 0,"
+	"  worker_pid INTEGER,"
+	"  retry_of INTEGER REFERENCES jobs(id),"
+	"  created_ms INTEGER NOT NULL,"
+	"  started_ms INTEGER,"
+	"  finished_ms INTEGER);"
+	"CREATE INDEX jobs_state ON jobs (state, id);"
+	"CREATE INDEX jobs_ref ON jobs (repo, ref, id);"
+	"CREATE TABLE stages ("
+	"  job_id INTEGER NOT NULL REFERENCES jobs(id),"
+	"  idx INTEGER NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  state TEXT NOT NULL DEFAULT 'pending',"
+	"  exit_code INTEGER,"
+	"  error TEXT,"
+	"  pgid INTEGER,"
+	"  log_path TEXT NOT NULL,"
+	"  started_ms INTEGER,"
+	"  finished_ms INTEGER,"
+	"  PRIMARY KEY (job_id, idx));"
+	"CREATE TABLE artifacts ("
+	"  id INTEGER PRIMARY KEY,"
+	"  job_id INTEGER NOT NULL REFERENCES jobs(id),"
+	"  path TEXT NOT NULL,"
+	"  size INTEGER NOT NULL,"
+	"  sha256 TEXT NOT NULL,"
+	"  files INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX artifacts_job ON artifacts (job_id);",
+};
+
+struct store {
+	sqlite3 *db;
+	char *path;
+	sqlite3_stmt *stmts[Q_MAX];
+};
+
+static int db_error(struct store *s, const char *what)
+{
+	int code = sqlite3_errcode(s->db);
+	int error = -1;
+
+	if (code == SQLITE_FULL)
+		error = ERR_NOSPACE;
+	else if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
+		error = ERR_BUSY;
+	return error_set(error, "store '%s': %s: %s", s->path, what,
+	    sqlite3_errmsg(s->db));
+}
+
+/* The prepared statement for `q`, reset and with its bindings cleared. */
+static sqlite3_stmt *stmt(struct store *s, enum q q)
+{
+	sqlite3_stmt *st = s->stmts[q];
+
+	if (!st) {
+		if (sqlite3_prepare_v3(s->db, sql[q], -1,
+		    SQLITE_PREPARE_PERSISTENT, &s->stmts[q], NULL) != SQLITE_OK) {
+			db_error(s, "prepare");
+			return NULL;
+		}
+		return s->stmts[q];
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return st;
+}
+
+/* Run a statement that returns no rows. */
+static int exec_stmt(struct store *s, sqlite3_stmt *st, const char *what)
+{
+	int rc;
+
+	if (!st)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	if (rc != SQLITE_DONE) {
+		int error = db_error(s, what);
+		sqlite3_reset(st);
+		return error;
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
+static int begin(struct store *s)
+{
+	return exec_stmt(s, stmt(s, Q_BEGIN), "begin");
+}
+
+static int commit(struct store *s)
+{
+	return exec_stmt(s, stmt(s, Q_COMMIT), "commit");
+}
+
+static void rollback(struct store *s)
+{
+	if (!sqlite3_get_autocommit(s->db))
+		exec_stmt(s, stmt(s, Q_ROLLBACK), "rollback");
+}
+
+static int exec_sql(struct store *s, const char *text, const char *what)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(s->db, text, NULL, NULL, &msg) != SQLITE_OK) {
+		int error = error_set(sqlite3_errcode(s->db) == SQLITE_FULL ?
+		    ERR_NOSPACE : sqlite3_errcode(s->db) == SQLITE_BUSY ?
+		    ERR_BUSY : -1, "store '%s': %s: %s", s->path, what,
+		    msg ? msg : "unknown error");
+		sqlite3_free(msg);
+		return error;
+	}
+	return 0;
+}
+
+static int migrate(struct store *s)
+{
+	const int latest = (int)(sizeof(migrations) / sizeof(*migrations));
+	sqlite3_stmt *st;
+	int version = 0, error;
+
+	if ((error = begin(s)) < 0)
+		return error;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st,
+	    NULL) != SQLITE_OK) {
+		error = db_error(s, "read schema version");
+		goto out;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (version > latest) {
+		error = error_set(ERR_INVALID, "store '%s' has schema version %d, "
+		    "newer than this runner knows (%d): upgrade the runner",
+		    s->path, version, latest);
+		goto out;
+	}
+	for (int v = version; v < latest; v++) {
+		char pragma[64];
+		if ((error = exec_sql(s, migrations[v], "migrate")) < 0)
+			goto out;
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d",
+		    v + 1);
+		if ((error = exec_sql(s, pragma, "migrate")) < 0)
+			goto out;
+	}
+	error = commit(s);
+out:
+	if (error < 0)
+		rollback(s);
+	return error;
+}
+
+int store_open(const char *home, enum store_mode mode, struct store **out)
+{
+	struct store *s = xcalloc(1, sizeof(*s));
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
+	    SQLITE_OPEN_EXRESCODE;
+	int error;
+
+	*out = NULL;
+	s->path = xasprintf("%s/%s", home, STORE_FILE);
+	if (mode == STORE_CREATE)
+		flags |= SQLITE_OPEN_CREATE;
+	if (sqlite3_open_v2(s->path, &s->db, flags, NULL) != SQLITE_OK) {
+		error = error_set(ERR_NOTFOUND, "cannot open store '%s': %s%s",
+		    s->path, s->db ? sqlite3_errmsg(s->db) : "out of memory",
+		    mode == STORE_OPEN ? " (run 'runner init' first)" : "");
+		goto fail;
+	}
+	sqlite3_busy_timeout(s->db, 10000);
+	if ((error = exec_sql(s, "PRAGMA synchronous = FULL;"
+	    "PRAGMA foreign_keys = ON", "configure")) < 0)
+		goto fail;
+	if (mode == STORE_CREATE) {
+		if ((error = exec_sql(s, "PRAGMA journal_mode = WAL",
+		    "enable WAL")) < 0 || (error = migrate(s)) < 0)
+			goto fail;
+	}
+	*out = s;
+	return 0;
+fail:
+	store_close(s);
+	return error;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; i < Q_MAX; i++)
+		sqlite3_finalize(s->stmts[i]);
+	sqlite3_close(s->db);
+	free(s->path);
+	free(s);
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static char *col_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	return t ? xstrdup((const char *)t) : NULL;
+}
+
+int store_enqueue(struct store *s, const struct push *p, size_t n,
+    struct enqueued *out)
+{
+	int64_t now = now_ms();
+	int error;
+
+	if ((error = begin(s)) < 0)
+		return error;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_stmt *st = stmt(s, Q_ENQ_INSERT);
+		if (!st) {
+			error = -1;
+			goto out;
+		}
+		bind_text(st, 1, p[i].repo);
+		bind_text(st, 2, p[i].ref);
+		bind_text(st, 3, p[i].old);
+		bind_text(st, 4, p[i].new);
+		sqlite3_bind_int64(st, 5, now);
+		if ((error = exec_stmt(s, st, "enqueue")) < 0)
+			goto out;
+		out[i].duplicate = sqlite3_changes(s->db) == 0;
+		if (!out[i].duplicate) {
+			out[i].id = sqlite3_last_insert_rowid(s->db);
+			continue;
+		}
+		st = stmt(s, Q_ENQ_FIND);
+		if (!st) {
+			error = -1;
+			goto out;
+		}
+		for (int b = 0; b < 4; b++)
+			bind_text(st, b + 1, b == 0 ? p[i].repo : b == 1 ?
+			    p[i].ref : b == 2 ? p[i].old : p[i].new);
+		out[i].id = sqlite3_step(st) == SQLITE_ROW ?
+		    sqlite3_column_int64(st, 0) : 0;
+		sqlite3_reset(st);
+	}
+	error = commit(s);
+out:
+	if (error < 0)
+		rollback(s);
+	return error;
+}
+
+static struct job *job_from_row(sqlite3_stmt *st)
+{
+	struct job *j = xcalloc(1, sizeof(*j));
+
+	j->id = sqlite3_column_int64(st, 0);
+	j->repo = col_text(st, 1);
+	j->ref = col_text(st, 2);
+	j->old = col_text(st, 3);
+	j->commit = col_text(st, 4);
+	j->state = col_text(st, 5);
+	j->error = col_text(st, 6);
+	j->subject = col_text(st, 7);
+	j->attempt = sqlite3_column_int(st, 8);
+	j->cancel = sqlite3_column_int(st, 9);
+	j->worker_pid = (pid_t)sqlite3_column_int64(st, 10);
+	j->retry_of = sqlite3_column_int64(st, 11);
+	j->created_ms = sqlite3_column_int64(st, 12);
+	j->started_ms = sqlite3_column_int64(st, 13);
+	j->finished_ms = sqlite3_column_int64(st, 14);
+	return j;
+}
+
+static int load_details(struct store *s, struct job *j)
+{
+	sqlite3_stmt *st = stmt(s, Q_STAGES_GET);
+	int rc;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, j->id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		j->stages = xrealloc(j->stages, (j->nstages + 1) *
+		    sizeof(*j->stages));
+		struct stage_rec *r = &j->stages[j->nstages++];
+		r->idx = sqlite3_column_int(st, 0);
+		r->name = col_text(st, 1);
+		r->state = col_text(st, 2);
+		r->exit_code = sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 :
+		    sqlite3_column_int(st, 3);
+		r->error = col_text(st, 4);
+		r->log_path = col_text(st, 5);
+		r->started_ms = sqlite3_column_int64(st, 6);
+		r->finished_ms = sqlite3_column_int64(st, 7);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return db_error(s, "read stages");
+	if (!(st = stmt(s, Q_ARTS_GET)))
+		return -1;
+	sqlite3_bind_int64(st, 1, j->id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		j->artifacts = xrealloc(j->artifacts, (j->nartifacts + 1) *
+		    sizeof(*j->artifacts));
+		struct artifact_rec *a = &j->artifacts[j->nartifacts++];
+		a->path = col_text(st, 0);
+		a->size = sqlite3_column_int64(st, 1);
+		a->sha256 = col_text(st, 2);
+		a->files = sqlite3_column_int64(st, 3);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return db_error(s, "read artifacts");
+	return 0;
+}
+
+int store_job_get(struct store *s, int64_t id, struct job **out)
+{
+	sqlite3_stmt *st = stmt(s, Q_JOB_GET);
+	struct job *j = NULL;
+	int rc, error;
+
+	*out = NULL;
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		j = job_from_row(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return error_set(ERR_NOTFOUND, "no job #%lld", (long long)id);
+	if (rc != SQLITE_ROW)
+		return db_error(s, "read job");
+	if ((error = load_details(s, j)) < 0) {
+		job_free(j);
+		return error;
+	}
+	*out = j;
+	return 0;
+}
+
+static int list_query(struct store *s, enum q q, int limit,
+    struct job ***v, size_t *n)
+{
+	sqlite3_stmt *st = stmt(s, q);
+	int rc;
+
+	if (!st)
+		return -1;
+	if (q == Q_LIST_DONE)
+		sqlite3_bind_int(st, 1, limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*v = xrealloc(*v, (*n + 1) * sizeof(**v));
+		(*v)[(*n)++] = job_from_row(st);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return db_error(s, "list jobs");
+	return 0;
+}
+
+int store_jobs_list(struct store *s, int limit, struct job ***out,
+    size_t *nout)
+{
+	struct job **v = NULL;
+	size_t n = 0;
+	int error;
+
+	*out = NULL;
+	*nout = 0;
+	/* One read transaction, so the list is one consistent picture. */
+	if ((error = exec_sql(s, "BEGIN", "begin")) < 0)
+		return error;
+	if ((error = list_query(s, Q_LIST_ACTIVE, 0, &v, &n)) < 0 ||
+	    (error = list_query(s, Q_LIST_DONE, limit, &v, &n)) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if ((error = load_details(s, v[i])) < 0)
+			goto out;
+	*out = v;
+	*nout = n;
+	v = NULL;
+	n = 0;
+out:
+	exec_sql(s, "COMMIT", "commit");
+	jobs_free(v, n);
+	return error;
+}
+
+int store_claim(struct store *s, pid_t worker, int supersede,
+    struct job **out)
+{
+	sqlite3_stmt *st;
+	int64_t id = 0;
+	int rc, error;
+
+	*out = NULL;
+	if ((error = begin(s)) < 0)
+		return error;
+	if (supersede) {
+		if (!(st = stmt(s, Q_SUPERSEDE))) {
+			error = -1;
+			goto out;
+		}
+		sqlite3_bind_int64(st, 1, now_ms());
+		if ((error = exec_stmt(s, st, "supersede")) < 0)
+			goto out;
+	}
+	if (!(st = stmt(s, Q_CLAIM))) {
+		error = -1;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, worker);
+	sqlite3_bind_int64(st, 2, now_ms());
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	while (rc == SQLITE_ROW)
+		rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		error = db_error(s, "claim");
+		goto out;
+	}
+	if ((error = commit(s)) < 0)
+		goto out;
+	if (!id)
+		return ERR_NOTFOUND;
+	return store_job_get(s, id, out);
+out:
+	rollback(s);
+	return error;
+}
+
+void job_free(struct job *j)
+{
+	if (!j)
+		return;
+	free(j->repo);
+	free(j->ref);
+	free(j->old);
+	free(j->commit);
+	free(j->state);
+	free(j->error);
+	free(j->subject);
+	for (size_t i = 0; i < j->nstages; i++) {
+		free(j->stages[i].name);
+		free(j->stages[i].state);
+		free(j->stages[i].error);
+		free(j->stages[i].log_path);
+	}
+	free(j->stages);
+	for (size_t i = 0; i < j->nartifacts; i++) {
+		free(j->artifacts[i].path);
+		free(j->artifacts[i].sha256);
+	}
+	free(j->artifacts);
+	free(j);
+}
+
+void jobs_free(struct job **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		job_free(v[i]);
+	free(v);
+}
+
+int store_job_set_subject(struct store *s, int64_t id, const char *subject)
+{
+	sqlite3_stmt *st = stmt(s, Q_SUBJECT);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, subject);
+	return exec_stmt(s, st, "set subject");
+}
+
+int store_stages_init(struct store *s, int64_t id, char *const *names,
+    char *const *log_paths, size_t n)
+{
+	sqlite3_stmt *st;
+	int error;
+
+	if ((error = begin(s)) < 0)
+		return error;
+	if (!(st = stmt(s, Q_STAGES_DEL))) {
+		error = -1;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	if ((error = exec_stmt(s, st, "reset stages")) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		if (!(st = stmt(s, Q_STAGE_INS))) {
+			error = -1;
+			goto out;
+		}
+		sqlite3_bind_int64(st, 1, id);
+		sqlite3_bind_int(st, 2, (int)i);
+		bind_text(st, 3, names[i]);
+		bind_text(st, 4, log_paths[i]);
+		if ((error = exec_stmt(s, st, "add stage")) < 0)
+			goto out;
+	}
+	error = commit(s);
+out:
+	if (error < 0)
+		rollback(s);
+	return error;
+}
+
+int store_stage_start(struct store *s, int64_t id, int idx, pid_t pgid)
+{
+	sqlite3_stmt *st = stmt(s, Q_STAGE_START);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int(st, 2, idx);
+	sqlite3_bind_int64(st, 3, pgid);
+	sqlite3_bind_int64(st, 4, now_ms());
+	return exec_stmt(s, st, "start stage");
+}
+
+int store_stage_end(struct store *s, int64_t id, int idx, const char *state,
+    int exit_code, const char *error)
+{
+	sqlite3_stmt *st = stmt(s, Q_STAGE_END);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int(st, 2, idx);
+	bind_text(st, 3, state);
+	if (exit_code >= 0)
+		sqlite3_bind_int(st, 4, exit_code);
+	bind_text(st, 5, error);
+	sqlite3_bind_int64(st, 6, now_ms());
+	return exec_stmt(s, st, "end stage");
+}
+
+int store_job_end(struct store *s, int64_t id, const char *state,
+    const char *error_msg)
+{
+	sqlite3_stmt *st;
+	int error;
+
+	if ((error = begin(s)) < 0)
+		return error;
+	if (!(st = stmt(s, Q_STAGES_SKIP))) {
+		error = -1;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	if ((error = exec_stmt(s, st, "skip stages")) < 0)
+		goto out;
+	if (!(st = stmt(s, Q_JOB_END))) {
+		error = -1;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, state);
+	bind_text(st, 3, error_msg);
+	sqlite3_bind_int64(st, 4, now_ms());
+	if ((error = exec_stmt(s, st, "end job")) < 0)
+		goto out;
+	error = commit(s);
+out:
+	if (error < 0)
+		rollback(s);
+	return error;
+}
+
+int store_artifact_add(struct store *s, int64_t id, const char *path,
+    int64_t size, const char *sha256, int64_t files)
+{
+	sqlite3_stmt *st = stmt(s, Q_ART_INS);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, path);
+	sqlite3_bind_int64(st, 3, size);
+	bind_text(st, 4, sha256);
+	sqlite3_bind_int64(st, 5, files);
+	return exec_stmt(s, st, "record artifact");
+}
+
+int store_cancel(struct store *s, int64_t id, int *running)
+{
+	struct job *j = NULL;
+	sqlite3_stmt *st;
+	int error;
+
+	*running = 0;
+	if ((error = begin(s)) < 0)
+		return error;
+	if ((error = store_job_get(s, id, &j)) < 0)
+		goto out;
+	if (!strcmp(j->state, "queued")) {
+		st = stmt(s, Q_CANCEL_QUEUED);
+		sqlite3_bind_int64(st, 2, now_ms());
+	} else if (!strcmp(j->state, "running")) {
+		st = stmt(s, Q_CANCEL_RUNNING);
+		*running = 1;
+	} else {
+		error = error_set(ERR_INVALID, "job #%lld is already %s",
+		    (long long)id, j->state);
+		goto out;
+	}
+	if (!st) {
+		error = -1;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	if ((error = exec_stmt(s, st, "cancel")) < 0)
+		goto out;
+	error = commit(s);
+out:
+	if (error < 0)
+		rollback(s);
+	job_free(j);
+	return error;
+}
+
+int store_cancel_requested(struct store *s, int64_t id)
+{
+	sqlite3_stmt *st = stmt(s, Q_CANCEL_GET);
+	int v = 0;
+
+	if (!st)
+		return 0;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	return v;
+}
+
+static int pid_query(struct store *s, sqlite3_stmt *st, pid_t **out,
+    size_t *n)
+{
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*out = xrealloc(*out, (*n + 1) * sizeof(**out));
+		(*out)[(*n)++] = (pid_t)sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		free(*out);
+		*out = NULL;
+		*n = 0;
+		return db_error(s, "read process ids");
+	}
+	return 0;
+}
+
+int store_cancel_workers(struct store *s, pid_t **out, size_t *n)
+{
+	sqlite3_stmt *st = stmt(s, Q_CANCEL_PIDS);
+
+	if (!st)
+		return -1;
+	return pid_query(s, st, out, n);
+}
+
+int store_retry(struct store *s, int64_t id, int64_t *new_id)
+{
+	sqlite3_stmt *st = stmt(s, Q_RETRY);
+	int error;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, now_ms());
+	if ((error = exec_stmt(s, st, "retry")) < 0)
+		return error;
+	if (sqlite3_changes(s->db) == 0)
+		return error_set(ERR_NOTFOUND, "no job #%lld", (long long)id);
+	*new_id = sqlite3_last_insert_rowid(s->db);
+	return 0;
+}
+
+int store_recover(struct store *s, pid_t worker, pid_t **pgids, size_t *n)
+{
+	static const enum q steps[] = { Q_REC_CANCELED, Q_REC_STAGES,
+	    Q_REC_JOBS };
+	sqlite3_stmt *st;
+	int error;
+
+	*pgids = NULL;
+	*n = 0;
+	if ((error = begin(s)) < 0)
+		return error;
+	if (!(st = stmt(s, Q_REC_PGIDS))) {
+		error = -1;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, worker);
+	if ((error = pid_query(s, st, pgids, n)) < 0)
+		goto out;
+	for (size_t i = 0; i < sizeof(steps) / sizeof(*steps); i++) {
+		if (!(st = stmt(s, steps[i]))) {
+			error = -1;
+			goto out;
+		}
+		sqlite3_bind_int64(st, 1, worker);
+		if (steps[i] == Q_REC_CANCELED)
+			sqlite3_bind_int64(st, 2, now_ms());
+		if ((error = exec_stmt(s, st, "recover")) < 0)
+			goto out;
+	}
+	error = commit(s);
+out:
+	if (error < 0) {
+		rollback(s);
+		free(*pgids);
+		*pgids = NULL;
+		*n = 0;
+	}
+	return error;
+}
+
+int store_count(struct store *s, const char *state, int64_t *out)
+{
+	sqlite3_stmt *st = stmt(s, Q_COUNT);
+	int rc;
+
+	if (!st)
+		return -1;
+	bind_text(st, 1, state);
+	rc = sqlite3_step(st);
+	*out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : db_error(s, "count");
+}

@@ -1,0 +1,583 @@
+/*
+ * libarchive for the archive, pcre2 for the globs, libcrypto for sha256.
+ * The digest is computed while the archive is written, so the bytes that
+ * are recorded are the bytes on disk, read once.
+ */
+#include "artifact.h"
+#include "util.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+#define MAX_FILES 1000000
+
+struct glob_set {
+	pcre2_code **re;
+	size_t n;
+	pcre2_match_data *md;
+};
+
+static void glob_to_regex(const char *g, struct sbuf *re)
+{
+	sbuf_adds(re, "^");
+	for (const char *p = g; *p; p++) {
+		if (p[0] == '*' && p[1] == '*') {
+			if (p[2] == '/') {
+				sbuf_adds(re, "(?:.*/)?");
+				p += 2;
+			} else {
+				sbuf_adds(re, ".*");
+				p++;
+			}
+		} else if (*p == '*') {
+			sbuf_adds(re, "[^/]*");
+		} else if (*p == '?') {
+			sbuf_adds(re, "[^/]");
+		} else if (*p == '[' && strchr(p + 1, ']')) {
+			const char *end = strchr(p + 2, ']');
+			if (!end)
+				end = strchr(p + 1, ']');
+			sbuf_addch(re, '[');
+			p++;
+			if (*p == '!') {
+				sbuf_addch(re, '^');
+				p++;
+			}
+			for (; p < end; p++) {
+				if (*p == '\\' || *p == '[')
+					sbuf_addch(re, '\\');
+				sbuf_addch(re, *p);
+			}
+			sbuf_addch(re, ']');
+		} else {
+			if (strchr("\\^$.|+(){}[]", *p))
+				sbuf_addch(re, '\\');
+			sbuf_addch(re, *p);
+		}
+	}
+	sbuf_adds(re, "$");
+}
+
+int glob_set_compile(char *const *globs, size_t n, struct glob_set **out)
+{
+	struct glob_set *g = xcalloc(1, sizeof(*g));
+	struct sbuf re = SBUF_INIT;
+
+	g->re = xcalloc(n ? n : 1, sizeof(*g->re));
+	for (size_t i = 0; i < n; i++) {
+		int code;
+		PCRE2_SIZE off;
+		const char *glob = globs[i];
+
+		while (glob[0] == '.' && glob[1] == '/')
+			glob += 2;
+		sbuf_reset(&re);
+		glob_to_regex(glob, &re);
+		g->re[i] = pcre2_compile((PCRE2_SPTR)re.buf, re.len, 0, &code,
+		    &off, NULL);
+		if (!g->re[i]) {
+			sbuf_release(&re);
+			glob_set_free(g);
+			return error_set(ERR_INVALID, "bad glob '%s'", globs[i]);
+		}
+		g->n++;
+	}
+	g->md = pcre2_match_data_create(1, NULL);
+	sbuf_release(&re);
+	*out = g;
+	return 0;
+}
+
+int glob_set_match(const struct glob_set *g, const char *path)
+{
+	size_t len = strlen(path);
+
+	/* the path itself, then each parent directory */
+	for (;;) {
+		for (size_t i = 0; i < g->n; i++)
+			if (pcre2_match(g->re[i], (PCRE2_SPTR)path, len, 0, 0,
+			    g->md, NULL) >= 0)
+				return 1;
+		while (len && path[len - 1] != '/')
+			len--;
+		if (!len)
+			return 0;
+		len--;
+	}
+}
+
+void glob_set_free(struct glob_set *g)
+{
+	if (!g)
+		return;
+	for (size_t i = 0; i < g->n; i++)
+		pcre2_code_free(g->re[i]);
+	free(g->re);
+	pcre2_match_data_free(g->md);
+	free(g);
+}
+
+struct artifact_writer {
+	struct archive *a;
+	char *path;
+	int fd;
+	EVP_MD_CTX *md;
+	int64_t size, files;
+	int write_errno;
+	char **added;		/* sorted, for skipping repeats */
+	size_t nadded;
+};
+
+static la_ssize_t write_cb(struct archive *a, void *arg, const void *buf,
+    size_t n)
+{
+	struct artifact_writer *w = arg;
+
+	if (write_all(w->fd, buf, n) < 0) {
+		w->write_errno = errno;
+		archive_set_error(a, errno, "cannot write '%s': %s", w->path,
+		    strerror(errno));
+		return -1;
+	}
+	EVP_DigestUpdate(w->md, buf, n);
+	w->size += (int64_t)n;
+	return (la_ssize_t)n;
+}
+
+static int archive_fail(struct artifact_writer *w, const char *what)
+{
+	int nospace = w->write_errno == ENOSPC ||
+	    archive_errno(w->a) == ENOSPC;
+
+	return error_set(nospace ? ERR_NOSPACE : -1, "%s '%s': %s%s", what,
+	    w->path, archive_error_string(w->a) ? archive_error_string(w->a) :
+	    "unknown error", nospace ? " (no space left on the device)" : "");
+}
+
+int artifact_open(const char *path, struct artifact_writer **out)
+{
+	struct artifact_writer *w = xcalloc(1, sizeof(*w));
+
+	*out = NULL;
+	w->path = xstrdup(path);
+	w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (w->fd < 0) {
+		int e = errno;
+		free(w->path);
+		free(w);
+		return error_set(e == ENOSPC ? ERR_NOSPACE : -1,
+		    "cannot create '%s': %s", path, strerror(e));
+	}
+	w->md = EVP_MD_CTX_new();
+	EVP_DigestInit_ex(w->md, EVP_sha256(), NULL);
+	w->a = archive_write_new();
+	archive_write_add_filter_zstd(w->a);
+	archive_write_set_filter_option(w->a, "zstd", "compression-level", "3");
+	/* libarchive >= 3.6.2 can use several threads; older ones refuse. */
+	archive_write_set_filter_option(w->a, "zstd", "threads", "2");
+	archive_write_set_format_pax_restricted(w->a);
+	archive_write_set_bytes_in_last_block(w->a, 1);
+	if (archive_write_open2(w->a, w, NULL, write_cb, NULL, NULL) !=
+	    ARCHIVE_OK) {
+		int error = archive_fail(w, "cannot start archive");
+		artifact_abort(w);
+		return error;
+	}
+	*out = w;
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int already_added(struct artifact_writer *w, const char *rel)
+{
+	return w->nadded && bsearch(&rel, w->added, w->nadded,
+	    sizeof(*w->added), cmp_str) != NULL;
+}
+
+struct walk {
+	const struct glob_set *g;
+	struct artifact_writer *w;
+	char **found;
+	size_t nfound;
+	int error;
+};
+
+static void walk_dir(struct walk *wk, int dirfd, const char *rel,
+    size_t depth)
+{
+	DIR *d = fdopendir(dirfd);
+	struct dirent *de;
+
+	if (!d) {
+		close(dirfd);
+		return;
+	}
+	while ((de = readdir(d)) && wk->error == 0) {
+		struct stat st;
+		char *path;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (!*rel && !strcmp(de->d_name, ".git"))
+			continue;
+		path = *rel ? xasprintf("%s/%s", rel, de->d_name) :
+		    xstrdup(de->d_name);
+		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			free(path);
+			continue;
+		}
+		if (S_ISDIR(st.st_mode) && depth < 256) {
+			int fd = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY |
+			    O_NOFOLLOW | O_CLOEXEC);
+			if (fd >= 0)
+				walk_dir(wk, fd, path, depth + 1);
+			free(path);
+			continue;
+		}
+		if ((S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) &&
+		    glob_set_match(wk->g, path) && !already_added(wk->w, path)) {
+			if (wk->nfound >= MAX_FILES) {
+				wk->error = error_set(ERR_INVALID, "artifact globs "
+				    "match more than %d files", MAX_FILES);
+				free(path);
+				continue;
+			}
+			wk->found = xrealloc(wk->found, (wk->nfound + 1) *
+			    sizeof(*wk->found));
+			wk->found[wk->nfound++] = path;
+			continue;
+		}
+		free(path);
+	}
+	closedir(d);
+}
+
+static int add_entry(struct artifact_writer *w, int rootfd, const char *rel)
+{
+	struct archive_entry *e = NULL;
+	struct stat st;
+	char *buf = NULL;
+	int fd = -1, error;
+
+	if (fstatat(rootfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return error_set(-1, "cannot read artifact '%s': %s", rel,
+		    strerror(errno));
+	e = archive_entry_new();
+	archive_entry_copy_pathname(e, rel);
+	archive_entry_set_mode(e, st.st_mode);
+	archive_entry_set_mtime(e, st.st_mtim.tv_sec, 0);
+	if (S_ISLNK(st.st_mode)) {
+		char target[4096];
+		ssize_t n = readlinkat(rootfd, rel, target, sizeof(target) - 1);
+		if (n < 0) {
+			error = error_set(-1, "cannot read link '%s': %s", rel,
+			    strerror(errno));
+			goto out;
+		}
+		target[n] = '\0';
+		archive_entry_copy_symlink(e, target);
+		archive_entry_set_size(e, 0);
+	} else {
+		fd = openat(rootfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			error = error_set(-1, "cannot open artifact '%s': %s", rel,
+			    strerror(errno));
+			goto out;
+		}
+		archive_entry_set_size(e, st.st_size);
+	}
+	if (archive_write_header(w->a, e) != ARCHIVE_OK) {
+		error = archive_fail(w, "cannot write archive");
+		goto out;
+	}
+	if (fd >= 0) {
+		ssize_t n;
+		buf = xmalloc(1 << 17);
+		while ((n = read(fd, buf, 1 << 17)) > 0)
+			if (archive_write_data(w->a, buf, (size_t)n) != n) {
+				error = archive_fail(w, "cannot write archive");
+				goto out;
+			}
+		if (n < 0) {
+			error = error_set(-1, "cannot read artifact '%s': %s", rel,
+			    strerror(errno));
+			goto out;
+		}
+	}
+	w->files++;
+	error = 0;
+out:
+	free(buf);
+	if (fd >= 0)
+		close(fd);
+	archive_entry_free(e);
+	return error;
+}
+
+int artifact_add(struct artifact_writer *w, const char *root,
+    char *const *globs, size_t nglobs, size_t *matched)
+{
+	struct glob_set *g = NULL;
+	struct walk wk = { 0 };
+	int rootfd, error;
+
+	*matched = 0;
+	if ((error = glob_set_compile(globs, nglobs, &g)) < 0)
+		return error;
+	rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0) {
+		glob_set_free(g);
+		return error_set(-1, "cannot open '%s': %s", root,
+		    strerror(errno));
+	}
+	wk.g = g;
+	wk.w = w;
+	walk_dir(&wk, dup(rootfd), "", 0);
+	error = wk.error;
+	qsort(wk.found, wk.nfound, sizeof(*wk.found), cmp_str);
+	for (size_t i = 0; i < wk.nfound && error == 0; i++)
+		error = add_entry(w, rootfd, wk.found[i]);
+	if (error == 0) {
+		*matched = wk.nfound;
+		w->added = xrealloc(w->added, (w->nadded + wk.nfound) *
+		    sizeof(*w->added));
+		memcpy(w->added + w->nadded, wk.found, wk.nfound *
+		    sizeof(*wk.found));
+		w->nadded += wk.nfound;
+		qsort(w->added, w->nadded, sizeof(*w->added), cmp_str);
+	} else {
+		for (size_t i = 0; i < wk.nfound; i++)
+			free(wk.found[i]);
+	}
+	free(wk.found);
+	close(rootfd);
+	glob_set_free(g);
+	return error;
+}
+
+static void writer_free(struct artifact_writer *w)
+{
+	for (size_t i = 0; i < w->nadded; i++)
+		free(w->added[i]);
+	free(w->added);
+	EVP_MD_CTX_free(w->md);
+	free(w->path);
+	free(w);
+}
+
+static void hex(const unsigned char *d, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[d[i] >> 4];
+		out[2 * i + 1] = digits[d[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+int artifact_close(struct artifact_writer *w, char sha256[65],
+    int64_t *size, int64_t *files)
+{
+	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned len = 0;
+	int error = 0;
+
+	if (archive_write_close(w->a) != ARCHIVE_OK)
+		error = archive_fail(w, "cannot finish archive");
+	archive_write_free(w->a);
+	w->a = NULL;
+	if (error == 0 && fsync(w->fd) < 0)
+		error = error_set(errno == ENOSPC ? ERR_NOSPACE : -1,
+		    "cannot write '%s': %s", w->path, strerror(errno));
+	close(w->fd);
+	if (error < 0) {
+		unlink(w->path);
+		writer_free(w);
+		return error;
+	}
+	EVP_DigestFinal_ex(w->md, d, &len);
+	hex(d, len, sha256);
+	*size = w->size;
+	*files = w->files;
+	writer_free(w);
+	return 0;
+}
+
+void artifact_abort(struct artifact_writer *w)
+{
+	if (!w)
+		return;
+	if (w->a)
+		archive_write_free(w->a);
+	close(w->fd);
+	unlink(w->path);
+	writer_free(w);
+}
+
+int sha256_file(const char *path, char out[65])
+{
+	unsigned char d[EVP_MAX_MD_SIZE];
+	unsigned len = 0;
+	EVP_MD_CTX *md;
+	char *buf;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return error_set(errno == ENOENT ? ERR_NOTFOUND : -1,
+		    "cannot open '%s': %s", path, strerror(errno));
+	md = EVP_MD_CTX_new();
+	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	buf = xmalloc(1 << 17);
+	while ((n = read(fd, buf, 1 << 17)) > 0)
+		EVP_DigestUpdate(md, buf, (size_t)n);
+	int e = errno;
+	close(fd);
+	free(buf);
+	EVP_DigestFinal_ex(md, d, &len);
+	EVP_MD_CTX_free(md);
+	if (n < 0)
+		return error_set(-1, "cannot read '%s': %s", path, strerror(e));
+	hex(d, len, out);
+	return 0;
+}
+
+/* An entry name that stays inside the destination. */
+static int safe_name(const char *p)
+{
+	if (!*p || *p == '/')
+		return 0;
+	for (const char *s = p; *s; ) {
+		const char *slash = strchr(s, '/');
+		size_t n = slash ? (size_t)(slash - s) : strlen(s);
+		if (n == 2 && s[0] == '.' && s[1] == '.')
+			return 0;
+		s += n + (slash != NULL);
+	}
+	return 1;
+}
+
+int artifact_extract(const char *archive, const char *dest,
+    const char *sha256)
+{
+	struct archive *in = NULL, *out = NULL;
+	struct archive_entry *e;
+	char digest[65], *real = NULL;
+	int error, rc;
+
+	if (sha256) {
+		if ((error = sha256_file(archive, digest)) < 0)
+			return error;
+		if (strcmp(digest, sha256))
+			return error_set(ERR_INVALID, "'%s' has sha256 %s, but %s "
+			    "was recorded: the artifact was changed", archive,
+			    digest, sha256);
+	}
+	if ((error = mkdir_p(dest, 0755)) < 0)
+		return error;
+	/* Entry names are checked here; the real path of the destination
+	 * keeps libarchive's symlink check from tripping on its parents. */
+	if (!(real = realpath(dest, NULL)))
+		return error_set(-1, "cannot resolve '%s': %s", dest,
+		    strerror(errno));
+	dest = real;
+	in = archive_read_new();
+	archive_read_support_filter_all(in);
+	archive_read_support_format_tar(in);
+	out = archive_write_disk_new();
+	archive_write_disk_set_options(out, ARCHIVE_EXTRACT_TIME |
+	    ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+	    ARCHIVE_EXTRACT_SECURE_NODOTDOT);
+	if (archive_read_open_filename(in, archive, 1 << 16) != ARCHIVE_OK) {
+		error = error_set(-1, "cannot open '%s': %s", archive,
+		    archive_error_string(in));
+		goto out;
+	}
+	while ((rc = archive_read_next_header(in, &e)) == ARCHIVE_OK) {
+		const char *name = archive_entry_pathname(e);
+		const char *link = archive_entry_hardlink(e);
+		mode_t type = archive_entry_filetype(e);
+		char *full;
+
+		if (!name || !safe_name(name)) {
+			error = error_set(ERR_INVALID, "'%s': refusing entry '%s': "
+			    "absolute or '..' path", archive, name ? name : "");
+			goto out;
+		}
+		if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK) {
+			error = error_set(ERR_INVALID, "'%s': refusing entry '%s': "
+			    "not a file, directory or symlink", archive, name);
+			goto out;
+		}
+		if (link) {
+			if (!safe_name(link)) {
+				error = error_set(ERR_INVALID, "'%s': refusing hard "
+				    "link '%s' to '%s'", archive, name, link);
+				goto out;
+			}
+			full = xasprintf("%s/%s", dest, link);
+			archive_entry_copy_hardlink(e, full);
+			free(full);
+		}
+		full = xasprintf("%s/%s", dest, name);
+		archive_entry_copy_pathname(e, full);
+		free(full);
+		archive_entry_set_perm(e, archive_entry_perm(e) & 0777);
+		if (archive_write_header(out, e) != ARCHIVE_OK) {
+			error = error_set(archive_errno(out) == ENOSPC ?
+			    ERR_NOSPACE : ERR_INVALID, "'%s': cannot extract '%s': "
+			    "%s", archive, name, archive_error_string(out));
+			goto out;
+		}
+		const void *buf;
+		size_t len;
+		la_int64_t off;
+		while ((rc = archive_read_data_block(in, &buf, &len, &off)) ==
+		    ARCHIVE_OK) {
+			if (archive_write_data_block(out, buf, len, off) !=
+			    ARCHIVE_OK) {
+				error = error_set(archive_errno(out) == ENOSPC ?
+				    ERR_NOSPACE : -1, "'%s': cannot write '%s': "
+				    "%s", archive, name, archive_error_string(out));
+				goto out;
+			}
+		}
+		if (rc != ARCHIVE_EOF) {
+			error = error_set(ERR_INVALID, "'%s': corrupt data in '%s': "
+			    "%s", archive, name, archive_error_string(in));
+			goto out;
+		}
+		if (archive_write_finish_entry(out) != ARCHIVE_OK) {
+			error = error_set(-1, "'%s': cannot finish '%s': %s",
+			    archive, name, archive_error_string(out));
+			goto out;
+		}
+	}
+	if (rc != ARCHIVE_EOF) {
+		error = error_set(ERR_INVALID, "'%s': %s", archive,
+		    archive_error_string(in));
+		goto out;
+	}
+	error = 0;
+out:
+	archive_read_free(in);
+	archive_write_free(out);
+	free(real);
+	return error;
+}

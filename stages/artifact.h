@@ -1,0 +1,49 @@
+/*
+ * Artifacts: files of the workspace matched by globs, archived as one
+ * tar.zst per job with its sha256, and extracted again without ever writing
+ * outside the destination.
+ */
+#ifndef RUNNER_ARTIFACT_H
+#define RUNNER_ARTIFACT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct artifact_writer;
+struct glob_set;
+
+/*
+ * Globs relative to a tree: '*' and '?' stay within one path component,
+ * '**' crosses them, '[...]' is a class. A glob that matches a directory
+ * takes everything under it.
+ */
+int glob_set_compile(char *const *globs, size_t n, struct glob_set **out);
+int glob_set_match(const struct glob_set *g, const char *path);
+void glob_set_free(struct glob_set *g);
+
+/* Start writing an archive at `path` (the caller renames it when done). */
+int artifact_open(const char *path, struct artifact_writer **out);
+/*
+ * Add the files under `root` matched by `globs`; files already added are
+ * skipped. Symlinks are stored as symlinks, never followed. *matched is
+ * the number of new entries.
+ */
+int artifact_add(struct artifact_writer *w, const char *root,
+    char *const *globs, size_t nglobs, size_t *matched);
+/* Finish the archive; fills the hex sha256, size and file count. */
+int artifact_close(struct artifact_writer *w, char sha256[65],
+    int64_t *size, int64_t *files);
+/* Drop an unfinished archive and remove its file. */
+void artifact_abort(struct artifact_writer *w);
+
+/* sha256 of a file, as 64 hex digits. */
+int sha256_file(const char *path, char out[65]);
+/*
+ * Extract `archive` into `dest` (created if needed). With `sha256`, the
+ * file's digest must match first. Absolute paths, '..', links leading out
+ * and special files are refused, naming the entry.
+ */
+int artifact_extract(const char *archive, const char *dest,
+    const char *sha256);
+
+#endif
