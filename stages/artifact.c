@@ -82,8 +82,14 @@ int glob_set_compile(char *const *globs, size_t n, struct glob_set **out)
 
 		while (glob[0] == '.' && glob[1] == '/')
 			glob += 2;
+		/* "dist/" names the directory "dist" */
+		char *trimmed = xstrdup(glob);
+		size_t tl = strlen(trimmed);
+		while (tl > 1 && trimmed[tl - 1] == '/')
+			trimmed[--tl] = '\0';
 		sbuf_reset(&re);
-		glob_to_regex(glob, &re);
+		glob_to_regex(trimmed, &re);
+		free(trimmed);
 		g->re[i] = pcre2_compile((PCRE2_SPTR)re.buf, re.len, 0, &code,
 		    &off, NULL);
 		if (!g->re[i]) {
@@ -478,7 +484,7 @@ int artifact_extract(const char *archive, const char *dest,
 {
 	struct archive *in = NULL, *out = NULL;
 	struct archive_entry *e;
-	char digest[65], *real = NULL;
+	char digest[65], *real = NULL, *name = NULL;
 	int error, rc;
 
 	if (sha256) {
@@ -510,14 +516,16 @@ int artifact_extract(const char *archive, const char *dest,
 		goto out;
 	}
 	while ((rc = archive_read_next_header(in, &e)) == ARCHIVE_OK) {
-		const char *name = archive_entry_pathname(e);
+		const char *name_p = archive_entry_pathname(e);
 		const char *link = archive_entry_hardlink(e);
 		mode_t type = archive_entry_filetype(e);
 		char *full;
 
-		if (!name || !safe_name(name)) {
+		free(name);
+		name = xstrdup(name_p ? name_p : "");
+		if (!name_p || !safe_name(name)) {
 			error = error_set(ERR_INVALID, "'%s': refusing entry '%s': "
-			    "absolute or '..' path", archive, name ? name : "");
+			    "absolute or '..' path", archive, name);
 			goto out;
 		}
 		if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK) {
@@ -579,5 +587,6 @@ out:
 	archive_read_free(in);
 	archive_write_free(out);
 	free(real);
+	free(name);
 	return error;
 }

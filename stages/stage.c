@@ -106,6 +106,12 @@ static void child_exec(const struct stage_spec *spec, int out_fd, int err_fd)
 	if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out_fd, 1) < 0 ||
 	    dup2(out_fd, 2) < 0 || chdir(spec->cwd) < 0)
 		goto fail;
+	/* Our own descriptors are close-on-exec; this also drops any the
+	 * daemon inherited from whoever started it. err_fd must survive
+	 * until exec, which closes it. */
+	if (err_fd > 3)
+		close_range(3, (unsigned)err_fd - 1, 0);
+	close_range((unsigned)err_fd + 1, ~0U, 0);
 	char *const argv[] = { "sh", "-e", "-c", (char *)spec->script, NULL };
 	execve("/bin/sh", argv, spec->envp);
 fail:;

@@ -1,0 +1,199 @@
+/* Unit tests of artifact.c: globs, archive + sha256, and safe extraction. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "artifact.h"
+#include "util.h"
+
+static char *tmpdir(void)
+{
+	char *d = xstrdup("/tmp/runner-art-XXXXXX");
+
+	assert_non_null(mkdtemp(d));
+	return d;
+}
+
+static void put(const char *root, const char *rel, const char *data)
+{
+	char *p = xasprintf("%s/%s", root, rel);
+	char *slash = strrchr(p, '/');
+
+	*slash = '\0';
+	assert_int_equal(mkdir_p(p, 0755), 0);
+	*slash = '/';
+	assert_int_equal(write_file_atomic(p, data, strlen(data), 0644), 0);
+	free(p);
+}
+
+static void test_globs(void **state)
+{
+	char *globs[] = { "dist/**", "build/*.tar", "./top?.txt", "docs/", NULL };
+	struct glob_set *g;
+
+	(void)state;
+	assert_int_equal(glob_set_compile(globs, 4, &g), 0);
+	assert_true(glob_set_match(g, "dist/a/b/c.js"));
+	assert_true(glob_set_match(g, "build/app.tar"));
+	assert_false(glob_set_match(g, "build/sub/app.tar"));
+	assert_true(glob_set_match(g, "top1.txt"));
+	assert_false(glob_set_match(g, "top12.txt"));
+	assert_true(glob_set_match(g, "docs/x/y.md"));
+	assert_false(glob_set_match(g, "distx/a"));
+	assert_false(glob_set_match(g, "src/main.c"));
+	glob_set_free(g);
+}
+
+static void test_archive_roundtrip(void **state)
+{
+	char *src = tmpdir(), *dst = tmpdir(), *outside = tmpdir();
+	char *arc = xasprintf("%s/a.tar.zst", outside);
+	char *globs[] = { "dist/**" };
+	struct artifact_writer *w;
+	char sha[65], sha2[65];
+	int64_t size, files;
+	size_t matched;
+	struct sbuf sb = SBUF_INIT;
+
+	(void)state;
+	put(src, "dist/app.js", "console.log(1)\n");
+	put(src, "dist/sub/data.json", "{}\n");
+	put(src, "src/main.c", "int main;\n");
+	put(outside, "secret", "top secret\n");
+	char *lnk = xasprintf("%s/dist/escape", src);
+	char *target = xasprintf("%s/secret", outside);
+	assert_int_equal(symlink(target, lnk), 0);
+
+	assert_int_equal(artifact_open(arc, &w), 0);
+	assert_int_equal(artifact_add(w, src, globs, 1, &matched), 0);
+	assert_int_equal(matched, 3);
+	/* a second stage matching the same files adds nothing twice */
+	assert_int_equal(artifact_add(w, src, globs, 1, &matched), 0);
+	assert_int_equal(matched, 0);
+	assert_int_equal(artifact_close(w, sha, &size, &files), 0);
+	assert_int_equal(files, 3);
+	assert_int_equal(sha256_file(arc, sha2), 0);
+	assert_string_equal(sha, sha2);
+
+	char *ex = xasprintf("%s/out", dst);
+	assert_int_equal(artifact_extract(arc, ex, sha), 0);
+	char *f = xasprintf("%s/dist/sub/data.json", ex);
+	assert_int_equal(read_file(f, 100, &sb), 0);
+	assert_string_equal(sb.buf, "{}\n");
+	/* the symlink came back as a symlink, its target not copied in */
+	char *l2 = xasprintf("%s/dist/escape", ex);
+	struct stat st;
+	assert_int_equal(lstat(l2, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	free(l2);
+	free(f);
+
+	/* a changed archive is refused before anything is written */
+	assert_int_equal(artifact_extract(arc, ex, "00"), ERR_INVALID);
+	assert_non_null(strstr(error_last(), "was changed"));
+
+	sbuf_release(&sb);
+	free(ex);
+	free(lnk);
+	free(target);
+	free(arc);
+	rm_rf(src);
+	rm_rf(dst);
+	rm_rf(outside);
+	free(src);
+	free(dst);
+	free(outside);
+}
+
+/* An archive with one hostile entry after a harmless one. */
+static void craft(const char *path, const char *name, int type,
+    const char *link)
+{
+	struct archive *a = archive_write_new();
+	struct archive_entry *e = archive_entry_new();
+
+	archive_write_set_format_pax_restricted(a);
+	assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
+	archive_entry_set_pathname(e, "ok.txt");
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0644);
+	archive_entry_set_size(e, 2);
+	archive_write_header(a, e);
+	archive_write_data(a, "ok", 2);
+	archive_entry_clear(e);
+	if (link && type == AE_IFLNK) {
+		archive_entry_set_pathname(e, "link");
+		archive_entry_set_filetype(e, AE_IFLNK);
+		archive_entry_set_perm(e, 0777);
+		archive_entry_set_symlink(e, link);
+		archive_write_header(a, e);
+		archive_entry_clear(e);
+		type = AE_IFREG;
+	}
+	archive_entry_set_pathname(e, name);
+	archive_entry_set_filetype(e, (unsigned)type);
+	archive_entry_set_perm(e, 0644);
+	archive_entry_set_size(e, type == AE_IFREG ? 4 : 0);
+	archive_write_header(a, e);
+	if (type == AE_IFREG)
+		archive_write_data(a, "evil", 4);
+	archive_entry_free(e);
+	archive_write_close(a);
+	archive_write_free(a);
+}
+
+static void test_extract_hostile(void **state)
+{
+	char *dir = tmpdir();
+	char *outside = tmpdir();
+	char *arc = xasprintf("%s/bad.tar", dir);
+	char *dest = xasprintf("%s/dest", dir);
+	char *abs = xasprintf("%s/abs-evil", outside);
+	struct { const char *name; int type; const char *link; const char *msg; }
+	cases[] = {
+		{ "../evil", AE_IFREG, NULL, "absolute or '..' path" },
+		{ "a/../../evil", AE_IFREG, NULL, "absolute or '..' path" },
+		{ abs, AE_IFREG, NULL, "absolute or '..' path" },
+		{ "fifo", AE_IFIFO, NULL, "not a file, directory or symlink" },
+		{ "link/evil", AE_IFLNK, outside, "cannot extract 'link/evil'" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		rm_rf(dest);
+		craft(arc, cases[i].name, cases[i].type, cases[i].link);
+		assert_int_equal(artifact_extract(arc, dest, NULL) < 0, 1);
+		if (!strstr(error_last(), cases[i].msg))
+			fail_msg("case %zu: %s", i, error_last());
+		char *evil = xasprintf("%s/evil", outside);
+		assert_int_not_equal(access(evil, F_OK), 0);
+		assert_int_not_equal(access(abs, F_OK), 0);
+		free(evil);
+	}
+	rm_rf(dir);
+	rm_rf(outside);
+	free(arc);
+	free(dest);
+	free(abs);
+	free(dir);
+	free(outside);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_globs),
+		cmocka_unit_test(test_archive_roundtrip),
+		cmocka_unit_test(test_extract_hostile),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,129 @@
+/* Unit tests of the post-receive input parser and config triggers. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "config.h"
+#include "hook.h"
+#include "util.h"
+
+#define A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+static void test_parse_good(void **state)
+{
+	const char in[] = A " " B " refs/heads/develop\n"
+	    B " " A " refs/tags/v1.0.0\n";
+	struct hook_update *u;
+	size_t n, bad;
+
+	(void)state;
+	hook_parse(in, sizeof(in) - 1, &u, &n, &bad);
+	assert_int_equal(n, 2);
+	assert_int_equal(bad, 0);
+	assert_string_equal(u[0].old, A);
+	assert_string_equal(u[0].new, B);
+	assert_string_equal(u[0].ref, "refs/heads/develop");
+	assert_string_equal(u[1].ref, "refs/tags/v1.0.0");
+	hook_updates_free(u, n);
+}
+
+static void test_parse_garbage(void **state)
+{
+	const char *cases[] = {
+		"garbage\n",
+		A " " B "\n",
+		A " " B " develop\n",			/* not under refs/ */
+		A " " B " refs/heads/a..b\n",
+		A " " B " refs/heads/x\033[2J\n",
+		"zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz " B " refs/heads/x\n",
+		A "aa " B " refs/heads/x\n",		/* lengths differ */
+		"\0\0\0\n",
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		struct hook_update *u;
+		size_t n, bad;
+		hook_parse(cases[i], strlen(cases[i]) ? strlen(cases[i]) : 4,
+		    &u, &n, &bad);
+		assert_int_equal(n, 0);
+		assert_int_equal(bad, 1);
+		hook_updates_free(u, n);
+	}
+}
+
+static void test_parse_no_newline(void **state)
+{
+	const char in[] = A " " B " refs/heads/develop";
+	struct hook_update *u;
+	size_t n, bad;
+
+	(void)state;
+	hook_parse(in, sizeof(in) - 1, &u, &n, &bad);
+	assert_int_equal(n, 1);
+	hook_updates_free(u, n);
+}
+
+static void test_config(void **state)
+{
+	const char yml[] =
+	    "workers: 3\n"
+	    "default_timeout: 5m\n"
+	    "repos:\n"
+	    "  - path: /srv/git/a.git/\n"
+	    "    branches: '^(develop|release/.*)$'\n"
+	    "  - path: /srv/git/b.git\n";
+	struct config *c;
+
+	(void)state;
+	assert_int_equal(config_parse("runner.yml", yml, strlen(yml), &c), 0);
+	assert_int_equal(c->workers, 3);
+	assert_int_equal(c->default_timeout_ms, 300000);
+	assert_int_equal(c->supersede, 1);
+	assert_string_equal(config_branches(c, "/srv/git/a.git"),
+	    "^(develop|release/.*)$");
+	assert_string_equal(config_branches(c, "/srv/git/b.git"), "^develop$");
+	assert_string_equal(config_branches(c, "/elsewhere.git"), "^develop$");
+	config_free(c);
+}
+
+static void test_config_errors(void **state)
+{
+	static const struct { const char *yml, *msg; } cases[] = {
+		{ "workerz: 2\n", "runner.yml:1:1: unknown key 'workerz' in "
+		    "runner.yml (did you mean 'workers'?)" },
+		{ "workers: lots\n", "runner.yml:1:10: 'workers' must be a "
+		    "number from 1 to 256" },
+		{ "repos:\n  - path: rel.git\n", "runner.yml:2:11: 'path' "
+		    "'rel.git' must be absolute" },
+		{ "repos:\n  - path: /a.git\n    branches: '(('\n",
+		    "runner.yml:3:15: bad pattern in 'branches' at offset 2: "
+		    "missing closing parenthesis" },
+		{ "supersede: maybe\n", "runner.yml:1:12: 'supersede' must be "
+		    "true or false" },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		struct config *c = NULL;
+		assert_int_equal(config_parse("runner.yml", cases[i].yml,
+		    strlen(cases[i].yml), &c), ERR_INVALID);
+		assert_string_equal(error_last(), cases[i].msg);
+		assert_null(c);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_good),
+		cmocka_unit_test(test_parse_garbage),
+		cmocka_unit_test(test_parse_no_newline),
+		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_config_errors),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,58 @@
+/* Unit tests of json.c: escaping of text that comes from pushes. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "json.h"
+#include "store.h"
+#include "util.h"
+
+static void test_escape(void **state)
+{
+	struct sbuf sb = SBUF_INIT;
+
+	(void)state;
+	json_str(&sb, "say \"hi\"\n\tback\\slash \x01 caf\xc3\xa9 \xe2\x9c\x93 \xff");
+	assert_string_equal(sb.buf, "\"say \\\"hi\\\"\\n\\tback\\\\slash "
+	    "\\u0001 caf\xc3\xa9 \xe2\x9c\x93 \\ufffd\"");
+	sbuf_reset(&sb);
+	json_str(&sb, NULL);
+	assert_string_equal(sb.buf, "null");
+	sbuf_release(&sb);
+}
+
+static void test_job(void **state)
+{
+	struct stage_rec st = { 0, "unit", "passed", 0, NULL, "/l", 1000, 1012 };
+	struct artifact_rec a = { "/a.tar.zst", 123, "ab", 2 };
+	struct job j = {
+		.id = 7, .repo = "/r.git", .ref = "refs/heads/develop",
+		.commit = "c0ffee", .state = "passed", .attempt = 1,
+		.created_ms = 5, .stages = &st, .nstages = 1,
+		.artifacts = &a, .nartifacts = 1,
+	};
+	struct sbuf sb = SBUF_INIT;
+
+	(void)state;
+	json_job(&sb, &j);
+	assert_non_null(strstr(sb.buf, "\"id\":7,\"repo\":\"/r.git\""));
+	assert_non_null(strstr(sb.buf, "\"error\":null"));
+	assert_non_null(strstr(sb.buf, "\"stages\":[{\"name\":\"unit\","
+	    "\"state\":\"passed\",\"exit_code\":0,\"duration_ms\":12"));
+	assert_non_null(strstr(sb.buf, "\"artifacts\":[{\"path\":\"/a.tar.zst\","
+	    "\"size\":123,\"files\":2,\"sha256\":\"ab\"}]"));
+	sbuf_release(&sb);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_job),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,126 @@
+/* Unit tests of util.c: sbuf, durations, levenshtein, display escaping. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+
+static void test_sbuf(void **state)
+{
+	struct sbuf sb = SBUF_INIT;
+
+	(void)state;
+	assert_string_equal(sb.buf, "");
+	for (int i = 0; i < 1000; i++)
+		sbuf_addf(&sb, "%d,", i);
+	assert_int_equal(sb.len, strlen(sb.buf));
+	assert_memory_equal(sb.buf, "0,1,2,", 6);
+	char *s = sbuf_detach(&sb);
+	assert_string_equal(sb.buf, "");
+	assert_int_equal(sb.len, 0);
+	free(s);
+	s = sbuf_detach(&sb);	/* detaching an empty buffer gives a string */
+	assert_string_equal(s, "");
+	free(s);
+}
+
+static void test_duration(void **state)
+{
+	int64_t ms;
+
+	(void)state;
+	assert_int_equal(parse_duration("90", &ms), 0);
+	assert_int_equal(ms, 90000);
+	assert_int_equal(parse_duration("10m", &ms), 0);
+	assert_int_equal(ms, 600000);
+	assert_int_equal(parse_duration("1h30m", &ms), 0);
+	assert_int_equal(ms, 5400000);
+	assert_int_equal(parse_duration("250ms", &ms), 0);
+	assert_int_equal(ms, 250);
+	assert_int_equal(parse_duration("10x", &ms), ERR_INVALID);
+	assert_non_null(strstr(error_last(), "'10x'"));
+	assert_int_equal(parse_duration("", &ms), ERR_INVALID);
+	assert_int_equal(parse_duration("-1s", &ms), ERR_INVALID);
+}
+
+static void test_format_duration(void **state)
+{
+	struct sbuf sb = SBUF_INIT;
+
+	(void)state;
+	format_duration(&sb, 12);
+	assert_string_equal(sb.buf, "12ms");
+	sbuf_reset(&sb);
+	format_duration(&sb, 12345);
+	assert_string_equal(sb.buf, "12.3s");
+	sbuf_reset(&sb);
+	format_duration(&sb, 125000);
+	assert_string_equal(sb.buf, "2m05s");
+	sbuf_release(&sb);
+}
+
+static void test_levenshtein(void **state)
+{
+	(void)state;
+	assert_int_equal(levenshtein("timeout", "timout"), 1);
+	assert_int_equal(levenshtein("", "abc"), 3);
+	assert_int_equal(levenshtein("same", "same"), 0);
+}
+
+static void test_display(void **state)
+{
+	struct sbuf sb = SBUF_INIT;
+	const char in[] = "ok \033]0;title\a \xff caf\xc3\xa9 \xc2\x9b";
+
+	(void)state;
+	sbuf_add_display(&sb, in, sizeof(in) - 1);
+	assert_string_equal(sb.buf,
+	    "ok \\x1b]0;title\\x07 \\xff caf\xc3\xa9 \\xc2\\x9b");
+	sbuf_release(&sb);
+}
+
+static void test_files(void **state)
+{
+	char dir[] = "/tmp/runner-test-XXXXXX";
+	struct sbuf sb = SBUF_INIT;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	char *deep = xasprintf("%s/a/b/c", dir);
+	assert_int_equal(mkdir_p(deep, 0755), 0);
+	char *f = xasprintf("%s/file", deep);
+	assert_int_equal(write_file_atomic(f, "hello", 5, 0644), 0);
+	assert_int_equal(read_file(f, 100, &sb), 0);
+	assert_string_equal(sb.buf, "hello");
+	sbuf_reset(&sb);
+	assert_int_equal(read_file(f, 3, &sb), ERR_INVALID);
+	char *link = xasprintf("%s/a/link", dir);
+	assert_int_equal(symlink("/etc", link), 0);
+	assert_int_equal(rm_rf(dir), 0);
+	assert_int_not_equal(access(dir, F_OK), 0);
+	assert_int_equal(access("/etc/passwd", F_OK), 0);	/* not followed */
+	free(deep);
+	free(f);
+	free(link);
+	sbuf_release(&sb);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sbuf),
+		cmocka_unit_test(test_duration),
+		cmocka_unit_test(test_format_duration),
+		cmocka_unit_test(test_levenshtein),
+		cmocka_unit_test(test_display),
+		cmocka_unit_test(test_files),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
