@@ -161,10 +161,13 @@ void sbuf_addch(struct sbuf *sb, char c)
 void sbuf_vaddf(struct sbuf *sb, const char *fmt, va_list ap)
 {
 	va_list cp;
+	char probe[1];
 	int n;
 
+	if (!fmt)	/* never; it tells the compiler so under UBSan */
+		fatal("null format string");
 	va_copy(cp, ap);
-	n = vsnprintf(NULL, 0, fmt, cp);
+	n = vsnprintf(probe, sizeof(probe), fmt, cp);
 	va_end(cp);
 	if (n < 0)
 		fatal("bad format string '%s'", fmt);

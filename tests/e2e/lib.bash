@@ -25,10 +25,18 @@ setup_env() {
 }
 
 teardown_env() {
+	local sanitizer=0
 	stop_daemon
 	# anything a test started that is still around dies with the test
 	pkill -KILL -f "$T" 2>/dev/null || true
+	# a sanitizer report from the daemon fails the test that caused it
+	if [ -f "$T/serve.log" ] &&
+	    grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$T/serve.log"; then
+		cat "$T/serve.log" >&2
+		sanitizer=1
+	fi
 	rm -rf "$T"
+	[ $sanitizer -eq 0 ]
 }
 
 # runner with the test's home

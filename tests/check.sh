@@ -1,0 +1,50 @@
+#!/bin/sh
+# The test command: install what is missing, build twice (plain, and with
+# AddressSanitizer + UndefinedBehaviorSanitizer), run every test in both,
+# and end with "N passed, N failed".
+set -u
+cd "$(dirname "$0")/.."
+sh tests/deps.sh || exit 1
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+passed=0
+failed=0
+
+run_build() {
+	dir=$1
+	shift
+	if [ ! -d "$dir" ]; then
+		meson setup "$dir" "$@" >/dev/null || { failed=$((failed + 1)); return; }
+	fi
+	if ! ninja -C "$dir" >/dev/null; then
+		echo "build in $dir failed" >&2
+		ninja -C "$dir" | tail -n 30 >&2
+		failed=$((failed + 1))
+		return
+	fi
+	meson test -C "$dir" --print-errorlogs --num-processes 2 > "$dir/test-output.txt" 2>&1
+	grep -E '^ *[0-9]+/[0-9]+ ' "$dir/test-output.txt" | sed "s|^|$dir: |"
+	ok=$(sed -n 's/^Ok: *\([0-9]*\).*/\1/p' "$dir/test-output.txt")
+	bad=0
+	for k in Fail Timeout 'Unexpected Pass'; do
+		n=$(sed -n "s/^$k: *\([0-9]*\).*/\1/p" "$dir/test-output.txt")
+		bad=$((bad + ${n:-0}))
+	done
+	if [ "$bad" -ne 0 ]; then
+		sed -n '/^Summary of Failures/,$p' "$dir/test-output.txt" >&2
+		grep -E '^(not ok|#)' "$dir/meson-logs/testlog.txt" | head -n 80 >&2
+	fi
+	if [ -z "$ok" ]; then
+		echo "no test result in $dir" >&2
+		bad=$((bad + 1))
+	fi
+	passed=$((passed + ${ok:-0}))
+	failed=$((failed + bad))
+}
+
+run_build build
+run_build build-asan -Db_sanitize=address,undefined -Db_lundef=false
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
