@@ -355,10 +355,11 @@ int artifact_add(struct artifact_writer *w, const char *root,
 	wk.w = w;
 	walk_dir(&wk, dup(rootfd), "", 0);
 	error = wk.error;
-	qsort(wk.found, wk.nfound, sizeof(*wk.found), cmp_str);
+	if (wk.nfound)
+		qsort(wk.found, wk.nfound, sizeof(*wk.found), cmp_str);
 	for (size_t i = 0; i < wk.nfound && error == 0; i++)
 		error = add_entry(w, rootfd, wk.found[i]);
-	if (error == 0) {
+	if (error == 0 && wk.nfound) {
 		*matched = wk.nfound;
 		w->added = xrealloc(w->added, (w->nadded + wk.nfound) *
 		    sizeof(*w->added));
@@ -366,7 +367,7 @@ int artifact_add(struct artifact_writer *w, const char *root,
 		    sizeof(*wk.found));
 		w->nadded += wk.nfound;
 		qsort(w->added, w->nadded, sizeof(*w->added), cmp_str);
-	} else {
+	} else if (error < 0) {
 		for (size_t i = 0; i < wk.nfound; i++)
 			free(wk.found[i]);
 	}
