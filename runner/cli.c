@@ -6,6 +6,7 @@
 #include "store.h"
 #include "util.h"
 
+#include <getopt.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -107,4 +108,87 @@ const char *cli_ref_name(const char *ref)
 	if (!strncmp(ref, "refs/tags/", 10))
 		return ref + 10;
 	return ref;
+}
+
+int cli_options(int argc, char **argv, const char *usage,
+    const char *shortopts, const struct option *extra,
+    int (*on_opt)(int c, const char *arg, void *ctx), void *ctx,
+    const char **home_opt)
+{
+	static const struct option common[] = {
+		{ "home", required_argument, NULL, 'H' },
+		{ "help", no_argument, NULL, 'h' },
+	};
+	struct option *all;
+	struct sbuf shorts = SBUF_INIT;
+	size_t n = 0;
+	int c, rc = -1;
+
+	while (extra && extra[n].name)
+		n++;
+	all = xcalloc(n + 3, sizeof(*all));
+	for (size_t i = 0; i < n; i++)
+		all[i] = extra[i];
+	all[n] = common[0];
+	all[n + 1] = common[1];
+	sbuf_addf(&shorts, "h%s", shortopts ? shortopts : "");
+	optind = 1;
+	while (rc < 0 && (c = getopt_long(argc, argv, shorts.buf, all,
+	    NULL)) != -1) {
+		if (c == 'H') {
+			*home_opt = optarg;
+		} else if (c == 'h') {
+			fputs(usage, stdout);
+			rc = EXIT_OK;
+		} else if (c == '?' || c == ':' || !on_opt) {
+			rc = cli_usage(usage);
+		} else {
+			int r = on_opt(c, optarg, ctx);
+			if (r)
+				rc = r;
+		}
+	}
+	free(all);
+	sbuf_release(&shorts);
+	return rc;
+}
+
+int cli_open(const char *home_opt, struct cli_session *out)
+{
+	out->home = cli_home(home_opt);
+	out->store = cli_store(out->home);
+	return out->store ? 0 : -1;
+}
+
+void cli_close(struct cli_session *s)
+{
+	store_close(s->store);
+	free(s->home);
+	s->store = NULL;
+	s->home = NULL;
+}
+
+int cli_job_operand(int argc, char **argv, const char *usage, int64_t *id)
+{
+	if (optind + 1 != argc)
+		return cli_usage(usage);
+	if ((*id = cli_job_id(argv[optind])) < 0) {
+		cli_error("'%s' is not a job number", argv[optind]);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+int cli_number(const char *arg, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	if (*arg < '0' || *arg > '9')
+		return -1;
+	v = strtol(arg, &end, 10);
+	if (*end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
 }

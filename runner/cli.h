@@ -36,6 +36,30 @@ int cmd_retry(int argc, char **argv);
 int cmd_artifacts(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 
+/*
+ * Option parsing shared by every command: --home and --help are handled
+ * here, any other option in `extra` (with `shortopts`) goes to on_opt,
+ * which returns 0 or an exit code. Returns -1 when the command should go
+ * on (the first operand is argv[optind]), else the exit code to return.
+ */
+struct option;
+int cli_options(int argc, char **argv, const char *usage,
+    const char *shortopts, const struct option *extra,
+    int (*on_opt)(int c, const char *arg, void *ctx), void *ctx,
+    const char **home_opt);
+
+/* A command's home and open store; cli_close() releases both. */
+struct cli_session {
+	char *home;
+	struct store *store;
+};
+/* Resolve the home and open its store (errors are printed). */
+int cli_open(const char *home_opt, struct cli_session *out);
+void cli_close(struct cli_session *s);
+/* The one JOB operand at argv[optind]; prints and returns EXIT_USAGE if
+ * it is missing or not a job number, else 0. */
+int cli_job_operand(int argc, char **argv, const char *usage, int64_t *id);
+
 /* --home, else $RUNNER_HOME, else ~/.runner. Caller frees. */
 char *cli_home(const char *opt);
 /* Print "runner: MSG" to stderr; returns EXIT_FAIL. */
@@ -46,6 +70,9 @@ int cli_usage(const char *usage);
 struct store *cli_store(const char *home);
 /* Parse a job id argument ("12" or "#12"); -1 if it is not one. */
 int64_t cli_job_id(const char *arg);
+
+/* A whole number in [min, max] from an option argument. */
+int cli_number(const char *arg, long min, long max, long *out);
 
 /* Colour for a state, on a terminal only. */
 const char *cli_color(const char *state, int tty);

@@ -18,42 +18,32 @@ static const char usage[] =
     "extract it into DIR, refusing absolute paths, '..' and writes through\n"
     "symlinks.\n";
 
+static int on_opt(int c, const char *arg, void *ctx)
+{
+	if (c == 'x')
+		*(const char **)ctx = arg;
+	return 0;
+}
+
 int cmd_artifacts(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "home", required_argument, NULL, 'H' },
 		{ "extract", required_argument, NULL, 'x' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *home_opt = NULL, *dest = NULL;
-	struct store *s = NULL;
+	struct cli_session cs = { 0 };
 	struct job *j = NULL;
-	int c, rc = EXIT_FAIL;
 	int64_t id;
-	char *home;
+	int rc;
 
-	while ((c = getopt_long(argc, argv, "hx:", opts, NULL)) != -1) {
-		if (c == 'H')
-			home_opt = optarg;
-		else if (c == 'x')
-			dest = optarg;
-		else if (c == 'h') {
-			fputs(usage, stdout);
-			return EXIT_OK;
-		} else
-			return cli_usage(usage);
-	}
-	if (optind + 1 != argc)
-		return cli_usage(usage);
-	if ((id = cli_job_id(argv[optind])) < 0) {
-		cli_error("'%s' is not a job number", argv[optind]);
-		return EXIT_USAGE;
-	}
-	home = cli_home(home_opt);
-	if (!(s = cli_store(home)))
+	if ((rc = cli_options(argc, argv, usage, "x:", opts, on_opt, &dest,
+	    &home_opt)) >= 0 || (rc = cli_job_operand(argc, argv, usage, &id)))
+		return rc;
+	rc = EXIT_FAIL;
+	if (cli_open(home_opt, &cs) < 0)
 		goto out;
-	if (store_job_get(s, id, &j) < 0) {
+	if (store_job_get(cs.store, id, &j) < 0) {
 		cli_error("%s", error_last());
 		goto out;
 	}
@@ -79,7 +69,6 @@ int cmd_artifacts(int argc, char **argv)
 	rc = EXIT_OK;
 out:
 	job_free(j);
-	store_close(s);
-	free(home);
+	cli_close(&cs);
 	return rc;
 }

@@ -16,30 +16,29 @@ static const char usage[] =
     "stages, or the first problem as FILE:LINE:COLUMN: message, and exits\n"
     "1. --dump prints the parsed stages in full.\n";
 
+static int on_opt(int c, const char *arg, void *ctx)
+{
+	(void)arg;
+	if (c == 'd')
+		*(int *)ctx = 1;
+	return 0;
+}
+
 int cmd_check(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "dump", no_argument, NULL, 'd' },
-		{ "home", required_argument, NULL, 'H' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *file = PIPELINE_NAME;
+	const char *file = PIPELINE_NAME, *home_opt = NULL;
 	struct pipeline *pl = NULL;
 	struct sbuf out = SBUF_INIT;
-	int c, dump = 0;
+	int dump = 0, rc;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'd')
-			dump = 1;
-		else if (c == 'H')
-			;	/* accepted like everywhere; not needed here */
-		else if (c == 'h') {
-			fputs(usage, stdout);
-			return EXIT_OK;
-		} else
-			return cli_usage(usage);
-	}
+	/* --home is accepted like everywhere, and not needed here */
+	if ((rc = cli_options(argc, argv, usage, NULL, opts, on_opt, &dump,
+	    &home_opt)) >= 0)
+		return rc;
 	if (argc - optind > 1)
 		return cli_usage(usage);
 	if (optind < argc)

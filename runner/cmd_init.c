@@ -21,26 +21,16 @@ static const char usage[] =
 
 int cmd_init(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "home", required_argument, NULL, 'H' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *home_opt = NULL;
 	static const char *const dirs[] = { "logs", "work", "artifacts" };
 	struct store *s = NULL;
 	char *home, *conf;
-	int c, rc = EXIT_FAIL;
+	int rc;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'H')
-			home_opt = optarg;
-		else if (c == 'h') {
-			fputs(usage, stdout);
-			return EXIT_OK;
-		} else
-			return cli_usage(usage);
-	}
+	if ((rc = cli_options(argc, argv, usage, NULL, NULL, NULL, NULL,
+	    &home_opt)) >= 0)
+		return rc;
+	rc = EXIT_FAIL;
 	if (optind != argc)
 		return cli_usage(usage);
 	home = cli_home(home_opt);

@@ -41,31 +41,20 @@ static char *hook_binary(void)
 
 int cmd_install_hook(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "home", required_argument, NULL, 'H' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *home_opt = NULL;
-	char *home = NULL, *real_home = NULL, *bin = NULL;
-	struct store *s = NULL;
-	int c, rc = EXIT_FAIL;
+	char *real_home = NULL, *bin = NULL;
+	struct cli_session cs = { 0 };
+	int rc;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'H')
-			home_opt = optarg;
-		else if (c == 'h') {
-			fputs(usage, stdout);
-			return EXIT_OK;
-		} else
-			return cli_usage(usage);
-	}
+	if ((rc = cli_options(argc, argv, usage, NULL, NULL, NULL, NULL,
+	    &home_opt)) >= 0)
+		return rc;
 	if (optind == argc)
 		return cli_usage(usage);
-	home = cli_home(home_opt);
-	if (!(s = cli_store(home)))
+	rc = EXIT_FAIL;
+	if (cli_open(home_opt, &cs) < 0)
 		goto out;
-	real_home = realpath(home, NULL);
+	real_home = realpath(cs.home, NULL);
 	bin = hook_binary();
 	if (!real_home || !bin || access(bin, X_OK) != 0) {
 		cli_error("cannot find the hook program '%s' (it is installed "
@@ -95,9 +84,8 @@ int cmd_install_hook(int argc, char **argv)
 		free(repo);
 	}
 out:
-	store_close(s);
+	cli_close(&cs);
 	free(bin);
 	free(real_home);
-	free(home);
 	return rc;
 }

@@ -28,7 +28,20 @@ struct follower {
 	int64_t id;
 	int raw;
 	int headers;
+	int follow;
 };
+
+static int on_opt(int c, const char *arg, void *ctx)
+{
+	struct follower *f = ctx;
+
+	(void)arg;
+	if (c == 'f')
+		f->follow = 1;
+	else if (c == 'r')
+		f->raw = 1;
+	return 0;
+}
 
 static void emit(const struct follower *f, const char *buf, size_t n)
 {
@@ -128,31 +141,21 @@ static int show_stage(struct follower *f, const struct stage_rec *st,
 int cmd_log(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "home", required_argument, NULL, 'H' },
 		{ "follow", no_argument, NULL, 'f' },
 		{ "raw", no_argument, NULL, 'r' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *home_opt = NULL, *stage = NULL;
 	struct follower f = { 0 };
+	struct cli_session cs = { 0 };
 	struct job *j = NULL;
-	int c, follow = 0, rc = EXIT_FAIL;
-	char *home;
+	int follow, rc;
 
-	while ((c = getopt_long(argc, argv, "hf", opts, NULL)) != -1) {
-		if (c == 'H')
-			home_opt = optarg;
-		else if (c == 'f')
-			follow = 1;
-		else if (c == 'r')
-			f.raw = 1;
-		else if (c == 'h') {
-			fputs(usage, stdout);
-			return EXIT_OK;
-		} else
-			return cli_usage(usage);
-	}
+	if ((rc = cli_options(argc, argv, usage, "f", opts, on_opt, &f,
+	    &home_opt)) >= 0)
+		return rc;
+	follow = f.follow;
+	rc = EXIT_FAIL;
 	if (optind == argc || argc - optind > 2)
 		return cli_usage(usage);
 	if ((f.id = cli_job_id(argv[optind])) < 0) {
@@ -161,9 +164,9 @@ int cmd_log(int argc, char **argv)
 	}
 	if (optind + 1 < argc)
 		stage = argv[optind + 1];
-	home = cli_home(home_opt);
-	if (!(f.s = cli_store(home)))
+	if (cli_open(home_opt, &cs) < 0)
 		goto out;
+	f.s = cs.store;
 	if (store_job_get(f.s, f.id, &j) < 0) {
 		cli_error("%s", error_last());
 		goto out;
@@ -206,7 +209,6 @@ int cmd_log(int argc, char **argv)
 	}
 out:
 	job_free(j);
-	store_close(f.s);
-	free(home);
+	cli_close(&cs);
 	return rc;
 }

@@ -18,45 +18,26 @@ static const char usage[] =
 
 int cmd_retry(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "home", required_argument, NULL, 'H' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *home_opt = NULL;
-	struct store *s = NULL;
-	int c, rc = EXIT_FAIL;
+	struct cli_session cs = { 0 };
 	int64_t id, new_id;
-	char *home;
+	int rc;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'H')
-			home_opt = optarg;
-		else if (c == 'h') {
-			fputs(usage, stdout);
-			return EXIT_OK;
-		} else
-			return cli_usage(usage);
-	}
-	if (optind + 1 != argc)
-		return cli_usage(usage);
-	if ((id = cli_job_id(argv[optind])) < 0) {
-		cli_error("'%s' is not a job number", argv[optind]);
-		return EXIT_USAGE;
-	}
-	home = cli_home(home_opt);
-	if (!(s = cli_store(home)))
+	if ((rc = cli_options(argc, argv, usage, NULL, NULL, NULL, NULL,
+	    &home_opt)) >= 0 || (rc = cli_job_operand(argc, argv, usage, &id)))
+		return rc;
+	rc = EXIT_FAIL;
+	if (cli_open(home_opt, &cs) < 0)
 		goto out;
-	if (store_retry(s, id, &new_id) < 0) {
+	if (store_retry(cs.store, id, &new_id) < 0) {
 		cli_error("%s", error_last());
 		goto out;
 	}
-	hook_wake(home, "wake");
+	hook_wake(cs.home, "wake");
 	printf("queued job #%lld (retry of #%lld)\n", (long long)new_id,
 	    (long long)id);
 	rc = EXIT_OK;
 out:
-	store_close(s);
-	free(home);
+	cli_close(&cs);
 	return rc;
 }

@@ -21,39 +21,38 @@ static const char usage[] =
     "'shutdown_grace' to finish, then are killed and their jobs recorded\n"
     "'interrupted'. Logs go to stderr.\n";
 
+static int on_opt(int c, const char *arg, void *ctx)
+{
+	long v;
+
+	if (c == 'w') {
+		if (cli_number(arg, 1, 256, &v) < 0) {
+			cli_error("--workers must be a number from 1 to 256, not "
+			    "'%s'", arg);
+			return EXIT_USAGE;
+		}
+		*(int *)ctx = (int)v;
+	}
+	return 0;
+}
+
 int cmd_serve(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "home", required_argument, NULL, 'H' },
 		{ "workers", required_argument, NULL, 'w' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *home_opt = NULL;
 	struct config *conf = NULL;
-	int c, workers = 0, rc = EXIT_FAIL;
-	char *home, *end;
+	int workers = 0, rc;
+	char *home;
 
-	while ((c = getopt_long(argc, argv, "hw:", opts, NULL)) != -1) {
-		if (c == 'H') {
-			home_opt = optarg;
-		} else if (c == 'w') {
-			long v = strtol(optarg, &end, 10);
-			if (*end || v < 1 || v > 256) {
-				cli_error("--workers must be a number from 1 to 256, "
-				    "not '%s'", optarg);
-				return EXIT_USAGE;
-			}
-			workers = (int)v;
-		} else if (c == 'h') {
-			fputs(usage, stdout);
-			return EXIT_OK;
-		} else {
-			return cli_usage(usage);
-		}
-	}
+	if ((rc = cli_options(argc, argv, usage, "w:", opts, on_opt, &workers,
+	    &home_opt)) >= 0)
+		return rc;
 	if (optind != argc)
 		return cli_usage(usage);
+	rc = EXIT_FAIL;
 	home = cli_home(home_opt);
 	if (config_load(home, &conf) < 0) {
 		cli_error("%s", error_last());

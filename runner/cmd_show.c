@@ -98,43 +98,34 @@ static void show_text(struct sbuf *sb, const struct job *j, int tty)
 	}
 }
 
+static int on_opt(int c, const char *arg, void *ctx)
+{
+	(void)arg;
+	if (c == 'j')
+		*(int *)ctx = 1;
+	return 0;
+}
+
 int cmd_show(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "home", required_argument, NULL, 'H' },
 		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *home_opt = NULL;
-	struct store *s = NULL;
+	struct cli_session cs = { 0 };
 	struct job *j = NULL;
 	struct sbuf out = SBUF_INIT;
-	int c, json = 0, rc = EXIT_FAIL;
+	int json = 0, rc;
 	int64_t id;
-	char *home;
 
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (c == 'H')
-			home_opt = optarg;
-		else if (c == 'j')
-			json = 1;
-		else if (c == 'h') {
-			fputs(usage, stdout);
-			return EXIT_OK;
-		} else
-			return cli_usage(usage);
-	}
-	if (optind + 1 != argc)
-		return cli_usage(usage);
-	if ((id = cli_job_id(argv[optind])) < 0) {
-		cli_error("'%s' is not a job number", argv[optind]);
-		return EXIT_USAGE;
-	}
-	home = cli_home(home_opt);
-	if (!(s = cli_store(home)))
+	if ((rc = cli_options(argc, argv, usage, NULL, opts, on_opt, &json,
+	    &home_opt)) >= 0 || (rc = cli_job_operand(argc, argv, usage, &id)))
+		return rc;
+	rc = EXIT_FAIL;
+	if (cli_open(home_opt, &cs) < 0)
 		goto out;
-	if (store_job_get(s, id, &j) < 0) {
+	if (store_job_get(cs.store, id, &j) < 0) {
 		cli_error("%s", error_last());
 		goto out;
 	}
@@ -149,7 +140,6 @@ int cmd_show(int argc, char **argv)
 out:
 	job_free(j);
 	sbuf_release(&out);
-	store_close(s);
-	free(home);
+	cli_close(&cs);
 	return rc;
 }

@@ -83,50 +83,56 @@ static void job_line(struct sbuf *sb, const struct job *j, int tty)
 	}
 }
 
+struct status_opts {
+	int json;
+	int limit;
+};
+
+static int on_opt(int c, const char *arg, void *ctx)
+{
+	struct status_opts *o = ctx;
+	long v;
+
+	if (c == 'j') {
+		o->json = 1;
+	} else if (c == 'n') {
+		if (cli_number(arg, 0, 100000, &v) < 0) {
+			cli_error("--limit must be a number from 0 to 100000");
+			return EXIT_USAGE;
+		}
+		o->limit = (int)v;
+	}
+	return 0;
+}
+
 int cmd_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "home", required_argument, NULL, 'H' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "limit", required_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *home_opt = NULL;
-	struct store *s = NULL;
+	struct cli_session cs = { 0 };
+	struct status_opts o = { 0, -1 };
 	struct job **jobs = NULL;
 	struct sbuf out = SBUF_INIT;
 	size_t n = 0;
-	int c, json = 0, limit = -1, rc = EXIT_FAIL;
-	char *home, *end;
+	int json, limit, rc;
+	const char *home;
 
-	while ((c = getopt_long(argc, argv, "hn:", opts, NULL)) != -1) {
-		if (c == 'H') {
-			home_opt = optarg;
-		} else if (c == 'j') {
-			json = 1;
-		} else if (c == 'n') {
-			long v = strtol(optarg, &end, 10);
-			if (*end || v < 0 || v > 100000) {
-				cli_error("--limit must be a number from 0 to 100000");
-				return EXIT_USAGE;
-			}
-			limit = (int)v;
-		} else if (c == 'h') {
-			fputs(usage, stdout);
-			return EXIT_OK;
-		} else {
-			return cli_usage(usage);
-		}
-	}
+	if ((rc = cli_options(argc, argv, usage, "n:", opts, on_opt, &o,
+	    &home_opt)) >= 0)
+		return rc;
 	if (optind != argc)
 		return cli_usage(usage);
-	if (limit < 0)
-		limit = json ? 20 : 10;
-	home = cli_home(home_opt);
-	if (!(s = cli_store(home)))
+	json = o.json;
+	limit = o.limit >= 0 ? o.limit : json ? 20 : 10;
+	rc = EXIT_FAIL;
+	if (cli_open(home_opt, &cs) < 0)
 		goto out;
-	if (store_jobs_list(s, limit, &jobs, &n) < 0) {
+	home = cs.home;
+	if (store_jobs_list(cs.store, limit, &jobs, &n) < 0) {
 		cli_error("%s", error_last());
 		goto out;
 	}
@@ -172,7 +178,6 @@ int cmd_status(int argc, char **argv)
 out:
 	jobs_free(jobs, n);
 	sbuf_release(&out);
-	store_close(s);
-	free(home);
+	cli_close(&cs);
 	return rc;
 }

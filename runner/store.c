@@ -9,6 +9,7 @@
 #include "util.h"
 
 #include <sqlite3.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,6 +149,8 @@ struct store {
 	sqlite3_stmt *stmts[Q_MAX];
 };
 
+static void bind_text(sqlite3_stmt *st, int i, const char *v);
+
 static int db_error(struct store *s, const char *what)
 {
 	int code = sqlite3_errcode(s->db);
@@ -195,6 +198,35 @@ static int exec_stmt(struct store *s, sqlite3_stmt *st, const char *what)
 	}
 	sqlite3_reset(st);
 	return 0;
+}
+
+/*
+ * Bind the arguments `types` describes to statement `q` and run it: 'i' an
+ * int64, 'n' an int64 that is NULL when negative, 't' a string or NULL.
+ */
+static int run(struct store *s, enum q q, const char *what,
+    const char *types, ...)
+{
+	sqlite3_stmt *st = stmt(s, q);
+	va_list ap;
+	int i = 1;
+
+	if (!st)
+		return -1;
+	va_start(ap, types);
+	for (const char *t = types; *t; t++, i++) {
+		if (*t == 't') {
+			bind_text(st, i, va_arg(ap, const char *));
+		} else {
+			int64_t v = va_arg(ap, int64_t);
+			if (*t == 'n' && v < 0)
+				sqlite3_bind_null(st, i);
+			else
+				sqlite3_bind_int64(st, i, v);
+		}
+	}
+	va_end(ap);
+	return exec_stmt(s, st, what);
 }
 
 static int begin(struct store *s)
@@ -334,17 +366,9 @@ int store_enqueue(struct store *s, const struct push *p, size_t n,
 	if ((error = begin(s)) < 0)
 		return error;
 	for (size_t i = 0; i < n; i++) {
-		sqlite3_stmt *st = stmt(s, Q_ENQ_INSERT);
-		if (!st) {
-			error = -1;
-			goto out;
-		}
-		bind_text(st, 1, p[i].repo);
-		bind_text(st, 2, p[i].ref);
-		bind_text(st, 3, p[i].old);
-		bind_text(st, 4, p[i].new);
-		sqlite3_bind_int64(st, 5, now);
-		if ((error = exec_stmt(s, st, "enqueue")) < 0)
+		sqlite3_stmt *st;
+		if ((error = run(s, Q_ENQ_INSERT, "enqueue", "tttti", p[i].repo,
+		    p[i].ref, p[i].old, p[i].new, now)) < 0)
 			goto out;
 		out[i].duplicate = sqlite3_changes(s->db) == 0;
 		if (!out[i].duplicate) {
@@ -519,15 +543,9 @@ int store_claim(struct store *s, pid_t worker, int supersede,
 	*out = NULL;
 	if ((error = begin(s)) < 0)
 		return error;
-	if (supersede) {
-		if (!(st = stmt(s, Q_SUPERSEDE))) {
-			error = -1;
-			goto out;
-		}
-		sqlite3_bind_int64(st, 1, now_ms());
-		if ((error = exec_stmt(s, st, "supersede")) < 0)
-			goto out;
-	}
+	if (supersede && (error = run(s, Q_SUPERSEDE, "supersede", "i",
+	    now_ms())) < 0)
+		goto out;
 	if (!(st = stmt(s, Q_CLAIM))) {
 		error = -1;
 		goto out;
@@ -589,42 +607,22 @@ void jobs_free(struct job **v, size_t n)
 
 int store_job_set_subject(struct store *s, int64_t id, const char *subject)
 {
-	sqlite3_stmt *st = stmt(s, Q_SUBJECT);
-
-	if (!st)
-		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	bind_text(st, 2, subject);
-	return exec_stmt(s, st, "set subject");
+	return run(s, Q_SUBJECT, "set subject", "it", id, subject);
 }
 
 int store_stages_init(struct store *s, int64_t id, char *const *names,
     char *const *log_paths, size_t n)
 {
-	sqlite3_stmt *st;
 	int error;
 
 	if ((error = begin(s)) < 0)
 		return error;
-	if (!(st = stmt(s, Q_STAGES_DEL))) {
-		error = -1;
+	if ((error = run(s, Q_STAGES_DEL, "reset stages", "i", id)) < 0)
 		goto out;
-	}
-	sqlite3_bind_int64(st, 1, id);
-	if ((error = exec_stmt(s, st, "reset stages")) < 0)
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		if (!(st = stmt(s, Q_STAGE_INS))) {
-			error = -1;
+	for (size_t i = 0; i < n; i++)
+		if ((error = run(s, Q_STAGE_INS, "add stage", "iitt", id,
+		    (int64_t)i, names[i], log_paths[i])) < 0)
 			goto out;
-		}
-		sqlite3_bind_int64(st, 1, id);
-		sqlite3_bind_int(st, 2, (int)i);
-		bind_text(st, 3, names[i]);
-		bind_text(st, 4, log_paths[i]);
-		if ((error = exec_stmt(s, st, "add stage")) < 0)
-			goto out;
-	}
 	error = commit(s);
 out:
 	if (error < 0)
@@ -634,62 +632,27 @@ out:
 
 int store_stage_start(struct store *s, int64_t id, int idx, pid_t pgid)
 {
-	sqlite3_stmt *st = stmt(s, Q_STAGE_START);
-
-	if (!st)
-		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int(st, 2, idx);
-	sqlite3_bind_int64(st, 3, pgid);
-	sqlite3_bind_int64(st, 4, now_ms());
-	return exec_stmt(s, st, "start stage");
+	return run(s, Q_STAGE_START, "start stage", "iiii", id, (int64_t)idx,
+	    (int64_t)pgid, now_ms());
 }
 
 int store_stage_end(struct store *s, int64_t id, int idx, const char *state,
     int exit_code, const char *error)
 {
-	sqlite3_stmt *st = stmt(s, Q_STAGE_END);
-
-	if (!st)
-		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int(st, 2, idx);
-	bind_text(st, 3, state);
-	if (exit_code >= 0)
-		sqlite3_bind_int(st, 4, exit_code);
-	bind_text(st, 5, error);
-	sqlite3_bind_int64(st, 6, now_ms());
-	return exec_stmt(s, st, "end stage");
+	return run(s, Q_STAGE_END, "end stage", "iitnti", id, (int64_t)idx,
+	    state, (int64_t)exit_code, error, now_ms());
 }
 
 int store_job_end(struct store *s, int64_t id, const char *state,
     const char *error_msg)
 {
-	sqlite3_stmt *st;
 	int error;
 
 	if ((error = begin(s)) < 0)
 		return error;
-	if (!(st = stmt(s, Q_STAGES_SKIP))) {
-		error = -1;
-		goto out;
-	}
-	sqlite3_bind_int64(st, 1, id);
-	if ((error = exec_stmt(s, st, "skip stages")) < 0)
-		goto out;
-	if (!(st = stmt(s, Q_JOB_END))) {
-		error = -1;
-		goto out;
-	}
-	sqlite3_bind_int64(st, 1, id);
-	bind_text(st, 2, state);
-	bind_text(st, 3, error_msg);
-	sqlite3_bind_int64(st, 4, now_ms());
-	if ((error = exec_stmt(s, st, "end job")) < 0)
-		goto out;
-	error = commit(s);
-out:
-	if (error < 0)
+	if ((error = run(s, Q_STAGES_SKIP, "skip stages", "i", id)) < 0 ||
+	    (error = run(s, Q_JOB_END, "end job", "itti", id, state, error_msg,
+	    now_ms())) < 0 || (error = commit(s)) < 0)
 		rollback(s);
 	return error;
 }
@@ -697,22 +660,13 @@ out:
 int store_artifact_add(struct store *s, int64_t id, const char *path,
     int64_t size, const char *sha256, int64_t files)
 {
-	sqlite3_stmt *st = stmt(s, Q_ART_INS);
-
-	if (!st)
-		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	bind_text(st, 2, path);
-	sqlite3_bind_int64(st, 3, size);
-	bind_text(st, 4, sha256);
-	sqlite3_bind_int64(st, 5, files);
-	return exec_stmt(s, st, "record artifact");
+	return run(s, Q_ART_INS, "record artifact", "ititi", id, path, size,
+	    sha256, files);
 }
 
 int store_cancel(struct store *s, int64_t id, int *running)
 {
 	struct job *j = NULL;
-	sqlite3_stmt *st;
 	int error;
 
 	*running = 0;
@@ -721,24 +675,16 @@ int store_cancel(struct store *s, int64_t id, int *running)
 	if ((error = store_job_get(s, id, &j)) < 0)
 		goto out;
 	if (!strcmp(j->state, "queued")) {
-		st = stmt(s, Q_CANCEL_QUEUED);
-		sqlite3_bind_int64(st, 2, now_ms());
+		error = run(s, Q_CANCEL_QUEUED, "cancel", "ii", id, now_ms());
 	} else if (!strcmp(j->state, "running")) {
-		st = stmt(s, Q_CANCEL_RUNNING);
+		error = run(s, Q_CANCEL_RUNNING, "cancel", "i", id);
 		*running = 1;
 	} else {
 		error = error_set(ERR_INVALID, "job #%lld is already %s",
 		    (long long)id, j->state);
-		goto out;
 	}
-	if (!st) {
-		error = -1;
-		goto out;
-	}
-	sqlite3_bind_int64(st, 1, id);
-	if ((error = exec_stmt(s, st, "cancel")) < 0)
-		goto out;
-	error = commit(s);
+	if (error == 0)
+		error = commit(s);
 out:
 	if (error < 0)
 		rollback(s);
@@ -792,14 +738,9 @@ int store_cancel_workers(struct store *s, pid_t **out, size_t *n)
 
 int store_retry(struct store *s, int64_t id, int64_t *new_id)
 {
-	sqlite3_stmt *st = stmt(s, Q_RETRY);
-	int error;
+	int error = run(s, Q_RETRY, "retry", "ii", id, now_ms());
 
-	if (!st)
-		return -1;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, now_ms());
-	if ((error = exec_stmt(s, st, "retry")) < 0)
+	if (error < 0)
 		return error;
 	if (sqlite3_changes(s->db) == 0)
 		return error_set(ERR_NOTFOUND, "no job #%lld", (long long)id);
@@ -809,8 +750,6 @@ int store_retry(struct store *s, int64_t id, int64_t *new_id)
 
 int store_recover(struct store *s, pid_t worker, pid_t **pgids, size_t *n)
 {
-	static const enum q steps[] = { Q_REC_CANCELED, Q_REC_STAGES,
-	    Q_REC_JOBS };
 	sqlite3_stmt *st;
 	int error;
 
@@ -823,19 +762,12 @@ int store_recover(struct store *s, pid_t worker, pid_t **pgids, size_t *n)
 		goto out;
 	}
 	sqlite3_bind_int64(st, 1, worker);
-	if ((error = pid_query(s, st, pgids, n)) < 0)
+	if ((error = pid_query(s, st, pgids, n)) < 0 ||
+	    (error = run(s, Q_REC_CANCELED, "recover", "ii", (int64_t)worker,
+	    now_ms())) < 0 ||
+	    (error = run(s, Q_REC_STAGES, "recover", "i", (int64_t)worker)) < 0 ||
+	    (error = run(s, Q_REC_JOBS, "recover", "i", (int64_t)worker)) < 0)
 		goto out;
-	for (size_t i = 0; i < sizeof(steps) / sizeof(*steps); i++) {
-		if (!(st = stmt(s, steps[i]))) {
-			error = -1;
-			goto out;
-		}
-		sqlite3_bind_int64(st, 1, worker);
-		if (steps[i] == Q_REC_CANCELED)
-			sqlite3_bind_int64(st, 2, now_ms());
-		if ((error = exec_stmt(s, st, "recover")) < 0)
-			goto out;
-	}
 	error = commit(s);
 out:
 	if (error < 0) {
