@@ -107,6 +107,53 @@ void hook_wake(const char *home, const char *what)
 	close(fd);
 }
 
+/* A pcre2 pattern with match limits (no catastrophic backtracking). */
+struct matcher {
+	pcre2_code *re;
+	pcre2_match_data *md;
+	pcre2_match_context *ctx;
+	const char *pattern;
+};
+
+static int matcher_init(struct matcher *m, const char *pattern, FILE *msg)
+{
+	int code;
+	PCRE2_SIZE off;
+
+	memset(m, 0, sizeof(*m));
+	m->pattern = pattern;
+	m->re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, 0,
+	    &code, &off, NULL);
+	if (!m->re) {
+		fprintf(msg, "runner: warning: bad pattern '%s'; nothing queued\n",
+		    pattern);
+		return -1;
+	}
+	m->md = pcre2_match_data_create_from_pattern(m->re, NULL);
+	m->ctx = pcre2_match_context_create(NULL);
+	pcre2_set_match_limit(m->ctx, 100000);
+	pcre2_set_depth_limit(m->ctx, 1000);
+	return 0;
+}
+
+static int matcher_match(struct matcher *m, const char *name, FILE *msg)
+{
+	int rc = pcre2_match(m->re, (PCRE2_SPTR)name, strlen(name), 0, 0, m->md,
+	    m->ctx);
+
+	if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT)
+		fprintf(msg, "runner: warning: pattern '%s' hit its match limit "
+		    "on '%s'; not queued\n", m->pattern, name);
+	return rc >= 0;
+}
+
+static void matcher_release(struct matcher *m)
+{
+	pcre2_match_context_free(m->ctx);
+	pcre2_match_data_free(m->md);
+	pcre2_code_free(m->re);
+}
+
 int hook_post_receive(const char *home, const char *repo,
     const struct hook_update *updates, size_t n, FILE *msg)
 {
@@ -114,53 +161,38 @@ int hook_post_receive(const char *home, const char *repo,
 	struct store *store = NULL;
 	struct push *pushes = NULL;
 	struct enqueued *res = NULL;
-	pcre2_code *re = NULL;
-	pcre2_match_data *md = NULL;
-	pcre2_match_context *mctx = NULL;
+	struct matcher branches = { 0 }, tags = { 0 };
+	const struct repo_conf *rc;
 	size_t np = 0;
-	const char *pattern;
-	int error, code;
-	PCRE2_SIZE off;
+	int error;
 
 	if (config_load(home, &conf) < 0) {
-		fprintf(msg, "runner: warning: %s (using the default trigger)\n",
+		fprintf(msg, "runner: warning: %s (using the default triggers)\n",
 		    error_last());
 		conf = NULL;
 		if (config_parse("defaults", "", 0, &conf) < 0)
 			return -1;
 	}
-	pattern = config_branches(conf, repo);
-	re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, 0, &code,
-	    &off, NULL);
-	if (!re) {
-		fprintf(msg, "runner: warning: bad branch pattern '%s'; nothing "
-		    "queued\n", pattern);
+	rc = config_repo(conf, repo);
+	if (matcher_init(&branches, rc->branches, msg) < 0 ||
+	    matcher_init(&tags, rc->release_tags, msg) < 0) {
 		error = -1;
 		goto out;
 	}
-	md = pcre2_match_data_create_from_pattern(re, NULL);
-	mctx = pcre2_match_context_create(NULL);
-	pcre2_set_match_limit(mctx, 100000);
-	pcre2_set_depth_limit(mctx, 1000);
-
 	pushes = xcalloc(n ? n : 1, sizeof(*pushes));
 	for (size_t i = 0; i < n; i++) {
 		const struct hook_update *u = &updates[i];
-		const char *branch;
 
-		if (is_zero(u->new) || strncmp(u->ref, "refs/heads/", 11))
+		if (is_zero(u->new))
 			continue;
-		branch = u->ref + 11;
-		int rc = pcre2_match(re, (PCRE2_SPTR)branch, strlen(branch), 0, 0,
-		    md, mctx);
-		if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT) {
-			fprintf(msg, "runner: warning: branch pattern '%s' hit its "
-			    "match limit on '%s'; not queued\n", pattern, branch);
-			continue;
-		}
-		if (rc < 0)
-			continue;
-		pushes[np++] = (struct push){ repo, u->ref, u->old, u->new };
+		if (!strncmp(u->ref, "refs/heads/", 11) &&
+		    matcher_match(&branches, u->ref + 11, msg))
+			pushes[np++] = (struct push){ repo, u->ref, u->old, u->new,
+			    NULL, NULL };
+		else if (!strncmp(u->ref, "refs/tags/", 10) &&
+		    matcher_match(&tags, u->ref + 10, msg))
+			pushes[np++] = (struct push){ repo, u->ref, u->old, u->new,
+			    RELEASE_ENV, u->ref + 10 };
 	}
 	if (!np) {
 		error = 0;
@@ -177,18 +209,21 @@ int hook_post_receive(const char *home, const char *repo,
 		    "itself is fine\n", error_last());
 		goto out;
 	}
-	for (size_t i = 0; i < np; i++)
-		fprintf(msg, "runner: %s job #%lld for %s %.7s\n",
-		    res[i].duplicate ? "already queued" : "queued",
-		    (long long)res[i].id, pushes[i].ref + 11, pushes[i].new);
+	for (size_t i = 0; i < np; i++) {
+		const char *what = pushes[i].tag ? "release" : "job";
+		fprintf(msg, "runner: %s %s #%lld for %s %.7s%s\n",
+		    res[i].duplicate ? "already queued" : "queued", what,
+		    (long long)res[i].id, pushes[i].tag ? pushes[i].tag :
+		    pushes[i].ref + 11, pushes[i].new, pushes[i].tag ?
+		    " (" RELEASE_ENV ")" : "");
+	}
 	hook_wake(home, "wake");
 	error = (int)np;
 out:
 	free(res);
 	free(pushes);
-	pcre2_match_context_free(mctx);
-	pcre2_match_data_free(md);
-	pcre2_code_free(re);
+	matcher_release(&branches);
+	matcher_release(&tags);
 	store_close(store);
 	config_free(conf);
 	return error;

@@ -13,6 +13,8 @@
 #define HOOK_MAX_LINES 10000
 #define HOOK_MARKER "# runner post-receive hook"
 #define SOCKET_FILE "runner.sock"
+/* A release tag that matches release_tags deploys to this environment. */
+#define RELEASE_ENV "production"
 
 struct hook_update {
 	char old[65], new[65];

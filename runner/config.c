@@ -38,16 +38,31 @@ const char config_template[] =
 "# path: /usr/local/bin:/usr/bin:/bin\n"
 "\n"
 "# Which branches of which repository start a job (pcre2 on the branch\n"
-"# name). A repository not listed uses '^develop$'.\n"
+"# name), and how releases are trusted. A repository not listed uses the\n"
+"# defaults shown.\n"
 "# repos:\n"
 "#   - path: /srv/git/store-erp.git\n"
-"#     branches: '^(develop|feature/.*)$'\n";
+"#     branches: '^develop$'\n"
+"#     release_tags: '^v\\d+\\.\\d+\\.\\d+$'  # tags that promote to production\n"
+"#     allowed_signers: /srv/runner/allowed_signers  # SSH, ssh-keygen -Y format\n"
+"#     gpg_keyring: /srv/runner/release-keys.gpg     # OpenPGP public keys\n"
+"#     auto_deploy: [staging]       # environments a passed build deploys to\n"
+"#     require_staging: true        # production only after a healthy staging\n"
+"\n"
+"# Values that environments may require (require_env) and stages may be\n"
+"# given; a value or {file: PATH}.\n"
+"# secrets:\n"
+"#   DATABASE_URL: postgres://db.internal/store\n"
+"#   DEPLOY_TOKEN: { file: /srv/runner/deploy-token }\n";
 
 static const char *const top_keys[] = {
 	"workers", "default_timeout", "kill_grace", "shutdown_grace",
-	"supersede", "keep_workspaces", "path", "repos", NULL
+	"supersede", "keep_workspaces", "path", "repos", "secrets", NULL
 };
-static const char *const repo_keys[] = { "path", "branches", NULL };
+static const char *const repo_keys[] = {
+	"path", "branches", "release_tags", "allowed_signers", "gpg_keyring",
+	"auto_deploy", "require_staging", NULL
+};
 
 static int get_duration(const char *file, const struct ynode *root,
     const char *key, int64_t *out)
@@ -78,7 +93,8 @@ static int get_bool(const char *file, const struct ynode *root,
 	return 0;
 }
 
-static int check_pattern(const char *file, const struct ynode *v)
+static int check_pattern(const char *file, const struct ynode *v,
+    const char *key)
 {
 	int code;
 	PCRE2_SIZE off;
@@ -89,10 +105,45 @@ static int check_pattern(const char *file, const struct ynode *v)
 		PCRE2_UCHAR msg[256];
 		pcre2_get_error_message(code, msg, sizeof(msg));
 		return error_set(ERR_INVALID,
-		    "%s:%zu:%zu: bad pattern in 'branches' at offset %zu: %s",
-		    file, v->line, v->col, (size_t)off, (char *)msg);
+		    "%s:%zu:%zu: bad pattern in '%s' at offset %zu: %s",
+		    file, v->line, v->col, key, (size_t)off, (char *)msg);
 	}
 	pcre2_code_free(re);
+	return 0;
+}
+
+static int get_pattern(const char *file, const struct ynode *map,
+    const char *key, const char *def, char **out)
+{
+	const struct ynode *v = ynode_get(map, key);
+	int error;
+
+	if (!v) {
+		*out = xstrdup(def);
+		return 0;
+	}
+	if ((error = ynode_want(file, v, YNODE_SCALAR, key,
+	    "a 'repos' entry")) < 0 || (error = check_pattern(file, v, key)) < 0)
+		return error;
+	*out = xstrdup(v->value);
+	return 0;
+}
+
+static int get_path(const char *file, const struct ynode *map,
+    const char *key, char **out)
+{
+	const struct ynode *v = ynode_get(map, key);
+	int error;
+
+	if (!v)
+		return 0;
+	if ((error = ynode_want(file, v, YNODE_SCALAR, key,
+	    "a 'repos' entry")) < 0)
+		return error;
+	if (v->value[0] != '/')
+		return error_set(ERR_INVALID, "%s:%zu:%zu: '%s' '%s' must be "
+		    "absolute", file, v->line, v->col, key, v->value);
+	*out = xstrdup(v->value);
 	return 0;
 }
 
@@ -109,6 +160,7 @@ static int parse_repos(const char *file, const struct ynode *n,
 		struct repo_conf *rc = &c->repos[c->nrepos++];
 
 		rc->line = r->line;
+		rc->require_staging = 1;
 		if ((error = ynode_want(file, r, YNODE_MAP, "repos",
 		    "runner.yml")) < 0)
 			return error;
@@ -129,15 +181,64 @@ static int parse_repos(const char *file, const struct ynode *n,
 		rc->path = xstrdup(v->value);
 		while (strlen(rc->path) > 1 && rc->path[strlen(rc->path) - 1] == '/')
 			rc->path[strlen(rc->path) - 1] = '\0';
-		if ((v = ynode_get(r, "branches"))) {
-			if ((error = ynode_want(file, v, YNODE_SCALAR,
-			    "branches", "a 'repos' entry")) < 0 ||
-			    (error = check_pattern(file, v)) < 0)
+		if ((error = get_pattern(file, r, "branches", DEFAULT_BRANCHES,
+		    &rc->branches)) < 0 ||
+		    (error = get_pattern(file, r, "release_tags",
+		    DEFAULT_RELEASE_TAGS, &rc->release_tags)) < 0 ||
+		    (error = get_path(file, r, "allowed_signers",
+		    &rc->allowed_signers)) < 0 ||
+		    (error = get_path(file, r, "gpg_keyring",
+		    &rc->gpg_keyring)) < 0 ||
+		    (error = get_bool(file, r, "require_staging",
+		    &rc->require_staging)) < 0)
+			return error;
+		if ((v = ynode_get(r, "auto_deploy"))) {
+			if ((error = ynode_strv(file, v, "auto_deploy",
+			    "a 'repos' entry", &rc->auto_deploy,
+			    &rc->nauto_deploy)) < 0)
 				return error;
-			rc->branches = xstrdup(v->value);
 		} else {
-			rc->branches = xstrdup(DEFAULT_BRANCHES);
+			rc->auto_deploy = xcalloc(2, sizeof(char *));
+			rc->auto_deploy[0] = xstrdup("staging");
+			rc->nauto_deploy = 1;
 		}
+	}
+	return 0;
+}
+
+static int parse_secrets(const char *file, const struct ynode *n,
+    struct config *c)
+{
+	int error;
+
+	if ((error = ynode_want(file, n, YNODE_MAP, "secrets", "runner.yml")) < 0)
+		return error;
+	c->secrets = xcalloc(n->n / 2 + 1, sizeof(*c->secrets));
+	for (size_t i = 0; i + 1 < n->n; i += 2) {
+		const struct ynode *k = n->items[i], *v = n->items[i + 1];
+		struct secret *sc = &c->secrets[c->nsecrets++];
+
+		sc->name = xstrdup(k->value);
+		if (v->type == YNODE_SCALAR && v->plain != 2) {
+			sc->value = xstrdup(v->value);
+			continue;
+		}
+		const struct ynode *f = ynode_get(v, "file");
+		if (v->type != YNODE_MAP || v->n != 2 || !f ||
+		    f->type != YNODE_SCALAR)
+			return error_set(ERR_INVALID, "%s:%zu:%zu: secret '%s' must "
+			    "be a string or {file: PATH}", file, v->line, v->col,
+			    k->value);
+		struct sbuf buf = SBUF_INIT;
+		if (read_file(f->value, 1024 * 1024, &buf) < 0) {
+			sbuf_release(&buf);
+			return error_set(ERR_INVALID, "%s:%zu:%zu: secret '%s': "
+			    "cannot read '%s'", file, f->line, f->col, k->value,
+			    f->value);
+		}
+		while (buf.len && buf.buf[buf.len - 1] == '\n')
+			buf.buf[--buf.len] = '\0';
+		sc->value = sbuf_detach(&buf);
 	}
 	return 0;
 }
@@ -196,6 +297,9 @@ int config_parse(const char *file, const char *buf, size_t len,
 	if ((v = ynode_get(root, "repos")) &&
 	    (error = parse_repos(file, v, c)) < 0)
 		goto out;
+	if ((v = ynode_get(root, "secrets")) &&
+	    (error = parse_secrets(file, v, c)) < 0)
+		goto out;
 done:
 	*out = c;
 	c = NULL;
@@ -228,16 +332,48 @@ void config_free(struct config *c)
 	for (size_t i = 0; i < c->nrepos; i++) {
 		free(c->repos[i].path);
 		free(c->repos[i].branches);
+		free(c->repos[i].release_tags);
+		free(c->repos[i].allowed_signers);
+		free(c->repos[i].gpg_keyring);
+		strv_free(c->repos[i].auto_deploy);
 	}
 	free(c->repos);
+	for (size_t i = 0; i < c->nsecrets; i++) {
+		free(c->secrets[i].name);
+		free(c->secrets[i].value);
+	}
+	free(c->secrets);
 	free(c->path_env);
 	free(c);
 }
 
-const char *config_branches(const struct config *c, const char *repo_path)
+const struct repo_conf *config_repo(const struct config *c,
+    const char *repo_path)
 {
+	static char *staging[] = { "staging", NULL };
+	static const struct repo_conf defaults = {
+		.branches = DEFAULT_BRANCHES,
+		.release_tags = DEFAULT_RELEASE_TAGS,
+		.auto_deploy = staging,
+		.nauto_deploy = 1,
+		.require_staging = 1,
+	};
+
 	for (size_t i = 0; i < c->nrepos; i++)
 		if (!strcmp(c->repos[i].path, repo_path))
-			return c->repos[i].branches;
-	return DEFAULT_BRANCHES;
+			return &c->repos[i];
+	return &defaults;
+}
+
+const char *config_branches(const struct config *c, const char *repo_path)
+{
+	return config_repo(c, repo_path)->branches;
+}
+
+const char *config_secret(const struct config *c, const char *name)
+{
+	for (size_t i = 0; i < c->nsecrets; i++)
+		if (!strcmp(c->secrets[i].name, name))
+			return c->secrets[i].value;
+	return NULL;
 }

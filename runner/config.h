@@ -12,10 +12,23 @@
 #define CONFIG_FILE "runner.yml"
 #define DEFAULT_BRANCHES "^develop$"
 
+#define DEFAULT_RELEASE_TAGS "^v\\d+\\.\\d+\\.\\d+$"
+
 struct repo_conf {
 	char *path;		/* absolute path of the bare repository */
 	char *branches;		/* pcre2 pattern on the branch name */
+	char *release_tags;	/* pcre2 pattern on the tag name */
+	char *allowed_signers;	/* ssh-keygen -Y allowed signers file */
+	char *gpg_keyring;	/* OpenPGP public keys */
+	char **auto_deploy;	/* environments a passed build deploys to */
+	size_t nauto_deploy;
+	int require_staging;	/* production only after a healthy staging */
 	size_t line;
+};
+
+struct secret {
+	char *name;
+	char *value;
 };
 
 struct config {
@@ -28,6 +41,8 @@ struct config {
 	char *path_env;			/* PATH given to stages */
 	struct repo_conf *repos;
 	size_t nrepos;
+	struct secret *secrets;
+	size_t nsecrets;
 };
 
 /*
@@ -40,6 +55,11 @@ int config_parse(const char *file, const char *buf, size_t len,
 void config_free(struct config *c);
 /* The branch pattern for `repo_path` (its own, or the default). */
 const char *config_branches(const struct config *c, const char *repo_path);
+/* The settings of `repo_path`: its own, or the defaults (never NULL). */
+const struct repo_conf *config_repo(const struct config *c,
+    const char *repo_path);
+/* The value of secret `name`, or NULL. */
+const char *config_secret(const struct config *c, const char *name);
 /* The commented file `runner init` writes. */
 extern const char config_template[];
 

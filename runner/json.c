@@ -71,7 +71,9 @@ static void json_ms(struct sbuf *sb, int64_t v)
 
 void json_job(struct sbuf *sb, const struct job *j)
 {
-	sbuf_addf(sb, "{\"id\":%lld,\"repo\":", (long long)j->id);
+	sbuf_addf(sb, "{\"id\":%lld,\"kind\":", (long long)j->id);
+	json_str(sb, j->kind);
+	sbuf_adds(sb, ",\"repo\":");
 	json_str(sb, j->repo);
 	sbuf_adds(sb, ",\"ref\":");
 	json_str(sb, j->ref);
@@ -125,5 +127,45 @@ void json_job(struct sbuf *sb, const struct job *j)
 		json_str(sb, a->sha256);
 		sbuf_addch(sb, '}');
 	}
-	sbuf_adds(sb, "]}");
+	sbuf_adds(sb, "]");
+	if (j->kind && !strcmp(j->kind, "deploy")) {
+		sbuf_adds(sb, ",\"env\":");
+		json_str(sb, j->env);
+		sbuf_adds(sb, ",\"tag\":");
+		json_str(sb, j->tag);
+		sbuf_adds(sb, ",\"tag_object\":");
+		json_str(sb, j->tag_object);
+		sbuf_adds(sb, ",\"job\":");
+		json_ms(sb, j->source_job);
+		sbuf_adds(sb, ",\"previous_release\":");
+		json_ms(sb, j->previous);
+		sbuf_adds(sb, ",\"release_dir\":");
+		json_str(sb, j->release_dir);
+		sbuf_adds(sb, ",\"forced_by\":");
+		json_str(sb, j->forced_by);
+		sbuf_adds(sb, ",\"notes\":");
+		json_str(sb, j->notes);
+		sbuf_adds(sb, ",\"verify\":");
+		/* figures are JSON the runner wrote itself */
+		sbuf_adds(sb, j->figures ? j->figures : "null");
+		sbuf_adds(sb, ",\"checks\":");
+		json_checks(sb, j);
+	}
+	sbuf_addch(sb, '}');
+}
+
+void json_checks(struct sbuf *sb, const struct job *j)
+{
+	sbuf_addch(sb, '[');
+	for (size_t i = 0; i < j->nchecks; i++) {
+		const struct check_rec *c = &j->checks[i];
+		sbuf_adds(sb, i ? ",{\"name\":" : "{\"name\":");
+		json_str(sb, c->name);
+		sbuf_addf(sb, ",\"status\":%d,\"latency_ms\":%lld,\"ok\":%s,"
+		    "\"error\":", c->status, (long long)c->latency_ms,
+		    c->ok ? "true" : "false");
+		json_str(sb, c->error);
+		sbuf_addch(sb, '}');
+	}
+	sbuf_addch(sb, ']');
 }

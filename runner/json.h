@@ -13,5 +13,7 @@ struct job;
 void json_str(struct sbuf *sb, const char *s);	/* NULL gives null */
 /* A job object as documented for `status --json` and `show --json`. */
 void json_job(struct sbuf *sb, const struct job *j);
+/* The check results of a deploy job, as a JSON array. */
+void json_checks(struct sbuf *sb, const struct job *j);
 
 #endif

@@ -9,7 +9,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const top_keys[] = { "stages", NULL };
+static const char *const top_keys[] = { "stages", "environments", NULL };
+static const char *const env_keys[] = {
+	"url", "deploy", "backup", "restore", "requires", "timeout", "checks",
+	"verify", "require_env", "require_changelog", "require_tls_days", NULL
+};
+static const char *const check_keys[] = {
+	"http", "expect", "max_latency", "retries", "run", "timeout", NULL
+};
+static const char *const verify_keys[] = {
+	"window", "interval", "max_error_rate", "max_latency", NULL
+};
 static const char *const stage_keys[] = {
 	"name", "run", "timeout", "env", "artifacts", NULL
 };
@@ -163,6 +173,260 @@ out:
 	return error;
 }
 
+/* A scalar string field of `map`, if present; *out keeps NULL if absent. */
+static int get_str(const char *file, const struct ynode *map,
+    const char *key, const char *what, char **out)
+{
+	const struct ynode *v = ynode_get(map, key);
+	int error;
+
+	if (!v)
+		return 0;
+	if ((error = ynode_want(file, v, YNODE_SCALAR, key, what)) < 0)
+		return error;
+	if (!*v->value)
+		return error_set(ERR_INVALID, "%s:%zu:%zu: '%s' of %s is empty",
+		    file, v->line, v->col, key, what);
+	*out = xstrdup(v->value);
+	return 0;
+}
+
+static int get_dur(const char *file, const struct ynode *map,
+    const char *key, const char *what, int64_t *out)
+{
+	const struct ynode *v = ynode_get(map, key);
+	int error;
+
+	if (!v)
+		return 0;
+	if ((error = ynode_want(file, v, YNODE_SCALAR, key, what)) < 0)
+		return error;
+	if (parse_duration(v->value, out) < 0 || *out <= 0)
+		return error_set(ERR_INVALID, "%s:%zu:%zu: bad '%s' '%s' in %s "
+		    "(use a number with ms, s, m or h, like 1s)", file, v->line,
+		    v->col, key, v->value, what);
+	return 0;
+}
+
+static int get_num(const char *file, const struct ynode *map,
+    const char *key, const char *what, long min, long max, long *out)
+{
+	const struct ynode *v = ynode_get(map, key);
+
+	if (!v)
+		return 0;
+	if (!ynode_uint(v, out) || *out < min || *out > max)
+		return error_set(ERR_INVALID, "%s:%zu:%zu: '%s' in %s must be a "
+		    "number from %ld to %ld", file, v->line, v->col, key, what,
+		    min, max);
+	return 0;
+}
+
+static int parse_check(const char *file, const struct ynode *n,
+    const char *env, struct check_def *c)
+{
+	struct sbuf what = SBUF_INIT;
+	int error;
+
+	c->line = n->line;
+	c->expect = 200;
+	c->max_latency_ms = 1000;
+	c->retries = 10;
+	sbuf_addf(&what, "a check of environment '%s'", env);
+	if ((error = ynode_want(file, n, YNODE_MAP, "checks", what.buf)) < 0 ||
+	    (error = ynode_check_keys(file, n, check_keys, what.buf)) < 0 ||
+	    (error = get_str(file, n, "http", what.buf, &c->http)) < 0 ||
+	    (error = get_str(file, n, "run", what.buf, &c->run)) < 0 ||
+	    (error = get_num(file, n, "expect", what.buf, 100, 599,
+	    &c->expect)) < 0 ||
+	    (error = get_num(file, n, "retries", what.buf, 0, 1000,
+	    &c->retries)) < 0 ||
+	    (error = get_dur(file, n, "max_latency", what.buf,
+	    &c->max_latency_ms)) < 0 ||
+	    (error = get_dur(file, n, "timeout", what.buf, &c->timeout_ms)) < 0)
+		goto out;
+	if (!c->http == !c->run) {
+		error = error_set(ERR_INVALID, "%s:%zu:%zu: %s needs exactly one "
+		    "of 'http' and 'run'", file, n->line, n->col, what.buf);
+		goto out;
+	}
+	if (c->http && c->http[0] != '/' && strncmp(c->http, "http://", 7) &&
+	    strncmp(c->http, "https://", 8)) {
+		const struct ynode *v = ynode_get(n, "http");
+		error = error_set(ERR_INVALID, "%s:%zu:%zu: 'http' '%s' must be a "
+		    "path starting with '/' or an http(s):// URL", file, v->line,
+		    v->col, c->http);
+		goto out;
+	}
+out:
+	sbuf_release(&what);
+	return error;
+}
+
+static int parse_percent(const char *s, double *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (end == s || v < 0)
+		return -1;
+	if (*end == '%') {
+		v /= 100;
+		end++;
+	}
+	if (*end || v > 1)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_verify(const char *file, const struct ynode *n,
+    const char *what, struct verify_def *v)
+{
+	const struct ynode *r;
+	int error;
+
+	v->set = 1;
+	v->window_ms = 30000;
+	v->interval_ms = 1000;
+	v->max_error_rate = 0.001;
+	v->max_latency_ms = 1000;
+	if ((error = ynode_want(file, n, YNODE_MAP, "verify", what)) < 0 ||
+	    (error = ynode_check_keys(file, n, verify_keys, what)) < 0 ||
+	    (error = get_dur(file, n, "window", what, &v->window_ms)) < 0 ||
+	    (error = get_dur(file, n, "interval", what, &v->interval_ms)) < 0 ||
+	    (error = get_dur(file, n, "max_latency", what,
+	    &v->max_latency_ms)) < 0)
+		return error;
+	if ((r = ynode_get(n, "max_error_rate")) &&
+	    (r->type != YNODE_SCALAR || parse_percent(r->value,
+	    &v->max_error_rate) < 0))
+		return error_set(ERR_INVALID, "%s:%zu:%zu: 'max_error_rate' in %s "
+		    "must be a fraction or a percentage, like 0.1%%", file,
+		    r->line, r->col, what);
+	return 0;
+}
+
+static int parse_env_def(const char *file, const struct ynode *k,
+    const struct ynode *n, struct env_def *e)
+{
+	struct sbuf what = SBUF_INIT;
+	const struct ynode *v;
+	int error;
+
+	e->line = k->line;
+	e->name = xstrdup(k->value);
+	e->timeout_ms = 10 * 60 * 1000;
+	sbuf_addf(&what, "environment '%s'", e->name);
+	if (!valid_name(e->name)) {
+		error = error_set(ERR_INVALID, "%s:%zu:%zu: bad environment name "
+		    "'%s' (use a-z, 0-9, '_' and '-', at most 64)", file, k->line,
+		    k->col, e->name);
+		goto out;
+	}
+	if ((error = ynode_want(file, n, YNODE_MAP, e->name, "environments")) < 0 ||
+	    (error = ynode_check_keys(file, n, env_keys, what.buf)) < 0 ||
+	    (error = get_str(file, n, "url", what.buf, &e->url)) < 0 ||
+	    (error = get_str(file, n, "deploy", what.buf, &e->deploy)) < 0 ||
+	    (error = get_str(file, n, "backup", what.buf, &e->backup)) < 0 ||
+	    (error = get_str(file, n, "restore", what.buf, &e->restore)) < 0 ||
+	    (error = get_str(file, n, "require_changelog", what.buf,
+	    &e->require_changelog)) < 0 ||
+	    (error = get_num(file, n, "require_tls_days", what.buf, 0, 3650,
+	    &e->require_tls_days)) < 0 ||
+	    (error = get_dur(file, n, "timeout", what.buf, &e->timeout_ms)) < 0)
+		goto out;
+	if (!e->deploy) {
+		error = error_set(ERR_INVALID, "%s:%zu:%zu: %s has no 'deploy' "
+		    "command", file, n->line, n->col, what.buf);
+		goto out;
+	}
+	if (e->url && strncmp(e->url, "http://", 7) &&
+	    strncmp(e->url, "https://", 8)) {
+		v = ynode_get(n, "url");
+		error = error_set(ERR_INVALID, "%s:%zu:%zu: 'url' '%s' of %s must "
+		    "start with http:// or https://", file, v->line, v->col,
+		    e->url, what.buf);
+		goto out;
+	}
+	if ((v = ynode_get(n, "requires"))) {
+		if (v->type != YNODE_SCALAR || strcmp(v->value, "signed-tag")) {
+			error = error_set(ERR_INVALID, "%s:%zu:%zu: 'requires' of %s "
+			    "can only be 'signed-tag'", file, v->line, v->col,
+			    what.buf);
+			goto out;
+		}
+		e->signed_tag = 1;
+	}
+	if ((v = ynode_get(n, "require_env")) &&
+	    (error = ynode_strv(file, v, "require_env", what.buf,
+	    &e->require_env, &e->nrequire_env)) < 0)
+		goto out;
+	if ((v = ynode_get(n, "checks"))) {
+		if ((error = ynode_want(file, v, YNODE_SEQ, "checks",
+		    what.buf)) < 0)
+			goto out;
+		e->checks = xcalloc(v->n + 1, sizeof(*e->checks));
+		for (size_t i = 0; i < v->n; i++) {
+			e->nchecks++;
+			if ((error = parse_check(file, v->items[i], e->name,
+			    &e->checks[i])) < 0)
+				goto out;
+		}
+	}
+	if ((v = ynode_get(n, "verify")) &&
+	    (error = parse_verify(file, v, what.buf, &e->verify)) < 0)
+		goto out;
+	if (e->verify.set && !e->nchecks) {
+		error = error_set(ERR_INVALID, "%s:%zu:%zu: 'verify' of %s needs "
+		    "http checks to poll", file, n->line, n->col, what.buf);
+		goto out;
+	}
+	if ((e->verify.set || e->require_tls_days) && !e->url) {
+		error = error_set(ERR_INVALID, "%s:%zu:%zu: %s needs a 'url'",
+		    file, n->line, n->col, what.buf);
+		goto out;
+	}
+	for (size_t i = 0; i < e->nchecks; i++)
+		if (e->checks[i].http && e->checks[i].http[0] == '/' && !e->url) {
+			error = error_set(ERR_INVALID, "%s:%zu:%zu: check '%s' is "
+			    "relative, but %s has no 'url'", file,
+			    e->checks[i].line, (size_t)1, e->checks[i].http,
+			    what.buf);
+			goto out;
+		}
+out:
+	sbuf_release(&what);
+	return error;
+}
+
+static int parse_envs(const char *file, const struct ynode *n,
+    struct pipeline *pl)
+{
+	int error;
+
+	if ((error = ynode_want(file, n, YNODE_MAP, "environments",
+	    "the pipeline")) < 0)
+		return error;
+	pl->envs = xcalloc(n->n / 2 + 1, sizeof(*pl->envs));
+	for (size_t i = 0; i + 1 < n->n; i += 2) {
+		pl->nenvs++;
+		if ((error = parse_env_def(file, n->items[i], n->items[i + 1],
+		    &pl->envs[i / 2])) < 0)
+			return error;
+	}
+	return 0;
+}
+
+const struct env_def *pipeline_env(const struct pipeline *pl,
+    const char *name)
+{
+	for (size_t i = 0; i < pl->nenvs; i++)
+		if (!strcmp(pl->envs[i].name, name))
+			return &pl->envs[i];
+	return NULL;
+}
+
 int pipeline_parse(const char *file, const char *buf, size_t len,
     struct pipeline **out)
 {
@@ -232,6 +496,9 @@ int pipeline_parse(const char *file, const char *buf, size_t len,
 			goto out;
 		}
 	}
+	if ((stages = ynode_get(root, "environments")) &&
+	    (error = parse_envs(file, stages, pl)) < 0)
+		goto out;
 	*out = pl;
 	pl = NULL;
 	error = 0;
@@ -264,6 +531,22 @@ void pipeline_free(struct pipeline *pl)
 		strv_free(st->artifacts);
 	}
 	free(pl->stages);
+	for (size_t i = 0; i < pl->nenvs; i++) {
+		struct env_def *e = &pl->envs[i];
+		free(e->name);
+		free(e->url);
+		free(e->deploy);
+		free(e->backup);
+		free(e->restore);
+		free(e->require_changelog);
+		strv_free(e->require_env);
+		for (size_t j = 0; j < e->nchecks; j++) {
+			free(e->checks[j].http);
+			free(e->checks[j].run);
+		}
+		free(e->checks);
+	}
+	free(pl->envs);
 	free(pl);
 }
 
@@ -283,5 +566,42 @@ void pipeline_dump(const struct pipeline *pl, struct sbuf *out)
 			sbuf_addf(out, "  env: %s\n", st->env[j]);
 		for (size_t j = 0; j < st->nartifacts; j++)
 			sbuf_addf(out, "  artifact: %s\n", st->artifacts[j]);
+	}
+	for (size_t i = 0; i < pl->nenvs; i++) {
+		const struct env_def *e = &pl->envs[i];
+		sbuf_addf(out, "environment %s (line %zu)\n", e->name, e->line);
+		if (e->url)
+			sbuf_addf(out, "  url: %s\n", e->url);
+		sbuf_addf(out, "  deploy: %s\n", e->deploy);
+		if (e->backup)
+			sbuf_addf(out, "  backup: %s\n", e->backup);
+		if (e->restore)
+			sbuf_addf(out, "  restore: %s\n", e->restore);
+		if (e->signed_tag)
+			sbuf_adds(out, "  requires: signed-tag\n");
+		for (size_t j = 0; j < e->nchecks; j++) {
+			const struct check_def *c = &e->checks[j];
+			if (c->http)
+				sbuf_addf(out, "  check: http %s expect %ld within "
+				    "%lldms, %ld retries\n", c->http, c->expect,
+				    (long long)c->max_latency_ms, c->retries);
+			else
+				sbuf_addf(out, "  check: run %s\n", c->run);
+		}
+		if (e->verify.set)
+			sbuf_addf(out, "  verify: window %lldms, interval %lldms, "
+			    "max error rate %g, max p95 latency %lldms\n",
+			    (long long)e->verify.window_ms,
+			    (long long)e->verify.interval_ms,
+			    e->verify.max_error_rate,
+			    (long long)e->verify.max_latency_ms);
+		for (size_t j = 0; j < e->nrequire_env; j++)
+			sbuf_addf(out, "  require_env: %s\n", e->require_env[j]);
+		if (e->require_changelog)
+			sbuf_addf(out, "  require_changelog: %s\n",
+			    e->require_changelog);
+		if (e->require_tls_days)
+			sbuf_addf(out, "  require_tls_days: %ld\n",
+			    e->require_tls_days);
 	}
 }

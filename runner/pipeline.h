@@ -27,10 +27,54 @@ struct stage_def {
 	size_t line;
 };
 
+/* A check after a deploy: an HTTP GET, or a command like a stage. */
+struct check_def {
+	char *http;		/* absolute URL, or a path relative to the url */
+	long expect;		/* status; default 200 */
+	int64_t max_latency_ms;	/* default 1s */
+	long retries;		/* default 10, 0.5 s apart */
+	char *run;		/* a command check instead */
+	int64_t timeout_ms;
+	size_t line;
+};
+
+/* The verification window after a production deploy. */
+struct verify_def {
+	int set;
+	int64_t window_ms;		/* default 30s */
+	int64_t interval_ms;		/* default 1s */
+	double max_error_rate;		/* a fraction: "0.1%" is 0.001 */
+	int64_t max_latency_ms;		/* p95 bound; default 1s */
+};
+
+struct env_def {
+	char *name;
+	char *url;
+	char *deploy;
+	char *backup;
+	char *restore;
+	int signed_tag;			/* requires: signed-tag */
+	int64_t timeout_ms;		/* of each command; default 10m */
+	struct check_def *checks;
+	size_t nchecks;
+	struct verify_def verify;
+	char **require_env;
+	size_t nrequire_env;
+	char *require_changelog;
+	long require_tls_days;
+	size_t line;
+};
+
 struct pipeline {
 	struct stage_def *stages;
 	size_t nstages;
+	struct env_def *envs;
+	size_t nenvs;
 };
+
+/* The environment called `name`, or NULL. */
+const struct env_def *pipeline_env(const struct pipeline *pl,
+    const char *name);
 
 /*
  * Parse a pipeline from `buf`; messages name `file` with line and column.

@@ -26,12 +26,17 @@ enum q {
 	Q_RETRY,
 	Q_REC_PGIDS, Q_REC_CANCELED, Q_REC_STAGES, Q_REC_JOBS,
 	Q_COUNT,
+	Q_REC_DEPLOYS, Q_DEPLOY_INS, Q_DEPLOY_RESOLVE, Q_STAGE_COUNT,
+	Q_CHECK_INS, Q_CHECKS_GET, Q_PASSED_BUILD, Q_HEALTHY_DEPLOY,
+	Q_TAG_DEPLOYED, Q_ENV_SET, Q_ENV_DEPLOYING, Q_ENV_GET, Q_ENV_LIST,
+	Q_RELEASES, Q_JOB_END_DEPLOY,
 	Q_MAX
 };
 
 #define JOB_COLS "id, repo, ref, old_commit, commit_id, state, error, " \
 	"subject, attempt, cancel, worker_pid, retry_of, created_ms, " \
-	"started_ms, finished_ms"
+	"started_ms, finished_ms, kind, env, tag, tag_object, forced_by, " \
+	"release_dir, notes, figures, source_job, rollback_to, previous"
 
 /* Jobs that a worker owns right now: worker 0 means "any worker". */
 #define OWNED "state = 'running' AND (?1 = 0 OR worker_pid = ?1)"
@@ -41,18 +46,28 @@ static const char *const sql[Q_MAX] = {
 	[Q_COMMIT] = "COMMIT",
 	[Q_ROLLBACK] = "ROLLBACK",
 	[Q_ENQ_INSERT] = "INSERT OR IGNORE INTO jobs (repo, ref, old_commit, "
-	    "commit_id, dedup, created_ms) VALUES (?1, ?2, ?3, ?4, "
-	    "?1 || char(0) || ?2 || char(0) || ?3 || char(0) || ?4, ?5)",
+	    "commit_id, dedup, created_ms, kind, env, tag) VALUES (?1, ?2, ?3, "
+	    "?4, ?1 || char(0) || ?2 || char(0) || ?3 || char(0) || ?4, ?5, "
+	    "CASE WHEN ?6 IS NULL THEN 'build' ELSE 'deploy' END, ?6, ?7)",
 	[Q_ENQ_FIND] = "SELECT id FROM jobs WHERE dedup = ?1 || char(0) || ?2 "
 	    "|| char(0) || ?3 || char(0) || ?4",
+	/* builds: by a newer push to the same ref; automatic deploys: by a
+	 * newer automatic deploy to the same environment. Retries, tags and
+	 * deploys by hand are asked for explicitly and never superseded. */
 	[Q_SUPERSEDE] = "UPDATE jobs SET state = 'superseded', finished_ms = ?1 "
-	    "WHERE state = 'queued' AND retry_of IS NULL AND EXISTS (SELECT 1 "
-	    "FROM jobs n WHERE n.repo = jobs.repo AND n.ref = jobs.ref AND "
-	    "n.id > jobs.id AND n.retry_of IS NULL)",
+	    "WHERE state = 'queued' AND retry_of IS NULL AND tag IS NULL AND "
+	    "forced_by IS NULL AND rollback_to IS NULL AND EXISTS (SELECT 1 "
+	    "FROM jobs n WHERE n.repo = jobs.repo AND n.kind = jobs.kind AND "
+	    "n.id > jobs.id AND n.retry_of IS NULL AND n.tag IS NULL AND "
+	    "(jobs.kind = 'build' AND n.ref = jobs.ref OR jobs.kind = 'deploy' "
+	    "AND n.env = jobs.env))",
+	/* deployments to one environment never run at the same time */
 	[Q_CLAIM] = "UPDATE jobs SET state = 'running', worker_pid = ?1, "
 	    "started_ms = ?2, attempt = attempt + 1, error = NULL WHERE id = "
-	    "(SELECT id FROM jobs WHERE state = 'queued' ORDER BY id LIMIT 1) "
-	    "RETURNING id",
+	    "(SELECT id FROM jobs q WHERE state = 'queued' AND (kind = 'build' "
+	    "OR NOT EXISTS (SELECT 1 FROM jobs r WHERE r.state = 'running' AND "
+	    "r.kind = 'deploy' AND r.repo = q.repo AND r.env = q.env)) ORDER BY "
+	    "id LIMIT 1) RETURNING id",
 	[Q_JOB_GET] = "SELECT " JOB_COLS " FROM jobs WHERE id = ?1",
 	[Q_STAGES_GET] = "SELECT idx, name, state, exit_code, error, log_path, "
 	    "started_ms, finished_ms FROM stages WHERE job_id = ?1 ORDER BY idx",
@@ -94,9 +109,51 @@ static const char *const sql[Q_MAX] = {
 	    "?2, error = 'canceled (the daemon stopped while it ran)' WHERE "
 	    OWNED " AND cancel = 1",
 	[Q_REC_STAGES] = "DELETE FROM stages WHERE job_id IN (SELECT id FROM "
-	    "jobs WHERE " OWNED ")",
+	    "jobs WHERE kind = 'build' AND " OWNED ")",
 	[Q_REC_JOBS] = "UPDATE jobs SET state = 'queued', worker_pid = NULL, "
-	    "started_ms = NULL WHERE " OWNED,
+	    "started_ms = NULL WHERE kind = 'build' AND " OWNED,
+	/* a deployment is never re-run by itself: it may have half happened */
+	[Q_REC_DEPLOYS] = "UPDATE jobs SET state = 'interrupted', finished_ms = "
+	    "?2, error = 'the daemon died during the deployment; it is not "
+	    "re-run by itself' WHERE kind = 'deploy' AND " OWNED,
+	[Q_DEPLOY_INS] = "INSERT INTO jobs (repo, ref, old_commit, commit_id, "
+	    "kind, env, source_job, forced_by, rollback_to, created_ms) VALUES "
+	    "(?1, ?2, '', ?3, 'deploy', ?4, ?5, ?6, ?7, ?8)",
+	[Q_DEPLOY_RESOLVE] = "UPDATE jobs SET commit_id = ?2, source_job = ?3, "
+	    "tag_object = ?4, release_dir = ?5, notes = ?6, previous = ?7, "
+	    "subject = ?8, figures = ?9 WHERE id = ?1",
+	[Q_STAGE_COUNT] = "SELECT count(*) FROM stages WHERE job_id = ?1",
+	[Q_CHECK_INS] = "INSERT INTO checks (job_id, name, status, latency_ms, "
+	    "ok, error, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[Q_CHECKS_GET] = "SELECT name, status, latency_ms, ok, error, at_ms "
+	    "FROM checks WHERE job_id = ?1 ORDER BY id",
+	[Q_PASSED_BUILD] = "SELECT j.id FROM jobs j WHERE j.kind = 'build' AND "
+	    "j.state = 'passed' AND j.repo = ?1 AND j.commit_id = ?2 AND EXISTS "
+	    "(SELECT 1 FROM artifacts a WHERE a.job_id = j.id) ORDER BY j.id "
+	    "DESC LIMIT 1",
+	[Q_HEALTHY_DEPLOY] = "SELECT id FROM jobs WHERE kind = 'deploy' AND "
+	    "state = 'healthy' AND repo = ?1 AND env = ?2 AND commit_id = ?3 "
+	    "ORDER BY id DESC LIMIT 1",
+	[Q_TAG_DEPLOYED] = "SELECT id FROM jobs WHERE kind = 'deploy' AND "
+	    "repo = ?1 AND id != ?4 AND (tag = ?2 OR tag_object = ?3) AND state "
+	    "NOT IN ('queued', 'rejected', 'superseded', 'canceled') ORDER BY id "
+	    "LIMIT 1",
+	[Q_ENV_SET] = "INSERT INTO environments (repo, name, state, release, "
+	    "last, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT "
+	    "(repo, name) DO UPDATE SET state = ?3, release = coalesce(?4, "
+	    "release), last = ?5, updated_ms = ?6",
+	[Q_ENV_DEPLOYING] = "INSERT INTO environments (repo, name, state, last, "
+	    "updated_ms) VALUES (?1, ?2, 'deploying', ?3, ?4) ON CONFLICT "
+	    "(repo, name) DO UPDATE SET state = 'deploying', last = ?3, "
+	    "updated_ms = ?4",
+	[Q_ENV_GET] = "SELECT repo, name, state, release, last, updated_ms FROM "
+	    "environments WHERE repo = ?1 AND name = ?2",
+	[Q_ENV_LIST] = "SELECT repo, name, state, release, last, updated_ms "
+	    "FROM environments ORDER BY repo, name",
+	[Q_RELEASES] = "SELECT id FROM jobs WHERE kind = 'deploy' AND env = ?1 "
+	    "AND release_dir IS NOT NULL ORDER BY id DESC",
+	[Q_JOB_END_DEPLOY] = "UPDATE jobs SET state = ?2, error = ?3, "
+	    "finished_ms = ?4 WHERE id = ?1 AND state = 'running'",
 	[Q_COUNT] = "SELECT count(*) FROM jobs WHERE state = ?1",
 };
 
@@ -141,6 +198,38 @@ static const char *const migrations[] = {
 	"  sha256 TEXT NOT NULL,"
 	"  files INTEGER NOT NULL DEFAULT 0);"
 	"CREATE INDEX artifacts_job ON artifacts (job_id);",
+	/* 2: deployments are jobs of kind 'deploy' */
+	"ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'build';"
+	"ALTER TABLE jobs ADD COLUMN env TEXT;"
+	"ALTER TABLE jobs ADD COLUMN tag TEXT;"
+	"ALTER TABLE jobs ADD COLUMN tag_object TEXT;"
+	"ALTER TABLE jobs ADD COLUMN forced_by TEXT;"
+	"ALTER TABLE jobs ADD COLUMN release_dir TEXT;"
+	"ALTER TABLE jobs ADD COLUMN notes TEXT;"
+	"ALTER TABLE jobs ADD COLUMN figures TEXT;"
+	"ALTER TABLE jobs ADD COLUMN source_job INTEGER REFERENCES jobs(id);"
+	"ALTER TABLE jobs ADD COLUMN rollback_to INTEGER REFERENCES jobs(id);"
+	"ALTER TABLE jobs ADD COLUMN previous INTEGER REFERENCES jobs(id);"
+	"CREATE INDEX jobs_deploy ON jobs (kind, repo, env, state);"
+	"CREATE INDEX jobs_commit ON jobs (repo, commit_id);"
+	"CREATE TABLE checks ("
+	"  id INTEGER PRIMARY KEY,"
+	"  job_id INTEGER NOT NULL REFERENCES jobs(id),"
+	"  name TEXT NOT NULL,"
+	"  status INTEGER,"
+	"  latency_ms INTEGER,"
+	"  ok INTEGER NOT NULL,"
+	"  error TEXT,"
+	"  at_ms INTEGER NOT NULL);"
+	"CREATE INDEX checks_job ON checks (job_id);"
+	"CREATE TABLE environments ("
+	"  repo TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  state TEXT NOT NULL,"
+	"  release INTEGER REFERENCES jobs(id),"
+	"  last INTEGER REFERENCES jobs(id),"
+	"  updated_ms INTEGER NOT NULL,"
+	"  PRIMARY KEY (repo, name));",
 };
 
 struct store {
@@ -202,7 +291,8 @@ static int exec_stmt(struct store *s, sqlite3_stmt *st, const char *what)
 
 /*
  * Bind the arguments `types` describes to statement `q` and run it: 'i' an
- * int64, 'n' an int64 that is NULL when negative, 't' a string or NULL.
+ * int64, 'n' an int64 that is NULL when negative, 'z' an id that is NULL
+ * when 0, 't' a string or NULL.
  */
 static int run(struct store *s, enum q q, const char *what,
     const char *types, ...)
@@ -219,7 +309,7 @@ static int run(struct store *s, enum q q, const char *what,
 			bind_text(st, i, va_arg(ap, const char *));
 		} else {
 			int64_t v = va_arg(ap, int64_t);
-			if (*t == 'n' && v < 0)
+			if ((*t == 'n' && v < 0) || (*t == 'z' && v == 0))
 				sqlite3_bind_null(st, i);
 			else
 				sqlite3_bind_int64(st, i, v);
@@ -367,8 +457,8 @@ int store_enqueue(struct store *s, const struct push *p, size_t n,
 		return error;
 	for (size_t i = 0; i < n; i++) {
 		sqlite3_stmt *st;
-		if ((error = run(s, Q_ENQ_INSERT, "enqueue", "tttti", p[i].repo,
-		    p[i].ref, p[i].old, p[i].new, now)) < 0)
+		if ((error = run(s, Q_ENQ_INSERT, "enqueue", "ttttitt", p[i].repo,
+		    p[i].ref, p[i].old, p[i].new, now, p[i].env, p[i].tag)) < 0)
 			goto out;
 		out[i].duplicate = sqlite3_changes(s->db) == 0;
 		if (!out[i].duplicate) {
@@ -413,6 +503,17 @@ static struct job *job_from_row(sqlite3_stmt *st)
 	j->created_ms = sqlite3_column_int64(st, 12);
 	j->started_ms = sqlite3_column_int64(st, 13);
 	j->finished_ms = sqlite3_column_int64(st, 14);
+	j->kind = col_text(st, 15);
+	j->env = col_text(st, 16);
+	j->tag = col_text(st, 17);
+	j->tag_object = col_text(st, 18);
+	j->forced_by = col_text(st, 19);
+	j->release_dir = col_text(st, 20);
+	j->notes = col_text(st, 21);
+	j->figures = col_text(st, 22);
+	j->source_job = sqlite3_column_int64(st, 23);
+	j->rollback_to = sqlite3_column_int64(st, 24);
+	j->previous = sqlite3_column_int64(st, 25);
 	return j;
 }
 
@@ -456,6 +557,23 @@ static int load_details(struct store *s, struct job *j)
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
 		return db_error(s, "read artifacts");
+	if (!(st = stmt(s, Q_CHECKS_GET)))
+		return -1;
+	sqlite3_bind_int64(st, 1, j->id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		j->checks = xrealloc(j->checks, (j->nchecks + 1) *
+		    sizeof(*j->checks));
+		struct check_rec *c = &j->checks[j->nchecks++];
+		c->name = col_text(st, 0);
+		c->status = sqlite3_column_int(st, 1);
+		c->latency_ms = sqlite3_column_int64(st, 2);
+		c->ok = sqlite3_column_int(st, 3);
+		c->error = col_text(st, 4);
+		c->at_ms = sqlite3_column_int64(st, 5);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return db_error(s, "read checks");
 	return 0;
 }
 
@@ -595,6 +713,19 @@ void job_free(struct job *j)
 		free(j->artifacts[i].sha256);
 	}
 	free(j->artifacts);
+	for (size_t i = 0; i < j->nchecks; i++) {
+		free(j->checks[i].name);
+		free(j->checks[i].error);
+	}
+	free(j->checks);
+	free(j->kind);
+	free(j->env);
+	free(j->tag);
+	free(j->tag_object);
+	free(j->forced_by);
+	free(j->release_dir);
+	free(j->notes);
+	free(j->figures);
 	free(j);
 }
 
@@ -765,6 +896,8 @@ int store_recover(struct store *s, pid_t worker, pid_t **pgids, size_t *n)
 	if ((error = pid_query(s, st, pgids, n)) < 0 ||
 	    (error = run(s, Q_REC_CANCELED, "recover", "ii", (int64_t)worker,
 	    now_ms())) < 0 ||
+	    (error = run(s, Q_REC_DEPLOYS, "recover", "ii", (int64_t)worker,
+	    now_ms())) < 0 ||
 	    (error = run(s, Q_REC_STAGES, "recover", "i", (int64_t)worker)) < 0 ||
 	    (error = run(s, Q_REC_JOBS, "recover", "i", (int64_t)worker)) < 0)
 		goto out;
@@ -791,4 +924,285 @@ int store_count(struct store *s, const char *state, int64_t *out)
 	*out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW ? 0 : db_error(s, "count");
+}
+
+
+static int insert_deploys(struct store *s, const struct deploy_req *r,
+    size_t n, int64_t *ids)
+{
+	int64_t now = now_ms();
+	int error;
+
+	for (size_t i = 0; i < n; i++) {
+		if ((error = run(s, Q_DEPLOY_INS, "queue deployment", "ttttztzi",
+		    r[i].repo, r[i].ref, r[i].commit, r[i].env, r[i].source_job,
+		    r[i].forced_by, r[i].rollback_to, now)) < 0)
+			return error;
+		if (ids)
+			ids[i] = sqlite3_last_insert_rowid(s->db);
+	}
+	return 0;
+}
+
+int store_deploy_enqueue(struct store *s, const struct deploy_req *r,
+    size_t n, int64_t *ids)
+{
+	int error;
+
+	if ((error = begin(s)) < 0)
+		return error;
+	if ((error = insert_deploys(s, r, n, ids)) < 0 ||
+	    (error = commit(s)) < 0)
+		rollback(s);
+	return error;
+}
+
+int store_job_end_deploy(struct store *s, int64_t id, const char *state,
+    const char *error_msg, const struct deploy_req *r, size_t n)
+{
+	int error;
+
+	if ((error = begin(s)) < 0)
+		return error;
+	if ((error = run(s, Q_STAGES_SKIP, "skip stages", "i", id)) < 0 ||
+	    (error = run(s, Q_JOB_END, "end job", "itti", id, state, error_msg,
+	    now_ms())) < 0 || (error = insert_deploys(s, r, n, NULL)) < 0 ||
+	    (error = commit(s)) < 0)
+		rollback(s);
+	return error;
+}
+
+int store_deploy_resolve(struct store *s, const struct job *j)
+{
+	return run(s, Q_DEPLOY_RESOLVE, "record deployment", "itzttttzt"
+	    "", j->id, j->commit, j->source_job, j->tag_object, j->release_dir,
+	    j->notes, j->previous, j->subject, j->figures);
+}
+
+int store_stage_add(struct store *s, int64_t id, const char *name,
+    const char *log_path, int *idx)
+{
+	sqlite3_stmt *st = stmt(s, Q_STAGE_COUNT);
+	int n;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_reset(st);
+	*idx = n;
+	return run(s, Q_STAGE_INS, "add step", "iitt", id, (int64_t)n, name,
+	    log_path);
+}
+
+int store_check_add(struct store *s, int64_t id, const struct check_rec *c)
+{
+	return run(s, Q_CHECK_INS, "record check", "itiiiti", id, c->name,
+	    (int64_t)c->status, c->latency_ms, (int64_t)c->ok, c->error,
+	    c->at_ms ? c->at_ms : now_ms());
+}
+
+/* The first column of the first row of `q` with text arguments, or 0. */
+static int64_t first_id(struct store *s, enum q q, const char *a,
+    const char *b, const char *c, int64_t d)
+{
+	sqlite3_stmt *st = stmt(s, q);
+	int64_t id = 0;
+
+	if (!st)
+		return 0;
+	bind_text(st, 1, a);
+	bind_text(st, 2, b);
+	if (c || q == Q_TAG_DEPLOYED)
+		bind_text(st, 3, c);
+	if (q == Q_TAG_DEPLOYED)
+		sqlite3_bind_int64(st, 4, d);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return id;
+}
+
+int64_t store_passed_build(struct store *s, const char *repo,
+    const char *commit)
+{
+	return first_id(s, Q_PASSED_BUILD, repo, commit, NULL, 0);
+}
+
+int64_t store_healthy_deploy(struct store *s, const char *repo,
+    const char *env, const char *commit)
+{
+	return first_id(s, Q_HEALTHY_DEPLOY, repo, env, commit, 0);
+}
+
+int64_t store_tag_deployed(struct store *s, const char *repo,
+    const char *tag, const char *tag_object, int64_t except)
+{
+	return first_id(s, Q_TAG_DEPLOYED, repo, tag, tag_object, except);
+}
+
+int store_deploy_end(struct store *s, const struct job *j,
+    const char *state, const char *error_msg, const char *env_state,
+    int64_t serving)
+{
+	int error;
+
+	if ((error = begin(s)) < 0)
+		return error;
+	if ((error = run(s, Q_STAGES_SKIP, "skip steps", "i", j->id)) < 0 ||
+	    (error = run(s, Q_JOB_END_DEPLOY, "end deployment", "itti", j->id,
+	    state, error_msg, now_ms())) < 0)
+		goto out;
+	if (env_state && (error = run(s, Q_ENV_SET, "record environment",
+	    "tttzii", j->repo, j->env, env_state, serving, j->id,
+	    now_ms())) < 0)
+		goto out;
+	error = commit(s);
+out:
+	if (error < 0)
+		rollback(s);
+	return error;
+}
+
+int store_env_deploying(struct store *s, const char *repo, const char *env,
+    int64_t id)
+{
+	return run(s, Q_ENV_DEPLOYING, "record environment", "ttii", repo, env,
+	    id, now_ms());
+}
+
+static struct env_rec *env_from_row(sqlite3_stmt *st)
+{
+	struct env_rec *e = xcalloc(1, sizeof(*e));
+
+	e->repo = col_text(st, 0);
+	e->name = col_text(st, 1);
+	e->state = col_text(st, 2);
+	e->release = sqlite3_column_int64(st, 3);
+	e->last = sqlite3_column_int64(st, 4);
+	e->updated_ms = sqlite3_column_int64(st, 5);
+	return e;
+}
+
+static int env_details(struct store *s, struct env_rec *e)
+{
+	int error = 0;
+
+	if (e->release && (error = store_job_get(s, e->release,
+	    &e->current)) < 0)
+		return error;
+	if (e->last && (error = store_job_get(s, e->last, &e->latest)) < 0)
+		return error;
+	return 0;
+}
+
+int store_env_get(struct store *s, const char *repo, const char *env,
+    struct env_rec **out)
+{
+	sqlite3_stmt *st = stmt(s, Q_ENV_GET);
+	struct env_rec *e = NULL;
+	int rc, error;
+
+	*out = NULL;
+	if (!st)
+		return -1;
+	bind_text(st, 1, repo);
+	bind_text(st, 2, env);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		e = env_from_row(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return error_set(ERR_NOTFOUND, "environment '%s' has never been "
+		    "deployed", env);
+	if (rc != SQLITE_ROW)
+		return db_error(s, "read environment");
+	if ((error = env_details(s, e)) < 0) {
+		env_rec_free(e);
+		return error;
+	}
+	*out = e;
+	return 0;
+}
+
+int store_envs_list(struct store *s, struct env_rec ***out, size_t *n)
+{
+	sqlite3_stmt *st = stmt(s, Q_ENV_LIST);
+	struct env_rec **v = NULL;
+	size_t k = 0;
+	int rc, error = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!st)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		v = xrealloc(v, (k + 1) * sizeof(*v));
+		v[k++] = env_from_row(st);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		error = db_error(s, "list environments");
+	for (size_t i = 0; i < k && error == 0; i++)
+		error = env_details(s, v[i]);
+	if (error < 0) {
+		envs_free(v, k);
+		return error;
+	}
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+void env_rec_free(struct env_rec *e)
+{
+	if (!e)
+		return;
+	free(e->repo);
+	free(e->name);
+	free(e->state);
+	job_free(e->current);
+	job_free(e->latest);
+	free(e);
+}
+
+void envs_free(struct env_rec **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		env_rec_free(v[i]);
+	free(v);
+}
+
+int store_releases(struct store *s, const char *env, struct job ***out,
+    size_t *n)
+{
+	sqlite3_stmt *st = stmt(s, Q_RELEASES);
+	int64_t *ids = NULL;
+	size_t k = 0;
+	int rc, error = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!st)
+		return -1;
+	bind_text(st, 1, env);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		ids = xrealloc(ids, (k + 1) * sizeof(*ids));
+		ids[k++] = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		error = db_error(s, "list releases");
+	if (error == 0)
+		*out = xcalloc(k + 1, sizeof(**out));
+	for (size_t i = 0; i < k && error == 0; i++) {
+		if ((error = store_job_get(s, ids[i], &(*out)[i])) < 0) {
+			jobs_free(*out, i);
+			*out = NULL;
+			break;
+		}
+		*n = i + 1;
+	}
+	free(ids);
+	return error;
 }

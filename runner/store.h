@@ -36,9 +36,32 @@ struct artifact_rec {
 	int64_t files;
 };
 
+struct check_rec {
+	char *name;
+	int status;		/* HTTP status, or exit code of a command */
+	int64_t latency_ms;
+	int ok;
+	char *error;
+	int64_t at_ms;
+};
+
 struct job {
 	int64_t id;
 	char *repo, *ref, *old, *commit, *state, *error, *subject;
+	/* Deployments are jobs of kind "deploy" (builds are "build"). */
+	char *kind;
+	char *env;		/* deploys: the environment */
+	char *tag;		/* deploys from a release tag: its name */
+	char *tag_object;	/* and the tag object's id */
+	char *forced_by;	/* a deploy by hand with --force: the user */
+	char *release_dir;	/* where the release was extracted */
+	char *notes;		/* release notes */
+	char *figures;		/* JSON of what verification measured */
+	int64_t source_job;	/* the build whose artifact is deployed */
+	int64_t rollback_to;	/* a rollback by hand: the release to restore */
+	int64_t previous;	/* the release serving before this deploy */
+	struct check_rec *checks;
+	size_t nchecks;
 	int attempt;
 	int cancel;
 	pid_t worker_pid;
@@ -52,6 +75,26 @@ struct job {
 
 struct push {
 	const char *repo, *ref, *old, *new;
+	const char *env;	/* set for a release tag: a deploy to env */
+	const char *tag;
+};
+
+/* A deployment to queue (after a passed build, or by hand). */
+struct deploy_req {
+	const char *repo, *ref, *commit, *env;
+	int64_t source_job;
+	const char *forced_by;
+	int64_t rollback_to;
+};
+
+/* What an environment runs now. */
+struct env_rec {
+	char *repo, *name, *state;
+	int64_t release;	/* the deploy job serving, 0 if none */
+	int64_t last;		/* the latest deploy job */
+	int64_t updated_ms;
+	struct job *current;	/* the serving release, if any */
+	struct job *latest;	/* the latest deploy, if any */
 };
 
 struct enqueued {
@@ -114,6 +157,45 @@ int store_retry(struct store *s, int64_t id, int64_t *new_id);
  * caller can make sure nothing of them is left.
  */
 int store_recover(struct store *s, pid_t worker, pid_t **pgids, size_t *n);
+
+/* Queue deployments in one transaction; ids get the new job ids. */
+int store_deploy_enqueue(struct store *s, const struct deploy_req *r,
+    size_t n, int64_t *ids);
+/* A build job that ends and queues its deployments in one transaction. */
+int store_job_end_deploy(struct store *s, int64_t id, const char *state,
+    const char *error, const struct deploy_req *r, size_t n);
+/* Record what a deploy job resolved (commit, source, tag object...). */
+int store_deploy_resolve(struct store *s, const struct job *j);
+/* Append a step row (a stage) to a running job; returns its index. */
+int store_stage_add(struct store *s, int64_t id, const char *name,
+    const char *log_path, int *idx);
+int store_check_add(struct store *s, int64_t id, const struct check_rec *c);
+/* The newest passed build of `commit` in `repo` with an artifact, or 0. */
+int64_t store_passed_build(struct store *s, const char *repo,
+    const char *commit);
+/* A healthy deployment of `commit` to `env`, or 0. */
+int64_t store_healthy_deploy(struct store *s, const char *repo,
+    const char *env, const char *commit);
+/* Another deployment from the same tag name or tag object, or 0. */
+int64_t store_tag_deployed(struct store *s, const char *repo,
+    const char *tag, const char *tag_object, int64_t except);
+/* End a deploy job and set its environment's state, in one transaction.
+ * `serving` is the release now serving (0 keeps what is recorded). */
+int store_deploy_end(struct store *s, const struct job *j,
+    const char *state, const char *error, const char *env_state,
+    int64_t serving);
+/* Mark an environment as being deployed by job `id`. */
+int store_env_deploying(struct store *s, const char *repo, const char *env,
+    int64_t id);
+/* One environment (ERR_NOTFOUND if never deployed), or all of them. */
+int store_env_get(struct store *s, const char *repo, const char *env,
+    struct env_rec **out);
+int store_envs_list(struct store *s, struct env_rec ***out, size_t *n);
+void env_rec_free(struct env_rec *e);
+void envs_free(struct env_rec **v, size_t n);
+/* The deploy jobs of `env` that extracted a release, newest first. */
+int store_releases(struct store *s, const char *env, struct job ***out,
+    size_t *n);
 
 /* Counts per state, for status. */
 int store_count(struct store *s, const char *state, int64_t *out);

@@ -96,5 +96,7 @@ YML
 	run git -C "$src" push origin develop feature/x release/1.0 v1.0.0
 	[ "$status" -eq 0 ]
 	[ "$(echo "$output" | grep -c 'queued job')" -eq 2 ]
-	[ "$(r status --json | jq -r '[.jobs[].ref] | sort | join(",")')" = "refs/heads/develop,refs/heads/release/1.0" ]
+	# a release tag queues a release to production instead of a build
+	[ "$(echo "$output" | grep -c 'queued release #[0-9]* for v1.0.0 .* (production)')" -eq 1 ]
+	[ "$(r status --json | jq -r '[.jobs[] | select(.kind == "build") | .ref] | sort | join(",")')" = "refs/heads/develop,refs/heads/release/1.0" ]
 }

@@ -49,7 +49,7 @@ static int teardown(void **state)
 static int64_t push(struct store *s, const char *ref, const char *old,
     const char *new, int *dup)
 {
-	struct push p = { "/srv/git/app.git", ref, old, new };
+	struct push p = { "/srv/git/app.git", ref, old, new, NULL, NULL };
 	struct enqueued e;
 
 	assert_int_equal(store_enqueue(s, &p, 1, &e), 0);
