@@ -30,7 +30,7 @@ static void test_job(void **state)
 	struct stage_rec st = { 0, "unit", "passed", 0, NULL, "/l", 1000, 1012 };
 	struct artifact_rec a = { "/a.tar.zst", 123, "ab", 2 };
 	struct job j = {
-		.id = 7, .repo = "/r.git", .ref = "refs/heads/develop",
+		.id = 7, .kind = "build", .repo = "/r.git", .ref = "refs/heads/develop",
 		.commit = "c0ffee", .state = "passed", .attempt = 1,
 		.created_ms = 5, .stages = &st, .nstages = 1,
 		.artifacts = &a, .nartifacts = 1,
@@ -39,7 +39,7 @@ static void test_job(void **state)
 
 	(void)state;
 	json_job(&sb, &j);
-	assert_non_null(strstr(sb.buf, "\"id\":7,\"repo\":\"/r.git\""));
+	assert_non_null(strstr(sb.buf, "{\"id\":7,\"kind\":\"build\",\"repo\":\"/r.git\""));
 	assert_non_null(strstr(sb.buf, "\"error\":null"));
 	assert_non_null(strstr(sb.buf, "\"stages\":[{\"name\":\"unit\","
 	    "\"state\":\"passed\",\"exit_code\":0,\"duration_ms\":12"));
