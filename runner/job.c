@@ -7,6 +7,7 @@
 #include "artifact.h"
 #include "checkout.h"
 #include "config.h"
+#include "deploy.h"
 #include "pipeline.h"
 #include "store.h"
 #include "util.h"
@@ -23,8 +24,15 @@
 
 char *job_log_path(const char *home, int64_t id, int idx, const char *name)
 {
-	return xasprintf("%s/logs/%lld/%02d-%s.log", home, (long long)id, idx,
-	    name);
+	struct sbuf sb = SBUF_INIT;
+
+	sbuf_addf(&sb, "%s/logs/%lld/%02d-", home, (long long)id, idx);
+	/* step names like "check /api/health" become file names too */
+	for (const char *c = name; *c; c++)
+		sbuf_addch(&sb, (*c >= 'a' && *c <= 'z') || (*c >= '0' &&
+		    *c <= '9') || *c == '-' || *c == '_' ? *c : '_');
+	sbuf_adds(&sb, ".log");
+	return sbuf_detach(&sb);
 }
 
 char *job_artifact_path(const char *home, int64_t id)
@@ -68,7 +76,7 @@ static void env_free(struct env *e)
 }
 
 static void build_env(struct job_ctx *ctx, const struct job *job,
-    const struct stage_def *st, const char *ws, struct env *e)
+    const char *name, const char *ws, char *const *extra, struct env *e)
 {
 	const struct passwd *pw = getpwuid(getuid());
 	char id[32];
@@ -84,10 +92,10 @@ static void build_env(struct job_ctx *ctx, const struct job *job,
 	env_setf(e, "RUNNER_BRANCH", !strncmp(job->ref, "refs/heads/", 11) ?
 	    job->ref + 11 : job->ref);
 	env_setf(e, "RUNNER_COMMIT", job->commit);
-	env_setf(e, "RUNNER_STAGE", st->name);
+	env_setf(e, "RUNNER_STAGE", name);
 	env_setf(e, "RUNNER_WORKSPACE", ws);
-	for (size_t i = 0; i < st->nenv; i++)
-		env_set(e, st->env[i]);
+	for (char *const *p = extra; p && *p; p++)
+		env_set(e, *p);
 }
 
 struct stage_arg {
@@ -112,23 +120,6 @@ static enum stage_event on_event(void *arg)
 	return sa->ctx->on_event(sa->ctx->arg);
 }
 
-static const char *stage_state(const struct stage_result *r)
-{
-	switch (r->end) {
-	case STAGE_EXITED:
-		return r->exit_code == 0 && !r->log_errno ? "passed" : "failed";
-	case STAGE_TIMED_OUT:
-		return "timed_out";
-	case STAGE_CANCELED:
-		return "canceled";
-	case STAGE_INTERRUPTED:
-		return "interrupted";
-	case STAGE_SPAWN_FAILED:
-		return "failed";
-	}
-	return "failed";
-}
-
 /* Append a line of the runner's own to a stage log. */
 static void log_note(int fd, const char *msg)
 {
@@ -139,39 +130,50 @@ static void log_note(int fd, const char *msg)
 	sbuf_release(&sb);
 }
 
-/* Run stage `i`; sets *job_state and *job_error when the job must stop. */
-static int run_stage(struct job_ctx *ctx, const struct job *job,
-    const struct stage_def *st, int i, const char *ws,
-    struct artifact_writer **aw, const char **job_state, char **job_error)
+/*
+ * Run `st` as stage `idx` of `job`, its output in `log`. On return
+ * res->state is the stage's state and res->error (caller frees) why it did
+ * not pass; res->fd is the log, still open for notes. Returns 0, or a
+ * negative code if the store failed.
+ */
+struct logged {
+	const char *state;
+	char *error;
+	int fd;
+	int exit_code;
+	int canceled, interrupted;
+};
+
+static int run_logged(struct job_ctx *ctx, const struct job *job, int idx,
+    const char *log, const struct job_step *st, struct logged *res)
 {
-	struct stage_arg sa = { ctx, job->id, i, 0 };
+	struct stage_arg sa = { ctx, job->id, idx, 0 };
 	struct stage_result r;
 	struct env env = { 0 };
-	char *log = job_log_path(ctx->home, job->id, i, st->name);
+	struct sbuf dur = SBUF_INIT;
 	char *err = NULL;
-	int fd, error;
 
-	fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
+	memset(res, 0, sizeof(*res));
+	res->fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
 	    0644);
-	if (fd < 0) {
-		*job_state = "error";
-		*job_error = xasprintf("cannot create log '%s': %s%s", log,
+	if (res->fd < 0) {
+		res->state = "failed";
+		res->error = xasprintf("cannot create log '%s': %s%s", log,
 		    strerror(errno), errno == ENOSPC ? " (no space)" : "");
-		error = store_stage_end(ctx->store, job->id, i, "failed", -1,
-		    *job_error);
-		goto out;
+		return 0;
 	}
-	build_env(ctx, job, st, ws, &env);
+	build_env(ctx, job, st->name, st->cwd, st->env, &env);
 	struct stage_spec spec = {
-		.script = st->run,
-		.cwd = ws,
+		.script = st->script,
+		.cwd = st->cwd,
 		.envp = env.v,
-		.log_fd = fd,
+		.log_fd = res->fd,
 		.log_cap = LOG_CAP,
 		.timeout_ms = st->timeout_ms ? st->timeout_ms :
 		    ctx->conf->default_timeout_ms,
 		.kill_grace_ms = ctx->conf->kill_grace_ms,
 		.shutdown_grace_ms = ctx->conf->shutdown_grace_ms,
+		.keep_detached = st->keep_detached,
 		.event_fd = ctx->event_fd,
 		.on_event = on_event,
 		.on_start = on_start,
@@ -179,85 +181,177 @@ static int run_stage(struct job_ctx *ctx, const struct job *job,
 	};
 	if (stage_run(&spec, &r) < 0 && r.end != STAGE_SPAWN_FAILED)
 		r.end = STAGE_SPAWN_FAILED;
-	if (sa.store_error) {
-		error = -1;
-		goto out;
-	}
-	const char *state = stage_state(&r);
-	struct sbuf dur = SBUF_INIT;
+	env_free(&env);
+	if (sa.store_error)
+		return -1;
 	format_duration(&dur, spec.timeout_ms);
 	switch (r.end) {
 	case STAGE_TIMED_OUT:
-		err = xasprintf("stage '%s' timed out after %s", st->name, dur.buf);
+		res->state = "timed_out";
+		err = xasprintf("%s '%s' timed out after %s", st->what, st->name,
+		    dur.buf);
 		break;
 	case STAGE_CANCELED:
-		err = xasprintf("canceled during stage '%s'", st->name);
+		res->state = "canceled";
+		res->canceled = 1;
+		err = xasprintf("canceled during %s '%s'", st->what, st->name);
 		break;
 	case STAGE_INTERRUPTED:
-		err = xasprintf("the daemon stopped during stage '%s'", st->name);
+		res->state = "interrupted";
+		res->interrupted = 1;
+		err = xasprintf("the daemon stopped during %s '%s'", st->what,
+		    st->name);
 		break;
 	case STAGE_SPAWN_FAILED:
-		err = xasprintf("stage '%s' could not start: %s", st->name,
+		res->state = "failed";
+		err = xasprintf("%s '%s' could not start: %s", st->what, st->name,
 		    error_last());
 		break;
 	case STAGE_EXITED:
-		if (r.log_errno)
-			err = xasprintf("stage '%s': cannot write its log: %s%s",
-			    st->name, strerror(r.log_errno),
+		res->state = "passed";
+		if (r.log_errno) {
+			res->state = "failed";
+			err = xasprintf("%s '%s': cannot write its log: %s%s",
+			    st->what, st->name, strerror(r.log_errno),
 			    r.log_errno == ENOSPC ? " (no space)" : "");
-		else if (r.exit_code)
-			err = xasprintf("stage '%s' failed with exit code %d",
+		} else if (r.exit_code) {
+			res->state = "failed";
+			err = xasprintf("%s '%s' failed with exit code %d", st->what,
 			    st->name, r.exit_code);
+		}
 		break;
 	}
 	sbuf_release(&dur);
 	if (err)
-		log_note(fd, err);
+		log_note(res->fd, err);
+	res->error = err;
+	res->exit_code = r.end == STAGE_SPAWN_FAILED ? -1 : r.exit_code;
+	return 0;
+}
 
+int job_step(struct job_ctx *ctx, const struct job *job,
+    const struct job_step *st, char **err)
+{
+	struct logged res = { .fd = -1 };
+	char *log = NULL;
+	int idx, error;
+
+	*err = NULL;
+	if ((error = store_stage_count(ctx->store, job->id, &idx)) < 0)
+		return error;
+	log = job_log_path(ctx->home, job->id, idx, st->name);
+	if ((error = store_stage_add(ctx->store, job->id, idx, st->name,
+	    log)) < 0 || (error = run_logged(ctx, job, idx, log, st, &res)) < 0)
+		goto out;
+	error = store_stage_end(ctx->store, job->id, idx, res.state,
+	    res.exit_code, res.error);
+	*err = res.error;
+	res.error = NULL;
+out:
+	if (res.fd >= 0)
+		close(res.fd);
+	free(res.error);
+	free(log);
+	return error;
+}
+
+/* Run build stage `i`; sets *job_state and *job_error when the job must
+ * stop. */
+static int run_stage(struct job_ctx *ctx, const struct job *job,
+    const struct stage_def *sd, int i, const char *ws,
+    struct artifact_writer **aw, const char **job_state, char **job_error)
+{
+	char *log = job_log_path(ctx->home, job->id, i, sd->name);
+	struct job_step st = {
+		.name = sd->name, .what = "stage", .script = sd->run, .cwd = ws,
+		.env = sd->env, .timeout_ms = sd->timeout_ms,
+	};
+	struct logged res = { .fd = -1 };
+	int error;
+
+	if ((error = run_logged(ctx, job, i, log, &st, &res)) < 0)
+		goto out;
 	/* Artifacts of a passed stage, before the stage counts as passed. */
-	if (!err && st->nartifacts) {
+	if (!res.error && sd->nartifacts) {
 		size_t matched = 0;
 		if (!*aw) {
 			char *ap = job_artifact_path(ctx->home, job->id);
 			char *part = xasprintf("%s.part", ap);
 			free(ap);
 			if (artifact_open(part, aw) < 0)
-				err = xasprintf("artifacts of stage '%s': %s",
-				    st->name, error_last());
+				res.error = xasprintf("artifacts of stage '%s': %s",
+				    sd->name, error_last());
 			free(part);
 		}
-		if (!err && artifact_add(*aw, ws, st->artifacts, st->nartifacts,
-		    &matched) < 0)
-			err = xasprintf("artifacts of stage '%s': %s", st->name,
-			    error_last());
-		else if (!err && matched == 0)
-			err = xasprintf("artifacts of stage '%s': no file matches "
-			    "%s%s", st->name, st->artifacts[0],
-			    st->nartifacts > 1 ? " or the other globs" : "");
-		if (err) {
-			state = "failed";
-			log_note(fd, err);
+		if (!res.error && artifact_add(*aw, ws, sd->artifacts,
+		    sd->nartifacts, &matched) < 0)
+			res.error = xasprintf("artifacts of stage '%s': %s",
+			    sd->name, error_last());
+		else if (!res.error && matched == 0)
+			res.error = xasprintf("artifacts of stage '%s': no file "
+			    "matches %s%s", sd->name, sd->artifacts[0],
+			    sd->nartifacts > 1 ? " or the other globs" : "");
+		if (res.error) {
+			res.state = "failed";
+			log_note(res.fd, res.error);
 		} else {
 			char *note = xasprintf("archived %zu artifact file%s",
 			    matched, matched == 1 ? "" : "s");
-			log_note(fd, note);
+			log_note(res.fd, note);
 			free(note);
 		}
 	}
-	error = store_stage_end(ctx->store, job->id, i, state,
-	    r.end == STAGE_SPAWN_FAILED ? -1 : r.exit_code, err);
-	if (err) {
-		*job_state = r.end == STAGE_CANCELED ? "canceled" :
-		    r.end == STAGE_INTERRUPTED ? "interrupted" : "failed";
-		*job_error = err;
-		err = NULL;
+	error = store_stage_end(ctx->store, job->id, i, res.state,
+	    res.exit_code, res.error);
+	if (res.error) {
+		*job_state = res.canceled ? "canceled" : res.interrupted ?
+		    "interrupted" : "failed";
+		*job_error = res.error;
+		res.error = NULL;
 	}
 out:
-	if (fd >= 0)
-		close(fd);
-	env_free(&env);
-	free(err);
+	if (res.fd >= 0)
+		close(res.fd);
+	free(res.error);
 	free(log);
+	return error;
+}
+
+static int mkdir_p_logs(struct job_ctx *ctx, const struct job *job)
+{
+	char *dir = xasprintf("%s/logs/%lld", ctx->home, (long long)job->id);
+	int error = mkdir_p(dir, 0755);
+
+	free(dir);
+	return error;
+}
+
+/*
+ * End a build; a passed one queues its automatic deployments (runner.yml
+ * auto_deploy, environments of its pipeline that need no signed tag) in
+ * the same transaction, so none is lost between the two.
+ */
+static int end_build(struct job_ctx *ctx, const struct job *job,
+    const struct pipeline *pl, const char *state, const char *msg)
+{
+	const struct repo_conf *rc = config_repo(ctx->conf, job->repo);
+	struct deploy_req *reqs;
+	size_t n = 0;
+	int error;
+
+	if (strcmp(state, "passed") || !pl)
+		return store_job_end(ctx->store, job->id, state, msg);
+	reqs = xcalloc(rc->nauto_deploy + 1, sizeof(*reqs));
+	for (size_t i = 0; i < rc->nauto_deploy; i++) {
+		const struct env_def *e = pipeline_env(pl, rc->auto_deploy[i]);
+		if (!e || e->signed_tag)
+			continue;
+		reqs[n++] = (struct deploy_req){ .repo = job->repo,
+		    .ref = job->ref, .commit = job->commit, .env = e->name,
+		    .source_job = job->id };
+	}
+	error = store_job_end_deploy(ctx->store, job->id, state, msg, reqs, n);
+	free(reqs);
 	return error;
 }
 
@@ -275,6 +369,12 @@ int job_run(struct job_ctx *ctx, struct job *job)
 	char *msg = NULL;
 	int error = 0;
 
+	if (job->kind && !strcmp(job->kind, "deploy")) {
+		free(ws);
+		free(logdir);
+		free(artdir);
+		return mkdir_p_logs(ctx, job) < 0 ? -1 : deploy_run(ctx, job);
+	}
 	rm_rf(ws);
 	if (mkdir_p(logdir, 0755) < 0 || mkdir_p(artdir, 0755) < 0) {
 		state = "error";
@@ -359,7 +459,7 @@ int job_run(struct job_ctx *ctx, struct job *job)
 		free(path);
 	}
 end:
-	error = store_job_end(ctx->store, job->id, state, msg);
+	error = end_build(ctx, job, pl, state, msg);
 out:
 	artifact_abort(aw);
 	source_free(src);

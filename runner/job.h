@@ -23,6 +23,25 @@ struct job_ctx {
 	const int *stopping;	/* set once the daemon is shutting down */
 };
 
+/* One command run as a recorded, logged step of a job. */
+struct job_step {
+	const char *name;	/* the stage name shown */
+	const char *what;	/* "stage", "deploy"...: used in messages */
+	const char *script;
+	const char *cwd;
+	char *const *env;	/* extra KEY=VALUE, NULL-terminated */
+	int64_t timeout_ms;	/* 0: default_timeout */
+	int keep_detached;	/* deploys may leave services running */
+};
+
+/*
+ * Run `st` as the next stage of `job`. *err (caller frees) says why it
+ * did not pass, or stays NULL. Returns a negative code only when the
+ * store failed.
+ */
+int job_step(struct job_ctx *ctx, const struct job *job,
+    const struct job_step *st, char **err);
+
 /*
  * Run `job` and record its outcome. Returns 0 when the outcome was recorded
  * (whatever it was), or a negative code when the store itself failed.

@@ -974,24 +974,29 @@ int store_job_end_deploy(struct store *s, int64_t id, const char *state,
 
 int store_deploy_resolve(struct store *s, const struct job *j)
 {
-	return run(s, Q_DEPLOY_RESOLVE, "record deployment", "itzttttzt"
+	return run(s, Q_DEPLOY_RESOLVE, "record deployment", "itztttztt"
 	    "", j->id, j->commit, j->source_job, j->tag_object, j->release_dir,
 	    j->notes, j->previous, j->subject, j->figures);
 }
 
-int store_stage_add(struct store *s, int64_t id, const char *name,
-    const char *log_path, int *idx)
+int store_stage_count(struct store *s, int64_t id, int *n)
 {
 	sqlite3_stmt *st = stmt(s, Q_STAGE_COUNT);
-	int n;
+	int rc;
 
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, id);
-	n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	rc = sqlite3_step(st);
+	*n = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
 	sqlite3_reset(st);
-	*idx = n;
-	return run(s, Q_STAGE_INS, "add step", "iitt", id, (int64_t)n, name,
+	return rc == SQLITE_ROW ? 0 : db_error(s, "count stages");
+}
+
+int store_stage_add(struct store *s, int64_t id, int idx, const char *name,
+    const char *log_path)
+{
+	return run(s, Q_STAGE_INS, "add step", "iitt", id, (int64_t)idx, name,
 	    log_path);
 }
 

@@ -166,9 +166,11 @@ int store_job_end_deploy(struct store *s, int64_t id, const char *state,
     const char *error, const struct deploy_req *r, size_t n);
 /* Record what a deploy job resolved (commit, source, tag object...). */
 int store_deploy_resolve(struct store *s, const struct job *j);
-/* Append a step row (a stage) to a running job; returns its index. */
-int store_stage_add(struct store *s, int64_t id, const char *name,
-    const char *log_path, int *idx);
+/* How many stage rows a job has; the next one gets this index. */
+int store_stage_count(struct store *s, int64_t id, int *n);
+/* Add stage row `idx` to a running job (deploy steps come one by one). */
+int store_stage_add(struct store *s, int64_t id, int idx, const char *name,
+    const char *log_path);
 int store_check_add(struct store *s, int64_t id, const struct check_rec *c);
 /* The newest passed build of `commit` in `repo` with an artifact, or 0. */
 int64_t store_passed_build(struct store *s, const char *repo,

@@ -182,7 +182,7 @@ static int drain(struct logger *lg, int fd, char *buf)
 	}
 }
 
-int stage_run(const struct stage_spec *spec, struct stage_result *out)
+static int run(const struct stage_spec *spec, struct stage_result *out)
 {
 	struct logger lg = { spec, out, SBUF_INIT };
 	int outp[2], errp[2], pidfd = -1, status = 0, e;
@@ -312,4 +312,20 @@ int stage_run(const struct stage_spec *spec, struct stage_result *out)
 	free(buf);
 	sbuf_release(&lg.filtered);
 	return 0;
+}
+
+int stage_run(const struct stage_spec *spec, struct stage_result *out)
+{
+	int was_subreaper = 0, rc;
+
+	/* A service a deploy detaches (setsid -f) must not be reparented to
+	 * this worker, or the next stage's sweep would end it: stop being a
+	 * subreaper while such a step runs. */
+	prctl(PR_GET_CHILD_SUBREAPER, &was_subreaper);
+	if (spec->keep_detached && was_subreaper)
+		prctl(PR_SET_CHILD_SUBREAPER, 0);
+	rc = run(spec, out);
+	if (spec->keep_detached && was_subreaper)
+		prctl(PR_SET_CHILD_SUBREAPER, 1);
+	return rc;
 }

@@ -1,0 +1,298 @@
+/*
+ * Tag verification. libgit2 reads the raw tag object; the signature is
+ * the trailing armored block, the signed payload everything before it, as
+ * git itself splits them. ssh-keygen -Y and gpg do the cryptography, with
+ * the server's allowed signers file and keyring only (gpg runs with a
+ * fresh home, so the runner user's own keys are never consulted).
+ */
+#include "tagsig.h"
+#include "config.h"
+#include "proc.h"
+#include "util.h"
+
+#include <errno.h>
+#include <git2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SSH_BEGIN "-----BEGIN SSH SIGNATURE-----"
+#define PGP_BEGIN "-----BEGIN PGP SIGNATURE-----"
+
+void tag_info_release(struct tag_info *t)
+{
+	free(t->commit);
+	free(t->message);
+	free(t->signer);
+	free(t->kind);
+	memset(t, 0, sizeof(*t));
+}
+
+/* Where the signature starts: the last line that begins an armor block. */
+static const char *find_signature(const char *buf, size_t len,
+    const char **kind)
+{
+	const char *found = NULL;
+
+	for (const char *p = buf; p < buf + len; ) {
+		const char *nl = memchr(p, '\n', (size_t)(buf + len - p));
+		size_t ll = nl ? (size_t)(nl - p) : (size_t)(buf + len - p);
+		if (ll >= strlen(SSH_BEGIN) && !strncmp(p, SSH_BEGIN,
+		    strlen(SSH_BEGIN))) {
+			found = p;
+			*kind = "ssh";
+		} else if (ll >= strlen(PGP_BEGIN) && !strncmp(p, PGP_BEGIN,
+		    strlen(PGP_BEGIN))) {
+			found = p;
+			*kind = "gpg";
+		}
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+	return found;
+}
+
+static int first_line(const struct sbuf *sb, struct sbuf *out)
+{
+	size_t n = strcspn(sb->buf, "\n");
+
+	sbuf_add(out, sb->buf, n);
+	return 0;
+}
+
+static int verify_ssh(const char *allowed, const char *payload, size_t plen,
+    const char *sigfile, struct tag_info *out)
+{
+	struct sbuf o = SBUF_INIT, e = SBUF_INIT, why = SBUF_INIT;
+	int rc, error;
+
+	if (!allowed)
+		return error_set(ERR_INVALID, "SSH-signed tag, but no "
+		    "allowed_signers is configured for this repository");
+	char *find[] = { "ssh-keygen", "-Y", "find-principals", "-f",
+	    (char *)allowed, "-s", (char *)sigfile, NULL };
+	rc = proc_run(find, NULL, 0, &o, &e, 10000);
+	if (rc < 0) {
+		error = rc;
+		goto out;
+	}
+	if (rc != 0 || !o.len) {
+		error = error_set(ERR_INVALID, "signature is not by an allowed "
+		    "signer (unknown key)");
+		goto out;
+	}
+	o.buf[strcspn(o.buf, "\n")] = '\0';
+	char *principal = xstrdup(o.buf);
+	sbuf_reset(&o);
+	sbuf_reset(&e);
+	char *verify[] = { "ssh-keygen", "-Y", "verify", "-f", (char *)allowed,
+	    "-I", principal, "-n", "git", "-s", (char *)sigfile, NULL };
+	rc = proc_run(verify, payload, plen, &o, &e, 10000);
+	if (rc != 0) {
+		first_line(e.len ? &e : &o, &why);
+		error = rc < 0 ? rc : error_set(ERR_INVALID, "bad SSH signature "
+		    "by '%s': %s", principal, why.len ? why.buf :
+		    "verification failed");
+		free(principal);
+		goto out;
+	}
+	out->signer = principal;
+	error = 0;
+out:
+	sbuf_release(&o);
+	sbuf_release(&e);
+	sbuf_release(&why);
+	return error;
+}
+
+static int verify_gpg(const char *keyring, const char *payload, size_t plen,
+    const char *sigfile, const char *tmpdir, struct tag_info *out)
+{
+	struct sbuf o = SBUF_INIT, e = SBUF_INIT;
+	char *home = NULL;
+	int rc, error;
+
+	if (!keyring)
+		return error_set(ERR_INVALID, "OpenPGP-signed tag, but no "
+		    "gpg_keyring is configured for this repository");
+	if (access(keyring, R_OK) != 0)
+		return error_set(ERR_INVALID, "cannot read gpg_keyring '%s': %s",
+		    keyring, strerror(errno));
+	home = xasprintf("%s/gnupg.XXXXXX", tmpdir);
+	if (!mkdtemp(home)) {
+		error = error_set(-1, "cannot create '%s': %s", home,
+		    strerror(errno));
+		goto out;
+	}
+	char *argv[] = { "gpg", "--batch", "--no-tty", "--homedir", home,
+	    "--no-default-keyring", "--keyring", (char *)keyring,
+	    "--trust-model", "always", "--no-auto-key-retrieve",
+	    "--status-fd", "1", "--verify", (char *)sigfile, "-", NULL };
+	rc = proc_run(argv, payload, plen, &o, &e, 20000);
+	if (rc < 0) {
+		error = rc;
+		goto out;
+	}
+	if (strstr(o.buf, "[GNUPG:] EXPKEYSIG"))
+		error = error_set(ERR_INVALID, "signed by an expired OpenPGP key");
+	else if (strstr(o.buf, "[GNUPG:] REVKEYSIG"))
+		error = error_set(ERR_INVALID, "signed by a revoked OpenPGP key");
+	else if (strstr(o.buf, "[GNUPG:] NO_PUBKEY") ||
+	    strstr(o.buf, "[GNUPG:] ERRSIG"))
+		error = error_set(ERR_INVALID, "signature is not by a trusted "
+		    "key (unknown OpenPGP key)");
+	else if (strstr(o.buf, "[GNUPG:] BADSIG"))
+		error = error_set(ERR_INVALID, "bad OpenPGP signature");
+	else if (rc != 0 || !strstr(o.buf, "[GNUPG:] GOODSIG") ||
+	    !strstr(o.buf, "[GNUPG:] VALIDSIG"))
+		error = error_set(ERR_INVALID, "OpenPGP signature did not verify");
+	else {
+		const char *v = strstr(o.buf, "[GNUPG:] VALIDSIG ") + 18;
+		out->signer = xstrndup(v, strcspn(v, " \n"));
+		error = 0;
+	}
+out:
+	if (home) {
+		rm_rf(home);
+		free(home);
+	}
+	sbuf_release(&o);
+	sbuf_release(&e);
+	return error;
+}
+
+int tag_verify(const char *repo, const char *quarantine, const char *name,
+    const char *tag_oid, const struct repo_conf *rc, const char *tmpdir,
+    struct tag_info *out)
+{
+	git_repository *r = NULL;
+	git_odb *odb = NULL;
+	git_odb_object *obj = NULL;
+	git_tag *tag = NULL;
+	git_oid oid;
+	const char *kind = NULL, *sig;
+	char *sigfile = NULL;
+	int error;
+
+	memset(out, 0, sizeof(*out));
+	git_libgit2_init();
+	if (git_repository_open_bare(&r, repo) < 0 ||
+	    git_repository_odb(&odb, r) < 0) {
+		error = error_set(-1, "cannot open repository '%s'", repo);
+		goto out;
+	}
+	if (quarantine && git_odb_add_disk_alternate(odb, quarantine) < 0) {
+		error = error_set(-1, "cannot read the pushed objects in '%s'",
+		    quarantine);
+		goto out;
+	}
+	if (git_oid_fromstr(&oid, tag_oid) < 0 ||
+	    git_odb_read(&obj, odb, &oid) < 0) {
+		error = error_set(ERR_INVALID, "tag '%s': object %s not found",
+		    name, tag_oid);
+		goto out;
+	}
+	if (git_odb_object_type(obj) != GIT_OBJECT_TAG) {
+		error = error_set(ERR_INVALID, "'%s' is a lightweight tag: a "
+		    "release needs an annotated, signed tag", name);
+		goto out;
+	}
+	if (git_tag_lookup(&tag, r, &oid) < 0) {
+		error = error_set(ERR_INVALID, "tag '%s': cannot parse the tag "
+		    "object", name);
+		goto out;
+	}
+	if (strcmp(git_tag_name(tag), name)) {
+		error = error_set(ERR_INVALID, "the tag object is named '%s' but "
+		    "was pushed as '%s'", git_tag_name(tag), name);
+		goto out;
+	}
+	if (git_tag_target_type(tag) != GIT_OBJECT_COMMIT) {
+		error = error_set(ERR_INVALID, "tag '%s' points at a %s, not a "
+		    "commit", name, git_object_type2string(
+		    git_tag_target_type(tag)));
+		goto out;
+	}
+	const char *data = git_odb_object_data(obj);
+	size_t len = git_odb_object_size(obj);
+	if (!(sig = find_signature(data, len, &kind))) {
+		error = error_set(ERR_INVALID, "tag '%s' is not signed", name);
+		goto out;
+	}
+	sigfile = xasprintf("%s/tagsig.%d", tmpdir, (int)getpid());
+	if ((error = write_file_atomic(sigfile, sig, (size_t)(data + len - sig),
+	    0600)) < 0)
+		goto out;
+	size_t plen = (size_t)(sig - data);
+	if (!strcmp(kind, "ssh"))
+		error = verify_ssh(rc->allowed_signers, data, plen, sigfile, out);
+	else
+		error = verify_gpg(rc->gpg_keyring, data, plen, sigfile, tmpdir,
+		    out);
+	if (error < 0) {
+		if (error == ERR_INVALID) {
+			char *why = xstrdup(error_last());
+			error = error_set(ERR_INVALID, "tag '%s': %s", name, why);
+			free(why);
+		}
+		goto out;
+	}
+	out->kind = xstrdup(kind);
+	out->commit = xstrdup(git_oid_tostr_s(git_tag_target_id(tag)));
+	const char *msg = git_tag_message(tag);
+	const char *msig = msg ? find_signature(msg, strlen(msg), &kind) : NULL;
+	out->message = msg ? xstrndup(msg, msig ? (size_t)(msig - msg) :
+	    strlen(msg)) : xstrdup("");
+	while (*out->message && out->message[strlen(out->message) - 1] == '\n')
+		out->message[strlen(out->message) - 1] = '\0';
+	error = 0;
+out:
+	if (sigfile) {
+		unlink(sigfile);
+		free(sigfile);
+	}
+	if (error < 0)
+		tag_info_release(out);
+	git_tag_free(tag);
+	git_odb_object_free(obj);
+	git_odb_free(odb);
+	git_repository_free(r);
+	git_libgit2_shutdown();
+	return error;
+}
+
+int release_notes(const char *repo, const char *from, const char *to,
+    int max, struct sbuf *out)
+{
+	git_repository *r = NULL;
+	git_revwalk *walk = NULL;
+	git_oid oid;
+	int n = 0, error = 0;
+
+	git_libgit2_init();
+	if (git_repository_open_bare(&r, repo) < 0 ||
+	    git_revwalk_new(&walk, r) < 0 || git_oid_fromstr(&oid, to) < 0 ||
+	    git_revwalk_push(walk, &oid) < 0) {
+		error = error_set(-1, "cannot walk the history of '%s'", repo);
+		goto out;
+	}
+	git_revwalk_sorting(walk, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME);
+	if (from && git_oid_fromstr(&oid, from) == 0)
+		git_revwalk_hide(walk, &oid);
+	while (n < max && git_revwalk_next(&oid, walk) == 0) {
+		git_commit *c = NULL;
+		if (git_commit_lookup(&c, r, &oid) < 0)
+			continue;
+		sbuf_addf(out, "- %s (%.7s)\n", git_commit_summary(c) ?
+		    git_commit_summary(c) : "", git_oid_tostr_s(&oid));
+		git_commit_free(c);
+		n++;
+	}
+out:
+	git_revwalk_free(walk);
+	git_repository_free(r);
+	git_libgit2_shutdown();
+	return error;
+}

@@ -1,0 +1,37 @@
+/*
+ * Is this pushed tag a release we may deploy? An annotated tag object,
+ * named as it was pushed, pointing at a commit, signed (SSH or OpenPGP)
+ * by a key the server trusts. Trust comes from runner.yml only.
+ */
+#ifndef RUNNER_TAGSIG_H
+#define RUNNER_TAGSIG_H
+
+struct repo_conf;
+struct sbuf;
+
+struct tag_info {
+	char *commit;	/* the tagged commit, 40 hex */
+	char *message;	/* the tag message without the signature */
+	char *signer;	/* who signed: SSH principal or OpenPGP key id */
+	char *kind;	/* "ssh" or "gpg" */
+};
+
+/*
+ * Verify `tag_oid` pushed as refs/tags/`name` in the bare repository
+ * `repo`. `quarantine` is git's object directory of a push in progress
+ * (pre-receive), or NULL. `tmpdir` is where temporary files may go.
+ * Returns 0 and fills *out, or ERR_INVALID with the reason for refusing.
+ */
+int tag_verify(const char *repo, const char *quarantine, const char *name,
+    const char *tag_oid, const struct repo_conf *rc, const char *tmpdir,
+    struct tag_info *out);
+void tag_info_release(struct tag_info *t);
+
+/*
+ * Release notes: "- subject" for each commit reachable from `to` but not
+ * from `from` (NULL: the last `max`), newest first.
+ */
+int release_notes(const char *repo, const char *from, const char *to,
+    int max, struct sbuf *out);
+
+#endif

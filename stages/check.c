@@ -1,0 +1,121 @@
+/*
+ * libcurl for the checks after a deploy. The body is read and dropped
+ * (bounded); only status and timing count.
+ */
+#include "check.h"
+#include "util.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <string.h>
+
+static size_t discard(char *p, size_t size, size_t n, void *arg)
+{
+	size_t *total = arg;
+
+	(void)p;
+	*total += size * n;
+	return *total > 16 * 1024 * 1024 ? 0 : size * n;
+}
+
+static void curl_once(void)
+{
+	static int done;
+
+	if (!done) {
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		done = 1;
+	}
+}
+
+int http_get(const char *url, int64_t timeout_ms, struct http_result *res)
+{
+	CURL *c;
+	CURLcode rc;
+	size_t total = 0;
+	curl_off_t us = 0;
+
+	curl_once();
+	memset(res, 0, sizeof(*res));
+	if (!(c = curl_easy_init())) {
+		snprintf(res->error, sizeof(res->error), "cannot start libcurl");
+		return -1;
+	}
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &total);
+	curl_easy_setopt(c, CURLOPT_USERAGENT, "runner-check/1");
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+	rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_TOTAL_TIME_T, &us);
+	res->latency_ms = (int64_t)(us / 1000);
+	if (rc != CURLE_OK) {
+		snprintf(res->error, sizeof(res->error), "%s",
+		    curl_easy_strerror(rc));
+		curl_easy_cleanup(c);
+		return -1;
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &res->status);
+	curl_easy_cleanup(c);
+	return 0;
+}
+
+int tls_days_left(const char *url, long *days)
+{
+	struct curl_certinfo *ci = NULL;
+	CURL *c;
+	CURLcode rc;
+	size_t total = 0;
+	time_t expire = 0;
+	int error = 0;
+
+	curl_once();
+	if (strncmp(url, "https://", 8))
+		return error_set(ERR_INVALID, "'%s' is not an https URL", url);
+	if (!(c = curl_easy_init()))
+		return error_set(-1, "cannot start libcurl");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 15000L);
+	curl_easy_setopt(c, CURLOPT_CERTINFO, 1L);
+	/* Only the expiry is read here; trust is the http checks' business. */
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &total);
+	rc = curl_easy_perform(c);
+	if (rc != CURLE_OK) {
+		error = error_set(-1, "cannot reach '%s': %s", url,
+		    curl_easy_strerror(rc));
+		goto out;
+	}
+	curl_easy_getinfo(c, CURLINFO_CERTINFO, &ci);
+	for (int i = 0; ci && i < ci->num_of_certs && i < 1; i++)
+		for (struct curl_slist *s = ci->certinfo[i]; s; s = s->next)
+			if (!strncmp(s->data, "Expire date:", 12))
+				expire = curl_getdate(s->data + 12, NULL);
+	if (expire <= 0) {
+		error = error_set(-1, "'%s' presented no certificate expiry", url);
+		goto out;
+	}
+	*days = (long)((expire - time(NULL)) / 86400);
+out:
+	curl_easy_cleanup(c);
+	return error;
+}
+
+char *url_join(const char *base, const char *path)
+{
+	size_t n;
+
+	if (!base || strncmp(path, "/", 1))
+		return xstrdup(path);
+	n = strlen(base);
+	while (n && base[n - 1] == '/')
+		n--;
+	return xasprintf("%.*s%s", (int)n, base, path);
+}

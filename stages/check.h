@@ -1,0 +1,26 @@
+/*
+ * Health checks over HTTP with libcurl: status and latency of a GET, and
+ * how many days the certificate of an https URL stays valid.
+ */
+#ifndef RUNNER_CHECK_H
+#define RUNNER_CHECK_H
+
+#include <stdint.h>
+
+struct http_result {
+	long status;		/* 0 if no response */
+	int64_t latency_ms;
+	char error[256];	/* why there was no response */
+};
+
+/* One GET of `url`; connect timeout 5 s, total `timeout_ms`. Returns 0
+ * when a response came (any status), -1 otherwise (see res->error). */
+int http_get(const char *url, int64_t timeout_ms, struct http_result *res);
+
+/* Whole days left before the certificate `url` presents expires. */
+int tls_days_left(const char *url, long *days);
+
+/* `path` made absolute against `base` (NULL base: path as it is). */
+char *url_join(const char *base, const char *path);
+
+#endif
