@@ -9,6 +9,9 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -227,4 +230,58 @@ out:
 	store_close(store);
 	config_free(conf);
 	return error;
+}
+
+void hook_read_input(struct sbuf *in, int *truncated)
+{
+	char chunk[65536];
+
+	*truncated = 0;
+	for (;;) {
+		ssize_t n = read(0, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (in->len + (size_t)n > HOOK_MAX_INPUT)
+			*truncated = 1;	/* keep reading: git waits for us */
+		else
+			sbuf_add(in, chunk, (size_t)n);
+	}
+}
+
+int hook_run_chained(const char *path, char **argv, const char *in,
+    size_t len)
+{
+	int fds[2], status;
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return 0;
+	pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		fprintf(stderr, "runner: warning: cannot run '%s': %s\n", path,
+		    strerror(errno));
+		return 1;
+	}
+	if (pid == 0) {
+		dup2(fds[0], 0);
+		argv[0] = (char *)path;
+		execv(path, argv);
+		fprintf(stderr, "runner: cannot run '%s': %s\n", path,
+		    strerror(errno));
+		_exit(126);
+	}
+	close(fds[0]);
+	signal(SIGPIPE, SIG_IGN);
+	write_all(fds[1], in, len);
+	close(fds[1]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return 1;
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
 }

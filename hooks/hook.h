@@ -11,7 +11,6 @@
 
 #define HOOK_MAX_INPUT (4 * 1024 * 1024)
 #define HOOK_MAX_LINES 10000
-#define HOOK_MARKER "# runner post-receive hook"
 #define SOCKET_FILE "runner.sock"
 /* A release tag that matches release_tags deploys to this environment. */
 #define RELEASE_ENV "production"
@@ -36,6 +35,14 @@ void hook_updates_free(struct hook_update *u, size_t n);
  */
 int hook_post_receive(const char *home, const char *repo,
     const struct hook_update *updates, size_t n, FILE *msg);
+
+struct sbuf;
+/* Read all of stdin, keeping the first HOOK_MAX_INPUT bytes. */
+void hook_read_input(struct sbuf *in, int *truncated);
+/* Run the hook that was installed before ours, with the same input and
+ * arguments (argv[0] is replaced); returns its exit code. */
+int hook_run_chained(const char *path, char **argv, const char *in,
+    size_t len);
 
 /* Send a wake-up datagram to the daemon of `home`; silent if it is down. */
 void hook_wake(const char *home, const char *what);

@@ -26,11 +26,11 @@ static void add_quoted(struct sbuf *sb, const char *s)
 	sbuf_addch(sb, '\'');
 }
 
-static int is_ours(const char *path)
+static int is_ours(const char *path, const char *marker)
 {
 	struct sbuf buf = SBUF_INIT;
 	int ours = read_file(path, 64 * 1024, &buf) == 0 &&
-	    strstr(buf.buf, HOOK_MARKER) != NULL;
+	    strstr(buf.buf, marker) != NULL;
 
 	sbuf_release(&buf);
 	return ours;
@@ -65,22 +65,24 @@ static int check_bare(const char *repo)
 	return 0;
 }
 
-int install_hook(const char *repo, const char *home, const char *hook_bin,
-    int *chained)
+int install_hook(const char *repo, const char *home, const char *prog,
+    const char *name, int *chained)
 {
-	struct sbuf script = SBUF_INIT;
+	struct sbuf script = SBUF_INIT, marker = SBUF_INIT;
 	char *hooks = NULL, *path = NULL, *chain = NULL;
+	int pre = !strcmp(name, "pre-receive");
 	int error;
 
 	*chained = 0;
 	if ((error = check_bare(repo)) < 0)
 		return error;
 	hooks = xasprintf("%s/hooks", repo);
-	path = xasprintf("%s/post-receive", hooks);
-	chain = xasprintf("%s/post-receive.chained", hooks);
+	path = xasprintf("%s/%s", hooks, name);
+	chain = xasprintf("%s/%s.chained", hooks, name);
+	sbuf_addf(&marker, "# runner %s hook", name);
 	if ((error = mkdir_p(hooks, 0755)) < 0)
 		goto out;
-	if (access(path, F_OK) == 0 && !is_ours(path)) {
+	if (access(path, F_OK) == 0 && !is_ours(path, marker.buf)) {
 		if (access(chain, F_OK) == 0) {
 			error = error_set(ERR_INVALID, "'%s' exists and so does "
 			    "'%s': move one away first", path, chain);
@@ -94,29 +96,31 @@ int install_hook(const char *repo, const char *home, const char *hook_bin,
 	}
 	*chained = access(chain, F_OK) == 0;
 
-	sbuf_adds(&script, "#!/bin/sh\n" HOOK_MARKER
-	    ": queues CI jobs for pushed branches.\n"
-	    "# Written by 'runner install-hook'; run it again to update. A hook "
-	    "that\n# was here before is kept as post-receive.chained and still "
-	    "runs.\n");
+	sbuf_addf(&script, "#!/bin/sh\n%s: %s\n", marker.buf, pre ?
+	    "refuses release tags that would not deploy." :
+	    "queues CI jobs for pushed branches.");
+	sbuf_addf(&script, "# Written by 'runner install-hook'; run it again to "
+	    "update. A hook that\n# was here before is kept as %s.chained and "
+	    "still runs.\n", name);
 	sbuf_adds(&script, "RUNNER_HOME=");
 	add_quoted(&script, home);
 	sbuf_adds(&script, "\nRUNNER_HOOK=");
-	add_quoted(&script, hook_bin);
-	sbuf_adds(&script,
+	add_quoted(&script, prog);
+	sbuf_addf(&script,
 	    "\nif [ -x \"$RUNNER_HOOK\" ]; then\n"
-	    "\texec \"$RUNNER_HOOK\" post-receive \"$RUNNER_HOME\" "
-	    "\"$0.chained\" \"$@\"\n"
+	    "\texec \"$RUNNER_HOOK\" %s \"$RUNNER_HOME\" \"$0.chained\" \"$@\"\n"
 	    "fi\n"
-	    "echo \"runner: warning: $RUNNER_HOOK is missing; nothing queued "
-	    "(run 'runner install-hook' again)\" >&2\n"
+	    "echo \"runner: warning: $RUNNER_HOOK is missing; %s (run 'runner "
+	    "install-hook' again)\" >&2\n"
 	    "if [ -x \"$0.chained\" ]; then\n"
 	    "\texec \"$0.chained\" \"$@\"\n"
 	    "fi\n"
-	    "exit 0\n");
+	    "exit 0\n", name, pre ? "release tags not checked" :
+	    "nothing queued");
 	error = write_file_atomic(path, script.buf, script.len, 0755);
 out:
 	sbuf_release(&script);
+	sbuf_release(&marker);
 	free(hooks);
 	free(path);
 	free(chain);

@@ -5,11 +5,12 @@
 #define RUNNER_INSTALL_H
 
 /*
- * Write REPO/hooks/post-receive that execs `hook_bin` with `home`. A hook
- * already there that is not ours is kept as post-receive.chained and keeps
- * running. Idempotent. *chained is set when a foreign hook was kept.
+ * Write REPO/hooks/NAME ("post-receive" or "pre-receive"), a script that
+ * execs `prog NAME HOME CHAINED`. A hook already there that is not ours is
+ * kept as NAME.chained and keeps running. Idempotent. *chained is set when
+ * a foreign hook was kept.
  */
-int install_hook(const char *repo, const char *home, const char *hook_bin,
-    int *chained);
+int install_hook(const char *repo, const char *home, const char *prog,
+    const char *name, int *chained);
 
 #endif

@@ -17,60 +17,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static void read_input(struct sbuf *in, int *truncated)
-{
-	char chunk[65536];
-
-	*truncated = 0;
-	for (;;) {
-		ssize_t n = read(0, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (in->len + (size_t)n > HOOK_MAX_INPUT)
-			*truncated = 1;	/* keep reading: git waits for us */
-		else
-			sbuf_add(in, chunk, (size_t)n);
-	}
-}
-
-/* Run the hook that was here before ours, with the same input. */
-static int run_chained(const char *path, char **argv, const struct sbuf *in)
-{
-	int fds[2], status;
-	pid_t pid;
-
-	if (pipe2(fds, O_CLOEXEC) < 0)
-		return 0;
-	pid = fork();
-	if (pid < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		fprintf(stderr, "runner: warning: cannot run '%s': %s\n", path,
-		    strerror(errno));
-		return 1;
-	}
-	if (pid == 0) {
-		dup2(fds[0], 0);
-		argv[0] = (char *)path;
-		execv(path, argv);
-		fprintf(stderr, "runner: cannot run '%s': %s\n", path,
-		    strerror(errno));
-		_exit(126);
-	}
-	close(fds[0]);
-	signal(SIGPIPE, SIG_IGN);
-	write_all(fds[1], in->buf, in->len);
-	close(fds[1]);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return 1;
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return WEXITSTATUS(status);
-}
-
 int main(int argc, char **argv)
 {
 	struct sbuf in = SBUF_INIT;
@@ -85,7 +31,7 @@ int main(int argc, char **argv)
 		    "meant to be run by hand)\n");
 		return 2;
 	}
-	read_input(&in, &truncated);
+	hook_read_input(&in, &truncated);
 	repo = realpath(getenv("GIT_DIR") ? getenv("GIT_DIR") : ".", NULL);
 	if (!repo) {
 		fprintf(stderr, "runner: warning: cannot resolve the repository "
@@ -105,7 +51,7 @@ int main(int argc, char **argv)
 chain:
 	if (argc > 3 && access(argv[3], X_OK) == 0) {
 		/* argv[3..] become the chained hook's arguments after argv[0] */
-		rc = run_chained(argv[3], argv + 3, &in);
+		rc = hook_run_chained(argv[3], argv + 3, in.buf, in.len);
 	}
 	hook_updates_free(u, n);
 	sbuf_release(&in);

@@ -3,6 +3,7 @@
  * sbuf_add_display, so text from pushes cannot drive the terminal.
  */
 #include "cli.h"
+#include <stdio.h>
 #include "store.h"
 #include "util.h"
 
@@ -191,4 +192,47 @@ int cli_number(const char *arg, long min, long max, long *out)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+int cli_find_env(struct store *s, const char *repo, const char *name,
+    struct env_rec **out)
+{
+	struct env_rec **v = NULL;
+	char *real = repo ? realpath(repo, NULL) : NULL;
+	size_t n = 0, found = 0, at = 0;
+	int error;
+
+	*out = NULL;
+	if (repo && !real) {
+		error = cli_error("cannot find repository '%s'", repo);
+		return -1;
+	}
+	if ((error = store_envs_list(s, &v, &n)) < 0) {
+		cli_error("%s", error_last());
+		free(real);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i]->name, name) && (!real ||
+		    !strcmp(v[i]->repo, real))) {
+			found++;
+			at = i;
+		}
+	error = -1;
+	if (!found)
+		cli_error("environment '%s' has never been deployed%s%s", name,
+		    real ? " from " : "", real ? real : "");
+	else if (found > 1)
+		cli_error("several repositories have an environment '%s': name "
+		    "one with --repo", name);
+	else {
+		*out = v[at];
+		v[at] = NULL;
+		error = 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		env_rec_free(v[i]);
+	free(v);
+	free(real);
+	return error;
 }

@@ -35,6 +35,10 @@ int cmd_cancel(int argc, char **argv);
 int cmd_retry(int argc, char **argv);
 int cmd_artifacts(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_deploy(int argc, char **argv);
+int cmd_rollback(int argc, char **argv);
+int cmd_releases(int argc, char **argv);
+int cmd_pre_receive(int argc, char **argv);
 
 /*
  * Option parsing shared by every command: --home and --help are handled
@@ -70,6 +74,14 @@ int cli_usage(const char *usage);
 struct store *cli_store(const char *home);
 /* Parse a job id argument ("12" or "#12"); -1 if it is not one. */
 int64_t cli_job_id(const char *arg);
+
+/*
+ * The environment `name` of repository `repo` (or of the only repository
+ * that has one by that name). Errors are printed.
+ */
+struct env_rec;
+int cli_find_env(struct store *s, const char *repo, const char *name,
+    struct env_rec **out);
 
 /* A whole number in [min, max] from an option argument. */
 int cli_number(const char *arg, long min, long max, long *out);

@@ -15,12 +15,24 @@
 #include <unistd.h>
 
 static const char usage[] =
-    "usage: runner install-hook [--home DIR] REPO.git...\n"
+    "usage: runner install-hook [--home DIR] [--pre-receive] REPO.git...\n"
     "\n"
     "Install the runner's post-receive hook into each bare repository. A\n"
     "post-receive hook already there is kept as post-receive.chained and\n"
     "still runs after the runner's, with its exit code passed on. Running\n"
-    "it again updates the hook. The home must exist ('runner init').\n";
+    "it again updates the hook. The home must exist ('runner init').\n"
+    "\n"
+    "--pre-receive also installs a pre-receive hook that refuses, at push\n"
+    "time, a release tag that would not deploy (unsigned, lightweight,\n"
+    "untrusted key, untested commit...), with the reason.\n";
+
+static int on_opt(int c, const char *arg, void *ctx)
+{
+	(void)arg;
+	if (c == 'p')
+		*(int *)ctx = 1;
+	return 0;
+}
 
 /* runner-hook lives beside the runner binary. */
 static char *hook_binary(void)
@@ -41,12 +53,16 @@ static char *hook_binary(void)
 
 int cmd_install_hook(int argc, char **argv)
 {
+	static const struct option opts[] = {
+		{ "pre-receive", no_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 },
+	};
 	const char *home_opt = NULL;
-	char *real_home = NULL, *bin = NULL;
+	char *real_home = NULL, *bin = NULL, *self = NULL;
 	struct cli_session cs = { 0 };
-	int rc;
+	int rc, pre = 0;
 
-	if ((rc = cli_options(argc, argv, usage, NULL, NULL, NULL, NULL,
+	if ((rc = cli_options(argc, argv, usage, NULL, opts, on_opt, &pre,
 	    &home_opt)) >= 0)
 		return rc;
 	if (optind == argc)
@@ -72,7 +88,8 @@ int cmd_install_hook(int argc, char **argv)
 			rc = EXIT_FAIL;
 			continue;
 		}
-		if (install_hook(repo, real_home, bin, &chained) < 0) {
+		if (install_hook(repo, real_home, bin, "post-receive",
+		    &chained) < 0) {
 			cli_error("cannot install into '%s': %s", argv[i],
 			    error_last());
 			rc = EXIT_FAIL;
@@ -81,10 +98,25 @@ int cmd_install_hook(int argc, char **argv)
 			    chained ? " (the existing hook runs after it, as "
 			    "post-receive.chained)" : "");
 		}
+		if (pre && rc == EXIT_OK) {
+			if (!self)
+				self = realpath("/proc/self/exe", NULL);
+			if (!self || install_hook(repo, real_home, self,
+			    "pre-receive", &chained) < 0) {
+				cli_error("cannot install the pre-receive hook into "
+				    "'%s': %s", argv[i], error_last());
+				rc = EXIT_FAIL;
+			} else {
+				printf("installed pre-receive hook in '%s'%s\n", repo,
+				    chained ? " (the existing hook runs after it, as "
+				    "pre-receive.chained)" : "");
+			}
+		}
 		free(repo);
 	}
 out:
 	cli_close(&cs);
+	free(self);
 	free(bin);
 	free(real_home);
 	return rc;

@@ -62,6 +62,35 @@ static void show_text(struct sbuf *sb, const struct job *j, int tty)
 	}
 	if (j->retry_of)
 		sbuf_addf(sb, "retry of: #%lld\n", (long long)j->retry_of);
+	if (j->kind && !strcmp(j->kind, "deploy")) {
+		sbuf_addf(sb, "deploy:   %s", j->env ? j->env : "?");
+		if (j->source_job)
+			sbuf_addf(sb, ", artifact of build #%lld",
+			    (long long)j->source_job);
+		if (j->rollback_to)
+			sbuf_addf(sb, ", rollback to release #%lld",
+			    (long long)j->rollback_to);
+		if (j->previous)
+			sbuf_addf(sb, ", previous release #%lld",
+			    (long long)j->previous);
+		sbuf_addch(sb, '\n');
+		if (j->tag) {
+			sbuf_adds(sb, "tag:      ");
+			sbuf_add_display(sb, j->tag, strlen(j->tag));
+			if (j->tag_object)
+				sbuf_addf(sb, " (tag object %.12s)", j->tag_object);
+			sbuf_addch(sb, '\n');
+		}
+		if (j->forced_by) {
+			sbuf_adds(sb, "forced:   by ");
+			sbuf_add_display(sb, j->forced_by, strlen(j->forced_by));
+			sbuf_addch(sb, '\n');
+		}
+		if (j->release_dir)
+			sbuf_addf(sb, "release:  %s\n", j->release_dir);
+		if (j->figures)
+			sbuf_addf(sb, "verify:   %s\n", j->figures);
+	}
 	if (j->error) {
 		sbuf_adds(sb, "error:    ");
 		sbuf_add_display(sb, j->error, strlen(j->error));
@@ -88,6 +117,19 @@ static void show_text(struct sbuf *sb, const struct job *j, int tty)
 			sbuf_add_display(sb, s->error, strlen(s->error));
 			sbuf_addch(sb, '\n');
 		}
+	}
+	if (j->nchecks)
+		sbuf_adds(sb, "\nchecks:\n");
+	for (size_t i = 0; i < j->nchecks; i++) {
+		const struct check_rec *c = &j->checks[i];
+		sbuf_addf(sb, "  %-20s %s  status %d  %lldms\n", c->name,
+		    c->ok ? "ok" : "FAILED", c->status, (long long)c->latency_ms);
+	}
+	if (j->notes && *j->notes) {
+		sbuf_adds(sb, "\nrelease notes:\n");
+		sbuf_add_display(sb, j->notes, strlen(j->notes));
+		if (j->notes[strlen(j->notes) - 1] != '\n')
+			sbuf_addch(sb, '\n');
 	}
 	if (j->nartifacts)
 		sbuf_adds(sb, "\nartifacts:\n");

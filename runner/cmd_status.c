@@ -44,7 +44,16 @@ static void job_line(struct sbuf *sb, const struct job *j, int tty)
 	    cli_color(j->state, tty), j->state, tty ? COLOR_RESET : "");
 	cli_repo_name(sb, j->repo);
 	sbuf_addch(sb, ' ');
-	sbuf_add_display(sb, cli_ref_name(j->ref), strlen(cli_ref_name(j->ref)));
+	if (j->kind && !strcmp(j->kind, "deploy")) {
+		sbuf_addf(sb, "deploy %s", j->env ? j->env : "?");
+		if (j->tag) {
+			sbuf_addch(sb, ' ');
+			sbuf_add_display(sb, j->tag, strlen(j->tag));
+		}
+	} else {
+		sbuf_add_display(sb, cli_ref_name(j->ref),
+		    strlen(cli_ref_name(j->ref)));
+	}
 	sbuf_addf(sb, " %.7s", j->commit);
 	if (!strcmp(j->state, "running")) {
 		const struct stage_rec *st = current_stage(j);
@@ -105,6 +114,82 @@ static int on_opt(int c, const char *arg, void *ctx)
 	return 0;
 }
 
+static void env_json(struct sbuf *sb, const struct env_rec *e)
+{
+	const struct job *cur = e->current, *last = e->latest;
+
+	sbuf_adds(sb, "{\"repo\":");
+	json_str(sb, e->repo);
+	sbuf_adds(sb, ",\"name\":");
+	json_str(sb, e->name);
+	sbuf_adds(sb, ",\"state\":");
+	json_str(sb, e->state);
+	sbuf_addf(sb, ",\"release\":");
+	if (cur)
+		sbuf_addf(sb, "%lld", (long long)cur->id);
+	else
+		sbuf_adds(sb, "null");
+	sbuf_adds(sb, ",\"commit\":");
+	json_str(sb, cur ? cur->commit : NULL);
+	sbuf_adds(sb, ",\"tag\":");
+	json_str(sb, cur ? cur->tag : NULL);
+	sbuf_adds(sb, ",\"job\":");
+	if (cur && cur->source_job)
+		sbuf_addf(sb, "%lld", (long long)cur->source_job);
+	else
+		sbuf_adds(sb, "null");
+	sbuf_addf(sb, ",\"updated_ms\":%lld,\"last_deploy\":",
+	    (long long)e->updated_ms);
+	if (last)
+		sbuf_addf(sb, "%lld", (long long)last->id);
+	else
+		sbuf_adds(sb, "null");
+	sbuf_adds(sb, ",\"last_state\":");
+	json_str(sb, last ? last->state : NULL);
+	sbuf_adds(sb, ",\"checks\":");
+	if (last)
+		json_checks(sb, last);
+	else
+		sbuf_adds(sb, "[]");
+	sbuf_addch(sb, '}');
+}
+
+static void env_line(struct sbuf *sb, const struct env_rec *e, int tty)
+{
+	const struct job *cur = e->current, *last = e->latest;
+
+	sbuf_adds(sb, "  ");
+	cli_repo_name(sb, e->repo);
+	sbuf_addf(sb, " %-11s %s%-11s%s", e->name, cli_color(e->state, tty),
+	    e->state, tty ? COLOR_RESET : "");
+	if (cur) {
+		sbuf_addf(sb, " release #%lld %.7s", (long long)cur->id,
+		    cur->commit);
+		if (cur->tag) {
+			sbuf_addch(sb, ' ');
+			sbuf_add_display(sb, cur->tag, strlen(cur->tag));
+		}
+		if (cur->source_job)
+			sbuf_addf(sb, " (build #%lld)", (long long)cur->source_job);
+	} else {
+		sbuf_adds(sb, " nothing serving");
+	}
+	sbuf_adds(sb, ", ");
+	format_duration(sb, now_ms() - e->updated_ms);
+	sbuf_adds(sb, " ago");
+	for (size_t i = 0; last && i < last->nchecks; i++)
+		sbuf_addf(sb, "  %s %d %lldms", last->checks[i].name,
+		    last->checks[i].status, (long long)last->checks[i].latency_ms);
+	sbuf_addch(sb, '\n');
+	if (last && last != cur && last->error && strcmp(last->state,
+	    "running")) {
+		sbuf_addf(sb, "          last deploy #%lld %s: ", (long long)last->id,
+		    last->state);
+		sbuf_add_display(sb, last->error, strlen(last->error));
+		sbuf_addch(sb, '\n');
+	}
+}
+
 int cmd_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -116,8 +201,9 @@ int cmd_status(int argc, char **argv)
 	struct cli_session cs = { 0 };
 	struct status_opts o = { 0, -1 };
 	struct job **jobs = NULL;
+	struct env_rec **envs = NULL;
 	struct sbuf out = SBUF_INIT;
-	size_t n = 0;
+	size_t n = 0, nenvs = 0;
 	int json, limit, rc;
 	const char *home;
 
@@ -132,7 +218,8 @@ int cmd_status(int argc, char **argv)
 	if (cli_open(home_opt, &cs) < 0)
 		goto out;
 	home = cs.home;
-	if (store_jobs_list(cs.store, limit, &jobs, &n) < 0) {
+	if (store_jobs_list(cs.store, limit, &jobs, &n) < 0 ||
+	    store_envs_list(cs.store, &envs, &nenvs) < 0) {
 		cli_error("%s", error_last());
 		goto out;
 	}
@@ -142,6 +229,12 @@ int cmd_status(int argc, char **argv)
 			if (i)
 				sbuf_addch(&out, ',');
 			json_job(&out, jobs[i]);
+		}
+		sbuf_adds(&out, "],\"environments\":[");
+		for (size_t i = 0; i < nenvs; i++) {
+			if (i)
+				sbuf_addch(&out, ',');
+			env_json(&out, envs[i]);
 		}
 		sbuf_adds(&out, "]}\n");
 	} else {
@@ -154,6 +247,10 @@ int cmd_status(int argc, char **argv)
 		sbuf_addf(&out, "runner home %s\n", home);
 		sbuf_addf(&out, "queue: %zu queued, %zu running\n", queued,
 		    running);
+		if (nenvs)
+			sbuf_adds(&out, "\nEnvironments:\n");
+		for (size_t i = 0; i < nenvs; i++)
+			env_line(&out, envs[i], tty);
 		const char *sections[] = { "running", "queued", NULL };
 		const char *titles[] = { "Running", "Queued", "Recent" };
 		for (int sec = 0; sec < 3; sec++) {
@@ -177,6 +274,7 @@ int cmd_status(int argc, char **argv)
 	rc = EXIT_OK;
 out:
 	jobs_free(jobs, n);
+	envs_free(envs, nenvs);
 	sbuf_release(&out);
 	cli_close(&cs);
 	return rc;

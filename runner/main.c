@@ -22,7 +22,11 @@ const struct command commands[] = {
 	{ "cancel",       cmd_cancel,       "cancel a queued or running job" },
 	{ "retry",        cmd_retry,        "queue a new job for the same commit as a finished one" },
 	{ "artifacts",    cmd_artifacts,    "list a job's artifacts, or extract them safely" },
+	{ "deploy",       cmd_deploy,       "deploy a passed build's artifact to an environment" },
+	{ "rollback",     cmd_rollback,     "redeploy the previous release of an environment" },
+	{ "releases",     cmd_releases,     "list the releases of an environment" },
 	{ "check",        cmd_check,        "validate a pipeline file" },
+	{ "pre-receive",  cmd_pre_receive,  "the pre-receive hook (install-hook --pre-receive)" },
 	{ NULL, NULL, NULL },
 };
 

@@ -74,10 +74,29 @@ make_repo() {
 	"$RUNNER" install-hook "$T/$1.git" >/dev/null
 }
 
-# make_clone NAME: a clone of repository NAME holding the sample app.
+# A TCP port on 127.0.0.1 that nothing listens on now.
+free_port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 40000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return
+		fi
+	done
+}
+
+# make_clone NAME: a clone of repository NAME holding the sample app, its
+# staging and production ports replaced by free ones ($STAGING_PORT,
+# $PROD_PORT) so that tests running at once do not meet.
 make_clone() {
 	local dir="$T/src-$1"
 	cp -r "$FIXTURE" "$dir"
+	: "${STAGING_PORT:=$(free_port)}"
+	: "${PROD_PORT:=$(free_port)}"
+	export STAGING_PORT PROD_PORT
+	sed -i "s/127.0.0.1:6502/127.0.0.1:$STAGING_PORT/; s/127.0.0.1:6503/127.0.0.1:$PROD_PORT/" \
+	    "$dir/.runner.yml"
 	git -C "$dir" init -q -b develop
 	git -C "$dir" remote add origin "$T/$1.git"
 	git -C "$dir" add -A

@@ -32,6 +32,7 @@ teardown() { teardown_env; }
 }
 
 @test "retry runs the same commit again as a new job" {
+	printf 'repos:\n  - path: %s\n    auto_deploy: []\n' "$T/app.git" > "$RUNNER_HOME/runner.yml"
 	make_repo app
 	src=$(make_clone app)
 	git -C "$src" push -q origin develop

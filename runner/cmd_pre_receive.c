@@ -1,0 +1,154 @@
+/*
+ * runner pre-receive HOME CHAINED: the pre-receive hook (installed by
+ * 'runner install-hook --pre-receive'). It refuses a release tag that
+ * would not deploy, reading the pushed objects from git's quarantine.
+ * It fails open: a runner that cannot decide (no store, a broken
+ * runner.yml) lets the push through with a warning; the deployment itself
+ * checks everything again.
+ */
+#include "cli.h"
+#include "config.h"
+#include "hook.h"
+#include "store.h"
+#include "tagsig.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
+static const char usage[] =
+    "usage: runner pre-receive HOME [CHAINED-HOOK]\n"
+    "\n"
+    "The pre-receive hook that 'runner install-hook --pre-receive' installs;\n"
+    "not meant to be run by hand. It reads 'OLD NEW REF' lines and refuses\n"
+    "the push (exit 1) when a release tag is lightweight, unsigned, signed\n"
+    "by a key not allowed in runner.yml, names another tag, points at a\n"
+    "commit without a passed build (or healthy staging, with\n"
+    "require_staging), or was deployed before.\n";
+
+static int matches(const char *pattern, const char *s)
+{
+	int code;
+	PCRE2_SIZE off;
+	pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern,
+	    PCRE2_ZERO_TERMINATED, 0, &code, &off, NULL);
+	pcre2_match_data *md;
+	pcre2_match_context *mc;
+	int rc;
+
+	if (!re)
+		return 0;
+	md = pcre2_match_data_create_from_pattern(re, NULL);
+	mc = pcre2_match_context_create(NULL);
+	pcre2_set_match_limit(mc, 100000);
+	pcre2_set_depth_limit(mc, 1000);
+	rc = pcre2_match(re, (PCRE2_SPTR)s, strlen(s), 0, 0, md, mc);
+	pcre2_match_context_free(mc);
+	pcre2_match_data_free(md);
+	pcre2_code_free(re);
+	return rc >= 0;
+}
+
+/* Why `u` must be refused, or NULL. Caller frees. */
+static char *check_tag(const char *home, const char *repo,
+    const struct config *conf, struct store *st, const struct hook_update *u)
+{
+	const struct repo_conf *rc = config_repo(conf, repo);
+	const char *name = u->ref + 10;
+	const char *quarantine = getenv("GIT_QUARANTINE_PATH");
+	struct tag_info ti;
+	char *tmp = xasprintf("%s/tmp", home), *why = NULL;
+	int64_t other;
+
+	if (!quarantine)
+		quarantine = getenv("GIT_OBJECT_DIRECTORY");
+	mkdir_p(tmp, 0700);
+	if (tag_verify(repo, quarantine, name, u->new, rc, tmp, &ti) < 0) {
+		why = xstrdup(error_last());
+		goto out;
+	}
+	if (st && (other = store_tag_deployed(st, repo, name, u->new, 0)))
+		why = xasprintf("tag '%s' was already deployed by deployment "
+		    "#%lld; a release tag deploys once", name, (long long)other);
+	else if (st && !store_passed_build(st, repo, ti.commit))
+		why = xasprintf("commit %.7s of tag '%s' has no passed build with "
+		    "an artifact (push it to a branch that builds first)",
+		    ti.commit, name);
+	else if (st && rc->require_staging &&
+	    !store_healthy_deploy(st, repo, "staging", ti.commit))
+		why = xasprintf("commit %.7s of tag '%s' has no healthy staging "
+		    "deployment (require_staging)", ti.commit, name);
+	tag_info_release(&ti);
+out:
+	free(tmp);
+	return why;
+}
+
+int cmd_pre_receive(int argc, char **argv)
+{
+	struct sbuf in = SBUF_INIT;
+	struct hook_update *u = NULL;
+	struct config *conf = NULL;
+	struct store *st = NULL;
+	size_t n = 0, bad = 0;
+	int truncated, refused = 0, rc = 0;
+	char *repo = NULL;
+
+	if (argc < 2 || argv[1][0] == '-') {
+		if (argc > 1 && (!strcmp(argv[1], "--help") ||
+		    !strcmp(argv[1], "-h"))) {
+			fputs(usage, stdout);
+			return EXIT_OK;
+		}
+		return cli_usage(usage);
+	}
+	const char *home = argv[1];
+	hook_read_input(&in, &truncated);
+	hook_parse(in.buf, in.len, &u, &n, &bad);
+	repo = realpath(getenv("GIT_DIR") ? getenv("GIT_DIR") : ".", NULL);
+	if (!repo || config_load(home, &conf) < 0) {
+		fprintf(stderr, "runner: warning: release tags not checked: %s\n",
+		    repo ? error_last() : "cannot resolve the repository");
+		goto chain;
+	}
+	if (store_open(home, STORE_OPEN, &st) < 0) {
+		fprintf(stderr, "runner: warning: %s; builds of release tags not "
+		    "checked at push time\n", error_last());
+		st = NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char *why;
+		if (strncmp(u[i].ref, "refs/tags/", 10) ||
+		    strspn(u[i].new, "0") == strlen(u[i].new) ||
+		    !matches(config_repo(conf, repo)->release_tags, u[i].ref + 10))
+			continue;
+		if ((why = check_tag(home, repo, conf, st, &u[i]))) {
+			struct sbuf line = SBUF_INIT;
+			sbuf_addf(&line, "runner: refusing release tag '%s': ",
+			    u[i].ref + 10);
+			sbuf_add_display(&line, why, strlen(why));
+			fprintf(stderr, "%s\n", line.buf);
+			sbuf_release(&line);
+			free(why);
+			refused = 1;
+		}
+	}
+	if (refused) {
+		rc = 1;
+		goto out;
+	}
+chain:
+	if (argc > 2 && access(argv[2], X_OK) == 0)
+		rc = hook_run_chained(argv[2], argv + 2, in.buf, in.len);
+out:
+	store_close(st);
+	config_free(conf);
+	hook_updates_free(u, n);
+	sbuf_release(&in);
+	free(repo);
+	return rc;
+}
