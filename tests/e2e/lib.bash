@@ -9,6 +9,18 @@
 RUNNER="$RUNNER_BIN_DIR/runner"
 FIXTURE="$SOURCE_ROOT/fixtures/sample-app"
 
+# A TCP port on 127.0.0.1 that nothing listens on now.
+free_port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 40000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return
+		fi
+	done
+}
+
 setup_env() {
 	# Short paths: a unix socket path must fit in 108 bytes.
 	T=$(mktemp -d /tmp/rt.XXXXXX)
@@ -21,6 +33,9 @@ setup_env() {
 	git config --global init.defaultBranch develop
 	git config --global advice.detachedHead false
 	DAEMON_PID=
+	STAGING_PORT=$(free_port)
+	PROD_PORT=$(free_port)
+	while [ "$PROD_PORT" = "$STAGING_PORT" ]; do PROD_PORT=$(free_port); done
 	"$RUNNER" init >/dev/null
 }
 
@@ -74,27 +89,12 @@ make_repo() {
 	"$RUNNER" install-hook "$T/$1.git" >/dev/null
 }
 
-# A TCP port on 127.0.0.1 that nothing listens on now.
-free_port() {
-	local p
-	while :; do
-		p=$((20000 + RANDOM % 40000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return
-		fi
-	done
-}
-
 # make_clone NAME: a clone of repository NAME holding the sample app, its
 # staging and production ports replaced by free ones ($STAGING_PORT,
 # $PROD_PORT) so that tests running at once do not meet.
 make_clone() {
 	local dir="$T/src-$1"
 	cp -r "$FIXTURE" "$dir"
-	: "${STAGING_PORT:=$(free_port)}"
-	: "${PROD_PORT:=$(free_port)}"
-	export STAGING_PORT PROD_PORT
 	sed -i "s/127.0.0.1:6502/127.0.0.1:$STAGING_PORT/; s/127.0.0.1:6503/127.0.0.1:$PROD_PORT/" \
 	    "$dir/.runner.yml"
 	git -C "$dir" init -q -b develop
@@ -153,4 +153,64 @@ assert_no_process() {
 make_sleeper() {
 	cp "$(command -v sleep)" "$T/marker-sleep"
 	echo "$T/marker-sleep"
+}
+
+# deploy_state ID: state of a deployment, waiting until it has ended.
+wait_deploy() {
+	wait_for "case \"\$(job_state $1)\" in queued|running) false;; *) true;; esac" "${2:-60}"
+	job_state "$1"
+}
+
+# The newest job of a kind (build or deploy) and environment, as an id.
+last_job() {
+	r status --json --limit 1000 | jq -r --arg k "$1" --arg e "${2:-}" \
+	    '[.jobs[] | select(.kind == $k and ($e == "" or .env == $e)) | .id] | max // empty'
+}
+
+# GET a URL on 127.0.0.1 and print the body (bash only: no curl needed).
+http_body() {
+	local port=$1 path=$2 fd req
+	exec {fd}<>"/dev/tcp/127.0.0.1/$port" || return 1
+	printf -v req 'GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n' "$path"
+	printf '%s' "$req" >&$fd
+	sed '1,/^\r$/d' <&$fd
+	exec {fd}<&-
+}
+
+# An SSH signing key $T/keys/NAME and, unless "untrusted", a line for it
+# in $T/allowed_signers (namespace git, optional extra options).
+make_ssh_signer() {
+	local name=$1 opts=${2:-}
+	mkdir -p "$T/keys"
+	ssh-keygen -q -t ed25519 -N '' -C "$name" -f "$T/keys/$name"
+	if [ "$opts" != untrusted ]; then
+		echo "$name@example.com namespaces=\"git\"${opts:+,$opts} $(cut -d' ' -f1,2 "$T/keys/$name.pub")" \
+		    >> "$T/allowed_signers"
+	fi
+}
+
+# ssh_tag DIR NAME KEY [MESSAGE]: an annotated tag signed with SSH key KEY.
+ssh_tag() {
+	git -C "$1" -c gpg.format=ssh -c user.signingkey="$T/keys/$3.pub" \
+	    tag -s "$2" -m "${4:-Release $2}"
+}
+
+# An OpenPGP key in its own GNUPGHOME; its public key in $T/release-keys.gpg.
+make_gpg_signer() {
+	export GNUPGHOME="$T/gnupg"
+	mkdir -p -m 700 "$GNUPGHOME"
+	gpg --batch --quiet --passphrase '' --quick-gen-key \
+	    "Release Manager <release@example.com>" ed25519 sign 1y 2>/dev/null
+	gpg --batch --export > "$T/release-keys.gpg"
+}
+
+# The runner.yml of a repository that trusts the test's keys.
+trust_config() {
+	cat > "$RUNNER_HOME/runner.yml" <<YML
+repos:
+  - path: $T/app.git
+    allowed_signers: $T/allowed_signers
+    gpg_keyring: $T/release-keys.gpg
+${1:-}
+YML
 }
