@@ -23,6 +23,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -97,7 +98,45 @@ struct wstate {
 	int sigfd, wake_r;
 	int stopping;
 	int64_t job;
+	const char *home;
+	struct config *conf;		/* reloaded when runner.yml changes */
+	struct timespec conf_mtime;
+	off_t conf_size;
 };
+
+/*
+ * Edits to runner.yml take effect for the next job: a stat per claim, a
+ * parse only when the file changed. A file that no longer parses is
+ * reported and the last good configuration kept.
+ */
+static void reload_config(struct wstate *ws, struct job_ctx *ctx)
+{
+	char *path = xasprintf("%s/%s", ws->home, CONFIG_FILE);
+	struct stat st;
+	struct config *c = NULL;
+
+	if (stat(path, &st) < 0)
+		memset(&st, 0, sizeof(st));
+	if (st.st_mtim.tv_sec == ws->conf_mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == ws->conf_mtime.tv_nsec &&
+	    st.st_size == ws->conf_size) {
+		free(path);
+		return;
+	}
+	ws->conf_mtime = st.st_mtim;
+	ws->conf_size = st.st_size;
+	if (config_load(ws->home, &c) < 0) {
+		logmsg("warning: %s; keeping the configuration loaded before",
+		    error_last());
+	} else {
+		if (ws->conf)
+			logmsg("reloaded %s", path);
+		config_free(ws->conf);
+		ws->conf = c;
+		ctx->conf = c;
+	}
+	free(path);
+}
 
 static enum stage_event worker_event(void *arg)
 {
@@ -131,7 +170,7 @@ static void drain_fd(int fd)
 static int worker_main(const char *home, const struct config *conf,
     int wake_r, pid_t parent)
 {
-	struct wstate ws = { .wake_r = wake_r };
+	struct wstate ws = { .wake_r = wake_r, .home = home };
 	struct job_ctx ctx = {
 		.home = home, .conf = conf, .on_event = worker_event,
 		.arg = &ws, .stopping = &ws.stopping,
@@ -157,9 +196,11 @@ static int worker_main(const char *home, const struct config *conf,
 	ctx.store = ws.store;
 	ctx.event_fd = ws.sigfd;
 
+	reload_config(&ws, &ctx);
 	while (!ws.stopping) {
 		struct job *job = NULL;
-		int rc = store_claim(ws.store, getpid(), conf->supersede, &job);
+		reload_config(&ws, &ctx);
+		int rc = store_claim(ws.store, getpid(), ctx.conf->supersede, &job);
 
 		if (rc == 0) {
 			logmsg("job #%lld: started (%s %.7s, attempt %d)",
@@ -197,6 +238,7 @@ static int worker_main(const char *home, const struct config *conf,
 			drain_fd(wake_r);
 	}
 	store_close(ws.store);
+	config_free(ws.conf);
 	close(ws.sigfd);
 	return 0;
 }

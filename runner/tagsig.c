@@ -80,7 +80,7 @@ static int verify_ssh(const char *allowed, const char *payload, size_t plen,
 	}
 	if (rc != 0 || !o.len) {
 		error = error_set(ERR_INVALID, "signature is not by an allowed "
-		    "signer (unknown key)");
+		    "signer (unknown key, or one whose validity has ended)");
 		goto out;
 	}
 	o.buf[strcspn(o.buf, "\n")] = '\0';

@@ -112,7 +112,8 @@ set_pipeline() {
 }
 
 start_daemon() {
-	"$RUNNER" serve "$@" >>"$T/serve.log" 2>&1 &
+	# fd 3 is bats' own: a background process holding it stalls bats
+	"$RUNNER" serve "$@" >>"$T/serve.log" 2>&1 3>&- &
 	DAEMON_PID=$!
 	wait_for "[ -S '$RUNNER_HOME/runner.sock' ] && grep -q 'serving' '$T/serve.log'" 10
 }

@@ -1,0 +1,182 @@
+#!/usr/bin/env bats
+# Production by signed tag: only a valid signature by an allowed signer on
+# a tested commit with a healthy staging deploys, the very same artifact;
+# everything else is rejected with its reason and production is unchanged.
+
+load lib
+
+setup() {
+	setup_env
+	make_ssh_signer release
+	make_gpg_signer
+	trust_config
+	make_repo app
+	SRC=$(make_clone app)
+	start_daemon --workers 2
+	git -C "$SRC" push -q origin develop
+	wait_state 1 passed
+	wait_for "[ -n \"\$(last_job deploy staging)\" ]" 30
+	[ "$(wait_deploy "$(last_job deploy staging)")" = healthy ]
+}
+teardown() { teardown_env; }
+
+# push_tag TAG: push it and print the id of the release it queued.
+push_tag() {
+	local out
+	out=$(git -C "$SRC" push origin "refs/tags/$1" 2>&1)
+	echo "$out" | sed -n 's/.*queued release #\([0-9]*\) for.*/\1/p'
+}
+
+@test "an SSH-signed tag by an allowed key deploys the build's artifact to production" {
+	ssh_tag "$SRC" v1.0.0 release "Release 1.0.0: stock reports"
+	id=$(push_tag v1.0.0)
+	[ -n "$id" ]
+	[ "$(wait_deploy "$id" 90)" = healthy ]
+	[ "$(job_field "$id" .env)" = production ]
+	[ "$(job_field "$id" .tag)" = v1.0.0 ]
+	[ "$(job_field "$id" .tag_object)" = "$(git -C "$SRC" rev-parse v1.0.0)" ]
+	[ "$(job_field "$id" .commit)" = "$(git -C "$SRC" rev-parse 'v1.0.0^{commit}')" ]
+	[ "$(job_field "$id" .job)" = 1 ]
+	# the very same bytes as the develop build's artifact
+	sha=$(job_field 1 '.artifacts[0].sha256')
+	run r log "$id" extract
+	[[ "$output" == *"(sha256 $sha)"* ]]
+	diff -r "$RUNNER_HOME/releases/staging/$(last_job deploy staging)/dist" \
+	    "$RUNNER_HOME/releases/production/$id/dist"
+	# backup ran before the deploy, the verification window measured
+	[ "$(job_field "$id" '[.stages[].name] | join(",")')" = "extract,backup,deploy,check /api/health,check /health,verify" ]
+	[ "$(job_field "$id" .verify.errors)" = 0 ]
+	[ "$(job_field "$id" .verify.requests)" -gt 5 ]
+	# release notes: the tag message first, then the commits
+	[[ "$(job_field "$id" .notes)" == "Release 1.0.0: stock reports"*"- Initial store back end"* ]]
+	run r show "$id"
+	[[ "$output" == *"release notes:"*"Release 1.0.0"* ]]
+	http_body "$PROD_PORT" /health | grep -qx ok
+	[ "$(r status --json | jq -r '.environments[] | select(.name == "production") | "\(.state) \(.tag) \(.release)"')" = "healthy v1.0.0 $id" ]
+	# pushing the same tag again queues nothing new
+	git -C "$SRC" push -q origin :refs/tags/v1.0.0
+	run git -C "$SRC" push origin refs/tags/v1.0.0
+	[[ "$output" == *"already queued release #$id for v1.0.0"* ]]
+	# a tag moved by force to a new tag object is refused
+	git -C "$SRC" tag -d v1.0.0 >/dev/null
+	ssh_tag "$SRC" v1.0.0 release "Release 1.0.0 again"
+	git -C "$SRC" push -q -f origin refs/tags/v1.0.0 2>"$T/out"
+	id2=$(sed -n 's/.*queued release #\([0-9]*\) for.*/\1/p' "$T/out")
+	[ "$id2" -gt "$id" ]
+	[ "$(wait_deploy "$id2")" = rejected ]
+	[[ "$(job_field "$id2" .error)" == "tag 'v1.0.0' was already deployed by deployment #$id"* ]]
+	[ "$(r status --json | jq -r '.environments[] | select(.name == "production") | .release')" = "$id" ]
+}
+
+@test "an OpenPGP-signed tag from the server keyring deploys to production" {
+	git -C "$SRC" -c user.signingkey=release@example.com tag -s v2.0.0 -m "Release 2.0.0"
+	id=$(push_tag v2.0.0)
+	[ "$(wait_deploy "$id" 90)" = healthy ]
+	http_body "$PROD_PORT" /api/health | grep -q '"status":"ok"'
+}
+
+@test "unsigned, lightweight, untrusted, expired and wrong-namespace tags are rejected" {
+	make_ssh_signer stranger untrusted
+	make_ssh_signer retired 'valid-before="20200101"'
+	git -C "$SRC" tag -a v1.0.1 -m "unsigned"
+	git -C "$SRC" tag v1.0.2
+	ssh_tag "$SRC" v1.0.3 stranger
+	ssh_tag "$SRC" v1.0.4 retired
+	# an SSH signature made for another namespace than git's
+	commit=$(git -C "$SRC" rev-parse HEAD)
+	printf 'object %s\ntype commit\ntag v1.0.5\ntagger Tester <tester@example.com> 1700000000 +0000\n\nwrong namespace\n' \
+	    "$commit" > "$T/payload"
+	ssh-keygen -q -Y sign -n file -f "$T/keys/release" "$T/payload"
+	cat "$T/payload" "$T/payload.sig" | git -C "$SRC" mktag > "$T/tagid"
+	git -C "$SRC" update-ref refs/tags/v1.0.5 "$(cat "$T/tagid")"
+
+	declare -A want=(
+		[v1.0.1]="tag 'v1.0.1' is not signed"
+		[v1.0.2]="'v1.0.2' is a lightweight tag"
+		[v1.0.3]="signature is not by an allowed signer"
+		[v1.0.4]="signature is not by an allowed signer (unknown key, or one whose validity has ended)"
+		[v1.0.5]="bad SSH signature by 'release@example.com'"
+	)
+	for t in v1.0.1 v1.0.2 v1.0.3 v1.0.4 v1.0.5; do
+		id=$(push_tag $t)
+		[ -n "$id" ]
+		[ "$(wait_deploy "$id")" = rejected ]
+		[[ "$(job_field "$id" .error)" == *"${want[$t]}"* ]] ||
+		    { echo "$t: $(job_field "$id" .error)"; false; }
+	done
+	[ "$(r status --json | jq '[.environments[] | select(.name == "production")] | length')" -eq 0 ]
+	[ ! -d "$RUNNER_HOME/releases/production" ]
+	run r status
+	[[ "$output" == *"rejected"*"is not signed"* ]]
+}
+
+@test "a signed tag on an untested commit is rejected" {
+	git -C "$SRC" commit -q --allow-empty -m "Never built"
+	ssh_tag "$SRC" v1.1.0 release
+	id=$(push_tag v1.1.0)
+	[ "$(wait_deploy "$id")" = rejected ]
+	[[ "$(job_field "$id" .error)" == "commit $(git -C "$SRC" rev-parse --short=7 HEAD) of tag 'v1.1.0' has no passed build"* ]]
+}
+
+@test "the pre-receive hook refuses bad release tags at push time" {
+	r install-hook --pre-receive "$T/app.git"
+	make_ssh_signer stranger untrusted
+	git -C "$SRC" tag -a v3.0.1 -m "unsigned"
+	git -C "$SRC" tag v3.0.2
+	ssh_tag "$SRC" v3.0.3 stranger
+	for t in v3.0.1 v3.0.2 v3.0.3; do
+		run git -C "$SRC" push origin "refs/tags/$t"
+		[ "$status" -ne 0 ]
+		[[ "$output" == *"runner: refusing release tag '$t': "* ]]
+		! git -C "$T/app.git" rev-parse -q --verify "refs/tags/$t"
+	done
+	[[ "$output" == *"signature is not by an allowed signer"* ]]
+	git -C "$SRC" commit -q --allow-empty -m "Never built"
+	ssh_tag "$SRC" v3.1.0 release
+	run git -C "$SRC" push origin refs/tags/v3.1.0
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"has no passed build"* ]]
+	# a good one passes the hook and deploys
+	ssh_tag "$SRC" v3.2.0 release HEAD~1
+	git -C "$SRC" tag -d v3.2.0 >/dev/null
+	git -C "$SRC" checkout -q HEAD~1
+	ssh_tag "$SRC" v3.2.0 release
+	id=$(push_tag v3.2.0)
+	[ "$(wait_deploy "$id" 90)" = healthy ]
+}
+
+@test "a production release whose health check fails is rolled back and restored" {
+	ssh_tag "$SRC" v1.0.0 release
+	good=$(push_tag v1.0.0)
+	[ "$(wait_deploy "$good" 90)" = healthy ]
+	# the broken release never reaches staging health, so allow it past
+	trust_config "    require_staging: false"
+	echo broken > "$SRC/config/health"
+	git -C "$SRC" commit -q -am "Break the health endpoint"
+	git -C "$SRC" push -q origin develop
+	wait_for "[ \"\$(job_state \$(last_job build))\" = passed ]" 60
+	ssh_tag "$SRC" v1.0.1 release
+	bad=$(push_tag v1.0.1)
+	[ "$(wait_deploy "$bad" 90)" = rolled_back ]
+	[[ "$(job_field "$bad" .error)" == "check /api/health failed: "*"status 500"* ]]
+	[ "$(job_field "$bad" .previous_release)" = "$good" ]
+	[[ "$(job_field "$bad" '[.stages[].name] | join(",")')" == *"rollback to #$good,restore,check /api/health,check /health" ]]
+	# the previous release serves again, its data restored
+	http_body "$PROD_PORT" /api/health | grep -q "\"version\":\"$(git -C "$SRC" rev-parse --short=7 "v1.0.0^{commit}")\""
+	grep -q "restored backup_" "$RUNNER_HOME/releases/production/state/restore.log"
+	[ "$(r status --json | jq -r '.environments[] | select(.name == "production") | "\(.state) \(.release)"')" = "healthy $good" ]
+}
+
+@test "runner deploy by hand: production needs --force and records who" {
+	run r deploy 1 production
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"environment 'production' requires a signed release tag"* ]]
+	run r deploy --force 1 production
+	[ "$status" -eq 0 ]
+	id=$(echo "$output" | sed -n 's/queued deployment #\([0-9]*\).*/\1/p')
+	[ "$(wait_deploy "$id" 90)" = healthy ]
+	[ "$(job_field "$id" .forced_by)" = "$(id -un)" ]
+	run r deploy 1 nowhere
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"no environment 'nowhere'"* ]]
+}
