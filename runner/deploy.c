@@ -69,7 +69,7 @@ static void sleep_ms(int64_t ms)
 }
 
 /* A step that is not a command (gates, verification): a stage row with a
- * log holding `text`. */
+ * log holding `text`, started at `started` (ms; 0: now). */
 static int record_step(struct deploy *d, const char *name, int ok,
     const char *error, const char *text, int64_t started)
 {
@@ -82,10 +82,9 @@ static int record_step(struct deploy *d, const char *name, int ok,
 	log = job_log_path(d->ctx->home, d->job->id, idx, name);
 	write_file_atomic(log, text, strlen(text), 0644);
 	if ((rc = store_stage_add(st, d->job->id, idx, name, log)) == 0 &&
-	    (rc = store_stage_start(st, d->job->id, idx, 0)) == 0)
+	    (rc = store_stage_start(st, d->job->id, idx, 0, started)) == 0)
 		rc = store_stage_end(st, d->job->id, idx, ok ? "passed" :
 		    "failed", -1, error);
-	(void)started;
 	free(log);
 	return rc;
 }
@@ -142,6 +141,8 @@ static int http_check(struct deploy *d, const struct check_def *c, int *ok)
 	struct sbuf err = SBUF_INIT;
 	int rc;
 
+	int64_t started = now_ms();
+
 	*ok = 0;
 	for (long attempt = 0; attempt <= c->retries; attempt++) {
 		if (attempt)
@@ -175,7 +176,8 @@ static int http_check(struct deploy *d, const struct check_def *c, int *ok)
 		    r.status, (long long)r.latency_ms, *ok ? "ok" : err.buf,
 		    "\n");
 		char *name = xasprintf("check %s", c->http);
-		rc = record_step(d, name, *ok, *ok ? NULL : err.buf, text.buf, 0);
+		rc = record_step(d, name, *ok, *ok ? NULL : err.buf, text.buf,
+		    started);
 		free(name);
 		sbuf_release(&text);
 	}
@@ -228,7 +230,7 @@ static int cmp_i64(const void *a, const void *b)
 static int verify(struct deploy *d, int *ok)
 {
 	const struct verify_def *v = &d->env->verify;
-	int64_t end = mono_ms() + v->window_ms, *lat = NULL;
+	int64_t end = mono_ms() + v->window_ms, *lat = NULL, started = now_ms();
 	size_t n = 0, errors = 0;
 	struct sbuf text = SBUF_INIT, fig = SBUF_INIT;
 	int rc;
@@ -277,7 +279,7 @@ static int verify(struct deploy *d, int *ok)
 	    "%.3f%% (at most %.3f%%), p95 %lldms (at most %lldms) over %zu "
 	    "requests", rate * 100, v->max_error_rate * 100, (long long)p95,
 	    (long long)v->max_latency_ms, n);
-	rc = record_step(d, "verify", *ok, why, text.buf, 0);
+	rc = record_step(d, "verify", *ok, why, text.buf, started);
 	if (rc == 0)
 		rc = store_deploy_resolve(d->ctx->store, d->job);
 	if (why)

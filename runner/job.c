@@ -109,7 +109,7 @@ static void on_start(pid_t pgid, void *arg)
 {
 	struct stage_arg *sa = arg;
 
-	if (store_stage_start(sa->ctx->store, sa->job, sa->idx, pgid) < 0)
+	if (store_stage_start(sa->ctx->store, sa->job, sa->idx, pgid, 0) < 0)
 		sa->store_error = -1;
 }
 

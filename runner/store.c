@@ -761,10 +761,11 @@ out:
 	return error;
 }
 
-int store_stage_start(struct store *s, int64_t id, int idx, pid_t pgid)
+int store_stage_start(struct store *s, int64_t id, int idx, pid_t pgid,
+    int64_t at_ms)
 {
-	return run(s, Q_STAGE_START, "start stage", "iiii", id, (int64_t)idx,
-	    (int64_t)pgid, now_ms());
+	return run(s, Q_STAGE_START, "start stage", "iizi", id, (int64_t)idx,
+	    (int64_t)pgid, at_ms ? at_ms : now_ms());
 }
 
 int store_stage_end(struct store *s, int64_t id, int idx, const char *state,

@@ -130,7 +130,9 @@ int store_job_set_subject(struct store *s, int64_t id, const char *subject);
 /* Replace the job's stage rows with pending ones. */
 int store_stages_init(struct store *s, int64_t id, char *const *names,
     char *const *log_paths, size_t n);
-int store_stage_start(struct store *s, int64_t id, int idx, pid_t pgid);
+/* A stage starts (at `at_ms`, 0: now) in process group `pgid`. */
+int store_stage_start(struct store *s, int64_t id, int idx, pid_t pgid,
+    int64_t at_ms);
 int store_stage_end(struct store *s, int64_t id, int idx, const char *state,
     int exit_code, const char *error);
 /* End a running job (and mark its pending stages skipped). */

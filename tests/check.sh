@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # The test command: install what is missing, build twice (plain, and with
 # AddressSanitizer + UndefinedBehaviorSanitizer), run every test in both,
 # and end with "N passed, N failed".

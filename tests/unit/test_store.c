@@ -130,7 +130,7 @@ static void test_stages_and_end(void **state)
 	assert_int_equal(store_claim(fx->s, 100, 1, &j), 0);
 	job_free(j);
 	assert_int_equal(store_stages_init(fx->s, id, names, logs, 3), 0);
-	assert_int_equal(store_stage_start(fx->s, id, 0, 4242), 0);
+	assert_int_equal(store_stage_start(fx->s, id, 0, 4242, 0), 0);
 	assert_int_equal(store_stage_end(fx->s, id, 0, "failed", 2,
 	    "stage 'unit' failed with exit code 2"), 0);
 	assert_int_equal(store_job_end(fx->s, id, "failed", "boom"), 0);
@@ -167,7 +167,7 @@ static void test_recover(void **state)
 	assert_int_equal(store_claim(fx->s, 200, 1, &j), 0);
 	job_free(j);
 	assert_int_equal(store_stages_init(fx->s, a, names, logs, 1), 0);
-	assert_int_equal(store_stage_start(fx->s, a, 0, 777), 0);
+	assert_int_equal(store_stage_start(fx->s, a, 0, 777, 0), 0);
 
 	/* worker 200 died: only its job goes back */
 	assert_int_equal(store_recover(fx->s, 200, &pgids, &n), 0);
