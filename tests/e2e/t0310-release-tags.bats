@@ -75,7 +75,7 @@ push_tag() {
 	http_body "$PROD_PORT" /api/health | grep -q '"status":"ok"'
 }
 
-@test "unsigned, lightweight, untrusted, expired and wrong-namespace tags are rejected" {
+@test "unsigned, lightweight, untrusted, expired, misnamed, wrong-namespace and non-commit tags are rejected" {
 	make_ssh_signer stranger untrusted
 	make_ssh_signer retired 'valid-before="20200101"'
 	git -C "$SRC" tag -a v1.0.1 -m "unsigned"
@@ -90,14 +90,23 @@ push_tag() {
 	cat "$T/payload" "$T/payload.sig" | git -C "$SRC" mktag > "$T/tagid"
 	git -C "$SRC" update-ref refs/tags/v1.0.5 "$(cat "$T/tagid")"
 
+	# a signed tag object pushed under another name, and one on a tree
+	ssh_tag "$SRC" v1.0.6 release
+	git -C "$SRC" update-ref refs/tags/v1.0.7 "$(git -C "$SRC" rev-parse v1.0.6)"
+	git -C "$SRC" tag -d v1.0.6 >/dev/null
+	git -C "$SRC" -c gpg.format=ssh -c user.signingkey="$T/keys/release.pub" \
+	    tag -s v1.0.8 -m "a tree" "HEAD^{tree}"
+
 	declare -A want=(
 		[v1.0.1]="tag 'v1.0.1' is not signed"
 		[v1.0.2]="'v1.0.2' is a lightweight tag"
 		[v1.0.3]="signature is not by an allowed signer"
 		[v1.0.4]="signature is not by an allowed signer (unknown key, or one whose validity has ended)"
 		[v1.0.5]="bad SSH signature by 'release@example.com'"
+		[v1.0.7]="the tag object is named 'v1.0.6' but was pushed as 'v1.0.7'"
+		[v1.0.8]="tag 'v1.0.8' points at a tree, not a commit"
 	)
-	for t in v1.0.1 v1.0.2 v1.0.3 v1.0.4 v1.0.5; do
+	for t in v1.0.1 v1.0.2 v1.0.3 v1.0.4 v1.0.5 v1.0.7 v1.0.8; do
 		id=$(push_tag $t)
 		[ -n "$id" ]
 		[ "$(wait_deploy "$id")" = rejected ]
@@ -108,6 +117,26 @@ push_tag() {
 	[ ! -d "$RUNNER_HOME/releases/production" ]
 	run r status
 	[[ "$output" == *"rejected"*"is not signed"* ]]
+}
+
+@test "tags signed by expired or revoked OpenPGP keys are rejected" {
+	gpg --batch --quiet --passphrase '' --quick-gen-key \
+	    "Old <old@example.com>" ed25519 sign seconds=3 2>/dev/null
+	gpg --batch --quiet --passphrase '' --quick-gen-key \
+	    "Gone <gone@example.com>" ed25519 sign 1y 2>/dev/null
+	git -C "$SRC" -c user.signingkey=old@example.com tag -s v4.0.1 -m old
+	git -C "$SRC" -c user.signingkey=gone@example.com tag -s v4.0.2 -m gone
+	fpr=$(gpg --batch --with-colons --list-keys gone@example.com | awk -F: '/^fpr/ {print $10; exit}')
+	sed 's/^:-----BEGIN/-----BEGIN/' "$GNUPGHOME/openpgp-revocs.d/$fpr.rev" > "$T/revoke.asc"
+	gpg --batch --quiet --import "$T/revoke.asc" 2>/dev/null
+	gpg --batch --export > "$T/release-keys.gpg"
+	wait_for "gpg --batch --list-keys old@example.com 2>/dev/null | grep -q expired" 20
+	id=$(push_tag v4.0.1)
+	[ "$(wait_deploy "$id")" = rejected ]
+	[ "$(job_field "$id" .error)" = "tag 'v4.0.1': signed by an expired OpenPGP key" ]
+	id=$(push_tag v4.0.2)
+	[ "$(wait_deploy "$id")" = rejected ]
+	[ "$(job_field "$id" .error)" = "tag 'v4.0.2': signed by a revoked OpenPGP key" ]
 }
 
 @test "a signed tag on an untested commit is rejected" {
