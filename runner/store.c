@@ -517,64 +517,76 @@ static struct job *job_from_row(sqlite3_stmt *st)
 	return j;
 }
 
-static int load_details(struct store *s, struct job *j)
+static void add_stage(sqlite3_stmt *st, struct job *j)
 {
-	sqlite3_stmt *st = stmt(s, Q_STAGES_GET);
+	struct stage_rec *r;
+
+	j->stages = xrealloc(j->stages, (j->nstages + 1) * sizeof(*j->stages));
+	r = &j->stages[j->nstages++];
+	r->idx = sqlite3_column_int(st, 0);
+	r->name = col_text(st, 1);
+	r->state = col_text(st, 2);
+	r->exit_code = sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 :
+	    sqlite3_column_int(st, 3);
+	r->error = col_text(st, 4);
+	r->log_path = col_text(st, 5);
+	r->started_ms = sqlite3_column_int64(st, 6);
+	r->finished_ms = sqlite3_column_int64(st, 7);
+}
+
+static void add_artifact(sqlite3_stmt *st, struct job *j)
+{
+	struct artifact_rec *a;
+
+	j->artifacts = xrealloc(j->artifacts, (j->nartifacts + 1) *
+	    sizeof(*j->artifacts));
+	a = &j->artifacts[j->nartifacts++];
+	a->path = col_text(st, 0);
+	a->size = sqlite3_column_int64(st, 1);
+	a->sha256 = col_text(st, 2);
+	a->files = sqlite3_column_int64(st, 3);
+}
+
+static void add_check(sqlite3_stmt *st, struct job *j)
+{
+	struct check_rec *c;
+
+	j->checks = xrealloc(j->checks, (j->nchecks + 1) * sizeof(*j->checks));
+	c = &j->checks[j->nchecks++];
+	c->name = col_text(st, 0);
+	c->status = sqlite3_column_int(st, 1);
+	c->latency_ms = sqlite3_column_int64(st, 2);
+	c->ok = sqlite3_column_int(st, 3);
+	c->error = col_text(st, 4);
+	c->at_ms = sqlite3_column_int64(st, 5);
+}
+
+/* Hand each row of `q` for job `j` to `add`. */
+static int each_row(struct store *s, enum q q, struct job *j,
+    void (*add)(sqlite3_stmt *, struct job *), const char *what)
+{
+	sqlite3_stmt *st = stmt(s, q);
 	int rc;
 
 	if (!st)
 		return -1;
 	sqlite3_bind_int64(st, 1, j->id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		j->stages = xrealloc(j->stages, (j->nstages + 1) *
-		    sizeof(*j->stages));
-		struct stage_rec *r = &j->stages[j->nstages++];
-		r->idx = sqlite3_column_int(st, 0);
-		r->name = col_text(st, 1);
-		r->state = col_text(st, 2);
-		r->exit_code = sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 :
-		    sqlite3_column_int(st, 3);
-		r->error = col_text(st, 4);
-		r->log_path = col_text(st, 5);
-		r->started_ms = sqlite3_column_int64(st, 6);
-		r->finished_ms = sqlite3_column_int64(st, 7);
-	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		add(st, j);
 	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return db_error(s, "read stages");
-	if (!(st = stmt(s, Q_ARTS_GET)))
-		return -1;
-	sqlite3_bind_int64(st, 1, j->id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		j->artifacts = xrealloc(j->artifacts, (j->nartifacts + 1) *
-		    sizeof(*j->artifacts));
-		struct artifact_rec *a = &j->artifacts[j->nartifacts++];
-		a->path = col_text(st, 0);
-		a->size = sqlite3_column_int64(st, 1);
-		a->sha256 = col_text(st, 2);
-		a->files = sqlite3_column_int64(st, 3);
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return db_error(s, "read artifacts");
-	if (!(st = stmt(s, Q_CHECKS_GET)))
-		return -1;
-	sqlite3_bind_int64(st, 1, j->id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		j->checks = xrealloc(j->checks, (j->nchecks + 1) *
-		    sizeof(*j->checks));
-		struct check_rec *c = &j->checks[j->nchecks++];
-		c->name = col_text(st, 0);
-		c->status = sqlite3_column_int(st, 1);
-		c->latency_ms = sqlite3_column_int64(st, 2);
-		c->ok = sqlite3_column_int(st, 3);
-		c->error = col_text(st, 4);
-		c->at_ms = sqlite3_column_int64(st, 5);
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
-		return db_error(s, "read checks");
-	return 0;
+	return rc == SQLITE_DONE ? 0 : db_error(s, what);
+}
+
+static int load_details(struct store *s, struct job *j)
+{
+	int error;
+
+	if ((error = each_row(s, Q_STAGES_GET, j, add_stage,
+	    "read stages")) < 0 ||
+	    (error = each_row(s, Q_ARTS_GET, j, add_artifact,
+	    "read artifacts")) < 0)
+		return error;
+	return each_row(s, Q_CHECKS_GET, j, add_check, "read checks");
 }
 
 int store_job_get(struct store *s, int64_t id, struct job **out)
