@@ -22,6 +22,16 @@ static int git_fail(const char *what, const char *subject)
 	    e && e->message ? e->message : "unknown libgit2 error");
 }
 
+void checkout_global_init(void)
+{
+	static int done;
+
+	if (!done) {
+		git_libgit2_init();	/* the reference is never given back */
+		done = 1;
+	}
+}
+
 int source_open(const char *repo, const char *commit, struct source **out)
 {
 	struct source *src = xcalloc(1, sizeof(*src));

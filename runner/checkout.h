@@ -13,6 +13,12 @@
 struct sbuf;
 struct source;
 
+/*
+ * Keep libgit2 initialised for the life of the process (a worker), so that
+ * each job does not set it up and tear it down again.
+ */
+void checkout_global_init(void);
+
 /* Open `commit` (40 or 64 hex) in the bare repository `repo`. */
 int source_open(const char *repo, const char *commit, struct source **out);
 void source_free(struct source *src);

@@ -5,6 +5,7 @@
  * (PR_SET_PDEATHSIG), and the next start recovers their jobs.
  */
 #include "daemon.h"
+#include "checkout.h"
 #include "config.h"
 #include "hook.h"
 #include "job.h"
@@ -195,6 +196,8 @@ static int worker_main(const char *home, const struct config *conf,
 	}
 	ctx.store = ws.store;
 	ctx.event_fd = ws.sigfd;
+	store_relax(ws.store);
+	checkout_global_init();
 
 	reload_config(&ws, &ctx);
 	while (!ws.stopping) {

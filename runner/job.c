@@ -75,15 +75,26 @@ static void env_free(struct env *e)
 	free(e->v);
 }
 
+/* The runner user's home directory, looked up once (NSS is not cheap). */
+static const char *user_home(void)
+{
+	static char *home;
+
+	if (!home) {
+		const struct passwd *pw = getpwuid(getuid());
+		home = xstrdup(pw && pw->pw_dir ? pw->pw_dir : "/");
+	}
+	return home;
+}
+
 static void build_env(struct job_ctx *ctx, const struct job *job,
     const char *name, const char *ws, char *const *extra, struct env *e)
 {
-	const struct passwd *pw = getpwuid(getuid());
 	char id[32];
 
 	snprintf(id, sizeof(id), "%lld", (long long)job->id);
 	env_setf(e, "PATH", ctx->conf->path_env);
-	env_setf(e, "HOME", pw && pw->pw_dir ? pw->pw_dir : ws);
+	env_setf(e, "HOME", user_home());
 	env_setf(e, "LANG", "C.UTF-8");
 	env_setf(e, "CI", "true");
 	env_setf(e, "RUNNER_JOB", id);

@@ -29,7 +29,7 @@ enum q {
 	Q_REC_DEPLOYS, Q_DEPLOY_INS, Q_DEPLOY_RESOLVE, Q_STAGE_COUNT,
 	Q_CHECK_INS, Q_CHECKS_GET, Q_PASSED_BUILD, Q_HEALTHY_DEPLOY,
 	Q_TAG_DEPLOYED, Q_ENV_SET, Q_ENV_DEPLOYING, Q_ENV_GET, Q_ENV_LIST,
-	Q_RELEASES, Q_JOB_END_DEPLOY,
+	Q_RELEASES, Q_JOB_END_DEPLOY, Q_SYNC_FULL, Q_SYNC_NORMAL,
 	Q_MAX
 };
 
@@ -152,6 +152,8 @@ static const char *const sql[Q_MAX] = {
 	    "FROM environments ORDER BY repo, name",
 	[Q_RELEASES] = "SELECT id FROM jobs WHERE kind = 'deploy' AND env = ?1 "
 	    "AND release_dir IS NOT NULL ORDER BY id DESC",
+	[Q_SYNC_FULL] = "PRAGMA synchronous = FULL",
+	[Q_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
 	[Q_JOB_END_DEPLOY] = "UPDATE jobs SET state = ?2, error = ?3, "
 	    "finished_ms = ?4 WHERE id = ?1 AND state = 'running'",
 	[Q_COUNT] = "SELECT count(*) FROM jobs WHERE state = ?1",
@@ -235,6 +237,7 @@ static const char *const migrations[] = {
 struct store {
 	sqlite3 *db;
 	char *path;
+	int relaxed;		/* synchronous=NORMAL between durable commits */
 	sqlite3_stmt *stmts[Q_MAX];
 };
 
@@ -324,15 +327,44 @@ static int begin(struct store *s)
 	return exec_stmt(s, stmt(s, Q_BEGIN), "begin");
 }
 
+/*
+ * A transaction that must be on disk when it commits (an enqueue, a claim,
+ * the end of a job or deployment). On a relaxed connection it switches to
+ * synchronous=FULL for this commit; as the WAL is written in order, that
+ * commit also makes every relaxed one before it durable.
+ */
+static int begin_durable(struct store *s)
+{
+	if (s->relaxed)
+		exec_stmt(s, stmt(s, Q_SYNC_FULL), "synchronous");
+	return begin(s);
+}
+
+static void relax_again(struct store *s)
+{
+	if (s->relaxed)
+		exec_stmt(s, stmt(s, Q_SYNC_NORMAL), "synchronous");
+}
+
 static int commit(struct store *s)
 {
-	return exec_stmt(s, stmt(s, Q_COMMIT), "commit");
+	int error = exec_stmt(s, stmt(s, Q_COMMIT), "commit");
+
+	relax_again(s);
+	return error;
 }
 
 static void rollback(struct store *s)
 {
 	if (!sqlite3_get_autocommit(s->db))
 		exec_stmt(s, stmt(s, Q_ROLLBACK), "rollback");
+	relax_again(s);
+}
+
+int store_relax(struct store *s)
+{
+	s->relaxed = 1;
+	return exec_stmt(s, stmt(s, Q_SYNC_NORMAL), "synchronous");
 }
 
 static int exec_sql(struct store *s, const char *text, const char *what)
@@ -453,7 +485,7 @@ int store_enqueue(struct store *s, const struct push *p, size_t n,
 	int64_t now = now_ms();
 	int error;
 
-	if ((error = begin(s)) < 0)
+	if ((error = begin_durable(s)) < 0)
 		return error;
 	for (size_t i = 0; i < n; i++) {
 		sqlite3_stmt *st;
@@ -671,7 +703,7 @@ int store_claim(struct store *s, pid_t worker, int supersede,
 	int rc, error;
 
 	*out = NULL;
-	if ((error = begin(s)) < 0)
+	if ((error = begin_durable(s)) < 0)
 		return error;
 	if (supersede && (error = run(s, Q_SUPERSEDE, "supersede", "i",
 	    now_ms())) < 0)
@@ -792,7 +824,7 @@ int store_job_end(struct store *s, int64_t id, const char *state,
 {
 	int error;
 
-	if ((error = begin(s)) < 0)
+	if ((error = begin_durable(s)) < 0)
 		return error;
 	if ((error = run(s, Q_STAGES_SKIP, "skip stages", "i", id)) < 0 ||
 	    (error = run(s, Q_JOB_END, "end job", "itti", id, state, error_msg,
@@ -814,7 +846,7 @@ int store_cancel(struct store *s, int64_t id, int *running)
 	int error;
 
 	*running = 0;
-	if ((error = begin(s)) < 0)
+	if ((error = begin_durable(s)) < 0)
 		return error;
 	if ((error = store_job_get(s, id, &j)) < 0)
 		goto out;
@@ -882,8 +914,13 @@ int store_cancel_workers(struct store *s, pid_t **out, size_t *n)
 
 int store_retry(struct store *s, int64_t id, int64_t *new_id)
 {
-	int error = run(s, Q_RETRY, "retry", "ii", id, now_ms());
+	int error;
 
+	if ((error = begin_durable(s)) < 0)
+		return error;
+	if ((error = run(s, Q_RETRY, "retry", "ii", id, now_ms())) < 0 ||
+	    (error = commit(s)) < 0)
+		rollback(s);
 	if (error < 0)
 		return error;
 	if (sqlite3_changes(s->db) == 0)
@@ -899,7 +936,7 @@ int store_recover(struct store *s, pid_t worker, pid_t **pgids, size_t *n)
 
 	*pgids = NULL;
 	*n = 0;
-	if ((error = begin(s)) < 0)
+	if ((error = begin_durable(s)) < 0)
 		return error;
 	if (!(st = stmt(s, Q_REC_PGIDS))) {
 		error = -1;
@@ -962,7 +999,7 @@ int store_deploy_enqueue(struct store *s, const struct deploy_req *r,
 {
 	int error;
 
-	if ((error = begin(s)) < 0)
+	if ((error = begin_durable(s)) < 0)
 		return error;
 	if ((error = insert_deploys(s, r, n, ids)) < 0 ||
 	    (error = commit(s)) < 0)
@@ -975,7 +1012,7 @@ int store_job_end_deploy(struct store *s, int64_t id, const char *state,
 {
 	int error;
 
-	if ((error = begin(s)) < 0)
+	if ((error = begin_durable(s)) < 0)
 		return error;
 	if ((error = run(s, Q_STAGES_SKIP, "skip stages", "i", id)) < 0 ||
 	    (error = run(s, Q_JOB_END, "end job", "itti", id, state, error_msg,
@@ -1065,7 +1102,7 @@ int store_deploy_end(struct store *s, const struct job *j,
 {
 	int error;
 
-	if ((error = begin(s)) < 0)
+	if ((error = begin_durable(s)) < 0)
 		return error;
 	if ((error = run(s, Q_STAGES_SKIP, "skip steps", "i", j->id)) < 0 ||
 	    (error = run(s, Q_JOB_END_DEPLOY, "end deployment", "itti", j->id,

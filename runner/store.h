@@ -107,6 +107,13 @@ enum store_mode { STORE_OPEN, STORE_CREATE };
 /* Open HOME/runner.db (creating it and migrating with STORE_CREATE). */
 int store_open(const char *home, enum store_mode mode, struct store **out);
 void store_close(struct store *s);
+/*
+ * Let writes of progress (stage started or ended, subjects, check results)
+ * commit with synchronous=NORMAL: on a power cut the newest of them may be
+ * lost, never a job or its outcome. Enqueues, claims, cancels, the end of a
+ * job or deployment and recovery stay synchronous=FULL.
+ */
+int store_relax(struct store *s);
 
 /* Queue one job per push, all in one durable transaction. */
 int store_enqueue(struct store *s, const struct push *p, size_t n,

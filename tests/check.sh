@@ -1,7 +1,8 @@
 #!/bin/bash
 # The test command: install what is missing, build twice (plain, and with
 # AddressSanitizer + UndefinedBehaviorSanitizer), run every test in both,
-# and end with "N passed, N failed".
+# check that the benchmark still runs (short mode, no timings judged), and
+# end with "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
 sh tests/deps.sh || exit 1
@@ -45,6 +46,16 @@ run_build() {
 
 run_build build
 run_build build-asan -Db_sanitize=address,undefined -Db_lundef=false
+
+# The benchmark in its short mode: it must still run; no timing is judged.
+if bash tests/bench/run --quick > bench-quick.log 2>&1; then
+	echo "bench: tests/bench/run --quick ran"
+	passed=$((passed + 1))
+else
+	echo "bench: tests/bench/run --quick failed" >&2
+	tail -n 20 bench-quick.log >&2
+	failed=$((failed + 1))
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
