@@ -17,7 +17,7 @@
 enum q {
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
 	Q_ENQ_INSERT, Q_ENQ_FIND,
-	Q_SUPERSEDE, Q_CLAIM,
+	Q_SUPERSEDE, Q_SUPERSEDE_DEPLOY, Q_CLAIM,
 	Q_JOB_GET, Q_STAGES_GET, Q_ARTS_GET,
 	Q_LIST_ACTIVE, Q_LIST_DONE,
 	Q_SUBJECT, Q_STAGES_DEL, Q_STAGE_INS, Q_STAGE_START, Q_STAGE_END,
@@ -53,14 +53,19 @@ static const char *const sql[Q_MAX] = {
 	    "|| char(0) || ?3 || char(0) || ?4",
 	/* builds: by a newer push to the same ref; automatic deploys: by a
 	 * newer automatic deploy to the same environment. Retries, tags and
-	 * deploys by hand are asked for explicitly and never superseded. */
+	 * deploys by hand are asked for explicitly and never superseded. Two
+	 * statements, so each lookup of a newer job uses an index. */
 	[Q_SUPERSEDE] = "UPDATE jobs SET state = 'superseded', finished_ms = ?1 "
-	    "WHERE state = 'queued' AND retry_of IS NULL AND tag IS NULL AND "
-	    "forced_by IS NULL AND rollback_to IS NULL AND EXISTS (SELECT 1 "
-	    "FROM jobs n WHERE n.repo = jobs.repo AND n.kind = jobs.kind AND "
-	    "n.id > jobs.id AND n.retry_of IS NULL AND n.tag IS NULL AND "
-	    "(jobs.kind = 'build' AND n.ref = jobs.ref OR jobs.kind = 'deploy' "
-	    "AND n.env = jobs.env))",
+	    "WHERE state = 'queued' AND kind = 'build' AND retry_of IS NULL AND "
+	    "EXISTS (SELECT 1 FROM jobs n WHERE n.repo = jobs.repo AND n.ref = "
+	    "jobs.ref AND n.id > jobs.id AND n.kind = 'build' AND n.retry_of IS "
+	    "NULL)",
+	[Q_SUPERSEDE_DEPLOY] = "UPDATE jobs SET state = 'superseded', "
+	    "finished_ms = ?1 WHERE state = 'queued' AND kind = 'deploy' AND tag "
+	    "IS NULL AND forced_by IS NULL AND rollback_to IS NULL AND EXISTS "
+	    "(SELECT 1 FROM jobs n WHERE n.kind = 'deploy' AND n.repo = "
+	    "jobs.repo AND n.env = jobs.env AND n.id > jobs.id AND n.tag IS NULL "
+	    "AND n.forced_by IS NULL AND n.rollback_to IS NULL)",
 	/* deployments to one environment never run at the same time */
 	[Q_CLAIM] = "UPDATE jobs SET state = 'running', worker_pid = ?1, "
 	    "started_ms = ?2, attempt = attempt + 1, error = NULL WHERE id = "
@@ -705,8 +710,9 @@ int store_claim(struct store *s, pid_t worker, int supersede,
 	*out = NULL;
 	if ((error = begin_durable(s)) < 0)
 		return error;
-	if (supersede && (error = run(s, Q_SUPERSEDE, "supersede", "i",
-	    now_ms())) < 0)
+	if (supersede && ((error = run(s, Q_SUPERSEDE, "supersede", "i",
+	    now_ms())) < 0 || (error = run(s, Q_SUPERSEDE_DEPLOY, "supersede",
+	    "i", now_ms())) < 0))
 		goto out;
 	if (!(st = stmt(s, Q_CLAIM))) {
 		error = -1;
