@@ -89,7 +89,7 @@ void hook_updates_free(struct hook_update *u, size_t n)
 	free(u);
 }
 
-static int is_zero(const char *hex)
+int hook_zero_id(const char *hex)
 {
 	return strspn(hex, "0") == strlen(hex);
 }
@@ -110,15 +110,7 @@ void hook_wake(const char *home, const char *what)
 	close(fd);
 }
 
-/* A pcre2 pattern with match limits (no catastrophic backtracking). */
-struct matcher {
-	pcre2_code *re;
-	pcre2_match_data *md;
-	pcre2_match_context *ctx;
-	const char *pattern;
-};
-
-static int matcher_init(struct matcher *m, const char *pattern, FILE *msg)
+int ref_matcher_init(struct ref_matcher *m, const char *pattern, FILE *msg)
 {
 	int code;
 	PCRE2_SIZE off;
@@ -139,7 +131,7 @@ static int matcher_init(struct matcher *m, const char *pattern, FILE *msg)
 	return 0;
 }
 
-static int matcher_match(struct matcher *m, const char *name, FILE *msg)
+int ref_matcher_match(struct ref_matcher *m, const char *name, FILE *msg)
 {
 	int rc = pcre2_match(m->re, (PCRE2_SPTR)name, strlen(name), 0, 0, m->md,
 	    m->ctx);
@@ -150,7 +142,7 @@ static int matcher_match(struct matcher *m, const char *name, FILE *msg)
 	return rc >= 0;
 }
 
-static void matcher_release(struct matcher *m)
+void ref_matcher_release(struct ref_matcher *m)
 {
 	pcre2_match_context_free(m->ctx);
 	pcre2_match_data_free(m->md);
@@ -164,7 +156,7 @@ int hook_post_receive(const char *home, const char *repo,
 	struct store *store = NULL;
 	struct push *pushes = NULL;
 	struct enqueued *res = NULL;
-	struct matcher branches = { 0 }, tags = { 0 };
+	struct ref_matcher branches = { 0 }, tags = { 0 };
 	const struct repo_conf *rc;
 	size_t np = 0;
 	int error;
@@ -177,8 +169,8 @@ int hook_post_receive(const char *home, const char *repo,
 			return -1;
 	}
 	rc = config_repo(conf, repo);
-	if (matcher_init(&branches, rc->branches, msg) < 0 ||
-	    matcher_init(&tags, rc->release_tags, msg) < 0) {
+	if (ref_matcher_init(&branches, rc->branches, msg) < 0 ||
+	    ref_matcher_init(&tags, rc->release_tags, msg) < 0) {
 		error = -1;
 		goto out;
 	}
@@ -186,14 +178,14 @@ int hook_post_receive(const char *home, const char *repo,
 	for (size_t i = 0; i < n; i++) {
 		const struct hook_update *u = &updates[i];
 
-		if (is_zero(u->new))
+		if (hook_zero_id(u->new))
 			continue;
 		if (!strncmp(u->ref, "refs/heads/", 11) &&
-		    matcher_match(&branches, u->ref + 11, msg))
+		    ref_matcher_match(&branches, u->ref + 11, msg))
 			pushes[np++] = (struct push){ repo, u->ref, u->old, u->new,
 			    NULL, NULL };
 		else if (!strncmp(u->ref, "refs/tags/", 10) &&
-		    matcher_match(&tags, u->ref + 10, msg))
+		    ref_matcher_match(&tags, u->ref + 10, msg))
 			pushes[np++] = (struct push){ repo, u->ref, u->old, u->new,
 			    RELEASE_ENV, u->ref + 10 };
 	}
@@ -225,8 +217,8 @@ int hook_post_receive(const char *home, const char *repo,
 out:
 	free(res);
 	free(pushes);
-	matcher_release(&branches);
-	matcher_release(&tags);
+	ref_matcher_release(&branches);
+	ref_matcher_release(&tags);
 	store_close(store);
 	config_free(conf);
 	return error;

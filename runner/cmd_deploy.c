@@ -47,14 +47,11 @@ static int env_of(const struct job *j, const char *env, int *signed_tag)
 {
 	struct source *src = NULL;
 	struct pipeline *pl = NULL;
-	struct sbuf yml = SBUF_INIT;
 	const struct env_def *e;
 	int error;
 
 	if ((error = source_open(j->repo, j->commit, &src)) < 0 ||
-	    (error = source_read(src, PIPELINE_NAME, PIPELINE_MAX_BYTES,
-	    &yml)) < 0 || (error = pipeline_parse(PIPELINE_NAME, yml.buf,
-	    yml.len, &pl)) < 0)
+	    (error = pipeline_read(src, &pl)) < 0)
 		goto out;
 	if (!(e = pipeline_env(pl, env))) {
 		error = error_set(ERR_NOTFOUND, "no environment '%s' in "
@@ -65,7 +62,6 @@ static int env_of(const struct job *j, const char *env, int *signed_tag)
 out:
 	pipeline_free(pl);
 	source_free(src);
-	sbuf_release(&yml);
 	return error;
 }
 
@@ -88,9 +84,10 @@ int cmd_deploy(int argc, char **argv)
 	if (argc - optind != 2)
 		return cli_usage(usage);
 	env = argv[optind + 1];
-	argc--;
-	if ((rc = cli_job_operand(argc, argv, usage, &id)))
-		return rc;
+	if ((id = cli_job_id(argv[optind])) < 0) {
+		cli_error("'%s' is not a job number", argv[optind]);
+		return EXIT_USAGE;
+	}
 	rc = EXIT_FAIL;
 	if (cli_open(home_opt, &cs) < 0)
 		goto out;
@@ -123,11 +120,9 @@ int cmd_deploy(int argc, char **argv)
 		goto out;
 	}
 	hook_wake(cs.home, "wake");
-	printf("queued deployment #%lld of build #%lld to %s%s%s\n",
+	printf("queued deployment #%lld of build #%lld to %s%s%s%s\n",
 	    (long long)new_id, (long long)id, env, user ? " (forced by " : "",
-	    user ? user : "");
-	if (user)
-		printf(")\n");
+	    user ? user : "", user ? ")" : "");
 	rc = EXIT_OK;
 out:
 	free(user);

@@ -8,6 +8,7 @@
  */
 #include "cli.h"
 #include "config.h"
+#include "deploy.h"
 #include "hook.h"
 #include "store.h"
 #include "tagsig.h"
@@ -16,9 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
 
 static const char usage[] =
     "usage: runner pre-receive HOME [CHAINED-HOOK]\n"
@@ -30,29 +28,6 @@ static const char usage[] =
     "commit without a passed build (or healthy staging, with\n"
     "require_staging), or was deployed before.\n";
 
-static int matches(const char *pattern, const char *s)
-{
-	int code;
-	PCRE2_SIZE off;
-	pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern,
-	    PCRE2_ZERO_TERMINATED, 0, &code, &off, NULL);
-	pcre2_match_data *md;
-	pcre2_match_context *mc;
-	int rc;
-
-	if (!re)
-		return 0;
-	md = pcre2_match_data_create_from_pattern(re, NULL);
-	mc = pcre2_match_context_create(NULL);
-	pcre2_set_match_limit(mc, 100000);
-	pcre2_set_depth_limit(mc, 1000);
-	rc = pcre2_match(re, (PCRE2_SPTR)s, strlen(s), 0, 0, md, mc);
-	pcre2_match_context_free(mc);
-	pcre2_match_data_free(md);
-	pcre2_code_free(re);
-	return rc >= 0;
-}
-
 /* Why `u` must be refused, or NULL. Caller frees. */
 static char *check_tag(const char *home, const char *repo,
     const struct config *conf, struct store *st, const struct hook_update *u)
@@ -62,7 +37,7 @@ static char *check_tag(const char *home, const char *repo,
 	const char *quarantine = getenv("GIT_QUARANTINE_PATH");
 	struct tag_info ti;
 	char *tmp = xasprintf("%s/tmp", home), *why = NULL;
-	int64_t other;
+	int64_t build;
 
 	if (!quarantine)
 		quarantine = getenv("GIT_OBJECT_DIRECTORY");
@@ -71,17 +46,9 @@ static char *check_tag(const char *home, const char *repo,
 		why = xstrdup(error_last());
 		goto out;
 	}
-	if (st && (other = store_tag_deployed(st, repo, name, u->new, 0)))
-		why = xasprintf("tag '%s' was already deployed by deployment "
-		    "#%lld; a release tag deploys once", name, (long long)other);
-	else if (st && !store_passed_build(st, repo, ti.commit))
-		why = xasprintf("commit %.7s of tag '%s' has no passed build with "
-		    "an artifact (push it to a branch that builds first)",
-		    ti.commit, name);
-	else if (st && rc->require_staging &&
-	    !store_healthy_deploy(st, repo, "staging", ti.commit))
-		why = xasprintf("commit %.7s of tag '%s' has no healthy staging "
-		    "deployment (require_staging)", ti.commit, name);
+	if (st)
+		why = release_refusal(st, rc, repo, RELEASE_ENV, name, u->new,
+		    ti.commit, 0, &build);
 	tag_info_release(&ti);
 out:
 	free(tmp);
@@ -94,6 +61,7 @@ int cmd_pre_receive(int argc, char **argv)
 	struct hook_update *u = NULL;
 	struct config *conf = NULL;
 	struct store *st = NULL;
+	struct ref_matcher tags = { 0 };
 	size_t n = 0, bad = 0;
 	int truncated, refused = 0, rc = 0;
 	char *repo = NULL;
@@ -120,11 +88,13 @@ int cmd_pre_receive(int argc, char **argv)
 		    "checked at push time\n", error_last());
 		st = NULL;
 	}
+	if (ref_matcher_init(&tags, config_repo(conf, repo)->release_tags,
+	    stderr) < 0)
+		goto chain;
 	for (size_t i = 0; i < n; i++) {
 		char *why;
-		if (strncmp(u[i].ref, "refs/tags/", 10) ||
-		    strspn(u[i].new, "0") == strlen(u[i].new) ||
-		    !matches(config_repo(conf, repo)->release_tags, u[i].ref + 10))
+		if (strncmp(u[i].ref, "refs/tags/", 10) || hook_zero_id(u[i].new) ||
+		    !ref_matcher_match(&tags, u[i].ref + 10, stderr))
 			continue;
 		if ((why = check_tag(home, repo, conf, st, &u[i]))) {
 			struct sbuf line = SBUF_INIT;
@@ -145,6 +115,7 @@ chain:
 	if (argc > 2 && access(argv[2], X_OK) == 0)
 		rc = hook_run_chained(argv[2], argv + 2, in.buf, in.len);
 out:
+	ref_matcher_release(&tags);
 	store_close(st);
 	config_free(conf);
 	hook_updates_free(u, n);

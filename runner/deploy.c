@@ -39,10 +39,13 @@ struct deploy {
 	char *error;
 };
 
+/* Record the outcome and its reason (taken over); the first one stands. */
 static void set_outcome(struct deploy *d, const char *state, char *error)
 {
-	if (d->state)
-		return;		/* the first reason stands */
+	if (d->state) {
+		free(error);
+		return;
+	}
 	d->state = xstrdup(state);
 	d->error = error;
 }
@@ -302,22 +305,15 @@ static int prepare(struct deploy *d, const char *commit, const char *ws,
     struct pipeline **pl)
 {
 	struct source *src = NULL;
-	struct sbuf yml = SBUF_INIT;
 	int error;
 
-	if ((error = source_open(d->job->repo, commit, &src)) < 0)
+	if ((error = source_open(d->job->repo, commit, &src)) < 0 ||
+	    (error = pipeline_read(src, pl)) < 0)
 		goto out;
-	if ((error = source_read(src, PIPELINE_NAME, PIPELINE_MAX_BYTES,
-	    &yml)) < 0 || (error = pipeline_parse(PIPELINE_NAME, yml.buf,
-	    yml.len, pl)) < 0)
-		goto out;
-	if (ws) {
-		rm_rf(ws);
-		error = source_checkout(src, ws);
-	}
+	rm_rf(ws);
+	error = source_checkout(src, ws);
 out:
 	source_free(src);
-	sbuf_release(&yml);
 	return error;
 }
 
@@ -371,19 +367,41 @@ static void gates(struct deploy *d, const char *ws)
 	sbuf_release(&text);
 }
 
+char *release_refusal(struct store *st, const struct repo_conf *rc,
+    const char *repo, const char *env, const char *tag,
+    const char *tag_object, const char *commit, int64_t except,
+    int64_t *build)
+{
+	int64_t other;
+
+	if ((other = store_tag_deployed(st, repo, tag, tag_object, except)))
+		return xasprintf("tag '%s' was already deployed by deployment "
+		    "#%lld; a release tag deploys once", tag, (long long)other);
+	if (!(*build = store_passed_build(st, repo, commit)))
+		return xasprintf("commit %.7s of tag '%s' has no passed build with "
+		    "an artifact (push it to a branch that builds first)", commit,
+		    tag);
+	if (rc->require_staging && strcmp(env, "staging") &&
+	    !store_healthy_deploy(st, repo, "staging", commit))
+		return xasprintf("commit %.7s of tag '%s' has no healthy staging "
+		    "deployment (require_staging)", commit, tag);
+	return NULL;
+}
+
 /* Where the release comes from; rejects what may not be deployed. */
-static int resolve(struct deploy *d)
+static void resolve(struct deploy *d)
 {
 	struct job *job = d->job;
 	struct store *st = d->ctx->store;
 	struct tag_info ti;
-	int64_t other, src_id = job->source_job;
+	int64_t src_id = job->source_job;
+	char *why;
 
 	if (job->tag) {
 		if (tag_verify(job->repo, NULL, job->tag, job->commit, d->rc,
 		    d->tmp, &ti) < 0) {
 			reject(d, "%s", error_last());
-			return 0;
+			return;
 		}
 		free(job->tag_object);
 		job->tag_object = job->commit;
@@ -393,24 +411,10 @@ static int resolve(struct deploy *d)
 		job->notes = ti.message;
 		ti.message = NULL;
 		tag_info_release(&ti);
-		if ((other = store_tag_deployed(st, job->repo, job->tag,
-		    job->tag_object, job->id))) {
-			reject(d, "tag '%s' was already deployed by deployment #%lld;"
-			    " a release tag deploys once", job->tag,
-			    (long long)other);
-			return 0;
-		}
-		if (!(src_id = store_passed_build(st, job->repo, job->commit))) {
-			reject(d, "commit %.7s of tag '%s' has no passed build with "
-			    "an artifact (push it to a branch that builds first)",
-			    job->commit, job->tag);
-			return 0;
-		}
-		if (d->rc->require_staging && strcmp(job->env, "staging") &&
-		    !store_healthy_deploy(st, job->repo, "staging", job->commit)) {
-			reject(d, "commit %.7s of tag '%s' has no healthy staging "
-			    "deployment (require_staging)", job->commit, job->tag);
-			return 0;
+		if ((why = release_refusal(st, d->rc, job->repo, job->env,
+		    job->tag, job->tag_object, job->commit, job->id, &src_id))) {
+			set_outcome(d, "rejected", why);
+			return;
 		}
 	}
 	if (job->rollback_to) {
@@ -420,7 +424,7 @@ static int resolve(struct deploy *d)
 			reject(d, "release #%lld is not a release of '%s'",
 			    (long long)job->rollback_to, job->env);
 			job_free(r);
-			return 0;
+			return;
 		}
 		free(job->commit);
 		job->commit = xstrdup(r->commit);
@@ -433,14 +437,11 @@ static int resolve(struct deploy *d)
 	if (!src_id || store_job_get(st, src_id, &d->source) < 0 ||
 	    !d->source->nartifacts) {
 		reject(d, "no passed build with an artifact to deploy");
-		return 0;
+		return;
 	}
-	if (strcmp(d->source->state, "passed")) {
+	if (strcmp(d->source->state, "passed"))
 		reject(d, "build #%lld is %s, not passed", (long long)src_id,
 		    d->source->state);
-		return 0;
-	}
-	return 0;
 }
 
 static int rollback(struct deploy *d)
@@ -476,22 +477,13 @@ static int rollback(struct deploy *d)
 		d->error = why;
 		goto out;
 	}
-	/* The outcome is decided; the checks only tell whether the
-	 * environment is healthy again. */
-	char *keep_state = d->state, *keep_error = d->error;
-	d->state = NULL;
-	d->error = NULL;
+	/* The outcome is decided (set_outcome keeps it); the checks only
+	 * tell whether the environment is healthy again. */
 	d->env = penv;
 	rc = run_checks(d, pws, d->prev, &ok);
 	d->env = cur;
-	free(d->state);
-	free(d->error);
-	d->state = keep_state;
-	d->error = keep_error;
 	if (rc < 0)
 		goto out;
-	free(d->state);
-	d->state = xstrdup("rolled_back");
 	rc = store_deploy_end(d->ctx->store, d->job, "rolled_back", d->error,
 	    ok ? "healthy" : "failed", d->prev->id);
 	rc = rc < 0 ? rc : 1;	/* recorded */
@@ -512,13 +504,14 @@ int deploy_run(struct job_ctx *ctx, struct job *job)
 	int rc = 0, ok;
 
 	d.rc = config_repo(ctx->conf, job->repo);
-	d.ws = xasprintf("%s/work/%lld", ctx->home, (long long)job->id);
+	d.ws = job_workspace_path(ctx->home, job->id);
 	d.tmp = xasprintf("%s/tmp", ctx->home);
 	if (mkdir_p(d.tmp, 0700) < 0) {
 		set_outcome(&d, "failed", xstrdup(error_last()));
 		goto end;
 	}
-	if ((rc = resolve(&d)) < 0 || d.state)
+	resolve(&d);
+	if (d.state)
 		goto end;
 	if (prepare(&d, job->commit, d.ws, &d.pl) < 0) {
 		set_outcome(&d, "rejected", xasprintf("commit %.7s: %s",

@@ -35,6 +35,11 @@ char *job_log_path(const char *home, int64_t id, int idx, const char *name)
 	return sbuf_detach(&sb);
 }
 
+char *job_workspace_path(const char *home, int64_t id)
+{
+	return xasprintf("%s/work/%lld", home, (long long)id);
+}
+
 char *job_artifact_path(const char *home, int64_t id)
 {
 	return xasprintf("%s/artifacts/%lld.tar.zst", home, (long long)id);
@@ -371,21 +376,16 @@ int job_run(struct job_ctx *ctx, struct job *job)
 	struct source *src = NULL;
 	struct pipeline *pl = NULL;
 	struct artifact_writer *aw = NULL;
-	struct sbuf yml = SBUF_INIT;
 	char **names = NULL, **logs = NULL;
-	char *ws = xasprintf("%s/work/%lld", ctx->home, (long long)job->id);
-	char *logdir = xasprintf("%s/logs/%lld", ctx->home, (long long)job->id);
-	char *artdir = xasprintf("%s/artifacts", ctx->home);
+	char *ws, *logdir, *artdir, *msg = NULL;
 	const char *state = "passed";
-	char *msg = NULL;
 	int error = 0;
 
-	if (job->kind && !strcmp(job->kind, "deploy")) {
-		free(ws);
-		free(logdir);
-		free(artdir);
+	if (job->kind && !strcmp(job->kind, "deploy"))
 		return mkdir_p_logs(ctx, job) < 0 ? -1 : deploy_run(ctx, job);
-	}
+	ws = job_workspace_path(ctx->home, job->id);
+	logdir = xasprintf("%s/logs/%lld", ctx->home, (long long)job->id);
+	artdir = xasprintf("%s/artifacts", ctx->home);
 	rm_rf(ws);
 	if (mkdir_p(logdir, 0755) < 0 || mkdir_p(artdir, 0755) < 0) {
 		state = "error";
@@ -402,10 +402,7 @@ int job_run(struct job_ctx *ctx, struct job *job)
 		error = -1;
 		goto out;
 	}
-	error = source_read(src, PIPELINE_NAME, PIPELINE_MAX_BYTES, &yml);
-	if (error == 0)
-		error = pipeline_parse(PIPELINE_NAME, yml.buf, yml.len, &pl);
-	if (error < 0) {
+	if ((error = pipeline_read(src, &pl)) < 0) {
 		error = 0;
 		state = "error";
 		msg = xstrdup(error_last());
@@ -482,7 +479,6 @@ out:
 			free(logs[i]);
 	free(logs);
 	free(names);
-	sbuf_release(&yml);
 	free(msg);
 	free(ws);
 	free(logdir);

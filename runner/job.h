@@ -50,6 +50,8 @@ int job_run(struct job_ctx *ctx, struct job *job);
 
 /* Log file of stage `idx` named `name` of job `id`. Caller frees. */
 char *job_log_path(const char *home, int64_t id, int idx, const char *name);
+/* The workspace of job `id`. Caller frees. */
+char *job_workspace_path(const char *home, int64_t id);
 /* The artifact archive of job `id`. Caller frees. */
 char *job_artifact_path(const char *home, int64_t id);
 

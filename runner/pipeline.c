@@ -3,6 +3,7 @@
  * file, line, column and field so a pusher can fix it without guessing.
  */
 #include "pipeline.h"
+#include "checkout.h"
 #include "util.h"
 #include "ynode.h"
 
@@ -505,6 +506,18 @@ int pipeline_parse(const char *file, const char *buf, size_t len,
 out:
 	pipeline_free(pl);
 	ynode_free(root);
+	return error;
+}
+
+int pipeline_read(struct source *src, struct pipeline **out)
+{
+	struct sbuf buf = SBUF_INIT;
+	int error;
+
+	if ((error = source_read(src, PIPELINE_NAME, PIPELINE_MAX_BYTES,
+	    &buf)) == 0)
+		error = pipeline_parse(PIPELINE_NAME, buf.buf, buf.len, out);
+	sbuf_release(&buf);
 	return error;
 }
 

@@ -15,6 +15,7 @@
 #define PIPELINE_MAX_STAGES 100
 
 struct sbuf;
+struct source;
 
 struct stage_def {
 	char *name;
@@ -82,6 +83,8 @@ const struct env_def *pipeline_env(const struct pipeline *pl,
  */
 int pipeline_parse(const char *file, const char *buf, size_t len,
     struct pipeline **out);
+/* Read and parse the pipeline file of an opened commit. */
+int pipeline_read(struct source *src, struct pipeline **out);
 /* Read and parse a pipeline file on disk (`runner check`). */
 int pipeline_load(const char *path, struct pipeline **out);
 void pipeline_free(struct pipeline *pl);

@@ -302,16 +302,14 @@ static int exec_stmt(struct store *s, sqlite3_stmt *st, const char *what)
  * int64, 'n' an int64 that is NULL when negative, 'z' an id that is NULL
  * when 0, 't' a string or NULL.
  */
-static int run(struct store *s, enum q q, const char *what,
-    const char *types, ...)
+static sqlite3_stmt *vbind(struct store *s, enum q q, const char *types,
+    va_list ap)
 {
 	sqlite3_stmt *st = stmt(s, q);
-	va_list ap;
 	int i = 1;
 
 	if (!st)
-		return -1;
-	va_start(ap, types);
+		return NULL;
 	for (const char *t = types; *t; t++, i++) {
 		if (*t == 't') {
 			bind_text(st, i, va_arg(ap, const char *));
@@ -323,8 +321,37 @@ static int run(struct store *s, enum q q, const char *what,
 				sqlite3_bind_int64(st, i, v);
 		}
 	}
+	return st;
+}
+
+static int run(struct store *s, enum q q, const char *what,
+    const char *types, ...)
+{
+	sqlite3_stmt *st;
+	va_list ap;
+
+	va_start(ap, types);
+	st = vbind(s, q, types, ap);
 	va_end(ap);
-	return exec_stmt(s, st, what);
+	return st ? exec_stmt(s, st, what) : -1;
+}
+
+/* The first column of the first row of `q` (bound like run()), or 0. */
+static int64_t first_id(struct store *s, enum q q, const char *types, ...)
+{
+	sqlite3_stmt *st;
+	int64_t id = 0;
+	va_list ap;
+
+	va_start(ap, types);
+	st = vbind(s, q, types, ap);
+	va_end(ap);
+	if (!st)
+		return 0;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return id;
 }
 
 static int begin(struct store *s)
@@ -1063,43 +1090,23 @@ int store_check_add(struct store *s, int64_t id, const struct check_rec *c)
 	    c->at_ms ? c->at_ms : now_ms());
 }
 
-/* The first column of the first row of `q` with text arguments, or 0. */
-static int64_t first_id(struct store *s, enum q q, const char *a,
-    const char *b, const char *c, int64_t d)
-{
-	sqlite3_stmt *st = stmt(s, q);
-	int64_t id = 0;
-
-	if (!st)
-		return 0;
-	bind_text(st, 1, a);
-	bind_text(st, 2, b);
-	if (c || q == Q_TAG_DEPLOYED)
-		bind_text(st, 3, c);
-	if (q == Q_TAG_DEPLOYED)
-		sqlite3_bind_int64(st, 4, d);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		id = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	return id;
-}
-
 int64_t store_passed_build(struct store *s, const char *repo,
     const char *commit)
 {
-	return first_id(s, Q_PASSED_BUILD, repo, commit, NULL, 0);
+	return first_id(s, Q_PASSED_BUILD, "tt", repo, commit);
 }
 
 int64_t store_healthy_deploy(struct store *s, const char *repo,
     const char *env, const char *commit)
 {
-	return first_id(s, Q_HEALTHY_DEPLOY, repo, env, commit, 0);
+	return first_id(s, Q_HEALTHY_DEPLOY, "ttt", repo, env, commit);
 }
 
 int64_t store_tag_deployed(struct store *s, const char *repo,
     const char *tag, const char *tag_object, int64_t except)
 {
-	return first_id(s, Q_TAG_DEPLOYED, repo, tag, tag_object, except);
+	return first_id(s, Q_TAG_DEPLOYED, "ttti", repo, tag, tag_object,
+	    except);
 }
 
 int store_deploy_end(struct store *s, const struct job *j,
