@@ -236,3 +236,27 @@ int cli_find_env(struct store *s, const char *repo, const char *name,
 	free(real);
 	return error;
 }
+
+void cli_notification_line(struct sbuf *sb, const struct notification *x,
+    int tty)
+{
+	const char *state = !strcmp(x->state, "delivered") ? "passed" :
+	    !strcmp(x->state, "dead") ? "failed" : "queued";
+
+	sbuf_addf(sb, "  #%-5lld %s%-9s%s %s (%s%s%s) job #%lld %s", (long long)x->id,
+	    cli_color(state, tty), x->state, tty ? COLOR_RESET : "",
+	    x->target, x->service, x->action ? " " : "",
+	    x->action ? x->action : "", (long long)x->job_id, x->event);
+	sbuf_addf(sb, ", %d attempt%s", x->attempts, x->attempts == 1 ? "" :
+	    "s");
+	if (!strcmp(x->state, "pending") && x->attempts) {
+		sbuf_adds(sb, ", next in ");
+		format_duration(sb, x->next_ms > now_ms() ? x->next_ms -
+		    now_ms() : 0);
+	}
+	if (x->error) {
+		sbuf_adds(sb, ": ");
+		sbuf_add_display(sb, x->error, strlen(x->error));
+	}
+	sbuf_addch(sb, '\n');
+}

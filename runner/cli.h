@@ -39,6 +39,7 @@ int cmd_deploy(int argc, char **argv);
 int cmd_rollback(int argc, char **argv);
 int cmd_releases(int argc, char **argv);
 int cmd_pre_receive(int argc, char **argv);
+int cmd_notify(int argc, char **argv);
 
 /*
  * Option parsing shared by every command: --home and --help are handled
@@ -85,6 +86,11 @@ int cli_find_env(struct store *s, const char *repo, const char *name,
 
 /* A whole number in [min, max] from an option argument. */
 int cli_number(const char *arg, long min, long max, long *out);
+
+/* One line about a notification, for status and show. */
+struct notification;
+void cli_notification_line(struct sbuf *sb, const struct notification *x,
+    int tty);
 
 /* Colour for a state, on a terminal only. */
 const char *cli_color(const char *state, int tty);

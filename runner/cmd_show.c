@@ -16,8 +16,10 @@ static const char usage[] =
     "usage: runner show [--home DIR] [--json] JOB\n"
     "\n"
     "Show a job: repository, ref, commit, state, error, each stage with\n"
-    "its state, exit code, duration and log file, and the artifacts with\n"
-    "size and sha256.\n";
+    "its state, exit code, duration and log file, the artifacts with\n"
+    "size and sha256, and the notifications the job caused with their\n"
+    "delivery state. --json prints the job as 'runner status --json' does,\n"
+    "plus \"notifications\":[...].\n";
 
 static void add_time(struct sbuf *sb, int64_t ms)
 {
@@ -157,6 +159,8 @@ int cmd_show(int argc, char **argv)
 	const char *home_opt = NULL;
 	struct cli_session cs = { 0 };
 	struct job *j = NULL;
+	struct notification **notes = NULL;
+	size_t nnotes = 0;
 	struct sbuf out = SBUF_INIT;
 	int json = 0, rc;
 	int64_t id;
@@ -167,20 +171,33 @@ int cmd_show(int argc, char **argv)
 	rc = EXIT_FAIL;
 	if (cli_open(home_opt, &cs) < 0)
 		goto out;
-	if (store_job_get(cs.store, id, &j) < 0) {
+	if (store_job_get(cs.store, id, &j) < 0 ||
+	    store_notifs_of_job(cs.store, id, &notes, &nnotes) < 0) {
 		cli_error("%s", error_last());
 		goto out;
 	}
 	if (json) {
 		json_job(&out, j);
-		sbuf_addch(&out, '\n');
+		out.buf[--out.len] = '\0';	/* the object goes on */
+		sbuf_adds(&out, ",\"notifications\":[");
+		for (size_t i = 0; i < nnotes; i++) {
+			if (i)
+				sbuf_addch(&out, ',');
+			json_notification(&out, notes[i]);
+		}
+		sbuf_adds(&out, "]}\n");
 	} else {
 		show_text(&out, j, isatty(1));
+		if (nnotes)
+			sbuf_adds(&out, "\nnotifications:\n");
+		for (size_t i = 0; i < nnotes; i++)
+			cli_notification_line(&out, notes[i], isatty(1));
 	}
 	fwrite(out.buf, 1, out.len, stdout);
 	rc = EXIT_OK;
 out:
 	job_free(j);
+	notifs_free(notes, nnotes);
 	sbuf_release(&out);
 	cli_close(&cs);
 	return rc;

@@ -17,8 +17,13 @@ static const char usage[] =
     "\n"
     "Show queued and running jobs (with the running stage and its elapsed\n"
     "time) and the N most recent finished jobs (default 10; 20 with\n"
-    "--json). --json prints {\"jobs\":[...]} with every queued and running\n"
-    "job and the recent finished ones, each as 'runner show --json' does.\n";
+    "--json), the environments, and notifications not delivered (pending\n"
+    "or dead). --json prints {\"jobs\":[...],\"environments\":[...],\n"
+    "\"notifications\":{\"pending\":N,\"dead\":N,\"open\":[...]}} with\n"
+    "every queued and running job and the recent finished ones, each as\n"
+    "'runner show --json' does.\n";
+
+#define OPEN_NOTIFICATIONS 10
 
 static const struct stage_rec *current_stage(const struct job *j)
 {
@@ -202,8 +207,10 @@ int cmd_status(int argc, char **argv)
 	struct status_opts o = { 0, -1 };
 	struct job **jobs = NULL;
 	struct env_rec **envs = NULL;
+	struct notification **notes = NULL;
 	struct sbuf out = SBUF_INIT;
-	size_t n = 0, nenvs = 0;
+	size_t n = 0, nenvs = 0, nnotes = 0;
+	int64_t pending = 0, dead = 0;
 	int json, limit, rc;
 	const char *home;
 
@@ -219,7 +226,11 @@ int cmd_status(int argc, char **argv)
 		goto out;
 	home = cs.home;
 	if (store_jobs_list(cs.store, limit, &jobs, &n) < 0 ||
-	    store_envs_list(cs.store, &envs, &nenvs) < 0) {
+	    store_envs_list(cs.store, &envs, &nenvs) < 0 ||
+	    store_notif_count(cs.store, "pending", &pending) < 0 ||
+	    store_notif_count(cs.store, "dead", &dead) < 0 ||
+	    store_notifs_open(cs.store, OPEN_NOTIFICATIONS, &notes,
+	    &nnotes) < 0) {
 		cli_error("%s", error_last());
 		goto out;
 	}
@@ -236,7 +247,15 @@ int cmd_status(int argc, char **argv)
 				sbuf_addch(&out, ',');
 			env_json(&out, envs[i]);
 		}
-		sbuf_adds(&out, "]}\n");
+		sbuf_addf(&out, "],\"notifications\":{\"pending\":%lld,"
+		    "\"dead\":%lld,\"open\":[", (long long)pending,
+		    (long long)dead);
+		for (size_t i = 0; i < nnotes; i++) {
+			if (i)
+				sbuf_addch(&out, ',');
+			json_notification(&out, notes[i]);
+		}
+		sbuf_adds(&out, "]}}\n");
 	} else {
 		int tty = isatty(1);
 		size_t queued = 0, running = 0;
@@ -269,12 +288,21 @@ int cmd_status(int argc, char **argv)
 		if (!n)
 			sbuf_adds(&out, "\nno jobs yet: push to a branch of a "
 			    "repository with the hook installed\n");
+		if (nnotes) {
+			sbuf_addf(&out, "\nNotifications not delivered: %lld "
+			    "pending, %lld dead%s\n", (long long)pending,
+			    (long long)dead, pending + dead > (int64_t)nnotes ?
+			    " (newest shown)" : "");
+			for (size_t i = 0; i < nnotes; i++)
+				cli_notification_line(&out, notes[i], tty);
+		}
 	}
 	fwrite(out.buf, 1, out.len, stdout);
 	rc = EXIT_OK;
 out:
 	jobs_free(jobs, n);
 	envs_free(envs, nenvs);
+	notifs_free(notes, nnotes);
 	sbuf_release(&out);
 	cli_close(&cs);
 	return rc;

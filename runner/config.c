@@ -6,6 +6,7 @@
 #include "util.h"
 #include "ynode.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,12 +54,46 @@ const char config_template[] =
 "# given; a value or {file: PATH}.\n"
 "# secrets:\n"
 "#   DATABASE_URL: postgres://db.internal/store\n"
-"#   DEPLOY_TOKEN: { file: /srv/runner/deploy-token }\n";
+"#   DEPLOY_TOKEN: { file: /srv/runner/deploy-token }\n"
+"\n"
+"# Where failures, deployments and rollbacks are announced (docs/notify.md).\n"
+"# Events: job_passed job_failed job_fixed job_error deployed deploy_failed\n"
+"# production_failed rolled_back rejected, or all.\n"
+"# notify:\n"
+"#   - name: team\n"
+"#     slack: https://hooks.slack.com/services/T000/B000/XXXX\n"
+"#     on: [job_failed, job_fixed, deployed, rolled_back, rejected]\n"
+"#   - name: oncall\n"
+"#     pagerduty: { routing_key: R0UTINGKEY }\n"
+"#     on: [production_failed, rolled_back]\n"
+"#   - name: mail\n"
+"#     email: { smtp: 'smtp://mail.internal:25', from: runner@example.com,\n"
+"#              to: [dev@example.com] }\n"
+"#   - name: audit\n"
+"#     webhook: { url: 'https://audit.internal/runner', secret: s3cret }\n"
+"#     on: [all]\n"
+"#     repos: '^store-erp$'        # pcre2 on the repository's name\n"
+"#     retries: 6                  # after the first attempt\n"
+"#     backoff: 2s                 # doubling per retry\n";
 
 static const char *const top_keys[] = {
 	"workers", "default_timeout", "kill_grace", "shutdown_grace",
-	"supersede", "keep_workspaces", "path", "repos", "secrets", NULL
+	"supersede", "keep_workspaces", "path", "repos", "secrets", "notify",
+	NULL
 };
+static const char *const notify_keys[] = {
+	"name", "slack", "pagerduty", "email", "webhook", "on", "repos",
+	"retries", "backoff", NULL
+};
+static const char *const service_keys[] = {
+	[NOTIFY_SLACK] = "slack", [NOTIFY_PAGERDUTY] = "pagerduty",
+	[NOTIFY_EMAIL] = "email", [NOTIFY_WEBHOOK] = "webhook",
+};
+static const char *const pagerduty_keys[] = { "routing_key", "url", NULL };
+static const char *const email_keys[] = {
+	"smtp", "from", "to", "username", "password", NULL
+};
+static const char *const webhook_keys[] = { "url", "secret", NULL };
 static const char *const repo_keys[] = {
 	"path", "branches", "release_tags", "allowed_signers", "gpg_keyring",
 	"auto_deploy", "require_staging", NULL
@@ -243,6 +278,209 @@ static int parse_secrets(const char *file, const struct ynode *n,
 	return 0;
 }
 
+/*
+ * A string field of a notify entry. Values may be secret (URLs with
+ * tokens, keys, passwords): messages name the field, never the value.
+ */
+static int notify_str(const char *file, const struct ynode *map,
+    const char *key, const char *what, int required, char **out)
+{
+	const struct ynode *v = ynode_get(map, key);
+
+	if (!v) {
+		if (required)
+			return error_set(ERR_INVALID, "%s:%zu:%zu: %s has no '%s'",
+			    file, map->line, map->col, what, key);
+		return 0;
+	}
+	if (v->type != YNODE_SCALAR || !*v->value)
+		return error_set(ERR_INVALID, "%s:%zu:%zu: '%s' of %s must be a "
+		    "non-empty string", file, v->line, v->col, key, what);
+	*out = xstrdup(v->value);
+	return 0;
+}
+
+static int notify_url(const char *file, const struct ynode *n,
+    const char *key, const char *what, const char *schemes, char **url)
+{
+	size_t len = strcspn(*url, ":");
+	char *scheme = xstrndup(*url, len);
+	int ok = !strncmp(*url + len, "://", 3) && (*url)[len + 3] &&
+	    word_in(schemes, scheme);
+
+	free(scheme);
+	if (ok)
+		return 0;
+	return error_set(ERR_INVALID, "%s:%zu:%zu: '%s' of %s must be a URL "
+	    "(scheme one of: %s)", file, n->line, n->col, key, what, schemes);
+}
+
+static int parse_service(const char *file, const struct ynode *e,
+    struct notify_target *t, const char *what)
+{
+	const struct ynode *v = NULL;
+	int found = 0, error;
+
+	for (int i = 0; i <= NOTIFY_WEBHOOK; i++) {
+		const struct ynode *x = ynode_get(e, service_keys[i]);
+		if (!x)
+			continue;
+		if (found++)
+			return error_set(ERR_INVALID, "%s:%zu:%zu: %s names more "
+			    "than one service ('%s' and '%s')", file, x->line,
+			    x->col, what, service_keys[t->service],
+			    service_keys[i]);
+		t->service = (enum notify_service)i;
+		v = x;
+	}
+	if (!v)
+		return error_set(ERR_INVALID, "%s:%zu:%zu: %s needs one of "
+		    "'slack', 'pagerduty', 'email' or 'webhook'", file, e->line,
+		    e->col, what);
+	const char *key = service_keys[t->service];
+	if (v->type == YNODE_SCALAR &&
+	    (t->service == NOTIFY_SLACK || t->service == NOTIFY_WEBHOOK)) {
+		t->url = xstrdup(v->value);
+		return notify_url(file, v, key, what, "https http", &t->url);
+	}
+	if (t->service == NOTIFY_SLACK || v->type != YNODE_MAP)
+		return error_set(ERR_INVALID, "%s:%zu:%zu: '%s' of %s must be %s",
+		    file, v->line, v->col, key, what,
+		    t->service == NOTIFY_SLACK ? "the webhook URL" :
+		    t->service == NOTIFY_WEBHOOK ? "a URL or {url, secret}" :
+		    "a mapping");
+	switch (t->service) {
+	case NOTIFY_PAGERDUTY:
+		if ((error = ynode_check_keys(file, v, pagerduty_keys,
+		    "'pagerduty'")) < 0 ||
+		    (error = notify_str(file, v, "routing_key", "'pagerduty'", 1,
+		    &t->secret)) < 0 ||
+		    (error = notify_str(file, v, "url", "'pagerduty'", 0,
+		    &t->url)) < 0)
+			return error;
+		if (!t->url)
+			t->url = xstrdup("https://events.pagerduty.com/v2/enqueue");
+		return notify_url(file, v, "url", "'pagerduty'", "https http",
+		    &t->url);
+	case NOTIFY_EMAIL:
+		if ((error = ynode_check_keys(file, v, email_keys,
+		    "'email'")) < 0 ||
+		    (error = notify_str(file, v, "smtp", "'email'", 1,
+		    &t->url)) < 0 ||
+		    (error = notify_url(file, v, "smtp", "'email'", "smtp smtps",
+		    &t->url)) < 0 ||
+		    (error = notify_str(file, v, "from", "'email'", 1,
+		    &t->from)) < 0 ||
+		    (error = notify_str(file, v, "username", "'email'", 0,
+		    &t->username)) < 0 ||
+		    (error = notify_str(file, v, "password", "'email'", 0,
+		    &t->password)) < 0)
+			return error;
+		if (!ynode_get(v, "to"))
+			return error_set(ERR_INVALID, "%s:%zu:%zu: 'email' has no "
+			    "'to'", file, v->line, v->col);
+		return ynode_strv(file, ynode_get(v, "to"), "to", "'email'",
+		    &t->to, &t->nto);
+	default:
+		if ((error = ynode_check_keys(file, v, webhook_keys,
+		    "'webhook'")) < 0 ||
+		    (error = notify_str(file, v, "url", "'webhook'", 1,
+		    &t->url)) < 0 ||
+		    (error = notify_str(file, v, "secret", "'webhook'", 0,
+		    &t->secret)) < 0)
+			return error;
+		return notify_url(file, v, "url", "'webhook'", "https http",
+		    &t->url);
+	}
+}
+
+static int parse_on(const char *file, const struct ynode *e,
+    struct notify_target *t, const char *what)
+{
+	static const char *const failures[] = {
+		"job_failed", "job_error", "job_fixed", "deploy_failed",
+		"rolled_back", "rejected", NULL
+	};
+	const struct ynode *v = ynode_get(e, "on");
+	int error;
+
+	if (!v) {
+		t->on = xcalloc(sizeof(failures) / sizeof(*failures),
+		    sizeof(char *));
+		for (size_t i = 0; failures[i]; i++)
+			t->on[t->non++] = xstrdup(failures[i]);
+		return 0;
+	}
+	if ((error = ynode_strv(file, v, "on", what, &t->on, &t->non)) < 0)
+		return error;
+	for (size_t i = 0; i < t->non; i++) {
+		const char *k = t->on[i];
+		if (!strcmp(k, "all") || word_in(NOTIFY_EVENTS, k))
+			continue;
+		const struct ynode *at = v->type == YNODE_SEQ && i < v->n ?
+		    v->items[i] : v;
+		return error_set(ERR_INVALID, "%s:%zu:%zu: unknown event '%s' in "
+		    "'on' of %s (events: %s, all)", file, at->line, at->col, k,
+		    what, NOTIFY_EVENTS);
+	}
+	return 0;
+}
+
+static int parse_notify(const char *file, const struct ynode *n,
+    struct config *c)
+{
+	int error;
+
+	if ((error = ynode_want(file, n, YNODE_SEQ, "notify", "runner.yml")) < 0)
+		return error;
+	c->notify = xcalloc(n->n + 1, sizeof(*c->notify));
+	for (size_t i = 0; i < n->n; i++) {
+		const struct ynode *e = n->items[i], *v;
+		struct notify_target *t = &c->notify[c->nnotify++];
+		char what[160];
+
+		t->line = e->line;
+		t->retries = 6;
+		t->backoff_ms = 2000;
+		if ((error = ynode_want(file, e, YNODE_MAP, "notify",
+		    "runner.yml")) < 0 ||
+		    (error = ynode_check_keys(file, e, notify_keys,
+		    "a 'notify' entry")) < 0 ||
+		    (error = notify_str(file, e, "name", "a 'notify' entry", 1,
+		    &t->name)) < 0)
+			return error;
+		snprintf(what, sizeof(what), "notify '%s'", t->name);
+		for (size_t j = 0; j + 1 < c->nnotify; j++)
+			if (!strcmp(c->notify[j].name, t->name))
+				return error_set(ERR_INVALID, "%s:%zu:%zu: two "
+				    "'notify' entries are named '%s' (lines %zu "
+				    "and %zu)", file, e->line, e->col, t->name,
+				    c->notify[j].line, e->line);
+		if ((error = parse_service(file, e, t, what)) < 0 ||
+		    (error = parse_on(file, e, t, what)) < 0)
+			return error;
+		if ((v = ynode_get(e, "repos"))) {
+			if ((error = ynode_want(file, v, YNODE_SCALAR, "repos",
+			    what)) < 0 || (error = check_pattern(file, v,
+			    "repos")) < 0)
+				return error;
+			t->repos = xstrdup(v->value);
+		}
+		if ((v = ynode_get(e, "retries"))) {
+			long r;
+			if (!ynode_uint(v, &r) || r > 100)
+				return error_set(ERR_INVALID, "%s:%zu:%zu: 'retries' "
+				    "of %s must be a number from 0 to 100", file,
+				    v->line, v->col, what);
+			t->retries = (int)r;
+		}
+		if ((error = get_duration(file, e, "backoff",
+		    &t->backoff_ms)) < 0)
+			return error;
+	}
+	return 0;
+}
+
 int config_parse(const char *file, const char *buf, size_t len,
     struct config **out)
 {
@@ -300,6 +538,9 @@ int config_parse(const char *file, const char *buf, size_t len,
 	if ((v = ynode_get(root, "secrets")) &&
 	    (error = parse_secrets(file, v, c)) < 0)
 		goto out;
+	if ((v = ynode_get(root, "notify")) &&
+	    (error = parse_notify(file, v, c)) < 0)
+		goto out;
 done:
 	*out = c;
 	c = NULL;
@@ -343,6 +584,19 @@ void config_free(struct config *c)
 		free(c->secrets[i].value);
 	}
 	free(c->secrets);
+	for (size_t i = 0; i < c->nnotify; i++) {
+		struct notify_target *t = &c->notify[i];
+		free(t->name);
+		free(t->url);
+		free(t->secret);
+		free(t->username);
+		free(t->password);
+		free(t->from);
+		strv_free(t->to);
+		strv_free(t->on);
+		free(t->repos);
+	}
+	free(c->notify);
 	free(c->path_env);
 	free(c);
 }
@@ -376,4 +630,18 @@ const char *config_secret(const struct config *c, const char *name)
 		if (!strcmp(c->secrets[i].name, name))
 			return c->secrets[i].value;
 	return NULL;
+}
+
+const struct notify_target *config_notify(const struct config *c,
+    const char *name)
+{
+	for (size_t i = 0; i < c->nnotify; i++)
+		if (!strcmp(c->notify[i].name, name))
+			return &c->notify[i];
+	return NULL;
+}
+
+const char *notify_service_name(enum notify_service s)
+{
+	return service_keys[s];
 }

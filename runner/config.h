@@ -31,6 +31,32 @@ struct secret {
 	char *value;
 };
 
+/* Where notifications go (the `notify:` list). */
+enum notify_service {
+	NOTIFY_SLACK, NOTIFY_PAGERDUTY, NOTIFY_EMAIL, NOTIFY_WEBHOOK
+};
+
+/* Event kinds, for matching a target's `on` list. */
+#define NOTIFY_EVENTS "job_passed job_failed job_fixed job_error deployed " \
+	"deploy_failed production_failed rolled_back rejected"
+
+struct notify_target {
+	char *name;
+	enum notify_service service;
+	char *url;		/* webhook, Slack, PagerDuty or smtp:// URL */
+	char *secret;		/* webhook HMAC key, PagerDuty routing key */
+	char *username, *password;	/* SMTP login, if any */
+	char *from;		/* e-mail */
+	char **to;
+	size_t nto;
+	char **on;		/* event kinds, or "all" */
+	size_t non;
+	char *repos;		/* pcre2 on the repository's name, or NULL */
+	int retries;		/* attempts after the first */
+	int64_t backoff_ms;	/* first wait; doubles per retry */
+	size_t line;
+};
+
 struct config {
 	int workers;			/* 0: the number of cores */
 	int keep_workspaces;
@@ -43,6 +69,8 @@ struct config {
 	size_t nrepos;
 	struct secret *secrets;
 	size_t nsecrets;
+	struct notify_target *notify;
+	size_t nnotify;
 };
 
 /*
@@ -60,6 +88,11 @@ const struct repo_conf *config_repo(const struct config *c,
     const char *repo_path);
 /* The value of secret `name`, or NULL. */
 const char *config_secret(const struct config *c, const char *name);
+/* The notification target called `name`, or NULL. */
+const struct notify_target *config_notify(const struct config *c,
+    const char *name);
+/* The service's name: "slack", "pagerduty", "email" or "webhook". */
+const char *notify_service_name(enum notify_service s);
 /* The commented file `runner init` writes. */
 extern const char config_template[];
 

@@ -9,6 +9,7 @@
 #include "config.h"
 #include "hook.h"
 #include "job.h"
+#include "notify.h"
 #include "stage.h"
 #include "store.h"
 #include "util.h"
@@ -40,6 +41,7 @@ struct sup {
 	const struct config *conf;
 	struct worker *w;
 	int nworkers;
+	struct worker notifier;	/* delivers notifications */
 	int sigfd, sock, lockfd;
 	int stopping;
 	struct store *store;	/* opened on demand, closed before fork */
@@ -94,47 +96,50 @@ static void recover(struct sup *s, pid_t worker)
 
 /* ---- worker ---- */
 
+struct conf_watch {
+	struct config *conf;
+	struct timespec mtime;
+	off_t size;
+};
+
 struct wstate {
 	struct store *store;
 	int sigfd, wake_r;
 	int stopping;
 	int64_t job;
 	const char *home;
-	struct config *conf;		/* reloaded when runner.yml changes */
-	struct timespec conf_mtime;
-	off_t conf_size;
+	struct conf_watch cw;		/* reloaded when runner.yml changes */
 };
 
 /*
- * Edits to runner.yml take effect for the next job: a stat per claim, a
- * parse only when the file changed. A file that no longer parses is
- * reported and the last good configuration kept.
+ * Edits to runner.yml take effect for the next job (or notification): a
+ * stat each time, a parse only when the file changed. A file that no
+ * longer parses is reported and the last good configuration kept.
  */
-static void reload_config(struct wstate *ws, struct job_ctx *ctx)
+static void reload_config(const char *home, struct conf_watch *cw)
 {
-	char *path = xasprintf("%s/%s", ws->home, CONFIG_FILE);
+	char *path = xasprintf("%s/%s", home, CONFIG_FILE);
 	struct stat st;
 	struct config *c = NULL;
 
 	if (stat(path, &st) < 0)
 		memset(&st, 0, sizeof(st));
-	if (st.st_mtim.tv_sec == ws->conf_mtime.tv_sec &&
-	    st.st_mtim.tv_nsec == ws->conf_mtime.tv_nsec &&
-	    st.st_size == ws->conf_size) {
+	if (st.st_mtim.tv_sec == cw->mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == cw->mtime.tv_nsec &&
+	    st.st_size == cw->size) {
 		free(path);
 		return;
 	}
-	ws->conf_mtime = st.st_mtim;
-	ws->conf_size = st.st_size;
-	if (config_load(ws->home, &c) < 0) {
+	cw->mtime = st.st_mtim;
+	cw->size = st.st_size;
+	if (config_load(home, &c) < 0) {
 		logmsg("warning: %s; keeping the configuration loaded before",
 		    error_last());
 	} else {
-		if (ws->conf)
+		if (cw->conf)
 			logmsg("reloaded %s", path);
-		config_free(ws->conf);
-		ws->conf = c;
-		ctx->conf = c;
+		config_free(cw->conf);
+		cw->conf = c;
 	}
 	free(path);
 }
@@ -199,10 +204,11 @@ static int worker_main(const char *home, const struct config *conf,
 	store_relax(ws.store);
 	checkout_global_init();
 
-	reload_config(&ws, &ctx);
 	while (!ws.stopping) {
 		struct job *job = NULL;
-		reload_config(&ws, &ctx);
+		reload_config(home, &ws.cw);
+		if (ws.cw.conf)
+			ctx.conf = ws.cw.conf;
 		int rc = store_claim(ws.store, getpid(), ctx.conf->supersede, &job);
 
 		if (rc == 0) {
@@ -224,6 +230,7 @@ static int worker_main(const char *home, const struct config *conf,
 				    done->error ? done->error : "");
 			job_free(done);
 			job_free(job);
+			hook_wake(home, "notify");	/* its event is recorded */
 			continue;
 		}
 		struct pollfd pfd[2] = {
@@ -241,14 +248,132 @@ static int worker_main(const char *home, const struct config *conf,
 			drain_fd(wake_r);
 	}
 	store_close(ws.store);
-	config_free(ws.conf);
+	config_free(ws.cw.conf);
 	close(ws.sigfd);
+	return 0;
+}
+
+/* ---- notifier ---- */
+
+struct nstate {
+	int sigfd;
+	int stopping;
+};
+
+static int notifier_stopping(void *arg)
+{
+	struct nstate *ns = arg;
+	struct signalfd_siginfo si;
+
+	while (read(ns->sigfd, &si, sizeof(si)) == sizeof(si))
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+			ns->stopping = 1;
+	return ns->stopping;
+}
+
+static void log_attempt(const struct notification *x)
+{
+	struct sbuf sb = SBUF_INIT;
+
+	sbuf_addf(&sb, "notification #%lld (job #%lld %s) to '%s': %s",
+	    (long long)x->id, (long long)x->job_id, x->event, x->target,
+	    x->state);
+	if (!strcmp(x->state, "pending")) {
+		sbuf_adds(&sb, ", next attempt in ");
+		format_duration(&sb, x->next_ms - now_ms());
+	}
+	if (x->error)
+		sbuf_addf(&sb, ": %s", x->error);
+	logmsg("%s", sb.buf);
+	sbuf_release(&sb);
+}
+
+/*
+ * Routes the events workers record and delivers their notifications, one
+ * at a time, away from the workers: a slow or dead endpoint never holds up
+ * a stage. Woken by the supervisor when a job ends; otherwise it sleeps
+ * until the next retry is due.
+ */
+static int notifier_main(const char *home, const struct config *conf,
+    int wake_r, pid_t parent)
+{
+	struct nstate ns = { 0 };
+	struct conf_watch cw = { 0 };
+	struct store *st = NULL;
+	sigset_t mask;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		return 1;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	ns.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (store_open(home, STORE_OPEN, &st) < 0) {
+		logmsg("notifier: %s", error_last());
+		return 1;
+	}
+	while (!notifier_stopping(&ns)) {
+		struct notification *x = NULL;
+		int64_t wait = -1;
+		int rc;
+
+		reload_config(home, &cw);
+		if (cw.conf)
+			conf = cw.conf;
+		if (notify_route(st, conf, home) < 0) {
+			logmsg("notifier: cannot route events: %s", error_last());
+			wait = 1000;
+		}
+		rc = store_notif_next(st, &x);
+		if (rc == 0 && x->next_ms <= now_ms()) {
+			if (notify_attempt(st, conf, x, notifier_stopping, &ns) < 0)
+				logmsg("notifier: cannot record a delivery: %s",
+				    error_last());
+			else if (!ns.stopping)
+				log_attempt(x);
+			notif_free(x);
+			continue;
+		}
+		if (rc == 0 && (wait < 0 || x->next_ms - now_ms() < wait))
+			wait = x->next_ms - now_ms();
+		else if (rc < 0 && rc != ERR_NOTFOUND) {
+			logmsg("notifier: %s", error_last());
+			wait = 1000;
+		}
+		notif_free(x);
+		struct pollfd pfd[2] = {
+			{ ns.sigfd, POLLIN, 0 }, { wake_r, POLLIN, 0 },
+		};
+		if (poll(pfd, 2, wait > 3600000 ? 3600000 : (int)wait) < 0 &&
+		    errno != EINTR)
+			break;
+		if (pfd[1].revents)
+			drain_fd(wake_r);
+	}
+	store_close(st);
+	config_free(cw.conf);
+	close(ns.sigfd);
 	return 0;
 }
 
 /* ---- supervisor ---- */
 
-static int spawn_worker(struct sup *s, int i)
+typedef int child_main(const char *home, const struct config *conf,
+    int wake_r, pid_t parent);
+
+static void close_wake_pipes(struct sup *s)
+{
+	for (int j = 0; j < s->nworkers; j++)
+		if (s->w[j].wake_w >= 0)
+			close(s->w[j].wake_w);
+	if (s->notifier.wake_w >= 0)
+		close(s->notifier.wake_w);
+}
+
+/* Fork a worker or the notifier into slot `w`, with its wake pipe. */
+static int spawn(struct sup *s, struct worker *w, child_main *fn)
 {
 	int fds[2];
 	pid_t pid;
@@ -268,17 +393,26 @@ static int spawn_worker(struct sup *s, int i)
 		close(fds[1]);
 		close(s->sigfd);
 		close(s->sock);
-		for (int j = 0; j < s->nworkers; j++)
-			if (s->w[j].wake_w >= 0)
-				close(s->w[j].wake_w);
-		int rc = worker_main(s->home, s->conf, fds[0], parent);
+		close_wake_pipes(s);
+		int rc = fn(s->home, s->conf, fds[0], parent);
 		close(fds[0]);
 		exit(rc);
 	}
 	close(fds[0]);
-	s->w[i].pid = pid;
-	s->w[i].wake_w = fds[1];
+	w->pid = pid;
+	w->wake_w = fds[1];
 	return 0;
+}
+
+static int spawn_worker(struct sup *s, int i)
+{
+	return spawn(s, &s->w[i], worker_main);
+}
+
+static void wake_notifier(struct sup *s)
+{
+	if (s->notifier.wake_w >= 0)
+		(void)!write(s->notifier.wake_w, "n", 1);
 }
 
 static void wake_workers(struct sup *s)
@@ -306,13 +440,15 @@ static void signal_cancels(struct sup *s)
 static void on_datagrams(struct sup *s)
 {
 	char buf[64];
-	int wake = 0, cancel = 0;
+	int wake = 0, cancel = 0, notify = 0;
 	ssize_t n;
 
 	while ((n = recv(s->sock, buf, sizeof(buf) - 1, 0)) >= 0) {
 		buf[n] = '\0';
 		if (!strcmp(buf, "cancel"))
 			cancel = 1;
+		else if (!strcmp(buf, "notify"))
+			notify = 1;
 		else
 			wake = 1;
 	}
@@ -320,6 +456,8 @@ static void on_datagrams(struct sup *s)
 		signal_cancels(s);
 	if (wake)
 		wake_workers(s);
+	if (notify)
+		wake_notifier(s);
 }
 
 static void reap(struct sup *s)
@@ -328,6 +466,20 @@ static void reap(struct sup *s)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == s->notifier.pid) {
+			s->notifier.pid = 0;
+			close(s->notifier.wake_w);
+			s->notifier.wake_w = -1;
+			if (s->stopping)
+				continue;
+			logmsg("notifier %d died (%s %d); starting another",
+			    (int)pid, WIFSIGNALED(status) ? "signal" : "exit code",
+			    WIFSIGNALED(status) ? WTERMSIG(status) :
+			    WEXITSTATUS(status));
+			if (spawn(s, &s->notifier, notifier_main) < 0)
+				logmsg("warning: %s", error_last());
+			continue;
+		}
 		for (int i = 0; i < s->nworkers; i++) {
 			if (s->w[i].pid != pid)
 				continue;
@@ -344,6 +496,7 @@ static void reap(struct sup *s)
 			if (spawn_worker(s, i) < 0)
 				logmsg("warning: %s", error_last());
 			wake_workers(s);
+			wake_notifier(s);	/* recovery may end deployments */
 			break;
 		}
 	}
@@ -355,7 +508,7 @@ static int alive(const struct sup *s)
 
 	for (int i = 0; i < s->nworkers; i++)
 		n += s->w[i].pid > 0;
-	return n;
+	return n + (s->notifier.pid > 0);
 }
 
 static int take_lock(struct sup *s)
@@ -429,7 +582,7 @@ static int bind_socket(struct sup *s)
 int daemon_serve(const char *home, const struct config *conf, int workers)
 {
 	struct sup s = { .home = home, .conf = conf, .sigfd = -1, .sock = -1,
-	    .lockfd = -1 };
+	    .lockfd = -1, .notifier = { 0, -1 } };
 	sigset_t mask, old;
 	int error;
 	int64_t kill_at = 0;
@@ -459,6 +612,8 @@ int daemon_serve(const char *home, const struct config *conf, int workers)
 	for (int i = 0; i < workers; i++)
 		if ((error = spawn_worker(&s, i)) < 0)
 			goto out;
+	if ((error = spawn(&s, &s.notifier, notifier_main)) < 0)
+		goto out;
 	logmsg("serving '%s' with %d worker%s", home, workers,
 	    workers == 1 ? "" : "s");
 
@@ -491,6 +646,8 @@ int daemon_serve(const char *home, const struct config *conf, int workers)
 				for (int i = 0; i < s.nworkers; i++)
 					if (s.w[i].pid > 0)
 						kill(s.w[i].pid, SIGTERM);
+				if (s.notifier.pid > 0)
+					kill(s.notifier.pid, SIGTERM);
 			}
 			reap(&s);
 		}
@@ -500,6 +657,8 @@ int daemon_serve(const char *home, const struct config *conf, int workers)
 			for (int i = 0; i < s.nworkers; i++)
 				if (s.w[i].pid > 0)
 					kill(s.w[i].pid, SIGKILL);
+			if (s.notifier.pid > 0)
+				kill(s.notifier.pid, SIGKILL);
 			kill_at = 0;
 		}
 	}
@@ -510,11 +669,11 @@ out:
 		for (int i = 0; i < s.nworkers; i++)
 			if (s.w && s.w[i].pid > 0)
 				kill(s.w[i].pid, SIGKILL);
+		if (s.notifier.pid > 0)
+			kill(s.notifier.pid, SIGKILL);
 	}
 	if (s.w)
-		for (int i = 0; i < s.nworkers; i++)
-			if (s.w[i].wake_w >= 0)
-				close(s.w[i].wake_w);
+		close_wake_pipes(&s);
 	free(s.w);
 	if (s.sock >= 0) {
 		char *p = xasprintf("%s/%s", home, SOCKET_FILE);

@@ -169,3 +169,33 @@ void json_checks(struct sbuf *sb, const struct job *j)
 	}
 	sbuf_addch(sb, ']');
 }
+
+void json_notification(struct sbuf *sb, const struct notification *x)
+{
+	sbuf_addf(sb, "{\"id\":%lld,\"event_id\":%lld,\"job\":%lld,"
+	    "\"target\":", (long long)x->id, (long long)x->event_id,
+	    (long long)x->job_id);
+	json_str(sb, x->target);
+	sbuf_adds(sb, ",\"service\":");
+	json_str(sb, x->service);
+	sbuf_adds(sb, ",\"event\":");
+	json_str(sb, x->event);
+	sbuf_adds(sb, ",\"action\":");
+	json_str(sb, x->action);
+	sbuf_adds(sb, ",\"state\":");
+	json_str(sb, x->state);
+	sbuf_addf(sb, ",\"attempts\":%d,\"status\":", x->attempts);
+	if (x->status)
+		sbuf_addf(sb, "%d", x->status);
+	else
+		sbuf_adds(sb, "null");
+	sbuf_adds(sb, ",\"error\":");
+	json_str(sb, x->error);
+	sbuf_adds(sb, ",\"created_ms\":");
+	json_ms(sb, x->created_ms);
+	sbuf_adds(sb, ",\"next_ms\":");
+	json_ms(sb, strcmp(x->state, "pending") ? 0 : x->next_ms);
+	sbuf_adds(sb, ",\"done_ms\":");
+	json_ms(sb, x->done_ms);
+	sbuf_addch(sb, '}');
+}

@@ -16,4 +16,8 @@ void json_job(struct sbuf *sb, const struct job *j);
 /* The check results of a deploy job, as a JSON array. */
 void json_checks(struct sbuf *sb, const struct job *j);
 
+/* A notification (never its body) as documented for status and show. */
+struct notification;
+void json_notification(struct sbuf *sb, const struct notification *x);
+
 #endif

@@ -25,6 +25,7 @@ const struct command commands[] = {
 	{ "deploy",       cmd_deploy,       "deploy a passed build's artifact to an environment" },
 	{ "rollback",     cmd_rollback,     "redeploy the previous release of an environment" },
 	{ "releases",     cmd_releases,     "list the releases of an environment" },
+	{ "notify",       cmd_notify,       "list notification targets, or send a test event to one" },
 	{ "check",        cmd_check,        "validate a pipeline file" },
 	{ "pre-receive",  cmd_pre_receive,  "the pre-receive hook (install-hook --pre-receive)" },
 	{ NULL, NULL, NULL },

@@ -30,8 +30,15 @@ enum q {
 	Q_CHECK_INS, Q_CHECKS_GET, Q_PASSED_BUILD, Q_HEALTHY_DEPLOY,
 	Q_TAG_DEPLOYED, Q_ENV_SET, Q_ENV_DEPLOYING, Q_ENV_GET, Q_ENV_LIST,
 	Q_RELEASES, Q_JOB_END_DEPLOY, Q_SYNC_FULL, Q_SYNC_NORMAL,
+	Q_EVENT_JOB, Q_EVENT_INS, Q_REC_DEPLOY_IDS, Q_EVENTS_UNROUTED,
+	Q_EVENT_ROUTED, Q_NOTIF_INS, Q_NOTIF_DUE, Q_NOTIF_RESULT, Q_NOTIF_JOB,
+	Q_NOTIF_OPEN, Q_NOTIF_COUNT, Q_NOTIF_LAST_ACTION,
 	Q_MAX
 };
+
+#define NOTIF_COLS "id, event_id, job_id, target, service, event, action, " \
+	"dedup, body, state, error, attempts, status, next_ms, created_ms, " \
+	"done_ms"
 
 #define JOB_COLS "id, repo, ref, old_commit, commit_id, state, error, " \
 	"subject, attempt, cancel, worker_pid, retry_of, created_ms, " \
@@ -162,6 +169,33 @@ static const char *const sql[Q_MAX] = {
 	[Q_JOB_END_DEPLOY] = "UPDATE jobs SET state = ?2, error = ?3, "
 	    "finished_ms = ?4 WHERE id = ?1 AND state = 'running'",
 	[Q_COUNT] = "SELECT count(*) FROM jobs WHERE state = ?1",
+	/* what an ended job is, and how the ref's build before it ended */
+	[Q_EVENT_JOB] = "SELECT kind, state, env, (SELECT p.state FROM jobs p "
+	    "WHERE p.kind = 'build' AND p.repo = j.repo AND p.ref = j.ref AND "
+	    "p.id < j.id AND p.state IN ('passed', 'failed', 'error') ORDER BY "
+	    "p.id DESC LIMIT 1) FROM jobs j WHERE id = ?1",
+	[Q_EVENT_INS] = "INSERT INTO events (job_id, kind, tags, created_ms) "
+	    "VALUES (?1, ?2, ?3, ?4)",
+	[Q_REC_DEPLOY_IDS] = "SELECT id FROM jobs WHERE kind = 'deploy' AND "
+	    OWNED,
+	[Q_EVENTS_UNROUTED] = "SELECT id, job_id, kind, tags, created_ms FROM "
+	    "events WHERE routed = 0 ORDER BY id LIMIT ?1",
+	[Q_EVENT_ROUTED] = "UPDATE events SET routed = 1 WHERE id = ?1",
+	[Q_NOTIF_INS] = "INSERT INTO notifications (event_id, job_id, target, "
+	    "service, event, action, dedup, body, next_ms, created_ms) VALUES "
+	    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+	[Q_NOTIF_DUE] = "SELECT " NOTIF_COLS " FROM notifications WHERE state "
+	    "= 'pending' ORDER BY next_ms, id LIMIT 1",
+	[Q_NOTIF_RESULT] = "UPDATE notifications SET state = ?2, attempts = "
+	    "?3, status = ?4, error = ?5, next_ms = ?6, done_ms = ?7 WHERE id = "
+	    "?1",
+	[Q_NOTIF_JOB] = "SELECT " NOTIF_COLS " FROM notifications WHERE job_id "
+	    "= ?1 ORDER BY id",
+	[Q_NOTIF_OPEN] = "SELECT " NOTIF_COLS " FROM notifications WHERE state "
+	    "IN ('pending', 'dead') ORDER BY id DESC LIMIT ?1",
+	[Q_NOTIF_COUNT] = "SELECT count(*) FROM notifications WHERE state = ?1",
+	[Q_NOTIF_LAST_ACTION] = "SELECT action FROM notifications WHERE target "
+	    "= ?1 AND dedup = ?2 ORDER BY id DESC LIMIT 1",
 };
 
 static const char *const migrations[] = {
@@ -237,6 +271,38 @@ static const char *const migrations[] = {
 	"  last INTEGER REFERENCES jobs(id),"
 	"  updated_ms INTEGER NOT NULL,"
 	"  PRIMARY KEY (repo, name));",
+	/* 3: the outbox. An event is written with the state change that
+	 * causes it; the daemon routes it to notifications and sends those. */
+	"CREATE TABLE events ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  job_id INTEGER NOT NULL REFERENCES jobs(id),"
+	"  kind TEXT NOT NULL,"
+	"  tags TEXT NOT NULL,"
+	"  routed INTEGER NOT NULL DEFAULT 0,"
+	"  created_ms INTEGER NOT NULL);"
+	"CREATE INDEX events_unrouted ON events (id) WHERE routed = 0;"
+	"CREATE TABLE notifications ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  event_id INTEGER NOT NULL REFERENCES events(id),"
+	"  job_id INTEGER NOT NULL REFERENCES jobs(id),"
+	"  target TEXT NOT NULL,"
+	"  service TEXT NOT NULL,"
+	"  event TEXT NOT NULL,"
+	"  action TEXT,"
+	"  dedup TEXT,"
+	"  body TEXT NOT NULL,"
+	"  state TEXT NOT NULL DEFAULT 'pending',"
+	"  error TEXT,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  status INTEGER,"
+	"  next_ms INTEGER NOT NULL,"
+	"  created_ms INTEGER NOT NULL,"
+	"  done_ms INTEGER);"
+	"CREATE INDEX notifications_due ON notifications (next_ms, id) "
+	"  WHERE state = 'pending';"
+	"CREATE INDEX notifications_state ON notifications (state, id);"
+	"CREATE INDEX notifications_job ON notifications (job_id);"
+	"CREATE INDEX notifications_dedup ON notifications (target, dedup, id);",
 };
 
 struct store {
@@ -852,18 +918,71 @@ int store_stage_end(struct store *s, int64_t id, int idx, const char *state,
 	    state, (int64_t)exit_code, error, now_ms());
 }
 
+/*
+ * The event an ended job causes, recorded in the transaction that ends it
+ * (the outbox): `kind` is the most specific name, `tags` every kind a
+ * target's `on` list may name to hear of it.
+ */
+static int add_event(struct store *s, int64_t id)
+{
+	sqlite3_stmt *st = stmt(s, Q_EVENT_JOB);
+	const char *kind = NULL;
+	char tags[96] = "";
+	int rc;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+		sqlite3_reset(st);
+		return rc == SQLITE_DONE ? 0 : db_error(s, "read job for event");
+	}
+	const char *k = (const char *)sqlite3_column_text(st, 0);
+	const char *state = (const char *)sqlite3_column_text(st, 1);
+	const char *env = (const char *)sqlite3_column_text(st, 2);
+	const char *before = (const char *)sqlite3_column_text(st, 3);
+	int prod = env && !strcmp(env, "production");
+
+	if (!strcmp(k, "build")) {
+		if (!strcmp(state, "passed") && before && strcmp(before, "passed"))
+			kind = "job_fixed";
+		else if (!strcmp(state, "passed"))
+			kind = "job_passed";
+		else if (!strcmp(state, "failed"))
+			kind = "job_failed";
+		else if (!strcmp(state, "error"))
+			kind = "job_error";
+		if (kind)
+			snprintf(tags, sizeof(tags), "%s%s", kind,
+			    !strcmp(kind, "job_fixed") ? " job_passed" : "");
+	} else if (!strcmp(state, "healthy") || !strcmp(state, "rejected")) {
+		kind = !strcmp(state, "healthy") ? "deployed" : "rejected";
+		snprintf(tags, sizeof(tags), "%s", kind);
+	} else if (!strcmp(state, "rolled_back") || !strcmp(state, "failed") ||
+	    !strcmp(state, "interrupted")) {
+		int rb = !strcmp(state, "rolled_back");
+		kind = rb ? "rolled_back" : prod ? "production_failed" :
+		    "deploy_failed";
+		snprintf(tags, sizeof(tags), "%sdeploy_failed%s",
+		    rb ? "rolled_back " : "", prod ? " production_failed" : "");
+	}
+	sqlite3_reset(st);	/* the texts above are not used past here */
+	if (!kind)
+		return 0;
+	return run(s, Q_EVENT_INS, "record event", "itti", id, kind, tags,
+	    now_ms());
+}
+
+/* Right after the update that ends job `id`: its event, if it did end. */
+static int add_event_if_ended(struct store *s, int64_t id)
+{
+	return sqlite3_changes(s->db) ? add_event(s, id) : 0;
+}
+
 int store_job_end(struct store *s, int64_t id, const char *state,
     const char *error_msg)
 {
-	int error;
-
-	if ((error = begin_durable(s)) < 0)
-		return error;
-	if ((error = run(s, Q_STAGES_SKIP, "skip stages", "i", id)) < 0 ||
-	    (error = run(s, Q_JOB_END, "end job", "itti", id, state, error_msg,
-	    now_ms())) < 0 || (error = commit(s)) < 0)
-		rollback(s);
-	return error;
+	return store_job_end_deploy(s, id, state, error_msg, NULL, 0);
 }
 
 int store_artifact_add(struct store *s, int64_t id, const char *path,
@@ -915,7 +1034,8 @@ int store_cancel_requested(struct store *s, int64_t id)
 	return v;
 }
 
-static int pid_query(struct store *s, sqlite3_stmt *st, pid_t **out,
+/* The first column of every row of `st` (bound by the caller). */
+static int ids_of(struct store *s, sqlite3_stmt *st, int64_t **out,
     size_t *n)
 {
 	int rc;
@@ -924,15 +1044,44 @@ static int pid_query(struct store *s, sqlite3_stmt *st, pid_t **out,
 	*n = 0;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		*out = xrealloc(*out, (*n + 1) * sizeof(**out));
-		(*out)[(*n)++] = (pid_t)sqlite3_column_int64(st, 0);
+		(*out)[(*n)++] = sqlite3_column_int64(st, 0);
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
 		free(*out);
 		*out = NULL;
 		*n = 0;
-		return db_error(s, "read process ids");
+		return db_error(s, "read ids");
 	}
+	return 0;
+}
+
+/* ids_of() for `q` with one integer bound as ?1. */
+static int id_query(struct store *s, enum q q, int64_t arg, int64_t **out,
+    size_t *n)
+{
+	sqlite3_stmt *st = stmt(s, q);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, arg);
+	return ids_of(s, st, out, n);
+}
+
+static int pid_query(struct store *s, sqlite3_stmt *st, pid_t **out,
+    size_t *n)
+{
+	int64_t *ids;
+	int error = ids_of(s, st, &ids, n);
+
+	*out = NULL;
+	if (error < 0)
+		return error;
+	if (*n)
+		*out = xcalloc(*n, sizeof(**out));
+	for (size_t i = 0; i < *n; i++)
+		(*out)[i] = (pid_t)ids[i];
+	free(ids);
 	return 0;
 }
 
@@ -965,6 +1114,8 @@ int store_retry(struct store *s, int64_t id, int64_t *new_id)
 int store_recover(struct store *s, pid_t worker, pid_t **pgids, size_t *n)
 {
 	sqlite3_stmt *st;
+	int64_t *deploys = NULL;
+	size_t ndeploys = 0;
 	int error;
 
 	*pgids = NULL;
@@ -979,13 +1130,21 @@ int store_recover(struct store *s, pid_t worker, pid_t **pgids, size_t *n)
 	if ((error = pid_query(s, st, pgids, n)) < 0 ||
 	    (error = run(s, Q_REC_CANCELED, "recover", "ii", (int64_t)worker,
 	    now_ms())) < 0 ||
+	    (error = id_query(s, Q_REC_DEPLOY_IDS, worker, &deploys,
+	    &ndeploys)) < 0 ||
 	    (error = run(s, Q_REC_DEPLOYS, "recover", "ii", (int64_t)worker,
-	    now_ms())) < 0 ||
+	    now_ms())) < 0)
+		goto out;
+	for (size_t i = 0; i < ndeploys; i++)	/* each ends 'interrupted' */
+		if ((error = add_event(s, deploys[i])) < 0)
+			goto out;
+	if (
 	    (error = run(s, Q_REC_STAGES, "recover", "i", (int64_t)worker)) < 0 ||
 	    (error = run(s, Q_REC_JOBS, "recover", "i", (int64_t)worker)) < 0)
 		goto out;
 	error = commit(s);
 out:
+	free(deploys);
 	if (error < 0) {
 		rollback(s);
 		free(*pgids);
@@ -1049,7 +1208,8 @@ int store_job_end_deploy(struct store *s, int64_t id, const char *state,
 		return error;
 	if ((error = run(s, Q_STAGES_SKIP, "skip stages", "i", id)) < 0 ||
 	    (error = run(s, Q_JOB_END, "end job", "itti", id, state, error_msg,
-	    now_ms())) < 0 || (error = insert_deploys(s, r, n, NULL)) < 0 ||
+	    now_ms())) < 0 || (error = add_event_if_ended(s, id)) < 0 ||
+	    (error = insert_deploys(s, r, n, NULL)) < 0 ||
 	    (error = commit(s)) < 0)
 		rollback(s);
 	return error;
@@ -1119,7 +1279,8 @@ int store_deploy_end(struct store *s, const struct job *j,
 		return error;
 	if ((error = run(s, Q_STAGES_SKIP, "skip steps", "i", j->id)) < 0 ||
 	    (error = run(s, Q_JOB_END_DEPLOY, "end deployment", "itti", j->id,
-	    state, error_msg, now_ms())) < 0)
+	    state, error_msg, now_ms())) < 0 ||
+	    (error = add_event_if_ended(s, j->id)) < 0)
 		goto out;
 	if (env_state && (error = run(s, Q_ENV_SET, "record environment",
 	    "tttzii", j->repo, j->env, env_state, serving, j->id,
@@ -1273,4 +1434,217 @@ int store_releases(struct store *s, const char *env, struct job ***out,
 	}
 	free(ids);
 	return error;
+}
+
+/* ---- the outbox ---- */
+
+int store_events_unrouted(struct store *s, int limit, struct event **out,
+    size_t *n)
+{
+	sqlite3_stmt *st = stmt(s, Q_EVENTS_UNROUTED);
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!st)
+		return -1;
+	sqlite3_bind_int(st, 1, limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct event *e;
+		*out = xrealloc(*out, (*n + 1) * sizeof(**out));
+		e = &(*out)[(*n)++];
+		e->id = sqlite3_column_int64(st, 0);
+		e->job_id = sqlite3_column_int64(st, 1);
+		e->kind = col_text(st, 2);
+		e->tags = col_text(st, 3);
+		e->created_ms = sqlite3_column_int64(st, 4);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		events_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+		return db_error(s, "read events");
+	}
+	return 0;
+}
+
+void events_free(struct event *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].kind);
+		free(v[i].tags);
+	}
+	free(v);
+}
+
+int store_event_route(struct store *s, int64_t event_id,
+    const struct notification *v, size_t n)
+{
+	int64_t now = now_ms();
+	int error;
+
+	if ((error = begin_durable(s)) < 0)
+		return error;
+	for (size_t i = 0; i < n; i++)
+		if ((error = run(s, Q_NOTIF_INS, "queue notification",
+		    "iitttttti", event_id, v[i].job_id, v[i].target, v[i].service,
+		    v[i].event, v[i].action, v[i].dedup, v[i].body, now)) < 0)
+			goto out;
+	if ((error = run(s, Q_EVENT_ROUTED, "route event", "i", event_id)) < 0)
+		goto out;
+	error = commit(s);
+out:
+	if (error < 0)
+		rollback(s);
+	return error;
+}
+
+static struct notification *notif_from_row(sqlite3_stmt *st)
+{
+	struct notification *x = xcalloc(1, sizeof(*x));
+
+	x->id = sqlite3_column_int64(st, 0);
+	x->event_id = sqlite3_column_int64(st, 1);
+	x->job_id = sqlite3_column_int64(st, 2);
+	x->target = col_text(st, 3);
+	x->service = col_text(st, 4);
+	x->event = col_text(st, 5);
+	x->action = col_text(st, 6);
+	x->dedup = col_text(st, 7);
+	x->body = col_text(st, 8);
+	x->state = col_text(st, 9);
+	x->error = col_text(st, 10);
+	x->attempts = sqlite3_column_int(st, 11);
+	x->status = sqlite3_column_int(st, 12);
+	x->next_ms = sqlite3_column_int64(st, 13);
+	x->created_ms = sqlite3_column_int64(st, 14);
+	x->done_ms = sqlite3_column_int64(st, 15);
+	return x;
+}
+
+static int notif_list(struct store *s, sqlite3_stmt *st,
+    struct notification ***out, size_t *n)
+{
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*out = xrealloc(*out, (*n + 1) * sizeof(**out));
+		(*out)[(*n)++] = notif_from_row(st);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		notifs_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+		return db_error(s, "read notifications");
+	}
+	return 0;
+}
+
+int store_notif_next(struct store *s, struct notification **out)
+{
+	sqlite3_stmt *st = stmt(s, Q_NOTIF_DUE);
+	struct notification **v;
+	size_t n;
+	int error;
+
+	*out = NULL;
+	if (!st)
+		return -1;
+	if ((error = notif_list(s, st, &v, &n)) < 0)
+		return error;
+	if (n)
+		*out = v[0];
+	free(v);
+	return n ? 0 : ERR_NOTFOUND;
+}
+
+int store_notif_result(struct store *s, const struct notification *x)
+{
+	int error;
+
+	if ((error = begin_durable(s)) < 0)
+		return error;
+	if ((error = run(s, Q_NOTIF_RESULT, "record delivery", "itiitiz", x->id,
+	    x->state, (int64_t)x->attempts, (int64_t)x->status, x->error,
+	    x->next_ms, x->done_ms)) < 0 || (error = commit(s)) < 0)
+		rollback(s);
+	return error;
+}
+
+int store_notifs_of_job(struct store *s, int64_t job_id,
+    struct notification ***out, size_t *n)
+{
+	sqlite3_stmt *st = stmt(s, Q_NOTIF_JOB);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, job_id);
+	return notif_list(s, st, out, n);
+}
+
+int store_notifs_open(struct store *s, int limit, struct notification ***out,
+    size_t *n)
+{
+	sqlite3_stmt *st = stmt(s, Q_NOTIF_OPEN);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int(st, 1, limit);
+	return notif_list(s, st, out, n);
+}
+
+int store_notif_count(struct store *s, const char *state, int64_t *out)
+{
+	sqlite3_stmt *st = stmt(s, Q_NOTIF_COUNT);
+	int rc;
+
+	if (!st)
+		return -1;
+	bind_text(st, 1, state);
+	rc = sqlite3_step(st);
+	*out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : db_error(s, "count notifications");
+}
+
+char *store_notif_last_action(struct store *s, const char *target,
+    const char *dedup)
+{
+	sqlite3_stmt *st = stmt(s, Q_NOTIF_LAST_ACTION);
+	char *action = NULL;
+
+	if (!st)
+		return NULL;
+	bind_text(st, 1, target);
+	bind_text(st, 2, dedup);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		action = col_text(st, 0);
+	sqlite3_reset(st);
+	return action;
+}
+
+void notif_free(struct notification *x)
+{
+	if (!x)
+		return;
+	free(x->target);
+	free(x->service);
+	free(x->event);
+	free(x->action);
+	free(x->dedup);
+	free(x->body);
+	free(x->state);
+	free(x->error);
+	free(x);
+}
+
+void notifs_free(struct notification **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		notif_free(v[i]);
+	free(v);
 }

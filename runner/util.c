@@ -218,6 +218,20 @@ int64_t mono_ms(void)
 	return clock_ms(CLOCK_MONOTONIC);
 }
 
+int word_in(const char *list, const char *word)
+{
+	size_t len = strlen(word);
+
+	while (len && *list) {
+		size_t n = strcspn(list, " ");
+		if (n == len && !strncmp(list, word, len))
+			return 1;
+		list += n;
+		list += strspn(list, " ");
+	}
+	return 0;
+}
+
 int parse_duration(const char *s, int64_t *out_ms)
 {
 	const char *p = s;

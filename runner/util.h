@@ -59,6 +59,8 @@ char *sbuf_detach(struct sbuf *sb);
 int64_t now_ms(void);      /* wall clock, ms since the epoch */
 int64_t mono_ms(void);     /* monotonic clock, ms */
 
+/* True if `word` is one of the space-separated words of `list`. */
+int word_in(const char *list, const char *word);
 /* "90", "90s", "500ms", "10m", "2h" into milliseconds. */
 int parse_duration(const char *s, int64_t *out_ms);
 /* "1h2m3s"-style rendering of a duration, into `sb`. */

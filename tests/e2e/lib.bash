@@ -215,3 +215,31 @@ repos:
 ${1:-}
 YML
 }
+
+# start_sink http|smtp NAME [ARGS]: a receiver of notifications (tests/
+# helpers/sink.c) storing what arrives in $T/sink-NAME; sets SINK_PORT.
+start_sink() {
+	local kind=$1 name=$2
+	shift 2
+	mkdir -p "$T/sink-$name"
+	rm -f "$T/sink-$name/port"
+	"$RUNNER_SINK" "$kind" "$T/sink-$name" "$@" >>"$T/sink-$name.log" 2>&1 3>&- &
+	wait_for "[ -s '$T/sink-$name/port' ]" 10
+	SINK_PORT=$(cat "$T/sink-$name/port")
+}
+
+# stop_sink NAME: the receiver goes away (its port answers nothing).
+stop_sink() {
+	pkill -KILL -f "runner-sink [a-z]* $T/sink-$1( |\$)" || true
+	wait_for "! pgrep -f 'runner-sink [a-z]* $T/sink-$1( |\$)'" 10
+}
+
+# How many requests (or mails) sink NAME has received.
+sink_count() {
+	ls "$T/sink-$1" | grep -cE '^[0-9]+\.(body|mail)$' || true
+}
+
+# The notifications of job ID as "target:event:state" lines.
+notifications_of() {
+	r show --json "$1" | jq -r '.notifications[] | "\(.target):\(.event):\(.state)"'
+}
