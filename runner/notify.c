@@ -517,6 +517,8 @@ int notify_route(struct store *s, const struct config *c, const char *home)
 {
 	int total = 0;
 
+	if (!c->nnotify)	/* one statement, not a transaction per event */
+		return store_events_drop(s);
 	for (;;) {
 		struct event *ev;
 		size_t n;
@@ -593,6 +595,20 @@ void notify_redact(const struct notify_target *t, char *text)
 	/* the part of a URL after the host carries Slack's token */
 	if ((path = strstr(t->url, "://")) && (path = strchr(path + 3, '/')))
 		redact_one(text, path);
+	/* user:password@ before the host: SMTP credentials */
+	const char *auth = strstr(t->url, "://");
+	size_t hlen = auth ? strcspn(auth + 3, "/?#") : 0;
+	const char *at = auth ? memchr(auth + 3, '@', hlen) : NULL;
+	if (at) {
+		char *info = xstrndup(auth + 3, (size_t)(at - auth - 3));
+		char *colon = strchr(info, ':');
+		if (colon) {
+			*colon = '\0';
+			redact_one(text, colon + 1);
+		}
+		redact_one(text, info);
+		free(info);
+	}
 }
 
 /* ---- delivery ---- */
@@ -793,6 +809,8 @@ int notify_deliver(const struct notify_target *t,
 		if (!d->ok) {
 			struct sbuf msg = SBUF_INIT;
 			size_t keep = resp.len > 200 ? 200 : resp.len;
+			while (keep && strchr(" \t\r\n", resp.buf[keep - 1]))
+				keep--;
 			sbuf_addf(&msg, "HTTP %ld", d->status);
 			if (keep) {
 				sbuf_adds(&msg, ": ");

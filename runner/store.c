@@ -32,7 +32,7 @@ enum q {
 	Q_RELEASES, Q_JOB_END_DEPLOY, Q_SYNC_FULL, Q_SYNC_NORMAL,
 	Q_EVENT_JOB, Q_EVENT_INS, Q_REC_DEPLOY_IDS, Q_EVENTS_UNROUTED,
 	Q_EVENT_ROUTED, Q_NOTIF_INS, Q_NOTIF_DUE, Q_NOTIF_RESULT, Q_NOTIF_JOB,
-	Q_NOTIF_OPEN, Q_NOTIF_COUNT, Q_NOTIF_LAST_ACTION,
+	Q_NOTIF_OPEN, Q_NOTIF_COUNT, Q_NOTIF_LAST_ACTION, Q_EVENTS_ALL_ROUTED,
 	Q_MAX
 };
 
@@ -181,6 +181,7 @@ static const char *const sql[Q_MAX] = {
 	[Q_EVENTS_UNROUTED] = "SELECT id, job_id, kind, tags, created_ms FROM "
 	    "events WHERE routed = 0 ORDER BY id LIMIT ?1",
 	[Q_EVENT_ROUTED] = "UPDATE events SET routed = 1 WHERE id = ?1",
+	[Q_EVENTS_ALL_ROUTED] = "UPDATE events SET routed = 1 WHERE routed = 0",
 	[Q_NOTIF_INS] = "INSERT INTO notifications (event_id, job_id, target, "
 	    "service, event, action, dedup, body, next_ms, created_ms) VALUES "
 	    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
@@ -1496,6 +1497,18 @@ int store_event_route(struct store *s, int64_t event_id,
 	error = commit(s);
 out:
 	if (error < 0)
+		rollback(s);
+	return error;
+}
+
+int store_events_drop(struct store *s)
+{
+	int error;
+
+	if ((error = begin_durable(s)) < 0)
+		return error;
+	if ((error = run(s, Q_EVENTS_ALL_ROUTED, "route events", "")) < 0 ||
+	    (error = commit(s)) < 0)
 		rollback(s);
 	return error;
 }

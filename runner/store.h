@@ -247,6 +247,8 @@ void events_free(struct event *v, size_t n);
 /* Queue an event's notifications and mark it routed, durably. */
 int store_event_route(struct store *s, int64_t event_id,
     const struct notification *v, size_t n);
+/* Mark every event routed, to no one (no targets are configured). */
+int store_events_drop(struct store *s);
 /* The pending notification due first (ERR_NOTFOUND if none). */
 int store_notif_next(struct store *s, struct notification **out);
 /* Record an attempt: state, attempts, status, error, next_ms, done_ms. */

@@ -8,10 +8,12 @@
  * to DIR/port, and stores what arrives: for HTTP request N, DIR/N.head
  * (request line and headers) and DIR/N.body; for SMTP message N, DIR/N.mail
  * (envelope lines, a blank line, then the message with dot-stuffing
- * undone). Each file appears whole (written, then renamed). HTTP requests
+ * undone). Each file appears whole (written, then renamed); a sink started
+ * again on the same DIR numbers on from the files there. HTTP requests
  * are answered with the listed status codes in turn, the last repeating.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -250,6 +252,22 @@ static void serve_smtp(int lfd)
 	}
 }
 
+/* Number on from what an earlier sink left in DIR. */
+static int last_seq(void)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int max = 0;
+
+	if (!d)
+		die(dir);
+	while ((e = readdir(d)))
+		if (atoi(e->d_name) > max)
+			max = atoi(e->d_name);
+	closedir(d);
+	return max;
+}
+
 int main(int argc, char **argv)
 {
 	const char *codes = "200";
@@ -269,6 +287,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--port"))
 			port = atoi(argv[i + 1]);
 	}
+	seq = last_seq();
 	int fd = listen_on(port);
 	if (!strcmp(argv[1], "http"))
 		serve_http(fd, codes, retry_after);

@@ -116,6 +116,85 @@ static void test_config_errors(void **state)
 	}
 }
 
+static void test_config_notify(void **state)
+{
+	const char *yml =
+	    "notify:\n"
+	    "  - name: team\n"
+	    "    slack: https://hooks.slack.com/services/T/B/X\n"
+	    "    on: [job_failed, job_fixed]\n"
+	    "  - name: oncall\n"
+	    "    pagerduty: { routing_key: KEY }\n"
+	    "  - name: mail\n"
+	    "    email: { smtp: 'smtps://u:p@mail:465', from: a@b, to: c@d }\n"
+	    "    on: job_failed\n"
+	    "  - name: audit\n"
+	    "    webhook: { url: 'http://127.0.0.1:9000/r', secret: s }\n"
+	    "    on: [all]\n"
+	    "    repos: '^store-erp$'\n"
+	    "    retries: 0\n"
+	    "    backoff: 250ms\n";
+	struct config *c;
+
+	(void)state;
+	assert_int_equal(config_parse("runner.yml", yml, strlen(yml), &c), 0);
+	assert_int_equal(c->nnotify, 4);
+	assert_int_equal(c->notify[0].service, NOTIFY_SLACK);
+	assert_int_equal(c->notify[0].non, 2);
+	assert_int_equal(c->notify[0].retries, 6);
+	assert_int_equal(c->notify[0].backoff_ms, 2000);
+	const struct notify_target *pd = config_notify(c, "oncall");
+	assert_non_null(pd);
+	assert_string_equal(pd->secret, "KEY");
+	assert_string_equal(pd->url, "https://events.pagerduty.com/v2/enqueue");
+	assert_int_equal(pd->non, 6);	/* the failures by default */
+	assert_string_equal(c->notify[2].url, "smtps://u:p@mail:465");
+	assert_int_equal(c->notify[2].nto, 1);
+	assert_string_equal(c->notify[2].to[0], "c@d");
+	assert_string_equal(c->notify[3].repos, "^store-erp$");
+	assert_int_equal(c->notify[3].retries, 0);
+	assert_int_equal(c->notify[3].backoff_ms, 250);
+	assert_null(config_notify(c, "nobody"));
+	config_free(c);
+}
+
+static void test_config_notify_errors(void **state)
+{
+	static const struct { const char *yml, *msg; } cases[] = {
+		{ "notify:\n  - slack: https://x/y\n", "runner.yml:2:5: a "
+		    "'notify' entry has no 'name'" },
+		{ "notify:\n  - name: a\n", "runner.yml:2:5: notify 'a' needs "
+		    "one of 'slack', 'pagerduty', 'email' or 'webhook'" },
+		{ "notify:\n  - name: a\n    slak: https://x/TOKEN\n",
+		    "runner.yml:3:5: unknown key 'slak' in a 'notify' entry "
+		    "(did you mean 'slack'?)" },
+		{ "notify:\n  - name: a\n    webhook: { url: 'x:TOKEN' }\n",
+		    "runner.yml:3:14: 'url' of 'webhook' must be a URL (scheme "
+		    "one of: https http)" },
+		{ "notify:\n  - name: a\n    pagerduty: { url: 'https://x' }\n",
+		    "runner.yml:3:16: 'pagerduty' has no 'routing_key'" },
+		{ "notify:\n  - name: a\n    email: { smtp: 'smtp://h', from: "
+		    "x@y }\n", "runner.yml:3:12: 'email' has no 'to'" },
+		{ "notify:\n  - name: a\n    slack: https://x/TOKEN\n    "
+		    "retries: many\n", "runner.yml:4:14: 'retries' of notify 'a' "
+		    "must be a number from 0 to 100" },
+		{ "notify:\n  - name: a\n    slack: https://x/TOKEN\n    "
+		    "repos: '(('\n", "runner.yml:4:12: bad pattern in 'repos' at "
+		    "offset 2: missing closing parenthesis" },
+		{ "notify: {}\n", "runner.yml:1:9: 'notify' in runner.yml must "
+		    "be a list, not a mapping" },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		struct config *c = NULL;
+		assert_int_equal(config_parse("runner.yml", cases[i].yml,
+		    strlen(cases[i].yml), &c), ERR_INVALID);
+		assert_string_equal(error_last(), cases[i].msg);
+		assert_null(strstr(error_last(), "TOKEN"));
+		assert_null(c);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -124,6 +203,8 @@ int main(void)
 		cmocka_unit_test(test_parse_no_newline),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_config_errors),
+		cmocka_unit_test(test_config_notify),
+		cmocka_unit_test(test_config_notify_errors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,8 @@
 #define C1 "1111111111111111111111111111111111111111"
 #define C2 "2222222222222222222222222222222222222222"
 #define C3 "3333333333333333333333333333333333333333"
+#define C4 "4444444444444444444444444444444444444444"
+#define C5 "5555555555555555555555555555555555555555"
 #define Z  "0000000000000000000000000000000000000000"
 
 struct fx {
@@ -279,6 +281,184 @@ static void test_open_missing(void **state)
 	assert_non_null(strstr(error_last(), "runner init"));
 }
 
+/* Claim the next job and end it `state`; returns its id. */
+static int64_t run_build(struct store *s, const char *ref, const char *c,
+    const char *state)
+{
+	struct job *j = NULL;
+	int64_t id = push(s, ref, Z, c, NULL);
+
+	assert_int_equal(store_claim(s, 100, 0, &j), 0);
+	assert_int_equal(j->id, id);
+	job_free(j);
+	assert_int_equal(store_job_end(s, id, state, NULL), 0);
+	return id;
+}
+
+/* The kinds and tags of the events not routed yet, "kind=tags;..." */
+static char *events_text(struct store *s)
+{
+	struct sbuf sb = SBUF_INIT;
+	struct event *ev;
+	size_t n;
+
+	assert_int_equal(store_events_unrouted(s, 100, &ev, &n), 0);
+	for (size_t i = 0; i < n; i++)
+		sbuf_addf(&sb, "#%lld %s=%s;", (long long)ev[i].job_id,
+		    ev[i].kind, ev[i].tags);
+	events_free(ev, n);
+	return sbuf_detach(&sb);
+}
+
+static void test_events_of_builds(void **state)
+{
+	struct fx *fx = *state;
+	char *text;
+
+	run_build(fx->s, "refs/heads/develop", C1, "passed");
+	run_build(fx->s, "refs/heads/develop", C2, "failed");
+	run_build(fx->s, "refs/heads/other", C2, "passed");	/* other ref */
+	run_build(fx->s, "refs/heads/develop", C3, "canceled");	/* no event */
+	run_build(fx->s, "refs/heads/develop", C4, "passed");	/* fixed */
+	run_build(fx->s, "refs/heads/develop", C5, "error");
+	text = events_text(fx->s);
+	assert_string_equal(text, "#1 job_passed=job_passed;"
+	    "#2 job_failed=job_failed;#3 job_passed=job_passed;"
+	    "#5 job_fixed=job_fixed job_passed;#6 job_error=job_error;");
+	free(text);
+	/* a job that was already ended records nothing more */
+	assert_int_equal(store_job_end(fx->s, 1, "failed", NULL), 0);
+	text = events_text(fx->s);
+	assert_int_equal(strstr(text, "#1 job_failed") == NULL, 1);
+	free(text);
+}
+
+static void test_events_of_deploys(void **state)
+{
+	static const struct { const char *env, *state, *event; } cases[] = {
+		{ "staging", "healthy", "deployed=deployed" },
+		{ "staging", "failed", "deploy_failed=deploy_failed" },
+		{ "production", "failed",
+		    "production_failed=deploy_failed production_failed" },
+		{ "production", "rolled_back",
+		    "rolled_back=rolled_back deploy_failed production_failed" },
+		{ "staging", "rolled_back", "rolled_back=rolled_back deploy_failed" },
+		{ "production", "rejected", "rejected=rejected" },
+		{ "production", "canceled", NULL },
+	};
+	struct fx *fx = *state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		struct deploy_req r = { "/srv/git/app.git", "refs/heads/develop",
+		    C1, cases[i].env, 0, NULL, 0 };
+		struct job *j = NULL;
+		int64_t id;
+		char want[160], *text;
+
+		assert_int_equal(store_deploy_enqueue(fx->s, &r, 1, &id), 0);
+		assert_int_equal(store_claim(fx->s, 100, 0, &j), 0);
+		assert_int_equal(store_deploy_end(fx->s, j, cases[i].state, "x",
+		    NULL, 0), 0);
+		job_free(j);
+		text = events_text(fx->s);
+		snprintf(want, sizeof(want), "#%lld %s;", (long long)id,
+		    cases[i].event ? cases[i].event : "");
+		if (cases[i].event)
+			assert_string_equal(text, want);
+		else
+			assert_string_equal(text, "");
+		free(text);
+		assert_int_equal(store_events_drop(fx->s), 0);
+	}
+
+	/* a deploy the daemon died during ends 'interrupted', with an event */
+	struct deploy_req r = { "/srv/git/app.git", "refs/heads/develop", C1,
+	    "production", 0, NULL, 0 };
+	struct job *j = NULL;
+	pid_t *pgids;
+	size_t n;
+	int64_t id;
+	assert_int_equal(store_deploy_enqueue(fx->s, &r, 1, &id), 0);
+	assert_int_equal(store_claim(fx->s, 100, 0, &j), 0);
+	job_free(j);
+	assert_int_equal(store_recover(fx->s, 0, &pgids, &n), 0);
+	free(pgids);
+	char *text = events_text(fx->s);
+	char want[128];
+	snprintf(want, sizeof(want), "#%lld production_failed=deploy_failed "
+	    "production_failed;", (long long)id);
+	assert_string_equal(text, want);
+	free(text);
+}
+
+static void test_outbox(void **state)
+{
+	struct fx *fx = *state;
+	struct notification *x = NULL, v[2] = {
+		{ .target = "team", .service = "slack", .event = "job_failed",
+		  .body = "{\"text\":\"a\"}" },
+		{ .target = "oncall", .service = "pagerduty", .event =
+		  "job_failed", .action = "trigger", .dedup = "runner/app/x",
+		  .body = "{}" },
+	};
+	struct notification **list;
+	struct event *ev;
+	size_t n;
+	int64_t count;
+
+	int64_t id = run_build(fx->s, "refs/heads/develop", C1, "failed");
+	assert_int_equal(store_events_unrouted(fx->s, 10, &ev, &n), 0);
+	assert_int_equal(n, 1);
+	v[0].job_id = v[1].job_id = id;
+	assert_int_equal(store_event_route(fx->s, ev[0].id, v, 2), 0);
+	events_free(ev, n);
+	assert_int_equal(store_events_unrouted(fx->s, 10, &ev, &n), 0);
+	assert_int_equal(n, 0);
+	free(ev);
+
+	/* both due now, oldest first */
+	assert_int_equal(store_notif_next(fx->s, &x), 0);
+	assert_string_equal(x->target, "team");
+	assert_string_equal(x->state, "pending");
+	assert_int_equal(x->attempts, 0);
+	/* a failed attempt: due again later, so the other one comes next */
+	free(x->state);
+	x->state = xstrdup("pending");
+	x->attempts = 1;
+	x->status = 500;
+	x->error = xstrdup("HTTP 500");
+	x->next_ms = now_ms() + 60000;
+	assert_int_equal(store_notif_result(fx->s, x), 0);
+	notif_free(x);
+	assert_int_equal(store_notif_next(fx->s, &x), 0);
+	assert_string_equal(x->target, "oncall");
+	free(x->state);
+	x->state = xstrdup("delivered");
+	x->attempts = 1;
+	x->done_ms = now_ms();
+	assert_int_equal(store_notif_result(fx->s, x), 0);
+	notif_free(x);
+
+	char *action = store_notif_last_action(fx->s, "oncall", "runner/app/x");
+	assert_string_equal(action, "trigger");
+	free(action);
+	assert_null(store_notif_last_action(fx->s, "oncall", "runner/app/y"));
+	assert_int_equal(store_notif_count(fx->s, "pending", &count), 0);
+	assert_int_equal(count, 1);
+	assert_int_equal(store_notif_count(fx->s, "delivered", &count), 0);
+	assert_int_equal(count, 1);
+	assert_int_equal(store_notifs_of_job(fx->s, id, &list, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(list[0]->error, "HTTP 500");
+	assert_int_equal(list[0]->status, 500);
+	assert_string_equal(list[1]->state, "delivered");
+	notifs_free(list, n);
+	assert_int_equal(store_notifs_open(fx->s, 10, &list, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(list[0]->target, "team");
+	notifs_free(list, n);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -292,6 +472,9 @@ int main(void)
 		T(test_cancel_retry),
 		T(test_list),
 		T(test_reopen_keeps_data),
+		T(test_events_of_builds),
+		T(test_events_of_deploys),
+		T(test_outbox),
 		cmocka_unit_test(test_open_missing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
