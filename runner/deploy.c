@@ -105,6 +105,7 @@ static int run_cmd(struct deploy *d, const char *name, const char *script,
 	char id[32], *prev_dir = NULL;
 	struct job_step st = {
 		.name = name, .what = name, .script = script, .cwd = ws,
+		.secrets = d->env->secrets,
 		.timeout_ms = timeout_ms, .keep_detached = keep_detached,
 	};
 	char *envv[8] = { 0 };

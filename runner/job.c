@@ -5,6 +5,7 @@
  */
 #include "job.h"
 #include "artifact.h"
+#include "mask.h"
 #include "checkout.h"
 #include "config.h"
 #include "deploy.h"
@@ -179,6 +180,28 @@ static int run_logged(struct job_ctx *ctx, const struct job *job, int idx,
 		return 0;
 	}
 	build_env(ctx, job, st->name, st->cwd, st->env, &env);
+	/* secrets last: a stage's env cannot shadow one it asked for */
+	size_t nsec = 0;
+	const char **values = NULL;
+	for (char *const *p = st->secrets; p && *p; p++) {
+		const char *v = config_secret(ctx->conf, *p);
+		if (!v) {
+			env_free(&env);
+			free(values);
+			res->state = "failed";
+			res->exit_code = -1;
+			res->error = xasprintf("%s '%s' needs secret '%s', which is "
+			    "not defined in runner.yml (secrets:)", st->what,
+			    st->name, *p);
+			log_note(res->fd, res->error);
+			return 0;
+		}
+		env_setf(&env, *p, v);
+		values = xrealloc(values, (nsec + 1) * sizeof(*values));
+		values[nsec++] = v;
+	}
+	struct masker *mask = masker_new(values, nsec);
+	free(values);
 	struct stage_spec spec = {
 		.script = st->script,
 		.cwd = st->cwd,
@@ -194,10 +217,12 @@ static int run_logged(struct job_ctx *ctx, const struct job *job, int idx,
 		.on_event = on_event,
 		.on_start = on_start,
 		.arg = &sa,
+		.mask = mask,
 	};
 	if (stage_run(&spec, &r) < 0 && r.end != STAGE_SPAWN_FAILED)
 		r.end = STAGE_SPAWN_FAILED;
 	env_free(&env);
+	masker_free(mask);
 	if (sa.store_error)
 		return -1;
 	format_duration(&dur, spec.timeout_ms);
@@ -280,7 +305,8 @@ static int run_stage(struct job_ctx *ctx, const struct job *job,
 	char *log = job_log_path(ctx->home, job->id, i, sd->name);
 	struct job_step st = {
 		.name = sd->name, .what = "stage", .script = sd->run, .cwd = ws,
-		.env = sd->env, .timeout_ms = sd->timeout_ms,
+		.env = sd->env, .secrets = sd->secrets,
+		.timeout_ms = sd->timeout_ms,
 	};
 	struct logged res = { .fd = -1 };
 	int error;

@@ -13,7 +13,8 @@
 static const char *const top_keys[] = { "stages", "environments", NULL };
 static const char *const env_keys[] = {
 	"url", "deploy", "backup", "restore", "requires", "timeout", "checks",
-	"verify", "require_env", "require_changelog", "require_tls_days", NULL
+	"verify", "require_env", "require_changelog", "require_tls_days",
+	"secrets", NULL
 };
 static const char *const check_keys[] = {
 	"http", "expect", "max_latency", "retries", "run", "timeout", NULL
@@ -22,7 +23,7 @@ static const char *const verify_keys[] = {
 	"window", "interval", "max_error_rate", "max_latency", NULL
 };
 static const char *const stage_keys[] = {
-	"name", "run", "timeout", "env", "artifacts", NULL
+	"name", "run", "timeout", "env", "artifacts", "secrets", NULL
 };
 
 static int valid_name(const char *s)
@@ -34,6 +35,27 @@ static int valid_name(const char *s)
 		    *s == '_' || *s == '-'))
 			return 0;
 	return 1;
+}
+
+/* `secrets: [NAME, ...]`: names of runner.yml secrets, like variables. */
+static int parse_secrets(const char *file, const struct ynode *v,
+    const char *what, char ***out, size_t *n)
+{
+	int error = ynode_strv(file, v, "secrets", what, out, n);
+
+	for (size_t i = 0; error == 0 && i < *n; i++) {
+		const char *s = (*out)[i];
+		size_t ok = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
+		    "qrstuvwxyz0123456789_");
+		if (!*s || s[ok] || (*s >= '0' && *s <= '9')) {
+			const struct ynode *it = v->type == YNODE_SEQ ?
+			    v->items[i] : v;
+			error = error_set(ERR_INVALID, "%s:%zu:%zu: bad secret "
+			    "name '%s' in %s (letters, digits and '_', like "
+			    "DEPLOY_TOKEN)", file, it->line, it->col, s, what);
+		}
+	}
+	return error;
 }
 
 static int parse_env(const char *file, const struct ynode *n,
@@ -148,6 +170,10 @@ static int parse_stage(const char *file, const struct ynode *n, size_t idx,
 	}
 	if ((v = ynode_get(n, "env")) &&
 	    (error = parse_env(file, v, what.buf, st)) < 0)
+		goto out;
+	if ((v = ynode_get(n, "secrets")) &&
+	    (error = parse_secrets(file, v, what.buf, &st->secrets,
+	    &st->nsecrets)) < 0)
 		goto out;
 	if ((v = ynode_get(n, "artifacts"))) {
 		if ((error = ynode_strv(file, v, "artifacts", what.buf,
@@ -363,6 +389,10 @@ static int parse_env_def(const char *file, const struct ynode *k,
 	    (error = ynode_strv(file, v, "require_env", what.buf,
 	    &e->require_env, &e->nrequire_env)) < 0)
 		goto out;
+	if ((v = ynode_get(n, "secrets")) &&
+	    (error = parse_secrets(file, v, what.buf, &e->secrets,
+	    &e->nsecrets)) < 0)
+		goto out;
 	if ((v = ynode_get(n, "checks"))) {
 		if ((error = ynode_want(file, v, YNODE_SEQ, "checks",
 		    what.buf)) < 0)
@@ -542,6 +572,7 @@ void pipeline_free(struct pipeline *pl)
 		free(st->run);
 		strv_free(st->env);
 		strv_free(st->artifacts);
+		strv_free(st->secrets);
 	}
 	free(pl->stages);
 	for (size_t i = 0; i < pl->nenvs; i++) {
@@ -553,6 +584,7 @@ void pipeline_free(struct pipeline *pl)
 		free(e->restore);
 		free(e->require_changelog);
 		strv_free(e->require_env);
+		strv_free(e->secrets);
 		for (size_t j = 0; j < e->nchecks; j++) {
 			free(e->checks[j].http);
 			free(e->checks[j].run);
@@ -579,6 +611,8 @@ void pipeline_dump(const struct pipeline *pl, struct sbuf *out)
 			sbuf_addf(out, "  env: %s\n", st->env[j]);
 		for (size_t j = 0; j < st->nartifacts; j++)
 			sbuf_addf(out, "  artifact: %s\n", st->artifacts[j]);
+		for (size_t j = 0; j < st->nsecrets; j++)
+			sbuf_addf(out, "  secret: %s\n", st->secrets[j]);
 	}
 	for (size_t i = 0; i < pl->nenvs; i++) {
 		const struct env_def *e = &pl->envs[i];
@@ -610,6 +644,8 @@ void pipeline_dump(const struct pipeline *pl, struct sbuf *out)
 			    (long long)e->verify.max_latency_ms);
 		for (size_t j = 0; j < e->nrequire_env; j++)
 			sbuf_addf(out, "  require_env: %s\n", e->require_env[j]);
+		for (size_t j = 0; j < e->nsecrets; j++)
+			sbuf_addf(out, "  secret: %s\n", e->secrets[j]);
 		if (e->require_changelog)
 			sbuf_addf(out, "  require_changelog: %s\n",
 			    e->require_changelog);

@@ -25,6 +25,8 @@ struct stage_def {
 	size_t nenv;
 	char **artifacts;	/* globs, NULL-terminated */
 	size_t nartifacts;
+	char **secrets;		/* names of runner.yml secrets it is given */
+	size_t nsecrets;
 	size_t line;
 };
 
@@ -63,6 +65,8 @@ struct env_def {
 	size_t nrequire_env;
 	char *require_changelog;
 	long require_tls_days;
+	char **secrets;		/* given to its commands and checks */
+	size_t nsecrets;
 	size_t line;
 };
 

@@ -6,6 +6,7 @@
  * subreaper and killed too.
  */
 #include "stage.h"
+#include "mask.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -140,12 +141,17 @@ static void log_write(struct logger *lg, const char *data, size_t n)
 	const struct stage_spec *spec = lg->spec;
 	struct stage_result *res = lg->res;
 
-	if (spec->filter) {
+	if (spec->mask) {
 		sbuf_reset(&lg->filtered);
-		spec->filter(data, n, spec->arg, &lg->filtered);
+		if (data)
+			masker_feed(spec->mask, data, n, &lg->filtered);
+		else
+			masker_flush(spec->mask, &lg->filtered);
 		data = lg->filtered.buf;
 		n = lg->filtered.len;
 	}
+	if (!n)
+		return;
 	if (res->capped || res->log_errno)
 		return;
 	if (spec->log_cap && res->log_bytes + n > spec->log_cap) {
@@ -301,6 +307,7 @@ static int run(const struct stage_spec *spec, struct stage_result *out)
 		for (int i = 0; i < 4096 && drain(&lg, outp[0], buf) == 1; i++)
 			;
 	}
+	log_write(&lg, NULL, 0);	/* what masking held back */
 	out->duration_ms = mono_ms() - start;
 	if (WIFSIGNALED(status))
 		out->exit_code = 128 + WTERMSIG(status);

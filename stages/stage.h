@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct masker;
+
 enum stage_event {
 	STAGE_EV_NONE,
 	STAGE_EV_CANCEL,	/* end it now */
@@ -31,8 +33,7 @@ struct stage_spec {
 	enum stage_event (*on_event)(void *arg);
 	void (*on_start)(pid_t pgid, void *arg);
 	void *arg;
-	/* Applied to each output chunk before it is written (masking). */
-	void (*filter)(const char *in, size_t n, void *arg, void *out_sbuf);
+	struct masker *mask;		/* secrets to mask in the log, or NULL */
 };
 
 enum stage_end {
