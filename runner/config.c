@@ -38,6 +38,13 @@ const char config_template[] =
 "# PATH given to stages.\n"
 "# path: /usr/local/bin:/usr/bin:/bin\n"
 "\n"
+"# Resource limits of stages that set none (setrlimit). processes is\n"
+"# per user, and Linux does not apply it to root.\n"
+"# limits: { processes: 4096, memory: 8G, file_size: 10G, open_files: 4096 }\n"
+"\n"
+"# Bytes of each stage's log kept; output past it is dropped, with a note.\n"
+"# log_cap: 64M\n"
+"\n"
 "# Which branches of which repository start a job (pcre2 on the branch\n"
 "# name), and how releases are trusted. A repository not listed uses the\n"
 "# defaults shown.\n"
@@ -79,7 +86,7 @@ const char config_template[] =
 static const char *const top_keys[] = {
 	"workers", "default_timeout", "kill_grace", "shutdown_grace",
 	"supersede", "keep_workspaces", "path", "repos", "secrets", "notify",
-	NULL
+	"limits", "log_cap", NULL
 };
 static const char *const notify_keys[] = {
 	"name", "slack", "pagerduty", "email", "webhook", "on", "repos",
@@ -494,6 +501,8 @@ int config_parse(const char *file, const char *buf, size_t len,
 	c->kill_grace_ms = 5000;
 	c->shutdown_grace_ms = 30000;
 	c->path_env = xstrdup("/usr/local/bin:/usr/bin:/bin");
+	c->limits.processes = DEFAULT_PROCESSES;
+	c->log_cap = DEFAULT_LOG_CAP;
 
 	if (len && (error = ynode_parse(file, buf, len, &root)) < 0)
 		goto out;
@@ -541,6 +550,15 @@ int config_parse(const char *file, const char *buf, size_t len,
 	if ((v = ynode_get(root, "notify")) &&
 	    (error = parse_notify(file, v, c)) < 0)
 		goto out;
+	if ((v = ynode_get(root, "limits")) &&
+	    (error = ynode_limits(file, v, "runner.yml", &c->limits)) < 0)
+		goto out;
+	if ((v = ynode_get(root, "log_cap")) && (v->type != YNODE_SCALAR ||
+	    parse_size(v->value, &c->log_cap) < 0 || c->log_cap < 4096)) {
+		error = error_set(ERR_INVALID, "%s:%zu:%zu: 'log_cap' must be a "
+		    "size of at least 4K, like 64M", file, v->line, v->col);
+		goto out;
+	}
 done:
 	*out = c;
 	c = NULL;

@@ -9,8 +9,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "stage.h"
+
 #define CONFIG_FILE "runner.yml"
 #define DEFAULT_BRANCHES "^develop$"
+
+#define DEFAULT_PROCESSES 4096
+#define DEFAULT_LOG_CAP (64LL * 1024 * 1024)
 
 #define DEFAULT_RELEASE_TAGS "^v\\d+\\.\\d+\\.\\d+$"
 
@@ -65,6 +70,8 @@ struct config {
 	int64_t kill_grace_ms;		/* SIGTERM to SIGKILL for a stage */
 	int64_t shutdown_grace_ms;	/* how long SIGTERM lets stages run */
 	char *path_env;			/* PATH given to stages */
+	struct stage_limits limits;	/* of every stage that sets none */
+	int64_t log_cap;		/* bytes of one stage's log kept */
 	struct repo_conf *repos;
 	size_t nrepos;
 	struct secret *secrets;

@@ -16,12 +16,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define LOG_CAP (64ULL * 1024 * 1024)
+/* What is left of a log that filled the disk. */
+#define LOG_KEPT_ON_ENOSPC (64 * 1024)
 
 char *job_log_path(const char *home, int64_t id, int idx, const char *name)
 {
@@ -207,7 +209,7 @@ static int run_logged(struct job_ctx *ctx, const struct job *job, int idx,
 		.cwd = st->cwd,
 		.envp = env.v,
 		.log_fd = res->fd,
-		.log_cap = LOG_CAP,
+		.log_cap = (uint64_t)ctx->conf->log_cap,
 		.timeout_ms = st->timeout_ms ? st->timeout_ms :
 		    ctx->conf->default_timeout_ms,
 		.kill_grace_ms = ctx->conf->kill_grace_ms,
@@ -218,7 +220,20 @@ static int run_logged(struct job_ctx *ctx, const struct job *job, int idx,
 		.on_start = on_start,
 		.arg = &sa,
 		.mask = mask,
+		.limits = ctx->conf->limits,
 	};
+	/* what the stage sets wins over runner.yml's defaults */
+	if (st->limits) {
+		const struct stage_limits *l = st->limits;
+		if (l->processes)
+			spec.limits.processes = l->processes;
+		if (l->memory)
+			spec.limits.memory = l->memory;
+		if (l->file_size)
+			spec.limits.file_size = l->file_size;
+		if (l->open_files)
+			spec.limits.open_files = l->open_files;
+	}
 	if (stage_run(&spec, &r) < 0 && r.end != STAGE_SPAWN_FAILED)
 		r.end = STAGE_SPAWN_FAILED;
 	env_free(&env);
@@ -255,6 +270,14 @@ static int run_logged(struct job_ctx *ctx, const struct job *job, int idx,
 			err = xasprintf("%s '%s': cannot write its log: %s%s",
 			    st->what, st->name, strerror(r.log_errno),
 			    r.log_errno == ENOSPC ? " (no space)" : "");
+			/* give the space back, so the outcome can be recorded */
+			if (r.log_errno == ENOSPC && r.log_bytes > LOG_KEPT_ON_ENOSPC)
+				(void)!ftruncate(res->fd, LOG_KEPT_ON_ENOSPC);
+		} else if (r.exit_code == 128 + SIGXFSZ) {
+			res->state = "failed";
+			err = xasprintf("%s '%s' failed with exit code %d: a file "
+			    "grew past its size limit (limits.file_size)",
+			    st->what, st->name, r.exit_code);
 		} else if (r.exit_code) {
 			res->state = "failed";
 			err = xasprintf("%s '%s' failed with exit code %d", st->what,
@@ -305,7 +328,7 @@ static int run_stage(struct job_ctx *ctx, const struct job *job,
 	char *log = job_log_path(ctx->home, job->id, i, sd->name);
 	struct job_step st = {
 		.name = sd->name, .what = "stage", .script = sd->run, .cwd = ws,
-		.env = sd->env, .secrets = sd->secrets,
+		.env = sd->env, .secrets = sd->secrets, .limits = &sd->limits,
 		.timeout_ms = sd->timeout_ms,
 	};
 	struct logged res = { .fd = -1 };

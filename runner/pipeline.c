@@ -23,7 +23,8 @@ static const char *const verify_keys[] = {
 	"window", "interval", "max_error_rate", "max_latency", NULL
 };
 static const char *const stage_keys[] = {
-	"name", "run", "timeout", "env", "artifacts", "secrets", NULL
+	"name", "run", "timeout", "env", "artifacts", "secrets", "limits",
+	NULL
 };
 
 static int valid_name(const char *s)
@@ -174,6 +175,9 @@ static int parse_stage(const char *file, const struct ynode *n, size_t idx,
 	if ((v = ynode_get(n, "secrets")) &&
 	    (error = parse_secrets(file, v, what.buf, &st->secrets,
 	    &st->nsecrets)) < 0)
+		goto out;
+	if ((v = ynode_get(n, "limits")) &&
+	    (error = ynode_limits(file, v, what.buf, &st->limits)) < 0)
 		goto out;
 	if ((v = ynode_get(n, "artifacts"))) {
 		if ((error = ynode_strv(file, v, "artifacts", what.buf,
@@ -613,6 +617,14 @@ void pipeline_dump(const struct pipeline *pl, struct sbuf *out)
 			sbuf_addf(out, "  artifact: %s\n", st->artifacts[j]);
 		for (size_t j = 0; j < st->nsecrets; j++)
 			sbuf_addf(out, "  secret: %s\n", st->secrets[j]);
+		if (st->limits.processes || st->limits.memory ||
+		    st->limits.file_size || st->limits.open_files)
+			sbuf_addf(out, "  limits: processes %lld, memory %lld, "
+			    "file_size %lld, open_files %lld\n",
+			    (long long)st->limits.processes,
+			    (long long)st->limits.memory,
+			    (long long)st->limits.file_size,
+			    (long long)st->limits.open_files);
 	}
 	for (size_t i = 0; i < pl->nenvs; i++) {
 		const struct env_def *e = &pl->envs[i];

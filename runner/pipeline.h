@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "stage.h"
+
 #define PIPELINE_FILE "/.runner.yml"
 #define PIPELINE_NAME ".runner.yml"
 #define PIPELINE_MAX_BYTES (1024 * 1024)
@@ -27,6 +29,7 @@ struct stage_def {
 	size_t nartifacts;
 	char **secrets;		/* names of runner.yml secrets it is given */
 	size_t nsecrets;
+	struct stage_limits limits;	/* 0s: runner.yml's */
 	size_t line;
 };
 

@@ -232,6 +232,35 @@ int word_in(const char *list, const char *word)
 	return 0;
 }
 
+int parse_size(const char *s, int64_t *out)
+{
+	static const char units[] = "KMGT";
+	char *end;
+	unsigned long long v;
+	int64_t mult = 1;
+
+	if (*s < '0' || *s > '9')
+		return error_set(ERR_INVALID, "bad size '%s'", s);
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || v > (1ULL << 40))
+		return error_set(ERR_INVALID, "bad size '%s'", s);
+	if (*end) {
+		const char *u = strchr(units, end[0] & ~0x20);
+		if (!u || !end[0])
+			return error_set(ERR_INVALID, "bad size '%s'", s);
+		for (const char *k = units; k <= u; k++)
+			mult *= 1024;
+		end++;
+		if (!strcmp(end, "iB") || !strcmp(end, "B") || !strcmp(end, "b"))
+			end += strlen(end);
+		if (*end)
+			return error_set(ERR_INVALID, "bad size '%s'", s);
+	}
+	*out = (int64_t)v * mult;
+	return 0;
+}
+
 int parse_duration(const char *s, int64_t *out_ms)
 {
 	const char *p = s;

@@ -63,6 +63,9 @@ int64_t mono_ms(void);     /* monotonic clock, ms */
 int word_in(const char *list, const char *word);
 /* "90", "90s", "500ms", "10m", "2h" into milliseconds. */
 int parse_duration(const char *s, int64_t *out_ms);
+/* "512", "64K", "512M", "2G" (also "KiB", "MB"...: powers of 1024) into
+ * bytes. */
+int parse_size(const char *s, int64_t *out);
 /* "1h2m3s"-style rendering of a duration, into `sb`. */
 void format_duration(struct sbuf *sb, int64_t ms);
 

@@ -4,6 +4,7 @@
  * position of the node it is about.
  */
 #include "ynode.h"
+#include "stage.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -347,4 +348,42 @@ int ynode_strv(const char *file, const struct ynode *n, const char *field,
 	*out = v;
 	*nout = n->n;
 	return 0;
+}
+
+int ynode_limits(const char *file, const struct ynode *n, const char *what,
+    struct stage_limits *out)
+{
+	static const char *const keys[] = {
+		"processes", "memory", "file_size", "open_files", NULL
+	};
+	int64_t *slot[] = { &out->processes, &out->memory, &out->file_size,
+	    &out->open_files };
+	struct sbuf w = SBUF_INIT;
+	int error;
+
+	sbuf_addf(&w, "'limits' of %s", what);
+	if ((error = ynode_want(file, n, YNODE_MAP, "limits", what)) < 0 ||
+	    (error = ynode_check_keys(file, n, keys, w.buf)) < 0)
+		goto out;
+	for (int i = 0; keys[i]; i++) {
+		const struct ynode *v = ynode_get(n, keys[i]);
+		long num;
+		int64_t size;
+		if (!v)
+			continue;
+		int counted = i == 0 || i == 3;	/* a count, not bytes */
+		if (v->type == YNODE_SCALAR && (counted ? ynode_uint(v, &num) &&
+		    num > 0 && (size = num) : parse_size(v->value, &size) == 0 &&
+		    size > 0)) {
+			*slot[i] = size;
+			continue;
+		}
+		error = error_set(ERR_INVALID, "%s:%zu:%zu: '%s' in %s must be %s",
+		    file, v->line, v->col, keys[i], w.buf, counted ?
+		    "a positive number" : "a size like 512M or 2G");
+		goto out;
+	}
+out:
+	sbuf_release(&w);
+	return error;
 }

@@ -57,3 +57,9 @@ int ynode_want(const char *file, const struct ynode *n, enum ynode_type t,
 int ynode_strv(const char *file, const struct ynode *n, const char *field,
     const char *what, char ***out, size_t *nout);
 void strv_free(char **v);
+
+/* `limits: {processes, memory, file_size, open_files}` into `out` (keys
+ * not given are left as they are). */
+struct stage_limits;
+int ynode_limits(const char *file, const struct ynode *n, const char *what,
+    struct stage_limits *out);

@@ -18,7 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <stddef.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -97,8 +99,22 @@ static void child_exec(const struct stage_spec *spec, int out_fd, int err_fd)
 	sigset_t all;
 	int devnull;
 
+	static const struct { int res; size_t off; } lims[] = {
+		{ RLIMIT_NPROC, offsetof(struct stage_limits, processes) },
+		{ RLIMIT_AS, offsetof(struct stage_limits, memory) },
+		{ RLIMIT_FSIZE, offsetof(struct stage_limits, file_size) },
+		{ RLIMIT_NOFILE, offsetof(struct stage_limits, open_files) },
+	};
+
 	setsid();
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	for (size_t i = 0; i < sizeof(lims) / sizeof(*lims); i++) {
+		int64_t v = *(const int64_t *)((const char *)&spec->limits +
+		    lims[i].off);
+		struct rlimit rl = { (rlim_t)v, (rlim_t)v };
+		if (v > 0 && setrlimit(lims[i].res, &rl) < 0)
+			goto fail;
+	}
 	for (int sig = 1; sig < NSIG; sig++)
 		signal(sig, SIG_DFL);
 	sigemptyset(&all);

@@ -19,6 +19,14 @@ enum stage_event {
 	STAGE_EV_SHUTDOWN,	/* let it run up to the shutdown grace */
 };
 
+/* Resource limits of a stage's processes (setrlimit); 0: inherited. */
+struct stage_limits {
+	int64_t processes;	/* RLIMIT_NPROC (per user; not for root) */
+	int64_t memory;		/* RLIMIT_AS, bytes of address space */
+	int64_t file_size;	/* RLIMIT_FSIZE, bytes of one file */
+	int64_t open_files;	/* RLIMIT_NOFILE */
+};
+
 struct stage_spec {
 	const char *script;
 	const char *cwd;
@@ -34,6 +42,7 @@ struct stage_spec {
 	void (*on_start)(pid_t pgid, void *arg);
 	void *arg;
 	struct masker *mask;		/* secrets to mask in the log, or NULL */
+	struct stage_limits limits;
 };
 
 enum stage_end {

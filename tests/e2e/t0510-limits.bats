@@ -1,0 +1,101 @@
+#!/usr/bin/env bats
+# Runaway stages are bounded: memory (RLIMIT_AS), file size (RLIMIT_FSIZE),
+# open files, the log (log_cap, with a note), and floods of binary output
+# do not stall the daemon.
+
+load lib
+
+setup() {
+	setup_env
+	make_repo app
+	SRC="$T/src"
+	git init -q -b develop "$SRC"
+	git -C "$SRC" remote add origin "$T/app.git"
+}
+teardown() { teardown_env; }
+
+@test "a memory hog meets limits.memory; a huge file meets limits.file_size" {
+	set_pipeline "$SRC" "Hogs" <<'YML'
+stages:
+  - name: hog
+    limits: { memory: 64M }
+    run: |
+      ulimit -v
+      head -c 300000000 /dev/zero | tail -n 1 > /dev/null
+YML
+	start_daemon --workers 1
+	git -C "$SRC" push -q origin develop
+	wait_state 1 failed
+	log=$(r log 1 hog)
+	[[ "$log" == *65536* ]]			# ulimit -v in KiB
+	[[ "$log" == *"memory exhausted"* ]]
+	[[ "$(job_field 1 .error)" == "stage 'hog' failed with exit code 1" ]]
+
+	set_pipeline "$SRC" "Big file" <<'YML'
+stages:
+  - name: big
+    limits: { file_size: 1M, open_files: 64 }
+    run: |
+      test "$(ulimit -n)" = 64
+      head -c 5000000 /dev/zero > big.bin
+YML
+	git -C "$SRC" push -q origin develop
+	wait_state 2 failed
+	[ "$(job_field 2 .error)" = "stage 'big' failed with exit code 153: a file grew past its size limit (limits.file_size)" ]
+	[ "$(job_field 2 '.stages[0].exit_code')" = 153 ]
+}
+
+@test "runner.yml limits are the default; a stage's own win" {
+	cat > "$RUNNER_HOME/runner.yml" <<'YML'
+limits: { memory: 96M, open_files: 100 }
+YML
+	set_pipeline "$SRC" "Defaults" <<'YML'
+stages:
+  - name: defaults
+    run: test "$(ulimit -v)" = 98304 && test "$(ulimit -n)" = 100
+  - name: own
+    limits: { open_files: 50 }
+    run: test "$(ulimit -v)" = 98304 && test "$(ulimit -n)" = 50
+YML
+	start_daemon --workers 1
+	git -C "$SRC" push -q origin develop
+	wait_state 1 passed
+	# a bad limit names the place
+	echo 'limits: { memory: plenty }' > "$RUNNER_HOME/runner.yml"
+	run r notify list
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"runner.yml:1:19: 'memory' in 'limits' of runner.yml must be a size like 512M or 2G"* ]]
+}
+
+@test "logs are capped with a note; floods of binary output do not stall the daemon" {
+	cat > "$RUNNER_HOME/runner.yml" <<YML
+log_cap: 64K
+repos:
+  - path: $T/app.git
+    branches: '^(develop|other)$'
+YML
+	set_pipeline "$SRC" "Floods" <<'YML'
+stages:
+  - name: flood
+    run: |
+      head -c 50000000 /dev/urandom
+      echo done >&2
+  - name: after
+    run: printf 'bell\a esc\033[2J nul\000 end\n'
+YML
+	start_daemon --workers 2
+	git -C "$SRC" push -q origin develop
+	# the other worker serves another branch meanwhile
+	git -C "$SRC" push -q origin develop:refs/heads/other
+	wait_state 1 passed 60
+	wait_state 2 passed 60
+	log="$RUNNER_HOME/logs/1/00-flood.log"
+	size=$(stat -c %s "$log")
+	[ "$size" -lt $((64 * 1024 + 200)) ]
+	tail -n 1 "$log" | grep -q '^\[runner: log capped at 65536 bytes; further output dropped\]$'
+	# shown escaped unless --raw, stored raw
+	out=$(r log 1 after)
+	[[ "$out" == *'bell\x07 esc\x1b[2J nul\x00 end'* ]]
+	r log --raw 1 after | grep -q $'esc\033\[2J'
+	[ "$(r show --json 1 | jq -r '.stages[0].state')" = passed ]
+}
