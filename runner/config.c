@@ -45,6 +45,10 @@ const char config_template[] =
 "# Bytes of each stage's log kept; output past it is dropped, with a note.\n"
 "# log_cap: 64M\n"
 "\n"
+"# Run build stages under bubblewrap unless they say isolate: false: the\n"
+"# system read-only, only the workspace writable, no network.\n"
+"# isolate: false\n"
+"\n"
 "# Which branches of which repository start a job (pcre2 on the branch\n"
 "# name), and how releases are trusted. A repository not listed uses the\n"
 "# defaults shown.\n"
@@ -86,7 +90,7 @@ const char config_template[] =
 static const char *const top_keys[] = {
 	"workers", "default_timeout", "kill_grace", "shutdown_grace",
 	"supersede", "keep_workspaces", "path", "repos", "secrets", "notify",
-	"limits", "log_cap", NULL
+	"limits", "log_cap", "isolate", NULL
 };
 static const char *const notify_keys[] = {
 	"name", "slack", "pagerduty", "email", "webhook", "on", "repos",
@@ -531,6 +535,7 @@ int config_parse(const char *file, const char *buf, size_t len,
 	    (error = get_duration(file, root, "shutdown_grace",
 	    &c->shutdown_grace_ms)) < 0 ||
 	    (error = get_bool(file, root, "supersede", &c->supersede)) < 0 ||
+	    (error = get_bool(file, root, "isolate", &c->isolate)) < 0 ||
 	    (error = get_bool(file, root, "keep_workspaces",
 	    &c->keep_workspaces)) < 0)
 		goto out;

@@ -72,6 +72,7 @@ struct config {
 	char *path_env;			/* PATH given to stages */
 	struct stage_limits limits;	/* of every stage that sets none */
 	int64_t log_cap;		/* bytes of one stage's log kept */
+	int isolate;			/* stages under bubblewrap by default */
 	struct repo_conf *repos;
 	size_t nrepos;
 	struct secret *secrets;

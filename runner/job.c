@@ -204,6 +204,11 @@ static int run_logged(struct job_ctx *ctx, const struct job *job, int idx,
 	}
 	struct masker *mask = masker_new(values, nsec);
 	free(values);
+	/* isolated: the store, secrets and other jobs' files are not there,
+	 * nor the runner user's own home */
+	const char *hide[] = { user_home(), ctx->home, NULL };
+	if (!strcmp(user_home(), "/"))
+		hide[0] = ctx->home, hide[1] = NULL;
 	struct stage_spec spec = {
 		.script = st->script,
 		.cwd = st->cwd,
@@ -221,6 +226,9 @@ static int run_logged(struct job_ctx *ctx, const struct job *job, int idx,
 		.arg = &sa,
 		.mask = mask,
 		.limits = ctx->conf->limits,
+		.isolate = st->isolate,
+		.network = st->network,
+		.hide = hide,
 	};
 	/* what the stage sets wins over runner.yml's defaults */
 	if (st->limits) {
@@ -329,7 +337,8 @@ static int run_stage(struct job_ctx *ctx, const struct job *job,
 	struct job_step st = {
 		.name = sd->name, .what = "stage", .script = sd->run, .cwd = ws,
 		.env = sd->env, .secrets = sd->secrets, .limits = &sd->limits,
-		.timeout_ms = sd->timeout_ms,
+		.isolate = sd->isolate >= 0 ? sd->isolate : ctx->conf->isolate,
+		.network = sd->network, .timeout_ms = sd->timeout_ms,
 	};
 	struct logged res = { .fd = -1 };
 	int error;

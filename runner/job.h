@@ -32,6 +32,7 @@ struct job_step {
 	char *const *env;	/* extra KEY=VALUE, NULL-terminated */
 	char *const *secrets;	/* runner.yml secrets it is given, by name */
 	const struct stage_limits *limits;	/* NULL: runner.yml's */
+	int isolate, network;	/* bubblewrap, and the network in it */
 	int64_t timeout_ms;	/* 0: default_timeout */
 	int keep_detached;	/* deploys may leave services running */
 };

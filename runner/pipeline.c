@@ -24,7 +24,7 @@ static const char *const verify_keys[] = {
 };
 static const char *const stage_keys[] = {
 	"name", "run", "timeout", "env", "artifacts", "secrets", "limits",
-	NULL
+	"isolate", "network", NULL
 };
 
 static int valid_name(const char *s)
@@ -179,6 +179,17 @@ static int parse_stage(const char *file, const struct ynode *n, size_t idx,
 	if ((v = ynode_get(n, "limits")) &&
 	    (error = ynode_limits(file, v, what.buf, &st->limits)) < 0)
 		goto out;
+	st->isolate = -1;
+	for (int i = 0; i < 2; i++) {
+		const char *key = i ? "network" : "isolate";
+		int *slot = i ? &st->network : &st->isolate;
+		if ((v = ynode_get(n, key)) && !ynode_bool(v, slot)) {
+			error = error_set(ERR_INVALID, "%s:%zu:%zu: '%s' in %s must "
+			    "be true or false", file, v->line, v->col, key,
+			    what.buf);
+			goto out;
+		}
+	}
 	if ((v = ynode_get(n, "artifacts"))) {
 		if ((error = ynode_strv(file, v, "artifacts", what.buf,
 		    &st->artifacts, &st->nartifacts)) < 0)
@@ -617,6 +628,11 @@ void pipeline_dump(const struct pipeline *pl, struct sbuf *out)
 			sbuf_addf(out, "  artifact: %s\n", st->artifacts[j]);
 		for (size_t j = 0; j < st->nsecrets; j++)
 			sbuf_addf(out, "  secret: %s\n", st->secrets[j]);
+		if (st->isolate >= 0)
+			sbuf_addf(out, "  isolate: %s\n", st->isolate ? "true" :
+			    "false");
+		if (st->network)
+			sbuf_adds(out, "  network: true\n");
 		if (st->limits.processes || st->limits.memory ||
 		    st->limits.file_size || st->limits.open_files)
 			sbuf_addf(out, "  limits: processes %lld, memory %lld, "

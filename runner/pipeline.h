@@ -30,6 +30,8 @@ struct stage_def {
 	char **secrets;		/* names of runner.yml secrets it is given */
 	size_t nsecrets;
 	struct stage_limits limits;	/* 0s: runner.yml's */
+	int isolate;		/* -1: runner.yml's; 0 or 1 */
+	int network;		/* with isolate: keep the network */
 	size_t line;
 };
 

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #define CHUNK 65536
+#define BWRAP "/usr/bin/bwrap"
 
 void stage_become_subreaper(void)
 {
@@ -129,6 +130,45 @@ static void child_exec(const struct stage_spec *spec, int out_fd, int err_fd)
 	if (err_fd > 3)
 		close_range(3, (unsigned)err_fd - 1, 0);
 	close_range((unsigned)err_fd + 1, ~0U, 0);
+	if (spec->isolate) {
+		const char *argv[64];
+		int n = 0;
+		argv[n++] = "bwrap";
+		argv[n++] = "--die-with-parent";
+		argv[n++] = "--new-session";
+		argv[n++] = "--unshare-pid";
+		argv[n++] = "--unshare-ipc";
+		argv[n++] = "--unshare-uts";
+		argv[n++] = "--unshare-cgroup-try";
+		if (!spec->network)
+			argv[n++] = "--unshare-net";
+		argv[n++] = "--ro-bind";
+		argv[n++] = "/";
+		argv[n++] = "/";
+		argv[n++] = "--dev";
+		argv[n++] = "/dev";
+		argv[n++] = "--proc";
+		argv[n++] = "/proc";
+		argv[n++] = "--tmpfs";
+		argv[n++] = "/tmp";
+		for (const char *const *h = spec->hide; h && *h && n < 40; h++) {
+			argv[n++] = "--tmpfs";
+			argv[n++] = *h;
+		}
+		argv[n++] = "--bind";
+		argv[n++] = spec->cwd;
+		argv[n++] = spec->cwd;
+		argv[n++] = "--chdir";
+		argv[n++] = spec->cwd;
+		argv[n++] = "--";
+		argv[n++] = "/bin/sh";
+		argv[n++] = "-e";
+		argv[n++] = "-c";
+		argv[n++] = spec->script;
+		argv[n] = NULL;
+		execve(BWRAP, (char *const *)argv, spec->envp);
+		goto fail;
+	}
 	char *const argv[] = { "sh", "-e", "-c", (char *)spec->script, NULL };
 	execve("/bin/sh", argv, spec->envp);
 fail:;
@@ -243,8 +283,10 @@ static int run(const struct stage_spec *spec, struct stage_result *out)
 		close(outp[0]);
 		out->end = STAGE_SPAWN_FAILED;
 		out->exit_code = 127;
-		return error_set(-1, "cannot start /bin/sh in '%s': %s",
-		    spec->cwd, strerror(e));
+		return error_set(-1, "cannot start %s in '%s': %s%s",
+		    spec->isolate ? BWRAP : "/bin/sh", spec->cwd, strerror(e),
+		    spec->isolate && e == ENOENT ? " (isolate needs bubblewrap: "
+		    "apt-get install bubblewrap)" : "");
 	}
 	if (spec->on_start)
 		spec->on_start(pid, spec->arg);

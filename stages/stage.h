@@ -43,6 +43,13 @@ struct stage_spec {
 	void *arg;
 	struct masker *mask;		/* secrets to mask in the log, or NULL */
 	struct stage_limits limits;
+	/* Run under bubblewrap: the system read-only, the workspace (cwd)
+	 * the only writable place, a private /tmp, no network unless
+	 * `network`, and each of `hide` (NULL-terminated) replaced by an
+	 * empty folder. */
+	int isolate;
+	int network;
+	const char *const *hide;
 };
 
 enum stage_end {
