@@ -90,8 +90,9 @@ int glob_set_compile(char *const *globs, size_t n, struct glob_set **out)
 		sbuf_reset(&re);
 		glob_to_regex(trimmed, &re);
 		free(trimmed);
-		g->re[i] = pcre2_compile((PCRE2_SPTR)re.buf, re.len, 0, &code,
-		    &off, NULL);
+		/* names are bytes: '**' spans newlines, '$' is the very end */
+		g->re[i] = pcre2_compile((PCRE2_SPTR)re.buf, re.len,
+		    PCRE2_DOTALL | PCRE2_DOLLAR_ENDONLY, &code, &off, NULL);
 		if (!g->re[i]) {
 			sbuf_release(&re);
 			glob_set_free(g);
@@ -193,6 +194,8 @@ int artifact_open(const char *path, struct artifact_writer **out)
 	/* libarchive >= 3.6.2 can use several threads; older ones refuse. */
 	archive_write_set_filter_option(w->a, "zstd", "threads", "2");
 	archive_write_set_format_pax_restricted(w->a);
+	/* file names are bytes: keep ones that are not UTF-8 as they are */
+	archive_write_set_format_option(w->a, "pax", "hdrcharset", "BINARY");
 	archive_write_set_bytes_in_last_block(w->a, 1);
 	if (archive_write_open2(w->a, w, NULL, write_cb, NULL, NULL) !=
 	    ARCHIVE_OK) {
@@ -273,6 +276,47 @@ static void walk_dir(struct walk *wk, int dirfd, const char *rel,
 	closedir(d);
 }
 
+static int safe_name(const char *p)
+{
+	if (!*p || *p == '/')
+		return 0;
+	for (const char *s = p; *s; ) {
+		const char *slash = strchr(s, '/');
+		size_t n = slash ? (size_t)(slash - s) : strlen(s);
+		if (n == 2 && s[0] == '.' && s[1] == '.')
+			return 0;
+		s += n + (slash != NULL);
+	}
+	return 1;
+}
+
+/*
+ * Does symlink `rel` (a path inside the tree) pointing to `target` stay
+ * inside the tree? Decided on the names alone: absolute targets and ones
+ * that climb above the root do not.
+ */
+static int link_inside(const char *rel, const char *target)
+{
+	long depth = 0;
+
+	if (*target == '/' || !*target)
+		return 0;
+	for (const char *s = rel; (s = strchr(s, '/')); s++)
+		depth++;	/* the folders the link sits in */
+	for (const char *s = target; *s; ) {
+		const char *slash = strchr(s, '/');
+		size_t n = slash ? (size_t)(slash - s) : strlen(s);
+		if (n == 2 && s[0] == '.' && s[1] == '.') {
+			if (--depth < 0)
+				return 0;
+		} else if (n && !(n == 1 && s[0] == '.')) {
+			depth++;
+		}
+		s += n + (slash != NULL);
+	}
+	return 1;
+}
+
 static int add_entry(struct artifact_writer *w, int rootfd, const char *rel)
 {
 	struct archive_entry *e = NULL;
@@ -296,6 +340,11 @@ static int add_entry(struct artifact_writer *w, int rootfd, const char *rel)
 			goto out;
 		}
 		target[n] = '\0';
+		if (!link_inside(rel, target)) {
+			error = error_set(ERR_INVALID, "artifact '%s' is a symlink "
+			    "to '%s', outside the workspace: refused", rel, target);
+			goto out;
+		}
 		archive_entry_copy_symlink(e, target);
 		archive_entry_set_size(e, 0);
 	} else {
@@ -466,20 +515,6 @@ int sha256_file(const char *path, char out[65])
 }
 
 /* An entry name that stays inside the destination. */
-static int safe_name(const char *p)
-{
-	if (!*p || *p == '/')
-		return 0;
-	for (const char *s = p; *s; ) {
-		const char *slash = strchr(s, '/');
-		size_t n = slash ? (size_t)(slash - s) : strlen(s);
-		if (n == 2 && s[0] == '.' && s[1] == '.')
-			return 0;
-		s += n + (slash != NULL);
-	}
-	return 1;
-}
-
 int artifact_extract(const char *archive, const char *dest,
     const char *sha256)
 {
@@ -527,6 +562,14 @@ int artifact_extract(const char *archive, const char *dest,
 		if (!name_p || !safe_name(name)) {
 			error = error_set(ERR_INVALID, "'%s': refusing entry '%s': "
 			    "absolute or '..' path", archive, name);
+			goto out;
+		}
+		if (type == AE_IFLNK && !link_inside(name,
+		    archive_entry_symlink(e) ? archive_entry_symlink(e) : "")) {
+			error = error_set(ERR_INVALID, "'%s': refusing symlink '%s' "
+			    "to '%s': it points outside", archive, name,
+			    archive_entry_symlink(e) ? archive_entry_symlink(e) :
+			    "");
 			goto out;
 		}
 		if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK) {

@@ -71,7 +71,27 @@ static void test_archive_roundtrip(void **state)
 	put(outside, "secret", "top secret\n");
 	char *lnk = xasprintf("%s/dist/escape", src);
 	char *target = xasprintf("%s/secret", outside);
+	char *inside = xasprintf("%s/dist/sub/alias", src);
+	assert_int_equal(symlink("../app.js", inside), 0);
+	free(inside);
+
+	/* a symlink out of the tree is refused, with what it points to */
 	assert_int_equal(symlink(target, lnk), 0);
+	assert_int_equal(artifact_open(arc, &w), 0);
+	assert_int_equal(artifact_add(w, src, globs, 1, &matched),
+	    ERR_INVALID);
+	assert_non_null(strstr(error_last(), "artifact 'dist/escape' is a "
+	    "symlink to '"));
+	assert_non_null(strstr(error_last(), "outside the workspace: "
+	    "refused"));
+	artifact_abort(w);
+	unlink(lnk);
+	assert_int_equal(symlink("../../outside", lnk), 0);
+	assert_int_equal(artifact_open(arc, &w), 0);
+	assert_int_equal(artifact_add(w, src, globs, 1, &matched),
+	    ERR_INVALID);
+	artifact_abort(w);
+	unlink(lnk);
 
 	assert_int_equal(artifact_open(arc, &w), 0);
 	assert_int_equal(artifact_add(w, src, globs, 1, &matched), 0);
@@ -90,7 +110,7 @@ static void test_archive_roundtrip(void **state)
 	assert_int_equal(read_file(f, 100, &sb), 0);
 	assert_string_equal(sb.buf, "{}\n");
 	/* the symlink came back as a symlink, its target not copied in */
-	char *l2 = xasprintf("%s/dist/escape", ex);
+	char *l2 = xasprintf("%s/dist/sub/alias", ex);
 	struct stat st;
 	assert_int_equal(lstat(l2, &st), 0);
 	assert_true(S_ISLNK(st.st_mode));
@@ -164,7 +184,8 @@ static void test_extract_hostile(void **state)
 		{ "a/../../evil", AE_IFREG, NULL, "absolute or '..' path" },
 		{ abs, AE_IFREG, NULL, "absolute or '..' path" },
 		{ "fifo", AE_IFIFO, NULL, "not a file, directory or symlink" },
-		{ "link/evil", AE_IFLNK, outside, "cannot extract 'link/evil'" },
+		{ "link/evil", AE_IFLNK, outside, "refusing symlink 'link' to '" },
+		{ "link/evil", AE_IFLNK, "../..", "it points outside" },
 	};
 
 	(void)state;
