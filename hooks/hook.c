@@ -8,6 +8,7 @@
 #include "store.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -15,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -149,6 +152,103 @@ void ref_matcher_release(struct ref_matcher *m)
 	pcre2_code_free(m->re);
 }
 
+/*
+ * One file per push: each push as six fields (repo, ref, old, new, env,
+ * tag), each ended by a NUL, written to a temporary name, synced and
+ * renamed, so the daemon never reads half of one.
+ */
+static int spool(const char *home, const struct push *p, size_t n)
+{
+	char *dir = xasprintf("%s/%s", home, SPOOL_DIR), *path;
+	struct sbuf sb = SBUF_INIT;
+	struct timespec ts;
+	int error;
+
+	struct stat st;
+	if (stat(home, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		free(dir);	/* a home that is gone is not made again here */
+		return error_set(ERR_NOTFOUND, "home '%s' does not exist", home);
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	path = xasprintf("%s/%lld.%09ld.%d.push", dir, (long long)ts.tv_sec,
+	    ts.tv_nsec, (int)getpid());
+	for (size_t i = 0; i < n; i++) {
+		const char *f[] = { p[i].repo, p[i].ref, p[i].old, p[i].new,
+		    p[i].env ? p[i].env : "", p[i].tag ? p[i].tag : "" };
+		for (int k = 0; k < 6; k++)
+			sbuf_add(&sb, f[k], strlen(f[k]) + 1);
+	}
+	if ((error = mkdir_p(dir, 0755)) == 0 &&
+	    (error = write_file_atomic(path, sb.buf, sb.len, 0644)) == 0) {
+		int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0) {		/* the rename itself on disk too */
+			fsync(fd);
+			close(fd);
+		}
+	}
+	sbuf_release(&sb);
+	free(path);
+	free(dir);
+	return error;
+}
+
+int hook_spool_ingest(const char *home, struct store *s)
+{
+	char *dir = xasprintf("%s/%s", home, SPOOL_DIR);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int total = 0, error = 0;
+
+	while (d && (de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		struct sbuf buf = SBUF_INIT;
+		struct push *p = NULL;
+		size_t n = 0;
+		char *path;
+
+		if (len < 6 || strcmp(de->d_name + len - 5, ".push") ||
+		    de->d_name[0] == '.')
+			continue;
+		path = xasprintf("%s/%s", dir, de->d_name);
+		if (read_file(path, HOOK_MAX_INPUT, &buf) == 0) {
+			const char *f[6];
+			size_t at = 0;
+			for (;;) {
+				int k;
+				for (k = 0; k < 6 && at < buf.len; k++) {
+					f[k] = buf.buf + at;
+					at += strlen(f[k]) + 1;
+				}
+				if (k < 6)
+					break;
+				p = xrealloc(p, (n + 1) * sizeof(*p));
+				p[n++] = (struct push){ f[0], f[1], f[2], f[3],
+				    *f[4] ? f[4] : NULL, *f[5] ? f[5] : NULL };
+			}
+		}
+		struct enqueued *res = xcalloc(n ? n : 1, sizeof(*res));
+		/* enqueueing twice is harmless: a push is queued once */
+		if (n && (error = store_enqueue(s, p, n, res)) < 0) {
+			free(res);
+			free(p);
+			sbuf_release(&buf);
+			free(path);
+			break;
+		}
+		for (size_t i = 0; i < n; i++)
+			total += !res[i].duplicate;
+		unlink(path);
+		free(res);
+		free(p);
+		sbuf_release(&buf);
+		free(path);
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+	return error < 0 ? error : total;
+}
+
 int hook_post_receive(const char *home, const char *repo,
     const struct hook_update *updates, size_t n, FILE *msg)
 {
@@ -193,15 +293,22 @@ int hook_post_receive(const char *home, const char *repo,
 		error = 0;
 		goto out;
 	}
-	if ((error = store_open(home, STORE_OPEN, &store)) < 0) {
-		fprintf(msg, "runner: warning: %s; nothing queued, the push "
-		    "itself is fine\n", error_last());
-		goto out;
-	}
 	res = xcalloc(np, sizeof(*res));
-	if ((error = store_enqueue(store, pushes, np, res)) < 0) {
-		fprintf(msg, "runner: warning: %s; nothing queued, the push "
-		    "itself is fine\n", error_last());
+	if ((error = store_open(home, STORE_OPEN, &store)) == 0) {
+		store_busy_timeout(store, HOOK_STORE_WAIT_MS);
+		error = store_enqueue(store, pushes, np, res);
+	}
+	if (error < 0) {
+		char *why = xstrdup(error_last());
+		if (spool(home, pushes, np) == 0)
+			fprintf(msg, "runner: warning: %s; the push is saved in "
+			    "%s/%s and is queued when the daemon next starts or "
+			    "wakes\n", why, home, SPOOL_DIR);
+		else
+			fprintf(msg, "runner: warning: %s; and %s; nothing queued, "
+			    "the push itself is fine\n", why, error_last());
+		free(why);
+		hook_wake(home, "wake");
 		goto out;
 	}
 	for (size_t i = 0; i < np; i++) {

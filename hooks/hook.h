@@ -46,6 +46,18 @@ void hook_parse(const char *buf, size_t len, struct hook_update **out,
 void hook_updates_free(struct hook_update *u, size_t n);
 
 /*
+ * The spool: when the store cannot take a push (missing, locked past
+ * HOOK_STORE_WAIT_MS, read-only, full), the hook writes the pushes to
+ * HOME/spool/ instead, durably, and the daemon enqueues them later.
+ */
+#define SPOOL_DIR "spool"
+#define HOOK_STORE_WAIT_MS 1000
+/* Enqueue what the spool holds and remove what was enqueued. Returns the
+ * number of jobs queued, or a negative code (the files stay). */
+struct store;
+int hook_spool_ingest(const char *home, struct store *s);
+
+/*
  * Queue jobs for `updates` pushed to the bare repository `repo` (absolute).
  * One line per job queued, and warnings, go to `msg`. Returns the number
  * of jobs queued, or a negative code (with a message already written).

@@ -45,6 +45,7 @@ struct sup {
 	int sigfd, sock, lockfd;
 	int stopping;
 	struct store *store;	/* opened on demand, closed before fork */
+	int64_t spool_retry_at;	/* the spool could not be read: when again */
 };
 
 static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -92,6 +93,30 @@ static void recover(struct sup *s, pid_t worker)
 		if (pgids[i] > 1 && kill(-pgids[i], SIGKILL) == 0)
 			logmsg("killed leftover process group %d", (int)pgids[i]);
 	free(pgids);
+}
+
+/* Queue the pushes the hook saved in the spool when the store was busy,
+ * missing or read-only; if it still cannot, try again in a second. */
+static void ingest_spool(struct sup *s)
+{
+	struct store *st = sup_store(s);
+	int n = -1;
+
+	if (st) {	/* a locked store must not hold the supervisor up */
+		store_busy_timeout(st, 200);
+		n = hook_spool_ingest(s->home, st);
+		store_busy_timeout(st, 10000);
+	}
+	if (n < 0) {
+		if (st)
+			logmsg("warning: cannot queue the spooled pushes: %s; "
+			    "trying again in 1s", error_last());
+		s->spool_retry_at = mono_ms() + 1000;
+		return;
+	}
+	s->spool_retry_at = 0;
+	if (n > 0)
+		logmsg("queued %d job%s from the spool", n, n == 1 ? "" : "s");
 }
 
 /* ---- worker ---- */
@@ -454,8 +479,10 @@ static void on_datagrams(struct sup *s)
 	}
 	if (cancel)
 		signal_cancels(s);
-	if (wake)
+	if (wake) {
+		ingest_spool(s);
 		wake_workers(s);
+	}
 	if (notify)
 		wake_notifier(s);
 }
@@ -603,6 +630,7 @@ int daemon_serve(const char *home, const struct config *conf, int workers)
 		goto out;
 	}
 	recover(&s, 0);
+	ingest_spool(&s);
 	if ((error = bind_socket(&s)) < 0)
 		goto out;
 	s.nworkers = workers;
@@ -622,8 +650,11 @@ int daemon_serve(const char *home, const struct config *conf, int workers)
 			{ s.sigfd, POLLIN, 0 }, { s.sock, POLLIN, 0 },
 		};
 		int wait = -1;
-		if (kill_at) {
-			int64_t left = kill_at - mono_ms();
+		int64_t next = kill_at && s.spool_retry_at ? (kill_at <
+		    s.spool_retry_at ? kill_at : s.spool_retry_at) : kill_at ?
+		    kill_at : s.spool_retry_at;
+		if (next) {
+			int64_t left = next - mono_ms();
 			wait = left > 0 ? (int)left : 0;
 		}
 		if (poll(pfd, 2, wait) < 0 && errno != EINTR)
@@ -653,6 +684,11 @@ int daemon_serve(const char *home, const struct config *conf, int workers)
 		}
 		if (pfd[1].revents)
 			on_datagrams(&s);
+		if (s.spool_retry_at && mono_ms() >= s.spool_retry_at &&
+		    !s.stopping) {
+			ingest_spool(&s);
+			wake_workers(&s);
+		}
 		if (kill_at && mono_ms() >= kill_at) {
 			for (int i = 0; i < s.nworkers; i++)
 				if (s.w[i].pid > 0)

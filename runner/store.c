@@ -552,6 +552,11 @@ fail:
 	return error;
 }
 
+void store_busy_timeout(struct store *s, int ms)
+{
+	sqlite3_busy_timeout(s->db, ms);
+}
+
 void store_close(struct store *s)
 {
 	if (!s)

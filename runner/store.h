@@ -107,6 +107,8 @@ enum store_mode { STORE_OPEN, STORE_CREATE };
 /* Open HOME/runner.db (creating it and migrating with STORE_CREATE). */
 int store_open(const char *home, enum store_mode mode, struct store **out);
 void store_close(struct store *s);
+/* How long a write waits for another writer (default 10 s). */
+void store_busy_timeout(struct store *s, int ms);
 /*
  * Let writes of progress (stage started or ended, subjects, check results)
  * commit with synchronous=NORMAL: on a power cut the newest of them may be
