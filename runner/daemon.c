@@ -630,6 +630,15 @@ int daemon_serve(const char *home, const struct config *conf, int workers)
 		goto out;
 	}
 	recover(&s, 0);
+	{
+		/* stages of a daemon that was killed, however they hid */
+		char *prefix = xasprintf("%s/", s.home);
+		int n = stage_kill_leftovers(prefix);
+		if (n)
+			logmsg("killed %d process%s left by stages of the last "
+			    "daemon", n, n == 1 ? "" : "es");
+		free(prefix);
+	}
 	ingest_spool(&s);
 	if ((error = bind_socket(&s)) < 0)
 		goto out;

@@ -182,6 +182,10 @@ static int run_logged(struct job_ctx *ctx, const struct job *job, int idx,
 		return 0;
 	}
 	build_env(ctx, job, st->name, st->cwd, st->env, &env);
+	/* what a stage starts may not outlive the daemon; services that a
+	 * deploy detaches may */
+	if (!st->keep_detached)
+		env_setf(&env, STAGE_OWNER_VAR, st->cwd);
 	/* secrets last: a stage's env cannot shadow one it asked for */
 	size_t nsec = 0;
 	const char **values = NULL;

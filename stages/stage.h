@@ -81,4 +81,13 @@ void stage_become_subreaper(void);
 /* End and reap every child of this process and their descendants. */
 void stage_sweep_children(void);
 
+/*
+ * Build stages carry STAGE_OWNER_VAR=WORKSPACE in their environment, and
+ * so does whatever they start. SIGKILL every process (but this one) whose
+ * value starts with `prefix`: what is left of stages of a daemon that was
+ * killed, even those that left their process group. Returns how many.
+ */
+#define STAGE_OWNER_VAR "RUNNER_OWNER"
+int stage_kill_leftovers(const char *prefix);
+
 #endif

@@ -243,3 +243,33 @@ sink_count() {
 notifications_of() {
 	r show --json "$1" | jq -r '.notifications[] | "\(.target):\(.event):\(.state)"'
 }
+
+# SIGKILL the daemon (its workers die with it) and wait until it is gone.
+kill_daemon() {
+	kill -KILL "$DAEMON_PID"
+	wait_for "! kill -0 $DAEMON_PID" 10
+	DAEMON_PID=
+}
+
+# Start the daemon again and wait until this start is serving.
+restart_daemon() {
+	local n
+	n=$(grep -c 'serving' "$T/serve.log" 2>/dev/null || true)
+	"$RUNNER" serve "$@" >>"$T/serve.log" 2>&1 3>&- &
+	DAEMON_PID=$!
+	wait_for "[ \$(grep -c 'serving' '$T/serve.log') -gt ${n:-0} ]" 15
+}
+
+# The store is sound and every job is recorded once.
+store_sound() {
+	[ "$(sqlite3 "$RUNNER_HOME/runner.db" 'PRAGMA integrity_check')" = ok ] &&
+	[ "$(sqlite3 "$RUNNER_HOME/runner.db" 'SELECT count(*) - count(DISTINCT dedup) FROM jobs WHERE dedup IS NOT NULL')" = 0 ]
+}
+
+# Every recorded artifact exists whole: its sha256 is the recorded one.
+artifacts_whole() {
+	local path sha
+	while IFS='|' read -r path sha; do
+		[ "$(sha256sum "$path" | cut -d' ' -f1)" = "$sha" ] || return 1
+	done < <(sqlite3 "$RUNNER_HOME/runner.db" 'SELECT path, sha256 FROM artifacts')
+}

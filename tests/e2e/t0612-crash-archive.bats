@@ -1,0 +1,49 @@
+#!/usr/bin/env bats
+# The daemon SIGKILLed while it archives artifacts (8,192 files),
+# 20 times at varied points: the job is re-run and passes, its one
+# recorded artifact is whole, and no partial archive is left or recorded.
+
+load lib
+
+setup() {
+	setup_env
+	make_repo app
+	SRC="$T/src"
+	git init -q -b develop "$SRC"
+	git -C "$SRC" remote add origin "$T/app.git"
+	# made once; each job links them into its workspace
+	mkdir "$T/pre"
+	head -c 8388608 /dev/urandom | split -a 4 -b 1024 - "$T/pre/f"
+	set_pipeline "$SRC" "8,192 artifact files" <<YML
+stages:
+  - name: build
+    run: cp -al $T/pre dist
+    artifacts: [dist/**]
+YML
+}
+teardown() { teardown_env; }
+
+@test "20 SIGKILLs while archiving: no partial artifact recorded, jobs re-run once" {
+	start_daemon --workers 1
+	for i in $(seq 1 20); do
+		git -C "$SRC" commit -q --allow-empty -m "Push $i"
+		git -C "$SRC" push -q origin develop
+		part="$RUNNER_HOME/artifacts/$i.tar.zst.part"
+		wait_for "[ -e '$part' ]" 30
+		# The fault's moment: 0, 12, ... 228 ms into the archiving, which
+		# takes about half a second here (this picks the kill point; it
+		# waits for nothing).
+		sleep "0.$(printf '%03d' $(((i - 1) * 12)))"
+		kill_daemon
+		[ -e "$part" ]				# it was still being written
+		[ "$(job_field "$i" '.artifacts | length')" = 0 ]
+		restart_daemon --workers 1
+		wait_state "$i" passed 60
+		[ "$(job_field "$i" .attempt)" = 2 ]
+		[ "$(job_field "$i" '.artifacts | length')" = 1 ]
+		[ ! -e "$part" ]
+		artifacts_whole
+		store_sound
+	done
+	[ "$(ls "$RUNNER_HOME/artifacts" | grep -c '\.part$')" = 0 ]
+}
