@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# The daemon SIGKILLed while it archives artifacts (8,192 files),
+# The daemon SIGKILLed while it archives artifacts (4,096 files),
 # 20 times at varied points: the job is re-run and passes, its one
 # recorded artifact is whole, and no partial archive is left or recorded.
 
@@ -13,8 +13,8 @@ setup() {
 	git -C "$SRC" remote add origin "$T/app.git"
 	# made once; each job links them into its workspace
 	mkdir "$T/pre"
-	head -c 8388608 /dev/urandom | split -a 4 -b 1024 - "$T/pre/f"
-	set_pipeline "$SRC" "8,192 artifact files" <<YML
+	head -c 4194304 /dev/urandom | split -a 4 -b 1024 - "$T/pre/f"
+	set_pipeline "$SRC" "4,096 artifact files" <<YML
 stages:
   - name: build
     run: cp -al $T/pre dist
@@ -30,10 +30,10 @@ teardown() { teardown_env; }
 		git -C "$SRC" push -q origin develop
 		part="$RUNNER_HOME/artifacts/$i.tar.zst.part"
 		wait_for "[ -e '$part' ]" 30
-		# The fault's moment: 0, 12, ... 228 ms into the archiving, which
-		# takes about half a second here (this picks the kill point; it
-		# waits for nothing).
-		sleep "0.$(printf '%03d' $(((i - 1) * 12)))"
+		# The fault's moment: 0, 6, ... 114 ms into the archiving, which
+		# takes about a quarter of a second here, longer under the
+		# sanitizers (this picks the kill point; it waits for nothing).
+		sleep "0.$(printf '%03d' $(((i - 1) * 6)))"
 		kill_daemon
 		[ -e "$part" ]				# it was still being written
 		[ "$(job_field "$i" '.artifacts | length')" = 0 ]
@@ -42,8 +42,9 @@ teardown() { teardown_env; }
 		[ "$(job_field "$i" .attempt)" = 2 ]
 		[ "$(job_field "$i" '.artifacts | length')" = 1 ]
 		[ ! -e "$part" ]
-		artifacts_whole
+		artifacts_whole "$i"
 		store_sound
 	done
 	[ "$(ls "$RUNNER_HOME/artifacts" | grep -c '\.part$')" = 0 ]
+	artifacts_whole
 }
