@@ -24,6 +24,14 @@ free_port() {
 setup_env() {
 	# Short paths: a unix socket path must fit in 108 bytes.
 	T=$(mktemp -d /tmp/rt.XXXXXX)
+	# As root, each test gets a tmpfs of its own: creating thousands of
+	# files (checkouts, workspaces) is I/O the tests do not need to wait
+	# for. The benchmark measures on the real disk.
+	if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=4g,mode=0700 tmpfs "$T" 2>/dev/null; then
+		T_MOUNTED=1
+	else
+		T_MOUNTED=
+	fi
 	export RUNNER_HOME="$T/home"
 	export HOME="$T/user"
 	mkdir -p "$HOME"
@@ -50,7 +58,12 @@ teardown_env() {
 		cat "$T/serve.log" >&2
 		sanitizer=1
 	fi
-	rm -rf "$T"
+	if [ -n "${T_MOUNTED:-}" ]; then
+		umount -R -l "$T" 2>/dev/null
+		rmdir "$T"
+	else
+		rm -rf "$T"
+	fi
 	[ $sanitizer -eq 0 ]
 }
 

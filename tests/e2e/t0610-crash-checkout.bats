@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # The daemon SIGKILLed during a checkout, 20 times at varied points (once
-# 2, 3, ... 21 of the tree's 30 files of 1 MB exist): each job is re-run
-# to completion and recorded once, the store stays sound.
+# 2, 3, ... 21 of the tree's 60 files exist, the worker frozen there with
+# SIGSTOP so the point is exact): each job is re-run to completion and
+# recorded once, the store stays sound.
 
 load lib
 
@@ -13,14 +14,14 @@ setup() {
 	git -C "$SRC" remote add origin "$T/app.git"
 	mkdir -p "$SRC/tree"
 	git -C "$SRC" config core.compression 0	# random data: do not try
-	for f in $(seq 10 39); do
-		head -c 1048576 /dev/urandom > "$SRC/tree/f$f"
+	for f in $(seq 10 69); do
+		head -c 524288 /dev/urandom > "$SRC/tree/f$f"
 	done
 	git -C "$SRC" add tree
-	set_pipeline "$SRC" "30 MB in 30 files" <<'YML'
+	set_pipeline "$SRC" "30 MB in 60 files" <<'YML'
 stages:
   - name: count
-    run: test "$(find tree -type f | wc -l)" = 30
+    run: test "$(find tree -type f | wc -l)" = 60
 YML
 }
 teardown() { teardown_env; }
@@ -28,12 +29,15 @@ teardown() { teardown_env; }
 @test "20 SIGKILLs during checkout: every job re-run to completion, once" {
 	start_daemon --workers 1
 	for i in $(seq 1 20); do
+		# the worker (and the notifier): the daemon's children
+		children=$(pgrep -P "$DAEMON_PID" | tr '\n' ' ')
 		git -C "$SRC" commit -q --allow-empty -m "Push $i"
 		git -C "$SRC" push -q origin develop
 		ws="$RUNNER_HOME/work/$i"
 		at=$((i + 1))
 		wait_for "[ \$(ls '$ws/tree' 2>/dev/null | wc -l) -ge $at ]" 30
-		[ "$(job_field "$i" '.stages[0].state')" = pending ]	# still checking out
+		kill -STOP $children		# the checkout stops right here
+		[ "$(job_field "$i" '.stages[0].state')" = pending ]
 		kill_daemon
 		restart_daemon --workers 1
 		wait_state "$i" passed 60

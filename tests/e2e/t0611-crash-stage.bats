@@ -17,7 +17,8 @@ stages:
     run: |
       setsid sleep 1000 < /dev/null > /dev/null 2>&1 &
       echo \$! >> $T/escapees
-      for k in \$(seq 1 25); do echo "step \$k"; sleep 0.02; done
+      for k in \$(seq 1 22); do echo "step \$k"; sleep 0.02; done
+      sleep 0.3
 YML
 }
 teardown() {
@@ -30,7 +31,10 @@ teardown() {
 	for i in $(seq 1 20); do
 		git -C "$SRC" commit -q --allow-empty -m "Push $i"
 		git -C "$SRC" push -q origin develop
+		children=$(pgrep -P "$DAEMON_PID" | tr '\n' ' ')
 		wait_for "grep -qx 'step $i' '$RUNNER_HOME/logs/$i/00-steps.log' 2>/dev/null" 30
+		kill -STOP $children		# the worker stops right here
+		[ "$(job_state "$i")" = running ]
 		kill_daemon
 		escapee=$(tail -n 1 "$T/escapees")
 		kill -0 "$escapee"		# it outlived the stage's group

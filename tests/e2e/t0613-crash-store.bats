@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # The daemon SIGKILLed while stages start and end (each a store write),
-# 20 times at varied points, and during each automatic deployment: builds
+# 20 times at varied points (once stage 2 ... 9 of 13 has started, the
+# worker frozen there with SIGSTOP), and during each automatic deployment: builds
 # are re-run to completion and recorded once, deployments end
 # 'interrupted' and are never re-run by themselves, the store stays sound.
 
@@ -16,7 +17,7 @@ setup() {
 		echo "stages:"
 		for k in $(seq 1 12); do
 			echo "  - name: s$k"
-			echo "    run: echo $k"
+			echo "    run: echo $k; sleep 0.05"
 		done
 		echo "  - name: pack"
 		echo "    run: mkdir -p dist && echo app > dist/app"
@@ -36,8 +37,11 @@ teardown() { teardown_env; }
 		[ "$i" = 1 ] || git -C "$SRC" commit -q --allow-empty -m "Push $i"
 		git -C "$SRC" push -q origin develop
 		build=$(last_job build)
-		at=$(printf '%02d' $((i % 11 + 1)))
+		at=$(printf '%02d' $((i % 8 + 1)))
+		children=$(pgrep -P "$DAEMON_PID" | tr '\n' ' ')
 		wait_for "ls '$RUNNER_HOME/logs/$build/' 2>/dev/null | grep -q '^$at-'" 30
+		kill -STOP $children		# the job stops right here
+		[ "$(job_state "$build")" = running ]
 		kill_daemon
 		restart_daemon --workers 1
 		wait_state "$build" passed 60
@@ -46,6 +50,7 @@ teardown() { teardown_env; }
 		wait_for "[ \"\$(last_job deploy staging)\" -gt $build ] 2>/dev/null" 30
 		deploy=$(last_job deploy staging)
 		wait_for "[ -e '$T/deploy-$deploy' ]" 30
+		[ "$(job_state "$deploy")" = running ]
 		kill_daemon
 		restart_daemon --workers 1
 		[ "$(wait_deploy "$deploy")" = interrupted ]

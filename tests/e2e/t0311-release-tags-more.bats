@@ -1,0 +1,99 @@
+#!/usr/bin/env bats
+# Production by signed tag, continued from t0310 (split so the two run in
+# parallel): untested commits, the pre-receive hook, a failing production
+# health check rolled back, and deploys by hand.
+
+load lib
+
+setup() {
+	setup_env
+	make_ssh_signer release
+	make_gpg_signer
+	trust_config
+	make_repo app
+	SRC=$(make_clone app)
+	start_daemon --workers 2
+	git -C "$SRC" push -q origin develop
+	wait_state 1 passed
+	wait_for "[ -n \"\$(last_job deploy staging)\" ]" 30
+	[ "$(wait_deploy "$(last_job deploy staging)")" = healthy ]
+}
+teardown() { teardown_env; }
+
+# push_tag TAG: push it and print the id of the release it queued.
+push_tag() {
+	local out
+	out=$(git -C "$SRC" push origin "refs/tags/$1" 2>&1)
+	echo "$out" | sed -n 's/.*queued release #\([0-9]*\) for.*/\1/p'
+}
+
+@test "a signed tag on an untested commit is rejected" {
+	git -C "$SRC" commit -q --allow-empty -m "Never built"
+	ssh_tag "$SRC" v1.1.0 release
+	id=$(push_tag v1.1.0)
+	[ "$(wait_deploy "$id")" = rejected ]
+	[[ "$(job_field "$id" .error)" == "commit $(git -C "$SRC" rev-parse --short=7 HEAD) of tag 'v1.1.0' has no passed build"* ]]
+}
+
+@test "the pre-receive hook refuses bad release tags at push time" {
+	r install-hook --pre-receive "$T/app.git"
+	make_ssh_signer stranger untrusted
+	git -C "$SRC" tag -a v3.0.1 -m "unsigned"
+	git -C "$SRC" tag v3.0.2
+	ssh_tag "$SRC" v3.0.3 stranger
+	for t in v3.0.1 v3.0.2 v3.0.3; do
+		run git -C "$SRC" push origin "refs/tags/$t"
+		[ "$status" -ne 0 ]
+		[[ "$output" == *"runner: refusing release tag '$t': "* ]]
+		! git -C "$T/app.git" rev-parse -q --verify "refs/tags/$t"
+	done
+	[[ "$output" == *"signature is not by an allowed signer"* ]]
+	git -C "$SRC" commit -q --allow-empty -m "Never built"
+	ssh_tag "$SRC" v3.1.0 release
+	run git -C "$SRC" push origin refs/tags/v3.1.0
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"has no passed build"* ]]
+	# a good one passes the hook and deploys
+	ssh_tag "$SRC" v3.2.0 release HEAD~1
+	git -C "$SRC" tag -d v3.2.0 >/dev/null
+	git -C "$SRC" checkout -q HEAD~1
+	ssh_tag "$SRC" v3.2.0 release
+	id=$(push_tag v3.2.0)
+	[ "$(wait_deploy "$id" 90)" = healthy ]
+}
+
+@test "a production release whose health check fails is rolled back and restored" {
+	ssh_tag "$SRC" v1.0.0 release
+	good=$(push_tag v1.0.0)
+	[ "$(wait_deploy "$good" 90)" = healthy ]
+	# the broken release never reaches staging health, so allow it past
+	trust_config "    require_staging: false"
+	echo broken > "$SRC/config/health"
+	git -C "$SRC" commit -q -am "Break the health endpoint"
+	git -C "$SRC" push -q origin develop
+	wait_for "[ \"\$(job_state \$(last_job build))\" = passed ]" 60
+	ssh_tag "$SRC" v1.0.1 release
+	bad=$(push_tag v1.0.1)
+	[ "$(wait_deploy "$bad" 90)" = rolled_back ]
+	[[ "$(job_field "$bad" .error)" == "check /api/health failed: "*"status 500"* ]]
+	[ "$(job_field "$bad" .previous_release)" = "$good" ]
+	[[ "$(job_field "$bad" '[.stages[].name] | join(",")')" == *"rollback to #$good,restore,check /api/health,check /health" ]]
+	# the previous release serves again, its data restored
+	http_body "$PROD_PORT" /api/health | grep -q "\"version\":\"$(git -C "$SRC" rev-parse --short=7 "v1.0.0^{commit}")\""
+	grep -q "restored backup_" "$RUNNER_HOME/releases/production/state/restore.log"
+	[ "$(r status --json | jq -r '.environments[] | select(.name == "production") | "\(.state) \(.release)"')" = "healthy $good" ]
+}
+
+@test "runner deploy by hand: production needs --force and records who" {
+	run r deploy 1 production
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"environment 'production' requires a signed release tag"* ]]
+	run r deploy --force 1 production
+	[ "$status" -eq 0 ]
+	id=$(echo "$output" | sed -n 's/queued deployment #\([0-9]*\).*/\1/p')
+	[ "$(wait_deploy "$id" 90)" = healthy ]
+	[ "$(job_field "$id" .forced_by)" = "$(id -un)" ]
+	run r deploy 1 nowhere
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"no environment 'nowhere'"* ]]
+}
