@@ -90,7 +90,7 @@ const char *cli_color(const char *state, int tty)
 	return "\033[2m";
 }
 
-void cli_repo_name(struct sbuf *sb, const char *repo)
+char *repo_short_name(const char *repo)
 {
 	const char *base = strrchr(repo, '/');
 	size_t n;
@@ -99,7 +99,15 @@ void cli_repo_name(struct sbuf *sb, const char *repo)
 	n = strlen(base);
 	if (n > 4 && !strcmp(base + n - 4, ".git"))
 		n -= 4;
-	sbuf_add_display(sb, base, n);
+	return xstrndup(base, n);
+}
+
+void cli_repo_name(struct sbuf *sb, const char *repo)
+{
+	char *name = repo_short_name(repo);
+
+	sbuf_add_display(sb, name, strlen(name));
+	free(name);
 }
 
 const char *cli_ref_name(const char *ref)

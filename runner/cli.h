@@ -95,7 +95,9 @@ void cli_notification_line(struct sbuf *sb, const struct notification *x,
 /* Colour for a state, on a terminal only. */
 const char *cli_color(const char *state, int tty);
 #define COLOR_RESET "\033[0m"
-/* The repository's short name: the last path component without ".git". */
+/* The repository's short name: the last path component without ".git";
+ * cli_repo_name() adds it to `sb` shown escaped. */
+char *repo_short_name(const char *repo);
 void cli_repo_name(struct sbuf *sb, const char *repo);
 /* The branch or tag name of a ref. */
 const char *cli_ref_name(const char *ref);

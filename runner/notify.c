@@ -45,19 +45,6 @@ static int64_t duration_ms(const struct job *j)
 	    j->finished_ms - j->started_ms : 0;
 }
 
-/* The repository's name as `repos` patterns see it: no path, no ".git". */
-static char *repo_short(const char *repo)
-{
-	const char *base = strrchr(repo, '/');
-	size_t n;
-
-	base = base ? base + 1 : repo;
-	n = strlen(base);
-	if (n > 4 && !strcmp(base + n - 4, ".git"))
-		n -= 4;
-	return xstrndup(base, n);
-}
-
 static void add_display(struct sbuf *sb, const char *s)
 {
 	if (s)
@@ -277,7 +264,7 @@ static char *pagerduty_body(const char *kind, const struct job *j,
 	sbuf_adds(&out, ",\"dedup_key\":");
 	json_str(&out, dedup);
 	if (!strcmp(action, "trigger")) {
-		char *repo = repo_short(j->repo ? j->repo : "runner");
+		char *repo = repo_short_name(j->repo ? j->repo : "runner");
 		gethostname(host, sizeof(host) - 1);
 		summary(&text, kind, j);
 		if (text.len > 1000) {	/* PagerDuty takes 1024 */
@@ -436,7 +423,7 @@ static int repo_matches(const struct notify_target *t, const char *repo)
 		return 1;
 	if (ref_matcher_init(&m, t->repos, stderr) < 0)
 		return 0;
-	name = repo_short(repo);
+	name = repo_short_name(repo);
 	hit = ref_matcher_match(&m, name, stderr) == 1;
 	free(name);
 	ref_matcher_release(&m);
@@ -446,7 +433,7 @@ static int repo_matches(const struct notify_target *t, const char *repo)
 /* A PagerDuty incident per repository and environment (or branch). */
 static char *incident_key(const struct job *j)
 {
-	char *repo = repo_short(j->repo);
+	char *repo = repo_short_name(j->repo);
 	char *key = xasprintf("runner/%s/%s", repo,
 	    j->env ? j->env : cli_ref_name(j->ref));
 

@@ -123,6 +123,15 @@ make_clone() {
 	echo "$dir"
 }
 
+# empty_source NAME: the bare repository NAME with the hook, and an empty
+# clone of it in $SRC (branch develop) to commit pipelines into.
+empty_source() {
+	make_repo "$1"
+	SRC="$T/src"
+	git init -q -b develop "$SRC"
+	git -C "$SRC" remote add origin "$T/$1.git"
+}
+
 # set_pipeline DIR: replace DIR's .runner.yml with stdin and commit it.
 set_pipeline() {
 	cat > "$1/.runner.yml"
@@ -292,4 +301,27 @@ artifacts_whole() {
 	while IFS='|' read -r path sha; do
 		[ "$(sha256sum "$path" | cut -d' ' -f1)" = "$sha" ] || return 1
 	done < <(sqlite3 "$RUNNER_HOME/runner.db" "SELECT path, sha256 FROM artifacts ${1:+WHERE job_id = $1}")
+}
+
+# The set-up of the release-tag tests: signers trusted, the sample app
+# pushed, built and healthy in staging.
+release_setup() {
+	setup_env
+	make_ssh_signer release
+	make_gpg_signer
+	trust_config
+	make_repo app
+	SRC=$(make_clone app)
+	start_daemon --workers 2
+	git -C "$SRC" push -q origin develop
+	wait_state 1 passed
+	wait_for "[ -n \"\$(last_job deploy staging)\" ]" 30
+	[ "$(wait_deploy "$(last_job deploy staging)")" = healthy ]
+}
+
+# push_tag TAG: push it and print the id of the release it queued.
+push_tag() {
+	local out
+	out=$(git -C "$SRC" push origin "refs/tags/$1" 2>&1)
+	echo "$out" | sed -n 's/.*queued release #\([0-9]*\) for.*/\1/p'
 }

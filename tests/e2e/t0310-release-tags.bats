@@ -5,27 +5,8 @@
 
 load lib
 
-setup() {
-	setup_env
-	make_ssh_signer release
-	make_gpg_signer
-	trust_config
-	make_repo app
-	SRC=$(make_clone app)
-	start_daemon --workers 2
-	git -C "$SRC" push -q origin develop
-	wait_state 1 passed
-	wait_for "[ -n \"\$(last_job deploy staging)\" ]" 30
-	[ "$(wait_deploy "$(last_job deploy staging)")" = healthy ]
-}
+setup() { release_setup; }
 teardown() { teardown_env; }
-
-# push_tag TAG: push it and print the id of the release it queued.
-push_tag() {
-	local out
-	out=$(git -C "$SRC" push origin "refs/tags/$1" 2>&1)
-	echo "$out" | sed -n 's/.*queued release #\([0-9]*\) for.*/\1/p'
-}
 
 @test "an SSH-signed tag by an allowed key deploys the build's artifact to production" {
 	ssh_tag "$SRC" v1.0.0 release "Release 1.0.0: stock reports"

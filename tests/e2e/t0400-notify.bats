@@ -8,10 +8,7 @@ SUBJECT='Fix "quoted" \ path → ünïcödé ✓ <b>&'
 
 setup() {
 	setup_env
-	make_repo app
-	SRC="$T/src"
-	git init -q -b develop "$SRC"
-	git -C "$SRC" remote add origin "$T/app.git"
+	empty_source app
 }
 teardown() { teardown_env; }
 

@@ -7,10 +7,7 @@ load lib
 
 setup() {
 	setup_env
-	make_repo app
-	SRC="$T/src"
-	git init -q -b develop "$SRC"
-	git -C "$SRC" remote add origin "$T/app.git"
+	empty_source app
 	set_pipeline "$SRC" "First" <<'YML'
 stages:
   - name: unit

@@ -9,10 +9,7 @@ TOKEN='tok/3x4mpl3+VALUE='
 
 setup() {
 	setup_env
-	make_repo app
-	SRC="$T/src"
-	git init -q -b develop "$SRC"
-	git -C "$SRC" remote add origin "$T/app.git"
+	empty_source app
 	printf 'file-secret-0451\n' > "$T/secret-file"
 	cat > "$RUNNER_HOME/runner.yml" <<YML
 repos:

@@ -13,10 +13,7 @@ setup() {
 	mount -t tmpfs -o size=12m tmpfs "$T/small"
 	export RUNNER_HOME="$T/small/home"
 	"$RUNNER" init >/dev/null
-	make_repo app
-	SRC="$T/src"
-	git init -q -b develop "$SRC"
-	git -C "$SRC" remote add origin "$T/app.git"
+	empty_source app
 }
 teardown() {
 	stop_daemon
