@@ -192,6 +192,45 @@ static int spool(const char *home, const struct push *p, size_t n)
 	return error;
 }
 
+/* Queue the pushes of one spool file, then remove it; adds the jobs it
+ * queued to *total. The file stays if the store refuses. */
+static int ingest_file(struct store *s, const char *path, int *total)
+{
+	struct sbuf buf = SBUF_INIT;
+	struct push *p = NULL;
+	struct enqueued *res = NULL;
+	size_t n = 0, at = 0;
+	int error = 0;
+
+	if (read_file(path, HOOK_MAX_INPUT, &buf) == 0) {
+		for (;;) {
+			const char *f[6];
+			int k;
+			for (k = 0; k < 6 && at < buf.len; k++) {
+				f[k] = buf.buf + at;
+				at += strlen(f[k]) + 1;
+			}
+			if (k < 6)
+				break;
+			p = xrealloc(p, (n + 1) * sizeof(*p));
+			p[n++] = (struct push){ f[0], f[1], f[2], f[3],
+			    *f[4] ? f[4] : NULL, *f[5] ? f[5] : NULL };
+		}
+	}
+	res = xcalloc(n ? n : 1, sizeof(*res));
+	/* enqueueing twice is harmless: a push is queued once */
+	if (n && (error = store_enqueue(s, p, n, res)) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		*total += !res[i].duplicate;
+	unlink(path);
+out:
+	free(res);
+	free(p);
+	sbuf_release(&buf);
+	return error;
+}
+
 int hook_spool_ingest(const char *home, struct store *s)
 {
 	char *dir = xasprintf("%s/%s", home, SPOOL_DIR);
@@ -199,48 +238,13 @@ int hook_spool_ingest(const char *home, struct store *s)
 	struct dirent *de;
 	int total = 0, error = 0;
 
-	while (d && (de = readdir(d))) {
+	while (error == 0 && d && (de = readdir(d))) {
 		size_t len = strlen(de->d_name);
-		struct sbuf buf = SBUF_INIT;
-		struct push *p = NULL;
-		size_t n = 0;
-		char *path;
-
 		if (len < 6 || strcmp(de->d_name + len - 5, ".push") ||
 		    de->d_name[0] == '.')
 			continue;
-		path = xasprintf("%s/%s", dir, de->d_name);
-		if (read_file(path, HOOK_MAX_INPUT, &buf) == 0) {
-			const char *f[6];
-			size_t at = 0;
-			for (;;) {
-				int k;
-				for (k = 0; k < 6 && at < buf.len; k++) {
-					f[k] = buf.buf + at;
-					at += strlen(f[k]) + 1;
-				}
-				if (k < 6)
-					break;
-				p = xrealloc(p, (n + 1) * sizeof(*p));
-				p[n++] = (struct push){ f[0], f[1], f[2], f[3],
-				    *f[4] ? f[4] : NULL, *f[5] ? f[5] : NULL };
-			}
-		}
-		struct enqueued *res = xcalloc(n ? n : 1, sizeof(*res));
-		/* enqueueing twice is harmless: a push is queued once */
-		if (n && (error = store_enqueue(s, p, n, res)) < 0) {
-			free(res);
-			free(p);
-			sbuf_release(&buf);
-			free(path);
-			break;
-		}
-		for (size_t i = 0; i < n; i++)
-			total += !res[i].duplicate;
-		unlink(path);
-		free(res);
-		free(p);
-		sbuf_release(&buf);
+		char *path = xasprintf("%s/%s", dir, de->d_name);
+		error = ingest_file(s, path, &total);
 		free(path);
 	}
 	if (d)

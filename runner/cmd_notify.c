@@ -66,8 +66,7 @@ static int send_one(const struct notify_target *t, const char *action)
 	int rc;
 
 	x.dedup = xasprintf("runner/test/%s", t->name);
-	x.body = notify_body(t, "test", "test", &fake, 0, action, x.dedup,
-	    NULL);
+	x.body = notify_body(t, "test", "test", &fake, 0, action, x.dedup);
 	notify_describe(&where, t);
 	notify_deliver(t, &x, NULL, NULL, &d);
 	if (d.ok) {

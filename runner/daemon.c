@@ -347,7 +347,7 @@ static int notifier_main(const char *home, const struct config *conf,
 		reload_config(home, &cw);
 		if (cw.conf)
 			conf = cw.conf;
-		if (notify_route(st, conf, home) < 0) {
+		if (notify_route(st, conf) < 0) {
 			logmsg("notifier: cannot route events: %s", error_last());
 			wait = 1000;
 		}
@@ -659,9 +659,7 @@ int daemon_serve(const char *home, const struct config *conf, int workers)
 			{ s.sigfd, POLLIN, 0 }, { s.sock, POLLIN, 0 },
 		};
 		int wait = -1;
-		int64_t next = kill_at && s.spool_retry_at ? (kill_at <
-		    s.spool_retry_at ? kill_at : s.spool_retry_at) : kill_at ?
-		    kill_at : s.spool_retry_at;
+		int64_t next = deadline_min(kill_at, s.spool_retry_at);
 		if (next) {
 			int64_t left = next - mono_ms();
 			wait = left > 0 ? (int)left : 0;

@@ -387,9 +387,8 @@ static char *email_body(const struct notify_target *t, const char *kind,
 
 char *notify_body(const struct notify_target *t, const char *kind,
     const char *tags, const struct job *j, int64_t event_id,
-    const char *action, const char *dedup, const char *home)
+    const char *action, const char *dedup)
 {
-	(void)home;
 	switch (t->service) {
 	case NOTIFY_SLACK:
 		return slack_body(kind, j);
@@ -442,7 +441,7 @@ static char *incident_key(const struct job *j)
 }
 
 static int route_event(struct store *s, const struct config *c,
-    const struct event *ev, const char *home)
+    const struct event *ev)
 {
 	struct notification *v = xcalloc(c->nnotify + 1, sizeof(*v));
 	struct job *j = NULL;
@@ -460,7 +459,7 @@ static int route_event(struct store *s, const struct config *c,
 			continue;
 		if (t->service == NOTIFY_PAGERDUTY) {
 			/* good news never pages; it resolves what did */
-			int good = word_in("deployed job_passed", ev->kind) ||
+			int good = word_in(ev->tags, "deployed") ||
 			    word_in(ev->tags, "job_passed");
 			dedup = incident_key(j);
 			if (good) {
@@ -486,7 +485,7 @@ static int route_event(struct store *s, const struct config *c,
 		v[n].action = (char *)action;
 		v[n].dedup = dedup;
 		v[n].body = notify_body(t, ev->kind, ev->tags, j, ev->id,
-		    action, dedup, home);
+		    action, dedup);
 		n++;
 	}
 route:
@@ -500,7 +499,7 @@ route:
 	return error < 0 ? error : (int)n;
 }
 
-int notify_route(struct store *s, const struct config *c, const char *home)
+int notify_route(struct store *s, const struct config *c)
 {
 	int total = 0;
 
@@ -514,7 +513,7 @@ int notify_route(struct store *s, const struct config *c, const char *home)
 		if (error < 0)
 			return error;
 		for (size_t i = 0; i < n && error >= 0; i++)
-			if ((error = route_event(s, c, &ev[i], home)) > 0)
+			if ((error = route_event(s, c, &ev[i])) > 0)
 				total += error;
 		events_free(ev, n);
 		if (error < 0)
@@ -526,26 +525,41 @@ int notify_route(struct store *s, const struct config *c, const char *home)
 
 /* ---- masking ---- */
 
+/*
+ * A target's URL, scheme://[user[:password]@]host[:port][/path...]
+ * (runner.yml accepts no other): the user:password part and the host.
+ */
+struct url_parts {
+	const char *user, *host, *rest;
+	size_t ulen, hlen;
+};
+
+static struct url_parts url_split(const char *url)
+{
+	struct url_parts u = { 0 };
+	const char *at;
+
+	u.user = strstr(url, "://") + 3;
+	u.hlen = strcspn(u.user, "/?#");
+	u.host = u.user;
+	if ((at = memchr(u.user, '@', u.hlen))) {
+		u.ulen = (size_t)(at - u.user);
+		u.host = at + 1;
+		u.hlen -= u.ulen + 1;
+	}
+	u.rest = u.host + u.hlen;
+	return u;
+}
+
 void notify_describe(struct sbuf *sb, const struct notify_target *t)
 {
-	const char *u = t->url;
-	const char *host = strstr(u, "://");
-	size_t hlen;
+	struct url_parts u = url_split(t->url);
 
-	sbuf_adds(sb, notify_service_name(t->service));
-	sbuf_addch(sb, ' ');
-	host = host ? host + 3 : u;
-	hlen = strcspn(host, "/?#");
-	/* user:password@ never shown */
-	const char *at = memchr(host, '@', hlen);
-	if (at) {
-		hlen -= (size_t)(at + 1 - host);
-		host = at + 1;
-	}
-	sbuf_add(sb, u, (size_t)(strstr(u, "://") ? strstr(u, "://") + 3 - u :
-	    0));
-	sbuf_add(sb, host, hlen);
-	if (host[hlen])
+	sbuf_addf(sb, "%s ", notify_service_name(t->service));
+	/* scheme and host; never user:password@, path or query */
+	sbuf_add(sb, t->url, (size_t)(u.user - t->url));
+	sbuf_add(sb, u.host, u.hlen);
+	if (*u.rest)
 		sbuf_adds(sb, "/***");
 	if (t->service == NOTIFY_EMAIL) {
 		sbuf_adds(sb, " to ");
@@ -573,21 +587,18 @@ static void redact_one(char *text, const char *secret)
 
 void notify_redact(const struct notify_target *t, char *text)
 {
-	const char *path;
+	struct url_parts u = url_split(t->url);
 
 	redact_one(text, t->url);
 	redact_one(text, t->secret);
 	redact_one(text, t->password);
 	redact_one(text, t->username);
 	/* the part of a URL after the host carries Slack's token */
-	if ((path = strstr(t->url, "://")) && (path = strchr(path + 3, '/')))
-		redact_one(text, path);
+	if (*u.rest == '/')
+		redact_one(text, u.rest);
 	/* user:password@ before the host: SMTP credentials */
-	const char *auth = strstr(t->url, "://");
-	size_t hlen = auth ? strcspn(auth + 3, "/?#") : 0;
-	const char *at = auth ? memchr(auth + 3, '@', hlen) : NULL;
-	if (at) {
-		char *info = xstrndup(auth + 3, (size_t)(at - auth - 3));
+	if (u.ulen) {
+		char *info = xstrndup(u.user, u.ulen);
 		char *colon = strchr(info, ':');
 		if (colon) {
 			*colon = '\0';

@@ -29,7 +29,7 @@ struct store;
  * `resolve` when what they were paged about is healthy again). Returns the
  * number of notifications queued, or an error.
  */
-int notify_route(struct store *s, const struct config *c, const char *home);
+int notify_route(struct store *s, const struct config *c);
 
 /*
  * The body for `kind` (an event kind, or "test") of job `j` to target `t`;
@@ -38,7 +38,7 @@ int notify_route(struct store *s, const struct config *c, const char *home);
  */
 char *notify_body(const struct notify_target *t, const char *kind,
     const char *tags, const struct job *j, int64_t event_id,
-    const char *action, const char *dedup, const char *home);
+    const char *action, const char *dedup);
 
 struct delivery {
 	int ok;			/* accepted (2xx, or the SMTP server took it) */

@@ -1160,9 +1160,11 @@ out:
 	return error;
 }
 
-int store_count(struct store *s, const char *state, int64_t *out)
+/* The count statement `q` for rows in `state`. */
+static int count_state(struct store *s, enum q q, const char *state,
+    int64_t *out)
 {
-	sqlite3_stmt *st = stmt(s, Q_COUNT);
+	sqlite3_stmt *st = stmt(s, q);
 	int rc;
 
 	if (!st)
@@ -1174,6 +1176,10 @@ int store_count(struct store *s, const char *state, int64_t *out)
 	return rc == SQLITE_ROW ? 0 : db_error(s, "count");
 }
 
+int store_count(struct store *s, const char *state, int64_t *out)
+{
+	return count_state(s, Q_COUNT, state, out);
+}
 
 static int insert_deploys(struct store *s, const struct deploy_req *r,
     size_t n, int64_t *ids)
@@ -1617,16 +1623,7 @@ int store_notifs_open(struct store *s, int limit, struct notification ***out,
 
 int store_notif_count(struct store *s, const char *state, int64_t *out)
 {
-	sqlite3_stmt *st = stmt(s, Q_NOTIF_COUNT);
-	int rc;
-
-	if (!st)
-		return -1;
-	bind_text(st, 1, state);
-	rc = sqlite3_step(st);
-	*out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 0 : db_error(s, "count notifications");
+	return count_state(s, Q_NOTIF_COUNT, state, out);
 }
 
 char *store_notif_last_action(struct store *s, const char *target,

@@ -218,6 +218,15 @@ int64_t mono_ms(void)
 	return clock_ms(CLOCK_MONOTONIC);
 }
 
+int64_t deadline_min(int64_t a, int64_t b)
+{
+	if (!a)
+		return b;
+	if (!b)
+		return a;
+	return a < b ? a : b;
+}
+
 int word_in(const char *list, const char *word)
 {
 	size_t len = strlen(word);

@@ -58,6 +58,8 @@ char *sbuf_detach(struct sbuf *sb);
 
 int64_t now_ms(void);      /* wall clock, ms since the epoch */
 int64_t mono_ms(void);     /* monotonic clock, ms */
+/* The earlier of two deadlines, where 0 means none. */
+int64_t deadline_min(int64_t a, int64_t b);
 
 /* True if `word` is one of the space-separated words of `list`. */
 int word_in(const char *list, const char *word);

@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
-#include <stddef.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -134,20 +133,18 @@ static void child_exec(const struct stage_spec *spec, int out_fd, int err_fd)
 	sigset_t all;
 	int devnull;
 
-	static const struct { int res; size_t off; } lims[] = {
-		{ RLIMIT_NPROC, offsetof(struct stage_limits, processes) },
-		{ RLIMIT_AS, offsetof(struct stage_limits, memory) },
-		{ RLIMIT_FSIZE, offsetof(struct stage_limits, file_size) },
-		{ RLIMIT_NOFILE, offsetof(struct stage_limits, open_files) },
+	const struct { int res; int64_t v; } lims[] = {
+		{ RLIMIT_NPROC, spec->limits.processes },
+		{ RLIMIT_AS, spec->limits.memory },
+		{ RLIMIT_FSIZE, spec->limits.file_size },
+		{ RLIMIT_NOFILE, spec->limits.open_files },
 	};
 
 	setsid();
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	for (size_t i = 0; i < sizeof(lims) / sizeof(*lims); i++) {
-		int64_t v = *(const int64_t *)((const char *)&spec->limits +
-		    lims[i].off);
-		struct rlimit rl = { (rlim_t)v, (rlim_t)v };
-		if (v > 0 && setrlimit(lims[i].res, &rl) < 0)
+		struct rlimit rl = { (rlim_t)lims[i].v, (rlim_t)lims[i].v };
+		if (lims[i].v > 0 && setrlimit(lims[i].res, &rl) < 0)
 			goto fail;
 	}
 	for (int sig = 1; sig < NSIG; sig++)
@@ -209,15 +206,6 @@ fail:;
 	int e = errno;
 	write_all(err_fd, &e, sizeof(e));
 	_exit(127);
-}
-
-static int64_t min_deadline(int64_t a, int64_t b)
-{
-	if (!a)
-		return b;
-	if (!b)
-		return a;
-	return a < b ? a : b;
 }
 
 struct logger {
@@ -338,7 +326,7 @@ static int run(const struct stage_spec *spec, struct stage_result *out)
 			{ out_open ? outp[0] : -1, POLLIN, 0 },
 			{ spec->event_fd, POLLIN, 0 },
 		};
-		int64_t next = min_deadline(min_deadline(deadline, kill_at),
+		int64_t next = deadline_min(deadline_min(deadline, kill_at),
 		    shut_at);
 		int64_t now = mono_ms();
 		int wait = next ? (int)(next > now ? next - now : 0) : -1;

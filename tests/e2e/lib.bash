@@ -272,6 +272,17 @@ notifications_of() {
 	r show --json "$1" | jq -r '.notifications[] | "\(.target):\(.event):\(.state)"'
 }
 
+# How many rounds a crash test runs: 20; under the sanitizers 5 (the same
+# paths, several times slower), so that .ci/run stays within its time.
+crash_rounds() {
+	if [ -n "${RUNNER_SANITIZED:-}" ]; then
+		echo "# sanitized build: 5 rounds (20 in the plain build)" >&3
+		echo 5
+	else
+		echo 20
+	fi
+}
+
 # SIGKILL the daemon (its workers die with it) and wait until it is gone.
 kill_daemon() {
 	kill -KILL "$DAEMON_PID"

@@ -24,13 +24,7 @@ YML
 teardown() { teardown_env; }
 
 @test "SIGKILLs (20 rounds) during checkout: every job re-run to completion, once" {
-	# 20 rounds; under the sanitizers 5 (the same paths, several times
-	# slower), so that .ci/run stays within its time
-	rounds=20
-	if [ -n "${RUNNER_SANITIZED:-}" ]; then
-		rounds=5
-		echo "# sanitized build: $rounds rounds (20 in the plain build)" >&3
-	fi
+	rounds=$(crash_rounds)
 	start_daemon --workers 1
 	for i in $(seq 1 "$rounds"); do
 		# the worker (and the notifier): the daemon's children

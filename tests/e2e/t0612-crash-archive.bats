@@ -21,13 +21,7 @@ YML
 teardown() { teardown_env; }
 
 @test "SIGKILLs (20 rounds) while archiving: no partial artifact recorded, jobs re-run once" {
-	# 20 rounds; under the sanitizers 5 (the same paths, several times
-	# slower), so that .ci/run stays within its time
-	rounds=20
-	if [ -n "${RUNNER_SANITIZED:-}" ]; then
-		rounds=5
-		echo "# sanitized build: $rounds rounds (20 in the plain build)" >&3
-	fi
+	rounds=$(crash_rounds)
 	start_daemon --workers 1
 	for i in $(seq 1 "$rounds"); do
 		git -C "$SRC" commit -q --allow-empty -m "Push $i"
