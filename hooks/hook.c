@@ -298,7 +298,7 @@ int hook_post_receive(const char *home, const char *repo,
 		goto out;
 	}
 	res = xcalloc(np, sizeof(*res));
-	if ((error = store_open(home, STORE_OPEN, &store)) == 0) {
+	if ((error = store_open(home, STORE_ENQUEUE, &store)) == 0) {
 		store_busy_timeout(store, HOOK_STORE_WAIT_MS);
 		error = store_enqueue(store, pushes, np, res);
 	}

@@ -102,18 +102,29 @@ struct enqueued {
 	int duplicate;	/* the same push was already queued */
 };
 
-enum store_mode { STORE_OPEN, STORE_CREATE };
+/*
+ * STORE_OPEN an existing store; STORE_CREATE it if needed and migrate;
+ * STORE_ENQUEUE is STORE_OPEN for a short-lived writer inside `git push`:
+ * its close neither checkpoints the WAL into the database nor removes the
+ * WAL file (the daemon or the next long-lived connection does that), so
+ * the hook's one durable commit is its only sync.
+ */
+enum store_mode { STORE_OPEN, STORE_CREATE, STORE_ENQUEUE };
 
-/* Open HOME/runner.db (creating it and migrating with STORE_CREATE). */
+/* Open HOME/runner.db as `mode` says. */
 int store_open(const char *home, enum store_mode mode, struct store **out);
 void store_close(struct store *s);
 /* How long a write waits for another writer (default 10 s). */
 void store_busy_timeout(struct store *s, int ms);
 /*
- * Let writes of progress (stage started or ended, subjects, check results)
- * commit with synchronous=NORMAL: on a power cut the newest of them may be
- * lost, never a job or its outcome. Enqueues, claims, cancels, the end of a
- * job or deployment and recovery stay synchronous=FULL.
+ * Let writes that can be done again commit with synchronous=NORMAL: progress
+ * (stage started or ended, subjects, check results), the claim of a build
+ * (a lost one is run again from the queue) and the routing of events to
+ * notifications (a lost routing is routed again: the event itself was
+ * stored with the job's end). On a power cut the newest of them may be
+ * lost, never a job or its outcome. Enqueues, the claim of a deployment,
+ * cancels, the end of a job or deployment, delivery results and recovery
+ * stay synchronous=FULL.
  */
 int store_relax(struct store *s);
 
@@ -246,7 +257,8 @@ struct notification {
 int store_events_unrouted(struct store *s, int limit, struct event **out,
     size_t *n);
 void events_free(struct event *v, size_t n);
-/* Queue an event's notifications and mark it routed, durably. */
+/* Queue an event's notifications and mark it routed (relaxed: a lost
+ * routing is done again, and the first delivery result syncs it). */
 int store_event_route(struct store *s, int64_t event_id,
     const struct notification *v, size_t n);
 /* Mark every event routed, to no one (no targets are configured). */
