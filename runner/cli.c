@@ -3,13 +3,16 @@
  * sbuf_add_display, so text from pushes cannot drive the terminal.
  */
 #include "cli.h"
-#include <stdio.h>
 #include "store.h"
 #include "util.h"
 
+#include <dlfcn.h>
+#include <errno.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <pwd.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -267,4 +270,42 @@ void cli_notification_line(struct sbuf *sb, const struct notification *x,
 		sbuf_add_display(sb, x->error, strlen(x->error));
 	}
 	sbuf_addch(sb, '\n');
+}
+
+char *cli_sibling(const char *name)
+{
+	char *self = realpath("/proc/self/exe", NULL), *path;
+
+	if (!self)
+		return NULL;
+	path = xasprintf("%s/%s", dirname(self), name);
+	free(self);
+	return path;
+}
+
+void *core_symbol(const char *name)
+{
+	static void *core;
+	void *sym;
+
+	if (!core) {
+		char *path = cli_sibling(CORE_MODULE);
+		if (!path) {
+			error_set(-1, "cannot find %s: %s", CORE_MODULE,
+			    strerror(errno));
+			return NULL;
+		}
+		core = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+		if (!core) {
+			error_set(ERR_NOTFOUND, "cannot load %s (it is installed "
+			    "beside 'runner'): %s", path, dlerror());
+			free(path);
+			return NULL;
+		}
+		free(path);
+	}
+	if (!(sym = dlsym(core, name)))
+		error_set(ERR_NOTFOUND, "%s has no '%s': %s", CORE_MODULE, name,
+		    dlerror());
+	return sym;
 }

@@ -12,11 +12,27 @@ struct job;
 struct sbuf;
 struct store;
 
+/*
+ * A subcommand. `fn` is NULL for the commands that need libgit2, libcurl
+ * or libarchive: those are cmd_NAME (a '-' read as '_') in runner-core.so,
+ * loaded only when such a command runs, so that status, show, log and the
+ * daemon's supervisor start fast and stay small.
+ */
 struct command {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 	const char *summary;
 };
+
+/* The module beside the runner binary that holds the heavy half. */
+#define CORE_MODULE "runner-core.so"
+
+/* The path of `name` in the folder of the running program. */
+char *cli_sibling(const char *name);
+
+/* A symbol of runner-core.so, loading it on first use; NULL with
+ * error_last() set if it cannot. */
+void *core_symbol(const char *name);
 
 extern const struct command commands[];
 

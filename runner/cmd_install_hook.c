@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -38,17 +37,10 @@ static int on_opt(int c, const char *arg, void *ctx)
 static char *hook_binary(void)
 {
 	const char *env = getenv("RUNNER_HOOK_BIN");
-	char *self, *dir, *path;
 
 	if (env && *env)
 		return realpath(env, NULL);
-	self = realpath("/proc/self/exe", NULL);
-	if (!self)
-		return NULL;
-	dir = dirname(self);
-	path = xasprintf("%s/runner-hook", dir);
-	free(self);
-	return path;
+	return cli_sibling("runner-hook");
 }
 
 int cmd_install_hook(int argc, char **argv)

@@ -5,11 +5,9 @@
  * (PR_SET_PDEATHSIG), and the next start recovers their jobs.
  */
 #include "daemon.h"
-#include "checkout.h"
+#include "cli.h"
 #include "config.h"
 #include "hook.h"
-#include "job.h"
-#include "notify.h"
 #include "stage.h"
 #include "store.h"
 #include "util.h"
@@ -48,8 +46,7 @@ struct sup {
 	int64_t spool_retry_at;	/* the spool could not be read: when again */
 };
 
-static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void logmsg(const char *fmt, ...)
+void daemon_log(const char *fmt, ...)
 {
 	struct sbuf sb = SBUF_INIT;
 	char ts[32];
@@ -70,7 +67,7 @@ static void logmsg(const char *fmt, ...)
 static struct store *sup_store(struct sup *s)
 {
 	if (!s->store && store_open(s->home, STORE_OPEN, &s->store) < 0) {
-		logmsg("warning: %s", error_last());
+		daemon_log("warning: %s", error_last());
 		s->store = NULL;
 	}
 	return s->store;
@@ -86,12 +83,12 @@ static void recover(struct sup *s, pid_t worker)
 	if (!st)
 		return;
 	if (store_recover(st, worker, &pgids, &n) < 0) {
-		logmsg("warning: cannot recover jobs: %s", error_last());
+		daemon_log("warning: cannot recover jobs: %s", error_last());
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
 		if (pgids[i] > 1 && kill(-pgids[i], SIGKILL) == 0)
-			logmsg("killed leftover process group %d", (int)pgids[i]);
+			daemon_log("killed leftover process group %d", (int)pgids[i]);
 	free(pgids);
 }
 
@@ -109,284 +106,17 @@ static void ingest_spool(struct sup *s)
 	}
 	if (n < 0) {
 		if (st)
-			logmsg("warning: cannot queue the spooled pushes: %s; "
+			daemon_log("warning: cannot queue the spooled pushes: %s; "
 			    "trying again in 1s", error_last());
 		s->spool_retry_at = mono_ms() + 1000;
 		return;
 	}
 	s->spool_retry_at = 0;
 	if (n > 0)
-		logmsg("queued %d job%s from the spool", n, n == 1 ? "" : "s");
-}
-
-/* ---- worker ---- */
-
-struct conf_watch {
-	struct config *conf;
-	struct timespec mtime;
-	off_t size;
-};
-
-struct wstate {
-	struct store *store;
-	int sigfd, wake_r;
-	int stopping;
-	int64_t job;
-	const char *home;
-	struct conf_watch cw;		/* reloaded when runner.yml changes */
-};
-
-/*
- * Edits to runner.yml take effect for the next job (or notification): a
- * stat each time, a parse only when the file changed. A file that no
- * longer parses is reported and the last good configuration kept.
- */
-static void reload_config(const char *home, struct conf_watch *cw)
-{
-	char *path = xasprintf("%s/%s", home, CONFIG_FILE);
-	struct stat st;
-	struct config *c = NULL;
-
-	if (stat(path, &st) < 0)
-		memset(&st, 0, sizeof(st));
-	if (st.st_mtim.tv_sec == cw->mtime.tv_sec &&
-	    st.st_mtim.tv_nsec == cw->mtime.tv_nsec &&
-	    st.st_size == cw->size) {
-		free(path);
-		return;
-	}
-	cw->mtime = st.st_mtim;
-	cw->size = st.st_size;
-	if (config_load(home, &c) < 0) {
-		logmsg("warning: %s; keeping the configuration loaded before",
-		    error_last());
-	} else {
-		if (cw->conf)
-			logmsg("reloaded %s", path);
-		config_free(cw->conf);
-		cw->conf = c;
-	}
-	free(path);
-}
-
-static enum stage_event worker_event(void *arg)
-{
-	struct wstate *ws = arg;
-	struct signalfd_siginfo si;
-	enum stage_event ev = STAGE_EV_NONE;
-
-	while (read(ws->sigfd, &si, sizeof(si)) == sizeof(si)) {
-		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
-			ws->stopping = 1;
-			if (ev == STAGE_EV_NONE)
-				ev = STAGE_EV_SHUTDOWN;
-		} else if (si.ssi_signo == SIGUSR1 && ws->job &&
-		    store_cancel_requested(ws->store, ws->job)) {
-			ev = STAGE_EV_CANCEL;
-		}
-	}
-	if (ws->stopping && ev == STAGE_EV_NONE)
-		ev = STAGE_EV_SHUTDOWN;
-	return ev;
-}
-
-static void drain_fd(int fd)
-{
-	char buf[256];
-
-	while (read(fd, buf, sizeof(buf)) > 0)
-		;
-}
-
-static int worker_main(const char *home, const struct config *conf,
-    int wake_r, pid_t parent)
-{
-	struct wstate ws = { .wake_r = wake_r, .home = home };
-	struct job_ctx ctx = {
-		.home = home, .conf = conf, .on_event = worker_event,
-		.arg = &ws, .stopping = &ws.stopping,
-	};
-	sigset_t mask;
-
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		return 1;
-	stage_become_subreaper();
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGUSR1);
-	sigaddset(&mask, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	sigdelset(&mask, SIGCHLD);
-	ws.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (store_open(home, STORE_OPEN, &ws.store) < 0) {
-		logmsg("worker: %s", error_last());
-		return 1;
-	}
-	ctx.store = ws.store;
-	ctx.event_fd = ws.sigfd;
-	store_relax(ws.store);
-	checkout_global_init();
-
-	while (!ws.stopping) {
-		struct job *job = NULL;
-		reload_config(home, &ws.cw);
-		if (ws.cw.conf)
-			ctx.conf = ws.cw.conf;
-		int rc = store_claim(ws.store, getpid(), ctx.conf->supersede, &job);
-
-		if (rc == 0) {
-			logmsg("job #%lld: started (%s %.7s, attempt %d)",
-			    (long long)job->id, job->ref, job->commit,
-			    job->attempt);
-			ws.job = job->id;
-			int64_t t0 = mono_ms();
-			if (job_run(&ctx, job) < 0)
-				logmsg("job #%lld: cannot record: %s",
-				    (long long)job->id, error_last());
-			ws.job = 0;
-			struct job *done = NULL;
-			if (store_job_get(ws.store, job->id, &done) == 0)
-				logmsg("job #%lld: %s in %lldms%s%s",
-				    (long long)done->id, done->state,
-				    (long long)(mono_ms() - t0),
-				    done->error ? ": " : "",
-				    done->error ? done->error : "");
-			job_free(done);
-			job_free(job);
-			hook_wake(home, "notify");	/* its event is recorded */
-			continue;
-		}
-		struct pollfd pfd[2] = {
-			{ ws.sigfd, POLLIN, 0 }, { wake_r, POLLIN, 0 },
-		};
-		if (rc != ERR_NOTFOUND)
-			logmsg("worker: cannot claim a job: %s", error_last());
-		/* After a store error, try again in a second. */
-		if (poll(pfd, 2, rc == ERR_NOTFOUND ? -1 : 1000) < 0 &&
-		    errno != EINTR)
-			break;
-		if (pfd[0].revents)
-			worker_event(&ws);
-		if (pfd[1].revents)
-			drain_fd(wake_r);
-	}
-	store_close(ws.store);
-	config_free(ws.cw.conf);
-	close(ws.sigfd);
-	return 0;
-}
-
-/* ---- notifier ---- */
-
-struct nstate {
-	int sigfd;
-	int stopping;
-};
-
-static int notifier_stopping(void *arg)
-{
-	struct nstate *ns = arg;
-	struct signalfd_siginfo si;
-
-	while (read(ns->sigfd, &si, sizeof(si)) == sizeof(si))
-		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
-			ns->stopping = 1;
-	return ns->stopping;
-}
-
-static void log_attempt(const struct notification *x)
-{
-	struct sbuf sb = SBUF_INIT;
-
-	sbuf_addf(&sb, "notification #%lld (job #%lld %s) to '%s': %s",
-	    (long long)x->id, (long long)x->job_id, x->event, x->target,
-	    x->state);
-	if (!strcmp(x->state, "pending")) {
-		sbuf_adds(&sb, ", next attempt in ");
-		format_duration(&sb, x->next_ms - now_ms());
-	}
-	if (x->error)
-		sbuf_addf(&sb, ": %s", x->error);
-	logmsg("%s", sb.buf);
-	sbuf_release(&sb);
-}
-
-/*
- * Routes the events workers record and delivers their notifications, one
- * at a time, away from the workers: a slow or dead endpoint never holds up
- * a stage. Woken by the supervisor when a job ends; otherwise it sleeps
- * until the next retry is due.
- */
-static int notifier_main(const char *home, const struct config *conf,
-    int wake_r, pid_t parent)
-{
-	struct nstate ns = { 0 };
-	struct conf_watch cw = { 0 };
-	struct store *st = NULL;
-	sigset_t mask;
-
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		return 1;
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	ns.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (store_open(home, STORE_OPEN, &st) < 0) {
-		logmsg("notifier: %s", error_last());
-		return 1;
-	}
-	while (!notifier_stopping(&ns)) {
-		struct notification *x = NULL;
-		int64_t wait = -1;
-		int rc;
-
-		reload_config(home, &cw);
-		if (cw.conf)
-			conf = cw.conf;
-		if (notify_route(st, conf) < 0) {
-			logmsg("notifier: cannot route events: %s", error_last());
-			wait = 1000;
-		}
-		rc = store_notif_next(st, &x);
-		if (rc == 0 && x->next_ms <= now_ms()) {
-			if (notify_attempt(st, conf, x, notifier_stopping, &ns) < 0)
-				logmsg("notifier: cannot record a delivery: %s",
-				    error_last());
-			else if (!ns.stopping)
-				log_attempt(x);
-			notif_free(x);
-			continue;
-		}
-		if (rc == 0 && (wait < 0 || x->next_ms - now_ms() < wait))
-			wait = x->next_ms - now_ms();
-		else if (rc < 0 && rc != ERR_NOTFOUND) {
-			logmsg("notifier: %s", error_last());
-			wait = 1000;
-		}
-		notif_free(x);
-		struct pollfd pfd[2] = {
-			{ ns.sigfd, POLLIN, 0 }, { wake_r, POLLIN, 0 },
-		};
-		if (poll(pfd, 2, wait > 3600000 ? 3600000 : (int)wait) < 0 &&
-		    errno != EINTR)
-			break;
-		if (pfd[1].revents)
-			drain_fd(wake_r);
-	}
-	store_close(st);
-	config_free(cw.conf);
-	close(ns.sigfd);
-	return 0;
+		daemon_log("queued %d job%s from the spool", n, n == 1 ? "" : "s");
 }
 
 /* ---- supervisor ---- */
-
-typedef int child_main(const char *home, const struct config *conf,
-    int wake_r, pid_t parent);
 
 static void close_wake_pipes(struct sup *s)
 {
@@ -397,8 +127,11 @@ static void close_wake_pipes(struct sup *s)
 		close(s->notifier.wake_w);
 }
 
-/* Fork a worker or the notifier into slot `w`, with its wake pipe. */
-static int spawn(struct sup *s, struct worker *w, child_main *fn)
+/*
+ * Fork a worker or the notifier into slot `w`, with its wake pipe. The
+ * child loads runner-core.so and runs `fn` from it.
+ */
+static int spawn(struct sup *s, struct worker *w, const char *fn)
 {
 	int fds[2];
 	pid_t pid;
@@ -419,7 +152,12 @@ static int spawn(struct sup *s, struct worker *w, child_main *fn)
 		close(s->sigfd);
 		close(s->sock);
 		close_wake_pipes(s);
-		int rc = fn(s->home, s->conf, fds[0], parent);
+		daemon_child *main_fn = (daemon_child *)core_symbol(fn);
+		if (!main_fn) {
+			daemon_log("%s", error_last());
+			_exit(1);
+		}
+		int rc = main_fn(s->home, s->conf, fds[0], parent);
 		close(fds[0]);
 		exit(rc);
 	}
@@ -431,7 +169,7 @@ static int spawn(struct sup *s, struct worker *w, child_main *fn)
 
 static int spawn_worker(struct sup *s, int i)
 {
-	return spawn(s, &s->w[i], worker_main);
+	return spawn(s, &s->w[i], "daemon_worker_main");
 }
 
 static void wake_notifier(struct sup *s)
@@ -499,12 +237,12 @@ static void reap(struct sup *s)
 			s->notifier.wake_w = -1;
 			if (s->stopping)
 				continue;
-			logmsg("notifier %d died (%s %d); starting another",
+			daemon_log("notifier %d died (%s %d); starting another",
 			    (int)pid, WIFSIGNALED(status) ? "signal" : "exit code",
 			    WIFSIGNALED(status) ? WTERMSIG(status) :
 			    WEXITSTATUS(status));
-			if (spawn(s, &s->notifier, notifier_main) < 0)
-				logmsg("warning: %s", error_last());
+			if (spawn(s, &s->notifier, "daemon_notifier_main") < 0)
+				daemon_log("warning: %s", error_last());
 			continue;
 		}
 		for (int i = 0; i < s->nworkers; i++) {
@@ -515,13 +253,13 @@ static void reap(struct sup *s)
 			s->w[i].wake_w = -1;
 			if (s->stopping)
 				break;
-			logmsg("worker %d died (%s %d); its job goes back to the "
+			daemon_log("worker %d died (%s %d); its job goes back to the "
 			    "queue", (int)pid, WIFSIGNALED(status) ? "signal" :
 			    "exit code", WIFSIGNALED(status) ? WTERMSIG(status) :
 			    WEXITSTATUS(status));
 			recover(s, pid);
 			if (spawn_worker(s, i) < 0)
-				logmsg("warning: %s", error_last());
+				daemon_log("warning: %s", error_last());
 			wake_workers(s);
 			wake_notifier(s);	/* recovery may end deployments */
 			break;
@@ -587,6 +325,19 @@ int daemon_pid(const char *home)
 	return pid;
 }
 
+/* The children load runner-core.so: find out now, not in a restart loop. */
+static int core_present(void)
+{
+	char *path = cli_sibling(CORE_MODULE);
+	int error = 0;
+
+	if (!path || access(path, R_OK) < 0)
+		error = error_set(ERR_NOTFOUND, "cannot find %s (it is installed "
+		    "beside 'runner')", path ? path : CORE_MODULE);
+	free(path);
+	return error;
+}
+
 static int bind_socket(struct sup *s)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -623,7 +374,7 @@ int daemon_serve(const char *home, const struct config *conf, int workers)
 	signal(SIGPIPE, SIG_IGN);
 	s.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
-	if ((error = take_lock(&s)) < 0)
+	if ((error = take_lock(&s)) < 0 || (error = core_present()) < 0)
 		goto out;
 	if (!sup_store(&s)) {
 		error = -1;
@@ -635,7 +386,7 @@ int daemon_serve(const char *home, const struct config *conf, int workers)
 		char *prefix = xasprintf("%s/", s.home);
 		int n = stage_kill_leftovers(prefix);
 		if (n)
-			logmsg("killed %d process%s left by stages of the last "
+			daemon_log("killed %d process%s left by stages of the last "
 			    "daemon", n, n == 1 ? "" : "es");
 		free(prefix);
 	}
@@ -649,9 +400,9 @@ int daemon_serve(const char *home, const struct config *conf, int workers)
 	for (int i = 0; i < workers; i++)
 		if ((error = spawn_worker(&s, i)) < 0)
 			goto out;
-	if ((error = spawn(&s, &s.notifier, notifier_main)) < 0)
+	if ((error = spawn(&s, &s.notifier, "daemon_notifier_main")) < 0)
 		goto out;
-	logmsg("serving '%s' with %d worker%s", home, workers,
+	daemon_log("serving '%s' with %d worker%s", home, workers,
 	    workers == 1 ? "" : "s");
 
 	while (!s.stopping || alive(&s)) {
@@ -674,9 +425,10 @@ int daemon_serve(const char *home, const struct config *conf, int workers)
 				if (si.ssi_signo == SIGHUP)
 					continue;	/* nothing to reload yet */
 				if (!s.stopping) {
-					logmsg("stopping: running stages get %lldms "
-					    "to finish", (long long)
-					    conf->shutdown_grace_ms);
+					daemon_log("stopping (%s from pid %d): running "
+					    "stages get %lldms to finish",
+					    strsignal((int)si.ssi_signo), (int)si.ssi_pid,
+					    (long long)conf->shutdown_grace_ms);
 					s.stopping = 1;
 					kill_at = mono_ms() + conf->shutdown_grace_ms +
 					    2 * conf->kill_grace_ms + 5000;
@@ -705,7 +457,7 @@ int daemon_serve(const char *home, const struct config *conf, int workers)
 			kill_at = 0;
 		}
 	}
-	logmsg("stopped");
+	daemon_log("stopped");
 	error = 0;
 out:
 	if (error < 0) {

@@ -6,6 +6,8 @@
 #ifndef RUNNER_DAEMON_H
 #define RUNNER_DAEMON_H
 
+#include <sys/types.h>
+
 struct config;
 
 #define LOCK_FILE "runner.pid"
@@ -15,5 +17,16 @@ int daemon_serve(const char *home, const struct config *conf, int workers);
 
 /* The pid of the daemon serving `home`, or 0 if none holds the lock. */
 int daemon_pid(const char *home);
+
+/* A timestamped line on the daemon's log (stderr). */
+void daemon_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * The children's main functions (in runner-core.so, see worker.c): they
+ * run until SIGTERM and return the exit code. `parent` is the supervisor.
+ */
+typedef int daemon_child(const char *home, const struct config *conf,
+    int wake_r, pid_t parent);
+daemon_child daemon_worker_main, daemon_notifier_main;
 
 #endif

@@ -6,6 +6,7 @@
 #include "util.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #ifndef RUNNER_VERSION
@@ -21,13 +22,13 @@ const struct command commands[] = {
 	{ "log",          cmd_log,          "print or follow the log of a job or one of its stages" },
 	{ "cancel",       cmd_cancel,       "cancel a queued or running job" },
 	{ "retry",        cmd_retry,        "queue a new job for the same commit as a finished one" },
-	{ "artifacts",    cmd_artifacts,    "list a job's artifacts, or extract them safely" },
-	{ "deploy",       cmd_deploy,       "deploy a passed build's artifact to an environment" },
+	{ "artifacts",    NULL,             "list a job's artifacts, or extract them safely" },
+	{ "deploy",       NULL,             "deploy a passed build's artifact to an environment" },
 	{ "rollback",     cmd_rollback,     "redeploy the previous release of an environment" },
 	{ "releases",     cmd_releases,     "list the releases of an environment" },
-	{ "notify",       cmd_notify,       "list notification targets, or send a test event to one" },
-	{ "check",        cmd_check,        "validate a pipeline file" },
-	{ "pre-receive",  cmd_pre_receive,  "the pre-receive hook (install-hook --pre-receive)" },
+	{ "notify",       NULL,             "list notification targets, or send a test event to one" },
+	{ "check",        NULL,             "validate a pipeline file" },
+	{ "pre-receive",  NULL,             "the pre-receive hook (install-hook --pre-receive)" },
 	{ NULL, NULL, NULL },
 };
 
@@ -55,6 +56,26 @@ static void usage(FILE *f)
 	    "See 'runner COMMAND --help' and docs/ for details.\n");
 }
 
+/* Run `c`, from runner-core.so when it lives there. */
+static int run(const struct command *c, int argc, char **argv)
+{
+	int (*fn)(int, char **) = c->fn;
+
+	if (!fn) {
+		char *sym = xasprintf("cmd_%s", c->name);
+		for (char *p = sym; *p; p++)
+			if (*p == '-')
+				*p = '_';
+		*(void **)&fn = core_symbol(sym);
+		free(sym);
+		if (!fn) {
+			fprintf(stderr, "runner: %s\n", error_last());
+			return EXIT_FAIL;
+		}
+	}
+	return fn(argc, argv);
+}
+
 int main(int argc, char **argv)
 {
 	int rc;
@@ -69,7 +90,7 @@ int main(int argc, char **argv)
 			char *sub[] = { argv[2], "--help", NULL };
 			for (const struct command *c = commands; c->name; c++)
 				if (!strcmp(c->name, argv[2]))
-					return c->fn(2, sub);
+					return run(c, 2, sub);
 		}
 		usage(stdout);
 		return EXIT_OK;
@@ -81,7 +102,7 @@ int main(int argc, char **argv)
 	for (const struct command *c = commands; c->name; c++) {
 		if (strcmp(c->name, argv[1]))
 			continue;
-		rc = c->fn(argc - 1, argv + 1);
+		rc = run(c, argc - 1, argv + 1);
 		error_clear();
 		return rc;
 	}
