@@ -4,9 +4,14 @@
 #include "checkout.h"
 #include "util.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <git2.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 struct source {
 	char *path;
@@ -28,6 +33,10 @@ void checkout_global_init(void)
 
 	if (!done) {
 		git_libgit2_init();	/* the reference is never given back */
+		/* git checked every object when the push was received; hashing
+		 * each blob again on every checkout is the repository's work,
+		 * not a job's */
+		git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
 		done = 1;
 	}
 }
@@ -119,86 +128,293 @@ out:
 	return error;
 }
 
-static int copy_tags(git_repository *from, git_repository *to)
+/* The tags of the bare repository, as one packed-refs file. */
+static int pack_tags(git_repository *from, struct sbuf *out)
 {
 	git_reference_iterator *it = NULL;
 	git_reference *ref;
-	int error = 0;
 
 	if (git_reference_iterator_glob_new(&it, from, "refs/tags/*") < 0)
 		return git_fail("cannot list tags of", git_repository_path(from));
 	while (git_reference_next(&ref, it) == 0) {
 		const git_oid *target = git_reference_target(ref);
-		git_reference *copy = NULL;
-		if (target && git_reference_create(&copy, to,
-		    git_reference_name(ref), target, 1, "runner: copy tag") < 0)
-			error = git_fail("cannot copy tag", git_reference_name(ref));
-		git_reference_free(copy);
+		if (target)
+			sbuf_addf(out, "%s %s\n", git_oid_tostr_s(target),
+			    git_reference_name(ref));
 		git_reference_free(ref);
-		if (error < 0)
-			break;
 	}
 	git_reference_iterator_free(it);
+	return 0;
+}
+
+/*
+ * A workspace file only this job reads: no temporary name and no sync (a
+ * crash throws the whole workspace away). `st` gets its stat for the index.
+ */
+static int put_file(int dirfd, const char *name, const char *data,
+    size_t len, mode_t mode, struct stat *st)
+{
+	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, mode);
+	int error = 0;
+
+	if (fd < 0)
+		return error_set(-1, "cannot create '%s': %s", name,
+		    strerror(errno));
+	if (write_all(fd, data, len) < 0 || fstat(fd, st) < 0)
+		error = error_set(errno == ENOSPC ? ERR_NOSPACE : -1,
+		    "cannot write '%s': %s", name, strerror(errno));
+	close(fd);
 	return error;
 }
 
-int source_checkout(struct source *src, const char *dest)
+struct writer {
+	git_repository *repo;
+	git_index *index;
+	git_blob_filter_options filter;
+	int filtering;		/* the tree has .gitattributes */
+	struct sbuf path;	/* of the current entry, from the top */
+};
+
+/* Names git itself refuses to check out, and any that would leave the
+ * folder they are written into. */
+static int unsafe_name(const char *n)
 {
-	git_repository_init_options init;
-	git_checkout_options co;
-	git_repository *ws = NULL;
-	git_commit *commit = NULL;
-	struct sbuf alt = SBUF_INIT, objects = SBUF_INIT;
-	char *objdir = NULL;
+	return !*n || !strcmp(n, ".") || !strcmp(n, "..") || strchr(n, '/') ||
+	    !strcasecmp(n, ".git");
+}
+
+static int add_to_index(struct writer *w, const git_tree_entry *te,
+    const struct stat *st)
+{
+	git_index_entry e;
+
+	memset(&e, 0, sizeof(e));
+	if (st) {
+		e.ctime.seconds = (int32_t)st->st_ctim.tv_sec;
+		e.ctime.nanoseconds = (uint32_t)st->st_ctim.tv_nsec;
+		e.mtime.seconds = (int32_t)st->st_mtim.tv_sec;
+		e.mtime.nanoseconds = (uint32_t)st->st_mtim.tv_nsec;
+		e.dev = (uint32_t)st->st_dev;
+		e.ino = (uint32_t)st->st_ino;
+		e.uid = st->st_uid;
+		e.gid = st->st_gid;
+		e.file_size = (uint32_t)st->st_size;
+	}
+	e.mode = git_tree_entry_filemode(te);
+	git_oid_cpy(&e.id, git_tree_entry_id(te));
+	e.path = w->path.buf;
+	if (git_index_add(w->index, &e) < 0)
+		return git_fail("cannot index", w->path.buf);
+	return 0;
+}
+
+static int write_blob(struct writer *w, int dirfd, const git_tree_entry *te)
+{
+	const char *name = git_tree_entry_name(te);
+	git_filemode_t mode = git_tree_entry_filemode(te);
+	git_blob *blob = NULL;
+	git_buf filtered = { 0 };
+	const char *data;
+	size_t len;
+	struct stat st;
 	int error;
 
-	git_repository_init_options_init(&init,
-	    GIT_REPOSITORY_INIT_OPTIONS_VERSION);
-	git_checkout_options_init(&co, GIT_CHECKOUT_OPTIONS_VERSION);
-	init.flags = GIT_REPOSITORY_INIT_MKPATH | GIT_REPOSITORY_INIT_NO_REINIT;
-	if (git_repository_init_ext(&ws, dest, &init) < 0) {
-		error = git_fail("cannot create workspace", dest);
-		goto out;
+	if (git_blob_lookup(&blob, w->repo, git_tree_entry_id(te)) < 0)
+		return git_fail("cannot read", w->path.buf);
+	data = git_blob_rawcontent(blob);
+	len = (size_t)git_blob_rawsize(blob);
+	if (mode == GIT_FILEMODE_LINK) {
+		char *target = xstrndup(data, len);
+		error = symlinkat(target, dirfd, name) < 0 ||
+		    fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ?
+		    error_set(-1, "cannot create the link '%s': %s", w->path.buf,
+		    strerror(errno)) : 0;
+		free(target);
+	} else {
+		if (w->filtering) {
+			if (git_blob_filter(&filtered, blob, w->path.buf,
+			    &w->filter) < 0) {
+				error = git_fail("cannot filter", w->path.buf);
+				goto out;
+			}
+			data = filtered.ptr;
+			len = filtered.size;
+		}
+		error = put_file(dirfd, name, data, len,
+		    mode == GIT_FILEMODE_BLOB_EXECUTABLE ? 0777 : 0666, &st);
 	}
-	git_repository_free(ws);
-	ws = NULL;
-
-	/* Borrow the bare repository's objects instead of copying them. */
-	objdir = realpath(git_repository_path(src->repo), NULL);
-	if (!objdir) {
-		error = error_set(-1, "cannot resolve '%s'", src->path);
-		goto out;
-	}
-	sbuf_addf(&objects, "%s/objects\n", objdir);
-	sbuf_addf(&alt, "%s/.git/objects/info/alternates", dest);
-	if ((error = write_file_atomic(alt.buf, objects.buf, objects.len,
-	    0644)) < 0)
-		goto out;
-
-	if (git_repository_open(&ws, dest) < 0) {
-		error = git_fail("cannot open workspace", dest);
-		goto out;
-	}
-	if (git_commit_lookup(&commit, ws, git_commit_id(src->commit)) < 0) {
-		error = git_fail("cannot find the commit through alternates in",
-		    dest);
-		goto out;
-	}
-	co.checkout_strategy = GIT_CHECKOUT_FORCE;
-	if (git_checkout_tree(ws, (git_object *)commit, &co) < 0) {
-		error = git_fail("cannot check out into", dest);
-		goto out;
-	}
-	if (git_repository_set_head_detached(ws, git_commit_id(commit)) < 0) {
-		error = git_fail("cannot set HEAD in", dest);
-		goto out;
-	}
-	error = copy_tags(src->repo, ws);
+	if (error == 0)
+		error = add_to_index(w, te, &st);
 out:
-	git_commit_free(commit);
-	git_repository_free(ws);
-	sbuf_release(&alt);
-	sbuf_release(&objects);
+	git_buf_dispose(&filtered);
+	git_blob_free(blob);
+	return error;
+}
+
+/* Write `tree` into the open folder `dirfd`, depth first, in the order of
+ * git's index, so the index is built by appending. */
+static int write_tree(struct writer *w, const git_tree *tree, int dirfd)
+{
+	size_t n = git_tree_entrycount(tree);
+	int error = 0;
+
+	for (size_t i = 0; i < n && error == 0; i++) {
+		const git_tree_entry *te = git_tree_entry_byindex(tree, i);
+		const char *name = git_tree_entry_name(te);
+		size_t at = w->path.len;
+
+		if (unsafe_name(name))
+			return error_set(ERR_INVALID, "refusing the path '%s/%s' "
+			    "in the commit", w->path.buf, name);
+		if (at)
+			sbuf_addch(&w->path, '/');
+		sbuf_adds(&w->path, name);
+		switch (git_tree_entry_type(te)) {
+		case GIT_OBJECT_TREE: {
+			git_tree *sub = NULL;
+			int fd = -1;
+			if (mkdirat(dirfd, name, 0777) < 0 || (fd = openat(dirfd,
+			    name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+			    O_CLOEXEC)) < 0)
+				error = error_set(-1, "cannot create '%s': %s",
+				    w->path.buf, strerror(errno));
+			else if (git_tree_lookup(&sub, w->repo,
+			    git_tree_entry_id(te)) < 0)
+				error = git_fail("cannot read", w->path.buf);
+			else
+				error = write_tree(w, sub, fd);
+			if (fd >= 0)
+				close(fd);
+			git_tree_free(sub);
+			break;
+		}
+		case GIT_OBJECT_COMMIT:	/* a submodule: an empty folder */
+			if (mkdirat(dirfd, name, 0777) < 0)
+				error = error_set(-1, "cannot create '%s': %s",
+				    w->path.buf, strerror(errno));
+			else
+				error = add_to_index(w, te, NULL);
+			break;
+		default:
+			error = write_blob(w, dirfd, te);
+		}
+		sbuf_truncate(&w->path, at);
+	}
+	return error;
+}
+
+static int find_attributes(const char *root, const git_tree_entry *te,
+    void *found)
+{
+	(void)root;
+	if (!strcmp(git_tree_entry_name(te), ".gitattributes")) {
+		*(int *)found = 1;
+		return -1;	/* enough */
+	}
+	return 0;
+}
+
+/* The files that make `dest` a work tree of the bare repository: HEAD
+ * detached at the commit, objects borrowed through alternates, the tags. */
+static int write_git_dir(struct source *src, const char *dest)
+{
+	static const char *const dirs[] = {
+		".git", ".git/objects", ".git/objects/info", ".git/refs",
+		".git/refs/heads", ".git/refs/tags",
+	};
+	static const char config[] = "[core]\n\trepositoryformatversion = 0\n"
+	    "\tfilemode = true\n\tbare = false\n\tlogallrefupdates = true\n";
+	struct sbuf head = SBUF_INIT, alt = SBUF_INIT, tags = SBUF_INIT;
+	char *objdir = realpath(git_repository_path(src->repo), NULL);
+	struct stat st;
+	int fd = open(dest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int error = 0;
+
+	if (fd < 0 || !objdir) {
+		error = error_set(-1, "cannot open '%s': %s", fd < 0 ? dest :
+		    src->path, strerror(errno));
+		goto out;
+	}
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(*dirs); i++)
+		if (mkdirat(fd, dirs[i], 0777) < 0) {
+			error = error_set(-1, "cannot create '%s/%s': %s", dest,
+			    dirs[i], strerror(errno));
+			goto out;
+		}
+	sbuf_addf(&head, "%s\n", git_oid_tostr_s(git_commit_id(src->commit)));
+	sbuf_addf(&alt, "%s/objects\n", objdir);
+	if ((error = pack_tags(src->repo, &tags)) < 0 ||
+	    (error = put_file(fd, ".git/HEAD", head.buf, head.len, 0666,
+	    &st)) < 0 ||
+	    (error = put_file(fd, ".git/config", config, sizeof(config) - 1,
+	    0666, &st)) < 0 ||
+	    (error = put_file(fd, ".git/objects/info/alternates", alt.buf,
+	    alt.len, 0666, &st)) < 0 ||
+	    (tags.len && (error = put_file(fd, ".git/packed-refs", tags.buf,
+	    tags.len, 0666, &st)) < 0))
+		goto out;
+out:
+	if (fd >= 0)
+		close(fd);
 	free(objdir);
+	sbuf_release(&head);
+	sbuf_release(&alt);
+	sbuf_release(&tags);
+	return error;
+}
+
+/*
+ * Write the files straight from the bare repository's objects (libgit2's
+ * checkout would first make a repository through its config machinery and
+ * then compare every file with an empty index), and the index from what
+ * was written, so `git status` in a stage sees a clean tree.
+ */
+int source_checkout(struct source *src, const char *dest)
+{
+	struct writer w = { .repo = src->repo, .path = SBUF_INIT };
+	git_tree *tree = NULL;
+	char *index_path = xasprintf("%s/.git/index", dest);
+	int fd = -1, error;
+
+	git_blob_filter_options_init(&w.filter, GIT_BLOB_FILTER_OPTIONS_VERSION);
+	w.filter.flags |= GIT_BLOB_FILTER_ATTRIBUTES_FROM_COMMIT;
+	git_oid_cpy(&w.filter.attr_commit_id, git_commit_id(src->commit));
+	if ((error = mkdir_p(dest, 0777)) < 0) {
+		error = error_set(error, "cannot create workspace: %s",
+		    error_last());
+		goto out;
+	}
+	if ((error = write_git_dir(src, dest)) < 0)
+		goto out;
+	if (git_commit_tree(&tree, src->commit) < 0) {
+		error = git_fail("cannot read the tree of", src->path);
+		goto out;
+	}
+	git_tree_walk(tree, GIT_TREEWALK_PRE, find_attributes, &w.filtering);
+	if (git_index_open(&w.index, index_path) < 0) {
+		error = git_fail("cannot create the index", index_path);
+		goto out;
+	}
+	if ((fd = open(dest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0) {
+		error = error_set(-1, "cannot open '%s': %s", dest,
+		    strerror(errno));
+		goto out;
+	}
+	if ((error = write_tree(&w, tree, fd)) < 0) {
+		error = error_set(error, "cannot check out into '%s': %s", dest,
+		    error_last());
+		goto out;
+	}
+	if (git_index_write(w.index) < 0)
+		error = git_fail("cannot write the index", index_path);
+out:
+	if (fd >= 0)
+		close(fd);
+	git_index_free(w.index);
+	git_tree_free(tree);
+	sbuf_release(&w.path);
+	free(index_path);
 	return error;
 }

@@ -187,9 +187,15 @@ void sbuf_addf(struct sbuf *sb, const char *fmt, ...)
 
 void sbuf_reset(struct sbuf *sb)
 {
-	sb->len = 0;
-	if (sb->alloc)
-		sb->buf[0] = '\0';
+	sbuf_truncate(sb, 0);
+}
+
+void sbuf_truncate(struct sbuf *sb, size_t len)
+{
+	if (len >= sb->len)
+		return;
+	sb->len = len;
+	sb->buf[len] = '\0';
 }
 
 char *sbuf_detach(struct sbuf *sb)

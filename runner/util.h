@@ -53,6 +53,8 @@ void sbuf_addf(struct sbuf *sb, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void sbuf_vaddf(struct sbuf *sb, const char *fmt, va_list ap);
 void sbuf_reset(struct sbuf *sb);
+/* Shorten to `len` bytes (no-op if not longer). */
+void sbuf_truncate(struct sbuf *sb, size_t len);
 /* Hand the string to the caller, who frees it; the buffer is reset. */
 char *sbuf_detach(struct sbuf *sb);
 

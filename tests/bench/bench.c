@@ -32,6 +32,7 @@ int main(int argc, char **argv)
 		return usage();
 	if (!strcmp(argv[1], "checkout") && argc == 5) {
 		struct source *src;
+		checkout_global_init();		/* as a worker does */
 		t0 = mono_ms();
 		if (source_open(argv[2], argv[3], &src) < 0 ||
 		    source_checkout(src, argv[4]) < 0) {
