@@ -17,7 +17,20 @@ struct source {
 	char *path;
 	git_repository *repo;
 	git_commit *commit;
+	int cached;		/* repo belongs to the cache below */
 };
+
+/*
+ * A worker keeps the last repository it opened: reopening it for each job
+ * reads three config files and probes the layout again. New objects are
+ * still found (libgit2 rescans the packs when an object is missing) and
+ * refs are read from disk each time.
+ */
+static struct {
+	int enabled;		/* by checkout_global_init(): workers only */
+	char *path;
+	git_repository *repo;
+} cache;
 
 static int git_fail(const char *what, const char *subject)
 {
@@ -37,6 +50,7 @@ void checkout_global_init(void)
 		 * each blob again on every checkout is the repository's work,
 		 * not a job's */
 		git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
+		cache.enabled = 1;
 		done = 1;
 	}
 }
@@ -50,9 +64,18 @@ int source_open(const char *repo, const char *commit, struct source **out)
 	*out = NULL;
 	git_libgit2_init();
 	src->path = xstrdup(repo);
-	if (git_repository_open_bare(&src->repo, repo) < 0) {
+	if (cache.repo && !strcmp(cache.path, repo)) {
+		src->repo = cache.repo;
+		src->cached = 1;
+	} else if (git_repository_open_bare(&src->repo, repo) < 0) {
 		error = git_fail("cannot open repository", repo);
 		goto fail;
+	} else if (cache.enabled) {
+		git_repository_free(cache.repo);
+		free(cache.path);
+		cache.repo = src->repo;
+		cache.path = xstrdup(repo);
+		src->cached = 1;
 	}
 	if (git_oid_fromstr(&oid, commit) < 0) {
 		error = error_set(ERR_INVALID, "bad commit id '%s'", commit);
@@ -75,7 +98,8 @@ void source_free(struct source *src)
 	if (!src)
 		return;
 	git_commit_free(src->commit);
-	git_repository_free(src->repo);
+	if (!src->cached)
+		git_repository_free(src->repo);
 	free(src->path);
 	free(src);
 	git_libgit2_shutdown();

@@ -13,11 +13,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -94,7 +96,8 @@ void stage_sweep_children(void)
 	}
 }
 
-static void child_exec(const struct stage_spec *spec, int out_fd, int err_fd)
+static __attribute__((noreturn)) void child_exec(
+    const struct stage_spec *spec, int out_fd, int err_fd)
 {
 	sigset_t all;
 	int devnull;
@@ -174,6 +177,48 @@ fail:;
 	_exit(127);
 }
 
+struct child_args {
+	const struct stage_spec *spec;
+	int out_fd, err_fd;
+};
+
+static int child_start(void *arg)
+{
+	struct child_args *a = arg;
+
+	child_exec(a->spec, a->out_fd, a->err_fd);
+	return 127;
+}
+
+/*
+ * Start the stage's process the way posix_spawn does: the child borrows
+ * the worker's memory (on a stack of its own) until it execs, and the
+ * worker waits for that. A fork would first copy the page tables of a
+ * worker that maps libgit2, libcurl and libarchive, and then take a fault
+ * on every page either side writes. child_exec makes only system calls.
+ */
+static pid_t spawn_stage(const struct stage_spec *spec, int out_fd,
+    int err_fd)
+{
+	static char *stack;
+	const size_t size = 256 * 1024;
+	struct child_args a = { spec, out_fd, err_fd };
+
+	if (!stack) {
+		void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE |
+		    MAP_ANONYMOUS | MAP_STACK, -1, 0);
+		if (p == MAP_FAILED) {		/* then a plain fork */
+			pid_t pid = fork();
+			if (pid == 0)
+				child_exec(spec, out_fd, err_fd);
+			return pid;
+		}
+		stack = p;
+	}
+	return clone(child_start, stack + size, CLONE_VM | CLONE_VFORK |
+	    SIGCHLD, &a);
+}
+
 struct logger {
 	const struct stage_spec *spec;
 	struct stage_result *res;
@@ -249,7 +294,7 @@ static int run(const struct stage_spec *spec, struct stage_result *out)
 		close(outp[1]);
 		return error_set(-1, "cannot create a pipe: %s", strerror(errno));
 	}
-	pid = fork();
+	pid = spawn_stage(spec, outp[1], errp[1]);
 	if (pid < 0) {
 		e = errno;
 		close(outp[0]);
@@ -259,8 +304,6 @@ static int run(const struct stage_spec *spec, struct stage_result *out)
 		out->end = STAGE_SPAWN_FAILED;
 		return error_set(-1, "cannot fork: %s", strerror(e));
 	}
-	if (pid == 0)
-		child_exec(spec, outp[1], errp[1]);
 	close(outp[1]);
 	close(errp[1]);
 	while ((n = read(errp[0], &e, sizeof(e))) < 0 && errno == EINTR)
