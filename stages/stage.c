@@ -177,6 +177,12 @@ fail:;
 	_exit(127);
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#else
+#define SANITIZED 0
+#endif
+
 struct child_args {
 	const struct stage_spec *spec;
 	int out_fd, err_fd;
@@ -205,8 +211,8 @@ static pid_t spawn_stage(const struct stage_spec *spec, int out_fd,
 	struct child_args a = { spec, out_fd, err_fd };
 
 	if (!stack) {
-		void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE |
-		    MAP_ANONYMOUS | MAP_STACK, -1, 0);
+		void *p = SANITIZED ? MAP_FAILED : mmap(NULL, size, PROT_READ |
+		    PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
 		if (p == MAP_FAILED) {		/* then a plain fork */
 			pid_t pid = fork();
 			if (pid == 0)
