@@ -146,10 +146,19 @@ start_daemon() {
 	wait_for "[ -S '$RUNNER_HOME/runner.sock' ] && grep -q 'serving' '$T/serve.log'" 10
 }
 
+# Is PID still this test's daemon? A daemon that ended by itself leaves its
+# pid free for another process, such as the daemon of a test running in
+# parallel: signalling it would stop someone else's.
+own_daemon() {
+	[ -n "${1:-}" ] && tr '\0' '\n' < "/proc/$1/environ" 2>/dev/null |
+	    grep -qxF "RUNNER_HOME=$RUNNER_HOME"
+}
+
 stop_daemon() {
-	if [ -n "${DAEMON_PID:-}" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+	if own_daemon "${DAEMON_PID:-}"; then
 		kill -TERM "$DAEMON_PID" 2>/dev/null || true
-		wait_for "! kill -0 $DAEMON_PID" 30 || kill -KILL "$DAEMON_PID"
+		wait_for "! own_daemon $DAEMON_PID" 30 ||
+		    { own_daemon "$DAEMON_PID" && kill -KILL "$DAEMON_PID"; }
 	fi
 	DAEMON_PID=
 }
@@ -285,8 +294,9 @@ crash_rounds() {
 
 # SIGKILL the daemon (its workers die with it) and wait until it is gone.
 kill_daemon() {
+	own_daemon "$DAEMON_PID"
 	kill -KILL "$DAEMON_PID"
-	wait_for "! kill -0 $DAEMON_PID" 10
+	wait_for "! own_daemon $DAEMON_PID" 10
 	DAEMON_PID=
 }
 
