@@ -340,9 +340,16 @@ void format_duration(struct sbuf *sb, int64_t ms)
 
 int mkdir_p(const char *path, mode_t mode)
 {
-	char *p = xstrdup(path);
+	char *p;
 	int error = 0;
 
+	/* Mostly only the last component is missing (or none is): one call. */
+	if (mkdir(path, mode) == 0 || errno == EEXIST)
+		return 0;
+	if (errno != ENOENT)
+		return error_set(errno == ENOSPC ? ERR_NOSPACE : -1,
+		    "cannot create directory '%s': %s", path, strerror(errno));
+	p = xstrdup(path);
 	for (char *s = p + 1; ; s++) {
 		if (*s != '/' && *s != '\0')
 			continue;
