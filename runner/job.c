@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* What is left of a log that filled the disk. */
@@ -41,6 +42,44 @@ char *job_log_path(const char *home, int64_t id, int idx, const char *name)
 char *job_workspace_path(const char *home, int64_t id)
 {
 	return xasprintf("%s/work/%lld", home, (long long)id);
+}
+
+/*
+ * A finished build's workspace is moved aside in one rename and deleted
+ * when the worker is idle, or after DISCARD_BATCH of them, so that removing
+ * a tree is not on the way from one job to the next.
+ */
+#define DISCARD_DIR "work/.discard"
+#define DISCARD_BATCH 64
+static int discarded;
+
+void job_purge_workspaces(const char *home)
+{
+	char *dir = xasprintf("%s/%s", home, DISCARD_DIR);
+
+	rm_rf(dir);
+	discarded = 0;
+	free(dir);
+}
+
+int job_workspaces_discarded(void)
+{
+	return discarded;
+}
+
+static void discard_workspace(const char *home, const char *ws, int64_t id)
+{
+	char *dir = xasprintf("%s/%s", home, DISCARD_DIR);
+	char *to = xasprintf("%s/%lld.%d", dir, (long long)id, (int)getpid());
+
+	if ((mkdir(dir, 0755) == 0 || errno == EEXIST) && rename(ws, to) == 0) {
+		if (++discarded >= DISCARD_BATCH)
+			job_purge_workspaces(home);
+	} else {
+		rm_rf(ws);
+	}
+	free(to);
+	free(dir);
 }
 
 char *job_artifact_path(const char *home, int64_t id)
@@ -535,7 +574,7 @@ out:
 	source_free(src);
 	pipeline_free(pl);
 	if (!ctx->conf->keep_workspaces)
-		rm_rf(ws);
+		discard_workspace(ctx->home, ws, job->id);
 	if (logs)
 		for (size_t i = 0; logs[i]; i++)
 			free(logs[i]);

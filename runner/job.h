@@ -51,6 +51,12 @@ int job_step(struct job_ctx *ctx, const struct job *job,
  */
 int job_run(struct job_ctx *ctx, struct job *job);
 
+/* Delete the workspaces finished builds left for later (see job.c); a
+ * worker calls it when it has no job, and at start. */
+void job_purge_workspaces(const char *home);
+/* How many are waiting for that in this process. */
+int job_workspaces_discarded(void);
+
 /* Log file of stage `idx` named `name` of job `id`. Caller frees. */
 char *job_log_path(const char *home, int64_t id, int idx, const char *name);
 /* The workspace of job `id`. Caller frees. */

@@ -133,6 +133,7 @@ int daemon_worker_main(const char *home, const struct config *conf,
 	ctx.event_fd = ws.sigfd;
 	store_relax(ws.store);
 	checkout_global_init();
+	job_purge_workspaces(home);	/* what a killed worker left */
 
 	while (!ws.stopping) {
 		struct job *job = NULL;
@@ -168,6 +169,8 @@ int daemon_worker_main(const char *home, const struct config *conf,
 		};
 		if (rc != ERR_NOTFOUND)
 			daemon_log("worker: cannot claim a job: %s", error_last());
+		else if (job_workspaces_discarded())
+			job_purge_workspaces(home);	/* nothing else to do */
 		/* After a store error, try again in a second. */
 		if (poll(pfd, 2, rc == ERR_NOTFOUND ? -1 : 1000) < 0 &&
 		    errno != EINTR)
