@@ -343,9 +343,10 @@ static int find_attributes(const char *root, const git_tree_entry *te,
  * detached at the commit, objects borrowed through alternates, the tags. */
 static int write_git_dir(struct source *src, const char *dest)
 {
+	/* what git needs to see a repository; it makes the rest on demand
+	 * (creating a folder is among the dearest calls of a checkout) */
 	static const char *const dirs[] = {
 		".git", ".git/objects", ".git/objects/info", ".git/refs",
-		".git/refs/heads", ".git/refs/tags",
 	};
 	static const char config[] = "[core]\n\trepositoryformatversion = 0\n"
 	    "\tfilemode = true\n\tbare = false\n\tlogallrefupdates = true\n";
