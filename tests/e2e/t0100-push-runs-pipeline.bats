@@ -45,6 +45,8 @@ teardown() { teardown_env; }
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"#1"*"passed"*"app develop"* ]]
 
-	# the workspace is gone after the job
+	# the workspace is gone after the job: moved aside at once, deleted
+	# once the worker has nothing else to do
 	[ ! -e "$RUNNER_HOME/work/1" ]
+	wait_for "[ -z \"\$(ls -A '$RUNNER_HOME/work/.discard' 2>/dev/null)\" ]" 10
 }
