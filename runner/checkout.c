@@ -27,7 +27,7 @@ struct source {
  * refs are read from disk each time.
  */
 static struct {
-	int enabled;		/* by checkout_global_init(): workers only */
+	int enabled;		/* checkout_global_init() ran: a worker */
 	char *path;
 	git_repository *repo;
 } cache;
@@ -42,16 +42,13 @@ static int git_fail(const char *what, const char *subject)
 
 void checkout_global_init(void)
 {
-	static int done;
-
-	if (!done) {
+	if (!cache.enabled) {
 		git_libgit2_init();	/* the reference is never given back */
 		/* git checked every object when the push was received; hashing
 		 * each blob again on every checkout is the repository's work,
 		 * not a job's */
 		git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
 		cache.enabled = 1;
-		done = 1;
 	}
 }
 
@@ -339,9 +336,10 @@ static int find_attributes(const char *root, const git_tree_entry *te,
 	return 0;
 }
 
-/* The files that make `dest` a work tree of the bare repository: HEAD
- * detached at the commit, objects borrowed through alternates, the tags. */
-static int write_git_dir(struct source *src, const char *dest)
+/* The files that make the folder `fd` (`dest`) a work tree of the bare
+ * repository: HEAD detached at the commit, objects borrowed through
+ * alternates, the tags. */
+static int write_git_dir(struct source *src, int fd, const char *dest)
 {
 	/* what git needs to see a repository; it makes the rest on demand
 	 * (creating a folder is among the dearest calls of a checkout) */
@@ -353,12 +351,11 @@ static int write_git_dir(struct source *src, const char *dest)
 	struct sbuf head = SBUF_INIT, alt = SBUF_INIT, tags = SBUF_INIT;
 	char *objdir = realpath(git_repository_path(src->repo), NULL);
 	struct stat st;
-	int fd = open(dest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	int error = 0;
 
-	if (fd < 0 || !objdir) {
-		error = error_set(-1, "cannot open '%s': %s", fd < 0 ? dest :
-		    src->path, strerror(errno));
+	if (!objdir) {
+		error = error_set(-1, "cannot open '%s': %s", src->path,
+		    strerror(errno));
 		goto out;
 	}
 	for (size_t i = 0; i < sizeof(dirs) / sizeof(*dirs); i++)
@@ -380,8 +377,6 @@ static int write_git_dir(struct source *src, const char *dest)
 	    tags.len, 0666, &st)) < 0))
 		goto out;
 out:
-	if (fd >= 0)
-		close(fd);
 	free(objdir);
 	sbuf_release(&head);
 	sbuf_release(&alt);
@@ -410,7 +405,13 @@ int source_checkout(struct source *src, const char *dest)
 		    error_last());
 		goto out;
 	}
-	if ((error = write_git_dir(src, dest)) < 0)
+	if ((fd = open(dest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0) {
+		error = error_set(-1, "cannot open '%s': %s", dest,
+		    strerror(errno));
+		goto out;
+	}
+	if ((error = write_git_dir(src, fd, dest)) < 0)
 		goto out;
 	if (git_commit_tree(&tree, src->commit) < 0) {
 		error = git_fail("cannot read the tree of", src->path);
@@ -419,12 +420,6 @@ int source_checkout(struct source *src, const char *dest)
 	git_tree_walk(tree, GIT_TREEWALK_PRE, find_attributes, &w.filtering);
 	if (git_index_open(&w.index, index_path) < 0) {
 		error = git_fail("cannot create the index", index_path);
-		goto out;
-	}
-	if ((fd = open(dest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC)) < 0) {
-		error = error_set(-1, "cannot open '%s': %s", dest,
-		    strerror(errno));
 		goto out;
 	}
 	if ((error = write_tree(&w, tree, fd)) < 0) {

@@ -292,6 +292,19 @@ crash_rounds() {
 	fi
 }
 
+# freeze_when COND TIMEOUT [DELAY]: once COND holds (and DELAY seconds
+# more, to spread the kill point), SIGSTOP the daemon's children (the
+# worker and the notifier), so that a kill_daemon that follows finds the
+# job exactly there. The children are listed first, so stopping them is
+# the only step between the condition and the freeze.
+freeze_when() {
+	local children
+	children=$(pgrep -P "$DAEMON_PID" | tr '\n' ' ')
+	wait_for "$1" "$2"
+	[ -z "${3:-}" ] || sleep "$3"
+	kill -STOP $children
+}
+
 # SIGKILL the daemon (its workers die with it) and wait until it is gone.
 kill_daemon() {
 	own_daemon "$DAEMON_PID"

@@ -27,14 +27,12 @@ teardown() { teardown_env; }
 	rounds=$(crash_rounds)
 	start_daemon --workers 1
 	for i in $(seq 1 "$rounds"); do
-		# the worker (and the notifier): the daemon's children
-		children=$(pgrep -P "$DAEMON_PID" | tr '\n' ' ')
 		git -C "$SRC" commit -q --allow-empty -m "Push $i"
 		git -C "$SRC" push -q origin develop
 		ws="$RUNNER_HOME/work/$i"
 		at=$((i + 1))
-		wait_for "[ \$(ls '$ws/tree' 2>/dev/null | wc -l) -ge $at ]" 30
-		kill -STOP $children		# the checkout stops right here
+		# the checkout stops right here
+		freeze_when "[ \$(ls '$ws/tree' 2>/dev/null | wc -l) -ge $at ]" 30
 		[ "$(job_field "$i" '.stages[0].state')" = pending ]
 		kill_daemon
 		restart_daemon --workers 1

@@ -29,9 +29,8 @@ teardown() {
 	for i in $(seq 1 "$rounds"); do
 		git -C "$SRC" commit -q --allow-empty -m "Push $i"
 		git -C "$SRC" push -q origin develop
-		children=$(pgrep -P "$DAEMON_PID" | tr '\n' ' ')
-		wait_for "grep -qx 'step $i' '$RUNNER_HOME/logs/$i/00-steps.log' 2>/dev/null" 30
-		kill -STOP $children		# the worker stops right here
+		# the worker stops right here
+		freeze_when "grep -qx 'step $i' '$RUNNER_HOME/logs/$i/00-steps.log' 2>/dev/null" 30
 		[ "$(job_state "$i")" = running ]
 		kill_daemon
 		escapee=$(tail -n 1 "$T/escapees")

@@ -27,14 +27,11 @@ teardown() { teardown_env; }
 		git -C "$SRC" commit -q --allow-empty -m "Push $i"
 		git -C "$SRC" push -q origin develop
 		part="$RUNNER_HOME/artifacts/$i.tar.zst.part"
-		children=$(pgrep -P "$DAEMON_PID" | tr '\n' ' ')
-		wait_for "[ -e '$part' ]" 30
-		# The fault's moment: 0, 6, ... 114 ms into the archiving (spread
+		# The archiving stops right here: 0, 6, ... 114 ms into it (spread
 		# the same over fewer rounds), which takes about a quarter of a
-		# second here, longer under the sanitizers (this picks the kill
-		# point; it waits for nothing).
-		sleep "0.$(printf '%03d' $(((i - 1) * 120 / rounds)))"
-		kill -STOP $children		# the archiving stops right here
+		# second here, longer under the sanitizers (the delay picks the
+		# kill point; it waits for nothing).
+		freeze_when "[ -e '$part' ]" 30 "0.$(printf '%03d' $(((i - 1) * 120 / rounds)))"
 		kill_daemon
 		[ -e "$part" ]				# it was still being written
 		[ "$(job_field "$i" '.artifacts | length')" = 0 ]

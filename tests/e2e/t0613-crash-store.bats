@@ -36,9 +36,8 @@ teardown() { teardown_env; }
 		git -C "$SRC" push -q origin develop
 		build=$(last_job build)
 		at=$(printf '%02d' $((i % 8 + 1)))
-		children=$(pgrep -P "$DAEMON_PID" | tr '\n' ' ')
-		wait_for "ls '$RUNNER_HOME/logs/$build/' 2>/dev/null | grep -q '^$at-'" 30
-		kill -STOP $children		# the job stops right here
+		# the job stops right here
+		freeze_when "ls '$RUNNER_HOME/logs/$build/' 2>/dev/null | grep -q '^$at-'" 30
 		[ "$(job_state "$build")" = running ]
 		kill_daemon
 		restart_daemon --workers 1
