@@ -5,6 +5,7 @@
  */
 #include "hook.h"
 #include "config.h"
+#include "run.h"
 #include "store.h"
 #include "util.h"
 
@@ -15,6 +16,7 @@
 #include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -97,20 +99,24 @@ int hook_zero_id(const char *hex)
 	return strspn(hex, "0") == strlen(hex);
 }
 
-void hook_wake(const char *home, const char *what)
+int hook_wake(const char *home, const char *what)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", home,
 	    SOCKET_FILE);
-	int fd;
+	int fd, e = 0;
 
 	if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
-		return;	/* the daemon could not have bound it either */
+		return 0;	/* the daemon could not have bound it either */
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
-		return;
-	sendto(fd, what, strlen(what), 0, (struct sockaddr *)&sa, sizeof(sa));
+		return errno;
+	if (sendto(fd, what, strlen(what), 0, (struct sockaddr *)&sa,
+	    sizeof(sa)) < 0)
+		e = errno;
 	close(fd);
+	/* no daemon, or one that is not reading: it finds the work itself */
+	return e == ENOENT || e == ECONNREFUSED || e == EAGAIN ? 0 : e;
 }
 
 int ref_matcher_init(struct ref_matcher *m, const char *pattern, FILE *msg)
@@ -153,9 +159,11 @@ void ref_matcher_release(struct ref_matcher *m)
 }
 
 /*
- * One file per push: each push as six fields (repo, ref, old, new, env,
- * tag), each ended by a NUL, written to a temporary name, synced and
- * renamed, so the daemon never reads half of one.
+ * One file per push: each ref update as six fields (repo, ref, old, new,
+ * and two empty ones kept for older spools), each ended by a NUL, written
+ * to a temporary name, synced and renamed, so the daemon never reads half
+ * of one. The daemon matches the updates against runner.yml itself: what
+ * a spool file asks for is no more than the push it records.
  */
 static int spool(const char *home, const struct push *p, size_t n)
 {
@@ -174,12 +182,14 @@ static int spool(const char *home, const struct push *p, size_t n)
 	    ts.tv_nsec, (int)getpid());
 	for (size_t i = 0; i < n; i++) {
 		const char *f[] = { p[i].repo, p[i].ref, p[i].old, p[i].new,
-		    p[i].env ? p[i].env : "", p[i].tag ? p[i].tag : "" };
+		    "", "" };
 		for (int k = 0; k < 6; k++)
 			sbuf_add(&sb, f[k], strlen(f[k]) + 1);
 	}
-	if ((error = mkdir_p(dir, 0755)) == 0 &&
-	    (error = write_file_atomic(path, sb.buf, sb.len, 0644)) == 0) {
+	/* the spool folder is made by 'runner init'; readable by the daemon
+	 * through its group, whoever the hook runs as */
+	if ((error = mkdir_p(dir, 02730)) == 0 &&
+	    (error = write_file_atomic(path, sb.buf, sb.len, 0640)) == 0) {
 		int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd >= 0) {		/* the rename itself on disk too */
 			fsync(fd);
@@ -192,14 +202,16 @@ static int spool(const char *home, const struct push *p, size_t n)
 	return error;
 }
 
-/* Queue the pushes of one spool file, then remove it; adds the jobs it
- * queued to *total. The file stays if the store refuses. */
-static int ingest_file(struct store *s, const char *path, int *total)
+/* Queue the pushes of one spool file that runner.yml's triggers match,
+ * then remove it; adds the jobs it queued to *total. The file stays if the
+ * store refuses. */
+static int ingest_file(struct store *s, const struct config *conf,
+    const char *path, int *total)
 {
 	struct sbuf buf = SBUF_INIT;
-	struct push *p = NULL;
+	struct push *p = NULL, *q = NULL;
 	struct enqueued *res = NULL;
-	size_t n = 0, at = 0;
+	size_t n = 0, at = 0, nq = 0;
 	int error = 0;
 
 	if (read_file(path, HOOK_MAX_INPUT, &buf) == 0) {
@@ -217,21 +229,32 @@ static int ingest_file(struct store *s, const char *path, int *total)
 			    *f[4] ? f[4] : NULL, *f[5] ? f[5] : NULL };
 		}
 	}
-	res = xcalloc(n ? n : 1, sizeof(*res));
+	q = xcalloc(n ? n : 1, sizeof(*q));
+	for (size_t i = 0; i < n; i++) {
+		struct hook_update u = { .ref = (char *)p[i].ref };
+		snprintf(u.old, sizeof(u.old), "%s", p[i].old);
+		snprintf(u.new, sizeof(u.new), "%s", p[i].new);
+		if (p[i].repo[0] != '/' || strlen(p[i].new) >= sizeof(u.new))
+			continue;
+		nq += hook_match(conf, p[i].repo, &u, 1, q + nq, stderr);
+	}
+	res = xcalloc(nq ? nq : 1, sizeof(*res));
 	/* enqueueing twice is harmless: a push is queued once */
-	if (n && (error = store_enqueue(s, p, n, res)) < 0)
+	if (nq && (error = store_enqueue(s, q, nq, res)) < 0)
 		goto out;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < nq; i++)
 		*total += !res[i].duplicate;
 	unlink(path);
 out:
 	free(res);
+	free(q);
 	free(p);
 	sbuf_release(&buf);
 	return error;
 }
 
-int hook_spool_ingest(const char *home, struct store *s)
+int hook_spool_ingest(const char *home, const struct config *conf,
+    struct store *s)
 {
 	char *dir = xasprintf("%s/%s", home, SPOOL_DIR);
 	DIR *d = opendir(dir);
@@ -244,13 +267,101 @@ int hook_spool_ingest(const char *home, struct store *s)
 		    de->d_name[0] == '.')
 			continue;
 		char *path = xasprintf("%s/%s", dir, de->d_name);
-		error = ingest_file(s, path, &total);
+		error = ingest_file(s, conf, path, &total);
 		free(path);
 	}
 	if (d)
 		closedir(d);
 	free(dir);
 	return error < 0 ? error : total;
+}
+
+size_t hook_match(const struct config *conf, const char *repo,
+    const struct hook_update *updates, size_t n, struct push *out,
+    FILE *msg)
+{
+	const struct repo_conf *rc = config_repo(conf, repo);
+	struct ref_matcher branches = { 0 }, tags = { 0 };
+	size_t np = 0;
+
+	if (ref_matcher_init(&branches, rc->branches, msg) < 0 ||
+	    ref_matcher_init(&tags, rc->release_tags, msg) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		const struct hook_update *u = &updates[i];
+
+		if (hook_zero_id(u->new))
+			continue;
+		if (!strncmp(u->ref, "refs/heads/", 11) &&
+		    ref_matcher_match(&branches, u->ref + 11, msg))
+			out[np++] = (struct push){ repo, u->ref, u->old, u->new,
+			    NULL, NULL };
+		else if (!strncmp(u->ref, "refs/tags/", 10) &&
+		    ref_matcher_match(&tags, u->ref + 10, msg))
+			out[np++] = (struct push){ repo, u->ref, u->old, u->new,
+			    RELEASE_ENV, u->ref + 10 };
+	}
+out:
+	ref_matcher_release(&branches);
+	ref_matcher_release(&tags);
+	return np;
+}
+
+/* Say that the daemon could not be woken, if so. */
+static void wake(const char *home, FILE *msg)
+{
+	int e = hook_wake(home, "wake");
+
+	if (e)
+		fprintf(msg, "runner: warning: could not wake the daemon: %s; it "
+		    "finds the push within a second\n", strerror(e));
+}
+
+/*
+ * The hook of a user who may not write the store (the git server's user,
+ * when the runner's is another): it hands every branch and tag update to
+ * the spool, which install-hook made writable for it, and the daemon
+ * matches them against runner.yml, which that user cannot read.
+ */
+static int hand_over(const char *home, const char *repo,
+    const struct hook_update *updates, size_t n, FILE *msg)
+{
+	struct push *p = xcalloc(n ? n : 1, sizeof(*p));
+	size_t np = 0;
+	int error = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (!hook_zero_id(updates[i].new) &&
+		    (!strncmp(updates[i].ref, "refs/heads/", 11) ||
+		    !strncmp(updates[i].ref, "refs/tags/", 10)))
+			p[np++] = (struct push){ repo, updates[i].ref,
+			    updates[i].old, updates[i].new, NULL, NULL };
+	if (np && (error = spool(home, p, np)) < 0)
+		fprintf(msg, "runner: warning: %s; nothing queued, the push "
+		    "itself is fine (is this user allowed to queue? see 'runner "
+		    "install-hook')\n", error_last());
+	else if (np)
+		fprintf(msg, "runner: handed %zu update%s to the runner ('runner "
+		    "status' shows the jobs it queues)\n", np, np == 1 ? "" :
+		    "s");
+	if (np)
+		wake(home, msg);
+	free(p);
+	return error < 0 ? error : (int)np;
+}
+
+/* Is the daemon serving this home? It holds a lock on its pid file. */
+static int daemon_serving(const char *home)
+{
+	char *path = xasprintf("%s/runner.pid", home);
+	int fd = open(path, O_RDONLY | O_CLOEXEC), serving = 0;
+
+	if (fd >= 0) {
+		serving = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+		close(fd);
+	}
+	free(path);
+	return serving;
 }
 
 int hook_post_receive(const char *home, const char *repo,
@@ -260,11 +371,14 @@ int hook_post_receive(const char *home, const char *repo,
 	struct store *store = NULL;
 	struct push *pushes = NULL;
 	struct enqueued *res = NULL;
-	struct ref_matcher branches = { 0 }, tags = { 0 };
-	const struct repo_conf *rc;
 	size_t np = 0;
 	int error;
+	char *db = xasprintf("%s/%s", home, STORE_FILE);
+	int own = access(db, W_OK) == 0 || errno == ENOENT;
 
+	free(db);
+	if (!own)
+		return hand_over(home, repo, updates, n, msg);
 	if (config_load(home, &conf) < 0) {
 		fprintf(msg, "runner: warning: %s (using the default triggers)\n",
 		    error_last());
@@ -272,27 +386,8 @@ int hook_post_receive(const char *home, const char *repo,
 		if (config_parse("defaults", "", 0, &conf) < 0)
 			return -1;
 	}
-	rc = config_repo(conf, repo);
-	if (ref_matcher_init(&branches, rc->branches, msg) < 0 ||
-	    ref_matcher_init(&tags, rc->release_tags, msg) < 0) {
-		error = -1;
-		goto out;
-	}
 	pushes = xcalloc(n ? n : 1, sizeof(*pushes));
-	for (size_t i = 0; i < n; i++) {
-		const struct hook_update *u = &updates[i];
-
-		if (hook_zero_id(u->new))
-			continue;
-		if (!strncmp(u->ref, "refs/heads/", 11) &&
-		    ref_matcher_match(&branches, u->ref + 11, msg))
-			pushes[np++] = (struct push){ repo, u->ref, u->old, u->new,
-			    NULL, NULL };
-		else if (!strncmp(u->ref, "refs/tags/", 10) &&
-		    ref_matcher_match(&tags, u->ref + 10, msg))
-			pushes[np++] = (struct push){ repo, u->ref, u->old, u->new,
-			    RELEASE_ENV, u->ref + 10 };
-	}
+	np = hook_match(conf, repo, updates, n, pushes, msg);
 	if (!np) {
 		error = 0;
 		goto out;
@@ -300,6 +395,11 @@ int hook_post_receive(const char *home, const char *repo,
 	res = xcalloc(np, sizeof(*res));
 	if ((error = store_open(home, STORE_ENQUEUE, &store)) == 0) {
 		store_busy_timeout(store, HOOK_STORE_WAIT_MS);
+		/* With no daemon to checkpoint it, the WAL would grow with
+		 * every push, and each hook would read all of it again when it
+		 * opens the store: keep it short. */
+		if (!daemon_serving(home))
+			store_wal_limit(store, HOOK_WAL_PAGES);
 		error = store_enqueue(store, pushes, np, res);
 	}
 	if (error < 0) {
@@ -312,7 +412,7 @@ int hook_post_receive(const char *home, const char *repo,
 			fprintf(msg, "runner: warning: %s; and %s; nothing queued, "
 			    "the push itself is fine\n", why, error_last());
 		free(why);
-		hook_wake(home, "wake");
+		wake(home, msg);
 		goto out;
 	}
 	for (size_t i = 0; i < np; i++) {
@@ -323,19 +423,17 @@ int hook_post_receive(const char *home, const char *repo,
 		    pushes[i].ref + 11, pushes[i].new, pushes[i].tag ?
 		    " (" RELEASE_ENV ")" : "");
 	}
-	hook_wake(home, "wake");
+	wake(home, msg);
 	error = (int)np;
 out:
 	free(res);
 	free(pushes);
-	ref_matcher_release(&branches);
-	ref_matcher_release(&tags);
 	store_close(store);
 	config_free(conf);
 	return error;
 }
 
-void hook_read_input(struct sbuf *in, int *truncated)
+void hook_read_input(struct sbuf *in, int *truncated, int keep_fd)
 {
 	char chunk[65536];
 
@@ -346,6 +444,10 @@ void hook_read_input(struct sbuf *in, int *truncated)
 			continue;
 		if (n <= 0)
 			break;
+		/* all of it for the chained hook, whatever its size */
+		if (keep_fd >= 0 && write_all(keep_fd, chunk, (size_t)n) < 0)
+			fprintf(stderr, "runner: warning: cannot keep the hook "
+			    "input for the chained hook: %s\n", strerror(errno));
 		if (in->len + (size_t)n > HOOK_MAX_INPUT)
 			*truncated = 1;	/* keep reading: git waits for us */
 		else
@@ -353,38 +455,24 @@ void hook_read_input(struct sbuf *in, int *truncated)
 	}
 }
 
-int hook_run_chained(const char *path, char **argv, const char *in,
-    size_t len)
+int hook_run_chained(const char *path, char **argv, int in_fd)
 {
-	int fds[2], status;
-	pid_t pid;
+	struct child c = { .argv = (const char *const *)argv, .in = in_fd,
+	    .out = 1, .err = 2 };
+	char *const *env = NULL;
+	extern char **environ;
+	int rc;
 
-	if (pipe2(fds, O_CLOEXEC) < 0)
-		return 0;
-	pid = fork();
-	if (pid < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		fprintf(stderr, "runner: warning: cannot run '%s': %s\n", path,
-		    strerror(errno));
-		return 1;
+	/* the chained hook gets git's environment (GIT_DIR, quarantine...) */
+	env = environ;
+	c.envp = env;
+	argv[0] = (char *)path;
+	if (in_fd >= 0)
+		lseek(in_fd, 0, SEEK_SET);
+	if (child_start(&c) < 0) {
+		fprintf(stderr, "runner: warning: %s\n", error_last());
+		return 126;
 	}
-	if (pid == 0) {
-		dup2(fds[0], 0);
-		argv[0] = (char *)path;
-		execv(path, argv);
-		fprintf(stderr, "runner: cannot run '%s': %s\n", path,
-		    strerror(errno));
-		_exit(126);
-	}
-	close(fds[0]);
-	signal(SIGPIPE, SIG_IGN);
-	write_all(fds[1], in, len);
-	close(fds[1]);
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return 1;
-	if (WIFSIGNALED(status))
-		return 128 + WTERMSIG(status);
-	return WEXITSTATUS(status);
+	rc = child_finish(&c);
+	return rc < 0 ? 1 : rc;
 }

@@ -52,10 +52,27 @@ void hook_updates_free(struct hook_update *u, size_t n);
  */
 #define SPOOL_DIR "spool"
 #define HOOK_STORE_WAIT_MS 1000
-/* Enqueue what the spool holds and remove what was enqueued. Returns the
- * number of jobs queued, or a negative code (the files stay). */
+/* Enqueue what the spool holds that `conf`'s triggers match, and remove
+ * the files. Returns the number of jobs queued, or a negative code (the
+ * files stay). */
 struct store;
-int hook_spool_ingest(const char *home, struct store *s);
+struct config;
+int hook_spool_ingest(const char *home, const struct config *conf,
+    struct store *s);
+
+/* With no daemon serving, the hook checkpoints the WAL past this many
+ * pages, so that opening the store stays cheap (see hook.c). */
+#define HOOK_WAL_PAGES 64
+
+/*
+ * The updates of `n` that runner.yml's triggers for `repo` match, as
+ * pushes into `out` (room for `n`; they point into `updates`). Returns
+ * how many.
+ */
+struct push;
+size_t hook_match(const struct config *conf, const char *repo,
+    const struct hook_update *updates, size_t n, struct push *out,
+    FILE *msg);
 
 /*
  * Queue jobs for `updates` pushed to the bare repository `repo` (absolute).
@@ -66,14 +83,17 @@ int hook_post_receive(const char *home, const char *repo,
     const struct hook_update *updates, size_t n, FILE *msg);
 
 struct sbuf;
-/* Read all of stdin, keeping the first HOOK_MAX_INPUT bytes. */
-void hook_read_input(struct sbuf *in, int *truncated);
-/* Run the hook that was installed before ours, with the same input and
- * arguments (argv[0] is replaced); returns its exit code. */
-int hook_run_chained(const char *path, char **argv, const char *in,
-    size_t len);
+/* Read all of stdin, keeping the first HOOK_MAX_INPUT bytes in `in` and,
+ * with keep_fd >= 0, writing every byte to keep_fd too. */
+void hook_read_input(struct sbuf *in, int *truncated, int keep_fd);
+/* Run the hook that was installed before ours, with the same arguments
+ * (argv[0] is replaced) and all of the input, read from `in_fd` from its
+ * start (-1: /dev/null); returns its exit code. */
+int hook_run_chained(const char *path, char **argv, int in_fd);
 
-/* Send a wake-up datagram to the daemon of `home`; silent if it is down. */
-void hook_wake(const char *home, const char *what);
+/* Send a wake-up datagram to the daemon of `home`. Returns 0, also when
+ * the daemon is down (it finds the work when it starts), or the errno of
+ * a datagram that could not be sent (the socket refuses this user). */
+int hook_wake(const char *home, const char *what);
 
 #endif

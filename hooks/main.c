@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,8 +23,9 @@ int main(int argc, char **argv)
 	struct sbuf in = SBUF_INIT;
 	struct hook_update *u = NULL;
 	size_t n = 0, bad = 0;
-	int truncated, rc = 0;
+	int truncated, rc = 0, keep = -1;
 	char *repo;
+	int chained = argc > 3 && access(argv[3], X_OK) == 0;
 
 	if (argc < 3 || strcmp(argv[1], "post-receive")) {
 		fprintf(stderr, "usage: runner-hook post-receive HOME "
@@ -31,7 +33,11 @@ int main(int argc, char **argv)
 		    "meant to be run by hand)\n");
 		return 2;
 	}
-	hook_read_input(&in, &truncated);
+	/* A chained hook gets all of the input, however large: it is kept
+	 * in memory-backed file as it is read. */
+	if (chained)
+		keep = memfd_create("runner-hook-input", MFD_CLOEXEC);
+	hook_read_input(&in, &truncated, keep);
 	repo = realpath(getenv("GIT_DIR") ? getenv("GIT_DIR") : ".", NULL);
 	if (!repo) {
 		fprintf(stderr, "runner: warning: cannot resolve the repository "
@@ -49,10 +55,12 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	free(repo);
 chain:
-	if (argc > 3 && access(argv[3], X_OK) == 0) {
+	if (chained) {
 		/* argv[3..] become the chained hook's arguments after argv[0] */
-		rc = hook_run_chained(argv[3], argv + 3, in.buf, in.len);
+		rc = hook_run_chained(argv[3], argv + 3, keep);
 	}
+	if (keep >= 0)
+		close(keep);
 	hook_updates_free(u, n);
 	sbuf_release(&in);
 	error_clear();

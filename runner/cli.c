@@ -3,6 +3,7 @@
  * sbuf_add_display, so text from pushes cannot drive the terminal.
  */
 #include "cli.h"
+#include "manifest.h"
 #include "store.h"
 #include "util.h"
 
@@ -308,4 +309,24 @@ void *core_symbol(const char *name)
 		error_set(ERR_NOTFOUND, "%s has no '%s': %s", CORE_MODULE, name,
 		    dlerror());
 	return sym;
+}
+
+const char *cli_release_state(struct store *st, const struct job *j,
+    int *changed, char **first)
+{
+	char *manifest = NULL;
+	int n;
+
+	*changed = 0;
+	*first = NULL;
+	if (!j->release_dir || store_manifest_get(st, j->id, &manifest) < 0)
+		return "unknown";
+	n = manifest_check(j->release_dir, manifest, first);
+	free(manifest);
+	if (n == ERR_NOTFOUND)
+		return "missing";
+	if (n < 0)
+		return "unknown";
+	*changed = n;
+	return n ? "tampered" : "intact";
 }

@@ -4,27 +4,35 @@
  */
 #include "cli.h"
 #include "config.h"
+#include "home.h"
 #include "store.h"
 #include "util.h"
 
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char usage[] =
     "usage: runner init [--home DIR]\n"
     "\n"
     "Create the runner's home: the store (runner.db), the directories for\n"
-    "logs, workspaces and artifacts, and a commented runner.yml. Running it\n"
-    "again on an existing home changes nothing that is there.\n";
+    "logs, workspaces, artifacts, releases and the spool, and a commented\n"
+    "runner.yml. Run as root, it also creates the group 'runner' (through\n"
+    "which the hooks of other users queue pushes) and the build user\n"
+    "(runner.yml build_user, default runner-build) that runs code from\n"
+    "repositories. Running it again changes nothing that is there, but\n"
+    "gives every file of the home its safe mode again.\n";
 
 int cmd_init(int argc, char **argv)
 {
 	const char *home_opt = NULL;
-	static const char *const dirs[] = { "logs", "work", "artifacts" };
 	struct store *s = NULL;
-	char *home, *conf;
+	struct config *conf = NULL;
+	struct sbuf said = SBUF_INIT;
+	gid_t gid = (gid_t)-1;
+	char *home, *conf_path;
 	int rc;
 
 	if ((rc = cli_options(argc, argv, usage, NULL, NULL, NULL, NULL,
@@ -33,35 +41,46 @@ int cmd_init(int argc, char **argv)
 	rc = EXIT_FAIL;
 	if (optind != argc)
 		return cli_usage(usage);
+	umask(077);
 	home = cli_home(home_opt);
-	conf = xasprintf("%s/%s", home, CONFIG_FILE);
-	if (mkdir_p(home, 0755) < 0) {
+	conf_path = xasprintf("%s/%s", home, CONFIG_FILE);
+	if (home_prepare(home, (gid_t)-1) < 0) {
 		cli_error("%s", error_last());
 		goto out;
 	}
-	for (size_t i = 0; i < sizeof(dirs) / sizeof(*dirs); i++) {
-		char *d = xasprintf("%s/%s", home, dirs[i]);
-		int e = mkdir_p(d, 0755);
-		free(d);
-		if (e < 0) {
+	if (access(conf_path, F_OK) != 0 && write_file_atomic(conf_path,
+	    config_template, strlen(config_template), 0600) < 0) {
+		cli_error("%s", error_last());
+		goto out;
+	}
+	if (config_load(home, &conf) < 0) {
+		cli_error("%s", error_last());
+		goto out;
+	}
+	if (geteuid() == 0) {
+		if (home_users(conf->build_user, &gid, &said) < 0) {
 			cli_error("%s", error_last());
 			goto out;
 		}
+	} else {
+		gid = getegid();
 	}
 	if (store_open(home, STORE_CREATE, &s) < 0) {
 		cli_error("%s", error_last());
 		goto out;
 	}
-	if (access(conf, F_OK) != 0 && write_file_atomic(conf, config_template,
-	    strlen(config_template), 0644) < 0) {
+	if (home_prepare(home, gid) < 0) {
 		cli_error("%s", error_last());
 		goto out;
 	}
+	fputs(said.buf, stdout);
 	printf("initialised runner home '%s'\n", home);
 	rc = EXIT_OK;
 out:
 	store_close(s);
-	free(conf);
+	config_free(conf);
+	sbuf_release(&said);
+	free(conf_path);
 	free(home);
 	return rc;
 }

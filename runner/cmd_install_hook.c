@@ -3,6 +3,7 @@
  * The hook remembers the home and the hook binary it was installed with.
  */
 #include "cli.h"
+#include "home.h"
 #include "install.h"
 #include "store.h"
 #include "util.h"
@@ -20,6 +21,11 @@ static const char usage[] =
     "post-receive hook already there is kept as post-receive.chained and\n"
     "still runs after the runner's, with its exit code passed on. Running\n"
     "it again updates the hook. The home must exist ('runner init').\n"
+    "\n"
+    "When the repository belongs to another user than the runner's (the\n"
+    "git server's: git, gitolite3, www-data), its hook hands pushes to the\n"
+    "home's spool; run as root, install-hook adds that user to the home's\n"
+    "group, which may do that and nothing more, and says so.\n"
     "\n"
     "--pre-receive also installs a pre-receive hook that refuses, at push\n"
     "time, a release tag that would not deploy (unsigned, lightweight,\n"
@@ -86,9 +92,16 @@ int cmd_install_hook(int argc, char **argv)
 			    error_last());
 			rc = EXIT_FAIL;
 		} else {
+			struct sbuf said = SBUF_INIT;
 			printf("installed post-receive hook in '%s'%s\n", repo,
 			    chained ? " (the existing hook runs after it, as "
 			    "post-receive.chained)" : "");
+			if (home_grant(real_home, repo, &said) < 0) {
+				cli_error("%s", error_last());
+				rc = EXIT_FAIL;
+			}
+			fputs(said.buf, stdout);
+			sbuf_release(&said);
 		}
 		if (pre && rc == EXIT_OK) {
 			if (!self)

@@ -16,6 +16,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 static const char usage[] =
@@ -63,7 +64,7 @@ int cmd_pre_receive(int argc, char **argv)
 	struct store *st = NULL;
 	struct ref_matcher tags = { 0 };
 	size_t n = 0, bad = 0;
-	int truncated, refused = 0, rc = 0;
+	int truncated, refused = 0, rc = 0, keep = -1;
 	char *repo = NULL;
 
 	if (argc < 2 || argv[1][0] == '-') {
@@ -75,7 +76,9 @@ int cmd_pre_receive(int argc, char **argv)
 		return cli_usage(usage);
 	}
 	const char *home = argv[1];
-	hook_read_input(&in, &truncated);
+	if (argc > 2 && access(argv[2], X_OK) == 0)
+		keep = memfd_create("runner-hook-input", MFD_CLOEXEC);
+	hook_read_input(&in, &truncated, keep);
 	hook_parse(in.buf, in.len, &u, &n, &bad);
 	repo = realpath(getenv("GIT_DIR") ? getenv("GIT_DIR") : ".", NULL);
 	if (!repo || config_load(home, &conf) < 0) {
@@ -113,8 +116,10 @@ int cmd_pre_receive(int argc, char **argv)
 	}
 chain:
 	if (argc > 2 && access(argv[2], X_OK) == 0)
-		rc = hook_run_chained(argv[2], argv + 2, in.buf, in.len);
+		rc = hook_run_chained(argv[2], argv + 2, keep);
 out:
+	if (keep >= 0)
+		close(keep);
 	ref_matcher_release(&tags);
 	store_close(st);
 	config_free(conf);

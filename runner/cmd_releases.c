@@ -18,7 +18,9 @@ static const char usage[] =
     "List the releases of ENV, newest first: release number (the\n"
     "deployment that made it), state, commit, tag and build; '*' marks the\n"
     "one serving now. --json prints {\"releases\":[...]} with each as\n"
-    "'runner show --json' does, and \"serving\".\n";
+    "'runner show --json' does, and \"serving\"; each release also has\n"
+    "\"release_files\": intact, tampered (files changed since it was\n"
+    "extracted: also shown as TAMPERED), missing or unknown.\n";
 
 struct rel_opts {
 	const char *repo;
@@ -75,19 +77,34 @@ int cmd_releases(int argc, char **argv)
 		const struct job *j = v[i];
 		if (strcmp(j->repo, e->repo))
 			continue;
+		int changed;
+		char *changed_first;
+		const char *files = cli_release_state(cs.store, j, &changed,
+		    &changed_first);
 		if (o.json) {
 			if (!first)
 				sbuf_addch(&out, ',');
 			json_job(&out, j);
+			/* the job's object, with what its files are now */
+			sbuf_truncate(&out, out.len - 1);
+			sbuf_adds(&out, ",\"release_files\":");
+			json_str(&out, files);
+			sbuf_addf(&out, ",\"changed_files\":%d}", changed);
 			first = 0;
+			free(changed_first);
 			continue;
 		}
 		sbuf_addf(&out, "%s #%-5lld %-11s %.7s %-10s build #%lld  ",
 		    j->id == serving ? "*" : " ", (long long)j->id, j->state,
 		    j->commit, j->tag ? j->tag : "-", (long long)j->source_job);
+		if (!strcmp(files, "tampered"))
+			sbuf_addf(&out, "TAMPERED (%d changed) ", changed);
+		else if (!strcmp(files, "missing"))
+			sbuf_adds(&out, "TAMPERED (gone) ");
 		if (j->subject)
 			sbuf_add_display(&out, j->subject, strlen(j->subject));
 		sbuf_addch(&out, '\n');
+		free(changed_first);
 	}
 	if (o.json)
 		sbuf_adds(&out, "]}\n");

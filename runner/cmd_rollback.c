@@ -15,9 +15,11 @@ static const char usage[] =
     "usage: runner rollback [--home DIR] [--repo REPO.git] [--to RELEASE] ENV\n"
     "\n"
     "Queue a deployment that redeploys an earlier release of ENV (by\n"
-    "default the one that served before the current one) from its kept\n"
-    "release directory, runs the environment's restore command, then its\n"
-    "checks. --repo picks the repository when several have ENV.\n";
+    "default the one that served before the current one): the artifact of\n"
+    "its build is extracted again (files changed in the kept release are\n"
+    "never deployed), its deploy command runs, then the environment's\n"
+    "restore command and its checks. --repo picks the repository when\n"
+    "several have ENV.\n";
 
 struct rb_opts {
 	const char *repo;

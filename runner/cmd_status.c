@@ -3,6 +3,9 @@
  * elapsed time, and recent results. --json for scripts.
  */
 #include "cli.h"
+#include "config.h"
+#include "daemon.h"
+#include "home.h"
 #include "json.h"
 #include "store.h"
 #include "util.h"
@@ -21,7 +24,11 @@ static const char usage[] =
     "or dead). --json prints {\"jobs\":[...],\"environments\":[...],\n"
     "\"notifications\":{\"pending\":N,\"dead\":N,\"open\":[...]}} with\n"
     "every queued and running job and the recent finished ones, each as\n"
-    "'runner show --json' does.\n";
+    "'runner show --json' does, \"daemon\":{\"running\":true|false,\n"
+    "\"pid\":N,\"since\":MS} and \"warnings\":[...] (files of the home\n"
+    "readable or writable by more users than they should be, trusted\n"
+    "repositories). An environment whose serving release has files that\n"
+    "changed since it was extracted is shown as TAMPERED.\n";
 
 #define OPEN_NOTIFICATIONS 10
 
@@ -119,9 +126,14 @@ static int on_opt(int c, const char *arg, void *ctx)
 	return 0;
 }
 
-static void env_json(struct sbuf *sb, const struct env_rec *e)
+static void env_json(struct sbuf *sb, struct store *st,
+    const struct env_rec *e)
 {
 	const struct job *cur = e->current, *last = e->latest;
+	int changed = 0;
+	char *first = NULL;
+	const char *rs = cur ? cli_release_state(st, cur, &changed, &first) :
+	    NULL;
 
 	sbuf_adds(sb, "{\"repo\":");
 	json_str(sb, e->repo);
@@ -156,12 +168,23 @@ static void env_json(struct sbuf *sb, const struct env_rec *e)
 		json_checks(sb, last);
 	else
 		sbuf_adds(sb, "[]");
+	sbuf_adds(sb, ",\"release_files\":");
+	json_str(sb, rs);
+	sbuf_adds(sb, ",\"changed_files\":");
+	sbuf_addf(sb, "%d,\"first_changed\":", changed);
+	json_str(sb, first);
 	sbuf_addch(sb, '}');
+	free(first);
 }
 
-static void env_line(struct sbuf *sb, const struct env_rec *e, int tty)
+static void env_line(struct sbuf *sb, struct store *st,
+    const struct env_rec *e, int tty)
 {
 	const struct job *cur = e->current, *last = e->latest;
+	int changed = 0;
+	char *first = NULL;
+	const char *rs = cur ? cli_release_state(st, cur, &changed, &first) :
+	    NULL;
 
 	sbuf_adds(sb, "  ");
 	cli_repo_name(sb, e->repo);
@@ -186,6 +209,21 @@ static void env_line(struct sbuf *sb, const struct env_rec *e, int tty)
 		sbuf_addf(sb, "  %s %d %lldms", last->checks[i].name,
 		    last->checks[i].status, (long long)last->checks[i].latency_ms);
 	sbuf_addch(sb, '\n');
+	if (rs && (!strcmp(rs, "tampered") || !strcmp(rs, "missing"))) {
+		sbuf_addf(sb, "          %sTAMPERED%s: release #%lld ", tty ?
+		    cli_color("failed", tty) : "", tty ? COLOR_RESET : "",
+		    (long long)cur->id);
+		if (!strcmp(rs, "missing"))
+			sbuf_adds(sb, "is gone from its folder");
+		else {
+			sbuf_addf(sb, "has %d file%s changed since it was "
+			    "extracted (", changed, changed == 1 ? "" : "s");
+			sbuf_add_display(sb, first, strlen(first));
+			sbuf_adds(sb, "); a rollback extracts it again");
+		}
+		sbuf_addch(sb, '\n');
+	}
+	free(first);
 	if (last && last != cur && last->error && strcmp(last->state,
 	    "running")) {
 		sbuf_addf(sb, "          last deploy #%lld %s: ", (long long)last->id,
@@ -208,7 +246,7 @@ int cmd_status(int argc, char **argv)
 	struct job **jobs = NULL;
 	struct env_rec **envs = NULL;
 	struct notification **notes = NULL;
-	struct sbuf out = SBUF_INIT;
+	struct sbuf out = SBUF_INIT, warn = SBUF_INIT;
 	size_t n = 0, nenvs = 0, nnotes = 0;
 	int64_t pending = 0, dead = 0;
 	int json, limit, rc;
@@ -234,8 +272,32 @@ int cmd_status(int argc, char **argv)
 		cli_error("%s", error_last());
 		goto out;
 	}
+	int pid = daemon_pid(home);
+	int64_t since = pid ? daemon_since(home) : 0;
+	struct config *conf = NULL;
+	if (config_load(home, &conf) < 0)
+		sbuf_addf(&warn, "%s\n", error_last());
+	else if (conf->trust_repositories)
+		sbuf_adds(&warn, "trust_repositories is true in runner.yml: code "
+		    "from repositories runs as the daemon's own user\n");
+	home_audit(home, conf, &warn);
+	config_free(conf);
 	if (json) {
-		sbuf_adds(&out, "{\"jobs\":[");
+		sbuf_adds(&out, "{\"daemon\":{\"running\":");
+		if (pid)
+			sbuf_addf(&out, "true,\"pid\":%d,\"since\":%lld},", pid,
+			    (long long)since);
+		else
+			sbuf_adds(&out, "false,\"pid\":null,\"since\":null},");
+		sbuf_adds(&out, "\"warnings\":[");
+		for (char *l = warn.buf, *nl; *l; l = nl + 1) {
+			nl = strchr(l, '\n');
+			*nl = '\0';
+			if (l != warn.buf)
+				sbuf_addch(&out, ',');
+			json_str(&out, l);
+		}
+		sbuf_adds(&out, "],\"jobs\":[");
 		for (size_t i = 0; i < n; i++) {
 			if (i)
 				sbuf_addch(&out, ',');
@@ -245,7 +307,7 @@ int cmd_status(int argc, char **argv)
 		for (size_t i = 0; i < nenvs; i++) {
 			if (i)
 				sbuf_addch(&out, ',');
-			env_json(&out, envs[i]);
+			env_json(&out, cs.store, envs[i]);
 		}
 		sbuf_addf(&out, "],\"notifications\":{\"pending\":%lld,"
 		    "\"dead\":%lld,\"open\":[", (long long)pending,
@@ -264,12 +326,25 @@ int cmd_status(int argc, char **argv)
 			running += !strcmp(jobs[i]->state, "running");
 		}
 		sbuf_addf(&out, "runner home %s\n", home);
+		if (pid) {
+			sbuf_addf(&out, "daemon: running (pid %d, for ", pid);
+			format_duration(&out, now_ms() - since);
+			sbuf_adds(&out, ")\n");
+		} else {
+			sbuf_adds(&out, "daemon: not running (jobs wait in the "
+			    "queue; start it with 'runner serve')\n");
+		}
+		for (char *l = warn.buf, *nl; *l; l = nl + 1) {
+			nl = strchr(l, '\n');
+			*nl = '\0';
+			sbuf_addf(&out, "warning: %s\n", l);
+		}
 		sbuf_addf(&out, "queue: %zu queued, %zu running\n", queued,
 		    running);
 		if (nenvs)
 			sbuf_adds(&out, "\nEnvironments:\n");
 		for (size_t i = 0; i < nenvs; i++)
-			env_line(&out, envs[i], tty);
+			env_line(&out, cs.store, envs[i], tty);
 		const char *sections[] = { "running", "queued", NULL };
 		const char *titles[] = { "Running", "Queued", "Recent" };
 		for (int sec = 0; sec < 3; sec++) {
@@ -304,6 +379,7 @@ out:
 	envs_free(envs, nenvs);
 	notifs_free(notes, nnotes);
 	sbuf_release(&out);
+	sbuf_release(&warn);
 	cli_close(&cs);
 	return rc;
 }

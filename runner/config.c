@@ -45,9 +45,31 @@ const char config_template[] =
 "# Bytes of each stage's log kept; output past it is dropped, with a note.\n"
 "# log_cap: 64M\n"
 "\n"
-"# Run build stages under bubblewrap unless they say isolate: false: the\n"
-"# system read-only, only the workspace writable, no network.\n"
-"# isolate: false\n"
+"# Who runs code from repositories (stages, checks, deploy, backup and\n"
+"# restore commands) when the daemon runs as root: never root, never the\n"
+"# runner's own user. 'runner init' as root creates it.\n"
+"# build_user: runner-build\n"
+"\n"
+"# Repository code runs under bubblewrap: the system read-only, only its\n"
+"# workspace (and an environment's own folders) writable, nothing of this\n"
+"# home, no other repository. A repository can narrow this, never widen\n"
+"# it; a 'repos' entry may say isolate: false for a repository you trust.\n"
+"# isolate: true\n"
+"# network: true               # false: builds get no network\n"
+"\n"
+"# Run repository code as the runner's own user, unconfined where isolate\n"
+"# is false: only for a server whose every pusher you trust ('runner\n"
+"# status' warns about it).\n"
+"# trust_repositories: false\n"
+"\n"
+"# What the commands of an environment may use, besides its release\n"
+"# (read-only) and its state folder: the user they run as, paths they may\n"
+"# write. production always requires a signed release tag.\n"
+"# environments:\n"
+"#   production:\n"
+"#     user: app-prod\n"
+"#     paths: [/srv/app-prod]\n"
+"#     requires: signed-tag\n"
 "\n"
 "# Which branches of which repository start a job (pcre2 on the branch\n"
 "# name), and how releases are trusted. A repository not listed uses the\n"
@@ -60,12 +82,18 @@ const char config_template[] =
 "#     gpg_keyring: /srv/runner/release-keys.gpg     # OpenPGP public keys\n"
 "#     auto_deploy: [staging]       # environments a passed build deploys to\n"
 "#     require_staging: true        # production only after a healthy staging\n"
+"#     isolate: true                # false: this repository's code unconfined\n"
 "\n"
 "# Values that environments may require (require_env) and stages may be\n"
-"# given; a value or {file: PATH}.\n"
+"# given: a value, or {file: PATH} (keep the values in files only the\n"
+"# runner's user reads: this file is readable by the hook's group). A\n"
+"# scope says where one may be used; masking in logs is a convenience,\n"
+"# the scope is the boundary.\n"
 "# secrets:\n"
-"#   DATABASE_URL: postgres://db.internal/store\n"
-"#   DEPLOY_TOKEN: { file: /srv/runner/deploy-token }\n"
+"#   DATABASE_URL: { file: /srv/runner/secrets/database-url }\n"
+"#   PROD_TOKEN: { file: /srv/runner/secrets/prod-token,\n"
+"#                 environments: [production], refs: '^refs/tags/v',\n"
+"#                 repos: '^/srv/git/store-erp\\.git$' }\n"
 "\n"
 "# Where failures, deployments and rollbacks are announced (docs/notify.md).\n"
 "# Events: job_passed job_failed job_fixed job_error deployed deploy_failed\n"
@@ -90,8 +118,13 @@ const char config_template[] =
 static const char *const top_keys[] = {
 	"workers", "default_timeout", "kill_grace", "shutdown_grace",
 	"supersede", "keep_workspaces", "path", "repos", "secrets", "notify",
-	"limits", "log_cap", "isolate", NULL
+	"limits", "log_cap", "isolate", "network", "build_user",
+	"trust_repositories", "environments", NULL
 };
+static const char *const secret_keys[] = {
+	"value", "file", "environments", "refs", "repos", NULL
+};
+static const char *const env_keys[] = { "user", "paths", "requires", NULL };
 static const char *const notify_keys[] = {
 	"name", "slack", "pagerduty", "email", "webhook", "on", "repos",
 	"retries", "backoff", NULL
@@ -107,7 +140,7 @@ static const char *const email_keys[] = {
 static const char *const webhook_keys[] = { "url", "secret", NULL };
 static const char *const repo_keys[] = {
 	"path", "branches", "release_tags", "allowed_signers", "gpg_keyring",
-	"auto_deploy", "require_staging", NULL
+	"auto_deploy", "require_staging", "isolate", "network", NULL
 };
 
 static int get_duration(const char *file, const struct ynode *root,
@@ -207,6 +240,7 @@ static int parse_repos(const char *file, const struct ynode *n,
 
 		rc->line = r->line;
 		rc->require_staging = 1;
+		rc->isolate = rc->network = -1;
 		if ((error = ynode_want(file, r, YNODE_MAP, "repos",
 		    "runner.yml")) < 0)
 			return error;
@@ -236,7 +270,9 @@ static int parse_repos(const char *file, const struct ynode *n,
 		    (error = get_path(file, r, "gpg_keyring",
 		    &rc->gpg_keyring)) < 0 ||
 		    (error = get_bool(file, r, "require_staging",
-		    &rc->require_staging)) < 0)
+		    &rc->require_staging)) < 0 ||
+		    (error = get_bool(file, r, "isolate", &rc->isolate)) < 0 ||
+		    (error = get_bool(file, r, "network", &rc->network)) < 0)
 			return error;
 		if ((v = ynode_get(r, "auto_deploy"))) {
 			if ((error = ynode_strv(file, v, "auto_deploy",
@@ -252,6 +288,38 @@ static int parse_repos(const char *file, const struct ynode *n,
 	return 0;
 }
 
+static int read_secret_file(const char *file, const struct ynode *f,
+    const char *name, struct secret *sc)
+{
+	struct sbuf buf = SBUF_INIT;
+
+	if (f->type != YNODE_SCALAR || f->value[0] != '/')
+		return error_set(ERR_INVALID, "%s:%zu:%zu: 'file' of secret '%s' "
+		    "must be an absolute path", file, f->line, f->col, name);
+	if (read_file(f->value, 1024 * 1024, &buf) < 0) {
+		sbuf_release(&buf);
+		return error_set(ERR_INVALID, "%s:%zu:%zu: secret '%s': cannot "
+		    "read '%s'", file, f->line, f->col, name, f->value);
+	}
+	while (buf.len && buf.buf[buf.len - 1] == '\n')
+		buf.buf[--buf.len] = '\0';
+	sc->value = sbuf_detach(&buf);
+	sc->file = xstrdup(f->value);
+	return 0;
+}
+
+/* A secret's name is given as a variable: it must be one. */
+static int valid_var_name(const char *s)
+{
+	if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
+		return 0;
+	for (s++; *s; s++)
+		if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') ||
+		    (*s >= '0' && *s <= '9') || *s == '_'))
+			return 0;
+	return 1;
+}
+
 static int parse_secrets(const char *file, const struct ynode *n,
     struct config *c)
 {
@@ -261,30 +329,105 @@ static int parse_secrets(const char *file, const struct ynode *n,
 		return error;
 	c->secrets = xcalloc(n->n / 2 + 1, sizeof(*c->secrets));
 	for (size_t i = 0; i + 1 < n->n; i += 2) {
-		const struct ynode *k = n->items[i], *v = n->items[i + 1];
+		const struct ynode *k = n->items[i], *v = n->items[i + 1], *f;
 		struct secret *sc = &c->secrets[c->nsecrets++];
+		char what[160];
 
 		sc->name = xstrdup(k->value);
+		if (!valid_var_name(k->value))
+			return error_set(ERR_INVALID, "%s:%zu:%zu: secret name '%s' "
+			    "is not a variable name (letters, digits and _, not "
+			    "starting with a digit)", file, k->line, k->col,
+			    k->value);
 		if (v->type == YNODE_SCALAR && v->plain != 2) {
 			sc->value = xstrdup(v->value);
 			continue;
 		}
-		const struct ynode *f = ynode_get(v, "file");
-		if (v->type != YNODE_MAP || v->n != 2 || !f ||
-		    f->type != YNODE_SCALAR)
+		snprintf(what, sizeof(what), "secret '%s'", k->value);
+		if (v->type != YNODE_MAP)
 			return error_set(ERR_INVALID, "%s:%zu:%zu: secret '%s' must "
-			    "be a string or {file: PATH}", file, v->line, v->col,
+			    "be a string or {file: PATH} (with environments, refs "
+			    "or repos to scope it)", file, v->line, v->col,
 			    k->value);
-		struct sbuf buf = SBUF_INIT;
-		if (read_file(f->value, 1024 * 1024, &buf) < 0) {
-			sbuf_release(&buf);
-			return error_set(ERR_INVALID, "%s:%zu:%zu: secret '%s': "
-			    "cannot read '%s'", file, f->line, f->col, k->value,
-			    f->value);
+		if ((error = ynode_check_keys(file, v, secret_keys, what)) < 0)
+			return error;
+		const struct ynode *val = ynode_get(v, "value");
+		f = ynode_get(v, "file");
+		if (!!val == !!f)
+			return error_set(ERR_INVALID, "%s:%zu:%zu: secret '%s' needs "
+			    "exactly one of 'value' and 'file'", file, v->line,
+			    v->col, k->value);
+		if (val) {
+			if ((error = ynode_want(file, val, YNODE_SCALAR, "value",
+			    what)) < 0)
+				return error;
+			sc->value = xstrdup(val->value);
+		} else if ((error = read_secret_file(file, f, k->value, sc)) < 0) {
+			return error;
 		}
-		while (buf.len && buf.buf[buf.len - 1] == '\n')
-			buf.buf[--buf.len] = '\0';
-		sc->value = sbuf_detach(&buf);
+		const struct ynode *e = ynode_get(v, "environments");
+		if (e && (error = ynode_strv(file, e, "environments", what,
+		    &sc->envs, &sc->nenvs)) < 0)
+			return error;
+		static const char *const pats[] = { "refs", "repos" };
+		for (int j = 0; j < 2; j++) {
+			const struct ynode *p = ynode_get(v, pats[j]);
+			if (!p)
+				continue;
+			if ((error = ynode_want(file, p, YNODE_SCALAR, pats[j],
+			    what)) < 0 || (error = check_pattern(file, p,
+			    pats[j])) < 0)
+				return error;
+			*(j ? &sc->repos : &sc->refs) = xstrdup(p->value);
+		}
+	}
+	return 0;
+}
+
+static int parse_envs(const char *file, const struct ynode *n,
+    struct config *c)
+{
+	int error;
+
+	if ((error = ynode_want(file, n, YNODE_MAP, "environments",
+	    "runner.yml")) < 0)
+		return error;
+	c->envs = xcalloc(n->n / 2 + 1, sizeof(*c->envs));
+	for (size_t i = 0; i + 1 < n->n; i += 2) {
+		const struct ynode *k = n->items[i], *v = n->items[i + 1], *x;
+		struct env_grant *g = &c->envs[c->nenvs++];
+		char what[160];
+
+		g->name = xstrdup(k->value);
+		g->line = k->line;
+		snprintf(what, sizeof(what), "environment '%s'", k->value);
+		if ((error = ynode_want(file, v, YNODE_MAP, k->value,
+		    "environments")) < 0 ||
+		    (error = ynode_check_keys(file, v, env_keys, what)) < 0)
+			return error;
+		if ((x = ynode_get(v, "user"))) {
+			if ((error = ynode_want(file, x, YNODE_SCALAR, "user",
+			    what)) < 0)
+				return error;
+			g->user = xstrdup(x->value);
+		}
+		if ((x = ynode_get(v, "paths"))) {
+			if ((error = ynode_strv(file, x, "paths", what, &g->paths,
+			    &g->npaths)) < 0)
+				return error;
+			for (size_t j = 0; j < g->npaths; j++)
+				if (g->paths[j][0] != '/' || strstr(g->paths[j], ".."))
+					return error_set(ERR_INVALID, "%s:%zu:%zu: 'paths' "
+					    "of %s: '%s' must be an absolute path without "
+					    "'..'", file, x->line, x->col, what, g->paths[j]);
+		}
+		if ((x = ynode_get(v, "requires"))) {
+			if (x->type != YNODE_SCALAR || strcmp(x->value, "signed-tag"))
+				return error_set(ERR_INVALID, "%s:%zu:%zu: 'requires' of "
+				    "%s must be 'signed-tag'", file, x->line, x->col,
+				    what);
+			g->signed_tag = 1;
+		}
 	}
 	return 0;
 }
@@ -507,6 +650,9 @@ int config_parse(const char *file, const char *buf, size_t len,
 	c->path_env = xstrdup("/usr/local/bin:/usr/bin:/bin");
 	c->limits.processes = DEFAULT_PROCESSES;
 	c->log_cap = DEFAULT_LOG_CAP;
+	c->isolate = 1;
+	c->network = 1;
+	c->build_user = xstrdup(DEFAULT_BUILD_USER);
 
 	if (len && (error = ynode_parse(file, buf, len, &root)) < 0)
 		goto out;
@@ -536,6 +682,9 @@ int config_parse(const char *file, const char *buf, size_t len,
 	    &c->shutdown_grace_ms)) < 0 ||
 	    (error = get_bool(file, root, "supersede", &c->supersede)) < 0 ||
 	    (error = get_bool(file, root, "isolate", &c->isolate)) < 0 ||
+	    (error = get_bool(file, root, "network", &c->network)) < 0 ||
+	    (error = get_bool(file, root, "trust_repositories",
+	    &c->trust_repositories)) < 0 ||
 	    (error = get_bool(file, root, "keep_workspaces",
 	    &c->keep_workspaces)) < 0)
 		goto out;
@@ -546,8 +695,25 @@ int config_parse(const char *file, const char *buf, size_t len,
 		free(c->path_env);
 		c->path_env = xstrdup(v->value);
 	}
+	if ((v = ynode_get(root, "build_user"))) {
+		if ((error = ynode_want(file, v, YNODE_SCALAR, "build_user",
+		    "runner.yml")) < 0)
+			goto out;
+		if (!*v->value || !strcmp(v->value, "root") ||
+		    !strcmp(v->value, "0")) {
+			error = error_set(ERR_INVALID, "%s:%zu:%zu: 'build_user' "
+			    "must be a user of its own, never root", file, v->line,
+			    v->col);
+			goto out;
+		}
+		free(c->build_user);
+		c->build_user = xstrdup(v->value);
+	}
 	if ((v = ynode_get(root, "repos")) &&
 	    (error = parse_repos(file, v, c)) < 0)
+		goto out;
+	if ((v = ynode_get(root, "environments")) &&
+	    (error = parse_envs(file, v, c)) < 0)
 		goto out;
 	if ((v = ynode_get(root, "secrets")) &&
 	    (error = parse_secrets(file, v, c)) < 0)
@@ -605,8 +771,19 @@ void config_free(struct config *c)
 	for (size_t i = 0; i < c->nsecrets; i++) {
 		free(c->secrets[i].name);
 		free(c->secrets[i].value);
+		free(c->secrets[i].file);
+		strv_free(c->secrets[i].envs);
+		free(c->secrets[i].refs);
+		free(c->secrets[i].repos);
 	}
 	free(c->secrets);
+	for (size_t i = 0; i < c->nenvs; i++) {
+		free(c->envs[i].name);
+		free(c->envs[i].user);
+		strv_free(c->envs[i].paths);
+	}
+	free(c->envs);
+	free(c->build_user);
 	for (size_t i = 0; i < c->nnotify; i++) {
 		struct notify_target *t = &c->notify[i];
 		free(t->name);
@@ -634,6 +811,8 @@ const struct repo_conf *config_repo(const struct config *c,
 		.auto_deploy = staging,
 		.nauto_deploy = 1,
 		.require_staging = 1,
+		.isolate = -1,
+		.network = -1,
 	};
 
 	for (size_t i = 0; i < c->nrepos; i++)
@@ -653,6 +832,104 @@ const char *config_secret(const struct config *c, const char *name)
 		if (!strcmp(c->secrets[i].name, name))
 			return c->secrets[i].value;
 	return NULL;
+}
+
+const struct secret *config_secret_def(const struct config *c,
+    const char *name)
+{
+	for (size_t i = 0; i < c->nsecrets; i++)
+		if (!strcmp(c->secrets[i].name, name))
+			return &c->secrets[i];
+	return NULL;
+}
+
+static int pattern_matches(const char *pattern, const char *subject)
+{
+	int code, rc = 0;
+	PCRE2_SIZE off;
+	pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern,
+	    PCRE2_ZERO_TERMINATED, 0, &code, &off, NULL);
+	pcre2_match_data *md;
+
+	if (!re)
+		return 0;
+	md = pcre2_match_data_create_from_pattern(re, NULL);
+	rc = pcre2_match(re, (PCRE2_SPTR)subject, strlen(subject), 0, 0, md,
+	    NULL) >= 0;
+	pcre2_match_data_free(md);
+	pcre2_code_free(re);
+	return rc;
+}
+
+int secret_allowed(const struct secret *s, const char *env, const char *ref,
+    const char *repo, char **why)
+{
+	int env_ok = !s->nenvs;
+
+	for (size_t i = 0; env && i < s->nenvs; i++)
+		env_ok |= !strcmp(s->envs[i], env);
+	*why = NULL;
+	if (env_ok && (!s->refs || pattern_matches(s->refs, ref ? ref : "")) &&
+	    (!s->repos || pattern_matches(s->repos, repo ? repo : "")))
+		return 1;
+	struct sbuf sb = SBUF_INIT;
+	if (s->nenvs) {
+		sbuf_adds(&sb, "environments ");
+		for (size_t i = 0; i < s->nenvs; i++)
+			sbuf_addf(&sb, "%s%s", i ? ", " : "", s->envs[i]);
+	}
+	if (s->refs)
+		sbuf_addf(&sb, "%srefs '%s'", sb.len ? "; " : "", s->refs);
+	if (s->repos)
+		sbuf_addf(&sb, "%srepos '%s'", sb.len ? "; " : "", s->repos);
+	*why = sbuf_detach(&sb);
+	return 0;
+}
+
+const struct env_grant *config_env(const struct config *c, const char *name)
+{
+	for (size_t i = 0; i < c->nenvs; i++)
+		if (!strcmp(c->envs[i].name, name))
+			return &c->envs[i];
+	return NULL;
+}
+
+int config_env_signed(const struct config *c, const char *name)
+{
+	const struct env_grant *g = config_env(c, name);
+
+	return !strcmp(name, "production") || (g && g->signed_tag);
+}
+
+int config_isolate(const struct config *c, const char *repo)
+{
+	int v = config_repo(c, repo)->isolate;
+
+	return v >= 0 ? v : c->isolate;
+}
+
+int config_network(const struct config *c, const char *repo)
+{
+	int v = config_repo(c, repo)->network;
+
+	return v >= 0 ? v : c->network;
+}
+
+const char **config_private_files(const struct config *c)
+{
+	const char **v = xcalloc(c->nsecrets + 2 * c->nrepos + 1, sizeof(*v));
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->nsecrets; i++)
+		if (c->secrets[i].file)
+			v[n++] = c->secrets[i].file;
+	for (size_t i = 0; i < c->nrepos; i++) {
+		if (c->repos[i].allowed_signers)
+			v[n++] = c->repos[i].allowed_signers;
+		if (c->repos[i].gpg_keyring)
+			v[n++] = c->repos[i].gpg_keyring;
+	}
+	return v;
 }
 
 const struct notify_target *config_notify(const struct config *c,

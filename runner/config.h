@@ -28,13 +28,41 @@ struct repo_conf {
 	char **auto_deploy;	/* environments a passed build deploys to */
 	size_t nauto_deploy;
 	int require_staging;	/* production only after a healthy staging */
+	int isolate;		/* -1: the server's default; 0 or 1 */
+	int network;		/* -1: the server's default; 0 or 1 */
 	size_t line;
 };
 
+/*
+ * A secret and where it may be used: commands of these environments only
+ * (build stages never, when the list is given), refs matching `refs` and
+ * repositories matching `repos` (pcre2; NULL: any).
+ */
 struct secret {
 	char *name;
 	char *value;
+	char *file;		/* where the value was read from, or NULL */
+	char **envs;
+	size_t nenvs;
+	char *refs;
+	char *repos;
 };
+
+/*
+ * What runner.yml grants the commands (deploy, backup, restore, run
+ * checks) of an environment: the user they run as and paths they may
+ * write, besides the environment's own state folder.
+ */
+struct env_grant {
+	char *name;
+	char *user;		/* NULL: build_user */
+	char **paths;		/* writable inside the sandbox */
+	size_t npaths;
+	int signed_tag;		/* requires: signed-tag (server side) */
+	size_t line;
+};
+
+#define DEFAULT_BUILD_USER "runner-build"
 
 /* Where notifications go (the `notify:` list). */
 enum notify_service {
@@ -70,9 +98,14 @@ struct config {
 	int64_t kill_grace_ms;		/* SIGTERM to SIGKILL for a stage */
 	int64_t shutdown_grace_ms;	/* how long SIGTERM lets stages run */
 	char *path_env;			/* PATH given to stages */
-	struct stage_limits limits;	/* of every stage that sets none */
+	struct run_limits limits;	/* of every stage that sets none */
 	int64_t log_cap;		/* bytes of one stage's log kept */
-	int isolate;			/* stages under bubblewrap by default */
+	int isolate;			/* repository code under bubblewrap */
+	int network;			/* and with the network */
+	char *build_user;		/* who runs repository code (as root) */
+	int trust_repositories;		/* run it as the runner's user */
+	struct env_grant *envs;
+	size_t nenvs;
 	struct repo_conf *repos;
 	size_t nrepos;
 	struct secret *secrets;
@@ -96,6 +129,27 @@ const struct repo_conf *config_repo(const struct config *c,
     const char *repo_path);
 /* The value of secret `name`, or NULL. */
 const char *config_secret(const struct config *c, const char *name);
+/* Secret `name` with its scope, or NULL. */
+const struct secret *config_secret_def(const struct config *c,
+    const char *name);
+/*
+ * May secret `s` be given to a command of environment `env` (NULL: a
+ * build stage) of a job on `ref` of `repo`? 1 yes, 0 no (then *why, which
+ * the caller frees, names the scope).
+ */
+int secret_allowed(const struct secret *s, const char *env, const char *ref,
+    const char *repo, char **why);
+/* The grants of environment `name`, or NULL. */
+const struct env_grant *config_env(const struct config *c, const char *name);
+/* Does the server require a signed release tag for environment `name`?
+ * (Always for production, and where runner.yml says so.) */
+int config_env_signed(const struct config *c, const char *name);
+/* Is repository code of `repo` confined, and does it keep the network? */
+int config_isolate(const struct config *c, const char *repo);
+int config_network(const struct config *c, const char *repo);
+/* Files of the runner's that repository code must not see: secret files,
+ * signers, keyrings. NULL-terminated; the caller frees the array only. */
+const char **config_private_files(const struct config *c);
 /* The notification target called `name`, or NULL. */
 const struct notify_target *config_notify(const struct config *c,
     const char *name);

@@ -7,7 +7,9 @@
 #include "daemon.h"
 #include "cli.h"
 #include "config.h"
+#include "home.h"
 #include "hook.h"
+#include "run.h"
 #include "stage.h"
 #include "store.h"
 #include "util.h"
@@ -36,6 +38,9 @@ struct worker {
 
 struct sup {
 	const char *home;
+	int64_t poll_at;	/* when to look for work no datagram announced */
+	int64_t data_version;	/* of the store, when last looked */
+	struct timespec spool_mtime;
 	const struct config *conf;
 	struct worker *w;
 	int nworkers;
@@ -101,7 +106,7 @@ static void ingest_spool(struct sup *s)
 
 	if (st) {	/* a locked store must not hold the supervisor up */
 		store_busy_timeout(st, 200);
-		n = hook_spool_ingest(s->home, st);
+		n = hook_spool_ingest(s->home, s->conf, st);
 		store_busy_timeout(st, 10000);
 	}
 	if (n < 0) {
@@ -114,6 +119,38 @@ static void ingest_spool(struct sup *s)
 	s->spool_retry_at = 0;
 	if (n > 0)
 		daemon_log("queued %d job%s from the spool", n, n == 1 ? "" : "s");
+}
+
+static void wake_workers(struct sup *s);
+
+/*
+ * Work may arrive without a datagram: a hook whose user may not write to
+ * the socket, a datagram lost. Once a second, look whether the store
+ * changed or the spool has something new (a stat and a pragma that reads
+ * shared memory only), and wake the workers if so.
+ */
+static void look_for_work(struct sup *s)
+{
+	char *spool = xasprintf("%s/%s", s->home, SPOOL_DIR);
+	struct store *st = sup_store(s);
+	struct stat sb;
+	int64_t v = 0;
+	int news = 0;
+
+	if (stat(spool, &sb) == 0 &&
+	    (sb.st_mtim.tv_sec != s->spool_mtime.tv_sec ||
+	    sb.st_mtim.tv_nsec != s->spool_mtime.tv_nsec)) {
+		s->spool_mtime = sb.st_mtim;
+		ingest_spool(s);
+		news = 1;
+	}
+	if (st && store_data_version(st, &v) == 0 && v != s->data_version) {
+		s->data_version = v;
+		news = 1;
+	}
+	if (news)
+		wake_workers(s);
+	free(spool);
 }
 
 /* ---- supervisor ---- */
@@ -140,6 +177,7 @@ static int spawn(struct sup *s, struct worker *w, const char *fn)
 		return error_set(-1, "cannot create a pipe: %s", strerror(errno));
 	store_close(s->store);	/* never share a connection across fork */
 	s->store = NULL;
+	s->data_version = -1;	/* versions of another connection differ */
 	pid = fork();
 	if (pid < 0) {
 		close(fds[0]);
@@ -282,7 +320,9 @@ static int take_lock(struct sup *s)
 	char pid[32];
 	int error = 0;
 
-	s->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	s->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (s->lockfd >= 0)
+		(void)!fchmod(s->lockfd, 0600);
 	if (s->lockfd < 0) {
 		error = error_set(-1, "cannot open '%s': %s", path,
 		    strerror(errno));
@@ -325,6 +365,20 @@ int daemon_pid(const char *home)
 	return pid;
 }
 
+int64_t daemon_since(const char *home)
+{
+	char *path = xasprintf("%s/%s", home, LOCK_FILE);
+	struct stat st;
+	int64_t ms = 0;
+
+	/* the pid is written into it when the daemon takes the lock */
+	if (stat(path, &st) == 0)
+		ms = (int64_t)st.st_mtim.tv_sec * 1000 +
+		    st.st_mtim.tv_nsec / 1000000;
+	free(path);
+	return ms;
+}
+
 /* The children load runner-core.so: find out now, not in a restart loop. */
 static int core_present(void)
 {
@@ -335,6 +389,60 @@ static int core_present(void)
 		error = error_set(ERR_NOTFOUND, "cannot find %s (it is installed "
 		    "beside 'runner')", path ? path : CORE_MODULE);
 	free(path);
+	return error;
+}
+
+/*
+ * Repository code must run confined or as a user of its own: as root, the
+ * build user must exist (and bubblewrap work for it, where isolation is
+ * on); as any other user, bubblewrap must work. Otherwise refuse to serve,
+ * unless runner.yml trusts the repositories.
+ */
+static int check_confinement(const struct sup *s)
+{
+	const struct config *c = s->conf;
+	struct run_user u = { 0 };
+	struct stat home;
+	int error = 0, isolated = c->isolate;
+	char *cmd = NULL;
+
+	if (c->trust_repositories) {
+		daemon_log("warning: trust_repositories is true: code from "
+		    "repositories runs as this daemon's user%s",
+		    c->isolate ? " (under bubblewrap)" : ", unconfined");
+		return 0;
+	}
+	for (size_t i = 0; i < c->nrepos; i++)
+		isolated |= c->repos[i].isolate == 1;
+	if (geteuid() != 0) {
+		if (run_sandbox_works(NULL) < 0)
+			return error_set(-1, "code from repositories would run as "
+			    "this daemon's own user, unconfined: %s. Install "
+			    "bubblewrap (apt-get install bubblewrap) where user "
+			    "namespaces are allowed, run the daemon as root with a "
+			    "build_user, or set trust_repositories: true in "
+			    "runner.yml", error_last());
+		return 0;
+	}
+	if (run_user_lookup(c->build_user, &u) < 0) {
+		cmd = home_useradd_command(c->build_user);
+		error = error_set(-1, "the build user '%s' does not exist: run "
+		    "'runner init' as root, or create it: %s", c->build_user, cmd);
+		goto out;
+	}
+	if (u.uid == 0 || (stat(s->home, &home) == 0 && home.st_uid == u.uid)) {
+		error = error_set(-1, "the build user '%s' is root or owns the "
+		    "home: repository code needs a user of its own (runner.yml "
+		    "build_user)", c->build_user);
+		goto out;
+	}
+	if (isolated && run_sandbox_works(&u) < 0)
+		error = error_set(-1, "%s; install bubblewrap (apt-get install "
+		    "bubblewrap), or set isolate: false in runner.yml for "
+		    "repositories you trust", error_last());
+out:
+	free(cmd);
+	run_user_release(&u);
 	return error;
 }
 
@@ -354,6 +462,11 @@ static int bind_socket(struct sup *s)
 	    sizeof(sa)) < 0)
 		return error_set(-1, "cannot bind '%s': %s", sa.sun_path,
 		    strerror(errno));
+	/* the hook's group may send wake-ups, nothing more */
+	struct stat home;
+	if (stat(s->home, &home) == 0)
+		(void)!chown(sa.sun_path, (uid_t)-1, home.st_gid);
+	chmod(sa.sun_path, 0620);
 	return 0;
 }
 
@@ -374,8 +487,23 @@ int daemon_serve(const char *home, const struct config *conf, int workers)
 	signal(SIGPIPE, SIG_IGN);
 	s.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
-	if ((error = take_lock(&s)) < 0 || (error = core_present()) < 0)
+	/* nothing of the daemon's (its environment, its memory) is readable
+	 * through /proc by processes of the same user, sandboxed ones too */
+	prctl(PR_SET_DUMPABLE, 0);
+	umask(027);
+	if ((error = take_lock(&s)) < 0 || (error = core_present()) < 0 ||
+	    (error = check_confinement(&s)) < 0)
 		goto out;
+	{
+		struct sbuf warn = SBUF_INIT;
+		home_audit(home, conf, &warn);
+		for (char *line = warn.buf, *nl; *line; line = nl + 1) {
+			nl = strchr(line, '\n');
+			*nl = '\0';
+			daemon_log("warning: %s", line);
+		}
+		sbuf_release(&warn);
+	}
 	if (!sup_store(&s)) {
 		error = -1;
 		goto out;
@@ -410,7 +538,10 @@ int daemon_serve(const char *home, const struct config *conf, int workers)
 			{ s.sigfd, POLLIN, 0 }, { s.sock, POLLIN, 0 },
 		};
 		int wait = -1;
-		int64_t next = deadline_min(kill_at, s.spool_retry_at);
+		if (!s.stopping && !s.poll_at)
+			s.poll_at = mono_ms() + 1000;
+		int64_t next = deadline_min(deadline_min(kill_at,
+		    s.spool_retry_at), s.stopping ? 0 : s.poll_at);
 		if (next) {
 			int64_t left = next - mono_ms();
 			wait = left > 0 ? (int)left : 0;
@@ -447,6 +578,10 @@ int daemon_serve(const char *home, const struct config *conf, int workers)
 		    !s.stopping) {
 			ingest_spool(&s);
 			wake_workers(&s);
+		}
+		if (!s.stopping && s.poll_at && mono_ms() >= s.poll_at) {
+			s.poll_at = 0;
+			look_for_work(&s);
 		}
 		if (kill_at && mono_ms() >= kill_at) {
 			for (int i = 0; i < s.nworkers; i++)

@@ -17,6 +17,8 @@ int daemon_serve(const char *home, const struct config *conf, int workers);
 
 /* The pid of the daemon serving `home`, or 0 if none holds the lock. */
 int daemon_pid(const char *home);
+/* When the daemon serving `home` started (ms since the epoch), or 0. */
+int64_t daemon_since(const char *home);
 
 /* A timestamped line on the daemon's log (stderr). */
 void daemon_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -10,7 +10,9 @@
 #include "checkout.h"
 #include "config.h"
 #include "job.h"
+#include "manifest.h"
 #include "pipeline.h"
+#include "run.h"
 #include "store.h"
 #include "tagsig.h"
 #include "util.h"
@@ -22,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,6 +38,9 @@ struct deploy {
 	struct job *prev;	/* the release serving before, if any */
 	char *ws;
 	char *tmp;
+	char *state_dir;	/* the environment's own, kept across releases */
+	struct run_user grant_user;	/* runner.yml's user for it, if any */
+	const struct run_user *user;	/* who runs its commands */
 	char *state;		/* outcome */
 	char *error;
 };
@@ -103,13 +109,25 @@ static int run_cmd(struct deploy *d, const char *name, const char *script,
     int keep_detached, char **err)
 {
 	char id[32], *prev_dir = NULL;
+	const struct env_grant *g = config_env(d->ctx->conf, d->env->name);
+	const char *ro[3] = { release->release_dir, NULL, NULL };
+	const char **rw = xcalloc(2 + (g ? g->npaths : 0), sizeof(*rw));
 	struct job_step st = {
 		.name = name, .what = name, .script = script, .cwd = ws,
 		.secrets = d->env->secrets,
 		.timeout_ms = timeout_ms, .keep_detached = keep_detached,
+		.env_name = d->env->name, .ro = ro, .rw = rw, .user = d->user,
+		.isolate = config_isolate(d->ctx->conf, d->job->repo),
+		.network = 1,
 	};
-	char *envv[8] = { 0 };
+	char *envv[9] = { 0 };
 	int n = 0, rc;
+
+	/* its own release (and the one before, for a rollback) read-only;
+	 * its state folder and what runner.yml grants it writable */
+	rw[0] = d->state_dir;
+	for (size_t i = 0; g && i < g->npaths; i++)
+		rw[i + 1] = g->paths[i];
 
 	snprintf(id, sizeof(id), "%lld", (long long)release->id);
 	envv[n++] = xasprintf("RUNNER_ENV=%s", d->env->name);
@@ -123,10 +141,13 @@ static int run_cmd(struct deploy *d, const char *name, const char *script,
 		prev_dir = d->prev->release_dir;
 	envv[n++] = xasprintf("RUNNER_PREVIOUS_RELEASE_DIR=%s",
 	    prev_dir ? prev_dir : "");
+	envv[n++] = xasprintf("RUNNER_STATE_DIR=%s", d->state_dir);
+	ro[1] = prev_dir;
 	st.env = envv;
 	rc = job_step(d->ctx, d->job, &st, err);
 	for (int i = 0; i < n; i++)
 		free(envv[i]);
+	free(rw);
 	return rc;
 }
 
@@ -294,6 +315,53 @@ static int verify(struct deploy *d, int *ok)
 	return rc;
 }
 
+/*
+ * Extract artifact `a` into `rel`'s release folder, read-only to the
+ * environment's user, and store its manifest; records the step. Returns
+ * 0, 1 when it failed (*why says why; the caller frees it), or a negative
+ * code when the store failed.
+ */
+static int extract_release(struct deploy *d, const struct artifact_rec *a,
+    const struct job *rel, char **why)
+{
+	struct sbuf manifest = SBUF_INIT;
+	int rc = 0;
+	char *text;
+
+	*why = NULL;
+	rm_rf(rel->release_dir);
+	/* HOME/releases/ENV: passed through by the environment's user */
+	char *parent = xstrndup(rel->release_dir,
+	    (size_t)(strrchr(rel->release_dir, '/') - rel->release_dir));
+	if (mkdir_p(parent, 0711) < 0 || chmod(parent, 0711) < 0) {
+		*why = xasprintf("release: cannot make '%s': %s", parent,
+		    strerror(errno));
+		free(parent);
+		rc = record_step(d, "extract", 0, *why, *why, 0);
+		return rc < 0 ? rc : 1;
+	}
+	free(parent);
+	/* the very bytes the build recorded, or nothing */
+	if (artifact_extract(a->path, rel->release_dir, a->sha256) < 0 ||
+	    release_seal(rel->release_dir, d->user ? d->user->gid :
+	    (gid_t)-1, &manifest) < 0) {
+		*why = xasprintf("release: %s", error_last());
+		rc = record_step(d, "extract", 0, *why, *why, 0);
+		rc = rc < 0 ? rc : 1;
+		goto out;
+	}
+	if ((rc = store_manifest_set(d->ctx->store, rel->id, manifest.buf)) < 0)
+		goto out;
+	text = xasprintf("extracted %s (sha256 %s) into %s, read-only; %zu "
+	    "files in its manifest\n", a->path, a->sha256, rel->release_dir,
+	    manifest_count(manifest.buf));
+	rc = record_step(d, "extract", 1, NULL, text, 0);
+	free(text);
+out:
+	sbuf_release(&manifest);
+	return rc;
+}
+
 /* Where a release's files are extracted. */
 static char *release_dir(const struct deploy *d)
 {
@@ -453,14 +521,27 @@ static int rollback(struct deploy *d)
 	const struct env_def *cur = d->env;
 	int ok, rc = 0;
 
+	struct job *src = NULL;
+	char *bad = NULL;
 	if (prepare(d, d->prev->commit, pws, &ppl) < 0 ||
-	    !(penv = pipeline_env(ppl, d->env->name))) {
+	    !(penv = pipeline_env(ppl, d->env->name)) ||
+	    job_give(pws, d->user) < 0 ||
+	    store_job_get(d->ctx->store, d->prev->source_job, &src) < 0 ||
+	    (!src->nartifacts && error_set(ERR_NOTFOUND, "build #%lld has no "
+	    "artifact", (long long)src->id)) ||
+	    (rc = extract_release(d, &src->artifacts[0], d->prev, &bad))) {
+		/* the previous release is extracted again from its archive:
+		 * files changed since it served are not deployed again */
 		char *why = xasprintf("%s; rollback to release #%lld impossible: %s",
-		    d->error, (long long)d->prev->id, error_last());
+		    d->error, (long long)d->prev->id, bad ? bad : error_last());
 		free(d->error);
 		d->error = why;
+		free(bad);
+		job_free(src);
+		rc = rc < 0 ? rc : 0;
 		goto out;
 	}
+	job_free(src);
 	/* The previous release's own deploy command and checks. */
 	d->env = penv;
 	char *name = xasprintf("rollback to #%lld", (long long)d->prev->id);
@@ -497,6 +578,49 @@ out:
 	return rc;
 }
 
+/* Who runs the environment's commands: runner.yml's user for it (only
+ * when the daemon switches users), or the build user. */
+static int env_user(struct deploy *d)
+{
+	const struct env_grant *g = config_env(d->ctx->conf, d->job->env);
+
+	if (!g || !g->user || !d->ctx->user)
+		return 0;
+	if (run_user_lookup(g->user, &d->grant_user) < 0)
+		return error_set(ERR_INVALID, "environment '%s': %s (runner.yml "
+		    "environments: user)", d->job->env, error_last());
+	if (d->grant_user.uid == 0 || d->grant_user.uid == geteuid())
+		return error_set(ERR_INVALID, "environment '%s': user '%s' is "
+		    "root or the runner's own user; its commands run as a user "
+		    "of their own", d->job->env, g->user);
+	d->user = &d->grant_user;
+	return 0;
+}
+
+/* The environment's state folder, kept across deployments, owned by the
+ * user of its commands: HOME/state/REPO/ENV. */
+static int state_dir(struct deploy *d)
+{
+	const char *base = strrchr(d->job->repo, '/');
+	size_t n;
+	char *repo;
+	int rc;
+
+	base = base ? base + 1 : d->job->repo;
+	n = strlen(base);
+	if (n > 4 && !strcmp(base + n - 4, ".git"))
+		n -= 4;
+	repo = xasprintf("%s/state/%.*s", d->ctx->home, (int)n, base);
+	d->state_dir = xasprintf("%s/%s", repo, d->env->name);
+	if ((rc = mkdir_p(repo, 0711)) == 0 && chmod(repo, 0711) == 0 &&
+	    (rc = mkdir_p(d->state_dir, 0700)) == 0 && d->user &&
+	    chown(d->state_dir, d->user->uid, d->user->gid) < 0)
+		rc = error_set(-1, "cannot give '%s' to user '%s': %s",
+		    d->state_dir, d->user->name, strerror(errno));
+	free(repo);
+	return rc;
+}
+
 int deploy_run(struct job_ctx *ctx, struct job *job)
 {
 	struct deploy d = { .ctx = ctx, .job = job };
@@ -507,8 +631,13 @@ int deploy_run(struct job_ctx *ctx, struct job *job)
 	d.rc = config_repo(ctx->conf, job->repo);
 	d.ws = job_workspace_path(ctx->home, job->id);
 	d.tmp = xasprintf("%s/tmp", ctx->home);
+	d.user = ctx->user;
 	if (mkdir_p(d.tmp, 0700) < 0) {
 		set_outcome(&d, "failed", xstrdup(error_last()));
+		goto end;
+	}
+	if (env_user(&d) < 0) {
+		reject(&d, "%s", error_last());
 		goto end;
 	}
 	resolve(&d);
@@ -524,8 +653,8 @@ int deploy_run(struct job_ctx *ctx, struct job *job)
 		    job->env, job->commit);
 		goto end;
 	}
-	if (d.env->signed_tag && !job->tag && !job->forced_by &&
-	    !job->rollback_to) {
+	if ((d.env->signed_tag || config_env_signed(ctx->conf, job->env)) &&
+	    !job->tag && !job->forced_by && !job->rollback_to) {
 		reject(&d, "environment '%s' requires a signed release tag (or "
 		    "'runner deploy --force')", job->env);
 		goto end;
@@ -533,6 +662,10 @@ int deploy_run(struct job_ctx *ctx, struct job *job)
 	gates(&d, d.ws);
 	if (d.state)
 		goto end;
+	if (job_give(d.ws, d.user) < 0 || state_dir(&d) < 0) {
+		set_outcome(&d, "failed", xstrdup(error_last()));
+		goto end;
+	}
 
 	/* What serves now is what a failure rolls back to. */
 	if (store_env_get(ctx->store, job->repo, job->env, &er) == 0 &&
@@ -551,21 +684,20 @@ int deploy_run(struct job_ctx *ctx, struct job *job)
 		free(job->notes);
 		job->notes = sbuf_detach(&notes);
 	}
-	if (!job->rollback_to) {
+	{
+		/* Every deployment, a rollback by hand too, extracts the very
+		 * bytes the build recorded into a release of its own: files
+		 * changed in an older release are never deployed again. */
 		const struct artifact_rec *a = &d.source->artifacts[0];
+		free(job->release_dir);
 		job->release_dir = release_dir(&d);
-		rm_rf(job->release_dir);
-		/* the very bytes the build recorded, or nothing */
-		if (artifact_extract(a->path, job->release_dir, a->sha256) < 0) {
-			set_outcome(&d, "failed", xasprintf("release: %s",
-			    error_last()));
-			record_step(&d, "extract", 0, d.error, d.error, 0);
+		char *why;
+		if ((rc = extract_release(&d, a, job, &why)) < 0)
+			goto out;
+		if (rc > 0) {
+			set_outcome(&d, "failed", why);
 			goto end;
 		}
-		char *text = xasprintf("extracted %s (sha256 %s) into %s\n",
-		    a->path, a->sha256, job->release_dir);
-		record_step(&d, "extract", 1, NULL, text, 0);
-		free(text);
 	}
 	{
 		struct source *src = NULL;
@@ -633,6 +765,8 @@ out:
 	free(err);
 	free(d.ws);
 	free(d.tmp);
+	free(d.state_dir);
+	run_user_release(&d.grant_user);
 	free(d.state);
 	free(d.error);
 	job_free(d.source);

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -134,6 +135,110 @@ static const char *user_home(void)
 	return home;
 }
 
+/* Paths that repository code must not see, besides the home: the
+ * folder of the job's repository (its siblings are other repositories;
+ * the repository itself is bound back read-only) unless that is the root
+ * or a system folder. Caller frees. */
+static char *repo_parent(const char *repo)
+{
+	static const char *const system[] = { "/", "/usr", "/etc", "/var",
+	    "/bin", "/lib", "/opt", "/home", "/tmp", "/srv", NULL };
+	const char *slash = strrchr(repo, '/');
+	char *p;
+
+	if (!slash || slash == repo)
+		return NULL;
+	p = xstrndup(repo, (size_t)(slash - repo));
+	for (size_t i = 0; system[i]; i++)
+		if (!strcmp(p, system[i])) {
+			free(p);
+			return NULL;
+		}
+	return p;
+}
+
+static const char **strv_push(const char **v, size_t *n, const char *s)
+{
+	v = xrealloc(v, (*n + 2) * sizeof(*v));
+	v[(*n)++] = s;
+	v[*n] = NULL;
+	return v;
+}
+
+/*
+ * The sandbox of one step: the system read-only; the runner's home, its
+ * user's home, the private files runner.yml names and the other
+ * repositories hidden; the job's own repository read-only (the workspace
+ * borrows its objects); the workspace and the step's own paths writable.
+ */
+struct confine {
+	struct run_sandbox sb;
+	const char **hide, **ro, **rw;
+	char *parent;
+	const char **private;
+};
+
+static void confine_init(struct confine *cf, struct job_ctx *ctx,
+    const struct job *job, const struct job_step *st)
+{
+	size_t nh = 0, nro = 0, nrw = 0;
+
+	memset(cf, 0, sizeof(*cf));
+	cf->hide = strv_push(NULL, &nh, ctx->home);
+	if (strcmp(user_home(), "/"))
+		cf->hide = strv_push(cf->hide, &nh, user_home());
+	if ((cf->parent = repo_parent(job->repo)))
+		cf->hide = strv_push(cf->hide, &nh, cf->parent);
+	cf->private = config_private_files(ctx->conf);
+	for (const char **p = cf->private; *p; p++)
+		cf->hide = strv_push(cf->hide, &nh, *p);
+	cf->ro = strv_push(NULL, &nro, job->repo);
+	for (const char *const *p = st->ro; p && *p; p++)
+		cf->ro = strv_push(cf->ro, &nro, *p);
+	cf->rw = strv_push(NULL, &nrw, st->cwd);
+	for (const char *const *p = st->rw; p && *p; p++)
+		cf->rw = strv_push(cf->rw, &nrw, *p);
+	cf->sb.hide = cf->hide;
+	cf->sb.ro = cf->ro;
+	cf->sb.rw = cf->rw;
+	cf->sb.network = st->network;
+	/* services a deploy starts must outlive its shell */
+	cf->sb.pid_ns = !st->keep_detached;
+}
+
+static void confine_release(struct confine *cf)
+{
+	free(cf->hide);
+	free(cf->ro);
+	free(cf->rw);
+	free(cf->parent);
+	free(cf->private);
+}
+
+static uid_t give_uid;
+static gid_t give_gid;
+
+static int give_one(const char *path, const struct stat *sb, int flag,
+    struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return lchown(path, give_uid, give_gid) < 0 ? -1 : 0;
+}
+
+int job_give(const char *path, const struct run_user *user)
+{
+	if (!user)
+		return 0;
+	give_uid = user->uid;
+	give_gid = user->gid;
+	if (nftw(path, give_one, 32, FTW_PHYS | FTW_MOUNT) < 0)
+		return error_set(-1, "cannot give '%s' to user '%s': %s", path,
+		    user->name, strerror(errno));
+	return 0;
+}
+
 static void build_env(struct job_ctx *ctx, const struct job *job,
     const char *name, const char *ws, char *const *extra, struct env *e)
 {
@@ -141,7 +246,6 @@ static void build_env(struct job_ctx *ctx, const struct job *job,
 
 	snprintf(id, sizeof(id), "%lld", (long long)job->id);
 	env_setf(e, "PATH", ctx->conf->path_env);
-	env_setf(e, "HOME", user_home());
 	env_setf(e, "LANG", "C.UTF-8");
 	env_setf(e, "CI", "true");
 	env_setf(e, "RUNNER_JOB", id);
@@ -220,7 +324,18 @@ static int run_logged(struct job_ctx *ctx, const struct job *job, int idx,
 		    strerror(errno), errno == ENOSPC ? " (no space)" : "");
 		return 0;
 	}
+	const struct run_user *user = st->user ? st->user : ctx->user;
+	/* Without a user of its own, repository code is always confined,
+	 * unless runner.yml trusts the repositories. */
+	int isolate = st->isolate || (!ctx->user && !ctx->conf->trust_repositories);
 	build_env(ctx, job, st->name, st->cwd, st->env, &env);
+	if (isolate)
+		env_setf(&env, "HOME", "/tmp");
+	else if (user)
+		env_setf(&env, "HOME", access(user->home, W_OK) == 0 ?
+		    user->home : st->cwd);
+	else
+		env_setf(&env, "HOME", user_home());
 	/* what a stage starts may not outlive the daemon; services that a
 	 * deploy detaches may */
 	if (!st->keep_detached)
@@ -229,15 +344,21 @@ static int run_logged(struct job_ctx *ctx, const struct job *job, int idx,
 	size_t nsec = 0;
 	const char **values = NULL;
 	for (char *const *p = st->secrets; p && *p; p++) {
-		const char *v = config_secret(ctx->conf, *p);
-		if (!v) {
+		const struct secret *def = config_secret_def(ctx->conf, *p);
+		const char *v = def ? def->value : NULL;
+		char *why = NULL;
+		if (!def || !secret_allowed(def, st->env_name, job->ref, job->repo,
+		    &why)) {
 			env_free(&env);
 			free(values);
 			res->state = "failed";
 			res->exit_code = -1;
-			res->error = xasprintf("%s '%s' needs secret '%s', which is "
-			    "not defined in runner.yml (secrets:)", st->what,
-			    st->name, *p);
+			res->error = def ? xasprintf("%s '%s' names secret '%s', "
+			    "whose scope in runner.yml is %s; it was not given",
+			    st->what, st->name, *p, why) : xasprintf("%s '%s' "
+			    "needs secret '%s', which is not defined in runner.yml "
+			    "(secrets:)", st->what, st->name, *p);
+			free(why);
 			log_note(res->fd, res->error);
 			return 0;
 		}
@@ -247,11 +368,8 @@ static int run_logged(struct job_ctx *ctx, const struct job *job, int idx,
 	}
 	struct masker *mask = masker_new(values, nsec);
 	free(values);
-	/* isolated: the store, secrets and other jobs' files are not there,
-	 * nor the runner user's own home */
-	const char *hide[] = { user_home(), ctx->home, NULL };
-	if (!strcmp(user_home(), "/"))
-		hide[0] = ctx->home, hide[1] = NULL;
+	struct confine cf;
+	confine_init(&cf, ctx, job, st);
 	struct stage_spec spec = {
 		.script = st->script,
 		.cwd = st->cwd,
@@ -269,13 +387,12 @@ static int run_logged(struct job_ctx *ctx, const struct job *job, int idx,
 		.arg = &sa,
 		.mask = mask,
 		.limits = ctx->conf->limits,
-		.isolate = st->isolate,
-		.network = st->network,
-		.hide = hide,
+		.user = user,
+		.sandbox = isolate ? &cf.sb : NULL,
 	};
 	/* what the stage sets wins over runner.yml's defaults */
 	if (st->limits) {
-		const struct stage_limits *l = st->limits;
+		const struct run_limits *l = st->limits;
 		if (l->processes)
 			spec.limits.processes = l->processes;
 		if (l->memory)
@@ -289,6 +406,7 @@ static int run_logged(struct job_ctx *ctx, const struct job *job, int idx,
 		r.end = STAGE_SPAWN_FAILED;
 	env_free(&env);
 	masker_free(mask);
+	confine_release(&cf);
 	if (sa.store_error)
 		return -1;
 	format_duration(&dur, spec.timeout_ms);
@@ -380,8 +498,11 @@ static int run_stage(struct job_ctx *ctx, const struct job *job,
 	struct job_step st = {
 		.name = sd->name, .what = "stage", .script = sd->run, .cwd = ws,
 		.env = sd->env, .secrets = sd->secrets, .limits = &sd->limits,
-		.isolate = sd->isolate >= 0 ? sd->isolate : ctx->conf->isolate,
-		.network = sd->network, .timeout_ms = sd->timeout_ms,
+		.isolate = sd->isolate >= 0 ? sd->isolate :
+		    config_isolate(ctx->conf, job->repo),
+		.network = sd->network >= 0 ? sd->network :
+		    config_network(ctx->conf, job->repo),
+		.timeout_ms = sd->timeout_ms,
 	};
 	struct logged res = { .fd = -1 };
 	int error;
@@ -461,7 +582,7 @@ static int end_build(struct job_ctx *ctx, const struct job *job,
 	reqs = xcalloc(rc->nauto_deploy + 1, sizeof(*reqs));
 	for (size_t i = 0; i < rc->nauto_deploy; i++) {
 		const struct env_def *e = pipeline_env(pl, rc->auto_deploy[i]);
-		if (!e || e->signed_tag)
+		if (!e || e->signed_tag || config_env_signed(ctx->conf, e->name))
 			continue;
 		reqs[n++] = (struct deploy_req){ .repo = job->repo,
 		    .ref = job->ref, .commit = job->commit, .env = e->name,
@@ -470,6 +591,35 @@ static int end_build(struct job_ctx *ctx, const struct job *job,
 	error = store_job_end_deploy(ctx->store, job->id, state, msg, reqs, n);
 	free(reqs);
 	return error;
+}
+
+/*
+ * The repository may narrow the server's policy, never widen it: a stage
+ * that asks for isolate: false or network: true where runner.yml does not
+ * allow it is an error of the pipeline. Returns the message, or NULL.
+ */
+static char *pipeline_policy(struct job_ctx *ctx, const struct job *job,
+    const struct pipeline *pl)
+{
+	int iso = config_isolate(ctx->conf, job->repo);
+	int net = config_network(ctx->conf, job->repo);
+
+	for (size_t i = 0; i < pl->nstages; i++) {
+		const struct stage_def *sd = &pl->stages[i];
+		if (sd->isolate == 0 && iso)
+			return xasprintf("%s:%zu:%zu: stage '%s' says 'isolate: "
+			    "false', which runner.yml does not allow for %s (a "
+			    "repository can narrow the server's policy, never widen "
+			    "it)", PIPELINE_NAME, sd->isolate_at.line,
+			    sd->isolate_at.col, sd->name, job->repo);
+		if (sd->network == 1 && !net)
+			return xasprintf("%s:%zu:%zu: stage '%s' says 'network: "
+			    "true', which runner.yml does not allow for %s (a "
+			    "repository can narrow the server's policy, never widen "
+			    "it)", PIPELINE_NAME, sd->network_at.line,
+			    sd->network_at.col, sd->name, job->repo);
+	}
+	return NULL;
 }
 
 int job_run(struct job_ctx *ctx, struct job *job)
@@ -519,7 +669,11 @@ int job_run(struct job_ctx *ctx, struct job *job)
 	if ((error = store_stages_init(ctx->store, job->id, names, logs,
 	    pl->nstages)) < 0)
 		goto out;
-	if (source_checkout(src, ws) < 0) {
+	if ((msg = pipeline_policy(ctx, job, pl))) {
+		state = "error";
+		goto end;
+	}
+	if (source_checkout(src, ws) < 0 || job_give(ws, ctx->user) < 0) {
 		state = "error";
 		msg = xasprintf("checkout failed: %s", error_last());
 		goto end;

@@ -16,6 +16,9 @@ struct job_ctx {
 	const char *home;
 	const struct config *conf;
 	struct store *store;
+	/* Who runs repository code: the build user (the daemon is root), or
+	 * NULL: the runner's own user, confined unless trusted. */
+	const struct run_user *user;
 	/* Worker events (cancel, shutdown) for the stage runner. */
 	int event_fd;
 	enum stage_event (*on_event)(void *arg);
@@ -31,11 +34,24 @@ struct job_step {
 	const char *cwd;
 	char *const *env;	/* extra KEY=VALUE, NULL-terminated */
 	char *const *secrets;	/* runner.yml secrets it is given, by name */
-	const struct stage_limits *limits;	/* NULL: runner.yml's */
+	const struct run_limits *limits;	/* NULL: runner.yml's */
 	int isolate, network;	/* bubblewrap, and the network in it */
 	int64_t timeout_ms;	/* 0: default_timeout */
 	int keep_detached;	/* deploys may leave services running */
+	/* Commands of an environment: its name (NULL for build stages), the
+	 * paths it reads (its releases) and writes (its state folder, what
+	 * runner.yml grants), and the user it runs as (NULL: ctx->user). */
+	const char *env_name;
+	const char *const *ro;
+	const char *const *rw;
+	const struct run_user *user;
 };
+
+/*
+ * Give a workspace or state folder to `user` (when the daemon switches
+ * users): it and everything below it. Returns 0 or -1 with a message.
+ */
+int job_give(const char *path, const struct run_user *user);
 
 /*
  * Run `st` as the next stage of `job`. *err (caller frees) says why it

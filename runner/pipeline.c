@@ -180,6 +180,7 @@ static int parse_stage(const char *file, const struct ynode *n, size_t idx,
 	    (error = ynode_limits(file, v, what.buf, &st->limits)) < 0)
 		goto out;
 	st->isolate = -1;
+	st->network = -1;
 	for (int i = 0; i < 2; i++) {
 		const char *key = i ? "network" : "isolate";
 		int *slot = i ? &st->network : &st->isolate;
@@ -189,6 +190,9 @@ static int parse_stage(const char *file, const struct ynode *n, size_t idx,
 			    what.buf);
 			goto out;
 		}
+		if (v)
+			*(i ? &st->network_at : &st->isolate_at) = (struct ypos){
+			    v->line, v->col };
 	}
 	if ((v = ynode_get(n, "artifacts"))) {
 		if ((error = ynode_strv(file, v, "artifacts", what.buf,
@@ -631,8 +635,9 @@ void pipeline_dump(const struct pipeline *pl, struct sbuf *out)
 		if (st->isolate >= 0)
 			sbuf_addf(out, "  isolate: %s\n", st->isolate ? "true" :
 			    "false");
-		if (st->network)
-			sbuf_adds(out, "  network: true\n");
+		if (st->network >= 0)
+			sbuf_addf(out, "  network: %s\n", st->network ? "true" :
+			    "false");
 		if (st->limits.processes || st->limits.memory ||
 		    st->limits.file_size || st->limits.open_files)
 			sbuf_addf(out, "  limits: processes %lld, memory %lld, "

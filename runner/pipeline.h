@@ -19,6 +19,11 @@
 struct sbuf;
 struct source;
 
+/* Where a key stands in the file, for messages about its value. */
+struct ypos {
+	size_t line, col;
+};
+
 struct stage_def {
 	char *name;
 	char *run;		/* one script; a list is joined with newlines */
@@ -29,9 +34,10 @@ struct stage_def {
 	size_t nartifacts;
 	char **secrets;		/* names of runner.yml secrets it is given */
 	size_t nsecrets;
-	struct stage_limits limits;	/* 0s: runner.yml's */
+	struct run_limits limits;	/* 0s: runner.yml's */
 	int isolate;		/* -1: runner.yml's; 0 or 1 */
-	int network;		/* with isolate: keep the network */
+	int network;		/* -1: runner.yml's; 0 or 1 */
+	struct ypos isolate_at, network_at;
 	size_t line;
 };
 

@@ -34,7 +34,7 @@ enum q {
 	Q_EVENT_JOB, Q_EVENT_INS, Q_REC_DEPLOY_IDS, Q_EVENTS_UNROUTED,
 	Q_EVENT_ROUTED, Q_NOTIF_INS, Q_NOTIF_DUE, Q_NOTIF_RESULT, Q_NOTIF_JOB,
 	Q_NOTIF_OPEN, Q_NOTIF_COUNT, Q_NOTIF_LAST_ACTION, Q_EVENTS_ALL_ROUTED,
-	Q_CLAIM_SYNC,
+	Q_CLAIM_SYNC, Q_MANIFEST_SET, Q_MANIFEST_GET,
 	Q_MAX
 };
 
@@ -199,6 +199,8 @@ static const char *const sql[Q_MAX] = {
 	[Q_NOTIF_OPEN] = "SELECT " NOTIF_COLS " FROM notifications WHERE state "
 	    "IN ('pending', 'dead') ORDER BY id DESC LIMIT ?1",
 	[Q_NOTIF_COUNT] = "SELECT count(*) FROM notifications WHERE state = ?1",
+	[Q_MANIFEST_SET] = "UPDATE jobs SET manifest = ?2 WHERE id = ?1",
+	[Q_MANIFEST_GET] = "SELECT manifest FROM jobs WHERE id = ?1",
 	[Q_NOTIF_LAST_ACTION] = "SELECT action FROM notifications WHERE target "
 	    "= ?1 AND dedup = ?2 ORDER BY id DESC LIMIT 1",
 };
@@ -308,6 +310,8 @@ static const char *const migrations[] = {
 	"CREATE INDEX notifications_state ON notifications (state, id);"
 	"CREATE INDEX notifications_job ON notifications (job_id);"
 	"CREATE INDEX notifications_dedup ON notifications (target, dedup, id);",
+	/* a release's files, to tell when they changed (manifest.h) */
+	"ALTER TABLE jobs ADD COLUMN manifest TEXT;",
 };
 
 struct store {
@@ -522,6 +526,25 @@ out:
 	if (error < 0)
 		rollback(s);
 	return error;
+}
+
+int store_data_version(struct store *s, int64_t *out)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA data_version", -1, &st,
+	    NULL) != SQLITE_OK)
+		return db_error(s, "read the data version");
+	rc = sqlite3_step(st);
+	*out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
+void store_wal_limit(struct store *s, int pages)
+{
+	sqlite3_wal_autocheckpoint(s->db, pages);
 }
 
 int store_open(const char *home, enum store_mode mode, struct store **out)
@@ -937,6 +960,29 @@ void jobs_free(struct job **v, size_t n)
 	for (size_t i = 0; i < n; i++)
 		job_free(v[i]);
 	free(v);
+}
+
+int store_manifest_set(struct store *s, int64_t id, const char *manifest)
+{
+	return run(s, Q_MANIFEST_SET, "store a manifest", "it", id, manifest);
+}
+
+int store_manifest_get(struct store *s, int64_t id, char **out)
+{
+	sqlite3_stmt *st = stmt(s, Q_MANIFEST_GET);
+	int rc;
+
+	*out = NULL;
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = col_text(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_error(s, "read a manifest");
+	return *out ? 0 : ERR_NOTFOUND;
 }
 
 int store_job_set_subject(struct store *s, int64_t id, const char *subject)

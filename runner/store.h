@@ -110,6 +110,10 @@ struct enqueued {
  * the hook's one durable commit is its only sync.
  */
 enum store_mode { STORE_OPEN, STORE_CREATE, STORE_ENQUEUE };
+/* A number that changes whenever another connection commits. */
+int store_data_version(struct store *s, int64_t *out);
+/* Checkpoint the WAL once it holds `pages` pages after a commit. */
+void store_wal_limit(struct store *s, int pages);
 
 /* Open HOME/runner.db as `mode` says. */
 int store_open(const char *home, enum store_mode mode, struct store **out);
@@ -147,6 +151,10 @@ void job_free(struct job *j);
 void jobs_free(struct job **v, size_t n);
 
 int store_job_set_subject(struct store *s, int64_t id, const char *subject);
+/* The manifest of release `id` (manifest.h): store it, or read it (caller
+ * frees; ERR_NOTFOUND for a release extracted before manifests). */
+int store_manifest_set(struct store *s, int64_t id, const char *manifest);
+int store_manifest_get(struct store *s, int64_t id, char **out);
 /* Replace the job's stage rows with pending ones. */
 int store_stages_init(struct store *s, int64_t id, char *const *names,
     char *const *log_paths, size_t n);

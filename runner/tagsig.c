@@ -7,7 +7,7 @@
  */
 #include "tagsig.h"
 #include "config.h"
-#include "proc.h"
+#include "run.h"
 #include "util.h"
 
 #include <errno.h>
@@ -71,9 +71,9 @@ static int verify_ssh(const char *allowed, const char *payload, size_t plen,
 	if (!allowed)
 		return error_set(ERR_INVALID, "SSH-signed tag, but no "
 		    "allowed_signers is configured for this repository");
-	char *find[] = { "ssh-keygen", "-Y", "find-principals", "-f",
-	    (char *)allowed, "-s", (char *)sigfile, NULL };
-	rc = proc_run(find, NULL, 0, &o, &e, 10000);
+	const char *find[] = { "ssh-keygen", "-Y", "find-principals", "-f",
+	    allowed, "-s", sigfile, NULL };
+	rc = run_helper(find, NULL, 0, &o, &e, 10000);
 	if (rc < 0) {
 		error = rc;
 		goto out;
@@ -87,9 +87,9 @@ static int verify_ssh(const char *allowed, const char *payload, size_t plen,
 	char *principal = xstrdup(o.buf);
 	sbuf_reset(&o);
 	sbuf_reset(&e);
-	char *verify[] = { "ssh-keygen", "-Y", "verify", "-f", (char *)allowed,
-	    "-I", principal, "-n", "git", "-s", (char *)sigfile, NULL };
-	rc = proc_run(verify, payload, plen, &o, &e, 10000);
+	const char *verify[] = { "ssh-keygen", "-Y", "verify", "-f", allowed,
+	    "-I", principal, "-n", "git", "-s", sigfile, NULL };
+	rc = run_helper(verify, payload, plen, &o, &e, 10000);
 	if (rc != 0) {
 		first_line(e.len ? &e : &o, &why);
 		error = rc < 0 ? rc : error_set(ERR_INVALID, "bad SSH signature "
@@ -126,11 +126,11 @@ static int verify_gpg(const char *keyring, const char *payload, size_t plen,
 		    strerror(errno));
 		goto out;
 	}
-	char *argv[] = { "gpg", "--batch", "--no-tty", "--homedir", home,
-	    "--no-default-keyring", "--keyring", (char *)keyring,
+	const char *argv[] = { "gpg", "--batch", "--no-tty", "--homedir", home,
+	    "--no-default-keyring", "--keyring", keyring,
 	    "--trust-model", "always", "--no-auto-key-retrieve",
-	    "--status-fd", "1", "--verify", (char *)sigfile, "-", NULL };
-	rc = proc_run(argv, payload, plen, &o, &e, 20000);
+	    "--status-fd", "1", "--verify", sigfile, "-", NULL };
+	rc = run_helper(argv, payload, plen, &o, &e, 20000);
 	if (rc < 0) {
 		error = rc;
 		goto out;

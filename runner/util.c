@@ -470,7 +470,9 @@ int write_file_atomic(const char *path, const char *data, size_t len,
 		    strerror(errno));
 		goto out;
 	}
-	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	/* the mode asked for, whatever the umask */
+	if (fchmod(fd, mode) < 0 || write_all(fd, data, len) < 0 ||
+	    fsync(fd) < 0) {
 		error = error_set(errno == ENOSPC ? ERR_NOSPACE : -1,
 		    "cannot write '%s': %s", tmp, strerror(errno));
 		close(fd);

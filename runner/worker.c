@@ -10,6 +10,7 @@
 #include "hook.h"
 #include "job.h"
 #include "notify.h"
+#include "run.h"
 #include "stage.h"
 #include "store.h"
 #include "util.h"
@@ -103,9 +104,33 @@ static void drain_fd(int fd)
 		;
 }
 
+/*
+ * The build user of `conf`, when the daemon runs as root and does not
+ * trust repositories; looked up again only when its name changes. NULL
+ * with *missing set when it cannot be found.
+ */
+static const struct run_user *build_user(const struct config *conf,
+    struct run_user *cache, int *missing)
+{
+	*missing = 0;
+	if (geteuid() != 0 || conf->trust_repositories)
+		return NULL;
+	if (cache->name && !strcmp(cache->name, conf->build_user))
+		return cache;
+	run_user_release(cache);
+	if (run_user_lookup(conf->build_user, cache) < 0 || cache->uid == 0) {
+		run_user_release(cache);
+		*missing = 1;
+		return NULL;
+	}
+	return cache;
+}
+
 int daemon_worker_main(const char *home, const struct config *conf,
     int wake_r, pid_t parent)
 {
+	struct run_user user = { 0 };
+	int missing = 0, said = 0;
 	struct wstate ws = { .wake_r = wake_r, .home = home };
 	struct job_ctx ctx = {
 		.home = home, .conf = conf, .on_event = worker_event,
@@ -140,7 +165,15 @@ int daemon_worker_main(const char *home, const struct config *conf,
 		reload_config(home, &ws.cw);
 		if (ws.cw.conf)
 			ctx.conf = ws.cw.conf;
-		int rc = store_claim(ws.store, getpid(), ctx.conf->supersede, &job);
+		ctx.user = build_user(ctx.conf, &user, &missing);
+		int rc = missing ? -1 : store_claim(ws.store, getpid(),
+		    ctx.conf->supersede, &job);
+		if (missing && !said++)
+			daemon_log("worker: build user '%s' is gone: no job runs "
+			    "until it is back (runner init creates it)",
+			    ctx.conf->build_user);
+		else if (!missing)
+			said = 0;
 
 		if (rc == 0) {
 			daemon_log("job #%lld: started (%s %.7s, attempt %d)",
@@ -167,7 +200,7 @@ int daemon_worker_main(const char *home, const struct config *conf,
 		struct pollfd pfd[2] = {
 			{ ws.sigfd, POLLIN, 0 }, { wake_r, POLLIN, 0 },
 		};
-		if (rc != ERR_NOTFOUND)
+		if (rc != ERR_NOTFOUND && !missing)
 			daemon_log("worker: cannot claim a job: %s", error_last());
 		else if (job_workspaces_discarded())
 			job_purge_workspaces(home);	/* nothing else to do */
@@ -182,6 +215,7 @@ int daemon_worker_main(const char *home, const struct config *conf,
 	}
 	store_close(ws.store);
 	config_free(ws.cw.conf);
+	run_user_release(&user);
 	close(ws.sigfd);
 	return 0;
 }

@@ -351,7 +351,7 @@ int ynode_strv(const char *file, const struct ynode *n, const char *field,
 }
 
 int ynode_limits(const char *file, const struct ynode *n, const char *what,
-    struct stage_limits *out)
+    struct run_limits *out)
 {
 	static const char *const keys[] = {
 		"processes", "memory", "file_size", "open_files", NULL

@@ -60,6 +60,6 @@ void strv_free(char **v);
 
 /* `limits: {processes, memory, file_size, open_files}` into `out` (keys
  * not given are left as they are). */
-struct stage_limits;
+struct run_limits;
 int ynode_limits(const char *file, const struct ynode *n, const char *what,
-    struct stage_limits *out);
+    struct run_limits *out);

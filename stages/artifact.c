@@ -4,6 +4,7 @@
  * are recorded are the bytes on disk, read once.
  */
 #include "artifact.h"
+#include "manifest.h"
 #include "util.h"
 
 #include <archive.h>
@@ -11,6 +12,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -633,4 +636,65 @@ out:
 	free(real);
 	free(name);
 	return error;
+}
+
+/* release_seal's walk: nftw passes no argument of ours. */
+static gid_t seal_gid;
+static struct sbuf *seal_out;
+static size_t seal_base;
+static int seal_error;
+
+static int seal_modes(const char *path, const struct stat *st, int flag,
+    struct FTW *ftw)
+{
+	mode_t mode;
+
+	(void)ftw;
+	if (flag == FTW_SL || flag == FTW_SLN)
+		return lchown(path, (uid_t)-1, seal_gid) < 0 ? -1 : 0;
+	mode = flag == FTW_D || flag == FTW_DP || (st->st_mode & 0100) ?
+	    0750 : 0640;
+	if ((seal_gid != (gid_t)-1 && chown(path, (uid_t)-1, seal_gid) < 0) ||
+	    chmod(path, mode) < 0)
+		return -1;
+	return 0;
+}
+
+static int seal_list(const char *path, const struct stat *st, int flag,
+    struct FTW *ftw)
+{
+	char digest[PATH_MAX + 1];
+	struct stat now;
+
+	(void)st;
+	(void)ftw;
+	if (flag != FTW_F && flag != FTW_SL && flag != FTW_SLN)
+		return 0;
+	if (lstat(path, &now) < 0)
+		return seal_error = errno, -1;
+	if (S_ISLNK(now.st_mode)) {
+		ssize_t n = readlink(path, digest, sizeof(digest) - 1);
+		if (n < 0)
+			return seal_error = errno, -1;
+		digest[n] = '\0';
+	} else if (sha256_file(path, digest) < 0) {
+		return seal_error = EIO, -1;
+	}
+	manifest_add(seal_out, path + seal_base, &now, digest);
+	return 0;
+}
+
+int release_seal(const char *dir, gid_t gid, struct sbuf *manifest)
+{
+	seal_gid = gid;
+	seal_out = manifest;
+	seal_base = strlen(dir) + 1;
+	seal_error = 0;
+	if (nftw(dir, seal_modes, 32, FTW_PHYS) < 0)
+		return error_set(-1, "cannot make '%s' read-only: %s", dir,
+		    strerror(errno));
+	if (nftw(dir, seal_list, 32, FTW_PHYS) < 0)
+		return error_set(-1, "cannot list '%s' for its manifest: %s", dir,
+		    strerror(seal_error ? seal_error : errno));
+	return 0;
 }

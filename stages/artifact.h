@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct artifact_writer;
 struct glob_set;
@@ -45,5 +46,14 @@ int sha256_file(const char *path, char out[65]);
  */
 int artifact_extract(const char *archive, const char *dest,
     const char *sha256);
+
+/*
+ * Make the extracted release at `dir` read-only to repository code: owned
+ * by this process's user, group `gid` ((gid_t)-1: unchanged) with read
+ * (and search) rights, nothing for others, writable by no one but the
+ * owner. Then append its manifest (manifest.h) to `manifest`.
+ */
+struct sbuf;
+int release_seal(const char *dir, gid_t gid, struct sbuf *manifest);
 
 #endif

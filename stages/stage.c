@@ -26,7 +26,6 @@
 #include <unistd.h>
 
 #define CHUNK 65536
-#define BWRAP "/usr/bin/bwrap"
 
 void stage_become_subreaper(void)
 {
@@ -96,133 +95,23 @@ void stage_sweep_children(void)
 	}
 }
 
-static __attribute__((noreturn)) void child_exec(
-    const struct stage_spec *spec, int out_fd, int err_fd)
+/* The stage's shell, as one child of the run-command module. */
+static int start_stage(const struct stage_spec *spec, int out_fd,
+    pid_t *pid)
 {
-	sigset_t all;
-	int devnull;
-
-	const struct { int res; int64_t v; } lims[] = {
-		{ RLIMIT_NPROC, spec->limits.processes },
-		{ RLIMIT_AS, spec->limits.memory },
-		{ RLIMIT_FSIZE, spec->limits.file_size },
-		{ RLIMIT_NOFILE, spec->limits.open_files },
+	const char *const argv[] = { "/bin/sh", "-e", "-c", spec->script,
+	    NULL };
+	struct child c = {
+		.argv = argv, .envp = spec->envp, .cwd = spec->cwd,
+		.in = -1, .out = out_fd, .err = out_fd,
+		.setsid = 1, .pdeathsig = SIGKILL,
+		.user = spec->user, .sandbox = spec->sandbox,
+		.limits = &spec->limits,
 	};
+	int rc = child_start(&c);
 
-	setsid();
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	for (size_t i = 0; i < sizeof(lims) / sizeof(*lims); i++) {
-		struct rlimit rl = { (rlim_t)lims[i].v, (rlim_t)lims[i].v };
-		if (lims[i].v > 0 && setrlimit(lims[i].res, &rl) < 0)
-			goto fail;
-	}
-	for (int sig = 1; sig < NSIG; sig++)
-		signal(sig, SIG_DFL);
-	sigemptyset(&all);
-	sigprocmask(SIG_SETMASK, &all, NULL);
-	devnull = open("/dev/null", O_RDONLY);
-	if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(out_fd, 1) < 0 ||
-	    dup2(out_fd, 2) < 0 || chdir(spec->cwd) < 0)
-		goto fail;
-	/* Our own descriptors are close-on-exec; this also drops any the
-	 * daemon inherited from whoever started it. err_fd must survive
-	 * until exec, which closes it. */
-	if (err_fd > 3)
-		close_range(3, (unsigned)err_fd - 1, 0);
-	close_range((unsigned)err_fd + 1, ~0U, 0);
-	if (spec->isolate) {
-		const char *argv[64];
-		int n = 0;
-		argv[n++] = "bwrap";
-		argv[n++] = "--die-with-parent";
-		argv[n++] = "--new-session";
-		argv[n++] = "--unshare-pid";
-		argv[n++] = "--unshare-ipc";
-		argv[n++] = "--unshare-uts";
-		argv[n++] = "--unshare-cgroup-try";
-		if (!spec->network)
-			argv[n++] = "--unshare-net";
-		argv[n++] = "--ro-bind";
-		argv[n++] = "/";
-		argv[n++] = "/";
-		argv[n++] = "--dev";
-		argv[n++] = "/dev";
-		argv[n++] = "--proc";
-		argv[n++] = "/proc";
-		argv[n++] = "--tmpfs";
-		argv[n++] = "/tmp";
-		for (const char *const *h = spec->hide; h && *h && n < 40; h++) {
-			argv[n++] = "--tmpfs";
-			argv[n++] = *h;
-		}
-		argv[n++] = "--bind";
-		argv[n++] = spec->cwd;
-		argv[n++] = spec->cwd;
-		argv[n++] = "--chdir";
-		argv[n++] = spec->cwd;
-		argv[n++] = "--";
-		argv[n++] = "/bin/sh";
-		argv[n++] = "-e";
-		argv[n++] = "-c";
-		argv[n++] = spec->script;
-		argv[n] = NULL;
-		execve(BWRAP, (char *const *)argv, spec->envp);
-		goto fail;
-	}
-	char *const argv[] = { "sh", "-e", "-c", (char *)spec->script, NULL };
-	execve("/bin/sh", argv, spec->envp);
-fail:;
-	int e = errno;
-	write_all(err_fd, &e, sizeof(e));
-	_exit(127);
-}
-
-#if defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
-#else
-#define SANITIZED 0
-#endif
-
-struct child_args {
-	const struct stage_spec *spec;
-	int out_fd, err_fd;
-};
-
-static int child_start(void *arg)
-{
-	struct child_args *a = arg;
-
-	child_exec(a->spec, a->out_fd, a->err_fd);
-	return 127;
-}
-
-/*
- * Start the stage's process the way posix_spawn does: the child borrows
- * the worker's memory (on a stack of its own) until it execs, and the
- * worker waits for that. A fork would first copy the page tables of a
- * worker that maps libgit2, libcurl and libarchive, and then take a fault
- * on every page either side writes. child_exec makes only system calls.
- */
-static pid_t spawn_stage(const struct stage_spec *spec, int out_fd,
-    int err_fd)
-{
-	static char *stack;
-	const size_t size = 256 * 1024;
-	struct child_args a = { spec, out_fd, err_fd };
-
-	if (!stack) {
-		void *p = SANITIZED ? MAP_FAILED : mmap(NULL, size, PROT_READ |
-		    PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-		if (p == MAP_FAILED) {		/* then a plain fork */
-			pid_t pid = fork();
-			if (pid == 0)
-				child_exec(spec, out_fd, err_fd);
-			return pid;
-		}
-		stack = p;
-	}
-	return clone(child_start, stack + size, CLONE_VM | CLONE_VFORK |
-	    SIGCHLD, &a);
+	*pid = c.pid;
+	return rc;
 }
 
 struct logger {
@@ -286,45 +175,22 @@ static int drain(struct logger *lg, int fd, char *buf)
 static int run(const struct stage_spec *spec, struct stage_result *out)
 {
 	struct logger lg = { spec, out, SBUF_INIT };
-	int outp[2], errp[2], pidfd = -1, status = 0, e;
+	int outp[2], pidfd = -1, status = 0;
 	int64_t start = mono_ms(), deadline = 0, kill_at = 0, shut_at = 0;
 	char *buf = NULL;
 	pid_t pid;
-	ssize_t n;
 
 	memset(out, 0, sizeof(*out));
 	if (pipe2(outp, O_CLOEXEC) < 0)
 		return error_set(-1, "cannot create a pipe: %s", strerror(errno));
-	if (pipe2(errp, O_CLOEXEC) < 0) {
+	if (start_stage(spec, outp[1], &pid) < 0) {
 		close(outp[0]);
 		close(outp[1]);
-		return error_set(-1, "cannot create a pipe: %s", strerror(errno));
-	}
-	pid = spawn_stage(spec, outp[1], errp[1]);
-	if (pid < 0) {
-		e = errno;
-		close(outp[0]);
-		close(outp[1]);
-		close(errp[0]);
-		close(errp[1]);
-		out->end = STAGE_SPAWN_FAILED;
-		return error_set(-1, "cannot fork: %s", strerror(e));
-	}
-	close(outp[1]);
-	close(errp[1]);
-	while ((n = read(errp[0], &e, sizeof(e))) < 0 && errno == EINTR)
-		;
-	close(errp[0]);
-	if (n == sizeof(e)) {
-		waitpid(pid, &status, 0);
-		close(outp[0]);
 		out->end = STAGE_SPAWN_FAILED;
 		out->exit_code = 127;
-		return error_set(-1, "cannot start %s in '%s': %s%s",
-		    spec->isolate ? BWRAP : "/bin/sh", spec->cwd, strerror(e),
-		    spec->isolate && e == ENOENT ? " (isolate needs bubblewrap: "
-		    "apt-get install bubblewrap)" : "");
+		return -1;
 	}
+	close(outp[1]);
 	if (spec->on_start)
 		spec->on_start(pid, spec->arg);
 	pidfd = pidfd_open(pid, 0);

@@ -11,20 +11,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "run.h"
+
 struct masker;
 
 enum stage_event {
 	STAGE_EV_NONE,
 	STAGE_EV_CANCEL,	/* end it now */
 	STAGE_EV_SHUTDOWN,	/* let it run up to the shutdown grace */
-};
-
-/* Resource limits of a stage's processes (setrlimit); 0: inherited. */
-struct stage_limits {
-	int64_t processes;	/* RLIMIT_NPROC (per user; not for root) */
-	int64_t memory;		/* RLIMIT_AS, bytes of address space */
-	int64_t file_size;	/* RLIMIT_FSIZE, bytes of one file */
-	int64_t open_files;	/* RLIMIT_NOFILE */
 };
 
 struct stage_spec {
@@ -42,14 +36,9 @@ struct stage_spec {
 	void (*on_start)(pid_t pgid, void *arg);
 	void *arg;
 	struct masker *mask;		/* secrets to mask in the log, or NULL */
-	struct stage_limits limits;
-	/* Run under bubblewrap: the system read-only, the workspace (cwd)
-	 * the only writable place, a private /tmp, no network unless
-	 * `network`, and each of `hide` (NULL-terminated) replaced by an
-	 * empty folder. */
-	int isolate;
-	int network;
-	const char *const *hide;
+	struct run_limits limits;
+	const struct run_user *user;	/* run as this user, or NULL */
+	const struct run_sandbox *sandbox;	/* under bubblewrap, or NULL */
 };
 
 enum stage_end {

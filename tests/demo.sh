@@ -109,8 +109,9 @@ kill -TERM $daemon
 wait $daemon 2>/dev/null || true
 trap - EXIT
 for env in staging production; do
-	pid="$RUNNER_HOME/releases/$env/server.pid"
-	[ -f "$pid" ] && kill "$(cat "$pid")" 2>/dev/null || true
+	for pid in "$RUNNER_HOME"/state/*/"$env"/server.pid; do
+		[ -f "$pid" ] && kill "$(cat "$pid")" 2>/dev/null || true
+	done
 done
 printf '\nThe demo home, repository and daemon log are in %s\n' "$demo"
 printf 'Try: RUNNER_HOME=%s %s status\n' "$RUNNER_HOME" "$runner"

@@ -27,7 +27,7 @@ setup_env() {
 	# As root, each test gets a tmpfs of its own: creating thousands of
 	# files (checkouts, workspaces) is I/O the tests do not need to wait
 	# for. The benchmark measures on the real disk.
-	if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=4g,mode=0700 tmpfs "$T" 2>/dev/null; then
+	if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=4g,mode=0711 tmpfs "$T" 2>/dev/null; then
 		T_MOUNTED=1
 	else
 		T_MOUNTED=
@@ -35,11 +35,15 @@ setup_env() {
 	export RUNNER_HOME="$T/home"
 	export HOME="$T/user"
 	mkdir -p "$HOME"
+	mkdir -p -m 0755 /var/tmp/runner-test-markers
 	export GIT_AUTHOR_NAME=Tester GIT_AUTHOR_EMAIL=tester@example.com
 	export GIT_COMMITTER_NAME=Tester GIT_COMMITTER_EMAIL=tester@example.com
 	export GIT_CONFIG_NOSYSTEM=1
 	git config --global init.defaultBranch develop
 	git config --global advice.detachedHead false
+	# workspaces and repositories of other users (the build user, the git
+	# user) are looked at as root
+	git config --global safe.directory "*"
 	DAEMON_PID=
 	STAGING_PORT=$(free_port)
 	PROD_PORT=$(free_port)
@@ -52,6 +56,8 @@ teardown_env() {
 	stop_daemon
 	# anything a test started that is still around dies with the test
 	pkill -KILL -f "$T" 2>/dev/null || true
+	pkill -KILL -f "/var/tmp/runner-test-markers/${T##*/}-" 2>/dev/null || true
+	rm -f "/var/tmp/runner-test-markers/${T##*/}-"*
 	# a sanitizer report from the daemon fails the test that caused it
 	if [ -f "$T/serve.log" ] &&
 	    grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$T/serve.log"; then
@@ -187,10 +193,22 @@ assert_no_process() {
 }
 
 # A copy of sleep(1) whose path is unique to the test, so that pgrep can
-# find exactly the processes this test started. Prints its path.
+# find exactly the processes this test started. Prints its path. It lives
+# outside $T: a confined stage sees the system, not the test's folder (the
+# folder of the repository is hidden from it).
 make_sleeper() {
-	cp "$(command -v sleep)" "$T/marker-sleep"
-	echo "$T/marker-sleep"
+	mkdir -p -m 0755 /var/tmp/runner-test-markers
+	cp "$(command -v sleep)" "/var/tmp/runner-test-markers/${T##*/}-sleep"
+	echo "/var/tmp/runner-test-markers/${T##*/}-sleep"
+}
+
+# host_stages: runner.yml trusts the repositories and does not confine
+# them, so that stages and environment commands run as the daemon's user
+# on the host. For tests about something else (crashes, load, timing)
+# whose stages leave marks in the test's folder; call it after writing
+# runner.yml.
+host_stages() {
+	printf 'trust_repositories: true\nisolate: false\n' >> "$RUNNER_HOME/runner.yml"
 }
 
 # deploy_state ID: state of a deployment, waiting until it has ended.
@@ -358,4 +376,30 @@ push_tag() {
 	local out
 	out=$(git -C "$SRC" push origin "refs/tags/$1" 2>&1)
 	echo "$out" | sed -n 's/.*queued release #\([0-9]*\) for.*/\1/p'
+}
+
+# git_user: a unix user standing for the git server's (git, gitolite3,
+# www-data), who owns bare repositories and runs their hooks; root only.
+# One name for every test: useradd takes a lock on /etc/passwd, so tests
+# starting at once try again until the user exists.
+git_user() {
+	GIT_USER=runner-test-git
+	local i=0
+	while ! id "$GIT_USER" >/dev/null 2>&1 && [ $i -lt 100 ]; do
+		useradd --system --user-group --no-create-home --home-dir /nonexistent \
+		    --shell /usr/sbin/nologin "$GIT_USER" 2>/dev/null || sleep 0.1
+		i=$((i + 1))
+	done
+	id "$GIT_USER" >/dev/null
+	mkdir -p "$T/githome"
+	chown "$GIT_USER:" "$T/githome"
+}
+
+# as_git CMD...: run CMD as the git user, with its groups as a new login
+# session of that user gets them.
+as_git() {
+	setpriv --reuid="$GIT_USER" --regid="$GIT_USER" --init-groups \
+	    env HOME="$T/githome" GIT_CONFIG_NOSYSTEM=1 GIT_AUTHOR_NAME=Tester \
+	    GIT_AUTHOR_EMAIL=tester@example.com GIT_COMMITTER_NAME=Tester \
+	    GIT_COMMITTER_EMAIL=tester@example.com "$@"
 }

@@ -12,6 +12,7 @@ repos:
   - path: $T/app.git
     branches: '^b[0-9]+\$'
 YML
+	host_stages	# the stages write into the test's folder
 	make_repo app
 	src=$(make_clone app)
 	mkdir "$T/runs"

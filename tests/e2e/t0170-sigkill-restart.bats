@@ -4,7 +4,7 @@
 
 load lib
 
-setup() { setup_env; }
+setup() { setup_env; host_stages; }	# stages leave marks in $T
 teardown() { teardown_env; }
 
 @test "daemon killed mid-stage: the job re-runs after restart, recorded once" {

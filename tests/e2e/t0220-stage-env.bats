@@ -2,7 +2,8 @@
 # What a stage sees: a clean environment with the RUNNER_ variables, stdin
 # from /dev/null, only descriptors 0-2, and a real git work tree (clean to
 # `git status`, links, modes and .gitattributes conversions as git writes
-# them).
+# them), run by the build user in its sandbox. It writes what it sees into
+# its .git folder (out of `git status`'s sight), kept after the job.
 
 load lib
 
@@ -19,48 +20,55 @@ teardown() { teardown_env; }
 	ln -s deep/er/notes.txt "$src/link"
 	printf '#!/bin/sh\necho run\n' > "$src/tool.sh" && chmod +x "$src/tool.sh"
 	git -C "$src" add -A && git -C "$src" commit -q -m "tree shapes"
-	set_pipeline "$src" <<YML
+	set_pipeline "$src" <<'YML'
 stages:
   - name: env
     env: { EXTRA: "from pipeline" }
     run:
-      - env | sort > $T/env
-      - ls /proc/self/fd > $T/fds
-      - cat > $T/stdin
-      - git describe --tags > $T/describe
-      - git log --oneline | wc -l > $T/log
-      - pwd > $T/pwd
-      - git status --porcelain > $T/status
-      - readlink link > $T/link
-      - ./tool.sh > $T/tool
-      - od -c deep/er/notes.txt > $T/notes
+      - o=.git/seen; mkdir $o
+      - env | sort > $o/env
+      - ls /proc/self/fd > $o/fds
+      - cat > $o/stdin
+      - git describe --tags > $o/describe
+      - git log --oneline | wc -l > $o/log
+      - pwd > $o/pwd
+      - git status --porcelain > $o/status
+      - readlink link > $o/link
+      - ./tool.sh > $o/tool
+      - od -c deep/er/notes.txt > $o/notes
+      - id -un > $o/user
 YML
+	echo "keep_workspaces: true" >> "$RUNNER_HOME/runner.yml"
 	git -C "$src" push -q origin develop v0.9.0
 	LEAK_ME=secret start_daemon --workers 1
 	wait_state 1 passed
+	o="$RUNNER_HOME/work/1/.git/seen"
+	if [ "$(id -u)" = 0 ]; then
+		[ "$(cat "$o/user")" = runner-build ]
+	fi
 
-	grep -qx "RUNNER_JOB=1" "$T/env"
-	grep -qx "RUNNER_REF=refs/heads/develop" "$T/env"
-	grep -qx "RUNNER_BRANCH=develop" "$T/env"
-	grep -qx "RUNNER_COMMIT=$(git -C "$src" rev-parse HEAD)" "$T/env"
-	grep -qx "RUNNER_STAGE=env" "$T/env"
-	grep -qx "RUNNER_REPO=$T/app.git" "$T/env"
-	grep -qx "CI=true" "$T/env"
-	grep -qx "EXTRA=from pipeline" "$T/env"
-	grep -q "^RUNNER_WORKSPACE=$RUNNER_HOME/work/1$" "$T/env"
-	! grep -q "LEAK_ME" "$T/env"
-	! grep -q "^GIT_" "$T/env"
-	! grep -q "^RUNNER_HOME" "$T/env"
+	grep -qx "RUNNER_JOB=1" "$o/env"
+	grep -qx "RUNNER_REF=refs/heads/develop" "$o/env"
+	grep -qx "RUNNER_BRANCH=develop" "$o/env"
+	grep -qx "RUNNER_COMMIT=$(git -C "$src" rev-parse HEAD)" "$o/env"
+	grep -qx "RUNNER_STAGE=env" "$o/env"
+	grep -qx "RUNNER_REPO=$T/app.git" "$o/env"
+	grep -qx "CI=true" "$o/env"
+	grep -qx "EXTRA=from pipeline" "$o/env"
+	grep -q "^RUNNER_WORKSPACE=$RUNNER_HOME/work/1$" "$o/env"
+	! grep -q "LEAK_ME" "$o/env"
+	! grep -q "^GIT_" "$o/env"
+	! grep -q "^RUNNER_HOME" "$o/env"
 	# 0, 1, 2 and the one ls opened to list them
-	[ "$(sort -n "$T/fds" | tr '\n' ' ')" = "0 1 2 3 " ]
-	[ ! -s "$T/stdin" ]
-	[[ "$(cat "$T/describe")" == v0.9.0-2-g* ]]
-	[ "$(cat "$T/log")" -eq 3 ]
-	[ "$(cat "$T/pwd")" = "$RUNNER_HOME/work/1" ]
-	[ ! -s "$T/status" ]
-	[ "$(cat "$T/link")" = deep/er/notes.txt ]
-	[ "$(cat "$T/tool")" = run ]
-	grep -q 'o  \\r  \\n' "$T/notes"
+	[ "$(sort -n "$o/fds" | tr '\n' ' ')" = "0 1 2 3 " ]
+	[ ! -s "$o/stdin" ]
+	[[ "$(cat "$o/describe")" == v0.9.0-2-g* ]]
+	[ "$(cat "$o/log")" -eq 3 ]
+	[ "$(cat "$o/pwd")" = "$RUNNER_HOME/work/1" ]
+	[ ! -s "$o/status" ]
+	[ "$(cat "$o/link")" = deep/er/notes.txt ]
+	[ "$(cat "$o/tool")" = run ]
+	grep -q 'o  \\r  \\n' "$o/notes"
 }
 
 @test "keep_workspaces keeps the work tree after the job" {

@@ -16,6 +16,7 @@ setup() {
 			echo "    branches: '^b[0-4]\$'"
 		done
 	} > "$RUNNER_HOME/runner.yml"
+	host_stages	# the stages write into the test's folder
 	for r in 0 1 2; do
 		make_repo "r$r"
 		git init -q --bare "$T/plain$r.git"

@@ -7,6 +7,7 @@ load lib
 
 setup() {
 	setup_env
+	host_stages	# the stages leave marks in the test's folder
 	empty_source app
 	set_pipeline "$SRC" "Steps" <<YML
 stages:

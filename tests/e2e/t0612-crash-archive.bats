@@ -7,6 +7,7 @@ load lib
 
 setup() {
 	setup_env
+	host_stages	# the stage links files of the test's folder
 	empty_source app
 	# made once; each job links them into its workspace
 	mkdir "$T/pre"

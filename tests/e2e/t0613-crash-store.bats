@@ -9,6 +9,7 @@ load lib
 
 setup() {
 	setup_env
+	host_stages	# the deploy command leaves marks in the test's folder
 	empty_source app
 	{
 		echo "stages:"

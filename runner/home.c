@@ -1,0 +1,259 @@
+/*
+ * Modes of the home, checked and set in one table. The home itself is
+ * searchable by everyone (the hook's user and the build user pass through
+ * it) but listable by no one else; setgid, so that what the hook's user
+ * adds to the spool belongs to the hook's group.
+ */
+#include "home.h"
+#include "config.h"
+#include "run.h"
+#include "util.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct item {
+	const char *name;	/* "" for the home itself */
+	mode_t mode;
+	int dir;
+	int group;		/* the hook's group owns it */
+};
+
+static const struct item items[] = {
+	{ "", 02711, 1, 1 },
+	{ "runner.yml", 0600, 0, 0 },
+	{ "runner.db", 0600, 0, 0 },
+	{ "runner.db-wal", 0600, 0, 0 },
+	{ "runner.db-shm", 0600, 0, 0 },
+	{ "runner.pid", 0600, 0, 0 },
+	{ "runner.sock", 0620, 0, 1 },
+	{ "spool", 02730, 1, 1 },
+	{ "logs", 0700, 1, 0 },
+	{ "artifacts", 0700, 1, 0 },
+	{ "tmp", 0700, 1, 0 },
+	{ "work", 0711, 1, 0 },
+	{ "releases", 0711, 1, 0 },
+	{ "state", 0711, 1, 0 },
+};
+
+int home_prepare(const char *home, gid_t gid)
+{
+	int error;
+
+	if ((error = mkdir_p(home, 0700)) < 0)
+		return error;
+	for (size_t i = 0; i < sizeof(items) / sizeof(*items); i++) {
+		const struct item *it = &items[i];
+		char *p = *it->name ? xasprintf("%s/%s", home, it->name) :
+		    xstrdup(home);
+		struct stat st;
+
+		if (it->dir && (error = mkdir_p(p, 0700)) < 0) {
+			free(p);
+			return error;
+		}
+		if (lstat(p, &st) == 0 && !S_ISLNK(st.st_mode)) {
+			if (it->group && gid != (gid_t)-1 && st.st_gid != gid &&
+			    chown(p, (uid_t)-1, gid) < 0)
+				error = error_set(-1, "cannot give '%s' to group %d: "
+				    "%s", p, (int)gid, strerror(errno));
+			else if (chmod(p, it->mode) < 0)
+				error = error_set(-1, "cannot set the mode of '%s': %s",
+				    p, strerror(errno));
+		}
+		free(p);
+		if (error < 0)
+			return error;
+	}
+	return 0;
+}
+
+static void audit_file(const char *path, mode_t allowed, int owner_only,
+    struct sbuf *out)
+{
+	struct stat st;
+	mode_t extra;
+
+	if (lstat(path, &st) < 0)
+		return;
+	extra = st.st_mode & 07777 & ~allowed;
+	/* setgid and search bits of our own folders are not "wider" */
+	extra &= ~(mode_t)02000;
+	if (extra & 0777)
+		sbuf_addf(out, "'%s' is mode %04o, wider than %04o: run 'runner "
+		    "init' on the home to fix it\n", path,
+		    (unsigned)(st.st_mode & 07777), (unsigned)allowed);
+	if (owner_only && st.st_uid != 0 && st.st_uid != geteuid())
+		sbuf_addf(out, "'%s' belongs to uid %d, not to the runner's user "
+		    "or root: whoever that is decides what it trusts\n", path,
+		    (int)st.st_uid);
+}
+
+void home_audit(const char *home, const struct config *conf,
+    struct sbuf *out)
+{
+	for (size_t i = 0; i < sizeof(items) / sizeof(*items); i++) {
+		const struct item *it = &items[i];
+		char *p = *it->name ? xasprintf("%s/%s", home, it->name) :
+		    xstrdup(home);
+		audit_file(p, it->mode, 0, out);
+		free(p);
+	}
+	/* who may sign releases must be decided by the runner's user alone */
+	for (size_t i = 0; conf && i < conf->nrepos; i++) {
+		if (conf->repos[i].allowed_signers)
+			audit_file(conf->repos[i].allowed_signers, 0755, 1, out);
+		if (conf->repos[i].gpg_keyring)
+			audit_file(conf->repos[i].gpg_keyring, 0755, 1, out);
+	}
+	for (size_t i = 0; conf && i < conf->nsecrets; i++)
+		if (conf->secrets[i].file)
+			audit_file(conf->secrets[i].file, 0600, 1, out);
+}
+
+char *home_useradd_command(const char *name)
+{
+	return xasprintf("useradd --system --user-group --no-create-home "
+	    "--home-dir /nonexistent --shell /usr/sbin/nologin --comment '%s' "
+	    "%s", BUILD_USER_COMMENT, name);
+}
+
+/*
+ * Run groupadd/useradd. Another one running at the same moment holds the
+ * lock on /etc/passwd and makes it fail at once: try again for a while,
+ * and count it done when the name exists afterwards.
+ */
+static int add(const char *const *argv, int (*done)(const char *),
+    const char *name)
+{
+	struct sbuf err = SBUF_INIT;
+	int rc = -1;
+
+	for (int i = 0; i < 50 && !done(name); i++) {
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+		sbuf_reset(&err);
+		rc = run_helper(argv, NULL, 0, NULL, &err, 30000);
+		if (rc == 0 || done(name))
+			break;
+		nanosleep(&ts, NULL);
+	}
+	if (!done(name)) {
+		while (err.len && err.buf[err.len - 1] == '\n')
+			sbuf_truncate(&err, err.len - 1);
+		rc = error_set(-1, "%s %s failed: %s", argv[0], name, err.len ?
+		    err.buf : error_last());
+	} else {
+		rc = 0;
+	}
+	sbuf_release(&err);
+	return rc;
+}
+
+static int group_exists(const char *name)
+{
+	return getgrnam(name) != NULL;
+}
+
+static int user_exists(const char *name)
+{
+	return getpwnam(name) != NULL;
+}
+
+int home_users(const char *build_user, gid_t *gid, struct sbuf *out)
+{
+	const char *gadd[] = { "groupadd", "--system", HOOK_GROUP, NULL };
+	const char *uadd[] = { "useradd", "--system", "--user-group",
+	    "--no-create-home", "--home-dir", "/nonexistent", "--shell",
+	    "/usr/sbin/nologin", "--comment", BUILD_USER_COMMENT, build_user,
+	    NULL };
+	struct group *g;
+	int error = 0;
+
+	if (!group_exists(HOOK_GROUP)) {
+		if ((error = add(gadd, group_exists, HOOK_GROUP)) < 0)
+			goto out;
+		sbuf_addf(out, "created group '%s' (the hooks of other users "
+		    "queue pushes through it)\n", HOOK_GROUP);
+	}
+	if (!user_exists(build_user)) {
+		if ((error = add(uadd, user_exists, build_user)) < 0)
+			goto out;
+		sbuf_addf(out, "created user '%s' (runs code from repositories)\n",
+		    build_user);
+	}
+	g = getgrnam(HOOK_GROUP);
+	*gid = g ? g->gr_gid : (gid_t)-1;
+out:
+	return error;
+}
+
+static gid_t member_gid;
+
+static int is_member_of(const char *name)
+{
+	struct passwd *pw = getpwnam(name);
+	gid_t groups[256];
+	int n = 256;
+
+	if (!pw || getgrouplist(name, pw->pw_gid, groups, &n) < 0)
+		return 0;
+	for (int i = 0; i < n; i++)
+		if (groups[i] == member_gid)
+			return 1;
+	return 0;
+}
+
+int home_grant(const char *home, const char *repo, struct sbuf *out)
+{
+	struct stat rs, hs;
+	struct passwd *pw;
+	struct group *gr;
+	char *name = NULL, *gname = NULL;
+	int error = 0;
+
+	if (stat(repo, &rs) < 0 || stat(home, &hs) < 0)
+		return error_set(-1, "cannot read '%s' or '%s': %s", repo, home,
+		    strerror(errno));
+	/* the runner's own user and root write the store themselves */
+	if (rs.st_uid == hs.st_uid || rs.st_uid == 0)
+		return 0;
+	if (!(pw = getpwuid(rs.st_uid)))
+		return error_set(-1, "'%s' belongs to uid %d, which has no name: "
+		    "its hook cannot be granted anything", repo, (int)rs.st_uid);
+	name = xstrdup(pw->pw_name);
+	gr = getgrgid(hs.st_gid);
+	gname = gr ? xstrdup(gr->gr_name) : xasprintf("%d", (int)hs.st_gid);
+	member_gid = hs.st_gid;
+	if (is_member_of(name)) {
+		sbuf_addf(out, "user '%s' (who owns '%s' and runs its hooks) "
+		    "queues pushes through %s/spool: it is in group '%s'\n", name,
+		    repo, home, gname);
+		goto out;
+	}
+	if (geteuid() != 0) {
+		error = error_set(-1, "user '%s' owns '%s' and runs its hooks, "
+		    "but may not queue pushes; as root, run: usermod -a -G %s %s",
+		    name, repo, gname, name);
+		goto out;
+	}
+	const char *argv[] = { "usermod", "-a", "-G", gname, name, NULL };
+	if ((error = add(argv, is_member_of, name)) < 0)
+		goto out;
+	sbuf_addf(out, "granted user '%s' (who owns '%s' and runs its hooks) "
+	    "what its hook needs: it is now in group '%s', which may add "
+	    "pushes to %s/spool and wake the daemon; the store and runner.yml "
+	    "stay the runner's alone (a server already running as '%s', like "
+	    "sshd's sessions or a web server, sees the group from its next "
+	    "start)\n", name, repo, gname, home, name);
+out:
+	free(name);
+	free(gname);
+	return error;
+}

@@ -1,0 +1,55 @@
+/*
+ * The runner's home and who may reach what in it. The runner's user owns
+ * it all; the hook's group (the home's group) may only add files to the
+ * spool and send datagrams to the daemon's socket; the build user may only
+ * pass through the home to its workspace, its environment's state folder
+ * and releases (each of which is its own or readable by its group). Nothing
+ * in it is readable by others.
+ */
+#ifndef RUNNER_HOME_H
+#define RUNNER_HOME_H
+
+#include <sys/types.h>
+
+struct config;
+struct sbuf;
+
+/* The group 'runner init' run as root creates for the hooks of other users
+ * (the git server's), and the build user it creates. */
+#define HOOK_GROUP "runner"
+#define BUILD_USER_COMMENT "runner build user (repository code)"
+
+/*
+ * Create the home's folders and give everything already there the modes
+ * of the table in home.c, with group `gid` ((gid_t)-1: unchanged) for the
+ * home, its spool and socket. Safe to run again.
+ */
+int home_prepare(const char *home, gid_t gid);
+
+/* Append a warning line to `out` for each file of the home (and each file
+ * of runner.yml's signers and keyrings) that others may read or write
+ * more than they should. */
+void home_audit(const char *home, const struct config *conf,
+    struct sbuf *out);
+
+/*
+ * As root: make sure group HOOK_GROUP and the build user `build_user`
+ * exist, creating them with groupadd/useradd; *gid is the group's. Each
+ * thing created is described on `log` lines appended to `out`.
+ */
+int home_users(const char *build_user, gid_t *gid, struct sbuf *out);
+
+/*
+ * What the owner of repository `repo` (who runs its hooks) needs to queue
+ * pushes, when it is not the home's owner or root: membership of the
+ * home's group, which may add to the spool and wake the daemon. As root
+ * it is granted (usermod); otherwise the error names the command. What
+ * was found or done is a line appended to `out`.
+ */
+int home_grant(const char *home, const char *repo, struct sbuf *out);
+
+/* The command that creates build user `name`, for messages. Caller
+ * frees. */
+char *home_useradd_command(const char *name);
+
+#endif

@@ -1,0 +1,106 @@
+#!/usr/bin/env bats
+# The hook run by the git server's user, who is not the runner's: it hands
+# pushes to the spool that install-hook lets it write, the daemon queues
+# and runs them with no warning to the pusher; a wake-up the socket
+# refuses still runs the job; status says whether the daemon runs; a
+# chained hook gets all of a 10,000-ref push.
+
+load lib
+
+setup() {
+	setup_env
+	[ "$(id -u)" = 0 ] || skip "needs root: the test creates the git user"
+	git_user
+}
+teardown() { teardown_env; }
+
+# The bare repository and a clone of the sample app, both the git user's.
+git_owned_repo() {
+	git init -q --bare "$T/app.git"
+	chown -R "$GIT_USER:" "$T/app.git"
+	run "$RUNNER" install-hook "$T/app.git"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"user '$GIT_USER' (who owns '$T/app.git' and runs its hooks)"*"group 'runner'"* ]]
+	SRC=$(make_clone app)
+	chown -R "$GIT_USER:" "$SRC"
+}
+
+@test "a push by the git server's user is queued and run, with no warning" {
+	git_owned_repo
+	# what it was granted: the spool and the socket, not the store
+	[ "$(stat -c %G "$RUNNER_HOME/spool")" = runner ]
+	! as_git test -r "$RUNNER_HOME/runner.db"
+	! as_git test -r "$RUNNER_HOME/runner.yml"
+	! as_git ls "$RUNNER_HOME/spool"
+	start_daemon --workers 1
+	run as_git git -C "$SRC" push origin develop
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"runner: handed 1 update to the runner"* ]]
+	[[ "$output" != *"warning"* ]]
+	wait_state 1 passed 60
+	[ "$(job_field 1 .ref)" = refs/heads/develop ]
+	[ "$(job_field 1 .commit)" = "$(git -C "$SRC" rev-parse HEAD)" ]
+	# the staging deployment follows, as for any push
+	wait_for "[ -n \"\$(last_job deploy staging)\" ]" 30
+	[ "$(wait_deploy "$(last_job deploy staging)" 60)" = healthy ]
+	# a branch that does not trigger queues nothing
+	as_git git -C "$SRC" push -q origin develop:refs/heads/feature
+	wait_for "[ -z \"\$(ls -A '$RUNNER_HOME/spool')\" ]" 10
+	[ "$(r status --json --limit 100 | jq '[.jobs[] | select(.kind == "build")] | length')" = 1 ]
+}
+
+@test "a wake-up the socket refuses still runs the job, and the pusher is told" {
+	git_owned_repo
+	start_daemon --workers 1
+	chmod 0600 "$RUNNER_HOME/runner.sock"
+	run as_git git -C "$SRC" push origin develop
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"runner: warning: could not wake the daemon: Permission denied; it finds the push within a second"* ]]
+	pushed=$(( $(date +%s%N) / 1000000 ))
+	wait_state 1 passed 60
+	# the daemon looks for work once a second without a datagram
+	echo "# queued $(( $(job_field 1 .created_ms) - pushed )) ms after the push" >&3
+}
+
+@test "a push the daemon cannot be woken for, by the runner's own user, runs too" {
+	make_repo app
+	SRC=$(make_clone app)
+	start_daemon --workers 1
+	# as if a datagram were lost: the daemon sees the store change itself
+	mv "$RUNNER_HOME/runner.sock" "$RUNNER_HOME/runner.sock.away"
+	run git -C "$SRC" push origin develop
+	[[ "$output" == *"queued job #1"* ]]
+	wait_state 1 passed 60
+}
+
+@test "runner status says whether the daemon runs" {
+	run r status
+	[[ "$output" == *"daemon: not running"* ]]
+	[ "$(r status --json | jq -c .daemon)" = '{"running":false,"pid":null,"since":null}' ]
+	start_daemon --workers 1
+	[ "$(r status --json | jq -r '.daemon | "\(.running) \(.pid)"')" = "true $DAEMON_PID" ]
+	since=$(r status --json | jq .daemon.since)
+	[ "$since" -gt $(( $(date +%s) * 1000 - 60000 )) ]
+	run r status
+	[[ "$output" == *"daemon: running (pid $DAEMON_PID, for "* ]]
+	stop_daemon
+	[ "$(r status --json | jq .daemon.running)" = false ]
+}
+
+@test "a chained hook gets all of a 10,000-ref push, over 4 MiB of input" {
+	git init -q --bare "$T/app.git"
+	printf '#!/bin/sh\ncat > "%s/chained.in"\n' "$T" > "$T/app.git/hooks/post-receive"
+	chmod +x "$T/app.git/hooks/post-receive"
+	"$RUNNER" install-hook "$T/app.git" >/dev/null
+	SRC=$(make_clone app)
+	head=$(git -C "$SRC" rev-parse HEAD)
+	long=$(printf 'x%.0s' $(seq 170))
+	for i in $(seq -w 1 10000); do
+		echo "create refs/heads/$long/$long-$i $head"
+	done | git -C "$SRC" update-ref --stdin
+	git -C "$SRC" push -q origin 'refs/heads/*:refs/heads/*'
+	[ "$(wc -l < "$T/chained.in")" -eq 10001 ]
+	[ "$(wc -c < "$T/chained.in")" -gt $((4 * 1024 * 1024)) ]
+	grep -q " refs/heads/develop$" "$T/chained.in"
+	grep -q "/$long-10000$" "$T/chained.in"
+}
