@@ -65,18 +65,48 @@ static int check_bare(const char *repo)
 	return 0;
 }
 
+char *install_gitolite_hooks(const char *repo)
+{
+	static const char tail[] = "/hooks/common/update";
+	char *link = xasprintf("%s/hooks/update", repo);
+	char target[4096];
+	ssize_t n = readlink(link, target, sizeof(target) - 1);
+	size_t tl = sizeof(tail) - 1;
+
+	free(link);
+	if (n <= 0 || (size_t)n <= tl)
+		return NULL;
+	target[n] = '\0';
+	if (target[0] != '/' || strcmp(target + n - tl, tail) ||
+	    !strstr(target, "/.gitolite/"))
+		return NULL;
+	return xstrndup(target, (size_t)n - strlen("/update"));
+}
+
 int install_hook(const char *repo, const char *home, const char *prog,
     const char *name, int *chained)
 {
-	struct sbuf script = SBUF_INIT, marker = SBUF_INIT;
-	char *hooks = NULL, *path = NULL, *chain = NULL;
-	int pre = !strcmp(name, "pre-receive");
+	char *hooks;
 	int error;
 
 	*chained = 0;
 	if ((error = check_bare(repo)) < 0)
 		return error;
 	hooks = xasprintf("%s/hooks", repo);
+	error = install_hook_into(hooks, home, prog, name, chained);
+	free(hooks);
+	return error;
+}
+
+int install_hook_into(const char *hooks, const char *home, const char *prog,
+    const char *name, int *chained)
+{
+	struct sbuf script = SBUF_INIT, marker = SBUF_INIT;
+	char *path = NULL, *chain = NULL;
+	int pre = !strcmp(name, "pre-receive");
+	int error;
+
+	*chained = 0;
 	path = xasprintf("%s/%s", hooks, name);
 	chain = xasprintf("%s/%s.chained", hooks, name);
 	sbuf_addf(&marker, "# runner %s hook", name);
@@ -118,10 +148,13 @@ int install_hook(const char *repo, const char *home, const char *prog,
 	    "exit 0\n", name, pre ? "release tags not checked" :
 	    "nothing queued");
 	error = write_file_atomic(path, script.buf, script.len, 0755);
+	/* it belongs to whoever owns the hooks (the git server's user) */
+	struct stat st;
+	if (error == 0 && stat(hooks, &st) == 0)
+		(void)!lchown(path, st.st_uid, st.st_gid);
 out:
 	sbuf_release(&script);
 	sbuf_release(&marker);
-	free(hooks);
 	free(path);
 	free(chain);
 	return error;

@@ -12,5 +12,16 @@
  */
 int install_hook(const char *repo, const char *home, const char *prog,
     const char *name, int *chained);
+/* The same into the folder `dir` of hooks (gitolite's common hooks). */
+int install_hook_into(const char *dir, const char *home, const char *prog,
+    const char *name, int *chained);
+
+/*
+ * If gitolite manages `repo` (its update hook is a link into gitolite's
+ * common hooks), the folder of those common hooks, which gitolite links
+ * into every repository it manages, new ones too; else NULL. Caller
+ * frees.
+ */
+char *install_gitolite_hooks(const char *repo);
 
 #endif

@@ -192,7 +192,11 @@ static void confine_init(struct confine *cf, struct job_ctx *ctx,
 	cf->private = config_private_files(ctx->conf);
 	for (const char **p = cf->private; *p; p++)
 		cf->hide = strv_push(cf->hide, &nh, *p);
-	cf->ro = strv_push(NULL, &nro, job->repo);
+	/* a repository its user may not read (gitolite's umask is 0077)
+	 * stays hidden: the stage's git commands cannot see its objects */
+	const struct run_user *user = st->user ? st->user : ctx->user;
+	if (!user || run_user_can_read(user, job->repo))
+		cf->ro = strv_push(NULL, &nro, job->repo);
 	for (const char *const *p = st->ro; p && *p; p++)
 		cf->ro = strv_push(cf->ro, &nro, *p);
 	cf->rw = strv_push(NULL, &nrw, st->cwd);

@@ -457,3 +457,36 @@ int run_sandbox_works(const struct run_user *user)
 	sbuf_release(&err);
 	return rc < 0 ? rc : 0;
 }
+
+static int may(const struct run_user *u, const struct stat *st, mode_t bits)
+{
+	if (st->st_uid == u->uid)
+		return (st->st_mode >> 6 & bits) == bits;
+	for (int i = 0; i < u->ngroups; i++)
+		if (st->st_gid == u->groups[i])
+			return (st->st_mode >> 3 & bits) == bits;
+	if (st->st_gid == u->gid)
+		return (st->st_mode >> 3 & bits) == bits;
+	return (st->st_mode & bits) == bits;
+}
+
+int run_user_can_read(const struct run_user *u, const char *path)
+{
+	struct sbuf sb = SBUF_INIT;
+	struct stat st;
+	int ok = 1;
+
+	if (u->uid == 0)
+		return 1;
+	for (const char *p = path; ok && *p;) {
+		const char *next = strchr(p + 1, '/');
+		size_t n = next ? (size_t)(next - path) : strlen(path);
+		sbuf_reset(&sb);
+		sbuf_add(&sb, path, n ? n : 1);
+		ok = stat(sb.buf, &st) == 0 && may(u, &st, next ? 1u :
+		    S_ISDIR(st.st_mode) ? 5u : 4u);
+		p = next ? next : path + strlen(path);
+	}
+	sbuf_release(&sb);
+	return ok;
+}

@@ -35,7 +35,10 @@ setup_env() {
 	export RUNNER_HOME="$T/home"
 	export HOME="$T/user"
 	mkdir -p "$HOME"
+	# files a confined stage may look at (it sees the system read-only,
+	# not the test's folder): "$MARK-NAME"
 	mkdir -p -m 0755 /var/tmp/runner-test-markers
+	MARK="/var/tmp/runner-test-markers/${T##*/}"
 	export GIT_AUTHOR_NAME=Tester GIT_AUTHOR_EMAIL=tester@example.com
 	export GIT_COMMITTER_NAME=Tester GIT_COMMITTER_EMAIL=tester@example.com
 	export GIT_CONFIG_NOSYSTEM=1
@@ -197,9 +200,8 @@ assert_no_process() {
 # outside $T: a confined stage sees the system, not the test's folder (the
 # folder of the repository is hidden from it).
 make_sleeper() {
-	mkdir -p -m 0755 /var/tmp/runner-test-markers
-	cp "$(command -v sleep)" "/var/tmp/runner-test-markers/${T##*/}-sleep"
-	echo "/var/tmp/runner-test-markers/${T##*/}-sleep"
+	cp "$(command -v sleep)" "$MARK-sleep"
+	echo "$MARK-sleep"
 }
 
 # host_stages: runner.yml trusts the repositories and does not confine

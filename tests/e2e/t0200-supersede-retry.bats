@@ -54,7 +54,7 @@ stages:
   - name: slow
     run:
       - echo first line
-      - while [ ! -e /var/tmp/runner-test-markers/${T##*/}-go ]; do sleep 0.05; done
+      - while [ ! -e $MARK-go ]; do sleep 0.05; done
       - echo last line
 YML
 	start_daemon --workers 1
@@ -64,7 +64,7 @@ YML
 	follower=$!
 	wait_for "grep -q 'first line' $T/followed" 20
 	kill -0 $follower
-	touch "/var/tmp/runner-test-markers/${T##*/}-go"
+	touch "$MARK-go"
 	wait_for "! kill -0 $follower" 20
 	grep -q 'last line' "$T/followed"
 	wait_state 1 passed

@@ -38,15 +38,15 @@ YML
 stages:
   - name: only
     run:
-      - touch $T/started
-      - while [ ! -e $T/go ]; do sleep 0.05; done
+      - echo started
+      - while [ ! -e $MARK-go ]; do sleep 0.05; done
 YML
 	start_daemon --workers 1
 	git -C "$src" push -q origin develop
-	wait_for "[ -e $T/started ]" 20
+	wait_for "r log 1 only | grep -q started" 20
 	kill -TERM "$DAEMON_PID"
 	wait_for "grep -q stopping $T/serve.log" 10
-	touch "$T/go"
+	touch "$MARK-go"
 	wait_for "! kill -0 $DAEMON_PID" 20
 	DAEMON_PID=
 	[ "$(job_state 1)" = passed ]

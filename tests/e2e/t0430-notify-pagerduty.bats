@@ -12,7 +12,7 @@ setup() {
 teardown() { teardown_env; }
 
 deploy() {
-	r deploy "$1" production | sed -n 's/^queued deployment #\([0-9]*\).*/\1/p'
+	r deploy --force "$1" production | sed -n 's/^queued deployment #\([0-9]*\).*/\1/p'
 }
 
 @test "a production rollback triggers an incident; the next healthy deploy resolves it" {
@@ -35,7 +35,7 @@ environments:
   production:
     deploy: "true"
     checks:
-      - run: test ! -e $T/broken
+      - run: test ! -e $MARK-broken
 YML
 	start_daemon --workers 1
 	git -C "$SRC" push -q origin develop
@@ -46,7 +46,7 @@ YML
 	git -C "$SRC" commit -q --allow-empty -m "Break production"
 	git -C "$SRC" push -q origin develop
 	wait_state 3 passed
-	touch "$T/broken"
+	touch "$MARK-broken"
 	bad=$(deploy 3)
 	[ "$(wait_deploy "$bad")" = rolled_back ]
 	wait_for "[ \$(sink_count pd) -eq 1 ]"
@@ -62,7 +62,7 @@ YML
 	[ "$(jq -r .payload.custom_details.job "$body")" = "$bad" ]
 	[ "$(r show --json "$bad" | jq -r '.notifications[] | "\(.target) \(.action) \(.state)"')" = "oncall trigger delivered" ]
 
-	rm "$T/broken"
+	rm "$MARK-broken"
 	fixed=$(deploy 3)
 	[ "$(wait_deploy "$fixed")" = healthy ]
 	wait_for "[ \$(sink_count pd) -eq 2 ]"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bats
-# isolate: true runs a stage under bubblewrap: the system read-only, only
-# the workspace writable, a private /tmp, the runner's home (store,
-# secrets, other jobs) out of sight, and no network unless network: true.
+# Stages run under bubblewrap by default: the system read-only, only the
+# workspace writable, a private /tmp, the runner's home (store, secrets,
+# other jobs) and the other repositories out of sight; the network stays
+# unless runner.yml or the stage says network: false. A stage may leave
+# the sandbox only where runner.yml allows it for the repository.
 
 load lib
 
@@ -13,60 +15,84 @@ setup() {
 }
 teardown() { teardown_env; }
 
-@test "an isolated stage writes only its workspace and sees no network" {
+@test "a stage writes only its workspace, and network: false takes the network" {
+	git init -q --bare "$T/other.git"
 	set_pipeline "$SRC" "Isolated" <<YML
 stages:
   - name: sandbox
-    isolate: true
+    network: false
     run: |
       echo built > out.txt
       ! touch /usr/local/runner-escape 2>/dev/null
       ! touch /var/tmp/runner-escape-${T##*.} 2>/dev/null
       test ! -e "$RUNNER_HOME/runner.db"
       test ! -e "$RUNNER_HOME/runner.yml"
+      test ! -e "$T/other.git/HEAD"
+      test -e "$T/app.git/HEAD"
+      ! touch "$T/app.git/hooks/x" 2>/dev/null
+      ! touch "$RUNNER_HOME/x" 2>/dev/null
       echo private > /tmp/runner-private-\$RUNNER_JOB
       ! bash -c 'exec 3<>/dev/tcp/127.0.0.1/$NET_PORT' 2>/dev/null
       echo sandbox ok
   - name: online
-    isolate: true
-    network: true
     run: bash -c 'exec 3<>/dev/tcp/127.0.0.1/$NET_PORT; printf "GET /x HTTP/1.0\r\n\r\n" >&3; cat <&3' | grep -q ok
-  - name: plain
-    run: test -e "$RUNNER_HOME/runner.db" && cat out.txt
+  - name: again
+    run: cat out.txt
 YML
 	start_daemon --workers 1
 	git -C "$SRC" push -q origin develop
 	wait_state 1 passed
 	[[ "$(r log 1 sandbox)" == *"sandbox ok"* ]]
-	[[ "$(r log 1 plain)" == *"built"* ]]
+	[[ "$(r log 1 again)" == *"built"* ]]
 	[ ! -e /usr/local/runner-escape ]
 	[ ! -e "/var/tmp/runner-escape-${T##*.}" ]
 	[ ! -e /tmp/runner-private-1 ]
 	[ "$(sink_count net)" -eq 1 ]		# only the stage with network
 }
 
-@test "runner.yml isolate: true is the default; a stage may opt out" {
-	cat > "$RUNNER_HOME/runner.yml" <<'YML'
-isolate: true
-YML
-	set_pipeline "$SRC" "Default isolation" <<YML
-stages:
-  - name: default
-    run: test ! -e "$RUNNER_HOME/runner.db"
-  - name: out
+@test "where runner.yml allows it, stages run unconfined as the build user, and may still ask for the sandbox" {
+	[ "$(id -u)" = 0 ] || skip "needs root: only a root daemon has a build user to run unconfined stages as"
+	cat > "$RUNNER_HOME/runner.yml" <<YML
+repos:
+  - path: $T/app.git
     isolate: false
-    run: test -e "$RUNNER_HOME/runner.db"
+YML
+	set_pipeline "$SRC" "Out of the sandbox" <<YML
+stages:
+  - name: host
+    run: |
+      test -d "$RUNNER_HOME"
+      test -e "$T/app.git/HEAD"
+      test "\$(id -un)" = runner-build
+      ! cat "$RUNNER_HOME/runner.yml" 2>/dev/null
+      ! ls "$RUNNER_HOME/logs" 2>/dev/null
+      ! touch "$RUNNER_HOME/runner.db" 2>/dev/null
+  - name: boxed
+    isolate: true
+    run: test ! -e "$RUNNER_HOME/runner.db" && test ! -e "$T/app.git/../other"
 YML
 	start_daemon --workers 1
 	git -C "$SRC" push -q origin develop
 	wait_state 1 passed
 }
 
+@test "runner.yml network: false holds for every stage" {
+	echo "network: false" >> "$RUNNER_HOME/runner.yml"
+	set_pipeline "$SRC" "No network" <<YML
+stages:
+  - name: offline
+    run: "! bash -c 'exec 3<>/dev/tcp/127.0.0.1/$NET_PORT' 2>/dev/null"
+YML
+	start_daemon --workers 1
+	git -C "$SRC" push -q origin develop
+	wait_state 1 passed
+	[ "$(sink_count net)" -eq 0 ]
+}
+
 @test "a timed-out isolated stage leaves nothing behind" {
 	set_pipeline "$SRC" "Isolated sleeper" <<'YML'
 stages:
   - name: stuck
-    isolate: true
     timeout: 3s
     run: |
       cp "$(command -v sleep)" stuck-sleeper
