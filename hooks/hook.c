@@ -229,14 +229,17 @@ static int ingest_file(struct store *s, const struct config *conf,
 			    *f[4] ? f[4] : NULL, *f[5] ? f[5] : NULL };
 		}
 	}
+	/* the pushes point into these until they are enqueued */
+	struct hook_update *ups = xcalloc(n ? n : 1, sizeof(*ups));
 	q = xcalloc(n ? n : 1, sizeof(*q));
 	for (size_t i = 0; i < n; i++) {
-		struct hook_update u = { .ref = (char *)p[i].ref };
-		snprintf(u.old, sizeof(u.old), "%s", p[i].old);
-		snprintf(u.new, sizeof(u.new), "%s", p[i].new);
-		if (p[i].repo[0] != '/' || strlen(p[i].new) >= sizeof(u.new))
+		struct hook_update *u = &ups[i];
+		u->ref = (char *)p[i].ref;
+		snprintf(u->old, sizeof(u->old), "%s", p[i].old);
+		snprintf(u->new, sizeof(u->new), "%s", p[i].new);
+		if (p[i].repo[0] != '/' || strlen(p[i].new) >= sizeof(u->new))
 			continue;
-		nq += hook_match(conf, p[i].repo, &u, 1, q + nq, stderr);
+		nq += hook_match(conf, p[i].repo, u, 1, q + nq, stderr);
 	}
 	res = xcalloc(nq ? nq : 1, sizeof(*res));
 	/* enqueueing twice is harmless: a push is queued once */
@@ -248,6 +251,7 @@ static int ingest_file(struct store *s, const struct config *conf,
 out:
 	free(res);
 	free(q);
+	free(ups);
 	free(p);
 	sbuf_release(&buf);
 	return error;

@@ -436,6 +436,16 @@ static int check_confinement(const struct sup *s)
 		    "build_user)", c->build_user);
 		goto out;
 	}
+	char *work = xasprintf("%s/work", s->home);
+	int reach = run_user_can_reach(&u, work, 0);
+	free(work);
+	if (!reach) {
+		error = error_set(-1, "the build user '%s' cannot reach '%s/work', "
+		    "where its workspaces are: every folder above the home must "
+		    "be searchable by others (chmod o+x), and 'runner init' sets "
+		    "the home's own modes", c->build_user, s->home);
+		goto out;
+	}
 	if (isolated && run_sandbox_works(&u) < 0)
 		error = error_set(-1, "%s; install bubblewrap (apt-get install "
 		    "bubblewrap), or set isolate: false in runner.yml for "

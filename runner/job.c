@@ -195,7 +195,7 @@ static void confine_init(struct confine *cf, struct job_ctx *ctx,
 	/* a repository its user may not read (gitolite's umask is 0077)
 	 * stays hidden: the stage's git commands cannot see its objects */
 	const struct run_user *user = st->user ? st->user : ctx->user;
-	if (!user || run_user_can_read(user, job->repo))
+	if (!user || run_user_can_reach(user, job->repo, 1))
 		cf->ro = strv_push(NULL, &nro, job->repo);
 	for (const char *const *p = st->ro; p && *p; p++)
 		cf->ro = strv_push(cf->ro, &nro, *p);

@@ -470,7 +470,7 @@ static int may(const struct run_user *u, const struct stat *st, mode_t bits)
 	return (st->st_mode & bits) == bits;
 }
 
-int run_user_can_read(const struct run_user *u, const char *path)
+int run_user_can_reach(const struct run_user *u, const char *path, int read)
 {
 	struct sbuf sb = SBUF_INIT;
 	struct stat st;
@@ -484,7 +484,7 @@ int run_user_can_read(const struct run_user *u, const char *path)
 		sbuf_reset(&sb);
 		sbuf_add(&sb, path, n ? n : 1);
 		ok = stat(sb.buf, &st) == 0 && may(u, &st, next ? 1u :
-		    S_ISDIR(st.st_mode) ? 5u : 4u);
+		    S_ISDIR(st.st_mode) ? (read ? 5u : 1u) : read ? 4u : 0u);
 		p = next ? next : path + strlen(path);
 	}
 	sbuf_release(&sb);

@@ -96,8 +96,9 @@ int child_capture(struct child *c, const char *in, size_t inlen,
 int run_helper(const char *const argv[], const char *in, size_t inlen,
     struct sbuf *out, struct sbuf *err, int64_t timeout_ms);
 
-/* May `u` read `path` (search every folder on the way, read it)? */
-int run_user_can_read(const struct run_user *u, const char *path);
+/* May `u` reach `path` (search every folder on the way) and, with
+ * `read`, read it? */
+int run_user_can_reach(const struct run_user *u, const char *path, int read);
 
 /* Can this user make a bubblewrap sandbox here? 0, or -1 with why. */
 int run_sandbox_works(const struct run_user *user);

@@ -17,6 +17,7 @@ runner="$bin/runner"
 
 demo=${RUNNER_DEMO_DIR:-$(mktemp -d /tmp/runner-demo.XXXXXX)}
 mkdir -p "$demo"
+chmod 0711 "$demo"	# the build user passes through it to its workspaces
 export RUNNER_HOME="$demo/home"
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 

@@ -104,3 +104,31 @@ git_owned_repo() {
 	grep -q " refs/heads/develop$" "$T/chained.in"
 	grep -q "/$long-10000$" "$T/chained.in"
 }
+
+@test "the home is the runner's: modes after init, a warning where one is wider" {
+	[ "$(stat -c %a "$RUNNER_HOME")" = 2711 ]
+	for f in runner.yml runner.db; do
+		[ "$(stat -c %a "$RUNNER_HOME/$f")" = 600 ]
+	done
+	[ "$(stat -c '%a %G' "$RUNNER_HOME/spool")" = "2730 runner" ]
+	for d in logs artifacts tmp; do
+		[ "$(stat -c %a "$RUNNER_HOME/$d")" = 700 ]
+	done
+	run r status
+	[[ "$output" != *"warning"* ]]
+	[ "$(r status --json | jq '.warnings | length')" = 0 ]
+	chmod 0644 "$RUNNER_HOME/runner.yml"
+	echo top-secret > "$T/token" && chmod 0640 "$T/token"
+	echo "secrets: { TOKEN: { file: $T/token } }" >> "$RUNNER_HOME/runner.yml"
+	run r status
+	[[ "$output" == *"warning: '$RUNNER_HOME/runner.yml' is mode 0644, wider than 0600"* ]]
+	[[ "$output" == *"warning: '$T/token' is mode 0640, wider than 0600"* ]]
+	[ "$(r status --json | jq '.warnings | length')" = 2 ]
+	start_daemon --workers 1
+	grep -q "warning: '$RUNNER_HOME/runner.yml' is mode 0644, wider than 0600" "$T/serve.log"
+	stop_daemon
+	# init puts the home's modes back
+	r init >/dev/null
+	[ "$(stat -c %a "$RUNNER_HOME/runner.yml")" = 600 ]
+	[ "$(r status --json | jq '.warnings | length')" = 1 ]
+}
