@@ -61,6 +61,7 @@ try prod-release-new sh -c 'echo pwned > "$PROD_DIR/dist/new-file"'
 try other-hooks sh -c 'printf "#!/bin/sh\\necho owned\\n" > "$T/other.git/hooks/post-update"'
 try daemon-environ sh -c 'cat /proc/$DAEMON_PID/environ | grep -q RUNNER_HOME'
 try runner-logs sh -c 'ls "$RUNNER_HOME/logs" | grep -q .'
+if [ -e "$T/allowed_signers" ]; then echo ON-HOST; else echo SANDBOXED; fi
 echo "attack done"
 SH
 	chmod +x "$SRC/attack.sh"
@@ -76,53 +77,52 @@ push_attack() {
 	git -C "$SRC" push -q origin develop
 }
 
+# every_attempt_blocked LOG WHERE
 every_attempt_blocked() {
 	local log=$1
 	echo "$log" >&2		# shown when the test fails
 	[[ "$log" == *"attack done"* ]]
+	grep -qx "$2" <<<"$log"
 	[ "$(grep -c '^BLOCKED ' <<<"$log")" = 11 ]
 	! grep '^ESCAPED ' <<<"$log"
 }
 
-@test "a build stage and a staging deploy of develop cannot reach production, the store or secrets" {
+# A secret of production's, in a file only the runner's user reads.
+prod_token() {
 	echo prod-secret-value > "$T/prod-token"
 	chmod 600 "$T/prod-token"
-	trust_config "secrets:
-  PROD_TOKEN: { file: $T/prod-token, environments: [production] }"
-	push_attack
-	build=$(last_job build)
-	wait_state "$build" passed 90
-	every_attempt_blocked "$(r log "$build" unit)"
-	wait_for "[ -n \"\$(last_job deploy staging)\" ] && [ \"\$(last_job deploy staging)\" -gt $PROD ]" 30
-	dep=$(last_job deploy staging)
-	[ "$(wait_deploy "$dep" 90)" = healthy ]
-	every_attempt_blocked "$(r log "$dep" deploy)"
-	production_unchanged
 }
 
-@test "the same attacks fail where runner.yml lets the repository run unconfined" {
-	echo prod-secret-value > "$T/prod-token"
-	chmod 600 "$T/prod-token"
-	trust_config "    isolate: false
-secrets:
+# attack WHERE [REPO-LINES]: runner.yml with REPO-LINES for the repository
+# and a production secret; the attack pushed; every attempt of the build
+# stage and of the staging deploy refused, each run WHERE it should
+# (sandboxed, or on the host), and production unchanged.
+attack() {
+	prod_token
+	trust_config "${2:-}secrets:
   PROD_TOKEN: { file: $T/prod-token, environments: [production] }"
 	push_attack
 	build=$(last_job build)
 	wait_state "$build" passed 90
-	# not in a sandbox: the stage sees the host, as the build user
-	run r log "$build" unit
-	every_attempt_blocked "$output"
-	dep=$(last_job deploy staging)
+	every_attempt_blocked "$(r log "$build" unit)" "$1"
 	wait_for "[ \"\$(last_job deploy staging)\" -gt $PROD ]" 30
 	dep=$(last_job deploy staging)
 	[ "$(wait_deploy "$dep" 90)" = healthy ]
-	every_attempt_blocked "$(r log "$dep" deploy)"
+	every_attempt_blocked "$(r log "$dep" deploy)" "$1"
 	production_unchanged
 }
 
+@test "a build stage and a staging deploy of develop cannot reach production, the store or secrets" {
+	attack SANDBOXED
+}
+
+@test "the same attacks fail where runner.yml lets the repository run unconfined" {
+	attack ON-HOST "    isolate: false
+"
+}
+
 @test "a secret scoped to production is refused to a build stage and to staging, by name" {
-	echo prod-secret-value > "$T/prod-token"
-	chmod 600 "$T/prod-token"
+	prod_token
 	trust_config "secrets:
   PROD_TOKEN: { file: $T/prod-token, environments: [production] }
   TAG_ONLY: { value: tag-secret-value, refs: '^refs/tags/v' }"
