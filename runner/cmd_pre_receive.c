@@ -82,8 +82,15 @@ int cmd_pre_receive(int argc, char **argv)
 	hook_parse(in.buf, in.len, &u, &n, &bad);
 	repo = realpath(getenv("GIT_DIR") ? getenv("GIT_DIR") : ".", NULL);
 	if (!repo || config_load(home, &conf) < 0) {
-		fprintf(stderr, "runner: warning: release tags not checked: %s\n",
-		    repo ? error_last() : "cannot resolve the repository");
+		/* the git server's user may not read runner.yml: the daemon
+		 * checks release tags anyway; say so only when a tag came */
+		int tags = 0;
+		for (size_t i = 0; i < n; i++)
+			tags |= !strncmp(u[i].ref, "refs/tags/", 10);
+		if (tags)
+			fprintf(stderr, "runner: warning: release tags not checked "
+			    "at push time: %s (the deployment checks them)\n",
+			    repo ? error_last() : "cannot resolve the repository");
 		goto chain;
 	}
 	if (store_open(home, STORE_OPEN, &st) < 0) {

@@ -145,10 +145,15 @@ static int add(const char *const *argv, int (*done)(const char *),
 		nanosleep(&ts, NULL);
 	}
 	if (!done(name)) {
+		struct sbuf cmd = SBUF_INIT;
+		for (const char *const *a = argv; *a; a++)
+			sbuf_addf(&cmd, "%s%s", a == argv ? "" : " ", *a);
 		while (err.len && err.buf[err.len - 1] == '\n')
 			sbuf_truncate(&err, err.len - 1);
-		rc = error_set(-1, "%s %s failed: %s", argv[0], name, err.len ?
-		    err.buf : error_last());
+		rc = error_set(-1, "'%s' failed: %s (run it as root, then "
+		    "'runner init' again)", cmd.buf, err.len ? err.buf :
+		    error_last());
+		sbuf_release(&cmd);
 	} else {
 		rc = 0;
 	}
