@@ -380,28 +380,40 @@ push_tag() {
 	echo "$out" | sed -n 's/.*queued release #\([0-9]*\) for.*/\1/p'
 }
 
-# git_user: a unix user standing for the git server's (git, gitolite3,
-# www-data), who owns bare repositories and runs their hooks; root only.
-# One name for every test: useradd takes a lock on /etc/passwd, so tests
-# starting at once try again until the user exists.
-git_user() {
-	GIT_USER=runner-test-git
+# test_user NAME: a unix user of the tests (root only). One name for every
+# test: useradd takes a lock on /etc/passwd, so tests starting at once try
+# again until the user exists.
+test_user() {
 	local i=0
-	while ! id "$GIT_USER" >/dev/null 2>&1 && [ $i -lt 100 ]; do
+	while ! id "$1" >/dev/null 2>&1 && [ $i -lt 100 ]; do
 		useradd --system --user-group --no-create-home --home-dir /nonexistent \
-		    --shell /usr/sbin/nologin "$GIT_USER" 2>/dev/null || sleep 0.1
+		    --shell /usr/sbin/nologin "$1" 2>/dev/null || sleep 0.1
 		i=$((i + 1))
 	done
-	id "$GIT_USER" >/dev/null
+	id "$1" >/dev/null
+}
+
+# git_user: a unix user standing for the git server's (git, gitolite3,
+# www-data), who owns bare repositories and runs their hooks; root only.
+git_user() {
+	GIT_USER=runner-test-git
+	test_user "$GIT_USER"
 	mkdir -p "$T/githome"
 	chown "$GIT_USER:" "$T/githome"
 }
 
-# as_git CMD...: run CMD as the git user, with its groups as a new login
-# session of that user gets them.
-as_git() {
-	setpriv --reuid="$GIT_USER" --regid="$GIT_USER" --init-groups \
-	    env HOME="$T/githome" GIT_CONFIG_NOSYSTEM=1 GIT_AUTHOR_NAME=Tester \
+# as_user USER HOME CMD...: run CMD as USER, with its groups as a new
+# login session of that user gets them.
+as_user() {
+	local user=$1 home=$2
+	shift 2
+	setpriv --reuid="$user" --regid="$user" --init-groups \
+	    env HOME="$home" GIT_CONFIG_NOSYSTEM=1 GIT_AUTHOR_NAME=Tester \
 	    GIT_AUTHOR_EMAIL=tester@example.com GIT_COMMITTER_NAME=Tester \
 	    GIT_COMMITTER_EMAIL=tester@example.com "$@"
+}
+
+# as_git CMD...: run CMD as the git user.
+as_git() {
+	as_user "$GIT_USER" "$T/githome" "$@"
 }

@@ -1,0 +1,78 @@
+#!/usr/bin/env bats
+# The daemon run as a user of its own, not root: there is no other user to
+# switch to, so bubblewrap's user namespace keeps repository code, which
+# runs with the daemon's uid, away from the home: runner.yml, the store,
+# the logs. runner.yml cannot let it out (isolate: false stays confined
+# unless trust_repositories).
+
+load lib
+
+setup() {
+	setup_env
+	[ "$(id -u)" = 0 ] || skip "needs root: the test creates the daemon's user"
+	SVC=runner-test-svc
+	test_user "$SVC"
+	S="$T/svc"
+	mkdir -p "$S/user"
+	chown -R "$SVC:" "$S"
+	export RUNNER_HOME="$S/home"
+	svc "$RUNNER" init >/dev/null
+	svc git init -q --bare "$S/app.git"
+	svc "$RUNNER" install-hook "$S/app.git" >/dev/null
+	SRC="$S/src"
+	cp -r "$FIXTURE" "$SRC"
+	sed -i "s/127.0.0.1:6502/127.0.0.1:$STAGING_PORT/; s/127.0.0.1:6503/127.0.0.1:$PROD_PORT/" "$SRC/.runner.yml"
+	chown -R "$SVC:" "$SRC"
+	svc git -C "$SRC" init -q -b develop
+	svc git -C "$SRC" remote add origin "$S/app.git"
+}
+teardown() { teardown_env; }
+
+svc() { as_user "$SVC" "$S/user" RUNNER_HOME="$RUNNER_HOME" "$@"; }
+
+# start_svc_daemon: the daemon as the service user
+start_svc_daemon() {
+	svc "$RUNNER" serve --workers 1 >>"$T/serve.log" 2>&1 3>&- &
+	DAEMON_PID=
+	wait_for "grep -q serving '$T/serve.log'" 15
+	DAEMON_PID=$(pgrep -u "$SVC" -f "runner serve" | head -n 1)
+}
+
+@test "not root: stages run with the daemon's uid but cannot reach its home" {
+	echo "secrets: { TOKEN: top-secret-value }" >> "$RUNNER_HOME/runner.yml"
+	cat > "$SRC/.runner.yml" <<YML
+stages:
+  - name: probe
+    run: |
+      test "\$(id -un)" = $SVC
+      ! cat "$RUNNER_HOME/runner.yml" 2>/dev/null
+      ! ls "$RUNNER_HOME/logs" 2>/dev/null
+      ! sqlite3 "$RUNNER_HOME/runner.db" "UPDATE jobs SET state = 'x'" 2>/dev/null
+      ! touch "$RUNNER_HOME/runner.db" 2>/dev/null
+      ! grep -qa top-secret /proc/*/environ 2>/dev/null
+      echo probed
+YML
+	svc git -C "$SRC" add -A
+	svc git -C "$SRC" commit -q -m probe
+	start_svc_daemon
+	run svc git -C "$SRC" push origin develop
+	[[ "$output" == *"queued job #1"* ]]
+	wait_state 1 passed 60 || { r log 1 probe >&2; false; }
+	[[ "$(r log 1 probe)" == *probed* ]]
+	[ "$(sqlite3 "$RUNNER_HOME/runner.db" "select count(*) from jobs where state = 'x'")" = 0 ]
+	# what a deploy command (no PID namespace of its own) would try: the
+	# daemon's processes are not dumpable, so not even its own user reads
+	# their environment
+	[ -n "$DAEMON_PID" ]
+	! svc cat "/proc/$DAEMON_PID/environ" >/dev/null 2>&1
+	# isolate: false in runner.yml does not let it out either
+	cat >> "$RUNNER_HOME/runner.yml" <<YML
+repos:
+  - path: $S/app.git
+    isolate: false
+YML
+	svc git -C "$SRC" commit -q --allow-empty -m again
+	svc git -C "$SRC" push -q origin develop
+	wait_for "[ \"\$(last_job build)\" -gt 1 ]" 20
+	wait_state "$(last_job build)" passed 60 || { r log "$(last_job build)" probe >&2; false; }
+}
