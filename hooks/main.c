@@ -48,7 +48,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "runner: warning: hook input over %d bytes; only "
 		    "the first part was read\n", HOOK_MAX_INPUT);
 	hook_parse(in.buf, in.len, &u, &n, &bad);
-	if (bad)
+	if (bad && n == HOOK_MAX_LINES)
+		fprintf(stderr, "runner: warning: ignored %zu hook input line%s "
+		    "past the first %d ref updates, or malformed\n", bad,
+		    bad == 1 ? "" : "s", HOOK_MAX_LINES);
+	else if (bad)
 		fprintf(stderr, "runner: warning: ignored %zu malformed hook "
 		    "input line%s\n", bad, bad == 1 ? "" : "s");
 	hook_post_receive(argv[2], repo, u, n, stdout);
