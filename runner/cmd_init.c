@@ -20,9 +20,10 @@ static const char usage[] =
     "Create the runner's home: the store (runner.db), the directories for\n"
     "logs, workspaces, artifacts, releases and the spool, and a commented\n"
     "runner.yml. Run as root, it also creates the group 'runner' (through\n"
-    "which the hooks of other users queue pushes) and the build user\n"
+    "which the hooks of other users queue pushes), the build user\n"
     "(runner.yml build_user, default runner-build) that runs code from\n"
-    "repositories. Running it again changes nothing that is there, but\n"
+    "repositories, and the release user (release_user, runner-release)\n"
+    "that runs the commands of production. Running it again changes nothing that is there, but\n"
     "gives every file of the home its safe mode again.\n";
 
 int cmd_init(int argc, char **argv)
@@ -58,7 +59,8 @@ int cmd_init(int argc, char **argv)
 		goto out;
 	}
 	if (geteuid() == 0) {
-		if (home_users(conf->build_user, &gid, &said) < 0) {
+		if (home_users(conf->build_user, conf->release_user, &gid,
+		    &said) < 0) {
 			cli_error("%s", error_last());
 			goto out;
 		}

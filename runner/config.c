@@ -49,6 +49,10 @@ const char config_template[] =
 "# restore commands) when the daemon runs as root: never root, never the\n"
 "# runner's own user. 'runner init' as root creates it.\n"
 "# build_user: runner-build\n"
+"# Who runs the commands of environments that need a signed release tag\n"
+"# (production), and so the services they start: another user, so that\n"
+"# code from develop cannot signal, trace or read them.\n"
+"# release_user: runner-release\n"
 "\n"
 "# Repository code runs under bubblewrap: the system read-only, only its\n"
 "# workspace (and an environment's own folders) writable, nothing of this\n"
@@ -118,7 +122,7 @@ const char config_template[] =
 static const char *const top_keys[] = {
 	"workers", "default_timeout", "kill_grace", "shutdown_grace",
 	"supersede", "keep_workspaces", "path", "repos", "secrets", "notify",
-	"limits", "log_cap", "isolate", "network", "build_user",
+	"limits", "log_cap", "isolate", "network", "build_user", "release_user",
 	"trust_repositories", "environments", NULL
 };
 static const char *const secret_keys[] = {
@@ -653,6 +657,7 @@ int config_parse(const char *file, const char *buf, size_t len,
 	c->isolate = 1;
 	c->network = 1;
 	c->build_user = xstrdup(DEFAULT_BUILD_USER);
+	c->release_user = xstrdup(DEFAULT_RELEASE_USER);
 
 	if (len && (error = ynode_parse(file, buf, len, &root)) < 0)
 		goto out;
@@ -695,19 +700,30 @@ int config_parse(const char *file, const char *buf, size_t len,
 		free(c->path_env);
 		c->path_env = xstrdup(v->value);
 	}
-	if ((v = ynode_get(root, "build_user"))) {
-		if ((error = ynode_want(file, v, YNODE_SCALAR, "build_user",
+	for (int i = 0; i < 2; i++) {
+		const char *key = i ? "release_user" : "build_user";
+		char **slot = i ? &c->release_user : &c->build_user;
+		if (!(v = ynode_get(root, key)))
+			continue;
+		if ((error = ynode_want(file, v, YNODE_SCALAR, key,
 		    "runner.yml")) < 0)
 			goto out;
 		if (!*v->value || !strcmp(v->value, "root") ||
 		    !strcmp(v->value, "0")) {
-			error = error_set(ERR_INVALID, "%s:%zu:%zu: 'build_user' "
-			    "must be a user of its own, never root", file, v->line,
-			    v->col);
+			error = error_set(ERR_INVALID, "%s:%zu:%zu: '%s' must be a "
+			    "user of its own, never root", file, v->line, v->col,
+			    key);
 			goto out;
 		}
-		free(c->build_user);
-		c->build_user = xstrdup(v->value);
+		free(*slot);
+		*slot = xstrdup(v->value);
+	}
+	if (!strcmp(c->build_user, c->release_user)) {
+		error = error_set(ERR_INVALID, "%s: 'release_user' and "
+		    "'build_user' are both '%s': code from develop would share a "
+		    "user with production's commands and services", file,
+		    c->build_user);
+		goto out;
 	}
 	if ((v = ynode_get(root, "repos")) &&
 	    (error = parse_repos(file, v, c)) < 0)
@@ -784,6 +800,7 @@ void config_free(struct config *c)
 	}
 	free(c->envs);
 	free(c->build_user);
+	free(c->release_user);
 	for (size_t i = 0; i < c->nnotify; i++) {
 		struct notify_target *t = &c->notify[i];
 		free(t->name);

@@ -63,6 +63,7 @@ struct env_grant {
 };
 
 #define DEFAULT_BUILD_USER "runner-build"
+#define DEFAULT_RELEASE_USER "runner-release"
 
 /* Where notifications go (the `notify:` list). */
 enum notify_service {
@@ -103,6 +104,8 @@ struct config {
 	int isolate;			/* repository code under bubblewrap */
 	int network;			/* and with the network */
 	char *build_user;		/* who runs repository code (as root) */
+	char *release_user;		/* and the commands of environments
+					 * that need a signed tag */
 	int trust_repositories;		/* run it as the runner's user */
 	struct env_grant *envs;
 	size_t nenvs;

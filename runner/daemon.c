@@ -424,10 +424,21 @@ static int check_confinement(const struct sup *s)
 			    "runner.yml", error_last());
 		return 0;
 	}
-	if (run_user_lookup(c->build_user, &u) < 0) {
-		cmd = home_useradd_command(c->build_user);
-		error = error_set(-1, "the build user '%s' does not exist: run "
-		    "'runner init' as root, or create it: %s", c->build_user, cmd);
+	struct run_user rel = { 0 };
+	for (int i = 0; i < 2; i++) {
+		const char *name = i ? c->release_user : c->build_user;
+		if (run_user_lookup(name, i ? &rel : &u) < 0) {
+			cmd = home_useradd_command(name);
+			error = error_set(-1, "the %s user '%s' does not exist: run "
+			    "'runner init' as root, or create it: %s", i ? "release" :
+			    "build", name, cmd);
+			goto out;
+		}
+	}
+	if (rel.uid == 0 || rel.uid == u.uid) {
+		error = error_set(-1, "the release user '%s' is root or the build "
+		    "user: production's commands need a user of their own "
+		    "(runner.yml release_user)", c->release_user);
 		goto out;
 	}
 	if (u.uid == 0 || (stat(s->home, &home) == 0 && home.st_uid == u.uid)) {
@@ -453,6 +464,7 @@ static int check_confinement(const struct sup *s)
 out:
 	free(cmd);
 	run_user_release(&u);
+	run_user_release(&rel);
 	return error;
 }
 

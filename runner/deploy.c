@@ -578,21 +578,26 @@ out:
 	return rc;
 }
 
-/* Who runs the environment's commands: runner.yml's user for it (only
- * when the daemon switches users), or the build user. */
+/* Who runs the environment's commands (only when the daemon switches
+ * users): runner.yml's user for it, else the release user for an
+ * environment that needs a signed tag, else the build user. */
 static int env_user(struct deploy *d)
 {
-	const struct env_grant *g = config_env(d->ctx->conf, d->job->env);
+	const struct config *c = d->ctx->conf;
+	const struct env_grant *g = config_env(c, d->job->env);
+	const char *name = g && g->user ? g->user :
+	    config_env_signed(c, d->job->env) ? c->release_user : NULL;
 
-	if (!g || !g->user || !d->ctx->user)
+	if (!name || !d->ctx->user)
 		return 0;
-	if (run_user_lookup(g->user, &d->grant_user) < 0)
+	if (run_user_lookup(name, &d->grant_user) < 0)
 		return error_set(ERR_INVALID, "environment '%s': %s (runner.yml "
-		    "environments: user)", d->job->env, error_last());
+		    "%s)", d->job->env, error_last(), g && g->user ?
+		    "environments: user" : "release_user");
 	if (d->grant_user.uid == 0 || d->grant_user.uid == geteuid())
 		return error_set(ERR_INVALID, "environment '%s': user '%s' is "
 		    "root or the runner's own user; its commands run as a user "
-		    "of their own", d->job->env, g->user);
+		    "of their own", d->job->env, name);
 	d->user = &d->grant_user;
 	return 0;
 }

@@ -171,13 +171,13 @@ static int user_exists(const char *name)
 	return getpwnam(name) != NULL;
 }
 
-int home_users(const char *build_user, gid_t *gid, struct sbuf *out)
+int home_users(const char *build_user, const char *release_user, gid_t *gid,
+    struct sbuf *out)
 {
 	const char *gadd[] = { "groupadd", "--system", HOOK_GROUP, NULL };
-	const char *uadd[] = { "useradd", "--system", "--user-group",
-	    "--no-create-home", "--home-dir", "/nonexistent", "--shell",
-	    "/usr/sbin/nologin", "--comment", BUILD_USER_COMMENT, build_user,
-	    NULL };
+	const char *who[] = { build_user, release_user };
+	const char *what[] = { "runs code from repositories",
+	    "runs the commands of environments that need a signed tag" };
 	struct group *g;
 	int error = 0;
 
@@ -187,11 +187,16 @@ int home_users(const char *build_user, gid_t *gid, struct sbuf *out)
 		sbuf_addf(out, "created group '%s' (the hooks of other users "
 		    "queue pushes through it)\n", HOOK_GROUP);
 	}
-	if (!user_exists(build_user)) {
-		if ((error = add(uadd, user_exists, build_user)) < 0)
+	for (int i = 0; i < 2; i++) {
+		const char *uadd[] = { "useradd", "--system", "--user-group",
+		    "--no-create-home", "--home-dir", "/nonexistent", "--shell",
+		    "/usr/sbin/nologin", "--comment", BUILD_USER_COMMENT, who[i],
+		    NULL };
+		if (user_exists(who[i]))
+			continue;
+		if ((error = add(uadd, user_exists, who[i])) < 0)
 			goto out;
-		sbuf_addf(out, "created user '%s' (runs code from repositories)\n",
-		    build_user);
+		sbuf_addf(out, "created user '%s' (%s)\n", who[i], what[i]);
 	}
 	g = getgrnam(HOOK_GROUP);
 	*gid = g ? g->gr_gid : (gid_t)-1;

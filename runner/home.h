@@ -33,11 +33,12 @@ void home_audit(const char *home, const struct config *conf,
     struct sbuf *out);
 
 /*
- * As root: make sure group HOOK_GROUP and the build user `build_user`
+ * As root: make sure group HOOK_GROUP, the build user and the release user
  * exist, creating them with groupadd/useradd; *gid is the group's. Each
- * thing created is described on `log` lines appended to `out`.
+ * thing created is a line appended to `out`.
  */
-int home_users(const char *build_user, gid_t *gid, struct sbuf *out);
+int home_users(const char *build_user, const char *release_user, gid_t *gid,
+    struct sbuf *out);
 
 /*
  * What the owner of repository `repo` (who runs its hooks) needs to queue

@@ -16,6 +16,10 @@ setup() {
 	PROD=$(push_tag v1.0.0)
 	[ "$(wait_deploy "$PROD" 90)" = healthy ]
 	PROD_DIR=$(job_field "$PROD" .release_dir)
+	PROD_PID=$(cat "$RUNNER_HOME/state/app/production/server.pid")
+	# production's commands, and the service they started, run as a user
+	# of their own: not the one that runs code from develop
+	[ "$(ps -o user= -p "$PROD_PID")" = runner-release ]
 	git init -q --bare "$T/other.git"
 	"$RUNNER" install-hook "$T/other.git" >/dev/null
 	snapshot
@@ -38,6 +42,7 @@ production_unchanged() {
 	[ "$(r status --json --limit 1000 | jq '[.jobs[] | select(.env == "production")] | length')" = 1 ]
 	store_sound
 	http_body "$PROD_PORT" /health | grep -qx ok
+	kill -0 "$PROD_PID"
 }
 
 # The attack, as a script in the repository: each attempt prints
@@ -59,6 +64,7 @@ try read-secret-file cat "$T/prod-token"
 try prod-release sh -c 'echo pwned > "$PROD_DIR/dist/VERSION"'
 try prod-release-new sh -c 'echo pwned > "$PROD_DIR/dist/new-file"'
 try other-hooks sh -c 'printf "#!/bin/sh\\necho owned\\n" > "$T/other.git/hooks/post-update"'
+try signal-prod kill -0 $PROD_PID
 try daemon-environ sh -c 'cat /proc/$DAEMON_PID/environ | grep -q RUNNER_HOME'
 try runner-logs sh -c 'ls "$RUNNER_HOME/logs" | grep -q .'
 if [ -e "$T/allowed_signers" ]; then echo ON-HOST; else echo SANDBOXED; fi
@@ -83,7 +89,7 @@ every_attempt_blocked() {
 	echo "$log" >&2		# shown when the test fails
 	[[ "$log" == *"attack done"* ]]
 	grep -qx "$2" <<<"$log"
-	[ "$(grep -c '^BLOCKED ' <<<"$log")" = 11 ]
+	[ "$(grep -c '^BLOCKED ' <<<"$log")" = 12 ]
 	! grep '^ESCAPED ' <<<"$log"
 }
 
