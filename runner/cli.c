@@ -7,7 +7,6 @@
 #include "store.h"
 #include "util.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
@@ -284,31 +283,22 @@ char *cli_sibling(const char *name)
 	return path;
 }
 
-void *core_symbol(const char *name)
+int cmd_worker(int argc, char **argv)
 {
-	static void *core;
-	void *sym;
+	char *prog = cli_sibling(WORKER_PROGRAM);
+	char **args = xcalloc((size_t)argc + 2, sizeof(*args));
 
-	if (!core) {
-		char *path = cli_sibling(CORE_MODULE);
-		if (!path) {
-			error_set(-1, "cannot find %s: %s", CORE_MODULE,
-			    strerror(errno));
-			return NULL;
-		}
-		core = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-		if (!core) {
-			error_set(ERR_NOTFOUND, "cannot load %s (it is installed "
-			    "beside 'runner'): %s", path, dlerror());
-			free(path);
-			return NULL;
-		}
-		free(path);
-	}
-	if (!(sym = dlsym(core, name)))
-		error_set(ERR_NOTFOUND, "%s has no '%s': %s", CORE_MODULE, name,
-		    dlerror());
-	return sym;
+	(void)argc;
+	args[0] = WORKER_PROGRAM;
+	for (int i = 0; i < argc; i++)
+		args[i + 1] = argv[i];
+	if (prog)
+		execv(prog, args);
+	cli_error("cannot run %s (it is installed beside 'runner'): %s",
+	    prog ? prog : WORKER_PROGRAM, strerror(errno));
+	free(args);
+	free(prog);
+	return EXIT_FAIL;
 }
 
 const char *cli_release_state(struct store *st, const struct job *j,

@@ -12,27 +12,30 @@ struct job;
 struct sbuf;
 struct store;
 
-/*
- * A subcommand. `fn` is NULL for the commands that need libgit2, libcurl
- * or libarchive: those are cmd_NAME (a '-' read as '_') in runner-core.so,
- * loaded only when such a command runs, so that status, show, log and the
- * daemon's supervisor start fast and stay small.
- */
+/* A subcommand: its name, the function that runs it, a line of help. */
 struct command {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 	const char *summary;
 };
 
-/* The module beside the runner binary that holds the heavy half. */
-#define CORE_MODULE "runner-core.so"
+/*
+ * The program beside `runner` that links libgit2, libcurl and libarchive
+ * (as git's git-remote-http alone links libcurl): the daemon's workers
+ * and notifier, and the commands that need those libraries. `runner`
+ * itself stays small, so that status, show, log and the supervisor start
+ * fast.
+ */
+#define WORKER_PROGRAM "runner-worker"
 
 /* The path of `name` in the folder of the running program. */
 char *cli_sibling(const char *name);
 
-/* A symbol of runner-core.so, loading it on first use; NULL with
- * error_last() set if it cannot. */
-void *core_symbol(const char *name);
+/*
+ * Run command argv[0] of runner-worker with these arguments, in its
+ * place (exec); returns only when it cannot, with EXIT_FAIL and a message.
+ */
+int cmd_worker(int argc, char **argv);
 
 extern const struct command commands[];
 

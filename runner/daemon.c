@@ -34,7 +34,13 @@
 struct worker {
 	pid_t pid;
 	int wake_w;	/* supervisor's end of the worker's wake pipe */
+	int64_t started;	/* mono ms */
+	int64_t respawn_at;	/* a child that died at once: start again then */
 };
+
+/* A child that dies within this long of its start is started again only
+ * after as long: a broken install must not become a fork loop. */
+#define RESPAWN_MS 1000
 
 struct sup {
 	const char *home;
@@ -49,6 +55,7 @@ struct sup {
 	int stopping;
 	struct store *store;	/* opened on demand, closed before fork */
 	int64_t spool_retry_at;	/* the spool could not be read: when again */
+	char *worker_prog;	/* runner-worker, beside runner */
 };
 
 void daemon_log(const char *fmt, ...)
@@ -165,10 +172,10 @@ static void close_wake_pipes(struct sup *s)
 }
 
 /*
- * Fork a worker or the notifier into slot `w`, with its wake pipe. The
- * child loads runner-core.so and runs `fn` from it.
+ * Start a worker or the notifier in slot `w`: runner-worker ROLE HOME
+ * PARENT, with the read end of its wake pipe as descriptor 3.
  */
-static int spawn(struct sup *s, struct worker *w, const char *fn)
+static int spawn(struct sup *s, struct worker *w, const char *role)
 {
 	int fds[2];
 	pid_t pid;
@@ -185,29 +192,63 @@ static int spawn(struct sup *s, struct worker *w, const char *fn)
 		return error_set(-1, "cannot fork a worker: %s", strerror(errno));
 	}
 	if (pid == 0) {
-		pid_t parent = getppid();
-		close(fds[1]);
-		close(s->sigfd);
-		close(s->sock);
-		close_wake_pipes(s);
-		daemon_child *main_fn = (daemon_child *)core_symbol(fn);
-		if (!main_fn) {
-			daemon_log("%s", error_last());
-			_exit(1);
-		}
-		int rc = main_fn(s->home, s->conf, fds[0], parent);
-		close(fds[0]);
-		exit(rc);
+		char ppid[32];
+		snprintf(ppid, sizeof(ppid), "%d", (int)getppid());
+		/* it dies with the supervisor; PDEATHSIG survives the exec */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (fds[0] == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(fds[0], 3) < 0)
+			_exit(127);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* everything else of ours is close-on-exec */
+		char *const argv[] = { WORKER_PROGRAM, (char *)role,
+		    (char *)s->home, ppid, NULL };
+		execv(s->worker_prog, argv);
+		daemon_log("cannot run %s: %s", s->worker_prog, strerror(errno));
+		_exit(127);
 	}
 	close(fds[0]);
 	w->pid = pid;
 	w->wake_w = fds[1];
+	w->started = mono_ms();
+	w->respawn_at = 0;
 	return 0;
+}
+
+/* Start slot `w` again, now or, if it died at once, in a moment. */
+static void respawn(struct sup *s, struct worker *w, const char *role)
+{
+	if (mono_ms() - w->started < RESPAWN_MS) {
+		w->respawn_at = mono_ms() + RESPAWN_MS;
+		return;
+	}
+	if (spawn(s, w, role) < 0)
+		daemon_log("warning: %s", error_last());
+}
+
+/* Start the children whose moment came; the next such moment, or 0. */
+static int64_t respawn_due(struct sup *s)
+{
+	int64_t next = 0, now = mono_ms();
+
+	for (int i = 0; i <= s->nworkers; i++) {
+		struct worker *w = i < s->nworkers ? &s->w[i] : &s->notifier;
+		if (!w->respawn_at || w->pid)
+			continue;
+		if (w->respawn_at <= now && !s->stopping) {
+			if (spawn(s, w, i < s->nworkers ? "worker" : "notifier") < 0)
+				daemon_log("warning: %s", error_last());
+			continue;
+		}
+		next = deadline_min(next, w->respawn_at);
+	}
+	return next;
 }
 
 static int spawn_worker(struct sup *s, int i)
 {
-	return spawn(s, &s->w[i], "daemon_worker_main");
+	return spawn(s, &s->w[i], "worker");
 }
 
 static void wake_notifier(struct sup *s)
@@ -279,8 +320,7 @@ static void reap(struct sup *s)
 			    (int)pid, WIFSIGNALED(status) ? "signal" : "exit code",
 			    WIFSIGNALED(status) ? WTERMSIG(status) :
 			    WEXITSTATUS(status));
-			if (spawn(s, &s->notifier, "daemon_notifier_main") < 0)
-				daemon_log("warning: %s", error_last());
+			respawn(s, &s->notifier, "notifier");
 			continue;
 		}
 		for (int i = 0; i < s->nworkers; i++) {
@@ -296,8 +336,7 @@ static void reap(struct sup *s)
 			    "exit code", WIFSIGNALED(status) ? WTERMSIG(status) :
 			    WEXITSTATUS(status));
 			recover(s, pid);
-			if (spawn_worker(s, i) < 0)
-				daemon_log("warning: %s", error_last());
+			respawn(s, &s->w[i], "worker");
 			wake_workers(s);
 			wake_notifier(s);	/* recovery may end deployments */
 			break;
@@ -379,17 +418,15 @@ int64_t daemon_since(const char *home)
 	return ms;
 }
 
-/* The children load runner-core.so: find out now, not in a restart loop. */
-static int core_present(void)
+/* The children are runner-worker: find out now, not in a restart loop. */
+static int worker_present(struct sup *s)
 {
-	char *path = cli_sibling(CORE_MODULE);
-	int error = 0;
-
-	if (!path || access(path, R_OK) < 0)
-		error = error_set(ERR_NOTFOUND, "cannot find %s (it is installed "
-		    "beside 'runner')", path ? path : CORE_MODULE);
-	free(path);
-	return error;
+	s->worker_prog = cli_sibling(WORKER_PROGRAM);
+	if (!s->worker_prog || access(s->worker_prog, X_OK) < 0)
+		return error_set(ERR_NOTFOUND, "cannot find %s (it is installed "
+		    "beside 'runner')", s->worker_prog ? s->worker_prog :
+		    WORKER_PROGRAM);
+	return 0;
 }
 
 /*
@@ -513,7 +550,7 @@ int daemon_serve(const char *home, const struct config *conf, int workers)
 	 * through /proc by processes of the same user, sandboxed ones too */
 	prctl(PR_SET_DUMPABLE, 0);
 	umask(027);
-	if ((error = take_lock(&s)) < 0 || (error = core_present()) < 0 ||
+	if ((error = take_lock(&s)) < 0 || (error = worker_present(&s)) < 0 ||
 	    (error = check_confinement(&s)) < 0)
 		goto out;
 	{
@@ -550,7 +587,7 @@ int daemon_serve(const char *home, const struct config *conf, int workers)
 	for (int i = 0; i < workers; i++)
 		if ((error = spawn_worker(&s, i)) < 0)
 			goto out;
-	if ((error = spawn(&s, &s.notifier, "daemon_notifier_main")) < 0)
+	if ((error = spawn(&s, &s.notifier, "notifier")) < 0)
 		goto out;
 	daemon_log("serving '%s' with %d worker%s", home, workers,
 	    workers == 1 ? "" : "s");
@@ -564,6 +601,7 @@ int daemon_serve(const char *home, const struct config *conf, int workers)
 			s.poll_at = mono_ms() + 1000;
 		int64_t next = deadline_min(deadline_min(kill_at,
 		    s.spool_retry_at), s.stopping ? 0 : s.poll_at);
+		next = deadline_min(next, respawn_due(&s));
 		if (next) {
 			int64_t left = next - mono_ms();
 			wait = left > 0 ? (int)left : 0;
@@ -627,6 +665,7 @@ out:
 	if (s.w)
 		close_wake_pipes(&s);
 	free(s.w);
+	free(s.worker_prog);
 	if (s.sock >= 0) {
 		char *p = xasprintf("%s/%s", home, SOCKET_FILE);
 		if (error == 0)

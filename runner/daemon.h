@@ -24,11 +24,11 @@ int64_t daemon_since(const char *home);
 void daemon_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
- * The children's main functions (in runner-core.so, see worker.c): they
- * run until SIGTERM and return the exit code. `parent` is the supervisor.
+ * The children's main functions (in runner-worker, see worker.c): they
+ * run until SIGTERM and return the exit code. `wake_r` is the read end of
+ * the pipe the supervisor pokes; `parent` is the supervisor.
  */
-typedef int daemon_child(const char *home, const struct config *conf,
-    int wake_r, pid_t parent);
+typedef int daemon_child(const char *home, int wake_r, pid_t parent);
 daemon_child daemon_worker_main, daemon_notifier_main;
 
 #endif

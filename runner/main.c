@@ -22,13 +22,13 @@ const struct command commands[] = {
 	{ "log",          cmd_log,          "print or follow the log of a job or one of its stages" },
 	{ "cancel",       cmd_cancel,       "cancel a queued or running job" },
 	{ "retry",        cmd_retry,        "queue a new job for the same commit as a finished one" },
-	{ "artifacts",    NULL,             "list a job's artifacts, or extract them safely" },
-	{ "deploy",       NULL,             "deploy a passed build's artifact to an environment" },
+	{ "artifacts",    cmd_worker,       "list a job's artifacts, or extract them safely" },
+	{ "deploy",       cmd_worker,       "deploy a passed build's artifact to an environment" },
 	{ "rollback",     cmd_rollback,     "redeploy the previous release of an environment" },
 	{ "releases",     cmd_releases,     "list the releases of an environment" },
-	{ "notify",       NULL,             "list notification targets, or send a test event to one" },
-	{ "check",        NULL,             "validate a pipeline file" },
-	{ "pre-receive",  NULL,             "the pre-receive hook (install-hook --pre-receive)" },
+	{ "notify",       cmd_worker,       "list notification targets, or send a test event to one" },
+	{ "check",        cmd_worker,       "validate a pipeline file" },
+	{ "pre-receive",  cmd_worker,       "the pre-receive hook (install-hook --pre-receive)" },
 	{ NULL, NULL, NULL },
 };
 
@@ -56,24 +56,9 @@ static void usage(FILE *f)
 	    "See 'runner COMMAND --help' and docs/ for details.\n");
 }
 
-/* Run `c`, from runner-core.so when it lives there. */
 static int run(const struct command *c, int argc, char **argv)
 {
-	int (*fn)(int, char **) = c->fn;
-
-	if (!fn) {
-		char *sym = xasprintf("cmd_%s", c->name);
-		for (char *p = sym; *p; p++)
-			if (*p == '-')
-				*p = '_';
-		*(void **)&fn = core_symbol(sym);
-		free(sym);
-		if (!fn) {
-			fprintf(stderr, "runner: %s\n", error_last());
-			return EXIT_FAIL;
-		}
-	}
-	return fn(argc, argv);
+	return c->fn(argc, argv);
 }
 
 int main(int argc, char **argv)

@@ -1,8 +1,8 @@
 /*
  * The daemon's children: workers, which claim jobs and run them, and the
- * notifier, which routes and delivers notifications. They live in
- * runner-core.so, which the supervisor's forked children load: the
- * supervisor itself never maps libgit2, libcurl or libarchive.
+ * notifier, which routes and delivers notifications. They run in
+ * runner-worker, which the supervisor starts: the supervisor itself never
+ * maps libgit2, libcurl or libarchive.
  */
 #include "daemon.h"
 #include "checkout.h"
@@ -64,8 +64,9 @@ static void reload_config(const char *home, struct conf_watch *cw)
 	cw->mtime = st.st_mtim;
 	cw->size = st.st_size;
 	if (config_load(home, &c) < 0) {
-		daemon_log("warning: %s; keeping the configuration loaded before",
-		    error_last());
+		daemon_log("warning: %s; %s", error_last(), cw->conf ? "keeping "
+		    "the configuration loaded before" : "waiting until it is "
+		    "fixed");
 	} else {
 		if (cw->conf)
 			daemon_log("reloaded %s", path);
@@ -126,14 +127,13 @@ static const struct run_user *build_user(const struct config *conf,
 	return cache;
 }
 
-int daemon_worker_main(const char *home, const struct config *conf,
-    int wake_r, pid_t parent)
+int daemon_worker_main(const char *home, int wake_r, pid_t parent)
 {
 	struct run_user user = { 0 };
 	int missing = 0, said = 0;
 	struct wstate ws = { .wake_r = wake_r, .home = home };
 	struct job_ctx ctx = {
-		.home = home, .conf = conf, .on_event = worker_event,
+		.home = home, .on_event = worker_event,
 		.arg = &ws, .stopping = &ws.stopping,
 	};
 	sigset_t mask;
@@ -163,8 +163,15 @@ int daemon_worker_main(const char *home, const struct config *conf,
 	while (!ws.stopping) {
 		struct job *job = NULL;
 		reload_config(home, &ws.cw);
-		if (ws.cw.conf)
-			ctx.conf = ws.cw.conf;
+		if (!ws.cw.conf) {
+			/* runner.yml broke after the daemon started, and this
+			 * worker is new: it waits until the file is fixed */
+			struct pollfd p = { ws.sigfd, POLLIN, 0 };
+			if (poll(&p, 1, 1000) > 0)
+				worker_event(&ws);
+			continue;
+		}
+		ctx.conf = ws.cw.conf;
 		ctx.user = build_user(ctx.conf, &user, &missing);
 		int rc = missing ? -1 : store_claim(ws.store, getpid(),
 		    ctx.conf->supersede, &job);
@@ -261,9 +268,9 @@ static void log_attempt(const struct notification *x)
  * a stage. Woken by the supervisor when a job ends; otherwise it sleeps
  * until the next retry is due.
  */
-int daemon_notifier_main(const char *home, const struct config *conf,
-    int wake_r, pid_t parent)
+int daemon_notifier_main(const char *home, int wake_r, pid_t parent)
 {
+	const struct config *conf = NULL;
 	struct nstate ns = { 0 };
 	struct conf_watch cw = { 0 };
 	struct store *st = NULL;
@@ -288,8 +295,12 @@ int daemon_notifier_main(const char *home, const struct config *conf,
 		int rc;
 
 		reload_config(home, &cw);
-		if (cw.conf)
-			conf = cw.conf;
+		if (!cw.conf) {
+			struct pollfd p = { ns.sigfd, POLLIN, 0 };
+			poll(&p, 1, 1000);
+			continue;
+		}
+		conf = cw.conf;
 		if (notify_route(st, conf) < 0) {
 			daemon_log("notifier: cannot route events: %s", error_last());
 			wait = 1000;

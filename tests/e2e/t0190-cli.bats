@@ -38,17 +38,17 @@ teardown() { teardown_env; }
 	[[ "$output" == *"cannot open store '$T/none/runner.db'"*"run 'runner init' first"* ]]
 }
 
-@test "without runner-core.so beside it, runner says so and still serves the light commands" {
+@test "without runner-worker beside it, runner says so and still serves the light commands" {
 	mkdir "$T/bin"
 	cp "$RUNNER" "$RUNNER_BIN_DIR/runner-hook" "$T/bin/"
 	run "$T/bin/runner" status
 	[ "$status" -eq 0 ]
 	run "$T/bin/runner" check
 	[ "$status" -eq 1 ]
-	[[ "$output" == *"cannot load $T/bin/runner-core.so (it is installed beside 'runner')"* ]]
+	[[ "$output" == *"cannot run $T/bin/runner-worker (it is installed beside 'runner')"* ]]
 	run "$T/bin/runner" serve --workers 1
 	[ "$status" -eq 1 ]
-	[[ "$output" == *"cannot find $T/bin/runner-core.so"* ]]
+	[[ "$output" == *"cannot find $T/bin/runner-worker"* ]]
 	[ ! -e "$RUNNER_HOME/runner.sock" ]
 }
 
