@@ -139,7 +139,7 @@ static const char *const service_keys[] = {
 };
 static const char *const pagerduty_keys[] = { "routing_key", "url", NULL };
 static const char *const email_keys[] = {
-	"smtp", "from", "to", "username", "password", NULL
+	"smtp", "from", "to", "username", "password", "starttls", NULL
 };
 static const char *const webhook_keys[] = { "url", "secret", NULL };
 static const char *const repo_keys[] = {
@@ -537,6 +537,14 @@ static int parse_service(const char *file, const struct ynode *e,
 		if (!ynode_get(v, "to"))
 			return error_set(ERR_INVALID, "%s:%zu:%zu: 'email' has no "
 			    "'to'", file, v->line, v->col);
+		const struct ynode *tls = ynode_get(v, "starttls");
+		if (tls && (tls->type != YNODE_SCALAR ||
+		    (strcmp(tls->value, "required") &&
+		    strcmp(tls->value, "optional"))))
+			return error_set(ERR_INVALID, "%s:%zu:%zu: 'starttls' of "
+			    "'email' must be 'required' or 'optional'", file,
+			    tls->line, tls->col);
+		t->starttls_optional = tls && !strcmp(tls->value, "optional");
 		return ynode_strv(file, ynode_get(v, "to"), "to", "'email'",
 		    &t->to, &t->nto);
 	default:
@@ -836,11 +844,6 @@ const struct repo_conf *config_repo(const struct config *c,
 		if (!strcmp(c->repos[i].path, repo_path))
 			return &c->repos[i];
 	return &defaults;
-}
-
-const char *config_branches(const struct config *c, const char *repo_path)
-{
-	return config_repo(c, repo_path)->branches;
 }
 
 const char *config_secret(const struct config *c, const char *name)

@@ -80,6 +80,7 @@ struct notify_target {
 	char *url;		/* webhook, Slack, PagerDuty or smtp:// URL */
 	char *secret;		/* webhook HMAC key, PagerDuty routing key */
 	char *username, *password;	/* SMTP login, if any */
+	int starttls_optional;	/* send a login without STARTTLS too */
 	char *from;		/* e-mail */
 	char **to;
 	size_t nto;
@@ -125,8 +126,6 @@ int config_load(const char *home, struct config **out);
 int config_parse(const char *file, const char *buf, size_t len,
     struct config **out);
 void config_free(struct config *c);
-/* The branch pattern for `repo_path` (its own, or the default). */
-const char *config_branches(const struct config *c, const char *repo_path);
 /* The settings of `repo_path`: its own, or the defaults (never NULL). */
 const struct repo_conf *config_repo(const struct config *c,
     const char *repo_path);

@@ -736,7 +736,14 @@ int notify_deliver(const struct notify_target *t,
 		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
 		curl_easy_setopt(c, CURLOPT_MAIL_FROM, from);
 		curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
-		curl_easy_setopt(c, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY);
+		/* a login goes out only encrypted, unless runner.yml says
+		 * starttls: optional: a server that offers no STARTTLS would
+		 * get the password in clear */
+		int login = t->username || t->password ||
+		    strchr(t->url + strcspn(t->url, "/") + 2, '@');
+		curl_easy_setopt(c, CURLOPT_USE_SSL, login &&
+		    !t->starttls_optional ? (long)CURLUSESSL_ALL :
+		    (long)CURLUSESSL_TRY);
 		if (t->username)
 			curl_easy_setopt(c, CURLOPT_USERNAME, t->username);
 		if (t->password)

@@ -26,7 +26,6 @@ enum q {
 	Q_CANCEL_QUEUED, Q_CANCEL_RUNNING, Q_CANCEL_GET, Q_CANCEL_PIDS,
 	Q_RETRY,
 	Q_REC_PGIDS, Q_REC_CANCELED, Q_REC_STAGES, Q_REC_JOBS,
-	Q_COUNT,
 	Q_REC_DEPLOYS, Q_DEPLOY_INS, Q_DEPLOY_RESOLVE, Q_STAGE_COUNT,
 	Q_CHECK_INS, Q_CHECKS_GET, Q_PASSED_BUILD, Q_HEALTHY_DEPLOY,
 	Q_TAG_DEPLOYED, Q_ENV_SET, Q_ENV_DEPLOYING, Q_ENV_GET, Q_ENV_LIST,
@@ -172,7 +171,6 @@ static const char *const sql[Q_MAX] = {
 	[Q_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
 	[Q_JOB_END_DEPLOY] = "UPDATE jobs SET state = ?2, error = ?3, "
 	    "finished_ms = ?4 WHERE id = ?1 AND state = 'running'",
-	[Q_COUNT] = "SELECT count(*) FROM jobs WHERE state = ?1",
 	/* what an ended job is, and how the ref's build before it ended */
 	[Q_EVENT_JOB] = "SELECT kind, state, env, (SELECT p.state FROM jobs p "
 	    "WHERE p.kind = 'build' AND p.repo = j.repo AND p.ref = j.ref AND "
@@ -1274,11 +1272,6 @@ static int count_state(struct store *s, enum q q, const char *state,
 	*out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
 	sqlite3_reset(st);
 	return rc == SQLITE_ROW ? 0 : db_error(s, "count");
-}
-
-int store_count(struct store *s, const char *state, int64_t *out)
-{
-	return count_state(s, Q_COUNT, state, out);
 }
 
 static int insert_deploys(struct store *s, const struct deploy_req *r,

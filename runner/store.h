@@ -229,9 +229,6 @@ void envs_free(struct env_rec **v, size_t n);
 int store_releases(struct store *s, const char *env, struct job ***out,
     size_t *n);
 
-/* Counts per state, for status. */
-int store_count(struct store *s, const char *state, int64_t *out);
-
 /*
  * The outbox. The end of a job or deployment records an event in the same
  * transaction (job_passed, job_fixed, job_failed, job_error, deployed,

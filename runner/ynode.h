@@ -4,8 +4,8 @@
  * the exact place of a mistake. Aliases are refused (no alias bombs) and
  * depth and node count are bounded.
  */
-#ifndef RUNNER_YAML_H
-#define RUNNER_YAML_H
+#ifndef RUNNER_YNODE_H
+#define RUNNER_YNODE_H
 
 #include <stddef.h>
 

@@ -31,8 +31,65 @@ struct glob_set {
 	pcre2_match_data *md;
 };
 
+/*
+ * The ']' that ends the bracket expression opening at `p`, as fnmatch(3)
+ * reads it: a ']' right after '[' or '[!' is a member, and so is what
+ * stands inside a "[:class:]"; NULL if it never ends (then '[' is
+ * literal).
+ */
+static const char *class_end(const char *p)
+{
+	const char *q = p + 1;
+
+	if (*q == '!' || *q == '^')
+		q++;
+	if (*q == ']')
+		q++;
+	while (*q && *q != ']') {
+		const char *e;
+		if (q[0] == '[' && q[1] == ':' && (e = strstr(q + 2, ":]"))) {
+			q = e + 2;
+			continue;
+		}
+		q++;
+	}
+	return *q ? q : NULL;
+}
+
+/* A bracket expression as a pcre2 class; never matches '/', as with
+ * FNM_PATHNAME. */
+static void class_to_regex(const char *p, const char *end, struct sbuf *re)
+{
+	const char *q = p + 1;
+
+	sbuf_addch(re, '[');
+	if (*q == '!' || *q == '^') {
+		sbuf_adds(re, "^/");
+		q++;
+	}
+	if (*q == ']') {
+		sbuf_adds(re, "\\]");
+		q++;
+	}
+	while (q < end) {
+		const char *e;
+		if (q[0] == '[' && q[1] == ':' && (e = strstr(q + 2, ":]")) &&
+		    e < end) {
+			sbuf_add(re, q, (size_t)(e + 2 - q));
+			q = e + 2;
+			continue;
+		}
+		if (strchr("\\[]^", *q))
+			sbuf_addch(re, '\\');
+		sbuf_addch(re, *q++);
+	}
+	sbuf_addch(re, ']');
+}
+
 static void glob_to_regex(const char *g, struct sbuf *re)
 {
+	const char *end;
+
 	sbuf_adds(re, "^");
 	for (const char *p = g; *p; p++) {
 		if (p[0] == '*' && p[1] == '*') {
@@ -47,22 +104,9 @@ static void glob_to_regex(const char *g, struct sbuf *re)
 			sbuf_adds(re, "[^/]*");
 		} else if (*p == '?') {
 			sbuf_adds(re, "[^/]");
-		} else if (*p == '[' && strchr(p + 1, ']')) {
-			const char *end = strchr(p + 2, ']');
-			if (!end)
-				end = strchr(p + 1, ']');
-			sbuf_addch(re, '[');
-			p++;
-			if (*p == '!') {
-				sbuf_addch(re, '^');
-				p++;
-			}
-			for (; p < end; p++) {
-				if (*p == '\\' || *p == '[')
-					sbuf_addch(re, '\\');
-				sbuf_addch(re, *p);
-			}
-			sbuf_addch(re, ']');
+		} else if (*p == '[' && (end = class_end(p))) {
+			class_to_regex(p, end, re);
+			p = end;
 		} else {
 			if (strchr("\\^$.|+(){}[]", *p))
 				sbuf_addch(re, '\\');

@@ -179,19 +179,6 @@ void masker_flush(struct masker *m, struct sbuf *out)
 	run(m, out, 1);
 }
 
-void masker_apply(struct masker *m, struct sbuf *text)
-{
-	struct sbuf out = SBUF_INIT;
-
-	if (!m)
-		return;
-	masker_feed(m, text->buf, text->len, &out);
-	masker_flush(m, &out);
-	sbuf_reset(text);
-	sbuf_add(text, out.buf, out.len);
-	sbuf_release(&out);
-}
-
 void masker_free(struct masker *m)
 {
 	if (!m)

@@ -25,7 +25,5 @@ void masker_feed(struct masker *m, const char *in, size_t len,
 /* The held-back tail, at the end of the stream. */
 void masker_flush(struct masker *m, struct sbuf *out);
 void masker_free(struct masker *m);
-/* Mask a whole string in place (it only ever gets shorter or stays). */
-void masker_apply(struct masker *m, struct sbuf *text);
 
 #endif

@@ -186,6 +186,14 @@ YML
 	[ "$(jq -r .event_action "$T/sink-hook/2.body")" = resolve ]
 	[ "$(jq -r .dedup_key "$T/sink-hook/2.body")" = "$(jq -r .dedup_key "$T/sink-hook/1.body")" ]
 
+	# a login goes out only over TLS: this server offers no STARTTLS
+	run r notify test mail
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"not delivered"* ]]
+	[[ "$output" != *secret* ]]
+	[ "$(sink_count mail)" = 0 ]
+	# unless runner.yml says the login may travel in clear
+	sed -i "s|to: dev@example.com }|to: dev@example.com, starttls: optional }|" "$RUNNER_HOME/runner.yml"
 	run r notify test mail
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"delivered (SMTP 250"* ]]

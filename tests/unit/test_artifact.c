@@ -51,6 +51,22 @@ static void test_globs(void **state)
 	assert_false(glob_set_match(g, "distx/a"));
 	assert_false(glob_set_match(g, "src/main.c"));
 	glob_set_free(g);
+
+	/* bracket expressions as fnmatch(3) reads them */
+	char *classes[] = { "a[!]x]", "b[]c]", "c[[:digit:]]", "d[!x]e", "e[x" };
+	assert_int_equal(glob_set_compile(classes, 5, &g), 0);
+	assert_true(glob_set_match(g, "ay"));
+	assert_false(glob_set_match(g, "a]"));
+	assert_false(glob_set_match(g, "ax"));
+	assert_true(glob_set_match(g, "b]"));
+	assert_true(glob_set_match(g, "bc"));
+	assert_false(glob_set_match(g, "bd"));
+	assert_true(glob_set_match(g, "c7"));
+	assert_false(glob_set_match(g, "cx"));
+	assert_true(glob_set_match(g, "dye"));
+	assert_false(glob_set_match(g, "d/e"));
+	assert_true(glob_set_match(g, "e[x"));
+	glob_set_free(g);
 }
 
 static void test_archive_roundtrip(void **state)

@@ -84,10 +84,12 @@ static void test_config(void **state)
 	assert_int_equal(c->workers, 3);
 	assert_int_equal(c->default_timeout_ms, 300000);
 	assert_int_equal(c->supersede, 1);
-	assert_string_equal(config_branches(c, "/srv/git/a.git"),
+	assert_string_equal(config_repo(c, "/srv/git/a.git")->branches,
 	    "^(develop|release/.*)$");
-	assert_string_equal(config_branches(c, "/srv/git/b.git"), "^develop$");
-	assert_string_equal(config_branches(c, "/elsewhere.git"), "^develop$");
+	assert_string_equal(config_repo(c, "/srv/git/b.git")->branches,
+	    "^develop$");
+	assert_string_equal(config_repo(c, "/elsewhere.git")->branches,
+	    "^develop$");
 	config_free(c);
 }
 

@@ -88,8 +88,8 @@ static void test_apply(void **state)
 
 	(void)state;
 	/* the longer value wins, the shorter is still masked alone */
-	sbuf_adds(&sb, "abcdefgh abcdef abcde");
-	masker_apply(m, &sb);
+	masker_feed(m, "abcdefgh abcdef abcde", 21, &sb);
+	masker_flush(m, &sb);
 	assert_string_equal(sb.buf, "*** *** abcde");
 	sbuf_release(&sb);
 	masker_free(m);
