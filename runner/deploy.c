@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <poll.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,12 +70,40 @@ static void reject(struct deploy *d, const char *fmt, ...)
 	set_outcome(d, "rejected", sbuf_detach(&sb));
 }
 
-static void sleep_ms(int64_t ms)
+/*
+ * Wait `ms` between check attempts or verification rounds, watching the
+ * worker's events: a cancel ends the deployment 'canceled', the daemon
+ * stopping ends it 'interrupted', at once. Returns 0 after the whole
+ * wait, 1 when the deployment was ended so.
+ */
+static int wait_ms(struct deploy *d, int64_t ms)
 {
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+	struct job_ctx *ctx = d->ctx;
+	int64_t end = mono_ms() + ms;
 
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
+	for (;;) {
+		enum stage_event ev = STAGE_EV_NONE;
+		int64_t left = end - mono_ms();
+		struct pollfd p = { ctx->event_fd, POLLIN, 0 };
+
+		if (ctx->stopping && *ctx->stopping)
+			ev = STAGE_EV_SHUTDOWN;
+		else if (left <= 0)
+			return 0;
+		else if (poll(&p, ctx->event_fd >= 0, (int)left) > 0 &&
+		    ctx->on_event)
+			ev = ctx->on_event(ctx->arg);
+		if (ev == STAGE_EV_CANCEL) {
+			set_outcome(d, "canceled", xstrdup("canceled while the "
+			    "deployment waited for its checks"));
+			return 1;
+		}
+		if (ev == STAGE_EV_SHUTDOWN) {
+			set_outcome(d, "interrupted", xstrdup("the daemon stopped "
+			    "while the deployment waited for its checks"));
+			return 1;
+		}
+	}
 }
 
 /* A step that is not a command (gates, verification): a stage row with a
@@ -170,8 +199,8 @@ static int http_check(struct deploy *d, const struct check_def *c, int *ok)
 
 	*ok = 0;
 	for (long attempt = 0; attempt <= c->retries; attempt++) {
-		if (attempt)
-			sleep_ms(500);
+		if (attempt && wait_ms(d, 500))
+			break;
 		sbuf_reset(&err);
 		if (http_get(url, c->max_latency_ms + 5000, &r) < 0) {
 			sbuf_addf(&err, "GET %s: %s", url, r.error);
@@ -281,8 +310,8 @@ static int verify(struct deploy *d, int *ok)
 		int64_t left = v->interval_ms - (mono_ms() - round);
 		if (mono_ms() + left >= end)
 			break;
-		if (left > 0)
-			sleep_ms(left);
+		if (left > 0 && wait_ms(d, left))
+			break;
 	}
 	qsort(lat, n, sizeof(*lat), cmp_i64);
 	size_t k = (size_t)ceil(0.95 * (double)n);
