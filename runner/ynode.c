@@ -50,6 +50,50 @@ static int next_event(struct builder *b, yaml_event_t *ev)
 }
 
 /* Parse the node that starts with `ev` (already read) into *out. */
+/* Which of two nodes stands first in the file. */
+static int cmp_pos(const struct ynode *x, const struct ynode *y)
+{
+	return x->line != y->line ? (x->line > y->line) - (x->line < y->line) :
+	    (x->col > y->col) - (x->col < y->col);
+}
+
+static int cmp_keys(const void *a, const void *b)
+{
+	const struct ynode *x = *(const struct ynode *const *)a;
+	const struct ynode *y = *(const struct ynode *const *)b;
+	int c = strcmp(x->value, y->value);
+
+	return c ? c : cmp_pos(x, y);
+}
+
+/*
+ * A key that stands twice in mapping `n` is an error at its second place
+ * (the first such place in the file). Sorting the keys makes it
+ * O(n log n): a file with tens of thousands of keys costs milliseconds.
+ */
+static int check_duplicates(struct builder *b, const struct ynode *n)
+{
+	size_t nk = n->n / 2;
+	const struct ynode **keys;
+	const struct ynode *dup = NULL;
+
+	if (nk < 2)
+		return 0;
+	keys = xmalloc(nk * sizeof(*keys));
+	for (size_t i = 0; i < nk; i++)
+		keys[i] = n->items[2 * i];
+	qsort(keys, nk, sizeof(*keys), cmp_keys);
+	for (size_t i = 1; i < nk; i++)
+		if (!strcmp(keys[i - 1]->value, keys[i]->value) && (!dup ||
+		    cmp_pos(keys[i], dup) < 0))
+			dup = keys[i];
+	free(keys);
+	if (dup)
+		return error_set(ERR_INVALID, "%s:%zu:%zu: duplicate key '%s'",
+		    b->name, dup->line, dup->col, dup->value);
+	return 0;
+}
+
 static int parse_node(struct builder *b, yaml_event_t *ev, size_t depth,
     struct ynode **out)
 {
@@ -110,16 +154,10 @@ static int parse_node(struct builder *b, yaml_event_t *ev, size_t depth,
 				ynode_free(child);
 				goto fail;
 			}
-			if (is_map && n->n % 2 == 0 &&
-			    ynode_get(n, child->value)) {
-				error = error_set(ERR_INVALID,
-				    "%s:%zu:%zu: duplicate key '%s'", b->name,
-				    child->line, child->col, child->value);
-				ynode_free(child);
-				goto fail;
-			}
 			node_push(n, child);
 		}
+		if (is_map && (error = check_duplicates(b, n)) < 0)
+			goto fail;
 		*out = n;
 		return 0;
 	}
