@@ -28,6 +28,10 @@ const char config_template[] =
 "# On SIGTERM the daemon lets running stages finish for this long.\n"
 "# shutdown_grace: 30s\n"
 "\n"
+"# A worker (or the notifier) with nothing to do for this long leaves;\n"
+"# the daemon starts one again when work comes. 0: they stay.\n"
+"# idle_exit: 60s\n"
+"\n"
 "# A queued job is recorded 'superseded', not run, when a newer push to\n"
 "# the same branch of the same repository has been queued.\n"
 "# supersede: true\n"
@@ -120,7 +124,7 @@ const char config_template[] =
 "#     backoff: 2s                 # doubling per retry\n";
 
 static const char *const top_keys[] = {
-	"workers", "default_timeout", "kill_grace", "shutdown_grace",
+	"workers", "default_timeout", "kill_grace", "shutdown_grace", "idle_exit",
 	"supersede", "keep_workspaces", "path", "repos", "secrets", "notify",
 	"limits", "log_cap", "isolate", "network", "build_user", "release_user",
 	"trust_repositories", "environments", NULL
@@ -659,6 +663,7 @@ int config_parse(const char *file, const char *buf, size_t len,
 	c->default_timeout_ms = 30 * 60 * 1000;
 	c->kill_grace_ms = 5000;
 	c->shutdown_grace_ms = 30000;
+	c->idle_exit_ms = 60000;
 	c->path_env = xstrdup("/usr/local/bin:/usr/bin:/bin");
 	c->limits.processes = DEFAULT_PROCESSES;
 	c->log_cap = DEFAULT_LOG_CAP;
@@ -693,6 +698,8 @@ int config_parse(const char *file, const char *buf, size_t len,
 	    &c->kill_grace_ms)) < 0 ||
 	    (error = get_duration(file, root, "shutdown_grace",
 	    &c->shutdown_grace_ms)) < 0 ||
+	    (error = get_duration(file, root, "idle_exit",
+	    &c->idle_exit_ms)) < 0 ||
 	    (error = get_bool(file, root, "supersede", &c->supersede)) < 0 ||
 	    (error = get_bool(file, root, "isolate", &c->isolate)) < 0 ||
 	    (error = get_bool(file, root, "network", &c->network)) < 0 ||

@@ -99,6 +99,7 @@ struct config {
 	int64_t default_timeout_ms;
 	int64_t kill_grace_ms;		/* SIGTERM to SIGKILL for a stage */
 	int64_t shutdown_grace_ms;	/* how long SIGTERM lets stages run */
+	int64_t idle_exit_ms;		/* a worker with nothing to do leaves */
 	char *path_env;			/* PATH given to stages */
 	struct run_limits limits;	/* of every stage that sets none */
 	int64_t log_cap;		/* bytes of one stage's log kept */

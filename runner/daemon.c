@@ -129,6 +129,7 @@ static void ingest_spool(struct sup *s)
 }
 
 static void wake_workers(struct sup *s);
+static void ensure_notifier(struct sup *s, int always);
 
 /*
  * Work may arrive without a datagram: a hook whose user may not write to
@@ -155,8 +156,10 @@ static void look_for_work(struct sup *s)
 		s->data_version = v;
 		news = 1;
 	}
-	if (news)
+	if (news) {
 		wake_workers(s);
+		ensure_notifier(s, 0);
+	}
 	free(spool);
 }
 
@@ -251,14 +254,61 @@ static int spawn_worker(struct sup *s, int i)
 	return spawn(s, &s->w[i], "worker");
 }
 
+/* A slot with no child, and none about to start. */
+static int vacant(const struct worker *w)
+{
+	return !w->pid && !w->respawn_at;
+}
+
+/*
+ * Workers and the notifier leave when idle (runner.yml idle_exit): start
+ * them again for the work there is, a worker per queued job at most.
+ */
+static void ensure_workers(struct sup *s)
+{
+	int vacancies = 0;
+	int64_t queued;
+	struct store *st;
+
+	for (int i = 0; i < s->nworkers; i++)
+		vacancies += vacant(&s->w[i]);
+	if (!vacancies || s->stopping)
+		return;
+	st = sup_store(s);
+	queued = st ? store_queued(st) : 1;
+	for (int i = 0; i < s->nworkers && queued > 0; i++) {
+		if (!vacant(&s->w[i]))
+			continue;
+		if (spawn_worker(s, i) < 0)
+			daemon_log("warning: %s", error_last());
+		queued--;
+	}
+}
+
+/* `always`: a worker says an event is recorded; else only if the store
+ * holds events or notifications not yet sent. */
+static void ensure_notifier(struct sup *s, int always)
+{
+	struct store *st;
+
+	if (!vacant(&s->notifier) || s->stopping)
+		return;
+	if (!always && (!(st = sup_store(s)) || store_unsent(st) == 0))
+		return;
+	if (spawn(s, &s->notifier, "notifier") < 0)
+		daemon_log("warning: %s", error_last());
+}
+
 static void wake_notifier(struct sup *s)
 {
+	ensure_notifier(s, 1);
 	if (s->notifier.wake_w >= 0)
 		(void)!write(s->notifier.wake_w, "n", 1);
 }
 
 static void wake_workers(struct sup *s)
 {
+	ensure_workers(s);
 	for (int i = 0; i < s->nworkers; i++)
 		if (s->w[i].wake_w >= 0)
 			(void)!write(s->w[i].wake_w, "w", 1);
@@ -310,12 +360,17 @@ static void reap(struct sup *s)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		int idle = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 		if (pid == s->notifier.pid) {
 			s->notifier.pid = 0;
 			close(s->notifier.wake_w);
 			s->notifier.wake_w = -1;
 			if (s->stopping)
 				continue;
+			if (idle) {	/* it had nothing to send */
+				ensure_notifier(s, 0);
+				continue;
+			}
 			daemon_log("notifier %d died (%s %d); starting another",
 			    (int)pid, WIFSIGNALED(status) ? "signal" : "exit code",
 			    WIFSIGNALED(status) ? WTERMSIG(status) :
@@ -331,6 +386,10 @@ static void reap(struct sup *s)
 			s->w[i].wake_w = -1;
 			if (s->stopping)
 				break;
+			if (idle) {	/* it had nothing to do for idle_exit */
+				ensure_workers(s);	/* work that came meanwhile */
+				break;
+			}
 			daemon_log("worker %d died (%s %d); its job goes back to the "
 			    "queue", (int)pid, WIFSIGNALED(status) ? "signal" :
 			    "exit code", WIFSIGNALED(status) ? WTERMSIG(status) :

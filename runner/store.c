@@ -33,7 +33,7 @@ enum q {
 	Q_EVENT_JOB, Q_EVENT_INS, Q_REC_DEPLOY_IDS, Q_EVENTS_UNROUTED,
 	Q_EVENT_ROUTED, Q_NOTIF_INS, Q_NOTIF_DUE, Q_NOTIF_RESULT, Q_NOTIF_JOB,
 	Q_NOTIF_OPEN, Q_NOTIF_COUNT, Q_NOTIF_LAST_ACTION, Q_EVENTS_ALL_ROUTED,
-	Q_CLAIM_SYNC, Q_MANIFEST_SET, Q_MANIFEST_GET,
+	Q_CLAIM_SYNC, Q_MANIFEST_SET, Q_MANIFEST_GET, Q_QUEUED, Q_UNSENT,
 	Q_MAX
 };
 
@@ -197,6 +197,9 @@ static const char *const sql[Q_MAX] = {
 	[Q_NOTIF_OPEN] = "SELECT " NOTIF_COLS " FROM notifications WHERE state "
 	    "IN ('pending', 'dead') ORDER BY id DESC LIMIT ?1",
 	[Q_NOTIF_COUNT] = "SELECT count(*) FROM notifications WHERE state = ?1",
+	[Q_QUEUED] = "SELECT count(*) FROM jobs WHERE state = 'queued'",
+	[Q_UNSENT] = "SELECT (SELECT count(*) FROM events WHERE routed = 0) + "
+	    "(SELECT count(*) FROM notifications WHERE state = 'pending')",
 	[Q_MANIFEST_SET] = "UPDATE jobs SET manifest = ?2 WHERE id = ?1",
 	[Q_MANIFEST_GET] = "SELECT manifest FROM jobs WHERE id = ?1",
 	[Q_NOTIF_LAST_ACTION] = "SELECT action FROM notifications WHERE target "
@@ -958,6 +961,16 @@ void jobs_free(struct job **v, size_t n)
 	for (size_t i = 0; i < n; i++)
 		job_free(v[i]);
 	free(v);
+}
+
+int64_t store_queued(struct store *s)
+{
+	return first_id(s, Q_QUEUED, "");
+}
+
+int64_t store_unsent(struct store *s)
+{
+	return first_id(s, Q_UNSENT, "");
 }
 
 int store_manifest_set(struct store *s, int64_t id, const char *manifest)

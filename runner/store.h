@@ -151,6 +151,10 @@ void job_free(struct job *j);
 void jobs_free(struct job **v, size_t n);
 
 int store_job_set_subject(struct store *s, int64_t id, const char *subject);
+/* How many jobs wait in the queue; how many events and notifications wait
+ * for the notifier (0 also when the store cannot say). */
+int64_t store_queued(struct store *s);
+int64_t store_unsent(struct store *s);
 /* The manifest of release `id` (manifest.h): store it, or read it (caller
  * frees; ERR_NOTFOUND for a release extracted before manifests). */
 int store_manifest_set(struct store *s, int64_t id, const char *manifest);

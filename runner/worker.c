@@ -207,13 +207,19 @@ int daemon_worker_main(const char *home, int wake_r, pid_t parent)
 		struct pollfd pfd[2] = {
 			{ ws.sigfd, POLLIN, 0 }, { wake_r, POLLIN, 0 },
 		};
+		int64_t idle = ctx.conf->idle_exit_ms;
 		if (rc != ERR_NOTFOUND && !missing)
 			daemon_log("worker: cannot claim a job: %s", error_last());
 		else if (job_workspaces_discarded())
 			job_purge_workspaces(home);	/* nothing else to do */
-		/* After a store error, try again in a second. */
-		if (poll(pfd, 2, rc == ERR_NOTFOUND ? -1 : 1000) < 0 &&
-		    errno != EINTR)
+		/* After a store error, try again in a second; with nothing to
+		 * do for idle_exit, leave: the supervisor starts a worker again
+		 * when work comes. */
+		int n = poll(pfd, 2, rc != ERR_NOTFOUND ? 1000 : idle > 0 &&
+		    idle < INT32_MAX ? (int)idle : -1);
+		if (n < 0 && errno != EINTR)
+			break;
+		if (n == 0 && rc == ERR_NOTFOUND && idle > 0)
 			break;
 		if (pfd[0].revents)
 			worker_event(&ws);
@@ -325,8 +331,15 @@ int daemon_notifier_main(const char *home, int wake_r, pid_t parent)
 		struct pollfd pfd[2] = {
 			{ ns.sigfd, POLLIN, 0 }, { wake_r, POLLIN, 0 },
 		};
-		if (poll(pfd, 2, wait > 3600000 ? 3600000 : (int)wait) < 0 &&
-		    errno != EINTR)
+		/* nothing pending at all: leave after idle_exit; the
+		 * supervisor starts the notifier again for the next event */
+		int idle = wait < 0 && conf->idle_exit_ms > 0;
+		if (idle)
+			wait = conf->idle_exit_ms;
+		int n = poll(pfd, 2, wait > 3600000 ? 3600000 : (int)wait);
+		if (n < 0 && errno != EINTR)
+			break;
+		if (n == 0 && idle)
 			break;
 		if (pfd[1].revents)
 			drain_fd(wake_r);
