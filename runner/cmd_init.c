@@ -23,8 +23,9 @@ static const char usage[] =
     "which the hooks of other users queue pushes), the build user\n"
     "(runner.yml build_user, default runner-build) that runs code from\n"
     "repositories, and the release user (release_user, runner-release)\n"
-    "that runs the commands of production. Running it again changes nothing that is there, but\n"
-    "gives every file of the home its safe mode again.\n";
+    "that runs the commands of production. Running it again changes\n"
+    "nothing that is there, but gives every file of the home its safe\n"
+    "mode again.\n";
 
 int cmd_init(int argc, char **argv)
 {
