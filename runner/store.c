@@ -10,6 +10,7 @@
 
 #include <sqlite3.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -543,9 +544,24 @@ int store_data_version(struct store *s, int64_t *out)
 	return rc == SQLITE_ROW ? 0 : -1;
 }
 
+/*
+ * A PASSIVE checkpoint (SQLite's automatic one) is not enough for a
+ * connection that is alone each time it opens: the first connection
+ * rebuilds the WAL index from the whole WAL and counts nothing as copied
+ * back, so the WAL is never restarted and keeps growing. TRUNCATE copies
+ * it back and empties it; with a reader present it gives up, harmlessly.
+ */
+static int truncate_wal(void *arg, sqlite3 *db, const char *name, int frames)
+{
+	if (frames >= (int)(intptr_t)arg)
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_TRUNCATE,
+		    NULL, NULL);
+	return SQLITE_OK;
+}
+
 void store_wal_limit(struct store *s, int pages)
 {
-	sqlite3_wal_autocheckpoint(s->db, pages);
+	sqlite3_wal_hook(s->db, truncate_wal, (void *)(intptr_t)pages);
 }
 
 int store_open(const char *home, enum store_mode mode, struct store **out)
