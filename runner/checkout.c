@@ -192,17 +192,51 @@ static int put_file(int dirfd, const char *name, const char *data,
 struct writer {
 	git_repository *repo;
 	git_index *index;
-	git_blob_filter_options filter;
-	int filtering;		/* the tree has .gitattributes */
+	int attributes;		/* the tree has .gitattributes */
 	struct sbuf path;	/* of the current entry, from the top */
 };
 
-/* Names git itself refuses to check out, and any that would leave the
- * folder they are written into. */
+/* Does `n`, as NTFS or HFS+ would read it, name `word` (".git",
+ * ".gitmodules"...)? Case folded; trailing spaces and dots, an NTFS
+ * stream (":..."), and the code points HFS+ ignores (U+200C-U+200F,
+ * U+202A-U+202E, U+206A-U+206F, U+FEFF) left out. */
+static int names(const char *n, const char *word)
+{
+	struct sbuf sb = SBUF_INIT;
+	int same;
+
+	for (const unsigned char *p = (const unsigned char *)n; *p;) {
+		unsigned cp;
+		size_t k = utf8_char_len(p, strlen((const char *)p), &cp);
+		if (*p == ':')
+			break;
+		if (k > 1 && ((cp >= 0x200c && cp <= 0x200f) ||
+		    (cp >= 0x202a && cp <= 0x202e) ||
+		    (cp >= 0x206a && cp <= 0x206f) || cp == 0xfeff)) {
+			p += k;
+			continue;
+		}
+		sbuf_addch(&sb, (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p));
+		p++;
+	}
+	while (sb.len && (sb.buf[sb.len - 1] == ' ' || sb.buf[sb.len - 1] == '.'))
+		sbuf_truncate(&sb, sb.len - 1);
+	same = !strcmp(sb.buf, word);
+	sbuf_release(&sb);
+	return same;
+}
+
+/*
+ * Names git refuses to check out (core.protectNTFS and protectHFS, as
+ * libgit2's path validation does), and any that would leave the folder
+ * they are written into: ".git" in any disguise ("git~1", ".GIT.",
+ * ".g\u200cit", ".git::$INDEX_ALLOCATION"). Other odd names (newlines,
+ * escapes, bytes that are not UTF-8) are kept, as git keeps them.
+ */
 static int unsafe_name(const char *n)
 {
 	return !*n || !strcmp(n, ".") || !strcmp(n, "..") || strchr(n, '/') ||
-	    !strcasecmp(n, ".git");
+	    names(n, ".git") || names(n, "git~1");
 }
 
 static int add_to_index(struct writer *w, const git_tree_entry *te,
@@ -235,7 +269,6 @@ static int write_blob(struct writer *w, int dirfd, const git_tree_entry *te)
 	const char *name = git_tree_entry_name(te);
 	git_filemode_t mode = git_tree_entry_filemode(te);
 	git_blob *blob = NULL;
-	git_buf filtered = { 0 };
 	const char *data;
 	size_t len;
 	struct stat st;
@@ -245,7 +278,12 @@ static int write_blob(struct writer *w, int dirfd, const git_tree_entry *te)
 		return git_fail("cannot read", w->path.buf);
 	data = git_blob_rawcontent(blob);
 	len = (size_t)git_blob_rawsize(blob);
-	if (mode == GIT_FILEMODE_LINK) {
+	if (mode == GIT_FILEMODE_LINK && (names(name, ".gitmodules") ||
+	    names(name, ".gitattributes") || names(name, ".gitignore"))) {
+		/* git refuses these as links: they would read files elsewhere */
+		error = error_set(ERR_INVALID, "refusing the path '%s' in the "
+		    "commit: a symbolic link", w->path.buf);
+	} else if (mode == GIT_FILEMODE_LINK) {
 		char *target = xstrndup(data, len);
 		error = symlinkat(target, dirfd, name) < 0 ||
 		    fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ?
@@ -253,22 +291,11 @@ static int write_blob(struct writer *w, int dirfd, const git_tree_entry *te)
 		    strerror(errno)) : 0;
 		free(target);
 	} else {
-		if (w->filtering) {
-			if (git_blob_filter(&filtered, blob, w->path.buf,
-			    &w->filter) < 0) {
-				error = git_fail("cannot filter", w->path.buf);
-				goto out;
-			}
-			data = filtered.ptr;
-			len = filtered.size;
-		}
 		error = put_file(dirfd, name, data, len,
 		    mode == GIT_FILEMODE_BLOB_EXECUTABLE ? 0777 : 0666, &st);
 	}
 	if (error == 0)
 		error = add_to_index(w, te, &st);
-out:
-	git_buf_dispose(&filtered);
 	git_blob_free(blob);
 	return error;
 }
@@ -385,6 +412,33 @@ out:
 }
 
 /*
+ * A tree with .gitattributes (line endings, filters, ident) is checked
+ * out by libgit2, which owns git's rules for them; the fast path below
+ * writes the rest.
+ */
+static int checkout_with_libgit2(const char *dest, git_tree *tree)
+{
+	git_checkout_options opts;
+	git_repository *repo = NULL;
+	git_tree *own = NULL;
+	int error = 0;
+
+	git_checkout_options_init(&opts, GIT_CHECKOUT_OPTIONS_VERSION);
+	opts.checkout_strategy = GIT_CHECKOUT_FORCE;
+	/* the workspace's repository, reading the objects through its
+	 * alternates, and the tree as that repository's object */
+	if (git_repository_open(&repo, dest) < 0)
+		error = git_fail("cannot open the workspace", dest);
+	else if (git_tree_lookup(&own, repo, git_tree_id(tree)) < 0)
+		error = git_fail("cannot read the tree in", dest);
+	else if (git_checkout_tree(repo, (const git_object *)own, &opts) < 0)
+		error = git_fail("cannot check out into", dest);
+	git_tree_free(own);
+	git_repository_free(repo);
+	return error;
+}
+
+/*
  * Write the files straight from the bare repository's objects (libgit2's
  * checkout would first make a repository through its config machinery and
  * then compare every file with an empty index), and the index from what
@@ -397,9 +451,6 @@ int source_checkout(struct source *src, const char *dest)
 	char *index_path = xasprintf("%s/.git/index", dest);
 	int fd = -1, error;
 
-	git_blob_filter_options_init(&w.filter, GIT_BLOB_FILTER_OPTIONS_VERSION);
-	w.filter.flags |= GIT_BLOB_FILTER_ATTRIBUTES_FROM_COMMIT;
-	git_oid_cpy(&w.filter.attr_commit_id, git_commit_id(src->commit));
 	if ((error = mkdir_p(dest, 0777)) < 0) {
 		error = error_set(error, "cannot create workspace: %s",
 		    error_last());
@@ -417,7 +468,11 @@ int source_checkout(struct source *src, const char *dest)
 		error = git_fail("cannot read the tree of", src->path);
 		goto out;
 	}
-	git_tree_walk(tree, GIT_TREEWALK_PRE, find_attributes, &w.filtering);
+	git_tree_walk(tree, GIT_TREEWALK_PRE, find_attributes, &w.attributes);
+	if (w.attributes) {
+		error = checkout_with_libgit2(dest, tree);
+		goto out;
+	}
 	if (git_index_open(&w.index, index_path) < 0) {
 		error = git_fail("cannot create the index", index_path);
 		goto out;
