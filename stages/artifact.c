@@ -17,7 +17,9 @@
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -395,12 +397,21 @@ static int add_entry(struct artifact_writer *w, int rootfd, const char *rel)
 		archive_entry_copy_symlink(e, target);
 		archive_entry_set_size(e, 0);
 	} else {
-		fd = openat(rootfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0) {
+		/* Beneath the workspace and through no link at all: a folder
+		 * swapped for a link meanwhile must not lead the archive to a
+		 * file of the runner's. O_NONBLOCK: a FIFO must not block. */
+		struct open_how how = {
+			.flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK,
+			.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+			    RESOLVE_NO_MAGICLINKS,
+		};
+		fd = (int)syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
+		if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 			error = error_set(-1, "cannot open artifact '%s': %s", rel,
-			    strerror(errno));
+			    fd < 0 ? strerror(errno) : "not a regular file");
 			goto out;
 		}
+		archive_entry_set_mode(e, st.st_mode);
 		archive_entry_set_size(e, st.st_size);
 	}
 	if (archive_write_header(w->a, e) != ARCHIVE_OK) {
