@@ -25,23 +25,25 @@ YML
 }
 teardown() { teardown_env; }
 
-@test "runner cancel ends a deployment in its verification window at once" {
+# in_verify: push, and wait until the staging deployment ($d) is in its
+# verification window.
+in_verify() {
 	start_daemon --workers 1
 	git -C "$SRC" push -q origin develop
 	wait_for "[ -n \"\$(last_job deploy staging)\" ]" 30
 	d=$(last_job deploy staging)
 	wait_for "r show --json $d | jq -e '.stages[] | select(.name == \"check /health\" and .state == \"passed\")'" 30
+}
+
+@test "runner cancel ends a deployment in its verification window at once" {
+	in_verify
 	r cancel "$d"
 	[ "$(wait_deploy "$d" 15)" = canceled ]
 	[ "$(job_field "$d" .error)" = "canceled while the deployment waited for its checks" ]
 }
 
 @test "the daemon stops during a verification window: the deployment is interrupted" {
-	start_daemon --workers 1
-	git -C "$SRC" push -q origin develop
-	wait_for "[ -n \"\$(last_job deploy staging)\" ]" 30
-	d=$(last_job deploy staging)
-	wait_for "r show --json $d | jq -e '.stages[] | select(.name == \"check /health\" and .state == \"passed\")'" 30
+	in_verify
 	kill -TERM "$DAEMON_PID"
 	wait_for "! own_daemon $DAEMON_PID" 15
 	DAEMON_PID=
