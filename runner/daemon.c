@@ -45,8 +45,7 @@ struct worker {
 struct sup {
 	const char *home;
 	int64_t poll_at;	/* when to look for work no datagram announced */
-	int64_t data_version;	/* of the store, when last looked */
-	struct timespec spool_mtime;
+	int64_t work_stamp;	/* of the store's and the spool's files */
 	const struct config *conf;
 	struct worker *w;
 	int nworkers;
@@ -137,30 +136,34 @@ static void ensure_notifier(struct sup *s, int always);
  * changed or the spool has something new (a stat and a pragma that reads
  * shared memory only), and wake the workers if so.
  */
-static void look_for_work(struct sup *s)
+/* A number that changes when `path` is written (its change time and
+ * size), 0 if it is not there. */
+static int64_t stamp(const char *home, const char *name)
 {
-	char *spool = xasprintf("%s/%s", s->home, SPOOL_DIR);
-	struct store *st = sup_store(s);
+	char *path = xasprintf("%s/%s", home, name);
 	struct stat sb;
 	int64_t v = 0;
-	int news = 0;
 
-	if (stat(spool, &sb) == 0 &&
-	    (sb.st_mtim.tv_sec != s->spool_mtime.tv_sec ||
-	    sb.st_mtim.tv_nsec != s->spool_mtime.tv_nsec)) {
-		s->spool_mtime = sb.st_mtim;
-		ingest_spool(s);
-		news = 1;
-	}
-	if (st && store_data_version(st, &v) == 0 && v != s->data_version) {
-		s->data_version = v;
-		news = 1;
-	}
-	if (news) {
-		wake_workers(s);
-		ensure_notifier(s, 0);
-	}
-	free(spool);
+	if (stat(path, &sb) == 0)
+		v = (int64_t)sb.st_ctim.tv_sec * 1000000000 + sb.st_ctim.tv_nsec +
+		    sb.st_size;
+	free(path);
+	return v;
+}
+
+static void look_for_work(struct sup *s)
+{
+	/* every commit writes the WAL (or, checkpointed, the store), and
+	 * every spooled push the spool folder: three stats, no store open */
+	int64_t v = stamp(s->home, STORE_FILE "-wal") ^
+	    stamp(s->home, STORE_FILE) * 3 ^ stamp(s->home, SPOOL_DIR) * 7;
+
+	if (v == s->work_stamp)
+		return;
+	s->work_stamp = v;
+	ingest_spool(s);
+	wake_workers(s);
+	ensure_notifier(s, 0);
 }
 
 /* ---- supervisor ---- */
@@ -187,7 +190,6 @@ static int spawn(struct sup *s, struct worker *w, const char *role)
 		return error_set(-1, "cannot create a pipe: %s", strerror(errno));
 	store_close(s->store);	/* never share a connection across fork */
 	s->store = NULL;
-	s->data_version = -1;	/* versions of another connection differ */
 	pid = fork();
 	if (pid < 0) {
 		close(fds[0]);
@@ -710,6 +712,10 @@ int daemon_serve(const char *home, const struct config *conf, int workers)
 				kill(s.notifier.pid, SIGKILL);
 			kill_at = 0;
 		}
+		/* an idle supervisor holds no store connection (its page cache
+		 * and statements): it opens one when there is something to do */
+		store_close(s.store);
+		s.store = NULL;
 	}
 	daemon_log("stopped");
 	error = 0;

@@ -530,20 +530,6 @@ out:
 	return error;
 }
 
-int store_data_version(struct store *s, int64_t *out)
-{
-	sqlite3_stmt *st = NULL;
-	int rc;
-
-	if (sqlite3_prepare_v2(s->db, "PRAGMA data_version", -1, &st,
-	    NULL) != SQLITE_OK)
-		return db_error(s, "read the data version");
-	rc = sqlite3_step(st);
-	*out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? 0 : -1;
-}
-
 /*
  * A PASSIVE checkpoint (SQLite's automatic one) is not enough for a
  * connection that is alone each time it opens: the first connection

@@ -110,8 +110,6 @@ struct enqueued {
  * the hook's one durable commit is its only sync.
  */
 enum store_mode { STORE_OPEN, STORE_CREATE, STORE_ENQUEUE };
-/* A number that changes whenever another connection commits. */
-int store_data_version(struct store *s, int64_t *out);
 /* Copy the WAL back into the store and empty it once it holds `pages`
  * pages after a commit (for a connection that is alone). */
 void store_wal_limit(struct store *s, int pages);
