@@ -19,7 +19,15 @@ static const char usage[] =
     "was down run when it starts; jobs a dead daemon left running are\n"
     "queued again. SIGTERM or SIGINT stops it: running stages get\n"
     "'shutdown_grace' to finish, then are killed and their jobs recorded\n"
-    "'interrupted'. Logs go to stderr.\n";
+    "'interrupted'. Logs go to stderr.\n"
+    "\n"
+    "Code from repositories never runs as the daemon's user: as root the\n"
+    "daemon runs it as runner.yml's build_user (and production's commands\n"
+    "as release_user), in a bubblewrap sandbox; as any other user, in the\n"
+    "sandbox. serve refuses to start, saying what to do, when it cannot\n"
+    "(no such user, no bubblewrap), unless runner.yml says\n"
+    "trust_repositories: true. Idle workers leave after 'idle_exit' and\n"
+    "are started again for work.\n";
 
 static int on_opt(int c, const char *arg, void *ctx)
 {
