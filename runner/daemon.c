@@ -45,7 +45,7 @@ struct worker {
 struct sup {
 	const char *home;
 	int64_t poll_at;	/* when to look for work no datagram announced */
-	int64_t work_stamp;	/* of the store's and the spool's files */
+	uint64_t work_stamp;	/* of the store's and the spool's files */
 	const struct config *conf;
 	struct worker *w;
 	int nworkers;
@@ -137,16 +137,16 @@ static void ensure_notifier(struct sup *s, int always);
  * shared memory only), and wake the workers if so.
  */
 /* A number that changes when `path` is written (its change time and
- * size), 0 if it is not there. */
-static int64_t stamp(const char *home, const char *name)
+ * size), 0 if it is not there. Unsigned: it may wrap. */
+static uint64_t stamp(const char *home, const char *name)
 {
 	char *path = xasprintf("%s/%s", home, name);
 	struct stat sb;
-	int64_t v = 0;
+	uint64_t v = 0;
 
 	if (stat(path, &sb) == 0)
-		v = (int64_t)sb.st_ctim.tv_sec * 1000000000 + sb.st_ctim.tv_nsec +
-		    sb.st_size;
+		v = (uint64_t)sb.st_ctim.tv_sec * 1000000000u +
+		    (uint64_t)sb.st_ctim.tv_nsec + (uint64_t)sb.st_size;
 	free(path);
 	return v;
 }
@@ -155,7 +155,7 @@ static void look_for_work(struct sup *s)
 {
 	/* every commit writes the WAL (or, checkpointed, the store), and
 	 * every spooled push the spool folder: three stats, no store open */
-	int64_t v = stamp(s->home, STORE_FILE "-wal") ^
+	uint64_t v = stamp(s->home, STORE_FILE "-wal") ^
 	    stamp(s->home, STORE_FILE) * 3 ^ stamp(s->home, SPOOL_DIR) * 7;
 
 	if (v == s->work_stamp)
@@ -593,7 +593,7 @@ static int bind_socket(struct sup *s)
 int daemon_serve(const char *home, const struct config *conf, int workers)
 {
 	struct sup s = { .home = home, .conf = conf, .sigfd = -1, .sock = -1,
-	    .lockfd = -1, .notifier = { 0, -1 } };
+	    .lockfd = -1, .notifier = { .pid = 0, .wake_w = -1 } };
 	sigset_t mask, old;
 	int error;
 	int64_t kill_at = 0;
