@@ -26,7 +26,7 @@ enum q {
 	Q_JOB_END, Q_STAGES_SKIP, Q_ART_INS,
 	Q_CANCEL_QUEUED, Q_CANCEL_RUNNING, Q_CANCEL_GET, Q_CANCEL_PIDS,
 	Q_RETRY,
-	Q_REC_PGIDS, Q_REC_CANCELED, Q_REC_STAGES, Q_REC_JOBS,
+	Q_REC_PGIDS, Q_REC_CANCELED, Q_REC_STAGES, Q_REC_ARTS, Q_REC_JOBS,
 	Q_REC_DEPLOYS, Q_DEPLOY_INS, Q_DEPLOY_RESOLVE, Q_STAGE_COUNT,
 	Q_CHECK_INS, Q_CHECKS_GET, Q_PASSED_BUILD, Q_HEALTHY_DEPLOY,
 	Q_TAG_DEPLOYED, Q_ENV_SET, Q_ENV_DEPLOYING, Q_ENV_GET, Q_ENV_LIST,
@@ -124,6 +124,10 @@ static const char *const sql[Q_MAX] = {
 	[Q_REC_CANCELED] = "UPDATE jobs SET state = 'canceled', finished_ms = "
 	    "?2, error = 'canceled (the daemon stopped while it ran)' WHERE "
 	    OWNED " AND cancel = 1",
+	/* an artifact recorded just before the daemon died, the job not yet
+	 * ended: the re-run records its own */
+	[Q_REC_ARTS] = "DELETE FROM artifacts WHERE job_id IN (SELECT id FROM "
+	    "jobs WHERE kind = 'build' AND " OWNED ")",
 	[Q_REC_STAGES] = "DELETE FROM stages WHERE job_id IN (SELECT id FROM "
 	    "jobs WHERE kind = 'build' AND " OWNED ")",
 	[Q_REC_JOBS] = "UPDATE jobs SET state = 'queued', worker_pid = NULL, "
@@ -1257,7 +1261,7 @@ int store_recover(struct store *s, pid_t worker, pid_t **pgids, size_t *n)
 	for (size_t i = 0; i < ndeploys; i++)	/* each ends 'interrupted' */
 		if ((error = add_event(s, deploys[i])) < 0)
 			goto out;
-	if (
+	if ((error = run(s, Q_REC_ARTS, "recover", "i", (int64_t)worker)) < 0 ||
 	    (error = run(s, Q_REC_STAGES, "recover", "i", (int64_t)worker)) < 0 ||
 	    (error = run(s, Q_REC_JOBS, "recover", "i", (int64_t)worker)) < 0)
 		goto out;

@@ -170,6 +170,9 @@ static void test_recover(void **state)
 	job_free(j);
 	assert_int_equal(store_stages_init(fx->s, a, names, logs, 1), 0);
 	assert_int_equal(store_stage_start(fx->s, a, 0, 777, 0), 0);
+	/* killed between recording its artifact and ending the job */
+	assert_int_equal(store_artifact_add(fx->s, a, "/a/1.tar.zst", 10,
+	    "00", 1), 0);
 
 	/* worker 200 died: only its job goes back */
 	assert_int_equal(store_recover(fx->s, 200, &pgids, &n), 0);
@@ -188,6 +191,7 @@ static void test_recover(void **state)
 	assert_int_equal(store_job_get(fx->s, a, &j), 0);
 	assert_string_equal(j->state, "queued");
 	assert_int_equal(j->nstages, 0);
+	assert_int_equal(j->nartifacts, 0);	/* the re-run records its own */
 	job_free(j);
 
 	/* attempt count is kept across the re-run */
