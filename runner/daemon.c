@@ -15,6 +15,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -713,9 +714,13 @@ int daemon_serve(const char *home, const struct config *conf, int workers)
 			kill_at = 0;
 		}
 		/* an idle supervisor holds no store connection (its page cache
-		 * and statements): it opens one when there is something to do */
-		store_close(s.store);
-		s.store = NULL;
+		 * and statements): it opens one when there is something to do,
+		 * and gives the freed heap back to the system after it */
+		if (s.store) {
+			store_close(s.store);
+			s.store = NULL;
+			malloc_trim(0);
+		}
 	}
 	daemon_log("stopped");
 	error = 0;
