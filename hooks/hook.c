@@ -202,6 +202,20 @@ static int spool(const char *home, const struct push *p, size_t n)
 	return error;
 }
 
+/* A spool file written by another user (the git server's) may only name
+ * repositories that user owns: the hook's group must not make the runner
+ * build a repository it could not push to. */
+static int spooled_by_owner(const char *file, const char *repo)
+{
+	struct stat fs, rs;
+
+	if (stat(file, &fs) < 0)
+		return 0;
+	if (fs.st_uid == 0 || fs.st_uid == geteuid())
+		return 1;
+	return stat(repo, &rs) == 0 && rs.st_uid == fs.st_uid;
+}
+
 /* Queue the pushes of one spool file that runner.yml's triggers match,
  * then remove it; adds the jobs it queued to *total. The file stays if the
  * store refuses. */
@@ -237,7 +251,8 @@ static int ingest_file(struct store *s, const struct config *conf,
 		u->ref = (char *)p[i].ref;
 		snprintf(u->old, sizeof(u->old), "%s", p[i].old);
 		snprintf(u->new, sizeof(u->new), "%s", p[i].new);
-		if (p[i].repo[0] != '/' || strlen(p[i].new) >= sizeof(u->new))
+		if (p[i].repo[0] != '/' || strlen(p[i].new) >= sizeof(u->new) ||
+		    !spooled_by_owner(path, p[i].repo))
 			continue;
 		nq += hook_match(conf, p[i].repo, u, 1, q + nq, stderr);
 	}
