@@ -8,6 +8,8 @@
 #include "run.h"
 #include "store.h"
 #include "util.h"
+#include "refmatch.h"
+#include "wake.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -97,65 +99,6 @@ void hook_updates_free(struct hook_update *u, size_t n)
 int hook_zero_id(const char *hex)
 {
 	return strspn(hex, "0") == strlen(hex);
-}
-
-int hook_wake(const char *home, const char *what)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", home,
-	    SOCKET_FILE);
-	int fd, e = 0;
-
-	if (n < 0 || (size_t)n >= sizeof(sa.sun_path))
-		return 0;	/* the daemon could not have bound it either */
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return errno;
-	if (sendto(fd, what, strlen(what), 0, (struct sockaddr *)&sa,
-	    sizeof(sa)) < 0)
-		e = errno;
-	close(fd);
-	/* no daemon, or one that is not reading: it finds the work itself */
-	return e == ENOENT || e == ECONNREFUSED || e == EAGAIN ? 0 : e;
-}
-
-int ref_matcher_init(struct ref_matcher *m, const char *pattern, FILE *msg)
-{
-	int code;
-	PCRE2_SIZE off;
-
-	memset(m, 0, sizeof(*m));
-	m->pattern = pattern;
-	m->re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, 0,
-	    &code, &off, NULL);
-	if (!m->re) {
-		fprintf(msg, "runner: warning: bad pattern '%s'; nothing queued\n",
-		    pattern);
-		return -1;
-	}
-	m->md = pcre2_match_data_create_from_pattern(m->re, NULL);
-	m->ctx = pcre2_match_context_create(NULL);
-	pcre2_set_match_limit(m->ctx, 100000);
-	pcre2_set_depth_limit(m->ctx, 1000);
-	return 0;
-}
-
-int ref_matcher_match(struct ref_matcher *m, const char *name, FILE *msg)
-{
-	int rc = pcre2_match(m->re, (PCRE2_SPTR)name, strlen(name), 0, 0, m->md,
-	    m->ctx);
-
-	if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT)
-		fprintf(msg, "runner: warning: pattern '%s' hit its match limit "
-		    "on '%s'; not queued\n", m->pattern, name);
-	return rc >= 0;
-}
-
-void ref_matcher_release(struct ref_matcher *m)
-{
-	pcre2_match_context_free(m->ctx);
-	pcre2_match_data_free(m->md);
-	pcre2_code_free(m->re);
 }
 
 /*
@@ -329,7 +272,7 @@ out:
 /* Say that the daemon could not be woken, if so. */
 static void wake(const char *home, FILE *msg)
 {
-	int e = hook_wake(home, "wake");
+	int e = wake_send(home, WAKE_JOBS);
 
 	if (e)
 		fprintf(msg, "runner: warning: could not wake the daemon: %s; it "

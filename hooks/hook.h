@@ -11,24 +11,9 @@
 
 #define HOOK_MAX_INPUT (4 * 1024 * 1024)
 #define HOOK_MAX_LINES 10000
-#define SOCKET_FILE "runner.sock"
 /* A release tag that matches release_tags deploys to this environment. */
 #define RELEASE_ENV "production"
 
-/* A pcre2 pattern on ref names, with match and depth limits so that a
- * pattern cannot backtrack for ever. */
-struct ref_matcher {
-	struct pcre2_real_code_8 *re;
-	struct pcre2_real_match_data_8 *md;
-	struct pcre2_real_match_context_8 *ctx;
-	const char *pattern;
-};
-
-/* Compile `pattern`; a bad one is reported on `msg` and gives -1. */
-int ref_matcher_init(struct ref_matcher *m, const char *pattern, FILE *msg);
-/* Does `name` match? A pattern that hits its limits is reported, no. */
-int ref_matcher_match(struct ref_matcher *m, const char *name, FILE *msg);
-void ref_matcher_release(struct ref_matcher *m);
 /* An all-zero object id: the ref is being deleted. */
 int hook_zero_id(const char *hex);
 
@@ -90,10 +75,5 @@ void hook_read_input(struct sbuf *in, int *truncated, int keep_fd);
  * (argv[0] is replaced) and all of the input, read from `in_fd` from its
  * start (-1: /dev/null); returns its exit code. */
 int hook_run_chained(const char *path, char **argv, int in_fd);
-
-/* Send a wake-up datagram to the daemon of `home`. Returns 0, also when
- * the daemon is down (it finds the work when it starts), or the errno of
- * a datagram that could not be sent (the socket refuses this user). */
-int hook_wake(const char *home, const char *what);
 
 #endif

@@ -12,7 +12,7 @@ cd "$top"
 sh tests/deps.sh
 [ -d build ] || meson setup build >/dev/null
 ninja -C build >/dev/null
-bin="$top/build/runner/bin"
+bin="$top/build/runner/cli"
 runner="$bin/runner"
 
 demo=${RUNNER_DEMO_DIR:-$(mktemp -d /tmp/runner-demo.XXXXXX)}

@@ -10,6 +10,7 @@
 #include "json.h"
 #include "store.h"
 #include "util.h"
+#include "records.h"
 
 static void test_escape(void **state)
 {

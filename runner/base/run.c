@@ -1,0 +1,543 @@
+/*
+ * Starting child processes. Everything the child needs (the program's
+ * path, bwrap's arguments) is prepared before vfork(): the child borrows
+ * the parent's memory until it execs, so it only makes system calls, and
+ * writes a failed step's errno into the parent's memory, which the parent
+ * reads once it runs again (as posix_spawn does). A fork would first copy
+ * the page tables of a worker that maps libgit2, libcurl and libarchive.
+ *
+ * The user switch uses the raw system calls: glibc's setuid() would try to
+ * change the credentials of every thread of the (shared) parent.
+ */
+#include "run.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <libgen.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define CAPTURE_MAX (1024 * 1024)
+
+static char *const default_env[] = {
+	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	"LANG=C", NULL
+};
+
+int run_user_lookup(const char *name, struct run_user *out)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+	char *end;
+	long id = strtol(name, &end, 10);
+	int n = 16;
+
+	memset(out, 0, sizeof(*out));
+	if (*name && !*end && id >= 0)
+		getpwuid_r((uid_t)id, &pw, buf, sizeof(buf), &res);
+	else
+		getpwnam_r(name, &pw, buf, sizeof(buf), &res);
+	if (!res)
+		return error_set(ERR_NOTFOUND, "no user '%s' on this system", name);
+	out->name = xstrdup(pw.pw_name);
+	out->uid = pw.pw_uid;
+	out->gid = pw.pw_gid;
+	out->home = xstrdup(pw.pw_dir ? pw.pw_dir : "/");
+	out->groups = xmalloc((size_t)n * sizeof(gid_t));
+	while (getgrouplist(pw.pw_name, pw.pw_gid, out->groups, &n) < 0)
+		out->groups = xrealloc(out->groups, (size_t)n * sizeof(gid_t));
+	out->ngroups = n;
+	return 0;
+}
+
+void run_user_release(struct run_user *u)
+{
+	if (!u)
+		return;
+	free(u->name);
+	free(u->groups);
+	free(u->home);
+	memset(u, 0, sizeof(*u));
+}
+
+/* The program's absolute path: argv[0] itself, or found in PATH. */
+static char *find_program(const char *name, char *const *envp)
+{
+	const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+	if (strchr(name, '/'))
+		return xstrdup(name);
+	for (char *const *e = envp; e && *e; e++)
+		if (!strncmp(*e, "PATH=", 5))
+			path = *e + 5;
+	while (*path) {
+		size_t n = strcspn(path, ":");
+		char *p = xasprintf("%.*s/%s", (int)n, n ? path : ".", name);
+		if (access(p, X_OK) == 0)
+			return p;
+		free(p);
+		path += n + (path[n] == ':');
+	}
+	return NULL;
+}
+
+struct argv_buf {
+	const char **v;
+	size_t n;
+};
+
+static void push(struct argv_buf *a, const char *s)
+{
+	a->v = xrealloc(a->v, (a->n + 2) * sizeof(*a->v));
+	a->v[a->n++] = s;
+	a->v[a->n] = NULL;
+}
+
+/* Is `path` below one of the other hidden paths? Then hiding that one
+ * hides it. */
+static int hidden_below(const char *const *hide, const char *path)
+{
+	for (const char *const *h = hide; h && *h; h++) {
+		size_t n = strlen(*h);
+		if (*h != path && !strncmp(path, *h, n) &&
+		    (path[n] == '/' || (n == 1 && **h == '/')) && strcmp(path, *h))
+			return 1;
+	}
+	return 0;
+}
+
+/* bwrap's arguments, then the child's own. */
+static void sandbox_argv(const struct run_sandbox *sb, const char *cwd,
+    const char *const *argv, struct argv_buf *a)
+{
+	struct stat st;
+
+	push(a, "bwrap");
+	push(a, "--die-with-parent");
+	push(a, "--unshare-user");
+	push(a, "--disable-userns");
+	push(a, "--unshare-ipc");
+	push(a, "--unshare-uts");
+	push(a, "--unshare-cgroup-try");
+	if (sb->pid_ns) {
+		/* a new session too: no terminal to push input into */
+		push(a, "--new-session");
+		push(a, "--unshare-pid");
+	}
+	if (!sb->network)
+		push(a, "--unshare-net");
+	push(a, "--ro-bind");
+	push(a, "/");
+	push(a, "/");
+	push(a, "--dev");
+	push(a, "/dev");
+	if (sb->pid_ns) {
+		push(a, "--proc");
+		push(a, "/proc");
+	}
+	push(a, "--tmpfs");
+	push(a, "/tmp");
+	for (const char *const *h = sb->hide; h && *h; h++) {
+		if (stat(*h, &st) < 0 || hidden_below(sb->hide, *h))
+			continue;
+		if (S_ISDIR(st.st_mode)) {
+			push(a, "--tmpfs");
+			push(a, *h);
+		} else {
+			push(a, "--ro-bind");
+			push(a, "/dev/null");
+			push(a, *h);
+		}
+	}
+	for (const char *const *p = sb->ro; p && *p; p++) {
+		push(a, "--ro-bind");
+		push(a, *p);
+		push(a, *p);
+	}
+	for (const char *const *p = sb->rw; p && *p; p++) {
+		push(a, "--bind");
+		push(a, *p);
+		push(a, *p);
+	}
+	/* the empty folders over what is hidden cannot be written either;
+	 * only now: the binds above made their mount points in them */
+	for (const char *const *h = sb->hide; h && *h; h++) {
+		if (stat(*h, &st) == 0 && S_ISDIR(st.st_mode) &&
+		    !hidden_below(sb->hide, *h)) {
+			push(a, "--remount-ro");
+			push(a, *h);
+		}
+	}
+	if (cwd) {
+		push(a, "--chdir");
+		push(a, cwd);
+	}
+	push(a, "--");
+	for (const char *const *p = argv; *p; p++)
+		push(a, *p);
+}
+
+enum step { STEP_NONE, STEP_SESSION, STEP_USER, STEP_LIMITS, STEP_FDS,
+	STEP_CWD, STEP_EXEC };
+
+static const char *const step_names[] = {
+	"", "a session", "the user switch", "resource limits",
+	"descriptors", "the working folder", "exec",
+};
+
+struct shared {
+	volatile int err;
+	volatile enum step step;
+};
+
+static __attribute__((noreturn)) void child_main(const struct child *c,
+    const char *prog, const char *const *argv, char *const *envp,
+    int devnull, struct shared *sh)
+{
+	sigset_t none;
+	int in = c->in >= 0 ? c->in : devnull;
+	int out = c->out >= 0 ? c->out : devnull;
+	int err = c->err >= 0 ? c->err : c->out >= 0 ? c->out : devnull;
+
+	sh->step = STEP_SESSION;
+	if (c->setsid ? setsid() < 0 : c->pgroup && setpgid(0, 0) < 0)
+		goto fail;
+	if (c->pdeathsig)
+		prctl(PR_SET_PDEATHSIG, c->pdeathsig);
+	for (int sig = 1; sig < NSIG; sig++)
+		signal(sig, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	sh->step = STEP_USER;
+	if (c->user && (syscall(SYS_setgroups, (size_t)c->user->ngroups,
+	    c->user->groups) < 0 || syscall(SYS_setresgid, c->user->gid,
+	    c->user->gid, c->user->gid) < 0 || syscall(SYS_setresuid,
+	    c->user->uid, c->user->uid, c->user->uid) < 0))
+		goto fail;
+	sh->step = STEP_LIMITS;
+	if (c->limits) {
+		const struct { int res; int64_t v; } lims[] = {
+			{ RLIMIT_NPROC, c->limits->processes },
+			{ RLIMIT_AS, c->limits->memory },
+			{ RLIMIT_FSIZE, c->limits->file_size },
+			{ RLIMIT_NOFILE, c->limits->open_files },
+		};
+		for (size_t i = 0; i < sizeof(lims) / sizeof(*lims); i++) {
+			struct rlimit rl = { (rlim_t)lims[i].v, (rlim_t)lims[i].v };
+			if (lims[i].v > 0 && setrlimit(lims[i].res, &rl) < 0)
+				goto fail;
+		}
+	}
+	sh->step = STEP_FDS;
+	/* 0-2 may be any of in/out/err: move them above 2 first */
+	int fds[3] = { in, out, err };
+	for (int i = 0; i < 3; i++)
+		if (fds[i] <= 2 && (fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3)) < 0)
+			goto fail;
+	for (int i = 0; i < 3; i++)
+		if (dup2(fds[i], i) < 0)
+			goto fail;
+	/* Our own descriptors are close-on-exec; this also drops any that
+	 * whoever started us left open. */
+	close_range(3, ~0U, 0);
+	sh->step = STEP_CWD;
+	if (c->cwd && !c->sandbox && chdir(c->cwd) < 0)
+		goto fail;
+	sh->step = STEP_EXEC;
+	execve(prog, (char *const *)argv, envp);
+fail:
+	sh->err = errno ? errno : EINVAL;
+	_exit(127);
+}
+
+/* vfork in a frame of its own: nothing of child_start's is live across
+ * it. */
+static __attribute__((noinline)) pid_t spawn(const struct child *c,
+    const char *prog, const char *const *argv, char *const *envp,
+    int devnull, struct shared *sh)
+{
+	pid_t pid = vfork();
+
+	if (pid == 0)
+		child_main(c, prog, argv, envp, devnull, sh);
+	return pid;
+}
+
+int child_start(struct child *c)
+{
+	struct argv_buf a = { 0 };
+	const char *const *argv = c->argv;
+	char *const *envp = c->envp ? c->envp : default_env;
+	struct shared sh = { 0, STEP_NONE };
+	char *prog;
+	int devnull = -1, error = 0, status;
+	pid_t pid;
+
+	c->pid = -1;
+	if (c->sandbox) {
+		sandbox_argv(c->sandbox, c->cwd, c->argv, &a);
+		argv = a.v;
+		prog = xstrdup(BWRAP_PATH);
+	} else if (!(prog = find_program(c->argv[0], envp))) {
+		return error_set(ERR_NOTFOUND, "cannot run '%s': not found in "
+		    "PATH (is it installed?)", c->argv[0]);
+	}
+	if (c->in < 0 || c->out < 0 || c->err < 0) {
+		devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (devnull < 0) {
+			error = error_set(-1, "cannot open /dev/null: %s",
+			    strerror(errno));
+			goto out;
+		}
+	}
+	pid = spawn(c, prog, argv, envp, devnull, &sh);
+	if (pid < 0) {
+		error = error_set(-1, "cannot start '%s': %s", c->argv[0],
+		    strerror(errno));
+		goto out;
+	}
+	if (sh.err) {
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		error = error_set(sh.err == ENOENT ? ERR_NOTFOUND : -1,
+		    "cannot start '%s': %s failed: %s%s", c->sandbox ?
+		    BWRAP_PATH : prog, step_names[sh.step], strerror(sh.err),
+		    c->sandbox && sh.err == ENOENT ? " (the sandbox needs "
+		    "bubblewrap: apt-get install bubblewrap)" : "");
+		goto out;
+	}
+	c->pid = pid;
+out:
+	if (devnull >= 0)
+		close(devnull);
+	free(a.v);
+	free(prog);
+	return error;
+}
+
+int child_finish(struct child *c)
+{
+	int status = 0;
+
+	if (c->pid <= 0)
+		return -1;
+	while (waitpid(c->pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	c->pid = -1;
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}
+
+int child_capture(struct child *c, const char *in, size_t inlen,
+    struct sbuf *out, struct sbuf *err, int64_t timeout_ms)
+{
+	int pin[2] = { -1, -1 }, pout[2] = { -1, -1 }, perr[2] = { -1, -1 };
+	int64_t deadline = mono_ms() + timeout_ms;
+	size_t off = 0;
+	int rc = -1;
+
+	if (pipe2(pin, O_CLOEXEC) < 0 || pipe2(pout, O_CLOEXEC) < 0 ||
+	    pipe2(perr, O_CLOEXEC) < 0) {
+		rc = error_set(-1, "cannot create a pipe: %s", strerror(errno));
+		goto out;
+	}
+	c->in = pin[0];
+	c->out = pout[1];
+	c->err = perr[1];
+	if (!c->setsid)
+		c->pgroup = 1;
+	if ((rc = child_start(c)) < 0)
+		goto out;
+	close(pin[0]);
+	close(pout[1]);
+	close(perr[1]);
+	pin[0] = pout[1] = perr[1] = -1;
+	fcntl(pin[1], F_SETFL, O_NONBLOCK);
+	int fds[3] = { pin[1], pout[0], perr[0] };
+	struct sbuf *bufs[3] = { NULL, out, err };
+	if (!inlen) {
+		close(fds[0]);
+		fds[0] = pin[1] = -1;
+	}
+	while (fds[1] >= 0 || fds[2] >= 0) {
+		struct pollfd p[3] = {
+			{ fds[0], POLLOUT, 0 }, { fds[1], POLLIN, 0 },
+			{ fds[2], POLLIN, 0 },
+		};
+		int64_t left = deadline - mono_ms();
+		if (left <= 0 || poll(p, 3, (int)left) == 0) {
+			kill(-c->pid, SIGKILL);
+			kill(c->pid, SIGKILL);
+			child_finish(c);
+			rc = error_set(ERR_TIMEOUT, "'%s' did not finish within "
+			    "%lldms", c->argv[0], (long long)timeout_ms);
+			goto out;
+		}
+		if (fds[0] >= 0 && p[0].revents) {
+			ssize_t n = write(fds[0], in + off, inlen - off);
+			if (n > 0)
+				off += (size_t)n;
+			if (n < 0 && errno != EAGAIN && errno != EINTR)
+				off = inlen;	/* it stopped reading */
+			if (off == inlen) {
+				close(fds[0]);
+				fds[0] = pin[1] = -1;
+			}
+		}
+		for (int i = 1; i < 3; i++) {
+			char chunk[8192];
+			if (fds[i] < 0 || !p[i].revents)
+				continue;
+			ssize_t n = read(fds[i], chunk, sizeof(chunk));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				close(fds[i]);
+				fds[i] = -1;
+				if (i == 1)
+					pout[0] = -1;
+				else
+					perr[0] = -1;
+			} else if (bufs[i] && bufs[i]->len < CAPTURE_MAX) {
+				sbuf_add(bufs[i], chunk, (size_t)n);
+			}
+		}
+	}
+	rc = child_finish(c);
+out:
+	for (int i = 0; i < 2; i++) {
+		if (pin[i] >= 0)
+			close(pin[i]);
+		if (pout[i] >= 0)
+			close(pout[i]);
+		if (perr[i] >= 0)
+			close(perr[i]);
+	}
+	return rc;
+}
+
+int run_helper(const char *const argv[], const char *in, size_t inlen,
+    struct sbuf *out, struct sbuf *err, int64_t timeout_ms)
+{
+	struct child c = { .argv = argv };
+
+	return child_capture(&c, in, inlen, out, err, timeout_ms);
+}
+
+int run_sandbox_works(const struct run_user *user)
+{
+	static const char *const argv[] = { "/bin/true", NULL };
+	static const struct run_sandbox sb = { .pid_ns = 1 };
+	struct child c = { .argv = argv, .user = user, .sandbox = &sb,
+	    .in = -1, .out = -1, .err = -1 };
+	struct sbuf err = SBUF_INIT;
+	int rc;
+
+	rc = child_capture(&c, NULL, 0, NULL, &err, 10000);
+	if (rc > 0) {
+		while (err.len && err.buf[err.len - 1] == '\n')
+			sbuf_truncate(&err, err.len - 1);
+		rc = error_set(-1, "bubblewrap cannot make a sandbox%s%s%s: %s",
+		    user ? " as user '" : "", user ? user->name : "",
+		    user ? "'" : "", err.len ? err.buf : "it failed");
+	}
+	sbuf_release(&err);
+	return rc < 0 ? rc : 0;
+}
+
+static int may(const struct run_user *u, const struct stat *st, mode_t bits)
+{
+	if (st->st_uid == u->uid)
+		return (st->st_mode >> 6 & bits) == bits;
+	for (int i = 0; i < u->ngroups; i++)
+		if (st->st_gid == u->groups[i])
+			return (st->st_mode >> 3 & bits) == bits;
+	if (st->st_gid == u->gid)
+		return (st->st_mode >> 3 & bits) == bits;
+	return (st->st_mode & bits) == bits;
+}
+
+int run_user_can_reach(const struct run_user *u, const char *path, int read)
+{
+	struct sbuf sb = SBUF_INIT;
+	struct stat st;
+	int ok = 1;
+
+	if (u->uid == 0)
+		return 1;
+	for (const char *p = path; ok && *p;) {
+		const char *next = strchr(p + 1, '/');
+		size_t n = next ? (size_t)(next - path) : strlen(path);
+		sbuf_reset(&sb);
+		sbuf_add(&sb, path, n ? n : 1);
+		ok = stat(sb.buf, &st) == 0 && may(u, &st, next ? 1u :
+		    S_ISDIR(st.st_mode) ? (read ? 5u : 1u) : read ? 4u : 0u);
+		p = next ? next : path + strlen(path);
+	}
+	sbuf_release(&sb);
+	return ok;
+}
+
+char *run_sibling(const char *name)
+{
+	char *self = realpath("/proc/self/exe", NULL), *path;
+
+	if (!self)
+		return NULL;
+	path = xasprintf("%s/%s", dirname(self), name);
+	free(self);
+	return path;
+}
+
+/*
+ * Ending what is left of the stages of a daemon that was killed: the
+ * supervisor calls it, without linking what running stages needs.
+ */
+int run_kill_leftovers(const char *prefix)
+{
+	const char key[] = RUN_OWNER_VAR "=";
+	size_t plen = strlen(prefix);
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	struct sbuf env = SBUF_INIT;
+	int killed = 0;
+
+	while (d && (de = readdir(d))) {
+		pid_t pid = (pid_t)atoi(de->d_name);
+		char path[64];
+
+		if (pid <= 1 || pid == getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+		sbuf_reset(&env);
+		if (read_file(path, 1 << 20, &env) < 0)
+			continue;
+		for (size_t at = 0; at < env.len; at += strlen(env.buf + at) + 1) {
+			const char *v = env.buf + at;
+			if (!strncmp(v, key, sizeof(key) - 1) &&
+			    !strncmp(v + sizeof(key) - 1, prefix, plen)) {
+				killed += kill(pid, SIGKILL) == 0;
+				break;
+			}
+		}
+	}
+	if (d)
+		closedir(d);
+	sbuf_release(&env);
+	return killed;
+}

@@ -1,0 +1,120 @@
+/*
+ * The one way this project starts a child process (git's run-command is
+ * the model): stages, environment commands, checks, chained hooks and
+ * helper programs (ssh-keygen, gpg, bwrap) all go through child_start().
+ * It owns the switch to another user, bubblewrap, resource limits, the
+ * process group or session, descriptors (only 0, 1 and 2 survive the
+ * exec), signal dispositions, and reports a failed exec as an error of
+ * the parent. The same code path runs in sanitizer and release builds.
+ */
+#ifndef RUNNER_RUN_H
+#define RUNNER_RUN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct sbuf;
+
+#define BWRAP_PATH "/usr/bin/bwrap"
+
+/* Resource limits of the child's processes (setrlimit); 0: inherited. */
+struct run_limits {
+	int64_t processes;	/* RLIMIT_NPROC (per user; not for root) */
+	int64_t memory;		/* RLIMIT_AS, bytes of address space */
+	int64_t file_size;	/* RLIMIT_FSIZE, bytes of one file */
+	int64_t open_files;	/* RLIMIT_NOFILE */
+};
+
+/* A unix user to run as, resolved once (NSS is not cheap). */
+struct run_user {
+	char *name;
+	uid_t uid;
+	gid_t gid;
+	gid_t *groups;		/* supplementary groups */
+	int ngroups;
+	char *home;
+};
+
+/* Look up `name` (or a numeric uid). ERR_NOTFOUND if there is none. */
+int run_user_lookup(const char *name, struct run_user *out);
+void run_user_release(struct run_user *u);
+
+/*
+ * A bubblewrap sandbox: the system read-only, a private /tmp and /dev,
+ * each of `hide` replaced by an empty folder (or, for a file, by an empty
+ * file), `ro` bound read-only and `rw` writable at the same paths, in that
+ * order. No other user namespace can be made inside it.
+ */
+struct run_sandbox {
+	const char *const *hide;	/* NULL-terminated, or NULL */
+	const char *const *ro;
+	const char *const *rw;
+	int network;			/* keep the host's network */
+	int pid_ns;			/* own pid namespace: all dies with it */
+};
+
+struct child {
+	const char *const *argv;	/* argv[0]: absolute, or found in PATH */
+	char *const *envp;		/* NULL: PATH and LANG only */
+	const char *cwd;		/* NULL: unchanged */
+	int in, out, err;		/* -1: /dev/null (err -1 and out set:
+					 * the same as out) */
+	int setsid;			/* own session and process group */
+	int pgroup;			/* own process group */
+	int pdeathsig;			/* signal when the parent dies, or 0 */
+	const struct run_user *user;	/* switch to it (needs root), or NULL */
+	const struct run_sandbox *sandbox;	/* run under bwrap, or NULL */
+	const struct run_limits *limits;	/* or NULL */
+	pid_t pid;			/* set by child_start */
+};
+
+/*
+ * Start the child. Returns 0, or a negative code with a message naming
+ * the program when it could not be started (fork, user switch, limits or
+ * exec failed); then nothing is left running.
+ */
+int child_start(struct child *c);
+/* Wait for it to end; returns its exit code as a shell reports it (128 +
+ * signal). */
+int child_finish(struct child *c);
+
+/*
+ * Run `c` to its end with `in` on its stdin, stdout and stderr captured
+ * (bounded) into `out` and `err` (either may be NULL). A child still
+ * running after `timeout_ms` is killed with its process group. Returns the
+ * exit code, ERR_TIMEOUT, or a negative code if it could not start
+ * (ERR_NOTFOUND: no such program).
+ */
+int child_capture(struct child *c, const char *in, size_t inlen,
+    struct sbuf *out, struct sbuf *err, int64_t timeout_ms);
+
+/*
+ * Run a helper program (ssh-keygen, gpg) as child_capture() does, with a
+ * clean environment (PATH and LANG only).
+ */
+int run_helper(const char *const argv[], const char *in, size_t inlen,
+    struct sbuf *out, struct sbuf *err, int64_t timeout_ms);
+
+/* May `u` reach `path` (search every folder on the way) and, with
+ * `read`, read it? */
+int run_user_can_reach(const struct run_user *u, const char *path, int read);
+
+/* Can this user make a bubblewrap sandbox here? 0, or -1 with why. */
+int run_sandbox_works(const struct run_user *user);
+
+/* The path of `name` in the folder of the running program (its
+ * sibling programs live there, in the build tree as once installed).
+ * Caller frees; NULL if /proc/self/exe cannot be read. */
+char *run_sibling(const char *name);
+
+/*
+ * Build stages carry RUN_OWNER_VAR=WORKSPACE in their environment, and
+ * so does whatever they start. SIGKILL every process (but this one) whose
+ * value starts with `prefix`: what is left of stages of a daemon that was
+ * killed, even those that left their process group. Returns how many.
+ */
+#define RUN_OWNER_VAR "RUNNER_OWNER"
+int run_kill_leftovers(const char *prefix);
+
+#endif

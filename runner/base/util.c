@@ -1,0 +1,627 @@
+/*
+ * The shared helpers: error slot, allocation, sbuf, clocks, durations and
+ * the few filesystem operations several modules need.
+ */
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+char sbuf_empty[1];
+static struct sbuf last_error = SBUF_INIT;
+
+int error_set(int code, const char *fmt, ...)
+{
+	va_list ap;
+	struct sbuf tmp = SBUF_INIT;
+
+	va_start(ap, fmt);
+	sbuf_vaddf(&tmp, fmt, ap);
+	va_end(ap);
+	sbuf_release(&last_error);
+	last_error = tmp;
+	return code;
+}
+
+const char *error_last(void)
+{
+	return last_error.buf;
+}
+
+void error_clear(void)
+{
+	sbuf_release(&last_error);
+}
+
+void fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("runner: fatal: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+void *xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (!p)
+		fatal("out of memory allocating %zu bytes", n);
+	return p;
+}
+
+void *xcalloc(size_t nmemb, size_t n)
+{
+	void *p = calloc(nmemb ? nmemb : 1, n ? n : 1);
+
+	if (!p)
+		fatal("out of memory allocating %zu x %zu bytes", nmemb, n);
+	return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+
+	if (!q)
+		fatal("out of memory allocating %zu bytes", n);
+	return q;
+}
+
+char *xstrdup(const char *s)
+{
+	return xstrndup(s, strlen(s));
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+	struct sbuf sb = SBUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	sbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	return sbuf_detach(&sb);
+}
+
+void sbuf_init(struct sbuf *sb)
+{
+	sb->buf = sbuf_empty;
+	sb->len = sb->alloc = 0;
+}
+
+void sbuf_release(struct sbuf *sb)
+{
+	if (sb->alloc)
+		free(sb->buf);
+	sbuf_init(sb);
+}
+
+void sbuf_grow(struct sbuf *sb, size_t extra)
+{
+	size_t need;
+
+	if (extra > SIZE_MAX - sb->len - 1)
+		fatal("buffer size overflow");
+	need = sb->len + extra + 1;
+	if (need <= sb->alloc)
+		return;
+	size_t alloc = sb->alloc ? sb->alloc : 64;
+	while (alloc < need)
+		alloc = alloc < SIZE_MAX / 2 ? alloc * 2 : need;
+	if (!sb->alloc) {
+		sb->buf = xmalloc(alloc);
+		sb->buf[0] = '\0';
+	} else {
+		sb->buf = xrealloc(sb->buf, alloc);
+	}
+	sb->alloc = alloc;
+}
+
+void sbuf_add(struct sbuf *sb, const void *data, size_t n)
+{
+	if (!n)
+		return;
+	sbuf_grow(sb, n);
+	memcpy(sb->buf + sb->len, data, n);
+	sb->len += n;
+	sb->buf[sb->len] = '\0';
+}
+
+void sbuf_adds(struct sbuf *sb, const char *s)
+{
+	sbuf_add(sb, s, strlen(s));
+}
+
+void sbuf_addch(struct sbuf *sb, char c)
+{
+	sbuf_add(sb, &c, 1);
+}
+
+void sbuf_vaddf(struct sbuf *sb, const char *fmt, va_list ap)
+{
+	va_list cp;
+	char probe[1];
+	int n;
+
+	if (!fmt)	/* never; it tells the compiler so under UBSan */
+		fatal("null format string");
+	va_copy(cp, ap);
+	n = vsnprintf(probe, sizeof(probe), fmt, cp);
+	va_end(cp);
+	if (n < 0)
+		fatal("bad format string '%s'", fmt);
+	sbuf_grow(sb, (size_t)n);
+	vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
+	sb->len += (size_t)n;
+}
+
+void sbuf_addf(struct sbuf *sb, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	sbuf_vaddf(sb, fmt, ap);
+	va_end(ap);
+}
+
+void sbuf_reset(struct sbuf *sb)
+{
+	sbuf_truncate(sb, 0);
+}
+
+void sbuf_truncate(struct sbuf *sb, size_t len)
+{
+	if (len >= sb->len)
+		return;
+	sb->len = len;
+	sb->buf[len] = '\0';
+}
+
+char *sbuf_detach(struct sbuf *sb)
+{
+	char *s = sb->alloc ? sb->buf : xstrdup("");
+
+	sbuf_init(sb);
+	return s;
+}
+
+static int64_t clock_ms(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t now_ms(void)
+{
+	return clock_ms(CLOCK_REALTIME);
+}
+
+int64_t mono_ms(void)
+{
+	return clock_ms(CLOCK_MONOTONIC);
+}
+
+int64_t deadline_min(int64_t a, int64_t b)
+{
+	if (!a)
+		return b;
+	if (!b)
+		return a;
+	return a < b ? a : b;
+}
+
+int word_in(const char *list, const char *word)
+{
+	size_t len = strlen(word);
+
+	while (len && *list) {
+		size_t n = strcspn(list, " ");
+		if (n == len && !strncmp(list, word, len))
+			return 1;
+		list += n;
+		list += strspn(list, " ");
+	}
+	return 0;
+}
+
+int parse_size(const char *s, int64_t *out)
+{
+	static const char units[] = "KMGT";
+	char *end;
+	unsigned long long v;
+	int64_t mult = 1;
+
+	if (*s < '0' || *s > '9')
+		return error_set(ERR_INVALID, "bad size '%s'", s);
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || v > (1ULL << 40))
+		return error_set(ERR_INVALID, "bad size '%s'", s);
+	if (*end) {
+		const char *u = strchr(units, end[0] & ~0x20);
+		if (!u || !end[0])
+			return error_set(ERR_INVALID, "bad size '%s'", s);
+		for (const char *k = units; k <= u; k++)
+			mult *= 1024;
+		end++;
+		if (!strcmp(end, "iB") || !strcmp(end, "B") || !strcmp(end, "b"))
+			end += strlen(end);
+		if (*end)
+			return error_set(ERR_INVALID, "bad size '%s'", s);
+	}
+	*out = (int64_t)v * mult;
+	return 0;
+}
+
+int parse_duration(const char *s, int64_t *out_ms)
+{
+	const char *p = s;
+	int64_t total = 0;
+
+	if (!*p)
+		return error_set(ERR_INVALID, "empty duration");
+	while (*p) {
+		char *end;
+		int64_t unit;
+
+		if (*p < '0' || *p > '9')
+			goto bad;
+		errno = 0;
+		unsigned long long v = strtoull(p, &end, 10);
+		if (errno || v > 1000000000ULL)
+			goto bad;
+		p = end;
+		if (!strncmp(p, "ms", 2)) {
+			unit = 1;
+			p += 2;
+		} else if (*p == 's' || *p == '\0') {
+			unit = 1000;
+			p += *p == 's';
+		} else if (*p == 'm') {
+			unit = 60 * 1000;
+			p++;
+		} else if (*p == 'h') {
+			unit = 3600 * 1000;
+			p++;
+		} else {
+			goto bad;
+		}
+		total += (int64_t)v * unit;
+	}
+	*out_ms = total;
+	return 0;
+bad:
+	return error_set(ERR_INVALID,
+	    "bad duration '%s' (use a number with s, m, h or ms, like 10m)", s);
+}
+
+void format_duration(struct sbuf *sb, int64_t ms)
+{
+	if (ms < 0)
+		ms = 0;
+	if (ms < 1000) {
+		sbuf_addf(sb, "%lldms", (long long)ms);
+		return;
+	}
+	int64_t s = ms / 1000;
+	if (s < 60)
+		sbuf_addf(sb, "%lld.%llds", (long long)s,
+		    (long long)(ms % 1000) / 100);
+	else if (s < 3600)
+		sbuf_addf(sb, "%lldm%02llds", (long long)(s / 60),
+		    (long long)(s % 60));
+	else
+		sbuf_addf(sb, "%lldh%02lldm", (long long)(s / 3600),
+		    (long long)(s / 60 % 60));
+}
+
+int mkdir_p(const char *path, mode_t mode)
+{
+	char *p;
+	int error = 0;
+
+	/* Mostly only the last component is missing (or none is): one call. */
+	if (mkdir(path, mode) == 0 || errno == EEXIST)
+		return 0;
+	if (errno != ENOENT)
+		return error_set(errno == ENOSPC ? ERR_NOSPACE : -1,
+		    "cannot create directory '%s': %s", path, strerror(errno));
+	p = xstrdup(path);
+	for (char *s = p + 1; ; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		char c = *s;
+		*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST) {
+			error = error_set(errno == ENOSPC ? ERR_NOSPACE : -1,
+			    "cannot create directory '%s': %s", p,
+			    strerror(errno));
+			break;
+		}
+		*s = c;
+		if (c == '\0')
+			break;
+	}
+	free(p);
+	return error;
+}
+
+static int rm_rf_at(int dirfd, const char *name)
+{
+	struct stat st;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if (S_ISDIR(st.st_mode)) {
+		int fd = openat(dirfd, name,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return -1;
+		DIR *d = fdopendir(fd);
+		if (!d) {
+			close(fd);
+			return -1;
+		}
+		struct dirent *de;
+		int rc = 0;
+		while ((de = readdir(d))) {
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			if (rm_rf_at(fd, de->d_name) < 0)
+				rc = -1;
+		}
+		closedir(d);
+		if (rc < 0)
+			return -1;
+		return unlinkat(dirfd, name, AT_REMOVEDIR) < 0 &&
+		    errno != ENOENT ? -1 : 0;
+	}
+	return unlinkat(dirfd, name, 0) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int rm_rf(const char *path)
+{
+	if (rm_rf_at(AT_FDCWD, path) < 0)
+		return error_set(-1, "cannot remove '%s': %s", path,
+		    strerror(errno));
+	return 0;
+}
+
+int read_file(const char *path, size_t max, struct sbuf *out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int error = 0;
+
+	if (fd < 0)
+		return error_set(errno == ENOENT ? ERR_NOTFOUND : -1,
+		    "cannot open '%s': %s", path, strerror(errno));
+	for (;;) {
+		sbuf_grow(out, 8192);
+		ssize_t n = read(fd, out->buf + out->len, out->alloc - out->len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			error = error_set(-1, "cannot read '%s': %s", path,
+			    strerror(errno));
+			break;
+		}
+		if (n == 0)
+			break;
+		out->len += (size_t)n;
+		out->buf[out->len] = '\0';
+		if (out->len > max) {
+			error = error_set(ERR_INVALID,
+			    "'%s' is larger than %zu bytes", path, max);
+			break;
+		}
+	}
+	close(fd);
+	return error;
+}
+
+int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int write_file_atomic(const char *path, const char *data, size_t len,
+    mode_t mode)
+{
+	char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
+	int error = -1;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+
+	if (fd < 0) {
+		error = error_set(-1, "cannot write '%s': %s", tmp,
+		    strerror(errno));
+		goto out;
+	}
+	/* the mode asked for, whatever the umask */
+	if (fchmod(fd, mode) < 0 || write_all(fd, data, len) < 0 ||
+	    fsync(fd) < 0) {
+		error = error_set(errno == ENOSPC ? ERR_NOSPACE : -1,
+		    "cannot write '%s': %s", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		goto out;
+	}
+	close(fd);
+	if (rename(tmp, path) < 0) {
+		error = error_set(-1, "cannot rename '%s' to '%s': %s", tmp,
+		    path, strerror(errno));
+		unlink(tmp);
+		goto out;
+	}
+	error = 0;
+out:
+	free(tmp);
+	return error;
+}
+
+size_t levenshtein(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	size_t *row = xcalloc(lb + 1, sizeof(*row));
+
+	for (size_t j = 0; j <= lb; j++)
+		row[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		size_t prev = row[0];
+		row[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t cur = row[j];
+			size_t best = prev + (a[i - 1] != b[j - 1]);
+			if (row[j] + 1 < best)
+				best = row[j] + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			prev = cur;
+		}
+	}
+	size_t d = row[lb];
+	free(row);
+	return d;
+}
+
+size_t utf8_char_len(const unsigned char *s, size_t left, unsigned *out)
+{
+	size_t n;
+	unsigned cp;
+
+	if (s[0] < 0x80) {
+		*out = s[0];
+		return 1;
+	}
+	if ((s[0] & 0xe0) == 0xc0) {
+		n = 2;
+		cp = s[0] & 0x1f;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		n = 3;
+		cp = s[0] & 0x0f;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		n = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (n > left)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) ||
+	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	*out = cp;
+	return n;
+}
+
+void sbuf_add_display(struct sbuf *sb, const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (size_t i = 0; i < len; ) {
+		if (p[i] == '\n' || p[i] == '\t') {
+			sbuf_addch(sb, (char)p[i]);
+			i++;
+			continue;
+		}
+		unsigned cp = 0;
+		size_t n = utf8_char_len(p + i, len - i, &cp);
+		/* C0 and C1 controls: C1 (U+0080..U+009F) are escapes on some
+		 * terminals too. */
+		if (n == 0 || cp < 0x20 || cp == 0x7f ||
+		    (cp >= 0x80 && cp < 0xa0)) {
+			sbuf_addf(sb, "\\x%02x", p[i]);
+			i++;
+			continue;
+		}
+		sbuf_add(sb, p + i, n);
+		i += n;
+	}
+}
+
+char *repo_short_name(const char *repo)
+{
+	const char *base = strrchr(repo, '/');
+	size_t n;
+
+	base = base ? base + 1 : repo;
+	n = strlen(base);
+	if (n > 4 && !strcmp(base + n - 4, ".git"))
+		n -= 4;
+	return xstrndup(base, n);
+}
+
+void repo_name_add(struct sbuf *sb, const char *repo)
+{
+	char *name = repo_short_name(repo);
+
+	sbuf_add_display(sb, name, strlen(name));
+	free(name);
+}
+
+const char *ref_short_name(const char *ref)
+{
+	if (!strncmp(ref, "refs/heads/", 11))
+		return ref + 11;
+	if (!strncmp(ref, "refs/tags/", 10))
+		return ref + 10;
+	return ref;
+}
+
+void log_line(const char *fmt, ...)
+{
+	struct sbuf sb = SBUF_INIT;
+	char ts[32];
+	time_t t = time(NULL);
+	struct tm tm;
+	va_list ap;
+
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", localtime_r(&t, &tm));
+	sbuf_addf(&sb, "%s runner[%d]: ", ts, (int)getpid());
+	va_start(ap, fmt);
+	sbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	sbuf_addch(&sb, '\n');
+	write_all(2, sb.buf, sb.len);
+	sbuf_release(&sb);
+}

@@ -1,0 +1,110 @@
+/*
+ * Small pieces every module uses: the error slot, allocation that never
+ * returns NULL, a growable string buffer, time, durations and file helpers.
+ */
+#ifndef RUNNER_UTIL_H
+#define RUNNER_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Return codes: 0 ok, a negative code on failure. */
+#define ERR_GENERIC  (-1)
+#define ERR_NOTFOUND (-2)
+#define ERR_INVALID  (-3)
+#define ERR_TIMEOUT  (-4)
+#define ERR_NOSPACE  (-5)
+#define ERR_BUSY     (-6)
+
+/* Record a message for the failure being returned; returns `code`. */
+int error_set(int code, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* The last message set in this process ("" if none). */
+const char *error_last(void);
+void error_clear(void);
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t n);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+__attribute__((noreturn, format(printf, 1, 2)))
+void fatal(const char *fmt, ...);
+
+/* A growable buffer; `buf` is never NULL and always NUL-terminated. */
+struct sbuf {
+	char *buf;
+	size_t len;
+	size_t alloc;
+};
+extern char sbuf_empty[];
+#define SBUF_INIT { sbuf_empty, 0, 0 }
+
+void sbuf_init(struct sbuf *sb);
+void sbuf_release(struct sbuf *sb);
+void sbuf_grow(struct sbuf *sb, size_t extra);
+void sbuf_add(struct sbuf *sb, const void *data, size_t n);
+void sbuf_adds(struct sbuf *sb, const char *s);
+void sbuf_addch(struct sbuf *sb, char c);
+void sbuf_addf(struct sbuf *sb, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void sbuf_vaddf(struct sbuf *sb, const char *fmt, va_list ap);
+void sbuf_reset(struct sbuf *sb);
+/* Shorten to `len` bytes (no-op if not longer). */
+void sbuf_truncate(struct sbuf *sb, size_t len);
+/* Hand the string to the caller, who frees it; the buffer is reset. */
+char *sbuf_detach(struct sbuf *sb);
+
+int64_t now_ms(void);      /* wall clock, ms since the epoch */
+int64_t mono_ms(void);     /* monotonic clock, ms */
+/* The earlier of two deadlines, where 0 means none. */
+int64_t deadline_min(int64_t a, int64_t b);
+
+/* True if `word` is one of the space-separated words of `list`. */
+int word_in(const char *list, const char *word);
+/* "90", "90s", "500ms", "10m", "2h" into milliseconds. */
+int parse_duration(const char *s, int64_t *out_ms);
+/* "512", "64K", "512M", "2G" (also "KiB", "MB"...: powers of 1024) into
+ * bytes. */
+int parse_size(const char *s, int64_t *out);
+/* "1h2m3s"-style rendering of a duration, into `sb`. */
+void format_duration(struct sbuf *sb, int64_t ms);
+
+int mkdir_p(const char *path, mode_t mode);
+/* Remove a tree without following symlinks; a missing path is ok. */
+int rm_rf(const char *path);
+/* Read at most `max` bytes of a file; ERR_INVALID if it is larger. */
+int read_file(const char *path, size_t max, struct sbuf *out);
+/* Write via a temporary file and rename, so readers never see half. */
+int write_file_atomic(const char *path, const char *data, size_t len,
+    mode_t mode);
+/* Write all of `len` bytes, retrying on EINTR and short writes. */
+int write_all(int fd, const void *data, size_t len);
+
+/* Edit distance, for "did you mean" hints. */
+size_t levenshtein(const char *a, const char *b);
+
+/* Length (1..4) of the valid UTF-8 character at `s`, its code point in
+ * *cp; 0 if the bytes are not valid UTF-8. */
+size_t utf8_char_len(const unsigned char *s, size_t left, unsigned *cp);
+
+/*
+ * Append `s` for display on a terminal: control characters, escape
+ * sequences and invalid UTF-8 come out as visible \x.. escapes.
+ */
+void sbuf_add_display(struct sbuf *sb, const char *s, size_t len);
+
+/* The repository's short name: the last path component without ".git"
+ * (caller frees); repo_name_add() adds it to `sb` shown escaped. */
+char *repo_short_name(const char *repo);
+void repo_name_add(struct sbuf *sb, const char *repo);
+/* The branch or tag name of a ref. */
+const char *ref_short_name(const char *ref);
+
+/* A timestamped line on the daemon's log (stderr): "TIME runner[PID]: MSG". */
+void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

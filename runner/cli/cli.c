@@ -1,0 +1,283 @@
+/*
+ * Helpers of the command files. Output to people goes through
+ * sbuf_add_display, so text from pushes cannot drive the terminal.
+ */
+#include "cli.h"
+#include "manifest.h"
+#include "store.h"
+#include "util.h"
+#include "daemon.h"
+#include "run.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+char *cli_home(const char *opt)
+{
+	const char *env = getenv("RUNNER_HOME");
+	const char *h;
+
+	if (opt && *opt)
+		return xstrdup(opt);
+	if (env && *env)
+		return xstrdup(env);
+	h = getenv("HOME");
+	if (!h || !*h) {
+		const struct passwd *pw = getpwuid(getuid());
+		h = pw ? pw->pw_dir : "/";
+	}
+	return xasprintf("%s/.runner", h);
+}
+
+int cli_error(const char *fmt, ...)
+{
+	struct sbuf sb = SBUF_INIT;
+	va_list ap;
+
+	sbuf_adds(&sb, "runner: ");
+	va_start(ap, fmt);
+	sbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	sbuf_addch(&sb, '\n');
+	fputs(sb.buf, stderr);
+	sbuf_release(&sb);
+	return EXIT_FAIL;
+}
+
+int cli_usage(const char *usage)
+{
+	fputs(usage, stderr);
+	return EXIT_USAGE;
+}
+
+struct store *cli_store(const char *home)
+{
+	struct store *s;
+
+	if (store_open(home, STORE_OPEN, &s) < 0) {
+		cli_error("%s", error_last());
+		return NULL;
+	}
+	return s;
+}
+
+int64_t cli_job_id(const char *arg)
+{
+	char *end;
+	long long v;
+
+	if (*arg == '#')
+		arg++;
+	if (*arg < '0' || *arg > '9')
+		return -1;
+	v = strtoll(arg, &end, 10);
+	return *end || v <= 0 ? -1 : v;
+}
+
+const char *cli_color(const char *state, int tty)
+{
+	if (!tty)
+		return "";
+	if (!strcmp(state, "passed") || !strcmp(state, "healthy"))
+		return "\033[32m";
+	if (!strcmp(state, "failed") || !strcmp(state, "error") ||
+	    !strcmp(state, "timed_out"))
+		return "\033[31m";
+	if (!strcmp(state, "running"))
+		return "\033[33m";
+	return "\033[2m";
+}
+
+int cli_options(int argc, char **argv, const char *usage,
+    const char *shortopts, const struct option *extra,
+    int (*on_opt)(int c, const char *arg, void *ctx), void *ctx,
+    const char **home_opt)
+{
+	static const struct option common[] = {
+		{ "home", required_argument, NULL, 'H' },
+		{ "help", no_argument, NULL, 'h' },
+	};
+	struct option *all;
+	struct sbuf shorts = SBUF_INIT;
+	size_t n = 0;
+	int c, rc = -1;
+
+	while (extra && extra[n].name)
+		n++;
+	all = xcalloc(n + 3, sizeof(*all));
+	for (size_t i = 0; i < n; i++)
+		all[i] = extra[i];
+	all[n] = common[0];
+	all[n + 1] = common[1];
+	sbuf_addf(&shorts, "h%s", shortopts ? shortopts : "");
+	optind = 1;
+	while (rc < 0 && (c = getopt_long(argc, argv, shorts.buf, all,
+	    NULL)) != -1) {
+		if (c == 'H') {
+			*home_opt = optarg;
+		} else if (c == 'h') {
+			fputs(usage, stdout);
+			rc = EXIT_OK;
+		} else if (c == '?' || c == ':' || !on_opt) {
+			rc = cli_usage(usage);
+		} else {
+			int r = on_opt(c, optarg, ctx);
+			if (r)
+				rc = r;
+		}
+	}
+	free(all);
+	sbuf_release(&shorts);
+	return rc;
+}
+
+int cli_open(const char *home_opt, struct cli_session *out)
+{
+	out->home = cli_home(home_opt);
+	out->store = cli_store(out->home);
+	return out->store ? 0 : -1;
+}
+
+void cli_close(struct cli_session *s)
+{
+	store_close(s->store);
+	free(s->home);
+	s->store = NULL;
+	s->home = NULL;
+}
+
+int cli_job_operand(int argc, char **argv, const char *usage, int64_t *id)
+{
+	if (optind + 1 != argc)
+		return cli_usage(usage);
+	if ((*id = cli_job_id(argv[optind])) < 0) {
+		cli_error("'%s' is not a job number", argv[optind]);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+int cli_number(const char *arg, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	if (*arg < '0' || *arg > '9')
+		return -1;
+	v = strtol(arg, &end, 10);
+	if (*end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int cli_find_env(struct store *s, const char *repo, const char *name,
+    struct env_rec **out)
+{
+	struct env_rec **v = NULL;
+	char *real = repo ? realpath(repo, NULL) : NULL;
+	size_t n = 0, found = 0, at = 0;
+	int error;
+
+	*out = NULL;
+	if (repo && !real) {
+		error = cli_error("cannot find repository '%s'", repo);
+		return -1;
+	}
+	if ((error = store_envs_list(s, &v, &n)) < 0) {
+		cli_error("%s", error_last());
+		free(real);
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i]->name, name) && (!real ||
+		    !strcmp(v[i]->repo, real))) {
+			found++;
+			at = i;
+		}
+	error = -1;
+	if (!found)
+		cli_error("environment '%s' has never been deployed%s%s", name,
+		    real ? " from " : "", real ? real : "");
+	else if (found > 1)
+		cli_error("several repositories have an environment '%s': name "
+		    "one with --repo", name);
+	else {
+		*out = v[at];
+		v[at] = NULL;
+		error = 0;
+	}
+	for (size_t i = 0; i < n; i++)
+		env_rec_free(v[i]);
+	free(v);
+	free(real);
+	return error;
+}
+
+void cli_notification_line(struct sbuf *sb, const struct notification *x,
+    int tty)
+{
+	const char *state = !strcmp(x->state, "delivered") ? "passed" :
+	    !strcmp(x->state, "dead") ? "failed" : "queued";
+
+	sbuf_addf(sb, "  #%-5lld %s%-9s%s %s (%s%s%s) job #%lld %s", (long long)x->id,
+	    cli_color(state, tty), x->state, tty ? COLOR_RESET : "",
+	    x->target, x->service, x->action ? " " : "",
+	    x->action ? x->action : "", (long long)x->job_id, x->event);
+	sbuf_addf(sb, ", %d attempt%s", x->attempts, x->attempts == 1 ? "" :
+	    "s");
+	if (!strcmp(x->state, "pending") && x->attempts) {
+		sbuf_adds(sb, ", next in ");
+		format_duration(sb, x->next_ms > now_ms() ? x->next_ms -
+		    now_ms() : 0);
+	}
+	if (x->error) {
+		sbuf_adds(sb, ": ");
+		sbuf_add_display(sb, x->error, strlen(x->error));
+	}
+	sbuf_addch(sb, '\n');
+}
+
+int cmd_worker(int argc, char **argv)
+{
+	char *prog = run_sibling(WORKER_PROGRAM);
+	char **args = xcalloc((size_t)argc + 2, sizeof(*args));
+
+	(void)argc;
+	args[0] = WORKER_PROGRAM;
+	for (int i = 0; i < argc; i++)
+		args[i + 1] = argv[i];
+	if (prog)
+		execv(prog, args);
+	cli_error("cannot run %s (it is installed beside 'runner'): %s",
+	    prog ? prog : WORKER_PROGRAM, strerror(errno));
+	free(args);
+	free(prog);
+	return EXIT_FAIL;
+}
+
+const char *cli_release_state(struct store *st, const struct job *j,
+    int *changed, char **first)
+{
+	char *manifest = NULL;
+	int n;
+
+	*changed = 0;
+	*first = NULL;
+	if (!j->release_dir || store_manifest_get(st, j->id, &manifest) < 0)
+		return "unknown";
+	n = manifest_check(j->release_dir, manifest, first);
+	free(manifest);
+	if (n == ERR_NOTFOUND)
+		return "missing";
+	if (n < 0)
+		return "unknown";
+	*changed = n;
+	return n ? "tampered" : "intact";
+}

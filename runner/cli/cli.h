@@ -1,0 +1,117 @@
+/*
+ * What the subcommands share: the command table, finding the home, usage
+ * and error reporting, and presenting jobs to people.
+ */
+#ifndef RUNNER_CLI_H
+#define RUNNER_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+struct job;
+struct sbuf;
+struct store;
+
+/* A subcommand: its name, the function that runs it, a line of help. */
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+};
+
+
+
+/*
+ * Run command argv[0] of runner-worker with these arguments, in its
+ * place (exec); returns only when it cannot, with EXIT_FAIL and a message.
+ */
+int cmd_worker(int argc, char **argv);
+
+extern const struct command commands[];
+
+/* Exit codes, documented in `runner --help`. */
+#define EXIT_OK      0
+#define EXIT_FAIL    1
+#define EXIT_USAGE   2
+
+int cmd_init(int argc, char **argv);
+int cmd_install_hook(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_log(int argc, char **argv);
+int cmd_cancel(int argc, char **argv);
+int cmd_retry(int argc, char **argv);
+int cmd_artifacts(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_deploy(int argc, char **argv);
+int cmd_rollback(int argc, char **argv);
+int cmd_releases(int argc, char **argv);
+int cmd_pre_receive(int argc, char **argv);
+int cmd_notify(int argc, char **argv);
+
+/*
+ * Option parsing shared by every command: --home and --help are handled
+ * here, any other option in `extra` (with `shortopts`) goes to on_opt,
+ * which returns 0 or an exit code. Returns -1 when the command should go
+ * on (the first operand is argv[optind]), else the exit code to return.
+ */
+struct option;
+int cli_options(int argc, char **argv, const char *usage,
+    const char *shortopts, const struct option *extra,
+    int (*on_opt)(int c, const char *arg, void *ctx), void *ctx,
+    const char **home_opt);
+
+/* A command's home and open store; cli_close() releases both. */
+struct cli_session {
+	char *home;
+	struct store *store;
+};
+/* Resolve the home and open its store (errors are printed). */
+int cli_open(const char *home_opt, struct cli_session *out);
+void cli_close(struct cli_session *s);
+/* The one JOB operand at argv[optind]; prints and returns EXIT_USAGE if
+ * it is missing or not a job number, else 0. */
+int cli_job_operand(int argc, char **argv, const char *usage, int64_t *id);
+
+/*
+ * Does release `j` still hold what was extracted (manifest.h)? Returns
+ * "intact", "tampered" (*changed entries, the first in *first, which the
+ * caller frees), "missing" (its folder is gone) or "unknown" (no manifest:
+ * extracted by an older version, or not a release).
+ */
+const char *cli_release_state(struct store *st, const struct job *j,
+    int *changed, char **first);
+
+/* --home, else $RUNNER_HOME, else ~/.runner. Caller frees. */
+char *cli_home(const char *opt);
+/* Print "runner: MSG" to stderr; returns EXIT_FAIL. */
+int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print usage to stderr; returns EXIT_USAGE. */
+int cli_usage(const char *usage);
+/* Open the store of `home` or explain; NULL on failure (already said). */
+struct store *cli_store(const char *home);
+/* Parse a job id argument ("12" or "#12"); -1 if it is not one. */
+int64_t cli_job_id(const char *arg);
+
+/*
+ * The environment `name` of repository `repo` (or of the only repository
+ * that has one by that name). Errors are printed.
+ */
+struct env_rec;
+int cli_find_env(struct store *s, const char *repo, const char *name,
+    struct env_rec **out);
+
+/* A whole number in [min, max] from an option argument. */
+int cli_number(const char *arg, long min, long max, long *out);
+
+/* One line about a notification, for status and show. */
+struct notification;
+void cli_notification_line(struct sbuf *sb, const struct notification *x,
+    int tty);
+
+/* Colour for a state, on a terminal only. */
+const char *cli_color(const char *state, int tty);
+#define COLOR_RESET "\033[0m"
+
+#endif

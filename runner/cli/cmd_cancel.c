@@ -1,0 +1,48 @@
+/*
+ * runner cancel JOB: a queued job is canceled at once; a running one is
+ * flagged and its worker ends the running stage (SIGTERM to its process
+ * group, then SIGKILL after kill_grace).
+ */
+#include "cli.h"
+#include "store.h"
+#include "util.h"
+#include "wake.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+
+static const char usage[] =
+    "usage: runner cancel [--home DIR] JOB\n"
+    "\n"
+    "Cancel a queued or running job. A running stage gets SIGTERM, then\n"
+    "SIGKILL after 'kill_grace'; the job ends 'canceled'. Exit code 1 if\n"
+    "the job has already finished.\n";
+
+int cmd_cancel(int argc, char **argv)
+{
+	const char *home_opt = NULL;
+	struct cli_session cs = { 0 };
+	int running, rc;
+	int64_t id;
+
+	if ((rc = cli_options(argc, argv, usage, NULL, NULL, NULL, NULL,
+	    &home_opt)) >= 0 || (rc = cli_job_operand(argc, argv, usage, &id)))
+		return rc;
+	rc = EXIT_FAIL;
+	if (cli_open(home_opt, &cs) < 0)
+		goto out;
+	if (store_cancel(cs.store, id, &running) < 0) {
+		cli_error("%s", error_last());
+		goto out;
+	}
+	if (running) {
+		wake_send(cs.home, WAKE_CANCEL);
+		printf("canceling running job #%lld\n", (long long)id);
+	} else {
+		printf("canceled job #%lld\n", (long long)id);
+	}
+	rc = EXIT_OK;
+out:
+	cli_close(&cs);
+	return rc;
+}

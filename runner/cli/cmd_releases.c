@@ -1,0 +1,120 @@
+/*
+ * runner releases ENV: the releases of an environment, newest first, with
+ * the one serving now marked.
+ */
+#include "cli.h"
+#include "store.h"
+#include "util.h"
+#include "records.h"
+#include "json.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: runner releases [--home DIR] [--repo REPO.git] [--json] ENV\n"
+    "\n"
+    "List the releases of ENV, newest first: release number (the\n"
+    "deployment that made it), state, commit, tag and build; '*' marks the\n"
+    "one serving now. --json prints {\"releases\":[...]} with each as\n"
+    "'runner show --json' does, and \"serving\"; each release also has\n"
+    "\"release_files\": intact, tampered (files changed since it was\n"
+    "extracted: also shown as TAMPERED), missing or unknown.\n";
+
+struct rel_opts {
+	const char *repo;
+	int json;
+};
+
+static int on_opt(int c, const char *arg, void *ctx)
+{
+	struct rel_opts *o = ctx;
+
+	if (c == 'r')
+		o->repo = arg;
+	else if (c == 'j')
+		o->json = 1;
+	return 0;
+}
+
+int cmd_releases(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "repo", required_argument, NULL, 'r' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *home_opt = NULL;
+	struct rel_opts o = { 0 };
+	struct cli_session cs = { 0 };
+	struct env_rec *e = NULL;
+	struct job **v = NULL;
+	struct sbuf out = SBUF_INIT;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = cli_options(argc, argv, usage, "", opts, on_opt, &o,
+	    &home_opt)) >= 0)
+		return rc;
+	if (argc - optind != 1)
+		return cli_usage(usage);
+	rc = EXIT_FAIL;
+	if (cli_open(home_opt, &cs) < 0)
+		goto out;
+	if (cli_find_env(cs.store, o.repo, argv[optind], &e) < 0)
+		goto out;
+	if (store_releases(cs.store, e->name, &v, &n) < 0) {
+		cli_error("%s", error_last());
+		goto out;
+	}
+	int64_t serving = e->current ? e->current->id : 0;
+	if (o.json)
+		sbuf_addf(&out, "{\"environment\":\"%s\",\"serving\":%lld,"
+		    "\"releases\":[", e->name, (long long)serving);
+	int first = 1;
+	for (size_t i = 0; i < n; i++) {
+		const struct job *j = v[i];
+		if (strcmp(j->repo, e->repo))
+			continue;
+		int changed;
+		char *changed_first;
+		const char *files = cli_release_state(cs.store, j, &changed,
+		    &changed_first);
+		if (o.json) {
+			if (!first)
+				sbuf_addch(&out, ',');
+			json_job(&out, j);
+			/* the job's object, with what its files are now */
+			sbuf_truncate(&out, out.len - 1);
+			sbuf_adds(&out, ",\"release_files\":");
+			json_str(&out, files);
+			sbuf_addf(&out, ",\"changed_files\":%d}", changed);
+			first = 0;
+			free(changed_first);
+			continue;
+		}
+		sbuf_addf(&out, "%s #%-5lld %-11s %.7s %-10s build #%lld  ",
+		    j->id == serving ? "*" : " ", (long long)j->id, j->state,
+		    j->commit, j->tag ? j->tag : "-", (long long)j->source_job);
+		if (!strcmp(files, "tampered"))
+			sbuf_addf(&out, "TAMPERED (%d changed) ", changed);
+		else if (!strcmp(files, "missing"))
+			sbuf_adds(&out, "TAMPERED (gone) ");
+		if (j->subject)
+			sbuf_add_display(&out, j->subject, strlen(j->subject));
+		sbuf_addch(&out, '\n');
+		free(changed_first);
+	}
+	if (o.json)
+		sbuf_adds(&out, "]}\n");
+	fputs(out.buf, stdout);
+	rc = EXIT_OK;
+out:
+	jobs_free(v, n);
+	env_rec_free(e);
+	sbuf_release(&out);
+	cli_close(&cs);
+	return rc;
+}

@@ -1,0 +1,90 @@
+/*
+ * runner rollback ENV [--to RELEASE]: redeploy an earlier release of an
+ * environment without rebuilding, then run its restore command.
+ */
+#include "cli.h"
+#include "store.h"
+#include "util.h"
+#include "wake.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: runner rollback [--home DIR] [--repo REPO.git] [--to RELEASE] ENV\n"
+    "\n"
+    "Queue a deployment that redeploys an earlier release of ENV (by\n"
+    "default the one that served before the current one): the artifact of\n"
+    "its build is extracted again (files changed in the kept release are\n"
+    "never deployed), its deploy command runs, then the environment's\n"
+    "restore command and its checks. --repo picks the repository when\n"
+    "several have ENV.\n";
+
+struct rb_opts {
+	const char *repo;
+	int64_t to;
+};
+
+static int on_opt(int c, const char *arg, void *ctx)
+{
+	struct rb_opts *o = ctx;
+
+	if (c == 'r') {
+		o->repo = arg;
+	} else if (c == 't') {
+		if ((o->to = cli_job_id(arg)) < 0) {
+			cli_error("'%s' is not a release number", arg);
+			return EXIT_USAGE;
+		}
+	}
+	return 0;
+}
+
+int cmd_rollback(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "repo", required_argument, NULL, 'r' },
+		{ "to", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *home_opt = NULL;
+	struct rb_opts o = { 0 };
+	struct cli_session cs = { 0 };
+	struct env_rec *e = NULL;
+	int rc;
+	int64_t new_id;
+
+	if ((rc = cli_options(argc, argv, usage, "", opts, on_opt, &o,
+	    &home_opt)) >= 0)
+		return rc;
+	if (argc - optind != 1)
+		return cli_usage(usage);
+	rc = EXIT_FAIL;
+	if (cli_open(home_opt, &cs) < 0)
+		goto out;
+	if (cli_find_env(cs.store, o.repo, argv[optind], &e) < 0)
+		goto out;
+	int64_t to = o.to ? o.to : e->current ? e->current->previous : 0;
+	if (!to) {
+		cli_error("no earlier release of '%s' to roll back to (name one "
+		    "with --to; see 'runner releases %s')", e->name, e->name);
+		goto out;
+	}
+	struct deploy_req req = {
+		.repo = e->repo, .ref = "", .commit = "", .env = e->name,
+		.rollback_to = to,
+	};
+	if (store_deploy_enqueue(cs.store, &req, 1, &new_id) < 0) {
+		cli_error("%s", error_last());
+		goto out;
+	}
+	wake_send(cs.home, WAKE_JOBS);
+	printf("queued deployment #%lld: rollback of %s to release #%lld\n",
+	    (long long)new_id, e->name, (long long)to);
+	rc = EXIT_OK;
+out:
+	env_rec_free(e);
+	cli_close(&cs);
+	return rc;
+}

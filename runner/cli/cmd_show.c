@@ -1,0 +1,205 @@
+/*
+ * runner show JOB: everything recorded about one job.
+ */
+#include "cli.h"
+#include "json.h"
+#include "store.h"
+#include "util.h"
+#include "records.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: runner show [--home DIR] [--json] JOB\n"
+    "\n"
+    "Show a job: repository, ref, commit, state, error, each stage with\n"
+    "its state, exit code, duration and log file, the artifacts with\n"
+    "size and sha256, and the notifications the job caused with their\n"
+    "delivery state. --json prints the job as 'runner status --json' does,\n"
+    "plus \"notifications\":[...].\n";
+
+static void add_time(struct sbuf *sb, int64_t ms)
+{
+	char buf[64];
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
+	sbuf_adds(sb, buf);
+}
+
+static void show_text(struct sbuf *sb, const struct job *j, int tty)
+{
+	sbuf_addf(sb, "job #%lld  %s%s%s\n", (long long)j->id,
+	    cli_color(j->state, tty), j->state, tty ? COLOR_RESET : "");
+	sbuf_adds(sb, "repo:     ");
+	sbuf_add_display(sb, j->repo, strlen(j->repo));
+	sbuf_adds(sb, "\nref:      ");
+	sbuf_add_display(sb, j->ref, strlen(j->ref));
+	sbuf_addf(sb, "\ncommit:   %s\n", j->commit);
+	if (j->subject) {
+		sbuf_adds(sb, "subject:  ");
+		sbuf_add_display(sb, j->subject, strlen(j->subject));
+		sbuf_addch(sb, '\n');
+	}
+	sbuf_adds(sb, "queued:   ");
+	add_time(sb, j->created_ms);
+	sbuf_addch(sb, '\n');
+	if (j->started_ms) {
+		sbuf_adds(sb, "started:  ");
+		add_time(sb, j->started_ms);
+		sbuf_addf(sb, " (attempt %d)\n", j->attempt);
+	}
+	if (j->finished_ms) {
+		sbuf_adds(sb, "finished: ");
+		add_time(sb, j->finished_ms);
+		if (j->started_ms) {
+			sbuf_adds(sb, " after ");
+			format_duration(sb, j->finished_ms - j->started_ms);
+		}
+		sbuf_addch(sb, '\n');
+	}
+	if (j->retry_of)
+		sbuf_addf(sb, "retry of: #%lld\n", (long long)j->retry_of);
+	if (j->kind && !strcmp(j->kind, "deploy")) {
+		sbuf_addf(sb, "deploy:   %s", j->env ? j->env : "?");
+		if (j->source_job)
+			sbuf_addf(sb, ", artifact of build #%lld",
+			    (long long)j->source_job);
+		if (j->rollback_to)
+			sbuf_addf(sb, ", rollback to release #%lld",
+			    (long long)j->rollback_to);
+		if (j->previous)
+			sbuf_addf(sb, ", previous release #%lld",
+			    (long long)j->previous);
+		sbuf_addch(sb, '\n');
+		if (j->tag) {
+			sbuf_adds(sb, "tag:      ");
+			sbuf_add_display(sb, j->tag, strlen(j->tag));
+			if (j->tag_object)
+				sbuf_addf(sb, " (tag object %.12s)", j->tag_object);
+			sbuf_addch(sb, '\n');
+		}
+		if (j->forced_by) {
+			sbuf_adds(sb, "forced:   by ");
+			sbuf_add_display(sb, j->forced_by, strlen(j->forced_by));
+			sbuf_addch(sb, '\n');
+		}
+		if (j->release_dir)
+			sbuf_addf(sb, "release:  %s\n", j->release_dir);
+		if (j->figures)
+			sbuf_addf(sb, "verify:   %s\n", j->figures);
+	}
+	if (j->error) {
+		sbuf_adds(sb, "error:    ");
+		sbuf_add_display(sb, j->error, strlen(j->error));
+		sbuf_addch(sb, '\n');
+	}
+	if (j->nstages)
+		sbuf_adds(sb, "\nstages:\n");
+	for (size_t i = 0; i < j->nstages; i++) {
+		const struct stage_rec *s = &j->stages[i];
+		sbuf_addf(sb, "  %-12s %s%-11s%s", s->name,
+		    cli_color(s->state, tty), s->state, tty ? COLOR_RESET : "");
+		if (s->exit_code >= 0)
+			sbuf_addf(sb, " exit %-3d", s->exit_code);
+		else
+			sbuf_adds(sb, "         ");
+		if (s->started_ms) {
+			sbuf_addch(sb, ' ');
+			format_duration(sb, (s->finished_ms ? s->finished_ms :
+			    now_ms()) - s->started_ms);
+		}
+		sbuf_addch(sb, '\n');
+		if (s->error) {
+			sbuf_adds(sb, "               ");
+			sbuf_add_display(sb, s->error, strlen(s->error));
+			sbuf_addch(sb, '\n');
+		}
+	}
+	if (j->nchecks)
+		sbuf_adds(sb, "\nchecks:\n");
+	for (size_t i = 0; i < j->nchecks; i++) {
+		const struct check_rec *c = &j->checks[i];
+		sbuf_addf(sb, "  %-20s %s  status %d  %lldms\n", c->name,
+		    c->ok ? "ok" : "FAILED", c->status, (long long)c->latency_ms);
+	}
+	if (j->notes && *j->notes) {
+		sbuf_adds(sb, "\nrelease notes:\n");
+		sbuf_add_display(sb, j->notes, strlen(j->notes));
+		if (j->notes[strlen(j->notes) - 1] != '\n')
+			sbuf_addch(sb, '\n');
+	}
+	if (j->nartifacts)
+		sbuf_adds(sb, "\nartifacts:\n");
+	for (size_t i = 0; i < j->nartifacts; i++) {
+		const struct artifact_rec *a = &j->artifacts[i];
+		sbuf_addf(sb, "  %s\n    %lld bytes, %lld files, sha256 %s\n",
+		    a->path, (long long)a->size, (long long)a->files, a->sha256);
+	}
+}
+
+static int on_opt(int c, const char *arg, void *ctx)
+{
+	(void)arg;
+	if (c == 'j')
+		*(int *)ctx = 1;
+	return 0;
+}
+
+int cmd_show(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *home_opt = NULL;
+	struct cli_session cs = { 0 };
+	struct job *j = NULL;
+	struct notification **notes = NULL;
+	size_t nnotes = 0;
+	struct sbuf out = SBUF_INIT;
+	int json = 0, rc;
+	int64_t id;
+
+	if ((rc = cli_options(argc, argv, usage, NULL, opts, on_opt, &json,
+	    &home_opt)) >= 0 || (rc = cli_job_operand(argc, argv, usage, &id)))
+		return rc;
+	rc = EXIT_FAIL;
+	if (cli_open(home_opt, &cs) < 0)
+		goto out;
+	if (store_job_get(cs.store, id, &j) < 0 ||
+	    store_notifs_of_job(cs.store, id, &notes, &nnotes) < 0) {
+		cli_error("%s", error_last());
+		goto out;
+	}
+	if (json) {
+		json_job(&out, j);
+		out.buf[--out.len] = '\0';	/* the object goes on */
+		sbuf_adds(&out, ",\"notifications\":[");
+		for (size_t i = 0; i < nnotes; i++) {
+			if (i)
+				sbuf_addch(&out, ',');
+			json_notification(&out, notes[i]);
+		}
+		sbuf_adds(&out, "]}\n");
+	} else {
+		show_text(&out, j, isatty(1));
+		if (nnotes)
+			sbuf_adds(&out, "\nnotifications:\n");
+		for (size_t i = 0; i < nnotes; i++)
+			cli_notification_line(&out, notes[i], isatty(1));
+	}
+	fwrite(out.buf, 1, out.len, stdout);
+	rc = EXIT_OK;
+out:
+	job_free(j);
+	notifs_free(notes, nnotes);
+	sbuf_release(&out);
+	cli_close(&cs);
+	return rc;
+}

@@ -1,0 +1,698 @@
+/*
+ * Supervisor and workers. Signals reach both through signalfd, so every
+ * reaction happens in a poll() loop. A worker that dies has its job put
+ * back in the queue; a supervisor that dies takes its workers with it
+ * (PR_SET_PDEATHSIG), and the next start recovers their jobs.
+ */
+#include "daemon.h"
+#include "config.h"
+#include "home.h"
+#include "hook.h"
+#include "run.h"
+#include "stage.h"
+#include "store.h"
+#include "util.h"
+#include "wake.h"
+
+#include <errno.h>
+#include <malloc.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct worker {
+	pid_t pid;
+	int wake_w;	/* supervisor's end of the worker's wake pipe */
+	int64_t started;	/* mono ms */
+	int64_t respawn_at;	/* a child that died at once: start again then */
+};
+
+/* A child that dies within this long of its start is started again only
+ * after as long: a broken install must not become a fork loop. */
+#define RESPAWN_MS 1000
+
+struct sup {
+	const char *home;
+	int64_t poll_at;	/* when to look for work no datagram announced */
+	uint64_t work_stamp;	/* of the store's and the spool's files */
+	const struct config *conf;
+	struct worker *w;
+	int nworkers;
+	struct worker notifier;	/* delivers notifications */
+	int sigfd, sock, lockfd;
+	int stopping;
+	struct store *store;	/* opened on demand, closed before fork */
+	int64_t spool_retry_at;	/* the spool could not be read: when again */
+	char *worker_prog;	/* runner-worker, beside runner */
+};
+
+
+static struct store *sup_store(struct sup *s)
+{
+	if (!s->store && store_open(s->home, STORE_OPEN, &s->store) < 0) {
+		log_line("warning: %s", error_last());
+		s->store = NULL;
+	}
+	return s->store;
+}
+
+/* Make sure nothing of the stages of jobs being recovered is left. */
+static void recover(struct sup *s, pid_t worker)
+{
+	struct store *st = sup_store(s);
+	pid_t *pgids;
+	size_t n;
+
+	if (!st)
+		return;
+	if (store_recover(st, worker, &pgids, &n) < 0) {
+		log_line("warning: cannot recover jobs: %s", error_last());
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (pgids[i] > 1 && kill(-pgids[i], SIGKILL) == 0)
+			log_line("killed leftover process group %d", (int)pgids[i]);
+	free(pgids);
+}
+
+/* Queue the pushes the hook saved in the spool when the store was busy,
+ * missing or read-only; if it still cannot, try again in a second. */
+static void ingest_spool(struct sup *s)
+{
+	struct store *st = sup_store(s);
+	int n = -1;
+
+	if (st) {	/* a locked store must not hold the supervisor up */
+		store_busy_timeout(st, 200);
+		n = hook_spool_ingest(s->home, s->conf, st);
+		store_busy_timeout(st, 10000);
+	}
+	if (n < 0) {
+		if (st)
+			log_line("warning: cannot queue the spooled pushes: %s; "
+			    "trying again in 1s", error_last());
+		s->spool_retry_at = mono_ms() + 1000;
+		return;
+	}
+	s->spool_retry_at = 0;
+	if (n > 0)
+		log_line("queued %d job%s from the spool", n, n == 1 ? "" : "s");
+}
+
+static void wake_workers(struct sup *s);
+static void ensure_notifier(struct sup *s, int always);
+
+/*
+ * Work may arrive without a datagram: a hook whose user may not write to
+ * the socket, a datagram lost. Once a second, look whether the store
+ * changed or the spool has something new (a stat and a pragma that reads
+ * shared memory only), and wake the workers if so.
+ */
+/* A number that changes when `path` is written (its change time and
+ * size), 0 if it is not there. Unsigned: it may wrap. */
+static uint64_t stamp(const char *home, const char *name)
+{
+	char *path = xasprintf("%s/%s", home, name);
+	struct stat sb;
+	uint64_t v = 0;
+
+	if (stat(path, &sb) == 0)
+		v = (uint64_t)sb.st_ctim.tv_sec * 1000000000u +
+		    (uint64_t)sb.st_ctim.tv_nsec + (uint64_t)sb.st_size;
+	free(path);
+	return v;
+}
+
+static void look_for_work(struct sup *s)
+{
+	/* every commit writes the WAL (or, checkpointed, the store), and
+	 * every spooled push the spool folder: three stats, no store open */
+	uint64_t v = stamp(s->home, STORE_FILE "-wal") ^
+	    stamp(s->home, STORE_FILE) * 3 ^ stamp(s->home, SPOOL_DIR) * 7;
+
+	if (v == s->work_stamp)
+		return;
+	s->work_stamp = v;
+	ingest_spool(s);
+	wake_workers(s);
+	ensure_notifier(s, 0);
+}
+
+/* ---- supervisor ---- */
+
+static void close_wake_pipes(struct sup *s)
+{
+	for (int j = 0; j < s->nworkers; j++)
+		if (s->w[j].wake_w >= 0)
+			close(s->w[j].wake_w);
+	if (s->notifier.wake_w >= 0)
+		close(s->notifier.wake_w);
+}
+
+/*
+ * Start a worker or the notifier in slot `w`: runner-worker ROLE HOME
+ * PARENT, with the read end of its wake pipe as descriptor 3.
+ */
+static int spawn(struct sup *s, struct worker *w, const char *role)
+{
+	int fds[2];
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
+		return error_set(-1, "cannot create a pipe: %s", strerror(errno));
+	store_close(s->store);	/* never share a connection across fork */
+	s->store = NULL;
+	pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return error_set(-1, "cannot fork a worker: %s", strerror(errno));
+	}
+	if (pid == 0) {
+		char ppid[32];
+		snprintf(ppid, sizeof(ppid), "%d", (int)getppid());
+		/* it dies with the supervisor; PDEATHSIG survives the exec */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (fds[0] == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(fds[0], 3) < 0)
+			_exit(127);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		/* everything else of ours is close-on-exec */
+		char *const argv[] = { WORKER_PROGRAM, (char *)role,
+		    (char *)s->home, ppid, NULL };
+		execv(s->worker_prog, argv);
+		log_line("cannot run %s: %s", s->worker_prog, strerror(errno));
+		_exit(127);
+	}
+	close(fds[0]);
+	w->pid = pid;
+	w->wake_w = fds[1];
+	w->started = mono_ms();
+	w->respawn_at = 0;
+	return 0;
+}
+
+/* Start slot `w` again, now or, if it died at once, in a moment. */
+static void respawn(struct sup *s, struct worker *w, const char *role)
+{
+	if (mono_ms() - w->started < RESPAWN_MS) {
+		w->respawn_at = mono_ms() + RESPAWN_MS;
+		return;
+	}
+	if (spawn(s, w, role) < 0)
+		log_line("warning: %s", error_last());
+}
+
+/* Start the children whose moment came; the next such moment, or 0. */
+static int64_t respawn_due(struct sup *s)
+{
+	int64_t next = 0, now = mono_ms();
+
+	for (int i = 0; i <= s->nworkers; i++) {
+		struct worker *w = i < s->nworkers ? &s->w[i] : &s->notifier;
+		if (!w->respawn_at || w->pid)
+			continue;
+		if (w->respawn_at <= now && !s->stopping) {
+			if (spawn(s, w, i < s->nworkers ? "worker" : "notifier") < 0)
+				log_line("warning: %s", error_last());
+			continue;
+		}
+		next = deadline_min(next, w->respawn_at);
+	}
+	return next;
+}
+
+static int spawn_worker(struct sup *s, int i)
+{
+	return spawn(s, &s->w[i], "worker");
+}
+
+/* A slot with no child, and none about to start. */
+static int vacant(const struct worker *w)
+{
+	return !w->pid && !w->respawn_at;
+}
+
+/*
+ * Workers and the notifier leave when idle (runner.yml idle_exit): start
+ * them again for the work there is, a worker per queued job at most.
+ */
+static void ensure_workers(struct sup *s)
+{
+	int vacancies = 0;
+	int64_t queued;
+	struct store *st;
+
+	for (int i = 0; i < s->nworkers; i++)
+		vacancies += vacant(&s->w[i]);
+	if (!vacancies || s->stopping)
+		return;
+	st = sup_store(s);
+	queued = st ? store_queued(st) : 1;
+	for (int i = 0; i < s->nworkers && queued > 0; i++) {
+		if (!vacant(&s->w[i]))
+			continue;
+		if (spawn_worker(s, i) < 0)
+			log_line("warning: %s", error_last());
+		queued--;
+	}
+}
+
+/* `always`: a worker says an event is recorded; else only if the store
+ * holds events or notifications not yet sent. */
+static void ensure_notifier(struct sup *s, int always)
+{
+	struct store *st;
+
+	if (!vacant(&s->notifier) || s->stopping)
+		return;
+	if (!always && (!(st = sup_store(s)) || store_unsent(st) == 0))
+		return;
+	if (spawn(s, &s->notifier, "notifier") < 0)
+		log_line("warning: %s", error_last());
+}
+
+static void wake_notifier(struct sup *s)
+{
+	ensure_notifier(s, 1);
+	if (s->notifier.wake_w >= 0)
+		(void)!write(s->notifier.wake_w, "n", 1);
+}
+
+static void wake_workers(struct sup *s)
+{
+	ensure_workers(s);
+	for (int i = 0; i < s->nworkers; i++)
+		if (s->w[i].wake_w >= 0)
+			(void)!write(s->w[i].wake_w, "w", 1);
+}
+
+static void signal_cancels(struct sup *s)
+{
+	struct store *st = sup_store(s);
+	pid_t *pids;
+	size_t n;
+
+	if (!st || store_cancel_workers(st, &pids, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		for (int j = 0; j < s->nworkers; j++)
+			if (s->w[j].pid == pids[i])
+				kill(pids[i], SIGUSR1);
+	free(pids);
+}
+
+static void on_datagrams(struct sup *s)
+{
+	int got = wake_recv(s->sock);
+
+	if (got & WAKE_CANCEL)
+		signal_cancels(s);
+	if (got & WAKE_JOBS) {
+		ingest_spool(s);
+		wake_workers(s);
+	}
+	if (got & WAKE_NOTIFY)
+		wake_notifier(s);
+}
+
+static void reap(struct sup *s)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		int idle = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		if (pid == s->notifier.pid) {
+			s->notifier.pid = 0;
+			close(s->notifier.wake_w);
+			s->notifier.wake_w = -1;
+			if (s->stopping)
+				continue;
+			if (idle) {	/* it had nothing to send */
+				ensure_notifier(s, 0);
+				continue;
+			}
+			log_line("notifier %d died (%s %d); starting another",
+			    (int)pid, WIFSIGNALED(status) ? "signal" : "exit code",
+			    WIFSIGNALED(status) ? WTERMSIG(status) :
+			    WEXITSTATUS(status));
+			respawn(s, &s->notifier, "notifier");
+			continue;
+		}
+		for (int i = 0; i < s->nworkers; i++) {
+			if (s->w[i].pid != pid)
+				continue;
+			s->w[i].pid = 0;
+			close(s->w[i].wake_w);
+			s->w[i].wake_w = -1;
+			if (s->stopping)
+				break;
+			if (idle) {	/* it had nothing to do for idle_exit */
+				ensure_workers(s);	/* work that came meanwhile */
+				break;
+			}
+			log_line("worker %d died (%s %d); its job goes back to the "
+			    "queue", (int)pid, WIFSIGNALED(status) ? "signal" :
+			    "exit code", WIFSIGNALED(status) ? WTERMSIG(status) :
+			    WEXITSTATUS(status));
+			recover(s, pid);
+			respawn(s, &s->w[i], "worker");
+			wake_workers(s);
+			wake_notifier(s);	/* recovery may end deployments */
+			break;
+		}
+	}
+}
+
+static int alive(const struct sup *s)
+{
+	int n = 0;
+
+	for (int i = 0; i < s->nworkers; i++)
+		n += s->w[i].pid > 0;
+	return n + (s->notifier.pid > 0);
+}
+
+static int take_lock(struct sup *s)
+{
+	char *path = xasprintf("%s/%s", s->home, LOCK_FILE);
+	char pid[32];
+	int error = 0;
+
+	s->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (s->lockfd >= 0)
+		(void)!fchmod(s->lockfd, 0600);
+	if (s->lockfd < 0) {
+		error = error_set(-1, "cannot open '%s': %s", path,
+		    strerror(errno));
+		goto out;
+	}
+	/* A daemon that was just killed may take a moment to let go. */
+	for (int i = 0; flock(s->lockfd, LOCK_EX | LOCK_NB) < 0; i++) {
+		if (errno != EWOULDBLOCK || i == 50) {
+			error = error_set(ERR_BUSY, "another daemon is serving '%s' "
+			    "(pid %d)", s->home, daemon_pid(s->home));
+			goto out;
+		}
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	int n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	if (ftruncate(s->lockfd, 0) < 0 || pwrite(s->lockfd, pid, (size_t)n,
+	    0) != n)
+		error = error_set(-1, "cannot write '%s': %s", path,
+		    strerror(errno));
+out:
+	free(path);
+	return error;
+}
+
+int daemon_pid(const char *home)
+{
+	char *path = xasprintf("%s/%s", home, LOCK_FILE);
+	struct sbuf buf = SBUF_INIT;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), pid = 0;
+
+	if (fd >= 0) {
+		if (flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK &&
+		    read_file(path, 64, &buf) == 0)
+			pid = atoi(buf.buf);
+		close(fd);
+	}
+	sbuf_release(&buf);
+	free(path);
+	return pid;
+}
+
+int64_t daemon_since(const char *home)
+{
+	char *path = xasprintf("%s/%s", home, LOCK_FILE);
+	struct stat st;
+	int64_t ms = 0;
+
+	/* the pid is written into it when the daemon takes the lock */
+	if (stat(path, &st) == 0)
+		ms = (int64_t)st.st_mtim.tv_sec * 1000 +
+		    st.st_mtim.tv_nsec / 1000000;
+	free(path);
+	return ms;
+}
+
+/* The children are runner-worker: find out now, not in a restart loop. */
+static int worker_present(struct sup *s)
+{
+	s->worker_prog = run_sibling(WORKER_PROGRAM);
+	if (!s->worker_prog || access(s->worker_prog, X_OK) < 0)
+		return error_set(ERR_NOTFOUND, "cannot find %s (it is installed "
+		    "beside 'runner')", s->worker_prog ? s->worker_prog :
+		    WORKER_PROGRAM);
+	return 0;
+}
+
+/*
+ * Repository code must run confined or as a user of its own: as root, the
+ * build user must exist (and bubblewrap work for it, where isolation is
+ * on); as any other user, bubblewrap must work. Otherwise refuse to serve,
+ * unless runner.yml trusts the repositories.
+ */
+static int check_confinement(const struct sup *s)
+{
+	const struct config *c = s->conf;
+	struct run_user u = { 0 };
+	struct stat home;
+	int error = 0, isolated = c->isolate;
+	char *cmd = NULL;
+
+	if (c->trust_repositories) {
+		log_line("warning: trust_repositories is true: code from "
+		    "repositories runs as this daemon's user%s",
+		    c->isolate ? " (under bubblewrap)" : ", unconfined");
+		return 0;
+	}
+	for (size_t i = 0; i < c->nrepos; i++)
+		isolated |= c->repos[i].isolate == 1;
+	if (geteuid() != 0) {
+		if (run_sandbox_works(NULL) < 0)
+			return error_set(-1, "code from repositories would run as "
+			    "this daemon's own user, unconfined: %s. Install "
+			    "bubblewrap (apt-get install bubblewrap) where user "
+			    "namespaces are allowed, run the daemon as root with a "
+			    "build_user, or set trust_repositories: true in "
+			    "runner.yml", error_last());
+		return 0;
+	}
+	struct run_user rel = { 0 };
+	for (int i = 0; i < 2; i++) {
+		const char *name = i ? c->release_user : c->build_user;
+		if (run_user_lookup(name, i ? &rel : &u) < 0) {
+			cmd = home_useradd_command(name);
+			error = error_set(-1, "the %s user '%s' does not exist: run "
+			    "'runner init' as root, or create it: %s", i ? "release" :
+			    "build", name, cmd);
+			goto out;
+		}
+	}
+	if (rel.uid == 0 || rel.uid == u.uid) {
+		error = error_set(-1, "the release user '%s' is root or the build "
+		    "user: production's commands need a user of their own "
+		    "(runner.yml release_user)", c->release_user);
+		goto out;
+	}
+	if (u.uid == 0 || (stat(s->home, &home) == 0 && home.st_uid == u.uid)) {
+		error = error_set(-1, "the build user '%s' is root or owns the "
+		    "home: repository code needs a user of its own (runner.yml "
+		    "build_user)", c->build_user);
+		goto out;
+	}
+	char *work = xasprintf("%s/work", s->home);
+	int reach = run_user_can_reach(&u, work, 0);
+	free(work);
+	if (!reach) {
+		error = error_set(-1, "the build user '%s' cannot reach '%s/work', "
+		    "where its workspaces are: every folder above the home must "
+		    "be searchable by others (chmod o+x), and 'runner init' sets "
+		    "the home's own modes", c->build_user, s->home);
+		goto out;
+	}
+	if (isolated && run_sandbox_works(&u) < 0)
+		error = error_set(-1, "%s; install bubblewrap (apt-get install "
+		    "bubblewrap), or set isolate: false in runner.yml for "
+		    "repositories you trust", error_last());
+out:
+	free(cmd);
+	run_user_release(&u);
+	run_user_release(&rel);
+	return error;
+}
+
+int daemon_serve(const char *home, const struct config *conf, int workers)
+{
+	struct sup s = { .home = home, .conf = conf, .sigfd = -1, .sock = -1,
+	    .lockfd = -1, .notifier = { .pid = 0, .wake_w = -1 } };
+	sigset_t mask, old;
+	int error;
+	int64_t kill_at = 0;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, &old);
+	signal(SIGPIPE, SIG_IGN);
+	s.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+
+	/* nothing of the daemon's (its environment, its memory) is readable
+	 * through /proc by processes of the same user, sandboxed ones too */
+	prctl(PR_SET_DUMPABLE, 0);
+	umask(027);
+	if ((error = take_lock(&s)) < 0 || (error = worker_present(&s)) < 0 ||
+	    (error = check_confinement(&s)) < 0)
+		goto out;
+	{
+		struct sbuf warn = SBUF_INIT;
+		home_audit(home, conf, &warn);
+		for (char *line = warn.buf, *nl; *line; line = nl + 1) {
+			nl = strchr(line, '\n');
+			*nl = '\0';
+			log_line("warning: %s", line);
+		}
+		sbuf_release(&warn);
+	}
+	if (!sup_store(&s)) {
+		error = -1;
+		goto out;
+	}
+	recover(&s, 0);
+	{
+		/* stages of a daemon that was killed, however they hid */
+		char *prefix = xasprintf("%s/", s.home);
+		int n = run_kill_leftovers(prefix);
+		if (n)
+			log_line("killed %d process%s left by stages of the last "
+			    "daemon", n, n == 1 ? "" : "es");
+		free(prefix);
+	}
+	ingest_spool(&s);
+	if ((error = s.sock = wake_bind(home)) < 0)
+		goto out;
+	s.nworkers = workers;
+	s.w = xcalloc((size_t)workers, sizeof(*s.w));
+	for (int i = 0; i < workers; i++)
+		s.w[i].wake_w = -1;
+	for (int i = 0; i < workers; i++)
+		if ((error = spawn_worker(&s, i)) < 0)
+			goto out;
+	if ((error = spawn(&s, &s.notifier, "notifier")) < 0)
+		goto out;
+	log_line("serving '%s' with %d worker%s", home, workers,
+	    workers == 1 ? "" : "s");
+
+	while (!s.stopping || alive(&s)) {
+		struct pollfd pfd[2] = {
+			{ s.sigfd, POLLIN, 0 }, { s.sock, POLLIN, 0 },
+		};
+		int wait = -1;
+		if (!s.stopping && !s.poll_at)
+			s.poll_at = mono_ms() + 1000;
+		int64_t next = deadline_min(deadline_min(kill_at,
+		    s.spool_retry_at), s.stopping ? 0 : s.poll_at);
+		next = deadline_min(next, respawn_due(&s));
+		if (next) {
+			int64_t left = next - mono_ms();
+			wait = left > 0 ? (int)left : 0;
+		}
+		if (poll(pfd, 2, wait) < 0 && errno != EINTR)
+			break;
+		if (pfd[0].revents) {
+			struct signalfd_siginfo si;
+			while (read(s.sigfd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGCHLD)
+					continue;
+				if (si.ssi_signo == SIGHUP)
+					continue;	/* nothing to reload yet */
+				if (!s.stopping) {
+					log_line("stopping (%s from pid %d): running "
+					    "stages get %lldms to finish",
+					    strsignal((int)si.ssi_signo), (int)si.ssi_pid,
+					    (long long)conf->shutdown_grace_ms);
+					s.stopping = 1;
+					kill_at = mono_ms() + conf->shutdown_grace_ms +
+					    2 * conf->kill_grace_ms + 5000;
+				}
+				for (int i = 0; i < s.nworkers; i++)
+					if (s.w[i].pid > 0)
+						kill(s.w[i].pid, SIGTERM);
+				if (s.notifier.pid > 0)
+					kill(s.notifier.pid, SIGTERM);
+			}
+			reap(&s);
+		}
+		if (pfd[1].revents)
+			on_datagrams(&s);
+		if (s.spool_retry_at && mono_ms() >= s.spool_retry_at &&
+		    !s.stopping) {
+			ingest_spool(&s);
+			wake_workers(&s);
+		}
+		if (!s.stopping && s.poll_at && mono_ms() >= s.poll_at) {
+			s.poll_at = 0;
+			look_for_work(&s);
+		}
+		if (kill_at && mono_ms() >= kill_at) {
+			for (int i = 0; i < s.nworkers; i++)
+				if (s.w[i].pid > 0)
+					kill(s.w[i].pid, SIGKILL);
+			if (s.notifier.pid > 0)
+				kill(s.notifier.pid, SIGKILL);
+			kill_at = 0;
+		}
+		/* an idle supervisor holds no store connection (its page cache
+		 * and statements): it opens one when there is something to do,
+		 * and gives the freed heap back to the system after it */
+		if (s.store) {
+			store_close(s.store);
+			s.store = NULL;
+			malloc_trim(0);
+		}
+	}
+	log_line("stopped");
+	error = 0;
+out:
+	if (error < 0) {
+		for (int i = 0; i < s.nworkers; i++)
+			if (s.w && s.w[i].pid > 0)
+				kill(s.w[i].pid, SIGKILL);
+		if (s.notifier.pid > 0)
+			kill(s.notifier.pid, SIGKILL);
+	}
+	if (s.w)
+		close_wake_pipes(&s);
+	free(s.w);
+	free(s.worker_prog);
+	if (s.sock >= 0 && error == 0)
+		wake_unbind(home, s.sock);
+	else if (s.sock >= 0)
+		close(s.sock);
+	store_close(s.store);
+	if (s.lockfd >= 0)
+		close(s.lockfd);
+	if (s.sigfd >= 0)
+		close(s.sigfd);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return error;
+}

@@ -1,0 +1,32 @@
+/*
+ * `runner serve`: a supervisor and a pool of forked workers. The
+ * supervisor owns the wake-up socket and the signals; each worker claims
+ * jobs from the store and runs them.
+ */
+#ifndef RUNNER_DAEMON_H
+#define RUNNER_DAEMON_H
+
+#include <sys/types.h>
+
+struct config;
+
+#define LOCK_FILE "runner.pid"
+
+/*
+ * The program beside `runner` that links libgit2, libcurl and libarchive
+ * (as git's git-remote-http alone links libcurl): the daemon's workers
+ * and notifier, and the commands that need those libraries. `runner`
+ * itself stays small, so that status, show, log and the supervisor start
+ * fast.
+ */
+#define WORKER_PROGRAM "runner-worker"
+
+/* Serve `home` until SIGTERM or SIGINT. Returns 0 after a clean stop. */
+int daemon_serve(const char *home, const struct config *conf, int workers);
+
+/* The pid of the daemon serving `home`, or 0 if none holds the lock. */
+int daemon_pid(const char *home);
+/* When the daemon serving `home` started (ms since the epoch), or 0. */
+int64_t daemon_since(const char *home);
+
+#endif

@@ -1,0 +1,37 @@
+/*
+ * The pushed commit, read from the bare repository with libgit2: its
+ * pipeline file and subject, and a checkout into a fresh workspace that is
+ * a real git work tree (objects borrowed through alternates, HEAD detached
+ * at the commit, the repository's tags copied), so `git describe` and
+ * `git log` work inside a stage.
+ */
+#ifndef RUNNER_CHECKOUT_H
+#define RUNNER_CHECKOUT_H
+
+#include <stddef.h>
+
+struct sbuf;
+struct source;
+
+/*
+ * Keep libgit2 initialised for the life of the process (a worker), so that
+ * each job does not set it up and tear it down again.
+ */
+void checkout_global_init(void);
+
+/* Open `commit` (40 or 64 hex) in the bare repository `repo`. */
+int source_open(const char *repo, const char *commit, struct source **out);
+void source_free(struct source *src);
+/* The commit's subject line; owned by `src`. */
+const char *source_subject(const struct source *src);
+/* Read the file at `path` in the commit's tree (ERR_NOTFOUND if none). */
+int source_read(struct source *src, const char *path, size_t max,
+    struct sbuf *out);
+/* Write the commit's tree into `dest`, which must not exist yet. */
+int source_checkout(struct source *src, const char *dest);
+
+/* Read and parse the commit's pipeline file (.runner.yml). */
+struct pipeline;
+int source_pipeline(struct source *src, struct pipeline **out);
+
+#endif

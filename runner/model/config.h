@@ -1,0 +1,171 @@
+/*
+ * The runner's own configuration, `runner.yml` under its home: workers,
+ * timeouts, which branches of which repositories trigger a job. Trust and
+ * server settings live here, never in a repository being built.
+ */
+#ifndef RUNNER_CONFIG_H
+#define RUNNER_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "run.h"
+
+#define CONFIG_FILE "runner.yml"
+#define DEFAULT_BRANCHES "^develop$"
+
+#define DEFAULT_PROCESSES 4096
+#define DEFAULT_LOG_CAP (64LL * 1024 * 1024)
+
+#define DEFAULT_RELEASE_TAGS "^v\\d+\\.\\d+\\.\\d+$"
+
+struct repo_conf {
+	char *path;		/* absolute path of the bare repository */
+	char *branches;		/* pcre2 pattern on the branch name */
+	char *release_tags;	/* pcre2 pattern on the tag name */
+	char *allowed_signers;	/* ssh-keygen -Y allowed signers file */
+	char *gpg_keyring;	/* OpenPGP public keys */
+	char **auto_deploy;	/* environments a passed build deploys to */
+	size_t nauto_deploy;
+	int require_staging;	/* production only after a healthy staging */
+	int isolate;		/* -1: the server's default; 0 or 1 */
+	int network;		/* -1: the server's default; 0 or 1 */
+	size_t line;
+};
+
+/*
+ * A secret and where it may be used: commands of these environments only
+ * (build stages never, when the list is given), refs matching `refs` and
+ * repositories matching `repos` (pcre2; NULL: any).
+ */
+struct secret {
+	char *name;
+	char *value;
+	char *file;		/* where the value was read from, or NULL */
+	char **envs;
+	size_t nenvs;
+	char *refs;
+	char *repos;
+};
+
+/*
+ * What runner.yml grants the commands (deploy, backup, restore, run
+ * checks) of an environment: the user they run as and paths they may
+ * write, besides the environment's own state folder.
+ */
+struct env_grant {
+	char *name;
+	char *user;		/* NULL: build_user */
+	char **paths;		/* writable inside the sandbox */
+	size_t npaths;
+	int signed_tag;		/* requires: signed-tag (server side) */
+	size_t line;
+};
+
+#define DEFAULT_BUILD_USER "runner-build"
+#define DEFAULT_RELEASE_USER "runner-release"
+
+/* Where notifications go (the `notify:` list). */
+enum notify_service {
+	NOTIFY_SLACK, NOTIFY_PAGERDUTY, NOTIFY_EMAIL, NOTIFY_WEBHOOK
+};
+
+/* Event kinds, for matching a target's `on` list. */
+#define NOTIFY_EVENTS "job_passed job_failed job_fixed job_error deployed " \
+	"deploy_failed production_failed rolled_back rejected"
+
+struct notify_target {
+	char *name;
+	enum notify_service service;
+	char *url;		/* webhook, Slack, PagerDuty or smtp:// URL */
+	char *secret;		/* webhook HMAC key, PagerDuty routing key */
+	char *username, *password;	/* SMTP login, if any */
+	int starttls_optional;	/* send a login without STARTTLS too */
+	char *from;		/* e-mail */
+	char **to;
+	size_t nto;
+	char **on;		/* event kinds, or "all" */
+	size_t non;
+	char *repos;		/* pcre2 on the repository's name, or NULL */
+	int retries;		/* attempts after the first */
+	int64_t backoff_ms;	/* first wait; doubles per retry */
+	size_t line;
+};
+
+struct config {
+	int workers;			/* 0: the number of cores */
+	int keep_workspaces;
+	int supersede;
+	int64_t default_timeout_ms;
+	int64_t kill_grace_ms;		/* SIGTERM to SIGKILL for a stage */
+	int64_t shutdown_grace_ms;	/* how long SIGTERM lets stages run */
+	int64_t idle_exit_ms;		/* a worker with nothing to do leaves */
+	char *path_env;			/* PATH given to stages */
+	struct run_limits limits;	/* of every stage that sets none */
+	int64_t log_cap;		/* bytes of one stage's log kept */
+	int isolate;			/* repository code under bubblewrap */
+	int network;			/* and with the network */
+	char *build_user;		/* who runs repository code (as root) */
+	char *release_user;		/* and the commands of environments
+					 * that need a signed tag */
+	int trust_repositories;		/* run it as the runner's user */
+	struct env_grant *envs;
+	size_t nenvs;
+	struct repo_conf *repos;
+	size_t nrepos;
+	struct secret *secrets;
+	size_t nsecrets;
+	struct notify_target *notify;
+	size_t nnotify;
+};
+
+/*
+ * Load HOME/runner.yml; a missing file gives the defaults. Messages name
+ * the file, line and field. The caller frees *out with config_free().
+ */
+int config_load(const char *home, struct config **out);
+int config_parse(const char *file, const char *buf, size_t len,
+    struct config **out);
+void config_free(struct config *c);
+/* The settings of `repo_path`: its own, or the defaults (never NULL). */
+const struct repo_conf *config_repo(const struct config *c,
+    const char *repo_path);
+/* The value of secret `name`, or NULL. */
+const char *config_secret(const struct config *c, const char *name);
+/* Secret `name` with its scope, or NULL. */
+const struct secret *config_secret_def(const struct config *c,
+    const char *name);
+/*
+ * May secret `s` be given to a command of environment `env` (NULL: a
+ * build stage) of a job on `ref` of `repo`? 1 yes, 0 no (then *why, which
+ * the caller frees, names the scope).
+ */
+int secret_allowed(const struct secret *s, const char *env, const char *ref,
+    const char *repo, char **why);
+/* The grants of environment `name`, or NULL. */
+const struct env_grant *config_env(const struct config *c, const char *name);
+/* Does the server require a signed release tag for environment `name`?
+ * (Always for production, and where runner.yml says so.) */
+int config_env_signed(const struct config *c, const char *name);
+/* Is repository code of `repo` confined, and does it keep the network? */
+int config_isolate(const struct config *c, const char *repo);
+int config_network(const struct config *c, const char *repo);
+/* Files of the runner's that repository code must not see: secret files,
+ * signers, keyrings. NULL-terminated; the caller frees the array only. */
+const char **config_private_files(const struct config *c);
+/* The notification target called `name`, or NULL. */
+const struct notify_target *config_notify(const struct config *c,
+    const char *name);
+/* The service's name: "slack", "pagerduty", "email" or "webhook". */
+const char *notify_service_name(enum notify_service s);
+/* The commented file `runner init` writes. */
+extern const char config_template[];
+
+/* `limits: {processes, memory, file_size, open_files}` of `what` in
+ * `file` into `out` (keys not given are left as they are); runner.yml
+ * and .runner.yml read them alike. */
+struct ynode;
+int config_limits(const char *file, const struct ynode *n, const char *what,
+    struct run_limits *out);
+
+#endif

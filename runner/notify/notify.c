@@ -1,0 +1,884 @@
+/*
+ * Routing events to notifications and delivering them. Bodies are built
+ * when an event is routed and stored with the notification, so a retry
+ * after a restart sends the same bytes; secrets stay in runner.yml and are
+ * added only on the way out (the PagerDuty routing key, the webhook's HMAC,
+ * SMTP credentials).
+ */
+#include "notify.h"
+#include "config.h"
+#include "json.h"
+#include "store.h"
+#include "util.h"
+#include "records.h"
+#include "refmatch.h"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LOG_TAIL_LINES 50
+#define LOG_TAIL_BYTES (64 * 1024)
+#define RESPONSE_MAX 4096
+
+/* ---- describing a job ---- */
+
+static const struct stage_rec *failing_stage(const struct job *j)
+{
+	for (size_t i = 0; i < j->nstages; i++)
+		if (!strcmp(j->stages[i].state, "failed") ||
+		    !strcmp(j->stages[i].state, "timed_out"))
+			return &j->stages[i];
+	return NULL;
+}
+
+static int64_t duration_ms(const struct job *j)
+{
+	return j->started_ms && j->finished_ms > j->started_ms ?
+	    j->finished_ms - j->started_ms : 0;
+}
+
+static void add_display(struct sbuf *sb, const char *s)
+{
+	if (s)
+		sbuf_add_display(sb, s, strlen(s));
+}
+
+/*
+ * One line saying what happened, for every service:
+ * "store-erp develop 1a2b3c4: job #12 failed at stage 'unit' after 4s".
+ * Text from the repository (names, subjects, errors) is shown escaped.
+ */
+static void summary(struct sbuf *sb, const char *kind, const struct job *j)
+{
+	const struct stage_rec *fs = failing_stage(j);
+	int deploy = j->kind && !strcmp(j->kind, "deploy");
+
+	if (!strcmp(kind, "test")) {
+		sbuf_adds(sb, "test notification from runner");
+		return;
+	}
+	repo_name_add(sb, j->repo);
+	sbuf_addch(sb, ' ');
+	add_display(sb, deploy ? j->env : ref_short_name(j->ref));
+	if (j->commit && *j->commit)
+		sbuf_addf(sb, " %.7s", j->commit);
+	if (deploy && j->tag) {
+		sbuf_adds(sb, " (");
+		add_display(sb, j->tag);
+		sbuf_addch(sb, ')');
+	}
+	sbuf_addf(sb, ": %s #%lld ", deploy ? "deployment" : "job",
+	    (long long)j->id);
+	if (!strcmp(kind, "job_passed") || !strcmp(kind, "job_fixed")) {
+		sbuf_adds(sb, "passed in ");
+		format_duration(sb, duration_ms(j));
+		if (!strcmp(kind, "job_fixed"))
+			sbuf_adds(sb, " (fixed)");
+	} else if (!strcmp(kind, "job_failed")) {
+		sbuf_adds(sb, "failed");
+		if (fs) {
+			sbuf_adds(sb, " at stage '");
+			add_display(sb, fs->name);
+			sbuf_addch(sb, '\'');
+		}
+		sbuf_adds(sb, " after ");
+		format_duration(sb, duration_ms(j));
+	} else if (!strcmp(kind, "deployed")) {
+		sbuf_adds(sb, "is healthy");
+	} else {
+		sbuf_adds(sb, !strcmp(kind, "job_error") ? "could not run" :
+		    !strcmp(kind, "rejected") ? "was rejected" :
+		    !strcmp(kind, "rolled_back") ? "failed and was rolled back" :
+		    "failed");
+		if (j->error) {
+			sbuf_adds(sb, ": ");
+			add_display(sb, j->error);
+		}
+	}
+}
+
+/* "key: value" lines naming everything a reader needs to act. */
+static void details(struct sbuf *sb, const struct job *j, const char *nl)
+{
+	const struct stage_rec *fs = failing_stage(j);
+
+	sbuf_adds(sb, "repository: ");
+	add_display(sb, j->repo);
+	sbuf_addf(sb, "%sref: ", nl);
+	add_display(sb, j->ref);
+	sbuf_addf(sb, "%scommit: %s%s", nl, j->commit ? j->commit : "", nl);
+	if (j->subject) {
+		sbuf_adds(sb, "subject: ");
+		add_display(sb, j->subject);
+		sbuf_adds(sb, nl);
+	}
+	sbuf_addf(sb, "%s: #%lld, %s", j->kind && !strcmp(j->kind, "deploy") ?
+	    "deployment" : "job", (long long)j->id, j->state ? j->state : "");
+	if (j->env) {
+		sbuf_adds(sb, " (environment ");
+		add_display(sb, j->env);
+		sbuf_addch(sb, ')');
+	}
+	sbuf_adds(sb, nl);
+	if (fs) {
+		sbuf_adds(sb, "failing stage: ");
+		add_display(sb, fs->name);
+		if (fs->exit_code >= 0)
+			sbuf_addf(sb, " (exit code %d)", fs->exit_code);
+		sbuf_adds(sb, nl);
+	}
+	sbuf_adds(sb, "duration: ");
+	format_duration(sb, duration_ms(j));
+	sbuf_adds(sb, nl);
+	if (j->error) {
+		sbuf_adds(sb, "error: ");
+		add_display(sb, j->error);
+		sbuf_adds(sb, nl);
+	}
+}
+
+/* The last LOG_TAIL_LINES lines of `path`, each ended by `nl`. */
+static void log_tail(struct sbuf *sb, const char *path, const char *nl)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	char *buf;
+	ssize_t n;
+	off_t from;
+
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return;
+	}
+	from = st.st_size > LOG_TAIL_BYTES ? st.st_size - LOG_TAIL_BYTES : 0;
+	buf = xmalloc(LOG_TAIL_BYTES + 1);
+	n = pread(fd, buf, LOG_TAIL_BYTES, from);
+	close(fd);
+	if (n <= 0) {
+		free(buf);
+		return;
+	}
+	buf[n] = '\0';
+	size_t end = (size_t)n, start;
+	if (end && buf[end - 1] == '\n')
+		end--;
+	start = end;
+	for (int lines = 0; start > 0; start--)
+		if (buf[start - 1] == '\n' && ++lines == LOG_TAIL_LINES)
+			break;
+	for (size_t p = start; p < end; ) {
+		size_t len = strcspn(buf + p, "\n");
+		if (p + len > end)
+			len = end - p;
+		/* SMTP allows 998 bytes a line */
+		sbuf_add_display(sb, buf + p, len > 900 ? 900 : len);
+		sbuf_adds(sb, nl);
+		p += len + 1;
+	}
+	free(buf);
+}
+
+/* ---- bodies ---- */
+
+/* Slack's mrkdwn wants &, < and > escaped. */
+static void add_slack(struct sbuf *sb, const char *text)
+{
+	for (const char *p = text; *p; p++) {
+		if (*p == '&')
+			sbuf_adds(sb, "&amp;");
+		else if (*p == '<')
+			sbuf_adds(sb, "&lt;");
+		else if (*p == '>')
+			sbuf_adds(sb, "&gt;");
+		else
+			sbuf_addch(sb, *p);
+	}
+}
+
+static char *slack_body(const char *kind, const struct job *j)
+{
+	struct sbuf text = SBUF_INIT, esc = SBUF_INIT, out = SBUF_INIT;
+
+	summary(&text, kind, j);
+	if (strcmp(kind, "test")) {
+		sbuf_addch(&text, '\n');
+		details(&text, j, "\n");
+	}
+	add_slack(&esc, text.buf);
+	sbuf_adds(&out, "{\"text\":");
+	json_str(&out, esc.buf);
+	sbuf_addch(&out, '}');
+	sbuf_release(&text);
+	sbuf_release(&esc);
+	return sbuf_detach(&out);
+}
+
+static char *webhook_body(const char *kind, const char *tags,
+    const struct job *j, int64_t event_id)
+{
+	struct sbuf out = SBUF_INIT, text = SBUF_INIT;
+
+	summary(&text, kind, j);
+	sbuf_addf(&out, "{\"id\":%lld,\"event\":", (long long)event_id);
+	json_str(&out, kind);
+	sbuf_adds(&out, ",\"matches\":[");
+	for (const char *p = tags; *p; ) {
+		size_t n = strcspn(p, " ");
+		char *w = xstrndup(p, n);
+		if (p != tags)
+			sbuf_addch(&out, ',');
+		json_str(&out, w);
+		free(w);
+		p += n;
+		p += strspn(p, " ");
+	}
+	sbuf_addf(&out, "],\"sent_by\":\"runner\",\"created_ms\":%lld,"
+	    "\"summary\":", (long long)now_ms());
+	json_str(&out, text.buf);
+	sbuf_adds(&out, ",\"job\":");
+	json_job(&out, j);
+	sbuf_addch(&out, '}');
+	sbuf_release(&text);
+	return sbuf_detach(&out);
+}
+
+/* Stored without the routing key, which is added when it is sent. */
+static char *pagerduty_body(const char *kind, const struct job *j,
+    const char *action, const char *dedup)
+{
+	struct sbuf out = SBUF_INIT, text = SBUF_INIT, det = SBUF_INIT;
+	char host[256] = "runner";
+
+	sbuf_adds(&out, "{\"event_action\":");
+	json_str(&out, action);
+	sbuf_adds(&out, ",\"dedup_key\":");
+	json_str(&out, dedup);
+	if (!strcmp(action, "trigger")) {
+		char *repo = repo_short_name(j->repo ? j->repo : "runner");
+		gethostname(host, sizeof(host) - 1);
+		summary(&text, kind, j);
+		if (text.len > 1000) {	/* PagerDuty takes 1024 */
+			text.len = 1000;
+			text.buf[1000] = '\0';
+		}
+		details(&det, j, "\n");
+		sbuf_adds(&out, ",\"payload\":{\"summary\":");
+		json_str(&out, text.buf);
+		sbuf_adds(&out, ",\"source\":");
+		json_str(&out, host);
+		sbuf_addf(&out, ",\"severity\":\"%s\",\"component\":",
+		    !strcmp(kind, "test") ? "info" : j->env &&
+		    !strcmp(j->env, "production") ? "critical" : "error");
+		json_str(&out, repo);
+		sbuf_adds(&out, ",\"group\":");
+		json_str(&out, j->env ? j->env : ref_short_name(j->ref));
+		sbuf_adds(&out, ",\"class\":");
+		json_str(&out, kind);
+		sbuf_adds(&out, ",\"custom_details\":{\"details\":");
+		json_str(&out, det.buf);
+		sbuf_addf(&out, ",\"job\":%lld}}", (long long)j->id);
+		free(repo);
+	}
+	sbuf_adds(&out, ",\"client\":\"runner\"}");
+	sbuf_release(&text);
+	sbuf_release(&det);
+	return sbuf_detach(&out);
+}
+
+/* RFC 2047: a header value with anything but printable ASCII is sent as
+ * base64 encoded-words, split between characters. */
+static void header_text(struct sbuf *sb, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = strlen(s);
+	int plain = 1;
+
+	for (size_t i = 0; i < len; i++)
+		if (p[i] < 0x20 || p[i] >= 0x7f)
+			plain = 0;
+	if (plain) {
+		sbuf_adds(sb, s);
+		return;
+	}
+	for (size_t i = 0; i < len; ) {
+		size_t n = 0;
+		unsigned cp;
+		/* 45 bytes give 60 of base64: a word stays under 76 */
+		while (i + n < len) {
+			size_t c = utf8_char_len(p + i + n, len - i - n, &cp);
+			if (!c)
+				c = 1;
+			if (n + c > 45)
+				break;
+			n += c;
+		}
+		unsigned char enc[64];
+		EVP_EncodeBlock(enc, p + i, (int)n);
+		sbuf_addf(sb, "%s=?UTF-8?B?%s?=", i ? "\r\n " : "", enc);
+		i += n;
+	}
+}
+
+static char *email_body(const struct notify_target *t, const char *kind,
+    const struct job *j, int64_t event_id)
+{
+	struct sbuf out = SBUF_INIT, subj = SBUF_INIT;
+	const struct stage_rec *fs = failing_stage(j);
+	char host[256] = "localhost", date[64];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gethostname(host, sizeof(host) - 1);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z",
+	    localtime_r(&now, &tm));
+	sbuf_adds(&subj, "[runner] ");
+	summary(&subj, kind, j);
+	if (subj.len > 400) {
+		subj.len = 400;
+		subj.buf[400] = '\0';
+	}
+	sbuf_addf(&out, "Date: %s\r\nFrom: %s\r\nTo: ", date, t->from);
+	for (size_t i = 0; i < t->nto; i++)
+		sbuf_addf(&out, "%s%s", i ? ", " : "", t->to[i]);
+	sbuf_adds(&out, "\r\nSubject: ");
+	header_text(&out, subj.buf);
+	/* the same id on every attempt, so a retry is recognisable */
+	sbuf_addf(&out, "\r\nMessage-ID: <runner.%lld.", (long long)event_id);
+	for (const char *c = t->name; *c; c++)
+		sbuf_addch(&out, (*c >= 'a' && *c <= 'z') || (*c >= 'A' &&
+		    *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '-' ?
+		    *c : '_');
+	sbuf_addf(&out, ".%lld.%lld@%s>\r\n", (long long)j->id,
+	    (long long)now_ms(), host);
+	sbuf_addf(&out, "MIME-Version: 1.0\r\n"
+	    "Content-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Transfer-Encoding: 8bit\r\n"
+	    "Auto-Submitted: auto-generated\r\n"
+	    "X-Runner-Event: %s\r\n\r\n", kind);
+	summary(&out, kind, j);
+	sbuf_adds(&out, "\r\n\r\n");
+	if (strcmp(kind, "test")) {
+		details(&out, j, "\r\n");
+		sbuf_adds(&out, "\r\n");
+	}
+	if (fs && fs->log_path) {
+		sbuf_addf(&out, "The last %d lines of the log of '", LOG_TAIL_LINES);
+		add_display(&out, fs->name);
+		sbuf_adds(&out, "':\r\n\r\n");
+		log_tail(&out, fs->log_path, "\r\n");
+		sbuf_adds(&out, "\r\n");
+	}
+	if (j->id)
+		sbuf_addf(&out, "More: runner show %lld; runner log %lld\r\n",
+		    (long long)j->id, (long long)j->id);
+	sbuf_release(&subj);
+	return sbuf_detach(&out);
+}
+
+char *notify_body(const struct notify_target *t, const char *kind,
+    const char *tags, const struct job *j, int64_t event_id,
+    const char *action, const char *dedup)
+{
+	switch (t->service) {
+	case NOTIFY_SLACK:
+		return slack_body(kind, j);
+	case NOTIFY_PAGERDUTY:
+		return pagerduty_body(kind, j, action ? action : "trigger",
+		    dedup ? dedup : "runner");
+	case NOTIFY_EMAIL:
+		return email_body(t, kind, j, event_id);
+	default:
+		return webhook_body(kind, tags ? tags : kind, j, event_id);
+	}
+}
+
+/* ---- routing ---- */
+
+static int wants(const struct notify_target *t, const char *tags)
+{
+	for (size_t i = 0; i < t->non; i++)
+		if (!strcmp(t->on[i], "all") || word_in(tags, t->on[i]))
+			return 1;
+	return 0;
+}
+
+static int repo_matches(const struct notify_target *t, const char *repo)
+{
+	struct ref_matcher m;
+	char *name;
+	int hit;
+
+	if (!t->repos)
+		return 1;
+	if (ref_matcher_init(&m, t->repos, stderr) < 0)
+		return 0;
+	name = repo_short_name(repo);
+	hit = ref_matcher_match(&m, name, stderr) == 1;
+	free(name);
+	ref_matcher_release(&m);
+	return hit;
+}
+
+/* A PagerDuty incident per repository and environment (or branch). */
+static char *incident_key(const struct job *j)
+{
+	char *repo = repo_short_name(j->repo);
+	char *key = xasprintf("runner/%s/%s", repo,
+	    j->env ? j->env : ref_short_name(j->ref));
+
+	free(repo);
+	return key;
+}
+
+static int route_event(struct store *s, const struct config *c,
+    const struct event *ev)
+{
+	struct notification *v = xcalloc(c->nnotify + 1, sizeof(*v));
+	struct job *j = NULL;
+	size_t n = 0;
+	int error;
+
+	if (store_job_get(s, ev->job_id, &j) < 0)
+		goto route;	/* nothing to say about a job that is gone */
+	for (size_t i = 0; i < c->nnotify; i++) {
+		const struct notify_target *t = &c->notify[i];
+		const char *action = NULL;
+		char *dedup = NULL;
+
+		if (!repo_matches(t, j->repo))
+			continue;
+		if (t->service == NOTIFY_PAGERDUTY) {
+			/* good news never pages; it resolves what did */
+			int good = word_in(ev->tags, "deployed") ||
+			    word_in(ev->tags, "job_passed");
+			dedup = incident_key(j);
+			if (good) {
+				char *last = store_notif_last_action(s, t->name,
+				    dedup);
+				if (last && !strcmp(last, "trigger"))
+					action = "resolve";
+				free(last);
+			} else if (wants(t, ev->tags)) {
+				action = "trigger";
+			}
+			if (!action) {
+				free(dedup);
+				continue;
+			}
+		} else if (!wants(t, ev->tags)) {
+			continue;
+		}
+		v[n].job_id = j->id;
+		v[n].target = t->name;
+		v[n].service = (char *)notify_service_name(t->service);
+		v[n].event = ev->kind;
+		v[n].action = (char *)action;
+		v[n].dedup = dedup;
+		v[n].body = notify_body(t, ev->kind, ev->tags, j, ev->id,
+		    action, dedup);
+		n++;
+	}
+route:
+	error = store_event_route(s, ev->id, v, n);
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].dedup);
+		free(v[i].body);
+	}
+	free(v);
+	job_free(j);
+	return error < 0 ? error : (int)n;
+}
+
+int notify_route(struct store *s, const struct config *c)
+{
+	int total = 0;
+
+	if (!c->nnotify)	/* one statement, not a transaction per event */
+		return store_events_drop(s);
+	for (;;) {
+		struct event *ev;
+		size_t n;
+		int error = store_events_unrouted(s, 64, &ev, &n);
+
+		if (error < 0)
+			return error;
+		for (size_t i = 0; i < n && error >= 0; i++)
+			if ((error = route_event(s, c, &ev[i])) > 0)
+				total += error;
+		events_free(ev, n);
+		if (error < 0)
+			return error;
+		if (n < 64)
+			return total;
+	}
+}
+
+/* ---- masking ---- */
+
+/*
+ * A target's URL, scheme://[user[:password]@]host[:port][/path...]
+ * (runner.yml accepts no other): the user:password part and the host.
+ */
+struct url_parts {
+	const char *user, *host, *rest;
+	size_t ulen, hlen;
+};
+
+static struct url_parts url_split(const char *url)
+{
+	struct url_parts u = { 0 };
+	const char *at;
+
+	u.user = strstr(url, "://") + 3;
+	u.hlen = strcspn(u.user, "/?#");
+	u.host = u.user;
+	if ((at = memchr(u.user, '@', u.hlen))) {
+		u.ulen = (size_t)(at - u.user);
+		u.host = at + 1;
+		u.hlen -= u.ulen + 1;
+	}
+	u.rest = u.host + u.hlen;
+	return u;
+}
+
+void notify_describe(struct sbuf *sb, const struct notify_target *t)
+{
+	struct url_parts u = url_split(t->url);
+
+	sbuf_addf(sb, "%s ", notify_service_name(t->service));
+	/* scheme and host; never user:password@, path or query */
+	sbuf_add(sb, t->url, (size_t)(u.user - t->url));
+	sbuf_add(sb, u.host, u.hlen);
+	if (*u.rest)
+		sbuf_adds(sb, "/***");
+	if (t->service == NOTIFY_EMAIL) {
+		sbuf_adds(sb, " to ");
+		for (size_t i = 0; i < t->nto; i++)
+			sbuf_addf(sb, "%s%s", i ? ", " : "", t->to[i]);
+	}
+	if (t->service == NOTIFY_PAGERDUTY)
+		sbuf_adds(sb, " (routing key ***)");
+	if (t->service == NOTIFY_WEBHOOK && t->secret)
+		sbuf_adds(sb, " (signed)");
+}
+
+static void redact_one(char *text, const char *secret)
+{
+	size_t n = secret ? strlen(secret) : 0;
+	char *p;
+
+	if (n < 4)	/* too short to tell from ordinary text */
+		return;
+	while ((p = strstr(text, secret))) {
+		memcpy(p, "***", 3);
+		memmove(p + 3, p + n, strlen(p + n) + 1);
+	}
+}
+
+void notify_redact(const struct notify_target *t, char *text)
+{
+	struct url_parts u = url_split(t->url);
+
+	redact_one(text, t->url);
+	redact_one(text, t->secret);
+	redact_one(text, t->password);
+	redact_one(text, t->username);
+	/* the part of a URL after the host carries Slack's token */
+	if (*u.rest == '/')
+		redact_one(text, u.rest);
+	/* user:password@ before the host: SMTP credentials */
+	if (u.ulen) {
+		char *info = xstrndup(u.user, u.ulen);
+		char *colon = strchr(info, ':');
+		if (colon) {
+			*colon = '\0';
+			redact_one(text, colon + 1);
+		}
+		redact_one(text, info);
+		free(info);
+	}
+}
+
+/* ---- delivery ---- */
+
+struct response {
+	char buf[RESPONSE_MAX];
+	size_t len;
+};
+
+static size_t keep_response(char *p, size_t size, size_t n, void *arg)
+{
+	struct response *r = arg;
+	size_t len = size * n, room = sizeof(r->buf) - 1 - r->len;
+
+	memcpy(r->buf + r->len, p, len < room ? len : room);
+	r->len += len < room ? len : room;
+	r->buf[r->len] = '\0';
+	return len;
+}
+
+struct upload {
+	const char *p;
+	size_t left;
+};
+
+static size_t read_upload(char *buf, size_t size, size_t n, void *arg)
+{
+	struct upload *u = arg;
+	size_t len = size * n < u->left ? size * n : u->left;
+
+	memcpy(buf, u->p, len);
+	u->p += len;
+	u->left -= len;
+	return len;
+}
+
+struct stopper {
+	int (*stop)(void *);
+	void *arg;
+	int stopped;
+};
+
+static int progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut,
+    curl_off_t un)
+{
+	struct stopper *s = arg;
+
+	(void)dt, (void)dn, (void)ut, (void)un;
+	if (s->stop && s->stop(s->arg))
+		s->stopped = 1;
+	return s->stopped;
+}
+
+static void hmac_header(struct curl_slist **h, const char *secret,
+    const char *body)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	struct sbuf sb = SBUF_INIT;
+
+	HMAC(EVP_sha256(), secret, (int)strlen(secret),
+	    (const unsigned char *)body, strlen(body), md, &mdlen);
+	sbuf_adds(&sb, "X-Runner-Signature: sha256=");
+	for (unsigned i = 0; i < mdlen; i++)
+		sbuf_addf(&sb, "%02x", md[i]);
+	*h = curl_slist_append(*h, sb.buf);
+	sbuf_release(&sb);
+}
+
+/* The address inside "Name <addr>", or all of it. */
+static char *envelope(const char *addr)
+{
+	const char *lt = strrchr(addr, '<'), *gt = lt ? strchr(lt, '>') : NULL;
+
+	if (lt && gt)
+		return xasprintf("<%.*s>", (int)(gt - lt - 1), lt + 1);
+	return xasprintf("<%s>", addr);
+}
+
+int notify_deliver(const struct notify_target *t,
+    const struct notification *x, int (*stop)(void *), void *arg,
+    struct delivery *d)
+{
+	static int curl_ready;
+	struct stopper stopper = { stop, arg, 0 };
+	struct response resp = { .len = 0 };
+	struct curl_slist *hdr = NULL, *rcpt = NULL;
+	struct sbuf body = SBUF_INIT;
+	struct upload up;
+	char errbuf[CURL_ERROR_SIZE] = "";
+	char *from = NULL;
+	curl_off_t retry_after = 0;
+	int64_t t0 = mono_ms();
+	CURLcode rc;
+	CURL *c;
+
+	memset(d, 0, sizeof(*d));
+	d->retry_after_ms = -1;
+	if (!curl_ready) {
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+		curl_ready = 1;
+	}
+	if (!(c = curl_easy_init())) {
+		snprintf(d->error, sizeof(d->error), "cannot start libcurl");
+		d->retry = 1;
+		return 0;
+	}
+	curl_easy_setopt(c, CURLOPT_URL, t->url);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+	    (long)NOTIFY_CONNECT_TIMEOUT_MS);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)NOTIFY_TIMEOUT_MS);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, progress);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, &stopper);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keep_response);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
+
+	if (t->service == NOTIFY_EMAIL) {
+		from = envelope(t->from);
+		for (size_t i = 0; i < t->nto; i++) {
+			char *to = envelope(t->to[i]);
+			rcpt = curl_slist_append(rcpt, to);
+			free(to);
+		}
+		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+		curl_easy_setopt(c, CURLOPT_MAIL_FROM, from);
+		curl_easy_setopt(c, CURLOPT_MAIL_RCPT, rcpt);
+		/* a login goes out only encrypted, unless runner.yml says
+		 * starttls: optional: a server that offers no STARTTLS would
+		 * get the password in clear */
+		int login = t->username || t->password ||
+		    strchr(t->url + strcspn(t->url, "/") + 2, '@');
+		curl_easy_setopt(c, CURLOPT_USE_SSL, login &&
+		    !t->starttls_optional ? (long)CURLUSESSL_ALL :
+		    (long)CURLUSESSL_TRY);
+		if (t->username)
+			curl_easy_setopt(c, CURLOPT_USERNAME, t->username);
+		if (t->password)
+			curl_easy_setopt(c, CURLOPT_PASSWORD, t->password);
+		up.p = x->body;
+		up.left = strlen(x->body);
+		curl_easy_setopt(c, CURLOPT_READFUNCTION, read_upload);
+		curl_easy_setopt(c, CURLOPT_READDATA, &up);
+		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+	} else {
+		if (t->service == NOTIFY_PAGERDUTY) {
+			/* the key joins the stored body only on the way out */
+			sbuf_adds(&body, "{\"routing_key\":");
+			json_str(&body, t->secret);
+			sbuf_addch(&body, ',');
+			sbuf_adds(&body, x->body + 1);
+		} else {
+			sbuf_adds(&body, x->body);
+		}
+		hdr = curl_slist_append(hdr, "Content-Type: application/json");
+		hdr = curl_slist_append(hdr, "Expect:");
+		if (t->service == NOTIFY_WEBHOOK) {
+			char line[160];
+			snprintf(line, sizeof(line), "X-Runner-Event: %s", x->event);
+			hdr = curl_slist_append(hdr, line);
+			snprintf(line, sizeof(line), "X-Runner-Delivery: %lld",
+			    (long long)x->event_id);
+			hdr = curl_slist_append(hdr, line);
+			if (t->secret)
+				hmac_header(&hdr, t->secret, body.buf);
+		}
+		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+		curl_easy_setopt(c, CURLOPT_USERAGENT, "runner-notify/1");
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.buf);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body.len);
+	}
+
+	rc = curl_easy_perform(c);
+	d->took_ms = mono_ms() - t0;
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &d->status);
+	if (rc == CURLE_ABORTED_BY_CALLBACK && stopper.stopped) {
+		snprintf(d->error, sizeof(d->error), "stopped");
+		rc = CURLE_OK;
+		d->took_ms = -1;
+	} else if (t->service == NOTIFY_EMAIL) {
+		d->ok = rc == CURLE_OK;
+		/* 5xx: the server refuses for good; anything else may pass */
+		d->retry = !d->ok && rc != CURLE_LOGIN_DENIED &&
+		    !(d->status >= 500 && d->status < 600);
+		if (!d->ok && d->status)
+			snprintf(d->error, sizeof(d->error), "SMTP: %s (reply %ld)",
+			    *errbuf ? errbuf : curl_easy_strerror(rc), d->status);
+		else if (!d->ok)
+			snprintf(d->error, sizeof(d->error), "SMTP: %s",
+			    *errbuf ? errbuf : curl_easy_strerror(rc));
+	} else if (rc != CURLE_OK) {
+		d->retry = 1;
+		snprintf(d->error, sizeof(d->error), "%s",
+		    *errbuf ? errbuf : curl_easy_strerror(rc));
+	} else {
+		d->ok = d->status >= 200 && d->status < 300;
+		d->retry = d->status == 429 || d->status >= 500;
+		if ((d->status == 429 || d->status == 503) &&
+		    curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &retry_after) ==
+		    CURLE_OK && retry_after > 0)
+			d->retry_after_ms = (int64_t)retry_after * 1000;
+		if (!d->ok) {
+			struct sbuf msg = SBUF_INIT;
+			size_t keep = resp.len > 200 ? 200 : resp.len;
+			while (keep && strchr(" \t\r\n", resp.buf[keep - 1]))
+				keep--;
+			sbuf_addf(&msg, "HTTP %ld", d->status);
+			if (keep) {
+				sbuf_adds(&msg, ": ");
+				sbuf_add_display(&msg, resp.buf, keep);
+			}
+			snprintf(d->error, sizeof(d->error), "%s", msg.buf);
+			sbuf_release(&msg);
+		}
+	}
+	notify_redact(t, d->error);
+	curl_slist_free_all(hdr);
+	curl_slist_free_all(rcpt);
+	curl_easy_cleanup(c);
+	sbuf_release(&body);
+	free(from);
+	return d->took_ms < 0 ? -1 : 0;
+}
+
+int notify_attempt(struct store *s, const struct config *c,
+    struct notification *x, int (*stop)(void *), void *arg)
+{
+	const struct notify_target *t = config_notify(c, x->target);
+	struct delivery d;
+	int64_t now;
+
+	free(x->state);
+	free(x->error);
+	x->error = NULL;
+	if (!t || strcmp(notify_service_name(t->service), x->service)) {
+		x->state = xstrdup("dead");
+		x->error = xasprintf("no %s target '%s' in runner.yml any more",
+		    x->service, x->target);
+		x->done_ms = now_ms();
+		return store_notif_result(s, x);
+	}
+	if (notify_deliver(t, x, stop, arg, &d) < 0) {
+		x->state = xstrdup("pending");	/* not an attempt */
+		return 0;
+	}
+	now = now_ms();
+	x->attempts++;
+	x->status = (int)d.status;
+	if (d.ok) {
+		x->state = xstrdup("delivered");
+		x->done_ms = now;
+	} else if (d.retry && x->attempts <= t->retries) {
+		int64_t wait = t->backoff_ms;
+		for (int i = 1; i < x->attempts && wait < NOTIFY_MAX_BACKOFF_MS;
+		    i++)
+			wait *= 2;
+		if (d.retry_after_ms >= 0)
+			wait = d.retry_after_ms;
+		if (wait > NOTIFY_MAX_BACKOFF_MS)
+			wait = NOTIFY_MAX_BACKOFF_MS;
+		x->state = xstrdup("pending");
+		x->error = xstrdup(d.error);
+		x->next_ms = now + wait;
+	} else {
+		x->state = xstrdup("dead");
+		x->error = d.retry ? xasprintf("gave up after %d attempt%s: %s",
+		    x->attempts, x->attempts == 1 ? "" : "s", d.error) :
+		    xasprintf("%s (not retried)", d.error);
+		x->done_ms = now;
+	}
+	return store_notif_result(s, x);
+}

@@ -1,0 +1,362 @@
+/*
+ * The daemon's children: workers, which claim jobs and run them, and the
+ * notifier, which routes and delivers notifications. They run in
+ * runner-worker, which the supervisor starts: the supervisor itself never
+ * maps libgit2, libcurl or libarchive.
+ */
+#include "checkout.h"
+#include "config.h"
+#include "build.h"
+#include "deploy.h"
+#include "notify.h"
+#include "run.h"
+#include "stage.h"
+#include "step.h"
+#include "store.h"
+#include "util.h"
+#include "wake.h"
+#include "worker.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A build, or a deployment: two kinds of job over the same steps. */
+static int run_job(struct job_ctx *ctx, struct job *job)
+{
+	if (job->kind && !strcmp(job->kind, "deploy"))
+		return deploy_run(ctx, job);
+	return build_run(ctx, job);
+}
+
+/* ---- workers ---- */
+struct conf_watch {
+	struct config *conf;
+	struct timespec mtime;
+	off_t size;
+};
+
+struct wstate {
+	struct store *store;
+	int sigfd, wake_r;
+	int stopping;
+	int64_t job;
+	const char *home;
+	struct conf_watch cw;		/* reloaded when runner.yml changes */
+};
+
+/*
+ * Edits to runner.yml take effect for the next job (or notification): a
+ * stat each time, a parse only when the file changed. A file that no
+ * longer parses is reported and the last good configuration kept.
+ */
+static void reload_config(const char *home, struct conf_watch *cw)
+{
+	char *path = xasprintf("%s/%s", home, CONFIG_FILE);
+	struct stat st;
+	struct config *c = NULL;
+
+	if (stat(path, &st) < 0)
+		memset(&st, 0, sizeof(st));
+	if (st.st_mtim.tv_sec == cw->mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == cw->mtime.tv_nsec &&
+	    st.st_size == cw->size) {
+		free(path);
+		return;
+	}
+	cw->mtime = st.st_mtim;
+	cw->size = st.st_size;
+	if (config_load(home, &c) < 0) {
+		log_line("warning: %s; %s", error_last(), cw->conf ? "keeping "
+		    "the configuration loaded before" : "waiting until it is "
+		    "fixed");
+	} else {
+		if (cw->conf)
+			log_line("reloaded %s", path);
+		config_free(cw->conf);
+		cw->conf = c;
+	}
+	free(path);
+}
+
+static enum stage_event worker_event(void *arg)
+{
+	struct wstate *ws = arg;
+	struct signalfd_siginfo si;
+	enum stage_event ev = STAGE_EV_NONE;
+
+	while (read(ws->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+			ws->stopping = 1;
+			if (ev == STAGE_EV_NONE)
+				ev = STAGE_EV_SHUTDOWN;
+		} else if (si.ssi_signo == SIGUSR1 && ws->job &&
+		    store_cancel_requested(ws->store, ws->job)) {
+			ev = STAGE_EV_CANCEL;
+		}
+	}
+	if (ws->stopping && ev == STAGE_EV_NONE)
+		ev = STAGE_EV_SHUTDOWN;
+	return ev;
+}
+
+static void drain_fd(int fd)
+{
+	char buf[256];
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+}
+
+/*
+ * The build user of `conf`, when the daemon runs as root and does not
+ * trust repositories; looked up again only when its name changes. NULL
+ * with *missing set when it cannot be found.
+ */
+static const struct run_user *build_user(const struct config *conf,
+    struct run_user *cache, int *missing)
+{
+	*missing = 0;
+	if (geteuid() != 0 || conf->trust_repositories)
+		return NULL;
+	if (cache->name && !strcmp(cache->name, conf->build_user))
+		return cache;
+	run_user_release(cache);
+	if (run_user_lookup(conf->build_user, cache) < 0 || cache->uid == 0) {
+		run_user_release(cache);
+		*missing = 1;
+		return NULL;
+	}
+	return cache;
+}
+
+int worker_main(const char *home, int wake_r, pid_t parent)
+{
+	struct run_user user = { 0 };
+	int missing = 0, said = 0;
+	struct wstate ws = { .wake_r = wake_r, .home = home };
+	struct job_ctx ctx = {
+		.home = home, .on_event = worker_event,
+		.arg = &ws, .stopping = &ws.stopping,
+	};
+	sigset_t mask;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		return 1;
+	stage_become_subreaper();
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sigdelset(&mask, SIGCHLD);
+	ws.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (store_open(home, STORE_OPEN, &ws.store) < 0) {
+		log_line("worker: %s", error_last());
+		return 1;
+	}
+	ctx.store = ws.store;
+	ctx.event_fd = ws.sigfd;
+	store_relax(ws.store);
+	checkout_global_init();
+	build_purge_workspaces(home);	/* what a killed worker left */
+
+	while (!ws.stopping) {
+		struct job *job = NULL;
+		reload_config(home, &ws.cw);
+		if (!ws.cw.conf) {
+			/* runner.yml broke after the daemon started, and this
+			 * worker is new: it waits until the file is fixed */
+			struct pollfd p = { ws.sigfd, POLLIN, 0 };
+			if (poll(&p, 1, 1000) > 0)
+				worker_event(&ws);
+			continue;
+		}
+		ctx.conf = ws.cw.conf;
+		ctx.user = build_user(ctx.conf, &user, &missing);
+		int rc = missing ? -1 : store_claim(ws.store, getpid(),
+		    ctx.conf->supersede, &job);
+		if (missing && !said++)
+			log_line("worker: build user '%s' is gone: no job runs "
+			    "until it is back (runner init creates it)",
+			    ctx.conf->build_user);
+		else if (!missing)
+			said = 0;
+
+		if (rc == 0) {
+			log_line("job #%lld: started (%s %.7s, attempt %d)",
+			    (long long)job->id, job->ref, job->commit,
+			    job->attempt);
+			ws.job = job->id;
+			int64_t t0 = mono_ms();
+			if (run_job(&ctx, job) < 0)
+				log_line("job #%lld: cannot record: %s",
+				    (long long)job->id, error_last());
+			ws.job = 0;
+			struct job *done = NULL;
+			if (store_job_get(ws.store, job->id, &done) == 0)
+				log_line("job #%lld: %s in %lldms%s%s",
+				    (long long)done->id, done->state,
+				    (long long)(mono_ms() - t0),
+				    done->error ? ": " : "",
+				    done->error ? done->error : "");
+			job_free(done);
+			job_free(job);
+			wake_send(home, WAKE_NOTIFY);	/* its event is recorded */
+			continue;
+		}
+		struct pollfd pfd[2] = {
+			{ ws.sigfd, POLLIN, 0 }, { wake_r, POLLIN, 0 },
+		};
+		int64_t idle = ctx.conf->idle_exit_ms;
+		if (rc != ERR_NOTFOUND && !missing)
+			log_line("worker: cannot claim a job: %s", error_last());
+		else if (build_workspaces_discarded())
+			build_purge_workspaces(home);	/* nothing else to do */
+		/* After a store error, try again in a second; with nothing to
+		 * do for idle_exit, leave: the supervisor starts a worker again
+		 * when work comes. */
+		int n = poll(pfd, 2, rc != ERR_NOTFOUND ? 1000 : idle > 0 &&
+		    idle < INT32_MAX ? (int)idle : -1);
+		if (n < 0 && errno != EINTR)
+			break;
+		if (n == 0 && rc == ERR_NOTFOUND && idle > 0)
+			break;
+		if (pfd[0].revents)
+			worker_event(&ws);
+		if (pfd[1].revents)
+			drain_fd(wake_r);
+	}
+	store_close(ws.store);
+	config_free(ws.cw.conf);
+	run_user_release(&user);
+	close(ws.sigfd);
+	return 0;
+}
+
+/* ---- the notifier ---- */
+
+struct nstate {
+	int sigfd;
+	int stopping;
+};
+
+static int notifier_stopping(void *arg)
+{
+	struct nstate *ns = arg;
+	struct signalfd_siginfo si;
+
+	while (read(ns->sigfd, &si, sizeof(si)) == sizeof(si))
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+			ns->stopping = 1;
+	return ns->stopping;
+}
+
+static void log_attempt(const struct notification *x)
+{
+	struct sbuf sb = SBUF_INIT;
+
+	sbuf_addf(&sb, "notification #%lld (job #%lld %s) to '%s': %s",
+	    (long long)x->id, (long long)x->job_id, x->event, x->target,
+	    x->state);
+	if (!strcmp(x->state, "pending")) {
+		sbuf_adds(&sb, ", next attempt in ");
+		format_duration(&sb, x->next_ms - now_ms());
+	}
+	if (x->error)
+		sbuf_addf(&sb, ": %s", x->error);
+	log_line("%s", sb.buf);
+	sbuf_release(&sb);
+}
+
+/*
+ * Routes the events workers record and delivers their notifications, one
+ * at a time, away from the workers: a slow or dead endpoint never holds up
+ * a stage. Woken by the supervisor when a job ends; otherwise it sleeps
+ * until the next retry is due.
+ */
+int notifier_main(const char *home, int wake_r, pid_t parent)
+{
+	const struct config *conf = NULL;
+	struct nstate ns = { 0 };
+	struct conf_watch cw = { 0 };
+	struct store *st = NULL;
+	sigset_t mask;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		return 1;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	ns.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (store_open(home, STORE_OPEN, &st) < 0) {
+		log_line("notifier: %s", error_last());
+		return 1;
+	}
+	store_relax(st);
+	while (!notifier_stopping(&ns)) {
+		struct notification *x = NULL;
+		int64_t wait = -1;
+		int rc;
+
+		reload_config(home, &cw);
+		if (!cw.conf) {
+			struct pollfd p = { ns.sigfd, POLLIN, 0 };
+			poll(&p, 1, 1000);
+			continue;
+		}
+		conf = cw.conf;
+		if (notify_route(st, conf) < 0) {
+			log_line("notifier: cannot route events: %s", error_last());
+			wait = 1000;
+		}
+		rc = store_notif_next(st, &x);
+		if (rc == 0 && x->next_ms <= now_ms()) {
+			if (notify_attempt(st, conf, x, notifier_stopping, &ns) < 0)
+				log_line("notifier: cannot record a delivery: %s",
+				    error_last());
+			else if (!ns.stopping)
+				log_attempt(x);
+			notif_free(x);
+			continue;
+		}
+		if (rc == 0 && (wait < 0 || x->next_ms - now_ms() < wait))
+			wait = x->next_ms - now_ms();
+		else if (rc < 0 && rc != ERR_NOTFOUND) {
+			log_line("notifier: %s", error_last());
+			wait = 1000;
+		}
+		notif_free(x);
+		struct pollfd pfd[2] = {
+			{ ns.sigfd, POLLIN, 0 }, { wake_r, POLLIN, 0 },
+		};
+		/* nothing pending at all: leave after idle_exit; the
+		 * supervisor starts the notifier again for the next event */
+		int idle = wait < 0 && conf->idle_exit_ms > 0;
+		if (idle)
+			wait = conf->idle_exit_ms;
+		int n = poll(pfd, 2, wait > 3600000 ? 3600000 : (int)wait);
+		if (n < 0 && errno != EINTR)
+			break;
+		if (n == 0 && idle)
+			break;
+		if (pfd[1].revents)
+			drain_fd(wake_r);
+	}
+	store_close(st);
+	config_free(cw.conf);
+	close(ns.sigfd);
+	return 0;
+}
+

@@ -1,0 +1,302 @@
+/*
+ * A build, start to end: read the pipeline from the commit, check it out,
+ * run its stages as steps (step.c), archive the artifacts, and record the
+ * outcome; a passed build queues its automatic deployments. Failures of
+ * the build (bad pipeline, a stage that fails, a full disk) are outcomes
+ * recorded in the store; only a failing store is an error here.
+ */
+#include "build.h"
+#include "artifact.h"
+#include "checkout.h"
+#include "config.h"
+#include "pipeline.h"
+#include "step.h"
+#include "store.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/*
+ * A finished build's workspace is moved aside in one rename and deleted
+ * when the worker is idle, or after DISCARD_BATCH of them, so that removing
+ * a tree is not on the way from one job to the next.
+ */
+#define DISCARD_DIR "work/.discard"
+#define DISCARD_BATCH 64
+static int discarded;
+
+void build_purge_workspaces(const char *home)
+{
+	char *dir = xasprintf("%s/%s", home, DISCARD_DIR);
+
+	rm_rf(dir);
+	discarded = 0;
+	free(dir);
+}
+
+int build_workspaces_discarded(void)
+{
+	return discarded;
+}
+
+static void discard_workspace(const char *home, const char *ws, int64_t id)
+{
+	char *dir = xasprintf("%s/%s", home, DISCARD_DIR);
+	char *to = xasprintf("%s/%lld.%d", dir, (long long)id, (int)getpid());
+
+	if ((mkdir(dir, 0755) == 0 || errno == EEXIST) && rename(ws, to) == 0) {
+		if (++discarded >= DISCARD_BATCH)
+			build_purge_workspaces(home);
+	} else {
+		rm_rf(ws);
+	}
+	free(to);
+	free(dir);
+}
+
+/* Run build stage `i`; sets *job_state and *job_error when the job must
+ * stop. */
+static int run_stage(struct job_ctx *ctx, const struct job *job,
+    const struct stage_def *sd, int i, const char *ws,
+    struct artifact_writer **aw, const char **job_state, char **job_error)
+{
+	char *log = job_log_path(ctx->home, job->id, i, sd->name);
+	struct job_step st = {
+		.name = sd->name, .what = "stage", .script = sd->run, .cwd = ws,
+		.env = sd->env, .secrets = sd->secrets, .limits = &sd->limits,
+		.isolate = sd->isolate >= 0 ? sd->isolate :
+		    config_isolate(ctx->conf, job->repo),
+		.network = sd->network >= 0 ? sd->network :
+		    config_network(ctx->conf, job->repo),
+		.timeout_ms = sd->timeout_ms,
+	};
+	struct step_result res = { .fd = -1 };
+	int error;
+
+	if ((error = step_run_logged(ctx, job, i, log, &st, &res)) < 0)
+		goto out;
+	/* Artifacts of a passed stage, before the stage counts as passed. */
+	if (!res.error && sd->nartifacts) {
+		size_t matched = 0;
+		if (!*aw) {
+			char *ap = job_artifact_path(ctx->home, job->id);
+			char *part = xasprintf("%s.part", ap);
+			free(ap);
+			if (artifact_open(part, aw) < 0)
+				res.error = xasprintf("artifacts of stage '%s': %s",
+				    sd->name, error_last());
+			free(part);
+		}
+		if (!res.error && artifact_add(*aw, ws, sd->artifacts,
+		    sd->nartifacts, &matched) < 0)
+			res.error = xasprintf("artifacts of stage '%s': %s",
+			    sd->name, error_last());
+		else if (!res.error && matched == 0)
+			res.error = xasprintf("artifacts of stage '%s': no file "
+			    "matches %s%s", sd->name, sd->artifacts[0],
+			    sd->nartifacts > 1 ? " or the other globs" : "");
+		if (res.error) {
+			res.state = "failed";
+			step_note(res.fd, res.error);
+		} else {
+			char *note = xasprintf("archived %zu artifact file%s",
+			    matched, matched == 1 ? "" : "s");
+			step_note(res.fd, note);
+			free(note);
+		}
+	}
+	error = store_stage_end(ctx->store, job->id, i, res.state,
+	    res.exit_code, res.error);
+	if (res.error) {
+		*job_state = res.canceled ? "canceled" : res.interrupted ?
+		    "interrupted" : "failed";
+		*job_error = res.error;
+		res.error = NULL;
+	}
+out:
+	if (res.fd >= 0)
+		close(res.fd);
+	free(res.error);
+	free(log);
+	return error;
+}
+
+/*
+ * End a build; a passed one queues its automatic deployments (runner.yml
+ * auto_deploy, environments of its pipeline that need no signed tag) in
+ * the same transaction, so none is lost between the two.
+ */
+static int end_build(struct job_ctx *ctx, const struct job *job,
+    const struct pipeline *pl, const char *state, const char *msg)
+{
+	const struct repo_conf *rc = config_repo(ctx->conf, job->repo);
+	struct deploy_req *reqs;
+	size_t n = 0;
+	int error;
+
+	if (strcmp(state, "passed") || !pl)
+		return store_job_end(ctx->store, job->id, state, msg);
+	reqs = xcalloc(rc->nauto_deploy + 1, sizeof(*reqs));
+	for (size_t i = 0; i < rc->nauto_deploy; i++) {
+		const struct env_def *e = pipeline_env(pl, rc->auto_deploy[i]);
+		if (!e || e->signed_tag || config_env_signed(ctx->conf, e->name))
+			continue;
+		reqs[n++] = (struct deploy_req){ .repo = job->repo,
+		    .ref = job->ref, .commit = job->commit, .env = e->name,
+		    .source_job = job->id };
+	}
+	error = store_job_end_deploy(ctx->store, job->id, state, msg, reqs, n);
+	free(reqs);
+	return error;
+}
+
+/*
+ * The repository may narrow the server's policy, never widen it: a stage
+ * that asks for isolate: false or network: true where runner.yml does not
+ * allow it is an error of the pipeline. Returns the message, or NULL.
+ */
+static char *pipeline_policy(struct job_ctx *ctx, const struct job *job,
+    const struct pipeline *pl)
+{
+	int iso = config_isolate(ctx->conf, job->repo);
+	int net = config_network(ctx->conf, job->repo);
+
+	for (size_t i = 0; i < pl->nstages; i++) {
+		const struct stage_def *sd = &pl->stages[i];
+		if (sd->isolate == 0 && iso)
+			return xasprintf("%s:%zu:%zu: stage '%s' says 'isolate: "
+			    "false', which runner.yml does not allow for %s (a "
+			    "repository can narrow the server's policy, never widen "
+			    "it)", PIPELINE_NAME, sd->isolate_at.line,
+			    sd->isolate_at.col, sd->name, job->repo);
+		if (sd->network == 1 && !net)
+			return xasprintf("%s:%zu:%zu: stage '%s' says 'network: "
+			    "true', which runner.yml does not allow for %s (a "
+			    "repository can narrow the server's policy, never widen "
+			    "it)", PIPELINE_NAME, sd->network_at.line,
+			    sd->network_at.col, sd->name, job->repo);
+	}
+	return NULL;
+}
+
+int build_run(struct job_ctx *ctx, struct job *job)
+{
+	struct source *src = NULL;
+	struct pipeline *pl = NULL;
+	struct artifact_writer *aw = NULL;
+	char **names = NULL, **logs = NULL;
+	char *ws, *logdir, *artdir, *msg = NULL;
+	const char *state = "passed";
+	int error = 0;
+
+	ws = job_workspace_path(ctx->home, job->id);
+	logdir = xasprintf("%s/logs/%lld", ctx->home, (long long)job->id);
+	artdir = xasprintf("%s/artifacts", ctx->home);
+	rm_rf(ws);
+	if (mkdir_p(logdir, 0755) < 0 || mkdir_p(artdir, 0755) < 0) {
+		state = "error";
+		msg = xstrdup(error_last());
+		goto end;
+	}
+	if (source_open(job->repo, job->commit, &src) < 0) {
+		state = "error";
+		msg = xstrdup(error_last());
+		goto end;
+	}
+	if (store_job_set_subject(ctx->store, job->id,
+	    source_subject(src)) < 0) {
+		error = -1;
+		goto out;
+	}
+	if ((error = source_pipeline(src, &pl)) < 0) {
+		error = 0;
+		state = "error";
+		msg = xstrdup(error_last());
+		goto end;
+	}
+	names = xcalloc(pl->nstages + 1, sizeof(*names));
+	logs = xcalloc(pl->nstages + 1, sizeof(*logs));
+	for (size_t i = 0; i < pl->nstages; i++) {
+		names[i] = pl->stages[i].name;
+		logs[i] = job_log_path(ctx->home, job->id, (int)i,
+		    pl->stages[i].name);
+	}
+	if ((error = store_stages_init(ctx->store, job->id, names, logs,
+	    pl->nstages)) < 0)
+		goto out;
+	if ((msg = pipeline_policy(ctx, job, pl))) {
+		state = "error";
+		goto end;
+	}
+	if (source_checkout(src, ws) < 0 || job_give(ws, ctx->user) < 0) {
+		state = "error";
+		msg = xasprintf("checkout failed: %s", error_last());
+		goto end;
+	}
+	source_free(src);
+	src = NULL;
+
+	for (size_t i = 0; i < pl->nstages; i++) {
+		if (store_cancel_requested(ctx->store, job->id)) {
+			state = "canceled";
+			msg = xstrdup("canceled");
+			break;
+		}
+		if (*ctx->stopping) {
+			state = "interrupted";
+			msg = xasprintf("the daemon stopped before stage '%s'",
+			    pl->stages[i].name);
+			break;
+		}
+		if ((error = run_stage(ctx, job, &pl->stages[i], (int)i, ws, &aw,
+		    &state, &msg)) < 0)
+			goto out;
+		if (msg)
+			break;
+	}
+	if (!msg && aw) {
+		char sha[65], *path = job_artifact_path(ctx->home, job->id);
+		char *part = xasprintf("%s.part", path);
+		int64_t size, files;
+		struct artifact_writer *w = aw;
+
+		aw = NULL;
+		if (artifact_close(w, sha, &size, &files) < 0 ||
+		    (rename(part, path) < 0 && error_set(-1, "cannot rename "
+		    "'%s': %s", part, strerror(errno)))) {
+			state = "failed";
+			msg = xasprintf("artifacts: %s", error_last());
+			unlink(part);
+		} else if ((error = store_artifact_add(ctx->store, job->id, path,
+		    size, sha, files)) < 0) {
+			free(part);
+			free(path);
+			goto out;
+		}
+		free(part);
+		free(path);
+	}
+end:
+	error = end_build(ctx, job, pl, state, msg);
+out:
+	artifact_abort(aw);
+	source_free(src);
+	pipeline_free(pl);
+	if (!ctx->conf->keep_workspaces)
+		discard_workspace(ctx->home, ws, job->id);
+	if (logs)
+		for (size_t i = 0; logs[i]; i++)
+			free(logs[i]);
+	free(logs);
+	free(names);
+	free(msg);
+	free(ws);
+	free(logdir);
+	free(artdir);
+	return error;
+}

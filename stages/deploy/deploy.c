@@ -1,0 +1,811 @@
+/*
+ * One deployment, start to end. A deployment that must not happen ends
+ * 'rejected' and touches nothing; one that happened ends 'healthy',
+ * 'failed' or 'rolled_back', and the environment's record says which
+ * release serves now.
+ */
+#include "deploy.h"
+#include "artifact.h"
+#include "check.h"
+#include "checkout.h"
+#include "config.h"
+#include "manifest.h"
+#include "pipeline.h"
+#include "run.h"
+#include "step.h"
+#include "store.h"
+#include "tagsig.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+struct deploy {
+	struct job_ctx *ctx;
+	struct job *job;
+	const struct repo_conf *rc;
+	struct pipeline *pl;
+	const struct env_def *env;
+	struct job *source;	/* the build deployed */
+	struct job *prev;	/* the release serving before, if any */
+	char *ws;
+	char *tmp;
+	char *state_dir;	/* the environment's own, kept across releases */
+	struct run_user grant_user;	/* runner.yml's user for it, if any */
+	const struct run_user *user;	/* who runs its commands */
+	char *state;		/* outcome */
+	char *error;
+};
+
+/* Record the outcome and its reason (taken over); the first one stands. */
+static void set_outcome(struct deploy *d, const char *state, char *error)
+{
+	if (d->state) {
+		free(error);
+		return;
+	}
+	d->state = xstrdup(state);
+	d->error = error;
+}
+
+static void reject(struct deploy *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void reject(struct deploy *d, const char *fmt, ...)
+{
+	struct sbuf sb = SBUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	sbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	set_outcome(d, "rejected", sbuf_detach(&sb));
+}
+
+/*
+ * Wait `ms` between check attempts or verification rounds, watching the
+ * worker's events: a cancel ends the deployment 'canceled', the daemon
+ * stopping ends it 'interrupted', at once. Returns 0 after the whole
+ * wait, 1 when the deployment was ended so.
+ */
+static int wait_ms(struct deploy *d, int64_t ms)
+{
+	struct job_ctx *ctx = d->ctx;
+	int64_t end = mono_ms() + ms;
+
+	for (;;) {
+		enum stage_event ev = STAGE_EV_NONE;
+		int64_t left = end - mono_ms();
+		struct pollfd p = { ctx->event_fd, POLLIN, 0 };
+
+		if (ctx->stopping && *ctx->stopping)
+			ev = STAGE_EV_SHUTDOWN;
+		else if (left <= 0)
+			return 0;
+		else if (poll(&p, ctx->event_fd >= 0, (int)left) > 0 &&
+		    ctx->on_event)
+			ev = ctx->on_event(ctx->arg);
+		if (ev == STAGE_EV_CANCEL) {
+			set_outcome(d, "canceled", xstrdup("canceled while the "
+			    "deployment waited for its checks"));
+			return 1;
+		}
+		if (ev == STAGE_EV_SHUTDOWN) {
+			set_outcome(d, "interrupted", xstrdup("the daemon stopped "
+			    "while the deployment waited for its checks"));
+			return 1;
+		}
+	}
+}
+
+/* A step that is not a command (gates, verification): a stage row with a
+ * log holding `text`, started at `started` (ms; 0: now). */
+static int record_step(struct deploy *d, const char *name, int ok,
+    const char *error, const char *text, int64_t started)
+{
+	struct store *st = d->ctx->store;
+	char *log;
+	int idx, rc;
+
+	if ((rc = store_stage_count(st, d->job->id, &idx)) < 0)
+		return rc;
+	log = job_log_path(d->ctx->home, d->job->id, idx, name);
+	write_file_atomic(log, text, strlen(text), 0644);
+	if ((rc = store_stage_add(st, d->job->id, idx, name, log)) == 0 &&
+	    (rc = store_stage_start(st, d->job->id, idx, 0, started)) == 0)
+		rc = store_stage_end(st, d->job->id, idx, ok ? "passed" :
+		    "failed", -1, error);
+	free(log);
+	return rc;
+}
+
+/*
+ * Run a command of the environment in workspace `ws` for `release`, with
+ * the RUNNER_ variables of a deployment. Deploy, backup and restore may
+ * leave services running (detached into their own session); checks may
+ * not.
+ */
+static int run_cmd(struct deploy *d, const char *name, const char *script,
+    const char *ws, const struct job *release, int64_t timeout_ms,
+    int keep_detached, char **err)
+{
+	char id[32], *prev_dir = NULL;
+	const struct env_grant *g = config_env(d->ctx->conf, d->env->name);
+	const char *ro[3] = { release->release_dir, NULL, NULL };
+	const char **rw = xcalloc(2 + (g ? g->npaths : 0), sizeof(*rw));
+	struct job_step st = {
+		.name = name, .what = name, .script = script, .cwd = ws,
+		.secrets = d->env->secrets,
+		.timeout_ms = timeout_ms, .keep_detached = keep_detached,
+		.env_name = d->env->name, .ro = ro, .rw = rw, .user = d->user,
+		.isolate = config_isolate(d->ctx->conf, d->job->repo),
+		.network = 1,
+	};
+	char *envv[9] = { 0 };
+	int n = 0, rc;
+
+	/* its own release (and the one before, for a rollback) read-only;
+	 * its state folder and what runner.yml grants it writable */
+	rw[0] = d->state_dir;
+	for (size_t i = 0; g && i < g->npaths; i++)
+		rw[i + 1] = g->paths[i];
+
+	snprintf(id, sizeof(id), "%lld", (long long)release->id);
+	envv[n++] = xasprintf("RUNNER_ENV=%s", d->env->name);
+	envv[n++] = xasprintf("RUNNER_RELEASE_DIR=%s", release->release_dir);
+	envv[n++] = xasprintf("RUNNER_RELEASE_ID=%s", id);
+	envv[n++] = xasprintf("RUNNER_URL=%s", d->env->url ? d->env->url : "");
+	envv[n++] = xasprintf("RUNNER_DEPLOY_COMMIT=%s", release->commit);
+	if (release->tag)
+		envv[n++] = xasprintf("RUNNER_TAG=%s", release->tag);
+	if (d->prev && d->prev != release && d->prev->release_dir)
+		prev_dir = d->prev->release_dir;
+	envv[n++] = xasprintf("RUNNER_PREVIOUS_RELEASE_DIR=%s",
+	    prev_dir ? prev_dir : "");
+	envv[n++] = xasprintf("RUNNER_STATE_DIR=%s", d->state_dir);
+	ro[1] = prev_dir;
+	st.env = envv;
+	rc = job_step(d->ctx, d->job, &st, err);
+	for (int i = 0; i < n; i++)
+		free(envv[i]);
+	free(rw);
+	return rc;
+}
+
+static int command(struct deploy *d, const char *name, const char *script,
+    const char *ws, const struct job *release, char **err)
+{
+	return run_cmd(d, name, script, ws, release, d->env->timeout_ms, 1, err);
+}
+
+/* An HTTP check with its retries; records the last attempt. */
+static int http_check(struct deploy *d, const struct check_def *c, int *ok)
+{
+	char *url = url_join(d->env->url, c->http);
+	struct check_rec rec = { .name = c->http };
+	struct http_result r;
+	struct sbuf err = SBUF_INIT;
+	int rc;
+
+	int64_t started = now_ms();
+
+	*ok = 0;
+	for (long attempt = 0; attempt <= c->retries; attempt++) {
+		if (attempt && wait_ms(d, 500))
+			break;
+		sbuf_reset(&err);
+		if (http_get(url, c->max_latency_ms + 5000, &r) < 0) {
+			sbuf_addf(&err, "GET %s: %s", url, r.error);
+			continue;
+		}
+		if (r.status != c->expect) {
+			sbuf_addf(&err, "GET %s: status %ld, expected %ld", url,
+			    r.status, c->expect);
+			continue;
+		}
+		if (r.latency_ms > c->max_latency_ms) {
+			sbuf_addf(&err, "GET %s: %lldms, more than %lldms", url,
+			    (long long)r.latency_ms, (long long)c->max_latency_ms);
+			continue;
+		}
+		*ok = 1;
+		break;
+	}
+	rec.status = (int)r.status;
+	rec.latency_ms = r.latency_ms;
+	rec.ok = *ok;
+	rec.error = *ok ? NULL : err.buf;
+	rc = store_check_add(d->ctx->store, d->job->id, &rec);
+	if (rc == 0) {
+		struct sbuf text = SBUF_INIT;
+		sbuf_addf(&text, "GET %s\nstatus %ld, %lldms\n%s%s", url,
+		    r.status, (long long)r.latency_ms, *ok ? "ok" : err.buf,
+		    "\n");
+		char *name = xasprintf("check %s", c->http);
+		rc = record_step(d, name, *ok, *ok ? NULL : err.buf, text.buf,
+		    started);
+		free(name);
+		sbuf_release(&text);
+	}
+	if (!*ok)
+		set_outcome(d, "failed", xasprintf("check %s failed: %s", c->http,
+		    err.buf));
+	sbuf_release(&err);
+	free(url);
+	return rc;
+}
+
+/* All checks of the environment for `release`, in order; stops at the
+ * first failure. */
+static int run_checks(struct deploy *d, const char *ws,
+    const struct job *release, int *ok)
+{
+	int rc = 0;
+
+	*ok = 1;
+	for (size_t i = 0; i < d->env->nchecks && *ok; i++) {
+		const struct check_def *c = &d->env->checks[i];
+		if (c->http) {
+			rc = http_check(d, c, ok);
+		} else {
+			char *err = NULL;
+			char *name = xasprintf("check %.*s", (int)strcspn(c->run,
+			    " \n"), c->run);
+			rc = run_cmd(d, name, c->run, ws, release, c->timeout_ms, 0,
+			    &err);
+			free(name);
+			if (err) {
+				*ok = 0;
+				set_outcome(d, "failed", err);
+			}
+		}
+		if (rc < 0)
+			return rc;
+	}
+	return rc;
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The verification window: poll the http checks, then judge. */
+static int verify(struct deploy *d, int *ok)
+{
+	const struct verify_def *v = &d->env->verify;
+	int64_t end = mono_ms() + v->window_ms, *lat = NULL, started = now_ms();
+	size_t n = 0, errors = 0;
+	struct sbuf text = SBUF_INIT, fig = SBUF_INIT;
+	int rc;
+
+	while (mono_ms() < end || n == 0) {
+		int64_t round = mono_ms();
+		for (size_t i = 0; i < d->env->nchecks; i++) {
+			const struct check_def *c = &d->env->checks[i];
+			struct http_result r;
+			if (!c->http)
+				continue;
+			char *url = url_join(d->env->url, c->http);
+			int got = http_get(url, v->max_latency_ms + 5000, &r) == 0;
+			int bad = !got || r.status != c->expect;
+			lat = xrealloc(lat, (n + 1) * sizeof(*lat));
+			lat[n++] = got ? r.latency_ms : v->max_latency_ms + 5000;
+			errors += bad;
+			if (bad)
+				sbuf_addf(&text, "GET %s: %s\n", url, got ?
+				    "unexpected status" : r.error);
+			free(url);
+		}
+		int64_t left = v->interval_ms - (mono_ms() - round);
+		if (mono_ms() + left >= end)
+			break;
+		if (left > 0 && wait_ms(d, left))
+			break;
+	}
+	qsort(lat, n, sizeof(*lat), cmp_i64);
+	size_t k = (size_t)ceil(0.95 * (double)n);
+	int64_t p95 = n ? lat[k ? k - 1 : 0] : 0;
+	double rate = n ? (double)errors / (double)n : 1;
+	*ok = rate <= v->max_error_rate && p95 <= v->max_latency_ms;
+	sbuf_addf(&fig, "{\"window_ms\":%lld,\"requests\":%zu,\"errors\":%zu,"
+	    "\"error_rate\":%.6f,\"p95_ms\":%lld,\"max_error_rate\":%.6f,"
+	    "\"max_latency_ms\":%lld,\"ok\":%s}", (long long)v->window_ms, n,
+	    errors, rate, (long long)p95, v->max_error_rate,
+	    (long long)v->max_latency_ms, *ok ? "true" : "false");
+	free(d->job->figures);
+	d->job->figures = xstrdup(fig.buf);
+	sbuf_addf(&text, "%zu requests, %zu errors (%.3f%%, at most %.3f%%), "
+	    "p95 %lldms (at most %lldms)\n", n, errors, rate * 100,
+	    v->max_error_rate * 100, (long long)p95,
+	    (long long)v->max_latency_ms);
+	char *why = *ok ? NULL : xasprintf("verification failed: error rate "
+	    "%.3f%% (at most %.3f%%), p95 %lldms (at most %lldms) over %zu "
+	    "requests", rate * 100, v->max_error_rate * 100, (long long)p95,
+	    (long long)v->max_latency_ms, n);
+	rc = record_step(d, "verify", *ok, why, text.buf, started);
+	if (rc == 0)
+		rc = store_deploy_resolve(d->ctx->store, d->job);
+	if (why)
+		set_outcome(d, "failed", why);
+	free(lat);
+	sbuf_release(&text);
+	sbuf_release(&fig);
+	return rc;
+}
+
+/*
+ * Extract artifact `a` into `rel`'s release folder, read-only to the
+ * environment's user, and store its manifest; records the step. Returns
+ * 0, 1 when it failed (*why says why; the caller frees it), or a negative
+ * code when the store failed.
+ */
+static int extract_release(struct deploy *d, const struct artifact_rec *a,
+    const struct job *rel, char **why)
+{
+	struct sbuf manifest = SBUF_INIT;
+	int rc = 0;
+	char *text;
+
+	*why = NULL;
+	rm_rf(rel->release_dir);
+	/* HOME/releases/ENV: passed through by the environment's user */
+	char *parent = xstrndup(rel->release_dir,
+	    (size_t)(strrchr(rel->release_dir, '/') - rel->release_dir));
+	if (mkdir_p(parent, 0711) < 0 || chmod(parent, 0711) < 0) {
+		*why = xasprintf("release: cannot make '%s': %s", parent,
+		    strerror(errno));
+		free(parent);
+		rc = record_step(d, "extract", 0, *why, *why, 0);
+		return rc < 0 ? rc : 1;
+	}
+	free(parent);
+	/* the very bytes the build recorded, or nothing */
+	if (artifact_extract(a->path, rel->release_dir, a->sha256) < 0 ||
+	    release_seal(rel->release_dir, d->user ? d->user->gid :
+	    (gid_t)-1, &manifest) < 0) {
+		*why = xasprintf("release: %s", error_last());
+		rc = record_step(d, "extract", 0, *why, *why, 0);
+		rc = rc < 0 ? rc : 1;
+		goto out;
+	}
+	if ((rc = store_manifest_set(d->ctx->store, rel->id, manifest.buf)) < 0)
+		goto out;
+	text = xasprintf("extracted %s (sha256 %s) into %s, read-only; %zu "
+	    "files in its manifest\n", a->path, a->sha256, rel->release_dir,
+	    manifest_count(manifest.buf));
+	rc = record_step(d, "extract", 1, NULL, text, 0);
+	free(text);
+out:
+	sbuf_release(&manifest);
+	return rc;
+}
+
+/* Where a release's files are extracted. */
+static char *release_dir(const struct deploy *d)
+{
+	return xasprintf("%s/releases/%s/%lld", d->ctx->home, d->env->name,
+	    (long long)d->job->id);
+}
+
+/* The pipeline of `commit`, and a checkout of it at `ws`. */
+static int prepare(struct deploy *d, const char *commit, const char *ws,
+    struct pipeline **pl)
+{
+	struct source *src = NULL;
+	int error;
+
+	if ((error = source_open(d->job->repo, commit, &src)) < 0 ||
+	    (error = source_pipeline(src, pl)) < 0)
+		goto out;
+	rm_rf(ws);
+	error = source_checkout(src, ws);
+out:
+	source_free(src);
+	return error;
+}
+
+/* The gates: the pre-deployment checklist of the environment. */
+static void gates(struct deploy *d, const char *ws)
+{
+	const struct env_def *e = d->env;
+	struct sbuf text = SBUF_INIT;
+	char *why = NULL;
+
+	for (size_t i = 0; i < e->nrequire_env && !why; i++)
+		if (!config_secret(d->ctx->conf, e->require_env[i]))
+			why = xasprintf("gate require_env: '%s' is not set in "
+			    "runner.yml (secrets)", e->require_env[i]);
+	if (!why && e->require_changelog) {
+		struct sbuf log = SBUF_INIT;
+		char *path = xasprintf("%s/%s", ws, e->require_changelog);
+		const char *tag = d->job->tag;
+		if (!tag)
+			why = xasprintf("gate require_changelog: needs a release "
+			    "tag to know the version");
+		else if (read_file(path, 16 * 1024 * 1024, &log) < 0)
+			why = xasprintf("gate require_changelog: no '%s' at commit "
+			    "%.7s", e->require_changelog, d->job->commit);
+		else if (!strstr(log.buf, tag) && !(tag[0] == 'v' &&
+		    strstr(log.buf, tag + 1)))
+			why = xasprintf("gate require_changelog: '%s' does not "
+			    "mention %s", e->require_changelog, tag);
+		sbuf_release(&log);
+		free(path);
+	}
+	if (!why && e->require_tls_days) {
+		long days = 0;
+		if (tls_days_left(e->url, &days) < 0)
+			why = xasprintf("gate require_tls_days: %s", error_last());
+		else if (days < e->require_tls_days)
+			why = xasprintf("gate require_tls_days: the certificate of "
+			    "%s expires in %ld days, less than %ld", e->url, days,
+			    e->require_tls_days);
+		else
+			sbuf_addf(&text, "certificate valid %ld more days\n", days);
+	}
+	if (!e->nrequire_env && !e->require_changelog && !e->require_tls_days)
+		return;
+	sbuf_adds(&text, why ? why : "all gates passed");
+	sbuf_addch(&text, '\n');
+	record_step(d, "gates", !why, why, text.buf, 0);
+	if (why)
+		reject(d, "%s", why);
+	free(why);
+	sbuf_release(&text);
+}
+
+char *release_refusal(struct store *st, const struct repo_conf *rc,
+    const char *repo, const char *env, const char *tag,
+    const char *tag_object, const char *commit, int64_t except,
+    int64_t *build)
+{
+	int64_t other;
+
+	if ((other = store_tag_deployed(st, repo, tag, tag_object, except)))
+		return xasprintf("tag '%s' was already deployed by deployment "
+		    "#%lld; a release tag deploys once", tag, (long long)other);
+	if (!(*build = store_passed_build(st, repo, commit)))
+		return xasprintf("commit %.7s of tag '%s' has no passed build with "
+		    "an artifact (push it to a branch that builds first)", commit,
+		    tag);
+	if (rc->require_staging && strcmp(env, "staging") &&
+	    !store_healthy_deploy(st, repo, "staging", commit))
+		return xasprintf("commit %.7s of tag '%s' has no healthy staging "
+		    "deployment (require_staging)", commit, tag);
+	return NULL;
+}
+
+/* Where the release comes from; rejects what may not be deployed. */
+static void resolve(struct deploy *d)
+{
+	struct job *job = d->job;
+	struct store *st = d->ctx->store;
+	struct tag_info ti;
+	int64_t src_id = job->source_job;
+	char *why;
+
+	if (job->tag) {
+		if (tag_verify(job->repo, NULL, job->tag, job->commit, d->rc,
+		    d->tmp, &ti) < 0) {
+			reject(d, "%s", error_last());
+			return;
+		}
+		free(job->tag_object);
+		job->tag_object = job->commit;
+		job->commit = ti.commit;
+		ti.commit = NULL;
+		free(job->notes);
+		job->notes = ti.message;
+		ti.message = NULL;
+		tag_info_release(&ti);
+		if ((why = release_refusal(st, d->rc, job->repo, job->env,
+		    job->tag, job->tag_object, job->commit, job->id, &src_id))) {
+			set_outcome(d, "rejected", why);
+			return;
+		}
+	}
+	if (job->rollback_to) {
+		struct job *r = NULL;
+		if (store_job_get(st, job->rollback_to, &r) < 0 || !r->release_dir ||
+		    strcmp(r->env ? r->env : "", job->env)) {
+			reject(d, "release #%lld is not a release of '%s'",
+			    (long long)job->rollback_to, job->env);
+			job_free(r);
+			return;
+		}
+		free(job->commit);
+		job->commit = xstrdup(r->commit);
+		free(job->release_dir);
+		job->release_dir = xstrdup(r->release_dir);
+		src_id = r->source_job;
+		job_free(r);
+	}
+	job->source_job = src_id;
+	if (!src_id || store_job_get(st, src_id, &d->source) < 0 ||
+	    !d->source->nartifacts) {
+		reject(d, "no passed build with an artifact to deploy");
+		return;
+	}
+	if (strcmp(d->source->state, "passed"))
+		reject(d, "build #%lld is %s, not passed", (long long)src_id,
+		    d->source->state);
+}
+
+static int rollback(struct deploy *d)
+{
+	struct pipeline *ppl = NULL;
+	const struct env_def *penv;
+	char *pws = xasprintf("%s-previous", d->ws), *err = NULL;
+	const struct env_def *cur = d->env;
+	int ok, rc = 0;
+
+	struct job *src = NULL;
+	char *bad = NULL;
+	if (prepare(d, d->prev->commit, pws, &ppl) < 0 ||
+	    !(penv = pipeline_env(ppl, d->env->name)) ||
+	    job_give(pws, d->user) < 0 ||
+	    store_job_get(d->ctx->store, d->prev->source_job, &src) < 0 ||
+	    (!src->nartifacts && error_set(ERR_NOTFOUND, "build #%lld has no "
+	    "artifact", (long long)src->id)) ||
+	    (rc = extract_release(d, &src->artifacts[0], d->prev, &bad))) {
+		/* the previous release is extracted again from its archive:
+		 * files changed since it served are not deployed again */
+		char *why = xasprintf("%s; rollback to release #%lld impossible: %s",
+		    d->error, (long long)d->prev->id, bad ? bad : error_last());
+		free(d->error);
+		d->error = why;
+		free(bad);
+		job_free(src);
+		rc = rc < 0 ? rc : 0;
+		goto out;
+	}
+	job_free(src);
+	/* The previous release's own deploy command and checks. */
+	d->env = penv;
+	char *name = xasprintf("rollback to #%lld", (long long)d->prev->id);
+	rc = command(d, name, penv->deploy, pws, d->prev, &err);
+	free(name);
+	if (rc == 0 && !err && cur->restore)
+		rc = command(d, "restore", cur->restore, d->ws, d->prev, &err);
+	d->env = cur;
+	if (rc < 0)
+		goto out;
+	if (err) {
+		char *why = xasprintf("%s; the rollback failed too: %s", d->error,
+		    err);
+		free(d->error);
+		d->error = why;
+		goto out;
+	}
+	/* The outcome is decided (set_outcome keeps it); the checks only
+	 * tell whether the environment is healthy again. */
+	d->env = penv;
+	rc = run_checks(d, pws, d->prev, &ok);
+	d->env = cur;
+	if (rc < 0)
+		goto out;
+	rc = store_deploy_end(d->ctx->store, d->job, "rolled_back", d->error,
+	    ok ? "healthy" : "failed", d->prev->id);
+	rc = rc < 0 ? rc : 1;	/* recorded */
+out:
+	if (!d->ctx->conf->keep_workspaces)
+		rm_rf(pws);
+	free(pws);
+	free(err);
+	pipeline_free(ppl);
+	return rc;
+}
+
+/* Who runs the environment's commands (only when the daemon switches
+ * users): runner.yml's user for it, else the release user for an
+ * environment that needs a signed tag, else the build user. */
+static int env_user(struct deploy *d)
+{
+	const struct config *c = d->ctx->conf;
+	const struct env_grant *g = config_env(c, d->job->env);
+	const char *name = g && g->user ? g->user :
+	    config_env_signed(c, d->job->env) ? c->release_user : NULL;
+
+	if (!name || !d->ctx->user)
+		return 0;
+	if (run_user_lookup(name, &d->grant_user) < 0)
+		return error_set(ERR_INVALID, "environment '%s': %s (runner.yml "
+		    "%s)", d->job->env, error_last(), g && g->user ?
+		    "environments: user" : "release_user");
+	if (d->grant_user.uid == 0 || d->grant_user.uid == geteuid())
+		return error_set(ERR_INVALID, "environment '%s': user '%s' is "
+		    "root or the runner's own user; its commands run as a user "
+		    "of their own", d->job->env, name);
+	d->user = &d->grant_user;
+	return 0;
+}
+
+/* The environment's state folder, kept across deployments, owned by the
+ * user of its commands: HOME/state/REPO/ENV. */
+static int state_dir(struct deploy *d)
+{
+	const char *base = strrchr(d->job->repo, '/');
+	size_t n;
+	char *repo;
+	int rc;
+
+	base = base ? base + 1 : d->job->repo;
+	n = strlen(base);
+	if (n > 4 && !strcmp(base + n - 4, ".git"))
+		n -= 4;
+	repo = xasprintf("%s/state/%.*s", d->ctx->home, (int)n, base);
+	d->state_dir = xasprintf("%s/%s", repo, d->env->name);
+	if ((rc = mkdir_p(repo, 0711)) == 0 && chmod(repo, 0711) == 0 &&
+	    (rc = mkdir_p(d->state_dir, 0700)) == 0 && d->user &&
+	    chown(d->state_dir, d->user->uid, d->user->gid) < 0)
+		rc = error_set(-1, "cannot give '%s' to user '%s': %s",
+		    d->state_dir, d->user->name, strerror(errno));
+	free(repo);
+	return rc;
+}
+
+int deploy_run(struct job_ctx *ctx, struct job *job)
+{
+	struct deploy d = { .ctx = ctx, .job = job };
+	struct env_rec *er = NULL;
+	char *err = NULL;
+	int rc = 0, ok;
+
+	d.rc = config_repo(ctx->conf, job->repo);
+	d.ws = job_workspace_path(ctx->home, job->id);
+	d.tmp = xasprintf("%s/tmp", ctx->home);
+	d.user = ctx->user;
+	if (job_logs_dir(ctx, job) < 0 || mkdir_p(d.tmp, 0700) < 0) {
+		set_outcome(&d, "failed", xstrdup(error_last()));
+		goto end;
+	}
+	if (env_user(&d) < 0) {
+		reject(&d, "%s", error_last());
+		goto end;
+	}
+	resolve(&d);
+	if (d.state)
+		goto end;
+	if (prepare(&d, job->commit, d.ws, &d.pl) < 0) {
+		set_outcome(&d, "rejected", xasprintf("commit %.7s: %s",
+		    job->commit, error_last()));
+		goto end;
+	}
+	if (!(d.env = pipeline_env(d.pl, job->env))) {
+		reject(&d, "no environment '%s' in .runner.yml of commit %.7s",
+		    job->env, job->commit);
+		goto end;
+	}
+	if ((d.env->signed_tag || config_env_signed(ctx->conf, job->env)) &&
+	    !job->tag && !job->forced_by && !job->rollback_to) {
+		reject(&d, "environment '%s' requires a signed release tag (or "
+		    "'runner deploy --force')", job->env);
+		goto end;
+	}
+	gates(&d, d.ws);
+	if (d.state)
+		goto end;
+	if (job_give(d.ws, d.user) < 0 || state_dir(&d) < 0) {
+		set_outcome(&d, "failed", xstrdup(error_last()));
+		goto end;
+	}
+
+	/* What serves now is what a failure rolls back to. */
+	if (store_env_get(ctx->store, job->repo, job->env, &er) == 0 &&
+	    er->current && er->current->release_dir &&
+	    er->current->id != job->id) {
+		d.prev = er->current;
+		er->current = NULL;
+		job->previous = d.prev->id;
+	}
+	if (job->tag || !strcmp(job->env, "production")) {
+		struct sbuf notes = SBUF_INIT;
+		if (job->notes && *job->notes)
+			sbuf_addf(&notes, "%s\n\n", job->notes);
+		release_notes(job->repo, d.prev ? d.prev->commit : NULL,
+		    job->commit, d.prev ? 1000 : 20, &notes);
+		free(job->notes);
+		job->notes = sbuf_detach(&notes);
+	}
+	{
+		/* Every deployment, a rollback by hand too, extracts the very
+		 * bytes the build recorded into a release of its own: files
+		 * changed in an older release are never deployed again. */
+		const struct artifact_rec *a = &d.source->artifacts[0];
+		free(job->release_dir);
+		job->release_dir = release_dir(&d);
+		char *why;
+		if ((rc = extract_release(&d, a, job, &why)) < 0)
+			goto out;
+		if (rc > 0) {
+			set_outcome(&d, "failed", why);
+			goto end;
+		}
+	}
+	{
+		struct source *src = NULL;
+		if (source_open(job->repo, job->commit, &src) == 0) {
+			free(job->subject);
+			job->subject = xstrdup(source_subject(src));
+		}
+		source_free(src);
+	}
+	if ((rc = store_deploy_resolve(ctx->store, job)) < 0 ||
+	    (rc = store_env_deploying(ctx->store, job->repo, job->env,
+	    job->id)) < 0)
+		goto out;
+
+	if (d.env->backup && !job->rollback_to) {
+		if ((rc = command(&d, "backup", d.env->backup, d.ws, job,
+		    &err)) < 0)
+			goto out;
+		if (err) {
+			set_outcome(&d, "failed", xasprintf("%s; nothing was "
+			    "deployed", err));
+			goto end;
+		}
+	}
+	if ((rc = command(&d, "deploy", d.env->deploy, d.ws, job, &err)) < 0)
+		goto out;
+	if (err) {
+		set_outcome(&d, "failed", err);
+		err = NULL;
+	}
+	if (!d.state && job->rollback_to && d.env->restore) {
+		if ((rc = command(&d, "restore", d.env->restore, d.ws, job,
+		    &err)) < 0)
+			goto out;
+		if (err) {
+			set_outcome(&d, "failed", err);
+			err = NULL;
+		}
+	}
+	if (!d.state && (rc = run_checks(&d, d.ws, job, &ok)) < 0)
+		goto out;
+	if (!d.state && d.env->verify.set && (rc = verify(&d, &ok)) < 0)
+		goto out;
+	if (!d.state) {
+		rc = store_deploy_end(ctx->store, job, "healthy", NULL, "healthy",
+		    job->id);
+		goto out;
+	}
+	if (!strcmp(d.state, "failed") && d.prev && !job->rollback_to) {
+		if ((rc = rollback(&d)) != 0) {
+			rc = rc < 0 ? rc : 0;
+			goto out;
+		}
+	}
+	rc = store_deploy_end(ctx->store, job, d.state, d.error, "failed", 0);
+	goto out;
+end:
+	/* Nothing was deployed: the environment's record stays as it was. */
+	if (job->commit && (rc = store_deploy_resolve(ctx->store, job)) < 0)
+		goto out;
+	rc = store_deploy_end(ctx->store, job, d.state, d.error, NULL, 0);
+out:
+	if (d.ws && !ctx->conf->keep_workspaces)
+		rm_rf(d.ws);
+	free(err);
+	free(d.ws);
+	free(d.tmp);
+	free(d.state_dir);
+	run_user_release(&d.grant_user);
+	free(d.state);
+	free(d.error);
+	job_free(d.source);
+	job_free(d.prev);
+	env_rec_free(er);
+	pipeline_free(d.pl);
+	return rc;
+}

@@ -1,0 +1,447 @@
+/*
+ * One command run as a recorded, logged step of a job: its environment,
+ * its secrets (scoped by runner.yml), its sandbox and user, its log, and
+ * its outcome in the store. Builds (build.c) and deployments (deploy.c)
+ * are two kinds of job over these steps.
+ */
+#include "step.h"
+#include "mask.h"
+#include "config.h"
+#include "store.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* What is left of a log that filled the disk. */
+#define LOG_KEPT_ON_ENOSPC (64 * 1024)
+
+char *job_log_path(const char *home, int64_t id, int idx, const char *name)
+{
+	struct sbuf sb = SBUF_INIT;
+
+	sbuf_addf(&sb, "%s/logs/%lld/%02d-", home, (long long)id, idx);
+	/* step names like "check /api/health" become file names too */
+	for (const char *c = name; *c; c++)
+		sbuf_addch(&sb, (*c >= 'a' && *c <= 'z') || (*c >= '0' &&
+		    *c <= '9') || *c == '-' || *c == '_' ? *c : '_');
+	sbuf_adds(&sb, ".log");
+	return sbuf_detach(&sb);
+}
+
+char *job_workspace_path(const char *home, int64_t id)
+{
+	return xasprintf("%s/work/%lld", home, (long long)id);
+}
+
+char *job_artifact_path(const char *home, int64_t id)
+{
+	return xasprintf("%s/artifacts/%lld.tar.zst", home, (long long)id);
+}
+
+struct env {
+	char **v;
+	size_t n;
+};
+
+static void env_set(struct env *e, const char *kv)
+{
+	size_t klen = strcspn(kv, "=");
+
+	for (size_t i = 0; i < e->n; i++)
+		if (!strncmp(e->v[i], kv, klen) && e->v[i][klen] == '=') {
+			free(e->v[i]);
+			e->v[i] = xstrdup(kv);
+			return;
+		}
+	e->v = xrealloc(e->v, (e->n + 2) * sizeof(*e->v));
+	e->v[e->n++] = xstrdup(kv);
+	e->v[e->n] = NULL;
+}
+
+static void env_setf(struct env *e, const char *key, const char *val)
+{
+	char *kv = xasprintf("%s=%s", key, val);
+
+	env_set(e, kv);
+	free(kv);
+}
+
+static void env_free(struct env *e)
+{
+	for (size_t i = 0; i < e->n; i++)
+		free(e->v[i]);
+	free(e->v);
+}
+
+/* The runner user's home directory, looked up once (NSS is not cheap). */
+static const char *user_home(void)
+{
+	static char *home;
+
+	if (!home) {
+		const struct passwd *pw = getpwuid(getuid());
+		home = xstrdup(pw && pw->pw_dir ? pw->pw_dir : "/");
+	}
+	return home;
+}
+
+/* Paths that repository code must not see, besides the home: the
+ * folder of the job's repository (its siblings are other repositories;
+ * the repository itself is bound back read-only) unless that is the root
+ * or a system folder. Caller frees. */
+static char *repo_parent(const char *repo)
+{
+	static const char *const system[] = { "/", "/usr", "/etc", "/var",
+	    "/bin", "/lib", "/opt", "/home", "/tmp", "/srv", NULL };
+	const char *slash = strrchr(repo, '/');
+	char *p;
+
+	if (!slash || slash == repo)
+		return NULL;
+	p = xstrndup(repo, (size_t)(slash - repo));
+	for (size_t i = 0; system[i]; i++)
+		if (!strcmp(p, system[i])) {
+			free(p);
+			return NULL;
+		}
+	return p;
+}
+
+static const char **strv_push(const char **v, size_t *n, const char *s)
+{
+	v = xrealloc(v, (*n + 2) * sizeof(*v));
+	v[(*n)++] = s;
+	v[*n] = NULL;
+	return v;
+}
+
+/*
+ * The sandbox of one step: the system read-only; the runner's home, its
+ * user's home, the private files runner.yml names and the other
+ * repositories hidden; the job's own repository read-only (the workspace
+ * borrows its objects); the workspace and the step's own paths writable.
+ */
+struct confine {
+	struct run_sandbox sb;
+	const char **hide, **ro, **rw;
+	char *parent;
+	const char **private;
+};
+
+static void confine_init(struct confine *cf, struct job_ctx *ctx,
+    const struct job *job, const struct job_step *st)
+{
+	size_t nh = 0, nro = 0, nrw = 0;
+
+	memset(cf, 0, sizeof(*cf));
+	cf->hide = strv_push(NULL, &nh, ctx->home);
+	if (strcmp(user_home(), "/"))
+		cf->hide = strv_push(cf->hide, &nh, user_home());
+	if ((cf->parent = repo_parent(job->repo)))
+		cf->hide = strv_push(cf->hide, &nh, cf->parent);
+	cf->private = config_private_files(ctx->conf);
+	for (const char **p = cf->private; *p; p++)
+		cf->hide = strv_push(cf->hide, &nh, *p);
+	/* a repository its user may not read (gitolite's umask is 0077)
+	 * stays hidden: the stage's git commands cannot see its objects */
+	const struct run_user *user = st->user ? st->user : ctx->user;
+	if (!user || run_user_can_reach(user, job->repo, 1))
+		cf->ro = strv_push(NULL, &nro, job->repo);
+	for (const char *const *p = st->ro; p && *p; p++)
+		cf->ro = strv_push(cf->ro, &nro, *p);
+	cf->rw = strv_push(NULL, &nrw, st->cwd);
+	for (const char *const *p = st->rw; p && *p; p++)
+		cf->rw = strv_push(cf->rw, &nrw, *p);
+	cf->sb.hide = cf->hide;
+	cf->sb.ro = cf->ro;
+	cf->sb.rw = cf->rw;
+	cf->sb.network = st->network;
+	/* services a deploy starts must outlive its shell */
+	cf->sb.pid_ns = !st->keep_detached;
+}
+
+static void confine_release(struct confine *cf)
+{
+	free(cf->hide);
+	free(cf->ro);
+	free(cf->rw);
+	free(cf->parent);
+	free(cf->private);
+}
+
+static uid_t give_uid;
+static gid_t give_gid;
+
+static int give_one(const char *path, const struct stat *sb, int flag,
+    struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return lchown(path, give_uid, give_gid) < 0 ? -1 : 0;
+}
+
+int job_give(const char *path, const struct run_user *user)
+{
+	if (!user)
+		return 0;
+	give_uid = user->uid;
+	give_gid = user->gid;
+	if (nftw(path, give_one, 32, FTW_PHYS | FTW_MOUNT) < 0)
+		return error_set(-1, "cannot give '%s' to user '%s': %s", path,
+		    user->name, strerror(errno));
+	return 0;
+}
+
+static void build_env(struct job_ctx *ctx, const struct job *job,
+    const char *name, const char *ws, char *const *extra, struct env *e)
+{
+	char id[32];
+
+	snprintf(id, sizeof(id), "%lld", (long long)job->id);
+	env_setf(e, "PATH", ctx->conf->path_env);
+	env_setf(e, "LANG", "C.UTF-8");
+	env_setf(e, "CI", "true");
+	env_setf(e, "RUNNER_JOB", id);
+	env_setf(e, "RUNNER_REPO", job->repo);
+	env_setf(e, "RUNNER_REF", job->ref);
+	env_setf(e, "RUNNER_BRANCH", !strncmp(job->ref, "refs/heads/", 11) ?
+	    job->ref + 11 : job->ref);
+	env_setf(e, "RUNNER_COMMIT", job->commit);
+	env_setf(e, "RUNNER_STAGE", name);
+	env_setf(e, "RUNNER_WORKSPACE", ws);
+	for (char *const *p = extra; p && *p; p++)
+		env_set(e, *p);
+}
+
+struct stage_arg {
+	struct job_ctx *ctx;
+	int64_t job;
+	int idx;
+	int store_error;
+};
+
+static void on_start(pid_t pgid, void *arg)
+{
+	struct stage_arg *sa = arg;
+
+	if (store_stage_start(sa->ctx->store, sa->job, sa->idx, pgid, 0) < 0)
+		sa->store_error = -1;
+}
+
+static enum stage_event on_event(void *arg)
+{
+	struct stage_arg *sa = arg;
+
+	return sa->ctx->on_event(sa->ctx->arg);
+}
+
+void step_note(int fd, const char *msg)
+{
+	struct sbuf sb = SBUF_INIT;
+
+	sbuf_addf(&sb, "[runner: %s]\n", msg);
+	write_all(fd, sb.buf, sb.len);
+	sbuf_release(&sb);
+}
+
+int step_run_logged(struct job_ctx *ctx, const struct job *job, int idx,
+    const char *log, const struct job_step *st, struct step_result *res)
+{
+	struct stage_arg sa = { ctx, job->id, idx, 0 };
+	struct stage_result r;
+	struct env env = { 0 };
+	struct sbuf dur = SBUF_INIT;
+	char *err = NULL;
+
+	memset(res, 0, sizeof(*res));
+	res->fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
+	    0644);
+	if (res->fd < 0) {
+		res->state = "failed";
+		res->error = xasprintf("cannot create log '%s': %s%s", log,
+		    strerror(errno), errno == ENOSPC ? " (no space)" : "");
+		return 0;
+	}
+	const struct run_user *user = st->user ? st->user : ctx->user;
+	/* Without a user of its own, repository code is always confined,
+	 * unless runner.yml trusts the repositories. */
+	int isolate = st->isolate || (!ctx->user && !ctx->conf->trust_repositories);
+	build_env(ctx, job, st->name, st->cwd, st->env, &env);
+	if (isolate)
+		env_setf(&env, "HOME", "/tmp");
+	else if (user)
+		env_setf(&env, "HOME", access(user->home, W_OK) == 0 ?
+		    user->home : st->cwd);
+	else
+		env_setf(&env, "HOME", user_home());
+	/* what a stage starts may not outlive the daemon; services that a
+	 * deploy detaches may */
+	if (!st->keep_detached)
+		env_setf(&env, RUN_OWNER_VAR, st->cwd);
+	/* secrets last: a stage's env cannot shadow one it asked for */
+	size_t nsec = 0;
+	const char **values = NULL;
+	for (char *const *p = st->secrets; p && *p; p++) {
+		const struct secret *def = config_secret_def(ctx->conf, *p);
+		const char *v = def ? def->value : NULL;
+		char *why = NULL;
+		if (!def || !secret_allowed(def, st->env_name, job->ref, job->repo,
+		    &why)) {
+			env_free(&env);
+			free(values);
+			res->state = "failed";
+			res->exit_code = -1;
+			res->error = def ? xasprintf("%s '%s' names secret '%s', "
+			    "whose scope in runner.yml is %s; it was not given",
+			    st->what, st->name, *p, why) : xasprintf("%s '%s' "
+			    "needs secret '%s', which is not defined in runner.yml "
+			    "(secrets:)", st->what, st->name, *p);
+			free(why);
+			step_note(res->fd, res->error);
+			return 0;
+		}
+		env_setf(&env, *p, v);
+		values = xrealloc(values, (nsec + 1) * sizeof(*values));
+		values[nsec++] = v;
+	}
+	struct masker *mask = masker_new(values, nsec);
+	free(values);
+	struct confine cf;
+	confine_init(&cf, ctx, job, st);
+	struct stage_spec spec = {
+		.script = st->script,
+		.cwd = st->cwd,
+		.envp = env.v,
+		.log_fd = res->fd,
+		.log_cap = (uint64_t)ctx->conf->log_cap,
+		.timeout_ms = st->timeout_ms ? st->timeout_ms :
+		    ctx->conf->default_timeout_ms,
+		.kill_grace_ms = ctx->conf->kill_grace_ms,
+		.shutdown_grace_ms = ctx->conf->shutdown_grace_ms,
+		.keep_detached = st->keep_detached,
+		.event_fd = ctx->event_fd,
+		.on_event = on_event,
+		.on_start = on_start,
+		.arg = &sa,
+		.mask = mask,
+		.limits = ctx->conf->limits,
+		.user = user,
+		.sandbox = isolate ? &cf.sb : NULL,
+	};
+	/* what the stage sets wins over runner.yml's defaults */
+	if (st->limits) {
+		const struct run_limits *l = st->limits;
+		if (l->processes)
+			spec.limits.processes = l->processes;
+		if (l->memory)
+			spec.limits.memory = l->memory;
+		if (l->file_size)
+			spec.limits.file_size = l->file_size;
+		if (l->open_files)
+			spec.limits.open_files = l->open_files;
+	}
+	if (stage_run(&spec, &r) < 0 && r.end != STAGE_SPAWN_FAILED)
+		r.end = STAGE_SPAWN_FAILED;
+	env_free(&env);
+	masker_free(mask);
+	confine_release(&cf);
+	if (sa.store_error)
+		return -1;
+	format_duration(&dur, spec.timeout_ms);
+	switch (r.end) {
+	case STAGE_TIMED_OUT:
+		res->state = "timed_out";
+		err = xasprintf("%s '%s' timed out after %s", st->what, st->name,
+		    dur.buf);
+		break;
+	case STAGE_CANCELED:
+		res->state = "canceled";
+		res->canceled = 1;
+		err = xasprintf("canceled during %s '%s'", st->what, st->name);
+		break;
+	case STAGE_INTERRUPTED:
+		res->state = "interrupted";
+		res->interrupted = 1;
+		err = xasprintf("the daemon stopped during %s '%s'", st->what,
+		    st->name);
+		break;
+	case STAGE_SPAWN_FAILED:
+		res->state = "failed";
+		err = xasprintf("%s '%s' could not start: %s", st->what, st->name,
+		    error_last());
+		break;
+	case STAGE_EXITED:
+		res->state = "passed";
+		if (r.log_errno) {
+			res->state = "failed";
+			err = xasprintf("%s '%s': cannot write its log: %s%s",
+			    st->what, st->name, strerror(r.log_errno),
+			    r.log_errno == ENOSPC ? " (no space)" : "");
+			/* give the space back, so the outcome can be recorded */
+			if (r.log_errno == ENOSPC && r.log_bytes > LOG_KEPT_ON_ENOSPC)
+				(void)!ftruncate(res->fd, LOG_KEPT_ON_ENOSPC);
+		} else if (r.exit_code == 128 + SIGXFSZ) {
+			res->state = "failed";
+			err = xasprintf("%s '%s' failed with exit code %d: a file "
+			    "grew past its size limit (limits.file_size)",
+			    st->what, st->name, r.exit_code);
+		} else if (r.exit_code) {
+			res->state = "failed";
+			err = xasprintf("%s '%s' failed with exit code %d", st->what,
+			    st->name, r.exit_code);
+		}
+		break;
+	}
+	sbuf_release(&dur);
+	if (err)
+		step_note(res->fd, err);
+	res->error = err;
+	res->exit_code = r.end == STAGE_SPAWN_FAILED ? -1 : r.exit_code;
+	return 0;
+}
+
+int job_step(struct job_ctx *ctx, const struct job *job,
+    const struct job_step *st, char **err)
+{
+	struct step_result res = { .fd = -1 };
+	char *log = NULL;
+	int idx, error;
+
+	*err = NULL;
+	if ((error = store_stage_count(ctx->store, job->id, &idx)) < 0)
+		return error;
+	log = job_log_path(ctx->home, job->id, idx, st->name);
+	if ((error = store_stage_add(ctx->store, job->id, idx, st->name,
+	    log)) < 0 || (error = step_run_logged(ctx, job, idx, log, st, &res)) < 0)
+		goto out;
+	error = store_stage_end(ctx->store, job->id, idx, res.state,
+	    res.exit_code, res.error);
+	*err = res.error;
+	res.error = NULL;
+out:
+	if (res.fd >= 0)
+		close(res.fd);
+	free(res.error);
+	free(log);
+	return error;
+}
+
+int job_logs_dir(struct job_ctx *ctx, const struct job *job)
+{
+	char *dir = xasprintf("%s/logs/%lld", ctx->home, (long long)job->id);
+	int error = mkdir_p(dir, 0755);
+
+	free(dir);
+	return error;
+}
+

@@ -1,0 +1,92 @@
+/*
+ * The steps of a job: one command run with its environment, secrets,
+ * sandbox, user and log, its outcome recorded in the store. A build
+ * (build.h) and a deployment (deploy.h) are two kinds of job over them.
+ */
+#ifndef RUNNER_STEP_H
+#define RUNNER_STEP_H
+
+#include "stage.h"
+
+struct config;
+struct job;
+struct store;
+
+struct job_ctx {
+	const char *home;
+	const struct config *conf;
+	struct store *store;
+	/* Who runs repository code: the build user (the daemon is root), or
+	 * NULL: the runner's own user, confined unless trusted. */
+	const struct run_user *user;
+	/* Worker events (cancel, shutdown) for the stage runner. */
+	int event_fd;
+	enum stage_event (*on_event)(void *arg);
+	void *arg;
+	const int *stopping;	/* set once the daemon is shutting down */
+};
+
+/* One command run as a recorded, logged step of a job. */
+struct job_step {
+	const char *name;	/* the stage name shown */
+	const char *what;	/* "stage", "deploy"...: used in messages */
+	const char *script;
+	const char *cwd;
+	char *const *env;	/* extra KEY=VALUE, NULL-terminated */
+	char *const *secrets;	/* runner.yml secrets it is given, by name */
+	const struct run_limits *limits;	/* NULL: runner.yml's */
+	int isolate, network;	/* bubblewrap, and the network in it */
+	int64_t timeout_ms;	/* 0: default_timeout */
+	int keep_detached;	/* deploys may leave services running */
+	/* Commands of an environment: its name (NULL for build stages), the
+	 * paths it reads (its releases) and writes (its state folder, what
+	 * runner.yml grants), and the user it runs as (NULL: ctx->user). */
+	const char *env_name;
+	const char *const *ro;
+	const char *const *rw;
+	const struct run_user *user;
+};
+
+/*
+ * Give a workspace or state folder to `user` (when the daemon switches
+ * users): it and everything below it. Returns 0 or -1 with a message.
+ */
+int job_give(const char *path, const struct run_user *user);
+
+/*
+ * Run `st` as the next stage of `job`. *err (caller frees) says why it
+ * did not pass, or stays NULL. Returns a negative code only when the
+ * store failed.
+ */
+int job_step(struct job_ctx *ctx, const struct job *job,
+    const struct job_step *st, char **err);
+
+/*
+ * Run `st` as stage `idx` of `job`, its output in `log`. On return
+ * res->state is the stage's state and res->error (caller frees) why it did
+ * not pass; res->fd is the log, still open for notes. Returns 0, or a
+ * negative code if the store failed.
+ */
+struct step_result {
+	const char *state;
+	char *error;
+	int fd;
+	int exit_code;
+	int canceled, interrupted;
+};
+int step_run_logged(struct job_ctx *ctx, const struct job *job, int idx,
+    const char *log, const struct job_step *st, struct step_result *res);
+/* Append a line of the runner's own ("[runner: MSG]") to a step's log. */
+void step_note(int fd, const char *msg);
+
+/* Create the log folder of `job`. */
+int job_logs_dir(struct job_ctx *ctx, const struct job *job);
+
+/* Log file of stage `idx` named `name` of job `id`. Caller frees. */
+char *job_log_path(const char *home, int64_t id, int idx, const char *name);
+/* The workspace of job `id`. Caller frees. */
+char *job_workspace_path(const char *home, int64_t id);
+/* The artifact archive of job `id`. Caller frees. */
+char *job_artifact_path(const char *home, int64_t id);
+
+#endif
