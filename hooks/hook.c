@@ -7,6 +7,7 @@
 #include "config.h"
 #include "run.h"
 #include "store.h"
+#include "jobs.h"
 #include "util.h"
 #include "refmatch.h"
 #include "wake.h"

@@ -5,6 +5,8 @@
 #include "cli.h"
 #include "manifest.h"
 #include "store.h"
+#include "deploys.h"
+#include "outbox.h"
 #include "util.h"
 #include "daemon.h"
 #include "run.h"
@@ -94,43 +96,126 @@ const char *cli_color(const char *state, int tty)
 	return "\033[2m";
 }
 
-int cli_options(int argc, char **argv, const char *usage,
-    const char *shortopts, const struct option *extra,
-    int (*on_opt)(int c, const char *arg, void *ctx), void *ctx,
-    const char **home_opt)
+/* The options every command takes, after its own. */
+static const struct opt common[] = {
+	OPT_STRING(0, "home", NULL, "DIR", "the runner's home (default "
+	    "$RUNNER_HOME, else ~/.runner)"),
+	OPT_BOOL('h', "help", NULL, "show this help"),
+	OPT_END(),
+};
+
+static void opt_help(struct sbuf *sb, const struct opt *o)
 {
-	static const struct option common[] = {
-		{ "home", required_argument, NULL, 'H' },
-		{ "help", no_argument, NULL, 'h' },
-	};
+	size_t start = sb->len;
+
+	sbuf_adds(sb, "  ");
+	if (o->short_name)
+		sbuf_addf(sb, "-%c, ", o->short_name);
+	sbuf_addf(sb, "--%s", o->long_name);
+	if (o->arg)
+		sbuf_addf(sb, " %s", o->arg);
+	if (sb->len - start < 24)
+		sbuf_addf(sb, "%*s", (int)(24 - (sb->len - start)), "");
+	else
+		sbuf_addf(sb, "\n%24s", "");
+	sbuf_addf(sb, "%s\n", o->help);
+}
+
+/* The command's usage text, then its options from the tables. */
+static void print_help(const char *usage, const struct opt *opts)
+{
+	struct sbuf sb = SBUF_INIT;
+
+	sbuf_adds(&sb, usage);
+	sbuf_adds(&sb, "\nOptions:\n");
+	for (const struct opt *o = opts; o && o->type != OPT_END_; o++)
+		opt_help(&sb, o);
+	for (const struct opt *o = common; o->type != OPT_END_; o++)
+		opt_help(&sb, o);
+	fwrite(sb.buf, 1, sb.len, stdout);
+	sbuf_release(&sb);
+}
+
+/* Take option `o`'s argument into its value; 0 or EXIT_USAGE. */
+static int opt_take(const struct opt *o, const char *arg)
+{
+	long v;
+	int64_t id;
+
+	switch (o->type) {
+	case OPT_BOOL_:
+		*(int *)o->value = 1;
+		return 0;
+	case OPT_STRING_:
+		*(const char **)o->value = arg;
+		return 0;
+	case OPT_INT_:
+		if (cli_number(arg, o->min, o->max, &v) < 0) {
+			cli_error("--%s must be a number from %ld to %ld, not '%s'",
+			    o->long_name, o->min, o->max, arg);
+			return EXIT_USAGE;
+		}
+		*(int *)o->value = (int)v;
+		return 0;
+	case OPT_JOB_:
+		if ((id = cli_job_id(arg)) < 0) {
+			cli_error("--%s takes a job number, not '%s'", o->long_name,
+			    arg);
+			return EXIT_USAGE;
+		}
+		*(int64_t *)o->value = id;
+		return 0;
+	case OPT_END_:
+		break;
+	}
+	return EXIT_USAGE;
+}
+
+int cli_parse(int argc, char **argv, const char *usage,
+    const struct opt *opts, const char **home_opt)
+{
 	struct option *all;
 	struct sbuf shorts = SBUF_INIT;
-	size_t n = 0;
-	int c, rc = -1;
+	size_t n = 0, k = 0;
+	int c, idx, rc = -1;
 
-	while (extra && extra[n].name)
+	while (opts && opts[n].type != OPT_END_)
 		n++;
 	all = xcalloc(n + 3, sizeof(*all));
-	for (size_t i = 0; i < n; i++)
-		all[i] = extra[i];
-	all[n] = common[0];
-	all[n + 1] = common[1];
-	sbuf_addf(&shorts, "h%s", shortopts ? shortopts : "");
+	sbuf_adds(&shorts, "h");
+	for (size_t i = 0; i < n; i++) {
+		const struct opt *o = &opts[i];
+		int has_arg = o->type == OPT_BOOL_ ? no_argument :
+		    required_argument;
+		all[k++] = (struct option){ o->long_name, has_arg, NULL,
+		    256 + (int)i };
+		if (o->short_name)
+			sbuf_addf(&shorts, "%c%s", o->short_name,
+			    has_arg == required_argument ? ":" : "");
+	}
+	all[k++] = (struct option){ "home", required_argument, NULL, 'H' };
+	all[k++] = (struct option){ "help", no_argument, NULL, 'h' };
 	optind = 1;
 	while (rc < 0 && (c = getopt_long(argc, argv, shorts.buf, all,
-	    NULL)) != -1) {
+	    &idx)) != -1) {
+		const struct opt *o = NULL;
 		if (c == 'H') {
 			*home_opt = optarg;
-		} else if (c == 'h') {
-			fputs(usage, stdout);
-			rc = EXIT_OK;
-		} else if (c == '?' || c == ':' || !on_opt) {
-			rc = cli_usage(usage);
-		} else {
-			int r = on_opt(c, optarg, ctx);
-			if (r)
-				rc = r;
+			continue;
 		}
+		if (c == 'h') {
+			print_help(usage, opts);
+			rc = EXIT_OK;
+			continue;
+		}
+		if (c >= 256 && (size_t)(c - 256) < n)
+			o = &opts[c - 256];
+		for (size_t i = 0; !o && i < n; i++)
+			if (opts[i].short_name == c)
+				o = &opts[i];
+		rc = o ? opt_take(o, optarg) : cli_usage(usage);
+		if (rc == 0)
+			rc = -1;
 	}
 	free(all);
 	sbuf_release(&shorts);
@@ -223,16 +308,17 @@ int cli_find_env(struct store *s, const char *repo, const char *name,
 void cli_notification_line(struct sbuf *sb, const struct notification *x,
     int tty)
 {
-	const char *state = !strcmp(x->state, "delivered") ? "passed" :
-	    !strcmp(x->state, "dead") ? "failed" : "queued";
+	const char *state = x->state == NOTIF_DELIVERED ? "passed" :
+	    x->state == NOTIF_DEAD ? "failed" : "queued";
 
 	sbuf_addf(sb, "  #%-5lld %s%-9s%s %s (%s%s%s) job #%lld %s", (long long)x->id,
-	    cli_color(state, tty), x->state, tty ? COLOR_RESET : "",
+	    cli_color(state, tty), notif_state_name(x->state),
+	    tty ? COLOR_RESET : "",
 	    x->target, x->service, x->action ? " " : "",
 	    x->action ? x->action : "", (long long)x->job_id, x->event);
 	sbuf_addf(sb, ", %d attempt%s", x->attempts, x->attempts == 1 ? "" :
 	    "s");
-	if (!strcmp(x->state, "pending") && x->attempts) {
+	if (x->state == NOTIF_PENDING && x->attempts) {
 		sbuf_adds(sb, ", next in ");
 		format_duration(sb, x->next_ms > now_ms() ? x->next_ms -
 		    now_ms() : 0);

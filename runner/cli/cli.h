@@ -51,16 +51,35 @@ int cmd_pre_receive(int argc, char **argv);
 int cmd_notify(int argc, char **argv);
 
 /*
- * Option parsing shared by every command: --home and --help are handled
- * here, any other option in `extra` (with `shortopts`) goes to on_opt,
- * which returns 0 or an exit code. Returns -1 when the command should go
- * on (the first operand is argv[optind]), else the exit code to return.
+ * A command's options as a table (git's parse-options is the model): the
+ * parser, the checks of each value and the options part of --help all
+ * come from it. --home and --help are every command's.
  */
-struct option;
-int cli_options(int argc, char **argv, const char *usage,
-    const char *shortopts, const struct option *extra,
-    int (*on_opt)(int c, const char *arg, void *ctx), void *ctx,
-    const char **home_opt);
+enum opt_type { OPT_END_, OPT_BOOL_, OPT_STRING_, OPT_INT_, OPT_JOB_ };
+struct opt {
+	enum opt_type type;
+	int short_name;		/* 0: none */
+	const char *long_name;
+	void *value;		/* int * (BOOL, INT), const char ** (STRING),
+				   int64_t * (JOB) */
+	const char *arg;	/* what the value is called in --help */
+	const char *help;
+	long min, max;		/* INT: the range allowed */
+};
+#define OPT_BOOL(s, l, v, h) { OPT_BOOL_, s, l, v, NULL, h, 0, 0 }
+#define OPT_STRING(s, l, v, a, h) { OPT_STRING_, s, l, v, a, h, 0, 0 }
+#define OPT_INT(s, l, v, a, h, lo, hi) { OPT_INT_, s, l, v, a, h, lo, hi }
+#define OPT_JOB(s, l, v, a, h) { OPT_JOB_, s, l, v, a, h, 0, 0 }
+#define OPT_END() { OPT_END_, 0, NULL, NULL, NULL, NULL, 0, 0 }
+
+/*
+ * Parse argv by `opts` (NULL: none but the common ones), up to the first
+ * operand. Returns -1 when the command should go on (its operands start at
+ * argv[optind]), else the exit code to return (--help printed, or a usage
+ * error reported).
+ */
+int cli_parse(int argc, char **argv, const char *usage,
+    const struct opt *opts, const char **home_opt);
 
 /* A command's home and open store; cli_close() releases both. */
 struct cli_session {

@@ -4,10 +4,9 @@
  */
 #include "artifact.h"
 #include "cli.h"
-#include "store.h"
+#include "jobs.h"
 #include "util.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 
 static const char usage[] =
@@ -18,27 +17,22 @@ static const char usage[] =
     "extract it into DIR, refusing absolute paths, '..' and writes through\n"
     "symlinks.\n";
 
-static int on_opt(int c, const char *arg, void *ctx)
-{
-	if (c == 'x')
-		*(const char **)ctx = arg;
-	return 0;
-}
-
 int cmd_artifacts(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "extract", required_argument, NULL, 'x' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *home_opt = NULL, *dest = NULL;
 	struct cli_session cs = { 0 };
 	struct job *j = NULL;
 	int64_t id;
 	int rc;
 
-	if ((rc = cli_options(argc, argv, usage, "x:", opts, on_opt, &dest,
-	    &home_opt)) >= 0 || (rc = cli_job_operand(argc, argv, usage, &id)))
+	const struct opt opts[] = {
+		OPT_STRING('x', "extract", &dest, "DIR",
+		    "check each archive against its sha256 and extract it "
+		    "into DIR"),
+		OPT_END(),
+	};
+
+	if ((rc = cli_parse(argc, argv, usage, opts, &home_opt)) >= 0 || (rc = cli_job_operand(argc, argv, usage, &id)))
 		return rc;
 	rc = EXIT_FAIL;
 	if (cli_open(home_opt, &cs) < 0)
@@ -49,7 +43,7 @@ int cmd_artifacts(int argc, char **argv)
 	}
 	if (!j->nartifacts) {
 		cli_error("job #%lld has no artifacts (%s)", (long long)id,
-		    j->state);
+		    job_state_name(j->state));
 		goto out;
 	}
 	for (size_t i = 0; i < j->nartifacts; i++) {

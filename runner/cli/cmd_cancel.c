@@ -4,11 +4,10 @@
  * group, then SIGKILL after kill_grace).
  */
 #include "cli.h"
-#include "store.h"
+#include "jobs.h"
 #include "util.h"
 #include "wake.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 
 static const char usage[] =
@@ -25,8 +24,7 @@ int cmd_cancel(int argc, char **argv)
 	int running, rc;
 	int64_t id;
 
-	if ((rc = cli_options(argc, argv, usage, NULL, NULL, NULL, NULL,
-	    &home_opt)) >= 0 || (rc = cli_job_operand(argc, argv, usage, &id)))
+	if ((rc = cli_parse(argc, argv, usage, NULL, &home_opt)) >= 0 || (rc = cli_job_operand(argc, argv, usage, &id)))
 		return rc;
 	rc = EXIT_FAIL;
 	if (cli_open(home_opt, &cs) < 0)

@@ -6,8 +6,8 @@
 #include "pipeline.h"
 #include "util.h"
 
-#include <getopt.h>
 #include <stdio.h>
+#include <unistd.h>
 
 static const char usage[] =
     "usage: runner check [--dump] [FILE]\n"
@@ -16,28 +16,21 @@ static const char usage[] =
     "stages, or the first problem as FILE:LINE:COLUMN: message, and exits\n"
     "1. --dump prints the parsed stages in full.\n";
 
-static int on_opt(int c, const char *arg, void *ctx)
-{
-	(void)arg;
-	if (c == 'd')
-		*(int *)ctx = 1;
-	return 0;
-}
-
 int cmd_check(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "dump", no_argument, NULL, 'd' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *file = PIPELINE_NAME, *home_opt = NULL;
 	struct pipeline *pl = NULL;
 	struct sbuf out = SBUF_INIT;
 	int dump = 0, rc;
 
 	/* --home is accepted like everywhere, and not needed here */
-	if ((rc = cli_options(argc, argv, usage, NULL, opts, on_opt, &dump,
-	    &home_opt)) >= 0)
+	const struct opt opts[] = {
+		OPT_BOOL(0, "dump", &dump,
+		    "print the pipeline as runner reads it"),
+		OPT_END(),
+	};
+
+	if ((rc = cli_parse(argc, argv, usage, opts, &home_opt)) >= 0)
 		return rc;
 	if (argc - optind > 1)
 		return cli_usage(usage);

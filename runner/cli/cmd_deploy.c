@@ -6,11 +6,10 @@
 #include "checkout.h"
 #include "cli.h"
 #include "pipeline.h"
-#include "store.h"
+#include "deploys.h"
 #include "util.h"
 #include "wake.h"
 
-#include <getopt.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,14 +22,6 @@ static const char usage[] =
     "environment ENV of its .runner.yml, and print its number. An\n"
     "environment with 'requires: signed-tag' takes a deploy by hand only\n"
     "with --force; it is recorded as forced, with the unix user's name.\n";
-
-static int on_opt(int c, const char *arg, void *ctx)
-{
-	(void)arg;
-	if (c == 'f')
-		*(int *)ctx = 1;
-	return 0;
-}
 
 static char *user_name(void)
 {
@@ -67,10 +58,6 @@ out:
 
 int cmd_deploy(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "force", no_argument, NULL, 'f' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *home_opt = NULL, *env;
 	struct cli_session cs = { 0 };
 	struct job *j = NULL;
@@ -78,8 +65,14 @@ int cmd_deploy(int argc, char **argv)
 	int force = 0, signed_tag = 0, rc;
 	int64_t id, new_id;
 
-	if ((rc = cli_options(argc, argv, usage, "f", opts, on_opt, &force,
-	    &home_opt)) >= 0)
+	const struct opt opts[] = {
+		OPT_BOOL('f', "force", &force,
+		    "deploy to an environment that needs a signed tag "
+		    "(recorded with your user name)"),
+		OPT_END(),
+	};
+
+	if ((rc = cli_parse(argc, argv, usage, opts, &home_opt)) >= 0)
 		return rc;
 	if (argc - optind != 2)
 		return cli_usage(usage);
@@ -95,10 +88,11 @@ int cmd_deploy(int argc, char **argv)
 		cli_error("%s", error_last());
 		goto out;
 	}
-	if (strcmp(j->kind, "build") || strcmp(j->state, "passed") ||
+	if (j->kind != KIND_BUILD || j->state != JOB_PASSED ||
 	    !j->nartifacts) {
 		cli_error("job #%lld is not a passed build with an artifact (it "
-		    "is a %s, %s)", (long long)id, j->kind, j->state);
+		    "is a %s, %s)", (long long)id, job_kind_name(j->kind),
+		    job_state_name(j->state));
 		goto out;
 	}
 	if (env_of(j, env, &signed_tag) < 0) {

@@ -8,7 +8,6 @@
 #include "store.h"
 #include "util.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -37,8 +36,7 @@ int cmd_init(int argc, char **argv)
 	char *home, *conf_path;
 	int rc;
 
-	if ((rc = cli_options(argc, argv, usage, NULL, NULL, NULL, NULL,
-	    &home_opt)) >= 0)
+	if ((rc = cli_parse(argc, argv, usage, NULL, &home_opt)) >= 0)
 		return rc;
 	rc = EXIT_FAIL;
 	if (optind != argc)

@@ -6,11 +6,9 @@
 #include "home.h"
 #include "install.h"
 #include "run.h"
-#include "store.h"
 #include "util.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -37,14 +35,6 @@ static const char usage[] =
     "--pre-receive also installs a pre-receive hook that refuses, at push\n"
     "time, a release tag that would not deploy (unsigned, lightweight,\n"
     "untrusted key, untested commit...), with the reason.\n";
-
-static int on_opt(int c, const char *arg, void *ctx)
-{
-	(void)arg;
-	if (c == 'p')
-		*(int *)ctx = 1;
-	return 0;
-}
 
 /*
  * A repository that gitolite manages: the hooks go into gitolite's common
@@ -128,17 +118,19 @@ static char *hook_binary(void)
 
 int cmd_install_hook(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "pre-receive", no_argument, NULL, 'p' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *home_opt = NULL;
 	char *real_home = NULL, *bin = NULL, *self = NULL;
 	struct cli_session cs = { 0 };
 	int rc, pre = 0;
 
-	if ((rc = cli_options(argc, argv, usage, NULL, opts, on_opt, &pre,
-	    &home_opt)) >= 0)
+	const struct opt opts[] = {
+		OPT_BOOL(0, "pre-receive", &pre,
+		    "install the pre-receive hook instead, which refuses "
+		    "unsigned release tags"),
+		OPT_END(),
+	};
+
+	if ((rc = cli_parse(argc, argv, usage, opts, &home_opt)) >= 0)
 		return rc;
 	if (optind == argc)
 		return cli_usage(usage);

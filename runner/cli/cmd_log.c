@@ -4,11 +4,11 @@
  */
 #include "cli.h"
 #include "store.h"
+#include "jobs.h"
 #include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,18 +30,6 @@ struct follower {
 	int headers;
 	int follow;
 };
-
-static int on_opt(int c, const char *arg, void *ctx)
-{
-	struct follower *f = ctx;
-
-	(void)arg;
-	if (c == 'f')
-		f->follow = 1;
-	else if (c == 'r')
-		f->raw = 1;
-	return 0;
-}
 
 static void emit(const struct follower *f, const char *buf, size_t n)
 {
@@ -69,9 +57,9 @@ static void copy_new(const struct follower *f, int fd, off_t *off)
 	fflush(stdout);
 }
 
-static int stage_done(const char *state)
+static int stage_done(enum step_state state)
 {
-	return strcmp(state, "running") && strcmp(state, "pending");
+	return state != STEP_RUNNING && state != STEP_PENDING;
 }
 
 /*
@@ -88,7 +76,7 @@ static int still_running(struct follower *f, int idx)
 	for (size_t i = 0; i < j->nstages; i++)
 		if (j->stages[i].idx == idx)
 			running = !stage_done(j->stages[i].state);
-	if (strcmp(j->state, "running"))
+	if (j->state != JOB_RUNNING)
 		running = 0;
 	job_free(j);
 	return running;
@@ -101,7 +89,7 @@ static int show_stage(struct follower *f, const struct stage_rec *st,
 	off_t off = 0;
 
 	if (f->headers)
-		printf("==> %s (%s) <==\n", st->name, st->state);
+		printf("==> %s (%s) <==\n", st->name, step_state_name(st->state));
 	fflush(stdout);
 	for (;;) {
 		if (fd < 0) {
@@ -129,7 +117,7 @@ static int show_stage(struct follower *f, const struct stage_rec *st,
 	if (fd >= 0)
 		copy_new(f, fd, &off);
 	if (fd < 0 && !follow && stage_done(st->state) &&
-	    strcmp(st->state, "skipped"))
+	    st->state != STEP_SKIPPED)
 		printf("(no log)\n");
 	if (fd >= 0)
 		close(fd);
@@ -140,19 +128,21 @@ static int show_stage(struct follower *f, const struct stage_rec *st,
 
 int cmd_log(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "follow", no_argument, NULL, 'f' },
-		{ "raw", no_argument, NULL, 'r' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *home_opt = NULL, *stage = NULL;
 	struct follower f = { 0 };
 	struct cli_session cs = { 0 };
 	struct job *j = NULL;
 	int follow, rc;
 
-	if ((rc = cli_options(argc, argv, usage, "f", opts, on_opt, &f,
-	    &home_opt)) >= 0)
+	const struct opt opts[] = {
+		OPT_BOOL('f', "follow", &f.follow,
+		    "follow the log while the job runs"),
+		OPT_BOOL(0, "raw", &f.raw,
+		    "print the log as written, control characters and all"),
+		OPT_END(),
+	};
+
+	if ((rc = cli_parse(argc, argv, usage, opts, &home_opt)) >= 0)
 		return rc;
 	follow = f.follow;
 	rc = EXIT_FAIL;
@@ -172,8 +162,8 @@ int cmd_log(int argc, char **argv)
 		goto out;
 	}
 	/* Following a job that has not started: wait for its stages. */
-	while (follow && !j->nstages && (!strcmp(j->state, "queued") ||
-	    !strcmp(j->state, "running"))) {
+	while (follow && !j->nstages && (j->state == JOB_QUEUED ||
+	    j->state == JOB_RUNNING)) {
 		poll(NULL, 0, 100);
 		job_free(j);
 		j = NULL;
@@ -189,7 +179,7 @@ int cmd_log(int argc, char **argv)
 		if (stage && strcmp(stage, j->stages[i].name))
 			continue;
 		found = 1;
-		if (!stage && !strcmp(j->stages[i].state, "skipped"))
+		if (!stage && j->stages[i].state == STEP_SKIPPED)
 			continue;
 		show_stage(&f, &j->stages[i], follow);
 	}

@@ -6,12 +6,13 @@
 #include "cli.h"
 #include "config.h"
 #include "notify.h"
-#include "store.h"
+#include "jobs.h"
+#include "outbox.h"
 #include "util.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char usage[] =
     "usage: runner notify [--home DIR] list\n"
@@ -54,8 +55,8 @@ static void list(const struct config *c)
 static int send_one(const struct notify_target *t, const char *action)
 {
 	struct job fake = {
-		.kind = "build", .repo = "runner", .ref = "refs/heads/test",
-		.commit = "", .state = "test",
+		.kind = KIND_BUILD, .repo = "runner", .ref = "refs/heads/test",
+		.commit = "", .state = JOB_PASSED,
 	};
 	struct notification x = {
 		.target = t->name, .event = "test", .action = (char *)action,
@@ -92,8 +93,7 @@ int cmd_notify(int argc, char **argv)
 	char *home = NULL;
 	int rc;
 
-	if ((rc = cli_options(argc, argv, usage, NULL, NULL, NULL, NULL,
-	    &home_opt)) >= 0)
+	if ((rc = cli_parse(argc, argv, usage, NULL, &home_opt)) >= 0)
 		return rc;
 	if (optind >= argc || (!strcmp(argv[optind], "list") &&
 	    argc - optind != 1) || (!strcmp(argv[optind], "test") &&

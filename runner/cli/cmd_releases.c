@@ -3,12 +3,11 @@
  * the one serving now marked.
  */
 #include "cli.h"
-#include "store.h"
+#include "deploys.h"
 #include "util.h"
 #include "records.h"
 #include "json.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -28,24 +27,8 @@ struct rel_opts {
 	int json;
 };
 
-static int on_opt(int c, const char *arg, void *ctx)
-{
-	struct rel_opts *o = ctx;
-
-	if (c == 'r')
-		o->repo = arg;
-	else if (c == 'j')
-		o->json = 1;
-	return 0;
-}
-
 int cmd_releases(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "repo", required_argument, NULL, 'r' },
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *home_opt = NULL;
 	struct rel_opts o = { 0 };
 	struct cli_session cs = { 0 };
@@ -55,8 +38,14 @@ int cmd_releases(int argc, char **argv)
 	size_t n = 0;
 	int rc;
 
-	if ((rc = cli_options(argc, argv, usage, "", opts, on_opt, &o,
-	    &home_opt)) >= 0)
+	const struct opt opts[] = {
+		OPT_STRING(0, "repo", &o.repo, "REPO",
+		    "the repository, when more than one has ENV"),
+		OPT_BOOL(0, "json", &o.json, "print JSON"),
+		OPT_END(),
+	};
+
+	if ((rc = cli_parse(argc, argv, usage, opts, &home_opt)) >= 0)
 		return rc;
 	if (argc - optind != 1)
 		return cli_usage(usage);
@@ -70,10 +59,14 @@ int cmd_releases(int argc, char **argv)
 		goto out;
 	}
 	int64_t serving = e->current ? e->current->id : 0;
-	if (o.json)
-		sbuf_addf(&out, "{\"environment\":\"%s\",\"serving\":%lld,"
-		    "\"releases\":[", e->name, (long long)serving);
-	int first = 1;
+	struct json w;
+	json_init(&w, &out);
+	if (o.json) {
+		json_obj(&w, NULL);
+		json_string(&w, "environment", e->name);
+		json_id(&w, "serving", serving);
+		json_arr(&w, "releases");
+	}
 	for (size_t i = 0; i < n; i++) {
 		const struct job *j = v[i];
 		if (strcmp(j->repo, e->repo))
@@ -83,21 +76,19 @@ int cmd_releases(int argc, char **argv)
 		const char *files = cli_release_state(cs.store, j, &changed,
 		    &changed_first);
 		if (o.json) {
-			if (!first)
-				sbuf_addch(&out, ',');
-			json_job(&out, j);
 			/* the job's object, with what its files are now */
-			sbuf_truncate(&out, out.len - 1);
-			sbuf_adds(&out, ",\"release_files\":");
-			json_str(&out, files);
-			sbuf_addf(&out, ",\"changed_files\":%d}", changed);
-			first = 0;
+			json_obj(&w, NULL);
+			json_job_members(&w, j);
+			json_string(&w, "release_files", files);
+			json_int(&w, "changed_files", changed);
+			json_end(&w);
 			free(changed_first);
 			continue;
 		}
 		sbuf_addf(&out, "%s #%-5lld %-11s %.7s %-10s build #%lld  ",
-		    j->id == serving ? "*" : " ", (long long)j->id, j->state,
-		    j->commit, j->tag ? j->tag : "-", (long long)j->source_job);
+		    j->id == serving ? "*" : " ", (long long)j->id,
+		    job_state_name(j->state), j->commit, j->tag ? j->tag : "-",
+		    (long long)j->source_job);
 		if (!strcmp(files, "tampered"))
 			sbuf_addf(&out, "TAMPERED (%d changed) ", changed);
 		else if (!strcmp(files, "missing"))
@@ -107,8 +98,11 @@ int cmd_releases(int argc, char **argv)
 		sbuf_addch(&out, '\n');
 		free(changed_first);
 	}
-	if (o.json)
-		sbuf_adds(&out, "]}\n");
+	if (o.json) {
+		json_end(&w);
+		json_end(&w);
+		sbuf_addch(&out, '\n');
+	}
 	fputs(out.buf, stdout);
 	rc = EXIT_OK;
 out:

@@ -3,11 +3,10 @@
  * commit. The new job is never superseded by the push it repeats.
  */
 #include "cli.h"
-#include "store.h"
+#include "jobs.h"
 #include "util.h"
 #include "wake.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 
 static const char usage[] =
@@ -23,8 +22,7 @@ int cmd_retry(int argc, char **argv)
 	int64_t id, new_id;
 	int rc;
 
-	if ((rc = cli_options(argc, argv, usage, NULL, NULL, NULL, NULL,
-	    &home_opt)) >= 0 || (rc = cli_job_operand(argc, argv, usage, &id)))
+	if ((rc = cli_parse(argc, argv, usage, NULL, &home_opt)) >= 0 || (rc = cli_job_operand(argc, argv, usage, &id)))
 		return rc;
 	rc = EXIT_FAIL;
 	if (cli_open(home_opt, &cs) < 0)

@@ -3,13 +3,13 @@
  * environment without rebuilding, then run its restore command.
  */
 #include "cli.h"
-#include "store.h"
+#include "deploys.h"
 #include "util.h"
 #include "wake.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char usage[] =
     "usage: runner rollback [--home DIR] [--repo REPO.git] [--to RELEASE] ENV\n"
@@ -26,28 +26,8 @@ struct rb_opts {
 	int64_t to;
 };
 
-static int on_opt(int c, const char *arg, void *ctx)
-{
-	struct rb_opts *o = ctx;
-
-	if (c == 'r') {
-		o->repo = arg;
-	} else if (c == 't') {
-		if ((o->to = cli_job_id(arg)) < 0) {
-			cli_error("'%s' is not a release number", arg);
-			return EXIT_USAGE;
-		}
-	}
-	return 0;
-}
-
 int cmd_rollback(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "repo", required_argument, NULL, 'r' },
-		{ "to", required_argument, NULL, 't' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *home_opt = NULL;
 	struct rb_opts o = { 0 };
 	struct cli_session cs = { 0 };
@@ -55,8 +35,15 @@ int cmd_rollback(int argc, char **argv)
 	int rc;
 	int64_t new_id;
 
-	if ((rc = cli_options(argc, argv, usage, "", opts, on_opt, &o,
-	    &home_opt)) >= 0)
+	const struct opt opts[] = {
+		OPT_STRING(0, "repo", &o.repo, "REPO",
+		    "the repository, when more than one has ENV"),
+		OPT_JOB(0, "to", &o.to, "RELEASE",
+		    "the release to go back to (default: the one before)"),
+		OPT_END(),
+	};
+
+	if ((rc = cli_parse(argc, argv, usage, opts, &home_opt)) >= 0)
 		return rc;
 	if (argc - optind != 1)
 		return cli_usage(usage);

@@ -7,7 +7,6 @@
 #include "daemon.h"
 #include "util.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -29,34 +28,20 @@ static const char usage[] =
     "trust_repositories: true. Idle workers leave after 'idle_exit' and\n"
     "are started again for work.\n";
 
-static int on_opt(int c, const char *arg, void *ctx)
-{
-	long v;
-
-	if (c == 'w') {
-		if (cli_number(arg, 1, 256, &v) < 0) {
-			cli_error("--workers must be a number from 1 to 256, not "
-			    "'%s'", arg);
-			return EXIT_USAGE;
-		}
-		*(int *)ctx = (int)v;
-	}
-	return 0;
-}
-
 int cmd_serve(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "workers", required_argument, NULL, 'w' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *home_opt = NULL;
 	struct config *conf = NULL;
 	int workers = 0, rc;
 	char *home;
 
-	if ((rc = cli_options(argc, argv, usage, "w:", opts, on_opt, &workers,
-	    &home_opt)) >= 0)
+	const struct opt opts[] = {
+		OPT_INT('w', "workers", &workers, "N",
+		    "jobs run at once (default: runner.yml's workers)", 1, 256),
+		OPT_END(),
+	};
+
+	if ((rc = cli_parse(argc, argv, usage, opts, &home_opt)) >= 0)
 		return rc;
 	if (optind != argc)
 		return cli_usage(usage);

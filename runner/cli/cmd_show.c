@@ -3,11 +3,11 @@
  */
 #include "cli.h"
 #include "json.h"
-#include "store.h"
+#include "deploys.h"
+#include "outbox.h"
 #include "util.h"
 #include "records.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -35,7 +35,8 @@ static void add_time(struct sbuf *sb, int64_t ms)
 static void show_text(struct sbuf *sb, const struct job *j, int tty)
 {
 	sbuf_addf(sb, "job #%lld  %s%s%s\n", (long long)j->id,
-	    cli_color(j->state, tty), j->state, tty ? COLOR_RESET : "");
+	    cli_color(job_state_name(j->state), tty),
+	    job_state_name(j->state), tty ? COLOR_RESET : "");
 	sbuf_adds(sb, "repo:     ");
 	sbuf_add_display(sb, j->repo, strlen(j->repo));
 	sbuf_adds(sb, "\nref:      ");
@@ -65,7 +66,7 @@ static void show_text(struct sbuf *sb, const struct job *j, int tty)
 	}
 	if (j->retry_of)
 		sbuf_addf(sb, "retry of: #%lld\n", (long long)j->retry_of);
-	if (j->kind && !strcmp(j->kind, "deploy")) {
+	if (j->kind == KIND_DEPLOY) {
 		sbuf_addf(sb, "deploy:   %s", j->env ? j->env : "?");
 		if (j->source_job)
 			sbuf_addf(sb, ", artifact of build #%lld",
@@ -104,7 +105,8 @@ static void show_text(struct sbuf *sb, const struct job *j, int tty)
 	for (size_t i = 0; i < j->nstages; i++) {
 		const struct stage_rec *s = &j->stages[i];
 		sbuf_addf(sb, "  %-12s %s%-11s%s", s->name,
-		    cli_color(s->state, tty), s->state, tty ? COLOR_RESET : "");
+		    cli_color(step_state_name(s->state), tty),
+		    step_state_name(s->state), tty ? COLOR_RESET : "");
 		if (s->exit_code >= 0)
 			sbuf_addf(sb, " exit %-3d", s->exit_code);
 		else
@@ -143,20 +145,8 @@ static void show_text(struct sbuf *sb, const struct job *j, int tty)
 	}
 }
 
-static int on_opt(int c, const char *arg, void *ctx)
-{
-	(void)arg;
-	if (c == 'j')
-		*(int *)ctx = 1;
-	return 0;
-}
-
 int cmd_show(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *home_opt = NULL;
 	struct cli_session cs = { 0 };
 	struct job *j = NULL;
@@ -166,8 +156,12 @@ int cmd_show(int argc, char **argv)
 	int json = 0, rc;
 	int64_t id;
 
-	if ((rc = cli_options(argc, argv, usage, NULL, opts, on_opt, &json,
-	    &home_opt)) >= 0 || (rc = cli_job_operand(argc, argv, usage, &id)))
+	const struct opt opts[] = {
+		OPT_BOOL(0, "json", &json, "print JSON"),
+		OPT_END(),
+	};
+
+	if ((rc = cli_parse(argc, argv, usage, opts, &home_opt)) >= 0 || (rc = cli_job_operand(argc, argv, usage, &id)))
 		return rc;
 	rc = EXIT_FAIL;
 	if (cli_open(home_opt, &cs) < 0)
@@ -178,15 +172,16 @@ int cmd_show(int argc, char **argv)
 		goto out;
 	}
 	if (json) {
-		json_job(&out, j);
-		out.buf[--out.len] = '\0';	/* the object goes on */
-		sbuf_adds(&out, ",\"notifications\":[");
-		for (size_t i = 0; i < nnotes; i++) {
-			if (i)
-				sbuf_addch(&out, ',');
-			json_notification(&out, notes[i]);
-		}
-		sbuf_adds(&out, "]}\n");
+		struct json w;
+		json_init(&w, &out);
+		json_obj(&w, NULL);
+		json_job_members(&w, j);
+		json_arr(&w, "notifications");
+		for (size_t i = 0; i < nnotes; i++)
+			json_notification(&w, NULL, notes[i]);
+		json_end(&w);
+		json_end(&w);
+		sbuf_addch(&out, '\n');
 	} else {
 		show_text(&out, j, isatty(1));
 		if (nnotes)

@@ -8,10 +8,11 @@
 #include "home.h"
 #include "json.h"
 #include "store.h"
+#include "deploys.h"
+#include "outbox.h"
 #include "util.h"
 #include "records.h"
 
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -36,7 +37,7 @@ static const char usage[] =
 static const struct stage_rec *current_stage(const struct job *j)
 {
 	for (size_t i = 0; i < j->nstages; i++)
-		if (!strcmp(j->stages[i].state, "running"))
+		if (j->stages[i].state == STEP_RUNNING)
 			return &j->stages[i];
 	return NULL;
 }
@@ -44,9 +45,9 @@ static const struct stage_rec *current_stage(const struct job *j)
 static const struct stage_rec *failed_stage(const struct job *j)
 {
 	for (size_t i = 0; i < j->nstages; i++)
-		if (strcmp(j->stages[i].state, "passed") &&
-		    strcmp(j->stages[i].state, "skipped") &&
-		    strcmp(j->stages[i].state, "pending"))
+		if (j->stages[i].state != STEP_PASSED &&
+		    j->stages[i].state != STEP_SKIPPED &&
+		    j->stages[i].state != STEP_PENDING)
 			return &j->stages[i];
 	return NULL;
 }
@@ -54,10 +55,11 @@ static const struct stage_rec *failed_stage(const struct job *j)
 static void job_line(struct sbuf *sb, const struct job *j, int tty)
 {
 	sbuf_addf(sb, "  #%-5lld %s%-11s%s ", (long long)j->id,
-	    cli_color(j->state, tty), j->state, tty ? COLOR_RESET : "");
+	    cli_color(job_state_name(j->state), tty),
+	    job_state_name(j->state), tty ? COLOR_RESET : "");
 	repo_name_add(sb, j->repo);
 	sbuf_addch(sb, ' ');
-	if (j->kind && !strcmp(j->kind, "deploy")) {
+	if (j->kind == KIND_DEPLOY) {
 		sbuf_addf(sb, "deploy %s", j->env ? j->env : "?");
 		if (j->tag) {
 			sbuf_addch(sb, ' ');
@@ -68,7 +70,7 @@ static void job_line(struct sbuf *sb, const struct job *j, int tty)
 		    strlen(ref_short_name(j->ref)));
 	}
 	sbuf_addf(sb, " %.7s", j->commit);
-	if (!strcmp(j->state, "running")) {
+	if (j->state == JOB_RUNNING) {
 		const struct stage_rec *st = current_stage(j);
 		if (st) {
 			sbuf_addf(sb, "  %s ", st->name);
@@ -80,7 +82,7 @@ static void job_line(struct sbuf *sb, const struct job *j, int tty)
 		sbuf_adds(sb, " (job ");
 		format_duration(sb, now_ms() - j->started_ms);
 		sbuf_adds(sb, ")");
-	} else if (!strcmp(j->state, "queued")) {
+	} else if (j->state == JOB_QUEUED) {
 		sbuf_adds(sb, "  waiting ");
 		format_duration(sb, now_ms() - j->created_ms);
 	} else if (j->started_ms && j->finished_ms) {
@@ -88,7 +90,7 @@ static void job_line(struct sbuf *sb, const struct job *j, int tty)
 		sbuf_addch(sb, ' ');
 		format_duration(sb, j->finished_ms - j->started_ms);
 		const struct stage_rec *st = failed_stage(j);
-		if (st && strcmp(j->state, "passed"))
+		if (st && j->state != JOB_PASSED)
 			sbuf_addf(sb, " at %s", st->name);
 	}
 	if (j->subject) {
@@ -98,7 +100,7 @@ static void job_line(struct sbuf *sb, const struct job *j, int tty)
 		sbuf_adds(sb, "\"");
 	}
 	sbuf_addch(sb, '\n');
-	if (j->error && strcmp(j->state, "passed")) {
+	if (j->error && j->state != JOB_PASSED) {
 		sbuf_adds(sb, "          ");
 		sbuf_add_display(sb, j->error, strlen(j->error));
 		sbuf_addch(sb, '\n');
@@ -110,24 +112,7 @@ struct status_opts {
 	int limit;
 };
 
-static int on_opt(int c, const char *arg, void *ctx)
-{
-	struct status_opts *o = ctx;
-	long v;
-
-	if (c == 'j') {
-		o->json = 1;
-	} else if (c == 'n') {
-		if (cli_number(arg, 0, 100000, &v) < 0) {
-			cli_error("--limit must be a number from 0 to 100000");
-			return EXIT_USAGE;
-		}
-		o->limit = (int)v;
-	}
-	return 0;
-}
-
-static void env_json(struct sbuf *sb, struct store *st,
+static void env_json(struct json *w, struct store *st,
     const struct env_rec *e)
 {
 	const struct job *cur = e->current, *last = e->latest;
@@ -136,45 +121,27 @@ static void env_json(struct sbuf *sb, struct store *st,
 	const char *rs = cur ? cli_release_state(st, cur, &changed, &first) :
 	    NULL;
 
-	sbuf_adds(sb, "{\"repo\":");
-	json_str(sb, e->repo);
-	sbuf_adds(sb, ",\"name\":");
-	json_str(sb, e->name);
-	sbuf_adds(sb, ",\"state\":");
-	json_str(sb, e->state);
-	sbuf_addf(sb, ",\"release\":");
-	if (cur)
-		sbuf_addf(sb, "%lld", (long long)cur->id);
-	else
-		sbuf_adds(sb, "null");
-	sbuf_adds(sb, ",\"commit\":");
-	json_str(sb, cur ? cur->commit : NULL);
-	sbuf_adds(sb, ",\"tag\":");
-	json_str(sb, cur ? cur->tag : NULL);
-	sbuf_adds(sb, ",\"job\":");
-	if (cur && cur->source_job)
-		sbuf_addf(sb, "%lld", (long long)cur->source_job);
-	else
-		sbuf_adds(sb, "null");
-	sbuf_addf(sb, ",\"updated_ms\":%lld,\"last_deploy\":",
-	    (long long)e->updated_ms);
-	if (last)
-		sbuf_addf(sb, "%lld", (long long)last->id);
-	else
-		sbuf_adds(sb, "null");
-	sbuf_adds(sb, ",\"last_state\":");
-	json_str(sb, last ? last->state : NULL);
-	sbuf_adds(sb, ",\"checks\":");
-	if (last)
-		json_checks(sb, last);
-	else
-		sbuf_adds(sb, "[]");
-	sbuf_adds(sb, ",\"release_files\":");
-	json_str(sb, rs);
-	sbuf_adds(sb, ",\"changed_files\":");
-	sbuf_addf(sb, "%d,\"first_changed\":", changed);
-	json_str(sb, first);
-	sbuf_addch(sb, '}');
+	json_obj(w, NULL);
+	json_string(w, "repo", e->repo);
+	json_string(w, "name", e->name);
+	json_string(w, "state", env_state_name(e->state));
+	json_id(w, "release", cur ? cur->id : 0);
+	json_string(w, "commit", cur ? cur->commit : NULL);
+	json_string(w, "tag", cur ? cur->tag : NULL);
+	json_id(w, "job", cur ? cur->source_job : 0);
+	json_int(w, "updated_ms", e->updated_ms);
+	json_id(w, "last_deploy", last ? last->id : 0);
+	json_string(w, "last_state", last ? job_state_name(last->state) : NULL);
+	if (last) {
+		json_checks(w, "checks", last);
+	} else {
+		json_arr(w, "checks");
+		json_end(w);
+	}
+	json_string(w, "release_files", rs);
+	json_int(w, "changed_files", changed);
+	json_string(w, "first_changed", first);
+	json_end(w);
 	free(first);
 }
 
@@ -189,8 +156,9 @@ static void env_line(struct sbuf *sb, struct store *st,
 
 	sbuf_adds(sb, "  ");
 	repo_name_add(sb, e->repo);
-	sbuf_addf(sb, " %-11s %s%-11s%s", e->name, cli_color(e->state, tty),
-	    e->state, tty ? COLOR_RESET : "");
+	sbuf_addf(sb, " %-11s %s%-11s%s", e->name,
+	    cli_color(env_state_name(e->state), tty), env_state_name(e->state),
+	    tty ? COLOR_RESET : "");
 	if (cur) {
 		sbuf_addf(sb, " release #%lld %.7s", (long long)cur->id,
 		    cur->commit);
@@ -225,10 +193,10 @@ static void env_line(struct sbuf *sb, struct store *st,
 		sbuf_addch(sb, '\n');
 	}
 	free(first);
-	if (last && last != cur && last->error && strcmp(last->state,
-	    "running")) {
+	if (last && last != cur && last->error && last->state !=
+	    JOB_RUNNING) {
 		sbuf_addf(sb, "          last deploy #%lld %s: ", (long long)last->id,
-		    last->state);
+		    job_state_name(last->state));
 		sbuf_add_display(sb, last->error, strlen(last->error));
 		sbuf_addch(sb, '\n');
 	}
@@ -236,11 +204,6 @@ static void env_line(struct sbuf *sb, struct store *st,
 
 int cmd_status(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "limit", required_argument, NULL, 'n' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *home_opt = NULL;
 	struct cli_session cs = { 0 };
 	struct status_opts o = { 0, -1 };
@@ -253,8 +216,14 @@ int cmd_status(int argc, char **argv)
 	int json, limit, rc;
 	const char *home;
 
-	if ((rc = cli_options(argc, argv, usage, "n:", opts, on_opt, &o,
-	    &home_opt)) >= 0)
+	const struct opt opts[] = {
+		OPT_BOOL(0, "json", &o.json, "print JSON"),
+		OPT_INT('n', "limit", &o.limit, "N",
+		    "finished jobs shown (default 10, 20 with --json)", 0, 100000),
+		OPT_END(),
+	};
+
+	if ((rc = cli_parse(argc, argv, usage, opts, &home_opt)) >= 0)
 		return rc;
 	if (optind != argc)
 		return cli_usage(usage);
@@ -266,8 +235,8 @@ int cmd_status(int argc, char **argv)
 	home = cs.home;
 	if (store_jobs_list(cs.store, limit, &jobs, &n) < 0 ||
 	    store_envs_list(cs.store, &envs, &nenvs) < 0 ||
-	    store_notif_count(cs.store, "pending", &pending) < 0 ||
-	    store_notif_count(cs.store, "dead", &dead) < 0 ||
+	    store_notif_count(cs.store, NOTIF_PENDING, &pending) < 0 ||
+	    store_notif_count(cs.store, NOTIF_DEAD, &dead) < 0 ||
 	    store_notifs_open(cs.store, OPEN_NOTIFICATIONS, &notes,
 	    &nnotes) < 0) {
 		cli_error("%s", error_last());
@@ -284,47 +253,45 @@ int cmd_status(int argc, char **argv)
 	home_audit(home, conf, &warn);
 	config_free(conf);
 	if (json) {
-		sbuf_adds(&out, "{\"daemon\":{\"running\":");
-		if (pid)
-			sbuf_addf(&out, "true,\"pid\":%d,\"since\":%lld},", pid,
-			    (long long)since);
-		else
-			sbuf_adds(&out, "false,\"pid\":null,\"since\":null},");
-		sbuf_adds(&out, "\"warnings\":[");
+		struct json w;
+		json_init(&w, &out);
+		json_obj(&w, NULL);
+		json_obj(&w, "daemon");
+		json_bool(&w, "running", pid != 0);
+		json_id(&w, "pid", pid);
+		json_id(&w, "since", pid ? since : 0);
+		json_end(&w);
+		json_arr(&w, "warnings");
 		for (char *l = warn.buf, *nl; *l; l = nl + 1) {
 			nl = strchr(l, '\n');
 			*nl = '\0';
-			if (l != warn.buf)
-				sbuf_addch(&out, ',');
-			json_str(&out, l);
+			json_string(&w, NULL, l);
 		}
-		sbuf_adds(&out, "],\"jobs\":[");
-		for (size_t i = 0; i < n; i++) {
-			if (i)
-				sbuf_addch(&out, ',');
-			json_job(&out, jobs[i]);
-		}
-		sbuf_adds(&out, "],\"environments\":[");
-		for (size_t i = 0; i < nenvs; i++) {
-			if (i)
-				sbuf_addch(&out, ',');
-			env_json(&out, cs.store, envs[i]);
-		}
-		sbuf_addf(&out, "],\"notifications\":{\"pending\":%lld,"
-		    "\"dead\":%lld,\"open\":[", (long long)pending,
-		    (long long)dead);
-		for (size_t i = 0; i < nnotes; i++) {
-			if (i)
-				sbuf_addch(&out, ',');
-			json_notification(&out, notes[i]);
-		}
-		sbuf_adds(&out, "]}}\n");
+		json_end(&w);
+		json_arr(&w, "jobs");
+		for (size_t i = 0; i < n; i++)
+			json_job(&w, NULL, jobs[i]);
+		json_end(&w);
+		json_arr(&w, "environments");
+		for (size_t i = 0; i < nenvs; i++)
+			env_json(&w, cs.store, envs[i]);
+		json_end(&w);
+		json_obj(&w, "notifications");
+		json_int(&w, "pending", pending);
+		json_int(&w, "dead", dead);
+		json_arr(&w, "open");
+		for (size_t i = 0; i < nnotes; i++)
+			json_notification(&w, NULL, notes[i]);
+		json_end(&w);
+		json_end(&w);
+		json_end(&w);
+		sbuf_addch(&out, '\n');
 	} else {
 		int tty = isatty(1);
 		size_t queued = 0, running = 0;
 		for (size_t i = 0; i < n; i++) {
-			queued += !strcmp(jobs[i]->state, "queued");
-			running += !strcmp(jobs[i]->state, "running");
+			queued += jobs[i]->state == JOB_QUEUED;
+			running += jobs[i]->state == JOB_RUNNING;
 		}
 		sbuf_addf(&out, "runner home %s\n", home);
 		if (pid) {
@@ -346,14 +313,14 @@ int cmd_status(int argc, char **argv)
 			sbuf_adds(&out, "\nEnvironments:\n");
 		for (size_t i = 0; i < nenvs; i++)
 			env_line(&out, cs.store, envs[i], tty);
-		const char *sections[] = { "running", "queued", NULL };
+		const int sections[] = { JOB_RUNNING, JOB_QUEUED, -1 };
 		const char *titles[] = { "Running", "Queued", "Recent" };
 		for (int sec = 0; sec < 3; sec++) {
 			int any = 0;
 			for (size_t i = 0; i < n; i++) {
-				const char *st = jobs[i]->state;
-				int in = sections[sec] ? !strcmp(st, sections[sec]) :
-				    strcmp(st, "running") && strcmp(st, "queued");
+				int st = (int)jobs[i]->state;
+				int in = sections[sec] >= 0 ? st == sections[sec] :
+				    job_state_final(jobs[i]->state);
 				if (!in)
 					continue;
 				if (!any++)

@@ -11,6 +11,8 @@
 #include "run.h"
 #include "stage.h"
 #include "store.h"
+#include "jobs.h"
+#include "outbox.h"
 #include "util.h"
 #include "wake.h"
 

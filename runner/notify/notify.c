@@ -9,6 +9,8 @@
 #include "config.h"
 #include "json.h"
 #include "store.h"
+#include "jobs.h"
+#include "outbox.h"
 #include "util.h"
 #include "records.h"
 #include "refmatch.h"
@@ -33,8 +35,8 @@
 static const struct stage_rec *failing_stage(const struct job *j)
 {
 	for (size_t i = 0; i < j->nstages; i++)
-		if (!strcmp(j->stages[i].state, "failed") ||
-		    !strcmp(j->stages[i].state, "timed_out"))
+		if (j->stages[i].state == STEP_FAILED ||
+		    j->stages[i].state == STEP_TIMED_OUT)
 			return &j->stages[i];
 	return NULL;
 }
@@ -59,7 +61,7 @@ static void add_display(struct sbuf *sb, const char *s)
 static void summary(struct sbuf *sb, const char *kind, const struct job *j)
 {
 	const struct stage_rec *fs = failing_stage(j);
-	int deploy = j->kind && !strcmp(j->kind, "deploy");
+	int deploy = j->kind == KIND_DEPLOY;
 
 	if (!strcmp(kind, "test")) {
 		sbuf_adds(sb, "test notification from runner");
@@ -120,8 +122,8 @@ static void details(struct sbuf *sb, const struct job *j, const char *nl)
 		add_display(sb, j->subject);
 		sbuf_adds(sb, nl);
 	}
-	sbuf_addf(sb, "%s: #%lld, %s", j->kind && !strcmp(j->kind, "deploy") ?
-	    "deployment" : "job", (long long)j->id, j->state ? j->state : "");
+	sbuf_addf(sb, "%s: #%lld, %s", j->kind == KIND_DEPLOY ? "deployment" :
+	    "job", (long long)j->id, job_state_name(j->state));
 	if (j->env) {
 		sbuf_adds(sb, " (environment ");
 		add_display(sb, j->env);
@@ -208,6 +210,7 @@ static void add_slack(struct sbuf *sb, const char *text)
 static char *slack_body(const char *kind, const struct job *j)
 {
 	struct sbuf text = SBUF_INIT, esc = SBUF_INIT, out = SBUF_INIT;
+	struct json w;
 
 	summary(&text, kind, j);
 	if (strcmp(kind, "test")) {
@@ -215,9 +218,10 @@ static char *slack_body(const char *kind, const struct job *j)
 		details(&text, j, "\n");
 	}
 	add_slack(&esc, text.buf);
-	sbuf_adds(&out, "{\"text\":");
-	json_str(&out, esc.buf);
-	sbuf_addch(&out, '}');
+	json_init(&w, &out);
+	json_obj(&w, NULL);
+	json_string(&w, "text", esc.buf);
+	json_end(&w);
 	sbuf_release(&text);
 	sbuf_release(&esc);
 	return sbuf_detach(&out);
@@ -227,27 +231,28 @@ static char *webhook_body(const char *kind, const char *tags,
     const struct job *j, int64_t event_id)
 {
 	struct sbuf out = SBUF_INIT, text = SBUF_INIT;
+	struct json w;
 
 	summary(&text, kind, j);
-	sbuf_addf(&out, "{\"id\":%lld,\"event\":", (long long)event_id);
-	json_str(&out, kind);
-	sbuf_adds(&out, ",\"matches\":[");
+	json_init(&w, &out);
+	json_obj(&w, NULL);
+	json_int(&w, "id", event_id);
+	json_string(&w, "event", kind);
+	json_arr(&w, "matches");
 	for (const char *p = tags; *p; ) {
 		size_t n = strcspn(p, " ");
-		char *w = xstrndup(p, n);
-		if (p != tags)
-			sbuf_addch(&out, ',');
-		json_str(&out, w);
-		free(w);
+		char *tag = xstrndup(p, n);
+		json_string(&w, NULL, tag);
+		free(tag);
 		p += n;
 		p += strspn(p, " ");
 	}
-	sbuf_addf(&out, "],\"sent_by\":\"runner\",\"created_ms\":%lld,"
-	    "\"summary\":", (long long)now_ms());
-	json_str(&out, text.buf);
-	sbuf_adds(&out, ",\"job\":");
-	json_job(&out, j);
-	sbuf_addch(&out, '}');
+	json_end(&w);
+	json_string(&w, "sent_by", "runner");
+	json_int(&w, "created_ms", now_ms());
+	json_string(&w, "summary", text.buf);
+	json_job(&w, "job", j);
+	json_end(&w);
 	sbuf_release(&text);
 	return sbuf_detach(&out);
 }
@@ -257,12 +262,13 @@ static char *pagerduty_body(const char *kind, const struct job *j,
     const char *action, const char *dedup)
 {
 	struct sbuf out = SBUF_INIT, text = SBUF_INIT, det = SBUF_INIT;
+	struct json w;
 	char host[256] = "runner";
 
-	sbuf_adds(&out, "{\"event_action\":");
-	json_str(&out, action);
-	sbuf_adds(&out, ",\"dedup_key\":");
-	json_str(&out, dedup);
+	json_init(&w, &out);
+	json_obj(&w, NULL);
+	json_string(&w, "event_action", action);
+	json_string(&w, "dedup_key", dedup);
 	if (!strcmp(action, "trigger")) {
 		char *repo = repo_short_name(j->repo ? j->repo : "runner");
 		gethostname(host, sizeof(host) - 1);
@@ -272,24 +278,25 @@ static char *pagerduty_body(const char *kind, const struct job *j,
 			text.buf[1000] = '\0';
 		}
 		details(&det, j, "\n");
-		sbuf_adds(&out, ",\"payload\":{\"summary\":");
-		json_str(&out, text.buf);
-		sbuf_adds(&out, ",\"source\":");
-		json_str(&out, host);
-		sbuf_addf(&out, ",\"severity\":\"%s\",\"component\":",
-		    !strcmp(kind, "test") ? "info" : j->env &&
-		    !strcmp(j->env, "production") ? "critical" : "error");
-		json_str(&out, repo);
-		sbuf_adds(&out, ",\"group\":");
-		json_str(&out, j->env ? j->env : ref_short_name(j->ref));
-		sbuf_adds(&out, ",\"class\":");
-		json_str(&out, kind);
-		sbuf_adds(&out, ",\"custom_details\":{\"details\":");
-		json_str(&out, det.buf);
-		sbuf_addf(&out, ",\"job\":%lld}}", (long long)j->id);
+		json_obj(&w, "payload");
+		json_string(&w, "summary", text.buf);
+		json_string(&w, "source", host);
+		json_string(&w, "severity", !strcmp(kind, "test") ? "info" :
+		    j->env && !strcmp(j->env, "production") ? "critical" :
+		    "error");
+		json_string(&w, "component", repo);
+		json_string(&w, "group", j->env ? j->env :
+		    ref_short_name(j->ref));
+		json_string(&w, "class", kind);
+		json_obj(&w, "custom_details");
+		json_string(&w, "details", det.buf);
+		json_int(&w, "job", j->id);
+		json_end(&w);
+		json_end(&w);
 		free(repo);
 	}
-	sbuf_adds(&out, ",\"client\":\"runner\"}");
+	json_string(&w, "client", "runner");
+	json_end(&w);
 	sbuf_release(&text);
 	sbuf_release(&det);
 	return sbuf_detach(&out);
@@ -841,25 +848,24 @@ int notify_attempt(struct store *s, const struct config *c,
 	struct delivery d;
 	int64_t now;
 
-	free(x->state);
 	free(x->error);
 	x->error = NULL;
 	if (!t || strcmp(notify_service_name(t->service), x->service)) {
-		x->state = xstrdup("dead");
+		x->state = NOTIF_DEAD;
 		x->error = xasprintf("no %s target '%s' in runner.yml any more",
 		    x->service, x->target);
 		x->done_ms = now_ms();
 		return store_notif_result(s, x);
 	}
 	if (notify_deliver(t, x, stop, arg, &d) < 0) {
-		x->state = xstrdup("pending");	/* not an attempt */
+		x->state = NOTIF_PENDING;	/* not an attempt */
 		return 0;
 	}
 	now = now_ms();
 	x->attempts++;
 	x->status = (int)d.status;
 	if (d.ok) {
-		x->state = xstrdup("delivered");
+		x->state = NOTIF_DELIVERED;
 		x->done_ms = now;
 	} else if (d.retry && x->attempts <= t->retries) {
 		int64_t wait = t->backoff_ms;
@@ -870,11 +876,11 @@ int notify_attempt(struct store *s, const struct config *c,
 			wait = d.retry_after_ms;
 		if (wait > NOTIFY_MAX_BACKOFF_MS)
 			wait = NOTIFY_MAX_BACKOFF_MS;
-		x->state = xstrdup("pending");
+		x->state = NOTIF_PENDING;
 		x->error = xstrdup(d.error);
 		x->next_ms = now + wait;
 	} else {
-		x->state = xstrdup("dead");
+		x->state = NOTIF_DEAD;
 		x->error = d.retry ? xasprintf("gave up after %d attempt%s: %s",
 		    x->attempts, x->attempts == 1 ? "" : "s", d.error) :
 		    xasprintf("%s (not retried)", d.error);

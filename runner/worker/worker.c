@@ -13,6 +13,8 @@
 #include "stage.h"
 #include "step.h"
 #include "store.h"
+#include "jobs.h"
+#include "outbox.h"
 #include "util.h"
 #include "wake.h"
 #include "worker.h"
@@ -31,7 +33,7 @@
 /* A build, or a deployment: two kinds of job over the same steps. */
 static int run_job(struct job_ctx *ctx, struct job *job)
 {
-	if (job->kind && !strcmp(job->kind, "deploy"))
+	if (job->kind == KIND_DEPLOY)
 		return deploy_run(ctx, job);
 	return build_run(ctx, job);
 }
@@ -205,7 +207,7 @@ int worker_main(const char *home, int wake_r, pid_t parent)
 			struct job *done = NULL;
 			if (store_job_get(ws.store, job->id, &done) == 0)
 				log_line("job #%lld: %s in %lldms%s%s",
-				    (long long)done->id, done->state,
+				    (long long)done->id, job_state_name(done->state),
 				    (long long)(mono_ms() - t0),
 				    done->error ? ": " : "",
 				    done->error ? done->error : "");
@@ -267,8 +269,8 @@ static void log_attempt(const struct notification *x)
 
 	sbuf_addf(&sb, "notification #%lld (job #%lld %s) to '%s': %s",
 	    (long long)x->id, (long long)x->job_id, x->event, x->target,
-	    x->state);
-	if (!strcmp(x->state, "pending")) {
+	    notif_state_name(x->state));
+	if (x->state == NOTIF_PENDING) {
 		sbuf_adds(&sb, ", next attempt in ");
 		format_duration(&sb, x->next_ms - now_ms());
 	}

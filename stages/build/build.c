@@ -11,7 +11,7 @@
 #include "config.h"
 #include "pipeline.h"
 #include "step.h"
-#include "store.h"
+#include "deploys.h"
 #include "util.h"
 
 #include <errno.h>
@@ -63,7 +63,7 @@ static void discard_workspace(const char *home, const char *ws, int64_t id)
  * stop. */
 static int run_stage(struct job_ctx *ctx, const struct job *job,
     const struct stage_def *sd, int i, const char *ws,
-    struct artifact_writer **aw, const char **job_state, char **job_error)
+    struct artifact_writer **aw, enum job_state *job_state, char **job_error)
 {
 	char *log = job_log_path(ctx->home, job->id, i, sd->name);
 	struct job_step st = {
@@ -101,7 +101,7 @@ static int run_stage(struct job_ctx *ctx, const struct job *job,
 			    "matches %s%s", sd->name, sd->artifacts[0],
 			    sd->nartifacts > 1 ? " or the other globs" : "");
 		if (res.error) {
-			res.state = "failed";
+			res.state = STEP_FAILED;
 			step_note(res.fd, res.error);
 		} else {
 			char *note = xasprintf("archived %zu artifact file%s",
@@ -113,8 +113,8 @@ static int run_stage(struct job_ctx *ctx, const struct job *job,
 	error = store_stage_end(ctx->store, job->id, i, res.state,
 	    res.exit_code, res.error);
 	if (res.error) {
-		*job_state = res.canceled ? "canceled" : res.interrupted ?
-		    "interrupted" : "failed";
+		*job_state = res.canceled ? JOB_CANCELED : res.interrupted ?
+		    JOB_INTERRUPTED : JOB_FAILED;
 		*job_error = res.error;
 		res.error = NULL;
 	}
@@ -132,14 +132,14 @@ out:
  * the same transaction, so none is lost between the two.
  */
 static int end_build(struct job_ctx *ctx, const struct job *job,
-    const struct pipeline *pl, const char *state, const char *msg)
+    const struct pipeline *pl, enum job_state state, const char *msg)
 {
 	const struct repo_conf *rc = config_repo(ctx->conf, job->repo);
 	struct deploy_req *reqs;
 	size_t n = 0;
 	int error;
 
-	if (strcmp(state, "passed") || !pl)
+	if (state != JOB_PASSED || !pl)
 		return store_job_end(ctx->store, job->id, state, msg);
 	reqs = xcalloc(rc->nauto_deploy + 1, sizeof(*reqs));
 	for (size_t i = 0; i < rc->nauto_deploy; i++) {
@@ -191,7 +191,7 @@ int build_run(struct job_ctx *ctx, struct job *job)
 	struct artifact_writer *aw = NULL;
 	char **names = NULL, **logs = NULL;
 	char *ws, *logdir, *artdir, *msg = NULL;
-	const char *state = "passed";
+	enum job_state state = JOB_PASSED;
 	int error = 0;
 
 	ws = job_workspace_path(ctx->home, job->id);
@@ -199,12 +199,12 @@ int build_run(struct job_ctx *ctx, struct job *job)
 	artdir = xasprintf("%s/artifacts", ctx->home);
 	rm_rf(ws);
 	if (mkdir_p(logdir, 0755) < 0 || mkdir_p(artdir, 0755) < 0) {
-		state = "error";
+		state = JOB_ERROR;
 		msg = xstrdup(error_last());
 		goto end;
 	}
 	if (source_open(job->repo, job->commit, &src) < 0) {
-		state = "error";
+		state = JOB_ERROR;
 		msg = xstrdup(error_last());
 		goto end;
 	}
@@ -215,7 +215,7 @@ int build_run(struct job_ctx *ctx, struct job *job)
 	}
 	if ((error = source_pipeline(src, &pl)) < 0) {
 		error = 0;
-		state = "error";
+		state = JOB_ERROR;
 		msg = xstrdup(error_last());
 		goto end;
 	}
@@ -230,11 +230,11 @@ int build_run(struct job_ctx *ctx, struct job *job)
 	    pl->nstages)) < 0)
 		goto out;
 	if ((msg = pipeline_policy(ctx, job, pl))) {
-		state = "error";
+		state = JOB_ERROR;
 		goto end;
 	}
 	if (source_checkout(src, ws) < 0 || job_give(ws, ctx->user) < 0) {
-		state = "error";
+		state = JOB_ERROR;
 		msg = xasprintf("checkout failed: %s", error_last());
 		goto end;
 	}
@@ -243,12 +243,12 @@ int build_run(struct job_ctx *ctx, struct job *job)
 
 	for (size_t i = 0; i < pl->nstages; i++) {
 		if (store_cancel_requested(ctx->store, job->id)) {
-			state = "canceled";
+			state = JOB_CANCELED;
 			msg = xstrdup("canceled");
 			break;
 		}
 		if (*ctx->stopping) {
-			state = "interrupted";
+			state = JOB_INTERRUPTED;
 			msg = xasprintf("the daemon stopped before stage '%s'",
 			    pl->stages[i].name);
 			break;
@@ -269,7 +269,7 @@ int build_run(struct job_ctx *ctx, struct job *job)
 		if (artifact_close(w, sha, &size, &files) < 0 ||
 		    (rename(part, path) < 0 && error_set(-1, "cannot rename "
 		    "'%s': %s", part, strerror(errno)))) {
-			state = "failed";
+			state = JOB_FAILED;
 			msg = xasprintf("artifacts: %s", error_last());
 			unlink(part);
 		} else if ((error = store_artifact_add(ctx->store, job->id, path,

@@ -14,8 +14,10 @@
 #include "run.h"
 #include "step.h"
 #include "store.h"
+#include "deploys.h"
 #include "tagsig.h"
 #include "util.h"
+#include "json.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,18 +44,18 @@ struct deploy {
 	char *state_dir;	/* the environment's own, kept across releases */
 	struct run_user grant_user;	/* runner.yml's user for it, if any */
 	const struct run_user *user;	/* who runs its commands */
-	char *state;		/* outcome */
+	enum job_state state;	/* the outcome; JOB_RUNNING: none yet */
 	char *error;
 };
 
 /* Record the outcome and its reason (taken over); the first one stands. */
-static void set_outcome(struct deploy *d, const char *state, char *error)
+static void set_outcome(struct deploy *d, enum job_state state, char *error)
 {
-	if (d->state) {
+	if (d->state != JOB_RUNNING) {
 		free(error);
 		return;
 	}
-	d->state = xstrdup(state);
+	d->state = state;
 	d->error = error;
 }
 
@@ -67,7 +69,7 @@ static void reject(struct deploy *d, const char *fmt, ...)
 	va_start(ap, fmt);
 	sbuf_vaddf(&sb, fmt, ap);
 	va_end(ap);
-	set_outcome(d, "rejected", sbuf_detach(&sb));
+	set_outcome(d, JOB_REJECTED, sbuf_detach(&sb));
 }
 
 /*
@@ -94,12 +96,12 @@ static int wait_ms(struct deploy *d, int64_t ms)
 		    ctx->on_event)
 			ev = ctx->on_event(ctx->arg);
 		if (ev == STAGE_EV_CANCEL) {
-			set_outcome(d, "canceled", xstrdup("canceled while the "
+			set_outcome(d, JOB_CANCELED, xstrdup("canceled while the "
 			    "deployment waited for its checks"));
 			return 1;
 		}
 		if (ev == STAGE_EV_SHUTDOWN) {
-			set_outcome(d, "interrupted", xstrdup("the daemon stopped "
+			set_outcome(d, JOB_INTERRUPTED, xstrdup("the daemon stopped "
 			    "while the deployment waited for its checks"));
 			return 1;
 		}
@@ -121,8 +123,8 @@ static int record_step(struct deploy *d, const char *name, int ok,
 	write_file_atomic(log, text, strlen(text), 0644);
 	if ((rc = store_stage_add(st, d->job->id, idx, name, log)) == 0 &&
 	    (rc = store_stage_start(st, d->job->id, idx, 0, started)) == 0)
-		rc = store_stage_end(st, d->job->id, idx, ok ? "passed" :
-		    "failed", -1, error);
+		rc = store_stage_end(st, d->job->id, idx, ok ? STEP_PASSED :
+		    STEP_FAILED, -1, error);
 	free(log);
 	return rc;
 }
@@ -236,7 +238,7 @@ static int http_check(struct deploy *d, const struct check_def *c, int *ok)
 		sbuf_release(&text);
 	}
 	if (!*ok)
-		set_outcome(d, "failed", xasprintf("check %s failed: %s", c->http,
+		set_outcome(d, JOB_FAILED, xasprintf("check %s failed: %s", c->http,
 		    err.buf));
 	sbuf_release(&err);
 	free(url);
@@ -264,7 +266,7 @@ static int run_checks(struct deploy *d, const char *ws,
 			free(name);
 			if (err) {
 				*ok = 0;
-				set_outcome(d, "failed", err);
+				set_outcome(d, JOB_FAILED, err);
 			}
 		}
 		if (rc < 0)
@@ -287,6 +289,7 @@ static int verify(struct deploy *d, int *ok)
 	int64_t end = mono_ms() + v->window_ms, *lat = NULL, started = now_ms();
 	size_t n = 0, errors = 0;
 	struct sbuf text = SBUF_INIT, fig = SBUF_INIT;
+	struct json w;
 	int rc;
 
 	while (mono_ms() < end || n == 0) {
@@ -318,11 +321,17 @@ static int verify(struct deploy *d, int *ok)
 	int64_t p95 = n ? lat[k ? k - 1 : 0] : 0;
 	double rate = n ? (double)errors / (double)n : 1;
 	*ok = rate <= v->max_error_rate && p95 <= v->max_latency_ms;
-	sbuf_addf(&fig, "{\"window_ms\":%lld,\"requests\":%zu,\"errors\":%zu,"
-	    "\"error_rate\":%.6f,\"p95_ms\":%lld,\"max_error_rate\":%.6f,"
-	    "\"max_latency_ms\":%lld,\"ok\":%s}", (long long)v->window_ms, n,
-	    errors, rate, (long long)p95, v->max_error_rate,
-	    (long long)v->max_latency_ms, *ok ? "true" : "false");
+	json_init(&w, &fig);
+	json_obj(&w, NULL);
+	json_int(&w, "window_ms", v->window_ms);
+	json_int(&w, "requests", (int64_t)n);
+	json_int(&w, "errors", (int64_t)errors);
+	json_double(&w, "error_rate", rate);
+	json_int(&w, "p95_ms", p95);
+	json_double(&w, "max_error_rate", v->max_error_rate);
+	json_int(&w, "max_latency_ms", v->max_latency_ms);
+	json_bool(&w, "ok", *ok);
+	json_end(&w);
 	free(d->job->figures);
 	d->job->figures = xstrdup(fig.buf);
 	sbuf_addf(&text, "%zu requests, %zu errors (%.3f%%, at most %.3f%%), "
@@ -337,7 +346,7 @@ static int verify(struct deploy *d, int *ok)
 	if (rc == 0)
 		rc = store_deploy_resolve(d->ctx->store, d->job);
 	if (why)
-		set_outcome(d, "failed", why);
+		set_outcome(d, JOB_FAILED, why);
 	free(lat);
 	sbuf_release(&text);
 	sbuf_release(&fig);
@@ -511,7 +520,7 @@ static void resolve(struct deploy *d)
 		tag_info_release(&ti);
 		if ((why = release_refusal(st, d->rc, job->repo, job->env,
 		    job->tag, job->tag_object, job->commit, job->id, &src_id))) {
-			set_outcome(d, "rejected", why);
+			set_outcome(d, JOB_REJECTED, why);
 			return;
 		}
 	}
@@ -537,12 +546,18 @@ static void resolve(struct deploy *d)
 		reject(d, "no passed build with an artifact to deploy");
 		return;
 	}
-	if (strcmp(d->source->state, "passed"))
+	if (d->source->state != JOB_PASSED)
 		reject(d, "build #%lld is %s, not passed", (long long)src_id,
-		    d->source->state);
+		    job_state_name(d->source->state));
 }
 
-static int rollback(struct deploy *d)
+/*
+ * Roll back to d->prev, the release that served before. When it ran to
+ * its checks it records the outcome, rolled_back (*recorded = 1); when it
+ * could not, it only adds why to d->error. Returns 0, or a negative code
+ * when the store failed.
+ */
+static int rollback(struct deploy *d, int *recorded)
 {
 	struct pipeline *ppl = NULL;
 	const struct env_def *penv;
@@ -550,6 +565,7 @@ static int rollback(struct deploy *d)
 	const struct env_def *cur = d->env;
 	int ok, rc = 0;
 
+	*recorded = 0;
 	struct job *src = NULL;
 	char *bad = NULL;
 	if (prepare(d, d->prev->commit, pws, &ppl) < 0 ||
@@ -595,9 +611,9 @@ static int rollback(struct deploy *d)
 	d->env = cur;
 	if (rc < 0)
 		goto out;
-	rc = store_deploy_end(d->ctx->store, d->job, "rolled_back", d->error,
-	    ok ? "healthy" : "failed", d->prev->id);
-	rc = rc < 0 ? rc : 1;	/* recorded */
+	rc = store_deploy_end(d->ctx->store, d->job, JOB_ROLLED_BACK, d->error,
+	    ok ? ENV_HEALTHY : ENV_FAILED, d->prev->id);
+	*recorded = rc == 0;
 out:
 	if (!d->ctx->conf->keep_workspaces)
 		rm_rf(pws);
@@ -655,157 +671,221 @@ static int state_dir(struct deploy *d)
 	return rc;
 }
 
+/*
+ * The steps of a deployment, in order. Each returns 0 (having set the
+ * outcome with set_outcome() or reject() when the deployment must stop)
+ * or a negative code when the store failed. A step that stops the
+ * deployment before `touches` is set has changed nothing the environment
+ * serves: its record stays as it was. From the first step that touches
+ * it on, a failure is the environment's (recorded failed) and rolls back
+ * to the release that served before, when there is one.
+ */
+static int step_setup(struct deploy *d)
+{
+	if (job_logs_dir(d->ctx, d->job) < 0 || mkdir_p(d->tmp, 0700) < 0)
+		set_outcome(d, JOB_FAILED, xstrdup(error_last()));
+	else if (env_user(d) < 0)
+		reject(d, "%s", error_last());
+	return 0;
+}
+
+static int step_resolve(struct deploy *d)
+{
+	resolve(d);
+	return 0;
+}
+
+/* The commit's pipeline, its environment, and whether it needs a tag. */
+static int step_pipeline(struct deploy *d)
+{
+	struct job *job = d->job;
+
+	if (prepare(d, job->commit, d->ws, &d->pl) < 0) {
+		set_outcome(d, JOB_REJECTED, xasprintf("commit %.7s: %s",
+		    job->commit, error_last()));
+		return 0;
+	}
+	if (!(d->env = pipeline_env(d->pl, job->env))) {
+		reject(d, "no environment '%s' in .runner.yml of commit %.7s",
+		    job->env, job->commit);
+		return 0;
+	}
+	if ((d->env->signed_tag || config_env_signed(d->ctx->conf, job->env)) &&
+	    !job->tag && !job->forced_by && !job->rollback_to)
+		reject(d, "environment '%s' requires a signed release tag (or "
+		    "'runner deploy --force')", job->env);
+	return 0;
+}
+
+static int step_gates(struct deploy *d)
+{
+	gates(d, d->ws);
+	if (d->state == JOB_RUNNING && (job_give(d->ws, d->user) < 0 ||
+	    state_dir(d) < 0))
+		set_outcome(d, JOB_FAILED, xstrdup(error_last()));
+	return 0;
+}
+
+/* What serves now (what a failure rolls back to), the release notes, the
+ * release extracted, and the deployment recorded as under way. */
+static int step_release(struct deploy *d)
+{
+	struct job *job = d->job;
+	struct env_rec *er = NULL;
+	struct source *src = NULL;
+	char *why;
+	int rc;
+
+	if (store_env_get(d->ctx->store, job->repo, job->env, &er) == 0 &&
+	    er->current && er->current->release_dir &&
+	    er->current->id != job->id) {
+		d->prev = er->current;
+		er->current = NULL;
+		job->previous = d->prev->id;
+	}
+	env_rec_free(er);
+	if (job->tag || !strcmp(job->env, "production")) {
+		struct sbuf notes = SBUF_INIT;
+		if (job->notes && *job->notes)
+			sbuf_addf(&notes, "%s\n\n", job->notes);
+		release_notes(job->repo, d->prev ? d->prev->commit : NULL,
+		    job->commit, d->prev ? 1000 : 20, &notes);
+		free(job->notes);
+		job->notes = sbuf_detach(&notes);
+	}
+	/* Every deployment, a rollback by hand too, extracts the very bytes
+	 * the build recorded into a release of its own: files changed in an
+	 * older release are never deployed again. */
+	free(job->release_dir);
+	job->release_dir = release_dir(d);
+	if ((rc = extract_release(d, &d->source->artifacts[0], job, &why)) < 0)
+		return rc;
+	if (rc > 0) {
+		set_outcome(d, JOB_FAILED, why);
+		return 0;
+	}
+	if (source_open(job->repo, job->commit, &src) == 0) {
+		free(job->subject);
+		job->subject = xstrdup(source_subject(src));
+	}
+	source_free(src);
+	if ((rc = store_deploy_resolve(d->ctx->store, job)) < 0)
+		return rc;
+	return store_env_deploying(d->ctx->store, job->repo, job->env, job->id);
+}
+
+/* Run the environment's command `name` (when it has one); a failure is
+ * the outcome, `suffix` added to its reason. */
+static int step_command(struct deploy *d, const char *name,
+    const char *script, const char *suffix)
+{
+	char *err = NULL;
+	int rc;
+
+	if (!script)
+		return 0;
+	if ((rc = command(d, name, script, d->ws, d->job, &err)) < 0)
+		return rc;
+	if (err) {
+		set_outcome(d, JOB_FAILED, xasprintf("%s%s", err, suffix));
+		free(err);
+	}
+	return 0;
+}
+
+static int step_backup(struct deploy *d)
+{
+	if (d->job->rollback_to)	/* a rollback restores, not backs up */
+		return 0;
+	return step_command(d, "backup", d->env->backup, "; nothing was "
+	    "deployed");
+}
+
+static int step_deploy(struct deploy *d)
+{
+	return step_command(d, "deploy", d->env->deploy, "");
+}
+
+static int step_restore(struct deploy *d)
+{
+	if (!d->job->rollback_to)
+		return 0;
+	return step_command(d, "restore", d->env->restore, "");
+}
+
+static int step_checks(struct deploy *d)
+{
+	int ok;
+
+	return run_checks(d, d->ws, d->job, &ok);
+}
+
+static int step_verify(struct deploy *d)
+{
+	int ok;
+
+	return d->env->verify.set ? verify(d, &ok) : 0;
+}
+
+static const struct {
+	const char *name;
+	int (*run)(struct deploy *d);
+	int touches;	/* the environment, from this step on */
+} steps[] = {
+	{ "setup", step_setup, 0 },
+	{ "resolve", step_resolve, 0 },
+	{ "pipeline", step_pipeline, 0 },
+	{ "gates", step_gates, 0 },
+	{ "release", step_release, 0 },
+	{ "backup", step_backup, 0 },
+	{ "deploy", step_deploy, 1 },
+	{ "restore", step_restore, 1 },
+	{ "checks", step_checks, 1 },
+	{ "verify", step_verify, 1 },
+};
+
 int deploy_run(struct job_ctx *ctx, struct job *job)
 {
-	struct deploy d = { .ctx = ctx, .job = job };
-	struct env_rec *er = NULL;
-	char *err = NULL;
-	int rc = 0, ok;
+	struct deploy d = { .ctx = ctx, .job = job, .state = JOB_RUNNING };
+	int rc = 0, touched = 0;
 
 	d.rc = config_repo(ctx->conf, job->repo);
 	d.ws = job_workspace_path(ctx->home, job->id);
 	d.tmp = xasprintf("%s/tmp", ctx->home);
 	d.user = ctx->user;
-	if (job_logs_dir(ctx, job) < 0 || mkdir_p(d.tmp, 0700) < 0) {
-		set_outcome(&d, "failed", xstrdup(error_last()));
-		goto end;
-	}
-	if (env_user(&d) < 0) {
-		reject(&d, "%s", error_last());
-		goto end;
-	}
-	resolve(&d);
-	if (d.state)
-		goto end;
-	if (prepare(&d, job->commit, d.ws, &d.pl) < 0) {
-		set_outcome(&d, "rejected", xasprintf("commit %.7s: %s",
-		    job->commit, error_last()));
-		goto end;
-	}
-	if (!(d.env = pipeline_env(d.pl, job->env))) {
-		reject(&d, "no environment '%s' in .runner.yml of commit %.7s",
-		    job->env, job->commit);
-		goto end;
-	}
-	if ((d.env->signed_tag || config_env_signed(ctx->conf, job->env)) &&
-	    !job->tag && !job->forced_by && !job->rollback_to) {
-		reject(&d, "environment '%s' requires a signed release tag (or "
-		    "'runner deploy --force')", job->env);
-		goto end;
-	}
-	gates(&d, d.ws);
-	if (d.state)
-		goto end;
-	if (job_give(d.ws, d.user) < 0 || state_dir(&d) < 0) {
-		set_outcome(&d, "failed", xstrdup(error_last()));
-		goto end;
-	}
-
-	/* What serves now is what a failure rolls back to. */
-	if (store_env_get(ctx->store, job->repo, job->env, &er) == 0 &&
-	    er->current && er->current->release_dir &&
-	    er->current->id != job->id) {
-		d.prev = er->current;
-		er->current = NULL;
-		job->previous = d.prev->id;
-	}
-	if (job->tag || !strcmp(job->env, "production")) {
-		struct sbuf notes = SBUF_INIT;
-		if (job->notes && *job->notes)
-			sbuf_addf(&notes, "%s\n\n", job->notes);
-		release_notes(job->repo, d.prev ? d.prev->commit : NULL,
-		    job->commit, d.prev ? 1000 : 20, &notes);
-		free(job->notes);
-		job->notes = sbuf_detach(&notes);
-	}
-	{
-		/* Every deployment, a rollback by hand too, extracts the very
-		 * bytes the build recorded into a release of its own: files
-		 * changed in an older release are never deployed again. */
-		const struct artifact_rec *a = &d.source->artifacts[0];
-		free(job->release_dir);
-		job->release_dir = release_dir(&d);
-		char *why;
-		if ((rc = extract_release(&d, a, job, &why)) < 0)
+	for (size_t i = 0; i < sizeof(steps) / sizeof(*steps) &&
+	    d.state == JOB_RUNNING; i++) {
+		touched = steps[i].touches;
+		if ((rc = steps[i].run(&d)) < 0)
 			goto out;
-		if (rc > 0) {
-			set_outcome(&d, "failed", why);
-			goto end;
-		}
 	}
-	{
-		struct source *src = NULL;
-		if (source_open(job->repo, job->commit, &src) == 0) {
-			free(job->subject);
-			job->subject = xstrdup(source_subject(src));
-		}
-		source_free(src);
+	if (d.state == JOB_RUNNING) {
+		rc = store_deploy_end(ctx->store, job, JOB_HEALTHY, NULL,
+		    ENV_HEALTHY, job->id);
+	} else if (!touched) {
+		/* Nothing was deployed: the environment's record stays. */
+		if (!job->commit ||
+		    (rc = store_deploy_resolve(ctx->store, job)) == 0)
+			rc = store_deploy_end(ctx->store, job, d.state, d.error,
+			    ENV_UNCHANGED, 0);
+	} else {
+		int recorded = 0;
+		if (d.state == JOB_FAILED && d.prev && !job->rollback_to)
+			rc = rollback(&d, &recorded);
+		if (rc == 0 && !recorded)
+			rc = store_deploy_end(ctx->store, job, d.state, d.error,
+			    ENV_FAILED, 0);
 	}
-	if ((rc = store_deploy_resolve(ctx->store, job)) < 0 ||
-	    (rc = store_env_deploying(ctx->store, job->repo, job->env,
-	    job->id)) < 0)
-		goto out;
-
-	if (d.env->backup && !job->rollback_to) {
-		if ((rc = command(&d, "backup", d.env->backup, d.ws, job,
-		    &err)) < 0)
-			goto out;
-		if (err) {
-			set_outcome(&d, "failed", xasprintf("%s; nothing was "
-			    "deployed", err));
-			goto end;
-		}
-	}
-	if ((rc = command(&d, "deploy", d.env->deploy, d.ws, job, &err)) < 0)
-		goto out;
-	if (err) {
-		set_outcome(&d, "failed", err);
-		err = NULL;
-	}
-	if (!d.state && job->rollback_to && d.env->restore) {
-		if ((rc = command(&d, "restore", d.env->restore, d.ws, job,
-		    &err)) < 0)
-			goto out;
-		if (err) {
-			set_outcome(&d, "failed", err);
-			err = NULL;
-		}
-	}
-	if (!d.state && (rc = run_checks(&d, d.ws, job, &ok)) < 0)
-		goto out;
-	if (!d.state && d.env->verify.set && (rc = verify(&d, &ok)) < 0)
-		goto out;
-	if (!d.state) {
-		rc = store_deploy_end(ctx->store, job, "healthy", NULL, "healthy",
-		    job->id);
-		goto out;
-	}
-	if (!strcmp(d.state, "failed") && d.prev && !job->rollback_to) {
-		if ((rc = rollback(&d)) != 0) {
-			rc = rc < 0 ? rc : 0;
-			goto out;
-		}
-	}
-	rc = store_deploy_end(ctx->store, job, d.state, d.error, "failed", 0);
-	goto out;
-end:
-	/* Nothing was deployed: the environment's record stays as it was. */
-	if (job->commit && (rc = store_deploy_resolve(ctx->store, job)) < 0)
-		goto out;
-	rc = store_deploy_end(ctx->store, job, d.state, d.error, NULL, 0);
 out:
 	if (d.ws && !ctx->conf->keep_workspaces)
 		rm_rf(d.ws);
-	free(err);
 	free(d.ws);
 	free(d.tmp);
 	free(d.state_dir);
 	run_user_release(&d.grant_user);
-	free(d.state);
 	free(d.error);
 	job_free(d.source);
 	job_free(d.prev);
-	env_rec_free(er);
 	pipeline_free(d.pl);
 	return rc;
 }

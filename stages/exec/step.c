@@ -7,7 +7,7 @@
 #include "step.h"
 #include "mask.h"
 #include "config.h"
-#include "store.h"
+#include "jobs.h"
 #include "util.h"
 
 #include <errno.h>
@@ -267,7 +267,7 @@ int step_run_logged(struct job_ctx *ctx, const struct job *job, int idx,
 	res->fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
 	    0644);
 	if (res->fd < 0) {
-		res->state = "failed";
+		res->state = STEP_FAILED;
 		res->error = xasprintf("cannot create log '%s': %s%s", log,
 		    strerror(errno), errno == ENOSPC ? " (no space)" : "");
 		return 0;
@@ -299,7 +299,7 @@ int step_run_logged(struct job_ctx *ctx, const struct job *job, int idx,
 		    &why)) {
 			env_free(&env);
 			free(values);
-			res->state = "failed";
+			res->state = STEP_FAILED;
 			res->exit_code = -1;
 			res->error = def ? xasprintf("%s '%s' names secret '%s', "
 			    "whose scope in runner.yml is %s; it was not given",
@@ -360,30 +360,30 @@ int step_run_logged(struct job_ctx *ctx, const struct job *job, int idx,
 	format_duration(&dur, spec.timeout_ms);
 	switch (r.end) {
 	case STAGE_TIMED_OUT:
-		res->state = "timed_out";
+		res->state = STEP_TIMED_OUT;
 		err = xasprintf("%s '%s' timed out after %s", st->what, st->name,
 		    dur.buf);
 		break;
 	case STAGE_CANCELED:
-		res->state = "canceled";
+		res->state = STEP_CANCELED;
 		res->canceled = 1;
 		err = xasprintf("canceled during %s '%s'", st->what, st->name);
 		break;
 	case STAGE_INTERRUPTED:
-		res->state = "interrupted";
+		res->state = STEP_INTERRUPTED;
 		res->interrupted = 1;
 		err = xasprintf("the daemon stopped during %s '%s'", st->what,
 		    st->name);
 		break;
 	case STAGE_SPAWN_FAILED:
-		res->state = "failed";
+		res->state = STEP_FAILED;
 		err = xasprintf("%s '%s' could not start: %s", st->what, st->name,
 		    error_last());
 		break;
 	case STAGE_EXITED:
-		res->state = "passed";
+		res->state = STEP_PASSED;
 		if (r.log_errno) {
-			res->state = "failed";
+			res->state = STEP_FAILED;
 			err = xasprintf("%s '%s': cannot write its log: %s%s",
 			    st->what, st->name, strerror(r.log_errno),
 			    r.log_errno == ENOSPC ? " (no space)" : "");
@@ -391,12 +391,12 @@ int step_run_logged(struct job_ctx *ctx, const struct job *job, int idx,
 			if (r.log_errno == ENOSPC && r.log_bytes > LOG_KEPT_ON_ENOSPC)
 				(void)!ftruncate(res->fd, LOG_KEPT_ON_ENOSPC);
 		} else if (r.exit_code == 128 + SIGXFSZ) {
-			res->state = "failed";
+			res->state = STEP_FAILED;
 			err = xasprintf("%s '%s' failed with exit code %d: a file "
 			    "grew past its size limit (limits.file_size)",
 			    st->what, st->name, r.exit_code);
 		} else if (r.exit_code) {
-			res->state = "failed";
+			res->state = STEP_FAILED;
 			err = xasprintf("%s '%s' failed with exit code %d", st->what,
 			    st->name, r.exit_code);
 		}

@@ -7,6 +7,7 @@
 #define RUNNER_STEP_H
 
 #include "stage.h"
+#include "state.h"
 
 struct config;
 struct job;
@@ -68,7 +69,7 @@ int job_step(struct job_ctx *ctx, const struct job *job,
  * negative code if the store failed.
  */
 struct step_result {
-	const char *state;
+	enum step_state state;
 	char *error;
 	int fd;
 	int exit_code;

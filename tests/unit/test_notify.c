@@ -11,7 +11,7 @@
 
 #include "config.h"
 #include "notify.h"
-#include "store.h"
+#include "jobs.h"
 #include "util.h"
 
 static struct config *load(const char *yml)
@@ -62,15 +62,15 @@ static void test_describe_masks(void **state)
 static struct job *fake_job(void)
 {
 	static struct stage_rec st = { .idx = 0, .name = "unit", .state =
-	    "failed", .exit_code = 3, .log_path = "/nonexistent" };
+	    STEP_FAILED, .exit_code = 3, .log_path = "/nonexistent" };
 	struct job *j = xcalloc(1, sizeof(*j));
 
 	j->id = 7;
-	j->kind = "build";
+	j->kind = KIND_BUILD;
 	j->repo = "/srv/git/store-erp.git";
 	j->ref = "refs/heads/develop";
 	j->commit = "0123456789abcdef0123456789abcdef01234567";
-	j->state = "failed";
+	j->state = JOB_FAILED;
 	j->subject = "Fix \"quotes\" <and> & ünïcödé\x1b[2J";
 	j->error = "stage 'unit' failed — see the log";
 	j->started_ms = 1000;
@@ -113,9 +113,9 @@ static void test_bodies(void **state)
 	free(b);
 
 	/* a subject line with more than ASCII goes as RFC 2047 words */
-	j->kind = "deploy";
+	j->kind = KIND_DEPLOY;
 	j->env = "production";
-	j->state = "rejected";
+	j->state = JOB_REJECTED;
 	b = notify_body(&c->notify[2], "rejected", "rejected", j, 3, NULL,
 	    NULL);
 	char *subj = strstr(b, "\r\nSubject: ");

@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "store.h"
+#include "deploys.h"
+#include "outbox.h"
 #include "util.h"
 
 #define C1 "1111111111111111111111111111111111111111"
@@ -24,6 +26,10 @@ struct fx {
 	char home[64];
 	struct store *s;
 };
+
+/* States by name, so that the assertions read as the store writes them. */
+#define JOB(name) ((enum job_state)job_state_parse(name))
+#define STEP(name) ((enum step_state)step_state_parse(name))
 
 static int setup(void **state)
 {
@@ -87,7 +93,7 @@ static void test_claim_order_and_supersede(void **state)
 	/* without supersede: strictly oldest first */
 	assert_int_equal(store_claim(fx->s, 100, 0, &j), 0);
 	assert_int_equal(j->id, 1);
-	assert_string_equal(j->state, "running");
+	assert_string_equal(job_state_name(j->state), "running");
 	assert_int_equal(j->attempt, 1);
 	job_free(j);
 
@@ -114,10 +120,10 @@ static void test_supersede_skips_old(void **state)
 	assert_int_equal(j->id, newest);
 	job_free(j);
 	assert_int_equal(store_job_get(fx->s, old, &j), 0);
-	assert_string_equal(j->state, "superseded");
+	assert_string_equal(job_state_name(j->state), "superseded");
 	job_free(j);
 	assert_int_equal(store_job_get(fx->s, mid, &j), 0);
-	assert_string_equal(j->state, "superseded");
+	assert_string_equal(job_state_name(j->state), "superseded");
 	job_free(j);
 }
 
@@ -133,23 +139,23 @@ static void test_stages_and_end(void **state)
 	job_free(j);
 	assert_int_equal(store_stages_init(fx->s, id, names, logs, 3), 0);
 	assert_int_equal(store_stage_start(fx->s, id, 0, 4242, 0), 0);
-	assert_int_equal(store_stage_end(fx->s, id, 0, "failed", 2,
+	assert_int_equal(store_stage_end(fx->s, id, 0, STEP("failed"), 2,
 	    "stage 'unit' failed with exit code 2"), 0);
-	assert_int_equal(store_job_end(fx->s, id, "failed", "boom"), 0);
+	assert_int_equal(store_job_end(fx->s, id, JOB("failed"), "boom"), 0);
 	assert_int_equal(store_job_get(fx->s, id, &j), 0);
-	assert_string_equal(j->state, "failed");
+	assert_string_equal(job_state_name(j->state), "failed");
 	assert_string_equal(j->error, "boom");
 	assert_int_equal(j->nstages, 3);
-	assert_string_equal(j->stages[0].state, "failed");
+	assert_string_equal(step_state_name(j->stages[0].state), "failed");
 	assert_int_equal(j->stages[0].exit_code, 2);
-	assert_string_equal(j->stages[1].state, "skipped");
-	assert_string_equal(j->stages[2].state, "skipped");
+	assert_string_equal(step_state_name(j->stages[1].state), "skipped");
+	assert_string_equal(step_state_name(j->stages[2].state), "skipped");
 	assert_int_equal(j->stages[2].exit_code, -1);
 	job_free(j);
 	/* a finished job cannot be ended again */
-	assert_int_equal(store_job_end(fx->s, id, "passed", NULL), 0);
+	assert_int_equal(store_job_end(fx->s, id, JOB("passed"), NULL), 0);
 	assert_int_equal(store_job_get(fx->s, id, &j), 0);
-	assert_string_equal(j->state, "failed");
+	assert_string_equal(job_state_name(j->state), "failed");
 	job_free(j);
 }
 
@@ -179,7 +185,7 @@ static void test_recover(void **state)
 	assert_int_equal(n, 0);
 	free(pgids);
 	assert_int_equal(store_job_get(fx->s, b, &j), 0);
-	assert_string_equal(j->state, "queued");
+	assert_string_equal(job_state_name(j->state), "queued");
 	assert_int_equal(j->attempt, 1);
 	job_free(j);
 
@@ -189,7 +195,7 @@ static void test_recover(void **state)
 	assert_int_equal(pgids[0], 777);
 	free(pgids);
 	assert_int_equal(store_job_get(fx->s, a, &j), 0);
-	assert_string_equal(j->state, "queued");
+	assert_string_equal(job_state_name(j->state), "queued");
 	assert_int_equal(j->nstages, 0);
 	assert_int_equal(j->nartifacts, 0);	/* the re-run records its own */
 	job_free(j);
@@ -228,7 +234,7 @@ static void test_cancel_retry(void **state)
 
 	assert_int_equal(store_retry(fx->s, b, &retry), 0);
 	assert_int_equal(store_job_get(fx->s, retry, &j), 0);
-	assert_string_equal(j->state, "queued");
+	assert_string_equal(job_state_name(j->state), "queued");
 	assert_int_equal(j->retry_of, b);
 	assert_string_equal(j->commit, C1);
 	job_free(j);
@@ -249,15 +255,15 @@ static void test_list(void **state)
 	for (int i = 0; i < 25; i++) {
 		assert_int_equal(store_claim(fx->s, 1, 0, &j), 0);
 		if (i < 24)
-			assert_int_equal(store_job_end(fx->s, j->id, "passed",
+			assert_int_equal(store_job_end(fx->s, j->id, JOB("passed"),
 			    NULL), 0);
 		job_free(j);
 	}
 	/* 5 queued + 1 running + the 10 newest finished */
 	assert_int_equal(store_jobs_list(fx->s, 10, &v, &n), 0);
 	assert_int_equal(n, 16);
-	assert_string_equal(v[0]->state, "running");
-	assert_string_equal(v[15]->state, "passed");
+	assert_string_equal(job_state_name(v[0]->state), "running");
+	assert_string_equal(job_state_name(v[15]->state), "passed");
 	assert_int_equal(v[6]->id, 24);
 	jobs_free(v, n);
 }
@@ -295,7 +301,7 @@ static int64_t run_build(struct store *s, const char *ref, const char *c,
 	assert_int_equal(store_claim(s, 100, 0, &j), 0);
 	assert_int_equal(j->id, id);
 	job_free(j);
-	assert_int_equal(store_job_end(s, id, state, NULL), 0);
+	assert_int_equal(store_job_end(s, id, JOB(state), NULL), 0);
 	return id;
 }
 
@@ -331,7 +337,7 @@ static void test_events_of_builds(void **state)
 	    "#5 job_fixed=job_fixed job_passed;#6 job_error=job_error;");
 	free(text);
 	/* a job that was already ended records nothing more */
-	assert_int_equal(store_job_end(fx->s, 1, "failed", NULL), 0);
+	assert_int_equal(store_job_end(fx->s, 1, JOB("failed"), NULL), 0);
 	text = events_text(fx->s);
 	assert_int_equal(strstr(text, "#1 job_failed") == NULL, 1);
 	free(text);
@@ -361,8 +367,8 @@ static void test_events_of_deploys(void **state)
 
 		assert_int_equal(store_deploy_enqueue(fx->s, &r, 1, &id), 0);
 		assert_int_equal(store_claim(fx->s, 100, 0, &j), 0);
-		assert_int_equal(store_deploy_end(fx->s, j, cases[i].state, "x",
-		    NULL, 0), 0);
+		assert_int_equal(store_deploy_end(fx->s, j, JOB(cases[i].state),
+		    "x", ENV_UNCHANGED, 0), 0);
 		job_free(j);
 		text = events_text(fx->s);
 		snprintf(want, sizeof(want), "#%lld %s;", (long long)id,
@@ -423,11 +429,10 @@ static void test_outbox(void **state)
 	/* both due now, oldest first */
 	assert_int_equal(store_notif_next(fx->s, &x), 0);
 	assert_string_equal(x->target, "team");
-	assert_string_equal(x->state, "pending");
+	assert_string_equal(notif_state_name(x->state), "pending");
 	assert_int_equal(x->attempts, 0);
 	/* a failed attempt: due again later, so the other one comes next */
-	free(x->state);
-	x->state = xstrdup("pending");
+	x->state = NOTIF_PENDING;
 	x->attempts = 1;
 	x->status = 500;
 	x->error = xstrdup("HTTP 500");
@@ -436,8 +441,7 @@ static void test_outbox(void **state)
 	notif_free(x);
 	assert_int_equal(store_notif_next(fx->s, &x), 0);
 	assert_string_equal(x->target, "oncall");
-	free(x->state);
-	x->state = xstrdup("delivered");
+	x->state = NOTIF_DELIVERED;
 	x->attempts = 1;
 	x->done_ms = now_ms();
 	assert_int_equal(store_notif_result(fx->s, x), 0);
@@ -447,15 +451,15 @@ static void test_outbox(void **state)
 	assert_string_equal(action, "trigger");
 	free(action);
 	assert_null(store_notif_last_action(fx->s, "oncall", "runner/app/y"));
-	assert_int_equal(store_notif_count(fx->s, "pending", &count), 0);
+	assert_int_equal(store_notif_count(fx->s, NOTIF_PENDING, &count), 0);
 	assert_int_equal(count, 1);
-	assert_int_equal(store_notif_count(fx->s, "delivered", &count), 0);
+	assert_int_equal(store_notif_count(fx->s, NOTIF_DELIVERED, &count), 0);
 	assert_int_equal(count, 1);
 	assert_int_equal(store_notifs_of_job(fx->s, id, &list, &n), 0);
 	assert_int_equal(n, 2);
 	assert_string_equal(list[0]->error, "HTTP 500");
 	assert_int_equal(list[0]->status, 500);
-	assert_string_equal(list[1]->state, "delivered");
+	assert_string_equal(notif_state_name(list[1]->state), "delivered");
 	notifs_free(list, n);
 	assert_int_equal(store_notifs_open(fx->s, 10, &list, &n), 0);
 	assert_int_equal(n, 1);

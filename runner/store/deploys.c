@@ -1,0 +1,324 @@
+/*
+ * Deployments in the store (deploys.h): queueing them, what they
+ * resolved, how they ended, environments, releases and their manifests.
+ */
+#include "deploys.h"
+#include "store_int.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum q {
+	Q_DEPLOY_INS = BASE_DEPLOYS, Q_DEPLOY_RESOLVE, Q_CHECK_INS,
+	Q_PASSED_BUILD, Q_HEALTHY_DEPLOY, Q_TAG_DEPLOYED, Q_ENV_SET,
+	Q_ENV_DEPLOYING, Q_ENV_GET, Q_ENV_LIST, Q_RELEASES, Q_MANIFEST_SET,
+	Q_MANIFEST_GET,
+	Q_DEPLOYS_END
+};
+_Static_assert((int)Q_DEPLOYS_END <= (int)BASE_OUTBOX, "deploy statements overlap");
+
+static sql_table sql = {
+	[Q_DEPLOY_INS] = "INSERT INTO jobs (repo, ref, old_commit, commit_id, "
+	    "kind, env, source_job, forced_by, rollback_to, created_ms) VALUES "
+	    "(?1, ?2, '', ?3, 'deploy', ?4, ?5, ?6, ?7, ?8)",
+	[Q_DEPLOY_RESOLVE] = "UPDATE jobs SET commit_id = ?2, source_job = ?3, "
+	    "tag_object = ?4, release_dir = ?5, notes = ?6, previous = ?7, "
+	    "subject = ?8, figures = ?9 WHERE id = ?1",
+	[Q_CHECK_INS] = "INSERT INTO checks (job_id, name, status, latency_ms, "
+	    "ok, error, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[Q_PASSED_BUILD] = "SELECT j.id FROM jobs j WHERE j.kind = 'build' AND "
+	    "j.state = " SQ(N_PASSED) " AND j.repo = ?1 AND j.commit_id = ?2 "
+	    "AND EXISTS (SELECT 1 FROM artifacts a WHERE a.job_id = j.id) ORDER "
+	    "BY j.id DESC LIMIT 1",
+	[Q_HEALTHY_DEPLOY] = "SELECT id FROM jobs WHERE kind = 'deploy' AND "
+	    "state = " SQ(N_HEALTHY) " AND repo = ?1 AND env = ?2 AND commit_id "
+	    "= ?3 ORDER BY id DESC LIMIT 1",
+	[Q_TAG_DEPLOYED] = "SELECT id FROM jobs WHERE kind = 'deploy' AND "
+	    "repo = ?1 AND id != ?4 AND (tag = ?2 OR tag_object = ?3) AND state "
+	    "NOT IN (" SQ(N_QUEUED) ", " SQ(N_REJECTED) ", " SQ(N_SUPERSEDED)
+	    ", " SQ(N_CANCELED) ") ORDER BY id LIMIT 1",
+	[Q_ENV_SET] = "INSERT INTO environments (repo, name, state, release, "
+	    "last, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT "
+	    "(repo, name) DO UPDATE SET state = ?3, release = coalesce(?4, "
+	    "release), last = ?5, updated_ms = ?6",
+	[Q_ENV_DEPLOYING] = "INSERT INTO environments (repo, name, state, last, "
+	    "updated_ms) VALUES (?1, ?2, " SQ(N_DEPLOYING) ", ?3, ?4) ON "
+	    "CONFLICT (repo, name) DO UPDATE SET state = " SQ(N_DEPLOYING) ", "
+	    "last = ?3, updated_ms = ?4",
+	[Q_ENV_GET] = "SELECT repo, name, state, release, last, updated_ms FROM "
+	    "environments WHERE repo = ?1 AND name = ?2",
+	[Q_ENV_LIST] = "SELECT repo, name, state, release, last, updated_ms "
+	    "FROM environments ORDER BY repo, name",
+	[Q_RELEASES] = "SELECT id FROM jobs WHERE kind = 'deploy' AND env = ?1 "
+	    "AND release_dir IS NOT NULL ORDER BY id DESC",
+	[Q_MANIFEST_SET] = "UPDATE jobs SET manifest = ?2 WHERE id = ?1",
+	[Q_MANIFEST_GET] = "SELECT manifest FROM jobs WHERE id = ?1",
+};
+
+static int insert_deploys(struct store *s, const struct deploy_req *r,
+    size_t n, int64_t *ids)
+{
+	int64_t now = now_ms();
+	int error;
+
+	for (size_t i = 0; i < n; i++) {
+		if ((error = run(s, Q_DEPLOY_INS, sql, "queue deployment",
+		    ARGS(arg_text(r[i].repo), arg_text(r[i].ref),
+		    arg_text(r[i].commit), arg_text(r[i].env),
+		    arg_id(r[i].source_job), arg_text(r[i].forced_by),
+		    arg_id(r[i].rollback_to), arg_int(now)))) < 0)
+			return error;
+		if (ids)
+			ids[i] = sqlite3_last_insert_rowid(s->db);
+	}
+	return 0;
+}
+
+int store_deploy_enqueue(struct store *s, const struct deploy_req *r,
+    size_t n, int64_t *ids)
+{
+	int error;
+
+	if ((error = begin_durable(s)) < 0)
+		return error;
+	if ((error = insert_deploys(s, r, n, ids)) < 0 ||
+	    (error = commit(s)) < 0)
+		rollback(s);
+	return error;
+}
+
+int store_job_end_deploy(struct store *s, int64_t id, enum job_state state,
+    const char *error_msg, const struct deploy_req *r, size_t n)
+{
+	int error;
+
+	if ((error = begin_durable(s)) < 0)
+		return error;
+	if ((error = job_end(s, id, state, error_msg)) < 0 ||
+	    (error = insert_deploys(s, r, n, NULL)) < 0 ||
+	    (error = commit(s)) < 0)
+		rollback(s);
+	return error;
+}
+
+int store_deploy_resolve(struct store *s, const struct job *j)
+{
+	return run(s, Q_DEPLOY_RESOLVE, sql, "record deployment",
+	    ARGS(arg_int(j->id), arg_text(j->commit), arg_id(j->source_job),
+	    arg_text(j->tag_object), arg_text(j->release_dir),
+	    arg_text(j->notes), arg_id(j->previous), arg_text(j->subject),
+	    arg_text(j->figures)));
+}
+
+int store_check_add(struct store *s, int64_t id, const struct check_rec *c)
+{
+	return run(s, Q_CHECK_INS, sql, "record check", ARGS(arg_int(id),
+	    arg_text(c->name), arg_int(c->status), arg_int(c->latency_ms),
+	    arg_int(c->ok), arg_text(c->error),
+	    arg_int(c->at_ms ? c->at_ms : now_ms())));
+}
+
+int64_t store_passed_build(struct store *s, const char *repo,
+    const char *commit)
+{
+	return first_id(s, Q_PASSED_BUILD, sql, ARGS(arg_text(repo),
+	    arg_text(commit)));
+}
+
+int64_t store_healthy_deploy(struct store *s, const char *repo,
+    const char *env, const char *commit)
+{
+	return first_id(s, Q_HEALTHY_DEPLOY, sql, ARGS(arg_text(repo),
+	    arg_text(env), arg_text(commit)));
+}
+
+int64_t store_tag_deployed(struct store *s, const char *repo,
+    const char *tag, const char *tag_object, int64_t except)
+{
+	return first_id(s, Q_TAG_DEPLOYED, sql, ARGS(arg_text(repo),
+	    arg_text(tag), arg_text(tag_object), arg_int(except)));
+}
+
+int store_deploy_end(struct store *s, const struct job *j,
+    enum job_state state, const char *error_msg, int env_state,
+    int64_t serving)
+{
+	int error;
+
+	if ((error = begin_durable(s)) < 0)
+		return error;
+	if ((error = job_end(s, j->id, state, error_msg)) < 0)
+		goto out;
+	if (env_state != ENV_UNCHANGED && (error = run(s, Q_ENV_SET, sql,
+	    "record environment", ARGS(arg_text(j->repo), arg_text(j->env),
+	    arg_text(env_state_name((enum env_state)env_state)),
+	    arg_id(serving), arg_int(j->id), arg_int(now_ms())))) < 0)
+		goto out;
+	error = commit(s);
+out:
+	if (error < 0)
+		rollback(s);
+	return error;
+}
+
+int store_env_deploying(struct store *s, const char *repo, const char *env,
+    int64_t id)
+{
+	return run(s, Q_ENV_DEPLOYING, sql, "record environment",
+	    ARGS(arg_text(repo), arg_text(env), arg_int(id),
+	    arg_int(now_ms())));
+}
+
+static struct env_rec *env_from_row(sqlite3_stmt *st)
+{
+	struct env_rec *e = xcalloc(1, sizeof(*e));
+
+	e->repo = col_text(st, 0);
+	e->name = col_text(st, 1);
+	e->state = (enum env_state)env_state_parse(
+	    (const char *)sqlite3_column_text(st, 2));
+	e->release = sqlite3_column_int64(st, 3);
+	e->last = sqlite3_column_int64(st, 4);
+	e->updated_ms = sqlite3_column_int64(st, 5);
+	return e;
+}
+
+static int env_details(struct store *s, struct env_rec *e)
+{
+	int error = 0;
+
+	if (e->release && (error = store_job_get(s, e->release,
+	    &e->current)) < 0)
+		return error;
+	if (e->last && (error = store_job_get(s, e->last, &e->latest)) < 0)
+		return error;
+	return 0;
+}
+
+int store_env_get(struct store *s, const char *repo, const char *env,
+    struct env_rec **out)
+{
+	sqlite3_stmt *st = stmt_bound(s, Q_ENV_GET, sql, ARGS(arg_text(repo),
+	    arg_text(env)));
+	struct env_rec *e = NULL;
+	int rc, error;
+
+	*out = NULL;
+	if (!st)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		e = env_from_row(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return error_set(ERR_NOTFOUND, "environment '%s' has never been "
+		    "deployed", env);
+	if (rc != SQLITE_ROW)
+		return db_error(s, "read environment");
+	if ((error = env_details(s, e)) < 0) {
+		env_rec_free(e);
+		return error;
+	}
+	*out = e;
+	return 0;
+}
+
+int store_envs_list(struct store *s, struct env_rec ***out, size_t *n)
+{
+	sqlite3_stmt *st = stmt(s, Q_ENV_LIST, sql);
+	struct env_rec **v = NULL;
+	size_t k = 0;
+	int rc, error = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!st)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		v = xrealloc(v, (k + 1) * sizeof(*v));
+		v[k++] = env_from_row(st);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		error = db_error(s, "list environments");
+	for (size_t i = 0; i < k && error == 0; i++)
+		error = env_details(s, v[i]);
+	if (error < 0) {
+		envs_free(v, k);
+		return error;
+	}
+	*out = v;
+	*n = k;
+	return 0;
+}
+
+void env_rec_free(struct env_rec *e)
+{
+	if (!e)
+		return;
+	free(e->repo);
+	free(e->name);
+	job_free(e->current);
+	job_free(e->latest);
+	free(e);
+}
+
+void envs_free(struct env_rec **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		env_rec_free(v[i]);
+	free(v);
+}
+
+int store_releases(struct store *s, const char *env, struct job ***out,
+    size_t *n)
+{
+	sqlite3_stmt *st = stmt_bound(s, Q_RELEASES, sql, ARGS(arg_text(env)));
+	int64_t *ids = NULL;
+	size_t k = 0;
+	int error;
+
+	*out = NULL;
+	*n = 0;
+	if (!st)
+		return -1;
+	if ((error = ids_of(s, st, &ids, &k)) < 0)
+		return error;
+	*out = xcalloc(k + 1, sizeof(**out));
+	for (size_t i = 0; i < k; i++) {
+		if ((error = store_job_get(s, ids[i], &(*out)[i])) < 0) {
+			jobs_free(*out, i);
+			*out = NULL;
+			*n = 0;
+			break;
+		}
+		*n = i + 1;
+	}
+	free(ids);
+	return error;
+}
+
+int store_manifest_set(struct store *s, int64_t id, const char *manifest)
+{
+	return run(s, Q_MANIFEST_SET, sql, "store a manifest", ARGS(arg_int(id),
+	    arg_text(manifest)));
+}
+
+int store_manifest_get(struct store *s, int64_t id, char **out)
+{
+	sqlite3_stmt *st = stmt_bound(s, Q_MANIFEST_GET, sql,
+	    ARGS(arg_int(id)));
+	int rc;
+
+	*out = NULL;
+	if (!st)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*out = col_text(st, 0);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_error(s, "read a manifest");
+	return *out ? 0 : ERR_NOTFOUND;
+}

@@ -1,0 +1,72 @@
+/*
+ * Deployments in the store: queueing them, what they resolved, how they
+ * ended, the environments they leave behind, release manifests.
+ */
+#ifndef RUNNER_DEPLOYS_H
+#define RUNNER_DEPLOYS_H
+
+#include "jobs.h"
+
+/* A deployment to queue (after a passed build, or by hand). */
+struct deploy_req {
+	const char *repo, *ref, *commit, *env;
+	int64_t source_job;
+	const char *forced_by;
+	int64_t rollback_to;
+};
+
+/* What an environment runs now. */
+struct env_rec {
+	char *repo, *name;
+	enum env_state state;
+	int64_t release;	/* the deploy job serving, 0 if none */
+	int64_t last;		/* the latest deploy job */
+	int64_t updated_ms;
+	struct job *current;	/* the serving release, if any */
+	struct job *latest;	/* the latest deploy, if any */
+};
+
+/* Queue deployments in one transaction; ids get the new job ids. */
+int store_deploy_enqueue(struct store *s, const struct deploy_req *r,
+    size_t n, int64_t *ids);
+/* A build job that ends and queues its deployments in one transaction. */
+int store_job_end_deploy(struct store *s, int64_t id, enum job_state state,
+    const char *error, const struct deploy_req *r, size_t n);
+/* Record what a deploy job resolved (commit, source, tag object...). */
+int store_deploy_resolve(struct store *s, const struct job *j);
+int store_check_add(struct store *s, int64_t id, const struct check_rec *c);
+/* The newest passed build of `commit` in `repo` with an artifact, or 0. */
+int64_t store_passed_build(struct store *s, const char *repo,
+    const char *commit);
+/* A healthy deployment of `commit` to `env`, or 0. */
+int64_t store_healthy_deploy(struct store *s, const char *repo,
+    const char *env, const char *commit);
+/* Another deployment from the same tag name or tag object, or 0. */
+int64_t store_tag_deployed(struct store *s, const char *repo,
+    const char *tag, const char *tag_object, int64_t except);
+/* End a deploy job and set its environment's state (ENV_UNCHANGED: leave
+ * the environment's record as it is), in one transaction. `serving` is
+ * the release now serving (0 keeps what is recorded). */
+#define ENV_UNCHANGED (-1)
+int store_deploy_end(struct store *s, const struct job *j,
+    enum job_state state, const char *error, int env_state,
+    int64_t serving);
+/* Mark an environment as being deployed by job `id`. */
+int store_env_deploying(struct store *s, const char *repo, const char *env,
+    int64_t id);
+/* One environment (ERR_NOTFOUND if never deployed), or all of them. */
+int store_env_get(struct store *s, const char *repo, const char *env,
+    struct env_rec **out);
+int store_envs_list(struct store *s, struct env_rec ***out, size_t *n);
+void env_rec_free(struct env_rec *e);
+void envs_free(struct env_rec **v, size_t n);
+/* The deploy jobs of `env` that extracted a release, newest first. */
+int store_releases(struct store *s, const char *env, struct job ***out,
+    size_t *n);
+
+/* The manifest of release `id` (manifest.h): store it, or read it (caller
+ * frees; ERR_NOTFOUND for a release extracted before manifests). */
+int store_manifest_set(struct store *s, int64_t id, const char *manifest);
+int store_manifest_get(struct store *s, int64_t id, char **out);
+
+#endif

@@ -1,0 +1,692 @@
+/*
+ * Jobs in the store (jobs.h): the queue, claims, stages, artifacts,
+ * cancels, retries and recovery, and job_move(), through which every
+ * change of a job's state goes.
+ */
+#include "jobs.h"
+#include "store_int.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum q {
+	Q_ENQ_INSERT = BASE_JOBS, Q_ENQ_FIND,
+	Q_SUPERSEDE, Q_SUPERSEDE_DEPLOY, Q_CLAIM, Q_CLAIM_SYNC,
+	Q_JOB_GET, Q_STAGES_GET, Q_ARTS_GET, Q_CHECKS_GET,
+	Q_LIST_ACTIVE, Q_LIST_DONE,
+	Q_SUBJECT, Q_STAGES_DEL, Q_STAGE_INS, Q_STAGE_START, Q_STAGE_END,
+	Q_STAGE_COUNT, Q_JOB_END, Q_STAGES_SKIP, Q_ART_INS,
+	Q_CANCEL_QUEUED, Q_CANCEL_RUNNING, Q_CANCEL_GET, Q_CANCEL_PIDS,
+	Q_RETRY,
+	Q_REC_PGIDS, Q_REC_CANCELED, Q_REC_STAGES, Q_REC_ARTS, Q_REC_JOBS,
+	Q_REC_DEPLOYS, Q_REC_DEPLOY_IDS, Q_QUEUED,
+	Q_JOBS_END
+};
+_Static_assert((int)Q_JOBS_END <= (int)BASE_DEPLOYS, "job statements overlap");
+
+#define JOB_COLS "id, repo, ref, old_commit, commit_id, state, error, " \
+	"subject, attempt, cancel, worker_pid, retry_of, created_ms, " \
+	"started_ms, finished_ms, kind, env, tag, tag_object, forced_by, " \
+	"release_dir, notes, figures, source_job, rollback_to, previous"
+
+/* Of worker ?W (0: any worker): the jobs it runs right now. */
+#define OWNED(w) "state = " SQ(N_RUNNING) " AND (" w " = 0 OR " \
+	"worker_pid = " w ")"
+/* For job_move(): ?1 is the state left, ?2 the state entered. */
+#define FROM "state = ?1"
+
+static sql_table sql = {
+	[Q_ENQ_INSERT] = "INSERT OR IGNORE INTO jobs (repo, ref, old_commit, "
+	    "commit_id, dedup, created_ms, kind, env, tag) VALUES (?1, ?2, ?3, "
+	    "?4, ?1 || char(0) || ?2 || char(0) || ?3 || char(0) || ?4, ?5, "
+	    "CASE WHEN ?6 IS NULL THEN 'build' ELSE 'deploy' END, ?6, ?7)",
+	[Q_ENQ_FIND] = "SELECT id FROM jobs WHERE dedup = ?1 || char(0) || ?2 "
+	    "|| char(0) || ?3 || char(0) || ?4",
+	/* builds: by a newer push to the same ref; automatic deploys: by a
+	 * newer automatic deploy to the same environment. Retries, tags and
+	 * deploys by hand are asked for explicitly and never superseded. Two
+	 * statements, so each lookup of a newer job uses an index. */
+	[Q_SUPERSEDE] = "UPDATE jobs SET state = ?2, finished_ms = ?3 WHERE "
+	    FROM " AND kind = 'build' AND retry_of IS NULL AND EXISTS (SELECT 1 "
+	    "FROM jobs n WHERE n.repo = jobs.repo AND n.ref = jobs.ref AND "
+	    "n.id > jobs.id AND n.kind = 'build' AND n.retry_of IS NULL)",
+	[Q_SUPERSEDE_DEPLOY] = "UPDATE jobs SET state = ?2, finished_ms = ?3 "
+	    "WHERE " FROM " AND kind = 'deploy' AND tag IS NULL AND forced_by IS "
+	    "NULL AND rollback_to IS NULL AND EXISTS (SELECT 1 FROM jobs n WHERE "
+	    "n.kind = 'deploy' AND n.repo = jobs.repo AND n.env = jobs.env AND "
+	    "n.id > jobs.id AND n.tag IS NULL AND n.forced_by IS NULL AND "
+	    "n.rollback_to IS NULL)",
+	/* deployments to one environment never run at the same time */
+	[Q_CLAIM] = "UPDATE jobs SET state = ?2, worker_pid = ?3, started_ms = "
+	    "?4, attempt = attempt + 1, error = NULL WHERE id = (SELECT id FROM "
+	    "jobs q WHERE " FROM " AND (kind = 'build' OR NOT EXISTS (SELECT 1 "
+	    "FROM jobs r WHERE r.state = ?2 AND r.kind = 'deploy' AND r.repo = "
+	    "q.repo AND r.env = q.env)) ORDER BY id LIMIT 1) RETURNING id",
+	/* a write only to make a relaxed claim durable (see store_claim) */
+	[Q_CLAIM_SYNC] = "UPDATE jobs SET worker_pid = worker_pid WHERE id = ?1",
+	[Q_JOB_GET] = "SELECT " JOB_COLS " FROM jobs WHERE id = ?1",
+	[Q_STAGES_GET] = "SELECT idx, name, state, exit_code, error, log_path, "
+	    "started_ms, finished_ms FROM stages WHERE job_id = ?1 ORDER BY idx",
+	[Q_ARTS_GET] = "SELECT path, size, sha256, files FROM artifacts WHERE "
+	    "job_id = ?1 ORDER BY id",
+	[Q_CHECKS_GET] = "SELECT name, status, latency_ms, ok, error, at_ms "
+	    "FROM checks WHERE job_id = ?1 ORDER BY id",
+	[Q_LIST_ACTIVE] = "SELECT " JOB_COLS " FROM jobs WHERE state IN ("
+	    SQ(N_QUEUED) ", " SQ(N_RUNNING) ") ORDER BY id",
+	[Q_LIST_DONE] = "SELECT " JOB_COLS " FROM jobs WHERE state NOT IN ("
+	    SQ(N_QUEUED) ", " SQ(N_RUNNING) ") ORDER BY id DESC LIMIT ?1",
+	[Q_SUBJECT] = "UPDATE jobs SET subject = ?2 WHERE id = ?1",
+	[Q_STAGES_DEL] = "DELETE FROM stages WHERE job_id = ?1",
+	[Q_STAGE_INS] = "INSERT INTO stages (job_id, idx, name, log_path) "
+	    "VALUES (?1, ?2, ?3, ?4)",
+	[Q_STAGE_START] = "UPDATE stages SET state = " SQ(N_RUNNING) ", pgid = "
+	    "?3, started_ms = ?4 WHERE job_id = ?1 AND idx = ?2",
+	[Q_STAGE_END] = "UPDATE stages SET state = ?3, exit_code = ?4, "
+	    "error = ?5, finished_ms = ?6 WHERE job_id = ?1 AND idx = ?2",
+	[Q_STAGE_COUNT] = "SELECT count(*) FROM stages WHERE job_id = ?1",
+	[Q_JOB_END] = "UPDATE jobs SET state = ?2, error = ?4, finished_ms = ?5 "
+	    "WHERE id = ?3 AND " FROM,
+	[Q_STAGES_SKIP] = "UPDATE stages SET state = " SQ(N_SKIPPED) " WHERE "
+	    "job_id = ?1 AND state = " SQ(N_PENDING),
+	[Q_ART_INS] = "INSERT INTO artifacts (job_id, path, size, sha256, "
+	    "files) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[Q_CANCEL_QUEUED] = "UPDATE jobs SET state = ?2, finished_ms = ?4, "
+	    "error = 'canceled before it started' WHERE id = ?3 AND " FROM,
+	[Q_CANCEL_RUNNING] = "UPDATE jobs SET cancel = 1 WHERE id = ?1 AND "
+	    "state = " SQ(N_RUNNING),
+	[Q_CANCEL_GET] = "SELECT cancel FROM jobs WHERE id = ?1",
+	[Q_CANCEL_PIDS] = "SELECT worker_pid FROM jobs WHERE state = "
+	    SQ(N_RUNNING) " AND cancel = 1 AND worker_pid IS NOT NULL",
+	[Q_RETRY] = "INSERT INTO jobs (repo, ref, old_commit, commit_id, "
+	    "retry_of, created_ms) SELECT repo, ref, old_commit, commit_id, "
+	    "id, ?2 FROM jobs WHERE id = ?1",
+	[Q_REC_PGIDS] = "SELECT s.pgid FROM stages s JOIN jobs j ON j.id = "
+	    "s.job_id WHERE j." OWNED("?1") " AND s.state = " SQ(N_RUNNING)
+	    " AND s.pgid IS NOT NULL",
+	[Q_REC_CANCELED] = "UPDATE jobs SET state = ?2, finished_ms = ?4, "
+	    "error = 'canceled (the daemon stopped while it ran)' WHERE " FROM
+	    " AND (?3 = 0 OR worker_pid = ?3) AND cancel = 1",
+	/* an artifact recorded just before the daemon died, the job not yet
+	 * ended: the re-run records its own */
+	[Q_REC_ARTS] = "DELETE FROM artifacts WHERE job_id IN (SELECT id FROM "
+	    "jobs WHERE kind = 'build' AND " OWNED("?1") ")",
+	[Q_REC_STAGES] = "DELETE FROM stages WHERE job_id IN (SELECT id FROM "
+	    "jobs WHERE kind = 'build' AND " OWNED("?1") ")",
+	[Q_REC_JOBS] = "UPDATE jobs SET state = ?2, worker_pid = NULL, "
+	    "started_ms = NULL WHERE kind = 'build' AND " FROM " AND (?3 = 0 "
+	    "OR worker_pid = ?3)",
+	/* a deployment is never re-run by itself: it may have half happened */
+	[Q_REC_DEPLOYS] = "UPDATE jobs SET state = ?2, finished_ms = ?4, "
+	    "error = 'the daemon died during the deployment; it is not re-run "
+	    "by itself' WHERE kind = 'deploy' AND " FROM " AND (?3 = 0 OR "
+	    "worker_pid = ?3)",
+	[Q_REC_DEPLOY_IDS] = "SELECT id FROM jobs WHERE kind = 'deploy' AND "
+	    OWNED("?1"),
+	[Q_QUEUED] = "SELECT count(*) FROM jobs WHERE state = " SQ(N_QUEUED),
+};
+
+const char *job_kind_name(enum job_kind k)
+{
+	return k == KIND_DEPLOY ? "deploy" : "build";
+}
+
+int job_move(struct store *s, int q, sql_table table, enum job_state from,
+    enum job_state to, const struct arg *a, size_t n, int *changed)
+{
+	struct arg all[16];
+	sqlite3_stmt *st;
+	int error;
+
+	if (changed)
+		*changed = 0;
+	if (!job_state_legal(from, to))
+		return error_set(ERR_INVALID, "store '%s': a job cannot go from "
+		    "%s to %s", s->path, job_state_name(from),
+		    job_state_name(to));
+	if (n + 2 > sizeof(all) / sizeof(*all))
+		return error_set(-1, "store: too many arguments");
+	all[0] = arg_text(job_state_name(from));
+	all[1] = arg_text(job_state_name(to));
+	for (size_t i = 0; i < n; i++)
+		all[i + 2] = a[i];
+	if (!(st = stmt_bound(s, q, table, all, n + 2)))
+		return -1;
+	if ((error = exec_stmt(s, st, "change a job's state")) == 0 && changed)
+		*changed = sqlite3_changes(s->db);
+	return error;
+}
+
+int store_enqueue(struct store *s, const struct push *p, size_t n,
+    struct enqueued *out)
+{
+	int64_t now = now_ms();
+	int error;
+
+	if ((error = begin_durable(s)) < 0)
+		return error;
+	for (size_t i = 0; i < n; i++) {
+		if ((error = run(s, Q_ENQ_INSERT, sql, "enqueue",
+		    ARGS(arg_text(p[i].repo), arg_text(p[i].ref),
+		    arg_text(p[i].old), arg_text(p[i].new), arg_int(now),
+		    arg_text(p[i].env), arg_text(p[i].tag)))) < 0)
+			goto out;
+		out[i].duplicate = sqlite3_changes(s->db) == 0;
+		out[i].id = out[i].duplicate ? first_id(s, Q_ENQ_FIND, sql,
+		    ARGS(arg_text(p[i].repo), arg_text(p[i].ref),
+		    arg_text(p[i].old), arg_text(p[i].new))) :
+		    sqlite3_last_insert_rowid(s->db);
+	}
+	error = commit(s);
+out:
+	if (error < 0)
+		rollback(s);
+	return error;
+}
+
+static struct job *job_from_row(sqlite3_stmt *st)
+{
+	struct job *j = xcalloc(1, sizeof(*j));
+	const char *kind = (const char *)sqlite3_column_text(st, 15);
+
+	j->id = sqlite3_column_int64(st, 0);
+	j->repo = col_text(st, 1);
+	j->ref = col_text(st, 2);
+	j->old = col_text(st, 3);
+	j->commit = col_text(st, 4);
+	j->state = (enum job_state)job_state_parse(
+	    (const char *)sqlite3_column_text(st, 5));
+	j->error = col_text(st, 6);
+	j->subject = col_text(st, 7);
+	j->attempt = sqlite3_column_int(st, 8);
+	j->cancel = sqlite3_column_int(st, 9);
+	j->worker_pid = (pid_t)sqlite3_column_int64(st, 10);
+	j->retry_of = sqlite3_column_int64(st, 11);
+	j->created_ms = sqlite3_column_int64(st, 12);
+	j->started_ms = sqlite3_column_int64(st, 13);
+	j->finished_ms = sqlite3_column_int64(st, 14);
+	j->kind = kind && !strcmp(kind, "deploy") ? KIND_DEPLOY : KIND_BUILD;
+	j->env = col_text(st, 16);
+	j->tag = col_text(st, 17);
+	j->tag_object = col_text(st, 18);
+	j->forced_by = col_text(st, 19);
+	j->release_dir = col_text(st, 20);
+	j->notes = col_text(st, 21);
+	j->figures = col_text(st, 22);
+	j->source_job = sqlite3_column_int64(st, 23);
+	j->rollback_to = sqlite3_column_int64(st, 24);
+	j->previous = sqlite3_column_int64(st, 25);
+	return j;
+}
+
+static void add_stage(sqlite3_stmt *st, struct job *j)
+{
+	struct stage_rec *r;
+
+	j->stages = xrealloc(j->stages, (j->nstages + 1) * sizeof(*j->stages));
+	r = &j->stages[j->nstages++];
+	r->idx = sqlite3_column_int(st, 0);
+	r->name = col_text(st, 1);
+	r->state = (enum step_state)step_state_parse(
+	    (const char *)sqlite3_column_text(st, 2));
+	r->exit_code = sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 :
+	    sqlite3_column_int(st, 3);
+	r->error = col_text(st, 4);
+	r->log_path = col_text(st, 5);
+	r->started_ms = sqlite3_column_int64(st, 6);
+	r->finished_ms = sqlite3_column_int64(st, 7);
+}
+
+static void add_artifact(sqlite3_stmt *st, struct job *j)
+{
+	struct artifact_rec *a;
+
+	j->artifacts = xrealloc(j->artifacts, (j->nartifacts + 1) *
+	    sizeof(*j->artifacts));
+	a = &j->artifacts[j->nartifacts++];
+	a->path = col_text(st, 0);
+	a->size = sqlite3_column_int64(st, 1);
+	a->sha256 = col_text(st, 2);
+	a->files = sqlite3_column_int64(st, 3);
+}
+
+static void add_check(sqlite3_stmt *st, struct job *j)
+{
+	struct check_rec *c;
+
+	j->checks = xrealloc(j->checks, (j->nchecks + 1) * sizeof(*j->checks));
+	c = &j->checks[j->nchecks++];
+	c->name = col_text(st, 0);
+	c->status = sqlite3_column_int(st, 1);
+	c->latency_ms = sqlite3_column_int64(st, 2);
+	c->ok = sqlite3_column_int(st, 3);
+	c->error = col_text(st, 4);
+	c->at_ms = sqlite3_column_int64(st, 5);
+}
+
+/* Hand each row of `q` for job `j` to `add`. */
+static int each_row(struct store *s, enum q q, struct job *j,
+    void (*add)(sqlite3_stmt *, struct job *), const char *what)
+{
+	sqlite3_stmt *st = stmt_bound(s, q, sql, ARGS(arg_int(j->id)));
+	int rc;
+
+	if (!st)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		add(st, j);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : db_error(s, what);
+}
+
+static int load_details(struct store *s, struct job *j)
+{
+	int error;
+
+	if ((error = each_row(s, Q_STAGES_GET, j, add_stage,
+	    "read stages")) < 0 ||
+	    (error = each_row(s, Q_ARTS_GET, j, add_artifact,
+	    "read artifacts")) < 0)
+		return error;
+	return each_row(s, Q_CHECKS_GET, j, add_check, "read checks");
+}
+
+int store_job_get(struct store *s, int64_t id, struct job **out)
+{
+	sqlite3_stmt *st = stmt_bound(s, Q_JOB_GET, sql, ARGS(arg_int(id)));
+	struct job *j = NULL;
+	int rc, error;
+
+	*out = NULL;
+	if (!st)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		j = job_from_row(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return error_set(ERR_NOTFOUND, "no job #%lld", (long long)id);
+	if (rc != SQLITE_ROW)
+		return db_error(s, "read job");
+	if ((error = load_details(s, j)) < 0) {
+		job_free(j);
+		return error;
+	}
+	*out = j;
+	return 0;
+}
+
+static int list_query(struct store *s, sqlite3_stmt *st, struct job ***v,
+    size_t *n)
+{
+	int rc;
+
+	if (!st)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*v = xrealloc(*v, (*n + 1) * sizeof(**v));
+		(*v)[(*n)++] = job_from_row(st);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return db_error(s, "list jobs");
+	return 0;
+}
+
+int store_jobs_list(struct store *s, int limit, struct job ***out,
+    size_t *nout)
+{
+	struct job **v = NULL;
+	size_t n = 0;
+	int error;
+
+	*out = NULL;
+	*nout = 0;
+	/* One read transaction, so the list is one consistent picture. */
+	if ((error = exec_sql(s, "BEGIN", "begin")) < 0)
+		return error;
+	if ((error = list_query(s, stmt(s, Q_LIST_ACTIVE, sql), &v, &n)) < 0 ||
+	    (error = list_query(s, stmt_bound(s, Q_LIST_DONE, sql,
+	    ARGS(arg_int(limit))), &v, &n)) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if ((error = load_details(s, v[i])) < 0)
+			goto out;
+	*out = v;
+	*nout = n;
+	v = NULL;
+	n = 0;
+out:
+	exec_sql(s, "COMMIT", "commit");
+	jobs_free(v, n);
+	return error;
+}
+
+int store_claim(struct store *s, pid_t worker, int supersede,
+    struct job **out)
+{
+	sqlite3_stmt *st;
+	struct arg a[4];
+	int64_t id = 0;
+	int rc, error;
+
+	*out = NULL;
+	if ((error = begin(s)) < 0)
+		return error;
+	if (supersede && ((error = job_move(s, Q_SUPERSEDE, sql, JOB_QUEUED,
+	    JOB_SUPERSEDED, ARGS(arg_int(now_ms())), NULL)) < 0 ||
+	    (error = job_move(s, Q_SUPERSEDE_DEPLOY, sql, JOB_QUEUED,
+	    JOB_SUPERSEDED, ARGS(arg_int(now_ms())), NULL)) < 0))
+		goto out;
+	/* the claim returns the job it took: job_move's binding, by hand */
+	a[0] = arg_text(job_state_name(JOB_QUEUED));
+	a[1] = arg_text(job_state_name(JOB_RUNNING));
+	a[2] = arg_int(worker);
+	a[3] = arg_int(now_ms());
+	if (!(st = stmt_bound(s, Q_CLAIM, sql, a, 4))) {
+		error = -1;
+		goto out;
+	}
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		id = sqlite3_column_int64(st, 0);
+	while (rc == SQLITE_ROW)
+		rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		error = db_error(s, "claim");
+		goto out;
+	}
+	if ((error = commit(s)) < 0)
+		goto out;
+	if (!id)
+		return ERR_NOTFOUND;
+	if ((error = store_job_get(s, id, out)) < 0)
+		return error;
+	/*
+	 * On a relaxed connection the claim above is not synced: a build
+	 * whose claim a power cut takes back is simply run from the queue.
+	 * A deployment must never start twice, so its claim is made durable
+	 * (a synced commit syncs everything before it in the WAL) before the
+	 * worker acts on it.
+	 */
+	if (s->relaxed && (*out)->kind == KIND_DEPLOY) {
+		if ((error = begin_durable(s)) < 0 || (error = run(s,
+		    Q_CLAIM_SYNC, sql, "claim", ARGS(arg_int(id)))) < 0 ||
+		    (error = commit(s)) < 0) {
+			rollback(s);
+			job_free(*out);
+			*out = NULL;
+		}
+	}
+	return error;
+out:
+	rollback(s);
+	return error;
+}
+
+void job_free(struct job *j)
+{
+	if (!j)
+		return;
+	free(j->repo);
+	free(j->ref);
+	free(j->old);
+	free(j->commit);
+	free(j->error);
+	free(j->subject);
+	for (size_t i = 0; i < j->nstages; i++) {
+		free(j->stages[i].name);
+		free(j->stages[i].error);
+		free(j->stages[i].log_path);
+	}
+	free(j->stages);
+	for (size_t i = 0; i < j->nartifacts; i++) {
+		free(j->artifacts[i].path);
+		free(j->artifacts[i].sha256);
+	}
+	free(j->artifacts);
+	for (size_t i = 0; i < j->nchecks; i++) {
+		free(j->checks[i].name);
+		free(j->checks[i].error);
+	}
+	free(j->checks);
+	free(j->env);
+	free(j->tag);
+	free(j->tag_object);
+	free(j->forced_by);
+	free(j->release_dir);
+	free(j->notes);
+	free(j->figures);
+	free(j);
+}
+
+void jobs_free(struct job **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		job_free(v[i]);
+	free(v);
+}
+
+int64_t store_queued(struct store *s)
+{
+	return first_id(s, Q_QUEUED, sql, NO_ARGS);
+}
+
+int store_job_set_subject(struct store *s, int64_t id, const char *subject)
+{
+	return run(s, Q_SUBJECT, sql, "set subject", ARGS(arg_int(id),
+	    arg_text(subject)));
+}
+
+int store_stages_init(struct store *s, int64_t id, char *const *names,
+    char *const *log_paths, size_t n)
+{
+	int error;
+
+	if ((error = begin(s)) < 0)
+		return error;
+	if ((error = run(s, Q_STAGES_DEL, sql, "reset stages",
+	    ARGS(arg_int(id)))) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if ((error = store_stage_add(s, id, (int)i, names[i],
+		    log_paths[i])) < 0)
+			goto out;
+	error = commit(s);
+out:
+	if (error < 0)
+		rollback(s);
+	return error;
+}
+
+int store_stage_start(struct store *s, int64_t id, int idx, pid_t pgid,
+    int64_t at_ms)
+{
+	return run(s, Q_STAGE_START, sql, "start stage", ARGS(arg_int(id),
+	    arg_int(idx), arg_id(pgid), arg_int(at_ms ? at_ms : now_ms())));
+}
+
+int store_stage_end(struct store *s, int64_t id, int idx,
+    enum step_state state, int exit_code, const char *error)
+{
+	return run(s, Q_STAGE_END, sql, "end stage", ARGS(arg_int(id),
+	    arg_int(idx), arg_text(step_state_name(state)),
+	    arg_count(exit_code), arg_text(error), arg_int(now_ms())));
+}
+
+int store_stage_count(struct store *s, int64_t id, int *n)
+{
+	sqlite3_stmt *st = stmt_bound(s, Q_STAGE_COUNT, sql, ARGS(arg_int(id)));
+	int rc;
+
+	if (!st)
+		return -1;
+	rc = sqlite3_step(st);
+	*n = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : db_error(s, "count stages");
+}
+
+int store_stage_add(struct store *s, int64_t id, int idx, const char *name,
+    const char *log_path)
+{
+	return run(s, Q_STAGE_INS, sql, "add stage", ARGS(arg_int(id),
+	    arg_int(idx), arg_text(name), arg_text(log_path)));
+}
+
+int job_end(struct store *s, int64_t id, enum job_state state,
+    const char *error_msg)
+{
+	int error, ended;
+
+	if ((error = run(s, Q_STAGES_SKIP, sql, "skip stages",
+	    ARGS(arg_int(id)))) < 0 || (error = job_move(s, Q_JOB_END, sql,
+	    JOB_RUNNING, state, ARGS(arg_int(id), arg_text(error_msg),
+	    arg_int(now_ms())), &ended)) < 0)
+		return error;
+	return ended ? outbox_job_ended(s, id) : 0;
+}
+
+int store_job_end(struct store *s, int64_t id, enum job_state state,
+    const char *error_msg)
+{
+	int error;
+
+	if ((error = begin_durable(s)) < 0)
+		return error;
+	if ((error = job_end(s, id, state, error_msg)) < 0 ||
+	    (error = commit(s)) < 0)
+		rollback(s);
+	return error;
+}
+
+int store_artifact_add(struct store *s, int64_t id, const char *path,
+    int64_t size, const char *sha256, int64_t files)
+{
+	return run(s, Q_ART_INS, sql, "record artifact", ARGS(arg_int(id),
+	    arg_text(path), arg_int(size), arg_text(sha256), arg_int(files)));
+}
+
+int store_cancel(struct store *s, int64_t id, int *running)
+{
+	struct job *j = NULL;
+	int error;
+
+	*running = 0;
+	if ((error = begin_durable(s)) < 0)
+		return error;
+	if ((error = store_job_get(s, id, &j)) < 0)
+		goto out;
+	if (j->state == JOB_QUEUED) {
+		error = job_move(s, Q_CANCEL_QUEUED, sql, JOB_QUEUED, JOB_CANCELED,
+		    ARGS(arg_int(id), arg_int(now_ms())), NULL);
+	} else if (j->state == JOB_RUNNING) {
+		error = run(s, Q_CANCEL_RUNNING, sql, "cancel", ARGS(arg_int(id)));
+		*running = 1;
+	} else {
+		error = error_set(ERR_INVALID, "job #%lld is already %s",
+		    (long long)id, job_state_name(j->state));
+	}
+	if (error == 0)
+		error = commit(s);
+out:
+	if (error < 0)
+		rollback(s);
+	job_free(j);
+	return error;
+}
+
+int store_cancel_requested(struct store *s, int64_t id)
+{
+	return first_id(s, Q_CANCEL_GET, sql, ARGS(arg_int(id))) != 0;
+}
+
+static int pid_query(struct store *s, sqlite3_stmt *st, pid_t **out,
+    size_t *n)
+{
+	int64_t *ids;
+	int error;
+
+	*out = NULL;
+	*n = 0;
+	if (!st)
+		return -1;
+	if ((error = ids_of(s, st, &ids, n)) < 0)
+		return error;
+	if (*n)
+		*out = xcalloc(*n, sizeof(**out));
+	for (size_t i = 0; i < *n; i++)
+		(*out)[i] = (pid_t)ids[i];
+	free(ids);
+	return 0;
+}
+
+int store_cancel_workers(struct store *s, pid_t **out, size_t *n)
+{
+	return pid_query(s, stmt(s, Q_CANCEL_PIDS, sql), out, n);
+}
+
+int store_retry(struct store *s, int64_t id, int64_t *new_id)
+{
+	int error;
+
+	if ((error = begin_durable(s)) < 0)
+		return error;
+	if ((error = run(s, Q_RETRY, sql, "retry", ARGS(arg_int(id),
+	    arg_int(now_ms())))) < 0 || (error = commit(s)) < 0)
+		rollback(s);
+	if (error < 0)
+		return error;
+	if (sqlite3_changes(s->db) == 0)
+		return error_set(ERR_NOTFOUND, "no job #%lld", (long long)id);
+	*new_id = sqlite3_last_insert_rowid(s->db);
+	return 0;
+}
+
+int store_recover(struct store *s, pid_t worker, pid_t **pgids, size_t *n)
+{
+	int64_t *deploys = NULL, now = now_ms();
+	size_t ndeploys = 0;
+	sqlite3_stmt *st;
+	int error;
+
+	*pgids = NULL;
+	*n = 0;
+	if ((error = begin_durable(s)) < 0)
+		return error;
+	if ((error = pid_query(s, stmt_bound(s, Q_REC_PGIDS, sql,
+	    ARGS(arg_int(worker))), pgids, n)) < 0 ||
+	    (error = job_move(s, Q_REC_CANCELED, sql, JOB_RUNNING, JOB_CANCELED,
+	    ARGS(arg_int(worker), arg_int(now)), NULL)) < 0)
+		goto out;
+	if (!(st = stmt_bound(s, Q_REC_DEPLOY_IDS, sql,
+	    ARGS(arg_int(worker))))) {
+		error = -1;
+		goto out;
+	}
+	if ((error = ids_of(s, st, &deploys, &ndeploys)) < 0 ||
+	    (error = job_move(s, Q_REC_DEPLOYS, sql, JOB_RUNNING,
+	    JOB_INTERRUPTED, ARGS(arg_int(worker), arg_int(now)), NULL)) < 0)
+		goto out;
+	for (size_t i = 0; i < ndeploys; i++)	/* each ends 'interrupted' */
+		if ((error = outbox_job_ended(s, deploys[i])) < 0)
+			goto out;
+	if ((error = run(s, Q_REC_ARTS, sql, "recover",
+	    ARGS(arg_int(worker)))) < 0 ||
+	    (error = run(s, Q_REC_STAGES, sql, "recover",
+	    ARGS(arg_int(worker)))) < 0 ||
+	    (error = job_move(s, Q_REC_JOBS, sql, JOB_RUNNING, JOB_QUEUED,
+	    ARGS(arg_int(worker)), NULL)) < 0)
+		goto out;
+	error = commit(s);
+out:
+	free(deploys);
+	if (error < 0) {
+		rollback(s);
+		free(*pgids);
+		*pgids = NULL;
+		*n = 0;
+	}
+	return error;
+}

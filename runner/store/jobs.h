@@ -1,0 +1,147 @@
+/*
+ * Jobs in the store: builds and deployments, their stages (a deployment's
+ * steps are stages too), artifacts and check results; the queue, claims,
+ * cancels, retries and recovery. Every change of a job's state is a
+ * transition of state.h's machine, made in one transaction.
+ */
+#ifndef RUNNER_JOBS_H
+#define RUNNER_JOBS_H
+
+#include "state.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct store;
+
+/* A build runs a pushed commit's pipeline; a deployment puts a passed
+ * build's artifact into an environment. */
+enum job_kind { KIND_BUILD, KIND_DEPLOY };
+const char *job_kind_name(enum job_kind k);	/* "build", "deploy" */
+
+struct stage_rec {
+	int idx;
+	char *name;
+	enum step_state state;
+	int exit_code;	/* -1 when none */
+	char *error;
+	char *log_path;
+	int64_t started_ms, finished_ms;
+};
+
+struct artifact_rec {
+	char *path;
+	int64_t size;
+	char *sha256;
+	int64_t files;
+};
+
+struct check_rec {
+	char *name;
+	int status;		/* HTTP status, or exit code of a command */
+	int64_t latency_ms;
+	int ok;
+	char *error;
+	int64_t at_ms;
+};
+
+struct job {
+	int64_t id;
+	char *repo, *ref, *old, *commit, *error, *subject;
+	enum job_state state;
+	enum job_kind kind;
+	char *env;		/* deploys: the environment */
+	char *tag;		/* deploys from a release tag: its name */
+	char *tag_object;	/* and the tag object's id */
+	char *forced_by;	/* a deploy by hand with --force: the user */
+	char *release_dir;	/* where the release was extracted */
+	char *notes;		/* release notes */
+	char *figures;		/* JSON of what verification measured */
+	int64_t source_job;	/* the build whose artifact is deployed */
+	int64_t rollback_to;	/* a rollback by hand: the release to restore */
+	int64_t previous;	/* the release serving before this deploy */
+	struct check_rec *checks;
+	size_t nchecks;
+	int attempt;
+	int cancel;
+	pid_t worker_pid;
+	int64_t retry_of;	/* 0: none */
+	int64_t created_ms, started_ms, finished_ms;
+	struct stage_rec *stages;
+	size_t nstages;
+	struct artifact_rec *artifacts;
+	size_t nartifacts;
+};
+
+struct push {
+	const char *repo, *ref, *old, *new;
+	const char *env;	/* set for a release tag: a deploy to env */
+	const char *tag;
+};
+
+struct enqueued {
+	int64_t id;
+	int duplicate;	/* the same push was already queued */
+};
+
+/* Queue one job per push, all in one durable transaction. */
+int store_enqueue(struct store *s, const struct push *p, size_t n,
+    struct enqueued *out);
+/*
+ * Take the oldest queued job for `worker` (ERR_NOTFOUND if none). With
+ * `supersede`, queued jobs with a newer job on the same ref are first
+ * recorded 'superseded'. The caller frees *out with job_free().
+ */
+int store_claim(struct store *s, pid_t worker, int supersede,
+    struct job **out);
+/* One job with its stages and artifacts (ERR_NOTFOUND if none). */
+int store_job_get(struct store *s, int64_t id, struct job **out);
+/* Every queued and running job, then the `limit` newest finished ones. */
+int store_jobs_list(struct store *s, int limit, struct job ***out,
+    size_t *nout);
+void job_free(struct job *j);
+void jobs_free(struct job **v, size_t n);
+
+int store_job_set_subject(struct store *s, int64_t id, const char *subject);
+/* How many jobs wait in the queue (0 also when the store cannot say). */
+int64_t store_queued(struct store *s);
+/* Replace the job's stage rows with pending ones. */
+int store_stages_init(struct store *s, int64_t id, char *const *names,
+    char *const *log_paths, size_t n);
+/* A stage starts (at `at_ms`, 0: now) in process group `pgid`. */
+int store_stage_start(struct store *s, int64_t id, int idx, pid_t pgid,
+    int64_t at_ms);
+int store_stage_end(struct store *s, int64_t id, int idx,
+    enum step_state state, int exit_code, const char *error);
+/* End a running job (and mark its pending stages skipped). */
+int store_job_end(struct store *s, int64_t id, enum job_state state,
+    const char *error);
+int store_artifact_add(struct store *s, int64_t id, const char *path,
+    int64_t size, const char *sha256, int64_t files);
+
+/*
+ * Cancel: a queued job ends 'canceled' at once (*running = 0); a running
+ * one is flagged for its worker (*running = 1). ERR_INVALID if finished.
+ */
+int store_cancel(struct store *s, int64_t id, int *running);
+int store_cancel_requested(struct store *s, int64_t id);
+/* Workers whose running job has a cancel request. */
+int store_cancel_workers(struct store *s, pid_t **out, size_t *n);
+/* Queue a new job for the same repository, ref and commit. */
+int store_retry(struct store *s, int64_t id, int64_t *new_id);
+
+/*
+ * Jobs left 'running' by a dead daemon (worker == 0) or a dead worker go
+ * back to 'queued' (attempt kept; canceled ones end 'canceled'). The
+ * process groups of their stages that were running are returned so the
+ * caller can make sure nothing of them is left.
+ */
+int store_recover(struct store *s, pid_t worker, pid_t **pgids, size_t *n);
+
+/* How many stage rows a job has; the next one gets this index. */
+int store_stage_count(struct store *s, int64_t id, int *n);
+/* Add stage row `idx` to a running job (deploy steps come one by one). */
+int store_stage_add(struct store *s, int64_t id, int idx, const char *name,
+    const char *log_path);
+#endif
