@@ -313,8 +313,11 @@ int child_start(struct child *c)
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 			;
 		error = error_set(sh.err == ENOENT ? ERR_NOTFOUND : -1,
-		    "cannot start '%s': %s failed: %s%s", c->sandbox ?
-		    BWRAP_PATH : prog, step_names[sh.step], strerror(sh.err),
+		    "cannot start '%s': %s%s%s%s failed: %s%s", c->sandbox ?
+		    BWRAP_PATH : prog, step_names[sh.step],
+		    sh.step == STEP_CWD && c->cwd ? " '" : "",
+		    sh.step == STEP_CWD && c->cwd ? c->cwd : "",
+		    sh.step == STEP_CWD && c->cwd ? "'" : "", strerror(sh.err),
 		    c->sandbox && sh.err == ENOENT ? " (the sandbox needs "
 		    "bubblewrap: apt-get install bubblewrap)" : "");
 		goto out;

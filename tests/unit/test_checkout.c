@@ -1,0 +1,186 @@
+/*
+ * Unit tests of checkout.c: a commit of a real bare repository made with
+ * git, read and checked out as a worker does (the differential test
+ * against git's own checkout over a corpus is t0225).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "checkout.h"
+#include "pipeline.h"
+#include "util.h"
+
+struct fx {
+	char dir[64];
+	char *repo;
+	char head[41];
+};
+
+/* Run a shell command in the fixture's folder; its first output line
+ * (up to 40 characters) into `out` when given. */
+static void sh(struct fx *fx, char *out, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void sh(struct fx *fx, char *out, const char *fmt, ...)
+{
+	struct sbuf cmd = SBUF_INIT;
+	va_list ap;
+	FILE *p;
+
+	sbuf_addf(&cmd, "cd %s && (", fx->dir);
+	va_start(ap, fmt);
+	sbuf_vaddf(&cmd, fmt, ap);
+	va_end(ap);
+	sbuf_adds(&cmd, ") 2>/dev/null");
+	assert_non_null(p = popen(cmd.buf, "r"));
+	char line[128] = "";
+	if (!fgets(line, sizeof(line), p))
+		line[0] = '\0';
+	while (fgetc(p) != EOF)
+		;
+	assert_int_equal(pclose(p), 0);
+	if (out) {
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(out, 41, "%s", line);
+	}
+	sbuf_release(&cmd);
+}
+
+static int setup(void **state)
+{
+	struct fx *fx = xcalloc(1, sizeof(*fx));
+
+	strcpy(fx->dir, "/tmp/runner-checkout-XXXXXX");
+	if (!mkdtemp(fx->dir))
+		return -1;
+	fx->repo = xasprintf("%s/app.git", fx->dir);
+	sh(fx, NULL, "git init -q --bare app.git && git init -q src && cd src "
+	    "&& git config user.email t@example.com && git config user.name t "
+	    "&& mkdir -p sub/deep && printf 'hello\\n' > a.txt && "
+	    "printf '#!/bin/sh\\n' > run.sh && chmod +x run.sh && "
+	    "ln -s a.txt link && printf 'x' > sub/deep/b && "
+	    "printf 'stages:\\n  - name: unit\\n    run: make\\n' > .runner.yml "
+	    "&& git add -A && git commit -q -m 'Subject line' -m body && "
+	    "git push -q ../app.git HEAD:refs/heads/develop");
+	sh(fx, fx->head, "git -C app.git rev-parse refs/heads/develop");
+	*state = fx;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fx *fx = *state;
+
+	rm_rf(fx->dir);
+	free(fx->repo);
+	free(fx);
+	return 0;
+}
+
+static void test_read_and_check_out(void **state)
+{
+	struct fx *fx = *state;
+	struct source *src = NULL;
+	struct pipeline *pl = NULL;
+	struct sbuf buf = SBUF_INIT;
+	char *ws = xasprintf("%s/ws", fx->dir), *p;
+	char target[64];
+	struct stat st;
+	ssize_t n;
+
+	assert_int_equal(source_open(fx->repo, fx->head, &src), 0);
+	assert_string_equal(source_subject(src), "Subject line");
+	assert_int_equal(source_read(src, "a.txt", 100, &buf), 0);
+	assert_string_equal(buf.buf, "hello\n");
+	assert_int_equal(source_read(src, "missing", 100, &buf), ERR_NOTFOUND);
+	assert_int_equal(source_pipeline(src, &pl), 0);
+	assert_int_equal(pl->nstages, 1);
+	assert_string_equal(pl->stages[0].name, "unit");
+	assert_int_equal(source_checkout(src, ws), 0);
+
+	p = xasprintf("%s/run.sh", ws);
+	assert_int_equal(stat(p, &st), 0);
+	assert_true(st.st_mode & S_IXUSR);
+	free(p);
+	p = xasprintf("%s/link", ws);
+	n = readlink(p, target, sizeof(target) - 1);
+	assert_true(n > 0);
+	target[n] = '\0';
+	assert_string_equal(target, "a.txt");
+	free(p);
+	p = xasprintf("%s/sub/deep/b", ws);
+	sbuf_reset(&buf);
+	assert_int_equal(read_file(p, 10, &buf), 0);
+	assert_string_equal(buf.buf, "x");
+	free(p);
+	/* a real work tree: git itself sees the commit, and nothing changed */
+	char head[41];
+	sh(fx, head, "git -C ws rev-parse HEAD");
+	assert_string_equal(head, fx->head);
+	sh(fx, NULL, "test -z \"$(git -C ws status --porcelain)\"");
+	/* the workspace must not exist yet */
+	assert_true(source_checkout(src, ws) < 0);
+
+	pipeline_free(pl);
+	source_free(src);
+	sbuf_release(&buf);
+	free(ws);
+}
+
+static void test_bad_commits(void **state)
+{
+	struct fx *fx = *state;
+	struct source *src = NULL;
+
+	assert_true(source_open(fx->repo, "not-hex", &src) < 0);
+	assert_true(source_open(fx->repo,
+	    "0123456789012345678901234567890123456789", &src) < 0);
+	assert_non_null(strstr(error_last(), "0123456"));
+	assert_true(source_open("/nonexistent/repo.git", fx->head, &src) < 0);
+}
+
+/* Trees git itself would refuse to check out: a '.GIT' folder (the
+ * repository's own on a case-insensitive file system), '..'. */
+static void test_hostile_names(void **state)
+{
+	struct fx *fx = *state;
+	static const char *const names[] = { ".GIT", "git~1", ".git " };
+	char blob[41], tree[41], commit[41];
+
+	sh(fx, blob, "printf evil | git -C app.git hash-object -w --stdin");
+	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
+		struct source *src = NULL;
+		char *ws = xasprintf("%s/ws%zu", fx->dir, i);
+		sh(fx, tree, "printf '100644 blob %s\\tconfig\\n' | "
+		    "git -C app.git mktree --missing", blob);
+		sh(fx, tree, "printf '040000 tree %s\\t%s\\n' | "
+		    "git -C app.git mktree --missing", tree, names[i]);
+		sh(fx, commit, "git -C app.git commit-tree -m x %s", tree);
+		assert_int_equal(source_open(fx->repo, commit, &src), 0);
+		assert_true(source_checkout(src, ws) < 0);
+		assert_non_null(strstr(error_last(), names[i]));
+		source_free(src);
+		free(ws);
+	}
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_read_and_check_out),
+		T(test_bad_commits),
+		T(test_hostile_names),
+	};
+	checkout_global_init();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
