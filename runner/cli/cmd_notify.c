@@ -43,7 +43,8 @@ static void list(const struct config *c)
 			sbuf_addf(&sb, " %s", t->on[j]);
 		if (t->repos)
 			sbuf_addf(&sb, "\n  repos: %s", t->repos);
-		sbuf_addf(&sb, "\n  retries: %d, backoff from ", t->retries);
+		sbuf_addf(&sb, "\n  retries: %lld, backoff from ",
+		    (long long)t->retries);
 		format_duration(&sb, t->backoff_ms);
 		sbuf_addch(&sb, '\n');
 	}

@@ -22,15 +22,11 @@ static const char usage[] =
     "\"release_files\": intact, tampered (files changed since it was\n"
     "extracted: also shown as TAMPERED), missing or unknown.\n";
 
-struct rel_opts {
-	const char *repo;
-	int json;
-};
-
 int cmd_releases(int argc, char **argv)
 {
 	const char *home_opt = NULL;
-	struct rel_opts o = { 0 };
+	const char *repo = NULL;
+	int json = 0;
 	struct cli_session cs = { 0 };
 	struct env_rec *e = NULL;
 	struct job **v = NULL;
@@ -39,9 +35,9 @@ int cmd_releases(int argc, char **argv)
 	int rc;
 
 	const struct opt opts[] = {
-		OPT_STRING(0, "repo", &o.repo, "REPO",
+		OPT_STRING(0, "repo", &repo, "REPO",
 		    "the repository, when more than one has ENV"),
-		OPT_BOOL(0, "json", &o.json, "print JSON"),
+		OPT_BOOL(0, "json", &json, "print JSON"),
 		OPT_END(),
 	};
 
@@ -52,7 +48,7 @@ int cmd_releases(int argc, char **argv)
 	rc = EXIT_FAIL;
 	if (cli_open(home_opt, &cs) < 0)
 		goto out;
-	if (cli_find_env(cs.store, o.repo, argv[optind], &e) < 0)
+	if (cli_find_env(cs.store, repo, argv[optind], &e) < 0)
 		goto out;
 	if (store_releases(cs.store, e->name, &v, &n) < 0) {
 		cli_error("%s", error_last());
@@ -61,7 +57,7 @@ int cmd_releases(int argc, char **argv)
 	int64_t serving = e->current ? e->current->id : 0;
 	struct json w;
 	json_init(&w, &out);
-	if (o.json) {
+	if (json) {
 		json_obj(&w, NULL);
 		json_string(&w, "environment", e->name);
 		json_id(&w, "serving", serving);
@@ -75,7 +71,7 @@ int cmd_releases(int argc, char **argv)
 		char *changed_first;
 		const char *files = cli_release_state(cs.store, j, &changed,
 		    &changed_first);
-		if (o.json) {
+		if (json) {
 			/* the job's object, with what its files are now */
 			json_obj(&w, NULL);
 			json_job_members(&w, j);
@@ -98,7 +94,7 @@ int cmd_releases(int argc, char **argv)
 		sbuf_addch(&out, '\n');
 		free(changed_first);
 	}
-	if (o.json) {
+	if (json) {
 		json_end(&w);
 		json_end(&w);
 		sbuf_addch(&out, '\n');

@@ -21,24 +21,20 @@ static const char usage[] =
     "restore command and its checks. --repo picks the repository when\n"
     "several have ENV.\n";
 
-struct rb_opts {
-	const char *repo;
-	int64_t to;
-};
-
 int cmd_rollback(int argc, char **argv)
 {
 	const char *home_opt = NULL;
-	struct rb_opts o = { 0 };
+	const char *repo = NULL;
+	int64_t to = 0;
 	struct cli_session cs = { 0 };
 	struct env_rec *e = NULL;
 	int rc;
 	int64_t new_id;
 
 	const struct opt opts[] = {
-		OPT_STRING(0, "repo", &o.repo, "REPO",
+		OPT_STRING(0, "repo", &repo, "REPO",
 		    "the repository, when more than one has ENV"),
-		OPT_JOB(0, "to", &o.to, "RELEASE",
+		OPT_JOB(0, "to", &to, "RELEASE",
 		    "the release to go back to (default: the one before)"),
 		OPT_END(),
 	};
@@ -50,9 +46,10 @@ int cmd_rollback(int argc, char **argv)
 	rc = EXIT_FAIL;
 	if (cli_open(home_opt, &cs) < 0)
 		goto out;
-	if (cli_find_env(cs.store, o.repo, argv[optind], &e) < 0)
+	if (cli_find_env(cs.store, repo, argv[optind], &e) < 0)
 		goto out;
-	int64_t to = o.to ? o.to : e->current ? e->current->previous : 0;
+	if (!to && e->current)
+		to = e->current->previous;
 	if (!to) {
 		cli_error("no earlier release of '%s' to roll back to (name one "
 		    "with --to; see 'runner releases %s')", e->name, e->name);

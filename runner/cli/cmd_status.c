@@ -107,11 +107,6 @@ static void job_line(struct sbuf *sb, const struct job *j, int tty)
 	}
 }
 
-struct status_opts {
-	int json;
-	int limit;
-};
-
 static void env_json(struct json *w, struct store *st,
     const struct env_rec *e)
 {
@@ -206,19 +201,19 @@ int cmd_status(int argc, char **argv)
 {
 	const char *home_opt = NULL;
 	struct cli_session cs = { 0 };
-	struct status_opts o = { 0, -1 };
+	int json = 0, limit = -1;
 	struct job **jobs = NULL;
 	struct env_rec **envs = NULL;
 	struct notification **notes = NULL;
 	struct sbuf out = SBUF_INIT, warn = SBUF_INIT;
 	size_t n = 0, nenvs = 0, nnotes = 0;
 	int64_t pending = 0, dead = 0;
-	int json, limit, rc;
+	int rc;
 	const char *home;
 
 	const struct opt opts[] = {
-		OPT_BOOL(0, "json", &o.json, "print JSON"),
-		OPT_INT('n', "limit", &o.limit, "N",
+		OPT_BOOL(0, "json", &json, "print JSON"),
+		OPT_INT('n', "limit", &limit, "N",
 		    "finished jobs shown (default 10, 20 with --json)", 0, 100000),
 		OPT_END(),
 	};
@@ -227,8 +222,7 @@ int cmd_status(int argc, char **argv)
 		return rc;
 	if (optind != argc)
 		return cli_usage(usage);
-	json = o.json;
-	limit = o.limit >= 0 ? o.limit : json ? 20 : 10;
+	limit = limit >= 0 ? limit : json ? 20 : 10;
 	rc = EXIT_FAIL;
 	if (cli_open(home_opt, &cs) < 0)
 		goto out;

@@ -27,7 +27,7 @@ const struct command commands[] = {
 	{ "rollback",     cmd_rollback,     "redeploy the previous release of an environment" },
 	{ "releases",     cmd_releases,     "list the releases of an environment" },
 	{ "notify",       cmd_worker,       "list notification targets, or send a test event to one" },
-	{ "check",        cmd_worker,       "validate a pipeline file" },
+	{ "check",        cmd_check,        "validate a pipeline file" },
 	{ "pre-receive",  cmd_worker,       "the pre-receive hook (install-hook --pre-receive)" },
 	{ NULL, NULL, NULL },
 };

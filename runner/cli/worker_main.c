@@ -17,7 +17,6 @@ static const struct command worker_commands[] = {
 	{ "artifacts",   cmd_artifacts,   "list a job's artifacts, or extract them safely" },
 	{ "deploy",      cmd_deploy,      "deploy a passed build's artifact to an environment" },
 	{ "notify",      cmd_notify,      "list notification targets, or send a test event to one" },
-	{ "check",       cmd_check,       "validate a pipeline file" },
 	{ "pre-receive", cmd_pre_receive, "the pre-receive hook (install-hook --pre-receive)" },
 };
 

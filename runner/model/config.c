@@ -3,15 +3,19 @@
  * with the same position-carrying messages as the pipeline file.
  */
 #include "config.h"
+#include "schema.h"
 #include "util.h"
 #include "ynode.h"
 
+#include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
+
 
 const char config_template[] =
 "# runner configuration. Every key is optional; shown are the defaults.\n"
@@ -123,198 +127,204 @@ const char config_template[] =
 "#     retries: 6                  # after the first attempt\n"
 "#     backoff: 2s                 # doubling per retry\n";
 
-static const char *const top_keys[] = {
-	"workers", "default_timeout", "kill_grace", "shutdown_grace", "idle_exit",
-	"supersede", "keep_workspaces", "path", "repos", "secrets", "notify",
-	"limits", "log_cap", "isolate", "network", "build_user", "release_user",
-	"trust_repositories", "environments", NULL
+/* ---- the schema of runner.yml (schema.h) ---- */
+
+#define FIELD(type, m) .off = offsetof(type, m)
+#define COUNT(type, m) .count_off = offsetof(type, m)
+
+static const struct sfield config_limit_fields[] = {
+	{ .key = "processes", .kind = S_INT, FIELD(struct run_limits, processes),
+	    .min = 1, .max = LONG_MAX, .def = "4096",
+	    .doc = "processes of the stage's user (RLIMIT_NPROC; not applied "
+	    "to root)" },
+	{ .key = "memory", .kind = S_SIZE, FIELD(struct run_limits, memory),
+	    .doc = "address space of each process (RLIMIT_AS), like `8G`" },
+	{ .key = "file_size", .kind = S_SIZE,
+	    FIELD(struct run_limits, file_size),
+	    .doc = "largest file a process may write (RLIMIT_FSIZE)" },
+	{ .key = "open_files", .kind = S_INT,
+	    FIELD(struct run_limits, open_files), .min = 1, .max = LONG_MAX,
+	    .doc = "open descriptors per process (RLIMIT_NOFILE)" },
+	SFIELD_END
 };
-static const char *const secret_keys[] = {
-	"value", "file", "environments", "refs", "repos", NULL
-};
-static const char *const env_keys[] = { "user", "paths", "requires", NULL };
-static const char *const notify_keys[] = {
-	"name", "slack", "pagerduty", "email", "webhook", "on", "repos",
-	"retries", "backoff", NULL
-};
-static const char *const service_keys[] = {
-	[NOTIFY_SLACK] = "slack", [NOTIFY_PAGERDUTY] = "pagerduty",
-	[NOTIFY_EMAIL] = "email", [NOTIFY_WEBHOOK] = "webhook",
-};
-static const char *const pagerduty_keys[] = { "routing_key", "url", NULL };
-static const char *const email_keys[] = {
-	"smtp", "from", "to", "username", "password", "starttls", NULL
-};
-static const char *const webhook_keys[] = { "url", "secret", NULL };
-static const char *const repo_keys[] = {
-	"path", "branches", "release_tags", "allowed_signers", "gpg_keyring",
-	"auto_deploy", "require_staging", "isolate", "network", NULL
+static const struct schema config_limits_schema = {
+	.name = "limits", .fields = config_limit_fields, .rel = REL_IN,
+	.doc = "The rlimits of every stage that sets none.",
 };
 
-static int get_duration(const char *file, const struct ynode *root,
-    const char *key, int64_t *out)
+/* A stage's limits: what it does not set is runner.yml's. */
+static const struct sfield stage_limit_fields[] = {
+	{ .key = "processes", .kind = S_INT, FIELD(struct run_limits, processes),
+	    .min = 1, .max = LONG_MAX, .def = "(runner.yml's)",
+	    .doc = "RLIMIT_NPROC" },
+	{ .key = "memory", .kind = S_SIZE, FIELD(struct run_limits, memory),
+	    .def = "(runner.yml's)", .doc = "RLIMIT_AS, like `512M`" },
+	{ .key = "file_size", .kind = S_SIZE,
+	    FIELD(struct run_limits, file_size), .def = "(runner.yml's)",
+	    .doc = "RLIMIT_FSIZE" },
+	{ .key = "open_files", .kind = S_INT,
+	    FIELD(struct run_limits, open_files), .min = 1, .max = LONG_MAX,
+	    .def = "(runner.yml's)", .doc = "RLIMIT_NOFILE" },
+	SFIELD_END
+};
+const struct schema stage_limits_schema = {
+	.name = "limits", .fields = stage_limit_fields, .rel = REL_IN,
+};
+
+static const struct sfield repo_fields[] = {
+	{ .key = "path", .kind = S_STR, FIELD(struct repo_conf, path),
+	    .flags = S_REQUIRED | S_ABSOLUTE,
+	    .doc = "the bare repository" },
+	{ .key = "branches", .kind = S_PATTERN,
+	    FIELD(struct repo_conf, branches), .def = DEFAULT_BRANCHES,
+	    .doc = "branches whose pushes run the pipeline" },
+	{ .key = "release_tags", .kind = S_PATTERN,
+	    FIELD(struct repo_conf, release_tags), .def = DEFAULT_RELEASE_TAGS,
+	    .doc = "tags that deploy to production" },
+	{ .key = "allowed_signers", .kind = S_STR,
+	    FIELD(struct repo_conf, allowed_signers), .flags = S_ABSOLUTE,
+	    .doc = "SSH keys that may sign a release tag (`ssh-keygen -Y` "
+	    "format)" },
+	{ .key = "gpg_keyring", .kind = S_STR,
+	    FIELD(struct repo_conf, gpg_keyring), .flags = S_ABSOLUTE,
+	    .doc = "OpenPGP public keys that may sign a release tag" },
+	{ .key = "auto_deploy", .kind = S_STRV,
+	    FIELD(struct repo_conf, auto_deploy),
+	    COUNT(struct repo_conf, nauto_deploy), .def = "[staging]",
+	    .doc = "environments a passed build deploys to" },
+	{ .key = "require_staging", .kind = S_BOOL,
+	    FIELD(struct repo_conf, require_staging), .def = "true",
+	    .doc = "production only for a commit healthy in staging" },
+	{ .key = "isolate", .kind = S_TRISTATE,
+	    FIELD(struct repo_conf, isolate), .def = "(runner.yml's)",
+	    .doc = "this repository's code under bubblewrap" },
+	{ .key = "network", .kind = S_TRISTATE,
+	    FIELD(struct repo_conf, network), .def = "(runner.yml's)",
+	    .doc = "and with the network" },
+	SFIELD_END
+};
+
+/* A path as written, without trailing slashes. */
+static int check_repo(const struct sread *r, const struct ynode *map,
+    void *obj)
 {
-	const struct ynode *v = ynode_get(root, key);
-	int error;
+	struct repo_conf *rc = obj;
+	size_t n = strlen(rc->path);
 
-	if (!v)
-		return 0;
-	if ((error = ynode_want(file, v, YNODE_SCALAR, key, "runner.yml")) < 0)
-		return error;
-	if (parse_duration(v->value, out) < 0)
-		return error_set(ERR_INVALID,
-		    "%s:%zu:%zu: bad '%s' '%s' (use a number with s, m or h, "
-		    "like 10m)", file, v->line, v->col, key, v->value);
+	(void)r;
+	(void)map;
+	while (n > 1 && rc->path[n - 1] == '/')
+		rc->path[--n] = '\0';
 	return 0;
 }
 
-static int get_bool(const char *file, const struct ynode *root,
-    const char *key, int *out)
-{
-	const struct ynode *v = ynode_get(root, key);
+static const struct schema repo_schema = {
+	.name = "repos", .fields = repo_fields, .rel = REL_TERSE,
+	.size = sizeof(struct repo_conf),
+	.line_at = SLINE(struct repo_conf, line),
+	.entry = "a 'repos' entry", .check = check_repo,
+	.doc = "One entry per bare repository; one that is not listed "
+	    "triggers on `" DEFAULT_BRANCHES "` with the defaults below.",
+};
 
-	if (v && !ynode_bool(v, out))
-		return error_set(ERR_INVALID,
-		    "%s:%zu:%zu: '%s' must be true or false", file, v->line,
-		    v->col, key);
+static int check_grant(const struct sread *r, const struct ynode *map,
+    void *obj)
+{
+	struct env_grant *g = obj;
+	const struct ynode *x = ynode_get(map, "paths");
+
+	for (size_t j = 0; j < g->npaths; j++)
+		if (g->paths[j][0] != '/' || strstr(g->paths[j], ".."))
+			return error_set(ERR_INVALID, "%s:%zu:%zu: 'paths' of %s: "
+			    "'%s' must be an absolute path without '..'", r->file,
+			    x->line, x->col, r->what, g->paths[j]);
+	g->signed_tag = g->signed_tag == 1;
 	return 0;
 }
 
-static int check_pattern(const char *file, const struct ynode *v,
-    const char *key)
+static const struct sfield grant_fields[] = {
+	{ .key = "user", .kind = S_STR, FIELD(struct env_grant, user),
+	    .def = "(build_user; release_user for signed-tag environments)",
+	    .doc = "who runs its commands (the daemon as root)" },
+	{ .key = "paths", .kind = S_STRV, FIELD(struct env_grant, paths),
+	    COUNT(struct env_grant, npaths),
+	    .doc = "absolute folders its commands may write" },
+	{ .key = "requires", .kind = S_CHOICE,
+	    FIELD(struct env_grant, signed_tag), .choices = "signed-tag",
+	    .doc = "a verified release tag (production always)" },
+	SFIELD_END
+};
+static const struct schema grant_schema = {
+	.name = "environments", .fields = grant_fields, .rel = REL_OF,
+	.size = sizeof(struct env_grant),
+	.name_off = offsetof(struct env_grant, name),
+	.line_at = SLINE(struct env_grant, line),
+	.what = "environment '%s'", .check = check_grant,
+	.doc = "What the commands of an environment may use, besides their "
+	    "release and state folder.",
+};
+
+/* ---- secrets: NAME: VALUE, or NAME: {value|file, scope} ---- */
+
+static int read_secret_file(const struct sread *r, const struct ynode *f,
+    void *obj)
 {
-	int code;
-	PCRE2_SIZE off;
-	pcre2_code *re = pcre2_compile((PCRE2_SPTR)v->value,
-	    PCRE2_ZERO_TERMINATED, 0, &code, &off, NULL);
-
-	if (!re) {
-		PCRE2_UCHAR msg[256];
-		pcre2_get_error_message(code, msg, sizeof(msg));
-		return error_set(ERR_INVALID,
-		    "%s:%zu:%zu: bad pattern in '%s' at offset %zu: %s",
-		    file, v->line, v->col, key, (size_t)off, (char *)msg);
-	}
-	pcre2_code_free(re);
-	return 0;
-}
-
-static int get_pattern(const char *file, const struct ynode *map,
-    const char *key, const char *def, char **out)
-{
-	const struct ynode *v = ynode_get(map, key);
-	int error;
-
-	if (!v) {
-		*out = xstrdup(def);
-		return 0;
-	}
-	if ((error = ynode_want(file, v, YNODE_SCALAR, key,
-	    "a 'repos' entry")) < 0 || (error = check_pattern(file, v, key)) < 0)
-		return error;
-	*out = xstrdup(v->value);
-	return 0;
-}
-
-static int get_path(const char *file, const struct ynode *map,
-    const char *key, char **out)
-{
-	const struct ynode *v = ynode_get(map, key);
-	int error;
-
-	if (!v)
-		return 0;
-	if ((error = ynode_want(file, v, YNODE_SCALAR, key,
-	    "a 'repos' entry")) < 0)
-		return error;
-	if (v->value[0] != '/')
-		return error_set(ERR_INVALID, "%s:%zu:%zu: '%s' '%s' must be "
-		    "absolute", file, v->line, v->col, key, v->value);
-	*out = xstrdup(v->value);
-	return 0;
-}
-
-static int parse_repos(const char *file, const struct ynode *n,
-    struct config *c)
-{
-	int error;
-
-	if ((error = ynode_want(file, n, YNODE_SEQ, "repos", "runner.yml")) < 0)
-		return error;
-	c->repos = xcalloc(n->n + 1, sizeof(*c->repos));
-	for (size_t i = 0; i < n->n; i++) {
-		const struct ynode *r = n->items[i], *v;
-		struct repo_conf *rc = &c->repos[c->nrepos++];
-
-		rc->line = r->line;
-		rc->require_staging = 1;
-		rc->isolate = rc->network = -1;
-		if ((error = ynode_want(file, r, YNODE_MAP, "repos",
-		    "runner.yml")) < 0)
-			return error;
-		if ((error = ynode_check_keys(file, r, repo_keys,
-		    "a 'repos' entry")) < 0)
-			return error;
-		if (!(v = ynode_get(r, "path")))
-			return error_set(ERR_INVALID,
-			    "%s:%zu:%zu: 'repos' entry has no 'path'", file,
-			    r->line, r->col);
-		if ((error = ynode_want(file, v, YNODE_SCALAR, "path",
-		    "a 'repos' entry")) < 0)
-			return error;
-		if (v->value[0] != '/')
-			return error_set(ERR_INVALID,
-			    "%s:%zu:%zu: 'path' '%s' must be absolute", file,
-			    v->line, v->col, v->value);
-		rc->path = xstrdup(v->value);
-		while (strlen(rc->path) > 1 && rc->path[strlen(rc->path) - 1] == '/')
-			rc->path[strlen(rc->path) - 1] = '\0';
-		if ((error = get_pattern(file, r, "branches", DEFAULT_BRANCHES,
-		    &rc->branches)) < 0 ||
-		    (error = get_pattern(file, r, "release_tags",
-		    DEFAULT_RELEASE_TAGS, &rc->release_tags)) < 0 ||
-		    (error = get_path(file, r, "allowed_signers",
-		    &rc->allowed_signers)) < 0 ||
-		    (error = get_path(file, r, "gpg_keyring",
-		    &rc->gpg_keyring)) < 0 ||
-		    (error = get_bool(file, r, "require_staging",
-		    &rc->require_staging)) < 0 ||
-		    (error = get_bool(file, r, "isolate", &rc->isolate)) < 0 ||
-		    (error = get_bool(file, r, "network", &rc->network)) < 0)
-			return error;
-		if ((v = ynode_get(r, "auto_deploy"))) {
-			if ((error = ynode_strv(file, v, "auto_deploy",
-			    "a 'repos' entry", &rc->auto_deploy,
-			    &rc->nauto_deploy)) < 0)
-				return error;
-		} else {
-			rc->auto_deploy = xcalloc(2, sizeof(char *));
-			rc->auto_deploy[0] = xstrdup("staging");
-			rc->nauto_deploy = 1;
-		}
-	}
-	return 0;
-}
-
-static int read_secret_file(const char *file, const struct ynode *f,
-    const char *name, struct secret *sc)
-{
+	struct secret *sc = obj;
 	struct sbuf buf = SBUF_INIT;
 
 	if (f->type != YNODE_SCALAR || f->value[0] != '/')
 		return error_set(ERR_INVALID, "%s:%zu:%zu: 'file' of secret '%s' "
-		    "must be an absolute path", file, f->line, f->col, name);
+		    "must be an absolute path", r->file, f->line, f->col,
+		    sc->name);
 	if (read_file(f->value, 1024 * 1024, &buf) < 0) {
 		sbuf_release(&buf);
 		return error_set(ERR_INVALID, "%s:%zu:%zu: secret '%s': cannot "
-		    "read '%s'", file, f->line, f->col, name, f->value);
+		    "read '%s'", r->file, f->line, f->col, sc->name, f->value);
 	}
 	while (buf.len && buf.buf[buf.len - 1] == '\n')
 		buf.buf[--buf.len] = '\0';
+	free(sc->value);
 	sc->value = sbuf_detach(&buf);
+	free(sc->file);
 	sc->file = xstrdup(f->value);
 	return 0;
 }
+
+static int check_secret(const struct sread *r, const struct ynode *map,
+    void *obj)
+{
+	struct secret *sc = obj;
+
+	if (!!ynode_get(map, "value") == !!ynode_get(map, "file"))
+		return error_set(ERR_INVALID, "%s:%zu:%zu: secret '%s' needs "
+		    "exactly one of 'value' and 'file'", r->file, map->line,
+		    map->col, sc->name);
+	return 0;
+}
+
+static const struct sfield secret_fields[] = {
+	{ .key = "value", .kind = S_STR, FIELD(struct secret, value),
+	    .flags = S_SECRET, .doc = "the value itself" },
+	{ .key = "file", .kind = S_CUSTOM, .read = read_secret_file,
+	    .type_doc = "absolute path",
+	    .doc = "read when runner.yml is loaded (a trailing newline is "
+	    "dropped); keep it mode 0600" },
+	{ .key = "environments", .kind = S_STRV, FIELD(struct secret, envs),
+	    COUNT(struct secret, nenvs),
+	    .def = "(any; with a list, build stages never)",
+	    .doc = "commands of these environments only" },
+	{ .key = "refs", .kind = S_PATTERN, FIELD(struct secret, refs),
+	    .def = "(any)", .doc = "on the job's ref (`refs/tags/v1.2.3`)" },
+	{ .key = "repos", .kind = S_PATTERN, FIELD(struct secret, repos),
+	    .def = "(any)", .doc = "on the repository's path" },
+	SFIELD_END
+};
+static const struct schema secret_schema = {
+	.name = "secrets", .fields = secret_fields, .rel = REL_OF,
+	.check = check_secret,
+	.doc = "`NAME: VALUE`, or `NAME:` a mapping; a name must be a "
+	    "variable name.",
+};
 
 /* A secret's name is given as a variable: it must be one. */
 static int valid_var_name(const char *s)
@@ -328,16 +338,18 @@ static int valid_var_name(const char *s)
 	return 1;
 }
 
-static int parse_secrets(const char *file, const struct ynode *n,
-    struct config *c)
+static int read_secrets(const struct sread *r, const struct ynode *n,
+    void *obj)
 {
+	struct config *c = obj;
 	int error;
 
-	if ((error = ynode_want(file, n, YNODE_MAP, "secrets", "runner.yml")) < 0)
+	if ((error = ynode_want(r->file, n, YNODE_MAP, "secrets",
+	    "runner.yml")) < 0)
 		return error;
 	c->secrets = xcalloc(n->n / 2 + 1, sizeof(*c->secrets));
 	for (size_t i = 0; i + 1 < n->n; i += 2) {
-		const struct ynode *k = n->items[i], *v = n->items[i + 1], *f;
+		const struct ynode *k = n->items[i], *v = n->items[i + 1];
 		struct secret *sc = &c->secrets[c->nsecrets++];
 		char what[160];
 
@@ -345,129 +357,40 @@ static int parse_secrets(const char *file, const struct ynode *n,
 		if (!valid_var_name(k->value))
 			return error_set(ERR_INVALID, "%s:%zu:%zu: secret name '%s' "
 			    "is not a variable name (letters, digits and _, not "
-			    "starting with a digit)", file, k->line, k->col,
+			    "starting with a digit)", r->file, k->line, k->col,
 			    k->value);
 		if (v->type == YNODE_SCALAR && v->plain != 2) {
 			sc->value = xstrdup(v->value);
 			continue;
 		}
-		snprintf(what, sizeof(what), "secret '%s'", k->value);
 		if (v->type != YNODE_MAP)
 			return error_set(ERR_INVALID, "%s:%zu:%zu: secret '%s' must "
 			    "be a string or {file: PATH} (with environments, refs "
-			    "or repos to scope it)", file, v->line, v->col,
+			    "or repos to scope it)", r->file, v->line, v->col,
 			    k->value);
-		if ((error = ynode_check_keys(file, v, secret_keys, what)) < 0)
+		snprintf(what, sizeof(what), "secret '%s'", k->value);
+		if ((error = schema_read(r->file, v, &secret_schema, what,
+		    sc)) < 0)
 			return error;
-		const struct ynode *val = ynode_get(v, "value");
-		f = ynode_get(v, "file");
-		if (!!val == !!f)
-			return error_set(ERR_INVALID, "%s:%zu:%zu: secret '%s' needs "
-			    "exactly one of 'value' and 'file'", file, v->line,
-			    v->col, k->value);
-		if (val) {
-			if ((error = ynode_want(file, val, YNODE_SCALAR, "value",
-			    what)) < 0)
-				return error;
-			sc->value = xstrdup(val->value);
-		} else if ((error = read_secret_file(file, f, k->value, sc)) < 0) {
-			return error;
-		}
-		const struct ynode *e = ynode_get(v, "environments");
-		if (e && (error = ynode_strv(file, e, "environments", what,
-		    &sc->envs, &sc->nenvs)) < 0)
-			return error;
-		static const char *const pats[] = { "refs", "repos" };
-		for (int j = 0; j < 2; j++) {
-			const struct ynode *p = ynode_get(v, pats[j]);
-			if (!p)
-				continue;
-			if ((error = ynode_want(file, p, YNODE_SCALAR, pats[j],
-			    what)) < 0 || (error = check_pattern(file, p,
-			    pats[j])) < 0)
-				return error;
-			*(j ? &sc->repos : &sc->refs) = xstrdup(p->value);
-		}
 	}
 	return 0;
 }
 
-static int parse_envs(const char *file, const struct ynode *n,
-    struct config *c)
+/* ---- notify: one entry per target ---- */
+
+static const char *const service_keys[] = {
+	[NOTIFY_SLACK] = "slack", [NOTIFY_PAGERDUTY] = "pagerduty",
+	[NOTIFY_EMAIL] = "email", [NOTIFY_WEBHOOK] = "webhook",
+};
+
+/* Is `url` a URL of one of `schemes`? Values may be secret (tokens in
+ * URLs): messages name the field, never the value. */
+static int check_url(const char *file, const struct ynode *n,
+    const char *key, const char *what, const char *schemes, const char *url)
 {
-	int error;
-
-	if ((error = ynode_want(file, n, YNODE_MAP, "environments",
-	    "runner.yml")) < 0)
-		return error;
-	c->envs = xcalloc(n->n / 2 + 1, sizeof(*c->envs));
-	for (size_t i = 0; i + 1 < n->n; i += 2) {
-		const struct ynode *k = n->items[i], *v = n->items[i + 1], *x;
-		struct env_grant *g = &c->envs[c->nenvs++];
-		char what[160];
-
-		g->name = xstrdup(k->value);
-		g->line = k->line;
-		snprintf(what, sizeof(what), "environment '%s'", k->value);
-		if ((error = ynode_want(file, v, YNODE_MAP, k->value,
-		    "environments")) < 0 ||
-		    (error = ynode_check_keys(file, v, env_keys, what)) < 0)
-			return error;
-		if ((x = ynode_get(v, "user"))) {
-			if ((error = ynode_want(file, x, YNODE_SCALAR, "user",
-			    what)) < 0)
-				return error;
-			g->user = xstrdup(x->value);
-		}
-		if ((x = ynode_get(v, "paths"))) {
-			if ((error = ynode_strv(file, x, "paths", what, &g->paths,
-			    &g->npaths)) < 0)
-				return error;
-			for (size_t j = 0; j < g->npaths; j++)
-				if (g->paths[j][0] != '/' || strstr(g->paths[j], ".."))
-					return error_set(ERR_INVALID, "%s:%zu:%zu: 'paths' "
-					    "of %s: '%s' must be an absolute path without "
-					    "'..'", file, x->line, x->col, what, g->paths[j]);
-		}
-		if ((x = ynode_get(v, "requires"))) {
-			if (x->type != YNODE_SCALAR || strcmp(x->value, "signed-tag"))
-				return error_set(ERR_INVALID, "%s:%zu:%zu: 'requires' of "
-				    "%s must be 'signed-tag'", file, x->line, x->col,
-				    what);
-			g->signed_tag = 1;
-		}
-	}
-	return 0;
-}
-
-/*
- * A string field of a notify entry. Values may be secret (URLs with
- * tokens, keys, passwords): messages name the field, never the value.
- */
-static int notify_str(const char *file, const struct ynode *map,
-    const char *key, const char *what, int required, char **out)
-{
-	const struct ynode *v = ynode_get(map, key);
-
-	if (!v) {
-		if (required)
-			return error_set(ERR_INVALID, "%s:%zu:%zu: %s has no '%s'",
-			    file, map->line, map->col, what, key);
-		return 0;
-	}
-	if (v->type != YNODE_SCALAR || !*v->value)
-		return error_set(ERR_INVALID, "%s:%zu:%zu: '%s' of %s must be a "
-		    "non-empty string", file, v->line, v->col, key, what);
-	*out = xstrdup(v->value);
-	return 0;
-}
-
-static int notify_url(const char *file, const struct ynode *n,
-    const char *key, const char *what, const char *schemes, char **url)
-{
-	size_t len = strcspn(*url, ":");
-	char *scheme = xstrndup(*url, len);
-	int ok = !strncmp(*url + len, "://", 3) && (*url)[len + 3] &&
+	size_t len = strcspn(url, ":");
+	char *scheme = xstrndup(url, len);
+	int ok = !strncmp(url + len, "://", 3) && url[len + 3] &&
 	    word_in(schemes, scheme);
 
 	free(scheme);
@@ -477,112 +400,114 @@ static int notify_url(const char *file, const struct ynode *n,
 	    "(scheme one of: %s)", file, n->line, n->col, key, what, schemes);
 }
 
-static int parse_service(const char *file, const struct ynode *e,
-    struct notify_target *t, const char *what)
-{
-	const struct ynode *v = NULL;
-	int found = 0, error;
+static const struct sfield pagerduty_fields[] = {
+	{ .key = "routing_key", .kind = S_STR,
+	    FIELD(struct notify_target, secret),
+	    .flags = S_REQUIRED | S_NONEMPTY | S_SECRET,
+	    .doc = "the integration's key" },
+	{ .key = "url", .kind = S_STR, FIELD(struct notify_target, url),
+	    .flags = S_NONEMPTY | S_SECRET, .type_doc = "URL",
+	    .def = "https://events.pagerduty.com/v2/enqueue",
+	    .doc = "the Events API v2 endpoint" },
+	SFIELD_END
+};
+static const struct schema pagerduty_schema = {
+	.name = "pagerduty", .fields = pagerduty_fields, .rel = REL_OF,
+};
 
-	for (int i = 0; i <= NOTIFY_WEBHOOK; i++) {
-		const struct ynode *x = ynode_get(e, service_keys[i]);
-		if (!x)
-			continue;
-		if (found++)
-			return error_set(ERR_INVALID, "%s:%zu:%zu: %s names more "
-			    "than one service ('%s' and '%s')", file, x->line,
-			    x->col, what, service_keys[t->service],
-			    service_keys[i]);
-		t->service = (enum notify_service)i;
-		v = x;
-	}
-	if (!v)
-		return error_set(ERR_INVALID, "%s:%zu:%zu: %s needs one of "
-		    "'slack', 'pagerduty', 'email' or 'webhook'", file, e->line,
-		    e->col, what);
-	const char *key = service_keys[t->service];
-	if (v->type == YNODE_SCALAR &&
-	    (t->service == NOTIFY_SLACK || t->service == NOTIFY_WEBHOOK)) {
-		t->url = xstrdup(v->value);
-		return notify_url(file, v, key, what, "https http", &t->url);
-	}
-	if (t->service == NOTIFY_SLACK || v->type != YNODE_MAP)
-		return error_set(ERR_INVALID, "%s:%zu:%zu: '%s' of %s must be %s",
-		    file, v->line, v->col, key, what,
-		    t->service == NOTIFY_SLACK ? "the webhook URL" :
-		    t->service == NOTIFY_WEBHOOK ? "a URL or {url, secret}" :
-		    "a mapping");
-	switch (t->service) {
-	case NOTIFY_PAGERDUTY:
-		if ((error = ynode_check_keys(file, v, pagerduty_keys,
-		    "'pagerduty'")) < 0 ||
-		    (error = notify_str(file, v, "routing_key", "'pagerduty'", 1,
-		    &t->secret)) < 0 ||
-		    (error = notify_str(file, v, "url", "'pagerduty'", 0,
-		    &t->url)) < 0)
-			return error;
-		if (!t->url)
-			t->url = xstrdup("https://events.pagerduty.com/v2/enqueue");
-		return notify_url(file, v, "url", "'pagerduty'", "https http",
-		    &t->url);
-	case NOTIFY_EMAIL:
-		if ((error = ynode_check_keys(file, v, email_keys,
-		    "'email'")) < 0 ||
-		    (error = notify_str(file, v, "smtp", "'email'", 1,
-		    &t->url)) < 0 ||
-		    (error = notify_url(file, v, "smtp", "'email'", "smtp smtps",
-		    &t->url)) < 0 ||
-		    (error = notify_str(file, v, "from", "'email'", 1,
-		    &t->from)) < 0 ||
-		    (error = notify_str(file, v, "username", "'email'", 0,
-		    &t->username)) < 0 ||
-		    (error = notify_str(file, v, "password", "'email'", 0,
-		    &t->password)) < 0)
-			return error;
-		if (!ynode_get(v, "to"))
-			return error_set(ERR_INVALID, "%s:%zu:%zu: 'email' has no "
-			    "'to'", file, v->line, v->col);
-		const struct ynode *tls = ynode_get(v, "starttls");
-		if (tls && (tls->type != YNODE_SCALAR ||
-		    (strcmp(tls->value, "required") &&
-		    strcmp(tls->value, "optional"))))
-			return error_set(ERR_INVALID, "%s:%zu:%zu: 'starttls' of "
-			    "'email' must be 'required' or 'optional'", file,
-			    tls->line, tls->col);
-		t->starttls_optional = tls && !strcmp(tls->value, "optional");
-		return ynode_strv(file, ynode_get(v, "to"), "to", "'email'",
-		    &t->to, &t->nto);
-	default:
-		if ((error = ynode_check_keys(file, v, webhook_keys,
-		    "'webhook'")) < 0 ||
-		    (error = notify_str(file, v, "url", "'webhook'", 1,
-		    &t->url)) < 0 ||
-		    (error = notify_str(file, v, "secret", "'webhook'", 0,
-		    &t->secret)) < 0)
-			return error;
-		return notify_url(file, v, "url", "'webhook'", "https http",
-		    &t->url);
-	}
-}
+static const struct sfield email_fields[] = {
+	{ .key = "smtp", .kind = S_STR, FIELD(struct notify_target, url),
+	    .flags = S_REQUIRED | S_NONEMPTY | S_SECRET, .type_doc = "URL",
+	    .doc = "`smtp://HOST:PORT` or `smtps://HOST:PORT` (`user:password@` "
+	    "allowed)" },
+	{ .key = "from", .kind = S_STR, FIELD(struct notify_target, from),
+	    .flags = S_REQUIRED | S_NONEMPTY, .doc = "the sender" },
+	{ .key = "to", .kind = S_STRV, FIELD(struct notify_target, to),
+	    COUNT(struct notify_target, nto), .flags = S_REQUIRED,
+	    .doc = "the recipients" },
+	{ .key = "username", .kind = S_STR,
+	    FIELD(struct notify_target, username),
+	    .flags = S_NONEMPTY | S_SECRET, .doc = "SMTP login" },
+	{ .key = "password", .kind = S_STR,
+	    FIELD(struct notify_target, password),
+	    .flags = S_NONEMPTY | S_SECRET, .doc = "SMTP login" },
+	{ .key = "starttls", .kind = S_CHOICE,
+	    FIELD(struct notify_target, starttls_optional),
+	    .choices = "required optional", .def = "required",
+	    .doc = "with a login, an `smtp://` server must offer STARTTLS unless "
+	    "`optional`, so a password never travels in clear by accident" },
+	SFIELD_END
+};
+static const struct schema email_schema = {
+	.name = "email", .fields = email_fields, .rel = REL_OF,
+};
 
-static int parse_on(const char *file, const struct ynode *e,
-    struct notify_target *t, const char *what)
+static const struct sfield webhook_fields[] = {
+	{ .key = "url", .kind = S_STR, FIELD(struct notify_target, url),
+	    .flags = S_REQUIRED | S_NONEMPTY | S_SECRET, .type_doc = "URL",
+	    .doc = "where events are POSTed" },
+	{ .key = "secret", .kind = S_STR, FIELD(struct notify_target, secret),
+	    .flags = S_NONEMPTY | S_SECRET,
+	    .doc = "key of the `X-Runner-Signature` HMAC-SHA256" },
+	SFIELD_END
+};
+static const struct schema webhook_schema = {
+	.name = "webhook", .fields = webhook_fields, .rel = REL_OF,
+};
+
+static const struct schema *const service_schemas[] = {
+	[NOTIFY_SLACK] = NULL, [NOTIFY_PAGERDUTY] = &pagerduty_schema,
+	[NOTIFY_EMAIL] = &email_schema, [NOTIFY_WEBHOOK] = &webhook_schema,
+};
+
+/* slack, pagerduty, email, webhook: exactly one per entry. */
+static int read_service(const struct sread *r, const struct ynode *v,
+    void *obj)
 {
-	static const char *const failures[] = {
-		"job_failed", "job_error", "job_fixed", "deploy_failed",
-		"rolled_back", "rejected", NULL
-	};
-	const struct ynode *v = ynode_get(e, "on");
+	struct notify_target *t = obj;
+	const char *key = r->field->key;
+	enum notify_service s = NOTIFY_SLACK;
 	int error;
 
-	if (!v) {
-		t->on = xcalloc(sizeof(failures) / sizeof(*failures),
-		    sizeof(char *));
-		for (size_t i = 0; failures[i]; i++)
-			t->on[t->non++] = xstrdup(failures[i]);
-		return 0;
+	while (strcmp(service_keys[s], key))
+		s++;
+	if (t->has_service)
+		return error_set(ERR_INVALID, "%s:%zu:%zu: %s names more than one "
+		    "service ('%s' and '%s')", r->file, v->line, v->col, r->what,
+		    service_keys[t->service], key);
+	t->has_service = 1;
+	t->service = s;
+	if (v->type == YNODE_SCALAR &&
+	    (s == NOTIFY_SLACK || s == NOTIFY_WEBHOOK)) {
+		t->url = xstrdup(v->value);
+		return check_url(r->file, v, key, r->what, "https http", t->url);
 	}
-	if ((error = ynode_strv(file, v, "on", what, &t->on, &t->non)) < 0)
-		return error;
+	if (s == NOTIFY_SLACK || v->type != YNODE_MAP)
+		return error_set(ERR_INVALID, "%s:%zu:%zu: '%s' of %s must be %s",
+		    r->file, v->line, v->col, key, r->what,
+		    s == NOTIFY_SLACK ? "the webhook URL" :
+		    s == NOTIFY_WEBHOOK ? "a URL or {url, secret}" : "a mapping");
+	char *what = xasprintf("'%s'", key);
+	schema_defaults(service_schemas[s], t);
+	if ((error = schema_read(r->file, v, service_schemas[s], what,
+	    t)) == 0)
+		error = check_url(r->file, v, s == NOTIFY_EMAIL ? "smtp" : "url",
+		    what, s == NOTIFY_EMAIL ? "smtp smtps" : "https http", t->url);
+	t->starttls_optional = t->starttls_optional == 2;
+	free(what);
+	return error;
+}
+
+static int check_notify(const struct sread *r, const struct ynode *map,
+    void *obj)
+{
+	struct notify_target *t = obj;
+	const struct ynode *v = ynode_get(map, "on");
+
+	if (!t->has_service)
+		return error_set(ERR_INVALID, "%s:%zu:%zu: %s needs one of "
+		    "'slack', 'pagerduty', 'email' or 'webhook'", r->file,
+		    map->line, map->col, r->what);
 	for (size_t i = 0; i < t->non; i++) {
 		const char *k = t->on[i];
 		if (!strcmp(k, "all") || word_in(NOTIFY_EVENTS, k))
@@ -590,178 +515,199 @@ static int parse_on(const char *file, const struct ynode *e,
 		const struct ynode *at = v->type == YNODE_SEQ && i < v->n ?
 		    v->items[i] : v;
 		return error_set(ERR_INVALID, "%s:%zu:%zu: unknown event '%s' in "
-		    "'on' of %s (events: %s, all)", file, at->line, at->col, k,
-		    what, NOTIFY_EVENTS);
+		    "'on' of %s (events: %s, all)", r->file, at->line, at->col,
+		    k, r->what, NOTIFY_EVENTS);
 	}
 	return 0;
 }
 
-static int parse_notify(const char *file, const struct ynode *n,
-    struct config *c)
+static void free_notify(void *elem)
 {
+	struct notify_target *t = elem;
+
+	free(t->url);
+	free(t->secret);
+	free(t->username);
+	free(t->password);
+	free(t->from);
+	strv_free(t->to);
+}
+
+static const struct sfield notify_fields[] = {
+	{ .key = "name", .kind = S_STR, FIELD(struct notify_target, name),
+	    .flags = S_REQUIRED | S_NONEMPTY,
+	    .doc = "unique; used by `runner notify test NAME`, in `status` "
+	    "and `show`" },
+	{ .key = "slack", .kind = S_CUSTOM, .read = read_service,
+	    .type_doc = "URL", .doc = "a Slack incoming webhook" },
+	{ .key = "pagerduty", .kind = S_CUSTOM, .read = read_service,
+	    .sub = &pagerduty_schema, .type_doc = "mapping",
+	    .doc = "PagerDuty Events API v2" },
+	{ .key = "email", .kind = S_CUSTOM, .read = read_service,
+	    .sub = &email_schema, .type_doc = "mapping", .doc = "SMTP" },
+	{ .key = "webhook", .kind = S_CUSTOM, .read = read_service,
+	    .sub = &webhook_schema, .type_doc = "URL or mapping",
+	    .doc = "a JSON POST; with a `secret` every request is signed" },
+	{ .key = "on", .kind = S_STRV, FIELD(struct notify_target, on),
+	    COUNT(struct notify_target, non),
+	    .def = "[job_failed, job_error, job_fixed, deploy_failed, "
+	    "rolled_back, rejected]",
+	    .type_doc = "event or list of events",
+	    .doc = "the events it hears (`" NOTIFY_EVENTS "`, or `all`)" },
+	{ .key = "repos", .kind = S_PATTERN, FIELD(struct notify_target, repos),
+	    .def = "(any)", .doc = "only repositories whose name (the last path "
+	    "component without `.git`) matches" },
+	{ .key = "retries", .kind = S_INT, FIELD(struct notify_target, retries),
+	    .min = 0, .max = 100, .def = "6",
+	    .doc = "attempts after the first" },
+	{ .key = "backoff", .kind = S_DURATION,
+	    FIELD(struct notify_target, backoff_ms), .def = "2s",
+	    .doc = "the first wait between attempts; it doubles" },
+	SFIELD_END
+};
+static const struct schema notify_schema = {
+	.name = "notify", .fields = notify_fields, .rel = REL_OF,
+	.size = sizeof(struct notify_target),
+	.line_at = SLINE(struct notify_target, line),
+	.entry = "a 'notify' entry", .what = "notify '%s'", .name_key = "name",
+	.check = check_notify, .free = free_notify,
+	.doc = "Where events are announced: one entry per target, with "
+	    "exactly one of `slack`, `pagerduty`, `email`, `webhook`.",
+};
+
+/* Two entries with one name: the second is refused. */
+static int read_notify(const struct sread *r, const struct ynode *v,
+    void *obj)
+{
+	struct config *c = obj;
+	struct sfield f = *r->field;
+	struct sread nr = *r;
 	int error;
 
-	if ((error = ynode_want(file, n, YNODE_SEQ, "notify", "runner.yml")) < 0)
+	f.kind = S_LIST;
+	f.off = offsetof(struct config, notify);
+	f.count_off = offsetof(struct config, nnotify);
+	nr.field = &f;
+	if ((error = schema_read_field(&nr, v, obj)) < 0)
 		return error;
-	c->notify = xcalloc(n->n + 1, sizeof(*c->notify));
-	for (size_t i = 0; i < n->n; i++) {
-		const struct ynode *e = n->items[i], *v;
-		struct notify_target *t = &c->notify[c->nnotify++];
-		char what[160];
-
-		t->line = e->line;
-		t->retries = 6;
-		t->backoff_ms = 2000;
-		if ((error = ynode_want(file, e, YNODE_MAP, "notify",
-		    "runner.yml")) < 0 ||
-		    (error = ynode_check_keys(file, e, notify_keys,
-		    "a 'notify' entry")) < 0 ||
-		    (error = notify_str(file, e, "name", "a 'notify' entry", 1,
-		    &t->name)) < 0)
-			return error;
-		snprintf(what, sizeof(what), "notify '%s'", t->name);
-		for (size_t j = 0; j + 1 < c->nnotify; j++)
-			if (!strcmp(c->notify[j].name, t->name))
+	for (size_t i = 0; i < c->nnotify; i++)
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(c->notify[j].name, c->notify[i].name))
 				return error_set(ERR_INVALID, "%s:%zu:%zu: two "
-				    "'notify' entries are named '%s' (lines %zu "
-				    "and %zu)", file, e->line, e->col, t->name,
-				    c->notify[j].line, e->line);
-		if ((error = parse_service(file, e, t, what)) < 0 ||
-		    (error = parse_on(file, e, t, what)) < 0)
-			return error;
-		if ((v = ynode_get(e, "repos"))) {
-			if ((error = ynode_want(file, v, YNODE_SCALAR, "repos",
-			    what)) < 0 || (error = check_pattern(file, v,
-			    "repos")) < 0)
-				return error;
-			t->repos = xstrdup(v->value);
-		}
-		if ((v = ynode_get(e, "retries"))) {
-			long r;
-			if (!ynode_uint(v, &r) || r > 100)
-				return error_set(ERR_INVALID, "%s:%zu:%zu: 'retries' "
-				    "of %s must be a number from 0 to 100", file,
-				    v->line, v->col, what);
-			t->retries = (int)r;
-		}
-		if ((error = get_duration(file, e, "backoff",
-		    &t->backoff_ms)) < 0)
-			return error;
-	}
+				    "'notify' entries are named '%s' (lines %zu and "
+				    "%zu)", r->file, c->notify[i].line,
+				    v->items[i]->col, c->notify[i].name,
+				    c->notify[j].line, c->notify[i].line);
 	return 0;
 }
+
+/* Users of their own, never root, and not one for both. */
+static int check_config(const struct sread *r, const struct ynode *map,
+    void *obj)
+{
+	struct config *c = obj;
+
+	for (int i = 0; i < 2; i++) {
+		const char *key = i ? "release_user" : "build_user";
+		const char *u = i ? c->release_user : c->build_user;
+		const struct ynode *v = ynode_get(map, key);
+		if (v && (!*u || !strcmp(u, "root") || !strcmp(u, "0")))
+			return error_set(ERR_INVALID, "%s:%zu:%zu: '%s' must be a "
+			    "user of its own, never root", r->file, v->line,
+			    v->col, key);
+	}
+	if (!strcmp(c->build_user, c->release_user))
+		return error_set(ERR_INVALID, "%s: 'release_user' and "
+		    "'build_user' are both '%s': code from develop would share a "
+		    "user with production's commands and services", r->file,
+		    c->build_user);
+	return 0;
+}
+
+static const struct sfield config_fields[] = {
+	{ .key = "workers", .kind = S_INT, FIELD(struct config, workers),
+	    .min = 1, .max = 256, .def = "(the number of cores)",
+	    .doc = "jobs run at once (`serve --workers` overrides)" },
+	{ .key = "default_timeout", .kind = S_DURATION,
+	    FIELD(struct config, default_timeout_ms), .def = "30m",
+	    .doc = "timeout of a stage that sets none" },
+	{ .key = "kill_grace", .kind = S_DURATION,
+	    FIELD(struct config, kill_grace_ms), .def = "5s",
+	    .doc = "SIGTERM to SIGKILL for a stage being ended" },
+	{ .key = "shutdown_grace", .kind = S_DURATION,
+	    FIELD(struct config, shutdown_grace_ms), .def = "30s",
+	    .doc = "on SIGTERM, how long running stages may still run" },
+	{ .key = "idle_exit", .kind = S_DURATION,
+	    FIELD(struct config, idle_exit_ms), .def = "60s",
+	    .doc = "a worker or the notifier with nothing to do leaves (0: "
+	    "they stay)" },
+	{ .key = "supersede", .kind = S_BOOL, FIELD(struct config, supersede),
+	    .def = "true", .doc = "record older queued pushes of a ref "
+	    "`superseded`" },
+	{ .key = "keep_workspaces", .kind = S_BOOL,
+	    FIELD(struct config, keep_workspaces), .def = "false",
+	    .doc = "keep `work/JOB` after the job ends" },
+	{ .key = "path", .kind = S_STR, FIELD(struct config, path_env),
+	    .def = "/usr/local/bin:/usr/bin:/bin", .doc = "`PATH` of stages" },
+	{ .key = "repos", .kind = S_LIST, FIELD(struct config, repos),
+	    COUNT(struct config, nrepos), .sub = &repo_schema,
+	    .doc = "the repositories and what triggers and signs" },
+	{ .key = "secrets", .kind = S_CUSTOM, .read = read_secrets,
+	    .sub = &secret_schema, .type_doc = "mapping of names to secrets",
+	    .doc = "given to stages and environments that name them" },
+	{ .key = "notify", .kind = S_CUSTOM, .read = read_notify,
+	    .sub = &notify_schema, .type_doc = "list of mappings",
+	    .doc = "where events are announced ([notify.md](notify.md))" },
+	{ .key = "limits", .kind = S_MAP, FIELD(struct config, limits),
+	    .sub = &config_limits_schema,
+	    .doc = "rlimits of stages that set none" },
+	{ .key = "log_cap", .kind = S_SIZE, FIELD(struct config, log_cap),
+	    .min = 4096, .def = "64M",
+	    .doc = "bytes kept of each stage's log; more is dropped, with a "
+	    "note" },
+	{ .key = "isolate", .kind = S_BOOL, FIELD(struct config, isolate),
+	    .def = "true", .doc = "repository code under bubblewrap" },
+	{ .key = "network", .kind = S_BOOL, FIELD(struct config, network),
+	    .def = "true", .doc = "and with the network" },
+	{ .key = "build_user", .kind = S_STR, FIELD(struct config, build_user),
+	    .def = DEFAULT_BUILD_USER,
+	    .doc = "who runs repository code when the daemon is root" },
+	{ .key = "release_user", .kind = S_STR,
+	    FIELD(struct config, release_user), .def = DEFAULT_RELEASE_USER,
+	    .doc = "who runs the commands of environments that need a signed "
+	    "tag" },
+	{ .key = "trust_repositories", .kind = S_BOOL,
+	    FIELD(struct config, trust_repositories), .def = "false",
+	    .doc = "`true`: repository code runs as the daemon's own user" },
+	{ .key = "environments", .kind = S_DICT, FIELD(struct config, envs),
+	    COUNT(struct config, nenvs), .sub = &grant_schema,
+	    .doc = "what an environment's commands may use" },
+	SFIELD_END
+};
+const struct schema config_schema = {
+	.name = "runner.yml", .fields = config_fields, .rel = REL_TERSE,
+	.check = check_config,
+};
 
 int config_parse(const char *file, const char *buf, size_t len,
     struct config **out)
 {
 	struct config *c = xcalloc(1, sizeof(*c));
 	struct ynode *root = NULL;
-	const struct ynode *v;
 	int error;
 
-	c->supersede = 1;
-	c->default_timeout_ms = 30 * 60 * 1000;
-	c->kill_grace_ms = 5000;
-	c->shutdown_grace_ms = 30000;
-	c->idle_exit_ms = 60000;
-	c->path_env = xstrdup("/usr/local/bin:/usr/bin:/bin");
-	c->limits.processes = DEFAULT_PROCESSES;
-	c->log_cap = DEFAULT_LOG_CAP;
-	c->isolate = 1;
-	c->network = 1;
-	c->build_user = xstrdup(DEFAULT_BUILD_USER);
-	c->release_user = xstrdup(DEFAULT_RELEASE_USER);
-
+	*out = NULL;
+	schema_defaults(&config_schema, c);
 	if (len && (error = ynode_parse(file, buf, len, &root)) < 0)
 		goto out;
-	if (!root)
-		goto done;
-	if (root->type != YNODE_MAP) {
+	if (root && root->type != YNODE_MAP) {
 		error = error_set(ERR_INVALID, "%s:%zu:%zu: must be a mapping, "
 		    "not %s", file, root->line, root->col, ynode_type_name(root));
 		goto out;
 	}
-	if ((error = ynode_check_keys(file, root, top_keys, "runner.yml")) < 0)
+	if (root && (error = schema_read(file, root, &config_schema,
+	    "runner.yml", c)) < 0)
 		goto out;
-	if ((v = ynode_get(root, "workers"))) {
-		long w;
-		if (!ynode_uint(v, &w) || w < 1 || w > 256) {
-			error = error_set(ERR_INVALID, "%s:%zu:%zu: 'workers' must "
-			    "be a number from 1 to 256", file, v->line, v->col);
-			goto out;
-		}
-		c->workers = (int)w;
-	}
-	if ((error = get_duration(file, root, "default_timeout",
-	    &c->default_timeout_ms)) < 0 ||
-	    (error = get_duration(file, root, "kill_grace",
-	    &c->kill_grace_ms)) < 0 ||
-	    (error = get_duration(file, root, "shutdown_grace",
-	    &c->shutdown_grace_ms)) < 0 ||
-	    (error = get_duration(file, root, "idle_exit",
-	    &c->idle_exit_ms)) < 0 ||
-	    (error = get_bool(file, root, "supersede", &c->supersede)) < 0 ||
-	    (error = get_bool(file, root, "isolate", &c->isolate)) < 0 ||
-	    (error = get_bool(file, root, "network", &c->network)) < 0 ||
-	    (error = get_bool(file, root, "trust_repositories",
-	    &c->trust_repositories)) < 0 ||
-	    (error = get_bool(file, root, "keep_workspaces",
-	    &c->keep_workspaces)) < 0)
-		goto out;
-	if ((v = ynode_get(root, "path"))) {
-		if ((error = ynode_want(file, v, YNODE_SCALAR, "path",
-		    "runner.yml")) < 0)
-			goto out;
-		free(c->path_env);
-		c->path_env = xstrdup(v->value);
-	}
-	for (int i = 0; i < 2; i++) {
-		const char *key = i ? "release_user" : "build_user";
-		char **slot = i ? &c->release_user : &c->build_user;
-		if (!(v = ynode_get(root, key)))
-			continue;
-		if ((error = ynode_want(file, v, YNODE_SCALAR, key,
-		    "runner.yml")) < 0)
-			goto out;
-		if (!*v->value || !strcmp(v->value, "root") ||
-		    !strcmp(v->value, "0")) {
-			error = error_set(ERR_INVALID, "%s:%zu:%zu: '%s' must be a "
-			    "user of its own, never root", file, v->line, v->col,
-			    key);
-			goto out;
-		}
-		free(*slot);
-		*slot = xstrdup(v->value);
-	}
-	if (!strcmp(c->build_user, c->release_user)) {
-		error = error_set(ERR_INVALID, "%s: 'release_user' and "
-		    "'build_user' are both '%s': code from develop would share a "
-		    "user with production's commands and services", file,
-		    c->build_user);
-		goto out;
-	}
-	if ((v = ynode_get(root, "repos")) &&
-	    (error = parse_repos(file, v, c)) < 0)
-		goto out;
-	if ((v = ynode_get(root, "environments")) &&
-	    (error = parse_envs(file, v, c)) < 0)
-		goto out;
-	if ((v = ynode_get(root, "secrets")) &&
-	    (error = parse_secrets(file, v, c)) < 0)
-		goto out;
-	if ((v = ynode_get(root, "notify")) &&
-	    (error = parse_notify(file, v, c)) < 0)
-		goto out;
-	if ((v = ynode_get(root, "limits")) &&
-	    (error = config_limits(file, v, "runner.yml", &c->limits)) < 0)
-		goto out;
-	if ((v = ynode_get(root, "log_cap")) && (v->type != YNODE_SCALAR ||
-	    parse_size(v->value, &c->log_cap) < 0 || c->log_cap < 4096)) {
-		error = error_set(ERR_INVALID, "%s:%zu:%zu: 'log_cap' must be a "
-		    "size of at least 4K, like 64M", file, v->line, v->col);
-		goto out;
-	}
-done:
 	*out = c;
 	c = NULL;
 	error = 0;
@@ -790,46 +736,18 @@ void config_free(struct config *c)
 {
 	if (!c)
 		return;
-	for (size_t i = 0; i < c->nrepos; i++) {
-		free(c->repos[i].path);
-		free(c->repos[i].branches);
-		free(c->repos[i].release_tags);
-		free(c->repos[i].allowed_signers);
-		free(c->repos[i].gpg_keyring);
-		strv_free(c->repos[i].auto_deploy);
-	}
-	free(c->repos);
+	schema_free(&config_schema, c);
 	for (size_t i = 0; i < c->nsecrets; i++) {
+		schema_free(&secret_schema, &c->secrets[i]);
 		free(c->secrets[i].name);
-		free(c->secrets[i].value);
 		free(c->secrets[i].file);
-		strv_free(c->secrets[i].envs);
-		free(c->secrets[i].refs);
-		free(c->secrets[i].repos);
 	}
 	free(c->secrets);
-	for (size_t i = 0; i < c->nenvs; i++) {
-		free(c->envs[i].name);
-		free(c->envs[i].user);
-		strv_free(c->envs[i].paths);
-	}
-	free(c->envs);
-	free(c->build_user);
-	free(c->release_user);
 	for (size_t i = 0; i < c->nnotify; i++) {
-		struct notify_target *t = &c->notify[i];
-		free(t->name);
-		free(t->url);
-		free(t->secret);
-		free(t->username);
-		free(t->password);
-		free(t->from);
-		strv_free(t->to);
-		strv_free(t->on);
-		free(t->repos);
+		free_notify(&c->notify[i]);
+		schema_free(&notify_schema, &c->notify[i]);
 	}
 	free(c->notify);
-	free(c->path_env);
 	free(c);
 }
 
@@ -971,42 +889,4 @@ const struct notify_target *config_notify(const struct config *c,
 const char *notify_service_name(enum notify_service s)
 {
 	return service_keys[s];
-}
-
-int config_limits(const char *file, const struct ynode *n, const char *what,
-    struct run_limits *out)
-{
-	static const char *const keys[] = {
-		"processes", "memory", "file_size", "open_files", NULL
-	};
-	int64_t *slot[] = { &out->processes, &out->memory, &out->file_size,
-	    &out->open_files };
-	struct sbuf w = SBUF_INIT;
-	int error;
-
-	sbuf_addf(&w, "'limits' of %s", what);
-	if ((error = ynode_want(file, n, YNODE_MAP, "limits", what)) < 0 ||
-	    (error = ynode_check_keys(file, n, keys, w.buf)) < 0)
-		goto out;
-	for (int i = 0; keys[i]; i++) {
-		const struct ynode *v = ynode_get(n, keys[i]);
-		long num;
-		int64_t size;
-		if (!v)
-			continue;
-		int counted = i == 0 || i == 3;	/* a count, not bytes */
-		if (v->type == YNODE_SCALAR && (counted ? ynode_uint(v, &num) &&
-		    num > 0 && (size = num) : parse_size(v->value, &size) == 0 &&
-		    size > 0)) {
-			*slot[i] = size;
-			continue;
-		}
-		error = error_set(ERR_INVALID, "%s:%zu:%zu: '%s' in %s must be %s",
-		    file, v->line, v->col, keys[i], w.buf, counted ?
-		    "a positive number" : "a size like 512M or 2G");
-		goto out;
-	}
-out:
-	sbuf_release(&w);
-	return error;
 }

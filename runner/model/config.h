@@ -77,6 +77,7 @@ enum notify_service {
 struct notify_target {
 	char *name;
 	enum notify_service service;
+	int has_service;	/* (while reading) a service was named */
 	char *url;		/* webhook, Slack, PagerDuty or smtp:// URL */
 	char *secret;		/* webhook HMAC key, PagerDuty routing key */
 	char *username, *password;	/* SMTP login, if any */
@@ -87,13 +88,13 @@ struct notify_target {
 	char **on;		/* event kinds, or "all" */
 	size_t non;
 	char *repos;		/* pcre2 on the repository's name, or NULL */
-	int retries;		/* attempts after the first */
+	int64_t retries;	/* attempts after the first */
 	int64_t backoff_ms;	/* first wait; doubles per retry */
 	size_t line;
 };
 
 struct config {
-	int workers;			/* 0: the number of cores */
+	int64_t workers;		/* 0: the number of cores */
 	int keep_workspaces;
 	int supersede;
 	int64_t default_timeout_ms;
@@ -161,11 +162,8 @@ const char *notify_service_name(enum notify_service s);
 /* The commented file `runner init` writes. */
 extern const char config_template[];
 
-/* `limits: {processes, memory, file_size, open_files}` of `what` in
- * `file` into `out` (keys not given are left as they are); runner.yml
- * and .runner.yml read them alike. */
-struct ynode;
-int config_limits(const char *file, const struct ynode *n, const char *what,
-    struct run_limits *out);
+/* The schemas of runner.yml and of a stage's `limits` (schema.h). */
+struct schema;
+extern const struct schema config_schema, stage_limits_schema;
 
 #endif

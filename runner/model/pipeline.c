@@ -4,28 +4,19 @@
  */
 #include "pipeline.h"
 #include "config.h"
+#include "schema.h"
 #include "util.h"
 #include "ynode.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const top_keys[] = { "stages", "environments", NULL };
-static const char *const env_keys[] = {
-	"url", "deploy", "backup", "restore", "requires", "timeout", "checks",
-	"verify", "require_env", "require_changelog", "require_tls_days",
-	"secrets", NULL
-};
-static const char *const check_keys[] = {
-	"http", "expect", "max_latency", "retries", "run", "timeout", NULL
-};
-static const char *const verify_keys[] = {
-	"window", "interval", "max_error_rate", "max_latency", NULL
-};
-static const char *const stage_keys[] = {
-	"name", "run", "timeout", "env", "artifacts", "secrets", "limits",
-	"isolate", "network", NULL
-};
+/* ---- the schema of .runner.yml (schema.h) ---- */
+
+#define FIELD(type, m) .off = offsetof(type, m)
+#define COUNT(type, m) .count_off = offsetof(type, m)
+#define DURATION_HINT "ms, s, m or h, like 1s"
 
 static int valid_name(const char *s)
 {
@@ -39,10 +30,10 @@ static int valid_name(const char *s)
 }
 
 /* `secrets: [NAME, ...]`: names of runner.yml secrets, like variables. */
-static int parse_secrets(const char *file, const struct ynode *v,
-    const char *what, char ***out, size_t *n)
+static int read_secret_names(const struct sread *r, const struct ynode *v,
+    char ***out, size_t *n)
 {
-	int error = ynode_strv(file, v, "secrets", what, out, n);
+	int error = ynode_strv(r->file, v, "secrets", r->what, out, n);
 
 	for (size_t i = 0; error == 0 && i < *n; i++) {
 		const char *s = (*out)[i];
@@ -53,15 +44,66 @@ static int parse_secrets(const char *file, const struct ynode *v,
 			    v->items[i] : v;
 			error = error_set(ERR_INVALID, "%s:%zu:%zu: bad secret "
 			    "name '%s' in %s (letters, digits and '_', like "
-			    "DEPLOY_TOKEN)", file, it->line, it->col, s, what);
+			    "DEPLOY_TOKEN)", r->file, it->line, it->col, s, r->what);
 		}
 	}
 	return error;
 }
 
-static int parse_env(const char *file, const struct ynode *n,
-    const char *what, struct stage_def *st)
+static int read_stage_secrets(const struct sread *r, const struct ynode *v,
+    void *obj)
 {
+	struct stage_def *st = obj;
+
+	return read_secret_names(r, v, &st->secrets, &st->nsecrets);
+}
+
+static int read_env_secrets(const struct sread *r, const struct ynode *v,
+    void *obj)
+{
+	struct env_def *e = obj;
+
+	return read_secret_names(r, v, &e->secrets, &e->nsecrets);
+}
+
+static int read_name(const struct sread *r, const struct ynode *v,
+    void *obj)
+{
+	(void)r;
+	(void)v;
+	(void)obj;
+	return 0;	/* read first, by read_stages */
+}
+
+static int read_run(const struct sread *r, const struct ynode *v, void *obj)
+{
+	struct stage_def *st = obj;
+	struct sbuf run = SBUF_INIT;
+	char **lines;
+	size_t nlines;
+	int error;
+
+	if ((error = ynode_strv(r->file, v, "run", r->what, &lines,
+	    &nlines)) < 0)
+		return error;
+	for (size_t i = 0; i < nlines; i++) {
+		sbuf_adds(&run, lines[i]);
+		sbuf_addch(&run, '\n');
+	}
+	strv_free(lines);
+	if (!nlines || strspn(run.buf, " \t\n") == run.len) {
+		sbuf_release(&run);
+		return error_set(ERR_INVALID, "%s:%zu:%zu: 'run' of %s is empty",
+		    r->file, v->line, v->col, r->what);
+	}
+	st->run = sbuf_detach(&run);
+	return 0;
+}
+
+static int read_env(const struct sread *r, const struct ynode *n, void *obj)
+{
+	struct stage_def *st = obj;
+	const char *file = r->file, *what = r->what;
 	int error;
 
 	if ((error = ynode_want(file, n, YNODE_MAP, "env", what)) < 0)
@@ -94,379 +136,356 @@ static int parse_env(const char *file, const struct ynode *n,
 	return 0;
 }
 
-static int parse_stage(const char *file, const struct ynode *n, size_t idx,
-    struct stage_def *st)
+static int read_artifacts(const struct sread *r, const struct ynode *v,
+    void *obj)
 {
-	struct sbuf what = SBUF_INIT;
-	const struct ynode *v;
+	struct stage_def *st = obj;
 	int error;
 
-	st->line = n->line;
-	sbuf_addf(&what, "stage %zu", idx + 1);
-	if (n->type != YNODE_MAP) {
-		error = error_set(ERR_INVALID,
-		    "%s:%zu:%zu: %s must be a mapping with 'name' and 'run', "
-		    "not %s", file, n->line, n->col, what.buf,
-		    ynode_type_name(n));
-		goto out;
-	}
-	if (!(v = ynode_get(n, "name"))) {
-		error = error_set(ERR_INVALID, "%s:%zu:%zu: %s has no 'name'",
-		    file, n->line, n->col, what.buf);
-		goto out;
-	}
-	if ((error = ynode_want(file, v, YNODE_SCALAR, "name", what.buf)) < 0)
-		goto out;
-	if (!valid_name(v->value)) {
-		error = error_set(ERR_INVALID,
-		    "%s:%zu:%zu: bad stage name '%s' (use a-z, 0-9, '_' and "
-		    "'-', at most 64)", file, v->line, v->col, v->value);
-		goto out;
-	}
-	st->name = xstrdup(v->value);
-	sbuf_reset(&what);
-	sbuf_addf(&what, "stage '%s'", st->name);
-
-	if ((error = ynode_check_keys(file, n, stage_keys, what.buf)) < 0)
-		goto out;
-
-	if (!(v = ynode_get(n, "run"))) {
-		error = error_set(ERR_INVALID, "%s:%zu:%zu: %s has no 'run'",
-		    file, n->line, n->col, what.buf);
-		goto out;
-	} else {
-		char **lines;
-		size_t nlines;
-		struct sbuf run = SBUF_INIT;
-
-		if ((error = ynode_strv(file, v, "run", what.buf, &lines,
-		    &nlines)) < 0)
-			goto out;
-		for (size_t i = 0; i < nlines; i++) {
-			sbuf_adds(&run, lines[i]);
-			sbuf_addch(&run, '\n');
-		}
-		strv_free(lines);
-		if (!nlines || strspn(run.buf, " \t\n") == run.len) {
-			sbuf_release(&run);
-			error = error_set(ERR_INVALID,
-			    "%s:%zu:%zu: 'run' of %s is empty", file, v->line,
-			    v->col, what.buf);
-			goto out;
-		}
-		st->run = sbuf_detach(&run);
-	}
-	if ((v = ynode_get(n, "timeout"))) {
-		if ((error = ynode_want(file, v, YNODE_SCALAR, "timeout",
-		    what.buf)) < 0)
-			goto out;
-		if (parse_duration(v->value, &st->timeout_ms) < 0 ||
-		    st->timeout_ms <= 0) {
-			error = error_set(ERR_INVALID,
-			    "%s:%zu:%zu: bad 'timeout' '%s' in %s (use a "
-			    "number with s, m or h, like 10m)", file, v->line,
-			    v->col, v->value, what.buf);
-			goto out;
-		}
-	}
-	if ((v = ynode_get(n, "env")) &&
-	    (error = parse_env(file, v, what.buf, st)) < 0)
-		goto out;
-	if ((v = ynode_get(n, "secrets")) &&
-	    (error = parse_secrets(file, v, what.buf, &st->secrets,
-	    &st->nsecrets)) < 0)
-		goto out;
-	if ((v = ynode_get(n, "limits")) &&
-	    (error = config_limits(file, v, what.buf, &st->limits)) < 0)
-		goto out;
-	st->isolate = -1;
-	st->network = -1;
-	for (int i = 0; i < 2; i++) {
-		const char *key = i ? "network" : "isolate";
-		int *slot = i ? &st->network : &st->isolate;
-		if ((v = ynode_get(n, key)) && !ynode_bool(v, slot)) {
-			error = error_set(ERR_INVALID, "%s:%zu:%zu: '%s' in %s must "
-			    "be true or false", file, v->line, v->col, key,
-			    what.buf);
-			goto out;
-		}
-		if (v)
-			*(i ? &st->network_at : &st->isolate_at) = (struct ypos){
-			    v->line, v->col };
-	}
-	if ((v = ynode_get(n, "artifacts"))) {
-		if ((error = ynode_strv(file, v, "artifacts", what.buf,
-		    &st->artifacts, &st->nartifacts)) < 0)
-			goto out;
-		for (size_t i = 0; i < st->nartifacts; i++) {
-			const char *g = st->artifacts[i];
-			if (!*g || g[0] == '/' || !strcmp(g, "..") ||
-			    !strncmp(g, "../", 3) || strstr(g, "/../") ||
-			    (strlen(g) >= 3 && !strcmp(g + strlen(g) - 3, "/.."))) {
-				const struct ynode *it = v->type == YNODE_SEQ ?
-				    v->items[i] : v;
-				error = error_set(ERR_INVALID,
-				    "%s:%zu:%zu: artifact glob '%s' in %s must "
-				    "stay inside the tree (no leading '/', no "
-				    "'..')", file, it->line, it->col, g, what.buf);
-				goto out;
-			}
-		}
-	}
-	error = 0;
-out:
-	sbuf_release(&what);
-	return error;
-}
-
-/* A scalar string field of `map`, if present; *out keeps NULL if absent. */
-static int get_str(const char *file, const struct ynode *map,
-    const char *key, const char *what, char **out)
-{
-	const struct ynode *v = ynode_get(map, key);
-	int error;
-
-	if (!v)
-		return 0;
-	if ((error = ynode_want(file, v, YNODE_SCALAR, key, what)) < 0)
+	if ((error = ynode_strv(r->file, v, "artifacts", r->what,
+	    &st->artifacts, &st->nartifacts)) < 0)
 		return error;
-	if (!*v->value)
-		return error_set(ERR_INVALID, "%s:%zu:%zu: '%s' of %s is empty",
-		    file, v->line, v->col, key, what);
-	*out = xstrdup(v->value);
-	return 0;
-}
-
-static int get_dur(const char *file, const struct ynode *map,
-    const char *key, const char *what, int64_t *out)
-{
-	const struct ynode *v = ynode_get(map, key);
-	int error;
-
-	if (!v)
-		return 0;
-	if ((error = ynode_want(file, v, YNODE_SCALAR, key, what)) < 0)
-		return error;
-	if (parse_duration(v->value, out) < 0 || *out <= 0)
-		return error_set(ERR_INVALID, "%s:%zu:%zu: bad '%s' '%s' in %s "
-		    "(use a number with ms, s, m or h, like 1s)", file, v->line,
-		    v->col, key, v->value, what);
-	return 0;
-}
-
-static int get_num(const char *file, const struct ynode *map,
-    const char *key, const char *what, long min, long max, long *out)
-{
-	const struct ynode *v = ynode_get(map, key);
-
-	if (!v)
-		return 0;
-	if (!ynode_uint(v, out) || *out < min || *out > max)
-		return error_set(ERR_INVALID, "%s:%zu:%zu: '%s' in %s must be a "
-		    "number from %ld to %ld", file, v->line, v->col, key, what,
-		    min, max);
-	return 0;
-}
-
-static int parse_check(const char *file, const struct ynode *n,
-    const char *env, struct check_def *c)
-{
-	struct sbuf what = SBUF_INIT;
-	int error;
-
-	c->line = n->line;
-	c->expect = 200;
-	c->max_latency_ms = 1000;
-	c->retries = 10;
-	sbuf_addf(&what, "a check of environment '%s'", env);
-	if ((error = ynode_want(file, n, YNODE_MAP, "checks", what.buf)) < 0 ||
-	    (error = ynode_check_keys(file, n, check_keys, what.buf)) < 0 ||
-	    (error = get_str(file, n, "http", what.buf, &c->http)) < 0 ||
-	    (error = get_str(file, n, "run", what.buf, &c->run)) < 0 ||
-	    (error = get_num(file, n, "expect", what.buf, 100, 599,
-	    &c->expect)) < 0 ||
-	    (error = get_num(file, n, "retries", what.buf, 0, 1000,
-	    &c->retries)) < 0 ||
-	    (error = get_dur(file, n, "max_latency", what.buf,
-	    &c->max_latency_ms)) < 0 ||
-	    (error = get_dur(file, n, "timeout", what.buf, &c->timeout_ms)) < 0)
-		goto out;
-	if (!c->http == !c->run) {
-		error = error_set(ERR_INVALID, "%s:%zu:%zu: %s needs exactly one "
-		    "of 'http' and 'run'", file, n->line, n->col, what.buf);
-		goto out;
+	for (size_t i = 0; i < st->nartifacts; i++) {
+		const char *g = st->artifacts[i];
+		if (!*g || g[0] == '/' || !strcmp(g, "..") ||
+		    !strncmp(g, "../", 3) || strstr(g, "/../") ||
+		    (strlen(g) >= 3 && !strcmp(g + strlen(g) - 3, "/.."))) {
+			const struct ynode *it = v->type == YNODE_SEQ ?
+			    v->items[i] : v;
+			return error_set(ERR_INVALID, "%s:%zu:%zu: artifact glob "
+			    "'%s' in %s must stay inside the tree (no leading '/', "
+			    "no '..')", r->file, it->line, it->col, g, r->what);
+		}
 	}
+	return 0;
+}
+
+static const struct sfield stage_fields[] = {
+	{ .key = "name", .kind = S_CUSTOM, .read = read_name,
+	    .flags = S_REQUIRED, .type_doc = "string",
+	    .doc = "lowercase letters, digits, `_` and `-`, at most 64; "
+	    "unique" },
+	{ .key = "run", .kind = S_CUSTOM, .read = read_run,
+	    .flags = S_REQUIRED, .type_doc = "string or list of strings",
+	    .doc = "the script (`/bin/sh -e -c`); list items are joined with "
+	    "newlines" },
+	{ .key = "timeout", .kind = S_DURATION,
+	    FIELD(struct stage_def, timeout_ms), .min = 1,
+	    .def = "(runner.yml's `default_timeout`)",
+	    .doc = "the stage and everything it started are ended when it is "
+	    "reached" },
+	{ .key = "env", .kind = S_CUSTOM, .read = read_env,
+	    .type_doc = "mapping of strings",
+	    .doc = "extra variables; a name is `[A-Za-z_][A-Za-z0-9_]*`, not "
+	    "`RUNNER_...`" },
+	{ .key = "artifacts", .kind = S_CUSTOM, .read = read_artifacts,
+	    .type_doc = "glob or list of globs",
+	    .doc = "files archived after the stage passes" },
+	{ .key = "secrets", .kind = S_CUSTOM, .read = read_stage_secrets,
+	    .type_doc = "name or list of names",
+	    .doc = "runner.yml `secrets` given to the stage as variables" },
+	{ .key = "limits", .kind = S_MAP, FIELD(struct stage_def, limits),
+	    .sub = &stage_limits_schema, .def = "(runner.yml's `limits`)",
+	    .doc = "rlimits: `processes`, `memory`, `file_size`, "
+	    "`open_files`" },
+	{ .key = "isolate", .kind = S_TRISTATE,
+	    FIELD(struct stage_def, isolate), .def = "(runner.yml's, true)",
+	    .doc = "under bubblewrap; `false` only where runner.yml allows it" },
+	{ .key = "network", .kind = S_TRISTATE,
+	    FIELD(struct stage_def, network), .def = "(runner.yml's, true)",
+	    .doc = "with the network; `true` only where runner.yml allows it" },
+	SFIELD_END
+};
+static const struct schema stage_schema = {
+	.name = "stages", .fields = stage_fields, .rel = REL_IN,
+	.doc = "Each entry of `stages`, in the order they run.",
+};
+
+static int check_check(const struct sread *r, const struct ynode *n,
+    void *obj)
+{
+	struct check_def *c = obj;
+
+	if (!c->http == !c->run)
+		return error_set(ERR_INVALID, "%s:%zu:%zu: %s needs exactly one "
+		    "of 'http' and 'run'", r->file, n->line, n->col, r->what);
 	if (c->http && c->http[0] != '/' && strncmp(c->http, "http://", 7) &&
 	    strncmp(c->http, "https://", 8)) {
 		const struct ynode *v = ynode_get(n, "http");
-		error = error_set(ERR_INVALID, "%s:%zu:%zu: 'http' '%s' must be a "
-		    "path starting with '/' or an http(s):// URL", file, v->line,
-		    v->col, c->http);
-		goto out;
+		return error_set(ERR_INVALID, "%s:%zu:%zu: 'http' '%s' must be a "
+		    "path starting with '/' or an http(s):// URL", r->file,
+		    v->line, v->col, c->http);
 	}
-out:
-	sbuf_release(&what);
-	return error;
-}
-
-static int parse_percent(const char *s, double *out)
-{
-	char *end;
-	double v = strtod(s, &end);
-
-	if (end == s || v < 0)
-		return -1;
-	if (*end == '%') {
-		v /= 100;
-		end++;
-	}
-	if (*end || v > 1)
-		return -1;
-	*out = v;
 	return 0;
 }
 
-static int parse_verify(const char *file, const struct ynode *n,
-    const char *what, struct verify_def *v)
+static const struct sfield check_fields[] = {
+	{ .key = "http", .kind = S_STR, FIELD(struct check_def, http),
+	    .flags = S_NONEMPTY, .type_doc = "path or URL",
+	    .doc = "GET this (a path is relative to `url`)" },
+	{ .key = "expect", .kind = S_INT, FIELD(struct check_def, expect),
+	    .min = 100, .max = 599, .def = "200", .doc = "the status" },
+	{ .key = "max_latency", .kind = S_DURATION,
+	    FIELD(struct check_def, max_latency_ms), .min = 1,
+	    .choices = DURATION_HINT, .def = "1s",
+	    .doc = "slower answers fail" },
+	{ .key = "retries", .kind = S_INT, FIELD(struct check_def, retries),
+	    .min = 0, .max = 1000, .def = "10",
+	    .doc = "attempts after the first, 0.5 s apart" },
+	{ .key = "run", .kind = S_STR, FIELD(struct check_def, run),
+	    .flags = S_NONEMPTY, .doc = "a command instead, like a stage" },
+	{ .key = "timeout", .kind = S_DURATION,
+	    FIELD(struct check_def, timeout_ms), .min = 1,
+	    .choices = DURATION_HINT, .def = "(runner.yml's `default_timeout`)",
+	    .doc = "of the command" },
+	SFIELD_END
+};
+static const struct schema check_schema = {
+	.name = "checks", .fields = check_fields, .rel = REL_IN,
+	.size = sizeof(struct check_def),
+	.line_at = SLINE(struct check_def, line), .check = check_check,
+	.doc = "Each entry of an environment's `checks`: exactly one of "
+	    "`http` and `run`.",
+};
+
+static const struct sfield verify_fields[] = {
+	{ .key = "window", .kind = S_DURATION,
+	    FIELD(struct verify_def, window_ms), .min = 1,
+	    .choices = DURATION_HINT, .def = "30s",
+	    .doc = "how long the http checks are polled" },
+	{ .key = "interval", .kind = S_DURATION,
+	    FIELD(struct verify_def, interval_ms), .min = 1,
+	    .choices = DURATION_HINT, .def = "1s", .doc = "between rounds" },
+	{ .key = "max_error_rate", .kind = S_FRACTION,
+	    FIELD(struct verify_def, max_error_rate), .def = "0.1%",
+	    .doc = "more failed requests fail the deployment" },
+	{ .key = "max_latency", .kind = S_DURATION,
+	    FIELD(struct verify_def, max_latency_ms), .min = 1,
+	    .choices = DURATION_HINT, .def = "1s",
+	    .doc = "a slower 95th percentile fails it" },
+	SFIELD_END
+};
+static const struct schema verify_schema = {
+	.name = "verify", .fields = verify_fields, .rel = REL_IN,
+	.doc = "An environment's `verify`: after the checks, poll them for a "
+	    "window.",
+};
+
+/* The checks, named after their environment in messages. */
+static int read_checks(const struct sread *r, const struct ynode *v,
+    void *obj)
 {
-	const struct ynode *r;
+	struct env_def *e = obj;
+	struct schema cs = check_schema;
+	struct sfield f = *r->field;
+	struct sread nr = *r;
+	char *entry = xasprintf("a check of environment '%s'", e->name);
 	int error;
 
-	v->set = 1;
-	v->window_ms = 30000;
-	v->interval_ms = 1000;
-	v->max_error_rate = 0.001;
-	v->max_latency_ms = 1000;
-	if ((error = ynode_want(file, n, YNODE_MAP, "verify", what)) < 0 ||
-	    (error = ynode_check_keys(file, n, verify_keys, what)) < 0 ||
-	    (error = get_dur(file, n, "window", what, &v->window_ms)) < 0 ||
-	    (error = get_dur(file, n, "interval", what, &v->interval_ms)) < 0 ||
-	    (error = get_dur(file, n, "max_latency", what,
-	    &v->max_latency_ms)) < 0)
+	cs.entry = entry;
+	f.kind = S_LIST;
+	f.sub = &cs;
+	f.off = offsetof(struct env_def, checks);
+	f.count_off = offsetof(struct env_def, nchecks);
+	nr.field = &f;
+	error = schema_read_field(&nr, v, obj);
+	free(entry);
+	return error;
+}
+
+static int read_verify(const struct sread *r, const struct ynode *v,
+    void *obj)
+{
+	struct env_def *e = obj;
+	int error;
+
+	e->verify.set = 1;
+	schema_defaults(&verify_schema, &e->verify);
+	if ((error = ynode_want(r->file, v, YNODE_MAP, "verify", r->what)) < 0)
 		return error;
-	if ((r = ynode_get(n, "max_error_rate")) &&
-	    (r->type != YNODE_SCALAR || parse_percent(r->value,
-	    &v->max_error_rate) < 0))
-		return error_set(ERR_INVALID, "%s:%zu:%zu: 'max_error_rate' in %s "
-		    "must be a fraction or a percentage, like 0.1%%", file,
-		    r->line, r->col, what);
+	return schema_read(r->file, v, &verify_schema, r->what, &e->verify);
+}
+
+static int check_env_name(const struct sread *r, const struct ynode *k,
+    void *obj)
+{
+	(void)obj;
+	if (!valid_name(k->value))
+		return error_set(ERR_INVALID, "%s:%zu:%zu: bad environment name "
+		    "'%s' (use a-z, 0-9, '_' and '-', at most 64)", r->file,
+		    k->line, k->col, k->value);
 	return 0;
 }
 
-static int parse_env_def(const char *file, const struct ynode *k,
-    const struct ynode *n, struct env_def *e)
+static int check_env(const struct sread *r, const struct ynode *n, void *obj)
 {
-	struct sbuf what = SBUF_INIT;
-	const struct ynode *v;
-	int error;
+	struct env_def *e = obj;
 
-	e->line = k->line;
-	e->name = xstrdup(k->value);
-	e->timeout_ms = 10 * 60 * 1000;
-	sbuf_addf(&what, "environment '%s'", e->name);
-	if (!valid_name(e->name)) {
-		error = error_set(ERR_INVALID, "%s:%zu:%zu: bad environment name "
-		    "'%s' (use a-z, 0-9, '_' and '-', at most 64)", file, k->line,
-		    k->col, e->name);
-		goto out;
-	}
-	if ((error = ynode_want(file, n, YNODE_MAP, e->name, "environments")) < 0 ||
-	    (error = ynode_check_keys(file, n, env_keys, what.buf)) < 0 ||
-	    (error = get_str(file, n, "url", what.buf, &e->url)) < 0 ||
-	    (error = get_str(file, n, "deploy", what.buf, &e->deploy)) < 0 ||
-	    (error = get_str(file, n, "backup", what.buf, &e->backup)) < 0 ||
-	    (error = get_str(file, n, "restore", what.buf, &e->restore)) < 0 ||
-	    (error = get_str(file, n, "require_changelog", what.buf,
-	    &e->require_changelog)) < 0 ||
-	    (error = get_num(file, n, "require_tls_days", what.buf, 0, 3650,
-	    &e->require_tls_days)) < 0 ||
-	    (error = get_dur(file, n, "timeout", what.buf, &e->timeout_ms)) < 0)
-		goto out;
-	if (!e->deploy) {
-		error = error_set(ERR_INVALID, "%s:%zu:%zu: %s has no 'deploy' "
-		    "command", file, n->line, n->col, what.buf);
-		goto out;
-	}
-	if (e->url && strncmp(e->url, "http://", 7) &&
-	    strncmp(e->url, "https://", 8)) {
-		v = ynode_get(n, "url");
-		error = error_set(ERR_INVALID, "%s:%zu:%zu: 'url' '%s' of %s must "
-		    "start with http:// or https://", file, v->line, v->col,
-		    e->url, what.buf);
-		goto out;
-	}
-	if ((v = ynode_get(n, "requires"))) {
-		if (v->type != YNODE_SCALAR || strcmp(v->value, "signed-tag")) {
-			error = error_set(ERR_INVALID, "%s:%zu:%zu: 'requires' of %s "
-			    "can only be 'signed-tag'", file, v->line, v->col,
-			    what.buf);
-			goto out;
-		}
-		e->signed_tag = 1;
-	}
-	if ((v = ynode_get(n, "require_env")) &&
-	    (error = ynode_strv(file, v, "require_env", what.buf,
-	    &e->require_env, &e->nrequire_env)) < 0)
-		goto out;
-	if ((v = ynode_get(n, "secrets")) &&
-	    (error = parse_secrets(file, v, what.buf, &e->secrets,
-	    &e->nsecrets)) < 0)
-		goto out;
-	if ((v = ynode_get(n, "checks"))) {
-		if ((error = ynode_want(file, v, YNODE_SEQ, "checks",
-		    what.buf)) < 0)
-			goto out;
-		e->checks = xcalloc(v->n + 1, sizeof(*e->checks));
-		for (size_t i = 0; i < v->n; i++) {
-			e->nchecks++;
-			if ((error = parse_check(file, v->items[i], e->name,
-			    &e->checks[i])) < 0)
-				goto out;
-		}
-	}
-	if ((v = ynode_get(n, "verify")) &&
-	    (error = parse_verify(file, v, what.buf, &e->verify)) < 0)
-		goto out;
-	if (e->verify.set && !e->nchecks) {
-		error = error_set(ERR_INVALID, "%s:%zu:%zu: 'verify' of %s needs "
-		    "http checks to poll", file, n->line, n->col, what.buf);
-		goto out;
-	}
-	if ((e->verify.set || e->require_tls_days) && !e->url) {
-		error = error_set(ERR_INVALID, "%s:%zu:%zu: %s needs a 'url'",
-		    file, n->line, n->col, what.buf);
-		goto out;
-	}
+	e->signed_tag = e->signed_tag == 1;
+	if (e->verify.set && !e->nchecks)
+		return error_set(ERR_INVALID, "%s:%zu:%zu: 'verify' of %s needs "
+		    "http checks to poll", r->file, n->line, n->col, r->what);
+	if ((e->verify.set || e->require_tls_days) && !e->url)
+		return error_set(ERR_INVALID, "%s:%zu:%zu: %s needs a 'url'",
+		    r->file, n->line, n->col, r->what);
 	for (size_t i = 0; i < e->nchecks; i++)
-		if (e->checks[i].http && e->checks[i].http[0] == '/' && !e->url) {
-			error = error_set(ERR_INVALID, "%s:%zu:%zu: check '%s' is "
-			    "relative, but %s has no 'url'", file,
+		if (e->checks[i].http && e->checks[i].http[0] == '/' && !e->url)
+			return error_set(ERR_INVALID, "%s:%zu:%zu: check '%s' is "
+			    "relative, but %s has no 'url'", r->file,
 			    e->checks[i].line, (size_t)1, e->checks[i].http,
-			    what.buf);
-			goto out;
-		}
-out:
-	sbuf_release(&what);
-	return error;
+			    r->what);
+	return 0;
 }
 
-static int parse_envs(const char *file, const struct ynode *n,
-    struct pipeline *pl)
+static void free_env(void *elem)
 {
-	int error;
+	struct env_def *e = elem;
 
-	if ((error = ynode_want(file, n, YNODE_MAP, "environments",
+	strv_free(e->secrets);
+	for (size_t j = 0; j < e->nchecks; j++)
+		schema_free(&check_schema, &e->checks[j]);
+	free(e->checks);
+}
+
+static const struct sfield env_fields[] = {
+	{ .key = "url", .kind = S_STR, FIELD(struct env_def, url),
+	    .flags = S_NONEMPTY | S_URL, .choices = "http https",
+	    .doc = "base of relative http checks; `RUNNER_URL` of the "
+	    "commands" },
+	{ .key = "deploy", .kind = S_STR, FIELD(struct env_def, deploy),
+	    .flags = S_REQUIRED | S_NONEMPTY, .doc = "the deploy command" },
+	{ .key = "backup", .kind = S_STR, FIELD(struct env_def, backup),
+	    .flags = S_NONEMPTY,
+	    .doc = "runs before `deploy`; if it fails nothing is deployed" },
+	{ .key = "restore", .kind = S_STR, FIELD(struct env_def, restore),
+	    .flags = S_NONEMPTY,
+	    .doc = "runs after a rollback redeployed the earlier release" },
+	{ .key = "requires", .kind = S_CHOICE,
+	    FIELD(struct env_def, signed_tag), .choices = "signed-tag",
+	    .doc = "only a verified release tag (or `runner deploy --force`) "
+	    "deploys here" },
+	{ .key = "timeout", .kind = S_DURATION,
+	    FIELD(struct env_def, timeout_ms), .min = 1,
+	    .choices = DURATION_HINT, .def = "10m",
+	    .doc = "of each command (backup, deploy, restore)" },
+	{ .key = "checks", .kind = S_CUSTOM, .read = read_checks,
+	    .sub = &check_schema, .type_doc = "list of mappings",
+	    .doc = "after the deploy command; a failure rolls back" },
+	{ .key = "verify", .kind = S_CUSTOM, .read = read_verify,
+	    .sub = &verify_schema, .type_doc = "mapping",
+	    .doc = "poll the http checks for a window after them" },
+	{ .key = "require_env", .kind = S_STRV,
+	    FIELD(struct env_def, require_env),
+	    COUNT(struct env_def, nrequire_env),
+	    .doc = "gate: each must be a `secrets` entry of runner.yml" },
+	{ .key = "require_changelog", .kind = S_STR,
+	    FIELD(struct env_def, require_changelog), .flags = S_NONEMPTY,
+	    .type_doc = "path",
+	    .doc = "gate: the file at the deployed commit mentions the release "
+	    "tag" },
+	{ .key = "require_tls_days", .kind = S_INT,
+	    FIELD(struct env_def, require_tls_days), .min = 0, .max = 3650,
+	    .doc = "gate: the certificate of `url` is valid that many more "
+	    "days" },
+	{ .key = "secrets", .kind = S_CUSTOM, .read = read_env_secrets,
+	    .type_doc = "name or list of names",
+	    .doc = "runner.yml secrets given to the commands and `run` checks" },
+	SFIELD_END
+};
+static const struct schema env_schema = {
+	.name = "environments", .fields = env_fields, .rel = REL_IN,
+	.size = sizeof(struct env_def),
+	.name_off = offsetof(struct env_def, name),
+	.line_at = SLINE(struct env_def, line), .what = "environment '%s'",
+	.check_name = check_env_name, .check = check_env, .free = free_env,
+	.doc = "`environments: NAME: {...}`: where a build deploys.",
+};
+
+/* Each stage: a mapping, its name first (it names the stage in every
+ * later message), names unique. */
+static int read_stages(const struct sread *r, const struct ynode *stages,
+    void *obj)
+{
+	struct pipeline *pl = obj;
+	const char *file = r->file;
+	struct sbuf what = SBUF_INIT;
+	int error = 0;
+
+	if ((error = ynode_want(file, stages, YNODE_SEQ, "stages",
 	    "the pipeline")) < 0)
 		return error;
-	pl->envs = xcalloc(n->n / 2 + 1, sizeof(*pl->envs));
-	for (size_t i = 0; i + 1 < n->n; i += 2) {
-		pl->nenvs++;
-		if ((error = parse_env_def(file, n->items[i], n->items[i + 1],
-		    &pl->envs[i / 2])) < 0)
-			return error;
+	if (stages->n == 0)
+		return error_set(ERR_INVALID, "%s:%zu:%zu: 'stages' is empty",
+		    file, stages->line, stages->col);
+	if (stages->n > PIPELINE_MAX_STAGES)
+		return error_set(ERR_INVALID, "%s:%zu:%zu: more than %d stages",
+		    file, stages->line, stages->col, PIPELINE_MAX_STAGES);
+	pl->stages = xcalloc(stages->n, sizeof(*pl->stages));
+	for (size_t i = 0; i < stages->n && error == 0; i++) {
+		const struct ynode *n = stages->items[i], *v;
+		struct stage_def *st = &pl->stages[pl->nstages++];
+
+		st->line = n->line;
+		schema_defaults(&stage_schema, st);
+		sbuf_reset(&what);
+		sbuf_addf(&what, "stage %zu", i + 1);
+		if (n->type != YNODE_MAP) {
+			error = error_set(ERR_INVALID, "%s:%zu:%zu: %s must be a "
+			    "mapping with 'name' and 'run', not %s", file, n->line,
+			    n->col, what.buf, ynode_type_name(n));
+			break;
+		}
+		if (!(v = ynode_get(n, "name"))) {
+			error = error_set(ERR_INVALID, "%s:%zu:%zu: %s has no "
+			    "'name'", file, n->line, n->col, what.buf);
+			break;
+		}
+		if ((error = ynode_want(file, v, YNODE_SCALAR, "name",
+		    what.buf)) < 0)
+			break;
+		if (!valid_name(v->value)) {
+			error = error_set(ERR_INVALID, "%s:%zu:%zu: bad stage name "
+			    "'%s' (use a-z, 0-9, '_' and '-', at most 64)", file,
+			    v->line, v->col, v->value);
+			break;
+		}
+		st->name = xstrdup(v->value);
+		sbuf_reset(&what);
+		sbuf_addf(&what, "stage '%s'", st->name);
+		if ((error = schema_read(file, n, &stage_schema, what.buf,
+		    st)) < 0)
+			break;
+		if ((v = ynode_get(n, "isolate")))
+			st->isolate_at = (struct ypos){ v->line, v->col };
+		if ((v = ynode_get(n, "network")))
+			st->network_at = (struct ypos){ v->line, v->col };
+		for (size_t j = 0; j < i; j++) {
+			if (strcmp(pl->stages[j].name, st->name))
+				continue;
+			const struct ynode *nn = ynode_get(n, "name");
+			error = error_set(ERR_INVALID, "%s:%zu:%zu: duplicate stage "
+			    "name '%s' (first at line %zu)", file, nn->line,
+			    nn->col, st->name, pl->stages[j].line);
+			break;
+		}
 	}
-	return 0;
+	sbuf_release(&what);
+	return error;
 }
+
+static const struct sfield pipeline_fields[] = {
+	{ .key = "stages", .kind = S_CUSTOM, .read = read_stages,
+	    .sub = &stage_schema, .flags = S_REQUIRED,
+	    .type_doc = "list of mappings, 1 to 100",
+	    .doc = "the stages, in order" },
+	{ .key = "environments", .kind = S_DICT, FIELD(struct pipeline, envs),
+	    COUNT(struct pipeline, nenvs), .sub = &env_schema,
+	    .doc = "where a passed build deploys" },
+	SFIELD_END
+};
+const struct schema pipeline_schema = {
+	.name = ".runner.yml", .fields = pipeline_fields, .rel = REL_IN,
+};
 
 const struct env_def *pipeline_env(const struct pipeline *pl,
     const char *name)
@@ -482,7 +501,6 @@ int pipeline_parse(const char *file, const char *buf, size_t len,
 {
 	struct ynode *root = NULL;
 	struct pipeline *pl = NULL;
-	const struct ynode *stages;
 	int error;
 
 	*out = NULL;
@@ -505,49 +523,9 @@ int pipeline_parse(const char *file, const char *buf, size_t len,
 		    file, root->line, root->col, ynode_type_name(root));
 		goto out;
 	}
-	if ((error = ynode_check_keys(file, root, top_keys,
-	    "the pipeline")) < 0)
-		goto out;
-	if (!(stages = ynode_get(root, "stages"))) {
-		error = error_set(ERR_INVALID, "%s:%zu:%zu: no 'stages' list",
-		    file, root->line, root->col);
-		goto out;
-	}
-	if ((error = ynode_want(file, stages, YNODE_SEQ, "stages",
-	    "the pipeline")) < 0)
-		goto out;
-	if (stages->n == 0) {
-		error = error_set(ERR_INVALID, "%s:%zu:%zu: 'stages' is empty",
-		    file, stages->line, stages->col);
-		goto out;
-	}
-	if (stages->n > PIPELINE_MAX_STAGES) {
-		error = error_set(ERR_INVALID,
-		    "%s:%zu:%zu: more than %d stages", file, stages->line,
-		    stages->col, PIPELINE_MAX_STAGES);
-		goto out;
-	}
 	pl = xcalloc(1, sizeof(*pl));
-	pl->stages = xcalloc(stages->n, sizeof(*pl->stages));
-	for (size_t i = 0; i < stages->n; i++) {
-		pl->nstages++;
-		if ((error = parse_stage(file, stages->items[i], i,
-		    &pl->stages[i])) < 0)
-			goto out;
-		for (size_t j = 0; j < i; j++) {
-			if (strcmp(pl->stages[j].name, pl->stages[i].name))
-				continue;
-			const struct ynode *nn = ynode_get(stages->items[i],
-			    "name");
-			error = error_set(ERR_INVALID,
-			    "%s:%zu:%zu: duplicate stage name '%s' (first at "
-			    "line %zu)", file, nn->line, nn->col,
-			    pl->stages[i].name, pl->stages[j].line);
-			goto out;
-		}
-	}
-	if ((stages = ynode_get(root, "environments")) &&
-	    (error = parse_envs(file, stages, pl)) < 0)
+	if ((error = schema_read(file, root, &pipeline_schema, "the pipeline",
+	    pl)) < 0)
 		goto out;
 	*out = pl;
 	pl = NULL;
@@ -575,6 +553,7 @@ void pipeline_free(struct pipeline *pl)
 		return;
 	for (size_t i = 0; i < pl->nstages; i++) {
 		struct stage_def *st = &pl->stages[i];
+		schema_free(&stage_schema, st);
 		free(st->name);
 		free(st->run);
 		strv_free(st->env);
@@ -582,23 +561,7 @@ void pipeline_free(struct pipeline *pl)
 		strv_free(st->secrets);
 	}
 	free(pl->stages);
-	for (size_t i = 0; i < pl->nenvs; i++) {
-		struct env_def *e = &pl->envs[i];
-		free(e->name);
-		free(e->url);
-		free(e->deploy);
-		free(e->backup);
-		free(e->restore);
-		free(e->require_changelog);
-		strv_free(e->require_env);
-		strv_free(e->secrets);
-		for (size_t j = 0; j < e->nchecks; j++) {
-			free(e->checks[j].http);
-			free(e->checks[j].run);
-		}
-		free(e->checks);
-	}
-	free(pl->envs);
+	schema_free(&pipeline_schema, pl);
 	free(pl);
 }
 

@@ -43,9 +43,9 @@ struct stage_def {
 /* A check after a deploy: an HTTP GET, or a command like a stage. */
 struct check_def {
 	char *http;		/* absolute URL, or a path relative to the url */
-	long expect;		/* status; default 200 */
+	int64_t expect;		/* status; default 200 */
 	int64_t max_latency_ms;	/* default 1s */
-	long retries;		/* default 10, 0.5 s apart */
+	int64_t retries;	/* default 10, 0.5 s apart */
 	char *run;		/* a command check instead */
 	int64_t timeout_ms;
 	size_t line;
@@ -74,7 +74,7 @@ struct env_def {
 	char **require_env;
 	size_t nrequire_env;
 	char *require_changelog;
-	long require_tls_days;
+	int64_t require_tls_days;
 	char **secrets;		/* given to its commands and checks */
 	size_t nsecrets;
 	size_t line;
@@ -102,5 +102,9 @@ int pipeline_load(const char *path, struct pipeline **out);
 void pipeline_free(struct pipeline *pl);
 /* A dump of the parsed pipeline, for golden tests and `check --dump`. */
 void pipeline_dump(const struct pipeline *pl, struct sbuf *out);
+
+/* The schema of .runner.yml (schema.h). */
+struct schema;
+extern const struct schema pipeline_schema;
 
 #endif
