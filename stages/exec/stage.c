@@ -114,6 +114,39 @@ static int start_stage(const struct stage_spec *spec, int out_fd,
 	return rc;
 }
 
+/* How long the group of a command that may detach services is given to
+ * empty itself after its shell exited. */
+#define DETACH_WAIT_MS 2000
+
+/* Does process group `pgid` still have a member? */
+static int group_alive(pid_t pgid)
+{
+	return kill(-pgid, 0) == 0 || errno == EPERM;
+}
+
+/*
+ * Wait for the processes of group `pgid` to leave it (a service calling
+ * setsid) or end, polling; what is still in it after DETACH_WAIT_MS gets
+ * SIGTERM, and SIGKILL after `grace_ms`.
+ */
+static void end_group_when_left(pid_t pgid, int64_t grace_ms)
+{
+	int64_t until = mono_ms() + DETACH_WAIT_MS;
+	int ms = 1;
+
+	while (group_alive(pgid) && mono_ms() < until) {
+		poll(NULL, 0, ms);
+		if (ms < 20)
+			ms *= 2;
+	}
+	if (!group_alive(pgid))
+		return;
+	kill(-pgid, SIGTERM);
+	until = mono_ms() + grace_ms;
+	while (group_alive(pgid) && mono_ms() < until)
+		poll(NULL, 0, 10);
+}
+
 struct logger {
 	const struct stage_spec *spec;
 	struct stage_result *res;
@@ -258,7 +291,14 @@ static int run(const struct stage_spec *spec, struct stage_result *out)
 			kill_at = 0;
 		}
 	}
-	/* The shell is gone: nothing of its group may stay. */
+	/* The shell is gone: nothing of its group may stay. A command that
+	 * detaches a service (setsid -f, a double fork, daemon(3)) has it
+	 * leave the group on its own, but maybe not yet: on a loaded machine
+	 * the child of `setsid -f` may still be in the group when the shell
+	 * has exited. So such a command's group gets DETACH_WAIT_MS to empty
+	 * itself before what stays in it is ended. */
+	if (spec->keep_detached && out->end == STAGE_EXITED)
+		end_group_when_left(pid, spec->kill_grace_ms);
 	kill(-pid, SIGKILL);
 	if (!spec->keep_detached)
 		stage_sweep_children();

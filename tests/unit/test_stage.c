@@ -10,6 +10,9 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +136,88 @@ static void test_secrets_masked(void **state)
 	sbuf_release(&log);
 }
 
+/*
+ * A service a deploy command detaches survives it, every time and with
+ * the CPU kept busy (the child of `setsid -f` may not have left the
+ * group yet when the shell exits); what stays in the group is ended.
+ */
+static void test_detached_service_survives(void **state)
+{
+	char dir[] = "/tmp/runner-detach-XXXXXX";
+	struct stage_result r;
+	struct sbuf log = SBUF_INIT, pid = SBUF_INIT;
+	pid_t busy[2];
+	int lost = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	for (int i = 0; i < 2; i++)	/* the load */
+		if ((busy[i] = fork()) == 0)
+			for (;;)
+				;
+	char *file = xasprintf("%s/pid", dir);
+	char *script = xasprintf("rm -f %s; setsid -f sh -c 'echo $$ > %s.new "
+	    "&& mv %s.new %s && exec sleep 30'", file, file, file, file);
+	for (int i = 0; i < 200; i++) {
+		char path[] = "/tmp/runner-stage-XXXXXX";
+		int fd = mkstemp(path);
+		struct stage_spec spec = {
+			.script = script, .cwd = "/tmp", .envp = envp, .log_fd = fd,
+			.kill_grace_ms = 200, .shutdown_grace_ms = 1000,
+			.event_fd = -1, .keep_detached = 1,
+		};
+		assert_int_equal(stage_run(&spec, &r), 0);
+		close(fd);
+		unlink(path);
+		assert_int_equal(r.exit_code, 0);
+		/* the service writes its pid once it has left the group */
+		int64_t until = mono_ms() + 5000;
+		sbuf_reset(&pid);
+		while (read_file(file, 64, &pid) < 0 && mono_ms() < until)
+			poll(NULL, 0, 5);
+		if (!pid.len || !alive(atoi(pid.buf))) {
+			lost++;
+			continue;
+		}
+		kill(atoi(pid.buf), SIGKILL);
+	}
+	for (int i = 0; i < 2; i++) {
+		kill(busy[i], SIGKILL);
+		waitpid(busy[i], NULL, 0);
+	}
+	assert_int_equal(lost, 0);
+	free(script);
+	free(file);
+	rm_rf(dir);
+	sbuf_release(&pid);
+	sbuf_release(&log);
+}
+
+static void test_stray_in_group_ended(void **state)
+{
+	struct stage_result r;
+	struct sbuf log = SBUF_INIT;
+	char path[] = "/tmp/runner-stage-XXXXXX";
+	int fd = mkstemp(path);
+	struct stage_spec spec = {
+		.script = "sleep 30 & echo $!", .cwd = "/tmp", .envp = envp,
+		.log_fd = fd, .kill_grace_ms = 200, .shutdown_grace_ms = 1000,
+		.event_fd = -1, .keep_detached = 1,
+	};
+
+	(void)state;
+	assert_int_equal(stage_run(&spec, &r), 0);
+	close(fd);
+	assert_int_equal(read_file(path, 64, &log), 0);
+	unlink(path);
+	assert_true(atoi(log.buf) > 1);
+	/* ended: gone at once, or within a moment of its SIGKILL */
+	for (int i = 0; i < 200 && alive(atoi(log.buf)); i++)
+		poll(NULL, 0, 10);
+	assert_false(alive(atoi(log.buf)));
+	sbuf_release(&log);
+}
+
 static void test_cannot_start(void **state)
 {
 	struct stage_spec spec = {
@@ -158,6 +243,8 @@ int main(void)
 		cmocka_unit_test(test_log_cap),
 		cmocka_unit_test(test_secrets_masked),
 		cmocka_unit_test(test_cannot_start),
+		cmocka_unit_test(test_detached_service_survives),
+		cmocka_unit_test(test_stray_in_group_ended),
 	};
 	stage_become_subreaper();
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,67 @@
+#!/usr/bin/env bats
+# A service that a deploy command detaches (setsid -f) survives the
+# command, every time, also with the CPU kept busy: the child of
+# `setsid -f` may still be in the command's process group when the shell
+# exits, and the runner must not end it there. Each deploy checks that
+# the service the one before started is still alive, then replaces it.
+
+load lib
+
+setup() {
+	setup_env
+	SVC=$(make_sleeper)
+	empty_source app
+	set_pipeline "$SRC" "A service deployed with setsid -f" <<YML
+stages:
+  - name: build
+    run: mkdir -p dist && echo v1 > dist/version
+    artifacts: [dist/**]
+environments:
+  staging:
+    deploy: |
+      s="\$RUNNER_STATE_DIR"
+      if [ -e "\$s/started" ]; then
+        if [ ! -s "\$s/pid" ]; then echo "missing" >> "\$s/lost"
+        elif ! kill -0 "\$(cat "\$s/pid")" 2>/dev/null; then echo "dead \$(cat "\$s/pid")" >> "\$s/lost"
+        else kill "\$(cat "\$s/pid")"
+        fi
+      fi
+      rm -f "\$s/pid"
+      touch "\$s/started"
+      echo deploy >> "\$s/count"
+      setsid -f sh -c 'echo \$\$ > "\$0/pid.new" && mv "\$0/pid.new" "\$0/pid" && exec "\$1" 600' "\$s" "$SVC"
+YML
+}
+
+teardown() {
+	pkill -f -- "$SVC" 2>/dev/null || true
+	[ -z "${BUSY:-}" ] || kill $BUSY 2>/dev/null || true
+	teardown_env
+}
+
+@test "a service detached by 200 deploys under CPU load survives each one" {
+	n=200
+	[ -z "${RUNNER_SANITIZED:-}" ] || n=60	# the plain build does the 200
+	start_daemon --workers 2
+	git -C "$SRC" push -q origin develop
+	wait_state 1 passed
+	# keep both cores busy for the whole run
+	BUSY=
+	for i in 1 2; do
+		( while :; do :; done ) 3>&- &
+		BUSY="$BUSY $!"
+	done
+	for i in $(seq $((n - 1))); do
+		r deploy 1 staging >/dev/null
+	done
+	wait_for "[ \"\$(r status --json --limit 1000 | jq '[.jobs[] | select(.kind == \"deploy\" and (.state == \"queued\" or .state == \"running\"))] | length')\" = 0 ]" 900
+	kill $BUSY
+	BUSY=
+	state=$RUNNER_HOME/state/app/staging
+	[ "$(wc -l < "$state/count")" -eq "$n" ]
+	# every deployment healthy, and no service lost
+	[ "$(r status --json --limit 1000 | jq '[.jobs[] | select(.kind == "deploy" and .state == "healthy")] | length')" -eq "$n" ]
+	[ ! -e "$state/lost" ] || { cat "$state/lost"; false; }
+	wait_for "[ -s '$state/pid' ]" 10
+	kill -0 "$(cat "$state/pid")"
+}
