@@ -39,7 +39,8 @@ void json_arr(struct json *w, const char *key);
 /* Close the innermost object or array. */
 void json_end(struct json *w);
 
-void json_string(struct json *w, const char *key, const char *v); /* NULL: null */
+/* NULL: null */
+void json_string(struct json *w, const char *key, const char *v);
 void json_int(struct json *w, const char *key, int64_t v);
 void json_id(struct json *w, const char *key, int64_t v);	/* 0: null */
 void json_bool(struct json *w, const char *key, int v);

@@ -222,6 +222,16 @@ int cli_parse(int argc, char **argv, const char *usage,
 	return rc;
 }
 
+char *cli_user_name(void)
+{
+	const char *sudo = getenv("SUDO_USER");
+	const struct passwd *pw = getpwuid(getuid());
+
+	if (sudo && *sudo)
+		return xstrdup(sudo);
+	return pw ? xstrdup(pw->pw_name) : xasprintf("uid %d", (int)getuid());
+}
+
 int cli_open(const char *home_opt, struct cli_session *out)
 {
 	out->home = cli_home(home_opt);

@@ -81,6 +81,9 @@ struct opt {
 int cli_parse(int argc, char **argv, const char *usage,
     const struct opt *opts, const char **home_opt);
 
+/* Who runs the command (the user sudo was run by, if any); caller frees. */
+char *cli_user_name(void);
+
 /* A command's home and open store; cli_close() releases both. */
 struct cli_session {
 	char *home;

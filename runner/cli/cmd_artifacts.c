@@ -32,7 +32,8 @@ int cmd_artifacts(int argc, char **argv)
 		OPT_END(),
 	};
 
-	if ((rc = cli_parse(argc, argv, usage, opts, &home_opt)) >= 0 || (rc = cli_job_operand(argc, argv, usage, &id)))
+	if ((rc = cli_parse(argc, argv, usage, opts, &home_opt)) >= 0 ||
+	    (rc = cli_job_operand(argc, argv, usage, &id)))
 		return rc;
 	rc = EXIT_FAIL;
 	if (cli_open(home_opt, &cs) < 0)

@@ -24,7 +24,8 @@ int cmd_cancel(int argc, char **argv)
 	int running, rc;
 	int64_t id;
 
-	if ((rc = cli_parse(argc, argv, usage, NULL, &home_opt)) >= 0 || (rc = cli_job_operand(argc, argv, usage, &id)))
+	if ((rc = cli_parse(argc, argv, usage, NULL, &home_opt)) >= 0 ||
+	    (rc = cli_job_operand(argc, argv, usage, &id)))
 		return rc;
 	rc = EXIT_FAIL;
 	if (cli_open(home_opt, &cs) < 0)

@@ -23,16 +23,6 @@ static const char usage[] =
     "environment with 'requires: signed-tag' takes a deploy by hand only\n"
     "with --force; it is recorded as forced, with the unix user's name.\n";
 
-static char *user_name(void)
-{
-	const char *sudo = getenv("SUDO_USER");
-	const struct passwd *pw = getpwuid(getuid());
-
-	if (sudo && *sudo)
-		return xstrdup(sudo);
-	return pw ? xstrdup(pw->pw_name) : xasprintf("uid %d", (int)getuid());
-}
-
 /* The environment as the build's own commit defines it, or NULL. */
 static int env_of(const struct job *j, const char *env, int *signed_tag)
 {
@@ -104,10 +94,11 @@ int cmd_deploy(int argc, char **argv)
 		    "'--force' deploys by hand and is recorded as forced", env);
 		goto out;
 	}
-	user = force ? user_name() : NULL;
+	user = cli_user_name();
 	struct deploy_req req = {
 		.repo = j->repo, .ref = j->ref, .commit = j->commit, .env = env,
-		.source_job = j->id, .forced_by = user,
+		.source_job = j->id, .forced_by = force ? user : NULL,
+		.requested_by = user,
 	};
 	if (store_deploy_enqueue(cs.store, &req, 1, &new_id) < 0) {
 		cli_error("%s", error_last());
@@ -115,8 +106,8 @@ int cmd_deploy(int argc, char **argv)
 	}
 	wake_send(cs.home, WAKE_JOBS);
 	printf("queued deployment #%lld of build #%lld to %s%s%s%s\n",
-	    (long long)new_id, (long long)id, env, user ? " (forced by " : "",
-	    user ? user : "", user ? ")" : "");
+	    (long long)new_id, (long long)id, env, force ? " (forced by " : "",
+	    force ? user : "", force ? ")" : "");
 	rc = EXIT_OK;
 out:
 	free(user);

@@ -1,6 +1,8 @@
 /*
- * runner retry JOB: queue a new job for the same repository, ref and
- * commit. The new job is never superseded by the push it repeats.
+ * runner retry JOB: queue the job again: a build of the same commit, or
+ * the same deployment (environment and source; a tag's signature is
+ * checked again). The new job is never superseded by the push it
+ * repeats.
  */
 #include "cli.h"
 #include "jobs.h"
@@ -12,30 +14,43 @@
 static const char usage[] =
     "usage: runner retry [--home DIR] JOB\n"
     "\n"
-    "Queue a new job for the repository, ref and commit of JOB and print\n"
-    "its number.\n";
+    "Queue JOB again, once it has ended, and print the new job's number:\n"
+    "a build of the same commit, or a deployment to the same environment\n"
+    "from the same build, release tag (its signature checked again) or\n"
+    "release, with fresh checks. Recorded with who asked.\n";
 
 int cmd_retry(int argc, char **argv)
 {
 	const char *home_opt = NULL;
 	struct cli_session cs = { 0 };
+	struct job *j = NULL;
+	char *user = NULL;
 	int64_t id, new_id;
 	int rc;
 
-	if ((rc = cli_parse(argc, argv, usage, NULL, &home_opt)) >= 0 || (rc = cli_job_operand(argc, argv, usage, &id)))
+	if ((rc = cli_parse(argc, argv, usage, NULL, &home_opt)) >= 0 ||
+	    (rc = cli_job_operand(argc, argv, usage, &id)))
 		return rc;
 	rc = EXIT_FAIL;
 	if (cli_open(home_opt, &cs) < 0)
 		goto out;
-	if (store_retry(cs.store, id, &new_id) < 0) {
+	user = cli_user_name();
+	if (store_retry(cs.store, id, user, &new_id) < 0 ||
+	    store_job_get(cs.store, new_id, &j) < 0) {
 		cli_error("%s", error_last());
 		goto out;
 	}
 	wake_send(cs.home, WAKE_JOBS);
-	printf("queued job #%lld (retry of #%lld)\n", (long long)new_id,
-	    (long long)id);
+	if (j->kind == KIND_DEPLOY)
+		printf("queued deployment #%lld to %s (retry of #%lld)\n",
+		    (long long)new_id, j->env, (long long)id);
+	else
+		printf("queued job #%lld (retry of #%lld)\n", (long long)new_id,
+		    (long long)id);
 	rc = EXIT_OK;
 out:
+	job_free(j);
+	free(user);
 	cli_close(&cs);
 	return rc;
 }

@@ -28,6 +28,8 @@ int cmd_rollback(int argc, char **argv)
 	int64_t to = 0;
 	struct cli_session cs = { 0 };
 	struct env_rec *e = NULL;
+	struct job *rel = NULL;
+	char *user = NULL;
 	int rc;
 	int64_t new_id;
 
@@ -55,9 +57,23 @@ int cmd_rollback(int argc, char **argv)
 		    "with --to; see 'runner releases %s')", e->name, e->name);
 		goto out;
 	}
+	/* refused here, before anything is queued */
+	if (store_job_get(cs.store, to, &rel) < 0) {
+		cli_error("%s (see 'runner releases %s')", error_last(), e->name);
+		goto out;
+	}
+	if (rel->kind != KIND_DEPLOY || !rel->env || strcmp(rel->env, e->name) ||
+	    strcmp(rel->repo, e->repo) || !rel->release_dir) {
+		cli_error("#%lld is not a release of %s (it is a %s%s%s); see "
+		    "'runner releases %s'", (long long)to, e->name,
+		    job_kind_name(rel->kind), rel->env ? " to " : "",
+		    rel->env ? rel->env : "", e->name);
+		goto out;
+	}
+	user = cli_user_name();
 	struct deploy_req req = {
 		.repo = e->repo, .ref = "", .commit = "", .env = e->name,
-		.rollback_to = to,
+		.rollback_to = to, .requested_by = user,
 	};
 	if (store_deploy_enqueue(cs.store, &req, 1, &new_id) < 0) {
 		cli_error("%s", error_last());
@@ -68,6 +84,8 @@ int cmd_rollback(int argc, char **argv)
 	    (long long)new_id, e->name, (long long)to);
 	rc = EXIT_OK;
 out:
+	job_free(rel);
+	free(user);
 	env_rec_free(e);
 	cli_close(&cs);
 	return rc;

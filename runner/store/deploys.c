@@ -20,8 +20,9 @@ _Static_assert((int)Q_DEPLOYS_END <= (int)BASE_OUTBOX, "deploy statements overla
 
 static sql_table sql = {
 	[Q_DEPLOY_INS] = "INSERT INTO jobs (repo, ref, old_commit, commit_id, "
-	    "kind, env, source_job, forced_by, rollback_to, created_ms) VALUES "
-	    "(?1, ?2, '', ?3, 'deploy', ?4, ?5, ?6, ?7, ?8)",
+	    "kind, env, source_job, forced_by, rollback_to, created_ms, "
+	    "requested_by) VALUES (?1, ?2, '', ?3, 'deploy', ?4, ?5, ?6, ?7, ?8, "
+	    "?9)",
 	[Q_DEPLOY_RESOLVE] = "UPDATE jobs SET commit_id = ?2, source_job = ?3, "
 	    "tag_object = ?4, release_dir = ?5, notes = ?6, previous = ?7, "
 	    "subject = ?8, figures = ?9 WHERE id = ?1",
@@ -34,8 +35,11 @@ static sql_table sql = {
 	[Q_HEALTHY_DEPLOY] = "SELECT id FROM jobs WHERE kind = 'deploy' AND "
 	    "state = " SQ(N_HEALTHY) " AND repo = ?1 AND env = ?2 AND commit_id "
 	    "= ?3 ORDER BY id DESC LIMIT 1",
+	/* ?4 asks, and does not count, nor the retries of its chain */
 	[Q_TAG_DEPLOYED] = "SELECT id FROM jobs WHERE kind = 'deploy' AND "
-	    "repo = ?1 AND id != ?4 AND (tag = ?2 OR tag_object = ?3) AND state "
+	    "repo = ?1 AND id != ?4 AND coalesce(retry_of, id) != coalesce(("
+	    "SELECT r.retry_of FROM jobs r WHERE r.id = ?4), ?4) AND (tag = ?2 "
+	    "OR tag_object = ?3) AND state "
 	    "NOT IN (" SQ(N_QUEUED) ", " SQ(N_REJECTED) ", " SQ(N_SUPERSEDED)
 	    ", " SQ(N_CANCELED) ") ORDER BY id LIMIT 1",
 	[Q_ENV_SET] = "INSERT INTO environments (repo, name, state, release, "
@@ -67,7 +71,8 @@ static int insert_deploys(struct store *s, const struct deploy_req *r,
 		    ARGS(arg_text(r[i].repo), arg_text(r[i].ref),
 		    arg_text(r[i].commit), arg_text(r[i].env),
 		    arg_id(r[i].source_job), arg_text(r[i].forced_by),
-		    arg_id(r[i].rollback_to), arg_int(now)))) < 0)
+		    arg_id(r[i].rollback_to), arg_int(now),
+		    arg_text(r[i].requested_by)))) < 0)
 			return error;
 		if (ids)
 			ids[i] = sqlite3_last_insert_rowid(s->db);

@@ -13,6 +13,7 @@ struct deploy_req {
 	int64_t source_job;
 	const char *forced_by;
 	int64_t rollback_to;
+	const char *requested_by;	/* by hand: the user; NULL: a push */
 };
 
 /* What an environment runs now. */

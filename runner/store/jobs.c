@@ -28,13 +28,30 @@ _Static_assert((int)Q_JOBS_END <= (int)BASE_DEPLOYS, "job statements overlap");
 #define JOB_COLS "id, repo, ref, old_commit, commit_id, state, error, " \
 	"subject, attempt, cancel, worker_pid, retry_of, created_ms, " \
 	"started_ms, finished_ms, kind, env, tag, tag_object, forced_by, " \
-	"release_dir, notes, figures, source_job, rollback_to, previous"
+	"release_dir, notes, figures, source_job, rollback_to, previous, " \
+	"requested_by"
 
 /* Of worker ?W (0: any worker): the jobs it runs right now. */
 #define OWNED(w) "state = " SQ(N_RUNNING) " AND (" w " = 0 OR " \
 	"worker_pid = " w ")"
 /* For job_move(): ?1 is the state left, ?2 the state entered. */
 #define FROM "state = ?1"
+
+/* A deployment that a push caused (not a tag, not by hand). */
+#define AUTOMATIC(j) j ".tag IS NULL AND " j ".requested_by IS NULL AND " \
+	j ".forced_by IS NULL AND " j ".rollback_to IS NULL"
+/* The place in push order of deployment J's build: a retried build keeps
+ * the place of the push it retries. */
+#define PUSH_ORDER(j) "(SELECT coalesce(b.retry_of, b.id) FROM jobs b " \
+	"WHERE b.id = " j ".source_job)"
+/* Deployment n, to the environment of `jobs`, of a newer push (or of the
+ * same build, queued later), queued, running or serving: environments
+ * move forward only. */
+#define NEWER_DEPLOY "n.kind = 'deploy' AND n.repo = jobs.repo AND n.env = " \
+	"jobs.env AND n.id != jobs.id AND " AUTOMATIC("n") " AND n.state IN (" \
+	SQ(N_QUEUED) ", " SQ(N_RUNNING) ", " SQ(N_HEALTHY) ") AND (" \
+	PUSH_ORDER("n") " > " PUSH_ORDER("jobs") " OR (" PUSH_ORDER("n") \
+	" = " PUSH_ORDER("jobs") " AND n.id > jobs.id))"
 
 static sql_table sql = {
 	[Q_ENQ_INSERT] = "INSERT OR IGNORE INTO jobs (repo, ref, old_commit, "
@@ -47,16 +64,18 @@ static sql_table sql = {
 	 * newer automatic deploy to the same environment. Retries, tags and
 	 * deploys by hand are asked for explicitly and never superseded. Two
 	 * statements, so each lookup of a newer job uses an index. */
-	[Q_SUPERSEDE] = "UPDATE jobs SET state = ?2, finished_ms = ?3 WHERE "
+	[Q_SUPERSEDE] = "UPDATE jobs SET state = ?2, finished_ms = ?3, error = "
+	    "'superseded by #' || (SELECT max(n.id) FROM jobs n WHERE n.repo = "
+	    "jobs.repo AND n.ref = jobs.ref AND n.kind = 'build' AND n.retry_of "
+	    "IS NULL) WHERE "
 	    FROM " AND kind = 'build' AND retry_of IS NULL AND EXISTS (SELECT 1 "
 	    "FROM jobs n WHERE n.repo = jobs.repo AND n.ref = jobs.ref AND "
 	    "n.id > jobs.id AND n.kind = 'build' AND n.retry_of IS NULL)",
-	[Q_SUPERSEDE_DEPLOY] = "UPDATE jobs SET state = ?2, finished_ms = ?3 "
-	    "WHERE " FROM " AND kind = 'deploy' AND tag IS NULL AND forced_by IS "
-	    "NULL AND rollback_to IS NULL AND EXISTS (SELECT 1 FROM jobs n WHERE "
-	    "n.kind = 'deploy' AND n.repo = jobs.repo AND n.env = jobs.env AND "
-	    "n.id > jobs.id AND n.tag IS NULL AND n.forced_by IS NULL AND "
-	    "n.rollback_to IS NULL)",
+	[Q_SUPERSEDE_DEPLOY] = "UPDATE jobs SET state = ?2, finished_ms = ?3, "
+	    "error = 'superseded by deployment #' || (SELECT max(n.id) FROM jobs "
+	    "n WHERE " NEWER_DEPLOY ") || ' of a newer push' WHERE " FROM " AND "
+	    "kind = 'deploy' AND " AUTOMATIC("jobs") " AND EXISTS (SELECT 1 FROM "
+	    "jobs n WHERE " NEWER_DEPLOY ")",
 	/* deployments to one environment never run at the same time */
 	[Q_CLAIM] = "UPDATE jobs SET state = ?2, worker_pid = ?3, started_ms = "
 	    "?4, attempt = attempt + 1, error = NULL WHERE id = (SELECT id FROM "
@@ -98,9 +117,15 @@ static sql_table sql = {
 	[Q_CANCEL_GET] = "SELECT cancel FROM jobs WHERE id = ?1",
 	[Q_CANCEL_PIDS] = "SELECT worker_pid FROM jobs WHERE state = "
 	    SQ(N_RUNNING) " AND cancel = 1 AND worker_pid IS NOT NULL",
-	[Q_RETRY] = "INSERT INTO jobs (repo, ref, old_commit, commit_id, "
-	    "retry_of, created_ms) SELECT repo, ref, old_commit, commit_id, "
-	    "id, ?2 FROM jobs WHERE id = ?1",
+	[Q_RETRY] = "INSERT INTO jobs (repo, ref, old_commit, commit_id, kind, "
+	    "env, tag, source_job, forced_by, rollback_to, retry_of, "
+	    "requested_by, created_ms) SELECT repo, ref, old_commit, "
+	    /* a release's tag object, as pushed: it is verified again */
+	    "CASE WHEN tag IS NOT NULL AND tag_object IS NOT NULL THEN "
+	    "tag_object ELSE commit_id END, "
+	    "kind, env, tag, source_job, forced_by, rollback_to, coalesce("
+	    "retry_of, id), ?3, ?2 FROM jobs WHERE id = ?1 AND state NOT IN ("
+	    SQ(N_QUEUED) ", " SQ(N_RUNNING) ")",
 	[Q_REC_PGIDS] = "SELECT s.pgid FROM stages s JOIN jobs j ON j.id = "
 	    "s.job_id WHERE j." OWNED("?1") " AND s.state = " SQ(N_RUNNING)
 	    " AND s.pgid IS NOT NULL",
@@ -216,6 +241,7 @@ static struct job *job_from_row(sqlite3_stmt *st)
 	j->source_job = sqlite3_column_int64(st, 23);
 	j->rollback_to = sqlite3_column_int64(st, 24);
 	j->previous = sqlite3_column_int64(st, 25);
+	j->requested_by = col_text(st, 26);
 	return j;
 }
 
@@ -373,10 +399,10 @@ int store_claim(struct store *s, pid_t worker, int supersede,
 	*out = NULL;
 	if ((error = begin(s)) < 0)
 		return error;
-	if (supersede && ((error = job_move(s, Q_SUPERSEDE, sql, JOB_QUEUED,
-	    JOB_SUPERSEDED, ARGS(arg_int(now_ms())), NULL)) < 0 ||
+	if ((supersede && (error = job_move(s, Q_SUPERSEDE, sql, JOB_QUEUED,
+	    JOB_SUPERSEDED, ARGS(arg_int(now_ms())), NULL)) < 0) ||
 	    (error = job_move(s, Q_SUPERSEDE_DEPLOY, sql, JOB_QUEUED,
-	    JOB_SUPERSEDED, ARGS(arg_int(now_ms())), NULL)) < 0))
+	    JOB_SUPERSEDED, ARGS(arg_int(now_ms())), NULL)) < 0)
 		goto out;
 	/* the claim returns the job it took: job_move's binding, by hand */
 	a[0] = arg_text(job_state_name(JOB_QUEUED));
@@ -455,6 +481,7 @@ void job_free(struct job *j)
 	free(j->tag);
 	free(j->tag_object);
 	free(j->forced_by);
+	free(j->requested_by);
 	free(j->release_dir);
 	free(j->notes);
 	free(j->figures);
@@ -627,21 +654,32 @@ int store_cancel_workers(struct store *s, pid_t **out, size_t *n)
 	return pid_query(s, stmt(s, Q_CANCEL_PIDS, sql), out, n);
 }
 
-int store_retry(struct store *s, int64_t id, int64_t *new_id)
+int store_retry(struct store *s, int64_t id, const char *by,
+    int64_t *new_id)
 {
+	struct job *j = NULL;
 	int error;
 
 	if ((error = begin_durable(s)) < 0)
 		return error;
+	if ((error = store_job_get(s, id, &j)) < 0)
+		goto out;
+	if (!job_state_final(j->state)) {
+		error = error_set(ERR_INVALID, "job #%lld is %s: it can be "
+		    "retried once it has ended", (long long)id,
+		    job_state_name(j->state));
+		goto out;
+	}
 	if ((error = run(s, Q_RETRY, sql, "retry", ARGS(arg_int(id),
-	    arg_int(now_ms())))) < 0 || (error = commit(s)) < 0)
-		rollback(s);
-	if (error < 0)
-		return error;
-	if (sqlite3_changes(s->db) == 0)
-		return error_set(ERR_NOTFOUND, "no job #%lld", (long long)id);
+	    arg_int(now_ms()), arg_text(by)))) < 0)
+		goto out;
 	*new_id = sqlite3_last_insert_rowid(s->db);
-	return 0;
+	error = commit(s);
+out:
+	if (error < 0)
+		rollback(s);
+	job_free(j);
+	return error;
 }
 
 int store_recover(struct store *s, pid_t worker, pid_t **pgids, size_t *n)

@@ -55,6 +55,7 @@ struct job {
 	char *tag;		/* deploys from a release tag: its name */
 	char *tag_object;	/* and the tag object's id */
 	char *forced_by;	/* a deploy by hand with --force: the user */
+	char *requested_by;	/* who asked for it by hand; NULL: a push */
 	char *release_dir;	/* where the release was extracted */
 	char *notes;		/* release notes */
 	char *figures;		/* JSON of what verification measured */
@@ -128,8 +129,14 @@ int store_cancel(struct store *s, int64_t id, int *running);
 int store_cancel_requested(struct store *s, int64_t id);
 /* Workers whose running job has a cancel request. */
 int store_cancel_workers(struct store *s, pid_t **out, size_t *n);
-/* Queue a new job for the same repository, ref and commit. */
-int store_retry(struct store *s, int64_t id, int64_t *new_id);
+/*
+ * Queue job `id` again, asked for by `by`: a build of the same repository,
+ * ref and commit, or a deployment to the same environment from the same
+ * source (build, tag or release). Its retry_of is the first job of the
+ * chain it repeats. ERR_INVALID for a job that has not ended.
+ */
+int store_retry(struct store *s, int64_t id, const char *by,
+    int64_t *new_id);
 
 /*
  * Jobs left 'running' by a dead daemon (worker == 0) or a dead worker go

@@ -135,6 +135,9 @@ static const char *const migrations[] = {
 	"CREATE INDEX notifications_dedup ON notifications (target, dedup, id);",
 	/* a release's files, to tell when they changed (manifest.h) */
 	"ALTER TABLE jobs ADD COLUMN manifest TEXT;",
+	/* 5: who asked for a job by hand (a deployment, a retry), else NULL:
+	 * it came from a push */
+	"ALTER TABLE jobs ADD COLUMN requested_by TEXT;",
 };
 
 int db_error(struct store *s, const char *what)

@@ -78,3 +78,26 @@ teardown() { teardown_env; }
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"no environment 'nowhere'"* ]]
 }
+
+@test "runner retry of a failed release deploys that release again, checking its signature" {
+	# the production port is taken: the first deployment of v2.0.0 fails
+	start_sink http blocker --port "$PROD_PORT"
+	ssh_tag "$SRC" v2.0.0 release
+	id=$(push_tag v2.0.0)
+	[ "$(wait_deploy "$id" 90)" = failed ]
+	builds=$(last_job build)
+	stop_sink blocker
+	run r retry "$id"
+	[ "$status" -eq 0 ]
+	[[ "$output" == "queued deployment #"*" to production (retry of #$id)" ]]
+	again=$(echo "$output" | sed -n 's/queued deployment #\([0-9]*\).*/\1/p')
+	[ "$(wait_deploy "$again" 90)" = healthy ]
+	[ "$(job_field "$again" .env)" = production ]
+	[ "$(job_field "$again" .tag)" = v2.0.0 ]
+	[ "$(job_field "$again" .retry_of)" = "$id" ]
+	[ "$(job_field "$again" .requested_by)" = "$(id -un)" ]
+	[ -n "$(job_field "$again" .tag_object)" ]
+	# no build was queued, and the tag deployed once it worked
+	[ "$(last_job build)" = "$builds" ]
+	http_body "$PROD_PORT" /api/health | grep -q "\"version\":\"$(git -C "$SRC" rev-parse --short=7 "v2.0.0^{commit}")\""
+}

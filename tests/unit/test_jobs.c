@@ -298,7 +298,7 @@ static void test_deploy_rejected_leaves_environment(void **state)
 	b = run_next(fx);
 	assert_string_equal(job_state_name(b->state), "passed");
 	r = (struct deploy_req){ fx->repo, b->ref, b->commit, "staging", b->id,
-	    "tester", 0 };
+	    NULL, 0, "tester" };
 	assert_int_equal(store_deploy_enqueue(fx->s, &r, 1, &id), 0);
 	d = run_next(fx);
 	assert_string_equal(job_state_name(d->state), "rejected");

@@ -232,13 +232,24 @@ static void test_cancel_retry(void **state)
 	assert_int_equal(store_cancel(fx->s, b, &running), ERR_INVALID);
 	assert_non_null(strstr(error_last(), "already canceled"));
 
-	assert_int_equal(store_retry(fx->s, b, &retry), 0);
+	assert_int_equal(store_retry(fx->s, b, "ops", &retry), 0);
 	assert_int_equal(store_job_get(fx->s, retry, &j), 0);
 	assert_string_equal(job_state_name(j->state), "queued");
 	assert_int_equal(j->retry_of, b);
 	assert_string_equal(j->commit, C1);
+	assert_string_equal(j->requested_by, "ops");
 	job_free(j);
-	assert_int_equal(store_retry(fx->s, 999, &retry), ERR_NOTFOUND);
+	/* a retry is queued: it is not retried; it keeps the first of the
+	 * chain as what it retries */
+	int64_t again;
+	assert_int_equal(store_retry(fx->s, retry, NULL, &again), ERR_INVALID);
+	assert_non_null(strstr(error_last(), "once it has ended"));
+	assert_int_equal(store_cancel(fx->s, retry, &running), 0);
+	assert_int_equal(store_retry(fx->s, retry, NULL, &again), 0);
+	assert_int_equal(store_job_get(fx->s, again, &j), 0);
+	assert_int_equal(j->retry_of, b);
+	job_free(j);
+	assert_int_equal(store_retry(fx->s, 999, NULL, &retry), ERR_NOTFOUND);
 }
 
 static void test_list(void **state)
@@ -343,6 +354,67 @@ static void test_events_of_builds(void **state)
 	free(text);
 }
 
+/* Queue an automatic deployment of build `build` to staging. */
+static int64_t auto_deploy(struct store *s, int64_t build, const char *c,
+    const char *by)
+{
+	struct deploy_req r = { "/srv/git/app.git", "refs/heads/develop", c,
+	    "staging", build, NULL, 0, by };
+	int64_t id;
+
+	assert_int_equal(store_deploy_enqueue(s, &r, 1, &id), 0);
+	return id;
+}
+
+/*
+ * Environments move forward only: the deployment of an older push that
+ * comes after a newer one deployed is superseded, naming it; one asked
+ * for by hand is not.
+ */
+static void test_deploys_move_forward(void **state)
+{
+	struct fx *fx = *state;
+	int64_t a = run_build(fx->s, "refs/heads/develop", C1, "passed");
+	int64_t b = run_build(fx->s, "refs/heads/develop", C2, "passed");
+	struct job *j = NULL;
+	char want[96];
+
+	/* B's build finished first: its deployment serves */
+	int64_t db = auto_deploy(fx->s, b, C2, NULL);
+	assert_int_equal(store_claim(fx->s, 100, 0, &j), 0);
+	assert_int_equal(j->id, db);
+	assert_int_equal(store_deploy_end(fx->s, j, JOB("healthy"), NULL,
+	    ENV_HEALTHY, j->id), 0);
+	job_free(j);
+	/* then A's: older, it does not deploy */
+	int64_t da = auto_deploy(fx->s, a, C1, NULL);
+	assert_int_equal(store_claim(fx->s, 100, 0, &j), ERR_NOTFOUND);
+	assert_int_equal(store_job_get(fx->s, da, &j), 0);
+	assert_string_equal(job_state_name(j->state), "superseded");
+	snprintf(want, sizeof(want), "superseded by deployment #%lld of a "
+	    "newer push", (long long)db);
+	assert_string_equal(j->error, want);
+	job_free(j);
+	/* two queued at once: the newer push wins, whatever the order */
+	int64_t c = run_build(fx->s, "refs/heads/develop", C3, "passed");
+	int64_t d = run_build(fx->s, "refs/heads/develop", C4, "passed");
+	int64_t dd = auto_deploy(fx->s, d, C4, NULL);
+	int64_t dc = auto_deploy(fx->s, c, C3, NULL);
+	assert_int_equal(store_claim(fx->s, 100, 0, &j), 0);
+	assert_int_equal(j->id, dd);
+	job_free(j);
+	assert_int_equal(store_job_get(fx->s, dc, &j), 0);
+	assert_string_equal(job_state_name(j->state), "superseded");
+	job_free(j);
+	/* by hand, an older build deploys */
+	int64_t dh = auto_deploy(fx->s, a, C1, "ops");
+	assert_int_equal(store_job_end(fx->s, dd, JOB("healthy"), NULL), 0);
+	assert_int_equal(store_claim(fx->s, 100, 0, &j), 0);
+	assert_int_equal(j->id, dh);
+	assert_string_equal(j->requested_by, "ops");
+	job_free(j);
+}
+
 static void test_events_of_deploys(void **state)
 {
 	static const struct { const char *env, *state, *event; } cases[] = {
@@ -360,7 +432,7 @@ static void test_events_of_deploys(void **state)
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
 		struct deploy_req r = { "/srv/git/app.git", "refs/heads/develop",
-		    C1, cases[i].env, 0, NULL, 0 };
+		    C1, cases[i].env, 0, NULL, 0, NULL };
 		struct job *j = NULL;
 		int64_t id;
 		char want[160], *text;
@@ -383,7 +455,7 @@ static void test_events_of_deploys(void **state)
 
 	/* a deploy the daemon died during ends 'interrupted', with an event */
 	struct deploy_req r = { "/srv/git/app.git", "refs/heads/develop", C1,
-	    "production", 0, NULL, 0 };
+	    "production", 0, NULL, 0, NULL };
 	struct job *j = NULL;
 	pid_t *pgids;
 	size_t n;
@@ -482,6 +554,7 @@ int main(void)
 		T(test_reopen_keeps_data),
 		T(test_events_of_builds),
 		T(test_events_of_deploys),
+		T(test_deploys_move_forward),
 		T(test_outbox),
 		cmocka_unit_test(test_open_missing),
 	};
