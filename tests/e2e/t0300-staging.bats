@@ -91,6 +91,16 @@ teardown() { teardown_env; }
 	run r rollback nowhere
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"environment 'nowhere' has never been deployed"* ]]
+	# what is not a release of staging is refused before anything is queued
+	jobs=$(r status --json --limit 1000 | jq '.jobs | length')
+	run r rollback staging --to 1
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"#1 is not a release of staging (it is a build)"* ]]
+	run r rollback staging --to 99999
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"no job #99999"* ]]
+	[[ "$output" != *"FOREIGN KEY"* ]]
+	[ "$(r status --json --limit 1000 | jq '.jobs | length')" = "$jobs" ]
 }
 
 @test "a failing staging check fails the deployment with the reason" {
