@@ -78,8 +78,10 @@ int64_t cli_job_id(const char *arg)
 		arg++;
 	if (*arg < '0' || *arg > '9')
 		return -1;
+	errno = 0;
 	v = strtoll(arg, &end, 10);
-	return *end || v <= 0 ? -1 : v;
+	/* exactly: 99999999999999999999 is no job, not the largest one */
+	return *end || v <= 0 || errno == ERANGE ? -1 : v;
 }
 
 const char *cli_color(const char *state, int tty)

@@ -47,7 +47,8 @@ int cmd_serve(int argc, char **argv)
 		return cli_usage(usage);
 	rc = EXIT_FAIL;
 	home = cli_home(home_opt);
-	if (config_load(home, &conf) < 0) {
+	if (config_load(home, &conf) < 0 ||
+	    config_check_files(home, conf) < 0) {
 		cli_error("%s", error_last());
 		goto out;
 	}

@@ -7,11 +7,13 @@
 #include "util.h"
 #include "ynode.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
@@ -629,8 +631,8 @@ static const struct sfield config_fields[] = {
 	    .min = 1, .max = 256, .def = "(the number of cores)",
 	    .doc = "jobs run at once (`serve --workers` overrides)" },
 	{ .key = "default_timeout", .kind = S_DURATION,
-	    FIELD(struct config, default_timeout_ms), .def = "30m",
-	    .doc = "timeout of a stage that sets none" },
+	    FIELD(struct config, default_timeout_ms), .min = 1000, .def = "30m",
+	    .doc = "timeout of a stage that sets none (a stage always has one)" },
 	{ .key = "kill_grace", .kind = S_DURATION,
 	    FIELD(struct config, kill_grace_ms), .def = "5s",
 	    .doc = "SIGTERM to SIGKILL for a stage being ended" },
@@ -749,6 +751,21 @@ void config_free(struct config *c)
 	}
 	free(c->notify);
 	free(c);
+}
+
+int config_check_files(const char *home, const struct config *c)
+{
+	for (size_t i = 0; i < c->nrepos; i++) {
+		const struct repo_conf *rc = &c->repos[i];
+		const char *key[] = { "allowed_signers", "gpg_keyring" };
+		const char *path[] = { rc->allowed_signers, rc->gpg_keyring };
+		for (int k = 0; k < 2; k++)
+			if (path[k] && access(path[k], R_OK) < 0)
+				return error_set(ERR_INVALID, "%s/%s:%zu: '%s' of %s: "
+				    "cannot read '%s': %s", home, CONFIG_FILE, rc->line,
+				    key[k], rc->path, path[k], strerror(errno));
+	}
+	return 0;
 }
 
 const struct repo_conf *config_repo(const struct config *c,

@@ -128,6 +128,10 @@ int config_load(const char *home, struct config **out);
 int config_parse(const char *file, const char *buf, size_t len,
     struct config **out);
 void config_free(struct config *c);
+/* The files runner.yml names (signers, keyrings) can be read: else an
+ * error naming the file, line and key, so that the daemon does not start
+ * to fail at the first release. */
+int config_check_files(const char *home, const struct config *c);
 /* The settings of `repo_path`: its own, or the defaults (never NULL). */
 const struct repo_conf *config_repo(const struct config *c,
     const char *repo_path);

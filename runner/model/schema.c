@@ -234,7 +234,13 @@ int schema_read_field(const struct sread *r, const struct ynode *v,
 		if ((error = ynode_want(r->file, v, YNODE_SCALAR, f->key,
 		    r->what)) < 0)
 			return error;
-		if (parse_duration(v->value, &ms) < 0 || ms < f->min) {
+		if (parse_duration(v->value, &ms) == 0 && ms < f->min) {
+			format_duration(&sb, f->min);
+			error = schema_error(r, v, "must be at least %s", sb.buf);
+			sbuf_release(&sb);
+			return error;
+		}
+		if (parse_duration(v->value, &ms) < 0) {
 			key_value(&sb, r, v);
 			error = plain_error(r, v, "bad %s (use a number with %s)",
 			    sb.buf, f->choices ? f->choices : "s, m or h, like 10m");

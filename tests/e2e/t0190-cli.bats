@@ -72,6 +72,25 @@ teardown() { teardown_env; }
 	run r serve
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"runner.yml:2:18: bad 'default_timeout' 'soon'"* ]]
+	# no timeout at all is not what a 0 means
+	printf 'default_timeout: 0\n' > "$RUNNER_HOME/runner.yml"
+	run r serve
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"runner.yml:1:18: 'default_timeout' must be at least 1.0s"* ]]
+	# a signers file that is not there stops serve, not the first release
+	printf 'repos:\n  - path: %s/app.git\n    allowed_signers: %s/none\n' "$T" "$T" > "$RUNNER_HOME/runner.yml"
+	run r serve
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"runner.yml:2: 'allowed_signers' of $T/app.git: cannot read '$T/none': No such file or directory"* ]]
+	[ ! -e "$RUNNER_HOME/runner.sock" ]
+}
+
+@test "job numbers are read exactly" {
+	for arg in 99999999999999999999 0 12x '#'; do
+		run r show "$arg"
+		[ "$status" -eq 2 ]
+		[[ "$output" == *"'$arg' is not a job number"* ]]
+	done
 }
 
 @test "a second daemon on the same home is refused" {
