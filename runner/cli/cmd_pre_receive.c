@@ -83,15 +83,28 @@ int cmd_pre_receive(int argc, char **argv)
 	hook_parse(in.buf, in.len, &u, &n, &bad);
 	repo = realpath(getenv("GIT_DIR") ? getenv("GIT_DIR") : ".", NULL);
 	if (!repo || config_load(home, &conf) < 0) {
-		/* the git server's user may not read runner.yml: the daemon
-		 * checks release tags anyway; say so only when a tag came */
-		int tags = 0;
-		for (size_t i = 0; i < n; i++)
-			tags |= !strncmp(u[i].ref, "refs/tags/", 10);
-		if (tags)
-			fprintf(stderr, "runner: warning: release tags not checked "
-			    "at push time: %s (the deployment checks them)\n",
-			    repo ? error_last() : "cannot resolve the repository");
+		/* Which tags are releases, and who may sign them, is in
+		 * runner.yml: without it no tag can be checked, so none is
+		 * taken (a release name once taken cannot be given back).
+		 * Branches pass. */
+		const char *why = repo ? error_last() :
+		    "cannot resolve the repository";
+		for (size_t i = 0; i < n; i++) {
+			if (strncmp(u[i].ref, "refs/tags/", 10) ||
+			    hook_zero_id(u[i].new))
+				continue;
+			struct sbuf line = SBUF_INIT;
+			sbuf_addf(&line, "runner: refusing tag '%s': release tags "
+			    "cannot be checked: ", u[i].ref + 10);
+			sbuf_add_display(&line, why, strlen(why));
+			fprintf(stderr, "%s\n", line.buf);
+			sbuf_release(&line);
+			refused = 1;
+		}
+		if (refused) {
+			rc = 1;
+			goto out;
+		}
 		goto chain;
 	}
 	if (store_open(home, STORE_OPEN, &st) < 0) {

@@ -34,6 +34,17 @@ teardown() { teardown_env; }
 	run git -C "$SRC" push origin refs/tags/v3.1.0
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"has no passed build"* ]]
+	# a runner.yml that cannot be read: no tag is taken, branches pass
+	cp "$RUNNER_HOME/runner.yml" "$T/runner.yml.good"
+	printf 'repos: [\n' > "$RUNNER_HOME/runner.yml"
+	git -C "$SRC" tag -a v9.9.9 -m unsigned
+	run git -C "$SRC" push origin refs/tags/v9.9.9
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"runner: refusing tag 'v9.9.9': release tags cannot be checked: "*"runner.yml:"* ]]
+	! git -C "$T/app.git" rev-parse -q --verify refs/tags/v9.9.9
+	git -C "$SRC" push -q origin HEAD:refs/heads/other
+	git -C "$T/app.git" rev-parse -q --verify refs/heads/other
+	cp "$T/runner.yml.good" "$RUNNER_HOME/runner.yml"
 	# a good one passes the hook and deploys
 	ssh_tag "$SRC" v3.2.0 release HEAD~1
 	git -C "$SRC" tag -d v3.2.0 >/dev/null
