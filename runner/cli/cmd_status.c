@@ -72,12 +72,14 @@ static void job_line(struct sbuf *sb, const struct job *j, int tty)
 	sbuf_addf(sb, " %.7s", j->commit);
 	if (j->state == JOB_RUNNING) {
 		const struct stage_rec *st = current_stage(j);
-		if (st) {
+		/* the newer of the running stage and the job's phase */
+		if (st && !(j->phase && j->phase_ms > st->started_ms)) {
 			sbuf_addf(sb, "  %s ", st->name);
 			format_duration(sb, now_ms() - st->started_ms);
 		} else {
-			sbuf_adds(sb, "  checkout ");
-			format_duration(sb, now_ms() - j->started_ms);
+			sbuf_addf(sb, "  %s ", j->phase ? j->phase : "starting");
+			format_duration(sb, now_ms() - (j->phase ? j->phase_ms :
+			    j->started_ms));
 		}
 		sbuf_adds(sb, " (job ");
 		format_duration(sb, now_ms() - j->started_ms);

@@ -20,7 +20,7 @@ enum q {
 	Q_CANCEL_QUEUED, Q_CANCEL_RUNNING, Q_CANCEL_GET, Q_CANCEL_PIDS,
 	Q_RETRY,
 	Q_REC_PGIDS, Q_REC_CANCELED, Q_REC_STAGES, Q_REC_ARTS, Q_REC_JOBS,
-	Q_REC_DEPLOYS, Q_REC_DEPLOY_IDS, Q_QUEUED,
+	Q_REC_DEPLOYS, Q_REC_DEPLOY_IDS, Q_QUEUED, Q_PHASE,
 	Q_JOBS_END
 };
 _Static_assert((int)Q_JOBS_END <= (int)BASE_DEPLOYS, "job statements overlap");
@@ -29,7 +29,7 @@ _Static_assert((int)Q_JOBS_END <= (int)BASE_DEPLOYS, "job statements overlap");
 	"subject, attempt, cancel, worker_pid, retry_of, created_ms, " \
 	"started_ms, finished_ms, kind, env, tag, tag_object, forced_by, " \
 	"release_dir, notes, figures, source_job, rollback_to, previous, " \
-	"requested_by"
+	"requested_by, phase, phase_ms"
 
 /* Of worker ?W (0: any worker): the jobs it runs right now. */
 #define OWNED(w) "state = " SQ(N_RUNNING) " AND (" w " = 0 OR " \
@@ -78,7 +78,8 @@ static sql_table sql = {
 	    "jobs n WHERE " NEWER_DEPLOY ")",
 	/* deployments to one environment never run at the same time */
 	[Q_CLAIM] = "UPDATE jobs SET state = ?2, worker_pid = ?3, started_ms = "
-	    "?4, attempt = attempt + 1, error = NULL WHERE id = (SELECT id FROM "
+	    "?4, attempt = attempt + 1, error = NULL, phase = NULL WHERE id = "
+	    "(SELECT id FROM "
 	    "jobs q WHERE " FROM " AND (kind = 'build' OR NOT EXISTS (SELECT 1 "
 	    "FROM jobs r WHERE r.state = ?2 AND r.kind = 'deploy' AND r.repo = "
 	    "q.repo AND r.env = q.env)) ORDER BY id LIMIT 1) RETURNING id",
@@ -149,6 +150,7 @@ static sql_table sql = {
 	[Q_REC_DEPLOY_IDS] = "SELECT id FROM jobs WHERE kind = 'deploy' AND "
 	    OWNED("?1"),
 	[Q_QUEUED] = "SELECT count(*) FROM jobs WHERE state = " SQ(N_QUEUED),
+	[Q_PHASE] = "UPDATE jobs SET phase = ?2, phase_ms = ?3 WHERE id = ?1",
 };
 
 const char *job_kind_name(enum job_kind k)
@@ -242,6 +244,8 @@ static struct job *job_from_row(sqlite3_stmt *st)
 	j->rollback_to = sqlite3_column_int64(st, 24);
 	j->previous = sqlite3_column_int64(st, 25);
 	j->requested_by = col_text(st, 26);
+	j->phase = col_text(st, 27);
+	j->phase_ms = sqlite3_column_int64(st, 28);
 	return j;
 }
 
@@ -482,6 +486,7 @@ void job_free(struct job *j)
 	free(j->tag_object);
 	free(j->forced_by);
 	free(j->requested_by);
+	free(j->phase);
 	free(j->release_dir);
 	free(j->notes);
 	free(j->figures);
@@ -498,6 +503,12 @@ void jobs_free(struct job **v, size_t n)
 int64_t store_queued(struct store *s)
 {
 	return first_id(s, Q_QUEUED, sql, NO_ARGS);
+}
+
+int store_job_phase(struct store *s, int64_t id, const char *phase)
+{
+	return run(s, Q_PHASE, sql, "record the phase", ARGS(arg_int(id),
+	    arg_text(phase), arg_int(now_ms())));
 }
 
 int store_job_set_subject(struct store *s, int64_t id, const char *subject)

@@ -56,6 +56,8 @@ struct job {
 	char *tag_object;	/* and the tag object's id */
 	char *forced_by;	/* a deploy by hand with --force: the user */
 	char *requested_by;	/* who asked for it by hand; NULL: a push */
+	char *phase;		/* running: what it does besides its stages */
+	int64_t phase_ms;	/* since when */
 	char *release_dir;	/* where the release was extracted */
 	char *notes;		/* release notes */
 	char *figures;		/* JSON of what verification measured */
@@ -105,6 +107,10 @@ void job_free(struct job *j);
 void jobs_free(struct job **v, size_t n);
 
 int store_job_set_subject(struct store *s, int64_t id, const char *subject);
+/* A running job is now in `phase` ("checkout", "archiving", "extract",
+ * "verify"...): what status shows when no stage of it runs, or when the
+ * phase began after the running stage did. Relaxed. */
+int store_job_phase(struct store *s, int64_t id, const char *phase);
 /* How many jobs wait in the queue (0 also when the store cannot say). */
 int64_t store_queued(struct store *s);
 /* Replace the job's stage rows with pending ones. */

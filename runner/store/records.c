@@ -29,6 +29,7 @@ void json_job_members(struct json *w, const struct job *j)
 	json_int(w, "attempt", j->attempt);
 	json_id(w, "retry_of", j->retry_of);
 	json_string(w, "requested_by", j->requested_by);
+	json_string(w, "phase", j->state == JOB_RUNNING ? j->phase : NULL);
 	json_id(w, "created_ms", j->created_ms);
 	json_id(w, "started_ms", j->started_ms);
 	json_id(w, "finished_ms", j->finished_ms);

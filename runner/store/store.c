@@ -138,6 +138,9 @@ static const char *const migrations[] = {
 	/* 5: who asked for a job by hand (a deployment, a retry), else NULL:
 	 * it came from a push */
 	"ALTER TABLE jobs ADD COLUMN requested_by TEXT;",
+	/* 6: what a running job is doing, when no stage of it runs */
+	"ALTER TABLE jobs ADD COLUMN phase TEXT;"
+	"ALTER TABLE jobs ADD COLUMN phase_ms INTEGER;",
 };
 
 int db_error(struct store *s, const char *what)

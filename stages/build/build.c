@@ -83,6 +83,9 @@ static int run_stage(struct job_ctx *ctx, const struct job *job,
 	/* Artifacts of a passed stage, before the stage counts as passed. */
 	if (!res.error && sd->nartifacts) {
 		size_t matched = 0;
+		if ((error = store_job_phase(ctx->store, job->id,
+		    "archiving")) < 0)
+			goto out;
 		if (!*aw) {
 			char *ap = job_artifact_path(ctx->home, job->id);
 			char *part = xasprintf("%s.part", ap);
@@ -203,6 +206,8 @@ int build_run(struct job_ctx *ctx, struct job *job)
 		msg = xstrdup(error_last());
 		goto end;
 	}
+	if ((error = store_job_phase(ctx->store, job->id, "checkout")) < 0)
+		goto out;
 	if (source_open(job->repo, job->commit, &src) < 0) {
 		state = JOB_ERROR;
 		msg = xstrdup(error_last());
@@ -259,6 +264,9 @@ int build_run(struct job_ctx *ctx, struct job *job)
 		if (msg)
 			break;
 	}
+	if (!msg && aw && (error = store_job_phase(ctx->store, job->id,
+	    "archiving")) < 0)
+		goto out;
 	if (!msg && aw) {
 		char sha[65], *path = job_artifact_path(ctx->home, job->id);
 		char *part = xasprintf("%s.part", path);

@@ -566,6 +566,8 @@ static int rollback(struct deploy *d, int *recorded)
 	int ok, rc = 0;
 
 	*recorded = 0;
+	if ((rc = store_job_phase(d->ctx->store, d->job->id, "rollback")) < 0)
+		return rc;
 	struct job *src = NULL;
 	char *bad = NULL;
 	if (prepare(d, d->prev->commit, pws, &ppl) < 0 ||
@@ -832,11 +834,12 @@ static const struct {
 	int (*run)(struct deploy *d);
 	int touches;	/* the environment, from this step on */
 } steps[] = {
-	{ "setup", step_setup, 0 },
-	{ "resolve", step_resolve, 0 },
-	{ "pipeline", step_pipeline, 0 },
+	/* name: the phase `runner status` shows while it runs */
+	{ "preparing", step_setup, 0 },
+	{ "resolving", step_resolve, 0 },
+	{ "checkout", step_pipeline, 0 },
 	{ "gates", step_gates, 0 },
-	{ "release", step_release, 0 },
+	{ "extract", step_release, 0 },
 	{ "backup", step_backup, 0 },
 	{ "deploy", step_deploy, 1 },
 	{ "restore", step_restore, 1 },
@@ -856,7 +859,8 @@ int deploy_run(struct job_ctx *ctx, struct job *job)
 	for (size_t i = 0; i < sizeof(steps) / sizeof(*steps) &&
 	    d.state == JOB_RUNNING; i++) {
 		touched = steps[i].touches;
-		if ((rc = steps[i].run(&d)) < 0)
+		if ((rc = store_job_phase(ctx->store, job->id,
+		    steps[i].name)) < 0 || (rc = steps[i].run(&d)) < 0)
 			goto out;
 	}
 	if (d.state == JOB_RUNNING) {

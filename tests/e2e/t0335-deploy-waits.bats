@@ -37,6 +37,10 @@ in_verify() {
 
 @test "runner cancel ends a deployment in its verification window at once" {
 	in_verify
+	# status names what it is doing
+	run r status
+	[[ "$output" == *"#$d "*"running"*"deploy staging"*"  verify "* ]]
+	[ "$(job_field "$d" .phase)" = verify ]
 	r cancel "$d"
 	[ "$(wait_deploy "$d" 15)" = canceled ]
 	[ "$(job_field "$d" .error)" = "canceled while the deployment waited for its checks" ]

@@ -176,6 +176,8 @@ static void test_build_passes_and_archives(void **state)
 	assert_int_equal(strlen(j->artifacts[0].sha256), 64);
 	assert_int_equal(j->artifacts[0].files, 1);	/* dist/version.txt */
 	assert_int_equal(access(j->artifacts[0].path, R_OK), 0);
+	/* its last phase, as status showed it while it ran */
+	assert_string_equal(j->phase, "archiving");
 	sbuf_release(&log);
 	job_free(j);
 }
@@ -269,6 +271,7 @@ static void test_deploy_and_roll_back(void **state)
 	assert_string_equal(job_state_name(b->state), "passed");
 	d = run_next(fx);
 	assert_string_equal(job_state_name(d->state), "rolled_back");
+	assert_string_equal(d->phase, "rollback");
 	assert_int_equal(d->previous, good);
 	sbuf_reset(&served);
 	assert_int_equal(read_file(serving, 100, &served), 0);
