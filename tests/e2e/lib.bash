@@ -342,10 +342,17 @@ restart_daemon() {
 	wait_for "[ \$(grep -c 'serving' '$T/serve.log') -gt ${n:-0} ]" 15
 }
 
+# db SQL: the store through the sqlite3 program, waiting for a lock as the
+# runner does (a connection that closes last checkpoints and removes the
+# WAL under an exclusive lock: a reader opening then is told "locked").
+db() {
+	sqlite3 -cmd '.timeout 10000' "$RUNNER_HOME/runner.db" "$@"
+}
+
 # The store is sound and every job is recorded once.
 store_sound() {
-	[ "$(sqlite3 "$RUNNER_HOME/runner.db" 'PRAGMA integrity_check')" = ok ] &&
-	[ "$(sqlite3 "$RUNNER_HOME/runner.db" 'SELECT count(*) - count(DISTINCT dedup) FROM jobs WHERE dedup IS NOT NULL')" = 0 ]
+	[ "$(db 'PRAGMA integrity_check')" = ok ] &&
+	[ "$(db 'SELECT count(*) - count(DISTINCT dedup) FROM jobs WHERE dedup IS NOT NULL')" = 0 ]
 }
 
 # Every recorded artifact (of job $1, or all) exists whole: its sha256 is
@@ -354,7 +361,7 @@ artifacts_whole() {
 	local path sha
 	while IFS='|' read -r path sha; do
 		[ "$(sha256sum "$path" | cut -d' ' -f1)" = "$sha" ] || return 1
-	done < <(sqlite3 "$RUNNER_HOME/runner.db" "SELECT path, sha256 FROM artifacts ${1:+WHERE job_id = $1}")
+	done < <(db "SELECT path, sha256 FROM artifacts ${1:+WHERE job_id = $1}")
 }
 
 # The set-up of the release-tag tests: signers trusted, the sample app

@@ -34,5 +34,5 @@ YML
 	[ "$(wc -l < "$T/attempts")" -eq 2 ]
 	[ "$(r status --json | jq '.jobs | length')" -eq 1 ]
 	assert_no_process "$marker"
-	[ "$(sqlite3 "$RUNNER_HOME/runner.db" 'PRAGMA integrity_check')" = ok ]
+	[ "$(db 'PRAGMA integrity_check')" = ok ]
 }

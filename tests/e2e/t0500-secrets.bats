@@ -56,7 +56,7 @@ YML
 	for v in "$TOKEN" "${b64%??}" "$uri" file-secret-0451 never-given-7777; do
 		! grep -rqF -- "$v" "$RUNNER_HOME/logs" "$RUNNER_HOME/runner.db" \
 		    "$T/out" "$T/serve.log"
-		! sqlite3 "$RUNNER_HOME/runner.db" .dump | grep -qF -- "$v"
+		! db .dump | grep -qF -- "$v"
 	done
 }
 

@@ -22,7 +22,7 @@ teardown() {
 }
 
 integrity() {
-	sqlite3 "$RUNNER_HOME/runner.db" 'PRAGMA integrity_check'
+	db 'PRAGMA integrity_check'
 }
 
 @test "a huge log and an artifact that does not fit fail with 'no space'; then the next job runs" {

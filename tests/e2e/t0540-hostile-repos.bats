@@ -54,7 +54,7 @@ YML
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"the artifact was changed"* ]]
 	# recorded too (a store edited by hand): the entries are refused
-	sqlite3 "$RUNNER_HOME/runner.db" "UPDATE artifacts SET sha256 = '$(sha256sum "$art" | cut -d' ' -f1)'"
+	db "UPDATE artifacts SET sha256 = '$(sha256sum "$art" | cut -d' ' -f1)'"
 	run r artifacts --extract "$T/out1" 1
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"refusing entry '../../evil': absolute or '..' path"* ]]
@@ -67,7 +67,7 @@ YML
 	[ ! -e "$RUNNER_HOME/releases/evil" ] && [ ! -e "$RUNNER_HOME/evil" ]
 	# an absolute path
 	tar -C "$T/craft/in" -cPf - --transform "s,^,$T/abs-," evil | zstd -q > "$art"
-	sqlite3 "$RUNNER_HOME/runner.db" "UPDATE artifacts SET sha256 = '$(sha256sum "$art" | cut -d' ' -f1)'"
+	db "UPDATE artifacts SET sha256 = '$(sha256sum "$art" | cut -d' ' -f1)'"
 	run r artifacts --extract "$T/out2" 1
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"absolute or '..' path"* ]]

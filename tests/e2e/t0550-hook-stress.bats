@@ -48,7 +48,7 @@ teardown() {
 	wait_state 1 passed
 	[ "$(ls "$RUNNER_HOME/spool" | wc -l)" -eq 0 ]
 	grep -q "queued 1 job from the spool" "$T/serve.log"
-	[ "$(sqlite3 "$RUNNER_HOME/runner.db" 'PRAGMA integrity_check')" = ok ]
+	[ "$(db 'PRAGMA integrity_check')" = ok ]
 }
 
 @test "a missing store: spooled, queued once the home is set up again" {

@@ -59,7 +59,7 @@ YML
 	[[ "$output" == *"queued job #1"* ]]
 	wait_state 1 passed 60 || { r log 1 probe >&2; false; }
 	[[ "$(r log 1 probe)" == *probed* ]]
-	[ "$(sqlite3 "$RUNNER_HOME/runner.db" "select count(*) from jobs where state = 'x'")" = 0 ]
+	[ "$(db "select count(*) from jobs where state = 'x'")" = 0 ]
 	# what a deploy command (no PID namespace of its own) would try: the
 	# daemon's processes are not dumpable, so not even its own user reads
 	# their environment
