@@ -11,6 +11,7 @@
 #include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
+#include <locale.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
@@ -39,6 +40,22 @@ struct glob_set {
  * stands inside a "[:class:]"; NULL if it never ends (then '[' is
  * literal).
  */
+/*
+ * File names are bytes. pax headers carry names in UTF-8: written with
+ * LC_CTYPE C.UTF-8 (this thread only), UTF-8 names go in as they are and
+ * every tar reads them silently; a name that is not UTF-8 keeps its bytes
+ * under hdrcharset=BINARY (which GNU tar, not knowing it, mentions).
+ * Returns the locale to restore with uselocale().
+ */
+static locale_t utf8_names(void)
+{
+	static locale_t utf8;
+
+	if (!utf8)
+		utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+	return utf8 ? uselocale(utf8) : uselocale((locale_t)0);
+}
+
 static const char *class_end(const char *p)
 {
 	const char *q = p + 1;
@@ -243,11 +260,11 @@ int artifact_open(const char *path, struct artifact_writer **out)
 	/* libarchive >= 3.6.2 can use several threads; older ones refuse. */
 	archive_write_set_filter_option(w->a, "zstd", "threads", "2");
 	archive_write_set_format_pax_restricted(w->a);
-	/* file names are bytes: keep ones that are not UTF-8 as they are */
-	archive_write_set_format_option(w->a, "pax", "hdrcharset", "BINARY");
 	archive_write_set_bytes_in_last_block(w->a, 1);
-	if (archive_write_open2(w->a, w, NULL, write_cb, NULL, NULL) !=
-	    ARCHIVE_OK) {
+	locale_t old = utf8_names();
+	int rc = archive_write_open2(w->a, w, NULL, write_cb, NULL, NULL);
+	uselocale(old);
+	if (rc != ARCHIVE_OK) {
 		int error = archive_fail(w, "cannot start archive");
 		artifact_abort(w);
 		return error;
@@ -414,7 +431,12 @@ static int add_entry(struct artifact_writer *w, int rootfd, const char *rel)
 		archive_entry_set_mode(e, st.st_mode);
 		archive_entry_set_size(e, st.st_size);
 	}
-	if (archive_write_header(w->a, e) != ARCHIVE_OK) {
+	/* a name that is not UTF-8 is kept as its bytes, with the pax
+	 * header hdrcharset=BINARY; libarchive says so with a warning */
+	locale_t old = utf8_names();
+	int rc = archive_write_header(w->a, e);
+	uselocale(old);
+	if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) {
 		error = archive_fail(w, "cannot write archive");
 		goto out;
 	}
@@ -573,7 +595,7 @@ int sha256_file(const char *path, char out[65])
 }
 
 /* An entry name that stays inside the destination. */
-int artifact_extract(const char *archive, const char *dest,
+static int extract(const char *archive, const char *dest,
     const char *sha256)
 {
 	struct archive *in = NULL, *out = NULL;
@@ -690,6 +712,17 @@ out:
 	archive_write_free(out);
 	free(real);
 	free(name);
+	return error;
+}
+
+int artifact_extract(const char *archive, const char *dest,
+    const char *sha256)
+{
+	/* names as they were written: UTF-8, or bytes (utf8_names) */
+	locale_t old = utf8_names();
+	int error = extract(archive, dest, sha256);
+
+	uselocale(old);
 	return error;
 }
 

@@ -150,6 +150,62 @@ static void test_archive_roundtrip(void **state)
 	free(outside);
 }
 
+/*
+ * Names in UTF-8 list silently with GNU tar (no pax keyword it does not
+ * know); a name that is not UTF-8 keeps its bytes through libarchive and
+ * GNU tar.
+ */
+static void test_names_for_every_tar(void **state)
+{
+	char *src = tmpdir(), *dst = tmpdir();
+	char *arc = xasprintf("%s/a.tar.zst", dst);
+	char *globs[] = { "dist/**" };
+	struct artifact_writer *w;
+	struct sbuf out = SBUF_INIT;
+	char sha[65];
+	int64_t size, files;
+	size_t matched;
+
+	(void)state;
+	put(src, "dist/plain.txt", "a\n");
+	put(src, "dist/caf\xc3\xa9 \xe2\x9c\x93.txt", "b\n");
+	assert_int_equal(artifact_open(arc, &w), 0);
+	assert_int_equal(artifact_add(w, src, globs, 1, &matched), 0);
+	assert_int_equal(artifact_close(w, sha, &size, &files), 0);
+	char *cmd = xasprintf("tar --zstd -tf %s 2>&1", arc);
+	FILE *p = popen(cmd, "r");
+	char line[256];
+	while (fgets(line, sizeof(line), p))
+		sbuf_adds(&out, line);
+	assert_int_equal(pclose(p), 0);
+	assert_null(strstr(out.buf, "Ignoring"));
+	assert_non_null(strstr(out.buf, "dist/caf\xc3\xa9 \xe2\x9c\x93.txt\n"));
+	free(cmd);
+
+	/* not UTF-8: the same bytes come back */
+	put(src, "dist/bad\xff.bin", "c\n");
+	assert_int_equal(artifact_open(arc, &w), 0);
+	assert_int_equal(artifact_add(w, src, globs, 1, &matched), 0);
+	assert_int_equal(artifact_close(w, sha, &size, &files), 0);
+	char *ex = xasprintf("%s/out", dst), *f = xasprintf("%s/dist/bad\xff.bin",
+	    ex);
+	if (artifact_extract(arc, ex, sha) < 0)
+		fail_msg("%s", error_last());
+	assert_int_equal(access(f, R_OK), 0);
+	cmd = xasprintf("tar --zstd -tf %s 2>/dev/null | grep -c 'bad.377.bin'",
+	    arc);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	free(f);
+	free(ex);
+	free(arc);
+	sbuf_release(&out);
+	rm_rf(src);
+	rm_rf(dst);
+	free(src);
+	free(dst);
+}
+
 /* An archive with one hostile entry after a harmless one. */
 static void craft(const char *path, const char *name, int type,
     const char *link)
@@ -230,6 +286,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_globs),
 		cmocka_unit_test(test_archive_roundtrip),
+		cmocka_unit_test(test_names_for_every_tar),
 		cmocka_unit_test(test_extract_hostile),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
