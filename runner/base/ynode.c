@@ -14,7 +14,26 @@ struct builder {
 	const char *name;
 	yaml_parser_t parser;
 	size_t nodes;
+	const char *buf;
+	size_t len;
 };
+
+/* What libyaml's message leaves a person to guess, for the usual
+ * mistakes. */
+static const char *hint(const struct builder *b, const yaml_mark_t *m)
+{
+	const char *p = b->parser.problem;
+
+	if (!p)
+		return "";
+	if (strstr(p, "cannot start any token") && m->index < b->len &&
+	    b->buf[m->index] == '\t')
+		return " (a tab: YAML indents with spaces)";
+	if (strstr(p, "mapping values are not allowed"))
+		return " (a value with ': ' in it must be quoted, like "
+		    "run: \"echo a: b\")";
+	return "";
+}
 
 static struct ynode *node_new(struct builder *b, enum ynode_type t,
     const yaml_event_t *ev)
@@ -39,11 +58,11 @@ static int next_event(struct builder *b, yaml_event_t *ev)
 {
 	if (!yaml_parser_parse(&b->parser, ev)) {
 		const yaml_mark_t *m = &b->parser.problem_mark;
-		return error_set(ERR_INVALID, "%s:%zu:%zu: %s%s%s", b->name,
+		return error_set(ERR_INVALID, "%s:%zu:%zu: %s%s%s%s", b->name,
 		    m->line + 1, m->column + 1,
 		    b->parser.problem ? b->parser.problem : "invalid YAML",
 		    b->parser.context ? " " : "",
-		    b->parser.context ? b->parser.context : "");
+		    b->parser.context ? b->parser.context : "", hint(b, m));
 	}
 	return 0;
 }
@@ -172,7 +191,7 @@ fail:
 int ynode_parse(const char *name, const char *buf, size_t len,
     struct ynode **out)
 {
-	struct builder b = { .name = name };
+	struct builder b = { .name = name, .buf = buf, .len = len };
 	struct ynode *root = NULL;
 	yaml_event_t ev;
 	int error;

@@ -5,8 +5,10 @@
 #include "cli.h"
 #include "pipeline.h"
 #include "util.h"
+#include "config.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 static const char usage[] =
@@ -23,7 +25,7 @@ int cmd_check(int argc, char **argv)
 	struct sbuf out = SBUF_INIT;
 	int dump = 0, rc;
 
-	/* --home is accepted like everywhere, and not needed here */
+	/* --home: whose runner.yml gives the defaults --dump shows */
 	const struct opt opts[] = {
 		OPT_BOOL(0, "dump", &dump,
 		    "print the pipeline as runner reads it"),
@@ -36,12 +38,18 @@ int cmd_check(int argc, char **argv)
 		return cli_usage(usage);
 	if (optind < argc)
 		file = argv[optind];
-	if (pipeline_load(file, &pl) < 0) {
-		fprintf(stderr, "%s\n", error_last());
-		return EXIT_FAIL;
-	}
+	if (pipeline_load(file, &pl) < 0)
+		return cli_error("%s", error_last());
 	if (dump) {
-		pipeline_dump(pl, &out);
+		/* the defaults in effect: runner.yml's, where there is one */
+		struct config *conf = NULL;
+		char *home = cli_home(home_opt);
+		int64_t def = 30 * 60 * 1000;
+		if (config_load(home, &conf) == 0)
+			def = conf->default_timeout_ms;
+		config_free(conf);
+		free(home);
+		pipeline_dump(pl, def, &out);
 	} else {
 		sbuf_addf(&out, "%s: ok, %zu stage%s:", file, pl->nstages,
 		    pl->nstages == 1 ? "" : "s");

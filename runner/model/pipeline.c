@@ -167,6 +167,7 @@ static const struct sfield stage_fields[] = {
 	    "unique" },
 	{ .key = "run", .kind = S_CUSTOM, .read = read_run,
 	    .flags = S_REQUIRED, .type_doc = "string or list of strings",
+	    .aliases = "script command commands cmd steps",
 	    .doc = "the script (`/bin/sh -e -c`); list items are joined with "
 	    "newlines" },
 	{ .key = "timeout", .kind = S_DURATION,
@@ -353,7 +354,8 @@ static const struct sfield env_fields[] = {
 	    .doc = "base of relative http checks; `RUNNER_URL` of the "
 	    "commands" },
 	{ .key = "deploy", .kind = S_STR, FIELD(struct env_def, deploy),
-	    .flags = S_REQUIRED | S_NONEMPTY, .doc = "the deploy command" },
+	    .flags = S_REQUIRED | S_NONEMPTY, .aliases = "script run command",
+	    .doc = "the deploy command" },
 	{ .key = "backup", .kind = S_STR, FIELD(struct env_def, backup),
 	    .flags = S_NONEMPTY,
 	    .doc = "runs before `deploy`; if it fails nothing is deployed" },
@@ -475,7 +477,7 @@ static int read_stages(const struct sread *r, const struct ynode *stages,
 
 static const struct sfield pipeline_fields[] = {
 	{ .key = "stages", .kind = S_CUSTOM, .read = read_stages,
-	    .sub = &stage_schema, .flags = S_REQUIRED,
+	    .sub = &stage_schema, .flags = S_REQUIRED, .aliases = "jobs steps",
 	    .type_doc = "list of mappings, 1 to 100",
 	    .doc = "the stages, in order" },
 	{ .key = "environments", .kind = S_DICT, FIELD(struct pipeline, envs),
@@ -565,12 +567,18 @@ void pipeline_free(struct pipeline *pl)
 	free(pl);
 }
 
-void pipeline_dump(const struct pipeline *pl, struct sbuf *out)
+void pipeline_dump(const struct pipeline *pl, int64_t default_timeout_ms,
+    struct sbuf *out)
 {
 	for (size_t i = 0; i < pl->nstages; i++) {
 		const struct stage_def *st = &pl->stages[i];
 		sbuf_addf(out, "stage %s (line %zu)\n", st->name, st->line);
-		sbuf_addf(out, "  timeout: %lldms\n", (long long)st->timeout_ms);
+		if (st->timeout_ms)
+			sbuf_addf(out, "  timeout: %lldms\n",
+			    (long long)st->timeout_ms);
+		else
+			sbuf_addf(out, "  timeout: %lldms (runner.yml's "
+			    "default_timeout)\n", (long long)default_timeout_ms);
 		for (const char *p = st->run; *p; ) {
 			const char *nl = strchr(p, '\n');
 			size_t n = nl ? (size_t)(nl - p) : strlen(p);
@@ -610,6 +618,7 @@ void pipeline_dump(const struct pipeline *pl, struct sbuf *out)
 			sbuf_addf(out, "  restore: %s\n", e->restore);
 		if (e->signed_tag)
 			sbuf_adds(out, "  requires: signed-tag\n");
+		sbuf_addf(out, "  timeout: %lldms\n", (long long)e->timeout_ms);
 		for (size_t j = 0; j < e->nchecks; j++) {
 			const struct check_def *c = &e->checks[j];
 			if (c->http)
@@ -617,7 +626,9 @@ void pipeline_dump(const struct pipeline *pl, struct sbuf *out)
 				    "%lldms, %ld retries\n", c->http, c->expect,
 				    (long long)c->max_latency_ms, c->retries);
 			else
-				sbuf_addf(out, "  check: run %s\n", c->run);
+				sbuf_addf(out, "  check: run %s within %lldms\n", c->run,
+				    (long long)(c->timeout_ms ? c->timeout_ms :
+				    default_timeout_ms));
 		}
 		if (e->verify.set)
 			sbuf_addf(out, "  verify: window %lldms, interval %lldms, "

@@ -100,8 +100,11 @@ int pipeline_parse(const char *file, const char *buf, size_t len,
 /* Read and parse a pipeline file on disk (`runner check`). */
 int pipeline_load(const char *path, struct pipeline **out);
 void pipeline_free(struct pipeline *pl);
-/* A dump of the parsed pipeline, for golden tests and `check --dump`. */
-void pipeline_dump(const struct pipeline *pl, struct sbuf *out);
+/* A dump of the parsed pipeline with the defaults in effect (runner.yml's
+ * `default_timeout` where a stage sets none), for golden tests and
+ * `check --dump`. */
+void pipeline_dump(const struct pipeline *pl, int64_t default_timeout_ms,
+    struct sbuf *out);
 
 /* The schema of .runner.yml (schema.h). */
 struct schema;

@@ -318,7 +318,23 @@ static int check_keys(const char *file, const struct ynode *map,
     const struct schema *s, const char *what)
 {
 	const char **k = known_keys(s);
-	int error = ynode_check_keys(file, map, k, what);
+	int error;
+
+	/* a key written for another one: say which */
+	for (size_t i = 0; map->type == YNODE_MAP && i + 1 < map->n; i += 2) {
+		const struct ynode *key = map->items[i];
+		if (key->type == YNODE_SCALAR)
+			for (const struct sfield *f = s->fields; f->key; f++)
+				if (f->aliases && word_in(f->aliases, key->value) &&
+				    strcmp(f->key, key->value)) {
+					free(k);
+					return error_set(ERR_INVALID, "%s:%zu:%zu: "
+					    "unknown key '%s' in %s (did you mean "
+					    "'%s'?)", file, key->line, key->col,
+					    key->value, what, f->key);
+				}
+	}
+	error = ynode_check_keys(file, map, k, what);
 
 	free(k);
 	return error;

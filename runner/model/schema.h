@@ -70,6 +70,9 @@ struct sfield {
 	 * '(') */
 	const char *def;
 	const char *type_doc;	/* the type for the docs, when not the kind's */
+	/* keys people write for this one, space-separated: an unknown key
+	 * among them gets "did you mean" this key */
+	const char *aliases;
 	const char *doc;
 };
 

@@ -46,7 +46,7 @@ YML
 	printf 'stages:\n  - name: unit\n    run: make\n    timout: 5m\n' > .runner.yml
 	run r check
 	[ "$status" -eq 1 ]
-	[ "$output" = ".runner.yml:4:5: unknown key 'timout' in stage 'unit' (did you mean 'timeout'?)" ]
+	[ "$output" = "runner: .runner.yml:4:5: unknown key 'timout' in stage 'unit' (did you mean 'timeout'?)" ]
 	run r check "$FIXTURE/.runner.yml"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"ok, 3 stages: unit lint build" ]]

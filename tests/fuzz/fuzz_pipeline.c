@@ -13,7 +13,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (pipeline_parse(".runner.yml", (const char *)data, size, &pl) == 0) {
 		struct sbuf sb = SBUF_INIT;
-		pipeline_dump(pl, &sb);
+		pipeline_dump(pl, 1000, &sb);
 		sbuf_release(&sb);
 		pipeline_free(pl);
 	}

@@ -32,7 +32,7 @@ static void check_one(const char *name)
 	if (read_file(out, 1 << 20, &want) == 0) {
 		if (rc < 0)
 			fail_msg("%s: unexpected error: %s", name, error_last());
-		pipeline_dump(pl, &got);
+		pipeline_dump(pl, 30 * 60 * 1000, &got);
 	} else {
 		sbuf_reset(&want);
 		if (read_file(err, 1 << 20, &want) < 0)
