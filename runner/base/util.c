@@ -579,16 +579,63 @@ void sbuf_add_display(struct sbuf *sb, const char *s, size_t len)
 	}
 }
 
+/* The repositories names are told apart from (repo_names_know). */
+static char **known_repos;
+static size_t nknown_repos;
+
+void repo_names_know(const char *path)
+{
+	for (size_t i = 0; i < nknown_repos; i++)
+		if (!strcmp(known_repos[i], path))
+			return;
+	known_repos = xrealloc(known_repos, (nknown_repos + 1) *
+	    sizeof(*known_repos));
+	known_repos[nknown_repos++] = xstrdup(path);
+}
+
+/* The last `k` components of `path` ("a/b.git" with k = 2 is "a/b"),
+ * or NULL if it has fewer. */
+static char *path_suffix(const char *path, int k)
+{
+	size_t end = strlen(path), start;
+
+	while (end > 1 && path[end - 1] == '/')
+		end--;
+	start = end;
+	for (int i = 0; i < k; i++) {
+		if (start == 0 || (i > 0 && start == 1 && path[0] == '/'))
+			return NULL;
+		if (i > 0)
+			start--;	/* the slash */
+		while (start > 0 && path[start - 1] != '/')
+			start--;
+	}
+	char *s = xstrndup(path + start, end - start);
+	size_t n = strlen(s);
+	if (n > 4 && !strcmp(s + n - 4, ".git"))
+		s[n - 4] = '\0';
+	return s;
+}
+
 char *repo_short_name(const char *repo)
 {
-	const char *base = strrchr(repo, '/');
-	size_t n;
-
-	base = base ? base + 1 : repo;
-	n = strlen(base);
-	if (n > 4 && !strcmp(base + n - 4, ".git"))
-		n -= 4;
-	return xstrndup(base, n);
+	for (int k = 1; ; k++) {
+		char *name = path_suffix(repo, k);
+		int clash = 0;
+		if (!name)
+			return path_suffix(repo, k - 1);
+		for (size_t i = 0; i < nknown_repos && !clash; i++) {
+			char *other;
+			if (!strcmp(known_repos[i], repo))
+				continue;
+			other = path_suffix(known_repos[i], k);
+			clash = other && !strcmp(other, name);
+			free(other);
+		}
+		if (!clash)
+			return name;
+		free(name);
+	}
 }
 
 void repo_name_add(struct sbuf *sb, const char *repo)

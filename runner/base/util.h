@@ -97,8 +97,14 @@ size_t utf8_char_len(const unsigned char *s, size_t left, unsigned *cp);
  */
 void sbuf_add_display(struct sbuf *sb, const char *s, size_t len);
 
-/* The repository's short name: the last path component without ".git"
- * (caller frees); repo_name_add() adds it to `sb` shown escaped. */
+/*
+ * The repository's short name (caller frees): the last path component
+ * without ".git", with as many of the components before it as tell it
+ * apart from the repositories this process knows of (/srv/a/zlib.git and
+ * /srv/b/zlib.git are a/zlib and b/zlib); repo_name_add() adds it to `sb`
+ * shown escaped.
+ */
+void repo_names_know(const char *path);
 char *repo_short_name(const char *repo);
 void repo_name_add(struct sbuf *sb, const char *repo);
 /* The branch or tag name of a ref. */

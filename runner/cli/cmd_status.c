@@ -243,7 +243,13 @@ int cmd_status(int argc, char **argv)
 	struct config *conf = NULL;
 	if (config_load(home, &conf) < 0)
 		sbuf_addf(&warn, "%s\n", error_last());
-	else if (conf->trust_repositories)
+	for (size_t i = 0; conf && i < conf->nrepos; i++)
+		repo_names_know(conf->repos[i].path);
+	for (size_t i = 0; i < n; i++)
+		repo_names_know(jobs[i]->repo);
+	for (size_t i = 0; i < nenvs; i++)
+		repo_names_know(envs[i]->repo);
+	if (conf && conf->trust_repositories)
 		sbuf_adds(&warn, "trust_repositories is true in runner.yml: code "
 		    "from repositories runs as the daemon's own user\n");
 	home_audit(home, conf, &warn);

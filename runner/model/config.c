@@ -557,8 +557,9 @@ static const struct sfield notify_fields[] = {
 	    .type_doc = "event or list of events",
 	    .doc = "the events it hears (`" NOTIFY_EVENTS "`, or `all`)" },
 	{ .key = "repos", .kind = S_PATTERN, FIELD(struct notify_target, repos),
-	    .def = "(any)", .doc = "only repositories whose name (the last path "
-	    "component without `.git`) matches" },
+	    .def = "(any)", .doc = "only repositories whose path, name (the "
+	    "last path component without `.git`) or name as status shows it "
+	    "(`a/zlib` beside `b/zlib`) matches" },
 	{ .key = "retries", .kind = S_INT, FIELD(struct notify_target, retries),
 	    .min = 0, .max = 100, .def = "6",
 	    .doc = "attempts after the first" },

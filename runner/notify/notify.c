@@ -429,9 +429,20 @@ static int repo_matches(const struct notify_target *t, const char *repo)
 		return 1;
 	if (ref_matcher_init(&m, t->repos, stderr) < 0)
 		return 0;
+	/* the name as status shows it, the last component, or the path */
 	name = repo_short_name(repo);
-	hit = ref_matcher_match(&m, name, stderr) == 1;
+	hit = ref_matcher_match(&m, name, stderr) == 1 ||
+	    ref_matcher_match(&m, repo, stderr) == 1;
 	free(name);
+	if (!hit) {
+		const char *base = strrchr(repo, '/');
+		char *plain = xstrdup(base ? base + 1 : repo);
+		size_t len = strlen(plain);
+		if (len > 4 && !strcmp(plain + len - 4, ".git"))
+			plain[len - 4] = '\0';
+		hit = ref_matcher_match(&m, plain, stderr) == 1;
+		free(plain);
+	}
 	ref_matcher_release(&m);
 	return hit;
 }

@@ -20,7 +20,7 @@ enum q {
 	Q_CANCEL_QUEUED, Q_CANCEL_RUNNING, Q_CANCEL_GET, Q_CANCEL_PIDS,
 	Q_RETRY,
 	Q_REC_PGIDS, Q_REC_CANCELED, Q_REC_STAGES, Q_REC_ARTS, Q_REC_JOBS,
-	Q_REC_DEPLOYS, Q_REC_DEPLOY_IDS, Q_QUEUED, Q_PHASE,
+	Q_REC_DEPLOYS, Q_REC_DEPLOY_IDS, Q_QUEUED, Q_PHASE, Q_UNNAMED,
 	Q_JOBS_END
 };
 _Static_assert((int)Q_JOBS_END <= (int)BASE_DEPLOYS, "job statements overlap");
@@ -151,6 +151,10 @@ static sql_table sql = {
 	    OWNED("?1"),
 	[Q_QUEUED] = "SELECT count(*) FROM jobs WHERE state = " SQ(N_QUEUED),
 	[Q_PHASE] = "UPDATE jobs SET phase = ?2, phase_ms = ?3 WHERE id = ?1",
+	/* builds of the ref superseded before anyone read their subject */
+	[Q_UNNAMED] = "SELECT id FROM jobs WHERE repo = ?1 AND ref = ?2 AND "
+	    "kind = 'build' AND state = " SQ(N_SUPERSEDED) " AND subject IS NULL "
+	    "ORDER BY id DESC LIMIT 50",
 };
 
 const char *job_kind_name(enum job_kind k)
@@ -503,6 +507,17 @@ void jobs_free(struct job **v, size_t n)
 int64_t store_queued(struct store *s)
 {
 	return first_id(s, Q_QUEUED, sql, NO_ARGS);
+}
+
+int store_unnamed_superseded(struct store *s, const char *repo,
+    const char *ref, int64_t **ids, size_t *n)
+{
+	sqlite3_stmt *st = stmt_bound(s, Q_UNNAMED, sql, ARGS(arg_text(repo),
+	    arg_text(ref)));
+
+	*ids = NULL;
+	*n = 0;
+	return st ? ids_of(s, st, ids, n) : -1;
 }
 
 int store_job_phase(struct store *s, int64_t id, const char *phase)

@@ -187,6 +187,30 @@ static char *pipeline_policy(struct job_ctx *ctx, const struct job *job,
 	return NULL;
 }
 
+/* The builds this one superseded were never checked out: give them their
+ * commits' subjects too, so that status shows what was skipped. */
+static void name_superseded(struct job_ctx *ctx, const struct job *job)
+{
+	int64_t *ids;
+	size_t n;
+
+	if (store_unnamed_superseded(ctx->store, job->repo, job->ref, &ids,
+	    &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct job *old = NULL;
+		struct source *src = NULL;
+		if (store_job_get(ctx->store, ids[i], &old) == 0 &&
+		    source_open(old->repo, old->commit, &src) == 0)
+			store_job_set_subject(ctx->store, old->id,
+			    source_subject(src));
+		source_free(src);
+		job_free(old);
+	}
+	free(ids);
+	error_clear();
+}
+
 int build_run(struct job_ctx *ctx, struct job *job)
 {
 	struct source *src = NULL;
@@ -218,6 +242,7 @@ int build_run(struct job_ctx *ctx, struct job *job)
 		error = -1;
 		goto out;
 	}
+	name_superseded(ctx, job);
 	if ((error = source_pipeline(src, &pl)) < 0) {
 		error = 0;
 		state = JOB_ERROR;

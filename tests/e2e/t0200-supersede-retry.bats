@@ -17,6 +17,26 @@ teardown() { teardown_env; }
 	wait_state 2 passed
 	[ "$(job_state 1)" = superseded ]
 	[ "$(job_field 1 .started_ms)" = null ]
+	# it says by what, and what it was
+	[ "$(job_field 1 .error)" = "superseded by #2" ]
+	[ "$(job_field 1 .subject)" = "Initial store back end" ]
+	run r status
+	[[ "$output" == *"#1 "*"superseded"*"Initial store back end"* ]]
+}
+
+@test "repositories with one name in different folders are told apart" {
+	mkdir -p "$T/a" "$T/b"
+	for d in a b; do
+		git init -q --bare "$T/$d/app.git"
+		r install-hook "$T/$d/app.git" >/dev/null
+	done
+	src=$(make_clone app)
+	git -C "$src" remote set-url origin "$T/a/app.git"
+	git -C "$src" push -q origin develop
+	git -C "$src" push -q "$T/b/app.git" develop
+	run r status
+	[[ "$output" == *" a/app develop"* ]]
+	[[ "$output" == *" b/app develop"* ]]
 }
 
 @test "supersede can be turned off" {

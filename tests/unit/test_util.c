@@ -112,6 +112,36 @@ static void test_files(void **state)
 	sbuf_release(&sb);
 }
 
+/* Repositories are named apart from the others this process knows. */
+static void test_repo_names(void **state)
+{
+	static const struct { const char *path, *name; } cases[] = {
+		{ "/srv/a/zlib.git", "a/zlib" },
+		{ "/srv/b/zlib.git", "srv/b/zlib" },
+		{ "/srv/x/b/zlib.git", "x/b/zlib" },
+		{ "/srv/git/cjson.git", "cjson" },
+		{ "/srv/git/app/", "app" },
+		{ "/zlib.git", "zlib" },
+	};
+	char *name;
+
+	(void)state;
+	name = repo_short_name("/srv/a/zlib.git");
+	assert_string_equal(name, "zlib");	/* alone: its last name */
+	free(name);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++)
+		repo_names_know(cases[i].path);
+	repo_names_know("/srv/b/zlib.git");	/* known once */
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		name = repo_short_name(cases[i].path);
+		if (i == 5)	/* /zlib.git has no more components */
+			assert_string_equal(name, "zlib");
+		else
+			assert_string_equal(name, cases[i].name);
+		free(name);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -121,6 +151,7 @@ int main(void)
 		cmocka_unit_test(test_levenshtein),
 		cmocka_unit_test(test_display),
 		cmocka_unit_test(test_files),
+		cmocka_unit_test(test_repo_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
