@@ -13,7 +13,7 @@ enum q {
 	Q_DEPLOY_INS = BASE_DEPLOYS, Q_DEPLOY_RESOLVE, Q_CHECK_INS,
 	Q_PASSED_BUILD, Q_HEALTHY_DEPLOY, Q_TAG_DEPLOYED, Q_ENV_SET,
 	Q_ENV_DEPLOYING, Q_ENV_GET, Q_ENV_LIST, Q_RELEASES, Q_MANIFEST_SET,
-	Q_MANIFEST_GET,
+	Q_MANIFEST_GET, Q_REPLACED_BY,
 	Q_DEPLOYS_END
 };
 _Static_assert((int)Q_DEPLOYS_END <= (int)BASE_OUTBOX, "deploy statements overlap");
@@ -58,6 +58,8 @@ static sql_table sql = {
 	    "AND release_dir IS NOT NULL ORDER BY id DESC",
 	[Q_MANIFEST_SET] = "UPDATE jobs SET manifest = ?2 WHERE id = ?1",
 	[Q_MANIFEST_GET] = "SELECT manifest FROM jobs WHERE id = ?1",
+	[Q_REPLACED_BY] = "SELECT max(id) FROM jobs WHERE kind = 'deploy' AND "
+	    "repo = ?1 AND env = ?2 AND previous = ?3",
 };
 
 static int insert_deploys(struct store *s, const struct deploy_req *r,
@@ -302,6 +304,13 @@ int store_releases(struct store *s, const char *env, struct job ***out,
 	}
 	free(ids);
 	return error;
+}
+
+int64_t store_replaced_by(struct store *s, const char *repo,
+    const char *env, int64_t release)
+{
+	return first_id(s, Q_REPLACED_BY, sql, ARGS(arg_text(repo),
+	    arg_text(env), arg_int(release)));
 }
 
 int store_manifest_set(struct store *s, int64_t id, const char *manifest)

@@ -65,6 +65,10 @@ void envs_free(struct env_rec **v, size_t n);
 int store_releases(struct store *s, const char *env, struct job ***out,
     size_t *n);
 
+/* The newest deployment that replaced release `release` of `env` (its
+ * backup holds that release's data), or 0. */
+int64_t store_replaced_by(struct store *s, const char *repo,
+    const char *env, int64_t release);
 /* The manifest of release `id` (manifest.h): store it, or read it (caller
  * frees; ERR_NOTFOUND for a release extracted before manifests). */
 int store_manifest_set(struct store *s, int64_t id, const char *manifest);

@@ -41,6 +41,7 @@ static const struct item items[] = {
 	{ "work", 0711, 1, 0 },
 	{ "releases", 0711, 1, 0 },
 	{ "state", 0711, 1, 0 },
+	{ "backups", 0711, 1, 0 },
 };
 
 int home_prepare(const char *home, gid_t gid)

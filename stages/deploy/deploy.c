@@ -42,6 +42,12 @@ struct deploy {
 	char *ws;
 	char *tmp;
 	char *state_dir;	/* the environment's own, kept across releases */
+	/* HOME/backups/REPO/ENV/ID: where this deployment's backup command
+	 * saves the data of the release serving before it */
+	char *backup_dir;
+	/* the backup a restore puts back: the one taken when the release
+	 * being returned to stopped serving; NULL if there is none */
+	char *restore_dir;
 	struct run_user grant_user;	/* runner.yml's user for it, if any */
 	const struct run_user *user;	/* who runs its commands */
 	enum job_state state;	/* the outcome; JOB_RUNNING: none yet */
@@ -141,8 +147,8 @@ static int run_cmd(struct deploy *d, const char *name, const char *script,
 {
 	char id[32], *prev_dir = NULL;
 	const struct env_grant *g = config_env(d->ctx->conf, d->env->name);
-	const char *ro[3] = { release->release_dir, NULL, NULL };
-	const char **rw = xcalloc(2 + (g ? g->npaths : 0), sizeof(*rw));
+	const char *ro[4] = { release->release_dir, NULL, NULL, NULL };
+	const char **rw = xcalloc(3 + (g ? g->npaths : 0), sizeof(*rw));
 	struct job_step st = {
 		.name = name, .what = name, .script = script, .cwd = ws,
 		.secrets = d->env->secrets,
@@ -151,14 +157,15 @@ static int run_cmd(struct deploy *d, const char *name, const char *script,
 		.isolate = config_isolate(d->ctx->conf, d->job->repo),
 		.network = 1,
 	};
-	char *envv[9] = { 0 };
+	char *envv[11] = { 0 };
 	int n = 0, rc;
 
 	/* its own release (and the one before, for a rollback) read-only;
 	 * its state folder and what runner.yml grants it writable */
 	rw[0] = d->state_dir;
+	rw[1] = d->backup_dir;
 	for (size_t i = 0; g && i < g->npaths; i++)
-		rw[i + 1] = g->paths[i];
+		rw[i + 2] = g->paths[i];
 
 	snprintf(id, sizeof(id), "%lld", (long long)release->id);
 	envv[n++] = xasprintf("RUNNER_ENV=%s", d->env->name);
@@ -173,7 +180,16 @@ static int run_cmd(struct deploy *d, const char *name, const char *script,
 	envv[n++] = xasprintf("RUNNER_PREVIOUS_RELEASE_DIR=%s",
 	    prev_dir ? prev_dir : "");
 	envv[n++] = xasprintf("RUNNER_STATE_DIR=%s", d->state_dir);
-	ro[1] = prev_dir;
+	envv[n++] = xasprintf("RUNNER_BACKUP_DIR=%s", d->backup_dir);
+	envv[n++] = xasprintf("RUNNER_RESTORE_DIR=%s", d->restore_dir ?
+	    d->restore_dir : "");
+	/* the release before (a rollback's) and the backup to restore,
+	 * read-only */
+	int nro = 1;
+	if (prev_dir)
+		ro[nro++] = prev_dir;
+	if (d->restore_dir)
+		ro[nro++] = d->restore_dir;
 	st.env = envv;
 	rc = job_step(d->ctx, d->job, &st, err);
 	for (int i = 0; i < n; i++)
@@ -594,8 +610,13 @@ static int rollback(struct deploy *d, int *recorded)
 	char *name = xasprintf("rollback to #%lld", (long long)d->prev->id);
 	rc = command(d, name, penv->deploy, pws, d->prev, &err);
 	free(name);
-	if (rc == 0 && !err && cur->restore)
+	if (rc == 0 && !err && cur->restore) {
+		/* the data as the previous release left it: this deployment's
+		 * own backup, taken before it deployed */
+		free(d->restore_dir);
+		d->restore_dir = xstrdup(d->backup_dir);
 		rc = command(d, "restore", cur->restore, d->ws, d->prev, &err);
+	}
 	d->env = cur;
 	if (rc < 0)
 		goto out;
@@ -669,6 +690,23 @@ static int state_dir(struct deploy *d)
 	    chown(d->state_dir, d->user->uid, d->user->gid) < 0)
 		rc = error_set(-1, "cannot give '%s' to user '%s': %s",
 		    d->state_dir, d->user->name, strerror(errno));
+	free(repo);
+	if (rc < 0)
+		return rc;
+	/* backups, one folder per deployment, beside the state; the folders
+	 * above it searchable (the daemon's umask takes that away) */
+	repo = xasprintf("%s/backups/%.*s", d->ctx->home, (int)n, base);
+	char *envdir = xasprintf("%s/%s", repo, d->env->name);
+	d->backup_dir = xasprintf("%s/%lld", envdir, (long long)d->job->id);
+	rc = mkdir_p(envdir, 0711);
+	if (rc == 0 && (chmod(repo, 0711) < 0 || chmod(envdir, 0711) < 0))
+		rc = error_set(-1, "cannot open '%s' to its users: %s", envdir,
+		    strerror(errno));
+	free(envdir);
+	if (rc == 0 && (rc = mkdir_p(d->backup_dir, 0700)) == 0 && d->user &&
+	    chown(d->backup_dir, d->user->uid, d->user->gid) < 0)
+		rc = error_set(-1, "cannot give '%s' to user '%s': %s",
+		    d->backup_dir, d->user->name, strerror(errno));
 	free(repo);
 	return rc;
 }
@@ -795,10 +833,28 @@ static int step_command(struct deploy *d, const char *name,
 	return 0;
 }
 
+/* The backup folder of deployment `id` of this environment, if it holds
+ * anything. Caller frees. */
+static char *backup_dir_of(const struct deploy *d, int64_t id)
+{
+	char *dir = xstrdup(d->backup_dir);
+	char *slash = strrchr(dir, '/');
+	char *path;
+
+	*slash = '\0';
+	path = xasprintf("%s/%lld", dir, (long long)id);
+	free(dir);
+	if (access(path, X_OK) < 0) {
+		free(path);
+		return NULL;
+	}
+	return path;
+}
+
+/* Every deployment, a rollback by hand too, backs up what serves before
+ * it touches anything. */
 static int step_backup(struct deploy *d)
 {
-	if (d->job->rollback_to)	/* a rollback restores, not backs up */
-		return 0;
 	return step_command(d, "backup", d->env->backup, "; nothing was "
 	    "deployed");
 }
@@ -808,10 +864,17 @@ static int step_deploy(struct deploy *d)
 	return step_command(d, "deploy", d->env->deploy, "");
 }
 
+/* A rollback by hand restores the backup taken when the release it
+ * returns to stopped serving. */
 static int step_restore(struct deploy *d)
 {
+	int64_t by;
+
 	if (!d->job->rollback_to)
 		return 0;
+	if ((by = store_replaced_by(d->ctx->store, d->job->repo, d->job->env,
+	    d->job->rollback_to)))
+		d->restore_dir = backup_dir_of(d, by);
 	return step_command(d, "restore", d->env->restore, "");
 }
 
@@ -886,6 +949,8 @@ out:
 	free(d.ws);
 	free(d.tmp);
 	free(d.state_dir);
+	free(d.backup_dir);
+	free(d.restore_dir);
 	run_user_release(&d.grant_user);
 	free(d.error);
 	job_free(d.source);
