@@ -24,7 +24,9 @@ teardown() { teardown_env; }
 	rel=$(job_field "$d" .release_dir)
 	[ "$rel" = "$RUNNER_HOME/releases/staging/$d" ]
 	# the release is the build's artifact, byte for byte
-	tar --zstd -xf "$(job_field 1 '.artifacts[0].path')" -C "$T" dist
+	# (GNU tar has nothing to say about it)
+	tar --zstd -xf "$(job_field 1 '.artifacts[0].path')" -C "$T" dist 2>"$T/tar.err"
+	[ ! -s "$T/tar.err" ]
 	diff -r "$T/dist" "$rel/dist"
 	http_body "$STAGING_PORT" /api/health | grep -q "\"version\":\"$(git -C "$src" rev-parse --short=7 HEAD)\""
 
