@@ -139,8 +139,8 @@ static const char *const migrations[] = {
 	 * it came from a push */
 	"ALTER TABLE jobs ADD COLUMN requested_by TEXT;",
 	/* 6: what a running job is doing, when no stage of it runs */
-	"ALTER TABLE jobs ADD COLUMN phase TEXT;"
-	"ALTER TABLE jobs ADD COLUMN phase_ms INTEGER;",
+	("ALTER TABLE jobs ADD COLUMN phase TEXT;"
+	"ALTER TABLE jobs ADD COLUMN phase_ms INTEGER;"),
 };
 
 int db_error(struct store *s, const char *what)
