@@ -319,9 +319,26 @@ int exec_sql(struct store *s, const char *text, const char *what)
 	return 0;
 }
 
+#define MIGRATIONS ((int)(sizeof(migrations) / sizeof(*migrations)))
+
+/* The store's schema version (PRAGMA user_version); 0 when unknown. */
+static int schema_version(struct store *s)
+{
+	sqlite3_stmt *st;
+	int v = 0;
+
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st,
+	    NULL) != SQLITE_OK)
+		return 0;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
 static int migrate(struct store *s)
 {
-	const int latest = (int)(sizeof(migrations) / sizeof(*migrations));
+	const int latest = MIGRATIONS;
 	sqlite3_stmt *st;
 	int version = 0, error;
 
@@ -407,6 +424,14 @@ int store_open(const char *home, enum store_mode mode, struct store **out)
 		if ((error = exec_sql(s, "PRAGMA journal_mode = WAL",
 		    "enable WAL")) < 0 || (error = migrate(s)) < 0)
 			goto fail;
+	} else if (schema_version(s) < MIGRATIONS && (error = migrate(s)) < 0) {
+		/* a store an older runner made: brought up to date by whoever
+		 * opens it first and may write it */
+		error = error_set(error, "store '%s' was made by an older runner "
+		    "and cannot be brought up to date here (%s): run 'runner "
+		    "init' or start the daemon as the runner's user", s->path,
+		    error_last());
+		goto fail;
 	}
 	*out = s;
 	return 0;

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "store.h"
 #include "deploys.h"
 #include "outbox.h"
@@ -292,6 +294,43 @@ static void test_reopen_keeps_data(void **state)
 	job_free(j);
 }
 
+/* A store an older runner made is brought up to date by the first
+ * command that opens it, not only by init or the daemon. */
+static void test_old_store_upgraded(void **state)
+{
+	struct fx *fx = *state;
+	struct job **v = NULL;
+	size_t n = 0;
+	sqlite3 *db;
+	char *path = xasprintf("%s/runner.db", fx->home);
+
+	push(fx->s, "refs/heads/develop", Z, C1, NULL);
+	store_close(fx->s);
+	fx->s = NULL;
+	/* as version 4 left it: no requested_by, phase, phase_ms */
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "ALTER TABLE jobs DROP COLUMN "
+	    "phase_ms; ALTER TABLE jobs DROP COLUMN phase; ALTER TABLE jobs "
+	    "DROP COLUMN requested_by; PRAGMA user_version = 4", NULL, NULL,
+	    NULL), SQLITE_OK);
+	sqlite3_close(db);
+
+	assert_int_equal(store_open(fx->home, STORE_OPEN, &fx->s), 0);
+	assert_int_equal(store_jobs_list(fx->s, 10, &v, &n), 0);
+	assert_int_equal(n, 1);
+	assert_null(v[0]->requested_by);
+	jobs_free(v, n);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_stmt *st;
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st,
+	    NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 6);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	free(path);
+}
+
 static void test_open_missing(void **state)
 {
 	struct store *s;
@@ -555,6 +594,7 @@ int main(void)
 		T(test_events_of_builds),
 		T(test_events_of_deploys),
 		T(test_deploys_move_forward),
+		T(test_old_store_upgraded),
 		T(test_outbox),
 		cmocka_unit_test(test_open_missing),
 	};
