@@ -151,10 +151,15 @@ static sql_table sql = {
 	    OWNED("?1"),
 	[Q_QUEUED] = "SELECT count(*) FROM jobs WHERE state = " SQ(N_QUEUED),
 	[Q_PHASE] = "UPDATE jobs SET phase = ?2, phase_ms = ?3 WHERE id = ?1",
-	/* builds of the ref superseded before anyone read their subject */
+	/* the builds of the ref that build ?3 superseded (those queued after
+	 * the ref's last build that ran), before anyone read their subject:
+	 * a range of the (repo, ref, id) index, however long the ref's
+	 * history */
 	[Q_UNNAMED] = "SELECT id FROM jobs WHERE repo = ?1 AND ref = ?2 AND "
-	    "kind = 'build' AND state = " SQ(N_SUPERSEDED) " AND subject IS NULL "
-	    "ORDER BY id DESC LIMIT 50",
+	    "id < ?3 AND id > coalesce((SELECT max(p.id) FROM jobs p WHERE "
+	    "p.repo = ?1 AND p.ref = ?2 AND p.id < ?3 AND p.state != "
+	    SQ(N_SUPERSEDED) "), 0) AND kind = 'build' AND state = "
+	    SQ(N_SUPERSEDED) " AND subject IS NULL ORDER BY id DESC LIMIT 50",
 };
 
 const char *job_kind_name(enum job_kind k)
@@ -510,10 +515,10 @@ int64_t store_queued(struct store *s)
 }
 
 int store_unnamed_superseded(struct store *s, const char *repo,
-    const char *ref, int64_t **ids, size_t *n)
+    const char *ref, int64_t before, int64_t **ids, size_t *n)
 {
 	sqlite3_stmt *st = stmt_bound(s, Q_UNNAMED, sql, ARGS(arg_text(repo),
-	    arg_text(ref)));
+	    arg_text(ref), arg_int(before)));
 
 	*ids = NULL;
 	*n = 0;

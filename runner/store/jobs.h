@@ -111,10 +111,10 @@ int store_job_set_subject(struct store *s, int64_t id, const char *subject);
  * "verify"...): what status shows when no stage of it runs, or when the
  * phase began after the running stage did. Relaxed. */
 int store_job_phase(struct store *s, int64_t id, const char *phase);
-/* Builds of `ref` of `repo` superseded in the queue without a subject
- * (the newest 50); caller frees *ids. */
+/* The builds of `ref` of `repo` that build `before` superseded in the
+ * queue, without a subject (the newest 50); caller frees *ids. */
 int store_unnamed_superseded(struct store *s, const char *repo,
-    const char *ref, int64_t **ids, size_t *n);
+    const char *ref, int64_t before, int64_t **ids, size_t *n);
 /* How many jobs wait in the queue (0 also when the store cannot say). */
 int64_t store_queued(struct store *s);
 /* Replace the job's stage rows with pending ones. */

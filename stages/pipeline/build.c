@@ -194,8 +194,8 @@ static void name_superseded(struct job_ctx *ctx, const struct job *job)
 	int64_t *ids;
 	size_t n;
 
-	if (store_unnamed_superseded(ctx->store, job->repo, job->ref, &ids,
-	    &n) < 0)
+	if (store_unnamed_superseded(ctx->store, job->repo, job->ref, job->id,
+	    &ids, &n) < 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		struct job *old = NULL;
