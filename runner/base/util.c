@@ -617,6 +617,13 @@ static char *path_suffix(const char *path, int k)
 	return s;
 }
 
+void strv_free_n(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 char *repo_short_name(const char *repo)
 {
 	for (int k = 1; ; k++) {

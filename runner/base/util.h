@@ -55,6 +55,9 @@ void sbuf_vaddf(struct sbuf *sb, const char *fmt, va_list ap);
 void sbuf_reset(struct sbuf *sb);
 /* Shorten to `len` bytes (no-op if not longer). */
 void sbuf_truncate(struct sbuf *sb, size_t len);
+/* Free the N strings of V, then V. */
+void strv_free_n(char **v, size_t n);
+
 /* Hand the string to the caller, who frees it; the buffer is reset. */
 char *sbuf_detach(struct sbuf *sb);
 

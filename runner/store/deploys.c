@@ -13,7 +13,7 @@ enum q {
 	Q_DEPLOY_INS = BASE_DEPLOYS, Q_DEPLOY_RESOLVE, Q_CHECK_INS,
 	Q_PASSED_BUILD, Q_HEALTHY_DEPLOY, Q_TAG_DEPLOYED, Q_ENV_SET,
 	Q_ENV_DEPLOYING, Q_ENV_GET, Q_ENV_LIST, Q_RELEASES, Q_MANIFEST_SET,
-	Q_MANIFEST_GET, Q_REPLACED_BY,
+	Q_MANIFEST_GET, Q_REPLACED_BY, Q_DEPLOY_REPOS,
 	Q_DEPLOYS_END
 };
 _Static_assert((int)Q_DEPLOYS_END <= (int)BASE_OUTBOX, "deploy statements overlap");
@@ -58,6 +58,8 @@ static sql_table sql = {
 	    "AND release_dir IS NOT NULL ORDER BY id DESC",
 	[Q_MANIFEST_SET] = "UPDATE jobs SET manifest = ?2 WHERE id = ?1",
 	[Q_MANIFEST_GET] = "SELECT manifest FROM jobs WHERE id = ?1",
+	[Q_DEPLOY_REPOS] = "SELECT DISTINCT repo FROM jobs WHERE kind = "
+	    "'deploy' ORDER BY repo",
 	[Q_REPLACED_BY] = "SELECT max(id) FROM jobs WHERE kind = 'deploy' AND "
 	    "repo = ?1 AND env = ?2 AND previous = ?3",
 };
@@ -335,4 +337,29 @@ int store_manifest_get(struct store *s, int64_t id, char **out)
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return db_error(s, "read a manifest");
 	return *out ? 0 : ERR_NOTFOUND;
+}
+
+int store_deploy_repos(struct store *s, char ***out, size_t *n)
+{
+	sqlite3_stmt *st = stmt(s, Q_DEPLOY_REPOS, sql);
+	char **v = NULL;
+	size_t k = 0;
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!st)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		v = xrealloc(v, (k + 1) * sizeof(*v));
+		v[k++] = col_text(st, 0);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		strv_free_n(v, k);
+		return db_error(s, "list the repositories deployed");
+	}
+	*out = v;
+	*n = k;
+	return 0;
 }

@@ -20,6 +20,7 @@
 #include "json.h"
 
 #include <errno.h>
+#include <openssl/evp.h>
 #include <fcntl.h>
 #include <math.h>
 #include <poll.h>
@@ -670,44 +671,116 @@ static int env_user(struct deploy *d)
 	return 0;
 }
 
-/* The environment's state folder, kept across deployments, owned by the
- * user of its commands: HOME/state/REPO/ENV. */
-static int state_dir(struct deploy *d)
+/*
+ * The name of a repository's folders under HOME/state and HOME/backups:
+ * its last path component without ".git", then 16 hex digits of the
+ * sha256 of its whole path, so that two repositories named alike in
+ * different folders never share one (their commands would read and write
+ * each other's state).
+ */
+static char *repo_folder(const char *repo)
 {
-	const char *base = strrchr(d->job->repo, '/');
+	const char *base = strrchr(repo, '/');
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char hex[17];
 	size_t n;
-	char *repo;
-	int rc;
 
-	base = base ? base + 1 : d->job->repo;
+	base = base ? base + 1 : repo;
 	n = strlen(base);
 	if (n > 4 && !strcmp(base + n - 4, ".git"))
 		n -= 4;
-	repo = xasprintf("%s/state/%.*s", d->ctx->home, (int)n, base);
-	d->state_dir = xasprintf("%s/%s", repo, d->env->name);
-	if ((rc = mkdir_p(repo, 0711)) == 0 && chmod(repo, 0711) == 0 &&
-	    (rc = mkdir_p(d->state_dir, 0700)) == 0 && d->user &&
-	    chown(d->state_dir, d->user->uid, d->user->gid) < 0)
-		rc = error_set(-1, "cannot give '%s' to user '%s': %s",
-		    d->state_dir, d->user->name, strerror(errno));
-	free(repo);
-	if (rc < 0)
-		return rc;
-	/* backups, one folder per deployment, beside the state; the folders
-	 * above it searchable (the daemon's umask takes that away) */
-	repo = xasprintf("%s/backups/%.*s", d->ctx->home, (int)n, base);
-	char *envdir = xasprintf("%s/%s", repo, d->env->name);
-	d->backup_dir = xasprintf("%s/%lld", envdir, (long long)d->job->id);
-	rc = mkdir_p(envdir, 0711);
-	if (rc == 0 && (chmod(repo, 0711) < 0 || chmod(envdir, 0711) < 0))
-		rc = error_set(-1, "cannot open '%s' to its users: %s", envdir,
+	EVP_Digest(repo, strlen(repo), md, &mdlen, EVP_sha256(), NULL);
+	for (int i = 0; i < 8; i++)
+		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	return xasprintf("%.*s-%s", (int)n, base, hex);
+}
+
+/*
+ * Homes of runner 0.1 named the folders after the last path component
+ * alone. Such a folder moves to its repository's own name when no other
+ * repository with that component has had a deployment (it can only be
+ * this one's); otherwise whose it was is unknown, and it stays for the
+ * operator (`runner doctor` names it).
+ */
+static void adopt_old_folder(struct deploy *d, const char *kind,
+			     const char *name)
+{
+	const char *base = strrchr(d->job->repo, '/');
+	char *old, *new;
+	char **v;
+	size_t n, same = 0, len;
+	struct stat st;
+
+	base = base ? base + 1 : d->job->repo;
+	len = strlen(base);
+	if (len > 4 && !strcmp(base + len - 4, ".git"))
+		len -= 4;
+	old = xasprintf("%s/%s/%.*s", d->ctx->home, kind, (int)len, base);
+	new = xasprintf("%s/%s/%s", d->ctx->home, kind, name);
+	if (lstat(old, &st) < 0 || !S_ISDIR(st.st_mode) ||
+	    lstat(new, &st) == 0 ||
+	    store_deploy_repos(d->ctx->store, &v, &n) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		const char *b = strrchr(v[i], '/');
+		b = b ? b + 1 : v[i];
+		if (!strncmp(b, base, len) && (!b[len] ||
+		    !strcmp(b + len, ".git")))
+			same++;
+	}
+	strv_free_n(v, n);
+	if (same == 1 && rename(old, new) == 0)
+		log_line("moved %s to %s (its repository's own name)", old,
+		    new);
+out:
+	free(old);
+	free(new);
+}
+
+/* Make DIR (mode 0711, the folders above it searchable: the daemon's
+ * umask takes that away), then SUB in it, mode 0700, given to the user of
+ * the environment's commands. */
+static int own_dir(struct deploy *d, const char *dir, const char *sub)
+{
+	int rc = mkdir_p(dir, 0711);
+
+	if (rc == 0 && chmod(dir, 0711) < 0)
+		rc = error_set(-1, "cannot open '%s' to its users: %s", dir,
 		    strerror(errno));
-	free(envdir);
-	if (rc == 0 && (rc = mkdir_p(d->backup_dir, 0700)) == 0 && d->user &&
-	    chown(d->backup_dir, d->user->uid, d->user->gid) < 0)
-		rc = error_set(-1, "cannot give '%s' to user '%s': %s",
-		    d->backup_dir, d->user->name, strerror(errno));
+	if (rc == 0 && (rc = mkdir_p(sub, 0700)) == 0 && d->user &&
+	    chown(sub, d->user->uid, d->user->gid) < 0)
+		rc = error_set(-1, "cannot give '%s' to user '%s': %s", sub,
+		    d->user->name, strerror(errno));
+	return rc;
+}
+
+/* The environment's state folder, kept across deployments, owned by the
+ * user of its commands: HOME/state/REPO/ENV; and beside it the folder of
+ * this deployment's backup, HOME/backups/REPO/ENV/ID. */
+static int state_dir(struct deploy *d)
+{
+	char *name = repo_folder(d->job->repo);
+	char *repo, *envdir;
+	int rc;
+
+	adopt_old_folder(d, "state", name);
+	adopt_old_folder(d, "backups", name);
+	repo = xasprintf("%s/state/%s", d->ctx->home, name);
+	d->state_dir = xasprintf("%s/%s", repo, d->env->name);
+	rc = own_dir(d, repo, d->state_dir);
 	free(repo);
+	if (rc == 0) {
+		repo = xasprintf("%s/backups/%s", d->ctx->home, name);
+		envdir = xasprintf("%s/%s", repo, d->env->name);
+		d->backup_dir = xasprintf("%s/%lld", envdir,
+		    (long long)d->job->id);
+		if ((rc = own_dir(d, repo, envdir)) == 0)
+			rc = own_dir(d, envdir, d->backup_dir);
+		free(envdir);
+		free(repo);
+	}
+	free(name);
 	return rc;
 }
 

@@ -117,6 +117,16 @@ make_repo() {
 	"$RUNNER" install-hook "$T/$1.git" >/dev/null
 }
 
+# env_dir KIND NAME ENV: HOME/KIND/FOLDER/ENV for repository NAME (kind
+# state or backups), FOLDER being the repository's name and 16 hex digits
+# of the sha256 of its real path.
+env_dir() {
+	local p
+	p=$(realpath "$T/$2.git")
+	printf '%s/%s/%s-%s/%s' "$RUNNER_HOME" "$1" "${2##*/}" \
+	    "$(printf %s "$p" | sha256sum | cut -c1-16)" "$3"
+}
+
 # make_clone NAME: a clone of repository NAME holding the sample app, its
 # staging and production ports replaced by free ones ($STAGING_PORT,
 # $PROD_PORT) so that tests running at once do not meet.

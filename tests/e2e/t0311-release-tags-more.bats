@@ -72,7 +72,7 @@ teardown() { teardown_env; }
 	[[ "$(job_field "$bad" '[.stages[].name] | join(",")')" == *"rollback to #$good,restore,check /api/health,check /health" ]]
 	# the previous release serves again, its data restored
 	http_body "$PROD_PORT" /api/health | grep -q "\"version\":\"$(git -C "$SRC" rev-parse --short=7 "v1.0.0^{commit}")\""
-	grep -q "restored backup_" "$RUNNER_HOME/state/app/production/state/restore.log"
+	grep -q "restored backup_" "$(env_dir state app production)/state/restore.log"
 	[ "$(r status --json | jq -r '.environments[] | select(.name == "production") | "\(.state) \(.release)"')" = "healthy $good" ]
 }
 

@@ -37,7 +37,7 @@ teardown() { teardown_env; }
 	wait_state 2 passed
 	d=$(last_job deploy staging)
 	[ "$(wait_deploy "$d")" = healthy ]
-	[ "$(cat "$RUNNER_HOME/state/app/staging/serving")" = B ]
+	[ "$(cat "$(env_dir state app staging)/serving")" = B ]
 	touch "$MARK-go"
 	wait_state 1 passed
 	wait_for "[ \"\$(last_job deploy staging)\" != $d ]" 30
@@ -45,7 +45,7 @@ teardown() { teardown_env; }
 	[ "$(wait_deploy "$old")" = superseded ]
 	[ "$(job_field "$old" .error)" = "superseded by deployment #$d of a newer push" ]
 	[ "$(job_field "$old" .job)" = 1 ]
-	[ "$(cat "$RUNNER_HOME/state/app/staging/serving")" = B ]
+	[ "$(cat "$(env_dir state app staging)/serving")" = B ]
 	[ "$(r status --json | jq -r '.environments[0].release')" = "$d" ]
 	# by hand, the older build deploys: someone asked for it
 	run r deploy 1 staging
@@ -53,5 +53,5 @@ teardown() { teardown_env; }
 	h=$(last_job deploy staging)
 	[ "$(wait_deploy "$h")" = healthy ]
 	[ "$(job_field "$h" .requested_by)" = "$(id -un)" ]
-	[ "$(cat "$RUNNER_HOME/state/app/staging/serving")" = A ]
+	[ "$(cat "$(env_dir state app staging)/serving")" = A ]
 }

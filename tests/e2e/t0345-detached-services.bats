@@ -57,7 +57,7 @@ teardown() {
 	wait_for "[ \"\$(r status --json --limit 1000 | jq '[.jobs[] | select(.kind == \"deploy\" and (.state == \"queued\" or .state == \"running\"))] | length')\" = 0 ]" 900
 	kill $BUSY
 	BUSY=
-	state=$RUNNER_HOME/state/app/staging
+	state=$(env_dir state app staging)
 	[ "$(wc -l < "$state/count")" -eq "$n" ]
 	# every deployment healthy, and no service lost
 	[ "$(r status --json --limit 1000 | jq '[.jobs[] | select(.kind == "deploy" and .state == "healthy")] | length')" -eq "$n" ]

@@ -7,8 +7,9 @@
 load lib
 
 setup() {
+	case $BATS_TEST_DESCRIPTION in two*) REPO=one/app ;; esac
 	setup_env
-	empty_source app
+	empty_source "${REPO:-app}"
 	printf 'v1\n' > "$SRC/version"
 	git -C "$SRC" add version
 	set_pipeline "$SRC" "v1" <<'YML'
@@ -44,8 +45,8 @@ teardown() { teardown_env; }
 	wait_for "[ \"\$(last_job deploy staging)\" != $d1 ]" 30
 	d2=$(last_job deploy staging)
 	[ "$(wait_deploy "$d2")" = healthy ]
-	state=$RUNNER_HOME/state/app/staging
-	backups=$RUNNER_HOME/backups/app/staging
+	state=$(env_dir state app staging)
+	backups=$(env_dir backups app staging)
 	[ "$(cat "$state/data")" = "$(printf 'v1\nv2')" ]
 	# d2's backup holds the data as release d1 left it
 	[ "$(cat "$backups/$d2/data")" = v1 ]
@@ -61,4 +62,37 @@ teardown() { teardown_env; }
 	# and restored what d1 left, from the backup taken when d1 stopped
 	grep -qx "$rb $backups/$d2" "$state/restores.log"
 	[ "$(cat "$state/data")" = v1 ]
+}
+
+@test "two repositories named alike keep state and backups apart; an old home's folder moves to its repository" {
+	# a home of runner 0.1 kept the state of one/app.git in state/app
+	mkdir -p "$RUNNER_HOME/state/app/staging"
+	echo v0 > "$RUNNER_HOME/state/app/staging/data"
+	chmod -R a+rwX "$RUNNER_HOME/state/app"	# whoever the commands run as
+	git init -q --bare "$T/two/app.git"
+	"$RUNNER" install-hook "$T/two/app.git" >/dev/null
+	git -C "$SRC" remote add two "$T/two/app.git"
+	start_daemon --workers 1
+	git -C "$SRC" push -q origin develop
+	wait_for "[ -n \"\$(last_job deploy staging)\" ]" 30
+	d1=$(last_job deploy staging)
+	[ "$(wait_deploy "$d1")" = healthy ] || { dump_state; r show "$d1"; false; }
+	one=$(env_dir state one/app staging)
+	two=$(env_dir state two/app staging)
+	[ "$one" != "$two" ]
+	# the old folder was one/app's (the only repository with an
+	# environment): it moved, data and all
+	[ ! -e "$RUNNER_HOME/state/app" ]
+	[ "$(cat "$one/data")" = "$(printf 'v0\nv1')" ]
+
+	git -C "$SRC" push -q two develop
+	wait_for "[ \"\$(last_job deploy staging)\" != $d1 ]" 30
+	d2=$(last_job deploy staging)
+	[ "$(wait_deploy "$d2")" = healthy ]
+	[ "$(job_field "$d2" .repo)" = "$(realpath "$T/two/app.git")" ]
+	# two/app's deployment started from nothing of one/app's
+	[ "$(cat "$two/data")" = v1 ]
+	[ "$(cat "$one/data")" = "$(printf 'v0\nv1')" ]
+	[ -e "$(env_dir backups two/app staging)/$d2" ]
+	[ ! -e "$(env_dir backups one/app staging)/$d2" ]
 }

@@ -16,7 +16,7 @@ setup() {
 	PROD=$(push_tag v1.0.0)
 	[ "$(wait_deploy "$PROD" 90)" = healthy ]
 	PROD_DIR=$(job_field "$PROD" .release_dir)
-	PROD_PID=$(cat "$RUNNER_HOME/state/app/production/server.pid")
+	PROD_PID=$(cat "$(env_dir state app production)/server.pid")
 	# production's commands, and the service they started, run as a user
 	# of their own: not the one that runs code from develop
 	[ "$(ps -o user= -p "$PROD_PID")" = runner-release ]

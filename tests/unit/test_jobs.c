@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -236,6 +237,24 @@ static void test_pipeline_cannot_widen_policy(void **state)
 	free(yml);
 }
 
+/* HOME/state/app-HASH/staging/serving: the one file the sample's deploy
+ * command writes (the folder is named by the repository's path). */
+static char *serving_file(const struct fx *fx)
+{
+	char *pat = xasprintf("%s/state/app-*/staging/serving", fx->home);
+	glob_t g;
+	char *path;
+
+	assert_int_equal(glob(pat, 0, NULL, &g), 0);
+	assert_int_equal(g.gl_pathc, 1);
+	assert_int_equal(strlen(strrchr(g.gl_pathv[0], '-')),
+	    strlen("-0123456789abcdef/staging/serving"));
+	path = xstrdup(g.gl_pathv[0]);
+	globfree(&g);
+	free(pat);
+	return path;
+}
+
 /* A passed build queues staging; the deployment serves the build's own
  * artifact; a failing one rolls back to it. */
 static void test_deploy_and_roll_back(void **state)
@@ -243,7 +262,7 @@ static void test_deploy_and_roll_back(void **state)
 	struct fx *fx = *state;
 	struct env_rec *e = NULL;
 	struct sbuf served = SBUF_INIT;
-	char *serving = xasprintf("%s/state/app/staging/serving", fx->home);
+	char *serving;
 	struct job *b, *d;
 
 	push_pipeline(fx, pipeline, "one");
@@ -253,6 +272,7 @@ static void test_deploy_and_roll_back(void **state)
 	assert_int_equal(d->kind, KIND_DEPLOY);
 	assert_int_equal(d->source_job, b->id);
 	assert_string_equal(job_state_name(d->state), "healthy");
+	serving = serving_file(fx);
 	assert_int_equal(read_file(serving, 100, &served), 0);
 	assert_string_equal(served.buf, "one\n");
 	assert_int_equal(store_env_get(fx->s, fx->repo, "staging", &e), 0);
