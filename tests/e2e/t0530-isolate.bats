@@ -23,16 +23,16 @@ stages:
     network: false
     run: |
       echo built > out.txt
-      ! touch /usr/local/runner-escape 2>/dev/null
-      ! touch /var/tmp/runner-escape-${T##*.} 2>/dev/null
+      ! touch /usr/local/runner-escape 2>/dev/null || false
+      ! touch /var/tmp/runner-escape-${T##*.} 2>/dev/null || false
       test ! -e "$RUNNER_HOME/runner.db"
       test ! -e "$RUNNER_HOME/runner.yml"
       test ! -e "$T/other.git/HEAD"
       test -e "$T/app.git/HEAD"
-      ! touch "$T/app.git/hooks/x" 2>/dev/null
-      ! touch "$RUNNER_HOME/x" 2>/dev/null
+      ! touch "$T/app.git/hooks/x" 2>/dev/null || false
+      ! touch "$RUNNER_HOME/x" 2>/dev/null || false
       echo private > /tmp/runner-private-\$RUNNER_JOB
-      ! bash -c 'exec 3<>/dev/tcp/127.0.0.1/$NET_PORT' 2>/dev/null
+      ! bash -c 'exec 3<>/dev/tcp/127.0.0.1/$NET_PORT' 2>/dev/null || false
       echo sandbox ok
   - name: online
     run: bash -c 'exec 3<>/dev/tcp/127.0.0.1/$NET_PORT; printf "GET /x HTTP/1.0\r\n\r\n" >&3; cat <&3' | grep -q ok
@@ -64,9 +64,9 @@ stages:
       test -d "$RUNNER_HOME"
       test -e "$T/app.git/HEAD"
       test "\$(id -un)" = runner-build
-      ! cat "$RUNNER_HOME/runner.yml" 2>/dev/null
-      ! ls "$RUNNER_HOME/logs" 2>/dev/null
-      ! touch "$RUNNER_HOME/runner.db" 2>/dev/null
+      ! cat "$RUNNER_HOME/runner.yml" 2>/dev/null || false
+      ! ls "$RUNNER_HOME/logs" 2>/dev/null || false
+      ! touch "$RUNNER_HOME/runner.db" 2>/dev/null || false
   - name: boxed
     isolate: true
     run: test ! -e "$RUNNER_HOME/runner.db" && test ! -e "$T/app.git/../other"
