@@ -159,3 +159,84 @@ out:
 	free(chain);
 	return error;
 }
+
+/* The single-quoted value of "NAME=" in a hook script; NULL if absent. */
+static char *script_value(const char *script, const char *name)
+{
+	struct sbuf sb = SBUF_INIT;
+	const char *p = script;
+	size_t n = strlen(name);
+
+	while (p && strncmp(p, name, n))
+		if ((p = strchr(p, '\n')))
+			p++;
+	if (!p || p[n] != '=' || p[n + 1] != '\'')
+		return NULL;
+	/* 'a'\''b' is a'b */
+	for (p += n + 2; *p && *p != '\n'; p++) {
+		if (!strncmp(p, "'\\''", 4)) {
+			sbuf_addch(&sb, '\'');
+			p += 3;
+		} else if (*p == '\'') {
+			break;
+		} else {
+			sbuf_addch(&sb, *p);
+		}
+	}
+	return sbuf_detach(&sb);
+}
+
+int install_check(const char *repo, const char *home, const char *name,
+    char **problem, char **fix)
+{
+	char *gl = NULL, *hooks = NULL, *path = NULL, *chain = NULL;
+	char *in_home = NULL, *prog = NULL, *real_in = NULL, *real_home = NULL;
+	struct sbuf buf = SBUF_INIT, marker = SBUF_INIT;
+	struct stat st;
+
+	*problem = *fix = NULL;
+	if (check_bare(repo) < 0) {
+		*problem = xstrdup(error_last());
+		*fix = xstrdup("correct its path in runner.yml 'repos', or "
+		    "create it with 'git init --bare'");
+		return 1;
+	}
+	gl = install_gitolite_hooks(repo);
+	hooks = gl ? xstrdup(gl) : xasprintf("%s/hooks", repo);
+	path = xasprintf("%s/%s", hooks, name);
+	chain = xasprintf("%s.chained", path);
+	sbuf_addf(&marker, "# runner %s hook", name);
+	if (stat(path, &st) < 0 || read_file(path, 64 * 1024, &buf) < 0 ||
+	    !strstr(buf.buf, marker.buf)) {
+		*problem = xasprintf("no runner %s hook in %s%s", name, hooks,
+		    gl ? " (gitolite's common hooks)" : "");
+	} else if (!(st.st_mode & S_IXUSR)) {
+		*problem = xasprintf("'%s' is not executable", path);
+	} else if (!(in_home = script_value(buf.buf, "RUNNER_HOME")) ||
+	    !(real_home = realpath(home, NULL)) ||
+	    !(real_in = realpath(in_home, NULL)) || strcmp(real_in, real_home)) {
+		*problem = xasprintf("'%s' queues into '%s', not this home",
+		    path, in_home ? in_home : "(nothing)");
+	} else if (!(prog = script_value(buf.buf, "RUNNER_HOOK")) ||
+	    access(prog, X_OK) < 0) {
+		*problem = xasprintf("'%s' runs '%s', which is missing: pushes "
+		    "queue nothing", path, prog ? prog : "(nothing)");
+	} else if (access(chain, F_OK) == 0 && access(chain, X_OK) < 0) {
+		*problem = xasprintf("the chained hook '%s' is not executable: "
+		    "it does not run", chain);
+		*fix = xasprintf("chmod +x %s", chain);
+	}
+	if (*problem && !*fix)
+		*fix = xasprintf("runner install-hook --home %s %s", home, repo);
+	sbuf_release(&buf);
+	sbuf_release(&marker);
+	free(gl);
+	free(hooks);
+	free(path);
+	free(chain);
+	free(in_home);
+	free(prog);
+	free(real_in);
+	free(real_home);
+	return *problem != NULL;
+}

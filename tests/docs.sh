@@ -1,12 +1,12 @@
 #!/bin/bash
 # The reference tables in docs/ are the schema's (runner/model/schema.h):
 # every block `<!-- schema NAME -->` ... `<!-- /schema NAME -->` that
-# runner-schema-doc prints must stand in docs/*.md exactly as printed.
+# runner-doc prints must stand in docs/*.md exactly as printed.
 #   tests/docs.sh SCHEMA_DOC [--write]
 # --write replaces the blocks in the docs with the generated ones.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-gen=${1:?usage: docs.sh PATH/runner-schema-doc [--write]}
+gen=${1:?usage: docs.sh PATH/runner-doc [--write]}
 write=${2:-}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT

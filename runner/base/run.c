@@ -496,13 +496,29 @@ int run_user_can_reach(const struct run_user *u, const char *path, int read)
 	return ok;
 }
 
+#ifndef RUNNER_HELPER_DIR
+#define RUNNER_HELPER_DIR "."
+#endif
+
 char *run_sibling(const char *name)
 {
-	char *self = realpath("/proc/self/exe", NULL), *path;
+	char *self = realpath("/proc/self/exe", NULL), *path, *dir, *real;
 
 	if (!self)
 		return NULL;
-	path = xasprintf("%s/%s", dirname(self), name);
+	dir = dirname(self);
+	path = xasprintf("%s/%s", dir, name);
+	if (access(path, X_OK) < 0) {
+		/* installed: in libexecdir/runner, relative to bindir */
+		char *alt = RUNNER_HELPER_DIR[0] == '/' ?
+		    xasprintf("%s/%s", RUNNER_HELPER_DIR, name) :
+		    xasprintf("%s/%s/%s", dir, RUNNER_HELPER_DIR, name);
+		if (access(alt, X_OK) == 0 && (real = realpath(alt, NULL))) {
+			free(path);
+			path = real;
+		}
+		free(alt);
+	}
 	free(self);
 	return path;
 }

@@ -103,9 +103,11 @@ int run_user_can_reach(const struct run_user *u, const char *path, int read);
 /* Can this user make a bubblewrap sandbox here? 0, or -1 with why. */
 int run_sandbox_works(const struct run_user *user);
 
-/* The path of `name` in the folder of the running program (its
- * sibling programs live there, in the build tree as once installed).
- * Caller frees; NULL if /proc/self/exe cannot be read. */
+/* The path of helper program `name`: beside the running program (the
+ * build tree), else in libexecdir/runner as installed (RUNNER_HELPER_DIR,
+ * relative to the program's folder); when it is in neither, the path
+ * beside it, for the message. Caller frees; NULL if /proc/self/exe cannot
+ * be read. */
 char *run_sibling(const char *name);
 
 /*

@@ -306,6 +306,9 @@ int parse_duration(const char *s, int64_t *out_ms)
 		} else if (*p == 'h') {
 			unit = 3600 * 1000;
 			p++;
+		} else if (*p == 'd') {
+			unit = 86400 * 1000;
+			p++;
 		} else {
 			goto bad;
 		}
@@ -315,7 +318,8 @@ int parse_duration(const char *s, int64_t *out_ms)
 	return 0;
 bad:
 	return error_set(ERR_INVALID,
-	    "bad duration '%s' (use a number with s, m, h or ms, like 10m)", s);
+	    "bad duration '%s' (use a number with s, m, h, d or ms, like 10m)",
+	    s);
 }
 
 void format_duration(struct sbuf *sb, int64_t ms)
@@ -333,9 +337,29 @@ void format_duration(struct sbuf *sb, int64_t ms)
 	else if (s < 3600)
 		sbuf_addf(sb, "%lldm%02llds", (long long)(s / 60),
 		    (long long)(s % 60));
-	else
+	else if (s < 2 * 86400)
 		sbuf_addf(sb, "%lldh%02lldm", (long long)(s / 3600),
 		    (long long)(s / 60 % 60));
+	else
+		sbuf_addf(sb, "%lldd%02lldh", (long long)(s / 86400),
+		    (long long)(s / 3600 % 24));
+}
+
+void format_bytes(struct sbuf *sb, int64_t n)
+{
+	static const char *const units[] = { "KB", "MB", "GB", "TB" };
+	double v = (double)n;
+	int u = -1;
+
+	if (n < 1024) {
+		sbuf_addf(sb, "%lld B", (long long)n);
+		return;
+	}
+	while (v >= 1024 && u < 3) {
+		v /= 1024;
+		u++;
+	}
+	sbuf_addf(sb, "%.1f %s", v, units[u]);
 }
 
 int mkdir_p(const char *path, mode_t mode)
@@ -662,6 +686,22 @@ const char *ref_short_name(const char *ref)
 	return ref;
 }
 
+/* Is stderr the journal's stream (systemd sets JOURNAL_STREAM to its
+ * device and inode)? Then lines carry a level and no time. */
+static int log_to_journal(void)
+{
+	static int known = -1;
+	const char *env = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	if (known < 0)
+		known = env && sscanf(env, "%llu:%llu", &dev, &ino) == 2 &&
+		    fstat(2, &st) == 0 && st.st_dev == (dev_t)dev &&
+		    st.st_ino == (ino_t)ino;
+	return known;
+}
+
 void log_line(const char *fmt, ...)
 {
 	struct sbuf sb = SBUF_INIT;
@@ -669,13 +709,46 @@ void log_line(const char *fmt, ...)
 	time_t t = time(NULL);
 	struct tm tm;
 	va_list ap;
+	size_t start;
 
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", localtime_r(&t, &tm));
-	sbuf_addf(&sb, "%s runner[%d]: ", ts, (int)getpid());
+	if (log_to_journal()) {
+		sbuf_adds(&sb, "<6>");
+	} else {
+		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S",
+		    localtime_r(&t, &tm));
+		sbuf_addf(&sb, "%s ", ts);
+	}
+	sbuf_addf(&sb, "runner[%d]: ", (int)getpid());
+	start = sb.len;
 	va_start(ap, fmt);
 	sbuf_vaddf(&sb, fmt, ap);
 	va_end(ap);
+	/* the level is the message's own word: "warning: ...", "error: ..." */
+	if (sb.buf[0] == '<' && !strncmp(sb.buf + start, "warning:", 8))
+		sb.buf[1] = '4';
+	else if (sb.buf[0] == '<' && (!strncmp(sb.buf + start, "error:", 6) ||
+	    !strncmp(sb.buf + start, "cannot ", 7)))
+		sb.buf[1] = '3';
 	sbuf_addch(&sb, '\n');
 	write_all(2, sb.buf, sb.len);
 	sbuf_release(&sb);
+}
+
+int log_reopen(const char *path)
+{
+	int fd;
+
+	if (!path && !(path = getenv("RUNNER_LOG_FILE")))
+		return 0;
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return error_set(-1, "cannot open log file '%s': %s", path,
+		    strerror(errno));
+	if (dup2(fd, 2) < 0) {
+		close(fd);
+		return error_set(-1, "cannot log to '%s': %s", path,
+		    strerror(errno));
+	}
+	close(fd);
+	return 0;
 }

@@ -76,6 +76,8 @@ int parse_size(const char *s, int64_t *out);
 /* "1h2m3s"-style rendering of a duration, into `sb`. */
 void format_duration(struct sbuf *sb, int64_t ms);
 
+/* "512 B", "1.5 KB", "12.3 MB" (units of 1024). */
+void format_bytes(struct sbuf *sb, int64_t n);
 int mkdir_p(const char *path, mode_t mode);
 /* Remove a tree without following symlinks; a missing path is ok. */
 int rm_rf(const char *path);
@@ -113,7 +115,13 @@ void repo_name_add(struct sbuf *sb, const char *repo);
 /* The branch or tag name of a ref. */
 const char *ref_short_name(const char *ref);
 
-/* A timestamped line on the daemon's log (stderr): "TIME runner[PID]: MSG". */
+/* A line on the daemon's log (stderr): "TIME runner[PID]: MSG"; when
+ * stderr is systemd's journal, "<LEVEL>runner[PID]: MSG" instead, the
+ * level 4 for a MSG starting "warning:", 3 for "error:" or "cannot ", else
+ * 6 (journald adds the time). */
 void log_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Point stderr (the log) at file `path` again, or at $RUNNER_LOG_FILE
+ * when `path` is NULL (nothing when neither is set): after logrotate. */
+int log_reopen(const char *path);
 
 #endif

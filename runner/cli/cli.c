@@ -353,7 +353,8 @@ int cmd_worker(int argc, char **argv)
 		args[i + 1] = argv[i];
 	if (prog)
 		execv(prog, args);
-	cli_error("cannot run %s (it is installed beside 'runner'): %s",
+	cli_error("cannot run %s (it is installed in libexec/runner, "
+	    "or beside 'runner'): %s",
 	    prog ? prog : WORKER_PROGRAM, strerror(errno));
 	free(args);
 	free(prog);

@@ -49,6 +49,10 @@ int cmd_rollback(int argc, char **argv);
 int cmd_releases(int argc, char **argv);
 int cmd_pre_receive(int argc, char **argv);
 int cmd_notify(int argc, char **argv);
+int cmd_gc(int argc, char **argv);
+int cmd_pause(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
 
 /*
  * A command's options as a table (git's parse-options is the model): the

@@ -118,7 +118,7 @@ static int show_stage(struct follower *f, const struct stage_rec *st,
 		copy_new(f, fd, &off);
 	if (fd < 0 && !follow && stage_done(st->state) &&
 	    st->state != STEP_SKIPPED)
-		printf("(no log)\n");
+		printf("(no log: never written, or removed by runner gc)\n");
 	if (fd >= 0)
 		close(fd);
 	if (ino >= 0)

@@ -11,14 +11,19 @@
 #include <unistd.h>
 
 static const char usage[] =
-    "usage: runner serve [--home DIR] [--workers N]\n"
+    "usage: runner serve [--home DIR] [--workers N] [--log-file FILE]\n"
     "\n"
     "Run the supervisor and N worker processes (default: 'workers' in\n"
     "runner.yml, else the number of cores). Jobs queued while the daemon\n"
     "was down run when it starts; jobs a dead daemon left running are\n"
     "queued again. SIGTERM or SIGINT stops it: running stages get\n"
     "'shutdown_grace' to finish, then are killed and their jobs recorded\n"
-    "'interrupted'. Logs go to stderr.\n"
+    "'interrupted'. SIGHUP reads runner.yml again (a file that no longer\n"
+    "parses is reported, and the last good one kept) and reopens the log\n"
+    "file (after logrotate). Logs go to stderr, one line per event, a\n"
+    "warning starting 'warning:'; under systemd each line carries its\n"
+    "level for the journal. The daemon runs 'runner gc' every retention\n"
+    "'interval'.\n"
     "\n"
     "Code from repositories never runs as the daemon's user: as root the\n"
     "daemon runs it as runner.yml's build_user (and production's commands\n"
@@ -30,14 +35,16 @@ static const char usage[] =
 
 int cmd_serve(int argc, char **argv)
 {
-	const char *home_opt = NULL;
+	const char *home_opt = NULL, *log_opt = NULL;
 	struct config *conf = NULL;
 	int workers = 0, rc;
-	char *home;
+	char *home, *log_file = NULL;
 
 	const struct opt opts[] = {
 		OPT_INT('w', "workers", &workers, "N",
 		    "jobs run at once (default: runner.yml's workers)", 1, 256),
+		OPT_STRING(0, "log-file", &log_opt, "FILE", "log there (appended) "
+		    "instead of stderr; SIGHUP reopens it"),
 		OPT_END(),
 	};
 
@@ -47,6 +54,18 @@ int cmd_serve(int argc, char **argv)
 		return cli_usage(usage);
 	rc = EXIT_FAIL;
 	home = cli_home(home_opt);
+	if (log_opt) {
+		char *cwd = getcwd(NULL, 0);
+		log_file = log_opt[0] == '/' || !cwd ? xstrdup(log_opt) :
+		    xasprintf("%s/%s", cwd, log_opt);
+		free(cwd);
+		/* the workers reopen it too, on the SIGHUP passed on to them */
+		if (log_reopen(log_file) < 0 ||
+		    setenv("RUNNER_LOG_FILE", log_file, 1) < 0) {
+			cli_error("%s", error_last());
+			goto out;
+		}
+	}
 	if (config_load(home, &conf) < 0 ||
 	    config_check_files(home, conf) < 0) {
 		cli_error("%s", error_last());
@@ -58,7 +77,7 @@ int cmd_serve(int argc, char **argv)
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		workers = n > 0 ? (int)n : 1;
 	}
-	if (daemon_serve(home, conf, workers) < 0) {
+	if (daemon_serve(home, conf, workers, log_file) < 0) {
 		cli_error("%s", error_last());
 		goto out;
 	}
@@ -66,5 +85,6 @@ int cmd_serve(int argc, char **argv)
 out:
 	config_free(conf);
 	free(home);
+	free(log_file);
 	return rc;
 }

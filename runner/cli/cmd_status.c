@@ -4,6 +4,7 @@
  */
 #include "cli.h"
 #include "config.h"
+#include "admin.h"
 #include "daemon.h"
 #include "home.h"
 #include "json.h"
@@ -27,12 +28,64 @@ static const char usage[] =
     "\"notifications\":{\"pending\":N,\"dead\":N,\"open\":[...]}} with\n"
     "every queued and running job and the recent finished ones, each as\n"
     "'runner show --json' does, \"daemon\":{\"running\":true|false,\n"
-    "\"pid\":N,\"since\":MS} and \"warnings\":[...] (files of the home\n"
+    "\"pid\":N,\"since\":MS}, \"queue\":{\"paused\":BOOL,\"paused_by\":\n"
+    "NAME,\"paused_since\":MS}, \"disk\":{\"measured\":MS,\"home\":BYTES,\n"
+    "\"logs\":BYTES,...} (as 'runner gc' last measured it) and\n"
+    "\"warnings\":[...] (files of the home\n"
     "readable or writable by more users than they should be, trusted\n"
     "repositories). An environment whose serving release has files that\n"
     "changed since it was extracted is shown as TAMPERED.\n";
 
 #define OPEN_NOTIFICATIONS 10
+
+/* SETTING_DISK: "home=N logs=N ..." as `runner gc` measured it. */
+static void disk_json(struct json *w, char *disk, int64_t ms)
+{
+	json_obj(w, "disk");
+	json_id(w, "measured", disk ? ms : 0);
+	for (char *p = disk, *tok; p && (tok = strsep(&p, " "));) {
+		char *eq = strchr(tok, '=');
+		if (!eq)
+			continue;
+		*eq = '\0';
+		json_int(w, tok, strtoll(eq + 1, NULL, 10));
+		*eq = '=';
+		if (p)
+			p[-1] = ' ';
+	}
+	json_end(w);
+}
+
+static void disk_line(struct sbuf *out, const char *disk, int64_t ms)
+{
+	char *copy, *p, *tok;
+	int n = 0;
+
+	if (!disk) {
+		sbuf_adds(out, "disk: not measured yet ('runner gc' does)\n");
+		return;
+	}
+	/* "home=N logs=N ...": the home's total, then each kind */
+	p = copy = xstrdup(disk);
+	while ((tok = strsep(&p, " "))) {
+		char *eq = strchr(tok, '=');
+		if (!eq)
+			continue;
+		*eq = '\0';
+		if (n == 0)
+			sbuf_adds(out, "disk: ");
+		else
+			sbuf_addf(out, "%s%s ", n == 1 ? " (" : ", ", tok);
+		format_bytes(out, strtoll(eq + 1, NULL, 10));
+		n++;
+	}
+	if (n > 1)
+		sbuf_addch(out, ')');
+	sbuf_adds(out, ", measured ");
+	format_duration(out, now_ms() - ms);
+	sbuf_adds(out, " ago\n");
+	free(copy);
+}
 
 static const struct stage_rec *current_stage(const struct job *j)
 {
@@ -201,6 +254,8 @@ static void env_line(struct sbuf *sb, struct store *st,
 
 int cmd_status(int argc, char **argv)
 {
+	char *paused = NULL, *disk = NULL;
+	int64_t paused_ms = 0, disk_ms = 0;
 	const char *home_opt = NULL;
 	struct cli_session cs = { 0 };
 	int json = 0, limit = -1;
@@ -240,6 +295,12 @@ int cmd_status(int argc, char **argv)
 	}
 	int pid = daemon_pid(home);
 	int64_t since = pid ? daemon_since(home) : 0;
+	if (store_setting_get(cs.store, SETTING_PAUSED, &paused,
+	    &paused_ms) < 0 || store_setting_get(cs.store, SETTING_DISK, &disk,
+	    &disk_ms) < 0) {
+		cli_error("%s", error_last());
+		goto out;
+	}
 	struct config *conf = NULL;
 	if (config_load(home, &conf) < 0)
 		sbuf_addf(&warn, "%s\n", error_last());
@@ -263,6 +324,12 @@ int cmd_status(int argc, char **argv)
 		json_id(&w, "pid", pid);
 		json_id(&w, "since", pid ? since : 0);
 		json_end(&w);
+		json_obj(&w, "queue");
+		json_bool(&w, "paused", paused != NULL);
+		json_string(&w, "paused_by", paused);
+		json_id(&w, "paused_since", paused ? paused_ms : 0);
+		json_end(&w);
+		disk_json(&w, disk, disk_ms);
 		json_arr(&w, "warnings");
 		for (char *l = warn.buf, *nl; *l; l = nl + 1) {
 			nl = strchr(l, '\n');
@@ -309,8 +376,15 @@ int cmd_status(int argc, char **argv)
 			*nl = '\0';
 			sbuf_addf(&out, "warning: %s\n", l);
 		}
-		sbuf_addf(&out, "queue: %zu queued, %zu running\n", queued,
+		sbuf_addf(&out, "queue: %zu queued, %zu running", queued,
 		    running);
+		if (paused) {
+			sbuf_addf(&out, "; PAUSED by %s for ", paused);
+			format_duration(&out, now_ms() - paused_ms);
+			sbuf_adds(&out, " ('runner resume' releases it)");
+		}
+		sbuf_addch(&out, '\n');
+		disk_line(&out, disk, disk_ms);
 		if (nenvs)
 			sbuf_adds(&out, "\nEnvironments:\n");
 		for (size_t i = 0; i < nenvs; i++)
@@ -345,6 +419,8 @@ int cmd_status(int argc, char **argv)
 	fwrite(out.buf, 1, out.len, stdout);
 	rc = EXIT_OK;
 out:
+	free(paused);
+	free(disk);
 	jobs_free(jobs, n);
 	envs_free(envs, nenvs);
 	notifs_free(notes, nnotes);

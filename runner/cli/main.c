@@ -28,6 +28,10 @@ const struct command commands[] = {
 	{ "releases",     cmd_releases,     "list the releases of an environment" },
 	{ "notify",       cmd_worker,       "list notification targets, or send a test event to one" },
 	{ "check",        cmd_check,        "validate a pipeline file" },
+	{ "gc",           cmd_gc,           "remove what retention lets go, and say what it freed" },
+	{ "pause",        cmd_pause,        "hold the queue: pushes queue, no job starts" },
+	{ "resume",       cmd_resume,       "release a paused queue" },
+	{ "doctor",       cmd_doctor,       "check the home, users, repositories and store; say how to fix" },
 	{ "pre-receive",  cmd_worker,       "the pre-receive hook (install-hook --pre-receive)" },
 	{ NULL, NULL, NULL },
 };

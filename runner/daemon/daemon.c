@@ -58,7 +58,76 @@ struct sup {
 	struct store *store;	/* opened on demand, closed before fork */
 	int64_t spool_retry_at;	/* the spool could not be read: when again */
 	char *worker_prog;	/* runner-worker, beside runner */
+	struct config *reloaded;	/* runner.yml as SIGHUP read it again */
+	const char *log_file;	/* --log-file: reopened on SIGHUP */
+	pid_t gc_pid;		/* `runner gc` running, or 0 */
+	int64_t gc_at;		/* mono ms: when to collect next; 0 never */
 };
+
+/* Collect what retention lets go in a child of its own (`runner gc
+ * --quiet`: a line in this log when it freed something); the supervisor
+ * only starts it and reaps it. */
+static void start_gc(struct sup *s)
+{
+	char *self;
+	pid_t pid;
+
+	s->gc_at = s->conf->retention.interval_ms > 0 ? mono_ms() +
+	    s->conf->retention.interval_ms : 0;
+	if (s->gc_pid > 0 || s->stopping ||
+	    !(self = realpath("/proc/self/exe", NULL)))
+		return;
+	if (s->store) {	/* not shared with the child */
+		store_close(s->store);
+		s->store = NULL;
+	}
+	pid = fork();
+	if (pid == 0) {
+		sigset_t none;
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		dup2(2, 1);
+		execl(self, "runner", "gc", "--home", s->home, "--quiet",
+		    (char *)NULL);
+		log_line("cannot run %s gc: %s", self, strerror(errno));
+		_exit(127);
+	}
+	if (pid < 0)
+		log_line("warning: cannot start the collection: %s",
+		    strerror(errno));
+	else
+		s->gc_pid = pid;
+	free(self);
+}
+
+/* SIGHUP: runner.yml read again (the workers see it change themselves),
+ * the log file opened again (after logrotate), the workers told. */
+static void reload(struct sup *s)
+{
+	struct config *c = NULL;
+	int64_t old_interval = s->conf->retention.interval_ms;
+
+	if (s->log_file && log_reopen(s->log_file) < 0)
+		log_line("warning: %s", error_last());
+	if (config_load(s->home, &c) < 0) {
+		log_line("warning: %s; keeping the configuration loaded before",
+		    error_last());
+	} else {
+		config_free(s->reloaded);
+		s->reloaded = c;
+		s->conf = c;
+		log_line("reloaded %s/%s", s->home, CONFIG_FILE);
+		if (c->retention.interval_ms != old_interval)
+			s->gc_at = c->retention.interval_ms > 0 ? mono_ms() +
+			    c->retention.interval_ms : 0;
+	}
+	for (int i = 0; i < s->nworkers; i++)
+		if (s->w[i].pid > 0)
+			kill(s->w[i].pid, SIGHUP);
+	if (s->notifier.pid > 0)
+		kill(s->notifier.pid, SIGHUP);
+}
 
 
 static struct store *sup_store(struct sup *s)
@@ -338,6 +407,15 @@ static void reap(struct sup *s)
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		int idle = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		if (pid == s->gc_pid) {
+			s->gc_pid = 0;
+			if (!idle && !s->stopping)
+				log_line("warning: the collection (runner gc) ended "
+				    "with %s %d", WIFSIGNALED(status) ? "signal" :
+				    "exit code", WIFSIGNALED(status) ?
+				    WTERMSIG(status) : WEXITSTATUS(status));
+			continue;
+		}
 		if (pid == s->notifier.pid) {
 			s->notifier.pid = 0;
 			close(s->notifier.wake_w);
@@ -386,7 +464,7 @@ static int alive(const struct sup *s)
 
 	for (int i = 0; i < s->nworkers; i++)
 		n += s->w[i].pid > 0;
-	return n + (s->notifier.pid > 0);
+	return n + (s->notifier.pid > 0) + (s->gc_pid > 0);
 }
 
 static int take_lock(struct sup *s)
@@ -460,8 +538,8 @@ static int worker_present(struct sup *s)
 	s->worker_prog = run_sibling(WORKER_PROGRAM);
 	if (!s->worker_prog || access(s->worker_prog, X_OK) < 0)
 		return error_set(ERR_NOTFOUND, "cannot find %s (it is installed "
-		    "beside 'runner')", s->worker_prog ? s->worker_prog :
-		    WORKER_PROGRAM);
+		    "in libexec/runner, or beside 'runner')", s->worker_prog ?
+		    s->worker_prog : WORKER_PROGRAM);
 	return 0;
 }
 
@@ -471,9 +549,8 @@ static int worker_present(struct sup *s)
  * on); as any other user, bubblewrap must work. Otherwise refuse to serve,
  * unless runner.yml trusts the repositories.
  */
-static int check_confinement(const struct sup *s)
+int daemon_check_confinement(const char *home_dir, const struct config *c)
 {
-	const struct config *c = s->conf;
 	struct run_user u = { 0 };
 	struct stat home;
 	int error = 0, isolated = c->isolate;
@@ -514,20 +591,20 @@ static int check_confinement(const struct sup *s)
 		    "(runner.yml release_user)", c->release_user);
 		goto out;
 	}
-	if (u.uid == 0 || (stat(s->home, &home) == 0 && home.st_uid == u.uid)) {
+	if (u.uid == 0 || (stat(home_dir, &home) == 0 && home.st_uid == u.uid)) {
 		error = error_set(-1, "the build user '%s' is root or owns the "
 		    "home: repository code needs a user of its own (runner.yml "
 		    "build_user)", c->build_user);
 		goto out;
 	}
-	char *work = xasprintf("%s/work", s->home);
+	char *work = xasprintf("%s/work", home_dir);
 	int reach = run_user_can_reach(&u, work, 0);
 	free(work);
 	if (!reach) {
 		error = error_set(-1, "the build user '%s' cannot reach '%s/work', "
 		    "where its workspaces are: every folder above the home must "
 		    "be searchable by others (chmod o+x), and 'runner init' sets "
-		    "the home's own modes", c->build_user, s->home);
+		    "the home's own modes", c->build_user, home_dir);
 		goto out;
 	}
 	if (isolated && run_sandbox_works(&u) < 0)
@@ -541,9 +618,11 @@ out:
 	return error;
 }
 
-int daemon_serve(const char *home, const struct config *conf, int workers)
+int daemon_serve(const char *home, const struct config *conf, int workers,
+    const char *log_file)
 {
 	struct sup s = { .home = home, .conf = conf, .sigfd = -1, .sock = -1,
+	    .log_file = log_file,
 	    .lockfd = -1, .notifier = { .pid = 0, .wake_w = -1 } };
 	sigset_t mask, old;
 	int error;
@@ -563,7 +642,7 @@ int daemon_serve(const char *home, const struct config *conf, int workers)
 	prctl(PR_SET_DUMPABLE, 0);
 	umask(027);
 	if ((error = take_lock(&s)) < 0 || (error = worker_present(&s)) < 0 ||
-	    (error = check_confinement(&s)) < 0)
+	    (error = daemon_check_confinement(home, conf)) < 0)
 		goto out;
 	{
 		struct sbuf warn = SBUF_INIT;
@@ -603,6 +682,8 @@ int daemon_serve(const char *home, const struct config *conf, int workers)
 		goto out;
 	log_line("serving '%s' with %d worker%s", home, workers,
 	    workers == 1 ? "" : "s");
+	if (conf->retention.interval_ms > 0)
+		s.gc_at = mono_ms() + conf->retention.interval_ms;
 
 	while (!s.stopping || alive(&s)) {
 		struct pollfd pfd[2] = {
@@ -614,6 +695,8 @@ int daemon_serve(const char *home, const struct config *conf, int workers)
 		int64_t next = deadline_min(deadline_min(kill_at,
 		    s.spool_retry_at), s.stopping ? 0 : s.poll_at);
 		next = deadline_min(next, respawn_due(&s));
+		if (!s.stopping)
+			next = deadline_min(next, s.gc_at);
 		if (next) {
 			int64_t left = next - mono_ms();
 			wait = left > 0 ? (int)left : 0;
@@ -625,22 +708,27 @@ int daemon_serve(const char *home, const struct config *conf, int workers)
 			while (read(s.sigfd, &si, sizeof(si)) == sizeof(si)) {
 				if (si.ssi_signo == SIGCHLD)
 					continue;
-				if (si.ssi_signo == SIGHUP)
-					continue;	/* nothing to reload yet */
+				if (si.ssi_signo == SIGHUP) {
+					if (!s.stopping)
+						reload(&s);
+					continue;
+				}
 				if (!s.stopping) {
 					log_line("stopping (%s from pid %d): running "
 					    "stages get %lldms to finish",
 					    strsignal((int)si.ssi_signo), (int)si.ssi_pid,
-					    (long long)conf->shutdown_grace_ms);
+					    (long long)s.conf->shutdown_grace_ms);
 					s.stopping = 1;
-					kill_at = mono_ms() + conf->shutdown_grace_ms +
-					    2 * conf->kill_grace_ms + 5000;
+					kill_at = mono_ms() + s.conf->shutdown_grace_ms +
+					    2 * s.conf->kill_grace_ms + 5000;
 				}
 				for (int i = 0; i < s.nworkers; i++)
 					if (s.w[i].pid > 0)
 						kill(s.w[i].pid, SIGTERM);
 				if (s.notifier.pid > 0)
 					kill(s.notifier.pid, SIGTERM);
+				if (s.gc_pid > 0)
+					kill(s.gc_pid, SIGTERM);
 			}
 			reap(&s);
 		}
@@ -655,12 +743,16 @@ int daemon_serve(const char *home, const struct config *conf, int workers)
 			s.poll_at = 0;
 			look_for_work(&s);
 		}
+		if (s.gc_at && mono_ms() >= s.gc_at && !s.stopping)
+			start_gc(&s);
 		if (kill_at && mono_ms() >= kill_at) {
 			for (int i = 0; i < s.nworkers; i++)
 				if (s.w[i].pid > 0)
 					kill(s.w[i].pid, SIGKILL);
 			if (s.notifier.pid > 0)
 				kill(s.notifier.pid, SIGKILL);
+			if (s.gc_pid > 0)
+				kill(s.gc_pid, SIGKILL);
 			kill_at = 0;
 		}
 		/* an idle supervisor holds no store connection (its page cache
@@ -686,6 +778,7 @@ out:
 		close_wake_pipes(&s);
 	free(s.w);
 	free(s.worker_prog);
+	config_free(s.reloaded);
 	if (s.sock >= 0 && error == 0)
 		wake_unbind(home, s.sock);
 	else if (s.sock >= 0)

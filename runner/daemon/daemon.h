@@ -21,11 +21,19 @@ struct config;
  */
 #define WORKER_PROGRAM "runner-worker"
 
-/* Serve `home` until SIGTERM or SIGINT. Returns 0 after a clean stop. */
-int daemon_serve(const char *home, const struct config *conf, int workers);
+/* Serve `home` until SIGTERM or SIGINT. Returns 0 after a clean stop.
+ * SIGHUP reads runner.yml again and reopens `log_file` (NULL: none). */
+int daemon_serve(const char *home, const struct config *conf, int workers,
+    const char *log_file);
 
 /* The pid of the daemon serving `home`, or 0 if none holds the lock. */
 int daemon_pid(const char *home);
+/*
+ * Can the daemon run repository code confined here (the users of the
+ * security model, bubblewrap)? 0, or an error saying what to do; with
+ * trust_repositories, 0 and a warning in the log.
+ */
+int daemon_check_confinement(const char *home, const struct config *c);
 /* When the daemon serving `home` started (ms since the epoch), or 0. */
 int64_t daemon_since(const char *home);
 

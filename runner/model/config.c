@@ -127,7 +127,20 @@ const char config_template[] =
 "#     on: [all]\n"
 "#     repos: '^store-erp$'        # pcre2 on the repository's name\n"
 "#     retries: 6                  # after the first attempt\n"
-"#     backoff: 2s                 # doubling per retry\n";
+"#     backoff: 2s                 # doubling per retry\n"
+"\n"
+"# What 'runner gc' (and the daemon, every interval) removes. Queued and\n"
+"# running jobs, deployment records, every environment's current and\n"
+"# previous release, the builds releases came from and jobs with\n"
+"# notifications not yet delivered always stay.\n"
+"# retention:\n"
+"#   builds: 100                  # ended builds kept per repository and branch\n"
+"#   build_age: 180d              # older builds go too (0: no limit)\n"
+"#   logs: 90d                    # logs of older jobs go, records stay\n"
+"#   artifacts: 30d               # artifacts of older builds go\n"
+"#   workspaces: 1d               # kept workspaces (keep_workspaces) go\n"
+"#   releases: 5                  # release folders kept per environment\n"
+"#   interval: 1h                 # how often the daemon collects\n";
 
 /* ---- the schema of runner.yml (schema.h) ---- */
 
@@ -152,6 +165,43 @@ static const struct sfield config_limit_fields[] = {
 static const struct schema config_limits_schema = {
 	.name = "limits", .fields = config_limit_fields, .rel = REL_IN,
 	.doc = "The rlimits of every stage that sets none.",
+};
+
+/* What `runner gc` (and the daemon, every `interval`) removes. */
+static const struct sfield retention_fields[] = {
+	{ .key = "builds", .kind = S_INT, FIELD(struct retention, builds),
+	    .min = 1, .max = INT32_MAX, .def = "100",
+	    .doc = "ended builds kept per repository and branch, newest first; "
+	    "older ones go, record, logs, artifact and workspace" },
+	{ .key = "build_age", .kind = S_DURATION,
+	    FIELD(struct retention, build_age_ms), .def = "180d",
+	    .doc = "ended builds older than this go too (0: no limit)" },
+	{ .key = "logs", .kind = S_DURATION, FIELD(struct retention, logs_ms),
+	    .def = "90d", .doc = "logs of jobs that ended longer ago go; the "
+	    "record stays (0: kept as long as the job)" },
+	{ .key = "artifacts", .kind = S_DURATION,
+	    FIELD(struct retention, artifacts_ms), .def = "30d",
+	    .doc = "artifacts of builds that ended longer ago go, except what "
+	    "a kept release came from (0: kept as long as the build)" },
+	{ .key = "workspaces", .kind = S_DURATION,
+	    FIELD(struct retention, workspaces_ms), .def = "1d",
+	    .doc = "workspaces kept by `keep_workspaces` go after this" },
+	{ .key = "releases", .kind = S_INT, FIELD(struct retention, releases),
+	    .min = 2, .max = INT32_MAX, .def = "5",
+	    .doc = "release folders (and their backups) kept per repository "
+	    "and environment, newest first; the current and previous release "
+	    "always stay" },
+	{ .key = "interval", .kind = S_DURATION,
+	    FIELD(struct retention, interval_ms), .def = "1h",
+	    .doc = "how often the daemon collects (0: only `runner gc`)" },
+	SFIELD_END
+};
+static const struct schema retention_schema = {
+	.name = "retention", .fields = retention_fields, .rel = REL_IN,
+	.doc = "What `runner gc` keeps. Deployment records, queued and running "
+	    "jobs, the current and previous release of every environment, the "
+	    "builds they came from, and jobs with notifications not yet "
+	    "delivered are never removed.",
 };
 
 /* A stage's limits: what it does not set is runner.yml's. */
@@ -664,6 +714,10 @@ static const struct sfield config_fields[] = {
 	{ .key = "limits", .kind = S_MAP, FIELD(struct config, limits),
 	    .sub = &config_limits_schema,
 	    .doc = "rlimits of stages that set none" },
+	{ .key = "retention", .kind = S_MAP, FIELD(struct config, retention),
+	    .sub = &retention_schema,
+	    .doc = "what `runner gc` keeps ([operations.md](operations.md#"
+	    "retention))" },
 	{ .key = "log_cap", .kind = S_SIZE, FIELD(struct config, log_cap),
 	    .min = 4096, .def = "64M",
 	    .doc = "bytes kept of each stage's log; more is dropped, with a "

@@ -93,6 +93,17 @@ struct notify_target {
 	size_t line;
 };
 
+/* runner.yml retention: what `runner gc` keeps (0 ms: no age limit). */
+struct retention {
+	int64_t builds;			/* ended builds per repo and branch */
+	int64_t build_age_ms;
+	int64_t logs_ms;
+	int64_t artifacts_ms;
+	int64_t workspaces_ms;
+	int64_t releases;		/* release folders per environment */
+	int64_t interval_ms;		/* the daemon's; 0: never */
+};
+
 struct config {
 	int64_t workers;		/* 0: the number of cores */
 	int keep_workspaces;
@@ -104,6 +115,7 @@ struct config {
 	char *path_env;			/* PATH given to stages */
 	struct run_limits limits;	/* of every stage that sets none */
 	int64_t log_cap;		/* bytes of one stage's log kept */
+	struct retention retention;
 	int isolate;			/* repository code under bubblewrap */
 	int network;			/* and with the network */
 	char *build_user;		/* who runs repository code (as root) */

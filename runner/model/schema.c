@@ -656,3 +656,84 @@ void schema_doc(const struct schema *s, const char *prefix,
 		free(p);
 	}
 }
+
+/* Text of the docs (markdown: `code`, [text](link)) as roff. */
+static void roff_text(struct sbuf *out, const char *s)
+{
+	int code = 0;
+
+	if (*s == '.' || *s == '\'')
+		sbuf_adds(out, "\\&");
+	for (; *s; s++) {
+		if (*s == '\\') {
+			sbuf_adds(out, "\\e");
+		} else if (*s == '`') {
+			sbuf_adds(out, code ? "\\fR" : "\\fB");
+			code = !code;
+		} else if (*s == '[' && !code && strstr(s, "](")) {
+			const char *close = strstr(s, "](");
+			const char *end = strchr(close, ')');
+			if (!end || memchr(s, '\n', (size_t)(close - s))) {
+				sbuf_addch(out, *s);
+				continue;
+			}
+			char *label = xstrndup(s + 1, (size_t)(close - s - 1));
+			roff_text(out, label);
+			free(label);
+			s = end;
+		} else if (*s == '-') {
+			sbuf_adds(out, "\\-");
+		} else {
+			sbuf_addch(out, *s);
+		}
+	}
+	if (code)
+		sbuf_adds(out, "\\fR");
+}
+
+void schema_man(const struct schema *s, const char *prefix,
+    struct sbuf *out)
+{
+	sbuf_adds(out, ".SS ");
+	roff_text(out, prefix);
+	sbuf_addch(out, '\n');
+	if (s->doc) {
+		roff_text(out, s->doc);
+		sbuf_addch(out, '\n');
+	}
+	for (const struct sfield *f = s->fields; f->key; f++) {
+		struct sbuf tmp = SBUF_INIT;
+		const char *type = f->type_doc ? f->type_doc : kind_doc(f, &tmp);
+		sbuf_adds(out, ".TP\n.B ");
+		roff_text(out, f->key);
+		sbuf_addch(out, '\n');
+		roff_text(out, type);
+		if (f->flags & S_REQUIRED)
+			sbuf_adds(out, "; required");
+		else if (f->def && f->def[0] == '(') {
+			sbuf_adds(out, "; default: ");
+			char *d = xstrndup(f->def + 1, strlen(f->def) - 2);
+			roff_text(out, d);
+			free(d);
+		} else if (f->def) {
+			sbuf_adds(out, "; default: \\fB");
+			roff_text(out, f->def);
+			sbuf_adds(out, "\\fR");
+		}
+		sbuf_adds(out, ".\n");
+		if (f->doc) {
+			sbuf_adds(out, ".br\n");
+			roff_text(out, f->doc);
+			sbuf_addch(out, '\n');
+		}
+		sbuf_release(&tmp);
+	}
+	for (const struct sfield *f = s->fields; f->key; f++) {
+		if (!f->sub || (f->kind != S_MAP && f->kind != S_LIST &&
+		    f->kind != S_DICT && f->kind != S_CUSTOM))
+			continue;
+		char *p = xasprintf("%s.%s", prefix, f->key);
+		schema_man(f->sub, p, out);
+		free(p);
+	}
+}

@@ -139,5 +139,9 @@ int schema_error(const struct sread *r, const struct ynode *v,
  * markdown: key, type, default, meaning. */
 void schema_doc(const struct schema *s, const char *prefix,
     struct sbuf *out);
+/* The same reference as roff for a man page: a .SS per table, a .TP per
+ * key. */
+void schema_man(const struct schema *s, const char *prefix,
+    struct sbuf *out);
 
 #endif

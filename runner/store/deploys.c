@@ -13,7 +13,7 @@ enum q {
 	Q_DEPLOY_INS = BASE_DEPLOYS, Q_DEPLOY_RESOLVE, Q_CHECK_INS,
 	Q_PASSED_BUILD, Q_HEALTHY_DEPLOY, Q_TAG_DEPLOYED, Q_ENV_SET,
 	Q_ENV_DEPLOYING, Q_ENV_GET, Q_ENV_LIST, Q_RELEASES, Q_MANIFEST_SET,
-	Q_MANIFEST_GET, Q_REPLACED_BY, Q_DEPLOY_REPOS,
+	Q_MANIFEST_GET, Q_REPLACED_BY, Q_DEPLOY_REPOS, Q_ALL_REPOS,
 	Q_DEPLOYS_END
 };
 _Static_assert((int)Q_DEPLOYS_END <= (int)BASE_OUTBOX, "deploy statements overlap");
@@ -60,6 +60,7 @@ static sql_table sql = {
 	[Q_MANIFEST_GET] = "SELECT manifest FROM jobs WHERE id = ?1",
 	[Q_DEPLOY_REPOS] = "SELECT DISTINCT repo FROM jobs WHERE kind = "
 	    "'deploy' ORDER BY repo",
+	[Q_ALL_REPOS] = "SELECT DISTINCT repo FROM jobs ORDER BY repo",
 	[Q_REPLACED_BY] = "SELECT max(id) FROM jobs WHERE kind = 'deploy' AND "
 	    "repo = ?1 AND env = ?2 AND previous = ?3",
 };
@@ -339,9 +340,10 @@ int store_manifest_get(struct store *s, int64_t id, char **out)
 	return *out ? 0 : ERR_NOTFOUND;
 }
 
-int store_deploy_repos(struct store *s, char ***out, size_t *n)
+int store_repos(struct store *s, int deployed, char ***out, size_t *n)
 {
-	sqlite3_stmt *st = stmt(s, Q_DEPLOY_REPOS, sql);
+	sqlite3_stmt *st = stmt(s, deployed ? Q_DEPLOY_REPOS : Q_ALL_REPOS,
+	    sql);
 	char **v = NULL;
 	size_t k = 0;
 	int rc;

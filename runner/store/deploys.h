@@ -71,8 +71,9 @@ int64_t store_replaced_by(struct store *s, const char *repo,
     const char *env, int64_t release);
 /* The manifest of release `id` (manifest.h): store it, or read it (caller
  * frees; ERR_NOTFOUND for a release extracted before manifests). */
-/* Every repository that has had a deployment, sorted. */
-int store_deploy_repos(struct store *s, char ***out, size_t *n);
+/* Every repository that has had a job (`deployed`: a deployment),
+ * sorted. */
+int store_repos(struct store *s, int deployed, char ***out, size_t *n);
 int store_manifest_set(struct store *s, int64_t id, const char *manifest);
 int store_manifest_get(struct store *s, int64_t id, char **out);
 

@@ -76,13 +76,15 @@ static sql_table sql = {
 	    "n WHERE " NEWER_DEPLOY ") || ' of a newer push' WHERE " FROM " AND "
 	    "kind = 'deploy' AND " AUTOMATIC("jobs") " AND EXISTS (SELECT 1 FROM "
 	    "jobs n WHERE " NEWER_DEPLOY ")",
-	/* deployments to one environment never run at the same time */
+	/* deployments to one environment never run at the same time; none
+	 * starts while the queue is paused (admin.h) */
 	[Q_CLAIM] = "UPDATE jobs SET state = ?2, worker_pid = ?3, started_ms = "
 	    "?4, attempt = attempt + 1, error = NULL, phase = NULL WHERE id = "
 	    "(SELECT id FROM "
 	    "jobs q WHERE " FROM " AND (kind = 'build' OR NOT EXISTS (SELECT 1 "
 	    "FROM jobs r WHERE r.state = ?2 AND r.kind = 'deploy' AND r.repo = "
-	    "q.repo AND r.env = q.env)) ORDER BY id LIMIT 1) RETURNING id",
+	    "q.repo AND r.env = q.env)) AND NOT EXISTS (SELECT 1 FROM settings "
+	    "WHERE key = 'paused') ORDER BY id LIMIT 1) RETURNING id",
 	/* a write only to make a relaxed claim durable (see store_claim) */
 	[Q_CLAIM_SYNC] = "UPDATE jobs SET worker_pid = worker_pid WHERE id = ?1",
 	[Q_JOB_GET] = "SELECT " JOB_COLS " FROM jobs WHERE id = ?1",

@@ -18,7 +18,7 @@ enum q {
 	Q_NOTIF_LAST_ACTION, Q_UNSENT,
 	Q_OUTBOX_END
 };
-_Static_assert((int)Q_OUTBOX_END <= (int)STMT_SLOTS, "outbox statements overlap");
+_Static_assert((int)Q_OUTBOX_END <= (int)BASE_ADMIN, "outbox statements overlap");
 
 #define NOTIF_COLS "id, event_id, job_id, target, service, event, action, " \
 	"dedup, body, state, error, attempts, status, next_ms, created_ms, " \

@@ -141,7 +141,24 @@ static const char *const migrations[] = {
 	/* 6: what a running job is doing, when no stage of it runs */
 	("ALTER TABLE jobs ADD COLUMN phase TEXT;"
 	"ALTER TABLE jobs ADD COLUMN phase_ms INTEGER;"),
+	/* 7: the runner's own settings: the queue paused, the home's disk
+	 * use as the last collection measured it */
+	("CREATE TABLE settings ("
+	"  key TEXT PRIMARY KEY,"
+	"  value TEXT NOT NULL,"
+	"  updated_ms INTEGER NOT NULL);"),
 };
+
+int store_migrations(void)
+{
+	return (int)(sizeof(migrations) / sizeof(*migrations));
+}
+
+const char *store_migration(int version)
+{
+	return version >= 1 && version <= store_migrations() ?
+	    migrations[version - 1] : NULL;
+}
 
 int db_error(struct store *s, const char *what)
 {
@@ -399,7 +416,7 @@ int store_open(const char *home, enum store_mode mode, struct store **out)
 	struct store *s = xcalloc(1, sizeof(*s));
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
 	    SQLITE_OPEN_EXRESCODE;
-	int error;
+	int error, version;
 
 	*out = NULL;
 	s->path = xasprintf("%s/%s", home, STORE_FILE);
@@ -421,10 +438,18 @@ int store_open(const char *home, enum store_mode mode, struct store **out)
 	    "PRAGMA foreign_keys = ON", "configure")) < 0)
 		goto fail;
 	if (mode == STORE_CREATE) {
-		if ((error = exec_sql(s, "PRAGMA journal_mode = WAL",
+		/* space freed by `runner gc` goes back to the file system
+		 * (settable only before the first table) */
+		if ((error = exec_sql(s, "PRAGMA auto_vacuum = INCREMENTAL;"
+		    "PRAGMA journal_mode = WAL",
 		    "enable WAL")) < 0 || (error = migrate(s)) < 0)
 			goto fail;
-	} else if (schema_version(s) < MIGRATIONS && (error = migrate(s)) < 0) {
+	} else if ((version = schema_version(s)) > MIGRATIONS) {
+		error = error_set(ERR_INVALID, "store '%s' has schema version %d, "
+		    "newer than this runner knows (%d): upgrade the runner",
+		    s->path, version, MIGRATIONS);
+		goto fail;
+	} else if (version < MIGRATIONS && (error = migrate(s)) < 0) {
 		/* a store an older runner made: brought up to date by whoever
 		 * opens it first and may write it */
 		error = error_set(error, "store '%s' was made by an older runner "
@@ -497,3 +522,8 @@ char *col_text(sqlite3_stmt *st, int i)
 	return t ? xstrdup((const char *)t) : NULL;
 }
 
+
+int store_schema_version(struct store *s)
+{
+	return schema_version(s);
+}

@@ -41,4 +41,11 @@ void store_busy_timeout(struct store *s, int ms);
  */
 int store_relax(struct store *s);
 
+/* The schema: how many versions there are, and the SQL that makes
+ * version `v` of version v-1 (NULL past the last); for the upgrade tests. */
+int store_migrations(void);
+const char *store_migration(int version);
+/* The schema version of the open store. */
+int store_schema_version(struct store *s);
+
 #endif

@@ -22,7 +22,8 @@ enum stmt_base {
 	BASE_JOBS = 8,
 	BASE_DEPLOYS = 48,
 	BASE_OUTBOX = 72,
-	STMT_SLOTS = 96
+	BASE_ADMIN = 96,
+	STMT_SLOTS = 128
 };
 typedef const char *const sql_table[STMT_SLOTS];
 

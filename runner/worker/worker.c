@@ -102,6 +102,8 @@ static enum stage_event worker_event(void *arg)
 			ws->stopping = 1;
 			if (ev == STAGE_EV_NONE)
 				ev = STAGE_EV_SHUTDOWN;
+		} else if (si.ssi_signo == SIGHUP) {
+			log_reopen(NULL);	/* the log file rotated */
 		} else if (si.ssi_signo == SIGUSR1 && ws->job &&
 		    store_cancel_requested(ws->store, ws->job)) {
 			ev = STAGE_EV_CANCEL;
@@ -161,6 +163,7 @@ int worker_main(const char *home, int wake_r, pid_t parent)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sigdelset(&mask, SIGCHLD);
@@ -263,6 +266,8 @@ static int notifier_stopping(void *arg)
 	while (read(ns->sigfd, &si, sizeof(si)) == sizeof(si))
 		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
 			ns->stopping = 1;
+		else if (si.ssi_signo == SIGHUP)
+			log_reopen(NULL);
 	return ns->stopping;
 }
 
@@ -303,6 +308,7 @@ int notifier_main(const char *home, int wake_r, pid_t parent)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	ns.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (store_open(home, STORE_OPEN, &st) < 0) {

@@ -720,7 +720,7 @@ static void adopt_old_folder(struct deploy *d, const char *kind,
 	new = xasprintf("%s/%s/%s", d->ctx->home, kind, name);
 	if (lstat(old, &st) < 0 || !S_ISDIR(st.st_mode) ||
 	    lstat(new, &st) == 0 ||
-	    store_deploy_repos(d->ctx->store, &v, &n) < 0)
+	    store_repos(d->ctx->store, 1, &v, &n) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		const char *b = strrchr(v[i], '/');

@@ -45,11 +45,11 @@ stages:
   - name: probe
     run: |
       test "\$(id -un)" = $SVC
-      ! cat "$RUNNER_HOME/runner.yml" 2>/dev/null
-      ! ls "$RUNNER_HOME/logs" 2>/dev/null
-      ! sqlite3 "$RUNNER_HOME/runner.db" "UPDATE jobs SET state = 'x'" 2>/dev/null
-      ! touch "$RUNNER_HOME/runner.db" 2>/dev/null
-      ! grep -qa top-secret /proc/*/environ 2>/dev/null
+      ! cat "$RUNNER_HOME/runner.yml" 2>/dev/null || false
+      ! ls "$RUNNER_HOME/logs" 2>/dev/null || false
+      ! sqlite3 "$RUNNER_HOME/runner.db" "UPDATE jobs SET state = 'x'" 2>/dev/null || false
+      ! touch "$RUNNER_HOME/runner.db" 2>/dev/null || false
+      ! grep -qa top-secret /proc/*/environ 2>/dev/null || false
       echo probed
 YML
 	svc git -C "$SRC" add -A
@@ -64,7 +64,7 @@ YML
 	# daemon's processes are not dumpable, so not even its own user reads
 	# their environment
 	[ -n "$DAEMON_PID" ]
-	! svc cat "/proc/$DAEMON_PID/environ" >/dev/null 2>&1
+	! svc cat "/proc/$DAEMON_PID/environ" >/dev/null 2>&1 || false
 	# isolate: false in runner.yml does not let it out either
 	cat >> "$RUNNER_HOME/runner.yml" <<YML
 repos:
@@ -75,4 +75,36 @@ YML
 	svc git -C "$SRC" push -q origin develop
 	wait_for "[ \"\$(last_job build)\" -gt 1 ]" 20
 	wait_state "$(last_job build)" passed 60 || { r log "$(last_job build)" probe >&2; false; }
+}
+
+@test "as the systemd unit runs it: no new privileges, the system read-only but the home" {
+	cat > "$SRC/.runner.yml" <<YML
+stages:
+  - name: probe
+    run: |
+      test "\$(id -un)" = $SVC
+      ! cat "$RUNNER_HOME/runner.yml" 2>/dev/null || false
+      grep -q '^NoNewPrivs:.*1' /proc/self/status
+      echo probed
+YML
+	svc git -C "$SRC" add -A
+	svc git -C "$SRC" commit -q -m probe
+	# ProtectSystem=strict and ReadWritePaths= of the home, in a mount
+	# namespace of its own ($T is a mount of its own: it stays writable
+	# when the test runs on a tmpfs; otherwise it is bound again first);
+	# NoNewPrivileges=yes through setpriv
+	unshare --mount --propagation private -- sh -c '
+		mountpoint -q "$1" || mount --bind "$1" "$1"
+		shift
+		mount -o remount,bind,ro / && exec "$@"' _ "$T" \
+	    setpriv --no-new-privs --reuid="$SVC" --regid="$SVC" --init-groups \
+	    env HOME="$S/user" RUNNER_HOME="$RUNNER_HOME" \
+	    "$RUNNER" serve --workers 1 >>"$T/serve.log" 2>&1 3>&- &
+	wait_for "grep -q serving '$T/serve.log'" 15 || { cat "$T/serve.log"; false; }
+	DAEMON_PID=$(pgrep -u "$SVC" -f "runner serve" | head -n 1)
+	[ -n "$DAEMON_PID" ]
+	grep -q '^NoNewPrivs:.*1' "/proc/$DAEMON_PID/status"
+	svc git -C "$SRC" push -q origin develop
+	wait_state 1 passed 60 || { cat "$T/serve.log"; r log 1 probe >&2; false; }
+	[[ "$(r log 1 probe)" == *probed* ]]
 }

@@ -307,12 +307,12 @@ static void test_old_store_upgraded(void **state)
 	push(fx->s, "refs/heads/develop", Z, C1, NULL);
 	store_close(fx->s);
 	fx->s = NULL;
-	/* as version 4 left it: no requested_by, phase, phase_ms */
+	/* as version 4 left it: no requested_by, phase, phase_ms, settings */
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "ALTER TABLE jobs DROP COLUMN "
 	    "phase_ms; ALTER TABLE jobs DROP COLUMN phase; ALTER TABLE jobs "
-	    "DROP COLUMN requested_by; PRAGMA user_version = 4", NULL, NULL,
-	    NULL), SQLITE_OK);
+	    "DROP COLUMN requested_by; DROP TABLE settings; "
+	    "PRAGMA user_version = 4", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 
 	assert_int_equal(store_open(fx->home, STORE_OPEN, &fx->s), 0);
@@ -325,7 +325,7 @@ static void test_old_store_upgraded(void **state)
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st,
 	    NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(st, 0), 6);
+	assert_int_equal(sqlite3_column_int(st, 0), store_migrations());
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	free(path);

@@ -1,0 +1,78 @@
+#!/bin/sh
+# runner(1), made from the program's own --help (every command's), so
+# that the page says what the program does:
+#   runner.1.sh PATH/runner VERSION > runner.1
+set -eu
+runner=$1
+version=$2
+
+# text as roff: backslashes shown, no line read as a request
+esc() {
+	sed -e 's/\\/\\e/g' -e "s/^\\([.']\\)/\\\\\\&\\1/" -e 's/-/\\-/g'
+}
+
+help=$("$runner" --help)
+printf '.TH RUNNER 1 "" "runner %s" "runner manual"\n' "$version"
+cat <<'ROFF'
+.SH NAME
+runner \- a git-hook-driven CI/CD runner
+.SH SYNOPSIS
+.B runner
+.I COMMAND
+.RI [ OPTIONS "] [" ARGS ]
+.br
+.B runner \-\-version
+.SH DESCRIPTION
+ROFF
+# the paragraph between the usage line and "Commands:"
+printf '%s\n' "$help" | sed -n '3,/^Commands:/p' | sed '/^Commands:/d;/^$/d' | esc
+printf '.PP\nEvery command takes \\fB\\-\\-home\\fR \\fIDIR\\fR (default \\fB$RUNNER_HOME\\fR, else \\fB~/.runner\\fR) and \\fB\\-\\-help\\fR.\n'
+printf '.SH COMMANDS\n'
+printf '%s\n' "$help" | sed -n '/^Commands:/,/^$/p' | sed '1d;/^$/d' |
+while read -r cmd summary; do
+	printf '.SS "runner %s"\n' "$cmd"
+	printf '%s\n' "$summary" | esc
+	printf '.PP\n.nf\n'
+	"$runner" "$cmd" --help | esc
+	printf '.fi\n'
+done
+cat <<'ROFF'
+.SH ENVIRONMENT
+.TP
+.B RUNNER_HOME
+the home, when \fB\-\-home\fR is not given.
+.SH FILES
+.TP
+.IB HOME /runner.yml
+the daemon's configuration, see
+.BR runner.yml (5).
+.TP
+.IB HOME /runner.db
+the store (SQLite): jobs, stages, deployments, notifications.
+.TP
+.IB HOME /logs/ ", " HOME /artifacts/ ", " HOME /releases/ ", " HOME /state/ ", " HOME /backups/
+logs, artifacts, releases, the environments' own folders and backups;
+\fBrunner gc\fR keeps them within runner.yml's \fBretention\fR.
+.TP
+.B .runner.yml
+a repository's pipeline, see
+.BR runner-pipeline (5).
+.SH EXIT STATUS
+.TP
+.B 0
+success
+.TP
+.B 1
+failure; the message says what and where
+.TP
+.B 2
+usage error: an unknown command or option, a missing argument
+.SH SEE ALSO
+.BR runner.yml (5),
+.BR runner-pipeline (5),
+.BR git (1),
+.BR bwrap (1)
+.PP
+The documentation under share/doc/runner: README.md, operations.md,
+configuration.md, pipeline.md, notify.md, architecture.md.
+ROFF

@@ -1,0 +1,395 @@
+/*
+ * runner doctor: check what the runner depends on and say, for each
+ * problem, how to fix it. Read-only: it changes nothing (opening a store
+ * of an older version brings it up to date, as every command does).
+ */
+#include "admin.h"
+#include "cli.h"
+#include "config.h"
+#include "daemon.h"
+#include "deploys.h"
+#include "home.h"
+#include "install.h"
+#include "jobs.h"
+#include "json.h"
+#include "run.h"
+#include "state.h"
+#include "store.h"
+#include "util.h"
+#include "wake.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: runner doctor [--home DIR] [--json]\n"
+    "\n"
+    "Check the home and what the runner depends on, and print each\n"
+    "problem with its fix: runner.yml; the file modes of the home and of\n"
+    "signers, keyrings and secret files; the users and bubblewrap that\n"
+    "confine repository code; every repository of runner.yml (a bare\n"
+    "repository, the hook installed and executable with this home, a\n"
+    "chained hook that can run, gitolite's common hooks); the daemon and\n"
+    "its socket; free disk space; jobs left running by a daemon that is\n"
+    "gone; the store's integrity and schema version; folders of an older\n"
+    "home that need the operator. Changes nothing.\n"
+    "\n"
+    "Exit codes: 0 no problem (warnings allowed), 1 a problem found,\n"
+    "2 usage error.\n";
+
+enum level { OK, WARN, FAIL };
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+struct doctor {
+	struct sbuf text;
+	struct json w;
+	struct sbuf json;
+	int problems, warnings, as_json;
+};
+
+static void say(struct doctor *d, enum level lv, const char *check,
+    const char *fix, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void say(struct doctor *d, enum level lv, const char *check,
+    const char *fix, const char *fmt, ...)
+{
+	static const char *const names[] = { "ok", "warn", "FAIL" };
+	struct sbuf msg = SBUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	sbuf_vaddf(&msg, fmt, ap);
+	va_end(ap);
+	d->problems += lv == FAIL;
+	d->warnings += lv == WARN;
+	sbuf_addf(&d->text, "%-5s %s: %s\n", names[lv], check, msg.buf);
+	if (fix && lv != OK)
+		sbuf_addf(&d->text, "      fix: %s\n", fix);
+	json_obj(&d->w, NULL);
+	json_string(&d->w, "check", check);
+	json_string(&d->w, "status", lv == OK ? "ok" : lv == WARN ? "warning" :
+	    "problem");
+	json_string(&d->w, "message", msg.buf);
+	json_string(&d->w, "fix", lv == OK ? NULL : fix);
+	json_end(&d->w);
+	sbuf_release(&msg);
+}
+
+static void check_home(struct doctor *d, const char *home,
+    const struct config *conf)
+{
+	struct sbuf warn = SBUF_INIT;
+	char *fix = xasprintf("runner init --home %s (gives the home's files "
+	    "their modes)", home);
+	int n = 0;
+
+	home_audit(home, conf, &warn);
+	for (char *line = warn.buf, *nl; *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		*nl = '\0';
+		say(d, FAIL, "file modes", fix, "%s", line);
+		n++;
+	}
+	if (!n)
+		say(d, OK, "file modes", NULL, "the home, runner.yml, the store "
+		    "and the files runner.yml names");
+	sbuf_release(&warn);
+	free(fix);
+}
+
+static void check_confinement(struct doctor *d, const char *home,
+    const struct config *conf)
+{
+	if (conf->trust_repositories) {
+		say(d, WARN, "confinement", "set trust_repositories: false in "
+		    "runner.yml", "trust_repositories is true: repository code "
+		    "runs as the daemon's user%s", conf->isolate ?
+		    ", under bubblewrap" : ", unconfined");
+		return;
+	}
+	if (daemon_check_confinement(home, conf) < 0)
+		say(d, FAIL, "confinement", "see the message; 'runner init' as "
+		    "root creates the users", "%s", error_last());
+	else if (geteuid() == 0)
+		say(d, OK, "confinement", NULL, "repository code runs as '%s', "
+		    "production's commands as '%s'%s", conf->build_user,
+		    conf->release_user, conf->isolate ? ", under bubblewrap" : "");
+	else
+		say(d, OK, "confinement", NULL, "repository code runs under "
+		    "bubblewrap (user namespace)");
+}
+
+/* The repositories of runner.yml, and those that pushed (sorted, each
+ * once). */
+static void check_repos(struct doctor *d, const char *home,
+    const struct config *conf, struct store *st)
+{
+	char **v = NULL;
+	size_t n = 0;
+
+	if (st && store_repos(st, 0, &v, &n) < 0)
+		n = 0;
+	for (size_t i = 0; i < conf->nrepos; i++) {
+		v = xrealloc(v, (n + 1) * sizeof(*v));
+		v[n++] = xstrdup(conf->repos[i].path);
+	}
+	qsort(v, n, sizeof(*v), cmp_str);
+	if (!n)
+		say(d, WARN, "repositories", "runner install-hook REPO.git, or "
+		    "list them under 'repos' in runner.yml",
+		    "none in runner.yml and none has pushed");
+	for (size_t i = 0; i < n; i++) {
+		const char *repo = v[i];
+		char *problem, *fix, *what;
+		if (i && !strcmp(v[i], v[i - 1]))
+			continue;
+		what = xasprintf("repository %s", repo);
+		if (install_check(repo, home, "post-receive", &problem, &fix))
+			say(d, FAIL, what, fix, "%s", problem);
+		else
+			say(d, OK, what, NULL, "the hook queues its pushes here");
+		free(problem);
+		free(fix);
+		free(what);
+	}
+	strv_free_n(v, n);
+}
+
+static void check_daemon(struct doctor *d, const char *home,
+    struct store *st, int *running)
+{
+	char *sock = xasprintf("%s/%s", home, SOCKET_FILE);
+	char *fix = xasprintf("start it: systemctl start runner, or runner "
+	    "serve --home %s", home);
+	struct stat sb;
+	int pid = daemon_pid(home);
+	char *paused = NULL;
+
+	*running = pid > 0;
+	if (pid <= 0)
+		say(d, WARN, "daemon", fix, "not running: pushes queue, and "
+		    "their jobs wait for it");
+	else if (lstat(sock, &sb) < 0 || !S_ISSOCK(sb.st_mode))
+		say(d, FAIL, "daemon", "restart the daemon: it makes the socket "
+		    "again", "running (pid %d) but '%s' is not its socket: "
+		    "pushes are seen only by its once-a-second look", pid, sock);
+	else
+		say(d, OK, "daemon", NULL, "running (pid %d), socket %s", pid,
+		    sock);
+	if (st && store_setting_get(st, SETTING_PAUSED, &paused, NULL) == 1)
+		say(d, WARN, "queue", "runner resume", "paused by %s: no job "
+		    "starts", paused);
+	free(paused);
+	free(sock);
+	free(fix);
+}
+
+static void check_disk(struct doctor *d, const char *home)
+{
+	struct statvfs vfs;
+	struct sbuf sb = SBUF_INIT;
+
+	if (statvfs(home, &vfs) < 0) {
+		say(d, FAIL, "disk", NULL, "cannot see the free space of '%s': "
+		    "%s", home, strerror(errno));
+		return;
+	}
+	int64_t avail = (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize;
+	int64_t size = (int64_t)vfs.f_blocks * (int64_t)vfs.f_frsize;
+	format_bytes(&sb, avail);
+	if (avail < 512LL * 1024 * 1024 || (size && avail * 20 < size))
+		say(d, FAIL, "disk", "runner gc (and a shorter 'retention' in "
+		    "runner.yml), or more space", "%s free on the home's file "
+		    "system (%.0f%%): jobs fail when it is full", sb.buf, size ?
+		    100.0 * (double)avail / (double)size : 0.0);
+	else
+		say(d, OK, "disk", NULL, "%s free", sb.buf);
+	sbuf_release(&sb);
+}
+
+static void check_store(struct doctor *d, struct store *st, int running)
+{
+	struct job **v = NULL;
+	size_t n = 0, stale = 0;
+	int64_t first = 0;
+
+	if (store_jobs_list(st, 0, &v, &n) < 0) {
+		say(d, FAIL, "jobs", NULL, "%s", error_last());
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (v[i]->state == JOB_RUNNING && (!running ||
+		    (v[i]->worker_pid > 0 && kill(v[i]->worker_pid, 0) < 0 &&
+		    errno == ESRCH))) {
+			stale++;
+			if (!first)
+				first = v[i]->id;
+		}
+	if (stale)
+		say(d, FAIL, "jobs", running ? "restart the daemon: it queues "
+		    "them again" : "start the daemon: it queues them again",
+		    "%zu job%s recorded running with no worker (#%lld%s)", stale,
+		    stale == 1 ? "" : "s", (long long)first, stale > 1 ?
+		    " and more" : "");
+	else
+		say(d, OK, "jobs", NULL, "none left running by a daemon that is "
+		    "gone");
+	jobs_free(v, n);
+}
+
+/* PRAGMA quick_check through a connection of its own (read-only). */
+static void check_integrity(struct doctor *d, const char *home,
+    struct store *st)
+{
+	char *path = xasprintf("%s/%s", home, STORE_FILE);
+	sqlite3 *db = NULL;
+	sqlite3_stmt *q = NULL;
+	struct sbuf errs = SBUF_INIT;
+	int version = store_schema_version(st), rows = 0;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) ==
+	    SQLITE_OK && sqlite3_busy_timeout(db, 10000) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &q, NULL) ==
+	    SQLITE_OK) {
+		while (sqlite3_step(q) == SQLITE_ROW) {
+			const char *t = (const char *)sqlite3_column_text(q, 0);
+			if (t && strcmp(t, "ok") && rows++ < 3)
+				sbuf_addf(&errs, "%s%s", errs.len ? "; " : "", t);
+		}
+	} else {
+		sbuf_addf(&errs, "%s", db ? sqlite3_errmsg(db) : "cannot open");
+		rows = 1;
+	}
+	sqlite3_finalize(q);
+	sqlite3_close(db);
+	for (size_t i = 0; i < errs.len; i++)
+		if (errs.buf[i] == '\n')
+			errs.buf[i] = ' ';
+	if (rows)
+		say(d, FAIL, "store", "stop the daemon, copy runner.db away, and "
+		    "recover it with sqlite3's .recover", "'%s' is damaged: %s",
+		    path, errs.buf);
+	else if (version != store_migrations())
+		say(d, FAIL, "store", "upgrade the runner", "schema version %d, "
+		    "not the %d this runner knows", version, store_migrations());
+	else
+		say(d, OK, "store", NULL, "integrity ok, schema version %d",
+		    version);
+	sbuf_release(&errs);
+	free(path);
+}
+
+/* HOME/state/NAME of runner 0.1 (no "-" and 16 hex digits): left when
+ * more than one repository of that name deploys. */
+static void check_old_folders(struct doctor *d, const char *home)
+{
+	for (int k = 0; k < 2; k++) {
+		char *dir = xasprintf("%s/%s", home, k ? "backups" : "state");
+		DIR *dp = opendir(dir);
+		struct dirent *de;
+		while (dp && (de = readdir(dp))) {
+			const char *dash = strrchr(de->d_name, '-');
+			if (de->d_name[0] == '.' || (dash && strlen(dash) == 17 &&
+			    strspn(dash + 1, "0123456789abcdef") == 16))
+				continue;
+			char *fix = xasprintf("move what belongs to each repository "
+			    "into %s/%s-HASH/ENV (the name 'runner show' of a "
+			    "deployment gives in its log), then remove it", dir,
+			    de->d_name);
+			say(d, FAIL, "old folder", fix, "%s/%s is named by a "
+			    "repository's last path component alone, which more "
+			    "than one repository has", dir, de->d_name);
+			free(fix);
+		}
+		if (dp)
+			closedir(dp);
+		free(dir);
+	}
+}
+
+int cmd_doctor(int argc, char **argv)
+{
+	const char *home_opt = NULL;
+	struct doctor d = { .text = SBUF_INIT, .json = SBUF_INIT };
+	struct config *conf = NULL;
+	struct store *st = NULL;
+	struct stat sb;
+	int as_json = 0, rc, running = 0;
+	char *home;
+
+	const struct opt opts[] = {
+		OPT_BOOL(0, "json", &as_json, "print the checks as JSON"),
+		OPT_END(),
+	};
+
+	if ((rc = cli_parse(argc, argv, usage, opts, &home_opt)) >= 0)
+		return rc;
+	if (optind != argc)
+		return cli_usage(usage);
+	home = cli_home(home_opt);
+	json_init(&d.w, &d.json);
+	json_obj(&d.w, NULL);
+	json_string(&d.w, "home", home);
+	json_arr(&d.w, "checks");
+	if (stat(home, &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+		char *fix = xasprintf("runner init --home %s", home);
+		say(&d, FAIL, "home", fix, "'%s' is not a runner home", home);
+		free(fix);
+		goto done;
+	}
+	if (config_load(home, &conf) < 0) {
+		say(&d, FAIL, "runner.yml", "correct it (runner check names the "
+		    "line); the daemon keeps the last good one", "%s",
+		    error_last());
+	} else {
+		say(&d, OK, "runner.yml", NULL, "%zu repositor%s, %zu notify "
+		    "target%s", conf->nrepos, conf->nrepos == 1 ? "y" : "ies",
+		    conf->nnotify, conf->nnotify == 1 ? "" : "s");
+	}
+	if (store_open(home, STORE_OPEN, &st) < 0) {
+		say(&d, FAIL, "store", "runner init, or start the daemon as the "
+		    "runner's user", "%s", error_last());
+		st = NULL;
+	}
+	if (conf) {
+		check_home(&d, home, conf);
+		check_confinement(&d, home, conf);
+		check_repos(&d, home, conf, st);
+	}
+	check_daemon(&d, home, st, &running);
+	check_disk(&d, home);
+	if (st) {
+		check_store(&d, st, running);
+		check_integrity(&d, home, st);
+	}
+	check_old_folders(&d, home);
+done:
+	json_end(&d.w);
+	json_int(&d.w, "problems", d.problems);
+	json_int(&d.w, "warnings", d.warnings);
+	json_end(&d.w);
+	if (as_json)
+		printf("%s\n", d.json.buf);
+	else
+		printf("%s%d problem%s, %d warning%s\n", d.text.buf, d.problems,
+		    d.problems == 1 ? "" : "s", d.warnings,
+		    d.warnings == 1 ? "" : "s");
+	store_close(st);
+	config_free(conf);
+	sbuf_release(&d.text);
+	sbuf_release(&d.json);
+	free(home);
+	return d.problems ? EXIT_FAIL : EXIT_OK;
+}

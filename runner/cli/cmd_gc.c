@@ -1,0 +1,102 @@
+/*
+ * runner gc: remove what runner.yml's retention lets go, and say what it
+ * freed. The daemon runs it every retention 'interval'.
+ */
+#include "admin.h"
+#include "cli.h"
+#include "config.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: runner gc [--home DIR] [--dry-run] [--verbose] [--quiet]\n"
+    "\n"
+    "Remove what runner.yml's 'retention' lets go: builds beyond the\n"
+    "newest 'builds' of their branch or older than 'build_age' (record,\n"
+    "logs, artifact, workspace), logs and artifacts past their age, kept\n"
+    "workspaces, and release folders (with their backups) beyond the\n"
+    "newest 'releases' of each environment; then give the store's freed\n"
+    "pages back. Never removed: queued or running jobs, deployment\n"
+    "records, an environment's current and previous release, the builds\n"
+    "deployments came from and the artifacts of kept releases, jobs with\n"
+    "notifications not yet delivered. Prints what it freed, by kind, and\n"
+    "keeps the home's disk use for 'runner status'. Safe while the daemon\n"
+    "runs; the daemon runs it every retention 'interval' (default 1h).\n";
+
+int cmd_gc(int argc, char **argv)
+{
+	const char *home_opt = NULL;
+	struct cli_session cs = { 0 };
+	struct config *conf = NULL;
+	struct gc_report rep;
+	struct sbuf sb = SBUF_INIT;
+	int dry = 0, verbose = 0, quiet = 0, rc;
+	int64_t total = 0;
+
+	const struct opt opts[] = {
+		OPT_BOOL('n', "dry-run", &dry, "say what would be removed, "
+		    "remove nothing"),
+		OPT_BOOL('v', "verbose", &verbose, "name every file and "
+		    "folder removed"),
+		OPT_BOOL('q', "quiet", &quiet, "one log line, and only when "
+		    "something was freed (the daemon's)"),
+		OPT_END(),
+	};
+
+	if ((rc = cli_parse(argc, argv, usage, opts, &home_opt)) >= 0)
+		return rc;
+	if (optind != argc)
+		return cli_usage(usage);
+	rc = EXIT_FAIL;
+	if (cli_open(home_opt, &cs) < 0)
+		goto out;
+	if (config_load(cs.home, &conf) < 0 ||
+	    store_gc(cs.store, cs.home, &conf->retention, dry,
+	    verbose ? stdout : NULL, &rep) < 0) {
+		cli_error("%s", error_last());
+		goto out;
+	}
+	for (int k = 0; k < GC_KINDS; k++)
+		total += rep.bytes[k];
+	rc = EXIT_OK;
+	if (quiet) {
+		if (!total && !rep.count[GC_BUILDS])
+			goto out;
+		const char *sep = " (";
+		format_bytes(&sb, total);
+		for (int k = 0; k < GC_STORE; k++)
+			if (rep.count[k]) {
+				sbuf_addf(&sb, "%s%lld %s", sep,
+				    (long long)rep.count[k], gc_kind_name(k));
+				sep = ", ";
+			}
+		log_line("collected: freed %s%s", sb.buf, *sep == ',' ? ")" : "");
+		goto out;
+	}
+	for (int k = 0; k < GC_KINDS; k++) {
+		static const char *const what[GC_KINDS] = {
+			"records", "folders", "files", "folders", "folders",
+			"folders", "",
+		};
+		if (k == GC_STORE && !rep.count[k])
+			continue;
+		sbuf_reset(&sb);
+		if (k != GC_BUILDS)
+			format_bytes(&sb, rep.bytes[k]);
+		if (k == GC_STORE)
+			printf("%-11s %15s %10s\n", gc_kind_name(k), "", sb.buf);
+		else
+			printf("%-11s %6lld %-8s %10s\n", gc_kind_name(k),
+			    (long long)rep.count[k], what[k], sb.buf);
+	}
+	sbuf_reset(&sb);
+	format_bytes(&sb, total);
+	printf("%s %s\n", dry ? "would free" : "freed", sb.buf);
+out:
+	sbuf_release(&sb);
+	config_free(conf);
+	cli_close(&cs);
+	return rc;
+}

@@ -1,0 +1,77 @@
+/*
+ * runner pause / runner resume: hold the queue (for an upgrade, a
+ * migration of the server), and release it.
+ */
+#include "admin.h"
+#include "cli.h"
+#include "util.h"
+#include "wake.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+#include <string.h>
+
+static const char pause_usage[] =
+    "usage: runner pause [--home DIR]\n"
+    "\n"
+    "Hold the queue: no job starts until 'runner resume'. Pushes still\n"
+    "queue their jobs, running jobs finish, notifications are still\n"
+    "sent; 'runner status' says the queue is paused, by whom and since\n"
+    "when. Pausing a paused queue changes nothing.\n";
+
+static const char resume_usage[] =
+    "usage: runner resume [--home DIR]\n"
+    "\n"
+    "Release a queue held by 'runner pause': the daemon starts the jobs\n"
+    "queued meanwhile, oldest first.\n";
+
+static int pause_or_resume(int argc, char **argv, int pause)
+{
+	const char *usage = pause ? pause_usage : resume_usage;
+	const char *home_opt = NULL;
+	struct cli_session cs = { 0 };
+	char *by = NULL;
+	int rc, was;
+
+	if ((rc = cli_parse(argc, argv, usage, NULL, &home_opt)) >= 0)
+		return rc;
+	if (optind != argc)
+		return cli_usage(usage);
+	rc = EXIT_FAIL;
+	if (cli_open(home_opt, &cs) < 0)
+		goto out;
+	if ((was = store_setting_get(cs.store, SETTING_PAUSED, NULL, NULL)) < 0)
+		goto fail;
+	if (pause) {
+		by = cli_user_name();
+		if (!was && store_setting_set(cs.store, SETTING_PAUSED, by) < 0)
+			goto fail;
+		printf(was ? "the queue was already paused\n" : "paused the "
+		    "queue: no job starts until 'runner resume'\n");
+	} else {
+		if (was && store_setting_set(cs.store, SETTING_PAUSED, NULL) < 0)
+			goto fail;
+		/* the daemon looks for work at once */
+		wake_send(cs.home, WAKE_JOBS);
+		printf(was ? "resumed the queue\n" : "the queue was not "
+		    "paused\n");
+	}
+	rc = EXIT_OK;
+	goto out;
+fail:
+	cli_error("%s", error_last());
+out:
+	free(by);
+	cli_close(&cs);
+	return rc;
+}
+
+int cmd_pause(int argc, char **argv)
+{
+	return pause_or_resume(argc, argv, 1);
+}
+
+int cmd_resume(int argc, char **argv)
+{
+	return pause_or_resume(argc, argv, 0);
+}

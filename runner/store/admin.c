@@ -1,0 +1,523 @@
+/*
+ * Settings and collection (admin.h).
+ *
+ * What a collection keeps, whatever runner.yml's retention says:
+ *   - queued and running jobs, and every file of theirs;
+ *   - deployment records (the history of what served where);
+ *   - per repository and environment: the current release, the one it
+ *     replaced, the deployment under way, and the newest `releases`
+ *     release folders, with their backups;
+ *   - the builds any deployment came from (their records), and the
+ *     artifacts of those whose release is kept (a rollback extracts it
+ *     again);
+ *   - jobs with a notification not yet delivered (or an event not yet
+ *     made into notifications).
+ * Of the rest, an ended build goes (record, logs, artifact, workspace)
+ * when it is older than `build_age` or not among the newest `builds` of
+ * its repository and branch; logs, artifacts and kept workspaces go after
+ * their ages; folders of jobs the store no longer knows go. A job newer
+ * than what was read is never touched.
+ */
+#include "admin.h"
+#include "config.h"
+#include "state.h"
+#include "store.h"
+#include "store_int.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum q {
+	Q_SET_GET = BASE_ADMIN, Q_SET_PUT, Q_SET_DEL, Q_GC_JOBS, Q_GC_ENVS,
+	Q_GC_PENDING, Q_GC_UNRETRY, Q_GC_STAGES, Q_GC_ARTS, Q_GC_CHECKS,
+	Q_GC_NOTIFS, Q_GC_EVENTS, Q_GC_MAY, Q_GC_JOB,
+	Q_ADMIN_END
+};
+_Static_assert((int)Q_ADMIN_END <= (int)STMT_SLOTS, "admin statements overlap");
+
+#define ENDED "state NOT IN (" SQ(N_QUEUED) ", " SQ(N_RUNNING) ")"
+
+static sql_table sql = {
+	[Q_SET_GET] = "SELECT value, updated_ms FROM settings WHERE key = ?1",
+	[Q_SET_PUT] = "INSERT INTO settings (key, value, updated_ms) VALUES "
+	    "(?1, ?2, ?3) ON CONFLICT (key) DO UPDATE SET value = ?2, "
+	    "updated_ms = ?3",
+	[Q_SET_DEL] = "DELETE FROM settings WHERE key = ?1",
+	/* grouped as retention counts: builds by repository and branch,
+	 * deployments by repository and environment, newest first */
+	[Q_GC_JOBS] = "SELECT id, kind, state, coalesce(finished_ms, "
+	    "created_ms), source_job, previous, release_dir IS NOT NULL, "
+	    "repo || char(0) || CASE kind WHEN 'build' THEN ref ELSE env END "
+	    "FROM jobs ORDER BY kind, repo, CASE kind WHEN 'build' THEN ref "
+	    "ELSE env END, id DESC",
+	[Q_GC_ENVS] = "SELECT release, last FROM environments",
+	/* events not yet routed are notifications not yet made */
+	[Q_GC_PENDING] = "SELECT job_id FROM notifications WHERE state = "
+	    SQ(N_PENDING) " UNION SELECT job_id FROM events WHERE routed = 0",
+	[Q_GC_UNRETRY] = "UPDATE jobs SET retry_of = NULL WHERE retry_of = ?1",
+	[Q_GC_STAGES] = "DELETE FROM stages WHERE job_id = ?1",
+	[Q_GC_ARTS] = "DELETE FROM artifacts WHERE job_id = ?1",
+	[Q_GC_CHECKS] = "DELETE FROM checks WHERE job_id = ?1",
+	[Q_GC_NOTIFS] = "DELETE FROM notifications WHERE job_id = ?1",
+	[Q_GC_EVENTS] = "DELETE FROM events WHERE job_id = ?1",
+	/* checked again as it goes: ended, nothing came from it, nothing
+	 * of it waits to be delivered */
+	[Q_GC_JOB] = "DELETE FROM jobs WHERE id = ?1",
+	[Q_GC_MAY] = "SELECT count(*) FROM jobs WHERE id = ?1 AND kind = 'build' AND "
+	    ENDED " AND NOT EXISTS (SELECT 1 FROM jobs d WHERE d.source_job = "
+	    "?1) AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.job_id "
+	    "= ?1 AND n.state = " SQ(N_PENDING) ") AND NOT EXISTS (SELECT 1 "
+	    "FROM events e WHERE e.job_id = ?1 AND e.routed = 0)",
+};
+
+int store_setting_get(struct store *s, const char *key, char **value,
+    int64_t *ms)
+{
+	sqlite3_stmt *st = stmt_bound(s, Q_SET_GET, sql, ARGS(arg_text(key)));
+	int rc;
+
+	if (value)
+		*value = NULL;
+	if (!st)
+		return -1;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if (value)
+			*value = col_text(st, 0);
+		if (ms)
+			*ms = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_error(s, "read a setting");
+	return rc == SQLITE_ROW;
+}
+
+int store_setting_set(struct store *s, const char *key, const char *value)
+{
+	if (!value)
+		return run(s, Q_SET_DEL, sql, "remove a setting",
+		    ARGS(arg_text(key)));
+	return run(s, Q_SET_PUT, sql, "change a setting",
+	    ARGS(arg_text(key), arg_text(value), arg_int(now_ms())));
+}
+
+const char *gc_kind_name(enum gc_kind k)
+{
+	static const char *const names[GC_KINDS] = {
+		[GC_BUILDS] = "builds", [GC_LOGS] = "logs",
+		[GC_ARTIFACTS] = "artifacts", [GC_WORKSPACES] = "workspaces",
+		[GC_RELEASES] = "releases", [GC_BACKUPS] = "backups",
+		[GC_STORE] = "store",
+	};
+	return names[k];
+}
+
+/* One job as a collection sees it. */
+struct gjob {
+	int64_t id;
+	int64_t ended_ms;	/* 0: queued or running */
+	int64_t source, previous;
+	unsigned deploy : 1, release : 1;
+	unsigned keep_record : 1;	/* a build that must stay */
+	unsigned keep_release : 1;	/* a release folder that must stay */
+	unsigned keep_artifact : 1;
+	unsigned doomed : 1;		/* a build whose record goes */
+	unsigned removed : 1;		/* and went */
+	int rank;			/* 1: newest of its group */
+};
+
+struct gc {
+	struct store *s;
+	const char *home;
+	const struct retention *r;
+	int dry_run;
+	FILE *verbose;
+	struct gc_report *out;
+	int64_t now;
+	struct gjob *v;		/* sorted by id */
+	size_t n;
+	int64_t max_id;		/* newer jobs are not looked at */
+};
+
+static int by_id(const void *a, const void *b)
+{
+	const struct gjob *x = a, *y = b;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static struct gjob *find(const struct gc *g, int64_t id)
+{
+	struct gjob key = { .id = id };
+	return id ? bsearch(&key, g->v, g->n, sizeof(*g->v), by_id) : NULL;
+}
+
+/* Read every job (ranked in its group), then mark what must stay. */
+static int load(struct gc *g)
+{
+	sqlite3_stmt *st = stmt(g->s, Q_GC_JOBS, sql);
+	char *group = NULL;
+	size_t cap = 0, group_len = 0;
+	int rank = 0, rc, error = 0;
+	int64_t *ids = NULL;
+	size_t nids = 0;
+
+	if (!st)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct gjob *j;
+		const char *grp = (const char *)sqlite3_column_blob(st, 7);
+		int glen = sqlite3_column_bytes(st, 7);
+		const char *state = (const char *)sqlite3_column_text(st, 2);
+		int ended = strcmp(state, N_QUEUED) && strcmp(state, N_RUNNING);
+		if (g->n == cap) {
+			cap = cap ? 2 * cap : 1024;
+			g->v = xrealloc(g->v, cap * sizeof(*g->v));
+		}
+		j = &g->v[g->n++];
+		memset(j, 0, sizeof(*j));
+		j->id = sqlite3_column_int64(st, 0);
+		j->deploy = !strcmp((const char *)sqlite3_column_text(st, 1),
+		    "deploy");
+		j->ended_ms = ended ? sqlite3_column_int64(st, 3) : 0;
+		if (!j->ended_ms && ended)
+			j->ended_ms = 1;
+		j->source = sqlite3_column_int64(st, 4);
+		j->previous = sqlite3_column_int64(st, 5);
+		j->release = sqlite3_column_int(st, 6) != 0;
+		if (!group || group_len != (size_t)glen ||
+		    memcmp(group, grp ? grp : "", group_len)) {
+			free(group);
+			group_len = (size_t)glen;
+			group = xmalloc(group_len + 1);
+			memcpy(group, grp ? grp : "", group_len);
+			rank = 0;
+		}
+		/* only what counts: ended builds, releases */
+		if (j->deploy ? j->release : ended)
+			j->rank = ++rank;
+		if (j->id > g->max_id)
+			g->max_id = j->id;
+	}
+	free(group);
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return db_error(g->s, "read the jobs");
+	qsort(g->v, g->n, sizeof(*g->v), by_id);
+
+	/* releases that stay: under way, newest, current, the one before */
+	for (size_t i = 0; i < g->n; i++) {
+		struct gjob *j = &g->v[i];
+		if (j->deploy && (!j->ended_ms || (j->release &&
+		    j->rank <= g->r->releases)))
+			j->keep_release = 1;
+	}
+	st = stmt(g->s, Q_GC_ENVS, sql);
+	if (!st)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		for (int c = 0; c < 2; c++) {
+			struct gjob *j = find(g, sqlite3_column_int64(st, c));
+			if (!j)
+				continue;
+			j->keep_release = 1;
+			if (c == 0 && (j = find(g, j->previous)))
+				j->keep_release = 1;
+		}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return db_error(g->s, "read the environments");
+
+	/* builds that stay: a deployment came from them (their artifact
+	 * too, while its release stays), or a notification waits */
+	for (size_t i = 0; i < g->n; i++) {
+		struct gjob *j = &g->v[i], *b;
+		if (!j->deploy || !(b = find(g, j->source)))
+			continue;
+		b->keep_record = 1;
+		if (j->keep_release)
+			b->keep_artifact = 1;
+	}
+	st = stmt(g->s, Q_GC_PENDING, sql);
+	if (!st || (error = ids_of(g->s, st, &ids, &nids)) < 0)
+		return st ? error : -1;
+	for (size_t i = 0; i < nids; i++) {
+		struct gjob *j = find(g, ids[i]);
+		if (j)
+			j->keep_record = 1;
+	}
+	free(ids);
+
+	for (size_t i = 0; i < g->n; i++) {
+		struct gjob *j = &g->v[i];
+		if (j->deploy || !j->ended_ms || j->keep_record)
+			continue;
+		j->doomed = j->rank > g->r->builds || (g->r->build_age_ms &&
+		    j->ended_ms < g->now - g->r->build_age_ms);
+	}
+	return 0;
+}
+
+/* The records of doomed builds, in one transaction. */
+static int remove_records(struct gc *g)
+{
+	static const int steps[] = { Q_GC_UNRETRY, Q_GC_STAGES, Q_GC_ARTS,
+		Q_GC_CHECKS, Q_GC_NOTIFS, Q_GC_EVENTS, Q_GC_JOB };
+	int error;
+
+	if (g->dry_run) {
+		for (size_t i = 0; i < g->n; i++)
+			g->out->count[GC_BUILDS] += g->v[i].doomed;
+		return 0;
+	}
+	if ((error = begin(g->s)) < 0)
+		return error;
+	for (size_t i = 0; i < g->n && error == 0; i++) {
+		struct gjob *j = &g->v[i];
+		if (!j->doomed)
+			continue;
+		/* what was read may have changed since: a build that must
+		 * stay after all does */
+		if (first_id(g->s, Q_GC_MAY, sql, ARGS(arg_int(j->id))) != 1) {
+			j->doomed = 0;
+			continue;
+		}
+		for (size_t k = 0; k < sizeof(steps) / sizeof(*steps) &&
+		    error == 0; k++)
+			error = run(g->s, steps[k], sql, "remove a build",
+			    ARGS(arg_int(j->id)));
+		if (error < 0)
+			break;
+		j->removed = 1;
+		g->out->count[GC_BUILDS]++;
+	}
+	if (error == 0)
+		error = commit(g->s);
+	if (error < 0) {
+		rollback(g->s);
+		for (size_t i = 0; i < g->n; i++)
+			g->v[i].removed = 0;
+		g->out->count[GC_BUILDS] = 0;
+	}
+	return error;
+}
+
+/* Disk space taken by what is at `name` in `dirfd`, all of it. */
+static int64_t du_at(int dirfd, const char *name)
+{
+	struct stat st;
+	int64_t total;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;
+	total = (int64_t)st.st_blocks * 512;
+	if (S_ISDIR(st.st_mode)) {
+		int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+		struct dirent *de;
+		if (!d) {
+			if (fd >= 0)
+				close(fd);
+			return total;
+		}
+		while ((de = readdir(d)))
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+				total += du_at(fd, de->d_name);
+		closedir(d);
+	}
+	return total;
+}
+
+/* A job id from a folder entry ("123", or "123.tar.zst" with `suffix`);
+ * 0 when it is not one. */
+static int64_t entry_id(const char *name, const char *suffix)
+{
+	char *end;
+	long long id;
+
+	if (*name < '1' || *name > '9')
+		return 0;
+	errno = 0;
+	id = strtoll(name, &end, 10);
+	if (errno || strcmp(end, suffix ? suffix : ""))
+		return 0;
+	return id;
+}
+
+/* Does the entry of job `id` of kind `k` go? */
+static int goes(const struct gc *g, enum gc_kind k, int64_t id)
+{
+	const struct retention *r = g->r;
+	const struct gjob *j = find(g, id);
+	int64_t age_ms = 0;
+
+	if (id > g->max_id)
+		return 0;	/* newer than what was read */
+	if (!j)
+		return 1;	/* the store does not know it (any more) */
+	if (!j->ended_ms)
+		return 0;
+	if (j->removed || (g->dry_run && j->doomed))
+		return 1;
+	switch (k) {
+	case GC_LOGS:
+		age_ms = r->logs_ms;
+		break;
+	case GC_ARTIFACTS:
+		if (j->keep_artifact)
+			return 0;
+		age_ms = r->artifacts_ms;
+		break;
+	case GC_WORKSPACES:
+		age_ms = r->workspaces_ms;
+		break;
+	case GC_RELEASES:
+	case GC_BACKUPS:
+		return j->deploy && !j->keep_release;
+	default:
+		return 0;
+	}
+	return age_ms > 0 && j->ended_ms < g->now - age_ms;
+}
+
+/* Collect in folder `path`, whose entries are named by job ids (with
+ * `suffix`), `depth` folders down (releases/ENV/ID: 1). */
+static void sweep(struct gc *g, enum gc_kind k, const char *path,
+    const char *suffix, int depth)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char *sub;
+		int64_t id;
+		if (de->d_name[0] == '.')
+			continue;
+		sub = xasprintf("%s/%s", path, de->d_name);
+		if (depth > 0) {
+			sweep(g, k, sub, suffix, depth - 1);
+		} else if ((id = entry_id(de->d_name, suffix)) && goes(g, k, id)) {
+			int64_t bytes = du_at(dirfd(d), de->d_name);
+			if (g->verbose)
+				fprintf(g->verbose, "%s\n", sub);
+			if (g->dry_run || rm_rf(sub) == 0) {
+				g->out->count[k]++;
+				g->out->bytes[k] += bytes;
+			} else {
+				log_line("warning: %s", error_last());
+			}
+		}
+		free(sub);
+	}
+	closedir(d);
+}
+
+static int64_t file_size(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 ? (int64_t)st.st_blocks * 512 : 0;
+}
+
+/* The store's size (with its WAL), and space the deletions freed given
+ * back: an older store is turned to incremental vacuum first, once. */
+static int compact(struct gc *g, const char *db)
+{
+	char *wal = xasprintf("%s-wal", db);
+	int64_t before = file_size(db) + file_size(wal);
+	sqlite3_stmt *st = NULL;
+	int mode = 2, error = 0;
+
+	if (sqlite3_prepare_v2(g->s->db, "PRAGMA auto_vacuum", -1, &st,
+	    NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+		mode = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	if (mode != 2)
+		error = exec_sql(g->s, "PRAGMA auto_vacuum = INCREMENTAL; VACUUM",
+		    "turn on incremental vacuum");
+	else
+		error = exec_sql(g->s, "PRAGMA incremental_vacuum",
+		    "give freed pages back");
+	if (error == 0)
+		sqlite3_wal_checkpoint_v2(g->s->db, NULL,
+		    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	int64_t after = file_size(db) + file_size(wal);
+	if (before > after) {
+		g->out->count[GC_STORE] = 1;
+		g->out->bytes[GC_STORE] = before - after;
+	}
+	free(wal);
+	return error;
+}
+
+/* The home's disk use by kind, kept for `runner status`. */
+static int measure(struct gc *g, const char *db)
+{
+	static const char *const dirs[GC_KINDS] = {
+		[GC_LOGS] = "logs", [GC_ARTIFACTS] = "artifacts",
+		[GC_WORKSPACES] = "work", [GC_RELEASES] = "releases",
+		[GC_BACKUPS] = "backups",
+	};
+	struct sbuf sb = SBUF_INIT;
+	char *wal = xasprintf("%s-wal", db);
+	int error;
+
+	g->out->usage[GC_BUILDS] = du_at(AT_FDCWD, g->home);
+	for (int k = GC_LOGS; k < GC_STORE; k++) {
+		char *p = xasprintf("%s/%s", g->home, dirs[k]);
+		g->out->usage[k] = du_at(AT_FDCWD, p);
+		free(p);
+	}
+	g->out->usage[GC_STORE] = file_size(db) + file_size(wal);
+	free(wal);
+	sbuf_addf(&sb, "home=%lld", (long long)g->out->usage[GC_BUILDS]);
+	for (int k = GC_LOGS; k < GC_KINDS; k++)
+		sbuf_addf(&sb, " %s=%lld", gc_kind_name(k),
+		    (long long)g->out->usage[k]);
+	error = store_setting_set(g->s, SETTING_DISK, sb.buf);
+	sbuf_release(&sb);
+	return error;
+}
+
+int store_gc(struct store *s, const char *home, const struct retention *r,
+    int dry_run, FILE *verbose, struct gc_report *out)
+{
+	struct gc g = { .s = s, .home = home, .r = r, .dry_run = dry_run,
+	    .verbose = verbose, .out = out, .now = now_ms() };
+	char *p;
+	int error;
+
+	memset(out, 0, sizeof(*out));
+	if ((error = load(&g)) < 0 || (error = remove_records(&g)) < 0)
+		goto out;
+	p = xasprintf("%s/logs", home);
+	sweep(&g, GC_LOGS, p, NULL, 0);
+	free(p);
+	p = xasprintf("%s/artifacts", home);
+	sweep(&g, GC_ARTIFACTS, p, ".tar.zst", 0);
+	free(p);
+	p = xasprintf("%s/work", home);
+	sweep(&g, GC_WORKSPACES, p, NULL, 0);
+	free(p);
+	p = xasprintf("%s/releases", home);
+	sweep(&g, GC_RELEASES, p, NULL, 1);	/* releases/ENV/ID */
+	free(p);
+	p = xasprintf("%s/backups", home);
+	sweep(&g, GC_BACKUPS, p, NULL, 2);	/* backups/REPO/ENV/ID */
+	free(p);
+	p = xasprintf("%s/%s", home, STORE_FILE);
+	if (!dry_run && (error = compact(&g, p)) == 0)
+		error = measure(&g, p);
+	free(p);
+out:
+	free(g.v);
+	return error;
+}
