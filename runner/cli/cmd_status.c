@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "config.h"
 #include "admin.h"
+#include "view.h"
 #include "daemon.h"
 #include "home.h"
 #include "json.h"
@@ -36,25 +37,6 @@ static const char usage[] =
     "repositories). An environment whose serving release has files that\n"
     "changed since it was extracted is shown as TAMPERED.\n";
 
-#define OPEN_NOTIFICATIONS 10
-
-/* SETTING_DISK: "home=N logs=N ..." as `runner gc` measured it. */
-static void disk_json(struct json *w, char *disk, int64_t ms)
-{
-	json_obj(w, "disk");
-	json_id(w, "measured", disk ? ms : 0);
-	for (char *p = disk, *tok; p && (tok = strsep(&p, " "));) {
-		char *eq = strchr(tok, '=');
-		if (!eq)
-			continue;
-		*eq = '\0';
-		json_int(w, tok, strtoll(eq + 1, NULL, 10));
-		*eq = '=';
-		if (p)
-			p[-1] = ' ';
-	}
-	json_end(w);
-}
 
 static void disk_line(struct sbuf *out, const char *disk, int64_t ms)
 {
@@ -162,39 +144,6 @@ static void job_line(struct sbuf *sb, const struct job *j, int tty)
 	}
 }
 
-static void env_json(struct json *w, struct store *st,
-    const struct env_rec *e)
-{
-	const struct job *cur = e->current, *last = e->latest;
-	int changed = 0;
-	char *first = NULL;
-	const char *rs = cur ? cli_release_state(st, cur, &changed, &first) :
-	    NULL;
-
-	json_obj(w, NULL);
-	json_string(w, "repo", e->repo);
-	json_string(w, "name", e->name);
-	json_string(w, "state", env_state_name(e->state));
-	json_id(w, "release", cur ? cur->id : 0);
-	json_string(w, "commit", cur ? cur->commit : NULL);
-	json_string(w, "tag", cur ? cur->tag : NULL);
-	json_id(w, "job", cur ? cur->source_job : 0);
-	json_int(w, "updated_ms", e->updated_ms);
-	json_id(w, "last_deploy", last ? last->id : 0);
-	json_string(w, "last_state", last ? job_state_name(last->state) : NULL);
-	if (last) {
-		json_checks(w, "checks", last);
-	} else {
-		json_arr(w, "checks");
-		json_end(w);
-	}
-	json_string(w, "release_files", rs);
-	json_int(w, "changed_files", changed);
-	json_string(w, "first_changed", first);
-	json_end(w);
-	free(first);
-}
-
 static void env_line(struct sbuf *sb, struct store *st,
     const struct env_rec *e, int tty)
 {
@@ -254,19 +203,12 @@ static void env_line(struct sbuf *sb, struct store *st,
 
 int cmd_status(int argc, char **argv)
 {
-	char *paused = NULL, *disk = NULL;
-	int64_t paused_ms = 0, disk_ms = 0;
 	const char *home_opt = NULL;
 	struct cli_session cs = { 0 };
+	struct status_view v = { 0 };
 	int json = 0, limit = -1;
-	struct job **jobs = NULL;
-	struct env_rec **envs = NULL;
-	struct notification **notes = NULL;
-	struct sbuf out = SBUF_INIT, warn = SBUF_INIT;
-	size_t n = 0, nenvs = 0, nnotes = 0;
-	int64_t pending = 0, dead = 0;
+	struct sbuf out = SBUF_INIT;
 	int rc;
-	const char *home;
 
 	const struct opt opts[] = {
 		OPT_BOOL(0, "json", &json, "print JSON"),
@@ -283,149 +225,76 @@ int cmd_status(int argc, char **argv)
 	rc = EXIT_FAIL;
 	if (cli_open(home_opt, &cs) < 0)
 		goto out;
-	home = cs.home;
-	if (store_jobs_list(cs.store, limit, &jobs, &n) < 0 ||
-	    store_envs_list(cs.store, &envs, &nenvs) < 0 ||
-	    store_notif_count(cs.store, NOTIF_PENDING, &pending) < 0 ||
-	    store_notif_count(cs.store, NOTIF_DEAD, &dead) < 0 ||
-	    store_notifs_open(cs.store, OPEN_NOTIFICATIONS, &notes,
-	    &nnotes) < 0) {
+	if (status_view_load(cs.store, cs.home, limit, &v) < 0) {
 		cli_error("%s", error_last());
 		goto out;
 	}
-	int pid = daemon_pid(home);
-	int64_t since = pid ? daemon_since(home) : 0;
-	if (store_setting_get(cs.store, SETTING_PAUSED, &paused,
-	    &paused_ms) < 0 || store_setting_get(cs.store, SETTING_DISK, &disk,
-	    &disk_ms) < 0) {
-		cli_error("%s", error_last());
-		goto out;
-	}
-	struct config *conf = NULL;
-	if (config_load(home, &conf) < 0)
-		sbuf_addf(&warn, "%s\n", error_last());
-	for (size_t i = 0; conf && i < conf->nrepos; i++)
-		repo_names_know(conf->repos[i].path);
-	for (size_t i = 0; i < n; i++)
-		repo_names_know(jobs[i]->repo);
-	for (size_t i = 0; i < nenvs; i++)
-		repo_names_know(envs[i]->repo);
-	if (conf && conf->trust_repositories)
-		sbuf_adds(&warn, "trust_repositories is true in runner.yml: code "
-		    "from repositories runs as the daemon's own user\n");
-	home_audit(home, conf, &warn);
-	config_free(conf);
 	if (json) {
-		struct json w;
-		json_init(&w, &out);
-		json_obj(&w, NULL);
-		json_obj(&w, "daemon");
-		json_bool(&w, "running", pid != 0);
-		json_id(&w, "pid", pid);
-		json_id(&w, "since", pid ? since : 0);
-		json_end(&w);
-		json_obj(&w, "queue");
-		json_bool(&w, "paused", paused != NULL);
-		json_string(&w, "paused_by", paused);
-		json_id(&w, "paused_since", paused ? paused_ms : 0);
-		json_end(&w);
-		disk_json(&w, disk, disk_ms);
-		json_arr(&w, "warnings");
-		for (char *l = warn.buf, *nl; *l; l = nl + 1) {
-			nl = strchr(l, '\n');
-			*nl = '\0';
-			json_string(&w, NULL, l);
-		}
-		json_end(&w);
-		json_arr(&w, "jobs");
-		for (size_t i = 0; i < n; i++)
-			json_job(&w, NULL, jobs[i]);
-		json_end(&w);
-		json_arr(&w, "environments");
-		for (size_t i = 0; i < nenvs; i++)
-			env_json(&w, cs.store, envs[i]);
-		json_end(&w);
-		json_obj(&w, "notifications");
-		json_int(&w, "pending", pending);
-		json_int(&w, "dead", dead);
-		json_arr(&w, "open");
-		for (size_t i = 0; i < nnotes; i++)
-			json_notification(&w, NULL, notes[i]);
-		json_end(&w);
-		json_end(&w);
-		json_end(&w);
+		status_view_json(&v, cs.store, &out);
 		sbuf_addch(&out, '\n');
 	} else {
 		int tty = isatty(1);
 		size_t queued = 0, running = 0;
-		for (size_t i = 0; i < n; i++) {
-			queued += jobs[i]->state == JOB_QUEUED;
-			running += jobs[i]->state == JOB_RUNNING;
+		for (size_t i = 0; i < v.n; i++) {
+			queued += v.jobs[i]->state == JOB_QUEUED;
+			running += v.jobs[i]->state == JOB_RUNNING;
 		}
-		sbuf_addf(&out, "runner home %s\n", home);
-		if (pid) {
-			sbuf_addf(&out, "daemon: running (pid %d, for ", pid);
-			format_duration(&out, now_ms() - since);
+		sbuf_addf(&out, "runner home %s\n", cs.home);
+		if (v.pid) {
+			sbuf_addf(&out, "daemon: running (pid %d, for ", v.pid);
+			format_duration(&out, now_ms() - v.since);
 			sbuf_adds(&out, ")\n");
 		} else {
 			sbuf_adds(&out, "daemon: not running (jobs wait in the "
 			    "queue; start it with 'runner serve')\n");
 		}
-		for (char *l = warn.buf, *nl; *l; l = nl + 1) {
-			nl = strchr(l, '\n');
-			*nl = '\0';
-			sbuf_addf(&out, "warning: %s\n", l);
-		}
+		for (size_t i = 0; i < v.nwarn; i++)
+			sbuf_addf(&out, "warning: %s\n", v.warn[i]);
 		sbuf_addf(&out, "queue: %zu queued, %zu running", queued,
 		    running);
-		if (paused) {
-			sbuf_addf(&out, "; PAUSED by %s for ", paused);
-			format_duration(&out, now_ms() - paused_ms);
+		if (v.paused) {
+			sbuf_addf(&out, "; PAUSED by %s for ", v.paused);
+			format_duration(&out, now_ms() - v.paused_ms);
 			sbuf_adds(&out, " ('runner resume' releases it)");
 		}
 		sbuf_addch(&out, '\n');
-		disk_line(&out, disk, disk_ms);
-		if (nenvs)
+		disk_line(&out, v.disk, v.disk_ms);
+		if (v.nenvs)
 			sbuf_adds(&out, "\nEnvironments:\n");
-		for (size_t i = 0; i < nenvs; i++)
-			env_line(&out, cs.store, envs[i], tty);
+		for (size_t i = 0; i < v.nenvs; i++)
+			env_line(&out, cs.store, v.envs[i], tty);
 		const int sections[] = { JOB_RUNNING, JOB_QUEUED, -1 };
 		const char *titles[] = { "Running", "Queued", "Recent" };
 		for (int sec = 0; sec < 3; sec++) {
 			int any = 0;
-			for (size_t i = 0; i < n; i++) {
-				int st = (int)jobs[i]->state;
+			for (size_t i = 0; i < v.n; i++) {
+				int st = (int)v.jobs[i]->state;
 				int in = sections[sec] >= 0 ? st == sections[sec] :
-				    job_state_final(jobs[i]->state);
+				    job_state_final(v.jobs[i]->state);
 				if (!in)
 					continue;
 				if (!any++)
 					sbuf_addf(&out, "\n%s:\n", titles[sec]);
-				job_line(&out, jobs[i], tty);
+				job_line(&out, v.jobs[i], tty);
 			}
 		}
-		if (!n)
+		if (!v.n)
 			sbuf_adds(&out, "\nno jobs yet: push to a branch of a "
 			    "repository with the hook installed\n");
-		if (nnotes) {
+		if (v.nnotes) {
 			sbuf_addf(&out, "\nNotifications not delivered: %lld "
-			    "pending, %lld dead%s\n", (long long)pending,
-			    (long long)dead, pending + dead > (int64_t)nnotes ?
-			    " (newest shown)" : "");
-			for (size_t i = 0; i < nnotes; i++)
-				cli_notification_line(&out, notes[i], tty);
+			    "pending, %lld dead%s\n", (long long)v.pending,
+			    (long long)v.dead, v.pending + v.dead >
+			    (int64_t)v.nnotes ? " (newest shown)" : "");
+			for (size_t i = 0; i < v.nnotes; i++)
+				cli_notification_line(&out, v.notes[i], tty);
 		}
 	}
 	fwrite(out.buf, 1, out.len, stdout);
 	rc = EXIT_OK;
 out:
-	free(paused);
-	free(disk);
-	jobs_free(jobs, n);
-	envs_free(envs, nenvs);
-	notifs_free(notes, nnotes);
+	status_view_free(&v);
 	sbuf_release(&out);
-	sbuf_release(&warn);
 	cli_close(&cs);
 	return rc;
 }

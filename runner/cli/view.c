@@ -1,0 +1,167 @@
+/*
+ * What `runner status` shows, gathered once (view.h): for the command and
+ * for the web page and its /api/status.
+ */
+#include "view.h"
+#include "admin.h"
+#include "cli.h"
+#include "config.h"
+#include "daemon.h"
+#include "deploys.h"
+#include "home.h"
+#include "jobs.h"
+#include "json.h"
+#include "outbox.h"
+#include "records.h"
+#include "state.h"
+#include "store.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int status_view_load(struct store *st, const char *home, int limit,
+    struct status_view *v)
+{
+	struct config *conf = NULL;
+	struct sbuf warn = SBUF_INIT;
+
+	memset(v, 0, sizeof(*v));
+	if (store_jobs_list(st, limit, &v->jobs, &v->n) < 0 ||
+	    store_envs_list(st, &v->envs, &v->nenvs) < 0 ||
+	    store_notif_count(st, NOTIF_PENDING, &v->pending) < 0 ||
+	    store_notif_count(st, NOTIF_DEAD, &v->dead) < 0 ||
+	    store_notifs_open(st, STATUS_OPEN_NOTIFICATIONS, &v->notes,
+	    &v->nnotes) < 0 ||
+	    store_setting_get(st, SETTING_PAUSED, &v->paused,
+	    &v->paused_ms) < 0 ||
+	    store_setting_get(st, SETTING_DISK, &v->disk, &v->disk_ms) < 0)
+		return -1;
+	v->pid = daemon_pid(home);
+	v->since = v->pid ? daemon_since(home) : 0;
+	if (config_load(home, &conf) < 0)
+		sbuf_addf(&warn, "%s\n", error_last());
+	for (size_t i = 0; conf && i < conf->nrepos; i++)
+		repo_names_know(conf->repos[i].path);
+	for (size_t i = 0; i < v->n; i++)
+		repo_names_know(v->jobs[i]->repo);
+	for (size_t i = 0; i < v->nenvs; i++)
+		repo_names_know(v->envs[i]->repo);
+	if (conf && conf->trust_repositories)
+		sbuf_adds(&warn, "trust_repositories is true in runner.yml: code "
+		    "from repositories runs as the daemon's own user\n");
+	home_audit(home, conf, &warn);
+	config_free(conf);
+	for (char *l = warn.buf, *nl; *l; l = nl + 1) {
+		nl = strchr(l, '\n');
+		*nl = '\0';
+		v->warn = xrealloc(v->warn, (v->nwarn + 1) * sizeof(*v->warn));
+		v->warn[v->nwarn++] = xstrdup(l);
+	}
+	sbuf_release(&warn);
+	return 0;
+}
+
+/* SETTING_DISK: "home=N logs=N ..." as `runner gc` measured it. */
+static void disk_json(struct json *w, char *disk, int64_t ms)
+{
+	json_obj(w, "disk");
+	json_id(w, "measured", disk ? ms : 0);
+	for (char *p = disk, *tok; p && (tok = strsep(&p, " "));) {
+		char *eq = strchr(tok, '=');
+		if (!eq)
+			continue;
+		*eq = '\0';
+		json_int(w, tok, strtoll(eq + 1, NULL, 10));
+		*eq = '=';
+		if (p)
+			p[-1] = ' ';
+	}
+	json_end(w);
+}
+
+void status_env_json(struct json *w, struct store *st,
+    const struct env_rec *e)
+{
+	const struct job *cur = e->current, *last = e->latest;
+	int changed = 0;
+	char *first = NULL;
+	const char *rs = cur ? cli_release_state(st, cur, &changed, &first) :
+	    NULL;
+
+	json_obj(w, NULL);
+	json_string(w, "repo", e->repo);
+	json_string(w, "name", e->name);
+	json_string(w, "state", env_state_name(e->state));
+	json_id(w, "release", cur ? cur->id : 0);
+	json_string(w, "commit", cur ? cur->commit : NULL);
+	json_string(w, "tag", cur ? cur->tag : NULL);
+	json_id(w, "job", cur ? cur->source_job : 0);
+	json_int(w, "updated_ms", e->updated_ms);
+	json_id(w, "last_deploy", last ? last->id : 0);
+	json_string(w, "last_state", last ? job_state_name(last->state) : NULL);
+	if (last) {
+		json_checks(w, "checks", last);
+	} else {
+		json_arr(w, "checks");
+		json_end(w);
+	}
+	json_string(w, "release_files", rs);
+	json_int(w, "changed_files", changed);
+	json_string(w, "first_changed", first);
+	json_end(w);
+	free(first);
+}
+
+
+void status_view_json(const struct status_view *v, struct store *st,
+    struct sbuf *out)
+{
+	struct json w;
+
+	json_init(&w, out);
+	json_obj(&w, NULL);
+	json_obj(&w, "daemon");
+	json_bool(&w, "running", v->pid != 0);
+	json_id(&w, "pid", v->pid);
+	json_id(&w, "since", v->pid ? v->since : 0);
+	json_end(&w);
+	json_obj(&w, "queue");
+	json_bool(&w, "paused", v->paused != NULL);
+	json_string(&w, "paused_by", v->paused);
+	json_id(&w, "paused_since", v->paused ? v->paused_ms : 0);
+	json_end(&w);
+	disk_json(&w, v->disk, v->disk_ms);
+	json_arr(&w, "warnings");
+	for (size_t i = 0; i < v->nwarn; i++)
+		json_string(&w, NULL, v->warn[i]);
+	json_end(&w);
+	json_arr(&w, "jobs");
+	for (size_t i = 0; i < v->n; i++)
+		json_job(&w, NULL, v->jobs[i]);
+	json_end(&w);
+	json_arr(&w, "environments");
+	for (size_t i = 0; i < v->nenvs; i++)
+		status_env_json(&w, st, v->envs[i]);
+	json_end(&w);
+	json_obj(&w, "notifications");
+	json_int(&w, "pending", v->pending);
+	json_int(&w, "dead", v->dead);
+	json_arr(&w, "open");
+	for (size_t i = 0; i < v->nnotes; i++)
+		json_notification(&w, NULL, v->notes[i]);
+	json_end(&w);
+	json_end(&w);
+	json_end(&w);
+}
+
+void status_view_free(struct status_view *v)
+{
+	jobs_free(v->jobs, v->n);
+	envs_free(v->envs, v->nenvs);
+	notifs_free(v->notes, v->nnotes);
+	strv_free_n(v->warn, v->nwarn);
+	free(v->paused);
+	free(v->disk);
+	memset(v, 0, sizeof(*v));
+}

@@ -1,0 +1,51 @@
+/*
+ * What `runner status` shows, gathered in one place: the command prints
+ * it, the web page renders it, `runner status --json` and the web's
+ * /api/status write it as JSON (one shape).
+ */
+#ifndef RUNNER_VIEW_H
+#define RUNNER_VIEW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct env_rec;
+struct job;
+struct json;
+struct notification;
+struct sbuf;
+struct store;
+
+#define STATUS_OPEN_NOTIFICATIONS 10
+
+struct status_view {
+	struct job **jobs;		/* queued, running, then recent */
+	size_t n;
+	struct env_rec **envs;
+	size_t nenvs;
+	int64_t pending, dead;		/* notifications not delivered */
+	struct notification **notes;	/* the newest of them */
+	size_t nnotes;
+	int pid;			/* the daemon's, 0: not running */
+	int64_t since;
+	char *paused;			/* who paused the queue, or NULL */
+	int64_t paused_ms;
+	char *disk;			/* SETTING_DISK, or NULL */
+	int64_t disk_ms;
+	char **warn;			/* about the home and runner.yml */
+	size_t nwarn;
+};
+
+/* Gather it (with the `limit` newest finished jobs); -1 with the error
+ * set when the store cannot be read. */
+int status_view_load(struct store *st, const char *home, int limit,
+    struct status_view *v);
+/* As `runner status --json` prints it. */
+void status_view_json(const struct status_view *v, struct store *st,
+    struct sbuf *out);
+/* One environment as status --json gives it. */
+void status_env_json(struct json *w, struct store *st,
+    const struct env_rec *e);
+void status_view_free(struct status_view *v);
+
+#endif
