@@ -342,23 +342,32 @@ void cli_notification_line(struct sbuf *sb, const struct notification *x,
 	sbuf_addch(sb, '\n');
 }
 
-int cmd_worker(int argc, char **argv)
+/* Run helper program `name` with argv (argv[0] the command), in place. */
+static int exec_helper(const char *name, int argc, char **argv)
 {
-	char *prog = run_sibling(WORKER_PROGRAM);
+	char *prog = run_sibling(name);
 	char **args = xcalloc((size_t)argc + 2, sizeof(*args));
 
-	(void)argc;
-	args[0] = WORKER_PROGRAM;
+	args[0] = (char *)name;
 	for (int i = 0; i < argc; i++)
 		args[i + 1] = argv[i];
 	if (prog)
 		execv(prog, args);
 	cli_error("cannot run %s (it is installed in libexec/runner, "
-	    "or beside 'runner'): %s",
-	    prog ? prog : WORKER_PROGRAM, strerror(errno));
+	    "or beside 'runner'): %s", prog ? prog : name, strerror(errno));
 	free(args);
 	free(prog);
 	return EXIT_FAIL;
+}
+
+int cmd_worker(int argc, char **argv)
+{
+	return exec_helper(WORKER_PROGRAM, argc, argv);
+}
+
+int cmd_web(int argc, char **argv)
+{
+	return exec_helper(WEB_PROGRAM, argc, argv);
 }
 
 const char *cli_release_state(struct store *st, const struct job *j,

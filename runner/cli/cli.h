@@ -26,6 +26,8 @@ struct command {
  * place (exec); returns only when it cannot, with EXIT_FAIL and a message.
  */
 int cmd_worker(int argc, char **argv);
+/* The same with runner-web (the web page). */
+int cmd_web(int argc, char **argv);
 
 extern const struct command commands[];
 

@@ -53,7 +53,8 @@ static void list(const struct config *c)
 }
 
 /* One test delivery; prints the outcome, returns 0 if accepted. */
-static int send_one(const struct notify_target *t, const char *action)
+static int send_one(const struct notify_target *t, const char *action,
+    const char *base_url)
 {
 	struct job fake = {
 		.kind = KIND_BUILD, .repo = "runner", .ref = "refs/heads/test",
@@ -68,7 +69,8 @@ static int send_one(const struct notify_target *t, const char *action)
 	int rc;
 
 	x.dedup = xasprintf("runner/test/%s", t->name);
-	x.body = notify_body(t, "test", "test", &fake, 0, action, x.dedup);
+	x.body = notify_body(t, "test", "test", &fake, 0, action, x.dedup,
+	    base_url);
 	notify_describe(&where, t);
 	notify_deliver(t, &x, NULL, NULL, &d);
 	if (d.ok) {
@@ -124,10 +126,11 @@ int cmd_notify(int argc, char **argv)
 		goto out;
 	}
 	if (t->service == NOTIFY_PAGERDUTY)
-		rc = send_one(t, "trigger") || send_one(t, "resolve") ?
+		rc = send_one(t, "trigger", c->http.base_url) ||
+		    send_one(t, "resolve", c->http.base_url) ?
 		    EXIT_FAIL : EXIT_OK;
 	else
-		rc = send_one(t, NULL) ? EXIT_FAIL : EXIT_OK;
+		rc = send_one(t, NULL, c->http.base_url) ? EXIT_FAIL : EXIT_OK;
 out:
 	config_free(c);
 	free(home);

@@ -62,7 +62,47 @@ struct sup {
 	const char *log_file;	/* --log-file: reopened on SIGHUP */
 	pid_t gc_pid;		/* `runner gc` running, or 0 */
 	int64_t gc_at;		/* mono ms: when to collect next; 0 never */
+	pid_t web_pid;		/* runner-web, or 0 */
+	int64_t web_at;		/* mono ms: when to start it (again); 0 no */
+	int64_t web_started;
+	char *web_listen;	/* what it was started with */
 };
+
+/* The web page, when runner.yml has http: listen: runner-web, a process
+ * of its own that dies with the supervisor; one that dies is started
+ * again (a second later if it died at once). */
+static void start_web(struct sup *s)
+{
+	char *prog, ppid[32];
+	pid_t pid;
+
+	s->web_at = 0;
+	if (s->web_pid > 0 || s->stopping || !s->conf->http.listen)
+		return;
+	prog = run_sibling(WEB_PROGRAM);
+	snprintf(ppid, sizeof(ppid), "%d", (int)getpid());
+	pid = prog ? fork() : -1;
+	if (pid == 0) {
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		setenv("RUNNER_WEB_PARENT", ppid, 1);
+		execl(prog, WEB_PROGRAM, "web", "--home", s->home, (char *)NULL);
+		log_line("cannot run %s: %s", prog, strerror(errno));
+		_exit(127);
+	}
+	if (pid < 0) {
+		log_line("warning: cannot start the web page: %s",
+		    prog ? strerror(errno) : "runner-web not found");
+	} else {
+		s->web_pid = pid;
+		s->web_started = mono_ms();
+		free(s->web_listen);
+		s->web_listen = xstrdup(s->conf->http.listen);
+	}
+	free(prog);
+}
+
 
 /* Collect what retention lets go in a child of its own (`runner gc
  * --quiet`: a line in this log when it freed something); the supervisor
@@ -121,6 +161,13 @@ static void reload(struct sup *s)
 		if (c->retention.interval_ms != old_interval)
 			s->gc_at = c->retention.interval_ms > 0 ? mono_ms() +
 			    c->retention.interval_ms : 0;
+		/* the web page where runner.yml says now (its reap starts
+		 * it again) */
+		if (s->web_pid > 0 && (!c->http.listen || !s->web_listen ||
+		    strcmp(c->http.listen, s->web_listen)))
+			kill(s->web_pid, SIGTERM);
+		else if (!s->web_pid && c->http.listen)
+			s->web_at = mono_ms();
 	}
 	for (int i = 0; i < s->nworkers; i++)
 		if (s->w[i].pid > 0)
@@ -407,6 +454,17 @@ static void reap(struct sup *s)
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		int idle = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		if (pid == s->web_pid) {
+			s->web_pid = 0;
+			if (s->stopping)
+				continue;
+			if (!idle && !WIFSIGNALED(status))
+				log_line("warning: the web page (runner-web) ended "
+				    "with exit code %d", WEXITSTATUS(status));
+			s->web_at = mono_ms() + (mono_ms() - s->web_started <
+			    RESPAWN_MS ? RESPAWN_MS : 0);
+			continue;
+		}
 		if (pid == s->gc_pid) {
 			s->gc_pid = 0;
 			if (!idle && !s->stopping)
@@ -464,7 +522,7 @@ static int alive(const struct sup *s)
 
 	for (int i = 0; i < s->nworkers; i++)
 		n += s->w[i].pid > 0;
-	return n + (s->notifier.pid > 0) + (s->gc_pid > 0);
+	return n + (s->notifier.pid > 0) + (s->gc_pid > 0) + (s->web_pid > 0);
 }
 
 static int take_lock(struct sup *s)
@@ -684,6 +742,7 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 	    workers == 1 ? "" : "s");
 	if (conf->retention.interval_ms > 0)
 		s.gc_at = mono_ms() + conf->retention.interval_ms;
+	start_web(&s);
 
 	while (!s.stopping || alive(&s)) {
 		struct pollfd pfd[2] = {
@@ -696,7 +755,7 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 		    s.spool_retry_at), s.stopping ? 0 : s.poll_at);
 		next = deadline_min(next, respawn_due(&s));
 		if (!s.stopping)
-			next = deadline_min(next, s.gc_at);
+			next = deadline_min(deadline_min(next, s.gc_at), s.web_at);
 		if (next) {
 			int64_t left = next - mono_ms();
 			wait = left > 0 ? (int)left : 0;
@@ -729,6 +788,8 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 					kill(s.notifier.pid, SIGTERM);
 				if (s.gc_pid > 0)
 					kill(s.gc_pid, SIGTERM);
+				if (s.web_pid > 0)
+					kill(s.web_pid, SIGTERM);
 			}
 			reap(&s);
 		}
@@ -745,6 +806,8 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 		}
 		if (s.gc_at && mono_ms() >= s.gc_at && !s.stopping)
 			start_gc(&s);
+		if (s.web_at && mono_ms() >= s.web_at && !s.stopping)
+			start_web(&s);
 		if (kill_at && mono_ms() >= kill_at) {
 			for (int i = 0; i < s.nworkers; i++)
 				if (s.w[i].pid > 0)
@@ -753,6 +816,8 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 				kill(s.notifier.pid, SIGKILL);
 			if (s.gc_pid > 0)
 				kill(s.gc_pid, SIGKILL);
+			if (s.web_pid > 0)
+				kill(s.web_pid, SIGKILL);
 			kill_at = 0;
 		}
 		/* an idle supervisor holds no store connection (its page cache
@@ -768,6 +833,8 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 	error = 0;
 out:
 	if (error < 0) {
+		if (s.web_pid > 0)
+			kill(s.web_pid, SIGKILL);
 		for (int i = 0; i < s.nworkers; i++)
 			if (s.w && s.w[i].pid > 0)
 				kill(s.w[i].pid, SIGKILL);
@@ -779,6 +846,7 @@ out:
 	free(s.w);
 	free(s.worker_prog);
 	config_free(s.reloaded);
+	free(s.web_listen);
 	if (s.sock >= 0 && error == 0)
 		wake_unbind(home, s.sock);
 	else if (s.sock >= 0)

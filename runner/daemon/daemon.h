@@ -20,6 +20,9 @@ struct config;
  * fast.
  */
 #define WORKER_PROGRAM "runner-worker"
+/* The web page's program (libmicrohttpd), started when runner.yml says
+ * http: listen. */
+#define WEB_PROGRAM "runner-web"
 
 /* Serve `home` until SIGTERM or SIGINT. Returns 0 after a clean stop.
  * SIGHUP reads runner.yml again and reopens `log_file` (NULL: none). */

@@ -140,7 +140,14 @@ const char config_template[] =
 "#   artifacts: 30d               # artifacts of older builds go\n"
 "#   workspaces: 1d               # kept workspaces (keep_workspaces) go\n"
 "#   releases: 5                  # release folders kept per environment\n"
-"#   interval: 1h                 # how often the daemon collects\n";
+"#   interval: 1h                 # how often the daemon collects\n"
+"\n"
+"# The read-only web page (overview, jobs, live logs, badges, /api/,\n"
+"# /metrics), served by a process of its own that the daemon starts.\n"
+"# Keep it on 127.0.0.1 behind a proxy that authenticates (docs/operations.md).\n"
+"# http:\n"
+"#   listen: 127.0.0.1:8080\n"
+"#   base_url: https://ci.example.com   # notifications link to job pages\n";
 
 /* ---- the schema of runner.yml (schema.h) ---- */
 
@@ -202,6 +209,25 @@ static const struct schema retention_schema = {
 	    "jobs, the current and previous release of every environment, the "
 	    "builds they came from, and jobs with notifications not yet "
 	    "delivered are never removed.",
+};
+
+/* The web page (runner-web). */
+static const struct sfield http_fields[] = {
+	{ .key = "listen", .kind = S_STR, FIELD(struct http_conf, listen),
+	    .def = "(none: no web page)",
+	    .doc = "`HOST:PORT` the daemon's web process serves on, like "
+	    "`127.0.0.1:8080`; put it behind a proxy for anything wider "
+	    "([operations.md](operations.md#the-web-page))" },
+	{ .key = "base_url", .kind = S_STR, FIELD(struct http_conf, base_url),
+	    .flags = S_URL, .choices = "http https", .def = "(none)",
+	    .doc = "the page's address as people reach it, like "
+	    "`https://ci.example.com`: notifications link to jobs there" },
+	SFIELD_END
+};
+static const struct schema http_schema = {
+	.name = "http", .fields = http_fields, .rel = REL_IN,
+	.doc = "The read-only web page: the overview, jobs, live logs, "
+	    "environments, badges, `/api/` and `/metrics`.",
 };
 
 /* A stage's limits: what it does not set is runner.yml's. */
@@ -714,6 +740,9 @@ static const struct sfield config_fields[] = {
 	{ .key = "limits", .kind = S_MAP, FIELD(struct config, limits),
 	    .sub = &config_limits_schema,
 	    .doc = "rlimits of stages that set none" },
+	{ .key = "http", .kind = S_MAP, FIELD(struct config, http),
+	    .sub = &http_schema,
+	    .doc = "the web page ([operations.md](operations.md#the-web-page))" },
 	{ .key = "retention", .kind = S_MAP, FIELD(struct config, retention),
 	    .sub = &retention_schema,
 	    .doc = "what `runner gc` keeps ([operations.md](operations.md#"

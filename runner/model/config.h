@@ -104,6 +104,12 @@ struct retention {
 	int64_t interval_ms;		/* the daemon's; 0: never */
 };
 
+/* runner.yml http: the web page. */
+struct http_conf {
+	char *listen;			/* HOST:PORT; NULL: no web page */
+	char *base_url;			/* for links in notifications */
+};
+
 struct config {
 	int64_t workers;		/* 0: the number of cores */
 	int keep_workspaces;
@@ -116,6 +122,7 @@ struct config {
 	struct run_limits limits;	/* of every stage that sets none */
 	int64_t log_cap;		/* bytes of one stage's log kept */
 	struct retention retention;
+	struct http_conf http;
 	int isolate;			/* repository code under bubblewrap */
 	int network;			/* and with the network */
 	char *build_user;		/* who runs repository code (as root) */

@@ -108,7 +108,8 @@ static void summary(struct sbuf *sb, const char *kind, const struct job *j)
 }
 
 /* "key: value" lines naming everything a reader needs to act. */
-static void details(struct sbuf *sb, const struct job *j, const char *nl)
+static void details(struct sbuf *sb, const struct job *j, const char *nl,
+    const char *base)
 {
 	const struct stage_rec *fs = failing_stage(j);
 
@@ -130,6 +131,11 @@ static void details(struct sbuf *sb, const struct job *j, const char *nl)
 		sbuf_addch(sb, ')');
 	}
 	sbuf_adds(sb, nl);
+	if (base) {
+		sbuf_adds(sb, "page: ");
+		add_display(sb, base);
+		sbuf_addf(sb, "/job/%lld%s", (long long)j->id, nl);
+	}
 	if (fs) {
 		sbuf_adds(sb, "failing stage: ");
 		add_display(sb, fs->name);
@@ -207,7 +213,8 @@ static void add_slack(struct sbuf *sb, const char *text)
 	}
 }
 
-static char *slack_body(const char *kind, const struct job *j)
+static char *slack_body(const char *kind, const struct job *j,
+    const char *base)
 {
 	struct sbuf text = SBUF_INIT, esc = SBUF_INIT, out = SBUF_INIT;
 	struct json w;
@@ -215,7 +222,7 @@ static char *slack_body(const char *kind, const struct job *j)
 	summary(&text, kind, j);
 	if (strcmp(kind, "test")) {
 		sbuf_addch(&text, '\n');
-		details(&text, j, "\n");
+		details(&text, j, "\n", base);
 	}
 	add_slack(&esc, text.buf);
 	json_init(&w, &out);
@@ -228,7 +235,7 @@ static char *slack_body(const char *kind, const struct job *j)
 }
 
 static char *webhook_body(const char *kind, const char *tags,
-    const struct job *j, int64_t event_id)
+    const struct job *j, int64_t event_id, const char *base)
 {
 	struct sbuf out = SBUF_INIT, text = SBUF_INIT;
 	struct json w;
@@ -251,6 +258,11 @@ static char *webhook_body(const char *kind, const char *tags,
 	json_string(&w, "sent_by", "runner");
 	json_int(&w, "created_ms", now_ms());
 	json_string(&w, "summary", text.buf);
+	if (base) {
+		char *url = xasprintf("%s/job/%lld", base, (long long)j->id);
+		json_string(&w, "url", url);
+		free(url);
+	}
 	json_job(&w, "job", j);
 	json_end(&w);
 	sbuf_release(&text);
@@ -259,7 +271,7 @@ static char *webhook_body(const char *kind, const char *tags,
 
 /* Stored without the routing key, which is added when it is sent. */
 static char *pagerduty_body(const char *kind, const struct job *j,
-    const char *action, const char *dedup)
+    const char *action, const char *dedup, const char *base)
 {
 	struct sbuf out = SBUF_INIT, text = SBUF_INIT, det = SBUF_INIT;
 	struct json w;
@@ -277,7 +289,7 @@ static char *pagerduty_body(const char *kind, const struct job *j,
 			text.len = 1000;
 			text.buf[1000] = '\0';
 		}
-		details(&det, j, "\n");
+		details(&det, j, "\n", base);
 		json_obj(&w, "payload");
 		json_string(&w, "summary", text.buf);
 		json_string(&w, "source", host);
@@ -337,7 +349,7 @@ static void header_text(struct sbuf *sb, const char *s)
 }
 
 static char *email_body(const struct notify_target *t, const char *kind,
-    const struct job *j, int64_t event_id)
+    const struct job *j, int64_t event_id, const char *base)
 {
 	struct sbuf out = SBUF_INIT, subj = SBUF_INIT;
 	const struct stage_rec *fs = failing_stage(j);
@@ -375,7 +387,7 @@ static char *email_body(const struct notify_target *t, const char *kind,
 	summary(&out, kind, j);
 	sbuf_adds(&out, "\r\n\r\n");
 	if (strcmp(kind, "test")) {
-		details(&out, j, "\r\n");
+		details(&out, j, "\r\n", base);
 		sbuf_adds(&out, "\r\n");
 	}
 	if (fs && fs->log_path) {
@@ -394,19 +406,28 @@ static char *email_body(const struct notify_target *t, const char *kind,
 
 char *notify_body(const struct notify_target *t, const char *kind,
     const char *tags, const struct job *j, int64_t event_id,
-    const char *action, const char *dedup)
+    const char *action, const char *dedup, const char *base_url)
 {
+	/* the job's page: base_url without a trailing slash */
+	char *base = base_url ? xstrdup(base_url) : NULL, *body;
+	while (base && *base && base[strlen(base) - 1] == '/')
+		base[strlen(base) - 1] = '\0';
 	switch (t->service) {
 	case NOTIFY_SLACK:
-		return slack_body(kind, j);
+		body = slack_body(kind, j, base);
+		break;
 	case NOTIFY_PAGERDUTY:
-		return pagerduty_body(kind, j, action ? action : "trigger",
-		    dedup ? dedup : "runner");
+		body = pagerduty_body(kind, j, action ? action : "trigger",
+		    dedup ? dedup : "runner", base);
+		break;
 	case NOTIFY_EMAIL:
-		return email_body(t, kind, j, event_id);
+		body = email_body(t, kind, j, event_id, base);
+		break;
 	default:
-		return webhook_body(kind, tags ? tags : kind, j, event_id);
+		body = webhook_body(kind, tags ? tags : kind, j, event_id, base);
 	}
+	free(base);
+	return body;
 }
 
 /* ---- routing ---- */
@@ -503,7 +524,7 @@ static int route_event(struct store *s, const struct config *c,
 		v[n].action = (char *)action;
 		v[n].dedup = dedup;
 		v[n].body = notify_body(t, ev->kind, ev->tags, j, ev->id,
-		    action, dedup);
+		    action, dedup, c->http.base_url);
 		n++;
 	}
 route:

@@ -38,7 +38,7 @@ int notify_route(struct store *s, const struct config *c);
  */
 char *notify_body(const struct notify_target *t, const char *kind,
     const char *tags, const struct job *j, int64_t event_id,
-    const char *action, const char *dedup);
+    const char *action, const char *dedup, const char *base_url);
 
 struct delivery {
 	int ok;			/* accepted (2xx, or the SMTP server took it) */

@@ -37,13 +37,33 @@ enum q {
 	Q_SET_GET = BASE_ADMIN, Q_SET_PUT, Q_SET_DEL, Q_GC_JOBS, Q_GC_ENVS,
 	Q_GC_PENDING, Q_GC_UNRETRY, Q_GC_STAGES, Q_GC_ARTS, Q_GC_CHECKS,
 	Q_GC_NOTIFS, Q_GC_EVENTS, Q_GC_MAY, Q_GC_JOB,
+	Q_STAT_JOBS, Q_STAT_DEPLOYS, Q_STAT_JOB_TIMES, Q_STAT_STAGE_TIMES,
 	Q_ADMIN_END
 };
 _Static_assert((int)Q_ADMIN_END <= (int)STMT_SLOTS, "admin statements overlap");
 
 #define ENDED "state NOT IN (" SQ(N_QUEUED) ", " SQ(N_RUNNING) ")"
 
+/* the bounds of the duration histograms, in ms (stats_bounds()) */
+#define BUCKETS(d) "sum(" d " <= 1000), sum(" d " <= 5000), sum(" d \
+	" <= 10000), sum(" d " <= 30000), sum(" d " <= 60000), sum(" d \
+	" <= 300000), sum(" d " <= 900000), sum(" d " <= 1800000), sum(" \
+	d " <= 3600000), count(*), sum(" d ")"
+static const int64_t bounds_ms[] = { 1000, 5000, 10000, 30000, 60000,
+	300000, 900000, 1800000, 3600000 };
+
 static sql_table sql = {
+	[Q_STAT_JOBS] = "SELECT kind, state, count(*) FROM jobs GROUP BY kind, "
+	    "state",
+	[Q_STAT_DEPLOYS] = "SELECT repo, env, state, count(*) FROM jobs WHERE "
+	    "kind = 'deploy' AND " ENDED " GROUP BY repo, env, state",
+	[Q_STAT_JOB_TIMES] = "SELECT repo, kind, " BUCKETS("(finished_ms - "
+	    "started_ms)") " FROM jobs WHERE finished_ms IS NOT NULL AND "
+	    "started_ms IS NOT NULL GROUP BY repo, kind",
+	[Q_STAT_STAGE_TIMES] = "SELECT j.repo, s.name, " BUCKETS("(s.finished_ms"
+	    " - s.started_ms)") " FROM stages s JOIN jobs j ON j.id = s.job_id "
+	    "WHERE j.kind = 'build' AND s.finished_ms IS NOT NULL AND "
+	    "s.started_ms IS NOT NULL GROUP BY j.repo, s.name",
 	[Q_SET_GET] = "SELECT value, updated_ms FROM settings WHERE key = ?1",
 	[Q_SET_PUT] = "INSERT INTO settings (key, value, updated_ms) VALUES "
 	    "(?1, ?2, ?3) ON CONFLICT (key) DO UPDATE SET value = ?2, "
@@ -520,4 +540,57 @@ int store_gc(struct store *s, const char *home, const struct retention *r,
 out:
 	free(g.v);
 	return error;
+}
+
+size_t stats_bounds(const int64_t **ms)
+{
+	*ms = bounds_ms;
+	return sizeof(bounds_ms) / sizeof(*bounds_ms);
+}
+
+int store_stats(struct store *s, enum stat_kind k, struct stat_row **out,
+    size_t *n)
+{
+	static const int q[] = { [STAT_JOBS] = Q_STAT_JOBS,
+		[STAT_DEPLOYS] = Q_STAT_DEPLOYS,
+		[STAT_JOB_TIMES] = Q_STAT_JOB_TIMES,
+		[STAT_STAGE_TIMES] = Q_STAT_STAGE_TIMES };
+	static const int ntext[] = { [STAT_JOBS] = 2, [STAT_DEPLOYS] = 3,
+		[STAT_JOB_TIMES] = 2, [STAT_STAGE_TIMES] = 2 };
+	sqlite3_stmt *st = stmt(s, q[k], sql);
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!st)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct stat_row *r;
+		int cols = sqlite3_column_count(st);
+		*out = xrealloc(*out, (*n + 1) * sizeof(**out));
+		r = &(*out)[(*n)++];
+		memset(r, 0, sizeof(*r));
+		for (int c = 0; c < cols && c < ntext[k] + STAT_NUMS; c++) {
+			if (c < ntext[k])
+				r->text[c] = col_text(st, c);
+			else
+				r->num[c - ntext[k]] = sqlite3_column_int64(st, c);
+		}
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		stats_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+		return db_error(s, "read the figures");
+	}
+	return 0;
+}
+
+void stats_free(struct stat_row *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		for (int c = 0; c < 3; c++)
+			free(v[i].text[c]);
+	free(v);
 }

@@ -46,4 +46,24 @@ const char *gc_kind_name(enum gc_kind k);
 int store_gc(struct store *s, const char *home, const struct retention *r,
     int dry_run, FILE *verbose, struct gc_report *out);
 
+/*
+ * Figures for /metrics, read in one query each:
+ *   STAT_JOBS         kind, state; count
+ *   STAT_DEPLOYS      repo, env, state; count (ended deployments)
+ *   STAT_JOB_TIMES    repo, kind; cumulative histogram of run times
+ *   STAT_STAGE_TIMES  repo, stage; the same of builds' stages
+ * A histogram's numbers are the counts at or under each bound of
+ * stats_bounds() (ms), then the count of all, then the sum (ms).
+ */
+enum stat_kind { STAT_JOBS, STAT_DEPLOYS, STAT_JOB_TIMES, STAT_STAGE_TIMES };
+#define STAT_NUMS 11
+struct stat_row {
+	char *text[3];
+	int64_t num[STAT_NUMS];
+};
+int store_stats(struct store *s, enum stat_kind k, struct stat_row **out,
+    size_t *n);
+void stats_free(struct stat_row *v, size_t n);
+size_t stats_bounds(const int64_t **ms);
+
 #endif

@@ -21,6 +21,7 @@ enum q {
 	Q_RETRY,
 	Q_REC_PGIDS, Q_REC_CANCELED, Q_REC_STAGES, Q_REC_ARTS, Q_REC_JOBS,
 	Q_REC_DEPLOYS, Q_REC_DEPLOY_IDS, Q_QUEUED, Q_PHASE, Q_UNNAMED,
+	Q_OF_REF, Q_OF_REPO, Q_BRANCHES,
 	Q_JOBS_END
 };
 _Static_assert((int)Q_JOBS_END <= (int)BASE_DEPLOYS, "job statements overlap");
@@ -157,6 +158,13 @@ static sql_table sql = {
 	 * the ref's last build that ran), before anyone read their subject:
 	 * a range of the (repo, ref, id) index, however long the ref's
 	 * history */
+	/* a page of history (index jobs_ref: repo, ref, id) */
+	[Q_OF_REF] = "SELECT " JOB_COLS " FROM jobs WHERE repo = ?1 AND ref = "
+	    "?2 AND id < ?3 ORDER BY id DESC LIMIT ?4",
+	[Q_OF_REPO] = "SELECT " JOB_COLS " FROM jobs WHERE repo = ?1 AND id < "
+	    "?3 AND ?2 IS NULL ORDER BY id DESC LIMIT ?4",
+	[Q_BRANCHES] = "SELECT ref, max(id) FROM jobs WHERE repo = ?1 AND kind = "
+	    "'build' GROUP BY ref ORDER BY max(id) DESC LIMIT 200",
 	[Q_UNNAMED] = "SELECT id FROM jobs WHERE repo = ?1 AND ref = ?2 AND "
 	    "id < ?3 AND id > coalesce((SELECT max(p.id) FROM jobs p WHERE "
 	    "p.repo = ?1 AND p.ref = ?2 AND p.id < ?3 AND p.state != "
@@ -760,4 +768,62 @@ out:
 		*n = 0;
 	}
 	return error;
+}
+
+int store_jobs_of(struct store *s, const char *repo, const char *ref,
+    int64_t before, int limit, struct job ***out, size_t *nout)
+{
+	struct job **v = NULL;
+	size_t n = 0;
+	int error;
+
+	*out = NULL;
+	*nout = 0;
+	if ((error = exec_sql(s, "BEGIN", "begin")) < 0)
+		return error;
+	if ((error = list_query(s, stmt_bound(s, ref ? Q_OF_REF : Q_OF_REPO,
+	    sql, ARGS(arg_text(repo), arg_text(ref), arg_int(before > 0 ?
+	    before : INT64_MAX), arg_int(limit))), &v, &n)) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if ((error = load_details(s, v[i])) < 0)
+			goto out;
+	*out = v;
+	*nout = n;
+	v = NULL;
+	n = 0;
+out:
+	exec_sql(s, "COMMIT", "commit");
+	jobs_free(v, n);
+	return error;
+}
+
+int store_branches(struct store *s, const char *repo, char ***refs,
+    int64_t **last, size_t *n)
+{
+	sqlite3_stmt *st = stmt_bound(s, Q_BRANCHES, sql, ARGS(arg_text(repo)));
+	int rc;
+
+	*refs = NULL;
+	*last = NULL;
+	*n = 0;
+	if (!st)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*refs = xrealloc(*refs, (*n + 1) * sizeof(**refs));
+		*last = xrealloc(*last, (*n + 1) * sizeof(**last));
+		(*refs)[*n] = col_text(st, 0);
+		(*last)[*n] = sqlite3_column_int64(st, 1);
+		(*n)++;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		strv_free_n(*refs, *n);
+		free(*last);
+		*refs = NULL;
+		*last = NULL;
+		*n = 0;
+		return db_error(s, "list the branches");
+	}
+	return 0;
 }

@@ -101,6 +101,14 @@ int store_claim(struct store *s, pid_t worker, int supersede,
 /* One job with its stages and artifacts (ERR_NOTFOUND if none). */
 int store_job_get(struct store *s, int64_t id, struct job **out);
 /* Every queued and running job, then the `limit` newest finished ones. */
+/* The `limit` newest jobs of `repo` older than job `before` (0: the
+ * newest), of its branch or tag `ref` only unless NULL; with details. */
+int store_jobs_of(struct store *s, const char *repo, const char *ref,
+    int64_t before, int limit, struct job ***out, size_t *n);
+/* The refs `repo` built, newest first, with the id of each one's last
+ * build. */
+int store_branches(struct store *s, const char *repo, char ***refs,
+    int64_t **last, size_t *n);
 int store_jobs_list(struct store *s, int limit, struct job ***out,
     size_t *nout);
 void job_free(struct job *j);

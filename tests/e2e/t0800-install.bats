@@ -23,6 +23,7 @@ teardown() { teardown_env; }
 	[ "$(ls "$P/bin")" = runner ]
 	[ -x "$P/libexec/runner/runner-worker" ]
 	[ -x "$P/libexec/runner/runner-hook" ]
+	[ -x "$P/libexec/runner/runner-web" ]
 	for f in share/man/man1/runner.1 share/man/man5/runner.yml.5 \
 	    share/man/man5/runner-pipeline.5 lib/systemd/system/runner.service \
 	    lib/sysusers.d/runner.conf lib/tmpfiles.d/runner.conf \

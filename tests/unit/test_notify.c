@@ -95,7 +95,7 @@ static void test_bodies(void **state)
 
 	(void)state;
 	b = notify_body(&c->notify[0], "job_failed", "job_failed", j, 3, NULL,
-	    NULL);
+	    NULL, NULL);
 	assert_non_null(strstr(b, "{\"text\":\"store-erp develop 0123456: "
 	    "job #7 failed at stage 'unit' after 4.2s\\n"));
 	/* Slack's escapes, JSON's escapes, the terminal escape shown */
@@ -105,7 +105,7 @@ static void test_bodies(void **state)
 	free(b);
 
 	b = notify_body(&c->notify[1], "job_failed", "job_failed", j, 3,
-	    "trigger", "runner/store-erp/develop");
+	    "trigger", "runner/store-erp/develop", NULL);
 	assert_null(strstr(b, "ROUTINGKEY"));	/* added only when sent */
 	assert_non_null(strstr(b, "\"event_action\":\"trigger\","
 	    "\"dedup_key\":\"runner/store-erp/develop\""));
@@ -117,7 +117,7 @@ static void test_bodies(void **state)
 	j->env = "production";
 	j->state = JOB_REJECTED;
 	b = notify_body(&c->notify[2], "rejected", "rejected", j, 3, NULL,
-	    NULL);
+	    NULL, NULL);
 	char *subj = strstr(b, "\r\nSubject: ");
 	assert_non_null(subj);
 	subj += 11;

@@ -1,0 +1,756 @@
+/*
+ * The web page's HTML (page.h): plain HTML and one stylesheet; the only
+ * script follows a running stage's log and refreshes the overview while
+ * something runs. Everything from the store or a repository is escaped.
+ */
+#include "page.h"
+#include "cli.h"
+#include "deploys.h"
+#include "jobs.h"
+#include "outbox.h"
+#include "state.h"
+#include "util.h"
+#include "view.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char page_css[] =
+"body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#222;background:#fafafa}"
+"header{background:#263238;color:#fff;padding:.5em 1em}"
+"header a{color:#fff;text-decoration:none;font-weight:bold;margin-right:1em}"
+"main{padding:1em}table{border-collapse:collapse;margin:.5em 0 1.5em}"
+"td,th{padding:.2em .8em;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}"
+"th{background:#eceff1}h1{font-size:1.4em}h2{font-size:1.15em;margin-top:1.2em}"
+".state{font-weight:bold}.passed,.healthy{color:#2e7d32}"
+".failed,.error,.rolled_back,.timed_out,.dead,.TAMPERED{color:#c62828}"
+".running,.deploying{color:#1565c0}.queued,.pending{color:#6d4c41}"
+".canceled,.superseded,.interrupted,.rejected,.skipped{color:#757575}"
+"pre.log{background:#111;color:#ddd;padding:.8em;overflow-x:auto;white-space:pre-wrap}"
+".b{font-weight:bold}.f0{color:#777}.f1{color:#ef5350}.f2{color:#66bb6a}"
+".f3{color:#ffca28}.f4{color:#42a5f5}.f5{color:#ab47bc}.f6{color:#26c6da}"
+".f7{color:#eee}code{font-size:.95em}.note{color:#555}";
+
+/* Follows a running stage's log (Server-Sent Events), and refreshes the
+ * overview every 5 s while a job runs or waits. */
+const char page_js[] =
+"(function(){var l=document.getElementById('log');"
+"if(l&&l.dataset.events){var es=new EventSource(l.dataset.events);"
+"es.onmessage=function(e){l.insertAdjacentHTML('beforeend',e.data);"
+"if(window.scrollY+window.innerHeight>=document.body.scrollHeight-80)"
+"window.scrollTo(0,document.body.scrollHeight);};"
+"es.addEventListener('end',function(e){es.close();"
+"var s=document.getElementById('stage-state');if(s){s.textContent=e.data;"
+"s.className='state '+e.data;}});}"
+"var o=document.getElementById('overview');"
+"if(o&&o.dataset.live==='1')setTimeout(function(){location.reload();},5000);"
+"})();";
+
+void html(struct sbuf *sb, const char *s)
+{
+	for (; s && *s; s++) {
+		switch (*s) {
+		case '<': sbuf_adds(sb, "&lt;"); break;
+		case '>': sbuf_adds(sb, "&gt;"); break;
+		case '&': sbuf_adds(sb, "&amp;"); break;
+		case '"': sbuf_adds(sb, "&quot;"); break;
+		case '\'': sbuf_adds(sb, "&#39;"); break;
+		default: sbuf_addch(sb, *s);
+		}
+	}
+}
+
+/* A query parameter's value, escaped for a URL. */
+void url_param(struct sbuf *sb, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; s && *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || strchr("-_.~/", c)) {
+			sbuf_addch(sb, (char)c);
+		} else {
+			sbuf_addch(sb, '%');
+			sbuf_addch(sb, hex[c >> 4]);
+			sbuf_addch(sb, hex[c & 15]);
+		}
+	}
+}
+
+void page_begin(struct sbuf *sb, const char *title)
+{
+	sbuf_adds(sb, "<!doctype html><html lang=en><head><meta charset=utf-8>"
+	    "<meta name=viewport content='width=device-width'><title>");
+	html(sb, title);
+	sbuf_adds(sb, " · runner</title><link rel=stylesheet href='/style.css'>"
+	    "</head><body><header><a href='/'>runner</a><a href='/metrics'>"
+	    "metrics</a><a href='/api/status'>api</a></header><main>");
+}
+
+void page_end(struct sbuf *sb)
+{
+	sbuf_adds(sb, "</main><script src='/live.js'></script></body></html>\n");
+}
+
+static void when(struct sbuf *sb, int64_t ms)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	char buf[32];
+
+	if (!ms) {
+		sbuf_adds(sb, "–");
+		return;
+	}
+	strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
+	sbuf_adds(sb, buf);
+}
+
+static void took(struct sbuf *sb, int64_t from, int64_t to)
+{
+	if (!from)
+		sbuf_adds(sb, "–");
+	else
+		format_duration(sb, (to ? to : now_ms()) - from);
+}
+
+static void state_cell(struct sbuf *sb, const char *state)
+{
+	sbuf_addf(sb, "<td class='state %s'>", state);
+	html(sb, state);
+	sbuf_adds(sb, "</td>");
+}
+
+void job_link(struct sbuf *sb, int64_t id)
+{
+	sbuf_addf(sb, "<a href='/job/%lld'>#%lld</a>", (long long)id,
+	    (long long)id);
+}
+
+void repo_link(struct sbuf *sb, const char *repo)
+{
+	char *name = repo_short_name(repo);
+	sbuf_adds(sb, "<a href='/repo?r=");
+	url_param(sb, name);
+	sbuf_adds(sb, "'>");
+	html(sb, name);
+	sbuf_adds(sb, "</a>");
+	free(name);
+}
+
+static void ref_link(struct sbuf *sb, const struct job *j)
+{
+	char *name = repo_short_name(j->repo);
+	if (j->kind == KIND_DEPLOY) {
+		sbuf_adds(sb, "deploy <a href='/env?r=");
+		url_param(sb, name);
+		sbuf_adds(sb, "&amp;e=");
+		url_param(sb, j->env);
+		sbuf_adds(sb, "'>");
+		html(sb, j->env);
+		sbuf_adds(sb, "</a>");
+	} else {
+		sbuf_adds(sb, "<a href='/branch?r=");
+		url_param(sb, name);
+		sbuf_adds(sb, "&amp;b=");
+		url_param(sb, ref_short_name(j->ref));
+		sbuf_adds(sb, "'>");
+		html(sb, ref_short_name(j->ref));
+		sbuf_adds(sb, "</a>");
+	}
+	free(name);
+}
+
+static const struct stage_rec *running_stage(const struct job *j)
+{
+	for (size_t i = 0; i < j->nstages; i++)
+		if (j->stages[i].state == STEP_RUNNING)
+			return &j->stages[i];
+	return NULL;
+}
+
+/* A table of jobs: what, state, commit, subject, when, how long. */
+void jobs_table(struct sbuf *sb, struct job *const *v, size_t n,
+    int (*pick)(const struct job *))
+{
+	int any = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct job *j = v[i];
+		const struct stage_rec *st = running_stage(j);
+		if (pick && !pick(j))
+			continue;
+		if (!any++)
+			sbuf_adds(sb, "<table class=jobs><tr><th>job</th><th>state"
+			    "</th><th>repository</th><th>ref</th><th>commit</th>"
+			    "<th>subject</th><th>stage</th><th>queued</th>"
+			    "<th>took</th></tr>");
+		sbuf_addf(sb, "<tr data-job='%lld'><td>", (long long)j->id);
+		job_link(sb, j->id);
+		sbuf_adds(sb, "</td>");
+		state_cell(sb, job_state_name(j->state));
+		sbuf_adds(sb, "<td>");
+		repo_link(sb, j->repo);
+		sbuf_adds(sb, "</td><td>");
+		ref_link(sb, j);
+		sbuf_addf(sb, "</td><td><code>%.7s</code></td><td>", j->commit);
+		html(sb, j->subject ? j->subject : "");
+		sbuf_adds(sb, "</td><td>");
+		if (st) {
+			sbuf_addf(sb, "<a href='/job/%lld/log/%d'>", (long long)j->id,
+			    st->idx);
+			html(sb, st->name);
+			sbuf_adds(sb, "</a> ");
+			took(sb, st->started_ms, 0);
+		} else if (j->phase && j->state == JOB_RUNNING) {
+			html(sb, j->phase);
+		}
+		sbuf_adds(sb, "</td><td>");
+		when(sb, j->created_ms);
+		sbuf_adds(sb, "</td><td>");
+		took(sb, j->started_ms, j->finished_ms);
+		sbuf_adds(sb, "</td></tr>");
+	}
+	if (any)
+		sbuf_adds(sb, "</table>");
+	else
+		sbuf_adds(sb, "<p class=note>none</p>");
+}
+
+static int pick_running(const struct job *j) { return j->state == JOB_RUNNING; }
+static int pick_queued(const struct job *j) { return j->state == JOB_QUEUED; }
+static int pick_done(const struct job *j) { return job_state_final(j->state); }
+
+static void checks_table(struct sbuf *sb, const struct job *j)
+{
+	if (!j || !j->nchecks)
+		return;
+	sbuf_adds(sb, "<table class=checks><tr><th>check</th><th>ok</th>"
+	    "<th>status</th><th>latency</th><th>at</th><th>error</th></tr>");
+	for (size_t i = 0; i < j->nchecks; i++) {
+		const struct check_rec *c = &j->checks[i];
+		sbuf_adds(sb, "<tr><td>");
+		html(sb, c->name);
+		sbuf_adds(sb, "</td>");
+		state_cell(sb, c->ok ? "passed" : "failed");
+		sbuf_addf(sb, "<td>%d</td><td>%lldms</td><td>", c->status,
+		    (long long)c->latency_ms);
+		when(sb, c->at_ms);
+		sbuf_adds(sb, "</td><td>");
+		html(sb, c->error ? c->error : "");
+		sbuf_adds(sb, "</td></tr>");
+	}
+	sbuf_adds(sb, "</table>");
+}
+
+static void env_row(struct sbuf *sb, struct store *st,
+    const struct env_rec *e)
+{
+	const struct job *cur = e->current;
+	char *name = repo_short_name(e->repo), *first = NULL;
+	int changed = 0;
+	const char *rs = cur ? cli_release_state(st, cur, &changed, &first) :
+	    NULL;
+
+	sbuf_adds(sb, "<tr class=env><td>");
+	repo_link(sb, e->repo);
+	sbuf_adds(sb, "</td><td><a href='/env?r=");
+	url_param(sb, name);
+	sbuf_adds(sb, "&amp;e=");
+	url_param(sb, e->name);
+	sbuf_adds(sb, "'>");
+	html(sb, e->name);
+	sbuf_adds(sb, "</a></td>");
+	state_cell(sb, env_state_name(e->state));
+	sbuf_adds(sb, "<td class=release>");
+	if (cur) {
+		job_link(sb, cur->id);
+		sbuf_addf(sb, " <code>%.7s</code> ", cur->commit);
+		html(sb, cur->tag ? cur->tag : "");
+		if (rs && !strcmp(rs, "tampered"))
+			sbuf_adds(sb, " <span class='state TAMPERED'>TAMPERED"
+			    "</span>");
+	} else {
+		sbuf_adds(sb, "nothing serving");
+	}
+	sbuf_adds(sb, "</td><td>");
+	if (e->latest) {
+		job_link(sb, e->latest->id);
+		sbuf_addf(sb, " <span class='state %s'>%s</span>",
+		    job_state_name(e->latest->state),
+		    job_state_name(e->latest->state));
+		for (size_t i = 0; i < e->latest->nchecks; i++) {
+			const struct check_rec *c = &e->latest->checks[i];
+			sbuf_adds(sb, "<br>");
+			html(sb, c->name);
+			sbuf_addf(sb, ": %s", c->ok ? "ok" : "failed");
+		}
+	}
+	sbuf_adds(sb, "</td></tr>");
+	free(first);
+	free(name);
+}
+
+void page_overview(struct sbuf *sb, struct store *st,
+    const struct status_view *v)
+{
+	size_t queued = 0, running = 0;
+
+	for (size_t i = 0; i < v->n; i++) {
+		queued += v->jobs[i]->state == JOB_QUEUED;
+		running += v->jobs[i]->state == JOB_RUNNING;
+	}
+	page_begin(sb, "overview");
+	sbuf_addf(sb, "<div id=overview data-live='%d'>", queued + running > 0);
+	sbuf_adds(sb, "<h1>Overview</h1><p id=daemon>");
+	if (v->pid) {
+		sbuf_addf(sb, "daemon: <span class='state passed'>running</span> "
+		    "(pid %d, for ", v->pid);
+		format_duration(sb, now_ms() - v->since);
+		sbuf_adds(sb, ")");
+	} else {
+		sbuf_adds(sb, "daemon: <span class='state failed'>not running"
+		    "</span> (jobs wait in the queue)");
+	}
+	sbuf_addf(sb, "</p><p id=queue>queue: %zu queued, %zu running", queued,
+	    running);
+	if (v->paused) {
+		sbuf_adds(sb, "; <b>paused</b> by ");
+		html(sb, v->paused);
+	}
+	sbuf_adds(sb, "</p>");
+	for (size_t i = 0; i < v->nwarn; i++) {
+		sbuf_adds(sb, "<p class='state failed'>warning: ");
+		html(sb, v->warn[i]);
+		sbuf_adds(sb, "</p>");
+	}
+	sbuf_adds(sb, "<h2>Running</h2>");
+	jobs_table(sb, v->jobs, v->n, pick_running);
+	sbuf_adds(sb, "<h2>Queued</h2>");
+	jobs_table(sb, v->jobs, v->n, pick_queued);
+	sbuf_adds(sb, "<h2>Environments</h2>");
+	if (v->nenvs) {
+		sbuf_adds(sb, "<table id=environments><tr><th>repository</th>"
+		    "<th>environment</th><th>state</th><th>release</th>"
+		    "<th>last deployment and checks</th></tr>");
+		for (size_t i = 0; i < v->nenvs; i++)
+			env_row(sb, st, v->envs[i]);
+		sbuf_adds(sb, "</table>");
+	} else {
+		sbuf_adds(sb, "<p class=note>none deployed yet</p>");
+	}
+	sbuf_adds(sb, "<h2>Recent</h2>");
+	jobs_table(sb, v->jobs, v->n, pick_done);
+	if (v->nnotes) {
+		sbuf_addf(sb, "<h2>Notifications not delivered</h2><p>%lld "
+		    "pending, %lld dead</p><table><tr><th>job</th><th>target</th>"
+		    "<th>event</th><th>state</th><th>attempts</th><th>error</th>"
+		    "</tr>", (long long)v->pending, (long long)v->dead);
+		for (size_t i = 0; i < v->nnotes; i++) {
+			const struct notification *x = v->notes[i];
+			sbuf_adds(sb, "<tr><td>");
+			job_link(sb, x->job_id);
+			sbuf_adds(sb, "</td><td>");
+			html(sb, x->target);
+			sbuf_adds(sb, "</td><td>");
+			html(sb, x->event);
+			sbuf_adds(sb, "</td>");
+			state_cell(sb, notif_state_name(x->state));
+			sbuf_addf(sb, "<td>%d</td><td>", x->attempts);
+			html(sb, x->error ? x->error : "");
+			sbuf_adds(sb, "</td></tr>");
+		}
+		sbuf_adds(sb, "</table>");
+	}
+	sbuf_adds(sb, "</div>");
+	page_end(sb);
+}
+
+void page_job(struct sbuf *sb, struct store *st, const struct job *j,
+    struct notification *const *notes, size_t nnotes)
+{
+	char title[32];
+
+	snprintf(title, sizeof(title), "job #%lld", (long long)j->id);
+	page_begin(sb, title);
+	sbuf_addf(sb, "<h1>Job #%lld <span id=job-state class='state %s'>%s"
+	    "</span></h1><table id=job>", (long long)j->id,
+	    job_state_name(j->state), job_state_name(j->state));
+	sbuf_adds(sb, "<tr><th>repository</th><td>");
+	repo_link(sb, j->repo);
+	sbuf_adds(sb, "</td></tr><tr><th>ref</th><td>");
+	ref_link(sb, j);
+	sbuf_adds(sb, " <code>");
+	html(sb, j->ref);
+	sbuf_addf(sb, "</code></td></tr><tr><th>commit</th><td><code>%s</code> ",
+	    j->commit);
+	html(sb, j->subject ? j->subject : "");
+	sbuf_adds(sb, "</td></tr><tr><th>queued</th><td>");
+	when(sb, j->created_ms);
+	sbuf_addf(sb, "</td></tr><tr><th>started</th><td>");
+	when(sb, j->started_ms);
+	sbuf_addf(sb, " (attempt %d)</td></tr><tr><th>took</th><td>", j->attempt);
+	took(sb, j->started_ms, j->finished_ms);
+	sbuf_adds(sb, "</td></tr>");
+	if (j->requested_by || j->forced_by) {
+		sbuf_adds(sb, "<tr><th>by hand</th><td>");
+		html(sb, j->forced_by ? j->forced_by : j->requested_by);
+		sbuf_adds(sb, j->forced_by ? " (forced)" : "");
+		sbuf_adds(sb, "</td></tr>");
+	}
+	if (j->retry_of) {
+		sbuf_adds(sb, "<tr><th>retry of</th><td>");
+		job_link(sb, j->retry_of);
+		sbuf_adds(sb, "</td></tr>");
+	}
+	if (j->kind == KIND_DEPLOY) {
+		sbuf_adds(sb, "<tr><th>deploys</th><td>");
+		if (j->source_job) {
+			sbuf_adds(sb, "the artifact of build ");
+			job_link(sb, j->source_job);
+		}
+		if (j->tag) {
+			sbuf_adds(sb, ", tag <code>");
+			html(sb, j->tag);
+			sbuf_adds(sb, "</code>");
+		}
+		if (j->rollback_to) {
+			sbuf_adds(sb, ", a rollback to ");
+			job_link(sb, j->rollback_to);
+		}
+		if (j->previous) {
+			sbuf_adds(sb, "; served before: ");
+			job_link(sb, j->previous);
+		}
+		sbuf_adds(sb, "</td></tr>");
+	}
+	if (j->error) {
+		sbuf_adds(sb, "<tr><th>error</th><td class='state failed'>");
+		html(sb, j->error);
+		sbuf_adds(sb, "</td></tr>");
+	}
+	sbuf_adds(sb, "</table>");
+	sbuf_adds(sb, j->kind == KIND_DEPLOY ? "<h2>Steps</h2>" :
+	    "<h2>Stages</h2>");
+	sbuf_adds(sb, "<table id=stages><tr><th>stage</th><th>state</th>"
+	    "<th>exit code</th><th>took</th><th>error</th></tr>");
+	for (size_t i = 0; i < j->nstages; i++) {
+		const struct stage_rec *s = &j->stages[i];
+		sbuf_addf(sb, "<tr class=stage data-stage='");
+		html(sb, s->name);
+		sbuf_addf(sb, "'><td><a href='/job/%lld/log/%d'>", (long long)j->id,
+		    s->idx);
+		html(sb, s->name);
+		sbuf_adds(sb, "</a></td>");
+		state_cell(sb, step_state_name(s->state));
+		if (s->exit_code >= 0)
+			sbuf_addf(sb, "<td>%d</td><td>", s->exit_code);
+		else
+			sbuf_adds(sb, "<td></td><td>");
+		took(sb, s->started_ms, s->finished_ms);
+		sbuf_adds(sb, "</td><td>");
+		html(sb, s->error ? s->error : "");
+		sbuf_adds(sb, "</td></tr>");
+	}
+	sbuf_adds(sb, "</table>");
+	if (j->nartifacts) {
+		sbuf_adds(sb, "<h2>Artifacts</h2><table id=artifacts><tr><th>"
+		    "archive</th><th>files</th><th>size</th><th>sha256</th></tr>");
+		for (size_t i = 0; i < j->nartifacts; i++) {
+			const struct artifact_rec *a = &j->artifacts[i];
+			const char *base = strrchr(a->path, '/');
+			sbuf_addf(sb, "<tr><td><a href='/job/%lld/artifact'>",
+			    (long long)j->id);
+			html(sb, base ? base + 1 : a->path);
+			sbuf_addf(sb, "</a></td><td>%lld</td><td>", (long long)a->files);
+			format_bytes(sb, a->size);
+			sbuf_adds(sb, "</td><td><code>");
+			html(sb, a->sha256);
+			sbuf_adds(sb, "</code></td></tr>");
+		}
+		sbuf_adds(sb, "</table>");
+	}
+	if (j->nchecks) {
+		sbuf_adds(sb, "<h2>Checks</h2>");
+		checks_table(sb, j);
+	}
+	if (j->notes) {
+		sbuf_adds(sb, "<h2>Release notes</h2><pre>");
+		html(sb, j->notes);
+		sbuf_adds(sb, "</pre>");
+	}
+	if (nnotes) {
+		sbuf_adds(sb, "<h2>Notifications</h2><table><tr><th>target</th>"
+		    "<th>event</th><th>state</th><th>attempts</th><th>error</th>"
+		    "</tr>");
+		for (size_t i = 0; i < nnotes; i++) {
+			sbuf_adds(sb, "<tr><td>");
+			html(sb, notes[i]->target);
+			sbuf_adds(sb, "</td><td>");
+			html(sb, notes[i]->event);
+			sbuf_adds(sb, "</td>");
+			state_cell(sb, notif_state_name(notes[i]->state));
+			sbuf_addf(sb, "<td>%d</td><td>", notes[i]->attempts);
+			html(sb, notes[i]->error ? notes[i]->error : "");
+			sbuf_adds(sb, "</td></tr>");
+		}
+		sbuf_adds(sb, "</table>");
+	}
+	(void)st;
+	sbuf_addf(sb, "<p><a href='/api/job/%lld'>as JSON</a></p>",
+	    (long long)j->id);
+	page_end(sb);
+}
+
+void page_history(struct sbuf *sb, const char *title, const char *more_url,
+    struct job *const *v, size_t n, int limit, char *const *refs,
+    const int64_t *last, size_t nrefs, const char *repo_name)
+{
+	page_begin(sb, title);
+	sbuf_adds(sb, "<h1>");
+	html(sb, title);
+	sbuf_adds(sb, "</h1>");
+	if (nrefs) {
+		sbuf_adds(sb, "<h2>Branches</h2><table id=branches><tr><th>"
+		    "branch</th><th>last build</th><th>badge</th></tr>");
+		for (size_t i = 0; i < nrefs; i++) {
+			const char *b = ref_short_name(refs[i]);
+			sbuf_adds(sb, "<tr><td><a href='/branch?r=");
+			url_param(sb, repo_name);
+			sbuf_adds(sb, "&amp;b=");
+			url_param(sb, b);
+			sbuf_adds(sb, "'>");
+			html(sb, b);
+			sbuf_adds(sb, "</a></td><td>");
+			job_link(sb, last[i]);
+			sbuf_adds(sb, "</td><td><img alt=badge src='/badge.svg?r=");
+			url_param(sb, repo_name);
+			sbuf_adds(sb, "&amp;b=");
+			url_param(sb, b);
+			sbuf_adds(sb, "'></td></tr>");
+		}
+		sbuf_adds(sb, "</table>");
+	}
+	sbuf_adds(sb, "<h2>History</h2>");
+	jobs_table(sb, v, n, NULL);
+	if (n && (int)n == limit) {
+		sbuf_adds(sb, "<p><a href='");
+		html(sb, more_url);
+		sbuf_addf(sb, "&amp;before=%lld'>older</a></p>",
+		    (long long)v[n - 1]->id);
+	}
+	page_end(sb);
+}
+
+void page_env(struct sbuf *sb, struct store *st, const struct env_rec *e,
+    struct job *const *rel, size_t n)
+{
+	char *repo = repo_short_name(e->repo);
+	char *title = xasprintf("%s %s", repo, e->name);
+
+	page_begin(sb, title);
+	sbuf_adds(sb, "<h1>Environment ");
+	html(sb, e->name);
+	sbuf_addf(sb, " <span id=env-state class='state %s'>%s</span></h1>",
+	    env_state_name(e->state), env_state_name(e->state));
+	sbuf_adds(sb, "<table id=environments><tr><th>repository</th><th>"
+	    "environment</th><th>state</th><th>release</th><th>last deployment "
+	    "and checks</th></tr>");
+	env_row(sb, st, e);
+	sbuf_adds(sb, "</table>");
+	if (e->latest && e->latest->nchecks) {
+		sbuf_adds(sb, "<h2>Last checks</h2>");
+		checks_table(sb, e->latest);
+	}
+	sbuf_adds(sb, "<h2>Deployments</h2><table id=releases><tr><th>"
+	    "deployment</th><th>state</th><th>commit</th><th>tag</th><th>"
+	    "from build</th><th>kind</th><th>release files</th><th>when</th>"
+	    "</tr>");
+	for (size_t i = 0; i < n; i++) {
+		const struct job *j = rel[i];
+		int changed = 0;
+		char *first = NULL;
+		const char *rs = cli_release_state(st, j, &changed, &first);
+		sbuf_addf(sb, "<tr%s><td>", j->id == e->release ?
+		    " class=serving" : "");
+		job_link(sb, j->id);
+		if (j->id == e->release)
+			sbuf_adds(sb, " <b>serving</b>");
+		sbuf_adds(sb, "</td>");
+		state_cell(sb, job_state_name(j->state));
+		sbuf_addf(sb, "<td><code>%.7s</code></td><td>", j->commit);
+		html(sb, j->tag ? j->tag : "");
+		sbuf_adds(sb, "</td><td>");
+		if (j->source_job)
+			job_link(sb, j->source_job);
+		sbuf_adds(sb, "</td><td>");
+		sbuf_adds(sb, j->rollback_to ? "rollback" : j->forced_by ?
+		    "forced" : j->requested_by ? "by hand" : j->tag ? "tag" :
+		    "push");
+		sbuf_adds(sb, "</td>");
+		state_cell(sb, !strcmp(rs, "tampered") ? "TAMPERED" : rs);
+		sbuf_adds(sb, "<td>");
+		when(sb, j->finished_ms ? j->finished_ms : j->created_ms);
+		sbuf_adds(sb, "</td></tr>");
+		free(first);
+	}
+	sbuf_adds(sb, "</table>");
+	page_end(sb);
+	free(title);
+	free(repo);
+}
+
+/* ANSI SGR colours and bold as spans; other escapes dropped. */
+void ansi_html(struct ansi *a, const char *s, size_t len, struct sbuf *sb)
+{
+	struct sbuf in = SBUF_INIT;
+
+	sbuf_add(&in, a->carry, a->ncarry);
+	sbuf_add(&in, s, len);
+	a->ncarry = 0;
+	if (a->bold || a->fg >= 0)
+		sbuf_addf(sb, "<span class='%s f%d'>", a->bold ? "b" : "",
+		    a->fg >= 0 ? a->fg : 9);
+	for (size_t i = 0; i < in.len; i++) {
+		char c = in.buf[i];
+		if (c == '\033') {
+			size_t k = i + 1;
+			if (k >= in.len || (in.buf[k] == '[' && k + 1 >= in.len)) {
+				/* cut in the middle: the rest comes next time */
+				size_t left = in.len - i;
+				if (left < sizeof(a->carry)) {
+					memcpy(a->carry, in.buf + i, left);
+					a->ncarry = left;
+				}
+				break;
+			}
+			if (in.buf[k] != '[') {
+				i = k;	/* a two-byte escape */
+				continue;
+			}
+			size_t end = k + 1;
+			while (end < in.len && !(in.buf[end] >= 0x40 &&
+			    in.buf[end] <= 0x7e))
+				end++;
+			if (end >= in.len) {
+				size_t left = in.len - i;
+				if (left < sizeof(a->carry)) {
+					memcpy(a->carry, in.buf + i, left);
+					a->ncarry = left;
+				}
+				break;
+			}
+			if (in.buf[end] == 'm') {
+				int was = a->bold || a->fg >= 0;
+				const char *p = in.buf + k + 1;
+				do {
+					int code = atoi(p);
+					if (code == 0) {
+						a->bold = 0;
+						a->fg = -1;
+					} else if (code == 1) {
+						a->bold = 1;
+					} else if (code == 22) {
+						a->bold = 0;
+					} else if (code >= 30 && code <= 37) {
+						a->fg = code - 30;
+					} else if (code >= 90 && code <= 97) {
+						a->fg = code - 90;
+					} else if (code == 39) {
+						a->fg = -1;
+					}
+					p = memchr(p, ';', (size_t)(in.buf + end - p));
+				} while (p && ++p < in.buf + end);
+				if (was)
+					sbuf_adds(sb, "</span>");
+				if (a->bold || a->fg >= 0)
+					sbuf_addf(sb, "<span class='%s f%d'>", a->bold ?
+					    "b" : "", a->fg >= 0 ? a->fg : 9);
+			}
+			i = end;
+			continue;
+		}
+		switch (c) {
+		case '<': sbuf_adds(sb, "&lt;"); break;
+		case '>': sbuf_adds(sb, "&gt;"); break;
+		case '&': sbuf_adds(sb, "&amp;"); break;
+		case '\r': break;
+		default: sbuf_addch(sb, c);
+		}
+	}
+	if (a->bold || a->fg >= 0)
+		sbuf_adds(sb, "</span>");
+	sbuf_release(&in);
+}
+
+void page_log(struct sbuf *sb, const struct job *j, const struct stage_rec *s,
+    const char *text, size_t len, int64_t size, int64_t from)
+{
+	struct ansi a = ANSI_INIT;
+	char *title = xasprintf("#%lld %s", (long long)j->id, s->name);
+	int live = s->state == STEP_RUNNING || s->state == STEP_PENDING;
+
+	page_begin(sb, title);
+	sbuf_adds(sb, "<h1>");
+	job_link(sb, j->id);
+	sbuf_adds(sb, " ");
+	html(sb, s->name);
+	sbuf_addf(sb, " <span id=stage-state class='state %s'>%s</span></h1>",
+	    step_state_name(s->state), step_state_name(s->state));
+	if (from > 0) {
+		sbuf_adds(sb, "<p class=note id=tail>The last ");
+		format_bytes(sb, size - from);
+		sbuf_adds(sb, " of ");
+		format_bytes(sb, size);
+		sbuf_addf(sb, ": <a href='/job/%lld/log/%d/raw'>the whole log"
+		    "</a></p>", (long long)j->id, s->idx);
+	} else {
+		sbuf_addf(sb, "<p class=note><a href='/job/%lld/log/%d/raw'>raw"
+		    "</a></p>", (long long)j->id, s->idx);
+	}
+	sbuf_adds(sb, "<pre class=log id=log");
+	if (live)
+		sbuf_addf(sb, " data-events='/job/%lld/log/%d/events?from=%lld'",
+		    (long long)j->id, s->idx, (long long)size);
+	sbuf_adds(sb, ">");
+	ansi_html(&a, text, len, sb);
+	sbuf_adds(sb, "</pre>");
+	page_end(sb);
+	free(title);
+}
+
+/* A badge: "LABEL | VALUE", the value's colour by its state. */
+void badge_svg(struct sbuf *sb, const char *label, const char *value)
+{
+	const char *color = "#9e9e9e";
+	int lw = 6 * (int)strlen(label) + 12, vw = 6 * (int)strlen(value) + 12;
+
+	if (!strcmp(value, "passed") || !strcmp(value, "healthy"))
+		color = "#2e7d32";
+	else if (!strcmp(value, "failed") || !strcmp(value, "error") ||
+	    !strcmp(value, "rolled_back") || !strcmp(value, "timed_out"))
+		color = "#c62828";
+	else if (!strcmp(value, "running") || !strcmp(value, "deploying") ||
+	    !strcmp(value, "queued"))
+		color = "#1565c0";
+	sbuf_addf(sb, "<svg xmlns='http://www.w3.org/2000/svg' width='%d' "
+	    "height='20' role='img' aria-label='", lw + vw);
+	html(sb, label);
+	sbuf_adds(sb, ": ");
+	html(sb, value);
+	sbuf_addf(sb, "'><title>");
+	html(sb, label);
+	sbuf_adds(sb, ": ");
+	html(sb, value);
+	sbuf_addf(sb, "</title><rect width='%d' height='20' fill='#555'/>"
+	    "<rect x='%d' width='%d' height='20' fill='%s'/><g fill='#fff' "
+	    "font-family='Verdana,sans-serif' font-size='11'>"
+	    "<text x='6' y='14'>", lw, lw, vw, color);
+	html(sb, label);
+	sbuf_addf(sb, "</text><text x='%d' y='14'>", lw + 6);
+	html(sb, value);
+	sbuf_adds(sb, "</text></g></svg>\n");
+}

@@ -1,0 +1,63 @@
+/*
+ * The web page's HTML, badges and the rendering of logs (page.c): what
+ * the web process (web.c) sends. Read-only views of the store.
+ */
+#ifndef RUNNER_PAGE_H
+#define RUNNER_PAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct env_rec;
+struct job;
+struct notification;
+struct sbuf;
+struct stage_rec;
+struct status_view;
+struct store;
+
+extern const char page_css[];
+extern const char page_js[];
+
+/* Text escaped for HTML; a query parameter escaped for a URL. */
+void html(struct sbuf *sb, const char *s);
+void url_param(struct sbuf *sb, const char *s);
+
+void page_begin(struct sbuf *sb, const char *title);
+void page_end(struct sbuf *sb);
+void job_link(struct sbuf *sb, int64_t id);
+void repo_link(struct sbuf *sb, const char *repo);
+/* A table of jobs (those `pick` takes; NULL: all). */
+void jobs_table(struct sbuf *sb, struct job *const *v, size_t n,
+    int (*pick)(const struct job *));
+
+/* The overview: what `runner status` shows. */
+void page_overview(struct sbuf *sb, struct store *st,
+    const struct status_view *v);
+/* One job: stages or steps, artifacts, checks, notes, notifications. */
+void page_job(struct sbuf *sb, struct store *st, const struct job *j,
+    struct notification *const *notes, size_t nnotes);
+/* History of a repository or branch: its branches (refs, with their last
+ * build), then `n` jobs; a link to older ones when there may be more. */
+void page_history(struct sbuf *sb, const char *title, const char *more_url,
+    struct job *const *v, size_t n, int limit, char *const *refs,
+    const int64_t *last, size_t nrefs, const char *repo_name);
+/* An environment and its deployments (`rel`, newest first). */
+void page_env(struct sbuf *sb, struct store *st, const struct env_rec *e,
+    struct job *const *rel, size_t n);
+/* A stage's log: `text` is its bytes from offset `from` of `size`. */
+void page_log(struct sbuf *sb, const struct job *j, const struct stage_rec *s,
+    const char *text, size_t len, int64_t size, int64_t from);
+/* An SVG badge. */
+void badge_svg(struct sbuf *sb, const char *label, const char *value);
+
+/* ANSI colours to HTML, across chunks of a stream. */
+struct ansi {
+	int bold, fg;		/* fg -1: the default */
+	char carry[32];		/* an escape cut at the end of a chunk */
+	size_t ncarry;
+};
+#define ANSI_INIT { 0, -1, { 0 }, 0 }
+void ansi_html(struct ansi *a, const char *s, size_t len, struct sbuf *sb);
+
+#endif

@@ -1,0 +1,855 @@
+/*
+ * The web process (web.h): libmicrohttpd, a thread per connection (a live
+ * log is a response that blocks until the log grows), every page read
+ * from the store through a connection of its own, under one lock (the
+ * store's error message and the names of repositories are the process's).
+ * Read-only: GET and HEAD, nothing else.
+ */
+#include "web.h"
+#include "admin.h"
+#include "cli.h"
+#include "config.h"
+#include "deploys.h"
+#include "jobs.h"
+#include "json.h"
+#include "outbox.h"
+#include "page.h"
+#include "records.h"
+#include "state.h"
+#include "store.h"
+#include "util.h"
+#include "view.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A log page shows this much of its end; the rest is a link away. */
+#define LOG_TAIL (256 * 1024)
+/* What a live log sends at most per event, and how often it checks that
+ * the stage still runs, and says it is still there. */
+#define SSE_CHUNK (16 * 1024)
+#define SSE_CHECK_MS 250
+#define SSE_KEEPALIVE_MS 15000
+
+struct web {
+	const char *home;
+	pthread_mutex_t lock;
+	atomic_int sse_clients;
+};
+
+static struct web W;
+
+/* ---- responses ---- */
+
+static enum MHD_Result send_buf(struct MHD_Connection *c, int status,
+    const char *type, struct sbuf *body)
+{
+	size_t len = body->len;
+	struct MHD_Response *r = MHD_create_response_from_buffer(len,
+	    sbuf_detach(body), MHD_RESPMEM_MUST_FREE);
+	enum MHD_Result ret;
+
+	MHD_add_response_header(r, "Content-Type", type);
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(r, "Content-Security-Policy",
+	    "default-src 'self'; img-src 'self' data:");
+	ret = MHD_queue_response(c, (unsigned)status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result send_text(struct MHD_Connection *c, int status,
+    const char *msg)
+{
+	struct sbuf sb = SBUF_INIT;
+
+	sbuf_addf(&sb, "%s\n", msg);
+	return send_buf(c, status, "text/plain; charset=utf-8", &sb);
+}
+
+static enum MHD_Result not_found(struct MHD_Connection *c, const char *what)
+{
+	struct sbuf sb = SBUF_INIT;
+
+	page_begin(&sb, "not found");
+	sbuf_adds(&sb, "<h1>Not found</h1><p>");
+	html(&sb, what);
+	sbuf_adds(&sb, "</p>");
+	page_end(&sb);
+	return send_buf(c, 404, "text/html; charset=utf-8", &sb);
+}
+
+/* A file of the home, whole (a log, an artifact). */
+static enum MHD_Result send_file(struct MHD_Connection *c, const char *path,
+    const char *type, const char *download)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		if (fd >= 0)
+			close(fd);
+		return not_found(c, "the file is gone (runner gc removes old "
+		    "logs and artifacts)");
+	}
+	r = MHD_create_response_from_fd64((uint64_t)st.st_size, fd);
+	MHD_add_response_header(r, "Content-Type", type);
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	if (download) {
+		char *cd = xasprintf("attachment; filename=\"%s\"", download);
+		MHD_add_response_header(r, "Content-Disposition", cd);
+		free(cd);
+	}
+	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* ---- what the store says ---- */
+
+static int64_t number(const char *s)
+{
+	char *end;
+	long long v;
+
+	if (!s || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	return errno || *end ? -1 : v;
+}
+
+/* The repository a page names (its short name as status shows it, or its
+ * path); NULL if none. Caller frees. */
+static char *find_repo(struct store *st, const char *name)
+{
+	char **v = NULL, *found = NULL;
+	size_t n = 0;
+
+	if (!name || store_repos(st, 0, &v, &n) < 0)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		repo_names_know(v[i]);
+	for (size_t i = 0; i < n && !found; i++) {
+		char *short_name = repo_short_name(v[i]);
+		if (!strcmp(short_name, name) || !strcmp(v[i], name))
+			found = xstrdup(v[i]);
+		free(short_name);
+	}
+	strv_free_n(v, n);
+	return found;
+}
+
+static const char *arg(struct MHD_Connection *c, const char *key)
+{
+	return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
+}
+
+/* ---- metrics ---- */
+
+static void metric_head(struct sbuf *sb, const char *name, const char *type,
+    const char *help)
+{
+	sbuf_addf(sb, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void label(struct sbuf *sb, const char *key, const char *v, int first)
+{
+	sbuf_addf(sb, "%s%s=\"", first ? "" : ",", key);
+	for (; v && *v; v++) {
+		if (*v == '\\' || *v == '"')
+			sbuf_addch(sb, '\\');
+		if (*v == '\n')
+			sbuf_adds(sb, "\\n");
+		else
+			sbuf_addch(sb, *v);
+	}
+	sbuf_addch(sb, '"');
+}
+
+static void histogram(struct sbuf *sb, const char *name, const char *lkey,
+    const struct stat_row *v, size_t n)
+{
+	const int64_t *bounds;
+	size_t nb = stats_bounds(&bounds);
+
+	for (size_t i = 0; i < n; i++) {
+		char *repo = repo_short_name(v[i].text[0]);
+		for (size_t b = 0; b <= nb; b++) {
+			sbuf_addf(sb, "%s_bucket{", name);
+			label(sb, "repo", repo, 1);
+			label(sb, lkey, v[i].text[1], 0);
+			if (b < nb)
+				sbuf_addf(sb, ",le=\"%g\"} %lld\n",
+				    (double)bounds[b] / 1000, (long long)v[i].num[b]);
+			else
+				sbuf_addf(sb, ",le=\"+Inf\"} %lld\n",
+				    (long long)v[i].num[nb]);
+		}
+		sbuf_addf(sb, "%s_sum{", name);
+		label(sb, "repo", repo, 1);
+		label(sb, lkey, v[i].text[1], 0);
+		sbuf_addf(sb, "} %.3f\n%s_count{", (double)v[i].num[nb + 1] / 1000,
+		    name);
+		label(sb, "repo", repo, 1);
+		label(sb, lkey, v[i].text[1], 0);
+		sbuf_addf(sb, "} %lld\n", (long long)v[i].num[nb]);
+		free(repo);
+	}
+}
+
+static int metrics(struct store *st, struct sbuf *sb)
+{
+	struct status_view v;
+	struct stat_row *rows[4] = { 0 };
+	size_t nrows[4] = { 0 };
+	int64_t queued = 0, running = 0, spooled = 0;
+	int error = 0;
+
+	if (status_view_load(st, W.home, 0, &v) < 0)
+		return -1;
+	for (int k = 0; k < 4 && error == 0; k++)
+		error = store_stats(st, (enum stat_kind)k, &rows[k], &nrows[k]);
+	if (error < 0)
+		goto out;
+	for (size_t i = 0; i < v.n; i++) {
+		queued += v.jobs[i]->state == JOB_QUEUED;
+		running += v.jobs[i]->state == JOB_RUNNING;
+	}
+	char *spool = xasprintf("%s/spool", W.home);
+	DIR *d = opendir(spool);
+	for (struct dirent *de; d && (de = readdir(d));)
+		spooled += de->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	free(spool);
+
+	metric_head(sb, "runner_up", "gauge", "Whether the daemon runs.");
+	sbuf_addf(sb, "runner_up %d\n", v.pid != 0);
+	metric_head(sb, "runner_queue_paused", "gauge",
+	    "Whether the queue is paused (runner pause).");
+	sbuf_addf(sb, "runner_queue_paused %d\n", v.paused != NULL);
+	metric_head(sb, "runner_jobs_queued", "gauge", "Jobs in the queue.");
+	sbuf_addf(sb, "runner_jobs_queued %lld\n", (long long)queued);
+	metric_head(sb, "runner_jobs_running", "gauge", "Jobs running.");
+	sbuf_addf(sb, "runner_jobs_running %lld\n", (long long)running);
+	metric_head(sb, "runner_jobs", "gauge",
+	    "Jobs in the store by kind and state (retention removes old ones).");
+	for (size_t i = 0; i < nrows[STAT_JOBS]; i++) {
+		sbuf_adds(sb, "runner_jobs{");
+		label(sb, "kind", rows[STAT_JOBS][i].text[0], 1);
+		label(sb, "state", rows[STAT_JOBS][i].text[1], 0);
+		sbuf_addf(sb, "} %lld\n", (long long)rows[STAT_JOBS][i].num[0]);
+	}
+	metric_head(sb, "runner_deployments", "gauge",
+	    "Ended deployments by repository, environment and outcome.");
+	for (size_t i = 0; i < nrows[STAT_DEPLOYS]; i++) {
+		char *repo = repo_short_name(rows[STAT_DEPLOYS][i].text[0]);
+		sbuf_adds(sb, "runner_deployments{");
+		label(sb, "repo", repo, 1);
+		label(sb, "environment", rows[STAT_DEPLOYS][i].text[1], 0);
+		label(sb, "state", rows[STAT_DEPLOYS][i].text[2], 0);
+		sbuf_addf(sb, "} %lld\n", (long long)rows[STAT_DEPLOYS][i].num[0]);
+		free(repo);
+	}
+	metric_head(sb, "runner_job_duration_seconds", "histogram",
+	    "How long jobs ran, by repository and kind (build, deploy).");
+	histogram(sb, "runner_job_duration_seconds", "kind",
+	    rows[STAT_JOB_TIMES], nrows[STAT_JOB_TIMES]);
+	metric_head(sb, "runner_stage_duration_seconds", "histogram",
+	    "How long the stages of builds ran, by repository and stage.");
+	histogram(sb, "runner_stage_duration_seconds", "stage",
+	    rows[STAT_STAGE_TIMES], nrows[STAT_STAGE_TIMES]);
+	metric_head(sb, "runner_notifications_pending", "gauge",
+	    "Notifications not delivered yet.");
+	sbuf_addf(sb, "runner_notifications_pending %lld\n",
+	    (long long)v.pending);
+	metric_head(sb, "runner_notifications_dead", "gauge",
+	    "Notifications given up on.");
+	sbuf_addf(sb, "runner_notifications_dead %lld\n", (long long)v.dead);
+	metric_head(sb, "runner_spooled_pushes", "gauge",
+	    "Pushes waiting in the spool for the daemon.");
+	sbuf_addf(sb, "runner_spooled_pushes %lld\n", (long long)spooled);
+	metric_head(sb, "runner_disk_bytes", "gauge",
+	    "The home's disk use by kind, as runner gc last measured it.");
+	for (char *p = v.disk, *tok; p && (tok = strsep(&p, " "));) {
+		char *eq = strchr(tok, '=');
+		if (!eq)
+			continue;
+		*eq = '\0';
+		sbuf_adds(sb, "runner_disk_bytes{");
+		label(sb, "kind", tok, 1);
+		sbuf_addf(sb, "} %s\n", eq + 1);
+	}
+	metric_head(sb, "runner_web_live_logs", "gauge",
+	    "Live logs (Server-Sent Events) being followed.");
+	sbuf_addf(sb, "runner_web_live_logs %d\n", atomic_load(&W.sse_clients));
+out:
+	for (int k = 0; k < 4; k++)
+		stats_free(rows[k], nrows[k]);
+	status_view_free(&v);
+	return error;
+}
+
+/* ---- live logs ---- */
+
+struct sse {
+	int64_t job;
+	int idx;
+	char *path;
+	int fd, ino;
+	off_t off;
+	struct ansi a;
+	struct sbuf out;	/* events not sent yet */
+	int64_t checked, quiet_since;
+	int ending, done;
+};
+
+/* The stage's state, or -1 when the store cannot say. */
+static int stage_state(const struct sse *s)
+{
+	struct store *st = NULL;
+	struct job *j = NULL;
+	int state = -1;
+
+	pthread_mutex_lock(&W.lock);
+	if (store_open(W.home, STORE_OPEN, &st) == 0 &&
+	    store_job_get(st, s->job, &j) == 0)
+		for (size_t i = 0; i < j->nstages; i++)
+			if (j->stages[i].idx == s->idx)
+				state = (int)j->stages[i].state;
+	job_free(j);
+	store_close(st);
+	pthread_mutex_unlock(&W.lock);
+	return state;
+}
+
+/* One event of HTML: a "data:" line per line of it. */
+static void sse_event(struct sbuf *out, const char *event, const char *data,
+    size_t len)
+{
+	if (event)
+		sbuf_addf(out, "event: %s\n", event);
+	for (;;) {
+		const char *nl = memchr(data, '\n', len);
+		size_t n = nl ? (size_t)(nl - data) : len;
+		sbuf_adds(out, "data: ");
+		sbuf_add(out, data, n);
+		sbuf_addch(out, '\n');
+		if (!nl)
+			break;
+		len -= n + 1;
+		data = nl + 1;
+	}
+	sbuf_addch(out, '\n');
+}
+
+static int sse_more(struct sse *s)
+{
+	char buf[SSE_CHUNK];
+	ssize_t n;
+
+	if (s->fd < 0) {
+		s->fd = open(s->path, O_RDONLY | O_CLOEXEC);
+		if (s->fd >= 0 && s->ino >= 0)
+			inotify_add_watch(s->ino, s->path, IN_MODIFY |
+			    IN_CLOSE_WRITE);
+	}
+	if (s->fd < 0 || (n = pread(s->fd, buf, sizeof(buf), s->off)) <= 0)
+		return 0;
+	s->off += n;
+	struct sbuf h = SBUF_INIT;
+	ansi_html(&s->a, buf, (size_t)n, &h);
+	if (h.len)
+		sse_event(&s->out, NULL, h.buf, h.len);
+	sbuf_release(&h);
+	return 1;
+}
+
+static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct sse *s = cls;
+
+	(void)pos;
+	while (!s->out.len) {
+		if (s->done)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		if (sse_more(s))
+			break;
+		int64_t now = mono_ms();
+		if (s->ending) {	/* nothing more after the end */
+			int state = stage_state(s);
+			sse_event(&s->out, "end", state >= 0 ?
+			    step_state_name((enum step_state)state) : "ended", state >= 0 ?
+			    strlen(step_state_name((enum step_state)state)) : 5);
+			s->done = 1;
+			break;
+		}
+		if (now - s->checked >= SSE_CHECK_MS) {
+			int state = stage_state(s);
+			s->checked = now;
+			if (state != STEP_RUNNING && state != STEP_PENDING) {
+				s->ending = 1;	/* read what is left first */
+				continue;
+			}
+		}
+		if (now - s->quiet_since >= SSE_KEEPALIVE_MS) {
+			sbuf_adds(&s->out, ": still running\n\n");
+			break;
+		}
+		struct pollfd p = { s->ino, POLLIN, 0 };
+		if (poll(&p, s->ino >= 0 ? 1 : 0, s->fd >= 0 && s->ino >= 0 ?
+		    SSE_CHECK_MS : 50) > 0) {
+			char ev[4096];
+			while (read(s->ino, ev, sizeof(ev)) > 0)
+				;
+		}
+	}
+	s->quiet_since = mono_ms();
+	size_t n = s->out.len < max ? s->out.len : max;
+	memcpy(buf, s->out.buf, n);
+	memmove(s->out.buf, s->out.buf + n, s->out.len - n);
+	sbuf_truncate(&s->out, s->out.len - n);
+	return (ssize_t)n;
+}
+
+static void sse_free(void *cls)
+{
+	struct sse *s = cls;
+
+	if (s->fd >= 0)
+		close(s->fd);
+	if (s->ino >= 0)
+		close(s->ino);
+	sbuf_release(&s->out);
+	free(s->path);
+	free(s);
+	atomic_fetch_sub(&W.sse_clients, 1);
+}
+
+static enum MHD_Result send_events(struct MHD_Connection *c,
+    const struct job *j, const struct stage_rec *st, int64_t from)
+{
+	struct sse *s = xcalloc(1, sizeof(*s));
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	s->job = j->id;
+	s->idx = st->idx;
+	s->path = xstrdup(st->log_path);
+	s->fd = -1;
+	s->ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	s->off = from > 0 ? from : 0;
+	s->a = (struct ansi)ANSI_INIT;
+	s->quiet_since = mono_ms();
+	atomic_fetch_add(&W.sse_clients, 1);
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_CHUNK * 8,
+	    sse_read, s, sse_free);
+	MHD_add_response_header(r, "Content-Type", "text/event-stream");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* ---- pages ---- */
+
+static const struct stage_rec *stage_of(const struct job *j, int64_t idx)
+{
+	for (size_t i = 0; i < j->nstages; i++)
+		if (j->stages[i].idx == idx)
+			return &j->stages[i];
+	return NULL;
+}
+
+/* The end of a log (whole lines), for its page. */
+static void log_tail(const char *path, struct sbuf *text, int64_t *size,
+    int64_t *from)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	char *buf;
+	ssize_t n;
+
+	*size = *from = 0;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	*size = st.st_size;
+	*from = st.st_size > LOG_TAIL ? st.st_size - LOG_TAIL : 0;
+	buf = xmalloc(LOG_TAIL);
+	n = pread(fd, buf, LOG_TAIL, *from);
+	close(fd);
+	if (n > 0) {
+		const char *start = buf;
+		if (*from > 0) {	/* from the first whole line */
+			const char *nl = memchr(buf, '\n', (size_t)n);
+			if (nl) {
+				start = nl + 1;
+				*from += start - buf;
+			}
+		}
+		sbuf_add(text, start, (size_t)(buf + n - start));
+	}
+	free(buf);
+}
+
+static enum MHD_Result job_route(struct MHD_Connection *c, struct store *st,
+    const char *rest)
+{
+	struct job *j = NULL;
+	struct sbuf sb = SBUF_INIT;
+	char *end;
+	long long id = strtoll(rest, &end, 10);
+	enum MHD_Result ret;
+
+	if (end == rest || id <= 0 || store_job_get(st, id, &j) < 0)
+		return not_found(c, "no such job");
+	repo_names_know(j->repo);
+	if (!*end) {
+		struct notification **notes = NULL;
+		size_t nn = 0;
+		store_notifs_of_job(st, j->id, &notes, &nn);
+		page_job(&sb, st, j, notes, nn);
+		notifs_free(notes, nn);
+		ret = send_buf(c, 200, "text/html; charset=utf-8", &sb);
+	} else if (!strcmp(end, "/artifact")) {
+		if (!j->nartifacts) {
+			ret = not_found(c, "this job has no artifact");
+		} else {
+			char *name = xasprintf("job-%lld.tar.zst", id);
+			ret = send_file(c, j->artifacts[0].path, "application/zstd",
+			    name);
+			free(name);
+		}
+	} else if (!strncmp(end, "/log/", 5)) {
+		char *tail;
+		long long idx = strtoll(end + 5, &tail, 10);
+		const struct stage_rec *s = tail != end + 5 ? stage_of(j, idx) :
+		    NULL;
+		if (!s) {
+			ret = not_found(c, "no such stage");
+		} else if (!*tail) {
+			struct sbuf text = SBUF_INIT;
+			int64_t size, from;
+			log_tail(s->log_path, &text, &size, &from);
+			page_log(&sb, j, s, text.buf, text.len, size, from);
+			sbuf_release(&text);
+			ret = send_buf(c, 200, "text/html; charset=utf-8", &sb);
+		} else if (!strcmp(tail, "/raw")) {
+			ret = send_file(c, s->log_path, "text/plain; charset=utf-8",
+			    NULL);
+		} else if (!strcmp(tail, "/events")) {
+			ret = send_events(c, j, s, number(arg(c, "from")));
+		} else {
+			ret = not_found(c, "no such page");
+		}
+	} else {
+		ret = not_found(c, "no such page");
+	}
+	job_free(j);
+	sbuf_release(&sb);
+	return ret;
+}
+
+static enum MHD_Result api_job(struct MHD_Connection *c, struct store *st,
+    int64_t id)
+{
+	struct job *j = NULL;
+	struct notification **notes = NULL;
+	size_t nn = 0;
+	struct sbuf sb = SBUF_INIT;
+	struct json w;
+
+	if (id <= 0 || store_job_get(st, id, &j) < 0)
+		return send_text(c, 404, "{\"error\":\"no such job\"}");
+	store_notifs_of_job(st, id, &notes, &nn);
+	json_init(&w, &sb);
+	json_obj(&w, NULL);
+	json_job_members(&w, j);
+	json_arr(&w, "notifications");
+	for (size_t i = 0; i < nn; i++)
+		json_notification(&w, NULL, notes[i]);
+	json_end(&w);
+	json_end(&w);
+	sbuf_addch(&sb, '\n');
+	notifs_free(notes, nn);
+	job_free(j);
+	return send_buf(c, 200, "application/json", &sb);
+}
+
+static enum MHD_Result history(struct MHD_Connection *c, struct store *st,
+    int branch)
+{
+	const char *name = arg(c, "r"), *b = arg(c, "b");
+	char *repo = find_repo(st, name), *ref = NULL, *title, *more;
+	struct job **v = NULL;
+	char **refs = NULL;
+	int64_t *last = NULL;
+	size_t n = 0, nrefs = 0;
+	struct sbuf sb = SBUF_INIT, u = SBUF_INIT;
+	const int limit = 50;
+
+	if (!repo || (branch && !b))
+		return not_found(c, "no such repository");
+	if (branch)
+		ref = !strncmp(b, "refs/", 5) ? xstrdup(b) :
+		    xasprintf("refs/heads/%s", b);
+	else
+		store_branches(st, repo, &refs, &last, &nrefs);
+	store_jobs_of(st, repo, ref, number(arg(c, "before")), limit, &v, &n);
+	title = branch ? xasprintf("%s %s", name, b) : xstrdup(name);
+	sbuf_adds(&u, branch ? "/branch?r=" : "/repo?r=");
+	url_param(&u, name);
+	if (branch) {
+		sbuf_adds(&u, "&b=");
+		url_param(&u, b);
+	}
+	more = sbuf_detach(&u);
+	page_history(&sb, title, more, v, n, limit, refs, last, nrefs, name);
+	jobs_free(v, n);
+	strv_free_n(refs, nrefs);
+	free(last);
+	free(title);
+	free(more);
+	free(repo);
+	free(ref);
+	return send_buf(c, 200, "text/html; charset=utf-8", &sb);
+}
+
+static enum MHD_Result env_page(struct MHD_Connection *c, struct store *st)
+{
+	const char *name = arg(c, "r"), *env = arg(c, "e");
+	char *repo = find_repo(st, name);
+	struct env_rec *e = NULL;
+	struct job **rel = NULL, **mine;
+	size_t n = 0, k = 0;
+	struct sbuf sb = SBUF_INIT;
+
+	if (!repo || !env || store_env_get(st, repo, env, &e) < 0) {
+		free(repo);
+		return not_found(c, "no such environment");
+	}
+	store_releases(st, env, &rel, &n);
+	mine = xcalloc(n + 1, sizeof(*mine));
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(rel[i]->repo, repo))
+			mine[k++] = rel[i];
+	page_env(&sb, st, e, mine, k);
+	free(mine);
+	jobs_free(rel, n);
+	env_rec_free(e);
+	free(repo);
+	return send_buf(c, 200, "text/html; charset=utf-8", &sb);
+}
+
+static enum MHD_Result badge(struct MHD_Connection *c, struct store *st)
+{
+	const char *name = arg(c, "r"), *b = arg(c, "b"), *env = arg(c, "e");
+	char *repo = find_repo(st, name);
+	struct sbuf sb = SBUF_INIT;
+	const char *value = "unknown";
+	char *label = NULL;
+
+	if (repo && env) {
+		struct env_rec *e = NULL;
+		if (store_env_get(st, repo, env, &e) == 0)
+			value = env_state_name(e->state);
+		env_rec_free(e);
+		label = xstrdup(env);
+		badge_svg(&sb, label, value);
+	} else if (repo && b) {
+		char *ref = xasprintf("refs/heads/%s", b);
+		struct job **v = NULL;
+		size_t n = 0;
+		/* the branch's last build (its deployments share the ref) */
+		store_jobs_of(st, repo, ref, 0, 20, &v, &n);
+		for (size_t i = 0; i < n; i++)
+			if (v[i]->kind == KIND_BUILD) {
+				value = job_state_name(v[i]->state);
+				break;
+			}
+		label = xstrdup(b);
+		badge_svg(&sb, label, value);
+		jobs_free(v, n);
+		free(ref);
+	} else {
+		badge_svg(&sb, "runner", "no such repository");
+	}
+	free(label);
+	free(repo);
+	return send_buf(c, 200, "image/svg+xml", &sb);
+}
+
+static enum MHD_Result route(struct MHD_Connection *c, struct store *st,
+    const char *url)
+{
+	struct sbuf sb = SBUF_INIT;
+
+	if (!strcmp(url, "/")) {
+		struct status_view v;
+		if (status_view_load(st, W.home, 20, &v) < 0)
+			return send_text(c, 500, error_last());
+		page_overview(&sb, st, &v);
+		status_view_free(&v);
+		return send_buf(c, 200, "text/html; charset=utf-8", &sb);
+	}
+	if (!strcmp(url, "/api/status")) {
+		struct status_view v;
+		int64_t limit = number(arg(c, "limit"));
+		if (status_view_load(st, W.home, limit >= 0 && limit <= 100000 ?
+		    (int)limit : 20, &v) < 0)
+			return send_text(c, 500, error_last());
+		status_view_json(&v, st, &sb);
+		sbuf_addch(&sb, '\n');
+		status_view_free(&v);
+		return send_buf(c, 200, "application/json", &sb);
+	}
+	if (!strncmp(url, "/api/job/", 9))
+		return api_job(c, st, number(url + 9));
+	if (!strncmp(url, "/job/", 5))
+		return job_route(c, st, url + 5);
+	if (!strcmp(url, "/repo"))
+		return history(c, st, 0);
+	if (!strcmp(url, "/branch"))
+		return history(c, st, 1);
+	if (!strcmp(url, "/env"))
+		return env_page(c, st);
+	if (!strcmp(url, "/badge.svg"))
+		return badge(c, st);
+	if (!strcmp(url, "/metrics")) {
+		if (metrics(st, &sb) < 0) {
+			sbuf_release(&sb);
+			return send_text(c, 500, error_last());
+		}
+		return send_buf(c, 200, "text/plain; version=0.0.4; "
+		    "charset=utf-8", &sb);
+	}
+	return not_found(c, "no such page");
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
+    const char *url, const char *method, const char *version,
+    const char *upload, size_t *upload_size, void **con_cls)
+{
+	struct store *st = NULL;
+	enum MHD_Result ret;
+	struct sbuf sb = SBUF_INIT;
+
+	(void)cls;
+	(void)version;
+	(void)upload;
+	(void)upload_size;
+	(void)con_cls;
+	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+		return send_text(c, 405, "read-only: GET and HEAD only");
+	if (!strcmp(url, "/style.css")) {
+		sbuf_adds(&sb, page_css);
+		return send_buf(c, 200, "text/css", &sb);
+	}
+	if (!strcmp(url, "/live.js")) {
+		sbuf_adds(&sb, page_js);
+		return send_buf(c, 200, "text/javascript", &sb);
+	}
+	pthread_mutex_lock(&W.lock);
+	if (store_open(W.home, STORE_OPEN, &st) < 0) {
+		ret = send_text(c, 503, error_last());
+	} else {
+		ret = route(c, st, url);
+		store_close(st);
+	}
+	error_clear();
+	pthread_mutex_unlock(&W.lock);
+	malloc_trim(0);
+	return ret;
+}
+
+/* "HOST:PORT" ("[::1]:8080" for IPv6) as an address to bind. */
+static int listen_addr(const char *spec, struct sockaddr_storage *sa,
+    socklen_t *len)
+{
+	const char *colon = strrchr(spec, ':');
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+	    .ai_flags = AI_NUMERICSERV }, *res = NULL;
+	char *host;
+	int rc;
+
+	if (!colon || colon == spec || !colon[1])
+		return error_set(ERR_INVALID, "http listen '%s' is not HOST:PORT",
+		    spec);
+	host = xstrndup(spec, (size_t)(colon - spec));
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		memmove(host, host + 1, strlen(host));
+		host[strlen(host) - 1] = '\0';
+	}
+	rc = getaddrinfo(host, colon + 1, &hints, &res);
+	free(host);
+	if (rc || !res)
+		return error_set(ERR_INVALID, "http listen '%s': %s", spec,
+		    gai_strerror(rc));
+	memcpy(sa, res->ai_addr, res->ai_addrlen);
+	*len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+int web_serve(const char *home, const char *listen_spec)
+{
+	struct sockaddr_storage sa;
+	socklen_t salen;
+	struct MHD_Daemon *d;
+	sigset_t mask;
+	int sig;
+
+	if (listen_addr(listen_spec, &sa, &salen) < 0)
+		return -1;
+	W.home = home;
+	pthread_mutex_init(&W.lock, NULL);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	prctl(PR_SET_DUMPABLE, 0);
+	d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION |
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+	    (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0), 0, NULL, NULL,
+	    handler, NULL,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)32,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+	    MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
+	    MHD_OPTION_END);
+	if (!d)
+		return error_set(-1, "cannot serve HTTP on %s: %s", listen_spec,
+		    strerror(errno));
+	log_line("web page on http://%s/ for '%s'", listen_spec, home);
+	do {
+		if (sigwait(&mask, &sig) != 0)
+			break;
+	} while (sig == SIGHUP);
+	MHD_stop_daemon(d);
+	return 0;
+}
