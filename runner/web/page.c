@@ -678,7 +678,14 @@ void ansi_html(struct ansi *a, const char *s, size_t len, struct sbuf *sb)
 		case '>': sbuf_adds(sb, "&gt;"); break;
 		case '&': sbuf_adds(sb, "&amp;"); break;
 		case '\r': break;
-		default: sbuf_addch(sb, c);
+		default: {
+			/* a run of plain text at once */
+			size_t k = i + 1;
+			while (k < in.len && !strchr("<>&\r\033", in.buf[k]))
+				k++;
+			sbuf_add(sb, in.buf + i, k - i);
+			i = k - 1;
+		}
 		}
 	}
 	if (a->bold || a->fg >= 0)

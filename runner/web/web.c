@@ -42,7 +42,11 @@
 #define LOG_TAIL (256 * 1024)
 /* What a live log sends at most per event, and how often it checks that
  * the stage still runs, and says it is still there. */
-#define SSE_CHUNK (16 * 1024)
+#define SSE_CHUNK (64 * 1024)
+/* After the log grows, a moment for more to come, so that a stage that
+ * writes a lot is sent in fewer, larger events (and new output still
+ * shows within a tenth of a second). */
+#define SSE_GATHER_MS 20
 #define SSE_CHECK_MS 250
 #define SSE_KEEPALIVE_MS 15000
 
@@ -319,6 +323,7 @@ struct sse {
 	off_t off;
 	struct ansi a;
 	struct sbuf out;	/* events not sent yet */
+	char *buf;		/* SSE_CHUNK bytes read at a time */
 	int64_t checked, quiet_since;
 	int ending, done;
 };
@@ -364,7 +369,7 @@ static void sse_event(struct sbuf *out, const char *event, const char *data,
 
 static int sse_more(struct sse *s)
 {
-	char buf[SSE_CHUNK];
+	char *buf = s->buf;
 	ssize_t n;
 
 	if (s->fd < 0) {
@@ -373,7 +378,7 @@ static int sse_more(struct sse *s)
 			inotify_add_watch(s->ino, s->path, IN_MODIFY |
 			    IN_CLOSE_WRITE);
 	}
-	if (s->fd < 0 || (n = pread(s->fd, buf, sizeof(buf), s->off)) <= 0)
+	if (s->fd < 0 || (n = pread(s->fd, buf, SSE_CHUNK, s->off)) <= 0)
 		return 0;
 	s->off += n;
 	struct sbuf h = SBUF_INIT;
@@ -419,6 +424,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 		if (poll(&p, s->ino >= 0 ? 1 : 0, s->fd >= 0 && s->ino >= 0 ?
 		    SSE_CHECK_MS : 50) > 0) {
 			char ev[4096];
+			poll(NULL, 0, SSE_GATHER_MS);
 			while (read(s->ino, ev, sizeof(ev)) > 0)
 				;
 		}
@@ -440,6 +446,7 @@ static void sse_free(void *cls)
 	if (s->ino >= 0)
 		close(s->ino);
 	sbuf_release(&s->out);
+	free(s->buf);
 	free(s->path);
 	free(s);
 	atomic_fetch_sub(&W.sse_clients, 1);
@@ -455,6 +462,7 @@ static enum MHD_Result send_events(struct MHD_Connection *c,
 	s->job = j->id;
 	s->idx = st->idx;
 	s->path = xstrdup(st->log_path);
+	s->buf = xmalloc(SSE_CHUNK);
 	s->fd = -1;
 	s->ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	s->off = from > 0 ? from : 0;
