@@ -695,6 +695,19 @@ static int check_config(const struct sread *r, const struct ynode *map,
 			    "user of its own, never root", r->file, v->line,
 			    v->col, key);
 	}
+	if (c->http.listen) {
+		const char *l = c->http.listen, *colon = strrchr(l, ':');
+		const char *port = colon ? colon + 1 : l;
+		long n = strspn(port, "0123456789") == strlen(port) && *port ?
+		    strtol(port, NULL, 10) : 0;
+		const struct ynode *h = ynode_get(map, "http");
+		const struct ynode *v = h ? ynode_get(h, "listen") : NULL;
+		if (n < 1 || n > 65535 || colon == l)
+			return error_set(ERR_INVALID, "%s:%zu:%zu: 'listen' in "
+			    "'http' must be HOST:PORT (like 127.0.0.1:8080) or a "
+			    "port, not '%s'", r->file, v ? v->line : 0, v ? v->col :
+			    0, l);
+	}
 	if (!strcmp(c->build_user, c->release_user))
 		return error_set(ERR_INVALID, "%s: 'release_user' and "
 		    "'build_user' are both '%s': code from develop would share a "

@@ -23,8 +23,8 @@ static const char usage[] =
     "(followed live while they run), environments and their releases,\n"
     "badges (/badge.svg?r=REPO&b=BRANCH or &e=ENV), the JSON of status and\n"
     "show under /api/ and Prometheus metrics at /metrics. It listens on\n"
-    "runner.yml's http: listen (or --listen), 127.0.0.1 unless told\n"
-    "otherwise; it has no login: put it behind a proxy that authenticates\n"
+    "--listen, else runner.yml's http: listen, else 127.0.0.1:8080 (a\n"
+    "port alone means 127.0.0.1); it has no login: put it behind a proxy that authenticates\n"
     "to show it to more than this machine. The daemon starts it by itself\n"
     "when runner.yml has http: listen.\n";
 
@@ -61,11 +61,8 @@ int main(int argc, char **argv)
 		cli_error("%s", error_last());
 		goto out;
 	}
-	if (!listen_opt && !(listen_opt = conf->http.listen)) {
-		cli_error("runner.yml has no http: listen; give --listen "
-		    "HOST:PORT");
-		goto out;
-	}
+	if (!listen_opt && !(listen_opt = conf->http.listen))
+		listen_opt = "127.0.0.1:8080";
 	if (web_serve(home, listen_opt) < 0) {
 		cli_error("%s", error_last());
 		goto out;

@@ -802,10 +802,16 @@ static int listen_addr(const char *spec, struct sockaddr_storage *sa,
 	char *host;
 	int rc;
 
-	if (!colon || colon == spec || !colon[1])
+	if (!colon && spec[0] && strspn(spec, "0123456789") == strlen(spec)) {
+		/* a port alone: this machine only */
+		host = xstrdup("127.0.0.1");
+		colon = spec - 1;
+	} else if (!colon || colon == spec || !colon[1]) {
 		return error_set(ERR_INVALID, "http listen '%s' is not HOST:PORT",
 		    spec);
-	host = xstrndup(spec, (size_t)(colon - spec));
+	} else {
+		host = xstrndup(spec, (size_t)(colon - spec));
+	}
 	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
 		memmove(host, host + 1, strlen(host));
 		host[strlen(host) - 1] = '\0';
@@ -853,7 +859,8 @@ int web_serve(const char *home, const char *listen_spec)
 	if (!d)
 		return error_set(-1, "cannot serve HTTP on %s: %s", listen_spec,
 		    strerror(errno));
-	log_line("web page on http://%s/ for '%s'", listen_spec, home);
+	log_line("web page on http://%s%s/ for '%s'", strchr(listen_spec, ':') ?
+	    "" : "127.0.0.1:", listen_spec, home);
 	do {
 		if (sigwait(&mask, &sig) != 0)
 			break;

@@ -197,9 +197,12 @@ PY
 
 @test "runner web serves in the foreground; the daemon starts it again when it dies" {
 	P2=$(free_port)
-	"$RUNNER" web --listen "127.0.0.1:$P2" >"$T/web.log" 2>&1 3>&- &
+	# a port alone: 127.0.0.1
+	"$RUNNER" web --listen "$P2" >"$T/web.log" 2>&1 3>&- &
 	wpid=$!
 	wait_for "[ -n \"\$(http_body $P2 /api/status)\" ]" 15
+	ss -ltn | grep -q "127.0.0.1:$P2 "
+	grep -q "web page on http://127.0.0.1:$P2/" "$T/web.log"
 	http_body "$P2" /api/status | jq -e '.jobs == []'
 	kill "$wpid"
 	wait "$wpid" || true
