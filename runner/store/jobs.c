@@ -382,8 +382,14 @@ static int list_query(struct store *s, sqlite3_stmt *st, struct job ***v,
 	return 0;
 }
 
-int store_jobs_list(struct store *s, int limit, struct job ***out,
-    size_t *nout)
+/*
+ * The jobs statement `a` and then `b` (NULL: none) select, with their
+ * details, read in one transaction so that they are one consistent
+ * picture. A statement that could not be prepared is an error.
+ */
+static int list_jobs(struct store *s, int q_a, const struct arg *args_a,
+    size_t na, int q_b, const struct arg *args_b, size_t nb,
+    struct job ***out, size_t *nout)
 {
 	struct job **v = NULL;
 	size_t n = 0;
@@ -391,12 +397,11 @@ int store_jobs_list(struct store *s, int limit, struct job ***out,
 
 	*out = NULL;
 	*nout = 0;
-	/* One read transaction, so the list is one consistent picture. */
 	if ((error = exec_sql(s, "BEGIN", "begin")) < 0)
 		return error;
-	if ((error = list_query(s, stmt(s, Q_LIST_ACTIVE, sql), &v, &n)) < 0 ||
-	    (error = list_query(s, stmt_bound(s, Q_LIST_DONE, sql,
-	    ARGS(arg_int(limit))), &v, &n)) < 0)
+	if ((error = list_query(s, stmt_bound(s, q_a, sql, args_a, na), &v,
+	    &n)) < 0 || (q_b >= 0 && (error = list_query(s, stmt_bound(s, q_b,
+	    sql, args_b, nb), &v, &n)) < 0))
 		goto out;
 	for (size_t i = 0; i < n; i++)
 		if ((error = load_details(s, v[i])) < 0)
@@ -409,6 +414,13 @@ out:
 	exec_sql(s, "COMMIT", "commit");
 	jobs_free(v, n);
 	return error;
+}
+
+int store_jobs_list(struct store *s, int limit, struct job ***out,
+    size_t *nout)
+{
+	return list_jobs(s, Q_LIST_ACTIVE, NO_ARGS, Q_LIST_DONE,
+	    ARGS(arg_int(limit)), out, nout);
 }
 
 int store_claim(struct store *s, pid_t worker, int supersede,
@@ -773,29 +785,9 @@ out:
 int store_jobs_of(struct store *s, const char *repo, const char *ref,
     int64_t before, int limit, struct job ***out, size_t *nout)
 {
-	struct job **v = NULL;
-	size_t n = 0;
-	int error;
-
-	*out = NULL;
-	*nout = 0;
-	if ((error = exec_sql(s, "BEGIN", "begin")) < 0)
-		return error;
-	if ((error = list_query(s, stmt_bound(s, ref ? Q_OF_REF : Q_OF_REPO,
-	    sql, ARGS(arg_text(repo), arg_text(ref), arg_int(before > 0 ?
-	    before : INT64_MAX), arg_int(limit))), &v, &n)) < 0)
-		goto out;
-	for (size_t i = 0; i < n; i++)
-		if ((error = load_details(s, v[i])) < 0)
-			goto out;
-	*out = v;
-	*nout = n;
-	v = NULL;
-	n = 0;
-out:
-	exec_sql(s, "COMMIT", "commit");
-	jobs_free(v, n);
-	return error;
+	return list_jobs(s, ref ? Q_OF_REF : Q_OF_REPO, ARGS(arg_text(repo),
+	    arg_text(ref), arg_int(before > 0 ? before : INT64_MAX),
+	    arg_int(limit)), -1, NO_ARGS, out, nout);
 }
 
 int store_branches(struct store *s, const char *repo, char ***refs,
