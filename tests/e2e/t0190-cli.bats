@@ -49,7 +49,7 @@ teardown() { teardown_env; }
 	[ "$status" -eq 0 ]
 	run "$T/bin/runner" notify list
 	[ "$status" -eq 1 ]
-	[[ "$output" == *"cannot run $T/bin/runner-worker (it is installed beside 'runner')"* ]]
+	[[ "$output" == *"cannot run $T/bin/runner-worker (it is installed in libexec/runner, or beside 'runner')"* ]]
 	run "$T/bin/runner" serve --workers 1
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"cannot find $T/bin/runner-worker"* ]]
