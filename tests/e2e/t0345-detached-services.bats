@@ -30,6 +30,10 @@ environments:
       touch "\$s/started"
       echo deploy >> "\$s/count"
       setsid -f sh -c 'echo \$\$ > "\$0/pid.new" && mv "\$0/pid.new" "\$0/pid" && exec "\$1" 600' "\$s" "$SVC"
+      # as a deploy script does: wait until the service is up (under
+      # this load its first instruction may come only after the next
+      # deployment started)
+      i=0; while [ ! -s "\$s/pid" ] && [ \$i -lt 3000 ]; do sleep 0.01; i=\$((i + 1)); done
 YML
 }
 
