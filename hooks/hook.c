@@ -102,9 +102,74 @@ int hook_zero_id(const char *hex)
 	return strspn(hex, "0") == strlen(hex);
 }
 
+/* A variable a push may give its build: NAME=VALUE, NAME a shell name
+ * that is not the runner's (RUNNER_*), VALUE one line. NULL if fine, else
+ * why not. */
+static const char *variable_why(const char *nv)
+{
+	const char *eq = strchr(nv, '=');
+	size_t n = eq ? (size_t)(eq - nv) : 0;
+
+	if (!eq || !n)
+		return "not NAME=VALUE";
+	if (n > 64 || strspn(nv, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
+	    "qrstuvwxyz0123456789_") < n || (nv[0] >= '0' && nv[0] <= '9'))
+		return "the name must be letters, digits and _ (not first a "
+		    "digit), at most 64";
+	if (!strncmp(nv, "RUNNER_", 7))
+		return "RUNNER_ names are the runner's own";
+	if (strpbrk(eq + 1, "\n\r") || strlen(eq + 1) > 4096)
+		return "the value must be one line of at most 4096 bytes";
+	return NULL;
+}
+
+/* Every line of `vars` a variable_why() accepts. */
+static int variables_ok(const char *vars)
+{
+	int ok = 1;
+	char *copy = xstrdup(vars), *p = copy, *line;
+
+	while (ok && (line = strsep(&p, "\n")))
+		ok = !*line || !variable_why(line);
+	free(copy);
+	return ok;
+}
+
+void hook_push_options(FILE *msg, int *skip, struct sbuf *vars)
+{
+	const char *count = getenv("GIT_PUSH_OPTION_COUNT");
+	int n = count ? atoi(count) : 0, nvars = 0;
+
+	*skip = 0;
+	for (int i = 0; i < n && i < 1000; i++) {
+		char key[40];
+		const char *v, *why;
+		snprintf(key, sizeof(key), "GIT_PUSH_OPTION_%d", i);
+		if (!(v = getenv(key)) || strncmp(v, "ci.", 3))
+			continue;	/* another tool's */
+		if (!strcmp(v, "ci.skip")) {
+			*skip = 1;
+		} else if (!strncmp(v, "ci.variable=", 12)) {
+			if ((why = variable_why(v + 12)))
+				fprintf(msg, "runner: warning: push option '%.100s' "
+				    "ignored: %s\n", v, why);
+			else if (++nvars > 64)
+				fprintf(msg, "runner: warning: push option '%.100s' "
+				    "ignored: at most 64 variables\n", v);
+			else
+				sbuf_addf(vars, "%s\n", v + 12);
+		} else {
+			fprintf(msg, "runner: warning: unknown push option "
+			    "'%.100s' ignored (the runner knows ci.skip and "
+			    "ci.variable=NAME=VALUE)\n", v);
+		}
+	}
+}
+
 /*
  * One file per push: each ref update as six fields (repo, ref, old, new,
- * and two empty ones kept for older spools), each ended by a NUL, written
+ * the push's variables, and an empty one kept for older spools), each
+ * ended by a NUL, written
  * to a temporary name, synced and renamed, so the daemon never reads half
  * of one. The daemon matches the updates against runner.yml itself: what
  * a spool file asks for is no more than the push it records.
@@ -126,7 +191,7 @@ static int spool(const char *home, const struct push *p, size_t n)
 	    ts.tv_nsec, (int)getpid());
 	for (size_t i = 0; i < n; i++) {
 		const char *f[] = { p[i].repo, p[i].ref, p[i].old, p[i].new,
-		    "", "" };
+		    p[i].variables ? p[i].variables : "", "" };
 		for (int k = 0; k < 6; k++)
 			sbuf_add(&sb, f[k], strlen(f[k]) + 1);
 	}
@@ -183,8 +248,8 @@ static int ingest_file(struct store *s, const struct config *conf,
 			if (k < 6)
 				break;
 			p = xrealloc(p, (n + 1) * sizeof(*p));
-			p[n++] = (struct push){ f[0], f[1], f[2], f[3],
-			    *f[4] ? f[4] : NULL, *f[5] ? f[5] : NULL };
+			p[n++] = (struct push){ f[0], f[1], f[2], f[3], NULL,
+			    NULL, *f[4] ? f[4] : NULL, NULL };
 		}
 	}
 	/* the pushes point into these until they are enqueued */
@@ -198,7 +263,12 @@ static int ingest_file(struct store *s, const struct config *conf,
 		if (p[i].repo[0] != '/' || strlen(p[i].new) >= sizeof(u->new) ||
 		    !spooled_by_owner(path, p[i].repo))
 			continue;
-		nq += hook_match(conf, p[i].repo, u, 1, q + nq, stderr);
+		size_t k = hook_match(conf, p[i].repo, u, 1, q + nq, stderr);
+		/* a spool file is written by another user: its variables
+		 * are checked as the push options were */
+		if (k && p[i].variables && variables_ok(p[i].variables))
+			q[nq].variables = p[i].variables;
+		nq += k;
 	}
 	res = xcalloc(nq ? nq : 1, sizeof(*res));
 	/* enqueueing twice is harmless: a push is queued once */
@@ -258,11 +328,11 @@ size_t hook_match(const struct config *conf, const char *repo,
 		if (!strncmp(u->ref, "refs/heads/", 11) &&
 		    ref_matcher_match(&branches, u->ref + 11, msg))
 			out[np++] = (struct push){ repo, u->ref, u->old, u->new,
-			    NULL, NULL };
+			    NULL, NULL, NULL, NULL };
 		else if (!strncmp(u->ref, "refs/tags/", 10) &&
 		    ref_matcher_match(&tags, u->ref + 10, msg))
 			out[np++] = (struct push){ repo, u->ref, u->old, u->new,
-			    RELEASE_ENV, u->ref + 10 };
+			    RELEASE_ENV, u->ref + 10, NULL, NULL };
 	}
 out:
 	ref_matcher_release(&branches);
@@ -287,7 +357,8 @@ static void wake(const char *home, FILE *msg)
  * matches them against runner.yml, which that user cannot read.
  */
 static int hand_over(const char *home, const char *repo,
-    const struct hook_update *updates, size_t n, FILE *msg)
+    const struct hook_update *updates, size_t n, const char *vars,
+    FILE *msg)
 {
 	struct push *p = xcalloc(n ? n : 1, sizeof(*p));
 	size_t np = 0;
@@ -298,7 +369,7 @@ static int hand_over(const char *home, const char *repo,
 		    (!strncmp(updates[i].ref, "refs/heads/", 11) ||
 		    !strncmp(updates[i].ref, "refs/tags/", 10)))
 			p[np++] = (struct push){ repo, updates[i].ref,
-			    updates[i].old, updates[i].new, NULL, NULL };
+			    updates[i].old, updates[i].new, NULL, NULL, vars, NULL };
 	if (np && (error = spool(home, p, np)) < 0)
 		fprintf(msg, "runner: warning: %s; nothing queued, the push "
 		    "itself is fine (is this user allowed to queue? see 'runner "
@@ -335,13 +406,24 @@ int hook_post_receive(const char *home, const char *repo,
 	struct push *pushes = NULL;
 	struct enqueued *res = NULL;
 	size_t np = 0;
-	int error;
+	int error, skip;
 	char *db = xasprintf("%s/%s", home, STORE_FILE);
 	int own = access(db, W_OK) == 0 || errno == ENOENT;
+	struct sbuf vars = SBUF_INIT;
 
 	free(db);
-	if (!own)
-		return hand_over(home, repo, updates, n, msg);
+	hook_push_options(msg, &skip, &vars);
+	if (skip) {
+		fprintf(msg, "runner: ci.skip: no job for this push\n");
+		sbuf_release(&vars);
+		return 0;
+	}
+	if (!own) {
+		error = hand_over(home, repo, updates, n, vars.len ? vars.buf :
+		    NULL, msg);
+		sbuf_release(&vars);
+		return error;
+	}
 	if (config_load(home, &conf) < 0) {
 		fprintf(msg, "runner: warning: %s (using the default triggers)\n",
 		    error_last());
@@ -351,6 +433,8 @@ int hook_post_receive(const char *home, const char *repo,
 	}
 	pushes = xcalloc(n ? n : 1, sizeof(*pushes));
 	np = hook_match(conf, repo, updates, n, pushes, msg);
+	for (size_t i = 0; i < np && vars.len; i++)
+		pushes[i].variables = vars.buf;
 	if (!np) {
 		error = 0;
 		goto out;
@@ -393,6 +477,7 @@ out:
 	free(pushes);
 	store_close(store);
 	config_free(conf);
+	sbuf_release(&vars);
 	return error;
 }
 

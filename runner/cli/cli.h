@@ -51,6 +51,7 @@ int cmd_rollback(int argc, char **argv);
 int cmd_releases(int argc, char **argv);
 int cmd_pre_receive(int argc, char **argv);
 int cmd_notify(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_pause(int argc, char **argv);
 int cmd_resume(int argc, char **argv);

@@ -106,6 +106,35 @@ out:
 	return error < 0 ? error : 0;
 }
 
+/*
+ * Let pushes to `repo` carry options (git push -o ci.skip, ci.variable=):
+ * receive.advertisePushOptions in its config, written by git itself and
+ * given back to the repository's owner.
+ */
+static int push_options_on(const char *repo)
+{
+	char *cfg = xasprintf("%s/config", repo);
+	/* --file: no repository discovery, so no ownership check either */
+	const char *argv[] = { "git", "config", "--file", cfg,
+	    "receive.advertisePushOptions", "true", NULL };
+	char *envp[] = { "PATH=/usr/local/bin:/usr/bin:/bin", NULL };
+	struct child c = { .argv = argv, .envp = envp };
+	struct sbuf err = SBUF_INIT;
+	struct stat st;
+	int have = stat(cfg, &st) == 0, rc;
+
+	rc = child_capture(&c, NULL, 0, NULL, &err, 60000);
+	if (rc == 0 && have)
+		(void)!chown(cfg, st.st_uid, st.st_gid);
+	else if (rc != 0)
+		rc = error_set(-1, "cannot turn on push options in '%s': %s", cfg,
+		    err.len ? err.buf : rc > 0 ? "git config failed" :
+		    error_last());
+	sbuf_release(&err);
+	free(cfg);
+	return rc;
+}
+
 /* runner-hook lives beside the runner binary. */
 static char *hook_binary(void)
 {
@@ -157,6 +186,8 @@ int cmd_install_hook(int argc, char **argv)
 		}
 		char *gl = install_gitolite_hooks(repo);
 		if (gl) {
+			if (push_options_on(repo) < 0)
+				fprintf(stderr, "runner: warning: %s\n", error_last());
 			if (gitolite_install(gl, real_home, bin, pre) < 0) {
 				cli_error("cannot install into gitolite's hooks for "
 				    "'%s': %s", argv[i], error_last());
@@ -184,6 +215,10 @@ int cmd_install_hook(int argc, char **argv)
 			printf("installed post-receive hook in '%s'%s\n", repo,
 			    chained ? " (the existing hook runs after it, as "
 			    "post-receive.chained)" : "");
+			if (push_options_on(repo) < 0) {
+				cli_error("%s", error_last());
+				rc = EXIT_FAIL;
+			}
 			if (home_grant(real_home, repo, &said) < 0) {
 				cli_error("%s", error_last());
 				rc = EXIT_FAIL;

@@ -66,6 +66,19 @@ static void show_text(struct sbuf *sb, const struct job *j, int tty)
 	}
 	if (j->retry_of)
 		sbuf_addf(sb, "retry of: #%lld\n", (long long)j->retry_of);
+	if (j->requested_by && j->kind == KIND_BUILD && !j->retry_of) {
+		sbuf_adds(sb, "by hand:  ");
+		sbuf_add_display(sb, j->requested_by, strlen(j->requested_by));
+		sbuf_addch(sb, '\n');
+	}
+	for (const char *v = j->variables, *nl; v && *v; v = nl + 1) {
+		nl = strchr(v, '\n');
+		sbuf_adds(sb, "variable: ");
+		sbuf_add_display(sb, v, nl ? (size_t)(nl - v) : strlen(v));
+		sbuf_addch(sb, '\n');
+		if (!nl)
+			break;
+	}
 	if (j->kind == KIND_DEPLOY) {
 		sbuf_addf(sb, "deploy:   %s", j->env ? j->env : "?");
 		if (j->source_job)

@@ -21,6 +21,7 @@ const struct command commands[] = {
 	{ "show",         cmd_show,         "show one job: stages, exit codes, durations, artifacts" },
 	{ "log",          cmd_log,          "print or follow the log of a job or one of its stages" },
 	{ "cancel",       cmd_cancel,       "cancel a queued or running job" },
+	{ "run",          cmd_worker,       "queue a build of a branch's head by hand, with variables" },
 	{ "retry",        cmd_retry,        "queue a new job for the same commit as a finished one" },
 	{ "artifacts",    cmd_worker,       "list a job's artifacts, or extract them safely" },
 	{ "deploy",       cmd_worker,       "deploy a passed build's artifact to an environment" },

@@ -16,6 +16,7 @@
 static const struct command worker_commands[] = {
 	{ "artifacts",   cmd_artifacts,   "list a job's artifacts, or extract them safely" },
 	{ "deploy",      cmd_deploy,      "deploy a passed build's artifact to an environment" },
+	{ "run",         cmd_run,         "queue a build of a branch's head by hand, with variables" },
 	{ "notify",      cmd_notify,      "list notification targets, or send a test event to one" },
 	{ "pre-receive", cmd_pre_receive, "the pre-receive hook (install-hook --pre-receive)" },
 };

@@ -110,6 +110,50 @@ const char *source_subject(const struct source *src)
 	return s ? s : "";
 }
 
+int source_ref_head(const char *repo, const char *ref, char **full,
+    char *hex)
+{
+	git_repository *r = NULL;
+	git_reference *ref_obj = NULL;
+	git_object *obj = NULL;
+	int error = 0;
+
+	*full = NULL;
+	git_libgit2_init();
+	if (git_repository_open_bare(&r, repo) < 0) {
+		error = git_fail("cannot open repository", repo);
+		goto out;
+	}
+	/* a branch by its name, else a full ref name */
+	if (git_reference_dwim(&ref_obj, r, ref) < 0 ||
+	    (strncmp(git_reference_name(ref_obj), "refs/heads/", 11) &&
+	    strncmp(git_reference_name(ref_obj), "refs/tags/", 10))) {
+		error = error_set(ERR_NOTFOUND, "no branch or tag '%s' in '%s'",
+		    ref, repo);
+		goto out;
+	}
+	if (git_reference_peel(&obj, ref_obj, GIT_OBJECT_COMMIT) < 0) {
+		error = error_set(ERR_INVALID, "'%s' in '%s' is not a commit", ref,
+		    repo);
+		goto out;
+	}
+	git_oid_tostr(hex, 65, git_object_id(obj));
+	*full = xstrdup(git_reference_name(ref_obj));
+out:
+	git_object_free(obj);
+	git_reference_free(ref_obj);
+	git_repository_free(r);
+	git_libgit2_shutdown();
+	return error;
+}
+
+const char *source_message(const struct source *src)
+{
+	const char *s = git_commit_message(src->commit);
+
+	return s ? s : "";
+}
+
 int source_read(struct source *src, const char *path, size_t max,
     struct sbuf *out)
 {

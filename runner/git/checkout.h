@@ -24,6 +24,13 @@ int source_open(const char *repo, const char *commit, struct source **out);
 void source_free(struct source *src);
 /* The commit's subject line; owned by `src`. */
 const char *source_subject(const struct source *src);
+/* The commit `ref` (a branch's or tag's name, or a full ref) points to
+ * in `repo`, as hex into `hex` (room for 65), and the full ref name into
+ * *full (caller frees). */
+int source_ref_head(const char *repo, const char *ref, char **full,
+    char *hex);
+/* The commit's whole message; owned by `src`. */
+const char *source_message(const struct source *src);
 /* Read the file at `path` in the commit's tree (ERR_NOTFOUND if none). */
 int source_read(struct source *src, const char *path, size_t max,
     struct sbuf *out);

@@ -30,7 +30,7 @@ _Static_assert((int)Q_JOBS_END <= (int)BASE_DEPLOYS, "job statements overlap");
 	"subject, attempt, cancel, worker_pid, retry_of, created_ms, " \
 	"started_ms, finished_ms, kind, env, tag, tag_object, forced_by, " \
 	"release_dir, notes, figures, source_job, rollback_to, previous, " \
-	"requested_by, phase, phase_ms"
+	"requested_by, phase, phase_ms, variables"
 
 /* Of worker ?W (0: any worker): the jobs it runs right now. */
 #define OWNED(w) "state = " SQ(N_RUNNING) " AND (" w " = 0 OR " \
@@ -55,10 +55,13 @@ _Static_assert((int)Q_JOBS_END <= (int)BASE_DEPLOYS, "job statements overlap");
 	" = " PUSH_ORDER("jobs") " AND n.id > jobs.id))"
 
 static sql_table sql = {
+	/* a push is queued once; a run asked for by hand (?9) every time */
 	[Q_ENQ_INSERT] = "INSERT OR IGNORE INTO jobs (repo, ref, old_commit, "
-	    "commit_id, dedup, created_ms, kind, env, tag) VALUES (?1, ?2, ?3, "
-	    "?4, ?1 || char(0) || ?2 || char(0) || ?3 || char(0) || ?4, ?5, "
-	    "CASE WHEN ?6 IS NULL THEN 'build' ELSE 'deploy' END, ?6, ?7)",
+	    "commit_id, dedup, created_ms, kind, env, tag, variables, "
+	    "requested_by) VALUES (?1, ?2, ?3, ?4, CASE WHEN ?9 IS NULL THEN "
+	    "?1 || char(0) || ?2 || char(0) || ?3 || char(0) || ?4 END, ?5, "
+	    "CASE WHEN ?6 IS NULL THEN 'build' ELSE 'deploy' END, ?6, ?7, ?8, "
+	    "?9)",
 	[Q_ENQ_FIND] = "SELECT id FROM jobs WHERE dedup = ?1 || char(0) || ?2 "
 	    "|| char(0) || ?3 || char(0) || ?4",
 	/* builds: by a newer push to the same ref; automatic deploys: by a
@@ -123,12 +126,13 @@ static sql_table sql = {
 	    SQ(N_RUNNING) " AND cancel = 1 AND worker_pid IS NOT NULL",
 	[Q_RETRY] = "INSERT INTO jobs (repo, ref, old_commit, commit_id, kind, "
 	    "env, tag, source_job, forced_by, rollback_to, retry_of, "
-	    "requested_by, created_ms) SELECT repo, ref, old_commit, "
+	    "requested_by, created_ms, variables) SELECT repo, ref, old_commit, "
 	    /* a release's tag object, as pushed: it is verified again */
 	    "CASE WHEN tag IS NOT NULL AND tag_object IS NOT NULL THEN "
 	    "tag_object ELSE commit_id END, "
 	    "kind, env, tag, source_job, forced_by, rollback_to, coalesce("
-	    "retry_of, id), ?3, ?2 FROM jobs WHERE id = ?1 AND state NOT IN ("
+	    "retry_of, id), ?3, ?2, variables FROM jobs WHERE id = ?1 AND "
+	    "state NOT IN ("
 	    SQ(N_QUEUED) ", " SQ(N_RUNNING) ")",
 	[Q_REC_PGIDS] = "SELECT s.pgid FROM stages s JOIN jobs j ON j.id = "
 	    "s.job_id WHERE j." OWNED("?1") " AND s.state = " SQ(N_RUNNING)
@@ -215,7 +219,9 @@ int store_enqueue(struct store *s, const struct push *p, size_t n,
 		if ((error = run(s, Q_ENQ_INSERT, sql, "enqueue",
 		    ARGS(arg_text(p[i].repo), arg_text(p[i].ref),
 		    arg_text(p[i].old), arg_text(p[i].new), arg_int(now),
-		    arg_text(p[i].env), arg_text(p[i].tag)))) < 0)
+		    arg_text(p[i].env), arg_text(p[i].tag),
+		    arg_text(p[i].variables && *p[i].variables ?
+		    p[i].variables : NULL), arg_text(p[i].requested_by)))) < 0)
 			goto out;
 		out[i].duplicate = sqlite3_changes(s->db) == 0;
 		out[i].id = out[i].duplicate ? first_id(s, Q_ENQ_FIND, sql,
@@ -265,6 +271,7 @@ static struct job *job_from_row(sqlite3_stmt *st)
 	j->requested_by = col_text(st, 26);
 	j->phase = col_text(st, 27);
 	j->phase_ms = sqlite3_column_int64(st, 28);
+	j->variables = col_text(st, 29);
 	return j;
 }
 
@@ -518,6 +525,7 @@ void job_free(struct job *j)
 	free(j->forced_by);
 	free(j->requested_by);
 	free(j->phase);
+	free(j->variables);
 	free(j->release_dir);
 	free(j->notes);
 	free(j->figures);

@@ -57,6 +57,7 @@ struct job {
 	char *forced_by;	/* a deploy by hand with --force: the user */
 	char *requested_by;	/* who asked for it by hand; NULL: a push */
 	char *phase;		/* running: what it does besides its stages */
+	char *variables;	/* given by the push or run: "NAME=VALUE\n"... */
 	int64_t phase_ms;	/* since when */
 	char *release_dir;	/* where the release was extracted */
 	char *notes;		/* release notes */
@@ -81,6 +82,9 @@ struct push {
 	const char *repo, *ref, *old, *new;
 	const char *env;	/* set for a release tag: a deploy to env */
 	const char *tag;
+	const char *variables;	/* "NAME=VALUE\n"..., or NULL */
+	const char *requested_by;	/* a run by hand: who; queued anew
+					 * each time */
 };
 
 struct enqueued {

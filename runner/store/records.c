@@ -9,6 +9,9 @@
 #include "outbox.h"
 #include "util.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 void json_job(struct json *w, const char *key, const struct job *j)
 {
 	json_obj(w, key);
@@ -29,6 +32,22 @@ void json_job_members(struct json *w, const struct job *j)
 	json_int(w, "attempt", j->attempt);
 	json_id(w, "retry_of", j->retry_of);
 	json_string(w, "requested_by", j->requested_by);
+	json_obj(w, "variables");
+	for (const char *v = j->variables, *nl; v && *v; v = nl + 1) {
+		const char *eq = strchr(v, '=');
+		nl = strchr(v, '\n');
+		if (!nl)
+			nl = v + strlen(v) - 1;
+		if (eq && eq < nl) {
+			char *name = xstrndup(v, (size_t)(eq - v));
+			char *val = xstrndup(eq + 1, (size_t)(nl - eq - 1) +
+			    (*nl != '\n'));
+			json_string(w, name, val);
+			free(name);
+			free(val);
+		}
+	}
+	json_end(w);
 	json_string(w, "phase", j->state == JOB_RUNNING ? j->phase : NULL);
 	json_id(w, "created_ms", j->created_ms);
 	json_id(w, "started_ms", j->started_ms);

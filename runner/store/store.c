@@ -147,6 +147,9 @@ static const char *const migrations[] = {
 	"  key TEXT PRIMARY KEY,"
 	"  value TEXT NOT NULL,"
 	"  updated_ms INTEGER NOT NULL);"),
+	/* 8: variables a push (git push -o ci.variable=) or a manual run
+	 * gave a build: "NAME=VALUE" lines */
+	"ALTER TABLE jobs ADD COLUMN variables TEXT;",
 };
 
 int store_migrations(void)

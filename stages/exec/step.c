@@ -208,6 +208,19 @@ static void build_env(struct job_ctx *ctx, const struct job *job,
 	char id[32];
 
 	snprintf(id, sizeof(id), "%lld", (long long)job->id);
+	/* a build's variables (git push -o ci.variable=, runner run --var)
+	 * first: nothing below can be replaced by one */
+	for (const char *v = job->kind == KIND_BUILD ? job->variables : NULL,
+	    *nl; v && *v; v = nl + 1) {
+		char *line;
+		nl = strchr(v, '\n');
+		line = nl ? xstrndup(v, (size_t)(nl - v)) : xstrdup(v);
+		if (strchr(line, '='))
+			env_set(e, line);
+		free(line);
+		if (!nl)
+			break;
+	}
 	env_setf(e, "PATH", ctx->conf->path_env);
 	env_setf(e, "LANG", "C.UTF-8");
 	env_setf(e, "CI", "true");

@@ -243,6 +243,15 @@ int build_run(struct job_ctx *ctx, struct job *job)
 		goto out;
 	}
 	name_superseded(ctx, job);
+	/* the pushed head asks for no build; a run by hand is built anyway */
+	if (!job->requested_by && (strstr(source_message(src), "[skip ci]") ||
+	    strstr(source_message(src), "[ci skip]"))) {
+		state = JOB_CANCELED;
+		msg = xasprintf("skipped: the commit message says %s",
+		    strstr(source_message(src), "[skip ci]") ? "[skip ci]" :
+		    "[ci skip]");
+		goto end;
+	}
 	if ((error = source_pipeline(src, &pl)) < 0) {
 		error = 0;
 		state = JOB_ERROR;

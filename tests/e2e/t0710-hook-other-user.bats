@@ -132,3 +132,22 @@ git_owned_repo() {
 	[ "$(stat -c %a "$RUNNER_HOME/runner.yml")" = 600 ]
 	[ "$(r status --json | jq '.warnings | length')" = 1 ]
 }
+
+@test "push options of the git server's user travel through the spool" {
+	git_owned_repo
+	printf 'stages:\n  - name: show\n    run: echo "FOO=${FOO:-unset}"\n' > "$SRC/.runner.yml"
+	as_git git -C "$SRC" commit -qam "show a variable"
+	start_daemon --workers 1
+	run as_git git -C "$SRC" push -o ci.variable=FOO=spooled -o ci.variable=RUNNER_X=1 origin develop
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"runner: handed 1 update to the runner"* ]]
+	[[ "$output" == *"'ci.variable=RUNNER_X=1' ignored"* ]]
+	wait_state 1 passed 60
+	r log 1 show | grep -qx "FOO=spooled"
+	# ci.skip: nothing handed over
+	as_git git -C "$SRC" commit -q --allow-empty -m skipped
+	run as_git git -C "$SRC" push -o ci.skip origin develop
+	[[ "$output" == *"ci.skip: no job for this push"* ]]
+	[ -z "$(ls -A "$RUNNER_HOME/spool")" ]
+	[ "$(r status --json | jq '.jobs | length')" = 1 ]
+}

@@ -121,7 +121,8 @@ static int64_t push_pipeline(struct fx *fx, const char *pipeline,
 	assert_int_equal(read_file(file, 100, &head), 0);
 	sbuf_truncate(&head, 40);
 	struct push p = { fx->repo, "refs/heads/develop",
-	    "0000000000000000000000000000000000000000", head.buf, NULL, NULL };
+	    "0000000000000000000000000000000000000000", head.buf, NULL, NULL,
+	    NULL, NULL };
 	assert_int_equal(store_enqueue(fx->s, &p, 1, &e), 0);
 	free(file);
 	sbuf_release(&path);

@@ -59,7 +59,8 @@ static int teardown(void **state)
 static int64_t push(struct store *s, const char *ref, const char *old,
     const char *new, int *dup)
 {
-	struct push p = { "/srv/git/app.git", ref, old, new, NULL, NULL };
+	struct push p = { "/srv/git/app.git", ref, old, new, NULL, NULL, NULL,
+	    NULL };
 	struct enqueued e;
 
 	assert_int_equal(store_enqueue(s, &p, 1, &e), 0);
@@ -307,11 +308,13 @@ static void test_old_store_upgraded(void **state)
 	push(fx->s, "refs/heads/develop", Z, C1, NULL);
 	store_close(fx->s);
 	fx->s = NULL;
-	/* as version 4 left it: no requested_by, phase, phase_ms, settings */
+	/* as version 4 left it: no requested_by, phase, phase_ms, settings,
+	 * variables */
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "ALTER TABLE jobs DROP COLUMN "
 	    "phase_ms; ALTER TABLE jobs DROP COLUMN phase; ALTER TABLE jobs "
-	    "DROP COLUMN requested_by; DROP TABLE settings; "
+	    "DROP COLUMN requested_by; ALTER TABLE jobs DROP COLUMN variables; "
+	    "DROP TABLE settings; "
 	    "PRAGMA user_version = 4", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 

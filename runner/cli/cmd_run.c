@@ -1,0 +1,112 @@
+/*
+ * runner run REPO REF [--var NAME=VALUE]...: queue a build of a branch's
+ * (or tag's) head by hand, with variables for its stages.
+ */
+#include "checkout.h"
+#include "cli.h"
+#include "hook.h"
+#include "jobs.h"
+#include "util.h"
+#include "wake.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "usage: runner run [--home DIR] [--var NAME=VALUE]... REPO.git REF\n"
+    "\n"
+    "Queue a build of the commit REF (a branch's or tag's name, or a full\n"
+    "ref) points to in the bare repository REPO, whether or not runner.yml's\n"
+    "triggers match it, and print its number. It is recorded as asked for\n"
+    "by hand, by you, and is never superseded by a push. Each --var is\n"
+    "given to its stages as an environment variable (NAME: letters,\n"
+    "digits and _, not RUNNER_*; VALUE: one line); `runner show` lists\n"
+    "them. Variables are not secrets: they are stored and shown as given.\n"
+    "A commit message saying [skip ci] does not stop a run by hand.\n";
+
+int cmd_run(int argc, char **argv)
+{
+	const char *home_opt = NULL;
+	struct cli_session cs = { 0 };
+	struct sbuf vars = SBUF_INIT;
+	char hex[65], *full = NULL, *repo = NULL, *user = NULL;
+	int rc, skip = 0;
+	struct enqueued e;
+
+	/* --var may be given many times: gathered here before the table
+	 * parser sees the rest */
+	char **rest = xcalloc((size_t)argc + 1, sizeof(*rest));
+	int nrest = 0;
+	for (int i = 0; i < argc; i++) {
+		const char *v = NULL;
+		if (!strcmp(argv[i], "--var") && i + 1 < argc)
+			v = argv[++i];
+		else if (!strncmp(argv[i], "--var=", 6))
+			v = argv[i] + 6;
+		else
+			rest[nrest++] = argv[i];
+		if (v) {
+			/* checked as git push -o ci.variable= is */
+			char *opt = xasprintf("ci.variable=%s", v);
+			struct sbuf one = SBUF_INIT;
+			setenv("GIT_PUSH_OPTION_COUNT", "1", 1);
+			setenv("GIT_PUSH_OPTION_0", opt, 1);
+			hook_push_options(stderr, &skip, &one);
+			unsetenv("GIT_PUSH_OPTION_COUNT");
+			unsetenv("GIT_PUSH_OPTION_0");
+			free(opt);
+			if (!one.len) {
+				sbuf_release(&one);
+				free(rest);
+				sbuf_release(&vars);
+				return EXIT_USAGE;
+			}
+			sbuf_add(&vars, one.buf, one.len);
+			sbuf_release(&one);
+		}
+	}
+	const char *var_seen = NULL;	/* gathered above */
+	const struct opt opts[] = {
+		OPT_STRING(0, "var", &var_seen, "NAME=VALUE", "a variable for the "
+		    "stages (repeatable)"),
+		OPT_END(),
+	};
+	if ((rc = cli_parse(nrest, rest, usage, opts, &home_opt)) >= 0)
+		goto done;
+	if (optind + 2 != nrest) {
+		rc = cli_usage(usage);
+		goto done;
+	}
+	rc = EXIT_FAIL;
+	if (!(repo = realpath(rest[optind], NULL))) {
+		cli_error("no repository '%s'", rest[optind]);
+		goto done;
+	}
+	if (source_ref_head(repo, rest[optind + 1], &full, hex) < 0) {
+		cli_error("%s", error_last());
+		goto done;
+	}
+	if (cli_open(home_opt, &cs) < 0)
+		goto done;
+	user = cli_user_name();
+	struct push p = { repo, full, "0000000000000000000000000000000000000000",
+	    hex, NULL, NULL, vars.len ? vars.buf : NULL, user };
+	if (store_enqueue(cs.store, &p, 1, &e) < 0) {
+		cli_error("%s", error_last());
+		goto done;
+	}
+	wake_send(cs.home, WAKE_JOBS);
+	printf("queued job #%lld for %s %.7s (by hand, by %s)\n",
+	    (long long)e.id, ref_short_name(full), hex, user);
+	rc = EXIT_OK;
+done:
+	cli_close(&cs);
+	free(user);
+	free(full);
+	free(repo);
+	free(rest);
+	sbuf_release(&vars);
+	return rc;
+}

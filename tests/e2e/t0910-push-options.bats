@@ -1,0 +1,87 @@
+#!/usr/bin/env bats
+# Control from the git push command line (git push -o, turned on by
+# install-hook), [skip ci] in the pushed head's message, and builds run by
+# hand with variables (runner run).
+
+load lib
+
+setup() {
+	setup_env
+	empty_source app
+	set_pipeline "$SRC" "first" <<'YML'
+stages:
+  - name: show
+    run: echo "FOO=${FOO:-unset} BAR=${BAR:-unset} RUNNER_JOB=$RUNNER_JOB"
+YML
+	start_daemon --workers 1
+}
+teardown() { teardown_env; }
+
+@test "install-hook turns push options on" {
+	[ "$(git config --file "$T/app.git/config" receive.advertisePushOptions)" = true ]
+}
+
+@test "ci.skip: no job; an unknown ci option is warned about; other tools' options are left alone" {
+	run git -C "$SRC" push -o ci.skip -o ci.nonsense -o review=yes origin develop
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"runner: ci.skip: no job for this push"* ]]
+	[[ "$output" == *"unknown push option 'ci.nonsense' ignored"* ]]
+	[[ "$output" != *"review=yes"* ]]
+	[ "$(r status --json | jq '.jobs | length')" = 0 ]
+	git -C "$SRC" commit -q --allow-empty -m "next"
+	run git -C "$SRC" push -o ci.nonsense origin develop
+	[[ "$output" == *"unknown push option 'ci.nonsense' ignored"* ]]
+	[[ "$output" == *"queued job #1"* ]]
+	wait_state 1 passed 30
+}
+
+@test "ci.variable reaches the stages and show; bad ones are refused with a reason" {
+	run git -C "$SRC" push -o ci.variable=FOO=hello -o 'ci.variable=BAR=two words' \
+	    -o ci.variable=RUNNER_JOB=9 -o ci.variable=1X=y -o ci.variable=novalue origin develop
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"push option 'ci.variable=RUNNER_JOB=9' ignored: RUNNER_ names are the runner's own"* ]]
+	[[ "$output" == *"push option 'ci.variable=1X=y' ignored: the name must be"* ]]
+	[[ "$output" == *"push option 'ci.variable=novalue' ignored: not NAME=VALUE"* ]]
+	wait_state 1 passed 30
+	r log 1 show | grep -qx "FOO=hello BAR=two words RUNNER_JOB=1"
+	[ "$(job_field 1 '.variables | to_entries | map("\(.key)=\(.value)") | join(",")')" = "FOO=hello,BAR=two words" ]
+	r show 1 | grep -qx "variable: FOO=hello"
+	# a retry keeps them
+	r retry 1 >/dev/null
+	wait_state 2 passed 30
+	r log 2 show | grep -q "FOO=hello"
+}
+
+@test "[skip ci] in the head's message: the job ends canceled, saying why" {
+	git -C "$SRC" commit -q --allow-empty -m "Docs only [skip ci]"
+	git -C "$SRC" push -q origin develop
+	wait_state 1 canceled 30
+	[ "$(job_field 1 .error)" = "skipped: the commit message says [skip ci]" ]
+	[ "$(job_field 1 '.stages | length')" = 0 ]
+}
+
+@test "runner run queues a build of a branch's head by hand, with variables" {
+	git -C "$SRC" push -q -o ci.skip origin develop
+	git -C "$SRC" commit -q --allow-empty -m "Feature [skip ci]"
+	git -C "$SRC" push -q -o ci.skip origin develop:feature
+	run r run "$T/app.git" feature --var FOO=manual --var BAR=x=y
+	[ "$status" -eq 0 ]
+	[[ "$output" == "queued job #1 for feature "*" (by hand, by "*")" ]]
+	wait_state 1 passed 30
+	r log 1 show | grep -q "FOO=manual BAR=x=y"
+	[ "$(job_field 1 .requested_by)" = "$(id -un)" ]
+	[ "$(job_field 1 .ref)" = refs/heads/feature ]
+	[ "$(job_field 1 .commit)" = "$(git -C "$SRC" rev-parse HEAD)" ]
+	# by hand again: a new job, not a duplicate of the first
+	r run "$T/app.git" refs/heads/feature >/dev/null
+	wait_state 2 passed 30
+	run r run "$T/app.git" nosuch
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"no branch or tag 'nosuch'"* ]]
+	run r run "$T/app.git" feature --var RUNNER_X=1
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"RUNNER_ names are the runner's own"* ]]
+	run r run --help
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"usage: runner run"* ]]
+}
