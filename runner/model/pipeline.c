@@ -195,6 +195,13 @@ static const struct sfield stage_fields[] = {
 	{ .key = "network", .kind = S_TRISTATE,
 	    FIELD(struct stage_def, network), .def = "(runner.yml's, true)",
 	    .doc = "with the network; `true` only where runner.yml allows it" },
+	{ .key = "only", .kind = S_PATTERN, FIELD(struct stage_def, only),
+	    .def = "(every branch)",
+	    .doc = "runs only for branches (or tags) whose name matches "
+	    "(pcre2, like `^(develop|release/.*)$`); else `skipped`" },
+	{ .key = "except", .kind = S_PATTERN, FIELD(struct stage_def, except),
+	    .def = "(none)",
+	    .doc = "skipped for branches (or tags) whose name matches" },
 	SFIELD_END
 };
 static const struct schema stage_schema = {

@@ -36,6 +36,7 @@ struct stage_def {
 	struct run_limits limits;	/* 0s: runner.yml's */
 	int isolate;		/* -1: runner.yml's; 0 or 1 */
 	int network;		/* -1: runner.yml's; 0 or 1 */
+	char *only, *except;	/* patterns on the branch or tag name */
 	struct ypos isolate_at, network_at;
 	size_t line;
 };

@@ -12,6 +12,7 @@
 #include "pipeline.h"
 #include "step.h"
 #include "deploys.h"
+#include "refmatch.h"
 #include "util.h"
 
 #include <errno.h>
@@ -61,6 +62,25 @@ static void discard_workspace(const char *home, const char *ws, int64_t id)
 
 /* Run build stage `i`; sets *job_state and *job_error when the job must
  * stop. */
+/* Does stage `sd` run for `ref` (only/except on the branch's or tag's
+ * name)? The patterns were checked when the pipeline was read. */
+static int stage_wanted(const struct stage_def *sd, const char *ref)
+{
+	const char *name = ref_short_name(ref);
+	struct ref_matcher m = { 0 };
+	int yes = 1;
+
+	if (sd->only && ref_matcher_init(&m, sd->only, stderr) == 0) {
+		yes = ref_matcher_match(&m, name, stderr) == 1;
+		ref_matcher_release(&m);
+	}
+	if (yes && sd->except && ref_matcher_init(&m, sd->except, stderr) == 0) {
+		yes = ref_matcher_match(&m, name, stderr) != 1;
+		ref_matcher_release(&m);
+	}
+	return yes;
+}
+
 static int run_stage(struct job_ctx *ctx, const struct job *job,
     const struct stage_def *sd, int i, const char *ws,
     struct artifact_writer **aw, enum job_state *job_state, char **job_error)
@@ -135,14 +155,17 @@ out:
  * the same transaction, so none is lost between the two.
  */
 static int end_build(struct job_ctx *ctx, const struct job *job,
-    const struct pipeline *pl, enum job_state state, const char *msg)
+    const struct pipeline *pl, enum job_state state, const char *msg,
+    int unarchived)
 {
 	const struct repo_conf *rc = config_repo(ctx->conf, job->repo);
 	struct deploy_req *reqs;
 	size_t n = 0;
 	int error;
 
-	if (state != JOB_PASSED || !pl)
+	/* a branch whose pipeline skips the stage that archives has nothing
+	 * to deploy */
+	if (state != JOB_PASSED || !pl || unarchived)
 		return store_job_end(ctx->store, job->id, state, msg);
 	reqs = xcalloc(rc->nauto_deploy + 1, sizeof(*reqs));
 	for (size_t i = 0; i < rc->nauto_deploy; i++) {
@@ -219,7 +242,7 @@ int build_run(struct job_ctx *ctx, struct job *job)
 	char **names = NULL, **logs = NULL;
 	char *ws, *logdir, *artdir, *msg = NULL;
 	enum job_state state = JOB_PASSED;
-	int error = 0;
+	int error = 0, unarchived = 0;
 
 	ws = job_workspace_path(ctx->home, job->id);
 	logdir = xasprintf("%s/logs/%lld", ctx->home, (long long)job->id);
@@ -292,6 +315,17 @@ int build_run(struct job_ctx *ctx, struct job *job)
 			    pl->stages[i].name);
 			break;
 		}
+		if (!stage_wanted(&pl->stages[i], job->ref)) {
+			unarchived |= pl->stages[i].nartifacts > 0;
+			char *why = xasprintf("not for %s (only/except)",
+			    ref_short_name(job->ref));
+			error = store_stage_end(ctx->store, job->id, (int)i,
+			    STEP_SKIPPED, -1, why);
+			free(why);
+			if (error < 0)
+				goto out;
+			continue;
+		}
 		if ((error = run_stage(ctx, job, &pl->stages[i], (int)i, ws, &aw,
 		    &state, &msg)) < 0)
 			goto out;
@@ -324,7 +358,7 @@ int build_run(struct job_ctx *ctx, struct job *job)
 		free(path);
 	}
 end:
-	error = end_build(ctx, job, pl, state, msg);
+	error = end_build(ctx, job, pl, state, msg, unarchived);
 out:
 	artifact_abort(aw);
 	source_free(src);

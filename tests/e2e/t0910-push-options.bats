@@ -85,3 +85,45 @@ teardown() { teardown_env; }
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"usage: runner run"* ]]
 }
+
+@test "a feature branch runs only its stages; develop also builds and deploys" {
+	cat > "$RUNNER_HOME/runner.yml" <<YML
+repos:
+  - path: $T/app.git
+    branches: '^(develop|feature/.*)$'
+YML
+	set_pipeline "$SRC" "branch pipelines" <<'YML'
+stages:
+  - name: unit
+    run: echo unit
+  - name: lint
+    run: echo lint
+    except: '^docs/'
+  - name: build
+    run: mkdir -p dist && echo v > dist/v
+    artifacts: [dist/**]
+    only: '^develop$'
+environments:
+  staging:
+    deploy: echo deployed
+YML
+	git -C "$SRC" push -q origin develop:feature/x
+	wait_state 1 passed 30
+	[ "$(job_field 1 '[.stages[] | "\(.name):\(.state)"] | join(",")')" = "unit:passed,lint:passed,build:skipped" ]
+	[ "$(job_field 1 '.stages[2].error')" = "not for feature/x (only/except)" ]
+	[ "$(job_field 1 '.artifacts | length')" = 0 ]
+	git -C "$SRC" push -q origin develop
+	wait_state 2 passed 30
+	[ "$(job_field 2 '[.stages[] | .state] | join(",")')" = "passed,passed,passed" ]
+	wait_for "[ -n \"\$(last_job deploy staging)\" ]" 30
+	[ "$(wait_deploy "$(last_job deploy staging)")" = healthy ]
+	# the feature branch queued no deployment
+	[ "$(r status --json --limit 100 | jq '[.jobs[] | select(.kind == "deploy")] | length')" = 1 ]
+	[ "$(r status --json --limit 100 | jq '[.jobs[] | select(.kind == "deploy")][0].job')" = 2 ]
+	run r check "$SRC/.runner.yml"
+	[ "$status" -eq 0 ]
+	printf 'stages:\n  - name: a\n    run: "true"\n    only: "("\n' > "$T/bad.yml"
+	run r check "$T/bad.yml"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"bad.yml:4:"*"only"* ]]
+}
