@@ -273,6 +273,10 @@ static const struct sfield repo_fields[] = {
 	{ .key = "require_staging", .kind = S_BOOL,
 	    FIELD(struct repo_conf, require_staging), .def = "true",
 	    .doc = "production only for a commit healthy in staging" },
+	{ .key = "notes", .kind = S_BOOL, FIELD(struct repo_conf, notes),
+	    .def = "true",
+	    .doc = "record each ended build and deployment as a git note of "
+	    "its commit under `refs/notes/runner`" },
 	{ .key = "isolate", .kind = S_TRISTATE,
 	    FIELD(struct repo_conf, isolate), .def = "(runner.yml's)",
 	    .doc = "this repository's code under bubblewrap" },
@@ -875,6 +879,7 @@ const struct repo_conf *config_repo(const struct config *c,
 		.auto_deploy = staging,
 		.nauto_deploy = 1,
 		.require_staging = 1,
+		.notes = 1,
 		.isolate = -1,
 		.network = -1,
 	};

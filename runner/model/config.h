@@ -28,6 +28,7 @@ struct repo_conf {
 	char **auto_deploy;	/* environments a passed build deploys to */
 	size_t nauto_deploy;
 	int require_staging;	/* production only after a healthy staging */
+	int notes;		/* results as git notes (refs/notes/runner) */
 	int isolate;		/* -1: the server's default; 0 or 1 */
 	int network;		/* -1: the server's default; 0 or 1 */
 	size_t line;

@@ -6,6 +6,7 @@
  * SMTP credentials).
  */
 #include "notify.h"
+#include "notes.h"
 #include "config.h"
 #include "json.h"
 #include "store.h"
@@ -489,6 +490,10 @@ static int route_event(struct store *s, const struct config *c,
 
 	if (store_job_get(s, ev->job_id, &j) < 0)
 		goto route;	/* nothing to say about a job that is gone */
+	/* the result in the repository too; a note that cannot be written
+	 * does not hold up the notifications */
+	if (notes_record(s, c, j->id) < 0)
+		log_line("warning: %s", error_last());
 	for (size_t i = 0; i < c->nnotify; i++) {
 		const struct notify_target *t = &c->notify[i];
 		const char *action = NULL;
@@ -542,7 +547,13 @@ int notify_route(struct store *s, const struct config *c)
 {
 	int total = 0;
 
-	if (!c->nnotify)	/* one statement, not a transaction per event */
+	int notes = 0;
+
+	for (size_t i = 0; i < c->nrepos; i++)
+		notes |= c->repos[i].notes;
+	/* a repository runner.yml does not list has notes on */
+	notes |= config_repo(c, "/")->notes;
+	if (!c->nnotify && !notes)	/* one statement, not one per event */
 		return store_events_drop(s);
 	for (;;) {
 		struct event *ev;

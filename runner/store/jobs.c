@@ -21,7 +21,7 @@ enum q {
 	Q_RETRY,
 	Q_REC_PGIDS, Q_REC_CANCELED, Q_REC_STAGES, Q_REC_ARTS, Q_REC_JOBS,
 	Q_REC_DEPLOYS, Q_REC_DEPLOY_IDS, Q_QUEUED, Q_PHASE, Q_UNNAMED,
-	Q_OF_REF, Q_OF_REPO, Q_BRANCHES,
+	Q_OF_REF, Q_OF_REPO, Q_BRANCHES, Q_OF_COMMIT,
 	Q_JOBS_END
 };
 _Static_assert((int)Q_JOBS_END <= (int)BASE_DEPLOYS, "job statements overlap");
@@ -167,6 +167,8 @@ static sql_table sql = {
 	    "?2 AND id < ?3 ORDER BY id DESC LIMIT ?4",
 	[Q_OF_REPO] = "SELECT " JOB_COLS " FROM jobs WHERE repo = ?1 AND id < "
 	    "?3 AND ?2 IS NULL ORDER BY id DESC LIMIT ?4",
+	[Q_OF_COMMIT] = "SELECT " JOB_COLS " FROM jobs WHERE repo = ?1 AND "
+	    "commit_id = ?2 ORDER BY id",
 	[Q_BRANCHES] = "SELECT ref, max(id) FROM jobs WHERE repo = ?1 AND kind = "
 	    "'build' GROUP BY ref ORDER BY max(id) DESC LIMIT 200",
 	[Q_UNNAMED] = "SELECT id FROM jobs WHERE repo = ?1 AND ref = ?2 AND "
@@ -826,4 +828,11 @@ int store_branches(struct store *s, const char *repo, char ***refs,
 		return db_error(s, "list the branches");
 	}
 	return 0;
+}
+
+int store_jobs_of_commit(struct store *s, const char *repo,
+    const char *commit, struct job ***out, size_t *nout)
+{
+	return list_jobs(s, Q_OF_COMMIT, ARGS(arg_text(repo), arg_text(commit)),
+	    -1, NO_ARGS, out, nout);
 }

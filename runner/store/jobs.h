@@ -109,6 +109,10 @@ int store_job_get(struct store *s, int64_t id, struct job **out);
  * newest), of its branch or tag `ref` only unless NULL; with details. */
 int store_jobs_of(struct store *s, const char *repo, const char *ref,
     int64_t before, int limit, struct job ***out, size_t *n);
+/* Every job of `commit` in `repo` (builds, deployments), oldest first,
+ * with details. */
+int store_jobs_of_commit(struct store *s, const char *repo,
+    const char *commit, struct job ***out, size_t *n);
 /* The refs `repo` built, newest first, with the id of each one's last
  * build. */
 int store_branches(struct store *s, const char *repo, char ***refs,

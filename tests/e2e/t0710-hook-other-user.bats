@@ -43,6 +43,11 @@ git_owned_repo() {
 	# the staging deployment follows, as for any push
 	wait_for "[ -n \"\$(last_job deploy staging)\" ]" 30
 	[ "$(wait_deploy "$(last_job deploy staging)" 60)" = healthy ]
+	# the note of the commit is written as the repository's owner: not a
+	# file of the repository becomes root's
+	c=$(git -C "$SRC" rev-parse HEAD)
+	wait_for "as_git git --git-dir='$T/app.git' notes --ref=runner show $c | grep -q 'build #1 passed'" 30
+	[ -z "$(find "$T/app.git" -not -user "$GIT_USER")" ] || { find "$T/app.git" -not -user "$GIT_USER" -ls; false; }
 	# a branch that does not trigger queues nothing
 	as_git git -C "$SRC" push -q origin develop:refs/heads/feature
 	wait_for "[ -z \"\$(ls -A '$RUNNER_HOME/spool')\" ]" 10
