@@ -14,8 +14,9 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,12 +136,12 @@ static int variables_ok(const char *vars)
 	return ok;
 }
 
-void hook_push_options(FILE *msg, int *skip, struct sbuf *vars)
+void hook_push_options(FILE *msg, int *skip, int *wait, struct sbuf *vars)
 {
 	const char *count = getenv("GIT_PUSH_OPTION_COUNT");
 	int n = count ? atoi(count) : 0, nvars = 0;
 
-	*skip = 0;
+	*skip = *wait = 0;
 	for (int i = 0; i < n && i < 1000; i++) {
 		char key[40];
 		const char *v, *why;
@@ -149,6 +150,8 @@ void hook_push_options(FILE *msg, int *skip, struct sbuf *vars)
 			continue;	/* another tool's */
 		if (!strcmp(v, "ci.skip")) {
 			*skip = 1;
+		} else if (!strcmp(v, "ci.wait")) {
+			*wait = 1;
 		} else if (!strncmp(v, "ci.variable=", 12)) {
 			if ((why = variable_why(v + 12)))
 				fprintf(msg, "runner: warning: push option '%.100s' "
@@ -160,8 +163,8 @@ void hook_push_options(FILE *msg, int *skip, struct sbuf *vars)
 				sbuf_addf(vars, "%s\n", v + 12);
 		} else {
 			fprintf(msg, "runner: warning: unknown push option "
-			    "'%.100s' ignored (the runner knows ci.skip and "
-			    "ci.variable=NAME=VALUE)\n", v);
+			    "'%.100s' ignored (the runner knows ci.skip, ci.wait "
+			    "and ci.variable=NAME=VALUE)\n", v);
 		}
 	}
 }
@@ -384,6 +387,144 @@ static int hand_over(const char *home, const char *repo,
 	return error < 0 ? error : (int)np;
 }
 
+/*
+ * git push -o ci.wait: follow the jobs `ids` (and the deployments the
+ * builds among them queue) in the push's output, stage by stage, until
+ * they end or `timeout_ms` passes. A push interrupted (Ctrl-C: its output
+ * is closed) stops the waiting, never a job.
+ */
+#define WAIT_POLL_MS 100
+#define WAIT_MAX_STAGES 256
+
+struct followed {
+	int64_t id;
+	int done;
+	signed char seen[WAIT_MAX_STAGES];	/* last state printed, -1 none */
+};
+
+static void add_followed(struct followed **v, size_t *n, int64_t id)
+{
+	for (size_t i = 0; i < *n; i++)
+		if ((*v)[i].id == id)
+			return;
+	*v = xrealloc(*v, (*n + 1) * sizeof(**v));
+	memset(&(*v)[*n], 0, sizeof(**v));
+	(*v)[*n].id = id;
+	memset((*v)[*n].seen, -1, sizeof((*v)[*n].seen));
+	(*n)++;
+}
+
+/* Print what changed in job (*all)[i]; 1 when it has ended. (The array
+ * may grow: what a passed build deployed is added to it.) */
+static int follow_one(struct store *st, struct followed **all, size_t *n,
+    size_t i, FILE *msg)
+{
+	struct followed *f = &(*all)[i];
+	struct job *j = NULL;
+	struct sbuf sb = SBUF_INIT;
+	int ended = 0;
+
+	if (store_job_get(st, f->id, &j) < 0)
+		return 0;	/* locked for a moment: next time */
+	for (size_t k = 0; k < j->nstages && k < WAIT_MAX_STAGES; k++) {
+		const struct stage_rec *s = &j->stages[k];
+		if (s->state == STEP_PENDING || (int)s->state == f->seen[k])
+			continue;
+		f->seen[k] = (signed char)s->state;
+		sbuf_reset(&sb);
+		if (s->state == STEP_RUNNING) {
+			fprintf(msg, "runner: #%lld %s started\n", (long long)j->id,
+			    s->name);
+			continue;
+		}
+		if (s->started_ms && s->finished_ms)
+			format_duration(&sb, s->finished_ms - s->started_ms);
+		fprintf(msg, "runner: #%lld %s %s%s%s", (long long)j->id, s->name,
+		    step_state_name(s->state), sb.len ? " in " : "",
+		    sb.len ? sb.buf : "");
+		if (s->exit_code > 0)
+			fprintf(msg, " (exit code %d)", s->exit_code);
+		fputc('\n', msg);
+	}
+	if (job_state_final(j->state)) {
+		sbuf_reset(&sb);
+		if (j->started_ms && j->finished_ms)
+			format_duration(&sb, j->finished_ms - j->started_ms);
+		if (j->kind == KIND_DEPLOY)
+			fprintf(msg, "runner: deployment #%lld to %s %s", (long long)
+			    j->id, j->env, job_state_name(j->state));
+		else
+			fprintf(msg, "runner: job #%lld %s", (long long)j->id,
+			    job_state_name(j->state));
+		fprintf(msg, "%s%s%s%s\n", sb.len ? " in " : "", sb.len ? sb.buf :
+		    "", j->error ? ": " : "", j->error ? j->error : "");
+		ended = 1;
+		/* a passed build's deployments: followed too */
+		if (j->kind == KIND_BUILD && j->state == JOB_PASSED) {
+			struct job **v = NULL;
+			size_t nv = 0;
+			/* f is not used after this: the array may move */
+			if (store_jobs_of_commit(st, j->repo, j->commit, &v, &nv) == 0)
+				for (size_t k = 0; k < nv; k++)
+					if (v[k]->kind == KIND_DEPLOY &&
+					    v[k]->source_job == j->id)
+						add_followed(all, n, v[k]->id);
+			jobs_free(v, nv);
+		}
+	}
+	sbuf_release(&sb);
+	job_free(j);
+	return ended;
+}
+
+/* Has the reader of `msg` gone (the push interrupted)? A pipe's write
+ * end reports it without a write. */
+static int gone(FILE *msg)
+{
+	struct pollfd p = { fileno(msg), POLLOUT, 0 };
+
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLERR | POLLHUP));
+}
+
+static void wait_jobs(struct store *st, const int64_t *ids, size_t nids,
+    int64_t timeout_ms, FILE *msg)
+{
+	struct followed *v = NULL;
+	size_t n = 0, left;
+	int64_t end = mono_ms() + timeout_ms;
+
+	/* a closed output (the push interrupted) is an error to see, not a
+	 * signal to die of */
+	signal(SIGPIPE, SIG_IGN);
+	for (size_t i = 0; i < nids; i++)
+		add_followed(&v, &n, ids[i]);
+	fprintf(msg, "runner: waiting for the job%s (ci.wait; Ctrl-C stops the "
+	    "waiting, not the job)\n", nids == 1 ? "" : "s");
+	for (;;) {
+		left = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (!v[i].done) {
+				int ended = follow_one(st, &v, &n, i, msg);
+				v[i].done = ended;
+			}
+			left += !v[i].done;
+		}
+		if (fflush(msg) == EOF || ferror(msg) || !left || gone(msg))
+			break;
+		if (mono_ms() >= end) {
+			struct sbuf sb = SBUF_INIT;
+			format_duration(&sb, timeout_ms);
+			fprintf(msg, "runner: stopped waiting after %s (runner.yml "
+			    "wait_timeout); the jobs go on: 'runner status'\n", sb.buf);
+			fflush(msg);
+			sbuf_release(&sb);
+			break;
+		}
+		poll(NULL, 0, WAIT_POLL_MS);
+	}
+	free(v);
+}
+
 /* Is the daemon serving this home? It holds a lock on its pid file. */
 static int daemon_serving(const char *home)
 {
@@ -406,19 +547,23 @@ int hook_post_receive(const char *home, const char *repo,
 	struct push *pushes = NULL;
 	struct enqueued *res = NULL;
 	size_t np = 0;
-	int error, skip;
+	int error, skip, wait_for;
 	char *db = xasprintf("%s/%s", home, STORE_FILE);
 	int own = access(db, W_OK) == 0 || errno == ENOENT;
 	struct sbuf vars = SBUF_INIT;
 
 	free(db);
-	hook_push_options(msg, &skip, &vars);
+	hook_push_options(msg, &skip, &wait_for, &vars);
 	if (skip) {
 		fprintf(msg, "runner: ci.skip: no job for this push\n");
 		sbuf_release(&vars);
 		return 0;
 	}
 	if (!own) {
+		if (wait_for)
+			fprintf(msg, "runner: ci.wait: this push is handed over "
+			    "through the spool, whose jobs this hook cannot follow; "
+			    "see 'runner status'\n");
 		error = hand_over(home, repo, updates, n, vars.len ? vars.buf :
 		    NULL, msg);
 		sbuf_release(&vars);
@@ -472,6 +617,13 @@ int hook_post_receive(const char *home, const char *repo,
 	}
 	wake(home, msg);
 	error = (int)np;
+	if (wait_for) {
+		int64_t *ids = xcalloc(np, sizeof(*ids));
+		for (size_t i = 0; i < np; i++)
+			ids[i] = res[i].id;
+		wait_jobs(store, ids, np, conf->wait_timeout_ms, msg);
+		free(ids);
+	}
 out:
 	free(res);
 	free(pushes);

@@ -70,12 +70,14 @@ int hook_post_receive(const char *home, const char *repo,
 struct sbuf;
 /*
  * The push options (git push -o) the runner reads from git's
- * GIT_PUSH_OPTION_*: ci.skip sets *skip; each valid ci.variable=NAME=VALUE
+ * GIT_PUSH_OPTION_*: ci.skip sets *skip, ci.wait *wait (the hook then
+ * follows the jobs it queued in the push's output); each valid
+ * ci.variable=NAME=VALUE
  * is a "NAME=VALUE\n" line added to `vars`; an invalid one, or any other
  * ci.* option, is a warning on `msg`. Options of other tools are left
  * alone.
  */
-void hook_push_options(FILE *msg, int *skip, struct sbuf *vars);
+void hook_push_options(FILE *msg, int *skip, int *wait, struct sbuf *vars);
 /* Read all of stdin, keeping the first HOOK_MAX_INPUT bytes in `in` and,
  * with keep_fd >= 0, writing every byte to keep_fd too. */
 void hook_read_input(struct sbuf *in, int *truncated, int keep_fd);

@@ -32,7 +32,7 @@ int cmd_run(int argc, char **argv)
 	struct cli_session cs = { 0 };
 	struct sbuf vars = SBUF_INIT;
 	char hex[65], *full = NULL, *repo = NULL, *user = NULL;
-	int rc, skip = 0;
+	int rc, skip = 0, wait = 0;
 	struct enqueued e;
 
 	/* --var may be given many times: gathered here before the table
@@ -53,7 +53,7 @@ int cmd_run(int argc, char **argv)
 			struct sbuf one = SBUF_INIT;
 			setenv("GIT_PUSH_OPTION_COUNT", "1", 1);
 			setenv("GIT_PUSH_OPTION_0", opt, 1);
-			hook_push_options(stderr, &skip, &one);
+			hook_push_options(stderr, &skip, &wait, &one);
 			unsetenv("GIT_PUSH_OPTION_COUNT");
 			unsetenv("GIT_PUSH_OPTION_0");
 			free(opt);

@@ -737,6 +737,9 @@ static const struct sfield config_fields[] = {
 	    FIELD(struct config, idle_exit_ms), .def = "60s",
 	    .doc = "a worker or the notifier with nothing to do leaves (0: "
 	    "they stay)" },
+	{ .key = "wait_timeout", .kind = S_DURATION,
+	    FIELD(struct config, wait_timeout_ms), .min = 1000, .def = "10m",
+	    .doc = "how long `git push -o ci.wait` follows its jobs" },
 	{ .key = "supersede", .kind = S_BOOL, FIELD(struct config, supersede),
 	    .def = "true", .doc = "record older queued pushes of a ref "
 	    "`superseded`" },

@@ -119,6 +119,7 @@ struct config {
 	int64_t kill_grace_ms;		/* SIGTERM to SIGKILL for a stage */
 	int64_t shutdown_grace_ms;	/* how long SIGTERM lets stages run */
 	int64_t idle_exit_ms;		/* a worker with nothing to do leaves */
+	int64_t wait_timeout_ms;	/* git push -o ci.wait follows this long */
 	char *path_env;			/* PATH given to stages */
 	struct run_limits limits;	/* of every stage that sets none */
 	int64_t log_cap;		/* bytes of one stage's log kept */

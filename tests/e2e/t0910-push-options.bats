@@ -127,3 +127,54 @@ YML
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"bad.yml:4:"*"only"* ]]
 }
+
+@test "ci.wait: the push shows each stage, the result and the deployment's" {
+	set_pipeline "$SRC" "deploys" <<'YML'
+stages:
+  - name: unit
+    run: echo unit
+  - name: build
+    run: mkdir -p dist && echo v > dist/v
+    artifacts: [dist/**]
+environments:
+  staging:
+    deploy: echo deployed
+YML
+	run git -C "$SRC" push -o ci.wait origin develop
+	[ "$status" -eq 0 ]
+	for line in "runner: queued job #1 for develop" \
+	    "runner: waiting for the job (ci.wait; Ctrl-C stops the waiting, not the job)" \
+	    "runner: #1 unit passed in " \
+	    "runner: #1 build passed in " "runner: job #1 passed in " \
+	    "runner: deployment #2 to staging healthy in "; do
+		[[ "$output" == *"$line"* ]] || { echo "missing: $line"; echo "$output"; false; }
+	done
+	[ "$(grep -c 'runner: job #1 passed' <<<"$output")" = 1 ]
+	[ "$(job_state 1)" = passed ]
+}
+
+@test "ci.wait interrupted: the push ends, the job goes on; a timeout stops the waiting" {
+	set_pipeline "$SRC" "slow" <<'YML'
+stages:
+  - name: slow
+    run: while [ ! -e go ]; do sleep 0.02; done
+YML
+	git -C "$SRC" push -o ci.wait origin develop >"$T/push.out" 2>&1 3>&- &
+	push=$!
+	wait_for "grep -q 'runner: #1 slow started' '$T/push.out'" 30
+	# the pusher gives up (a background job of this shell ignores SIGINT)
+	kill -TERM "$push"
+	wait "$push" || true
+	touch "$RUNNER_HOME/work/1/go"
+	wait_state 1 passed 30
+	wait_for "! pgrep -f 'runner-hook post-receive $RUNNER_HOME' >/dev/null" 10
+	# wait_timeout
+	echo "wait_timeout: 1s" >> "$RUNNER_HOME/runner.yml"
+	git -C "$SRC" commit -q --allow-empty -m again
+	run git -C "$SRC" push -o ci.wait origin develop
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"runner: stopped waiting after 1.0s (runner.yml wait_timeout); the jobs go on"* ]]
+	[ "$(job_state 2)" = running ]
+	touch "$RUNNER_HOME/work/2/go"
+	wait_state 2 passed 30
+}
