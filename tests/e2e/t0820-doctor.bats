@@ -110,7 +110,8 @@ doctor_fails() {
 		RUNNER_HOME="$T/small/home" r init >/dev/null
 		RUNNER_HOME="$T/small/home" run r doctor
 		umount "$T/small"
-		[ "$status" -eq 1 ]
-		[[ "$output" == *"FAIL  disk: "*"free on the home's file system"* ]]
+		[ "$status" -eq 1 ] || { echo "$output"; false; }
+		[[ "$output" == *"FAIL  disk: "*"free on the home's file system"* ]] ||
+		    { echo "$output"; false; }
 	fi
 }
