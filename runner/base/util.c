@@ -752,3 +752,47 @@ int log_reopen(const char *path)
 	close(fd);
 	return 0;
 }
+
+int git_ref_read(const char *repo, const char *ref, char *hex)
+{
+	struct sbuf buf = SBUF_INIT;
+	char *path = xasprintf("%s/%s", repo, ref);
+	int error = ERR_NOTFOUND;
+	size_t rl = strlen(ref);
+
+	/* a loose ref: the id on a line */
+	if (read_file(path, 4096, &buf) == 0) {
+		size_t n = strspn(buf.buf, "0123456789abcdef");
+		if ((n == 40 || n == 64) && (!buf.buf[n] || buf.buf[n] == '\n')) {
+			memcpy(hex, buf.buf, n);
+			hex[n] = '\0';
+			error = 0;
+		}
+		goto out;
+	}
+	/* else packed: "ID REF" lines, "#" and "^" lines between */
+	free(path);
+	path = xasprintf("%s/packed-refs", repo);
+	sbuf_reset(&buf);
+	if (read_file(path, 64 * 1024 * 1024, &buf) < 0)
+		goto out;
+	for (char *line = buf.buf, *nl; line && *line; line = nl) {
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl++ = '\0';
+		size_t n = strspn(line, "0123456789abcdef");
+		if ((n == 40 || n == 64) && line[n] == ' ' &&
+		    !strncmp(line + n + 1, ref, rl) && !line[n + 1 + rl]) {
+			memcpy(hex, line, n);
+			hex[n] = '\0';
+			error = 0;
+			break;
+		}
+	}
+out:
+	if (error)
+		error_set(ERR_NOTFOUND, "no %s in '%s'", ref, repo);
+	sbuf_release(&buf);
+	free(path);
+	return error;
+}

@@ -76,6 +76,10 @@ int parse_size(const char *s, int64_t *out);
 /* "1h2m3s"-style rendering of a duration, into `sb`. */
 void format_duration(struct sbuf *sb, int64_t ms);
 
+/* The object id ref `ref` ("refs/heads/develop") of bare repository
+ * `repo` holds, read from its files (loose, then packed-refs) into `hex`
+ * (room for 65); for the supervisor, which has no libgit2. */
+int git_ref_read(const char *repo, const char *ref, char *hex);
 /* "512 B", "1.5 KB", "12.3 MB" (units of 1024). */
 void format_bytes(struct sbuf *sb, int64_t n);
 int mkdir_p(const char *path, mode_t mode);

@@ -259,6 +259,20 @@ int cmd_status(int argc, char **argv)
 		}
 		sbuf_addch(&out, '\n');
 		disk_line(&out, v.disk, v.disk_ms);
+		if (v.nsched)
+			sbuf_adds(&out, "\nSchedules:\n");
+		for (size_t i = 0; i < v.nsched; i++) {
+			const struct sched_view *w = &v.sched[i];
+			sbuf_adds(&out, "  ");
+			sbuf_add_display(&out, w->name, strlen(w->name));
+			sbuf_adds(&out, "  ");
+			repo_name_add(&out, w->repo);
+			sbuf_addf(&out, " %s  '%s'  next in ", w->branch, w->cron);
+			format_duration(&out, w->next_ms - now_ms());
+			sbuf_adds(&out, w->last_ms ? "" : " (the daemon has not "
+			    "seen it yet)");
+			sbuf_addch(&out, '\n');
+		}
 		if (v.nenvs)
 			sbuf_adds(&out, "\nEnvironments:\n");
 		for (size_t i = 0; i < v.nenvs; i++)

@@ -47,6 +47,26 @@ int status_view_load(struct store *st, const char *home, int limit,
 		repo_names_know(v->jobs[i]->repo);
 	for (size_t i = 0; i < v->nenvs; i++)
 		repo_names_know(v->envs[i]->repo);
+	for (size_t i = 0; conf && i < conf->nschedules; i++) {
+		const struct schedule *sc = &conf->schedules[i];
+		struct sched_view *w;
+		char *key = xasprintf("schedule:%s", sc->name), *val = NULL;
+		int64_t from;
+		v->sched = xrealloc(v->sched, (v->nsched + 1) * sizeof(*v->sched));
+		w = &v->sched[v->nsched++];
+		w->name = xstrdup(sc->name);
+		w->repo = xstrdup(sc->repo);
+		w->branch = xstrdup(sc->branch);
+		w->cron = xstrdup(sc->cron);
+		w->last_ms = store_setting_get(st, key, &val, NULL) == 1 ?
+		    strtoll(val, NULL, 10) : 0;
+		from = w->last_ms > now_ms() || !w->last_ms ? now_ms() :
+		    w->last_ms;
+		w->next_ms = (int64_t)cron_next(&sc->when, (time_t)(from / 1000)) *
+		    1000;
+		free(val);
+		free(key);
+	}
 	if (conf && conf->trust_repositories)
 		sbuf_adds(&warn, "trust_repositories is true in runner.yml: code "
 		    "from repositories runs as the daemon's own user\n");
@@ -136,6 +156,18 @@ void status_view_json(const struct status_view *v, struct store *st,
 	for (size_t i = 0; i < v->nwarn; i++)
 		json_string(&w, NULL, v->warn[i]);
 	json_end(&w);
+	json_arr(&w, "schedules");
+	for (size_t i = 0; i < v->nsched; i++) {
+		json_obj(&w, NULL);
+		json_string(&w, "name", v->sched[i].name);
+		json_string(&w, "repo", v->sched[i].repo);
+		json_string(&w, "branch", v->sched[i].branch);
+		json_string(&w, "cron", v->sched[i].cron);
+		json_id(&w, "last_ms", v->sched[i].last_ms);
+		json_id(&w, "next_ms", v->sched[i].next_ms);
+		json_end(&w);
+	}
+	json_end(&w);
 	json_arr(&w, "jobs");
 	for (size_t i = 0; i < v->n; i++)
 		json_job(&w, NULL, v->jobs[i]);
@@ -161,6 +193,13 @@ void status_view_free(struct status_view *v)
 	envs_free(v->envs, v->nenvs);
 	notifs_free(v->notes, v->nnotes);
 	strv_free_n(v->warn, v->nwarn);
+	for (size_t i = 0; i < v->nsched; i++) {
+		free(v->sched[i].name);
+		free(v->sched[i].repo);
+		free(v->sched[i].branch);
+		free(v->sched[i].cron);
+	}
+	free(v->sched);
 	free(v->paused);
 	free(v->disk);
 	memset(v, 0, sizeof(*v));

@@ -34,6 +34,13 @@ struct status_view {
 	int64_t disk_ms;
 	char **warn;			/* about the home and runner.yml */
 	size_t nwarn;
+	struct sched_view {		/* runner.yml's schedules */
+		char *name, *repo, *branch, *cron;
+		int64_t last_ms;	/* when it last ran (or was first
+					 * seen); 0: the daemon has not yet */
+		int64_t next_ms;	/* when it runs next */
+	} *sched;
+	size_t nsched;
 };
 
 /* Gather it (with the `limit` newest finished jobs); -1 with the error

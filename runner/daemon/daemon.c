@@ -5,6 +5,7 @@
  * (PR_SET_PDEATHSIG), and the next start recovers their jobs.
  */
 #include "daemon.h"
+#include "admin.h"
 #include "config.h"
 #include "home.h"
 #include "hook.h"
@@ -62,6 +63,7 @@ struct sup {
 	const char *log_file;	/* --log-file: reopened on SIGHUP */
 	pid_t gc_pid;		/* `runner gc` running, or 0 */
 	int64_t gc_at;		/* mono ms: when to collect next; 0 never */
+	int64_t sched_at;	/* mono ms: when to look at the schedules */
 	pid_t web_pid;		/* runner-web, or 0 */
 	int64_t web_at;		/* mono ms: when to start it (again); 0 no */
 	int64_t web_started;
@@ -161,6 +163,7 @@ static void reload(struct sup *s)
 		if (c->retention.interval_ms != old_interval)
 			s->gc_at = c->retention.interval_ms > 0 ? mono_ms() +
 			    c->retention.interval_ms : 0;
+		s->sched_at = mono_ms();	/* the schedules as they are now */
 		/* the web page where runner.yml says now (its reap starts
 		 * it again) */
 		if (s->web_pid > 0 && (!c->http.listen || !s->web_listen ||
@@ -416,6 +419,93 @@ static void wake_workers(struct sup *s)
 	for (int i = 0; i < s->nworkers; i++)
 		if (s->w[i].wake_w >= 0)
 			(void)!write(s->w[i].wake_w, "w", 1);
+}
+
+/* A schedule's build: the branch's head, unless it has one already and
+ * the schedule says skip_built. */
+static void fire_schedule(struct sup *s, struct store *st,
+    const struct schedule *sc)
+{
+	char hex[65], *ref = xasprintf("refs/heads/%s", sc->branch);
+	char *by = xasprintf("schedule %s", sc->name);
+	struct push p = { sc->repo, ref, "0000000000000000000000000000000000000000",
+	    hex, NULL, NULL, NULL, by };
+	struct enqueued e;
+
+	if (git_ref_read(sc->repo, ref, hex) < 0) {
+		log_line("warning: schedule '%s': %s", sc->name, error_last());
+		goto out;
+	}
+	if (sc->skip_built) {
+		struct job **v = NULL;
+		size_t n = 0, built = 0;
+		if (store_jobs_of_commit(st, sc->repo, hex, &v, &n) == 0)
+			for (size_t i = 0; i < n; i++)
+				built += v[i]->kind == KIND_BUILD;
+		jobs_free(v, n);
+		if (built) {
+			log_line("schedule '%s': %s %.7s was built already", sc->name,
+			    sc->branch, hex);
+			goto out;
+		}
+	}
+	if (store_enqueue(st, &p, 1, &e) < 0) {
+		log_line("warning: schedule '%s': %s", sc->name, error_last());
+		goto out;
+	}
+	log_line("schedule '%s': queued job #%lld for %s %.7s", sc->name,
+	    (long long)e.id, sc->branch, hex);
+	wake_workers(s);
+out:
+	free(ref);
+	free(by);
+}
+
+/*
+ * Run the schedules whose time came since they last ran (once, however
+ * many times were missed while the daemon was down); a schedule seen for
+ * the first time starts from now. When each last ran is kept in the
+ * store (settings "schedule:NAME"). Sets when to look again.
+ */
+static void run_schedules(struct sup *s)
+{
+	const struct config *c = s->conf;
+	struct store *st;
+	int64_t now = now_ms(), next = 0;
+
+	s->sched_at = 0;
+	if (!c->nschedules || !(st = sup_store(s)))
+		return;
+	for (size_t i = 0; i < c->nschedules; i++) {
+		const struct schedule *sc = &c->schedules[i];
+		char *key = xasprintf("schedule:%s", sc->name), *val = NULL;
+		int64_t last = 0, due;
+		char buf[32];
+		if (store_setting_get(st, key, &val, NULL) == 1)
+			last = strtoll(val, NULL, 10);
+		free(val);
+		if (!last || last > now)
+			last = now;
+		due = (int64_t)cron_next(&sc->when, (time_t)(last / 1000)) * 1000;
+		if (due && due <= now) {
+			fire_schedule(s, st, sc);
+			last = now;
+			due = (int64_t)cron_next(&sc->when, (time_t)(now / 1000)) *
+			    1000;
+		}
+		snprintf(buf, sizeof(buf), "%lld", (long long)last);
+		if (store_setting_set(st, key, buf) < 0)
+			log_line("warning: schedule '%s': %s", sc->name,
+			    error_last());
+		if (due)
+			next = next ? (due < next ? due : next) : due;
+		free(key);
+	}
+	/* look again when the next is due, and at least once a minute (the
+	 * clock may be set) */
+	int64_t wait = next ? next - now : 60000;
+	s->sched_at = mono_ms() + (wait < 1000 ? 1000 : wait > 60000 ? 60000 :
+	    wait);
 }
 
 static void signal_cancels(struct sup *s)
@@ -717,6 +807,7 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 		goto out;
 	}
 	recover(&s, 0);
+	run_schedules(&s);
 	{
 		/* stages of a daemon that was killed, however they hid */
 		char *prefix = xasprintf("%s/", s.home);
@@ -755,7 +846,8 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 		    s.spool_retry_at), s.stopping ? 0 : s.poll_at);
 		next = deadline_min(next, respawn_due(&s));
 		if (!s.stopping)
-			next = deadline_min(deadline_min(next, s.gc_at), s.web_at);
+			next = deadline_min(deadline_min(deadline_min(next, s.gc_at),
+			    s.web_at), s.sched_at);
 		if (next) {
 			int64_t left = next - mono_ms();
 			wait = left > 0 ? (int)left : 0;
@@ -808,6 +900,8 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 			start_gc(&s);
 		if (s.web_at && mono_ms() >= s.web_at && !s.stopping)
 			start_web(&s);
+		if (s.sched_at && mono_ms() >= s.sched_at && !s.stopping)
+			run_schedules(&s);
 		if (kill_at && mono_ms() >= kill_at) {
 			for (int i = 0; i < s.nworkers; i++)
 				if (s.w[i].pid > 0)

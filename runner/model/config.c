@@ -3,6 +3,7 @@
  * with the same position-carrying messages as the pipeline file.
  */
 #include "config.h"
+#include "cron.h"
 #include "schema.h"
 #include "util.h"
 #include "ynode.h"
@@ -209,6 +210,59 @@ static const struct schema retention_schema = {
 	    "jobs, the current and previous release of every environment, the "
 	    "builds they came from, and jobs with notifications not yet "
 	    "delivered are never removed.",
+};
+
+/* A schedule: its cron expression must parse, its branch be a plain
+ * branch name. */
+static int check_schedule(const struct sread *r, const struct ynode *map,
+    void *obj)
+{
+	struct schedule *sc = obj;
+	const struct ynode *v = ynode_get(map, "cron");
+	char *why = NULL;
+	int error = 0;
+
+	if (sc->cron && cron_parse(sc->cron, &sc->when, &why) < 0)
+		error = error_set(ERR_INVALID, "%s:%zu:%zu: 'cron' in %s: %s",
+		    r->file, v ? v->line : map->line, v ? v->col : map->col,
+		    r->what, why);
+	free(why);
+	v = ynode_get(map, "branch");
+	if (!error && sc->branch && (strstr(sc->branch, "..") ||
+	    strpbrk(sc->branch, " ~^:?*[\\") || sc->branch[0] == '/' ||
+	    sc->branch[0] == '-'))
+		error = error_set(ERR_INVALID, "%s:%zu:%zu: 'branch' in %s: "
+		    "'%s' is not a branch name", r->file, v ? v->line : 0,
+		    v ? v->col : 0, r->what, sc->branch);
+	return error;
+}
+
+static const struct sfield schedule_fields[] = {
+	{ .key = "name", .kind = S_STR, FIELD(struct schedule, name),
+	    .flags = S_REQUIRED | S_NONEMPTY, .doc = "how status and the jobs "
+	    "name it (`schedule NAME` asked for them)" },
+	{ .key = "repo", .kind = S_STR, FIELD(struct schedule, repo),
+	    .flags = S_REQUIRED | S_ABSOLUTE, .doc = "the bare repository" },
+	{ .key = "branch", .kind = S_STR, FIELD(struct schedule, branch),
+	    .flags = S_REQUIRED | S_NONEMPTY,
+	    .doc = "whose head is built" },
+	{ .key = "cron", .kind = S_STR, FIELD(struct schedule, cron),
+	    .flags = S_REQUIRED | S_NONEMPTY,
+	    .doc = "when, as cron says it (local time): `MIN HOUR DOM MONTH "
+	    "DOW`, like `0 3 * * 1-5`" },
+	{ .key = "skip_built", .kind = S_BOOL,
+	    FIELD(struct schedule, skip_built), .def = "false",
+	    .doc = "no build when the head already has one" },
+	SFIELD_END
+};
+static const struct schema schedule_schema = {
+	.name = "schedules", .fields = schedule_fields, .rel = REL_OF,
+	.size = sizeof(struct schedule),
+	.line_at = SLINE(struct schedule, line),
+	.entry = "a 'schedules' entry", .what = "schedule '%s'",
+	.name_key = "name", .check = check_schedule,
+	.doc = "Builds of a branch's head at set times. A time missed while "
+	    "the daemon was down is run once when it starts.",
 };
 
 /* The web page (runner-web). */
@@ -699,6 +753,13 @@ static int check_config(const struct sread *r, const struct ynode *map,
 			    "user of its own, never root", r->file, v->line,
 			    v->col, key);
 	}
+	for (size_t i = 0; i < c->nschedules; i++)
+		for (size_t k = 0; k < i; k++)
+			if (!strcmp(c->schedules[i].name, c->schedules[k].name))
+				return error_set(ERR_INVALID, "%s:%zu: two schedules are "
+				    "named '%s' (lines %zu and %zu)", r->file,
+				    c->schedules[i].line, c->schedules[i].name,
+				    c->schedules[k].line, c->schedules[i].line);
 	if (c->http.listen) {
 		const char *l = c->http.listen, *colon = strrchr(l, ':');
 		const char *port = colon ? colon + 1 : l;
@@ -760,6 +821,10 @@ static const struct sfield config_fields[] = {
 	{ .key = "limits", .kind = S_MAP, FIELD(struct config, limits),
 	    .sub = &config_limits_schema,
 	    .doc = "rlimits of stages that set none" },
+	{ .key = "schedules", .kind = S_LIST, FIELD(struct config, schedules),
+	    COUNT(struct config, nschedules), .sub = &schedule_schema,
+	    .doc = "builds at set times ([operations.md](operations.md#"
+	    "schedules))" },
 	{ .key = "http", .kind = S_MAP, FIELD(struct config, http),
 	    .sub = &http_schema,
 	    .doc = "the web page ([operations.md](operations.md#the-web-page))" },

@@ -105,6 +105,15 @@ struct retention {
 	int64_t interval_ms;		/* the daemon's; 0: never */
 };
 
+/* runner.yml schedules: builds of a branch's head at set times. */
+#include "cron.h"
+struct schedule {
+	char *name, *repo, *branch, *cron;
+	struct cron when;	/* `cron`, parsed */
+	int skip_built;		/* none when the head already has a build */
+	size_t line;
+};
+
 /* runner.yml http: the web page. */
 struct http_conf {
 	char *listen;			/* HOST:PORT; NULL: no web page */
@@ -125,6 +134,8 @@ struct config {
 	int64_t log_cap;		/* bytes of one stage's log kept */
 	struct retention retention;
 	struct http_conf http;
+	struct schedule *schedules;
+	size_t nschedules;
 	int isolate;			/* repository code under bubblewrap */
 	int network;			/* and with the network */
 	char *build_user;		/* who runs repository code (as root) */
