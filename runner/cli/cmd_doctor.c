@@ -145,7 +145,8 @@ static void check_repos(struct doctor *d, const char *home,
 		v = xrealloc(v, (n + 1) * sizeof(*v));
 		v[n++] = xstrdup(conf->repos[i].path);
 	}
-	qsort(v, n, sizeof(*v), cmp_str);
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_str);
 	if (!n)
 		say(d, WARN, "repositories", "runner install-hook REPO.git, or "
 		    "list them under 'repos' in runner.yml",

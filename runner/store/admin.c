@@ -229,7 +229,8 @@ static int load(struct gc *g)
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE)
 		return db_error(g->s, "read the jobs");
-	qsort(g->v, g->n, sizeof(*g->v), by_id);
+	if (g->n)
+		qsort(g->v, g->n, sizeof(*g->v), by_id);
 
 	/* releases that stay: under way, newest, current, the one before */
 	for (size_t i = 0; i < g->n; i++) {
