@@ -110,6 +110,11 @@ int notes_record(struct store *s, const struct config *c, int64_t job_id)
 	    "GIT_CONFIG_GLOBAL=/dev/null", "GIT_AUTHOR_NAME=runner",
 	    "GIT_AUTHOR_EMAIL=runner@localhost", "GIT_COMMITTER_NAME=runner",
 	    "GIT_COMMITTER_EMAIL=runner@localhost", NULL };
+	/* git makes object folders and files with the umask: the daemon's
+	 * (027) would close them to the build user, who reads the
+	 * repository's objects through its workspace's alternates, as it
+	 * reads those a push made (git's usual 022) */
+	mode_t old_mask = umask(022);
 	for (int i = 0; i < NOTES_TRIES; i++) {
 		/* in the repository: the runner's own folder may be closed
 		 * to its owner */
@@ -122,6 +127,7 @@ int notes_record(struct store *s, const struct config *c, int64_t job_id)
 		/* another writer moved the ref between git's read and its
 		 * update: read again */
 	}
+	umask(old_mask);
 	if (error != 0)
 		error = error_set(-1, "cannot write the note of job #%lld in "
 		    "'%s': %s", (long long)job_id, j->repo, err.len ? err.buf :
