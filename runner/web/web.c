@@ -14,6 +14,7 @@
 #include "json.h"
 #include "outbox.h"
 #include "page.h"
+#include "peer.h"
 #include "records.h"
 #include "state.h"
 #include "store.h"
@@ -28,6 +29,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -54,6 +56,10 @@ struct web {
 	const char *home;
 	pthread_mutex_t lock;
 	atomic_int sse_clients;
+	/* who may not look: repository code (peer.h) */
+	struct sockaddr_storage local;
+	uid_t code[64], own[2];
+	struct peer_policy policy;
 };
 
 static struct web W;
@@ -827,7 +833,62 @@ static int listen_addr(const char *spec, struct sockaddr_storage *sa,
 	return 0;
 }
 
-int web_serve(const char *home, const char *listen_spec)
+/*
+ * A build with the network shares this machine's loopback: the page
+ * must not answer repository code, which would read every repository's
+ * jobs, logs and artifacts through it. The code users (build, release and
+ * environment users) are refused; so are processes of the runner's own
+ * users in a user namespace of their own (bubblewrap's, when the daemon
+ * is not root and repository code runs as its user).
+ */
+static void add_code_user(const char *name)
+{
+	const struct passwd *pw;
+
+	if (!name || !(pw = getpwnam(name)) || pw->pw_uid == 0 ||
+	    pw->pw_uid == geteuid() ||
+	    W.policy.ncode == sizeof(W.code) / sizeof(*W.code))
+		return;
+	for (size_t i = 0; i < W.policy.ncode; i++)
+		if (W.code[i] == pw->pw_uid)
+			return;
+	W.code[W.policy.ncode++] = pw->pw_uid;
+}
+
+static void set_policy(const char *home, const struct config *c)
+{
+	struct stat st;
+
+	W.policy.code_uids = W.code;
+	W.policy.own_uids = W.own;
+	add_code_user(c->build_user);
+	add_code_user(c->release_user);
+	for (size_t i = 0; i < c->nenvs; i++)
+		add_code_user(c->envs[i].user);
+	W.own[W.policy.nown++] = geteuid();
+	if (stat(home, &st) == 0 && st.st_uid != geteuid())
+		W.own[W.policy.nown++] = st.st_uid;
+}
+
+static enum MHD_Result accept_peer(void *cls, const struct sockaddr *addr,
+    socklen_t len)
+{
+	char host[NI_MAXHOST] = "?", port[NI_MAXSERV] = "?";
+	uid_t uid;
+
+	(void)cls;
+	if (!peer_is_code(addr, (const struct sockaddr *)&W.local, &W.policy,
+	    &uid))
+		return MHD_YES;
+	getnameinfo(addr, len, host, sizeof(host), port, sizeof(port),
+	    NI_NUMERICHOST | NI_NUMERICSERV);
+	log_line("refused a connection from %s port %s: it is repository "
+	    "code's (uid %ld)", host, port, (long)uid);
+	return MHD_NO;
+}
+
+int web_serve(const char *home, const char *listen_spec,
+    const struct config *conf)
 {
 	struct sockaddr_storage sa;
 	socklen_t salen;
@@ -838,6 +899,8 @@ int web_serve(const char *home, const char *listen_spec)
 	if (listen_addr(listen_spec, &sa, &salen) < 0)
 		return -1;
 	W.home = home;
+	memcpy(&W.local, &sa, sizeof(sa));
+	set_policy(home, conf);
 	pthread_mutex_init(&W.lock, NULL);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -848,7 +911,7 @@ int web_serve(const char *home, const char *listen_spec)
 	prctl(PR_SET_DUMPABLE, 0);
 	d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION |
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
-	    (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0), 0, NULL, NULL,
+	    (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0), 0, accept_peer, NULL,
 	    handler, NULL,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
@@ -859,6 +922,16 @@ int web_serve(const char *home, const char *listen_spec)
 	if (!d)
 		return error_set(-1, "cannot serve HTTP on %s: %s", listen_spec,
 		    strerror(errno));
+	{
+		/* port 0: the one the system chose */
+		const union MHD_DaemonInfo *i = MHD_get_daemon_info(d,
+		    MHD_DAEMON_INFO_BIND_PORT);
+		in_port_t p = htons(i ? i->port : 0);
+		if (W.local.ss_family == AF_INET6)
+			((struct sockaddr_in6 *)&W.local)->sin6_port = p;
+		else
+			((struct sockaddr_in *)&W.local)->sin_port = p;
+	}
 	log_line("web page on http://%s%s/ for '%s'", strchr(listen_spec, ':') ?
 	    "" : "127.0.0.1:", listen_spec, home);
 	do {

@@ -13,7 +13,11 @@
 #ifndef RUNNER_WEB_H
 #define RUNNER_WEB_H
 
-/* Serve `home` on `listen` (HOST:PORT) until SIGTERM or SIGINT. */
-int web_serve(const char *home, const char *listen);
+struct config;
+
+/* Serve `home` on `listen` (HOST:PORT) until SIGTERM or SIGINT, to anyone
+ * but repository code (runner.yml's users; peer.h). */
+int web_serve(const char *home, const char *listen,
+    const struct config *conf);
 
 #endif

@@ -108,3 +108,27 @@ YML
 	wait_state 1 passed 60 || { cat "$T/serve.log"; r log 1 probe >&2; false; }
 	[[ "$(r log 1 probe)" == *probed* ]]
 }
+
+@test "not root: the web page answers its own user, not the same uid in a build's namespace" {
+	WEB=$(free_port)
+	printf 'http:\n  listen: 127.0.0.1:%s\n' "$WEB" >> "$RUNNER_HOME/runner.yml"
+	cat > "$SRC/.runner.yml" <<YML
+stages:
+  - name: probe
+    run: |
+      test "\$(id -un)" = $SVC
+      if curl -sS -m 10 http://127.0.0.1:$WEB/api/status; then echo LEAKED; exit 1; fi
+      echo probed
+YML
+	svc git -C "$SRC" add -A
+	svc git -C "$SRC" commit -q -m probe
+	start_svc_daemon
+	wait_for "[ -n \"\$(http_body $WEB /api/status)\" ]" 15
+	svc git -C "$SRC" push -q origin develop
+	wait_state 1 passed 60 || { r log 1 probe >&2; false; }
+	[[ "$(r log 1 probe)" == *probed* ]]
+	[[ "$(r log 1 probe)" != *LEAKED* ]]
+	grep -q "refused a connection from 127.0.0.1 port [0-9]*: it is repository code's (uid $(id -u "$SVC"))" "$T/serve.log"
+	# the same uid outside a namespace is the operator
+	svc bash -c "exec 3<>/dev/tcp/127.0.0.1/$WEB; printf 'GET /api/status HTTP/1.0\r\n\r\n' >&3; cat <&3" | grep -q '"jobs"'
+}

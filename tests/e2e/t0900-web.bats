@@ -218,3 +218,37 @@ PY
 	stop_daemon
 	! pgrep -f "runner-web web --home $RUNNER_HOME" || false
 }
+
+# A stage with the network shares this machine's loopback; the page has
+# no login, so it must not answer repository code (it would read every
+# repository's jobs, logs and artifacts through it).
+probe_stage() {
+	cat <<YML
+stages:
+  - name: probe
+    run: |
+      if curl -sS -m 10 http://127.0.0.1:$WEB_PORT/api/status; then echo LEAKED-CURL; exit 1; fi
+      out=\$(bash -c 'exec 3<>/dev/tcp/127.0.0.1/$WEB_PORT && printf "GET /metrics HTTP/1.0\r\n\r\n" >&3 && cat <&3' 2>&1 || true)
+      case "\$out" in *HTTP*|*runner_*) echo LEAKED-TCP; exit 1;; esac
+      curl -sS -m 10 -o /dev/null -w '%{http_code}' http://127.0.0.1:$WEB_PORT/badge.svg || true
+      echo; echo probed
+YML
+}
+
+@test "repository code with the network cannot read the page; the machine's users can" {
+	start_daemon --workers 1
+	web_up
+	probe_stage | set_pipeline "$SRC" "Reads the web page"
+	git -C "$SRC" push -q origin develop
+	wait_state 1 passed 60 || { r log 1 probe >&2; false; }
+	log=$(r log 1 probe)
+	[[ "$log" == *probed* ]]
+	[[ "$log" != *LEAKED* ]]
+	[[ "$log" != *'"jobs"'* ]]
+	# it was the page that said no, and why
+	grep -q "refused a connection from 127.0.0.1 port [0-9]*: it is repository code's (uid $(id -u runner-build))" "$T/serve.log"
+	# root and other users of the machine still see it
+	get /api/status | jq -e '.jobs[0].id == 1'
+	test_user runner-test-viewer
+	as_user runner-test-viewer "$T" bash -c "exec 3<>/dev/tcp/127.0.0.1/$WEB_PORT; printf 'GET /api/status HTTP/1.0\r\n\r\n' >&3; cat <&3" | grep -q '"jobs"'
+}

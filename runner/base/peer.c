@@ -1,0 +1,210 @@
+/*
+ * Who is at the other end of a TCP connection (peer.h): the client's
+ * socket in /proc/net/tcp{,6}, its owner, and the processes holding it.
+ */
+#include "peer.h"
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* An address as the kernel's table prints it: 4 or 16 bytes. */
+struct taddr {
+	int v6;
+	unsigned char a[16];
+	unsigned port;
+	int any;		/* a wildcard: only the port counts */
+};
+
+static int to_taddr(const struct sockaddr *sa, struct taddr *t)
+{
+	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0,
+	    0, 0, 0xff, 0xff };
+
+	memset(t, 0, sizeof(*t));
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s = (const void *)sa;
+		memcpy(t->a, &s->sin_addr, 4);
+		t->port = ntohs(s->sin_port);
+		t->any = s->sin_addr.s_addr == htonl(INADDR_ANY);
+		return 0;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s = (const void *)sa;
+		t->port = ntohs(s->sin6_port);
+		if (!memcmp(s->sin6_addr.s6_addr, mapped, 12)) {
+			/* an IPv4 client of a dual-stack socket: its own
+			 * socket is in the IPv4 table */
+			memcpy(t->a, s->sin6_addr.s6_addr + 12, 4);
+			t->any = !memcmp(t->a, "\0\0\0\0", 4);
+			return 0;
+		}
+		t->v6 = 1;
+		memcpy(t->a, s->sin6_addr.s6_addr, 16);
+		t->any = IN6_IS_ADDR_UNSPECIFIED(&s->sin6_addr);
+		return 0;
+	}
+	return -1;
+}
+
+/* The table's hex (32-bit words in this machine's byte order) as bytes. */
+static int parse_hex(const char *hex, unsigned char *out, size_t n)
+{
+	if (strlen(hex) != n * 2)
+		return -1;
+	for (size_t w = 0; w < n / 4; w++) {
+		char word[9];
+		uint32_t v;
+		memcpy(word, hex + w * 8, 8);
+		word[8] = '\0';
+		v = (uint32_t)strtoul(word, NULL, 16);
+		memcpy(out + w * 4, &v, 4);
+	}
+	return 0;
+}
+
+/* The client socket's owner and inode: 1 found, 0 not in this table. */
+static int find_socket(const struct taddr *peer, const struct taddr *local,
+    uid_t *uid, unsigned long *inode)
+{
+	size_t alen = peer->v6 ? 16 : 4;
+	FILE *f = fopen(peer->v6 ? "/proc/net/tcp6" : "/proc/net/tcp", "re");
+	char line[512];
+	int found = 0;
+
+	if (!f)
+		return 0;
+	if (!fgets(line, sizeof(line), f)) {	/* the header */
+		fclose(f);
+		return 0;
+	}
+	while (!found && fgets(line, sizeof(line), f)) {
+		char lh[33], rh[33];
+		unsigned lp, rp, st, u;
+		unsigned long ino;
+		unsigned char la[16], ra[16];
+
+		if (sscanf(line, " %*d: %32[0-9A-Fa-f]:%x %32[0-9A-Fa-f]:%x %x "
+		    "%*x:%*x %*x:%*x %*x %u %*d %lu", lh, &lp, rh, &rp, &st, &u,
+		    &ino) != 7 || st == 0x0A /* LISTEN */)
+			continue;
+		if (parse_hex(lh, la, alen) < 0 || parse_hex(rh, ra, alen) < 0)
+			continue;
+		if (lp != peer->port || memcmp(la, peer->a, alen) ||
+		    rp != local->port || (!local->any && memcmp(ra, local->a,
+		    alen)))
+			continue;
+		*uid = (uid_t)u;
+		*inode = ino;
+		found = 1;
+	}
+	fclose(f);
+	return found;
+}
+
+static int in_list(uid_t u, const uid_t *l, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (l[i] == u)
+			return 1;
+	return 0;
+}
+
+/* Does process `pid` hold socket `want` ("socket:[N]")? */
+static int holds(const char *pid, const char *want)
+{
+	char path[300], link[64];
+	struct dirent *e;
+	DIR *d;
+	int found = 0;
+
+	snprintf(path, sizeof(path), "/proc/%s/fd", pid);
+	if (!(d = opendir(path)))
+		return 0;
+	while (!found && (e = readdir(d))) {
+		ssize_t n;
+		if (e->d_name[0] == '.')
+			continue;
+		n = readlinkat(dirfd(d), e->d_name, link, sizeof(link) - 1);
+		if (n > 0) {
+			link[n] = '\0';
+			found = !strcmp(link, want);
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+static int user_ns(const char *pid, char *out, size_t len)
+{
+	char path[300];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%s/ns/user", pid);
+	if ((n = readlink(path, out, len - 1)) <= 0)
+		return -1;
+	out[n] = '\0';
+	return 0;
+}
+
+/*
+ * Is socket `inode`, owned by `uid`, held by a process in another user
+ * namespace than ours? 1 yes, or no holder found; 0 only holders in ours.
+ */
+static int held_elsewhere(uid_t uid, unsigned long inode)
+{
+	char want[64], self[64], ns[64];
+	struct dirent *e;
+	DIR *d;
+	int found = 0, foreign = 0;
+
+	if (user_ns("self", self, sizeof(self)) < 0 ||
+	    !(d = opendir("/proc")))
+		return 1;
+	snprintf(want, sizeof(want), "socket:[%lu]", inode);
+	while (!foreign && (e = readdir(d))) {
+		char path[300];
+		struct stat st;
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s", e->d_name);
+		if (stat(path, &st) < 0 || st.st_uid != uid ||
+		    !holds(e->d_name, want))
+			continue;
+		found = 1;
+		foreign = user_ns(e->d_name, ns, sizeof(ns)) < 0 ||
+		    strcmp(ns, self);
+	}
+	closedir(d);
+	return foreign || !found;
+}
+
+int peer_is_code(const struct sockaddr *peer, const struct sockaddr *local,
+    const struct peer_policy *p, uid_t *uid)
+{
+	struct taddr pa, la;
+	unsigned long inode = 0;
+	uid_t u;
+
+	*uid = (uid_t)-1;
+	if (to_taddr(peer, &pa) < 0 || to_taddr(local, &la) < 0)
+		return 0;
+	if (la.v6 != pa.v6 && !la.any)
+		return 0;
+	if (!find_socket(&pa, &la, &u, &inode))
+		return 0;	/* another machine's */
+	*uid = u;
+	if (in_list(u, p->code_uids, p->ncode))
+		return 1;
+	if (in_list(u, p->own_uids, p->nown))
+		return held_elsewhere(u, inode);
+	return 0;
+}

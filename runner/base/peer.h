@@ -1,0 +1,40 @@
+/*
+ * Who is at the other end of a TCP connection made on this machine.
+ *
+ * A build with the network shares the machine's network namespace, so
+ * whatever listens on 127.0.0.1 is a connect() away from repository code.
+ * A server that must not answer it (the web page) asks peer_is_code()
+ * about every connection it accepts.
+ */
+#ifndef RUNNER_PEER_H
+#define RUNNER_PEER_H
+
+#include <sys/socket.h>
+#include <sys/types.h>
+
+/*
+ * What the server knows about the users repository code runs as:
+ * `code_uids` only ever run it (the build and release users), and
+ * processes of `own_uids` run it inside a user namespace of their own
+ * (bubblewrap's), never in ours.
+ */
+struct peer_policy {
+	const uid_t *code_uids;
+	size_t ncode;
+	const uid_t *own_uids;
+	size_t nown;
+};
+
+/*
+ * The connection from `peer` to our `local` address (its port; the
+ * address too unless it is a wildcard): 1 when the client socket is this
+ * machine's and belongs to repository code: to one of the code users, or
+ * to a process of one of our users that is in another user namespace
+ * than ours (or that cannot be told, being gone). 0 when it is someone
+ * else's or the client is on another machine. *uid is the client
+ * socket's owner when it is this machine's, else (uid_t)-1.
+ */
+int peer_is_code(const struct sockaddr *peer, const struct sockaddr *local,
+    const struct peer_policy *p, uid_t *uid);
+
+#endif
