@@ -641,6 +641,13 @@ static char *path_suffix(const char *path, int k)
 	return s;
 }
 
+char *repo_base_name(const char *repo)
+{
+	char *s = path_suffix(repo, 1);
+
+	return s ? s : xstrdup(repo);
+}
+
 void strv_free_n(char **v, size_t n)
 {
 	for (size_t i = 0; i < n; i++)

@@ -114,6 +114,8 @@ void sbuf_add_display(struct sbuf *sb, const char *s, size_t len);
  * shown escaped.
  */
 void repo_names_know(const char *path);
+/* The last path component without ".git" ("/srv/zlib.git": "zlib"). */
+char *repo_base_name(const char *repo);
 char *repo_short_name(const char *repo);
 void repo_name_add(struct sbuf *sb, const char *repo);
 /* The branch or tag name of a ref. */

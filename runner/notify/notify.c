@@ -457,11 +457,7 @@ static int repo_matches(const struct notify_target *t, const char *repo)
 	    ref_matcher_match(&m, repo, stderr) == 1;
 	free(name);
 	if (!hit) {
-		const char *base = strrchr(repo, '/');
-		char *plain = xstrdup(base ? base + 1 : repo);
-		size_t len = strlen(plain);
-		if (len > 4 && !strcmp(plain + len - 4, ".git"))
-			plain[len - 4] = '\0';
+		char *plain = repo_base_name(repo);
 		hit = ref_matcher_match(&m, plain, stderr) == 1;
 		free(plain);
 	}

@@ -680,20 +680,17 @@ static int env_user(struct deploy *d)
  */
 static char *repo_folder(const char *repo)
 {
-	const char *base = strrchr(repo, '/');
+	char *base = repo_base_name(repo), *out;
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	char hex[17];
-	size_t n;
 
-	base = base ? base + 1 : repo;
-	n = strlen(base);
-	if (n > 4 && !strcmp(base + n - 4, ".git"))
-		n -= 4;
 	EVP_Digest(repo, strlen(repo), md, &mdlen, EVP_sha256(), NULL);
 	for (int i = 0; i < 8; i++)
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
-	return xasprintf("%.*s-%s", (int)n, base, hex);
+	out = xasprintf("%s-%s", base, hex);
+	free(base);
+	return out;
 }
 
 /*
@@ -706,34 +703,29 @@ static char *repo_folder(const char *repo)
 static void adopt_old_folder(struct deploy *d, const char *kind,
 			     const char *name)
 {
-	const char *base = strrchr(d->job->repo, '/');
+	char *base = repo_base_name(d->job->repo);
 	char *old, *new;
 	char **v;
-	size_t n, same = 0, len;
+	size_t n, same = 0;
 	struct stat st;
 
-	base = base ? base + 1 : d->job->repo;
-	len = strlen(base);
-	if (len > 4 && !strcmp(base + len - 4, ".git"))
-		len -= 4;
-	old = xasprintf("%s/%s/%.*s", d->ctx->home, kind, (int)len, base);
+	old = xasprintf("%s/%s/%s", d->ctx->home, kind, base);
 	new = xasprintf("%s/%s/%s", d->ctx->home, kind, name);
 	if (lstat(old, &st) < 0 || !S_ISDIR(st.st_mode) ||
 	    lstat(new, &st) == 0 ||
 	    store_repos(d->ctx->store, 1, &v, &n) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
-		const char *b = strrchr(v[i], '/');
-		b = b ? b + 1 : v[i];
-		if (!strncmp(b, base, len) && (!b[len] ||
-		    !strcmp(b + len, ".git")))
-			same++;
+		char *b = repo_base_name(v[i]);
+		same += !strcmp(b, base);
+		free(b);
 	}
 	strv_free_n(v, n);
 	if (same == 1 && rename(old, new) == 0)
 		log_line("moved %s to %s (its repository's own name)", old,
 		    new);
 out:
+	free(base);
 	free(old);
 	free(new);
 }
