@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 char sbuf_empty[1];
-static struct sbuf last_error = SBUF_INIT;
+static _Thread_local struct sbuf last_error = SBUF_INIT;	/* per thread */
 
 int error_set(int code, const char *fmt, ...)
 {

@@ -17,6 +17,7 @@
 #define ERR_TIMEOUT  (-4)
 #define ERR_NOSPACE  (-5)
 #define ERR_BUSY     (-6)
+#define ERR_LEASE    (-7)	/* a job this process no longer holds */
 
 /* Record a message for the failure being returned; returns `code`. */
 int error_set(int code, const char *fmt, ...)

@@ -12,6 +12,7 @@
 #include "run.h"
 #include "stage.h"
 #include "store.h"
+#include "hosts.h"
 #include "jobs.h"
 #include "outbox.h"
 #include "util.h"
@@ -68,6 +69,8 @@ struct sup {
 	int64_t web_at;		/* mono ms: when to start it (again); 0 no */
 	int64_t web_started;
 	char *web_listen;	/* what it was started with */
+	int64_t beat_at;	/* mono ms: the host's heartbeat, leases */
+	int64_t started_ms;
 };
 
 /* The web page, when runner.yml has http: listen: runner-web, a process
@@ -198,7 +201,11 @@ static void recover(struct sup *s, pid_t worker)
 
 	if (!st)
 		return;
-	if (store_recover(st, worker, &pgids, &n) < 0) {
+	char *host = config_host_name(s->conf);
+	int rc = store_recover(st, worker, host, &pgids, &n);
+
+	free(host);
+	if (rc < 0) {
 		log_line("warning: cannot recover jobs: %s", error_last());
 		return;
 	}
@@ -206,6 +213,53 @@ static void recover(struct sup *s, pid_t worker)
 		if (pgids[i] > 1 && kill(-pgids[i], SIGKILL) == 0)
 			log_line("killed leftover process group %d", (int)pgids[i]);
 	free(pgids);
+}
+
+static void wake_workers(struct sup *s);
+
+/*
+ * Every third of the lease: this host says it is alive (status shows it),
+ * and jobs whose lease ended, on any host, are taken back. The stages of
+ * this host's (a worker frozen with its stage) are killed first: nothing
+ * of the lost attempt may run beside the next.
+ */
+static void host_beat(struct sup *s)
+{
+	struct store *st = sup_store(s);
+	char *host = config_host_name(s->conf);
+	char *labels = config_host_labels(s->conf);
+	struct expired *x = NULL;
+	pid_t *pgids = NULL;
+	size_t nx = 0, np = 0;
+
+	s->beat_at = mono_ms() + s->conf->host.lease_ms / 3;
+	if (!st)
+		goto out;
+	if (store_host_beat(st, host, labels, s->nworkers, s->started_ms) < 0)
+		log_line("warning: cannot record this host's heartbeat: %s",
+		    error_last());
+	if (store_leases_expire(st, now_ms(), host, &x, &nx, &pgids,
+	    &np) < 0) {
+		log_line("warning: cannot take back jobs whose lease ended: %s",
+		    error_last());
+		goto out;
+	}
+	for (size_t i = 0; i < np; i++)
+		if (pgids[i] > 1 && kill(-pgids[i], SIGKILL) == 0)
+			log_line("killed process group %d of a job whose lease "
+			    "ended", (int)pgids[i]);
+	for (size_t i = 0; i < nx; i++)
+		log_line("job #%lld: the lease of host '%s' ended without a "
+		    "heartbeat: %s", (long long)x[i].id, x[i].host ? x[i].host :
+		    "?", x[i].deploy ? "the deployment is interrupted, not "
+		    "re-run" : "back in the queue, to run again");
+	if (nx)
+		wake_workers(s);
+out:
+	expired_free(x, nx);
+	free(pgids);
+	free(labels);
+	free(host);
 }
 
 /* Queue the pushes the hook saved in the spool when the store was busy,
@@ -232,7 +286,6 @@ static void ingest_spool(struct sup *s)
 		log_line("queued %d job%s from the spool", n, n == 1 ? "" : "s");
 }
 
-static void wake_workers(struct sup *s);
 static void ensure_notifier(struct sup *s, int always);
 
 /*
@@ -807,6 +860,7 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 		goto out;
 	}
 	recover(&s, 0);
+	s.started_ms = now_ms();
 	run_schedules(&s);
 	{
 		/* stages of a daemon that was killed, however they hid */
@@ -834,6 +888,7 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 	if (conf->retention.interval_ms > 0)
 		s.gc_at = mono_ms() + conf->retention.interval_ms;
 	start_web(&s);
+	host_beat(&s);
 
 	while (!s.stopping || alive(&s)) {
 		struct pollfd pfd[2] = {
@@ -846,8 +901,9 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 		    s.spool_retry_at), s.stopping ? 0 : s.poll_at);
 		next = deadline_min(next, respawn_due(&s));
 		if (!s.stopping)
-			next = deadline_min(deadline_min(deadline_min(next, s.gc_at),
-			    s.web_at), s.sched_at);
+			next = deadline_min(deadline_min(deadline_min(
+			    deadline_min(next, s.gc_at), s.web_at), s.sched_at),
+			    s.beat_at);
 		if (next) {
 			int64_t left = next - mono_ms();
 			wait = left > 0 ? (int)left : 0;
@@ -898,6 +954,8 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 		}
 		if (s.gc_at && mono_ms() >= s.gc_at && !s.stopping)
 			start_gc(&s);
+		if (!s.stopping && mono_ms() >= s.beat_at)
+			host_beat(&s);
 		if (s.web_at && mono_ms() >= s.web_at && !s.stopping)
 			start_web(&s);
 		if (s.sched_at && mono_ms() >= s.sched_at && !s.stopping)

@@ -148,7 +148,14 @@ const char config_template[] =
 "# Keep it on 127.0.0.1 behind a proxy that authenticates (docs/operations.md).\n"
 "# http:\n"
 "#   listen: 127.0.0.1:8080\n"
-"#   base_url: https://ci.example.com   # notifications link to job pages\n";
+"#   base_url: https://ci.example.com   # notifications link to job pages\n"
+"\n"
+"# This machine as a build host: a job it claims stays its own while its\n"
+"# workers send heartbeats; after 'lease' without one it runs elsewhere.\n"
+"# host:\n"
+"#   name: build1                 # default: the machine's host name\n"
+"#   labels: [linux, amd64]\n"
+"#   lease: 30s\n";
 
 /* ---- the schema of runner.yml (schema.h) ---- */
 
@@ -282,6 +289,27 @@ static const struct schema http_schema = {
 	.name = "http", .fields = http_fields, .rel = REL_IN,
 	.doc = "The read-only web page: the overview, jobs, live logs, "
 	    "environments, badges, `/api/` and `/metrics`.",
+};
+
+/* This machine as a build host. */
+static const struct sfield host_fields[] = {
+	{ .key = "name", .kind = S_STR, FIELD(struct host_conf, name),
+	    .def = "(the machine's host name)",
+	    .doc = "what `runner status` and `runner drain` call this host" },
+	{ .key = "labels", .kind = S_STRV, FIELD(struct host_conf, labels),
+	    COUNT(struct host_conf, nlabels), .def = "(none)",
+	    .doc = "what it offers (`linux`, `arm64`, `deploy`), shown with it" },
+	{ .key = "lease", .kind = S_DURATION, FIELD(struct host_conf, lease_ms),
+	    .min = 2000, .def = "30s",
+	    .doc = "how long a job stays this host's without a heartbeat "
+	    "(sent every third of it); then it runs again elsewhere, or a "
+	    "deployment ends `interrupted`" },
+	SFIELD_END
+};
+static const struct schema host_schema = {
+	.name = "host", .fields = host_fields, .rel = REL_IN,
+	.doc = "This machine as a build host: its name, its labels, and the "
+	    "lease of the jobs it claims.",
 };
 
 /* A stage's limits: what it does not set is runner.yml's. */
@@ -828,6 +856,10 @@ static const struct sfield config_fields[] = {
 	{ .key = "http", .kind = S_MAP, FIELD(struct config, http),
 	    .sub = &http_schema,
 	    .doc = "the web page ([operations.md](operations.md#the-web-page))" },
+	{ .key = "host", .kind = S_MAP, FIELD(struct config, host),
+	    .sub = &host_schema,
+	    .doc = "this machine as a build host ([operations.md](operations."
+	    "md#build-hosts-and-leases))" },
 	{ .key = "retention", .kind = S_MAP, FIELD(struct config, retention),
 	    .sub = &retention_schema,
 	    .doc = "what `runner gc` keeps ([operations.md](operations.md#"
@@ -901,6 +933,27 @@ int config_load(const char *home, struct config **out)
 	sbuf_release(&buf);
 	free(path);
 	return error;
+}
+
+char *config_host_name(const struct config *c)
+{
+	char name[256];
+
+	if (c->host.name)
+		return xstrdup(c->host.name);
+	if (gethostname(name, sizeof(name)) < 0)
+		return xstrdup("localhost");
+	name[sizeof(name) - 1] = '\0';
+	return xstrdup(name);
+}
+
+char *config_host_labels(const struct config *c)
+{
+	struct sbuf sb = SBUF_INIT;
+
+	for (size_t i = 0; i < c->host.nlabels; i++)
+		sbuf_addf(&sb, "%s%s", i ? "," : "", c->host.labels[i]);
+	return sbuf_detach(&sb);
 }
 
 void config_free(struct config *c)

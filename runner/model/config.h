@@ -120,6 +120,14 @@ struct http_conf {
 	char *base_url;			/* for links in notifications */
 };
 
+/* This machine as a build host (hosts.h). */
+struct host_conf {
+	char *name;			/* NULL: the machine's host name */
+	char **labels;			/* what it offers: linux, arm64... */
+	size_t nlabels;
+	int64_t lease_ms;		/* a claim without a heartbeat ends */
+};
+
 struct config {
 	int64_t workers;		/* 0: the number of cores */
 	int keep_workspaces;
@@ -134,6 +142,7 @@ struct config {
 	int64_t log_cap;		/* bytes of one stage's log kept */
 	struct retention retention;
 	struct http_conf http;
+	struct host_conf host;
 	struct schedule *schedules;
 	size_t nschedules;
 	int isolate;			/* repository code under bubblewrap */
@@ -190,6 +199,10 @@ int config_network(const struct config *c, const char *repo);
 /* Files of the runner's that repository code must not see: secret files,
  * signers, keyrings. NULL-terminated; the caller frees the array only. */
 const char **config_private_files(const struct config *c);
+/* This host's name (runner.yml's, else the machine's) and its labels
+ * joined by commas; the caller frees them. */
+char *config_host_name(const struct config *c);
+char *config_host_labels(const struct config *c);
 /* The notification target called `name`, or NULL. */
 const struct notify_target *config_notify(const struct config *c,
     const char *name);

@@ -30,11 +30,12 @@ _Static_assert((int)Q_JOBS_END <= (int)BASE_DEPLOYS, "job statements overlap");
 	"subject, attempt, cancel, worker_pid, retry_of, created_ms, " \
 	"started_ms, finished_ms, kind, env, tag, tag_object, forced_by, " \
 	"release_dir, notes, figures, source_job, rollback_to, previous, " \
-	"requested_by, phase, phase_ms, variables"
+	"requested_by, phase, phase_ms, variables, host, lease_ms"
 
-/* Of worker ?W (0: any worker): the jobs it runs right now. */
-#define OWNED(w) "state = " SQ(N_RUNNING) " AND (" w " = 0 OR " \
-	"worker_pid = " w ")"
+/* Of worker ?W (0: any worker) of host ?H: the jobs it runs right now
+ * (jobs of a store older than hosts have none). */
+#define OWNED(w, h) "state = " SQ(N_RUNNING) " AND (" w " = 0 OR " \
+	"worker_pid = " w ") AND (host IS NULL OR host = " h ")"
 /* For job_move(): ?1 is the state left, ?2 the state entered. */
 #define FROM "state = ?1"
 
@@ -83,7 +84,9 @@ static sql_table sql = {
 	/* deployments to one environment never run at the same time; none
 	 * starts while the queue is paused (admin.h) */
 	[Q_CLAIM] = "UPDATE jobs SET state = ?2, worker_pid = ?3, started_ms = "
-	    "?4, attempt = attempt + 1, error = NULL, phase = NULL WHERE id = "
+	    "?4, attempt = attempt + 1, error = NULL, phase = NULL, host = ?5, "
+	    "lease_ms = ?4 + ?6 WHERE NOT EXISTS (SELECT 1 FROM hosts WHERE "
+	    "name = ?5 AND draining = 1) AND id = "
 	    "(SELECT id FROM "
 	    "jobs q WHERE " FROM " AND (kind = 'build' OR NOT EXISTS (SELECT 1 "
 	    "FROM jobs r WHERE r.state = ?2 AND r.kind = 'deploy' AND r.repo = "
@@ -135,27 +138,29 @@ static sql_table sql = {
 	    "state NOT IN ("
 	    SQ(N_QUEUED) ", " SQ(N_RUNNING) ")",
 	[Q_REC_PGIDS] = "SELECT s.pgid FROM stages s JOIN jobs j ON j.id = "
-	    "s.job_id WHERE j." OWNED("?1") " AND s.state = " SQ(N_RUNNING)
-	    " AND s.pgid IS NOT NULL",
+	    "s.job_id WHERE j." OWNED("?1", "?2") " AND s.state = "
+	    SQ(N_RUNNING) " AND s.pgid IS NOT NULL",
 	[Q_REC_CANCELED] = "UPDATE jobs SET state = ?2, finished_ms = ?4, "
 	    "error = 'canceled (the daemon stopped while it ran)' WHERE " FROM
-	    " AND (?3 = 0 OR worker_pid = ?3) AND cancel = 1",
+	    " AND (?3 = 0 OR worker_pid = ?3) AND (host IS NULL OR host = ?5) "
+	    "AND cancel = 1",
 	/* an artifact recorded just before the daemon died, the job not yet
 	 * ended: the re-run records its own */
 	[Q_REC_ARTS] = "DELETE FROM artifacts WHERE job_id IN (SELECT id FROM "
-	    "jobs WHERE kind = 'build' AND " OWNED("?1") ")",
+	    "jobs WHERE kind = 'build' AND " OWNED("?1", "?2") ")",
 	[Q_REC_STAGES] = "DELETE FROM stages WHERE job_id IN (SELECT id FROM "
-	    "jobs WHERE kind = 'build' AND " OWNED("?1") ")",
+	    "jobs WHERE kind = 'build' AND " OWNED("?1", "?2") ")",
 	[Q_REC_JOBS] = "UPDATE jobs SET state = ?2, worker_pid = NULL, "
-	    "started_ms = NULL WHERE kind = 'build' AND " FROM " AND (?3 = 0 "
-	    "OR worker_pid = ?3)",
+	    "host = NULL, lease_ms = NULL, started_ms = NULL WHERE kind = "
+	    "'build' AND " FROM " AND (?3 = 0 OR worker_pid = ?3) AND (host IS "
+	    "NULL OR host = ?4)",
 	/* a deployment is never re-run by itself: it may have half happened */
 	[Q_REC_DEPLOYS] = "UPDATE jobs SET state = ?2, finished_ms = ?4, "
 	    "error = 'the daemon died during the deployment; it is not re-run "
 	    "by itself' WHERE kind = 'deploy' AND " FROM " AND (?3 = 0 OR "
-	    "worker_pid = ?3)",
+	    "worker_pid = ?3) AND (host IS NULL OR host = ?5)",
 	[Q_REC_DEPLOY_IDS] = "SELECT id FROM jobs WHERE kind = 'deploy' AND "
-	    OWNED("?1"),
+	    OWNED("?1", "?2"),
 	[Q_QUEUED] = "SELECT count(*) FROM jobs WHERE state = " SQ(N_QUEUED),
 	[Q_PHASE] = "UPDATE jobs SET phase = ?2, phase_ms = ?3 WHERE id = ?1",
 	/* the builds of the ref that build ?3 superseded (those queued after
@@ -274,6 +279,8 @@ static struct job *job_from_row(sqlite3_stmt *st)
 	j->phase = col_text(st, 27);
 	j->phase_ms = sqlite3_column_int64(st, 28);
 	j->variables = col_text(st, 29);
+	j->host = col_text(st, 30);
+	j->lease_ms = sqlite3_column_int64(st, 31);
 	return j;
 }
 
@@ -432,11 +439,11 @@ int store_jobs_list(struct store *s, int limit, struct job ***out,
 	    ARGS(arg_int(limit)), out, nout);
 }
 
-int store_claim(struct store *s, pid_t worker, int supersede,
-    struct job **out)
+int store_claim(struct store *s, pid_t worker, const char *host,
+    int64_t lease_ms, int supersede, struct job **out)
 {
 	sqlite3_stmt *st;
-	struct arg a[4];
+	struct arg a[6];
 	int64_t id = 0;
 	int rc, error;
 
@@ -453,7 +460,9 @@ int store_claim(struct store *s, pid_t worker, int supersede,
 	a[1] = arg_text(job_state_name(JOB_RUNNING));
 	a[2] = arg_int(worker);
 	a[3] = arg_int(now_ms());
-	if (!(st = stmt_bound(s, Q_CLAIM, sql, a, 4))) {
+	a[4] = arg_text(host);
+	a[5] = arg_int(lease_ms);
+	if (!(st = stmt_bound(s, Q_CLAIM, sql, a, 6))) {
 		error = -1;
 		goto out;
 	}
@@ -505,6 +514,7 @@ void job_free(struct job *j)
 	free(j->commit);
 	free(j->error);
 	free(j->subject);
+	free(j->host);
 	for (size_t i = 0; i < j->nstages; i++) {
 		free(j->stages[i].name);
 		free(j->stages[i].error);
@@ -745,7 +755,8 @@ out:
 	return error;
 }
 
-int store_recover(struct store *s, pid_t worker, pid_t **pgids, size_t *n)
+int store_recover(struct store *s, pid_t worker, const char *host,
+    pid_t **pgids, size_t *n)
 {
 	int64_t *deploys = NULL, now = now_ms();
 	size_t ndeploys = 0;
@@ -757,28 +768,29 @@ int store_recover(struct store *s, pid_t worker, pid_t **pgids, size_t *n)
 	if ((error = begin_durable(s)) < 0)
 		return error;
 	if ((error = pid_query(s, stmt_bound(s, Q_REC_PGIDS, sql,
-	    ARGS(arg_int(worker))), pgids, n)) < 0 ||
+	    ARGS(arg_int(worker), arg_text(host))), pgids, n)) < 0 ||
 	    (error = job_move(s, Q_REC_CANCELED, sql, JOB_RUNNING, JOB_CANCELED,
-	    ARGS(arg_int(worker), arg_int(now)), NULL)) < 0)
+	    ARGS(arg_int(worker), arg_int(now), arg_text(host)), NULL)) < 0)
 		goto out;
 	if (!(st = stmt_bound(s, Q_REC_DEPLOY_IDS, sql,
-	    ARGS(arg_int(worker))))) {
+	    ARGS(arg_int(worker), arg_text(host))))) {
 		error = -1;
 		goto out;
 	}
 	if ((error = ids_of(s, st, &deploys, &ndeploys)) < 0 ||
 	    (error = job_move(s, Q_REC_DEPLOYS, sql, JOB_RUNNING,
-	    JOB_INTERRUPTED, ARGS(arg_int(worker), arg_int(now)), NULL)) < 0)
+	    JOB_INTERRUPTED, ARGS(arg_int(worker), arg_int(now),
+	    arg_text(host)), NULL)) < 0)
 		goto out;
 	for (size_t i = 0; i < ndeploys; i++)	/* each ends 'interrupted' */
 		if ((error = outbox_job_ended(s, deploys[i])) < 0)
 			goto out;
 	if ((error = run(s, Q_REC_ARTS, sql, "recover",
-	    ARGS(arg_int(worker)))) < 0 ||
+	    ARGS(arg_int(worker), arg_text(host)))) < 0 ||
 	    (error = run(s, Q_REC_STAGES, sql, "recover",
-	    ARGS(arg_int(worker)))) < 0 ||
+	    ARGS(arg_int(worker), arg_text(host)))) < 0 ||
 	    (error = job_move(s, Q_REC_JOBS, sql, JOB_RUNNING, JOB_QUEUED,
-	    ARGS(arg_int(worker)), NULL)) < 0)
+	    ARGS(arg_int(worker), arg_text(host)), NULL)) < 0)
 		goto out;
 	error = commit(s);
 out:

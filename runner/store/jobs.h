@@ -70,6 +70,8 @@ struct job {
 	int attempt;
 	int cancel;
 	pid_t worker_pid;
+	char *host;		/* running: the host that holds it */
+	int64_t lease_ms;	/* until when, without a heartbeat */
 	int64_t retry_of;	/* 0: none */
 	int64_t created_ms, started_ms, finished_ms;
 	struct stage_rec *stages;
@@ -96,12 +98,15 @@ struct enqueued {
 int store_enqueue(struct store *s, const struct push *p, size_t n,
     struct enqueued *out);
 /*
- * Take the oldest queued job for `worker` (ERR_NOTFOUND if none). With
- * `supersede`, queued jobs with a newer job on the same ref are first
- * recorded 'superseded'. The caller frees *out with job_free().
+ * Take the oldest queued job for `worker` of `host` (ERR_NOTFOUND if
+ * none, or the host is drained), leased for `lease_ms`: unless
+ * store_lease_renew() renews it, the job is taken back after that
+ * (hosts.h). With `supersede`, queued jobs with a newer job on the same
+ * ref are first recorded 'superseded'. The caller frees *out with
+ * job_free().
  */
-int store_claim(struct store *s, pid_t worker, int supersede,
-    struct job **out);
+int store_claim(struct store *s, pid_t worker, const char *host,
+    int64_t lease_ms, int supersede, struct job **out);
 /* One job with its stages and artifacts (ERR_NOTFOUND if none). */
 int store_job_get(struct store *s, int64_t id, struct job **out);
 /* Every queued and running job, then the `limit` newest finished ones. */
@@ -165,12 +170,13 @@ int store_retry(struct store *s, int64_t id, const char *by,
     int64_t *new_id);
 
 /*
- * Jobs left 'running' by a dead daemon (worker == 0) or a dead worker go
- * back to 'queued' (attempt kept; canceled ones end 'canceled'). The
+ * Jobs of `host` left 'running' by a dead daemon (worker == 0) or a dead
+ * worker go back to 'queued' (attempt kept; canceled ones end 'canceled'). The
  * process groups of their stages that were running are returned so the
  * caller can make sure nothing of them is left.
  */
-int store_recover(struct store *s, pid_t worker, pid_t **pgids, size_t *n);
+int store_recover(struct store *s, pid_t worker, const char *host,
+    pid_t **pgids, size_t *n);
 
 /* How many stage rows a job has; the next one gets this index. */
 int store_stage_count(struct store *s, int64_t id, int *n);

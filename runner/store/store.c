@@ -17,7 +17,7 @@
 #include <time.h>
 
 enum q { Q_BEGIN = BASE_STORE, Q_COMMIT, Q_ROLLBACK, Q_SYNC_FULL,
-	Q_SYNC_NORMAL, Q_STORE_END };
+	Q_SYNC_NORMAL, Q_FENCE, Q_STORE_END };
 _Static_assert((int)Q_STORE_END <= (int)BASE_JOBS, "store statements overlap");
 
 static sql_table sql = {
@@ -26,6 +26,11 @@ static sql_table sql = {
 	[Q_ROLLBACK] = "ROLLBACK",
 	[Q_SYNC_FULL] = "PRAGMA synchronous = FULL",
 	[Q_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
+	/* the job is still this process's: a lease that ended put it back
+	 * in the queue (or ended a deployment 'interrupted') and cleared
+	 * its worker */
+	[Q_FENCE] = "SELECT 1 FROM jobs WHERE id = ?1 AND attempt = ?2 AND "
+	    "worker_pid = ?3 AND host IS ?4",
 };
 
 static const char *const migrations[] = {
@@ -150,6 +155,21 @@ static const char *const migrations[] = {
 	/* 8: variables a push (git push -o ci.variable=) or a manual run
 	 * gave a build: "NAME=VALUE" lines */
 	"ALTER TABLE jobs ADD COLUMN variables TEXT;",
+	/* 9: build hosts: who runs a job, and until when its claim holds
+	 * without a heartbeat (a lease); the hosts and their last word */
+	"ALTER TABLE jobs ADD COLUMN host TEXT;"
+	"ALTER TABLE jobs ADD COLUMN lease_ms INTEGER;"
+	"CREATE INDEX jobs_lease ON jobs(lease_ms) WHERE state = 'running';"
+	"CREATE TABLE hosts ("
+	"  name TEXT PRIMARY KEY,"
+	"  labels TEXT NOT NULL DEFAULT '',"
+	"  workers INTEGER NOT NULL DEFAULT 0,"
+	"  started_ms INTEGER NOT NULL,"
+	"  heartbeat_ms INTEGER NOT NULL,"
+	"  draining INTEGER NOT NULL DEFAULT 0,"
+	"  drained_by TEXT,"
+	"  drained_ms INTEGER"
+	");",
 };
 
 int store_migrations(void)
@@ -218,7 +238,8 @@ sqlite3_stmt *stmt_bound(struct store *s, int q, sql_table table,
 }
 
 /* Run a statement that returns no rows. */
-int exec_stmt(struct store *s, sqlite3_stmt *st, const char *what)
+static int exec_stmt_raw(struct store *s, sqlite3_stmt *st,
+    const char *what)
 {
 	int rc;
 
@@ -233,6 +254,37 @@ int exec_stmt(struct store *s, sqlite3_stmt *st, const char *what)
 	}
 	sqlite3_reset(st);
 	return 0;
+}
+
+static int begin_fenced(struct store *s);
+
+/* Statements of this file (transactions, pragmas) are never fenced. */
+static int own_stmt(const struct store *s, const sqlite3_stmt *st)
+{
+	for (int q = BASE_STORE; q < BASE_JOBS; q++)
+		if (s->stmts[q] == st)
+			return 1;
+	return 0;
+}
+
+int exec_stmt(struct store *s, sqlite3_stmt *st, const char *what)
+{
+	int error;
+
+	/* on a fenced connection a write outside a transaction gets one
+	 * of its own, which checks the lease first */
+	if (!st || !s->fence_job || !sqlite3_get_autocommit(s->db) ||
+	    sqlite3_stmt_readonly(st) || own_stmt(s, st))
+		return exec_stmt_raw(s, st, what);
+	if ((error = begin_fenced(s)) < 0) {
+		sqlite3_reset(st);
+		return error;
+	}
+	if ((error = exec_stmt_raw(s, st, what)) < 0) {
+		rollback(s);
+		return error;
+	}
+	return commit(s);
 }
 
 int run(struct store *s, int q, sql_table table, const char *what,
@@ -279,9 +331,53 @@ int ids_of(struct store *s, sqlite3_stmt *st, int64_t **out,
 	return 0;
 }
 
+/* Does this process still hold the job it is fenced to? In the write
+ * transaction just begun: no one can take it away before it commits. */
+static int fence_check(struct store *s)
+{
+	sqlite3_stmt *st = stmt_bound(s, Q_FENCE, sql, ARGS(
+	    arg_int(s->fence_job), arg_int(s->fence_attempt),
+	    arg_int(s->fence_worker), arg_text(s->fence_host)));
+	int rc;
+
+	if (!st)
+		return -1;
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc != SQLITE_DONE)
+		return db_error(s, "lease");
+	return error_set(ERR_LEASE, "job #%lld: this worker no longer holds "
+	    "it (its lease ended: the job went back to the queue or was "
+	    "interrupted); nothing more of it is recorded here",
+	    (long long)s->fence_job);
+}
+
+static int begin_fenced(struct store *s)
+{
+	int error = exec_stmt_raw(s, stmt(s, Q_BEGIN, sql), "begin");
+
+	if (error < 0 || !s->fence_job)
+		return error;
+	if ((error = fence_check(s)) < 0)
+		exec_stmt_raw(s, stmt(s, Q_ROLLBACK, sql), "rollback");
+	return error;
+}
+
 int begin(struct store *s)
 {
-	return exec_stmt(s, stmt(s, Q_BEGIN, sql), "begin");
+	return begin_fenced(s);
+}
+
+void store_fence(struct store *s, int64_t job, int attempt, pid_t worker,
+    const char *host)
+{
+	free(s->fence_host);
+	s->fence_host = job && host ? xstrdup(host) : NULL;
+	s->fence_job = job;
+	s->fence_attempt = attempt;
+	s->fence_worker = worker;
 }
 
 /*
@@ -506,6 +602,7 @@ void store_close(struct store *s)
 	for (int i = 0; i < STMT_SLOTS; i++)
 		sqlite3_finalize(s->stmts[i]);
 	sqlite3_close(s->db);
+	free(s->fence_host);
 	free(s->path);
 	free(s);
 }

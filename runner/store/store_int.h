@@ -9,6 +9,7 @@
 #include "state.h"
 
 #include <sqlite3.h>
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,7 +24,8 @@ enum stmt_base {
 	BASE_DEPLOYS = 48,
 	BASE_OUTBOX = 72,
 	BASE_ADMIN = 96,
-	STMT_SLOTS = 128
+	BASE_HOSTS = 128,
+	STMT_SLOTS = 144
 };
 typedef const char *const sql_table[STMT_SLOTS];
 
@@ -32,6 +34,12 @@ struct store {
 	char *path;
 	int relaxed;		/* synchronous=NORMAL between durable commits */
 	int busy_ms;		/* how long a write waits for another writer */
+	/* the job this connection's process holds (store_fence): every
+	 * write checks first that it still does */
+	int64_t fence_job;
+	int fence_attempt;
+	pid_t fence_worker;
+	char *fence_host;
 	sqlite3_stmt *stmts[STMT_SLOTS];
 };
 

@@ -13,6 +13,7 @@
 #include "stage.h"
 #include "step.h"
 #include "store.h"
+#include "hosts.h"
 #include "jobs.h"
 #include "outbox.h"
 #include "util.h"
@@ -21,7 +22,9 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +48,28 @@ struct conf_watch {
 	off_t size;
 };
 
+/*
+ * The heartbeat: a thread with a connection of its own renews the lease
+ * of the job the worker runs every third of the lease. When the store
+ * says the job is no longer the worker's, or no renewal has succeeded
+ * for a whole lease (the link is cut, or the worker was frozen), the job
+ * is lost: the thread tells the worker (SIGUSR2), which stops the stage.
+ * The store refuses whatever the worker would still record (the fence).
+ */
+struct beat {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	const char *home;
+	int started, quit;
+	/* the job held, under the lock */
+	int64_t job;
+	int attempt;
+	char *host;
+	int64_t lease_ms;
+	atomic_int lost;
+};
+
 struct wstate {
 	struct store *store;
 	int sigfd, wake_r;
@@ -52,7 +77,120 @@ struct wstate {
 	int64_t job;
 	const char *home;
 	struct conf_watch cw;		/* reloaded when runner.yml changes */
+	struct beat beat;
 };
+
+static void *beat_main(void *arg)
+{
+	struct beat *b = arg;
+	struct store *st = NULL;
+	int64_t last_ok = mono_ms();
+
+	pthread_mutex_lock(&b->lock);
+	while (!b->quit) {
+		struct timespec until;
+		int64_t job = b->job, period = b->lease_ms / 3;
+		int held = 1;
+
+		if (!job) {
+			pthread_cond_wait(&b->cond, &b->lock);
+			last_ok = mono_ms();
+			continue;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_sec += period / 1000;
+		until.tv_nsec += (period % 1000) * 1000000;
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+		if (pthread_cond_timedwait(&b->cond, &b->lock, &until) == 0 ||
+		    b->job != job || b->quit) {
+			if (b->job != job)
+				last_ok = mono_ms();
+			continue;
+		}
+		/* a whole lease without a renewal: the job may already run
+		 * elsewhere, whatever the store says next */
+		if (mono_ms() - last_ok >= b->lease_ms) {
+			held = 0;
+		} else {
+			int attempt = b->attempt;
+			char *host = xstrdup(b->host);
+			int64_t lease = b->lease_ms;
+			int rc;
+			pthread_mutex_unlock(&b->lock);
+			if (!st && store_open(b->home, STORE_OPEN, &st) < 0)
+				st = NULL;
+			if (st)
+				store_busy_timeout(st, (int)(lease / 3));
+			rc = st ? store_lease_renew(st, job, attempt, getpid(),
+			    host, lease) : -1;
+			if (rc < 0)
+				log_line("job #%lld: cannot renew its lease: %s",
+				    (long long)job, error_last());
+			free(host);
+			pthread_mutex_lock(&b->lock);
+			if (rc > 0)
+				last_ok = mono_ms();
+			held = rc != 0 && b->job == job;
+			if (b->job != job)
+				continue;
+		}
+		if (!held) {
+			b->job = 0;
+			atomic_store(&b->lost, 1);
+			kill(getpid(), SIGUSR2);
+		}
+	}
+	pthread_mutex_unlock(&b->lock);
+	store_close(st);
+	error_clear();
+	return NULL;
+}
+
+/* The worker holds `job` now (NULL: none). */
+static void beat_hold(struct beat *b, const struct job *job, const char *host,
+    int64_t lease_ms)
+{
+	if (!b->started) {
+		pthread_mutex_init(&b->lock, NULL);
+		pthread_condattr_t ca;
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&b->cond, &ca);
+		pthread_condattr_destroy(&ca);
+		if (pthread_create(&b->thread, NULL, beat_main, b) != 0) {
+			log_line("worker: cannot start the heartbeat: the job's "
+			    "lease is not renewed");
+			return;
+		}
+		b->started = 1;
+	}
+	pthread_mutex_lock(&b->lock);
+	free(b->host);
+	b->host = job ? xstrdup(host) : NULL;
+	b->job = job ? job->id : 0;
+	b->attempt = job ? job->attempt : 0;
+	b->lease_ms = lease_ms;
+	atomic_store(&b->lost, 0);
+	pthread_cond_signal(&b->cond);
+	pthread_mutex_unlock(&b->lock);
+}
+
+static void beat_stop(struct beat *b)
+{
+	if (!b->started)
+		return;
+	pthread_mutex_lock(&b->lock);
+	b->quit = 1;
+	pthread_cond_signal(&b->cond);
+	pthread_mutex_unlock(&b->lock);
+	pthread_join(b->thread, NULL);
+	free(b->host);
+	b->host = NULL;
+	b->started = 0;
+}
 
 /*
  * Edits to runner.yml take effect for the next job (or notification): a
@@ -107,6 +245,11 @@ static enum stage_event worker_event(void *arg)
 		} else if (si.ssi_signo == SIGUSR1 && ws->job &&
 		    store_cancel_requested(ws->store, ws->job)) {
 			ev = STAGE_EV_CANCEL;
+		} else if (si.ssi_signo == SIGUSR2 && ws->job &&
+		    atomic_load(&ws->beat.lost)) {
+			log_line("job #%lld: this worker lost its lease; stopping "
+			    "it (it runs again elsewhere)", (long long)ws->job);
+			ev = STAGE_EV_CANCEL;
 		}
 	}
 	if (ws->stopping && ev == STAGE_EV_NONE)
@@ -148,7 +291,9 @@ int worker_main(const char *home, int wake_r, pid_t parent)
 {
 	struct run_user user = { 0 };
 	int missing = 0, said = 0;
-	struct wstate ws = { .wake_r = wake_r, .home = home };
+	struct wstate ws = { .wake_r = wake_r, .home = home,
+	    .beat = { .home = home } };
+	char *host = NULL;
 	struct job_ctx ctx = {
 		.home = home, .on_event = worker_event,
 		.arg = &ws, .stopping = &ws.stopping,
@@ -163,6 +308,7 @@ int worker_main(const char *home, int wake_r, pid_t parent)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, SIGUSR2);
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
@@ -191,8 +337,10 @@ int worker_main(const char *home, int wake_r, pid_t parent)
 		}
 		ctx.conf = ws.cw.conf;
 		ctx.user = build_user(ctx.conf, &user, &missing);
-		int rc = missing ? -1 : store_claim(ws.store, getpid(),
-		    ctx.conf->supersede, &job);
+		free(host);
+		host = config_host_name(ctx.conf);
+		int rc = missing ? -1 : store_claim(ws.store, getpid(), host,
+		    ctx.conf->host.lease_ms, ctx.conf->supersede, &job);
 		if (missing && !said++)
 			log_line("worker: build user '%s' is gone: no job runs "
 			    "until it is back (runner init creates it)",
@@ -205,10 +353,15 @@ int worker_main(const char *home, int wake_r, pid_t parent)
 			    (long long)job->id, job->ref, job->commit,
 			    job->attempt);
 			ws.job = job->id;
+			store_fence(ws.store, job->id, job->attempt, getpid(),
+			    host);
+			beat_hold(&ws.beat, job, host, ctx.conf->host.lease_ms);
 			int64_t t0 = mono_ms();
 			if (run_job(&ctx, job) < 0)
 				log_line("job #%lld: cannot record: %s",
 				    (long long)job->id, error_last());
+			beat_hold(&ws.beat, NULL, NULL, 0);
+			store_fence(ws.store, 0, 0, 0, NULL);
 			ws.job = 0;
 			struct job *done = NULL;
 			if (store_job_get(ws.store, job->id, &done) == 0)
@@ -244,8 +397,10 @@ int worker_main(const char *home, int wake_r, pid_t parent)
 		if (pfd[1].revents)
 			drain_fd(wake_r);
 	}
+	beat_stop(&ws.beat);
 	store_close(ws.store);
 	config_free(ws.cw.conf);
+	free(host);
 	run_user_release(&user);
 	close(ws.sigfd);
 	return 0;

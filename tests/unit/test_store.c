@@ -14,6 +14,7 @@
 
 #include "store.h"
 #include "deploys.h"
+#include "hosts.h"
 #include "outbox.h"
 #include "util.h"
 
@@ -94,7 +95,7 @@ static void test_claim_order_and_supersede(void **state)
 	int64_t newest = push(fx->s, "refs/heads/develop", C1, C3, NULL);
 
 	/* without supersede: strictly oldest first */
-	assert_int_equal(store_claim(fx->s, 100, 0, &j), 0);
+	assert_int_equal(store_claim(fx->s, 100, "h1", 30000, 0, &j), 0);
 	assert_int_equal(j->id, 1);
 	assert_string_equal(job_state_name(j->state), "running");
 	assert_int_equal(j->attempt, 1);
@@ -102,13 +103,13 @@ static void test_claim_order_and_supersede(void **state)
 
 	/* with supersede: nothing older on develop is left queued anyway;
 	 * feature is next, then develop's newest */
-	assert_int_equal(store_claim(fx->s, 100, 1, &j), 0);
+	assert_int_equal(store_claim(fx->s, 100, "h1", 30000, 1, &j), 0);
 	assert_string_equal(j->ref, "refs/heads/feature");
 	job_free(j);
-	assert_int_equal(store_claim(fx->s, 100, 1, &j), 0);
+	assert_int_equal(store_claim(fx->s, 100, "h1", 30000, 1, &j), 0);
 	assert_int_equal(j->id, newest);
 	job_free(j);
-	assert_int_equal(store_claim(fx->s, 100, 1, &j), ERR_NOTFOUND);
+	assert_int_equal(store_claim(fx->s, 100, "h1", 30000, 1, &j), ERR_NOTFOUND);
 }
 
 static void test_supersede_skips_old(void **state)
@@ -119,7 +120,7 @@ static void test_supersede_skips_old(void **state)
 	int64_t old = push(fx->s, "refs/heads/develop", Z, C1, NULL);
 	int64_t mid = push(fx->s, "refs/heads/develop", C1, C2, NULL);
 	int64_t newest = push(fx->s, "refs/heads/develop", C2, C3, NULL);
-	assert_int_equal(store_claim(fx->s, 100, 1, &j), 0);
+	assert_int_equal(store_claim(fx->s, 100, "h1", 30000, 1, &j), 0);
 	assert_int_equal(j->id, newest);
 	job_free(j);
 	assert_int_equal(store_job_get(fx->s, old, &j), 0);
@@ -138,7 +139,7 @@ static void test_stages_and_end(void **state)
 	char *logs[] = { "/l/0", "/l/1", "/l/2" };
 
 	int64_t id = push(fx->s, "refs/heads/develop", Z, C1, NULL);
-	assert_int_equal(store_claim(fx->s, 100, 1, &j), 0);
+	assert_int_equal(store_claim(fx->s, 100, "h1", 30000, 1, &j), 0);
 	job_free(j);
 	assert_int_equal(store_stages_init(fx->s, id, names, logs, 3), 0);
 	assert_int_equal(store_stage_start(fx->s, id, 0, 4242, 0), 0);
@@ -173,9 +174,9 @@ static void test_recover(void **state)
 
 	int64_t a = push(fx->s, "refs/heads/a", Z, C1, NULL);
 	int64_t b = push(fx->s, "refs/heads/b", Z, C1, NULL);
-	assert_int_equal(store_claim(fx->s, 100, 1, &j), 0);
+	assert_int_equal(store_claim(fx->s, 100, "h1", 30000, 1, &j), 0);
 	job_free(j);
-	assert_int_equal(store_claim(fx->s, 200, 1, &j), 0);
+	assert_int_equal(store_claim(fx->s, 200, "h1", 30000, 1, &j), 0);
 	job_free(j);
 	assert_int_equal(store_stages_init(fx->s, a, names, logs, 1), 0);
 	assert_int_equal(store_stage_start(fx->s, a, 0, 777, 0), 0);
@@ -184,7 +185,7 @@ static void test_recover(void **state)
 	    "00", 1), 0);
 
 	/* worker 200 died: only its job goes back */
-	assert_int_equal(store_recover(fx->s, 200, &pgids, &n), 0);
+	assert_int_equal(store_recover(fx->s, 200, "h1", &pgids, &n), 0);
 	assert_int_equal(n, 0);
 	free(pgids);
 	assert_int_equal(store_job_get(fx->s, b, &j), 0);
@@ -193,7 +194,7 @@ static void test_recover(void **state)
 	job_free(j);
 
 	/* the daemon died: everything running goes back, pgids reported */
-	assert_int_equal(store_recover(fx->s, 0, &pgids, &n), 0);
+	assert_int_equal(store_recover(fx->s, 0, "h1", &pgids, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(pgids[0], 777);
 	free(pgids);
@@ -204,7 +205,7 @@ static void test_recover(void **state)
 	job_free(j);
 
 	/* attempt count is kept across the re-run */
-	assert_int_equal(store_claim(fx->s, 300, 0, &j), 0);
+	assert_int_equal(store_claim(fx->s, 300, "h1", 30000, 0, &j), 0);
 	assert_int_equal(j->id, a);
 	assert_int_equal(j->attempt, 2);
 	job_free(j);
@@ -221,7 +222,7 @@ static void test_cancel_retry(void **state)
 
 	int64_t a = push(fx->s, "refs/heads/a", Z, C1, NULL);
 	int64_t b = push(fx->s, "refs/heads/b", Z, C1, NULL);
-	assert_int_equal(store_claim(fx->s, 55, 1, &j), 0);
+	assert_int_equal(store_claim(fx->s, 55, "h1", 30000, 1, &j), 0);
 	job_free(j);
 	assert_int_equal(store_cancel(fx->s, b, &running), 0);
 	assert_int_equal(running, 0);
@@ -267,7 +268,7 @@ static void test_list(void **state)
 		push(fx->s, ref, Z, C1, NULL);
 	}
 	for (int i = 0; i < 25; i++) {
-		assert_int_equal(store_claim(fx->s, 1, 0, &j), 0);
+		assert_int_equal(store_claim(fx->s, 1, "h1", 30000, 0, &j), 0);
 		if (i < 24)
 			assert_int_equal(store_job_end(fx->s, j->id, JOB("passed"),
 			    NULL), 0);
@@ -314,7 +315,9 @@ static void test_old_store_upgraded(void **state)
 	assert_int_equal(sqlite3_exec(db, "ALTER TABLE jobs DROP COLUMN "
 	    "phase_ms; ALTER TABLE jobs DROP COLUMN phase; ALTER TABLE jobs "
 	    "DROP COLUMN requested_by; ALTER TABLE jobs DROP COLUMN variables; "
-	    "DROP TABLE settings; "
+	    "DROP TABLE settings; DROP INDEX jobs_lease; DROP TABLE hosts; "
+	    "ALTER TABLE jobs DROP COLUMN host; "
+	    "ALTER TABLE jobs DROP COLUMN lease_ms; "
 	    "PRAGMA user_version = 4", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 
@@ -351,7 +354,7 @@ static int64_t run_build(struct store *s, const char *ref, const char *c,
 	struct job *j = NULL;
 	int64_t id = push(s, ref, Z, c, NULL);
 
-	assert_int_equal(store_claim(s, 100, 0, &j), 0);
+	assert_int_equal(store_claim(s, 100, "h1", 30000, 0, &j), 0);
 	assert_int_equal(j->id, id);
 	job_free(j);
 	assert_int_equal(store_job_end(s, id, JOB(state), NULL), 0);
@@ -423,14 +426,14 @@ static void test_deploys_move_forward(void **state)
 
 	/* B's build finished first: its deployment serves */
 	int64_t db = auto_deploy(fx->s, b, C2, NULL);
-	assert_int_equal(store_claim(fx->s, 100, 0, &j), 0);
+	assert_int_equal(store_claim(fx->s, 100, "h1", 30000, 0, &j), 0);
 	assert_int_equal(j->id, db);
 	assert_int_equal(store_deploy_end(fx->s, j, JOB("healthy"), NULL,
 	    ENV_HEALTHY, j->id), 0);
 	job_free(j);
 	/* then A's: older, it does not deploy */
 	int64_t da = auto_deploy(fx->s, a, C1, NULL);
-	assert_int_equal(store_claim(fx->s, 100, 0, &j), ERR_NOTFOUND);
+	assert_int_equal(store_claim(fx->s, 100, "h1", 30000, 0, &j), ERR_NOTFOUND);
 	assert_int_equal(store_job_get(fx->s, da, &j), 0);
 	assert_string_equal(job_state_name(j->state), "superseded");
 	snprintf(want, sizeof(want), "superseded by deployment #%lld of a "
@@ -442,7 +445,7 @@ static void test_deploys_move_forward(void **state)
 	int64_t d = run_build(fx->s, "refs/heads/develop", C4, "passed");
 	int64_t dd = auto_deploy(fx->s, d, C4, NULL);
 	int64_t dc = auto_deploy(fx->s, c, C3, NULL);
-	assert_int_equal(store_claim(fx->s, 100, 0, &j), 0);
+	assert_int_equal(store_claim(fx->s, 100, "h1", 30000, 0, &j), 0);
 	assert_int_equal(j->id, dd);
 	job_free(j);
 	assert_int_equal(store_job_get(fx->s, dc, &j), 0);
@@ -451,7 +454,7 @@ static void test_deploys_move_forward(void **state)
 	/* by hand, an older build deploys */
 	int64_t dh = auto_deploy(fx->s, a, C1, "ops");
 	assert_int_equal(store_job_end(fx->s, dd, JOB("healthy"), NULL), 0);
-	assert_int_equal(store_claim(fx->s, 100, 0, &j), 0);
+	assert_int_equal(store_claim(fx->s, 100, "h1", 30000, 0, &j), 0);
 	assert_int_equal(j->id, dh);
 	assert_string_equal(j->requested_by, "ops");
 	job_free(j);
@@ -480,7 +483,7 @@ static void test_events_of_deploys(void **state)
 		char want[160], *text;
 
 		assert_int_equal(store_deploy_enqueue(fx->s, &r, 1, &id), 0);
-		assert_int_equal(store_claim(fx->s, 100, 0, &j), 0);
+		assert_int_equal(store_claim(fx->s, 100, "h1", 30000, 0, &j), 0);
 		assert_int_equal(store_deploy_end(fx->s, j, JOB(cases[i].state),
 		    "x", ENV_UNCHANGED, 0), 0);
 		job_free(j);
@@ -503,9 +506,9 @@ static void test_events_of_deploys(void **state)
 	size_t n;
 	int64_t id;
 	assert_int_equal(store_deploy_enqueue(fx->s, &r, 1, &id), 0);
-	assert_int_equal(store_claim(fx->s, 100, 0, &j), 0);
+	assert_int_equal(store_claim(fx->s, 100, "h1", 30000, 0, &j), 0);
 	job_free(j);
-	assert_int_equal(store_recover(fx->s, 0, &pgids, &n), 0);
+	assert_int_equal(store_recover(fx->s, 0, "h1", &pgids, &n), 0);
 	free(pgids);
 	char *text = events_text(fx->s);
 	char want[128];
@@ -513,6 +516,121 @@ static void test_events_of_deploys(void **state)
 	    "production_failed;", (long long)id);
 	assert_string_equal(text, want);
 	free(text);
+}
+
+/* A lease that ends takes a build back to the queue, attempt 2 next; the
+ * worker that lost it records nothing more; a deployment ends
+ * 'interrupted'; a drained host claims nothing. */
+static void test_leases(void **state)
+{
+	struct fx *fx = *state;
+	struct job *j = NULL;
+	struct expired *x;
+	pid_t *pgids;
+	size_t nx, np;
+	char *names[] = { "unit" }, *logs[] = { "/l/0" };
+
+	int64_t a = push(fx->s, "refs/heads/a", Z, C1, NULL);
+	assert_int_equal(store_claim(fx->s, 100, "h1", 5000, 0, &j), 0);
+	assert_int_equal(j->id, a);
+	assert_string_equal(j->host, "h1");
+	assert_true(j->lease_ms > now_ms() + 4000);
+	store_fence(fx->s, a, j->attempt, 100, "h1");
+	assert_int_equal(store_stages_init(fx->s, a, names, logs, 1), 0);
+	assert_int_equal(store_stage_start(fx->s, a, 0, 4242, 0), 0);
+	/* renewed while held; nothing ends before the lease does */
+	assert_int_equal(store_lease_renew(fx->s, a, 1, 100, "h1", 5000), 1);
+	assert_int_equal(store_lease_renew(fx->s, a, 1, 101, "h1", 5000), 0);
+	assert_int_equal(store_leases_expire(fx->s, now_ms(), "h1", &x, &nx,
+	    &pgids, &np), 0);
+	assert_int_equal(nx, 0);
+	free(pgids);
+	/* a minute on, without a heartbeat: back to the queue, and this
+	 * host's running stage is to be killed */
+	assert_int_equal(store_leases_expire(fx->s, now_ms() + 60000, "h1",
+	    &x, &nx, &pgids, &np), 0);
+	assert_int_equal(nx, 1);
+	assert_int_equal(x[0].id, a);
+	assert_string_equal(x[0].host, "h1");
+	assert_int_equal(np, 1);
+	assert_int_equal(pgids[0], 4242);
+	expired_free(x, nx);
+	free(pgids);
+	job_free(j);
+	assert_int_equal(store_job_get(fx->s, a, &j), 0);
+	assert_string_equal(job_state_name(j->state), "queued");
+	assert_int_equal(j->nstages, 0);
+	assert_null(j->host);
+	job_free(j);
+	/* the old holder's writes are refused, in a transaction or not */
+	assert_int_equal(store_stage_end(fx->s, a, 0, STEP_PASSED, 0, NULL),
+	    ERR_LEASE);
+	assert_int_equal(store_job_end(fx->s, a, JOB_PASSED, NULL), ERR_LEASE);
+	store_fence(fx->s, 0, 0, 0, NULL);
+	assert_int_equal(store_lease_renew(fx->s, a, 1, 100, "h1", 5000), 0);
+	/* another host runs it: attempt 2 */
+	assert_int_equal(store_claim(fx->s, 200, "h2", 5000, 0, &j), 0);
+	assert_int_equal(j->id, a);
+	assert_int_equal(j->attempt, 2);
+	assert_string_equal(j->host, "h2");
+	job_free(j);
+	/* the first host thawed: its fence (attempt 1) still fails */
+	store_fence(fx->s, a, 1, 100, "h1");
+	assert_int_equal(store_job_end(fx->s, a, JOB_PASSED, NULL), ERR_LEASE);
+	store_fence(fx->s, a, 2, 200, "h2");
+	assert_int_equal(store_job_end(fx->s, a, JOB_PASSED, NULL), 0);
+	store_fence(fx->s, 0, 0, 0, NULL);
+
+	/* a deployment whose lease ends is interrupted, not re-run */
+	struct deploy_req r = { "/srv/git/app.git", "refs/heads/develop", C1,
+	    "staging", 0, NULL, 0, NULL };
+	int64_t d;
+	assert_int_equal(store_deploy_enqueue(fx->s, &r, 1, &d), 0);
+	assert_int_equal(store_claim(fx->s, 300, "h2", 5000, 0, &j), 0);
+	assert_int_equal(j->id, d);
+	job_free(j);
+	assert_int_equal(store_leases_expire(fx->s, now_ms() + 60000, "h1",
+	    &x, &nx, &pgids, &np), 0);
+	assert_int_equal(nx, 1);
+	assert_int_equal(x[0].deploy, 1);
+	assert_int_equal(np, 0);	/* h2's stages are not h1's to kill */
+	expired_free(x, nx);
+	free(pgids);
+	assert_int_equal(store_job_get(fx->s, d, &j), 0);
+	assert_string_equal(job_state_name(j->state), "interrupted");
+	job_free(j);
+
+	/* a drained host claims nothing; hosts are listed with their jobs */
+	push(fx->s, "refs/heads/b", Z, C2, NULL);
+	assert_int_equal(store_host_beat(fx->s, "h1", "linux,amd64", 2,
+	    1000), 0);
+	assert_int_equal(store_host_drain(fx->s, "h1", 1, "alice"), 0);
+	assert_int_equal(store_claim(fx->s, 100, "h1", 5000, 0, &j),
+	    ERR_NOTFOUND);
+	assert_int_equal(store_claim(fx->s, 200, "h2", 5000, 0, &j), 0);
+	int64_t b = j->id;
+	job_free(j);
+	struct host_rec *h;
+	size_t nh;
+	assert_int_equal(store_hosts(fx->s, &h, &nh), 0);
+	assert_int_equal(nh, 1);	/* h2 never beat */
+	assert_string_equal(h[0].name, "h1");
+	assert_string_equal(h[0].labels, "linux,amd64");
+	assert_int_equal(h[0].workers, 2);
+	assert_int_equal(h[0].draining, 1);
+	assert_string_equal(h[0].drained_by, "alice");
+	assert_int_equal(h[0].nrunning, 0);
+	hosts_free(h, nh);
+	assert_int_equal(store_host_beat(fx->s, "h2", "", 1, 1000), 0);
+	assert_int_equal(store_hosts(fx->s, &h, &nh), 0);
+	assert_int_equal(nh, 2);
+	assert_int_equal(h[1].nrunning, 1);
+	assert_int_equal(h[1].running[0], b);
+	hosts_free(h, nh);
+	assert_int_equal(store_host_drain(fx->s, "h1", 0, NULL), 0);
+	push(fx->s, "refs/heads/c", Z, C3, NULL);
+	assert_int_equal(store_claim(fx->s, 100, "h1", 5000, 0, &j), 0);
+	job_free(j);
 }
 
 static void test_outbox(void **state)
@@ -598,6 +716,7 @@ int main(void)
 		T(test_events_of_deploys),
 		T(test_deploys_move_forward),
 		T(test_old_store_upgraded),
+		T(test_leases),
 		T(test_outbox),
 		cmocka_unit_test(test_open_missing),
 	};
