@@ -54,6 +54,7 @@ int cmd_notify(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_pause(int argc, char **argv);
+int cmd_drain(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 

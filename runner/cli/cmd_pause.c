@@ -1,9 +1,12 @@
 /*
  * runner pause / runner resume: hold the queue (for an upgrade, a
- * migration of the server), and release it.
+ * migration of the server), and release it. runner drain: hold one
+ * build host.
  */
 #include "admin.h"
 #include "cli.h"
+#include "config.h"
+#include "hosts.h"
 #include "util.h"
 #include "wake.h"
 
@@ -61,6 +64,68 @@ static int pause_or_resume(int argc, char **argv, int pause)
 fail:
 	cli_error("%s", error_last());
 out:
+	free(by);
+	cli_close(&cs);
+	return rc;
+}
+
+static const char drain_usage[] =
+    "usage: runner drain [--home DIR] [--undo] [HOST]\n"
+    "\n"
+    "Drain a build host (default: this one, runner.yml's host: name, else\n"
+    "the machine's host name): it finishes the jobs it runs and claims no\n"
+    "new one, so it can be stopped or upgraded; other hosts take the\n"
+    "queue. --undo lets it claim again. 'runner status' shows drained\n"
+    "hosts, by whom and since when.\n";
+
+int cmd_drain(int argc, char **argv)
+{
+	const char *home_opt = NULL;
+	struct cli_session cs = { 0 };
+	struct config *conf = NULL;
+	char *host = NULL, *by = NULL;
+	int rc, undo = 0;
+	const struct opt opts[] = {
+		OPT_BOOL(0, "undo", &undo, "let the host claim jobs again"),
+		OPT_END(),
+	};
+
+	if ((rc = cli_parse(argc, argv, drain_usage, opts, &home_opt)) >= 0)
+		return rc;
+	if (argc - optind > 1)
+		return cli_usage(drain_usage);
+	rc = EXIT_FAIL;
+	if (cli_open(home_opt, &cs) < 0)
+		goto out;
+	if (optind < argc) {
+		host = xstrdup(argv[optind]);
+	} else if (config_load(cs.home, &conf) < 0) {
+		goto fail;
+	} else {
+		host = config_host_name(conf);
+	}
+	if (!*host) {
+		cli_error("a host name cannot be empty");
+		goto out;
+	}
+	by = cli_user_name();
+	if (store_host_drain(cs.store, host, !undo, by) < 0)
+		goto fail;
+	if (undo) {
+		wake_send(cs.home, WAKE_JOBS);
+		printf("host '%s' claims jobs again\n", host);
+	} else {
+		printf("drained host '%s': it finishes what it runs and claims "
+		    "nothing new ('runner drain --undo %s' ends it)\n", host,
+		    host);
+	}
+	rc = EXIT_OK;
+	goto out;
+fail:
+	cli_error("%s", error_last());
+out:
+	config_free(conf);
+	free(host);
 	free(by);
 	cli_close(&cs);
 	return rc;

@@ -6,6 +6,7 @@
 #include "config.h"
 #include "admin.h"
 #include "view.h"
+#include "hosts.h"
 #include "daemon.h"
 #include "home.h"
 #include "json.h"
@@ -30,13 +31,51 @@ static const char usage[] =
     "every queued and running job and the recent finished ones, each as\n"
     "'runner show --json' does, \"daemon\":{\"running\":true|false,\n"
     "\"pid\":N,\"since\":MS}, \"queue\":{\"paused\":BOOL,\"paused_by\":\n"
-    "NAME,\"paused_since\":MS}, \"disk\":{\"measured\":MS,\"home\":BYTES,\n"
+    "NAME,\"paused_since\":MS}, \"hosts\":[{\"name\",\"labels\",\n"
+    "\"workers\",\"heartbeat_ms\",\"draining\",\"running\":[IDS],...}],\n"
+    "\"disk\":{\"measured\":MS,\"home\":BYTES,\n"
     "\"logs\":BYTES,...} (as 'runner gc' last measured it) and\n"
     "\"warnings\":[...] (files of the home\n"
     "readable or writable by more users than they should be, trusted\n"
     "repositories). An environment whose serving release has files that\n"
     "changed since it was extracted is shown as TAMPERED.\n";
 
+
+/* The build hosts: when there is more than this one, or one is
+ * drained. */
+static void hosts_lines(struct sbuf *out, const struct status_view *v)
+{
+	int any = v->nhosts > 1;
+
+	for (size_t i = 0; i < v->nhosts; i++)
+		any |= v->hosts[i].draining;
+	if (!any)
+		return;
+	sbuf_adds(out, "\nHosts:\n");
+	for (size_t i = 0; i < v->nhosts; i++) {
+		const struct host_rec *h = &v->hosts[i];
+		sbuf_adds(out, "  ");
+		sbuf_add_display(out, h->name, strlen(h->name));
+		if (h->labels && *h->labels)
+			sbuf_addf(out, " [%s]", h->labels);
+		sbuf_addf(out, "  %d worker%s", h->workers,
+		    h->workers == 1 ? "" : "s");
+		if (h->heartbeat_ms) {
+			sbuf_adds(out, ", heartbeat ");
+			format_duration(out, now_ms() - h->heartbeat_ms);
+			sbuf_adds(out, " ago");
+		}
+		for (size_t k = 0; k < h->nrunning; k++)
+			sbuf_addf(out, "%s#%lld", k ? " " : ", running ",
+			    (long long)h->running[k]);
+		if (h->draining) {
+			sbuf_addf(out, "; DRAINED by %s for ", h->drained_by ?
+			    h->drained_by : "?");
+			format_duration(out, now_ms() - h->drained_ms);
+		}
+		sbuf_addch(out, '\n');
+	}
+}
 
 static void disk_line(struct sbuf *out, const char *disk, int64_t ms)
 {
@@ -259,6 +298,7 @@ int cmd_status(int argc, char **argv)
 		}
 		sbuf_addch(&out, '\n');
 		disk_line(&out, v.disk, v.disk_ms);
+		hosts_lines(&out, &v);
 		if (v.nsched)
 			sbuf_adds(&out, "\nSchedules:\n");
 		for (size_t i = 0; i < v.nsched; i++) {

@@ -32,6 +32,7 @@ const struct command commands[] = {
 	{ "gc",           cmd_gc,           "remove what retention lets go, and say what it freed" },
 	{ "pause",        cmd_pause,        "hold the queue: pushes queue, no job starts" },
 	{ "resume",       cmd_resume,       "release a paused queue" },
+	{ "drain",        cmd_drain,        "let a build host finish its jobs and claim no new one" },
 	{ "web",          cmd_web,          "serve the read-only web page (the daemon starts it by itself)" },
 	{ "doctor",       cmd_doctor,       "check the home, users, repositories and store; say how to fix" },
 	{ "pre-receive",  cmd_worker,       "the pre-receive hook (install-hook --pre-receive)" },

@@ -6,6 +6,7 @@
 #include "admin.h"
 #include "cli.h"
 #include "config.h"
+#include "hosts.h"
 #include "daemon.h"
 #include "deploys.h"
 #include "home.h"
@@ -35,7 +36,8 @@ int status_view_load(struct store *st, const char *home, int limit,
 	    &v->nnotes) < 0 ||
 	    store_setting_get(st, SETTING_PAUSED, &v->paused,
 	    &v->paused_ms) < 0 ||
-	    store_setting_get(st, SETTING_DISK, &v->disk, &v->disk_ms) < 0)
+	    store_setting_get(st, SETTING_DISK, &v->disk, &v->disk_ms) < 0 ||
+	    store_hosts(st, &v->hosts, &v->nhosts) < 0)
 		return -1;
 	v->pid = daemon_pid(home);
 	v->since = v->pid ? daemon_since(home) : 0;
@@ -168,6 +170,32 @@ void status_view_json(const struct status_view *v, struct store *st,
 		json_end(&w);
 	}
 	json_end(&w);
+	json_arr(&w, "hosts");
+	for (size_t i = 0; i < v->nhosts; i++) {
+		const struct host_rec *h = &v->hosts[i];
+		json_obj(&w, NULL);
+		json_string(&w, "name", h->name);
+		json_arr(&w, "labels");
+		for (const char *l = h->labels, *c; l && *l; l = c + !!*c) {
+			c = l + strcspn(l, ",");
+			char *one = xstrndup(l, (size_t)(c - l));
+			json_string(&w, NULL, one);
+			free(one);
+		}
+		json_end(&w);
+		json_int(&w, "workers", h->workers);
+		json_id(&w, "started_ms", h->started_ms);
+		json_id(&w, "heartbeat_ms", h->heartbeat_ms);
+		json_bool(&w, "draining", h->draining);
+		json_string(&w, "drained_by", h->drained_by);
+		json_id(&w, "drained_since", h->draining ? h->drained_ms : 0);
+		json_arr(&w, "running");
+		for (size_t k = 0; k < h->nrunning; k++)
+			json_int(&w, NULL, h->running[k]);
+		json_end(&w);
+		json_end(&w);
+	}
+	json_end(&w);
 	json_arr(&w, "jobs");
 	for (size_t i = 0; i < v->n; i++)
 		json_job(&w, NULL, v->jobs[i]);
@@ -200,6 +228,7 @@ void status_view_free(struct status_view *v)
 		free(v->sched[i].cron);
 	}
 	free(v->sched);
+	hosts_free(v->hosts, v->nhosts);
 	free(v->paused);
 	free(v->disk);
 	memset(v, 0, sizeof(*v));

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 struct env_rec;
+struct host_rec;
 struct job;
 struct json;
 struct notification;
@@ -41,6 +42,8 @@ struct status_view {
 		int64_t next_ms;	/* when it runs next */
 	} *sched;
 	size_t nsched;
+	struct host_rec *hosts;		/* build hosts that said they live */
+	size_t nhosts;
 };
 
 /* Gather it (with the `limit` newest finished jobs); -1 with the error
