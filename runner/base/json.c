@@ -5,6 +5,7 @@
 #include "util.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 void json_str(struct sbuf *sb, const char *s)
@@ -104,6 +105,18 @@ void json_end(struct json *w)
 {
 	if (w->depth > 0)
 		sbuf_addch(w->sb, w->closer[w->depth--]);
+}
+
+void json_csv(struct json *w, const char *key, const char *csv)
+{
+	json_arr(w, key);
+	for (const char *l = csv, *c; l && *l; l = c + !!*c) {
+		c = l + strcspn(l, ",");
+		char *one = xstrndup(l, (size_t)(c - l));
+		json_string(w, NULL, one);
+		free(one);
+	}
+	json_end(w);
 }
 
 void json_string(struct json *w, const char *key, const char *v)

@@ -41,6 +41,8 @@ void json_end(struct json *w);
 
 /* NULL: null */
 void json_string(struct json *w, const char *key, const char *v);
+/* "a,b,c" (NULL: none) as the array ["a","b","c"]. */
+void json_csv(struct json *w, const char *key, const char *csv);
 void json_int(struct json *w, const char *key, int64_t v);
 void json_id(struct json *w, const char *key, int64_t v);	/* 0: null */
 void json_bool(struct json *w, const char *key, int v);

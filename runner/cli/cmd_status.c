@@ -161,6 +161,8 @@ static void job_line(struct sbuf *sb, const struct job *j, int tty)
 	} else if (j->state == JOB_QUEUED) {
 		sbuf_adds(sb, "  waiting ");
 		format_duration(sb, now_ms() - j->created_ms);
+		if (j->needs)
+			sbuf_addf(sb, " for a host labelled %s", j->needs);
 	} else if (j->started_ms && j->finished_ms) {
 		sbuf_addch(sb, ' ');
 		sbuf_addch(sb, ' ');

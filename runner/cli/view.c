@@ -175,14 +175,7 @@ void status_view_json(const struct status_view *v, struct store *st,
 		const struct host_rec *h = &v->hosts[i];
 		json_obj(&w, NULL);
 		json_string(&w, "name", h->name);
-		json_arr(&w, "labels");
-		for (const char *l = h->labels, *c; l && *l; l = c + !!*c) {
-			c = l + strcspn(l, ",");
-			char *one = xstrndup(l, (size_t)(c - l));
-			json_string(&w, NULL, one);
-			free(one);
-		}
-		json_end(&w);
+		json_csv(&w, "labels", h->labels);
 		json_int(&w, "workers", h->workers);
 		json_id(&w, "started_ms", h->started_ms);
 		json_id(&w, "heartbeat_ms", h->heartbeat_ms);

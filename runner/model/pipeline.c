@@ -50,6 +50,72 @@ static int read_secret_names(const struct sread *r, const struct ynode *v,
 	return error;
 }
 
+int label_valid(const char *l)
+{
+	size_t n = strlen(l);
+
+	return n > 0 && n <= 64 && strspn(l, "abcdefghijklmnopqrstuvwxyz"
+	    "0123456789._-") == n && strchr("abcdefghijklmnopqrstuvwxyz"
+	    "0123456789", l[0]);
+}
+
+static int read_labels(const struct sread *r, const struct ynode *v,
+    char ***out, size_t *n)
+{
+	int error = ynode_strv(r->file, v, "runs_on", r->what, out, n);
+
+	for (size_t i = 0; error == 0 && i < *n; i++) {
+		if (!label_valid((*out)[i])) {
+			const struct ynode *it = v->type == YNODE_SEQ ?
+			    v->items[i] : v;
+			error = error_set(ERR_INVALID, "%s:%zu:%zu: bad host label "
+			    "'%s' in runs_on of %s (lowercase letters, digits, '.', "
+			    "'_' and '-', like arm64)", r->file, it->line, it->col,
+			    (*out)[i], r->what);
+		}
+	}
+	return error;
+}
+
+static int read_stage_labels(const struct sread *r, const struct ynode *v,
+    void *obj)
+{
+	struct stage_def *st = obj;
+
+	return read_labels(r, v, &st->runs_on, &st->nruns_on);
+}
+
+static int read_pipeline_labels(const struct sread *r,
+    const struct ynode *v, void *obj)
+{
+	struct pipeline *pl = obj;
+
+	return read_labels(r, v, &pl->runs_on, &pl->nruns_on);
+}
+
+const char **pipeline_labels(const struct pipeline *pl, size_t *n)
+{
+	const char **v = xcalloc(1, sizeof(*v));
+
+	*n = 0;
+	for (size_t s = 0; s <= pl->nstages; s++) {
+		char **l = s < pl->nstages ? pl->stages[s].runs_on : pl->runs_on;
+		size_t nl = s < pl->nstages ? pl->stages[s].nruns_on :
+		    pl->nruns_on;
+		for (size_t i = 0; i < nl; i++) {
+			size_t k = 0;
+			while (k < *n && strcmp(v[k], l[i]))
+				k++;
+			if (k < *n)
+				continue;
+			v = xrealloc(v, (*n + 2) * sizeof(*v));
+			v[(*n)++] = l[i];
+			v[*n] = NULL;
+		}
+	}
+	return v;
+}
+
 static int read_stage_secrets(const struct sread *r, const struct ynode *v,
     void *obj)
 {
@@ -202,6 +268,10 @@ static const struct sfield stage_fields[] = {
 	{ .key = "except", .kind = S_PATTERN, FIELD(struct stage_def, except),
 	    .def = "(none)",
 	    .doc = "skipped for branches (or tags) whose name matches" },
+	{ .key = "runs_on", .kind = S_CUSTOM, .read = read_stage_labels,
+	    .type_doc = "label or list of labels", .def = "(any host)",
+	    .doc = "the job runs on a host with these labels (runner.yml "
+	    "`host: labels`), with those of the other stages" },
 	SFIELD_END
 };
 static const struct schema stage_schema = {
@@ -490,6 +560,10 @@ static const struct sfield pipeline_fields[] = {
 	{ .key = "environments", .kind = S_DICT, FIELD(struct pipeline, envs),
 	    COUNT(struct pipeline, nenvs), .sub = &env_schema,
 	    .doc = "where a passed build deploys" },
+	{ .key = "runs_on", .kind = S_CUSTOM, .read = read_pipeline_labels,
+	    .type_doc = "label or list of labels", .def = "(any host)",
+	    .doc = "labels the build's host must have (runner.yml `host: "
+	    "labels`); a host without them leaves the job to another" },
 	SFIELD_END
 };
 const struct schema pipeline_schema = {
@@ -568,7 +642,9 @@ void pipeline_free(struct pipeline *pl)
 		strv_free(st->env);
 		strv_free(st->artifacts);
 		strv_free(st->secrets);
+		strv_free(st->runs_on);
 	}
+	strv_free(pl->runs_on);
 	free(pl->stages);
 	schema_free(&pipeline_schema, pl);
 	free(pl);

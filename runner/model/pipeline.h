@@ -37,6 +37,8 @@ struct stage_def {
 	int isolate;		/* -1: runner.yml's; 0 or 1 */
 	int network;		/* -1: runner.yml's; 0 or 1 */
 	char *only, *except;	/* patterns on the branch or tag name */
+	char **runs_on;		/* labels its host must have */
+	size_t nruns_on;
 	struct ypos isolate_at, network_at;
 	size_t line;
 };
@@ -84,9 +86,19 @@ struct env_def {
 struct pipeline {
 	struct stage_def *stages;
 	size_t nstages;
+	char **runs_on;		/* labels the host of every stage must have */
+	size_t nruns_on;
 	struct env_def *envs;
 	size_t nenvs;
 };
+
+/* Every label a host needs to run the whole pipeline (its own runs_on
+ * and its stages'), each once; NULL-terminated, the caller frees the
+ * array only. */
+const char **pipeline_labels(const struct pipeline *pl, size_t *n);
+/* Is `label` a host label: lowercase letters, digits, '.', '_' and '-',
+ * starting with a letter or digit, at most 64? */
+int label_valid(const char *label);
 
 /* The environment called `name`, or NULL. */
 const struct env_def *pipeline_env(const struct pipeline *pl,

@@ -12,7 +12,7 @@
 enum q {
 	H_RENEW = BASE_HOSTS, H_EXPIRED, H_PGIDS, H_CANCELED, H_DEPLOY,
 	H_ARTS, H_STAGES, H_REQUEUE, H_BEAT, H_DRAIN, H_LIST, H_RUNNING,
-	H_END
+	H_NEED, H_HAND_ON, H_END
 };
 _Static_assert((int)H_END <= (int)STMT_SLOTS, "host statements overlap");
 
@@ -51,6 +51,11 @@ static sql_table sql = {
 	    "draining, drained_by, drained_ms FROM hosts ORDER BY name",
 	[H_RUNNING] = "SELECT id FROM jobs WHERE state = 'running' AND host = "
 	    "?1 ORDER BY id",
+	[H_NEED] = "INSERT INTO job_needs (job_id, label) VALUES (?1, ?2) ON "
+	    "CONFLICT DO NOTHING",
+	[H_HAND_ON] = "UPDATE jobs SET state = ?2, attempt = attempt - 1, "
+	    "worker_pid = NULL, host = NULL, lease_ms = NULL, started_ms = "
+	    "NULL, phase = NULL WHERE state = ?1 AND id = ?3",
 };
 
 int store_lease_renew(struct store *s, int64_t id, int attempt,
@@ -155,6 +160,27 @@ out:
 	*njobs = 0;
 	*pgids = NULL;
 	*npgids = 0;
+	return error;
+}
+
+int store_job_hand_on(struct store *s, int64_t id, const char *const *needs,
+    size_t n)
+{
+	int error;
+
+	if ((error = begin_durable(s)) < 0)
+		return error;
+	for (size_t i = 0; i < n; i++)
+		if ((error = run(s, H_NEED, sql, "record needed labels",
+		    ARGS(arg_int(id), arg_text(needs[i])))) < 0)
+			goto out;
+	if ((error = run(s, H_STAGES, sql, "hand on", ARGS(arg_int(id)))) < 0 ||
+	    (error = job_move(s, H_HAND_ON, sql, JOB_RUNNING, JOB_QUEUED,
+	    ARGS(arg_int(id)), NULL)) < 0)
+		goto out;
+	return commit(s);
+out:
+	rollback(s);
 	return error;
 }
 

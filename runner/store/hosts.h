@@ -45,6 +45,14 @@ int store_leases_expire(struct store *s, int64_t now, const char *host,
     struct expired **jobs, size_t *njobs, pid_t **pgids, size_t *npgids);
 void expired_free(struct expired *v, size_t n);
 
+/*
+ * The pipeline of running job `id` needs host labels `needs` that this
+ * host lacks: record them and put the job back in the queue, as if it had
+ * not been claimed (its attempt count too), for a host that has them.
+ */
+int store_job_hand_on(struct store *s, int64_t id, const char *const *needs,
+    size_t n);
+
 /* Host `name` is alive: its labels (comma-separated) and workers. */
 int store_host_beat(struct store *s, const char *name, const char *labels,
     int workers, int64_t started_ms);

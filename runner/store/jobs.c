@@ -30,7 +30,9 @@ _Static_assert((int)Q_JOBS_END <= (int)BASE_DEPLOYS, "job statements overlap");
 	"subject, attempt, cancel, worker_pid, retry_of, created_ms, " \
 	"started_ms, finished_ms, kind, env, tag, tag_object, forced_by, " \
 	"release_dir, notes, figures, source_job, rollback_to, previous, " \
-	"requested_by, phase, phase_ms, variables, host, lease_ms"
+	"requested_by, phase, phase_ms, variables, host, lease_ms, " \
+	"(SELECT group_concat(label, ',') FROM job_needs WHERE job_id = " \
+	"jobs.id)"
 
 /* Of worker ?W (0: any worker) of host ?H: the jobs it runs right now
  * (jobs of a store older than hosts have none). */
@@ -91,7 +93,9 @@ static sql_table sql = {
 	    "jobs q WHERE " FROM " AND (kind = 'build' OR NOT EXISTS (SELECT 1 "
 	    "FROM jobs r WHERE r.state = ?2 AND r.kind = 'deploy' AND r.repo = "
 	    "q.repo AND r.env = q.env)) AND NOT EXISTS (SELECT 1 FROM settings "
-	    "WHERE key = 'paused') ORDER BY id LIMIT 1) RETURNING id",
+	    "WHERE key = 'paused') AND NOT EXISTS (SELECT 1 FROM job_needs n "
+	    "WHERE n.job_id = q.id AND instr(?7, ',' || n.label || ',') = 0) "
+	    "ORDER BY id LIMIT 1) RETURNING id",
 	/* a write only to make a relaxed claim durable (see store_claim) */
 	[Q_CLAIM_SYNC] = "UPDATE jobs SET worker_pid = worker_pid WHERE id = ?1",
 	[Q_JOB_GET] = "SELECT " JOB_COLS " FROM jobs WHERE id = ?1",
@@ -281,6 +285,7 @@ static struct job *job_from_row(sqlite3_stmt *st)
 	j->variables = col_text(st, 29);
 	j->host = col_text(st, 30);
 	j->lease_ms = sqlite3_column_int64(st, 31);
+	j->needs = col_text(st, 32);
 	return j;
 }
 
@@ -439,11 +444,27 @@ int store_jobs_list(struct store *s, int limit, struct job ***out,
 	    ARGS(arg_int(limit)), out, nout);
 }
 
+static int claim(struct store *s, pid_t worker, const char *host,
+    const char *labels_key, int64_t lease_ms, int supersede,
+    struct job **out);
+
 int store_claim(struct store *s, pid_t worker, const char *host,
-    int64_t lease_ms, int supersede, struct job **out)
+    const char *labels, int64_t lease_ms, int supersede, struct job **out)
+{
+	/* ",a,b,": a needed label is in it when ",label," is */
+	char *labels_key = xasprintf(",%s,", labels ? labels : "");
+	int ret = claim(s, worker, host, labels_key, lease_ms, supersede, out);
+
+	free(labels_key);
+	return ret;
+}
+
+static int claim(struct store *s, pid_t worker, const char *host,
+    const char *labels_key, int64_t lease_ms, int supersede,
+    struct job **out)
 {
 	sqlite3_stmt *st;
-	struct arg a[6];
+	struct arg a[7];
 	int64_t id = 0;
 	int rc, error;
 
@@ -462,7 +483,8 @@ int store_claim(struct store *s, pid_t worker, const char *host,
 	a[3] = arg_int(now_ms());
 	a[4] = arg_text(host);
 	a[5] = arg_int(lease_ms);
-	if (!(st = stmt_bound(s, Q_CLAIM, sql, a, 6))) {
+	a[6] = arg_text(labels_key);
+	if (!(st = stmt_bound(s, Q_CLAIM, sql, a, 7))) {
 		error = -1;
 		goto out;
 	}
@@ -515,6 +537,7 @@ void job_free(struct job *j)
 	free(j->error);
 	free(j->subject);
 	free(j->host);
+	free(j->needs);
 	for (size_t i = 0; i < j->nstages; i++) {
 		free(j->stages[i].name);
 		free(j->stages[i].error);

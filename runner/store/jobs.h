@@ -72,6 +72,7 @@ struct job {
 	pid_t worker_pid;
 	char *host;		/* running: the host that holds it */
 	int64_t lease_ms;	/* until when, without a heartbeat */
+	char *needs;		/* labels its host must have, comma-separated */
 	int64_t retry_of;	/* 0: none */
 	int64_t created_ms, started_ms, finished_ms;
 	struct stage_rec *stages;
@@ -99,14 +100,15 @@ int store_enqueue(struct store *s, const struct push *p, size_t n,
     struct enqueued *out);
 /*
  * Take the oldest queued job for `worker` of `host` (ERR_NOTFOUND if
- * none, or the host is drained), leased for `lease_ms`: unless
+ * none, or the host is drained) whose needed labels are all in `labels`
+ * (comma-separated), leased for `lease_ms`: unless
  * store_lease_renew() renews it, the job is taken back after that
  * (hosts.h). With `supersede`, queued jobs with a newer job on the same
  * ref are first recorded 'superseded'. The caller frees *out with
  * job_free().
  */
 int store_claim(struct store *s, pid_t worker, const char *host,
-    int64_t lease_ms, int supersede, struct job **out);
+    const char *labels, int64_t lease_ms, int supersede, struct job **out);
 /* One job with its stages and artifacts (ERR_NOTFOUND if none). */
 int store_job_get(struct store *s, int64_t id, struct job **out);
 /* Every queued and running job, then the `limit` newest finished ones. */

@@ -31,6 +31,7 @@ void json_job_members(struct json *w, const struct job *j)
 	json_string(w, "error", j->error);
 	json_int(w, "attempt", j->attempt);
 	json_string(w, "host", j->host);
+	json_csv(w, "needs", j->needs);
 	json_id(w, "retry_of", j->retry_of);
 	json_string(w, "requested_by", j->requested_by);
 	json_obj(w, "variables");

@@ -170,6 +170,13 @@ static const char *const migrations[] = {
 	"  drained_by TEXT,"
 	"  drained_ms INTEGER"
 	");",
+	/* 10: the labels a build's host must have (its pipeline's runs_on),
+	 * recorded by the first host that read the pipeline and lacked them */
+	"CREATE TABLE job_needs ("
+	"  job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,"
+	"  label TEXT NOT NULL,"
+	"  PRIMARY KEY (job_id, label)"
+	");",
 };
 
 int store_migrations(void)

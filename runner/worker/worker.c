@@ -339,8 +339,10 @@ int worker_main(const char *home, int wake_r, pid_t parent)
 		ctx.user = build_user(ctx.conf, &user, &missing);
 		free(host);
 		host = config_host_name(ctx.conf);
+		char *labels = config_host_labels(ctx.conf);
 		int rc = missing ? -1 : store_claim(ws.store, getpid(), host,
-		    ctx.conf->host.lease_ms, ctx.conf->supersede, &job);
+		    labels, ctx.conf->host.lease_ms, ctx.conf->supersede, &job);
+		free(labels);
 		if (missing && !said++)
 			log_line("worker: build user '%s' is gone: no job runs "
 			    "until it is back (runner init creates it)",

@@ -89,3 +89,34 @@ YML
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"usage: runner drain"* ]]
 }
+
+@test "a pipeline that runs on labels this host lacks waits for one that has them" {
+	set_pipeline "$SRC" "Wants arm64" <<'YML'
+runs_on: linux
+stages:
+  - name: unit
+    run: echo unit
+  - name: cross
+    runs_on: [arm64]
+    run: echo built on arm64
+YML
+	start_daemon --workers 1
+	git -C "$SRC" push -q origin develop
+	wait_for "grep -q 'job #1: its pipeline runs on hosts labelled arm64, which host .hostA. is not: back in the queue' '$T/serve.log'" 30
+	[ "$(job_state 1)" = queued ]
+	[ "$(job_field 1 '.needs | sort | join(",")')" = arm64,linux ]
+	[ "$(job_field 1 .attempt)" = 0 ]
+	[ "$(job_field 1 '.stages | length')" = 0 ]
+	r status | grep -q "#1 .*waiting .* for a host labelled arm64,linux\|#1 .*waiting .* for a host labelled linux,arm64"
+	# the host gets the label: it runs it, as its first attempt
+	sed -i 's/labels: \[linux, test\]/labels: [linux, test, arm64]/' "$RUNNER_HOME/runner.yml"
+	r resume >/dev/null
+	wait_state 1 passed 60
+	[ "$(job_field 1 .attempt)" = 1 ]
+	[[ "$(r log 1 cross)" == *"built on arm64"* ]]
+	# a label that cannot be one is refused with where it is
+	printf 'stages:\n  - name: a\n    runs_on: [Big Iron]\n    run: true\n' > "$T/bad.yml"
+	run r check "$T/bad.yml"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"bad.yml:3:15: bad host label 'Big Iron' in runs_on of stage 'a'"* ]]
+}
