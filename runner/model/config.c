@@ -3,6 +3,7 @@
  * with the same position-carrying messages as the pipeline file.
  */
 #include "config.h"
+#include "pipeline.h"
 #include "cron.h"
 #include "schema.h"
 #include "util.h"
@@ -403,6 +404,13 @@ static int check_grant(const struct sread *r, const struct ynode *map,
 			    "'%s' must be an absolute path without '..'", r->file,
 			    x->line, x->col, r->what, g->paths[j]);
 	g->signed_tag = g->signed_tag == 1;
+	x = ynode_get(map, "runs_on");
+	for (size_t j = 0; j < g->nruns_on; j++)
+		if (!label_valid(g->runs_on[j]))
+			return error_set(ERR_INVALID, "%s:%zu:%zu: 'runs_on' of %s: "
+			    "bad host label '%s' (lowercase letters, digits, '.', "
+			    "'_' and '-', like deploy)", r->file, x->line, x->col,
+			    r->what, g->runs_on[j]);
 	return 0;
 }
 
@@ -416,6 +424,10 @@ static const struct sfield grant_fields[] = {
 	{ .key = "requires", .kind = S_CHOICE,
 	    FIELD(struct env_grant, signed_tag), .choices = "signed-tag",
 	    .doc = "a verified release tag (production always)" },
+	{ .key = "runs_on", .kind = S_STRV, FIELD(struct env_grant, runs_on),
+	    COUNT(struct env_grant, nruns_on), .def = "(any host)",
+	    .doc = "labels the host of its deployments must have (`host: "
+	    "labels`), like `deploy`" },
 	SFIELD_END
 };
 static const struct schema grant_schema = {

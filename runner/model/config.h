@@ -60,6 +60,8 @@ struct env_grant {
 	char **paths;		/* writable inside the sandbox */
 	size_t npaths;
 	int signed_tag;		/* requires: signed-tag (server side) */
+	char **runs_on;		/* labels the host of its deployments needs */
+	size_t nruns_on;
 	size_t line;
 };
 

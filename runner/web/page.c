@@ -4,6 +4,7 @@
  * something runs. Everything from the store or a repository is escaped.
  */
 #include "page.h"
+#include "hosts.h"
 #include "cli.h"
 #include "deploys.h"
 #include "jobs.h"
@@ -294,6 +295,45 @@ static void env_row(struct sbuf *sb, struct store *st,
 	free(name);
 }
 
+/* The build hosts: labels, workers, last heartbeat, running jobs. */
+static void hosts_table(struct sbuf *sb, const struct status_view *v)
+{
+	if (!v->nhosts)
+		return;
+	sbuf_adds(sb, "<h2>Hosts</h2><table id=hosts><tr><th>host</th>"
+	    "<th>labels</th><th>workers</th><th>heartbeat</th><th>running</th>"
+	    "<th>state</th></tr>");
+	for (size_t i = 0; i < v->nhosts; i++) {
+		const struct host_rec *h = &v->hosts[i];
+		sbuf_adds(sb, "<tr class=host data-host='");
+		html(sb, h->name);
+		sbuf_adds(sb, "'><td>");
+		html(sb, h->name);
+		sbuf_adds(sb, "</td><td>");
+		html(sb, h->labels ? h->labels : "");
+		sbuf_addf(sb, "</td><td>%d</td><td>", h->workers);
+		if (h->heartbeat_ms) {
+			format_duration(sb, now_ms() - h->heartbeat_ms);
+			sbuf_adds(sb, " ago");
+		}
+		sbuf_adds(sb, "</td><td>");
+		for (size_t k = 0; k < h->nrunning; k++) {
+			sbuf_adds(sb, k ? " " : "");
+			job_link(sb, h->running[k]);
+		}
+		sbuf_adds(sb, "</td>");
+		if (h->draining) {
+			sbuf_adds(sb, "<td class='state failed'>drained by ");
+			html(sb, h->drained_by ? h->drained_by : "?");
+			sbuf_adds(sb, "</td>");
+		} else {
+			sbuf_adds(sb, "<td class='state passed'>claims jobs</td>");
+		}
+		sbuf_adds(sb, "</tr>");
+	}
+	sbuf_adds(sb, "</table>");
+}
+
 void page_overview(struct sbuf *sb, struct store *st,
     const struct status_view *v)
 {
@@ -342,6 +382,7 @@ void page_overview(struct sbuf *sb, struct store *st,
 	} else {
 		sbuf_adds(sb, "<p class=note>none deployed yet</p>");
 	}
+	hosts_table(sb, v);
 	sbuf_adds(sb, "<h2>Recent</h2>");
 	jobs_table(sb, v->jobs, v->n, pick_done);
 	if (v->nnotes) {

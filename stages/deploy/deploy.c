@@ -984,6 +984,14 @@ int deploy_run(struct job_ctx *ctx, struct job *job)
 	d.ws = job_workspace_path(ctx->home, job->id);
 	d.tmp = xasprintf("%s/tmp", ctx->home);
 	d.user = ctx->user;
+	{
+		/* its environment's host, by label */
+		const struct env_grant *g = job->env ?
+		    config_env(ctx->conf, job->env) : NULL;
+		if (g && job_hand_on(ctx, job, (const char *const *)g->runs_on,
+		    g->nruns_on, "its environment's deployments run", &rc))
+			goto out;
+	}
 	for (size_t i = 0; i < sizeof(steps) / sizeof(*steps) &&
 	    d.state == JOB_RUNNING; i++) {
 		touched = steps[i].touches;

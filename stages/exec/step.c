@@ -5,6 +5,7 @@
  * are two kinds of job over these steps.
  */
 #include "step.h"
+#include "hosts.h"
 #include "mask.h"
 #include "config.h"
 #include "jobs.h"
@@ -458,3 +459,32 @@ int job_logs_dir(struct job_ctx *ctx, const struct job *job)
 	return error;
 }
 
+int job_hand_on(struct job_ctx *ctx, const struct job *job,
+    const char *const *need, size_t n, const char *what, int *error)
+{
+	const struct host_conf *h = &ctx->conf->host;
+	struct sbuf missing = SBUF_INIT;
+	size_t nmissing = 0;
+	char *host;
+
+	*error = 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t k = 0;
+		while (k < h->nlabels && strcmp(h->labels[k], need[i]))
+			k++;
+		if (k == h->nlabels)
+			sbuf_addf(&missing, "%s%s", nmissing++ ? ", " : "",
+			    need[i]);
+	}
+	if (nmissing) {
+		host = config_host_name(ctx->conf);
+		*error = store_job_hand_on(ctx->store, job->id, need, n);
+		if (*error == 0)
+			log_line("job #%lld: %s on hosts labelled %s, which host "
+			    "'%s' is not: back in the queue for one that is",
+			    (long long)job->id, what, missing.buf, host);
+		free(host);
+	}
+	sbuf_release(&missing);
+	return nmissing > 0;
+}

@@ -27,6 +27,17 @@ struct job_ctx {
 	const int *stopping;	/* set once the daemon is shutting down */
 };
 
+/*
+ * Does this host (runner.yml host: labels) have every label in `need`?
+ * If not, the job goes back to the queue with what it needs, for another
+ * host (the claims of hosts without them pass it by), and the log says
+ * why ("job #N: WHAT on hosts labelled ..."): 1, with *error the store's
+ * answer. Else 0.
+ */
+struct job;
+int job_hand_on(struct job_ctx *ctx, const struct job *job,
+    const char *const *need, size_t n, const char *what, int *error);
+
 /* One command run as a recorded, logged step of a job. */
 struct job_step {
 	const char *name;	/* the stage name shown */

@@ -6,7 +6,6 @@
  * recorded in the store; only a failing store is an error here.
  */
 #include "build.h"
-#include "hosts.h"
 #include "artifact.h"
 #include "checkout.h"
 #include "config.h"
@@ -235,42 +234,6 @@ static void name_superseded(struct job_ctx *ctx, const struct job *job)
 	error_clear();
 }
 
-/*
- * Does this host have every label the pipeline's runs_on names? If not,
- * the job goes back to the queue with what it needs, for another host
- * (the claim of a host without them passes it by): 1, else 0.
- */
-static int hand_on(struct job_ctx *ctx, const struct job *job,
-    const struct pipeline *pl, int *error)
-{
-	size_t n, nmissing = 0;
-	const char **need = pipeline_labels(pl, &n);
-	struct sbuf missing = SBUF_INIT;
-	char *host;
-
-	for (size_t i = 0; i < n; i++) {
-		size_t k = 0;
-		while (k < ctx->conf->host.nlabels &&
-		    strcmp(ctx->conf->host.labels[k], need[i]))
-			k++;
-		if (k == ctx->conf->host.nlabels)
-			sbuf_addf(&missing, "%s%s", nmissing++ ? ", " : "",
-			    need[i]);
-	}
-	if (nmissing) {
-		host = config_host_name(ctx->conf);
-		*error = store_job_hand_on(ctx->store, job->id, need, n);
-		if (*error == 0)
-			log_line("job #%lld: its pipeline runs on hosts labelled "
-			    "%s, which host '%s' is not: back in the queue for "
-			    "one that is", (long long)job->id, missing.buf, host);
-		free(host);
-	}
-	sbuf_release(&missing);
-	free(need);
-	return nmissing > 0;
-}
-
 int build_run(struct job_ctx *ctx, struct job *job)
 {
 	struct source *src = NULL;
@@ -318,8 +281,15 @@ int build_run(struct job_ctx *ctx, struct job *job)
 		msg = xstrdup(error_last());
 		goto end;
 	}
-	if (hand_on(ctx, job, pl, &error))
-		goto out;
+	{
+		size_t n;
+		const char **need = pipeline_labels(pl, &n);
+		int handed = job_hand_on(ctx, job, need, n, "its pipeline runs",
+		    &error);
+		free(need);
+		if (handed)
+			goto out;
+	}
 	names = xcalloc(pl->nstages + 1, sizeof(*names));
 	logs = xcalloc(pl->nstages + 1, sizeof(*logs));
 	for (size_t i = 0; i < pl->nstages; i++) {

@@ -67,7 +67,9 @@ YML
 	wait_state 2 passed 30
 }
 
-@test "a drained host finishes nothing new until --undo; status shows the hosts" {
+@test "a drained host finishes nothing new until --undo; status and the page show the hosts" {
+	WEB=$(free_port)
+	printf 'http:\n  listen: 127.0.0.1:%s\n' "$WEB" >> "$RUNNER_HOME/runner.yml"
 	start_daemon --workers 1
 	wait_for "[ \"\$(r status --json | jq -r '.hosts[0].name')\" = hostA ]" 15
 	r status --json | jq -e '.hosts[0].labels == ["linux","test"] and .hosts[0].workers == 1 and .hosts[0].draining == false'
@@ -75,6 +77,7 @@ YML
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"drained host 'hostA'"* ]]
 	r status | grep -q "hostA \[linux,test\]  1 worker, heartbeat .* ago; DRAINED by $(id -un) for"
+	wait_for "http_body $WEB / | grep -q \"<tr class=host data-host='hostA'><td>hostA</td><td>linux,test</td><td>1</td>.*drained by $(id -un)\"" 15
 	git -C "$SRC" push -q origin develop
 	# a heartbeat after the push: the worker had its chance to claim
 	t=$(date +%s%3N)
@@ -119,4 +122,28 @@ YML
 	run r check "$T/bad.yml"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"bad.yml:3:15: bad host label 'Big Iron' in runs_on of stage 'a'"* ]]
+}
+
+@test "an environment's deployments wait for a host with its runs_on labels" {
+	cat >> "$RUNNER_HOME/runner.yml" <<'YML'
+environments:
+  staging:
+    runs_on: [deploy]
+YML
+	start_daemon --workers 1
+	git -C "$SRC" push -q origin develop
+	wait_state 1 passed 60
+	wait_for "[ -n \"\$(last_job deploy staging)\" ]" 30
+	d=$(last_job deploy staging)
+	wait_for "grep -q \"job #$d: its environment's deployments run on hosts labelled deploy, which host 'hostA' is not\" '$T/serve.log'" 30
+	[ "$(job_state "$d")" = queued ]
+	[ "$(job_field "$d" '.needs[0]')" = deploy ]
+	sed -i 's/labels: \[linux, test\]/labels: [linux, test, deploy]/' "$RUNNER_HOME/runner.yml"
+	r resume >/dev/null
+	[ "$(wait_deploy "$d")" = healthy ]
+	[ "$(job_field "$d" .attempt)" = 1 ]
+	# a label that cannot be one is refused where it is written
+	sed -i 's/runs_on: \[deploy\]/runs_on: [Big Iron]/' "$RUNNER_HOME/runner.yml"
+	run r status
+	[[ "$output" == *"runner.yml:"*"'runs_on' of environment 'staging': bad host label 'Big Iron'"* ]]
 }
