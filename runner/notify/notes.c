@@ -1,14 +1,16 @@
 /*
  * Results in the repository itself (notes.h): each ended build and
  * deployment of a commit, as one git note of that commit under
- * refs/notes/runner. git writes it, as the repository's owner, so that
- * the objects and the ref it makes belong to whoever owns the rest; its
- * update of the ref is a compare-and-swap (another writer in between makes
- * it fail), and a failure is tried again.
+ * refs/notes/runner. libgit2 writes it in this process (note.h), as the
+ * repository's owner, so that the objects and the ref it makes belong to
+ * whoever owns the rest; its update of the ref is a compare-and-swap
+ * (another writer in between makes it fail), and a failure is tried
+ * again. A git process per note cost more than the rest of a short job.
  */
 #include "notes.h"
 #include "config.h"
 #include "jobs.h"
+#include "note.h"
 #include "run.h"
 #include "state.h"
 #include "store.h"
@@ -22,7 +24,6 @@
 #include <unistd.h>
 
 #define NOTES_REF "refs/notes/runner"
-#define NOTES_TRIES 5
 
 static void took(struct sbuf *sb, int64_t from, int64_t to)
 {
@@ -79,7 +80,7 @@ int notes_record(struct store *s, const struct config *c, int64_t job_id)
 	const struct repo_conf *rc;
 	struct job *j = NULL, **v = NULL;
 	size_t n = 0;
-	struct sbuf text = SBUF_INIT, err = SBUF_INIT;
+	struct sbuf text = SBUF_INIT;
 	struct run_user owner = { 0 };
 	struct stat st;
 	int error = 0;
@@ -95,48 +96,22 @@ int notes_record(struct store *s, const struct config *c, int64_t job_id)
 	note_text(&text, v, n);
 	if (!text.len)
 		goto out;
-	/* as the repository's owner, when the runner may be */
+	/* as the repository's owner (with the owner's group, else the
+	 * repository's), when the runner may be */
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
 	if (geteuid() == 0 && st.st_uid != 0) {
 		char id[32];
 		snprintf(id, sizeof(id), "%d", (int)st.st_uid);
-		if ((error = run_user_lookup(id, &owner)) < 0)
-			goto out;
+		uid = st.st_uid;
+		gid = run_user_lookup(id, &owner) == 0 ? owner.gid : st.st_gid;
 	}
-	char *gitdir = xasprintf("--git-dir=%s", j->repo);
-	const char *argv[] = { "git", gitdir, "notes", "--ref=" NOTES_REF,
-	    "add", "-f", "-F", "-", j->commit, NULL };
-	char *envp[] = { "PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/",
-	    "LANG=C.UTF-8", "GIT_CONFIG_NOSYSTEM=1",
-	    "GIT_CONFIG_GLOBAL=/dev/null", "GIT_AUTHOR_NAME=runner",
-	    "GIT_AUTHOR_EMAIL=runner@localhost", "GIT_COMMITTER_NAME=runner",
-	    "GIT_COMMITTER_EMAIL=runner@localhost", NULL };
-	/* git makes object folders and files with the umask: the daemon's
-	 * (027) would close them to the build user, who reads the
-	 * repository's objects through its workspace's alternates, as it
-	 * reads those a push made (git's usual 022) */
-	mode_t old_mask = umask(022);
-	for (int i = 0; i < NOTES_TRIES; i++) {
-		/* in the repository: the runner's own folder may be closed
-		 * to its owner */
-		struct child ch = { .argv = argv, .envp = envp, .cwd = j->repo,
-		    .user = owner.name ? &owner : NULL };
-		sbuf_reset(&err);
-		if ((error = child_capture(&ch, text.buf, text.len, NULL, &err,
-		    60000)) == 0)
-			break;
-		/* another writer moved the ref between git's read and its
-		 * update: read again */
-	}
-	umask(old_mask);
-	if (error != 0)
-		error = error_set(-1, "cannot write the note of job #%lld in "
-		    "'%s': %s", (long long)job_id, j->repo, err.len ? err.buf :
-		    error > 0 ? "git notes failed" : error_last());
-	free(gitdir);
+	if (note_write(j->repo, NOTES_REF, j->commit, text.buf, uid, gid) < 0)
+		error = error_set(-1, "cannot write the note of job #%lld: %s",
+		    (long long)job_id, error_last());
 out:
 	run_user_release(&owner);
 	sbuf_release(&text);
-	sbuf_release(&err);
 	jobs_free(v, n);
 	job_free(j);
 	return error < 0 ? error : 0;
