@@ -641,6 +641,15 @@ static char *path_suffix(const char *path, int k)
 	return s;
 }
 
+int label_valid(const char *l)
+{
+	size_t n = strlen(l);
+
+	return n > 0 && n <= 64 && strspn(l, "abcdefghijklmnopqrstuvwxyz"
+	    "0123456789._-") == n && strchr("abcdefghijklmnopqrstuvwxyz"
+	    "0123456789", l[0]);
+}
+
 char *repo_base_name(const char *repo)
 {
 	char *s = path_suffix(repo, 1);

@@ -115,6 +115,9 @@ void sbuf_add_display(struct sbuf *sb, const char *s, size_t len);
  * shown escaped.
  */
 void repo_names_know(const char *path);
+/* Is `label` a host label: lowercase letters, digits, '.', '_' and '-',
+ * starting with a letter or digit, at most 64? */
+int label_valid(const char *label);
 /* The last path component without ".git" ("/srv/zlib.git": "zlib"). */
 char *repo_base_name(const char *repo);
 char *repo_short_name(const char *repo);

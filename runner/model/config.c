@@ -3,7 +3,6 @@
  * with the same position-carrying messages as the pipeline file.
  */
 #include "config.h"
-#include "pipeline.h"
 #include "cron.h"
 #include "schema.h"
 #include "util.h"

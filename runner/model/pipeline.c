@@ -50,15 +50,6 @@ static int read_secret_names(const struct sread *r, const struct ynode *v,
 	return error;
 }
 
-int label_valid(const char *l)
-{
-	size_t n = strlen(l);
-
-	return n > 0 && n <= 64 && strspn(l, "abcdefghijklmnopqrstuvwxyz"
-	    "0123456789._-") == n && strchr("abcdefghijklmnopqrstuvwxyz"
-	    "0123456789", l[0]);
-}
-
 static int read_labels(const struct sread *r, const struct ynode *v,
     char ***out, size_t *n)
 {

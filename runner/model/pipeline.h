@@ -96,9 +96,6 @@ struct pipeline {
  * and its stages'), each once; NULL-terminated, the caller frees the
  * array only. */
 const char **pipeline_labels(const struct pipeline *pl, size_t *n);
-/* Is `label` a host label: lowercase letters, digits, '.', '_' and '-',
- * starting with a letter or digit, at most 64? */
-int label_valid(const char *label);
 
 /* The environment called `name`, or NULL. */
 const struct env_def *pipeline_env(const struct pipeline *pl,

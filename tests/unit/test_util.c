@@ -142,6 +142,24 @@ static void test_repo_names(void **state)
 	}
 }
 
+static void test_labels_and_base_names(void **state)
+{
+	(void)state;
+	assert_true(label_valid("arm64"));
+	assert_true(label_valid("x86_64.linux-5"));
+	assert_false(label_valid(""));
+	assert_false(label_valid("Big"));
+	assert_false(label_valid("-x"));
+	assert_false(label_valid("a b"));
+	assert_false(label_valid("a,b"));
+	char *b = repo_base_name("/srv/git/zlib.git");
+	assert_string_equal(b, "zlib");
+	free(b);
+	b = repo_base_name("/srv/git/app/");
+	assert_string_equal(b, "app");
+	free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -152,6 +170,7 @@ int main(void)
 		cmocka_unit_test(test_display),
 		cmocka_unit_test(test_files),
 		cmocka_unit_test(test_repo_names),
+		cmocka_unit_test(test_labels_and_base_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
