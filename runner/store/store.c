@@ -29,8 +29,8 @@ static sql_table sql = {
 	/* the job is still this process's: a lease that ended put it back
 	 * in the queue (or ended a deployment 'interrupted') and cleared
 	 * its worker */
-	[Q_FENCE] = "SELECT 1 FROM jobs WHERE id = ?1 AND attempt = ?2 AND "
-	    "worker_pid = ?3 AND host IS ?4",
+	[Q_FENCE] = ("SELECT 1 FROM jobs WHERE id = ?1 AND attempt = ?2 AND "
+	    "worker_pid = ?3 AND host IS ?4"),
 };
 
 static const char *const migrations[] = {
