@@ -1,7 +1,7 @@
 #!/bin/bash
 # The test command: install what is missing, build twice (plain, and with
 # AddressSanitizer + UndefinedBehaviorSanitizer), run every test in both,
-# run the fuzzers for 40 s together (clang), check that the benchmark
+# run the fuzzers for 20 s together (clang), check that the benchmark
 # still runs (short mode, no timings judged), and end with "N passed, N
 # failed".
 set -u
@@ -48,14 +48,14 @@ run_build() {
 run_build build
 run_build build-asan -Db_sanitize=address,undefined -Db_lundef=false
 
-# The fuzzers, 10 s each (40 s together); a crash fails the run.
+# The fuzzers, 5 s each (20 s together); a crash fails the run.
 while read -r line; do
 	echo "$line"
 	case $line in
 	"fuzz: "*" ok "*) passed=$((passed + 1)) ;;
 	"fuzz: "*) failed=$((failed + 1)) ;;
 	esac
-done < <(bash tests/fuzz/run 10 2>&1)
+done < <(bash tests/fuzz/run 5 2>&1)
 
 # The benchmark in its short mode: it must still run; no timing is judged.
 if BENCH_BUILD=build bash tests/bench/run --quick > bench-quick.log 2>&1; then

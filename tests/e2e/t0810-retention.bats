@@ -74,9 +74,9 @@ jobs_of() {
 		commit_push app develop
 		wait_for "[ \$(db \"SELECT count(*) FROM jobs WHERE kind = 'deploy' AND state = 'healthy'\") -eq $i ]" 60
 	done
-	# 150 branches of lib in one push (60 under the sanitizers), and six
+	# 100 branches of lib in one push (60 under the sanitizers), and six
 	# builds of lib's branch f
-	B=150
+	B=100
 	[ -z "${RUNNER_SANITIZED:-}" ] || B=60
 	git -C "$T/src-lib" checkout -q develop
 	refs=()
