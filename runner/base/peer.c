@@ -155,36 +155,61 @@ static int user_ns(const char *pid, char *out, size_t len)
 	return 0;
 }
 
+static int by_pid_desc(const void *a, const void *b)
+{
+	long x = *(const long *)a, y = *(const long *)b;
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
 /*
  * Is socket `inode`, owned by `uid`, held by a process in another user
- * namespace than ours? 1 yes, or no holder found; 0 only holders in ours.
+ * namespace than ours? 1 yes, or no holder found; 0 held in ours. The
+ * newest processes are looked at first (the client is usually one of
+ * them) and the first holder decides: a socket made in a sandbox and
+ * handed to a process outside would need a process outside to take it.
  */
 static int held_elsewhere(uid_t uid, unsigned long inode)
 {
 	char want[64], self[64], ns[64];
 	struct dirent *e;
 	DIR *d;
-	int found = 0, foreign = 0;
+	long *pids = NULL;
+	size_t n = 0, cap = 0;
+	int verdict = 1;
 
 	if (user_ns("self", self, sizeof(self)) < 0 ||
 	    !(d = opendir("/proc")))
 		return 1;
-	snprintf(want, sizeof(want), "socket:[%lu]", inode);
-	while (!foreign && (e = readdir(d))) {
+	while ((e = readdir(d))) {
 		char path[300];
 		struct stat st;
 		if (e->d_name[0] < '1' || e->d_name[0] > '9')
 			continue;
 		snprintf(path, sizeof(path), "/proc/%s", e->d_name);
-		if (stat(path, &st) < 0 || st.st_uid != uid ||
-		    !holds(e->d_name, want))
+		/* a process that is not dumpable shows as root's: a client
+		 * of ours hidden so is not found, and refused */
+		if (stat(path, &st) < 0 || st.st_uid != uid)
 			continue;
-		found = 1;
-		foreign = user_ns(e->d_name, ns, sizeof(ns)) < 0 ||
-		    strcmp(ns, self);
+		if (n == cap)
+			pids = xrealloc(pids, (cap = cap ? 2 * cap : 256) *
+			    sizeof(*pids));
+		pids[n++] = atol(e->d_name);
 	}
 	closedir(d);
-	return foreign || !found;
+	if (n > 1)
+		qsort(pids, n, sizeof(*pids), by_pid_desc);
+	snprintf(want, sizeof(want), "socket:[%lu]", inode);
+	for (size_t i = 0; i < n; i++) {
+		char pid[32];
+		snprintf(pid, sizeof(pid), "%ld", pids[i]);
+		if (!holds(pid, want))
+			continue;
+		verdict = user_ns(pid, ns, sizeof(ns)) < 0 || strcmp(ns, self);
+		break;
+	}
+	free(pids);
+	return verdict;
 }
 
 int peer_is_code(const struct sockaddr *peer, const struct sockaddr *local,

@@ -220,18 +220,23 @@ static void check_disk(struct doctor *d, const char *home)
 	sbuf_release(&sb);
 }
 
-static void check_store(struct doctor *d, struct store *st, int running)
+/* Jobs of this host left running by a daemon that is gone (another
+ * host's are its own, and taken back when their lease ends). */
+static void check_store(struct doctor *d, struct store *st, int running,
+    const struct config *conf)
 {
 	struct job **v = NULL;
 	size_t n = 0, stale = 0;
 	int64_t first = 0;
+	char *host = conf ? config_host_name(conf) : NULL;
 
 	if (store_jobs_list(st, 0, &v, &n) < 0) {
 		say(d, FAIL, "jobs", NULL, "%s", error_last());
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
-		if (v[i]->state == JOB_RUNNING && (!running ||
+		if (v[i]->state == JOB_RUNNING && (!v[i]->host || !host ||
+		    !strcmp(v[i]->host, host)) && (!running ||
 		    (v[i]->worker_pid > 0 && kill(v[i]->worker_pid, 0) < 0 &&
 		    errno == ESRCH))) {
 			stale++;
@@ -248,6 +253,7 @@ static void check_store(struct doctor *d, struct store *st, int running)
 		say(d, OK, "jobs", NULL, "none left running by a daemon that is "
 		    "gone");
 	jobs_free(v, n);
+	free(host);
 }
 
 /* PRAGMA quick_check through a connection of its own (read-only). */
@@ -372,7 +378,7 @@ int cmd_doctor(int argc, char **argv)
 	check_daemon(&d, home, st, &running);
 	check_disk(&d, home);
 	if (st) {
-		check_store(&d, st, running);
+		check_store(&d, st, running, conf);
 		check_integrity(&d, home, st);
 	}
 	check_old_folders(&d, home);
