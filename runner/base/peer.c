@@ -7,6 +7,10 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <errno.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdint.h>
@@ -107,6 +111,67 @@ static int find_socket(const struct taddr *peer, const struct taddr *local,
 		found = 1;
 	}
 	fclose(f);
+	return found;
+}
+
+/*
+ * The same through the kernel's socket diagnostics: one exact lookup of
+ * the client's socket by its four-tuple, instead of reading the whole
+ * table (whose text the kernel makes by walking every hash bucket).
+ * Needs our address, so not for a wildcard listener: 1 found, 0 not
+ * there, -1 the kernel cannot say (then the table is read).
+ */
+static int diag_socket(const struct taddr *peer, const struct taddr *local,
+    uid_t *uid, unsigned long *inode)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 r;
+	} req;
+	union {
+		struct nlmsghdr nlh;
+		char buf[1024];
+	} ans;
+	struct sockaddr_nl to = { .nl_family = AF_NETLINK };
+	int fd, found = -1;
+	ssize_t n;
+
+	if (local->any)
+		return -1;
+	memset(&req, 0, sizeof(req));
+	req.nlh.nlmsg_len = sizeof(req);
+	req.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	req.nlh.nlmsg_flags = NLM_F_REQUEST;
+	req.r.sdiag_family = peer->v6 ? AF_INET6 : AF_INET;
+	req.r.sdiag_protocol = IPPROTO_TCP;
+	req.r.idiag_states = ~0U;
+	/* the client's socket: its source is the peer, its destination us */
+	req.r.id.idiag_sport = htons((uint16_t)peer->port);
+	req.r.id.idiag_dport = htons((uint16_t)local->port);
+	memcpy(req.r.id.idiag_src, peer->a, peer->v6 ? 16 : 4);
+	memcpy(req.r.id.idiag_dst, local->a, peer->v6 ? 16 : 4);
+	req.r.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
+	req.r.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+	if ((fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC,
+	    NETLINK_SOCK_DIAG)) < 0)
+		return -1;
+	if (sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&to,
+	    sizeof(to)) == (ssize_t)sizeof(req) &&
+	    (n = recv(fd, &ans, sizeof(ans), 0)) > 0 &&
+	    NLMSG_OK(&ans.nlh, (size_t)n)) {
+		if (ans.nlh.nlmsg_type == SOCK_DIAG_BY_FAMILY &&
+		    ans.nlh.nlmsg_len >= NLMSG_LENGTH(sizeof(struct
+		    inet_diag_msg))) {
+			const struct inet_diag_msg *m = NLMSG_DATA(&ans.nlh);
+			*uid = (uid_t)m->idiag_uid;
+			*inode = m->idiag_inode;
+			found = 1;
+		} else if (ans.nlh.nlmsg_type == NLMSG_ERROR) {
+			const struct nlmsgerr *e = NLMSG_DATA(&ans.nlh);
+			found = e->error == -ENOENT ? 0 : -1;
+		}
+	}
+	close(fd);
 	return found;
 }
 
@@ -218,13 +283,17 @@ int peer_is_code(const struct sockaddr *peer, const struct sockaddr *local,
 	struct taddr pa, la;
 	unsigned long inode = 0;
 	uid_t u;
+	int rc;
 
 	*uid = (uid_t)-1;
 	if (to_taddr(peer, &pa) < 0 || to_taddr(local, &la) < 0)
 		return 0;
 	if (la.v6 != pa.v6 && !la.any)
 		return 0;
-	if (!find_socket(&pa, &la, &u, &inode))
+	rc = diag_socket(&pa, &la, &u, &inode);
+	if (rc < 0)
+		rc = find_socket(&pa, &la, &u, &inode);
+	if (!rc)
 		return 0;	/* another machine's */
 	*uid = u;
 	if (in_list(u, p->code_uids, p->ncode))

@@ -11,6 +11,10 @@
 #include <unistd.h>
 
 #include "util.h"
+#include "peer.h"
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 static void test_sbuf(void **state)
 {
@@ -160,6 +164,52 @@ static void test_labels_and_base_names(void **state)
 	free(b);
 }
 
+/* A connection to ourselves, looked up as the web page looks up its
+ * clients: by the kernel's exact lookup, and with a wildcard listener by
+ * the table. */
+static void test_peer(void **state)
+{
+	(void)state;
+	for (int wildcard = 0; wildcard < 2; wildcard++) {
+		int l = socket(AF_INET, SOCK_STREAM, 0), c, s;
+		struct sockaddr_in a = { .sin_family = AF_INET }, p, local;
+		socklen_t n = sizeof(a);
+		uid_t me = geteuid(), u, other = me + 1;
+		struct peer_policy own = { NULL, 0, &me, 1 };
+		struct peer_policy code = { &me, 1, NULL, 0 };
+		struct peer_policy none = { &other, 1, NULL, 0 };
+
+		a.sin_addr.s_addr = htonl(wildcard ? INADDR_ANY : INADDR_LOOPBACK);
+		assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+		assert_int_equal(listen(l, 1), 0);
+		assert_int_equal(getsockname(l, (struct sockaddr *)&a, &n), 0);
+		local = a;
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		c = socket(AF_INET, SOCK_STREAM, 0);
+		assert_int_equal(connect(c, (struct sockaddr *)&a, sizeof(a)), 0);
+		n = sizeof(p);
+		assert_true((s = accept(l, (struct sockaddr *)&p, &n)) >= 0);
+		/* our own uid, held by us in our namespace: answered */
+		assert_int_equal(peer_is_code((struct sockaddr *)&p,
+		    (struct sockaddr *)&local, &own, &u), 0);
+		assert_int_equal(u, me);
+		/* a code user's: refused */
+		assert_int_equal(peer_is_code((struct sockaddr *)&p,
+		    (struct sockaddr *)&local, &code, &u), 1);
+		/* another user's: answered */
+		assert_int_equal(peer_is_code((struct sockaddr *)&p,
+		    (struct sockaddr *)&local, &none, &u), 0);
+		/* a port nobody on this machine uses: another machine */
+		p.sin_port = htons(1);
+		assert_int_equal(peer_is_code((struct sockaddr *)&p,
+		    (struct sockaddr *)&local, &code, &u), 0);
+		assert_int_equal(u, (uid_t)-1);
+		close(s);
+		close(c);
+		close(l);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -171,6 +221,7 @@ int main(void)
 		cmocka_unit_test(test_files),
 		cmocka_unit_test(test_repo_names),
 		cmocka_unit_test(test_labels_and_base_names),
+		cmocka_unit_test(test_peer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
