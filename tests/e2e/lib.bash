@@ -94,10 +94,13 @@ wait_for() {
 			dump_state >&2
 			return 1
 		fi
+		# each look may start a runner (under the sanitizers, tens of
+		# ms of CPU), so a long wait looks less often
 		i=$((i + 1))
 		if [ $i -lt 25 ]; then sleep 0.02
 		elif [ $i -lt 75 ]; then sleep 0.05
-		else sleep 0.1
+		elif [ $i -lt 135 ]; then sleep 0.1
+		else sleep 0.25
 		fi
 	done
 }
