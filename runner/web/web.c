@@ -58,8 +58,11 @@ struct web {
 	atomic_int sse_clients;
 	/* who may not look: repository code (peer.h) */
 	struct sockaddr_storage local;
-	uid_t code[64], own[2];
+	uid_t *code, own[2];
 	struct peer_policy policy;
+	int conf_loaded;		/* runner.yml the policy comes from */
+	struct timespec conf_mtime;
+	off_t conf_size;
 };
 
 static struct web W;
@@ -846,28 +849,57 @@ static void add_code_user(const char *name)
 	const struct passwd *pw;
 
 	if (!name || !(pw = getpwnam(name)) || pw->pw_uid == 0 ||
-	    pw->pw_uid == geteuid() ||
-	    W.policy.ncode == sizeof(W.code) / sizeof(*W.code))
+	    pw->pw_uid == geteuid())
 		return;
 	for (size_t i = 0; i < W.policy.ncode; i++)
 		if (W.code[i] == pw->pw_uid)
 			return;
+	W.code = xrealloc(W.code, (W.policy.ncode + 1) * sizeof(*W.code));
 	W.code[W.policy.ncode++] = pw->pw_uid;
 }
 
-static void set_policy(const char *home, const struct config *c)
+/*
+ * The users of runner.yml as it is now: the workers take an edit of it
+ * for their next job without a reload, so the page looks at the file
+ * before each connection and makes the policy again when it changed (a
+ * file that does not load keeps the last policy).
+ */
+static void policy_fresh(void)
 {
+	char *path = xasprintf("%s/%s", W.home, CONFIG_FILE);
+	struct config *c = NULL;
 	struct stat st;
 
-	W.policy.code_uids = W.code;
+	if (stat(path, &st) < 0)
+		memset(&st, 0, sizeof(st));
+	if (W.conf_loaded && st.st_mtim.tv_sec == W.conf_mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == W.conf_mtime.tv_nsec &&
+	    st.st_size == W.conf_size) {
+		free(path);
+		return;
+	}
+	W.conf_mtime = st.st_mtim;
+	W.conf_size = st.st_size;
+	if (config_load(W.home, &c) < 0) {
+		log_line("warning: %s; the web page keeps the users it knew",
+		    error_last());
+		free(path);
+		return;
+	}
+	W.conf_loaded = 1;
+	W.policy.ncode = 0;
+	W.policy.nown = 0;
 	W.policy.own_uids = W.own;
 	add_code_user(c->build_user);
 	add_code_user(c->release_user);
 	for (size_t i = 0; i < c->nenvs; i++)
 		add_code_user(c->envs[i].user);
+	W.policy.code_uids = W.code;	/* moved when it grew */
 	W.own[W.policy.nown++] = geteuid();
-	if (stat(home, &st) == 0 && st.st_uid != geteuid())
+	if (stat(W.home, &st) == 0 && st.st_uid != geteuid())
 		W.own[W.policy.nown++] = st.st_uid;
+	config_free(c);
+	free(path);
 }
 
 static enum MHD_Result accept_peer(void *cls, const struct sockaddr *addr,
@@ -877,6 +909,7 @@ static enum MHD_Result accept_peer(void *cls, const struct sockaddr *addr,
 	uid_t uid;
 
 	(void)cls;
+	policy_fresh();
 	if (!peer_is_code(addr, (const struct sockaddr *)&W.local, &W.policy,
 	    &uid))
 		return MHD_YES;
@@ -887,8 +920,7 @@ static enum MHD_Result accept_peer(void *cls, const struct sockaddr *addr,
 	return MHD_NO;
 }
 
-int web_serve(const char *home, const char *listen_spec,
-    const struct config *conf)
+int web_serve(const char *home, const char *listen_spec)
 {
 	struct sockaddr_storage sa;
 	socklen_t salen;
@@ -900,7 +932,7 @@ int web_serve(const char *home, const char *listen_spec,
 		return -1;
 	W.home = home;
 	memcpy(&W.local, &sa, sizeof(sa));
-	set_policy(home, conf);
+	policy_fresh();
 	pthread_mutex_init(&W.lock, NULL);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -939,5 +971,6 @@ int web_serve(const char *home, const char *listen_spec,
 			break;
 	} while (sig == SIGHUP);
 	MHD_stop_daemon(d);
+	free(W.code);
 	return 0;
 }

@@ -13,11 +13,8 @@
 #ifndef RUNNER_WEB_H
 #define RUNNER_WEB_H
 
-struct config;
-
 /* Serve `home` on `listen` (HOST:PORT) until SIGTERM or SIGINT, to anyone
  * but repository code (runner.yml's users; peer.h). */
-int web_serve(const char *home, const char *listen,
-    const struct config *conf);
+int web_serve(const char *home, const char *listen);
 
 #endif
