@@ -548,11 +548,16 @@ int hook_post_receive(const char *home, const char *repo,
 	struct enqueued *res = NULL;
 	size_t np = 0;
 	int error, skip, wait_for;
-	char *db = xasprintf("%s/%s", home, STORE_FILE);
-	int own = access(db, W_OK) == 0 || errno == ENOENT;
+	char *db = xasprintf("%s/%s", home, STORE_FILE), *url = NULL;
+	/* the store is this user's to write: SQLite's file, or the
+	 * PostgreSQL URL that runner.yml (mode 0600) tells only the
+	 * runner's users; anyone else hands the push over */
+	int own = store_url(home, &url) == 0 && (url || access(db, W_OK) == 0 ||
+	    errno == ENOENT);
 	struct sbuf vars = SBUF_INIT;
 
 	free(db);
+	free(url);
 	hook_push_options(msg, &skip, &wait_for, &vars);
 	if (skip) {
 		fprintf(msg, "runner: ci.skip: no job for this push\n");

@@ -266,6 +266,18 @@ static void check_integrity(struct doctor *d, const char *home,
 	struct sbuf errs = SBUF_INIT;
 	int version = store_schema_version(st), rows = 0;
 
+	if (!store_is_sqlite(st)) {
+		/* PostgreSQL checks its own pages */
+		if (version != store_migrations())
+			say(d, FAIL, "store", "upgrade the runner", "PostgreSQL: "
+			    "schema version %d, not the %d this runner knows",
+			    version, store_migrations());
+		else
+			say(d, OK, "store", NULL, "PostgreSQL, schema version %d",
+			    version);
+		free(path);
+		return;
+	}
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) ==
 	    SQLITE_OK && sqlite3_busy_timeout(db, 10000) == SQLITE_OK &&
 	    sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &q, NULL) ==

@@ -10,10 +10,12 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -783,6 +785,13 @@ static int check_config(const struct sread *r, const struct ynode *map,
 {
 	struct config *c = obj;
 
+	if (c->store && !config_store_url_valid(c->store)) {
+		const struct ynode *v = ynode_get(map, "store");
+		return error_set(ERR_INVALID, "%s:%zu:%zu: 'store' must be a "
+		    "postgresql:// URL (like postgresql://runner@db.example/"
+		    "runner), or unset for SQLite in the home", r->file,
+		    v->line, v->col);
+	}
 	for (int i = 0; i < 2; i++) {
 		const char *key = i ? "release_user" : "build_user";
 		const char *u = i ? c->release_user : c->build_user;
@@ -837,6 +846,10 @@ static const struct sfield config_fields[] = {
 	    FIELD(struct config, idle_exit_ms), .def = "60s",
 	    .doc = "a worker or the notifier with nothing to do leaves (0: "
 	    "they stay)" },
+	{ .key = "store", .kind = S_STR, FIELD(struct config, store),
+	    .doc = "`postgresql://...`: the store is this PostgreSQL database, "
+	    "shared by build hosts ([operations.md](operations.md#"
+	    "postgresql)); unset: SQLite in the home" },
 	{ .key = "wait_timeout", .kind = S_DURATION,
 	    FIELD(struct config, wait_timeout_ms), .min = 1000, .def = "10m",
 	    .doc = "how long `git push -o ci.wait` follows its jobs" },
@@ -984,6 +997,64 @@ void config_free(struct config *c)
 	}
 	free(c->notify);
 	free(c);
+}
+
+int config_store_url_valid(const char *v)
+{
+	return !strncmp(v, "postgresql://", 13) || !strncmp(v, "postgres://", 11);
+}
+
+int config_store_url(const char *home, char **url)
+{
+	/* threads of a worker open connections of their own */
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static struct { char *home, *url; struct stat st; } last;
+	char *path = xasprintf("%s/%s", home, CONFIG_FILE);
+	struct sbuf buf = SBUF_INIT;
+	struct ynode *root = NULL;
+	const struct ynode *v;
+	struct stat st;
+	int error = 0;
+
+	*url = NULL;
+	if (stat(path, &st) < 0) {
+		free(path);
+		return 0;
+	}
+	pthread_mutex_lock(&lock);
+	if (last.home && !strcmp(last.home, home) &&
+	    st.st_ino == last.st.st_ino && st.st_size == last.st.st_size &&
+	    st.st_mtim.tv_sec == last.st.st_mtim.tv_sec &&
+	    st.st_mtim.tv_nsec == last.st.st_mtim.tv_nsec) {
+		*url = last.url ? xstrdup(last.url) : NULL;
+		pthread_mutex_unlock(&lock);
+		free(path);
+		return 0;
+	}
+	if ((error = read_file(path, 1024 * 1024, &buf)) == ERR_NOTFOUND)
+		error = 0;
+	else if (error == 0 && buf.len &&
+	    (error = ynode_parse(path, buf.buf, buf.len, &root)) == 0 &&
+	    root && root->type == YNODE_MAP && (v = ynode_get(root, "store"))) {
+		if (v->type != YNODE_SCALAR || !config_store_url_valid(v->value))
+			error = error_set(ERR_INVALID, "%s:%zu:%zu: 'store' must "
+			    "be a postgresql:// URL, or unset for SQLite in the "
+			    "home", path, v->line, v->col);
+		else
+			*url = xstrdup(v->value);
+	}
+	if (error == 0) {
+		free(last.home);
+		free(last.url);
+		last.home = xstrdup(home);
+		last.url = *url ? xstrdup(*url) : NULL;
+		last.st = st;
+	}
+	pthread_mutex_unlock(&lock);
+	ynode_free(root);
+	sbuf_release(&buf);
+	free(path);
+	return error;
 }
 
 int config_check_files(const char *home, const struct config *c)

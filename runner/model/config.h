@@ -131,6 +131,7 @@ struct host_conf {
 };
 
 struct config {
+	char *store;			/* a postgresql:// URL; NULL: SQLite */
 	int64_t workers;		/* 0: the number of cores */
 	int keep_workspaces;
 	int supersede;
@@ -171,6 +172,15 @@ int config_load(const char *home, struct config **out);
 int config_parse(const char *file, const char *buf, size_t len,
     struct config **out);
 void config_free(struct config *c);
+/*
+ * The store runner.yml names (its `store:`): a postgresql:// URL in *url
+ * (the caller frees it), or NULL for the SQLite file in the home. Reads
+ * only that key, so that a mistake elsewhere in the file does not keep
+ * the store shut; the last answer is kept while the file is unchanged.
+ */
+int config_store_url(const char *home, char **url);
+/* Is `v` a URL the store can be given? */
+int config_store_url_valid(const char *v);
 /* The files runner.yml names (signers, keyrings) can be read: else an
  * error naming the file, line and key, so that the daemon does not start
  * to fail at the first release. */

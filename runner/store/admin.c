@@ -45,10 +45,10 @@ _Static_assert((int)Q_ADMIN_END <= (int)STMT_SLOTS, "admin statements overlap");
 #define ENDED "state NOT IN (" SQ(N_QUEUED) ", " SQ(N_RUNNING) ")"
 
 /* the bounds of the duration histograms, in ms (stats_bounds()) */
-#define BUCKETS(d) "sum(" d " <= 1000), sum(" d " <= 5000), sum(" d \
-	" <= 10000), sum(" d " <= 30000), sum(" d " <= 60000), sum(" d \
-	" <= 300000), sum(" d " <= 900000), sum(" d " <= 1800000), sum(" \
-	d " <= 3600000), count(*), sum(" d ")"
+#define LE(d, n) "sum(CASE WHEN " d " <= " n " THEN 1 ELSE 0 END), "
+#define BUCKETS(d) LE(d, "1000") LE(d, "5000") LE(d, "10000") \
+	LE(d, "30000") LE(d, "60000") LE(d, "300000") LE(d, "900000") \
+	LE(d, "1800000") LE(d, "3600000") "count(*), sum(" d ")"
 static const int64_t bounds_ms[] = { 1000, 5000, 10000, 30000, 60000,
 	300000, 900000, 1800000, 3600000 };
 
@@ -73,7 +73,7 @@ static sql_table sql = {
 	 * deployments by repository and environment, newest first */
 	[Q_GC_JOBS] = "SELECT id, kind, state, coalesce(finished_ms, "
 	    "created_ms), source_job, previous, release_dir IS NOT NULL, "
-	    "repo || char(0) || CASE kind WHEN 'build' THEN ref ELSE env END "
+	    "repo || char(1) || CASE kind WHEN 'build' THEN ref ELSE env END "
 	    "FROM jobs ORDER BY kind, repo, CASE kind WHEN 'build' THEN ref "
 	    "ELSE env END, id DESC",
 	[Q_GC_ENVS] = "SELECT release, last FROM environments",
@@ -99,24 +99,24 @@ static sql_table sql = {
 int store_setting_get(struct store *s, const char *key, char **value,
     int64_t *ms)
 {
-	sqlite3_stmt *st = stmt_bound(s, Q_SET_GET, sql, ARGS(arg_text(key)));
+	struct stmt *st = stmt_bound(s, Q_SET_GET, sql, ARGS(arg_text(key)));
 	int rc;
 
 	if (value)
 		*value = NULL;
 	if (!st)
 		return -1;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	rc = step(st);
+	if (rc == STEP_ROW) {
 		if (value)
 			*value = col_text(st, 0);
 		if (ms)
-			*ms = sqlite3_column_int64(st, 1);
+			*ms = col_int64(st, 1);
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	reset(st);
+	if (rc != STEP_ROW && rc != STEP_DONE)
 		return db_error(s, "read a setting");
-	return rc == SQLITE_ROW;
+	return rc == STEP_ROW;
 }
 
 int store_setting_set(struct store *s, const char *key, const char *value)
@@ -181,7 +181,7 @@ static struct gjob *find(const struct gc *g, int64_t id)
 /* Read every job (ranked in its group), then mark what must stay. */
 static int load(struct gc *g)
 {
-	sqlite3_stmt *st = stmt(g->s, Q_GC_JOBS, sql);
+	struct stmt *st = stmt(g->s, Q_GC_JOBS, sql);
 	char *group = NULL;
 	size_t cap = 0, group_len = 0;
 	int rank = 0, rc, error = 0;
@@ -190,11 +190,11 @@ static int load(struct gc *g)
 
 	if (!st)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = step(st)) == STEP_ROW) {
 		struct gjob *j;
-		const char *grp = (const char *)sqlite3_column_blob(st, 7);
-		int glen = sqlite3_column_bytes(st, 7);
-		const char *state = (const char *)sqlite3_column_text(st, 2);
+		const char *grp = col_str(st, 7);
+		int glen = grp ? (int)strlen(grp) : 0;
+		const char *state = col_str(st, 2);
 		int ended = strcmp(state, N_QUEUED) && strcmp(state, N_RUNNING);
 		if (g->n == cap) {
 			cap = cap ? 2 * cap : 1024;
@@ -202,15 +202,14 @@ static int load(struct gc *g)
 		}
 		j = &g->v[g->n++];
 		memset(j, 0, sizeof(*j));
-		j->id = sqlite3_column_int64(st, 0);
-		j->deploy = !strcmp((const char *)sqlite3_column_text(st, 1),
-		    "deploy");
-		j->ended_ms = ended ? sqlite3_column_int64(st, 3) : 0;
+		j->id = col_int64(st, 0);
+		j->deploy = !strcmp(col_str(st, 1), "deploy");
+		j->ended_ms = ended ? col_int64(st, 3) : 0;
 		if (!j->ended_ms && ended)
 			j->ended_ms = 1;
-		j->source = sqlite3_column_int64(st, 4);
-		j->previous = sqlite3_column_int64(st, 5);
-		j->release = sqlite3_column_int(st, 6) != 0;
+		j->source = col_int64(st, 4);
+		j->previous = col_int64(st, 5);
+		j->release = col_int(st, 6) != 0;
 		if (!group || group_len != (size_t)glen ||
 		    memcmp(group, grp ? grp : "", group_len)) {
 			free(group);
@@ -226,8 +225,8 @@ static int load(struct gc *g)
 			g->max_id = j->id;
 	}
 	free(group);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
+	reset(st);
+	if (rc != STEP_DONE)
 		return db_error(g->s, "read the jobs");
 	if (g->n)
 		qsort(g->v, g->n, sizeof(*g->v), by_id);
@@ -242,17 +241,17 @@ static int load(struct gc *g)
 	st = stmt(g->s, Q_GC_ENVS, sql);
 	if (!st)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	while ((rc = step(st)) == STEP_ROW)
 		for (int c = 0; c < 2; c++) {
-			struct gjob *j = find(g, sqlite3_column_int64(st, c));
+			struct gjob *j = find(g, col_int64(st, c));
 			if (!j)
 				continue;
 			j->keep_release = 1;
 			if (c == 0 && (j = find(g, j->previous)))
 				j->keep_release = 1;
 		}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
+	reset(st);
+	if (rc != STEP_DONE)
 		return db_error(g->s, "read the environments");
 
 	/* builds that stay: a deployment came from them (their artifact
@@ -442,45 +441,21 @@ static void sweep(struct gc *g, enum gc_kind k, const char *path,
 	closedir(d);
 }
 
-static int64_t file_size(const char *path)
+/* Space the deletions freed, given back. */
+static int compact(struct gc *g)
 {
-	struct stat st;
-	return stat(path, &st) == 0 ? (int64_t)st.st_blocks * 512 : 0;
-}
+	int64_t freed = 0;
+	int error = store_compact(g->s, &freed);
 
-/* The store's size (with its WAL), and space the deletions freed given
- * back: an older store is turned to incremental vacuum first, once. */
-static int compact(struct gc *g, const char *db)
-{
-	char *wal = xasprintf("%s-wal", db);
-	int64_t before = file_size(db) + file_size(wal);
-	sqlite3_stmt *st = NULL;
-	int mode = 2, error = 0;
-
-	if (sqlite3_prepare_v2(g->s->db, "PRAGMA auto_vacuum", -1, &st,
-	    NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-		mode = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	if (mode != 2)
-		error = exec_sql(g->s, "PRAGMA auto_vacuum = INCREMENTAL; VACUUM",
-		    "turn on incremental vacuum");
-	else
-		error = exec_sql(g->s, "PRAGMA incremental_vacuum",
-		    "give freed pages back");
-	if (error == 0)
-		sqlite3_wal_checkpoint_v2(g->s->db, NULL,
-		    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-	int64_t after = file_size(db) + file_size(wal);
-	if (before > after) {
+	if (freed > 0) {
 		g->out->count[GC_STORE] = 1;
-		g->out->bytes[GC_STORE] = before - after;
+		g->out->bytes[GC_STORE] = freed;
 	}
-	free(wal);
 	return error;
 }
 
 /* The home's disk use by kind, kept for `runner status`. */
-static int measure(struct gc *g, const char *db)
+static int measure(struct gc *g)
 {
 	static const char *const dirs[GC_KINDS] = {
 		[GC_LOGS] = "logs", [GC_ARTIFACTS] = "artifacts",
@@ -488,7 +463,6 @@ static int measure(struct gc *g, const char *db)
 		[GC_BACKUPS] = "backups",
 	};
 	struct sbuf sb = SBUF_INIT;
-	char *wal = xasprintf("%s-wal", db);
 	int error;
 
 	g->out->usage[GC_BUILDS] = du_at(AT_FDCWD, g->home);
@@ -497,8 +471,7 @@ static int measure(struct gc *g, const char *db)
 		g->out->usage[k] = du_at(AT_FDCWD, p);
 		free(p);
 	}
-	g->out->usage[GC_STORE] = file_size(db) + file_size(wal);
-	free(wal);
+	g->out->usage[GC_STORE] = store_size(g->s);
 	sbuf_addf(&sb, "home=%lld", (long long)g->out->usage[GC_BUILDS]);
 	for (int k = GC_LOGS; k < GC_KINDS; k++)
 		sbuf_addf(&sb, " %s=%lld", gc_kind_name(k),
@@ -534,10 +507,8 @@ int store_gc(struct store *s, const char *home, const struct retention *r,
 	p = xasprintf("%s/backups", home);
 	sweep(&g, GC_BACKUPS, p, NULL, 2);	/* backups/REPO/ENV/ID */
 	free(p);
-	p = xasprintf("%s/%s", home, STORE_FILE);
-	if (!dry_run && (error = compact(&g, p)) == 0)
-		error = measure(&g, p);
-	free(p);
+	if (!dry_run && (error = compact(&g)) == 0)
+		error = measure(&g);
 out:
 	free(g.v);
 	return error;
@@ -558,16 +529,16 @@ int store_stats(struct store *s, enum stat_kind k, struct stat_row **out,
 		[STAT_STAGE_TIMES] = Q_STAT_STAGE_TIMES };
 	static const int ntext[] = { [STAT_JOBS] = 2, [STAT_DEPLOYS] = 3,
 		[STAT_JOB_TIMES] = 2, [STAT_STAGE_TIMES] = 2 };
-	sqlite3_stmt *st = stmt(s, q[k], sql);
+	struct stmt *st = stmt(s, q[k], sql);
 	int rc;
 
 	*out = NULL;
 	*n = 0;
 	if (!st)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = step(st)) == STEP_ROW) {
 		struct stat_row *r;
-		int cols = sqlite3_column_count(st);
+		int cols = col_count(st);
 		*out = xrealloc(*out, (*n + 1) * sizeof(**out));
 		r = &(*out)[(*n)++];
 		memset(r, 0, sizeof(*r));
@@ -575,11 +546,11 @@ int store_stats(struct store *s, enum stat_kind k, struct stat_row **out,
 			if (c < ntext[k])
 				r->text[c] = col_text(st, c);
 			else
-				r->num[c - ntext[k]] = sqlite3_column_int64(st, c);
+				r->num[c - ntext[k]] = col_int64(st, c);
 		}
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
+	reset(st);
+	if (rc != STEP_DONE) {
 		stats_free(*out, *n);
 		*out = NULL;
 		*n = 0;

@@ -22,7 +22,7 @@ static sql_table sql = {
 	[Q_DEPLOY_INS] = "INSERT INTO jobs (repo, ref, old_commit, commit_id, "
 	    "kind, env, source_job, forced_by, rollback_to, created_ms, "
 	    "requested_by) VALUES (?1, ?2, '', ?3, 'deploy', ?4, ?5, ?6, ?7, ?8, "
-	    "?9)",
+	    "?9) RETURNING id",
 	[Q_DEPLOY_RESOLVE] = "UPDATE jobs SET commit_id = ?2, source_job = ?3, "
 	    "tag_object = ?4, release_dir = ?5, notes = ?6, previous = ?7, "
 	    "subject = ?8, figures = ?9 WHERE id = ?1",
@@ -45,7 +45,7 @@ static sql_table sql = {
 	[Q_ENV_SET] = "INSERT INTO environments (repo, name, state, release, "
 	    "last, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT "
 	    "(repo, name) DO UPDATE SET state = ?3, release = coalesce(?4, "
-	    "release), last = ?5, updated_ms = ?6",
+	    "environments.release), last = ?5, updated_ms = ?6",
 	[Q_ENV_DEPLOYING] = "INSERT INTO environments (repo, name, state, last, "
 	    "updated_ms) VALUES (?1, ?2, " SQ(N_DEPLOYING) ", ?3, ?4) ON "
 	    "CONFLICT (repo, name) DO UPDATE SET state = " SQ(N_DEPLOYING) ", "
@@ -72,15 +72,17 @@ static int insert_deploys(struct store *s, const struct deploy_req *r,
 	int error;
 
 	for (size_t i = 0; i < n; i++) {
-		if ((error = run(s, Q_DEPLOY_INS, sql, "queue deployment",
-		    ARGS(arg_text(r[i].repo), arg_text(r[i].ref),
+		int64_t id = 0;
+		if ((error = run_id(s, Q_DEPLOY_INS, sql, "queue deployment",
+		    &id, ARGS(arg_text(r[i].repo), arg_text(r[i].ref),
 		    arg_text(r[i].commit), arg_text(r[i].env),
 		    arg_id(r[i].source_job), arg_text(r[i].forced_by),
 		    arg_id(r[i].rollback_to), arg_int(now),
 		    arg_text(r[i].requested_by)))) < 0)
 			return error;
 		if (ids)
-			ids[i] = sqlite3_last_insert_rowid(s->db);
+			ids[i] = id;
+		queued(s);
 	}
 	return 0;
 }
@@ -180,17 +182,17 @@ int store_env_deploying(struct store *s, const char *repo, const char *env,
 	    arg_int(now_ms())));
 }
 
-static struct env_rec *env_from_row(sqlite3_stmt *st)
+static struct env_rec *env_from_row(struct stmt *st)
 {
 	struct env_rec *e = xcalloc(1, sizeof(*e));
 
 	e->repo = col_text(st, 0);
 	e->name = col_text(st, 1);
 	e->state = (enum env_state)env_state_parse(
-	    (const char *)sqlite3_column_text(st, 2));
-	e->release = sqlite3_column_int64(st, 3);
-	e->last = sqlite3_column_int64(st, 4);
-	e->updated_ms = sqlite3_column_int64(st, 5);
+	    col_str(st, 2));
+	e->release = col_int64(st, 3);
+	e->last = col_int64(st, 4);
+	e->updated_ms = col_int64(st, 5);
 	return e;
 }
 
@@ -209,7 +211,7 @@ static int env_details(struct store *s, struct env_rec *e)
 int store_env_get(struct store *s, const char *repo, const char *env,
     struct env_rec **out)
 {
-	sqlite3_stmt *st = stmt_bound(s, Q_ENV_GET, sql, ARGS(arg_text(repo),
+	struct stmt *st = stmt_bound(s, Q_ENV_GET, sql, ARGS(arg_text(repo),
 	    arg_text(env)));
 	struct env_rec *e = NULL;
 	int rc, error;
@@ -217,14 +219,14 @@ int store_env_get(struct store *s, const char *repo, const char *env,
 	*out = NULL;
 	if (!st)
 		return -1;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	rc = step(st);
+	if (rc == STEP_ROW)
 		e = env_from_row(st);
-	sqlite3_reset(st);
-	if (rc == SQLITE_DONE)
+	reset(st);
+	if (rc == STEP_DONE)
 		return error_set(ERR_NOTFOUND, "environment '%s' has never been "
 		    "deployed", env);
-	if (rc != SQLITE_ROW)
+	if (rc != STEP_ROW)
 		return db_error(s, "read environment");
 	if ((error = env_details(s, e)) < 0) {
 		env_rec_free(e);
@@ -236,7 +238,7 @@ int store_env_get(struct store *s, const char *repo, const char *env,
 
 int store_envs_list(struct store *s, struct env_rec ***out, size_t *n)
 {
-	sqlite3_stmt *st = stmt(s, Q_ENV_LIST, sql);
+	struct stmt *st = stmt(s, Q_ENV_LIST, sql);
 	struct env_rec **v = NULL;
 	size_t k = 0;
 	int rc, error = 0;
@@ -245,12 +247,12 @@ int store_envs_list(struct store *s, struct env_rec ***out, size_t *n)
 	*n = 0;
 	if (!st)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = step(st)) == STEP_ROW) {
 		v = xrealloc(v, (k + 1) * sizeof(*v));
 		v[k++] = env_from_row(st);
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
+	reset(st);
+	if (rc != STEP_DONE)
 		error = db_error(s, "list environments");
 	for (size_t i = 0; i < k && error == 0; i++)
 		error = env_details(s, v[i]);
@@ -284,7 +286,7 @@ void envs_free(struct env_rec **v, size_t n)
 int store_releases(struct store *s, const char *env, struct job ***out,
     size_t *n)
 {
-	sqlite3_stmt *st = stmt_bound(s, Q_RELEASES, sql, ARGS(arg_text(env)));
+	struct stmt *st = stmt_bound(s, Q_RELEASES, sql, ARGS(arg_text(env)));
 	int64_t *ids = NULL;
 	size_t k = 0;
 	int error;
@@ -324,25 +326,25 @@ int store_manifest_set(struct store *s, int64_t id, const char *manifest)
 
 int store_manifest_get(struct store *s, int64_t id, char **out)
 {
-	sqlite3_stmt *st = stmt_bound(s, Q_MANIFEST_GET, sql,
+	struct stmt *st = stmt_bound(s, Q_MANIFEST_GET, sql,
 	    ARGS(arg_int(id)));
 	int rc;
 
 	*out = NULL;
 	if (!st)
 		return -1;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	rc = step(st);
+	if (rc == STEP_ROW)
 		*out = col_text(st, 0);
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+	reset(st);
+	if (rc != STEP_ROW && rc != STEP_DONE)
 		return db_error(s, "read a manifest");
 	return *out ? 0 : ERR_NOTFOUND;
 }
 
 int store_repos(struct store *s, int deployed, char ***out, size_t *n)
 {
-	sqlite3_stmt *st = stmt(s, deployed ? Q_DEPLOY_REPOS : Q_ALL_REPOS,
+	struct stmt *st = stmt(s, deployed ? Q_DEPLOY_REPOS : Q_ALL_REPOS,
 	    sql);
 	char **v = NULL;
 	size_t k = 0;
@@ -352,12 +354,12 @@ int store_repos(struct store *s, int deployed, char ***out, size_t *n)
 	*n = 0;
 	if (!st)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = step(st)) == STEP_ROW) {
 		v = xrealloc(v, (k + 1) * sizeof(*v));
 		v[k++] = col_text(st, 0);
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
+	reset(st);
+	if (rc != STEP_DONE) {
 		strv_free_n(v, k);
 		return db_error(s, "list the repositories deployed");
 	}

@@ -65,7 +65,7 @@ int store_lease_renew(struct store *s, int64_t id, int attempt,
 	    arg_int(attempt), arg_int(worker), arg_text(host),
 	    arg_int(now_ms() + lease_ms)));
 
-	return error < 0 ? error : sqlite3_changes(s->db) > 0;
+	return error < 0 ? error : changes(s) > 0;
 }
 
 void expired_free(struct expired *v, size_t n)
@@ -78,20 +78,20 @@ void expired_free(struct expired *v, size_t n)
 static int expired_of(struct store *s, int64_t now, struct expired **out,
     size_t *n)
 {
-	sqlite3_stmt *st = stmt_bound(s, H_EXPIRED, sql, ARGS(arg_int(now)));
+	struct stmt *st = stmt_bound(s, H_EXPIRED, sql, ARGS(arg_int(now)));
 	int rc;
 
 	if (!st)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = step(st)) == STEP_ROW) {
 		*out = xrealloc(*out, (*n + 1) * sizeof(**out));
-		(*out)[*n].id = sqlite3_column_int64(st, 0);
-		(*out)[*n].deploy = sqlite3_column_int(st, 1);
+		(*out)[*n].id = col_int64(st, 0);
+		(*out)[*n].deploy = col_int(st, 1);
 		(*out)[*n].host = col_text(st, 2);
 		(*n)++;
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : db_error(s, "expired leases");
+	reset(st);
+	return rc == STEP_DONE ? 0 : db_error(s, "expired leases");
 }
 
 /* Take back one job whose lease ended, in the caller's transaction. */
@@ -213,29 +213,29 @@ void hosts_free(struct host_rec *v, size_t n)
 
 int store_hosts(struct store *s, struct host_rec **out, size_t *n)
 {
-	sqlite3_stmt *st = stmt(s, H_LIST, sql);
+	struct stmt *st = stmt(s, H_LIST, sql);
 	int rc, error = 0;
 
 	*out = NULL;
 	*n = 0;
 	if (!st)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = step(st)) == STEP_ROW) {
 		struct host_rec *h;
 		*out = xrealloc(*out, (*n + 1) * sizeof(**out));
 		h = &(*out)[(*n)++];
 		memset(h, 0, sizeof(*h));
 		h->name = col_text(st, 0);
 		h->labels = col_text(st, 1);
-		h->workers = sqlite3_column_int(st, 2);
-		h->started_ms = sqlite3_column_int64(st, 3);
-		h->heartbeat_ms = sqlite3_column_int64(st, 4);
-		h->draining = sqlite3_column_int(st, 5);
+		h->workers = col_int(st, 2);
+		h->started_ms = col_int64(st, 3);
+		h->heartbeat_ms = col_int64(st, 4);
+		h->draining = col_int(st, 5);
 		h->drained_by = col_text(st, 6);
-		h->drained_ms = sqlite3_column_int64(st, 7);
+		h->drained_ms = col_int64(st, 7);
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
+	reset(st);
+	if (rc != STEP_DONE)
 		error = db_error(s, "hosts");
 	for (size_t i = 0; !error && i < *n; i++)
 		error = ids_of(s, stmt_bound(s, H_RUNNING, sql,

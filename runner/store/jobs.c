@@ -61,10 +61,10 @@ static sql_table sql = {
 	/* a push is queued once; a run asked for by hand (?9) every time */
 	[Q_ENQ_INSERT] = "INSERT OR IGNORE INTO jobs (repo, ref, old_commit, "
 	    "commit_id, dedup, created_ms, kind, env, tag, variables, "
-	    "requested_by) VALUES (?1, ?2, ?3, ?4, CASE WHEN ?9 IS NULL THEN "
-	    "?1 || char(0) || ?2 || char(0) || ?3 || char(0) || ?4 END, ?5, "
-	    "CASE WHEN ?6 IS NULL THEN 'build' ELSE 'deploy' END, ?6, ?7, ?8, "
-	    "?9)",
+	    "requested_by) VALUES (?1, ?2, ?3, ?4, CASE WHEN CAST(?9 AS TEXT) "
+	    "IS NULL THEN ?1 || char(0) || ?2 || char(0) || ?3 || char(0) || ?4 "
+	    "END, ?5, CASE WHEN CAST(?6 AS TEXT) IS NULL THEN 'build' ELSE "
+	    "'deploy' END, ?6, ?7, ?8, ?9) RETURNING id",
 	[Q_ENQ_FIND] = "SELECT id FROM jobs WHERE dedup = ?1 || char(0) || ?2 "
 	    "|| char(0) || ?3 || char(0) || ?4",
 	/* builds: by a newer push to the same ref; automatic deploys: by a
@@ -87,15 +87,14 @@ static sql_table sql = {
 	 * starts while the queue is paused (admin.h) */
 	[Q_CLAIM] = "UPDATE jobs SET state = ?2, worker_pid = ?3, started_ms = "
 	    "?4, attempt = attempt + 1, error = NULL, phase = NULL, host = ?5, "
-	    "lease_ms = ?4 + ?6 WHERE NOT EXISTS (SELECT 1 FROM hosts WHERE "
-	    "name = ?5 AND draining = 1) AND id = "
-	    "(SELECT id FROM "
+	    "lease_ms = CAST(?4 AS BIGINT) + ?6 WHERE NOT EXISTS (SELECT 1 FROM "
+	    "hosts WHERE name = ?5 AND draining = 1) AND id = (SELECT id FROM "
 	    "jobs q WHERE " FROM " AND (kind = 'build' OR NOT EXISTS (SELECT 1 "
 	    "FROM jobs r WHERE r.state = ?2 AND r.kind = 'deploy' AND r.repo = "
 	    "q.repo AND r.env = q.env)) AND NOT EXISTS (SELECT 1 FROM settings "
 	    "WHERE key = 'paused') AND NOT EXISTS (SELECT 1 FROM job_needs n "
 	    "WHERE n.job_id = q.id AND instr(?7, ',' || n.label || ',') = 0) "
-	    "ORDER BY id LIMIT 1) RETURNING id",
+	    "ORDER BY id LIMIT 1 /*pg: FOR UPDATE SKIP LOCKED*/) RETURNING id",
 	/* a write only to make a relaxed claim durable (see store_claim) */
 	[Q_CLAIM_SYNC] = "UPDATE jobs SET worker_pid = worker_pid WHERE id = ?1",
 	[Q_JOB_GET] = "SELECT " JOB_COLS " FROM jobs WHERE id = ?1",
@@ -140,7 +139,7 @@ static sql_table sql = {
 	    "kind, env, tag, source_job, forced_by, rollback_to, coalesce("
 	    "retry_of, id), ?3, ?2, variables FROM jobs WHERE id = ?1 AND "
 	    "state NOT IN ("
-	    SQ(N_QUEUED) ", " SQ(N_RUNNING) ")",
+	    SQ(N_QUEUED) ", " SQ(N_RUNNING) ") RETURNING id",
 	[Q_REC_PGIDS] = "SELECT s.pgid FROM stages s JOIN jobs j ON j.id = "
 	    "s.job_id WHERE j." OWNED("?1", "?2") " AND s.state = "
 	    SQ(N_RUNNING) " AND s.pgid IS NOT NULL",
@@ -175,7 +174,7 @@ static sql_table sql = {
 	[Q_OF_REF] = "SELECT " JOB_COLS " FROM jobs WHERE repo = ?1 AND ref = "
 	    "?2 AND id < ?3 ORDER BY id DESC LIMIT ?4",
 	[Q_OF_REPO] = "SELECT " JOB_COLS " FROM jobs WHERE repo = ?1 AND id < "
-	    "?3 AND ?2 IS NULL ORDER BY id DESC LIMIT ?4",
+	    "?3 AND CAST(?2 AS TEXT) IS NULL ORDER BY id DESC LIMIT ?4",
 	[Q_OF_COMMIT] = "SELECT " JOB_COLS " FROM jobs WHERE repo = ?1 AND "
 	    "commit_id = ?2 ORDER BY id",
 	[Q_BRANCHES] = "SELECT ref, max(id) FROM jobs WHERE repo = ?1 AND kind = "
@@ -196,7 +195,7 @@ int job_move(struct store *s, int q, sql_table table, enum job_state from,
     enum job_state to, const struct arg *a, size_t n, int *changed)
 {
 	struct arg all[16];
-	sqlite3_stmt *st;
+	struct stmt *st;
 	int error;
 
 	if (changed)
@@ -213,8 +212,12 @@ int job_move(struct store *s, int q, sql_table table, enum job_state from,
 		all[i + 2] = a[i];
 	if (!(st = stmt_bound(s, q, table, all, n + 2)))
 		return -1;
-	if ((error = exec_stmt(s, st, "change a job's state")) == 0 && changed)
-		*changed = sqlite3_changes(s->db);
+	if ((error = exec_stmt(s, st, "change a job's state")) == 0) {
+		if (changed)
+			*changed = changes(s);
+		if (to == JOB_QUEUED && changes(s) > 0)
+			queued(s);
+	}
 	return error;
 }
 
@@ -227,18 +230,20 @@ int store_enqueue(struct store *s, const struct push *p, size_t n,
 	if ((error = begin_durable(s)) < 0)
 		return error;
 	for (size_t i = 0; i < n; i++) {
-		if ((error = run(s, Q_ENQ_INSERT, sql, "enqueue",
+		int64_t id = 0;
+		if ((error = run_id(s, Q_ENQ_INSERT, sql, "enqueue", &id,
 		    ARGS(arg_text(p[i].repo), arg_text(p[i].ref),
 		    arg_text(p[i].old), arg_text(p[i].new), arg_int(now),
 		    arg_text(p[i].env), arg_text(p[i].tag),
 		    arg_text(p[i].variables && *p[i].variables ?
 		    p[i].variables : NULL), arg_text(p[i].requested_by)))) < 0)
 			goto out;
-		out[i].duplicate = sqlite3_changes(s->db) == 0;
-		out[i].id = out[i].duplicate ? first_id(s, Q_ENQ_FIND, sql,
+		out[i].duplicate = id == 0;
+		if (id)
+			queued(s);
+		out[i].id = id ? id : first_id(s, Q_ENQ_FIND, sql,
 		    ARGS(arg_text(p[i].repo), arg_text(p[i].ref),
-		    arg_text(p[i].old), arg_text(p[i].new))) :
-		    sqlite3_last_insert_rowid(s->db);
+		    arg_text(p[i].old), arg_text(p[i].new)));
 	}
 	error = commit(s);
 out:
@@ -247,27 +252,27 @@ out:
 	return error;
 }
 
-static struct job *job_from_row(sqlite3_stmt *st)
+static struct job *job_from_row(struct stmt *st)
 {
 	struct job *j = xcalloc(1, sizeof(*j));
-	const char *kind = (const char *)sqlite3_column_text(st, 15);
+	const char *kind = col_str(st, 15);
 
-	j->id = sqlite3_column_int64(st, 0);
+	j->id = col_int64(st, 0);
 	j->repo = col_text(st, 1);
 	j->ref = col_text(st, 2);
 	j->old = col_text(st, 3);
 	j->commit = col_text(st, 4);
 	j->state = (enum job_state)job_state_parse(
-	    (const char *)sqlite3_column_text(st, 5));
+	    col_str(st, 5));
 	j->error = col_text(st, 6);
 	j->subject = col_text(st, 7);
-	j->attempt = sqlite3_column_int(st, 8);
-	j->cancel = sqlite3_column_int(st, 9);
-	j->worker_pid = (pid_t)sqlite3_column_int64(st, 10);
-	j->retry_of = sqlite3_column_int64(st, 11);
-	j->created_ms = sqlite3_column_int64(st, 12);
-	j->started_ms = sqlite3_column_int64(st, 13);
-	j->finished_ms = sqlite3_column_int64(st, 14);
+	j->attempt = col_int(st, 8);
+	j->cancel = col_int(st, 9);
+	j->worker_pid = (pid_t)col_int64(st, 10);
+	j->retry_of = col_int64(st, 11);
+	j->created_ms = col_int64(st, 12);
+	j->started_ms = col_int64(st, 13);
+	j->finished_ms = col_int64(st, 14);
 	j->kind = kind && !strcmp(kind, "deploy") ? KIND_DEPLOY : KIND_BUILD;
 	j->env = col_text(st, 16);
 	j->tag = col_text(st, 17);
@@ -276,38 +281,38 @@ static struct job *job_from_row(sqlite3_stmt *st)
 	j->release_dir = col_text(st, 20);
 	j->notes = col_text(st, 21);
 	j->figures = col_text(st, 22);
-	j->source_job = sqlite3_column_int64(st, 23);
-	j->rollback_to = sqlite3_column_int64(st, 24);
-	j->previous = sqlite3_column_int64(st, 25);
+	j->source_job = col_int64(st, 23);
+	j->rollback_to = col_int64(st, 24);
+	j->previous = col_int64(st, 25);
 	j->requested_by = col_text(st, 26);
 	j->phase = col_text(st, 27);
-	j->phase_ms = sqlite3_column_int64(st, 28);
+	j->phase_ms = col_int64(st, 28);
 	j->variables = col_text(st, 29);
 	j->host = col_text(st, 30);
-	j->lease_ms = sqlite3_column_int64(st, 31);
+	j->lease_ms = col_int64(st, 31);
 	j->needs = col_text(st, 32);
 	return j;
 }
 
-static void add_stage(sqlite3_stmt *st, struct job *j)
+static void add_stage(struct stmt *st, struct job *j)
 {
 	struct stage_rec *r;
 
 	j->stages = xrealloc(j->stages, (j->nstages + 1) * sizeof(*j->stages));
 	r = &j->stages[j->nstages++];
-	r->idx = sqlite3_column_int(st, 0);
+	r->idx = col_int(st, 0);
 	r->name = col_text(st, 1);
 	r->state = (enum step_state)step_state_parse(
-	    (const char *)sqlite3_column_text(st, 2));
-	r->exit_code = sqlite3_column_type(st, 3) == SQLITE_NULL ? -1 :
-	    sqlite3_column_int(st, 3);
+	    col_str(st, 2));
+	r->exit_code = col_null(st, 3) ? -1 :
+	    col_int(st, 3);
 	r->error = col_text(st, 4);
 	r->log_path = col_text(st, 5);
-	r->started_ms = sqlite3_column_int64(st, 6);
-	r->finished_ms = sqlite3_column_int64(st, 7);
+	r->started_ms = col_int64(st, 6);
+	r->finished_ms = col_int64(st, 7);
 }
 
-static void add_artifact(sqlite3_stmt *st, struct job *j)
+static void add_artifact(struct stmt *st, struct job *j)
 {
 	struct artifact_rec *a;
 
@@ -315,38 +320,38 @@ static void add_artifact(sqlite3_stmt *st, struct job *j)
 	    sizeof(*j->artifacts));
 	a = &j->artifacts[j->nartifacts++];
 	a->path = col_text(st, 0);
-	a->size = sqlite3_column_int64(st, 1);
+	a->size = col_int64(st, 1);
 	a->sha256 = col_text(st, 2);
-	a->files = sqlite3_column_int64(st, 3);
+	a->files = col_int64(st, 3);
 }
 
-static void add_check(sqlite3_stmt *st, struct job *j)
+static void add_check(struct stmt *st, struct job *j)
 {
 	struct check_rec *c;
 
 	j->checks = xrealloc(j->checks, (j->nchecks + 1) * sizeof(*j->checks));
 	c = &j->checks[j->nchecks++];
 	c->name = col_text(st, 0);
-	c->status = sqlite3_column_int(st, 1);
-	c->latency_ms = sqlite3_column_int64(st, 2);
-	c->ok = sqlite3_column_int(st, 3);
+	c->status = col_int(st, 1);
+	c->latency_ms = col_int64(st, 2);
+	c->ok = col_int(st, 3);
 	c->error = col_text(st, 4);
-	c->at_ms = sqlite3_column_int64(st, 5);
+	c->at_ms = col_int64(st, 5);
 }
 
 /* Hand each row of `q` for job `j` to `add`. */
 static int each_row(struct store *s, enum q q, struct job *j,
-    void (*add)(sqlite3_stmt *, struct job *), const char *what)
+    void (*add)(struct stmt *, struct job *), const char *what)
 {
-	sqlite3_stmt *st = stmt_bound(s, q, sql, ARGS(arg_int(j->id)));
+	struct stmt *st = stmt_bound(s, q, sql, ARGS(arg_int(j->id)));
 	int rc;
 
 	if (!st)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	while ((rc = step(st)) == STEP_ROW)
 		add(st, j);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? 0 : db_error(s, what);
+	reset(st);
+	return rc == STEP_DONE ? 0 : db_error(s, what);
 }
 
 static int load_details(struct store *s, struct job *j)
@@ -363,20 +368,20 @@ static int load_details(struct store *s, struct job *j)
 
 int store_job_get(struct store *s, int64_t id, struct job **out)
 {
-	sqlite3_stmt *st = stmt_bound(s, Q_JOB_GET, sql, ARGS(arg_int(id)));
+	struct stmt *st = stmt_bound(s, Q_JOB_GET, sql, ARGS(arg_int(id)));
 	struct job *j = NULL;
 	int rc, error;
 
 	*out = NULL;
 	if (!st)
 		return -1;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
+	rc = step(st);
+	if (rc == STEP_ROW)
 		j = job_from_row(st);
-	sqlite3_reset(st);
-	if (rc == SQLITE_DONE)
+	reset(st);
+	if (rc == STEP_DONE)
 		return error_set(ERR_NOTFOUND, "no job #%lld", (long long)id);
-	if (rc != SQLITE_ROW)
+	if (rc != STEP_ROW)
 		return db_error(s, "read job");
 	if ((error = load_details(s, j)) < 0) {
 		job_free(j);
@@ -386,19 +391,19 @@ int store_job_get(struct store *s, int64_t id, struct job **out)
 	return 0;
 }
 
-static int list_query(struct store *s, sqlite3_stmt *st, struct job ***v,
+static int list_query(struct store *s, struct stmt *st, struct job ***v,
     size_t *n)
 {
 	int rc;
 
 	if (!st)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = step(st)) == STEP_ROW) {
 		*v = xrealloc(*v, (*n + 1) * sizeof(**v));
 		(*v)[(*n)++] = job_from_row(st);
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE)
+	reset(st);
+	if (rc != STEP_DONE)
 		return db_error(s, "list jobs");
 	return 0;
 }
@@ -463,7 +468,7 @@ static int claim(struct store *s, pid_t worker, const char *host,
     const char *labels_key, int64_t lease_ms, int supersede,
     struct job **out)
 {
-	sqlite3_stmt *st;
+	struct stmt *st;
 	struct arg a[7];
 	int64_t id = 0;
 	int rc, error;
@@ -488,13 +493,13 @@ static int claim(struct store *s, pid_t worker, const char *host,
 		error = -1;
 		goto out;
 	}
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		id = sqlite3_column_int64(st, 0);
-	while (rc == SQLITE_ROW)
-		rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
+	rc = step(st);
+	if (rc == STEP_ROW)
+		id = col_int64(st, 0);
+	while (rc == STEP_ROW)
+		rc = step(st);
+	reset(st);
+	if (rc != STEP_DONE) {
 		error = db_error(s, "claim");
 		goto out;
 	}
@@ -582,7 +587,7 @@ int64_t store_queued(struct store *s)
 int store_unnamed_superseded(struct store *s, const char *repo,
     const char *ref, int64_t before, int64_t **ids, size_t *n)
 {
-	sqlite3_stmt *st = stmt_bound(s, Q_UNNAMED, sql, ARGS(arg_text(repo),
+	struct stmt *st = stmt_bound(s, Q_UNNAMED, sql, ARGS(arg_text(repo),
 	    arg_text(ref), arg_int(before)));
 
 	*ids = NULL;
@@ -640,15 +645,15 @@ int store_stage_end(struct store *s, int64_t id, int idx,
 
 int store_stage_count(struct store *s, int64_t id, int *n)
 {
-	sqlite3_stmt *st = stmt_bound(s, Q_STAGE_COUNT, sql, ARGS(arg_int(id)));
+	struct stmt *st = stmt_bound(s, Q_STAGE_COUNT, sql, ARGS(arg_int(id)));
 	int rc;
 
 	if (!st)
 		return -1;
-	rc = sqlite3_step(st);
-	*n = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 0 : db_error(s, "count stages");
+	rc = step(st);
+	*n = rc == STEP_ROW ? col_int(st, 0) : 0;
+	reset(st);
+	return rc == STEP_ROW ? 0 : db_error(s, "count stages");
 }
 
 int store_stage_add(struct store *s, int64_t id, int idx, const char *name,
@@ -725,7 +730,7 @@ int store_cancel_requested(struct store *s, int64_t id)
 	return first_id(s, Q_CANCEL_GET, sql, ARGS(arg_int(id))) != 0;
 }
 
-static int pid_query(struct store *s, sqlite3_stmt *st, pid_t **out,
+static int pid_query(struct store *s, struct stmt *st, pid_t **out,
     size_t *n)
 {
 	int64_t *ids;
@@ -766,10 +771,10 @@ int store_retry(struct store *s, int64_t id, const char *by,
 		    job_state_name(j->state));
 		goto out;
 	}
-	if ((error = run(s, Q_RETRY, sql, "retry", ARGS(arg_int(id),
-	    arg_int(now_ms()), arg_text(by)))) < 0)
+	if ((error = run_id(s, Q_RETRY, sql, "retry", new_id, ARGS(
+	    arg_int(id), arg_int(now_ms()), arg_text(by)))) < 0)
 		goto out;
-	*new_id = sqlite3_last_insert_rowid(s->db);
+	queued(s);
 	error = commit(s);
 out:
 	if (error < 0)
@@ -783,7 +788,7 @@ int store_recover(struct store *s, pid_t worker, const char *host,
 {
 	int64_t *deploys = NULL, now = now_ms();
 	size_t ndeploys = 0;
-	sqlite3_stmt *st;
+	struct stmt *st;
 	int error;
 
 	*pgids = NULL;
@@ -838,7 +843,7 @@ int store_jobs_of(struct store *s, const char *repo, const char *ref,
 int store_branches(struct store *s, const char *repo, char ***refs,
     int64_t **last, size_t *n)
 {
-	sqlite3_stmt *st = stmt_bound(s, Q_BRANCHES, sql, ARGS(arg_text(repo)));
+	struct stmt *st = stmt_bound(s, Q_BRANCHES, sql, ARGS(arg_text(repo)));
 	int rc;
 
 	*refs = NULL;
@@ -846,15 +851,15 @@ int store_branches(struct store *s, const char *repo, char ***refs,
 	*n = 0;
 	if (!st)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = step(st)) == STEP_ROW) {
 		*refs = xrealloc(*refs, (*n + 1) * sizeof(**refs));
 		*last = xrealloc(*last, (*n + 1) * sizeof(**last));
 		(*refs)[*n] = col_text(st, 0);
-		(*last)[*n] = sqlite3_column_int64(st, 1);
+		(*last)[*n] = col_int64(st, 1);
 		(*n)++;
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
+	reset(st);
+	if (rc != STEP_DONE) {
 		strv_free_n(*refs, *n);
 		free(*last);
 		*refs = NULL;

@@ -64,21 +64,21 @@ static sql_table sql = {
  */
 int outbox_job_ended(struct store *s, int64_t id)
 {
-	sqlite3_stmt *st = stmt_bound(s, Q_EVENT_JOB, sql, ARGS(arg_int(id)));
+	struct stmt *st = stmt_bound(s, Q_EVENT_JOB, sql, ARGS(arg_int(id)));
 	const char *kind = NULL;
 	char tags[96] = "";
 	int rc;
 
 	if (!st)
 		return -1;
-	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
-		sqlite3_reset(st);
-		return rc == SQLITE_DONE ? 0 : db_error(s, "read job for event");
+	if ((rc = step(st)) != STEP_ROW) {
+		reset(st);
+		return rc == STEP_DONE ? 0 : db_error(s, "read job for event");
 	}
-	const char *k = (const char *)sqlite3_column_text(st, 0);
-	int state = job_state_parse((const char *)sqlite3_column_text(st, 1));
-	const char *env = (const char *)sqlite3_column_text(st, 2);
-	int before = job_state_parse((const char *)sqlite3_column_text(st, 3));
+	const char *k = col_str(st, 0);
+	int state = job_state_parse(col_str(st, 1));
+	const char *env = col_str(st, 2);
+	int before = job_state_parse(col_str(st, 3));
 	int prod = env && !strcmp(env, "production");
 
 	if (!strcmp(k, "build")) {
@@ -104,7 +104,7 @@ int outbox_job_ended(struct store *s, int64_t id)
 		snprintf(tags, sizeof(tags), "%sdeploy_failed%s",
 		    rb ? "rolled_back " : "", prod ? " production_failed" : "");
 	}
-	sqlite3_reset(st);	/* the texts above are not used past here */
+	reset(st);	/* the texts above are not used past here */
 	if (!kind)
 		return 0;
 	return run(s, Q_EVENT_INS, sql, "record event", ARGS(arg_int(id),
@@ -114,7 +114,7 @@ int outbox_job_ended(struct store *s, int64_t id)
 int store_events_unrouted(struct store *s, int limit, struct event **out,
     size_t *n)
 {
-	sqlite3_stmt *st = stmt_bound(s, Q_EVENTS_UNROUTED, sql,
+	struct stmt *st = stmt_bound(s, Q_EVENTS_UNROUTED, sql,
 	    ARGS(arg_int(limit)));
 	int rc;
 
@@ -122,18 +122,18 @@ int store_events_unrouted(struct store *s, int limit, struct event **out,
 	*n = 0;
 	if (!st)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = step(st)) == STEP_ROW) {
 		struct event *e;
 		*out = xrealloc(*out, (*n + 1) * sizeof(**out));
 		e = &(*out)[(*n)++];
-		e->id = sqlite3_column_int64(st, 0);
-		e->job_id = sqlite3_column_int64(st, 1);
+		e->id = col_int64(st, 0);
+		e->job_id = col_int64(st, 1);
 		e->kind = col_text(st, 2);
 		e->tags = col_text(st, 3);
-		e->created_ms = sqlite3_column_int64(st, 4);
+		e->created_ms = col_int64(st, 4);
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
+	reset(st);
+	if (rc != STEP_DONE) {
 		events_free(*out, *n);
 		*out = NULL;
 		*n = 0;
@@ -189,13 +189,13 @@ int store_events_drop(struct store *s)
 	return error;
 }
 
-static struct notification *notif_from_row(sqlite3_stmt *st)
+static struct notification *notif_from_row(struct stmt *st)
 {
 	struct notification *x = xcalloc(1, sizeof(*x));
 
-	x->id = sqlite3_column_int64(st, 0);
-	x->event_id = sqlite3_column_int64(st, 1);
-	x->job_id = sqlite3_column_int64(st, 2);
+	x->id = col_int64(st, 0);
+	x->event_id = col_int64(st, 1);
+	x->job_id = col_int64(st, 2);
 	x->target = col_text(st, 3);
 	x->service = col_text(st, 4);
 	x->event = col_text(st, 5);
@@ -203,17 +203,17 @@ static struct notification *notif_from_row(sqlite3_stmt *st)
 	x->dedup = col_text(st, 7);
 	x->body = col_text(st, 8);
 	x->state = (enum notif_state)notif_state_parse(
-	    (const char *)sqlite3_column_text(st, 9));
+	    col_str(st, 9));
 	x->error = col_text(st, 10);
-	x->attempts = sqlite3_column_int(st, 11);
-	x->status = sqlite3_column_int(st, 12);
-	x->next_ms = sqlite3_column_int64(st, 13);
-	x->created_ms = sqlite3_column_int64(st, 14);
-	x->done_ms = sqlite3_column_int64(st, 15);
+	x->attempts = col_int(st, 11);
+	x->status = col_int(st, 12);
+	x->next_ms = col_int64(st, 13);
+	x->created_ms = col_int64(st, 14);
+	x->done_ms = col_int64(st, 15);
 	return x;
 }
 
-static int notif_list(struct store *s, sqlite3_stmt *st,
+static int notif_list(struct store *s, struct stmt *st,
     struct notification ***out, size_t *n)
 {
 	int rc;
@@ -222,12 +222,12 @@ static int notif_list(struct store *s, sqlite3_stmt *st,
 	*n = 0;
 	if (!st)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = step(st)) == STEP_ROW) {
 		*out = xrealloc(*out, (*n + 1) * sizeof(**out));
 		(*out)[(*n)++] = notif_from_row(st);
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
+	reset(st);
+	if (rc != STEP_DONE) {
 		notifs_free(*out, *n);
 		*out = NULL;
 		*n = 0;
@@ -284,30 +284,30 @@ int store_notifs_open(struct store *s, int limit, struct notification ***out,
 
 int store_notif_count(struct store *s, enum notif_state state, int64_t *out)
 {
-	sqlite3_stmt *st = stmt_bound(s, Q_NOTIF_COUNT, sql,
+	struct stmt *st = stmt_bound(s, Q_NOTIF_COUNT, sql,
 	    ARGS(arg_text(notif_state_name(state))));
 	int rc;
 
 	if (!st)
 		return -1;
-	rc = sqlite3_step(st);
-	*out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? 0 : db_error(s, "count");
+	rc = step(st);
+	*out = rc == STEP_ROW ? col_int64(st, 0) : 0;
+	reset(st);
+	return rc == STEP_ROW ? 0 : db_error(s, "count");
 }
 
 char *store_notif_last_action(struct store *s, const char *target,
     const char *dedup)
 {
-	sqlite3_stmt *st = stmt_bound(s, Q_NOTIF_LAST_ACTION, sql,
+	struct stmt *st = stmt_bound(s, Q_NOTIF_LAST_ACTION, sql,
 	    ARGS(arg_text(target), arg_text(dedup)));
 	char *action = NULL;
 
 	if (!st)
 		return NULL;
-	if (sqlite3_step(st) == SQLITE_ROW)
+	if (step(st) == STEP_ROW)
 		action = col_text(st, 0);
-	sqlite3_reset(st);
+	reset(st);
 	return action;
 }
 

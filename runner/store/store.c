@@ -1,6 +1,7 @@
 /*
- * SQLite behind the store interface: the connection. One connection per
- * process, WAL, synchronous=FULL (a commit is on disk before it returns:
+ * The store's connection: SQLite in the home by default, PostgreSQL
+ * (pg.c) when runner.yml names one. SQLite: one connection per process,
+ * WAL, synchronous=FULL (a commit is on disk before it returns:
  * the hook's enqueue must survive a power cut the moment the push is
  * accepted), prepared statements kept for the life of the connection,
  * typed bindings, and a schema version with forward migrations. What is
@@ -8,12 +9,14 @@
  */
 #include "store.h"
 #include "store_int.h"
+#include "config.h"
 #include "util.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 enum q { Q_BEGIN = BASE_STORE, Q_COMMIT, Q_ROLLBACK, Q_SYNC_FULL,
@@ -192,9 +195,11 @@ const char *store_migration(int version)
 
 int db_error(struct store *s, const char *what)
 {
-	int code = sqlite3_errcode(s->db);
-	int error = -1;
+	int code, error = -1;
 
+	if (s->pg)
+		return pg_error(s, what);
+	code = sqlite3_errcode(s->db);
 	if (code == SQLITE_FULL)
 		error = ERR_NOSPACE;
 	else if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
@@ -203,88 +208,201 @@ int db_error(struct store *s, const char *what)
 	    sqlite3_errmsg(s->db));
 }
 
-sqlite3_stmt *stmt(struct store *s, int q, sql_table table)
+static void clear_values(struct stmt *st)
 {
-	sqlite3_stmt *st = s->stmts[q];
-
-	if (!st) {
-		if (sqlite3_prepare_v3(s->db, table[q], -1,
-		    SQLITE_PREPARE_PERSISTENT, &s->stmts[q], NULL) != SQLITE_OK) {
-			db_error(s, "prepare");
-			return NULL;
-		}
-		return s->stmts[q];
+	for (int i = 0; st->vals && i < st->nparams; i++) {
+		free(st->vals[i]);
+		st->vals[i] = NULL;
 	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return st;
 }
 
-sqlite3_stmt *stmt_bound(struct store *s, int q, sql_table table,
+void reset(struct stmt *st)
+{
+	if (st->lite) {
+		sqlite3_reset(st->lite);
+		return;
+	}
+	pg_reset(st);
+}
+
+static void stmt_free(struct stmt *st)
+{
+	if (!st)
+		return;
+	reset(st);
+	sqlite3_finalize(st->lite);
+	clear_values(st);
+	free(st->vals);
+	free(st->text);
+	free(st->pgsql);
+	free(st);
+}
+
+struct stmt *stmt(struct store *s, int q, sql_table table)
+{
+	struct stmt *st = s->stmts[q];
+
+	if (st) {
+		reset(st);
+		if (st->lite)
+			sqlite3_clear_bindings(st->lite);
+		clear_values(st);
+		return st;
+	}
+	st = xcalloc(1, sizeof(*st));
+	st->s = s;
+	st->q = q;
+	if (s->pg) {
+		if (pg_prepare(s, st, table[q]) < 0) {
+			stmt_free(st);
+			return NULL;
+		}
+	} else if (sqlite3_prepare_v3(s->db, table[q], -1,
+	    SQLITE_PREPARE_PERSISTENT, &st->lite, NULL) != SQLITE_OK) {
+		db_error(s, "prepare");
+		stmt_free(st);
+		return NULL;
+	} else {
+		st->readonly = sqlite3_stmt_readonly(st->lite);
+		st->nparams = sqlite3_bind_parameter_count(st->lite);
+	}
+	return s->stmts[q] = st;
+}
+
+struct stmt *stmt_bound(struct store *s, int q, sql_table table,
     const struct arg *a, size_t n)
 {
-	sqlite3_stmt *st = stmt(s, q, table);
+	struct stmt *st = stmt(s, q, table);
 
 	if (!st)
 		return NULL;
-	if ((size_t)sqlite3_bind_parameter_count(st) != n) {
+	if ((size_t)st->nparams != n) {
 		error_set(-1, "store '%s': statement %d takes %d arguments, "
-		    "given %zu", s->path, q, sqlite3_bind_parameter_count(st), n);
+		    "given %zu", s->path, q, st->nparams, n);
 		return NULL;
 	}
 	for (size_t i = 0; i < n; i++) {
 		int at = (int)i + 1;
-		if (a[i].type == ARG_INT)
-			sqlite3_bind_int64(st, at, a[i].i);
+		if (!st->lite)
+			st->vals[i] = a[i].type == ARG_INT ?
+			    xasprintf("%lld", (long long)a[i].i) :
+			    a[i].type == ARG_TEXT ? xstrdup(a[i].t) : NULL;
+		else if (a[i].type == ARG_INT)
+			sqlite3_bind_int64(st->lite, at, a[i].i);
 		else if (a[i].type == ARG_TEXT)
-			sqlite3_bind_text(st, at, a[i].t, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(st->lite, at, a[i].t, -1,
+			    SQLITE_TRANSIENT);
 		else
-			sqlite3_bind_null(st, at);
+			sqlite3_bind_null(st->lite, at);
 	}
 	return st;
 }
 
+int step(struct stmt *st)
+{
+	int rc;
+
+	if (!st->lite)
+		return pg_step(st);
+	rc = sqlite3_step(st->lite);
+	return rc == SQLITE_ROW ? STEP_ROW : rc == SQLITE_DONE ? STEP_DONE : -1;
+}
+
+int64_t col_int64(struct stmt *st, int i)
+{
+	const char *v;
+
+	if (st->lite)
+		return sqlite3_column_int64(st->lite, i);
+	if (!(v = pg_value(st, i)))
+		return 0;
+	/* a comparison is a boolean there, a number here */
+	if (*v == 't' || *v == 'f')
+		return *v == 't';
+	return strtoll(v, NULL, 10);
+}
+
+int col_int(struct stmt *st, int i)
+{
+	return (int)col_int64(st, i);
+}
+
+const char *col_str(struct stmt *st, int i)
+{
+	if (st->lite)
+		return (const char *)sqlite3_column_text(st->lite, i);
+	return pg_value(st, i);
+}
+
+char *col_text(struct stmt *st, int i)
+{
+	const char *t = col_str(st, i);
+
+	return t ? xstrdup(t) : NULL;
+}
+
+int col_null(struct stmt *st, int i)
+{
+	if (st->lite)
+		return sqlite3_column_type(st->lite, i) == SQLITE_NULL;
+	return pg_value(st, i) == NULL;
+}
+
+int col_count(struct stmt *st)
+{
+	if (st->lite)
+		return sqlite3_column_count(st->lite);
+	return pg_nfields(st);
+}
+
+int changes(struct store *s)
+{
+	return s->pg ? s->pg_changes : sqlite3_changes(s->db);
+}
+
+static int in_transaction(struct store *s)
+{
+	return s->pg ? pg_in_transaction(s) : !sqlite3_get_autocommit(s->db);
+}
+
 /* Run a statement that returns no rows. */
-static int exec_stmt_raw(struct store *s, sqlite3_stmt *st,
+static int exec_stmt_raw(struct store *s, struct stmt *st,
     const char *what)
 {
 	int rc;
 
 	if (!st)
 		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	while ((rc = step(st)) == STEP_ROW)
 		;
-	if (rc != SQLITE_DONE) {
+	if (rc != STEP_DONE) {
 		int error = db_error(s, what);
-		sqlite3_reset(st);
+		reset(st);
 		return error;
 	}
-	sqlite3_reset(st);
+	reset(st);
 	return 0;
 }
 
 static int begin_fenced(struct store *s);
 
 /* Statements of this file (transactions, pragmas) are never fenced. */
-static int own_stmt(const struct store *s, const sqlite3_stmt *st)
+static int own_stmt(const struct store *s, const struct stmt *st)
 {
-	for (int q = BASE_STORE; q < BASE_JOBS; q++)
-		if (s->stmts[q] == st)
-			return 1;
-	return 0;
+	return st->q < BASE_JOBS && s->stmts[st->q] == st;
 }
 
-int exec_stmt(struct store *s, sqlite3_stmt *st, const char *what)
+int exec_stmt(struct store *s, struct stmt *st, const char *what)
 {
 	int error;
 
 	/* on a fenced connection a write outside a transaction gets one
 	 * of its own, which checks the lease first */
-	if (!st || !s->fence_job || !sqlite3_get_autocommit(s->db) ||
-	    sqlite3_stmt_readonly(st) || own_stmt(s, st))
+	if (!st || !s->fence_job || in_transaction(s) || st->readonly ||
+	    own_stmt(s, st))
 		return exec_stmt_raw(s, st, what);
 	if ((error = begin_fenced(s)) < 0) {
-		sqlite3_reset(st);
+		reset(st);
 		return error;
 	}
 	if ((error = exec_stmt_raw(s, st, what)) < 0) {
@@ -297,44 +415,66 @@ int exec_stmt(struct store *s, sqlite3_stmt *st, const char *what)
 int run(struct store *s, int q, sql_table table, const char *what,
     const struct arg *a, size_t n)
 {
-	sqlite3_stmt *st = stmt_bound(s, q, table, a, n);
+	struct stmt *st = stmt_bound(s, q, table, a, n);
 
 	return st ? exec_stmt(s, st, what) : -1;
+}
+
+int run_id(struct store *s, int q, sql_table table, const char *what,
+    int64_t *id, const struct arg *a, size_t n)
+{
+	struct stmt *st = stmt_bound(s, q, table, a, n);
+	int rc;
+
+	*id = 0;
+	if (!st)
+		return -1;
+	while ((rc = step(st)) == STEP_ROW)
+		if (!*id)
+			*id = col_int64(st, 0);
+	if (rc != STEP_DONE) {
+		rc = db_error(s, what);
+		reset(st);
+		return rc;
+	}
+	reset(st);
+	return 0;
 }
 
 int64_t first_id(struct store *s, int q, sql_table table,
     const struct arg *a, size_t n)
 {
-	sqlite3_stmt *st = stmt_bound(s, q, table, a, n);
+	struct stmt *st = stmt_bound(s, q, table, a, n);
 	int64_t id = 0;
 
 	if (!st)
 		return 0;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		id = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
+	if (step(st) == STEP_ROW)
+		id = col_int64(st, 0);
+	reset(st);
 	return id;
 }
 
 /* The first column of every row of `st` (bound by the caller). */
-int ids_of(struct store *s, sqlite3_stmt *st, int64_t **out,
-    size_t *n)
+int ids_of(struct store *s, struct stmt *st, int64_t **out, size_t *n)
 {
 	int rc;
 
 	*out = NULL;
 	*n = 0;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = step(st)) == STEP_ROW) {
 		*out = xrealloc(*out, (*n + 1) * sizeof(**out));
-		(*out)[(*n)++] = sqlite3_column_int64(st, 0);
+		(*out)[(*n)++] = col_int64(st, 0);
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
+	if (rc != STEP_DONE) {
 		free(*out);
 		*out = NULL;
 		*n = 0;
-		return db_error(s, "read ids");
+		rc = db_error(s, "read ids");
+		reset(st);
+		return rc;
 	}
+	reset(st);
 	return 0;
 }
 
@@ -342,33 +482,49 @@ int ids_of(struct store *s, sqlite3_stmt *st, int64_t **out,
  * transaction just begun: no one can take it away before it commits. */
 static int fence_check(struct store *s)
 {
-	sqlite3_stmt *st = stmt_bound(s, Q_FENCE, sql, ARGS(
+	struct stmt *st = stmt_bound(s, Q_FENCE, sql, ARGS(
 	    arg_int(s->fence_job), arg_int(s->fence_attempt),
 	    arg_int(s->fence_worker), arg_text(s->fence_host)));
 	int rc;
 
 	if (!st)
 		return -1;
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
+	rc = step(st);
+	if (rc < 0)
+		rc = db_error(s, "lease");
+	reset(st);
+	if (rc == STEP_ROW)
 		return 0;
-	if (rc != SQLITE_DONE)
-		return db_error(s, "lease");
+	if (rc < 0)
+		return rc;
 	return error_set(ERR_LEASE, "job #%lld: this worker no longer holds "
 	    "it (its lease ended: the job went back to the queue or was "
 	    "interrupted); nothing more of it is recorded here",
 	    (long long)s->fence_job);
 }
 
+/*
+ * PostgreSQL: a write transaction takes one lock of the whole store
+ * first, as SQLite's BEGIN IMMEDIATE does, so that the code above it
+ * reads and writes as it does on SQLite; claims that race pass each other
+ * by (FOR UPDATE SKIP LOCKED) before they reach it.
+ */
+#define PG_WRITE_LOCK "SELECT pg_advisory_xact_lock(7346298)"
+
 static int begin_fenced(struct store *s)
 {
-	int error = exec_stmt_raw(s, stmt(s, Q_BEGIN, sql), "begin");
+	int error;
 
+	if (s->pg) {
+		if ((error = pg_exec(s, "BEGIN", "begin")) == 0 &&
+		    (error = pg_exec(s, PG_WRITE_LOCK, "begin")) < 0)
+			pg_exec(s, "ROLLBACK", "rollback");
+	} else
+		error = exec_stmt_raw(s, stmt(s, Q_BEGIN, sql), "begin");
 	if (error < 0 || !s->fence_job)
 		return error;
 	if ((error = fence_check(s)) < 0)
-		exec_stmt_raw(s, stmt(s, Q_ROLLBACK, sql), "rollback");
+		rollback(s);
 	return error;
 }
 
@@ -391,7 +547,8 @@ void store_fence(struct store *s, int64_t job, int attempt, pid_t worker,
  * A transaction that must be on disk when it commits (an enqueue, a claim,
  * the end of a job or deployment). On a relaxed connection it switches to
  * synchronous=FULL for this commit; as the WAL is written in order, that
- * commit also makes every relaxed one before it durable.
+ * commit also makes every relaxed one before it durable. (PostgreSQL:
+ * synchronous_commit, which has the same effect.)
  */
 int begin_durable(struct store *s)
 {
@@ -408,7 +565,13 @@ static void relax_again(struct store *s)
 
 int commit(struct store *s)
 {
-	int error = exec_stmt(s, stmt(s, Q_COMMIT, sql), "commit");
+	int error = 0;
+
+	if (s->pg && s->queued && pg_in_transaction(s))
+		error = pg_exec(s, "NOTIFY " PG_QUEUE_CHANNEL, "notify");
+	s->queued = 0;
+	if (error == 0)
+		error = exec_stmt(s, stmt(s, Q_COMMIT, sql), "commit");
 
 	relax_again(s);
 	return error;
@@ -416,7 +579,8 @@ int commit(struct store *s)
 
 void rollback(struct store *s)
 {
-	if (!sqlite3_get_autocommit(s->db))
+	s->queued = 0;
+	if (in_transaction(s))
 		exec_stmt(s, stmt(s, Q_ROLLBACK, sql), "rollback");
 	relax_again(s);
 }
@@ -431,6 +595,12 @@ int exec_sql(struct store *s, const char *text, const char *what)
 {
 	char *msg = NULL;
 
+	if (s->pg) {
+		char *t = pg_sql(text);
+		int error = pg_exec(s, t, what);
+		free(t);
+		return error;
+	}
 	if (sqlite3_exec(s->db, text, NULL, NULL, &msg) != SQLITE_OK) {
 		int error = error_set(sqlite3_errcode(s->db) == SQLITE_FULL ?
 		    ERR_NOSPACE : sqlite3_errcode(s->db) == SQLITE_BUSY ?
@@ -444,52 +614,62 @@ int exec_sql(struct store *s, const char *text, const char *what)
 
 #define MIGRATIONS ((int)(sizeof(migrations) / sizeof(*migrations)))
 
-/* The store's schema version (PRAGMA user_version); 0 when unknown. */
+/* SQLite keeps the version in the file's header (PRAGMA user_version),
+ * PostgreSQL in a table of its own. */
+static const char *const version_sql[2] = {
+	"PRAGMA user_version",
+	"SELECT version FROM runner_schema",
+};
+
+/* The store's schema version; 0 when unknown. */
 static int schema_version(struct store *s)
 {
-	sqlite3_stmt *st;
+	struct stmt st = { .s = s };
 	int v = 0;
 
-	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st,
+	if (s->pg)
+		return (int)pg_scalar(s, version_sql[1]);
+	if (sqlite3_prepare_v2(s->db, version_sql[0], -1, &st.lite,
 	    NULL) != SQLITE_OK)
 		return 0;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
+	if (step(&st) == STEP_ROW)
+		v = col_int(&st, 0);
+	sqlite3_finalize(st.lite);
 	return v;
+}
+
+static int set_version(struct store *s, int v)
+{
+	char text[80];
+
+	snprintf(text, sizeof(text), s->pg ? "UPDATE runner_schema SET "
+	    "version = %d" : "PRAGMA user_version = %d", v);
+	return exec_sql(s, text, "migrate");
 }
 
 static int migrate(struct store *s)
 {
 	const int latest = MIGRATIONS;
-	sqlite3_stmt *st;
-	int version = 0, error;
+	int version, error;
 
 	if ((error = begin(s)) < 0)
 		return error;
-	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st,
-	    NULL) != SQLITE_OK) {
-		error = db_error(s, "read schema version");
+	if (s->pg && (error = pg_exec(s, "CREATE TABLE IF NOT EXISTS "
+	    "runner_schema (version INTEGER NOT NULL); INSERT INTO "
+	    "runner_schema SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM "
+	    "runner_schema)", "migrate")) < 0)
 		goto out;
-	}
-	if (sqlite3_step(st) == SQLITE_ROW)
-		version = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
+	version = schema_version(s);
 	if (version > latest) {
 		error = error_set(ERR_INVALID, "store '%s' has schema version %d, "
 		    "newer than this runner knows (%d): upgrade the runner",
 		    s->path, version, latest);
 		goto out;
 	}
-	for (int v = version; v < latest; v++) {
-		char pragma[64];
-		if ((error = exec_sql(s, migrations[v], "migrate")) < 0)
+	for (int v = version; v < latest; v++)
+		if ((error = exec_sql(s, migrations[v], "migrate")) < 0 ||
+		    (error = set_version(s, v + 1)) < 0)
 			goto out;
-		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d",
-		    v + 1);
-		if ((error = exec_sql(s, pragma, "migrate")) < 0)
-			goto out;
-	}
 	error = commit(s);
 out:
 	if (error < 0)
@@ -514,41 +694,121 @@ static int truncate_wal(void *arg, sqlite3 *db, const char *name, int frames)
 
 void store_wal_limit(struct store *s, int pages)
 {
-	sqlite3_wal_hook(s->db, truncate_wal, (void *)(intptr_t)pages);
+	if (s->db)
+		sqlite3_wal_hook(s->db, truncate_wal, (void *)(intptr_t)pages);
 }
 
-int store_open(const char *home, enum store_mode mode, struct store **out)
+static int64_t file_size(const char *path)
 {
-	struct store *s = xcalloc(1, sizeof(*s));
+	struct stat st;
+	return stat(path, &st) == 0 ? (int64_t)st.st_blocks * 512 : 0;
+}
+
+int store_compact(struct store *s, int64_t *freed)
+{
+	char *wal;
+	int64_t before;
+	struct stmt st = { .s = s };
+	int mode = 2, error = 0;
+
+	*freed = 0;
+	if (s->pg)
+		return 0;
+	wal = xasprintf("%s-wal", s->path);
+	before = file_size(s->path) + file_size(wal);
+	if (sqlite3_prepare_v2(s->db, "PRAGMA auto_vacuum", -1, &st.lite,
+	    NULL) == SQLITE_OK && step(&st) == STEP_ROW)
+		mode = col_int(&st, 0);
+	sqlite3_finalize(st.lite);
+	/* an older store is turned to incremental vacuum first, once */
+	if (mode != 2)
+		error = exec_sql(s, "PRAGMA auto_vacuum = INCREMENTAL; VACUUM",
+		    "turn on incremental vacuum");
+	else
+		error = exec_sql(s, "PRAGMA incremental_vacuum",
+		    "give freed pages back");
+	if (error == 0)
+		sqlite3_wal_checkpoint_v2(s->db, NULL,
+		    SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	int64_t after = file_size(s->path) + file_size(wal);
+	if (before > after)
+		*freed = before - after;
+	free(wal);
+	return error;
+}
+
+int64_t store_size(struct store *s)
+{
+	char *wal;
+	int64_t n = 0;
+
+	if (s->pg)
+		return pg_scalar(s, "SELECT pg_database_size("
+		    "current_database())");
+	wal = xasprintf("%s-wal", s->path);
+	n = file_size(s->path) + file_size(wal);
+	free(wal);
+	return n;
+}
+
+static int open_sqlite(struct store *s, const char *home,
+    enum store_mode mode)
+{
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
 	    SQLITE_OPEN_EXRESCODE;
-	int error, version;
 
-	*out = NULL;
 	s->path = xasprintf("%s/%s", home, STORE_FILE);
 	if (mode == STORE_CREATE)
 		flags |= SQLITE_OPEN_CREATE;
-	if (sqlite3_open_v2(s->path, &s->db, flags, NULL) != SQLITE_OK) {
-		error = error_set(ERR_NOTFOUND, "cannot open store '%s': %s%s",
+	if (sqlite3_open_v2(s->path, &s->db, flags, NULL) != SQLITE_OK)
+		return error_set(ERR_NOTFOUND, "cannot open store '%s': %s%s",
 		    s->path, s->db ? sqlite3_errmsg(s->db) : "out of memory",
 		    mode == STORE_OPEN ? " (run 'runner init' first)" : "");
-		goto fail;
-	}
 	store_busy_timeout(s, 10000);
 	if (mode == STORE_ENQUEUE) {
 		int on = 1;
 		sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 		sqlite3_file_control(s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &on);
 	}
-	if ((error = exec_sql(s, "PRAGMA synchronous = FULL;"
-	    "PRAGMA foreign_keys = ON", "configure")) < 0)
+	return exec_sql(s, "PRAGMA synchronous = FULL;"
+	    "PRAGMA foreign_keys = ON", "configure");
+}
+
+int store_url(const char *home, char **url)
+{
+	const char *env = getenv(STORE_ENV);
+
+	if (env && *env) {
+		if (!config_store_url_valid(env))
+			return error_set(ERR_INVALID, "%s='%s': not a "
+			    "postgresql:// URL", STORE_ENV, env);
+		*url = xstrdup(env);
+		return 0;
+	}
+	return config_store_url(home, url);
+}
+
+int store_open(const char *home, enum store_mode mode, struct store **out)
+{
+	struct store *s = xcalloc(1, sizeof(*s));
+	char *url = NULL;
+	int error, version;
+
+	*out = NULL;
+	if ((error = store_url(home, &url)) < 0)
+		goto fail;
+	if (url) {
+		if ((error = pg_open(s, url)) < 0)
+			goto fail;
+		store_busy_timeout(s, 10000);
+	} else if ((error = open_sqlite(s, home, mode)) < 0)
 		goto fail;
 	if (mode == STORE_CREATE) {
 		/* space freed by `runner gc` goes back to the file system
 		 * (settable only before the first table) */
-		if ((error = exec_sql(s, "PRAGMA auto_vacuum = INCREMENTAL;"
-		    "PRAGMA journal_mode = WAL",
-		    "enable WAL")) < 0 || (error = migrate(s)) < 0)
+		if ((!s->pg && (error = exec_sql(s, "PRAGMA auto_vacuum = "
+		    "INCREMENTAL; PRAGMA journal_mode = WAL",
+		    "enable WAL")) < 0) || (error = migrate(s)) < 0)
 			goto fail;
 	} else if ((version = schema_version(s)) > MIGRATIONS) {
 		error = error_set(ERR_INVALID, "store '%s' has schema version %d, "
@@ -564,9 +824,11 @@ int store_open(const char *home, enum store_mode mode, struct store **out)
 		    error_last());
 		goto fail;
 	}
+	free(url);
 	*out = s;
 	return 0;
 fail:
+	free(url);
 	store_close(s);
 	return error;
 }
@@ -599,7 +861,10 @@ static int on_busy(void *arg, int tries)
 void store_busy_timeout(struct store *s, int ms)
 {
 	s->busy_ms = ms;
-	sqlite3_busy_handler(s->db, on_busy, s);
+	if (s->pg)
+		pg_wait_limit(s, ms);
+	else
+		sqlite3_busy_handler(s->db, on_busy, s);
 }
 
 void store_close(struct store *s)
@@ -607,30 +872,50 @@ void store_close(struct store *s)
 	if (!s)
 		return;
 	for (int i = 0; i < STMT_SLOTS; i++)
-		sqlite3_finalize(s->stmts[i]);
+		stmt_free(s->stmts[i]);
+	if (s->pg)
+		pg_close(s);
 	sqlite3_close(s->db);
 	free(s->fence_host);
 	free(s->path);
+	free(s->pg_err);
 	free(s);
 }
-
-void bind_text(sqlite3_stmt *st, int i, const char *v)
-{
-	if (v)
-		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(st, i);
-}
-
-char *col_text(sqlite3_stmt *st, int i)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-
-	return t ? xstrdup((const char *)t) : NULL;
-}
-
 
 int store_schema_version(struct store *s)
 {
 	return schema_version(s);
+}
+
+void queued(struct store *s)
+{
+	if (!s->pg)
+		return;
+	if (in_transaction(s))
+		s->queued = 1;
+	else
+		pg_exec(s, "NOTIFY " PG_QUEUE_CHANNEL, "notify");
+}
+
+int store_listen(struct store *s)
+{
+	if (!s->pg)
+		return error_set(ERR_NOTFOUND, "store '%s': SQLite tells no one",
+		    s->path);
+	return pg_listen(s);
+}
+
+int store_heard(struct store *s)
+{
+	return s->pg ? pg_heard(s) : 0;
+}
+
+int store_is_sqlite(const struct store *s)
+{
+	return s->db != NULL;
+}
+
+const char *store_location(const struct store *s)
+{
+	return s->path;
 }

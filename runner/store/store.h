@@ -9,6 +9,10 @@
 #define RUNNER_STORE_H
 
 #define STORE_FILE "runner.db"
+/* A postgresql:// URL here wins over runner.yml's `store:` (a build
+ * host's `runner worker --store URL` sets it for the processes it
+ * starts). */
+#define STORE_ENV "RUNNER_STORE"
 
 struct store;
 
@@ -24,7 +28,10 @@ enum store_mode { STORE_OPEN, STORE_CREATE, STORE_ENQUEUE };
  * pages after a commit (for a connection that is alone). */
 void store_wal_limit(struct store *s, int pages);
 
-/* Open HOME/runner.db as `mode` says. */
+/* The store of HOME: *url is its PostgreSQL URL (STORE_ENV, else
+ * runner.yml's `store:`), or NULL for SQLite's HOME/runner.db. */
+int store_url(const char *home, char **url);
+/* Open the store of HOME as `mode` says. */
 int store_open(const char *home, enum store_mode mode, struct store **out);
 void store_close(struct store *s);
 /* How long a write waits for another writer (default 10 s). */
@@ -47,5 +54,17 @@ int store_migrations(void);
 const char *store_migration(int version);
 /* The schema version of the open store. */
 int store_schema_version(struct store *s);
+/*
+ * Be told when a job is queued, by any host: a descriptor to poll for
+ * input, then store_heard() (1: something was queued; 0: nothing; < 0:
+ * the connection broke, open it again). SQLite has no such thing: -1,
+ * ERR_NOTFOUND, and the daemon looks at the store's files instead.
+ */
+int store_listen(struct store *s);
+int store_heard(struct store *s);
+/* Is it the SQLite file in the home (not PostgreSQL)? */
+int store_is_sqlite(const struct store *s);
+/* Where it is: the file, or the URL without its password. */
+const char *store_location(const struct store *s);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include "state.h"
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 #include <sys/types.h>
 #include <stddef.h>
@@ -29,9 +30,37 @@ enum stmt_base {
 };
 typedef const char *const sql_table[STMT_SLOTS];
 
+/*
+ * A statement of one engine. SQLite's is its own prepared statement;
+ * PostgreSQL's is prepared once on the server (named "qN") and run with
+ * the bound values when first stepped, its rows then read from the
+ * result.
+ */
+struct stmt {
+	struct store *s;
+	int q;
+	int readonly;		/* a SELECT: never fenced */
+	sqlite3_stmt *lite;
+	int nparams;
+	char *text;		/* PostgreSQL: its SQL, when it cannot be
+				 * prepared (BEGIN, SET) and runs as text */
+	char *pgsql;		/* or its SQL, prepared as "qN" */
+	int prepared;		/* on this connection (lost with it) */
+	char **vals;		/* PostgreSQL: the bound values, as text */
+	PGresult *res;
+	int row, nrows, ran;
+};
+
 struct store {
-	sqlite3 *db;
-	char *path;
+	sqlite3 *db;		/* one of these two */
+	PGconn *pg;
+	char *path;		/* for messages: the file, or the URL without
+				 * its password */
+	char *pg_err;		/* PostgreSQL's last error, and its SQLSTATE */
+	char pg_state[6];
+	int pg_changes;
+	int queued;		/* this transaction queued a job */
+	int pg_resetting;	/* connecting again after a broken link */
 	int relaxed;		/* synchronous=NORMAL between durable commits */
 	int busy_ms;		/* how long a write waits for another writer */
 	/* the job this connection's process holds (store_fence): every
@@ -40,7 +69,7 @@ struct store {
 	int fence_attempt;
 	pid_t fence_worker;
 	char *fence_host;
-	sqlite3_stmt *stmts[STMT_SLOTS];
+	struct stmt *stmts[STMT_SLOTS];
 };
 
 /*
@@ -80,22 +109,47 @@ static inline struct arg arg_count(int64_t v)	/* negative: NULL */
 int db_error(struct store *s, const char *what);
 /* Statement `q` of `sql`, prepared once, reset and unbound; NULL (with
  * the error set) if it cannot be prepared. */
-sqlite3_stmt *stmt(struct store *s, int q, sql_table sql);
+struct stmt *stmt(struct store *s, int q, sql_table sql);
 /* stmt() with `a` bound; NULL on a count that differs. */
-sqlite3_stmt *stmt_bound(struct store *s, int q, sql_table sql,
+struct stmt *stmt_bound(struct store *s, int q, sql_table sql,
     const struct arg *a, size_t n);
+/* The next row of a statement: STEP_ROW, STEP_DONE, or -1 on an error
+ * that db_error() then reports. */
+enum { STEP_DONE = 0, STEP_ROW = 1 };
+int step(struct stmt *st);
+/* Ready the statement to run again; its bindings stay. */
+void reset(struct stmt *st);
+/* A column of the current row: as a number (NULL: 0; PostgreSQL's
+ * booleans: 1 and 0), as text the statement owns (NULL: NULL), as text
+ * the caller frees, and whether it is NULL. */
+int64_t col_int64(struct stmt *st, int i);
+int col_int(struct stmt *st, int i);
+const char *col_str(struct stmt *st, int i);
+char *col_text(struct stmt *st, int i);
+int col_null(struct stmt *st, int i);
+int col_count(struct stmt *st);
+/* How many rows the last statement that ran changed. */
+int changes(struct store *s);
 /* Run a bound statement that returns no rows. */
-int exec_stmt(struct store *s, sqlite3_stmt *st, const char *what);
+int exec_stmt(struct store *s, struct stmt *st, const char *what);
 /* Bind and run statement `q` (no rows). */
 int run(struct store *s, int q, sql_table sql, const char *what,
     const struct arg *a, size_t n);
+/* Bind and run statement `q` (INSERT ... RETURNING id): *id is the id
+ * of its first row, or 0 when it made none. */
+int run_id(struct store *s, int q, sql_table sql, const char *what,
+    int64_t *id, const struct arg *a, size_t n);
 /* The first column of the first row of `q`, or 0. */
 int64_t first_id(struct store *s, int q, sql_table sql, const struct arg *a,
     size_t n);
 /* The first column of every row of a bound statement. */
-int ids_of(struct store *s, sqlite3_stmt *st, int64_t **out, size_t *n);
+int ids_of(struct store *s, struct stmt *st, int64_t **out, size_t *n);
 /* Run SQL text (several statements) once. */
 int exec_sql(struct store *s, const char *text, const char *what);
+
+/* A job was queued: the hosts that listen are told when the transaction
+ * commits (at once outside one). */
+void queued(struct store *s);
 
 /* Transactions: begin_durable() for one that must be on disk when it
  * commits, on a relaxed connection too (store_relax in store.h). */
@@ -104,9 +158,34 @@ int begin_durable(struct store *s);
 int commit(struct store *s);
 void rollback(struct store *s);
 
-/* A column as a string the caller frees, or NULL. */
-char *col_text(sqlite3_stmt *st, int i);
-void bind_text(sqlite3_stmt *st, int i, const char *v);
+/* Give the space that deletions freed back to the file system; the
+ * bytes it gave (SQLite; PostgreSQL's own vacuum does this there). */
+int store_compact(struct store *s, int64_t *freed);
+/* Bytes the store takes: the file and its WAL, or the database. */
+int64_t store_size(struct store *s);
+
+/* The PostgreSQL engine (pg.c): the same calls for a connection whose
+ * `pg` is set. */
+int pg_open(struct store *s, const char *url);
+void pg_close(struct store *s);
+int pg_prepare(struct store *s, struct stmt *st, const char *sql);
+int pg_step(struct stmt *st);
+int pg_exec(struct store *s, const char *text, const char *what);
+int pg_error(struct store *s, const char *what);
+int pg_in_transaction(struct store *s);
+#define PG_QUEUE_CHANNEL "runner_queue"
+int pg_listen(struct store *s);
+/* A write waits `ms` for a lock, and a statement whose request the
+ * server has not acknowledged fails after `ms` (a cut link). */
+void pg_wait_limit(struct store *s, int ms);
+int pg_heard(struct store *s);
+void pg_reset(struct stmt *st);
+const char *pg_value(struct stmt *st, int i);
+int pg_nfields(struct stmt *st);
+/* The first column of the first row of `sql`, as a number; 0 if none. */
+int64_t pg_scalar(struct store *s, const char *sql);
+/* SQL of the store in PostgreSQL's dialect: a string the caller frees */
+char *pg_sql(const char *sqlite);
 
 /*
  * Move jobs from state `from` to `to` with UPDATE `q`, whose ?1 is `from`

@@ -5,7 +5,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "hook.h"
@@ -125,9 +128,49 @@ static void test_config_errors(void **state)
 		    "missing closing parenthesis" },
 		{ "supersede: maybe\n", "runner.yml:1:12: 'supersede' must be "
 		    "true or false" },
+		{ "store: mysql://db/runner\n", "runner.yml:1:8: 'store' must "
+		    "be a postgresql:// URL (like postgresql://runner@db.example/"
+		    "runner), or unset for SQLite in the home" },
 	};
 	(void)state;
 	config_errors(cases, sizeof(cases) / sizeof(*cases));
+}
+
+/* The store's URL, read alone: a mistake elsewhere does not hide it, a
+ * file of comments or none means SQLite, a bad one names its place, and
+ * a changed file is read again. */
+static void test_store_url(void **state)
+{
+	char home[] = "/tmp/runner-url-XXXXXX";
+	char *path, *url = NULL;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(home));
+	path = xasprintf("%s/runner.yml", home);
+	assert_int_equal(config_store_url(home, &url), 0);
+	assert_null(url);
+	f = fopen(path, "w");
+	fputs("# nothing but comments\n", f);
+	fclose(f);
+	assert_int_equal(config_store_url(home, &url), 0);
+	assert_null(url);
+	f = fopen(path, "w");
+	fputs("workerz: 2\nstore: 'postgresql://runner@db/ci'\n", f);
+	fclose(f);
+	assert_int_equal(config_store_url(home, &url), 0);
+	assert_string_equal(url, "postgresql://runner@db/ci");
+	free(url);
+	f = fopen(path, "w");
+	fputs("workers: 2\nstore: [postgresql://db]\n", f);
+	fclose(f);
+	assert_int_equal(config_store_url(home, &url), ERR_INVALID);
+	assert_null(url);
+	assert_non_null(strstr(error_last(), "runner.yml:2:8: 'store' must "
+	    "be a postgresql:// URL"));
+	unlink(path);
+	rmdir(home);
+	free(path);
 }
 
 static void test_config_notify(void **state)
@@ -210,6 +253,7 @@ int main(void)
 		cmocka_unit_test(test_parse_no_newline),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_config_errors),
+		cmocka_unit_test(test_store_url),
 		cmocka_unit_test(test_config_notify),
 		cmocka_unit_test(test_config_notify_errors),
 	};

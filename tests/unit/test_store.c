@@ -1,4 +1,8 @@
-/* Unit tests of store.c on a real SQLite file in a temporary home. */
+/*
+ * Unit tests of the store on a real SQLite file in a temporary home, or,
+ * given "pg", on a real PostgreSQL server (tests/helpers/pg.sh run): a
+ * schema of its own for each test, named by the home's runner.yml.
+ */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -34,12 +38,39 @@ struct fx {
 #define JOB(name) ((enum job_state)job_state_parse(name))
 #define STEP(name) ((enum step_state)step_state_parse(name))
 
+static const char *pg_helper;	/* pg.sh, when the tests are on PostgreSQL */
+
+/* runner.yml naming a schema of its own on the test's server. */
+static int use_postgresql(const char *home)
+{
+	char *cmd = xasprintf("bash '%s' schema \"$RUNNER_TEST_PG\"",
+	    pg_helper);
+	char *path = xasprintf("%s/runner.yml", home);
+	char url[4096];
+	FILE *p = popen(cmd, "r"), *f;
+	int ok = p && fgets(url, sizeof(url), p) != NULL;
+
+	if (p && pclose(p) != 0)
+		ok = 0;
+	if (ok && (f = fopen(path, "w"))) {
+		url[strcspn(url, "\n")] = '\0';
+		fprintf(f, "store: '%s'\n", url);
+		ok = fclose(f) == 0;
+	} else
+		ok = 0;
+	free(cmd);
+	free(path);
+	return ok ? 0 : -1;
+}
+
 static int setup(void **state)
 {
 	struct fx *fx = xcalloc(1, sizeof(*fx));
 
 	strcpy(fx->home, "/tmp/runner-store-XXXXXX");
 	if (!mkdtemp(fx->home))
+		return -1;
+	if (pg_helper && use_postgresql(fx->home) < 0)
 		return -1;
 	if (store_open(fx->home, STORE_CREATE, &fx->s) < 0)
 		return -1;
@@ -64,7 +95,11 @@ static int64_t push(struct store *s, const char *ref, const char *old,
 	    NULL };
 	struct enqueued e;
 
-	assert_int_equal(store_enqueue(s, &p, 1, &e), 0);
+	int rc = store_enqueue(s, &p, 1, &e);
+
+	if (rc < 0)
+		fprintf(stderr, "%s\n", error_last());
+	assert_int_equal(rc, 0);
 	if (dup)
 		*dup = e.duplicate;
 	return e.id;
@@ -702,8 +737,12 @@ static void test_outbox(void **state)
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
-int main(void)
+int main(int argc, char **argv)
 {
+	/* what SQLite alone has: its file's own version */
+	const struct CMUnitTest lite_only[] = {
+		T(test_old_store_upgraded),
+	};
 	const struct CMUnitTest tests[] = {
 		T(test_enqueue_dedup),
 		T(test_claim_order_and_supersede),
@@ -716,10 +755,21 @@ int main(void)
 		T(test_events_of_builds),
 		T(test_events_of_deploys),
 		T(test_deploys_move_forward),
-		T(test_old_store_upgraded),
 		T(test_leases),
 		T(test_outbox),
 		cmocka_unit_test(test_open_missing),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+
+	if (argc > 2 && !strcmp(argv[2], "pg")) {
+		if (!getenv("RUNNER_TEST_PG")) {
+			fprintf(stderr, "RUNNER_TEST_PG is not set: run this "
+			    "through tests/helpers/pg.sh run\n");
+			return 1;
+		}
+		pg_helper = argv[1];
+		return cmocka_run_group_tests_name("postgresql", tests, NULL,
+		    NULL);
+	}
+	return cmocka_run_group_tests_name("sqlite", tests, NULL, NULL) |
+	    cmocka_run_group_tests_name("sqlite_only", lite_only, NULL, NULL);
 }

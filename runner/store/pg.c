@@ -1,0 +1,519 @@
+/*
+ * PostgreSQL behind the store interface (store_int.h): runner.yml's
+ * `store: postgresql://...`, shared by the build hosts. The statements
+ * are the store's own, written for SQLite; pg_sql() turns each into
+ * PostgreSQL's dialect once, when it is prepared on the server.
+ */
+#include "store.h"
+#include "store_int.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <dlfcn.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * libpq is loaded when a PostgreSQL store is first opened, not linked:
+ * it brings two dozen shared libraries (TLS, Kerberos, LDAP) whose
+ * loading would cost every process, the hook inside `git push` first,
+ * about ten milliseconds, with SQLite as much as with PostgreSQL.
+ */
+#define PQ_CALLS(X) X(PQconnectdbParams) X(PQstatus) X(PQerrorMessage) \
+	X(PQsetNoticeProcessor) X(PQfinish) X(PQreset) X(PQexec) \
+	X(PQresultStatus) X(PQresultErrorMessage) X(PQresultErrorField) \
+	X(PQclear) X(PQprepare) X(PQdescribePrepared) X(PQnparams) \
+	X(PQexecPrepared) X(PQcmdTuples) X(PQntuples) X(PQnfields) \
+	X(PQgetvalue) X(PQgetisnull) X(PQtransactionStatus) X(PQcmdStatus) \
+	X(PQsocket) X(PQconsumeInput) X(PQnotifies) X(PQfreemem)
+#define PQ_POINTER(f) __typeof__(f) *f;
+static struct { PQ_CALLS(PQ_POINTER) } pq;
+#define PQ_LOAD(f) if (!(pq.f = (__typeof__(pq.f))dlsym(lib, #f))) \
+	missing = #f;
+static const char *pq_error;
+
+static void load_pq(void)
+{
+	void *lib = dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
+	const char *missing = NULL;
+
+	if (!lib) {
+		pq_error = xstrdup(dlerror());
+		return;
+	}
+	PQ_CALLS(PQ_LOAD)
+	if (missing)
+		pq_error = xasprintf("libpq.so.5 has no %s", missing);
+}
+
+/* The calls below go through the pointers loaded. */
+#define PQconnectdbParams pq.PQconnectdbParams
+#define PQstatus pq.PQstatus
+#define PQerrorMessage pq.PQerrorMessage
+#define PQsetNoticeProcessor pq.PQsetNoticeProcessor
+#define PQfinish pq.PQfinish
+#define PQreset pq.PQreset
+#define PQexec pq.PQexec
+#define PQresultStatus pq.PQresultStatus
+#define PQresultErrorMessage pq.PQresultErrorMessage
+#define PQresultErrorField pq.PQresultErrorField
+#define PQclear pq.PQclear
+#define PQprepare pq.PQprepare
+#define PQdescribePrepared pq.PQdescribePrepared
+#define PQnparams pq.PQnparams
+#define PQexecPrepared pq.PQexecPrepared
+#define PQcmdTuples pq.PQcmdTuples
+#define PQntuples pq.PQntuples
+#define PQnfields pq.PQnfields
+#define PQgetvalue pq.PQgetvalue
+#define PQgetisnull pq.PQgetisnull
+#define PQtransactionStatus pq.PQtransactionStatus
+#define PQcmdStatus pq.PQcmdStatus
+#define PQsocket pq.PQsocket
+#define PQconsumeInput pq.PQconsumeInput
+#define PQnotifies pq.PQnotifies
+#define PQfreemem pq.PQfreemem
+
+/* The URL without its password, for messages. */
+static char *redact(const char *url)
+{
+	const char *scheme = strstr(url, "://");
+	const char *at, *colon;
+
+	if (!scheme)
+		return xstrdup(url);
+	scheme += 3;
+	at = strchr(scheme, '@');
+	colon = strchr(scheme, ':');
+	if (!at || !colon || colon > at)
+		return xstrdup(url);
+	return xasprintf("%.*s:***%s", (int)(colon - url), url, at);
+}
+
+static void quiet(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+int pg_exec(struct store *s, const char *text, const char *what);
+
+/* The session's settings, again after a reconnection. */
+static int configure(struct store *s)
+{
+	char set[128];
+
+	snprintf(set, sizeof(set), "SET client_min_messages = warning; "
+	    "SET lock_timeout = %d; SET synchronous_commit = %s",
+	    s->busy_ms > 0 ? s->busy_ms : 10000, s->relaxed ? "off" : "on");
+	return pg_exec(s, set, "configure");
+}
+
+int pg_open(struct store *s, const char *url)
+{
+	/* the URL's own settings come after, and win. A link that goes
+	 * down (no reset, no answer) fails the connection within about 10 s
+	 * instead of never: unsent data after tcp_user_timeout, a silent
+	 * peer after the keepalives */
+	const char *const keys[] = { "connect_timeout", "application_name",
+		"keepalives_idle", "keepalives_interval", "keepalives_count",
+		"tcp_user_timeout", "dbname", NULL };
+	const char *const vals[] = { "10", "runner", "5", "2", "2", "10000",
+		url, NULL };
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	s->path = redact(url);
+	pthread_once(&once, load_pq);
+	if (pq_error)
+		return error_set(ERR_NOTFOUND, "cannot open store '%s': "
+		    "PostgreSQL's client library cannot be loaded (%s): "
+		    "install Debian's libpq5", s->path, pq_error);
+	s->pg = PQconnectdbParams(keys, vals, 1);
+	if (!s->pg)
+		return error_set(ERR_NOSPACE, "store '%s': out of memory",
+		    s->path);
+	if (PQstatus(s->pg) != CONNECTION_OK) {
+		char *msg = xstrdup(PQerrorMessage(s->pg));
+		int error;
+		msg[strcspn(msg, "\n")] = '\0';
+		error = error_set(ERR_NOTFOUND, "cannot open store '%s': %s",
+		    s->path, msg);
+		free(msg);
+		return error;
+	}
+	/* CREATE ... IF NOT EXISTS and the like say so on stderr */
+	PQsetNoticeProcessor(s->pg, quiet, NULL);
+	return configure(s);
+}
+
+void pg_close(struct store *s)
+{
+	PQfinish(s->pg);
+	s->pg = NULL;
+}
+
+static void keep_error(struct store *s, const PGresult *r)
+{
+	const char *msg = r ? PQresultErrorMessage(r) : "";
+	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+
+	if (!*msg)
+		msg = PQerrorMessage(s->pg);
+	free(s->pg_err);
+	s->pg_err = xstrdup(msg && *msg ? msg : "unknown error");
+	s->pg_err[strcspn(s->pg_err, "\n")] = '\0';
+	snprintf(s->pg_state, sizeof(s->pg_state), "%s", state ? state : "");
+}
+
+/*
+ * The connection broke (the server restarted, the link went down): the
+ * statement under way failed, and with it a transaction that was open;
+ * the next statement opens the connection again (here), with the
+ * statements prepared anew. Not at once: a thread that must give a job
+ * up in time (the heartbeat) would wait for the connection instead.
+ */
+static void lost(struct store *s)
+{
+	if (PQstatus(s->pg) == CONNECTION_OK || s->pg_resetting)
+		return;
+	s->pg_resetting = 1;
+	PQreset(s->pg);
+	for (int q = 0; q < STMT_SLOTS; q++)
+		if (s->stmts[q] && !s->stmts[q]->text)
+			s->stmts[q]->prepared = 0;
+	if (PQstatus(s->pg) == CONNECTION_OK)
+		configure(s);
+	s->pg_resetting = 0;
+}
+
+int pg_error(struct store *s, const char *what)
+{
+	int error = -1;
+	char *msg;
+
+	if (!s->pg_err)
+		keep_error(s, NULL);
+	if (!strcmp(s->pg_state, "53100"))		/* disk_full */
+		error = ERR_NOSPACE;
+	else if (!strcmp(s->pg_state, "55P03") ||	/* lock_not_available */
+	    !strcmp(s->pg_state, "40001") ||	/* serialization_failure */
+	    !strcmp(s->pg_state, "40P01") ||	/* deadlock_detected */
+	    PQstatus(s->pg) != CONNECTION_OK)
+		error = ERR_BUSY;
+	msg = xstrdup(s->pg_err);
+	error = error_set(error, "store '%s': %s: %s", s->path, what, msg);
+	free(msg);
+	return error;
+}
+
+/* A connection that broke is opened again; -1 if it cannot be. */
+static int ready(struct store *s)
+{
+	if (PQstatus(s->pg) == CONNECTION_OK || s->pg_resetting)
+		return 0;
+	lost(s);
+	if (PQstatus(s->pg) == CONNECTION_OK)
+		return 0;
+	keep_error(s, NULL);
+	return -1;
+}
+
+int pg_exec(struct store *s, const char *text, const char *what)
+{
+	PGresult *r;
+	ExecStatusType rs;
+
+	if (ready(s) < 0)
+		return pg_error(s, what);
+	r = PQexec(s->pg, text);
+	rs = PQresultStatus(r);
+
+	if (rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK) {
+		PQclear(r);
+		return 0;
+	}
+	keep_error(s, r);
+	PQclear(r);
+	return pg_error(s, what);
+}
+
+void pg_wait_limit(struct store *s, int ms)
+{
+	char set[64];
+	int fd = PQsocket(s->pg);
+	unsigned int user_ms = (unsigned int)ms;
+
+	snprintf(set, sizeof(set), "SET lock_timeout = %d", ms);
+	pg_exec(s, set, "lock timeout");
+	/* TCP only (a unix socket refuses it, harmlessly) */
+	if (fd >= 0)
+		setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_ms,
+		    sizeof(user_ms));
+}
+
+int pg_in_transaction(struct store *s)
+{
+	PGTransactionStatusType t = PQtransactionStatus(s->pg);
+
+	return t == PQTRANS_INTRANS || t == PQTRANS_INERROR ||
+	    t == PQTRANS_ACTIVE;
+}
+
+/* Statements that PostgreSQL cannot prepare run as text. */
+static int unpreparable(const char *t)
+{
+	static const char *const verbs[] = { "BEGIN", "COMMIT", "ROLLBACK",
+		"SET ", NULL };
+
+	for (int i = 0; verbs[i]; i++)
+		if (!strncmp(t, verbs[i], strlen(verbs[i])))
+			return 1;
+	return 0;
+}
+
+static int prepare(struct stmt *st)
+{
+	struct store *s = st->s;
+	char name[16];
+	PGresult *r;
+
+	snprintf(name, sizeof(name), "q%d", st->q);
+	r = PQprepare(s->pg, name, st->pgsql, 0, NULL);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		keep_error(s, r);
+		PQclear(r);
+		return pg_error(s, "prepare");
+	}
+	PQclear(r);
+	r = PQdescribePrepared(s->pg, name);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		keep_error(s, r);
+		PQclear(r);
+		return pg_error(s, "prepare");
+	}
+	if (!st->vals) {
+		st->nparams = PQnparams(r);
+		st->vals = xcalloc(st->nparams ? st->nparams : 1,
+		    sizeof(*st->vals));
+	}
+	PQclear(r);
+	st->prepared = 1;
+	return 0;
+}
+
+int pg_prepare(struct store *s, struct stmt *st, const char *sql)
+{
+	char *t = pg_sql(sql);
+
+	st->readonly = !strncmp(t, "SELECT", 6);
+	if (unpreparable(t)) {
+		st->text = t;
+		return 0;
+	}
+	st->pgsql = t;
+	(void)s;
+	return prepare(st);
+}
+
+int pg_step(struct stmt *st)
+{
+	struct store *s = st->s;
+
+	if (!st->ran) {
+		char name[16];
+		ExecStatusType rs;
+
+		if (ready(s) < 0 ||
+		    (!st->text && !st->prepared && prepare(st) < 0))
+			return -1;
+		snprintf(name, sizeof(name), "q%d", st->q);
+		if (st->res)
+			PQclear(st->res);
+		st->res = st->text ? PQexec(s->pg, st->text) :
+		    PQexecPrepared(s->pg, name, st->nparams,
+		    (const char *const *)st->vals, NULL, NULL, 0);
+		rs = PQresultStatus(st->res);
+		if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK) {
+			keep_error(s, st->res);
+			PQclear(st->res);
+			st->res = NULL;
+			return -1;
+		}
+		free(s->pg_err);
+		s->pg_err = NULL;
+		/* as SQLite counts them: rows that the last INSERT, UPDATE
+		 * or DELETE changed */
+		const char *tag = PQcmdStatus(st->res);
+		if (*tag && strchr("IUD", *tag))
+			s->pg_changes = atoi(PQcmdTuples(st->res));
+		st->nrows = rs == PGRES_TUPLES_OK ? PQntuples(st->res) : 0;
+		st->row = 0;
+		st->ran = 1;
+	}
+	if (st->row >= st->nrows)
+		return STEP_DONE;
+	st->row++;
+	return STEP_ROW;
+}
+
+/*
+ * Wake-ups: a transaction that queued a job says so on the channel
+ * (delivered when it commits); a supervisor listens, on a connection of
+ * its own, and wakes its workers.
+ */
+int pg_listen(struct store *s)
+{
+	int error = pg_exec(s, "LISTEN " PG_QUEUE_CHANNEL, "listen");
+
+	return error < 0 ? error : PQsocket(s->pg);
+}
+
+int pg_heard(struct store *s)
+{
+	PGnotify *n;
+	int heard = 0;
+
+	if (!PQconsumeInput(s->pg) || PQstatus(s->pg) != CONNECTION_OK) {
+		keep_error(s, NULL);
+		return pg_error(s, "listen");
+	}
+	while ((n = PQnotifies(s->pg))) {
+		heard = 1;
+		PQfreemem(n);
+	}
+	return heard;
+}
+
+void pg_reset(struct stmt *st)
+{
+	if (st->res)
+		PQclear(st->res);
+	st->res = NULL;
+	st->ran = st->row = st->nrows = 0;
+}
+
+const char *pg_value(struct stmt *st, int i)
+{
+	if (!st->res || st->row < 1 || st->row > st->nrows ||
+	    i >= PQnfields(st->res) || PQgetisnull(st->res, st->row - 1, i))
+		return NULL;
+	return PQgetvalue(st->res, st->row - 1, i);
+}
+
+int pg_nfields(struct stmt *st)
+{
+	return st->res ? PQnfields(st->res) : 0;
+}
+
+int64_t pg_scalar(struct store *s, const char *sql)
+{
+	PGresult *r = PQexec(s->pg, sql);
+	int64_t v = 0;
+
+	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0)
+		v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	return v;
+}
+
+/* Word `w` starts at p (and is not the end of a longer word). */
+static int word_at(const char *text, const char *p, const char *w)
+{
+	size_t n = strlen(w);
+
+	return !strncmp(p, w, n) && (p == text ||
+	    !(isalnum((unsigned char)p[-1]) || p[-1] == '_'));
+}
+
+/*
+ * SQLite's dialect, as the store writes it, in PostgreSQL's:
+ *   ?N                       $N
+ *   x IS ?N, x IS NOT ?N     IS [NOT] DISTINCT FROM (NULL-safe equality)
+ *   INSERT OR IGNORE ...     INSERT ... ON CONFLICT DO NOTHING
+ *   group_concat, instr      string_agg, strpos
+ *   char(0)                  chr(1) (text holds no NUL there)
+ *   BEGIN IMMEDIATE          BEGIN
+ *   PRAGMA synchronous = X   SET synchronous_commit = on/off
+ *   INTEGER [PRIMARY KEY [AUTOINCREMENT]]
+ *                            BIGINT [GENERATED BY DEFAULT AS IDENTITY
+ *                            PRIMARY KEY]
+ *   a comment "/ *pg: X * /" (without the spaces inside its marks)
+ *                            X: what only PostgreSQL needs (FOR UPDATE
+ *                            SKIP LOCKED)
+ * String literals are copied as they are.
+ */
+char *pg_sql(const char *in)
+{
+	static const struct { const char *from, *to; } words[] = {
+		{ "BEGIN IMMEDIATE", "BEGIN" },
+		{ "PRAGMA synchronous = FULL", "SET synchronous_commit = on" },
+		{ "PRAGMA synchronous = NORMAL", "SET synchronous_commit = off" },
+		{ "INSERT OR IGNORE INTO", "INSERT INTO" },
+		{ "INTEGER PRIMARY KEY AUTOINCREMENT",
+		    "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY" },
+		{ "INTEGER PRIMARY KEY",
+		    "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY" },
+		{ "INTEGER", "BIGINT" },
+		{ "group_concat(", "string_agg(" },
+		{ "instr(", "strpos(" },
+		{ "char(0)", "chr(1)" },
+		{ "char(", "chr(" },
+		{ "IS NOT ?", "IS DISTINCT FROM $" },
+		{ "IS ?", "IS NOT DISTINCT FROM $" },
+	};
+	struct sbuf out = SBUF_INIT;
+	int ignore = 0;
+
+	for (const char *p = in; *p;) {
+		size_t k, n = sizeof(words) / sizeof(*words);
+		if (*p == '\'') {
+			const char *end = p + 1;
+			while (*end && !(*end == '\'' && end[1] != '\''))
+				end += *end == '\'' ? 2 : 1;
+			if (*end)
+				end++;
+			sbuf_add(&out, p, (size_t)(end - p));
+			p = end;
+			continue;
+		}
+		if (!strncmp(p, "/*pg:", 5) && strstr(p, "*/")) {
+			const char *end = strstr(p, "*/");
+			sbuf_add(&out, p + 5, (size_t)(end - p - 5));
+			p = end + 2;
+			continue;
+		}
+		if (*p == '?' && isdigit((unsigned char)p[1])) {
+			sbuf_add(&out, "$", 1);
+			p++;
+			continue;
+		}
+		for (k = 0; k < n; k++)
+			if (word_at(in, p, words[k].from))
+				break;
+		if (k < n) {
+			if (!strcmp(words[k].from, "INSERT OR IGNORE INTO"))
+				ignore = 1;
+			sbuf_addf(&out, "%s", words[k].to);
+			p += strlen(words[k].from);
+			continue;
+		}
+		sbuf_add(&out, p, 1);
+		p++;
+	}
+	if (ignore) {
+		/* before RETURNING, if there is one */
+		char *ret = strstr(out.buf, " RETURNING ");
+		char *tail = xstrdup(ret ? ret : "");
+		if (ret)
+			out.len = (size_t)(ret - out.buf);
+		out.buf[out.len] = '\0';
+		sbuf_addf(&out, " ON CONFLICT DO NOTHING%s", tail);
+		free(tail);
+	}
+	return sbuf_detach(&out);
+}
