@@ -58,6 +58,11 @@ struct sup {
 	int sigfd, sock, lockfd;
 	int stopping;
 	struct store *store;	/* opened on demand, closed before fork */
+	int shared;		/* the store is PostgreSQL's */
+	struct store *listen;	/* there: told of queued jobs; opened on
+				 * demand, closed before fork */
+	int listen_fd;
+	int64_t listen_at;	/* when to try to listen again */
 	int64_t spool_retry_at;	/* the spool could not be read: when again */
 	char *worker_prog;	/* runner-worker, beside runner */
 	struct config *reloaded;	/* runner.yml as SIGHUP read it again */
@@ -109,6 +114,38 @@ static void start_web(struct sup *s)
 }
 
 
+static void drop_connections(struct sup *s)
+{
+	store_close(s->store);
+	s->store = NULL;
+	store_close(s->listen);
+	s->listen = NULL;
+}
+
+static void wake_workers(struct sup *s);
+
+/*
+ * The descriptor that says another host queued a job (PostgreSQL's
+ * LISTEN), or -1: SQLite, or the server cannot be reached (tried again
+ * in a second). Listening anew may have missed a word: the workers look.
+ */
+static int listen_fd(struct sup *s)
+{
+	if (s->listen)
+		return s->listen_fd;
+	if (!s->shared || s->stopping || mono_ms() < s->listen_at)
+		return -1;
+	s->listen_at = mono_ms() + 1000;
+	if (store_open(s->home, STORE_OPEN, &s->listen) < 0 ||
+	    (s->listen_fd = store_listen(s->listen)) < 0) {
+		store_close(s->listen);
+		s->listen = NULL;
+		return -1;
+	}
+	wake_workers(s);
+	return s->listen_fd;
+}
+
 /* Collect what retention lets go in a child of its own (`runner gc
  * --quiet`: a line in this log when it freed something); the supervisor
  * only starts it and reaps it. */
@@ -122,10 +159,7 @@ static void start_gc(struct sup *s)
 	if (s->gc_pid > 0 || s->stopping ||
 	    !(self = realpath("/proc/self/exe", NULL)))
 		return;
-	if (s->store) {	/* not shared with the child */
-		store_close(s->store);
-		s->store = NULL;
-	}
+	drop_connections(s);	/* not shared with the child */
 	pid = fork();
 	if (pid == 0) {
 		sigset_t none;
@@ -346,8 +380,7 @@ static int spawn(struct sup *s, struct worker *w, const char *role)
 
 	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
 		return error_set(-1, "cannot create a pipe: %s", strerror(errno));
-	store_close(s->store);	/* never share a connection across fork */
-	s->store = NULL;
+	drop_connections(s);	/* never share a connection across fork */
 	pid = fork();
 	if (pid < 0) {
 		close(fds[0]);
@@ -823,12 +856,17 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
     const char *log_file)
 {
 	struct sup s = { .home = home, .conf = conf, .sigfd = -1, .sock = -1,
+	    .listen_fd = -1,
 	    .log_file = log_file,
 	    .lockfd = -1, .notifier = { .pid = 0, .wake_w = -1 } };
 	sigset_t mask, old;
 	int error;
 	int64_t kill_at = 0;
+	char *url = NULL;
 
+	if (store_url(home, &url) == 0 && url)
+		s.shared = 1;
+	free(url);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
@@ -891,8 +929,9 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 	host_beat(&s);
 
 	while (!s.stopping || alive(&s)) {
-		struct pollfd pfd[2] = {
+		struct pollfd pfd[3] = {
 			{ s.sigfd, POLLIN, 0 }, { s.sock, POLLIN, 0 },
+			{ listen_fd(&s), POLLIN, 0 },
 		};
 		int wait = -1;
 		if (!s.stopping && !s.poll_at)
@@ -904,12 +943,24 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 			next = deadline_min(deadline_min(deadline_min(
 			    deadline_min(next, s.gc_at), s.web_at), s.sched_at),
 			    s.beat_at);
+		if (s.shared && !s.listen && !s.stopping)
+			next = deadline_min(next, s.listen_at);
 		if (next) {
 			int64_t left = next - mono_ms();
 			wait = left > 0 ? (int)left : 0;
 		}
-		if (poll(pfd, 2, wait) < 0 && errno != EINTR)
+		if (poll(pfd, 3, wait) < 0 && errno != EINTR)
 			break;
+		if (pfd[2].revents && s.listen) {
+			int heard = store_heard(s.listen);
+			if (heard > 0)
+				wake_workers(&s);
+			else if (heard < 0) {
+				log_line("warning: %s", error_last());
+				store_close(s.listen);
+				s.listen = NULL;
+			}
+		}
 		if (pfd[0].revents) {
 			struct signalfd_siginfo si;
 			while (read(s.sigfd, &si, sizeof(si)) == sizeof(si)) {
@@ -1003,7 +1054,7 @@ out:
 		wake_unbind(home, s.sock);
 	else if (s.sock >= 0)
 		close(s.sock);
-	store_close(s.store);
+	drop_connections(&s);
 	if (s.lockfd >= 0)
 		close(s.lockfd);
 	if (s.sigfd >= 0)
