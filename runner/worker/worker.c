@@ -52,9 +52,11 @@ struct conf_watch {
  * The heartbeat: a thread with a connection of its own renews the lease
  * of the job the worker runs every third of the lease. When the store
  * says the job is no longer the worker's, or no renewal has succeeded
- * for a whole lease (the link is cut, or the worker was frozen), the job
- * is lost: the thread tells the worker (SIGUSR2), which stops the stage.
- * The store refuses whatever the worker would still record (the fence).
+ * for two thirds of the lease (the link is cut, or the worker was
+ * frozen), the job is lost: the worker stops the stage, and the store
+ * refuses whatever it would still record (the fence). A timer says so
+ * (SIGUSR2) when the thread is stuck in a renewal or a connection that
+ * does not answer; the thread says so when the store answers no.
  */
 struct beat {
 	pthread_t thread;
@@ -68,7 +70,36 @@ struct beat {
 	char *host;
 	int64_t lease_ms;
 	atomic_int lost;
+	/* the start of the last renewal that succeeded, and the lease, for
+	 * the worker's thread; the timer that fires when it is too old */
+	atomic_llong last_ok;
+	atomic_llong lease;
+	timer_t timer;
+	int timer_ok;
 };
+
+/* Fire SIGUSR2 `ms` from now (0: never). */
+static void beat_arm(struct beat *b, int64_t ms)
+{
+	struct itimerspec t = { 0 };
+
+	if (!b->timer_ok)
+		return;
+	if (ms > 0) {
+		t.it_value.tv_sec = ms / 1000;
+		t.it_value.tv_nsec = (ms % 1000) * 1000000;
+	}
+	timer_settime(b->timer, 0, &t, NULL);
+}
+
+/* Has the job gone two thirds of its lease without a renewal? */
+static int beat_overdue(struct beat *b)
+{
+	int64_t lease = atomic_load(&b->lease);
+
+	return lease > 0 && mono_ms() - atomic_load(&b->last_ok) >=
+	    lease * 2 / 3;
+}
 
 struct wstate {
 	struct store *store;
@@ -90,6 +121,7 @@ static void *beat_main(void *arg)
 	while (!b->quit) {
 		struct timespec until;
 		int64_t job = b->job, period = b->lease_ms / 3;
+		int64_t give_up = last_ok + b->lease_ms * 2 / 3 - mono_ms();
 		int held = 1;
 
 		if (!job) {
@@ -97,6 +129,9 @@ static void *beat_main(void *arg)
 			last_ok = mono_ms();
 			continue;
 		}
+		/* wake to renew, or to give up in time */
+		if (give_up < period)
+			period = give_up > 0 ? give_up : 0;
 		clock_gettime(CLOCK_MONOTONIC, &until);
 		until.tv_sec += period / 1000;
 		until.tv_nsec += (period % 1000) * 1000000;
@@ -110,14 +145,16 @@ static void *beat_main(void *arg)
 				last_ok = mono_ms();
 			continue;
 		}
-		/* a whole lease without a renewal: the job may already run
-		 * elsewhere, whatever the store says next */
-		if (mono_ms() - last_ok >= b->lease_ms) {
+		/* two thirds of a lease without a renewal (frozen, or cut off
+		 * from the store): give the job up before the lease ends and
+		 * another host may take it; the last third is the margin for
+		 * the clocks of the hosts and for this stage's end */
+		if (mono_ms() - last_ok >= b->lease_ms * 2 / 3) {
 			held = 0;
 		} else {
 			int attempt = b->attempt;
 			char *host = xstrdup(b->host);
-			int64_t lease = b->lease_ms;
+			int64_t lease = b->lease_ms, sent = mono_ms();
 			int rc;
 			pthread_mutex_unlock(&b->lock);
 			if (!st && store_open(b->home, STORE_OPEN, &st) < 0)
@@ -131,8 +168,12 @@ static void *beat_main(void *arg)
 				    (long long)job, error_last());
 			free(host);
 			pthread_mutex_lock(&b->lock);
-			if (rc > 0)
-				last_ok = mono_ms();
+			/* the lease runs from the renewal's start */
+			if (rc > 0 && b->job == job) {
+				last_ok = sent;
+				atomic_store(&b->last_ok, sent);
+				beat_arm(b, sent + lease * 2 / 3 - mono_ms());
+			}
 			held = rc != 0 && b->job == job;
 			if (b->job != job)
 				continue;
@@ -160,6 +201,9 @@ static void beat_hold(struct beat *b, const struct job *job, const char *host,
 		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 		pthread_cond_init(&b->cond, &ca);
 		pthread_condattr_destroy(&ca);
+		struct sigevent ev = { .sigev_notify = SIGEV_SIGNAL,
+			.sigev_signo = SIGUSR2 };
+		b->timer_ok = timer_create(CLOCK_MONOTONIC, &ev, &b->timer) == 0;
 		if (pthread_create(&b->thread, NULL, beat_main, b) != 0) {
 			log_line("worker: cannot start the heartbeat: the job's "
 			    "lease is not renewed");
@@ -174,8 +218,24 @@ static void beat_hold(struct beat *b, const struct job *job, const char *host,
 	b->attempt = job ? job->attempt : 0;
 	b->lease_ms = lease_ms;
 	atomic_store(&b->lost, 0);
+	atomic_store(&b->last_ok, mono_ms());
+	atomic_store(&b->lease, job ? lease_ms : 0);
+	beat_arm(b, job ? lease_ms * 2 / 3 : 0);
 	pthread_cond_signal(&b->cond);
 	pthread_mutex_unlock(&b->lock);
+}
+
+/* The worker's side: lost by the thread's word, or by the timer's. */
+static int beat_lost(struct beat *b)
+{
+	if (!atomic_load(&b->lost) && !beat_overdue(b))
+		return 0;
+	pthread_mutex_lock(&b->lock);
+	b->job = 0;
+	atomic_store(&b->lost, 1);
+	atomic_store(&b->lease, 0);
+	pthread_mutex_unlock(&b->lock);
+	return 1;
 }
 
 static void beat_stop(struct beat *b)
@@ -187,6 +247,9 @@ static void beat_stop(struct beat *b)
 	pthread_cond_signal(&b->cond);
 	pthread_mutex_unlock(&b->lock);
 	pthread_join(b->thread, NULL);
+	if (b->timer_ok)
+		timer_delete(b->timer);
+	b->timer_ok = 0;
 	free(b->host);
 	b->host = NULL;
 	b->started = 0;
@@ -246,9 +309,13 @@ static enum stage_event worker_event(void *arg)
 		    store_cancel_requested(ws->store, ws->job)) {
 			ev = STAGE_EV_CANCEL;
 		} else if (si.ssi_signo == SIGUSR2 && ws->job &&
-		    atomic_load(&ws->beat.lost)) {
+		    beat_lost(&ws->beat)) {
 			log_line("job #%lld: this worker lost its lease; stopping "
 			    "it (it runs again elsewhere)", (long long)ws->job);
+			/* and writing nothing more of it, the lease not yet over
+			 * in the store either: it ends there, and the job runs
+			 * again, not ends canceled */
+			store_fence(ws->store, ws->job, -1, getpid(), NULL);
 			ev = STAGE_EV_CANCEL;
 		}
 	}
