@@ -281,6 +281,8 @@ int cmd_status(int argc, char **argv)
 			running += v.jobs[i]->state == JOB_RUNNING;
 		}
 		sbuf_addf(&out, "runner home %s\n", cs.home);
+		if (!store_is_sqlite(cs.store))
+			sbuf_addf(&out, "store: %s\n", store_location(cs.store));
 		if (v.pid) {
 			sbuf_addf(&out, "daemon: running (pid %d, for ", v.pid);
 			format_duration(&out, now_ms() - v.since);

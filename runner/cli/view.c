@@ -148,6 +148,11 @@ void status_view_json(const struct status_view *v, struct store *st,
 	json_id(&w, "pid", v->pid);
 	json_id(&w, "since", v->pid ? v->since : 0);
 	json_end(&w);
+	json_obj(&w, "store");
+	json_string(&w, "engine", store_is_sqlite(st) ? "sqlite" :
+	    "postgresql");
+	json_string(&w, "location", store_location(st));
+	json_end(&w);
 	json_obj(&w, "queue");
 	json_bool(&w, "paused", v->paused != NULL);
 	json_string(&w, "paused_by", v->paused);
