@@ -1,9 +1,12 @@
 #!/bin/bash
 # The test command: install what is missing, build twice (plain, and with
-# AddressSanitizer + UndefinedBehaviorSanitizer), run every test in both,
-# run the fuzzers for 20 s together (clang), check that the benchmark
-# still runs (short mode, no timings judged), and end with "N passed, N
-# failed".
+# AddressSanitizer + UndefinedBehaviorSanitizer) and run the tests in both:
+# the unit tests in both, the end-to-end suite with the SQLite store in
+# the plain build and again with the PostgreSQL store (e2e-pg) in the
+# sanitized one, on one PostgreSQL server started here for the run (each
+# test has a schema of its own). Then run the fuzzers for 20 s together
+# (clang), check that the benchmark still runs (short mode, no timings
+# judged), and end with "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
 sh tests/deps.sh || exit 1
@@ -15,7 +18,8 @@ failed=0
 
 run_build() {
 	dir=$1
-	shift
+	skip=$2
+	shift 2
 	if [ ! -d "$dir" ]; then
 		meson setup "$dir" "$@" >/dev/null || { failed=$((failed + 1)); return; }
 	fi
@@ -25,7 +29,8 @@ run_build() {
 		failed=$((failed + 1))
 		return
 	fi
-	meson test -C "$dir" --print-errorlogs --num-processes 2 > "$dir/test-output.txt" 2>&1
+	meson test -C "$dir" --print-errorlogs --num-processes 2 --no-suite "$skip" \
+	    > "$dir/test-output.txt" 2>&1
 	grep -E '^ *[0-9]+/[0-9]+ ' "$dir/test-output.txt" | sed "s|^|$dir: |"
 	ok=$(sed -n 's/^Ok: *\([0-9]*\).*/\1/p' "$dir/test-output.txt")
 	bad=0
@@ -45,8 +50,17 @@ run_build() {
 	failed=$((failed + bad))
 }
 
-run_build build
-run_build build-asan -Db_sanitize=address,undefined -Db_lundef=false
+pgdir=$(mktemp -d /tmp/rt.pg.XXXXXX)
+trap 'bash tests/helpers/pg.sh stop "$pgdir"; rm -rf "$pgdir"' EXIT
+if RUNNER_TEST_PG=$(bash tests/helpers/pg.sh start "$pgdir"); then
+	export RUNNER_TEST_PG
+else
+	echo "the tests' PostgreSQL server did not start" >&2
+	failed=$((failed + 1))
+fi
+
+run_build build e2e-pg
+run_build build-asan e2e -Db_sanitize=address,undefined -Db_lundef=false
 
 # The fuzzers, 5 s each (20 s together); a crash fails the run.
 while read -r line; do

@@ -51,6 +51,13 @@ setup_env() {
 	STAGING_PORT=$(free_port)
 	PROD_PORT=$(free_port)
 	while [ "$PROD_PORT" = "$STAGING_PORT" ]; do PROD_PORT=$(free_port); done
+	# the e2e-pg suite: the store is a schema of its own on the tests'
+	# PostgreSQL server (tests/helpers/pg.sh), for every process of the
+	# test, the hook inside git push too
+	if [ "${RUNNER_TEST_STORE:-}" = pg ]; then
+		RUNNER_STORE=$(bash "$SOURCE_ROOT/tests/helpers/pg.sh" schema "$RUNNER_TEST_PG")
+		export RUNNER_STORE
+	fi
 	"$RUNNER" init >/dev/null
 }
 
@@ -152,6 +159,24 @@ empty_source() {
 	SRC="$T/src"
 	git init -q -b develop "$SRC"
 	git -C "$SRC" remote add origin "$T/$1.git"
+}
+
+# push_waiting_job DAEMON-ARGS: job 1, pushed from $SRC, whose one stage
+# writes "start" to $T/runs, waits until $T/go exists (2 minutes at most)
+# and writes "end"; the daemon started with DAEMON-ARGS, and the stage
+# started.
+push_waiting_job() {
+	set_pipeline "$SRC" "Waits for a sign" <<YML
+stages:
+  - name: slow
+    run: |
+      echo start >> $T/runs
+      i=0; while [ ! -e $T/go ] && [ \$i -lt 1200 ]; do sleep 0.1; i=\$((i+1)); done
+      echo end >> $T/runs
+YML
+	start_daemon "$@"
+	git -C "$SRC" push -q origin develop
+	wait_for "[ \"\$(grep -c start $T/runs 2>/dev/null)\" = 1 ]" 30
 }
 
 # set_pipeline DIR: replace DIR's .runner.yml with stdin and commit it.
@@ -361,15 +386,36 @@ restart_daemon() {
 }
 
 # db SQL: the store through the sqlite3 program, waiting for a lock as the
-# runner does (a connection that closes last checkpoints and removes the
-# WAL under an exclusive lock: a reader opening then is told "locked").
+# runner does; or through psql on PostgreSQL. Columns are separated by |.
 db() {
-	sqlite3 -cmd '.timeout 10000' "$RUNNER_HOME/runner.db" "$@"
+	if [ -n "${RUNNER_STORE:-}" ]; then
+		psql -X -q -At -v ON_ERROR_STOP=1 "$RUNNER_STORE" -c "$1"
+	else
+		sqlite3 -cmd '.timeout 10000' "$RUNNER_HOME/runner.db" "$@"
+	fi
+}
+
+# The store reads whole: SQLite checks its file; PostgreSQL checks its
+# own pages, and answers.
+store_intact() {
+	if [ -n "${RUNNER_STORE:-}" ]; then
+		[ "$(db 'SELECT count(*) >= 0 FROM jobs')" = t ]
+	else
+		[ "$(db 'PRAGMA integrity_check')" = ok ]
+	fi
+}
+
+# sqlite_only WHY: skip a test that is about SQLite's file, with the
+# reason in the report, in the e2e-pg suite.
+sqlite_only() {
+	if [ -n "${RUNNER_STORE:-}" ]; then
+		skip "SQLite's file: $*"
+	fi
 }
 
 # The store is sound and every job is recorded once.
 store_sound() {
-	[ "$(db 'PRAGMA integrity_check')" = ok ] &&
+	store_intact &&
 	[ "$(db 'SELECT count(*) - count(DISTINCT dedup) FROM jobs WHERE dedup IS NOT NULL')" = 0 ]
 }
 
@@ -432,8 +478,10 @@ git_user() {
 as_user() {
 	local user=$1 home=$2
 	shift 2
+	# another user knows nothing of the store but what runner.yml
+	# (mode 0600) would tell it
 	setpriv --reuid="$user" --regid="$user" --init-groups \
-	    env HOME="$home" GIT_CONFIG_NOSYSTEM=1 GIT_AUTHOR_NAME=Tester \
+	    env -u RUNNER_STORE HOME="$home" GIT_CONFIG_NOSYSTEM=1 GIT_AUTHOR_NAME=Tester \
 	    GIT_AUTHOR_EMAIL=tester@example.com GIT_COMMITTER_NAME=Tester \
 	    GIT_COMMITTER_EMAIL=tester@example.com "$@"
 }

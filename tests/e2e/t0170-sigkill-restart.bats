@@ -34,5 +34,5 @@ YML
 	[ "$(wc -l < "$T/attempts")" -eq 2 ]
 	[ "$(r status --json | jq '.jobs | length')" -eq 1 ]
 	assert_no_process "$marker"
-	[ "$(db 'PRAGMA integrity_check')" = ok ]
+	store_intact
 }

@@ -26,7 +26,7 @@ teardown() { teardown_env; }
 
 @test "install-hook needs an initialised home" {
 	git init -q --bare "$T/app.git"
-	run "$RUNNER" install-hook --home "$T/nohome" "$T/app.git"
+	RUNNER_STORE= run "$RUNNER" install-hook --home "$T/nohome" "$T/app.git"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"run 'runner init' first"* ]]
 }

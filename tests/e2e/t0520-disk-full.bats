@@ -22,7 +22,7 @@ teardown() {
 }
 
 integrity() {
-	db 'PRAGMA integrity_check'
+	store_intact && echo ok
 }
 
 @test "a huge log and an artifact that does not fit fail with 'no space'; then the next job runs" {

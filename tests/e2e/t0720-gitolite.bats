@@ -26,7 +26,7 @@ setup() {
 user=\${1%@*}
 shift
 exec setpriv --reuid=$GIT_USER --regid=$GIT_USER --init-groups \
-    env HOME="$GL" SSH_CONNECTION="127.0.0.1 40000 127.0.0.1 22" \
+    env -u RUNNER_STORE HOME="$GL" SSH_CONNECTION="127.0.0.1 40000 127.0.0.1 22" \
     SSH_ORIGINAL_COMMAND="\$*" /usr/share/gitolite3/gitolite-shell "\$user"
 SH
 	chmod +x "$T/fake-ssh"

@@ -28,7 +28,10 @@ setup() {
 }
 teardown() { teardown_env; }
 
-svc() { as_user "$SVC" "$S/user" RUNNER_HOME="$RUNNER_HOME" "$@"; }
+svc() {
+	as_user "$SVC" "$S/user" RUNNER_HOME="$RUNNER_HOME" \
+	    ${RUNNER_STORE:+RUNNER_STORE="$RUNNER_STORE"} "$@"
+}
 
 # start_svc_daemon: the daemon as the service user
 start_svc_daemon() {

@@ -101,9 +101,9 @@ jobs_of() {
 	db "UPDATE jobs SET finished_ms = $(( $(date +%s%3N) - 40 * DAY )) WHERE repo LIKE '%/app.git'"
 	# b005 has a notification not yet delivered: its record stays
 	b005=$(jobs_of lib b005)
-	db "INSERT INTO events (job_id, kind, tags, routed, created_ms) VALUES ($b005, 'failed', '', 1, 0);
-	    INSERT INTO notifications (event_id, job_id, target, service, event, body, state, next_ms, created_ms)
-	    VALUES (last_insert_rowid(), $b005, 'ops', 'webhook', 'failed', '{}', 'pending', $(( $(date +%s%3N) + DAY )), 0)"
+	ev=$(db "INSERT INTO events (job_id, kind, tags, routed, created_ms) VALUES ($b005, 'failed', '', 1, 0) RETURNING id")
+	db "INSERT INTO notifications (event_id, job_id, target, service, event, body, state, next_ms, created_ms)
+	    VALUES ($ev, $b005, 'ops', 'webhook', 'failed', '{}', 'pending', $(( $(date +%s%3N) + DAY )), 0)"
 
 	# a job running during the collection
 	sleeper=$(make_sleeper)
@@ -198,8 +198,10 @@ YML
 	rb=$(last_job deploy staging)
 	[ "$(wait_deploy "$rb")" = healthy ]
 	[ "$(db "SELECT source_job FROM jobs WHERE id = $rb")" = "${app_builds[2]}" ]
-	[ "$(sqlite3 "$H/runner.db" 'PRAGMA auto_vacuum')" = 2 ]
-	[ "$(sqlite3 "$H/runner.db" 'PRAGMA integrity_check')" = ok ]
+	if [ -z "${RUNNER_STORE:-}" ]; then
+		[ "$(sqlite3 "$H/runner.db" 'PRAGMA auto_vacuum')" = 2 ]
+	fi
+	store_intact
 }
 
 @test "the daemon collects every retention interval" {

@@ -24,17 +24,7 @@ teardown() {
 }
 
 @test "a frozen worker loses its job when the lease ends; it runs again once, and the thawed worker records nothing" {
-	set_pipeline "$SRC" "Waits for a sign" <<YML
-stages:
-  - name: slow
-    run: |
-      echo start >> $T/runs
-      i=0; while [ ! -e $T/go ] && [ \$i -lt 1200 ]; do sleep 0.1; i=\$((i+1)); done
-      echo end >> $T/runs
-YML
-	start_daemon --workers 2
-	git -C "$SRC" push -q origin develop
-	wait_for "[ \"\$(grep -c start $T/runs 2>/dev/null)\" = 1 ]" 30
+	push_waiting_job --workers 2
 	[ "$(job_field 1 .host)" = hostA ]
 	[ "$(job_field 1 .attempt)" = 1 ]
 	wpid=$(db "select worker_pid from jobs where id = 1")
