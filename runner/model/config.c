@@ -301,6 +301,10 @@ static const struct sfield host_fields[] = {
 	{ .key = "labels", .kind = S_STRV, FIELD(struct host_conf, labels),
 	    COUNT(struct host_conf, nlabels), .def = "(none)",
 	    .doc = "what it offers (`linux`, `arm64`, `deploy`), shown with it" },
+	{ .key = "builds", .kind = S_BOOL, FIELD(struct host_conf, builds),
+	    .def = "true", .doc = "`false`: only deployments run here, never "
+	    "a build, whatever a pushed pipeline's `runs_on` asks for (a "
+	    "host that can reach production)" },
 	{ .key = "lease", .kind = S_DURATION, FIELD(struct host_conf, lease_ms),
 	    .min = 2000, .def = "30s",
 	    .doc = "how long a job stays this host's without a heartbeat "

@@ -128,6 +128,7 @@ struct host_conf {
 	char **labels;			/* what it offers: linux, arm64... */
 	size_t nlabels;
 	int64_t lease_ms;		/* a claim without a heartbeat ends */
+	int builds;			/* 0: deployments only */
 };
 
 struct config {

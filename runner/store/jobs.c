@@ -94,6 +94,7 @@ static sql_table sql = {
 	    "q.repo AND r.env = q.env)) AND NOT EXISTS (SELECT 1 FROM settings "
 	    "WHERE key = 'paused') AND NOT EXISTS (SELECT 1 FROM job_needs n "
 	    "WHERE n.job_id = q.id AND instr(?7, ',' || n.label || ',') = 0) "
+	    "AND (kind = 'deploy' OR ?8 = 1) "
 	    "ORDER BY id LIMIT 1 /*pg: FOR UPDATE SKIP LOCKED*/) RETURNING id",
 	/* a write only to make a relaxed claim durable (see store_claim) */
 	[Q_CLAIM_SYNC] = "UPDATE jobs SET worker_pid = worker_pid WHERE id = ?1",
@@ -451,14 +452,16 @@ int store_jobs_list(struct store *s, int limit, struct job ***out,
 
 static int claim(struct store *s, pid_t worker, const char *host,
     const char *labels_key, int64_t lease_ms, int supersede,
-    struct job **out);
+    enum claim_kinds kinds, struct job **out);
 
 int store_claim(struct store *s, pid_t worker, const char *host,
-    const char *labels, int64_t lease_ms, int supersede, struct job **out)
+    const char *labels, int64_t lease_ms, int supersede,
+    enum claim_kinds kinds, struct job **out)
 {
 	/* ",a,b,": a needed label is in it when ",label," is */
 	char *labels_key = xasprintf(",%s,", labels ? labels : "");
-	int ret = claim(s, worker, host, labels_key, lease_ms, supersede, out);
+	int ret = claim(s, worker, host, labels_key, lease_ms, supersede,
+	    kinds, out);
 
 	free(labels_key);
 	return ret;
@@ -466,10 +469,10 @@ int store_claim(struct store *s, pid_t worker, const char *host,
 
 static int claim(struct store *s, pid_t worker, const char *host,
     const char *labels_key, int64_t lease_ms, int supersede,
-    struct job **out)
+    enum claim_kinds kinds, struct job **out)
 {
 	struct stmt *st;
-	struct arg a[7];
+	struct arg a[8];
 	int64_t id = 0;
 	int rc, error;
 
@@ -489,7 +492,8 @@ static int claim(struct store *s, pid_t worker, const char *host,
 	a[4] = arg_text(host);
 	a[5] = arg_int(lease_ms);
 	a[6] = arg_text(labels_key);
-	if (!(st = stmt_bound(s, Q_CLAIM, sql, a, 7))) {
+	a[7] = arg_int(kinds);
+	if (!(st = stmt_bound(s, Q_CLAIM, sql, a, 8))) {
 		error = -1;
 		goto out;
 	}

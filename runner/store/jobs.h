@@ -104,11 +104,14 @@ int store_enqueue(struct store *s, const struct push *p, size_t n,
  * (comma-separated), leased for `lease_ms`: unless
  * store_lease_renew() renews it, the job is taken back after that
  * (hosts.h). With `supersede`, queued jobs with a newer job on the same
- * ref are first recorded 'superseded'. The caller frees *out with
+ * ref are first recorded 'superseded'. A host that runs no builds
+ * (CLAIM_DEPLOYS) takes deployments only. The caller frees *out with
  * job_free().
  */
+enum claim_kinds { CLAIM_ANY = 1, CLAIM_DEPLOYS = 0 };
 int store_claim(struct store *s, pid_t worker, const char *host,
-    const char *labels, int64_t lease_ms, int supersede, struct job **out);
+    const char *labels, int64_t lease_ms, int supersede,
+    enum claim_kinds kinds, struct job **out);
 /* One job with its stages and artifacts (ERR_NOTFOUND if none). */
 int store_job_get(struct store *s, int64_t id, struct job **out);
 /* Every queued and running job, then the `limit` newest finished ones. */

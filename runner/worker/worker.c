@@ -408,7 +408,8 @@ int worker_main(const char *home, int wake_r, pid_t parent)
 		host = config_host_name(ctx.conf);
 		char *labels = config_host_labels(ctx.conf);
 		int rc = missing ? -1 : store_claim(ws.store, getpid(), host,
-		    labels, ctx.conf->host.lease_ms, ctx.conf->supersede, &job);
+		    labels, ctx.conf->host.lease_ms, ctx.conf->supersede,
+		    ctx.conf->host.builds ? CLAIM_ANY : CLAIM_DEPLOYS, &job);
 		free(labels);
 		if (missing && !said++)
 			log_line("worker: build user '%s' is gone: no job runs "

@@ -106,6 +106,28 @@ YML
 	[ ! -e "$RUNNER_HOME/runner.db" ] && [ ! -e "$HOME_B/runner.db" ]
 }
 
+@test "a host with builds: false takes no build" {
+	host_config hostB > "$HOME_B/runner.yml"
+	printf '  builds: false\n' >> "$HOME_B/runner.yml"
+	set_pipeline "$SRC" "Takes a moment" <<YML
+stages:
+  - name: unit
+    run: sleep 0.3; echo "\$RUNNER_JOB" >> $T/runs
+YML
+	start_daemon --workers 1
+	start_host_b --workers 1
+	for i in $(seq 1 6); do
+		[ "$i" = 1 ] || git -C "$SRC" commit -q --allow-empty -m "Push $i"
+		git -C "$SRC" push -q origin develop
+	done
+	wait_for "all_passed 6" 60
+	# host B looked for work all along (test 1: it takes half when it may)
+	for id in $(seq 1 6); do
+		[ "$(job_field "$id" .host)" = hostA ]
+	done
+	r status --json | jq -e '[.hosts[].name] == ["hostA","hostB"]'
+}
+
 # all_passed N: jobs 1..N passed
 all_passed() {
 	for id in $(seq 1 "$1"); do
