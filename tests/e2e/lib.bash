@@ -101,12 +101,13 @@ wait_for() {
 			dump_state >&2
 			return 1
 		fi
-		# each look may start a runner (under the sanitizers, tens of
-		# ms of CPU), so a long wait looks less often
+		# each look may start a runner (under the sanitizers, or
+		# opening a PostgreSQL connection, tens of ms of CPU), so a
+		# long wait looks less often
 		i=$((i + 1))
-		if [ $i -lt 25 ]; then sleep 0.02
-		elif [ $i -lt 75 ]; then sleep 0.05
-		elif [ $i -lt 135 ]; then sleep 0.1
+		if [ $i -lt 10 ]; then sleep 0.02
+		elif [ $i -lt 40 ]; then sleep 0.05
+		elif [ $i -lt 100 ]; then sleep 0.1
 		else sleep 0.25
 		fi
 	done
