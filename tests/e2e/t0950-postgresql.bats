@@ -73,25 +73,31 @@ start_host_b() {
 	wait_for "grep -q 'serving' '$T/serveB.log'" 10
 }
 
+# two_hosts_build N: both hosts up (one worker each), N pushes of develop
+# whose one stage takes a moment and writes its job's number to $T/runs;
+# every job passed (supersede: false: every push is built)
+two_hosts_build() {
+	set_pipeline "$SRC" "Takes a moment" <<YML
+stages:
+  - name: unit
+    run: sleep 0.3; echo "\$RUNNER_JOB" >> $T/runs
+YML
+	start_daemon --workers 1
+	start_host_b --workers 1
+	for i in $(seq 1 "$1"); do
+		[ "$i" = 1 ] || git -C "$SRC" commit -q --allow-empty -m "Push $i"
+		git -C "$SRC" push -q origin develop
+	done
+	wait_for "all_passed $1" 90
+}
+
 # the pid of the worker that runs job $1
 worker_of() {
 	psql -X -q -At "$STORE_URL" -c "SELECT worker_pid FROM jobs WHERE id = $1"
 }
 
 @test "runner.yml's store: two hosts share one queue; each job runs once, on either" {
-	set_pipeline "$SRC" "Takes a moment" <<YML
-stages:
-  - name: unit
-    run: sleep 0.4; echo "\$RUNNER_JOB" >> $T/runs
-YML
-	start_daemon --workers 1
-	start_host_b --workers 1
-	# (supersede: false: every push of develop is built)
-	for i in $(seq 1 12); do
-		[ "$i" = 1 ] || git -C "$SRC" commit -q --allow-empty -m "Push $i"
-		git -C "$SRC" push -q origin develop
-	done
-	wait_for "all_passed 12" 90
+	two_hosts_build 12
 	# once each: 12 runs, 12 first attempts
 	[ "$(wc -l < "$T/runs")" = 12 ]
 	[ "$(sort -u "$T/runs" | wc -l)" = 12 ]
@@ -109,18 +115,7 @@ YML
 @test "a host with builds: false takes no build" {
 	host_config hostB > "$HOME_B/runner.yml"
 	printf '  builds: false\n' >> "$HOME_B/runner.yml"
-	set_pipeline "$SRC" "Takes a moment" <<YML
-stages:
-  - name: unit
-    run: sleep 0.3; echo "\$RUNNER_JOB" >> $T/runs
-YML
-	start_daemon --workers 1
-	start_host_b --workers 1
-	for i in $(seq 1 6); do
-		[ "$i" = 1 ] || git -C "$SRC" commit -q --allow-empty -m "Push $i"
-		git -C "$SRC" push -q origin develop
-	done
-	wait_for "all_passed 6" 60
+	two_hosts_build 6
 	# host B looked for work all along (test 1: it takes half when it may)
 	for id in $(seq 1 6); do
 		[ "$(job_field "$id" .host)" = hostA ]
