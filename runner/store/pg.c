@@ -79,20 +79,43 @@ static void load_pq(void)
 #define PQnotifies pq.PQnotifies
 #define PQfreemem pq.PQfreemem
 
-/* The URL without its password, for messages. */
+/*
+ * The URL without its password, for messages, `runner status` and the
+ * web page: the one of USER:PASSWORD@ and that of a password= parameter.
+ */
 static char *redact(const char *url)
 {
 	const char *scheme = strstr(url, "://");
-	const char *at, *colon;
+	const char *at = NULL, *colon = NULL, *q;
+	struct sbuf out = SBUF_INIT;
 
-	if (!scheme)
-		return xstrdup(url);
-	scheme += 3;
-	at = strchr(scheme, '@');
-	colon = strchr(scheme, ':');
-	if (!at || !colon || colon > at)
-		return xstrdup(url);
-	return xasprintf("%.*s:***%s", (int)(colon - url), url, at);
+	if (scheme) {
+		scheme += 3;
+		at = strchr(scheme, '@');
+		colon = strchr(scheme, ':');
+		q = strpbrk(scheme, "/?");
+		if (!at || !colon || colon > at || (q && q < at))
+			at = colon = NULL;
+	}
+	if (colon) {
+		sbuf_add(&out, url, (size_t)(colon - url));
+		sbuf_addf(&out, ":***");
+		url = at;
+	}
+	while ((q = strstr(url, "password="))) {
+		q += 9;
+		/* a parameter of its own, not the end of another's name */
+		if (q - 9 > url && !strchr("?&", q[-10])) {
+			sbuf_add(&out, url, (size_t)(q - url));
+			url = q;
+			continue;
+		}
+		sbuf_add(&out, url, (size_t)(q - url));
+		sbuf_addf(&out, "***");
+		url = q + strcspn(q, "&");
+	}
+	sbuf_addf(&out, "%s", url);
+	return sbuf_detach(&out);
 }
 
 static void quiet(void *arg, const char *message)
@@ -110,7 +133,7 @@ static int configure(struct store *s)
 
 	snprintf(set, sizeof(set), "SET client_min_messages = warning; "
 	    "SET lock_timeout = %d; SET synchronous_commit = %s",
-	    s->busy_ms > 0 ? s->busy_ms : 10000, s->relaxed ? "off" : "on");
+	    s->busy_ms, s->relaxed ? "off" : "on");
 	return pg_exec(s, set, "configure");
 }
 

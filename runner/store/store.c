@@ -798,9 +798,10 @@ int store_open(const char *home, enum store_mode mode, struct store **out)
 	if ((error = store_url(home, &url)) < 0)
 		goto fail;
 	if (url) {
+		/* (pg_open sets the wait with the session's other settings) */
+		s->busy_ms = 10000;
 		if ((error = pg_open(s, url)) < 0)
 			goto fail;
-		store_busy_timeout(s, 10000);
 	} else if ((error = open_sqlite(s, home, mode)) < 0)
 		goto fail;
 	if (mode == STORE_CREATE) {

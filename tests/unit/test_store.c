@@ -384,6 +384,25 @@ static void test_old_store_upgraded(void **state)
 	free(path);
 }
 
+/* A store that cannot be opened is named without its passwords, in
+ * either place the URL may hold one. */
+static void test_url_redacted(void **state)
+{
+	struct store *s = NULL;
+
+	(void)state;
+	setenv("RUNNER_STORE", "postgresql://ci:s3cret@127.0.0.1:1/runner?"
+	    "connect_timeout=2&password=0ther&sslmode=disable", 1);
+	assert_true(store_open("/nonexistent/home", STORE_OPEN, &s) < 0);
+	unsetenv("RUNNER_STORE");
+	assert_null(s);
+	assert_non_null(strstr(error_last(), "cannot open store 'postgresql://"
+	    "ci:***@127.0.0.1:1/runner?connect_timeout=2&password=***&"
+	    "sslmode=disable'"));
+	assert_null(strstr(error_last(), "s3cret"));
+	assert_null(strstr(error_last(), "0ther"));
+}
+
 static void test_open_missing(void **state)
 {
 	struct store *s;
@@ -788,6 +807,7 @@ int main(int argc, char **argv)
 	/* what SQLite alone has: its file's own version */
 	const struct CMUnitTest lite_only[] = {
 		T(test_old_store_upgraded),
+		cmocka_unit_test(test_url_redacted),
 	};
 	const struct CMUnitTest tests[] = {
 		T(test_enqueue_dedup),
