@@ -88,18 +88,34 @@ r() {
 	"$RUNNER" "$@"
 }
 
+# Wait SECONDS without starting a process: a read that times out on a
+# FIFO nobody writes to. Polls add up: sleep(1) and date(1) cost a fork
+# and an exec each, CPU the code under test needs.
+nap() {
+	if [ -z "${NAP_FD:-}" ]; then
+		local f="$T/.nap.$BASHPID"
+		if ! { mkfifo "$f" && exec {NAP_FD}<>"$f"; }; then
+			NAP_FD=
+			sleep "$1"
+			return 0
+		fi
+		rm -f "$f"
+	fi
+	read -r -t "$1" -u "$NAP_FD" _ || true
+}
+
 # Poll a condition (a shell command) for up to $2 seconds: every 20 ms at
 # first, then less often (conditions that run the CLI cost CPU the daemon
 # under test needs, most of all under the sanitizers).
 wait_for() {
 	local cond=$1 timeout=${2:-20} i=0 start now asan=${ASAN_OPTIONS-}
-	start=$(date +%s%N)
+	start=${EPOCHREALTIME/./}
 	# a look is the harness's, not the code under test: under the
 	# sanitizers it skips the leak check at exit (about 50 ms of CPU for
 	# each runner it starts); the commands a test runs itself keep it
 	while ! ASAN_OPTIONS="$asan${asan:+:}detect_leaks=0" eval "$cond" >/dev/null 2>&1; do
-		now=$(date +%s%N)
-		if [ $(((now - start) / 1000000)) -ge $((timeout * 1000)) ]; then
+		now=${EPOCHREALTIME/./}
+		if [ $(((now - start) / 1000)) -ge $((timeout * 1000)) ]; then
 			echo "timed out after ${timeout}s waiting for: $cond" >&2
 			dump_state >&2
 			return 1
@@ -108,10 +124,10 @@ wait_for() {
 		# opening a PostgreSQL connection, tens of ms of CPU), so a
 		# long wait looks less often
 		i=$((i + 1))
-		if [ $i -lt 10 ]; then sleep 0.02
-		elif [ $i -lt 40 ]; then sleep 0.05
-		elif [ $i -lt 100 ]; then sleep 0.1
-		else sleep 0.25
+		if [ $i -lt 10 ]; then nap 0.02
+		elif [ $i -lt 40 ]; then nap 0.05
+		elif [ $i -lt 100 ]; then nap 0.1
+		else nap 0.25
 		fi
 	done
 }
@@ -219,8 +235,13 @@ job_field() {
 	"$RUNNER" show --json "$1" | jq -r "$2"
 }
 
+# the state from the first line of 'runner show' ("job #ID  STATE"): a
+# wait asks often, and jq takes 30-40 ms of CPU to start
 job_state() {
-	job_field "$1" .state
+	local out
+	out=$("$RUNNER" show "$1") || return 1
+	out=${out%%$'\n'*}
+	echo "${out##* }"
 }
 
 # wait_state ID STATE [TIMEOUT]
