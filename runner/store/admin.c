@@ -19,6 +19,7 @@
  * than what was read is never touched.
  */
 #include "admin.h"
+#include "chunks.h"
 #include "config.h"
 #include "state.h"
 #include "store.h"
@@ -507,6 +508,15 @@ int store_gc(struct store *s, const char *home, const struct retention *r,
 	p = xasprintf("%s/backups", home);
 	sweep(&g, GC_BACKUPS, p, NULL, 2);	/* backups/REPO/ENV/ID */
 	free(p);
+	/* what hosts that share only the store sent of logs and artifacts
+	 * goes when the files would */
+	for (size_t i = 0; !dry_run && !store_is_sqlite(s) && i < g.n &&
+	    error == 0; i++)
+		if (!g.v[i].removed && (goes(&g, GC_LOGS, g.v[i].id) ||
+		    goes(&g, GC_ARTIFACTS, g.v[i].id)))
+			error = store_chunks_drop(s, g.v[i].id,
+			    goes(&g, GC_LOGS, g.v[i].id),
+			    goes(&g, GC_ARTIFACTS, g.v[i].id));
 	if (!dry_run && (error = compact(&g)) == 0)
 		error = measure(&g);
 out:

@@ -180,6 +180,25 @@ static const char *const migrations[] = {
 	"  label TEXT NOT NULL,"
 	"  PRIMARY KEY (job_id, label)"
 	");",
+	/* 11: what a host that does not share the git server's files sends
+	 * through the store: its stages' logs and its artifacts, in chunks
+	 * that go with the stage or artifact they belong to */
+	"CREATE TABLE log_chunks ("
+	"  job_id INTEGER NOT NULL,"
+	"  idx INTEGER NOT NULL,"
+	"  seq INTEGER NOT NULL,"
+	"  data BLOB NOT NULL,"
+	"  PRIMARY KEY (job_id, idx, seq),"
+	"  FOREIGN KEY (job_id, idx) REFERENCES stages(job_id, idx)"
+	"    ON DELETE CASCADE"
+	");"
+	"CREATE TABLE artifact_chunks ("
+	"  artifact_id INTEGER NOT NULL REFERENCES artifacts(id)"
+	"    ON DELETE CASCADE,"
+	"  seq INTEGER NOT NULL,"
+	"  data BLOB NOT NULL,"
+	"  PRIMARY KEY (artifact_id, seq)"
+	");",
 };
 
 int store_migrations(void)
@@ -269,6 +288,55 @@ struct stmt *stmt(struct store *s, int q, sql_table table)
 	return s->stmts[q] = st;
 }
 
+/* A BYTEA in PostgreSQL's text form: \\x and two hex digits a byte. */
+static char *bytea_text(const char *p, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	char *t = xmalloc(2 * n + 3), *o = t;
+
+	*o++ = '\\';
+	*o++ = 'x';
+	for (size_t i = 0; i < n; i++) {
+		*o++ = hex[(unsigned char)p[i] >> 4];
+		*o++ = hex[(unsigned char)p[i] & 15];
+	}
+	*o = 0;
+	return t;
+}
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ?
+	    c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+int col_blob(struct stmt *st, int i, struct sbuf *out)
+{
+	const char *v;
+	size_t n;
+
+	if (st->lite) {
+		const void *b = sqlite3_column_blob(st->lite, i);
+		sbuf_add(out, b ? b : "", (size_t)sqlite3_column_bytes(st->lite,
+		    i));
+		return 0;
+	}
+	if (!(v = pg_value(st, i)))
+		return 0;
+	if (v[0] != '\\' || v[1] != 'x' || (n = strlen(v + 2)) % 2)
+		return error_set(-1, "store '%s': a BYTEA not in hex form",
+		    st->s->path);
+	sbuf_grow(out, n / 2);
+	for (size_t k = 2; v[k]; k += 2) {
+		int hi = hexval(v[k]), lo = hexval(v[k + 1]);
+		if (hi < 0 || lo < 0)
+			return error_set(-1, "store '%s': a BYTEA not in hex "
+			    "form", st->s->path);
+		sbuf_addch(out, (char)(hi << 4 | lo));
+	}
+	return 0;
+}
+
 struct stmt *stmt_bound(struct store *s, int q, sql_table table,
     const struct arg *a, size_t n)
 {
@@ -286,7 +354,12 @@ struct stmt *stmt_bound(struct store *s, int q, sql_table table,
 		if (!st->lite)
 			st->vals[i] = a[i].type == ARG_INT ?
 			    xasprintf("%lld", (long long)a[i].i) :
+			    a[i].type == ARG_BLOB ? bytea_text(a[i].t,
+			    (size_t)a[i].i) :
 			    a[i].type == ARG_TEXT ? xstrdup(a[i].t) : NULL;
+		else if (a[i].type == ARG_BLOB)
+			sqlite3_bind_blob64(st->lite, at, a[i].t,
+			    (sqlite3_uint64)a[i].i, SQLITE_TRANSIENT);
 		else if (a[i].type == ARG_INT)
 			sqlite3_bind_int64(st->lite, at, a[i].i);
 		else if (a[i].type == ARG_TEXT)

@@ -26,7 +26,8 @@ enum stmt_base {
 	BASE_OUTBOX = 72,
 	BASE_ADMIN = 96,
 	BASE_HOSTS = 128,
-	STMT_SLOTS = 144
+	BASE_CHUNKS = 144,
+	STMT_SLOTS = 152
 };
 typedef const char *const sql_table[STMT_SLOTS];
 
@@ -80,8 +81,8 @@ struct store {
  * the statement's is an error, not a silent NULL.
  */
 struct arg {
-	enum { ARG_NULL, ARG_INT, ARG_TEXT } type;
-	int64_t i;
+	enum { ARG_NULL, ARG_INT, ARG_TEXT, ARG_BLOB } type;
+	int64_t i;		/* a number, or a blob's length */
 	const char *t;
 };
 static inline struct arg arg_int(int64_t v)
@@ -91,6 +92,10 @@ static inline struct arg arg_int(int64_t v)
 static inline struct arg arg_text(const char *v)	/* NULL: NULL */
 {
 	return (struct arg){ v ? ARG_TEXT : ARG_NULL, 0, v };
+}
+static inline struct arg arg_blob(const void *v, size_t len)
+{
+	return (struct arg){ ARG_BLOB, (int64_t)len, v ? v : "" };
 }
 static inline struct arg arg_id(int64_t v)	/* an id; 0: NULL */
 {
@@ -127,6 +132,10 @@ int col_int(struct stmt *st, int i);
 const char *col_str(struct stmt *st, int i);
 char *col_text(struct stmt *st, int i);
 int col_null(struct stmt *st, int i);
+/* A BLOB column's bytes, appended to `out` (PostgreSQL sends a BYTEA as
+ * hex text); -1 when they do not decode. */
+struct sbuf;
+int col_blob(struct stmt *st, int i, struct sbuf *out);
 int col_count(struct stmt *st);
 /* How many rows the last statement that ran changed. */
 int changes(struct store *s);

@@ -17,6 +17,7 @@
 #include <sqlite3.h>
 
 #include "store.h"
+#include "chunks.h"
 #include "deploys.h"
 #include "hosts.h"
 #include "outbox.h"
@@ -362,7 +363,8 @@ static void test_old_store_upgraded(void **state)
 	    "phase_ms; ALTER TABLE jobs DROP COLUMN phase; ALTER TABLE jobs "
 	    "DROP COLUMN requested_by; ALTER TABLE jobs DROP COLUMN variables; "
 	    "DROP TABLE settings; DROP INDEX jobs_lease; DROP TABLE hosts; "
-	    "DROP TABLE job_needs; "
+	    "DROP TABLE job_needs; DROP TABLE log_chunks; "
+	    "DROP TABLE artifact_chunks; "
 	    "ALTER TABLE jobs DROP COLUMN host; "
 	    "ALTER TABLE jobs DROP COLUMN lease_ms; "
 	    "PRAGMA user_version = 4", NULL, NULL, NULL), SQLITE_OK);
@@ -800,6 +802,73 @@ static void test_outbox(void **state)
 	notifs_free(list, n);
 }
 
+/* What a host that shares only the store sends: logs and artifacts, any
+ * bytes, in order, gone with their stage or artifact. */
+static void test_chunks(void **state)
+{
+	struct fx *fx = *state;
+	struct job *j = NULL;
+	char *names[] = { "unit" };
+	char *logs[] = { "/elsewhere/logs/1/00-unit" };
+	static const char bin[] = { 'a', 0, '\xff', '\n', '\\', 'x', 0 };
+	struct sbuf got = SBUF_INIT;
+	char tmp[] = "/tmp/runner-chunks-XXXXXX";
+	int next, fd;
+
+	int64_t id = push(fx->s, "refs/heads/develop", Z, C1, NULL);
+	assert_int_equal(store_claim(fx->s, 100, "h1", "", 30000, 1,
+	    CLAIM_ANY, &j), 0);
+	job_free(j);
+	assert_int_equal(store_stages_init(fx->s, id, names, logs, 1), 0);
+	/* nothing sent yet */
+	assert_int_equal(store_log_read(fx->s, id, 0, 0, &got, &next), 0);
+	assert_int_equal(next, 0);
+	assert_int_equal(store_log_append(fx->s, id, 0, 0, "first\n", 6), 0);
+	assert_int_equal(store_log_append(fx->s, id, 0, 1, bin, sizeof(bin)),
+	    0);
+	assert_int_equal(store_log_read(fx->s, id, 0, 0, &got, &next), 2);
+	assert_int_equal(next, 2);
+	assert_int_equal(got.len, 6 + sizeof(bin));
+	assert_memory_equal(got.buf, "first\n", 6);
+	assert_memory_equal(got.buf + 6, bin, sizeof(bin));
+	/* from where the last read ended: only what is new */
+	sbuf_reset(&got);
+	assert_int_equal(store_log_append(fx->s, id, 0, 2, "more", 4), 0);
+	assert_int_equal(store_log_read(fx->s, id, 0, next, &got, &next), 1);
+	assert_int_equal(got.len, 4);
+	assert_int_equal(next, 3);
+
+	/* an artifact of three chunks (1 MiB each), byte for byte */
+	size_t size = (2 << 20) + 12345;
+	char *art = xmalloc(size);
+	for (size_t i = 0; i < size; i++)
+		art[i] = (char)(i * 7 + i / 251);
+	assert_true((fd = mkstemp(tmp)) >= 0);
+	assert_int_equal(write_all(fd, art, size), 0);
+	assert_int_equal(store_artifact_add(fx->s, id, "/elsewhere/1.tar.zst",
+	    (int64_t)size, "00", 1), 0);
+	/* none sent: the store has no copy */
+	assert_int_equal(store_artifact_fetch(fx->s, id, fd), 0);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	assert_int_equal(store_artifact_put(fx->s, id, fd), 0);
+	assert_int_equal(ftruncate(fd, 0), 0);
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	assert_int_equal(store_artifact_fetch(fx->s, id, fd), (int64_t)size);
+	sbuf_reset(&got);
+	assert_int_equal(read_file(tmp, size + 1, &got), 0);
+	assert_int_equal(got.len, size);
+	assert_memory_equal(got.buf, art, size);
+	close(fd);
+	unlink(tmp);
+	free(art);
+
+	/* a new attempt starts afresh: the chunks go with the rows */
+	assert_int_equal(store_stages_init(fx->s, id, names, logs, 1), 0);
+	sbuf_reset(&got);
+	assert_int_equal(store_log_read(fx->s, id, 0, 0, &got, &next), 0);
+	sbuf_release(&got);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(int argc, char **argv)
@@ -824,6 +893,7 @@ int main(int argc, char **argv)
 		T(test_leases),
 		T(test_deploys_only),
 		T(test_outbox),
+		T(test_chunks),
 		cmocka_unit_test(test_open_missing),
 	};
 

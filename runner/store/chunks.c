@@ -1,0 +1,156 @@
+/*
+ * Logs and artifacts in the store, for hosts that share only it
+ * (chunks.h).
+ */
+#include "chunks.h"
+#include "store_int.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* An artifact travels in pieces of this size: one statement each. */
+#define ARTIFACT_CHUNK (1 << 20)
+
+enum q {
+	C_LOG_ADD = BASE_CHUNKS, C_LOG_GET, C_ART_ID, C_ART_ADD, C_ART_GET,
+	C_LOG_DROP, C_ART_DROP, C_END
+};
+_Static_assert((int)C_END <= (int)STMT_SLOTS, "chunk statements overlap");
+
+static sql_table sql = {
+	[C_LOG_ADD] = "INSERT INTO log_chunks (job_id, idx, seq, data) VALUES "
+	    "(?1, ?2, ?3, ?4)",
+	[C_LOG_GET] = "SELECT seq, data FROM log_chunks WHERE job_id = ?1 AND "
+	    "idx = ?2 AND seq >= ?3 ORDER BY seq",
+	[C_ART_ID] = "SELECT id FROM artifacts WHERE job_id = ?1 ORDER BY id "
+	    "LIMIT 1",
+	[C_ART_ADD] = "INSERT INTO artifact_chunks (artifact_id, seq, data) "
+	    "VALUES (?1, ?2, ?3)",
+	[C_ART_GET] = "SELECT data FROM artifact_chunks WHERE artifact_id = ?1 "
+	    "AND seq = ?2",
+	[C_LOG_DROP] = "DELETE FROM log_chunks WHERE job_id = ?1",
+	[C_ART_DROP] = "DELETE FROM artifact_chunks WHERE artifact_id IN "
+	    "(SELECT id FROM artifacts WHERE job_id = ?1)",
+};
+
+int store_chunks_drop(struct store *s, int64_t id, int logs, int artifact)
+{
+	int error = 0;
+
+	if (logs)
+		error = run(s, C_LOG_DROP, sql, "remove sent logs",
+		    ARGS(arg_int(id)));
+	if (!error && artifact)
+		error = run(s, C_ART_DROP, sql, "remove a sent artifact",
+		    ARGS(arg_int(id)));
+	return error;
+}
+
+int store_log_append(struct store *s, int64_t id, int idx, int seq,
+    const char *buf, size_t len)
+{
+	return run(s, C_LOG_ADD, sql, "store a log", ARGS(arg_int(id),
+	    arg_int(idx), arg_int(seq), arg_blob(buf, len)));
+}
+
+int store_log_read(struct store *s, int64_t id, int idx, int from,
+    struct sbuf *out, int *next)
+{
+	struct stmt *st = stmt_bound(s, C_LOG_GET, sql, ARGS(arg_int(id),
+	    arg_int(idx), arg_int(from)));
+	int rc, n = 0;
+
+	*next = from;
+	if (!st)
+		return -1;
+	while ((rc = step(st)) == STEP_ROW) {
+		/* chunks are appended in order; a gap is one still being
+		 * written: stop before it */
+		if (col_int(st, 0) != *next)
+			break;
+		if (col_blob(st, 1, out) < 0) {
+			reset(st);
+			return -1;
+		}
+		*next += 1;
+		n++;
+	}
+	if (rc < 0)
+		n = db_error(s, "read a log");
+	reset(st);
+	return n;
+}
+
+int store_artifact_put(struct store *s, int64_t id, int fd)
+{
+	int64_t art = first_id(s, C_ART_ID, sql, ARGS(arg_int(id)));
+	char *buf;
+	int error = 0;
+
+	if (!art)
+		return error_set(ERR_NOTFOUND, "job #%lld has no artifact "
+		    "recorded", (long long)id);
+	buf = xmalloc(ARTIFACT_CHUNK);
+	for (int seq = 0;; seq++) {
+		size_t len = 0;
+		ssize_t n;
+		while (len < ARTIFACT_CHUNK && (n = read(fd, buf + len,
+		    ARTIFACT_CHUNK - len)) != 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0) {
+				error = error_set(-1, "cannot read the artifact "
+				    "of job #%lld: %s", (long long)id,
+				    strerror(errno));
+				goto out;
+			}
+			len += (size_t)n;
+		}
+		if (!len && seq)
+			break;
+		if ((error = run(s, C_ART_ADD, sql, "store an artifact",
+		    ARGS(arg_int(art), arg_int(seq), arg_blob(buf, len)))) < 0)
+			break;
+		if (len < ARTIFACT_CHUNK)
+			break;
+	}
+out:
+	free(buf);
+	return error;
+}
+
+int64_t store_artifact_fetch(struct store *s, int64_t id, int fd)
+{
+	int64_t art = first_id(s, C_ART_ID, sql, ARGS(arg_int(id))), total = 0;
+	struct sbuf buf = SBUF_INIT;
+	int rc = 0;
+
+	if (!art)
+		return 0;
+	for (int seq = 0;; seq++) {
+		struct stmt *st = stmt_bound(s, C_ART_GET, sql,
+		    ARGS(arg_int(art), arg_int(seq)));
+		if (!st)
+			return -1;
+		sbuf_reset(&buf);
+		rc = step(st);
+		if (rc == STEP_ROW && col_blob(st, 0, &buf) < 0)
+			rc = -1;
+		else if (rc < 0)
+			rc = db_error(s, "read an artifact");
+		reset(st);
+		if (rc != STEP_ROW)
+			break;
+		if (write_all(fd, buf.buf, buf.len) < 0) {
+			rc = error_set(-1, "cannot write the artifact of job "
+			    "#%lld: %s", (long long)id, strerror(errno));
+			break;
+		}
+		total += (int64_t)buf.len;
+	}
+	sbuf_release(&buf);
+	return rc < 0 ? rc : total;
+}
