@@ -54,10 +54,14 @@ int cmd_artifacts(int argc, char **argv)
 			    (long long)a->files, a->sha256);
 			continue;
 		}
-		if (artifact_extract(a->path, dest, a->sha256) < 0) {
+		char *local = NULL;
+		if (artifact_local(cs.store, cs.home, j->id, a->path, a->sha256,
+		    &local) < 0 || artifact_extract(local, dest, a->sha256) < 0) {
+			free(local);
 			cli_error("%s", error_last());
 			goto out;
 		}
+		free(local);
 		printf("extracted %s (%lld files) into %s\n", a->path,
 		    (long long)a->files, dest);
 	}

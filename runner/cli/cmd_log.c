@@ -4,6 +4,7 @@
  */
 #include "cli.h"
 #include "store.h"
+#include "chunks.h"
 #include "jobs.h"
 #include "util.h"
 
@@ -82,17 +83,40 @@ static int still_running(struct follower *f, int idx)
 	return running;
 }
 
+/*
+ * What a host that shares only the store sent of the log: from chunk
+ * *seq on. Returns 1 if there was any so far (the log is the store's).
+ */
+static int copy_sent(const struct follower *f, int idx, int *seq)
+{
+	struct sbuf sb = SBUF_INIT;
+	int n;
+
+	if (store_is_sqlite(f->s))
+		return 0;
+	n = store_log_read(f->s, f->id, idx, *seq, &sb, seq);
+	if (sb.len)
+		emit(f, sb.buf, sb.len);
+	fflush(stdout);
+	sbuf_release(&sb);
+	return n > 0 || *seq > 0;
+}
+
 static int show_stage(struct follower *f, const struct stage_rec *st,
     int follow)
 {
-	int fd = -1, ino = -1;
+	int fd = -1, ino = -1, sent = 0, seq = 0;
 	off_t off = 0;
 
 	if (f->headers)
 		printf("==> %s (%s) <==\n", st->name, step_state_name(st->state));
 	fflush(stdout);
 	for (;;) {
-		if (fd < 0) {
+		/* the stage ran on a host that sends its log through the
+		 * store, or here (or on a host that shares this one's files) */
+		if (fd < 0 && (sent = copy_sent(f, st->idx, &seq)))
+			;
+		else if (fd < 0) {
 			fd = open(st->log_path, O_RDONLY | O_CLOEXEC);
 			if (fd >= 0 && follow) {
 				ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
@@ -106,9 +130,11 @@ static int show_stage(struct follower *f, const struct stage_rec *st,
 		if (!follow || !still_running(f, st->idx))
 			break;
 		/* Woken by writes; the timeout notices the stage ending
-		 * without output, and a log that does not exist yet. */
+		 * without output, and a log that does not exist yet (or
+		 * comes through the store, every second). */
 		struct pollfd p = { ino, POLLIN, 0 };
-		if (poll(&p, 1, fd >= 0 && ino >= 0 ? 500 : 100) > 0) {
+		if (poll(&p, 1, fd >= 0 && ino >= 0 ? 500 : sent ? 250 :
+		    100) > 0) {
 			char ev[4096];
 			while (read(ino, ev, sizeof(ev)) > 0)
 				;
@@ -116,7 +142,9 @@ static int show_stage(struct follower *f, const struct stage_rec *st,
 	}
 	if (fd >= 0)
 		copy_new(f, fd, &off);
-	if (fd < 0 && !follow && stage_done(st->state) &&
+	else if (sent)
+		copy_sent(f, st->idx, &seq);
+	if (fd < 0 && !sent && !follow && stage_done(st->state) &&
 	    st->state != STEP_SKIPPED)
 		printf("(no log: never written, or removed by runner gc)\n");
 	if (fd >= 0)

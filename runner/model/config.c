@@ -157,7 +157,12 @@ const char config_template[] =
 "# host:\n"
 "#   name: build1                 # default: the machine's host name\n"
 "#   labels: [linux, amd64]\n"
-"#   lease: 30s\n";
+"#   lease: 30s\n"
+"#   # on a machine that shares only the store (store: postgresql://...):\n"
+"#   # where it fetches the repositories from\n"
+"#   sources:\n"
+"#     - path: /srv/git\n"
+"#       url: ssh://git@git.example.com/srv/git\n";
 
 /* ---- the schema of runner.yml (schema.h) ---- */
 
@@ -293,6 +298,27 @@ static const struct schema http_schema = {
 	    "environments, badges, `/api/` and `/metrics`.",
 };
 
+/* Where a build host fetches repositories from. */
+static const struct sfield source_fields[] = {
+	{ .key = "path", .kind = S_STR, FIELD(struct host_source, path),
+	    .flags = S_REQUIRED | S_ABSOLUTE, .doc = "a folder of repositories "
+	    "on the git server, like `/srv/git`, or one repository" },
+	{ .key = "url", .kind = S_STR, FIELD(struct host_source, url),
+	    .flags = S_REQUIRED | S_URL, .choices = "ssh git http https file",
+	    .doc = "where git fetches them: the repository `PATH/app.git` "
+	    "from `URL/app.git`, like `ssh://git@git.example.com/srv/git`" },
+	SFIELD_END
+};
+static const struct schema source_schema = {
+	.name = "sources", .fields = source_fields, .rel = REL_IN,
+	.size = sizeof(struct host_source),
+	.line_at = SLINE(struct host_source, line),
+	.entry = "a 'sources' entry", .what = "source '%s'",
+	.name_key = "path",
+	.doc = "Where a build host that does not see the git server's "
+	    "repositories fetches them.",
+};
+
 /* This machine as a build host. */
 static const struct sfield host_fields[] = {
 	{ .key = "name", .kind = S_STR, FIELD(struct host_conf, name),
@@ -310,6 +336,13 @@ static const struct sfield host_fields[] = {
 	    .doc = "how long a job stays this host's without a heartbeat "
 	    "(sent every third of it); then it runs again elsewhere, or a "
 	    "deployment ends `interrupted`" },
+	{ .key = "sources", .kind = S_LIST, FIELD(struct host_conf, sources),
+	    COUNT(struct host_conf, nsources), .sub = &source_schema,
+	    .def = "(none: the repositories are on this machine)",
+	    .doc = "for a host that shares only the store: where it fetches "
+	    "repositories (over git's transports, into `cache/sources/`); "
+	    "it then sends its logs and artifacts through the store "
+	    "([operations.md](operations.md#build-hosts-on-other-machines))" },
 	SFIELD_END
 };
 static const struct schema host_schema = {

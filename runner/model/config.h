@@ -122,6 +122,14 @@ struct http_conf {
 	char *base_url;			/* for links in notifications */
 };
 
+/* Where a host that does not share the git server's files fetches the
+ * repositories under `path`: `url` and the rest of the path. */
+struct host_source {
+	char *path;
+	char *url;
+	size_t line;
+};
+
 /* This machine as a build host (hosts.h). */
 struct host_conf {
 	char *name;			/* NULL: the machine's host name */
@@ -129,6 +137,8 @@ struct host_conf {
 	size_t nlabels;
 	int64_t lease_ms;		/* a claim without a heartbeat ends */
 	int builds;			/* 0: deployments only */
+	struct host_source *sources;	/* none: it sees the repositories */
+	size_t nsources;
 };
 
 struct config {

@@ -8,6 +8,7 @@
 #include "web.h"
 #include "admin.h"
 #include "cli.h"
+#include "chunks.h"
 #include "config.h"
 #include "deploys.h"
 #include "jobs.h"
@@ -335,6 +336,10 @@ struct sse {
 	char *buf;		/* SSE_CHUNK bytes read at a time */
 	int64_t checked, quiet_since;
 	int ending, done;
+	/* a log sent through the store (its host shares only that): the
+	 * next chunk, the bytes read so far, when it was last asked */
+	int seq;
+	int64_t sent, asked;
 };
 
 /* The stage's state, or -1 when the store cannot say. */
@@ -376,11 +381,61 @@ static void sse_event(struct sbuf *out, const char *event, const char *data,
 	sbuf_addch(out, '\n');
 }
 
+/* The log of stage `idx` of job `id` that its host sent through the
+ * store, from chunk *seq on, appended to `out`; 0 when there is none. */
+static int log_sent_in(struct store *st, int64_t id, int idx, int *seq,
+    struct sbuf *out)
+{
+	int n = store_is_sqlite(st) ? 0 : store_log_read(st, id, idx, *seq,
+	    out, seq);
+
+	return n > 0 ? n : 0;
+}
+
+/* log_sent_in() on a connection of its own, under the store's lock */
+static int log_sent(int64_t id, int idx, int *seq, struct sbuf *out)
+{
+	struct store *st = NULL;
+	int n = 0;
+
+	pthread_mutex_lock(&W.lock);
+	if (store_open(W.home, STORE_OPEN, &st) == 0)
+		n = log_sent_in(st, id, idx, seq, out);
+	store_close(st);
+	pthread_mutex_unlock(&W.lock);
+	return n;
+}
+
+/* What the store has of the log past s->off, once per SSE_CHECK_MS. */
+static int sse_more_sent(struct sse *s)
+{
+	struct sbuf got = SBUF_INIT, h = SBUF_INIT;
+	int64_t now = mono_ms(), start = s->sent;
+
+	if (now - s->asked < SSE_CHECK_MS)
+		return 0;
+	s->asked = now;
+	log_sent(s->job, s->idx, &s->seq, &got);
+	s->sent += (int64_t)got.len;
+	if (s->sent > s->off) {
+		size_t skip = start < s->off ? (size_t)(s->off - start) : 0;
+		ansi_html(&s->a, got.buf + skip, got.len - skip, &h);
+		s->off = s->sent;
+		if (h.len)
+			sse_event(&s->out, NULL, h.buf, h.len);
+	}
+	sbuf_release(&got);
+	sbuf_release(&h);
+	return s->out.len > 0;
+}
+
 static int sse_more(struct sse *s)
 {
 	char *buf = s->buf;
 	ssize_t n;
 
+	if (s->fd < 0 && (s->seq || access(s->path, F_OK) < 0))
+		return sse_more_sent(s);
 	if (s->fd < 0) {
 		s->fd = open(s->path, O_RDONLY | O_CLOEXEC);
 		if (s->fd >= 0 && s->ino >= 0)
@@ -569,13 +624,28 @@ static enum MHD_Result job_route(struct MHD_Connection *c, struct store *st,
 		} else if (!*tail) {
 			struct sbuf text = SBUF_INIT;
 			int64_t size, from;
-			log_tail(s->log_path, &text, &size, &from);
+			int seq = 0;
+			if (access(s->log_path, F_OK) < 0 && log_sent_in(st,
+			    j->id, s->idx, &seq, &text)) {
+				size = (int64_t)text.len;
+				from = 0;
+			} else {
+				log_tail(s->log_path, &text, &size, &from);
+			}
 			page_log(&sb, j, s, text.buf, text.len, size, from);
 			sbuf_release(&text);
 			ret = send_buf(c, 200, "text/html; charset=utf-8", &sb);
 		} else if (!strcmp(tail, "/raw")) {
-			ret = send_file(c, s->log_path, "text/plain; charset=utf-8",
-			    NULL);
+			struct sbuf text = SBUF_INIT;
+			int seq = 0;
+			if (access(s->log_path, F_OK) < 0 && log_sent_in(st,
+			    j->id, s->idx, &seq, &text))
+				ret = send_buf(c, 200, "text/plain; charset=utf-8",
+				    &text);
+			else
+				ret = send_file(c, s->log_path,
+				    "text/plain; charset=utf-8", NULL);
+			sbuf_release(&text);
 		} else if (!strcmp(tail, "/events")) {
 			ret = send_events(c, j, s, number(arg(c, "from")));
 		} else {

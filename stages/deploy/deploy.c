@@ -35,6 +35,7 @@
 struct deploy {
 	struct job_ctx *ctx;
 	struct job *job;
+	char *repo;		/* where this host reads the repository */
 	const struct repo_conf *rc;
 	struct pipeline *pl;
 	const struct env_def *env;
@@ -129,6 +130,7 @@ static int record_step(struct deploy *d, const char *name, int ok,
 	log = job_log_path(d->ctx->home, d->job->id, idx, name);
 	write_file_atomic(log, text, strlen(text), 0644);
 	if ((rc = store_stage_add(st, d->job->id, idx, name, log)) == 0 &&
+	    (rc = job_ship_log(d->ctx, d->job->id, idx, log)) == 0 &&
 	    (rc = store_stage_start(st, d->job->id, idx, 0, started)) == 0)
 		rc = store_stage_end(st, d->job->id, idx, ok ? STEP_PASSED :
 		    STEP_FAILED, -1, error);
@@ -371,17 +373,18 @@ static int verify(struct deploy *d, int *ok)
 }
 
 /*
- * Extract artifact `a` into `rel`'s release folder, read-only to the
+ * Extract the artifact of `build` into `rel`'s release folder, read-only to the
  * environment's user, and store its manifest; records the step. Returns
  * 0, 1 when it failed (*why says why; the caller frees it), or a negative
  * code when the store failed.
  */
-static int extract_release(struct deploy *d, const struct artifact_rec *a,
+static int extract_release(struct deploy *d, const struct job *build,
     const struct job *rel, char **why)
 {
+	const struct artifact_rec *a = &build->artifacts[0];
 	struct sbuf manifest = SBUF_INIT;
 	int rc = 0;
-	char *text;
+	char *text, *local = NULL;
 
 	*why = NULL;
 	rm_rf(rel->release_dir);
@@ -397,7 +400,9 @@ static int extract_release(struct deploy *d, const struct artifact_rec *a,
 	}
 	free(parent);
 	/* the very bytes the build recorded, or nothing */
-	if (artifact_extract(a->path, rel->release_dir, a->sha256) < 0 ||
+	if (artifact_local(d->ctx->store, d->ctx->home, build->id, a->path,
+	    a->sha256, &local) < 0 ||
+	    artifact_extract(local, rel->release_dir, a->sha256) < 0 ||
 	    release_seal(rel->release_dir, d->user ? d->user->gid :
 	    (gid_t)-1, &manifest) < 0) {
 		*why = xasprintf("release: %s", error_last());
@@ -413,6 +418,7 @@ static int extract_release(struct deploy *d, const struct artifact_rec *a,
 	rc = record_step(d, "extract", 1, NULL, text, 0);
 	free(text);
 out:
+	free(local);
 	sbuf_release(&manifest);
 	return rc;
 }
@@ -431,7 +437,7 @@ static int prepare(struct deploy *d, const char *commit, const char *ws,
 	struct source *src = NULL;
 	int error;
 
-	if ((error = source_open(d->job->repo, commit, &src)) < 0 ||
+	if ((error = source_open(d->repo, commit, &src)) < 0 ||
 	    (error = source_pipeline(src, pl)) < 0)
 		goto out;
 	rm_rf(ws);
@@ -522,7 +528,7 @@ static void resolve(struct deploy *d)
 	char *why;
 
 	if (job->tag) {
-		if (tag_verify(job->repo, NULL, job->tag, job->commit, d->rc,
+		if (tag_verify(d->repo, NULL, job->tag, job->commit, d->rc,
 		    d->tmp, &ti) < 0) {
 			reject(d, "%s", error_last());
 			return;
@@ -593,7 +599,7 @@ static int rollback(struct deploy *d, int *recorded)
 	    store_job_get(d->ctx->store, d->prev->source_job, &src) < 0 ||
 	    (!src->nartifacts && error_set(ERR_NOTFOUND, "build #%lld has no "
 	    "artifact", (long long)src->id)) ||
-	    (rc = extract_release(d, &src->artifacts[0], d->prev, &bad))) {
+	    (rc = extract_release(d, src, d->prev, &bad))) {
 		/* the previous release is extracted again from its archive:
 		 * files changed since it served are not deployed again */
 		char *why = xasprintf("%s; rollback to release #%lld impossible: %s",
@@ -863,13 +869,13 @@ static int step_release(struct deploy *d)
 	 * older release are never deployed again. */
 	free(job->release_dir);
 	job->release_dir = release_dir(d);
-	if ((rc = extract_release(d, &d->source->artifacts[0], job, &why)) < 0)
+	if ((rc = extract_release(d, d->source, job, &why)) < 0)
 		return rc;
 	if (rc > 0) {
 		set_outcome(d, JOB_FAILED, why);
 		return 0;
 	}
-	if (source_open(job->repo, job->commit, &src) == 0) {
+	if (source_open(d->repo, job->commit, &src) == 0) {
 		free(job->subject);
 		job->subject = xstrdup(source_subject(src));
 	}
@@ -992,6 +998,9 @@ int deploy_run(struct job_ctx *ctx, struct job *job)
 		    g->nruns_on, "its environment's deployments run", &rc))
 			goto out;
 	}
+	if (job_source(ctx, job, &d.repo) < 0)
+		set_outcome(&d, JOB_FAILED, xasprintf("sources: %s",
+		    error_last()));
 	for (size_t i = 0; i < sizeof(steps) / sizeof(*steps) &&
 	    d.state == JOB_RUNNING; i++) {
 		touched = steps[i].touches;
@@ -1020,6 +1029,7 @@ out:
 	if (d.ws && !ctx->conf->keep_workspaces)
 		rm_rf(d.ws);
 	free(d.ws);
+	free(d.repo);
 	free(d.tmp);
 	free(d.state_dir);
 	free(d.backup_dir);

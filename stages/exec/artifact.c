@@ -4,6 +4,7 @@
  * are recorded are the bytes on disk, read once.
  */
 #include "artifact.h"
+#include "chunks.h"
 #include "manifest.h"
 #include "util.h"
 
@@ -785,4 +786,80 @@ int release_seal(const char *dir, gid_t gid, struct sbuf *manifest)
 		return error_set(-1, "cannot list '%s' for its manifest: %s", dir,
 		    strerror(seal_error ? seal_error : errno));
 	return 0;
+}
+
+int artifact_upload(struct store *s, int64_t id, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), error;
+
+	if (fd < 0)
+		return error_set(-1, "cannot read '%s': %s", path,
+		    strerror(errno));
+	error = store_artifact_put(s, id, fd);
+	close(fd);
+	return error;
+}
+
+int artifact_local(struct store *s, const char *home, int64_t id,
+    const char *recorded, const char *sha256, char **path)
+{
+	char *local, *part = NULL, sum[65];
+	int fd = -1, error = 0;
+	int64_t got;
+
+	*path = NULL;
+	if (access(recorded, R_OK) == 0) {
+		*path = xstrdup(recorded);
+		return 0;
+	}
+	local = xasprintf("%s/artifacts/%lld.tar.zst", home, (long long)id);
+	if (access(local, R_OK) == 0 && sha256_file(local, sum) == 0 &&
+	    !strcmp(sum, sha256))
+		goto done;
+	if (store_is_sqlite(s)) {
+		error = error_set(ERR_NOTFOUND, "artifact '%s' of build #%lld "
+		    "is gone (removed by runner gc?)", recorded, (long long)id);
+		goto out;
+	}
+	part = xasprintf("%s.part.%d", local, (int)getpid());
+	char *dir = xasprintf("%s/artifacts", home);
+	error = mkdir_p(dir, 0755);
+	free(dir);
+	if (error < 0)
+		goto out;
+	if ((fd = open(part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0644)) < 0) {
+		error = error_set(-1, "cannot write '%s': %s", part,
+		    strerror(errno));
+		goto out;
+	}
+	if ((got = store_artifact_fetch(s, id, fd)) < 0) {
+		error = (int)got;
+		goto out;
+	}
+	if (got == 0) {
+		error = error_set(ERR_NOTFOUND, "the artifact of build #%lld is "
+		    "'%s' on the host that built it, and the store has no copy",
+		    (long long)id, recorded);
+		goto out;
+	}
+	if (fsync(fd) < 0 || sha256_file(part, sum) < 0 ||
+	    (strcmp(sum, sha256) && error_set(-1, "the artifact of build "
+	    "#%lld from the store has sha256 %s, not the %s recorded",
+	    (long long)id, sum, sha256)) || (rename(part, local) < 0 &&
+	    error_set(-1, "cannot rename '%s': %s", part, strerror(errno)))) {
+		error = -1;
+		goto out;
+	}
+done:
+	*path = local;
+	local = NULL;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (part && error)
+		unlink(part);
+	free(part);
+	free(local);
+	return error;
 }

@@ -37,6 +37,21 @@ int artifact_close(struct artifact_writer *w, char sha256[65],
 /* Drop an unfinished archive and remove its file. */
 void artifact_abort(struct artifact_writer *w);
 
+/*
+ * A copy of the artifact of build `id` (recorded at `recorded` with
+ * `sha256`) that this host can read: the recorded file when this host
+ * sees it, else HOME/artifacts/ID.tar.zst, fetched from the store (a host
+ * that shares only the store sent it there) and checked against its
+ * sha256 first. *path is the caller's to free.
+ */
+struct store;
+int artifact_local(struct store *s, const char *home, int64_t id,
+    const char *recorded, const char *sha256, char **path);
+
+/* Send the artifact of build `id` at `path` (recorded already) to a
+ * shared store, for hosts that do not see this one's files. */
+int artifact_upload(struct store *s, int64_t id, const char *path);
+
 /* sha256 of a file, as 64 hex digits. */
 int sha256_file(const char *path, char out[65]);
 /*

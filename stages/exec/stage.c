@@ -234,14 +234,16 @@ static int run(const struct stage_spec *spec, struct stage_result *out)
 	out->end = STAGE_EXITED;
 
 	int out_open = 1;
+	int64_t tick_at = spec->on_tick && spec->tick_ms > 0 ?
+	    mono_ms() + spec->tick_ms : 0;
 	for (;;) {
 		struct pollfd pfd[3] = {
 			{ pidfd, POLLIN, 0 },
 			{ out_open ? outp[0] : -1, POLLIN, 0 },
 			{ spec->event_fd, POLLIN, 0 },
 		};
-		int64_t next = deadline_min(deadline_min(deadline, kill_at),
-		    shut_at);
+		int64_t next = deadline_min(deadline_min(deadline_min(deadline,
+		    kill_at), shut_at), tick_at);
 		int64_t now = mono_ms();
 		int wait = next ? (int)(next > now ? next - now : 0) : -1;
 
@@ -289,6 +291,10 @@ static int run(const struct stage_spec *spec, struct stage_result *out)
 		if (kill_at && now >= kill_at) {
 			kill(-pid, SIGKILL);
 			kill_at = 0;
+		}
+		if (tick_at && now >= tick_at) {
+			spec->on_tick(spec->arg);
+			tick_at = mono_ms() + spec->tick_ms;
 		}
 	}
 	/* The shell is gone: nothing of its group may stay. A command that

@@ -34,6 +34,10 @@ struct stage_spec {
 	int event_fd;			/* -1, or readable when on_event has news */
 	enum stage_event (*on_event)(void *arg);
 	void (*on_start)(pid_t pgid, void *arg);
+	/* called every tick_ms while the stage runs (0: never), after its
+	 * output so far is in the log */
+	void (*on_tick)(void *arg);
+	int64_t tick_ms;
 	void *arg;
 	struct masker *mask;		/* secrets to mask in the log, or NULL */
 	struct run_limits limits;

@@ -8,6 +8,8 @@
 #include "hosts.h"
 #include "mask.h"
 #include "config.h"
+#include "chunks.h"
+#include "fetch.h"
 #include "jobs.h"
 #include "util.h"
 
@@ -237,12 +239,97 @@ static void build_env(struct job_ctx *ctx, const struct job *job,
 		env_set(e, *p);
 }
 
+/*
+ * A stage's log, sent through the store as it grows, by a host that does
+ * not share the git server's files: every LOG_SHIP_MS the bytes written
+ * since, a chunk each (the log file stays the record here).
+ */
+#define LOG_SHIP_MS 1000
+#define LOG_SHIP_CHUNK (256 * 1024)
+
+struct shipper {
+	struct job_ctx *ctx;
+	int64_t job;
+	int idx;
+	int fd;			/* the log, read; -1: not shipped */
+	off_t off;
+	int seq;
+	int error;		/* the store refused: no more tries */
+};
+
+static void ship_open(struct shipper *sh, struct job_ctx *ctx, int64_t job,
+    int idx, const char *log)
+{
+	*sh = (struct shipper){ ctx, job, idx, -1, 0, 0, 0 };
+	if (job_ships(ctx) && (sh->fd = open(log, O_RDONLY | O_CLOEXEC)) < 0)
+		log_line("job #%lld: cannot read log '%s' to send it: %s",
+		    (long long)job, log, strerror(errno));
+}
+
+static void ship(struct shipper *sh)
+{
+	char *buf;
+	ssize_t n;
+
+	if (sh->fd < 0 || sh->error)
+		return;
+	buf = xmalloc(LOG_SHIP_CHUNK);
+	while ((n = pread(sh->fd, buf, LOG_SHIP_CHUNK, sh->off)) > 0) {
+		if (store_log_append(sh->ctx->store, sh->job, sh->idx, sh->seq,
+		    buf, (size_t)n) < 0) {
+			sh->error = -1;
+			log_line("job #%lld: cannot send the log of step %d: %s",
+			    (long long)sh->job, sh->idx, error_last());
+			break;
+		}
+		sh->off += n;
+		sh->seq++;
+	}
+	free(buf);
+}
+
+static void ship_close(struct shipper *sh)
+{
+	ship(sh);
+	if (sh->fd >= 0)
+		close(sh->fd);
+	sh->fd = -1;
+}
+
+int job_ships(const struct job_ctx *ctx)
+{
+	return ctx->conf->host.nsources > 0;
+}
+
+int job_ship_log(struct job_ctx *ctx, int64_t job, int idx, const char *log)
+{
+	struct shipper sh;
+
+	ship_open(&sh, ctx, job, idx, log);
+	ship_close(&sh);
+	return sh.error;
+}
+
+int job_source(struct job_ctx *ctx, const struct job *job, char **path)
+{
+	return source_local(&ctx->conf->host, ctx->home, job->repo,
+	    job->commit, job->kind == KIND_DEPLOY ? job->tag : NULL, path);
+}
+
 struct stage_arg {
 	struct job_ctx *ctx;
 	int64_t job;
 	int idx;
 	int store_error;
+	struct shipper ship;
 };
+
+static void on_tick(void *arg)
+{
+	struct stage_arg *sa = arg;
+
+	ship(&sa->ship);
+}
 
 static void on_start(pid_t pgid, void *arg)
 {
@@ -271,7 +358,7 @@ void step_note(int fd, const char *msg)
 int step_run_logged(struct job_ctx *ctx, const struct job *job, int idx,
     const char *log, const struct job_step *st, struct step_result *res)
 {
-	struct stage_arg sa = { ctx, job->id, idx, 0 };
+	struct stage_arg sa = { ctx, job->id, idx, 0, { .fd = -1 } };
 	struct stage_result r;
 	struct env env = { 0 };
 	struct sbuf dur = SBUF_INIT;
@@ -322,6 +409,7 @@ int step_run_logged(struct job_ctx *ctx, const struct job *job, int idx,
 			    "(secrets:)", st->what, st->name, *p);
 			free(why);
 			step_note(res->fd, res->error);
+			job_ship_log(ctx, job->id, idx, log);
 			return 0;
 		}
 		env_setf(&env, *p, v);
@@ -346,6 +434,8 @@ int step_run_logged(struct job_ctx *ctx, const struct job *job, int idx,
 		.event_fd = ctx->event_fd,
 		.on_event = on_event,
 		.on_start = on_start,
+		.on_tick = job_ships(ctx) ? on_tick : NULL,
+		.tick_ms = LOG_SHIP_MS,
 		.arg = &sa,
 		.mask = mask,
 		.limits = ctx->conf->limits,
@@ -364,13 +454,16 @@ int step_run_logged(struct job_ctx *ctx, const struct job *job, int idx,
 		if (l->open_files)
 			spec.limits.open_files = l->open_files;
 	}
+	ship_open(&sa.ship, ctx, job->id, idx, log);
 	if (stage_run(&spec, &r) < 0 && r.end != STAGE_SPAWN_FAILED)
 		r.end = STAGE_SPAWN_FAILED;
 	env_free(&env);
 	masker_free(mask);
 	confine_release(&cf);
-	if (sa.store_error)
+	if (sa.store_error) {
+		ship_close(&sa.ship);
 		return -1;
+	}
 	format_duration(&dur, spec.timeout_ms);
 	switch (r.end) {
 	case STAGE_TIMED_OUT:
@@ -419,6 +512,7 @@ int step_run_logged(struct job_ctx *ctx, const struct job *job, int idx,
 	sbuf_release(&dur);
 	if (err)
 		step_note(res->fd, err);
+	ship_close(&sa.ship);
 	res->error = err;
 	res->exit_code = r.end == STAGE_SPAWN_FAILED ? -1 : r.exit_code;
 	return 0;

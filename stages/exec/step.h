@@ -38,6 +38,16 @@ struct job;
 int job_hand_on(struct job_ctx *ctx, const struct job *job,
     const char *const *need, size_t n, const char *what, int *error);
 
+/* Does this host send its logs and artifacts through the store (it has
+ * runner.yml host: sources, so the git server does not see its files)? */
+int job_ships(const struct job_ctx *ctx);
+/* Send the whole log `log` of step `idx` through the store, when this
+ * host does (a step recorded without running a command). */
+int job_ship_log(struct job_ctx *ctx, int64_t job, int idx, const char *log);
+/* The repository of `job` as this host reads it: the git server's path,
+ * or its fetched copy (fetch.h). *path is the caller's to free. */
+int job_source(struct job_ctx *ctx, const struct job *job, char **path);
+
 /* One command run as a recorded, logged step of a job. */
 struct job_step {
 	const char *name;	/* the stage name shown */

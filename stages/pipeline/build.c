@@ -13,6 +13,7 @@
 #include "step.h"
 #include "deploys.h"
 #include "refmatch.h"
+#include "store.h"
 #include "util.h"
 
 #include <errno.h>
@@ -212,7 +213,8 @@ static char *pipeline_policy(struct job_ctx *ctx, const struct job *job,
 
 /* The builds this one superseded were never checked out: give them their
  * commits' subjects too, so that status shows what was skipped. */
-static void name_superseded(struct job_ctx *ctx, const struct job *job)
+static void name_superseded(struct job_ctx *ctx, const struct job *job,
+    const char *repo)
 {
 	int64_t *ids;
 	size_t n;
@@ -224,7 +226,7 @@ static void name_superseded(struct job_ctx *ctx, const struct job *job)
 		struct job *old = NULL;
 		struct source *src = NULL;
 		if (store_job_get(ctx->store, ids[i], &old) == 0 &&
-		    source_open(old->repo, old->commit, &src) == 0)
+		    source_open(repo, old->commit, &src) == 0)
 			store_job_set_subject(ctx->store, old->id,
 			    source_subject(src));
 		source_free(src);
@@ -240,7 +242,7 @@ int build_run(struct job_ctx *ctx, struct job *job)
 	struct pipeline *pl = NULL;
 	struct artifact_writer *aw = NULL;
 	char **names = NULL, **logs = NULL;
-	char *ws, *logdir, *artdir, *msg = NULL;
+	char *ws, *logdir, *artdir, *msg = NULL, *repo = NULL;
 	enum job_state state = JOB_PASSED;
 	int error = 0, unarchived = 0;
 
@@ -255,7 +257,8 @@ int build_run(struct job_ctx *ctx, struct job *job)
 	}
 	if ((error = store_job_phase(ctx->store, job->id, "checkout")) < 0)
 		goto out;
-	if (source_open(job->repo, job->commit, &src) < 0) {
+	if (job_source(ctx, job, &repo) < 0 ||
+	    source_open(repo, job->commit, &src) < 0) {
 		state = JOB_ERROR;
 		msg = xstrdup(error_last());
 		goto end;
@@ -265,7 +268,7 @@ int build_run(struct job_ctx *ctx, struct job *job)
 		error = -1;
 		goto out;
 	}
-	name_superseded(ctx, job);
+	name_superseded(ctx, job, repo);
 	/* the pushed head asks for no build; a run by hand is built anyway */
 	if (!job->requested_by && (strstr(source_message(src), "[skip ci]") ||
 	    strstr(source_message(src), "[ci skip]"))) {
@@ -358,7 +361,11 @@ int build_run(struct job_ctx *ctx, struct job *job)
 			msg = xasprintf("artifacts: %s", error_last());
 			unlink(part);
 		} else if ((error = store_artifact_add(ctx->store, job->id, path,
-		    size, sha, files)) < 0) {
+		    size, sha, files)) < 0 ||
+		    /* on a shared store, for hosts that do not see this
+		     * one's files (a deployment elsewhere) */
+		    (!store_is_sqlite(ctx->store) && (error = artifact_upload(
+		    ctx->store, job->id, path)) < 0)) {
 			free(part);
 			free(path);
 			goto out;
@@ -383,5 +390,6 @@ out:
 	free(ws);
 	free(logdir);
 	free(artdir);
+	free(repo);
 	return error;
 }

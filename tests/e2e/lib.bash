@@ -515,3 +515,16 @@ as_user() {
 as_git() {
 	as_user "$GIT_USER" "$T/githome" "$@"
 }
+
+# For a file's setup_file and teardown_file: a PostgreSQL server of the
+# file's own (tests/helpers/pg.sh), its folder in $PGDIR, its URL in
+# $PGURL; each test takes a schema of it.
+pg_server_start() {
+	PGDIR=$(mktemp -d /tmp/rt.pg.XXXXXX)
+	PGURL=$(bash "$SOURCE_ROOT/tests/helpers/pg.sh" start "$PGDIR")
+	export PGDIR PGURL
+}
+pg_server_stop() {
+	bash "$SOURCE_ROOT/tests/helpers/pg.sh" stop "$PGDIR"
+	rm -rf "$PGDIR"
+}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # The store on PostgreSQL, named by runner.yml's `store:`, on a server
 # this file starts (tests/helpers/pg.sh). Two build hosts, each a daemon
-# with a home of its own, share its queue: every job runs once. A host
+# with a home of its own, share its queue: every job runs once (host B
+# fetches the sources over git:// into its cache). A host
 # killed or frozen in the middle of a stage loses its job when its lease
 # ends; the other host runs it again (attempt 2), and the frozen one,
 # thawed, records nothing. With the server down a push still succeeds,
@@ -9,17 +10,12 @@
 
 load lib
 
-setup_file() {
-	PGDIR=$(mktemp -d /tmp/rt.pg.XXXXXX)
-	PGURL=$(bash "$SOURCE_ROOT/tests/helpers/pg.sh" start "$PGDIR")
-	export PGDIR PGURL
-}
-teardown_file() {
-	bash "$SOURCE_ROOT/tests/helpers/pg.sh" stop "$PGDIR"
-	rm -rf "$PGDIR"
-}
+setup_file() { pg_server_start; }
+teardown_file() { pg_server_stop; }
 
-# host_config NAME: runner.yml of host NAME, on this test's schema
+# host_config NAME: runner.yml of host NAME, on this test's schema; host
+# B does not look at the repositories where they are: it fetches them
+# from the git daemon at $GIT_URL into its cache
 host_config() {
 	cat <<YML
 store: '$STORE_URL'
@@ -31,6 +27,19 @@ host:
   labels: [linux]
   lease: 3s
 YML
+	[ "$1" != hostB ] || printf '  sources:\n    - path: %s\n      url: %s\n' \
+	    "$T" "$GIT_URL"
+}
+
+# start_git_daemon ADDRESS: git's daemon serving $T there (git://)
+start_git_daemon() {
+	local port
+	port=$(free_port)
+	git daemon --reuseaddr --export-all --base-path="$T" --listen="$1" \
+	    --port="$port" "$T" >>"$T/git-daemon.log" 2>&1 3>&- &
+	GIT_PIDS+=($!)
+	GIT_URL="git://$1:$port/"
+	wait_for "(exec 3<>/dev/tcp/$1/$port) 2>/dev/null" 10
 }
 
 setup() {
@@ -39,6 +48,8 @@ setup() {
 	unset RUNNER_STORE
 	rm -f "$RUNNER_HOME"/runner.db*
 	STORE_URL=$(bash "$SOURCE_ROOT/tests/helpers/pg.sh" schema "$PGURL")
+	GIT_PIDS=()
+	start_git_daemon 127.0.0.1
 	host_config hostA > "$RUNNER_HOME/runner.yml"
 	r init >/dev/null
 	HOME_B="$T/homeB"
@@ -52,6 +63,7 @@ setup() {
 }
 teardown() {
 	[ -z "${frozen:-}" ] || kill -CONT $frozen 2>/dev/null || true
+	for p in "${GIT_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 	[ -z "${VA:-}" ] || ip link set "$VA" up 2>/dev/null || true
 	if [ -n "${B_PID:-}" ]; then
 		kill -TERM "$B_PID" 2>/dev/null || true
@@ -110,6 +122,9 @@ worker_of() {
 	r status --json | jq -e '[.hosts[].name] == ["hostA","hostB"]'
 	# nothing went to a SQLite file
 	[ ! -e "$RUNNER_HOME/runner.db" ] && [ ! -e "$HOME_B/runner.db" ]
+	# host B fetched the commits over git:// into its cache
+	git --git-dir="$(ls -d "$HOME_B/cache/sources/"*app.git)" cat-file -e \
+	    "$(git -C "$SRC" rev-parse HEAD)"
 }
 
 @test "a host with builds: false takes no build" {
@@ -219,6 +234,8 @@ YML
 	host_config hostA > "$RUNNER_HOME/runner.yml"
 	r init >/dev/null
 	STORE_URL="postgresql://runner@$near:$port/runner"
+	# host B fetches over the same link
+	start_git_daemon "$near"
 	host_config hostB > "$HOME_B/runner.yml"
 	# each tick names the network namespace the stage runs in
 	set_pipeline "$SRC" "Ticks until a sign" <<YML

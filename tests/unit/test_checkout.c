@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "checkout.h"
+#include "config.h"
+#include "fetch.h"
 #include "pipeline.h"
 #include "util.h"
 
@@ -172,6 +174,86 @@ static void test_hostile_names(void **state)
 	}
 }
 
+/* Which URL a repository is fetched from: the longest `path` that holds
+ * it, whole folder names only, the rest of its path after the URL. */
+static void test_source_urls(void **state)
+{
+	struct host_source src[] = {
+		{ "/srv/git", "ssh://git@gs/srv/git", 0 },
+		{ "/srv/git/big/", "git://big.example.com/", 0 },
+		{ "/srv/one.git", "https://gs/one.git", 0 },
+	};
+	struct host_conf h = { .sources = src, .nsources = 3 };
+	static const struct { const char *repo, *url; } cases[] = {
+		{ "/srv/git/app.git", "ssh://git@gs/srv/git/app.git" },
+		{ "/srv/git/team/app.git", "ssh://git@gs/srv/git/team/app.git" },
+		{ "/srv/git/big/app.git", "git://big.example.com/app.git" },
+		{ "/srv/one.git", "https://gs/one.git" },
+		{ "/srv/gitx/app.git", NULL },	/* not below /srv/git */
+		{ "/srv/one.git2", NULL },
+		{ "/elsewhere/app.git", NULL },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		char *url = source_url(&h, cases[i].repo);
+		if (cases[i].url)
+			assert_string_equal(url, cases[i].url);
+		else
+			assert_null(url);
+		free(url);
+	}
+}
+
+/* A host that does not see the repository fetches it into its cache
+ * (real git, over file://), once; a commit the server lacks is named. */
+static void test_source_fetched(void **state)
+{
+	struct fx *fx = *state;
+	char *url = xasprintf("file://%s", fx->dir);
+	struct host_source hs = { fx->dir, url, 0 };
+	struct host_conf h = { .sources = &hs, .nsources = 1 };
+	char *home = xasprintf("%s/home", fx->dir), *local = NULL, *again;
+	struct source *src = NULL;
+
+	assert_int_equal(mkdir(home, 0700), 0);
+	assert_int_equal(source_local(&h, home, fx->repo, fx->head, NULL,
+	    &local), 0);
+	assert_non_null(strstr(local, "/home/cache/sources/"));
+	assert_string_not_equal(local, fx->repo);
+	assert_int_equal(source_open(local, fx->head, &src), 0);
+	assert_string_equal(source_subject(src), "Subject line");
+	source_free(src);
+	/* it has the commit now: the same cache, no fetch (the URL may be
+	 * gone) */
+	hs.url = "file:///nonexistent";
+	assert_int_equal(source_local(&h, home, fx->repo, fx->head, NULL,
+	    &again), 0);
+	assert_string_equal(again, local);
+	free(again);
+	/* a commit it lacks: fetched, and still missing */
+	hs.url = url;
+	assert_true(source_local(&h, home, fx->repo,
+	    "0123456789012345678901234567890123456789", NULL, &again) < 0);
+	assert_non_null(strstr(error_last(), url));
+	assert_non_null(strstr(error_last(), "has no commit 0123456"));
+	/* a server that is not there: git's reason */
+	hs.url = "file:///nonexistent";
+	assert_true(source_local(&h, home, fx->repo,
+	    "0123456789012345678901234567890123456789", NULL, &again) < 0);
+	assert_non_null(strstr(error_last(), "cannot fetch from "
+	    "file:///nonexistent/app.git: "));
+	/* a repository no entry covers is read where it is */
+	hs.path = "/srv/git";
+	assert_int_equal(source_local(&h, home, fx->repo, fx->head, NULL,
+	    &again), 0);
+	assert_string_equal(again, fx->repo);
+	free(again);
+	free(local);
+	free(home);
+	free(url);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -180,6 +262,8 @@ int main(void)
 		T(test_read_and_check_out),
 		T(test_bad_commits),
 		T(test_hostile_names),
+		cmocka_unit_test(test_source_urls),
+		T(test_source_fetched),
 	};
 	checkout_global_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,216 @@
+#!/usr/bin/env bats
+# Build hosts on other machines: they share only the PostgreSQL store
+# with the git server. Each host (a daemon with a home of its own, in a
+# mount namespace where the git server's repository is hidden) fetches
+# the pushed commits over git's own transport (git daemon, git://) into
+# its cache, runs the stages, and sends its logs and artifacts through
+# the store: `runner log` on the git server shows a log written
+# elsewhere, also while it is being written, and the git server deploys
+# an artifact built elsewhere.
+
+load lib
+
+setup_file() { pg_server_start; }
+teardown_file() { pg_server_stop; }
+
+setup() {
+	setup_env
+	unset RUNNER_STORE
+	rm -f "$RUNNER_HOME"/runner.db*
+	STORE_URL=$(bash "$SOURCE_ROOT/tests/helpers/pg.sh" schema "$PGURL")
+	GIT_PORT=$(free_port)
+	while [ "$GIT_PORT" = "$STAGING_PORT" ] || [ "$GIT_PORT" = "$PROD_PORT" ]; do
+		GIT_PORT=$(free_port)
+	done
+	# the git server: the repositories, the hook, deployments only
+	cat > "$RUNNER_HOME/runner.yml" <<YML
+store: '$STORE_URL'
+supersede: false
+host:
+  name: git
+  labels: [deploy]
+  builds: false
+repos:
+  - path: $T/app.git
+    branches: '^(develop|b[0-9]+)\$'
+environments:
+  staging:
+    runs_on: [deploy]
+YML
+	host_stages
+	r init >/dev/null
+	make_repo app
+	# git's own daemon serves the repositories under $T, read-only
+	git daemon --reuseaddr --export-all --base-path="$T" --listen=127.0.0.1 \
+	    --port="$GIT_PORT" --pid-file="$T/git-daemon.pid" "$T" \
+	    >"$T/git-daemon.log" 2>&1 3>&- &
+	wait_for "(exec 3<>/dev/tcp/127.0.0.1/$GIT_PORT) 2>/dev/null" 10
+	HOST_PIDS=()
+	mkdir "$T/hosts"
+	SRC="$T/src"
+	git init -q -b develop "$SRC"
+	git -C "$SRC" remote add origin "$T/app.git"
+}
+teardown() {
+	for p in "${HOST_PIDS[@]}"; do
+		kill -TERM "$p" 2>/dev/null || true
+	done
+	for p in "${HOST_PIDS[@]}"; do
+		wait_for "! kill -0 $p 2>/dev/null" 30 || kill -KILL "$p" 2>/dev/null || true
+	done
+	[ ! -f "$T/git-daemon.pid" ] || kill "$(cat "$T/git-daemon.pid")" 2>/dev/null || true
+	teardown_env
+}
+
+# start_server: the git server's daemon, in a mount namespace where the
+# build hosts' folders ($T/hosts) are an empty folder
+start_server() {
+	unshare --mount --propagation private sh -c \
+	    'mount -t tmpfs -o size=1m tmpfs "$1" && shift && exec "$@"' _ \
+	    "$T/hosts" "$RUNNER" serve --workers 1 >>"$T/serve.log" 2>&1 3>&- &
+	DAEMON_PID=$!
+	wait_for "[ -S '$RUNNER_HOME/runner.sock' ] && grep -q 'serving' '$T/serve.log'" 10
+}
+
+# start_host NAME [SOURCE_URL]: a build host with a home of its own
+# ($T/hosts/NAME) that fetches from SOURCE_URL (default: the git daemon),
+# in a mount namespace where $T/app.git is an empty folder
+start_host() {
+	local name=$1 url=${2:-git://127.0.0.1:$GIT_PORT/} home="$T/hosts/$1"
+	mkdir -m 0700 "$home"
+	cat > "$home/runner.yml" <<YML
+store: '$STORE_URL'
+trust_repositories: true
+isolate: false
+supersede: false
+host:
+  name: $name
+  labels: [linux]
+  sources:
+    - path: $T
+      url: $url
+environments:
+  staging:
+    runs_on: [deploy]
+YML
+	"$RUNNER" init --home "$home" >/dev/null
+	RUNNER_HOME=$home unshare --mount --propagation private sh -c \
+	    'mount -t tmpfs -o size=1m tmpfs "$1" && shift && exec "$@"' _ \
+	    "$T/app.git" "$RUNNER" serve --workers 2 >>"$T/serve-$name.log" 2>&1 3>&- &
+	HOST_PIDS+=($!)
+	wait_for "grep -q 'serving' '$T/serve-$name.log'" 10
+}
+
+# all_passed N: jobs 1..N passed
+all_passed() {
+	[ "$(psql -X -q -At "$STORE_URL" -c "SELECT count(*) FROM jobs WHERE state = 'passed'")" = "$1" ]
+}
+
+@test "200 jobs over two hosts that fetch over git://: each runs once, logs on the git server" {
+	set_pipeline "$SRC" "One stage" <<YML
+stages:
+  - name: unit
+    run: |
+      [ ! -e $T/app.git/HEAD ] || { echo "the git server's repository is visible"; exit 1; }
+      echo "job \$RUNNER_JOB at commit \$(cat .commit)"
+      echo "\$RUNNER_JOB" >> $T/runs
+YML
+	# 200 branches, each on a commit of its own, in one push
+	for i in $(seq 1 200); do
+		echo "$i" > "$SRC/.commit"
+		git -C "$SRC" add .commit
+		git -C "$SRC" commit -q -m "Commit $i"
+		git -C "$SRC" branch "b$i"
+	done
+	start_server
+	start_host hostA
+	start_host hostB
+	git -C "$SRC" push -q origin 'refs/heads/b*'
+	wait_for "all_passed 200" 240
+	# once each
+	[ "$(wc -l < "$T/runs")" = 200 ]
+	[ "$(sort -u "$T/runs" | wc -l)" = 200 ]
+	[ "$(psql -X -q -At "$STORE_URL" -c "SELECT count(*) FROM jobs WHERE attempt <> 1")" = 0 ]
+	# on both build hosts, none on the git server (builds: false)
+	hosts=$(psql -X -q -At "$STORE_URL" -c "SELECT DISTINCT host FROM jobs ORDER BY host" | tr '\n' ' ')
+	[ "$hosts" = "hostA hostB " ]
+	# each fetched into its cache, over git://
+	for h in hostA hostB; do
+		cache=$(ls -d "$T/hosts/$h/cache/sources/"*app.git)
+		git --git-dir="$cache" cat-file -e "$(git -C "$SRC" rev-parse b200)"
+	done
+	# the git server shows a log written on another host, from the store
+	for id in 1 100 200; do
+		h=$(job_field "$id" .host)
+		[ ! -e "$RUNNER_HOME/logs/$id" ]
+		run r log "$id" unit
+		[ "$status" -eq 0 ]
+		[[ "$output" == "job $id at "* ]]
+		[ -e "$T/hosts/$h/logs/$id" ]
+	done
+}
+
+@test "runner log -f on the git server follows a stage running on another host" {
+	set_pipeline "$SRC" "Waits" <<YML
+stages:
+  - name: slow
+    run: |
+      echo first line
+      i=0; while [ ! -e $T/go ] && [ \$i -lt 600 ]; do sleep 0.1; i=\$((i+1)); done
+      echo second line
+YML
+	start_host hostA
+	git -C "$SRC" push -q origin develop
+	wait_state 1 running 60
+	r log -f 1 > "$T/followed" 2>&1 &
+	follower=$!
+	# the first line arrives while the stage still runs
+	wait_for "grep -q 'first line' '$T/followed'" 20
+	! grep -q 'second line' "$T/followed"
+	touch "$T/go"
+	wait_for "! kill -0 $follower 2>/dev/null" 30
+	wait "$follower"
+	grep -q 'second line' "$T/followed"
+	[ "$(job_state 1)" = passed ]
+	[ "$(job_field 1 .host)" = hostA ]
+	# the web page too: its raw log comes from the store
+	[ ! -e "$RUNNER_HOME/logs/1" ]
+}
+
+@test "the git server deploys to staging what a build host built" {
+	rm -rf "$SRC"
+	SRC=$(make_clone app)
+	start_server
+	start_host hostA
+	git -C "$SRC" push -q origin develop
+	wait_state 1 passed 120
+	[ "$(job_field 1 .host)" = hostA ]
+	dep=$(last_job deploy staging)
+	[ -n "$dep" ]
+	[ "$(wait_deploy "$dep" 90)" = healthy ]
+	[ "$(job_field "$dep" .host)" = git ]
+	# built on host A, whose files the git server does not see: fetched
+	# from the store, checked against its sha256
+	[ ! -e "$RUNNER_HOME/logs/1" ]
+	sha=$(job_field 1 '.artifacts[0].sha256')
+	[ "$(sha256sum "$RUNNER_HOME/artifacts/1.tar.zst" | cut -d' ' -f1)" = "$sha" ]
+	[ "$(sha256sum "$T/hosts/hostA/artifacts/1.tar.zst" | cut -d' ' -f1)" = "$sha" ]
+	http_body "$STAGING_PORT" /api/health | grep -q '"version"'
+	# runner artifacts on the git server extracts it too
+	r artifacts 1 -x "$T/extracted" >/dev/null
+	[ -d "$T/extracted/dist" ]
+}
+
+@test "a host that cannot fetch: the job ends in error, naming the URL and why" {
+	set_pipeline "$SRC" "One stage" <<YML
+stages:
+  - name: unit
+    run: true
+YML
+	dead=$(free_port)
+	start_host hostA "git://127.0.0.1:$dead/"
+	git -C "$SRC" push -q origin develop
+	wait_for "case \"\$(job_state 1)\" in error|failed) true;; *) false;; esac" 60
+	run job_field 1 .error
+	[[ "$output" == *"cannot fetch from git://127.0.0.1:$dead/app.git: "* ]]
+}
