@@ -35,6 +35,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/inotify.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -109,11 +110,41 @@ static enum MHD_Result not_found(struct MHD_Connection *c, const char *what)
 	return send_buf(c, 404, "text/html; charset=utf-8", &sb);
 }
 
+static enum MHD_Result send_fd(struct MHD_Connection *c, int fd,
+    const char *type, const char *download);
+
 /* A file of the home, whole (a log, an artifact). */
 static enum MHD_Result send_file(struct MHD_Connection *c, const char *path,
     const char *type, const char *download)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	return send_fd(c, open(path, O_RDONLY | O_CLOEXEC), type, download);
+}
+
+/*
+ * The artifact of job `id` recorded at `path`: the file, or the copy a
+ * host that shares only the store sent there (anonymous memory while it
+ * is sent; whoever downloads it checks the sha256 the page shows).
+ */
+static enum MHD_Result send_artifact(struct MHD_Connection *c,
+    struct store *st, int64_t id, const char *path, const char *download)
+{
+	int fd;
+
+	if (access(path, F_OK) == 0 || store_is_sqlite(st))
+		return send_file(c, path, "application/zstd", download);
+	if ((fd = memfd_create("artifact", MFD_CLOEXEC)) >= 0 &&
+	    (store_artifact_fetch(st, id, fd) <= 0 || lseek(fd, 0,
+	    SEEK_SET) < 0)) {
+		close(fd);
+		fd = -1;
+	}
+	return send_fd(c, fd, "application/zstd", download);
+}
+
+/* An open file (taken over), whole; -1: it is gone. */
+static enum MHD_Result send_fd(struct MHD_Connection *c, int fd,
+    const char *type, const char *download)
+{
 	struct stat st;
 	struct MHD_Response *r;
 	enum MHD_Result ret;
@@ -610,7 +641,7 @@ static enum MHD_Result job_route(struct MHD_Connection *c, struct store *st,
 			ret = not_found(c, "this job has no artifact");
 		} else {
 			char *name = xasprintf("job-%lld.tar.zst", id);
-			ret = send_file(c, j->artifacts[0].path, "application/zstd",
+			ret = send_artifact(c, st, j->id, j->artifacts[0].path,
 			    name);
 			free(name);
 		}

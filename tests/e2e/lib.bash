@@ -104,16 +104,22 @@ nap() {
 	read -r -t "$1" -u "$NAP_FD" _ || true
 }
 
+# look CMD...: run a command of the harness's own, which reads what the
+# code under test did (a wait's condition, a job's state or field): under
+# the sanitizers it skips the leak check at exit, about 50 ms of CPU for
+# each runner it starts. The commands a test runs to try the CLI (`run r
+# ...`), the daemon, its workers and the hook keep it.
+look() {
+	ASAN_OPTIONS="${ASAN_OPTIONS-}${ASAN_OPTIONS:+:}detect_leaks=0" "$@"
+}
+
 # Poll a condition (a shell command) for up to $2 seconds: every 20 ms at
 # first, then less often (conditions that run the CLI cost CPU the daemon
 # under test needs, most of all under the sanitizers).
 wait_for() {
-	local cond=$1 timeout=${2:-20} i=0 start now asan=${ASAN_OPTIONS-}
+	local cond=$1 timeout=${2:-20} i=0 start now
 	start=${EPOCHREALTIME/./}
-	# a look is the harness's, not the code under test: under the
-	# sanitizers it skips the leak check at exit (about 50 ms of CPU for
-	# each runner it starts); the commands a test runs itself keep it
-	while ! ASAN_OPTIONS="$asan${asan:+:}detect_leaks=0" eval "$cond" >/dev/null 2>&1; do
+	while ! look eval "$cond" >/dev/null 2>&1; do
 		now=${EPOCHREALTIME/./}
 		if [ $(((now - start) / 1000)) -ge $((timeout * 1000)) ]; then
 			echo "timed out after ${timeout}s waiting for: $cond" >&2
@@ -232,14 +238,14 @@ stop_daemon() {
 
 # job_field ID JQ-EXPR
 job_field() {
-	"$RUNNER" show --json "$1" | jq -r "$2"
+	look "$RUNNER" show --json "$1" | jq -r "$2"
 }
 
 # the state from the first line of 'runner show' ("job #ID  STATE"): a
 # wait asks often, and jq takes 30-40 ms of CPU to start
 job_state() {
 	local out
-	out=$("$RUNNER" show "$1") || return 1
+	out=$(look "$RUNNER" show "$1") || return 1
 	out=${out%%$'\n'*}
 	echo "${out##* }"
 }
@@ -284,7 +290,7 @@ wait_deploy() {
 
 # The newest job of a kind (build or deploy) and environment, as an id.
 last_job() {
-	r status --json --limit 1000 | jq -r --arg k "$1" --arg e "${2:-}" \
+	look "$RUNNER" status --json --limit 1000 | jq -r --arg k "$1" --arg e "${2:-}" \
 	    '[.jobs[] | select(.kind == $k and ($e == "" or .env == $e)) | .id] | max // empty'
 }
 

@@ -22,6 +22,11 @@ setup() {
 	while [ "$GIT_PORT" = "$STAGING_PORT" ] || [ "$GIT_PORT" = "$PROD_PORT" ]; do
 		GIT_PORT=$(free_port)
 	done
+	WEB_PORT=$(free_port)
+	while [ "$WEB_PORT" = "$STAGING_PORT" ] || [ "$WEB_PORT" = "$PROD_PORT" ] ||
+	    [ "$WEB_PORT" = "$GIT_PORT" ]; do
+		WEB_PORT=$(free_port)
+	done
 	# the git server: the repositories, the hook, deployments only
 	cat > "$RUNNER_HOME/runner.yml" <<YML
 store: '$STORE_URL'
@@ -36,6 +41,8 @@ repos:
 environments:
   staging:
     runs_on: [deploy]
+http:
+  listen: 127.0.0.1:$WEB_PORT
 YML
 	host_stages
 	r init >/dev/null
@@ -199,6 +206,12 @@ YML
 	# runner artifacts on the git server extracts it too
 	r artifacts 1 -x "$T/extracted" >/dev/null
 	[ -d "$T/extracted/dist" ]
+	# and its web page (which does not see the hosts' homes either)
+	# serves the log and the artifact from the store
+	http_body "$WEB_PORT" /job/1/log/0/raw | grep -q .
+	[ "$(http_body "$WEB_PORT" /job/1/log/0/raw | sha256sum)" = \
+	    "$(sha256sum < "$(job_field 1 '.stages[0].log')")" ]
+	[ "$(http_body "$WEB_PORT" /job/1/artifact | sha256sum | cut -d' ' -f1)" = "$sha" ]
 }
 
 @test "a host that cannot fetch: the job ends in error, naming the URL and why" {
