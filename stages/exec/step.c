@@ -291,6 +291,10 @@ static void ship(struct shipper *sh)
 static void ship_close(struct shipper *sh)
 {
 	ship(sh);
+	/* an empty log is sent too: readers then know it is the store's */
+	if (sh->fd >= 0 && !sh->error && !sh->seq &&
+	    store_log_append(sh->ctx->store, sh->job, sh->idx, 0, "", 0) < 0)
+		sh->error = -1;
 	if (sh->fd >= 0)
 		close(sh->fd);
 	sh->fd = -1;

@@ -121,6 +121,8 @@ stages:
       [ ! -e $T/app.git/HEAD ] || { echo "the git server's repository is visible"; exit 1; }
       echo "job \$RUNNER_JOB at commit \$(cat .commit)"
       echo "\$RUNNER_JOB" >> $T/runs
+  - name: quiet
+    run: "true"
 YML
 	# 200 branches, each on a commit of its own, in one push
 	for i in $(seq 1 200); do
@@ -154,6 +156,9 @@ YML
 		[ "$status" -eq 0 ]
 		[[ "$output" == "job $id at "* ]]
 		[ -e "$T/hosts/$h/logs/$id" ]
+		# a stage that printed nothing has an empty log, not none
+		run r log "$id" quiet
+		[ "$status" -eq 0 ] && [ -z "$output" ]
 	done
 }
 
