@@ -56,6 +56,7 @@ void hook_parse(const char *buf, size_t len, struct hook_update **out,
 {
 	struct hook_update *v = NULL;
 	const char *p = buf, *end = buf + len;
+	size_t cap = 0;
 
 	*n = *bad = 0;
 	while (p < end) {
@@ -79,7 +80,7 @@ void hook_parse(const char *buf, size_t len, struct hook_update **out,
 			p = eol + 1;
 			continue;
 		}
-		v = xrealloc(v, (*n + 1) * sizeof(*v));
+		v = xgrow(v, *n, &cap, sizeof(*v));
 		struct hook_update *u = &v[(*n)++];
 		memcpy(u->old, p, hl);
 		u->old[hl] = '\0';
@@ -237,7 +238,7 @@ static int ingest_file(struct store *s, const struct config *conf,
 	struct sbuf buf = SBUF_INIT;
 	struct push *p = NULL, *q = NULL;
 	struct enqueued *res = NULL;
-	size_t n = 0, at = 0, nq = 0;
+	size_t n = 0, at = 0, nq = 0, pcap = 0;
 	int error = 0;
 
 	if (read_file(path, HOOK_MAX_INPUT, &buf) == 0) {
@@ -250,7 +251,7 @@ static int ingest_file(struct store *s, const struct config *conf,
 			}
 			if (k < 6)
 				break;
-			p = xrealloc(p, (n + 1) * sizeof(*p));
+			p = xgrow(p, n, &pcap, sizeof(*p));
 			p[n++] = (struct push){ f[0], f[1], f[2], f[3], NULL,
 			    NULL, *f[4] ? f[4] : NULL, NULL };
 		}

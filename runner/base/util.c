@@ -79,6 +79,19 @@ void *xrealloc(void *p, size_t n)
 	return q;
 }
 
+void *xgrow(void *p, size_t n, size_t *cap, size_t size)
+{
+	if (n < *cap)
+		return p;
+	size_t c = *cap ? *cap : 8;
+	while (c <= n)
+		c = c < SIZE_MAX / 2 / size ? c * 2 : n + 1;
+	if (c > SIZE_MAX / size)
+		fatal("array size overflow");
+	*cap = c;
+	return xrealloc(p, c * size);
+}
+
 char *xstrdup(const char *s)
 {
 	return xstrndup(s, strlen(s));

@@ -29,6 +29,11 @@ void error_clear(void);
 void *xmalloc(size_t n);
 void *xcalloc(size_t nmemb, size_t n);
 void *xrealloc(void *p, size_t n);
+/* Room for element `n` of array `p` of `size`-byte elements whose room
+ * is *cap: the capacity doubles, so that appending N elements copies
+ * O(N) bytes whatever the allocator (one realloc per element is
+ * quadratic where realloc always moves, as under AddressSanitizer). */
+void *xgrow(void *p, size_t n, size_t *cap, size_t size);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

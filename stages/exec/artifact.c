@@ -289,7 +289,7 @@ struct walk {
 	const struct glob_set *g;
 	struct artifact_writer *w;
 	char **found;
-	size_t nfound;
+	size_t nfound, cap;
 	int error;
 };
 
@@ -333,7 +333,7 @@ static void walk_dir(struct walk *wk, int dirfd, const char *rel,
 				free(path);
 				continue;
 			}
-			wk->found = xrealloc(wk->found, (wk->nfound + 1) *
+			wk->found = xgrow(wk->found, wk->nfound, &wk->cap,
 			    sizeof(*wk->found));
 			wk->found[wk->nfound++] = path;
 			continue;

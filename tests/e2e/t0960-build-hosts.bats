@@ -171,21 +171,30 @@ stages:
       i=0; while [ ! -e $T/go ] && [ \$i -lt 600 ]; do sleep 0.1; i=\$((i+1)); done
       echo second line
 YML
+	start_server
 	start_host hostA
 	git -C "$SRC" push -q origin develop
 	wait_state 1 running 60
 	r log -f 1 > "$T/followed" 2>&1 &
 	follower=$!
+	# the web page's live log too (its process does not see the host's
+	# home): Server-Sent Events until the stage ends
+	wait_for "http_body $WEB_PORT / | grep -q ." 15
+	http_body "$WEB_PORT" /job/1/log/0/events > "$T/events" 2>&1 &
+	events=$!
 	# the first line arrives while the stage still runs
 	wait_for "grep -q 'first line' '$T/followed'" 20
-	! grep -q 'second line' "$T/followed"
+	wait_for "grep -q '^data: first line' '$T/events'" 20
+	! grep -q 'second line' "$T/followed" "$T/events"
 	touch "$T/go"
 	wait_for "! kill -0 $follower 2>/dev/null" 30
 	wait "$follower"
 	grep -q 'second line' "$T/followed"
+	wait_for "! kill -0 $events 2>/dev/null" 30
+	grep -q '^data: second line' "$T/events"
+	grep -qx 'event: end' "$T/events"
 	[ "$(job_state 1)" = passed ]
 	[ "$(job_field 1 .host)" = hostA ]
-	# the web page too: its raw log comes from the store
 	[ ! -e "$RUNNER_HOME/logs/1" ]
 }
 
