@@ -294,13 +294,14 @@ last_job() {
 	    '[.jobs[] | select(.kind == $k and ($e == "" or .env == $e)) | .id] | max // empty'
 }
 
-# GET a URL on 127.0.0.1 and print the body (bash only: no curl needed).
+# GET a URL on 127.0.0.1 and print the body as it arrives (bash only: no
+# curl needed).
 http_body() {
 	local port=$1 path=$2 fd req
 	exec {fd}<>"/dev/tcp/127.0.0.1/$port" || return 1
 	printf -v req 'GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n' "$path"
 	printf '%s' "$req" >&$fd
-	sed '1,/^\r$/d' <&$fd
+	sed -u '1,/^\r$/d' <&$fd
 	exec {fd}<&-
 }
 
