@@ -15,7 +15,9 @@ static const char usage[] =
     "List the artifact archives of JOB (path, size, files, sha256). With\n"
     "--extract, check each archive's sha256 against the one recorded and\n"
     "extract it into DIR, refusing absolute paths, '..' and writes through\n"
-    "symlinks.\n";
+    "symlinks. An archive made on a host whose files this one does not see\n"
+    "is first copied from the store (PostgreSQL) into the home's\n"
+    "artifacts/.\n";
 
 int cmd_artifacts(int argc, char **argv)
 {

@@ -22,7 +22,9 @@ static const char usage[] =
     "Print the log of STAGE of JOB, or of every stage in order. With -f,\n"
     "keep printing as output arrives until the stage (without STAGE: the\n"
     "job) ends. Control characters and invalid UTF-8 are shown escaped\n"
-    "unless --raw is given; the stored log keeps the raw bytes.\n";
+    "unless --raw is given; the stored log keeps the raw bytes. A stage\n"
+    "that ran on a build host sharing only the store is read from the\n"
+    "store, where that host sends its log every second.\n";
 
 struct follower {
 	struct store *s;
