@@ -295,13 +295,15 @@ last_job() {
 }
 
 # GET a URL on 127.0.0.1 and print the body as it arrives (bash only: no
-# curl needed).
+# curl needed): bash reads the headers a byte at a time, so cat gets the
+# body whole, and passes it on as it comes (a live log's events).
 http_body() {
-	local port=$1 path=$2 fd req
+	local port=$1 path=$2 fd req line
 	exec {fd}<>"/dev/tcp/127.0.0.1/$port" || return 1
 	printf -v req 'GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n' "$path"
 	printf '%s' "$req" >&$fd
-	sed -u '1,/^\r$/d' <&$fd
+	while IFS= read -r line <&$fd && [ -n "${line%$'\r'}" ]; do :; done
+	cat <&$fd
 	exec {fd}<&-
 }
 

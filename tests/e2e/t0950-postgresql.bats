@@ -122,9 +122,12 @@ worker_of() {
 	r status --json | jq -e '[.hosts[].name] == ["hostA","hostB"]'
 	# nothing went to a SQLite file
 	[ ! -e "$RUNNER_HOME/runner.db" ] && [ ! -e "$HOME_B/runner.db" ]
-	# host B fetched the commits over git:// into its cache
-	git --git-dir="$(ls -d "$HOME_B/cache/sources/"*app.git)" cat-file -e \
-	    "$(git -C "$SRC" rev-parse HEAD)"
+	# host B fetched the commits of its jobs over git:// into its cache
+	for id in $(seq 1 12); do
+		[ "$(job_field "$id" .host)" = hostB ] || continue
+		git --git-dir="$(ls -d "$HOME_B/cache/sources/"*app.git)" \
+		    cat-file -e "$(job_field "$id" .commit)"
+	done
 }
 
 @test "a host with builds: false takes no build" {
