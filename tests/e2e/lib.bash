@@ -107,9 +107,15 @@ nap() {
 # look CMD...: run a command of the harness's own, which reads what the
 # code under test did (a wait's condition, a job's state or field): under
 # the sanitizers it skips the leak check at exit, about 50 ms of CPU for
-# each runner it starts. The commands a test runs to try the CLI (`run r
-# ...`), the daemon, its workers and the hook keep it.
+# each runner it starts, or runs the unsanitized runner RUNNER_LOOK names
+# (a sanitized runner costs about 75 ms of CPU just to start and end).
+# The commands a test runs to try the CLI (`run r ...`), the daemon, its
+# workers and the hook stay the build's own.
 look() {
+	# RUNNER_LOOK: a runner of the same source built without the
+	# sanitizers (tests/check.sh names the plain build's), for these
+	# reads only; r and the helpers below see it through this local
+	local RUNNER=${RUNNER_LOOK:-$RUNNER}
 	ASAN_OPTIONS="${ASAN_OPTIONS-}${ASAN_OPTIONS:+:}detect_leaks=0" "$@"
 }
 
@@ -238,14 +244,14 @@ stop_daemon() {
 
 # job_field ID JQ-EXPR
 job_field() {
-	look "$RUNNER" show --json "$1" | jq -r "$2"
+	look r show --json "$1" | jq -r "$2"
 }
 
 # the state from the first line of 'runner show' ("job #ID  STATE"): a
 # wait asks often, and jq takes 30-40 ms of CPU to start
 job_state() {
 	local out
-	out=$(look "$RUNNER" show "$1") || return 1
+	out=$(look r show "$1") || return 1
 	out=${out%%$'\n'*}
 	echo "${out##* }"
 }
@@ -290,7 +296,7 @@ wait_deploy() {
 
 # The newest job of a kind (build or deploy) and environment, as an id.
 last_job() {
-	look "$RUNNER" status --json --limit 1000 | jq -r --arg k "$1" --arg e "${2:-}" \
+	look r status --json --limit 1000 | jq -r --arg k "$1" --arg e "${2:-}" \
 	    '[.jobs[] | select(.kind == $k and ($e == "" or .env == $e)) | .id] | max // empty'
 }
 
