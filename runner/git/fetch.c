@@ -21,36 +21,38 @@
  * answering): the job fails with git's words rather than wait forever. */
 #define FETCH_TIMEOUT_MS (10 * 60 * 1000)
 
+/* The `sources` entry of `h` whose path holds `repo` (the longest that
+ * does, whole folder names only), and in *n the length of its path
+ * without trailing slashes; NULL when none does. */
 static const struct host_source *source_of(const struct host_conf *h,
-    const char *repo)
+    const char *repo, size_t *n)
 {
 	const struct host_source *best = NULL;
 
+	*n = 0;
 	for (size_t i = 0; i < h->nsources; i++) {
 		const struct host_source *s = &h->sources[i];
-		size_t n = strlen(s->path);
-		while (n > 1 && s->path[n - 1] == '/')
-			n--;
-		/* the folder itself or below it, the longest that fits */
-		if (strncmp(repo, s->path, n) || (repo[n] && repo[n] != '/' &&
-		    s->path[n - 1] != '/'))
+		size_t k = strlen(s->path);
+		while (k > 1 && s->path[k - 1] == '/')
+			k--;
+		if (strncmp(repo, s->path, k) || (repo[k] && repo[k] != '/' &&
+		    s->path[k - 1] != '/'))
 			continue;
-		if (!best || strlen(best->path) < n)
+		if (!best || *n < k) {
 			best = s;
+			*n = k;
+		}
 	}
 	return best;
 }
 
 char *source_url(const struct host_conf *h, const char *repo)
 {
-	const struct host_source *s = source_of(h, repo);
 	size_t n, u;
+	const struct host_source *s = source_of(h, repo, &n);
 
 	if (!s)
 		return NULL;
-	n = strlen(s->path);
-	while (n > 1 && s->path[n - 1] == '/')
-		n--;
 	const char *rest = repo + n;
 	while (*rest == '/')
 		rest++;
