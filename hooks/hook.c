@@ -5,6 +5,7 @@
  */
 #include "hook.h"
 #include "config.h"
+#include "envvar.h"
 #include "run.h"
 #include "store.h"
 #include "jobs.h"
@@ -104,37 +105,26 @@ int hook_zero_id(const char *hex)
 	return strspn(hex, "0") == strlen(hex);
 }
 
-/* A variable a push may give its build: NAME=VALUE, NAME a shell name
- * that is not the runner's (RUNNER_*), VALUE one line. NULL if fine, else
- * why not. */
-static const char *variable_why(const char *nv)
+/*
+ * Keep in `vars` only the variables runner.yml lets a push to `repo`
+ * set; say each refused one on `msg`, prefixed by `prefix`.
+ */
+static void variables_allowed(const struct config *conf, const char *repo,
+    struct sbuf *vars, FILE *msg, const char *prefix)
 {
-	const char *eq = strchr(nv, '=');
-	size_t n = eq ? (size_t)(eq - nv) : 0;
+	struct sbuf kept = SBUF_INIT, refused = SBUF_INIT;
 
-	if (!eq || !n)
-		return "not NAME=VALUE";
-	if (n > 64 || strspn(nv, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop"
-	    "qrstuvwxyz0123456789_") < n || (nv[0] >= '0' && nv[0] <= '9'))
-		return "the name must be letters, digits and _ (not first a "
-		    "digit), at most 64";
-	if (!strncmp(nv, "RUNNER_", 7))
-		return "RUNNER_ names are the runner's own";
-	if (strpbrk(eq + 1, "\n\r") || strlen(eq + 1) > 4096)
-		return "the value must be one line of at most 4096 bytes";
-	return NULL;
-}
-
-/* Every line of `vars` a variable_why() accepts. */
-static int variables_ok(const char *vars)
-{
-	int ok = 1;
-	char *copy = xstrdup(vars), *p = copy, *line;
-
-	while (ok && (line = strsep(&p, "\n")))
-		ok = !*line || !variable_why(line);
-	free(copy);
-	return ok;
+	if (!vars->len)
+		return;
+	if (config_variables_filter(conf, repo, vars->buf, &kept, &refused)) {
+		for (char *p = refused.buf, *nl; *p; p = nl + 1) {
+			nl = strchr(p, '\n');
+			fprintf(msg, "%s%.*s\n", prefix, (int)(nl - p), p);
+		}
+	}
+	sbuf_release(vars);
+	*vars = kept;
+	sbuf_release(&refused);
 }
 
 void hook_push_options(FILE *msg, int *skip, int *wait, struct sbuf *vars)
@@ -154,7 +144,7 @@ void hook_push_options(FILE *msg, int *skip, int *wait, struct sbuf *vars)
 		} else if (!strcmp(v, "ci.wait")) {
 			*wait = 1;
 		} else if (!strncmp(v, "ci.variable=", 12)) {
-			if ((why = variable_why(v + 12)))
+			if ((why = envvar_why(v + 12)))
 				fprintf(msg, "runner: warning: push option '%.100s' "
 				    "ignored: %s\n", v, why);
 			else if (++nvars > 64)
@@ -258,6 +248,7 @@ static int ingest_file(struct store *s, const struct config *conf,
 	}
 	/* the pushes point into these until they are enqueued */
 	struct hook_update *ups = xcalloc(n ? n : 1, sizeof(*ups));
+	struct sbuf *vars = xcalloc(n ? n : 1, sizeof(*vars));
 	q = xcalloc(n ? n : 1, sizeof(*q));
 	for (size_t i = 0; i < n; i++) {
 		struct hook_update *u = &ups[i];
@@ -269,9 +260,14 @@ static int ingest_file(struct store *s, const struct config *conf,
 			continue;
 		size_t k = hook_match(conf, p[i].repo, u, 1, q + nq, stderr);
 		/* a spool file is written by another user: its variables
-		 * are checked as the push options were */
-		if (k && p[i].variables && variables_ok(p[i].variables))
-			q[nq].variables = p[i].variables;
+		 * are checked here as the hook checks a push's */
+		if (k && p[i].variables) {
+			vars[i] = (struct sbuf)SBUF_INIT;
+			sbuf_adds(&vars[i], p[i].variables);
+			variables_allowed(conf, p[i].repo, &vars[i], stderr,
+			    "runner: spooled push: ");
+			q[nq].variables = vars[i].len ? vars[i].buf : NULL;
+		}
 		nq += k;
 	}
 	res = xcalloc(nq ? nq : 1, sizeof(*res));
@@ -282,6 +278,10 @@ static int ingest_file(struct store *s, const struct config *conf,
 		*total += !res[i].duplicate;
 	unlink(path);
 out:
+	for (size_t i = 0; i < n; i++)
+		if (vars[i].buf)
+			sbuf_release(&vars[i]);
+	free(vars);
 	free(res);
 	free(q);
 	free(ups);
@@ -570,6 +570,11 @@ int hook_post_receive(const char *home, const char *repo,
 			fprintf(msg, "runner: ci.wait: this push is handed over "
 			    "through the spool, whose jobs this hook cannot follow; "
 			    "see 'runner status'\n");
+		if (vars.len)
+			fprintf(msg, "runner: the push's variables are checked "
+			    "against runner.yml when the daemon takes the push; "
+			    "one it does not allow is dropped, and its log says "
+			    "why\n");
 		error = hand_over(home, repo, updates, n, vars.len ? vars.buf :
 		    NULL, msg);
 		sbuf_release(&vars);
@@ -582,6 +587,7 @@ int hook_post_receive(const char *home, const char *repo,
 		if (config_parse("defaults", "", 0, &conf) < 0)
 			return -1;
 	}
+	variables_allowed(conf, repo, &vars, msg, "runner: warning: ");
 	pushes = xcalloc(n ? n : 1, sizeof(*pushes));
 	np = hook_match(conf, repo, updates, n, pushes, msg);
 	for (size_t i = 0; i < np && vars.len; i++)

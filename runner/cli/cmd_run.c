@@ -4,6 +4,7 @@
  */
 #include "checkout.h"
 #include "cli.h"
+#include "config.h"
 #include "hook.h"
 #include "jobs.h"
 #include "util.h"
@@ -22,8 +23,10 @@ static const char usage[] =
     "triggers match it, and print its number. It is recorded as asked for\n"
     "by hand, by you, and is never superseded by a push. Each --var is\n"
     "given to its stages as an environment variable (NAME: letters,\n"
-    "digits and _, not RUNNER_*; VALUE: one line); `runner show` lists\n"
-    "them. Variables are not secrets: they are stored and shown as given.\n"
+    "digits and _, one that runner.yml's 'variables' of the repository\n"
+    "allows, never one the loader or a shell reads at start-up; VALUE: one\n"
+    "line); `runner show` lists them. Variables are not secrets: they are\n"
+    "stored and shown as given.\n"
     "A commit message saying [skip ci] does not stop a run by hand.\n";
 
 int cmd_run(int argc, char **argv)
@@ -90,6 +93,25 @@ int cmd_run(int argc, char **argv)
 	}
 	if (cli_open(home_opt, &cs) < 0)
 		goto done;
+	if (vars.len) {
+		struct config *conf = NULL;
+		struct sbuf kept = SBUF_INIT, refused = SBUF_INIT;
+		if (config_load(cs.home, &conf) < 0) {
+			cli_error("%s", error_last());
+			goto done;
+		}
+		size_t bad = config_variables_filter(conf, repo, vars.buf, &kept,
+		    &refused);
+		config_free(conf);
+		sbuf_release(&kept);
+		if (bad) {
+			sbuf_truncate(&refused, refused.len - 1);
+			cli_error("%s", refused.buf);
+			sbuf_release(&refused);
+			goto done;
+		}
+		sbuf_release(&refused);
+	}
 	user = cli_user_name();
 	struct push p = { repo, full, "0000000000000000000000000000000000000000",
 	    hex, NULL, NULL, vars.len ? vars.buf : NULL, user };

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 #include "cron.h"
+#include "envvar.h"
 #include "schema.h"
 #include "util.h"
 #include "ynode.h"
@@ -100,6 +101,7 @@ const char config_template[] =
 "#     auto_deploy: [staging]       # environments a passed build deploys to\n"
 "#     require_staging: true        # production only after a healthy staging\n"
 "#     isolate: true                # false: this repository's code unconfined\n"
+"#     variables: [LEVEL]           # what git push -o ci.variable= may set (none)\n"
 "\n"
 "# Values that environments may require (require_env) and stages may be\n"
 "# given: a value, or {file: PATH} (keep the values in files only the\n"
@@ -404,8 +406,82 @@ static const struct sfield repo_fields[] = {
 	{ .key = "network", .kind = S_TRISTATE,
 	    FIELD(struct repo_conf, network), .def = "(runner.yml's)",
 	    .doc = "and with the network" },
+	{ .key = "variables", .kind = S_STRV,
+	    FIELD(struct repo_conf, variables),
+	    COUNT(struct repo_conf, nvariables), .def = "(none)",
+	    .type_doc = "list of patterns",
+	    .doc = "the variables a push (`git push -o ci.variable=NAME=VALUE`) "
+	    "or `runner run --var` may give this repository's builds: each a "
+	    "pcre2 pattern on the whole name, like `LEVEL` or `FEATURE_.*`; "
+	    "names the loader, glibc, a shell, git or an interpreter read at "
+	    "start-up (`LD_*`, `BASH_ENV`, `GIT_*`...) are refused even when "
+	    "listed" },
 	SFIELD_END
 };
+
+/* Variable patterns are matched against a name of at most 64 bytes; a
+ * pattern that backtracks past this many steps does not match. */
+#define VARIABLE_MATCH_LIMIT 100000
+
+/* Does pcre2 pattern `pattern` match all of `name`? -1 if it does not
+ * compile, or backtracks past VARIABLE_MATCH_LIMIT. */
+static int variable_matches(const char *pattern, const char *name)
+{
+	int code, rc;
+	PCRE2_SIZE off;
+	pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern,
+	    PCRE2_ZERO_TERMINATED, PCRE2_ANCHORED | PCRE2_ENDANCHORED, &code,
+	    &off, NULL);
+	pcre2_match_context *ctx;
+	pcre2_match_data *md;
+
+	if (!re)
+		return -1;
+	ctx = pcre2_match_context_create(NULL);
+	pcre2_set_match_limit(ctx, VARIABLE_MATCH_LIMIT);
+	pcre2_set_depth_limit(ctx, VARIABLE_MATCH_LIMIT);
+	md = pcre2_match_data_create_from_pattern(re, NULL);
+	rc = pcre2_match(re, (PCRE2_SPTR)name, strlen(name), 0, 0, md, ctx);
+	pcre2_match_data_free(md);
+	pcre2_match_context_free(ctx);
+	pcre2_code_free(re);
+	return rc >= 0 ? 1 : rc == PCRE2_ERROR_NOMATCH ? 0 : -1;
+}
+
+/* A repository's `variables`: each compiles, and a name written out (not
+ * a pattern) is not one no push may set. */
+static int check_variables(const struct sread *r, const struct ynode *map,
+    const struct repo_conf *rc)
+{
+	const struct ynode *list = ynode_get(map, "variables");
+
+	for (size_t i = 0; i < rc->nvariables; i++) {
+		const char *v = rc->variables[i], *why;
+		const struct ynode *at = list && i < list->n ? list->items[i] :
+		    map;
+		int code;
+		PCRE2_SIZE off;
+		pcre2_code *re = pcre2_compile((PCRE2_SPTR)v,
+		    PCRE2_ZERO_TERMINATED, 0, &code, &off, NULL);
+
+		if (!re) {
+			PCRE2_UCHAR msg[256];
+			pcre2_get_error_message(code, msg, sizeof(msg));
+			return error_set(ERR_INVALID, "%s:%zu:%zu: bad pattern "
+			    "'%s' in 'variables' of '%s': %s at offset %zu",
+			    r->file, at->line, at->col, v, rc->path,
+			    (const char *)msg, (size_t)off);
+		}
+		pcre2_code_free(re);
+		if (strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		    "0123456789_") == strlen(v) && (why = envvar_reserved(v)))
+			return error_set(ERR_INVALID, "%s:%zu:%zu: variable '%s' in "
+			    "'variables' of '%s' can never come from a push: %s "
+			    "(set it in the pipeline's env: instead)", r->file,
+			    at->line, at->col, v, rc->path, why);
+	}
+	return 0;
+}
 
 /* A path as written, without trailing slashes. */
 static int check_repo(const struct sread *r, const struct ynode *map,
@@ -414,11 +490,9 @@ static int check_repo(const struct sread *r, const struct ynode *map,
 	struct repo_conf *rc = obj;
 	size_t n = strlen(rc->path);
 
-	(void)r;
-	(void)map;
 	while (n > 1 && rc->path[n - 1] == '/')
 		rc->path[--n] = '\0';
-	return 0;
+	return check_variables(r, map, rc);
 }
 
 static const struct schema repo_schema = {
@@ -1128,6 +1202,72 @@ const struct repo_conf *config_repo(const struct config *c,
 		if (!strcmp(c->repos[i].path, repo_path))
 			return &c->repos[i];
 	return &defaults;
+}
+
+int config_variable_allowed(const struct config *c, const char *repo,
+    const char *name, char **why)
+{
+	const struct repo_conf *rc = config_repo(c, repo);
+	const char *reserved = envvar_reserved(name);
+	struct sbuf list = SBUF_INIT;
+
+	*why = NULL;
+	if (reserved) {
+		*why = xasprintf("no push may set it: %s", reserved);
+		return 0;
+	}
+	for (size_t i = 0; i < rc->nvariables; i++) {
+		int m = variable_matches(rc->variables[i], name);
+		if (m > 0)
+			return 1;
+		sbuf_addf(&list, "%s%s", i ? ", " : "", rc->variables[i]);
+	}
+	if (!rc->nvariables)
+		*why = xasprintf("runner.yml lets no push set variables of "
+		    "'%s' (list the names under 'variables' of its 'repos' "
+		    "entry)", repo);
+	else
+		*why = xasprintf("runner.yml's 'variables' of '%s' (%s) do not "
+		    "name it", repo, list.buf);
+	sbuf_release(&list);
+	return 0;
+}
+
+size_t config_variables_filter(const struct config *c, const char *repo,
+    const char *vars, struct sbuf *kept, struct sbuf *refused)
+{
+	size_t nrefused = 0;
+
+	for (const char *v = vars, *nl; v && *v; v = nl ? nl + 1 : v +
+	    strlen(v)) {
+		size_t len, klen;
+		char *name, *line, *why = NULL;
+		const char *bad;
+
+		nl = strchr(v, '\n');
+		len = nl ? (size_t)(nl - v) : strlen(v);
+		if (!len)
+			continue;
+		klen = strcspn(v, "=\n");
+		name = xstrndup(v, klen);
+		line = xstrndup(v, len);
+		/* a reserved name is said as config_variable_allowed() says
+		 * it */
+		if ((bad = envvar_why(line)) && !envvar_reserved(name))
+			why = xstrdup(bad);
+		if (!why && config_variable_allowed(c, repo, name, &why)) {
+			sbuf_add(kept, v, len);
+			sbuf_addch(kept, '\n');
+		} else {
+			sbuf_addf(refused, "variable '%.64s' refused: %s\n", name,
+			    why ? why : "not NAME=VALUE");
+			nrefused++;
+		}
+		free(line);
+		free(why);
+		free(name);
+	}
+	return nrefused;
 }
 
 const char *config_secret(const struct config *c, const char *name)

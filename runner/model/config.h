@@ -11,6 +11,8 @@
 
 #include "run.h"
 
+struct sbuf;
+
 #define CONFIG_FILE "runner.yml"
 #define DEFAULT_BRANCHES "^develop$"
 
@@ -31,6 +33,10 @@ struct repo_conf {
 	int notes;		/* results as git notes (refs/notes/runner) */
 	int isolate;		/* -1: the server's default; 0 or 1 */
 	int network;		/* -1: the server's default; 0 or 1 */
+	char **variables;	/* pcre2 patterns on the whole name of a
+				 * variable a push may set; none: no push
+				 * variable */
+	size_t nvariables;
 	size_t line;
 };
 
@@ -199,6 +205,22 @@ int config_check_files(const char *home, const struct config *c);
 /* The settings of `repo_path`: its own, or the defaults (never NULL). */
 const struct repo_conf *config_repo(const struct config *c,
     const char *repo_path);
+/*
+ * May a push (git push -o ci.variable=) or `runner run --var` give the
+ * builds of `repo` variable `name`? Only where `repo`'s entry lists it
+ * under `variables`, and never a name of envvar_reserved(). 1 yes; 0 no,
+ * and *why (the caller frees it) says why and what to do.
+ */
+int config_variable_allowed(const struct config *c, const char *repo,
+    const char *name, char **why);
+/*
+ * The NAME=VALUE lines of `vars` that config_variable_allowed() lets
+ * through, each with its newline, added to `kept`; for each other one a
+ * line "variable 'NAME' refused: WHY" added to `refused`. Returns how many
+ * were refused.
+ */
+size_t config_variables_filter(const struct config *c, const char *repo,
+    const char *vars, struct sbuf *kept, struct sbuf *refused);
 /* The value of secret `name`, or NULL. */
 const char *config_secret(const struct config *c, const char *name);
 /* Secret `name` with its scope, or NULL. */

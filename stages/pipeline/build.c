@@ -208,6 +208,20 @@ static char *pipeline_policy(struct job_ctx *ctx, const struct job *job,
 			    "it)", PIPELINE_NAME, sd->network_at.line,
 			    sd->network_at.col, sd->name, job->repo);
 	}
+	/* runner.yml may have changed since the push: its variables are
+	 * checked again against the file the build runs under */
+	if (job->variables) {
+		struct sbuf kept = SBUF_INIT, refused = SBUF_INIT;
+		char *msg = NULL;
+		if (config_variables_filter(ctx->conf, job->repo, job->variables,
+		    &kept, &refused)) {
+			sbuf_truncate(&refused, strcspn(refused.buf, "\n"));
+			msg = xasprintf("%s; nothing ran", refused.buf);
+		}
+		sbuf_release(&kept);
+		sbuf_release(&refused);
+		return msg;
+	}
 	return NULL;
 }
 

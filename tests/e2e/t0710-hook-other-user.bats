@@ -144,13 +144,19 @@ git_owned_repo() {
 	git_owned_repo
 	printf 'stages:\n  - name: show\n    run: echo "FOO=${FOO:-unset}"\n' > "$SRC/.runner.yml"
 	as_git git -C "$SRC" commit -qam "show a variable"
+	printf 'repos:\n  - path: %s\n    variables: [FOO]\n' "$T/app.git" > "$RUNNER_HOME/runner.yml"
 	start_daemon --workers 1
-	run as_git git -C "$SRC" push -o ci.variable=FOO=spooled -o ci.variable=RUNNER_X=1 origin develop
+	# the hook cannot read runner.yml: the daemon checks the variables
+	run as_git git -C "$SRC" push -o ci.variable=FOO=spooled -o ci.variable=RUNNER_X=1 \
+	    -o ci.variable=BAR=unlisted origin develop
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"runner: handed 1 update to the runner"* ]]
 	[[ "$output" == *"'ci.variable=RUNNER_X=1' ignored"* ]]
+	[[ "$output" == *"the push's variables are checked against runner.yml when the daemon takes the push"* ]]
 	wait_state 1 passed 60
 	r log 1 show | grep -qx "FOO=spooled"
+	[ "$(job_field 1 '.variables | keys | join(",")')" = FOO ]
+	grep -q "spooled push: variable 'BAR' refused: runner.yml's 'variables' of '$T/app.git' (FOO) do not name it" "$T/serve.log"
 	# ci.skip: nothing handed over
 	as_git git -C "$SRC" commit -q --allow-empty -m skipped
 	run as_git git -C "$SRC" push -o ci.skip origin develop

@@ -13,7 +13,19 @@ stages:
   - name: show
     run: echo "FOO=${FOO:-unset} BAR=${BAR:-unset} RUNNER_JOB=$RUNNER_JOB"
 YML
+	# the variables a push may set are the server's to name
+	allow_variables "[FOO, BAR]"
 	start_daemon --workers 1
+}
+
+# allow_variables LIST [BRANCHES]: runner.yml lets pushes to app set LIST.
+allow_variables() {
+	cat > "$RUNNER_HOME/runner.yml" <<YML
+repos:
+  - path: $T/app.git
+    branches: '${2:-^develop\$}'
+    variables: $1
+YML
 }
 teardown() { teardown_env; }
 
@@ -52,6 +64,69 @@ teardown() { teardown_env; }
 	r log 2 show | grep -q "FOO=hello"
 }
 
+@test "a variable runner.yml does not list is refused, and names the loader or a shell reads never pass" {
+	# no list: no variable at all, which is the default
+	allow_variables "[]"
+	run git -C "$SRC" push -o ci.variable=FOO=hello origin develop
+	[ "$status" -eq 0 ]
+	echo "$output"
+	[[ "$output" == *"runner: warning: variable 'FOO' refused: runner.yml lets no push set variables of '$T/app.git' (list the names under 'variables' of its 'repos' entry)"* ]]
+	wait_state 1 passed 30
+	r log 1 show | grep -qx "FOO=unset BAR=unset RUNNER_JOB=1"
+	[ "$(job_field 1 '.variables | length')" = 0 ]
+	# a pattern that matches everything still lets no start-up name by
+	allow_variables "['[A-Z_]+', 'FEATURE_.*']"
+	git -C "$SRC" commit -q --allow-empty -m next
+	run git -C "$SRC" push -o ci.variable=LD_PRELOAD=/tmp/x.so -o ci.variable=BASH_ENV=/tmp/x \
+	    -o ci.variable=ENV=/tmp/x -o ci.variable=GCONV_PATH=/tmp -o ci.variable=GIT_SSH_COMMAND=x \
+	    -o ci.variable=TMPDIR=/tmp/x -o ci.variable=LD_AUDIT=/tmp/x.so -o ci.variable=FOO=kept origin develop
+	[ "$status" -eq 0 ]
+	echo "$output"
+	[[ "$output" == *"push option 'ci.variable=LD_PRELOAD=/tmp/x.so' ignored: the dynamic loader reads it before any program runs"* ]]
+	[[ "$output" == *"push option 'ci.variable=BASH_ENV=/tmp/x' ignored: bash runs the file it names before a script"* ]]
+	for v in ENV GCONV_PATH GIT_SSH_COMMAND TMPDIR LD_AUDIT; do
+		[[ "$output" == *"push option 'ci.variable=$v="*"' ignored: "* ]]
+	done
+	wait_state 2 passed 30
+	[ "$(job_field 2 '.variables | to_entries | map("\(.key)=\(.value)") | join(",")')" = "FOO=kept" ]
+	# a name outside the list
+	allow_variables "[FOO]"
+	git -C "$SRC" commit -q --allow-empty -m third
+	run git -C "$SRC" push -o ci.variable=BAR=no -o ci.variable=FOO=yes origin develop
+	[[ "$output" == *"variable 'BAR' refused: runner.yml's 'variables' of '$T/app.git' (FOO) do not name it"* ]]
+	wait_state 3 passed 30
+	r log 3 show | grep -qx "FOO=yes BAR=unset RUNNER_JOB=3"
+	# runner run --var: the same list, an error
+	run r run "$T/app.git" develop --var BAR=x
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"variable 'BAR' refused: runner.yml's 'variables' of '$T/app.git' (FOO) do not name it"* ]]
+	run r run "$T/app.git" develop --var LD_PRELOAD=/tmp/x.so
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"the dynamic loader reads it before any program runs"* ]]
+	[ "$(r status --json | jq '.jobs | length')" = 3 ]
+}
+
+@test "runner.yml that lists a start-up name is an error naming the line" {
+	allow_variables "[FOO, LD_PRELOAD]"
+	git -C "$SRC" commit -q --allow-empty -m next
+	run git -C "$SRC" push -o ci.variable=FOO=x origin develop
+	[ "$status" -eq 0 ]
+	echo "$output"
+	[[ "$output" == *"runner.yml:4:"*"variable 'LD_PRELOAD' in 'variables' of '$T/app.git' can never come from a push: the dynamic loader reads it before any program runs"* ]]
+	run r doctor
+	[[ "$output" == *"variable 'LD_PRELOAD' in 'variables'"* ]]
+}
+
+@test "a variable runner.yml stopped allowing after the push: the build runs nothing" {
+	stop_daemon
+	git -C "$SRC" push -q -o ci.variable=FOO=early origin develop
+	allow_variables "[BAR]"
+	start_daemon --workers 1
+	wait_state 1 error 30
+	[ "$(job_field 1 .error)" = "variable 'FOO' refused: runner.yml's 'variables' of '$T/app.git' (BAR) do not name it; nothing ran" ]
+	[ ! -e "$(job_field 1 '.stages[0].log')" ] || ! grep -q FOO "$(job_field 1 '.stages[0].log')" || false
+}
+
 @test "[skip ci] in the head's message: the job ends canceled, saying why" {
 	git -C "$SRC" commit -q --allow-empty -m "Docs only [skip ci]"
 	git -C "$SRC" push -q origin develop
@@ -87,11 +162,7 @@ teardown() { teardown_env; }
 }
 
 @test "a feature branch runs only its stages; develop also builds and deploys" {
-	cat > "$RUNNER_HOME/runner.yml" <<YML
-repos:
-  - path: $T/app.git
-    branches: '^(develop|feature/.*)$'
-YML
+	allow_variables "[FOO, BAR]" '^(develop|feature/.*)$'
 	set_pipeline "$SRC" "branch pipelines" <<'YML'
 stages:
   - name: unit

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "envvar.h"
 #include "hook.h"
 #include "util.h"
 
@@ -114,11 +115,76 @@ static void config_errors(const struct error_case *cases, size_t n)
 	}
 }
 
+/* Push variables: the server's list, and the start-up names it cannot
+ * open. */
+static void test_config_variables(void **state)
+{
+	static const char yml[] =
+	    "repos:\n"
+	    "  - path: /srv/a.git\n"
+	    "    variables: [LEVEL, 'FEATURE_.*', '[A-Z]+']\n"
+	    "  - path: /srv/b.git\n";
+	struct config *c;
+	struct sbuf kept = SBUF_INIT, refused = SBUF_INIT;
+	char *why = NULL;
+
+	(void)state;
+	assert_int_equal(config_parse("runner.yml", yml, strlen(yml), &c), 0);
+	assert_int_equal(config_variable_allowed(c, "/srv/a.git", "LEVEL", &why), 1);
+	assert_null(why);
+	assert_int_equal(config_variable_allowed(c, "/srv/a.git", "FEATURE_X",
+	    &why), 1);
+	/* the whole name: LEVELS is not LEVEL, lower case not [A-Z]+ */
+	assert_int_equal(config_variable_allowed(c, "/srv/a.git", "level", &why), 0);
+	assert_string_equal(why, "runner.yml's 'variables' of '/srv/a.git' "
+	    "(LEVEL, FEATURE_.*, [A-Z]+) do not name it");
+	free(why);
+	/* [A-Z]+ matches ENV, which is a shell's */
+	assert_int_equal(config_variable_allowed(c, "/srv/a.git", "ENV", &why), 0);
+	assert_string_equal(why, "no push may set it: sh runs the file it names "
+	    "at start-up");
+	free(why);
+	assert_int_equal(config_variable_allowed(c, "/srv/b.git", "LEVEL", &why), 0);
+	assert_non_null(strstr(why, "lets no push set variables of '/srv/b.git'"));
+	free(why);
+	assert_int_equal(config_variables_filter(c, "/srv/a.git",
+	    "LEVEL=1\nLD_PRELOAD=/x.so\nFEATURE_A=a=b\nlower=2\nnovalue\n"
+	    "GIT_DIR=/\n", &kept, &refused), 4);
+	assert_string_equal(kept.buf, "LEVEL=1\nFEATURE_A=a=b\n");
+	assert_non_null(strstr(refused.buf, "variable 'LD_PRELOAD' refused: no "
+	    "push may set it: the dynamic loader reads it"));
+	assert_non_null(strstr(refused.buf, "variable 'novalue' refused: not "
+	    "NAME=VALUE"));
+	assert_non_null(strstr(refused.buf, "variable 'GIT_DIR' refused"));
+	sbuf_release(&kept);
+	sbuf_release(&refused);
+	config_free(c);
+	/* every reserved kind, and a well-formed name that is not */
+	assert_non_null(envvar_reserved("LD_AUDIT"));
+	assert_non_null(envvar_reserved("BASH_ENV"));
+	assert_non_null(envvar_reserved("GCONV_PATH"));
+	assert_non_null(envvar_reserved("PYTHONPATH"));
+	assert_non_null(envvar_reserved("RUNNER_JOB"));
+	assert_null(envvar_reserved("LDX"));
+	assert_null(envvar_reserved("ENVIRONMENT"));
+	assert_string_equal(envvar_why("LD_PRELOAD=x"), "the dynamic loader "
+	    "reads it before any program runs");
+	assert_null(envvar_why("LEVEL=full"));
+}
+
 static void test_config_errors(void **state)
 {
 	static const struct error_case cases[] = {
 		{ "workerz: 2\n", "runner.yml:1:1: unknown key 'workerz' in "
 		    "runner.yml (did you mean 'workers'?)" },
+		{ "repos:\n  - path: /a.git\n    variables: [LEVEL, LD_PRELOAD]\n",
+		    "runner.yml:3:24: variable 'LD_PRELOAD' in 'variables' of "
+		    "'/a.git' can never come from a push: the dynamic loader "
+		    "reads it before any program runs (set it in the "
+		    "pipeline's env: instead)" },
+		{ "repos:\n  - path: /a.git\n    variables: ['(X']\n",
+		    "runner.yml:3:17: bad pattern '(X' in 'variables' of "
+		    "'/a.git': missing closing parenthesis at offset 2" },
 		{ "workers: lots\n", "runner.yml:1:10: 'workers' must be a "
 		    "number from 1 to 256" },
 		{ "repos:\n  - path: rel.git\n", "runner.yml:2:11: 'path' "
@@ -253,6 +319,7 @@ int main(void)
 		cmocka_unit_test(test_parse_no_newline),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_config_errors),
+		cmocka_unit_test(test_config_variables),
 		cmocka_unit_test(test_store_url),
 		cmocka_unit_test(test_config_notify),
 		cmocka_unit_test(test_config_notify_errors),
