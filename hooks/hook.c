@@ -41,7 +41,7 @@ static int is_hex(const char *s, size_t n)
 
 static int valid_ref(const char *r, size_t n)
 {
-	if (n < 6 || n > 1024 || strncmp(r, "refs/", 5))
+	if (n < 6 || n > HOOK_REF_MAX || strncmp(r, "refs/", 5))
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)r[i];

@@ -11,6 +11,10 @@
 
 #define HOOK_MAX_INPUT (4 * 1024 * 1024)
 #define HOOK_MAX_LINES 10000
+/* The longest ref name taken. git's files backend keeps each ref as a
+ * file below the repository, so the longest ref git accepts is a path
+ * (PATH_MAX); any ref a push can create fits. */
+#define HOOK_REF_MAX 4096
 /* A release tag that matches release_tags deploys to this environment. */
 #define RELEASE_ENV "production"
 

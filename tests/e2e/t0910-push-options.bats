@@ -127,6 +127,28 @@ teardown() { teardown_env; }
 	[ ! -e "$(job_field 1 '.stages[0].log')" ] || ! grep -q FOO "$(job_field 1 '.stages[0].log')" || false
 }
 
+@test "a branch name as long as git takes gets its job" {
+	allow_variables "[]" '^release/.*$'
+	local seg long longer
+	seg=$(printf 'a%.0s' $(seq 1 200))
+	# 1,027 bytes of ref, then 2,834: components of 200, as git's files
+	# backend needs each to fit a file name
+	long="release/$seg/$seg/$seg/$seg/$seg/xyz"
+	longer="release/$seg/$seg/$seg/$seg/$seg/$seg/$seg/$seg/$seg/$seg/$seg/$seg/$seg/$seg/x"
+	run git -C "$SRC" push origin "develop:refs/heads/$long" "develop:refs/heads/$longer"
+	[ "$status" -eq 0 ]
+	echo "$output"
+	[[ "$output" != *"malformed"* ]]
+	[[ "$output" == *"queued job #1 for $long"* ]]
+	[[ "$output" == *"queued job #2 for $longer"* ]]
+	wait_state 1 passed 30
+	wait_state 2 passed 30
+	[ "$(job_field 1 .ref)" = "refs/heads/$long" ]
+	[ "$(job_field 1 .ref | tr -d '\n' | wc -c)" -eq 1027 ]
+	[ "$(job_field 2 .ref)" = "refs/heads/$longer" ]
+	[ ${#longer} -gt 2800 ]
+}
+
 @test "[skip ci] in the head's message: the job ends canceled, saying why" {
 	git -C "$SRC" commit -q --allow-empty -m "Docs only [skip ci]"
 	git -C "$SRC" push -q origin develop
