@@ -34,9 +34,12 @@ int ref_matcher_match(struct ref_matcher *m, const char *name, FILE *msg)
 	int rc = pcre2_match(m->re, (PCRE2_SPTR)name, strlen(name), 0, 0, m->md,
 	    m->ctx);
 
-	if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT)
-		fprintf(msg, "runner: warning: pattern '%s' hit its match limit "
+	if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT) {
+		m->limited = 1;
+		if (msg)
+			fprintf(msg, "runner: warning: pattern '%s' hit its match limit "
 		    "on '%s'; not queued\n", m->pattern, name);
+	}
 	return rc >= 0;
 }
 

@@ -14,11 +14,13 @@ struct ref_matcher {
 	struct pcre2_real_match_data_8 *md;
 	struct pcre2_real_match_context_8 *ctx;
 	const char *pattern;
+	int limited;		/* a match hit the limits */
 };
 
 /* Compile `pattern`; a bad one is reported on `msg` and gives -1. */
 int ref_matcher_init(struct ref_matcher *m, const char *pattern, FILE *msg);
-/* Does `name` match? A pattern that hits its limits is reported, no. */
+/* Does `name` match? A pattern that hits its limits is reported, no,
+ * and sets m->limited. */
 int ref_matcher_match(struct ref_matcher *m, const char *name, FILE *msg);
 void ref_matcher_release(struct ref_matcher *m);
 

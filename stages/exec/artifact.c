@@ -29,10 +29,18 @@
 
 #define MAX_FILES 1000000
 
+/* A glob is matched against one path of at most PATH_MAX bytes; one
+ * that backtracks past this many steps is an error naming it, as ref
+ * patterns are (refmatch.c). */
+#define GLOB_MATCH_LIMIT 100000
+#define GLOB_DEPTH_LIMIT 1000
+
 struct glob_set {
 	pcre2_code **re;
+	char **globs;		/* as written, for messages */
 	size_t n;
 	pcre2_match_data *md;
+	pcre2_match_context *ctx;
 };
 
 /*
@@ -142,6 +150,7 @@ int glob_set_compile(char *const *globs, size_t n, struct glob_set **out)
 	struct sbuf re = SBUF_INIT;
 
 	g->re = xcalloc(n ? n : 1, sizeof(*g->re));
+	g->globs = xcalloc(n ? n : 1, sizeof(*g->globs));
 	for (size_t i = 0; i < n; i++) {
 		int code;
 		PCRE2_SIZE off;
@@ -165,9 +174,13 @@ int glob_set_compile(char *const *globs, size_t n, struct glob_set **out)
 			glob_set_free(g);
 			return error_set(ERR_INVALID, "bad glob '%s'", globs[i]);
 		}
+		g->globs[i] = xstrdup(globs[i]);
 		g->n++;
 	}
 	g->md = pcre2_match_data_create(1, NULL);
+	g->ctx = pcre2_match_context_create(NULL);
+	pcre2_set_match_limit(g->ctx, GLOB_MATCH_LIMIT);
+	pcre2_set_depth_limit(g->ctx, GLOB_DEPTH_LIMIT);
 	sbuf_release(&re);
 	*out = g;
 	return 0;
@@ -179,10 +192,17 @@ int glob_set_match(const struct glob_set *g, const char *path)
 
 	/* the path itself, then each parent directory */
 	for (;;) {
-		for (size_t i = 0; i < g->n; i++)
-			if (pcre2_match(g->re[i], (PCRE2_SPTR)path, len, 0, 0,
-			    g->md, NULL) >= 0)
+		for (size_t i = 0; i < g->n; i++) {
+			int rc = pcre2_match(g->re[i], (PCRE2_SPTR)path, len, 0, 0,
+			    g->md, g->ctx);
+			if (rc >= 0)
 				return 1;
+			if (rc == PCRE2_ERROR_MATCHLIMIT ||
+			    rc == PCRE2_ERROR_DEPTHLIMIT)
+				return error_set(ERR_INVALID, "glob '%s' hit its match "
+				    "limit on '%.*s' (make it simpler: fewer '**')",
+				    g->globs[i], (int)len, path);
+		}
 		while (len && path[len - 1] != '/')
 			len--;
 		if (!len)
@@ -195,10 +215,14 @@ void glob_set_free(struct glob_set *g)
 {
 	if (!g)
 		return;
-	for (size_t i = 0; i < g->n; i++)
+	for (size_t i = 0; i < g->n; i++) {
 		pcre2_code_free(g->re[i]);
+		free(g->globs[i]);
+	}
 	free(g->re);
+	free(g->globs);
 	pcre2_match_data_free(g->md);
+	pcre2_match_context_free(g->ctx);
 	free(g);
 }
 
@@ -211,7 +235,38 @@ struct artifact_writer {
 	int write_errno;
 	char **added;		/* sorted, for skipping repeats */
 	size_t nadded;
+	int64_t deadline_ms;	/* mono_ms(); 0: none */
+	int (*canceled)(void *arg);
+	void *canceled_arg;
+	int64_t next_look_ms;	/* when to ask canceled() again */
 };
+
+void artifact_set_stop(struct artifact_writer *w, int64_t deadline_ms,
+    int (*canceled)(void *arg), void *arg)
+{
+	w->deadline_ms = deadline_ms;
+	w->canceled = canceled;
+	w->canceled_arg = arg;
+	w->next_look_ms = 0;
+}
+
+/* Must archiving stop? An error saying why, else 0. Cancellation is
+ * asked at most every ARTIFACT_LOOK_MS: it is a look at the store. */
+#define ARTIFACT_LOOK_MS 250
+static int must_stop(struct artifact_writer *w)
+{
+	int64_t now = mono_ms();
+
+	if (w->deadline_ms && now >= w->deadline_ms)
+		return error_set(ERR_TIMEOUT, "archiving stopped at the stage's "
+		    "timeout");
+	if (w->canceled && now >= w->next_look_ms) {
+		w->next_look_ms = now + ARTIFACT_LOOK_MS;
+		if (w->canceled(w->canceled_arg))
+			return error_set(-1, "archiving stopped: canceled");
+	}
+	return 0;
+}
 
 static la_ssize_t write_cb(struct archive *a, void *arg, const void *buf,
     size_t n)
@@ -311,6 +366,8 @@ static void walk_dir(struct walk *wk, int dirfd, const char *rel,
 			continue;
 		if (!*rel && !strcmp(de->d_name, ".git"))
 			continue;
+		if ((wk->error = must_stop(wk->w)) < 0)
+			break;
 		path = *rel ? xasprintf("%s/%s", rel, de->d_name) :
 		    xstrdup(de->d_name);
 		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
@@ -325,8 +382,14 @@ static void walk_dir(struct walk *wk, int dirfd, const char *rel,
 			free(path);
 			continue;
 		}
-		if ((S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) &&
-		    glob_set_match(wk->g, path) && !already_added(wk->w, path)) {
+		int hit = S_ISREG(st.st_mode) || S_ISLNK(st.st_mode) ?
+		    glob_set_match(wk->g, path) : 0;
+		if (hit < 0) {
+			wk->error = hit;
+			free(path);
+			break;
+		}
+		if (hit && !already_added(wk->w, path)) {
 			if (wk->nfound >= MAX_FILES) {
 				wk->error = error_set(ERR_INVALID, "artifact globs "
 				    "match more than %d files", MAX_FILES);
@@ -444,11 +507,14 @@ static int add_entry(struct artifact_writer *w, int rootfd, const char *rel)
 	if (fd >= 0) {
 		ssize_t n;
 		buf = xmalloc(1 << 17);
-		while ((n = read(fd, buf, 1 << 17)) > 0)
+		while ((n = read(fd, buf, 1 << 17)) > 0) {
 			if (archive_write_data(w->a, buf, (size_t)n) != n) {
 				error = archive_fail(w, "cannot write archive");
 				goto out;
 			}
+			if ((error = must_stop(w)) < 0)
+				goto out;
+		}
 		if (n < 0) {
 			error = error_set(-1, "cannot read artifact '%s': %s", rel,
 			    strerror(errno));
@@ -488,7 +554,8 @@ int artifact_add(struct artifact_writer *w, const char *root,
 	if (wk.nfound)
 		qsort(wk.found, wk.nfound, sizeof(*wk.found), cmp_str);
 	for (size_t i = 0; i < wk.nfound && error == 0; i++)
-		error = add_entry(w, rootfd, wk.found[i]);
+		if ((error = must_stop(w)) == 0)
+			error = add_entry(w, rootfd, wk.found[i]);
 	if (error == 0 && wk.nfound) {
 		*matched = wk.nfound;
 		w->added = xrealloc(w->added, (w->nadded + wk.nfound) *
@@ -560,8 +627,12 @@ void artifact_abort(struct artifact_writer *w)
 {
 	if (!w)
 		return;
-	if (w->a)
+	/* failed first, so that the free does not finish the entry it was
+	 * writing: padding a 60 GB file with zeros is what a stop avoids */
+	if (w->a) {
+		archive_write_fail(w->a);
 		archive_write_free(w->a);
+	}
 	close(w->fd);
 	unlink(w->path);
 	writer_free(w);

@@ -19,11 +19,20 @@ struct glob_set;
  * takes everything under it.
  */
 int glob_set_compile(char *const *globs, size_t n, struct glob_set **out);
+/* 1 if `path` matches, 0 if not; -1 with a message naming the glob when
+ * one backtracked past its match limit. */
 int glob_set_match(const struct glob_set *g, const char *path);
 void glob_set_free(struct glob_set *g);
 
 /* Start writing an archive at `path` (the caller renames it when done). */
 int artifact_open(const char *path, struct artifact_writer **out);
+/*
+ * Make artifact_add() stop with an error once mono_ms() reaches
+ * `deadline_ms` (0: never) or when `canceled(arg)` returns non-zero
+ * (asked at most every 250 ms).
+ */
+void artifact_set_stop(struct artifact_writer *w, int64_t deadline_ms,
+    int (*canceled)(void *arg), void *arg);
 /*
  * Add the files under `root` matched by `globs`; files already added are
  * skipped. Symlinks are stored as symlinks, never followed. *matched is

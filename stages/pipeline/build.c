@@ -64,22 +64,45 @@ static void discard_workspace(const char *home, const char *ws, int64_t id)
 /* Run build stage `i`; sets *job_state and *job_error when the job must
  * stop. */
 /* Does stage `sd` run for `ref` (only/except on the branch's or tag's
- * name)? The patterns were checked when the pipeline was read. */
+ * name)? 1 or 0; -1 with a message naming the pattern if one
+ * backtracked past its limits. The patterns were checked when the
+ * pipeline was read. */
 static int stage_wanted(const struct stage_def *sd, const char *ref)
 {
 	const char *name = ref_short_name(ref);
-	struct ref_matcher m = { 0 };
+	const char *key[] = { "only", "except" };
+	const char *pat[] = { sd->only, sd->except };
 	int yes = 1;
 
-	if (sd->only && ref_matcher_init(&m, sd->only, stderr) == 0) {
-		yes = ref_matcher_match(&m, name, stderr) == 1;
-		ref_matcher_release(&m);
-	}
-	if (yes && sd->except && ref_matcher_init(&m, sd->except, stderr) == 0) {
-		yes = ref_matcher_match(&m, name, stderr) != 1;
+	for (int k = 0; k < 2 && yes == 1; k++) {
+		struct ref_matcher m = { 0 };
+		if (!pat[k] || ref_matcher_init(&m, pat[k], stderr) < 0)
+			continue;
+		int hit = ref_matcher_match(&m, name, NULL) == 1;
+		if (m.limited)
+			yes = error_set(ERR_INVALID, "stage '%s': pattern '%s' of "
+			    "'%s' hit its match limit on '%s' (make it simpler)",
+			    sd->name, pat[k], key[k], name);
+		else
+			yes = k == 0 ? hit : !hit;
 		ref_matcher_release(&m);
 	}
 	return yes;
+}
+
+/* Archiving asks this whether to stop: the job was canceled, or the
+ * daemon is stopping. */
+struct stop_arg {
+	struct job_ctx *ctx;
+	int64_t job;
+};
+
+static int archiving_canceled(void *arg)
+{
+	struct stop_arg *sa = arg;
+
+	return *sa->ctx->stopping ||
+	    store_cancel_requested(sa->ctx->store, sa->job) > 0;
 }
 
 static int run_stage(struct job_ctx *ctx, const struct job *job,
@@ -97,6 +120,10 @@ static int run_stage(struct job_ctx *ctx, const struct job *job,
 		.timeout_ms = sd->timeout_ms,
 	};
 	struct step_result res = { .fd = -1 };
+	struct stop_arg stop = { ctx, job->id };
+	/* archiving counts in the stage's time: it ends at its timeout */
+	int64_t deadline = mono_ms() + (sd->timeout_ms ? sd->timeout_ms :
+	    ctx->conf->default_timeout_ms);
 	int error;
 
 	if ((error = step_run_logged(ctx, job, i, log, &st, &res)) < 0)
@@ -116,18 +143,30 @@ static int run_stage(struct job_ctx *ctx, const struct job *job,
 				    sd->name, error_last());
 			free(part);
 		}
-		if (!res.error && artifact_add(*aw, ws, sd->artifacts,
-		    sd->nartifacts, &matched) < 0)
+		if (*aw)
+			artifact_set_stop(*aw, deadline, archiving_canceled, &stop);
+		int added = res.error ? 0 : artifact_add(*aw, ws, sd->artifacts,
+		    sd->nartifacts, &matched);
+		if (added == ERR_TIMEOUT || (added < 0 &&
+		    archiving_canceled(&stop))) {
+			res.error = xasprintf("artifacts of stage '%s': %s",
+			    sd->name, error_last());
+			res.state = added == ERR_TIMEOUT ? STEP_TIMED_OUT :
+			    *ctx->stopping ? STEP_INTERRUPTED : STEP_CANCELED;
+			res.canceled = added != ERR_TIMEOUT && !*ctx->stopping;
+			res.interrupted = added != ERR_TIMEOUT && *ctx->stopping;
+			step_note(res.fd, res.error);
+		} else if (added < 0)
 			res.error = xasprintf("artifacts of stage '%s': %s",
 			    sd->name, error_last());
 		else if (!res.error && matched == 0)
 			res.error = xasprintf("artifacts of stage '%s': no file "
 			    "matches %s%s", sd->name, sd->artifacts[0],
 			    sd->nartifacts > 1 ? " or the other globs" : "");
-		if (res.error) {
+		if (res.error && res.state == STEP_PASSED) {
 			res.state = STEP_FAILED;
 			step_note(res.fd, res.error);
-		} else {
+		} else if (!res.error) {
 			char *note = xasprintf("archived %zu artifact file%s",
 			    matched, matched == 1 ? "" : "s");
 			step_note(res.fd, note);
@@ -341,7 +380,13 @@ int build_run(struct job_ctx *ctx, struct job *job)
 			    pl->stages[i].name);
 			break;
 		}
-		if (!stage_wanted(&pl->stages[i], job->ref)) {
+		int wanted = stage_wanted(&pl->stages[i], job->ref);
+		if (wanted < 0) {
+			state = JOB_ERROR;
+			msg = xstrdup(error_last());
+			break;
+		}
+		if (!wanted) {
 			unarchived |= pl->stages[i].nartifacts > 0;
 			char *why = xasprintf("not for %s (only/except)",
 			    ref_short_name(job->ref));
@@ -388,6 +433,9 @@ int build_run(struct job_ctx *ctx, struct job *job)
 		free(path);
 	}
 end:
+	/* an unfinished archive is gone before the job's end is seen */
+	artifact_abort(aw);
+	aw = NULL;
 	error = end_build(ctx, job, pl, state, msg, unarchived);
 out:
 	artifact_abort(aw);

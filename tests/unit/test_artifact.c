@@ -67,6 +67,23 @@ static void test_globs(void **state)
 	assert_false(glob_set_match(g, "d/e"));
 	assert_true(glob_set_match(g, "e[x"));
 	glob_set_free(g);
+
+	/* a glob that backtracks without bound is an error naming it, in
+	 * a bounded time, not a match and not a hang */
+	char *bomb[] = { "**a**a**a**a**a**a**a**a**b" };
+	char name[200];
+	/* a 'b' but not at the end: pcre2's quick checks pass it on */
+	memset(name, 'a', sizeof(name) - 1);
+	name[sizeof(name) - 3] = 'b';
+	name[sizeof(name) - 1] = '\0';
+	assert_int_equal(glob_set_compile(bomb, 1, &g), 0);
+	int64_t t0 = mono_ms();
+	assert_int_equal(glob_set_match(g, name), ERR_INVALID);
+	assert_true(mono_ms() - t0 < 5000);
+	assert_non_null(strstr(error_last(), "glob '**a**a**a**a**a**a**a**a**b' "
+	    "hit its match limit on 'aaaa"));
+	assert_int_equal(glob_set_match(g, "x/aaaaaaaab"), 1);
+	glob_set_free(g);
 }
 
 static void test_archive_roundtrip(void **state)
