@@ -540,6 +540,14 @@ static const struct sfield grant_fields[] = {
 	    COUNT(struct env_grant, nruns_on), .def = "(any host)",
 	    .doc = "labels the host of its deployments must have (`host: "
 	    "labels`), like `deploy`" },
+	{ .key = "check_hosts", .kind = S_STRV,
+	    FIELD(struct env_grant, check_hosts),
+	    COUNT(struct env_grant, ncheck_hosts),
+	    .def = "(only the host and port of its `url`)",
+	    .type_doc = "list of HOST:PORT",
+	    .doc = "what the pipeline's `http` checks of this environment may "
+	    "reach besides its `url`'s host and port; never the web page's "
+	    "port" },
 	SFIELD_END
 };
 static const struct schema grant_schema = {

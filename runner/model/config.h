@@ -68,6 +68,9 @@ struct env_grant {
 	int signed_tag;		/* requires: signed-tag (server side) */
 	char **runs_on;		/* labels the host of its deployments needs */
 	size_t nruns_on;
+	char **check_hosts;	/* HOST:PORT its http checks may reach
+				 * besides its url's */
+	size_t ncheck_hosts;
 	size_t line;
 };
 

@@ -207,19 +207,92 @@ static int command(struct deploy *d, const char *name, const char *script,
 	return run_cmd(d, name, script, ws, release, d->env->timeout_ms, 1, err);
 }
 
+/* Is HOST:PORT `hp` the same as `host` and `port`? */
+static int same_host_port(const char *hp, const char *host, long port)
+{
+	const char *colon = strrchr(hp, ':');
+	size_t n = colon ? (size_t)(colon - hp) : 0;
+
+	if (!colon || strtol(colon + 1, NULL, 10) != port)
+		return 0;
+	if (n >= 2 && hp[0] == '[' && hp[n - 1] == ']') {
+		hp++;
+		n -= 2;
+	}
+	return n == strlen(host) && !strncasecmp(hp, host, n);
+}
+
+/*
+ * May the pipeline's http check of `url` be made? The pipeline is the
+ * repository's, and the request is the worker's: it may reach only the
+ * environment's own url (its host and port) and what runner.yml's
+ * check_hosts adds, never the web page's port, so that a push cannot use
+ * checks to probe the services of this machine. NULL, or why not (the
+ * caller frees it).
+ */
+static char *check_refused(struct deploy *d, const char *url)
+{
+	const struct env_grant *g = config_env(d->ctx->conf, d->env->name);
+	const char *listen = d->ctx->conf->http.listen;
+	char *host = NULL, *own = NULL, *why = NULL;
+	long port, own_port = 0;
+
+	if (url_host_port(url, &host, &port) < 0)
+		return xstrdup(error_last());
+	if (listen && strrchr(listen, ':')) {
+		/* the web page: on this machine by name, or on any name when
+		 * it listens on every address */
+		const char *colon = strrchr(listen, ':');
+		char *lhost = xstrndup(listen, (size_t)(colon - listen));
+		int any = !*lhost || host_is_local(lhost) ||
+		    !strcmp(lhost, "[::]") || !strcmp(lhost, "*");
+		int here = any || host_is_local(host) ||
+		    same_host_port(listen, host, port);
+		free(lhost);
+		if (strtol(colon + 1, NULL, 10) == port && here) {
+			why = xasprintf("refused: port %ld is the runner's web "
+			    "page, which checks never reach", port);
+			goto out;
+		}
+	}
+	if (d->env->url && url_host_port(d->env->url, &own, &own_port) == 0 &&
+	    !strcmp(own, host) && own_port == port)
+		goto out;
+	for (size_t i = 0; g && i < g->ncheck_hosts; i++)
+		if (same_host_port(g->check_hosts[i], host, port))
+			goto out;
+	if (own)
+		why = xasprintf("refused: the http checks of environment '%s' "
+		    "reach only its url's host and port (%s:%ld), and what "
+		    "runner.yml's 'check_hosts' of the environment allows",
+		    d->env->name, own, own_port);
+	else
+		why = xasprintf("refused: environment '%s' has no url, and "
+		    "runner.yml's 'check_hosts' of the environment does not "
+		    "name %s:%ld", d->env->name, host, port);
+out:
+	free(host);
+	free(own);
+	return why;
+}
+
 /* An HTTP check with its retries; records the last attempt. */
 static int http_check(struct deploy *d, const struct check_def *c, int *ok)
 {
 	char *url = url_join(d->env->url, c->http);
 	struct check_rec rec = { .name = c->http };
-	struct http_result r;
+	struct http_result r = { 0 };
 	struct sbuf err = SBUF_INIT;
+	char *refused = check_refused(d, url);
 	int rc;
 
 	int64_t started = now_ms();
 
 	*ok = 0;
-	for (long attempt = 0; attempt <= c->retries; attempt++) {
+	if (refused)
+		sbuf_addf(&err, "GET %s: %s", url, refused);
+	free(refused);
+	for (long attempt = 0; !err.len && attempt <= c->retries; attempt++) {
 		if (attempt && wait_ms(d, 500))
 			break;
 		sbuf_reset(&err);
@@ -319,6 +392,13 @@ static int verify(struct deploy *d, int *ok)
 			if (!c->http)
 				continue;
 			char *url = url_join(d->env->url, c->http);
+			char *refused = check_refused(d, url);
+			/* the checks before refused it already, and failed */
+			if (refused) {
+				free(refused);
+				free(url);
+				continue;
+			}
 			int got = http_get(url, v->max_latency_ms + 5000, &r) == 0;
 			int bad = !got || r.status != c->expect;
 			lat = xrealloc(lat, (n + 1) * sizeof(*lat));

@@ -7,6 +7,7 @@
 
 #include <curl/curl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static size_t discard(char *p, size_t size, size_t n, void *arg)
@@ -106,6 +107,50 @@ int tls_days_left(const char *url, long *days)
 out:
 	curl_easy_cleanup(c);
 	return error;
+}
+
+int url_host_port(const char *url, char **host, long *port)
+{
+	CURLU *u = curl_url();
+	char *h = NULL, *p = NULL, *scheme = NULL;
+	int error = 0;
+
+	*host = NULL;
+	*port = 0;
+	if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    (strcmp(scheme, "http") && strcmp(scheme, "https")) ||
+	    curl_url_get(u, CURLUPART_HOST, &h, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PORT, &p, CURLU_DEFAULT_PORT) !=
+	    CURLUE_OK) {
+		error = error_set(ERR_INVALID, "'%s' is not an http or https URL "
+		    "with a host", url);
+		goto out;
+	}
+	size_t n = strlen(h);
+	if (n >= 2 && h[0] == '[' && h[n - 1] == ']')
+		*host = xstrndup(h + 1, n - 2);
+	else
+		*host = xstrdup(h);
+	for (char *c = *host; *c; c++)
+		if (*c >= 'A' && *c <= 'Z')
+			*c = (char)(*c - 'A' + 'a');
+	*port = strtol(p, NULL, 10);
+out:
+	curl_free(h);
+	curl_free(p);
+	curl_free(scheme);
+	curl_url_cleanup(u);
+	return error;
+}
+
+int host_is_local(const char *host)
+{
+	return !strcmp(host, "localhost") || !strncmp(host, "127.", 4) ||
+	    !strcmp(host, "::1") || !strcmp(host, "0.0.0.0") ||
+	    !strcmp(host, "::") || !strcmp(host, "0") ||
+	    !strcmp(host, "localhost.localdomain") || !strncmp(host,
+	    "::ffff:127.", 11);
 }
 
 char *url_join(const char *base, const char *path)

@@ -20,6 +20,16 @@ int http_get(const char *url, int64_t timeout_ms, struct http_result *res);
 /* Whole days left before the certificate `url` presents expires. */
 int tls_days_left(const char *url, long *days);
 
+/*
+ * The host (lowercase, IPv6 without brackets) and port (the scheme's
+ * default when absent) of an http or https `url`; the caller frees *host.
+ * ERR_INVALID with a message if it is none.
+ */
+int url_host_port(const char *url, char **host, long *port);
+
+/* Is `host` this machine's loopback or any-address, by its name? */
+int host_is_local(const char *host);
+
 /* `path` made absolute against `base` (NULL base: path as it is). */
 char *url_join(const char *base, const char *path);
 
