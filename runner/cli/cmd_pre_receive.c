@@ -50,7 +50,7 @@ static char *check_tag(const char *home, const char *repo,
 	}
 	if (st)
 		why = release_refusal(st, rc, repo, RELEASE_ENV, name, u->new,
-		    ti.commit, 0, &build);
+		    ti.commit, 0, &build, NULL);
 	tag_info_release(&ti);
 out:
 	free(tmp);

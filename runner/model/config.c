@@ -396,6 +396,11 @@ static const struct sfield repo_fields[] = {
 	{ .key = "require_staging", .kind = S_BOOL,
 	    FIELD(struct repo_conf, require_staging), .def = "true",
 	    .doc = "production only for a commit healthy in staging" },
+	{ .key = "release_variables", .kind = S_BOOL,
+	    FIELD(struct repo_conf, release_variables), .def = "false",
+	    .doc = "a release tag may deploy a build whose push (or run by "
+	    "hand) had variables; by default it takes the newest healthy "
+	    "staged build that had none" },
 	{ .key = "notes", .kind = S_BOOL, FIELD(struct repo_conf, notes),
 	    .def = "true",
 	    .doc = "record each ended build and deployment as a git note of "

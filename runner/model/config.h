@@ -30,6 +30,8 @@ struct repo_conf {
 	char **auto_deploy;	/* environments a passed build deploys to */
 	size_t nauto_deploy;
 	int require_staging;	/* production only after a healthy staging */
+	int release_variables;	/* a release may deploy a build that had
+				 * push variables */
 	int notes;		/* results as git notes (refs/notes/runner) */
 	int isolate;		/* -1: the server's default; 0 or 1 */
 	int network;		/* -1: the server's default; 0 or 1 */

@@ -14,7 +14,7 @@ enum q {
 	Q_PASSED_BUILD, Q_HEALTHY_DEPLOY, Q_TAG_DEPLOYED, Q_ENV_SET,
 	Q_ENV_DEPLOYING, Q_ENV_GET, Q_ENV_LIST, Q_RELEASES, Q_MANIFEST_SET,
 	Q_MANIFEST_GET, Q_REPLACED_BY, Q_DEPLOY_REPOS, Q_ALL_REPOS,
-	Q_DEPLOYS_END
+	Q_STAGED_BUILD, Q_PASSED_OVER, Q_DEPLOYS_END
 };
 _Static_assert((int)Q_DEPLOYS_END <= (int)BASE_OUTBOX, "deploy statements overlap");
 
@@ -28,10 +28,25 @@ static sql_table sql = {
 	    "subject = ?8, figures = ?9 WHERE id = ?1",
 	[Q_CHECK_INS] = "INSERT INTO checks (job_id, name, status, latency_ms, "
 	    "ok, error, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	/* ?3: builds with variables count too */
 	[Q_PASSED_BUILD] = "SELECT j.id FROM jobs j WHERE j.kind = 'build' AND "
 	    "j.state = " SQ(N_PASSED) " AND j.repo = ?1 AND j.commit_id = ?2 "
+	    "AND (?3 = 1 OR j.variables IS NULL) "
 	    "AND EXISTS (SELECT 1 FROM artifacts a WHERE a.job_id = j.id) ORDER "
 	    "BY j.id DESC LIMIT 1",
+	/* the newest healthy staging deployment of the commit whose build
+	 * qualifies as Q_PASSED_BUILD's does */
+	[Q_STAGED_BUILD] = "SELECT d.id FROM jobs d JOIN jobs j ON j.id = "
+	    "d.source_job WHERE d.kind = 'deploy' AND d.env = 'staging' AND "
+	    "d.state = " SQ(N_HEALTHY) " AND d.repo = ?1 AND d.commit_id = ?2 "
+	    "AND j.kind = 'build' AND j.state = " SQ(N_PASSED) " AND (?3 = 1 OR "
+	    "j.variables IS NULL) AND EXISTS (SELECT 1 FROM artifacts a WHERE "
+	    "a.job_id = j.id) ORDER BY d.id DESC LIMIT 1",
+	/* passed builds of the commit with variables, which a release
+	 * passes over */
+	[Q_PASSED_OVER] = "SELECT j.id FROM jobs j WHERE j.kind = 'build' AND "
+	    "j.state = " SQ(N_PASSED) " AND j.repo = ?1 AND j.commit_id = ?2 "
+	    "AND j.variables IS NOT NULL ORDER BY j.id",
 	[Q_HEALTHY_DEPLOY] = "SELECT id FROM jobs WHERE kind = 'deploy' AND "
 	    "state = " SQ(N_HEALTHY) " AND repo = ?1 AND env = ?2 AND commit_id "
 	    "= ?3 ORDER BY id DESC LIMIT 1",
@@ -132,10 +147,28 @@ int store_check_add(struct store *s, int64_t id, const struct check_rec *c)
 }
 
 int64_t store_passed_build(struct store *s, const char *repo,
-    const char *commit)
+    const char *commit, int variables)
 {
 	return first_id(s, Q_PASSED_BUILD, sql, ARGS(arg_text(repo),
+	    arg_text(commit), arg_int(variables)));
+}
+
+int64_t store_staged_build(struct store *s, const char *repo,
+    const char *commit, int variables)
+{
+	return first_id(s, Q_STAGED_BUILD, sql, ARGS(arg_text(repo),
+	    arg_text(commit), arg_int(variables)));
+}
+
+int store_builds_with_variables(struct store *s, const char *repo,
+    const char *commit, int64_t **ids, size_t *n)
+{
+	struct stmt *st = stmt_bound(s, Q_PASSED_OVER, sql, ARGS(arg_text(repo),
 	    arg_text(commit)));
+
+	*ids = NULL;
+	*n = 0;
+	return st ? ids_of(s, st, ids, n) : -1;
 }
 
 int64_t store_healthy_deploy(struct store *s, const char *repo,

@@ -36,9 +36,19 @@ int store_job_end_deploy(struct store *s, int64_t id, enum job_state state,
 /* Record what a deploy job resolved (commit, source, tag object...). */
 int store_deploy_resolve(struct store *s, const struct job *j);
 int store_check_add(struct store *s, int64_t id, const struct check_rec *c);
-/* The newest passed build of `commit` in `repo` with an artifact, or 0. */
+/* The newest passed build of `commit` in `repo` with an artifact, or 0;
+ * with `variables` 0, only a build that had no variables (git push -o
+ * ci.variable=, runner run --var). */
 int64_t store_passed_build(struct store *s, const char *repo,
-    const char *commit);
+    const char *commit, int variables);
+/* The newest healthy staging deployment of such a build of `commit`, or
+ * 0: the build a release deploys (its source_job). */
+int64_t store_staged_build(struct store *s, const char *repo,
+    const char *commit, int variables);
+/* The passed builds of `commit` that had variables, oldest first; the
+ * caller frees *ids. */
+int store_builds_with_variables(struct store *s, const char *repo,
+    const char *commit, int64_t **ids, size_t *n);
 /* A healthy deployment of `commit` to `env`, or 0. */
 int64_t store_healthy_deploy(struct store *s, const char *repo,
     const char *env, const char *commit);

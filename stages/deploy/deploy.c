@@ -577,24 +577,79 @@ static void gates(struct deploy *d, const char *ws)
 	sbuf_release(&text);
 }
 
+/* ", passed over: #3, #5 (...)" for the builds of `commit` that had
+ * variables, when a release may not take them. */
+static void passed_over(struct store *st, const struct repo_conf *rc,
+    const char *repo, const char *commit, struct sbuf *sb)
+{
+	int64_t *ids = NULL;
+	size_t n = 0;
+
+	if (rc->release_variables ||
+	    store_builds_with_variables(st, repo, commit, &ids, &n) < 0 || !n)
+		goto out;
+	sbuf_adds(sb, "; passed over, for their push variables (runner.yml "
+	    "release_variables):");
+	for (size_t i = 0; i < n; i++)
+		sbuf_addf(sb, "%s #%lld", i ? "," : "", (long long)ids[i]);
+out:
+	free(ids);
+}
+
 char *release_refusal(struct store *st, const struct repo_conf *rc,
     const char *repo, const char *env, const char *tag,
     const char *tag_object, const char *commit, int64_t except,
-    int64_t *build)
+    int64_t *build, char **choice)
 {
-	int64_t other;
+	int vars = rc->release_variables, staging = !strcmp(env, "staging");
+	struct sbuf why = SBUF_INIT;
+	struct job *dep = NULL;
+	int64_t other, staged;
 
+	*build = 0;
+	if (choice)
+		*choice = NULL;
 	if ((other = store_tag_deployed(st, repo, tag, tag_object, except)))
 		return xasprintf("tag '%s' was already deployed by deployment "
 		    "#%lld; a release tag deploys once", tag, (long long)other);
-	if (!(*build = store_passed_build(st, repo, commit)))
+	if (!store_passed_build(st, repo, commit, 1))
 		return xasprintf("commit %.7s of tag '%s' has no passed build with "
 		    "an artifact (push it to a branch that builds first)", commit,
 		    tag);
-	if (rc->require_staging && strcmp(env, "staging") &&
-	    !store_healthy_deploy(st, repo, "staging", commit))
-		return xasprintf("commit %.7s of tag '%s' has no healthy staging "
-		    "deployment (require_staging)", commit, tag);
+	/* the build the release process verified: the newest one staging
+	 * was healthy with; a rebuild by another push with variables never
+	 * stands in for it */
+	staged = staging ? 0 : store_staged_build(st, repo, commit, vars);
+	if (staged && store_job_get(st, staged, &dep) == 0 && dep->source_job) {
+		*build = dep->source_job;
+		sbuf_addf(&why, "build #%lld: its staging deployment #%lld was "
+		    "healthy, the newest of commit %.7s", (long long)*build,
+		    (long long)staged, commit);
+	} else if (rc->require_staging && !staging) {
+		int64_t any = store_healthy_deploy(st, repo, "staging", commit);
+		sbuf_addf(&why, "commit %.7s of tag '%s' has no healthy staging "
+		    "deployment%s (require_staging)", commit, tag, any ?
+		    " of a build without push variables" : "");
+		passed_over(st, rc, repo, commit, &why);
+		job_free(dep);
+		return sbuf_detach(&why);
+	} else if ((*build = store_passed_build(st, repo, commit, vars))) {
+		sbuf_addf(&why, "build #%lld: the newest passed build of commit "
+		    "%.7s%s", (long long)*build, commit, staging ? "" :
+		    " (require_staging: false)");
+	} else {
+		sbuf_addf(&why, "commit %.7s of tag '%s' has no passed build with "
+		    "an artifact and without push variables (push it to a branch "
+		    "that builds first)", commit, tag);
+		passed_over(st, rc, repo, commit, &why);
+		job_free(dep);
+		return sbuf_detach(&why);
+	}
+	job_free(dep);
+	passed_over(st, rc, repo, commit, &why);
+	if (choice)
+		*choice = sbuf_detach(&why);
+	sbuf_release(&why);
 	return NULL;
 }
 
@@ -621,11 +676,20 @@ static void resolve(struct deploy *d)
 		job->notes = ti.message;
 		ti.message = NULL;
 		tag_info_release(&ti);
+		char *choice = NULL;
 		if ((why = release_refusal(st, d->rc, job->repo, job->env,
-		    job->tag, job->tag_object, job->commit, job->id, &src_id))) {
+		    job->tag, job->tag_object, job->commit, job->id, &src_id,
+		    &choice))) {
 			set_outcome(d, JOB_REJECTED, why);
 			return;
 		}
+		/* which build, and why: shown by runner show as a step */
+		char *text = xasprintf("%s\n", choice);
+		record_step(d, "release build", 1, NULL, text, 0);
+		log_line("job #%lld: release %s deploys %s", (long long)job->id,
+		    job->tag, choice);
+		free(text);
+		free(choice);
 	}
 	if (job->rollback_to) {
 		struct job *r = NULL;

@@ -17,14 +17,19 @@ struct store;
 /*
  * May a verified release tag `tag` (tag object `tag_object` on `commit`)
  * deploy to `env` of `repo`? NULL if so, with *build the passed build
- * whose artifact it deploys; else why not (caller frees). `except` is the
- * deployment asking (0 at push time). The deployment and the pre-receive
- * hook both ask this, so they refuse the same tags for the same reasons.
+ * whose artifact it deploys and, when `choice` is not NULL, *choice why
+ * that one (the caller frees it); else why not (caller frees). The build
+ * is the one of the newest healthy staging deployment of `commit` (or,
+ * without require_staging, the newest passed build), among builds that
+ * had no push variables unless runner.yml's release_variables allows
+ * them. `except` is the deployment asking (0 at push time). The
+ * deployment and the pre-receive hook both ask this, so they refuse the
+ * same tags for the same reasons.
  */
 char *release_refusal(struct store *st, const struct repo_conf *rc,
     const char *repo, const char *env, const char *tag,
     const char *tag_object, const char *commit, int64_t except,
-    int64_t *build);
+    int64_t *build, char **choice);
 
 /* Run deploy job `job` and record its outcome (0), or fail on the store. */
 int deploy_run(struct job_ctx *ctx, struct job *job);

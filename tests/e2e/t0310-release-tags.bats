@@ -25,7 +25,7 @@ teardown() { teardown_env; }
 	diff -r "$RUNNER_HOME/releases/staging/$(last_job deploy staging)/dist" \
 	    "$RUNNER_HOME/releases/production/$id/dist"
 	# backup ran before the deploy, the verification window measured
-	[ "$(job_field "$id" '[.stages[].name] | join(",")')" = "extract,backup,deploy,check /api/health,check /health,verify" ]
+	[ "$(job_field "$id" '[.stages[].name] | join(",")')" = "release build,extract,backup,deploy,check /api/health,check /health,verify" ]
 	[ "$(job_field "$id" .verify.errors)" = 0 ]
 	[ "$(job_field "$id" .verify.requests)" -gt 5 ]
 	# release notes: the tag message first, then the commits

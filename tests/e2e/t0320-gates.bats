@@ -61,7 +61,7 @@ YML
 	ssh_tag "$SRC" v1.0.0 release
 	id=$(git -C "$SRC" push origin refs/tags/v1.0.0 2>&1 | sed -n 's/.*queued release #\([0-9]*\).*/\1/p')
 	[ "$(wait_deploy "$id" 90)" = healthy ]
-	[[ "$(job_field "$id" '[.stages[].name] | join(",")')" == gates,* ]]
+	[[ "$(job_field "$id" '[.stages[].name] | join(",")')" == "release build,gates,"* ]]
 }
 
 @test "require_tls_days blocks when the certificate expires too soon" {

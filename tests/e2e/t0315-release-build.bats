@@ -1,0 +1,78 @@
+#!/usr/bin/env bats
+# A release deploys the build the release process verified in staging:
+# the newest healthy staging deployment's build of the tagged commit, made
+# without push variables. A develop pusher who rebuilds the release commit
+# with variables (which every script of the build reads) cannot get that
+# rebuild to production, however recent it is; the choice and its reason
+# are recorded.
+
+load lib
+
+setup() {
+	setup_env
+	make_ssh_signer release
+	trust_config "    variables: [LEVEL]"
+	make_repo app
+	SRC=$(make_clone app)
+	# the build says what it was built with, and so does the release
+	sed -i 's|^      - ls -l dist$|      - echo "${LEVEL:-plain}" > dist/LEVEL|' "$SRC/.runner.yml"
+	grep -q 'dist/LEVEL' "$SRC/.runner.yml"
+	git -C "$SRC" commit -qam "say the level"
+	start_daemon --workers 2
+}
+teardown() { teardown_env; }
+
+# push ARGS...: push develop with ARGS; print the build it queued once it
+# passed and staging deployed it healthy
+push_staged() {
+	local out b
+	out=$(git -C "$SRC" push "$@" origin develop 2>&1)
+	b=$(echo "$out" | sed -n 's/.*queued job #\([0-9]*\) for.*/\1/p')
+	[ -n "$b" ] || { echo "$out" >&2; return 1; }
+	wait_state "$b" passed 60 >&2
+	wait_for "[ -n \"\$(look r status --json --limit 1000 | jq '.jobs[] | select(.kind == \"deploy\" and .job == $b) | .id')\" ]" 30 >&2
+	d=$(look r status --json --limit 1000 | jq '.jobs[] | select(.kind == "deploy" and .job == '"$b"') | .id')
+	[ "$(wait_deploy "$d" 60)" = healthy ] >&2
+	echo "$b $d"
+}
+
+@test "a rebuild of the release commit with push variables never reaches production" {
+	read -r b1 d1 < <(push_staged)
+	git -C "$SRC" commit -q --allow-empty -m "Release candidate"
+	read -r good good_d < <(push_staged)
+	# the attacker: develop back two commits (a push of the same old and
+	# new heads is the same push), then the release commit again with a
+	# variable, staged last
+	git -C "$SRC" push -q -f origin HEAD~2:develop
+	wait_for "[ \"\$(last_job build)\" -gt $good ]" 30
+	wait_state "$(last_job build)" passed 60
+	read -r evil evil_d < <(push_staged -o ci.variable=LEVEL=evil)
+	[ "$(job_field "$evil" .variables.LEVEL)" = evil ]
+	[ "$evil_d" -gt "$good_d" ]
+	# the release manager signs the commit staging showed
+	ssh_tag "$SRC" v1.0.0 release
+	prod=$(push_tag v1.0.0)
+	[ "$(wait_deploy "$prod" 90)" = healthy ]
+	[ "$(job_field "$prod" .job)" = "$good" ]
+	[ "$(cat "$(job_field "$prod" .release_dir)/dist/LEVEL")" = plain ]
+	# the choice and its reason, recorded and shown
+	r log "$prod" "release build" | grep -qx "build #$good: its staging deployment #$good_d was healthy, the newest of commit $(git -C "$SRC" rev-parse --short=7 HEAD); passed over, for their push variables (runner.yml release_variables): #$evil"
+	r show "$prod" | grep -q "release build"
+	grep -q "job #$prod: release v1.0.0 deploys build #$good" "$T/serve.log"
+}
+
+@test "only a build with variables was staged: the release is refused, unless runner.yml allows it" {
+	read -r evil evil_d < <(push_staged -o ci.variable=LEVEL=evil)
+	ssh_tag "$SRC" v1.0.0 release
+	prod=$(push_tag v1.0.0)
+	[ "$(wait_deploy "$prod" 60)" = rejected ]
+	[ "$(job_field "$prod" .error)" = "commit $(git -C "$SRC" rev-parse --short=7 HEAD) of tag 'v1.0.0' has no healthy staging deployment of a build without push variables (require_staging); passed over, for their push variables (runner.yml release_variables): #$evil" ]
+	# the operator decides that variables are fine for releases
+	trust_config "    variables: [LEVEL]
+    release_variables: true"
+	ssh_tag "$SRC" v1.0.1 release
+	prod=$(push_tag v1.0.1)
+	[ "$(wait_deploy "$prod" 90)" = healthy ]
+	[ "$(job_field "$prod" .job)" = "$evil" ]
+	[ "$(cat "$(job_field "$prod" .release_dir)/dist/LEVEL")" = evil ]
+}
