@@ -91,11 +91,45 @@ void format_bytes(struct sbuf *sb, int64_t n);
 int mkdir_p(const char *path, mode_t mode);
 /* Remove a tree without following symlinks; a missing path is ok. */
 int rm_rf(const char *path);
-/* Read at most `max` bytes of a file; ERR_INVALID if it is larger. */
+/* Read at most `max` bytes of a file; ERR_INVALID if it is larger. A
+ * FIFO does not block it. */
 int read_file(const char *path, size_t max, struct sbuf *out);
-/* Write via a temporary file and rename, so readers never see half. */
+/* The same from the open descriptor `fd`, `path` naming it in messages. */
+int read_fd(int fd, const char *path, size_t max, struct sbuf *out);
+/*
+ * Write via a temporary file and rename, so readers never see half: the
+ * folder opened once (its last component never a link), the temporary
+ * made there under a random name with O_EXCL|O_NOFOLLOW, the file and the
+ * folder synced. As root, a folder that another user owns is refused
+ * (ERR_INVALID): write such a file as that user.
+ */
 int write_file_atomic(const char *path, const char *data, size_t len,
     mode_t mode);
+/* fchmod(), also for an O_PATH descriptor (through /proc/self/fd). */
+int chmod_fd(int fd, mode_t mode);
+
+/*
+ * Walk the tree `name` (relative to `dirfd`; AT_FDCWD for a path whose
+ * folders above are trusted) by descriptors: each folder is opened with
+ * O_NOFOLLOW|O_DIRECTORY from its parent's descriptor, anything else is
+ * held by an O_PATH|O_NOFOLLOW descriptor, so a link is never followed,
+ * and nothing on another file system (a mount point) is walked into.
+ * `fn` gets each entry's descriptor, its fstat and its path (for
+ * messages), children before their folder, the top last. The first
+ * error (of the walk or of `fn`, which sets its message) stops it.
+ */
+struct stat;
+typedef int (*tree_fn)(int fd, const struct stat *st, const char *path,
+    void *arg);
+int tree_walk_at(int dirfd, const char *name, tree_fn fn, void *arg);
+/*
+ * Give the tree `name` to uid:gid with tree_walk_at: a link changes owner
+ * itself, never its target; a regular file with more than one link is
+ * refused (its other name may be anywhere). Children first, so the new
+ * owner can change nothing in a folder while it is walked. Returns 0 or
+ * -1 with a message naming the path.
+ */
+int chown_tree_at(int dirfd, const char *name, uid_t uid, gid_t gid);
 /* Write all of `len` bytes, retrying on EINTR and short writes. */
 int write_all(int fd, const void *data, size_t len);
 

@@ -1,10 +1,12 @@
-/* Unit tests of util.c: sbuf, durations, levenshtein, display escaping. */
+/* Unit tests of util.c: sbuf, durations, levenshtein, display escaping,
+ * files written and trees given away without following links. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -116,6 +118,147 @@ static void test_files(void **state)
 	sbuf_release(&sb);
 }
 
+/* A link planted at the name is replaced, never written through; the
+ * temporary is made beside it and gone afterwards. */
+static void test_write_atomic_link(void **state)
+{
+	char dir[] = "/tmp/runner-test-XXXXXX";
+	struct sbuf sb = SBUF_INIT;
+	struct stat st;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	char *victim = xasprintf("%s/victim", dir);
+	char *f = xasprintf("%s/file", dir);
+	assert_int_equal(write_file_atomic(victim, "keep", 4, 0600), 0);
+	assert_int_equal(symlink(victim, f), 0);
+	assert_int_equal(write_file_atomic(f, "new", 3, 0640), 0);
+	assert_int_equal(lstat(f, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0640);
+	assert_int_equal(read_file(victim, 100, &sb), 0);
+	assert_string_equal(sb.buf, "keep");
+	assert_int_equal(stat(victim, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0600);
+	/* the folder holds the two names and nothing left over */
+	char *ls = xasprintf("test $(ls -A %s | wc -l) = 2", dir);
+	assert_int_equal(system(ls), 0);
+	/* the folder itself is not followed either */
+	char *ldir = xasprintf("%s/ldir", dir), *through;
+	assert_int_equal(symlink(dir, ldir), 0);
+	through = xasprintf("%s/x", ldir);
+	assert_int_not_equal(write_file_atomic(through, "x", 1, 0644), 0);
+	/* a FIFO does not block a reader */
+	char *fifo = xasprintf("%s/fifo", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	sbuf_reset(&sb);
+	assert_int_equal(read_file(fifo, 100, &sb), 0);
+	assert_int_equal(sb.len, 0);
+	assert_int_equal(rm_rf(dir), 0);
+	free(victim);
+	free(f);
+	free(ls);
+	free(ldir);
+	free(through);
+	free(fifo);
+	sbuf_release(&sb);
+}
+
+/* The order tree_walk_at reports entries in: children first. */
+static int note_path(int fd, const struct stat *st, const char *path,
+    void *arg)
+{
+	(void)fd;
+	sbuf_addf(arg, "%s%s;", strrchr(path, '/') + 1,
+	    S_ISDIR(st->st_mode) ? "/" : "");
+	return 0;
+}
+
+/* chown_tree_at gives a tree away by descriptors: every file and folder,
+ * a link itself but never what it points at, and no file with a second
+ * name elsewhere. */
+static void test_chown_tree(void **state)
+{
+	char dir[] = "/tmp/runner-test-XXXXXX";
+	const uid_t uid = 4242;
+	const gid_t gid = 4343;
+	struct sbuf sb = SBUF_INIT;
+	struct stat st;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	char *tree = xasprintf("%s/tree", dir);
+	char *deep = xasprintf("%s/a/b", tree);
+	char *file = xasprintf("%s/file", deep);
+	char *outside = xasprintf("%s/outside", dir);
+	char *lnk = xasprintf("%s/a/link", tree);
+	assert_int_equal(mkdir_p(deep, 0755), 0);
+	assert_int_equal(write_file_atomic(file, "x", 1, 0644), 0);
+	assert_int_equal(write_file_atomic(outside, "o", 1, 0644), 0);
+	assert_int_equal(symlink(outside, lnk), 0);
+
+	/* children before their folder, the top last */
+	assert_int_equal(tree_walk_at(AT_FDCWD, tree, note_path, &sb), 0);
+	assert_non_null(strstr(sb.buf, "file;b/;"));
+	assert_int_equal(strcmp(sb.buf + sb.len - strlen("a/;tree/;"),
+	    "a/;tree/;"), 0);
+	assert_non_null(strstr(sb.buf, "link;"));
+
+	if (geteuid() != 0) {
+		assert_int_equal(rm_rf(dir), 0);
+		free(tree);
+		free(deep);
+		free(file);
+		free(outside);
+		free(lnk);
+		sbuf_release(&sb);
+		skip();
+	}
+	assert_int_equal(chown_tree_at(AT_FDCWD, tree, uid, gid), 0);
+	const char *const given[] = { tree, deep, file, lnk };
+	for (size_t i = 0; i < sizeof(given) / sizeof(*given); i++) {
+		assert_int_equal(lstat(given[i], &st), 0);
+		assert_int_equal(st.st_uid, uid);
+		assert_int_equal(st.st_gid, gid);
+	}
+	/* what the link points at keeps its owner */
+	assert_int_equal(lstat(outside, &st), 0);
+	assert_int_equal(st.st_uid, 0);
+
+	/* a file with a second name elsewhere is refused, by name, and the
+	 * walk stops there: its folder is not given */
+	char *second = xasprintf("%s/a/b/second", tree);
+	assert_int_equal(lchown(deep, 0, 0), 0);
+	assert_int_equal(lchown(file, 0, 0), 0);
+	assert_int_equal(link(outside, second), 0);
+	assert_int_equal(chown_tree_at(AT_FDCWD, tree, uid, gid), -1);
+	assert_non_null(strstr(error_last(), "/a/b/second' has 2 links"));
+	assert_int_equal(stat(outside, &st), 0);
+	assert_int_equal(st.st_uid, 0);
+	assert_int_equal(lstat(deep, &st), 0);
+	assert_int_equal(st.st_uid, 0);
+
+	/* a link as the top is given itself, not followed */
+	assert_int_equal(unlink(second), 0);
+	assert_int_equal(chown_tree_at(AT_FDCWD, lnk, 0, 0), 0);
+	assert_int_equal(lstat(lnk, &st), 0);
+	assert_int_equal(st.st_uid, 0);
+	assert_int_equal(chown_tree_at(AT_FDCWD, lnk, uid, gid), 0);
+	assert_int_equal(lstat(lnk, &st), 0);
+	assert_int_equal(st.st_uid, uid);
+	assert_int_equal(lstat(outside, &st), 0);
+	assert_int_equal(st.st_uid, 0);
+
+	assert_int_equal(rm_rf(dir), 0);
+	free(tree);
+	free(deep);
+	free(file);
+	free(outside);
+	free(lnk);
+	free(second);
+	sbuf_release(&sb);
+}
+
 /* Repositories are named apart from the others this process knows. */
 static void test_repo_names(void **state)
 {
@@ -219,6 +362,8 @@ int main(void)
 		cmocka_unit_test(test_levenshtein),
 		cmocka_unit_test(test_display),
 		cmocka_unit_test(test_files),
+		cmocka_unit_test(test_write_atomic_link),
+		cmocka_unit_test(test_chown_tree),
 		cmocka_unit_test(test_repo_names),
 		cmocka_unit_test(test_labels_and_base_names),
 		cmocka_unit_test(test_peer),
