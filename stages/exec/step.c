@@ -15,7 +15,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -181,27 +180,16 @@ static void confine_release(struct confine *cf)
 	free(cf->private);
 }
 
-static uid_t give_uid;
-static gid_t give_gid;
-
-static int give_one(const char *path, const struct stat *sb, int flag,
-    struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return lchown(path, give_uid, give_gid) < 0 ? -1 : 0;
-}
-
 int job_give(const char *path, const struct run_user *user)
 {
 	if (!user)
 		return 0;
-	give_uid = user->uid;
-	give_gid = user->gid;
-	if (nftw(path, give_one, 32, FTW_PHYS | FTW_MOUNT) < 0)
+	/* by descriptors, children first: the build user, who may have
+	 * processes on this host, can change nothing in the tree while
+	 * root walks it, and no link leads root out of it */
+	if (chown_tree_at(AT_FDCWD, path, user->uid, user->gid) < 0)
 		return error_set(-1, "cannot give '%s' to user '%s': %s", path,
-		    user->name, strerror(errno));
+		    user->name, error_last());
 	return 0;
 }
 

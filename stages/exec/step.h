@@ -71,7 +71,10 @@ struct job_step {
 
 /*
  * Give a workspace or state folder to `user` (when the daemon switches
- * users): it and everything below it. Returns 0 or -1 with a message.
+ * users): it and everything below it, walked by descriptors with the
+ * folder after its children (chown_tree_at): a link changes owner itself,
+ * a file with a second name or a mount point is refused. Returns 0 or -1
+ * with a message naming the path.
  */
 int job_give(const char *path, const struct run_user *user);
 
