@@ -453,6 +453,42 @@ static int verify(struct deploy *d, int *ok)
 }
 
 /*
+ * Make the release folder `dir`, HOME/releases/ENV/ID, closed (0700): its
+ * files are written and sealed (release_seal) before anyone but the
+ * runner may enter it, so nobody can open one of them for writing in
+ * between. HOME/releases/ENV is passed through by the environment's user
+ * (0711, whatever the daemon's umask). Both are the runner's, in folders
+ * only it can write.
+ */
+static int release_folder(const char *dir)
+{
+	const char *slash = strrchr(dir, '/');
+	char *parent = xstrndup(dir, (size_t)(slash - dir));
+	int pfd = -1, fd = -1, rc = 0;
+
+	if ((rc = mkdir_p(parent, 0711)) < 0)
+		goto out;
+	if ((pfd = open(parent, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0 || fchmod(pfd, 0711) < 0) {
+		rc = error_set(-1, "cannot make '%s': %s", parent,
+		    strerror(errno));
+		goto out;
+	}
+	if ((mkdirat(pfd, slash + 1, 0700) < 0 && errno != EEXIST) ||
+	    (fd = openat(pfd, slash + 1, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0 || fchmod(fd, 0700) < 0)
+		rc = error_set(errno == ENOSPC ? ERR_NOSPACE : -1, "cannot make "
+		    "'%s': %s", dir, strerror(errno));
+out:
+	if (fd >= 0)
+		close(fd);
+	if (pfd >= 0)
+		close(pfd);
+	free(parent);
+	return rc;
+}
+
+/*
  * Extract the artifact of `build` into `rel`'s release folder, read-only to the
  * environment's user, and store its manifest; records the step. Returns
  * 0, 1 when it failed (*why says why; the caller frees it), or a negative
@@ -468,17 +504,11 @@ static int extract_release(struct deploy *d, const struct job *build,
 
 	*why = NULL;
 	rm_rf(rel->release_dir);
-	/* HOME/releases/ENV: passed through by the environment's user */
-	char *parent = xstrndup(rel->release_dir,
-	    (size_t)(strrchr(rel->release_dir, '/') - rel->release_dir));
-	if (mkdir_p(parent, 0711) < 0 || chmod(parent, 0711) < 0) {
-		*why = xasprintf("release: cannot make '%s': %s", parent,
-		    strerror(errno));
-		free(parent);
+	if (release_folder(rel->release_dir) < 0) {
+		*why = xasprintf("release: %s", error_last());
 		rc = record_step(d, "extract", 0, *why, *why, 0);
 		return rc < 0 ? rc : 1;
 	}
-	free(parent);
 	/* the very bytes the build recorded, or nothing */
 	if (artifact_local(d->ctx->store, d->ctx->home, build->id, a->path,
 	    a->sha256, &local) < 0 ||

@@ -798,25 +798,33 @@ int artifact_extract(const char *archive, const char *dest,
 	return error;
 }
 
-/* release_seal's walk: nftw passes no argument of ours. */
-static gid_t seal_gid;
+/* release_seal's listing: nftw passes no argument of ours. */
 static struct sbuf *seal_out;
 static size_t seal_base;
 static int seal_error;
 
-static int seal_modes(const char *path, const struct stat *st, int flag,
-    struct FTW *ftw)
+/* One entry of a release, by its descriptor (tree_walk_at): group
+ * `*gid`, read-only. */
+static int seal_one(int fd, const struct stat *st, const char *path,
+    void *arg)
 {
+	gid_t gid = *(const gid_t *)arg;
 	mode_t mode;
 
-	(void)ftw;
-	if (flag == FTW_SL || flag == FTW_SLN)
-		return lchown(path, (uid_t)-1, seal_gid) < 0 ? -1 : 0;
-	mode = flag == FTW_D || flag == FTW_DP || (st->st_mode & 0100) ?
-	    0750 : 0640;
-	if ((seal_gid != (gid_t)-1 && chown(path, (uid_t)-1, seal_gid) < 0) ||
-	    chmod(path, mode) < 0)
-		return -1;
+	if (gid != (gid_t)-1 && fchownat(fd, "", (uid_t)-1, gid,
+	    AT_EMPTY_PATH) < 0)
+		return error_set(-1, "cannot give '%s' to group %d: %s", path,
+		    (int)gid, strerror(errno));
+	if (S_ISLNK(st->st_mode))
+		return 0;
+	/* extract() made nothing else, and nobody else could enter */
+	if (!S_ISDIR(st->st_mode) && !S_ISREG(st->st_mode))
+		return error_set(-1, "'%s' is not a file, folder or link: refused",
+		    path);
+	mode = S_ISDIR(st->st_mode) || (st->st_mode & 0100) ? 0750 : 0640;
+	if (chmod_fd(fd, mode) < 0)
+		return error_set(-1, "cannot set the mode of '%s': %s", path,
+		    strerror(errno));
 	return 0;
 }
 
@@ -846,13 +854,16 @@ static int seal_list(const char *path, const struct stat *st, int flag,
 
 int release_seal(const char *dir, gid_t gid, struct sbuf *manifest)
 {
-	seal_gid = gid;
 	seal_out = manifest;
 	seal_base = strlen(dir) + 1;
 	seal_error = 0;
-	if (nftw(dir, seal_modes, 32, FTW_PHYS) < 0)
+	/* by descriptors, the folder after what is in it and the release
+	 * itself last: until then it is closed to the environment's user
+	 * (deploy.c makes it 0700), and no link is followed */
+	if (tree_walk_at(AT_FDCWD, dir, seal_one, &gid) < 0)
 		return error_set(-1, "cannot make '%s' read-only: %s", dir,
-		    strerror(errno));
+		    error_last());
+	/* the listing, by name: nothing in it is writable but by us now */
 	if (nftw(dir, seal_list, 32, FTW_PHYS) < 0)
 		return error_set(-1, "cannot list '%s' for its manifest: %s", dir,
 		    strerror(seal_error ? seal_error : errno));

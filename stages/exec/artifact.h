@@ -75,7 +75,10 @@ int artifact_extract(const char *archive, const char *dest,
  * Make the extracted release at `dir` read-only to repository code: owned
  * by this process's user, group `gid` ((gid_t)-1: unchanged) with read
  * (and search) rights, nothing for others, writable by no one but the
- * owner. Then append its manifest (manifest.h) to `manifest`.
+ * owner. It is walked by descriptors, never through a link, and `dir`
+ * itself is opened last: made closed (0700) before extracting into it,
+ * it lets nobody in before every file in it is read-only. Then append
+ * its manifest (manifest.h) to `manifest`.
  */
 struct sbuf;
 int release_seal(const char *dir, gid_t gid, struct sbuf *manifest);
