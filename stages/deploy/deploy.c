@@ -910,48 +910,131 @@ out:
 	free(new);
 }
 
-/* Make DIR (mode 0711, the folders above it searchable: the daemon's
- * umask takes that away), then SUB in it, mode 0700, given to the user of
+/* One folder of a path under the home that own_dirs() makes: its mode,
+ * whether an existing one is given that mode again (the daemon's umask
+ * takes the search bits away), and whether it is given to the user of
  * the environment's commands. */
-static int own_dir(struct deploy *d, const char *dir, const char *sub)
-{
-	int rc = mkdir_p(dir, 0711);
+struct dir_step {
+	const char *name;
+	mode_t mode;
+	int fix_mode;
+	int give;
+};
 
-	if (rc == 0 && chmod(dir, 0711) < 0)
-		rc = error_set(-1, "cannot open '%s' to its users: %s", dir,
-		    strerror(errno));
-	if (rc == 0 && (rc = mkdir_p(sub, 0700)) == 0 && d->user &&
-	    chown(sub, d->user->uid, d->user->gid) < 0)
-		rc = error_set(-1, "cannot give '%s' to user '%s': %s", sub,
-		    d->user->name, strerror(errno));
+/*
+ * Make or open the folders of `steps` under the home, each from its
+ * parent's descriptor and never through a link (O_NOFOLLOW|O_DIRECTORY),
+ * and change mode and owner on the descriptor. A folder that exists in
+ * a folder another user can write (this environment's backups, which
+ * its user owns) must be a folder of the runner's or of that user: a
+ * link, or anything else that user put at the name, is refused, and
+ * nothing is changed through it. The path made is in *path.
+ */
+static int own_dirs(struct deploy *d, const struct dir_step *steps,
+    size_t n, char **path)
+{
+	const struct run_user *u = d->user;
+	struct sbuf p = SBUF_INIT;
+	struct stat up, st;
+	int fd = -1, rc = 0;
+
+	sbuf_adds(&p, d->ctx->home);
+	if ((fd = open(p.buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    fstat(fd, &up) < 0) {
+		rc = error_set(-1, "cannot open '%s': %s", p.buf, strerror(errno));
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct dir_step *s = &steps[i];
+		int made, next;
+
+		sbuf_addf(&p, "/%s", s->name);
+		made = mkdirat(fd, s->name, s->mode) == 0;
+		if (!made && errno != EEXIST) {
+			rc = error_set(errno == ENOSPC ? ERR_NOSPACE : -1, "cannot "
+			    "create '%s': %s", p.buf, strerror(errno));
+			goto out;
+		}
+		next = openat(fd, s->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		if (next < 0) {
+			int e = errno;
+			rc = error_set(-1, fstatat(fd, s->name, &st,
+			    AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode) ?
+			    "'%s' is a symbolic link: refused, nothing was changed "
+			    "through it (remove it)" : "cannot open '%s' as a "
+			    "folder: %s", p.buf, strerror(e));
+			goto out;
+		}
+		close(fd);
+		fd = next;
+		if (fstat(fd, &st) < 0) {
+			rc = error_set(-1, "cannot read '%s': %s", p.buf,
+			    strerror(errno));
+			goto out;
+		}
+		/* who else could have put it there: the parent's owner, or
+		 * anyone its mode lets write */
+		if (!made && (up.st_uid != geteuid() || (up.st_mode & 022)) &&
+		    st.st_uid != geteuid() && !(u && st.st_uid == u->uid)) {
+			rc = error_set(-1, "'%s' belongs to uid %d, neither the "
+			    "runner's nor the environment's user: refused",
+			    p.buf, (int)st.st_uid);
+			goto out;
+		}
+		if ((made || s->fix_mode) && fchmod(fd, s->mode) < 0) {
+			rc = error_set(-1, "cannot set the mode of '%s': %s", p.buf,
+			    strerror(errno));
+			goto out;
+		}
+		if (s->give && u && fchown(fd, u->uid, u->gid) < 0) {
+			rc = error_set(-1, "cannot give '%s' to user '%s': %s", p.buf,
+			    u->name, strerror(errno));
+			goto out;
+		}
+		if (s->give && u && fstat(fd, &st) < 0) {
+			rc = error_set(-1, "cannot read '%s': %s", p.buf,
+			    strerror(errno));
+			goto out;
+		}
+		up = st;
+	}
+	*path = sbuf_detach(&p);
+out:
+	if (fd >= 0)
+		close(fd);
+	sbuf_release(&p);
 	return rc;
 }
 
 /* The environment's state folder, kept across deployments, owned by the
  * user of its commands: HOME/state/REPO/ENV; and beside it the folder of
- * this deployment's backup, HOME/backups/REPO/ENV/ID. */
+ * this deployment's backup, HOME/backups/REPO/ENV/ID. The folders above
+ * them are the runner's, mode 0711: the user passes through them. */
 static int state_dir(struct deploy *d)
 {
 	char *name = repo_folder(d->job->repo);
-	char *repo, *envdir;
+	char id[32];
 	int rc;
 
 	adopt_old_folder(d, "state", name);
 	adopt_old_folder(d, "backups", name);
-	repo = xasprintf("%s/state/%s", d->ctx->home, name);
-	d->state_dir = xasprintf("%s/%s", repo, d->env->name);
-	rc = own_dir(d, repo, d->state_dir);
-	free(repo);
-	if (rc == 0) {
-		repo = xasprintf("%s/backups/%s", d->ctx->home, name);
-		envdir = xasprintf("%s/%s", repo, d->env->name);
-		d->backup_dir = xasprintf("%s/%lld", envdir,
-		    (long long)d->job->id);
-		if ((rc = own_dir(d, repo, envdir)) == 0)
-			rc = own_dir(d, envdir, d->backup_dir);
-		free(envdir);
-		free(repo);
-	}
+	snprintf(id, sizeof(id), "%lld", (long long)d->job->id);
+	const struct dir_step state[] = {
+		{ "state", 0711, 0, 0 },
+		{ name, 0711, 1, 0 },
+		{ d->env->name, 0700, 0, 1 },
+	};
+	const struct dir_step backup[] = {
+		{ "backups", 0711, 0, 0 },
+		{ name, 0711, 1, 0 },
+		{ d->env->name, 0711, 1, 1 },
+		{ id, 0700, 0, 1 },
+	};
+	rc = own_dirs(d, state, sizeof(state) / sizeof(*state), &d->state_dir);
+	if (rc == 0)
+		rc = own_dirs(d, backup, sizeof(backup) / sizeof(*backup),
+		    &d->backup_dir);
 	free(name);
 	return rc;
 }
