@@ -18,7 +18,9 @@
 #include <poll.h>
 #include <signal.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <sys/wait.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -191,72 +193,141 @@ static int spool(const char *home, const struct push *p, size_t n)
 	}
 	/* the spool folder is made by 'runner init'; readable by the daemon
 	 * through its group, whoever the hook runs as */
-	if ((error = mkdir_p(dir, 02730)) == 0 &&
-	    (error = write_file_atomic(path, sb.buf, sb.len, 0640)) == 0) {
-		int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd >= 0) {		/* the rename itself on disk too */
-			fsync(fd);
-			close(fd);
-		}
-	}
+	if ((error = mkdir_p(dir, 02730)) == 0)
+		/* a random temporary made with O_EXCL, the folder synced: the
+		 * other members of the group, who write here too, cannot lead
+		 * the write elsewhere */
+		error = write_file_atomic(path, sb.buf, sb.len, 0640);
 	sbuf_release(&sb);
 	free(path);
 	free(dir);
 	return error;
 }
 
-/* A spool file written by another user (the git server's) may only name
- * repositories that user owns: the hook's group must not make the runner
- * build a repository it could not push to. */
-static int spooled_by_owner(const char *file, const char *repo)
-{
-	struct stat fs, rs;
+/* Spool entries the daemon will not read are moved here, for the
+ * operator; the runner's own folder, closed to the hook's group. */
+#define SPOOL_REFUSED "refused"
 
-	if (stat(file, &fs) < 0)
-		return 0;
-	if (fs.st_uid == 0 || fs.st_uid == geteuid())
-		return 1;
-	return stat(repo, &rs) == 0 && rs.st_uid == fs.st_uid;
+/*
+ * Set entry `name` of the spool (open as `sfd`, at `dir`), refused for
+ * `why`, aside into spool/refused/ for the operator, with one line on the
+ * log: it is not read again. If that folder is not the runner's own, or
+ * the entry cannot be moved, it is removed instead (a link is removed,
+ * never what it points at).
+ */
+static void refuse_entry(int sfd, const char *dir, const char *name,
+    const char *why)
+{
+	char *to = xstrdup(name);
+	const char *fate = "moved to " SPOOL_REFUSED "/ for the operator";
+	struct stat st;
+	int rfd = -1, moved = 0;
+
+	if ((mkdirat(sfd, SPOOL_REFUSED, 0700) == 0 || errno == EEXIST) &&
+	    (rfd = openat(sfd, SPOOL_REFUSED, O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) >= 0 && fstat(rfd, &st) == 0 &&
+	    st.st_uid == geteuid() && !(st.st_mode & 077)) {
+		moved = renameat2(sfd, name, rfd, to, RENAME_NOREPLACE) == 0;
+		if (!moved && errno == EEXIST) {
+			free(to);
+			to = xasprintf("%s.%lld", name, (long long)now_ms());
+			moved = renameat2(sfd, name, rfd, to,
+			    RENAME_NOREPLACE) == 0;
+		}
+	}
+	if (!moved)
+		fate = unlinkat(sfd, name, 0) == 0 ? "removed (" SPOOL_REFUSED
+		    "/ is not the runner's own folder)" : "left in place: "
+		    "remove it";
+	log_line("warning: spool: refused '%s/%s': %s; %s", dir, name, why,
+	    fate);
+	if (rfd >= 0)
+		close(rfd);
+	free(to);
 }
 
-/* Queue the pushes of one spool file that runner.yml's triggers match,
- * then remove it; adds the jobs it queued to *total. The file stays if the
- * store refuses. */
-static int ingest_file(struct store *s, const struct config *conf,
-    const char *path, int *total)
+/*
+ * Queue the pushes of spool entry `name` (in the spool folder `sfd`, at
+ * `dir`) that runner.yml's triggers match, then remove it; adds the jobs
+ * it queued to *total. The group of the hook writes the spool, so the
+ * entry is opened first (no link followed, a FIFO does not block), and
+ * then judged by what the descriptor shows: a regular file with one name,
+ * of at most HOOK_MAX_INPUT bytes, naming only repositories that its
+ * owner owns (the hook's group must not make the runner build a
+ * repository its member could not push to; no owner, root or the runner's
+ * own user, is trusted more). Anything else is refused (refuse_entry).
+ * The entry stays if the store refuses.
+ */
+static int ingest_file(struct store *s, const struct config *conf, int sfd,
+    const char *dir, const char *name, int *total)
 {
 	struct sbuf buf = SBUF_INIT;
 	struct push *p = NULL, *q = NULL;
 	struct enqueued *res = NULL;
+	struct hook_update *ups = NULL;
+	struct sbuf *vars = NULL;
 	size_t n = 0, at = 0, nq = 0, pcap = 0;
-	int error = 0;
+	char *path = xasprintf("%s/%s", dir, name), *why = NULL;
+	const char *owned = NULL;
+	struct stat st, now;
+	int fd, error = 0;
 
-	if (read_file(path, HOOK_MAX_INPUT, &buf) == 0) {
-		for (;;) {
-			const char *f[6];
-			int k;
-			for (k = 0; k < 6 && at < buf.len; k++) {
-				f[k] = buf.buf + at;
-				at += strlen(f[k]) + 1;
-			}
-			if (k < 6)
-				break;
-			p = xgrow(p, n, &pcap, sizeof(*p));
-			p[n++] = (struct push){ f[0], f[1], f[2], f[3], NULL,
-			    NULL, *f[4] ? f[4] : NULL, NULL };
-		}
+	fd = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+	    O_CLOEXEC);
+	if (fd < 0) {
+		if (errno != ENOENT)	/* else taken away meanwhile */
+			why = errno == ELOOP ? xstrdup("it is a symbolic link") :
+			    xasprintf("cannot open it: %s", strerror(errno));
+		goto out;
 	}
+	if (fstat(fd, &st) < 0)
+		why = xasprintf("cannot read it: %s", strerror(errno));
+	else if (!S_ISREG(st.st_mode))
+		why = xstrdup("it is not a regular file");
+	else if (st.st_nlink != 1)
+		why = xasprintf("it has %ju names (a link to another file)",
+		    (uintmax_t)st.st_nlink);
+	else if (st.st_size > HOOK_MAX_INPUT)
+		why = xasprintf("it is larger than %d bytes", HOOK_MAX_INPUT);
+	else if (read_fd(fd, path, HOOK_MAX_INPUT, &buf) < 0)
+		why = xstrdup(error_last());
+	if (why)
+		goto out;
+	for (;;) {
+		const char *f[6];
+		int k;
+		for (k = 0; k < 6 && at < buf.len; k++) {
+			f[k] = buf.buf + at;
+			at += strlen(f[k]) + 1;
+		}
+		if (k < 6)
+			break;
+		p = xgrow(p, n, &pcap, sizeof(*p));
+		p[n++] = (struct push){ f[0], f[1], f[2], f[3], NULL,
+		    NULL, *f[4] ? f[4] : NULL, NULL };
+	}
+	for (size_t i = 0; i < n && !why; i++) {
+		struct stat rs;
+		if (p[i].repo[0] != '/' || (owned && !strcmp(owned, p[i].repo)))
+			continue;
+		if (stat(p[i].repo, &rs) < 0 || rs.st_uid != st.st_uid)
+			why = xasprintf("it names repository '%s', which its "
+			    "owner (uid %d) does not own", p[i].repo,
+			    (int)st.st_uid);
+		owned = p[i].repo;
+	}
+	if (why)
+		goto out;
 	/* the pushes point into these until they are enqueued */
-	struct hook_update *ups = xcalloc(n ? n : 1, sizeof(*ups));
-	struct sbuf *vars = xcalloc(n ? n : 1, sizeof(*vars));
+	ups = xcalloc(n ? n : 1, sizeof(*ups));
+	vars = xcalloc(n ? n : 1, sizeof(*vars));
 	q = xcalloc(n ? n : 1, sizeof(*q));
 	for (size_t i = 0; i < n; i++) {
 		struct hook_update *u = &ups[i];
 		u->ref = (char *)p[i].ref;
 		snprintf(u->old, sizeof(u->old), "%s", p[i].old);
 		snprintf(u->new, sizeof(u->new), "%s", p[i].new);
-		if (p[i].repo[0] != '/' || strlen(p[i].new) >= sizeof(u->new) ||
-		    !spooled_by_owner(path, p[i].repo))
+		if (p[i].repo[0] != '/' || strlen(p[i].new) >= sizeof(u->new))
 			continue;
 		size_t k = hook_match(conf, p[i].repo, u, 1, q + nq, stderr);
 		/* a spool file is written by another user: its variables
@@ -276,12 +347,22 @@ static int ingest_file(struct store *s, const struct config *conf,
 		goto out;
 	for (size_t i = 0; i < nq; i++)
 		*total += !res[i].duplicate;
-	unlink(path);
+	/* the entry read, unless another took its name meanwhile (the next
+	 * look reads that one) */
+	if (fstatat(sfd, name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    now.st_dev == st.st_dev && now.st_ino == st.st_ino)
+		unlinkat(sfd, name, 0);
 out:
-	for (size_t i = 0; i < n; i++)
+	if (why)
+		refuse_entry(sfd, dir, name, why);
+	if (fd >= 0)
+		close(fd);
+	for (size_t i = 0; vars && i < n; i++)
 		if (vars[i].buf)
 			sbuf_release(&vars[i]);
 	free(vars);
+	free(why);
+	free(path);
 	free(res);
 	free(q);
 	free(ups);
@@ -294,18 +375,19 @@ int hook_spool_ingest(const char *home, const struct config *conf,
     struct store *s)
 {
 	char *dir = xasprintf("%s/%s", home, SPOOL_DIR);
-	DIR *d = opendir(dir);
+	int sfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = sfd >= 0 ? fdopendir(sfd) : NULL;
 	struct dirent *de;
 	int total = 0, error = 0;
 
+	if (sfd >= 0 && !d)
+		close(sfd);
 	while (error == 0 && d && (de = readdir(d))) {
 		size_t len = strlen(de->d_name);
 		if (len < 6 || strcmp(de->d_name + len - 5, ".push") ||
 		    de->d_name[0] == '.')
 			continue;
-		char *path = xasprintf("%s/%s", dir, de->d_name);
-		error = ingest_file(s, conf, path, &total);
-		free(path);
+		error = ingest_file(s, conf, dirfd(d), dir, de->d_name, &total);
 	}
 	if (d)
 		closedir(d);

@@ -42,8 +42,10 @@ void hook_updates_free(struct hook_update *u, size_t n);
 #define SPOOL_DIR "spool"
 #define HOOK_STORE_WAIT_MS 1000
 /* Enqueue what the spool holds that `conf`'s triggers match, and remove
- * the files. Returns the number of jobs queued, or a negative code (the
- * files stay). */
+ * the files. An entry that is not a regular file with one name, or names
+ * a repository its owner does not own, is moved to spool/refused/ with a
+ * line on the log. Returns the number of jobs queued, or a negative code
+ * (the files stay). */
 struct store;
 struct config;
 int hook_spool_ingest(const char *home, const struct config *conf,
