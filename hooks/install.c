@@ -1,17 +1,22 @@
 /*
  * install-hook: a tiny /bin/sh post-receive that remembers the home and
  * the hook binary, and still warns (and runs a chained hook) when the
- * binary has gone away.
+ * binary has gone away. Run as root, it writes into a hooks folder of
+ * another user as that user.
  */
 #include "install.h"
 #include "hook.h"
+#include "run.h"
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static void add_quoted(struct sbuf *sb, const char *s)
@@ -98,19 +103,25 @@ int install_hook(const char *repo, const char *home, const char *prog,
 	return error;
 }
 
-int install_hook_into(const char *hooks, const char *home, const char *prog,
-    const char *name, int *chained)
+struct hook_args {
+	const char *hooks, *home, *prog, *name;
+	int chained;
+};
+
+/* install_hook_into's work, as whoever owns the hooks folder. */
+static int write_hook(void *arg)
 {
+	struct hook_args *a = arg;
 	struct sbuf script = SBUF_INIT, marker = SBUF_INIT;
 	char *path = NULL, *chain = NULL;
-	int pre = !strcmp(name, "pre-receive");
+	int pre = !strcmp(a->name, "pre-receive");
 	int error;
 
-	*chained = 0;
-	path = xasprintf("%s/%s", hooks, name);
-	chain = xasprintf("%s/%s.chained", hooks, name);
-	sbuf_addf(&marker, "# runner %s hook", name);
-	if ((error = mkdir_p(hooks, 0755)) < 0)
+	a->chained = 0;
+	path = xasprintf("%s/%s", a->hooks, a->name);
+	chain = xasprintf("%s/%s.chained", a->hooks, a->name);
+	sbuf_addf(&marker, "# runner %s hook", a->name);
+	if ((error = mkdir_p(a->hooks, 0755)) < 0)
 		goto out;
 	if (access(path, F_OK) == 0 && !is_ours(path, marker.buf)) {
 		if (access(chain, F_OK) == 0) {
@@ -124,18 +135,18 @@ int install_hook_into(const char *hooks, const char *home, const char *prog,
 			goto out;
 		}
 	}
-	*chained = access(chain, F_OK) == 0;
+	a->chained = access(chain, F_OK) == 0;
 
 	sbuf_addf(&script, "#!/bin/sh\n%s: %s\n", marker.buf, pre ?
 	    "refuses release tags that would not deploy." :
 	    "queues CI jobs for pushed branches.");
 	sbuf_addf(&script, "# Written by 'runner install-hook'; run it again to "
 	    "update. A hook that\n# was here before is kept as %s.chained and "
-	    "still runs.\n", name);
+	    "still runs.\n", a->name);
 	sbuf_adds(&script, "RUNNER_HOME=");
-	add_quoted(&script, home);
+	add_quoted(&script, a->home);
 	sbuf_adds(&script, "\nRUNNER_HOOK=");
-	add_quoted(&script, prog);
+	add_quoted(&script, a->prog);
 	sbuf_addf(&script,
 	    "\nif [ -x \"$RUNNER_HOOK\" ]; then\n"
 	    "\texec \"$RUNNER_HOOK\" %s \"$RUNNER_HOME\" \"$0.chained\" \"$@\"\n"
@@ -145,18 +156,116 @@ int install_hook_into(const char *hooks, const char *home, const char *prog,
 	    "if [ -x \"$0.chained\" ]; then\n"
 	    "\texec \"$0.chained\" \"$@\"\n"
 	    "fi\n"
-	    "exit 0\n", name, pre ? "release tags not checked" :
+	    "exit 0\n", a->name, pre ? "release tags not checked" :
 	    "nothing queued");
+	/* written by the folder's owner (see install_hook_into), so it is
+	 * that user's file with no chown */
 	error = write_file_atomic(path, script.buf, script.len, 0755);
-	/* it belongs to whoever owns the hooks (the git server's user) */
-	struct stat st;
-	if (error == 0 && stat(hooks, &st) == 0)
-		(void)!lchown(path, st.st_uid, st.st_gid);
 out:
 	sbuf_release(&script);
 	sbuf_release(&marker);
 	free(path);
 	free(chain);
+	return error;
+}
+
+/*
+ * Run fn(arg) in a child that has become `uid`, with group `gid` and the
+ * user's supplementary groups; its result and message come back to this
+ * process, and so does the int at `out` (fn's output, copied back). For
+ * root writing into a folder another user owns: a link planted there, or
+ * the folder swapped for one, can lead that user's writes only where
+ * that user could write anyway.
+ */
+static int as_user(uid_t uid, gid_t gid, int (*fn)(void *), void *arg,
+    int *out)
+{
+	struct run_user u = { 0 };
+	struct sbuf msg = SBUF_INIT;
+	char id[32];
+	int p[2], status, rc, got = 0;
+	pid_t pid;
+
+	snprintf(id, sizeof(id), "%d", (int)uid);
+	if (run_user_lookup(id, &u) < 0)
+		return error_set(-1, "cannot write as uid %d, the folder's owner: "
+		    "%s", (int)uid, error_last());
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		run_user_release(&u);
+		return error_set(-1, "pipe: %s", strerror(errno));
+	}
+	fflush(NULL);
+	if ((pid = fork()) < 0) {
+		rc = error_set(-1, "fork: %s", strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		run_user_release(&u);
+		return rc;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		if (setgroups((size_t)u.ngroups, u.groups) < 0 || setgid(gid) < 0 ||
+		    setuid(uid) < 0)
+			rc = error_set(-1, "cannot become uid %d: %s", (int)uid,
+			    strerror(errno));
+		else
+			rc = fn(arg);
+		(void)!write_all(p[1], &rc, sizeof(rc));
+		(void)!write_all(p[1], out, sizeof(*out));
+		if (rc < 0)
+			(void)!write_all(p[1], error_last(), strlen(error_last()));
+		_exit(rc < 0);
+	}
+	close(p[1]);
+	for (;;) {
+		char buf[512];
+		ssize_t n = read(p[0], buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		sbuf_add(&msg, buf, (size_t)n);
+	}
+	close(p[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (msg.len >= sizeof(rc) + sizeof(*out)) {
+		memcpy(&rc, msg.buf, sizeof(rc));
+		memcpy(out, msg.buf + sizeof(rc), sizeof(*out));
+		got = 1;
+	}
+	if (!got)
+		rc = error_set(-1, "the child writing as uid %d ended without a "
+		    "word (status %d)", (int)uid, status);
+	else if (rc < 0)
+		rc = error_set(rc, "%s", msg.buf + sizeof(rc) + sizeof(*out));
+	sbuf_release(&msg);
+	run_user_release(&u);
+	return rc;
+}
+
+int install_hook_into(const char *hooks, const char *home, const char *prog,
+    const char *name, int *chained)
+{
+	struct hook_args a = { hooks, home, prog, name, 0 };
+	char *parent = xstrndup(hooks, strrchr(hooks, '/') ?
+	    (size_t)(strrchr(hooks, '/') - hooks) : 0);
+	struct stat st;
+	int error;
+
+	/* Root writes into its own folders only. A hooks folder (or, when
+	 * it is missing or a link, the folder it is in) that another user
+	 * owns is written as that user: the git server's user, who could
+	 * plant links there, can lead those writes nowhere it could not
+	 * write itself, and the hook is its file. */
+	if (geteuid() == 0 && ((lstat(hooks, &st) == 0 && st.st_uid != 0) ||
+	    (*parent && lstat(parent, &st) == 0 && st.st_uid != 0)))
+		error = as_user(st.st_uid, st.st_gid, write_hook, &a,
+		    &a.chained);
+	else
+		error = write_hook(&a);
+	*chained = a.chained;
+	free(parent);
 	return error;
 }
 

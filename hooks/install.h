@@ -8,7 +8,10 @@
  * Write REPO/hooks/NAME ("post-receive" or "pre-receive"), a script that
  * execs `prog NAME HOME CHAINED`. A hook already there that is not ours is
  * kept as NAME.chained and keeps running. Idempotent. *chained is set when
- * a foreign hook was kept.
+ * a foreign hook was kept. Run as root on a hooks folder that another
+ * user owns (or in a folder of that user's), all of it is done by a child
+ * that has become that user: the hook is that user's file, and a link
+ * planted there leads nowhere that user could not write anyway.
  */
 int install_hook(const char *repo, const char *home, const char *prog,
     const char *name, int *chained);

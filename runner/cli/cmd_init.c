@@ -48,8 +48,17 @@ int cmd_init(int argc, char **argv)
 		cli_error("%s", error_last());
 		goto out;
 	}
-	if (access(conf_path, F_OK) != 0 && write_file_atomic(conf_path,
-	    config_template, strlen(config_template), 0600) < 0) {
+	/* written in the home's real folder: the temporary and the rename
+	 * never go through a link (a home may be one, /var/lib/runner to a
+	 * disk of its own) */
+	char *real = realpath(home, NULL);
+	char *real_conf = real ? xasprintf("%s/%s", real, CONFIG_FILE) :
+	    xstrdup(conf_path);
+	free(real);
+	int wrote = access(conf_path, F_OK) == 0 || write_file_atomic(real_conf,
+	    config_template, strlen(config_template), 0600) == 0;
+	free(real_conf);
+	if (!wrote) {
 		cli_error("%s", error_last());
 		goto out;
 	}

@@ -108,8 +108,11 @@ out:
 
 /*
  * Let pushes to `repo` carry options (git push -o ci.skip, ci.variable=):
- * receive.advertisePushOptions in its config, written by git itself and
- * given back to the repository's owner.
+ * receive.advertisePushOptions in its config, written by git itself. Run
+ * as root on another user's repository, git runs as that user: the
+ * config is that user's file, and a link it planted in its own folder
+ * leads the write nowhere it could not write itself (root chowning the
+ * config afterwards, by name, would follow one).
  */
 static int push_options_on(const char *repo)
 {
@@ -118,18 +121,29 @@ static int push_options_on(const char *repo)
 	const char *argv[] = { "git", "config", "--file", cfg,
 	    "receive.advertisePushOptions", "true", NULL };
 	char *envp[] = { "PATH=/usr/local/bin:/usr/bin:/bin", NULL };
-	struct child c = { .argv = argv, .envp = envp };
+	struct child c = { .argv = argv, .envp = envp, .cwd = repo };
+	struct run_user u = { 0 };
 	struct sbuf err = SBUF_INIT;
 	struct stat st;
-	int have = stat(cfg, &st) == 0, rc;
+	char id[32];
+	int rc;
 
+	if (geteuid() == 0 && lstat(repo, &st) == 0 && st.st_uid != 0) {
+		snprintf(id, sizeof(id), "%d", (int)st.st_uid);
+		if ((rc = run_user_lookup(id, &u)) < 0) {
+			rc = error_set(rc, "cannot turn on push options in '%s' as "
+			    "its owner: %s", cfg, error_last());
+			goto out;
+		}
+		c.user = &u;
+	}
 	rc = child_capture(&c, NULL, 0, NULL, &err, 60000);
-	if (rc == 0 && have)
-		(void)!chown(cfg, st.st_uid, st.st_gid);
-	else if (rc != 0)
+	if (rc != 0)
 		rc = error_set(-1, "cannot turn on push options in '%s': %s", cfg,
 		    err.len ? err.buf : rc > 0 ? "git config failed" :
 		    error_last());
+out:
+	run_user_release(&u);
 	sbuf_release(&err);
 	free(cfg);
 	return rc;
