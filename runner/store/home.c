@@ -10,6 +10,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -46,34 +47,47 @@ static const struct item items[] = {
 
 int home_prepare(const char *home, gid_t gid)
 {
-	int error;
+	int hfd, error;
 
 	if ((error = mkdir_p(home, 0700)) < 0)
 		return error;
-	for (size_t i = 0; i < sizeof(items) / sizeof(*items); i++) {
+	/* Each item from the home's descriptor and never through a link:
+	 * root running this on a home another user owns (the daemon's own
+	 * user) must not be led elsewhere by a link that user put there. */
+	if ((hfd = open(home, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return error_set(-1, "cannot open '%s': %s", home,
+		    strerror(errno));
+	for (size_t i = 0; i < sizeof(items) / sizeof(*items) && !error; i++) {
 		const struct item *it = &items[i];
+		const char *name = *it->name ? it->name : ".";
 		char *p = *it->name ? xasprintf("%s/%s", home, it->name) :
 		    xstrdup(home);
 		struct stat st;
+		int fd;
 
-		if (it->dir && (error = mkdir_p(p, 0700)) < 0) {
-			free(p);
-			return error;
-		}
-		if (lstat(p, &st) == 0 && !S_ISLNK(st.st_mode)) {
-			if (it->group && gid != (gid_t)-1 && st.st_gid != gid &&
-			    chown(p, (uid_t)-1, gid) < 0)
-				error = error_set(-1, "cannot give '%s' to group %d: "
-				    "%s", p, (int)gid, strerror(errno));
-			else if (chmod(p, it->mode) < 0)
-				error = error_set(-1, "cannot set the mode of '%s': %s",
-				    p, strerror(errno));
+		if (it->dir && mkdirat(hfd, name, 0700) < 0 && errno != EEXIST)
+			error = error_set(errno == ENOSPC ? ERR_NOSPACE : -1,
+			    "cannot create directory '%s': %s", p, strerror(errno));
+		/* a link is left as it is (home_audit does not follow it) */
+		else if ((fd = openat(hfd, name, O_PATH | O_NOFOLLOW |
+		    O_CLOEXEC)) >= 0) {
+			if (fstat(fd, &st) == 0 && !S_ISLNK(st.st_mode)) {
+				if (it->group && gid != (gid_t)-1 &&
+				    st.st_gid != gid && fchownat(fd, "", (uid_t)-1,
+				    gid, AT_EMPTY_PATH) < 0)
+					error = error_set(-1, "cannot give '%s' to "
+					    "group %d: %s", p, (int)gid,
+					    strerror(errno));
+				else if (chmod_fd(fd, it->mode) < 0)
+					error = error_set(-1, "cannot set the mode of "
+					    "'%s': %s", p, strerror(errno));
+			}
+			close(fd);
 		}
 		free(p);
-		if (error < 0)
-			return error;
 	}
-	return 0;
+	close(hfd);
+	return error;
 }
 
 static void audit_file(const char *path, mode_t allowed, int owner_only,
