@@ -14,7 +14,7 @@ enum q {
 	Q_PASSED_BUILD, Q_HEALTHY_DEPLOY, Q_TAG_DEPLOYED, Q_ENV_SET,
 	Q_ENV_DEPLOYING, Q_ENV_GET, Q_ENV_LIST, Q_RELEASES, Q_MANIFEST_SET,
 	Q_MANIFEST_GET, Q_REPLACED_BY, Q_DEPLOY_REPOS, Q_ALL_REPOS,
-	Q_STAGED_BUILD, Q_PASSED_OVER, Q_DEPLOYS_END
+	Q_STAGED_BUILD, Q_PASSED_OVER, Q_TAG_MOVED, Q_TAG_SEEN, Q_DEPLOYS_END
 };
 _Static_assert((int)Q_DEPLOYS_END <= (int)BASE_OUTBOX, "deploy statements overlap");
 
@@ -42,6 +42,15 @@ static sql_table sql = {
 	    "AND j.kind = 'build' AND j.state = " SQ(N_PASSED) " AND (?3 = 1 OR "
 	    "j.variables IS NULL) AND EXISTS (SELECT 1 FROM artifacts a WHERE "
 	    "a.job_id = j.id) ORDER BY d.id DESC LIMIT 1",
+	/* a release of tag name ?2 whose object was not ?3 (a release that
+	 * never resolved holds the object in commit_id) */
+	[Q_TAG_MOVED] = "SELECT id FROM jobs WHERE kind = 'deploy' AND repo = ?1 "
+	    "AND tag = ?2 AND coalesce(tag_object, commit_id) != ?3 ORDER BY id "
+	    "LIMIT 1",
+	/* when tag object ?2 was first pushed */
+	[Q_TAG_SEEN] = "SELECT min(created_ms) FROM jobs WHERE kind = 'deploy' "
+	    "AND repo = ?1 AND tag IS NOT NULL AND coalesce(tag_object, "
+	    "commit_id) = ?2",
 	/* passed builds of the commit with variables, which a release
 	 * passes over */
 	[Q_PASSED_OVER] = "SELECT j.id FROM jobs j WHERE j.kind = 'build' AND "
@@ -158,6 +167,20 @@ int64_t store_staged_build(struct store *s, const char *repo,
 {
 	return first_id(s, Q_STAGED_BUILD, sql, ARGS(arg_text(repo),
 	    arg_text(commit), arg_int(variables)));
+}
+
+int64_t store_tag_moved(struct store *s, const char *repo, const char *tag,
+    const char *tag_object)
+{
+	return first_id(s, Q_TAG_MOVED, sql, ARGS(arg_text(repo), arg_text(tag),
+	    arg_text(tag_object)));
+}
+
+int64_t store_tag_first_seen(struct store *s, const char *repo,
+    const char *tag_object)
+{
+	return first_id(s, Q_TAG_SEEN, sql, ARGS(arg_text(repo),
+	    arg_text(tag_object)));
 }
 
 int store_builds_with_variables(struct store *s, const char *repo,

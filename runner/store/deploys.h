@@ -45,6 +45,14 @@ int64_t store_passed_build(struct store *s, const char *repo,
  * 0: the build a release deploys (its source_job). */
 int64_t store_staged_build(struct store *s, const char *repo,
     const char *commit, int variables);
+/* A release of tag `tag` whose tag object was another than `tag_object`
+ * (the name was moved), or 0. */
+int64_t store_tag_moved(struct store *s, const char *repo, const char *tag,
+    const char *tag_object);
+/* When a release of tag object `tag_object` was first queued (ms since the
+ * epoch), or 0 if never. */
+int64_t store_tag_first_seen(struct store *s, const char *repo,
+    const char *tag_object);
 /* The passed builds of `commit` that had variables, oldest first; the
  * caller frees *ids. */
 int store_builds_with_variables(struct store *s, const char *repo,

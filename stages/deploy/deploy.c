@@ -626,13 +626,43 @@ out:
 	free(ids);
 }
 
+/*
+ * Release tags only go forward: a tag name that has pointed at another
+ * object, or a tag object first pushed before the release now serving
+ * `env` was queued (an abandoned release, brought back), is refused.
+ * Going back is 'runner rollback', by a person, recorded. NULL, or why
+ * (the caller frees it).
+ */
+static char *tag_goes_back(struct store *st, const char *repo,
+    const char *env, const char *tag, const char *tag_object)
+{
+	struct env_rec *e = NULL;
+	int64_t moved, seen;
+	char *why = NULL;
+
+	if ((moved = store_tag_moved(st, repo, tag, tag_object)))
+		return xasprintf("tag '%s' pointed at another object before "
+		    "(release #%lld); a release tag is never moved: tag a new "
+		    "version", tag, (long long)moved);
+	seen = store_tag_first_seen(st, repo, tag_object);
+	if (seen && store_env_get(st, repo, env, &e) == 0 && e && e->current &&
+	    seen < e->current->created_ms)
+		why = xasprintf("tag '%s' was first pushed before release #%lld, "
+		    "which serves %s now, was queued; releases only go forward "
+		    "(going back is 'runner rollback %s')", tag,
+		    (long long)e->release, env, env);
+	env_rec_free(e);
+	return why;
+}
+
 char *release_refusal(struct store *st, const struct repo_conf *rc,
     const char *repo, const char *env, const char *tag,
     const char *tag_object, const char *commit, int64_t except,
     int64_t *build, char **choice)
 {
 	int vars = rc->release_variables, staging = !strcmp(env, "staging");
-	struct sbuf why = SBUF_INIT;
+	struct sbuf sb = SBUF_INIT;
+	char *why;
 	struct job *dep = NULL;
 	int64_t other, staged;
 
@@ -642,6 +672,8 @@ char *release_refusal(struct store *st, const struct repo_conf *rc,
 	if ((other = store_tag_deployed(st, repo, tag, tag_object, except)))
 		return xasprintf("tag '%s' was already deployed by deployment "
 		    "#%lld; a release tag deploys once", tag, (long long)other);
+	if ((why = tag_goes_back(st, repo, env, tag, tag_object)))
+		return why;
 	if (!store_passed_build(st, repo, commit, 1))
 		return xasprintf("commit %.7s of tag '%s' has no passed build with "
 		    "an artifact (push it to a branch that builds first)", commit,
@@ -652,34 +684,34 @@ char *release_refusal(struct store *st, const struct repo_conf *rc,
 	staged = staging ? 0 : store_staged_build(st, repo, commit, vars);
 	if (staged && store_job_get(st, staged, &dep) == 0 && dep->source_job) {
 		*build = dep->source_job;
-		sbuf_addf(&why, "build #%lld: its staging deployment #%lld was "
+		sbuf_addf(&sb, "build #%lld: its staging deployment #%lld was "
 		    "healthy, the newest of commit %.7s", (long long)*build,
 		    (long long)staged, commit);
 	} else if (rc->require_staging && !staging) {
 		int64_t any = store_healthy_deploy(st, repo, "staging", commit);
-		sbuf_addf(&why, "commit %.7s of tag '%s' has no healthy staging "
+		sbuf_addf(&sb, "commit %.7s of tag '%s' has no healthy staging "
 		    "deployment%s (require_staging)", commit, tag, any ?
 		    " of a build without push variables" : "");
-		passed_over(st, rc, repo, commit, &why);
+		passed_over(st, rc, repo, commit, &sb);
 		job_free(dep);
-		return sbuf_detach(&why);
+		return sbuf_detach(&sb);
 	} else if ((*build = store_passed_build(st, repo, commit, vars))) {
-		sbuf_addf(&why, "build #%lld: the newest passed build of commit "
+		sbuf_addf(&sb, "build #%lld: the newest passed build of commit "
 		    "%.7s%s", (long long)*build, commit, staging ? "" :
 		    " (require_staging: false)");
 	} else {
-		sbuf_addf(&why, "commit %.7s of tag '%s' has no passed build with "
+		sbuf_addf(&sb, "commit %.7s of tag '%s' has no passed build with "
 		    "an artifact and without push variables (push it to a branch "
 		    "that builds first)", commit, tag);
-		passed_over(st, rc, repo, commit, &why);
+		passed_over(st, rc, repo, commit, &sb);
 		job_free(dep);
-		return sbuf_detach(&why);
+		return sbuf_detach(&sb);
 	}
 	job_free(dep);
-	passed_over(st, rc, repo, commit, &why);
+	passed_over(st, rc, repo, commit, &sb);
 	if (choice)
-		*choice = sbuf_detach(&why);
-	sbuf_release(&why);
+		*choice = sbuf_detach(&sb);
+	sbuf_release(&sb);
 	return NULL;
 }
 

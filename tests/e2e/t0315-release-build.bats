@@ -76,3 +76,49 @@ push_staged() {
 	[ "$(job_field "$prod" .job)" = "$evil" ]
 	[ "$(cat "$(job_field "$prod" .release_dir)/dist/LEVEL")" = evil ]
 }
+
+# The sha of a tag's object in the bare repository.
+tag_object() {
+	git -C "$T/app.git" rev-parse "refs/tags/$1"
+}
+
+@test "an abandoned release tag cannot come back, replayed or moved through another object" {
+	read -r b1 d1 < <(push_staged)
+	# v1.1.0 pushed with its commit, before any build of it: rejected
+	git -C "$SRC" commit -q --allow-empty -m "Release 1.1.0"
+	ssh_tag "$SRC" v1.1.0 release
+	abandoned=$(push_tag v1.1.0)
+	[ "$(wait_deploy "$abandoned" 60)" = rejected ]
+	signed=$(tag_object v1.1.0)
+	# the release manager fixes it and releases v1.1.1 instead
+	git -C "$SRC" commit -q --allow-empty -m "Fix for 1.1.1"
+	read -r b2 d2 < <(push_staged)
+	ssh_tag "$SRC" v1.1.1 release
+	good=$(push_tag v1.1.1)
+	[ "$(wait_deploy "$good" 90)" = healthy ]
+	# replayed: the same signed object pushed again under its name is the
+	# same push, which stays rejected
+	git -C "$SRC" push -q origin :refs/tags/v1.1.0
+	out=$(git -C "$SRC" push origin refs/tags/v1.1.0 2>&1)
+	[[ "$out" == *"already queued release #$abandoned for v1.1.0"* ]]
+	[ "$(job_state "$abandoned")" = rejected ]
+	# retried: the tag was first pushed before the serving release
+	replay=$(r retry "$abandoned" | sed -n 's/^queued deployment #\([0-9]*\).*/\1/p')
+	[ -n "$replay" ]
+	[ "$(wait_deploy "$replay" 60)" = rejected ]
+	[ "$(job_field "$replay" .error)" = "tag 'v1.1.0' was first pushed before release #$good, which serves production now, was queued; releases only go forward (going back is 'runner rollback production')" ]
+	# moved through an object of the attacker's, then back
+	git -C "$SRC" tag -f -a v1.1.0 -m "mine" HEAD >/dev/null
+	git -C "$SRC" push -q -f origin refs/tags/v1.1.0 2>/dev/null
+	git -C "$SRC" tag -f v1.1.0 "$signed" >/dev/null
+	out=$(git -C "$SRC" push -f origin refs/tags/v1.1.0 2>&1)
+	[ "$(tag_object v1.1.0)" = "$signed" ]
+	back=$(echo "$out" | sed -n 's/.*queued release #\([0-9]*\) for.*/\1/p')
+	[ -n "$back" ]
+	[ "$(wait_deploy "$back" 60)" = rejected ]
+	[[ "$(job_field "$back" .error)" == "tag 'v1.1.0' pointed at another object before (release #"*"); a release tag is never moved: tag a new version" ]]
+	# production still serves v1.1.1
+	[ "$(r status --json | jq -r '.environments[] | select(.name == "production") | "\(.state) \(.release)"')" = "healthy $good" ]
+	# and no production deployment ran but v1.1.1's
+	[ "$(r status --json --limit 1000 | jq '[.jobs[] | select(.env == "production" and .state != "rejected")] | length')" = 1 ]
+}
