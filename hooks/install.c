@@ -170,15 +170,15 @@ out:
 }
 
 /*
- * Run fn(arg) in a child that has become `uid`, with group `gid` and the
- * user's supplementary groups; its result and message come back to this
- * process, and so does the int at `out` (fn's output, copied back). For
- * root writing into a folder another user owns: a link planted there, or
- * the folder swapped for one, can lead that user's writes only where
- * that user could write anyway.
+ * Run fn(arg) in a child that has become `uid`, with that user's own
+ * groups (not the folder's: a folder left in root's group must not lend
+ * it); its result and message come back to this process, and so does the
+ * int at `out` (fn's output, copied back). For root writing into a
+ * folder another user owns: a link planted there, or the folder swapped
+ * for one, can lead that user's writes only where that user could write
+ * anyway.
  */
-static int as_user(uid_t uid, gid_t gid, int (*fn)(void *), void *arg,
-    int *out)
+static int as_user(uid_t uid, int (*fn)(void *), void *arg, int *out)
 {
 	struct run_user u = { 0 };
 	struct sbuf msg = SBUF_INIT;
@@ -204,8 +204,8 @@ static int as_user(uid_t uid, gid_t gid, int (*fn)(void *), void *arg,
 	}
 	if (pid == 0) {
 		close(p[0]);
-		if (setgroups((size_t)u.ngroups, u.groups) < 0 || setgid(gid) < 0 ||
-		    setuid(uid) < 0)
+		if (setgroups((size_t)u.ngroups, u.groups) < 0 ||
+		    setgid(u.gid) < 0 || setuid(u.uid) < 0)
 			rc = error_set(-1, "cannot become uid %d: %s", (int)uid,
 			    strerror(errno));
 		else
@@ -260,8 +260,7 @@ int install_hook_into(const char *hooks, const char *home, const char *prog,
 	 * write itself, and the hook is its file. */
 	if (geteuid() == 0 && ((lstat(hooks, &st) == 0 && st.st_uid != 0) ||
 	    (*parent && lstat(parent, &st) == 0 && st.st_uid != 0)))
-		error = as_user(st.st_uid, st.st_gid, write_hook, &a,
-		    &a.chained);
+		error = as_user(st.st_uid, write_hook, &a, &a.chained);
 	else
 		error = write_hook(&a);
 	*chained = a.chained;
