@@ -52,7 +52,8 @@ PY
 # home; then, whenever the bottom of a workspace's chain has become its
 # own, it swaps the folder above for a link to that folder, so that root,
 # giving the rest of the tree away by path, would go through it into the
-# home. It writes "swapped ID" for each workspace it got to.
+# home. It writes "saw ID" for each workspace it found, "swapped ID" for
+# each it got to.
 start_racer() {
 	mkdir "$T/attacker"
 	chown runner-build: "$T/attacker"
@@ -70,7 +71,7 @@ log.write("ready\n")
 uid = os.getuid()
 above = os.path.join("deep", *["c"] * 49)
 bottom = os.path.join(above, "c")
-done = set()
+done, saw = set(), set()
 end = time.time() + seconds
 while time.time() < end and not os.path.exists(os.path.join(own, "stop")):
     for i in range(1, 64):
@@ -78,7 +79,11 @@ while time.time() < end and not os.path.exists(os.path.join(own, "stop")):
             continue
         ws = "%s/work/%d" % (home, i)
         try:
-            if os.lstat(os.path.join(ws, bottom)).st_uid != uid:
+            st = os.lstat(os.path.join(ws, bottom))
+            if i not in saw:
+                saw.add(i)
+                log.write("saw %d\n" % i)
+            if st.st_uid != uid:
                 continue
             os.rename(os.path.join(ws, bottom), os.path.join(ws, above, "c.old"))
             os.symlink(mirror, os.path.join(ws, bottom))
@@ -118,9 +123,9 @@ YML
 		home_is_roots || { cat "$T/attacker/racer.log" >&2; false; }
 	done
 	touch "$T/attacker/stop"
-	echo "# $round rounds; the racer swapped $(grep -c swapped "$T/attacker/racer.log") workspaces" >&3
-	# it did get to swap folders (once the tree was its own): the race ran
-	grep -q '^swapped ' "$T/attacker/racer.log"
+	echo "# $round rounds; the racer saw $(grep -c '^saw ' "$T/attacker/racer.log") workspaces, swapped a folder in $(grep -c '^swapped ' "$T/attacker/racer.log") (once the tree was its own)" >&3
+	# the race ran: the racer was watching the workspaces
+	grep -q '^saw ' "$T/attacker/racer.log"
 	[ "$(stat -c %U "$RUNNER_HOME/runner.yml")" = root ]
 }
 
