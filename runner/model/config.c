@@ -396,6 +396,10 @@ static const struct sfield repo_fields[] = {
 	{ .key = "require_staging", .kind = S_BOOL,
 	    FIELD(struct repo_conf, require_staging), .def = "true",
 	    .doc = "production only for a commit healthy in staging" },
+	{ .key = "max_running", .kind = S_INT,
+	    FIELD(struct repo_conf, max_running), .min = 1, .max = 4096,
+	    .def = "(runner.yml's)",
+	    .doc = "builds of this repository that run at once" },
 	{ .key = "release_variables", .kind = S_BOOL,
 	    FIELD(struct repo_conf, release_variables), .def = "false",
 	    .doc = "a release tag may deploy a build whose push (or run by "
@@ -957,9 +961,19 @@ static const struct sfield config_fields[] = {
 	{ .key = "workers", .kind = S_INT, FIELD(struct config, workers),
 	    .min = 1, .max = 256, .def = "(the number of cores)",
 	    .doc = "jobs run at once (`serve --workers` overrides)" },
+	{ .key = "max_running", .kind = S_INT, FIELD(struct config, max_running),
+	    .min = 1, .max = 4096,
+	    .def = "(all the workers but one, when there is another repository)",
+	    .doc = "builds of one repository that run at once, on all hosts "
+	    "together; deployments are not counted (a `repos` entry may set "
+	    "its own)" },
 	{ .key = "default_timeout", .kind = S_DURATION,
 	    FIELD(struct config, default_timeout_ms), .min = 1000, .def = "30m",
 	    .doc = "timeout of a stage that sets none (a stage always has one)" },
+	{ .key = "max_timeout", .kind = S_DURATION,
+	    FIELD(struct config, max_timeout_ms), .min = 1000, .def = "6h",
+	    .doc = "no stage, environment command or check runs longer, "
+	    "whatever its pipeline's `timeout` says" },
 	{ .key = "kill_grace", .kind = S_DURATION,
 	    FIELD(struct config, kill_grace_ms), .def = "5s",
 	    .doc = "SIGTERM to SIGKILL for a stage being ended" },

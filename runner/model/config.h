@@ -32,6 +32,7 @@ struct repo_conf {
 	int require_staging;	/* production only after a healthy staging */
 	int release_variables;	/* a release may deploy a build that had
 				 * push variables */
+	int64_t max_running;	/* builds at once; 0: runner.yml's */
 	int notes;		/* results as git notes (refs/notes/runner) */
 	int isolate;		/* -1: the server's default; 0 or 1 */
 	int network;		/* -1: the server's default; 0 or 1 */
@@ -155,6 +156,9 @@ struct host_conf {
 struct config {
 	char *store;			/* a postgresql:// URL; NULL: SQLite */
 	int64_t workers;		/* 0: the number of cores */
+	int64_t max_running;		/* builds of one repository at once;
+					 * 0: all workers but one */
+	int64_t max_timeout_ms;		/* no stage runs longer */
 	int keep_workspaces;
 	int supersede;
 	int64_t default_timeout_ms;

@@ -13,6 +13,7 @@
 enum q {
 	Q_ENQ_INSERT = BASE_JOBS, Q_ENQ_FIND,
 	Q_SUPERSEDE, Q_SUPERSEDE_DEPLOY, Q_CLAIM, Q_CLAIM_SYNC,
+	Q_RUNNING_BY_REPO, Q_CAPACITY, Q_OTHER_REPO,
 	Q_JOB_GET, Q_STAGES_GET, Q_ARTS_GET, Q_CHECKS_GET,
 	Q_LIST_ACTIVE, Q_LIST_DONE,
 	Q_SUBJECT, Q_STAGES_DEL, Q_STAGE_INS, Q_STAGE_START, Q_STAGE_END,
@@ -95,7 +96,19 @@ static sql_table sql = {
 	    "WHERE key = 'paused') AND NOT EXISTS (SELECT 1 FROM job_needs n "
 	    "WHERE n.job_id = q.id AND instr(?7, ',' || n.label || ',') = 0) "
 	    "AND (kind = 'deploy' OR ?8 = 1) "
+	    /* builds of repositories that hold their share of the workers
+	     * wait (?9: "\nREPO\nREPO\n") */
+	    "AND (kind = 'deploy' OR instr(?9, char(10) || repo || char(10)) "
+	    "= 0) "
 	    "ORDER BY id LIMIT 1 /*pg: FOR UPDATE SKIP LOCKED*/) RETURNING id",
+	[Q_RUNNING_BY_REPO] = "SELECT repo, count(*) FROM jobs WHERE state = ?1 "
+	    "AND kind = 'build' GROUP BY repo",
+	/* the workers of the hosts alive: heartbeats newer than ?1 */
+	[Q_CAPACITY] = "SELECT coalesce(sum(workers), 0) FROM hosts WHERE "
+	    "heartbeat_ms > ?1",
+	/* is there a repository other than ?1? (two index seeks) */
+	[Q_OTHER_REPO] = "SELECT 1 FROM (SELECT 1 FROM jobs WHERE repo < ?1 "
+	    "UNION ALL SELECT 1 FROM jobs WHERE repo > ?1) AS o LIMIT 1",
 	/* a write only to make a relaxed claim durable (see store_claim) */
 	[Q_CLAIM_SYNC] = "UPDATE jobs SET worker_pid = worker_pid WHERE id = ?1",
 	[Q_JOB_GET] = "SELECT " JOB_COLS " FROM jobs WHERE id = ?1",
@@ -450,29 +463,77 @@ int store_jobs_list(struct store *s, int limit, struct job ***out,
 	    ARGS(arg_int(limit)), out, nout);
 }
 
+struct claim_share;
 static int claim(struct store *s, pid_t worker, const char *host,
     const char *labels_key, int64_t lease_ms, int supersede,
-    enum claim_kinds kinds, struct job **out);
+    enum claim_kinds kinds, const struct claim_share *share,
+    struct job **out);
 
 int store_claim(struct store *s, pid_t worker, const char *host,
     const char *labels, int64_t lease_ms, int supersede,
-    enum claim_kinds kinds, struct job **out)
+    enum claim_kinds kinds, const struct claim_share *share,
+    struct job **out)
 {
 	/* ",a,b,": a needed label is in it when ",label," is */
 	char *labels_key = xasprintf(",%s,", labels ? labels : "");
 	int ret = claim(s, worker, host, labels_key, lease_ms, supersede,
-	    kinds, out);
+	    kinds, share, out);
 
 	free(labels_key);
 	return ret;
 }
 
-static int claim(struct store *s, pid_t worker, const char *host,
-    const char *labels_key, int64_t lease_ms, int supersede,
-    enum claim_kinds kinds, struct job **out)
+/*
+ * The repositories whose running builds have reached their share of the
+ * workers, as "\nREPO\nREPO\n" in `full`: runner.yml's max_running
+ * (share->max_running), else all the workers of the live hosts but one
+ * when the store knows another repository, so that one repository never
+ * holds every worker.
+ */
+static int full_repos(struct store *s, const struct claim_share *share,
+    int64_t lease_ms, struct sbuf *full)
 {
 	struct stmt *st;
-	struct arg a[8];
+	int64_t capacity;
+	int rc;
+
+	capacity = first_id(s, Q_CAPACITY, sql, ARGS(arg_int(now_ms() -
+	    2 * lease_ms)));
+	sbuf_addch(full, '\n');
+	if (!(st = stmt_bound(s, Q_RUNNING_BY_REPO, sql,
+	    ARGS(arg_text(job_state_name(JOB_RUNNING))))))
+		return -1;
+	struct { char *repo; int64_t n; } *run = NULL;
+	size_t nrun = 0, cap = 0;
+	while ((rc = step(st)) == STEP_ROW) {
+		run = xgrow(run, nrun, &cap, sizeof(*run));
+		run[nrun].repo = col_text(st, 0);
+		run[nrun++].n = col_int64(st, 1);
+	}
+	reset(st);
+	for (size_t i = 0; rc == STEP_DONE && i < nrun; i++) {
+		int64_t max = share && share->max_running ?
+		    share->max_running(run[i].repo, share->arg) : 0;
+		if (max < 0 || (!max && first_id(s, Q_OTHER_REPO, sql,
+		    ARGS(arg_text(run[i].repo)))))
+			max = capacity > 1 ? capacity - 1 : 1;
+		if (max > 0 && run[i].n >= max)
+			sbuf_addf(full, "%s\n", run[i].repo);
+	}
+	for (size_t i = 0; i < nrun; i++)
+		free(run[i].repo);
+	free(run);
+	return rc == STEP_DONE ? 0 : db_error(s, "count running jobs");
+}
+
+static int claim(struct store *s, pid_t worker, const char *host,
+    const char *labels_key, int64_t lease_ms, int supersede,
+    enum claim_kinds kinds, const struct claim_share *share,
+    struct job **out)
+{
+	struct sbuf full = SBUF_INIT;
+	struct stmt *st;
+	struct arg a[9];
 	int64_t id = 0;
 	int rc, error;
 
@@ -493,7 +554,10 @@ static int claim(struct store *s, pid_t worker, const char *host,
 	a[5] = arg_int(lease_ms);
 	a[6] = arg_text(labels_key);
 	a[7] = arg_int(kinds);
-	if (!(st = stmt_bound(s, Q_CLAIM, sql, a, 8))) {
+	if ((error = full_repos(s, share, lease_ms, &full)) < 0)
+		goto out;
+	a[8] = arg_text(full.buf);
+	if (!(st = stmt_bound(s, Q_CLAIM, sql, a, 9))) {
 		error = -1;
 		goto out;
 	}
@@ -509,6 +573,7 @@ static int claim(struct store *s, pid_t worker, const char *host,
 	}
 	if ((error = commit(s)) < 0)
 		goto out;
+	sbuf_release(&full);
 	if (!id)
 		return ERR_NOTFOUND;
 	if ((error = store_job_get(s, id, out)) < 0)
@@ -531,6 +596,7 @@ static int claim(struct store *s, pid_t worker, const char *host,
 	}
 	return error;
 out:
+	sbuf_release(&full);
 	rollback(s);
 	return error;
 }

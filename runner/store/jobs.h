@@ -109,9 +109,21 @@ int store_enqueue(struct store *s, const struct push *p, size_t n,
  * job_free().
  */
 enum claim_kinds { CLAIM_ANY = 1, CLAIM_DEPLOYS = 0 };
+/*
+ * How many builds of one repository may run at once: max_running(repo,
+ * arg) says (runner.yml's max_running), or 0 for the default, all the
+ * workers of the live hosts but one when the store knows another
+ * repository (-1: the default, another repository being known anyway). A repository at its share claims no build; deployments are
+ * never held back. `share` may be NULL (the default for every one).
+ */
+struct claim_share {
+	int64_t (*max_running)(const char *repo, void *arg);
+	void *arg;
+};
 int store_claim(struct store *s, pid_t worker, const char *host,
     const char *labels, int64_t lease_ms, int supersede,
-    enum claim_kinds kinds, struct job **out);
+    enum claim_kinds kinds, const struct claim_share *share,
+    struct job **out);
 /* One job with its stages and artifacts (ERR_NOTFOUND if none). */
 int store_job_get(struct store *s, int64_t id, struct job **out);
 /* Every queued and running job, then the `limit` newest finished ones. */

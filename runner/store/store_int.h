@@ -22,12 +22,12 @@
 enum stmt_base {
 	BASE_STORE = 0,
 	BASE_JOBS = 8,
-	BASE_DEPLOYS = 48,
-	BASE_OUTBOX = 72,
-	BASE_ADMIN = 96,
-	BASE_HOSTS = 128,
-	BASE_CHUNKS = 144,
-	STMT_SLOTS = 152
+	BASE_DEPLOYS = 56,
+	BASE_OUTBOX = 80,
+	BASE_ADMIN = 104,
+	BASE_HOSTS = 136,
+	BASE_CHUNKS = 152,
+	STMT_SLOTS = 160
 };
 typedef const char *const sql_table[STMT_SLOTS];
 

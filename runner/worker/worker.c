@@ -354,6 +354,23 @@ static const struct run_user *build_user(const struct config *conf,
 	return cache;
 }
 
+/* runner.yml's max_running of `repo`: its own, else the server's; else
+ * the store's default (all workers but one, when there is another
+ * repository): -1 when runner.yml names another one, 0 to let the store
+ * look. */
+static int64_t max_running(const char *repo, void *arg)
+{
+	const struct config *c = arg;
+	int64_t v = config_repo(c, repo)->max_running;
+
+	if (v || (v = c->max_running))
+		return v;
+	for (size_t i = 0; i < c->nrepos; i++)
+		if (strcmp(c->repos[i].path, repo))
+			return -1;
+	return 0;
+}
+
 int worker_main(const char *home, int wake_r, pid_t parent)
 {
 	struct run_user user = { 0 };
@@ -407,9 +424,11 @@ int worker_main(const char *home, int wake_r, pid_t parent)
 		free(host);
 		host = config_host_name(ctx.conf);
 		char *labels = config_host_labels(ctx.conf);
+		struct claim_share share = { max_running, (void *)ctx.conf };
 		int rc = missing ? -1 : store_claim(ws.store, getpid(), host,
 		    labels, ctx.conf->host.lease_ms, ctx.conf->supersede,
-		    ctx.conf->host.builds ? CLAIM_ANY : CLAIM_DEPLOYS, &job);
+		    ctx.conf->host.builds ? CLAIM_ANY : CLAIM_DEPLOYS, &share,
+		    &job);
 		free(labels);
 		if (missing && !said++)
 			log_line("worker: build user '%s' is gone: no job runs "

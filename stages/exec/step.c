@@ -434,18 +434,22 @@ int step_run_logged(struct job_ctx *ctx, const struct job *job, int idx,
 		.user = user,
 		.sandbox = isolate ? &cf.sb : NULL,
 	};
-	/* what the stage sets wins over runner.yml's defaults */
+	/* a stage's limits can only narrow runner.yml's, and no timeout
+	 * outlasts its max_timeout */
 	if (st->limits) {
 		const struct run_limits *l = st->limits;
-		if (l->processes)
-			spec.limits.processes = l->processes;
-		if (l->memory)
-			spec.limits.memory = l->memory;
-		if (l->file_size)
-			spec.limits.file_size = l->file_size;
-		if (l->open_files)
-			spec.limits.open_files = l->open_files;
+		int64_t *have[] = { &spec.limits.processes, &spec.limits.memory,
+		    &spec.limits.file_size, &spec.limits.open_files };
+		const int64_t want[] = { l->processes, l->memory, l->file_size,
+		    l->open_files };
+		for (size_t i = 0; i < sizeof(want) / sizeof(*want); i++)
+			if (want[i] && (!*have[i] || want[i] < *have[i]))
+				*have[i] = want[i];
 	}
+	int capped = ctx->conf->max_timeout_ms &&
+	    spec.timeout_ms > ctx->conf->max_timeout_ms;
+	if (capped)
+		spec.timeout_ms = ctx->conf->max_timeout_ms;
 	ship_open(&sa.ship, ctx, job->id, idx, log);
 	if (stage_run(&spec, &r) < 0 && r.end != STAGE_SPAWN_FAILED)
 		r.end = STAGE_SPAWN_FAILED;
@@ -460,8 +464,8 @@ int step_run_logged(struct job_ctx *ctx, const struct job *job, int idx,
 	switch (r.end) {
 	case STAGE_TIMED_OUT:
 		res->state = STEP_TIMED_OUT;
-		err = xasprintf("%s '%s' timed out after %s", st->what, st->name,
-		    dur.buf);
+		err = xasprintf("%s '%s' timed out after %s%s", st->what, st->name,
+		    dur.buf, capped ? " (runner.yml max_timeout)" : "");
 		break;
 	case STAGE_CANCELED:
 		res->state = STEP_CANCELED;

@@ -42,9 +42,9 @@ YML
 	[ "$(job_field 2 '.stages[0].exit_code')" = 153 ]
 }
 
-@test "runner.yml limits are the default; a stage's own win" {
+@test "runner.yml limits are the default; a stage's own can only narrow them" {
 	cat > "$RUNNER_HOME/runner.yml" <<'YML'
-limits: { memory: 96M, open_files: 100 }
+limits: { memory: 96M, open_files: 100, processes: 200 }
 YML
 	set_pipeline "$SRC" "Defaults" <<'YML'
 stages:
@@ -53,10 +53,13 @@ stages:
   - name: own
     limits: { open_files: 50 }
     run: test "$(ulimit -v)" = 98304 && test "$(ulimit -n)" = 50
+  - name: wider
+    limits: { processes: 5000, open_files: 4096, memory: 4G, file_size: 1M }
+    run: echo "p=$(ulimit -p) n=$(ulimit -n) v=$(ulimit -v) f=$(ulimit -f)" && test "$(ulimit -p)" = 200 && test "$(ulimit -n)" = 100 && test "$(ulimit -v)" = 98304 && test "$(ulimit -f)" = 2048
 YML
 	start_daemon --workers 1
 	git -C "$SRC" push -q origin develop
-	wait_state 1 passed
+	wait_state 1 passed || { r log 1 wider >&2; false; }
 	# a bad limit names the place
 	echo 'limits: { memory: plenty }' > "$RUNNER_HOME/runner.yml"
 	run r notify list
@@ -95,4 +98,21 @@ YML
 	[[ "$out" == *'bell\x07 esc\x1b[2J nul\x00 end'* ]]
 	r log --raw 1 after | grep -q $'esc\033\[2J'
 	[ "$(r show --json 1 | jq -r '.stages[0].state')" = passed ]
+}
+
+@test "runner.yml max_timeout ends a stage whatever its pipeline's timeout says" {
+	cat > "$RUNNER_HOME/runner.yml" <<'YML'
+max_timeout: 2s
+YML
+	set_pipeline "$SRC" "Forever" <<'YML'
+stages:
+  - name: forever
+    timeout: 1000h
+    run: sleep 600
+YML
+	start_daemon --workers 1
+	git -C "$SRC" push -q origin develop
+	wait_state 1 failed 30
+	[ "$(job_field 1 .error)" = "stage 'forever' timed out after 2.0s (runner.yml max_timeout)" ]
+	[ "$(job_field 1 '.stages[0].state')" = timed_out ]
 }

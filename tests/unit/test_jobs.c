@@ -137,7 +137,7 @@ static struct job *run_next(struct fx *fx)
 	int64_t id;
 
 	assert_int_equal(store_claim(fx->s, getpid(), "h1", "", 30000, 0,
-	    CLAIM_ANY, &j), 0);
+	    CLAIM_ANY, NULL, &j), 0);
 	id = j->id;
 	if (j->kind == KIND_DEPLOY)
 		assert_int_equal(deploy_run(&fx->ctx, j), 0);

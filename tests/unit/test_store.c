@@ -132,7 +132,7 @@ static void test_claim_order_and_supersede(void **state)
 
 	/* without supersede: strictly oldest first */
 	assert_int_equal(store_claim(fx->s, 100, "h1", "", 30000, 0,
-	    CLAIM_ANY, &j), 0);
+	    CLAIM_ANY, NULL, &j), 0);
 	assert_int_equal(j->id, 1);
 	assert_string_equal(job_state_name(j->state), "running");
 	assert_int_equal(j->attempt, 1);
@@ -141,15 +141,15 @@ static void test_claim_order_and_supersede(void **state)
 	/* with supersede: nothing older on develop is left queued anyway;
 	 * feature is next, then develop's newest */
 	assert_int_equal(store_claim(fx->s, 100, "h1", "", 30000, 1,
-	    CLAIM_ANY, &j), 0);
+	    CLAIM_ANY, NULL, &j), 0);
 	assert_string_equal(j->ref, "refs/heads/feature");
 	job_free(j);
 	assert_int_equal(store_claim(fx->s, 100, "h1", "", 30000, 1,
-	    CLAIM_ANY, &j), 0);
+	    CLAIM_ANY, NULL, &j), 0);
 	assert_int_equal(j->id, newest);
 	job_free(j);
 	assert_int_equal(store_claim(fx->s, 100, "h1", "", 30000, 1,
-	    CLAIM_ANY, &j), ERR_NOTFOUND);
+	    CLAIM_ANY, NULL, &j), ERR_NOTFOUND);
 }
 
 static void test_supersede_skips_old(void **state)
@@ -161,7 +161,7 @@ static void test_supersede_skips_old(void **state)
 	int64_t mid = push(fx->s, "refs/heads/develop", C1, C2, NULL);
 	int64_t newest = push(fx->s, "refs/heads/develop", C2, C3, NULL);
 	assert_int_equal(store_claim(fx->s, 100, "h1", "", 30000, 1,
-	    CLAIM_ANY, &j), 0);
+	    CLAIM_ANY, NULL, &j), 0);
 	assert_int_equal(j->id, newest);
 	job_free(j);
 	assert_int_equal(store_job_get(fx->s, old, &j), 0);
@@ -181,7 +181,7 @@ static void test_stages_and_end(void **state)
 
 	int64_t id = push(fx->s, "refs/heads/develop", Z, C1, NULL);
 	assert_int_equal(store_claim(fx->s, 100, "h1", "", 30000, 1,
-	    CLAIM_ANY, &j), 0);
+	    CLAIM_ANY, NULL, &j), 0);
 	job_free(j);
 	assert_int_equal(store_stages_init(fx->s, id, names, logs, 3), 0);
 	assert_int_equal(store_stage_start(fx->s, id, 0, 4242, 0), 0);
@@ -217,10 +217,10 @@ static void test_recover(void **state)
 	int64_t a = push(fx->s, "refs/heads/a", Z, C1, NULL);
 	int64_t b = push(fx->s, "refs/heads/b", Z, C1, NULL);
 	assert_int_equal(store_claim(fx->s, 100, "h1", "", 30000, 1,
-	    CLAIM_ANY, &j), 0);
+	    CLAIM_ANY, NULL, &j), 0);
 	job_free(j);
 	assert_int_equal(store_claim(fx->s, 200, "h1", "", 30000, 1,
-	    CLAIM_ANY, &j), 0);
+	    CLAIM_ANY, NULL, &j), 0);
 	job_free(j);
 	assert_int_equal(store_stages_init(fx->s, a, names, logs, 1), 0);
 	assert_int_equal(store_stage_start(fx->s, a, 0, 777, 0), 0);
@@ -250,7 +250,7 @@ static void test_recover(void **state)
 
 	/* attempt count is kept across the re-run */
 	assert_int_equal(store_claim(fx->s, 300, "h1", "", 30000, 0,
-	    CLAIM_ANY, &j), 0);
+	    CLAIM_ANY, NULL, &j), 0);
 	assert_int_equal(j->id, a);
 	assert_int_equal(j->attempt, 2);
 	job_free(j);
@@ -268,7 +268,7 @@ static void test_cancel_retry(void **state)
 	int64_t a = push(fx->s, "refs/heads/a", Z, C1, NULL);
 	int64_t b = push(fx->s, "refs/heads/b", Z, C1, NULL);
 	assert_int_equal(store_claim(fx->s, 55, "h1", "", 30000, 1,
-	    CLAIM_ANY, &j), 0);
+	    CLAIM_ANY, NULL, &j), 0);
 	job_free(j);
 	assert_int_equal(store_cancel(fx->s, b, &running), 0);
 	assert_int_equal(running, 0);
@@ -315,7 +315,7 @@ static void test_list(void **state)
 	}
 	for (int i = 0; i < 25; i++) {
 		assert_int_equal(store_claim(fx->s, 1, "h1", "", 30000, 0,
-		    CLAIM_ANY, &j), 0);
+		    CLAIM_ANY, NULL, &j), 0);
 		if (i < 24)
 			assert_int_equal(store_job_end(fx->s, j->id, JOB("passed"),
 			    NULL), 0);
@@ -423,7 +423,7 @@ static int64_t run_build(struct store *s, const char *ref, const char *c,
 	int64_t id = push(s, ref, Z, c, NULL);
 
 	assert_int_equal(store_claim(s, 100, "h1", "", 30000, 0,
-	    CLAIM_ANY, &j), 0);
+	    CLAIM_ANY, NULL, &j), 0);
 	assert_int_equal(j->id, id);
 	job_free(j);
 	assert_int_equal(store_job_end(s, id, JOB(state), NULL), 0);
@@ -496,7 +496,7 @@ static void test_deploys_move_forward(void **state)
 	/* B's build finished first: its deployment serves */
 	int64_t db = auto_deploy(fx->s, b, C2, NULL);
 	assert_int_equal(store_claim(fx->s, 100, "h1", "", 30000, 0,
-	    CLAIM_ANY, &j), 0);
+	    CLAIM_ANY, NULL, &j), 0);
 	assert_int_equal(j->id, db);
 	assert_int_equal(store_deploy_end(fx->s, j, JOB("healthy"), NULL,
 	    ENV_HEALTHY, j->id), 0);
@@ -504,7 +504,7 @@ static void test_deploys_move_forward(void **state)
 	/* then A's: older, it does not deploy */
 	int64_t da = auto_deploy(fx->s, a, C1, NULL);
 	assert_int_equal(store_claim(fx->s, 100, "h1", "", 30000, 0,
-	    CLAIM_ANY, &j), ERR_NOTFOUND);
+	    CLAIM_ANY, NULL, &j), ERR_NOTFOUND);
 	assert_int_equal(store_job_get(fx->s, da, &j), 0);
 	assert_string_equal(job_state_name(j->state), "superseded");
 	snprintf(want, sizeof(want), "superseded by deployment #%lld of a "
@@ -517,7 +517,7 @@ static void test_deploys_move_forward(void **state)
 	int64_t dd = auto_deploy(fx->s, d, C4, NULL);
 	int64_t dc = auto_deploy(fx->s, c, C3, NULL);
 	assert_int_equal(store_claim(fx->s, 100, "h1", "", 30000, 0,
-	    CLAIM_ANY, &j), 0);
+	    CLAIM_ANY, NULL, &j), 0);
 	assert_int_equal(j->id, dd);
 	job_free(j);
 	assert_int_equal(store_job_get(fx->s, dc, &j), 0);
@@ -527,7 +527,7 @@ static void test_deploys_move_forward(void **state)
 	int64_t dh = auto_deploy(fx->s, a, C1, "ops");
 	assert_int_equal(store_job_end(fx->s, dd, JOB("healthy"), NULL), 0);
 	assert_int_equal(store_claim(fx->s, 100, "h1", "", 30000, 0,
-	    CLAIM_ANY, &j), 0);
+	    CLAIM_ANY, NULL, &j), 0);
 	assert_int_equal(j->id, dh);
 	assert_string_equal(j->requested_by, "ops");
 	job_free(j);
@@ -557,7 +557,7 @@ static void test_events_of_deploys(void **state)
 
 		assert_int_equal(store_deploy_enqueue(fx->s, &r, 1, &id), 0);
 		assert_int_equal(store_claim(fx->s, 100, "h1", "", 30000, 0,
-		    CLAIM_ANY, &j), 0);
+		    CLAIM_ANY, NULL, &j), 0);
 		assert_int_equal(store_deploy_end(fx->s, j, JOB(cases[i].state),
 		    "x", ENV_UNCHANGED, 0), 0);
 		job_free(j);
@@ -581,7 +581,7 @@ static void test_events_of_deploys(void **state)
 	int64_t id;
 	assert_int_equal(store_deploy_enqueue(fx->s, &r, 1, &id), 0);
 	assert_int_equal(store_claim(fx->s, 100, "h1", "", 30000, 0,
-	    CLAIM_ANY, &j), 0);
+	    CLAIM_ANY, NULL, &j), 0);
 	job_free(j);
 	assert_int_equal(store_recover(fx->s, 0, "h1", &pgids, &n), 0);
 	free(pgids);
@@ -602,14 +602,14 @@ static void test_deploys_only(void **state)
 
 	int64_t b = push(fx->s, "refs/heads/develop", Z, C1, NULL);
 	assert_int_equal(store_claim(fx->s, 100, "d1", "deploy", 5000, 0,
-	    CLAIM_DEPLOYS, &j), ERR_NOTFOUND);
+	    CLAIM_DEPLOYS, NULL, &j), ERR_NOTFOUND);
 	int64_t d = auto_deploy(fx->s, b, C1, NULL);
 	assert_int_equal(store_claim(fx->s, 100, "d1", "deploy", 5000, 0,
-	    CLAIM_DEPLOYS, &j), 0);
+	    CLAIM_DEPLOYS, NULL, &j), 0);
 	assert_int_equal(j->id, d);
 	assert_int_equal(j->kind, KIND_DEPLOY);
 	job_free(j);
-	assert_int_equal(store_claim(fx->s, 101, "h1", "", 5000, 0, CLAIM_ANY,
+	assert_int_equal(store_claim(fx->s, 101, "h1", "", 5000, 0, CLAIM_ANY, NULL,
 	    &j), 0);
 	assert_int_equal(j->id, b);
 	job_free(j);
@@ -629,7 +629,7 @@ static void test_leases(void **state)
 
 	int64_t a = push(fx->s, "refs/heads/a", Z, C1, NULL);
 	assert_int_equal(store_claim(fx->s, 100, "h1", "", 5000, 0,
-	    CLAIM_ANY, &j), 0);
+	    CLAIM_ANY, NULL, &j), 0);
 	assert_int_equal(j->id, a);
 	assert_string_equal(j->host, "h1");
 	assert_true(j->lease_ms > now_ms() + 4000);
@@ -668,7 +668,7 @@ static void test_leases(void **state)
 	assert_int_equal(store_lease_renew(fx->s, a, 1, 100, "h1", 5000), 0);
 	/* another host runs it: attempt 2 */
 	assert_int_equal(store_claim(fx->s, 200, "h2", "", 5000, 0,
-	    CLAIM_ANY, &j), 0);
+	    CLAIM_ANY, NULL, &j), 0);
 	assert_int_equal(j->id, a);
 	assert_int_equal(j->attempt, 2);
 	assert_string_equal(j->host, "h2");
@@ -686,7 +686,7 @@ static void test_leases(void **state)
 	int64_t d;
 	assert_int_equal(store_deploy_enqueue(fx->s, &r, 1, &d), 0);
 	assert_int_equal(store_claim(fx->s, 300, "h2", "", 5000, 0,
-	    CLAIM_ANY, &j), 0);
+	    CLAIM_ANY, NULL, &j), 0);
 	assert_int_equal(j->id, d);
 	job_free(j);
 	assert_int_equal(store_leases_expire(fx->s, now_ms() + 60000, "h1",
@@ -706,10 +706,10 @@ static void test_leases(void **state)
 	    1000), 0);
 	assert_int_equal(store_host_drain(fx->s, "h1", 1, "alice"), 0);
 	assert_int_equal(store_claim(fx->s, 100, "h1", "", 5000, 0,
-	    CLAIM_ANY, &j),
+	    CLAIM_ANY, NULL, &j),
 	    ERR_NOTFOUND);
 	assert_int_equal(store_claim(fx->s, 200, "h2", "", 5000, 0,
-	    CLAIM_ANY, &j), 0);
+	    CLAIM_ANY, NULL, &j), 0);
 	int64_t b = j->id;
 	job_free(j);
 	struct host_rec *h;
@@ -732,7 +732,7 @@ static void test_leases(void **state)
 	assert_int_equal(store_host_drain(fx->s, "h1", 0, NULL), 0);
 	push(fx->s, "refs/heads/c", Z, C3, NULL);
 	assert_int_equal(store_claim(fx->s, 100, "h1", "", 5000, 0,
-	    CLAIM_ANY, &j), 0);
+	    CLAIM_ANY, NULL, &j), 0);
 	job_free(j);
 }
 
@@ -817,7 +817,7 @@ static void test_chunks(void **state)
 
 	int64_t id = push(fx->s, "refs/heads/develop", Z, C1, NULL);
 	assert_int_equal(store_claim(fx->s, 100, "h1", "", 30000, 1,
-	    CLAIM_ANY, &j), 0);
+	    CLAIM_ANY, NULL, &j), 0);
 	job_free(j);
 	assert_int_equal(store_stages_init(fx->s, id, names, logs, 1), 0);
 	/* nothing sent yet */
