@@ -1244,9 +1244,10 @@ int config_variable_allowed(const struct config *c, const char *repo,
 		return 0;
 	}
 	for (size_t i = 0; i < rc->nvariables; i++) {
-		int m = variable_matches(rc->variables[i], name);
-		if (m > 0)
+		if (variable_matches(rc->variables[i], name) > 0) {
+			sbuf_release(&list);
 			return 1;
+		}
 		sbuf_addf(&list, "%s%s", i ? ", " : "", rc->variables[i]);
 	}
 	if (!rc->nvariables)
