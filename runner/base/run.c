@@ -1,10 +1,17 @@
 /*
  * Starting child processes. Everything the child needs (the program's
- * path, bwrap's arguments) is prepared before vfork(): the child borrows
- * the parent's memory until it execs, so it only makes system calls, and
- * writes a failed step's errno into the parent's memory, which the parent
- * reads once it runs again (as posix_spawn does). A fork would first copy
- * the page tables of a worker that maps libgit2, libcurl and libarchive.
+ * path, bwrap's arguments, the descriptors it keeps) is prepared before
+ * vfork(): the child borrows the parent's memory until it execs, so it
+ * only makes system calls, and writes a failed step's errno into the
+ * parent's memory, which the parent reads once it runs again (as
+ * posix_spawn does). A fork would first copy the page tables of a worker
+ * that maps libgit2, libcurl and libarchive.
+ *
+ * A sandboxed child's environment never reaches bwrap's: bwrap runs with
+ * PATH and LANG, and reads --clearenv and a --setenv per variable from a
+ * memfd (--args) that only it can read, so that a loader variable from a
+ * push (LD_PRELOAD, LD_AUDIT, GCONV_PATH) runs nothing on the host, and a
+ * secret is in neither its /proc/PID/environ nor its command line.
  *
  * The user switch uses the raw system calls: glibc's setuid() would try to
  * change the credentials of every thread of the (shared) parent.
@@ -23,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -119,21 +127,35 @@ static int hidden_below(const char *const *hide, const char *path)
 	return 0;
 }
 
-/* bwrap's arguments, then the child's own. */
+/*
+ * bwrap's arguments, then the child's own. `env_fd` is the descriptor
+ * number (as text) bwrap reads the environment's arguments from,
+ * `seccomp_fd` that of the filter, or NULL.
+ */
 static void sandbox_argv(const struct run_sandbox *sb, const char *cwd,
-    const char *const *argv, struct argv_buf *a)
+    const char *const *argv, const char *env_fd, const char *seccomp_fd,
+    struct argv_buf *a)
 {
 	struct stat st;
 
 	push(a, "bwrap");
+	push(a, "--args");
+	push(a, env_fd);
 	push(a, "--die-with-parent");
 	push(a, "--unshare-user");
 	push(a, "--disable-userns");
 	push(a, "--unshare-ipc");
 	push(a, "--unshare-uts");
 	push(a, "--unshare-cgroup-try");
+	/*
+	 * A session without a terminal, so nothing can push input into
+	 * one: with its own pid namespace, a new session inside too.
+	 * Without one (a deploy command whose services stay), the session
+	 * child_main makes for bwrap is the sandbox's: a session inside
+	 * would take the command's processes out of the group the stage
+	 * ends when its shell exits (a plain `app &` would survive it).
+	 */
 	if (sb->pid_ns) {
-		/* a new session too: no terminal to push input into */
 		push(a, "--new-session");
 		push(a, "--unshare-pid");
 	}
@@ -185,6 +207,10 @@ static void sandbox_argv(const struct run_sandbox *sb, const char *cwd,
 		push(a, "--chdir");
 		push(a, cwd);
 	}
+	if (seccomp_fd) {
+		push(a, "--seccomp");
+		push(a, seccomp_fd);
+	}
 	push(a, "--");
 	for (const char *const *p = argv; *p; p++)
 		push(a, *p);
@@ -203,17 +229,28 @@ struct shared {
 	volatile enum step step;
 };
 
+/* Descriptors a child may keep: the caller's, then the sandbox's (the
+ * environment's arguments, the seccomp filter). */
+#define KEEP_ALL (CHILD_KEEP_MAX + 2)
+
 static __attribute__((noreturn)) void child_main(const struct child *c,
     const char *prog, const char *const *argv, char *const *envp,
-    int devnull, struct shared *sh)
+    int devnull, const int *keep, int nkeep, struct shared *sh)
 {
 	sigset_t none;
-	int in = c->in >= 0 ? c->in : devnull;
-	int out = c->out >= 0 ? c->out : devnull;
-	int err = c->err >= 0 ? c->err : c->out >= 0 ? c->out : devnull;
+	int fds[3 + KEEP_ALL];
+	int base = 3 + nkeep;
+	/* a sandbox without a pid namespace of its own has no session of
+	 * its own inside (sandbox_argv): it gets ours */
+	int new_session = c->setsid || (c->sandbox && !c->sandbox->pid_ns);
 
+	fds[0] = c->in >= 0 ? c->in : devnull;
+	fds[1] = c->out >= 0 ? c->out : devnull;
+	fds[2] = c->err >= 0 ? c->err : c->out >= 0 ? c->out : devnull;
+	for (int i = 0; i < nkeep; i++)
+		fds[3 + i] = keep[i];
 	sh->step = STEP_SESSION;
-	if (c->setsid ? setsid() < 0 : c->pgroup && setpgid(0, 0) < 0)
+	if (new_session ? setsid() < 0 : c->pgroup && setpgid(0, 0) < 0)
 		goto fail;
 	if (c->pdeathsig)
 		prctl(PR_SET_PDEATHSIG, c->pdeathsig);
@@ -242,17 +279,19 @@ static __attribute__((noreturn)) void child_main(const struct child *c,
 		}
 	}
 	sh->step = STEP_FDS;
-	/* 0-2 may be any of in/out/err: move them above 2 first */
-	int fds[3] = { in, out, err };
-	for (int i = 0; i < 3; i++)
-		if (fds[i] <= 2 && (fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3)) < 0)
+	/* fds[i] becomes descriptor i. Any of them may sit where another
+	 * goes: all are moved above the last place first, so that no dup2
+	 * closes one still to be placed. */
+	for (int i = 0; i < base; i++)
+		if (fds[i] < base &&
+		    (fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, base)) < 0)
 			goto fail;
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < base; i++)
 		if (dup2(fds[i], i) < 0)
 			goto fail;
 	/* Our own descriptors are close-on-exec; this also drops any that
 	 * whoever started us left open. */
-	close_range(3, ~0U, 0);
+	close_range((unsigned)base, ~0U, 0);
 	sh->step = STEP_CWD;
 	if (c->cwd && !c->sandbox && chdir(c->cwd) < 0)
 		goto fail;
@@ -267,13 +306,90 @@ fail:
  * it. */
 static __attribute__((noinline)) pid_t spawn(const struct child *c,
     const char *prog, const char *const *argv, char *const *envp,
-    int devnull, struct shared *sh)
+    int devnull, const int *keep, int nkeep, struct shared *sh)
 {
 	pid_t pid = vfork();
 
 	if (pid == 0)
-		child_main(c, prog, argv, envp, devnull, sh);
+		child_main(c, prog, argv, envp, devnull, keep, nkeep, sh);
 	return pid;
+}
+
+/* A memfd holding `len` bytes of `data`, to be read from its start; -1
+ * with errno if it cannot be made. */
+static int memfd_holding(const char *name, const void *data, size_t len)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC), e;
+
+	if (fd < 0)
+		return -1;
+	if (write_all(fd, data, len) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * bwrap's arguments that set the child's environment inside the sandbox
+ * and nowhere else: --clearenv, then --setenv NAME VALUE for each
+ * variable, NUL-separated as --args reads them. An entry without a name
+ * cannot be set (setenv refuses it, and bwrap would stop): it is left
+ * out, as execve would have passed it to no one who reads it.
+ */
+static void sandbox_env_args(char *const *envp, struct sbuf *out)
+{
+	static const char clear[] = "--clearenv", set[] = "--setenv";
+
+	sbuf_add(out, clear, sizeof(clear));
+	for (char *const *e = envp; e && *e; e++) {
+		const char *eq = strchr(*e, '=');
+		if (!eq || eq == *e)
+			continue;
+		sbuf_add(out, set, sizeof(set));
+		sbuf_add(out, *e, (size_t)(eq - *e));
+		sbuf_addch(out, '\0');
+		sbuf_add(out, eq + 1, strlen(eq + 1) + 1);
+	}
+}
+
+/*
+ * The sandbox's descriptors, after the caller's in `keep`: the
+ * environment's arguments and the seccomp filter, each in a memfd of its
+ * own (bwrap reads each to its end and closes it), their numbers in the
+ * child as text in `nums`; bwrap's arguments in `a`.
+ */
+static int sandbox_prepare(const struct child *c, char *const *envp,
+    int *keep, int *nkeep, int *own, char nums[2][16], struct argv_buf *a)
+{
+	const struct run_sandbox *sb = c->sandbox;
+	struct sbuf env = SBUF_INIT;
+	int fd;
+
+	sandbox_env_args(envp, &env);
+	fd = memfd_holding("bwrap-env", env.buf, env.len);
+	sbuf_release(&env);
+	if (fd < 0)
+		return error_set(-1, "cannot start '%s': cannot hand its "
+		    "environment to the sandbox: %s", c->argv[0],
+		    strerror(errno));
+	own[0] = keep[*nkeep] = fd;
+	snprintf(nums[0], 16, "%d", 3 + (*nkeep)++);
+	if (sb->seccomp) {
+		fd = memfd_holding("bwrap-seccomp", sb->seccomp,
+		    sb->seccomp_len);
+		if (fd < 0)
+			return error_set(-1, "cannot start '%s': cannot hand "
+			    "the seccomp filter to the sandbox: %s",
+			    c->argv[0], strerror(errno));
+		own[1] = keep[*nkeep] = fd;
+		snprintf(nums[1], 16, "%d", 3 + (*nkeep)++);
+	}
+	sandbox_argv(sb, c->cwd, c->argv, nums[0], sb->seccomp ? nums[1] :
+	    NULL, a);
+	return 0;
 }
 
 int child_start(struct child *c)
@@ -282,14 +398,25 @@ int child_start(struct child *c)
 	const char *const *argv = c->argv;
 	char *const *envp = c->envp ? c->envp : default_env;
 	struct shared sh = { 0, STEP_NONE };
-	char *prog;
+	char *prog = NULL, nums[2][16];
+	int keep[KEEP_ALL], nkeep = 0, own[2] = { -1, -1 };
 	int devnull = -1, error = 0, status;
 	pid_t pid;
 
 	c->pid = -1;
+	if (c->nkeep < 0 || c->nkeep > CHILD_KEEP_MAX)
+		return error_set(ERR_INVALID, "cannot start '%s': %d "
+		    "descriptors to keep, at most %d", c->argv[0], c->nkeep,
+		    CHILD_KEEP_MAX);
+	for (int i = 0; i < c->nkeep; i++)
+		keep[nkeep++] = c->keep[i];
 	if (c->sandbox) {
-		sandbox_argv(c->sandbox, c->cwd, c->argv, &a);
+		if ((error = sandbox_prepare(c, envp, keep, &nkeep, own,
+		    nums, &a)) < 0)
+			goto out;
 		argv = a.v;
+		/* the child's environment is set inside the sandbox only */
+		envp = default_env;
 		prog = xstrdup(BWRAP_PATH);
 	} else if (!(prog = find_program(c->argv[0], envp))) {
 		return error_set(ERR_NOTFOUND, "cannot run '%s': not found in "
@@ -303,7 +430,7 @@ int child_start(struct child *c)
 			goto out;
 		}
 	}
-	pid = spawn(c, prog, argv, envp, devnull, &sh);
+	pid = spawn(c, prog, argv, envp, devnull, keep, nkeep, &sh);
 	if (pid < 0) {
 		error = error_set(-1, "cannot start '%s': %s", c->argv[0],
 		    strerror(errno));
@@ -326,6 +453,9 @@ int child_start(struct child *c)
 out:
 	if (devnull >= 0)
 		close(devnull);
+	for (int i = 0; i < 2; i++)
+		if (own[i] >= 0)
+			close(own[i]);
 	free(a.v);
 	free(prog);
 	return error;

@@ -4,8 +4,9 @@
  * helper programs (ssh-keygen, gpg, bwrap) all go through child_start().
  * It owns the switch to another user, bubblewrap, resource limits, the
  * process group or session, descriptors (only 0, 1 and 2 survive the
- * exec), signal dispositions, and reports a failed exec as an error of
- * the parent. The same code path runs in sanitizer and release builds.
+ * exec, and those the caller names), signal dispositions, and reports a
+ * failed exec as an error of the parent. The same code path runs in
+ * sanitizer and release builds.
  */
 #ifndef RUNNER_RUN_H
 #define RUNNER_RUN_H
@@ -45,6 +46,11 @@ void run_user_release(struct run_user *u);
  * each of `hide` replaced by an empty folder (or, for a file, by an empty
  * file), `ro` bound read-only and `rw` writable at the same paths, in that
  * order. No other user namespace can be made inside it.
+ *
+ * bwrap itself runs with PATH and LANG only: the child's environment is
+ * set inside the sandbox (--clearenv, --setenv), its arguments read from a
+ * descriptor, never the command line, so that nothing of it (a loader
+ * variable, a secret) reaches a process outside or shows in ps.
  */
 struct run_sandbox {
 	const char *const *hide;	/* NULL-terminated, or NULL */
@@ -52,11 +58,19 @@ struct run_sandbox {
 	const char *const *rw;
 	int network;			/* keep the host's network */
 	int pid_ns;			/* own pid namespace: all dies with it */
+	/* a seccomp filter, classic BPF (struct sock_filter[]), that bwrap
+	 * loads last before it execs the child; NULL: none */
+	const void *seccomp;
+	size_t seccomp_len;
 };
+
+/* How many descriptors a child may keep besides 0, 1 and 2. */
+#define CHILD_KEEP_MAX 4
 
 struct child {
 	const char *const *argv;	/* argv[0]: absolute, or found in PATH */
-	char *const *envp;		/* NULL: PATH and LANG only */
+	char *const *envp;		/* NULL: PATH and LANG only; with a
+					 * sandbox, set inside it only */
 	const char *cwd;		/* NULL: unchanged */
 	int in, out, err;		/* -1: /dev/null (err -1 and out set:
 					 * the same as out) */
@@ -66,6 +80,11 @@ struct child {
 	const struct run_user *user;	/* switch to it (needs root), or NULL */
 	const struct run_sandbox *sandbox;	/* run under bwrap, or NULL */
 	const struct run_limits *limits;	/* or NULL */
+	/* descriptors the child keeps: keep[i] becomes its descriptor 3 + i
+	 * (a sandbox's own come after these); the caller still closes its
+	 * copies */
+	int keep[CHILD_KEEP_MAX];
+	int nkeep;
 	pid_t pid;			/* set by child_start */
 };
 
