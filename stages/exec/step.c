@@ -7,6 +7,7 @@
 #include "step.h"
 #include "hosts.h"
 #include "mask.h"
+#include "syscall_filter.h"
 #include "config.h"
 #include "chunks.h"
 #include "fetch.h"
@@ -369,6 +370,18 @@ int step_run_logged(struct job_ctx *ctx, const struct job *job, int idx,
 	/* Without a user of its own, repository code is always confined,
 	 * unless runner.yml trusts the repositories. */
 	int isolate = st->isolate || (!ctx->user && !ctx->conf->trust_repositories);
+	/* a sandbox without its filter is not started at all */
+	const void *bpf = NULL;
+	size_t bpf_len = 0;
+	if (isolate && syscall_filter_bpf(&bpf, &bpf_len) < 0) {
+		res->state = STEP_FAILED;
+		res->exit_code = -1;
+		res->error = xasprintf("%s '%s' could not start: %s", st->what,
+		    st->name, error_last());
+		step_note(res->fd, res->error);
+		job_ship_log(ctx, job->id, idx, log);
+		return 0;
+	}
 	build_env(ctx, job, st->name, st->cwd, st->env, &env);
 	if (isolate)
 		env_setf(&env, "HOME", "/tmp");
@@ -412,6 +425,8 @@ int step_run_logged(struct job_ctx *ctx, const struct job *job, int idx,
 	free(values);
 	struct confine cf;
 	confine_init(&cf, ctx, job, st);
+	cf.sb.seccomp = bpf;
+	cf.sb.seccomp_len = bpf_len;
 	struct stage_spec spec = {
 		.script = st->script,
 		.cwd = st->cwd,
