@@ -543,3 +543,20 @@ pg_server_stop() {
 	bash "$SOURCE_ROOT/tests/helpers/pg.sh" stop "$PGDIR"
 	rm -rf "$PGDIR"
 }
+
+# svc_home: the daemon as a user of its own (runner-test-svc, $SVC), with
+# its folder $S ($S/user its HOME) and a home it made ($RUNNER_HOME); svc
+# runs a command as that user. Root only.
+svc_home() {
+	SVC=runner-test-svc
+	test_user "$SVC"
+	S="$T/svc"
+	mkdir -p "$S/user"
+	chown -R "$SVC:" "$S"
+	export RUNNER_HOME="$S/home"
+	svc "$RUNNER" init >/dev/null
+}
+svc() {
+	as_user "$SVC" "$S/user" RUNNER_HOME="$RUNNER_HOME" \
+	    ${RUNNER_STORE:+RUNNER_STORE="$RUNNER_STORE"} "$@"
+}

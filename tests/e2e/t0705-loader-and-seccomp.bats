@@ -276,13 +276,7 @@ YML
 }
 
 @test "daemon as its own user: the same" {
-	SVC=runner-test-svc
-	test_user "$SVC"
-	S="$T/svc"
-	mkdir -p "$S/user"
-	chown -R "$SVC:" "$S"
-	export RUNNER_HOME="$S/home"
-	svc "$RUNNER" init >/dev/null
+	svc_home
 	cat > "$RUNNER_HOME/runner.yml" <<YML
 secrets:
   PROBE_SECRET: $SECRET
@@ -336,7 +330,3 @@ YML
 	! grep -qF "HOME=$HOME" <<< "$log" || false
 }
 
-svc() {
-	as_user "$SVC" "$S/user" RUNNER_HOME="$RUNNER_HOME" \
-	    ${RUNNER_STORE:+RUNNER_STORE="$RUNNER_STORE"} "$@"
-}

@@ -10,13 +10,7 @@ load lib
 setup() {
 	setup_env
 	[ "$(id -u)" = 0 ] || skip "needs root: the test creates the daemon's user"
-	SVC=runner-test-svc
-	test_user "$SVC"
-	S="$T/svc"
-	mkdir -p "$S/user"
-	chown -R "$SVC:" "$S"
-	export RUNNER_HOME="$S/home"
-	svc "$RUNNER" init >/dev/null
+	svc_home
 	svc git init -q --bare "$S/app.git"
 	svc "$RUNNER" install-hook "$S/app.git" >/dev/null
 	SRC="$S/src"
@@ -27,11 +21,6 @@ setup() {
 	svc git -C "$SRC" remote add origin "$S/app.git"
 }
 teardown() { teardown_env; }
-
-svc() {
-	as_user "$SVC" "$S/user" RUNNER_HOME="$RUNNER_HOME" \
-	    ${RUNNER_STORE:+RUNNER_STORE="$RUNNER_STORE"} "$@"
-}
 
 # start_svc_daemon: the daemon as the service user
 start_svc_daemon() {
