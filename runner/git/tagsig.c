@@ -20,6 +20,28 @@
 #define SSH_BEGIN "-----BEGIN SSH SIGNATURE-----"
 #define PGP_BEGIN "-----BEGIN PGP SIGNATURE-----"
 
+int tag_time(const char *repo, const char *tag_oid, int64_t *out)
+{
+	git_repository *r = NULL;
+	git_tag *tag = NULL;
+	git_oid oid;
+	int error = 0;
+
+	*out = 0;
+	git_libgit2_init();
+	if (git_repository_open_bare(&r, repo) < 0 ||
+	    git_oid_fromstr(&oid, tag_oid) < 0 ||
+	    git_tag_lookup(&tag, r, &oid) < 0)
+		error = error_set(ERR_NOTFOUND, "tag object %s is not in '%s'",
+		    tag_oid, repo);
+	else if (git_tag_tagger(tag))
+		*out = (int64_t)git_tag_tagger(tag)->when.time;
+	git_tag_free(tag);
+	git_repository_free(r);
+	git_libgit2_shutdown();
+	return error;
+}
+
 void tag_info_release(struct tag_info *t)
 {
 	free(t->commit);
@@ -241,6 +263,8 @@ int tag_verify(const char *repo, const char *quarantine, const char *name,
 	}
 	out->kind = xstrdup(kind);
 	out->commit = xstrdup(git_oid_tostr_s(git_tag_target_id(tag)));
+	out->tagged_at = git_tag_tagger(tag) ?
+	    (int64_t)git_tag_tagger(tag)->when.time : 0;
 	const char *msg = git_tag_message(tag);
 	const char *msig = msg ? find_signature(msg, strlen(msg), &kind) : NULL;
 	out->message = msg ? xstrndup(msg, msig ? (size_t)(msig - msg) :

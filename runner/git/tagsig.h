@@ -6,6 +6,8 @@
 #ifndef RUNNER_TAGSIG_H
 #define RUNNER_TAGSIG_H
 
+#include <stdint.h>
+
 struct repo_conf;
 struct sbuf;
 
@@ -14,7 +16,13 @@ struct tag_info {
 	char *message;	/* the tag message without the signature */
 	char *signer;	/* who signed: SSH principal or OpenPGP key id */
 	char *kind;	/* "ssh" or "gpg" */
+	int64_t tagged_at;	/* the tagger's date, s since the epoch (0:
+				 * none); signed with the tag */
 };
+
+/* The tagger's date of tag object `tag_oid` in `repo` into *out (0 when
+ * it has none). ERR_NOTFOUND when the object is gone. */
+int tag_time(const char *repo, const char *tag_oid, int64_t *out);
 
 /*
  * Verify `tag_oid` pushed as refs/tags/`name` in the bare repository

@@ -549,6 +549,12 @@ static const struct sfield grant_fields[] = {
 	    COUNT(struct env_grant, nruns_on), .def = "(any host)",
 	    .doc = "labels the host of its deployments must have (`host: "
 	    "labels`), like `deploy`" },
+	{ .key = "url", .kind = S_STR, FIELD(struct env_grant, url),
+	    .flags = S_URL, .choices = "http https",
+	    .def = "(the pipeline's)",
+	    .doc = "the environment's URL as the server knows it: its `http` "
+	    "checks then reach its host and port only, whatever the "
+	    "pipeline's `url` says" },
 	{ .key = "check_hosts", .kind = S_STRV,
 	    FIELD(struct env_grant, check_hosts),
 	    COUNT(struct env_grant, ncheck_hosts),

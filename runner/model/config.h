@@ -73,6 +73,8 @@ struct env_grant {
 	size_t nruns_on;
 	char **check_hosts;	/* HOST:PORT its http checks may reach
 				 * besides its url's */
+	char *url;		/* its url, pinned: checks reach only its
+				 * host and port, whatever the pipeline says */
 	size_t ncheck_hosts;
 	size_t line;
 };

@@ -243,7 +243,13 @@ static char *check_refused(struct deploy *d, const char *url)
 		/* the web page: on this machine by name, or on any name when
 		 * it listens on every address */
 		const char *colon = strrchr(listen, ':');
-		char *lhost = xstrndup(listen, (size_t)(colon - listen));
+		const char *lh = listen;
+		size_t ln = (size_t)(colon - listen);
+		if (ln >= 2 && lh[0] == '[' && lh[ln - 1] == ']') {
+			lh++;
+			ln -= 2;
+		}
+		char *lhost = xstrndup(lh, ln);
 		int any = !*lhost || host_is_local(lhost) ||
 		    !strcmp(lhost, "[::]") || !strcmp(lhost, "*");
 		int here = any || host_is_local(host) ||
@@ -255,7 +261,9 @@ static char *check_refused(struct deploy *d, const char *url)
 			goto out;
 		}
 	}
-	if (d->env->url && url_host_port(d->env->url, &own, &own_port) == 0 &&
+	/* runner.yml's url, when it pins one, else the pipeline's */
+	const char *own_url = g && g->url ? g->url : d->env->url;
+	if (own_url && url_host_port(own_url, &own, &own_port) == 0 &&
 	    !strcmp(own, host) && own_port == port)
 		goto out;
 	for (size_t i = 0; g && i < g->ncheck_hosts; i++)
@@ -263,9 +271,10 @@ static char *check_refused(struct deploy *d, const char *url)
 			goto out;
 	if (own)
 		why = xasprintf("refused: the http checks of environment '%s' "
-		    "reach only its url's host and port (%s:%ld), and what "
+		    "reach only its url's host and port (%s:%ld%s), and what "
 		    "runner.yml's 'check_hosts' of the environment allows",
-		    d->env->name, own, own_port);
+		    d->env->name, own, own_port, g && g->url ? ", pinned by "
+		    "runner.yml" : "");
 	else
 		why = xasprintf("refused: environment '%s' has no url, and "
 		    "runner.yml's 'check_hosts' of the environment does not "
@@ -715,6 +724,36 @@ char *release_refusal(struct store *st, const struct repo_conf *rc,
 	return NULL;
 }
 
+/*
+ * A release tag signed before the one now serving the environment goes
+ * back, whether or not the runner saw it pushed before (a tag made before
+ * the runner watched the repository, deleted and pushed again): the
+ * tagger's date is part of what was signed. NULL, or why (caller frees).
+ */
+static char *tag_older(struct deploy *d, int64_t tagged_at)
+{
+	struct env_rec *e = NULL;
+	int64_t serving_at = 0;
+	char *why = NULL;
+
+	if (store_env_get(d->ctx->store, d->job->repo, d->job->env, &e) < 0 ||
+	    !e || !e->current || !e->current->tag_object ||
+	    e->current->id == d->job->id)
+		goto out;
+	/* a serving tag whose object is gone cannot be compared */
+	if (tag_time(d->repo, e->current->tag_object, &serving_at) == 0 &&
+	    tagged_at && tagged_at < serving_at)
+		why = xasprintf("tag '%s' was signed before '%s', which serves "
+		    "%s now (release #%lld); releases only go forward (going "
+		    "back is 'runner rollback %s')", d->job->tag,
+		    e->current->tag ? e->current->tag : "?", d->job->env,
+		    (long long)e->release, d->job->env);
+out:
+	env_rec_free(e);
+	error_clear();
+	return why;
+}
+
 /* Where the release comes from; rejects what may not be deployed. */
 static void resolve(struct deploy *d)
 {
@@ -737,7 +776,12 @@ static void resolve(struct deploy *d)
 		free(job->notes);
 		job->notes = ti.message;
 		ti.message = NULL;
+		int64_t tagged_at = ti.tagged_at;
 		tag_info_release(&ti);
+		if ((why = tag_older(d, tagged_at))) {
+			set_outcome(d, JOB_REJECTED, why);
+			return;
+		}
 		char *choice = NULL;
 		if ((why = release_refusal(st, d->rc, job->repo, job->env,
 		    job->tag, job->tag_object, job->commit, job->id, &src_id,

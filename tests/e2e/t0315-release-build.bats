@@ -90,10 +90,12 @@ tag_object() {
 	abandoned=$(push_tag v1.1.0)
 	[ "$(wait_deploy "$abandoned" 60)" = rejected ]
 	signed=$(tag_object v1.1.0)
-	# the release manager fixes it and releases v1.1.1 instead
+	# the release manager fixes it and releases v1.1.1 instead (its
+	# signature dated earlier, so that only the order the runner saw the
+	# tags in tells the two apart)
 	git -C "$SRC" commit -q --allow-empty -m "Fix for 1.1.1"
 	read -r b2 d2 < <(push_staged)
-	ssh_tag "$SRC" v1.1.1 release
+	GIT_COMMITTER_DATE="2026-01-01T00:00:00Z" ssh_tag "$SRC" v1.1.1 release
 	good=$(push_tag v1.1.1)
 	[ "$(wait_deploy "$good" 90)" = healthy ]
 	# replayed: the same signed object pushed again under its name is the
@@ -121,4 +123,29 @@ tag_object() {
 	[ "$(r status --json | jq -r '.environments[] | select(.name == "production") | "\(.state) \(.release)"')" = "healthy $good" ]
 	# and no production deployment ran but v1.1.1's
 	[ "$(r status --json --limit 1000 | jq '[.jobs[] | select(.env == "production" and .state != "rejected")] | length')" = 1 ]
+}
+
+@test "a release tag signed before the serving one is refused, though the runner never saw it" {
+	first=$(git -C "$SRC" rev-parse HEAD)
+	# v0.8.0, signed long ago, reached the repository before the runner
+	# watched it: no hook ever saw it
+	GIT_COMMITTER_DATE="2026-01-01T00:00:00Z" ssh_tag "$SRC" v0.8.0 release
+	git -C "$T/app.git" fetch -q "$SRC" refs/tags/v0.8.0:refs/tags/v0.8.0
+	read -r b1 d1 < <(push_staged)
+	git -C "$SRC" commit -q --allow-empty -m "Release 0.9.0"
+	read -r b2 d2 < <(push_staged)
+	ssh_tag "$SRC" v0.9.0 release
+	serving=$(push_tag v0.9.0)
+	[ "$(wait_deploy "$serving" 90)" = healthy ]
+	# the attacker stages the old commit again, then deletes and pushes
+	# the old tag, which the store has never seen
+	git -C "$SRC" push -q -f origin "$first:refs/heads/develop"
+	wait_for "[ \"\$(last_job deploy staging)\" -gt $d2 ]" 60
+	[ "$(wait_deploy "$(last_job deploy staging)" 90)" = healthy ]
+	git -C "$SRC" push -q origin :refs/tags/v0.8.0
+	old=$(push_tag v0.8.0)
+	[ -n "$old" ]
+	[ "$(wait_deploy "$old" 60)" = rejected ]
+	[ "$(job_field "$old" .error)" = "tag 'v0.8.0' was signed before 'v0.9.0', which serves production now (release #$serving); releases only go forward (going back is 'runner rollback production')" ]
+	[ "$(r status --json | jq -r '.environments[] | select(.name == "production") | .release')" = "$serving" ]
 }

@@ -100,3 +100,31 @@ YML
 	wait_state "$d" failed 30
 	[ "$(job_field "$d" .error)" = "check http://localhost:$WEB/api/jobs failed: GET http://localhost:$WEB/api/jobs: refused: port $WEB is the runner's web page, which checks never reach" ]
 }
+
+@test "runner.yml's url pins the environment: a pipeline pointing its url elsewhere cannot move the checks" {
+	# the pusher's pipeline says staging is on the other port
+	set_pipeline "$SRC" "moved url" <<YML
+stages:
+  - name: build
+    run: mkdir -p dist && echo v > dist/v
+    artifacts: [dist/**]
+environments:
+  staging:
+    url: http://127.0.0.1:$OTHER
+    deploy: "true"
+    checks:
+      - http: /probe
+YML
+	cat > "$RUNNER_HOME/runner.yml" <<YML
+environments:
+  staging:
+    url: http://127.0.0.1:$OWN
+YML
+	start_daemon --workers 1
+	git -C "$SRC" push -q origin develop
+	wait_for "[ -n \"\$(last_job deploy staging)\" ]" 30
+	d=$(last_job deploy staging)
+	wait_state "$d" failed 30
+	[ "$(job_field "$d" .error)" = "check /probe failed: GET http://127.0.0.1:$OTHER/probe: refused: the http checks of environment 'staging' reach only its url's host and port (127.0.0.1:$OWN, pinned by runner.yml), and what runner.yml's 'check_hosts' of the environment allows" ]
+	! grep -q 'GET' "$T/other.log" || false
+}
