@@ -310,10 +310,18 @@ static int ingest_file(struct store *s, const struct config *conf, int sfd,
 		struct stat rs;
 		if (p[i].repo[0] != '/' || (owned && !strcmp(owned, p[i].repo)))
 			continue;
-		if (stat(p[i].repo, &rs) < 0 || rs.st_uid != st.st_uid)
+		/* the hook spools the repository's real path: another
+		 * spelling ('..', a link) would pass the owner's check as one
+		 * repository and match runner.yml as another */
+		char *real = realpath(p[i].repo, NULL);
+		if (!real || strcmp(real, p[i].repo))
+			why = xasprintf("it names repository '%s', which is not "
+			    "that repository's real path", p[i].repo);
+		else if (stat(p[i].repo, &rs) < 0 || rs.st_uid != st.st_uid)
 			why = xasprintf("it names repository '%s', which its "
 			    "owner (uid %d) does not own", p[i].repo,
 			    (int)st.st_uid);
+		free(real);
 		owned = p[i].repo;
 	}
 	if (why)

@@ -145,7 +145,7 @@ git_owned_app() {
 	chown -R "$GIT_USER:" "$SRC"
 }
 
-@test "the spool reads what it opened: a planted link, a FIFO and another's repository are refused and kept" {
+@test "the spool reads what it opened: a planted link, a FIFO, another's repository and another spelling are refused and kept" {
 	git_owned_app
 	# root's own repository, which the git user may not build
 	make_repo other
@@ -163,7 +163,13 @@ git_owned_app() {
 	as_git sh -c "printf '%s\\0refs/heads/develop\\0%s\\0%s\\0\\0\\0' '$T/other.git' \
 	    0000000000000000000000000000000000000000 $head > '$T/githome/record'"
 	as_git mv "$T/githome/record" "$RUNNER_HOME/spool/1.000000003.1.push"
-	wait_for "[ \$(grep -c 'spool: refused' '$T/serve.log') -ge 3 ]" 30
+	# its own repository, spelt another way: it would pass the owner's
+	# check as app and match runner.yml as what the spelling says
+	as_git sh -c "printf '%s\\0refs/heads/develop\\0%s\\0%s\\0\\0\\0' '$T/other.git/../app.git' \
+	    0000000000000000000000000000000000000000 $head > '$T/githome/record'"
+	as_git mv "$T/githome/record" "$RUNNER_HOME/spool/1.000000004.1.push"
+	wait_for "[ \$(grep -c 'spool: refused' '$T/serve.log') -ge 4 ]" 30
+	grep -q "spool: refused '$RUNNER_HOME/spool/1.000000004.1.push': it names repository '$T/other.git/../app.git', which is not that repository's real path; moved to refused/" "$T/serve.log"
 	grep -q "spool: refused '$RUNNER_HOME/spool/1.000000001.1.push': it is a symbolic link; moved to refused/ for the operator" "$T/serve.log"
 	grep -q "spool: refused '$RUNNER_HOME/spool/1.000000002.1.push': it is not a regular file; moved to refused/" "$T/serve.log"
 	grep -q "spool: refused '$RUNNER_HOME/spool/1.000000003.1.push': it names repository '$T/other.git', which its owner (uid $(id -u "$GIT_USER")) does not own; moved to refused/" "$T/serve.log"
@@ -171,6 +177,7 @@ git_owned_app() {
 	[ -L "$RUNNER_HOME/spool/refused/1.000000001.1.push" ]
 	[ -p "$RUNNER_HOME/spool/refused/1.000000002.1.push" ]
 	[ -f "$RUNNER_HOME/spool/refused/1.000000003.1.push" ]
+	[ -f "$RUNNER_HOME/spool/refused/1.000000004.1.push" ]
 	[ "$(stat -c '%U %a' "$RUNNER_HOME/spool/refused")" = "root 2700" ]
 	! as_git ls "$RUNNER_HOME/spool/refused" || false
 	[ "$(stat -c '%U %a %s' "$T/victim.log")" = "$before" ]
@@ -179,7 +186,7 @@ git_owned_app() {
 	as_git git -C "$SRC" push -q origin develop
 	wait_state 1 passed 60
 	[ "$(job_field 1 .repo)" = "$T/app.git" ]
-	[ "$(grep -c 'spool: refused' "$T/serve.log")" = 3 ]
+	[ "$(grep -c 'spool: refused' "$T/serve.log")" = 4 ]
 	[ "$(r status --json --limit 100 | jq '.jobs | length')" = 1 ]
 }
 
