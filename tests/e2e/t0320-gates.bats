@@ -77,5 +77,6 @@ YML
 	wait_for "[ -n \"\$(last_job deploy staging)\" ]" 30
 	d=$(last_job deploy staging)
 	[ "$(wait_deploy "$d")" = rejected ]
+	job_field "$d" .error >&2	# shown if the test fails
 	[[ "$(job_field "$d" .error)" == "gate require_tls_days: the certificate of https://127.0.0.1:$tls_port expires in "[01]" days, less than 14" ]]
 }
