@@ -27,21 +27,30 @@ listen() {
 	wait_for "(exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null" 20
 }
 
-# pipeline URL: staging checks its own url, then URL
+# pipeline URL: staging (its url on $OWN) checks /, then URL
 pipeline() {
-	set_pipeline "$SRC" "checks $1" <<YML
+	staging_at "$OWN" / "$1"
+}
+
+# staging_at PORT CHECK...: a pipeline whose staging says its url is on
+# 127.0.0.1:PORT and has these http checks
+staging_at() {
+	local port=$1 c
+	shift
+	{
+		cat <<YML
 stages:
   - name: build
     run: mkdir -p dist && echo v > dist/v
     artifacts: [dist/**]
 environments:
   staging:
-    url: http://127.0.0.1:$OWN
+    url: http://127.0.0.1:$port
     deploy: "true"
     checks:
-      - http: /
-      - http: $1
 YML
+		for c in "$@"; do echo "      - http: $c"; done
+	} | set_pipeline "$SRC" "checks $*"
 }
 
 @test "a check of another local port is refused, and never sent" {
@@ -103,18 +112,7 @@ YML
 
 @test "runner.yml's url pins the environment: a pipeline pointing its url elsewhere cannot move the checks" {
 	# the pusher's pipeline says staging is on the other port
-	set_pipeline "$SRC" "moved url" <<YML
-stages:
-  - name: build
-    run: mkdir -p dist && echo v > dist/v
-    artifacts: [dist/**]
-environments:
-  staging:
-    url: http://127.0.0.1:$OTHER
-    deploy: "true"
-    checks:
-      - http: /probe
-YML
+	staging_at "$OTHER" /probe
 	cat > "$RUNNER_HOME/runner.yml" <<YML
 environments:
   staging:
