@@ -178,13 +178,17 @@ YML
 	r log -f 1 > "$T/followed" 2>&1 &
 	follower=$!
 	# the web page's live log too (its process does not see the host's
-	# home): Server-Sent Events until the stage ends
+	# home): Server-Sent Events until the stage ends. A claimed job has
+	# no stage yet while the host fetches its sources: ask for the
+	# stream once the stage runs
 	wait_for "http_body $WEB_PORT / | grep -q ." 15
+	wait_for "[ \"\$(job_field 1 '.stages[0].state')\" = running ]" 60
 	http_body "$WEB_PORT" /job/1/log/0/events > "$T/events" 2>&1 &
 	events=$!
 	# the first line arrives while the stage still runs
 	wait_for "grep -q 'first line' '$T/followed'" 20
-	wait_for "grep -q '^data: first line' '$T/events'" 20
+	wait_for "grep -q '^data: first line' '$T/events'" 20 ||
+	    { sed 's/<[^>]*>/ /g' "$T/events" >&2; false; }
 	! grep -q 'second line' "$T/followed" "$T/events"
 	touch "$T/go"
 	wait_for "! kill -0 $follower 2>/dev/null" 30
