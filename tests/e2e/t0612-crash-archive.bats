@@ -47,7 +47,11 @@ ms_since() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
 		# the time it took above (the delay picks the kill point; it
 		# waits for nothing).
 		delay=$(( (i - 1) * span / 2 / rounds ))
-		freeze_when "[ -e '$part' ]" 30 "$((delay / 1000)).$(printf '%03d' $((delay % 1000)))"
+		# or the archive is already in place: on a busy machine a look
+		# can miss a short archiving, and that round kills nothing
+		# half-written (the count of hits below still asks for half)
+		freeze_when "[ -e '$part' ] || [ -e '${part%.part}' ]" 30 \
+		    "$((delay / 1000)).$(printf '%03d' $((delay % 1000)))"
 		kill_daemon
 		wrote=0
 		if [ -e "$part" ]; then		# it was still being written
