@@ -18,8 +18,9 @@ int ref_matcher_init(struct ref_matcher *m, const char *pattern, FILE *msg)
 	m->re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, 0,
 	    &code, &off, NULL);
 	if (!m->re) {
-		fprintf(msg, "runner: warning: bad pattern '%s'; nothing queued\n",
-		    pattern);
+		if (msg)
+			fprintf(msg, "runner: warning: bad pattern '%s'; nothing "
+			    "queued\n", pattern);
 		return -1;
 	}
 	m->md = pcre2_match_data_create_from_pattern(m->re, NULL);

@@ -17,10 +17,11 @@ struct ref_matcher {
 	int limited;		/* a match hit the limits */
 };
 
-/* Compile `pattern`; a bad one is reported on `msg` and gives -1. */
+/* Compile `pattern`; a bad one is reported on `msg` (unless NULL) and
+ * gives -1. */
 int ref_matcher_init(struct ref_matcher *m, const char *pattern, FILE *msg);
-/* Does `name` match? A pattern that hits its limits is reported, no,
- * and sets m->limited. */
+/* Does `name` match? A pattern that hits its limits is reported on
+ * `msg` (unless NULL), does not match, and sets m->limited. */
 int ref_matcher_match(struct ref_matcher *m, const char *name, FILE *msg);
 void ref_matcher_release(struct ref_matcher *m);
 

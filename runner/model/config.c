@@ -5,6 +5,7 @@
 #include "config.h"
 #include "cron.h"
 #include "envvar.h"
+#include "refmatch.h"
 #include "schema.h"
 #include "util.h"
 #include "ynode.h"
@@ -427,35 +428,6 @@ static const struct sfield repo_fields[] = {
 	    "listed" },
 	SFIELD_END
 };
-
-/* Variable patterns are matched against a name of at most 64 bytes; a
- * pattern that backtracks past this many steps does not match. */
-#define VARIABLE_MATCH_LIMIT 100000
-
-/* Does pcre2 pattern `pattern` match all of `name`? -1 if it does not
- * compile, or backtracks past VARIABLE_MATCH_LIMIT. */
-static int variable_matches(const char *pattern, const char *name)
-{
-	int code, rc;
-	PCRE2_SIZE off;
-	pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern,
-	    PCRE2_ZERO_TERMINATED, PCRE2_ANCHORED | PCRE2_ENDANCHORED, &code,
-	    &off, NULL);
-	pcre2_match_context *ctx;
-	pcre2_match_data *md;
-
-	if (!re)
-		return -1;
-	ctx = pcre2_match_context_create(NULL);
-	pcre2_set_match_limit(ctx, VARIABLE_MATCH_LIMIT);
-	pcre2_set_depth_limit(ctx, VARIABLE_MATCH_LIMIT);
-	md = pcre2_match_data_create_from_pattern(re, NULL);
-	rc = pcre2_match(re, (PCRE2_SPTR)name, strlen(name), 0, 0, md, ctx);
-	pcre2_match_data_free(md);
-	pcre2_match_context_free(ctx);
-	pcre2_code_free(re);
-	return rc >= 0 ? 1 : rc == PCRE2_ERROR_NOMATCH ? 0 : -1;
-}
 
 /* A repository's `variables`: each compiles, and a name written out (not
  * a pattern) is not one no push may set. */
@@ -1237,6 +1209,24 @@ const struct repo_conf *config_repo(const struct config *c,
 	return &defaults;
 }
 
+/* Does pcre2 `pattern` match `subject`, with the ref patterns' bounds
+ * (refmatch.h)? A pattern that backtracks past them does not. With
+ * `whole`, it must match all of `subject`. */
+static int pattern_matches(const char *pattern, const char *subject,
+    int whole)
+{
+	struct ref_matcher m;
+	char *anchored = whole ? xasprintf("^(?:%s)$", pattern) : NULL;
+	int rc = 0;
+
+	if (ref_matcher_init(&m, anchored ? anchored : pattern, NULL) == 0) {
+		rc = ref_matcher_match(&m, subject, NULL) == 1;
+		ref_matcher_release(&m);
+	}
+	free(anchored);
+	return rc;
+}
+
 int config_variable_allowed(const struct config *c, const char *repo,
     const char *name, char **why)
 {
@@ -1250,7 +1240,7 @@ int config_variable_allowed(const struct config *c, const char *repo,
 		return 0;
 	}
 	for (size_t i = 0; i < rc->nvariables; i++) {
-		if (variable_matches(rc->variables[i], name) > 0) {
+		if (pattern_matches(rc->variables[i], name, 1)) {
 			sbuf_release(&list);
 			return 1;
 		}
@@ -1321,23 +1311,6 @@ const struct secret *config_secret_def(const struct config *c,
 	return NULL;
 }
 
-static int pattern_matches(const char *pattern, const char *subject)
-{
-	int code, rc = 0;
-	PCRE2_SIZE off;
-	pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern,
-	    PCRE2_ZERO_TERMINATED, 0, &code, &off, NULL);
-	pcre2_match_data *md;
-
-	if (!re)
-		return 0;
-	md = pcre2_match_data_create_from_pattern(re, NULL);
-	rc = pcre2_match(re, (PCRE2_SPTR)subject, strlen(subject), 0, 0, md,
-	    NULL) >= 0;
-	pcre2_match_data_free(md);
-	pcre2_code_free(re);
-	return rc;
-}
 
 int secret_allowed(const struct secret *s, const char *env, const char *ref,
     const char *repo, char **why)
@@ -1347,8 +1320,8 @@ int secret_allowed(const struct secret *s, const char *env, const char *ref,
 	for (size_t i = 0; env && i < s->nenvs; i++)
 		env_ok |= !strcmp(s->envs[i], env);
 	*why = NULL;
-	if (env_ok && (!s->refs || pattern_matches(s->refs, ref ? ref : "")) &&
-	    (!s->repos || pattern_matches(s->repos, repo ? repo : "")))
+	if (env_ok && (!s->refs || pattern_matches(s->refs, ref ? ref : "",
+	    0)) && (!s->repos || pattern_matches(s->repos, repo ? repo : "", 0)))
 		return 1;
 	struct sbuf sb = SBUF_INIT;
 	if (s->nenvs) {
