@@ -48,9 +48,12 @@ static char *check_tag(const char *home, const char *repo,
 		why = xstrdup(error_last());
 		goto out;
 	}
-	if (st)
-		why = release_refusal(st, rc, repo, RELEASE_ENV, name, u->new,
-		    ti.commit, 0, &build, NULL);
+	if (st) {
+		const struct release_tag rt = { name, u->new, ti.commit,
+		    ti.tagged_at, repo };
+		why = release_refusal(st, rc, repo, RELEASE_ENV, &rt, 0, &build,
+		    NULL);
+	}
 	tag_info_release(&ti);
 out:
 	free(tmp);

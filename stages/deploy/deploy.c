@@ -636,39 +636,55 @@ out:
 }
 
 /*
- * Release tags only go forward: a tag name that has pointed at another
- * object, or a tag object first pushed before the release now serving
- * `env` was queued (an abandoned release, brought back), is refused.
- * Going back is 'runner rollback', by a person, recorded. NULL, or why
- * (the caller frees it).
+ * Release tags only go forward. Refused: a tag name that has pointed at
+ * another object; a tag object first pushed before the release now
+ * serving `env` was queued (an abandoned release, brought back); a tag
+ * signed before the serving one, whether or not the runner saw it pushed
+ * (a tag made before the runner watched the repository, deleted and
+ * pushed again: the tagger's date is part of what was signed). Going back
+ * is 'runner rollback', by a person, recorded. NULL, or why (the caller
+ * frees it).
  */
 static char *tag_goes_back(struct store *st, const char *repo,
-    const char *env, const char *tag, const char *tag_object)
+    const char *env, const struct release_tag *t, int64_t except)
 {
 	struct env_rec *e = NULL;
-	int64_t moved, seen;
+	const struct job *cur;
+	int64_t moved, seen, serving_at = 0;
 	char *why = NULL;
 
-	if ((moved = store_tag_moved(st, repo, tag, tag_object)))
+	if ((moved = store_tag_moved(st, repo, t->name, t->object)))
 		return xasprintf("tag '%s' pointed at another object before "
 		    "(release #%lld); a release tag is never moved: tag a new "
-		    "version", tag, (long long)moved);
-	seen = store_tag_first_seen(st, repo, tag_object);
-	if (seen && store_env_get(st, repo, env, &e) == 0 && e && e->current &&
-	    seen < e->current->created_ms)
+		    "version", t->name, (long long)moved);
+	if (store_env_get(st, repo, env, &e) < 0 || !e || !(cur = e->current) ||
+	    cur->id == except)
+		goto out;
+	seen = store_tag_first_seen(st, repo, t->object);
+	if (seen && seen < cur->created_ms)
 		why = xasprintf("tag '%s' was first pushed before release #%lld, "
 		    "which serves %s now, was queued; releases only go forward "
-		    "(going back is 'runner rollback %s')", tag,
+		    "(going back is 'runner rollback %s')", t->name,
 		    (long long)e->release, env, env);
+	/* a serving tag whose object is gone cannot be compared */
+	else if (t->tagged_at && cur->tag_object && t->gitdir &&
+	    tag_time(t->gitdir, cur->tag_object, &serving_at) == 0 &&
+	    t->tagged_at < serving_at)
+		why = xasprintf("tag '%s' was signed before '%s', which serves "
+		    "%s now (release #%lld); releases only go forward (going "
+		    "back is 'runner rollback %s')", t->name, cur->tag ?
+		    cur->tag : "?", env, (long long)e->release, env);
+out:
 	env_rec_free(e);
+	error_clear();
 	return why;
 }
 
 char *release_refusal(struct store *st, const struct repo_conf *rc,
-    const char *repo, const char *env, const char *tag,
-    const char *tag_object, const char *commit, int64_t except,
-    int64_t *build, char **choice)
+    const char *repo, const char *env, const struct release_tag *t,
+    int64_t except, int64_t *build, char **choice)
 {
+	const char *tag = t->name, *tag_object = t->object, *commit = t->commit;
 	int vars = rc->release_variables, staging = !strcmp(env, "staging");
 	struct sbuf sb = SBUF_INIT;
 	char *why;
@@ -681,7 +697,7 @@ char *release_refusal(struct store *st, const struct repo_conf *rc,
 	if ((other = store_tag_deployed(st, repo, tag, tag_object, except)))
 		return xasprintf("tag '%s' was already deployed by deployment "
 		    "#%lld; a release tag deploys once", tag, (long long)other);
-	if ((why = tag_goes_back(st, repo, env, tag, tag_object)))
+	if ((why = tag_goes_back(st, repo, env, t, except)))
 		return why;
 	if (!store_passed_build(st, repo, commit, 1))
 		return xasprintf("commit %.7s of tag '%s' has no passed build with "
@@ -724,36 +740,6 @@ char *release_refusal(struct store *st, const struct repo_conf *rc,
 	return NULL;
 }
 
-/*
- * A release tag signed before the one now serving the environment goes
- * back, whether or not the runner saw it pushed before (a tag made before
- * the runner watched the repository, deleted and pushed again): the
- * tagger's date is part of what was signed. NULL, or why (caller frees).
- */
-static char *tag_older(struct deploy *d, int64_t tagged_at)
-{
-	struct env_rec *e = NULL;
-	int64_t serving_at = 0;
-	char *why = NULL;
-
-	if (store_env_get(d->ctx->store, d->job->repo, d->job->env, &e) < 0 ||
-	    !e || !e->current || !e->current->tag_object ||
-	    e->current->id == d->job->id)
-		goto out;
-	/* a serving tag whose object is gone cannot be compared */
-	if (tag_time(d->repo, e->current->tag_object, &serving_at) == 0 &&
-	    tagged_at && tagged_at < serving_at)
-		why = xasprintf("tag '%s' was signed before '%s', which serves "
-		    "%s now (release #%lld); releases only go forward (going "
-		    "back is 'runner rollback %s')", d->job->tag,
-		    e->current->tag ? e->current->tag : "?", d->job->env,
-		    (long long)e->release, d->job->env);
-out:
-	env_rec_free(e);
-	error_clear();
-	return why;
-}
-
 /* Where the release comes from; rejects what may not be deployed. */
 static void resolve(struct deploy *d)
 {
@@ -776,16 +762,12 @@ static void resolve(struct deploy *d)
 		free(job->notes);
 		job->notes = ti.message;
 		ti.message = NULL;
-		int64_t tagged_at = ti.tagged_at;
+		const struct release_tag rt = { job->tag, job->tag_object,
+		    job->commit, ti.tagged_at, d->repo };
 		tag_info_release(&ti);
-		if ((why = tag_older(d, tagged_at))) {
-			set_outcome(d, JOB_REJECTED, why);
-			return;
-		}
 		char *choice = NULL;
-		if ((why = release_refusal(st, d->rc, job->repo, job->env,
-		    job->tag, job->tag_object, job->commit, job->id, &src_id,
-		    &choice))) {
+		if ((why = release_refusal(st, d->rc, job->repo, job->env, &rt,
+		    job->id, &src_id, &choice))) {
 			set_outcome(d, JOB_REJECTED, why);
 			return;
 		}

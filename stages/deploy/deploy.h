@@ -14,9 +14,18 @@ struct job_ctx;
 struct repo_conf;
 struct store;
 
+/* A verified release tag, as a release asks about it. */
+struct release_tag {
+	const char *name;	/* v1.2.3 */
+	const char *object;	/* the tag object, 40 hex */
+	const char *commit;	/* the commit it points at */
+	int64_t tagged_at;	/* its signed tagger date; 0: none */
+	const char *gitdir;	/* where its repository's objects are read */
+};
+
 /*
- * May a verified release tag `tag` (tag object `tag_object` on `commit`)
- * deploy to `env` of `repo`? NULL if so, with *build the passed build
+ * May verified release tag `t` deploy to `env` of `repo`? Tags only go
+ * forward (see tag_goes_back in deploy.c). NULL if so, with *build the passed build
  * whose artifact it deploys and, when `choice` is not NULL, *choice why
  * that one (the caller frees it); else why not (caller frees). The build
  * is the one of the newest healthy staging deployment of `commit` (or,
@@ -27,9 +36,8 @@ struct store;
  * same tags for the same reasons.
  */
 char *release_refusal(struct store *st, const struct repo_conf *rc,
-    const char *repo, const char *env, const char *tag,
-    const char *tag_object, const char *commit, int64_t except,
-    int64_t *build, char **choice);
+    const char *repo, const char *env, const struct release_tag *t,
+    int64_t except, int64_t *build, char **choice);
 
 /* Run deploy job `job` and record its outcome (0), or fail on the store. */
 int deploy_run(struct job_ctx *ctx, struct job *job);
