@@ -494,11 +494,9 @@ static int full_repos(struct store *s, const struct claim_share *share,
     int64_t lease_ms, struct sbuf *full)
 {
 	struct stmt *st;
-	int64_t capacity;
+	int64_t capacity = -1;	/* asked for when a share needs it */
 	int rc;
 
-	capacity = first_id(s, Q_CAPACITY, sql, ARGS(arg_int(now_ms() -
-	    2 * lease_ms)));
 	sbuf_addch(full, '\n');
 	if (!(st = stmt_bound(s, Q_RUNNING_BY_REPO, sql,
 	    ARGS(arg_text(job_state_name(JOB_RUNNING))))))
@@ -515,8 +513,12 @@ static int full_repos(struct store *s, const struct claim_share *share,
 		int64_t max = share && share->max_running ?
 		    share->max_running(run[i].repo, share->arg) : 0;
 		if (max < 0 || (!max && first_id(s, Q_OTHER_REPO, sql,
-		    ARGS(arg_text(run[i].repo)))))
+		    ARGS(arg_text(run[i].repo))))) {
+			if (capacity < 0)
+				capacity = first_id(s, Q_CAPACITY, sql,
+				    ARGS(arg_int(now_ms() - 2 * lease_ms)));
 			max = capacity > 1 ? capacity - 1 : 1;
+		}
 		if (max > 0 && run[i].n >= max)
 			sbuf_addf(full, "%s\n", run[i].repo);
 	}
