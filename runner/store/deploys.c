@@ -14,7 +14,8 @@ enum q {
 	Q_PASSED_BUILD, Q_HEALTHY_DEPLOY, Q_TAG_DEPLOYED, Q_ENV_SET,
 	Q_ENV_DEPLOYING, Q_ENV_GET, Q_ENV_LIST, Q_RELEASES, Q_MANIFEST_SET,
 	Q_MANIFEST_GET, Q_REPLACED_BY, Q_DEPLOY_REPOS, Q_ALL_REPOS,
-	Q_STAGED_BUILD, Q_PASSED_OVER, Q_TAG_MOVED, Q_TAG_SEEN, Q_DEPLOYS_END
+	Q_STAGED_BUILD, Q_PASSED_OVER, Q_TAG_MOVED, Q_TAG_SEEN, Q_SVC_ADD,
+	Q_SVC_LIST, Q_SVC_DEL, Q_DEPLOYS_END
 };
 _Static_assert((int)Q_DEPLOYS_END <= (int)BASE_OUTBOX, "deploy statements overlap");
 
@@ -87,6 +88,13 @@ static sql_table sql = {
 	[Q_ALL_REPOS] = "SELECT DISTINCT repo FROM jobs ORDER BY repo",
 	[Q_REPLACED_BY] = "SELECT max(id) FROM jobs WHERE kind = 'deploy' AND "
 	    "repo = ?1 AND env = ?2 AND previous = ?3",
+	[Q_SVC_ADD] = "INSERT INTO services (repo, env, host, pid, started, "
+	    "pidns, job_id, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+	    "ON CONFLICT DO NOTHING",
+	[Q_SVC_LIST] = "SELECT pid, started, pidns, job_id, host FROM services "
+	    "WHERE repo = ?1 AND env = ?2 ORDER BY created_ms, pid",
+	[Q_SVC_DEL] = "DELETE FROM services WHERE repo = ?1 AND env = ?2 AND "
+	    "host = ?3 AND pid = ?4 AND started = ?5",
 };
 
 static int insert_deploys(struct store *s, const struct deploy_req *r,
@@ -422,4 +430,59 @@ int store_repos(struct store *s, int deployed, char ***out, size_t *n)
 	*out = v;
 	*n = k;
 	return 0;
+}
+
+int store_service_add(struct store *s, const char *repo, const char *env,
+    const struct service *svc)
+{
+	return run(s, Q_SVC_ADD, sql, "record a service", ARGS(arg_text(repo),
+	    arg_text(env), arg_text(svc->host), arg_int(svc->pid),
+	    arg_int(svc->started), arg_int((int64_t)svc->pidns),
+	    arg_int(svc->job), arg_int(now_ms())));
+}
+
+int store_services(struct store *s, const char *repo, const char *env,
+    struct service **out, size_t *n)
+{
+	struct stmt *st = stmt_bound(s, Q_SVC_LIST, sql, ARGS(arg_text(repo),
+	    arg_text(env)));
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!st)
+		return -1;
+	while ((rc = step(st)) == STEP_ROW) {
+		struct service *v;
+		*out = xrealloc(*out, (*n + 1) * sizeof(**out));
+		v = &(*out)[(*n)++];
+		v->pid = col_int64(st, 0);
+		v->started = col_int64(st, 1);
+		v->pidns = (uint64_t)col_int64(st, 2);
+		v->job = col_int64(st, 3);
+		v->host = col_text(st, 4);
+	}
+	reset(st);
+	if (rc < 0) {
+		services_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+		return db_error(s, "read services");
+	}
+	return 0;
+}
+
+int store_service_del(struct store *s, const char *repo, const char *env,
+    const struct service *svc)
+{
+	return run(s, Q_SVC_DEL, sql, "forget a service", ARGS(arg_text(repo),
+	    arg_text(env), arg_text(svc->host), arg_int(svc->pid),
+	    arg_int(svc->started)));
+}
+
+void services_free(struct service *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].host);
+	free(v);
 }

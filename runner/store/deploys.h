@@ -95,4 +95,26 @@ int store_repos(struct store *s, int deployed, char ***out, size_t *n);
 int store_manifest_set(struct store *s, int64_t id, const char *manifest);
 int store_manifest_get(struct store *s, int64_t id, char **out);
 
+/*
+ * What an environment's commands left running on a host: the init of
+ * the pid namespace a command ran in (ending it ends everything in the
+ * namespace), told apart from a later process with its pid by its start
+ * time (clock ticks after boot, /proc/PID/stat) and its namespace.
+ */
+struct service {
+	char *host;
+	int64_t pid;
+	int64_t started;
+	uint64_t pidns;
+	int64_t job;		/* the deployment whose command started it */
+};
+int store_service_add(struct store *s, const char *repo, const char *env,
+    const struct service *svc);
+/* The services of `env`, oldest first. */
+int store_services(struct store *s, const char *repo, const char *env,
+    struct service **out, size_t *n);
+int store_service_del(struct store *s, const char *repo, const char *env,
+    const struct service *svc);
+void services_free(struct service *v, size_t n);
+
 #endif

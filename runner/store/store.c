@@ -199,6 +199,21 @@ static const char *const migrations[] = {
 	"  data BLOB NOT NULL,"
 	"  PRIMARY KEY (artifact_id, seq)"
 	");",
+	/* 12: the services an environment's commands left running: the
+	 * init of the pid namespace each command ran in, on its host, known
+	 * by its start time and namespace as well as its pid; the next
+	 * deployment of the environment ends them */
+	"CREATE TABLE services ("
+	"  repo TEXT NOT NULL,"
+	"  env TEXT NOT NULL,"
+	"  host TEXT NOT NULL,"
+	"  pid INTEGER NOT NULL,"
+	"  started INTEGER NOT NULL,"
+	"  pidns INTEGER NOT NULL,"
+	"  job_id INTEGER NOT NULL,"
+	"  created_ms INTEGER NOT NULL,"
+	"  PRIMARY KEY (repo, env, host, pid, started)"
+	");",
 };
 
 int store_migrations(void)
