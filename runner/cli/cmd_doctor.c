@@ -119,16 +119,23 @@ static void check_confinement(struct doctor *d, const char *home,
 		    ", under bubblewrap" : ", unconfined");
 		return;
 	}
-	if (daemon_check_confinement(home, conf) < 0)
+	int workers = config_workers(conf);
+	if (daemon_check_confinement(home, conf, workers) < 0)
 		say(d, FAIL, "confinement", "see the message; 'runner init' as "
 		    "root creates the users", "%s", error_last());
-	else if (geteuid() == 0)
-		say(d, OK, "confinement", NULL, "repository code runs as '%s', "
-		    "production's commands as '%s'%s", conf->build_user,
-		    conf->release_user, conf->isolate ? ", under bubblewrap" : "");
-	else
+	else if (geteuid() == 0) {
+		char *last = home_worker_user(conf->build_user, workers - 1);
+		say(d, OK, "confinement", NULL, "build stages run as '%s-0'%s%s%s "
+		    "(a user per worker), staging's commands as '%s', "
+		    "production's as '%s'%s", conf->build_user,
+		    workers > 1 ? " to '" : "", workers > 1 ? last : "",
+		    workers > 1 ? "'" : "", conf->build_user, conf->release_user,
+		    conf->isolate ? ", under bubblewrap" : "");
+		free(last);
+	} else
 		say(d, OK, "confinement", NULL, "repository code runs under "
-		    "bubblewrap (user namespace)");
+		    "bubblewrap (user namespace), as the daemon's user: its "
+		    "limits per user (processes) are shared by all stages");
 }
 
 /* The repositories of runner.yml, and those that pushed (sorted, each

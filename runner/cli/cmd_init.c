@@ -20,11 +20,13 @@ static const char usage[] =
     "logs, workspaces, artifacts, releases and the spool, and a commented\n"
     "runner.yml. Run as root, it also creates the group 'runner' (through\n"
     "which the hooks of other users queue pushes), the build user\n"
-    "(runner.yml build_user, default runner-build) that runs code from\n"
-    "repositories, and the release user (release_user, runner-release)\n"
-    "that runs the commands of production. Running it again changes\n"
-    "nothing that is there, but gives every file of the home its safe\n"
-    "mode again.\n";
+    "(runner.yml build_user, default runner-build) that runs the commands\n"
+    "of staging, a user for each worker (runner.yml workers) that runs its\n"
+    "build stages (runner-build-0, runner-build-1...), and the release user\n"
+    "(release_user, runner-release) that runs the commands of production.\n"
+    "Running it again changes nothing that is there, but creates the\n"
+    "users of workers added since and gives every file of the home its\n"
+    "safe mode again.\n";
 
 int cmd_init(int argc, char **argv)
 {
@@ -67,8 +69,8 @@ int cmd_init(int argc, char **argv)
 		goto out;
 	}
 	if (geteuid() == 0) {
-		if (home_users(conf->build_user, conf->release_user, &gid,
-		    &said) < 0) {
+		if (home_users(conf->build_user, conf->release_user,
+		    config_workers(conf), &gid, &said) < 0) {
 			cli_error("%s", error_last());
 			goto out;
 		}

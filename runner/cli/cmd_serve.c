@@ -26,9 +26,13 @@ static const char usage[] =
     "'interval'.\n"
     "\n"
     "Code from repositories never runs as the daemon's user: as root the\n"
-    "daemon runs it as runner.yml's build_user (and production's commands\n"
-    "as release_user), in a bubblewrap sandbox; as any other user, in the\n"
-    "sandbox. serve refuses to start, saying what to do, when it cannot\n"
+    "daemon runs the build stages of worker N as runner.yml's build_user\n"
+    "with -N (runner-build-0, runner-build-1...: limits per user, like\n"
+    "processes, count per job), creating the users of its workers that\n"
+    "are missing, and the commands of environments as build_user (staging)\n"
+    "and release_user (production), in a bubblewrap sandbox; as any other\n"
+    "user, in the sandbox (its stages then share the daemon user's\n"
+    "limits). serve refuses to start, saying what to do, when it cannot\n"
     "(no such user, no bubblewrap), unless runner.yml says\n"
     "trust_repositories: true. Idle workers leave after 'idle_exit' and\n"
     "are started again for work.\n";
@@ -72,11 +76,7 @@ int cmd_serve(int argc, char **argv)
 		goto out;
 	}
 	if (!workers)
-		workers = conf->workers;
-	if (!workers) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-		workers = n > 0 ? (int)n : 1;
-	}
+		workers = config_workers(conf);
 	if (daemon_serve(home, conf, workers, log_file) < 0) {
 		cli_error("%s", error_last());
 		goto out;

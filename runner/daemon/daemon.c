@@ -22,6 +22,7 @@
 #include <malloc.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -778,12 +779,88 @@ static int worker_present(struct sup *s)
 }
 
 /*
- * Repository code must run confined or as a user of its own: as root, the
- * build user must exist (and bubblewrap work for it, where isolation is
- * on); as any other user, bubblewrap must work. Otherwise refuse to serve,
- * unless runner.yml trusts the repositories.
+ * As root, each worker runs its build stages as a user of its own
+ * (build_user-N): create those that are missing, as 'runner init' does
+ * for the workers runner.yml asks for, so that an upgraded install or
+ * more workers (serve --workers) need nothing more.
  */
-int daemon_check_confinement(const char *home_dir, const struct config *c)
+static int worker_users(const struct config *c, int workers)
+{
+	struct sbuf said = SBUF_INIT;
+	int error;
+
+	if (geteuid() != 0 || c->trust_repositories ||
+	    !getpwnam(c->build_user))
+		return 0;	/* daemon_check_confinement says why */
+	error = home_worker_users(c->build_user, workers, &said);
+	for (char *line = said.buf, *nl; *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		*nl = '\0';
+		log_line("%s", line);
+	}
+	sbuf_release(&said);
+	return error;
+}
+
+/*
+ * The users of the workers' build stages (build_user-N), each of its own:
+ * not root, not the build or the release user, not the home's owner, not
+ * another worker's, and able to reach its workspaces.
+ */
+static int check_worker_users(const char *home_dir, const struct config *c,
+    int workers, const struct run_user *base, const struct run_user *rel)
+{
+	uid_t *seen = xcalloc((size_t)workers + 1, sizeof(*seen));
+	char *work = xasprintf("%s/work", home_dir);
+	struct stat home;
+	int error = 0;
+
+	if (stat(home_dir, &home) < 0)
+		home.st_uid = 0;
+	for (int i = 0; i < workers && !error; i++) {
+		struct run_user w = { 0 };
+		char *name = home_worker_user(c->build_user, i), *cmd = NULL;
+		int shared = 0;
+
+		if (run_user_lookup(name, &w) < 0) {
+			cmd = home_useradd_command(name);
+			error = error_set(-1, "the build user of worker %d, '%s', "
+			    "does not exist: run 'runner init' or 'runner serve' as "
+			    "root, or create it: %s", i, name, cmd);
+			goto next;
+		}
+		for (int k = 0; k < i; k++)
+			shared |= seen[k] == w.uid;
+		seen[i] = w.uid;
+		if (shared || w.uid == 0 || w.uid == base->uid ||
+		    w.uid == rel->uid || w.uid == home.st_uid)
+			error = error_set(-1, "the build user of worker %d, '%s', is "
+			    "root, the build or release user, another worker's or "
+			    "the home's owner: each worker's builds need a user of "
+			    "their own (runner.yml build_user)", i, name);
+		else if (!run_user_can_reach(&w, work, 0))
+			error = error_set(-1, "the build user of worker %d, '%s', "
+			    "cannot reach '%s', where its workspaces are: every "
+			    "folder above the home must be searchable by others "
+			    "(chmod o+x)", i, name, work);
+next:
+		run_user_release(&w);
+		free(cmd);
+		free(name);
+	}
+	free(work);
+	free(seen);
+	return error;
+}
+
+/*
+ * Repository code must run confined or as a user of its own: as root, the
+ * build user and those of the workers must exist (and bubblewrap work for
+ * them, where isolation is on); as any other user, bubblewrap must work.
+ * Otherwise refuse to serve, unless runner.yml trusts the repositories.
+ */
+int daemon_check_confinement(const char *home_dir, const struct config *c,
+    int workers)
 {
 	struct run_user u = { 0 };
 	struct stat home;
@@ -841,6 +918,8 @@ int daemon_check_confinement(const char *home_dir, const struct config *c)
 		    "the home's own modes", c->build_user, home_dir);
 		goto out;
 	}
+	if ((error = check_worker_users(home_dir, c, workers, &u, &rel)) < 0)
+		goto out;
 	if (isolated && run_sandbox_works(&u) < 0)
 		error = error_set(-1, "%s; install bubblewrap (apt-get install "
 		    "bubblewrap), or set isolate: false in runner.yml for "
@@ -881,7 +960,8 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 	prctl(PR_SET_DUMPABLE, 0);
 	umask(027);
 	if ((error = take_lock(&s)) < 0 || (error = worker_present(&s)) < 0 ||
-	    (error = daemon_check_confinement(home, conf)) < 0)
+	    (error = worker_users(conf, workers)) < 0 ||
+	    (error = daemon_check_confinement(home, conf, workers)) < 0)
 		goto out;
 	{
 		struct sbuf warn = SBUF_INIT;

@@ -33,10 +33,12 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 int daemon_pid(const char *home);
 /*
  * Can the daemon run repository code confined here (the users of the
- * security model, bubblewrap)? 0, or an error saying what to do; with
- * trust_repositories, 0 and a warning in the log.
+ * security model, those of `workers` workers among them, bubblewrap)? 0,
+ * or an error saying what to do; with trust_repositories, 0 and a warning
+ * in the log.
  */
-int daemon_check_confinement(const char *home, const struct config *c);
+int daemon_check_confinement(const char *home, const struct config *c,
+    int workers);
 /* When the daemon serving `home` started (ms since the epoch), or 0. */
 int64_t daemon_since(const char *home);
 

@@ -1366,6 +1366,22 @@ int config_network(const struct config *c, const char *repo)
 	return v >= 0 ? v : c->network;
 }
 
+int config_workers(const struct config *c)
+{
+	long n = c->workers ? c->workers : sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n > 0 ? (int)n : 1;
+}
+
+int config_worker_user(const struct config *c, const char *name)
+{
+	size_t n = strlen(c->build_user);
+
+	return !strncmp(name, c->build_user, n) && name[n] == '-' &&
+	    name[n + 1] && strspn(name + n + 1, "0123456789") ==
+	    strlen(name + n + 1);
+}
+
 const char **config_private_files(const struct config *c)
 {
 	const char **v = xcalloc(c->nsecrets + 2 * c->nrepos + 1, sizeof(*v));

@@ -252,6 +252,10 @@ int config_env_signed(const struct config *c, const char *name);
 /* Is repository code of `repo` confined, and does it keep the network? */
 int config_isolate(const struct config *c, const char *repo);
 int config_network(const struct config *c, const char *repo);
+/* Worker processes: runner.yml's workers, else the number of cores. */
+int config_workers(const struct config *c);
+/* Is `name` the user of one of the build user's workers (build_user-N)? */
+int config_worker_user(const struct config *c, const char *name);
 /* Files of the runner's that repository code must not see: secret files,
  * signers, keyrings. NULL-terminated; the caller frees the array only. */
 const char **config_private_files(const struct config *c);

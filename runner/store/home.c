@@ -186,13 +186,27 @@ static int user_exists(const char *name)
 	return getpwnam(name) != NULL;
 }
 
-int home_users(const char *build_user, const char *release_user, gid_t *gid,
-    struct sbuf *out)
+/* Create user `name` unless it exists; a line saying so, and why it is
+ * there, appended to `out`. */
+static int add_user(const char *name, const char *why, struct sbuf *out)
+{
+	const char *uadd[] = { "useradd", "--system", "--user-group",
+	    "--no-create-home", "--home-dir", "/nonexistent", "--shell",
+	    "/usr/sbin/nologin", "--comment", BUILD_USER_COMMENT, name, NULL };
+	int error;
+
+	if (user_exists(name))
+		return 0;
+	if ((error = add(uadd, user_exists, name)) < 0)
+		return error;
+	sbuf_addf(out, "created user '%s' (%s)\n", name, why);
+	return 0;
+}
+
+int home_users(const char *build_user, const char *release_user,
+    int workers, gid_t *gid, struct sbuf *out)
 {
 	const char *gadd[] = { "groupadd", "--system", HOOK_GROUP, NULL };
-	const char *who[] = { build_user, release_user };
-	const char *what[] = { "runs code from repositories",
-	    "runs the commands of environments that need a signed tag" };
 	struct group *g;
 	int error = 0;
 
@@ -202,20 +216,62 @@ int home_users(const char *build_user, const char *release_user, gid_t *gid,
 		sbuf_addf(out, "created group '%s' (the hooks of other users "
 		    "queue pushes through it)\n", HOOK_GROUP);
 	}
-	for (int i = 0; i < 2; i++) {
-		const char *uadd[] = { "useradd", "--system", "--user-group",
-		    "--no-create-home", "--home-dir", "/nonexistent", "--shell",
-		    "/usr/sbin/nologin", "--comment", BUILD_USER_COMMENT, who[i],
-		    NULL };
-		if (user_exists(who[i]))
-			continue;
-		if ((error = add(uadd, user_exists, who[i])) < 0)
-			goto out;
-		sbuf_addf(out, "created user '%s' (%s)\n", who[i], what[i]);
-	}
+	if ((error = add_user(build_user, "runs the commands of environments "
+	    "without a user of their own, like staging", out)) < 0 ||
+	    (error = home_worker_users(build_user, workers, out)) < 0 ||
+	    (error = add_user(release_user, "runs the commands of "
+	    "environments that need a signed tag", out)) < 0)
+		goto out;
 	g = getgrnam(HOOK_GROUP);
 	*gid = g ? g->gr_gid : (gid_t)-1;
 out:
+	return error;
+}
+
+char *home_worker_user(const char *build_user, int slot)
+{
+	return xasprintf("%s-%d", build_user, slot);
+}
+
+int home_worker_users(const char *build_user, int workers, struct sbuf *out)
+{
+	int error = 0;
+
+	for (int i = 0; i < workers && !error; i++) {
+		char *name = home_worker_user(build_user, i);
+		char *why = xasprintf("runs the build stages of worker %d", i);
+		error = add_user(name, why, out);
+		free(why);
+		free(name);
+	}
+	return error;
+}
+
+int home_worker_lookup(const char *build_user, int slot, struct run_user *out)
+{
+	struct run_user base = { 0 };
+	char *name = home_worker_user(build_user, slot);
+	int error;
+
+	if ((error = run_user_lookup(name, out)) < 0 ||
+	    (error = run_user_lookup(build_user, &base)) < 0) {
+		run_user_release(out);
+		goto out;
+	}
+	for (int i = 0; i < base.ngroups; i++) {
+		gid_t g = base.groups[i];
+		int have = g == base.gid;	/* its own group stays its own */
+		for (int k = 0; k < out->ngroups && !have; k++)
+			have = out->groups[k] == g;
+		if (have)
+			continue;
+		out->groups = xrealloc(out->groups, (size_t)(out->ngroups + 1) *
+		    sizeof(*out->groups));
+		out->groups[out->ngroups++] = g;
+	}
+out:
+	run_user_release(&base);
+	free(name);
 	return error;
 }
 

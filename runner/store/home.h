@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 struct config;
+struct run_user;
 struct sbuf;
 
 /* The group 'runner init' run as root creates for the hooks of other users
@@ -33,12 +34,38 @@ void home_audit(const char *home, const struct config *conf,
     struct sbuf *out);
 
 /*
- * As root: make sure group HOOK_GROUP, the build user and the release user
- * exist, creating them with groupadd/useradd; *gid is the group's. Each
- * thing created is a line appended to `out`.
+ * As root: make sure group HOOK_GROUP, the build user, the users of
+ * `workers` workers (home_worker_users) and the release user exist,
+ * creating them with groupadd/useradd; *gid is the group's. Each thing
+ * created is a line appended to `out`.
  */
-int home_users(const char *build_user, const char *release_user, gid_t *gid,
-    struct sbuf *out);
+int home_users(const char *build_user, const char *release_user,
+    int workers, gid_t *gid, struct sbuf *out);
+
+/*
+ * The user worker `slot` runs its build stages as: `build_user`-SLOT
+ * (runner-build-0, runner-build-1...). One per worker, so that what the
+ * kernel counts per user (RLIMIT_NPROC above all) is counted per job, and
+ * so that one job's processes cannot touch another's workspace. Caller
+ * frees.
+ */
+char *home_worker_user(const char *build_user, int slot);
+
+/*
+ * As root: create the users of workers 0 to `workers` - 1 that do not
+ * exist yet, each a line appended to `out`. Fails with the command that
+ * failed.
+ */
+int home_worker_users(const char *build_user, int workers, struct sbuf *out);
+
+/*
+ * Look up the user of worker `slot`, with the supplementary groups of
+ * `build_user` besides its own (what the operator gave the build user,
+ * like the git server's group to read repositories, its workers' users
+ * have too). ERR_NOTFOUND when either user is missing; *out is then
+ * empty.
+ */
+int home_worker_lookup(const char *build_user, int slot, struct run_user *out);
 
 /*
  * What the owner of repository `repo` (who runs its hooks) needs to queue
