@@ -109,10 +109,8 @@ step "runner releases production"
 kill -TERM $daemon
 wait $daemon 2>/dev/null || true
 trap - EXIT
-for env in staging production; do
-	for pid in "$RUNNER_HOME"/state/*/"$env"/server.pid; do
-		[ -f "$pid" ] && kill "$(cat "$pid")" 2>/dev/null || true
-	done
-done
+# the servers the deployments left running: each in the pid namespace
+# of the command that started it, whose init names the release folder
+pkill -f -- "$RUNNER_HOME/releases/" 2>/dev/null || true
 printf '\nThe demo home, repository and daemon log are in %s\n' "$demo"
 printf 'Try: RUNNER_HOME=%s %s status\n' "$RUNNER_HOME" "$runner"

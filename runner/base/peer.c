@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
+#include <netdb.h>
 #include <linux/sock_diag.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -300,5 +301,145 @@ int peer_is_code(const struct sockaddr *peer, const struct sockaddr *local,
 		return 1;
 	if (in_list(u, p->own_uids, p->nown))
 		return held_elsewhere(u, inode);
+	return 0;
+}
+
+/* Is the kernel's `hex` address a wildcard (all zeros)? */
+static int all_zero(const unsigned char *a, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (a[i])
+			return 0;
+	return 1;
+}
+
+/* The pid of a process holding socket `inode`, those of `uid` first, or
+ * 0 when none can be seen. */
+static pid_t holder(uid_t uid, unsigned long inode)
+{
+	char want[64];
+	struct dirent *e;
+	DIR *d;
+	pid_t found = 0, other = 0;
+
+	snprintf(want, sizeof(want), "socket:[%lu]", inode);
+	if (!(d = opendir("/proc")))
+		return 0;
+	while (!found && (e = readdir(d))) {
+		char path[300];
+		struct stat st;
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s", e->d_name);
+		if (stat(path, &st) < 0 || (other && st.st_uid != uid))
+			continue;
+		if (!holds(e->d_name, want))
+			continue;
+		if (st.st_uid == uid)
+			found = (pid_t)atol(e->d_name);
+		else
+			other = (pid_t)atol(e->d_name);
+	}
+	closedir(d);
+	return found ? found : other;
+}
+
+int peer_listeners(const char *host, unsigned port, struct listener *out,
+    size_t max)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
+	struct taddr want[16];
+	size_t nwant = 0, n = 0;
+
+	if (getaddrinfo(host, NULL, &hints, &res) != 0)
+		return -1;
+	for (ai = res; ai && nwant < 16; ai = ai->ai_next)
+		if (to_taddr(ai->ai_addr, &want[nwant]) == 0)
+			nwant++;
+	freeaddrinfo(res);
+	for (int v6 = 0; v6 < 2; v6++) {
+		FILE *f = fopen(v6 ? "/proc/net/tcp6" : "/proc/net/tcp", "re");
+		size_t alen = v6 ? 16 : 4;
+		char line[512];
+
+		if (!f)
+			continue;
+		if (!fgets(line, sizeof(line), f)) {
+			fclose(f);
+			continue;
+		}
+		while (n < max && fgets(line, sizeof(line), f)) {
+			char lh[33];
+			unsigned lp, st, u;
+			unsigned long ino;
+			unsigned char la[16];
+			int match;
+
+			if (sscanf(line, " %*d: %32[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x "
+			    "%x %*x:%*x %*x:%*x %*x %u %*d %lu", lh, &lp, &st, &u,
+			    &ino) != 5 || st != 0x0A /* LISTEN */ || lp != port)
+				continue;
+			if (parse_hex(lh, la, alen) < 0)
+				continue;
+			match = all_zero(la, alen);
+			for (size_t i = 0; !match && i < nwant; i++) {
+				const struct taddr *w = &want[i];
+				if (w->v6 == v6)
+					match = !memcmp(w->a, la, alen);
+				else if (v6 && !w->v6)
+					/* a v4 address as a v6 socket sees it */
+					match = all_zero(la, 10) && la[10] == 0xff &&
+					    la[11] == 0xff && !memcmp(la + 12, w->a, 4);
+			}
+			if (!match)
+				continue;
+			struct listener *l = &out[n++];
+			char a[INET6_ADDRSTRLEN];
+			inet_ntop(v6 ? AF_INET6 : AF_INET, la, a, sizeof(a));
+			snprintf(l->addr, sizeof(l->addr), v6 ? "[%s]:%u" : "%s:%u",
+			    a, port);
+			l->uid = (uid_t)u;
+			l->inode = ino;
+			l->pid = holder(l->uid, ino);
+		}
+		fclose(f);
+	}
+	return (int)n;
+}
+
+int proc_started(pid_t pid, int64_t *ticks)
+{
+	char path[64];
+	struct sbuf buf = SBUF_INIT;
+	const char *p;
+	int field = 2, rc = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (read_file(path, 4096, &buf) == 0 && (p = strrchr(buf.buf, ')'))) {
+		/* after "pid (comm)": state is field 3, starttime field 22 */
+		for (p++; *p && field < 22; p++)
+			if (*p == ' ')
+				field++;
+		if (field == 22 && *p >= '0' && *p <= '9') {
+			*ticks = strtoll(p, NULL, 10);
+			rc = 0;
+		}
+	}
+	sbuf_release(&buf);
+	return rc;
+}
+
+int proc_pidns(pid_t pid, uint64_t *inode)
+{
+	char path[64], link[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)pid);
+	if ((n = readlink(path, link, sizeof(link) - 1)) <= 0)
+		return -1;
+	link[n] = '\0';
+	if (strncmp(link, "pid:[", 5))
+		return -1;
+	*inode = strtoull(link + 5, NULL, 10);
 	return 0;
 }

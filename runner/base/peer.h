@@ -9,6 +9,8 @@
 #ifndef RUNNER_PEER_H
 #define RUNNER_PEER_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -36,5 +38,30 @@ struct peer_policy {
  */
 int peer_is_code(const struct sockaddr *peer, const struct sockaddr *local,
     const struct peer_policy *p, uid_t *uid);
+
+/*
+ * What listens on TCP `port` of this machine where a connection to
+ * `host` (a name or address of this machine) may arrive: sockets bound
+ * to one of host's addresses or to a wildcard address, each with its
+ * owner, and a process holding it (0 when none can be seen). Returns how
+ * many (at most `max`), or -1 when the name does not resolve.
+ */
+struct listener {
+	uid_t uid;
+	unsigned long inode;
+	pid_t pid;
+	char addr[64];		/* as it is bound: 0.0.0.0:8443, [::1]:8443 */
+};
+int peer_listeners(const char *host, unsigned port, struct listener *out,
+    size_t max);
+
+/*
+ * A process's identity beyond its pid, which the kernel hands out again:
+ * its start time (clock ticks after boot) and the inode of the pid
+ * namespace it is in. 0, or -1 when it is gone (or, for the namespace,
+ * cannot be read).
+ */
+int proc_started(pid_t pid, int64_t *ticks);
+int proc_pidns(pid_t pid, uint64_t *inode);
 
 #endif

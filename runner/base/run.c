@@ -134,14 +134,19 @@ static int hidden_below(const char *const *hide, const char *path)
  */
 static void sandbox_argv(const struct run_sandbox *sb, const char *cwd,
     const char *const *argv, const char *env_fd, const char *seccomp_fd,
-    struct argv_buf *a)
+    const char *status_fd, struct argv_buf *a)
 {
 	struct stat st;
 
 	push(a, "bwrap");
 	push(a, "--args");
 	push(a, env_fd);
-	push(a, "--die-with-parent");
+	if (!sb->pid_ns || !sb->keep_ns)
+		push(a, "--die-with-parent");
+	if (status_fd) {
+		push(a, "--json-status-fd");
+		push(a, status_fd);
+	}
 	push(a, "--unshare-user");
 	push(a, "--disable-userns");
 	push(a, "--unshare-ipc");
@@ -150,10 +155,10 @@ static void sandbox_argv(const struct run_sandbox *sb, const char *cwd,
 	/*
 	 * A session without a terminal, so nothing can push input into
 	 * one: with its own pid namespace, a new session inside too.
-	 * Without one (a deploy command whose services stay), the session
-	 * child_main makes for bwrap is the sandbox's: a session inside
-	 * would take the command's processes out of the group the stage
-	 * ends when its shell exits (a plain `app &` would survive it).
+	 * Without one, the session child_main makes for bwrap is the
+	 * sandbox's: a session inside would take the command's processes
+	 * out of the group the stage ends when its shell exits (a plain
+	 * `app &` would survive it).
 	 */
 	if (sb->pid_ns) {
 		push(a, "--new-session");
@@ -230,8 +235,8 @@ struct shared {
 };
 
 /* Descriptors a child may keep: the caller's, then the sandbox's (the
- * environment's arguments, the seccomp filter). */
-#define KEEP_ALL (CHILD_KEEP_MAX + 2)
+ * environment's arguments, the seccomp filter, its status). */
+#define KEEP_ALL (CHILD_KEEP_MAX + 3)
 
 static __attribute__((noreturn)) void child_main(const struct child *c,
     const char *prog, const char *const *argv, char *const *envp,
@@ -362,7 +367,7 @@ static void sandbox_env_args(char *const *envp, struct sbuf *out)
  * child as text in `nums`; bwrap's arguments in `a`.
  */
 static int sandbox_prepare(const struct child *c, char *const *envp,
-    int *keep, int *nkeep, int *own, char nums[2][16], struct argv_buf *a)
+    int *keep, int *nkeep, int *own, char nums[3][16], struct argv_buf *a)
 {
 	const struct run_sandbox *sb = c->sandbox;
 	struct sbuf env = SBUF_INIT;
@@ -387,8 +392,13 @@ static int sandbox_prepare(const struct child *c, char *const *envp,
 		own[1] = keep[*nkeep] = fd;
 		snprintf(nums[1], 16, "%d", 3 + (*nkeep)++);
 	}
+	/* the caller's, which it closes */
+	if (sb->status_fd > 0) {
+		keep[*nkeep] = sb->status_fd;
+		snprintf(nums[2], 16, "%d", 3 + (*nkeep)++);
+	}
 	sandbox_argv(sb, c->cwd, c->argv, nums[0], sb->seccomp ? nums[1] :
-	    NULL, a);
+	    NULL, sb->status_fd > 0 ? nums[2] : NULL, a);
 	return 0;
 }
 
@@ -398,7 +408,7 @@ int child_start(struct child *c)
 	const char *const *argv = c->argv;
 	char *const *envp = c->envp ? c->envp : default_env;
 	struct shared sh = { 0, STEP_NONE };
-	char *prog = NULL, nums[2][16];
+	char *prog = NULL, nums[3][16];
 	int keep[KEEP_ALL], nkeep = 0, own[2] = { -1, -1 };
 	int devnull = -1, error = 0, status;
 	pid_t pid;

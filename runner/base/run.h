@@ -58,6 +58,14 @@ struct run_sandbox {
 	const char *const *rw;
 	int network;			/* keep the host's network */
 	int pid_ns;			/* own pid namespace: all dies with it */
+	/* with pid_ns: the namespace outlives the command while processes
+	 * it left (services) remain in it, and ends when its init, reported
+	 * on status_fd, is killed; without, it dies with its parent */
+	int keep_ns;
+	/* a descriptor bwrap writes its JSON status to (--json-status-fd):
+	 * {"child-pid": N, ... "pid-namespace": N} when the sandbox is up,
+	 * {"exit-code": N} when the command ended; 0: none */
+	int status_fd;
 	/* a seccomp filter, classic BPF (struct sock_filter[]), that bwrap
 	 * loads last before it execs the child; NULL: none */
 	const void *seccomp;

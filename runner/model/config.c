@@ -535,6 +535,14 @@ static const struct sfield grant_fields[] = {
 	    .doc = "what the pipeline's `http` checks of this environment may "
 	    "reach besides its `url`'s host and port; never the web page's "
 	    "port" },
+	{ .key = "serve_users", .kind = S_STRV,
+	    FIELD(struct env_grant, serve_users),
+	    COUNT(struct env_grant, nserve_users),
+	    .def = "(its `user` only)",
+	    .doc = "users besides its own whose listening sockets on its "
+	    "`url`'s port on this machine count as the environment's (a "
+	    "proxy in front of it, a service the system runs); never the "
+	    "build user" },
 	SFIELD_END
 };
 static const struct schema grant_schema = {
@@ -932,6 +940,16 @@ static int check_config(const struct sread *r, const struct ynode *map,
 		    "'build_user' are both '%s': code from develop would share a "
 		    "user with production's commands and services", r->file,
 		    c->build_user);
+	for (size_t i = 0; i < c->nenvs; i++)
+		for (size_t k = 0; k < c->envs[i].nserve_users; k++) {
+			const char *u = c->envs[i].serve_users[k];
+			if (strcmp(u, c->build_user))
+				continue;
+			return error_set(ERR_INVALID, "%s:%zu: 'serve_users' of "
+			    "environment '%s' names '%s', who runs code from "
+			    "develop: any push could serve the environment's "
+			    "port", r->file, c->envs[i].line, c->envs[i].name, u);
+		}
 	return 0;
 }
 

@@ -76,6 +76,9 @@ struct env_grant {
 	char *url;		/* its url, pinned: checks reach only its
 				 * host and port, whatever the pipeline says */
 	size_t ncheck_hosts;
+	char **serve_users;	/* whose listeners on its url's port count
+				 * as its own (a proxy in front of it) */
+	size_t nserve_users;
 	size_t line;
 };
 

@@ -18,6 +18,7 @@
 #include "tagsig.h"
 #include "util.h"
 #include "json.h"
+#include "peer.h"
 
 #include <errno.h>
 #include <openssl/evp.h>
@@ -25,9 +26,11 @@
 #include <math.h>
 #include <poll.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,6 +57,9 @@ struct deploy {
 	const struct run_user *user;	/* who runs its commands */
 	enum job_state state;	/* the outcome; JOB_RUNNING: none yet */
 	char *error;
+	char *host;		/* this host's name, for its services */
+	/* said in the log of the next command: the services ended */
+	struct sbuf ended;
 };
 
 /* Record the outcome and its reason (taken over); the first one stands. */
@@ -138,6 +144,8 @@ static int record_step(struct deploy *d, const char *name, int ok,
 	return rc;
 }
 
+static int on_services(void *arg, pid_t init, uint64_t pidns);
+
 /*
  * Run a command of the environment in workspace `ws` for `release`, with
  * the RUNNER_ variables of a deployment. Deploy, backup and restore may
@@ -159,6 +167,9 @@ static int run_cmd(struct deploy *d, const char *name, const char *script,
 		.env_name = d->env->name, .ro = ro, .rw = rw, .user = d->user,
 		.isolate = config_isolate(d->ctx->conf, d->job->repo),
 		.network = 1,
+		.on_services = keep_detached ? on_services : NULL,
+		.services_arg = d,
+		.preamble = keep_detached && d->ended.len ? d->ended.buf : NULL,
 	};
 	char *envv[11] = { 0 };
 	int n = 0, rc;
@@ -195,6 +206,8 @@ static int run_cmd(struct deploy *d, const char *name, const char *script,
 		ro[nro++] = d->restore_dir;
 	st.env = envv;
 	rc = job_step(d->ctx, d->job, &st, err);
+	if (keep_detached)
+		sbuf_reset(&d->ended);
 	for (int i = 0; i < n; i++)
 		free(envv[i]);
 	free(rw);
@@ -205,6 +218,199 @@ static int command(struct deploy *d, const char *name, const char *script,
     const char *ws, const struct job *release, char **err)
 {
 	return run_cmd(d, name, script, ws, release, d->env->timeout_ms, 1, err);
+}
+
+/* A command's pid namespace is up: record its init, whose end ends all
+ * the command leaves running in it. */
+static int on_services(void *arg, pid_t init, uint64_t pidns)
+{
+	struct deploy *d = arg;
+	struct service svc = { .host = d->host, .pid = init, .pidns = pidns,
+	    .job = d->job->id };
+
+	if (proc_started(init, &svc.started) < 0)
+		return 0;	/* gone already: nothing stays */
+	return store_service_add(d->ctx->store, d->job->repo, d->job->env, &svc);
+}
+
+/* Is recorded service `svc` still the process it was? */
+static int service_alive(const struct service *svc)
+{
+	int64_t started;
+	uint64_t ns;
+
+	return proc_started((pid_t)svc->pid, &started) == 0 &&
+	    started == svc->started && (proc_pidns((pid_t)svc->pid, &ns) < 0 ||
+	    ns == svc->pidns);
+}
+
+/* How long the end of a service's namespace is waited for. */
+#define SERVICE_END_MS 10000
+
+/* End service `svc`: SIGKILL its namespace's init, which takes all in
+ * the namespace with it, and wait for it. 0 (ended, or gone), or -1 with
+ * why. */
+static int service_end(const struct service *svc)
+{
+	int fd = pidfd_open((pid_t)svc->pid, 0), rc = 0;
+
+	if (fd < 0)
+		return 0;
+	/* the pidfd holds this process: checked after it is opened, the
+	 * signal cannot reach a later one with its pid */
+	if (!service_alive(svc)) {
+		close(fd);
+		return 0;
+	}
+	if (pidfd_send_signal(fd, SIGKILL, NULL, 0) < 0 && errno != ESRCH)
+		rc = error_set(-1, "cannot end pid %lld: %s",
+		    (long long)svc->pid, strerror(errno));
+	else {
+		struct pollfd p = { fd, POLLIN, 0 };
+		int64_t until = mono_ms() + SERVICE_END_MS;
+		int n;
+		while ((n = poll(&p, 1, (int)(until - mono_ms()))) < 0 &&
+		    errno == EINTR && mono_ms() < until)
+			;
+		if (n <= 0)
+			rc = error_set(-1, "pid %lld did not end within %ds",
+			    (long long)svc->pid, SERVICE_END_MS / 1000);
+	}
+	close(fd);
+	return rc;
+}
+
+/*
+ * End what the environment's earlier commands left running on this
+ * host, before its next deploy command: nothing a deployment started
+ * outlives the one that replaces it. What runs on another host is left
+ * to that host's next deployment. Said in d->ended, for the log of the
+ * command that follows. Returns 0, or a negative code when the store
+ * failed; *why (caller frees) says which service could not be ended.
+ */
+static int end_services(struct deploy *d, char **why)
+{
+	struct service *v = NULL;
+	size_t n = 0;
+	int rc;
+
+	*why = NULL;
+	if ((rc = store_services(d->ctx->store, d->job->repo, d->job->env, &v,
+	    &n)) < 0)
+		return rc;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		if (strcmp(v[i].host, d->host))
+			continue;
+		int alive = service_alive(&v[i]);
+		if (alive && service_end(&v[i]) < 0) {
+			*why = xasprintf("cannot end the services deployment "
+			    "#%lld left running: %s", (long long)v[i].job,
+			    error_last());
+			break;
+		}
+		if (alive)
+			sbuf_addf(&d->ended, "[runner: ended the services "
+			    "deployment #%lld left running (pid %lld and all in "
+			    "its namespace)]\n", (long long)v[i].job,
+			    (long long)v[i].pid);
+		rc = store_service_del(d->ctx->store, d->job->repo, d->job->env,
+		    &v[i]);
+	}
+	services_free(v, n);
+	return rc;
+}
+
+/* The name of user `uid`, or its number. Caller frees. */
+static char *user_name(uid_t uid)
+{
+	struct passwd pw, *res = NULL;
+	char buf[1024];
+
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &res) == 0 && res)
+		return xstrdup(res->pw_name);
+	return xasprintf("uid %u", (unsigned)uid);
+}
+
+/*
+ * Before its checks count: is the environment's url, when it is on this
+ * machine, served by the environment? A listener on its port must be a
+ * process in the namespace of a service its deployments started (still
+ * running, on this host), or a socket of the environment's own user
+ * (runner.yml's, never the build user that all develop pushes share). A
+ * foreign one fails the deployment, named.
+ */
+static int endpoint_check(struct deploy *d, int *ok)
+{
+	const struct env_grant *g = config_env(d->ctx->conf, d->job->env);
+	const char *url = g && g->url ? g->url : d->env->url;
+	struct listener l[16];
+	struct service *v = NULL;
+	size_t nv = 0;
+	char *host = NULL, *why = NULL;
+	long port;
+	int n, rc = 0;
+	int64_t started = now_ms();
+
+	if (!url || url_host_port(url, &host, &port) < 0 ||
+	    !host_is_local(host) || port <= 0 || port > 65535) {
+		free(host);
+		return 0;
+	}
+	if ((n = peer_listeners(host, (unsigned)port, l, 16)) <= 0 ||
+	    (rc = store_services(d->ctx->store, d->job->repo, d->job->env, &v,
+	    &nv)) < 0)
+		goto out;
+	/* its own user: runner.yml's, never one that runs builds; or, for
+	 * a repository runner.yml lets run unconfined (whose services are
+	 * not in namespaces the runner tracks), whoever runs its commands */
+	int own = (d->user == &d->grant_user && (!d->ctx->user ||
+	    d->grant_user.uid != d->ctx->user->uid)) || !job_confined(d->ctx,
+	    config_isolate(d->ctx->conf, d->job->repo));
+	uid_t own_uid = d->user ? d->user->uid : geteuid();
+	char *own_name = own ? user_name(own_uid) : NULL;
+	for (int i = 0; i < n && !why; i++) {
+		uint64_t ns;
+		int owned = own && l[i].uid == own_uid;
+		for (size_t k = 0; g && k < g->nserve_users && !owned; k++) {
+			struct passwd pw, *res = NULL;
+			char buf[1024];
+			owned = getpwnam_r(g->serve_users[k], &pw, buf, sizeof(buf),
+			    &res) == 0 && res && pw.pw_uid == l[i].uid;
+		}
+		if (!owned && l[i].pid > 0 && proc_pidns(l[i].pid, &ns) == 0)
+			for (size_t k = 0; k < nv && !owned; k++)
+				owned = v[k].pidns == ns &&
+				    !strcmp(v[k].host, d->host) &&
+				    service_alive(&v[k]);
+		if (owned)
+			continue;
+		char *who = user_name(l[i].uid), *pid = l[i].pid > 0 ?
+		    xasprintf("pid %d", (int)l[i].pid) : xstrdup("pid unknown");
+		why = xasprintf("port %ld (%s) is served by %s, %s, not by "
+		    "environment '%s' (%s%s%sthe services its deployments "
+		    "started%s)", port, l[i].addr, who, pid, d->job->env,
+		    own ? "its user " : "", own ? own_name : "",
+		    own ? " or " : "", g && g->nserve_users ? ", or runner.yml's "
+		    "serve_users" : "");
+		free(who);
+		free(pid);
+	}
+	free(own_name);
+	if (why) {
+		struct check_rec rec = { .name = "listener", .ok = 0,
+		    .error = why };
+		*ok = 0;
+		if ((rc = store_check_add(d->ctx->store, d->job->id, &rec)) == 0) {
+			char *text = xasprintf("%s\n", why);
+			rc = record_step(d, "check listener", 0, why, text, started);
+			free(text);
+		}
+		set_outcome(d, JOB_FAILED, why);
+	}
+out:
+	services_free(v, nv);
+	free(host);
+	return rc;
 }
 
 /* Is HOST:PORT `hp` the same as `host` and `port`? */
@@ -373,6 +579,8 @@ static int run_checks(struct deploy *d, const char *ws,
 		if (rc < 0)
 			return rc;
 	}
+	if (*ok)
+		rc = endpoint_check(d, ok);
 	return rc;
 }
 
@@ -847,7 +1055,10 @@ static int rollback(struct deploy *d, int *recorded)
 	/* The previous release's own deploy command and checks. */
 	d->env = penv;
 	char *name = xasprintf("rollback to #%lld", (long long)d->prev->id);
-	rc = command(d, name, penv->deploy, pws, d->prev, &err);
+	/* what the failed deployment left running ends first */
+	rc = end_services(d, &err);
+	if (rc == 0 && !err)
+		rc = command(d, name, penv->deploy, pws, d->prev, &err);
 	free(name);
 	if (rc == 0 && !err && cur->restore) {
 		/* the data as the previous release left it: this deployment's
@@ -1245,8 +1456,16 @@ static int step_backup(struct deploy *d)
 	    "deployed");
 }
 
+/* What the deployment before left running ends first. */
 static int step_deploy(struct deploy *d)
 {
+	char *why = NULL;
+	int rc = end_services(d, &why);
+
+	if (why)
+		set_outcome(d, JOB_FAILED, why);
+	if (rc < 0 || why)
+		return rc;
 	return step_command(d, "deploy", d->env->deploy, "");
 }
 
@@ -1305,6 +1524,8 @@ int deploy_run(struct job_ctx *ctx, struct job *job)
 	d.ws = job_workspace_path(ctx->home, job->id);
 	d.tmp = xasprintf("%s/tmp", ctx->home);
 	d.user = ctx->user;
+	d.host = config_host_name(ctx->conf);
+	d.ended = (struct sbuf)SBUF_INIT;
 	{
 		/* its environment's host, by label */
 		const struct env_grant *g = job->env ?
@@ -1349,6 +1570,8 @@ out:
 	free(d.state_dir);
 	free(d.backup_dir);
 	free(d.restore_dir);
+	free(d.host);
+	sbuf_release(&d.ended);
 	run_user_release(&d.grant_user);
 	free(d.error);
 	job_free(d.source);

@@ -96,8 +96,8 @@ void stage_sweep_children(void)
 }
 
 /* The stage's shell, as one child of the run-command module. */
-static int start_stage(const struct stage_spec *spec, int out_fd,
-    pid_t *pid)
+static int start_stage(const struct stage_spec *spec,
+    const struct run_sandbox *sandbox, int out_fd, pid_t *pid)
 {
 	const char *const argv[] = { "/bin/sh", "-e", "-c", spec->script,
 	    NULL };
@@ -105,7 +105,7 @@ static int start_stage(const struct stage_spec *spec, int out_fd,
 		.argv = argv, .envp = spec->envp, .cwd = spec->cwd,
 		.in = -1, .out = out_fd, .err = out_fd,
 		.setsid = 1, .pdeathsig = SIGKILL,
-		.user = spec->user, .sandbox = spec->sandbox,
+		.user = spec->user, .sandbox = sandbox,
 		.limits = &spec->limits,
 	};
 	int rc = child_start(&c);
@@ -145,6 +145,63 @@ static void end_group_when_left(pid_t pgid, int64_t grace_ms)
 	until = mono_ms() + grace_ms;
 	while (group_alive(pgid) && mono_ms() < until)
 		poll(NULL, 0, 10);
+}
+
+/*
+ * bwrap's status of a sandbox whose namespace outlives the command: its
+ * first line names the namespace's init ("child-pid") and the namespace
+ * ("pid-namespace"). Read what is there; once both are known, tell
+ * on_sandbox, once.
+ */
+struct ns_status {
+	int fd;			/* -1 when not asked for, or read to its end */
+	struct sbuf text;
+	int told;
+	pid_t init;
+};
+
+static long long json_number(const char *text, const char *key)
+{
+	const char *p = strstr(text, key);
+
+	if (!p)
+		return -1;
+	p += strlen(key);
+	while (*p == ' ' || *p == ':')
+		p++;
+	return *p >= '0' && *p <= '9' ? strtoll(p, NULL, 10) : -1;
+}
+
+static void ns_status_read(struct ns_status *ns, const struct stage_spec *spec)
+{
+	char buf[512];
+	ssize_t n;
+
+	while (ns->fd >= 0 && (n = read(ns->fd, buf, sizeof(buf))) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			n = 0;
+		}
+		if (n == 0 || ns->text.len > 4096) {
+			close(ns->fd);
+			ns->fd = -1;
+			break;
+		}
+		sbuf_add(&ns->text, buf, (size_t)n);
+	}
+	if (ns->told || !ns->text.len || !strchr(ns->text.buf, '}'))
+		return;
+	long long pid = json_number(ns->text.buf, "\"child-pid\"");
+	long long pidns = json_number(ns->text.buf, "\"pid-namespace\"");
+	if (pid > 1 && pidns > 0) {
+		ns->told = 1;
+		ns->init = (pid_t)pid;
+		if (spec->on_sandbox)
+			spec->on_sandbox(ns->init, (uint64_t)pidns, spec->arg);
+	}
 }
 
 struct logger {
@@ -208,7 +265,11 @@ static int drain(struct logger *lg, int fd, char *buf)
 static int run(const struct stage_spec *spec, struct stage_result *out)
 {
 	struct logger lg = { spec, out, SBUF_INIT };
-	int outp[2], pidfd = -1, status = 0;
+	struct ns_status ns = { -1, SBUF_INIT, 0, 0 };
+	struct run_sandbox sb;
+	const struct run_sandbox *sandbox = spec->sandbox;
+	int outp[2], stp[2] = { -1, -1 }, pidfd = -1, status = 0;
+	int keep_ns = sandbox && sandbox->pid_ns && sandbox->keep_ns;
 	int64_t start = mono_ms(), deadline = 0, kill_at = 0, shut_at = 0;
 	char *buf = NULL;
 	pid_t pid;
@@ -216,14 +277,34 @@ static int run(const struct stage_spec *spec, struct stage_result *out)
 	memset(out, 0, sizeof(*out));
 	if (pipe2(outp, O_CLOEXEC) < 0)
 		return error_set(-1, "cannot create a pipe: %s", strerror(errno));
-	if (start_stage(spec, outp[1], &pid) < 0) {
+	/* a namespace that outlives the command: bwrap names its init */
+	if (keep_ns) {
+		if (pipe2(stp, O_CLOEXEC) < 0) {
+			close(outp[0]);
+			close(outp[1]);
+			return error_set(-1, "cannot create a pipe: %s",
+			    strerror(errno));
+		}
+		sb = *sandbox;
+		sb.status_fd = stp[1];
+		sandbox = &sb;
+		ns.fd = stp[0];
+		fcntl(ns.fd, F_SETFL, O_NONBLOCK);
+	}
+	if (start_stage(spec, sandbox, outp[1], &pid) < 0) {
 		close(outp[0]);
 		close(outp[1]);
+		if (stp[0] >= 0) {
+			close(stp[0]);
+			close(stp[1]);
+		}
 		out->end = STAGE_SPAWN_FAILED;
 		out->exit_code = 127;
 		return -1;
 	}
 	close(outp[1]);
+	if (stp[1] >= 0)
+		close(stp[1]);
 	if (spec->on_start)
 		spec->on_start(pid, spec->arg);
 	pidfd = pidfd_open(pid, 0);
@@ -237,10 +318,11 @@ static int run(const struct stage_spec *spec, struct stage_result *out)
 	int64_t tick_at = spec->on_tick && spec->tick_ms > 0 ?
 	    mono_ms() + spec->tick_ms : 0;
 	for (;;) {
-		struct pollfd pfd[3] = {
+		struct pollfd pfd[4] = {
 			{ pidfd, POLLIN, 0 },
 			{ out_open ? outp[0] : -1, POLLIN, 0 },
 			{ spec->event_fd, POLLIN, 0 },
+			{ ns.fd, POLLIN, 0 },
 		};
 		int64_t next = deadline_min(deadline_min(deadline_min(deadline,
 		    kill_at), shut_at), tick_at);
@@ -249,10 +331,12 @@ static int run(const struct stage_spec *spec, struct stage_result *out)
 
 		if (pidfd < 0 && (wait < 0 || wait > 50))
 			wait = 50;	/* no pidfd (old kernel): check the pid */
-		if (poll(pfd, 3, wait) < 0 && errno != EINTR)
+		if (poll(pfd, 4, wait) < 0 && errno != EINTR)
 			break;
 		if (pfd[1].revents && drain(&lg, outp[0], buf) == 0)
 			out_open = 0;
+		if (pfd[3].revents)
+			ns_status_read(&ns, spec);
 		if (pidfd >= 0 ? pfd[0].revents != 0 :
 		    waitpid(pid, &status, WNOHANG) == pid) {
 			if (pidfd >= 0)
@@ -297,15 +381,25 @@ static int run(const struct stage_spec *spec, struct stage_result *out)
 			tick_at = mono_ms() + spec->tick_ms;
 		}
 	}
+	ns_status_read(&ns, spec);
+	if (ns.init > 0 && out->end != STAGE_EXITED)
+		/* timed out, canceled, interrupted: the namespace and all
+		 * in it end with its init */
+		kill(ns.init, SIGKILL);
 	/* The shell is gone: nothing of its group may stay. A command that
 	 * detaches a service (setsid -f, a double fork, daemon(3)) has it
 	 * leave the group on its own, but maybe not yet: on a loaded machine
 	 * the child of `setsid -f` may still be in the group when the shell
 	 * has exited. So such a command's group gets DETACH_WAIT_MS to empty
-	 * itself before what stays in it is ended. */
-	if (spec->keep_detached && out->end == STAGE_EXITED)
-		end_group_when_left(pid, spec->kill_grace_ms);
-	kill(-pid, SIGKILL);
+	 * itself before what stays in it is ended. In a namespace of its
+	 * own that outlives it, the group is bwrap and the namespace's init,
+	 * which holds the services: the command's own processes are in a
+	 * session inside. */
+	if (!keep_ns || out->end != STAGE_EXITED) {
+		if (spec->keep_detached && out->end == STAGE_EXITED)
+			end_group_when_left(pid, spec->kill_grace_ms);
+		kill(-pid, SIGKILL);
+	}
 	if (!spec->keep_detached)
 		stage_sweep_children();
 	if (out_open) {
@@ -323,6 +417,9 @@ static int run(const struct stage_spec *spec, struct stage_result *out)
 	if (pidfd >= 0)
 		close(pidfd);
 	close(outp[0]);
+	if (ns.fd >= 0)
+		close(ns.fd);
+	sbuf_release(&ns.text);
 	free(buf);
 	sbuf_release(&lg.filtered);
 	return 0;

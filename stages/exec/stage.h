@@ -38,6 +38,10 @@ struct stage_spec {
 	 * output so far is in the log */
 	void (*on_tick)(void *arg);
 	int64_t tick_ms;
+	/* a sandbox whose pid namespace outlives the command
+	 * (sandbox->keep_ns): called once its init is up, with the init's
+	 * pid and the namespace's inode, before the command's end is known */
+	void (*on_sandbox)(pid_t init, uint64_t pidns, void *arg);
 	void *arg;
 	struct masker *mask;		/* secrets to mask in the log, or NULL */
 	struct run_limits limits;

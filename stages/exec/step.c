@@ -168,8 +168,10 @@ static void confine_init(struct confine *cf, struct job_ctx *ctx,
 	cf->sb.ro = cf->ro;
 	cf->sb.rw = cf->rw;
 	cf->sb.network = st->network;
-	/* services a deploy starts must outlive its shell */
-	cf->sb.pid_ns = !st->keep_detached;
+	/* a pid namespace of its own: the step sees and signals only its
+	 * own processes; services a deploy starts outlive its shell in it */
+	cf->sb.pid_ns = 1;
+	cf->sb.keep_ns = st->keep_detached;
 }
 
 static void confine_release(struct confine *cf)
@@ -179,6 +181,13 @@ static void confine_release(struct confine *cf)
 	free(cf->rw);
 	free(cf->parent);
 	free(cf->private);
+}
+
+int job_confined(const struct job_ctx *ctx, int isolate)
+{
+	/* Without a user of its own, repository code is always confined,
+	 * unless runner.yml trusts the repositories. */
+	return isolate || (!ctx->user && !ctx->conf->trust_repositories);
 }
 
 int job_give(const char *path, const struct run_user *user)
@@ -315,6 +324,7 @@ struct stage_arg {
 	int idx;
 	int store_error;
 	struct shipper ship;
+	const struct job_step *st;
 };
 
 static void on_tick(void *arg)
@@ -329,6 +339,15 @@ static void on_start(pid_t pgid, void *arg)
 	struct stage_arg *sa = arg;
 
 	if (store_stage_start(sa->ctx->store, sa->job, sa->idx, pgid, 0) < 0)
+		sa->store_error = -1;
+}
+
+static void on_sandbox(pid_t init, uint64_t pidns, void *arg)
+{
+	struct stage_arg *sa = arg;
+
+	if (sa->st->on_services &&
+	    sa->st->on_services(sa->st->services_arg, init, pidns) < 0)
 		sa->store_error = -1;
 }
 
@@ -351,7 +370,7 @@ void step_note(int fd, const char *msg)
 int step_run_logged(struct job_ctx *ctx, const struct job *job, int idx,
     const char *log, const struct job_step *st, struct step_result *res)
 {
-	struct stage_arg sa = { ctx, job->id, idx, 0, { .fd = -1 } };
+	struct stage_arg sa = { ctx, job->id, idx, 0, { .fd = -1 }, st };
 	struct stage_result r;
 	struct env env = { 0 };
 	struct sbuf dur = SBUF_INIT;
@@ -367,9 +386,9 @@ int step_run_logged(struct job_ctx *ctx, const struct job *job, int idx,
 		return 0;
 	}
 	const struct run_user *user = st->user ? st->user : ctx->user;
-	/* Without a user of its own, repository code is always confined,
-	 * unless runner.yml trusts the repositories. */
-	int isolate = st->isolate || (!ctx->user && !ctx->conf->trust_repositories);
+	int isolate = job_confined(ctx, st->isolate);
+	if (st->preamble)
+		write_all(res->fd, st->preamble, strlen(st->preamble));
 	/* a sandbox without its filter is not started at all */
 	const void *bpf = NULL;
 	size_t bpf_len = 0;
@@ -441,6 +460,7 @@ int step_run_logged(struct job_ctx *ctx, const struct job *job, int idx,
 		.event_fd = ctx->event_fd,
 		.on_event = on_event,
 		.on_start = on_start,
+		.on_sandbox = on_sandbox,
 		.on_tick = job_ships(ctx) ? on_tick : NULL,
 		.tick_ms = LOG_SHIP_MS,
 		.arg = &sa,

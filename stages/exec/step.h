@@ -17,9 +17,13 @@ struct job_ctx {
 	const char *home;
 	const struct config *conf;
 	struct store *store;
-	/* Who runs repository code: the build user (the daemon is root), or
-	 * NULL: the runner's own user, confined unless trusted. */
+	/* Who runs repository code, when the daemon is root: `build_user`
+	 * this worker's build stages (runner.yml build_user-N, a user per
+	 * worker, so that per-user limits count per job), `user` the build
+	 * user itself, the commands of environments without a user of
+	 * their own. NULL: the runner's own user, confined unless trusted. */
 	const struct run_user *user;
+	const struct run_user *build_user;
 	/* Worker events (cancel, shutdown) for the stage runner. */
 	int event_fd;
 	enum stage_event (*on_event)(void *arg);
@@ -67,7 +71,18 @@ struct job_step {
 	const char *const *ro;
 	const char *const *rw;
 	const struct run_user *user;
+	/* keep_detached in a sandbox: the services stay in the command's
+	 * pid namespace, whose init is told here as soon as it is up (to be
+	 * recorded: ending the init ends them all); a store error returned
+	 * ends the step */
+	int (*on_services)(void *arg, pid_t init, uint64_t pidns);
+	void *services_arg;
+	const char *preamble;	/* written to the log first, or NULL */
 };
+
+/* Does repository code run under bubblewrap, `isolate` being what
+ * runner.yml says for its repository? */
+int job_confined(const struct job_ctx *ctx, int isolate);
 
 /*
  * Give a workspace or state folder to `user` (when the daemon switches

@@ -22,6 +22,9 @@ environments:
     checks: [ { http: /health } ]
     verify: { window: 10m, interval: 200ms }
 YML
+	# the test's own server serves staging's url
+	printf 'environments:\n  staging:\n    serve_users: [%s]\n' "$(id -un)" \
+	    >> "$RUNNER_HOME/runner.yml"
 }
 teardown() { teardown_env; }
 

@@ -82,6 +82,7 @@ YML
 environments:
   staging:
     check_hosts: ['127.0.0.1:$OTHER']
+    serve_users: [root]   # the test's own server serves its url
 YML
 	touch "$T/www-other/probe"
 	start_daemon --workers 1

@@ -16,7 +16,9 @@ setup() {
 	PROD=$(push_tag v1.0.0)
 	[ "$(wait_deploy "$PROD" 90)" = healthy ]
 	PROD_DIR=$(job_field "$PROD" .release_dir)
-	PROD_PID=$(cat "$(env_dir state app production)/server.pid")
+	# the server production's deploy started (the pid it saved is its
+	# pid in the command's own pid namespace)
+	PROD_PID=$(pgrep -f -- "store-server $PROD_PORT ")
 	# production's commands, and the service they started, run as a user
 	# of their own: not the one that runs code from develop
 	[ "$(ps -o user= -p "$PROD_PID")" = runner-release ]

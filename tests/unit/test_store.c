@@ -364,7 +364,7 @@ static void test_old_store_upgraded(void **state)
 	    "DROP COLUMN requested_by; ALTER TABLE jobs DROP COLUMN variables; "
 	    "DROP TABLE settings; DROP INDEX jobs_lease; DROP TABLE hosts; "
 	    "DROP TABLE job_needs; DROP TABLE log_chunks; "
-	    "DROP TABLE artifact_chunks; "
+	    "DROP TABLE artifact_chunks; DROP TABLE services; "
 	    "ALTER TABLE jobs DROP COLUMN host; "
 	    "ALTER TABLE jobs DROP COLUMN lease_ms; "
 	    "PRAGMA user_version = 4", NULL, NULL, NULL), SQLITE_OK);
