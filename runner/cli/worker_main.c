@@ -21,8 +21,9 @@ static const struct command worker_commands[] = {
 	{ "pre-receive", cmd_pre_receive, "the pre-receive hook (install-hook --pre-receive)" },
 };
 
-/* The daemon's children: `worker HOME PARENT` and `notifier HOME PARENT`,
- * with the supervisor's wake-up pipe on descriptor 3. */
+/* The daemon's children: `worker HOME PARENT SLOT` and `notifier HOME
+ * PARENT SLOT`, with the supervisor's wake-up pipe on descriptor 3; SLOT
+ * is the worker's number (the notifier's -1). */
 static const struct {
 	const char *name;
 	worker_child *fn;
@@ -53,9 +54,10 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(children) / sizeof(*children); i++) {
 		if (strcmp(argv[1], children[i].name))
 			continue;
-		if (argc != 4)
+		if (argc != 5)
 			return usage();
-		return children[i].fn(argv[2], 3, (pid_t)atoi(argv[3]));
+		return children[i].fn(argv[2], 3, (pid_t)atoi(argv[3]),
+		    atoi(argv[4]));
 	}
 	for (size_t i = 0; i < sizeof(worker_commands) /
 	    sizeof(*worker_commands); i++) {

@@ -372,7 +372,8 @@ static void close_wake_pipes(struct sup *s)
 
 /*
  * Start a worker or the notifier in slot `w`: runner-worker ROLE HOME
- * PARENT, with the read end of its wake pipe as descriptor 3.
+ * PARENT SLOT (the notifier's is -1), with the read end of its wake pipe
+ * as descriptor 3.
  */
 static int spawn(struct sup *s, struct worker *w, const char *role)
 {
@@ -399,8 +400,12 @@ static int spawn(struct sup *s, struct worker *w, const char *role)
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		/* everything else of ours is close-on-exec */
+		/* a worker's number: the build user its stages run as */
+		char slot[16];
+		snprintf(slot, sizeof(slot), "%d", w == &s->notifier ? -1 :
+		    (int)(w - s->w));
 		char *const argv[] = { WORKER_PROGRAM, (char *)role,
-		    (char *)s->home, ppid, NULL };
+		    (char *)s->home, ppid, slot, NULL };
 		execv(s->worker_prog, argv);
 		log_line("cannot run %s: %s", s->worker_prog, strerror(errno));
 		_exit(127);

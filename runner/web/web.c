@@ -11,6 +11,7 @@
 #include "chunks.h"
 #include "config.h"
 #include "deploys.h"
+#include "home.h"
 #include "jobs.h"
 #include "json.h"
 #include "outbox.h"
@@ -992,6 +993,17 @@ static void policy_fresh(void)
 	W.policy.nown = 0;
 	W.policy.own_uids = W.own;
 	add_code_user(c->build_user);
+	/* the users of the workers' build stages: build_user-0, -1... as
+	 * far as they exist (the daemon makes one per worker) */
+	for (int i = 0; i < 256; i++) {
+		char *name = home_worker_user(c->build_user, i);
+		int there = getpwnam(name) != NULL;
+		if (there)
+			add_code_user(name);
+		free(name);
+		if (!there)
+			break;
+	}
 	add_code_user(c->release_user);
 	for (size_t i = 0; i < c->nenvs; i++)
 		add_code_user(c->envs[i].user);

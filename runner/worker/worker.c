@@ -8,6 +8,7 @@
 #include "config.h"
 #include "build.h"
 #include "deploy.h"
+#include "home.h"
 #include "notify.h"
 #include "run.h"
 #include "stage.h"
@@ -333,24 +334,37 @@ static void drain_fd(int fd)
 }
 
 /*
- * The build user of `conf`, when the daemon runs as root and does not
- * trust repositories; looked up again only when its name changes. NULL
- * with *missing set when it cannot be found.
+ * The build user of `conf` (slot < 0), or the one worker `slot` runs its
+ * build stages as (build_user-SLOT), when the daemon runs as root and
+ * does not trust repositories; looked up again only when its name
+ * changes. NULL with *missing set (to the name, which the caller frees)
+ * when it cannot be found.
  */
 static const struct run_user *build_user(const struct config *conf,
-    struct run_user *cache, int *missing)
+    int slot, struct run_user *cache, char **missing)
 {
-	*missing = 0;
+	char *name;
+
 	if (geteuid() != 0 || conf->trust_repositories)
 		return NULL;
-	if (cache->name && !strcmp(cache->name, conf->build_user))
+	name = slot < 0 ? xstrdup(conf->build_user) :
+	    home_worker_user(conf->build_user, slot);
+	if (cache->name && !strcmp(cache->name, name)) {
+		free(name);
 		return cache;
+	}
 	run_user_release(cache);
-	if (run_user_lookup(conf->build_user, cache) < 0 || cache->uid == 0) {
+	if ((slot < 0 ? run_user_lookup(name, cache) :
+	    home_worker_lookup(conf->build_user, slot, cache)) < 0 ||
+	    cache->uid == 0) {
 		run_user_release(cache);
-		*missing = 1;
+		if (!*missing)
+			*missing = name;
+		else
+			free(name);
 		return NULL;
 	}
+	free(name);
 	return cache;
 }
 
@@ -371,10 +385,11 @@ static int64_t max_running(const char *repo, void *arg)
 	return 0;
 }
 
-int worker_main(const char *home, int wake_r, pid_t parent)
+int worker_main(const char *home, int wake_r, pid_t parent, int slot)
 {
-	struct run_user user = { 0 };
-	int missing = 0, said = 0;
+	struct run_user user = { 0 }, own = { 0 };
+	char *missing = NULL;
+	int said = 0;
 	struct wstate ws = { .wake_r = wake_r, .home = home,
 	    .beat = { .home = home } };
 	char *host = NULL;
@@ -420,7 +435,11 @@ int worker_main(const char *home, int wake_r, pid_t parent)
 			continue;
 		}
 		ctx.conf = ws.cw.conf;
-		ctx.user = build_user(ctx.conf, &user, &missing);
+		free(missing);
+		missing = NULL;
+		ctx.user = build_user(ctx.conf, -1, &user, &missing);
+		ctx.build_user = build_user(ctx.conf, slot < 0 ? 0 : slot, &own,
+		    &missing);
 		free(host);
 		host = config_host_name(ctx.conf);
 		char *labels = config_host_labels(ctx.conf);
@@ -432,8 +451,7 @@ int worker_main(const char *home, int wake_r, pid_t parent)
 		free(labels);
 		if (missing && !said++)
 			log_line("worker: build user '%s' is gone: no job runs "
-			    "until it is back (runner init creates it)",
-			    ctx.conf->build_user);
+			    "until it is back (runner init creates it)", missing);
 		else if (!missing)
 			said = 0;
 
@@ -491,6 +509,8 @@ int worker_main(const char *home, int wake_r, pid_t parent)
 	config_free(ws.cw.conf);
 	free(host);
 	run_user_release(&user);
+	run_user_release(&own);
+	free(missing);
 	close(ws.sigfd);
 	return 0;
 }
@@ -538,7 +558,7 @@ static void log_attempt(const struct notification *x)
  * a stage. Woken by the supervisor when a job ends; otherwise it sleeps
  * until the next retry is due.
  */
-int notifier_main(const char *home, int wake_r, pid_t parent)
+int notifier_main(const char *home, int wake_r, pid_t parent, int slot)
 {
 	const struct config *conf = NULL;
 	struct nstate ns = { 0 };
@@ -546,6 +566,7 @@ int notifier_main(const char *home, int wake_r, pid_t parent)
 	struct store *st = NULL;
 	sigset_t mask;
 
+	(void)slot;
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() != parent)
 		return 1;

@@ -117,7 +117,7 @@ static int run_stage(struct job_ctx *ctx, const struct job *job,
 		    config_isolate(ctx->conf, job->repo),
 		.network = sd->network >= 0 ? sd->network :
 		    config_network(ctx->conf, job->repo),
-		.timeout_ms = sd->timeout_ms,
+		.timeout_ms = sd->timeout_ms, .user = ctx->build_user,
 	};
 	struct step_result res = { .fd = -1 };
 	struct stop_arg stop = { ctx, job->id };
@@ -360,7 +360,7 @@ int build_run(struct job_ctx *ctx, struct job *job)
 		state = JOB_ERROR;
 		goto end;
 	}
-	if (source_checkout(src, ws) < 0 || job_give(ws, ctx->user) < 0) {
+	if (source_checkout(src, ws) < 0 || job_give(ws, ctx->build_user) < 0) {
 		state = JOB_ERROR;
 		msg = xasprintf("checkout failed: %s", error_last());
 		goto end;

@@ -44,7 +44,8 @@ YML
 	wait_state 1 passed
 	o="$RUNNER_HOME/work/1/.git/seen"
 	if [ "$(id -u)" = 0 ]; then
-		[ "$(cat "$o/user")" = runner-build ]
+		# the user of the one worker
+		[ "$(cat "$o/user")" = runner-build-0 ]
 	fi
 
 	grep -qx "RUNNER_JOB=1" "$o/env"

@@ -50,7 +50,7 @@ YML
 	[ "$(sink_count net)" -eq 1 ]		# only the stage with network
 }
 
-@test "where runner.yml allows it, stages run unconfined as the build user, and may still ask for the sandbox" {
+@test "where runner.yml allows it, stages run unconfined as the worker's build user, and may still ask for the sandbox" {
 	[ "$(id -u)" = 0 ] || skip "needs root: only a root daemon has a build user to run unconfined stages as"
 	cat > "$RUNNER_HOME/runner.yml" <<YML
 repos:
@@ -63,7 +63,7 @@ stages:
     run: |
       test -d "$RUNNER_HOME"
       test -e "$T/app.git/HEAD"
-      test "\$(id -un)" = runner-build
+      test "\$(id -un)" = runner-build-0
       ! cat "$RUNNER_HOME/runner.yml" 2>/dev/null || false
       ! ls "$RUNNER_HOME/logs" 2>/dev/null || false
       ! touch "$RUNNER_HOME/runner.db" 2>/dev/null || false

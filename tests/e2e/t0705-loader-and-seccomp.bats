@@ -32,12 +32,13 @@ teardown() {
 	teardown_env
 }
 
-# probes DIR UID: compile into DIR the shared object (DIR/probe.so, and
-# as DIR/lib/libcap.so.2 and a gconv module), its shell twin for BASH_ENV
-# and ENV, and sysprobe, which tries from inside what the seccomp filter
-# refuses.
+# probes DIR UID [UID2]: compile into DIR the shared object (DIR/probe.so,
+# and as DIR/lib/libcap.so.2 and a gconv module), its shell twin for
+# BASH_ENV and ENV, and sysprobe, which tries from inside what the seccomp
+# filter refuses. A probe that runs outside the sandbox as UID (or UID2)
+# leaves its mark.
 probes() {
-	local dir=$1 uid=$2
+	local dir=$1 uid=$2 uid2=${3:-$2}
 	cat > "$T/probe.c" <<C
 #include <fcntl.h>
 #include <stdio.h>
@@ -51,7 +52,8 @@ __attribute__((constructor)) static void probe(void)
 	ssize_t n = 0;
 	int fd;
 
-	if (getuid() == $uid && stat("/proc/self/ns/mnt", &st) == 0 &&
+	if ((getuid() == $uid || getuid() == $uid2) &&
+	    stat("/proc/self/ns/mnt", &st) == 0 &&
 	    st.st_ino == ${HOST_MNT}u) {
 		if ((fd = open("/proc/self/cmdline", O_RDONLY)) >= 0) {
 			n = read(fd, cmd, sizeof(cmd));
@@ -80,7 +82,7 @@ C
 	printf 'module EVIL// INTERNAL probe 1\nmodule INTERNAL EVIL// probe 1\n' \
 	    > "$dir/gconv/gconv-modules"
 	cat > "$dir/probe.sh" <<SH
-if [ "\$(id -u)" = $uid ] && [ "\$(stat -L -c %i /proc/self/ns/mnt)" = $HOST_MNT ]; then
+if { [ "\$(id -u)" = $uid ] || [ "\$(id -u)" = $uid2 ]; } && [ "\$(stat -L -c %i /proc/self/ns/mnt)" = $HOST_MNT ]; then
 	echo "\$0" > "$OUT/sh-\$\$"
 else
 	echo preload-inside >&2
@@ -266,7 +268,9 @@ attack() {
 secrets:
   PROBE_SECRET: $SECRET
 YML
-	probes "$SRC" "$(id -u runner-build)"
+	# build stages run as the worker's user, staging's commands as the
+	# build user
+	probes "$SRC" "$(id -u runner-build-0)" "$(id -u runner-build)"
 	pipeline "$RUNNER_HOME/work/1" > "$SRC/.runner.yml"
 	git -C "$SRC" add -A
 	git -C "$SRC" commit -q -m "tools"
@@ -313,7 +317,7 @@ stages:
   - name: host
     env: { PUSHED_VALUE: $PUSHED }
     run: |
-      test "\$(id -un)" = runner-build
+      test "\$(id -un)" = runner-build-0
       echo "parent: \$(cat /proc/\$PPID/comm)"
       env | sort
 YML

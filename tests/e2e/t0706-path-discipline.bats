@@ -46,8 +46,9 @@ PY
 	git -C "$SRC" commit -q -m "Many files"
 }
 
-# The racer, as the build user (any process of it on the host: a stage of
-# an 'isolate: false' repository, a service it left behind): it builds a
+# The racer, as the build user of the one worker, runner-build-0 (any
+# process of it on the host: a stage of an 'isolate: false' repository,
+# a process one of its builds left behind): it builds a
 # folder of its own holding the same 12,000 names and 'a', a link to the
 # home; then, whenever the bottom of a workspace's chain has become its
 # own, it swaps the folder above for a link to that folder, so that root,
@@ -56,8 +57,8 @@ PY
 # each it got to.
 start_racer() {
 	mkdir "$T/attacker"
-	chown runner-build: "$T/attacker"
-	as_user runner-build "$T/attacker" /usr/bin/python3 - "$RUNNER_HOME" \
+	chown runner-build-0: "$T/attacker"
+	as_user runner-build-0 "$T/attacker" /usr/bin/python3 - "$RUNNER_HOME" \
 	    "$T/attacker" "$1" <<'PY' 3>&- &
 import os, sys, time
 home, own, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])

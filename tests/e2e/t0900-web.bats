@@ -246,7 +246,7 @@ YML
 	[[ "$log" != *LEAKED* ]]
 	[[ "$log" != *'"jobs"'* ]]
 	# it was the page that said no, and why
-	grep -q "refused a connection from 127.0.0.1 port [0-9]*: it is repository code's (uid $(id -u runner-build))" "$T/serve.log"
+	grep -q "refused a connection from 127.0.0.1 port [0-9]*: it is repository code's (uid $(id -u runner-build-0))" "$T/serve.log"
 	# root and other users of the machine still see it
 	get /api/status | jq -e '.jobs[0].id == 1'
 	test_user runner-test-viewer
