@@ -935,11 +935,13 @@ static int check_config(const struct sread *r, const struct ynode *map,
 			    "port, not '%s'", r->file, v ? v->line : 0, v ? v->col :
 			    0, l);
 	}
-	if (!strcmp(c->build_user, c->release_user))
-		return error_set(ERR_INVALID, "%s: 'release_user' and "
-		    "'build_user' are both '%s': code from develop would share a "
-		    "user with production's commands and services", r->file,
-		    c->build_user);
+	if (!strcmp(c->build_user, c->release_user) ||
+	    config_worker_user(c, c->release_user))
+		return error_set(ERR_INVALID, "%s: 'release_user' is '%s', %s: "
+		    "code from develop would share a user with production's "
+		    "commands and services", r->file, c->release_user,
+		    strcmp(c->build_user, c->release_user) ? "the user of one "
+		    "of build_user's workers" : "as is 'build_user'");
 	for (size_t i = 0; i < c->nenvs; i++)
 		for (size_t k = 0; k < c->envs[i].nserve_users; k++) {
 			const char *u = c->envs[i].serve_users[k];
@@ -950,6 +952,13 @@ static int check_config(const struct sread *r, const struct ynode *map,
 			    "develop: any push could serve the environment's "
 			    "port", r->file, c->envs[i].line, c->envs[i].name, u);
 		}
+	for (size_t i = 0; i < c->nenvs; i++)
+		if (c->envs[i].user && config_worker_user(c, c->envs[i].user))
+			return error_set(ERR_INVALID, "%s: 'user' of environment "
+			    "'%s' is '%s', the user of one of build_user's workers: "
+			    "the builds of that worker would share a user with the "
+			    "environment's commands and services", r->file,
+			    c->envs[i].name, c->envs[i].user);
 	return 0;
 }
 
