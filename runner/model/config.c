@@ -60,9 +60,12 @@ const char config_template[] =
 "# Bytes of each stage's log kept; output past it is dropped, with a note.\n"
 "# log_cap: 64M\n"
 "\n"
-"# Who runs code from repositories (stages, checks, deploy, backup and\n"
-"# restore commands) when the daemon runs as root: never root, never the\n"
-"# runner's own user. 'runner init' as root creates it.\n"
+"# Who runs code from repositories when the daemon runs as root: never\n"
+"# root, never the runner's own user. Each worker runs its build stages\n"
+"# as a user of its own, this name and its number (runner-build-0,\n"
+"# runner-build-1...), so that limits per user (processes) count per\n"
+"# job; this user runs the commands of environments without a user of\n"
+"# their own (staging). 'runner init' as root creates them all.\n"
 "# build_user: runner-build\n"
 "# Who runs the commands of environments that need a signed release tag\n"
 "# (production), and so the services they start: another user, so that\n"
@@ -1041,7 +1044,10 @@ static const struct sfield config_fields[] = {
 	    .def = "true", .doc = "and with the network" },
 	{ .key = "build_user", .kind = S_STR, FIELD(struct config, build_user),
 	    .def = DEFAULT_BUILD_USER,
-	    .doc = "who runs repository code when the daemon is root" },
+	    .doc = "who runs repository code when the daemon is root: each "
+	    "worker's build stages as this name and its number "
+	    "(`runner-build-0`, `runner-build-1`...), the commands of "
+	    "environments without a user of their own as this user" },
 	{ .key = "release_user", .kind = S_STR,
 	    FIELD(struct config, release_user), .def = DEFAULT_RELEASE_USER,
 	    .doc = "who runs the commands of environments that need a signed "
