@@ -11,6 +11,7 @@
 #include "jobs.h"
 #include "util.h"
 #include "refmatch.h"
+#include "reserve.h"
 #include "wake.h"
 
 #include <dirent.h>
@@ -197,6 +198,9 @@ static int spool(const char *home, const struct push *p, size_t n)
 		/* a random temporary made with O_EXCL, the folder synced: the
 		 * other members of the group, who write here too, cannot lead
 		 * the write elsewhere */
+		error = write_file_atomic(path, sb.buf, sb.len, 0640);
+	/* a full disk: the spool's reserve is there for this */
+	if (error == ERR_NOSPACE && reserve_release(home, RESERVE_SPOOL))
 		error = write_file_atomic(path, sb.buf, sb.len, 0640);
 	sbuf_release(&sb);
 	free(path);
@@ -464,7 +468,12 @@ static int hand_over(const char *home, const char *repo,
 		    !strncmp(updates[i].ref, "refs/tags/", 10)))
 			p[np++] = (struct push){ repo, updates[i].ref,
 			    updates[i].old, updates[i].new, NULL, NULL, vars, NULL };
-	if (np && (error = spool(home, p, np)) < 0)
+	if (np && (error = spool(home, p, np)) == ERR_NOSPACE)
+		fprintf(msg, "runner: error: %s: the runner's disk is full; "
+		    "NOTHING WAS QUEUED for this push: push again once there is "
+		    "room (or run 'runner run' on the runner's host)\n",
+		    error_last());
+	else if (np && error < 0)
 		fprintf(msg, "runner: warning: %s; nothing queued, the push "
 		    "itself is fine (is this user allowed to queue? see 'runner "
 		    "install-hook')\n", error_last());
@@ -695,13 +704,21 @@ int hook_post_receive(const char *home, const char *repo,
 		if (!daemon_serving(home))
 			store_wal_limit(store, HOOK_WAL_PAGES);
 		error = store_enqueue(store, pushes, np, res);
+		/* a full disk: the store's reserve was released for this */
+		if (error == ERR_NOSPACE)
+			error = store_enqueue(store, pushes, np, res);
 	}
 	if (error < 0) {
 		char *why = xstrdup(error_last());
-		if (spool(home, pushes, np) == 0)
+		int spooled = spool(home, pushes, np);
+		if (spooled == 0)
 			fprintf(msg, "runner: warning: %s; the push is saved in "
 			    "%s/%s and is queued when the daemon next starts or "
 			    "wakes\n", why, home, SPOOL_DIR);
+		else if (spooled == ERR_NOSPACE || error == ERR_NOSPACE)
+			fprintf(msg, "runner: error: %s; and %s: the runner's disk "
+			    "is full; NOTHING WAS QUEUED for this push: push again "
+			    "once there is room\n", why, error_last());
 		else
 			fprintf(msg, "runner: warning: %s; and %s; nothing queued, "
 			    "the push itself is fine\n", why, error_last());

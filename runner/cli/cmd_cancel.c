@@ -30,7 +30,12 @@ int cmd_cancel(int argc, char **argv)
 	rc = EXIT_FAIL;
 	if (cli_open(home_opt, &cs) < 0)
 		goto out;
-	if (store_cancel(cs.store, id, &running) < 0) {
+	rc = store_cancel(cs.store, id, &running);
+	/* a full disk: the store's reserve was released for this */
+	if (rc == ERR_NOSPACE)
+		rc = store_cancel(cs.store, id, &running);
+	if (rc < 0) {
+		rc = EXIT_FAIL;
 		cli_error("%s", error_last());
 		goto out;
 	}

@@ -10,6 +10,7 @@
 #include "config.h"
 #include "deploy.h"
 #include "hook.h"
+#include "reserve.h"
 #include "store.h"
 #include "tagsig.h"
 #include "util.h"
@@ -28,7 +29,27 @@ static const char usage[] =
     "the push (exit 1) when a release tag is lightweight, unsigned, signed\n"
     "by a key not allowed in runner.yml, names another tag, points at a\n"
     "commit without a passed build (or healthy staging, with\n"
-    "require_staging), or was deployed before.\n";
+    "require_staging), or was deployed before; and any push whose job\n"
+    "could not be recorded, the runner's disk being full.\n";
+
+/* Below this much free space, and with the reserves used up, the
+ * post-receive hook could not record a job: the push is refused. */
+#define PUSH_ROOM (256 * 1024)
+
+/* Why no push can be taken now (the home's disk is full and its
+ * reserves used), or NULL. Caller frees. */
+static char *disk_refusal(const char *home)
+{
+	int64_t left = disk_free(home);
+
+	if (left < 0 || left >= PUSH_ROOM || reserve_present(home,
+	    RESERVE_HOME) || reserve_present(home, RESERVE_SPOOL))
+		return NULL;
+	return xasprintf("the runner's disk is full (home '%s': %lld KiB "
+	    "free, its reserve used up): this push's job could not be "
+	    "recorded; push again once there is room", home,
+	    (long long)(left / 1024));
+}
 
 /* Why `u` must be refused, or NULL. Caller frees. */
 static char *check_tag(const char *home, const char *repo,
@@ -84,6 +105,16 @@ int cmd_pre_receive(int argc, char **argv)
 		keep = memfd_create("runner-hook-input", MFD_CLOEXEC);
 	hook_read_input(&in, &truncated, keep);
 	hook_parse(in.buf, in.len, &u, &n, &bad);
+	/* a push that would have no job is refused while it can be */
+	for (size_t i = 0; i < n; i++) {
+		char *why;
+		if (hook_zero_id(u[i].new) || !(why = disk_refusal(home)))
+			continue;
+		fprintf(stderr, "runner: refusing the push: %s\n", why);
+		free(why);
+		rc = 1;
+		goto out;
+	}
 	repo = realpath(getenv("GIT_DIR") ? getenv("GIT_DIR") : ".", NULL);
 	if (!repo || config_load(home, &conf) < 0) {
 		/* Which tags are releases, and who may sign them, is in

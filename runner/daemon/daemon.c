@@ -15,6 +15,7 @@
 #include "hosts.h"
 #include "jobs.h"
 #include "outbox.h"
+#include "reserve.h"
 #include "util.h"
 #include "wake.h"
 
@@ -77,6 +78,7 @@ struct sup {
 	char *web_listen;	/* what it was started with */
 	int64_t beat_at;	/* mono ms: the host's heartbeat, leases */
 	int64_t started_ms;
+	int reserve_said;	/* the reserve could not be made: said once */
 };
 
 /* The web page, when runner.yml has http: listen: runner-web, a process
@@ -239,6 +241,9 @@ static void recover(struct sup *s, pid_t worker)
 	char *host = config_host_name(s->conf);
 	int rc = store_recover(st, worker, host, &pgids, &n);
 
+	/* a full disk: the store's reserve was released for this */
+	if (rc == ERR_NOSPACE)
+		rc = store_recover(st, worker, host, &pgids, &n);
 	free(host);
 	if (rc < 0) {
 		log_line("warning: cannot recover jobs: %s", error_last());
@@ -322,6 +327,23 @@ static void ingest_spool(struct sup *s)
 }
 
 static void ensure_notifier(struct sup *s, int always);
+
+/*
+ * The home's reserves (reserve.h), a look each second: one that a full
+ * disk used is made again once the disk has room for it.
+ */
+static void keep_reserves(struct sup *s)
+{
+	int n = reserve_keep(s->home);
+
+	if (n > 0) {
+		log_line("set aside the home's reserve%s on its file system, for "
+		    "a disk that builds fill", n == 1 ? "" : "s");
+		s->reserve_said = 0;
+	} else if (n < 0 && !s->reserve_said++) {
+		log_line("warning: %s", error_last());
+	}
+}
 
 /*
  * Work may arrive without a datagram: a hook whose user may not write to
@@ -983,6 +1005,7 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 		goto out;
 	}
 	recover(&s, 0);
+	keep_reserves(&s);
 	s.started_ms = now_ms();
 	run_schedules(&s);
 	{
@@ -1087,6 +1110,7 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 		if (!s.stopping && s.poll_at && mono_ms() >= s.poll_at) {
 			s.poll_at = 0;
 			look_for_work(&s);
+			keep_reserves(&s);
 		}
 		if (s.gc_at && mono_ms() >= s.gc_at && !s.stopping)
 			start_gc(&s);

@@ -10,6 +10,7 @@
 #include "store.h"
 #include "store_int.h"
 #include "config.h"
+#include "reserve.h"
 #include "util.h"
 
 #include <stdint.h>
@@ -227,16 +228,32 @@ const char *store_migration(int version)
 	    migrations[version - 1] : NULL;
 }
 
+/*
+ * SQLite found the disk full: the home's reserve goes, so that the
+ * transaction tried again (an enqueue, a cancel, the end of the job that
+ * filled the disk) has room. The daemon makes it again once there is.
+ */
+static void release_reserve(struct store *s)
+{
+	const char *slash = strrchr(s->path, '/');
+	char *home = slash ? xstrndup(s->path, (size_t)(slash - s->path)) :
+	    xstrdup(".");
+
+	reserve_release(home, RESERVE_HOME);
+	free(home);
+}
+
 int db_error(struct store *s, const char *what)
 {
 	int code, error = -1;
 
 	if (s->pg)
 		return pg_error(s, what);
-	code = sqlite3_errcode(s->db);
-	if (code == SQLITE_FULL)
+	code = sqlite3_errcode(s->db) & 0xff;	/* extended codes too */
+	if (code == SQLITE_FULL) {
 		error = ERR_NOSPACE;
-	else if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
+		release_reserve(s);
+	} else if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
 		error = ERR_BUSY;
 	return error_set(error, "store '%s': %s: %s", s->path, what,
 	    sqlite3_errmsg(s->db));
@@ -690,6 +707,8 @@ int exec_sql(struct store *s, const char *text, const char *what)
 		return error;
 	}
 	if (sqlite3_exec(s->db, text, NULL, NULL, &msg) != SQLITE_OK) {
+		if ((sqlite3_errcode(s->db) & 0xff) == SQLITE_FULL)
+			release_reserve(s);
 		int error = error_set(sqlite3_errcode(s->db) == SQLITE_FULL ?
 		    ERR_NOSPACE : sqlite3_errcode(s->db) == SQLITE_BUSY ?
 		    ERR_BUSY : -1, "store '%s': %s: %s", s->path, what,
