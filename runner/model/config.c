@@ -948,7 +948,7 @@ static int check_config(const struct sread *r, const struct ynode *map,
 	for (size_t i = 0; i < c->nenvs; i++)
 		for (size_t k = 0; k < c->envs[i].nserve_users; k++) {
 			const char *u = c->envs[i].serve_users[k];
-			if (strcmp(u, c->build_user))
+			if (strcmp(u, c->build_user) && !config_worker_user(c, u))
 				continue;
 			return error_set(ERR_INVALID, "%s:%zu: 'serve_users' of "
 			    "environment '%s' names '%s', who runs code from "

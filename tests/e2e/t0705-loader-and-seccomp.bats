@@ -208,11 +208,17 @@ only_the_stage_holds() {
 	[ -n "$seen" ]
 	! grep -v ' sandbox$' <<< "$seen" || false
 	! grep ' bwrap ' <<< "$seen" || false
-	# and bwrap runs with what it was given, ending with its parent
+	# and bwrap runs with what it was given, in a pid namespace of its
+	# own that ends with its parent (a build stage's) or that the runner
+	# tracks (an environment command's, whose services outlive it)
+	local c
 	for p in $(pgrep -x bwrap); do
 		grep -qaF -- "$WS" "/proc/$p/cmdline" 2>/dev/null || continue
-		tr '\0' ' ' < "/proc/$p/cmdline" | grep -q -- '--die-with-parent'
-		tr '\0' ' ' < "/proc/$p/cmdline" | grep -q -- '--seccomp'
+		c=$(tr '\0' ' ' < "/proc/$p/cmdline")
+		grep -q -- '--unshare-pid' <<< "$c"
+		grep -q -- '--die-with-parent' <<< "$c" ||
+		    grep -q -- '--json-status-fd' <<< "$c"
+		grep -q -- '--seccomp' <<< "$c"
 		[ "$(tr '\0' ' ' < "/proc/$p/environ")" = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C " ]
 	done
 }
@@ -256,8 +262,12 @@ attack() {
 	only_stdio "$log"
 	[[ "$log" == *"ptrace EPERM"* ]]
 	[[ "$log" == *"tiocsti EPERM"* ]]
-	# what a deploy command left in its group, not detached, is ended
-	wait_for "! pgrep -f '$SLEEPER'" 15
+	# what a deploy command left running stays in its pid namespace,
+	# not the host's (the next deployment ends it)
+	local left
+	left=$(pgrep -f "^$SLEEPER 301")
+	[ -n "$left" ]
+	[ "$(stat -L -c %i "/proc/$left/ns/pid")" != "$(stat -L -c %i /proc/self/ns/pid)" ]
 	# and no probe ran outside
 	[ -z "$(ls -A "$OUT")" ] || { head "$OUT"/*; false; }
 }
