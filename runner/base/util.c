@@ -337,6 +337,25 @@ bad:
 	    s);
 }
 
+void format_size(struct sbuf *sb, int64_t bytes)
+{
+	static const char units[] = "KMGT";
+	int64_t n = bytes, div = 1;
+	int u = -1;
+
+	while (n >= 1024 && u < 3) {
+		n /= 1024;
+		div *= 1024;
+		u++;
+	}
+	if (u < 0)
+		sbuf_addf(sb, "%lld bytes", (long long)bytes);
+	else if (bytes % div == 0)
+		sbuf_addf(sb, "%lld%c", (long long)n, units[u]);
+	else
+		sbuf_addf(sb, "%.1f%c", (double)bytes / (double)div, units[u]);
+}
+
 void format_duration(struct sbuf *sb, int64_t ms)
 {
 	if (ms < 0)
@@ -446,6 +465,60 @@ int rm_rf(const char *path)
 	if (rm_rf_at(AT_FDCWD, path) < 0)
 		return error_set(-1, "cannot remove '%s': %s", path,
 		    strerror(errno));
+	return 0;
+}
+
+/* The blocks below folder `fd` (of file system `dev`) added to *sum,
+ * until it passes `stop`; ERR_INVALID past DU_DEPTH folders. */
+#define DU_DEPTH 256
+static int du_at(int fd, dev_t dev, int depth, int64_t stop, int64_t *sum)
+{
+	DIR *d = fdopendir(fd);
+	struct dirent *de;
+	int error = 0;
+
+	if (!d) {
+		close(fd);
+		return 0;
+	}
+	while (error == 0 && (!stop || *sum <= stop) && (de = readdir(d))) {
+		struct stat st;
+		int sub;
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;	/* gone meanwhile */
+		*sum += (int64_t)st.st_blocks * 512;
+		if (!S_ISDIR(st.st_mode) || st.st_dev != dev)
+			continue;
+		if (depth >= DU_DEPTH)
+			error = error_set(ERR_INVALID, "it is deeper than %d "
+			    "folders", DU_DEPTH);
+		else if ((sub = openat(fd, de->d_name, O_RDONLY | O_DIRECTORY |
+		    O_NOFOLLOW | O_CLOEXEC)) >= 0)
+			error = du_at(sub, dev, depth + 1, stop, sum);
+	}
+	closedir(d);
+	return error;
+}
+
+int disk_usage(const char *path, int64_t stop, int64_t *out)
+{
+	struct stat st;
+	int fd, error;
+
+	*out = 0;
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		error = error_set(errno == ENOENT ? ERR_NOTFOUND : -1,
+		    "cannot measure '%s': %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return error;
+	}
+	*out = (int64_t)st.st_blocks * 512;
+	if ((error = du_at(fd, st.st_dev, 0, stop, out)) < 0)
+		return error_set(error, "cannot measure '%s': %s", path,
+		    error_last());
 	return 0;
 }
 

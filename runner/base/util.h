@@ -81,6 +81,9 @@ int parse_duration(const char *s, int64_t *out_ms);
 int parse_size(const char *s, int64_t *out);
 /* "1h2m3s"-style rendering of a duration, into `sb`. */
 void format_duration(struct sbuf *sb, int64_t ms);
+/* A size as runner.yml writes one: "64M", "2G", or "1.5G" when it is not
+ * a whole number of units; bytes below 1K. */
+void format_size(struct sbuf *sb, int64_t bytes);
 
 /* The object id ref `ref` ("refs/heads/develop") of bare repository
  * `repo` holds, read from its files (loose, then packed-refs) into `hex`
@@ -91,6 +94,13 @@ void format_bytes(struct sbuf *sb, int64_t n);
 int mkdir_p(const char *path, mode_t mode);
 /* Remove a tree without following symlinks; a missing path is ok. */
 int rm_rf(const char *path);
+/*
+ * The bytes the tree at folder `path` takes on disk (its blocks), in
+ * *out: walked by descriptors, no link followed and no other file system
+ * entered, stopping once past `stop` (0: never). ERR_INVALID when it is
+ * deeper than 256 folders (then it cannot be measured).
+ */
+int disk_usage(const char *path, int64_t stop, int64_t *out);
 /* Read at most `max` bytes of a file; ERR_INVALID if it is larger. A
  * FIFO does not block it. */
 int read_file(const char *path, size_t max, struct sbuf *out);

@@ -55,10 +55,16 @@ const char config_template[] =
 "\n"
 "# Resource limits of stages that set none (setrlimit). processes is\n"
 "# per user, and Linux does not apply it to root.\n"
-"# limits: { processes: 4096, memory: 8G, file_size: 10G, open_files: 4096 }\n"
+"# limits: { processes: 4096, memory: 8G, file_size: 8G, open_files: 4096 }\n"
 "\n"
 "# Bytes of each stage's log kept; output past it is dropped, with a note.\n"
 "# log_cap: 64M\n"
+"\n"
+"# What one job may take of the home's disk: its workspace (measured\n"
+"# every few seconds; more fails the stage), all its logs together (more\n"
+"# is dropped, with a note), its artifact archive (more fails the job).\n"
+"# A pipeline's own 'disk' can only narrow these.\n"
+"# disk: { workspace: 20G, logs: 256M, artifacts: 2G }\n"
 "\n"
 "# Who runs code from repositories when the daemon runs as root: never\n"
 "# root, never the runner's own user. Each worker runs its build stages\n"
@@ -183,8 +189,10 @@ static const struct sfield config_limit_fields[] = {
 	{ .key = "memory", .kind = S_SIZE, FIELD(struct run_limits, memory),
 	    .doc = "address space of each process (RLIMIT_AS), like `8G`" },
 	{ .key = "file_size", .kind = S_SIZE,
-	    FIELD(struct run_limits, file_size),
-	    .doc = "largest file a process may write (RLIMIT_FSIZE)" },
+	    FIELD(struct run_limits, file_size), .def = "8G",
+	    .doc = "largest file a process may write (RLIMIT_FSIZE); "
+	    "environment commands too (a backup larger than this needs a "
+	    "larger one)" },
 	{ .key = "open_files", .kind = S_INT,
 	    FIELD(struct run_limits, open_files), .min = 1, .max = LONG_MAX,
 	    .doc = "open descriptors per process (RLIMIT_NOFILE)" },
@@ -193,6 +201,44 @@ static const struct sfield config_limit_fields[] = {
 static const struct schema config_limits_schema = {
 	.name = "limits", .fields = config_limit_fields, .rel = REL_IN,
 	.doc = "The rlimits of every stage that sets none.",
+};
+
+/* What one job may take of the home's disk: runner.yml's, and a
+ * pipeline's, which can only narrow them. */
+static const struct sfield config_disk_fields[] = {
+	{ .key = "workspace", .kind = S_SIZE,
+	    FIELD(struct disk_limits, workspace), .min = 1 << 20, .def = "20G",
+	    .doc = "a build's workspace at most, measured every few seconds "
+	    "while a stage runs; past it the stage is killed and fails" },
+	{ .key = "logs", .kind = S_SIZE, FIELD(struct disk_limits, logs),
+	    .min = 4096, .def = "256M",
+	    .doc = "all the logs of one job together; past it a stage's "
+	    "output is dropped, with a note (`log_cap` bounds each stage's)" },
+	{ .key = "artifacts", .kind = S_SIZE,
+	    FIELD(struct disk_limits, artifacts), .min = 4096, .def = "2G",
+	    .doc = "a build's artifact archive at most; past it the job fails "
+	    "and nothing is kept" },
+	SFIELD_END
+};
+static const struct schema config_disk_schema = {
+	.name = "disk", .fields = config_disk_fields, .rel = REL_IN,
+	.doc = "What one job may take of the home's disk. A pipeline's own "
+	    "`disk` can only narrow these.",
+};
+static const struct sfield pipeline_disk_fields[] = {
+	{ .key = "workspace", .kind = S_SIZE,
+	    FIELD(struct disk_limits, workspace), .min = 1 << 20,
+	    .def = "(runner.yml's)", .doc = "the workspace at most" },
+	{ .key = "logs", .kind = S_SIZE, FIELD(struct disk_limits, logs),
+	    .min = 4096, .def = "(runner.yml's)",
+	    .doc = "all the job's logs together" },
+	{ .key = "artifacts", .kind = S_SIZE,
+	    FIELD(struct disk_limits, artifacts), .min = 4096,
+	    .def = "(runner.yml's)", .doc = "the artifact archive at most" },
+	SFIELD_END
+};
+const struct schema pipeline_disk_schema = {
+	.name = "disk", .fields = pipeline_disk_fields, .rel = REL_IN,
 };
 
 /* What `runner gc` (and the daemon, every `interval`) removes. */
@@ -1038,6 +1084,10 @@ static const struct sfield config_fields[] = {
 	    .min = 4096, .def = "64M",
 	    .doc = "bytes kept of each stage's log; more is dropped, with a "
 	    "note" },
+	{ .key = "disk", .kind = S_MAP, FIELD(struct config, disk),
+	    .sub = &config_disk_schema,
+	    .doc = "what one job may take of the home's disk: workspace, logs, "
+	    "artifacts" },
 	{ .key = "isolate", .kind = S_BOOL, FIELD(struct config, isolate),
 	    .def = "true", .doc = "repository code under bubblewrap" },
 	{ .key = "network", .kind = S_BOOL, FIELD(struct config, network),

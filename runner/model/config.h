@@ -158,6 +158,14 @@ struct host_conf {
 	size_t nsources;
 };
 
+/* runner.yml disk, and a pipeline's: what one job may take of the home's
+ * disk, in bytes (a pipeline's 0: runner.yml's). */
+struct disk_limits {
+	int64_t workspace;	/* its workspace, measured while stages run */
+	int64_t logs;		/* all its logs together */
+	int64_t artifacts;	/* its artifact archive */
+};
+
 struct config {
 	char *store;			/* a postgresql:// URL; NULL: SQLite */
 	int64_t workers;		/* 0: the number of cores */
@@ -174,6 +182,7 @@ struct config {
 	char *path_env;			/* PATH given to stages */
 	struct run_limits limits;	/* of every stage that sets none */
 	int64_t log_cap;		/* bytes of one stage's log kept */
+	struct disk_limits disk;	/* of one job */
 	struct retention retention;
 	struct http_conf http;
 	struct host_conf host;
@@ -277,5 +286,7 @@ extern const char config_template[];
 /* The schemas of runner.yml and of a stage's `limits` (schema.h). */
 struct schema;
 extern const struct schema config_schema, stage_limits_schema;
+/* A pipeline's `disk` (narrowing runner.yml's). */
+extern const struct schema pipeline_disk_schema;
 
 #endif

@@ -555,6 +555,10 @@ static const struct sfield pipeline_fields[] = {
 	    .type_doc = "label or list of labels", .def = "(any host)",
 	    .doc = "labels the build's host must have (runner.yml `host: "
 	    "labels`); a host without them leaves the job to another" },
+	{ .key = "disk", .kind = S_MAP, FIELD(struct pipeline, disk),
+	    .sub = &pipeline_disk_schema, .def = "(runner.yml's `disk`)",
+	    .doc = "what the build may take of the disk: `workspace`, `logs`, "
+	    "`artifacts`; it can only narrow runner.yml's `disk`" },
 	SFIELD_END
 };
 const struct schema pipeline_schema = {

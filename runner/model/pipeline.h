@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "run.h"
 
 #define PIPELINE_FILE "/.runner.yml"
@@ -90,6 +91,7 @@ struct pipeline {
 	size_t nruns_on;
 	struct env_def *envs;
 	size_t nenvs;
+	struct disk_limits disk;	/* 0s: runner.yml's; never more */
 };
 
 /* Every label a host needs to run the whole pipeline (its own runs_on

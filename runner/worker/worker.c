@@ -71,6 +71,7 @@ struct beat {
 	char *host;
 	int64_t lease_ms;
 	atomic_int lost;
+	atomic_int full;	/* the store said its disk is full */
 	/* the start of the last renewal that succeeded, and the lease, for
 	 * the worker's thread; the timer that fires when it is too old */
 	atomic_llong last_ok;
@@ -110,6 +111,7 @@ struct wstate {
 	const char *home;
 	struct conf_watch cw;		/* reloaded when runner.yml changes */
 	struct beat beat;
+	struct job_ctx *ctx;
 };
 
 static void *beat_main(void *arg)
@@ -176,6 +178,11 @@ static void *beat_main(void *arg)
 				beat_arm(b, sent + lease * 2 / 3 - mono_ms());
 			}
 			held = rc != 0 && b->job == job;
+			/* a full disk is not a cut link: the job ends failed here
+			 * (the worker is told), not queued again to fill it again */
+			if (rc == ERR_NOSPACE && b->job == job &&
+			    !atomic_exchange(&b->full, 1))
+				kill(getpid(), SIGUSR2);
 			if (b->job != job)
 				continue;
 		}
@@ -219,6 +226,7 @@ static void beat_hold(struct beat *b, const struct job *job, const char *host,
 	b->attempt = job ? job->attempt : 0;
 	b->lease_ms = lease_ms;
 	atomic_store(&b->lost, 0);
+	atomic_store(&b->full, 0);
 	atomic_store(&b->last_ok, mono_ms());
 	atomic_store(&b->lease, job ? lease_ms : 0);
 	beat_arm(b, job ? lease_ms * 2 / 3 : 0);
@@ -293,6 +301,17 @@ static void reload_config(const char *home, struct conf_watch *cw)
 	free(path);
 }
 
+/* Why the job held ends: the store cannot be written, its disk being
+ * full. Caller frees. */
+static char *disk_full(struct wstate *ws)
+{
+	if (store_is_sqlite(ws->store))
+		return xasprintf("the runner's disk is full (home '%s'): the "
+		    "job's lease could not be renewed", ws->home);
+	return xasprintf("the store's disk is full (%s): the job's lease "
+	    "could not be renewed", store_location(ws->store));
+}
+
 static enum stage_event worker_event(void *arg)
 {
 	struct wstate *ws = arg;
@@ -308,6 +327,13 @@ static enum stage_event worker_event(void *arg)
 			log_reopen(NULL);	/* the log file rotated */
 		} else if (si.ssi_signo == SIGUSR1 && ws->job &&
 		    store_cancel_requested(ws->store, ws->job)) {
+			ev = STAGE_EV_CANCEL;
+		} else if (si.ssi_signo == SIGUSR2 && ws->job &&
+		    atomic_load(&ws->beat.full) && !ws->ctx->fail) {
+			ws->ctx->fail = disk_full(ws);
+			log_line("job #%lld: %s; its stage is killed, its workspace "
+			    "removed, and it ends failed", (long long)ws->job,
+			    ws->ctx->fail);
 			ev = STAGE_EV_CANCEL;
 		} else if (si.ssi_signo == SIGUSR2 && ws->job &&
 		    beat_lost(&ws->beat)) {
@@ -419,6 +445,7 @@ int worker_main(const char *home, int wake_r, pid_t parent, int slot)
 	}
 	ctx.store = ws.store;
 	ctx.event_fd = ws.sigfd;
+	ws.ctx = &ctx;
 	store_relax(ws.store);
 	checkout_global_init();
 	build_purge_workspaces(home);	/* what a killed worker left */
@@ -470,6 +497,8 @@ int worker_main(const char *home, int wake_r, pid_t parent, int slot)
 			beat_hold(&ws.beat, NULL, NULL, 0);
 			store_fence(ws.store, 0, 0, 0, NULL);
 			ws.job = 0;
+			free(ctx.fail);
+			ctx.fail = NULL;
 			struct job *done = NULL;
 			if (store_job_get(ws.store, job->id, &done) == 0)
 				log_line("job #%lld: %s in %lldms%s%s",

@@ -240,7 +240,14 @@ struct artifact_writer {
 	void *canceled_arg;
 	int64_t next_look_ms;	/* when to ask canceled() again */
 	int in_entry;		/* stopped inside an entry's data */
+	int64_t max;		/* bytes of the archive at most; 0: any */
+	int too_big;		/* it grew past them */
 };
+
+void artifact_set_max(struct artifact_writer *w, int64_t bytes)
+{
+	w->max = bytes;
+}
 
 void artifact_set_stop(struct artifact_writer *w, int64_t deadline_ms,
     int (*canceled)(void *arg), void *arg)
@@ -274,6 +281,11 @@ static la_ssize_t write_cb(struct archive *a, void *arg, const void *buf,
 {
 	struct artifact_writer *w = arg;
 
+	if (w->max && w->size + (int64_t)n > w->max) {
+		w->too_big = 1;
+		archive_set_error(a, EFBIG, "too big");
+		return -1;
+	}
 	if (write_all(w->fd, buf, n) < 0) {
 		w->write_errno = errno;
 		archive_set_error(a, errno, "cannot write '%s': %s", w->path,
@@ -289,6 +301,16 @@ static int archive_fail(struct artifact_writer *w, const char *what)
 {
 	int nospace = w->write_errno == ENOSPC ||
 	    archive_errno(w->a) == ENOSPC;
+
+	if (w->too_big) {
+		struct sbuf max = SBUF_INIT;
+		format_size(&max, w->max);
+		error_set(ERR_INVALID, "the archive grew past %s, the most a "
+		    "build's artifacts may take (runner.yml disk: artifacts, or "
+		    "the pipeline's); nothing is kept", max.buf);
+		sbuf_release(&max);
+		return ERR_INVALID;
+	}
 
 	return error_set(nospace ? ERR_NOSPACE : -1, "%s '%s': %s%s", what,
 	    w->path, archive_error_string(w->a) ? archive_error_string(w->a) :

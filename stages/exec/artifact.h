@@ -26,6 +26,9 @@ void glob_set_free(struct glob_set *g);
 
 /* Start writing an archive at `path` (the caller renames it when done). */
 int artifact_open(const char *path, struct artifact_writer **out);
+/* Fail the archive, with a message saying so, once it would grow past
+ * `bytes` (0: no bound). */
+void artifact_set_max(struct artifact_writer *w, int64_t bytes);
 /*
  * Make artifact_add() stop with an error once mono_ms() reaches
  * `deadline_ms` (0: never) or when `canceled(arg)` returns non-zero

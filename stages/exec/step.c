@@ -12,8 +12,10 @@
 #include "chunks.h"
 #include "fetch.h"
 #include "jobs.h"
+#include "reserve.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -318,6 +320,106 @@ int job_source(struct job_ctx *ctx, const struct job *job, char **path)
 	    job->commit, job->kind == KIND_DEPLOY ? job->tag : NULL, path);
 }
 
+/*
+ * A build stage's disk, looked at while it runs: its workspace measured
+ * (every MEASURE_MS at least, and at most a tenth of the time when the
+ * tree is large) against its bound, and the home's disk. A stage past
+ * its bound is killed at once, with the reason; so is one that wrote to
+ * its workspace or its log while the disk is full (it cannot go on, and
+ * what it wrote goes with its workspace), not one that wrote nothing.
+ */
+#define MEASURE_MS 2000
+#define DISK_FULL_ROOM (256 * 1024)
+
+struct disk_watch {
+	const char *home;
+	const char *ws;		/* NULL: not a build stage */
+	int log_fd;		/* its log, which may fill the disk too */
+	int64_t max;
+	int64_t used;		/* at the last measure (first: its start) */
+	int64_t logged;		/* the log's blocks then */
+	int64_t next_ms;
+	pid_t pgid;
+	char *fail;		/* why the stage was killed */
+	int full;		/* because the disk is full */
+};
+
+/* Is the home's disk full: next to no room, or its reserve used (a
+ * write found it full) and not yet room to make it again? */
+static int disk_short(const char *home, int64_t *left)
+{
+	*left = disk_free(home);
+	return *left >= 0 && (*left < DISK_FULL_ROOM || (*left < 2 *
+	    RESERVE_HOME_BYTES && !reserve_present(home, RESERVE_HOME)));
+}
+
+static void watch_disk(struct disk_watch *dw)
+{
+	int64_t t0 = mono_ms(), used, left, took, logged = 0;
+	struct sbuf a = SBUF_INIT, b = SBUF_INIT;
+	struct stat st;
+	int error;
+
+	if (!dw->ws || dw->fail || t0 < dw->next_ms)
+		return;
+	error = disk_usage(dw->ws, dw->max, &used);
+	took = mono_ms() - t0;
+	if (fstat(dw->log_fd, &st) == 0)
+		logged = (int64_t)st.st_blocks * 512;
+	dw->next_ms = mono_ms() + (took * 10 > MEASURE_MS ? took * 10 :
+	    MEASURE_MS);
+	if (error == ERR_INVALID) {
+		dw->fail = xasprintf("its workspace cannot be measured for its "
+		    "quota: %s", error_last());
+	} else if (error < 0) {
+		return;		/* gone: the stage is ending */
+	} else if (used > dw->max) {
+		format_size(&a, dw->max);
+		dw->fail = xasprintf("its workspace exceeds its quota of %s "
+		    "(runner.yml disk: workspace, or the pipeline's)", a.buf);
+	} else if ((used > dw->used || logged > dw->logged) &&
+	    disk_short(dw->home, &left)) {
+		format_size(&a, used > dw->used ? used : logged);
+		format_size(&b, left);
+		dw->fail = xasprintf("the runner's disk is full (home '%s': %s "
+		    "free%s) while it wrote to its %s (%s now)", dw->home,
+		    b.buf, reserve_present(dw->home, RESERVE_HOME) ? "" :
+		    ", its reserve used", used > dw->used ? "workspace" : "log",
+		    a.buf);
+		dw->full = 1;
+	}
+	dw->used = used;
+	dw->logged = logged;
+	if (dw->fail && dw->pgid > 0)
+		kill(-dw->pgid, SIGKILL);
+	sbuf_release(&a);
+	sbuf_release(&b);
+}
+
+/*
+ * Bytes of the logs of the job whose log `log` is, the other stages' (a
+ * job's logs together are bounded by runner.yml disk: logs).
+ */
+static int64_t logs_used(const char *log)
+{
+	const char *slash = strrchr(log, '/');
+	char *dir = xstrndup(log, slash ? (size_t)(slash - log) : 0);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	struct stat st;
+	int64_t sum = 0;
+
+	while (d && (de = readdir(d)))
+		if (strcmp(de->d_name, slash ? slash + 1 : log) &&
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode))
+			sum += st.st_size;
+	if (d)
+		closedir(d);
+	free(dir);
+	return sum;
+}
+
 struct stage_arg {
 	struct job_ctx *ctx;
 	int64_t job;
@@ -325,6 +427,7 @@ struct stage_arg {
 	int store_error;
 	struct shipper ship;
 	const struct job_step *st;
+	struct disk_watch dw;
 };
 
 static void on_tick(void *arg)
@@ -332,12 +435,14 @@ static void on_tick(void *arg)
 	struct stage_arg *sa = arg;
 
 	ship(&sa->ship);
+	watch_disk(&sa->dw);
 }
 
 static void on_start(pid_t pgid, void *arg)
 {
 	struct stage_arg *sa = arg;
 
+	sa->dw.pgid = pgid;
 	if (store_stage_start(sa->ctx->store, sa->job, sa->idx, pgid, 0) < 0)
 		sa->store_error = -1;
 }
@@ -354,8 +459,12 @@ static void on_sandbox(pid_t init, uint64_t pidns, void *arg)
 static enum stage_event on_event(void *arg)
 {
 	struct stage_arg *sa = arg;
+	enum stage_event ev = sa->ctx->on_event(sa->ctx->arg);
 
-	return sa->ctx->on_event(sa->ctx->arg);
+	/* the store's disk is full: what fills it stops now, no grace */
+	if (sa->ctx->fail && sa->dw.pgid > 0)
+		kill(-sa->dw.pgid, SIGKILL);
+	return ev;
 }
 
 void step_note(int fd, const char *msg)
@@ -370,7 +479,7 @@ void step_note(int fd, const char *msg)
 int step_run_logged(struct job_ctx *ctx, const struct job *job, int idx,
     const char *log, const struct job_step *st, struct step_result *res)
 {
-	struct stage_arg sa = { ctx, job->id, idx, 0, { .fd = -1 }, st };
+	struct stage_arg sa = { ctx, job->id, idx, 0, { .fd = -1 }, st, { 0 } };
 	struct stage_result r;
 	struct env env = { 0 };
 	struct sbuf dur = SBUF_INIT;
@@ -461,7 +570,7 @@ int step_run_logged(struct job_ctx *ctx, const struct job *job, int idx,
 		.on_event = on_event,
 		.on_start = on_start,
 		.on_sandbox = on_sandbox,
-		.on_tick = job_ships(ctx) ? on_tick : NULL,
+		.on_tick = on_tick,
 		.tick_ms = LOG_SHIP_MS,
 		.arg = &sa,
 		.mask = mask,
@@ -485,14 +594,41 @@ int step_run_logged(struct job_ctx *ctx, const struct job *job, int idx,
 	    spec.timeout_ms > ctx->conf->max_timeout_ms;
 	if (capped)
 		spec.timeout_ms = ctx->conf->max_timeout_ms;
+	/* the job's logs together are bounded too: this stage keeps what
+	 * the others left of runner.yml's disk: logs (or the pipeline's) */
+	int64_t logs_max = st->logs_max && st->logs_max < ctx->conf->disk.logs ?
+	    st->logs_max : ctx->conf->disk.logs;
+	int64_t logs_left = logs_max - logs_used(log);
+	int null_fd = -1;
+	if (logs_left <= 0 && (null_fd = open("/dev/null", O_WRONLY |
+	    O_CLOEXEC)) >= 0) {
+		spec.log_fd = null_fd;
+		spec.log_cap = 0;
+	} else if (logs_left < (int64_t)spec.log_cap) {
+		spec.log_cap = (uint64_t)logs_left;
+	}
+	if (!st->env_name && job->kind == KIND_BUILD) {
+		sa.dw.home = ctx->home;
+		sa.dw.ws = st->cwd;
+		sa.dw.log_fd = res->fd;
+		/* what it writes is what it adds to the checkout and the
+		 * stages before it */
+		disk_usage(st->cwd, 0, &sa.dw.used);
+		sa.dw.max = st->workspace_max && st->workspace_max <
+		    ctx->conf->disk.workspace ? st->workspace_max :
+		    ctx->conf->disk.workspace;
+	}
 	ship_open(&sa.ship, ctx, job->id, idx, log);
 	if (stage_run(&spec, &r) < 0 && r.end != STAGE_SPAWN_FAILED)
 		r.end = STAGE_SPAWN_FAILED;
 	env_free(&env);
 	masker_free(mask);
 	confine_release(&cf);
+	if (null_fd >= 0)
+		close(null_fd);
 	if (sa.store_error) {
 		ship_close(&sa.ship);
+		free(sa.dw.fail);
 		return -1;
 	}
 	format_duration(&dur, spec.timeout_ms);
@@ -539,6 +675,31 @@ int step_run_logged(struct job_ctx *ctx, const struct job *job, int idx,
 			    st->name, r.exit_code);
 		}
 		break;
+	}
+	/* killed for the disk: that is why it ended, whatever its end */
+	if ((ctx->fail || sa.dw.fail) && r.end != STAGE_SPAWN_FAILED) {
+		free(err);
+		res->state = STEP_FAILED;
+		res->canceled = res->interrupted = 0;
+		res->disk_full = ctx->fail || sa.dw.full;
+		err = xasprintf("%s '%s': %s", st->what, st->name, ctx->fail ?
+		    ctx->fail : sa.dw.fail);
+		/* and what it logged gives the room back too */
+		if (res->disk_full && r.log_bytes > LOG_KEPT_ON_ENOSPC)
+			(void)!ftruncate(res->fd, LOG_KEPT_ON_ENOSPC);
+	}
+	free(sa.dw.fail);
+	if (logs_left <= 0 || (r.capped && (int64_t)spec.log_cap ==
+	    logs_left)) {
+		struct sbuf max = SBUF_INIT;
+		format_size(&max, logs_max);
+		char *note = xasprintf("the job's logs together reached their "
+		    "bound of %s (runner.yml disk: logs, or the pipeline's); %s "
+		    "output is dropped", max.buf, logs_left <= 0 ? "this stage's" :
+		    "the rest of this stage's");
+		step_note(res->fd, note);
+		free(note);
+		sbuf_release(&max);
 	}
 	sbuf_release(&dur);
 	if (err)

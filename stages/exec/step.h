@@ -29,6 +29,9 @@ struct job_ctx {
 	enum stage_event (*on_event)(void *arg);
 	void *arg;
 	const int *stopping;	/* set once the daemon is shutting down */
+	/* Why the job must end failed at once (the store's disk is full),
+	 * set by on_event; the stage running is killed. The worker's. */
+	char *fail;
 };
 
 /*
@@ -71,6 +74,10 @@ struct job_step {
 	const char *const *ro;
 	const char *const *rw;
 	const struct run_user *user;
+	/* A build stage's bounds on the disk (0: runner.yml's `disk`): its
+	 * workspace (cwd), measured while it runs, and the job's logs. */
+	int64_t workspace_max;
+	int64_t logs_max;
 	/* keep_detached in a sandbox: the services stay in the command's
 	 * pid namespace, whose init is told here as soon as it is up (to be
 	 * recorded: ending the init ends them all); a store error returned
@@ -113,6 +120,7 @@ struct step_result {
 	int fd;
 	int exit_code;
 	int canceled, interrupted;
+	int disk_full;		/* it ended because the disk is full */
 };
 int step_run_logged(struct job_ctx *ctx, const struct job *job, int idx,
     const char *log, const struct job_step *st, struct step_result *res);

@@ -13,6 +13,7 @@
 #include "step.h"
 #include "deploys.h"
 #include "refmatch.h"
+#include "reserve.h"
 #include "store.h"
 #include "util.h"
 
@@ -31,6 +32,8 @@
 #define DISCARD_DIR "work/.discard"
 #define DISCARD_BATCH 64
 static int discarded;
+/* ... unless the disk is short of room: then at once */
+#define DISCARD_ROOM ((int64_t)1 << 30)
 
 void build_purge_workspaces(const char *home)
 {
@@ -52,7 +55,8 @@ static void discard_workspace(const char *home, const char *ws, int64_t id)
 	char *to = xasprintf("%s/%lld.%d", dir, (long long)id, (int)getpid());
 
 	if ((mkdir(dir, 0755) == 0 || errno == EEXIST) && rename(ws, to) == 0) {
-		if (++discarded >= DISCARD_BATCH)
+		if (++discarded >= DISCARD_BATCH ||
+		    disk_free(home) < DISCARD_ROOM)
 			build_purge_workspaces(home);
 	} else {
 		rm_rf(ws);
@@ -106,9 +110,10 @@ static int archiving_canceled(void *arg)
 }
 
 static int run_stage(struct job_ctx *ctx, const struct job *job,
-    const struct stage_def *sd, int i, const char *ws,
+    const struct pipeline *pl, int i, const char *ws,
     struct artifact_writer **aw, enum job_state *job_state, char **job_error)
 {
+	const struct stage_def *sd = &pl->stages[i];
 	char *log = job_log_path(ctx->home, job->id, i, sd->name);
 	struct job_step st = {
 		.name = sd->name, .what = "stage", .script = sd->run, .cwd = ws,
@@ -121,11 +126,16 @@ static int run_stage(struct job_ctx *ctx, const struct job *job,
 	};
 	struct step_result res = { .fd = -1 };
 	struct stop_arg stop = { ctx, job->id };
+	int64_t art_max = pl->disk.artifacts && pl->disk.artifacts <
+	    ctx->conf->disk.artifacts ? pl->disk.artifacts :
+	    ctx->conf->disk.artifacts;
 	/* archiving counts in the stage's time: it ends at its timeout */
 	int64_t deadline = mono_ms() + (sd->timeout_ms ? sd->timeout_ms :
 	    ctx->conf->default_timeout_ms);
 	int error;
 
+	st.workspace_max = pl->disk.workspace;
+	st.logs_max = pl->disk.logs;
 	if ((error = step_run_logged(ctx, job, i, log, &st, &res)) < 0)
 		goto out;
 	/* Artifacts of a passed stage, before the stage counts as passed. */
@@ -141,6 +151,8 @@ static int run_stage(struct job_ctx *ctx, const struct job *job,
 			if (artifact_open(part, aw) < 0)
 				res.error = xasprintf("artifacts of stage '%s': %s",
 				    sd->name, error_last());
+			else
+				artifact_set_max(*aw, art_max);
 			free(part);
 		}
 		if (*aw)
@@ -173,8 +185,22 @@ static int run_stage(struct job_ctx *ctx, const struct job *job,
 			free(note);
 		}
 	}
+	/* the disk is full: the workspace goes before anything is recorded,
+	 * and the record may use the store's reserve (released for this) */
+	if (ctx->fail && !res.disk_full) {
+		free(res.error);
+		res.error = xasprintf("stage '%s': %s", sd->name, ctx->fail);
+		res.state = STEP_FAILED;
+		res.canceled = res.interrupted = 0;
+		res.disk_full = 1;
+	}
+	if (res.disk_full)
+		rm_rf(ws);
 	error = store_stage_end(ctx->store, job->id, i, res.state,
 	    res.exit_code, res.error);
+	if (error == ERR_NOSPACE)
+		error = store_stage_end(ctx->store, job->id, i, res.state,
+		    res.exit_code, res.error);
 	if (res.error) {
 		*job_state = res.canceled ? JOB_CANCELED : res.interrupted ?
 		    JOB_INTERRUPTED : JOB_FAILED;
@@ -205,8 +231,12 @@ static int end_build(struct job_ctx *ctx, const struct job *job,
 
 	/* a branch whose pipeline skips the stage that archives has nothing
 	 * to deploy */
-	if (state != JOB_PASSED || !pl || unarchived)
-		return store_job_end(ctx->store, job->id, state, msg);
+	if (state != JOB_PASSED || !pl || unarchived) {
+		error = store_job_end(ctx->store, job->id, state, msg);
+		/* a full disk: the store's reserve was released for this */
+		return error == ERR_NOSPACE ? store_job_end(ctx->store, job->id,
+		    state, msg) : error;
+	}
 	reqs = xcalloc(rc->nauto_deploy + 1, sizeof(*reqs));
 	for (size_t i = 0; i < rc->nauto_deploy; i++) {
 		const struct env_def *e = pipeline_env(pl, rc->auto_deploy[i]);
@@ -217,6 +247,9 @@ static int end_build(struct job_ctx *ctx, const struct job *job,
 		    .source_job = job->id };
 	}
 	error = store_job_end_deploy(ctx->store, job->id, state, msg, reqs, n);
+	if (error == ERR_NOSPACE)	/* with the store's reserve */
+		error = store_job_end_deploy(ctx->store, job->id, state, msg,
+		    reqs, n);
 	free(reqs);
 	return error;
 }
@@ -369,6 +402,12 @@ int build_run(struct job_ctx *ctx, struct job *job)
 	src = NULL;
 
 	for (size_t i = 0; i < pl->nstages; i++) {
+		if (ctx->fail) {	/* the disk filled between stages */
+			state = JOB_FAILED;
+			msg = xstrdup(ctx->fail);
+			rm_rf(ws);
+			break;
+		}
 		if (store_cancel_requested(ctx->store, job->id)) {
 			state = JOB_CANCELED;
 			msg = xstrdup("canceled");
@@ -397,7 +436,7 @@ int build_run(struct job_ctx *ctx, struct job *job)
 				goto out;
 			continue;
 		}
-		if ((error = run_stage(ctx, job, &pl->stages[i], (int)i, ws, &aw,
+		if ((error = run_stage(ctx, job, pl, (int)i, ws, &aw,
 		    &state, &msg)) < 0)
 			goto out;
 		if (msg)

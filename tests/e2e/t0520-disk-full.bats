@@ -10,7 +10,9 @@ setup() {
 	setup_env
 	[ "$(id -u)" = 0 ] || skip "needs root to mount a small tmpfs for the home"
 	mkdir "$T/small"
-	mount -t tmpfs -o size=12m tmpfs "$T/small"
+	# 12 MB for the builds, and 5 for the reserves the daemon sets aside
+	# (the store's and the spool's)
+	mount -t tmpfs -o size=17m tmpfs "$T/small"
 	export RUNNER_HOME="$T/small/home"
 	"$RUNNER" init >/dev/null
 	empty_source app
