@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
+#include <ifaddrs.h>
 #include <netdb.h>
 #include <linux/sock_diag.h>
 #include <fcntl.h>
@@ -304,44 +305,120 @@ int peer_is_code(const struct sockaddr *peer, const struct sockaddr *local,
 	return 0;
 }
 
-/* Is the kernel's `hex` address a wildcard (all zeros)? */
-static int all_zero(const unsigned char *a, size_t n)
+/* Is the kernel's address `a` a wildcard: all zeros, or (in the IPv6
+ * table) the v4-mapped 0.0.0.0, which takes IPv4 connections to any
+ * address of a dual-stack socket? */
+static int is_any(const unsigned char *a, size_t n)
 {
+	static const unsigned char mapped_any[16] = { 0, 0, 0, 0, 0, 0, 0, 0,
+	    0, 0, 0xff, 0xff, 0, 0, 0, 0 };
+
 	for (size_t i = 0; i < n; i++)
 		if (a[i])
-			return 0;
+			return n == 16 && !memcmp(a, mapped_any, 16);
 	return 1;
 }
 
-/* The pid of a process holding socket `inode`, those of `uid` first, or
- * 0 when none can be seen. */
-static pid_t holder(uid_t uid, unsigned long inode)
+/* The inode of pid `pid`'s pid namespace, as /proc names it ("1234"). */
+static int ns_of(const char *pid, uint64_t *inode)
+{
+	char path[300], link[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%s/ns/pid", pid);
+	if ((n = readlink(path, link, sizeof(link) - 1)) <= 0)
+		return -1;
+	link[n] = '\0';
+	if (strncmp(link, "pid:[", 5))
+		return -1;
+	*inode = strtoull(link + 5, NULL, 10);
+	return 0;
+}
+
+pid_t peer_ns_holder(uint64_t pidns, unsigned long inode)
 {
 	char want[64];
 	struct dirent *e;
 	DIR *d;
-	pid_t found = 0, other = 0;
+	pid_t found = 0;
 
 	snprintf(want, sizeof(want), "socket:[%lu]", inode);
 	if (!(d = opendir("/proc")))
 		return 0;
 	while (!found && (e = readdir(d))) {
+		uint64_t ns;
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		if (ns_of(e->d_name, &ns) == 0 && ns == pidns &&
+		    holds(e->d_name, want))
+			found = (pid_t)atol(e->d_name);
+	}
+	closedir(d);
+	return found;
+}
+
+pid_t peer_holder(uid_t uid, unsigned long inode, int64_t budget_ms)
+{
+	char want[64];
+	struct dirent *e;
+	DIR *d;
+	pid_t found = 0;
+	int64_t until = mono_ms() + budget_ms;
+
+	snprintf(want, sizeof(want), "socket:[%lu]", inode);
+	if (!(d = opendir("/proc")))
+		return 0;
+	while (!found && mono_ms() < until && (e = readdir(d))) {
 		char path[300];
 		struct stat st;
 		if (e->d_name[0] < '1' || e->d_name[0] > '9')
 			continue;
 		snprintf(path, sizeof(path), "/proc/%s", e->d_name);
-		if (stat(path, &st) < 0 || (other && st.st_uid != uid))
-			continue;
-		if (!holds(e->d_name, want))
-			continue;
-		if (st.st_uid == uid)
+		if (stat(path, &st) == 0 && st.st_uid == uid &&
+		    holds(e->d_name, want))
 			found = (pid_t)atol(e->d_name);
-		else
-			other = (pid_t)atol(e->d_name);
 	}
 	closedir(d);
-	return found ? found : other;
+	return found;
+}
+
+/* Is address `sa` one of this machine's: loopback, a wildcard, or one
+ * of `ifs`? */
+static int addr_local(const struct sockaddr *sa, const struct ifaddrs *ifs)
+{
+	struct taddr t;
+
+	if (to_taddr(sa, &t) < 0)
+		return 0;
+	if (t.any || (!t.v6 && t.a[0] == 127) || (t.v6 &&
+	    IN6_IS_ADDR_LOOPBACK((const struct in6_addr *)t.a)))
+		return 1;
+	for (const struct ifaddrs *i = ifs; i; i = i->ifa_next) {
+		struct taddr o;
+		if (!i->ifa_addr || to_taddr(i->ifa_addr, &o) < 0)
+			continue;
+		if (o.v6 == t.v6 && !memcmp(o.a, t.a, t.v6 ? 16 : 4))
+			return 1;
+	}
+	return 0;
+}
+
+int peer_host_local(const char *host)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
+	struct ifaddrs *ifs = NULL;
+	int local = 1;
+
+	if (getaddrinfo(host, NULL, &hints, &res) != 0)
+		return -1;
+	if (getifaddrs(&ifs) < 0)
+		ifs = NULL;
+	for (ai = res; ai && local; ai = ai->ai_next)
+		local = addr_local(ai->ai_addr, ifs);
+	if (ifs)
+		freeifaddrs(ifs);
+	freeaddrinfo(res);
+	return local;
 }
 
 int peer_listeners(const char *host, unsigned port, struct listener *out,
@@ -368,7 +445,7 @@ int peer_listeners(const char *host, unsigned port, struct listener *out,
 			fclose(f);
 			continue;
 		}
-		while (n < max && fgets(line, sizeof(line), f)) {
+		while (fgets(line, sizeof(line), f)) {
 			char lh[33];
 			unsigned lp, st, u;
 			unsigned long ino;
@@ -381,26 +458,27 @@ int peer_listeners(const char *host, unsigned port, struct listener *out,
 				continue;
 			if (parse_hex(lh, la, alen) < 0)
 				continue;
-			match = all_zero(la, alen);
+			match = is_any(la, alen);
 			for (size_t i = 0; !match && i < nwant; i++) {
 				const struct taddr *w = &want[i];
 				if (w->v6 == v6)
 					match = !memcmp(w->a, la, alen);
 				else if (v6 && !w->v6)
 					/* a v4 address as a v6 socket sees it */
-					match = all_zero(la, 10) && la[10] == 0xff &&
+					match = is_any(la, 10) && la[10] == 0xff &&
 					    la[11] == 0xff && !memcmp(la + 12, w->a, 4);
 			}
 			if (!match)
 				continue;
-			struct listener *l = &out[n++];
+			if (n++ >= max)
+				continue;	/* counted, not kept */
+			struct listener *l = &out[n - 1];
 			char a[INET6_ADDRSTRLEN];
 			inet_ntop(v6 ? AF_INET6 : AF_INET, la, a, sizeof(a));
 			snprintf(l->addr, sizeof(l->addr), v6 ? "[%s]:%u" : "%s:%u",
 			    a, port);
 			l->uid = (uid_t)u;
 			l->inode = ino;
-			l->pid = holder(l->uid, ino);
 		}
 		fclose(f);
 	}
@@ -431,15 +509,8 @@ int proc_started(pid_t pid, int64_t *ticks)
 
 int proc_pidns(pid_t pid, uint64_t *inode)
 {
-	char path[64], link[64];
-	ssize_t n;
+	char name[32];
 
-	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)pid);
-	if ((n = readlink(path, link, sizeof(link) - 1)) <= 0)
-		return -1;
-	link[n] = '\0';
-	if (strncmp(link, "pid:[", 5))
-		return -1;
-	*inode = strtoull(link + 5, NULL, 10);
-	return 0;
+	snprintf(name, sizeof(name), "%d", (int)pid);
+	return ns_of(name, inode);
 }

@@ -42,18 +42,29 @@ int peer_is_code(const struct sockaddr *peer, const struct sockaddr *local,
 /*
  * What listens on TCP `port` of this machine where a connection to
  * `host` (a name or address of this machine) may arrive: sockets bound
- * to one of host's addresses or to a wildcard address, each with its
- * owner, and a process holding it (0 when none can be seen). Returns how
- * many (at most `max`), or -1 when the name does not resolve.
+ * to one of host's addresses or to a wildcard address (a v4-mapped one
+ * too), each with its owner. Fills at most `max`; returns how many there
+ * are (maybe more than `max`), or -1 when the name does not resolve.
  */
 struct listener {
 	uid_t uid;
 	unsigned long inode;
-	pid_t pid;
 	char addr[64];		/* as it is bound: 0.0.0.0:8443, [::1]:8443 */
 };
 int peer_listeners(const char *host, unsigned port, struct listener *out,
     size_t max);
+
+/* A process in pid namespace `pidns` that holds socket `inode`, or 0:
+ * only that namespace's processes are looked into. */
+pid_t peer_ns_holder(uint64_t pidns, unsigned long inode);
+/* A process of `uid` that holds socket `inode`, looked for for at most
+ * `budget_ms`; 0 when none was found in that time. */
+pid_t peer_holder(uid_t uid, unsigned long inode, int64_t budget_ms);
+
+/* Is `host` this machine: does every address it resolves to belong to
+ * it (loopback, a wildcard, or an address of one of its interfaces)? 1
+ * yes, 0 no, -1 it does not resolve. */
+int peer_host_local(const char *host);
 
 /*
  * A process's identity beyond its pid, which the kernel hands out again:

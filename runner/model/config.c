@@ -587,11 +587,10 @@ static const struct sfield grant_fields[] = {
 	{ .key = "serve_users", .kind = S_STRV,
 	    FIELD(struct env_grant, serve_users),
 	    COUNT(struct env_grant, nserve_users),
-	    .def = "(its `user` only)",
-	    .doc = "users besides its own whose listening sockets on its "
-	    "`url`'s port on this machine count as the environment's (a "
-	    "proxy in front of it, a service the system runs); never the "
-	    "build user" },
+	    .def = "(none: only the services its deployments started)",
+	    .doc = "users whose listening sockets on its `url`'s port on this "
+	    "machine count as the environment's (a proxy in front of it, a "
+	    "service the system runs); never a build user" },
 	SFIELD_END
 };
 static const struct schema grant_schema = {

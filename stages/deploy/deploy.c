@@ -58,6 +58,7 @@ struct deploy {
 	enum job_state state;	/* the outcome; JOB_RUNNING: none yet */
 	char *error;
 	char *host;		/* this host's name, for its services */
+	int answered;		/* an http check of it got its answer */
 	/* said in the log of the next command: the services ended */
 	struct sbuf ended;
 };
@@ -333,17 +334,25 @@ static char *user_name(uid_t uid)
 
 /*
  * Before its checks count: is the environment's url, when it is on this
- * machine, served by the environment? A listener on its port must be a
- * process in the namespace of a service its deployments started (still
- * running, on this host), or a socket of the environment's own user
- * (runner.yml's, never the build user that all develop pushes share). A
- * foreign one fails the deployment, named.
+ * machine, served by the environment? Every socket listening on its port
+ * (on the url's address or a wildcard one) must be held by a process in
+ * a namespace this repository's deployments of the environment started
+ * (recorded, still running, on this host), or belong to a user
+ * runner.yml's serve_users names for it. A user alone never counts
+ * otherwise: release_user and the build users run every repository's
+ * commands. Nothing listening, once a check was answered, does not pass
+ * either: the answer came from someone who left. A foreign listener
+ * fails the deployment, named. Only the processes of the environment's
+ * own namespaces are searched for a holder; naming a foreign one's is
+ * bounded in time.
  */
+#define ENDPOINT_MAX 16
+#define HOLDER_BUDGET_MS 2000
 static int endpoint_check(struct deploy *d, int *ok)
 {
 	const struct env_grant *g = config_env(d->ctx->conf, d->job->env);
 	const char *url = g && g->url ? g->url : d->env->url;
-	struct listener l[16];
+	struct listener l[ENDPOINT_MAX];
 	struct service *v = NULL;
 	size_t nv = 0;
 	char *host = NULL, *why = NULL;
@@ -351,51 +360,52 @@ static int endpoint_check(struct deploy *d, int *ok)
 	int n, rc = 0;
 	int64_t started = now_ms();
 
-	if (!url || url_host_port(url, &host, &port) < 0 ||
-	    !host_is_local(host) || port <= 0 || port > 65535) {
+	if (!url || url_host_port(url, &host, &port) < 0 || port <= 0 ||
+	    port > 65535 || peer_host_local(host) != 1) {
 		free(host);
 		return 0;
 	}
-	if ((n = peer_listeners(host, (unsigned)port, l, 16)) <= 0 ||
+	/* a repository runner.yml lets run unconfined starts its services
+	 * on the host, where no namespace of its is recorded: trusted */
+	if (!job_confined(d->ctx, config_isolate(d->ctx->conf, d->job->repo)))
+		goto out;
+	if ((n = peer_listeners(host, (unsigned)port, l, ENDPOINT_MAX)) < 0 ||
 	    (rc = store_services(d->ctx->store, d->job->repo, d->job->env, &v,
 	    &nv)) < 0)
 		goto out;
-	/* its own user: runner.yml's, never one that runs builds; or, for
-	 * a repository runner.yml lets run unconfined (whose services are
-	 * not in namespaces the runner tracks), whoever runs its commands */
-	int own = (d->user == &d->grant_user && (!d->ctx->user ||
-	    d->grant_user.uid != d->ctx->user->uid)) || !job_confined(d->ctx,
-	    config_isolate(d->ctx->conf, d->job->repo));
-	uid_t own_uid = d->user ? d->user->uid : geteuid();
-	char *own_name = own ? user_name(own_uid) : NULL;
+	if (n == 0 && d->answered)
+		why = xasprintf("nothing listens on port %ld of this machine, "
+		    "though the checks of environment '%s' were answered there: "
+		    "who answered is gone", port, d->job->env);
+	else if (n > ENDPOINT_MAX)
+		why = xasprintf("%d sockets listen on port %ld of this machine, "
+		    "more than the %d whose owners the runner looks at", n,
+		    port, ENDPOINT_MAX);
 	for (int i = 0; i < n && !why; i++) {
-		uint64_t ns;
-		int owned = own && l[i].uid == own_uid;
+		int owned = 0;
 		for (size_t k = 0; g && k < g->nserve_users && !owned; k++) {
 			struct passwd pw, *res = NULL;
 			char buf[1024];
 			owned = getpwnam_r(g->serve_users[k], &pw, buf, sizeof(buf),
 			    &res) == 0 && res && pw.pw_uid == l[i].uid;
 		}
-		if (!owned && l[i].pid > 0 && proc_pidns(l[i].pid, &ns) == 0)
-			for (size_t k = 0; k < nv && !owned; k++)
-				owned = v[k].pidns == ns &&
-				    !strcmp(v[k].host, d->host) &&
-				    service_alive(&v[k]);
+		for (size_t k = 0; k < nv && !owned; k++)
+			owned = !strcmp(v[k].host, d->host) &&
+			    service_alive(&v[k]) &&
+			    peer_ns_holder(v[k].pidns, l[i].inode) > 0;
 		if (owned)
 			continue;
-		char *who = user_name(l[i].uid), *pid = l[i].pid > 0 ?
-		    xasprintf("pid %d", (int)l[i].pid) : xstrdup("pid unknown");
+		pid_t holder = peer_holder(l[i].uid, l[i].inode,
+		    HOLDER_BUDGET_MS);
+		char *who = user_name(l[i].uid), *pid = holder > 0 ?
+		    xasprintf("pid %d", (int)holder) : xstrdup("pid unknown");
 		why = xasprintf("port %ld (%s) is served by %s, %s, not by "
-		    "environment '%s' (%s%s%sthe services its deployments "
-		    "started%s)", port, l[i].addr, who, pid, d->job->env,
-		    own ? "its user " : "", own ? own_name : "",
-		    own ? " or " : "", g && g->nserve_users ? ", or runner.yml's "
-		    "serve_users" : "");
+		    "environment '%s' (the services its deployments started%s)",
+		    port, l[i].addr, who, pid, d->job->env, g &&
+		    g->nserve_users ? ", or runner.yml's serve_users" : "");
 		free(who);
 		free(pid);
 	}
-	free(own_name);
 	if (why) {
 		struct check_rec rec = { .name = "listener", .ok = 0,
 		    .error = why };
@@ -526,6 +536,7 @@ static int http_check(struct deploy *d, const struct check_def *c, int *ok)
 			continue;
 		}
 		*ok = 1;
+		d->answered = 1;
 		break;
 	}
 	rec.status = (int)r.status;
@@ -1449,14 +1460,25 @@ static char *backup_dir_of(const struct deploy *d, int64_t id)
 }
 
 /* Every deployment, a rollback by hand too, backs up what serves before
- * it touches anything. */
+ * it touches anything. What the deployments before left running ends
+ * first, before any command of this one runs: a service that lived on
+ * could otherwise keep every later deployment from its deploy step (by
+ * breaking the backup) and outlive them all. A backup that needs a
+ * service of the environment starts what it needs itself. */
 static int step_backup(struct deploy *d)
 {
+	char *why = NULL;
+	int rc = end_services(d, &why);
+
+	if (why)
+		set_outcome(d, JOB_FAILED, why);
+	if (rc < 0 || why)
+		return rc;
 	return step_command(d, "backup", d->env->backup, "; nothing was "
 	    "deployed");
 }
 
-/* What the deployment before left running ends first. */
+/* What the backup left running ends first. */
 static int step_deploy(struct deploy *d)
 {
 	char *why = NULL;
@@ -1494,7 +1516,12 @@ static int step_verify(struct deploy *d)
 {
 	int ok;
 
-	return d->env->verify.set ? verify(d, &ok) : 0;
+	int rc = d->env->verify.set ? verify(d, &ok) : 0;
+
+	/* and who serves it at the window's end */
+	if (rc == 0 && d->env->verify.set && d->state == JOB_RUNNING)
+		rc = endpoint_check(d, &ok);
+	return rc;
 }
 
 static const struct {

@@ -19,6 +19,32 @@ setup() {
 	empty_source app
 	mkdir -p -m 0755 "$MARK-www"
 	echo PWNED > "$MARK-www/index.html"
+	# serve.py MODE PORT: answers 200 on PORT, bound as MODE says:
+	# mapped (::ffff:0.0.0.0, which takes IPv4 to any address), or once
+	# (127.0.0.1, one answer, then nothing listens)
+	cat > "$MARK-www/serve.py" <<'PY'
+import socket, sys
+mode, port = sys.argv[1], int(sys.argv[2])
+if mode == "mapped":
+    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("::ffff:0.0.0.0", port))
+else:
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", port))
+s.listen(16)
+while True:
+    c, _ = s.accept()
+    c.recv(4096)
+    if mode == "once":
+        s.close()
+    c.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 6\r\n\r\nPWNED\n")
+    c.close()
+    if mode == "once":
+        break
+PY
 }
 teardown() {
 	pkill -f -- "$SVC" 2>/dev/null || true
@@ -83,7 +109,7 @@ staged() {
 	holder=$(pgrep -f -- "^python3 -m http.server $PROD_PORT")
 	user=$(stat -c %U "/proc/$holder")
 	err=$(job_field "$p" .error)
-	[ "$err" = "port $PROD_PORT (127.0.0.1:$PROD_PORT) is served by $user, pid $holder, not by environment 'production' (its user runner-release or the services its deployments started)" ] || { echo "$err"; false; }
+	[ "$err" = "port $PROD_PORT (127.0.0.1:$PROD_PORT) is served by $user, pid $holder, not by environment 'production' (the services its deployments started)" ] || { echo "$err"; false; }
 	# status says it
 	r status | grep -F "served by $user, pid $holder" || { r status; false; }
 	[ "$(r status --json | jq -r '.environments[] | select(.name == "production") | .state')" = failed ]
@@ -129,4 +155,38 @@ SH
 	git -C "$SRC" commit -q --allow-empty -m again
 	git -C "$SRC" push -q origin develop
 	wait_state 3 passed 60
+}
+
+# squat HOW: staging serves itself and leaves serve.py HOW on production's
+# port; a release then fails, with the reason matching the pattern $2
+squat() {
+	{ serve "$STAGING_PORT"; echo "setsid -f python3 $MARK-www/serve.py $1 $PROD_PORT >/dev/null 2>&1 </dev/null"; } | pipeline
+	if [ -n "${3:-}" ]; then
+		sed -i "s|url: http://127.0.0.1:$PROD_PORT|url: http://$3:$PROD_PORT|" "$SRC/.runner.yml"
+		git -C "$SRC" commit -qam "production by $3"
+	fi
+	start_daemon --workers 2
+	git -C "$SRC" push -q origin develop
+	wait_state 1 passed 60
+	staged 1 >/dev/null
+	# listening (a connection would take the answer of a one-shot)
+	wait_for "grep -qiE ':$(printf %04X "$PROD_PORT") [0-9A-F]+:0000 0A' /proc/net/tcp /proc/net/tcp6" 30
+	ssh_tag "$SRC" v1.0.0 release
+	p=$(push_tag v1.0.0)
+	[ "$(wait_deploy "$p" 60)" = failed ] || { r show "$p"; false; }
+	[[ "$(job_field "$p" .error)" == $2 ]] || { job_field "$p" .error; false; }
+}
+
+@test "a listener on the v4-mapped wildcard is seen, and refused" {
+	squat mapped "port $PROD_PORT (\[::ffff:0.0.0.0\]:$PROD_PORT) is served by runner-build, pid [0-9]*, not by environment 'production' (the services its deployments started)"
+}
+
+@test "an answer from a listener that is gone when the runner looks does not pass" {
+	squat once "nothing listens on port $PROD_PORT of this machine, though the checks of environment 'production' were answered there: who answered is gone"
+}
+
+@test "a url naming this machine by its host name is checked as well" {
+	name=$(hostname)
+	getent hosts "$name" >/dev/null || skip "this machine's name $name does not resolve"
+	squat mapped "port $PROD_PORT (*) is served by runner-build, pid [0-9]*, not by environment 'production'*" "$name"
 }
