@@ -648,7 +648,7 @@ int hook_post_receive(const char *home, const char *repo,
 	struct enqueued *res = NULL;
 	size_t np = 0;
 	int error, skip, wait_for;
-	char *db = xasprintf("%s/%s", home, STORE_FILE), *url = NULL;
+	char *db = xasprintf("%s/%s", home, STORE_FILE), *url = NULL, *why = NULL;
 	/* the store is this user's to write: SQLite's file, or the
 	 * PostgreSQL URL that runner.yml (mode 0600) tells only the
 	 * runner's users; anyone else hands the push over */
@@ -679,7 +679,9 @@ int hook_post_receive(const char *home, const char *repo,
 		sbuf_release(&vars);
 		return error;
 	}
-	if (config_load(home, &conf) < 0) {
+	/* a runner.yml with a mistake: the triggers the daemon keeps (it
+	 * logged the mistake; status shows it) */
+	if (config_load_kept(home, &conf, &why) < 0) {
 		fprintf(msg, "runner: warning: %s (using the default triggers)\n",
 		    error_last());
 		conf = NULL;
@@ -748,6 +750,7 @@ out:
 	free(pushes);
 	store_close(store);
 	config_free(conf);
+	free(why);
 	sbuf_release(&vars);
 	return error;
 }

@@ -47,6 +47,12 @@ the home, when \fB\-\-home\fR is not given.
 the daemon's configuration, see
 .BR runner.yml (5).
 .TP
+.IB HOME /runner.yml.last\-good
+a copy of the runner.yml the daemon last loaded: while runner.yml has a
+mistake, the workers, the web page and every command go on with it, and
+\fBrunner status\fR and \fBrunner doctor\fR show the mistake as a
+warning.
+.TP
 .IB HOME /runner.db
 the store (SQLite): jobs, stages, deployments, notifications.
 .TP

@@ -3,6 +3,7 @@
  * sbuf_add_display, so text from pushes cannot drive the terminal.
  */
 #include "cli.h"
+#include "config.h"
 #include "manifest.h"
 #include "store.h"
 #include "deploys.h"
@@ -19,6 +20,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+int cli_config(const char *home, int quiet, struct config **out)
+{
+	char *why = NULL;
+	int error = config_load_kept(home, out, &why);
+
+	if (why && !quiet)
+		fprintf(stderr, "runner: warning: %s\n", why);
+	free(why);
+	return error;
+}
 
 char *cli_home(const char *opt)
 {

@@ -119,6 +119,13 @@ char *cli_home(const char *opt);
 int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print usage to stderr; returns EXIT_USAGE. */
 int cli_usage(const char *usage);
+/*
+ * The configuration of `home` (config_load_kept): while runner.yml has a
+ * mistake, the one the daemon keeps, the mistake printed as a warning
+ * unless `quiet`. Fails (message in error_last()) only when there is none.
+ */
+struct config;
+int cli_config(const char *home, int quiet, struct config **out);
 /* Open the store of `home` or explain; NULL on failure (already said). */
 struct store *cli_store(const char *home);
 /* Parse a job id argument ("12" or "#12"); -1 if it is not one. */

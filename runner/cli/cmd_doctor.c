@@ -353,7 +353,7 @@ int cmd_doctor(int argc, char **argv)
 	struct store *st = NULL;
 	struct stat sb;
 	int as_json = 0, rc, running = 0;
-	char *home;
+	char *home, *why = NULL;
 
 	const struct opt opts[] = {
 		OPT_BOOL(0, "json", &as_json, "print the checks as JSON"),
@@ -375,10 +375,14 @@ int cmd_doctor(int argc, char **argv)
 		free(fix);
 		goto done;
 	}
-	if (config_load(home, &conf) < 0) {
-		say(&d, FAIL, "runner.yml", "correct it (runner check names the "
-		    "line); the daemon keeps the last good one", "%s",
-		    error_last());
+	if (config_load_kept(home, &conf, &why) < 0) {
+		say(&d, FAIL, "runner.yml", "correct it ('runner check --config' "
+		    "names the line)", "%s", error_last());
+	} else if (why) {
+		/* the service goes on with the copy the daemon kept */
+		say(&d, WARN, "runner.yml", "correct it ('runner check --config' "
+		    "names the line), then reload the daemon (systemctl reload "
+		    "runner, or SIGHUP)", "%s", why);
 	} else {
 		say(&d, OK, "runner.yml", NULL, "%zu repositor%s, %zu notify "
 		    "target%s", conf->nrepos, conf->nrepos == 1 ? "y" : "ies",
@@ -414,6 +418,7 @@ done:
 		    d.warnings == 1 ? "" : "s");
 	store_close(st);
 	config_free(conf);
+	free(why);
 	sbuf_release(&d.text);
 	sbuf_release(&d.json);
 	free(home);

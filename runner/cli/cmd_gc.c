@@ -52,7 +52,8 @@ int cmd_gc(int argc, char **argv)
 	rc = EXIT_FAIL;
 	if (cli_open(home_opt, &cs) < 0)
 		goto out;
-	if (config_load(cs.home, &conf) < 0 ||
+	/* --quiet: the daemon's own run, whose log said the mistake */
+	if (cli_config(cs.home, quiet, &conf) < 0 ||
 	    store_gc(cs.store, cs.home, &conf->retention, dry,
 	    verbose ? stdout : NULL, &rep) < 0) {
 		cli_error("%s", error_last());

@@ -105,7 +105,7 @@ int cmd_notify(int argc, char **argv)
 		return cli_usage(usage);
 	home = cli_home(home_opt);
 	rc = EXIT_FAIL;
-	if (config_load(home, &c) < 0) {
+	if (cli_config(home, 0, &c) < 0) {
 		cli_error("%s", error_last());
 		goto out;
 	}

@@ -116,7 +116,7 @@ int cmd_pre_receive(int argc, char **argv)
 		goto out;
 	}
 	repo = realpath(getenv("GIT_DIR") ? getenv("GIT_DIR") : ".", NULL);
-	if (!repo || config_load(home, &conf) < 0) {
+	if (!repo || cli_config(home, 1, &conf) < 0) {
 		/* Which tags are releases, and who may sign them, is in
 		 * runner.yml: without it no tag can be checked, so none is
 		 * taken (a release name once taken cannot be given back).

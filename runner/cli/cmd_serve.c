@@ -18,9 +18,13 @@ static const char usage[] =
     "was down run when it starts; jobs a dead daemon left running are\n"
     "queued again. SIGTERM or SIGINT stops it: running stages get\n"
     "'shutdown_grace' to finish, then are killed and their jobs recorded\n"
-    "'interrupted'. SIGHUP reads runner.yml again (a file that no longer\n"
-    "parses is reported, and the last good one kept) and reopens the log\n"
-    "file (after logrotate). Logs go to stderr, one line per event, a\n"
+    "'interrupted'. SIGHUP reads runner.yml again and reopens the log\n"
+    "file (after logrotate); a runner.yml with a mistake is logged once,\n"
+    "and the workers, the spool, status and the web page keep the last\n"
+    "good one (a copy in the home, runner.yml.last-good) and show the\n"
+    "mistake as a warning until a reload reads a correct file ('runner\n"
+    "check --config' checks one first). At the start, a runner.yml with a\n"
+    "mistake stops serve. Logs go to stderr, one line per event, a\n"
     "warning starting 'warning:'; under systemd each line carries its\n"
     "level for the journal. The daemon runs 'runner gc' every retention\n"
     "'interval'.\n"
@@ -70,11 +74,17 @@ int cmd_serve(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (config_load(home, &conf) < 0 ||
-	    config_check_files(home, conf) < 0) {
-		cli_error("%s", error_last());
+	/* strict at the start: what is served must be what the file says;
+	 * a copy is kept, which the workers, the web page and the CLI fall
+	 * back on should a reload meet a mistake */
+	if ((rc = config_load_keep(home, &conf)) < 0) {
+		rc = cli_error("%s", error_last());
 		goto out;
 	}
+	if (rc > 0)
+		log_line("warning: cannot keep a copy of %s: %s", CONFIG_FILE,
+		    error_last());
+	rc = EXIT_FAIL;
 	if (!workers)
 		workers = config_workers(conf);
 	if (daemon_serve(home, conf, workers, log_file) < 0) {

@@ -26,6 +26,7 @@ int status_view_load(struct store *st, const char *home, int limit,
 {
 	struct config *conf = NULL;
 	struct sbuf warn = SBUF_INIT;
+	char *why = NULL;
 
 	memset(v, 0, sizeof(*v));
 	if (store_jobs_list(st, limit, &v->jobs, &v->n) < 0 ||
@@ -41,8 +42,14 @@ int status_view_load(struct store *st, const char *home, int limit,
 		return -1;
 	v->pid = daemon_pid(home);
 	v->since = v->pid ? daemon_since(home) : 0;
-	if (config_load(home, &conf) < 0)
+	/* a mistake in runner.yml: the configuration the daemon keeps, and
+	 * the mistake as a warning */
+	if (config_load_kept(home, &conf, &why) < 0)
 		sbuf_addf(&warn, "%s\n", error_last());
+	else if (why)
+		sbuf_addf(&warn, "%s\n", why);
+	v->config_bad = !conf || why;
+	free(why);
 	for (size_t i = 0; conf && i < conf->nrepos; i++)
 		repo_names_know(conf->repos[i].path);
 	for (size_t i = 0; i < v->n; i++)

@@ -35,6 +35,8 @@ struct status_view {
 	int64_t disk_ms;
 	char **warn;			/* about the home and runner.yml */
 	size_t nwarn;
+	int config_bad;			/* runner.yml has a mistake (the
+					 * first warning says which) */
 	struct sched_view {		/* runner.yml's schedules */
 		char *name, *repo, *branch, *cron;
 		int64_t last_ms;	/* when it last ran (or was first

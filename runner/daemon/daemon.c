@@ -183,19 +183,29 @@ static void start_gc(struct sup *s)
 	free(self);
 }
 
-/* SIGHUP: runner.yml read again (the workers see it change themselves),
- * the log file opened again (after logrotate), the workers told. */
+/*
+ * SIGHUP: runner.yml read again (the workers see it change themselves),
+ * the log file opened again (after logrotate), the workers told. A
+ * runner.yml with a mistake is said here, once; everything else (the
+ * workers, the web page, the CLI) falls back on the copy of the last one
+ * loaded (config_load_kept) and shows the mistake as a warning.
+ */
 static void reload(struct sup *s)
 {
 	struct config *c = NULL;
 	int64_t old_interval = s->conf->retention.interval_ms;
+	int rc;
 
 	if (s->log_file && log_reopen(s->log_file) < 0)
 		log_line("warning: %s", error_last());
-	if (config_load(s->home, &c) < 0) {
-		log_line("warning: %s; keeping the configuration loaded before",
-		    error_last());
+	if ((rc = config_load_keep(s->home, &c)) < 0) {
+		log_line("warning: reload failed: %s; keeping the configuration "
+		    "loaded before (correct the file, 'runner check --config' "
+		    "names the line, then reload)", error_last());
 	} else {
+		if (rc > 0)
+			log_line("warning: cannot keep a copy of %s: %s", CONFIG_FILE,
+			    error_last());
 		config_free(s->reloaded);
 		s->reloaded = c;
 		s->conf = c;

@@ -1142,18 +1142,99 @@ out:
 	return error;
 }
 
+/* Read and parse `path`, a missing file giving the defaults; what was
+ * read is left in `buf`. */
+static int load_file(const char *path, struct sbuf *buf, struct config **out)
+{
+	int error = read_file(path, CONFIG_MAX, buf);
+
+	*out = NULL;
+	if (error == ERR_NOTFOUND)
+		error = 0;
+	if (error == 0)
+		error = config_parse(path, buf->buf, buf->len, out);
+	return error;
+}
+
 int config_load(const char *home, struct config **out)
 {
 	char *path = xasprintf("%s/%s", home, CONFIG_FILE);
 	struct sbuf buf = SBUF_INIT;
-	int error = read_file(path, 1024 * 1024, &buf);
+	int error = load_file(path, &buf, out);
 
-	if (error == ERR_NOTFOUND)
-		error = 0;
-	if (error == 0)
-		error = config_parse(path, buf.buf, buf.len, out);
 	sbuf_release(&buf);
 	free(path);
+	return error;
+}
+
+int config_load_keep(const char *home, struct config **out)
+{
+	char *path = xasprintf("%s/%s", home, CONFIG_FILE), *real, *kept;
+	struct sbuf buf = SBUF_INIT;
+	int error = load_file(path, &buf, out);
+
+	if (error == 0 && (error = config_check_files(path, *out)) < 0) {
+		config_free(*out);
+		*out = NULL;
+	}
+	if (error < 0)
+		goto out;
+	/* the very bytes parsed, not the file read again: it may have
+	 * changed since; in the home's real folder, as runner init writes
+	 * runner.yml (the home may be a link) */
+	real = realpath(home, NULL);
+	kept = xasprintf("%s/%s", real ? real : home, CONFIG_KEPT_FILE);
+	if (write_file_atomic(kept, buf.buf, buf.len, 0600) < 0)
+		error = 1;
+	free(kept);
+	free(real);
+out:
+	sbuf_release(&buf);
+	free(path);
+	return error;
+}
+
+int config_check_file(const char *path, struct config **out)
+{
+	struct sbuf buf = SBUF_INIT;
+	int error = read_file(path, CONFIG_MAX, &buf);
+
+	*out = NULL;
+	if (error == 0 && (error = config_parse(path, buf.buf, buf.len,
+	    out)) == 0 && (error = config_check_files(path, *out)) < 0) {
+		config_free(*out);
+		*out = NULL;
+	}
+	sbuf_release(&buf);
+	return error;
+}
+
+int config_load_kept(const char *home, struct config **out, char **warning)
+{
+	char *kept, *why;
+	struct sbuf buf = SBUF_INIT;
+	int error;
+
+	*warning = NULL;
+	if ((error = config_load(home, out)) == 0)
+		return 0;
+	why = xstrdup(error_last());
+	kept = xasprintf("%s/%s", home, CONFIG_KEPT_FILE);
+	/* none kept (the daemon never started), or unreadable like the file
+	 * itself: the error is runner.yml's */
+	if (read_file(kept, CONFIG_MAX, &buf) < 0 ||
+	    config_parse(kept, buf.buf, buf.len, out) < 0) {
+		error = error_set(error, "%s", why);
+		goto out;
+	}
+	*warning = xasprintf("%s; the runner keeps the configuration it last "
+	    "loaded: correct the file ('runner check --config' names the "
+	    "line), then reload the daemon", why);
+	error = 0;
+out:
+	sbuf_release(&buf);
+	free(kept);
+	free(why);
 	return error;
 }
 
@@ -1202,15 +1283,37 @@ int config_store_url_valid(const char *v)
 	return !strncmp(v, "postgresql://", 13) || !strncmp(v, "postgres://", 11);
 }
 
+/* The `store` key of runner.yml at `path` (its copy) in *url, NULL when
+ * unset; a missing file is ERR_NOTFOUND. Reads only that key. */
+static int store_key(const char *path, char **url)
+{
+	struct sbuf buf = SBUF_INIT;
+	struct ynode *root = NULL;
+	const struct ynode *v;
+	int error;
+
+	*url = NULL;
+	if ((error = read_file(path, CONFIG_MAX, &buf)) == 0 && buf.len &&
+	    (error = ynode_parse(path, buf.buf, buf.len, &root)) == 0 &&
+	    root && root->type == YNODE_MAP && (v = ynode_get(root, "store"))) {
+		if (v->type != YNODE_SCALAR || !config_store_url_valid(v->value))
+			error = error_set(ERR_INVALID, "%s:%zu:%zu: 'store' must "
+			    "be a postgresql:// URL, or unset for SQLite in the "
+			    "home", path, v->line, v->col);
+		else
+			*url = xstrdup(v->value);
+	}
+	ynode_free(root);
+	sbuf_release(&buf);
+	return error;
+}
+
 int config_store_url(const char *home, char **url)
 {
 	/* threads of a worker open connections of their own */
 	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 	static struct { char *home, *url; struct stat st; } last;
-	char *path = xasprintf("%s/%s", home, CONFIG_FILE);
-	struct sbuf buf = SBUF_INIT;
-	struct ynode *root = NULL;
-	const struct ynode *v;
+	char *path = xasprintf("%s/%s", home, CONFIG_FILE), *kept = NULL;
 	struct stat st;
 	int error = 0;
 
@@ -1229,17 +1332,18 @@ int config_store_url(const char *home, char **url)
 		free(path);
 		return 0;
 	}
-	if ((error = read_file(path, 1024 * 1024, &buf)) == ERR_NOTFOUND)
+	if ((error = store_key(path, url)) == ERR_NOTFOUND) {
 		error = 0;
-	else if (error == 0 && buf.len &&
-	    (error = ynode_parse(path, buf.buf, buf.len, &root)) == 0 &&
-	    root && root->type == YNODE_MAP && (v = ynode_get(root, "store"))) {
-		if (v->type != YNODE_SCALAR || !config_store_url_valid(v->value))
-			error = error_set(ERR_INVALID, "%s:%zu:%zu: 'store' must "
-			    "be a postgresql:// URL, or unset for SQLite in the "
-			    "home", path, v->line, v->col);
+	} else if (error < 0) {
+		/* a broken runner.yml keeps the store the daemon last loaded
+		 * (config_load_keep), so that it goes on serving */
+		kept = xasprintf("%s/%s", home, CONFIG_KEPT_FILE);
+		char *why = xstrdup(error_last());
+		if (store_key(kept, url) < 0)
+			error = error_set(error, "%s", why);
 		else
-			*url = xstrdup(v->value);
+			error = 0;
+		free(why);
 	}
 	if (error == 0) {
 		free(last.home);
@@ -1249,13 +1353,12 @@ int config_store_url(const char *home, char **url)
 		last.st = st;
 	}
 	pthread_mutex_unlock(&lock);
-	ynode_free(root);
-	sbuf_release(&buf);
+	free(kept);
 	free(path);
 	return error;
 }
 
-int config_check_files(const char *home, const struct config *c)
+int config_check_files(const char *file, const struct config *c)
 {
 	for (size_t i = 0; i < c->nrepos; i++) {
 		const struct repo_conf *rc = &c->repos[i];
@@ -1263,8 +1366,8 @@ int config_check_files(const char *home, const struct config *c)
 		const char *path[] = { rc->allowed_signers, rc->gpg_keyring };
 		for (int k = 0; k < 2; k++)
 			if (path[k] && access(path[k], R_OK) < 0)
-				return error_set(ERR_INVALID, "%s/%s:%zu: '%s' of %s: "
-				    "cannot read '%s': %s", home, CONFIG_FILE, rc->line,
+				return error_set(ERR_INVALID, "%s:%zu: '%s' of %s: "
+				    "cannot read '%s': %s", file, rc->line,
 				    key[k], rc->path, path[k], strerror(errno));
 	}
 	return 0;

@@ -204,11 +204,38 @@ struct config {
 	size_t nnotify;
 };
 
+/* The copy of the runner.yml the daemon last loaded, beside it. */
+#define CONFIG_KEPT_FILE "runner.yml.last-good"
+/* The largest runner.yml read. */
+#define CONFIG_MAX (1024 * 1024)
+
 /*
  * Load HOME/runner.yml; a missing file gives the defaults. Messages name
  * the file, line and field. The caller frees *out with config_free().
  */
 int config_load(const char *home, struct config **out);
+/*
+ * config_load() and config_check_files(), for the daemon (at its start
+ * and on SIGHUP): what it loaded is kept as HOME/CONFIG_KEPT_FILE, the
+ * configuration everything else falls back on while runner.yml has a
+ * mistake. 1: loaded, but the copy could not be written (error_last()
+ * says why).
+ */
+int config_load_keep(const char *home, struct config **out);
+/*
+ * Would the daemon take runner.yml `path` (runner check --config)? The
+ * checks of config_load_keep(), the same messages; a missing file is an
+ * error here. The caller frees *out.
+ */
+int config_check_file(const char *path, struct config **out);
+/*
+ * config_load(), or, when runner.yml has a mistake, the configuration the
+ * daemon last loaded, with *warning (the caller frees it) naming the
+ * mistake by file, line and column. Fails as config_load() does only when
+ * no copy was kept. For every reader but `runner check --config`: a bad
+ * runner.yml never stops the service.
+ */
+int config_load_kept(const char *home, struct config **out, char **warning);
 int config_parse(const char *file, const char *buf, size_t len,
     struct config **out);
 void config_free(struct config *c);
@@ -221,10 +248,10 @@ void config_free(struct config *c);
 int config_store_url(const char *home, char **url);
 /* Is `v` a URL the store can be given? */
 int config_store_url_valid(const char *v);
-/* The files runner.yml names (signers, keyrings) can be read: else an
- * error naming the file, line and key, so that the daemon does not start
- * to fail at the first release. */
-int config_check_files(const char *home, const struct config *c);
+/* The files runner.yml `file` names (signers, keyrings) can be read:
+ * else an error naming the file, line and key, so that the daemon does
+ * not start to fail at the first release. */
+int config_check_files(const char *file, const struct config *c);
 /* The settings of `repo_path`: its own, or the defaults (never NULL). */
 const struct repo_conf *config_repo(const struct config *c,
     const char *repo_path);

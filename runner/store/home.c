@@ -30,6 +30,7 @@ struct item {
 static const struct item items[] = {
 	{ "", 02711, 1, 1 },
 	{ "runner.yml", 0600, 0, 0 },
+	{ CONFIG_KEPT_FILE, 0600, 0, 0 },
 	{ "runner.db", 0600, 0, 0 },
 	{ "runner.db-wal", 0600, 0, 0 },
 	{ "runner.db-shm", 0600, 0, 0 },

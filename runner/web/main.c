@@ -32,7 +32,7 @@ int main(int argc, char **argv)
 {
 	const char *home_opt = NULL, *listen_opt = NULL;
 	struct config *conf = NULL;
-	char *home;
+	char *home, *why = NULL;
 	int rc;
 
 	const struct opt opts[] = {
@@ -57,7 +57,9 @@ int main(int argc, char **argv)
 	}
 	home = cli_home(home_opt);
 	rc = EXIT_FAIL;
-	if (config_load(home, &conf) < 0) {
+	/* started again by the daemon after a reload met a mistake: the
+	 * configuration it keeps (the daemon logged the mistake) */
+	if (config_load_kept(home, &conf, &why) < 0) {
 		cli_error("%s", error_last());
 		goto out;
 	}
@@ -70,6 +72,7 @@ int main(int argc, char **argv)
 	rc = EXIT_OK;
 out:
 	config_free(conf);
+	free(why);
 	free(home);
 	return rc;
 }

@@ -290,6 +290,9 @@ static int metrics(struct store *st, struct sbuf *sb)
 
 	metric_head(sb, "runner_up", "gauge", "Whether the daemon runs.");
 	sbuf_addf(sb, "runner_up %d\n", v.pid != 0);
+	metric_head(sb, "runner_config_ok", "gauge", "Whether runner.yml "
+	    "loads (0: the last good configuration is kept; status says why).");
+	sbuf_addf(sb, "runner_config_ok %d\n", !v.config_bad);
 	metric_head(sb, "runner_queue_paused", "gauge",
 	    "Whether the queue is paused (runner pause).");
 	sbuf_addf(sb, "runner_queue_paused %d\n", v.paused != NULL);
@@ -964,13 +967,14 @@ static void add_code_user(const char *name)
  * The users of runner.yml as it is now: the workers take an edit of it
  * for their next job without a reload, so the page looks at the file
  * before each connection and makes the policy again when it changed (a
- * file that does not load keeps the last policy).
+ * file with a mistake gives the daemon's last configuration).
  */
 static void policy_fresh(void)
 {
 	char *path = xasprintf("%s/%s", W.home, CONFIG_FILE);
 	struct config *c = NULL;
 	struct stat st;
+	char *why = NULL;
 
 	if (stat(path, &st) < 0)
 		memset(&st, 0, sizeof(st));
@@ -982,12 +986,15 @@ static void policy_fresh(void)
 	}
 	W.conf_mtime = st.st_mtim;
 	W.conf_size = st.st_size;
-	if (config_load(W.home, &c) < 0) {
+	/* a mistake: the daemon's last configuration, the mistake shown on
+	 * the page (status_view_load) and logged by the daemon */
+	if (config_load_kept(W.home, &c, &why) < 0) {
 		log_line("warning: %s; the web page keeps the users it knew",
 		    error_last());
 		free(path);
 		return;
 	}
+	free(why);
 	W.conf_loaded = 1;
 	W.policy.ncode = 0;
 	W.policy.nown = 0;

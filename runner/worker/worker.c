@@ -266,14 +266,15 @@ static void beat_stop(struct beat *b)
 
 /*
  * Edits to runner.yml take effect for the next job (or notification): a
- * stat each time, a parse only when the file changed. A file that no
- * longer parses is reported and the last good configuration kept.
+ * stat each time, a parse only when the file changed. A file with a
+ * mistake gives the configuration the daemon last loaded.
  */
 static void reload_config(const char *home, struct conf_watch *cw)
 {
 	char *path = xasprintf("%s/%s", home, CONFIG_FILE);
 	struct stat st;
 	struct config *c = NULL;
+	char *why = NULL;
 
 	if (stat(path, &st) < 0)
 		memset(&st, 0, sizeof(st));
@@ -285,12 +286,14 @@ static void reload_config(const char *home, struct conf_watch *cw)
 	}
 	cw->mtime = st.st_mtim;
 	cw->size = st.st_size;
-	if (config_load(home, &c) < 0) {
+	/* a mistake gives the configuration the daemon last loaded: the
+	 * daemon said so, once, and status shows it */
+	if (config_load_kept(home, &c, &why) < 0) {
 		log_line("warning: %s; %s", error_last(), cw->conf ? "keeping "
 		    "the configuration loaded before" : "waiting until it is "
 		    "fixed");
 	} else {
-		if (cw->conf)
+		if (cw->conf && !why)
 			log_line("reloaded %s", path);
 		config_free(cw->conf);
 		cw->conf = c;
@@ -298,6 +301,7 @@ static void reload_config(const char *home, struct conf_watch *cw)
 		for (size_t i = 0; i < c->nrepos; i++)
 			repo_names_know(c->repos[i].path);
 	}
+	free(why);
 	free(path);
 }
 

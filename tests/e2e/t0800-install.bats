@@ -100,7 +100,9 @@ teardown() { teardown_env; }
 @test "the unit passes systemd-analyze verify; sysusers and tmpfiles make the user and home" {
 	unit="$P/lib/systemd/system/runner.service"
 	grep -qx "ExecStart=$PREFIX/bin/runner serve --home /var/lib/runner" "$unit"
-	grep -qx "ExecReload=/bin/kill -HUP \$MAINPID" "$unit"
+	# a reload checks runner.yml first, and signals only if it is good
+	[ "$(grep ^ExecReload= "$unit")" = "ExecReload=$PREFIX/bin/runner check --config --home /var/lib/runner
+ExecReload=/bin/kill -HUP \$MAINPID" ]
 	grep -qx "NoNewPrivileges=yes" "$unit"
 	grep -qx "ReadWritePaths=/var/lib/runner" "$unit"
 	# verified where its programs are (installed under $DEST here)
