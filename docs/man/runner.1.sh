@@ -37,6 +37,36 @@ while read -r cmd summary; do
 	printf '.fi\n'
 done
 cat <<'ROFF'
+.SH PUSH OPTIONS
+\fBrunner install\-hook\fR sets \fBreceive.advertisePushOptions\fR in the
+repository, so that a push may carry options for the runner with
+\fBgit push \-o\fR \fIOPTION\fR:
+.TP
+.B ci.skip
+no job for this push.
+.TP
+.B ci.wait
+the push waits for its jobs, showing each stage and the result, for at
+most runner.yml's \fBwait_timeout\fR; interrupting the push stops the
+waiting, never a job.
+.TP
+.BI ci.variable= NAME = VALUE
+a variable for the stages of the builds the push queues, if runner.yml's
+\fBvariables\fR of the repository name it; one that is not allowed is
+refused with a warning saying why.
+.PP
+Any other \fBci.*\fR option is ignored with a warning; options without
+\fBci.\fR are left to other tools.
+.SH GIT NOTES
+Every ended build and deployment of a commit is recorded in the bare
+repository as the commit's note under \fBrefs/notes/runner\fR (runner.yml
+\fBrepos: \- notes: false\fR turns it off for a repository). A clone
+reads them with
+.PP
+.nf
+git fetch origin refs/notes/runner:refs/notes/runner
+git log \-\-notes=runner
+.fi
 .SH ENVIRONMENT
 .TP
 .B RUNNER_HOME

@@ -168,7 +168,7 @@ int cmd_install_hook(int argc, char **argv)
 
 	const struct opt opts[] = {
 		OPT_BOOL(0, "pre-receive", &pre,
-		    "install the pre-receive hook instead, which refuses "
+		    "also install the pre-receive hook, which refuses "
 		    "unsigned release tags"),
 		OPT_END(),
 	};

@@ -860,7 +860,7 @@ static int check_worker_users(const char *home_dir, const struct config *c,
 		int shared = 0;
 
 		if (run_user_lookup(name, &w) < 0) {
-			cmd = home_useradd_command(name);
+			cmd = home_useradd_command(name, BUILD_USER_COMMENT);
 			error = error_set(-1, "the build user of worker %d, '%s', "
 			    "does not exist: run 'runner init' or 'runner serve' as "
 			    "root, or create it: %s", i, name, cmd);
@@ -926,7 +926,8 @@ int daemon_check_confinement(const char *home_dir, const struct config *c,
 	for (int i = 0; i < 2; i++) {
 		const char *name = i ? c->release_user : c->build_user;
 		if (run_user_lookup(name, i ? &rel : &u) < 0) {
-			cmd = home_useradd_command(name);
+			cmd = home_useradd_command(name, i ? RELEASE_USER_COMMENT :
+			    BUILD_USER_COMMENT);
 			error = error_set(-1, "the %s user '%s' does not exist: run "
 			    "'runner init' as root, or create it: %s", i ? "release" :
 			    "build", name, cmd);

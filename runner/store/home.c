@@ -134,11 +134,11 @@ void home_audit(const char *home, const struct config *conf,
 			audit_file(conf->secrets[i].file, 0600, 1, out);
 }
 
-char *home_useradd_command(const char *name)
+char *home_useradd_command(const char *name, const char *comment)
 {
 	return xasprintf("useradd --system --user-group --no-create-home "
 	    "--home-dir /nonexistent --shell /usr/sbin/nologin --comment '%s' "
-	    "%s", BUILD_USER_COMMENT, name);
+	    "%s", comment, name);
 }
 
 /*
@@ -187,13 +187,14 @@ static int user_exists(const char *name)
 	return getpwnam(name) != NULL;
 }
 
-/* Create user `name` unless it exists; a line saying so, and why it is
- * there, appended to `out`. */
-static int add_user(const char *name, const char *why, struct sbuf *out)
+/* Create user `name` unless it exists, its passwd entry saying
+ * `comment`; a line saying so, and why it is there, appended to `out`. */
+static int add_user(const char *name, const char *comment, const char *why,
+    struct sbuf *out)
 {
 	const char *uadd[] = { "useradd", "--system", "--user-group",
 	    "--no-create-home", "--home-dir", "/nonexistent", "--shell",
-	    "/usr/sbin/nologin", "--comment", BUILD_USER_COMMENT, name, NULL };
+	    "/usr/sbin/nologin", "--comment", comment, name, NULL };
 	int error;
 
 	if (user_exists(name))
@@ -217,10 +218,12 @@ int home_users(const char *build_user, const char *release_user,
 		sbuf_addf(out, "created group '%s' (the hooks of other users "
 		    "queue pushes through it)\n", HOOK_GROUP);
 	}
-	if ((error = add_user(build_user, "runs the commands of environments "
+	if ((error = add_user(build_user, BUILD_USER_COMMENT, "runs the "
+	    "commands of environments "
 	    "without a user of their own, like staging", out)) < 0 ||
 	    (error = home_worker_users(build_user, workers, out)) < 0 ||
-	    (error = add_user(release_user, "runs the commands of "
+	    (error = add_user(release_user, RELEASE_USER_COMMENT, "runs the "
+	    "commands of "
 	    "environments that need a signed tag", out)) < 0)
 		goto out;
 	g = getgrnam(HOOK_GROUP);
@@ -241,7 +244,7 @@ int home_worker_users(const char *build_user, int workers, struct sbuf *out)
 	for (int i = 0; i < workers && !error; i++) {
 		char *name = home_worker_user(build_user, i);
 		char *why = xasprintf("runs the build stages of worker %d", i);
-		error = add_user(name, why, out);
+		error = add_user(name, BUILD_USER_COMMENT, why, out);
 		free(why);
 		free(name);
 	}

@@ -19,6 +19,7 @@ struct sbuf;
  * (the git server's), and the build user it creates. */
 #define HOOK_GROUP "runner"
 #define BUILD_USER_COMMENT "runner build user (repository code)"
+#define RELEASE_USER_COMMENT "runner release user (signed releases)"
 
 /*
  * Create the home's folders and give everything already there the modes
@@ -76,8 +77,9 @@ int home_worker_lookup(const char *build_user, int slot, struct run_user *out);
  */
 int home_grant(const char *home, const char *repo, struct sbuf *out);
 
-/* The command that creates build user `name`, for messages. Caller
+/* The command that creates user `name` (a build user, or the release
+ * user when `comment` is RELEASE_USER_COMMENT), for messages. Caller
  * frees. */
-char *home_useradd_command(const char *name);
+char *home_useradd_command(const char *name, const char *comment);
 
 #endif
