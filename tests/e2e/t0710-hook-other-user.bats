@@ -7,6 +7,11 @@
 
 load lib
 
+# the pushes in the spool (its reserve and folders are not)
+spooled() {
+	find "$RUNNER_HOME/spool" -maxdepth 1 -type f ! -name '.*'
+}
+
 setup() {
 	setup_env
 	[ "$(id -u)" = 0 ] || skip "needs root: the test creates the git user"
@@ -50,7 +55,7 @@ git_owned_repo() {
 	[ -z "$(find "$T/app.git" -not -user "$GIT_USER")" ] || { find "$T/app.git" -not -user "$GIT_USER" -ls; false; }
 	# a branch that does not trigger queues nothing
 	as_git git -C "$SRC" push -q origin develop:refs/heads/feature
-	wait_for "[ -z \"\$(ls -A '$RUNNER_HOME/spool')\" ]" 10
+	wait_for "[ -z \"\$(spooled)\" ]" 10
 	[ "$(r status --json --limit 100 | jq '[.jobs[] | select(.kind == "build")] | length')" = 1 ]
 }
 
@@ -161,6 +166,6 @@ git_owned_repo() {
 	as_git git -C "$SRC" commit -q --allow-empty -m skipped
 	run as_git git -C "$SRC" push -o ci.skip origin develop
 	[[ "$output" == *"ci.skip: no job for this push"* ]]
-	[ -z "$(ls -A "$RUNNER_HOME/spool")" ]
+	[ -z "$(spooled)" ]
 	[ "$(r status --json | jq '.jobs | length')" = 1 ]
 }
