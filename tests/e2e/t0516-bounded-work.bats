@@ -61,6 +61,9 @@ YML
 big_artifact_pipeline() {
 	export LSAN_OPTIONS="suppressions=$SOURCE_ROOT/tests/e2e/lsan-archive-stop.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 	stop_daemon
+	# a sparse file past the default file_size (8G), so that archiving
+	# it takes longer than the stage may
+	printf 'limits: { file_size: 100G }\n' >> "$RUNNER_HOME/runner.yml"
 	start_daemon --workers 1
 	set_pipeline "$SRC" "big artifact" <<YML
 stages:
@@ -71,7 +74,7 @@ stages:
 YML
 }
 
-@test "archiving ends at the stage's timeout" {
+@test "archiving ends at the stage's timeout (file_size raised in runner.yml)" {
 	big_artifact_pipeline 2s
 	git -C "$SRC" push -q origin develop
 	wait_state 1 failed 60
@@ -80,7 +83,7 @@ YML
 	[ ! -e "$RUNNER_HOME/artifacts/1.tar.zst.part" ]
 }
 
-@test "archiving stops on cancel" {
+@test "archiving stops on cancel (file_size raised in runner.yml)" {
 	big_artifact_pipeline 10m
 	git -C "$SRC" push -q origin develop
 	wait_for "[ \"\$(job_field 1 .phase)\" = archiving ]" 60
