@@ -1459,6 +1459,21 @@ static char *backup_dir_of(const struct deploy *d, int64_t id)
 	return path;
 }
 
+/* step_command(), once what the deployments (and commands) before left
+ * running has ended; one that cannot be ended fails the deployment. */
+static int step_command_alone(struct deploy *d, const char *name,
+    const char *script, const char *suffix)
+{
+	char *why = NULL;
+	int rc = end_services(d, &why);
+
+	if (why)
+		set_outcome(d, JOB_FAILED, why);
+	if (rc < 0 || why)
+		return rc;
+	return step_command(d, name, script, suffix);
+}
+
 /* Every deployment, a rollback by hand too, backs up what serves before
  * it touches anything. What the deployments before left running ends
  * first, before any command of this one runs: a service that lived on
@@ -1467,28 +1482,14 @@ static char *backup_dir_of(const struct deploy *d, int64_t id)
  * service of the environment starts what it needs itself. */
 static int step_backup(struct deploy *d)
 {
-	char *why = NULL;
-	int rc = end_services(d, &why);
-
-	if (why)
-		set_outcome(d, JOB_FAILED, why);
-	if (rc < 0 || why)
-		return rc;
-	return step_command(d, "backup", d->env->backup, "; nothing was "
-	    "deployed");
+	return step_command_alone(d, "backup", d->env->backup, "; nothing "
+	    "was deployed");
 }
 
 /* What the backup left running ends first. */
 static int step_deploy(struct deploy *d)
 {
-	char *why = NULL;
-	int rc = end_services(d, &why);
-
-	if (why)
-		set_outcome(d, JOB_FAILED, why);
-	if (rc < 0 || why)
-		return rc;
-	return step_command(d, "deploy", d->env->deploy, "");
+	return step_command_alone(d, "deploy", d->env->deploy, "");
 }
 
 /* A rollback by hand restores the backup taken when the release it
