@@ -12,6 +12,7 @@
 #include "util.h"
 #include "refmatch.h"
 #include "reserve.h"
+#include "spool.h"
 #include "wake.h"
 
 #include <dirent.h>
@@ -19,7 +20,9 @@
 #include <poll.h>
 #include <signal.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -208,41 +211,37 @@ static int spool(const char *home, const struct push *p, size_t n)
 	return error;
 }
 
-/* Spool entries the daemon will not read are moved here, for the
- * operator; the runner's own folder, closed to the hook's group. */
-#define SPOOL_REFUSED "refused"
-
 /*
- * Set entry `name` of the spool (open as `sfd`, at `dir`), refused for
- * `why`, aside into spool/refused/ for the operator, with one line on the
- * log: it is not read again. If that folder is not the runner's own, or
- * the entry cannot be moved, it is removed instead (a link is removed,
- * never what it points at).
+ * Set entry `name` (in folder `from`: the spool `sfd`, at `dir`, or its
+ * held/), refused for `why`, aside into spool/refused/ for the operator
+ * with the reason beside it, and say so in one line on the log: it is not
+ * read again. If that folder is not the runner's own, or the entry cannot
+ * be moved, it is left where it is and the line says so.
  */
-static void refuse_entry(int sfd, const char *dir, const char *name,
-    const char *why)
+static void refuse_entry(int from, int sfd, const char *dir,
+    const char *name, const char *why)
 {
 	char *to = xstrdup(name);
 	const char *fate = "moved to " SPOOL_REFUSED "/ for the operator";
-	struct stat st;
-	int rfd = -1, moved = 0;
+	int rfd = spool_own_dir(sfd, SPOOL_REFUSED, 1), moved = 0;
 
-	if ((mkdirat(sfd, SPOOL_REFUSED, 0700) == 0 || errno == EEXIST) &&
-	    (rfd = openat(sfd, SPOOL_REFUSED, O_RDONLY | O_DIRECTORY |
-	    O_NOFOLLOW | O_CLOEXEC)) >= 0 && fstat(rfd, &st) == 0 &&
-	    st.st_uid == geteuid() && !(st.st_mode & 077)) {
-		moved = renameat2(sfd, name, rfd, to, RENAME_NOREPLACE) == 0;
+	if (rfd >= 0) {
+		moved = renameat2(from, name, rfd, to, RENAME_NOREPLACE) == 0;
 		if (!moved && errno == EEXIST) {
 			free(to);
 			to = xasprintf("%s.%lld", name, (long long)now_ms());
-			moved = renameat2(sfd, name, rfd, to,
+			moved = renameat2(from, name, rfd, to,
 			    RENAME_NOREPLACE) == 0;
 		}
 	}
-	if (!moved)
-		fate = unlinkat(sfd, name, 0) == 0 ? "removed (" SPOOL_REFUSED
-		    "/ is not the runner's own folder)" : "left in place: "
-		    "remove it";
+	if (moved) {
+		spool_why_write(rfd, to, why, NULL);
+		if (from != sfd)	/* it was held: its reason goes */
+			spool_why_remove(from, name);
+	} else {
+		fate = "left in place (" SPOOL_REFUSED "/ is not the runner's "
+		    "own folder, 0700): move it away";
+	}
 	log_line("warning: spool: refused '%s/%s': %s; %s", dir, name, why,
 	    fate);
 	if (rfd >= 0)
@@ -250,33 +249,175 @@ static void refuse_entry(int sfd, const char *dir, const char *name,
 	free(to);
 }
 
+/* 0 if the daemon may read repository `repo` (enter it and its
+ * objects, read its HEAD), else why not (an errno). */
+static int repo_unreadable(const char *repo)
+{
+	char *objects = xasprintf("%s/objects", repo);
+	char *head = xasprintf("%s/HEAD", repo);
+	int err = 0;
+
+	if (access(repo, X_OK) < 0 || access(objects, R_OK | X_OK) < 0 ||
+	    access(head, R_OK) < 0)
+		err = errno;
+	free(objects);
+	free(head);
+	return err;
+}
+
 /*
- * Queue the pushes of spool entry `name` (in the spool folder `sfd`, at
- * `dir`) that runner.yml's triggers match, then remove it; adds the jobs
- * it queued to *total. The group of the hook writes the spool, so the
+ * Why the daemon cannot read repository `repo` now, and the fix: the
+ * first folder on the way to its objects that the daemon's user may not
+ * enter, and the group bits that let it in (its user in that folder's
+ * group, the repositories' owner's). Caller frees both.
+ */
+static char *unreadable_repo(const char *repo, int err, char **fix)
+{
+	struct passwd *pw = getpwuid(geteuid());
+	const char *user = pw ? pw->pw_name : "?";
+	char *path = xasprintf("%s/objects", repo), *why;
+	struct sbuf dirs = SBUF_INIT, f = SBUF_INIT;
+	size_t plen = 0, rlen = strlen(repo);
+	struct stat st = { 0 };
+	struct group *gr;
+
+	/* the first folder that lstat sees but this user may not enter */
+	for (size_t i = 1; !plen; i++) {
+		char c = path[i];
+		if (c != '/' && c)
+			continue;
+		path[i] = '\0';
+		if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
+		    access(path, X_OK) < 0)
+			plen = i;
+		else
+			path[i] = c;
+		if (!c)
+			break;
+	}
+	if (!plen) {
+		free(path);
+		*fix = xasprintf("give user '%s' read access to '%s' and the "
+		    "folders above it", user, repo);
+		return xasprintf("the runner's user '%s' cannot read repository "
+		    "'%s': %s", user, repo, strerror(err));
+	}
+	gr = getgrgid(st.st_gid);
+	why = xasprintf("the runner's user '%s' cannot read repository '%s': "
+	    "it may not enter '%s' (mode %04o, group '%s')%s", user, repo,
+	    path, (unsigned)(st.st_mode & 07777), gr ? gr->gr_name : "?",
+	    strstr(repo, "/repositories/") ? "; with gitolite, also set "
+	    "UMASK => 0027 in its .gitolite.rc, so that new repositories get "
+	    "the group's bits" : "");
+	/* the folders from the closed one down to the repository's parent
+	 * need g+x; the repository g+rX throughout */
+	size_t parent = (size_t)(strrchr(repo, '/') - repo);
+	for (size_t i = plen; i <= parent && plen < rlen; i++)
+		if (repo[i] == '/')
+			sbuf_addf(&dirs, " '%.*s'", (int)i, repo);
+	if (gr && !spool_in_group(st.st_gid))
+		sbuf_addf(&f, "usermod -aG %s %s && ", gr->gr_name, user);
+	if (dirs.len)
+		sbuf_addf(&f, "chmod g+x%s && ", dirs.buf);
+	sbuf_addf(&f, "chmod -R g+rX '%s'", repo);
+	if (gr && !spool_in_group(st.st_gid))
+		sbuf_adds(&f, "; then restart the daemon (it has the groups it "
+		    "started with)");
+	*fix = sbuf_detach(&f);
+	sbuf_release(&dirs);
+	free(path);
+	return why;
+}
+
+/* One look at the spool by the daemon. */
+struct ingest {
+	struct store *s;
+	const struct config *conf;
+	int sfd;		/* spool/ */
+	int hfd;		/* spool/held/, the daemon's own; or -1 */
+	const char *dir;	/* spool/'s path, for the log */
+	int total;		/* jobs queued */
+	size_t held;		/* entries still held */
+};
+
+/*
+ * Keep entry `name` (in folder `from`: the spool, or held/ where it was
+ * held before) in held/ for `why`, which `fix` fixes; the reason is
+ * written beside it first, so that status always finds one. Said once on
+ * the log as an error, and again only if the reason changes; the daemon
+ * tries it again every SPOOL_HELD_RETRY_MS.
+ */
+static void hold_entry(struct ingest *in, int from, const char *name,
+    const char *why, const char *fix)
+{
+	char *old = NULL, *oldfix = NULL, *to = NULL;
+	struct stat st;
+
+	in->held++;
+	if (from == in->hfd) {
+		if (spool_why_read(from, name, &old, &oldfix) == 0 &&
+		    !strcmp(old, why))
+			goto out;
+		spool_why_write(from, name, why, fix);
+		log_line("error: spool: held push '%s/%s/%s' still cannot be "
+		    "queued: %s; fix: %s", in->dir, SPOOL_HELD, name, why, fix);
+		goto out;
+	}
+	if (in->hfd < 0)	/* the first push held */
+		in->hfd = spool_own_dir(in->sfd, SPOOL_HELD, 1);
+	to = fstatat(in->hfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 ?
+	    xasprintf("%lld.%s", (long long)now_ms(), name) : xstrdup(name);
+	if (in->hfd < 0 || spool_why_write(in->hfd, to, why, fix) < 0 ||
+	    renameat2(from, name, in->hfd, to, RENAME_NOREPLACE) < 0) {
+		if (in->hfd >= 0)
+			spool_why_remove(in->hfd, to);
+		log_line("error: spool: push '%s/%s' cannot be queued now: %s; "
+		    "fix: %s; it stays in the spool (%s/ is not the runner's "
+		    "own folder, 0700: move it away)", in->dir, name, why, fix,
+		    SPOOL_HELD);
+		goto out;
+	}
+	log_line("error: spool: push '%s/%s' held: %s; fix: %s; it is queued "
+	    "by itself once that is fixed ('runner status' shows it)", in->dir,
+	    to, why, fix);
+out:
+	free(old);
+	free(oldfix);
+	free(to);
+}
+
+/*
+ * Queue the pushes of spool entry `name` (in folder `from`: the spool, or
+ * held/) that runner.yml's triggers match, then remove it; adds the jobs
+ * it queued to in->total. The group of the hook writes the spool, so the
  * entry is opened first (no link followed, a FIFO does not block), and
  * then judged by what the descriptor shows: a regular file with one name,
  * of at most HOOK_MAX_INPUT bytes, naming only repositories that its
  * owner owns (the hook's group must not make the runner build a
  * repository its member could not push to; no owner, root or the runner's
- * own user, is trusted more). Anything else is refused (refuse_entry).
- * The entry stays if the store refuses.
+ * own user, is trusted more). Anything else is refused (refuse_entry),
+ * with its reason. A repository the daemon cannot read now holds the
+ * entry (hold_entry) until it can. The entry stays if the store refuses.
+ * Nothing is removed before its jobs are in the store.
  */
-static int ingest_file(struct store *s, const struct config *conf, int sfd,
-    const char *dir, const char *name, int *total)
+static int ingest_file(struct ingest *in, int from, const char *name)
 {
+	struct store *s = in->s;
+	const struct config *conf = in->conf;
+	const char *dir = in->dir;
 	struct sbuf buf = SBUF_INIT;
 	struct push *p = NULL, *q = NULL;
 	struct enqueued *res = NULL;
 	struct hook_update *ups = NULL;
 	struct sbuf *vars = NULL;
 	size_t n = 0, at = 0, nq = 0, pcap = 0;
-	char *path = xasprintf("%s/%s", dir, name), *why = NULL;
+	char *path = xasprintf("%s/%s", dir, name), *why = NULL, *hold = NULL;
+	char *fix = NULL;
 	const char *owned = NULL;
 	struct stat st, now;
 	int fd, error = 0;
 
-	fd = openat(sfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+	fd = openat(from, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
 	    O_CLOEXEC);
 	if (fd < 0) {
 		if (errno != ENOENT)	/* else taken away meanwhile */
@@ -310,15 +451,26 @@ static int ingest_file(struct store *s, const struct config *conf, int sfd,
 		p[n++] = (struct push){ f[0], f[1], f[2], f[3], NULL,
 		    NULL, *f[4] ? f[4] : NULL, NULL };
 	}
-	for (size_t i = 0; i < n && !why; i++) {
+	for (size_t i = 0; i < n && !why && !hold; i++) {
 		struct stat rs;
+		int err;
 		if (p[i].repo[0] != '/' || (owned && !strcmp(owned, p[i].repo)))
 			continue;
 		/* the hook spools the repository's real path: another
 		 * spelling ('..', a link) would pass the owner's check as one
 		 * repository and match runner.yml as another */
 		char *real = realpath(p[i].repo, NULL);
-		if (!real || strcmp(real, p[i].repo))
+		err = real ? 0 : errno;
+		/* a repository the daemon may not read now (gitolite's UMASK
+		 * 0077, a group not given yet) waits for the fix */
+		if (err == EACCES || err == EPERM || (real &&
+		    (err = repo_unreadable(p[i].repo)) && (err == EACCES ||
+		    err == EPERM)))
+			hold = unreadable_repo(p[i].repo, err, &fix);
+		else if (!real)
+			why = xasprintf("it names repository '%s', which cannot be "
+			    "found: %s", p[i].repo, strerror(err));
+		else if (strcmp(real, p[i].repo))
 			why = xasprintf("it names repository '%s', which is not "
 			    "that repository's real path", p[i].repo);
 		else if (stat(p[i].repo, &rs) < 0 || rs.st_uid != st.st_uid)
@@ -328,7 +480,7 @@ static int ingest_file(struct store *s, const struct config *conf, int sfd,
 		free(real);
 		owned = p[i].repo;
 	}
-	if (why)
+	if (why || hold)
 		goto out;
 	/* the pushes point into these until they are enqueued */
 	ups = xcalloc(n ? n : 1, sizeof(*ups));
@@ -358,15 +510,23 @@ static int ingest_file(struct store *s, const struct config *conf, int sfd,
 	if (nq && (error = store_enqueue(s, q, nq, res)) < 0)
 		goto out;
 	for (size_t i = 0; i < nq; i++)
-		*total += !res[i].duplicate;
+		in->total += !res[i].duplicate;
 	/* the entry read, unless another took its name meanwhile (the next
 	 * look reads that one) */
-	if (fstatat(sfd, name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+	if (fstatat(from, name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    now.st_dev == st.st_dev && now.st_ino == st.st_ino)
-		unlinkat(sfd, name, 0);
+		unlinkat(from, name, 0);
+	if (from == in->hfd) {
+		spool_why_remove(from, name);
+		log_line("spool: held push '%s/%s/%s' taken: %zu update%s "
+		    "matched runner.yml", dir, SPOOL_HELD, name, nq, nq == 1 ?
+		    "" : "s");
+	}
 out:
 	if (why)
-		refuse_entry(sfd, dir, name, why);
+		refuse_entry(from, in->sfd, dir, name, why);
+	else if (hold)
+		hold_entry(in, from, name, hold, fix);
 	if (fd >= 0)
 		close(fd);
 	for (size_t i = 0; vars && i < n; i++)
@@ -374,6 +534,8 @@ out:
 			sbuf_release(&vars[i]);
 	free(vars);
 	free(why);
+	free(hold);
+	free(fix);
 	free(path);
 	free(res);
 	free(q);
@@ -383,28 +545,58 @@ out:
 	return error;
 }
 
-int hook_spool_ingest(const char *home, const struct config *conf,
-    struct store *s)
+/* Every entry of folder `fd` (the spool, or held/), until the store
+ * refuses. */
+static int ingest_dir(struct ingest *in, int fd)
 {
-	char *dir = xasprintf("%s/%s", home, SPOOL_DIR);
-	int sfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	DIR *d = sfd >= 0 ? fdopendir(sfd) : NULL;
+	int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
 	struct dirent *de;
-	int total = 0, error = 0;
+	int error = 0;
 
-	if (sfd >= 0 && !d)
-		close(sfd);
+	if (dup_fd >= 0 && !d)
+		close(dup_fd);
 	while (error == 0 && d && (de = readdir(d))) {
 		size_t len = strlen(de->d_name);
 		if (len < 6 || strcmp(de->d_name + len - 5, ".push") ||
 		    de->d_name[0] == '.')
 			continue;
-		error = ingest_file(s, conf, dirfd(d), dir, de->d_name, &total);
+		error = ingest_file(in, fd, de->d_name);
 	}
 	if (d)
 		closedir(d);
+	return error;
+}
+
+int hook_spool_ingest(const char *home, const struct config *conf,
+    struct store *s, int retry_held, size_t *held)
+{
+	char *dir = xasprintf("%s/%s", home, SPOOL_DIR);
+	struct ingest in = { s, conf, -1, -1, dir, 0, 0 };
+	int error = 0;
+
+	in.sfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (in.sfd >= 0)
+		in.hfd = spool_own_dir(in.sfd, SPOOL_HELD, 0);
+	/* the held ones first: they are older */
+	if (retry_held && in.hfd >= 0)
+		error = ingest_dir(&in, in.hfd);
+	if (error == 0 && in.sfd >= 0)
+		error = ingest_dir(&in, in.sfd);
+	if (!retry_held && in.hfd >= 0) {
+		/* not tried now: still held */
+		struct spool_summary sum;
+		spool_summary_load(home, &sum);
+		in.held = sum.held;
+		spool_summary_release(&sum);
+	}
+	if (in.hfd >= 0)
+		close(in.hfd);
+	if (in.sfd >= 0)
+		close(in.sfd);
 	free(dir);
-	return error < 0 ? error : total;
+	*held = in.held;
+	return error < 0 ? error : in.total;
 }
 
 size_t hook_match(const struct config *conf, const char *repo,
@@ -449,6 +641,29 @@ static void wake(const char *home, FILE *msg)
 }
 
 /*
+ * The push could not be handed over: say so plainly, loud enough to be
+ * seen among git's lines, with the fix, and never that it will be found.
+ */
+static void lost_push(const char *home, FILE *msg)
+{
+	char *cause = xstrdup(error_last()), *fix = NULL;
+	char *why = spool_unwritable(home, &fix);
+
+	fprintf(msg, "runner: ERROR: NOTHING WAS QUEUED for this push: %s\n"
+	    "runner: the push itself is stored, but the runner will never see "
+	    "it.\n", why ? why : cause);
+	if (fix)
+		fprintf(msg, "runner: fix: %s; then push again (or run 'runner "
+		    "run' on the runner's host).\n", fix);
+	else
+		fprintf(msg, "runner: push again once that is fixed (or run "
+		    "'runner run' on the runner's host).\n");
+	free(cause);
+	free(why);
+	free(fix);
+}
+
+/*
  * The hook of a user who may not write the store (the git server's user,
  * when the runner's is another): it hands every branch and tag update to
  * the spool, which install-hook made writable for it, and the daemon
@@ -474,14 +689,13 @@ static int hand_over(const char *home, const char *repo,
 		    "room (or run 'runner run' on the runner's host)\n",
 		    error_last());
 	else if (np && error < 0)
-		fprintf(msg, "runner: warning: %s; nothing queued, the push "
-		    "itself is fine (is this user allowed to queue? see 'runner "
-		    "install-hook')\n", error_last());
+		lost_push(home, msg);
 	else if (np)
 		fprintf(msg, "runner: handed %zu update%s to the runner ('runner "
 		    "status' shows the jobs it queues)\n", np, np == 1 ? "" :
 		    "s");
-	if (np)
+	/* the daemon is woken only for what it can find */
+	if (np && error == 0)
 		wake(home, msg);
 	free(p);
 	return error < 0 ? error : (int)np;
@@ -721,11 +935,13 @@ int hook_post_receive(const char *home, const char *repo,
 			fprintf(msg, "runner: error: %s; and %s: the runner's disk "
 			    "is full; NOTHING WAS QUEUED for this push: push again "
 			    "once there is room\n", why, error_last());
-		else
-			fprintf(msg, "runner: warning: %s; and %s; nothing queued, "
-			    "the push itself is fine\n", why, error_last());
+		else {
+			fprintf(msg, "runner: warning: %s\n", why);
+			lost_push(home, msg);
+		}
 		free(why);
-		wake(home, msg);
+		if (spooled == 0)
+			wake(home, msg);
 		goto out;
 	}
 	for (size_t i = 0; i < np; i++) {

@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "spool.h"
+
 #define HOOK_MAX_INPUT (4 * 1024 * 1024)
 #define HOOK_MAX_LINES 10000
 /* The longest ref name taken. git's files backend keeps each ref as a
@@ -39,17 +41,19 @@ void hook_updates_free(struct hook_update *u, size_t n);
  * HOOK_STORE_WAIT_MS, read-only, full), the hook writes the pushes to
  * HOME/spool/ instead, durably, and the daemon enqueues them later.
  */
-#define SPOOL_DIR "spool"
 #define HOOK_STORE_WAIT_MS 1000
 /* Enqueue what the spool holds that `conf`'s triggers match, and remove
- * the files. An entry that is not a regular file with one name, or names
- * a repository its owner does not own, is moved to spool/refused/ with a
- * line on the log. Returns the number of jobs queued, or a negative code
- * (the files stay). */
+ * the files once their jobs are in the store. An entry that is not a
+ * regular file with one name, or names a repository its owner does not
+ * own, is moved to spool/refused/ with its reason and a line on the log;
+ * one naming a repository the daemon cannot read now waits in
+ * spool/held/ with its reason (spool.h), tried again with `retry_held`.
+ * *held is the number of entries held after this look. Returns the
+ * number of jobs queued, or a negative code (the files stay). */
 struct store;
 struct config;
 int hook_spool_ingest(const char *home, const struct config *conf,
-    struct store *s);
+    struct store *s, int retry_held, size_t *held);
 
 /* With no daemon serving, the hook checkpoints the WAL past this many
  * pages, so that opening the store stays cheap (see hook.c). */

@@ -13,6 +13,7 @@
 #include "jobs.h"
 #include "json.h"
 #include "run.h"
+#include "spool.h"
 #include "state.h"
 #include "store.h"
 #include "util.h"
@@ -38,7 +39,8 @@ static const char usage[] =
     "confine repository code; every repository of runner.yml (a bare\n"
     "repository, the hook installed and executable with this home, a\n"
     "chained hook that can run, gitolite's common hooks); the daemon and\n"
-    "its socket; free disk space; jobs left running by a daemon that is\n"
+    "its socket; pushes held in the spool (with the fix) or waiting with\n"
+    "no daemon; free disk space; jobs left running by a daemon that is\n"
     "gone; the store's integrity and schema version; folders of an older\n"
     "home that need the operator. Changes nothing.\n"
     "\n"
@@ -202,6 +204,48 @@ static void check_daemon(struct doctor *d, const char *home,
 	free(paused);
 	free(sock);
 	free(fix);
+}
+
+/* The spool: a held push is a problem, with the fix the daemon found;
+ * pushes waiting with no daemon to take them, a warning. */
+static void check_spool(struct doctor *d, const char *home, int running)
+{
+	struct spool_summary sp;
+	struct sbuf age = SBUF_INIT;
+
+	spool_summary_load(home, &sp);
+	if (sp.error)
+		say(d, WARN, "spool", "run doctor as root or as the runner's "
+		    "user", "%s", sp.error);
+	for (size_t i = 0; i < sp.nreasons; i++) {
+		const struct spool_reason *r = &sp.reasons[i];
+		sbuf_reset(&age);
+		format_duration(&age, now_ms() - r->oldest_ms);
+		say(d, FAIL, "spool", r->fix, "%zu push%s held for %s, not queued: "
+		    "%s (queued by themselves once fixed)", r->count, r->count ==
+		    1 ? "" : "es", age.buf, r->reason);
+	}
+	if (sp.waiting && !running) {
+		sbuf_reset(&age);
+		format_duration(&age, now_ms() - sp.waiting_oldest_ms);
+		say(d, WARN, "spool", "start the daemon (runner serve, or "
+		    "systemctl start runner)", "%zu push%s waiting for %s, and "
+		    "no daemon to queue them", sp.waiting, sp.waiting == 1 ? "" :
+		    "es", age.buf);
+	}
+	if (sp.refused) {
+		char *fix = xasprintf("read the reasons in %s/spool/refused/ "
+		    "(NAME.why), then remove the entries", home);
+		say(d, WARN, "spool", fix, "%zu spool entr%s refused", sp.refused,
+		    sp.refused == 1 ? "y" : "ies");
+		free(fix);
+	}
+	if (!sp.error && !sp.nreasons && !(sp.waiting && !running) &&
+	    !sp.refused)
+		say(d, OK, "spool", NULL, "%zu push%s waiting, none held",
+		    sp.waiting, sp.waiting == 1 ? "" : "es");
+	sbuf_release(&age);
+	spool_summary_release(&sp);
 }
 
 static void check_disk(struct doctor *d, const char *home)
@@ -399,6 +443,7 @@ int cmd_doctor(int argc, char **argv)
 		check_repos(&d, home, conf, st);
 	}
 	check_daemon(&d, home, st, &running);
+	check_spool(&d, home, running);
 	check_disk(&d, home);
 	if (st) {
 		check_store(&d, st, running, conf);

@@ -11,11 +11,13 @@
 #include "deploy.h"
 #include "hook.h"
 #include "reserve.h"
+#include "spool.h"
 #include "store.h"
 #include "tagsig.h"
 #include "util.h"
 #include "refmatch.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -30,7 +32,8 @@ static const char usage[] =
     "by a key not allowed in runner.yml, names another tag, points at a\n"
     "commit without a passed build (or healthy staging, with\n"
     "require_staging), or was deployed before; and any push whose job\n"
-    "could not be recorded, the runner's disk being full.\n";
+    "could not be recorded: the runner's disk full, or a hook's user that\n"
+    "may write neither the store nor the spool (with the fix).\n";
 
 /* Below this much free space, and with the reserves used up, the
  * post-receive hook could not record a job: the push is refused. */
@@ -49,6 +52,20 @@ static char *disk_refusal(const char *home)
 	    "free, its reserve used up): this push's job could not be "
 	    "recorded; push again once there is room", home,
 	    (long long)(left / 1024));
+}
+
+/* May this user write the store itself (the runner's own user, root)?
+ * As post-receive judges it: SQLite's file, or the PostgreSQL URL that
+ * only the runner's users may read in runner.yml. */
+static int store_writable(const char *home)
+{
+	char *db = xasprintf("%s/%s", home, STORE_FILE), *url = NULL;
+	int own = store_url(home, &url) == 0 && (url || access(db, W_OK) == 0 ||
+	    errno == ENOENT);
+
+	free(db);
+	free(url);
+	return own;
 }
 
 /* Why `u` must be refused, or NULL. Caller frees. */
@@ -112,6 +129,22 @@ int cmd_pre_receive(int argc, char **argv)
 			continue;
 		fprintf(stderr, "runner: refusing the push: %s\n", why);
 		free(why);
+		rc = 1;
+		goto out;
+	}
+	/* a push the post-receive hook could hand to no one would be lost:
+	 * refused while it can be, with the fix */
+	for (size_t i = 0; i < n; i++) {
+		char *why, *fix;
+		if (hook_zero_id(u[i].new) || (strncmp(u[i].ref, "refs/heads/",
+		    11) && strncmp(u[i].ref, "refs/tags/", 10)) ||
+		    store_writable(home) || !(why = spool_unwritable(home, &fix)))
+			continue;
+		fprintf(stderr, "runner: refusing the push: the runner would "
+		    "never see it: %s\nrunner: fix: %s; then push again\n", why,
+		    fix);
+		free(why);
+		free(fix);
 		rc = 1;
 		goto out;
 	}

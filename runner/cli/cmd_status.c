@@ -35,6 +35,10 @@ static const char usage[] =
     "\"workers\",\"heartbeat_ms\",\"draining\",\"running\":[IDS],...}],\n"
     "\"disk\":{\"measured\":MS,\"home\":BYTES,\n"
     "\"logs\":BYTES,...} (as 'runner gc' last measured it) and\n"
+    "\"spool\":{\"waiting\":N,\"held\":N,\"held_reasons\":[{\"reason\",\n"
+    "\"fix\",\"count\",\"oldest_ms\"}],\"refused\":N,...} (pushes handed\n"
+    "over by the hook of another user that the daemon has not queued yet,\n"
+    "or cannot now; read from the spool, so also while it is stopped),\n"
     "\"warnings\":[...] (files of the home\n"
     "readable or writable by more users than they should be, trusted\n"
     "repositories). An environment whose serving release has files that\n"
@@ -75,6 +79,42 @@ static void hosts_lines(struct sbuf *out, const struct status_view *v)
 		}
 		sbuf_addch(out, '\n');
 	}
+}
+
+/* The pushes in the spool: waiting for the daemon's look, held (with
+ * why and the fix), refused. Nothing when it is empty. */
+static void spool_lines(struct sbuf *out, const struct spool_summary *sp,
+    const char *home, int tty)
+{
+	if (sp->error)
+		sbuf_addf(out, "spool: %s\n", sp->error);
+	if (sp->waiting) {
+		sbuf_addf(out, "spool: %zu push%s waiting for the daemon "
+		    "(oldest ", sp->waiting, sp->waiting == 1 ? "" : "es");
+		format_duration(out, now_ms() - sp->waiting_oldest_ms);
+		sbuf_addf(out, " ago)%s\n", daemon_pid(home) ? "" : "; they are "
+		    "queued when it starts");
+	}
+	for (size_t i = 0; i < sp->nreasons; i++) {
+		const struct spool_reason *r = &sp->reasons[i];
+		sbuf_addf(out, "%sHELD%s: %zu push%s the daemon cannot queue now "
+		    "(oldest ", tty ? cli_color("failed", tty) : "", tty ?
+		    COLOR_RESET : "", r->count, r->count == 1 ? "" : "es");
+		format_duration(out, now_ms() - r->oldest_ms);
+		sbuf_adds(out, " ago): ");
+		sbuf_add_display(out, r->reason, strlen(r->reason));
+		sbuf_addch(out, '\n');
+		if (r->fix) {
+			sbuf_adds(out, "      fix: ");
+			sbuf_add_display(out, r->fix, strlen(r->fix));
+			sbuf_adds(out, "\n      (they are queued by themselves once "
+			    "it is fixed)\n");
+		}
+	}
+	if (sp->refused)
+		sbuf_addf(out, "spool: %zu push%s refused, in %s/spool/refused/ "
+		    "with the reasons beside them (and on the daemon's log)\n",
+		    sp->refused, sp->refused == 1 ? "" : "es", home);
 }
 
 static void disk_line(struct sbuf *out, const char *disk, int64_t ms)
@@ -301,6 +341,7 @@ int cmd_status(int argc, char **argv)
 			sbuf_adds(&out, " ('runner resume' releases it)");
 		}
 		sbuf_addch(&out, '\n');
+		spool_lines(&out, &v.spool, cs.home, tty);
 		disk_line(&out, v.disk, v.disk_ms);
 		hosts_lines(&out, &v);
 		if (v.nsched)

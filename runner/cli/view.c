@@ -42,6 +42,8 @@ int status_view_load(struct store *st, const char *home, int limit,
 		return -1;
 	v->pid = daemon_pid(home);
 	v->since = v->pid ? daemon_since(home) : 0;
+	/* from the spool's folders: true while the daemon is stopped too */
+	spool_summary_load(home, &v->spool);
 	/* a mistake in runner.yml: the configuration the daemon keeps, and
 	 * the mistake as a warning */
 	if (config_load_kept(home, &conf, &why) < 0)
@@ -89,6 +91,30 @@ int status_view_load(struct store *st, const char *home, int limit,
 	}
 	sbuf_release(&warn);
 	return 0;
+}
+
+/* The spool: pushes the daemon has not looked at, those it holds (with
+ * why and the fix), those it refused. */
+static void spool_json(struct json *w, const struct spool_summary *sp)
+{
+	json_obj(w, "spool");
+	json_int(w, "waiting", (int64_t)sp->waiting);
+	json_id(w, "waiting_oldest_ms", sp->waiting_oldest_ms);
+	json_int(w, "held", (int64_t)sp->held);
+	json_id(w, "held_oldest_ms", sp->held_oldest_ms);
+	json_arr(w, "held_reasons");
+	for (size_t i = 0; i < sp->nreasons; i++) {
+		json_obj(w, NULL);
+		json_string(w, "reason", sp->reasons[i].reason);
+		json_string(w, "fix", sp->reasons[i].fix);
+		json_int(w, "count", (int64_t)sp->reasons[i].count);
+		json_id(w, "oldest_ms", sp->reasons[i].oldest_ms);
+		json_end(w);
+	}
+	json_end(w);
+	json_int(w, "refused", (int64_t)sp->refused);
+	json_string(w, "error", sp->error);
+	json_end(w);
 }
 
 /* SETTING_DISK: "home=N logs=N ..." as `runner gc` measured it. */
@@ -201,6 +227,7 @@ void status_view_json(const struct status_view *v, struct store *st,
 		json_end(&w);
 	}
 	json_end(&w);
+	spool_json(&w, &v->spool);
 	json_arr(&w, "jobs");
 	for (size_t i = 0; i < v->n; i++)
 		json_job(&w, NULL, v->jobs[i]);
@@ -236,5 +263,6 @@ void status_view_free(struct status_view *v)
 	hosts_free(v->hosts, v->nhosts);
 	free(v->paused);
 	free(v->disk);
+	spool_summary_release(&v->spool);
 	memset(v, 0, sizeof(*v));
 }

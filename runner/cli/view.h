@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "spool.h"
+
 struct env_rec;
 struct host_rec;
 struct job;
@@ -46,6 +48,7 @@ struct status_view {
 	size_t nsched;
 	struct host_rec *hosts;		/* build hosts that said they live */
 	size_t nhosts;
+	struct spool_summary spool;	/* pushes waiting, held, refused */
 };
 
 /* Gather it (with the `limit` newest finished jobs); -1 with the error

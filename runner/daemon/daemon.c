@@ -9,6 +9,7 @@
 #include "config.h"
 #include "home.h"
 #include "hook.h"
+#include "spool.h"
 #include "run.h"
 #include "stage.h"
 #include "store.h"
@@ -66,6 +67,9 @@ struct sup {
 	int listen_fd;
 	int64_t listen_at;	/* when to try to listen again */
 	int64_t spool_retry_at;	/* the spool could not be read: when again */
+	int spool_said;		/* ... and the log said so */
+	size_t held;		/* pushes held in spool/held/ */
+	int64_t held_retry_at;	/* when to try them again; 0: none held */
 	char *worker_prog;	/* runner-worker, beside runner */
 	struct config *reloaded;	/* runner.yml as SIGHUP read it again */
 	const char *log_file;	/* --log-file: reopened on SIGHUP */
@@ -313,25 +317,37 @@ out:
 }
 
 /* Queue the pushes the hook saved in the spool when the store was busy,
- * missing or read-only; if it still cannot, try again in a second. */
-static void ingest_spool(struct sup *s)
+ * missing or read-only; if it still cannot, try again in a second (said
+ * once, and once more when it can again). With `retry_held`, the pushes
+ * held for a repository the daemon could not read are tried too; while
+ * some are held, that happens every SPOOL_HELD_RETRY_MS. */
+static void ingest_spool(struct sup *s, int retry_held)
 {
 	struct store *st = sup_store(s);
+	size_t held = s->held;
 	int n = -1;
 
 	if (st) {	/* a locked store must not hold the supervisor up */
 		store_busy_timeout(st, 200);
-		n = hook_spool_ingest(s->home, s->conf, st);
+		n = hook_spool_ingest(s->home, s->conf, st, retry_held, &held);
 		store_busy_timeout(st, 10000);
 	}
 	if (n < 0) {
-		if (st)
+		if (st && !s->spool_said++)
 			log_line("warning: cannot queue the spooled pushes: %s; "
-			    "trying again in 1s", error_last());
+			    "trying again every second", error_last());
 		s->spool_retry_at = mono_ms() + 1000;
 		return;
 	}
+	if (s->spool_said)
+		log_line("the spooled pushes can be queued again");
+	s->spool_said = 0;
 	s->spool_retry_at = 0;
+	s->held = held;
+	if (!held)
+		s->held_retry_at = 0;
+	else if (retry_held || !s->held_retry_at)
+		s->held_retry_at = mono_ms() + SPOOL_HELD_RETRY_MS;
 	if (n > 0)
 		log_line("queued %d job%s from the spool", n, n == 1 ? "" : "s");
 }
@@ -386,7 +402,7 @@ static void look_for_work(struct sup *s)
 	if (v == s->work_stamp)
 		return;
 	s->work_stamp = v;
-	ingest_spool(s);
+	ingest_spool(s, 0);
 	wake_workers(s);
 	ensure_notifier(s, 0);
 }
@@ -654,7 +670,7 @@ static void on_datagrams(struct sup *s)
 	if (got & WAKE_CANCEL)
 		signal_cancels(s);
 	if (got & WAKE_JOBS) {
-		ingest_spool(s);
+		ingest_spool(s, 0);
 		wake_workers(s);
 	}
 	if (got & WAKE_NOTIFY)
@@ -1028,7 +1044,7 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 			    "daemon", n, n == 1 ? "" : "es");
 		free(prefix);
 	}
-	ingest_spool(&s);
+	ingest_spool(&s, 1);
 	if ((error = s.sock = wake_bind(home)) < 0)
 		goto out;
 	s.nworkers = workers;
@@ -1057,6 +1073,8 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 			s.poll_at = mono_ms() + 1000;
 		int64_t next = deadline_min(deadline_min(kill_at,
 		    s.spool_retry_at), s.stopping ? 0 : s.poll_at);
+		if (!s.stopping)
+			next = deadline_min(next, s.held_retry_at);
 		next = deadline_min(next, respawn_due(&s));
 		if (!s.stopping)
 			next = deadline_min(deadline_min(deadline_min(
@@ -1115,7 +1133,11 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 			on_datagrams(&s);
 		if (s.spool_retry_at && mono_ms() >= s.spool_retry_at &&
 		    !s.stopping) {
-			ingest_spool(&s);
+			ingest_spool(&s, 1);
+			wake_workers(&s);
+		} else if (s.held_retry_at && mono_ms() >= s.held_retry_at &&
+		    !s.stopping) {
+			ingest_spool(&s, 1);
 			wake_workers(&s);
 		}
 		if (!s.stopping && s.poll_at && mono_ms() >= s.poll_at) {

@@ -367,6 +367,26 @@ void page_overview(struct sbuf *sb, struct store *st,
 		html(sb, v->warn[i]);
 		sbuf_adds(sb, "</p>");
 	}
+	if (v->spool.waiting)
+		sbuf_addf(sb, "<p id=spool>spool: %zu push%s waiting for the "
+		    "daemon</p>", v->spool.waiting, v->spool.waiting == 1 ? "" :
+		    "es");
+	for (size_t i = 0; i < v->spool.nreasons; i++) {
+		const struct spool_reason *r = &v->spool.reasons[i];
+		sbuf_addf(sb, "<p class='state failed' id=held>held: %zu push%s "
+		    "the daemon cannot queue now, for ", r->count, r->count == 1 ?
+		    "" : "es");
+		format_duration(sb, now_ms() - r->oldest_ms);
+		sbuf_adds(sb, ": ");
+		html(sb, r->reason);
+		if (r->fix) {
+			sbuf_adds(sb, "<br>fix: <code>");
+			html(sb, r->fix);
+			sbuf_adds(sb, "</code> (they are queued by themselves "
+			    "once it is fixed)");
+		}
+		sbuf_adds(sb, "</p>");
+	}
 	sbuf_adds(sb, "<h2>Running</h2>");
 	jobs_table(sb, v->jobs, v->n, pick_running);
 	sbuf_adds(sb, "<h2>Queued</h2>");

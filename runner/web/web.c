@@ -280,13 +280,7 @@ static int metrics(struct store *st, struct sbuf *sb)
 		queued += v.jobs[i]->state == JOB_QUEUED;
 		running += v.jobs[i]->state == JOB_RUNNING;
 	}
-	char *spool = xasprintf("%s/spool", W.home);
-	DIR *d = opendir(spool);
-	for (struct dirent *de; d && (de = readdir(d));)
-		spooled += de->d_name[0] != '.';
-	if (d)
-		closedir(d);
-	free(spool);
+	spooled = (int64_t)(v.spool.waiting + v.spool.held);
 
 	metric_head(sb, "runner_up", "gauge", "Whether the daemon runs.");
 	sbuf_addf(sb, "runner_up %d\n", v.pid != 0);
@@ -335,8 +329,21 @@ static int metrics(struct store *st, struct sbuf *sb)
 	    "Notifications given up on.");
 	sbuf_addf(sb, "runner_notifications_dead %lld\n", (long long)v.dead);
 	metric_head(sb, "runner_spooled_pushes", "gauge",
-	    "Pushes waiting in the spool for the daemon.");
+	    "Pushes in the spool not queued yet: waiting for the daemon, or "
+	    "held.");
 	sbuf_addf(sb, "runner_spooled_pushes %lld\n", (long long)spooled);
+	metric_head(sb, "runner_spool_held_pushes", "gauge",
+	    "Pushes the daemon cannot queue now (a repository it cannot "
+	    "read): runner status says why and the fix.");
+	sbuf_addf(sb, "runner_spool_held_pushes %zu\n", v.spool.held);
+	metric_head(sb, "runner_spool_held_oldest_seconds", "gauge",
+	    "Age of the oldest held push, 0 if none.");
+	sbuf_addf(sb, "runner_spool_held_oldest_seconds %lld\n",
+	    v.spool.held ? (long long)((now_ms() - v.spool.held_oldest_ms) /
+	    1000) : 0LL);
+	metric_head(sb, "runner_spool_refused_pushes", "gauge",
+	    "Spool entries refused, in spool/refused/ for the operator.");
+	sbuf_addf(sb, "runner_spool_refused_pushes %zu\n", v.spool.refused);
 	metric_head(sb, "runner_disk_bytes", "gauge",
 	    "The home's disk use by kind, as runner gc last measured it.");
 	for (char *p = v.disk, *tok; p && (tok = strsep(&p, " "));) {

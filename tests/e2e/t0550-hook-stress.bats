@@ -36,6 +36,7 @@ teardown() {
 	run git -C "$SRC" push origin develop
 	took=$((($(date +%s%N) - start) / 1000000))
 	[ "$status" -eq 0 ]
+	echo "$output" >&3
 	[ "$(echo "$output" | grep -c 'runner: warning')" -eq 1 ]
 	[[ "$output" == *"runner: warning: store '$RUNNER_HOME/runner.db': "*"locked"*"; the push is saved in $RUNNER_HOME/spool"* ]]
 	[ "$took" -lt 5000 ]
@@ -57,6 +58,7 @@ teardown() {
 	rm -f "$RUNNER_HOME"/runner.db*
 	run git -C "$SRC" push origin develop
 	[ "$status" -eq 0 ]
+	echo "$output" >&3
 	[ "$(echo "$output" | grep -c 'runner: warning')" -eq 1 ]
 	[[ "$output" == *"cannot open store"*"the push is saved in"* ]]
 	r init >/dev/null
@@ -65,7 +67,7 @@ teardown() {
 	[ "$(job_field 1 .commit)" = "$(git -C "$SRC" rev-parse HEAD)" ]
 }
 
-@test "an unwritable home: one warning, the push succeeds, nothing is queued" {
+@test "an unwritable home: the push succeeds, nothing is queued, and the pusher is told so with the fix" {
 	if [ "$(id -u)" = 0 ]; then
 		# root writes anywhere: make the home a read-only mount
 		mount --bind "$RUNNER_HOME" "$RUNNER_HOME"
@@ -82,7 +84,10 @@ teardown() {
 		[[ "$output" == *"runner: queued job #1"* ]]
 		return
 	fi
-	[ "$(echo "$output" | grep -c 'runner: warning')" -eq 1 ]
-	[[ "$output" == *"runner: warning: "*"nothing queued, the push itself is fine"* ]]
+	# plainly that nothing was queued, with the fix, and no word of the
+	# push being found later
+	[[ "$output" == *"runner: ERROR: NOTHING WAS QUEUED for this push: cannot write '$RUNNER_HOME/spool'"* ]]
+	[[ "$output" == *"runner: fix: "* ]]
+	[[ "$output" != *"finds the push"* ]]
 	git -C "$T/app.git" rev-parse -q --verify refs/heads/develop
 }

@@ -1,0 +1,80 @@
+/*
+ * The spool as the daemon keeps it, and as status, doctor, the web page
+ * and /metrics show it. The hook's group writes HOME/spool/ (02730); a
+ * push the daemon cannot take now waits in spool/held/ with the reason,
+ * one it refuses lies in spool/refused/ with the reason, both folders
+ * the daemon's own (0700). Nothing is removed before its job, or its
+ * refusal, is recorded.
+ */
+#ifndef RUNNER_SPOOL_H
+#define RUNNER_SPOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* HOME/SPOOL_DIR: where the hook hands pushes over (hook.h) */
+#define SPOOL_DIR "spool"
+#define SPOOL_HELD "held"
+#define SPOOL_REFUSED "refused"
+/* A held or refused entry's reason is NAME + this, beside it. */
+#define SPOOL_WHY ".why"
+/* How often the daemon tries the held pushes again. */
+#define SPOOL_HELD_RETRY_MS 5000
+
+/*
+ * The daemon's own folder `name` below the spool (open as `sfd`), made
+ * 0700 if missing and `make`; opened without following a link and
+ * accepted only if fstat shows it the caller's and closed to others.
+ * Returns its descriptor (the caller closes it), or -1.
+ */
+int spool_own_dir(int sfd, const char *name, int make);
+
+/*
+ * Record beside entry `name` of the daemon's folder `dfd` why it is
+ * there (`reason`) and what fixes it (`fix`, may be NULL): NAME.why, made
+ * anew and renamed into place. 0 or -1.
+ */
+int spool_why_write(int dfd, const char *name, const char *reason,
+    const char *fix);
+/* Read it back: *reason and *fix (either may be NULL) are the caller's. */
+int spool_why_read(int dfd, const char *name, char **reason, char **fix);
+/* Remove it, with the entry it explained. */
+void spool_why_remove(int dfd, const char *name);
+
+/* Pushes held for one reason. */
+struct spool_reason {
+	char *reason, *fix;
+	size_t count;
+	int64_t oldest_ms;	/* wall clock: when the oldest was pushed */
+};
+
+struct spool_summary {
+	size_t waiting;		/* in spool/: the daemon has not looked yet */
+	int64_t waiting_oldest_ms;
+	size_t held;		/* in spool/held/: it cannot take them now */
+	int64_t held_oldest_ms;
+	struct spool_reason *reasons;
+	size_t nreasons;
+	size_t refused;		/* in spool/refused/, for the operator */
+	char *error;		/* the spool could not be read, or NULL */
+};
+
+/*
+ * What the spool holds, read from its folders (the daemon need not run).
+ * A spool this user cannot read leaves the counts 0 and says why in
+ * out->error. Release with spool_summary_release().
+ */
+void spool_summary_load(const char *home, struct spool_summary *out);
+void spool_summary_release(struct spool_summary *s);
+
+/* Has this process group `gid` (its own or a supplementary one)? */
+int spool_in_group(gid_t gid);
+
+/*
+ * Why this process cannot hand a push to HOME's spool, and the fix, or
+ * NULL if it can (it may write and enter the folder). Caller frees both.
+ */
+char *spool_unwritable(const char *home, char **fix);
+
+#endif

@@ -1,0 +1,179 @@
+#!/usr/bin/env bats
+# No push is lost between the hook and the daemon. Under gitolite's
+# default UMASK 0077 a daemon that is not root cannot read the
+# repositories: the push is held in the spool, shown with its reason and
+# fix by status (also while the daemon is stopped), status --json,
+# doctor and /metrics, said once on the log, and queued by itself once
+# the group bits are fixed. A hook that cannot write the spool says so
+# with the fix and never that the push will be found; pre-receive
+# refuses such a push.
+
+load lib
+
+setup() {
+	setup_env
+	[ "$(id -u)" = 0 ] || skip "needs root: the test creates users"
+	git_user
+}
+teardown() { teardown_env; }
+
+# gitolite3 as Debian sets it up (UMASK 0077), its admin clone in
+# $T/admin, pushes through gitolite-shell as sshd runs it for a key.
+gitolite_0077() {
+	command -v gitolite >/dev/null || skip "gitolite3 is not installed (tests/deps.sh installs it)"
+	GL="$T/gl"
+	mkdir "$GL"
+	chown "$GIT_USER:" "$GL"
+	as_git env HOME="$GL" gitolite setup -a admin >/dev/null 2>&1
+	grep -q 'UMASK *=> *0077' "$GL/.gitolite.rc"
+	cat > "$T/fake-ssh" <<SH
+#!/bin/sh
+user=\${1%@*}
+shift
+exec setpriv --reuid=$GIT_USER --regid=$GIT_USER --init-groups \
+    env -u RUNNER_STORE HOME="$GL" SSH_CONNECTION="127.0.0.1 40000 127.0.0.1 22" \
+    SSH_ORIGINAL_COMMAND="\$*" /usr/share/gitolite3/gitolite-shell "\$user"
+SH
+	chmod +x "$T/fake-ssh"
+	export GIT_SSH_COMMAND="$T/fake-ssh" GIT_SSH_VARIANT=simple
+	git clone -q admin@gl:gitolite-admin "$T/admin"
+	printf 'repo app\n    RW+ develop = admin\n' >> "$T/admin/conf/gitolite.conf"
+	git -C "$T/admin" commit -q -am "app"
+	git -C "$T/admin" push -q origin HEAD 2>/dev/null
+}
+
+# The daemon as a user of this test's own, already in the git user's
+# group as docs/operations.md says (a user of its own: other tests'
+# daemon user must not get the group), and a home it made.
+gsvc_home() {
+	SVC=runner-test-gsvc
+	test_user "$SVC"
+	local i=0
+	while ! id -nG "$SVC" | grep -qw "$GIT_USER" && [ $i -lt 100 ]; do
+		usermod -aG "$GIT_USER" "$SVC" 2>/dev/null || nap 0.1
+		i=$((i + 1))
+	done
+	S="$T/svc"
+	mkdir -p "$S/user"
+	chown -R "$SVC:" "$S"
+	export RUNNER_HOME="$S/home"
+	svc "$RUNNER" init >/dev/null
+}
+
+start_svc_daemon() {
+	local n
+	n=$(grep -c 'serving' "$T/serve.log" 2>/dev/null || true)
+	svc "$RUNNER" serve --workers 1 >>"$T/serve.log" 2>&1 3>&- &
+	wait_for "[ \$(grep -c 'serving' '$T/serve.log') -gt ${n:-0} ]" 15
+	DAEMON_PID=$(pgrep -u "$SVC" -f "runner serve" | head -n 1)
+}
+
+held() {
+	r status --json | jq -r "$1"
+}
+
+@test "gitolite UMASK 0077: the push is held with the fix, shown everywhere, then queued by itself" {
+	gitolite_0077
+	gsvc_home
+	repo="$GL/repositories/app.git"
+	[ "$(stat -c %a "$GL/repositories")" = 700 ]
+	"$RUNNER" install-hook "$repo" >/dev/null
+	port=$(free_port)
+	printf 'http:\n  listen: 127.0.0.1:%s\n' "$port" >> "$RUNNER_HOME/runner.yml"
+	start_svc_daemon
+	src=$(make_clone app)
+	git -C "$src" remote set-url origin admin@gl:app
+	run git -C "$src" push origin develop
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"runner: handed 1 update to the runner"* ]]
+	wait_for "[ \"\$(held .spool.held)\" = 1 ]" 20
+	first=$(git -C "$src" rev-parse HEAD)
+	# status: the count, its age, the reason and the exact fix
+	fix="chmod g+x '$GL/repositories' && chmod -R g+rX '$repo'"
+	run r status
+	[[ "$output" == *"HELD: 1 push the daemon cannot queue now (oldest "* ]]
+	[[ "$output" == *"the runner's user '$SVC' cannot read repository '$repo': it may not enter '$GL/repositories' (mode 0700, group '$GIT_USER')"* ]]
+	[[ "$output" == *"UMASK => 0027"* ]]
+	[[ "$output" == *"fix: $fix"* ]]
+	[ "$(held '.spool.held_reasons[0].fix')" = "$fix" ]
+	[ "$(held '.spool.held_reasons[0].count')" = 1 ]
+	[ "$(held '.spool.held_oldest_ms')" -gt 0 ]
+	[ "$(held '.jobs | length')" = 0 ]
+	# doctor: a problem, with the same fix
+	run r doctor
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"FAIL  spool: 1 push held for "*"cannot read repository '$repo'"* ]]
+	[[ "$output" == *"fix: $fix"* ]]
+	# the web page and /metrics
+	wait_for "http_body $port /metrics | grep -qx 'runner_spool_held_pushes 1'" 15
+	http_body "$port" / | grep -q "held: 1 push the daemon cannot queue now"
+	# said once on the log, not at every look
+	[ "$(grep -c 'error: spool: push .* held: ' "$T/serve.log")" = 1 ]
+
+	# with the daemon stopped, status reads the spool itself
+	stop_daemon
+	git -C "$src" commit -q --allow-empty -m "Second, while the runner is stopped"
+	git -C "$src" push -q origin develop 2>/dev/null
+	second=$(git -C "$src" rev-parse HEAD)
+	run r status
+	[[ "$output" == *"daemon: not running"* ]]
+	[[ "$output" == *"spool: 1 push waiting for the daemon (oldest "*"they are queued when it starts"* ]]
+	[[ "$output" == *"HELD: 1 push"* ]]
+	[ "$(held .spool.waiting) $(held .spool.held)" = "1 1" ]
+	# started again: the new push is held too, the old one not said again
+	start_svc_daemon
+	wait_for "[ \"\$(held .spool.held) \$(held .spool.waiting)\" = '2 0' ]" 20
+	[ "$(grep -c 'error: spool: push .* held: ' "$T/serve.log")" = 2 ]
+
+	# the printed fix, as root: both pushes are queued by themselves
+	sh -c "$(held '.spool.held_reasons[0].fix')"
+	wait_for "[ \"\$(held '[.jobs[] | select(.kind == \"build\")] | length')\" = 2 ]" 30
+	[ "$(held '[.jobs[] | select(.kind == "build") | .commit] | sort | join(" ")')" = \
+	    "$(printf '%s\n' "$first" "$second" | sort | tr '\n' ' ' | sed 's/ $//')" ]
+	[ "$(held .spool.held) $(held .spool.waiting) $(held .spool.refused)" = "0 0 0" ]
+	[ -z "$(ls -A "$RUNNER_HOME/spool/held")" ]
+	grep -q "held push .* taken" "$T/serve.log"
+	last=$(last_job build)
+	wait_state "$last" passed 90 || { r log "$last" build >&2; false; }
+	run r doctor
+	[[ "$output" == *"ok    spool: "* ]]
+	wait_for "http_body $port /metrics | grep -qx 'runner_spool_held_pushes 0'" 15
+}
+
+# as_git_started_before: the git user's process from before it was given
+# the home's group (fcgiwrap not restarted): its uid, none of its groups.
+as_git_started_before() {
+	setpriv --reuid="$GIT_USER" --regid="$GIT_USER" --clear-groups \
+	    env -u RUNNER_STORE HOME="$T/githome" GIT_CONFIG_NOSYSTEM=1 "$@"
+}
+
+@test "a hook that cannot write the spool says so with the fix; pre-receive refuses the push" {
+	git init -q --bare "$T/app.git"
+	chown -R "$GIT_USER:" "$T/app.git"
+	"$RUNNER" install-hook "$T/app.git" >/dev/null
+	SRC=$(make_clone app)
+	chown -R "$GIT_USER:" "$SRC"
+	start_daemon --workers 1
+	run as_git_started_before git -C "$SRC" push origin develop
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"runner: ERROR: NOTHING WAS QUEUED for this push: cannot write '$RUNNER_HOME/spool': this process of user '$GIT_USER' started before '$GIT_USER' was added to group"* ]]
+	[[ "$output" == *"runner: fix: restart what runs git as '$GIT_USER'"* ]]
+	[[ "$output" != *"finds the push"* ]]
+	[[ "$output" != *"handed"* ]]
+	[ "$(r status --json | jq '.jobs | length')" = 0 ]
+	# with the pre-receive hook, such a push is refused while it can be
+	"$RUNNER" install-hook --pre-receive "$T/app.git" >/dev/null
+	before=$(git --git-dir="$T/app.git" rev-parse develop)
+	as_git git -C "$SRC" commit -q --allow-empty -m "Refused until the hook can hand it over"
+	run as_git_started_before git -C "$SRC" push origin develop
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"runner: refusing the push: the runner would never see it: cannot write '$RUNNER_HOME/spool'"* ]]
+	[[ "$output" == *"runner: fix: restart what runs git as '$GIT_USER'"* ]]
+	[ "$(git --git-dir="$T/app.git" rev-parse develop)" = "$before" ]
+	# the fix applied (a process with the group): handed over and run
+	run as_git git -C "$SRC" push origin develop
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"runner: handed 1 update to the runner"* ]]
+	wait_for "[ -n \"\$(last_job build)\" ]" 20
+	wait_state "$(last_job build)" passed 60
+}
