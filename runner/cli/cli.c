@@ -236,14 +236,23 @@ int cli_parse(int argc, char **argv, const char *usage,
 	return rc;
 }
 
+/*
+ * The name recorded as requested_by, forced_by, paused_by, drained_by: it
+ * comes from the kernel, not from the environment, which any user sets as
+ * it likes. Only root may say, through sudo's SUDO_USER, who ran it, and
+ * only with the name of a user that exists.
+ */
 char *cli_user_name(void)
 {
+	uid_t uid = getuid();
 	const char *sudo = getenv("SUDO_USER");
-	const struct passwd *pw = getpwuid(getuid());
+	const struct passwd *pw;
 
-	if (sudo && *sudo)
-		return xstrdup(sudo);
-	return pw ? xstrdup(pw->pw_name) : xasprintf("uid %d", (int)getuid());
+	if (uid == 0 && sudo && *sudo && (pw = getpwnam(sudo)))
+		return xstrdup(pw->pw_name);
+	if ((pw = getpwuid(uid)))
+		return xstrdup(pw->pw_name);
+	return xasprintf("%lu", (unsigned long)uid);
 }
 
 int cli_open(const char *home_opt, struct cli_session *out)

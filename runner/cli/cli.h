@@ -89,7 +89,11 @@ struct opt {
 int cli_parse(int argc, char **argv, const char *usage,
     const struct opt *opts, const char **home_opt);
 
-/* Who runs the command (the user sudo was run by, if any); caller frees. */
+/*
+ * Who runs the command: the real uid's user name (else the number); for
+ * root, the user sudo was run by (SUDO_USER) if that user exists. Caller
+ * frees.
+ */
 char *cli_user_name(void);
 
 /* A command's home and open store; cli_close() releases both. */
