@@ -62,7 +62,7 @@ YML
 	wait_state 1 passed || { r log 1 wider >&2; false; }
 	# a bad limit names the place
 	echo 'limits: { memory: plenty }' > "$RUNNER_HOME/runner.yml"
-	run r notify list
+	run r check --config
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"runner.yml:1:19: 'memory' in 'limits' of runner.yml must be a size like 512M or 2G"* ]]
 }
