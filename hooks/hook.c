@@ -901,7 +901,11 @@ int hook_post_receive(const char *home, const char *repo,
 		conf = NULL;
 		if (config_parse("defaults", "", 0, &conf) < 0)
 			return -1;
+	} else if (why) {
+		fprintf(msg, "runner: warning: %s\n", why);
 	}
+	free(why);
+	why = NULL;
 	variables_allowed(conf, repo, &vars, msg, "runner: warning: ");
 	pushes = xcalloc(n ? n : 1, sizeof(*pushes));
 	np = hook_match(conf, repo, updates, n, pushes, msg);
