@@ -1037,6 +1037,8 @@ static enum MHD_Result accept_peer(void *cls, const struct sockaddr *addr,
 
 	(void)cls;
 	policy_fresh();
+	/* libmicrohttpd's thread: its message buffer goes with it */
+	error_clear();
 	if (!peer_is_code(addr, (const struct sockaddr *)&W.local, &W.policy,
 	    &uid))
 		return MHD_YES;
