@@ -437,7 +437,11 @@ static int list_jobs(struct store *s, int q_a, const struct arg *args_a,
 
 	*out = NULL;
 	*nout = 0;
-	if ((error = exec_sql(s, "BEGIN", "begin")) < 0)
+	/* one snapshot for both lists: PostgreSQL's default gives each
+	 * statement its own, and a job that ended between the two would be
+	 * listed twice */
+	if ((error = exec_sql(s, s->pg ? "BEGIN ISOLATION LEVEL REPEATABLE "
+	    "READ READ ONLY" : "BEGIN", "begin")) < 0)
 		return error;
 	if ((error = list_query(s, stmt_bound(s, q_a, sql, args_a, na), &v,
 	    &n)) < 0 || (q_b >= 0 && (error = list_query(s, stmt_bound(s, q_b,
