@@ -165,6 +165,9 @@ push() {
 	# no copy kept yet (the daemon never ran): status says what is wrong
 	printf 'workers: [\n' > "$RUNNER_HOME/runner.yml"
 	run r status
-	[ "$status" -eq 1 ]
+	echo "$output"
 	[[ "$output" == *"$RUNNER_HOME/runner.yml:2:1: did not find expected node content"* ]]
+	# the SQLite store is found through runner.yml; PostgreSQL's here
+	# through RUNNER_STORE, so status can still show the jobs
+	[ -n "${RUNNER_STORE:-}" ] || [ "$status" -eq 1 ]
 }
