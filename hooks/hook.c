@@ -556,16 +556,29 @@ static int ingest_dir(struct ingest *in, int fd)
 
 	if (dup_fd >= 0 && !d)
 		close(dup_fd);
-	while (error == 0 && d && (de = readdir(d))) {
-		size_t len = strlen(de->d_name);
-		if (len < 6 || strcmp(de->d_name + len - 5, ".push") ||
-		    de->d_name[0] == '.')
-			continue;
-		error = ingest_file(in, fd, de->d_name);
-	}
+	while (error == 0 && d && (de = readdir(d)))
+		if (spool_is_entry(de->d_name))
+			error = ingest_file(in, fd, de->d_name);
 	if (d)
 		closedir(d);
 	return error;
+}
+
+/* How many pushes folder `fd` (held/) holds. */
+static size_t count_entries(int fd)
+{
+	int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+	struct dirent *de;
+	size_t n = 0;
+
+	if (dup_fd >= 0 && !d)
+		close(dup_fd);
+	while (d && (de = readdir(d)))
+		n += spool_is_entry(de->d_name);
+	if (d)
+		closedir(d);
+	return n;
 }
 
 int hook_spool_ingest(const char *home, const struct config *conf,
@@ -583,13 +596,9 @@ int hook_spool_ingest(const char *home, const struct config *conf,
 		error = ingest_dir(&in, in.hfd);
 	if (error == 0 && in.sfd >= 0)
 		error = ingest_dir(&in, in.sfd);
-	if (!retry_held && in.hfd >= 0) {
-		/* not tried now: still held */
-		struct spool_summary sum;
-		spool_summary_load(home, &sum);
-		in.held = sum.held;
-		spool_summary_release(&sum);
-	}
+	if (!retry_held && in.hfd >= 0)
+		/* not tried now: still held (with those held just now) */
+		in.held = count_entries(in.hfd);
 	if (in.hfd >= 0)
 		close(in.hfd);
 	if (in.sfd >= 0)

@@ -102,7 +102,7 @@ void spool_why_remove(int dfd, const char *name)
 	free(file);
 }
 
-static int is_entry(const char *name)
+int spool_is_entry(const char *name)
 {
 	size_t len = strlen(name);
 
@@ -136,7 +136,7 @@ static void load_held(int hfd, struct spool_summary *out)
 		char *reason, *fix;
 		size_t i;
 
-		if (!is_entry(de->d_name) || fstatat(dirfd(d), de->d_name, &st,
+		if (!spool_is_entry(de->d_name) || fstatat(dirfd(d), de->d_name, &st,
 		    AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		out->held++;
@@ -199,7 +199,7 @@ void spool_summary_load(const char *home, struct spool_summary *out)
 		return;
 	}
 	while ((de = readdir(d))) {
-		if (!is_entry(de->d_name) || fstatat(dirfd(d), de->d_name, &st,
+		if (!spool_is_entry(de->d_name) || fstatat(dirfd(d), de->d_name, &st,
 		    AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		out->waiting++;

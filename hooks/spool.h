@@ -42,6 +42,9 @@ int spool_why_read(int dfd, const char *name, char **reason, char **fix);
 /* Remove it, with the entry it explained. */
 void spool_why_remove(int dfd, const char *name);
 
+/* Is `name` a push the hook handed over (NAME.push, not a temporary)? */
+int spool_is_entry(const char *name);
+
 /* Pushes held for one reason. */
 struct spool_reason {
 	char *reason, *fix;

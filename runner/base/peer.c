@@ -230,24 +230,24 @@ static int by_pid_desc(const void *a, const void *b)
 }
 
 /*
- * Is socket `inode`, owned by `uid`, held by a process in another user
- * namespace than ours? 1 yes, or no holder found; 0 held in ours. The
- * newest processes are looked at first (the client is usually one of
- * them) and the first holder decides: a socket made in a sandbox and
- * handed to a process outside would need a process outside to take it.
+ * The holder of socket `inode`, owned by `uid`, among that user's
+ * processes, the newest first (a client is usually one of them), for at
+ * most `budget_ms` (0: no bound); 0 when none was found. The first holder
+ * found is the one: a socket made in a sandbox and handed to a process
+ * outside would need a process outside to take it.
  */
-static int held_elsewhere(uid_t uid, unsigned long inode)
+static pid_t find_holder(uid_t uid, unsigned long inode, int64_t budget_ms)
 {
-	char want[64], self[64], ns[64];
+	char want[64];
 	struct dirent *e;
 	DIR *d;
 	long *pids = NULL;
 	size_t n = 0, cap = 0;
-	int verdict = 1;
+	pid_t found = 0;
+	int64_t until = mono_ms() + budget_ms;
 
-	if (user_ns("self", self, sizeof(self)) < 0 ||
-	    !(d = opendir("/proc")))
-		return 1;
+	if (!(d = opendir("/proc")))
+		return 0;
 	while ((e = readdir(d))) {
 		char path[300];
 		struct stat st;
@@ -267,16 +267,32 @@ static int held_elsewhere(uid_t uid, unsigned long inode)
 	if (n > 1)
 		qsort(pids, n, sizeof(*pids), by_pid_desc);
 	snprintf(want, sizeof(want), "socket:[%lu]", inode);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n && !found; i++) {
 		char pid[32];
+		if (budget_ms && mono_ms() >= until)
+			break;
 		snprintf(pid, sizeof(pid), "%ld", pids[i]);
-		if (!holds(pid, want))
-			continue;
-		verdict = user_ns(pid, ns, sizeof(ns)) < 0 || strcmp(ns, self);
-		break;
+		if (holds(pid, want))
+			found = (pid_t)pids[i];
 	}
 	free(pids);
-	return verdict;
+	return found;
+}
+
+/*
+ * Is socket `inode`, owned by `uid`, held by a process in another user
+ * namespace than ours? 1 yes, or no holder found; 0 held in ours.
+ */
+static int held_elsewhere(uid_t uid, unsigned long inode)
+{
+	char self[64], ns[64], pid[32];
+	pid_t holder;
+
+	if (user_ns("self", self, sizeof(self)) < 0 ||
+	    !(holder = find_holder(uid, inode, 0)))
+		return 1;
+	snprintf(pid, sizeof(pid), "%d", (int)holder);
+	return user_ns(pid, ns, sizeof(ns)) < 0 || strcmp(ns, self);
 }
 
 int peer_is_code(const struct sockaddr *peer, const struct sockaddr *local,
@@ -359,27 +375,7 @@ pid_t peer_ns_holder(uint64_t pidns, unsigned long inode)
 
 pid_t peer_holder(uid_t uid, unsigned long inode, int64_t budget_ms)
 {
-	char want[64];
-	struct dirent *e;
-	DIR *d;
-	pid_t found = 0;
-	int64_t until = mono_ms() + budget_ms;
-
-	snprintf(want, sizeof(want), "socket:[%lu]", inode);
-	if (!(d = opendir("/proc")))
-		return 0;
-	while (!found && mono_ms() < until && (e = readdir(d))) {
-		char path[300];
-		struct stat st;
-		if (e->d_name[0] < '1' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s", e->d_name);
-		if (stat(path, &st) == 0 && st.st_uid == uid &&
-		    holds(e->d_name, want))
-			found = (pid_t)atol(e->d_name);
-	}
-	closedir(d);
-	return found;
+	return find_holder(uid, inode, budget_ms > 0 ? budget_ms : 1);
 }
 
 /* Is address `sa` one of this machine's: loopback, a wildcard, or one

@@ -57,8 +57,8 @@ int peer_listeners(const char *host, unsigned port, struct listener *out,
 /* A process in pid namespace `pidns` that holds socket `inode`, or 0:
  * only that namespace's processes are looked into. */
 pid_t peer_ns_holder(uint64_t pidns, unsigned long inode);
-/* A process of `uid` that holds socket `inode`, looked for for at most
- * `budget_ms`; 0 when none was found in that time. */
+/* A process of `uid` that holds socket `inode`, the newest first, looked
+ * for for at most `budget_ms`; 0 when none was found in that time. */
 pid_t peer_holder(uid_t uid, unsigned long inode, int64_t budget_ms);
 
 /* Is `host` this machine: does every address it resolves to belong to

@@ -25,7 +25,7 @@ teardown() {
 	teardown_env
 }
 
-@test "one repository's stage holding every process of its user leaves another's stage free to start" {
+@test "one repository's stage holding every process of its user leaves another's stage free to start (processes set to 60 in runner.yml)" {
 	cat > "$RUNNER_HOME/runner.yml" <<YML
 limits: { processes: 60 }
 repos:
