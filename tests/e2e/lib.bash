@@ -544,11 +544,12 @@ pg_server_stop() {
 	rm -rf "$PGDIR"
 }
 
-# svc_home: the daemon as a user of its own (runner-test-svc, $SVC), with
+# svc_home [USER]: the daemon as a user of its own (USER, by default
+# runner-test-svc; $SVC), with
 # its folder $S ($S/user its HOME) and a home it made ($RUNNER_HOME); svc
 # runs a command as that user. Root only.
 svc_home() {
-	SVC=runner-test-svc
+	SVC=${1:-runner-test-svc}
 	test_user "$SVC"
 	S="$T/svc"
 	mkdir -p "$S/user"

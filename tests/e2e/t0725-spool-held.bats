@@ -46,18 +46,12 @@ SH
 # group as docs/operations.md says (a user of its own: other tests'
 # daemon user must not get the group), and a home it made.
 gsvc_home() {
-	SVC=runner-test-gsvc
-	test_user "$SVC"
 	local i=0
+	svc_home runner-test-gsvc
 	while ! id -nG "$SVC" | grep -qw "$GIT_USER" && [ $i -lt 100 ]; do
 		usermod -aG "$GIT_USER" "$SVC" 2>/dev/null || nap 0.1
 		i=$((i + 1))
 	done
-	S="$T/svc"
-	mkdir -p "$S/user"
-	chown -R "$SVC:" "$S"
-	export RUNNER_HOME="$S/home"
-	svc "$RUNNER" init >/dev/null
 }
 
 start_svc_daemon() {
