@@ -215,6 +215,22 @@ static const char *const migrations[] = {
 	"  created_ms INTEGER NOT NULL,"
 	"  PRIMARY KEY (repo, env, host, pid, started)"
 	");",
+	/* 13: a repository's short name, fixed when it is first seen, so that
+	 * adding another repository never renames one (badges, metrics
+	 * labels and --repo keep working) */
+	"CREATE TABLE repos ("
+	"  path TEXT PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  created_ms INTEGER NOT NULL"
+	");",
+	/* 14: who caused a job: the name the git server knew the pusher by
+	 * (or the user behind a command), how it knew (unix, ssh, http,
+	 * gitolite, cli), the ssh key's fingerprint where sshd gave it; and
+	 * the key that signed a release's tag */
+	"ALTER TABLE jobs ADD COLUMN pushed_by TEXT;"
+	"ALTER TABLE jobs ADD COLUMN pushed_via TEXT;"
+	"ALTER TABLE jobs ADD COLUMN pushed_key TEXT;"
+	"ALTER TABLE jobs ADD COLUMN signer TEXT;",
 };
 
 int store_migrations(void)

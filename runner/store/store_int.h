@@ -27,7 +27,9 @@ enum stmt_base {
 	BASE_ADMIN = 104,
 	BASE_HOSTS = 136,
 	BASE_CHUNKS = 152,
-	STMT_SLOTS = 160
+	BASE_REPOS = 160,
+	BASE_AUDIT = 176,
+	STMT_SLOTS = 192
 };
 typedef const char *const sql_table[STMT_SLOTS];
 
