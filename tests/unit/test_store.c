@@ -366,7 +366,11 @@ static void test_old_store_upgraded(void **state)
 	    "DROP TABLE job_needs; DROP TABLE log_chunks; "
 	    "DROP TABLE artifact_chunks; DROP TABLE services; "
 	    "ALTER TABLE jobs DROP COLUMN host; "
-	    "ALTER TABLE jobs DROP COLUMN lease_ms; "
+	    "ALTER TABLE jobs DROP COLUMN lease_ms; DROP TABLE repos; "
+	    "ALTER TABLE jobs DROP COLUMN pushed_by; "
+	    "ALTER TABLE jobs DROP COLUMN pushed_via; "
+	    "ALTER TABLE jobs DROP COLUMN pushed_key; "
+	    "ALTER TABLE jobs DROP COLUMN signer; "
 	    "PRAGMA user_version = 4", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 
