@@ -9,7 +9,7 @@ libsqlite3-dev libssl-dev libcmocka-dev bats jq sqlite3 zstd tar \
 gnupg openssh-client openssl procps bubblewrap util-linux passwd gitolite3 \
 clang libclang-rt-14-dev man-db groff-base systemd \
 libmicrohttpd-dev chromium python3-prometheus-client iproute2 bc \
-libpq-dev libpq5 postgresql libseccomp-dev"
+libpq-dev libpq5 postgresql libseccomp-dev openssh-server nginx fcgiwrap"
 
 missing=
 for p in $PACKAGES; do

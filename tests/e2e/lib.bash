@@ -64,6 +64,7 @@ setup_env() {
 teardown_env() {
 	local sanitizer=0
 	stop_daemon
+	stop_git_servers
 	# anything a test started that is still around dies with the test
 	pkill -KILL -f "$T" 2>/dev/null || true
 	pkill -KILL -f "/var/tmp/runner-test-markers/${T##*/}-" 2>/dev/null || true
@@ -560,4 +561,147 @@ svc_home() {
 svc() {
 	as_user "$SVC" "$S/user" RUNNER_HOME="$RUNNER_HOME" \
 	    ${RUNNER_STORE:+RUNNER_STORE="$RUNNER_STORE"} "$@"
+}
+
+# server_user NAME: a unix user standing for a git server's account that
+# sshd logs in (git over ssh): a shell, and a home sshd can enter (root's,
+# read-only to it). Root only.
+server_user() {
+	local i=0 home=/var/lib/runner-test-users/$1
+	mkdir -p -m 0755 "$home"
+	while ! id "$1" >/dev/null 2>&1 && [ $i -lt 100 ]; do
+		useradd --system --user-group --no-create-home --home-dir "$home" \
+		    --shell /bin/sh "$1" 2>/dev/null || sleep 0.1
+		i=$((i + 1))
+	done
+	id "$1" >/dev/null
+}
+
+# start_sshd USER: an sshd of the test's own on 127.0.0.1:$SSHD_PORT that
+# lets USER (made by server_user) in with keys the test makes, and tells a
+# session how it was let in (ExposeAuthInfo: $SSH_USER_AUTH), as a git
+# server's sshd does. The key $SSH_KEY is authorized; ssh_key makes more.
+# git reaches it as $SSH_URL/PATH (an absolute path), with the command in
+# $GIT_SSH_COMMAND, exported. Root only.
+start_sshd() {
+	local user=$1 d="$T/sshd"
+	server_user "$user"
+	mkdir -p -m 0755 /run/sshd "$d"
+	ssh-keygen -q -t ed25519 -N '' -C host -f "$d/host_key"
+	: > "$d/authorized_keys"
+	chmod 0644 "$d/authorized_keys"
+	SSHD_PORT=$(free_port)
+	cat > "$d/sshd_config" <<CONF
+ListenAddress 127.0.0.1:$SSHD_PORT
+HostKey $d/host_key
+PidFile $d/sshd.pid
+AuthorizedKeysFile $d/authorized_keys
+AllowUsers $user
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM yes
+StrictModes no
+ExposeAuthInfo yes
+AcceptEnv GIT_PROTOCOL
+LogLevel VERBOSE
+CONF
+	/usr/sbin/sshd -f "$d/sshd_config" -E "$d/sshd.log" 3>&- ||
+	    { cat "$d/sshd.log" >&2; return 1; }
+	wait_for "[ -s '$d/sshd.pid' ] && (exec 3<>/dev/tcp/127.0.0.1/$SSHD_PORT) 2>/dev/null" 10 ||
+	    { cat "$d/sshd.log" >&2; return 1; }
+	SSH_KEY=$(ssh_key pusher)
+	SSH_URL="ssh://$user@127.0.0.1:$SSHD_PORT"
+	GIT_SSH_COMMAND=$(ssh_command "$SSH_KEY")
+	export GIT_SSH_COMMAND
+}
+
+# ssh_key NAME: a new key authorized by the test's sshd; prints its path.
+ssh_key() {
+	local k="$T/sshd/key-$1"
+	ssh-keygen -q -t ed25519 -N '' -C "$1@test" -f "$k"
+	cat "$k.pub" >> "$T/sshd/authorized_keys"
+	echo "$k"
+}
+
+# ssh_command KEY: the ssh command line that reaches the test's sshd with
+# KEY, for GIT_SSH_COMMAND.
+ssh_command() {
+	echo "ssh -i $1 -o IdentitiesOnly=yes -o BatchMode=yes" \
+	    "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null" \
+	    "-o LogLevel=ERROR"
+}
+
+# start_git_http USER ROOT: smart HTTP as a git server serves it: nginx on
+# 127.0.0.1:$HTTP_PORT with basic authentication, fcgiwrap and git
+# http-backend as USER, the repositories under ROOT at $HTTP_URL/PATH
+# (PATH relative to ROOT), pushing as 'alice' (password 'secret'); the
+# response is not buffered, so that what the hook prints reaches the
+# pusher as it is printed. http_user adds users. Root only.
+start_git_http() {
+	local user=$1 root=$2 d="$T/http"
+	mkdir -p -m 0755 "$d"
+	mkdir -p "$d/tmp"
+	chown "$user:" "$d/tmp"
+	: > "$d/htpasswd"
+	http_user alice secret
+	HTTP_PORT=$(free_port)
+	cat > "$d/nginx.conf" <<CONF
+user $user;
+worker_processes 1;
+pid $d/nginx.pid;
+error_log $d/error.log;
+events { worker_connections 64; }
+http {
+	access_log $d/access.log;
+	client_body_temp_path $d/tmp/body;
+	fastcgi_temp_path $d/tmp/fastcgi;
+	proxy_temp_path $d/tmp/proxy;
+	uwsgi_temp_path $d/tmp/uwsgi;
+	scgi_temp_path $d/tmp/scgi;
+	client_max_body_size 0;
+	server {
+		listen 127.0.0.1:$HTTP_PORT;
+		location ~ ^/git(/.*)\$ {
+			auth_basic git;
+			auth_basic_user_file $d/htpasswd;
+			include /etc/nginx/fastcgi_params;
+			fastcgi_param SCRIPT_FILENAME /usr/lib/git-core/git-http-backend;
+			fastcgi_param GIT_PROJECT_ROOT $root;
+			fastcgi_param GIT_HTTP_EXPORT_ALL "";
+			fastcgi_param PATH_INFO \$1;
+			fastcgi_param REMOTE_USER \$remote_user;
+			fastcgi_buffering off;
+			fastcgi_read_timeout 600s;
+			fastcgi_pass unix:$d/tmp/fcgi.sock;
+		}
+	}
+}
+CONF
+	# fcgiwrap as the web server's user, as its socket unit starts it
+	setpriv --reuid="$user" --regid="$user" --init-groups env -i \
+	    /usr/sbin/fcgiwrap -c 2 -s "unix:$d/tmp/fcgi.sock" \
+	    </dev/null >>"$d/fcgiwrap.log" 2>&1 3>&- &
+	HTTP_FCGI_PID=$!
+	wait_for "[ -S '$d/tmp/fcgi.sock' ]" 10 || { cat "$d/fcgiwrap.log" >&2; return 1; }
+	/usr/sbin/nginx -c "$d/nginx.conf" -e "$d/error.log" 3>&- ||
+	    { cat "$d/error.log" >&2; return 1; }
+	wait_for "(exec 3<>/dev/tcp/127.0.0.1/$HTTP_PORT) 2>/dev/null" 10 ||
+	    { cat "$d/error.log" >&2; return 1; }
+	HTTP_URL="http://alice:secret@127.0.0.1:$HTTP_PORT/git"
+}
+
+# http_user NAME PASSWORD: one more user the test's web server lets in.
+http_user() {
+	printf '%s:%s\n' "$1" "$(openssl passwd -apr1 "$2")" >> "$T/http/htpasswd"
+}
+
+# stop_git_servers: end the test's sshd, nginx and fcgiwrap (teardown).
+stop_git_servers() {
+	local f
+	for f in "$T/sshd/sshd.pid" "$T/http/nginx.pid"; do
+		[ -s "$f" ] && kill "$(cat "$f")" 2>/dev/null
+	done
+	[ -n "${HTTP_FCGI_PID:-}" ] && kill "$HTTP_FCGI_PID" 2>/dev/null
+	return 0
 }
