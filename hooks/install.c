@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -314,6 +315,21 @@ int install_check(const char *repo, const char *home, const char *name,
 	path = xasprintf("%s/%s", hooks, name);
 	chain = xasprintf("%s.chained", path);
 	sbuf_addf(&marker, "# runner %s hook", name);
+	if (stat(path, &st) < 0 && errno == EACCES) {
+		/* gitolite's .gitolite is 0700: the daemon's own user may not
+		 * look, and need not (the hook runs as gitolite's user) */
+		struct passwd *pw = getpwuid(geteuid());
+		*problem = xasprintf("not checked: user '%s' may not look into "
+		    "%s%s (run 'runner doctor' as root to check its hook)", pw ?
+		    pw->pw_name : "?", hooks, gl ? " (gitolite's common hooks)" :
+		    "");
+		free(gl);
+		free(hooks);
+		free(path);
+		free(chain);
+		sbuf_release(&marker);
+		return 2;
+	}
 	if (stat(path, &st) < 0 || read_file(path, 64 * 1024, &buf) < 0 ||
 	    !strstr(buf.buf, marker.buf)) {
 		*problem = xasprintf("no runner %s hook in %s%s", name, hooks,
@@ -332,10 +348,19 @@ int install_check(const char *repo, const char *home, const char *name,
 	} else if (access(chain, F_OK) == 0 && access(chain, X_OK) < 0) {
 		*problem = xasprintf("the chained hook '%s' is not executable: "
 		    "it does not run", chain);
-		*fix = xasprintf("chmod +x %s", chain);
+		sbuf_reset(&buf);
+		sbuf_adds(&buf, "chmod +x ");
+		sbuf_add_shell(&buf, chain);
+		*fix = xstrdup(buf.buf);
 	}
-	if (*problem && !*fix)
-		*fix = xasprintf("runner install-hook --home %s %s", home, repo);
+	if (*problem && !*fix) {
+		sbuf_reset(&buf);
+		sbuf_adds(&buf, "runner install-hook --home ");
+		sbuf_add_shell(&buf, home);
+		sbuf_addch(&buf, ' ');
+		sbuf_add_shell(&buf, repo);
+		*fix = xstrdup(buf.buf);
+	}
 	sbuf_release(&buf);
 	sbuf_release(&marker);
 	free(gl);

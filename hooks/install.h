@@ -31,7 +31,9 @@ char *install_gitolite_hooks(const char *repo);
  * Does repository `repo` hand its pushes to `home`: a bare repository
  * whose hook NAME (its own, or gitolite's common one) is ours, executable,
  * names this home and a hook program that exists, and whose chained hook,
- * if any, can run? 0 yes; 1 no, with *problem and *fix (caller frees).
+ * if any, can run? 0 yes; 1 no, with *problem and *fix (caller frees);
+ * 2 this user may not look at the hook (gitolite's common hooks are its
+ * user's alone), with *problem saying so and no fix.
  */
 int install_check(const char *repo, const char *home, const char *name,
     char **problem, char **fix);

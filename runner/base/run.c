@@ -615,6 +615,58 @@ static int may(const struct run_user *u, const struct stat *st, mode_t bits)
 	return (st->st_mode & bits) == bits;
 }
 
+int run_as_user(const struct run_user *u, int (*fn)(void *), void *arg)
+{
+	struct sbuf msg = SBUF_INIT;
+	int p[2], rc = -1, status = 0;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return error_set(-1, "cannot make a pipe: %s", strerror(errno));
+	if ((pid = fork()) < 0) {
+		close(p[0]);
+		close(p[1]);
+		return error_set(-1, "cannot fork: %s", strerror(errno));
+	}
+	if (pid == 0) {
+		close(p[0]);
+		if (syscall(SYS_setgroups, (size_t)u->ngroups, u->groups) < 0 ||
+		    syscall(SYS_setresgid, u->gid, u->gid, u->gid) < 0 ||
+		    syscall(SYS_setresuid, u->uid, u->uid, u->uid) < 0)
+			rc = error_set(-1, "cannot become user '%s': %s", u->name,
+			    strerror(errno));
+		else
+			rc = fn(arg);
+		(void)!write_all(p[1], &rc, sizeof(rc));
+		if (rc < 0)
+			(void)!write_all(p[1], error_last(), strlen(error_last()));
+		_exit(0);
+	}
+	close(p[1]);
+	for (;;) {
+		char buf[512];
+		ssize_t n = read(p[0], buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		sbuf_add(&msg, buf, (size_t)n);
+	}
+	close(p[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (msg.len < sizeof(rc))
+		rc = error_set(-1, "the check as user '%s' ended without a word "
+		    "(status %d)", u->name, status);
+	else {
+		memcpy(&rc, msg.buf, sizeof(rc));
+		if (rc < 0)
+			rc = error_set(rc, "%s", msg.buf + sizeof(rc));
+	}
+	sbuf_release(&msg);
+	return rc;
+}
+
 int run_user_can_reach(const struct run_user *u, const char *path, int read)
 {
 	struct sbuf sb = SBUF_INIT;

@@ -123,6 +123,15 @@ int child_capture(struct child *c, const char *in, size_t inlen,
 int run_helper(const char *const argv[], const char *in, size_t inlen,
     struct sbuf *out, struct sbuf *err, int64_t timeout_ms);
 
+/*
+ * Run `fn(arg)` in a child process that has become `u` (its groups, gid
+ * and uid; needs root) and return what it returned, with its message when
+ * negative: to judge something as another user would (doctor run as root
+ * for a daemon that runs as its own user). Whatever else fn changes dies
+ * with the child.
+ */
+int run_as_user(const struct run_user *u, int (*fn)(void *), void *arg);
+
 /* May `u` reach `path` (search every folder on the way) and, with
  * `read`, read it? */
 int run_user_can_reach(const struct run_user *u, const char *path, int read);

@@ -889,6 +889,17 @@ size_t utf8_char_len(const unsigned char *s, size_t left, unsigned *out)
 	return n;
 }
 
+void sbuf_add_shell(struct sbuf *sb, const char *s)
+{
+	sbuf_addch(sb, '\'');
+	for (; *s; s++)
+		if (*s == '\'')
+			sbuf_adds(sb, "'\\''");
+		else
+			sbuf_addch(sb, *s);
+	sbuf_addch(sb, '\'');
+}
+
 void sbuf_add_display(struct sbuf *sb, const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;

@@ -150,6 +150,10 @@ size_t levenshtein(const char *a, const char *b);
  * *cp; 0 if the bytes are not valid UTF-8. */
 size_t utf8_char_len(const unsigned char *s, size_t left, unsigned *cp);
 
+/* `s` as one single-quoted word of the shell ('a'\''b' for a'b), for
+ * the commands that messages print as a fix. */
+void sbuf_add_shell(struct sbuf *sb, const char *s);
+
 /*
  * Append `s` for display on a terminal: control characters, escape
  * sequences and invalid UTF-8 come out as visible \x.. escapes.

@@ -42,7 +42,9 @@ static const char usage[] =
     "its socket; pushes held in the spool (with the fix) or waiting with\n"
     "no daemon; free disk space; jobs left running by a daemon that is\n"
     "gone; the store's integrity and schema version; folders of an older\n"
-    "home that need the operator. Changes nothing.\n"
+    "home that need the operator. Changes nothing. It judges for the\n"
+    "daemon's user (the running daemon's, else the home's owner), also\n"
+    "when run as root; a fix is a command to paste where there is one.\n"
     "\n"
     "Exit codes: 0 no problem (warnings allowed), 1 a problem found,\n"
     "2 usage error.\n";
@@ -92,28 +94,44 @@ static void say(struct doctor *d, enum level lv, const char *check,
 static void check_home(struct doctor *d, const char *home,
     const struct config *conf)
 {
-	struct sbuf warn = SBUF_INIT;
-	char *fix = xasprintf("runner init --home %s (gives the home's files "
-	    "their modes)", home);
-	int n = 0;
+	struct home_issue *v = NULL;
+	size_t n = 0;
 
-	home_audit(home, conf, &warn);
-	for (char *line = warn.buf, *nl; *line; line = nl + 1) {
-		nl = strchr(line, '\n');
-		*nl = '\0';
-		say(d, FAIL, "file modes", fix, "%s", line);
-		n++;
-	}
+	home_audit(home, conf, &v, &n);
+	for (size_t i = 0; i < n; i++)
+		say(d, FAIL, "file modes", v[i].fix, "%s", v[i].problem);
 	if (!n)
 		say(d, OK, "file modes", NULL, "the home, runner.yml, the store "
 		    "and the files runner.yml names");
-	sbuf_release(&warn);
-	free(fix);
+	home_issues_free(v, n);
 }
 
+struct confinement_args {
+	const char *home;
+	const struct config *conf;
+	int workers;
+};
+
+static int confinement_as_daemon(void *arg)
+{
+	const struct confinement_args *a = arg;
+
+	return daemon_check_confinement(a->home, a->conf, a->workers);
+}
+
+/* Judged as the daemon's user: root makes the users and switches to
+ * them; any other user confines with its user namespace. Root judges a
+ * daemon of another user in a child that has become that user. */
 static void check_confinement(struct doctor *d, const char *home,
     const struct config *conf)
 {
+	int workers = config_workers(conf);
+	struct confinement_args a = { home, conf, workers };
+	uid_t du = daemon_uid(home);
+	struct run_user u = { 0 };
+	char id[32];
+	int error;
+
 	if (conf->trust_repositories) {
 		say(d, WARN, "confinement", "set trust_repositories: false in "
 		    "runner.yml", "trust_repositories is true: repository code "
@@ -121,11 +139,20 @@ static void check_confinement(struct doctor *d, const char *home,
 		    ", under bubblewrap" : ", unconfined");
 		return;
 	}
-	int workers = config_workers(conf);
-	if (daemon_check_confinement(home, conf, workers) < 0)
-		say(d, FAIL, "confinement", "see the message; 'runner init' as "
-		    "root creates the users", "%s", error_last());
-	else if (geteuid() == 0) {
+	snprintf(id, sizeof(id), "%d", (int)du);
+	if (run_user_lookup(id, &u) < 0)
+		u.name = xstrdup(id);
+	if (du != geteuid() && geteuid() == 0 && u.uid == du)
+		error = run_as_user(&u, confinement_as_daemon, &a);
+	else
+		error = confinement_as_daemon(&a);
+	if (error < 0) {
+		char *fix = du == 0 ? xasprintf("runner init --home %s", home) :
+		    xstrdup(access(BWRAP_PATH, X_OK) < 0 ? "apt-get install "
+		    "bubblewrap" : "see the message");
+		say(d, FAIL, "confinement", fix, "%s", error_last());
+		free(fix);
+	} else if (du == 0) {
 		char *last = home_worker_user(conf->build_user, workers - 1);
 		say(d, OK, "confinement", NULL, "build stages run as '%s-0'%s%s%s "
 		    "(a user per worker), staging's commands as '%s', "
@@ -136,8 +163,10 @@ static void check_confinement(struct doctor *d, const char *home,
 		free(last);
 	} else
 		say(d, OK, "confinement", NULL, "repository code runs under "
-		    "bubblewrap (user namespace), as the daemon's user: its "
-		    "limits per user (processes) are shared by all stages");
+		    "bubblewrap (user namespace), as the daemon's user '%s': its "
+		    "limits per user (processes) are shared by all stages",
+		    u.name);
+	run_user_release(&u);
 }
 
 /* The repositories of runner.yml, and those that pushed (sorted, each
@@ -166,8 +195,11 @@ static void check_repos(struct doctor *d, const char *home,
 		if (i && !strcmp(v[i], v[i - 1]))
 			continue;
 		what = xasprintf("repository %s", repo);
-		if (install_check(repo, home, "post-receive", &problem, &fix))
+		int rc = install_check(repo, home, "post-receive", &problem, &fix);
+		if (rc == 1)
 			say(d, FAIL, what, fix, "%s", problem);
+		else if (rc == 2)
+			say(d, OK, what, NULL, "%s", problem);
 		else
 			say(d, OK, what, NULL, "the hook queues its pushes here");
 		free(problem);
@@ -198,9 +230,12 @@ static void check_daemon(struct doctor *d, const char *home,
 	else
 		say(d, OK, "daemon", NULL, "running (pid %d), socket %s", pid,
 		    sock);
-	if (st && store_setting_get(st, SETTING_PAUSED, &paused, NULL) == 1)
-		say(d, WARN, "queue", "runner resume", "paused by %s: no job "
-		    "starts", paused);
+	if (st && store_setting_get(st, SETTING_PAUSED, &paused, NULL) == 1) {
+		char *resume = xasprintf("runner resume --home %s", home);
+		say(d, WARN, "queue", resume, "paused by %s: no job starts",
+		    paused);
+		free(resume);
+	}
 	free(paused);
 	free(sock);
 	free(fix);

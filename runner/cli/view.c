@@ -81,7 +81,14 @@ int status_view_load(struct store *st, const char *home, int limit,
 	if (conf && conf->trust_repositories)
 		sbuf_adds(&warn, "trust_repositories is true in runner.yml: code "
 		    "from repositories runs as the daemon's own user\n");
-	home_audit(home, conf, &warn);
+	{
+		struct home_issue *iv = NULL;
+		size_t ni = 0;
+		home_audit(home, conf, &iv, &ni);
+		for (size_t i = 0; i < ni; i++)
+			sbuf_addf(&warn, "%s (fix: %s)\n", iv[i].problem, iv[i].fix);
+		home_issues_free(iv, ni);
+	}
 	config_free(conf);
 	for (char *l = warn.buf, *nl; *l; l = nl + 1) {
 		nl = strchr(l, '\n');

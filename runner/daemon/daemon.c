@@ -806,6 +806,29 @@ int daemon_pid(const char *home)
 	return pid;
 }
 
+uid_t daemon_uid(const char *home)
+{
+	int pid = daemon_pid(home);
+	struct sbuf buf = SBUF_INIT;
+	struct stat st;
+	uid_t uid = stat(home, &st) == 0 ? st.st_uid : geteuid();
+
+	/* the running daemon's effective uid (its /proc/PID is root's: it
+	 * is not dumpable) */
+	if (pid > 0) {
+		char *path = xasprintf("/proc/%d/status", pid);
+		const char *line;
+		unsigned long r, e;
+		if (read_file(path, 64 * 1024, &buf) == 0 &&
+		    (line = strstr(buf.buf, "\nUid:")) &&
+		    sscanf(line + 5, "%lu %lu", &r, &e) == 2)
+			uid = (uid_t)e;
+		free(path);
+	}
+	sbuf_release(&buf);
+	return uid;
+}
+
 int64_t daemon_since(const char *home)
 {
 	char *path = xasprintf("%s/%s", home, LOCK_FILE);
@@ -1018,14 +1041,12 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 	    (error = daemon_check_confinement(home, conf, workers)) < 0)
 		goto out;
 	{
-		struct sbuf warn = SBUF_INIT;
-		home_audit(home, conf, &warn);
-		for (char *line = warn.buf, *nl; *line; line = nl + 1) {
-			nl = strchr(line, '\n');
-			*nl = '\0';
-			log_line("warning: %s", line);
-		}
-		sbuf_release(&warn);
+		struct home_issue *iv = NULL;
+		size_t ni = 0;
+		home_audit(home, conf, &iv, &ni);
+		for (size_t i = 0; i < ni; i++)
+			log_line("warning: %s; fix: %s", iv[i].problem, iv[i].fix);
+		home_issues_free(iv, ni);
 	}
 	if (!sup_store(&s)) {
 		error = -1;

@@ -39,6 +39,12 @@ int daemon_pid(const char *home);
  */
 int daemon_check_confinement(const char *home, const struct config *c,
     int workers);
+/*
+ * The user the daemon of `home` runs as: the running daemon's, else the
+ * home's owner (root's home is served by root, the home of 'runner' by
+ * 'runner'). What doctor and status judge for, whoever runs them.
+ */
+uid_t daemon_uid(const char *home);
 /* When the daemon serving `home` started (ms since the epoch), or 0. */
 int64_t daemon_since(const char *home);
 

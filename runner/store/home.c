@@ -91,9 +91,33 @@ int home_prepare(const char *home, gid_t gid)
 	return error;
 }
 
-static void audit_file(const char *path, mode_t allowed, int owner_only,
-    struct sbuf *out)
+/* The name of uid `uid`, or its number. Caller frees. */
+static char *user_name(uid_t uid)
 {
+	struct passwd *pw = getpwuid(uid);
+
+	return pw ? xstrdup(pw->pw_name) : xasprintf("%d", (int)uid);
+}
+
+static void add_issue(struct home_issue **v, size_t *n, char *problem,
+    char *fix)
+{
+	*v = xrealloc(*v, (*n + 1) * sizeof(**v));
+	(*v)[*n].problem = problem;
+	(*v)[*n].fix = fix;
+	(*n)++;
+}
+
+/*
+ * Judge `path` for the runner's user `owner` (the home's owner, whoever
+ * runs this): no mode bits past `allowed` (`narrow` is the chmod that
+ * takes them away: "go-w", or NULL for the mode itself); with
+ * `owner_only`, the runner's user's or root's alone.
+ */
+static void audit_file(const char *path, mode_t allowed, const char *narrow,
+    int owner_only, uid_t owner, struct home_issue **v, size_t *n)
+{
+	struct sbuf fix = SBUF_INIT;
 	struct stat st;
 	mode_t extra;
 
@@ -102,36 +126,65 @@ static void audit_file(const char *path, mode_t allowed, int owner_only,
 	extra = st.st_mode & 07777 & ~allowed;
 	/* setgid and search bits of our own folders are not "wider" */
 	extra &= ~(mode_t)02000;
-	if (extra & 0777)
-		sbuf_addf(out, "'%s' is mode %04o, wider than %04o: run 'runner "
-		    "init' on the home to fix it\n", path,
-		    (unsigned)(st.st_mode & 07777), (unsigned)allowed);
-	if (owner_only && st.st_uid != 0 && st.st_uid != geteuid())
-		sbuf_addf(out, "'%s' belongs to uid %d, not to the runner's user "
-		    "or root: whoever that is decides what it trusts\n", path,
-		    (int)st.st_uid);
+	if (extra & 0777) {
+		if (narrow)
+			sbuf_addf(&fix, "chmod %s ", narrow);
+		else
+			sbuf_addf(&fix, "chmod %04o ", (unsigned)allowed);
+		sbuf_add_shell(&fix, path);
+		add_issue(v, n, xasprintf("'%s' is mode %04o, wider than %04o",
+		    path, (unsigned)(st.st_mode & 07777), (unsigned)allowed),
+		    sbuf_detach(&fix));
+	}
+	if (owner_only && st.st_uid != 0 && st.st_uid != owner) {
+		char *name = user_name(owner);
+		sbuf_addf(&fix, "chown %s ", name);
+		sbuf_add_shell(&fix, path);
+		add_issue(v, n, xasprintf("'%s' belongs to uid %d, not to the "
+		    "runner's user '%s' or root: whoever that is decides what it "
+		    "trusts", path, (int)st.st_uid, name), sbuf_detach(&fix));
+		free(name);
+	}
+	sbuf_release(&fix);
 }
 
 void home_audit(const char *home, const struct config *conf,
-    struct sbuf *out)
+    struct home_issue **v, size_t *n)
 {
+	struct stat hs;
+	/* the runner's user owns the home: judged for it, also when root
+	 * (or anyone else) asks */
+	uid_t owner = stat(home, &hs) == 0 ? hs.st_uid : geteuid();
+
 	for (size_t i = 0; i < sizeof(items) / sizeof(*items); i++) {
 		const struct item *it = &items[i];
 		char *p = *it->name ? xasprintf("%s/%s", home, it->name) :
 		    xstrdup(home);
-		audit_file(p, it->mode, 0, out);
+		audit_file(p, it->mode, NULL, 0, owner, v, n);
 		free(p);
 	}
 	/* who may sign releases must be decided by the runner's user alone */
 	for (size_t i = 0; conf && i < conf->nrepos; i++) {
 		if (conf->repos[i].allowed_signers)
-			audit_file(conf->repos[i].allowed_signers, 0755, 1, out);
+			audit_file(conf->repos[i].allowed_signers, 0755, "go-w", 1,
+			    owner, v, n);
 		if (conf->repos[i].gpg_keyring)
-			audit_file(conf->repos[i].gpg_keyring, 0755, 1, out);
+			audit_file(conf->repos[i].gpg_keyring, 0755, "go-w", 1,
+			    owner, v, n);
 	}
 	for (size_t i = 0; conf && i < conf->nsecrets; i++)
 		if (conf->secrets[i].file)
-			audit_file(conf->secrets[i].file, 0600, 1, out);
+			audit_file(conf->secrets[i].file, 0600, "go-rwx", 1, owner,
+			    v, n);
+}
+
+void home_issues_free(struct home_issue *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].problem);
+		free(v[i].fix);
+	}
+	free(v);
 }
 
 char *home_useradd_command(const char *name, const char *comment)

@@ -28,11 +28,24 @@ struct sbuf;
  */
 int home_prepare(const char *home, gid_t gid);
 
-/* Append a warning line to `out` for each file of the home (and each file
- * of runner.yml's signers and keyrings) that others may read or write
- * more than they should. */
+/* A file that others may read or write more than they should, or whose
+ * owner is not to decide what the runner trusts. */
+struct home_issue {
+	char *problem;		/* what is wrong, naming the file */
+	char *fix;		/* the shell command that fixes it */
+};
+
+/*
+ * Append to *v (*n of them) an issue for each file of the home, and each
+ * signers file, keyring and secret file of runner.yml, that others may
+ * read or write more than they should, or that belongs to someone else
+ * than root or the runner's user. The runner's user is the home's owner,
+ * whoever runs this (root judges the home of a daemon that runs as
+ * 'runner' as 'runner' would). Free with home_issues_free().
+ */
 void home_audit(const char *home, const struct config *conf,
-    struct sbuf *out);
+    struct home_issue **v, size_t *n);
+void home_issues_free(struct home_issue *v, size_t n);
 
 /*
  * As root: make sure group HOOK_GROUP, the build user, the users of

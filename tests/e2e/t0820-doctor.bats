@@ -63,7 +63,7 @@ doctor_fails() {
 	chmod -x "$T/app.git/hooks/post-receive.chained"
 	doctor_fails "repository $T/app.git" "chained hook"
 	run r doctor
-	[[ "$output" == *"fix: chmod +x $T/app.git/hooks/post-receive.chained"* ]]
+	[[ "$output" == *"fix: chmod +x '$T/app.git/hooks/post-receive.chained'"* ]]
 	chmod +x "$T/app.git/hooks/post-receive.chained"
 	trust_config "  - path: $T/gone.git"
 	doctor_fails "repository $T/gone.git" "gone.git"
@@ -119,4 +119,66 @@ doctor_fails() {
 		[[ "$output" == *"FAIL  disk: "*"free on the home's file system"* ]] ||
 		    { echo "$output"; false; }
 	fi
+}
+
+# apply_fixes: run doctor, apply each printed fix of a FAIL (and of the
+# paused queue's warning) literally, as the operator would paste it, with
+# runner in PATH as installed; prints what it ran.
+apply_fixes() {
+	local fix
+	r doctor --json | jq -r '.checks[] | select(.status == "problem" or .check == "queue") | .fix // empty' |
+	    sort -u > "$T/fixes"
+	[ -s "$T/fixes" ] || { echo "no fix printed"; r doctor; return 1; }
+	while IFS= read -r fix; do
+		echo "# applying: $fix"
+		PATH="$RUNNER_BIN_DIR:$PATH" sh -c "$fix" ||
+		    { echo "the fix failed: $fix"; return 1; }
+	done < "$T/fixes"
+}
+
+@test "every fix doctor prints, applied as printed, makes it pass" {
+	make_ssh_signer release
+	echo top-secret > "$T/token"
+	chmod 0600 "$T/token"
+	trust_config "secrets: { TOKEN: { file: $T/token } }"
+	run r doctor
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	# seeded faults, all at once
+	chmod 0644 "$RUNNER_HOME/runner.yml"
+	chmod 0777 "$RUNNER_HOME/spool"
+	chmod g+w "$T/allowed_signers"
+	chmod 0640 "$T/token"
+	if [ "$(id -u)" = 0 ]; then
+		test_user runner-test-other
+		chown runner-test-other "$T/allowed_signers"
+	fi
+	chmod -x "$T/app.git/hooks/post-receive"
+	make_repo other
+	rm "$T/other.git/hooks/post-receive"
+	make_repo chained
+	printf '#!/bin/sh\n' > "$T/chained.git/hooks/post-receive"
+	r install-hook "$T/chained.git" >/dev/null
+	chmod -x "$T/chained.git/hooks/post-receive.chained"
+	trust_config "  - path: $T/other.git
+  - path: $T/chained.git
+secrets: { TOKEN: { file: $T/token } }"
+	chmod 0644 "$RUNNER_HOME/runner.yml"
+	r pause >/dev/null
+	run r doctor
+	[ "$status" -eq 1 ]
+	for what in "runner.yml' is mode 0644" "spool' is mode 2777" \
+	    "allowed_signers' is mode 0664" "token' is mode 0640" \
+	    "repository $T/app.git: '$T/app.git/hooks/post-receive' is not executable" \
+	    "repository $T/other.git: no runner post-receive hook" \
+	    "repository $T/chained.git: the chained hook"; do
+		[[ "$output" == *"$what"* ]] || { echo "no '$what' in:"; echo "$output"; false; }
+	done
+	if [ "$(id -u)" = 0 ]; then
+		[[ "$output" == *"allowed_signers' belongs to uid $(id -u runner-test-other), not to the runner's user 'root' or root"* ]]
+	fi
+	apply_fixes
+	run r doctor
+	[ "$status" -eq 0 ] || { cat "$T/fixes"; echo "$output"; false; }
+	[[ "$output" == *"0 problems, 1 warning"* ]] || { echo "$output"; false; }
+	[[ "$output" == *"warn  daemon: not running"* ]]
 }

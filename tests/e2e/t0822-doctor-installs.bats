@@ -1,0 +1,163 @@
+#!/usr/bin/env bats
+# runner doctor and runner status judge as the daemon's user, whoever runs
+# them: in each documented install (a root daemon with the repositories of
+# the git server's account; the daemon as a user of its own with them; the
+# daemon as a user of its own with gitolite3), after a push over ssh that
+# ran, doctor finds no problem and no warning and status no warning, run
+# as root and as the runner's user.
+
+load lib
+
+setup() {
+	setup_env
+	[ "$(id -u)" = 0 ] || skip "needs root: the test creates users and starts sshd"
+}
+teardown() { teardown_env; }
+
+# doctor_clean [AS...]: doctor, run with the command prefix AS (nothing:
+# as root), exits 0 with no problem and no warning; status has no warning.
+doctor_clean() {
+	run "$@" "$RUNNER" doctor
+	[ "$status" -eq 0 ] || { echo "doctor as ${1:-root}:"; echo "$output"; false; }
+	[[ "$output" == *"0 problems, 0 warnings"* ]] || { echo "doctor as ${1:-root}:"; echo "$output"; false; }
+	run "$@" "$RUNNER" status
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[[ "$output" != *"warning"* ]] || { echo "status as ${1:-root}:"; echo "$output"; false; }
+	[ "$("$@" "$RUNNER" status --json | jq '.warnings | length')" = 0 ]
+}
+
+# as_svc CMD...: CMD as the daemon's own user, with its home
+as_svc() {
+	svc "$@"
+}
+
+# The daemon as the test's service user, started as the unit starts it.
+start_svc_daemon() {
+	local n
+	n=$(grep -c 'serving' "$T/serve.log" 2>/dev/null || true)
+	svc "$RUNNER" serve --workers 1 >>"$T/serve.log" 2>&1 3>&- &
+	wait_for "[ \$(grep -c 'serving' '$T/serve.log') -gt ${n:-0} ]" 15
+	DAEMON_PID=$(pgrep -u "$SVC" -f "runner serve" | head -n 1)
+}
+
+# ssh_repo: the bare repository $T/srv/app.git of the server's account
+# (sshd's $SSH_USER), the runner's hook installed by root, and a clone of
+# the sample app pushing to it over ssh ($SRC).
+ssh_repo() {
+	SSH_USER=runner-test-ssh
+	start_sshd "$SSH_USER"
+	mkdir -p -m 0755 "$T/srv"
+	git init -q --bare "$T/srv/app.git"
+	chown -R "$SSH_USER:" "$T/srv/app.git"
+	run "$RUNNER" install-hook "$T/srv/app.git"
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	SRC=$(make_clone app)
+	git -C "$SRC" remote set-url origin "$SSH_URL$T/srv/app.git"
+}
+
+# signers FILE OWNER: an allowed signers file the runner's user keeps
+signers() {
+	make_ssh_signer release
+	[ "$1" = "$T/allowed_signers" ] || mv "$T/allowed_signers" "$1"
+	chown "$2" "$1"
+	chmod 0644 "$1"
+}
+
+@test "a root daemon, the repositories the git server's: doctor and status are clean" {
+	ssh_repo
+	signers "$T/allowed_signers" root
+	printf 'repos:\n  - path: %s\n    allowed_signers: %s\n' "$T/srv/app.git" \
+	    "$T/allowed_signers" > "$RUNNER_HOME/runner.yml"
+	start_daemon --workers 1
+	run git -C "$SRC" push origin develop
+	[[ "$output" == *"handed 1 update"* ]] || { echo "$output"; false; }
+	wait_state 1 passed 60
+	doctor_clean
+	run r doctor
+	[[ "$output" == *"ok    confinement: build stages run as 'runner-build-0'"* ]]
+}
+
+@test "the daemon as its own user, the repositories the git server's: clean as root and as it" {
+	svc_home
+	ssh_repo
+	# the runner's user keeps the signers, as in /var/lib/runner
+	signers "$S/allowed_signers" "$SVC"
+	printf 'repos:\n  - path: %s\n    allowed_signers: %s\n' "$T/srv/app.git" \
+	    "$S/allowed_signers" > "$RUNNER_HOME/runner.yml"
+	chown "$SVC:" "$RUNNER_HOME/runner.yml"
+	start_svc_daemon
+	run git -C "$SRC" push origin develop
+	[[ "$output" == *"handed 1 update"* ]] || { echo "$output"; false; }
+	wait_state 1 passed 60
+	doctor_clean
+	doctor_clean as_svc
+	# root judges the daemon's confinement as the daemon's user, not its own
+	run r doctor
+	[[ "$output" == *"ok    confinement: repository code runs under bubblewrap (user namespace), as the daemon's user '$SVC'"* ]] ||
+	    { echo "$output"; false; }
+	[[ "$output" != *"runner-build"* ]]
+	# a signers file of another user: the fix doctor prints, as root, works
+	chown "$SSH_USER" "$S/allowed_signers"
+	run r doctor
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"'$S/allowed_signers' belongs to uid $(id -u "$SSH_USER"), not to the runner's user '$SVC' or root"* ]]
+	fix=$(r doctor --json | jq -r '.checks[] | select(.status == "problem") | .fix')
+	[ "$fix" = "chown $SVC '$S/allowed_signers'" ]
+	sh -c "$fix"
+	doctor_clean
+	doctor_clean as_svc
+}
+
+@test "the daemon as its own user with gitolite3: clean as root and as it" {
+	command -v gitolite >/dev/null || skip "gitolite3 is not installed (tests/deps.sh installs it)"
+	git_user
+	svc_home runner-test-gsvc
+	# as docs/operations.md says: the runner's user in gitolite's group,
+	# UMASK 0027, the group's bits on what exists
+	i=0
+	while ! id -nG "$SVC" | grep -qw "$GIT_USER" && [ $i -lt 100 ]; do
+		usermod -aG "$GIT_USER" "$SVC" 2>/dev/null || nap 0.1
+		i=$((i + 1))
+	done
+	GL="$T/gl"
+	mkdir "$GL"
+	chown "$GIT_USER:" "$GL"
+	as_git env HOME="$GL" gitolite setup -a admin >/dev/null 2>&1
+	sed -i 's/UMASK *=> *0077/UMASK => 0027/' "$GL/.gitolite.rc"
+	cat > "$T/fake-ssh" <<SH
+#!/bin/sh
+user=\${1%@*}
+shift
+exec setpriv --reuid=$GIT_USER --regid=$GIT_USER --init-groups \
+    env -u RUNNER_STORE HOME="$GL" SSH_CONNECTION="127.0.0.1 40000 127.0.0.1 22" \
+    SSH_ORIGINAL_COMMAND="\$*" /usr/share/gitolite3/gitolite-shell "\$user"
+SH
+	chmod +x "$T/fake-ssh"
+	export GIT_SSH_COMMAND="$T/fake-ssh" GIT_SSH_VARIANT=simple
+	git clone -q admin@gl:gitolite-admin "$T/admin"
+	printf 'repo app\n    RW+ develop = admin\n' >> "$T/admin/conf/gitolite.conf"
+	git -C "$T/admin" commit -q -am "app"
+	git -C "$T/admin" push -q origin HEAD 2>/dev/null
+	chmod g+x "$GL" "$GL/repositories"
+	chmod -R g+rX "$GL/repositories"
+	repo="$GL/repositories/app.git"
+	"$RUNNER" install-hook "$repo" >/dev/null
+	[ "$(stat -c %a "$GL/.gitolite")" = 700 ]
+	printf 'repos:\n  - path: %s\n' "$repo" > "$RUNNER_HOME/runner.yml"
+	chown "$SVC:" "$RUNNER_HOME/runner.yml"
+	start_svc_daemon
+	src=$(make_clone app)
+	git -C "$src" remote set-url origin admin@gl:app
+	run git -C "$src" push origin develop
+	[[ "$output" == *"handed 1 update"* ]] || { echo "$output"; false; }
+	wait_state 1 passed 60
+	doctor_clean
+	doctor_clean as_svc
+	# the daemon's user may not look into gitolite's .gitolite (0700), and
+	# need not: not checked, and no fix that could not work
+	run svc "$RUNNER" doctor
+	[[ "$output" == *"ok    repository $repo: not checked: user '$SVC' may not look into $GL/.gitolite/hooks/common"* ]] ||
+	    { echo "$output"; false; }
+	run r doctor
+	[[ "$output" == *"ok    repository $repo: the hook queues its pushes here"* ]] || { echo "$output"; false; }
+}
