@@ -15,15 +15,19 @@ static const char usage[] =
     "\n"
     "Remove what runner.yml's 'retention' lets go: builds beyond the\n"
     "newest 'builds' of their branch or older than 'build_age' (record,\n"
-    "logs, artifact, workspace), logs and artifacts past their age, kept\n"
-    "workspaces, and release folders (with their backups) beyond the\n"
-    "newest 'releases' of each environment; then give the store's freed\n"
-    "pages back. Never removed: queued or running jobs, deployment\n"
-    "records, an environment's current and previous release, the builds\n"
-    "deployments came from and the artifacts of kept releases, jobs with\n"
-    "notifications not yet delivered. Prints what it freed, by kind, and\n"
-    "keeps the home's disk use for 'runner status'. Safe while the daemon\n"
-    "runs; the daemon runs it every retention 'interval' (default 1h).\n";
+    "logs, artifact, workspace), deployments beyond the newest\n"
+    "'deployments' of their environment (record, logs, release folder,\n"
+    "backup; all are kept unless it is set), logs and artifacts past\n"
+    "their age, kept workspaces, and release folders (with their backups)\n"
+    "beyond the newest 'releases' of each environment; then give the\n"
+    "store's freed pages back. Never removed: queued or running jobs,\n"
+    "an environment's current, previous and latest deployment, those a\n"
+    "kept deployment rolled back to, deployments of release tags, the\n"
+    "builds kept deployments came from and the artifacts of kept\n"
+    "releases, jobs with notifications not yet delivered. Prints what it\n"
+    "freed, by kind, and keeps the home's disk use for 'runner status'.\n"
+    "Safe while the daemon runs; the daemon runs it every retention\n"
+    "'interval' (default 1h).\n";
 
 int cmd_gc(int argc, char **argv)
 {
@@ -63,7 +67,7 @@ int cmd_gc(int argc, char **argv)
 		total += rep.bytes[k];
 	rc = EXIT_OK;
 	if (quiet) {
-		if (!total && !rep.count[GC_BUILDS])
+		if (!total && !rep.count[GC_BUILDS] && !rep.count[GC_DEPLOYS])
 			goto out;
 		const char *sep = " (";
 		format_bytes(&sb, total);
@@ -78,13 +82,13 @@ int cmd_gc(int argc, char **argv)
 	}
 	for (int k = 0; k < GC_KINDS; k++) {
 		static const char *const what[GC_KINDS] = {
-			"records", "folders", "files", "folders", "folders",
-			"folders", "",
+			"records", "records", "folders", "files", "folders",
+			"folders", "folders", "",
 		};
 		if (k == GC_STORE && !rep.count[k])
 			continue;
 		sbuf_reset(&sb);
-		if (k != GC_BUILDS)
+		if (k != GC_BUILDS && k != GC_DEPLOYS)
 			format_bytes(&sb, rep.bytes[k]);
 		if (k == GC_STORE)
 			printf("%-11s %15s %10s\n", gc_kind_name(k), "", sb.buf);

@@ -146,9 +146,10 @@ const char config_template[] =
 "#     backoff: 2s                 # doubling per retry\n"
 "\n"
 "# What 'runner gc' (and the daemon, every interval) removes. Queued and\n"
-"# running jobs, deployment records, every environment's current and\n"
-"# previous release, the builds releases came from and jobs with\n"
-"# notifications not yet delivered always stay.\n"
+"# running jobs, what serves, served before it or is under way in every\n"
+"# environment, rollback targets, release-tag deployments, the builds\n"
+"# kept deployments came from and jobs with notifications not yet\n"
+"# delivered always stay.\n"
 "# retention:\n"
 "#   builds: 100                  # ended builds kept per repository and branch\n"
 "#   build_age: 180d              # older builds go too (0: no limit)\n"
@@ -156,6 +157,8 @@ const char config_template[] =
 "#   artifacts: 30d               # artifacts of older builds go\n"
 "#   workspaces: 1d               # kept workspaces (keep_workspaces) go\n"
 "#   releases: 5                  # release folders kept per environment\n"
+"#   deployments: all             # deployment records kept per environment:\n"
+"#                                # a number, or {staging: 20} for those named\n"
 "#   interval: 1h                 # how often the daemon collects\n"
 "\n"
 "# The read-only web page (overview, jobs, live logs, badges, /api/,\n"
@@ -242,6 +245,76 @@ const struct schema pipeline_disk_schema = {
 	.name = "disk", .fields = pipeline_disk_fields, .rel = REL_IN,
 };
 
+int config_name_valid(const char *s)
+{
+	if (!*s || strlen(s) > 64)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+		    *s == '_' || *s == '-'))
+			return 0;
+	return 1;
+}
+
+/* A count of deployments: a number, or "all" (0). */
+static int deploy_count(const struct ynode *v, int64_t *out)
+{
+	long n;
+
+	if (v->type == YNODE_SCALAR && v->plain == 1 && !strcmp(v->value,
+	    "all")) {
+		*out = 0;
+		return 1;
+	}
+	if (!ynode_uint(v, &n) || n < 1 || n > INT32_MAX)
+		return 0;
+	*out = n;
+	return 1;
+}
+
+/* retention: deployments: a count for every environment, or a mapping
+ * of environments to counts (those not named keep every deployment). */
+static int read_deployments(const struct sread *r, const struct ynode *v,
+    void *obj)
+{
+	struct retention *rt = obj;
+	int64_t n;
+
+	if (deploy_count(v, &rt->deployments))
+		return 0;
+	if (v->type != YNODE_MAP)
+		return schema_error(r, v, "must be a number from 1 to %ld, 'all', "
+		    "or environments and numbers like {staging: 20}",
+		    (long)INT32_MAX);
+	rt->deployments_of = xcalloc(v->n / 2 + 1, sizeof(*rt->deployments_of));
+	for (size_t i = 0; i + 1 < v->n; i += 2) {
+		const struct ynode *k = v->items[i], *x = v->items[i + 1];
+		if (!config_name_valid(k->value))
+			return error_set(ERR_INVALID, "%s:%zu:%zu: bad environment "
+			    "name '%s' in 'deployments' of %s (use a-z, 0-9, '_' "
+			    "and '-', at most 64)", r->file, k->line, k->col,
+			    k->value, r->what);
+		if (!deploy_count(x, &n))
+			return error_set(ERR_INVALID, "%s:%zu:%zu: 'deployments' of "
+			    "'%s' in %s must be a number from 1 to %ld, or 'all'",
+			    r->file, x->line, x->col, k->value, r->what,
+			    (long)INT32_MAX);
+		rt->deployments_of[rt->ndeployments_of].env = xstrdup(k->value);
+		rt->deployments_of[rt->ndeployments_of++].n = n;
+	}
+	return 0;
+}
+
+int64_t retention_deployments(const struct retention *r, const char *env)
+{
+	if (!r->ndeployments_of)
+		return r->deployments;
+	for (size_t i = 0; i < r->ndeployments_of; i++)
+		if (env && !strcmp(r->deployments_of[i].env, env))
+			return r->deployments_of[i].n;
+	return 0;
+}
+
 /* What `runner gc` (and the daemon, every `interval`) removes. */
 static const struct sfield retention_fields[] = {
 	{ .key = "builds", .kind = S_INT, FIELD(struct retention, builds),
@@ -266,6 +339,15 @@ static const struct sfield retention_fields[] = {
 	    .doc = "release folders (and their backups) kept per repository "
 	    "and environment, newest first; the current and previous release "
 	    "always stay" },
+	{ .key = "deployments", .kind = S_CUSTOM, .read = read_deployments,
+	    .def = "all",
+	    .type_doc = "number, 1 to 2147483647, or `all`; or a mapping of "
+	    "environments to those",
+	    .doc = "ended deployment records kept per repository and "
+	    "environment, newest first: `20` for every environment, "
+	    "`{staging: 20}` for the environments named (the others keep "
+	    "all); older ones go, record, logs, checks, release folder and "
+	    "backup, except those that always stay (above)" },
 	{ .key = "interval", .kind = S_DURATION,
 	    FIELD(struct retention, interval_ms), .def = "1h",
 	    .doc = "how often the daemon collects (0: only `runner gc`)" },
@@ -273,10 +355,13 @@ static const struct sfield retention_fields[] = {
 };
 static const struct schema retention_schema = {
 	.name = "retention", .fields = retention_fields, .rel = REL_IN,
-	.doc = "What `runner gc` keeps. Deployment records, queued and running "
-	    "jobs, the current and previous release of every environment, the "
-	    "builds they came from, and jobs with notifications not yet "
-	    "delivered are never removed.",
+	.doc = "What `runner gc` keeps. Never removed: queued and running "
+	    "jobs; in every environment, the deployment that serves, the one "
+	    "it replaced, the latest and one under way; what a kept "
+	    "deployment rolled back to; deployments of release tags; the "
+	    "builds kept deployments came from; jobs with notifications not "
+	    "yet delivered. Without `deployments`, every deployment record "
+	    "stays.",
 };
 
 /* A schedule: its cron expression must parse, its branch be a plain
@@ -1265,6 +1350,9 @@ void config_free(struct config *c)
 	if (!c)
 		return;
 	schema_free(&config_schema, c);
+	for (size_t i = 0; i < c->retention.ndeployments_of; i++)
+		free(c->retention.deployments_of[i].env);
+	free(c->retention.deployments_of);
 	for (size_t i = 0; i < c->nsecrets; i++) {
 		schema_free(&secret_schema, &c->secrets[i]);
 		free(c->secrets[i].name);

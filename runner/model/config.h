@@ -113,6 +113,12 @@ struct notify_target {
 	size_t line;
 };
 
+/* retention: deployments: {ENV: N}: one environment's count. */
+struct env_count {
+	char *env;
+	int64_t n;
+};
+
 /* runner.yml retention: what `runner gc` keeps (0 ms: no age limit). */
 struct retention {
 	int64_t builds;			/* ended builds per repo and branch */
@@ -122,7 +128,21 @@ struct retention {
 	int64_t workspaces_ms;
 	int64_t releases;		/* release folders per environment */
 	int64_t interval_ms;		/* the daemon's; 0: never */
+	/* deployment records per repository and environment: `deployments`
+	 * for every environment, or those of `deployments_of` for the
+	 * environments named there; 0: all kept */
+	int64_t deployments;
+	struct env_count *deployments_of;
+	size_t ndeployments_of;
 };
+
+/* Is `s` a name a stage or an environment may have: a-z, 0-9, '_' and
+ * '-', at most 64? */
+int config_name_valid(const char *s);
+
+/* How many deployment records of environment `env` retention keeps
+ * (besides those that always stay); 0: all of them. */
+int64_t retention_deployments(const struct retention *r, const char *env);
 
 /* runner.yml schedules: builds of a branch's head at set times. */
 #include "cron.h"

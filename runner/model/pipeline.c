@@ -18,17 +18,6 @@
 #define COUNT(type, m) .count_off = offsetof(type, m)
 #define DURATION_HINT "ms, s, m or h, like 1s"
 
-static int valid_name(const char *s)
-{
-	if (!*s || strlen(s) > 64)
-		return 0;
-	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
-		    *s == '_' || *s == '-'))
-			return 0;
-	return 1;
-}
-
 /* `secrets: [NAME, ...]`: names of runner.yml secrets, like variables. */
 static int read_secret_names(const struct sread *r, const struct ynode *v,
     char ***out, size_t *n)
@@ -379,7 +368,7 @@ static int check_env_name(const struct sread *r, const struct ynode *k,
     void *obj)
 {
 	(void)obj;
-	if (!valid_name(k->value))
+	if (!config_name_valid(k->value))
 		return error_set(ERR_INVALID, "%s:%zu:%zu: bad environment name "
 		    "'%s' (use a-z, 0-9, '_' and '-', at most 64)", r->file,
 		    k->line, k->col, k->value);
@@ -513,7 +502,7 @@ static int read_stages(const struct sread *r, const struct ynode *stages,
 		if ((error = ynode_want(file, v, YNODE_SCALAR, "name",
 		    what.buf)) < 0)
 			break;
-		if (!valid_name(v->value)) {
+		if (!config_name_valid(v->value)) {
 			error = error_set(ERR_INVALID, "%s:%zu:%zu: bad stage name "
 			    "'%s' (use a-z, 0-9, '_' and '-', at most 64)", file,
 			    v->line, v->col, v->value);

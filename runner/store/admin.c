@@ -3,20 +3,27 @@
  *
  * What a collection keeps, whatever runner.yml's retention says:
  *   - queued and running jobs, and every file of theirs;
- *   - deployment records (the history of what served where);
  *   - per repository and environment: the current release, the one it
- *     replaced, the deployment under way, and the newest `releases`
- *     release folders, with their backups;
- *   - the builds any deployment came from (their records), and the
+ *     replaced (what `runner rollback` returns to), the latest deployment,
+ *     the deployment under way, and the newest `releases` release
+ *     folders, with their backups and records;
+ *   - the deployment a kept one rolled back to (its record; its release
+ *     too while the rollback is under way), and every deployment of a
+ *     release tag (what keeps a tag from deploying twice, moving or
+ *     going back);
+ *   - the newest `deployments` deployment records of each repository and
+ *     environment (all of them when it is not set);
+ *   - the builds kept deployments came from (their records), and the
  *     artifacts of those whose release is kept (a rollback extracts it
  *     again);
  *   - jobs with a notification not yet delivered (or an event not yet
- *     made into notifications).
- * Of the rest, an ended build goes (record, logs, artifact, workspace)
- * when it is older than `build_age` or not among the newest `builds` of
- * its repository and branch; logs, artifacts and kept workspaces go after
- * their ages; folders of jobs the store no longer knows go. A job newer
- * than what was read is never touched.
+ *     made into notifications), and deployments whose services still run.
+ * Of the rest, a deployment goes whole (record, stages, checks, logs,
+ * release folder, backup); an ended build goes (record, logs, artifact,
+ * workspace) when it is older than `build_age` or not among the newest
+ * `builds` of its repository and branch; logs, artifacts and kept
+ * workspaces go after their ages; folders of jobs the store no longer
+ * knows go. A job newer than what was read is never touched.
  */
 #include "admin.h"
 #include "chunks.h"
@@ -39,9 +46,10 @@ enum q {
 	Q_GC_PENDING, Q_GC_UNRETRY, Q_GC_STAGES, Q_GC_ARTS, Q_GC_CHECKS,
 	Q_GC_NOTIFS, Q_GC_EVENTS, Q_GC_MAY, Q_GC_JOB,
 	Q_STAT_JOBS, Q_STAT_DEPLOYS, Q_STAT_JOB_TIMES, Q_STAT_STAGE_TIMES,
+	Q_GC_SERVICES, Q_GC_UNPREV, Q_GC_UNROLL, Q_GC_MAY_DEPLOY,
 	Q_ADMIN_END
 };
-_Static_assert((int)Q_ADMIN_END <= (int)STMT_SLOTS, "admin statements overlap");
+_Static_assert((int)Q_ADMIN_END <= (int)BASE_HOSTS, "admin statements overlap");
 
 #define ENDED "state NOT IN (" SQ(N_QUEUED) ", " SQ(N_RUNNING) ")"
 
@@ -74,14 +82,21 @@ static sql_table sql = {
 	 * deployments by repository and environment, newest first */
 	[Q_GC_JOBS] = "SELECT id, kind, state, coalesce(finished_ms, "
 	    "created_ms), source_job, previous, release_dir IS NOT NULL, "
-	    "repo || char(1) || CASE kind WHEN 'build' THEN ref ELSE env END "
+	    "repo || char(1) || CASE kind WHEN 'build' THEN ref ELSE env END, "
+	    "rollback_to, tag IS NOT NULL, env "
 	    "FROM jobs ORDER BY kind, repo, CASE kind WHEN 'build' THEN ref "
 	    "ELSE env END, id DESC",
+	/* the deployments that started what still runs */
+	[Q_GC_SERVICES] = "SELECT DISTINCT job_id FROM services",
 	[Q_GC_ENVS] = "SELECT release, last FROM environments",
 	/* events not yet routed are notifications not yet made */
 	[Q_GC_PENDING] = "SELECT job_id FROM notifications WHERE state = "
 	    SQ(N_PENDING) " UNION SELECT job_id FROM events WHERE routed = 0",
 	[Q_GC_UNRETRY] = "UPDATE jobs SET retry_of = NULL WHERE retry_of = ?1",
+	/* a kept deployment forgets the removed one it replaced */
+	[Q_GC_UNPREV] = "UPDATE jobs SET previous = NULL WHERE previous = ?1",
+	[Q_GC_UNROLL] = "UPDATE jobs SET rollback_to = NULL WHERE "
+	    "rollback_to = ?1",
 	[Q_GC_STAGES] = "DELETE FROM stages WHERE job_id = ?1",
 	[Q_GC_ARTS] = "DELETE FROM artifacts WHERE job_id = ?1",
 	[Q_GC_CHECKS] = "DELETE FROM checks WHERE job_id = ?1",
@@ -95,6 +110,22 @@ static sql_table sql = {
 	    "?1) AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.job_id "
 	    "= ?1 AND n.state = " SQ(N_PENDING) ") AND NOT EXISTS (SELECT 1 "
 	    "FROM events e WHERE e.job_id = ?1 AND e.routed = 0)",
+	/* the same of a deployment: ended, not of a tag, not what an
+	 * environment serves, served before or last ran, nor what a job
+	 * under way (or newer than ?2, what was read) replaces or rolls back
+	 * to, nothing of it waits to be delivered, none of its services
+	 * runs */
+	[Q_GC_MAY_DEPLOY] = "SELECT count(*) FROM jobs WHERE id = ?1 AND kind "
+	    "= 'deploy' AND " ENDED " AND tag IS NULL AND NOT EXISTS (SELECT 1 "
+	    "FROM environments e WHERE e.release = ?1 OR e.last = ?1) AND NOT "
+	    "EXISTS (SELECT 1 FROM environments e JOIN jobs c ON c.id = "
+	    "e.release WHERE c.previous = ?1) AND NOT EXISTS (SELECT 1 FROM "
+	    "jobs d WHERE (d.previous = ?1 OR d.rollback_to = ?1) AND (d.id > "
+	    "?2 OR d.state IN (" SQ(N_QUEUED) ", " SQ(N_RUNNING) "))) AND NOT "
+	    "EXISTS (SELECT 1 FROM notifications n WHERE n.job_id = ?1 AND "
+	    "n.state = " SQ(N_PENDING) ") AND NOT EXISTS (SELECT 1 FROM events "
+	    "e WHERE e.job_id = ?1 AND e.routed = 0) AND NOT EXISTS (SELECT 1 "
+	    "FROM services v WHERE v.job_id = ?1)",
 };
 
 int store_setting_get(struct store *s, const char *key, char **value,
@@ -132,7 +163,8 @@ int store_setting_set(struct store *s, const char *key, const char *value)
 const char *gc_kind_name(enum gc_kind k)
 {
 	static const char *const names[GC_KINDS] = {
-		[GC_BUILDS] = "builds", [GC_LOGS] = "logs",
+		[GC_BUILDS] = "builds", [GC_DEPLOYS] = "deployments",
+		[GC_LOGS] = "logs",
 		[GC_ARTIFACTS] = "artifacts", [GC_WORKSPACES] = "workspaces",
 		[GC_RELEASES] = "releases", [GC_BACKUPS] = "backups",
 		[GC_STORE] = "store",
@@ -144,14 +176,16 @@ const char *gc_kind_name(enum gc_kind k)
 struct gjob {
 	int64_t id;
 	int64_t ended_ms;	/* 0: queued or running */
-	int64_t source, previous;
-	unsigned deploy : 1, release : 1;
-	unsigned keep_record : 1;	/* a build that must stay */
+	int64_t source, previous, rollback_to;
+	unsigned deploy : 1, release : 1, tag : 1;
+	unsigned keep_record : 1;	/* a job that must stay */
 	unsigned keep_release : 1;	/* a release folder that must stay */
 	unsigned keep_artifact : 1;
-	unsigned doomed : 1;		/* a build whose record goes */
+	unsigned doomed : 1;		/* a job whose record goes */
 	unsigned removed : 1;		/* and went */
 	int rank;			/* 1: newest of its group */
+	int drank;			/* deployments: 1, the newest ended */
+	int64_t dkeep;			/* deployments: records kept; 0 all */
 };
 
 struct gc {
@@ -179,15 +213,32 @@ static struct gjob *find(const struct gc *g, int64_t id)
 	return id ? bsearch(&key, g->v, g->n, sizeof(*g->v), by_id) : NULL;
 }
 
+/* Mark the jobs whose ids `q` reads as jobs that must stay. */
+static int keep_ids(struct gc *g, int q)
+{
+	struct stmt *st = stmt(g->s, q, sql);
+	int64_t *ids = NULL;
+	size_t nids = 0;
+	int error;
+
+	if (!st || (error = ids_of(g->s, st, &ids, &nids)) < 0)
+		return st ? error : -1;
+	for (size_t i = 0; i < nids; i++) {
+		struct gjob *j = find(g, ids[i]);
+		if (j)
+			j->keep_record = 1;
+	}
+	free(ids);
+	return 0;
+}
+
 /* Read every job (ranked in its group), then mark what must stay. */
 static int load(struct gc *g)
 {
 	struct stmt *st = stmt(g->s, Q_GC_JOBS, sql);
 	char *group = NULL;
 	size_t cap = 0, group_len = 0;
-	int rank = 0, rc, error = 0;
-	int64_t *ids = NULL;
-	size_t nids = 0;
+	int rank = 0, drank = 0, rc, error = 0;
 
 	if (!st)
 		return -1;
@@ -211,17 +262,23 @@ static int load(struct gc *g)
 		j->source = col_int64(st, 4);
 		j->previous = col_int64(st, 5);
 		j->release = col_int(st, 6) != 0;
+		j->rollback_to = col_int64(st, 8);
+		j->tag = col_int(st, 9) != 0;
+		if (j->deploy)
+			j->dkeep = retention_deployments(g->r, col_str(st, 10));
 		if (!group || group_len != (size_t)glen ||
 		    memcmp(group, grp ? grp : "", group_len)) {
 			free(group);
 			group_len = (size_t)glen;
 			group = xmalloc(group_len + 1);
 			memcpy(group, grp ? grp : "", group_len);
-			rank = 0;
+			rank = drank = 0;
 		}
 		/* only what counts: ended builds, releases */
 		if (j->deploy ? j->release : ended)
 			j->rank = ++rank;
+		if (j->deploy && ended)
+			j->drank = ++drank;
 		if (j->id > g->max_id)
 			g->max_id = j->id;
 	}
@@ -232,7 +289,8 @@ static int load(struct gc *g)
 	if (g->n)
 		qsort(g->v, g->n, sizeof(*g->v), by_id);
 
-	/* releases that stay: under way, newest, current, the one before */
+	/* releases that stay: under way, newest, current, the one before,
+	 * the latest deployment */
 	for (size_t i = 0; i < g->n; i++) {
 		struct gjob *j = &g->v[i];
 		if (j->deploy && (!j->ended_ms || (j->release &&
@@ -255,25 +313,45 @@ static int load(struct gc *g)
 	if (rc != STEP_DONE)
 		return db_error(g->s, "read the environments");
 
-	/* builds that stay: a deployment came from them (their artifact
-	 * too, while its release stays), or a notification waits */
+	/* records that stay besides: a notification waits, a service of a
+	 * deployment runs */
+	if ((error = keep_ids(g, Q_GC_PENDING)) < 0 ||
+	    (error = keep_ids(g, Q_GC_SERVICES)) < 0)
+		return error;
+
+	/* deployments that stay: those whose release stays, the newest
+	 * `deployments` of their environment, release tags; and what a kept
+	 * one rolled back to, which is older (newest first, so that a target
+	 * is marked before it is looked at). A rollback under way extracts
+	 * its target's release again: that stays whole. */
+	for (size_t i = g->n; i-- > 0; ) {
+		struct gjob *j = &g->v[i], *t;
+		if (!j->deploy)
+			continue;
+		if (!j->ended_ms || j->keep_release || j->tag || !j->dkeep ||
+		    j->drank <= j->dkeep)
+			j->keep_record = 1;
+		if (!j->keep_record) {
+			j->doomed = 1;
+			continue;
+		}
+		if ((t = find(g, j->rollback_to))) {
+			t->keep_record = 1;
+			if (!j->ended_ms)
+				t->keep_release = 1;
+		}
+	}
+
+	/* builds that stay: a kept deployment came from them (their artifact
+	 * too, while its release stays) */
 	for (size_t i = 0; i < g->n; i++) {
 		struct gjob *j = &g->v[i], *b;
-		if (!j->deploy || !(b = find(g, j->source)))
+		if (!j->deploy || j->doomed || !(b = find(g, j->source)))
 			continue;
 		b->keep_record = 1;
 		if (j->keep_release)
 			b->keep_artifact = 1;
 	}
-	st = stmt(g->s, Q_GC_PENDING, sql);
-	if (!st || (error = ids_of(g->s, st, &ids, &nids)) < 0)
-		return st ? error : -1;
-	for (size_t i = 0; i < nids; i++) {
-		struct gjob *j = find(g, ids[i]);
-		if (j)
-			j->keep_record = 1;
-	}
-	free(ids);
 
 	for (size_t i = 0; i < g->n; i++) {
 		struct gjob *j = &g->v[i];
@@ -285,46 +363,94 @@ static int load(struct gc *g)
 	return 0;
 }
 
-/* The records of doomed builds, in one transaction. */
+/* Remove the record of doomed job `j` and what hangs on it, if it may
+ * still go; 1 when it went. */
+static int remove_record(struct gc *g, struct gjob *j)
+{
+	static const int steps[] = { Q_GC_UNRETRY, Q_GC_UNPREV, Q_GC_UNROLL,
+		Q_GC_STAGES, Q_GC_ARTS, Q_GC_CHECKS, Q_GC_NOTIFS, Q_GC_EVENTS,
+		Q_GC_JOB };
+	int error = 0;
+
+	/* what was read may have changed since: a job that must stay after
+	 * all does */
+	if ((j->deploy ? first_id(g->s, Q_GC_MAY_DEPLOY, sql,
+	    ARGS(arg_int(j->id), arg_int(g->max_id))) : first_id(g->s,
+	    Q_GC_MAY, sql, ARGS(arg_int(j->id)))) != 1)
+		return 0;
+	for (size_t k = 0; k < sizeof(steps) / sizeof(*steps) && error == 0;
+	    k++)
+		error = run(g->s, steps[k], sql, j->deploy ? "remove a "
+		    "deployment" : "remove a build", ARGS(arg_int(j->id)));
+	return error < 0 ? error : 1;
+}
+
+/* Jobs removed in one transaction: a first collection of a long history
+ * holds the store from pushes and workers only this long at a time. */
+#define GC_BATCH 256
+
+/* Commit the removals of `batch` and count them, or roll them back. */
+static int commit_batch(struct gc *g, struct gjob **batch, size_t n)
+{
+	int error = commit(g->s);
+
+	if (error < 0)
+		rollback(g->s);
+	for (size_t i = 0; i < n; i++) {
+		if (error < 0)
+			batch[i]->removed = 0;
+		else
+			g->out->count[batch[i]->deploy ? GC_DEPLOYS : GC_BUILDS]++;
+	}
+	return error;
+}
+
+/* The records of doomed jobs, GC_BATCH to a transaction: deployments
+ * first (newest first: one that must stay after all keeps what it rolled
+ * back to), then the builds they no longer hold. */
 static int remove_records(struct gc *g)
 {
-	static const int steps[] = { Q_GC_UNRETRY, Q_GC_STAGES, Q_GC_ARTS,
-		Q_GC_CHECKS, Q_GC_NOTIFS, Q_GC_EVENTS, Q_GC_JOB };
-	int error;
+	struct gjob *batch[GC_BATCH];
+	size_t n = 0;
+	int open = 0, error = 0;
 
 	if (g->dry_run) {
 		for (size_t i = 0; i < g->n; i++)
-			g->out->count[GC_BUILDS] += g->v[i].doomed;
+			g->out->count[g->v[i].deploy ? GC_DEPLOYS : GC_BUILDS] +=
+			    g->v[i].doomed;
 		return 0;
 	}
-	if ((error = begin(g->s)) < 0)
-		return error;
-	for (size_t i = 0; i < g->n && error == 0; i++) {
-		struct gjob *j = &g->v[i];
-		if (!j->doomed)
-			continue;
-		/* what was read may have changed since: a build that must
-		 * stay after all does */
-		if (first_id(g->s, Q_GC_MAY, sql, ARGS(arg_int(j->id))) != 1) {
-			j->doomed = 0;
-			continue;
+	for (int pass = 0; pass < 2 && error == 0; pass++)
+		for (size_t i = g->n; i-- > 0 && error == 0; ) {
+			struct gjob *j = &g->v[i], *t;
+			if (!j->doomed || j->deploy != (pass == 0))
+				continue;
+			if (!open && (error = begin(g->s)) < 0)
+				break;
+			open = 1;
+			if ((error = remove_record(g, j)) < 0)
+				break;
+			if (error == 0) {
+				j->doomed = 0;
+				if (j->deploy && (t = find(g, j->rollback_to)))
+					t->doomed = 0;
+				continue;
+			}
+			error = 0;
+			j->removed = 1;
+			batch[n++] = j;
+			if (n == GC_BATCH) {
+				open = 0;
+				error = commit_batch(g, batch, n);
+				n = 0;
+			}
 		}
-		for (size_t k = 0; k < sizeof(steps) / sizeof(*steps) &&
-		    error == 0; k++)
-			error = run(g->s, steps[k], sql, "remove a build",
-			    ARGS(arg_int(j->id)));
-		if (error < 0)
-			break;
-		j->removed = 1;
-		g->out->count[GC_BUILDS]++;
-	}
-	if (error == 0)
-		error = commit(g->s);
-	if (error < 0) {
+	if (open && error == 0)
+		return commit_batch(g, batch, n);
+	if (open) {
 		rollback(g->s);
-		for (size_t i = 0; i < g->n; i++)
-			g->v[i].removed = 0;
-		g->out->count[GC_BUILDS] = 0;
+		while (n > 0)
+			batch[--n]->removed = 0;
 	}
 	return error;
 }

@@ -27,10 +27,11 @@ int store_setting_set(struct store *s, const char *key, const char *value);
 #define SETTING_DISK "disk"
 
 /* What one collection removed (or would remove), by kind. */
-enum gc_kind { GC_BUILDS, GC_LOGS, GC_ARTIFACTS, GC_WORKSPACES,
+enum gc_kind { GC_BUILDS, GC_DEPLOYS, GC_LOGS, GC_ARTIFACTS, GC_WORKSPACES,
 	GC_RELEASES, GC_BACKUPS, GC_STORE, GC_KINDS };
 struct gc_report {
-	int64_t count[GC_KINDS];	/* records, folders or files */
+	int64_t count[GC_KINDS];	/* records (GC_BUILDS, GC_DEPLOYS),
+					 * folders or files */
 	int64_t bytes[GC_KINDS];	/* disk space they take */
 	int64_t usage[GC_KINDS];	/* GC_BUILDS: the whole home; then each
 					 * kind's folder; GC_STORE the store */

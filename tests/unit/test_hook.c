@@ -115,6 +115,34 @@ static void config_errors(const struct error_case *cases, size_t n)
 	}
 }
 
+/* retention: deployments: one count for every environment, or counts
+ * for those named (the others keep all); unset, all are kept. */
+static void test_config_deployments(void **state)
+{
+	static const char *const yml[] = {
+	    "retention: { builds: 3 }\n",
+	    "retention: { deployments: 7 }\n",
+	    "retention: { deployments: all }\n",
+	    "retention:\n  deployments: { staging: 3, production: all }\n",
+	};
+	struct config *c;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(yml) / sizeof(*yml); i++) {
+		assert_int_equal(config_parse("runner.yml", yml[i],
+		    strlen(yml[i]), &c), 0);
+		int64_t staging = retention_deployments(&c->retention,
+		    "staging");
+		int64_t prod = retention_deployments(&c->retention,
+		    "production");
+		int64_t qa = retention_deployments(&c->retention, "qa");
+		assert_int_equal(staging, i == 1 ? 7 : i == 3 ? 3 : 0);
+		assert_int_equal(prod, i == 1 ? 7 : 0);
+		assert_int_equal(qa, i == 1 ? 7 : 0);
+		config_free(c);
+	}
+}
+
 /* Push variables: the server's list, and the start-up names it cannot
  * open. */
 static void test_config_variables(void **state)
@@ -197,6 +225,21 @@ static void test_config_errors(void **state)
 		{ "store: mysql://db/runner\n", "runner.yml:1:8: 'store' must "
 		    "be a postgresql:// URL (like postgresql://runner@db.example/"
 		    "runner), or unset for SQLite in the home" },
+		{ "retention:\n  deployments: 0\n", "runner.yml:2:16: "
+		    "'deployments' in 'retention' of runner.yml must be a number "
+		    "from 1 to 2147483647, 'all', or environments and numbers "
+		    "like {staging: 20}" },
+		{ "retention:\n  deployments: [5]\n", "runner.yml:2:16: "
+		    "'deployments' in 'retention' of runner.yml must be a number "
+		    "from 1 to 2147483647, 'all', or environments and numbers "
+		    "like {staging: 20}" },
+		{ "retention:\n  deployments: {staging: 20, prod: many}\n",
+		    "runner.yml:2:36: 'deployments' of 'prod' in 'retention' of "
+		    "runner.yml must be a number from 1 to 2147483647, or 'all'" },
+		{ "retention:\n  deployments: {Staging: 20}\n",
+		    "runner.yml:2:17: bad environment name 'Staging' in "
+		    "'deployments' of 'retention' of runner.yml (use a-z, 0-9, "
+		    "'_' and '-', at most 64)" },
 	};
 	(void)state;
 	config_errors(cases, sizeof(cases) / sizeof(*cases));
@@ -318,6 +361,7 @@ int main(void)
 		cmocka_unit_test(test_parse_garbage),
 		cmocka_unit_test(test_parse_no_newline),
 		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_config_deployments),
 		cmocka_unit_test(test_config_errors),
 		cmocka_unit_test(test_config_variables),
 		cmocka_unit_test(test_store_url),
