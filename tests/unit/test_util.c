@@ -14,6 +14,8 @@
 
 #include "util.h"
 #include "peer.h"
+#include "sha256.h"
+#include "who.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -353,6 +355,178 @@ static void test_peer(void **state)
 	}
 }
 
+static void hex(struct sbuf *sb, const unsigned char *d, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		sbuf_addf(sb, "%02x", d[i]);
+}
+
+/* FIPS 180-4's vectors, the padding's edges, and base64 both ways. */
+static void test_sha256(void **state)
+{
+	unsigned char md[SHA256_LEN];
+	struct sbuf sb = SBUF_INIT;
+	char *a = xmalloc(1000000);
+
+	(void)state;
+	sha256("abc", 3, md);
+	hex(&sb, md, sizeof(md));
+	assert_string_equal(sb.buf, "ba7816bf8f01cfea414140de5dae2223b00361a3"
+	    "96177a9cb410ff61f20015ad");
+	sbuf_reset(&sb);
+	sha256("", 0, md);
+	hex(&sb, md, sizeof(md));
+	assert_string_equal(sb.buf, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4"
+	    "649b934ca495991b7852b855");
+	sbuf_reset(&sb);
+	sha256("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, md);
+	hex(&sb, md, sizeof(md));
+	assert_string_equal(sb.buf, "248d6a61d20638b8e5c026930c3e6039a33ce459"
+	    "64ff2167f6ecedd419db06c1");
+	sbuf_reset(&sb);
+	memset(a, 'a', 1000000);
+	sha256(a, 1000000, md);
+	hex(&sb, md, sizeof(md));
+	assert_string_equal(sb.buf, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48"
+	    "a497200e046d39ccc7112cd0");
+	free(a);
+	sbuf_reset(&sb);
+
+	base64_add(&sb, (const unsigned char *)"foob", 4, 0);
+	assert_string_equal(sb.buf, "Zm9vYg==");
+	sbuf_reset(&sb);
+	base64_add(&sb, (const unsigned char *)"foob", 4, 1);
+	assert_string_equal(sb.buf, "Zm9vYg");
+	sbuf_reset(&sb);
+	assert_int_equal(base64_decode("Zm9vYmE=", 8, &sb), 0);
+	assert_string_equal(sb.buf, "fooba");
+	sbuf_reset(&sb);
+	assert_int_equal(base64_decode("Zm9v!mE=", 8, &sb), -1);
+	assert_int_equal(sb.len, 0);
+	assert_int_equal(base64_decode("Zm9vY", 5, &sb), -1);
+	sbuf_release(&sb);
+}
+
+/*
+ * Names are cleaned so that none passes for the words around it; ssh
+ * keys are named as ssh-keygen -l names them; a spool entry's claims are
+ * believed only as its owner's.
+ */
+static void test_who(void **state)
+{
+	struct who w;
+	struct sbuf sb = SBUF_INIT;
+	char *s;
+
+	(void)state;
+	s = who_clean("bob (gitolite, as git)\033[2J");
+	assert_string_equal(s, "bob??gitolite??as?git???2J");
+	free(s);
+	s = who_clean("caf\xc3\xa9");
+	assert_string_equal(s, "caf?");
+	free(s);
+	assert_null(who_clean(""));
+	assert_null(who_clean(NULL));
+	char longer[300];
+	memset(longer, 'x', sizeof(longer) - 1);
+	longer[sizeof(longer) - 1] = '\0';
+	s = who_clean(longer);
+	assert_int_equal(strlen(s), WHO_NAME_MAX);
+	free(s);
+	s = who_clean_text("Alice <a@b>\n\xe2\x80\xae" "evil", 100);
+	assert_string_equal(s, "Alice <a@b>??evil");
+	free(s);
+
+	s = who_key_fingerprint("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDntCjEUWo"
+	    "YavUaNUvMYn9trmO/urmrFlM72rjiniQpn x");
+	assert_string_equal(s, "SHA256:WTZff5bH+REWz+UwUF+x6qP2jc0GhTi06Ax7pN"
+	    "tM3zU");
+	assert_true(who_key_valid(s));
+	free(s);
+	/* the blob names another type: not a key */
+	assert_null(who_key_fingerprint("ssh-rsa AAAAC3NzaC1lZDI1NTE5AAAAIDntCjE"
+	    "UWoYavUaNUvMYn9trmO/urmrFlM72rjiniQpn"));
+	assert_null(who_key_fingerprint("ssh-ed25519 !!"));
+	assert_false(who_key_valid("SHA256:short"));
+
+	/* an entry's claims: a gitolite name stays a claim beside the
+	 * owner's name; "by hand" or another unix name cannot be claimed */
+	who_decode("via=gitolite\nby=bob\nkey=SHA256:WTZff5bH+REWz+UwUF+x6qP2jc0G"
+	    "hTi06Ax7pNtM3zU\n", 0, &w);
+	assert_string_equal(w.via, "gitolite");
+	assert_string_equal(w.by, "bob");
+	assert_non_null(w.key);
+	assert_string_equal(w.as, "root");
+	who_describe(&sb, w.by, w.via, w.key, w.as);
+	assert_string_equal(sb.buf, "bob (gitolite, as root, key SHA256:WTZff5bH"
+	    "+REWz+UwUF+x6qP2jc0GhTi06Ax7pNtM3zU)");
+	who_release(&w);
+	who_decode("via=cli\nby=bob\nkey=forged\n", 0, &w);
+	assert_string_equal(w.via, "unix");
+	assert_string_equal(w.by, "root");
+	assert_null(w.key);
+	sbuf_reset(&sb);
+	who_describe(&sb, w.by, w.via, w.key, w.as);
+	assert_string_equal(sb.buf, "root");
+	who_release(&w);
+	who_decode("via=ssh\nby=bob\n", 0, &w);
+	assert_string_equal(w.by, "root");
+	assert_string_equal(w.via, "ssh");
+	who_release(&w);
+	/* an old entry: its owner's push */
+	who_decode("", 0, &w);
+	assert_string_equal(w.by, "root");
+	assert_string_equal(w.via, "unix");
+	who_release(&w);
+
+	/* the hook: GL_USER first, then REMOTE_USER, else the unix user */
+	setenv("GL_USER", "bob", 1);
+	setenv("REMOTE_USER", "carol", 1);
+	who_from_env(&w, 0);
+	assert_string_equal(w.by, "bob");
+	assert_string_equal(w.via, "gitolite");
+	assert_string_equal(w.as, "root");
+	sbuf_reset(&sb);
+	who_encode(&w, &sb);
+	assert_string_equal(sb.buf, "via=gitolite\nby=bob\n");
+	who_release(&w);
+	unsetenv("GL_USER");
+	who_from_env(&w, 0);
+	assert_string_equal(w.by, "carol");
+	assert_string_equal(w.via, "http");
+	who_release(&w);
+	unsetenv("REMOTE_USER");
+	unsetenv("SSH_CONNECTION");
+	unsetenv("SSH_CLIENT");
+	unsetenv("SSH_USER_AUTH");
+	who_from_env(&w, 0);
+	assert_string_equal(w.by, "root");
+	assert_string_equal(w.via, "unix");
+	who_release(&w);
+
+	/* the key of sshd's file, when it is the pusher's own */
+	char path[] = "/tmp/runner-who-XXXXXX";
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	const char info[] = "password\npublickey ssh-ed25519 AAAAC3NzaC1lZDI1NTE"
+	    "5AAAAIDntCjEUWoYavUaNUvMYn9trmO/urmrFlM72rjiniQpn\n";
+	assert_int_equal(write_all(fd, info, sizeof(info) - 1), 0);
+	close(fd);
+	setenv("SSH_USER_AUTH", path, 1);
+	who_from_env(&w, getuid());
+	assert_string_equal(w.via, "ssh");
+	assert_string_equal(w.key, "SHA256:WTZff5bH+REWz+UwUF+x6qP2jc0GhTi06Ax7"
+	    "pNtM3zU");
+	who_release(&w);
+	/* another user's file is not believed */
+	who_from_env(&w, getuid() + 1);
+	assert_null(w.key);
+	who_release(&w);
+	unsetenv("SSH_USER_AUTH");
+	unlink(path);
+	sbuf_release(&sb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -367,6 +541,8 @@ int main(void)
 		cmocka_unit_test(test_repo_names),
 		cmocka_unit_test(test_labels_and_base_names),
 		cmocka_unit_test(test_peer),
+		cmocka_unit_test(test_sha256),
+		cmocka_unit_test(test_who),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,26 @@
+/*
+ * SHA-256 (FIPS 180-4) and base64, small enough for the hook, which links
+ * no crypto library: it names the ssh key a push came with as ssh-keygen
+ * does, "SHA256:" and the unpadded base64 of the digest of the key blob.
+ */
+#ifndef RUNNER_SHA256_H
+#define RUNNER_SHA256_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SHA256_LEN 32
+
+/* The digest of `len` bytes at `data` into `out`. */
+void sha256(const void *data, size_t len, unsigned char out[SHA256_LEN]);
+
+struct sbuf;
+/* Append the base64 of `len` bytes (RFC 4648), with '=' padding unless
+ * `unpadded`. */
+void base64_add(struct sbuf *sb, const unsigned char *data, size_t len,
+    int unpadded);
+/* Decode the base64 text `s` of `len` bytes (padding optional) and
+ * append its bytes to `out`; -1 (nothing appended) if it is not base64. */
+int base64_decode(const char *s, size_t len, struct sbuf *out);
+
+#endif
