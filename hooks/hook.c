@@ -14,6 +14,7 @@
 #include "reserve.h"
 #include "spool.h"
 #include "wake.h"
+#include "who.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -168,8 +169,9 @@ void hook_push_options(FILE *msg, int *skip, int *wait, struct sbuf *vars)
 
 /*
  * One file per push: each ref update as six fields (repo, ref, old, new,
- * the push's variables, and an empty one kept for older spools), each
- * ended by a NUL, written
+ * the push's variables, and what the transport claims about the pusher,
+ * who_encode()'s lines; older spools have it empty), each ended by a NUL,
+ * written
  * to a temporary name, synced and renamed, so the daemon never reads half
  * of one. The daemon matches the updates against runner.yml itself: what
  * a spool file asks for is no more than the push it records.
@@ -190,10 +192,16 @@ static int spool(const char *home, const struct push *p, size_t n)
 	path = xasprintf("%s/%lld.%09ld.%d.push", dir, (long long)ts.tv_sec,
 	    ts.tv_nsec, (int)getpid());
 	for (size_t i = 0; i < n; i++) {
+		/* the daemon takes who wrote the file from its owner; only
+		 * the claims beside that name are written */
+		struct sbuf claims = SBUF_INIT;
+		if (p[i].who)
+			who_encode(p[i].who, &claims);
 		const char *f[] = { p[i].repo, p[i].ref, p[i].old, p[i].new,
-		    p[i].variables ? p[i].variables : "", "" };
+		    p[i].variables ? p[i].variables : "", claims.buf };
 		for (int k = 0; k < 6; k++)
 			sbuf_add(&sb, f[k], strlen(f[k]) + 1);
+		sbuf_release(&claims);
 	}
 	/* the spool folder is made by 'runner init'; readable by the daemon
 	 * through its group, whoever the hook runs as */
@@ -415,6 +423,7 @@ static int ingest_file(struct ingest *in, int from, const char *name)
 	char *fix = NULL;
 	const char *owned = NULL;
 	struct stat st, now;
+	struct who who = WHO_INIT;
 	int fd, error = 0;
 
 	fd = openat(from, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
@@ -449,7 +458,11 @@ static int ingest_file(struct ingest *in, int from, const char *name)
 			break;
 		p = xgrow(p, n, &pcap, sizeof(*p));
 		p[n++] = (struct push){ f[0], f[1], f[2], f[3], NULL,
-		    NULL, *f[4] ? f[4] : NULL, NULL };
+		    NULL, *f[4] ? f[4] : NULL, NULL, NULL };
+		/* who pushed: the file's owner, as the kernel says; what
+		 * the entry claims is only that user's claim */
+		if (n == 1)
+			who_decode(f[5], st.st_uid, &who);
 	}
 	for (size_t i = 0; i < n && !why && !hold; i++) {
 		struct stat rs;
@@ -494,6 +507,8 @@ static int ingest_file(struct ingest *in, int from, const char *name)
 		if (p[i].repo[0] != '/' || strlen(p[i].new) >= sizeof(u->new))
 			continue;
 		size_t k = hook_match(conf, p[i].repo, u, 1, q + nq, stderr);
+		if (k)
+			q[nq].who = &who;
 		/* a spool file is written by another user: its variables
 		 * are checked here as the hook checks a push's */
 		if (k && p[i].variables) {
@@ -541,6 +556,7 @@ out:
 	free(q);
 	free(ups);
 	free(p);
+	who_release(&who);
 	sbuf_release(&buf);
 	return error;
 }
@@ -627,11 +643,11 @@ size_t hook_match(const struct config *conf, const char *repo,
 		if (!strncmp(u->ref, "refs/heads/", 11) &&
 		    ref_matcher_match(&branches, u->ref + 11, msg))
 			out[np++] = (struct push){ repo, u->ref, u->old, u->new,
-			    NULL, NULL, NULL, NULL };
+			    NULL, NULL, NULL, NULL, NULL };
 		else if (!strncmp(u->ref, "refs/tags/", 10) &&
 		    ref_matcher_match(&tags, u->ref + 10, msg))
 			out[np++] = (struct push){ repo, u->ref, u->old, u->new,
-			    RELEASE_ENV, u->ref + 10, NULL, NULL };
+			    RELEASE_ENV, u->ref + 10, NULL, NULL, NULL };
 	}
 out:
 	ref_matcher_release(&branches);
@@ -680,7 +696,7 @@ static void lost_push(const char *home, FILE *msg)
  */
 static int hand_over(const char *home, const char *repo,
     const struct hook_update *updates, size_t n, const char *vars,
-    FILE *msg)
+    const struct who *who, FILE *msg)
 {
 	struct push *p = xcalloc(n ? n : 1, sizeof(*p));
 	size_t np = 0;
@@ -691,7 +707,8 @@ static int hand_over(const char *home, const char *repo,
 		    (!strncmp(updates[i].ref, "refs/heads/", 11) ||
 		    !strncmp(updates[i].ref, "refs/tags/", 10)))
 			p[np++] = (struct push){ repo, updates[i].ref,
-			    updates[i].old, updates[i].new, NULL, NULL, vars, NULL };
+			    updates[i].old, updates[i].new, NULL, NULL, vars, NULL,
+			    who };
 	if (np && (error = spool(home, p, np)) == ERR_NOSPACE)
 		fprintf(msg, "runner: error: %s: the runner's disk is full; "
 		    "NOTHING WAS QUEUED for this push: push again once there is "
@@ -878,13 +895,18 @@ int hook_post_receive(const char *home, const char *repo,
 	int own = store_url(home, &url) == 0 && (url || access(db, W_OK) == 0 ||
 	    errno == ENOENT);
 	struct sbuf vars = SBUF_INIT;
+	struct who who;
 
 	free(db);
 	free(url);
+	/* who pushes: this process's real user, and what the transport
+	 * (gitolite, the web server, sshd) says beside it */
+	who_from_env(&who, getuid());
 	hook_push_options(msg, &skip, &wait_for, &vars);
 	if (skip) {
 		fprintf(msg, "runner: ci.skip: no job for this push\n");
 		sbuf_release(&vars);
+		who_release(&who);
 		return 0;
 	}
 	if (!own) {
@@ -898,8 +920,9 @@ int hook_post_receive(const char *home, const char *repo,
 			    "one it does not allow is dropped, and its log says "
 			    "why\n");
 		error = hand_over(home, repo, updates, n, vars.len ? vars.buf :
-		    NULL, msg);
+		    NULL, &who, msg);
 		sbuf_release(&vars);
+		who_release(&who);
 		return error;
 	}
 	/* a runner.yml with a mistake: the triggers the daemon keeps (it
@@ -908,8 +931,11 @@ int hook_post_receive(const char *home, const char *repo,
 		fprintf(msg, "runner: warning: %s (using the default triggers)\n",
 		    error_last());
 		conf = NULL;
-		if (config_parse("defaults", "", 0, &conf) < 0)
+		if (config_parse("defaults", "", 0, &conf) < 0) {
+			sbuf_release(&vars);
+			who_release(&who);
 			return -1;
+		}
 	} else if (why) {
 		fprintf(msg, "runner: warning: %s\n", why);
 	}
@@ -918,8 +944,11 @@ int hook_post_receive(const char *home, const char *repo,
 	variables_allowed(conf, repo, &vars, msg, "runner: warning: ");
 	pushes = xcalloc(n ? n : 1, sizeof(*pushes));
 	np = hook_match(conf, repo, updates, n, pushes, msg);
-	for (size_t i = 0; i < np && vars.len; i++)
-		pushes[i].variables = vars.buf;
+	for (size_t i = 0; i < np; i++) {
+		if (vars.len)
+			pushes[i].variables = vars.buf;
+		pushes[i].who = &who;
+	}
 	if (!np) {
 		error = 0;
 		goto out;
@@ -981,6 +1010,7 @@ out:
 	config_free(conf);
 	free(why);
 	sbuf_release(&vars);
+	who_release(&who);
 	return error;
 }
 

@@ -5,6 +5,7 @@
  */
 #include "checkout.h"
 #include "cli.h"
+#include "who.h"
 #include "pipeline.h"
 #include "deploys.h"
 #include "util.h"
@@ -52,6 +53,7 @@ int cmd_deploy(int argc, char **argv)
 	struct cli_session cs = { 0 };
 	struct job *j = NULL;
 	char *user = NULL;
+	struct who who = WHO_INIT;
 	int force = 0, signed_tag = 0, rc;
 	int64_t id, new_id;
 
@@ -95,10 +97,11 @@ int cmd_deploy(int argc, char **argv)
 		goto out;
 	}
 	user = cli_user_name();
+	who_cli(&who, user);
 	struct deploy_req req = {
 		.repo = j->repo, .ref = j->ref, .commit = j->commit, .env = env,
 		.source_job = j->id, .forced_by = force ? user : NULL,
-		.requested_by = user,
+		.requested_by = user, .who = &who,
 	};
 	if (store_deploy_enqueue(cs.store, &req, 1, &new_id) < 0) {
 		cli_error("%s", error_last());
@@ -111,6 +114,7 @@ int cmd_deploy(int argc, char **argv)
 	rc = EXIT_OK;
 out:
 	free(user);
+	who_release(&who);
 	job_free(j);
 	cli_close(&cs);
 	return rc;

@@ -5,6 +5,7 @@
  * repeats.
  */
 #include "cli.h"
+#include "who.h"
 #include "jobs.h"
 #include "util.h"
 #include "wake.h"
@@ -25,6 +26,7 @@ int cmd_retry(int argc, char **argv)
 	struct cli_session cs = { 0 };
 	struct job *j = NULL;
 	char *user = NULL;
+	struct who who = WHO_INIT;
 	int64_t id, new_id;
 	int rc;
 
@@ -35,7 +37,8 @@ int cmd_retry(int argc, char **argv)
 	if (cli_open(home_opt, &cs) < 0)
 		goto out;
 	user = cli_user_name();
-	if (store_retry(cs.store, id, user, &new_id) < 0 ||
+	who_cli(&who, user);
+	if (store_retry(cs.store, id, &who, &new_id) < 0 ||
 	    store_job_get(cs.store, new_id, &j) < 0) {
 		cli_error("%s", error_last());
 		goto out;
@@ -51,6 +54,7 @@ int cmd_retry(int argc, char **argv)
 out:
 	job_free(j);
 	free(user);
+	who_release(&who);
 	cli_close(&cs);
 	return rc;
 }

@@ -3,6 +3,7 @@
  * environment without rebuilding, then run its restore command.
  */
 #include "cli.h"
+#include "who.h"
 #include "deploys.h"
 #include "util.h"
 #include "wake.h"
@@ -30,6 +31,7 @@ int cmd_rollback(int argc, char **argv)
 	struct env_rec *e = NULL;
 	struct job *rel = NULL;
 	char *user = NULL;
+	struct who who = WHO_INIT;
 	int rc;
 	int64_t new_id;
 
@@ -71,9 +73,10 @@ int cmd_rollback(int argc, char **argv)
 		goto out;
 	}
 	user = cli_user_name();
+	who_cli(&who, user);
 	struct deploy_req req = {
 		.repo = e->repo, .ref = "", .commit = "", .env = e->name,
-		.rollback_to = to, .requested_by = user,
+		.rollback_to = to, .requested_by = user, .who = &who,
 	};
 	if (store_deploy_enqueue(cs.store, &req, 1, &new_id) < 0) {
 		cli_error("%s", error_last());
@@ -86,6 +89,7 @@ int cmd_rollback(int argc, char **argv)
 out:
 	job_free(rel);
 	free(user);
+	who_release(&who);
 	env_rec_free(e);
 	cli_close(&cs);
 	return rc;

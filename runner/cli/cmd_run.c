@@ -4,6 +4,7 @@
  */
 #include "checkout.h"
 #include "cli.h"
+#include "who.h"
 #include "config.h"
 #include "hook.h"
 #include "jobs.h"
@@ -35,6 +36,7 @@ int cmd_run(int argc, char **argv)
 	struct cli_session cs = { 0 };
 	struct sbuf vars = SBUF_INIT;
 	char hex[65], *full = NULL, *repo = NULL, *user = NULL;
+	struct who who = WHO_INIT;
 	int rc, skip = 0, wait = 0;
 	struct enqueued e;
 
@@ -113,8 +115,9 @@ int cmd_run(int argc, char **argv)
 		sbuf_release(&refused);
 	}
 	user = cli_user_name();
+	who_cli(&who, user);
 	struct push p = { repo, full, "0000000000000000000000000000000000000000",
-	    hex, NULL, NULL, vars.len ? vars.buf : NULL, user };
+	    hex, NULL, NULL, vars.len ? vars.buf : NULL, user, &who };
 	if (store_enqueue(cs.store, &p, 1, &e) < 0) {
 		cli_error("%s", error_last());
 		goto done;
@@ -126,6 +129,7 @@ int cmd_run(int argc, char **argv)
 done:
 	cli_close(&cs);
 	free(user);
+	who_release(&who);
 	free(full);
 	free(repo);
 	free(rest);

@@ -19,6 +19,7 @@
 #include "reserve.h"
 #include "util.h"
 #include "wake.h"
+#include "who.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -568,8 +569,11 @@ static void fire_schedule(struct sup *s, struct store *st,
 {
 	char hex[65], *ref = xasprintf("refs/heads/%s", sc->branch);
 	char *by = xasprintf("schedule %s", sc->name);
+	/* the schedule caused it, by the daemon's hand */
+	struct who who = { who_clean(sc->name), xstrdup(WHO_SCHEDULE), NULL,
+	    who_user_name(getuid()) };
 	struct push p = { sc->repo, ref, "0000000000000000000000000000000000000000",
-	    hex, NULL, NULL, NULL, by };
+	    hex, NULL, NULL, NULL, by, &who };
 	struct enqueued e;
 
 	if (git_ref_read(sc->repo, ref, hex) < 0) {
@@ -599,6 +603,7 @@ static void fire_schedule(struct sup *s, struct store *st,
 out:
 	free(ref);
 	free(by);
+	who_release(&who);
 }
 
 /*

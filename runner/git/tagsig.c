@@ -8,7 +8,9 @@
 #include "tagsig.h"
 #include "config.h"
 #include "run.h"
+#include "sha256.h"
 #include "util.h"
+#include "who.h"
 
 #include <errno.h>
 #include <git2.h>
@@ -47,8 +49,79 @@ void tag_info_release(struct tag_info *t)
 	free(t->commit);
 	free(t->message);
 	free(t->signer);
+	free(t->key);
 	free(t->kind);
 	memset(t, 0, sizeof(*t));
+}
+
+char *tag_info_signer(const struct tag_info *t)
+{
+	char *who = who_clean_text(t->signer, 200);
+	char *key = who_clean_text(t->key, 100);
+	char *text = xasprintf("%s (%s key %s)", who ? who : "?",
+	    t->kind && !strcmp(t->kind, "gpg") ? "OpenPGP" : "ssh",
+	    key ? key : "?");
+
+	free(who);
+	free(key);
+	return text;
+}
+
+/* A big-endian ssh string at *p of the `left` bytes: its length, or -1. */
+static long ssh_string(const unsigned char **p, size_t *left,
+    const unsigned char **out)
+{
+	size_t n;
+
+	if (*left < 4)
+		return -1;
+	n = (size_t)(*p)[0] << 24 | (size_t)(*p)[1] << 16 |
+	    (size_t)(*p)[2] << 8 | (*p)[3];
+	if (n > *left - 4)
+		return -1;
+	*out = *p + 4;
+	*p += 4 + n;
+	*left -= 4 + n;
+	return (long)n;
+}
+
+/*
+ * The fingerprint of the key in an SSH signature (the armored SSHSIG
+ * blob: magic, version, the public key, ...), as ssh-keygen -l prints
+ * it; NULL if it cannot be read.
+ */
+static char *ssh_sig_key(const char *armor, size_t len)
+{
+	struct sbuf b64 = SBUF_INIT, blob = SBUF_INIT, fp = SBUF_INIT;
+	const unsigned char *p, *key;
+	unsigned char md[SHA256_LEN];
+	size_t left;
+	long klen;
+	char *out = NULL;
+
+	for (const char *l = armor; l < armor + len; ) {
+		const char *nl = memchr(l, '\n', (size_t)(armor + len - l));
+		size_t ll = nl ? (size_t)(nl - l) : (size_t)(armor + len - l);
+		if (ll && *l != '-')
+			sbuf_add(&b64, l, ll - (l[ll - 1] == '\r'));
+		l += ll + 1;
+	}
+	if (base64_decode(b64.buf, b64.len, &blob) < 0 || blob.len < 10 ||
+	    memcmp(blob.buf, "SSHSIG", 6))
+		goto out;
+	p = (const unsigned char *)blob.buf + 10;	/* and the version */
+	left = blob.len - 10;
+	if ((klen = ssh_string(&p, &left, &key)) <= 0)
+		goto out;
+	sha256(key, (size_t)klen, md);
+	sbuf_adds(&fp, "SHA256:");
+	base64_add(&fp, md, sizeof(md), 1);
+	out = sbuf_detach(&fp);
+out:
+	sbuf_release(&b64);
+	sbuf_release(&blob);
+	sbuf_release(&fp);
+	return out;
 }
 
 /* Where the signature starts: the last line that begins an armor block. */
@@ -85,7 +158,8 @@ static int first_line(const struct sbuf *sb, struct sbuf *out)
 }
 
 static int verify_ssh(const char *allowed, const char *payload, size_t plen,
-    const char *sigfile, struct tag_info *out)
+    const char *sig, size_t siglen, const char *sigfile,
+    struct tag_info *out)
 {
 	struct sbuf o = SBUF_INIT, e = SBUF_INIT, why = SBUF_INIT;
 	int rc, error;
@@ -121,6 +195,7 @@ static int verify_ssh(const char *allowed, const char *payload, size_t plen,
 		goto out;
 	}
 	out->signer = principal;
+	out->key = ssh_sig_key(sig, siglen);
 	error = 0;
 out:
 	sbuf_release(&o);
@@ -172,7 +247,12 @@ static int verify_gpg(const char *keyring, const char *payload, size_t plen,
 		error = error_set(ERR_INVALID, "OpenPGP signature did not verify");
 	else {
 		const char *v = strstr(o.buf, "[GNUPG:] VALIDSIG ") + 18;
-		out->signer = xstrndup(v, strcspn(v, " \n"));
+		const char *g = strstr(o.buf, "[GNUPG:] GOODSIG ") + 17;
+		out->key = xstrndup(v, strcspn(v, " \n"));
+		/* GOODSIG KEYID USER-ID: the keyring's name for the key */
+		g += strcspn(g, " \n");
+		out->signer = *g == ' ' ? xstrndup(g + 1, strcspn(g + 1, "\n")) :
+		    xstrdup(out->key);
 		error = 0;
 	}
 out:
@@ -249,7 +329,8 @@ int tag_verify(const char *repo, const char *quarantine, const char *name,
 		goto out;
 	size_t plen = (size_t)(sig - data);
 	if (!strcmp(kind, "ssh"))
-		error = verify_ssh(rc->allowed_signers, data, plen, sigfile, out);
+		error = verify_ssh(rc->allowed_signers, data, plen, sig,
+		    (size_t)(data + len - sig), sigfile, out);
 	else
 		error = verify_gpg(rc->gpg_keyring, data, plen, sigfile, tmpdir,
 		    out);

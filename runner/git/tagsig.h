@@ -14,7 +14,10 @@ struct sbuf;
 struct tag_info {
 	char *commit;	/* the tagged commit, 40 hex */
 	char *message;	/* the tag message without the signature */
-	char *signer;	/* who signed: SSH principal or OpenPGP key id */
+	char *signer;	/* who signed: the SSH principal allowed_signers
+			 * names, or the OpenPGP key's user id */
+	char *key;	/* the key: "SHA256:..." as ssh-keygen -l names it,
+			 * or the OpenPGP key's fingerprint */
 	char *kind;	/* "ssh" or "gpg" */
 	int64_t tagged_at;	/* the tagger's date, s since the epoch (0:
 				 * none); signed with the tag */
@@ -34,6 +37,10 @@ int tag_verify(const char *repo, const char *quarantine, const char *name,
     const char *tag_oid, const struct repo_conf *rc, const char *tmpdir,
     struct tag_info *out);
 void tag_info_release(struct tag_info *t);
+/* Who signed, for the record and for people: "alice@example.com (ssh
+ * key SHA256:...)" or "Alice <alice@example.com> (OpenPGP key 0123...)",
+ * cleaned for display. The caller frees it. */
+char *tag_info_signer(const struct tag_info *t);
 
 /*
  * Release notes: "- subject" for each commit reachable from `to` but not

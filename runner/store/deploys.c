@@ -115,6 +115,9 @@ static int insert_deploys(struct store *s, const struct deploy_req *r,
 		if (ids)
 			ids[i] = id;
 		queued(s);
+		if ((error = r[i].who ? audit_record(s, id, r[i].who) :
+		    r[i].source_job ? audit_copy(s, id, r[i].source_job) : 0) < 0)
+			return error;
 	}
 	return 0;
 }

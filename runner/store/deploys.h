@@ -14,6 +14,8 @@ struct deploy_req {
 	const char *forced_by;
 	int64_t rollback_to;
 	const char *requested_by;	/* by hand: the user; NULL: a push */
+	const struct who *who;	/* who caused it (who.h); NULL: the cause
+				 * of build source_job */
 };
 
 /* What an environment runs now. */

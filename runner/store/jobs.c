@@ -6,6 +6,7 @@
 #include "jobs.h"
 #include "store_int.h"
 #include "util.h"
+#include "who.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +34,7 @@ _Static_assert((int)Q_JOBS_END <= (int)BASE_DEPLOYS, "job statements overlap");
 	"release_dir, notes, figures, source_job, rollback_to, previous, " \
 	"requested_by, phase, phase_ms, variables, host, lease_ms, " \
 	"(SELECT group_concat(label, ',') FROM job_needs WHERE job_id = " \
-	"jobs.id)"
+	"jobs.id), pushed_by, pushed_via, pushed_key, pushed_as, signer"
 
 /* Of worker ?W (0: any worker) of host ?H: the jobs it runs right now
  * (jobs of a store older than hosts have none). */
@@ -255,6 +256,9 @@ int store_enqueue(struct store *s, const struct push *p, size_t n,
 		out[i].duplicate = id == 0;
 		if (id)
 			queued(s);
+		/* a push queued twice keeps who pushed it first */
+		if (id && (error = audit_record(s, id, p[i].who)) < 0)
+			goto out;
 		out[i].id = id ? id : first_id(s, Q_ENQ_FIND, sql,
 		    ARGS(arg_text(p[i].repo), arg_text(p[i].ref),
 		    arg_text(p[i].old), arg_text(p[i].new)));
@@ -305,6 +309,11 @@ static struct job *job_from_row(struct stmt *st)
 	j->host = col_text(st, 30);
 	j->lease_ms = col_int64(st, 31);
 	j->needs = col_text(st, 32);
+	j->pushed_by = col_text(st, 33);
+	j->pushed_via = col_text(st, 34);
+	j->pushed_key = col_text(st, 35);
+	j->pushed_as = col_text(st, 36);
+	j->signer = col_text(st, 37);
 	return j;
 }
 
@@ -640,6 +649,11 @@ void job_free(struct job *j)
 	free(j->tag_object);
 	free(j->forced_by);
 	free(j->requested_by);
+	free(j->pushed_by);
+	free(j->pushed_via);
+	free(j->pushed_key);
+	free(j->pushed_as);
+	free(j->signer);
 	free(j->phase);
 	free(j->variables);
 	free(j->release_dir);
@@ -831,7 +845,7 @@ int store_cancel_workers(struct store *s, pid_t **out, size_t *n)
 	return pid_query(s, stmt(s, Q_CANCEL_PIDS, sql), out, n);
 }
 
-int store_retry(struct store *s, int64_t id, const char *by,
+int store_retry(struct store *s, int64_t id, const struct who *by,
     int64_t *new_id)
 {
 	struct job *j = NULL;
@@ -848,7 +862,8 @@ int store_retry(struct store *s, int64_t id, const char *by,
 		goto out;
 	}
 	if ((error = run_id(s, Q_RETRY, sql, "retry", new_id, ARGS(
-	    arg_int(id), arg_int(now_ms()), arg_text(by)))) < 0)
+	    arg_int(id), arg_int(now_ms()), arg_text(by ? by->by : NULL)))) < 0 ||
+	    (error = audit_record(s, *new_id, by)) < 0)
 		goto out;
 	queued(s);
 	error = commit(s);

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 struct store;
+struct who;
 
 /* A build runs a pushed commit's pipeline; a deployment puts a passed
  * build's artifact into an environment. */
@@ -56,6 +57,11 @@ struct job {
 	char *tag_object;	/* and the tag object's id */
 	char *forced_by;	/* a deploy by hand with --force: the user */
 	char *requested_by;	/* who asked for it by hand; NULL: a push */
+	/* who caused it (who.h; audit.h): the name, how it was known, the
+	 * ssh key, the unix user the kernel reported; NULL in jobs older
+	 * than the audit trail */
+	char *pushed_by, *pushed_via, *pushed_key, *pushed_as;
+	char *signer;		/* a release: the key that signed its tag */
 	char *phase;		/* running: what it does besides its stages */
 	char *variables;	/* given by the push or run: "NAME=VALUE\n"... */
 	int64_t phase_ms;	/* since when */
@@ -88,6 +94,7 @@ struct push {
 	const char *variables;	/* "NAME=VALUE\n"..., or NULL */
 	const char *requested_by;	/* a run by hand: who; queued anew
 					 * each time */
+	const struct who *who;	/* who caused it (who.h), or NULL */
 };
 
 struct enqueued {
@@ -178,12 +185,13 @@ int store_cancel_requested(struct store *s, int64_t id);
 /* Workers whose running job has a cancel request. */
 int store_cancel_workers(struct store *s, pid_t **out, size_t *n);
 /*
- * Queue job `id` again, asked for by `by`: a build of the same repository,
+ * Queue job `id` again, asked for by `by` (its name is the job's
+ * requested_by; NULL: no one): a build of the same repository,
  * ref and commit, or a deployment to the same environment from the same
  * source (build, tag or release). Its retry_of is the first job of the
  * chain it repeats. ERR_INVALID for a job that has not ended.
  */
-int store_retry(struct store *s, int64_t id, const char *by,
+int store_retry(struct store *s, int64_t id, const struct who *by,
     int64_t *new_id);
 
 /*

@@ -231,6 +231,10 @@ static const char *const migrations[] = {
 	"ALTER TABLE jobs ADD COLUMN pushed_via TEXT;"
 	"ALTER TABLE jobs ADD COLUMN pushed_key TEXT;"
 	"ALTER TABLE jobs ADD COLUMN signer TEXT;",
+	/* 15: and the unix user the kernel reported (the hook's real uid, the
+	 * spool file's owner, the command's), which the other columns are
+	 * only that user's claims beside */
+	"ALTER TABLE jobs ADD COLUMN pushed_as TEXT;",
 };
 
 int store_migrations(void)

@@ -218,4 +218,10 @@ int job_end(struct store *s, int64_t id, enum job_state state,
  * transaction that ends it. */
 int outbox_job_ended(struct store *s, int64_t id);
 
+/* Who caused job `id` (audit.c), in the transaction that queues it:
+ * `w` (NULL: nothing), or what job `from` records. */
+struct who;
+int audit_record(struct store *s, int64_t id, const struct who *w);
+int audit_copy(struct store *s, int64_t id, int64_t from);
+
 #endif

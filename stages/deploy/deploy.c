@@ -15,6 +15,7 @@
 #include "step.h"
 #include "store.h"
 #include "deploys.h"
+#include "audit.h"
 #include "tagsig.h"
 #include "util.h"
 #include "json.h"
@@ -974,6 +975,12 @@ static void resolve(struct deploy *d)
 			reject(d, "%s", error_last());
 			return;
 		}
+		/* the key that signed it, for the audit trail */
+		free(job->signer);
+		job->signer = tag_info_signer(&ti);
+		if (store_job_signer(st, job->id, job->signer) < 0)
+			log_line("warning: job #%lld: %s", (long long)job->id,
+			    error_last());
 		free(job->tag_object);
 		job->tag_object = job->commit;
 		job->commit = ti.commit;
@@ -993,8 +1000,8 @@ static void resolve(struct deploy *d)
 		/* which build, and why: shown by runner show as a step */
 		char *text = xasprintf("%s\n", choice);
 		record_step(d, "release build", 1, NULL, text, 0);
-		log_line("job #%lld: release %s deploys %s", (long long)job->id,
-		    job->tag, choice);
+		log_line("job #%lld: release %s signed by %s deploys %s",
+		    (long long)job->id, job->tag, job->signer, choice);
 		free(text);
 		free(choice);
 	}

@@ -122,7 +122,7 @@ static int64_t push_pipeline(struct fx *fx, const char *pipeline,
 	sbuf_truncate(&head, 40);
 	struct push p = { fx->repo, "refs/heads/develop",
 	    "0000000000000000000000000000000000000000", head.buf, NULL, NULL,
-	    NULL, NULL };
+	    NULL, NULL, NULL };
 	assert_int_equal(store_enqueue(fx->s, &p, 1, &e), 0);
 	free(file);
 	sbuf_release(&path);
@@ -323,7 +323,7 @@ static void test_deploy_rejected_leaves_environment(void **state)
 	b = run_next(fx);
 	assert_string_equal(job_state_name(b->state), "passed");
 	r = (struct deploy_req){ fx->repo, b->ref, b->commit, "staging", b->id,
-	    NULL, 0, "tester" };
+	    NULL, 0, "tester", NULL };
 	assert_int_equal(store_deploy_enqueue(fx->s, &r, 1, &id), 0);
 	d = run_next(fx);
 	assert_string_equal(job_state_name(d->state), "rejected");

@@ -17,11 +17,13 @@
 #include <sqlite3.h>
 
 #include "store.h"
+#include "audit.h"
 #include "chunks.h"
 #include "deploys.h"
 #include "hosts.h"
 #include "outbox.h"
 #include "util.h"
+#include "who.h"
 
 #define C1 "1111111111111111111111111111111111111111"
 #define C2 "2222222222222222222222222222222222222222"
@@ -93,7 +95,7 @@ static int64_t push(struct store *s, const char *ref, const char *old,
     const char *new, int *dup)
 {
 	struct push p = { "/srv/git/app.git", ref, old, new, NULL, NULL, NULL,
-	    NULL };
+	    NULL, NULL };
 	struct enqueued e;
 
 	int rc = store_enqueue(s, &p, 1, &e);
@@ -282,12 +284,18 @@ static void test_cancel_retry(void **state)
 	assert_int_equal(store_cancel(fx->s, b, &running), ERR_INVALID);
 	assert_non_null(strstr(error_last(), "already canceled"));
 
-	assert_int_equal(store_retry(fx->s, b, "ops", &retry), 0);
+	struct who ops = { "ops", WHO_CLI, NULL, "root" };
+	assert_int_equal(store_retry(fx->s, b, &ops, &retry), 0);
 	assert_int_equal(store_job_get(fx->s, retry, &j), 0);
 	assert_string_equal(job_state_name(j->state), "queued");
 	assert_int_equal(j->retry_of, b);
 	assert_string_equal(j->commit, C1);
 	assert_string_equal(j->requested_by, "ops");
+	/* who retried it caused it */
+	assert_string_equal(j->pushed_by, "ops");
+	assert_string_equal(j->pushed_via, WHO_CLI);
+	assert_string_equal(j->pushed_as, "root");
+	assert_null(j->pushed_key);
 	job_free(j);
 	/* a retry is queued: it is not retried; it keeps the first of the
 	 * chain as what it retries */
@@ -371,6 +379,7 @@ static void test_old_store_upgraded(void **state)
 	    "ALTER TABLE jobs DROP COLUMN pushed_via; "
 	    "ALTER TABLE jobs DROP COLUMN pushed_key; "
 	    "ALTER TABLE jobs DROP COLUMN signer; "
+	    "ALTER TABLE jobs DROP COLUMN pushed_as; "
 	    "PRAGMA user_version = 4", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 
@@ -472,12 +481,77 @@ static void test_events_of_builds(void **state)
 	free(text);
 }
 
+/*
+ * Who caused a job is written with it: a push keeps its first pusher when
+ * pushed again, a deployment its build queued gets the build's cause, one
+ * by hand its own; a release records its signer.
+ */
+static void test_audit(void **state)
+{
+	struct fx *fx = *state;
+	struct who gl = { "bob", WHO_GITOLITE, "SHA256:k", "gitolite3" };
+	struct who other = { "eve", WHO_HTTP, NULL, "www-data" };
+	struct who hand = { "ops", WHO_CLI, NULL, "root" };
+	struct push p = { "/srv/git/app.git", "refs/heads/develop", Z, C1, NULL,
+	    NULL, NULL, NULL, &gl };
+	struct enqueued e, e2;
+	struct job *j = NULL;
+	struct sbuf sb = SBUF_INIT;
+	int64_t d, h;
+
+	assert_int_equal(store_enqueue(fx->s, &p, 1, &e), 0);
+	p.who = &other;
+	assert_int_equal(store_enqueue(fx->s, &p, 1, &e2), 0);
+	assert_int_equal(e2.duplicate, 1);
+	assert_int_equal(store_job_get(fx->s, e.id, &j), 0);
+	assert_string_equal(j->pushed_by, "bob");
+	assert_string_equal(j->pushed_via, "gitolite");
+	assert_string_equal(j->pushed_key, "SHA256:k");
+	assert_string_equal(j->pushed_as, "gitolite3");
+	assert_null(j->signer);
+	job_who_describe(&sb, j);
+	assert_string_equal(sb.buf, "bob (gitolite, as gitolite3, key SHA256:k)");
+	job_free(j);
+
+	struct deploy_req r = { "/srv/git/app.git", "refs/heads/develop", C1,
+	    "staging", e.id, NULL, 0, NULL, NULL };
+	assert_int_equal(store_deploy_enqueue(fx->s, &r, 1, &d), 0);
+	r.who = &hand;
+	r.requested_by = "ops";
+	assert_int_equal(store_deploy_enqueue(fx->s, &r, 1, &h), 0);
+	assert_int_equal(store_job_get(fx->s, d, &j), 0);
+	assert_string_equal(j->pushed_by, "bob");
+	assert_string_equal(j->pushed_as, "gitolite3");
+	job_free(j);
+	assert_int_equal(store_job_get(fx->s, h, &j), 0);
+	sbuf_reset(&sb);
+	job_who_describe(&sb, j);
+	assert_string_equal(sb.buf, "ops (by hand, as root)");
+	job_free(j);
+
+	assert_int_equal(store_job_signer(fx->s, h, "alice@example.com (ssh "
+	    "key SHA256:x)"), 0);
+	assert_int_equal(store_job_get(fx->s, h, &j), 0);
+	assert_string_equal(j->signer, "alice@example.com (ssh key SHA256:x)");
+	job_free(j);
+
+	/* a job queued without a cause (older code) shows none */
+	int64_t o = push(fx->s, "refs/heads/other", Z, C2, NULL);
+	assert_int_equal(store_job_get(fx->s, o, &j), 0);
+	assert_null(j->pushed_by);
+	sbuf_reset(&sb);
+	job_who_describe(&sb, j);
+	assert_string_equal(sb.buf, "");
+	job_free(j);
+	sbuf_release(&sb);
+}
+
 /* Queue an automatic deployment of build `build` to staging. */
 static int64_t auto_deploy(struct store *s, int64_t build, const char *c,
     const char *by)
 {
 	struct deploy_req r = { "/srv/git/app.git", "refs/heads/develop", c,
-	    "staging", build, NULL, 0, by };
+	    "staging", build, NULL, 0, by, NULL };
 	int64_t id;
 
 	assert_int_equal(store_deploy_enqueue(s, &r, 1, &id), 0);
@@ -554,7 +628,7 @@ static void test_events_of_deploys(void **state)
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
 		struct deploy_req r = { "/srv/git/app.git", "refs/heads/develop",
-		    C1, cases[i].env, 0, NULL, 0, NULL };
+		    C1, cases[i].env, 0, NULL, 0, NULL, NULL };
 		struct job *j = NULL;
 		int64_t id;
 		char want[160], *text;
@@ -578,7 +652,7 @@ static void test_events_of_deploys(void **state)
 
 	/* a deploy the daemon died during ends 'interrupted', with an event */
 	struct deploy_req r = { "/srv/git/app.git", "refs/heads/develop", C1,
-	    "production", 0, NULL, 0, NULL };
+	    "production", 0, NULL, 0, NULL, NULL };
 	struct job *j = NULL;
 	pid_t *pgids;
 	size_t n;
@@ -686,7 +760,7 @@ static void test_leases(void **state)
 
 	/* a deployment whose lease ends is interrupted, not re-run */
 	struct deploy_req r = { "/srv/git/app.git", "refs/heads/develop", C1,
-	    "staging", 0, NULL, 0, NULL };
+	    "staging", 0, NULL, 0, NULL, NULL };
 	int64_t d;
 	assert_int_equal(store_deploy_enqueue(fx->s, &r, 1, &d), 0);
 	assert_int_equal(store_claim(fx->s, 300, "h2", "", 5000, 0,
@@ -884,6 +958,7 @@ int main(int argc, char **argv)
 	};
 	const struct CMUnitTest tests[] = {
 		T(test_enqueue_dedup),
+		T(test_audit),
 		T(test_claim_order_and_supersede),
 		T(test_supersede_skips_old),
 		T(test_stages_and_end),
