@@ -2,6 +2,7 @@
  * runner show JOB: everything recorded about one job.
  */
 #include "cli.h"
+#include "audit.h"
 #include "json.h"
 #include "deploys.h"
 #include "outbox.h"
@@ -16,8 +17,10 @@
 static const char usage[] =
     "usage: runner show [--home DIR] [--json] JOB\n"
     "\n"
-    "Show a job: repository, ref, commit, state, error, each stage with\n"
-    "its state, exit code, duration and log file, the artifacts with\n"
+    "Show a job: repository, ref, commit, state, error, who caused it\n"
+    "(by: the unix user, and what gitolite, the web server or sshd said\n"
+    "about the pusher), the key that signed a release's tag, each stage\n"
+    "with its state, exit code, duration and log file, the artifacts with\n"
     "size and sha256, and the notifications the job caused with their\n"
     "delivery state. --json prints the job as 'runner status --json' does,\n"
     "plus \"notifications\":[...].\n";
@@ -64,6 +67,11 @@ static void show_text(struct sbuf *sb, const struct job *j, int tty)
 		}
 		sbuf_addch(sb, '\n');
 	}
+	if (j->pushed_by || j->pushed_as) {
+		sbuf_adds(sb, "by:       ");
+		job_who_describe(sb, j);
+		sbuf_addch(sb, '\n');
+	}
 	if (j->retry_of)
 		sbuf_addf(sb, "retry of: #%lld\n", (long long)j->retry_of);
 	if (j->requested_by && j->kind == KIND_BUILD && !j->retry_of) {
@@ -96,6 +104,11 @@ static void show_text(struct sbuf *sb, const struct job *j, int tty)
 			sbuf_add_display(sb, j->tag, strlen(j->tag));
 			if (j->tag_object)
 				sbuf_addf(sb, " (tag object %.12s)", j->tag_object);
+			sbuf_addch(sb, '\n');
+		}
+		if (j->signer) {
+			sbuf_adds(sb, "signed:   by ");
+			sbuf_add_display(sb, j->signer, strlen(j->signer));
 			sbuf_addch(sb, '\n');
 		}
 		if (j->forced_by) {

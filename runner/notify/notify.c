@@ -11,6 +11,7 @@
 #include "json.h"
 #include "store.h"
 #include "jobs.h"
+#include "audit.h"
 #include "outbox.h"
 #include "util.h"
 #include "records.h"
@@ -132,6 +133,16 @@ static void details(struct sbuf *sb, const struct job *j, const char *nl,
 		sbuf_addch(sb, ')');
 	}
 	sbuf_adds(sb, nl);
+	if (j->pushed_by || j->pushed_as) {
+		sbuf_adds(sb, "by: ");
+		job_who_describe(sb, j);
+		sbuf_adds(sb, nl);
+	}
+	if (j->signer) {
+		sbuf_adds(sb, "signed by: ");
+		add_display(sb, j->signer);
+		sbuf_adds(sb, nl);
+	}
 	if (base) {
 		sbuf_adds(sb, "page: ");
 		add_display(sb, base);

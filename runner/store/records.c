@@ -34,6 +34,12 @@ void json_job_members(struct json *w, const struct job *j)
 	json_csv(w, "needs", j->needs);
 	json_id(w, "retry_of", j->retry_of);
 	json_string(w, "requested_by", j->requested_by);
+	/* who caused it (who.h): the unix user the kernel reported, and
+	 * the name, way and key the transport claimed beside it */
+	json_string(w, "pushed_by", j->pushed_by);
+	json_string(w, "pushed_via", j->pushed_via);
+	json_string(w, "pushed_as", j->pushed_as);
+	json_string(w, "pushed_key", j->pushed_key);
 	json_obj(w, "variables");
 	for (const char *v = j->variables, *nl; v && *v; v = nl + 1) {
 		const char *eq = strchr(v, '=');
@@ -89,6 +95,7 @@ void json_job_members(struct json *w, const struct job *j)
 		json_string(w, "env", j->env);
 		json_string(w, "tag", j->tag);
 		json_string(w, "tag_object", j->tag_object);
+		json_string(w, "signer", j->signer);
 		json_id(w, "job", j->source_job);
 		json_id(w, "previous_release", j->previous);
 		json_string(w, "release_dir", j->release_dir);

@@ -6,6 +6,7 @@
 #include "page.h"
 #include "hosts.h"
 #include "cli.h"
+#include "audit.h"
 #include "deploys.h"
 #include "jobs.h"
 #include "outbox.h"
@@ -456,6 +457,14 @@ void page_job(struct sbuf *sb, struct store *st, const struct job *j,
 	sbuf_addf(sb, " (attempt %d)</td></tr><tr><th>took</th><td>", j->attempt);
 	took(sb, j->started_ms, j->finished_ms);
 	sbuf_adds(sb, "</td></tr>");
+	if (j->pushed_by || j->pushed_as) {
+		struct sbuf who = SBUF_INIT;
+		job_who_describe(&who, j);
+		sbuf_adds(sb, "<tr><th>by</th><td id=job-by>");
+		html(sb, who.buf);
+		sbuf_adds(sb, "</td></tr>");
+		sbuf_release(&who);
+	}
 	if (j->requested_by || j->forced_by) {
 		sbuf_adds(sb, "<tr><th>by hand</th><td>");
 		html(sb, j->forced_by ? j->forced_by : j->requested_by);
@@ -477,6 +486,11 @@ void page_job(struct sbuf *sb, struct store *st, const struct job *j,
 			sbuf_adds(sb, ", tag <code>");
 			html(sb, j->tag);
 			sbuf_adds(sb, "</code>");
+		}
+		if (j->signer) {
+			sbuf_adds(sb, ", signed by <span id=job-signer>");
+			html(sb, j->signer);
+			sbuf_adds(sb, "</span>");
 		}
 		if (j->rollback_to) {
 			sbuf_adds(sb, ", a rollback to ");

@@ -1,9 +1,10 @@
 #!/usr/bin/env bats
 # Debian's gitolite3 manages the repositories: install-hook puts the
 # runner's hook into gitolite's common hooks, pushes through gitolite-shell
-# (as sshd runs it for a key) queue and run jobs, gitolite's own update
-# hook still enforces its rules, the hook survives gitolite rewriting the
-# hooks, and a repository created later gets it too.
+# (as sshd runs it for a key) queue and run jobs, recorded as gitolite's
+# user's, gitolite's own update hook still enforces its rules, the hook
+# survives gitolite rewriting the hooks, and a repository created later
+# gets it too.
 
 load lib
 
@@ -70,6 +71,9 @@ clone_app() {
 	[[ "$output" != *"warning"* ]]
 	wait_state 1 passed 60 || { r log 1 build >&2; false; }
 	[ "$(job_field 1 .repo)" = "$GL/repositories/app.git" ]
+	# who pushed: gitolite's user, as the unix user gitolite runs as
+	[ "$(job_field 1 '"\(.pushed_by)|\(.pushed_via)|\(.pushed_as)"')" = "admin|gitolite|$GIT_USER" ]
+	r show 1 | grep -qxF "by:       admin (gitolite, as $GIT_USER)"
 	# gitolite's update hook still decides who may write what
 	run git -C "$src" push origin develop:refs/heads/feature
 	[ "$status" -ne 0 ]
