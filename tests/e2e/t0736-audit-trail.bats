@@ -2,8 +2,10 @@
 # Every job records who caused it and every release the key that signed
 # its tag. The unix user is the kernel's (the hook's real uid, a spool
 # file's owner); GL_USER, REMOTE_USER and SSH_USER_AUTH are only what that
-# user says, shown beside its name, cleaned. show, --json, the web page
-# and notifications say it all.
+# user says, shown beside its name, cleaned. Pushes over the test's own
+# sshd (ExposeAuthInfo) and nginx + git http-backend record the key and
+# the web server's user. show, --json, the web page and notifications say
+# it all.
 
 load lib
 
@@ -129,6 +131,68 @@ pushed() {
 	wait_for "[ \"\$(last_job build)\" = 3 ]" 30
 	[ "$(pushed 3)" = "$GIT_USER|unix|$GIT_USER|null" ]
 	[ "$(by 3)" = "$GIT_USER" ]
+}
+
+# server_repo USER: the bare repository $T/srv/app.git owned by USER with
+# the runner's hook, and a clone of the sample app ($SRC).
+server_repo() {
+	mkdir -p -m 0755 "$T/srv"
+	git init -q --bare "$T/srv/app.git"
+	chown -R "$1:" "$T/srv/app.git"
+	"$RUNNER" install-hook "$T/srv/app.git" >/dev/null
+	SRC=$(make_clone app)
+}
+
+@test "a push over ssh records the account and the key sshd let in, as ssh-keygen names it" {
+	[ "$(id -u)" = 0 ] || skip "needs root: the test creates users and starts sshd"
+	[ -x /usr/sbin/sshd ] || skip "sshd is not installed (tests/deps.sh installs it)"
+	start_sshd runner-test-ssh
+	server_repo runner-test-ssh
+	git -C "$SRC" remote set-url origin "$SSH_URL$T/srv/app.git"
+	start_daemon --workers 1
+	run git -C "$SRC" push origin develop
+	[ "$status" -eq 0 ] || { echo "$output"; tail -20 "$T/sshd/sshd.log"; false; }
+	wait_state 1 passed 60
+	fp=$(ssh-keygen -lf "$SSH_KEY.pub" | cut -d' ' -f2)
+	[ "$(pushed 1)" = "runner-test-ssh|ssh|runner-test-ssh|$fp" ]
+	[ "$(by 1)" = "runner-test-ssh (ssh, key $fp)" ]
+
+	# another key of the same account: the key of this push
+	other=$(ssh_key other)
+	git -C "$SRC" commit -q --allow-empty -m second
+	GIT_SSH_COMMAND=$(ssh_command "$other") git -C "$SRC" push -q origin develop
+	wait_for "[ \"\$(last_job build)\" != 1 ]" 30
+	id=$(last_job build)
+	fp2=$(ssh-keygen -lf "$other.pub" | cut -d' ' -f2)
+	[ "$fp2" != "$fp" ]
+	[ "$(job_field "$id" .pushed_key)" = "$fp2" ]
+	# the staging deployment it queued is the same push's
+	wait_for "[ -n \"\$(r status --json | jq -r '.jobs[] | select(.kind == \"deploy\" and .job == $id) | .id')\" ]" 60
+	staging=$(r status --json | jq -r ".jobs[] | select(.kind == \"deploy\" and .job == $id) | .id")
+	[ "$(pushed "$staging")" = "runner-test-ssh|ssh|runner-test-ssh|$fp2" ]
+}
+
+@test "a push over smart HTTP records the web server's REMOTE_USER, as the web server's user" {
+	[ "$(id -u)" = 0 ] || skip "needs root: the test creates users and starts nginx"
+	for c in /usr/sbin/nginx /usr/sbin/fcgiwrap; do
+		[ -x "$c" ] || skip "$c is not installed (tests/deps.sh installs it)"
+	done
+	git_user
+	server_repo "$GIT_USER"
+	start_git_http "$GIT_USER" "$T/srv"
+	git -C "$SRC" remote set-url origin "$HTTP_URL/app.git"
+	start_daemon --workers 1
+	run git -C "$SRC" push origin develop
+	[ "$status" -eq 0 ] || { echo "$output"; tail -20 "$T/http/error.log"; false; }
+	wait_state 1 passed 60
+	[ "$(pushed 1)" = "alice|http|$GIT_USER|null" ]
+	[ "$(by 1)" = "alice (http, as $GIT_USER)" ]
+
+	http_user bob hunter2
+	git -C "$SRC" commit -q --allow-empty -m second
+	git -C "$SRC" push -q "http://bob:hunter2@127.0.0.1:$HTTP_PORT/git/app.git" develop
+	wait_for "[ \"\$(last_job build)\" != 1 ]" 30
+	[ "$(by "$(last_job build)")" = "bob (http, as $GIT_USER)" ]
 }
 
 # received JQ-FILTER: the first request body the sink "hook" received
