@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -925,23 +926,47 @@ void sbuf_add_display(struct sbuf *sb, const char *s, size_t len)
 	}
 }
 
-/* The repositories names are told apart from (repo_names_know). */
-static char **known_repos;
-static size_t nknown_repos;
+/*
+ * The names the store recorded (repo_names_set), path to name: a name is
+ * fixed when its repository is first seen, so entries are only ever
+ * added. The web page's threads share it.
+ */
+static struct { char *path, *name; } *name_book;
+static size_t nname_book;
+static pthread_mutex_t name_book_lock = PTHREAD_MUTEX_INITIALIZER;
 
-void repo_names_know(const char *path)
+void repo_names_set(const char *path, const char *name)
 {
-	for (size_t i = 0; i < nknown_repos; i++)
-		if (!strcmp(known_repos[i], path))
-			return;
-	known_repos = xrealloc(known_repos, (nknown_repos + 1) *
-	    sizeof(*known_repos));
-	known_repos[nknown_repos++] = xstrdup(path);
+	pthread_mutex_lock(&name_book_lock);
+	for (size_t i = 0; i < nname_book; i++)
+		if (!strcmp(name_book[i].path, path)) {
+			if (strcmp(name_book[i].name, name)) {
+				free(name_book[i].name);
+				name_book[i].name = xstrdup(name);
+			}
+			goto out;
+		}
+	name_book = xrealloc(name_book, (nname_book + 1) * sizeof(*name_book));
+	name_book[nname_book].path = xstrdup(path);
+	name_book[nname_book++].name = xstrdup(name);
+out:
+	pthread_mutex_unlock(&name_book_lock);
 }
 
-/* The last `k` components of `path` ("a/b.git" with k = 2 is "a/b"),
- * or NULL if it has fewer. */
-static char *path_suffix(const char *path, int k)
+void repo_names_reset(void)
+{
+	pthread_mutex_lock(&name_book_lock);
+	for (size_t i = 0; i < nname_book; i++) {
+		free(name_book[i].path);
+		free(name_book[i].name);
+	}
+	free(name_book);
+	name_book = NULL;
+	nname_book = 0;
+	pthread_mutex_unlock(&name_book_lock);
+}
+
+char *repo_path_suffix(const char *path, int k)
 {
 	size_t end = strlen(path), start;
 
@@ -974,7 +999,7 @@ int label_valid(const char *l)
 
 char *repo_base_name(const char *repo)
 {
-	char *s = path_suffix(repo, 1);
+	char *s = repo_path_suffix(repo, 1);
 
 	return s ? s : xstrdup(repo);
 }
@@ -986,25 +1011,37 @@ void strv_free_n(char **v, size_t n)
 	free(v);
 }
 
+/* Is `name` in the book (the lock held)? */
+static int name_taken(const char *name)
+{
+	for (size_t i = 0; i < nname_book; i++)
+		if (!strcmp(name_book[i].name, name))
+			return 1;
+	return 0;
+}
+
 char *repo_short_name(const char *repo)
 {
-	for (int k = 1; ; k++) {
-		char *name = path_suffix(repo, k);
-		int clash = 0;
-		if (!name)
-			return path_suffix(repo, k - 1);
-		for (size_t i = 0; i < nknown_repos && !clash; i++) {
-			char *other;
-			if (!strcmp(known_repos[i], repo))
-				continue;
-			other = path_suffix(known_repos[i], k);
-			clash = other && !strcmp(other, name);
-			free(other);
+	char *name = NULL;
+
+	pthread_mutex_lock(&name_book_lock);
+	for (size_t i = 0; i < nname_book && !name; i++)
+		if (!strcmp(name_book[i].path, repo))
+			name = xstrdup(name_book[i].name);
+	/* not recorded yet: the name it would get now */
+	for (int k = 1; !name; k++) {
+		name = repo_path_suffix(repo, k);
+		if (!name) {
+			name = xstrdup(repo);
+			break;
 		}
-		if (!clash)
-			return name;
-		free(name);
+		if (name_taken(name)) {
+			free(name);
+			name = NULL;
+		}
 	}
+	pthread_mutex_unlock(&name_book_lock);
+	return name;
 }
 
 void repo_name_add(struct sbuf *sb, const char *repo)

@@ -161,20 +161,29 @@ void sbuf_add_shell(struct sbuf *sb, const char *s);
 void sbuf_add_display(struct sbuf *sb, const char *s, size_t len);
 
 /*
- * The repository's short name (caller frees): the last path component
- * without ".git", with as many of the components before it as tell it
- * apart from the repositories this process knows of (/srv/a/zlib.git and
- * /srv/b/zlib.git are a/zlib and b/zlib); repo_name_add() adds it to `sb`
- * shown escaped.
+ * Repositories' short names. The store records each one's name when it
+ * first sees the repository (store/repos.h) and never changes it; this
+ * process keeps the names it was told of with repo_names_set() (the
+ * store's repos.h loads them all). repo_short_name() (caller frees) is
+ * the recorded name, or for a repository not recorded yet the name it
+ * would get now: the shortest path suffix (the last component without
+ * ".git", then with the components before it) that no recorded name
+ * takes, else the whole path. repo_name_add() adds it to `sb` shown
+ * escaped. repo_names_reset() forgets them all (tests).
  */
-void repo_names_know(const char *path);
+void repo_names_set(const char *path, const char *name);
+void repo_names_reset(void);
+char *repo_short_name(const char *repo);
+void repo_name_add(struct sbuf *sb, const char *repo);
+/* The last `k` components of `path` without a trailing ".git"
+ * ("/srv/a/b.git" with k = 2 is "a/b"), or NULL if it has fewer; caller
+ * frees. */
+char *repo_path_suffix(const char *path, int k);
 /* Is `label` a host label: lowercase letters, digits, '.', '_' and '-',
  * starting with a letter or digit, at most 64? */
 int label_valid(const char *label);
 /* The last path component without ".git" ("/srv/zlib.git": "zlib"). */
 char *repo_base_name(const char *repo);
-char *repo_short_name(const char *repo);
-void repo_name_add(struct sbuf *sb, const char *repo);
 /* The branch or tag name of a ref. */
 const char *ref_short_name(const char *ref);
 

@@ -7,6 +7,7 @@
 #include "manifest.h"
 #include "store.h"
 #include "deploys.h"
+#include "repos.h"
 #include "outbox.h"
 #include "util.h"
 #include "daemon.h"
@@ -259,6 +260,10 @@ int cli_open(const char *home_opt, struct cli_session *out)
 {
 	out->home = cli_home(home_opt);
 	out->store = cli_store(out->home);
+	/* what a command prints names repositories as the store recorded
+	 * them */
+	if (out->store && store_repo_names_load(out->store) < 0)
+		error_clear();
 	return out->store ? 0 : -1;
 }
 
@@ -295,19 +300,35 @@ int cli_number(const char *arg, long min, long max, long *out)
 	return 0;
 }
 
+int cli_find_repo(struct store *s, const char *arg, char **out)
+{
+	struct repo_name *v = NULL;
+	char *real = realpath(arg, NULL);
+	size_t n = 0, at;
+	int error;
+
+	*out = NULL;
+	if ((error = store_repo_names(s, &v, &n)) == 0 &&
+	    (error = repo_names_find(v, n, arg, real, &at)) == 0)
+		*out = xstrdup(v[at].path);
+	else
+		cli_error("%s", error_last());
+	repo_names_free(v, n);
+	free(real);
+	return error;
+}
+
 int cli_find_env(struct store *s, const char *repo, const char *name,
     struct env_rec **out)
 {
 	struct env_rec **v = NULL;
-	char *real = repo ? realpath(repo, NULL) : NULL;
+	char *real = NULL;
 	size_t n = 0, found = 0, at = 0;
 	int error;
 
 	*out = NULL;
-	if (repo && !real) {
-		error = cli_error("cannot find repository '%s'", repo);
+	if (repo && cli_find_repo(s, repo, &real) < 0)
 		return -1;
-	}
 	if ((error = store_envs_list(s, &v, &n)) < 0) {
 		cli_error("%s", error_last());
 		free(real);
@@ -323,10 +344,19 @@ int cli_find_env(struct store *s, const char *repo, const char *name,
 	if (!found)
 		cli_error("environment '%s' has never been deployed%s%s", name,
 		    real ? " from " : "", real ? real : "");
-	else if (found > 1)
-		cli_error("several repositories have an environment '%s': name "
-		    "one with --repo", name);
-	else {
+	else if (found > 1) {
+		struct sbuf which = SBUF_INIT;
+		if (store_repo_names_load(s) < 0)
+			error_clear();
+		for (size_t i = 0; i < n; i++)
+			if (!strcmp(v[i]->name, name)) {
+				sbuf_adds(&which, which.len ? ", " : "");
+				repo_name_add(&which, v[i]->repo);
+			}
+		cli_error("several repositories have an environment '%s' (%s): "
+		    "name one with --repo", name, which.buf);
+		sbuf_release(&which);
+	} else {
 		*out = v[at];
 		v[at] = NULL;
 		error = 0;

@@ -136,8 +136,16 @@ struct store *cli_store(const char *home);
 int64_t cli_job_id(const char *arg);
 
 /*
- * The environment `name` of repository `repo` (or of the only repository
- * that has one by that name). Errors are printed.
+ * The repository a user names with --repo: its name as status shows it,
+ * its path, or a path suffix only it has (repos.h repo_names_find). *out
+ * is its path (caller frees). Errors are printed: an unknown name lists
+ * the known ones, one that could mean several is refused.
+ */
+int cli_find_repo(struct store *s, const char *arg, char **out);
+/*
+ * The environment `name` of repository `repo` (as cli_find_repo() takes
+ * it; or of the only repository that has one by that name). Errors are
+ * printed.
  */
 struct env_rec;
 int cli_find_env(struct store *s, const char *repo, const char *name,

@@ -13,11 +13,12 @@
 #include <unistd.h>
 
 static const char usage[] =
-    "usage: runner releases [--home DIR] [--repo REPO.git] [--json] ENV\n"
+    "usage: runner releases [--home DIR] [--repo REPO] [--json] ENV\n"
     "\n"
     "List the releases of ENV, newest first: release number (the\n"
-    "deployment that made it), state, commit, tag and build; '*' marks the\n"
-    "one serving now. --json prints {\"releases\":[...]} with each as\n"
+    "deployment that made it), state, commit, branch or tag and build; '*'\n"
+    "marks the one serving now. --repo names the repository when several\n"
+    "have ENV: its name as 'runner status' shows it, or its path. --json prints {\"releases\":[...]} with each as\n"
     "'runner show --json' does, and \"serving\"; each release also has\n"
     "\"release_files\": intact, tampered (files changed since it was\n"
     "extracted: also shown as TAMPERED), missing or unknown.\n";
@@ -36,7 +37,8 @@ int cmd_releases(int argc, char **argv)
 
 	const struct opt opts[] = {
 		OPT_STRING(0, "repo", &repo, "REPO",
-		    "the repository, when more than one has ENV"),
+		    "the repository (name or path), when more than one has "
+		    "ENV"),
 		OPT_BOOL(0, "json", &json, "print JSON"),
 		OPT_END(),
 	};
@@ -81,9 +83,12 @@ int cmd_releases(int argc, char **argv)
 			free(changed_first);
 			continue;
 		}
+		/* a release tag, else the branch its build was of */
+		const char *from = j->tag ? j->tag : job_branch(j) ?
+		    job_branch(j) : "-";
 		sbuf_addf(&out, "%s #%-5lld %-11s %.7s %-10s build #%lld  ",
 		    j->id == serving ? "*" : " ", (long long)j->id,
-		    job_state_name(j->state), j->commit, j->tag ? j->tag : "-",
+		    job_state_name(j->state), j->commit, from,
 		    (long long)j->source_job);
 		if (!strcmp(files, "tampered"))
 			sbuf_addf(&out, "TAMPERED (%d changed) ", changed);

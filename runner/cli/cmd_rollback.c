@@ -13,14 +13,14 @@
 #include <unistd.h>
 
 static const char usage[] =
-    "usage: runner rollback [--home DIR] [--repo REPO.git] [--to RELEASE] ENV\n"
+    "usage: runner rollback [--home DIR] [--repo REPO] [--to RELEASE] ENV\n"
     "\n"
     "Queue a deployment that redeploys an earlier release of ENV (by\n"
     "default the one that served before the current one): the artifact of\n"
     "its build is extracted again (files changed in the kept release are\n"
     "never deployed), its deploy command runs, then the environment's\n"
     "restore command and its checks. --repo picks the repository when\n"
-    "several have ENV.\n";
+    "several have ENV: its name as 'runner status' shows it, or its path.\n";
 
 int cmd_rollback(int argc, char **argv)
 {
@@ -37,7 +37,8 @@ int cmd_rollback(int argc, char **argv)
 
 	const struct opt opts[] = {
 		OPT_STRING(0, "repo", &repo, "REPO",
-		    "the repository, when more than one has ENV"),
+		    "the repository (name or path), when more than one has "
+		    "ENV"),
 		OPT_JOB(0, "to", &to, "RELEASE",
 		    "the release to go back to (default: the one before)"),
 		OPT_END(),

@@ -3,11 +3,10 @@
  */
 #include "cli.h"
 #include "audit.h"
-#include "json.h"
 #include "deploys.h"
 #include "outbox.h"
 #include "util.h"
-#include "records.h"
+#include "view.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +21,11 @@ static const char usage[] =
     "about the pusher), the key that signed a release's tag, each stage\n"
     "with its state, exit code, duration and log file, the artifacts with\n"
     "size and sha256, and the notifications the job caused with their\n"
-    "delivery state. --json prints the job as 'runner status --json' does,\n"
-    "plus \"notifications\":[...].\n";
+    "delivery state, and the environments it serves now (a deployment\n"
+    "serving, or a build whose artifact serves) with the branch.\n"
+    "--json prints the job as 'runner status --json' does, plus\n"
+    "\"serves\":[{\"environment\",\"release\"}...] and\n"
+    "\"notifications\":[...].\n";
 
 static void add_time(struct sbuf *sb, int64_t ms)
 {
@@ -35,7 +37,8 @@ static void add_time(struct sbuf *sb, int64_t ms)
 	sbuf_adds(sb, buf);
 }
 
-static void show_text(struct sbuf *sb, const struct job *j, int tty)
+static void show_text(struct sbuf *sb, const struct job *j,
+    struct env_rec *const *serves, size_t nserves, int tty)
 {
 	sbuf_addf(sb, "job #%lld  %s%s%s\n", (long long)j->id,
 	    cli_color(job_state_name(j->state), tty),
@@ -99,6 +102,11 @@ static void show_text(struct sbuf *sb, const struct job *j, int tty)
 			sbuf_addf(sb, ", previous release #%lld",
 			    (long long)j->previous);
 		sbuf_addch(sb, '\n');
+		if (job_branch(j)) {
+			sbuf_adds(sb, "branch:   ");
+			sbuf_add_display(sb, job_branch(j), strlen(job_branch(j)));
+			sbuf_addch(sb, '\n');
+		}
 		if (j->tag) {
 			sbuf_adds(sb, "tag:      ");
 			sbuf_add_display(sb, j->tag, strlen(j->tag));
@@ -120,6 +128,17 @@ static void show_text(struct sbuf *sb, const struct job *j, int tty)
 			sbuf_addf(sb, "release:  %s\n", j->release_dir);
 		if (j->figures)
 			sbuf_addf(sb, "verify:   %s\n", j->figures);
+	}
+	for (size_t i = 0; i < nserves; i++) {
+		const struct job *cur = serves[i]->current;
+		sbuf_addf(sb, "serves:   %s now (release #%lld, %.7s", serves[i]->name,
+		    (long long)cur->id, cur->commit);
+		if (job_branch(cur)) {
+			sbuf_adds(sb, " from ");
+			sbuf_add_display(sb, job_branch(cur),
+			    strlen(job_branch(cur)));
+		}
+		sbuf_adds(sb, ")\n");
 	}
 	if (j->error) {
 		sbuf_adds(sb, "error:    ");
@@ -177,7 +196,8 @@ int cmd_show(int argc, char **argv)
 	struct cli_session cs = { 0 };
 	struct job *j = NULL;
 	struct notification **notes = NULL;
-	size_t nnotes = 0;
+	struct env_rec **serves = NULL;
+	size_t nnotes = 0, nserves = 0;
 	struct sbuf out = SBUF_INIT;
 	int json = 0, rc;
 	int64_t id;
@@ -199,18 +219,11 @@ int cmd_show(int argc, char **argv)
 		goto out;
 	}
 	if (json) {
-		struct json w;
-		json_init(&w, &out);
-		json_obj(&w, NULL);
-		json_job_members(&w, j);
-		json_arr(&w, "notifications");
-		for (size_t i = 0; i < nnotes; i++)
-			json_notification(&w, NULL, notes[i]);
-		json_end(&w);
-		json_end(&w);
-		sbuf_addch(&out, '\n');
+		show_json(cs.store, j, notes, nnotes, &out);
 	} else {
-		show_text(&out, j, isatty(1));
+		if (store_envs_serving(cs.store, j, &serves, &nserves) < 0)
+			error_clear();
+		show_text(&out, j, serves, nserves, isatty(1));
 		if (nnotes)
 			sbuf_adds(&out, "\nnotifications:\n");
 		for (size_t i = 0; i < nnotes; i++)
@@ -220,6 +233,7 @@ int cmd_show(int argc, char **argv)
 	rc = EXIT_OK;
 out:
 	job_free(j);
+	envs_free(serves, nserves);
 	notifs_free(notes, nnotes);
 	sbuf_release(&out);
 	cli_close(&cs);

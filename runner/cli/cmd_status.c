@@ -246,6 +246,12 @@ static void env_line(struct sbuf *sb, struct store *st,
 			sbuf_addch(sb, ' ');
 			sbuf_add_display(sb, cur->tag, strlen(cur->tag));
 		}
+		/* the branch whose build it serves */
+		if (job_branch(cur)) {
+			sbuf_adds(sb, " from ");
+			sbuf_add_display(sb, job_branch(cur),
+			    strlen(job_branch(cur)));
+		}
 		if (cur->source_job)
 			sbuf_addf(sb, " (build #%lld)", (long long)cur->source_job);
 	} else {

@@ -14,6 +14,7 @@
 #include "json.h"
 #include "outbox.h"
 #include "records.h"
+#include "repos.h"
 #include "state.h"
 #include "store.h"
 #include "util.h"
@@ -52,12 +53,10 @@ int status_view_load(struct store *st, const char *home, int limit,
 		sbuf_addf(&warn, "%s\n", why);
 	v->config_bad = !conf || why;
 	free(why);
-	for (size_t i = 0; conf && i < conf->nrepos; i++)
-		repo_names_know(conf->repos[i].path);
-	for (size_t i = 0; i < v->n; i++)
-		repo_names_know(v->jobs[i]->repo);
-	for (size_t i = 0; i < v->nenvs; i++)
-		repo_names_know(v->envs[i]->repo);
+	/* the names the store recorded; one it cannot read now leaves
+	 * repositories named as they would be */
+	if (store_repo_names_load(st) < 0)
+		error_clear();
 	for (size_t i = 0; conf && i < conf->nschedules; i++) {
 		const struct schedule *sc = &conf->schedules[i];
 		struct sched_view *w;
@@ -77,6 +76,21 @@ int status_view_load(struct store *st, const char *home, int limit,
 		    1000;
 		free(val);
 		free(key);
+	}
+	/* an environment that takes develop's builds of a repository whose
+	 * `branches` never builds develop (auto_deploy as a list, or not
+	 * given, beside branches: '^main$'): nothing ever deploys there */
+	for (size_t i = 0; conf && i < conf->nrepos; i++) {
+		const struct repo_conf *rc = &conf->repos[i];
+		for (size_t k = 0; k < rc->nauto_deploy; k++)
+			if (!strcmp(rc->auto_deploy_branches[k], DEFAULT_BRANCHES) &&
+			    !config_builds_branch(rc, "develop"))
+				sbuf_addf(&warn, "runner.yml:%zu: builds of '%s' never "
+				    "deploy to '%s' by themselves: auto_deploy takes "
+				    "branch develop's only, which 'branches' does not "
+				    "build; name the branch, like auto_deploy: {%s: "
+				    "'^main$'}\n", rc->line, rc->path,
+				    rc->auto_deploy[k], rc->auto_deploy[k]);
 	}
 	if (conf && conf->trust_repositories)
 		sbuf_adds(&warn, "trust_repositories is true in runner.yml: code "
@@ -151,12 +165,16 @@ void status_env_json(struct json *w, struct store *st,
 	const char *rs = cur ? cli_release_state(st, cur, &changed, &first) :
 	    NULL;
 
+	char *repo_name = repo_short_name(e->repo);
+
 	json_obj(w, NULL);
 	json_string(w, "repo", e->repo);
+	json_string(w, "repo_name", repo_name);
 	json_string(w, "name", e->name);
 	json_string(w, "state", env_state_name(e->state));
 	json_id(w, "release", cur ? cur->id : 0);
 	json_string(w, "commit", cur ? cur->commit : NULL);
+	json_string(w, "branch", cur ? job_branch(cur) : NULL);
 	json_string(w, "tag", cur ? cur->tag : NULL);
 	json_id(w, "job", cur ? cur->source_job : 0);
 	json_int(w, "updated_ms", e->updated_ms);
@@ -173,8 +191,38 @@ void status_env_json(struct json *w, struct store *st,
 	json_string(w, "first_changed", first);
 	json_end(w);
 	free(first);
+	free(repo_name);
 }
 
+
+void show_json(struct store *st, const struct job *j,
+    struct notification *const *notes, size_t nnotes, struct sbuf *out)
+{
+	struct env_rec **serves = NULL;
+	size_t nserves = 0;
+	struct json w;
+
+	if (store_envs_serving(st, j, &serves, &nserves) < 0)
+		error_clear();
+	json_init(&w, out);
+	json_obj(&w, NULL);
+	json_job_members(&w, j);
+	json_arr(&w, "serves");
+	for (size_t i = 0; i < nserves; i++) {
+		json_obj(&w, NULL);
+		json_string(&w, "environment", serves[i]->name);
+		json_int(&w, "release", serves[i]->current->id);
+		json_end(&w);
+	}
+	json_end(&w);
+	json_arr(&w, "notifications");
+	for (size_t i = 0; i < nnotes; i++)
+		json_notification(&w, NULL, notes[i]);
+	json_end(&w);
+	json_end(&w);
+	sbuf_addch(out, '\n');
+	envs_free(serves, nserves);
+}
 
 void status_view_json(const struct status_view *v, struct store *st,
     struct sbuf *out)

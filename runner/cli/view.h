@@ -58,6 +58,10 @@ int status_view_load(struct store *st, const char *home, int limit,
 /* As `runner status --json` prints it. */
 void status_view_json(const struct status_view *v, struct store *st,
     struct sbuf *out);
+/* A job as `runner show --json` prints it (and /api/job/ID): its record,
+ * the environments it serves now, its notifications. */
+void show_json(struct store *st, const struct job *j,
+    struct notification *const *notes, size_t nnotes, struct sbuf *out);
 /* One environment as status --json gives it. */
 void status_env_json(struct json *w, struct store *st,
     const struct env_rec *e);

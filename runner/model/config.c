@@ -109,7 +109,8 @@ const char config_template[] =
 "#     release_tags: '^v\\d+\\.\\d+\\.\\d+$'  # tags that promote to production\n"
 "#     allowed_signers: /srv/runner/allowed_signers  # SSH, ssh-keygen -Y format\n"
 "#     gpg_keyring: /srv/runner/release-keys.gpg     # OpenPGP public keys\n"
-"#     auto_deploy: [staging]       # environments a passed build deploys to\n"
+"#     auto_deploy: {staging: '^develop$'}  # environment: the branches whose\n"
+"#                                  # passed builds deploy there\n"
 "#     require_staging: true        # production only after a healthy staging\n"
 "#     isolate: true                # false: this repository's code unconfined\n"
 "#     variables: [LEVEL]           # what git push -o ci.variable= may set (none)\n"
@@ -508,6 +509,87 @@ const struct schema stage_limits_schema = {
 	.name = "limits", .fields = stage_limit_fields, .rel = REL_IN,
 };
 
+static void auto_deploy_free(struct repo_conf *rc)
+{
+	strv_free(rc->auto_deploy);
+	strv_free(rc->auto_deploy_branches);
+	rc->auto_deploy = rc->auto_deploy_branches = NULL;
+	rc->nauto_deploy = 0;
+}
+
+/*
+ * auto_deploy: a list of environments, each taking the builds of
+ * DEFAULT_BRANCHES (what the list always meant for the default
+ * `branches`), or a mapping of each environment to a pattern of the
+ * branches whose passed builds it takes.
+ */
+static int read_auto_deploy(const struct sread *r, const struct ynode *v,
+    void *obj)
+{
+	struct repo_conf *rc = obj;
+	const char *of = rc->path ? rc->path : r->what;
+	size_t n;
+	int error;
+
+	auto_deploy_free(rc);
+	for (size_t i = 0; v->type == YNODE_SEQ && i < v->n; i++)
+		if (v->items[i]->type != YNODE_SCALAR)
+			return error_set(ERR_INVALID, "%s:%zu:%zu: 'auto_deploy' of "
+			    "'%s': a list names environments (each takes the builds "
+			    "of '" DEFAULT_BRANCHES "'); to name the branches, write "
+			    "a mapping, like auto_deploy: {staging: '^develop$'}",
+			    r->file, v->items[i]->line, v->items[i]->col, of);
+	if (v->type != YNODE_MAP) {
+		if ((error = ynode_strv(r->file, v, r->field->key, r->what,
+		    &rc->auto_deploy, &rc->nauto_deploy)) < 0)
+			return error;
+		rc->auto_deploy_branches = xcalloc(rc->nauto_deploy + 1,
+		    sizeof(char *));
+		for (size_t i = 0; i < rc->nauto_deploy; i++)
+			rc->auto_deploy_branches[i] = xstrdup(DEFAULT_BRANCHES);
+		return 0;
+	}
+	n = v->n / 2;
+	rc->auto_deploy = xcalloc(n + 1, sizeof(char *));
+	rc->auto_deploy_branches = xcalloc(n + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++) {
+		const struct ynode *k = v->items[2 * i], *p = v->items[2 * i + 1];
+		pcre2_code *re;
+		PCRE2_SIZE off;
+		int code;
+
+		if (k->type != YNODE_SCALAR || !*k->value)
+			return error_set(ERR_INVALID, "%s:%zu:%zu: 'auto_deploy' of "
+			    "'%s': each key must be an environment's name",
+			    r->file, k->line, k->col, of);
+		if (p->type != YNODE_SCALAR || !*p->value)
+			return error_set(ERR_INVALID, "%s:%zu:%zu: 'auto_deploy' of "
+			    "'%s': environment '%s' takes one pattern of the "
+			    "branches whose builds it deploys, like '^develop$' or "
+			    "'^(develop|main)$'", r->file, p->line, p->col, of,
+			    k->value);
+		if (!(re = pcre2_compile((PCRE2_SPTR)p->value,
+		    PCRE2_ZERO_TERMINATED, 0, &code, &off, NULL))) {
+			PCRE2_UCHAR msg[256];
+			pcre2_get_error_message(code, msg, sizeof(msg));
+			return error_set(ERR_INVALID, "%s:%zu:%zu: bad pattern '%s' "
+			    "for environment '%s' in 'auto_deploy' of '%s': %s at "
+			    "offset %zu", r->file, p->line, p->col, p->value,
+			    k->value, of, (const char *)msg, (size_t)off);
+		}
+		pcre2_code_free(re);
+		rc->auto_deploy[i] = xstrdup(k->value);
+		rc->auto_deploy_branches[i] = xstrdup(p->value);
+		rc->nauto_deploy = i + 1;
+	}
+	return 0;
+}
+
+static void repo_conf_release(void *elem)
+{
+	auto_deploy_free(elem);
+}
+
 static const struct sfield repo_fields[] = {
 	{ .key = "path", .kind = S_STR, FIELD(struct repo_conf, path),
 	    .flags = S_REQUIRED | S_ABSOLUTE,
@@ -525,10 +607,15 @@ static const struct sfield repo_fields[] = {
 	{ .key = "gpg_keyring", .kind = S_STR,
 	    FIELD(struct repo_conf, gpg_keyring), .flags = S_ABSOLUTE,
 	    .doc = "OpenPGP public keys that may sign a release tag" },
-	{ .key = "auto_deploy", .kind = S_STRV,
-	    FIELD(struct repo_conf, auto_deploy),
-	    COUNT(struct repo_conf, nauto_deploy), .def = "[staging]",
-	    .doc = "environments a passed build deploys to" },
+	{ .key = "auto_deploy", .kind = S_CUSTOM, .read = read_auto_deploy,
+	    .def = "(`{staging: '" DEFAULT_BRANCHES "'}`)",
+	    .type_doc = "list of environments, or mapping of environment to "
+	    "pcre2 pattern",
+	    .doc = "environments a passed build deploys itself to, and from "
+	    "which branches: `{staging: '^develop$', review: '^feature/'}`; a "
+	    "list `[staging]` takes builds of `" DEFAULT_BRANCHES "` only, "
+	    "whatever `branches` builds; `[]`: none "
+	    "([pipeline.md](pipeline.md#environments))" },
 	{ .key = "require_staging", .kind = S_BOOL,
 	    FIELD(struct repo_conf, require_staging), .def = "true",
 	    .doc = "production only for a commit healthy in staging" },
@@ -608,6 +695,15 @@ static int check_repo(const struct sread *r, const struct ynode *map,
 
 	while (n > 1 && rc->path[n - 1] == '/')
 		rc->path[--n] = '\0';
+	/* not given: staging from develop */
+	if (!ynode_get(map, "auto_deploy")) {
+		auto_deploy_free(rc);
+		rc->auto_deploy = xcalloc(2, sizeof(char *));
+		rc->auto_deploy_branches = xcalloc(2, sizeof(char *));
+		rc->auto_deploy[0] = xstrdup("staging");
+		rc->auto_deploy_branches[0] = xstrdup(DEFAULT_BRANCHES);
+		rc->nauto_deploy = 1;
+	}
 	return check_variables(r, map, rc);
 }
 
@@ -616,6 +712,7 @@ static const struct schema repo_schema = {
 	.size = sizeof(struct repo_conf),
 	.line_at = SLINE(struct repo_conf, line),
 	.entry = "a 'repos' entry", .check = check_repo,
+	.free = repo_conf_release,
 	.doc = "One entry per bare repository; one that is not listed "
 	    "triggers on `" DEFAULT_BRANCHES "` with the defaults below.",
 };
@@ -982,7 +1079,8 @@ static const struct sfield notify_fields[] = {
 	{ .key = "repos", .kind = S_PATTERN, FIELD(struct notify_target, repos),
 	    .def = "(any)", .doc = "only repositories whose path, name (the "
 	    "last path component without `.git`) or name as status shows it "
-	    "(`a/zlib` beside `b/zlib`) matches" },
+	    "(fixed when the runner first sees it: `b/zlib` for a second "
+	    "`zlib`) matches" },
 	{ .key = "retries", .kind = S_INT, FIELD(struct notify_target, retries),
 	    .min = 0, .max = 100, .def = "6",
 	    .doc = "attempts after the first" },
@@ -1466,10 +1564,12 @@ const struct repo_conf *config_repo(const struct config *c,
     const char *repo_path)
 {
 	static char *staging[] = { "staging", NULL };
+	static char *develop[] = { DEFAULT_BRANCHES, NULL };
 	static const struct repo_conf defaults = {
 		.branches = DEFAULT_BRANCHES,
 		.release_tags = DEFAULT_RELEASE_TAGS,
 		.auto_deploy = staging,
+		.auto_deploy_branches = develop,
 		.nauto_deploy = 1,
 		.require_staging = 1,
 		.notes = 1,
@@ -1499,6 +1599,19 @@ static int pattern_matches(const char *pattern, const char *subject,
 	}
 	free(anchored);
 	return rc;
+}
+
+int config_auto_deploys(const struct repo_conf *rc, size_t i,
+    const char *ref)
+{
+	if (i >= rc->nauto_deploy || !ref || strncmp(ref, "refs/heads/", 11))
+		return 0;
+	return pattern_matches(rc->auto_deploy_branches[i], ref + 11, 0);
+}
+
+int config_builds_branch(const struct repo_conf *rc, const char *name)
+{
+	return pattern_matches(rc->branches, name, 0);
 }
 
 int config_variable_allowed(const struct config *c, const char *repo,

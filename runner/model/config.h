@@ -28,6 +28,8 @@ struct repo_conf {
 	char *allowed_signers;	/* ssh-keygen -Y allowed signers file */
 	char *gpg_keyring;	/* OpenPGP public keys */
 	char **auto_deploy;	/* environments a passed build deploys to */
+	char **auto_deploy_branches;	/* and for each, a pcre2 pattern on
+					 * the branches whose builds it takes */
 	size_t nauto_deploy;
 	int require_staging;	/* production only after a healthy staging */
 	int release_variables;	/* a release may deploy a build that had
@@ -275,6 +277,13 @@ int config_check_files(const char *file, const struct config *c);
 /* The settings of `repo_path`: its own, or the defaults (never NULL). */
 const struct repo_conf *config_repo(const struct config *c,
     const char *repo_path);
+/* Does a passed build of `ref` deploy itself to environment `i` of
+ * rc->auto_deploy? Only a branch that the environment's pattern matches
+ * (the list form: DEFAULT_BRANCHES); never a tag. */
+int config_auto_deploys(const struct repo_conf *rc, size_t i,
+    const char *ref);
+/* Does `rc`'s `branches` build branch `name`? */
+int config_builds_branch(const struct repo_conf *rc, const char *name);
 /*
  * May a push (git push -o ci.variable=) or `runner run --var` give the
  * builds of `repo` variable `name`? Only where `repo`'s entry lists it

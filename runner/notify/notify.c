@@ -15,6 +15,7 @@
 #include "outbox.h"
 #include "util.h"
 #include "records.h"
+#include "repos.h"
 #include "refmatch.h"
 
 #include <curl/curl.h>
@@ -569,6 +570,10 @@ int notify_route(struct store *s, const struct config *c)
 
 		if (error < 0)
 			return error;
+		/* messages and incident keys name repositories as the store
+		 * recorded them */
+		if (n && store_repo_names_load(s) < 0)
+			error_clear();
 		for (size_t i = 0; i < n && error >= 0; i++)
 			if ((error = route_event(s, c, &ev[i])) > 0)
 				total += error;

@@ -350,6 +350,29 @@ void envs_free(struct env_rec **v, size_t n)
 	free(v);
 }
 
+int store_envs_serving(struct store *s, const struct job *j,
+    struct env_rec ***out, size_t *n)
+{
+	struct env_rec **v = NULL;
+	size_t k = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (store_envs_list(s, &v, &k) < 0)
+		return -1;
+	*out = xcalloc(k + 1, sizeof(**out));
+	for (size_t i = 0; i < k; i++) {
+		const struct job *cur = v[i]->current;
+		if (cur && (cur->id == j->id || (j->kind == KIND_BUILD &&
+		    cur->source_job == j->id))) {
+			(*out)[(*n)++] = v[i];
+			v[i] = NULL;
+		}
+	}
+	envs_free(v, k);
+	return 0;
+}
+
 int store_releases(struct store *s, const char *env, struct job ***out,
     size_t *n)
 {

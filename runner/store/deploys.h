@@ -79,6 +79,11 @@ int store_env_deploying(struct store *s, const char *repo, const char *env,
 int store_env_get(struct store *s, const char *repo, const char *env,
     struct env_rec **out);
 int store_envs_list(struct store *s, struct env_rec ***out, size_t *n);
+/* The environments job `j` serves now: as their release (a deployment),
+ * or as the build whose artifact their release is. Free with
+ * envs_free(). */
+int store_envs_serving(struct store *s, const struct job *j,
+    struct env_rec ***out, size_t *n);
 void env_rec_free(struct env_rec *e);
 void envs_free(struct env_rec **v, size_t n);
 /* The deploy jobs of `env` that extracted a release, newest first. */

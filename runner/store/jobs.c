@@ -4,6 +4,7 @@
  * change of a job's state goes.
  */
 #include "jobs.h"
+#include "repos.h"
 #include "store_int.h"
 #include "util.h"
 #include "who.h"
@@ -34,7 +35,8 @@ _Static_assert((int)Q_JOBS_END <= (int)BASE_DEPLOYS, "job statements overlap");
 	"release_dir, notes, figures, source_job, rollback_to, previous, " \
 	"requested_by, phase, phase_ms, variables, host, lease_ms, " \
 	"(SELECT group_concat(label, ',') FROM job_needs WHERE job_id = " \
-	"jobs.id), pushed_by, pushed_via, pushed_key, pushed_as, signer"
+	"jobs.id), pushed_by, pushed_via, pushed_key, pushed_as, signer, " \
+	"(SELECT b.ref FROM jobs b WHERE b.id = jobs.source_job)"
 
 /* Of worker ?W (0: any worker) of host ?H: the jobs it runs right now
  * (jobs of a store older than hosts have none). */
@@ -206,6 +208,14 @@ const char *job_kind_name(enum job_kind k)
 	return k == KIND_DEPLOY ? "deploy" : "build";
 }
 
+const char *job_branch(const struct job *j)
+{
+	const char *ref = j->kind == KIND_DEPLOY && j->source_ref ?
+	    j->source_ref : j->ref;
+
+	return ref && !strncmp(ref, "refs/heads/", 11) ? ref + 11 : NULL;
+}
+
 int job_move(struct store *s, int q, sql_table table, enum job_state from,
     enum job_state to, const struct arg *a, size_t n, int *changed)
 {
@@ -242,6 +252,13 @@ int store_enqueue(struct store *s, const struct push *p, size_t n,
 	int64_t now = now_ms();
 	int error;
 
+	/* a repository seen for the first time gets its name; one that
+	 * cannot be recorded now is no reason to lose the push (readers name
+	 * it as it will be) */
+	for (size_t i = 0; i < n; i++)
+		if ((i == 0 || strcmp(p[i].repo, p[i - 1].repo)) &&
+		    store_repo_record(s, p[i].repo, NULL) < 0)
+			error_clear();
 	if ((error = begin_durable(s)) < 0)
 		return error;
 	for (size_t i = 0; i < n; i++) {
@@ -314,6 +331,7 @@ static struct job *job_from_row(struct stmt *st)
 	j->pushed_key = col_text(st, 35);
 	j->pushed_as = col_text(st, 36);
 	j->signer = col_text(st, 37);
+	j->source_ref = col_text(st, 38);
 	return j;
 }
 
@@ -628,6 +646,7 @@ void job_free(struct job *j)
 	free(j->subject);
 	free(j->host);
 	free(j->needs);
+	free(j->source_ref);
 	for (size_t i = 0; i < j->nstages; i++) {
 		free(j->stages[i].name);
 		free(j->stages[i].error);

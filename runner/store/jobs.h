@@ -69,6 +69,7 @@ struct job {
 	char *notes;		/* release notes */
 	char *figures;		/* JSON of what verification measured */
 	int64_t source_job;	/* the build whose artifact is deployed */
+	char *source_ref;	/* and that build's ref */
 	int64_t rollback_to;	/* a rollback by hand: the release to restore */
 	int64_t previous;	/* the release serving before this deploy */
 	struct check_rec *checks;
@@ -101,6 +102,10 @@ struct enqueued {
 	int64_t id;
 	int duplicate;	/* the same push was already queued */
 };
+
+/* The branch a job built, or whose build a deployment deploys (NULL: a
+ * tag, or a build gone). */
+const char *job_branch(const struct job *j);
 
 /* Queue one job per push, all in one durable transaction. */
 int store_enqueue(struct store *s, const struct push *p, size_t n,

@@ -21,10 +21,15 @@ void json_job(struct json *w, const char *key, const struct job *j)
 
 void json_job_members(struct json *w, const struct job *j)
 {
+	char *repo_name = j->repo ? repo_short_name(j->repo) : NULL;
+
 	json_int(w, "id", j->id);
 	json_string(w, "kind", job_kind_name(j->kind));
 	json_string(w, "repo", j->repo);
+	json_string(w, "repo_name", repo_name);
+	free(repo_name);
 	json_string(w, "ref", j->ref);
+	json_string(w, "branch", job_branch(j));
 	json_string(w, "commit", j->commit);
 	json_string(w, "subject", j->subject);
 	json_string(w, "state", job_state_name(j->state));

@@ -797,6 +797,9 @@ static int migrate(struct store *s)
 		if ((error = exec_sql(s, migrations[v], "migrate")) < 0 ||
 		    (error = set_version(s, v + 1)) < 0)
 			goto out;
+	/* the repositories an older runner knew keep the names it showed */
+	if (version < SCHEMA_REPOS && (error = repos_backfill(s)) < 0)
+		goto out;
 	error = commit(s);
 out:
 	if (error < 0)

@@ -224,4 +224,11 @@ struct who;
 int audit_record(struct store *s, int64_t id, const struct who *w);
 int audit_copy(struct store *s, int64_t id, int64_t from);
 
+/* Name, in the caller's transaction, the repositories that had jobs
+ * before names were recorded, in the order of their first jobs (repos.c):
+ * when the schema gains its `repos` table, and before a new repository
+ * is named. */
+#define SCHEMA_REPOS 13
+int repos_backfill(struct store *s);
+
 #endif

@@ -269,9 +269,17 @@ static void env_row(struct sbuf *sb, struct store *st,
 	state_cell(sb, env_state_name(e->state));
 	sbuf_adds(sb, "<td class=release>");
 	if (cur) {
+		const char *branch = job_branch(cur);
 		job_link(sb, cur->id);
 		sbuf_addf(sb, " <code>%.7s</code> ", cur->commit);
 		html(sb, cur->tag ? cur->tag : "");
+		/* which branch serves: develop's build, never a feature's */
+		if (branch) {
+			sbuf_adds(sb, cur->tag ? " from <span class=branch>" :
+			    "<span class=branch>");
+			html(sb, branch);
+			sbuf_adds(sb, "</span>");
+		}
 		if (rs && !strcmp(rs, "tampered"))
 			sbuf_adds(sb, " <span class='state TAMPERED'>TAMPERED"
 			    "</span>");
@@ -482,6 +490,11 @@ void page_job(struct sbuf *sb, struct store *st, const struct job *j,
 			sbuf_adds(sb, "the artifact of build ");
 			job_link(sb, j->source_job);
 		}
+		if (job_branch(j)) {
+			sbuf_adds(sb, " of branch <span class=branch>");
+			html(sb, job_branch(j));
+			sbuf_adds(sb, "</span>");
+		}
 		if (j->tag) {
 			sbuf_adds(sb, ", tag <code>");
 			html(sb, j->tag);
@@ -641,9 +654,9 @@ void page_env(struct sbuf *sb, struct store *st, const struct env_rec *e,
 		checks_table(sb, e->latest);
 	}
 	sbuf_adds(sb, "<h2>Deployments</h2><table id=releases><tr><th>"
-	    "deployment</th><th>state</th><th>commit</th><th>tag</th><th>"
-	    "from build</th><th>kind</th><th>release files</th><th>when</th>"
-	    "</tr>");
+	    "deployment</th><th>state</th><th>commit</th><th>branch</th><th>"
+	    "tag</th><th>from build</th><th>kind</th><th>release files</th><th>"
+	    "when</th></tr>");
 	for (size_t i = 0; i < n; i++) {
 		const struct job *j = rel[i];
 		int changed = 0;
@@ -657,6 +670,8 @@ void page_env(struct sbuf *sb, struct store *st, const struct env_rec *e,
 		sbuf_adds(sb, "</td>");
 		state_cell(sb, job_state_name(j->state));
 		sbuf_addf(sb, "<td><code>%.7s</code></td><td>", j->commit);
+		html(sb, job_branch(j) ? job_branch(j) : "");
+		sbuf_adds(sb, "</td><td>");
 		html(sb, j->tag ? j->tag : "");
 		sbuf_adds(sb, "</td><td>");
 		if (j->source_job)

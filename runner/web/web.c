@@ -18,6 +18,7 @@
 #include "page.h"
 #include "peer.h"
 #include "records.h"
+#include "repos.h"
 #include "state.h"
 #include "store.h"
 #include "util.h"
@@ -183,24 +184,20 @@ static int64_t number(const char *s)
 	return errno || *end ? -1 : v;
 }
 
-/* The repository a page names (its short name as status shows it, or its
- * path); NULL if none. Caller frees. */
+/* The repository a page names (its name as status shows it, or its
+ * path); NULL if none or several. Caller frees. */
 static char *find_repo(struct store *st, const char *name)
 {
-	char **v = NULL, *found = NULL;
-	size_t n = 0;
+	struct repo_name *v = NULL;
+	char *found = NULL;
+	size_t n = 0, at;
 
-	if (!name || store_repos(st, 0, &v, &n) < 0)
+	if (!name || store_repo_names(st, &v, &n) < 0)
 		return NULL;
-	for (size_t i = 0; i < n; i++)
-		repo_names_know(v[i]);
-	for (size_t i = 0; i < n && !found; i++) {
-		char *short_name = repo_short_name(v[i]);
-		if (!strcmp(short_name, name) || !strcmp(v[i], name))
-			found = xstrdup(v[i]);
-		free(short_name);
-	}
-	strv_free_n(v, n);
+	if (repo_names_find(v, n, name, NULL, &at) == 0)
+		found = xstrdup(v[at].path);
+	repo_names_free(v, n);
+	error_clear();
 	return found;
 }
 
@@ -639,7 +636,6 @@ static enum MHD_Result job_route(struct MHD_Connection *c, struct store *st,
 
 	if (end == rest || id <= 0 || store_job_get(st, id, &j) < 0)
 		return not_found(c, "no such job");
-	repo_names_know(j->repo);
 	if (!*end) {
 		struct notification **notes = NULL;
 		size_t nn = 0;
@@ -708,20 +704,11 @@ static enum MHD_Result api_job(struct MHD_Connection *c, struct store *st,
 	struct notification **notes = NULL;
 	size_t nn = 0;
 	struct sbuf sb = SBUF_INIT;
-	struct json w;
 
 	if (id <= 0 || store_job_get(st, id, &j) < 0)
 		return send_text(c, 404, "{\"error\":\"no such job\"}");
 	store_notifs_of_job(st, id, &notes, &nn);
-	json_init(&w, &sb);
-	json_obj(&w, NULL);
-	json_job_members(&w, j);
-	json_arr(&w, "notifications");
-	for (size_t i = 0; i < nn; i++)
-		json_notification(&w, NULL, notes[i]);
-	json_end(&w);
-	json_end(&w);
-	sbuf_addch(&sb, '\n');
+	show_json(st, j, notes, nn, &sb);
 	notifs_free(notes, nn);
 	job_free(j);
 	return send_buf(c, 200, "application/json", &sb);
@@ -904,6 +891,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 	if (store_open(W.home, STORE_OPEN, &st) < 0) {
 		ret = send_text(c, 503, error_last());
 	} else {
+		/* every page names repositories as the store recorded them */
+		if (store_repo_names_load(st) < 0)
+			error_clear();
 		ret = route(c, st, url);
 		store_close(st);
 	}

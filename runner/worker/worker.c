@@ -297,9 +297,6 @@ static void reload_config(const char *home, struct conf_watch *cw)
 			log_line("reloaded %s", path);
 		config_free(cw->conf);
 		cw->conf = c;
-		/* notifications name repositories apart from one another */
-		for (size_t i = 0; i < c->nrepos; i++)
-			repo_names_know(c->repos[i].path);
 	}
 	free(why);
 	free(path);

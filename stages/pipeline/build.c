@@ -217,8 +217,10 @@ out:
 
 /*
  * End a build; a passed one queues its automatic deployments (runner.yml
- * auto_deploy, environments of its pipeline that need no signed tag) in
- * the same transaction, so none is lost between the two.
+ * auto_deploy: the environments that take its branch's builds, of its
+ * pipeline, that need no signed tag) in the same transaction, so none is
+ * lost between the two. A branch no environment names (a feature
+ * branch) builds and deploys nowhere.
  */
 static int end_build(struct job_ctx *ctx, const struct job *job,
     const struct pipeline *pl, enum job_state state, const char *msg,
@@ -240,7 +242,8 @@ static int end_build(struct job_ctx *ctx, const struct job *job,
 	reqs = xcalloc(rc->nauto_deploy + 1, sizeof(*reqs));
 	for (size_t i = 0; i < rc->nauto_deploy; i++) {
 		const struct env_def *e = pipeline_env(pl, rc->auto_deploy[i]);
-		if (!e || e->signed_tag || config_env_signed(ctx->conf, e->name))
+		if (!e || e->signed_tag || config_env_signed(ctx->conf, e->name) ||
+		    !config_auto_deploys(rc, i, job->ref))
 			continue;
 		reqs[n++] = (struct deploy_req){ .repo = job->repo,
 		    .ref = job->ref, .commit = job->commit, .env = e->name,

@@ -34,9 +34,11 @@ teardown() { teardown_env; }
 	git -C "$src" remote set-url origin "$T/a/app.git"
 	git -C "$src" push -q origin develop
 	git -C "$src" push -q "$T/b/app.git" develop
+	# the first seen keeps its name; the second gets a longer one
 	run r status
-	[[ "$output" == *" a/app develop"* ]]
+	[[ "$output" == *" app develop"* ]]
 	[[ "$output" == *" b/app develop"* ]]
+	! [[ "$output" == *" a/app develop"* ]] || false
 }
 
 @test "supersede can be turned off" {

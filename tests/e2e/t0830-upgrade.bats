@@ -42,8 +42,11 @@ teardown() { teardown_env; }
 		! grep -q 'warning\|error' "$T"/push$v.* || { cat "$T"/push$v.*; false; }
 		[ "$(db 'PRAGMA user_version')" = "$latest" ]
 		[ "$(db 'PRAGMA integrity_check')" = ok ]
-		# the old job is there, as it was
+		# the old job is there, as it was, and its repository has the
+		# name it was shown with; the new one has its own
 		[ "$(job_field 1 '.state + " " + .repo + " " + .stages[0].name')" = "passed /old.git unit" ]
+		[ "$(db "SELECT name FROM repos WHERE path = '/old.git'")" = old ]
+		[ "$(db "SELECT name FROM repos WHERE path = '$T/app$v.git'")" = "app$v" ]
 		# every push queued its job
 		run r status --json --limit 100
 		[ "$status" -eq 0 ]

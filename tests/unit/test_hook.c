@@ -200,6 +200,62 @@ static void test_config_variables(void **state)
 	assert_null(envvar_why("LEVEL=full"));
 }
 
+/* auto_deploy: which environments take which branches' builds. A list
+ * (and the default) takes develop's only, whatever `branches` builds. */
+static void test_config_auto_deploy(void **state)
+{
+	static const char yml[] =
+	    "repos:\n"
+	    "  - path: /srv/list.git\n"
+	    "    branches: '^(develop|feature/.*)$'\n"
+	    "    auto_deploy: [staging, qa]\n"
+	    "  - path: /srv/map.git\n"
+	    "    auto_deploy: {staging: '^(develop|main)$', review: "
+	    "'^feature/'}\n"
+	    "  - path: /srv/none.git\n"
+	    "    auto_deploy: []\n"
+	    "  - path: /srv/one.git\n"
+	    "    auto_deploy: qa\n"
+	    "  - path: /srv/default.git\n"
+	    "    branches: '^main$'\n";
+	struct config *c;
+	const struct repo_conf *rc;
+
+	(void)state;
+	assert_int_equal(config_parse("runner.yml", yml, strlen(yml), &c), 0);
+	rc = config_repo(c, "/srv/list.git");
+	assert_int_equal(rc->nauto_deploy, 2);
+	assert_string_equal(rc->auto_deploy[1], "qa");
+	assert_true(config_auto_deploys(rc, 0, "refs/heads/develop"));
+	assert_true(config_auto_deploys(rc, 1, "refs/heads/develop"));
+	assert_false(config_auto_deploys(rc, 0, "refs/heads/feature/x"));
+	assert_false(config_auto_deploys(rc, 0, "refs/tags/develop"));
+	assert_false(config_auto_deploys(rc, 2, "refs/heads/develop"));
+	assert_true(config_builds_branch(rc, "feature/x"));
+	rc = config_repo(c, "/srv/map.git");
+	assert_int_equal(rc->nauto_deploy, 2);
+	assert_string_equal(rc->auto_deploy[0], "staging");
+	assert_string_equal(rc->auto_deploy[1], "review");
+	assert_true(config_auto_deploys(rc, 0, "refs/heads/main"));
+	assert_false(config_auto_deploys(rc, 0, "refs/heads/feature/x"));
+	assert_true(config_auto_deploys(rc, 1, "refs/heads/feature/x"));
+	assert_false(config_auto_deploys(rc, 1, "refs/heads/develop"));
+	assert_int_equal(config_repo(c, "/srv/none.git")->nauto_deploy, 0);
+	rc = config_repo(c, "/srv/one.git");
+	assert_int_equal(rc->nauto_deploy, 1);
+	assert_true(config_auto_deploys(rc, 0, "refs/heads/develop"));
+	for (int k = 0; k < 2; k++) {	/* listed without it, and not listed */
+		rc = config_repo(c, k ? "/elsewhere.git" : "/srv/default.git");
+		assert_int_equal(rc->nauto_deploy, 1);
+		assert_string_equal(rc->auto_deploy[0], "staging");
+		assert_true(config_auto_deploys(rc, 0, "refs/heads/develop"));
+		assert_false(config_auto_deploys(rc, 0, "refs/heads/main"));
+	}
+	assert_false(config_builds_branch(config_repo(c, "/srv/default.git"),
+	    "develop"));
+	config_free(c);
+}
+
 static void test_config_errors(void **state)
 {
 	static const struct error_case cases[] = {
@@ -222,6 +278,20 @@ static void test_config_errors(void **state)
 		    "missing closing parenthesis" },
 		{ "supersede: maybe\n", "runner.yml:1:12: 'supersede' must be "
 		    "true or false" },
+		{ "repos:\n  - path: /a.git\n    auto_deploy: {staging: '(x'}\n",
+		    "runner.yml:3:28: bad pattern '(x' for environment 'staging' "
+		    "in 'auto_deploy' of '/a.git': missing closing parenthesis at "
+		    "offset 2" },
+		{ "repos:\n  - path: /a.git\n    auto_deploy:\n      staging: "
+		    "[develop, main]\n", "runner.yml:4:16: 'auto_deploy' of "
+		    "'/a.git': environment 'staging' takes one pattern of the "
+		    "branches whose builds it deploys, like '^develop$' or "
+		    "'^(develop|main)$'" },
+		{ "repos:\n  - path: /a.git\n    auto_deploy: [{staging: x}]\n",
+		    "runner.yml:3:19: 'auto_deploy' of '/a.git': a list names "
+		    "environments (each takes the builds of '^develop$'); to name "
+		    "the branches, write a mapping, like auto_deploy: {staging: "
+		    "'^develop$'}" },
 		{ "store: mysql://db/runner\n", "runner.yml:1:8: 'store' must "
 		    "be a postgresql:// URL (like postgresql://runner@db.example/"
 		    "runner), or unset for SQLite in the home" },
@@ -363,6 +433,7 @@ int main(void)
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_config_deployments),
 		cmocka_unit_test(test_config_errors),
+		cmocka_unit_test(test_config_auto_deploy),
 		cmocka_unit_test(test_config_variables),
 		cmocka_unit_test(test_store_url),
 		cmocka_unit_test(test_config_notify),

@@ -22,6 +22,7 @@
 #include "deploys.h"
 #include "hosts.h"
 #include "outbox.h"
+#include "repos.h"
 #include "util.h"
 #include "who.h"
 
@@ -361,7 +362,11 @@ static void test_old_store_upgraded(void **state)
 	sqlite3 *db;
 	char *path = xasprintf("%s/runner.db", fx->home);
 
+	struct push other = { "/srv/a/app.git", "refs/heads/develop", Z, C2,
+	    NULL, NULL, NULL, NULL, NULL };
+	struct enqueued e;
 	push(fx->s, "refs/heads/develop", Z, C1, NULL);
+	assert_int_equal(store_enqueue(fx->s, &other, 1, &e), 0);
 	store_close(fx->s);
 	fx->s = NULL;
 	/* as version 4 left it: no requested_by, phase, phase_ms, settings,
@@ -385,7 +390,7 @@ static void test_old_store_upgraded(void **state)
 
 	assert_int_equal(store_open(fx->home, STORE_OPEN, &fx->s), 0);
 	assert_int_equal(store_jobs_list(fx->s, 10, &v, &n), 0);
-	assert_int_equal(n, 1);
+	assert_int_equal(n, 2);
 	assert_null(v[0]->requested_by);
 	jobs_free(v, n);
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
@@ -395,8 +400,109 @@ static void test_old_store_upgraded(void **state)
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_int(st, 0), store_migrations());
 	sqlite3_finalize(st);
+	/* the repositories were named in the order of their first jobs */
+	struct repo_name *names;
+	size_t at;
+	assert_int_equal(store_repo_names(fx->s, &names, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(repo_names_find(names, n, "/srv/git/app.git", NULL,
+	    &at), 0);
+	assert_string_equal(names[at].name, "app");
+	assert_string_equal(names[1 - at].name, "a/app");
+	assert_int_equal(names[0].first + names[1].first, 0);	/* recorded */
+	repo_names_free(names, n);
+	/* not recorded (an older runner queued them): shown as they will be
+	 * named, in the order of their first jobs */
+	assert_int_equal(sqlite3_exec(db, "DELETE FROM repos", NULL, NULL,
+	    NULL), SQLITE_OK);
+	assert_int_equal(store_repo_names(fx->s, &names, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(names[0].path, "/srv/git/app.git");
+	assert_string_equal(names[0].name, "app");
+	assert_int_equal(names[0].first, 1);
+	assert_string_equal(names[1].name, "a/app");
+	repo_names_free(names, n);
+	char *name = NULL;
+	assert_int_equal(store_repo_record(fx->s, "/srv/a/app.git", &name), 0);
+	assert_string_equal(name, "a/app");	/* the older one first */
+	free(name);
+	assert_int_equal(store_repo_names(fx->s, &names, &n), 0);
+	assert_int_equal(names[0].first + names[1].first, 0);
+	assert_int_equal(repo_names_find(names, n, "app", NULL, &at), 0);
+	assert_string_equal(names[at].path, "/srv/git/app.git");
+	repo_names_free(names, n);
 	sqlite3_close(db);
 	free(path);
+}
+
+/* A repository's name is fixed when it is first seen: another one of the
+ * same last name gets a longer one, and never renames it. */
+static void test_repo_names(void **state)
+{
+	struct fx *fx = *state;
+	static const char *const paths[] = { "/srv/a/app.git", "/srv/b/app.git",
+	    "/srv/x/b/app.git", "/srv/git/zlib.git" };
+	static const char *const names[] = { "app", "b/app", "x/b/app", "zlib" };
+	struct repo_name *v;
+	size_t n, at;
+	char *name;
+
+	assert_int_equal(store_repo_names(fx->s, &v, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(repo_names_find(v, n, "app", NULL, &at), ERR_NOTFOUND);
+	assert_non_null(strstr(error_last(), "has seen none yet"));
+	for (size_t i = 0; i < 4; i++) {
+		struct push p = { paths[i], "refs/heads/develop", Z, C1, NULL,
+		    NULL, NULL, NULL, NULL };
+		struct enqueued e;
+		assert_int_equal(store_enqueue(fx->s, &p, 1, &e), 0);
+	}
+	/* a host that names it again finds it named */
+	assert_int_equal(store_repo_record(fx->s, paths[0], &name), 0);
+	assert_string_equal(name, "app");
+	free(name);
+	assert_int_equal(store_repo_names(fx->s, &v, &n), 0);
+	assert_int_equal(n, 4);
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(repo_names_find(v, n, paths[i], NULL, &at), 0);
+		assert_string_equal(v[at].name, names[i]);
+		assert_int_equal(v[at].first, 0);	/* recorded */
+	}
+	/* --repo: the name, the path, or a suffix only one path has */
+	static const struct { const char *arg, *real, *path; } finds[] = {
+		{ "app", NULL, "/srv/a/app.git" },
+		{ "b/app", NULL, "/srv/b/app.git" },
+		{ "/srv/b/app.git", NULL, "/srv/b/app.git" },
+		{ "b/app.git", "/srv/b/app.git", "/srv/b/app.git" },
+		{ "a/app", NULL, "/srv/a/app.git" },
+		{ "zlib.git/", NULL, "/srv/git/zlib.git" },
+	};
+	for (size_t i = 0; i < sizeof(finds) / sizeof(*finds); i++) {
+		assert_int_equal(repo_names_find(v, n, finds[i].arg,
+		    finds[i].real, &at), 0);
+		assert_string_equal(v[at].path, finds[i].path);
+	}
+	/* never a guess */
+	assert_int_equal(repo_names_find(v, n, "b/app.git", NULL, &at),
+	    ERR_INVALID);
+	assert_non_null(strstr(error_last(), "could be any of 2"));
+	assert_int_equal(repo_names_find(v, n, "app", "/srv/b/app.git", &at),
+	    ERR_INVALID);
+	assert_non_null(strstr(error_last(), "give the full path"));
+	assert_int_equal(repo_names_find(v, n, "nope", NULL, &at),
+	    ERR_NOTFOUND);
+	assert_non_null(strstr(error_last(), "no repository 'nope'; known are "));
+	assert_non_null(strstr(error_last(), "'b/app' (/srv/b/app.git)"));
+	repo_names_free(v, n);
+	/* the process's book says the same */
+	assert_int_equal(store_repo_names_load(fx->s), 0);
+	name = repo_short_name(paths[1]);
+	assert_string_equal(name, "b/app");
+	free(name);
+	name = repo_short_name("/srv/c/app.git");	/* not seen yet */
+	assert_string_equal(name, "c/app");
+	free(name);
+	repo_names_reset();
 }
 
 /* A store that cannot be opened is named without its passwords, in
@@ -959,6 +1065,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		T(test_enqueue_dedup),
 		T(test_audit),
+		T(test_repo_names),
 		T(test_claim_order_and_supersede),
 		T(test_supersede_skips_old),
 		T(test_stages_and_end),

@@ -261,34 +261,39 @@ static void test_chown_tree(void **state)
 	sbuf_release(&sb);
 }
 
-/* Repositories are named apart from the others this process knows. */
+/* A repository's name is the one recorded; one not recorded yet gets the
+ * shortest path suffix no recorded name takes. */
 static void test_repo_names(void **state)
 {
-	static const struct { const char *path, *name; } cases[] = {
-		{ "/srv/a/zlib.git", "a/zlib" },
-		{ "/srv/b/zlib.git", "srv/b/zlib" },
-		{ "/srv/x/b/zlib.git", "x/b/zlib" },
-		{ "/srv/git/cjson.git", "cjson" },
-		{ "/srv/git/app/", "app" },
-		{ "/zlib.git", "zlib" },
-	};
 	char *name;
 
 	(void)state;
+	repo_names_reset();
 	name = repo_short_name("/srv/a/zlib.git");
 	assert_string_equal(name, "zlib");	/* alone: its last name */
 	free(name);
-	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++)
-		repo_names_know(cases[i].path);
-	repo_names_know("/srv/b/zlib.git");	/* known once */
+	repo_names_set("/srv/a/zlib.git", "zlib");
+	repo_names_set("/srv/b/zlib.git", "b/zlib");
+	repo_names_set("/srv/b/zlib.git", "b/zlib");	/* told twice */
+	static const struct { const char *path, *name; } cases[] = {
+		{ "/srv/a/zlib.git", "zlib" },		/* recorded first */
+		{ "/srv/b/zlib.git", "b/zlib" },
+		{ "/srv/x/b/zlib.git", "x/b/zlib" },	/* not recorded */
+		{ "/srv/c/zlib.git", "c/zlib" },
+		{ "/srv/git/cjson.git", "cjson" },
+		{ "/srv/git/app/", "app" },
+		{ "/zlib.git", "/zlib.git" },	/* no suffix left: its path */
+	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
 		name = repo_short_name(cases[i].path);
-		if (i == 5)	/* /zlib.git has no more components */
-			assert_string_equal(name, "zlib");
-		else
-			assert_string_equal(name, cases[i].name);
+		assert_string_equal(name, cases[i].name);
 		free(name);
 	}
+	name = repo_path_suffix("/srv/b/zlib.git", 2);
+	assert_string_equal(name, "b/zlib");
+	free(name);
+	assert_null(repo_path_suffix("/srv/b/zlib.git", 4));
+	repo_names_reset();
 }
 
 static void test_labels_and_base_names(void **state)
