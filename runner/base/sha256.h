@@ -1,7 +1,8 @@
 /*
- * SHA-256 (FIPS 180-4) and base64, small enough for the hook, which links
- * no crypto library: it names the ssh key a push came with as ssh-keygen
- * does, "SHA256:" and the unpadded base64 of the digest of the key blob.
+ * SHA-256 and base64 for the hook, which links no crypto library: it names
+ * the ssh key a push came with as ssh-keygen does, "SHA256:" and the
+ * unpadded base64 of the digest of the key blob. The digest is libcrypto's,
+ * loaded when first needed.
  */
 #ifndef RUNNER_SHA256_H
 #define RUNNER_SHA256_H
@@ -11,8 +12,9 @@
 
 #define SHA256_LEN 32
 
-/* The digest of `len` bytes at `data` into `out`. */
-void sha256(const void *data, size_t len, unsigned char out[SHA256_LEN]);
+/* The digest of `len` bytes at `data` into `out`; -1 when libcrypto
+ * cannot be loaded. */
+int sha256(const void *data, size_t len, unsigned char out[SHA256_LEN]);
 
 struct sbuf;
 /* Append the base64 of `len` bytes (RFC 4648), with '=' padding unless

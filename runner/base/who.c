@@ -107,7 +107,8 @@ char *who_key_fingerprint(const char *line)
 	    (unsigned char)blob.buf[3]) != tlen || memcmp(blob.buf + 4, line,
 	    tlen))
 		goto out;
-	sha256(blob.buf, blob.len, md);
+	if (sha256(blob.buf, blob.len, md) < 0)
+		goto out;
 	sbuf_adds(&out, "SHA256:");
 	base64_add(&out, md, sizeof(md), 1);
 	fp = sbuf_detach(&out);

@@ -113,7 +113,8 @@ static char *ssh_sig_key(const char *armor, size_t len)
 	left = blob.len - 10;
 	if ((klen = ssh_string(&p, &left, &key)) <= 0)
 		goto out;
-	sha256(key, (size_t)klen, md);
+	if (sha256(key, (size_t)klen, md) < 0)
+		goto out;
 	sbuf_adds(&fp, "SHA256:");
 	base64_add(&fp, md, sizeof(md), 1);
 	out = sbuf_detach(&fp);

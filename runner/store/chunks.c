@@ -18,7 +18,7 @@ enum q {
 	C_LOG_ADD = BASE_CHUNKS, C_LOG_GET, C_ART_ID, C_ART_ADD, C_ART_GET,
 	C_LOG_DROP, C_ART_DROP, C_END
 };
-_Static_assert((int)C_END <= (int)STMT_SLOTS, "chunk statements overlap");
+_Static_assert((int)C_END <= (int)BASE_REPOS, "chunk statements overlap");
 
 static sql_table sql = {
 	[C_LOG_ADD] = "INSERT INTO log_chunks (job_id, idx, seq, data) VALUES "

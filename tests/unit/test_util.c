@@ -366,7 +366,7 @@ static void hex(struct sbuf *sb, const unsigned char *d, size_t n)
 		sbuf_addf(sb, "%02x", d[i]);
 }
 
-/* FIPS 180-4's vectors, the padding's edges, and base64 both ways. */
+/* FIPS 180-4's vectors through the loaded libcrypto, and base64 both ways. */
 static void test_sha256(void **state)
 {
 	unsigned char md[SHA256_LEN];
@@ -374,23 +374,23 @@ static void test_sha256(void **state)
 	char *a = xmalloc(1000000);
 
 	(void)state;
-	sha256("abc", 3, md);
+	assert_int_equal(sha256("abc", 3, md), 0);
 	hex(&sb, md, sizeof(md));
 	assert_string_equal(sb.buf, "ba7816bf8f01cfea414140de5dae2223b00361a3"
 	    "96177a9cb410ff61f20015ad");
 	sbuf_reset(&sb);
-	sha256("", 0, md);
+	assert_int_equal(sha256("", 0, md), 0);
 	hex(&sb, md, sizeof(md));
 	assert_string_equal(sb.buf, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4"
 	    "649b934ca495991b7852b855");
 	sbuf_reset(&sb);
-	sha256("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, md);
+	assert_int_equal(sha256("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, md), 0);
 	hex(&sb, md, sizeof(md));
 	assert_string_equal(sb.buf, "248d6a61d20638b8e5c026930c3e6039a33ce459"
 	    "64ff2167f6ecedd419db06c1");
 	sbuf_reset(&sb);
 	memset(a, 'a', 1000000);
-	sha256(a, 1000000, md);
+	assert_int_equal(sha256(a, 1000000, md), 0);
 	hex(&sb, md, sizeof(md));
 	assert_string_equal(sb.buf, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48"
 	    "a497200e046d39ccc7112cd0");
