@@ -235,6 +235,18 @@ static const char *const migrations[] = {
 	 * spool file's owner, the command's), which the other columns are
 	 * only that user's claims beside */
 	"ALTER TABLE jobs ADD COLUMN pushed_as TEXT;",
+	/* 16: what refers to a job, indexed: removing one (runner gc) checks
+	 * every reference to it, and without these each check reads the
+	 * whole table */
+	"CREATE INDEX jobs_source ON jobs (source_job) WHERE source_job IS "
+	"NOT NULL;"
+	"CREATE INDEX jobs_previous ON jobs (previous) WHERE previous IS NOT "
+	"NULL;"
+	"CREATE INDEX jobs_rollback ON jobs (rollback_to) WHERE rollback_to "
+	"IS NOT NULL;"
+	"CREATE INDEX jobs_retry ON jobs (retry_of) WHERE retry_of IS NOT "
+	"NULL;"
+	"CREATE INDEX events_job ON events (job_id);",
 };
 
 int store_migrations(void)

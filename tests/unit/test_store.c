@@ -385,6 +385,9 @@ static void test_old_store_upgraded(void **state)
 	    "ALTER TABLE jobs DROP COLUMN pushed_key; "
 	    "ALTER TABLE jobs DROP COLUMN signer; "
 	    "ALTER TABLE jobs DROP COLUMN pushed_as; "
+	    "DROP INDEX jobs_source; DROP INDEX jobs_previous; "
+	    "DROP INDEX jobs_rollback; DROP INDEX jobs_retry; "
+	    "DROP INDEX events_job; "
 	    "PRAGMA user_version = 4", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 
