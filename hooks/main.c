@@ -5,6 +5,7 @@
  * installed before the runner's) runs and exits otherwise.
  */
 #include "hook.h"
+#include "notebox.h"
 #include "util.h"
 
 #include <errno.h>
@@ -17,6 +18,25 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/*
+ * Write the git notes the daemon left for this repository (notebox.h):
+ * it may not write the repository, and this user, who runs its hooks,
+ * may. Before the push's own updates are handed over, so that a note
+ * that waits after this push's jobs end was not written by this hook.
+ * Quiet when none waits; one warning line when they cannot be written.
+ */
+static void write_notes(const char *home, const char *repo)
+{
+	struct notebox_note *v = NULL;
+	size_t n = 0;
+
+	if (notebox_list(home, repo, &v, &n) < 0 ||
+	    (n && notebox_deliver(repo, v, n, NULL) < 0))
+		fprintf(stderr, "runner: warning: git notes: %s\n",
+		    error_last());
+	notebox_notes_free(v, n);
+}
 
 int main(int argc, char **argv)
 {
@@ -55,6 +75,7 @@ int main(int argc, char **argv)
 	else if (bad)
 		fprintf(stderr, "runner: warning: ignored %zu malformed hook "
 		    "input line%s\n", bad, bad == 1 ? "" : "s");
+	write_notes(argv[2], repo);
 	hook_post_receive(argv[2], repo, u, n, stdout);
 	fflush(stdout);
 	free(repo);

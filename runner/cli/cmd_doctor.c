@@ -12,6 +12,7 @@
 #include "install.h"
 #include "jobs.h"
 #include "json.h"
+#include "notebox.h"
 #include "run.h"
 #include "spool.h"
 #include "state.h"
@@ -21,6 +22,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -38,7 +40,8 @@ static const char usage[] =
     "signers, keyrings and secret files; the users and bubblewrap that\n"
     "confine repository code; every repository of runner.yml (a bare\n"
     "repository, the hook installed and executable with this home, a\n"
-    "chained hook that can run, gitolite's common hooks); the daemon and\n"
+    "chained hook that can run, gitolite's common hooks; who writes its\n"
+    "git notes, and why they cannot be written); the daemon and\n"
     "its socket; pushes held in the spool (with the fix) or waiting with\n"
     "no daemon; free disk space; jobs left running by a daemon that is\n"
     "gone; the store's integrity and schema version; folders of an older\n"
@@ -169,6 +172,63 @@ static void check_confinement(struct doctor *d, const char *home,
 	run_user_release(&u);
 }
 
+/*
+ * Who writes the git notes of `repo` (notes.c), judged for the daemon's
+ * user: a problem the notifier kept (it says why once, on its log), or
+ * how they are written and how many wait for the hook.
+ */
+static void check_notes(struct doctor *d, const char *home, struct store *st,
+    const char *repo)
+{
+	char *key = xasprintf("%s%s", NOTES_SETTING, repo), *val = NULL;
+	char *what = xasprintf("notes %s", repo), *nl;
+	struct notebox_note *v = NULL;
+	struct passwd *pw;
+	struct stat rs;
+	size_t n = 0;
+	uid_t du = daemon_uid(home);
+	char *owner = NULL, *duser = NULL;
+	struct sbuf msg = SBUF_INIT;
+
+	if (st && store_setting_get(st, key, &val, NULL) == 1 &&
+	    (nl = strchr(val, '\n'))) {
+		*nl = '\0';
+		say(d, FAIL, what, nl + 1, "%s", val);
+		goto out;
+	}
+	if (stat(repo, &rs) < 0)
+		goto out;	/* the repository's own check says so */
+	pw = getpwuid(rs.st_uid);
+	owner = pw ? xstrdup(pw->pw_name) : xasprintf("%d", (int)rs.st_uid);
+	pw = getpwuid(du);
+	duser = pw ? xstrdup(pw->pw_name) : xasprintf("%d", (int)du);
+	if (du == 0)
+		sbuf_addf(&msg, "the daemon has them written as the repository's "
+		    "owner '%s'", owner);
+	else if (du == rs.st_uid)
+		sbuf_adds(&msg, "the daemon writes them; where it may not write "
+		    "the repository (a read-only system), its hook does at the "
+		    "next push");
+	else
+		sbuf_addf(&msg, "its hook writes them at each push, as '%s' (the "
+		    "daemon's user '%s' may not write the repository)", owner,
+		    duser);
+	if (notebox_list(home, repo, &v, &n) == 0 && n) {
+		sbuf_addf(&msg, "; %zu wait%s for the next push, the oldest for ",
+		    n, n == 1 ? "s" : "");
+		format_duration(&msg, now_ms() - v[0].mtime_ms);
+	}
+	say(d, OK, what, NULL, "%s", msg.buf);
+out:
+	notebox_notes_free(v, n);
+	sbuf_release(&msg);
+	free(owner);
+	free(duser);
+	free(val);
+	free(key);
+	free(what);
+}
+
 /* The repositories of runner.yml, and those that pushed (sorted, each
  * once). */
 static void check_repos(struct doctor *d, const char *home,
@@ -202,6 +262,8 @@ static void check_repos(struct doctor *d, const char *home,
 			say(d, OK, what, NULL, "%s", problem);
 		else
 			say(d, OK, what, NULL, "the hook queues its pushes here");
+		if (config_repo(conf, repo)->notes)
+			check_notes(d, home, st, repo);
 		free(problem);
 		free(fix);
 		free(what);

@@ -12,6 +12,7 @@
 #include "home.h"
 #include "jobs.h"
 #include "json.h"
+#include "notebox.h"
 #include "outbox.h"
 #include "records.h"
 #include "repos.h"
@@ -21,6 +22,23 @@
 
 #include <stdlib.h>
 #include <string.h>
+
+/* Why the git notes of `repo` cannot be written, if the notifier kept a
+ * reason (notes.c): a warning line with its fix. */
+static void notes_warning(struct store *st, const char *repo,
+    struct sbuf *warn)
+{
+	char *key = xasprintf("%s%s", NOTES_SETTING, repo), *val = NULL, *nl;
+
+	if (store_setting_get(st, key, &val, NULL) == 1 &&
+	    (nl = strchr(val, '\n'))) {
+		*nl = '\0';
+		sbuf_addf(warn, "git notes of '%s' are not written: %s (fix: %s)\n",
+		    repo, val, nl + 1);
+	}
+	free(val);
+	free(key);
+}
 
 int status_view_load(struct store *st, const char *home, int limit,
     struct status_view *v)
@@ -57,6 +75,18 @@ int status_view_load(struct store *st, const char *home, int limit,
 	 * repositories named as they would be */
 	if (store_repo_names_load(st) < 0)
 		error_clear();
+	/* notes that cannot be written: said once per repository */
+	for (size_t i = 0; conf && i < conf->nrepos; i++)
+		notes_warning(st, conf->repos[i].path, &warn);
+	for (size_t i = 0; i < v->n; i++) {
+		int first = 1;
+		for (size_t k = 0; k < i && first; k++)
+			first = strcmp(v->jobs[k]->repo, v->jobs[i]->repo) != 0;
+		for (size_t k = 0; conf && k < conf->nrepos && first; k++)
+			first = strcmp(conf->repos[k].path, v->jobs[i]->repo) != 0;
+		if (first)
+			notes_warning(st, v->jobs[i]->repo, &warn);
+	}
 	for (size_t i = 0; conf && i < conf->nschedules; i++) {
 		const struct schedule *sc = &conf->schedules[i];
 		struct sched_view *w;

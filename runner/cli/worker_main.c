@@ -5,6 +5,8 @@
  * (exec, so they behave exactly as if runner ran them).
  */
 #include "cli.h"
+#include "notebox.h"
+#include "notes.h"
 #include "util.h"
 #include "worker.h"
 
@@ -47,10 +49,39 @@ static int usage(void)
 	return EXIT_USAGE;
 }
 
+/*
+ * notes-write REPO: write the git notes given on stdin (notebox.h) into
+ * REPO, as whoever runs it: the repository's hook at a push, or the
+ * helper a root daemon starts as the repository's owner. Not a command of
+ * runner's: it trusts its input, which only its parent gives it.
+ */
+static int notes_write(int argc, char **argv)
+{
+	struct sbuf in = SBUF_INIT;
+	int rc = EXIT_OK;
+
+	if (argc != 3 || isatty(0)) {
+		fprintf(stderr, "usage: runner-worker %s REPO < NOTES (run by "
+		    "the hook and the notifier, not by hand)\n",
+		    NOTEBOX_WRITER_COMMAND);
+		return EXIT_USAGE;
+	}
+	if (read_fd(0, "stdin", NOTEBOX_MAX * (NOTEBOX_MAX_TEXT + 80), &in) < 0 ||
+	    notes_write_frames(argv[2], in.buf, in.len) < 0) {
+		fprintf(stderr, "%s\n", error_last());
+		rc = EXIT_FAIL;
+	}
+	sbuf_release(&in);
+	error_clear();
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
 		return usage();
+	if (!strcmp(argv[1], NOTEBOX_WRITER_COMMAND))
+		return notes_write(argc, argv);
 	for (size_t i = 0; i < sizeof(children) / sizeof(*children); i++) {
 		if (strcmp(argv[1], children[i].name))
 			continue;

@@ -1,22 +1,28 @@
 /*
- * Git notes written in this process with libgit2 (the notifier's results
- * under refs/notes/runner), instead of a git process per note.
+ * Git notes read and written in this process with libgit2 (the
+ * notifier's results under refs/notes/runner), instead of a git process
+ * per note. Whoever calls it may write the repository: its owner (the
+ * hook, or a helper a root daemon started as the owner).
  */
 #ifndef RUNNER_NOTE_H
 #define RUNNER_NOTE_H
 
-#include <sys/types.h>
-
 /*
  * Make `text` the note of `commit` (hex) under `ref` in the bare
- * repository `repo`, replacing the one it had. With `uid` and `gid` not
- * -1 (a runner running as root), the files are written as that user
- * (filesystem ids), so that the objects and the ref belong to the
- * repository's owner like the rest; with umask 022, as a push writes
- * them. The update of the ref is a compare-and-swap: another writer in
- * between makes it fail, and it is tried again.
+ * repository `repo`, replacing another one; a note that already says
+ * `text` is left as it is. libgit2 reads the repository's configuration
+ * alone (no global, XDG or system one: whose HOME would it be?), and the
+ * files are made with the repository folder's own mode bits (a 0750
+ * repository gets 0640 objects). The update of the ref is a
+ * compare-and-swap: another writer in between makes it fail, and it is
+ * tried again.
  */
 int note_write(const char *repo, const char *ref, const char *commit,
-    const char *text, uid_t uid, gid_t gid);
+    const char *text);
+
+/* The note of `commit` under `ref`: 1 and *text (caller frees), 0 when
+ * there is none, or an error. Reads only. */
+int note_read(const char *repo, const char *ref, const char *commit,
+    char **text);
 
 #endif

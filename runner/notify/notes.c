@@ -1,29 +1,37 @@
 /*
  * Results in the repository itself (notes.h): each ended build and
  * deployment of a commit, as one git note of that commit under
- * refs/notes/runner. libgit2 writes it in this process (note.h), as the
- * repository's owner, so that the objects and the ref it makes belong to
- * whoever owns the rest; its update of the ref is a compare-and-swap
- * (another writer in between makes it fail), and a failure is tried
- * again. A git process per note cost more than the rest of a short job.
+ * refs/notes/runner, written by whoever may write the repository. The
+ * notifier leaves the note's text in the home (notebox.h); then a root
+ * daemon has it written by a helper program started as the repository's
+ * owner (its uid, gid and groups, a clean environment, no HOME), a
+ * daemon that owns the repository by the same program as itself, and a
+ * daemon that may not write it (its own user, the git server's
+ * repositories; or a read-only system under systemd) leaves it for the
+ * repository's hook, which writes what waits at the next push. The
+ * daemon removes each note once it sees it in the repository. A daemon
+ * that cannot have them written says why once per run, not per job, and
+ * keeps the reason in the store for doctor and status.
  */
 #include "notes.h"
+#include "admin.h"
 #include "config.h"
 #include "jobs.h"
 #include "note.h"
+#include "notebox.h"
 #include "run.h"
 #include "state.h"
 #include "store.h"
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#define NOTES_REF "refs/notes/runner"
 
 static void took(struct sbuf *sb, int64_t from, int64_t to)
 {
@@ -75,44 +83,236 @@ static void note_text(struct sbuf *sb, struct job *const *v, size_t n)
 	}
 }
 
-int notes_record(struct store *s, const struct config *c, int64_t job_id)
+/*
+ * The repository's folder as fstat shows it, reached from '/' one folder
+ * at a time without following a link (the paths of the store are real
+ * paths: a link on the way is someone's doing). *root_only is set when
+ * root and no one else may change any folder on the way (each root's, and
+ * writable by others only with the sticky bit): root may write there.
+ */
+static int repo_stat(const char *repo, struct stat *st, int *root_only)
+{
+	char *copy = xstrdup(repo), *save = NULL, *part;
+	int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC), error = 0;
+
+	*root_only = 1;
+	if (fd < 0 || repo[0] != '/') {
+		error = error_set(-1, "'%s' is not an absolute path", repo);
+		goto out;
+	}
+	for (part = strtok_r(copy, "/", &save); ; part = strtok_r(NULL, "/",
+	    &save)) {
+		if (fstat(fd, st) < 0) {
+			error = error_set(-1, "cannot look at '%s': %s", repo,
+			    strerror(errno));
+			goto out;
+		}
+		if (st->st_uid != 0 || ((st->st_mode & 022) &&
+		    !(st->st_mode & S_ISVTX)))
+			*root_only = 0;
+		if (!part)
+			break;
+		int next = openat(fd, part, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		if (next < 0) {
+			error = error_set(-1, "cannot reach '%s' without following "
+			    "a link ('%s'): %s", repo, part, strerror(errno));
+			goto out;
+		}
+		close(fd);
+		fd = next;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	free(copy);
+	return error;
+}
+
+/* Said once per run of the notifier and repository, not per job (the
+ * reason names a temporary file, for one, that differs each time). */
+static void say_once(const char *repo, const char *why)
+{
+	static char **said;
+	static size_t nsaid;
+
+	for (size_t i = 0; i < nsaid; i++)
+		if (!strcmp(said[i], repo))
+			return;
+	said = xrealloc(said, (nsaid + 1) * sizeof(*said));
+	said[nsaid++] = xstrdup(repo);
+	log_line("git notes of '%s' are left for its hook, which writes them "
+	    "at the next push: %s", repo, why);
+}
+
+/* Keep (or clear, with NULL) why the notes of `repo` cannot be written,
+ * and its fix, for doctor and status. */
+static void problem(struct store *s, const char *repo, const char *why,
+    const char *fix)
+{
+	char *key = xasprintf("%s%s", NOTES_SETTING, repo), *old = NULL;
+	char *val = why ? xasprintf("%s\n%s", why, fix) : NULL;
+
+	if (store_setting_get(s, key, &old, NULL) < 0 || (old && val &&
+	    !strcmp(old, val)) || (!old && !val))
+		goto out;
+	store_setting_set(s, key, val);
+	if (why)
+		log_line("error: git notes of '%s': %s; fix: %s", repo, why, fix);
+out:
+	free(old);
+	free(val);
+	free(key);
+}
+
+/* The notes written: each removed from the notebox. */
+static void all_done(const char *home, const char *repo,
+    const struct notebox_note *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		notebox_done(home, repo, v[i].commit, v[i].text);
+}
+
+/*
+ * A daemon that may not write the repository: the notes that its hook has
+ * written are removed; one still waiting since before a push that
+ * queued `j` (10 s before, as the hook writes them before it queues) was
+ * not written by that push's hook.
+ */
+static void sweep(struct store *s, const char *home, const char *repo,
+    const struct job *j)
+{
+	struct notebox_note *v = NULL;
+	size_t n = 0, missed = 0;
+	/* a push's build: its hook had its turn (not a deployment, a
+	 * retry, a build by hand or a schedule's) */
+	int pushed = j->kind == KIND_BUILD && !j->requested_by && !j->retry_of;
+
+	if (notebox_list(home, repo, &v, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		char *now = NULL;
+		if (note_read(repo, NOTES_REF, v[i].commit, &now) == 1 &&
+		    !strcmp(now, v[i].text))
+			notebox_done(home, repo, v[i].commit, v[i].text);
+		else if (pushed && v[i].mtime_ms + 10000 < j->created_ms)
+			missed++;
+		free(now);
+	}
+	if (!pushed)
+		;	/* nothing to judge the hook by */
+	else if (missed) {
+		/* the same words each time: kept and logged once; why the
+		 * hook failed, only the push's output says */
+		problem(s, repo, "its hook did not write the notes that wait for "
+		    "it at a push, and the daemon may not write them itself",
+		    "push to it and do what the line 'runner: warning: git "
+		    "notes: ...' of the push's output says; 'runner doctor' as "
+		    "root checks the hook");
+	} else {
+		problem(s, repo, NULL, NULL);
+	}
+	notebox_notes_free(v, n);
+}
+
+int notes_record(struct store *s, const struct config *c, const char *home,
+    int64_t job_id)
 {
 	const struct repo_conf *rc;
 	struct job *j = NULL, **v = NULL;
-	size_t n = 0;
+	size_t n = 0, nw = 0;
 	struct sbuf text = SBUF_INIT;
+	struct notebox_note *w = NULL;
 	struct run_user owner = { 0 };
 	struct stat st;
-	int error = 0;
+	char *why = NULL;
+	int error = 0, root_only;
 
 	if (store_job_get(s, job_id, &j) < 0 || !j->commit ||
 	    strlen(j->commit) < 40)
 		goto out;	/* gone, or nothing to note yet */
 	rc = config_repo(c, j->repo);
-	if (!rc->notes || stat(j->repo, &st) < 0)
+	if (!rc->notes || repo_stat(j->repo, &st, &root_only) < 0)
 		goto out;
 	if ((error = store_jobs_of_commit(s, j->repo, j->commit, &v, &n)) < 0)
 		goto out;
 	note_text(&text, v, n);
 	if (!text.len)
 		goto out;
-	/* as the repository's owner (with the owner's group, else the
-	 * repository's), when the runner may be */
-	uid_t uid = (uid_t)-1;
-	gid_t gid = (gid_t)-1;
+	if (notebox_put(home, j->repo, j->commit, text.buf) < 0) {
+		/* the modes notebox.h gives them, as root or the runner's
+		 * user would set them ('runner init' as root would give the
+		 * home root's group) */
+		char *fix = xasprintf("chmod 2710 '%s/%s' && chmod 2750 '%s/%s'/*",
+		    home, NOTEBOX_DIR, home, NOTEBOX_DIR);
+		problem(s, j->repo, error_last(), fix);
+		free(fix);
+		goto out;
+	}
+	/* who writes them: the owner (as root: a helper that becomes it),
+	 * the daemon that is the owner, or the hook at the next push */
+	if (geteuid() == 0 && st.st_uid == 0 && !root_only)
+		why = xasprintf("it is root's, but a folder on its path may be "
+		    "changed by another user: root does not write there");
+	else if (geteuid() != 0 && geteuid() != st.st_uid) {
+		/* getpwuid's answer lasts until its next call */
+		struct passwd *pw = getpwuid(st.st_uid);
+		char *them = pw ? xstrdup(pw->pw_name) : xasprintf("%d",
+		    (int)st.st_uid);
+		pw = getpwuid(geteuid());
+		why = xasprintf("it is user '%s''s, and the runner's user '%s' "
+		    "may not write it", them, pw ? pw->pw_name : "?");
+		free(them);
+	}
+	if (why) {
+		say_once(j->repo, why);
+		sweep(s, home, j->repo, j);
+		goto out;
+	}
 	if (geteuid() == 0 && st.st_uid != 0) {
 		char id[32];
 		snprintf(id, sizeof(id), "%d", (int)st.st_uid);
-		uid = st.st_uid;
-		gid = run_user_lookup(id, &owner) == 0 ? owner.gid : st.st_gid;
+		if (run_user_lookup(id, &owner) < 0) {
+			/* no name: its uid, and the repository's group */
+			owner.name = xstrdup(id);
+			owner.uid = st.st_uid;
+			owner.gid = st.st_gid;
+		}
 	}
-	if (note_write(j->repo, NOTES_REF, j->commit, text.buf, uid, gid) < 0)
-		error = error_set(-1, "cannot write the note of job #%lld: %s",
-		    (long long)job_id, error_last());
+	if (notebox_list(home, j->repo, &w, &nw) < 0 ||
+	    notebox_deliver(j->repo, w, nw, geteuid() == 0 && st.st_uid != 0 ?
+	    &owner : NULL) < 0) {
+		/* a read-only system (systemd's ProtectSystem) or another
+		 * reason: the hook writes them at the next push */
+		why = owner.name ? xasprintf("writing them as '%s' failed: %s",
+		    owner.name, error_last()) : xasprintf("writing them as the "
+		    "runner's user failed: %s", error_last());
+		say_once(j->repo, why);
+		sweep(s, home, j->repo, j);
+		goto out;
+	}
+	all_done(home, j->repo, w, nw);
+	problem(s, j->repo, NULL, NULL);
 out:
+	notebox_notes_free(w, nw);
+	free(why);
 	run_user_release(&owner);
 	sbuf_release(&text);
 	jobs_free(v, n);
 	job_free(j);
 	return error < 0 ? error : 0;
+}
+
+int notes_write_frames(const char *repo, const char *buf, size_t len)
+{
+	struct notebox_note *v = NULL;
+	size_t n = 0;
+	int error;
+
+	if ((error = notebox_unframe(buf, len, &v, &n)) < 0)
+		return error;
+	for (size_t i = 0; i < n && !error; i++)
+		error = note_write(repo, NOTES_REF, v[i].commit, v[i].text);
+	notebox_notes_free(v, n);
+	return error;
 }

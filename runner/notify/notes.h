@@ -8,12 +8,21 @@
 #ifndef RUNNER_NOTES_H
 #define RUNNER_NOTES_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct config;
 struct store;
 
-/* Write (again) the note of job `job_id`'s commit. 0, or an error. */
-int notes_record(struct store *s, const struct config *c, int64_t job_id);
+#define NOTES_REF "refs/notes/runner"
+
+/* Write (again) the note of job `job_id`'s commit, or have it written
+ * (notes.c says by whom). 0, or an error of the store. */
+int notes_record(struct store *s, const struct config *c, const char *home,
+    int64_t job_id);
+
+/* The writer (runner-worker notes-write REPO, as the repository's owner):
+ * the notes framed as notebox_frame() does, into `repo`. 0 or an error. */
+int notes_write_frames(const char *repo, const char *buf, size_t len);
 
 #endif

@@ -488,8 +488,8 @@ static char *incident_key(const struct job *j)
 	return key;
 }
 
-static int route_event(struct store *s, const struct config *c,
-    const struct event *ev)
+static int route_event(struct store *s, const char *home,
+    const struct config *c, const struct event *ev)
 {
 	struct notification *v = xcalloc(c->nnotify + 1, sizeof(*v));
 	struct job *j = NULL;
@@ -500,7 +500,7 @@ static int route_event(struct store *s, const struct config *c,
 		goto route;	/* nothing to say about a job that is gone */
 	/* the result in the repository too; a note that cannot be written
 	 * does not hold up the notifications */
-	if (notes_record(s, c, j->id) < 0)
+	if (notes_record(s, c, home, j->id) < 0)
 		log_line("warning: %s", error_last());
 	for (size_t i = 0; i < c->nnotify; i++) {
 		const struct notify_target *t = &c->notify[i];
@@ -551,7 +551,7 @@ route:
 	return error < 0 ? error : (int)n;
 }
 
-int notify_route(struct store *s, const struct config *c)
+int notify_route(struct store *s, const char *home, const struct config *c)
 {
 	int total = 0;
 
@@ -575,7 +575,7 @@ int notify_route(struct store *s, const struct config *c)
 		if (n && store_repo_names_load(s) < 0)
 			error_clear();
 		for (size_t i = 0; i < n && error >= 0; i++)
-			if ((error = route_event(s, c, &ev[i])) > 0)
+			if ((error = route_event(s, home, c, &ev[i])) > 0)
 				total += error;
 		events_free(ev, n);
 		if (error < 0)

@@ -29,7 +29,7 @@ struct store;
  * `resolve` when what they were paged about is healthy again). Returns the
  * number of notifications queued, or an error.
  */
-int notify_route(struct store *s, const struct config *c);
+int notify_route(struct store *s, const char *home, const struct config *c);
 
 /*
  * The body for `kind` (an event kind, or "test") of job `j` to target `t`;

@@ -623,7 +623,7 @@ int notifier_main(const char *home, int wake_r, pid_t parent, int slot)
 			continue;
 		}
 		conf = cw.conf;
-		if (notify_route(st, conf) < 0) {
+		if (notify_route(st, home, conf) < 0) {
 			log_line("notifier: cannot route events: %s", error_last());
 			wait = 1000;
 		}

@@ -83,12 +83,14 @@ YML
 	svc git -C "$SRC" commit -q -m probe
 	# ProtectSystem=strict and ReadWritePaths= of the home, in a mount
 	# namespace of its own ($T is a mount of its own: it stays writable
-	# when the test runs on a tmpfs; otherwise it is bound again first);
+	# when the test runs on a tmpfs; otherwise it is bound again first;
+	# the repository, as /srv/git would be, is not: read-only);
 	# NoNewPrivileges=yes through setpriv
 	unshare --mount --propagation private -- sh -c '
 		mountpoint -q "$1" || mount --bind "$1" "$1"
-		shift
-		mount -o remount,bind,ro / && exec "$@"' _ "$T" \
+		mount --bind "$2" "$2" && mount -o remount,bind,ro "$2"
+		shift 2
+		mount -o remount,bind,ro / && exec "$@"' _ "$T" "$S/app.git" \
 	    setpriv --no-new-privs --reuid="$SVC" --regid="$SVC" --init-groups \
 	    env HOME="$S/user" RUNNER_HOME="$RUNNER_HOME" \
 	    "$RUNNER" serve --workers 1 >>"$T/serve.log" 2>&1 3>&- &
@@ -99,6 +101,19 @@ YML
 	svc git -C "$SRC" push -q origin develop
 	wait_state 1 passed 60 || { cat "$T/serve.log"; r log 1 probe >&2; false; }
 	[[ "$(r log 1 probe)" == *probed* ]]
+	# the repository is read-only to it: the note waits for the hook,
+	# which writes it at the next push; said once, not as a warning
+	c1=$(svc git -C "$SRC" rev-parse HEAD)
+	wait_for "[ -n \"\$(find '$RUNNER_HOME/notes' -type f -name $c1)\" ]" 30
+	grep -q "git notes of '$S/app.git' are left for its hook, which writes them at the next push: writing them as the runner's user failed: .*Read-only file system" "$T/serve.log" ||
+	    { cat "$T/serve.log"; false; }
+	svc git -C "$SRC" commit -q --allow-empty -m again
+	svc git -C "$SRC" push -q origin develop
+	svc git -C "$SRC" fetch -q origin refs/notes/runner:refs/notes/runner
+	svc git -C "$SRC" log --notes=runner -1 "$c1" | grep -q "runner: build #1 passed on develop"
+	wait_state 2 passed 60
+	[ "$(grep -c "git notes of '$S/app.git' are left" "$T/serve.log")" = 1 ]
+	! grep -E "warning|error" "$T/serve.log" || false
 }
 
 @test "not root: the web page answers its own user, not the same uid in a build's namespace" {

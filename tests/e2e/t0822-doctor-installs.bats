@@ -35,9 +35,14 @@ as_svc() {
 start_svc_daemon() {
 	local n
 	n=$(grep -c 'serving' "$T/serve.log" 2>/dev/null || true)
+	DAEMON_PID=
 	svc "$RUNNER" serve --workers 1 >>"$T/serve.log" 2>&1 3>&- &
 	wait_for "[ \$(grep -c 'serving' '$T/serve.log') -gt ${n:-0} ]" 15
-	DAEMON_PID=$(pgrep -u "$SVC" -f "runner serve" | head -n 1)
+	# this test's: another test's daemon may run as the same user
+	for p in $(pgrep -u "$SVC" -f "runner serve"); do
+		own_daemon "$p" && DAEMON_PID=$p
+	done
+	[ -n "$DAEMON_PID" ]
 }
 
 # ssh_repo: the bare repository $T/srv/app.git of the server's account

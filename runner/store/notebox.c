@@ -1,0 +1,286 @@
+/*
+ * Git notes waiting for whoever may write their repository (notebox.h).
+ * The folder and its files are the runner's user's; its group (the hooks'
+ * users) reads them. What a reader takes is bounded and opened without
+ * following a link, although only the runner's user may write here.
+ */
+#include "notebox.h"
+#include "run.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* the writer's time, bounded: a push waits for it */
+#define DELIVER_TIMEOUT_MS 60000
+
+static int commit_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	return (n == 40 || n == 64) && strspn(s, "0123456789abcdef") == n;
+}
+
+char *notebox_dir(const char *home, const char *repo)
+{
+	struct stat st;
+
+	if (stat(repo, &st) < 0) {
+		error_set(-1, "cannot look at repository '%s': %s", repo,
+		    strerror(errno));
+		return NULL;
+	}
+	return xasprintf("%s/%s/%llx-%llx", home, NOTEBOX_DIR,
+	    (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+}
+
+/* Folder `path` made if missing, and given `mode` (never through a
+ * link: only this user writes its parent). */
+static int own_dir(const char *path, mode_t mode)
+{
+	int fd;
+
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return error_set(errno == ENOSPC ? ERR_NOSPACE : -1, "cannot "
+		    "create directory '%s': %s", path, strerror(errno));
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0)
+		return error_set(-1, "cannot open '%s': %s", path,
+		    strerror(errno));
+	if (chmod_fd(fd, mode) < 0) {
+		int e = errno;
+		close(fd);
+		return error_set(-1, "cannot set the mode of '%s': %s", path,
+		    strerror(e));
+	}
+	close(fd);
+	return 0;
+}
+
+int notebox_put(const char *home, const char *repo, const char *commit,
+    const char *text)
+{
+	char *top = xasprintf("%s/%s", home, NOTEBOX_DIR);
+	char *dir = notebox_dir(home, repo), *path = NULL;
+	int error;
+
+	if (!dir) {
+		free(top);
+		return -1;
+	}
+	if (!commit_name(commit) || strlen(text) > NOTEBOX_MAX_TEXT) {
+		error = error_set(ERR_INVALID, "no note of '%s' kept: not a "
+		    "commit id, or over %d bytes", commit, NOTEBOX_MAX_TEXT);
+		goto out;
+	}
+	/* the group passes through notes/ and reads its repository's */
+	if ((error = own_dir(top, 02710)) < 0 ||
+	    (error = own_dir(dir, 02750)) < 0)
+		goto out;
+	path = xasprintf("%s/%s", dir, commit);
+	error = write_file_atomic(path, text, strlen(text), 0640);
+out:
+	free(path);
+	free(dir);
+	free(top);
+	return error;
+}
+
+static int by_mtime(const void *a, const void *b)
+{
+	const struct notebox_note *x = a, *y = b;
+
+	return x->mtime_ms < y->mtime_ms ? -1 : x->mtime_ms > y->mtime_ms;
+}
+
+void notebox_notes_free(struct notebox_note *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].text);
+	free(v);
+}
+
+int notebox_list(const char *home, const char *repo, struct notebox_note **out,
+    size_t *n)
+{
+	char *dir = notebox_dir(home, repo);
+	struct notebox_note *v = NULL;
+	size_t cap = 0, k = 0;
+	struct dirent *de;
+	DIR *dp = NULL;
+	int fd, error = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!dir)
+		return -1;
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0) {
+		if (errno != ENOENT)
+			error = error_set(-1, "cannot open '%s': %s", dir,
+			    strerror(errno));
+		goto out;
+	}
+	if (!(dp = fdopendir(fd))) {
+		close(fd);
+		error = error_set(-1, "cannot read '%s': %s", dir,
+		    strerror(errno));
+		goto out;
+	}
+	while ((de = readdir(dp))) {
+		struct sbuf text = SBUF_INIT;
+		struct stat st;
+		int f;
+
+		if (!commit_name(de->d_name))
+			continue;
+		f = openat(dirfd(dp), de->d_name, O_RDONLY | O_NOFOLLOW |
+		    O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+		if (f < 0)
+			continue;	/* gone meanwhile: written */
+		if (fstat(f, &st) < 0 || !S_ISREG(st.st_mode) ||
+		    st.st_size > NOTEBOX_MAX_TEXT ||
+		    read_fd(f, de->d_name, NOTEBOX_MAX_TEXT, &text) < 0) {
+			close(f);
+			sbuf_release(&text);
+			continue;
+		}
+		close(f);
+		v = xgrow(v, k + 1, &cap, sizeof(*v));
+		snprintf(v[k].commit, sizeof(v[k].commit), "%s", de->d_name);
+		v[k].text = sbuf_detach(&text);
+		v[k].mtime_ms = (int64_t)st.st_mtim.tv_sec * 1000 +
+		    st.st_mtim.tv_nsec / 1000000;
+		k++;
+	}
+	if (k)
+		qsort(v, k, sizeof(*v), by_mtime);
+	/* the newest are kept when there are too many */
+	if (k > NOTEBOX_MAX) {
+		for (size_t i = 0; i < k - NOTEBOX_MAX; i++)
+			free(v[i].text);
+		memmove(v, v + (k - NOTEBOX_MAX), NOTEBOX_MAX * sizeof(*v));
+		k = NOTEBOX_MAX;
+	}
+	*out = v;
+	*n = k;
+	v = NULL;
+out:
+	if (dp)
+		closedir(dp);
+	free(dir);
+	return error;
+}
+
+void notebox_done(const char *home, const char *repo, const char *commit,
+    const char *text)
+{
+	char *dir = notebox_dir(home, repo), *path;
+	struct sbuf now = SBUF_INIT;
+
+	if (!dir || !commit_name(commit)) {
+		free(dir);
+		return;
+	}
+	path = xasprintf("%s/%s", dir, commit);
+	if (read_file(path, NOTEBOX_MAX_TEXT, &now) == 0 &&
+	    !strcmp(now.buf, text))
+		unlink(path);
+	sbuf_release(&now);
+	free(path);
+	free(dir);
+}
+
+void notebox_frame(struct sbuf *sb, const struct notebox_note *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		sbuf_addf(sb, "%s %zu\n", v[i].commit, strlen(v[i].text));
+		sbuf_adds(sb, v[i].text);
+	}
+}
+
+int notebox_unframe(const char *buf, size_t len, struct notebox_note **out,
+    size_t *n)
+{
+	struct notebox_note *v = NULL;
+	size_t cap = 0, k = 0, at = 0;
+
+	*out = NULL;
+	*n = 0;
+	while (at < len) {
+		const char *nl = memchr(buf + at, '\n', len - at);
+		char commit[65], *end;
+		size_t head, tlen;
+
+		if (!nl || k == NOTEBOX_MAX)
+			goto bad;
+		head = (size_t)(nl - (buf + at));
+		if (head < 42 || head > 64 + 1 + 10)
+			goto bad;
+		const char *sp = memchr(buf + at, ' ', head);
+		if (!sp || (size_t)(sp - (buf + at)) >= sizeof(commit))
+			goto bad;
+		memcpy(commit, buf + at, (size_t)(sp - (buf + at)));
+		commit[sp - (buf + at)] = '\0';
+		tlen = strtoul(sp + 1, &end, 10);
+		if (!commit_name(commit) || end != nl || tlen > NOTEBOX_MAX_TEXT ||
+		    tlen > len - (head + 1) - at)
+			goto bad;
+		at += head + 1;
+		if (memchr(buf + at, '\0', tlen))
+			goto bad;
+		v = xgrow(v, k + 1, &cap, sizeof(*v));
+		memcpy(v[k].commit, commit, sizeof(commit));
+		v[k].text = xstrndup(buf + at, tlen);
+		v[k].mtime_ms = 0;
+		k++;
+		at += tlen;
+	}
+	*out = v;
+	*n = k;
+	return 0;
+bad:
+	notebox_notes_free(v, k);
+	return error_set(ERR_INVALID, "notes given to the writer are not "
+	    "'COMMIT LENGTH' and the text");
+}
+
+int notebox_deliver(const char *repo, const struct notebox_note *v, size_t n,
+    const struct run_user *user)
+{
+	char *prog = run_sibling(NOTEBOX_WRITER);
+	const char *argv[] = { prog, NOTEBOX_WRITER_COMMAND, repo, NULL };
+	struct child c = { .argv = argv, .cwd = "/", .user = user };
+	struct sbuf in = SBUF_INIT, err = SBUF_INIT;
+	int rc;
+
+	if (!n) {
+		free(prog);
+		return 0;
+	}
+	if (!prog) {
+		return error_set(ERR_NOTFOUND, "cannot find %s (it is installed "
+		    "in libexec/runner)", NOTEBOX_WRITER);
+	}
+	notebox_frame(&in, v, n);
+	rc = child_capture(&c, in.buf, in.len, NULL, &err, DELIVER_TIMEOUT_MS);
+	while (err.len && err.buf[err.len - 1] == '\n')
+		sbuf_truncate(&err, err.len - 1);
+	if (rc == ERR_TIMEOUT)
+		rc = error_set(-1, "%s %s '%s' took more than %d s", prog,
+		    NOTEBOX_WRITER_COMMAND, repo, DELIVER_TIMEOUT_MS / 1000);
+	else if (rc > 0)
+		rc = error_set(-1, "%s", err.len ? err.buf : "the writer failed");
+	else if (rc < 0)
+		rc = error_set(rc, "%s", error_last());
+	sbuf_release(&in);
+	sbuf_release(&err);
+	free(prog);
+	return rc;
+}

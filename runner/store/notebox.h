@@ -1,0 +1,83 @@
+/*
+ * Git notes waiting for whoever may write their repository. The notifier
+ * (the daemon's user) keeps each commit's note text in
+ * HOME/notes/DEV-INO/COMMIT, DEV-INO naming the repository's folder by its
+ * device and inode; a writer that may write the repository takes them
+ * from there: a root daemon's helper that has become the repository's
+ * owner, or the repository's hook (the git server's user, a member of the
+ * home's group) at the next push, when the daemon may not write the
+ * repository itself (it runs as its own user, or under a read-only
+ * system). notes/ is the runner's user's, 02710: the group may pass, not
+ * list; each repository's folder 02750 and its notes 0640 are read by the
+ * group and written by no one else. The daemon removes a note once it is
+ * in the repository.
+ */
+#ifndef RUNNER_NOTEBOX_H
+#define RUNNER_NOTEBOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct run_user;
+struct sbuf;
+
+#define NOTEBOX_DIR "notes"
+/* bounds of what a writer reads: the notes of one repository, and one */
+#define NOTEBOX_MAX 256
+#define NOTEBOX_MAX_TEXT (64 * 1024)
+/* The program that writes them, with libgit2 (beside runner-hook). */
+#define NOTEBOX_WRITER "runner-worker"
+#define NOTEBOX_WRITER_COMMAND "notes-write"
+/* The store's setting NOTES_SETTING + REPO: why the notes of REPO cannot
+ * be written, a line, and its fix (doctor and status show them). */
+#define NOTES_SETTING "notes:"
+
+struct notebox_note {
+	char commit[65];	/* hex: sha1 or sha256 */
+	char *text;
+	int64_t mtime_ms;	/* when the daemon left it */
+};
+
+/* HOME/notes/DEV-INO of repository `repo` (caller frees), or NULL with
+ * an error when the repository cannot be looked at. */
+char *notebox_dir(const char *home, const char *repo);
+
+/* As the runner's user: leave `text` as the note of `commit` (hex) for
+ * `repo`, replacing one left before. 0, or an error naming the file. */
+int notebox_put(const char *home, const char *repo, const char *commit,
+    const char *text);
+
+/*
+ * The notes waiting for `repo`, oldest first, at most NOTEBOX_MAX: each
+ * file opened without following a link and taken only if it is a regular
+ * file of at most NOTEBOX_MAX_TEXT bytes named by a commit id. 0 (none
+ * waiting: *n is 0), or an error. Free with notebox_notes_free().
+ */
+int notebox_list(const char *home, const char *repo, struct notebox_note **out,
+    size_t *n);
+void notebox_notes_free(struct notebox_note *v, size_t n);
+
+/* As the runner's user: the note of `commit` is in the repository; remove
+ * it unless it was replaced by another text meanwhile. */
+void notebox_done(const char *home, const char *repo, const char *commit,
+    const char *text);
+
+/* The notes as the writer reads them on its stdin: for each, "COMMIT
+ * LENGTH\n" and the text. */
+void notebox_frame(struct sbuf *sb, const struct notebox_note *v, size_t n);
+/* Read them back (bounded as notebox_list). 0, or ERR_INVALID. */
+int notebox_unframe(const char *buf, size_t len, struct notebox_note **out,
+    size_t *n);
+
+/*
+ * Have notes `v` written into `repo` by NOTEBOX_WRITER, started as `user`
+ * (NULL: as this process's user; needs root otherwise) with a clean
+ * environment (PATH and LANG; no HOME) in '/': what runs with the
+ * repository's owner's rights is a fresh program that is given the notes
+ * and nothing else of this process. 0 when all are written, or an error
+ * with what the writer said.
+ */
+int notebox_deliver(const char *repo, const struct notebox_note *v, size_t n,
+    const struct run_user *user);
+
+#endif

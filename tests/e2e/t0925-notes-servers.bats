@@ -1,0 +1,150 @@
+#!/usr/bin/env bats
+# Git notes in a multi-user install: the repositories are the git server's
+# account's, pushed to over ssh. A root daemon has each note written at
+# once by a helper that becomes the repository's owner (not as root, and
+# reading no configuration of root's HOME); a daemon running as its own
+# user, which may not write the repository, leaves the notes for the hook,
+# which writes them at the next push. Either way a clone fetches
+# refs/notes/runner and git log --notes=runner shows the results; the log
+# says once, not per job, who writes them, and doctor says it too.
+
+load lib
+
+setup() {
+	setup_env
+	[ "$(id -u)" = 0 ] || skip "needs root: the test creates users and starts sshd"
+	[ -x /usr/sbin/sshd ] || skip "sshd is not installed (tests/deps.sh installs it)"
+	SSH_USER=runner-test-ssh
+}
+teardown() { teardown_env; }
+
+# ssh_repo: $T/srv/app.git of the server's account, the hook installed by
+# root, a clone of a two-stage app pushing to it over ssh ($SRC).
+ssh_repo() {
+	start_sshd "$SSH_USER"
+	mkdir -p -m 0755 "$T/srv"
+	git init -q --bare "$T/srv/app.git"
+	chown -R "$SSH_USER:" "$T/srv/app.git"
+	run "$RUNNER" install-hook "$T/srv/app.git"
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	SRC="$T/src"
+	git init -q -b develop "$SRC"
+	git -C "$SRC" remote add origin "$SSH_URL$T/srv/app.git"
+	set_pipeline "$SRC" "first" <<'YML'
+stages:
+  - name: unit
+    run: echo unit
+  - name: lint
+    run: echo lint
+YML
+}
+
+# clone_notes: a fresh clone, its notes fetched over ssh; prints git log
+# --notes=runner.
+clone_notes() {
+	rm -rf "$T/clone"
+	git clone -q "$SSH_URL$T/srv/app.git" "$T/clone"
+	git -C "$T/clone" fetch -q origin refs/notes/runner:refs/notes/runner
+	git -C "$T/clone" log --notes=runner develop
+}
+
+start_svc_daemon() {
+	DAEMON_PID=
+	svc "$RUNNER" serve --workers 1 >>"$T/serve.log" 2>&1 3>&- &
+	wait_for "grep -q serving '$T/serve.log'" 15
+	# this test's: another test's daemon may run as the same user
+	for p in $(pgrep -u "$SVC" -f "runner serve"); do
+		own_daemon "$p" && DAEMON_PID=$p
+	done
+	[ -n "$DAEMON_PID" ]
+}
+
+@test "a root daemon has the note written at once, as the repository's owner" {
+	ssh_repo
+	# as systemd starts it: root's HOME, which the owner may not enter
+	HOME=/root start_daemon --workers 1
+	git -C "$SRC" push -q origin develop
+	c1=$(git -C "$SRC" rev-parse HEAD)
+	wait_state 1 passed 60
+	wait_for "clone_notes | grep -q 'runner: build #1 passed on develop'" 30
+	clone_notes | grep -q "^    runner: build #1 passed on develop in "
+	clone_notes | grep -q "^      unit  *passed "
+	# written as the owner: no file of the repository is root's
+	[ -z "$(find "$T/srv/app.git" -not -user "$SSH_USER")" ] ||
+	    { find "$T/srv/app.git" -not -user "$SSH_USER" -ls; false; }
+	[ "$(git --git-dir="$T/srv/app.git" log -1 --format=%an refs/notes/runner)" = runner ]
+	# nothing waits in the home, nothing was said about notes
+	[ -z "$(find "$RUNNER_HOME/notes" -type f)" ]
+	! grep -i "note" "$T/serve.log" || false
+	run r doctor
+	[[ "$output" == *"ok    notes $T/srv/app.git: the daemon has them written as the repository's owner '$SSH_USER'"* ]] ||
+	    { echo "$output"; false; }
+}
+
+@test "a daemon as its own user leaves the notes for the hook, which writes them at the next push" {
+	svc_home
+	ssh_repo
+	start_svc_daemon
+	git -C "$SRC" push -q origin develop
+	c1=$(git -C "$SRC" rev-parse HEAD)
+	wait_state 1 passed 60
+	# the note waits for the hook, readable by the home's group
+	wait_for "[ -n \"\$(find '$RUNNER_HOME/notes' -type f -name $c1)\" ]" 30
+	f=$(find "$RUNNER_HOME/notes" -type f -name "$c1")
+	[ "$(stat -c '%a %U' "$f")" = "640 $SVC" ]
+	grep -q "^runner: build #1 passed on develop" "$f"
+	run r doctor
+	[[ "$output" == *"ok    notes $T/srv/app.git: its hook writes them at each push, as '$SSH_USER' (the daemon's user '$SVC' may not write the repository); 1 waits for the next push"* ]] ||
+	    { echo "$output"; false; }
+	# the next push writes it, as the repository's owner
+	git -C "$SRC" commit -q --allow-empty -m second
+	run git -C "$SRC" push origin develop
+	[ "$status" -eq 0 ]
+	[[ "$output" != *"warning"* ]] || { echo "$output"; false; }
+	clone_notes | grep -q "runner: build #1 passed on develop"
+	[ -z "$(find "$T/srv/app.git" -not -user "$SSH_USER")" ] ||
+	    { find "$T/srv/app.git" -not -user "$SSH_USER" -ls; false; }
+	# once job 2 has ended, the daemon sees note 1 in place and drops it;
+	# note 2 waits for the push after
+	wait_state 2 passed 60
+	c2=$(git -C "$SRC" rev-parse HEAD)
+	wait_for "[ -z \"\$(find '$RUNNER_HOME/notes' -type f -name $c1)\" ]" 30
+	wait_for "[ -n \"\$(find '$RUNNER_HOME/notes' -type f -name $c2)\" ]" 30
+	git -C "$SRC" commit -q --allow-empty -m third
+	git -C "$SRC" push -q origin develop
+	clone_notes | grep -q "runner: build #2 passed on develop"
+	# said once on the log, not per job; no warning, no error
+	wait_state 3 passed 60
+	[ "$(grep -c "git notes of '$T/srv/app.git' are left for its hook" "$T/serve.log")" = 1 ] ||
+	    { cat "$T/serve.log"; false; }
+	! grep -E "warning|error" "$T/serve.log" || false
+	run r doctor
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	run svc "$RUNNER" doctor
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+
+	# a notes folder the runner's user may not open: doctor says why with
+	# a fix that works, status warns, the push's output says it too
+	chmod 0 "$RUNNER_HOME/notes"
+	git -C "$SRC" commit -q --allow-empty -m fourth
+	run git -C "$SRC" push origin develop
+	[[ "$output" == *"runner: warning: git notes: cannot open '$RUNNER_HOME/notes/"*"Permission denied"* ]] ||
+	    { echo "$output"; false; }
+	wait_state 4 passed 60
+	wait_for "r doctor | grep -q '^FAIL  notes $T/srv/app.git: '" 30
+	run r doctor
+	[[ "$output" == *"FAIL  notes $T/srv/app.git: cannot open '$RUNNER_HOME/notes': Permission denied"* ]] ||
+	    { echo "$output"; false; }
+	r status | grep -q "warning: git notes of '$T/srv/app.git' are not written: cannot open"
+	fix=$(r doctor --json | jq -r '.checks[] | select(.status == "problem") | .fix')
+	[ "$fix" = "chmod 2710 '$RUNNER_HOME/notes' && chmod 2750 '$RUNNER_HOME/notes'/*" ]
+	PATH="$RUNNER_BIN_DIR:$PATH" sh -c "$fix" >/dev/null
+	git -C "$SRC" commit -q --allow-empty -m fifth
+	git -C "$SRC" push -q origin develop
+	wait_state 5 passed 60
+	wait_for "r doctor" 30
+	# what waited while the folder was closed is written by the next push
+	clone_notes | grep -q "runner: build #3 passed on develop"
+	[ "$(grep -c "git notes of '$T/srv/app.git' are left for its hook" "$T/serve.log")" = 1 ]
+	[ "$(grep -c "error: git notes of '$T/srv/app.git'" "$T/serve.log")" = 1 ]
+}
