@@ -1,0 +1,184 @@
+/* Unit tests of notebox.c (git notes waiting for their repository's
+ * writer: what a reader takes, what the writer is given) and of note.c
+ * (a note written once, not again when it says the same). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "note.h"
+#include "notebox.h"
+#include "util.h"
+
+#define C1 "0123456789abcdef0123456789abcdef01234567"
+#define C2 "89abcdef0123456789abcdef0123456789abcdef"
+
+struct fixture {
+	char dir[64];
+	char *home, *repo;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = xcalloc(1, sizeof(*f));
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/notebox.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	f->home = xasprintf("%s/home", f->dir);
+	f->repo = xasprintf("%s/app.git", f->dir);
+	assert_int_equal(mkdir(f->home, 0700), 0);
+	assert_int_equal(mkdir(f->repo, 0755), 0);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	rm_rf(f->dir);
+	free(f->home);
+	free(f->repo);
+	free(f);
+	return 0;
+}
+
+static void test_frames(void **state)
+{
+	struct notebox_note in[2] = {
+		{ C1, "runner: build #1 passed\n", 0 },
+		{ C2, "", 0 },
+	}, *out = NULL;
+	struct sbuf sb = SBUF_INIT;
+	size_t n = 0;
+
+	(void)state;
+	notebox_frame(&sb, in, 2);
+	assert_int_equal(notebox_unframe(sb.buf, sb.len, &out, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(out[0].commit, C1);
+	assert_string_equal(out[0].text, "runner: build #1 passed\n");
+	assert_string_equal(out[1].commit, C2);
+	assert_string_equal(out[1].text, "");
+	notebox_notes_free(out, n);
+	/* a length past the end, a name that is no commit, a NUL in the
+	 * text, no newline: refused whole */
+	const char *bad[] = {
+		C1 " 10\nshort", "nothex 1\nx", C1 " 3\na\0b", C1 " 1",
+		C1 " -1\nx", C1 "  1\nx",
+	};
+	const size_t len[] = { 51, 10, 46, 43, 45, 44 };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		assert_int_equal(notebox_unframe(bad[i], len[i], &out, &n),
+		    ERR_INVALID);
+		assert_null(out);
+		assert_int_equal(n, 0);
+	}
+	sbuf_release(&sb);
+}
+
+static void test_put_list_done(void **state)
+{
+	struct fixture *f = *state;
+	struct notebox_note *v = NULL;
+	char *dir, *p;
+	struct stat st;
+	size_t n = 0;
+
+	assert_int_equal(notebox_list(f->home, f->repo, &v, &n), 0);
+	assert_int_equal(n, 0);	/* nothing left yet */
+	assert_int_equal(notebox_put(f->home, f->repo, C1, "one\n"), 0);
+	assert_int_equal(notebox_put(f->home, f->repo, C2, "two\n"), 0);
+	assert_int_equal(notebox_put(f->home, f->repo, "HEAD", "x"),
+	    ERR_INVALID);
+	dir = notebox_dir(f->home, f->repo);
+	assert_int_equal(stat(dir, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 02750);
+	p = xasprintf("%s/notes", f->home);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 02710);
+	free(p);
+	p = xasprintf("%s/" C1, dir);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0640);
+	free(p);
+	/* what is not a note is not read: a link, another name, a folder */
+	p = xasprintf("%s/" C1 "ff", dir);
+	assert_int_equal(symlink("/etc/passwd", p), 0);
+	free(p);
+	p = xasprintf("%s/abcdefabcdefabcdefabcdefabcdefabcdefabcd", dir);
+	assert_int_equal(mkdir(p, 0700), 0);
+	free(p);
+	p = xasprintf("%s/README", dir);
+	assert_int_equal(write_file_atomic(p, "x", 1, 0640), 0);
+	free(p);
+	assert_int_equal(notebox_list(f->home, f->repo, &v, &n), 0);
+	assert_int_equal(n, 2);
+	assert_true(!strcmp(v[0].commit, C1) || !strcmp(v[1].commit, C1));
+	notebox_notes_free(v, n);
+	/* replaced meanwhile: stays; the same text: removed */
+	notebox_done(f->home, f->repo, C1, "older text\n");
+	notebox_done(f->home, f->repo, C2, "two\n");
+	assert_int_equal(notebox_list(f->home, f->repo, &v, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(v[0].commit, C1);
+	assert_string_equal(v[0].text, "one\n");
+	notebox_notes_free(v, n);
+	free(dir);
+}
+
+/* A note is written once: the same text again makes no new commit. */
+static void test_note_once(void **state)
+{
+	struct fixture *f = *state;
+	char *cmd, *text = NULL, *commit;
+	char before[65], after[65];
+	FILE *p;
+
+	rm_rf(f->repo);
+	cmd = xasprintf("git init -q --bare '%s' && git --git-dir='%s' "
+	    "hash-object -w --stdin </dev/null", f->repo, f->repo);
+	assert_non_null(p = popen(cmd, "r"));
+	char line[80] = "";
+	assert_non_null(fgets(line, sizeof(line), p));
+	assert_int_equal(pclose(p), 0);
+	line[strcspn(line, "\n")] = '\0';
+	commit = xstrdup(line);	/* any object takes a note */
+	assert_int_equal(note_read(f->repo, "refs/notes/runner", commit, &text),
+	    0);
+	assert_int_equal(note_write(f->repo, "refs/notes/runner", commit,
+	    "runner: build #1 passed\n"), 0);
+	assert_int_equal(note_read(f->repo, "refs/notes/runner", commit, &text),
+	    1);
+	assert_string_equal(text, "runner: build #1 passed\n");
+	free(text);
+	assert_int_equal(git_ref_read(f->repo, "refs/notes/runner", before), 0);
+	assert_int_equal(note_write(f->repo, "refs/notes/runner", commit,
+	    "runner: build #1 passed\n"), 0);
+	assert_int_equal(git_ref_read(f->repo, "refs/notes/runner", after), 0);
+	assert_string_equal(before, after);
+	assert_int_equal(note_write(f->repo, "refs/notes/runner", commit,
+	    "runner: build #1 failed\n"), 0);
+	assert_int_equal(git_ref_read(f->repo, "refs/notes/runner", after), 0);
+	assert_string_not_equal(before, after);
+	free(commit);
+	free(cmd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_frames),
+		cmocka_unit_test_setup_teardown(test_put_list_done, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_note_once, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
