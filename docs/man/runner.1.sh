@@ -67,6 +67,14 @@ reads them with
 git fetch origin refs/notes/runner:refs/notes/runner
 git log \-\-notes=runner
 .fi
+.PP
+They are written by whoever may write the repository: a root daemon has
+each written as the repository's owner when the job ends; a daemon that
+may not write the repository (its own user, the git server's
+repositories) leaves them in
+.IB HOME /notes/
+for the repository's hook, which writes them at the next push.
+\fBrunner doctor\fR says who writes them, and why they cannot be written.
 .SH ENVIRONMENT
 .TP
 .B RUNNER_HOME

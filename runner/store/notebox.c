@@ -153,7 +153,8 @@ int notebox_list(const char *home, const char *repo, struct notebox_note **out,
 		}
 		close(f);
 		v = xgrow(v, k + 1, &cap, sizeof(*v));
-		snprintf(v[k].commit, sizeof(v[k].commit), "%s", de->d_name);
+		/* commit_name(): 40 or 64 hex digits */
+		memcpy(v[k].commit, de->d_name, strlen(de->d_name) + 1);
 		v[k].text = sbuf_detach(&text);
 		v[k].mtime_ms = (int64_t)st.st_mtim.tv_sec * 1000 +
 		    st.st_mtim.tv_nsec / 1000000;
