@@ -563,6 +563,21 @@ svc() {
 	    ${RUNNER_STORE:+RUNNER_STORE="$RUNNER_STORE"} "$@"
 }
 
+# start_svc_daemon [ARGS...]: the daemon as the service user $SVC, as the
+# unit starts it (one worker unless ARGS say otherwise); $DAEMON_PID is
+# this test's daemon (another test's may run as the same user).
+start_svc_daemon() {
+	local n p
+	n=$(grep -c 'serving' "$T/serve.log" 2>/dev/null || true)
+	DAEMON_PID=
+	svc "$RUNNER" serve --workers 1 "$@" >>"$T/serve.log" 2>&1 3>&- &
+	wait_for "[ \$(grep -c 'serving' '$T/serve.log') -gt ${n:-0} ]" 15
+	for p in $(pgrep -u "$SVC" -f "runner serve"); do
+		own_daemon "$p" && DAEMON_PID=$p
+	done
+	[ -n "$DAEMON_PID" ]
+}
+
 # server_user NAME: a unix user standing for a git server's account that
 # sshd logs in (git over ssh): a shell, and a home sshd can enter (root's,
 # read-only to it). Root only.
@@ -632,12 +647,23 @@ ssh_command() {
 	    "-o LogLevel=ERROR"
 }
 
-# start_git_http USER ROOT: smart HTTP as a git server serves it: nginx on
-# 127.0.0.1:$HTTP_PORT with basic authentication, fcgiwrap and git
-# http-backend as USER, the repositories under ROOT at $HTTP_URL/PATH
-# (PATH relative to ROOT), pushing as 'alice' (password 'secret'); the
-# response is not buffered, so that what the hook prints reaches the
-# pusher as it is printed. http_user adds users. Root only.
+# doc_block NAME: the lines of the code block that docs/operations.md
+# marks "<!-- t0728: NAME -->", as written there.
+doc_block() {
+	awk -v m="<!-- t0728: $1 -->" '
+	    $0 == m { f = 1; next }
+	    f == 1 && /^```/ { f = 2; next }
+	    f == 2 && /^```/ { exit }
+	    f == 2 { print }' "$SOURCE_ROOT/docs/operations.md"
+}
+
+# start_git_http USER ROOT: smart HTTP as docs/operations.md sets it up:
+# nginx on 127.0.0.1:$HTTP_PORT with the documented location of git
+# http-backend (basic authentication, REMOTE_USER, the response not
+# buffered, so that what the hook prints reaches the pusher as it is
+# printed), fcgiwrap and git http-backend as USER, the repositories under
+# ROOT at $HTTP_URL/PATH (PATH relative to ROOT), pushing as 'alice'
+# (password 'secret'). http_user adds users. Root only.
 start_git_http() {
 	local user=$1 root=$2 d="$T/http"
 	mkdir -p -m 0755 "$d"
@@ -646,6 +672,13 @@ start_git_http() {
 	: > "$d/htpasswd"
 	http_user alice secret
 	HTTP_PORT=$(free_port)
+	HTTP_USER=$user
+	doc_block nginx | sed -e "s#/etc/nginx/git.htpasswd#$d/htpasswd#" \
+	    -e "s#include fastcgi_params#include /etc/nginx/fastcgi_params#" \
+	    -e "s#/srv/git#$root#" -e "s#/run/fcgiwrap.socket#$d/tmp/fcgi.sock#" \
+	    > "$d/location.conf"
+	grep -q fastcgi_pass "$d/location.conf" ||
+	    { echo "no nginx block in docs/operations.md" >&2; return 1; }
 	cat > "$d/nginx.conf" <<CONF
 user $user;
 worker_processes 1;
@@ -662,33 +695,34 @@ http {
 	client_max_body_size 0;
 	server {
 		listen 127.0.0.1:$HTTP_PORT;
-		location ~ ^/git(/.*)\$ {
-			auth_basic git;
-			auth_basic_user_file $d/htpasswd;
-			include /etc/nginx/fastcgi_params;
-			fastcgi_param SCRIPT_FILENAME /usr/lib/git-core/git-http-backend;
-			fastcgi_param GIT_PROJECT_ROOT $root;
-			fastcgi_param GIT_HTTP_EXPORT_ALL "";
-			fastcgi_param PATH_INFO \$1;
-			fastcgi_param REMOTE_USER \$remote_user;
-			fastcgi_buffering off;
-			fastcgi_read_timeout 600s;
-			fastcgi_pass unix:$d/tmp/fcgi.sock;
-		}
+		include $d/location.conf;
 	}
 }
 CONF
-	# fcgiwrap as the web server's user, as its socket unit starts it
-	setpriv --reuid="$user" --regid="$user" --init-groups env -i \
-	    /usr/sbin/fcgiwrap -c 2 -s "unix:$d/tmp/fcgi.sock" \
-	    </dev/null >>"$d/fcgiwrap.log" 2>&1 3>&- &
-	HTTP_FCGI_PID=$!
-	wait_for "[ -S '$d/tmp/fcgi.sock' ]" 10 || { cat "$d/fcgiwrap.log" >&2; return 1; }
+	start_fcgiwrap || return 1
 	/usr/sbin/nginx -c "$d/nginx.conf" -e "$d/error.log" 3>&- ||
 	    { cat "$d/error.log" >&2; return 1; }
 	wait_for "(exec 3<>/dev/tcp/127.0.0.1/$HTTP_PORT) 2>/dev/null" 10 ||
 	    { cat "$d/error.log" >&2; return 1; }
 	HTTP_URL="http://alice:secret@127.0.0.1:$HTTP_PORT/git"
+}
+
+# start_fcgiwrap: fcgiwrap as the web server's user ($HTTP_USER), as its
+# socket unit starts it: with that user's groups as they are now. Again
+# after a restart_fcgiwrap.
+start_fcgiwrap() {
+	local d="$T/http"
+	rm -f "$d/tmp/fcgi.sock"
+	setpriv --reuid="$HTTP_USER" --regid="$HTTP_USER" --init-groups env -i \
+	    /usr/sbin/fcgiwrap -c 2 -s "unix:$d/tmp/fcgi.sock" \
+	    </dev/null >>"$d/fcgiwrap.log" 2>&1 3>&- &
+	HTTP_FCGI_PID=$!
+	wait_for "[ -S '$d/tmp/fcgi.sock' ]" 10 || { cat "$d/fcgiwrap.log" >&2; return 1; }
+}
+restart_fcgiwrap() {
+	kill "$HTTP_FCGI_PID" 2>/dev/null || true
+	wait "$HTTP_FCGI_PID" 2>/dev/null || true
+	start_fcgiwrap
 }
 
 # http_user NAME PASSWORD: one more user the test's web server lets in.

@@ -54,14 +54,6 @@ gsvc_home() {
 	done
 }
 
-start_svc_daemon() {
-	local n
-	n=$(grep -c 'serving' "$T/serve.log" 2>/dev/null || true)
-	svc "$RUNNER" serve --workers 1 >>"$T/serve.log" 2>&1 3>&- &
-	wait_for "[ \$(grep -c 'serving' '$T/serve.log') -gt ${n:-0} ]" 15
-	DAEMON_PID=$(pgrep -u "$SVC" -f "runner serve" | head -n 1)
-}
-
 held() {
 	r status --json | jq -r "$1"
 }

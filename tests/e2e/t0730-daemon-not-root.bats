@@ -22,14 +22,6 @@ setup() {
 }
 teardown() { teardown_env; }
 
-# start_svc_daemon: the daemon as the service user
-start_svc_daemon() {
-	svc "$RUNNER" serve --workers 1 >>"$T/serve.log" 2>&1 3>&- &
-	DAEMON_PID=
-	wait_for "grep -q serving '$T/serve.log'" 15
-	DAEMON_PID=$(pgrep -u "$SVC" -f "runner serve" | head -n 1)
-}
-
 @test "not root: stages run with the daemon's uid but cannot reach its home" {
 	echo "secrets: { TOKEN: top-secret-value }" >> "$RUNNER_HOME/runner.yml"
 	cat > "$SRC/.runner.yml" <<YML
@@ -105,7 +97,8 @@ YML
 	# which writes it at the next push; said once, not as a warning
 	c1=$(svc git -C "$SRC" rev-parse HEAD)
 	wait_for "[ -n \"\$(find '$RUNNER_HOME/notes' -type f -name $c1)\" ]" 30
-	grep -q "git notes of '$S/app.git' are left for its hook, which writes them at the next push: writing them as the runner's user failed: .*Read-only file system" "$T/serve.log" ||
+	# (said once the note is put aside and writing it failed)
+	wait_for "grep -q \"git notes of '$S/app.git' are left for its hook, which writes them at the next push: writing them as the runner's user failed: .*Read-only file system\" '$T/serve.log'" 30 ||
 	    { cat "$T/serve.log"; false; }
 	svc git -C "$SRC" commit -q --allow-empty -m again
 	svc git -C "$SRC" push -q origin develop

@@ -31,20 +31,6 @@ as_svc() {
 	svc "$@"
 }
 
-# The daemon as the test's service user, started as the unit starts it.
-start_svc_daemon() {
-	local n
-	n=$(grep -c 'serving' "$T/serve.log" 2>/dev/null || true)
-	DAEMON_PID=
-	svc "$RUNNER" serve --workers 1 >>"$T/serve.log" 2>&1 3>&- &
-	wait_for "[ \$(grep -c 'serving' '$T/serve.log') -gt ${n:-0} ]" 15
-	# this test's: another test's daemon may run as the same user
-	for p in $(pgrep -u "$SVC" -f "runner serve"); do
-		own_daemon "$p" && DAEMON_PID=$p
-	done
-	[ -n "$DAEMON_PID" ]
-}
-
 # ssh_repo: the bare repository $T/srv/app.git of the server's account
 # (sshd's $SSH_USER), the runner's hook installed by root, and a clone of
 # the sample app pushing to it over ssh ($SRC).

@@ -48,17 +48,6 @@ clone_notes() {
 	git -C "$T/clone" log --notes=runner develop
 }
 
-start_svc_daemon() {
-	DAEMON_PID=
-	svc "$RUNNER" serve --workers 1 >>"$T/serve.log" 2>&1 3>&- &
-	wait_for "grep -q serving '$T/serve.log'" 15
-	# this test's: another test's daemon may run as the same user
-	for p in $(pgrep -u "$SVC" -f "runner serve"); do
-		own_daemon "$p" && DAEMON_PID=$p
-	done
-	[ -n "$DAEMON_PID" ]
-}
-
 @test "a root daemon has the note written at once, as the repository's owner" {
 	ssh_repo
 	# as systemd starts it: root's HOME, which the owner may not enter
