@@ -116,7 +116,8 @@ static int unnamed(struct store *s, struct repo_name **v, size_t *n)
 		if (rc < 0)
 			return db_error(s, "find a repository's first job");
 	}
-	qsort(*v + from, *n - from, sizeof(**v), by_first_job);
+	if (*n > from)	/* qsort of no rows may not be given NULL */
+		qsort(*v + from, *n - from, sizeof(**v), by_first_job);
 	return 0;
 }
 
