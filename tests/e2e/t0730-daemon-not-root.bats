@@ -87,7 +87,11 @@ YML
 	    env HOME="$S/user" RUNNER_HOME="$RUNNER_HOME" \
 	    "$RUNNER" serve --workers 1 >>"$T/serve.log" 2>&1 3>&- &
 	wait_for "grep -q serving '$T/serve.log'" 15 || { cat "$T/serve.log"; false; }
-	DAEMON_PID=$(pgrep -u "$SVC" -f "runner serve" | head -n 1)
+	# this test's daemon: another test's may run as the same user
+	DAEMON_PID=
+	for p in $(pgrep -u "$SVC" -f "runner serve"); do
+		own_daemon "$p" && DAEMON_PID=$p
+	done
 	[ -n "$DAEMON_PID" ]
 	grep -q '^NoNewPrivs:.*1' "/proc/$DAEMON_PID/status"
 	svc git -C "$SRC" push -q origin develop
