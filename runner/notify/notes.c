@@ -239,12 +239,24 @@ int notes_record(struct store *s, const struct config *c, const char *home,
 	note_text(&text, v, n);
 	if (!text.len)
 		goto out;
-	if (notebox_put(home, j->repo, j->commit, text.buf) < 0) {
-		/* the modes notebox.h gives them, as root or the runner's
-		 * user would set them ('runner init' as root would give the
-		 * home root's group) */
-		char *fix = xasprintf("chmod 2710 '%s/%s' && chmod 2750 '%s/%s'/*",
-		    home, NOTEBOX_DIR, home, NOTEBOX_DIR);
+	if (text.len > NOTEBOX_MAX_TEXT - 128) {
+		/* a commit with that many jobs and stages: the newest part
+		 * goes, at a line's end, and the note says where the rest is */
+		char *cut = memrchr(text.buf, '\n', NOTEBOX_MAX_TEXT - 128);
+		sbuf_truncate(&text, cut ? (size_t)(cut - text.buf) + 1 : 0);
+		sbuf_addf(&text, "runner: more in 'runner show' of job #%lld and "
+		    "the others of this commit\n", (long long)job_id);
+	}
+	if ((error = notebox_put(home, j->repo, j->commit, text.buf)) < 0) {
+		/* a full disk; else the modes notebox.h gives the folders,
+		 * as root or the runner's user would set them ('runner init'
+		 * as root would give the home root's group) */
+		char *fix = error == ERR_NOSPACE ? xasprintf("runner gc --home "
+		    "'%s', or more space", home) : xasprintf("chmod 2710 "
+		    "'%s/%s' && find '%s/%s' -mindepth 1 -maxdepth 1 -type d "
+		    "-exec chmod 2750 {} +", home, NOTEBOX_DIR, home,
+		    NOTEBOX_DIR);
+		error = 0;
 		problem(s, j->repo, error_last(), fix);
 		free(fix);
 		goto out;

@@ -126,7 +126,7 @@ clone_notes() {
 	    { echo "$output"; false; }
 	r status | grep -q "warning: git notes of '$T/srv/app.git' are not written: cannot open"
 	fix=$(r doctor --json | jq -r '.checks[] | select(.status == "problem") | .fix')
-	[ "$fix" = "chmod 2710 '$RUNNER_HOME/notes' && chmod 2750 '$RUNNER_HOME/notes'/*" ]
+	[ "$fix" = "chmod 2710 '$RUNNER_HOME/notes' && find '$RUNNER_HOME/notes' -mindepth 1 -maxdepth 1 -type d -exec chmod 2750 {} +" ]
 	PATH="$RUNNER_BIN_DIR:$PATH" sh -c "$fix" >/dev/null
 	git -C "$SRC" commit -q --allow-empty -m fifth
 	git -C "$SRC" push -q origin develop
