@@ -321,13 +321,20 @@ static char *unreadable_repo(const char *repo, int err, char **fix)
 	 * need g+x; the repository g+rX throughout */
 	size_t parent = (size_t)(strrchr(repo, '/') - repo);
 	for (size_t i = plen; i <= parent && plen < rlen; i++)
-		if (repo[i] == '/')
-			sbuf_addf(&dirs, " '%.*s'", (int)i, repo);
+		if (repo[i] == '/') {
+			/* the path is the spool entry's: whoever wrote it
+			 * chose it, and root pastes the fix */
+			char *dir = xstrndup(repo, i);
+			sbuf_addch(&dirs, ' ');
+			sbuf_add_shell(&dirs, dir);
+			free(dir);
+		}
 	if (gr && !spool_in_group(st.st_gid))
 		sbuf_addf(&f, "usermod -aG %s %s && ", gr->gr_name, user);
 	if (dirs.len)
 		sbuf_addf(&f, "chmod g+x%s && ", dirs.buf);
-	sbuf_addf(&f, "chmod -R g+rX '%s'", repo);
+	sbuf_adds(&f, "chmod -R g+rX ");
+	sbuf_add_shell(&f, repo);
 	if (gr && !spool_in_group(st.st_gid))
 		sbuf_adds(&f, "; then restart the daemon (it has the groups it "
 		    "started with)");
@@ -335,6 +342,28 @@ static char *unreadable_repo(const char *repo, int err, char **fix)
 	sbuf_release(&dirs);
 	free(path);
 	return why;
+}
+
+/*
+ * Why update `u` of a spool entry is not one the hook writes, or NULL: a
+ * ref as hook_parse() takes it, commit ids of 40 or 64 hex digits, and a
+ * repository path without control characters (a reason, a log line and
+ * a fix are lines; a newline in a path would start the next one).
+ */
+static char *bad_update(const struct push *u)
+{
+	size_t hl = strlen(u->new);
+
+	for (const unsigned char *c = (const unsigned char *)u->repo; *c; c++)
+		if (*c < 0x20 || *c == 0x7f)
+			return xstrdup("its repository path has a control "
+			    "character");
+	if (!valid_ref(u->ref, strlen(u->ref)))
+		return xstrdup("it names a ref that git would not have pushed");
+	if ((hl != 40 && hl != 64) || strlen(u->old) != hl ||
+	    !is_hex(u->new, hl) || !is_hex(u->old, hl))
+		return xstrdup("its commit ids are not 40 or 64 hex digits");
+	return NULL;
 }
 
 /* One look at the spool by the daemon. */
@@ -464,6 +493,11 @@ static int ingest_file(struct ingest *in, int from, const char *name)
 		if (n == 1)
 			who_decode(f[5], st.st_uid, &who);
 	}
+	/* the hook wrote what git said, which hook_parse() checked; another
+	 * member of the group may write anything: the same checks, and a
+	 * path that a line-based reason, log line or fix can show */
+	for (size_t i = 0; i < n && !why; i++)
+		why = bad_update(&p[i]);
 	for (size_t i = 0; i < n && !why && !hold; i++) {
 		struct stat rs;
 		int err;

@@ -81,9 +81,16 @@ static void say(struct doctor *d, enum level lv, const char *check,
 	va_end(ap);
 	d->problems += lv == FAIL;
 	d->warnings += lv == WARN;
-	sbuf_addf(&d->text, "%-5s %s: %s\n", names[lv], check, msg.buf);
-	if (fix && lv != OK)
-		sbuf_addf(&d->text, "      fix: %s\n", fix);
+	/* a message or fix may carry a repository's path or a spool
+	 * entry's words: shown, never a terminal's control sequence */
+	sbuf_addf(&d->text, "%-5s %s: ", names[lv], check);
+	sbuf_add_display(&d->text, msg.buf, msg.len);
+	sbuf_addch(&d->text, '\n');
+	if (fix && lv != OK) {
+		sbuf_adds(&d->text, "      fix: ");
+		sbuf_add_display(&d->text, fix, strlen(fix));
+		sbuf_addch(&d->text, '\n');
+	}
 	json_obj(&d->w, NULL);
 	json_string(&d->w, "check", check);
 	json_string(&d->w, "status", lv == OK ? "ok" : lv == WARN ? "warning" :

@@ -6,7 +6,9 @@
 # doctor and /metrics, said once on the log, and queued by itself once
 # the group bits are fixed. A hook that cannot write the spool says so
 # with the fix and never that the push will be found; pre-receive
-# refuses such a push.
+# refuses such a push. A spool entry written by another member of the
+# group puts no command into the fix root pastes, nor a line into the
+# reason.
 
 load lib
 
@@ -162,4 +164,54 @@ as_git_started_before() {
 	[[ "$output" == *"runner: handed 1 update to the runner"* ]]
 	wait_for "[ -n \"\$(last_job build)\" ]" 20
 	wait_state "$(last_job build)" passed 60
+}
+
+# spool_entry NAME REPO REF OLD NEW: a spool entry written by hand by the
+# git user, a member of the home's group, as another member could.
+spool_entry() {
+	as_git sh -c 'printf "%s\0%s\0%s\0%s\0\0\0" "$2" "$3" "$4" "$5" > "$6/spool/.$1" &&
+	    mv "$6/spool/.$1" "$6/spool/$1.push"' _ "$@" "$RUNNER_HOME"
+}
+
+@test "a spool entry puts no command into the fix it is held with, nor a line into the reason" {
+	gsvc_home
+	git init -q --bare "$T/app.git"
+	chown -R "$GIT_USER:" "$T/app.git"
+	"$RUNNER" install-hook "$T/app.git" >/dev/null
+	start_svc_daemon
+	zero=0000000000000000000000000000000000000000
+	one=1111111111111111111111111111111111111111
+	# a folder of the writer's that the daemon may not enter, in the
+	# home's group: the fix is one command to paste, without a usermod
+	closed="$T/githome/closed"
+	as_git mkdir -m 0700 "$closed"
+	chgrp "$(id -gn "$SVC")" "$closed"
+	repo="$closed/x'; touch pwned; '.git"
+	spool_entry 1 "$repo" refs/heads/develop "$zero" "$one"
+	wait_for "[ \"\$(held .spool.held)\" = 1 ]" 20
+	fix=$(held '.spool.held_reasons[0].fix')
+	[ "$fix" = "chmod g+x '$closed' && chmod -R g+rX '$closed/x'\\''; touch pwned; '\\''.git'" ] ||
+	    { echo "fix: $fix"; false; }
+	# pasted as root, it changes modes and runs nothing else
+	(cd "$T" && sh -c "$fix") 2>/dev/null || true
+	[ ! -e "$T/pwned" ]
+	[ "$(stat -c %a "$closed")" = 710 ]
+
+	# a newline (the reason and its fix are lines), a terminal's escape,
+	# a ref or commit ids that git would not have pushed: refused
+	spool_entry 2 "$closed/a
+chmod 777 \$HOME #.git" refs/heads/develop "$zero" "$one"
+	spool_entry 3 "$closed/b$(printf '\033')[2J.git" refs/heads/develop "$zero" "$one"
+	spool_entry 4 "$T/app.git" "refs/heads/develop$(printf '\033')]0;x" "$zero" "$one"
+	spool_entry 5 "$T/app.git" refs/heads/develop "$zero" HEAD
+	wait_for "[ \"\$(held .spool.refused)\" = 4 ]" 20
+	grep -q "spool: refused '$RUNNER_HOME/spool/2.push': its repository path has a control character" "$T/serve.log"
+	grep -q "spool: refused '$RUNNER_HOME/spool/3.push': its repository path has a control character" "$T/serve.log"
+	grep -q "spool: refused '$RUNNER_HOME/spool/4.push': it names a ref that git would not have pushed" "$T/serve.log"
+	grep -q "spool: refused '$RUNNER_HOME/spool/5.push': its commit ids are not 40 or 64 hex digits" "$T/serve.log"
+	[ "$(held .spool.held)" = 1 ]
+	[ "$(held '.jobs | length')" = 0 ]
+	# doctor shows what it says, never a terminal's control sequence
+	run r doctor
+	[[ "$output" != *$'\033'* ]] || { echo "$output" | cat -v; false; }
 }
