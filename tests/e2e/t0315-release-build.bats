@@ -58,7 +58,7 @@ push_staged() {
 	# the choice and its reason, recorded and shown
 	r log "$prod" "release build" | grep -qx "build #$good: its staging deployment #$good_d was healthy, the newest of commit $(git -C "$SRC" rev-parse --short=7 HEAD); passed over, for their push variables (runner.yml release_variables): #$evil"
 	r show "$prod" | grep -q "release build"
-	grep -q "job #$prod: release v1.0.0 deploys build #$good" "$T/serve.log"
+	grep -q "job #$prod: release v1.0.0 signed by .* deploys build #$good" "$T/serve.log"
 }
 
 @test "only a build with variables was staged: the release is refused, unless runner.yml allows it" {

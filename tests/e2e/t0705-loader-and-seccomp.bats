@@ -309,9 +309,7 @@ YML
 	svc git -C "$SRC" add -A
 	svc git -C "$SRC" commit -q -m "tools"
 	WS="$RUNNER_HOME/work/1"
-	svc "$RUNNER" serve --workers 1 >>"$T/serve.log" 2>&1 3>&- &
-	wait_for "grep -q serving '$T/serve.log'" 15
-	DAEMON_PID=$(pgrep -u "$SVC" -f "runner serve" | head -n 1)
+	start_svc_daemon
 	attack svc git -C "$SRC" push -q origin develop
 }
 

@@ -68,9 +68,7 @@ paused_by() {
 }
 
 @test "runner deploy --force by another user records its real name" {
-	svc "$RUNNER" serve --workers 1 >>"$T/serve.log" 2>&1 3>&- &
-	wait_for "grep -q serving '$T/serve.log'" 15
-	DAEMON_PID=$(pgrep -u "$SVC" -f "runner serve" | head -n 1)
+	start_svc_daemon
 	svc "$RUNNER" run "$S/app.git" develop >/dev/null
 	wait_state 1 passed 60 || { r log 1 build >&2; false; }
 	run svc env SUDO_USER=root "$RUNNER" deploy --force 1 production
