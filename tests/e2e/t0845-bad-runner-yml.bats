@@ -5,7 +5,8 @@
 # user and one handed over through the spool by the git server's user are
 # queued and run; status, the web page and /metrics answer and show the
 # mistake as a warning, and so does doctor; `runner check --config` names
-# the line and column first. A corrected file, reloaded, clears it all.
+# the line and column first. Pushes over ssh and smart HTTP (sshd and
+# nginx of the test's own) are queued and run under the mistake too. A corrected file, reloaded, clears it all.
 
 load lib
 
@@ -58,6 +59,28 @@ push() {
 		git -C "$1" commit -q --allow-empty -m "${3:-again}"
 		git -C "$1" push -q origin develop
 	fi
+}
+
+# over_servers: push $GSRC's develop over ssh to a repository of the ssh
+# account's, then over smart HTTP to one of the web server's user, and
+# wait for each to be handed over.
+over_servers() {
+	local out
+	mkdir -p -m 0755 "$T/srv"
+	start_sshd runner-test-ssh
+	git init -q --bare "$T/srv/sshapp.git"
+	chown -R runner-test-ssh: "$T/srv/sshapp.git"
+	git init -q --bare "$T/srv/httpapp.git"
+	chown -R "$GIT_USER:" "$T/srv/httpapp.git"
+	"$RUNNER" install-hook "$T/srv/sshapp.git" >/dev/null
+	"$RUNNER" install-hook "$T/srv/httpapp.git" >/dev/null
+	start_git_http "$GIT_USER" "$T/srv"
+	out=$(git -C "$GSRC" push "$SSH_URL$T/srv/sshapp.git" develop 2>&1) ||
+	    { echo "$out"; return 1; }
+	[[ "$out" == *"handed 1 update"* ]] || { echo "$out"; return 1; }
+	out=$(git -C "$GSRC" push "$HTTP_URL/httpapp.git" develop 2>&1) ||
+	    { echo "$out"; return 1; }
+	[[ "$out" == *"handed 1 update"* ]] || { echo "$out"; return 1; }
 }
 
 @test "a runner.yml with a mistake, reloaded: pushes run, status, page and metrics answer and warn" {
@@ -128,6 +151,18 @@ push() {
 	wait_for "grep -qF \"warning: reload failed: \$schema\" '$T/serve.log'" 10
 	push "$GSRC" git "spooled again"
 	wait_state 3 passed 60
+	# and over the git servers' transports: ssh, smart HTTP
+	if [ -x /usr/sbin/sshd ] && [ -x /usr/sbin/nginx ] && [ -x /usr/sbin/fcgiwrap ]; then
+		over_servers
+		wait_state 4 passed 60
+		wait_state 5 passed 60
+		[ "$(job_field 4 .repo)" = "$T/srv/sshapp.git" ]
+		[ "$(job_field 5 .repo)" = "$T/srv/httpapp.git" ]
+		last=6
+	else
+		echo "# sshd, nginx or fcgiwrap is not installed: the ssh and HTTP pushes are not tried (tests/deps.sh installs them)" >&3
+		last=4
+	fi
 	r status --json | jq -e --arg m "$schema" '[.warnings[] | select(startswith($m))] | length == 1'
 	[ "$(grep -c 'reload failed' "$T/serve.log")" = 2 ]
 
@@ -145,7 +180,7 @@ push() {
 	run r doctor
 	[[ "$output" == *"ok    runner.yml"* ]]
 	push "$SRC" "" "after the fix"
-	wait_state 4 passed 60
+	wait_state $last passed 60
 }
 
 @test "runner check --config: exit codes, and a file the daemon would refuse" {
