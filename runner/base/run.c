@@ -486,6 +486,52 @@ int child_finish(struct child *c)
 	return WEXITSTATUS(status);
 }
 
+/* The child outlived its time: killed with its process group, reaped. */
+static int capture_late(struct child *c, int64_t timeout_ms)
+{
+	kill(-c->pid, SIGKILL);
+	kill(c->pid, SIGKILL);
+	child_finish(c);
+	return error_set(ERR_TIMEOUT, "'%s' did not finish within %lldms",
+	    c->argv[0], (long long)timeout_ms);
+}
+
+/*
+ * Its outputs are closed: the child has ended, or closed them and goes
+ * on (a child started as another user may be stopped or traced by that
+ * user). Wait for its end until `deadline`, not longer.
+ */
+static int capture_end(struct child *c, int64_t deadline, int64_t timeout_ms)
+{
+	int pfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
+	int rc = -1;
+
+	for (;;) {
+		int status;
+		pid_t r = waitpid(c->pid, &status, WNOHANG);
+		if (r == c->pid) {
+			c->pid = -1;
+			rc = WIFSIGNALED(status) ? 128 + WTERMSIG(status) :
+			    WEXITSTATUS(status);
+			break;
+		}
+		if (r < 0 && errno != EINTR)
+			break;
+		int64_t left = deadline - mono_ms();
+		if (left <= 0) {
+			rc = capture_late(c, timeout_ms);
+			break;
+		}
+		/* without pidfds (before Linux 5.3): a look every 10 ms */
+		struct pollfd p = { pfd, POLLIN, 0 };
+		poll(pfd >= 0 ? &p : NULL, pfd >= 0, pfd >= 0 ? (int)left :
+		    (int)(left < 10 ? left : 10));
+	}
+	if (pfd >= 0)
+		close(pfd);
+	return rc;
+}
+
 int child_capture(struct child *c, const char *in, size_t inlen,
     struct sbuf *out, struct sbuf *err, int64_t timeout_ms)
 {
@@ -524,11 +570,7 @@ int child_capture(struct child *c, const char *in, size_t inlen,
 		};
 		int64_t left = deadline - mono_ms();
 		if (left <= 0 || poll(p, 3, (int)left) == 0) {
-			kill(-c->pid, SIGKILL);
-			kill(c->pid, SIGKILL);
-			child_finish(c);
-			rc = error_set(ERR_TIMEOUT, "'%s' did not finish within "
-			    "%lldms", c->argv[0], (long long)timeout_ms);
+			rc = capture_late(c, timeout_ms);
 			goto out;
 		}
 		if (fds[0] >= 0 && p[0].revents) {
@@ -561,7 +603,7 @@ int child_capture(struct child *c, const char *in, size_t inlen,
 			}
 		}
 	}
-	rc = child_finish(c);
+	rc = capture_end(c, deadline, timeout_ms);
 out:
 	for (int i = 0; i < 2; i++) {
 		if (pin[i] >= 0)

@@ -109,7 +109,8 @@ int child_finish(struct child *c);
 /*
  * Run `c` to its end with `in` on its stdin, stdout and stderr captured
  * (bounded) into `out` and `err` (either may be NULL). A child still
- * running after `timeout_ms` is killed with its process group. Returns the
+ * running after `timeout_ms` is killed with its process group, also one
+ * that closed its outputs and goes on (stopped, say). Returns the
  * exit code, ERR_TIMEOUT, or a negative code if it could not start
  * (ERR_NOTFOUND: no such program).
  */

@@ -71,6 +71,27 @@ static void test_keep_too_many(void **state)
 	    ERR_INVALID);
 }
 
+/* A child that closes its outputs and goes on (as one stopped or traced
+ * by the user it runs as would) is still bounded by the timeout. */
+static void test_capture_closed_outputs_bounded(void **state)
+{
+	static const char *const argv[] = { "/bin/sh", "-c",
+	    "echo said; exec >&- 2>&-; exec sleep 30", NULL };
+	struct sbuf out = SBUF_INIT;
+	struct child c = { .argv = argv };
+	int64_t t0 = mono_ms();
+
+	(void)state;
+	assert_int_equal(child_capture(&c, NULL, 0, &out, NULL, 300),
+	    ERR_TIMEOUT);
+	assert_true(mono_ms() - t0 < 5000);
+	assert_string_equal(out.buf, "said\n");
+	/* killed and reaped */
+	assert_int_equal(c.pid, -1);
+	error_clear();
+	sbuf_release(&out);
+}
+
 /* The NUL-separated strings of a /proc file, as one line. */
 static void proc_read(pid_t pid, const char *what, struct sbuf *out)
 {
@@ -152,6 +173,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_keep_lands_in_order),
 		cmocka_unit_test(test_keep_too_many),
+		cmocka_unit_test(test_capture_closed_outputs_bounded),
 		cmocka_unit_test(test_sandbox_env_inside_only),
 	};
 
