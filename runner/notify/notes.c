@@ -83,52 +83,6 @@ static void note_text(struct sbuf *sb, struct job *const *v, size_t n)
 	}
 }
 
-/*
- * The repository's folder as fstat shows it, reached from '/' one folder
- * at a time without following a link (the paths of the store are real
- * paths: a link on the way is someone's doing). *root_only is set when
- * root and no one else may change any folder on the way (each root's, and
- * writable by others only with the sticky bit): root may write there.
- */
-static int repo_stat(const char *repo, struct stat *st, int *root_only)
-{
-	char *copy = xstrdup(repo), *save = NULL, *part;
-	int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC), error = 0;
-
-	*root_only = 1;
-	if (fd < 0 || repo[0] != '/') {
-		error = error_set(-1, "'%s' is not an absolute path", repo);
-		goto out;
-	}
-	for (part = strtok_r(copy, "/", &save); ; part = strtok_r(NULL, "/",
-	    &save)) {
-		if (fstat(fd, st) < 0) {
-			error = error_set(-1, "cannot look at '%s': %s", repo,
-			    strerror(errno));
-			goto out;
-		}
-		if (st->st_uid != 0 || ((st->st_mode & 022) &&
-		    !(st->st_mode & S_ISVTX)))
-			*root_only = 0;
-		if (!part)
-			break;
-		int next = openat(fd, part, O_PATH | O_DIRECTORY | O_NOFOLLOW |
-		    O_CLOEXEC);
-		if (next < 0) {
-			error = error_set(-1, "cannot reach '%s' without following "
-			    "a link ('%s'): %s", repo, part, strerror(errno));
-			goto out;
-		}
-		close(fd);
-		fd = next;
-	}
-out:
-	if (fd >= 0)
-		close(fd);
-	free(copy);
-	return error;
-}
-
 /* Said once per run of the notifier and repository, not per job (the
  * reason names a temporary file, for one, that differs each time). */
 static void say_once(const char *repo, const char *why)
@@ -232,7 +186,7 @@ int notes_record(struct store *s, const struct config *c, const char *home,
 	    strlen(j->commit) < 40)
 		goto out;	/* gone, or nothing to note yet */
 	rc = config_repo(c, j->repo);
-	if (!rc->notes || repo_stat(j->repo, &st, &root_only) < 0)
+	if (!rc->notes || notebox_repo_stat(j->repo, &st, &root_only) < 0)
 		goto out;
 	if ((error = store_jobs_of_commit(s, j->repo, j->commit, &v, &n)) < 0)
 		goto out;

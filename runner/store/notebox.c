@@ -27,15 +27,55 @@ static int commit_name(const char *s)
 	return (n == 40 || n == 64) && strspn(s, "0123456789abcdef") == n;
 }
 
+int notebox_repo_stat(const char *repo, struct stat *st, int *root_only)
+{
+	char *copy = xstrdup(repo), *save = NULL, *part;
+	int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC), error = 0;
+
+	*root_only = 1;
+	if (fd < 0 || repo[0] != '/') {
+		error = error_set(-1, "'%s' is not an absolute path", repo);
+		goto out;
+	}
+	for (part = strtok_r(copy, "/", &save); ; part = strtok_r(NULL, "/",
+	    &save)) {
+		if (fstat(fd, st) < 0) {
+			error = error_set(-1, "cannot look at '%s': %s", repo,
+			    strerror(errno));
+			goto out;
+		}
+		if (st->st_uid != 0 || ((st->st_mode & 022) &&
+		    !(st->st_mode & S_ISVTX)))
+			*root_only = 0;
+		if (!part)
+			break;
+		int next = openat(fd, part, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		if (next < 0) {
+			error = error_set(-1, "cannot reach '%s' without following "
+			    "a link ('%s'): %s", repo, part, strerror(errno));
+			goto out;
+		}
+		close(fd);
+		fd = next;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	free(copy);
+	return error;
+}
+
 char *notebox_dir(const char *home, const char *repo)
 {
 	struct stat st;
+	int root_only;
 
-	if (stat(repo, &st) < 0) {
-		error_set(-1, "cannot look at repository '%s': %s", repo,
-		    strerror(errno));
+	/* by the folder the path names now, reached without a link: a
+	 * link swapped in for the repository's folder (its owner may do
+	 * that at any moment) never names another repository's notes */
+	if (notebox_repo_stat(repo, &st, &root_only) < 0)
 		return NULL;
-	}
 	return xasprintf("%s/%s/%llx-%llx", home, NOTEBOX_DIR,
 	    (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
 }

@@ -38,8 +38,20 @@ struct notebox_note {
 	int64_t mtime_ms;	/* when the daemon left it */
 };
 
-/* HOME/notes/DEV-INO of repository `repo` (caller frees), or NULL with
- * an error when the repository cannot be looked at. */
+struct stat;
+/*
+ * Repository `repo`'s folder as fstat shows it, reached from '/' one
+ * folder at a time without following a link (the paths of the store are
+ * real paths: a link on the way is someone's doing). *root_only is set
+ * when root and no one else may change any folder on the way (each
+ * root's, and writable by others only with the sticky bit): root may
+ * write there. 0, or an error.
+ */
+int notebox_repo_stat(const char *repo, struct stat *st, int *root_only);
+
+/* HOME/notes/DEV-INO of repository `repo`, reached as notebox_repo_stat()
+ * does (caller frees), or NULL with an error when the repository cannot
+ * be reached so. */
 char *notebox_dir(const char *home, const char *repo);
 
 /* As the runner's user: leave `text` as the note of `commit` (hex) for

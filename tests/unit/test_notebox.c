@@ -135,6 +135,36 @@ static void test_put_list_done(void **state)
 }
 
 /* A note is written once: the same text again makes no new commit. */
+/* A link where a repository's folder is (its owner may swap one in at
+ * any moment) names no notes folder: never the linked repository's. */
+static void test_link_names_no_box(void **state)
+{
+	struct fixture *f = *state;
+	char *other = xasprintf("%s/other.git", f->dir);
+	char *link = xasprintf("%s/link.git", f->dir);
+	char *up = xasprintf("%s/up", f->dir);
+	char *via = xasprintf("%s/up/app.git", f->dir);
+	struct notebox_note *v = NULL;
+	size_t n = 7;
+
+	assert_int_equal(mkdir(other, 0755), 0);
+	assert_int_equal(symlink(other, link), 0);
+	assert_int_equal(symlink(f->dir, up), 0);
+	assert_null(notebox_dir(f->home, link));
+	assert_non_null(strstr(error_last(), "without following a link"));
+	assert_int_not_equal(notebox_put(f->home, link, C1, "theirs\n"), 0);
+	assert_int_not_equal(notebox_put(f->home, via, C1, "theirs\n"), 0);
+	error_clear();
+	assert_int_equal(notebox_list(f->home, other, &v, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(notebox_list(f->home, f->repo, &v, &n), 0);
+	assert_int_equal(n, 0);
+	free(other);
+	free(link);
+	free(up);
+	free(via);
+}
+
 static void test_note_once(void **state)
 {
 	struct fixture *f = *state;
@@ -177,6 +207,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_frames),
 		cmocka_unit_test_setup_teardown(test_put_list_done, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_link_names_no_box, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_note_once, setup, teardown),
 	};
