@@ -14,6 +14,8 @@
 
 #include <errno.h>
 #include <git2.h>
+#include <git2/sys/mempack.h>
+#include <git2/sys/odb_backend.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,20 +268,16 @@ out:
 	return error;
 }
 
-int tag_verify(const char *repo, const char *quarantine, const char *name,
-    const char *tag_oid, const struct repo_conf *rc, const char *tmpdir,
-    struct tag_info *out)
+int tag_object_read(const char *repo, const char *quarantine,
+    const char *oid_hex, size_t max, char **type, struct sbuf *out)
 {
 	git_repository *r = NULL;
 	git_odb *odb = NULL;
 	git_odb_object *obj = NULL;
-	git_tag *tag = NULL;
 	git_oid oid;
-	const char *kind = NULL, *sig;
-	char *sigfile = NULL;
-	int error;
+	int error = 0;
 
-	memset(out, 0, sizeof(*out));
+	*type = NULL;
 	git_libgit2_init();
 	if (git_repository_open_bare(&r, repo) < 0 ||
 	    git_repository_odb(&odb, r) < 0) {
@@ -291,18 +289,88 @@ int tag_verify(const char *repo, const char *quarantine, const char *name,
 		    quarantine);
 		goto out;
 	}
-	if (git_oid_fromstr(&oid, tag_oid) < 0 ||
+	if (git_oid_fromstr(&oid, oid_hex) < 0 ||
 	    git_odb_read(&obj, odb, &oid) < 0) {
-		error = error_set(ERR_INVALID, "tag '%s': object %s not found",
-		    name, tag_oid);
+		error = error_set(ERR_NOTFOUND, "object %s not found", oid_hex);
 		goto out;
 	}
-	if (git_odb_object_type(obj) != GIT_OBJECT_TAG) {
+	*type = xstrdup(git_object_type2string(git_odb_object_type(obj)));
+	if (git_odb_object_size(obj) > max) {
+		error = error_set(ERR_INVALID, "object %s is larger than %zu "
+		    "bytes", oid_hex, max);
+		goto out;
+	}
+	sbuf_add(out, git_odb_object_data(obj), git_odb_object_size(obj));
+out:
+	git_odb_object_free(obj);
+	git_odb_free(odb);
+	git_repository_free(r);
+	git_libgit2_shutdown();
+	return error;
+}
+
+int tag_verify(const char *repo, const char *quarantine, const char *name,
+    const char *tag_oid, const struct repo_conf *rc, const char *tmpdir,
+    struct tag_info *out)
+{
+	struct sbuf raw = SBUF_INIT;
+	char *type = NULL;
+	int error;
+
+	memset(out, 0, sizeof(*out));
+	error = tag_object_read(repo, quarantine, tag_oid, (size_t)-1, &type,
+	    &raw);
+	if (error == ERR_NOTFOUND)
+		error = error_set(ERR_INVALID, "tag '%s': object %s not found",
+		    name, tag_oid);
+	if (error == 0)
+		error = tag_verify_raw(name, tag_oid, type, raw.buf, raw.len, rc,
+		    tmpdir, out);
+	free(type);
+	sbuf_release(&raw);
+	return error;
+}
+
+int tag_verify_raw(const char *name, const char *tag_oid, const char *type,
+    const char *data, size_t len, const struct repo_conf *rc,
+    const char *tmpdir, struct tag_info *out)
+{
+	git_repository *r = NULL;
+	git_odb *odb = NULL;
+	git_odb_backend *mem = NULL;
+	git_tag *tag = NULL;
+	git_oid oid, want;
+	const char *kind = NULL, *sig;
+	char *sigfile = NULL;
+	int error;
+
+	memset(out, 0, sizeof(*out));
+	git_libgit2_init();
+	if (strcmp(type, "tag")) {
 		error = error_set(ERR_INVALID, "'%s' is a lightweight tag: a "
 		    "release needs an annotated, signed tag", name);
 		goto out;
 	}
-	if (git_tag_lookup(&tag, r, &oid) < 0) {
+	/* the object as its bytes say, in memory: its id is computed from
+	 * them, so bytes sent by another process are the pushed object or
+	 * nothing */
+	if (git_odb_new(&odb) < 0 || git_mempack_new(&mem) < 0 ||
+	    git_odb_add_backend(odb, mem, 1) < 0) {
+		if (mem)	/* not the database's: it refused it */
+			mem->free(mem);
+		error = error_set(-1, "cannot make an object database: %s",
+		    git_error_last() ? git_error_last()->message : "?");
+		goto out;
+	}
+	if (git_oid_fromstr(&want, tag_oid) < 0 ||
+	    git_odb_write(&oid, odb, data, len, GIT_OBJECT_TAG) < 0 ||
+	    git_oid_cmp(&oid, &want)) {
+		error = error_set(ERR_INVALID, "tag '%s': the object's bytes are "
+		    "not object %s", name, tag_oid);
+		goto out;
+	}
+	if (git_repository_wrap_odb(&r, odb) < 0 ||
+	    git_tag_lookup(&tag, r, &oid) < 0) {
 		error = error_set(ERR_INVALID, "tag '%s': cannot parse the tag "
 		    "object", name);
 		goto out;
@@ -318,8 +386,6 @@ int tag_verify(const char *repo, const char *quarantine, const char *name,
 		    git_tag_target_type(tag)));
 		goto out;
 	}
-	const char *data = git_odb_object_data(obj);
-	size_t len = git_odb_object_size(obj);
 	if (!(sig = find_signature(data, len, &kind))) {
 		error = error_set(ERR_INVALID, "tag '%s' is not signed", name);
 		goto out;
@@ -362,9 +428,8 @@ out:
 	if (error < 0)
 		tag_info_release(out);
 	git_tag_free(tag);
-	git_odb_object_free(obj);
-	git_odb_free(odb);
 	git_repository_free(r);
+	git_odb_free(odb);
 	git_libgit2_shutdown();
 	return error;
 }

@@ -6,6 +6,7 @@
 #ifndef RUNNER_TAGSIG_H
 #define RUNNER_TAGSIG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct repo_conf;
@@ -41,6 +42,25 @@ void tag_info_release(struct tag_info *t);
  * key SHA256:...)" or "Alice <alice@example.com> (OpenPGP key 0123...)",
  * cleaned for display. The caller frees it. */
 char *tag_info_signer(const struct tag_info *t);
+
+/*
+ * The same judgement of a tag object given as its bytes (`data`, `len`)
+ * and git's name of its type ("tag", "commit"...), as a process that
+ * cannot read the repository or the push's quarantine is sent them: the
+ * object's id is computed from the bytes and must be `tag_oid`.
+ */
+int tag_verify_raw(const char *name, const char *tag_oid, const char *type,
+    const char *data, size_t len, const struct repo_conf *rc,
+    const char *tmpdir, struct tag_info *out);
+
+/*
+ * Object `oid` of `repo` (and of git's `quarantine` of a push in
+ * progress, or NULL): its type's name into *type (caller frees) and its
+ * bytes appended to `out`. ERR_NOTFOUND when it is not there,
+ * ERR_INVALID when it is larger than `max` bytes (*type still set).
+ */
+int tag_object_read(const char *repo, const char *quarantine,
+    const char *oid, size_t max, char **type, struct sbuf *out);
 
 /*
  * Release notes: "- subject" for each commit reachable from `to` but not
