@@ -287,6 +287,14 @@ out:
 	return error;
 }
 
+int64_t store_push_job(struct store *s, const struct push *p)
+{
+	int64_t id = first_id(s, Q_ENQ_FIND, sql, ARGS(arg_text(p->repo),
+	    arg_text(p->ref), arg_text(p->old), arg_text(p->new)));
+
+	return id > 0 ? id : 0;
+}
+
 static struct job *job_from_row(struct stmt *st)
 {
 	struct job *j = xcalloc(1, sizeof(*j));

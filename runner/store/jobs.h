@@ -110,6 +110,8 @@ const char *job_branch(const struct job *j);
 /* Queue one job per push, all in one durable transaction. */
 int store_enqueue(struct store *s, const struct push *p, size_t n,
     struct enqueued *out);
+/* The job that push `p` (its repo, ref, old and new) queued, or 0. */
+int64_t store_push_job(struct store *s, const struct push *p);
 /*
  * Take the oldest queued job for `worker` of `host` (ERR_NOTFOUND if
  * none, or the host is drained) whose needed labels are all in `labels`
