@@ -4,7 +4,9 @@
  * (checkout, reading the pipeline) waits for the daemon.
  */
 #include "hook.h"
+#include "ask.h"
 #include "config.h"
+#include "follow.h"
 #include "envvar.h"
 #include "run.h"
 #include "store.h"
@@ -176,7 +178,8 @@ void hook_push_options(FILE *msg, int *skip, int *wait, struct sbuf *vars)
  * of one. The daemon matches the updates against runner.yml itself: what
  * a spool file asks for is no more than the push it records.
  */
-static int spool(const char *home, const struct push *p, size_t n)
+static int spool(const char *home, const struct push *p, size_t n,
+    char **entry)
 {
 	char *dir = xasprintf("%s/%s", home, SPOOL_DIR), *path;
 	struct sbuf sb = SBUF_INIT;
@@ -214,6 +217,8 @@ static int spool(const char *home, const struct push *p, size_t n)
 	if (error == ERR_NOSPACE && reserve_release(home, RESERVE_SPOOL))
 		error = write_file_atomic(path, sb.buf, sb.len, 0640);
 	sbuf_release(&sb);
+	if (entry && error == 0)
+		*entry = xstrdup(strrchr(path, '/') + 1);
 	free(path);
 	free(dir);
 	return error;
@@ -723,18 +728,202 @@ static void lost_push(const char *home, FILE *msg)
 }
 
 /*
+ * The processes that started this hook, up to LINEAGE_MAX: git
+ * receive-pack and whatever started it (sshd's session, a shell, git
+ * push itself). A pusher who hangs up ends that session, but git keeps
+ * the hook's output open (it stops reading it), so the hook learns of it
+ * by the process that started receive-pack going away.
+ */
+#define LINEAGE_MAX 4
+
+struct lineage {
+	pid_t pid[LINEAGE_MAX], ppid[LINEAGE_MAX];
+	int n;
+};
+
+/* The parent of `pid` as /proc says, or -1. */
+static pid_t parent_of(pid_t pid)
+{
+	char path[64];
+	struct sbuf buf = SBUF_INIT;
+	const char *p;
+	pid_t pp = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	/* "pid (comm) state ppid ...": the name may hold anything */
+	if (read_file(path, 4096, &buf) == 0 && (p = strrchr(buf.buf, ')')) &&
+	    p[1] == ' ' && p[2] && p[3] == ' ')
+		pp = (pid_t)strtol(p + 4, NULL, 10);
+	sbuf_release(&buf);
+	return pp;
+}
+
+static void lineage_init(struct lineage *l)
+{
+	pid_t pid = getppid();
+
+	l->n = 0;
+	while (l->n < LINEAGE_MAX && pid > 1) {
+		pid_t pp = parent_of(pid);
+		if (pp < 0)
+			break;
+		l->pid[l->n] = pid;
+		l->ppid[l->n++] = pp;
+		pid = pp;
+	}
+}
+
+/* Has a process that started the hook gone, or been handed to another
+ * parent (its own ended)? */
+static int lineage_broken(const struct lineage *l)
+{
+	for (int i = 0; i < l->n; i++)
+		if (parent_of(l->pid[i]) != l->ppid[i])
+			return 1;
+	return 0;
+}
+
+/* Has the reader of `msg` gone (the push interrupted)? A pipe's write
+ * end reports it without a write; the pusher's session ending says it
+ * where git keeps the pipe open. */
+static int gone(FILE *msg, const struct lineage *l)
+{
+	struct pollfd p = { fileno(msg), POLLOUT, 0 };
+
+	return (poll(&p, 1, 0) > 0 && (p.revents & (POLLERR | POLLHUP))) ||
+	    (l && lineage_broken(l));
+}
+
+/* The lines for the hook's own output (the push's). */
+struct hook_say {
+	struct say say;
+	FILE *msg;
+	struct lineage lineage;
+};
+
+static int file_line(struct say *s, const char *text)
+{
+	struct hook_say *h = s->arg;
+
+	fprintf(h->msg, "%s\n", text);
+	return fflush(h->msg) == EOF || ferror(h->msg) ? -1 : 0;
+}
+
+static int file_gone(struct say *s)
+{
+	struct hook_say *h = s->arg;
+
+	return gone(h->msg, &h->lineage);
+}
+
+/* A line the daemon said, for the push's output: shown as text, never
+ * as a terminal's escape. */
+static int relay(FILE *msg, const char *text)
+{
+	struct sbuf sb = SBUF_INIT;
+
+	sbuf_add_display(&sb, text, strlen(text));
+	fprintf(msg, "%s\n", sb.buf);
+	sbuf_release(&sb);
+	return fflush(msg) == EOF || ferror(msg) ? -1 : 0;
+}
+
+/*
+ * Ask the daemon what became of the spool entry `entry` that holds the
+ * `np` updates `p` of repository `repo`, and say its answer: the jobs it
+ * queued (with links), or why it holds the push; with `wait` it then
+ * follows them as for the runner's own user (ask.h). A daemon that is not
+ * there, busy or silent is said in one line, at once or within the
+ * bounds of ask.h: the push is handed over whatever it answers. A push
+ * interrupted (its output closed) stops the asking, never a job.
+ */
+static void ask_daemon(const char *home, const char *repo,
+    const char *entry, const struct push *p, size_t np, int wait,
+    FILE *msg)
+{
+	struct ask_conn c;
+	struct sbuf req = SBUF_INIT;
+	int64_t deadline = mono_ms() + ASK_TAKE_MS + ASK_SLACK_MS;
+	int error, done = 0;
+	struct lineage lineage;
+	char *line;
+
+	/* a closed output (the push interrupted) is an error to see, not a
+	 * signal to die of */
+	signal(SIGPIPE, SIG_IGN);
+	lineage_init(&lineage);
+	if ((error = ask_connect(home, repo, &c)) < 0) {
+		fprintf(msg, "runner: %s: %s: it queues the push when it %s%s\n",
+		    error == ERR_NOTFOUND ? "the runner's daemon is not running" :
+		    "cannot ask the runner's daemon", error == ERR_NOTFOUND ?
+		    "no job number yet" : error_last(), error == ERR_NOTFOUND ?
+		    "starts" : "looks (within a second)", wait ?
+		    "; ci.wait cannot follow it" : "");
+		return;
+	}
+	sbuf_addf(&req, "spool %s\n%s", entry, wait ? "wait\n" : "");
+	for (size_t i = 0; i < np; i++)
+		sbuf_addf(&req, "update %s %s %s\n", p[i].old, p[i].new, p[i].ref);
+	sbuf_adds(&req, "end\n");
+	error = ask_write(&c, req.buf, req.len, mono_ms() + ASK_REQUEST_MS);
+	sbuf_release(&req);
+	while (error == 0 && !done) {
+		/* a second at a time: the pusher may have hung up */
+		error = ask_read_line(&c, deadline_min(deadline, mono_ms() + 1000),
+		    fileno(msg), &line);
+		if (error == ERR_TIMEOUT && mono_ms() < deadline) {
+			error = lineage_broken(&lineage) ? error_set(ASK_GONE,
+			    "the pusher hung up") : 0;
+			continue;
+		}
+		if (error < 0)
+			break;
+		if (!strncmp(line, "say ", 4)) {
+			if (relay(msg, line + 4) < 0)
+				error = ASK_GONE;
+		} else if (!strncmp(line, "wait ", 5)) {
+			/* it follows the jobs this long: the answer is bounded */
+			long long ms = strtoll(line + 5, NULL, 10);
+			if (ms > 0 && ms < 7LL * 24 * 3600 * 1000)
+				deadline = mono_ms() + ms + ASK_SLACK_MS;
+		} else if (!strcmp(line, "done")) {
+			done = 1;
+		} else if (!strcmp(line, "busy")) {
+			fprintf(msg, "runner: the runner's daemon answers too many "
+			    "pushes at the moment: no job number; the push is "
+			    "handed over and queued all the same\n");
+			done = 1;
+		} else if (!strncmp(line, "error ", 6)) {
+			char *said = xasprintf("runner: warning: the runner's daemon "
+			    "did not answer: %s; the push is handed over", line + 6);
+			relay(msg, said);
+			free(said);
+			done = 1;
+		}
+	}
+	if (!done && error != ASK_GONE)
+		fprintf(msg, "runner: warning: the runner's daemon stopped "
+		    "answering (%s); the push is handed over, and its jobs go on\n",
+		    error_last());
+	fflush(msg);
+	ask_close(&c);
+}
+
+/*
  * The hook of a user who may not write the store (the git server's user,
  * when the runner's is another): it hands every branch and tag update to
  * the spool, which install-hook made writable for it, and the daemon
- * matches them against runner.yml, which that user cannot read.
+ * matches them against runner.yml, which that user cannot read; then it
+ * asks the daemon for the jobs (ask_daemon).
  */
 static int hand_over(const char *home, const char *repo,
     const struct hook_update *updates, size_t n, const char *vars,
-    const struct who *who, FILE *msg)
+    const struct who *who, int wait, FILE *msg)
 {
 	struct push *p = xcalloc(n ? n : 1, sizeof(*p));
 	size_t np = 0;
 	int error = 0;
+	char *entry = NULL;
 
 	for (size_t i = 0; i < n; i++)
 		if (!hook_zero_id(updates[i].new) &&
@@ -743,7 +932,7 @@ static int hand_over(const char *home, const char *repo,
 			p[np++] = (struct push){ repo, updates[i].ref,
 			    updates[i].old, updates[i].new, NULL, NULL, vars, NULL,
 			    who };
-	if (np && (error = spool(home, p, np)) == ERR_NOSPACE)
+	if (np && (error = spool(home, p, np, &entry)) == ERR_NOSPACE)
 		fprintf(msg, "runner: error: %s: the runner's disk is full; "
 		    "NOTHING WAS QUEUED for this push: push again once there is "
 		    "room (or run 'runner run' on the runner's host)\n",
@@ -751,152 +940,17 @@ static int hand_over(const char *home, const char *repo,
 	else if (np && error < 0)
 		lost_push(home, msg);
 	else if (np)
-		fprintf(msg, "runner: handed %zu update%s to the runner ('runner "
-		    "status' shows the jobs it queues)\n", np, np == 1 ? "" :
-		    "s");
+		fprintf(msg, "runner: handed %zu update%s to the runner\n", np,
+		    np == 1 ? "" : "s");
+	fflush(msg);
 	/* the daemon is woken only for what it can find */
-	if (np && error == 0)
+	if (np && error == 0) {
 		wake(home, msg);
+		ask_daemon(home, repo, entry, p, np, wait, msg);
+	}
+	free(entry);
 	free(p);
 	return error < 0 ? error : (int)np;
-}
-
-/*
- * git push -o ci.wait: follow the jobs `ids` (and the deployments the
- * builds among them queue) in the push's output, stage by stage, until
- * they end or `timeout_ms` passes. A push interrupted (Ctrl-C: its output
- * is closed) stops the waiting, never a job.
- */
-#define WAIT_POLL_MS 100
-#define WAIT_MAX_STAGES 256
-
-struct followed {
-	int64_t id;
-	int done;
-	signed char seen[WAIT_MAX_STAGES];	/* last state printed, -1 none */
-};
-
-static void add_followed(struct followed **v, size_t *n, int64_t id)
-{
-	for (size_t i = 0; i < *n; i++)
-		if ((*v)[i].id == id)
-			return;
-	*v = xrealloc(*v, (*n + 1) * sizeof(**v));
-	memset(&(*v)[*n], 0, sizeof(**v));
-	(*v)[*n].id = id;
-	memset((*v)[*n].seen, -1, sizeof((*v)[*n].seen));
-	(*n)++;
-}
-
-/* Print what changed in job (*all)[i]; 1 when it has ended. (The array
- * may grow: what a passed build deployed is added to it.) */
-static int follow_one(struct store *st, struct followed **all, size_t *n,
-    size_t i, FILE *msg)
-{
-	struct followed *f = &(*all)[i];
-	struct job *j = NULL;
-	struct sbuf sb = SBUF_INIT;
-	int ended = 0;
-
-	if (store_job_get(st, f->id, &j) < 0)
-		return 0;	/* locked for a moment: next time */
-	for (size_t k = 0; k < j->nstages && k < WAIT_MAX_STAGES; k++) {
-		const struct stage_rec *s = &j->stages[k];
-		if (s->state == STEP_PENDING || (int)s->state == f->seen[k])
-			continue;
-		f->seen[k] = (signed char)s->state;
-		sbuf_reset(&sb);
-		if (s->state == STEP_RUNNING) {
-			fprintf(msg, "runner: #%lld %s started\n", (long long)j->id,
-			    s->name);
-			continue;
-		}
-		if (s->started_ms && s->finished_ms)
-			format_duration(&sb, s->finished_ms - s->started_ms);
-		fprintf(msg, "runner: #%lld %s %s%s%s", (long long)j->id, s->name,
-		    step_state_name(s->state), sb.len ? " in " : "",
-		    sb.len ? sb.buf : "");
-		if (s->exit_code > 0)
-			fprintf(msg, " (exit code %d)", s->exit_code);
-		fputc('\n', msg);
-	}
-	if (job_state_final(j->state)) {
-		sbuf_reset(&sb);
-		if (j->started_ms && j->finished_ms)
-			format_duration(&sb, j->finished_ms - j->started_ms);
-		if (j->kind == KIND_DEPLOY)
-			fprintf(msg, "runner: deployment #%lld to %s %s", (long long)
-			    j->id, j->env, job_state_name(j->state));
-		else
-			fprintf(msg, "runner: job #%lld %s", (long long)j->id,
-			    job_state_name(j->state));
-		fprintf(msg, "%s%s%s%s\n", sb.len ? " in " : "", sb.len ? sb.buf :
-		    "", j->error ? ": " : "", j->error ? j->error : "");
-		ended = 1;
-		/* a passed build's deployments: followed too */
-		if (j->kind == KIND_BUILD && j->state == JOB_PASSED) {
-			struct job **v = NULL;
-			size_t nv = 0;
-			/* f is not used after this: the array may move */
-			if (store_jobs_of_commit(st, j->repo, j->commit, &v, &nv) == 0)
-				for (size_t k = 0; k < nv; k++)
-					if (v[k]->kind == KIND_DEPLOY &&
-					    v[k]->source_job == j->id)
-						add_followed(all, n, v[k]->id);
-			jobs_free(v, nv);
-		}
-	}
-	sbuf_release(&sb);
-	job_free(j);
-	return ended;
-}
-
-/* Has the reader of `msg` gone (the push interrupted)? A pipe's write
- * end reports it without a write. */
-static int gone(FILE *msg)
-{
-	struct pollfd p = { fileno(msg), POLLOUT, 0 };
-
-	return poll(&p, 1, 0) > 0 && (p.revents & (POLLERR | POLLHUP));
-}
-
-static void wait_jobs(struct store *st, const int64_t *ids, size_t nids,
-    int64_t timeout_ms, FILE *msg)
-{
-	struct followed *v = NULL;
-	size_t n = 0, left;
-	int64_t end = mono_ms() + timeout_ms;
-
-	/* a closed output (the push interrupted) is an error to see, not a
-	 * signal to die of */
-	signal(SIGPIPE, SIG_IGN);
-	for (size_t i = 0; i < nids; i++)
-		add_followed(&v, &n, ids[i]);
-	fprintf(msg, "runner: waiting for the job%s (ci.wait; Ctrl-C stops the "
-	    "waiting, not the job)\n", nids == 1 ? "" : "s");
-	for (;;) {
-		left = 0;
-		for (size_t i = 0; i < n; i++) {
-			if (!v[i].done) {
-				int ended = follow_one(st, &v, &n, i, msg);
-				v[i].done = ended;
-			}
-			left += !v[i].done;
-		}
-		if (fflush(msg) == EOF || ferror(msg) || !left || gone(msg))
-			break;
-		if (mono_ms() >= end) {
-			struct sbuf sb = SBUF_INIT;
-			format_duration(&sb, timeout_ms);
-			fprintf(msg, "runner: stopped waiting after %s (runner.yml "
-			    "wait_timeout); the jobs go on: 'runner status'\n", sb.buf);
-			fflush(msg);
-			sbuf_release(&sb);
-			break;
-		}
-		poll(NULL, 0, WAIT_POLL_MS);
-	}
-	free(v);
 }
 
 /* Is the daemon serving this home? It holds a lock on its pid file. */
@@ -944,17 +998,13 @@ int hook_post_receive(const char *home, const char *repo,
 		return 0;
 	}
 	if (!own) {
-		if (wait_for)
-			fprintf(msg, "runner: ci.wait: this push is handed over "
-			    "through the spool, whose jobs this hook cannot follow; "
-			    "see 'runner status'\n");
 		if (vars.len)
 			fprintf(msg, "runner: the push's variables are checked "
 			    "against runner.yml when the daemon takes the push; "
 			    "one it does not allow is dropped, and its log says "
 			    "why\n");
 		error = hand_over(home, repo, updates, n, vars.len ? vars.buf :
-		    NULL, &who, msg);
+		    NULL, &who, wait_for, msg);
 		sbuf_release(&vars);
 		who_release(&who);
 		return error;
@@ -1002,7 +1052,7 @@ int hook_post_receive(const char *home, const char *repo,
 	}
 	if (error < 0) {
 		char *why = xstrdup(error_last());
-		int spooled = spool(home, pushes, np);
+		int spooled = spool(home, pushes, np, NULL);
 		if (spooled == 0)
 			fprintf(msg, "runner: warning: %s; the push is saved in "
 			    "%s/%s and is queued when the daemon next starts or "
@@ -1020,21 +1070,24 @@ int hook_post_receive(const char *home, const char *repo,
 			wake(home, msg);
 		goto out;
 	}
-	for (size_t i = 0; i < np; i++) {
-		const char *what = pushes[i].tag ? "release" : "job";
-		fprintf(msg, "runner: %s %s #%lld for %s %.7s%s\n",
-		    res[i].duplicate ? "already queued" : "queued", what,
-		    (long long)res[i].id, pushes[i].tag ? pushes[i].tag :
-		    pushes[i].ref + 11, pushes[i].new, pushes[i].tag ?
-		    " (" RELEASE_ENV ")" : "");
-	}
+	struct hook_say hs = { { file_line, file_gone, NULL }, msg, { .n = 0 } };
+	hs.say.arg = &hs;
+	for (size_t i = 0; i < np; i++)
+		follow_say_queued(&hs.say, res[i].id, res[i].duplicate,
+		    pushes[i].ref, pushes[i].new, pushes[i].env,
+		    conf->http.base_url);
 	wake(home, msg);
 	error = (int)np;
 	if (wait_for) {
 		int64_t *ids = xcalloc(np, sizeof(*ids));
 		for (size_t i = 0; i < np; i++)
 			ids[i] = res[i].id;
-		wait_jobs(store, ids, np, conf->wait_timeout_ms, msg);
+		/* a closed output (the push interrupted) is an error to see,
+		 * not a signal to die of */
+		signal(SIGPIPE, SIG_IGN);
+		lineage_init(&hs.lineage);
+		follow_jobs(store, ids, np, conf->wait_timeout_ms,
+		    conf->http.base_url, 1, &hs.say);
 		free(ids);
 	}
 out:

@@ -47,8 +47,12 @@ no job for this push.
 .TP
 .B ci.wait
 the push waits for its jobs, showing each stage and the result, for at
-most runner.yml's \fBwait_timeout\fR; interrupting the push stops the
-waiting, never a job.
+most runner.yml's \fBwait_timeout\fR; a job that did not succeed ends
+with the last 20 lines of its failing stage's log and a line that stands
+out. Interrupting the push stops the waiting, never a job. The hook of
+another user than the runner's (ssh, smart HTTP, gitolite3) asks the
+daemon over \fIHOME\fB/ask.sock\fR; with the daemon down, the push
+succeeds and says it cannot be followed.
 .TP
 .BI ci.variable= NAME = VALUE
 a variable for the stages of the builds the push queues, if runner.yml's
@@ -93,6 +97,11 @@ warning.
 .TP
 .IB HOME /runner.db
 the store (SQLite): jobs, stages, deployments, notifications.
+.TP
+.IB HOME /runner.sock ", " HOME /ask.sock
+the daemon's sockets, which the home's group may use: a wake-up
+datagram; the hooks' questions (the jobs a spooled push queued,
+\fBci.wait\fR, release tags judged at pre-receive).
 .TP
 .IB HOME /logs/ ", " HOME /artifacts/ ", " HOME /releases/ ", " HOME /state/ ", " HOME /backups/
 logs, artifacts, releases, the environments' own folders and backups;

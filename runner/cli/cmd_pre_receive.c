@@ -1,12 +1,15 @@
 /*
  * runner pre-receive HOME CHAINED: the pre-receive hook (installed by
  * 'runner install-hook --pre-receive'). It refuses a release tag that
- * would not deploy, reading the pushed objects from git's quarantine.
- * It fails open: a runner that cannot decide (no store, a broken
- * runner.yml) lets the push through with a warning; the deployment itself
- * checks everything again.
+ * would not deploy, reading the pushed objects from git's quarantine; the
+ * hook of another user than the runner's, which may read neither
+ * runner.yml nor the signers, has the daemon judge them (ask.h), sending
+ * it the tag objects. It fails open: a runner that cannot decide (no
+ * store, no daemon to ask) lets the push through with a warning; the
+ * deployment itself checks everything again.
  */
 #include "cli.h"
+#include "ask.h"
 #include "config.h"
 #include "deploy.h"
 #include "hook.h"
@@ -18,6 +21,7 @@
 #include "refmatch.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -33,7 +37,12 @@ static const char usage[] =
     "commit without a passed build (or healthy staging, with\n"
     "require_staging), or was deployed before; and any push whose job\n"
     "could not be recorded: the runner's disk full, or a hook's user that\n"
-    "may write neither the store nor the spool (with the fix).\n";
+    "may write neither the store nor the spool (with the fix).\n"
+    "\n"
+    "A hook's user that may not write the store (the git server's) has the\n"
+    "daemon judge the release tags over HOME/ask.sock; with no daemon to\n"
+    "ask, the tags are taken with a warning and their deployment judges\n"
+    "them.\n";
 
 /* Below this much free space, and with the reserves used up, the
  * post-receive hook could not record a job: the push is refused. */
@@ -66,6 +75,113 @@ static int store_writable(const char *home)
 	free(db);
 	free(url);
 	return own;
+}
+
+/* "runner: refusing release tag 'NAME': WHY", shown as text. */
+static void say_refused(const char *ref, const char *why)
+{
+	struct sbuf line = SBUF_INIT;
+
+	sbuf_addf(&line, "runner: refusing release tag '%s': ", ref + 10);
+	sbuf_add_display(&line, why, strlen(why));
+	fprintf(stderr, "%s\n", line.buf);
+	sbuf_release(&line);
+}
+
+/* Send object `oid` of the push (ask_check): its type and bytes, read
+ * from git's quarantine of the push in progress. */
+static int send_object(struct ask_conn *c, const char *repo,
+    const char *oid, int64_t deadline)
+{
+	const char *quarantine = getenv("GIT_QUARANTINE_PATH");
+	struct sbuf bytes = SBUF_INIT;
+	char *type = NULL;
+	int error;
+
+	if (!quarantine)
+		quarantine = getenv("GIT_OBJECT_DIRECTORY");
+	error = tag_object_read(repo, quarantine, oid, ASK_OBJECT_MAX, &type,
+	    &bytes);
+	if (error == 0)
+		error = ask_printf(c, deadline, "object %s %s %zu\n", oid, type,
+		    bytes.len) < 0 ? -1 : ask_write(c, bytes.buf, bytes.len,
+		    deadline);
+	else if (error == ERR_INVALID && type)	/* too large to send */
+		error = ask_printf(c, deadline, "object %s %s -1\n", oid, type);
+	else
+		error = ask_printf(c, deadline, "object %s missing 0\n", oid);
+	free(type);
+	sbuf_release(&bytes);
+	return error;
+}
+
+/*
+ * A hook whose user may not read runner.yml or the signers asks the
+ * daemon to judge the release tags among `u` (ask.h): it names the
+ * tags, the daemon asks for the tag objects it needs, which only this
+ * process can read (they are in the push's quarantine), and judges them
+ * as check_tag does. Each refusal is said; *refused set if any. 0 when
+ * the daemon answered, or a negative code (its message set) when it
+ * could not be asked.
+ */
+static int ask_check(const char *home, const char *repo,
+    const struct hook_update *u, size_t n, int *refused)
+{
+	struct ask_conn c;
+	struct sbuf req = SBUF_INIT;
+	char **need = NULL;
+	size_t nneed = 0;
+	int error, done = 0;
+	/* each line within the slack; the whole within a bound too */
+	int64_t end = mono_ms() + 10 * ASK_SLACK_MS;
+	char *line;
+
+	signal(SIGPIPE, SIG_IGN);
+	if ((error = ask_connect(home, repo, &c)) < 0)
+		return error;
+	sbuf_adds(&req, "check\n");
+	for (size_t i = 0; i < n; i++)
+		if (!strncmp(u[i].ref, "refs/tags/", 10) && !hook_zero_id(u[i].new))
+			sbuf_addf(&req, "update %s %s %s\n", u[i].old, u[i].new,
+			    u[i].ref);
+	sbuf_adds(&req, "end\n");
+	error = ask_write(&c, req.buf, req.len, mono_ms() + ASK_REQUEST_MS);
+	while (error == 0 && !done) {
+		int64_t deadline = deadline_min(end, mono_ms() + ASK_SLACK_MS);
+		if ((error = ask_read_line(&c, deadline, -1, &line)) < 0)
+			break;
+		if (!strncmp(line, "need ", 5) && nneed < ASK_TAGS_MAX) {
+			need = xrealloc(need, (nneed + 1) * sizeof(*need));
+			need[nneed++] = xstrdup(line + 5);
+		} else if (!strcmp(line, "send")) {
+			for (size_t i = 0; i < nneed && error == 0; i++)
+				error = send_object(&c, repo, need[i], mono_ms() +
+				    ASK_REQUEST_MS);
+			if (error == 0)
+				error = ask_write(&c, "end\n", 4, mono_ms() +
+				    ASK_REQUEST_MS);
+		} else if (!strncmp(line, "refuse ", 7)) {
+			char *sp = strchr(line + 7, ' ');
+			if (sp && !strncmp(line + 7, "refs/tags/", 10)) {
+				*sp = '\0';
+				say_refused(line + 7, sp + 1);
+				*refused = 1;
+			}
+		} else if (!strncmp(line, "error ", 6)) {
+			error = error_set(-1, "%s", line + 6);
+		} else if (!strcmp(line, "busy")) {
+			error = error_set(ERR_BUSY, "it answers too many pushes at "
+			    "the moment");
+		} else if (!strcmp(line, "done")) {
+			done = 1;
+		}
+	}
+	for (size_t i = 0; i < nneed; i++)
+		free(need[i]);
+	free(need);
+	sbuf_release(&req);
+	ask_close(&c);
+	return done ? 0 : error < 0 ? error : -1;
 }
 
 /* Why `u` must be refused, or NULL. Caller frees. */
@@ -149,6 +265,32 @@ int cmd_pre_receive(int argc, char **argv)
 		goto out;
 	}
 	repo = realpath(getenv("GIT_DIR") ? getenv("GIT_DIR") : ".", NULL);
+	/* a user who may not read the store (the git server's) cannot be
+	 * trusted with runner.yml or the signers either: the daemon judges
+	 * its release tags; with no daemon to ask, they are taken and the
+	 * deployment judges them (a push is never lost for want of it) */
+	if (repo && !store_writable(home)) {
+		int tags = 0;
+		for (size_t i = 0; i < n; i++)
+			tags += !strncmp(u[i].ref, "refs/tags/", 10) &&
+			    !hook_zero_id(u[i].new);
+		if (tags && ask_check(home, repo, u, n, &refused) < 0 &&
+		    !refused) {
+			struct sbuf line = SBUF_INIT;
+			sbuf_adds(&line, "runner: warning: cannot ask the runner's "
+			    "daemon to check the pushed tags (");
+			sbuf_add_display(&line, error_last(), strlen(error_last()));
+			sbuf_adds(&line, "): they are taken now, and a release "
+			    "tag's deployment checks its signature and build");
+			fprintf(stderr, "%s\n", line.buf);
+			sbuf_release(&line);
+		}
+		if (refused) {
+			rc = 1;
+			goto out;
+		}
+		goto chain;
+	}
 	if (!repo || cli_config(home, 1, &conf) < 0) {
 		/* Which tags are releases, and who may sign them, is in
 		 * runner.yml: without it no tag can be checked, so none is
@@ -188,12 +330,7 @@ int cmd_pre_receive(int argc, char **argv)
 		    !ref_matcher_match(&tags, u[i].ref + 10, stderr))
 			continue;
 		if ((why = check_tag(home, repo, conf, st, &u[i]))) {
-			struct sbuf line = SBUF_INIT;
-			sbuf_addf(&line, "runner: refusing release tag '%s': ",
-			    u[i].ref + 10);
-			sbuf_add_display(&line, why, strlen(why));
-			fprintf(stderr, "%s\n", line.buf);
-			sbuf_release(&line);
+			say_refused(u[i].ref, why);
 			free(why);
 			refused = 1;
 		}

@@ -25,13 +25,15 @@ static const struct command worker_commands[] = {
 
 /* The daemon's children: `worker HOME PARENT SLOT` and `notifier HOME
  * PARENT SLOT`, with the supervisor's wake-up pipe on descriptor 3; SLOT
- * is the worker's number (the notifier's -1). */
+ * is the worker's number (the notifier's -1); and `answer HOME PARENT -1`
+ * with a hook's connection on descriptor 3. */
 static const struct {
 	const char *name;
 	worker_child *fn;
 } children[] = {
 	{ "worker", worker_main },
 	{ "notifier", notifier_main },
+	{ "answer", answer_main },
 };
 
 static int usage(void)

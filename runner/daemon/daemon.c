@@ -6,6 +6,7 @@
  */
 #include "daemon.h"
 #include "admin.h"
+#include "ask.h"
 #include "config.h"
 #include "home.h"
 #include "hook.h"
@@ -51,6 +52,15 @@ struct worker {
  * after as long: a broken install must not become a fork loop. */
 #define RESPAWN_MS 1000
 
+/* A child answering a hook (answer.c): killed if it outlives the longest
+ * answer, runner.yml's wait_timeout and ASK_KILL_MS more. */
+#define ASK_KILL_MS 60000
+struct asker {
+	pid_t pid;
+	uid_t uid;		/* who connected */
+	int64_t kill_at;	/* mono ms */
+};
+
 struct sup {
 	const char *home;
 	int64_t poll_at;	/* when to look for work no datagram announced */
@@ -60,6 +70,11 @@ struct sup {
 	int nworkers;
 	struct worker notifier;	/* delivers notifications */
 	int sigfd, sock, lockfd;
+	int ask;		/* ask.sock: hooks' questions, or -1 */
+	struct asker askers[ASK_MAX];
+	int64_t ask_window;	/* mono ms: the second being counted */
+	int ask_taken;		/* connections taken in it */
+	int64_t ask_paused;	/* out of descriptors: not before then */
 	int stopping;
 	struct store *store;	/* opened on demand, closed before fork */
 	int shared;		/* the store is PostgreSQL's */
@@ -682,6 +697,128 @@ static void on_datagrams(struct sup *s)
 		wake_notifier(s);
 }
 
+/* ---- the hooks' questions (ask.h) ---- */
+
+/* A connection refused at once: "busy", if it fits without waiting. */
+static void ask_refuse(int fd)
+{
+	(void)!send(fd, "busy\n", 5, MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+}
+
+/* Answer connection `fd` of `uid` in a child of its own (answer.c), in
+ * slot `slot`. */
+static void ask_start(struct sup *s, int fd, uid_t uid, int slot)
+{
+	pid_t pid;
+
+	drop_connections(s);	/* never share a connection across fork */
+	pid = fork();
+	if (pid == 0) {
+		char ppid[32];
+		sigset_t none;
+		snprintf(ppid, sizeof(ppid), "%d", (int)getppid());
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (fd == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(fd, 3) < 0)
+			_exit(127);
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		char *const argv[] = { WORKER_PROGRAM, "answer", (char *)s->home,
+		    ppid, "-1", NULL };
+		execv(s->worker_prog, argv);
+		log_line("cannot run %s: %s", s->worker_prog, strerror(errno));
+		_exit(127);
+	}
+	if (pid < 0) {
+		log_line("warning: cannot answer a hook: %s", strerror(errno));
+		ask_refuse(fd);
+		return;
+	}
+	close(fd);
+	s->askers[slot] = (struct asker){ pid, uid, mono_ms() +
+	    s->conf->wait_timeout_ms + ASK_TAKE_MS + 3 * ASK_REQUEST_MS +
+	    ASK_KILL_MS };
+}
+
+/*
+ * Connections to ask.sock: each is answered by a child of its own, at
+ * most ASK_MAX at once, ASK_PER_UID of one user, ASK_RATE new ones a
+ * second; any more are told "busy" and closed. Nothing is read from a
+ * client here: the supervisor never waits on one.
+ */
+static void on_ask(struct sup *s)
+{
+	for (int k = 0; k < 64; k++) {
+		int fd = accept4(s->ask, NULL, NULL, SOCK_CLOEXEC |
+		    SOCK_NONBLOCK), slot = -1, of_uid = 0;
+		struct ucred cr = { 0, (uid_t)-1, (gid_t)-1 };
+		socklen_t cl = sizeof(cr);
+		int64_t now = mono_ms();
+
+		if (fd < 0) {
+			/* out of descriptors: the connection waits, and the
+			 * socket is not looked at for a second */
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM)
+				s->ask_paused = now + 1000;
+			return;
+		}
+		(void)getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl);
+		if (now - s->ask_window >= 1000) {
+			s->ask_window = now;
+			s->ask_taken = 0;
+		}
+		for (int i = 0; i < ASK_MAX; i++) {
+			if (!s->askers[i].pid && slot < 0)
+				slot = i;
+			of_uid += s->askers[i].pid && s->askers[i].uid == cr.uid;
+		}
+		if (s->stopping || slot < 0 || of_uid >= ASK_PER_UID ||
+		    s->ask_taken >= ASK_RATE) {
+			ask_refuse(fd);
+			continue;
+		}
+		s->ask_taken++;
+		ask_start(s, fd, cr.uid, slot);
+	}
+}
+
+/* The answers that outlived their bound are ended; the next bound. */
+static int64_t ask_overdue(struct sup *s)
+{
+	int64_t next = 0, now = mono_ms();
+
+	for (int i = 0; i < ASK_MAX; i++) {
+		struct asker *a = &s->askers[i];
+		if (!a->pid)
+			continue;
+		if (a->kill_at <= now && a->kill_at) {
+			log_line("warning: the answer to a hook of uid %d (pid %d) "
+			    "took too long; ended", (int)a->uid, (int)a->pid);
+			kill(a->pid, SIGKILL);
+			a->kill_at = 0;	/* reaped soon */
+		}
+		if (a->kill_at)
+			next = deadline_min(next, a->kill_at);
+	}
+	return next;
+}
+
+/* Is `pid` an answer's child? Its slot is freed. */
+static int ask_reaped(struct sup *s, pid_t pid, int status)
+{
+	for (int i = 0; i < ASK_MAX; i++) {
+		if (s->askers[i].pid != pid)
+			continue;
+		s->askers[i].pid = 0;
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+			log_line("warning: cannot answer a hook: %s did not run",
+			    s->worker_prog);
+		return 1;
+	}
+	return 0;
+}
+
 static void reap(struct sup *s)
 {
 	int status;
@@ -689,6 +826,8 @@ static void reap(struct sup *s)
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		int idle = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		if (ask_reaped(s, pid, status))
+			continue;
 		if (pid == s->web_pid) {
 			s->web_pid = 0;
 			if (s->stopping)
@@ -1017,6 +1156,7 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
     const char *log_file)
 {
 	struct sup s = { .home = home, .conf = conf, .sigfd = -1, .sock = -1,
+	    .ask = -1,
 	    .listen_fd = -1,
 	    .log_file = log_file,
 	    .lockfd = -1, .notifier = { .pid = 0, .wake_w = -1 } };
@@ -1073,6 +1213,10 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 	ingest_spool(&s, 1);
 	if ((error = s.sock = wake_bind(home)) < 0)
 		goto out;
+	/* without it hooks of other users only hand pushes over, as before */
+	if ((s.ask = ask_bind(home)) < 0)
+		log_line("warning: %s: the hooks of other users cannot follow "
+		    "their pushes", error_last());
 	s.nworkers = workers;
 	s.w = xcalloc((size_t)workers, sizeof(*s.w));
 	for (int i = 0; i < workers; i++)
@@ -1090,9 +1234,10 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 	host_beat(&s);
 
 	while (!s.stopping || alive(&s)) {
-		struct pollfd pfd[3] = {
+		struct pollfd pfd[4] = {
 			{ s.sigfd, POLLIN, 0 }, { s.sock, POLLIN, 0 },
 			{ listen_fd(&s), POLLIN, 0 },
+			{ mono_ms() < s.ask_paused ? -1 : s.ask, POLLIN, 0 },
 		};
 		int wait = -1;
 		if (!s.stopping && !s.poll_at)
@@ -1102,6 +1247,9 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 		if (!s.stopping)
 			next = deadline_min(next, s.held_retry_at);
 		next = deadline_min(next, respawn_due(&s));
+		next = deadline_min(next, ask_overdue(&s));
+		if (s.ask_paused > mono_ms())
+			next = deadline_min(next, s.ask_paused);
 		if (!s.stopping)
 			next = deadline_min(deadline_min(deadline_min(
 			    deadline_min(next, s.gc_at), s.web_at), s.sched_at),
@@ -1112,8 +1260,10 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 			int64_t left = next - mono_ms();
 			wait = left > 0 ? (int)left : 0;
 		}
-		if (poll(pfd, 3, wait) < 0 && errno != EINTR)
+		if (poll(pfd, 4, wait) < 0 && errno != EINTR)
 			break;
+		if (pfd[3].revents)
+			on_ask(&s);
 		if (pfd[2].revents && s.listen) {
 			int heard = store_heard(s.listen);
 			if (heard > 0)
@@ -1152,6 +1302,10 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 					kill(s.gc_pid, SIGTERM);
 				if (s.web_pid > 0)
 					kill(s.web_pid, SIGTERM);
+				/* the hooks waiting hear the daemon go, at once */
+				for (int i = 0; i < ASK_MAX; i++)
+					if (s.askers[i].pid > 0)
+						kill(s.askers[i].pid, SIGTERM);
 			}
 			reap(&s);
 		}
@@ -1222,6 +1376,11 @@ out:
 		wake_unbind(home, s.sock);
 	else if (s.sock >= 0)
 		close(s.sock);
+	if (s.ask >= 0)
+		ask_unbind(home, s.ask);
+	for (int i = 0; i < ASK_MAX; i++)
+		if (s.askers[i].pid > 0)
+			kill(s.askers[i].pid, SIGKILL);
 	drop_connections(&s);
 	if (s.lockfd >= 0)
 		close(s.lockfd);

@@ -167,7 +167,7 @@ const char config_template[] =
 "# Keep it on 127.0.0.1 behind a proxy that authenticates (docs/operations.md).\n"
 "# http:\n"
 "#   listen: 127.0.0.1:8080\n"
-"#   base_url: https://ci.example.com   # notifications link to job pages\n"
+"#   base_url: https://ci.example.com   # notifications and pushes link to job pages\n"
 "\n"
 "# This machine as a build host: a job it claims stays its own while its\n"
 "# workers send heartbeats; after 'lease' without one it runs elsewhere.\n"
@@ -428,7 +428,8 @@ static const struct sfield http_fields[] = {
 	{ .key = "base_url", .kind = S_STR, FIELD(struct http_conf, base_url),
 	    .flags = S_URL, .choices = "http https", .def = "(none)",
 	    .doc = "the page's address as people reach it, like "
-	    "`https://ci.example.com`: notifications link to jobs there" },
+	    "`https://ci.example.com`: notifications and the output of "
+	    "pushes link to jobs there" },
 	SFIELD_END
 };
 static const struct schema http_schema = {

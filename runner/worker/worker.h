@@ -1,7 +1,7 @@
 /*
  * The daemon's children, run in runner-worker: the workers, which claim
- * jobs from the store and run them, and the notifier, which routes events
- * and delivers notifications.
+ * jobs from the store and run them, the notifier, which routes events
+ * and delivers notifications, and the answers to hooks (answer.c).
  */
 #ifndef RUNNER_WORKER_H
 #define RUNNER_WORKER_H
@@ -18,5 +18,12 @@
 typedef int worker_child(const char *home, int wake_r, pid_t parent,
     int slot);
 worker_child worker_main, notifier_main;
+
+/*
+ * `answer HOME PARENT -1`, with a connection to HOME/ask.sock that the
+ * supervisor accepted as descriptor 3 (`wake_r`): answer the one hook at
+ * its other end (ask.h) and return.
+ */
+worker_child answer_main;
 
 #endif

@@ -1,0 +1,555 @@
+/*
+ * The daemon's answers to the hooks of users who may not read the store
+ * (ask.h): one child of the supervisor per connection to HOME/ask.sock,
+ * `runner-worker answer HOME PARENT -1` with the connection on descriptor
+ * 3. The client is whoever the home's group lets connect, so it is
+ * trusted with nothing: its request is bounded in size and time (ask.h),
+ * it must hand over a descriptor of the repository it asks about (the
+ * same folder as the path it names), and it only hears about the jobs of
+ * that repository. A child that fails or is killed costs the supervisor
+ * nothing; the supervisor bounds how many run and how long.
+ *
+ * Two questions: what became of a spooled push (the jobs it queued, or
+ * why it is held), then with ci.wait the jobs as they run (follow.h);
+ * and, for pre-receive, whether the release tags of a push may be taken
+ * (the signature checked with runner.yml's signers, as tag_verify does,
+ * on the tag object's bytes the hook sends, since the daemon cannot read
+ * the push's quarantine).
+ */
+#include "worker.h"
+#include "ask.h"
+#include "config.h"
+#include "deploy.h"
+#include "follow.h"
+#include "hook.h"
+#include "jobs.h"
+#include "refmatch.h"
+#include "spool.h"
+#include "store.h"
+#include "tagsig.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* How often the child looks whether the supervisor took the entry. */
+#define TAKE_POLL_MS 20
+
+struct request {
+	char *repo;		/* proven by the descriptor */
+	char *entry;		/* spool: the entry the hook wrote */
+	int check, wait;
+	struct sbuf updates;	/* "OLD NEW REF" lines */
+	struct hook_update *u;
+	size_t n;
+};
+
+struct answer {
+	const char *home;
+	struct ask_conn c;
+	struct ucred peer;
+	struct request rq;
+	struct config *conf;
+	struct store *st;
+};
+
+static int send_line(struct answer *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* One line to the client; a newline inside is shown, never sent. */
+static int send_line(struct answer *a, const char *fmt, ...)
+{
+	struct sbuf sb = SBUF_INIT;
+	va_list ap;
+	int error;
+
+	va_start(ap, fmt);
+	sbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	for (char *p = sb.buf; (p = strchr(p, '\n')); )
+		*p = ' ';
+	sbuf_addch(&sb, '\n');
+	error = ask_write(&a->c, sb.buf, sb.len, mono_ms() + ASK_SEND_MS);
+	sbuf_release(&sb);
+	return error;
+}
+
+static int say_line(struct say *s, const char *text)
+{
+	return send_line(s->arg, "say %s", text) < 0 ? -1 : 0;
+}
+
+static int say_gone(struct say *s)
+{
+	struct answer *a = s->arg;
+
+	return ask_hung_up(&a->c);
+}
+
+/*
+ * The repository the request names is the one whose descriptor came
+ * with it: a folder opened for reading (not O_PATH: that needs no right
+ * to read it), whose path as the kernel knows it is the one named (the
+ * real path, as the hook names it in the spool and the store). That
+ * needs no right of the daemon's on the folder: a repository the daemon
+ * cannot read yet (a push held for it) is told apart too; where it can,
+ * the folder at that path is the descriptor's.
+ */
+static int prove_repo(struct answer *a, const char *path)
+{
+	struct stat mine, theirs;
+	char proc[64], *held = xmalloc(PATH_MAX + 1);
+	ssize_t n;
+	int fl, error = 0;
+
+	if (path[0] != '/') {
+		error = error_set(ERR_INVALID, "the repository's path is not "
+		    "absolute");
+		goto out;
+	}
+	if (a->c.passed < 0) {
+		error = error_set(ERR_INVALID, "no descriptor of the repository "
+		    "came with the request");
+		goto out;
+	}
+	if ((fl = fcntl(a->c.passed, F_GETFL)) < 0 || (fl & O_PATH) ||
+	    fstat(a->c.passed, &theirs) < 0 || !S_ISDIR(theirs.st_mode)) {
+		error = error_set(ERR_INVALID, "the descriptor is not a folder "
+		    "opened for reading");
+		goto out;
+	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", a->c.passed);
+	n = readlink(proc, held, PATH_MAX);
+	if (n > 0)
+		held[n] = '\0';
+	if (n <= 0 || n >= PATH_MAX || strcmp(held, path) ||
+	    (stat(path, &mine) == 0 && (mine.st_dev != theirs.st_dev ||
+	    mine.st_ino != theirs.st_ino)))
+		error = error_set(ERR_INVALID, "the descriptor is not repository "
+		    "'%s'", path);
+out:
+	free(held);
+	return error;
+}
+
+/* Read the request's lines until "end" (ask.h), by `deadline`. */
+static int read_request(struct answer *a, int64_t deadline)
+{
+	struct request *rq = &a->rq;
+	char *line;
+	size_t bad = 0;
+	int error, first = 1;
+
+	for (;;) {
+		if ((error = ask_read_line(&a->c, deadline, -1, &line)) < 0)
+			return error;
+		if (first) {
+			if (strcmp(line, ASK_HELLO))
+				return error_set(ERR_INVALID, "not a request of "
+				    "this runner ('%s' expected)", ASK_HELLO);
+			first = 0;
+		} else if (!strcmp(line, "end")) {
+			break;
+		} else if (!strncmp(line, "repo ", 5) && !rq->repo) {
+			if ((error = prove_repo(a, line + 5)) < 0)
+				return error;
+			rq->repo = xstrdup(line + 5);
+		} else if (!strncmp(line, "spool ", 6) && !rq->entry) {
+			const char *e = line + 6;
+			if (!spool_is_entry(e) || strchr(e, '/') ||
+			    strlen(e) > NAME_MAX)
+				return error_set(ERR_INVALID, "not a spool entry's "
+				    "name");
+			rq->entry = xstrdup(e);
+		} else if (!strcmp(line, "check")) {
+			rq->check = 1;
+		} else if (!strcmp(line, "wait")) {
+			rq->wait = 1;
+		} else if (!strncmp(line, "update ", 7)) {
+			sbuf_addf(&rq->updates, "%s\n", line + 7);
+		} else {
+			return error_set(ERR_INVALID, "unknown request line");
+		}
+	}
+	if (!rq->repo)
+		return error_set(ERR_INVALID, "the request names no repository");
+	if (!rq->entry == !rq->check)
+		return error_set(ERR_INVALID, "the request asks neither about a "
+		    "spooled push nor for a check");
+	hook_parse(rq->updates.buf, rq->updates.len, &rq->u, &rq->n, &bad);
+	if (bad)
+		return error_set(ERR_INVALID, "%zu malformed update%s", bad,
+		    bad == 1 ? "" : "s");
+	return 0;
+}
+
+/* Entry `name` of folder `dfd` (held/, refused/), or one the daemon
+ * renamed "MS.NAME" there (a name taken already): its name, or NULL.
+ * Caller frees. */
+static char *find_entry(int dfd, const char *name)
+{
+	struct stat st;
+	int dup_fd;
+	DIR *d;
+	struct dirent *de;
+	char *found = NULL;
+	size_t nl = strlen(name);
+
+	if (dfd < 0)
+		return NULL;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return xstrdup(name);
+	if ((dup_fd = fcntl(dfd, F_DUPFD_CLOEXEC, 0)) < 0)
+		return NULL;
+	if (!(d = fdopendir(dup_fd))) {
+		close(dup_fd);
+		return NULL;
+	}
+	while (!found && (de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		if (l > nl + 1 && de->d_name[l - nl - 1] == '.' &&
+		    !strcmp(de->d_name + l - nl, name) &&
+		    strspn(de->d_name, "0123456789") == l - nl - 1)
+			found = xstrdup(de->d_name);
+	}
+	closedir(d);
+	return found;
+}
+
+/* Does every update of entry `name` (in the daemon's own folder `dfd`)
+ * name the repository `repo`? A client hears the reason of its own
+ * repository's pushes only. */
+static int entry_of(int dfd, const char *name, const char *repo)
+{
+	struct sbuf buf = SBUF_INIT;
+	struct stat st;
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC), ours = 0;
+	size_t at = 0, k = 0;
+
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_size <= HOOK_MAX_INPUT &&
+	    read_fd(fd, name, HOOK_MAX_INPUT, &buf) == 0) {
+		ours = buf.len > 0;
+		/* six fields a ref update, each ended by a NUL; the first is
+		 * the repository */
+		while (at < buf.len && ours) {
+			const char *f = buf.buf + at;
+			size_t l = strnlen(f, buf.len - at);
+			if (k++ % 6 == 0 && strcmp(f, repo))
+				ours = 0;
+			at += l + 1;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	sbuf_release(&buf);
+	return ours;
+}
+
+/* An entry the daemon could not queue: held (it will be, once the fix is
+ * made) or refused. 1 when it was said, 0 when it is not there. */
+static int say_not_queued(struct answer *a, int sfd, int held)
+{
+	int dfd = spool_own_dir(sfd, held ? SPOOL_HELD : SPOOL_REFUSED, 0);
+	char *name = find_entry(dfd, a->rq.entry), *why = NULL, *fix = NULL;
+	int said = 0;
+
+	if (!name)
+		goto out;
+	said = 1;
+	if (!entry_of(dfd, name, a->rq.repo)) {
+		send_line(a, "error the spool entry is not this repository's");
+		goto out;
+	}
+	if (spool_why_read(dfd, name, &why, &fix) < 0) {
+		why = xstrdup("(its reason is being written)");
+		fix = NULL;
+	}
+	if (held) {
+		send_line(a, "say runner: NOTHING IS QUEUED YET for this push: "
+		    "the runner cannot take it now: %s", why);
+		send_line(a, "say runner: it waits in the runner's spool and is "
+		    "queued by itself once that is fixed%s%s", fix && *fix ?
+		    "; the fix, on the runner's host: " : "", fix ? fix : "");
+	} else {
+		send_line(a, "say runner: NOTHING WAS QUEUED for this push: the "
+		    "runner refused it: %s", why);
+	}
+out:
+	free(name);
+	free(why);
+	free(fix);
+	if (dfd >= 0)
+		close(dfd);
+	return said;
+}
+
+/*
+ * What became of spool entry rq.entry: once the supervisor took it (it
+ * is gone from the spool: its jobs are in the store), the jobs its
+ * updates queued, each found by the push that queued it (the store's
+ * key of a push); with ci.wait, those jobs until they end. Held or
+ * refused: why. Not taken within ASK_TAKE_MS: said so.
+ */
+static void answer_spool(struct answer *a)
+{
+	struct request *rq = &a->rq;
+	char *dir = xasprintf("%s/%s", a->home, SPOOL_DIR);
+	int sfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int64_t deadline = mono_ms() + ASK_TAKE_MS, *ids = NULL;
+	const char *base = a->conf->http.base_url;
+	struct say say = { say_line, say_gone, a };
+	size_t nids = 0;
+	struct stat st;
+
+	if (sfd < 0) {
+		send_line(a, "error cannot read the spool: %s", strerror(errno));
+		goto out;
+	}
+	while (fstatat(sfd, rq->entry, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (mono_ms() >= deadline || ask_hung_up(&a->c)) {
+			send_line(a, "say runner: the runner has not taken the push "
+			    "yet (it is busy); it queues it as soon as it can");
+			goto out;
+		}
+		poll(NULL, 0, TAKE_POLL_MS);
+	}
+	if (say_not_queued(a, sfd, 1) || say_not_queued(a, sfd, 0))
+		goto out;
+	if (store_open(a->home, STORE_OPEN, &a->st) < 0) {
+		send_line(a, "say runner: the runner took the push, but its "
+		    "store cannot be read now: %s", error_last());
+		goto out;
+	}
+	ids = xcalloc(rq->n ? rq->n : 1, sizeof(*ids));
+	for (size_t i = 0; i < rq->n; i++) {
+		const struct hook_update *u = &rq->u[i];
+		struct push p = { .repo = rq->repo, .ref = u->ref, .old = u->old,
+		    .new = u->new };
+		int64_t id = store_push_job(a->st, &p);
+		if (!id)
+			continue;	/* runner.yml's triggers do not match it */
+		ids[nids++] = id;
+		follow_say_queued(&say, id, 0, u->ref, u->new, RELEASE_ENV, base);
+	}
+	if (!nids) {
+		send_line(a, "say runner: no job for this push: runner.yml's "
+		    "branches and release_tags for this repository match none "
+		    "of its refs");
+		goto out;
+	}
+	if (rq->wait) {
+		send_line(a, "wait %lld", (long long)a->conf->wait_timeout_ms);
+		follow_jobs(a->st, ids, nids, a->conf->wait_timeout_ms, base, 0,
+		    &say);
+	}
+out:
+	free(ids);
+	free(dir);
+	if (sfd >= 0)
+		close(sfd);
+}
+
+/* A reason on one line. */
+static void one_line(char *s)
+{
+	for (; *s; s++)
+		if (*s == '\n' || *s == '\r')
+			*s = ' ';
+}
+
+struct tag_asked {
+	const struct hook_update *u;
+	char *type;		/* as the hook sent it; NULL: not sent */
+	long long size;		/* -1: larger than ASK_OBJECT_MAX */
+	struct sbuf bytes;
+};
+
+/* Read the objects the hook sends ("object OID TYPE SIZE" and the
+ * bytes, then "end") for the tags of `t`. */
+static int read_objects(struct answer *a, struct tag_asked *t, size_t n)
+{
+	int64_t deadline = mono_ms() + 2 * ASK_REQUEST_MS;
+	char *line;
+	int error;
+
+	for (;;) {
+		char oid[65], type[16];
+		long long size;
+		size_t i;
+
+		if ((error = ask_read_line(&a->c, deadline, -1, &line)) < 0)
+			return error;
+		if (!strcmp(line, "end"))
+			return 0;
+		if (sscanf(line, "object %64s %15s %lld", oid, type, &size) != 3 ||
+		    size < -1 || size > ASK_OBJECT_MAX)
+			return error_set(ERR_INVALID, "not an object line");
+		for (i = 0; i < n; i++)
+			if (!t[i].type && !strcmp(t[i].u->new, oid))
+				break;
+		if (i == n)
+			return error_set(ERR_INVALID, "an object that was not asked "
+			    "for");
+		t[i].type = xstrdup(type);
+		t[i].size = size;
+		if (size > 0 && (error = ask_read_bytes(&a->c, (size_t)size,
+		    deadline, &t[i].bytes)) < 0)
+			return error;
+	}
+}
+
+/* Why release tag t must be refused, or NULL: as the pre-receive hook of
+ * the runner's own user judges it (cmd_pre_receive.c). Caller frees. */
+static char *judge_tag(struct answer *a, const struct repo_conf *rc,
+    struct tag_asked *t)
+{
+	const char *name = t->u->ref + 10;
+	char *tmp = xasprintf("%s/tmp", a->home), *why = NULL;
+	struct tag_info ti;
+	int64_t build;
+
+	if (!t->type)
+		why = xstrdup("the hook did not send the tag object");
+	else if (!strcmp(t->type, "missing"))
+		why = xasprintf("tag '%s': object %s not found", name, t->u->new);
+	else if (t->size < 0)
+		why = xasprintf("tag '%s': the tag object is larger than %d bytes",
+		    name, ASK_OBJECT_MAX);
+	else if (tag_verify_raw(name, t->u->new, t->type, t->bytes.buf,
+	    t->bytes.len, rc, tmp, &ti) < 0)
+		why = xstrdup(error_last());
+	else {
+		const struct release_tag rt = { name, t->u->new, ti.commit,
+		    ti.tagged_at, a->rq.repo };
+		if (a->st || store_open(a->home, STORE_OPEN, &a->st) == 0)
+			why = release_refusal(a->st, rc, a->rq.repo, RELEASE_ENV,
+			    &rt, 0, &build, NULL);
+		else
+			a->st = NULL;	/* the deployment checks the build */
+		tag_info_release(&ti);
+	}
+	free(tmp);
+	return why;
+}
+
+/*
+ * pre-receive: which of the push's tags are release tags of this
+ * repository (runner.yml), their objects asked for, each judged, and
+ * "refuse REF REASON" or "accept REF" said for each.
+ */
+static void answer_check(struct answer *a)
+{
+	const struct repo_conf *rc = config_repo(a->conf, a->rq.repo);
+	struct ref_matcher tags = { 0 };
+	struct tag_asked *t = xcalloc(a->rq.n ? a->rq.n : 1, sizeof(*t));
+	size_t n = 0;
+
+	if (ref_matcher_init(&tags, rc->release_tags, NULL) < 0) {
+		send_line(a, "error %s", error_last());
+		goto out;
+	}
+	for (size_t i = 0; i < a->rq.n; i++) {
+		const struct hook_update *u = &a->rq.u[i];
+		if (!strncmp(u->ref, "refs/tags/", 10) && !hook_zero_id(u->new) &&
+		    ref_matcher_match(&tags, u->ref + 10, NULL)) {
+			t[n].u = u;
+			t[n++].bytes = (struct sbuf)SBUF_INIT;
+		}
+	}
+	if (n > ASK_TAGS_MAX) {
+		for (size_t i = 0; i < n; i++)
+			send_line(a, "refuse %s more than %d release tags in one "
+			    "push: push them a few at a time", t[i].u->ref,
+			    ASK_TAGS_MAX);
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (send_line(a, "need %s", t[i].u->new) < 0)
+			goto out;
+	if (send_line(a, "send") < 0)
+		goto out;
+	if (read_objects(a, t, n) < 0) {
+		log_line("warning: ask: the hook of uid %d (pid %d) sent no "
+		    "objects: %s", (int)a->peer.uid, (int)a->peer.pid,
+		    error_last());
+		send_line(a, "error %s", error_last());
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char *why = judge_tag(a, rc, &t[i]);
+		if (why) {
+			one_line(why);
+			send_line(a, "refuse %s %s", t[i].u->ref, why);
+		} else {
+			send_line(a, "accept %s", t[i].u->ref);
+		}
+		free(why);
+	}
+out:
+	for (size_t i = 0; i < n; i++) {
+		free(t[i].type);
+		sbuf_release(&t[i].bytes);
+	}
+	free(t);
+	ref_matcher_release(&tags);
+}
+
+int answer_main(const char *home, int fd, pid_t parent, int slot)
+{
+	struct answer a = { .home = home, .rq = { .updates = SBUF_INIT } };
+	socklen_t cl = sizeof(a.peer);
+	char *why = NULL;
+	int error;
+
+	(void)slot;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		return 1;
+	/* a client that went away is an error to see, not a signal */
+	signal(SIGPIPE, SIG_IGN);
+	ask_init(&a.c, fd, ASK_REQUEST_MAX);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &a.peer, &cl) < 0)
+		memset(&a.peer, 0xff, sizeof(a.peer));
+	if ((error = read_request(&a, mono_ms() + ASK_REQUEST_MS)) < 0) {
+		/* said once to the daemon's log: who asked, and what was wrong */
+		log_line("warning: ask: refused a request of uid %d (pid %d): %s",
+		    (int)a.peer.uid, (int)a.peer.pid, error_last());
+		send_line(&a, "error %s", error_last());
+		goto out;
+	}
+	a.c.max = 0;	/* the objects are bounded each (read_objects) */
+	if (config_load_kept(home, &a.conf, &why) < 0) {
+		send_line(&a, "error the runner's configuration cannot be read: "
+		    "%s", error_last());
+		goto out;
+	}
+	if (a.rq.check)
+		answer_check(&a);
+	else
+		answer_spool(&a);
+out:
+	send_line(&a, "done");
+	hook_updates_free(a.rq.u, a.rq.n);
+	sbuf_release(&a.rq.updates);
+	free(a.rq.repo);
+	free(a.rq.entry);
+	free(why);
+	store_close(a.st);
+	config_free(a.conf);
+	ask_close(&a.c);
+	error_clear();
+	return 0;
+}
