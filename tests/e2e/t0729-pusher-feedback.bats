@@ -1,14 +1,15 @@
 #!/usr/bin/env bats
 # Feedback for every pusher, whoever the hook runs as. A hook whose user
 # cannot read the store (the git server's account over ssh, the web
-# server's user over smart HTTP) hands its push to the spool and asks the
-# daemon over ask.sock: it prints the job numbers (and links, with
-# base_url), follows the jobs under -o ci.wait as the runner's own user
-# does, shows a failed job's excerpt and a line that stands out, and has
-# its release tags judged at pre-receive by the daemon, which reads
-# runner.yml and the signers it cannot. A daemon that is down costs the
-# push nothing but the answer; a client on the socket that is not an
-# honest hook learns nothing, and the daemon keeps serving.
+# server's user over smart HTTP, gitolite3) hands its push to the spool
+# and asks the daemon over ask.sock: it prints the job numbers (and
+# links, with base_url), follows the jobs under -o ci.wait as the
+# runner's own user does, shows a failed job's excerpt and a line that
+# stands out, says why a push is held, and has its release tags judged at
+# pre-receive by the daemon, which reads runner.yml and the signers it
+# cannot. A daemon that is down costs the push nothing but the answer; a
+# client on the socket that is not an honest hook learns nothing, and the
+# daemon keeps serving.
 
 load lib
 
@@ -381,4 +382,59 @@ YML
 	[ "$(job_state 2)" = running ]
 	touch "$RUNNER_HOME/work/2/go"
 	wait_state 2 passed 30
+}
+
+# gitolite3 as Debian sets it up (UMASK 0077) in $GL, its repository
+# app, pushes from $SRC through gitolite-shell as sshd runs it for a key.
+gitolite_app() {
+	command -v gitolite >/dev/null || skip "gitolite3 is not installed (tests/deps.sh installs it)"
+	GL="$T/gl"
+	mkdir "$GL"
+	chown "$GIT_USER:" "$GL"
+	as_git env HOME="$GL" gitolite setup -a admin >/dev/null 2>&1
+	cat > "$T/fake-ssh" <<SH
+#!/bin/sh
+user=\${1%@*}
+shift
+exec setpriv --reuid=$GIT_USER --regid=$GIT_USER --init-groups \
+    env -u RUNNER_STORE HOME="$GL" SSH_CONNECTION="127.0.0.1 40000 127.0.0.1 22" \
+    SSH_ORIGINAL_COMMAND="\$*" /usr/share/gitolite3/gitolite-shell "\$user"
+SH
+	chmod +x "$T/fake-ssh"
+	export GIT_SSH_COMMAND="$T/fake-ssh" GIT_SSH_VARIANT=simple
+	git clone -q admin@gl:gitolite-admin "$T/admin"
+	printf 'repo app\n    RW+ = admin\n' >> "$T/admin/conf/gitolite.conf"
+	git -C "$T/admin" commit -q -am "app"
+	git -C "$T/admin" push -q origin HEAD 2>/dev/null
+	"$RUNNER" install-hook "$GL/repositories/app.git" >/dev/null
+	SRC=$(make_clone app)
+	git -C "$SRC" remote set-url origin admin@gl:app
+}
+
+@test "gitolite3: ci.wait follows the push; one the daemon cannot read yet says so, with the fix" {
+	gitolite_app
+	set_pipeline "$SRC" "fails" <<'YML'
+stages:
+  - name: unit
+    run: echo gitolite; exit 1
+YML
+	start_daemon --workers 1
+	run git -C "$SRC" push -o ci.wait origin develop
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	for line in "runner: handed 1 update to the runner" "runner: queued job #1 for develop" \
+	    "runner: #1 unit failed in " "runner: | gitolite" \
+	    "runner: ==== FAILED: job #1, stage 'unit' failed (exit code 1) ===="; do
+		[[ "$output" == *"$line"* ]] || { echo "missing: $line"; echo "$output"; false; }
+	done
+	stop_daemon
+	# a daemon of its own user cannot enter gitolite's 0700 folders: held
+	svc_home
+	"$RUNNER" install-hook "$GL/repositories/app.git" >/dev/null
+	start_svc_daemon
+	git -C "$SRC" commit -q --allow-empty -m held
+	run git -C "$SRC" push -o ci.wait origin develop
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"runner: NOTHING IS QUEUED YET for this push: the runner cannot take it now: the runner's user '$SVC' cannot read repository '$GL/repositories/app.git'"* ]] || { echo "$output"; false; }
+	[[ "$output" == *"it waits in the runner's spool and is queued by itself once that is fixed; the fix, on the runner's host: "*"chmod g+x '$GL/repositories'"* ]] || { echo "$output"; false; }
+	[[ "$output" != *"runner: queued job"* ]]
 }
