@@ -482,9 +482,11 @@ static void answer_check(struct answer *a)
 	if (send_line(a, "send") < 0)
 		goto out;
 	if (read_objects(a, t, n) < 0) {
+		struct sbuf said = SBUF_INIT;
+		sbuf_add_display(&said, error_last(), strlen(error_last()));
 		log_line("warning: ask: the hook of uid %d (pid %d) sent no "
-		    "objects: %s", (int)a->peer.uid, (int)a->peer.pid,
-		    error_last());
+		    "objects: %s", (int)a->peer.uid, (int)a->peer.pid, said.buf);
+		sbuf_release(&said);
 		send_line(a, "error %s", error_last());
 		goto out;
 	}
@@ -524,9 +526,13 @@ int answer_main(const char *home, int fd, pid_t parent, int slot)
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &a.peer, &cl) < 0)
 		memset(&a.peer, 0xff, sizeof(a.peer));
 	if ((error = read_request(&a, mono_ms() + ASK_REQUEST_MS)) < 0) {
-		/* said once to the daemon's log: who asked, and what was wrong */
+		/* said once to the daemon's log: who asked, and what was wrong
+		 * (the client's own words shown as text) */
+		struct sbuf said = SBUF_INIT;
+		sbuf_add_display(&said, error_last(), strlen(error_last()));
 		log_line("warning: ask: refused a request of uid %d (pid %d): %s",
-		    (int)a.peer.uid, (int)a.peer.pid, error_last());
+		    (int)a.peer.uid, (int)a.peer.pid, said.buf);
+		sbuf_release(&said);
 		send_line(&a, "error %s", error_last());
 		goto out;
 	}
