@@ -739,3 +739,38 @@ stop_git_servers() {
 	[ -n "${HTTP_FCGI_PID:-}" ] && kill "$HTTP_FCGI_PID" 2>/dev/null
 	return 0
 }
+
+# start_gitolite USER [UMASK]: Debian's gitolite3 as USER in $GL ($T/gl),
+# as its package sets it up (UMASK 0077, or UMASK), with its admin clone
+# in $T/admin; git reaches it as admin@gl:REPO through gitolite-shell run
+# as USER, as sshd runs it for admin's key ($GIT_SSH_COMMAND). Root only.
+start_gitolite() {
+	local user=$1
+	command -v gitolite >/dev/null || skip "gitolite3 is not installed (tests/deps.sh installs it)"
+	GL="$T/gl"
+	mkdir "$GL"
+	chown "$user:" "$GL"
+	setpriv --reuid="$user" --regid="$user" --init-groups \
+	    env -u RUNNER_STORE HOME="$GL" gitolite setup -a admin >/dev/null 2>&1
+	grep -q 'UMASK *=> *0077' "$GL/.gitolite.rc"
+	[ -z "${2:-}" ] || sed -i "s/UMASK *=> *0077/UMASK => $2/" "$GL/.gitolite.rc"
+	cat > "$T/fake-ssh" <<SH
+#!/bin/sh
+user=\${1%@*}
+shift
+exec setpriv --reuid=$user --regid=$user --init-groups \
+    env -u RUNNER_STORE HOME="$GL" SSH_CONNECTION="127.0.0.1 40000 127.0.0.1 22" \
+    SSH_ORIGINAL_COMMAND="\$*" /usr/share/gitolite3/gitolite-shell "\$user"
+SH
+	chmod +x "$T/fake-ssh"
+	export GIT_SSH_COMMAND="$T/fake-ssh" GIT_SSH_VARIANT=simple
+	git clone -q admin@gl:gitolite-admin "$T/admin"
+}
+
+# gitolite_conf TEXT: append to gitolite.conf and push it (gitolite
+# creates the repositories it names and rewrites their hooks).
+gitolite_conf() {
+	printf '%s\n' "$1" >> "$T/admin/conf/gitolite.conf"
+	git -C "$T/admin" commit -q -am "conf"
+	git -C "$T/admin" push -q origin HEAD 2>&1
+}

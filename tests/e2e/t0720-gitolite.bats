@@ -11,38 +11,13 @@ load lib
 setup() {
 	setup_env
 	[ "$(id -u)" = 0 ] || skip "needs root: the test creates the git user"
-	command -v gitolite >/dev/null || skip "gitolite3 is not installed (tests/deps.sh installs it)"
 	git_user
-	GL="$T/gl"
-	mkdir "$GL"
-	chown "$GIT_USER:" "$GL"
-	as_git env HOME="$GL" gitolite setup -a admin >/dev/null 2>&1
 	# repositories the build user may read, for git in its stages (the
 	# documented set-up; gitolite's default is 0077)
-	sed -i 's/UMASK *=> *0077/UMASK => 0022/' "$GL/.gitolite.rc"
+	start_gitolite "$GIT_USER" 0022
 	chmod 0755 "$GL/repositories"
-	# what sshd runs for a gitolite key: gitolite-shell as the git user
-	cat > "$T/fake-ssh" <<SH
-#!/bin/sh
-user=\${1%@*}
-shift
-exec setpriv --reuid=$GIT_USER --regid=$GIT_USER --init-groups \
-    env -u RUNNER_STORE HOME="$GL" SSH_CONNECTION="127.0.0.1 40000 127.0.0.1 22" \
-    SSH_ORIGINAL_COMMAND="\$*" /usr/share/gitolite3/gitolite-shell "\$user"
-SH
-	chmod +x "$T/fake-ssh"
-	export GIT_SSH_COMMAND="$T/fake-ssh" GIT_SSH_VARIANT=simple
-	git clone -q admin@gl:gitolite-admin "$T/admin"
 }
 teardown() { teardown_env; }
-
-# gitolite_conf TEXT: append to gitolite.conf and push it (gitolite
-# creates the repositories it names and rewrites their hooks).
-gitolite_conf() {
-	printf '%s\n' "$1" >> "$T/admin/conf/gitolite.conf"
-	git -C "$T/admin" commit -q -am "conf"
-	git -C "$T/admin" push -q origin HEAD 2>&1
-}
 
 # clone_app NAME: a clone of the sample app whose origin is NAME through
 # gitolite.

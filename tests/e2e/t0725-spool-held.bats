@@ -22,26 +22,9 @@ teardown() { teardown_env; }
 # gitolite3 as Debian sets it up (UMASK 0077), its admin clone in
 # $T/admin, pushes through gitolite-shell as sshd runs it for a key.
 gitolite_0077() {
-	command -v gitolite >/dev/null || skip "gitolite3 is not installed (tests/deps.sh installs it)"
-	GL="$T/gl"
-	mkdir "$GL"
-	chown "$GIT_USER:" "$GL"
-	as_git env HOME="$GL" gitolite setup -a admin >/dev/null 2>&1
-	grep -q 'UMASK *=> *0077' "$GL/.gitolite.rc"
-	cat > "$T/fake-ssh" <<SH
-#!/bin/sh
-user=\${1%@*}
-shift
-exec setpriv --reuid=$GIT_USER --regid=$GIT_USER --init-groups \
-    env -u RUNNER_STORE HOME="$GL" SSH_CONNECTION="127.0.0.1 40000 127.0.0.1 22" \
-    SSH_ORIGINAL_COMMAND="\$*" /usr/share/gitolite3/gitolite-shell "\$user"
-SH
-	chmod +x "$T/fake-ssh"
-	export GIT_SSH_COMMAND="$T/fake-ssh" GIT_SSH_VARIANT=simple
-	git clone -q admin@gl:gitolite-admin "$T/admin"
-	printf 'repo app\n    RW+ develop = admin\n' >> "$T/admin/conf/gitolite.conf"
-	git -C "$T/admin" commit -q -am "app"
-	git -C "$T/admin" push -q origin HEAD 2>/dev/null
+	start_gitolite "$GIT_USER"
+	gitolite_conf 'repo app
+    RW+ develop = admin' >/dev/null
 }
 
 # The daemon as a user of this test's own, already in the git user's

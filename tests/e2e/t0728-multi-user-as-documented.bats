@@ -141,28 +141,10 @@ notes_as_written() {
 }
 
 @test "as documented: gitolite3 with Debian's UMASK 0077, held and then queued by the documented fix" {
-	command -v gitolite >/dev/null || skip "gitolite3 is not installed (tests/deps.sh installs it)"
 	test_user "$GLU"
-	mkdir -p "$GL"
-	chown "$GLU:" "$GL"
-	setpriv --reuid="$GLU" --regid="$GLU" --init-groups env HOME="$GL" \
-	    gitolite setup -a admin >/dev/null 2>&1
-	grep -q 'UMASK *=> *0077' "$GL/.gitolite.rc"
-	# what sshd runs for a gitolite key: gitolite-shell as its user
-	cat > "$T/fake-ssh" <<SH
-#!/bin/sh
-user=\${1%@*}
-shift
-exec setpriv --reuid=$GLU --regid=$GLU --init-groups \
-    env -u RUNNER_STORE HOME="$GL" SSH_CONNECTION="127.0.0.1 40000 127.0.0.1 22" \
-    SSH_ORIGINAL_COMMAND="\$*" /usr/share/gitolite3/gitolite-shell "\$user"
-SH
-	chmod +x "$T/fake-ssh"
-	export GIT_SSH_COMMAND="$T/fake-ssh" GIT_SSH_VARIANT=simple
-	git clone -q admin@gl:gitolite-admin "$T/admin"
-	printf 'repo store-erp\n    RW+ develop = admin\n' >> "$T/admin/conf/gitolite.conf"
-	git -C "$T/admin" commit -q -am store-erp
-	git -C "$T/admin" push -q origin HEAD 2>/dev/null
+	start_gitolite "$GLU"
+	gitolite_conf 'repo store-erp
+    RW+ develop = admin' >/dev/null
 	as_written daemon
 	as_written gitolite
 	src=$(make_clone store-erp)

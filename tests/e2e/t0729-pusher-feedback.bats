@@ -387,25 +387,9 @@ YML
 # gitolite3 as Debian sets it up (UMASK 0077) in $GL, its repository
 # app, pushes from $SRC through gitolite-shell as sshd runs it for a key.
 gitolite_app() {
-	command -v gitolite >/dev/null || skip "gitolite3 is not installed (tests/deps.sh installs it)"
-	GL="$T/gl"
-	mkdir "$GL"
-	chown "$GIT_USER:" "$GL"
-	as_git env HOME="$GL" gitolite setup -a admin >/dev/null 2>&1
-	cat > "$T/fake-ssh" <<SH
-#!/bin/sh
-user=\${1%@*}
-shift
-exec setpriv --reuid=$GIT_USER --regid=$GIT_USER --init-groups \
-    env -u RUNNER_STORE HOME="$GL" SSH_CONNECTION="127.0.0.1 40000 127.0.0.1 22" \
-    SSH_ORIGINAL_COMMAND="\$*" /usr/share/gitolite3/gitolite-shell "\$user"
-SH
-	chmod +x "$T/fake-ssh"
-	export GIT_SSH_COMMAND="$T/fake-ssh" GIT_SSH_VARIANT=simple
-	git clone -q admin@gl:gitolite-admin "$T/admin"
-	printf 'repo app\n    RW+ = admin\n' >> "$T/admin/conf/gitolite.conf"
-	git -C "$T/admin" commit -q -am "app"
-	git -C "$T/admin" push -q origin HEAD 2>/dev/null
+	start_gitolite "$GIT_USER"
+	gitolite_conf 'repo app
+    RW+ = admin' >/dev/null
 	"$RUNNER" install-hook "$GL/repositories/app.git" >/dev/null
 	SRC=$(make_clone app)
 	git -C "$SRC" remote set-url origin admin@gl:app

@@ -110,25 +110,9 @@ signers() {
 		usermod -aG "$GIT_USER" "$SVC" 2>/dev/null || nap 0.1
 		i=$((i + 1))
 	done
-	GL="$T/gl"
-	mkdir "$GL"
-	chown "$GIT_USER:" "$GL"
-	as_git env HOME="$GL" gitolite setup -a admin >/dev/null 2>&1
-	sed -i 's/UMASK *=> *0077/UMASK => 0027/' "$GL/.gitolite.rc"
-	cat > "$T/fake-ssh" <<SH
-#!/bin/sh
-user=\${1%@*}
-shift
-exec setpriv --reuid=$GIT_USER --regid=$GIT_USER --init-groups \
-    env -u RUNNER_STORE HOME="$GL" SSH_CONNECTION="127.0.0.1 40000 127.0.0.1 22" \
-    SSH_ORIGINAL_COMMAND="\$*" /usr/share/gitolite3/gitolite-shell "\$user"
-SH
-	chmod +x "$T/fake-ssh"
-	export GIT_SSH_COMMAND="$T/fake-ssh" GIT_SSH_VARIANT=simple
-	git clone -q admin@gl:gitolite-admin "$T/admin"
-	printf 'repo app\n    RW+ develop = admin\n' >> "$T/admin/conf/gitolite.conf"
-	git -C "$T/admin" commit -q -am "app"
-	git -C "$T/admin" push -q origin HEAD 2>/dev/null
+	start_gitolite "$GIT_USER" 0027
+	gitolite_conf 'repo app
+    RW+ develop = admin' >/dev/null
 	chmod g+x "$GL" "$GL/repositories"
 	chmod -R g+rX "$GL/repositories"
 	repo="$GL/repositories/app.git"
