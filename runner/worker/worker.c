@@ -420,6 +420,9 @@ int worker_main(const char *home, int wake_r, pid_t parent, int slot)
 	struct wstate ws = { .wake_r = wake_r, .home = home,
 	    .beat = { .home = home } };
 	char *host = NULL;
+	/* idle_exit counts from here: the start, or the end of the last
+	 * job; a wake-up that finds nothing to claim does not move it */
+	int64_t busy_at = mono_ms();
 	struct job_ctx ctx = {
 		.home = home, .on_event = worker_event,
 		.arg = &ws, .stopping = &ws.stopping,
@@ -510,6 +513,7 @@ int worker_main(const char *home, int wake_r, pid_t parent, int slot)
 			job_free(done);
 			job_free(job);
 			wake_send(home, WAKE_NOTIFY);	/* its event is recorded */
+			busy_at = mono_ms();
 			continue;
 		}
 		struct pollfd pfd[2] = {
@@ -521,13 +525,20 @@ int worker_main(const char *home, int wake_r, pid_t parent, int slot)
 		else if (build_workspaces_discarded())
 			build_purge_workspaces(home);	/* nothing else to do */
 		/* After a store error, try again in a second; with nothing to
-		 * do for idle_exit, leave: the supervisor starts a worker again
-		 * when work comes. */
-		int n = poll(pfd, 2, rc != ERR_NOTFOUND ? 1000 : idle > 0 &&
-		    idle < INT32_MAX ? (int)idle : -1);
+		 * do for idle_exit since the last job, leave: the supervisor
+		 * starts a worker again when work comes. */
+		int wait = rc != ERR_NOTFOUND ? 1000 : -1;
+		int64_t left = busy_at + idle - mono_ms();
+		if (rc == ERR_NOTFOUND && idle > 0) {
+			if (left <= 0)
+				break;
+			wait = left < INT32_MAX ? (int)left : INT32_MAX;
+		}
+		int n = poll(pfd, 2, wait);
 		if (n < 0 && errno != EINTR)
 			break;
-		if (n == 0 && rc == ERR_NOTFOUND && idle > 0)
+		if (n == 0 && rc == ERR_NOTFOUND && idle > 0 &&
+		    mono_ms() >= busy_at + idle)
 			break;
 		if (pfd[0].revents)
 			worker_event(&ws);
@@ -594,6 +605,9 @@ int notifier_main(const char *home, int wake_r, pid_t parent, int slot)
 	struct nstate ns = { 0 };
 	struct conf_watch cw = { 0 };
 	struct store *st = NULL;
+	/* idle_exit counts from the last event routed or notification
+	 * pending, not from the last wake-up */
+	int64_t busy_at = mono_ms();
 	sigset_t mask;
 
 	(void)slot;
@@ -623,11 +637,15 @@ int notifier_main(const char *home, int wake_r, pid_t parent, int slot)
 			continue;
 		}
 		conf = cw.conf;
-		if (notify_route(st, home, conf) < 0) {
+		if ((rc = notify_route(st, home, conf)) < 0) {
 			log_line("notifier: cannot route events: %s", error_last());
 			wait = 1000;
+		} else if (rc > 0) {
+			busy_at = mono_ms();
 		}
 		rc = store_notif_next(st, &x);
+		if (rc == 0)
+			busy_at = mono_ms();
 		if (rc == 0 && x->next_ms <= now_ms()) {
 			if (notify_attempt(st, conf, x, notifier_stopping, &ns) < 0)
 				log_line("notifier: cannot record a delivery: %s",
@@ -650,12 +668,12 @@ int notifier_main(const char *home, int wake_r, pid_t parent, int slot)
 		/* nothing pending at all: leave after idle_exit; the
 		 * supervisor starts the notifier again for the next event */
 		int idle = wait < 0 && conf->idle_exit_ms > 0;
-		if (idle)
-			wait = conf->idle_exit_ms;
+		if (idle && (wait = busy_at + conf->idle_exit_ms - mono_ms()) <= 0)
+			break;
 		int n = poll(pfd, 2, wait > 3600000 ? 3600000 : (int)wait);
 		if (n < 0 && errno != EINTR)
 			break;
-		if (n == 0 && idle)
+		if (n == 0 && idle && mono_ms() >= busy_at + conf->idle_exit_ms)
 			break;
 		if (pfd[1].revents)
 			drain_fd(wake_r);
