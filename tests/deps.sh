@@ -9,7 +9,8 @@ libsqlite3-dev libssl-dev libcmocka-dev bats jq sqlite3 zstd tar \
 gnupg openssh-client openssl procps bubblewrap util-linux passwd gitolite3 \
 clang libclang-rt-14-dev man-db groff-base systemd \
 libmicrohttpd-dev chromium python3-prometheus-client iproute2 bc \
-libpq-dev libpq5 postgresql libseccomp-dev openssh-server nginx fcgiwrap"
+libpq-dev libpq5 postgresql libseccomp-dev openssh-server nginx fcgiwrap \
+strace"
 
 missing=
 for p in $PACKAGES; do

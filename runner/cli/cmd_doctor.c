@@ -295,7 +295,8 @@ static void check_daemon(struct doctor *d, const char *home,
 	else if (lstat(sock, &sb) < 0 || !S_ISSOCK(sb.st_mode))
 		say(d, FAIL, "daemon", "restart the daemon: it makes the socket "
 		    "again", "running (pid %d) but '%s' is not its socket: "
-		    "pushes are seen only by its once-a-second look", pid, sock);
+		    "pushes are seen only by its watch on the store and the spool", pid,
+		    sock);
 	else
 		say(d, OK, "daemon", NULL, "running (pid %d), socket %s", pid,
 		    sock);

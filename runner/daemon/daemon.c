@@ -20,6 +20,7 @@
 #include "reserve.h"
 #include "util.h"
 #include "wake.h"
+#include "watch.h"
 #include "who.h"
 
 #include <errno.h>
@@ -63,8 +64,14 @@ struct asker {
 
 struct sup {
 	const char *home;
-	int64_t poll_at;	/* when to look for work no datagram announced */
-	uint64_t work_stamp;	/* of the store's and the spool's files */
+	struct watch watch;	/* the store's and the spool's files */
+	int64_t look_at;	/* mono ms: when to look for work no datagram
+				 * announced; 0: when the watch says */
+	int64_t looked_at;	/* ... when it last looked */
+	int seen;		/* WATCH_* bits the watch said since */
+	int look_again;		/* the last look found a change */
+	int64_t reserve_at;	/* mono ms: when to look at the reserves;
+				 * 0: when the watch says one was used */
 	const struct config *conf;
 	struct worker *w;
 	int nworkers;
@@ -96,7 +103,8 @@ struct sup {
 	int64_t web_at;		/* mono ms: when to start it (again); 0 no */
 	int64_t web_started;
 	char *web_listen;	/* what it was started with */
-	int64_t beat_at;	/* mono ms: the host's heartbeat, leases */
+	int64_t beat_at;	/* mono ms: the host's heartbeat, leases; 0:
+				 * none due (SQLite, no worker alive) */
 	int64_t started_ms;
 	int reserve_said;	/* the reserve could not be made: said once */
 };
@@ -288,10 +296,16 @@ static void recover(struct sup *s, pid_t worker)
 static void wake_workers(struct sup *s);
 
 /*
- * Every third of the lease: this host says it is alive (status shows it),
- * and jobs whose lease ended, on any host, are taken back. The stages of
- * this host's (a worker frozen with its stage) are killed first: nothing
- * of the lost attempt may run beside the next.
+ * Every third of the lease: this host says it is alive (status shows it,
+ * and the store counts its workers in the shares of a claim), and jobs
+ * whose lease ended, on any host, are taken back. The stages of this
+ * host's (a worker frozen with its stage) are killed first: nothing of
+ * the lost attempt may run beside the next.
+ *
+ * On SQLite every job is this host's, held by a worker alive: with none
+ * alive there is nothing to take back, and the beats stop (beat_at 0),
+ * so that an idle daemon writes nothing; the next worker started beats
+ * first (spawn).
  */
 static void host_beat(struct sup *s)
 {
@@ -371,12 +385,14 @@ static void ingest_spool(struct sup *s, int retry_held)
 static void ensure_notifier(struct sup *s, int always);
 
 /*
- * The home's reserves (reserve.h), a look each second: one that a full
- * disk used is made again once the disk has room for it.
+ * The home's reserves (reserve.h): one that a full disk used is made
+ * again once the disk has room for it. Looked at when the watch says one
+ * was removed (without inotify, each second), and then each second while
+ * one is missing.
  */
 static void keep_reserves(struct sup *s)
 {
-	int n = reserve_keep(s->home);
+	int missing = 0, n = reserve_keep(s->home, &missing);
 
 	if (n > 0) {
 		log_line("set aside the home's reserve%s on its file system, for "
@@ -385,42 +401,54 @@ static void keep_reserves(struct sup *s)
 	} else if (n < 0 && !s->reserve_said++) {
 		log_line("warning: %s", error_last());
 	}
+	s->reserve_at = missing || s->watch.fd < 0 ? mono_ms() + 1000 : 0;
+}
+
+/* What the watch said: a look within a second of the last one, a look
+ * at the reserves now. */
+static void heed(struct sup *s, int what)
+{
+	if (what & WATCH_RESERVE)
+		s->reserve_at = mono_ms();
+	s->seen |= what & (WATCH_STORE | WATCH_SPOOL);
+	if ((s->seen || s->watch.fd < 0) && !s->look_at)
+		s->look_at = s->looked_at + 1000 > mono_ms() ? s->looked_at +
+		    1000 : mono_ms();
 }
 
 /*
  * Work may arrive without a datagram: a hook whose user may not write to
- * the socket, a datagram lost. Once a second, look whether the store
- * changed or the spool has something new (a stat and a pragma that reads
- * shared memory only), and wake the workers if so.
+ * the socket, a datagram lost. The watch (watch.h) says when the store or
+ * the spool was written; the look that follows, at most one a second,
+ * queues what the spool holds and wakes the workers if the queue holds a
+ * job (the notifier if something waits to be sent), so that neither a
+ * reader of the store nor the supervisor's own heartbeat wakes anyone.
+ * A look that found a write is followed by one more a second later: the
+ * commit it saw may not have been visible yet (written, not yet synced).
+ * Idle, nothing is written, and nobody looks.
  */
-/* A number that changes when `path` is written (its change time and
- * size), 0 if it is not there. Unsigned: it may wrap. */
-static uint64_t stamp(const char *home, const char *name)
-{
-	char *path = xasprintf("%s/%s", home, name);
-	struct stat sb;
-	uint64_t v = 0;
-
-	if (stat(path, &sb) == 0)
-		v = (uint64_t)sb.st_ctim.tv_sec * 1000000000u +
-		    (uint64_t)sb.st_ctim.tv_nsec + (uint64_t)sb.st_size;
-	free(path);
-	return v;
-}
-
 static void look_for_work(struct sup *s)
 {
-	/* every commit writes the WAL (or, checkpointed, the store), and
-	 * every spooled push the spool folder: three stats, no store open */
-	uint64_t v = stamp(s->home, STORE_FILE "-wal") ^
-	    stamp(s->home, STORE_FILE) * 3 ^ stamp(s->home, SPOOL_DIR) * 7;
+	int what;
 
-	if (v == s->work_stamp)
-		return;
-	s->work_stamp = v;
-	ingest_spool(s, 0);
-	wake_workers(s);
-	ensure_notifier(s, 0);
+	if (s->watch.fd >= 0)
+		heed(s, watch_read(&s->watch));
+	else
+		heed(s, watch_changed(&s->watch, s->home));
+	what = s->seen;
+	s->seen = 0;
+	if (what & WATCH_SPOOL)
+		ingest_spool(s, 0);
+	if (what || s->look_again) {
+		struct store *st = sup_store(s);
+		if (!st || store_queued(st) > 0)
+			wake_workers(s);
+		ensure_notifier(s, 0);
+	}
+	s->look_again = what != 0;
+	s->looked_at = mono_ms();
+	s->look_at = s->look_again || s->watch.fd < 0 ? s->looked_at + 1000 :
+	    0;
 }
 
 /* ---- supervisor ---- */
@@ -446,6 +474,10 @@ static int spawn(struct sup *s, struct worker *w, const char *role)
 
 	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
 		return error_set(-1, "cannot create a pipe: %s", strerror(errno));
+	/* the beats stopped while no worker was alive: this host is alive
+	 * again (its workers count in a claim's shares) before it claims */
+	if (w != &s->notifier && !s->beat_at && !s->stopping)
+		host_beat(s);
 	drop_connections(s);	/* never share a connection across fork */
 	pid = fork();
 	if (pid < 0) {
@@ -890,13 +922,19 @@ static void reap(struct sup *s)
 	}
 }
 
-static int alive(const struct sup *s)
+static int workers_alive(const struct sup *s)
 {
 	int n = 0;
 
 	for (int i = 0; i < s->nworkers; i++)
 		n += s->w[i].pid > 0;
-	return n + (s->notifier.pid > 0) + (s->gc_pid > 0) + (s->web_pid > 0);
+	return n;
+}
+
+static int alive(const struct sup *s)
+{
+	return workers_alive(s) + (s->notifier.pid > 0) + (s->gc_pid > 0) +
+	    (s->web_pid > 0);
 }
 
 static int take_lock(struct sup *s)
@@ -1157,7 +1195,7 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 {
 	struct sup s = { .home = home, .conf = conf, .sigfd = -1, .sock = -1,
 	    .ask = -1,
-	    .listen_fd = -1,
+	    .listen_fd = -1, .watch = { .fd = -1 },
 	    .log_file = log_file,
 	    .lockfd = -1, .notifier = { .pid = 0, .wake_w = -1 } };
 	sigset_t mask, old;
@@ -1198,7 +1236,6 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 		goto out;
 	}
 	recover(&s, 0);
-	keep_reserves(&s);
 	s.started_ms = now_ms();
 	run_schedules(&s);
 	{
@@ -1210,6 +1247,9 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 			    "daemon", n, n == 1 ? "" : "es");
 		free(prefix);
 	}
+	/* watching before the spool's first look: nothing spooled after it
+	 * goes unseen */
+	watch_init(&s.watch, home);
 	ingest_spool(&s, 1);
 	if ((error = s.sock = wake_bind(home)) < 0)
 		goto out;
@@ -1221,6 +1261,7 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 	s.w = xcalloc((size_t)workers, sizeof(*s.w));
 	for (int i = 0; i < workers; i++)
 		s.w[i].wake_w = -1;
+	host_beat(&s);
 	for (int i = 0; i < workers; i++)
 		if ((error = spawn_worker(&s, i)) < 0)
 			goto out;
@@ -1231,21 +1272,24 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 	if (conf->retention.interval_ms > 0)
 		s.gc_at = mono_ms() + conf->retention.interval_ms;
 	start_web(&s);
-	host_beat(&s);
+	keep_reserves(&s);
+	if (s.watch.fd < 0)
+		s.look_at = mono_ms() + 1000;
 
 	while (!s.stopping || alive(&s)) {
-		struct pollfd pfd[4] = {
+		/* while a look is due the watch's events wait in the kernel,
+		 * merged, for the look to read */
+		struct pollfd pfd[5] = {
 			{ s.sigfd, POLLIN, 0 }, { s.sock, POLLIN, 0 },
 			{ listen_fd(&s), POLLIN, 0 },
 			{ mono_ms() < s.ask_paused ? -1 : s.ask, POLLIN, 0 },
+			{ s.look_at || s.stopping ? -1 : s.watch.fd, POLLIN, 0 },
 		};
 		int wait = -1;
-		if (!s.stopping && !s.poll_at)
-			s.poll_at = mono_ms() + 1000;
-		int64_t next = deadline_min(deadline_min(kill_at,
-		    s.spool_retry_at), s.stopping ? 0 : s.poll_at);
+		int64_t next = deadline_min(kill_at, s.spool_retry_at);
 		if (!s.stopping)
-			next = deadline_min(next, s.held_retry_at);
+			next = deadline_min(deadline_min(next, s.held_retry_at),
+			    deadline_min(s.look_at, s.reserve_at));
 		next = deadline_min(next, respawn_due(&s));
 		next = deadline_min(next, ask_overdue(&s));
 		if (s.ask_paused > mono_ms())
@@ -1260,10 +1304,12 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 			int64_t left = next - mono_ms();
 			wait = left > 0 ? (int)left : 0;
 		}
-		if (poll(pfd, 4, wait) < 0 && errno != EINTR)
+		if (poll(pfd, 5, wait) < 0 && errno != EINTR)
 			break;
 		if (pfd[3].revents)
 			on_ask(&s);
+		if (pfd[4].revents)
+			heed(&s, watch_read(&s.watch));
 		if (pfd[2].revents && s.listen) {
 			int heard = store_heard(s.listen);
 			if (heard > 0)
@@ -1320,15 +1366,18 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 			ingest_spool(&s, 1);
 			wake_workers(&s);
 		}
-		if (!s.stopping && s.poll_at && mono_ms() >= s.poll_at) {
-			s.poll_at = 0;
+		if (!s.stopping && s.look_at && mono_ms() >= s.look_at)
 			look_for_work(&s);
+		if (!s.stopping && s.reserve_at && mono_ms() >= s.reserve_at)
 			keep_reserves(&s);
-		}
 		if (s.gc_at && mono_ms() >= s.gc_at && !s.stopping)
 			start_gc(&s);
-		if (!s.stopping && mono_ms() >= s.beat_at)
-			host_beat(&s);
+		if (!s.stopping && s.beat_at && mono_ms() >= s.beat_at) {
+			if (s.shared || workers_alive(&s))
+				host_beat(&s);
+			else
+				s.beat_at = 0;	/* spawn beats again */
+		}
 		if (s.web_at && mono_ms() >= s.web_at && !s.stopping)
 			start_web(&s);
 		if (s.sched_at && mono_ms() >= s.sched_at && !s.stopping)
@@ -1382,6 +1431,7 @@ out:
 		if (s.askers[i].pid > 0)
 			kill(s.askers[i].pid, SIGKILL);
 	drop_connections(&s);
+	watch_release(&s.watch);
 	if (s.lockfd >= 0)
 		close(s.lockfd);
 	if (s.sigfd >= 0)

@@ -39,8 +39,9 @@ const char config_template[] =
 "# On SIGTERM the daemon lets running stages finish for this long.\n"
 "# shutdown_grace: 30s\n"
 "\n"
-"# A worker (or the notifier) with nothing to do for this long leaves;\n"
-"# the daemon starts one again when work comes. 0: they stay.\n"
+"# A worker (or the notifier) with nothing to do for this long since its\n"
+"# last work leaves; the daemon starts one again when work comes. 0: they\n"
+"# stay.\n"
 "# idle_exit: 60s\n"
 "\n"
 "# A queued job is recorded 'superseded', not run, when a newer push to\n"
@@ -1220,8 +1221,8 @@ static const struct sfield config_fields[] = {
 	    .doc = "on SIGTERM, how long running stages may still run" },
 	{ .key = "idle_exit", .kind = S_DURATION,
 	    FIELD(struct config, idle_exit_ms), .def = "60s",
-	    .doc = "a worker or the notifier with nothing to do leaves (0: "
-	    "they stay)" },
+	    .doc = "a worker or the notifier with nothing to do for this "
+	    "long since its last work leaves (0: they stay)" },
 	{ .key = "store", .kind = S_STR, FIELD(struct config, store),
 	    .doc = "`postgresql://...`: the store is this PostgreSQL database, "
 	    "shared by build hosts ([operations.md](operations.md#"

@@ -79,8 +79,9 @@ static int fill(int fd, int64_t bytes)
 }
 
 /* Make reserve `which` in the folder `dfd` (at `dir`) if it is missing
- * and there is room: 1 made, 0 not needed or no room yet. */
-static int make_one(int dfd, const char *dir, enum reserve which)
+ * and there is room: 1 made, 0 not needed or no room yet (*missing set). */
+static int make_one(int dfd, const char *dir, enum reserve which,
+    int *missing)
 {
 	const char *name = reserves[which].name;
 	int64_t bytes = reserves[which].bytes, room;
@@ -91,12 +92,14 @@ static int make_one(int dfd, const char *dir, enum reserve which)
 		if (S_ISREG(st.st_mode) && st.st_nlink == 1 &&
 		    (int64_t)st.st_blocks * 512 >= bytes)
 			return 0;
+		*missing = 1;
 		/* half made, or something else put at its name: removed
 		 * (a link itself, never what it names) and made again */
 		if (unlinkat(dfd, name, 0) < 0)
 			return error_set(-1, "cannot remove '%s/%s' to make the "
 			    "reserve again: %s", dir, name, strerror(errno));
 	}
+	*missing = 1;
 	if ((room = disk_free(dir)) < 0 || room < 2 * bytes)
 		return 0;
 	fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
@@ -112,14 +115,16 @@ static int make_one(int dfd, const char *dir, enum reserve which)
 		return e == ENOSPC ? 0 : error_set(-1, "cannot make the reserve "
 		    "'%s/%s': %s", dir, name, strerror(e));
 	}
+	*missing = 0;
 	close(fd);
 	return 1;
 }
 
-int reserve_keep(const char *home)
+int reserve_keep(const char *home, int *missing)
 {
 	int made = 0, error = 0;
 
+	*missing = 0;
 	for (int i = 0; i < (int)(sizeof(reserves) / sizeof(*reserves)); i++) {
 		char *dir = reserves[i].dir ? xasprintf("%s/%s", home,
 		    reserves[i].dir) : xstrdup(home);
@@ -129,7 +134,9 @@ int reserve_keep(const char *home)
 			free(dir);
 			continue;	/* no spool (yet): nothing to keep */
 		}
-		rc = make_one(dfd, dir, (enum reserve)i);
+		int gone = 0;
+		rc = make_one(dfd, dir, (enum reserve)i, &gone);
+		*missing += gone;
 		if (rc > 0)
 			made++;
 		else if (rc < 0 && !error)

@@ -37,9 +37,11 @@ int reserve_present(const char *home, enum reserve which);
 /*
  * Make the reserves of `home` that are missing, when its file system has
  * room for each and as much again besides. Returns how many it made, or
- * a negative code (the message says why) when one could not be made.
+ * a negative code (the message says why) when one could not be made;
+ * *missing is how many are still missing (no room for them yet, or an
+ * error): the caller looks again later.
  */
-int reserve_keep(const char *home);
+int reserve_keep(const char *home, int *missing);
 
 /* Bytes free on the file system of `path` for an unprivileged writer;
  * -1 if it cannot be asked. */
