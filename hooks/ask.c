@@ -6,6 +6,7 @@
  */
 #include "ask.h"
 #include "util.h"
+#include "wake.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,48 +22,18 @@
 
 static int socket_path(const char *home, struct sockaddr_un *sa)
 {
-	int n = snprintf(sa->sun_path, sizeof(sa->sun_path), "%s/%s", home,
-	    ASK_SOCKET);
-
-	sa->sun_family = AF_UNIX;
-	return n < 0 || (size_t)n >= sizeof(sa->sun_path) ? -1 : 0;
+	return home_socket_path(home, ASK_SOCKET, sa);
 }
 
 int ask_bind(const char *home)
 {
-	struct sockaddr_un sa;
-	struct stat st;
-	int fd;
-
-	if (socket_path(home, &sa) < 0)
-		return error_set(ERR_INVALID, "home '%s' is too long for a unix "
-		    "socket path (at most %zu bytes)", home,
-		    sizeof(sa.sun_path) - sizeof(ASK_SOCKET) - 1);
-	unlink(sa.sun_path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(fd, 64) < 0) {
-		int e = errno;
-		if (fd >= 0)
-			close(fd);
-		return error_set(-1, "cannot bind '%s': %s", sa.sun_path,
-		    strerror(e));
-	}
-	/* the hook's group may connect, nobody else: the socket was made
-	 * closed to the group (umask 027) and is opened to it now */
-	if (stat(home, &st) == 0)
-		(void)!chown(sa.sun_path, (uid_t)-1, st.st_gid);
-	chmod(sa.sun_path, 0660);
-	return fd;
+	/* the hook's group may connect, nobody else */
+	return home_socket_bind(home, ASK_SOCKET, SOCK_STREAM, 0660);
 }
 
 void ask_unbind(const char *home, int fd)
 {
-	struct sockaddr_un sa;
-
-	if (socket_path(home, &sa) == 0)
-		unlink(sa.sun_path);
-	close(fd);
+	home_socket_unbind(home, ASK_SOCKET, fd);
 }
 
 void ask_init(struct ask_conn *c, int fd, size_t max)

@@ -182,65 +182,14 @@ out:
 static int as_user(uid_t uid, int (*fn)(void *), void *arg, int *out)
 {
 	struct run_user u = { 0 };
-	struct sbuf msg = SBUF_INIT;
 	char id[32];
-	int p[2], status, rc, got = 0;
-	pid_t pid;
+	int rc;
 
 	snprintf(id, sizeof(id), "%d", (int)uid);
 	if (run_user_lookup(id, &u) < 0)
 		return error_set(-1, "cannot write as uid %d, the folder's owner: "
 		    "%s", (int)uid, error_last());
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		run_user_release(&u);
-		return error_set(-1, "pipe: %s", strerror(errno));
-	}
-	fflush(NULL);
-	if ((pid = fork()) < 0) {
-		rc = error_set(-1, "fork: %s", strerror(errno));
-		close(p[0]);
-		close(p[1]);
-		run_user_release(&u);
-		return rc;
-	}
-	if (pid == 0) {
-		close(p[0]);
-		if (setgroups((size_t)u.ngroups, u.groups) < 0 ||
-		    setgid(u.gid) < 0 || setuid(u.uid) < 0)
-			rc = error_set(-1, "cannot become uid %d: %s", (int)uid,
-			    strerror(errno));
-		else
-			rc = fn(arg);
-		(void)!write_all(p[1], &rc, sizeof(rc));
-		(void)!write_all(p[1], out, sizeof(*out));
-		if (rc < 0)
-			(void)!write_all(p[1], error_last(), strlen(error_last()));
-		_exit(rc < 0);
-	}
-	close(p[1]);
-	for (;;) {
-		char buf[512];
-		ssize_t n = read(p[0], buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		sbuf_add(&msg, buf, (size_t)n);
-	}
-	close(p[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (msg.len >= sizeof(rc) + sizeof(*out)) {
-		memcpy(&rc, msg.buf, sizeof(rc));
-		memcpy(out, msg.buf + sizeof(rc), sizeof(*out));
-		got = 1;
-	}
-	if (!got)
-		rc = error_set(-1, "the child writing as uid %d ended without a "
-		    "word (status %d)", (int)uid, status);
-	else if (rc < 0)
-		rc = error_set(rc, "%s", msg.buf + sizeof(rc) + sizeof(*out));
-	sbuf_release(&msg);
+	rc = run_as_user_into(&u, fn, arg, out, sizeof(*out));
 	run_user_release(&u);
 	return rc;
 }

@@ -657,7 +657,8 @@ static int may(const struct run_user *u, const struct stat *st, mode_t bits)
 	return (st->st_mode & bits) == bits;
 }
 
-int run_as_user(const struct run_user *u, int (*fn)(void *), void *arg)
+int run_as_user_into(const struct run_user *u, int (*fn)(void *), void *arg,
+    void *out, size_t len)
 {
 	struct sbuf msg = SBUF_INIT;
 	int p[2], rc = -1, status = 0;
@@ -665,6 +666,7 @@ int run_as_user(const struct run_user *u, int (*fn)(void *), void *arg)
 
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return error_set(-1, "cannot make a pipe: %s", strerror(errno));
+	fflush(NULL);
 	if ((pid = fork()) < 0) {
 		close(p[0]);
 		close(p[1]);
@@ -679,7 +681,10 @@ int run_as_user(const struct run_user *u, int (*fn)(void *), void *arg)
 			    strerror(errno));
 		else
 			rc = fn(arg);
+		/* the answer: rc, what `out` holds now, why it failed */
 		(void)!write_all(p[1], &rc, sizeof(rc));
+		if (len)
+			(void)!write_all(p[1], out, len);
 		if (rc < 0)
 			(void)!write_all(p[1], error_last(), strlen(error_last()));
 		_exit(0);
@@ -697,16 +702,23 @@ int run_as_user(const struct run_user *u, int (*fn)(void *), void *arg)
 	close(p[0]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
-	if (msg.len < sizeof(rc))
-		rc = error_set(-1, "the check as user '%s' ended without a word "
+	if (msg.len < sizeof(rc) + len)
+		rc = error_set(-1, "the child as user '%s' ended without a word "
 		    "(status %d)", u->name, status);
 	else {
 		memcpy(&rc, msg.buf, sizeof(rc));
+		if (len)
+			memcpy(out, msg.buf + sizeof(rc), len);
 		if (rc < 0)
-			rc = error_set(rc, "%s", msg.buf + sizeof(rc));
+			rc = error_set(rc, "%s", msg.buf + sizeof(rc) + len);
 	}
 	sbuf_release(&msg);
 	return rc;
+}
+
+int run_as_user(const struct run_user *u, int (*fn)(void *), void *arg)
+{
+	return run_as_user_into(u, fn, arg, NULL, 0);
 }
 
 int run_user_can_reach(const struct run_user *u, const char *path, int read)

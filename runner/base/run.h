@@ -132,6 +132,10 @@ int run_helper(const char *const argv[], const char *in, size_t inlen,
  * with the child.
  */
 int run_as_user(const struct run_user *u, int (*fn)(void *), void *arg);
+/* The same, and what fn() left in the `len` bytes at `out` (in the
+ * child's memory) copied back into them. */
+int run_as_user_into(const struct run_user *u, int (*fn)(void *), void *arg,
+    void *out, size_t len);
 
 /* May `u` reach `path` (search every folder on the way) and, with
  * `read`, read it? */

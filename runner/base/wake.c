@@ -22,13 +22,19 @@ static const struct {
 	{ WAKE_NOTIFY, "notify" },
 };
 
-static int socket_path(const char *home, struct sockaddr_un *sa)
+int home_socket_path(const char *home, const char *file,
+    struct sockaddr_un *sa)
 {
 	int n = snprintf(sa->sun_path, sizeof(sa->sun_path), "%s/%s", home,
-	    SOCKET_FILE);
+	    file);
 
 	sa->sun_family = AF_UNIX;
 	return n < 0 || (size_t)n >= sizeof(sa->sun_path) ? -1 : 0;
+}
+
+static int socket_path(const char *home, struct sockaddr_un *sa)
+{
+	return home_socket_path(home, SOCKET_FILE, sa);
 }
 
 int wake_send(const char *home, enum wake_what what)
@@ -53,30 +59,48 @@ int wake_send(const char *home, enum wake_what what)
 	return e == ENOENT || e == ECONNREFUSED || e == EAGAIN ? 0 : e;
 }
 
-int wake_bind(const char *home)
+int home_socket_bind(const char *home, const char *file, int type,
+    mode_t mode)
 {
 	struct sockaddr_un sa;
 	struct stat st;
 	int fd;
 
-	if (socket_path(home, &sa) < 0)
+	if (home_socket_path(home, file, &sa) < 0)
 		return error_set(ERR_INVALID, "home '%s' is too long for a unix "
 		    "socket path (at most %zu bytes)", home,
-		    sizeof(sa.sun_path) - sizeof(SOCKET_FILE) - 1);
+		    sizeof(sa.sun_path) - strlen(file) - 2);
 	unlink(sa.sun_path);
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	fd = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    (type == SOCK_STREAM && listen(fd, 64) < 0)) {
 		int e = errno;
 		if (fd >= 0)
 			close(fd);
 		return error_set(-1, "cannot bind '%s': %s", sa.sun_path,
 		    strerror(e));
 	}
-	/* the hook's group may send wake-ups, nothing more */
+	/* made closed to the group (the daemon's umask 027), opened to the
+	 * home's group now, as far as `mode` says */
 	if (stat(home, &st) == 0)
 		(void)!chown(sa.sun_path, (uid_t)-1, st.st_gid);
-	chmod(sa.sun_path, 0620);
+	chmod(sa.sun_path, mode);
 	return fd;
+}
+
+void home_socket_unbind(const char *home, const char *file, int fd)
+{
+	struct sockaddr_un sa;
+
+	if (home_socket_path(home, file, &sa) == 0)
+		unlink(sa.sun_path);
+	close(fd);
+}
+
+int wake_bind(const char *home)
+{
+	/* the hook's group may send wake-ups, nothing more */
+	return home_socket_bind(home, SOCKET_FILE, SOCK_DGRAM, 0620);
 }
 
 int wake_recv(int fd)
@@ -98,9 +122,5 @@ int wake_recv(int fd)
 
 void wake_unbind(const char *home, int fd)
 {
-	struct sockaddr_un sa;
-
-	if (socket_path(home, &sa) == 0)
-		unlink(sa.sun_path);
-	close(fd);
+	home_socket_unbind(home, SOCKET_FILE, fd);
 }

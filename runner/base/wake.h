@@ -7,7 +7,21 @@
 #ifndef RUNNER_WAKE_H
 #define RUNNER_WAKE_H
 
+#include <sys/types.h>
+
 #define SOCKET_FILE "runner.sock"
+
+struct sockaddr_un;
+/* The address of the socket `file` in `home`; -1 if it is too long. */
+int home_socket_path(const char *home, const char *file,
+    struct sockaddr_un *sa);
+/* Bind the socket `file` of `home` (SOCK_DGRAM, or SOCK_STREAM and
+ * listening; non-blocking, close-on-exec), the home's group its group and
+ * `mode` its mode; returns the descriptor, or -1 with error_set(). */
+int home_socket_bind(const char *home, const char *file, int type,
+    mode_t mode);
+/* Remove the socket file and close `fd`. */
+void home_socket_unbind(const char *home, const char *file, int fd);
 
 /* What a datagram asks the daemon to do. */
 enum wake_what {
