@@ -54,26 +54,32 @@ static int usage(void)
 /*
  * notes-write REPO: write the git notes given on stdin (notebox.h) into
  * REPO, as whoever runs it: the repository's hook at a push, or the
- * helper a root daemon starts as the repository's owner. Not a command of
- * runner's: it trusts its input, which only its parent gives it.
+ * helper a root daemon starts as the repository's owner; notes-check
+ * REPO: print the commits of those REPO has already, one a line (the
+ * notifier's look, outside its own process). Not commands of runner's:
+ * they trust their input, which only their parent gives them.
  */
 static int notes_write(int argc, char **argv)
 {
-	struct sbuf in = SBUF_INIT;
+	struct sbuf in = SBUF_INIT, out = SBUF_INIT;
+	int check = !strcmp(argv[1], NOTEBOX_CHECK_COMMAND);
 	int rc = EXIT_OK;
 
 	if (argc != 3 || isatty(0)) {
 		fprintf(stderr, "usage: runner-worker %s REPO < NOTES (run by "
-		    "the hook and the notifier, not by hand)\n",
-		    NOTEBOX_WRITER_COMMAND);
+		    "the hook and the notifier, not by hand)\n", argv[1]);
 		return EXIT_USAGE;
 	}
 	if (read_fd(0, "stdin", NOTEBOX_MAX * (NOTEBOX_MAX_TEXT + 80), &in) < 0 ||
-	    notes_write_frames(argv[2], in.buf, in.len) < 0) {
+	    (check ? notes_check_frames(argv[2], in.buf, in.len, &out) :
+	    notes_write_frames(argv[2], in.buf, in.len)) < 0) {
 		fprintf(stderr, "%s\n", error_last());
+		rc = EXIT_FAIL;
+	} else if (out.len && write_all(1, out.buf, out.len) < 0) {
 		rc = EXIT_FAIL;
 	}
 	sbuf_release(&in);
+	sbuf_release(&out);
 	error_clear();
 	return rc;
 }
@@ -82,7 +88,8 @@ int main(int argc, char **argv)
 {
 	if (argc < 2)
 		return usage();
-	if (!strcmp(argv[1], NOTEBOX_WRITER_COMMAND))
+	if (!strcmp(argv[1], NOTEBOX_WRITER_COMMAND) ||
+	    !strcmp(argv[1], NOTEBOX_CHECK_COMMAND))
 		return notes_write(argc, argv);
 	for (size_t i = 0; i < sizeof(children) / sizeof(*children); i++) {
 		if (strcmp(argv[1], children[i].name))

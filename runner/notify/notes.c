@@ -9,7 +9,9 @@
  * daemon that may not write it (its own user, the git server's
  * repositories; or a read-only system under systemd) leaves it for the
  * repository's hook, which writes what waits at the next push. The
- * daemon removes each note once it sees it in the repository. A daemon
+ * daemon removes each note once it sees it in the repository, looking
+ * through the same program (the repository is its owner's: a FIFO there
+ * would hold the notifier). A daemon
  * that cannot have them written says why once per run, not per job, and
  * keeps the reason in the store for doctor and status.
  */
@@ -134,7 +136,7 @@ static void all_done(const char *home, const char *repo,
  * not written by that push's hook.
  */
 static void sweep(struct store *s, const char *home, const char *repo,
-    const struct job *j)
+    const struct job *j, const struct run_user *as)
 {
 	struct notebox_note *v = NULL;
 	size_t n = 0, missed = 0;
@@ -142,16 +144,21 @@ static void sweep(struct store *s, const char *home, const char *repo,
 	 * retry, a build by hand or a schedule's) */
 	int pushed = j->kind == KIND_BUILD && !j->requested_by && !j->retry_of;
 
-	if (notebox_list(home, repo, &v, &n) < 0)
+	/* what is in place is read by the helper, as the writer would run:
+	 * the repository is another user's to change (a FIFO, a link), and
+	 * the notifier opens none of it itself; what it cannot tell is not
+	 * judged */
+	if (notebox_list(home, repo, &v, &n) < 0 || !n ||
+	    notebox_check(repo, v, n, as) < 0) {
+		error_clear();
+		notebox_notes_free(v, n);
 		return;
+	}
 	for (size_t i = 0; i < n; i++) {
-		char *now = NULL;
-		if (note_read(repo, NOTES_REF, v[i].commit, &now) == 1 &&
-		    !strcmp(now, v[i].text))
+		if (v[i].in_place)
 			notebox_done(home, repo, v[i].commit, v[i].text);
 		else if (pushed && v[i].mtime_ms + 10000 < j->created_ms)
 			missed++;
-		free(now);
 	}
 	if (!pushed)
 		;	/* nothing to judge the hook by */
@@ -230,11 +237,6 @@ int notes_record(struct store *s, const struct config *c, const char *home,
 		    "may not write it", them, pw ? pw->pw_name : "?");
 		free(them);
 	}
-	if (why) {
-		say_once(j->repo, why);
-		sweep(s, home, j->repo, j);
-		goto out;
-	}
 	if (geteuid() == 0 && st.st_uid != 0) {
 		char id[32];
 		snprintf(id, sizeof(id), "%d", (int)st.st_uid);
@@ -245,16 +247,22 @@ int notes_record(struct store *s, const struct config *c, const char *home,
 			owner.gid = st.st_gid;
 		}
 	}
+	if (why) {
+		say_once(j->repo, why);
+		/* root reads nothing below a folder others may change */
+		if (geteuid() != 0)
+			sweep(s, home, j->repo, j, NULL);
+		goto out;
+	}
 	if (notebox_list(home, j->repo, &w, &nw) < 0 ||
-	    notebox_deliver(j->repo, w, nw, geteuid() == 0 && st.st_uid != 0 ?
-	    &owner : NULL) < 0) {
+	    notebox_deliver(j->repo, w, nw, owner.name ? &owner : NULL) < 0) {
 		/* a read-only system (systemd's ProtectSystem) or another
 		 * reason: the hook writes them at the next push */
 		why = owner.name ? xasprintf("writing them as '%s' failed: %s",
 		    owner.name, error_last()) : xasprintf("writing them as the "
 		    "runner's user failed: %s", error_last());
 		say_once(j->repo, why);
-		sweep(s, home, j->repo, j);
+		sweep(s, home, j->repo, j, owner.name ? &owner : NULL);
 		goto out;
 	}
 	all_done(home, j->repo, w, nw);
@@ -266,6 +274,26 @@ out:
 	sbuf_release(&text);
 	jobs_free(v, n);
 	job_free(j);
+	return error < 0 ? error : 0;
+}
+
+int notes_check_frames(const char *repo, const char *buf, size_t len,
+    struct sbuf *out)
+{
+	struct notebox_note *v = NULL;
+	size_t n = 0;
+	int error;
+
+	if ((error = notebox_unframe(buf, len, &v, &n)) < 0)
+		return error;
+	for (size_t i = 0; i < n && error >= 0; i++) {
+		char *now = NULL;
+		error = note_read(repo, NOTES_REF, v[i].commit, &now);
+		if (error == 1 && !strcmp(now, v[i].text))
+			sbuf_addf(out, "%s\n", v[i].commit);
+		free(now);
+	}
+	notebox_notes_free(v, n);
 	return error < 0 ? error : 0;
 }
 

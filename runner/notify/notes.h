@@ -25,4 +25,11 @@ int notes_record(struct store *s, const struct config *c, const char *home,
  * the notes framed as notebox_frame() does, into `repo`. 0 or an error. */
 int notes_write_frames(const char *repo, const char *buf, size_t len);
 
+struct sbuf;
+/* The checker (runner-worker notes-check REPO, started as the writer
+ * is): for each of the framed notes that `repo` has with the same text,
+ * its commit and a newline into `out`. 0 or an error. */
+int notes_check_frames(const char *repo, const char *buf, size_t len,
+    struct sbuf *out);
+
 #endif

@@ -19,6 +19,8 @@
 
 /* the writer's time, bounded: a push waits for it */
 #define DELIVER_TIMEOUT_MS 60000
+/* a look at what is in place: the notifier waits for it */
+#define CHECK_TIMEOUT_MS 10000
 
 static int commit_name(const char *s)
 {
@@ -198,6 +200,7 @@ int notebox_list(const char *home, const char *repo, struct notebox_note **out,
 		v[k].text = sbuf_detach(&text);
 		v[k].mtime_ms = (int64_t)st.st_mtim.tv_sec * 1000 +
 		    st.st_mtim.tv_nsec / 1000000;
+		v[k].in_place = 0;
 		k++;
 	}
 	if (k)
@@ -280,6 +283,7 @@ int notebox_unframe(const char *buf, size_t len, struct notebox_note **out,
 		memcpy(v[k].commit, commit, sizeof(commit));
 		v[k].text = xstrndup(buf + at, tlen);
 		v[k].mtime_ms = 0;
+		v[k].in_place = 0;
 		k++;
 		at += tlen;
 	}
@@ -292,30 +296,29 @@ bad:
 	    "'COMMIT LENGTH' and the text");
 }
 
-int notebox_deliver(const char *repo, const struct notebox_note *v, size_t n,
-    const struct run_user *user)
+/* NOTEBOX_WRITER `command` REPO as `user`, given notes `v` on its stdin;
+ * its stdout into `out` (may be NULL). */
+static int run_writer(const char *command, const char *repo,
+    const struct notebox_note *v, size_t n, const struct run_user *user,
+    struct sbuf *out, int64_t timeout_ms)
 {
 	char *prog = run_sibling(NOTEBOX_WRITER);
-	const char *argv[] = { prog, NOTEBOX_WRITER_COMMAND, repo, NULL };
+	const char *argv[] = { prog, command, repo, NULL };
 	struct child c = { .argv = argv, .cwd = "/", .user = user };
 	struct sbuf in = SBUF_INIT, err = SBUF_INIT;
 	int rc;
 
-	if (!n) {
-		free(prog);
-		return 0;
-	}
 	if (!prog) {
 		return error_set(ERR_NOTFOUND, "cannot find %s (it is installed "
 		    "in libexec/runner)", NOTEBOX_WRITER);
 	}
 	notebox_frame(&in, v, n);
-	rc = child_capture(&c, in.buf, in.len, NULL, &err, DELIVER_TIMEOUT_MS);
+	rc = child_capture(&c, in.buf, in.len, out, &err, timeout_ms);
 	while (err.len && err.buf[err.len - 1] == '\n')
 		sbuf_truncate(&err, err.len - 1);
 	if (rc == ERR_TIMEOUT)
-		rc = error_set(-1, "%s %s '%s' took more than %d s", prog,
-		    NOTEBOX_WRITER_COMMAND, repo, DELIVER_TIMEOUT_MS / 1000);
+		rc = error_set(-1, "%s %s '%s' took more than %lld s", prog,
+		    command, repo, (long long)timeout_ms / 1000);
 	else if (rc > 0)
 		rc = error_set(-1, "%s", err.len ? err.buf : "the writer failed");
 	else if (rc < 0)
@@ -323,5 +326,38 @@ int notebox_deliver(const char *repo, const struct notebox_note *v, size_t n,
 	sbuf_release(&in);
 	sbuf_release(&err);
 	free(prog);
+	return rc;
+}
+
+int notebox_deliver(const char *repo, const struct notebox_note *v, size_t n,
+    const struct run_user *user)
+{
+	return n ? run_writer(NOTEBOX_WRITER_COMMAND, repo, v, n, user, NULL,
+	    DELIVER_TIMEOUT_MS) : 0;
+}
+
+int notebox_check(const char *repo, struct notebox_note *v, size_t n,
+    const struct run_user *user)
+{
+	struct sbuf out = SBUF_INIT;
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		v[i].in_place = 0;
+	if (!n)
+		return 0;
+	if ((rc = run_writer(NOTEBOX_CHECK_COMMAND, repo, v, n, user, &out,
+	    CHECK_TIMEOUT_MS)) == 0) {
+		/* a line per commit whose note is in place */
+		for (char *p = out.buf, *nl; *p; p = nl + 1) {
+			if (!(nl = strchr(p, '\n')))
+				break;
+			*nl = '\0';
+			for (size_t i = 0; i < n; i++)
+				if (!strcmp(v[i].commit, p))
+					v[i].in_place = 1;
+		}
+	}
+	sbuf_release(&out);
 	return rc;
 }

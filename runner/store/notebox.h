@@ -28,6 +28,8 @@ struct sbuf;
 /* The program that writes them, with libgit2 (beside runner-hook). */
 #define NOTEBOX_WRITER "runner-worker"
 #define NOTEBOX_WRITER_COMMAND "notes-write"
+/* ... and the command that tells which of them are in place. */
+#define NOTEBOX_CHECK_COMMAND "notes-check"
 /* The store's setting NOTES_SETTING + REPO: why the notes of REPO cannot
  * be written, a line, and its fix (doctor and status show them). */
 #define NOTES_SETTING "notes:"
@@ -36,6 +38,7 @@ struct notebox_note {
 	char commit[65];	/* hex: sha1 or sha256 */
 	char *text;
 	int64_t mtime_ms;	/* when the daemon left it */
+	int in_place;		/* notebox_check(): the repository has it */
 };
 
 struct stat;
@@ -90,6 +93,16 @@ int notebox_unframe(const char *buf, size_t len, struct notebox_note **out,
  * with what the writer said.
  */
 int notebox_deliver(const char *repo, const struct notebox_note *v, size_t n,
+    const struct run_user *user);
+
+/*
+ * Which of notes `v` `repo` has already (each v[i].in_place), as
+ * NOTEBOX_WRITER NOTEBOX_CHECK_COMMAND, started as notebox_deliver()
+ * starts the writer, sees them within 10 s: the daemon opens no
+ * repository another user may change in a process of its own (a FIFO
+ * there would hold it). 0, or an error (then none is in place).
+ */
+int notebox_check(const char *repo, struct notebox_note *v, size_t n,
     const struct run_user *user);
 
 #endif

@@ -6,7 +6,9 @@
 # user, which may not write the repository, leaves the notes for the hook,
 # which writes them at the next push. Either way a clone fetches
 # refs/notes/runner and git log --notes=runner shows the results; the log
-# says once, not per job, who writes them, and doctor says it too.
+# says once, not per job, who writes them, and doctor says it too. A
+# repository's owner cannot hold the notifier with what it plants in the
+# repository.
 
 load lib
 
@@ -136,4 +138,51 @@ clone_notes() {
 	clone_notes | grep -q "runner: build #3 passed on develop"
 	[ "$(grep -c "git notes of '$T/srv/app.git' are left for its hook" "$T/serve.log")" = 1 ]
 	[ "$(grep -c "error: git notes of '$T/srv/app.git'" "$T/serve.log")" = 1 ]
+}
+
+@test "a repository's owner cannot hold the notifier with a FIFO where its notes are read" {
+	svc_home
+	MAL=runner-test-mal
+	test_user "$MAL"
+	mkdir -p -m 0755 "$T/m" "$T/mhome"
+	chown "$MAL:" "$T/m" "$T/mhome"
+	mal() { as_user "$MAL" "$T/mhome" "$@"; }
+	start_sink http hook
+	cat > "$RUNNER_HOME/runner.yml" <<YML
+notify:
+  - name: hook
+    webhook: http://127.0.0.1:$SINK_PORT/x
+    on: [job_passed]
+YML
+	# a local user's repository with the hook, pushed to by path; the
+	# build waits for a sign
+	mal git init -q --bare "$T/m/app.git"
+	"$RUNNER" install-hook "$T/m/app.git" >/dev/null
+	mal git init -q -b develop "$T/m/src"
+	cat > "$T/m/src/.runner.yml" <<YML
+stages:
+  - name: unit
+    run: |
+      i=0; while [ ! -e $MARK-go ] && [ \$i -lt 600 ]; do sleep 0.1; i=\$((i+1)); done
+YML
+	chown "$MAL:" "$T/m/src/.runner.yml"
+	mal git -C "$T/m/src" add -A
+	mal git -C "$T/m/src" commit -q -m one
+	start_svc_daemon
+	mal git -C "$T/m/src" push -q "$T/m/app.git" develop
+	wait_state 1 running 60
+	# while it runs, the owner plants a FIFO where the notes are read:
+	# the notifier reads them in no process of its own, and the look it
+	# has made is bounded
+	mal mkdir -p "$T/m/app.git/refs/notes"
+	mal mkfifo "$T/m/app.git/refs/notes/runner"
+	touch "$MARK-go"
+	wait_state 1 passed 60
+	wait_for "[ \$(sink_count hook) -ge 1 ]" 40 || { cat "$T/serve.log"; false; }
+	# the notifier goes on: the next job's notification too
+	mal rm "$T/m/app.git/refs/notes/runner"
+	mal git -C "$T/m/src" commit -q --allow-empty -m two
+	mal git -C "$T/m/src" push -q "$T/m/app.git" develop
+	wait_state 2 passed 60
+	wait_for "[ \$(sink_count hook) -ge 2 ]" 40 || { cat "$T/serve.log"; false; }
 }

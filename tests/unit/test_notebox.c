@@ -53,8 +53,8 @@ static int teardown(void **state)
 static void test_frames(void **state)
 {
 	struct notebox_note in[2] = {
-		{ C1, "runner: build #1 passed\n", 0 },
-		{ C2, "", 0 },
+		{ C1, "runner: build #1 passed\n", 0, 0 },
+		{ C2, "", 0, 0 },
 	}, *out = NULL;
 	struct sbuf sb = SBUF_INIT;
 	size_t n = 0;
