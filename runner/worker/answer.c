@@ -50,6 +50,7 @@ struct request {
 	char *repo;		/* proven by the descriptor */
 	char *entry;		/* spool: the entry the hook wrote */
 	int check, wait;
+	int seen;		/* the daemon sees that folder at that path */
 	struct sbuf updates;	/* "OLD NEW REF" lines */
 	struct hook_update *u;
 	size_t n;
@@ -104,7 +105,12 @@ static int say_gone(struct say *s)
  * real path, as the hook names it in the spool and the store). That
  * needs no right of the daemon's on the folder: a repository the daemon
  * cannot read yet (a push held for it) is told apart too; where it can,
- * the folder at that path is the descriptor's.
+ * the folder at that path is the descriptor's. The kernel's path alone
+ * proves nothing: a folder of another mount namespace (a user namespace
+ * needs no privilege) has whatever path its own namespace gives it, a
+ * repository's that was renamed or removed too. So the jobs of a folder
+ * the daemon cannot see (rq.seen) are never told, only why its push is
+ * held.
  */
 static int prove_repo(struct answer *a, const char *path)
 {
@@ -133,8 +139,9 @@ static int prove_repo(struct answer *a, const char *path)
 	n = readlink(proc, held, PATH_MAX);
 	if (n > 0)
 		held[n] = '\0';
+	a->rq.seen = stat(path, &mine) == 0;
 	if (n <= 0 || n >= PATH_MAX || strcmp(held, path) ||
-	    (stat(path, &mine) == 0 && (mine.st_dev != theirs.st_dev ||
+	    (a->rq.seen && (mine.st_dev != theirs.st_dev ||
 	    mine.st_ino != theirs.st_ino)))
 		error = error_set(ERR_INVALID, "the descriptor is not repository "
 		    "'%s'", path);
@@ -328,6 +335,11 @@ static void answer_spool(struct answer *a)
 	}
 	if (say_not_queued(a, sfd, 1) || say_not_queued(a, sfd, 0))
 		goto out;
+	if (!rq->seen) {
+		send_line(a, "error the runner cannot see repository '%s', so it "
+		    "tells nothing of its jobs", rq->repo);
+		goto out;
+	}
 	if (store_open(a->home, STORE_OPEN, &a->st) < 0) {
 		send_line(a, "say runner: the runner took the push, but its "
 		    "store cannot be read now: %s", error_last());
@@ -434,10 +446,13 @@ static char *judge_tag(struct answer *a, const struct repo_conf *rc,
 	else {
 		const struct release_tag rt = { name, t->u->new, ti.commit,
 		    ti.tagged_at, a->rq.repo };
-		if (a->st || store_open(a->home, STORE_OPEN, &a->st) == 0)
+		/* the builds of a folder the daemon cannot see are not told
+		 * (prove_repo): the deployment checks them */
+		if (a->rq.seen && (a->st ||
+		    store_open(a->home, STORE_OPEN, &a->st) == 0))
 			why = release_refusal(a->st, rc, a->rq.repo, RELEASE_ENV,
 			    &rt, 0, &build, NULL);
-		else
+		else if (a->rq.seen)
 			a->st = NULL;	/* the deployment checks the build */
 		tag_info_release(&ti);
 	}

@@ -347,6 +347,56 @@ PY
 	wait_state "$id" passed 60
 }
 
+@test "a folder made in a mount namespace of its own, at a renamed repository's path, learns nothing of its jobs" {
+	as_git unshare -Urm true 2>/dev/null || skip "no user namespaces for $GIT_USER"
+	mkdir -p -m 0755 "$T/srv2"
+	git init -q --bare "$T/srv2/other.git"
+	"$RUNNER" install-hook "$T/srv2/other.git" >/dev/null
+	other=$(make_clone other)
+	git -C "$other" remote set-url origin "$T/srv2/other.git"
+	set_pipeline "$other" "fails" <<'YML'
+stages:
+  - name: unit
+    run: echo "other's secret log line"; exit 3
+YML
+	start_daemon --workers 1
+	git -C "$other" push -q origin develop
+	wait_state 1 failed 60
+	c=$(git -C "$other" rev-parse HEAD)
+	# the store keeps its jobs by the path it had
+	mv "$T/srv2/other.git" "$T/srv2/renamed.git"
+	# the git user mounts a folder of its own at that path, where only
+	# its namespace sees it; the kernel names it by that path
+	cat > "$T/forge.py" <<'PY'
+import os, socket, sys
+sock, repo, c = sys.argv[1:4]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sock)
+fd = os.open(repo, os.O_RDONLY | os.O_DIRECTORY)
+for req in ("spool 1.1.1.push\nwait\n", "check\n"):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sock)
+    socket.send_fds(s, [("runner-ask 1\nrepo %s\n%supdate %s %s "
+        "refs/heads/develop\nend\n" % (repo, req, "0" * 40, c)).encode()],
+        [fd])
+    s.settimeout(30)
+    out = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        out += b
+    print(req.split()[0] + ": " + out.decode(errors="replace").replace("\n", " | "))
+PY
+	run as_git unshare -Urm sh -c "mount -t tmpfs forged '$T/srv2' &&
+	    mkdir '$T/srv2/other.git' &&
+	    /usr/bin/python3 '$T/forge.py' '$RUNNER_HOME/ask.sock' '$T/srv2/other.git' '$c'"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"spool: error the runner cannot see repository '$T/srv2/other.git', so it tells nothing of its jobs | done"* ]]
+	[[ "$output" != *"#1"* && "$output" != *"secret"* && "$output" != *"${c:0:7}"* ]]
+}
+
 @test "ci.wait over ssh interrupted: the push ends, the job goes on; the wait is bounded by wait_timeout" {
 	start_sshd runner-test-ssh
 	server_repo runner-test-ssh
