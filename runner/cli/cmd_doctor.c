@@ -145,8 +145,7 @@ static void check_confinement(struct doctor *d, const char *home,
 	if (conf->trust_repositories) {
 		say(d, WARN, "confinement", "set trust_repositories: false in "
 		    "runner.yml", "trust_repositories is true: repository code "
-		    "runs as the daemon's user%s", conf->isolate ?
-		    ", under bubblewrap" : ", unconfined");
+		    "runs %s", config_trust_how(conf));
 		return;
 	}
 	snprintf(id, sizeof(id), "%d", (int)du);

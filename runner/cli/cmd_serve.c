@@ -38,8 +38,10 @@ static const char usage[] =
     "user, in the sandbox (its stages then share the daemon user's\n"
     "limits). serve refuses to start, saying what to do, when it cannot\n"
     "(no such user, no bubblewrap), unless runner.yml says\n"
-    "trust_repositories: true. Idle workers leave after 'idle_exit' and\n"
-    "are started again for work.\n";
+    "trust_repositories: true: then repository code, environments'\n"
+    "commands too, runs as the daemon's own user (root, as root), still in\n"
+    "the sandbox unless isolate: false as well. Idle workers leave\n"
+    "'idle_exit' after their last job and are started again for work.\n";
 
 int cmd_serve(int argc, char **argv)
 {

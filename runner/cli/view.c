@@ -123,8 +123,8 @@ int status_view_load(struct store *st, const char *home, int limit,
 				    rc->auto_deploy[k], rc->auto_deploy[k]);
 	}
 	if (conf && conf->trust_repositories)
-		sbuf_adds(&warn, "trust_repositories is true in runner.yml: code "
-		    "from repositories runs as the daemon's own user\n");
+		sbuf_addf(&warn, "trust_repositories is true in runner.yml: code "
+		    "from repositories runs %s\n", config_trust_how(conf));
 	{
 		struct home_issue *iv = NULL;
 		size_t ni = 0;

@@ -1127,8 +1127,7 @@ int daemon_check_confinement(const char *home_dir, const struct config *c,
 
 	if (c->trust_repositories) {
 		log_line("warning: trust_repositories is true: code from "
-		    "repositories runs as this daemon's user%s",
-		    c->isolate ? " (under bubblewrap)" : ", unconfined");
+		    "repositories runs %s", config_trust_how(c));
 		return 0;
 	}
 	for (size_t i = 0; i < c->nrepos; i++)

@@ -87,9 +87,10 @@ const char config_template[] =
 "# isolate: true\n"
 "# network: true               # false: builds get no network\n"
 "\n"
-"# Run repository code as the runner's own user, unconfined where isolate\n"
-"# is false: only for a server whose every pusher you trust ('runner\n"
-"# status' warns about it).\n"
+"# Run repository code (and every environment's commands) as the runner's\n"
+"# own user, root when the daemon runs as root: still under bubblewrap,\n"
+"# unconfined only where isolate is false too. Only for a server whose\n"
+"# every pusher you trust ('runner status' warns about it).\n"
 "# trust_repositories: false\n"
 "\n"
 "# What the commands of an environment may use, besides its release\n"
@@ -1274,7 +1275,10 @@ static const struct sfield config_fields[] = {
 	    .doc = "what one job may take of the home's disk: workspace, logs, "
 	    "artifacts" },
 	{ .key = "isolate", .kind = S_BOOL, FIELD(struct config, isolate),
-	    .def = "true", .doc = "repository code under bubblewrap" },
+	    .def = "true", .doc = "repository code under bubblewrap; `false`: "
+	    "on the host, as the worker's build user (a daemon that is not "
+	    "root has none, and confines it anyway unless "
+	    "`trust_repositories`)" },
 	{ .key = "network", .kind = S_BOOL, FIELD(struct config, network),
 	    .def = "true", .doc = "and with the network" },
 	{ .key = "build_user", .kind = S_STR, FIELD(struct config, build_user),
@@ -1289,7 +1293,13 @@ static const struct sfield config_fields[] = {
 	    "tag" },
 	{ .key = "trust_repositories", .kind = S_BOOL,
 	    FIELD(struct config, trust_repositories), .def = "false",
-	    .doc = "`true`: repository code runs as the daemon's own user" },
+	    .doc = "`true`: repository code (build stages, and the commands "
+	    "of every environment, production's too) runs as the daemon's own "
+	    "user, root when it runs as root, and `serve` starts without the "
+	    "build and release users or a working bubblewrap; it stays under "
+	    "bubblewrap unless `isolate` is `false` too. Only for a server "
+	    "whose every pusher you trust with what that user can read "
+	    "([operations.md](operations.md#security-model))" },
 	{ .key = "environments", .kind = S_DICT, FIELD(struct config, envs),
 	    COUNT(struct config, nenvs), .sub = &grant_schema,
 	    .doc = "what an environment's commands may use" },
@@ -1746,6 +1756,22 @@ int config_isolate(const struct config *c, const char *repo)
 	int v = config_repo(c, repo)->isolate;
 
 	return v >= 0 ? v : c->isolate;
+}
+
+const char *config_trust_how(const struct config *c)
+{
+	int other = 0;
+
+	for (size_t i = 0; i < c->nrepos; i++)
+		other |= c->repos[i].isolate == !c->isolate;
+	if (c->isolate)
+		return other ? "as the daemon's own user, under bubblewrap, but "
+		    "unconfined for the repositories whose entry says isolate: "
+		    "false" : "as the daemon's own user, under bubblewrap "
+		    "(isolate: false would run it unconfined)";
+	return other ? "as the daemon's own user, unconfined (isolate: false) "
+	    "but for the repositories whose entry says isolate: true" :
+	    "as the daemon's own user, unconfined (isolate: false)";
 }
 
 int config_network(const struct config *c, const char *repo)

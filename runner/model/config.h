@@ -319,6 +319,10 @@ const struct env_grant *config_env(const struct config *c, const char *name);
 int config_env_signed(const struct config *c, const char *name);
 /* Is repository code of `repo` confined, and does it keep the network? */
 int config_isolate(const struct config *c, const char *repo);
+/* With trust_repositories: how repository code runs, for the warnings
+ * of serve, status and doctor ("as the daemon's own user, under
+ * bubblewrap ..."). A constant string. */
+const char *config_trust_how(const struct config *c);
 int config_network(const struct config *c, const char *repo);
 /* Worker processes: runner.yml's workers, else the number of cores. */
 int config_workers(const struct config *c);

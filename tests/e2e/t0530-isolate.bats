@@ -106,3 +106,47 @@ YML
 	[ "$(job_field 1 .error)" = "stage 'stuck' timed out after 3.0s" ]
 	wait_for "! pgrep -f '$RUNNER_HOME/work/1/stuck-sleeper'" 10
 }
+
+@test "trust_repositories alone runs stages as the daemon's own user, still confined; isolate: false as well unconfines them" {
+	[ "$(id -u)" = 0 ] || skip "needs root: the daemon's own user is root, as the docs install it"
+	cat > "$RUNNER_HOME/runner.yml" <<YML
+trust_repositories: true
+YML
+	set_pipeline "$SRC" "Trusted" <<YML
+stages:
+  - name: probe
+    run: |
+      echo "uid \$(id -u)"
+      test -e "$RUNNER_HOME/runner.yml" && echo "home seen" || echo "home hidden"
+      echo "pid 1 \$(cat /proc/1/comm)"
+      grep '^Seccomp:' /proc/self/status
+YML
+	start_daemon --workers 1
+	grep -q "warning: trust_repositories is true: code from repositories runs as the daemon's own user, under bubblewrap (isolate: false would run it unconfined)" "$T/serve.log"
+	r status | grep -q "trust_repositories is true in runner.yml: code from repositories runs as the daemon's own user, under bubblewrap"
+	git -C "$SRC" push -q origin develop
+	wait_state 1 passed || { r log 1 probe >&2; false; }
+	log=$(r log 1 probe)
+	echo "$log"
+	# root, as the daemon, but in the sandbox: the home out of sight, a
+	# pid namespace of its own (bubblewrap is its pid 1), the filter on
+	[[ "$log" == *"uid 0"* ]]
+	[[ "$log" == *"home hidden"* ]]
+	[[ "$log" == *"pid 1 bwrap"* ]]
+	echo "$log" | grep -qE '^Seccomp:[[:space:]]+2'
+
+	# isolate: false too: on the host, as root
+	stop_daemon
+	echo "isolate: false" >> "$RUNNER_HOME/runner.yml"
+	start_daemon --workers 1
+	grep -q "code from repositories runs as the daemon's own user, unconfined (isolate: false)" "$T/serve.log"
+	git -C "$SRC" commit -q --allow-empty -m again
+	git -C "$SRC" push -q origin develop
+	wait_state 2 passed || { r log 2 probe >&2; false; }
+	log=$(r log 2 probe)
+	echo "$log"
+	[[ "$log" == *"uid 0"* ]]
+	[[ "$log" == *"home seen"* ]]
+	[[ "$log" != *"pid 1 bwrap"* ]]
+	echo "$log" | grep -qE '^Seccomp:[[:space:]]+0'
+}

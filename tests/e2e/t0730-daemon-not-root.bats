@@ -136,3 +136,32 @@ YML
 	# the same uid outside a namespace is the operator
 	svc bash -c "exec 3<>/dev/tcp/127.0.0.1/$WEB; printf 'GET /api/status HTTP/1.0\r\n\r\n' >&3; cat <&3" | grep -q '"jobs"'
 }
+
+@test "not root: trust_repositories alone still confines stages; with isolate: false too they run on the host as the daemon's user" {
+	echo "trust_repositories: true" >> "$RUNNER_HOME/runner.yml"
+	cat > "$SRC/.runner.yml" <<YML
+stages:
+  - name: probe
+    run: |
+      test "\$(id -un)" = $SVC
+      test -e "$RUNNER_HOME/runner.yml" && echo "home seen" || echo "home hidden"
+      echo "pid 1 \$(cat /proc/1/comm)"
+YML
+	svc git -C "$SRC" add -A
+	svc git -C "$SRC" commit -q -m probe
+	start_svc_daemon
+	grep -q "code from repositories runs as the daemon's own user, under bubblewrap" "$T/serve.log"
+	svc git -C "$SRC" push -q origin develop
+	wait_state 1 passed 60 || { r log 1 probe >&2; false; }
+	[[ "$(r log 1 probe)" == *"home hidden"* ]]
+	[[ "$(r log 1 probe)" == *"pid 1 bwrap"* ]]
+	stop_daemon
+	echo "isolate: false" >> "$RUNNER_HOME/runner.yml"
+	start_svc_daemon
+	grep -q "code from repositories runs as the daemon's own user, unconfined (isolate: false)" "$T/serve.log"
+	svc git -C "$SRC" commit -q --allow-empty -m again
+	svc git -C "$SRC" push -q origin develop
+	wait_state 2 passed 60 || { r log 2 probe >&2; false; }
+	[[ "$(r log 2 probe)" == *"home seen"* ]]
+	[[ "$(r log 2 probe)" != *"pid 1 bwrap"* ]]
+}
