@@ -385,13 +385,13 @@ int pg_step(struct stmt *st)
 }
 
 /*
- * Wake-ups: a transaction that queued a job says so on the channel
- * (delivered when it commits); a supervisor listens, on a connection of
- * its own, and wakes its workers.
+ * Wake-ups: a transaction that queued a job says so on its schema's
+ * channel (delivered when it commits); a supervisor listens, on a
+ * connection of its own, and wakes its workers.
  */
 int pg_listen(struct store *s)
 {
-	int error = pg_exec(s, "LISTEN " PG_QUEUE_CHANNEL, "listen");
+	int error = pg_exec(s, PG_LISTEN, "listen");
 
 	return error < 0 ? error : PQsocket(s->pg);
 }

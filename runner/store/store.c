@@ -705,7 +705,7 @@ int commit(struct store *s)
 	int error = 0;
 
 	if (s->pg && s->queued && pg_in_transaction(s))
-		error = pg_exec(s, "NOTIFY " PG_QUEUE_CHANNEL, "notify");
+		error = pg_exec(s, PG_NOTIFY, "notify");
 	s->queued = 0;
 	if (error == 0)
 		error = exec_stmt(s, stmt(s, Q_COMMIT, sql), "commit");
@@ -1037,7 +1037,7 @@ void queued(struct store *s)
 	if (in_transaction(s))
 		s->queued = 1;
 	else
-		pg_exec(s, "NOTIFY " PG_QUEUE_CHANNEL, "notify");
+		pg_exec(s, PG_NOTIFY, "notify");
 }
 
 int store_listen(struct store *s)

@@ -184,7 +184,12 @@ int pg_step(struct stmt *st);
 int pg_exec(struct store *s, const char *text, const char *what);
 int pg_error(struct store *s, const char *what);
 int pg_in_transaction(struct store *s);
-#define PG_QUEUE_CHANNEL "runner_queue"
+/* The channel a queued job is announced on: one per schema, so that
+ * stores sharing a database (one schema each) do not wake each other's
+ * workers. A name of hex digits: nothing to quote. */
+#define PG_QUEUE_CHANNEL "'runner_queue_' || left(md5(current_schema()), 16)"
+#define PG_NOTIFY "SELECT pg_notify(" PG_QUEUE_CHANNEL ", '')"
+#define PG_LISTEN "DO $$BEGIN EXECUTE 'LISTEN ' || " PG_QUEUE_CHANNEL "; END$$"
 int pg_listen(struct store *s);
 /* A write waits `ms` for a lock, and a statement whose request the
  * server has not acknowledged fails after `ms` (a cut link). */
