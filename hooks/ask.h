@@ -9,7 +9,8 @@
  * A request is lines of text, ended by "end"; the first message carries
  * a descriptor of the repository's folder (SCM_RIGHTS), which the daemon
  * compares with the path the request names: a client only learns about
- * the repositories it can open.
+ * the repositories its user owns (as the spool takes a push from its
+ * owner only).
  *
  *   runner-ask 1
  *   repo /srv/git/app.git          (with the descriptor)

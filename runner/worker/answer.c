@@ -5,9 +5,10 @@
  * 3. The client is whoever the home's group lets connect, so it is
  * trusted with nothing: its request is bounded in size and time (ask.h),
  * it must hand over a descriptor of the repository it asks about (the
- * same folder as the path it names), and it only hears about the jobs of
- * that repository. A child that fails or is killed costs the supervisor
- * nothing; the supervisor bounds how many run and how long.
+ * same folder as the path it names, which its user owns, as the spool
+ * asks of a push), and it only hears about the jobs of that repository.
+ * A child that fails or is killed costs the supervisor nothing; the
+ * supervisor bounds how many run and how long.
  *
  * Two questions: what became of a spooled push (the jobs it queued, or
  * why it is held), then with ci.wait the jobs as they run (follow.h);
@@ -145,6 +146,12 @@ static int prove_repo(struct answer *a, const char *path)
 	    mine.st_ino != theirs.st_ino)))
 		error = error_set(ERR_INVALID, "the descriptor is not repository "
 		    "'%s'", path);
+	/* reading a repository is not pushing to it: the spool queues a
+	 * repository's pushes from its owner only (ingest_file), and only
+	 * its owner hears of its jobs and their logs */
+	else if (theirs.st_uid != a->peer.uid)
+		error = error_set(ERR_INVALID, "repository '%s' is not user "
+		    "%d's", path, (int)a->peer.uid);
 out:
 	free(held);
 	return error;

@@ -397,6 +397,48 @@ PY
 	[[ "$output" != *"#1"* && "$output" != *"secret"* && "$output" != *"${c:0:7}"* ]]
 }
 
+@test "a member of the home's group hears nothing of a repository it may read but does not own" {
+	server_repo
+	# root's repository, readable by all as git init makes it, with a
+	# failing job; the git user (in the home's group) reads its commits
+	make_repo other
+	other=$(make_clone other)
+	set_pipeline "$other" "fails" <<'YML'
+stages:
+  - name: unit
+    run: echo other-repository-log-line; exit 3
+YML
+	start_daemon --workers 1
+	git -C "$other" push -q origin develop
+	wait_state 1 failed 60
+	[ "$(stat -c %a "$T/other.git")" = 755 ]
+	commit=$(as_git git --git-dir="$T/other.git" rev-parse develop)
+	# its descriptor, its path and its push (a spool entry that never
+	# was): as the honest hook of that repository would ask
+	as_git /usr/bin/python3 - "$RUNNER_HOME" "$T/other.git" "$commit" \
+	    >"$T/attack.out" 2>&1 <<'PY' || { cat "$T/attack.out"; false; }
+import os, socket, sys
+home, other, commit = sys.argv[1:4]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(home + "/ask.sock")
+fd = os.open(other, os.O_RDONLY | os.O_DIRECTORY)
+socket.send_fds(s, [("runner-ask 1\nrepo %s\nspool 1.1.1.push\nwait\n"
+    "update %s %s refs/heads/develop\nend\n" % (other, "0" * 40, commit)).encode()],
+    [fd])
+s.settimeout(30)
+out = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    out += b
+print(out.decode(errors="replace").replace("\n", " | "))
+PY
+	cat "$T/attack.out"
+	! grep -q "other-repository-log-line\|#1\|failed" "$T/attack.out" || false
+	grep -q "^error repository '$T/other.git' is not user $(id -u "$GIT_USER")'s | done" "$T/attack.out"
+}
+
 @test "ci.wait over ssh interrupted: the push ends, the job goes on; the wait is bounded by wait_timeout" {
 	start_sshd runner-test-ssh
 	server_repo runner-test-ssh
