@@ -47,6 +47,9 @@ struct sbuf;
  * checked. */
 #define ASK_OBJECT_MAX (1024 * 1024)
 #define ASK_TAGS_MAX 64
+/* All the tag objects of one push: an object that would pass it is sent
+ * as too large (size -1), as one larger than ASK_OBJECT_MAX is. */
+#define ASK_OBJECTS_MAX (4 * 1024 * 1024)
 /* A client sends its request (and its objects) within this. */
 #define ASK_REQUEST_MS 5000
 /* The daemon takes a spooled push within this, or says it has not. */
@@ -54,10 +57,12 @@ struct sbuf;
 /* A client that reads nothing for this long is let go. */
 #define ASK_SEND_MS 30000
 /* The daemon answers at most this many clients at once, this many of
- * one user, and takes at most this many new connections a second. */
+ * one user, and takes at most this many new connections a second, this
+ * many of one user (one user's flood leaves room for the others). */
 #define ASK_MAX 64
 #define ASK_PER_UID 48
 #define ASK_RATE 32
+#define ASK_RATE_PER_UID 24
 /* The client waits this much longer than the daemon said it follows. */
 #define ASK_SLACK_MS 30000
 

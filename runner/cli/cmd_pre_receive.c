@@ -89,9 +89,10 @@ static void say_refused(const char *ref, const char *why)
 }
 
 /* Send object `oid` of the push (ask_check): its type and bytes, read
- * from git's quarantine of the push in progress. */
+ * from git's quarantine of the push in progress; as too large if it
+ * would pass the `left` of the push's ASK_OBJECTS_MAX. */
 static int send_object(struct ask_conn *c, const char *repo,
-    const char *oid, int64_t deadline)
+    const char *oid, size_t *left, int64_t deadline)
 {
 	const char *quarantine = getenv("GIT_QUARANTINE_PATH");
 	struct sbuf bytes = SBUF_INIT;
@@ -100,8 +101,10 @@ static int send_object(struct ask_conn *c, const char *repo,
 
 	if (!quarantine)
 		quarantine = getenv("GIT_OBJECT_DIRECTORY");
-	error = tag_object_read(repo, quarantine, oid, ASK_OBJECT_MAX, &type,
-	    &bytes);
+	error = tag_object_read(repo, quarantine, oid, *left < ASK_OBJECT_MAX ?
+	    *left : ASK_OBJECT_MAX, &type, &bytes);
+	if (error == 0)
+		*left -= bytes.len;
 	if (error == 0)
 		error = ask_printf(c, deadline, "object %s %s %zu\n", oid, type,
 		    bytes.len) < 0 ? -1 : ask_write(c, bytes.buf, bytes.len,
@@ -154,9 +157,10 @@ static int ask_check(const char *home, const char *repo,
 			need = xrealloc(need, (nneed + 1) * sizeof(*need));
 			need[nneed++] = xstrdup(line + 5);
 		} else if (!strcmp(line, "send")) {
+			size_t left = ASK_OBJECTS_MAX;
 			for (size_t i = 0; i < nneed && error == 0; i++)
-				error = send_object(&c, repo, need[i], mono_ms() +
-				    ASK_REQUEST_MS);
+				error = send_object(&c, repo, need[i], &left,
+				    mono_ms() + ASK_REQUEST_MS);
 			if (error == 0)
 				error = ask_write(&c, "end\n", 4, mono_ms() +
 				    ASK_REQUEST_MS);

@@ -81,6 +81,8 @@ struct sup {
 	struct asker askers[ASK_MAX];
 	int64_t ask_window;	/* mono ms: the second being counted */
 	int ask_taken;		/* connections taken in it */
+	struct ask_user { uid_t uid; int n; } ask_took[ASK_RATE]; /* by user */
+	int ask_users;		/* entries of ask_took */
 	int64_t ask_paused;	/* out of descriptors: not before then */
 	int stopping;
 	struct store *store;	/* opened on demand, closed before fork */
@@ -782,7 +784,7 @@ static void on_ask(struct sup *s)
 {
 	for (int k = 0; k < 64; k++) {
 		int fd = accept4(s->ask, NULL, NULL, SOCK_CLOEXEC |
-		    SOCK_NONBLOCK), slot = -1, of_uid = 0;
+		    SOCK_NONBLOCK), slot = -1, of_uid = 0, u;
 		struct ucred cr = { 0, (uid_t)-1, (gid_t)-1 };
 		socklen_t cl = sizeof(cr);
 		int64_t now = mono_ms();
@@ -798,18 +800,24 @@ static void on_ask(struct sup *s)
 		(void)getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &cl);
 		if (now - s->ask_window >= 1000) {
 			s->ask_window = now;
-			s->ask_taken = 0;
+			s->ask_taken = s->ask_users = 0;
 		}
 		for (int i = 0; i < ASK_MAX; i++) {
 			if (!s->askers[i].pid && slot < 0)
 				slot = i;
 			of_uid += s->askers[i].pid && s->askers[i].uid == cr.uid;
 		}
+		for (u = 0; u < s->ask_users && s->ask_took[u].uid != cr.uid; u++)
+			;
 		if (s->stopping || slot < 0 || of_uid >= ASK_PER_UID ||
-		    s->ask_taken >= ASK_RATE) {
+		    s->ask_taken >= ASK_RATE || (u < s->ask_users &&
+		    s->ask_took[u].n >= ASK_RATE_PER_UID)) {
 			ask_refuse(fd);
 			continue;
 		}
+		if (u == s->ask_users)	/* room: no more users than taken */
+			s->ask_took[s->ask_users++] = (struct ask_user){ cr.uid, 0 };
+		s->ask_took[u].n++;
 		s->ask_taken++;
 		ask_start(s, fd, cr.uid, slot);
 	}

@@ -401,6 +401,7 @@ struct tag_asked {
 static int read_objects(struct answer *a, struct tag_asked *t, size_t n)
 {
 	int64_t deadline = mono_ms() + 2 * ASK_REQUEST_MS;
+	size_t left = ASK_OBJECTS_MAX;
 	char *line;
 	int error;
 
@@ -416,6 +417,11 @@ static int read_objects(struct answer *a, struct tag_asked *t, size_t n)
 		if (sscanf(line, "object %64s %15s %lld", oid, type, &size) != 3 ||
 		    size < -1 || size > ASK_OBJECT_MAX)
 			return error_set(ERR_INVALID, "not an object line");
+		if (size > (long long)left)
+			return error_set(ERR_INVALID, "tag objects of more than %d "
+			    "bytes in all", ASK_OBJECTS_MAX);
+		if (size > 0)
+			left -= (size_t)size;
 		for (i = 0; i < n; i++)
 			if (!t[i].type && !strcmp(t[i].u->new, oid))
 				break;
@@ -445,8 +451,9 @@ static char *judge_tag(struct answer *a, const struct repo_conf *rc,
 	else if (!strcmp(t->type, "missing"))
 		why = xasprintf("tag '%s': object %s not found", name, t->u->new);
 	else if (t->size < 0)
-		why = xasprintf("tag '%s': the tag object is larger than %d bytes",
-		    name, ASK_OBJECT_MAX);
+		why = xasprintf("tag '%s': the tag object is larger than %d bytes, "
+		    "or than what is left of the %d bytes all the tag objects "
+		    "of a push may have", name, ASK_OBJECT_MAX, ASK_OBJECTS_MAX);
 	else if (tag_verify_raw(name, t->u->new, t->type, t->bytes.buf,
 	    t->bytes.len, rc, tmp, &ti) < 0)
 		why = xstrdup(error_last());
