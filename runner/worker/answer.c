@@ -538,6 +538,22 @@ out:
 	ref_matcher_release(&tags);
 }
 
+/* The answer is all sent: what the client sent that was not read is
+ * read and dropped, so that closing does not reset the connection and
+ * lose the client the answer's last lines (a unix socket closed with
+ * bytes unread). */
+static void let_go(int fd)
+{
+	char buf[4096];
+	size_t dropped = 0;
+	ssize_t n;
+
+	shutdown(fd, SHUT_WR);
+	while (dropped < ASK_REQUEST_MAX &&
+	    (n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+		dropped += (size_t)n;
+}
+
 int answer_main(const char *home, int fd, pid_t parent, int slot)
 {
 	struct answer a = { .home = home, .rq = { .updates = SBUF_INIT } };
@@ -577,6 +593,7 @@ int answer_main(const char *home, int fd, pid_t parent, int slot)
 		answer_spool(&a);
 out:
 	send_line(&a, "done");
+	let_go(a.c.fd);
 	hook_updates_free(a.rq.u, a.rq.n);
 	sbuf_release(&a.rq.updates);
 	free(a.rq.repo);

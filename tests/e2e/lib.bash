@@ -10,10 +10,19 @@ RUNNER="$RUNNER_BIN_DIR/runner"
 FIXTURE="$SOURCE_ROOT/fixtures/sample-app"
 
 # A TCP port on 127.0.0.1 that nothing listens on now.
+# A TCP port on 127.0.0.1 nobody listens on, for this test alone: below
+# the kernel's ephemeral range (no outgoing connection takes it
+# meanwhile), and reserved against the tests running beside this one
+# until teardown_env.
 free_port() {
-	local p
+	local p low
+	low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range)
+	[ "$low" -gt 21000 ] || low=61000
+	mkdir -p -m 1777 /tmp/runner-test-ports
 	while :; do
-		p=$((20000 + RANDOM % 40000))
+		p=$((20000 + RANDOM % (low - 20000)))
+		mkdir /tmp/runner-test-ports/$p 2>/dev/null || continue
+		echo "$p" >> "$T/.ports"
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return
@@ -69,6 +78,7 @@ teardown_env() {
 	pkill -KILL -f "$T" 2>/dev/null || true
 	pkill -KILL -f "/var/tmp/runner-test-markers/${T##*/}-" 2>/dev/null || true
 	rm -f "/var/tmp/runner-test-markers/${T##*/}-"*
+	[ ! -f "$T/.ports" ] || (cd /tmp/runner-test-ports && xargs -r rmdir < "$T/.ports" 2>/dev/null) || true
 	# a sanitizer report from the daemon fails the test that caused it
 	if [ -f "$T/serve.log" ] &&
 	    grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$T/serve.log"; then
