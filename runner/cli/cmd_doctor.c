@@ -423,7 +423,9 @@ static void check_integrity(struct doctor *d, const char *home,
 
 	if (!store_is_sqlite(st)) {
 		/* PostgreSQL checks its own pages */
-		if (version != store_migrations())
+		if (version < 0)
+			say(d, FAIL, "store", NULL, "%s", error_last());
+		else if (version != store_migrations())
 			say(d, FAIL, "store", "upgrade the runner", "PostgreSQL: "
 			    "schema version %d, not the %d this runner knows",
 			    version, store_migrations());

@@ -443,7 +443,8 @@ static void look_for_work(struct sup *s)
 		ingest_spool(s, 0);
 	if (what || s->look_again) {
 		struct store *st = sup_store(s);
-		if (!st || store_queued(st) > 0)
+		/* the store cannot say: the workers look */
+		if (!st || store_queued(st) != 0)
 			wake_workers(s);
 		ensure_notifier(s, 0);
 	}
@@ -573,6 +574,8 @@ static void ensure_workers(struct sup *s)
 		return;
 	st = sup_store(s);
 	queued = st ? store_queued(st) : 1;
+	if (queued < 0)		/* the store cannot say: one looks */
+		queued = 1;
 	for (int i = 0; i < s->nworkers && queued > 0; i++) {
 		if (!vacant(&s->w[i]))
 			continue;

@@ -61,18 +61,20 @@ _Static_assert((int)Q_ADMIN_END <= (int)BASE_HOSTS, "admin statements overlap");
 static const int64_t bounds_ms[] = { 1000, 5000, 10000, 30000, 60000,
 	300000, 900000, 1800000, 3600000 };
 
-static sql_table sql = {
+STORE_SQL(admin) = {
+	/* in the order of their groups, on both engines */
 	[Q_STAT_JOBS] = "SELECT kind, state, count(*) FROM jobs GROUP BY kind, "
-	    "state",
+	    "state ORDER BY kind, state",
 	[Q_STAT_DEPLOYS] = "SELECT repo, env, state, count(*) FROM jobs WHERE "
-	    "kind = 'deploy' AND " ENDED " GROUP BY repo, env, state",
+	    "kind = 'deploy' AND " ENDED " GROUP BY repo, env, state ORDER BY repo, env, state",
 	[Q_STAT_JOB_TIMES] = "SELECT repo, kind, " BUCKETS("(finished_ms - "
 	    "started_ms)") " FROM jobs WHERE finished_ms IS NOT NULL AND "
-	    "started_ms IS NOT NULL GROUP BY repo, kind",
+	    "started_ms IS NOT NULL GROUP BY repo, kind ORDER BY repo, kind",
 	[Q_STAT_STAGE_TIMES] = "SELECT j.repo, s.name, " BUCKETS("(s.finished_ms"
 	    " - s.started_ms)") " FROM stages s JOIN jobs j ON j.id = s.job_id "
 	    "WHERE j.kind = 'build' AND s.finished_ms IS NOT NULL AND "
-	    "s.started_ms IS NOT NULL GROUP BY j.repo, s.name",
+	    "s.started_ms IS NOT NULL GROUP BY j.repo, s.name ORDER BY "
+	    "j.repo, s.name",
 	[Q_SET_GET] = "SELECT value, updated_ms FROM settings WHERE key = ?1",
 	[Q_SET_PUT] = "INSERT INTO settings (key, value, updated_ms) VALUES "
 	    "(?1, ?2, ?3) ON CONFLICT (key) DO UPDATE SET value = ?2, "
@@ -374,10 +376,12 @@ static int remove_record(struct gc *g, struct gjob *j)
 
 	/* what was read may have changed since: a job that must stay after
 	 * all does */
-	if ((j->deploy ? first_id(g->s, Q_GC_MAY_DEPLOY, sql,
+	int64_t may = j->deploy ? first_id(g->s, Q_GC_MAY_DEPLOY, sql,
 	    ARGS(arg_int(j->id), arg_int(g->max_id))) : first_id(g->s,
-	    Q_GC_MAY, sql, ARGS(arg_int(j->id)))) != 1)
-		return 0;
+	    Q_GC_MAY, sql, ARGS(arg_int(j->id)));
+
+	if (may != 1)
+		return may < 0 ? (int)may : 0;
 	for (size_t k = 0; k < sizeof(steps) / sizeof(*steps) && error == 0;
 	    k++)
 		error = run(g->s, steps[k], sql, j->deploy ? "remove a "
@@ -598,7 +602,8 @@ static int measure(struct gc *g)
 		g->out->usage[k] = du_at(AT_FDCWD, p);
 		free(p);
 	}
-	g->out->usage[GC_STORE] = store_size(g->s);
+	if ((g->out->usage[GC_STORE] = store_size(g->s)) < 0)
+		return (int)g->out->usage[GC_STORE];
 	sbuf_addf(&sb, "home=%lld", (long long)g->out->usage[GC_BUILDS]);
 	for (int k = GC_LOGS; k < GC_KINDS; k++)
 		sbuf_addf(&sb, " %s=%lld", gc_kind_name(k),

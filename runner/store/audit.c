@@ -14,7 +14,7 @@ enum q {
 };
 _Static_assert((int)A_END <= (int)STMT_SLOTS, "audit statements overlap");
 
-static sql_table sql = {
+STORE_SQL(audit) = {
 	[A_SET] = "UPDATE jobs SET pushed_by = ?2, pushed_via = ?3, pushed_key "
 	    "= ?4, pushed_as = ?5 WHERE id = ?1",
 	/* a deployment that a build queued: the build's cause */

@@ -20,7 +20,7 @@ enum q {
 };
 _Static_assert((int)C_END <= (int)BASE_REPOS, "chunk statements overlap");
 
-static sql_table sql = {
+STORE_SQL(chunks) = {
 	[C_LOG_ADD] = "INSERT INTO log_chunks (job_id, idx, seq, data) VALUES "
 	    "(?1, ?2, ?3, ?4)",
 	[C_LOG_GET] = "SELECT seq, data FROM log_chunks WHERE job_id = ?1 AND "

@@ -19,7 +19,7 @@ enum q {
 };
 _Static_assert((int)Q_DEPLOYS_END <= (int)BASE_OUTBOX, "deploy statements overlap");
 
-static sql_table sql = {
+STORE_SQL(deploys) = {
 	[Q_DEPLOY_INS] = "INSERT INTO jobs (repo, ref, old_commit, commit_id, "
 	    "kind, env, source_job, forced_by, rollback_to, created_ms, "
 	    "requested_by) VALUES (?1, ?2, '', ?3, 'deploy', ?4, ?5, ?6, ?7, ?8, "

@@ -38,6 +38,9 @@ int store_job_end_deploy(struct store *s, int64_t id, enum job_state state,
 /* Record what a deploy job resolved (commit, source, tag object...). */
 int store_deploy_resolve(struct store *s, const struct job *j);
 int store_check_add(struct store *s, int64_t id, const struct check_rec *c);
+/* The lookups below (to store_replaced_by) give an error (negative),
+ * reported, when the store cannot say: never a 0 that would read as
+ * "none". */
 /* The newest passed build of `commit` in `repo` with an artifact, or 0;
  * with `variables` 0, only a build that had no variables (git push -o
  * ci.variable=, runner run --var). */

@@ -16,7 +16,7 @@ enum q {
 };
 _Static_assert((int)H_END <= (int)STMT_SLOTS, "host statements overlap");
 
-static sql_table sql = {
+STORE_SQL(hosts) = {
 	[H_RENEW] = "UPDATE jobs SET lease_ms = ?5 WHERE id = ?1 AND attempt = "
 	    "?2 AND worker_pid = ?3 AND host IS ?4 AND state = 'running'",
 	[H_EXPIRED] = "SELECT id, kind = 'deploy', host FROM jobs WHERE state = "

@@ -61,16 +61,18 @@ _Static_assert((int)Q_JOBS_END <= (int)BASE_DEPLOYS, "job statements overlap");
 	PUSH_ORDER("n") " > " PUSH_ORDER("jobs") " OR (" PUSH_ORDER("n") \
 	" = " PUSH_ORDER("jobs") " AND n.id > jobs.id))"
 
-static sql_table sql = {
-	/* a push is queued once; a run asked for by hand (?9) every time */
+STORE_SQL(jobs) = {
+	/* a push is queued once; a run asked for by hand (?9) every time.
+	 * Its key: repo, ref, old and new commit apart by char(1), the same
+	 * bytes on both engines (PostgreSQL's text holds no NUL) */
 	[Q_ENQ_INSERT] = "INSERT OR IGNORE INTO jobs (repo, ref, old_commit, "
 	    "commit_id, dedup, created_ms, kind, env, tag, variables, "
 	    "requested_by) VALUES (?1, ?2, ?3, ?4, CASE WHEN CAST(?9 AS TEXT) "
-	    "IS NULL THEN ?1 || char(0) || ?2 || char(0) || ?3 || char(0) || ?4 "
+	    "IS NULL THEN ?1 || char(1) || ?2 || char(1) || ?3 || char(1) || ?4 "
 	    "END, ?5, CASE WHEN CAST(?6 AS TEXT) IS NULL THEN 'build' ELSE "
 	    "'deploy' END, ?6, ?7, ?8, ?9) RETURNING id",
-	[Q_ENQ_FIND] = "SELECT id FROM jobs WHERE dedup = ?1 || char(0) || ?2 "
-	    "|| char(0) || ?3 || char(0) || ?4",
+	[Q_ENQ_FIND] = "SELECT id FROM jobs WHERE dedup = ?1 || char(1) || ?2 "
+	    "|| char(1) || ?3 || char(1) || ?4",
 	/* builds: by a newer push to the same ref; automatic deploys: by a
 	 * newer automatic deploy to the same environment. Retries, tags and
 	 * deploys by hand are asked for explicitly and never superseded. Two
@@ -279,6 +281,10 @@ int store_enqueue(struct store *s, const struct push *p, size_t n,
 		out[i].id = id ? id : first_id(s, Q_ENQ_FIND, sql,
 		    ARGS(arg_text(p[i].repo), arg_text(p[i].ref),
 		    arg_text(p[i].old), arg_text(p[i].new)));
+		if (out[i].id < 0) {
+			error = (int)out[i].id;
+			goto out;
+		}
 	}
 	error = commit(s);
 out:
@@ -289,10 +295,8 @@ out:
 
 int64_t store_push_job(struct store *s, const struct push *p)
 {
-	int64_t id = first_id(s, Q_ENQ_FIND, sql, ARGS(arg_text(p->repo),
+	return first_id(s, Q_ENQ_FIND, sql, ARGS(arg_text(p->repo),
 	    arg_text(p->ref), arg_text(p->old), arg_text(p->new)));
-
-	return id > 0 ? id : 0;
 }
 
 static struct job *job_from_row(struct stmt *st)
@@ -551,11 +555,18 @@ static int full_repos(struct store *s, const struct claim_share *share,
 	for (size_t i = 0; rc == STEP_DONE && i < nrun; i++) {
 		int64_t max = share && share->max_running ?
 		    share->max_running(run[i].repo, share->arg) : 0;
-		if (max < 0 || (!max && first_id(s, Q_OTHER_REPO, sql,
-		    ARGS(arg_text(run[i].repo))))) {
-			if (capacity < 0)
-				capacity = first_id(s, Q_CAPACITY, sql,
-				    ARGS(arg_int(now_ms() - 2 * lease_ms)));
+		int64_t other = max ? 0 : first_id(s, Q_OTHER_REPO, sql,
+		    ARGS(arg_text(run[i].repo)));
+		if (other < 0) {
+			rc = (int)other;
+			break;
+		}
+		if (max < 0 || other) {
+			if (capacity < 0 && (capacity = first_id(s, Q_CAPACITY,
+			    sql, ARGS(arg_int(now_ms() - 2 * lease_ms)))) < 0) {
+				rc = (int)capacity;
+				break;
+			}
 			max = capacity > 1 ? capacity - 1 : 1;
 		}
 		if (max > 0 && run[i].n >= max)
@@ -564,7 +575,8 @@ static int full_repos(struct store *s, const struct claim_share *share,
 	for (size_t i = 0; i < nrun; i++)
 		free(run[i].repo);
 	free(run);
-	return rc == STEP_DONE ? 0 : db_error(s, "count running jobs");
+	return rc == STEP_DONE ? 0 : rc < 0 && rc != -1 ? rc :
+	    db_error(s, "count running jobs");
 }
 
 static int claim(struct store *s, pid_t worker, const char *host,
@@ -844,7 +856,9 @@ out:
 
 int store_cancel_requested(struct store *s, int64_t id)
 {
-	return first_id(s, Q_CANCEL_GET, sql, ARGS(arg_int(id))) != 0;
+	int64_t cancel = first_id(s, Q_CANCEL_GET, sql, ARGS(arg_int(id)));
+
+	return cancel < 0 ? (int)cancel : cancel != 0;
 }
 
 static int pid_query(struct store *s, struct stmt *st, pid_t **out,

@@ -110,7 +110,8 @@ const char *job_branch(const struct job *j);
 /* Queue one job per push, all in one durable transaction. */
 int store_enqueue(struct store *s, const struct push *p, size_t n,
     struct enqueued *out);
-/* The job that push `p` (its repo, ref, old and new) queued, or 0. */
+/* The job that push `p` (its repo, ref, old and new) queued, or 0; an
+ * error (negative) when the store cannot say. */
 int64_t store_push_job(struct store *s, const struct push *p);
 /*
  * Take the oldest queued job for `worker` of `host` (ERR_NOTFOUND if
@@ -167,7 +168,8 @@ int store_job_phase(struct store *s, int64_t id, const char *phase);
  * queue, without a subject (the newest 50); caller frees *ids. */
 int store_unnamed_superseded(struct store *s, const char *repo,
     const char *ref, int64_t before, int64_t **ids, size_t *n);
-/* How many jobs wait in the queue (0 also when the store cannot say). */
+/* How many jobs wait in the queue; an error (negative) when the store
+ * cannot say. */
 int64_t store_queued(struct store *s);
 /* Replace the job's stage rows with pending ones. */
 int store_stages_init(struct store *s, int64_t id, char *const *names,
@@ -188,6 +190,8 @@ int store_artifact_add(struct store *s, int64_t id, const char *path,
  * one is flagged for its worker (*running = 1). ERR_INVALID if finished.
  */
 int store_cancel(struct store *s, int64_t id, int *running);
+/* 1 when a cancel of job `id` was asked for, 0 when not, an error
+ * (negative) when the store cannot say. */
 int store_cancel_requested(struct store *s, int64_t id);
 /* Workers whose running job has a cancel request. */
 int store_cancel_workers(struct store *s, pid_t **out, size_t *n);

@@ -24,7 +24,7 @@ _Static_assert((int)Q_OUTBOX_END <= (int)BASE_ADMIN, "outbox statements overlap"
 	"dedup, body, state, error, attempts, status, next_ms, created_ms, " \
 	"done_ms"
 
-static sql_table sql = {
+STORE_SQL(outbox) = {
 	/* what an ended job is, and how the ref's build before it ended */
 	[Q_EVENT_JOB] = "SELECT kind, state, env, (SELECT p.state FROM jobs p "
 	    "WHERE p.kind = 'build' AND p.repo = j.repo AND p.ref = j.ref AND "

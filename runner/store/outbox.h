@@ -68,8 +68,8 @@ char *store_notif_last_action(struct store *s, const char *target,
 void notif_free(struct notification *x);
 void notifs_free(struct notification **v, size_t n);
 
-/* How many events and notifications wait for the notifier (0 also when
- * the store cannot say). */
+/* How many events and notifications wait for the notifier; an error
+ * (negative) when the store cannot say. */
 int64_t store_unsent(struct store *s);
 
 #endif

@@ -18,7 +18,7 @@ enum q {
 };
 _Static_assert((int)R_END <= (int)BASE_AUDIT, "repos statements overlap");
 
-static sql_table sql = {
+STORE_SQL(repos) = {
 	[R_NAME_OF] = "SELECT name FROM repos WHERE path = ?1",
 	/* ignored when the path or the name is taken: the caller looks
 	 * which */

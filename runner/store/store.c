@@ -24,7 +24,7 @@ enum q { Q_BEGIN = BASE_STORE, Q_COMMIT, Q_ROLLBACK, Q_SYNC_FULL,
 	Q_SYNC_NORMAL, Q_FENCE, Q_STORE_END };
 _Static_assert((int)Q_STORE_END <= (int)BASE_JOBS, "store statements overlap");
 
-static sql_table sql = {
+STORE_SQL(store) = {
 	[Q_BEGIN] = "BEGIN IMMEDIATE",
 	[Q_COMMIT] = "COMMIT",
 	[Q_ROLLBACK] = "ROLLBACK",
@@ -36,6 +36,20 @@ static sql_table sql = {
 	[Q_FENCE] = ("SELECT 1 FROM jobs WHERE id = ?1 AND attempt = ?2 AND "
 	    "worker_pid = ?3 AND host IS ?4"),
 };
+
+const char *store_statement(int q)
+{
+	static const char *const *const tables[] = { store_sql_store,
+		store_sql_jobs, store_sql_deploys, store_sql_outbox,
+		store_sql_admin, store_sql_hosts, store_sql_chunks,
+		store_sql_repos, store_sql_audit };
+
+	for (size_t i = 0; q >= 0 && q < STMT_SLOTS &&
+	    i < sizeof(tables) / sizeof(*tables); i++)
+		if (tables[i][q])
+			return tables[i][q];
+	return NULL;
+}
 
 static const char *const migrations[] = {
 	/* 1 */
@@ -247,6 +261,10 @@ static const char *const migrations[] = {
 	"CREATE INDEX jobs_retry ON jobs (retry_of) WHERE retry_of IS NOT "
 	"NULL;"
 	"CREATE INDEX events_job ON events (job_id);",
+	/* 17: deduplication keys are the same bytes on both engines, their
+	 * parts apart by char(1): SQLite's, made with char(0) before, are
+	 * rewritten by dedup_backfill() (its replace() stops at a NUL) */
+	"SELECT 1",
 };
 
 int store_migrations(void)
@@ -583,11 +601,14 @@ int64_t first_id(struct store *s, int q, sql_table table,
 {
 	struct stmt *st = stmt_bound(s, q, table, a, n);
 	int64_t id = 0;
+	int rc;
 
 	if (!st)
-		return 0;
-	if (step(st) == STEP_ROW)
+		return -1;
+	if ((rc = step(st)) == STEP_ROW)
 		id = col_int64(st, 0);
+	else if (rc < 0)
+		id = db_error(s, "read");
 	reset(st);
 	return id;
 }
@@ -689,8 +710,11 @@ void store_fence(struct store *s, int64_t job, int attempt, pid_t worker,
  */
 int begin_durable(struct store *s)
 {
-	if (s->relaxed)
-		exec_stmt(s, stmt(s, Q_SYNC_FULL, sql), "synchronous");
+	int error;
+
+	if (s->relaxed && (error = exec_stmt(s, stmt(s, Q_SYNC_FULL, sql),
+	    "synchronous")) < 0)
+		return error;
 	return begin(s);
 }
 
@@ -733,8 +757,12 @@ int exec_sql(struct store *s, const char *text, const char *what)
 	char *msg = NULL;
 
 	if (s->pg) {
-		char *t = pg_sql(text);
-		int error = pg_exec(s, t, what);
+		char *t;
+		int error = pg_sql(text, &t);
+		if (error < 0)
+			return error_set(error, "store '%s': %s: %s", s->path,
+			    what, error_last());
+		error = pg_exec(s, t, what);
 		free(t);
 		return error;
 	}
@@ -760,19 +788,33 @@ static const char *const version_sql[2] = {
 	"SELECT version FROM runner_schema",
 };
 
-/* The store's schema version; 0 when unknown. */
+/* The store's schema version: 0 for a store not made yet; an error
+ * (negative) when it cannot be read. */
 static int schema_version(struct store *s)
 {
 	struct stmt st = { .s = s };
-	int v = 0;
+	int v = 0, rc;
 
-	if (s->pg)
-		return (int)pg_scalar(s, version_sql[1]);
+	if (s->pg) {
+		struct sbuf sb = SBUF_INIT;
+		rc = pg_value_of(s, version_sql[1], "read the schema version",
+		    &sb);
+		/* undefined_table: a database the runner has not used yet */
+		if (rc < 0 && !strcmp(s->pg_state, "42P01")) {
+			error_clear();
+			rc = 0;
+		}
+		v = rc > 0 ? (int)strtol(sb.buf, NULL, 10) : rc;
+		sbuf_release(&sb);
+		return v;
+	}
 	if (sqlite3_prepare_v2(s->db, version_sql[0], -1, &st.lite,
 	    NULL) != SQLITE_OK)
-		return 0;
-	if (step(&st) == STEP_ROW)
+		return db_error(s, "read the schema version");
+	if ((rc = step(&st)) == STEP_ROW)
 		v = col_int(&st, 0);
+	else if (rc < 0)
+		v = db_error(s, "read the schema version");
 	sqlite3_finalize(st.lite);
 	return v;
 }
@@ -784,6 +826,39 @@ static int set_version(struct store *s, int v)
 	snprintf(text, sizeof(text), s->pg ? "UPDATE runner_schema SET "
 	    "version = %d" : "PRAGMA user_version = %d", v);
 	return exec_sql(s, text, "migrate");
+}
+
+/* SQLite's deduplication keys made before SCHEMA_DEDUP: char(0) between
+ * their parts, char(1) now, as on PostgreSQL (whose keys always had it).
+ * In the caller's transaction. */
+#define SCHEMA_DEDUP 17
+static int dedup_backfill(struct store *s)
+{
+	sqlite3_stmt *sel = NULL, *upd = NULL;
+	int rc = SQLITE_OK;
+
+	if (s->pg)
+		return 0;
+	if (sqlite3_prepare_v2(s->db, "SELECT id, CAST(dedup AS BLOB) FROM "
+	    "jobs WHERE instr(CAST(dedup AS BLOB), x'00') > 0", -1, &sel,
+	    NULL) != SQLITE_OK || sqlite3_prepare_v2(s->db, "UPDATE jobs SET "
+	    "dedup = ?2 WHERE id = ?1", -1, &upd, NULL) != SQLITE_OK)
+		rc = SQLITE_ERROR;
+	while (rc == SQLITE_OK && (rc = sqlite3_step(sel)) == SQLITE_ROW) {
+		int n = sqlite3_column_bytes(sel, 1);
+		char *key = xmalloc((size_t)n + 1);
+		memcpy(key, sqlite3_column_blob(sel, 1), (size_t)n);
+		for (int i = 0; i < n; i++)
+			if (!key[i])
+				key[i] = 1;
+		sqlite3_bind_int64(upd, 1, sqlite3_column_int64(sel, 0));
+		sqlite3_bind_text(upd, 2, key, n, free);
+		rc = sqlite3_step(upd) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+		sqlite3_reset(upd);
+	}
+	sqlite3_finalize(sel);
+	sqlite3_finalize(upd);
+	return rc == SQLITE_DONE ? 0 : db_error(s, "rewrite deduplication keys");
 }
 
 static int migrate(struct store *s)
@@ -798,7 +873,8 @@ static int migrate(struct store *s)
 	    "runner_schema SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM "
 	    "runner_schema)", "migrate")) < 0)
 		goto out;
-	version = schema_version(s);
+	if ((error = version = schema_version(s)) < 0)
+		goto out;
 	if (version > latest) {
 		error = error_set(ERR_INVALID, "store '%s' has schema version %d, "
 		    "newer than this runner knows (%d): upgrade the runner",
@@ -811,6 +887,8 @@ static int migrate(struct store *s)
 			goto out;
 	/* the repositories an older runner knew keep the names it showed */
 	if (version < SCHEMA_REPOS && (error = repos_backfill(s)) < 0)
+		goto out;
+	if (version < SCHEMA_DEDUP && (error = dedup_backfill(s)) < 0)
 		goto out;
 	error = commit(s);
 out:
@@ -884,9 +962,14 @@ int64_t store_size(struct store *s)
 	char *wal;
 	int64_t n = 0;
 
-	if (s->pg)
-		return pg_scalar(s, "SELECT pg_database_size("
-		    "current_database())");
+	if (s->pg) {
+		struct sbuf sb = SBUF_INIT;
+		int rc = pg_value_of(s, "SELECT pg_database_size("
+		    "current_database())", "measure the database", &sb);
+		n = rc > 0 ? strtoll(sb.buf, NULL, 10) : rc;
+		sbuf_release(&sb);
+		return n;
+	}
 	wal = xasprintf("%s-wal", s->path);
 	n = file_size(s->path) + file_size(wal);
 	free(wal);
@@ -953,7 +1036,10 @@ int store_open(const char *home, enum store_mode mode, struct store **out)
 		    "INCREMENTAL; PRAGMA journal_mode = WAL",
 		    "enable WAL")) < 0) || (error = migrate(s)) < 0)
 			goto fail;
-	} else if ((version = schema_version(s)) > MIGRATIONS) {
+	} else if ((version = schema_version(s)) < 0) {
+		error = version;
+		goto fail;
+	} else if (version > MIGRATIONS) {
 		error = error_set(ERR_INVALID, "store '%s' has schema version %d, "
 		    "newer than this runner knows (%d): upgrade the runner",
 		    s->path, version, MIGRATIONS);
@@ -1001,13 +1087,13 @@ static int on_busy(void *arg, int tries)
 	return 1;
 }
 
-void store_busy_timeout(struct store *s, int ms)
+int store_busy_timeout(struct store *s, int ms)
 {
 	s->busy_ms = ms;
 	if (s->pg)
-		pg_wait_limit(s, ms);
-	else
-		sqlite3_busy_handler(s->db, on_busy, s);
+		return pg_wait_limit(s, ms);
+	sqlite3_busy_handler(s->db, on_busy, s);
+	return 0;
 }
 
 void store_close(struct store *s)

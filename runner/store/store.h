@@ -34,8 +34,9 @@ int store_url(const char *home, char **url);
 /* Open the store of HOME as `mode` says. */
 int store_open(const char *home, enum store_mode mode, struct store **out);
 void store_close(struct store *s);
-/* How long a write waits for another writer (default 10 s). */
-void store_busy_timeout(struct store *s, int ms);
+/* How long a write waits for another writer (default 10 s); the
+ * server's error when it cannot be set. */
+int store_busy_timeout(struct store *s, int ms);
 /*
  * Let writes that can be done again commit with synchronous=NORMAL: progress
  * (stage started or ended, subjects, check results), the claim of a build
@@ -52,7 +53,8 @@ int store_relax(struct store *s);
  * version `v` of version v-1 (NULL past the last); for the upgrade tests. */
 int store_migrations(void);
 const char *store_migration(int version);
-/* The schema version of the open store. */
+/* The schema version of the open store; an error (negative) when it
+ * cannot be read. */
 int store_schema_version(struct store *s);
 /*
  * Be told when a job is queued, by any host: a descriptor to poll for

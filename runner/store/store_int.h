@@ -32,6 +32,17 @@ enum stmt_base {
 	STMT_SLOTS = 192
 };
 typedef const char *const sql_table[STMT_SLOTS];
+/* A file's table, `sql` in it, and store_sql_FILE for store_statement():
+ * STORE_SQL(jobs) = { [Q_...] = "...", }; */
+#define STORE_SQL(file) sql_table store_sql_##file; \
+	static const char *const *const sql = store_sql_##file; \
+	sql_table store_sql_##file
+extern sql_table store_sql_store, store_sql_jobs, store_sql_deploys,
+    store_sql_outbox, store_sql_admin, store_sql_hosts, store_sql_chunks,
+    store_sql_repos, store_sql_audit;
+/* Statement `q` of the store, whichever file has it; NULL for a number
+ * no statement has (for the tests that run every statement). */
+const char *store_statement(int q);
 
 /*
  * A statement of one engine. SQLite's is its own prepared statement;
@@ -150,7 +161,8 @@ int run(struct store *s, int q, sql_table sql, const char *what,
  * of its first row, or 0 when it made none. */
 int run_id(struct store *s, int q, sql_table sql, const char *what,
     int64_t *id, const struct arg *a, size_t n);
-/* The first column of the first row of `q`, or 0. */
+/* The first column of the first row of `q` (a number not below 0), or
+ * 0 when there is none; an error (negative) is the server's, reported. */
 int64_t first_id(struct store *s, int q, sql_table sql, const struct arg *a,
     size_t n);
 /* The first column of every row of a bound statement. */
@@ -172,7 +184,8 @@ void rollback(struct store *s);
 /* Give the space that deletions freed back to the file system; the
  * bytes it gave (SQLite; PostgreSQL's own vacuum does this there). */
 int store_compact(struct store *s, int64_t *freed);
-/* Bytes the store takes: the file and its WAL, or the database. */
+/* Bytes the store takes: the file and its WAL, or the database; an error
+ * (negative) when the server cannot say. */
 int64_t store_size(struct store *s);
 
 /* The PostgreSQL engine (pg.c): the same calls for a connection whose
@@ -193,15 +206,19 @@ int pg_in_transaction(struct store *s);
 int pg_listen(struct store *s);
 /* A write waits `ms` for a lock, and a statement whose request the
  * server has not acknowledged fails after `ms` (a cut link). */
-void pg_wait_limit(struct store *s, int ms);
+int pg_wait_limit(struct store *s, int ms);
 int pg_heard(struct store *s);
 void pg_reset(struct stmt *st);
 const char *pg_value(struct stmt *st, int i);
 int pg_nfields(struct stmt *st);
-/* The first column of the first row of `sql`, as a number; 0 if none. */
-int64_t pg_scalar(struct store *s, const char *sql);
-/* SQL of the store in PostgreSQL's dialect: a string the caller frees */
-char *pg_sql(const char *sqlite);
+/* The first column of the first row of `sql` (PostgreSQL's text, run as
+ * it is), appended to `out`: 1, or 0 when there is none or it is NULL;
+ * the server's error about `what` otherwise. */
+int pg_value_of(struct store *s, const char *sql, const char *what,
+    struct sbuf *out);
+/* SQL of the store in PostgreSQL's dialect (dialect.c): *out, which the
+ * caller frees; ERR_INVALID for what has no exact equivalent there. */
+int pg_sql(const char *sqlite, char **out);
 
 /*
  * Move jobs from state `from` to `to` with UPDATE `q`, whose ?1 is `from`

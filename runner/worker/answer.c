@@ -358,6 +358,11 @@ static void answer_spool(struct answer *a)
 		struct push p = { .repo = rq->repo, .ref = u->ref, .old = u->old,
 		    .new = u->new };
 		int64_t id = store_push_job(a->st, &p);
+		if (id < 0) {
+			send_line(a, "say runner: the store cannot say which job "
+			    "this push queued: %s", error_last());
+			continue;
+		}
 		if (!id)
 			continue;	/* runner.yml's triggers do not match it */
 		ids[nids++] = id;

@@ -327,7 +327,7 @@ static enum stage_event worker_event(void *arg)
 		} else if (si.ssi_signo == SIGHUP) {
 			log_reopen(NULL);	/* the log file rotated */
 		} else if (si.ssi_signo == SIGUSR1 && ws->job &&
-		    store_cancel_requested(ws->store, ws->job)) {
+		    store_cancel_requested(ws->store, ws->job) > 0) {
 			ev = STAGE_EV_CANCEL;
 		} else if (si.ssi_signo == SIGUSR2 && ws->job &&
 		    atomic_load(&ws->beat.full) && !ws->ctx->fail) {

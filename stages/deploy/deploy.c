@@ -873,7 +873,10 @@ static char *tag_goes_back(struct store *st, const char *repo,
 	int64_t moved, seen, serving_at = 0;
 	char *why = NULL;
 
-	if ((moved = store_tag_moved(st, repo, t->name, t->object)))
+	if ((moved = store_tag_moved(st, repo, t->name, t->object)) < 0)
+		return xasprintf("cannot check that tag '%s' never moved: %s",
+		    t->name, error_last());
+	if (moved)
 		return xasprintf("tag '%s' pointed at another object before "
 		    "(release #%lld); a release tag is never moved: tag a new "
 		    "version", t->name, (long long)moved);
@@ -881,7 +884,10 @@ static char *tag_goes_back(struct store *st, const char *repo,
 	    cur->id == except)
 		goto out;
 	seen = store_tag_first_seen(st, repo, t->object);
-	if (seen && seen < cur->created_ms)
+	if (seen < 0)
+		why = xasprintf("cannot check when tag '%s' was first pushed: "
+		    "%s", t->name, error_last());
+	else if (seen && seen < cur->created_ms)
 		why = xasprintf("tag '%s' was first pushed before release #%lld, "
 		    "which serves %s now, was queued; releases only go forward "
 		    "(going back is 'runner rollback %s')", t->name,
@@ -914,12 +920,18 @@ char *release_refusal(struct store *st, const struct repo_conf *rc,
 	*build = 0;
 	if (choice)
 		*choice = NULL;
-	if ((other = store_tag_deployed(st, repo, tag, tag_object, except)))
+	if ((other = store_tag_deployed(st, repo, tag, tag_object, except)) < 0)
+		return xasprintf("cannot check that tag '%s' was not deployed "
+		    "before: %s", tag, error_last());
+	if (other)
 		return xasprintf("tag '%s' was already deployed by deployment "
 		    "#%lld; a release tag deploys once", tag, (long long)other);
 	if ((why = tag_goes_back(st, repo, env, t, except)))
 		return why;
-	if (!store_passed_build(st, repo, commit, 1))
+	if ((other = store_passed_build(st, repo, commit, 1)) < 0)
+		return xasprintf("cannot look for a passed build of commit "
+		    "%.7s: %s", commit, error_last());
+	if (!other)
 		return xasprintf("commit %.7s of tag '%s' has no passed build with "
 		    "an artifact (push it to a branch that builds first)", commit,
 		    tag);
@@ -927,6 +939,9 @@ char *release_refusal(struct store *st, const struct repo_conf *rc,
 	 * was healthy with; a rebuild by another push with variables never
 	 * stands in for it */
 	staged = staging ? 0 : store_staged_build(st, repo, commit, vars);
+	if (staged < 0)
+		return xasprintf("cannot look for a staging deployment of commit "
+		    "%.7s: %s", commit, error_last());
 	if (staged && store_job_get(st, staged, &dep) == 0 && dep->source_job) {
 		*build = dep->source_job;
 		sbuf_addf(&sb, "build #%lld: its staging deployment #%lld was "
@@ -935,12 +950,18 @@ char *release_refusal(struct store *st, const struct repo_conf *rc,
 	} else if (rc->require_staging && !staging) {
 		int64_t any = store_healthy_deploy(st, repo, "staging", commit);
 		sbuf_addf(&sb, "commit %.7s of tag '%s' has no healthy staging "
-		    "deployment%s (require_staging)", commit, tag, any ?
+		    "deployment%s (require_staging)", commit, tag, any > 0 ?
 		    " of a build without push variables" : "");
 		passed_over(st, rc, repo, commit, &sb);
 		job_free(dep);
 		return sbuf_detach(&sb);
-	} else if ((*build = store_passed_build(st, repo, commit, vars))) {
+	} else if ((*build = store_passed_build(st, repo, commit, vars)) < 0) {
+		*build = 0;
+		job_free(dep);
+		sbuf_release(&sb);
+		return xasprintf("cannot look for a passed build of commit "
+		    "%.7s: %s", commit, error_last());
+	} else if (*build) {
 		sbuf_addf(&sb, "build #%lld: the newest passed build of commit "
 		    "%.7s%s", (long long)*build, commit, staging ? "" :
 		    " (require_staging: false)");
@@ -1508,7 +1529,9 @@ static int step_restore(struct deploy *d)
 	if (!d->job->rollback_to)
 		return 0;
 	if ((by = store_replaced_by(d->ctx->store, d->job->repo, d->job->env,
-	    d->job->rollback_to)))
+	    d->job->rollback_to)) < 0)
+		return (int)by;
+	if (by)
 		d->restore_dir = backup_dir_of(d, by);
 	return step_command(d, "restore", d->env->restore, "");
 }

@@ -411,7 +411,7 @@ int build_run(struct job_ctx *ctx, struct job *job)
 			rm_rf(ws);
 			break;
 		}
-		if (store_cancel_requested(ctx->store, job->id)) {
+		if (store_cancel_requested(ctx->store, job->id) > 0) {
 			state = JOB_CANCELED;
 			msg = xstrdup("canceled");
 			break;

@@ -17,6 +17,8 @@
 #include <sqlite3.h>
 
 #include "store.h"
+#include "store_int.h"
+#include "admin.h"
 #include "audit.h"
 #include "chunks.h"
 #include "deploys.h"
@@ -388,10 +390,20 @@ static void test_old_store_upgraded(void **state)
 	    "DROP INDEX jobs_source; DROP INDEX jobs_previous; "
 	    "DROP INDEX jobs_rollback; DROP INDEX jobs_retry; "
 	    "DROP INDEX events_job; "
+	    /* its keys had char(0) between their parts */
+	    "UPDATE jobs SET dedup = repo || char(0) || ref || char(0) || "
+	    "old_commit || char(0) || commit_id; "
 	    "PRAGMA user_version = 4", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 
 	assert_int_equal(store_open(fx->home, STORE_OPEN, &fx->s), 0);
+	assert_int_equal(store_jobs_list(fx->s, 10, &v, &n), 0);
+	assert_int_equal(n, 2);
+	jobs_free(v, n);
+	/* the same push again is known by its key as written now */
+	int dup;
+	assert_int_equal(push(fx->s, "refs/heads/develop", Z, C1, &dup), 1);
+	assert_int_equal(dup, 1);
 	assert_int_equal(store_jobs_list(fx->s, 10, &v, &n), 0);
 	assert_int_equal(n, 2);
 	assert_null(v[0]->requested_by);
@@ -1056,6 +1068,339 @@ static void test_chunks(void **state)
 	sbuf_release(&got);
 }
 
+/*
+ * Every statement of the store, on the engine of this run and, in the
+ * PostgreSQL run, on SQLite beside it: each is prepared (PostgreSQL's
+ * text made by pg_sql), then run in a transaction rolled back after it,
+ * with 1 for each of its parameters, on a store that holds a few jobs
+ * of every kind. Both engines must run it, or refuse it for the same
+ * constraint, and give the same rows (but for the ids an INSERT made:
+ * PostgreSQL's sequences do not go back with a rollback).
+ */
+struct outcome {
+	int rc;			/* 0, 1: a constraint refused it, -1 */
+	struct sbuf rows;
+	char *error;
+};
+
+static void seed(struct store *s)
+{
+	char *names[] = { "unit", "lint" };
+	char *logs[] = { "/l/0", "/l/1" };
+	const struct check_rec c = { .name = "http", .status = 200,
+	    .latency_ms = 5, .ok = 1, .at_ms = 1000 };
+	struct job *j = NULL;
+
+	int64_t a = run_build(s, "refs/heads/develop", C1, "passed");
+	run_build(s, "refs/heads/feature", C2, "failed");
+	int64_t d = auto_deploy(s, a, C1, NULL);
+	assert_int_equal(store_claim(s, 100, "h1", "", 30000, 0, CLAIM_ANY,
+	    NULL, &j), 0);
+	assert_int_equal(j->id, d);
+	assert_int_equal(store_check_add(s, d, &c), 0);
+	assert_int_equal(store_deploy_end(s, j, JOB("healthy"), NULL,
+	    ENV_HEALTHY, j->id), 0);
+	job_free(j);
+	int64_t r = push(s, "refs/heads/develop", C1, C3, NULL);
+	assert_int_equal(store_claim(s, 100, "h1", "", 30000, 0, CLAIM_ANY,
+	    NULL, &j), 0);
+	assert_int_equal(j->id, r);
+	job_free(j);
+	assert_int_equal(store_stages_init(s, r, names, logs, 2), 0);
+	assert_int_equal(store_stage_start(s, r, 0, 4242, 0), 0);
+	assert_int_equal(store_log_append(s, r, 0, 0, "a\001b", 3), 0);
+	push(s, "refs/heads/develop", C3, C4, NULL);
+	assert_int_equal(store_setting_set(s, "paused", "ops"), 0);
+	assert_int_equal(store_host_beat(s, "h1", "linux", 2, 30000), 0);
+	/* the same times on both engines */
+	assert_int_equal(exec_sql(s, "UPDATE jobs SET created_ms = 1000 + id, "
+	    "started_ms = CASE WHEN started_ms IS NULL THEN NULL ELSE 2000 + id "
+	    "END, finished_ms = CASE WHEN finished_ms IS NULL THEN NULL ELSE "
+	    "2500 + 2 * id END, lease_ms = CASE WHEN lease_ms IS NULL THEN NULL "
+	    "ELSE 9000 END; UPDATE stages SET started_ms = CASE WHEN started_ms "
+	    "IS NULL THEN NULL ELSE 2100 END; UPDATE events SET created_ms = "
+	    "3000; UPDATE settings SET updated_ms = 4000; UPDATE hosts SET "
+	    "started_ms = 5000, heartbeat_ms = 6000; UPDATE repos SET "
+	    "created_ms = 7000; UPDATE checks SET at_ms = 8000; UPDATE "
+	    "environments SET updated_ms = 8500", "times"), 0);
+}
+
+/* A value as both engines should show it: booleans as numbers, bytes in
+ * hex. */
+static void add_value(struct sbuf *out, struct stmt *st, int i)
+{
+	const char *v = col_str(st, i);
+
+	if (st->lite && sqlite3_column_type(st->lite, i) == SQLITE_BLOB) {
+		const unsigned char *b = sqlite3_column_blob(st->lite, i);
+		sbuf_adds(out, "\\x");
+		for (int k = 0; k < sqlite3_column_bytes(st->lite, i); k++)
+			sbuf_addf(out, "%02x", b[k]);
+		return;
+	}
+	if (!v) {
+		sbuf_adds(out, "NULL");
+		return;
+	}
+	if (!st->lite && (!strcmp(v, "t") || !strcmp(v, "f"))) {
+		sbuf_adds(out, *v == 't' ? "1" : "0");
+		return;
+	}
+	sbuf_adds(out, v);
+}
+
+static const char *first_word(const char *sql)
+{
+	static char w[16];
+	size_t n = strcspn(sql, " ");
+
+	snprintf(w, sizeof(w), "%.*s", (int)(n < 15 ? n : 15), sql);
+	return w;
+}
+
+static void run_statement(struct store *s, int q, struct outcome *o)
+{
+	const char *all[STMT_SLOTS];
+	const char *verb;
+	struct stmt *st;
+	struct arg args[32];
+	int rc, tx;
+
+	for (int k = 0; k < STMT_SLOTS; k++)
+		all[k] = store_statement(k);
+	verb = first_word(all[q]);
+	o->rc = 0;
+	sbuf_init(&o->rows);
+	o->error = NULL;
+	/* a transaction's own statements are prepared, and run by every
+	 * other test; a PRAGMA cannot be inside a transaction */
+	tx = strcmp(verb, "PRAGMA") != 0;
+	if (!strcmp(verb, "BEGIN") || !strcmp(verb, "COMMIT") ||
+	    !strcmp(verb, "ROLLBACK")) {
+		if (!stmt(s, q, all))
+			goto failed;
+		return;
+	}
+	if (tx && begin(s) < 0)
+		goto failed;
+	if (!(st = stmt(s, q, all)))
+		goto failed;
+	assert_true(st->nparams <= 32);
+	for (int k = 0; k < st->nparams; k++)
+		args[k] = arg_int(1);
+	if (!(st = stmt_bound(s, q, all, args, (size_t)st->nparams)))
+		goto failed;
+	while ((rc = step(st)) == STEP_ROW) {
+		for (int i = 0; i < col_count(st); i++) {
+			if (i)
+				sbuf_addch(&o->rows, '|');
+			add_value(&o->rows, st, i);
+		}
+		sbuf_addch(&o->rows, '\n');
+	}
+	if (rc < 0) {
+		int constraint = s->pg ? !strncmp(s->pg_state, "23", 2) :
+		    (sqlite3_errcode(s->db) & 0xff) == SQLITE_CONSTRAINT;
+		db_error(s, "run");
+		reset(st);
+		if (!constraint)
+			goto failed;
+		o->rc = 1;
+		sbuf_reset(&o->rows);
+	}
+	reset(st);
+	if (!strcmp(verb, "INSERT"))	/* ids aside: how many rows */
+		sbuf_reset(&o->rows);
+	if (tx)
+		rollback(s);
+	return;
+failed:
+	o->rc = -1;
+	o->error = xstrdup(error_last());
+	if (tx)
+		rollback(s);
+}
+
+static void test_every_statement(void **state)
+{
+	struct fx *fx = *state;
+	char lite_home[64] = "/tmp/runner-store-XXXXXX";
+	struct store *lite = NULL;
+	int ran = 0, bad = 0;
+
+	if (pg_helper) {	/* SQLite beside PostgreSQL */
+		assert_non_null(mkdtemp(lite_home));
+		assert_int_equal(store_open(lite_home, STORE_CREATE, &lite), 0);
+		seed(lite);
+	}
+	seed(fx->s);
+	for (int q = 0; q < STMT_SLOTS; q++) {
+		struct outcome a, b;
+		if (!store_statement(q))
+			continue;
+		ran++;
+		run_statement(fx->s, q, &a);
+		if (a.rc < 0) {
+			fprintf(stderr, "statement %d (%s):\n  %s\n", q,
+			    store_statement(q), a.error);
+			bad++;
+		}
+		if (lite) {
+			run_statement(lite, q, &b);
+			if (b.rc < 0) {
+				fprintf(stderr, "statement %d on SQLite (%s):\n"
+				    "  %s\n", q, store_statement(q), b.error);
+				bad++;
+			} else if (a.rc >= 0 && (a.rc != b.rc ||
+			    strcmp(a.rows.buf, b.rows.buf))) {
+				fprintf(stderr, "statement %d differs (%s):\n"
+				    "PostgreSQL %s:\n%sSQLite %s:\n%s", q,
+				    store_statement(q), a.rc ? "refused" : "ran",
+				    a.rows.buf, b.rc ? "refused" : "ran",
+				    b.rows.buf);
+				bad++;
+			}
+			sbuf_release(&b.rows);
+			free(b.error);
+		}
+		sbuf_release(&a.rows);
+		free(a.error);
+	}
+	store_close(lite);
+	if (lite)
+		rm_rf(lite_home);
+	fprintf(stderr, "%d statements run on %s\n", ran, pg_helper ?
+	    "PostgreSQL and SQLite" : "SQLite");
+	assert_true(ran > 100);
+	assert_int_equal(bad, 0);
+}
+
+/*
+ * An error of the server reaches the caller with its SQLSTATE, never as a
+ * value: a user who may not read the schema's version is told so, not
+ * that an older runner made the store.
+ */
+static void test_errors_reach_caller(void **state)
+{
+	struct fx *fx = *state;
+	char *path = xasprintf("%s/runner.yml", fx->home), *url;
+	struct sbuf yml = SBUF_INIT;
+	struct store *other = NULL;
+
+	assert_int_equal(exec_sql(fx->s, "DO $$BEGIN CREATE ROLE "
+	    "runner_noaccess LOGIN; EXCEPTION WHEN duplicate_object OR "
+	    "unique_violation THEN NULL; END$$; DO $$BEGIN EXECUTE 'GRANT "
+	    "USAGE ON SCHEMA ' || quote_ident(current_schema()) || ' TO "
+	    "runner_noaccess'; END$$", "grant"), 0);
+	assert_int_equal(read_file(path, 65536, &yml), 0);
+	/* store: 'URL' */
+	url = strchr(yml.buf, '\'') + 1;
+	*strchr(url, '\'') = '\0';
+	char *user = strstr(url, "user=runner");
+	assert_non_null(user);
+	char *noaccess = xasprintf("%.*suser=runner_noaccess%s",
+	    (int)(user - url), url, user + strlen("user=runner"));
+	setenv("RUNNER_STORE", noaccess, 1);
+	assert_true(store_open(fx->home, STORE_OPEN, &other) < 0);
+	unsetenv("RUNNER_STORE");
+	fprintf(stderr, "%s\n", error_last());
+	assert_non_null(strstr(error_last(), "SQLSTATE 42501"));
+	assert_null(strstr(error_last(), "older runner"));
+	free(noaccess);
+	sbuf_release(&yml);
+	free(path);
+}
+
+/* A deduplication key is the same bytes on both engines. */
+static void test_dedup_key_bytes(void **state)
+{
+	struct fx *fx = *state;
+	struct sbuf got = SBUF_INIT;
+	int rc;
+
+	push(fx->s, "refs/heads/develop", Z, C1, NULL);
+	if (fx->s->pg)
+		rc = pg_value_of(fx->s, "SELECT dedup FROM jobs WHERE id = 1",
+		    "read", &got);
+	else {
+		sqlite3_stmt *st;
+		assert_int_equal(sqlite3_prepare_v2(fx->s->db, "SELECT dedup "
+		    "FROM jobs WHERE id = 1", -1, &st, NULL), SQLITE_OK);
+		rc = sqlite3_step(st) == SQLITE_ROW;
+		if (rc)
+			sbuf_add(&got, sqlite3_column_blob(st, 0),
+			    (size_t)sqlite3_column_bytes(st, 0));
+		sqlite3_finalize(st);
+	}
+	assert_int_equal(rc, 1);
+	const char want[] = "/srv/git/app.git\001refs/heads/develop\001" Z
+	    "\001" C1;
+	assert_int_equal(got.len, sizeof(want) - 1);
+	assert_memory_equal(got.buf, want, sizeof(want) - 1);
+	sbuf_release(&got);
+}
+
+/*
+ * PostgreSQL's dialect from SQLite's, token by token: keywords in any
+ * case, nothing inside a string, a quoted name or a comment turned, and
+ * what has no exact equivalent refused.
+ */
+static void test_dialect(void **state)
+{
+	static const struct { const char *in, *out; } ok[] = {
+		{ "SELECT ?1, ?12", "SELECT $1, $12" },
+		{ "select * from t where a is ?2 and b IS NOT ?3 and c is null",
+		  "select * from t where a IS NOT DISTINCT FROM $2 and b IS "
+		  "DISTINCT FROM $3 and c IS null" },
+		{ "SELECT '?1 IS ?2 char(0)', \"instr(\" FROM t -- is ?1\n",
+		  "SELECT '?1 IS ?2 char(0)', \"instr(\" FROM t -- is ?1\n" },
+		{ "insert or ignore into t (a) values (?1) returning id",
+		  "INSERT into t (a) values ($1) ON CONFLICT DO NOTHING "
+		  "returning id" },
+		{ "INSERT OR IGNORE INTO t (a) VALUES ((SELECT 1)); SELECT 2",
+		  "INSERT INTO t (a) VALUES ((SELECT 1)) ON CONFLICT DO "
+		  "NOTHING; SELECT 2" },
+		{ "SELECT Group_Concat(x, ','), INSTR(a, b), ifnull(a, 1), "
+		  "char(10), max(x)", "SELECT string_agg(x, ','), strpos(a, b), "
+		  "coalesce(a, 1), chr(10), max(x)" },
+		{ "begin immediate", "BEGIN" },
+		{ "PRAGMA synchronous = NORMAL", "SET synchronous_commit = off" },
+		{ "CREATE TABLE t (id integer primary key autoincrement, "
+		  "b BLOB, c INTEGER, d real)", "CREATE TABLE t (id BIGINT "
+		  "GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, b BYTEA, c "
+		  "BIGINT, d DOUBLE PRECISION)" },
+		{ "SELECT 1 /*pg: FOR UPDATE*/", "SELECT 1  FOR UPDATE" },
+		{ "SELECT /*sqlite*/ a(0) /*pg: b(0)*/ FROM t",
+		  "SELECT  b(0) FROM t" },
+		{ "SELECT 'it''s' /* a ?1 comment */ , ?1",
+		  "SELECT 'it''s' /* a ?1 comment */ , $1" },
+	};
+	static const char *const refused[] = {
+		"SELECT char(0)", "SELECT ?", "INSERT OR REPLACE INTO t VALUES (1)",
+		"PRAGMA journal_mode = WAL", "SELECT a FROM t WHERE a LIKE 'x%'",
+		"SELECT max(a, b)", "SELECT group_concat(a)",
+		"SELECT strftime('%s', 'now')", "SELECT 1 WHERE a == 1",
+		"SELECT 'open", "SELECT /* open", "SELECT /*sqlite*/ 1",
+		"REPLACE INTO t VALUES (1)",
+	};
+	char *out;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(*ok); i++) {
+		if (pg_sql(ok[i].in, &out) < 0)
+			fail_msg("'%s': %s", ok[i].in, error_last());
+		assert_string_equal(out, ok[i].out);
+		free(out);
+	}
+	for (size_t i = 0; i < sizeof(refused) / sizeof(*refused); i++) {
+		out = NULL;
+		if (pg_sql(refused[i], &out) == 0)
+			fail_msg("'%s' was turned into '%s'", refused[i], out);
+		assert_null(out);
+		error_clear();
+	}
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(int argc, char **argv)
@@ -1064,6 +1409,11 @@ int main(int argc, char **argv)
 	const struct CMUnitTest lite_only[] = {
 		T(test_old_store_upgraded),
 		cmocka_unit_test(test_url_redacted),
+		cmocka_unit_test(test_dialect),
+	};
+	/* and PostgreSQL alone: its users and their rights */
+	const struct CMUnitTest pg_only[] = {
+		T(test_errors_reach_caller),
 	};
 	const struct CMUnitTest tests[] = {
 		T(test_enqueue_dedup),
@@ -1083,6 +1433,8 @@ int main(int argc, char **argv)
 		T(test_deploys_only),
 		T(test_outbox),
 		T(test_chunks),
+		T(test_every_statement),
+		T(test_dedup_key_bytes),
 		cmocka_unit_test(test_open_missing),
 	};
 
@@ -1094,7 +1446,8 @@ int main(int argc, char **argv)
 		}
 		pg_helper = argv[1];
 		return cmocka_run_group_tests_name("postgresql", tests, NULL,
-		    NULL);
+		    NULL) | cmocka_run_group_tests_name("postgresql_only",
+		    pg_only, NULL, NULL);
 	}
 	return cmocka_run_group_tests_name("sqlite", tests, NULL, NULL) |
 	    cmocka_run_group_tests_name("sqlite_only", lite_only, NULL, NULL);
