@@ -71,9 +71,19 @@ static int check_bare(const char *repo)
 	return 0;
 }
 
-char *install_gitolite_hooks(const char *repo)
+/* Is `path` a folder (not a link) of user `uid`? */
+static int dir_of(const char *path, uid_t uid)
 {
-	static const char tail[] = "/hooks/common/update";
+	struct stat st;
+
+	return lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == uid;
+}
+
+/* The common hooks folder that `repo`'s update hook links into, by the
+ * link's form alone (HOME/.gitolite/hooks/common/update); else NULL. */
+static char *gitolite_link(const char *repo)
+{
+	static const char tail[] = "/.gitolite/hooks/common/update";
 	char *link = xasprintf("%s/hooks/update", repo);
 	char target[4096];
 	ssize_t n = readlink(link, target, sizeof(target) - 1);
@@ -83,25 +93,39 @@ char *install_gitolite_hooks(const char *repo)
 	if (n <= 0 || (size_t)n <= tl)
 		return NULL;
 	target[n] = '\0';
-	if (target[0] != '/' || strcmp(target + n - tl, tail) ||
-	    !strstr(target, "/.gitolite/"))
+	if (target[0] != '/' || strcmp(target + n - tl, tail))
 		return NULL;
 	return xstrndup(target, (size_t)n - strlen("/update"));
 }
 
-int install_hook(const char *repo, const char *home, const char *prog,
-    const char *name, int *chained)
+char *install_gitolite_hooks(const char *repo, uid_t *owner)
 {
-	char *hooks;
-	int error;
+	char *common = gitolite_link(repo), *base, *gl_home;
+	struct stat rs;
 
-	*chained = 0;
-	if ((error = check_bare(repo)) < 0)
-		return error;
-	hooks = xasprintf("%s/hooks", repo);
-	error = install_hook_into(hooks, home, prog, name, chained);
-	free(hooks);
-	return error;
+	if (!common)
+		return NULL;
+	/*
+	 * The link is the repository's owner's to make, and so is the
+	 * folder it names: root acts on it only as gitolite's, where
+	 * gitolite's user is that owner. Its common hooks, its .gitolite and
+	 * the home above it (where gitolite reads .gitolite.rc, perl that it
+	 * runs) are folders of the repository's owner, who is not root;
+	 * anything else is a plain repository whose owner made a link.
+	 */
+	base = xstrndup(common, strlen(common) - strlen("/hooks/common"));
+	gl_home = xstrndup(base, (size_t)(strrchr(base, '/') - base));
+	if (lstat(repo, &rs) < 0 || rs.st_uid == 0 || !*gl_home ||
+	    !dir_of(common, rs.st_uid) || !dir_of(base, rs.st_uid) ||
+	    !dir_of(gl_home, rs.st_uid)) {
+		free(common);
+		common = NULL;
+	} else if (owner) {
+		*owner = rs.st_uid;
+	}
+	free(base);
+	free(gl_home);
+	return common;
 }
 
 struct hook_args {
@@ -109,7 +133,7 @@ struct hook_args {
 	int chained;
 };
 
-/* install_hook_into's work, as whoever owns the hooks folder. */
+/* The hook written, as whoever owns the hooks folder (install_as). */
 static int write_hook(void *arg)
 {
 	struct hook_args *a = arg;
@@ -159,7 +183,7 @@ static int write_hook(void *arg)
 	    "fi\n"
 	    "exit 0\n", a->name, pre ? "release tags not checked" :
 	    "nothing queued");
-	/* written by the folder's owner (see install_hook_into), so it is
+	/* written by the folder's owner (see install_as), so it is
 	 * that user's file with no chown */
 	error = write_file_atomic(path, script.buf, script.len, 0755);
 out:
@@ -194,27 +218,63 @@ static int as_user(uid_t uid, int (*fn)(void *), void *arg, int *out)
 	return rc;
 }
 
-int install_hook_into(const char *hooks, const char *home, const char *prog,
-    const char *name, int *chained)
+/* Write hook `name` into `hooks` as user `as` (a child that has become
+ * it, when this is root and `as` is not). */
+static int install_as(const char *hooks, uid_t as, const char *home,
+    const char *prog, const char *name, int *chained)
 {
 	struct hook_args a = { hooks, home, prog, name, 0 };
-	char *parent = xstrndup(hooks, strrchr(hooks, '/') ?
-	    (size_t)(strrchr(hooks, '/') - hooks) : 0);
-	struct stat st;
 	int error;
 
-	/* Root writes into its own folders only. A hooks folder (or, when
-	 * it is missing or a link, the folder it is in) that another user
-	 * owns is written as that user: the git server's user, who could
-	 * plant links there, can lead those writes nowhere it could not
-	 * write itself, and the hook is its file. */
-	if (geteuid() == 0 && ((lstat(hooks, &st) == 0 && st.st_uid != 0) ||
-	    (*parent && lstat(parent, &st) == 0 && st.st_uid != 0)))
-		error = as_user(st.st_uid, write_hook, &a, &a.chained);
+	if (geteuid() == 0 && as != 0)
+		error = as_user(as, write_hook, &a, &a.chained);
 	else
 		error = write_hook(&a);
 	*chained = a.chained;
+	return error;
+}
+
+int install_hook_into(const char *hooks, uid_t owner, const char *home,
+    const char *prog, const char *name, int *chained)
+{
+	*chained = 0;
+	if (owner == 0)
+		return error_set(ERR_INVALID, "'%s' is root's: gitolite's common "
+		    "hooks are written as gitolite's own user", hooks);
+	return install_as(hooks, owner, home, prog, name, chained);
+}
+
+/* Whom root writes a repository's hooks folder as: a folder (or, when it
+ * is missing or a link, the folder it is in) that another user owns is
+ * written as that user, who could plant links there and can lead those
+ * writes nowhere it could not write itself; and the hook is its file. */
+static uid_t hooks_owner(const char *hooks)
+{
+	char *parent = xstrndup(hooks, strrchr(hooks, '/') ?
+	    (size_t)(strrchr(hooks, '/') - hooks) : 0);
+	struct stat st;
+	uid_t uid = 0;
+
+	if ((lstat(hooks, &st) == 0 && st.st_uid != 0) || (*parent &&
+	    lstat(parent, &st) == 0 && st.st_uid != 0))
+		uid = st.st_uid;
 	free(parent);
+	return uid;
+}
+
+int install_hook(const char *repo, const char *home, const char *prog,
+    const char *name, int *chained)
+{
+	char *hooks;
+	int error;
+
+	*chained = 0;
+	if ((error = check_bare(repo)) < 0)
+		return error;
+	hooks = xasprintf("%s/hooks", repo);
+	error = install_as(hooks, hooks_owner(hooks), home, prog, name,
+	    chained);
+	free(hooks);
 	return error;
 }
 
@@ -259,7 +319,13 @@ int install_check(const char *repo, const char *home, const char *name,
 		    "create it with 'git init --bare'");
 		return 1;
 	}
-	gl = install_gitolite_hooks(repo);
+	gl = install_gitolite_hooks(repo, NULL);
+	if (!gl && (gl = gitolite_link(repo)) && (lstat(gl, &st) == 0 ||
+	    errno != EACCES)) {
+		/* not gitolite's; or this user may not tell (below) */
+		free(gl);
+		gl = NULL;
+	}
 	hooks = gl ? xstrdup(gl) : xasprintf("%s/hooks", repo);
 	path = xasprintf("%s/%s", hooks, name);
 	chain = xasprintf("%s.chained", path);

@@ -4,6 +4,8 @@
 #ifndef RUNNER_INSTALL_H
 #define RUNNER_INSTALL_H
 
+#include <sys/types.h>
+
 /*
  * Write REPO/hooks/NAME ("post-receive" or "pre-receive"), a script that
  * execs `prog NAME HOME CHAINED`. A hook already there that is not ours is
@@ -15,17 +17,23 @@
  */
 int install_hook(const char *repo, const char *home, const char *prog,
     const char *name, int *chained);
-/* The same into the folder `dir` of hooks (gitolite's common hooks). */
-int install_hook_into(const char *dir, const char *home, const char *prog,
-    const char *name, int *chained);
+/* The same into the folder `dir` of hooks (gitolite's common hooks), as
+ * user `owner` (by a child that has become it, when this is root), who
+ * is not root. */
+int install_hook_into(const char *dir, uid_t owner, const char *home,
+    const char *prog, const char *name, int *chained);
 
 /*
- * If gitolite manages `repo` (its update hook is a link into gitolite's
- * common hooks), the folder of those common hooks, which gitolite links
- * into every repository it manages, new ones too; else NULL. Caller
- * frees.
+ * If gitolite manages `repo`, the folder of its common hooks, which
+ * gitolite links into every repository it manages, new ones too (caller
+ * frees), and in *owner (may be NULL) gitolite's user; else NULL. Its
+ * update hook is a link to HOME/.gitolite/hooks/common/update, and that
+ * folder, HOME/.gitolite and HOME are folders (not links) of the
+ * repository's owner, who is not root: the owner makes the link and may
+ * make folders, and gitolite runs HOME/.gitolite.rc, so a link into a
+ * folder of anyone else's (root's, one to be created) is not gitolite's.
  */
-char *install_gitolite_hooks(const char *repo);
+char *install_gitolite_hooks(const char *repo, uid_t *owner);
 
 /*
  * Does repository `repo` hand its pushes to `home`: a bare repository

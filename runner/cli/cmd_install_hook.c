@@ -40,9 +40,11 @@ static const char usage[] =
  * A repository that gitolite manages: the hooks go into gitolite's common
  * hooks, which gitolite links into every repository it manages (new ones
  * too, and again whenever it rewrites their hooks), and `gitolite setup
- * --hooks-only` links them now, run as gitolite's user.
+ * --hooks-only` links them now. All of it as gitolite's user `owner`
+ * (install_gitolite_hooks), never as root: gitolite runs its home's
+ * .gitolite.rc, which is that user's.
  */
-static int gitolite_install(const char *common, const char *home,
+static int gitolite_install(const char *common, uid_t owner, const char *home,
     const char *bin, int pre)
 {
 	const char *argv[] = { "gitolite", "setup", "--hooks-only", NULL };
@@ -52,33 +54,28 @@ static int gitolite_install(const char *common, const char *home,
 	char *const envp[] = { env_home,
 	    "PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C", NULL };
 	struct run_user u = { 0 };
-	struct stat st;
 	struct sbuf out = SBUF_INIT, err = SBUF_INIT;
 	char *self = NULL;
 	int chained = 0, error;
 
-	if ((error = install_hook_into(common, home, bin, "post-receive",
-	    &chained)) < 0)
-		goto out;
-	if (pre) {
-		self = realpath("/proc/self/exe", NULL);
-		if (!self || (error = install_hook_into(common, home, self,
-		    "pre-receive", &chained)) < 0)
-			goto out;
-	}
-	if (stat(common, &st) < 0) {
-		error = error_set(-1, "'%s': %s", common, strerror(errno));
-		goto out;
-	}
-	if (st.st_uid != geteuid()) {
+	if (owner != geteuid()) {
 		char id[32];
-		snprintf(id, sizeof(id), "%d", (int)st.st_uid);
+		snprintf(id, sizeof(id), "%d", (int)owner);
 		if (geteuid() != 0) {
 			error = error_set(-1, "gitolite's hooks belong to another "
 			    "user: run install-hook as root or as that user");
 			goto out;
 		}
 		if ((error = run_user_lookup(id, &u)) < 0)
+			goto out;
+	}
+	if ((error = install_hook_into(common, owner, home, bin,
+	    "post-receive", &chained)) < 0)
+		goto out;
+	if (pre) {
+		self = realpath("/proc/self/exe", NULL);
+		if (!self || (error = install_hook_into(common, owner, home, self,
+		    "pre-receive", &chained)) < 0)
 			goto out;
 	}
 	struct child c = { .argv = argv, .envp = envp, .cwd = gl_home,
@@ -198,11 +195,12 @@ int cmd_install_hook(int argc, char **argv)
 			rc = EXIT_FAIL;
 			continue;
 		}
-		char *gl = install_gitolite_hooks(repo);
+		uid_t gl_user = 0;
+		char *gl = install_gitolite_hooks(repo, &gl_user);
 		if (gl) {
 			if (push_options_on(repo) < 0)
 				fprintf(stderr, "runner: warning: %s\n", error_last());
-			if (gitolite_install(gl, real_home, bin, pre) < 0) {
+			if (gitolite_install(gl, gl_user, real_home, bin, pre) < 0) {
 				cli_error("cannot install into gitolite's hooks for "
 				    "'%s': %s", argv[i], error_last());
 				rc = EXIT_FAIL;

@@ -3,7 +3,9 @@
 # as that user: a build-user process racing root's hand-over of a checkout
 # (a folder swapped for a link to the home), a hook-group member planting
 # a link in the spool, an environment's user planting a link at the next
-# backup's folder, the git user planting links where install-hook writes.
+# backup's folder, the git user planting links where install-hook writes,
+# or a link that dresses its repository up as gitolite's, whose rc file
+# root would run.
 # Each attempt is refused or harmless, and what the link points at keeps
 # its owner and its bytes.
 
@@ -282,4 +284,42 @@ PY
 	echo "$output" >&2
 	[ "$status" -eq 1 ]
 	[ -z "$(ls -A "$T/rootdir")" ]
+}
+
+@test "a hooks/update link into a gitolite of the git user's making: install-hook and doctor's fix run nothing of it as root" {
+	git_user
+	git init -q --bare "$T/app.git"
+	chown -R "$GIT_USER:" "$T/app.git"
+	"$RUNNER" install-hook "$T/app.git" >/dev/null
+	src=$(make_clone app)
+	chown -R "$GIT_USER:" "$src"
+	start_daemon --workers 1
+	as_git git -C "$src" push -q origin develop
+	wait_for "[ -n \"\$(last_job build)\" ]" 30
+	stop_daemon
+	# the git user, who owns the repository it pushed, makes it look
+	# managed by a gitolite of its own: its update hook a link into a
+	# gitolite home it owns, with no .gitolite folder yet, and an rc
+	# file there (perl, which gitolite runs with 'do')
+	as_git rm "$T/app.git/hooks/post-receive"
+	as_git ln -s "$T/githome/.gitolite/hooks/common/update" "$T/app.git/hooks/update"
+	as_git sh -c "printf 'system(\"id -u >> $MARK-rc\"); 1;\n' > '$T/githome/.gitolite.rc'"
+	# doctor as root, then its fix pasted as root
+	run r doctor
+	echo "$output" >&2
+	fix=$(grep -A1 "^FAIL  repository $T/app.git" <<<"$output" | sed -n 's/^      fix: //p')
+	[ -n "$fix" ]
+	run env PATH="$RUNNER_BIN_DIR:$PATH" sh -c "$fix"
+	echo "$output" >&2
+	[ ! -e "$MARK-rc" ] || [ "$(cat "$MARK-rc")" != 0 ] || { echo "root ran the git user's .gitolite.rc" >&2; false; }
+	[ -z "$(find "$T/githome" -user root)" ] || { find "$T/githome" -user root -ls >&2; false; }
+	# the hook is back in the repository's own hooks, the git user's file
+	[ "$(stat -c %U "$T/app.git/hooks/post-receive")" = "$GIT_USER" ]
+	run r doctor
+	[[ "$output" == *"ok    repository $T/app.git"* ]] || { echo "$output"; false; }
+	# and install-hook on it by hand, the same
+	run "$RUNNER" install-hook "$T/app.git"
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[ ! -e "$MARK-rc" ] || [ "$(cat "$MARK-rc")" != 0 ] || false
+	[ -z "$(find "$T/githome" -user root)" ] || false
 }
