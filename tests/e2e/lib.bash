@@ -246,6 +246,8 @@ own_daemon() {
 
 stop_daemon() {
 	if own_daemon "${DAEMON_PID:-}"; then
+		# children a test froze (freeze_when) could not finish
+		pkill -CONT -P "$DAEMON_PID" 2>/dev/null || true
 		kill -TERM "$DAEMON_PID" 2>/dev/null || true
 		wait_for "! own_daemon $DAEMON_PID" 30 ||
 		    { own_daemon "$DAEMON_PID" && kill -KILL "$DAEMON_PID"; }
