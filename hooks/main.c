@@ -28,11 +28,12 @@
  */
 static void write_notes(const char *home, const char *repo)
 {
+	const char *repos[] = { repo };
 	struct notebox_note *v = NULL;
 	size_t n = 0;
 
 	if (notebox_list(home, repo, &v, &n) < 0 ||
-	    (n && notebox_deliver(repo, v, n, NULL) < 0))
+	    (n && notebox_deliver(repos, 1, v, n, NULL, NULL) < 0))
 		fprintf(stderr, "runner: warning: git notes: %s\n",
 		    error_last());
 	notebox_notes_free(v, n);

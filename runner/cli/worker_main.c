@@ -52,34 +52,44 @@ static int usage(void)
 }
 
 /*
- * notes-write REPO: write the git notes given on stdin (notebox.h) into
- * REPO, as whoever runs it: the repository's hook at a push, or the
- * helper a root daemon starts as the repository's owner; notes-check
- * REPO: print the commits of those REPO has already, one a line (the
- * notifier's look, outside its own process). Not commands of runner's:
- * they trust their input, which only their parent gives them.
+ * notes-write REPO...: write the git notes given on stdin (notebox.h), each
+ * into its repository, as whoever runs it: the repository's hook at a
+ * push, or the helper a root daemon starts as the repositories' owner;
+ * prints the number of each repository whose notes are all written, a
+ * line each. notes-check REPO: print the commits of those REPO has
+ * already, one a line (the notifier's look, outside its own process).
+ * Not commands of runner's: they trust their input, which only their
+ * parent gives them.
  */
 static int notes_write(int argc, char **argv)
 {
-	struct sbuf in = SBUF_INIT, out = SBUF_INIT;
+	struct sbuf in = SBUF_INIT, out = SBUF_INIT, err = SBUF_INIT;
 	int check = !strcmp(argv[1], NOTEBOX_CHECK_COMMAND);
-	int rc = EXIT_OK;
+	int rc = EXIT_OK, error;
 
-	if (argc != 3 || isatty(0)) {
-		fprintf(stderr, "usage: runner-worker %s REPO < NOTES (run by "
-		    "the hook and the notifier, not by hand)\n", argv[1]);
+	if (argc < 3 || (check && argc != 3) || argc - 2 > NOTEBOX_MAX_REPOS ||
+	    isatty(0)) {
+		fprintf(stderr, "usage: runner-worker %s REPO%s < NOTES (run by "
+		    "the hook and the notifier, not by hand)\n", argv[1],
+		    check ? "" : "...");
 		return EXIT_USAGE;
 	}
-	if (read_fd(0, "stdin", NOTEBOX_MAX * (NOTEBOX_MAX_TEXT + 80), &in) < 0 ||
-	    (check ? notes_check_frames(argv[2], in.buf, in.len, &out) :
-	    notes_write_frames(argv[2], in.buf, in.len)) < 0) {
-		fprintf(stderr, "%s\n", error_last());
+	if ((error = read_fd(0, "stdin", NOTEBOX_MAX * (NOTEBOX_MAX_TEXT + 80),
+	    &in)) == 0)
+		error = check ? notes_check_frames(argv[2], in.buf, in.len, &out) :
+		    notes_write_frames((const char *const *)argv + 2,
+		    (size_t)argc - 2, in.buf, in.len, &out, &err);
+	if (out.len && write_all(1, out.buf, out.len) < 0)
 		rc = EXIT_FAIL;
-	} else if (out.len && write_all(1, out.buf, out.len) < 0) {
+	if (error < 0) {
+		fprintf(stderr, "%s", err.len ? err.buf : "");
+		if (!err.len)
+			fprintf(stderr, "%s\n", error_last());
 		rc = EXIT_FAIL;
 	}
 	sbuf_release(&in);
 	sbuf_release(&out);
+	sbuf_release(&err);
 	error_clear();
 	return rc;
 }

@@ -8,6 +8,22 @@
 #define RUNNER_NOTE_H
 
 /*
+ * A repository opened once for the notes of a batch. libgit2 is set up
+ * at the first open of the process and stays so (its set-up reads the
+ * system's CA bundle): a process writes all its notes with one set-up.
+ */
+struct note_repo;
+/* Open the bare repository `repo`: 0 and *out (note_repo_free()), or an
+ * error naming it. */
+int note_repo_open(const char *repo, struct note_repo **out);
+void note_repo_free(struct note_repo *nr);
+/* note_write() and note_read() on an open repository. */
+int note_repo_write(struct note_repo *nr, const char *ref, const char *commit,
+    const char *text);
+int note_repo_read(struct note_repo *nr, const char *ref, const char *commit,
+    char **text);
+
+/*
  * Make `text` the note of `commit` (hex) under `ref` in the bare
  * repository `repo`, replacing another one; a note that already says
  * `text` is left as it is. libgit2 reads the repository's configuration

@@ -488,8 +488,8 @@ static char *incident_key(const struct job *j)
 	return key;
 }
 
-static int route_event(struct store *s, const char *home,
-    const struct config *c, const struct event *ev)
+static int route_event(struct store *s, const struct config *c,
+    const struct event *ev)
 {
 	struct notification *v = xcalloc(c->nnotify + 1, sizeof(*v));
 	struct job *j = NULL;
@@ -498,10 +498,6 @@ static int route_event(struct store *s, const char *home,
 
 	if (store_job_get(s, ev->job_id, &j) < 0)
 		goto route;	/* nothing to say about a job that is gone */
-	/* the result in the repository too; a note that cannot be written
-	 * does not hold up the notifications */
-	if (notes_record(s, c, home, j->id) < 0)
-		log_line("warning: %s", error_last());
 	for (size_t i = 0; i < c->nnotify; i++) {
 		const struct notify_target *t = &c->notify[i];
 		const char *action = NULL;
@@ -551,11 +547,10 @@ route:
 	return error < 0 ? error : (int)n;
 }
 
-int notify_route(struct store *s, const char *home, const struct config *c)
+int notify_route(struct store *s, const char *home, const struct config *c,
+    int *writers)
 {
-	int total = 0;
-
-	int notes = 0;
+	int total = 0, notes = 0;
 
 	for (size_t i = 0; i < c->nrepos; i++)
 		notes |= c->repos[i].notes;
@@ -574,8 +569,22 @@ int notify_route(struct store *s, const char *home, const struct config *c)
 		 * recorded them */
 		if (n && store_repo_names_load(s) < 0)
 			error_clear();
+		/* the results in the repositories first, a note per commit
+		 * of the batch; a note that cannot be written does not hold
+		 * up the notifications */
+		if (n && notes) {
+			int64_t *ids = xcalloc(n, sizeof(*ids));
+			for (size_t i = 0; i < n; i++)
+				ids[i] = ev[i].job_id;
+			int w = notes_record(s, c, home, ids, n);
+			if (w < 0)
+				log_line("warning: %s", error_last());
+			else if (writers)
+				*writers += w;
+			free(ids);
+		}
 		for (size_t i = 0; i < n && error >= 0; i++)
-			if ((error = route_event(s, home, c, &ev[i])) > 0)
+			if ((error = route_event(s, c, &ev[i])) > 0)
 				total += error;
 		events_free(ev, n);
 		if (error < 0)

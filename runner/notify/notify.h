@@ -26,10 +26,13 @@ struct store;
 /*
  * Route every event not routed yet: one notification per target whose
  * `on` list and `repos` pattern match (PagerDuty targets also get a
- * `resolve` when what they were paged about is healthy again). Returns the
- * number of notifications queued, or an error.
+ * `resolve` when what they were paged about is healthy again), and the
+ * git notes of their commits (notes.h), a batch of events at a time.
+ * Returns the number of notifications queued, or an error; *writers (may
+ * be NULL) counts the notes writers started.
  */
-int notify_route(struct store *s, const char *home, const struct config *c);
+int notify_route(struct store *s, const char *home, const struct config *c,
+    int *writers);
 
 /*
  * The body for `kind` (an event kind, or "test") of job `j` to target `t`;

@@ -201,6 +201,7 @@ int notebox_list(const char *home, const char *repo, struct notebox_note **out,
 		v[k].mtime_ms = (int64_t)st.st_mtim.tv_sec * 1000 +
 		    st.st_mtim.tv_nsec / 1000000;
 		v[k].in_place = 0;
+		v[k].repo = 0;
 		k++;
 	}
 	if (k)
@@ -244,13 +245,37 @@ void notebox_done(const char *home, const char *repo, const char *commit,
 void notebox_frame(struct sbuf *sb, const struct notebox_note *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		sbuf_addf(sb, "%s %zu\n", v[i].commit, strlen(v[i].text));
+		sbuf_addf(sb, "%s %zu %zu\n", v[i].commit, strlen(v[i].text),
+		    v[i].repo);
 		sbuf_adds(sb, v[i].text);
 	}
 }
 
-int notebox_unframe(const char *buf, size_t len, struct notebox_note **out,
-    size_t *n)
+/* A decimal number of at most `max` at *p, which must end at `end`
+ * (a space or the newline): no sign, no blank, no leading zero. */
+static int frame_number(const char **p, const char *end, size_t max,
+    size_t *out)
+{
+	size_t v = 0;
+	const char *q = *p;
+
+	if (q >= end || *q < '0' || *q > '9' || (*q == '0' && q + 1 < end &&
+	    q[1] != ' '))
+		return -1;
+	for (; q < end && *q >= '0' && *q <= '9'; q++) {
+		v = v * 10 + (size_t)(*q - '0');
+		if (v > max)
+			return -1;
+	}
+	if (q < end && *q != ' ')
+		return -1;
+	*out = v;
+	*p = q;
+	return 0;
+}
+
+int notebox_unframe(const char *buf, size_t len, size_t nrepos,
+    struct notebox_note **out, size_t *n)
 {
 	struct notebox_note *v = NULL;
 	size_t cap = 0, k = 0, at = 0;
@@ -258,32 +283,33 @@ int notebox_unframe(const char *buf, size_t len, struct notebox_note **out,
 	*out = NULL;
 	*n = 0;
 	while (at < len) {
-		const char *nl = memchr(buf + at, '\n', len - at);
-		char commit[65], *end;
-		size_t head, tlen;
+		const char *line = buf + at, *nl = memchr(line, '\n', len - at);
+		const char *sp, *p;
+		char commit[65];
+		size_t tlen, repo;
 
 		if (!nl || k == NOTEBOX_MAX)
 			goto bad;
-		head = (size_t)(nl - (buf + at));
-		if (head < 42 || head > 64 + 1 + 10)
+		sp = memchr(line, ' ', (size_t)(nl - line));
+		if (!sp || (size_t)(sp - line) >= sizeof(commit))
 			goto bad;
-		const char *sp = memchr(buf + at, ' ', head);
-		if (!sp || (size_t)(sp - (buf + at)) >= sizeof(commit))
+		memcpy(commit, line, (size_t)(sp - line));
+		commit[sp - line] = '\0';
+		p = sp + 1;
+		if (!commit_name(commit) ||
+		    frame_number(&p, nl, NOTEBOX_MAX_TEXT, &tlen) < 0 ||
+		    p == nl || (p++, frame_number(&p, nl, nrepos, &repo) < 0) ||
+		    p != nl || repo >= nrepos)
 			goto bad;
-		memcpy(commit, buf + at, (size_t)(sp - (buf + at)));
-		commit[sp - (buf + at)] = '\0';
-		tlen = strtoul(sp + 1, &end, 10);
-		if (!commit_name(commit) || end != nl || tlen > NOTEBOX_MAX_TEXT ||
-		    tlen > len - (head + 1) - at)
-			goto bad;
-		at += head + 1;
-		if (memchr(buf + at, '\0', tlen))
+		at = (size_t)(nl - buf) + 1;
+		if (tlen > len - at || memchr(buf + at, '\0', tlen))
 			goto bad;
 		v = xgrow(v, k + 1, &cap, sizeof(*v));
 		memcpy(v[k].commit, commit, sizeof(commit));
 		v[k].text = xstrndup(buf + at, tlen);
 		v[k].mtime_ms = 0;
 		v[k].in_place = 0;
+		v[k].repo = repo;
 		k++;
 		at += tlen;
 	}
@@ -293,47 +319,73 @@ int notebox_unframe(const char *buf, size_t len, struct notebox_note **out,
 bad:
 	notebox_notes_free(v, k);
 	return error_set(ERR_INVALID, "notes given to the writer are not "
-	    "'COMMIT LENGTH' and the text");
+	    "'COMMIT LENGTH REPOSITORY' and the text");
 }
 
-/* NOTEBOX_WRITER `command` REPO as `user`, given notes `v` on its stdin;
- * its stdout into `out` (may be NULL). */
-static int run_writer(const char *command, const char *repo,
-    const struct notebox_note *v, size_t n, const struct run_user *user,
-    struct sbuf *out, int64_t timeout_ms)
+/* NOTEBOX_WRITER `command` REPO... as `user`, given notes `v` on its
+ * stdin; its stdout into `out` (may be NULL). */
+static int run_writer(const char *command, const char *const *repos,
+    size_t nrepos, const struct notebox_note *v, size_t n,
+    const struct run_user *user, struct sbuf *out, int64_t timeout_ms)
 {
 	char *prog = run_sibling(NOTEBOX_WRITER);
-	const char *argv[] = { prog, command, repo, NULL };
+	const char **argv = xcalloc(nrepos + 3, sizeof(*argv));
 	struct child c = { .argv = argv, .cwd = "/", .user = user };
 	struct sbuf in = SBUF_INIT, err = SBUF_INIT;
 	int rc;
 
 	if (!prog) {
+		free(argv);
 		return error_set(ERR_NOTFOUND, "cannot find %s (it is installed "
 		    "in libexec/runner)", NOTEBOX_WRITER);
 	}
+	argv[0] = prog;
+	argv[1] = command;
+	for (size_t i = 0; i < nrepos; i++)
+		argv[2 + i] = repos[i];
 	notebox_frame(&in, v, n);
 	rc = child_capture(&c, in.buf, in.len, out, &err, timeout_ms);
 	while (err.len && err.buf[err.len - 1] == '\n')
 		sbuf_truncate(&err, err.len - 1);
 	if (rc == ERR_TIMEOUT)
-		rc = error_set(-1, "%s %s '%s' took more than %lld s", prog,
-		    command, repo, (long long)timeout_ms / 1000);
+		rc = error_set(-1, "%s %s '%s'%s took more than %lld s", prog,
+		    command, repos[0], nrepos > 1 ? " and others" : "",
+		    (long long)timeout_ms / 1000);
 	else if (rc > 0)
 		rc = error_set(-1, "%s", err.len ? err.buf : "the writer failed");
 	else if (rc < 0)
 		rc = error_set(rc, "%s", error_last());
 	sbuf_release(&in);
 	sbuf_release(&err);
+	free(argv);
 	free(prog);
 	return rc;
 }
 
-int notebox_deliver(const char *repo, const struct notebox_note *v, size_t n,
-    const struct run_user *user)
+int notebox_deliver(const char *const *repos, size_t nrepos,
+    const struct notebox_note *v, size_t n, const struct run_user *user,
+    unsigned char *written)
 {
-	return n ? run_writer(NOTEBOX_WRITER_COMMAND, repo, v, n, user, NULL,
-	    DELIVER_TIMEOUT_MS) : 0;
+	struct sbuf out = SBUF_INIT;
+	int rc;
+
+	if (written)
+		memset(written, 0, nrepos);
+	if (!n)
+		return 0;
+	rc = run_writer(NOTEBOX_WRITER_COMMAND, repos, nrepos, v, n, user,
+	    &out, DELIVER_TIMEOUT_MS);
+	/* a line per repository whose notes are all written, also when
+	 * another one's failed */
+	for (char *p = out.buf, *nl, *end; written && *p; p = nl + 1) {
+		if (!(nl = strchr(p, '\n')))
+			break;
+		unsigned long i = strtoul(p, &end, 10);
+		if (end == nl && end != p && i < nrepos)
+			written[i] = 1;
+	}
+	sbuf_release(&out);
+	return rc;
 }
 
 int notebox_check(const char *repo, struct notebox_note *v, size_t n,
@@ -342,11 +394,13 @@ int notebox_check(const char *repo, struct notebox_note *v, size_t n,
 	struct sbuf out = SBUF_INIT;
 	int rc;
 
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		v[i].in_place = 0;
+		v[i].repo = 0;
+	}
 	if (!n)
 		return 0;
-	if ((rc = run_writer(NOTEBOX_CHECK_COMMAND, repo, v, n, user, &out,
+	if ((rc = run_writer(NOTEBOX_CHECK_COMMAND, &repo, 1, v, n, user, &out,
 	    CHECK_TIMEOUT_MS)) == 0) {
 		/* a line per commit whose note is in place */
 		for (char *p = out.buf, *nl; *p; p = nl + 1) {

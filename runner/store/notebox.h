@@ -25,6 +25,8 @@ struct sbuf;
 /* bounds of what a writer reads: the notes of one repository, and one */
 #define NOTEBOX_MAX 256
 #define NOTEBOX_MAX_TEXT (64 * 1024)
+/* ... and the repositories one writer is given */
+#define NOTEBOX_MAX_REPOS 32
 /* The program that writes them, with libgit2 (beside runner-hook). */
 #define NOTEBOX_WRITER "runner-worker"
 #define NOTEBOX_WRITER_COMMAND "notes-write"
@@ -39,6 +41,7 @@ struct notebox_note {
 	char *text;
 	int64_t mtime_ms;	/* when the daemon left it */
 	int in_place;		/* notebox_check(): the repository has it */
+	size_t repo;		/* which of the writer's repositories */
 };
 
 struct stat;
@@ -78,22 +81,28 @@ void notebox_done(const char *home, const char *repo, const char *commit,
     const char *text);
 
 /* The notes as the writer reads them on its stdin: for each, "COMMIT
- * LENGTH\n" and the text. */
+ * LENGTH REPOSITORY\n" and the text; REPOSITORY is the number of its
+ * repository among the writer's (v[i].repo, from 0). */
 void notebox_frame(struct sbuf *sb, const struct notebox_note *v, size_t n);
-/* Read them back (bounded as notebox_list). 0, or ERR_INVALID. */
-int notebox_unframe(const char *buf, size_t len, struct notebox_note **out,
-    size_t *n);
+/* Read them back (bounded as notebox_list), for a writer of `nrepos`
+ * repositories. 0, or ERR_INVALID. */
+int notebox_unframe(const char *buf, size_t len, size_t nrepos,
+    struct notebox_note **out, size_t *n);
 
 /*
- * Have notes `v` written into `repo` by NOTEBOX_WRITER, started as `user`
+ * Have notes `v` written into their repositories (v[i].repo of `repos`,
+ * at most NOTEBOX_MAX notes) by one NOTEBOX_WRITER, started as `user`
  * (NULL: as this process's user; needs root otherwise) with a clean
  * environment (PATH and LANG; no HOME) in '/': what runs with the
- * repository's owner's rights is a fresh program that is given the notes
- * and nothing else of this process. 0 when all are written, or an error
- * with what the writer said.
+ * repositories' owner's rights is a fresh program that is given the notes
+ * and nothing else of this process. `user` must own them all. 0 when all
+ * are written, or an error with what the writer said; written[i] (may be
+ * NULL) is set for each repository whose notes were all written, also
+ * when another's failed.
  */
-int notebox_deliver(const char *repo, const struct notebox_note *v, size_t n,
-    const struct run_user *user);
+int notebox_deliver(const char *const *repos, size_t nrepos,
+    const struct notebox_note *v, size_t n, const struct run_user *user,
+    unsigned char *written);
 
 /*
  * Which of notes `v` `repo` has already (each v[i].in_place), as

@@ -9,6 +9,7 @@
 #include "build.h"
 #include "deploy.h"
 #include "home.h"
+#include "notes.h"
 #include "notify.h"
 #include "run.h"
 #include "stage.h"
@@ -608,6 +609,10 @@ int notifier_main(const char *home, int wake_r, pid_t parent, int slot)
 	/* idle_exit counts from the last event routed or notification
 	 * pending, not from the last wake-up */
 	int64_t busy_at = mono_ms();
+	/* after a batch that started a notes writer, the next not before
+	 * (held: a wake-up came meanwhile) */
+	int64_t route_at = 0;
+	int held = 0;
 	sigset_t mask;
 
 	(void)slot;
@@ -628,7 +633,7 @@ int notifier_main(const char *home, int wake_r, pid_t parent, int slot)
 	while (!notifier_stopping(&ns)) {
 		struct notification *x = NULL;
 		int64_t wait = -1;
-		int rc;
+		int rc, writers = 0;
 
 		reload_config(home, &cw);
 		if (!cw.conf) {
@@ -637,11 +642,18 @@ int notifier_main(const char *home, int wake_r, pid_t parent, int slot)
 			continue;
 		}
 		conf = cw.conf;
-		if ((rc = notify_route(st, home, conf)) < 0) {
+		if (held && mono_ms() < route_at) {
+			;	/* the events wait for the next batch */
+		} else if ((rc = notify_route(st, home, conf, &writers)) < 0) {
 			log_line("notifier: cannot route events: %s", error_last());
 			wait = 1000;
-		} else if (rc > 0) {
-			busy_at = mono_ms();
+		} else {
+			if (rc > 0 || writers)
+				busy_at = mono_ms();
+			if (writers)
+				route_at = mono_ms() + NOTES_BATCH_MS;
+			held = 0;
+			writers = 0;
 		}
 		rc = store_notif_next(st, &x);
 		if (rc == 0)
@@ -665,18 +677,25 @@ int notifier_main(const char *home, int wake_r, pid_t parent, int slot)
 		struct pollfd pfd[2] = {
 			{ ns.sigfd, POLLIN, 0 }, { wake_r, POLLIN, 0 },
 		};
+		/* events held for the next batch: routed when it is due,
+		 * without a look at the store for each wake-up meanwhile */
+		if (held && (wait < 0 || route_at - mono_ms() < wait))
+			wait = route_at - mono_ms() > 0 ? route_at - mono_ms() : 0;
 		/* nothing pending at all: leave after idle_exit; the
 		 * supervisor starts the notifier again for the next event */
 		int idle = wait < 0 && conf->idle_exit_ms > 0;
 		if (idle && (wait = busy_at + conf->idle_exit_ms - mono_ms()) <= 0)
 			break;
-		int n = poll(pfd, 2, wait > 3600000 ? 3600000 : (int)wait);
+		int n = poll(pfd, held ? 1 : 2, wait > 3600000 ? 3600000 :
+		    (int)wait);
 		if (n < 0 && errno != EINTR)
 			break;
 		if (n == 0 && idle && mono_ms() >= busy_at + conf->idle_exit_ms)
 			break;
-		if (pfd[1].revents)
+		if (!held && pfd[1].revents) {
 			drain_fd(wake_r);
+			held = mono_ms() < route_at;
+		}
 	}
 	store_close(st);
 	config_free(cw.conf);

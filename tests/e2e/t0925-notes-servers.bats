@@ -186,3 +186,53 @@ YML
 	wait_state 2 passed 60
 	wait_for "[ \$(sink_count hook) -ge 2 ]" 40 || { cat "$T/serve.log"; false; }
 }
+
+@test "jobs that end together: a note per commit, and one writer for all of an owner's repositories" {
+	command -v strace >/dev/null || skip "needs strace (tests/deps.sh installs it)"
+	git_user
+	for name in one two; do
+		git init -q --bare "$T/$name.git"
+		chown -R "$GIT_USER:" "$T/$name.git"
+		"$RUNNER" install-hook "$T/$name.git" >/dev/null
+	done
+	cat > "$RUNNER_HOME/runner.yml" <<YML
+repos:
+  - path: $T/one.git
+    branches: '.*'
+YML
+	SRC="$T/src"
+	git init -q -b develop "$SRC"
+	set_pipeline "$SRC" "one" <<'YML'
+stages:
+  - name: unit
+    run: "true"
+YML
+	chown -R "$GIT_USER:" "$SRC"
+	start_daemon --workers 2
+	wait_for "pgrep -P $DAEMON_PID -f ' notifier ' >/dev/null" 10
+	notifier=$(pgrep -P "$DAEMON_PID" -f ' notifier ')
+	# the notifier stopped: the events of the jobs wait for it
+	kill -STOP "$notifier"
+	as_git git -C "$SRC" push -q "$T/one.git" develop develop:a develop:b
+	as_git git -C "$SRC" push -q "$T/two.git" develop
+	wait_for "[ \$(db \"SELECT count(*) FROM jobs WHERE state = 'passed'\") -eq 4 ]" 60 ||
+	    { r status; false; }
+	timeout 60 strace -qq -f -e trace=execve -o "$T/notifier.trace" -p "$notifier" &
+	tracer=$!
+	wait_for "[ \"\$(awk '/^TracerPid/ { print \$2 }' /proc/$notifier/status)\" != 0 ]" 10
+	kill -CONT "$notifier"
+	c=$(git -C "$SRC" rev-parse develop)
+	note() { as_git git --git-dir="$T/$1.git" notes --ref=runner show "$c"; }
+	wait_for "note two | grep -q 'passed on develop'" 30
+	wait_for "[ \$(note one | grep -c '^runner: build #[0-9]* passed') -eq 3 ]" 30 ||
+	    { note one; false; }
+	kill "$tracer"; wait "$tracer" || true
+	# the three jobs of the commit are one note, written once; one
+	# writer, as the repositories' owner, wrote both repositories
+	[ "$(git --git-dir="$T/one.git" rev-list --count refs/notes/runner)" = 1 ] ||
+	    { git --git-dir="$T/one.git" log refs/notes/runner; false; }
+	[ "$(grep -c 'execve(.*notes-write' "$T/notifier.trace")" = 1 ] ||
+	    { grep execve "$T/notifier.trace"; false; }
+	[ -z "$(find "$T/one.git" "$T/two.git" -not -user "$GIT_USER")" ] ||
+	    { find "$T/one.git" "$T/two.git" -not -user "$GIT_USER" -ls; false; }
+}

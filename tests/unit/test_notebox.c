@@ -15,6 +15,7 @@
 
 #include "note.h"
 #include "notebox.h"
+#include "notes.h"
 #include "util.h"
 
 #define C1 "0123456789abcdef0123456789abcdef01234567"
@@ -52,31 +53,42 @@ static int teardown(void **state)
 
 static void test_frames(void **state)
 {
-	struct notebox_note in[2] = {
-		{ C1, "runner: build #1 passed\n", 0, 0 },
-		{ C2, "", 0, 0 },
+	struct notebox_note in[3] = {
+		{ C1, "runner: build #1 passed\n", 0, 0, 0 },
+		{ C2, "", 0, 0, 1 },
+		{ C2, "two\n", 0, 0, 0 },
 	}, *out = NULL;
 	struct sbuf sb = SBUF_INIT;
 	size_t n = 0;
 
 	(void)state;
-	notebox_frame(&sb, in, 2);
-	assert_int_equal(notebox_unframe(sb.buf, sb.len, &out, &n), 0);
-	assert_int_equal(n, 2);
+	notebox_frame(&sb, in, 3);
+	assert_int_equal(notebox_unframe(sb.buf, sb.len, 2, &out, &n), 0);
+	assert_int_equal(n, 3);
 	assert_string_equal(out[0].commit, C1);
 	assert_string_equal(out[0].text, "runner: build #1 passed\n");
+	assert_int_equal(out[0].repo, 0);
 	assert_string_equal(out[1].commit, C2);
 	assert_string_equal(out[1].text, "");
+	assert_int_equal(out[1].repo, 1);
+	assert_string_equal(out[2].text, "two\n");
 	notebox_notes_free(out, n);
+	/* a writer of one repository is given no note of a second */
+	assert_int_equal(notebox_unframe(sb.buf, sb.len, 1, &out, &n),
+	    ERR_INVALID);
 	/* a length past the end, a name that is no commit, a NUL in the
-	 * text, no newline: refused whole */
+	 * text, no newline, a number that is not plain digits, no
+	 * repository: refused whole */
 	const char *bad[] = {
-		C1 " 10\nshort", "nothex 1\nx", C1 " 3\na\0b", C1 " 1",
-		C1 " -1\nx", C1 "  1\nx",
+		C1 " 10 0\nshort", "nothex 1 0\nx", C1 " 3 0\na\0b", C1 " 1 0",
+		C1 " -1 0\nx", C1 "  1 0\nx", C1 " 1\nx", C1 " 1 01\nx",
+		C1 " 1 0 \nx", C1 " 01 0\nx", C1 " 1  0\nx",
 	};
-	const size_t len[] = { 51, 10, 46, 43, 45, 44 };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
-		assert_int_equal(notebox_unframe(bad[i], len[i], &out, &n),
+		size_t len = strlen(bad[i]);
+		if (i == 2)
+			len = strlen(C1) + 8;	/* past the NUL */
+		assert_int_equal(notebox_unframe(bad[i], len, 2, &out, &n),
 		    ERR_INVALID);
 		assert_null(out);
 		assert_int_equal(n, 0);
@@ -202,6 +214,54 @@ static void test_note_once(void **state)
 	free(cmd);
 }
 
+/* One writer for the notes of several repositories: each opened once,
+ * one that fails stops none of the others, and the writer says which it
+ * wrote. */
+static void test_write_batch(void **state)
+{
+	struct fixture *f = *state;
+	char *other = xasprintf("%s/none.git", f->dir), *cmd, *text = NULL;
+	const char *repos[] = { other, f->repo };
+	struct notebox_note v[3] = {
+		{ C1, "lost\n", 0, 0, 0 },
+		{ C1, "runner: build #1 passed\n", 0, 0, 1 },
+		{ C2, "runner: build #2 failed\n", 0, 0, 1 },
+	};
+	struct sbuf in = SBUF_INIT, out = SBUF_INIT, err = SBUF_INIT;
+	char line[80] = "", commit[2][41];
+	FILE *p;
+
+	rm_rf(f->repo);
+	cmd = xasprintf("git init -q --bare '%s' && for i in 1 2; do echo $i | "
+	    "git --git-dir='%s' hash-object -w --stdin; done", f->repo,
+	    f->repo);
+	assert_non_null(p = popen(cmd, "r"));
+	for (int i = 0; i < 2; i++) {
+		assert_non_null(fgets(line, sizeof(line), p));
+		memcpy(commit[i], line, 40);
+		commit[i][40] = '\0';
+	}
+	assert_int_equal(pclose(p), 0);
+	memcpy(v[1].commit, commit[0], 41);
+	memcpy(v[2].commit, commit[1], 41);
+	notebox_frame(&in, v, 3);
+	assert_int_equal(notes_write_frames(repos, 2, in.buf, in.len, &out,
+	    &err), -1);
+	assert_string_equal(out.buf, "1\n");
+	assert_non_null(strstr(err.buf, other));
+	assert_int_equal(note_read(f->repo, NOTES_REF, commit[0], &text), 1);
+	assert_string_equal(text, "runner: build #1 passed\n");
+	free(text);
+	assert_int_equal(note_read(f->repo, NOTES_REF, commit[1], &text), 1);
+	assert_string_equal(text, "runner: build #2 failed\n");
+	free(text);
+	sbuf_release(&in);
+	sbuf_release(&out);
+	sbuf_release(&err);
+	free(cmd);
+	free(other);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -211,6 +271,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_link_names_no_box, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_note_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_batch, setup,
+		    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
