@@ -3,6 +3,7 @@
  */
 #include "checkout.h"
 #include "pipeline.h"
+#include "gitlib.h"
 #include "util.h"
 
 #include <errno.h>
@@ -44,7 +45,7 @@ static int git_fail(const char *what, const char *subject)
 void checkout_global_init(void)
 {
 	if (!cache.enabled) {
-		git_libgit2_init();	/* the reference is never given back */
+		gitlib_init();
 		/* git checked every object when the push was received; hashing
 		 * each blob again on every checkout is the repository's work,
 		 * not a job's */
@@ -60,7 +61,7 @@ int source_open(const char *repo, const char *commit, struct source **out)
 	int error;
 
 	*out = NULL;
-	git_libgit2_init();
+	gitlib_init();
 	src->path = xstrdup(repo);
 	if (cache.repo && !strcmp(cache.path, repo)) {
 		src->repo = cache.repo;
@@ -100,7 +101,6 @@ void source_free(struct source *src)
 		git_repository_free(src->repo);
 	free(src->path);
 	free(src);
-	git_libgit2_shutdown();
 }
 
 const char *source_subject(const struct source *src)
@@ -119,7 +119,7 @@ int source_ref_head(const char *repo, const char *ref, char **full,
 	int error = 0;
 
 	*full = NULL;
-	git_libgit2_init();
+	gitlib_init();
 	if (git_repository_open_bare(&r, repo) < 0) {
 		error = git_fail("cannot open repository", repo);
 		goto out;
@@ -143,7 +143,6 @@ out:
 	git_object_free(obj);
 	git_reference_free(ref_obj);
 	git_repository_free(r);
-	git_libgit2_shutdown();
 	return error;
 }
 

@@ -2,6 +2,7 @@
  * Git notes with libgit2 (note.h).
  */
 #include "note.h"
+#include "gitlib.h"
 #include "util.h"
 
 #include <errno.h>
@@ -42,7 +43,7 @@ static void note_init(void)
 	if (ready)
 		return;
 	ready = 1;
-	git_libgit2_init();
+	gitlib_init();
 	for (size_t i = 0; i < sizeof(levels) / sizeof(*levels); i++)
 		git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH, levels[i], "");
 #if LIBGIT2_VER_MAJOR > 1 || LIBGIT2_VER_MINOR >= 5
@@ -101,41 +102,175 @@ int note_repo_read(struct note_repo *nr, const char *ref, const char *commit,
 	return 1;
 }
 
+/*
+ * Where the note of `hex` is in notes tree `tree` (NULL: none yet), as
+ * git looks: its full name at the top, or below fan-out folders named by
+ * its next two digits ("ab/cdef..."), as git makes them for many notes.
+ * The path into `path`; 1 and its blob into *blob when there is a note,
+ * else 0 and the path a new one takes (beside the others); or an error.
+ */
+static int note_path(git_repository *r, git_tree *tree, const char *hex,
+    struct sbuf *path, git_oid *blob)
+{
+	git_tree *t = tree, *sub = NULL;
+	size_t off = 0;
+	int found = 0;
+
+	sbuf_reset(path);
+	while (t) {
+		const git_tree_entry *e = git_tree_entry_byname(t, hex + off);
+		char two[3] = { hex[off], hex[off + 1], '\0' };
+
+		if (e && git_tree_entry_type(e) == GIT_OBJECT_BLOB) {
+			git_oid_cpy(blob, git_tree_entry_id(e));
+			found = 1;
+			break;
+		}
+		e = strlen(hex + off) > 2 ? git_tree_entry_byname(t, two) : NULL;
+		if (!e || git_tree_entry_type(e) != GIT_OBJECT_TREE)
+			break;
+		git_tree *next = NULL;
+		if (git_tree_lookup(&next, r, git_tree_entry_id(e)) < 0) {
+			git_tree_free(sub);
+			return -1;
+		}
+		git_tree_free(sub);
+		t = sub = next;
+		sbuf_addf(path, "%s/", two);
+		off += 2;
+	}
+	git_tree_free(sub);
+	sbuf_adds(path, hex + off);
+	return found;
+}
+
+int note_repo_write_all(struct note_repo *nr, const char *ref,
+    const struct note_text *v, size_t n)
+{
+	git_tree_update *up = xcalloc(n ? n : 1, sizeof(*up));
+	struct sbuf *paths = xcalloc(n ? n : 1, sizeof(*paths));
+	git_signature *sig = NULL;
+	git_reference *tip = NULL, *moved = NULL;
+	git_commit *parent = NULL;
+	git_tree *base = NULL, *tree = NULL;
+	git_treebuilder *empty = NULL;
+	git_oid tree_id, commit_id, target;
+	mode_t old_mask;
+	size_t nup, i;
+	int error = 0, tries;
+
+	for (i = 0; i < n; i++) {
+		sbuf_init(&paths[i]);
+		if (git_oid_fromstr(&target, v[i].commit) < 0) {
+			error = error_set(ERR_INVALID, "bad commit id '%s'",
+			    v[i].commit);
+			goto out;
+		}
+	}
+	/* what the repository's mode lets the group and others have */
+	old_mask = umask((mode_t)(~nr->mode & 0077));
+	for (tries = 0; tries < NOTE_TRIES; tries++) {
+		git_reference_free(tip);
+		git_commit_free(parent);
+		git_tree_free(base);
+		git_tree_free(tree);
+		tip = NULL, parent = NULL, base = NULL, tree = NULL;
+		/* the notes as they are now: the ref's commit and its tree,
+		 * or an empty tree for the first */
+		error = git_reference_lookup(&tip, nr->r, ref);
+		if (error == GIT_ENOTFOUND) {
+			if (!empty && git_treebuilder_new(&empty, nr->r, NULL) < 0)
+				goto fail;
+			if (git_treebuilder_write(&tree_id, empty) < 0 ||
+			    git_tree_lookup(&base, nr->r, &tree_id) < 0)
+				goto fail;
+		} else if (error < 0 || git_reference_peel((git_object **)&parent,
+		    tip, GIT_OBJECT_COMMIT) < 0 ||
+		    git_commit_tree(&base, parent) < 0) {
+			goto fail;
+		}
+		/* a blob for each note that says something new; the last
+		 * of a commit's notes counts */
+		nup = 0;
+		for (i = 0; i < n; i++) {
+			git_oid old, blob;
+			size_t k;
+			int had;
+
+			for (k = i + 1; k < n && strcmp(v[k].commit, v[i].commit); k++)
+				;
+			if (k < n)
+				continue;
+			if ((had = note_path(nr->r, base, v[i].commit, &paths[i],
+			    &old)) < 0 ||
+			    git_blob_create_from_buffer(&blob, nr->r, v[i].text,
+			    strlen(v[i].text)) < 0)
+				goto fail;
+			if (had && git_oid_equal(&old, &blob))
+				continue;	/* the note says that already */
+			up[nup].action = GIT_TREE_UPDATE_UPSERT;
+			git_oid_cpy(&up[nup].id, &blob);
+			up[nup].filemode = GIT_FILEMODE_BLOB;
+			up[nup].path = paths[i].buf;
+			nup++;
+		}
+		if (!nup) {
+			error = 0;
+			break;
+		}
+		/* one tree and one commit for all of them */
+		if (!sig && git_signature_now(&sig, "runner",
+		    "runner@localhost") < 0)
+			goto fail;
+		if (git_tree_create_updated(&tree_id, nr->r, base, nup, up) < 0 ||
+		    git_tree_lookup(&tree, nr->r, &tree_id) < 0 ||
+		    git_commit_create(&commit_id, nr->r, NULL, sig, sig, NULL,
+		    "Notes added by runner\n", tree, parent ? 1 : 0,
+		    (const git_commit **)&parent) < 0)
+			goto fail;
+		/* the ref moves only if it is still what was read: another
+		 * writer in between, and it is tried again on the new tip */
+		git_reference_free(moved);
+		moved = NULL;
+		error = parent ? git_reference_create_matching(&moved, nr->r, ref,
+		    &commit_id, 1, git_commit_id(parent), "notes: runner") :
+		    git_reference_create(&moved, nr->r, ref, &commit_id, 0,
+		    "notes: runner");
+		if (error == 0)
+			break;
+		if (error != GIT_EMODIFIED && error != GIT_EEXISTS &&
+		    error != GIT_ELOCKED)
+			goto fail;
+	}
+	if (tries == NOTE_TRIES)
+		goto fail;
+	error = 0;
+	goto done;
+fail:
+	error = note_fail("cannot write the notes", nr->path);
+done:
+	umask(old_mask);
+out:
+	for (i = 0; i < n; i++)
+		sbuf_release(&paths[i]);
+	free(paths);
+	free(up);
+	git_treebuilder_free(empty);
+	git_reference_free(moved);
+	git_reference_free(tip);
+	git_commit_free(parent);
+	git_tree_free(base);
+	git_tree_free(tree);
+	git_signature_free(sig);
+	return error;
+}
+
 int note_repo_write(struct note_repo *nr, const char *ref, const char *commit,
     const char *text)
 {
-	git_signature *sig = NULL;
-	git_oid target, note;
-	char *now = NULL;
-	mode_t old_mask;
-	int error, i;
+	struct note_text one = { commit, text };
 
-	if ((error = note_repo_read(nr, ref, commit, &now)) == 1 &&
-	    !strcmp(now, text)) {
-		free(now);
-		return 0;
-	}
-	free(now);
-	if (error < 0)
-		return error;
-	if (git_oid_fromstr(&target, commit) < 0)
-		return error_set(ERR_INVALID, "bad commit id '%s'", commit);
-	if (git_signature_now(&sig, "runner", "runner@localhost") < 0)
-		return note_fail("cannot sign the note", nr->path);
-	/* what the repository's mode lets the group and others have */
-	old_mask = umask((mode_t)(~nr->mode & 0077));
-	error = 0;
-	/* libgit2 makes the notes commit on the ref's tip and moves the
-	 * ref only if it still points there */
-	for (i = 0; i < NOTE_TRIES; i++)
-		if (git_note_create(&note, nr->r, ref, sig, sig, &target, text,
-		    1) == 0)
-			break;
-	if (i == NOTE_TRIES)
-		error = note_fail("cannot write the note", nr->path);
-	umask(old_mask);
-	git_signature_free(sig);
-	return error;
+	return note_repo_write_all(nr, ref, &one, 1);
 }
 
 int note_read(const char *repo, const char *ref, const char *commit,

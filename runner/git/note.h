@@ -7,6 +7,8 @@
 #ifndef RUNNER_NOTE_H
 #define RUNNER_NOTE_H
 
+#include <stddef.h>
+
 /*
  * A repository opened once for the notes of a batch. libgit2 is set up
  * at the first open of the process and stays so (its set-up reads the
@@ -17,6 +19,18 @@ struct note_repo;
  * error naming it. */
 int note_repo_open(const char *repo, struct note_repo **out);
 void note_repo_free(struct note_repo *nr);
+struct note_text {
+	const char *commit;	/* hex */
+	const char *text;
+};
+/*
+ * Notes `v` into the open repository, as note_write() writes one (of
+ * two for one commit, the later counts): all that say something new in
+ * one commit of `ref`, one tree written and the ref moved once. 0, or an
+ * error naming the repository.
+ */
+int note_repo_write_all(struct note_repo *nr, const char *ref,
+    const struct note_text *v, size_t n);
 /* note_write() and note_read() on an open repository. */
 int note_repo_write(struct note_repo *nr, const char *ref, const char *commit,
     const char *text);

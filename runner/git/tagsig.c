@@ -7,6 +7,7 @@
  */
 #include "tagsig.h"
 #include "config.h"
+#include "gitlib.h"
 #include "run.h"
 #include "sha256.h"
 #include "util.h"
@@ -32,7 +33,7 @@ int tag_time(const char *repo, const char *tag_oid, int64_t *out)
 	int error = 0;
 
 	*out = 0;
-	git_libgit2_init();
+	gitlib_init();
 	if (git_repository_open_bare(&r, repo) < 0 ||
 	    git_oid_fromstr(&oid, tag_oid) < 0 ||
 	    git_tag_lookup(&tag, r, &oid) < 0)
@@ -42,7 +43,6 @@ int tag_time(const char *repo, const char *tag_oid, int64_t *out)
 		*out = (int64_t)git_tag_tagger(tag)->when.time;
 	git_tag_free(tag);
 	git_repository_free(r);
-	git_libgit2_shutdown();
 	return error;
 }
 
@@ -278,7 +278,7 @@ int tag_object_read(const char *repo, const char *quarantine,
 	int error = 0;
 
 	*type = NULL;
-	git_libgit2_init();
+	gitlib_init();
 	if (git_repository_open_bare(&r, repo) < 0 ||
 	    git_repository_odb(&odb, r) < 0) {
 		error = error_set(-1, "cannot open repository '%s'", repo);
@@ -305,7 +305,6 @@ out:
 	git_odb_object_free(obj);
 	git_odb_free(odb);
 	git_repository_free(r);
-	git_libgit2_shutdown();
 	return error;
 }
 
@@ -345,7 +344,7 @@ int tag_verify_raw(const char *name, const char *tag_oid, const char *type,
 	int error;
 
 	memset(out, 0, sizeof(*out));
-	git_libgit2_init();
+	gitlib_init();
 	if (strcmp(type, "tag")) {
 		error = error_set(ERR_INVALID, "'%s' is a lightweight tag: a "
 		    "release needs an annotated, signed tag", name);
@@ -430,7 +429,6 @@ out:
 	git_tag_free(tag);
 	git_repository_free(r);
 	git_odb_free(odb);
-	git_libgit2_shutdown();
 	return error;
 }
 
@@ -442,7 +440,7 @@ int release_notes(const char *repo, const char *from, const char *to,
 	git_oid oid;
 	int n = 0, error = 0;
 
-	git_libgit2_init();
+	gitlib_init();
 	if (git_repository_open_bare(&r, repo) < 0 ||
 	    git_revwalk_new(&walk, r) < 0 || git_oid_fromstr(&oid, to) < 0 ||
 	    git_revwalk_push(walk, &oid) < 0) {
@@ -464,6 +462,5 @@ int release_notes(const char *repo, const char *from, const char *to,
 out:
 	git_revwalk_free(walk);
 	git_repository_free(r);
-	git_libgit2_shutdown();
 	return error;
 }

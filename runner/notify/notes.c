@@ -479,19 +479,20 @@ int notes_write_frames(const char *const *repos, size_t nrepos,
 
 	if ((error = notebox_unframe(buf, len, nrepos, &v, &n)) < 0)
 		return error;
-	/* each repository opened once; one that fails stops none of the
-	 * others */
+	/* each repository opened once and its notes written in one commit;
+	 * one that fails stops none of the others */
+	struct note_text *t = xcalloc(n ? n : 1, sizeof(*t));
 	for (size_t k = 0; k < nrepos; k++) {
 		struct note_repo *nr = NULL;
+		size_t nt = 0;
+		for (size_t i = 0; i < n; i++)
+			if (v[i].repo == k) {
+				t[nt].commit = v[i].commit;
+				t[nt++].text = v[i].text;
+			}
 		error = 0;
-		for (size_t i = 0; i < n && error >= 0; i++) {
-			if (v[i].repo != k)
-				continue;
-			if (!nr && (error = note_repo_open(repos[k], &nr)) < 0)
-				break;
-			error = note_repo_write(nr, NOTES_REF, v[i].commit,
-			    v[i].text);
-		}
+		if (nt && (error = note_repo_open(repos[k], &nr)) == 0)
+			error = note_repo_write_all(nr, NOTES_REF, t, nt);
 		note_repo_free(nr);
 		if (error < 0) {
 			sbuf_addf(err, "%s\n", error_last());
@@ -501,6 +502,7 @@ int notes_write_frames(const char *const *repos, size_t nrepos,
 			sbuf_addf(out, "%zu\n", k);
 		}
 	}
+	free(t);
 	notebox_notes_free(v, n);
 	return failed ? -1 : 0;
 }
