@@ -1,5 +1,7 @@
 /*
- * Git notes with libgit2 (note.h).
+ * Git notes with libgit2 (note.h). Whoever may push writes
+ * refs/notes/runner too, so what is read of it is bounded by the sizes
+ * the objects' headers give, before libgit2 inflates them.
  */
 #include "note.h"
 #include "gitlib.h"
@@ -11,6 +13,10 @@
 #include <sys/stat.h>
 
 #define NOTE_TRIES 5
+/* what is read of the notes: a note's text, and each commit and tree
+ * (git fans a notes tree out long before a level has 16 MiB of names) */
+#define NOTE_READ_MAX (1024 * 1024)
+#define NOTE_OBJECT_MAX (16 * 1024 * 1024)
 
 struct note_repo {
 	git_repository *r;
@@ -82,24 +88,117 @@ void note_repo_free(struct note_repo *nr)
 	free(nr);
 }
 
+/*
+ * Object `id` of `type`, looked up only when its size (from its header,
+ * without inflating the rest) is at most `max`: a few hundred KB of
+ * zeros pushed inflate to gigabytes. 0; 1 when it is larger (*out NULL);
+ * or an error.
+ */
+static int lookup_bounded(git_object **out, struct note_repo *nr,
+    const git_oid *id, git_object_t type, size_t max)
+{
+	git_odb *odb = NULL;
+	git_object_t t;
+	size_t len;
+	int rc;
+
+	*out = NULL;
+	if (git_repository_odb(&odb, nr->r) < 0)
+		return note_fail("cannot open the objects", nr->path);
+	rc = git_odb_read_header(&len, &t, odb, id);
+	git_odb_free(odb);
+	if (rc < 0)
+		return note_fail("cannot read an object of the notes", nr->path);
+	if (t != type)
+		return error_set(ERR_INVALID, "the notes in '%s' have a %s where "
+		    "a %s belongs", nr->path, git_object_type2string(t),
+		    git_object_type2string(type));
+	if (len > max)
+		return 1;
+	if (git_object_lookup(out, nr->r, id, type) < 0)
+		return note_fail("cannot read an object of the notes", nr->path);
+	return 0;
+}
+
+/* A commit or tree of the notes, bounded by NOTE_OBJECT_MAX: 0, or an
+ * error saying why it is not read. */
+static int lookup_notes_object(git_object **out, struct note_repo *nr,
+    const char *ref, const git_oid *id, git_object_t type)
+{
+	int rc = lookup_bounded(out, nr, id, type, NOTE_OBJECT_MAX);
+
+	if (rc == 1)
+		rc = error_set(ERR_INVALID, "'%s' in '%s' has a %s over %d MiB: "
+		    "not read (delete the ref, or push one of a reasonable size)",
+		    ref, nr->path, git_object_type2string(type),
+		    NOTE_OBJECT_MAX >> 20);
+	return rc;
+}
+
+/* The notes commit at `ref` and its tree, bounded (*parent and *base
+ * NULL when there is no such ref): 0, or an error. */
+static int notes_tip(struct note_repo *nr, const char *ref,
+    git_commit **parent, git_tree **base)
+{
+	git_object *o = NULL;
+	git_oid id;
+	int rc;
+
+	*parent = NULL;
+	*base = NULL;
+	if ((rc = git_reference_name_to_id(&id, nr->r, ref)) == GIT_ENOTFOUND)
+		return 0;
+	if (rc < 0)
+		return note_fail("cannot read the notes' ref", nr->path);
+	if ((rc = lookup_notes_object(&o, nr, ref, &id, GIT_OBJECT_COMMIT)) < 0)
+		return rc;
+	*parent = (git_commit *)o;
+	if ((rc = lookup_notes_object(&o, nr, ref, git_commit_tree_id(*parent),
+	    GIT_OBJECT_TREE)) < 0) {
+		git_commit_free(*parent);
+		*parent = NULL;
+		return rc;
+	}
+	*base = (git_tree *)o;
+	return 0;
+}
+
+static int note_path(struct note_repo *nr, const char *ref, git_tree *tree,
+    const char *hex, struct sbuf *path, git_oid *blob);
+
 int note_repo_read(struct note_repo *nr, const char *ref, const char *commit,
     char **text)
 {
-	git_note *note = NULL;
-	git_oid target;
+	struct sbuf path = SBUF_INIT;
+	git_commit *parent = NULL;
+	git_tree *base = NULL;
+	git_object *o = NULL;
+	git_oid target, blob;
 	int error;
 
 	*text = NULL;
 	if (git_oid_fromstr(&target, commit) < 0)
 		return error_set(ERR_INVALID, "bad commit id '%s'", commit);
-	error = git_note_read(&note, nr->r, ref, &target);
-	if (error == GIT_ENOTFOUND)
-		return 0;
+	if ((error = notes_tip(nr, ref, &parent, &base)) < 0 || !base ||
+	    (error = note_path(nr, ref, base, commit, &path, &blob)) <= 0)
+		goto out;
+	/* a note over NOTE_READ_MAX is never one of ours: 2, not read */
+	if ((error = lookup_bounded(&o, nr, &blob, GIT_OBJECT_BLOB,
+	    NOTE_READ_MAX)) == 1) {
+		error = 2;
+		goto out;
+	}
 	if (error < 0)
-		return note_fail("cannot read the note", nr->path);
-	*text = xstrdup(git_note_message(note) ? git_note_message(note) : "");
-	git_note_free(note);
-	return 1;
+		goto out;
+	*text = xstrndup(git_blob_rawcontent((git_blob *)o),
+	    (size_t)git_blob_rawsize((git_blob *)o));
+	error = 1;
+out:
+	git_object_free(o);
+	git_tree_free(base);
+	git_commit_free(parent);
+	sbuf_release(&path);
+	return error;
 }
 
 /*
@@ -107,10 +206,11 @@ int note_repo_read(struct note_repo *nr, const char *ref, const char *commit,
  * git looks: its full name at the top, or below fan-out folders named by
  * its next two digits ("ab/cdef..."), as git makes them for many notes.
  * The path into `path`; 1 and its blob into *blob when there is a note,
- * else 0 and the path a new one takes (beside the others); or an error.
+ * else 0 and the path a new one takes (beside the others); or an error
+ * (a tree over NOTE_OBJECT_MAX is not read).
  */
-static int note_path(git_repository *r, git_tree *tree, const char *hex,
-    struct sbuf *path, git_oid *blob)
+static int note_path(struct note_repo *nr, const char *ref, git_tree *tree,
+    const char *hex, struct sbuf *path, git_oid *blob)
 {
 	git_tree *t = tree, *sub = NULL;
 	size_t off = 0;
@@ -129,13 +229,15 @@ static int note_path(git_repository *r, git_tree *tree, const char *hex,
 		e = strlen(hex + off) > 2 ? git_tree_entry_byname(t, two) : NULL;
 		if (!e || git_tree_entry_type(e) != GIT_OBJECT_TREE)
 			break;
-		git_tree *next = NULL;
-		if (git_tree_lookup(&next, r, git_tree_entry_id(e)) < 0) {
+		git_object *next = NULL;
+		int rc = lookup_notes_object(&next, nr, ref,
+		    git_tree_entry_id(e), GIT_OBJECT_TREE);
+		if (rc < 0) {
 			git_tree_free(sub);
-			return -1;
+			return rc;
 		}
 		git_tree_free(sub);
-		t = sub = next;
+		t = sub = (git_tree *)next;
 		sbuf_addf(path, "%s/", two);
 		off += 2;
 	}
@@ -150,7 +252,7 @@ int note_repo_write_all(struct note_repo *nr, const char *ref,
 	git_tree_update *up = xcalloc(n ? n : 1, sizeof(*up));
 	struct sbuf *paths = xcalloc(n ? n : 1, sizeof(*paths));
 	git_signature *sig = NULL;
-	git_reference *tip = NULL, *moved = NULL;
+	git_reference *moved = NULL;
 	git_commit *parent = NULL;
 	git_tree *base = NULL, *tree = NULL;
 	git_treebuilder *empty = NULL;
@@ -170,24 +272,21 @@ int note_repo_write_all(struct note_repo *nr, const char *ref,
 	/* what the repository's mode lets the group and others have */
 	old_mask = umask((mode_t)(~nr->mode & 0077));
 	for (tries = 0; tries < NOTE_TRIES; tries++) {
-		git_reference_free(tip);
 		git_commit_free(parent);
 		git_tree_free(base);
 		git_tree_free(tree);
-		tip = NULL, parent = NULL, base = NULL, tree = NULL;
-		/* the notes as they are now: the ref's commit and its tree,
-		 * or an empty tree for the first */
-		error = git_reference_lookup(&tip, nr->r, ref);
-		if (error == GIT_ENOTFOUND) {
+		parent = NULL, base = NULL, tree = NULL;
+		/* the notes as they are now: the ref's commit and its tree
+		 * (bounded: libgit2 reads no more of them than note_path()
+		 * does), or an empty tree for the first */
+		if ((error = notes_tip(nr, ref, &parent, &base)) < 0)
+			goto done;
+		if (!base) {
 			if (!empty && git_treebuilder_new(&empty, nr->r, NULL) < 0)
 				goto fail;
 			if (git_treebuilder_write(&tree_id, empty) < 0 ||
 			    git_tree_lookup(&base, nr->r, &tree_id) < 0)
 				goto fail;
-		} else if (error < 0 || git_reference_peel((git_object **)&parent,
-		    tip, GIT_OBJECT_COMMIT) < 0 ||
-		    git_commit_tree(&base, parent) < 0) {
-			goto fail;
 		}
 		/* a blob for each note that says something new; the last
 		 * of a commit's notes counts */
@@ -201,9 +300,12 @@ int note_repo_write_all(struct note_repo *nr, const char *ref,
 				;
 			if (k < n)
 				continue;
-			if ((had = note_path(nr->r, base, v[i].commit, &paths[i],
-			    &old)) < 0 ||
-			    git_blob_create_from_buffer(&blob, nr->r, v[i].text,
+			if ((had = note_path(nr, ref, base, v[i].commit,
+			    &paths[i], &old)) < 0) {
+				error = had;
+				goto done;
+			}
+			if (git_blob_create_from_buffer(&blob, nr->r, v[i].text,
 			    strlen(v[i].text)) < 0)
 				goto fail;
 			if (had && git_oid_equal(&old, &blob))
@@ -257,7 +359,6 @@ out:
 	free(up);
 	git_treebuilder_free(empty);
 	git_reference_free(moved);
-	git_reference_free(tip);
 	git_commit_free(parent);
 	git_tree_free(base);
 	git_tree_free(tree);

@@ -43,15 +43,17 @@ int note_repo_read(struct note_repo *nr, const char *ref, const char *commit,
  * `text` is left as it is. libgit2 reads the repository's configuration
  * alone (no global, XDG or system one: whose HOME would it be?), and the
  * files are made with the repository folder's own mode bits (a 0750
- * repository gets 0640 objects). The update of the ref is a
- * compare-and-swap: another writer in between makes it fail, and it is
- * tried again.
+ * repository gets 0640 objects). What it reads of the notes is bounded
+ * as note_read() bounds it. The update of the ref is a compare-and-swap:
+ * another writer in between makes it fail, and it is tried again.
  */
 int note_write(const char *repo, const char *ref, const char *commit,
     const char *text);
 
 /* The note of `commit` under `ref`: 1 and *text (caller frees), 0 when
- * there is none, or an error. Reads only. */
+ * there is none, 2 when it is over 1 MiB (not read, so never a note of
+ * ours), or an error (a notes commit or tree over 16 MiB, which is not
+ * read either). Reads only. */
 int note_read(const char *repo, const char *ref, const char *commit,
     char **text);
 

@@ -8,7 +8,7 @@
 # refs/notes/runner and git log --notes=runner shows the results; the log
 # says once, not per job, who writes them, and doctor says it too. A
 # repository's owner cannot hold the notifier with what it plants in the
-# repository.
+# repository, nor a pusher make the writer read a note pushed huge.
 
 load lib
 
@@ -238,4 +238,41 @@ YML
 	! grep -E '/etc/ssl|ca-certificates' "$T/notifier.trace" || false
 	[ -z "$(find "$T/one.git" "$T/two.git" -not -user "$GIT_USER")" ] ||
 	    { find "$T/one.git" "$T/two.git" -not -user "$GIT_USER" -ls; false; }
+}
+
+@test "a note a pusher made huge is never read whole: the hook's writer replaces it within a few MB" {
+	svc_home
+	MAL=runner-test-mal
+	test_user "$MAL"
+	mkdir -p -m 0755 "$T/m" "$T/mhome"
+	chown "$MAL:" "$T/m" "$T/mhome"
+	mal() { as_user "$MAL" "$T/mhome" "$@"; }
+	mal git init -q --bare "$T/m/app.git"
+	"$RUNNER" install-hook "$T/m/app.git" >/dev/null
+	mal git init -q -b develop "$T/m/src"
+	printf 'stages:\n  - name: unit\n    run: echo unit\n' > "$T/m/src/.runner.yml"
+	chown "$MAL:" "$T/m/src/.runner.yml"
+	mal git -C "$T/m/src" add -A
+	mal git -C "$T/m/src" commit -q -m one
+	c1=$(git -C "$T/m/src" rev-parse HEAD)
+	start_svc_daemon
+	mal git -C "$T/m/src" push -q "$T/m/app.git" develop
+	wait_state 1 passed 60
+	wait_for "[ -n \"\$(find '$RUNNER_HOME/notes' -type f -name $c1)\" ]" 30
+	# whoever may push may push refs/notes/runner: a note of 256 MB of
+	# zeros, 250 KB once compressed, for the commit whose note waits (made
+	# in place, as the push would leave it)
+	blob=$(head -c 268435456 /dev/zero | mal git --git-dir="$T/m/app.git" hash-object -w --stdin)
+	mal git --git-dir="$T/m/app.git" notes --ref=runner add -f -C "$blob" "$c1"
+	# the next push, its hook and the writer it starts bounded to 200 MB
+	# of address space: the huge note is not read, it is replaced
+	mal git -C "$T/m/src" commit -q --allow-empty -m two
+	push_bounded() {
+		ulimit -v 200000 && mal git -C "$T/m/src" push "$T/m/app.git" develop
+	}
+	run push_bounded
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[[ "$output" != *"warning"* ]] || { echo "$output"; false; }
+	note=$(git --git-dir="$T/m/app.git" notes --ref=runner show "$c1")
+	[[ "$note" == "runner: build #1 passed on develop"* ]] || { echo "$note" | head -c 300; false; }
 }

@@ -1,6 +1,7 @@
 /* Unit tests of notebox.c (git notes waiting for their repository's
  * writer: what a reader takes, what the writer is given) and of note.c
- * (a note written once, not again when it says the same). */
+ * (a note written once, not again when it says the same; found where git
+ * fans notes out; one too large never read). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -262,6 +263,76 @@ static void test_write_batch(void **state)
 	free(other);
 }
 
+/* The first line `cmd` prints, run by the shell (caller frees). */
+static char *sh_line(const char *cmd)
+{
+	char line[256] = "";
+	FILE *p;
+
+	assert_non_null(p = popen(cmd, "r"));
+	assert_non_null(fgets(line, sizeof(line), p));
+	assert_int_equal(pclose(p), 0);
+	line[strcspn(line, "\n")] = '\0';
+	return xstrdup(line);
+}
+
+/* Notes as a pusher may leave them: fanned out (ab/cdef...) as git does
+ * for many notes, and one of 2 MiB, which is not read but replaced. */
+static void test_note_fanout_and_huge(void **state)
+{
+	struct fixture *f = *state;
+	char *cmd, *commit, *text = NULL, *top;
+
+	rm_rf(f->repo);
+	cmd = xasprintf("git init -q --bare '%s' && git --git-dir='%s' "
+	    "hash-object -w --stdin </dev/null", f->repo, f->repo);
+	commit = sh_line(cmd);
+	free(cmd);
+	/* a note in a folder of its first two digits */
+	setenv("GIT_AUTHOR_NAME", "t", 1);
+	setenv("GIT_AUTHOR_EMAIL", "t@example.com", 1);
+	setenv("GIT_COMMITTER_NAME", "t", 1);
+	setenv("GIT_COMMITTER_EMAIL", "t@example.com", 1);
+	cmd = xasprintf("cd '%s' && b=$(echo fanned | git hash-object -w "
+	    "--stdin) && s=$(printf '100644 blob %%s\\t%s\\n' $b | git "
+	    "mktree) && t=$(printf '040000 tree %%s\\t%.2s\\n' $s | git "
+	    "mktree) && c=$(git commit-tree -m notes $t) && git update-ref "
+	    "refs/notes/runner $c && echo $c", f->repo, commit + 2, commit);
+	top = sh_line(cmd);
+	free(cmd);
+	assert_int_equal(note_read(f->repo, "refs/notes/runner", commit, &text),
+	    1);
+	assert_string_equal(text, "fanned\n");
+	free(text);
+	/* the same text: nothing written */
+	assert_int_equal(note_write(f->repo, "refs/notes/runner", commit,
+	    "fanned\n"), 0);
+	cmd = xasprintf("git --git-dir='%s' rev-parse refs/notes/runner",
+	    f->repo);
+	text = sh_line(cmd);
+	assert_string_equal(text, top);
+	free(text);
+	free(top);
+	/* 2 MiB of zeros: not read, and replaced by the runner's text */
+	free(cmd);
+	cmd = xasprintf("cd '%s' && b=$(head -c 2097152 /dev/zero | git "
+	    "hash-object -w --stdin) && git notes --ref=runner add -f -C $b %s "
+	    "2>/dev/null && echo ok", f->repo, commit);
+	top = sh_line(cmd);
+	free(top);
+	assert_int_equal(note_read(f->repo, "refs/notes/runner", commit, &text),
+	    2);
+	assert_null(text);
+	assert_int_equal(note_write(f->repo, "refs/notes/runner", commit,
+	    "runner: build #1 passed\n"), 0);
+	assert_int_equal(note_read(f->repo, "refs/notes/runner", commit, &text),
+	    1);
+	assert_string_equal(text, "runner: build #1 passed\n");
+	free(text);
+	free(cmd);
+	free(commit);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -272,6 +343,8 @@ int main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_note_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_batch, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_note_fanout_and_huge, setup,
 		    teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
