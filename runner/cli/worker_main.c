@@ -1,6 +1,7 @@
 /*
- * runner-worker: the half of runner that links libgit2, libcurl and
- * libarchive. The supervisor starts it as each of its workers and as its
+ * runner-worker: the half of runner that needs libgit2, libcurl and
+ * libarchive (the last two loaded when first used: curl_lib.h,
+ * archive_lib.h). The supervisor starts it as each of its workers and as its
  * notifier; `runner` hands it the commands that need those libraries
  * (exec, so they behave exactly as if runner ran them).
  */
@@ -40,7 +41,7 @@ static int usage(void)
 {
 	fprintf(stderr, "usage: runner-worker COMMAND [ARGS]\n"
 	    "\n"
-	    "The part of runner that links libgit2, libcurl and libarchive:\n"
+	    "The part of runner that needs libgit2, libcurl and libarchive:\n"
 	    "'runner serve' starts it as its workers and notifier, and runner\n"
 	    "runs these commands through it:\n\n");
 	for (size_t i = 0; i < sizeof(worker_commands) /

@@ -6,6 +6,7 @@
  * SMTP credentials).
  */
 #include "notify.h"
+#include "curl_lib.h"
 #include "notes.h"
 #include "config.h"
 #include "json.h"
@@ -18,7 +19,6 @@
 #include "repos.h"
 #include "refmatch.h"
 
-#include <curl/curl.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -761,7 +761,9 @@ int notify_deliver(const struct notify_target *t,
     const struct notification *x, int (*stop)(void *), void *arg,
     struct delivery *d)
 {
-	static int curl_ready;
+	/* one handle for every delivery of this process: its connections,
+	 * TLS sessions and CA certificates are kept from one to the next */
+	static CURL *c;
 	struct stopper stopper = { stop, arg, 0 };
 	struct response resp = { .len = 0 };
 	struct curl_slist *hdr = NULL, *rcpt = NULL;
@@ -772,15 +774,17 @@ int notify_deliver(const struct notify_target *t,
 	curl_off_t retry_after = 0;
 	int64_t t0 = mono_ms();
 	CURLcode rc;
-	CURL *c;
 
 	memset(d, 0, sizeof(*d));
 	d->retry_after_ms = -1;
-	if (!curl_ready) {
-		curl_global_init(CURL_GLOBAL_DEFAULT);
-		curl_ready = 1;
+	if (curl_lib_load() < 0) {
+		snprintf(d->error, sizeof(d->error), "%s", error_last());
+		d->retry = 1;
+		return 0;
 	}
-	if (!(c = curl_easy_init())) {
+	if (c)
+		curl_easy_reset(c);
+	else if (!(c = curl_easy_init())) {
 		snprintf(d->error, sizeof(d->error), "cannot start libcurl");
 		d->retry = 1;
 		return 0;
@@ -899,7 +903,9 @@ int notify_deliver(const struct notify_target *t,
 	notify_redact(t, d->error);
 	curl_slist_free_all(hdr);
 	curl_slist_free_all(rcpt);
-	curl_easy_cleanup(c);
+	/* nothing of this delivery's is left for the next: its lists and
+	 * buffers are freed below */
+	curl_easy_reset(c);
 	sbuf_release(&body);
 	free(from);
 	return d->took_ms < 0 ? -1 : 0;

@@ -4,12 +4,11 @@
  * are recorded are the bytes on disk, read once.
  */
 #include "artifact.h"
+#include "archive_lib.h"
 #include "chunks.h"
 #include "manifest.h"
 #include "util.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <locale.h>
@@ -319,9 +318,12 @@ static int archive_fail(struct artifact_writer *w, const char *what)
 
 int artifact_open(const char *path, struct artifact_writer **out)
 {
-	struct artifact_writer *w = xcalloc(1, sizeof(*w));
+	struct artifact_writer *w;
 
 	*out = NULL;
+	if (archive_lib_load() < 0)
+		return -1;
+	w = xcalloc(1, sizeof(*w));
 	w->path = xstrdup(path);
 	w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (w->fd < 0) {
@@ -712,7 +714,8 @@ static int extract(const char *archive, const char *dest,
 			    "was recorded: the artifact was changed", archive,
 			    digest, sha256);
 	}
-	if ((error = mkdir_p(dest, 0755)) < 0)
+	if ((error = archive_lib_load()) < 0 ||
+	    (error = mkdir_p(dest, 0755)) < 0)
 		return error;
 	/* Entry names are checked here; the real path of the destination
 	 * keeps libarchive's symlink check from tripping on its parents. */

@@ -1,11 +1,11 @@
 /*
- * libcurl for the checks after a deploy. The body is read and dropped
- * (bounded); only status and timing count.
+ * libcurl for the checks after a deploy (loaded then: curl_lib.h). The
+ * body is read and dropped (bounded); only status and timing count.
  */
 #include "check.h"
+#include "curl_lib.h"
 #include "util.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,16 +19,6 @@ static size_t discard(char *p, size_t size, size_t n, void *arg)
 	return *total > 16 * 1024 * 1024 ? 0 : size * n;
 }
 
-static void curl_once(void)
-{
-	static int done;
-
-	if (!done) {
-		curl_global_init(CURL_GLOBAL_DEFAULT);
-		done = 1;
-	}
-}
-
 int http_get(const char *url, int64_t timeout_ms, struct http_result *res)
 {
 	CURL *c;
@@ -36,8 +26,11 @@ int http_get(const char *url, int64_t timeout_ms, struct http_result *res)
 	size_t total = 0;
 	curl_off_t us = 0;
 
-	curl_once();
 	memset(res, 0, sizeof(*res));
+	if (curl_lib_load() < 0) {
+		snprintf(res->error, sizeof(res->error), "%s", error_last());
+		return -1;
+	}
 	if (!(c = curl_easy_init())) {
 		snprintf(res->error, sizeof(res->error), "cannot start libcurl");
 		return -1;
@@ -73,9 +66,10 @@ int tls_days_left(const char *url, long *days)
 	time_t expire = 0;
 	int error = 0;
 
-	curl_once();
 	if (strncmp(url, "https://", 8))
 		return error_set(ERR_INVALID, "'%s' is not an https URL", url);
+	if (curl_lib_load() < 0)
+		return -1;
 	if (!(c = curl_easy_init()))
 		return error_set(-1, "cannot start libcurl");
 	curl_easy_setopt(c, CURLOPT_URL, url);
@@ -111,12 +105,15 @@ out:
 
 int url_host_port(const char *url, char **host, long *port)
 {
-	CURLU *u = curl_url();
+	CURLU *u;
 	char *h = NULL, *p = NULL, *scheme = NULL;
 	int error = 0;
 
 	*host = NULL;
 	*port = 0;
+	if (curl_lib_load() < 0)
+		return -1;
+	u = curl_url();
 	if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    (strcmp(scheme, "http") && strcmp(scheme, "https")) ||
