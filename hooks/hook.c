@@ -278,22 +278,52 @@ static int repo_unreadable(const char *repo)
 	return err;
 }
 
+/* Is `path` spelled as realpath() spells it: no '.' or '..' component,
+ * no '//', no '/' at its end? */
+static int plain_path(const char *path)
+{
+	size_t len = strlen(path);
+
+	if (path[0] != '/' || (len > 1 && path[len - 1] == '/') ||
+	    strstr(path, "//"))
+		return 0;
+	for (const char *c = path; (c = strchr(c, '/')); c++)
+		if ((c[1] == '.' && (c[2] == '/' || !c[2])) || (c[1] == '.' &&
+		    c[2] == '.' && (c[3] == '/' || !c[3])))
+			return 0;
+	return 1;
+}
+
 /*
  * Why the daemon cannot read repository `repo` now, and the fix: the
  * first folder on the way to its objects that the daemon's user may not
  * enter, and the group bits that let it in (its user in that folder's
- * group, the repositories' owner's). Caller frees both.
+ * group, the repositories' owner's). Caller frees both. The path is the
+ * spool entry's, which any member of the group writes, and root pastes
+ * the fix: it is held only if that folder is the entry's writer's
+ * (`writer`), reached without a link, and the path below it has no '..';
+ * the writer's own user makes the changes below it (runuser), so that a
+ * link there leads them nowhere its writer could not go. Else NULL and
+ * *refuse says why.
  */
-static char *unreadable_repo(const char *repo, int err, char **fix)
+static char *unreadable_repo(const char *repo, int err, uid_t writer,
+    char **fix, char **refuse)
 {
 	struct passwd *pw = getpwuid(geteuid());
-	const char *user = pw ? pw->pw_name : "?";
-	char *path = xasprintf("%s/objects", repo), *why;
+	char *user = xstrdup(pw ? pw->pw_name : "?"), *owner = NULL;
+	char *path = xasprintf("%s/objects", repo), *why = NULL, *real = NULL;
 	struct sbuf dirs = SBUF_INIT, f = SBUF_INIT;
 	size_t plen = 0, rlen = strlen(repo);
 	struct stat st = { 0 };
 	struct group *gr;
 
+	*fix = NULL;
+	*refuse = NULL;
+	if (!plain_path(repo)) {
+		*refuse = xasprintf("it names repository '%s', which is not a "
+		    "real path ('.', '..' or '//' in it)", repo);
+		goto out;
+	}
 	/* the first folder that lstat sees but this user may not enter */
 	for (size_t i = 1; !plen; i++) {
 		char c = path[i];
@@ -309,12 +339,30 @@ static char *unreadable_repo(const char *repo, int err, char **fix)
 			break;
 	}
 	if (!plen) {
-		free(path);
+		/* every folder may be entered: the repository's owner shows */
+		if (stat(repo, &st) < 0 || st.st_uid != writer) {
+			*refuse = xasprintf("it names repository '%s', which the "
+			    "runner's user '%s' may not read, nor tell its "
+			    "writer's (uid %d)", repo, user, (int)writer);
+			goto out;
+		}
 		*fix = xasprintf("give user '%s' read access to '%s' and the "
 		    "folders above it", user, repo);
-		return xasprintf("the runner's user '%s' cannot read repository "
+		why = xasprintf("the runner's user '%s' cannot read repository "
 		    "'%s': %s", user, repo, strerror(err));
+		goto out;
 	}
+	real = realpath(path, NULL);
+	if (!real || strcmp(real, path) || st.st_uid != writer) {
+		*refuse = xasprintf("it names repository '%s', which the runner's "
+		    "user '%s' may not reach: '%s' is not its writer's (uid %d) "
+		    "but uid %d's%s", repo, user, path, (int)writer,
+		    (int)st.st_uid, real && !strcmp(real, path) ? "" :
+		    ", or is reached through a link");
+		goto out;
+	}
+	pw = getpwuid(writer);
+	owner = pw ? xstrdup(pw->pw_name) : NULL;
 	gr = getgrgid(st.st_gid);
 	why = xasprintf("the runner's user '%s' cannot read repository '%s': "
 	    "it may not enter '%s' (mode %04o, group '%s')%s", user, repo,
@@ -336,16 +384,25 @@ static char *unreadable_repo(const char *repo, int err, char **fix)
 		}
 	if (gr && !spool_in_group(st.st_gid))
 		sbuf_addf(&f, "usermod -aG %s %s && ", gr->gr_name, user);
+	if (!owner)
+		sbuf_addf(&f, "as uid %d, the repository's owner: ", (int)writer);
 	if (dirs.len)
-		sbuf_addf(&f, "chmod g+x%s && ", dirs.buf);
-	sbuf_adds(&f, "chmod -R g+rX ");
+		sbuf_addf(&f, "%s%s%schmod g+x%s && ", owner ? "runuser -u " : "",
+		    owner ? owner : "", owner ? " -- " : "", dirs.buf);
+	sbuf_addf(&f, "%s%s%schmod -R g+rX ", owner ? "runuser -u " : "",
+	    owner ? owner : "", owner ? " -- " : "");
 	sbuf_add_shell(&f, repo);
 	if (gr && !spool_in_group(st.st_gid))
 		sbuf_adds(&f, "; then restart the daemon (it has the groups it "
 		    "started with)");
 	*fix = sbuf_detach(&f);
+out:
 	sbuf_release(&dirs);
+	sbuf_release(&f);
 	free(path);
+	free(real);
+	free(user);
+	free(owner);
 	return why;
 }
 
@@ -518,7 +575,8 @@ static int ingest_file(struct ingest *in, int from, const char *name)
 		if (err == EACCES || err == EPERM || (real &&
 		    (err = repo_unreadable(p[i].repo)) && (err == EACCES ||
 		    err == EPERM)))
-			hold = unreadable_repo(p[i].repo, err, &fix);
+			hold = unreadable_repo(p[i].repo, err, st.st_uid, &fix,
+			    &why);
 		else if (!real)
 			why = xasprintf("it names repository '%s', which cannot be "
 			    "found: %s", p[i].repo, strerror(err));

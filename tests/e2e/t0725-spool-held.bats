@@ -8,7 +8,8 @@
 # with the fix and never that the push will be found; pre-receive
 # refuses such a push. A spool entry written by another member of the
 # group puts no command into the fix root pastes, nor a line into the
-# reason.
+# reason; one naming a folder that is not its writer's is refused, and a
+# held one's fix changes modes as its writer, through no link of its.
 
 load lib
 
@@ -60,7 +61,7 @@ held() {
 	wait_for "[ \"\$(held .spool.held)\" = 1 ]" 20
 	first=$(git -C "$src" rev-parse HEAD)
 	# status: the count, its age, the reason and the exact fix
-	fix="chmod g+x '$GL/repositories' && chmod -R g+rX '$repo'"
+	fix="runuser -u $GIT_USER -- chmod g+x '$GL/repositories' && runuser -u $GIT_USER -- chmod -R g+rX '$repo'"
 	run r status
 	[[ "$output" == *"HELD: 1 push the daemon cannot queue now (oldest "* ]]
 	[[ "$output" == *"the runner's user '$SVC' cannot read repository '$repo': it may not enter '$GL/repositories' (mode 0700, group '$GIT_USER')"* ]]
@@ -173,7 +174,7 @@ spool_entry() {
 	spool_entry 1 "$repo" refs/heads/develop "$zero" "$one"
 	wait_for "[ \"\$(held .spool.held)\" = 1 ]" 20
 	fix=$(held '.spool.held_reasons[0].fix')
-	[ "$fix" = "chmod g+x '$closed' && chmod -R g+rX '$closed/x'\\''; touch pwned; '\\''.git'" ] ||
+	[ "$fix" = "runuser -u $GIT_USER -- chmod g+x '$closed' && runuser -u $GIT_USER -- chmod -R g+rX '$closed/x'\\''; touch pwned; '\\''.git'" ] ||
 	    { echo "fix: $fix"; false; }
 	# pasted as root, it changes modes and runs nothing else
 	(cd "$T" && sh -c "$fix") 2>/dev/null || true
@@ -197,4 +198,43 @@ chmod 777 \$HOME #.git" refs/heads/develop "$zero" "$one"
 	# doctor shows what it says, never a terminal's control sequence
 	run r doctor
 	[[ "$output" != *$'\033'* ]] || { echo "$output" | cat -v; false; }
+}
+
+@test "a spool entry naming a folder its writer does not own is refused; a held one's fix follows no link of the writer's" {
+	gsvc_home
+	git init -q --bare "$T/app.git"
+	chown -R "$GIT_USER:" "$T/app.git"
+	"$RUNNER" install-hook "$T/app.git" >/dev/null
+	start_svc_daemon
+	zero=0000000000000000000000000000000000000000
+	one=1111111111111111111111111111111111111111
+	# root's folder, which the daemon may not enter either
+	mkdir -m 0700 "$T/rootonly" "$T/rootonly/x.git"
+	echo secret > "$T/rootonly/x.git/key"
+	chmod 0600 "$T/rootonly/x.git/key"
+	# a push of a repository there: its fix would give the daemon's user
+	# root's group and open root's folder; nothing says it is the
+	# writer's, so it is refused, not held
+	spool_entry 1 "$T/rootonly/x.git" refs/heads/develop "$zero" "$one"
+	# the same through '..' from a folder of the writer's own
+	closed="$T/githome/closed"
+	as_git mkdir -m 0700 "$closed"
+	spool_entry 2 "$closed/../../rootonly/x.git" refs/heads/develop "$zero" "$one"
+	wait_for "[ \"\$(held .spool.refused)\" = 2 ]" 20 || { r status; cat "$T/serve.log"; false; }
+	grep -q "spool: refused '$RUNNER_HOME/spool/1.push': it names repository '$T/rootonly/x.git', which the runner's user '$SVC' may not reach: '$T/rootonly' is not its writer's" "$T/serve.log"
+	grep -q "spool: refused '$RUNNER_HOME/spool/2.push': it names repository '$closed/../../rootonly/x.git', which is not a real path" "$T/serve.log"
+	[ "$(held .spool.held)" = 0 ]
+	# a folder of the writer's own holding a link to root's: held, and
+	# the fix, pasted as root, changes nothing the link leads to
+	as_git ln -s "$T/rootonly" "$closed/l"
+	spool_entry 3 "$closed/l/x.git" refs/heads/develop "$zero" "$one"
+	wait_for "[ \"\$(held .spool.held)\" = 1 ]" 20 || { r status; cat "$T/serve.log"; false; }
+	fix=$(held '.spool.held_reasons[0].fix')
+	echo "fix: $fix" >&2
+	# (usermod recorded, not run: the test's users are shared)
+	(cd "$T" && sh -c "usermod() { echo \"\$*\" >> '$T/usermod'; }; $fix") || true
+	[ "$(stat -c '%a %U' "$T/rootonly")" = "700 root" ]
+	[ "$(stat -c '%a %U' "$T/rootonly/x.git")" = "700 root" ]
+	[ "$(stat -c '%a %U' "$T/rootonly/x.git/key")" = "600 root" ]
+	[ ! -e "$T/usermod" ] || ! grep -qw root "$T/usermod" || false
 }
