@@ -66,7 +66,7 @@ static void hosts_lines(struct sbuf *out, const struct status_view *v)
 		    h->workers == 1 ? "" : "s");
 		if (h->heartbeat_ms) {
 			sbuf_adds(out, ", heartbeat ");
-			format_duration(out, now_ms() - h->heartbeat_ms);
+			format_duration(out, h->heartbeat_age_ms);
 			sbuf_adds(out, " ago");
 		}
 		for (size_t k = 0; k < h->nrunning; k++)

@@ -324,7 +324,7 @@ static void host_beat(struct sup *s)
 	if (store_host_beat(st, host, labels, s->nworkers, s->started_ms) < 0)
 		log_line("warning: cannot record this host's heartbeat: %s",
 		    error_last());
-	if (store_leases_expire(st, now_ms(), host, &x, &nx, &pgids,
+	if (store_leases_expire(st, 0, host, &x, &nx, &pgids,
 	    &np) < 0) {
 		log_line("warning: cannot take back jobs whose lease ended: %s",
 		    error_last());

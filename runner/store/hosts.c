@@ -17,10 +17,17 @@ enum q {
 _Static_assert((int)H_END <= (int)STMT_SLOTS, "host statements overlap");
 
 STORE_SQL(hosts) = {
-	[H_RENEW] = "UPDATE jobs SET lease_ms = ?5 WHERE id = ?1 AND attempt = "
-	    "?2 AND worker_pid = ?3 AND host IS ?4 AND state = 'running'",
+	/* leases are kept by the store's clock (NOW_MS: PostgreSQL's on a
+	 * shared store), whatever each host's says */
+	[H_RENEW] = "UPDATE jobs SET lease_ms = " NOW_MS " + ?5 WHERE id = ?1 "
+	    "AND attempt = ?2 AND worker_pid = ?3 AND host IS ?4 AND state = "
+	    "'running'",
+	/* PostgreSQL: each row stays locked until the commit, so that the
+	 * job cannot be renewed, ended, or taken back by another host (which
+	 * passes it by) meanwhile */
 	[H_EXPIRED] = "SELECT id, kind = 'deploy', host FROM jobs WHERE state = "
-	    "'running' AND lease_ms < ?1 ORDER BY id",
+	    "'running' AND lease_ms < " NOW_MS " + ?1 ORDER BY id "
+	    "/*pg: FOR UPDATE SKIP LOCKED*/",
 	[H_PGIDS] = "SELECT pgid FROM stages WHERE job_id = ?1 AND state = "
 	    "'running' AND pgid IS NOT NULL",
 	/* job_move(): ?1 the state left, ?2 the state entered */
@@ -38,7 +45,8 @@ STORE_SQL(hosts) = {
 	    "NULL, lease_ms = NULL, started_ms = NULL WHERE state = ?1 AND "
 	    "id = ?3",
 	[H_BEAT] = "INSERT INTO hosts (name, labels, workers, started_ms, "
-	    "heartbeat_ms) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO "
+	    "heartbeat_ms) VALUES (?1, ?2, ?3, ?4, " NOW_MS ") ON CONFLICT "
+	    "(name) DO "
 	    "UPDATE SET labels = excluded.labels, workers = excluded.workers, "
 	    "started_ms = excluded.started_ms, heartbeat_ms = "
 	    "excluded.heartbeat_ms",
@@ -48,7 +56,8 @@ STORE_SQL(hosts) = {
 	    "drained_by = excluded.drained_by, drained_ms = "
 	    "excluded.drained_ms",
 	[H_LIST] = "SELECT name, labels, workers, started_ms, heartbeat_ms, "
-	    "draining, drained_by, drained_ms FROM hosts ORDER BY name",
+	    "draining, drained_by, drained_ms, " NOW_MS " - heartbeat_ms "
+	    "FROM hosts ORDER BY name",
 	[H_RUNNING] = "SELECT id FROM jobs WHERE state = 'running' AND host = "
 	    "?1 ORDER BY id",
 	[H_NEED] = "INSERT INTO job_needs (job_id, label) VALUES (?1, ?2) ON "
@@ -63,7 +72,7 @@ int store_lease_renew(struct store *s, int64_t id, int attempt,
 {
 	int error = run(s, H_RENEW, sql, "renew a lease", ARGS(arg_int(id),
 	    arg_int(attempt), arg_int(worker), arg_text(host),
-	    arg_int(now_ms() + lease_ms)));
+	    arg_int(lease_ms)));
 
 	return error < 0 ? error : changes(s) > 0;
 }
@@ -75,10 +84,11 @@ void expired_free(struct expired *v, size_t n)
 	free(v);
 }
 
-static int expired_of(struct store *s, int64_t now, struct expired **out,
-    size_t *n)
+static int expired_of(struct store *s, int64_t ahead_ms,
+    struct expired **out, size_t *n)
 {
-	struct stmt *st = stmt_bound(s, H_EXPIRED, sql, ARGS(arg_int(now)));
+	struct stmt *st = stmt_bound(s, H_EXPIRED, sql,
+	    ARGS(arg_int(ahead_ms)));
 	int rc;
 
 	if (!st)
@@ -120,9 +130,10 @@ static int take_back(struct store *s, const struct expired *x, int64_t now)
 	    ARGS(arg_int(x->id)), NULL);
 }
 
-int store_leases_expire(struct store *s, int64_t now, const char *host,
+int store_leases_expire(struct store *s, int64_t ahead_ms, const char *host,
     struct expired **jobs, size_t *njobs, pid_t **pgids, size_t *npgids)
 {
+	int64_t now = now_ms();
 	int error;
 
 	*jobs = NULL;
@@ -131,7 +142,7 @@ int store_leases_expire(struct store *s, int64_t now, const char *host,
 	*npgids = 0;
 	if ((error = begin_durable(s)) < 0)
 		return error;
-	if ((error = expired_of(s, now, jobs, njobs)) < 0)
+	if ((error = expired_of(s, ahead_ms, jobs, njobs)) < 0)
 		goto out;
 	for (size_t i = 0; i < *njobs; i++) {
 		const struct expired *x = &(*jobs)[i];
@@ -189,7 +200,7 @@ int store_host_beat(struct store *s, const char *name, const char *labels,
 {
 	return run(s, H_BEAT, sql, "host heartbeat", ARGS(arg_text(name),
 	    arg_text(labels ? labels : ""), arg_int(workers),
-	    arg_int(started_ms), arg_int(now_ms())));
+	    arg_int(started_ms)));
 }
 
 int store_host_drain(struct store *s, const char *name, int on,
@@ -233,6 +244,7 @@ int store_hosts(struct store *s, struct host_rec **out, size_t *n)
 		h->draining = col_int(st, 5);
 		h->drained_by = col_text(st, 6);
 		h->drained_ms = col_int64(st, 7);
+		h->heartbeat_age_ms = col_int64(st, 8);
 	}
 	reset(st);
 	if (rc != STEP_DONE)

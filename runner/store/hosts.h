@@ -23,7 +23,8 @@ void store_fence(struct store *s, int64_t id, int attempt, pid_t worker,
     const char *host);
 
 /* Renew the lease of job `id` held by (attempt, worker, host) until
- * now + lease_ms: 1 renewed, 0 no longer held, <0 store error. */
+ * lease_ms from now by the store's clock (on PostgreSQL the server's,
+ * one for every host): 1 renewed, 0 no longer held, <0 store error. */
 int store_lease_renew(struct store *s, int64_t id, int attempt,
     pid_t worker, const char *host, int64_t lease_ms);
 
@@ -35,13 +36,14 @@ struct expired {
 };
 
 /*
- * Take back the jobs whose lease ended before `now` (see above). The
+ * Take back the jobs whose lease ends before `ahead_ms` from now by the
+ * store's clock (0: whose lease has ended; the tests look ahead). The
  * process groups of their running stages on `host` (this machine's) are
  * returned in *pgids, to be killed: whatever the frozen worker left must
  * not run beside the next attempt. The caller frees *jobs with
  * expired_free().
  */
-int store_leases_expire(struct store *s, int64_t now, const char *host,
+int store_leases_expire(struct store *s, int64_t ahead_ms, const char *host,
     struct expired **jobs, size_t *njobs, pid_t **pgids, size_t *npgids);
 void expired_free(struct expired *v, size_t n);
 
@@ -53,7 +55,8 @@ void expired_free(struct expired *v, size_t n);
 int store_job_hand_on(struct store *s, int64_t id, const char *const *needs,
     size_t n);
 
-/* Host `name` is alive: its labels (comma-separated) and workers. */
+/* Host `name` is alive: its labels (comma-separated) and workers; the
+ * time of its heartbeat is the store's clock. */
 int store_host_beat(struct store *s, const char *name, const char *labels,
     int workers, int64_t started_ms);
 
@@ -66,6 +69,7 @@ struct host_rec {
 	char *name, *labels, *drained_by;
 	int workers, draining;
 	int64_t started_ms, heartbeat_ms, drained_ms;
+	int64_t heartbeat_age_ms;	/* by the store's clock */
 	int64_t *running;	/* the jobs it runs */
 	size_t nrunning;
 };

@@ -24,7 +24,8 @@ enum q {
 	Q_RETRY,
 	Q_REC_PGIDS, Q_REC_CANCELED, Q_REC_STAGES, Q_REC_ARTS, Q_REC_JOBS,
 	Q_REC_DEPLOYS, Q_REC_DEPLOY_IDS, Q_QUEUED, Q_PHASE, Q_UNNAMED,
-	Q_OF_REF, Q_OF_REPO, Q_BRANCHES, Q_OF_COMMIT,
+	Q_OF_REF, Q_OF_REPO, Q_BRANCHES, Q_OF_COMMIT, Q_CLAIM_LOCK,
+	Q_DEPLOYING, Q_BUILDING,
 	Q_JOBS_END
 };
 _Static_assert((int)Q_JOBS_END <= (int)BASE_DEPLOYS, "job statements overlap");
@@ -77,23 +78,29 @@ STORE_SQL(jobs) = {
 	 * newer automatic deploy to the same environment. Retries, tags and
 	 * deploys by hand are asked for explicitly and never superseded. Two
 	 * statements, so each lookup of a newer job uses an index. */
+	/* (PostgreSQL: a job another host is claiming, or superseding, is
+	 * passed by, not waited for) */
 	[Q_SUPERSEDE] = "UPDATE jobs SET state = ?2, finished_ms = ?3, error = "
 	    "'superseded by #' || (SELECT max(n.id) FROM jobs n WHERE n.repo = "
 	    "jobs.repo AND n.ref = jobs.ref AND n.kind = 'build' AND n.retry_of "
-	    "IS NULL) WHERE "
+	    "IS NULL) WHERE " FROM " AND id IN (SELECT id FROM jobs WHERE "
 	    FROM " AND kind = 'build' AND retry_of IS NULL AND EXISTS (SELECT 1 "
 	    "FROM jobs n WHERE n.repo = jobs.repo AND n.ref = jobs.ref AND "
-	    "n.id > jobs.id AND n.kind = 'build' AND n.retry_of IS NULL)",
+	    "n.id > jobs.id AND n.kind = 'build' AND n.retry_of IS NULL) "
+	    "/*pg: FOR UPDATE SKIP LOCKED*/)",
 	[Q_SUPERSEDE_DEPLOY] = "UPDATE jobs SET state = ?2, finished_ms = ?3, "
 	    "error = 'superseded by deployment #' || (SELECT max(n.id) FROM jobs "
 	    "n WHERE " NEWER_DEPLOY ") || ' of a newer push' WHERE " FROM " AND "
-	    "kind = 'deploy' AND " AUTOMATIC("jobs") " AND EXISTS (SELECT 1 FROM "
-	    "jobs n WHERE " NEWER_DEPLOY ")",
+	    "id IN (SELECT id FROM jobs WHERE " FROM " AND kind = 'deploy' AND "
+	    AUTOMATIC("jobs") " AND EXISTS (SELECT 1 FROM jobs n WHERE "
+	    NEWER_DEPLOY ") /*pg: FOR UPDATE SKIP LOCKED*/)",
 	/* deployments to one environment never run at the same time; none
 	 * starts while the queue is paused (admin.h) */
+	/* the lease ends by the store's clock, which every host reads
+	 * alike (NOW_MS: PostgreSQL's on a shared store) */
 	[Q_CLAIM] = "UPDATE jobs SET state = ?2, worker_pid = ?3, started_ms = "
 	    "?4, attempt = attempt + 1, error = NULL, phase = NULL, host = ?5, "
-	    "lease_ms = CAST(?4 AS BIGINT) + ?6 WHERE NOT EXISTS (SELECT 1 FROM "
+	    "lease_ms = " NOW_MS " + ?6 WHERE NOT EXISTS (SELECT 1 FROM "
 	    "hosts WHERE name = ?5 AND draining = 1) AND id = (SELECT id FROM "
 	    "jobs q WHERE " FROM " AND (kind = 'build' OR NOT EXISTS (SELECT 1 "
 	    "FROM jobs r WHERE r.state = ?2 AND r.kind = 'deploy' AND r.repo = "
@@ -105,12 +112,30 @@ STORE_SQL(jobs) = {
 	     * wait (?9: "\nREPO\nREPO\n") */
 	    "AND (kind = 'deploy' OR instr(?9, char(10) || repo || char(10)) "
 	    "= 0) "
-	    "ORDER BY id LIMIT 1 /*pg: FOR UPDATE SKIP LOCKED*/) RETURNING id",
+	    "ORDER BY id LIMIT 1 /*pg: FOR UPDATE SKIP LOCKED*/) RETURNING id, "
+	    "kind = 'deploy', repo, env",
+	/*
+	 * PostgreSQL: what one claim cannot see of another made at the same
+	 * moment (both pass each other by) is checked after it, under a lock
+	 * of the environment (?1: "deploy", the repository and the
+	 * environment) or of the repository (?1: "build" and it), held until
+	 * the commit: a second deployment of the environment running, or the
+	 * repository's builds past their share. The lock is one of this
+	 * schema's; the numbers are the runner's own space of keys. (SQLite,
+	 * whose claims never race, has nothing to lock: the tests run it.)
+	 */
+	[Q_CLAIM_LOCK] = "SELECT count(*) FROM (SELECT /*sqlite*/ ?1 /*pg: "
+	    "pg_advisory_xact_lock(7346298, hashtext(current_schema() || $1))*/"
+	    ") AS l",
+	[Q_DEPLOYING] = "SELECT count(*) FROM jobs WHERE state = " SQ(N_RUNNING)
+	    " AND kind = 'deploy' AND repo = ?1 AND env = ?2 AND id != ?3",
+	[Q_BUILDING] = "SELECT count(*) FROM jobs WHERE state = " SQ(N_RUNNING)
+	    " AND kind = 'build' AND repo = ?1",
 	[Q_RUNNING_BY_REPO] = "SELECT repo, count(*) FROM jobs WHERE state = ?1 "
 	    "AND kind = 'build' GROUP BY repo",
-	/* the workers of the hosts alive: heartbeats newer than ?1 */
+	/* the workers of the hosts alive: heartbeats of the last ?1 ms */
 	[Q_CAPACITY] = "SELECT coalesce(sum(workers), 0) FROM hosts WHERE "
-	    "heartbeat_ms > ?1",
+	    "heartbeat_ms > " NOW_MS " - ?1",
 	/* is there a repository other than ?1? (two index seeks) */
 	[Q_OTHER_REPO] = "SELECT 1 FROM (SELECT 1 FROM jobs WHERE repo < ?1 "
 	    "UNION ALL SELECT 1 FROM jobs WHERE repo > ?1) AS o LIMIT 1",
@@ -527,17 +552,40 @@ int store_claim(struct store *s, pid_t worker, const char *host,
 }
 
 /*
- * The repositories whose running builds have reached their share of the
- * workers, as "\nREPO\nREPO\n" in `full`: runner.yml's max_running
- * (share->max_running), else all the workers of the live hosts but one
- * when the store knows another repository, so that one repository never
- * holds every worker.
+ * How many builds of `repo` may run at once, in *max (0: as many as
+ * there are workers): runner.yml's max_running (share->max_running),
+ * else all the workers of the live hosts but one when the store knows
+ * another repository, so that one repository never holds every worker.
+ * *capacity is the live hosts' workers, read when first needed (-1: not
+ * yet). 0, or the store's error.
  */
+static int repo_share(struct store *s, const struct claim_share *share,
+    const char *repo, int64_t lease_ms, int64_t *capacity, int64_t *max)
+{
+	int64_t other;
+
+	*max = share && share->max_running ?
+	    share->max_running(repo, share->arg) : 0;
+	other = *max ? 0 : first_id(s, Q_OTHER_REPO, sql,
+	    ARGS(arg_text(repo)));
+	if (other < 0)
+		return (int)other;
+	if (*max < 0 || other) {
+		if (*capacity < 0 && (*capacity = first_id(s, Q_CAPACITY, sql,
+		    ARGS(arg_int(2 * lease_ms)))) < 0)
+			return (int)*capacity;
+		*max = *capacity > 1 ? *capacity - 1 : 1;
+	}
+	return 0;
+}
+
+/* The repositories whose running builds have reached their share of the
+ * workers (repo_share), as "\nREPO\nREPO\n" in `full`. */
 static int full_repos(struct store *s, const struct claim_share *share,
     int64_t lease_ms, struct sbuf *full)
 {
 	struct stmt *st;
-	int64_t capacity = -1;	/* asked for when a share needs it */
+	int64_t capacity = -1;
 	int rc;
 
 	sbuf_addch(full, '\n');
@@ -553,22 +601,11 @@ static int full_repos(struct store *s, const struct claim_share *share,
 	}
 	reset(st);
 	for (size_t i = 0; rc == STEP_DONE && i < nrun; i++) {
-		int64_t max = share && share->max_running ?
-		    share->max_running(run[i].repo, share->arg) : 0;
-		int64_t other = max ? 0 : first_id(s, Q_OTHER_REPO, sql,
-		    ARGS(arg_text(run[i].repo)));
-		if (other < 0) {
-			rc = (int)other;
+		int64_t max = 0;
+		if ((rc = repo_share(s, share, run[i].repo, lease_ms,
+		    &capacity, &max)) < 0)
 			break;
-		}
-		if (max < 0 || other) {
-			if (capacity < 0 && (capacity = first_id(s, Q_CAPACITY,
-			    sql, ARGS(arg_int(now_ms() - 2 * lease_ms)))) < 0) {
-				rc = (int)capacity;
-				break;
-			}
-			max = capacity > 1 ? capacity - 1 : 1;
-		}
+		rc = STEP_DONE;
 		if (max > 0 && run[i].n >= max)
 			sbuf_addf(full, "%s\n", run[i].repo);
 	}
@@ -579,18 +616,63 @@ static int full_repos(struct store *s, const struct claim_share *share,
 	    db_error(s, "count running jobs");
 }
 
-static int claim(struct store *s, pid_t worker, const char *host,
+/* What a claim took. */
+struct claimed {
+	int64_t id;
+	int deploy;
+	char *repo, *env;
+};
+
+/*
+ * PostgreSQL: may the job just claimed (in the open transaction) run, now
+ * that every claim that raced it has committed? 1 yes, 0 no (another
+ * deployment of its environment runs, or its repository's builds reached
+ * their share: the caller rolls back and claims again), < 0 an error.
+ * SQLite's claims run one at a time and never race.
+ */
+static int claim_holds(struct store *s, const struct claimed *c,
+    const struct claim_share *share, int64_t lease_ms)
+{
+	int64_t capacity = -1, max = 0, n;
+	char *key;
+	int error;
+
+	if (!s->pg || !c->id)
+		return 1;
+	if (!c->deploy && (error = repo_share(s, share, c->repo, lease_ms,
+	    &capacity, &max)) < 0)
+		return error;
+	if (!c->deploy && max <= 0)
+		return 1;	/* builds without a share: nothing to check */
+	key = c->deploy ? xasprintf("\ndeploy\n%s\n%s", c->repo,
+	    c->env ? c->env : "") : xasprintf("\nbuild\n%s", c->repo);
+	error = run(s, Q_CLAIM_LOCK, sql, "lock", ARGS(arg_text(key)));
+	free(key);
+	if (error < 0)
+		return error;
+	/* a statement after the lock: it sees what the others committed */
+	n = c->deploy ? first_id(s, Q_DEPLOYING, sql, ARGS(arg_text(c->repo),
+	    arg_text(c->env), arg_int(c->id))) : first_id(s, Q_BUILDING, sql,
+	    ARGS(arg_text(c->repo)));
+	if (n < 0)
+		return (int)n;
+	return c->deploy ? n == 0 : n <= max;
+}
+
+/* One try at a claim, in a transaction of its own: *id 0 if there was
+ * nothing to claim; 0 when another host's claim got in its way (try
+ * again), 1 when done. */
+static int claim_once(struct store *s, pid_t worker, const char *host,
     const char *labels_key, int64_t lease_ms, int supersede,
-    enum claim_kinds kinds, const struct claim_share *share,
-    struct job **out)
+    enum claim_kinds kinds, const struct claim_share *share, int64_t *id)
 {
 	struct sbuf full = SBUF_INIT;
+	struct claimed c = { 0 };
 	struct stmt *st;
 	struct arg a[9];
-	int64_t id = 0;
 	int rc, error;
 
-	*out = NULL;
+	*id = 0;
 	if ((error = begin(s)) < 0)
 		return error;
 	if ((supersede && (error = job_move(s, Q_SUPERSEDE, sql, JOB_QUEUED,
@@ -615,8 +697,12 @@ static int claim(struct store *s, pid_t worker, const char *host,
 		goto out;
 	}
 	rc = step(st);
-	if (rc == STEP_ROW)
-		id = col_int64(st, 0);
+	if (rc == STEP_ROW) {
+		c.id = col_int64(st, 0);
+		c.deploy = col_int(st, 1);
+		c.repo = col_text(st, 2);
+		c.env = col_text(st, 3);
+	}
 	while (rc == STEP_ROW)
 		rc = step(st);
 	reset(st);
@@ -624,9 +710,37 @@ static int claim(struct store *s, pid_t worker, const char *host,
 		error = db_error(s, "claim");
 		goto out;
 	}
-	if ((error = commit(s)) < 0)
+	if ((error = claim_holds(s, &c, share, lease_ms)) <= 0)
 		goto out;
+	if ((error = commit(s)) == 0) {
+		*id = c.id;
+		error = 1;
+	}
+out:
+	if (error <= 0)
+		rollback(s);
 	sbuf_release(&full);
+	free(c.repo);
+	free(c.env);
+	return error;
+}
+
+static int claim(struct store *s, pid_t worker, const char *host,
+    const char *labels_key, int64_t lease_ms, int supersede,
+    enum claim_kinds kinds, const struct claim_share *share,
+    struct job **out)
+{
+	int64_t id = 0;
+	int error = 0;
+
+	*out = NULL;
+	/* a claim that lost a race claims again, and sees then what won */
+	for (int tries = 0; error == 0 && tries < 8; tries++)
+		error = claim_once(s, worker, host, labels_key, lease_ms,
+		    supersede, kinds, share, &id);
+	if (error <= 0)
+		return error < 0 ? error : error_set(ERR_BUSY, "store '%s': "
+		    "other hosts' claims kept getting in the way", s->path);
 	if (!id)
 		return ERR_NOTFOUND;
 	if ((error = store_job_get(s, id, out)) < 0)
@@ -647,10 +761,6 @@ static int claim(struct store *s, pid_t worker, const char *host,
 			*out = NULL;
 		}
 	}
-	return error;
-out:
-	sbuf_release(&full);
-	rollback(s);
 	return error;
 }
 

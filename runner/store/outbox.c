@@ -34,7 +34,9 @@ STORE_SQL(outbox) = {
 	    "VALUES (?1, ?2, ?3, ?4)",
 	[Q_EVENTS_UNROUTED] = "SELECT id, job_id, kind, tags, created_ms FROM "
 	    "events WHERE routed = 0 ORDER BY id LIMIT ?1",
-	[Q_EVENT_ROUTED] = "UPDATE events SET routed = 1 WHERE id = ?1",
+	/* once: hosts sharing a store route the same events */
+	[Q_EVENT_ROUTED] = "UPDATE events SET routed = 1 WHERE id = ?1 AND "
+	    "routed = 0",
 	[Q_EVENTS_ALL_ROUTED] = "UPDATE events SET routed = 1 WHERE routed = 0",
 	[Q_NOTIF_INS] = "INSERT INTO notifications (event_id, job_id, target, "
 	    "service, event, action, dedup, body, next_ms, created_ms) VALUES "
@@ -159,6 +161,15 @@ int store_event_route(struct store *s, int64_t event_id,
 
 	if ((error = begin(s)) < 0)	/* relaxed: see store.h */
 		return error;
+	/* first: another host that routes it at the same moment waits
+	 * here, and then finds it routed */
+	if ((error = run(s, Q_EVENT_ROUTED, sql, "route event",
+	    ARGS(arg_int(event_id)))) < 0)
+		goto out;
+	if (changes(s) == 0) {
+		rollback(s);
+		return 0;
+	}
 	for (size_t i = 0; i < n; i++)
 		if ((error = run(s, Q_NOTIF_INS, sql, "queue notification",
 		    ARGS(arg_int(event_id), arg_int(v[i].job_id),
@@ -167,9 +178,6 @@ int store_event_route(struct store *s, int64_t event_id,
 		    arg_text(v[i].dedup), arg_text(v[i].body),
 		    arg_int(now)))) < 0)
 			goto out;
-	if ((error = run(s, Q_EVENT_ROUTED, sql, "route event",
-	    ARGS(arg_int(event_id)))) < 0)
-		goto out;
 	error = commit(s);
 out:
 	if (error < 0)

@@ -46,7 +46,8 @@ int store_events_unrouted(struct store *s, int limit, struct event **out,
     size_t *n);
 void events_free(struct event *v, size_t n);
 /* Queue an event's notifications and mark it routed (relaxed: a lost
- * routing is done again, and the first delivery result syncs it). */
+ * routing is done again, and the first delivery result syncs it); an
+ * event that another host routed meanwhile is left as it routed it. */
 int store_event_route(struct store *s, int64_t event_id,
     const struct notification *v, size_t n);
 /* Mark every event routed, to no one (no targets are configured). */

@@ -134,7 +134,7 @@ static int configure(struct store *s)
 
 	snprintf(set, sizeof(set), "SET client_min_messages = warning; "
 	    "SET lock_timeout = %d; SET synchronous_commit = %s",
-	    s->busy_ms, s->relaxed ? "off" : "on");
+	    s->busy_ms, s->relaxed && !s->full ? "off" : "on");
 	return pg_exec(s, set, "configure");
 }
 

@@ -32,9 +32,11 @@ STORE_SQL(store) = {
 	[Q_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
 	/* the job is still this process's: a lease that ended put it back
 	 * in the queue (or ended a deployment 'interrupted') and cleared
-	 * its worker */
+	 * its worker. PostgreSQL: its row stays locked until the commit,
+	 * so no host takes the job back in the meantime (one that did so
+	 * first is seen: the lock reads the row as last committed) */
 	[Q_FENCE] = ("SELECT 1 FROM jobs WHERE id = ?1 AND attempt = ?2 AND "
-	    "worker_pid = ?3 AND host IS ?4"),
+	    "worker_pid = ?3 AND host IS ?4 /*pg: FOR NO KEY UPDATE*/"),
 };
 
 const char *store_statement(int q)
@@ -662,22 +664,19 @@ static int fence_check(struct store *s)
 }
 
 /*
- * PostgreSQL: a write transaction takes one lock of the whole store
- * first, as SQLite's BEGIN IMMEDIATE does, so that the code above it
- * reads and writes as it does on SQLite; claims that race pass each other
- * by (FOR UPDATE SKIP LOCKED) before they reach it.
+ * SQLite: BEGIN IMMEDIATE, one writer at a time. PostgreSQL: a plain
+ * BEGIN, with no lock of the whole store: hosts write at the same time,
+ * and what must not race takes the rows it changes (a claim's FOR UPDATE
+ * SKIP LOCKED, the fence's lock of the job's row, the take-back of an
+ * ended lease) or a lock of one environment or repository (jobs.c).
  */
-#define PG_WRITE_LOCK "SELECT pg_advisory_xact_lock(7346298)"
-
 static int begin_fenced(struct store *s)
 {
 	int error;
 
-	if (s->pg) {
-		if ((error = pg_exec(s, "BEGIN", "begin")) == 0 &&
-		    (error = pg_exec(s, PG_WRITE_LOCK, "begin")) < 0)
-			pg_exec(s, "ROLLBACK", "rollback");
-	} else
+	if (s->pg)
+		error = pg_exec(s, "BEGIN", "begin");
+	else
 		error = exec_stmt_raw(s, stmt(s, Q_BEGIN, sql), "begin");
 	if (error < 0 || !s->fence_job)
 		return error;
@@ -712,16 +711,21 @@ int begin_durable(struct store *s)
 {
 	int error;
 
-	if (s->relaxed && (error = exec_stmt(s, stmt(s, Q_SYNC_FULL, sql),
-	    "synchronous")) < 0)
-		return error;
+	if (s->relaxed && !s->full) {
+		if ((error = exec_stmt(s, stmt(s, Q_SYNC_FULL, sql),
+		    "synchronous")) < 0)
+			return error;
+		s->full = 1;
+	}
 	return begin(s);
 }
 
+/* After a durable commit only: each is a round trip on PostgreSQL. */
 static void relax_again(struct store *s)
 {
-	if (s->relaxed)
-		exec_stmt(s, stmt(s, Q_SYNC_NORMAL, sql), "synchronous");
+	if (s->relaxed && s->full &&
+	    exec_stmt(s, stmt(s, Q_SYNC_NORMAL, sql), "synchronous") == 0)
+		s->full = 0;
 }
 
 int commit(struct store *s)
@@ -976,6 +980,16 @@ int64_t store_size(struct store *s)
 	return n;
 }
 
+/* runner_now_ms(): the store's clock in SQL. SQLite's store is one
+ * machine's: its clock is the runner's (now_ms); PostgreSQL's is the
+ * server's (pg_sql). */
+static void sql_now_ms(sqlite3_context *c, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	(void)argv;
+	sqlite3_result_int64(c, now_ms());
+}
+
 static int open_sqlite(struct store *s, const char *home,
     enum store_mode mode)
 {
@@ -990,6 +1004,8 @@ static int open_sqlite(struct store *s, const char *home,
 		    s->path, s->db ? sqlite3_errmsg(s->db) : "out of memory",
 		    mode == STORE_OPEN ? " (run 'runner init' first)" : "");
 	store_busy_timeout(s, 10000);
+	sqlite3_create_function_v2(s->db, "runner_now_ms", 0, SQLITE_UTF8,
+	    NULL, sql_now_ms, NULL, NULL, NULL);
 	if (mode == STORE_ENQUEUE) {
 		int on = 1;
 		sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);

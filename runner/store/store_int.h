@@ -40,6 +40,12 @@ typedef const char *const sql_table[STMT_SLOTS];
 extern sql_table store_sql_store, store_sql_jobs, store_sql_deploys,
     store_sql_outbox, store_sql_admin, store_sql_hosts, store_sql_chunks,
     store_sql_repos, store_sql_audit;
+/* The store's clock in a statement, in ms since the epoch: SQLite's
+ * store is one machine's, whose clock is the runner's (now_ms(), as the
+ * function runner_now_ms() store.c gives SQLite); PostgreSQL's is the
+ * server's, one clock for every host that shares it. */
+#define NOW_MS "/*sqlite*/ runner_now_ms() /*pg: (extract(epoch FROM " \
+	"statement_timestamp()) * 1000)::bigint*/"
 /* Statement `q` of the store, whichever file has it; NULL for a number
  * no statement has (for the tests that run every statement). */
 const char *store_statement(int q);
@@ -76,6 +82,7 @@ struct store {
 	int queued;		/* this transaction queued a job */
 	int pg_resetting;	/* connecting again after a broken link */
 	int relaxed;		/* synchronous=NORMAL between durable commits */
+	int full;		/* ... and FULL now, for one of them */
 	int busy_ms;		/* how long a write waits for another writer */
 	/* the job this connection's process holds (store_fence): every
 	 * write checks first that it still does */

@@ -322,7 +322,7 @@ static void hosts_table(struct sbuf *sb, const struct status_view *v)
 		html(sb, h->labels ? h->labels : "");
 		sbuf_addf(sb, "</td><td>%d</td><td>", h->workers);
 		if (h->heartbeat_ms) {
-			format_duration(sb, now_ms() - h->heartbeat_ms);
+			format_duration(sb, h->heartbeat_age_ms);
 			sbuf_adds(sb, " ago");
 		}
 		sbuf_adds(sb, "</td><td>");
