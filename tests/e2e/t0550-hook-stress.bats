@@ -26,7 +26,8 @@ teardown() {
 	start_daemon --workers 1
 	# another process holds the store's write lock
 	mkfifo "$T/lock.fifo"
-	sqlite3 "$RUNNER_HOME/runner.db" < "$T/lock.fifo" >/dev/null 2>&1 3>&- &
+	# (it waits its turn: the daemon may be writing as it begins)
+	sqlite3 -cmd '.timeout 10000' "$RUNNER_HOME/runner.db" < "$T/lock.fifo" >/dev/null 2>&1 3>&- &
 	LOCK_PID=$!
 	exec 8>"$T/lock.fifo"
 	echo "BEGIN EXCLUSIVE; SELECT 1;" >&8
