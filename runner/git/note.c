@@ -9,6 +9,8 @@
 
 #include <errno.h>
 #include <git2.h>
+#include <git2/sys/mempack.h>
+#include <git2/sys/odb_backend.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -20,6 +22,7 @@
 
 struct note_repo {
 	git_repository *r;
+	git_odb_backend *mem;	/* the notes' new objects, until packed */
 	char *path;
 	mode_t mode;		/* the repository folder's */
 };
@@ -246,6 +249,65 @@ static int note_path(struct note_repo *nr, const char *ref, git_tree *tree,
 	return found;
 }
 
+/*
+ * New objects of the notes go to memory first (a backend in front of the
+ * repository's own), and then into the repository as one pack: a file
+ * for each note's blob, its trees and commit cost more than the notes
+ * themselves on a busy file system (ext4 looks for a free inode among
+ * those recently deleted, and workspaces delete many).
+ */
+static int mem_attach(struct note_repo *nr)
+{
+	git_odb *odb = NULL;
+	git_odb_backend *mem = NULL;
+
+	if (nr->mem)
+		return 0;
+	if (git_repository_odb(&odb, nr->r) < 0 || git_mempack_new(&mem) < 0 ||
+	    git_odb_add_backend(odb, mem, 999) < 0) {
+		if (mem)	/* not the database's: it refused it */
+			mem->free(mem);
+		git_odb_free(odb);
+		return note_fail("cannot write the notes", nr->path);
+	}
+	git_odb_free(odb);
+	nr->mem = mem;
+	return 0;
+}
+
+/* The objects in memory into the repository, one pack (none when there
+ * is none), and memory emptied. 0, or an error. */
+static int mem_flush(struct note_repo *nr)
+{
+	git_buf pack = { 0 };
+	git_odb *odb = NULL;
+	git_odb_writepack *wp = NULL;
+	git_indexer_progress stats = { 0 };
+	int error = 0;
+
+	if (git_mempack_dump(&pack, nr->r, nr->mem) < 0)
+		goto fail;
+	/* "PACK", its version, and the number of objects */
+	if (pack.size >= 12 && (pack.ptr[8] | pack.ptr[9] | pack.ptr[10] |
+	    pack.ptr[11])) {
+		if (git_repository_odb(&odb, nr->r) < 0 ||
+		    git_odb_write_pack(&wp, odb, NULL, NULL) < 0 ||
+		    wp->append(wp, pack.ptr, pack.size, &stats) < 0 ||
+		    wp->commit(wp, &stats) < 0)
+			goto fail;
+	}
+	goto out;
+fail:
+	error = note_fail("cannot write the notes", nr->path);
+out:
+	if (wp)
+		wp->free(wp);
+	git_odb_free(odb);
+	git_buf_dispose(&pack);
+	git_mempack_reset(nr->mem);
+	return error;
+}
+
 int note_repo_write_all(struct note_repo *nr, const char *ref,
     const struct note_text *v, size_t n)
 {
@@ -269,6 +331,8 @@ int note_repo_write_all(struct note_repo *nr, const char *ref,
 			goto out;
 		}
 	}
+	if ((error = mem_attach(nr)) < 0)
+		goto out;
 	/* what the repository's mode lets the group and others have */
 	old_mask = umask((mode_t)(~nr->mode & 0077));
 	for (tries = 0; tries < NOTE_TRIES; tries++) {
@@ -317,6 +381,7 @@ int note_repo_write_all(struct note_repo *nr, const char *ref,
 			nup++;
 		}
 		if (!nup) {
+			git_mempack_reset(nr->mem);
 			error = 0;
 			break;
 		}
@@ -330,6 +395,9 @@ int note_repo_write_all(struct note_repo *nr, const char *ref,
 		    "Notes added by runner\n", tree, parent ? 1 : 0,
 		    (const git_commit **)&parent) < 0)
 			goto fail;
+		/* the objects in place before the ref names them */
+		if ((error = mem_flush(nr)) < 0)
+			goto done;
 		/* the ref moves only if it is still what was read: another
 		 * writer in between, and it is tried again on the new tip */
 		git_reference_free(moved);
@@ -352,6 +420,7 @@ fail:
 	error = note_fail("cannot write the notes", nr->path);
 done:
 	umask(old_mask);
+	git_mempack_reset(nr->mem);	/* what a failure left */
 out:
 	for (i = 0; i < n; i++)
 		sbuf_release(&paths[i]);

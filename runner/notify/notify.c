@@ -561,7 +561,7 @@ int notify_route(struct store *s, const char *home, const struct config *c,
 	for (;;) {
 		struct event *ev;
 		size_t n;
-		int error = store_events_unrouted(s, 64, &ev, &n);
+		int error = store_events_unrouted(s, NOTIFY_BATCH, &ev, &n);
 
 		if (error < 0)
 			return error;
@@ -589,7 +589,7 @@ int notify_route(struct store *s, const char *home, const struct config *c,
 		events_free(ev, n);
 		if (error < 0)
 			return error;
-		if (n < 64)
+		if (n < NOTIFY_BATCH)
 			return total;
 	}
 }

@@ -20,6 +20,9 @@ struct store;
 /* Connect and whole-attempt timeouts of a delivery. */
 #define NOTIFY_CONNECT_TIMEOUT_MS 5000
 #define NOTIFY_TIMEOUT_MS 15000
+/* The events routed together: their git notes go to one writer per
+ * owner of repositories (notes.h; at most NOTEBOX_MAX notes each). */
+#define NOTIFY_BATCH 256
 /* The longest wait between attempts, also for a Retry-After. */
 #define NOTIFY_MAX_BACKOFF_MS (60 * 60 * 1000)
 
