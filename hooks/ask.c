@@ -5,6 +5,7 @@
  * past the bounds of ask.h.
  */
 #include "ask.h"
+#include "notebox.h"
 #include "util.h"
 #include "wake.h"
 
@@ -303,5 +304,79 @@ out:
 	sbuf_release(&hello);
 	if (error < 0)
 		ask_close(c);
+	return error;
+}
+
+int ask_notes(const char *home, const char *repo, struct notebox_note **out,
+    size_t *n)
+{
+	struct notebox_note *v = NULL;
+	struct ask_conn c;
+	int64_t deadline = mono_ms() + 2 * ASK_REQUEST_MS;
+	size_t k = 0, cap = 0;
+	char *line;
+	int error;
+
+	*out = NULL;
+	*n = 0;
+	if ((error = ask_connect(home, repo, &c)) < 0)
+		return error;
+	if ((error = ask_write(&c, "notes\nend\n", 10, mono_ms() +
+	    ASK_REQUEST_MS)) < 0)
+		goto out;
+	for (;;) {
+		char commit[65], *end;
+		unsigned long long len;
+		struct sbuf text = SBUF_INIT;
+
+		if ((error = ask_read_line(&c, deadline, -1, &line)) < 0)
+			goto out;
+		if (!strcmp(line, "done"))
+			break;
+		if (!strcmp(line, "busy")) {
+			error = error_set(ERR_BUSY, "the runner's daemon is busy");
+			goto out;
+		}
+		if (!strncmp(line, "error ", 6)) {
+			error = error_set(-1, "%s", line + 6);
+			goto out;
+		}
+		/* "note COMMIT LENGTH", bounded as the notebox is */
+		if (strncmp(line, "note ", 5) || k == NOTEBOX_MAX ||
+		    strcspn(line + 5, " ") >= sizeof(commit) ||
+		    !(end = strchr(line + 5, ' '))) {
+			error = error_set(ERR_INVALID, "the runner's daemon sent "
+			    "what is not a note");
+			goto out;
+		}
+		memcpy(commit, line + 5, (size_t)(end - (line + 5)));
+		commit[end - (line + 5)] = '\0';
+		len = strtoull(end + 1, &end, 10);
+		if (*end || len > NOTEBOX_MAX_TEXT || !notebox_commit_name(commit)) {
+			error = error_set(ERR_INVALID, "the runner's daemon sent "
+			    "what is not a note");
+			goto out;
+		}
+		if ((error = ask_read_bytes(&c, (size_t)len, deadline,
+		    &text)) < 0 || memchr(text.buf, '\0', text.len)) {
+			sbuf_release(&text);
+			if (!error)
+				error = error_set(ERR_INVALID, "the runner's daemon "
+				    "sent a note with a NUL");
+			goto out;
+		}
+		v = xgrow(v, k + 1, &cap, sizeof(*v));
+		memset(&v[k], 0, sizeof(v[k]));
+		memcpy(v[k].commit, commit, strlen(commit) + 1);
+		v[k].text = sbuf_detach(&text);
+		k++;
+	}
+	*out = v;
+	*n = k;
+	v = NULL;
+	k = 0;
+out:
+	notebox_notes_free(v, k);
+	ask_close(&c);
 	return error;
 }

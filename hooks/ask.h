@@ -16,6 +16,7 @@
  *   repo /srv/git/app.git          (with the descriptor)
  *   spool NAME                     post-receive: the spool entry it wrote
  *   check                          pre-receive: judge the release tags
+ *   notes                          the git notes that wait for it
  *   wait                           -o ci.wait: follow the jobs
  *   update OLD NEW REF             each ref update of the push
  *   end
@@ -24,6 +25,7 @@
  * (how long it follows the jobs), for a check "need OID" (send me this object) then "send", to which the client
  * answers "object OID TYPE SIZE" and SIZE bytes for each, then "end", and
  * the daemon "refuse REF REASON" or "accept REF" for each release tag;
+ * for notes "note COMMIT LENGTH" and LENGTH bytes of its text, each;
  * "error TEXT" when it refuses the request, "busy" when it answers too
  * many already; "done" last. A connection closed before "done" is a
  * daemon that went away.
@@ -115,5 +117,16 @@ int ask_read_bytes(struct ask_conn *c, size_t n, int64_t deadline,
     struct sbuf *out);
 /* Has the other end gone (closed, or reset)? Without reading. */
 int ask_hung_up(const struct ask_conn *c);
+
+struct notebox_note;
+/*
+ * The git notes that wait for repository `repo` (notebox.h), asked of
+ * the daemon of `home` ("notes", answered by "note COMMIT LENGTH" and
+ * the text, each): a hook of another user than the runner's writes them
+ * as the repository's owner, and only the owner is told. 0 and *out
+ * (notebox_notes_free()), or an error (ERR_NOTFOUND: no daemon).
+ */
+int ask_notes(const char *home, const char *repo, struct notebox_note **out,
+    size_t *n);
 
 #endif

@@ -4,6 +4,7 @@
  * `git push`. It always exits 0, unless a chained hook (one that was
  * installed before the runner's) runs and exits otherwise.
  */
+#include "ask.h"
 #include "hook.h"
 #include "notebox.h"
 #include "util.h"
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,16 +26,26 @@
  * it may not write the repository, and this user, who runs its hooks,
  * may. Before the push's own updates are handed over, so that a note
  * that waits after this push's jobs end was not written by this hook.
- * Quiet when none waits; one warning line when they cannot be written.
+ * The notes are the runner's user's: another user asks the daemon for
+ * its repository's (ask.h); with no daemon to ask they wait for the next
+ * push. Quiet when none waits; one warning line when they cannot be
+ * written.
  */
 static void write_notes(const char *home, const char *repo)
 {
 	const char *repos[] = { repo };
 	struct notebox_note *v = NULL;
+	struct stat hs;
 	size_t n = 0;
+	int error;
 
-	if (notebox_list(home, repo, &v, &n) < 0 ||
-	    (n && notebox_deliver(repos, 1, v, n, NULL, NULL) < 0))
+	if (geteuid() == 0 || (stat(home, &hs) == 0 && hs.st_uid == geteuid()))
+		error = notebox_list(home, repo, &v, &n);
+	else if ((error = ask_notes(home, repo, &v, &n)) == ERR_NOTFOUND ||
+	    error == ERR_BUSY)
+		error = 0;	/* no daemon to ask now: the next push */
+	if (error < 0 || (n && notebox_deliver(repos, 1, v, n, NULL,
+	    NULL) < 0))
 		fprintf(stderr, "runner: warning: git notes: %s\n",
 		    error_last());
 	notebox_notes_free(v, n);

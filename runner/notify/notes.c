@@ -270,13 +270,12 @@ static void leave(struct store *s, const char *home, struct batch_repo *r)
 		    r->v[i].text);
 		if (error >= 0)
 			continue;
-		/* the modes notebox.h gives the folders, as root or the
-		 * runner's user would set them ('runner init' as root would
-		 * give the home root's group) */
+		/* the modes notebox.h gives the folders, the runner's
+		 * user's alone */
 		char *fix = error == ERR_NOSPACE ? xasprintf("runner gc --home "
-		    "'%s', or more space", home) : xasprintf("chmod 2710 "
+		    "'%s', or more space", home) : xasprintf("chmod 700 "
 		    "'%s/%s' && find '%s/%s' -mindepth 1 -maxdepth 1 -type d "
-		    "-exec chmod 2750 {} +", home, NOTEBOX_DIR, home,
+		    "-exec chmod 700 {} +", home, NOTEBOX_DIR, home,
 		    NOTEBOX_DIR);
 		problem(s, r->repo, error_last(), fix);
 		free(fix);

@@ -37,7 +37,7 @@ static const struct item items[] = {
 	{ "runner.pid", 0600, 0, 0 },
 	{ "runner.sock", 0620, 0, 1 },
 	{ "spool", 02730, 1, 1 },
-	{ "notes", 02710, 1, 1 },
+	{ "notes", 0700, 1, 0 },
 	{ "logs", 0700, 1, 0 },
 	{ "artifacts", 0700, 1, 0 },
 	{ "tmp", 0700, 1, 0 },

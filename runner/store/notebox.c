@@ -22,7 +22,7 @@
 /* a look at what is in place: the notifier waits for it */
 #define CHECK_TIMEOUT_MS 10000
 
-static int commit_name(const char *s)
+int notebox_commit_name(const char *s)
 {
 	size_t n = strlen(s);
 
@@ -68,6 +68,12 @@ out:
 	return error;
 }
 
+static char *dir_of(const char *home, const struct stat *st)
+{
+	return xasprintf("%s/%s/%llx-%llx", home, NOTEBOX_DIR,
+	    (unsigned long long)st->st_dev, (unsigned long long)st->st_ino);
+}
+
 char *notebox_dir(const char *home, const char *repo)
 {
 	struct stat st;
@@ -78,8 +84,7 @@ char *notebox_dir(const char *home, const char *repo)
 	 * that at any moment) never names another repository's notes */
 	if (notebox_repo_stat(repo, &st, &root_only) < 0)
 		return NULL;
-	return xasprintf("%s/%s/%llx-%llx", home, NOTEBOX_DIR,
-	    (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+	return dir_of(home, &st);
 }
 
 /* Folder `path` made if missing, and given `mode` (never through a
@@ -116,17 +121,18 @@ int notebox_put(const char *home, const char *repo, const char *commit,
 		free(top);
 		return -1;
 	}
-	if (!commit_name(commit) || strlen(text) > NOTEBOX_MAX_TEXT) {
+	if (!notebox_commit_name(commit) || strlen(text) > NOTEBOX_MAX_TEXT) {
 		error = error_set(ERR_INVALID, "no note of '%s' kept: not a "
 		    "commit id, or over %d bytes", commit, NOTEBOX_MAX_TEXT);
 		goto out;
 	}
-	/* the group passes through notes/ and reads its repository's */
-	if ((error = own_dir(top, 02710)) < 0 ||
-	    (error = own_dir(dir, 02750)) < 0)
+	/* the runner's user's alone: a hook of another user is given its
+	 * own repository's notes by the daemon (ask.h) */
+	if ((error = own_dir(top, 0700)) < 0 ||
+	    (error = own_dir(dir, 0700)) < 0)
 		goto out;
 	path = xasprintf("%s/%s", dir, commit);
-	error = write_file_atomic(path, text, strlen(text), 0640);
+	error = write_file_atomic(path, text, strlen(text), 0600);
 out:
 	free(path);
 	free(dir);
@@ -148,10 +154,27 @@ void notebox_notes_free(struct notebox_note *v, size_t n)
 	free(v);
 }
 
+static int list_dir(char *dir, struct notebox_note **out, size_t *n);
+
 int notebox_list(const char *home, const char *repo, struct notebox_note **out,
     size_t *n)
 {
-	char *dir = notebox_dir(home, repo);
+	*out = NULL;
+	*n = 0;
+	return list_dir(notebox_dir(home, repo), out, n);
+}
+
+int notebox_list_of(const char *home, const struct stat *st,
+    struct notebox_note **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	return list_dir(dir_of(home, st), out, n);
+}
+
+/* The notes in `dir` (freed here; NULL: an error is set). */
+static int list_dir(char *dir, struct notebox_note **out, size_t *n)
+{
 	struct notebox_note *v = NULL;
 	size_t cap = 0, k = 0;
 	struct dirent *de;
@@ -180,7 +203,7 @@ int notebox_list(const char *home, const char *repo, struct notebox_note **out,
 		struct stat st;
 		int f;
 
-		if (!commit_name(de->d_name))
+		if (!notebox_commit_name(de->d_name))
 			continue;
 		f = openat(dirfd(dp), de->d_name, O_RDONLY | O_NOFOLLOW |
 		    O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
@@ -195,7 +218,7 @@ int notebox_list(const char *home, const char *repo, struct notebox_note **out,
 		}
 		close(f);
 		v = xgrow(v, k + 1, &cap, sizeof(*v));
-		/* commit_name(): 40 or 64 hex digits */
+		/* notebox_commit_name(): 40 or 64 hex digits */
 		memcpy(v[k].commit, de->d_name, strlen(de->d_name) + 1);
 		v[k].text = sbuf_detach(&text);
 		v[k].mtime_ms = (int64_t)st.st_mtim.tv_sec * 1000 +
@@ -229,7 +252,7 @@ void notebox_done(const char *home, const char *repo, const char *commit,
 	char *dir = notebox_dir(home, repo), *path;
 	struct sbuf now = SBUF_INIT;
 
-	if (!dir || !commit_name(commit)) {
+	if (!dir || !notebox_commit_name(commit)) {
 		free(dir);
 		return;
 	}
@@ -296,7 +319,7 @@ int notebox_unframe(const char *buf, size_t len, size_t nrepos,
 		memcpy(commit, line, (size_t)(sp - line));
 		commit[sp - line] = '\0';
 		p = sp + 1;
-		if (!commit_name(commit) ||
+		if (!notebox_commit_name(commit) ||
 		    frame_number(&p, nl, NOTEBOX_MAX_TEXT, &tlen) < 0 ||
 		    p == nl || (p++, frame_number(&p, nl, nrepos, &repo) < 0) ||
 		    p != nl || repo >= nrepos)

@@ -7,10 +7,12 @@
  * owner, or the repository's hook (the git server's user, a member of the
  * home's group) at the next push, when the daemon may not write the
  * repository itself (it runs as its own user, or under a read-only
- * system). notes/ is the runner's user's, 02710: the group may pass, not
- * list; each repository's folder 02750 and its notes 0640 are read by the
- * group and written by no one else. The daemon removes a note once it is
- * in the repository.
+ * system). notes/, each repository's folder and its notes are the
+ * runner's user's alone (0700, 0600): a hook of another user asks the
+ * daemon for its own repository's over ask.sock (ask.h), where it proves
+ * that it owns the repository; the group's members, all the git server's
+ * accounts, do not read each other's. The daemon removes a note once it
+ * is in the repository.
  */
 #ifndef RUNNER_NOTEBOX_H
 #define RUNNER_NOTEBOX_H
@@ -44,6 +46,9 @@ struct notebox_note {
 	size_t repo;		/* which of the writer's repositories */
 };
 
+/* Is `s` a commit id, 40 or 64 lowercase hex digits (a note's name)? */
+int notebox_commit_name(const char *s);
+
 struct stat;
 /*
  * Repository `repo`'s folder as fstat shows it, reached from '/' one
@@ -74,6 +79,9 @@ int notebox_put(const char *home, const char *repo, const char *commit,
 int notebox_list(const char *home, const char *repo, struct notebox_note **out,
     size_t *n);
 void notebox_notes_free(struct notebox_note *v, size_t n);
+/* The same for the repository folder `st` shows (its device and inode). */
+int notebox_list_of(const char *home, const struct stat *st,
+    struct notebox_note **out, size_t *n);
 
 /* As the runner's user: the note of `commit` is in the repository; remove
  * it unless it was replaced by another text meanwhile. */

@@ -24,6 +24,7 @@
 #include "follow.h"
 #include "hook.h"
 #include "jobs.h"
+#include "notebox.h"
 #include "refmatch.h"
 #include "spool.h"
 #include "store.h"
@@ -50,8 +51,9 @@
 struct request {
 	char *repo;		/* proven by the descriptor */
 	char *entry;		/* spool: the entry the hook wrote */
-	int check, wait;
+	int check, wait, notes;
 	int seen;		/* the daemon sees that folder at that path */
+	struct stat st;		/* that folder, as its descriptor shows it */
 	struct sbuf updates;	/* "OLD NEW REF" lines */
 	struct hook_update *u;
 	size_t n;
@@ -152,6 +154,8 @@ static int prove_repo(struct answer *a, const char *path)
 	else if (theirs.st_uid != a->peer.uid)
 		error = error_set(ERR_INVALID, "repository '%s' is not user "
 		    "%d's", path, (int)a->peer.uid);
+	else
+		a->rq.st = theirs;
 out:
 	free(held);
 	return error;
@@ -190,6 +194,8 @@ static int read_request(struct answer *a, int64_t deadline)
 			rq->check = 1;
 		} else if (!strcmp(line, "wait")) {
 			rq->wait = 1;
+		} else if (!strcmp(line, "notes")) {
+			rq->notes = 1;
 		} else if (!strncmp(line, "update ", 7)) {
 			sbuf_addf(&rq->updates, "%s\n", line + 7);
 		} else {
@@ -198,9 +204,9 @@ static int read_request(struct answer *a, int64_t deadline)
 	}
 	if (!rq->repo)
 		return error_set(ERR_INVALID, "the request names no repository");
-	if (!rq->entry == !rq->check)
-		return error_set(ERR_INVALID, "the request asks neither about a "
-		    "spooled push nor for a check");
+	if (!!rq->entry + rq->check + rq->notes != 1)
+		return error_set(ERR_INVALID, "the request asks not one of: "
+		    "about a spooled push, for a check, for the notes");
 	hook_parse(rq->updates.buf, rq->updates.len, &rq->u, &rq->n, &bad);
 	if (bad)
 		return error_set(ERR_INVALID, "%zu malformed update%s", bad,
@@ -384,6 +390,36 @@ out:
 	free(dir);
 	if (sfd >= 0)
 		close(sfd);
+}
+
+/*
+ * The git notes that wait for the client's repository (notebox.h), which
+ * it writes as the repository's owner: "note COMMIT LENGTH" and the
+ * text, each. The folder is named by the descriptor that proved the
+ * repository the client's, and only one the daemon sees at its path.
+ */
+static void answer_notes(struct answer *a)
+{
+	struct notebox_note *v = NULL;
+	size_t n = 0;
+
+	if (!a->rq.seen) {
+		send_line(a, "error the runner cannot see repository '%s'",
+		    a->rq.repo);
+		return;
+	}
+	if (notebox_list_of(a->home, &a->rq.st, &v, &n) < 0) {
+		send_line(a, "error %s", error_last());
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strlen(v[i].text);
+		if (ask_printf(&a->c, mono_ms() + ASK_SEND_MS, "note %s %zu\n",
+		    v[i].commit, len) < 0 || ask_write(&a->c, v[i].text, len,
+		    mono_ms() + ASK_SEND_MS) < 0)
+			break;
+	}
+	notebox_notes_free(v, n);
 }
 
 /* A reason on one line. */
@@ -594,6 +630,8 @@ int answer_main(const char *home, int fd, pid_t parent, int slot)
 	}
 	if (a.rq.check)
 		answer_check(&a);
+	else if (a.rq.notes)
+		answer_notes(&a);
 	else
 		answer_spool(&a);
 out:

@@ -79,10 +79,12 @@ clone_notes() {
 	git -C "$SRC" push -q origin develop
 	c1=$(git -C "$SRC" rev-parse HEAD)
 	wait_state 1 passed 60
-	# the note waits for the hook, readable by the home's group
+	# the note waits for the hook, the runner's user's alone: the hook
+	# asks the daemon for it
 	wait_for "[ -n \"\$(find '$RUNNER_HOME/notes' -type f -name $c1)\" ]" 30
 	f=$(find "$RUNNER_HOME/notes" -type f -name "$c1")
-	[ "$(stat -c '%a %U' "$f")" = "640 $SVC" ]
+	[ "$(stat -c '%a %U' "$f")" = "600 $SVC" ]
+	[ "$(stat -c '%a' "$RUNNER_HOME/notes") $(stat -c '%a' "${f%/*}")" = "700 700" ]
 	grep -q "^runner: build #1 passed on develop" "$f"
 	run r doctor
 	[[ "$output" == *"ok    notes $T/srv/app.git: its hook writes them at each push, as '$SSH_USER' (the daemon's user '$SVC' may not write the repository); 1 waits for the next push"* ]] ||
@@ -128,7 +130,7 @@ clone_notes() {
 	    { echo "$output"; false; }
 	r status | grep -q "warning: git notes of '$T/srv/app.git' are not written: cannot open"
 	fix=$(r doctor --json | jq -r '.checks[] | select(.status == "problem") | .fix')
-	[ "$fix" = "chmod 2710 '$RUNNER_HOME/notes' && find '$RUNNER_HOME/notes' -mindepth 1 -maxdepth 1 -type d -exec chmod 2750 {} +" ]
+	[ "$fix" = "chmod 700 '$RUNNER_HOME/notes' && find '$RUNNER_HOME/notes' -mindepth 1 -maxdepth 1 -type d -exec chmod 700 {} +" ]
 	PATH="$RUNNER_BIN_DIR:$PATH" sh -c "$fix" >/dev/null
 	git -C "$SRC" commit -q --allow-empty -m fifth
 	git -C "$SRC" push -q origin develop
@@ -275,4 +277,65 @@ YML
 	[[ "$output" != *"warning"* ]] || { echo "$output"; false; }
 	note=$(git --git-dir="$T/m/app.git" notes --ref=runner show "$c1")
 	[[ "$note" == "runner: build #1 passed on develop"* ]] || { echo "$note" | head -c 300; false; }
+}
+
+@test "the notes waiting for a repository are read by no other member of the hooks' group" {
+	git_user
+	# the daemon as a user of this test's own, in the git user's group
+	# (as for gitolite, docs/operations.md)
+	svc_home runner-test-nsvc
+	i=0
+	while ! id -nG "$SVC" | grep -qw "$GIT_USER" && [ $i -lt 100 ]; do
+		usermod -aG "$GIT_USER" "$SVC" 2>/dev/null || nap 0.1
+		i=$((i + 1))
+	done
+	EVE=runner-test-eve
+	test_user "$EVE"
+	# the git user's repository, in a folder the daemon's user enters by
+	# that group and nobody else does
+	mkdir -m 0750 "$T/private"
+	chown "$GIT_USER:$GIT_USER" "$T/private"
+	as_git git init -q --bare "$T/private/app.git"
+	"$RUNNER" install-hook "$T/private/app.git" >/dev/null
+	as_git git init -q -b develop "$T/githome/src"
+	printf 'stages:\n  - name: secret-stage\n    run: "true"\n' > "$T/githome/src/.runner.yml"
+	chown "$GIT_USER:" "$T/githome/src/.runner.yml"
+	as_git git -C "$T/githome/src" add -A
+	as_git git -C "$T/githome/src" commit -q -m one
+	c1=$(git -C "$T/githome/src" rev-parse HEAD)
+	# eve, another user whose repository has the hook: in the home's group
+	mkdir -m 0755 "$T/e"
+	chown "$EVE:" "$T/e"
+	as_user "$EVE" "$T/e" git init -q --bare "$T/e/eve.git"
+	"$RUNNER" install-hook "$T/e/eve.git" >/dev/null
+	id -nG "$EVE" | grep -qw "$(stat -c %G "$RUNNER_HOME")"
+	start_svc_daemon
+	as_git git -C "$T/githome/src" push -q "$T/private/app.git" develop
+	wait_state 1 passed 60
+	wait_for "[ -n \"\$(find '$RUNNER_HOME/notes' -type f -name $c1)\" ]" 30
+	# eve may not look at the repository, and tries every folder name of
+	# the notes: its device is hers, its inode a number
+	! as_user "$EVE" "$T/e" stat "$T/private/app.git" >/dev/null 2>&1 || false
+	run as_user "$EVE" "$T/e" /usr/bin/python3 - "$RUNNER_HOME/notes" "$T/e/eve.git" <<'PY'
+import os, sys
+top, mine = sys.argv[1], os.stat(sys.argv[2])
+for ino in range(1, mine.st_ino + 100000):
+    d = "%s/%x-%x" % (top, mine.st_dev, ino)
+    try:
+        names = os.listdir(d)
+    except OSError:
+        continue
+    for n in names:
+        try:
+            print(open(os.path.join(d, n)).read())
+        except OSError as e:
+            print("cannot read %s: %s" % (n, e))
+PY
+	[[ "$output" != *"secret-stage"* ]] || { echo "eve read: $output"; false; }
+	# the git user's next push still writes it, as its own user
+	as_git git -C "$T/githome/src" commit -q --allow-empty -m two
+	run as_git git -C "$T/githome/src" push "$T/private/app.git" develop
+	[ "$status" -eq 0 ]
+	[[ "$output" != *"warning"* ]] || { echo "$output"; false; }
+	as_git git --git-dir="$T/private/app.git" notes --ref=runner show "$c1" | grep -q "secret-stage"
 }

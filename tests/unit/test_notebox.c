@@ -113,14 +113,14 @@ static void test_put_list_done(void **state)
 	    ERR_INVALID);
 	dir = notebox_dir(f->home, f->repo);
 	assert_int_equal(stat(dir, &st), 0);
-	assert_int_equal(st.st_mode & 07777, 02750);
+	assert_int_equal(st.st_mode & 07777, 0700);
 	p = xasprintf("%s/notes", f->home);
 	assert_int_equal(stat(p, &st), 0);
-	assert_int_equal(st.st_mode & 07777, 02710);
+	assert_int_equal(st.st_mode & 07777, 0700);
 	free(p);
 	p = xasprintf("%s/" C1, dir);
 	assert_int_equal(stat(p, &st), 0);
-	assert_int_equal(st.st_mode & 07777, 0640);
+	assert_int_equal(st.st_mode & 07777, 0600);
 	free(p);
 	/* what is not a note is not read: a link, another name, a folder */
 	p = xasprintf("%s/" C1 "ff", dir);
