@@ -24,7 +24,12 @@ static const char usage[] =
     "job) ends. Control characters and invalid UTF-8 are shown escaped\n"
     "unless --raw is given; the stored log keeps the raw bytes. A stage\n"
     "that ran on a build host sharing only the store is read from the\n"
-    "store, where that host sends its log every second.\n";
+    "store, where that host sends its log every second. While the store\n"
+    "cannot be read, -f says why and goes on when it can again.\n";
+
+/* How long opening the store may take while following: a server gone
+ * is said within a second. */
+#define FOLLOW_CONNECT_MS 700
 
 struct follower {
 	struct store *s;
@@ -32,7 +37,33 @@ struct follower {
 	int raw;
 	int headers;
 	int follow;
+	int watching;		/* the server tells of chunks of logs */
+	int chunk_came;		/* of the stage followed */
+	int idx;
+	char *said;		/* the store's error, said on stderr */
 };
+
+/* The store cannot be read (`why`), or can again (NULL): said once. */
+static void store_said(struct follower *f, const char *why)
+{
+	if (why ? f->said && !strcmp(f->said, why) : !f->said)
+		return;
+	if (why)
+		fprintf(stderr, "runner: %s; following again when the store "
+		    "answers\n", why);
+	else
+		fprintf(stderr, "runner: the store answers again\n");
+	free(f->said);
+	f->said = why ? xstrdup(why) : NULL;
+}
+
+static void chunk_came(int64_t id, int idx, void *arg)
+{
+	struct follower *f = arg;
+
+	if (id == f->id && idx == f->idx)
+		f->chunk_came = 1;
+}
 
 static void emit(const struct follower *f, const char *buf, size_t n)
 {
@@ -66,16 +97,18 @@ static int stage_done(enum step_state state)
 }
 
 /*
- * Look the stage up again; returns 1 while it may still write. A job that
- * ended (or went back to the queue) ends the follow of its stage.
+ * Look the stage up again; returns 1 while it may still write, 0 when it
+ * ended (a job that ended or went back to the queue ends the follow of
+ * its stage, and so does a job removed), < 0 when the store cannot say.
  */
 static int still_running(struct follower *f, int idx)
 {
 	struct job *j = NULL;
-	int running = 0;
+	int running = 0, rc;
 
-	if (store_job_get(f->s, f->id, &j) < 0)
-		return 0;
+	if ((rc = store_alive(f->s)) < 0 ||
+	    (rc = store_job_get(f->s, f->id, &j)) < 0)
+		return rc == ERR_NOTFOUND ? 0 : rc;
 	for (size_t i = 0; i < j->nstages; i++)
 		if (j->stages[i].idx == idx)
 			running = !stage_done(j->stages[i].state);
@@ -107,9 +140,10 @@ static int copy_sent(const struct follower *f, int idx, int *seq)
 static int show_stage(struct follower *f, const struct stage_rec *st,
     int follow)
 {
-	int fd = -1, ino = -1, sent = 0, seq = 0;
+	int fd = -1, ino = -1, sent = 0, seq = 0, running;
 	off_t off = 0;
 
+	f->idx = st->idx;
 	if (f->headers)
 		printf("==> %s (%s) <==\n", st->name, step_state_name(st->state));
 	fflush(stdout);
@@ -129,17 +163,25 @@ static int show_stage(struct follower *f, const struct stage_rec *st,
 		}
 		if (fd >= 0)
 			copy_new(f, fd, &off);
-		if (!follow || !still_running(f, st->idx))
+		if (!follow || (running = still_running(f, st->idx)) == 0)
 			break;
-		/* Woken by writes; the timeout notices the stage ending
-		 * without output, and a log that does not exist yet (or
-		 * comes through the store, every second). */
-		struct pollfd p = { ino, POLLIN, 0 };
-		if (poll(&p, 1, fd >= 0 && ino >= 0 ? 500 : sent ? 250 :
-		    100) > 0) {
+		store_said(f, running < 0 ? error_last() : NULL);
+		error_clear();
+		/* Woken by writes, or by the server's word that a chunk
+		 * came; the timeout notices the stage ending without
+		 * output, a log that does not exist yet, and a store that
+		 * answers again. */
+		struct pollfd p[2] = { { ino, POLLIN, 0 },
+			{ f->watching ? store_fd(f->s) : -1, POLLIN, 0 } };
+		f->chunk_came = 0;
+		if (poll(p, 2, running < 0 ? 250 : fd >= 0 && ino >= 0 ? 500 :
+		    sent ? (p[1].fd >= 0 ? 1000 : 250) : 100) > 0) {
 			char ev[4096];
-			while (read(ino, ev, sizeof(ev)) > 0)
+			while (p[0].revents && read(ino, ev, sizeof(ev)) > 0)
 				;
+			if (p[1].revents &&
+			    store_log_heard(f->s, chunk_came, f) < 0)
+				error_clear();	/* opened again next time */
 		}
 	}
 	if (fd >= 0)
@@ -184,6 +226,8 @@ int cmd_log(int argc, char **argv)
 	}
 	if (optind + 1 < argc)
 		stage = argv[optind + 1];
+	if (follow)
+		store_connect_limit(FOLLOW_CONNECT_MS);
 	if (cli_open(home_opt, &cs) < 0)
 		goto out;
 	f.s = cs.store;
@@ -191,16 +235,28 @@ int cmd_log(int argc, char **argv)
 		cli_error("%s", error_last());
 		goto out;
 	}
+	/* PostgreSQL: woken when a chunk of a log a host sends arrives */
+	f.watching = follow && store_log_watch(f.s) >= 0;
+	error_clear();
 	/* Following a job that has not started: wait for its stages. */
 	while (follow && !j->nstages && (j->state == JOB_QUEUED ||
 	    j->state == JOB_RUNNING)) {
+		struct job *again = NULL;
+		int got;
 		poll(NULL, 0, 100);
-		job_free(j);
-		j = NULL;
-		if (store_job_get(f.s, f.id, &j) < 0) {
-			cli_error("%s", error_last());
-			goto out;
+		if ((got = store_alive(f.s)) < 0 ||
+		    (got = store_job_get(f.s, f.id, &again)) < 0) {
+			if (got == ERR_NOTFOUND) {
+				cli_error("%s", error_last());
+				goto out;
+			}
+			store_said(&f, error_last());
+			error_clear();
+			continue;
 		}
+		store_said(&f, NULL);
+		job_free(j);
+		j = again;
 	}
 	f.headers = !stage;
 	rc = EXIT_OK;
@@ -228,6 +284,7 @@ int cmd_log(int argc, char **argv)
 		    j->error ? ": " : "", j->error ? j->error : "");
 	}
 out:
+	free(f.said);
 	job_free(j);
 	cli_close(&cs);
 	return rc;

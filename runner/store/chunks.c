@@ -7,6 +7,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,7 +17,7 @@
 
 enum q {
 	C_LOG_ADD = BASE_CHUNKS, C_LOG_GET, C_ART_ID, C_ART_ADD, C_ART_GET,
-	C_LOG_DROP, C_ART_DROP, C_END
+	C_LOG_DROP, C_ART_DROP, C_LOG_NOTE, C_END
 };
 _Static_assert((int)C_END <= (int)BASE_REPOS, "chunk statements overlap");
 
@@ -34,6 +35,10 @@ STORE_SQL(chunks) = {
 	[C_LOG_DROP] = "DELETE FROM log_chunks WHERE job_id = ?1",
 	[C_ART_DROP] = "DELETE FROM artifact_chunks WHERE artifact_id IN "
 	    "(SELECT id FROM artifacts WHERE job_id = ?1)",
+	/* "JOB IDX" to those who follow logs (PostgreSQL alone runs it;
+	 * SQLite's words only give the same row) */
+	[C_LOG_NOTE] = "SELECT count(*) FROM /*sqlite*/ (SELECT ?1) /*pg: "
+	    "pg_notify(" PG_LOG_CHANNEL ", $1)*/",
 };
 
 int store_chunks_drop(struct store *s, int64_t id, int logs, int artifact)
@@ -52,8 +57,63 @@ int store_chunks_drop(struct store *s, int64_t id, int logs, int artifact)
 int store_log_append(struct store *s, int64_t id, int idx, int seq,
     const char *buf, size_t len)
 {
-	return run(s, C_LOG_ADD, sql, "store a log", ARGS(arg_int(id),
-	    arg_int(idx), arg_int(seq), arg_blob(buf, len)));
+	char note[48];
+	int error;
+
+	if (!s->pg)
+		return run(s, C_LOG_ADD, sql, "store a log", ARGS(arg_int(id),
+		    arg_int(idx), arg_int(seq), arg_blob(buf, len)));
+	/* the chunk and the word of it in one transaction: a reader woken
+	 * finds the chunk */
+	snprintf(note, sizeof(note), "%lld %d", (long long)id, idx);
+	if ((error = begin(s)) < 0)
+		return error;
+	if ((error = run(s, C_LOG_ADD, sql, "store a log", ARGS(arg_int(id),
+	    arg_int(idx), arg_int(seq), arg_blob(buf, len)))) < 0 ||
+	    (error = run(s, C_LOG_NOTE, sql, "tell of a log",
+	    ARGS(arg_text(note)))) < 0) {
+		rollback(s);
+		return error;
+	}
+	return commit(s);
+}
+
+int store_log_watch(struct store *s)
+{
+	if (!s->pg)
+		return error_set(ERR_NOTFOUND, "store '%s': SQLite tells no one",
+		    s->path);
+	return pg_listen_logs(s);
+}
+
+struct heard {
+	void (*fn)(int64_t id, int idx, void *arg);
+	void *arg;
+	int n;
+};
+
+static void one_heard(const char *payload, void *arg)
+{
+	struct heard *h = arg;
+	long long id;
+	int idx;
+
+	if (sscanf(payload, "%lld %d", &id, &idx) == 2) {
+		h->fn((int64_t)id, idx, h->arg);
+		h->n++;
+	}
+}
+
+int store_log_heard(struct store *s, void (*fn)(int64_t id, int idx,
+    void *arg), void *arg)
+{
+	struct heard h = { fn, arg, 0 };
+	int rc;
+
+	if (!s->pg)
+		return 0;
+	rc = pg_heard_each(s, one_heard, &h);
+	return rc < 0 ? rc : h.n;
 }
 
 int store_log_read(struct store *s, int64_t id, int idx, int from,

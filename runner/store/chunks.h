@@ -15,9 +15,22 @@
 
 struct sbuf;
 
-/* Append chunk `seq` (from 0) of the log of stage `idx` of job `id`. */
+/* Append chunk `seq` (from 0) of the log of stage `idx` of job `id`;
+ * PostgreSQL tells those who watch logs when it commits. */
 int store_log_append(struct store *s, int64_t id, int idx, int seq,
     const char *buf, size_t len);
+
+/*
+ * Be told when a chunk of a log is stored, by any host (PostgreSQL's
+ * LISTEN, on this connection): then store_fd() is readable, and
+ * store_log_heard() calls `fn` with the job and stage of each chunk
+ * stored since (returns how many, or < 0 when the connection broke: the
+ * next statement opens it again, listening again). SQLite: ERR_NOTFOUND
+ * (its logs are files, watched with inotify).
+ */
+int store_log_watch(struct store *s);
+int store_log_heard(struct store *s, void (*fn)(int64_t id, int idx,
+    void *arg), void *arg);
 
 /*
  * The log of stage `idx` of job `id` from chunk `from` on, appended to

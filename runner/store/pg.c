@@ -13,6 +13,7 @@
 #include <dlfcn.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -31,7 +32,9 @@
 	X(PQclear) X(PQprepare) X(PQdescribePrepared) X(PQnparams) \
 	X(PQexecPrepared) X(PQcmdTuples) X(PQntuples) X(PQnfields) \
 	X(PQgetvalue) X(PQgetisnull) X(PQtransactionStatus) X(PQcmdStatus) \
-	X(PQsocket) X(PQconsumeInput) X(PQnotifies) X(PQfreemem)
+	X(PQsocket) X(PQconsumeInput) X(PQnotifies) X(PQfreemem) \
+	X(PQconnectStartParams) X(PQconnectPoll) X(PQresetStart) \
+	X(PQresetPoll)
 #define PQ_POINTER(f) __typeof__(f) *f;
 static struct { PQ_CALLS(PQ_POINTER) } pq;
 #define PQ_LOAD(f) if (!(pq.f = (__typeof__(pq.f))dlsym(lib, #f))) \
@@ -79,6 +82,45 @@ static void load_pq(void)
 #define PQconsumeInput pq.PQconsumeInput
 #define PQnotifies pq.PQnotifies
 #define PQfreemem pq.PQfreemem
+#define PQconnectStartParams pq.PQconnectStartParams
+#define PQconnectPoll pq.PQconnectPoll
+#define PQresetStart pq.PQresetStart
+#define PQresetPoll pq.PQresetPoll
+
+/* How long opening a connection may take in this process; 0: libpq's
+ * own connect_timeout, for each host of the URL (store_connect_limit). */
+static int connect_limit_ms;
+
+void store_connect_limit(int ms)
+{
+	connect_limit_ms = ms;
+}
+
+/*
+ * Wait for a connection started (or restarted) without blocking, until
+ * it is made or connect_limit_ms have passed: a server that does not
+ * answer costs a page that much, not libpq's connect_timeout (which it
+ * bounds at 2 s at least, for each host of the URL).
+ */
+static int connect_wait(PGconn *c, int reset)
+{
+	int64_t end = mono_ms() + connect_limit_ms;
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+
+	if (PQstatus(c) == CONNECTION_BAD)
+		return -1;
+	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED) {
+		struct pollfd p = { PQsocket(c), st == PGRES_POLLING_READING ?
+		    POLLIN : POLLOUT, 0 };
+		int64_t left = end - mono_ms();
+		/* not in time: left half made (not OK), to be started again
+		 * by the next statement */
+		if (left <= 0 || p.fd < 0 || poll(&p, 1, (int)left) <= 0)
+			return ERR_TIMEOUT;
+		st = reset ? PQresetPoll(c) : PQconnectPoll(c);
+	}
+	return st == PGRES_POLLING_OK ? 0 : -1;
+}
 
 /*
  * The URL without its password, for messages, `runner status` and the
@@ -157,7 +199,12 @@ int pg_open(struct store *s, const char *url)
 		return error_set(ERR_NOTFOUND, "cannot open store '%s': "
 		    "PostgreSQL's client library cannot be loaded (%s): "
 		    "install Debian's libpq5", s->path, pq_error);
-	s->pg = PQconnectdbParams(keys, vals, 1);
+	if (!connect_limit_ms)
+		s->pg = PQconnectdbParams(keys, vals, 1);
+	else if ((s->pg = PQconnectStartParams(keys, vals, 1)) &&
+	    connect_wait(s->pg, 0) == ERR_TIMEOUT)
+		return error_set(ERR_TIMEOUT, "cannot open store '%s': no "
+		    "answer within %d ms", s->path, connect_limit_ms);
 	if (!s->pg)
 		return error_set(ERR_NOSPACE, "store '%s': out of memory",
 		    s->path);
@@ -210,12 +257,26 @@ static void lost(struct store *s)
 	if (PQstatus(s->pg) == CONNECTION_OK || s->pg_resetting)
 		return;
 	s->pg_resetting = 1;
-	PQreset(s->pg);
+	if (!connect_limit_ms)
+		PQreset(s->pg);
+	else if (PQresetStart(s->pg) &&
+	    connect_wait(s->pg, 1) == ERR_TIMEOUT) {
+		free(s->pg_err);
+		s->pg_err = xasprintf("no answer within %d ms",
+		    connect_limit_ms);
+		s->pg_state[0] = '\0';
+	} else if (PQstatus(s->pg) != CONNECTION_OK)
+		keep_error(s, NULL);
 	for (int q = 0; q < STMT_SLOTS; q++)
 		if (s->stmts[q] && !s->stmts[q]->text)
 			s->stmts[q]->prepared = 0;
-	if (PQstatus(s->pg) == CONNECTION_OK)
-		configure(s);
+	/* the session's settings and what it listened to */
+	if (PQstatus(s->pg) == CONNECTION_OK && configure(s) == 0) {
+		if (s->pg_listening & LISTEN_QUEUE)
+			pg_exec(s, PG_LISTEN, "listen");
+		if (s->pg_listening & LISTEN_LOGS)
+			pg_exec(s, PG_LISTEN_LOGS, "listen");
+	}
 	s->pg_resetting = 0;
 }
 
@@ -245,15 +306,30 @@ int pg_error(struct store *s, const char *what)
 	return error;
 }
 
-/* A connection that broke is opened again; -1 if it cannot be. */
+/*
+ * A connection that broke is opened again; -1 if it cannot be. One that
+ * is idle and readable heard the server go (a restart, a failover: it
+ * said FATAL and closed the link): read to that end first, without a
+ * round trip, so that the statement about to run goes to a server that
+ * is there instead of failing for one that was (a few reads: an idle
+ * connection hears little else, its notifications kept for PQnotifies).
+ */
 static int ready(struct store *s)
 {
-	if (PQstatus(s->pg) == CONNECTION_OK || s->pg_resetting)
+	struct pollfd p = { PQsocket(s->pg), POLLIN, 0 };
+
+	if (s->pg_resetting)
+		return 0;
+	for (int k = 0; k < 4 && PQstatus(s->pg) == CONNECTION_OK &&
+	    PQtransactionStatus(s->pg) == PQTRANS_IDLE && p.fd >= 0 &&
+	    poll(&p, 1, 0) > 0; k++)
+		if (!PQconsumeInput(s->pg))
+			break;
+	if (PQstatus(s->pg) == CONNECTION_OK)
 		return 0;
 	lost(s);
 	if (PQstatus(s->pg) == CONNECTION_OK)
 		return 0;
-	keep_error(s, NULL);
 	return -1;
 }
 
@@ -355,7 +431,8 @@ int pg_prepare(struct store *s, struct stmt *st, const char *sql)
 		return 0;
 	}
 	st->pgsql = t;
-	(void)s;
+	if (ready(s) < 0)
+		return pg_error(s, "prepare");
 	return prepare(st);
 }
 
@@ -409,10 +486,24 @@ int pg_listen(struct store *s)
 {
 	int error = pg_exec(s, PG_LISTEN, "listen");
 
-	return error < 0 ? error : PQsocket(s->pg);
+	if (error < 0)
+		return error;
+	s->pg_listening |= LISTEN_QUEUE;
+	return PQsocket(s->pg);
 }
 
-int pg_heard(struct store *s)
+int pg_listen_logs(struct store *s)
+{
+	int error = pg_exec(s, PG_LISTEN_LOGS, "listen");
+
+	if (error < 0)
+		return error;
+	s->pg_listening |= LISTEN_LOGS;
+	return PQsocket(s->pg);
+}
+
+int pg_heard_each(struct store *s, void (*fn)(const char *payload,
+    void *arg), void *arg)
 {
 	PGnotify *n;
 	int heard = 0;
@@ -423,9 +514,26 @@ int pg_heard(struct store *s)
 	}
 	while ((n = PQnotifies(s->pg))) {
 		heard = 1;
+		if (fn && !strncmp(n->relname, "runner_log_", 11))
+			fn(n->extra, arg);
 		PQfreemem(n);
 	}
 	return heard;
+}
+
+int pg_heard(struct store *s)
+{
+	return pg_heard_each(s, NULL, NULL);
+}
+
+int pg_socket(struct store *s)
+{
+	return PQstatus(s->pg) == CONNECTION_OK ? PQsocket(s->pg) : -1;
+}
+
+int pg_alive(struct store *s)
+{
+	return ready(s) < 0 ? pg_error(s, "connect") : 0;
 }
 
 void pg_reset(struct stmt *st)

@@ -1155,6 +1155,16 @@ int store_heard(struct store *s)
 	return s->pg ? pg_heard(s) : 0;
 }
 
+int store_fd(struct store *s)
+{
+	return s->pg ? pg_socket(s) : -1;
+}
+
+int store_alive(struct store *s)
+{
+	return s->pg ? pg_alive(s) : 0;
+}
+
 int store_is_sqlite(const struct store *s)
 {
 	return s->db != NULL;

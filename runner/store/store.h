@@ -64,6 +64,21 @@ int store_schema_version(struct store *s);
  */
 int store_listen(struct store *s);
 int store_heard(struct store *s);
+/* The descriptor that store_listen() and store_log_watch() make readable;
+ * -1 for SQLite and while the connection is down (it changes when the
+ * connection is made again: ask each time). */
+int store_fd(struct store *s);
+/*
+ * A connection kept (the web page's, `runner log -f`'s) made ready for
+ * use: a PostgreSQL link that the server closed is opened again, within
+ * store_connect_limit(). 0, or the error to show.
+ */
+int store_alive(struct store *s);
+/* How long opening a PostgreSQL connection may take in this process, all
+ * the hosts of its URL together; 0 (the default): connect_timeout (10 s)
+ * for each host. For what answers people: a page says the server is gone
+ * within a second. */
+void store_connect_limit(int ms);
 /* Is it the SQLite file in the home (not PostgreSQL)? */
 int store_is_sqlite(const struct store *s);
 /* Where it is: the file, or the URL without its password. */

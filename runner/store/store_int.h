@@ -81,6 +81,7 @@ struct store {
 	int pg_changes;
 	int queued;		/* this transaction queued a job */
 	int pg_resetting;	/* connecting again after a broken link */
+	int pg_listening;	/* LISTEN_*: again after connecting again */
 	int relaxed;		/* synchronous=NORMAL between durable commits */
 	int full;		/* ... and FULL now, for one of them */
 	int busy_ms;		/* how long a write waits for another writer */
@@ -210,11 +211,27 @@ int pg_in_transaction(struct store *s);
 #define PG_QUEUE_CHANNEL "'runner_queue_' || left(md5(current_schema()), 16)"
 #define PG_NOTIFY "SELECT pg_notify(" PG_QUEUE_CHANNEL ", '')"
 #define PG_LISTEN "DO $$BEGIN EXECUTE 'LISTEN ' || " PG_QUEUE_CHANNEL "; END$$"
+/* A chunk of a stage's log was stored: its job and stage, as "JOB IDX",
+ * on the schema's channel for logs (store_log_watch). */
+#define PG_LOG_CHANNEL "'runner_log_' || left(md5(current_schema()), 16)"
+#define PG_LISTEN_LOGS "DO $$BEGIN EXECUTE 'LISTEN ' || " PG_LOG_CHANNEL \
+	"; END$$"
+enum { LISTEN_QUEUE = 1, LISTEN_LOGS = 2 };
 int pg_listen(struct store *s);
+int pg_listen_logs(struct store *s);
+/* Each notification heard (0 when none, < 0 on a broken connection):
+ * its payload passed to `fn` when given. */
+int pg_heard_each(struct store *s, void (*fn)(const char *payload,
+    void *arg), void *arg);
 /* A write waits `ms` for a lock, and a statement whose request the
  * server has not acknowledged fails after `ms` (a cut link). */
 int pg_wait_limit(struct store *s, int ms);
 int pg_heard(struct store *s);
+/* The connection's descriptor, -1 while it is down. */
+int pg_socket(struct store *s);
+/* The connection as it is, opened again if it broke (within the limit
+ * of store_connect_limit): 0, or why it cannot be used. */
+int pg_alive(struct store *s);
 void pg_reset(struct stmt *st);
 const char *pg_value(struct stmt *st, int i);
 int pg_nfields(struct stmt *st);

@@ -45,7 +45,13 @@ const char page_js[] =
 "window.scrollTo(0,document.body.scrollHeight);};"
 "es.addEventListener('end',function(e){es.close();"
 "var s=document.getElementById('stage-state');if(s){s.textContent=e.data;"
-"s.className='state '+e.data;}});}"
+"s.className='state '+e.data;}});"
+/* the store cannot say (its error), or can again (empty) */
+"es.addEventListener('store',function(e){"
+"var s=document.getElementById('stage-state');if(!s)return;"
+"if(e.data){if(!s.dataset.was)s.dataset.was=s.textContent;"
+"s.textContent='store: '+e.data;}else if(s.dataset.was){"
+"s.textContent=s.dataset.was;delete s.dataset.was;}});}"
 "var o=document.getElementById('overview');"
 "if(o&&o.dataset.live==='1')setTimeout(function(){location.reload();},5000);"
 "})();";

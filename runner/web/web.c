@@ -1,8 +1,12 @@
 /*
  * The web process (web.h): libmicrohttpd, a thread per connection (a live
- * log is a response that blocks until the log grows), every page read
- * from the store through a connection of its own, under one lock (the
- * store's error message and the names of repositories are the process's).
+ * log is a response that blocks until the log grows). A page borrows one
+ * of a few store connections kept open, with their statements prepared
+ * (on PostgreSQL a new one is a TCP connect, an authentication and a
+ * prepare of each statement); a server that is gone is said within a
+ * second. A live log is woken by its file growing (inotify) or, for a log
+ * a build host sends through PostgreSQL, by the server's word that a
+ * chunk arrived (LISTEN, on a connection of its own).
  * Read-only: GET and HEAD, nothing else.
  */
 #include "web.h"
@@ -37,6 +41,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/inotify.h>
 #include <sys/prctl.h>
@@ -53,12 +58,31 @@
  * writes a lot is sent in fewer, larger events (and new output still
  * shows within a tenth of a second). */
 #define SSE_GATHER_MS 20
+/* How often a live log looks at its stage's state: when nothing can wake
+ * it (its file is not there yet, the store's word is not heard), and at
+ * most when something can (the stage ending closes its file, or sends
+ * its last chunk: a look then, and again at SSE_RECHECK_MS, doubling). */
 #define SSE_CHECK_MS 250
+#define SSE_IDLE_CHECK_MS 1000
+#define SSE_RECHECK_MS 25
 #define SSE_KEEPALIVE_MS 15000
+/* The store connections pages share, how long a page waits for one, and
+ * how long opening one may take: with the server gone a page says so
+ * within a second. */
+#define POOL_SIZE 4
+#define POOL_WAIT_MS 1000
+#define CONNECT_MS 700
+
+struct sse;
 
 struct web {
 	const char *home;
-	pthread_mutex_t lock;
+	pthread_mutex_t lock;		/* the pool and the live logs */
+	pthread_cond_t freed;
+	struct store *pool[POOL_SIZE];
+	int busy[POOL_SIZE];
+	struct sse *live;		/* live logs, to wake */
+	atomic_int heard;		/* the store's word on logs is heard */
 	atomic_int sse_clients;
 	/* who may not look: repository code (peer.h) */
 	struct sockaddr_storage local;
@@ -171,6 +195,66 @@ static enum MHD_Result send_fd(struct MHD_Connection *c, int fd,
 }
 
 /* ---- what the store says ---- */
+
+/*
+ * A store connection of the pool for this thread: its slot (give it back
+ * with pool_put), or -1 with the error set: none free within
+ * POOL_WAIT_MS, or the server cannot be reached. A connection is opened
+ * the first time its slot is used, and kept; one the server closed is
+ * opened again before use (store_alive), within CONNECT_MS.
+ */
+static int pool_get(struct store **out)
+{
+	struct timespec end;
+	int slot = -1, error;
+
+	*out = NULL;
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += POOL_WAIT_MS / 1000;
+	end.tv_nsec += (POOL_WAIT_MS % 1000) * 1000000L;
+	if (end.tv_nsec >= 1000000000L) {
+		end.tv_sec++;
+		end.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&W.lock);
+	for (;;) {
+		for (int i = 0; i < POOL_SIZE && slot < 0; i++)
+			if (!W.busy[i])
+				slot = i;
+		if (slot >= 0 || pthread_cond_timedwait(&W.freed, &W.lock,
+		    &end) == ETIMEDOUT)
+			break;
+	}
+	if (slot >= 0)
+		W.busy[slot] = 1;
+	pthread_mutex_unlock(&W.lock);
+	if (slot < 0)
+		return error_set(ERR_BUSY, "the web page's %d store connections "
+		    "are all in use: try again", POOL_SIZE);
+	if (!W.pool[slot])
+		error = store_open(W.home, STORE_OPEN, &W.pool[slot]);
+	else
+		error = store_alive(W.pool[slot]);
+	if (error < 0) {
+		pthread_mutex_lock(&W.lock);
+		W.busy[slot] = 0;
+		pthread_cond_signal(&W.freed);
+		pthread_mutex_unlock(&W.lock);
+		return error;
+	}
+	*out = W.pool[slot];
+	return slot;
+}
+
+static void pool_put(int slot)
+{
+	if (slot < 0)
+		return;
+	pthread_mutex_lock(&W.lock);
+	W.busy[slot] = 0;
+	pthread_cond_signal(&W.freed);
+	pthread_mutex_unlock(&W.lock);
+}
 
 static int64_t number(const char *s)
 {
@@ -373,31 +457,118 @@ struct sse {
 	struct ansi a;
 	struct sbuf out;	/* events not sent yet */
 	char *buf;		/* SSE_CHUNK bytes read at a time */
-	int64_t checked, quiet_since;
+	int64_t quiet_since;
 	int ending, done;
+	/* the next look at the stage's state, and the one after it when it
+	 * still runs; the store's error said (a look that failed) */
+	int64_t check_at;
+	int recheck_ms;
+	char *said;
 	/* a log sent through the store (its host shares only that): the
-	 * next chunk, the bytes read so far, when it was last asked */
+	 * next chunk, the bytes read so far, when it was last asked; the
+	 * server said a chunk came (through `efd`, an eventfd) */
 	int seq;
 	int64_t sent, asked;
+	int efd, chunk_came;
+	struct sse *next;	/* W.live */
 };
 
-/* The stage's state, or -1 when the store cannot say. */
+/* The stage's state; -1 when it is gone, ERR_BUSY (the error set) when
+ * the store cannot say. */
 static int stage_state(const struct sse *s)
 {
 	struct store *st = NULL;
 	struct job *j = NULL;
-	int state = -1;
+	int state = -1, slot, rc;
 
-	pthread_mutex_lock(&W.lock);
-	if (store_open(W.home, STORE_OPEN, &st) == 0 &&
-	    store_job_get(st, s->job, &j) == 0)
+	if ((slot = pool_get(&st)) < 0)
+		return ERR_BUSY;
+	if ((rc = store_job_get(st, s->job, &j)) == 0) {
 		for (size_t i = 0; i < j->nstages; i++)
 			if (j->stages[i].idx == s->idx)
 				state = (int)j->stages[i].state;
+	} else if (rc != ERR_NOTFOUND)
+		state = ERR_BUSY;
 	job_free(j);
-	store_close(st);
-	pthread_mutex_unlock(&W.lock);
+	pool_put(slot);
 	return state;
+}
+
+/* The server says a chunk of the log of stage `idx` of job `id` came
+ * (the listener's thread): its live logs look. */
+static void wake(const struct sse *s)
+{
+	uint64_t one = 1;
+
+	/* a full count (never, in practice) still wakes it */
+	if (s->efd >= 0 && write(s->efd, &one, sizeof(one)) < 0)
+		return;
+}
+
+static void chunk_came(int64_t id, int idx, void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&W.lock);
+	for (struct sse *s = W.live; s; s = s->next)
+		if (s->job == id && s->idx == idx)
+			wake(s);
+	pthread_mutex_unlock(&W.lock);
+}
+
+/* Every live log looks: the word may have been missed. */
+static void wake_all(void)
+{
+	pthread_mutex_lock(&W.lock);
+	for (struct sse *s = W.live; s; s = s->next)
+		wake(s);
+	pthread_mutex_unlock(&W.lock);
+}
+
+/*
+ * The listener (a thread of its own, PostgreSQL only): a connection that
+ * LISTENs for chunks of logs arriving and wakes the live logs that
+ * follow them. Down, it tries again every second, and the live logs look
+ * every SSE_CHECK_MS meanwhile.
+ */
+static void *listener(void *arg)
+{
+	struct store *st = NULL;
+	int said = 0;
+
+	(void)arg;
+	for (;;) {
+		struct pollfd p = { -1, POLLIN, 0 };
+		if (!st && (store_open(W.home, STORE_OPEN, &st) < 0 ||
+		    store_log_watch(st) < 0)) {
+			if (!said++)
+				log_line("warning: live logs sent through the "
+				    "store are looked at every %d ms: %s",
+				    SSE_CHECK_MS, error_last());
+			error_clear();
+			store_close(st);
+			st = NULL;
+			poll(NULL, 0, 1000);
+			continue;
+		}
+		if (said) {
+			log_line("live logs are woken by the store again");
+			said = 0;
+		}
+		atomic_store(&W.heard, 1);
+		wake_all();	/* what was said while no one listened */
+		while ((p.fd = store_fd(st)) >= 0) {
+			if (poll(&p, 1, -1) < 0 && errno != EINTR)
+				break;
+			if (store_log_heard(st, chunk_came, NULL) < 0)
+				break;
+		}
+		atomic_store(&W.heard, 0);
+		error_clear();
+		store_close(st);
+		st = NULL;
+		wake_all();
+	}
+	return NULL;
 }
 
 /* One event of HTML: a "data:" line per line of it. */
@@ -431,28 +602,31 @@ static int log_sent_in(struct store *st, int64_t id, int idx, int *seq,
 	return n > 0 ? n : 0;
 }
 
-/* log_sent_in() on a connection of its own, under the store's lock */
+/* log_sent_in() on a connection of the pool */
 static int log_sent(int64_t id, int idx, int *seq, struct sbuf *out)
 {
 	struct store *st = NULL;
-	int n = 0;
+	int n = 0, slot;
 
-	pthread_mutex_lock(&W.lock);
-	if (store_open(W.home, STORE_OPEN, &st) == 0)
+	if ((slot = pool_get(&st)) >= 0)
 		n = log_sent_in(st, id, idx, seq, out);
-	store_close(st);
-	pthread_mutex_unlock(&W.lock);
+	pool_put(slot);
+	error_clear();
 	return n;
 }
 
-/* What the store has of the log past s->off, once per SSE_CHECK_MS. */
+/* What the store has of the log past s->off: when the server says a
+ * chunk came, else once per SSE_CHECK_MS (once a second while its word
+ * is heard: a word missed). */
 static int sse_more_sent(struct sse *s)
 {
 	struct sbuf got = SBUF_INIT, h = SBUF_INIT;
 	int64_t now = mono_ms(), start = s->sent;
 
-	if (now - s->asked < SSE_CHECK_MS)
+	if (!s->chunk_came && now - s->asked < (atomic_load(&W.heard) ?
+	    SSE_IDLE_CHECK_MS : SSE_CHECK_MS))
 		return 0;
+	s->chunk_came = 0;
 	s->asked = now;
 	log_sent(s->job, s->idx, &s->seq, &got);
 	s->sent += (int64_t)got.len;
@@ -492,6 +666,65 @@ static int sse_more(struct sse *s)
 	return 1;
 }
 
+/* The store cannot say (`why`), or can again (NULL): an event "store"
+ * with why, or empty, when that changes. */
+static void store_said(struct sse *s, const char *why)
+{
+	if (why ? s->said && !strcmp(s->said, why) : !s->said)
+		return;
+	sse_event(&s->out, "store", why ? why : "", why ? strlen(why) : 0);
+	free(s->said);
+	s->said = why ? xstrdup(why) : NULL;
+}
+
+/* How long the stage's state may go unread: longer when something wakes
+ * the log at its end. */
+static int idle_check_ms(const struct sse *s)
+{
+	int woken = s->fd >= 0 ? s->ino >= 0 : atomic_load(&W.heard) &&
+	    s->seq > 0;
+
+	return woken ? SSE_IDLE_CHECK_MS : SSE_CHECK_MS;
+}
+
+/* Wait until the log may have grown, the stage may have ended, or
+ * `until` (monotonic ms). */
+static void sse_wait(struct sse *s, int64_t until)
+{
+	struct pollfd p[2] = { { s->fd >= 0 ? s->ino : -1, POLLIN, 0 },
+		{ s->efd, POLLIN, 0 } };
+	int64_t left = until - mono_ms();
+
+	/* a file that is not there yet is looked for every 50 ms */
+	if (s->fd < 0 && !s->seq && left > 50)
+		left = 50;
+	if (poll(p, 2, left > 0 ? (int)left : 0) <= 0)
+		return;
+	if (p[0].revents) {
+		char ev[4096] __attribute__((aligned(8)));
+		ssize_t n;
+		poll(NULL, 0, SSE_GATHER_MS);
+		while ((n = read(s->ino, ev, sizeof(ev))) > 0)
+			for (ssize_t k = 0; k + (ssize_t)sizeof(struct
+			    inotify_event) <= n;) {
+				const struct inotify_event *e = (const void *)
+				    (ev + k);
+				/* the worker closes a stage's log when it has
+				 * recorded its end */
+				if (e->mask & IN_CLOSE_WRITE) {
+					s->check_at = mono_ms();
+					s->recheck_ms = SSE_RECHECK_MS;
+				}
+				k += (ssize_t)sizeof(*e) + e->len;
+			}
+	}
+	if (p[1].revents) {
+		uint64_t n;
+		if (read(s->efd, &n, sizeof(n)) > 0)
+			s->chunk_came = 1;
+	}
+}
+
 static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct sse *s = cls;
@@ -505,32 +738,41 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 		int64_t now = mono_ms();
 		if (s->ending) {	/* nothing more after the end */
 			int state = stage_state(s);
-			sse_event(&s->out, "end", state >= 0 ?
-			    step_state_name((enum step_state)state) : "ended", state >= 0 ?
-			    strlen(step_state_name((enum step_state)state)) : 5);
+			const char *name = state >= 0 ?
+			    step_state_name((enum step_state)state) : "ended";
+			error_clear();
+			sse_event(&s->out, "end", name, strlen(name));
 			s->done = 1;
 			break;
 		}
-		if (now - s->checked >= SSE_CHECK_MS) {
+		if (now >= s->check_at) {
 			int state = stage_state(s);
-			s->checked = now;
-			if (state != STEP_RUNNING && state != STEP_PENDING) {
-				s->ending = 1;	/* read what is left first */
-				continue;
+			if (state == ERR_BUSY) {
+				/* said, and looked at again until it answers */
+				store_said(s, error_last());
+				error_clear();
+				s->check_at = now + SSE_CHECK_MS;
+			} else {
+				store_said(s, NULL);
+				if (state != STEP_RUNNING &&
+				    state != STEP_PENDING) {
+					s->ending = 1;	/* what is left first */
+					continue;
+				}
+				s->check_at = now + s->recheck_ms;
+				s->recheck_ms = s->recheck_ms * 2 <
+				    idle_check_ms(s) ? s->recheck_ms * 2 :
+				    idle_check_ms(s);
 			}
+			if (s->out.len)
+				break;
 		}
 		if (now - s->quiet_since >= SSE_KEEPALIVE_MS) {
 			sbuf_adds(&s->out, ": still running\n\n");
 			break;
 		}
-		struct pollfd p = { s->ino, POLLIN, 0 };
-		if (poll(&p, s->ino >= 0 ? 1 : 0, s->fd >= 0 && s->ino >= 0 ?
-		    SSE_CHECK_MS : 50) > 0) {
-			char ev[4096];
-			poll(NULL, 0, SSE_GATHER_MS);
-			while (read(s->ino, ev, sizeof(ev)) > 0)
-				;
-		}
+		sse_wait(s, s->check_at < s->quiet_since + SSE_KEEPALIVE_MS ?
+		    s->check_at : s->quiet_since + SSE_KEEPALIVE_MS);
 	}
 	s->quiet_since = mono_ms();
 	size_t n = s->out.len < max ? s->out.len : max;
@@ -544,11 +786,21 @@ static void sse_free(void *cls)
 {
 	struct sse *s = cls;
 
+	pthread_mutex_lock(&W.lock);
+	for (struct sse **p = &W.live; *p; p = &(*p)->next)
+		if (*p == s) {
+			*p = s->next;
+			break;
+		}
+	pthread_mutex_unlock(&W.lock);
 	if (s->fd >= 0)
 		close(s->fd);
 	if (s->ino >= 0)
 		close(s->ino);
+	if (s->efd >= 0)
+		close(s->efd);
 	sbuf_release(&s->out);
+	free(s->said);
 	free(s->buf);
 	free(s->path);
 	free(s);
@@ -568,10 +820,17 @@ static enum MHD_Result send_events(struct MHD_Connection *c,
 	s->buf = xmalloc(SSE_CHUNK);
 	s->fd = -1;
 	s->ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	s->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	s->off = from > 0 ? from : 0;
 	s->a = (struct ansi)ANSI_INIT;
 	s->quiet_since = mono_ms();
+	s->check_at = mono_ms();
+	s->recheck_ms = SSE_CHECK_MS;
 	atomic_fetch_add(&W.sse_clients, 1);
+	pthread_mutex_lock(&W.lock);
+	s->next = W.live;
+	W.live = s;
+	pthread_mutex_unlock(&W.lock);
 	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_CHUNK * 8,
 	    sse_read, s, sse_free);
 	MHD_add_response_header(r, "Content-Type", "text/event-stream");
@@ -825,7 +1084,7 @@ static enum MHD_Result route(struct MHD_Connection *c, struct store *st,
 	if (!strcmp(url, "/")) {
 		struct status_view v;
 		if (status_view_load(st, W.home, 20, &v) < 0)
-			return send_text(c, 500, error_last());
+			return send_text(c, 503, error_last());
 		page_overview(&sb, st, &v);
 		status_view_free(&v);
 		return send_buf(c, 200, "text/html; charset=utf-8", &sb);
@@ -835,7 +1094,7 @@ static enum MHD_Result route(struct MHD_Connection *c, struct store *st,
 		int64_t limit = number(arg(c, "limit"));
 		if (status_view_load(st, W.home, limit >= 0 && limit <= 100000 ?
 		    (int)limit : 20, &v) < 0)
-			return send_text(c, 500, error_last());
+			return send_text(c, 503, error_last());
 		status_view_json(&v, st, &sb);
 		sbuf_addch(&sb, '\n');
 		status_view_free(&v);
@@ -856,7 +1115,7 @@ static enum MHD_Result route(struct MHD_Connection *c, struct store *st,
 	if (!strcmp(url, "/metrics")) {
 		if (metrics(st, &sb) < 0) {
 			sbuf_release(&sb);
-			return send_text(c, 500, error_last());
+			return send_text(c, 503, error_last());
 		}
 		return send_buf(c, 200, "text/plain; version=0.0.4; "
 		    "charset=utf-8", &sb);
@@ -871,6 +1130,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 	struct store *st = NULL;
 	enum MHD_Result ret;
 	struct sbuf sb = SBUF_INIT;
+	int slot;
 
 	(void)cls;
 	(void)version;
@@ -887,18 +1147,16 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		sbuf_adds(&sb, page_js);
 		return send_buf(c, 200, "text/javascript", &sb);
 	}
-	pthread_mutex_lock(&W.lock);
-	if (store_open(W.home, STORE_OPEN, &st) < 0) {
+	if ((slot = pool_get(&st)) < 0) {
 		ret = send_text(c, 503, error_last());
 	} else {
 		/* every page names repositories as the store recorded them */
 		if (store_repo_names_load(st) < 0)
 			error_clear();
 		ret = route(c, st, url);
-		store_close(st);
+		pool_put(slot);
 	}
 	error_clear();
-	pthread_mutex_unlock(&W.lock);
 	malloc_trim(0);
 	return ret;
 }
@@ -1053,12 +1311,31 @@ int web_serve(const char *home, const char *listen_spec)
 	memcpy(&W.local, &sa, sizeof(sa));
 	policy_fresh();
 	pthread_mutex_init(&W.lock, NULL);
+	{
+		pthread_condattr_t ca;
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&W.freed, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	store_connect_limit(CONNECT_MS);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	{
+		/* PostgreSQL: the server's word wakes the live logs that
+		 * hosts send through it */
+		char *url = NULL;
+		pthread_t t;
+		if (store_url(home, &url) == 0 && url &&
+		    pthread_create(&t, NULL, listener, NULL) == 0)
+			pthread_detach(t);
+		error_clear();
+		free(url);
+	}
 	prctl(PR_SET_DUMPABLE, 0);
 	d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION |
 	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
