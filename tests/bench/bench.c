@@ -5,22 +5,62 @@
  *   runner-bench archive ROOT OUT GLOB...     artifacts as a stage does
  *   runner-bench stage LOG SCRIPT             a stage's output into its log
  * Each prints the elapsed milliseconds of that work alone.
+ *   runner-bench lines LOG N                  N lines appended to a log
+ *   runner-bench chunks HOME JOB N            N lines sent through the
+ *                                             store as a build host sends
+ *                                             stage 0 of job JOB's log
+ * These two write "line K" every 100 ms and print "K USEC" for each: the
+ * wall clock once it is written (committed), for a live log's latency.
  */
 #include "artifact.h"
 #include "checkout.h"
+#include "chunks.h"
 #include "stage.h"
+#include "store.h"
 #include "util.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+static long long usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* "line K" N times, 100 ms apart, to a file (fd >= 0) or the store. */
+static int lines(int fd, struct store *st, int64_t job, int n)
+{
+	for (int k = 1; k <= n; k++) {
+		char line[32];
+		int len = snprintf(line, sizeof(line), "line %d\n", k);
+		if (fd >= 0 ? write_all(fd, line, (size_t)len) < 0 :
+		    store_log_append(st, job, 0, k - 1, line, (size_t)len) < 0) {
+			fprintf(stderr, "runner-bench: %s\n", fd >= 0 ?
+			    "cannot write the log" : error_last());
+			return 1;
+		}
+		printf("%d %lld\n", k, usec());
+		fflush(stdout);
+		poll(NULL, 0, 100);
+	}
+	return 0;
+}
 
 static int usage(void)
 {
 	fprintf(stderr, "usage: runner-bench checkout REPO COMMIT DEST\n"
 	    "       runner-bench archive ROOT OUT GLOB...\n"
-	    "       runner-bench stage LOG SCRIPT\n");
+	    "       runner-bench stage LOG SCRIPT\n"
+	    "       runner-bench lines LOG N\n"
+	    "       runner-bench chunks HOME JOB N\n");
 	return 2;
 }
 
@@ -30,6 +70,25 @@ int main(int argc, char **argv)
 
 	if (argc < 2)
 		return usage();
+	if (!strcmp(argv[1], "lines") && argc == 4) {
+		int fd = open(argv[2], O_WRONLY | O_APPEND | O_CLOEXEC);
+		if (fd < 0) {
+			perror(argv[2]);
+			return 1;
+		}
+		return lines(fd, NULL, 0, atoi(argv[3]));
+	}
+	if (!strcmp(argv[1], "chunks") && argc == 5) {
+		struct store *st;
+		int rc;
+		if (store_open(argv[2], STORE_OPEN, &st) < 0) {
+			fprintf(stderr, "runner-bench: %s\n", error_last());
+			return 1;
+		}
+		rc = lines(-1, st, atoll(argv[3]), atoi(argv[4]));
+		store_close(st);
+		return rc;
+	}
 	if (!strcmp(argv[1], "checkout") && argc == 5) {
 		struct source *src;
 		checkout_global_init();		/* as a worker does */
