@@ -1,7 +1,9 @@
 /*
  * The post-receive path. It does the least work that makes a push durable:
- * parse, match, one INSERT transaction, one datagram. Everything else
- * (checkout, reading the pipeline) waits for the daemon.
+ * parse, match, one INSERT transaction, one datagram; on PostgreSQL, with
+ * the daemon serving, one spool file the daemon queues on its connection
+ * and answers (hand_to_daemon). Everything else (checkout, reading the
+ * pipeline) waits for the daemon.
  */
 #include "hook.h"
 #include "ask.h"
@@ -31,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -179,7 +182,7 @@ void hook_push_options(FILE *msg, int *skip, int *wait, struct sbuf *vars)
  * a spool file asks for is no more than the push it records.
  */
 static int spool(const char *home, const struct push *p, size_t n,
-    char **entry)
+    int sync, char **entry)
 {
 	char *dir = xasprintf("%s/%s", home, SPOOL_DIR), *path;
 	struct sbuf sb = SBUF_INIT;
@@ -212,10 +215,10 @@ static int spool(const char *home, const struct push *p, size_t n,
 		/* a random temporary made with O_EXCL, the folder synced: the
 		 * other members of the group, who write here too, cannot lead
 		 * the write elsewhere */
-		error = write_file_atomic(path, sb.buf, sb.len, 0640);
+		error = write_file_renamed(path, sb.buf, sb.len, 0640, sync);
 	/* a full disk: the spool's reserve is there for this */
 	if (error == ERR_NOSPACE && reserve_release(home, RESERVE_SPOOL))
-		error = write_file_atomic(path, sb.buf, sb.len, 0640);
+		error = write_file_renamed(path, sb.buf, sb.len, 0640, sync);
 	sbuf_release(&sb);
 	if (entry && error == 0)
 		*entry = xstrdup(strrchr(path, '/') + 1);
@@ -485,6 +488,13 @@ out:
 	free(to);
 }
 
+/* Is an entry of owner `uid` one of the runner's own hook, which waits
+ * for the daemon's answer (hand_to_daemon)? */
+static int answered(uid_t uid)
+{
+	return uid == geteuid() || uid == 0;
+}
+
 /*
  * Queue the pushes of spool entry `name` (in folder `from`: the spool, or
  * held/) that runner.yml's triggers match, then remove it; adds the jobs
@@ -513,9 +523,10 @@ static int ingest_file(struct ingest *in, int from, const char *name)
 	char *path = xasprintf("%s/%s", dir, name), *why = NULL, *hold = NULL;
 	char *fix = NULL;
 	const char *owned = NULL;
-	struct stat st, now;
+	struct stat st = { 0 }, now;
 	struct who who = WHO_INIT;
-	int fd, error = 0;
+	struct sbuf answer = SBUF_INIT;
+	int fd, error = 0, answer_it = 0;
 
 	fd = openat(from, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
 	    O_CLOEXEC);
@@ -536,6 +547,10 @@ static int ingest_file(struct ingest *in, int from, const char *name)
 		why = xasprintf("it is larger than %d bytes", HOOK_MAX_INPUT);
 	else if (read_fd(fd, path, HOOK_MAX_INPUT, &buf) < 0)
 		why = xstrdup(error_last());
+	/* (SQLite's hook queues by itself, and spools only what it cannot:
+	 * no one waits for an answer) */
+	answer_it = s && !store_is_sqlite(s) && S_ISREG(st.st_mode) &&
+	    answered(st.st_uid);
 	if (why)
 		goto out;
 	for (;;) {
@@ -623,6 +638,13 @@ static int ingest_file(struct ingest *in, int from, const char *name)
 		goto out;
 	for (size_t i = 0; i < nq; i++)
 		in->total += !res[i].duplicate;
+	/* told before the entry goes: a hook that sees it gone and no
+	 * answer syncs nothing that is not there */
+	for (size_t i = 0; answer_it && i < nq; i++)
+		sbuf_addf(&answer, "job %lld %d %s %s\n", (long long)res[i].id,
+		    res[i].duplicate, q[i].new, q[i].ref);
+	if (answer_it)
+		spool_answer_write(in->sfd, name, nq ? answer.buf : "none\n");
 	/* the entry read, unless another took its name meanwhile (the next
 	 * look reads that one) */
 	if (fstatat(from, name, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
@@ -635,12 +657,27 @@ static int ingest_file(struct ingest *in, int from, const char *name)
 		    "" : "s");
 	}
 out:
+	/* the runner's own hook did not sync it (it waited for the jobs
+	 * instead): set aside, it must be on disk */
+	if (answer_it && (why || hold))
+		fsync(fd);
+	if (answer_it && (why || hold || error < 0)) {
+		sbuf_reset(&answer);
+		if (why)
+			sbuf_addf(&answer, "refused %s\n", why);
+		else if (hold)
+			sbuf_addf(&answer, "held %s\n%s\n", hold, fix ? fix : "");
+		else
+			sbuf_addf(&answer, "error %s\n", error_last());
+		spool_answer_write(in->sfd, name, answer.buf);
+	}
 	if (why)
 		refuse_entry(from, in->sfd, dir, name, why);
 	else if (hold)
 		hold_entry(in, from, name, hold, fix);
 	if (fd >= 0)
 		close(fd);
+	sbuf_release(&answer);
 	for (size_t i = 0; vars && i < n; i++)
 		if (vars[i].buf)
 			sbuf_release(&vars[i]);
@@ -697,6 +734,7 @@ static size_t count_entries(int fd)
 int hook_spool_ingest(const char *home, const struct config *conf,
     struct store *s, int retry_held, size_t *held)
 {
+	static int64_t expire_at;
 	char *dir = xasprintf("%s/%s", home, SPOOL_DIR);
 	struct ingest in = { s, conf, -1, -1, dir, 0, 0 };
 	int error = 0;
@@ -704,6 +742,10 @@ int hook_spool_ingest(const char *home, const struct config *conf,
 	in.sfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (in.sfd >= 0)
 		in.hfd = spool_own_dir(in.sfd, SPOOL_HELD, 0);
+	if (in.sfd >= 0 && mono_ms() >= expire_at) {
+		spool_answers_expire(in.sfd);
+		expire_at = mono_ms() + 60000;
+	}
 	/* the held ones first: they are older */
 	if (retry_held && in.hfd >= 0)
 		error = ingest_dir(&in, in.hfd);
@@ -719,6 +761,35 @@ int hook_spool_ingest(const char *home, const struct config *conf,
 	free(dir);
 	*held = in.held;
 	return error < 0 ? error : in.total;
+}
+
+void hook_spool_unqueued(const char *home, const char *why)
+{
+	char *dir = xasprintf("%s/%s", home, SPOOL_DIR), *text;
+	int sfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int tfd = sfd >= 0 ? spool_own_dir(sfd, SPOOL_TAKEN, 1) : -1;
+	int dup_fd = sfd >= 0 ? fcntl(sfd, F_DUPFD_CLOEXEC, 0) : -1;
+	DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+	struct dirent *de;
+	struct stat st;
+
+	if (dup_fd >= 0 && !d)
+		close(dup_fd);
+	text = xasprintf("error %s\n", why);
+	while (tfd >= 0 && d && (de = readdir(d)))
+		if (spool_is_entry(de->d_name) && fstatat(sfd, de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+		    answered(st.st_uid) && faccessat(tfd, de->d_name, F_OK,
+		    AT_SYMLINK_NOFOLLOW) < 0)
+			spool_answer_write(sfd, de->d_name, text);
+	if (d)
+		closedir(d);
+	if (tfd >= 0)
+		close(tfd);
+	if (sfd >= 0)
+		close(sfd);
+	free(text);
+	free(dir);
 }
 
 size_t hook_match(const struct config *conf, const char *repo,
@@ -990,7 +1061,7 @@ static int hand_over(const char *home, const char *repo,
 			p[np++] = (struct push){ repo, updates[i].ref,
 			    updates[i].old, updates[i].new, NULL, NULL, vars, NULL,
 			    who };
-	if (np && (error = spool(home, p, np, &entry)) == ERR_NOSPACE)
+	if (np && (error = spool(home, p, np, 1, &entry)) == ERR_NOSPACE)
 		fprintf(msg, "runner: error: %s: the runner's disk is full; "
 		    "NOTHING WAS QUEUED for this push: push again once there is "
 		    "room (or run 'runner run' on the runner's host)\n",
@@ -1011,6 +1082,83 @@ static int hand_over(const char *home, const char *repo,
 	return error < 0 ? error : (int)np;
 }
 
+/*
+ * The daemon's answer about spool entry `entry` (spool/taken/ENTRY,
+ * spool_answer_write), waited for until `deadline` (mono ms): the text,
+ * or NULL. The folder is the daemon's own; read as its user or as root,
+ * without following a link.
+ */
+static char *await_answer(const char *home, const char *entry,
+    int64_t deadline)
+{
+	char *dir = xasprintf("%s/%s/%s", home, SPOOL_DIR, SPOOL_TAKEN);
+	int ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK), wd = -1;
+	struct sbuf text = SBUF_INIT;
+	int got = 0;
+
+	if (ifd >= 0)
+		wd = inotify_add_watch(ifd, dir, IN_CLOSE_WRITE | IN_ONLYDIR |
+		    IN_DONT_FOLLOW);
+	for (;;) {
+		int tfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC), fd = -1;
+		struct stat st;
+		if (tfd >= 0)
+			fd = openat(tfd, entry, O_RDONLY | O_NOFOLLOW |
+			    O_NONBLOCK | O_CLOEXEC);
+		/* empty: being written (its close wakes this) */
+		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+		    read_fd(fd, entry, 2 * HOOK_MAX_INPUT, &text) == 0 &&
+		    text.len && text.buf[text.len - 1] == '\n')
+			got = 1;
+		else
+			sbuf_reset(&text);
+		if (fd >= 0)
+			close(fd);
+		if (tfd >= 0)
+			close(tfd);
+		int64_t left = deadline - mono_ms();
+		if (got || left <= 0)
+			break;
+		/* woken when the answer is written; a folder not made yet
+		 * (a daemon that has not looked at the spool) is looked at */
+		struct pollfd p = { ifd, POLLIN, 0 };
+		if (poll(wd >= 0 ? &p : NULL, wd >= 0, wd >= 0 ?
+		    (int)(left < 1000 ? left : 1000) : 10) > 0) {
+			char buf[4096];
+			while (read(ifd, buf, sizeof(buf)) > 0)
+				;
+		}
+	}
+	if (ifd >= 0)
+		close(ifd);
+	free(dir);
+	if (!got)
+		sbuf_release(&text);
+	return got ? sbuf_detach(&text) : NULL;
+}
+
+/* The spool's entry `entry`, if it is still there, on disk: the file
+ * and its name. */
+static int sync_entry(const char *home, const char *entry)
+{
+	char *dir = xasprintf("%s/%s", home, SPOOL_DIR);
+	int sfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = sfd >= 0 ? openat(sfd, entry, O_RDONLY | O_NOFOLLOW |
+	    O_NONBLOCK | O_CLOEXEC) : -1, error = 0;
+
+	if ((fd < 0 && errno != ENOENT) || (fd >= 0 && (fsync(fd) < 0 ||
+	    fsync(sfd) < 0)))
+		error = error_set(errno == ENOSPC ? ERR_NOSPACE : -1, "cannot "
+		    "sync '%s/%s': %s", dir, entry, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	if (sfd >= 0)
+		close(sfd);
+	free(dir);
+	return error;
+}
+
 /* Is the daemon serving this home? It holds a lock on its pid file. */
 static int daemon_serving(const char *home)
 {
@@ -1023,6 +1171,104 @@ static int daemon_serving(const char *home)
 	}
 	free(path);
 	return serving;
+}
+
+/*
+ * A PostgreSQL store, and the daemon serving: the hook does not connect
+ * to the server (loading the client library and connecting cost more
+ * than a whole push does with SQLite). It writes the pushes to the
+ * spool, unsynced, and wakes the daemon, which queues them at once on
+ * the connection it keeps and answers (spool_answer_write): the jobs it
+ * queued, or why not. Once it answered with jobs, they are in the store,
+ * and the push says them as with SQLite. Without that answer (the store
+ * down, the daemon busy past HOOK_TAKE_MS) the entry is synced, stays
+ * for the daemon, and the push says so. 1 when handed over; 0 when the
+ * spool cannot be written: the caller queues the pushes itself.
+ */
+static int hand_to_daemon(const char *home, const struct config *conf,
+    const struct push *p, size_t np, int wait_for, struct hook_say *hs)
+{
+	FILE *msg = hs->msg;
+	char *entry = NULL, *answer = NULL, *why = NULL;
+	int64_t *ids = NULL;
+	size_t nids = 0;
+
+	if (spool(home, p, np, 0, &entry) < 0) {
+		error_clear();
+		return 0;
+	}
+	wake(home, msg);
+	answer = await_answer(home, entry, mono_ms() + HOOK_TAKE_MS);
+	ids = xcalloc(np, sizeof(*ids));
+	for (char *line = answer, *nl; line && *line; line = nl + 1) {
+		long long id;
+		char commit[65];
+		int dup, at = 0;
+		if (!(nl = strchr(line, '\n')))
+			break;
+		*nl = '\0';
+		/* "job ID DUPLICATE COMMIT REF" */
+		if (sscanf(line, "job %lld %d %64s %n", &id, &dup, commit,
+		    &at) == 3 && at > 0 && nids < np) {
+			ids[nids++] = id;
+			follow_say_queued(&hs->say, id, dup, line + at, commit,
+			    RELEASE_ENV, conf->http.base_url);
+		} else if (!strcmp(line, "none")) {
+			fprintf(msg, "runner: no job for this push: runner.yml's "
+			    "branches and release_tags for this repository match "
+			    "none of its refs\n");
+		} else if (!strncmp(line, "held ", 5)) {
+			fprintf(msg, "runner: NOTHING IS QUEUED YET for this push: "
+			    "the runner cannot take it now: %s\n", line + 5);
+			if (nl[1] && strchr(nl + 1, '\n') != nl + 1)
+				fprintf(msg, "runner: it waits in the runner's spool "
+				    "and is queued by itself once that is fixed; "
+				    "the fix, on the runner's host: %.*s\n",
+				    (int)strcspn(nl + 1, "\n"), nl + 1);
+			break;
+		} else if (!strncmp(line, "refused ", 8)) {
+			fprintf(msg, "runner: NOTHING WAS QUEUED for this push: the "
+			    "runner refused it: %s\n", line + 8);
+			break;
+		} else if (!strncmp(line, "error ", 6)) {
+			why = xstrdup(line + 6);
+			break;
+		}
+	}
+	if (!nids && (!answer || why)) {
+		/* the daemon has not queued it: it must be on disk */
+		if (sync_entry(home, entry) < 0) {
+			fprintf(msg, "runner: warning: %s\n", error_last());
+			lost_push(home, msg);
+		} else if (why) {
+			fprintf(msg, "runner: warning: %s; the push is saved in "
+			    "%s/%s and is queued once the store answers\n", why,
+			    home, SPOOL_DIR);
+		} else {
+			fprintf(msg, "runner: the runner's daemon has not queued "
+			    "the push yet (it is busy): it is saved in %s/%s and "
+			    "queued as soon as it can\n", home, SPOOL_DIR);
+		}
+	}
+	fflush(msg);
+	if (wait_for && !nids) {
+		fprintf(msg, "runner: ci.wait cannot follow it: no job number "
+		    "yet\n");
+	} else if (wait_for) {
+		struct store *store = NULL;
+		if (store_open(home, STORE_OPEN, &store) < 0)
+			fprintf(msg, "runner: ci.wait cannot follow the jobs: %s\n",
+			    error_last());
+		else
+			follow_jobs(store, ids, nids, conf->wait_timeout_ms,
+			    conf->http.base_url, 1, &hs->say);
+		store_close(store);
+	}
+	free(ids);
+	free(why);
+	free(answer);
+	free(entry);
+	return 1;
 }
 
 int hook_post_receive(const char *home, const char *repo,
@@ -1040,6 +1286,13 @@ int hook_post_receive(const char *home, const char *repo,
 	 * runner's users; anyone else hands the push over */
 	int own = store_url(home, &url) == 0 && (url || access(db, W_OK) == 0 ||
 	    errno == ENOENT);
+	/* PostgreSQL: pushes go through the daemon when it serves
+	 * (hand_to_daemon), which takes from the spool only repositories the
+	 * entry's owner owns; without it the hook queues them itself, for
+	 * the other hosts to run */
+	struct stat rs;
+	int through_daemon = own && url && stat(repo, &rs) == 0 &&
+	    rs.st_uid == geteuid() && daemon_serving(home);
 	struct sbuf vars = SBUF_INIT;
 	struct who who;
 
@@ -1095,6 +1348,19 @@ int hook_post_receive(const char *home, const char *repo,
 		error = 0;
 		goto out;
 	}
+	struct hook_say hs = { { file_line, file_gone, NULL }, msg, { .n = 0 } };
+	hs.say.arg = &hs;
+	if (wait_for) {
+		/* a closed output (the push interrupted) is an error to see,
+		 * not a signal to die of */
+		signal(SIGPIPE, SIG_IGN);
+		lineage_init(&hs.lineage);
+	}
+	if (through_daemon &&
+	    hand_to_daemon(home, conf, pushes, np, wait_for, &hs) > 0) {
+		error = (int)np;
+		goto out;
+	}
 	res = xcalloc(np, sizeof(*res));
 	if ((error = store_open(home, STORE_ENQUEUE, &store)) == 0) {
 		store_busy_timeout(store, HOOK_STORE_WAIT_MS);
@@ -1110,7 +1376,7 @@ int hook_post_receive(const char *home, const char *repo,
 	}
 	if (error < 0) {
 		char *why = xstrdup(error_last());
-		int spooled = spool(home, pushes, np, NULL);
+		int spooled = spool(home, pushes, np, 1, NULL);
 		if (spooled == 0)
 			fprintf(msg, "runner: warning: %s; the push is saved in "
 			    "%s/%s and is queued when the daemon next starts or "
@@ -1128,8 +1394,6 @@ int hook_post_receive(const char *home, const char *repo,
 			wake(home, msg);
 		goto out;
 	}
-	struct hook_say hs = { { file_line, file_gone, NULL }, msg, { .n = 0 } };
-	hs.say.arg = &hs;
 	for (size_t i = 0; i < np; i++)
 		follow_say_queued(&hs.say, res[i].id, res[i].duplicate,
 		    pushes[i].ref, pushes[i].new, pushes[i].env,
@@ -1140,10 +1404,6 @@ int hook_post_receive(const char *home, const char *repo,
 		int64_t *ids = xcalloc(np, sizeof(*ids));
 		for (size_t i = 0; i < np; i++)
 			ids[i] = res[i].id;
-		/* a closed output (the push interrupted) is an error to see,
-		 * not a signal to die of */
-		signal(SIGPIPE, SIG_IGN);
-		lineage_init(&hs.lineage);
 		follow_jobs(store, ids, np, conf->wait_timeout_ms,
 		    conf->http.base_url, 1, &hs.say);
 		free(ids);

@@ -42,6 +42,9 @@ void hook_updates_free(struct hook_update *u, size_t n);
  * HOME/spool/ instead, durably, and the daemon enqueues them later.
  */
 #define HOOK_STORE_WAIT_MS 1000
+/* A PostgreSQL store: how long the hook waits for the daemon to queue
+ * the pushes it spooled, and say their jobs (hook.c, hand_to_daemon). */
+#define HOOK_TAKE_MS 2000
 /* Enqueue what the spool holds that `conf`'s triggers match, and remove
  * the files once their jobs are in the store. An entry that is not a
  * regular file with one name, or names a repository its owner does not
@@ -54,6 +57,10 @@ struct store;
 struct config;
 int hook_spool_ingest(const char *home, const struct config *conf,
     struct store *s, int retry_held, size_t *held);
+/* The store cannot be opened (`why`): the runner's own hooks that wait
+ * for their spooled pushes (hand_to_daemon in hook.c) are told so; the
+ * entries stay. */
+void hook_spool_unqueued(const char *home, const char *why);
 
 /* With no daemon serving, the hook checkpoints the WAL past this many
  * pages, so that opening the store stays cheap (see hook.c). */

@@ -102,6 +102,44 @@ void spool_why_remove(int dfd, const char *name)
 	free(file);
 }
 
+int spool_answer_write(int sfd, const char *name, const char *text)
+{
+	int dfd = spool_own_dir(sfd, SPOOL_TAKEN, 1), fd, error = -1;
+
+	if (dfd < 0)
+		return -1;
+	/* written in place: the hook reads it when it is closed */
+	fd = openat(dfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+	    O_NONBLOCK | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		struct stat st;
+		error = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ?
+		    write_all(fd, text, strlen(text)) : -1;
+		close(fd);
+	}
+	close(dfd);
+	return error;
+}
+
+void spool_answers_expire(int sfd)
+{
+	int dfd = spool_own_dir(sfd, SPOOL_TAKEN, 0);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	int64_t now = now_ms();
+	struct dirent *de;
+	struct stat st;
+
+	if (dfd >= 0 && !d)
+		close(dfd);
+	while (d && (de = readdir(d)))
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) ==
+		    0 && S_ISREG(st.st_mode) && now - (int64_t)st.st_mtim.tv_sec *
+		    1000 > SPOOL_TAKEN_KEEP_MS)
+			unlinkat(dirfd(d), de->d_name, 0);
+	if (d)
+		closedir(d);
+}
+
 int spool_is_entry(const char *name)
 {
 	size_t len = strlen(name);

@@ -17,6 +17,11 @@
 #define SPOOL_DIR "spool"
 #define SPOOL_HELD "held"
 #define SPOOL_REFUSED "refused"
+/* What the daemon did with an entry of the runner's own hook, for the
+ * hook that waits for it (see spool_answer_write). */
+#define SPOOL_TAKEN "taken"
+/* How long an answer is kept: its hook read it at once, or gave up. */
+#define SPOOL_TAKEN_KEEP_MS (60 * 1000)
 /* A held or refused entry's reason is NAME + this, beside it. */
 #define SPOOL_WHY ".why"
 /* How often the daemon tries the held pushes again. */
@@ -41,6 +46,18 @@ int spool_why_write(int dfd, const char *name, const char *reason,
 int spool_why_read(int dfd, const char *name, char **reason, char **fix);
 /* Remove it, with the entry it explained. */
 void spool_why_remove(int dfd, const char *name);
+
+/*
+ * The daemon's answer about entry `name` of the spool (open as `sfd`),
+ * for a hook of the runner's own that waits for it (hook.c): `text` in
+ * taken/NAME, which the hook reads once it is closed, and which stays
+ * until spool_answers_expire (a file less to remove inside the push).
+ * Not synced: a lost one loses nothing (the hook then syncs the entry
+ * and leaves it to the daemon). 0 or -1.
+ */
+int spool_answer_write(int sfd, const char *name, const char *text);
+/* Remove the answers of taken/ older than SPOOL_TAKEN_KEEP_MS. */
+void spool_answers_expire(int sfd);
 
 /* Is `name` a push the hook handed over (NAME.push, not a temporary)? */
 int spool_is_entry(const char *name);

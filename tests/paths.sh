@@ -15,7 +15,7 @@ doc=docs/architecture.md
 
 # The calls: by path, or creating. open/openat count with O_CREAT (or
 # O_TMPFILE) in the same statement; fopen with a mode that writes.
-calls='chown|lchown|fchownat|chmod|fchmodat|rename|renameat|renameat2|link|linkat|symlink|symlinkat|mkdir|mkdirat|mkdir_p|mkfifo|mknod|creat|write_file_atomic|open|openat|fopen'
+calls='chown|lchown|fchownat|chmod|fchmodat|rename|renameat|renameat2|link|linkat|symlink|symlinkat|mkdir|mkdirat|mkdir_p|mkfifo|mknod|creat|write_file_atomic|write_file_renamed|open|openat|fopen'
 
 found=$(mktemp)
 listed=$(mktemp)

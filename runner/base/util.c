@@ -624,6 +624,12 @@ static char *tmp_name(const char *base)
 int write_file_atomic(const char *path, const char *data, size_t len,
     mode_t mode)
 {
+	return write_file_renamed(path, data, len, mode, 1);
+}
+
+int write_file_renamed(const char *path, const char *data, size_t len,
+    mode_t mode, int sync)
+{
 	const char *slash = strrchr(path, '/');
 	const char *base = slash ? slash + 1 : path;
 	char *dir = slash ? xstrndup(path, slash == path ? 1 :
@@ -667,7 +673,7 @@ int write_file_atomic(const char *path, const char *data, size_t len,
 	}
 	/* the mode asked for, whatever the umask */
 	if (fchmod(fd, mode) < 0 || write_all(fd, data, len) < 0 ||
-	    fsync(fd) < 0) {
+	    (sync && fsync(fd) < 0)) {
 		error = error_set(errno == ENOSPC ? ERR_NOSPACE : -1,
 		    "cannot write '%s': %s", path, strerror(errno));
 		goto out;
@@ -683,8 +689,10 @@ int write_file_atomic(const char *path, const char *data, size_t len,
 	 * not read (the spool, for the hook's group) cannot be opened for
 	 * that; the file synced again after the rename commits it with the
 	 * journal of ext4 and XFS. */
-	rfd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if ((rfd >= 0 ? fsync(rfd) : errno == EACCES ? fsync(fd) : -1) < 0) {
+	if (sync)
+		rfd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sync && (rfd >= 0 ? fsync(rfd) : errno == EACCES ? fsync(fd) :
+	    -1) < 0) {
 		error = error_set(-1, "cannot sync '%s': %s", dir,
 		    strerror(errno));
 		goto out;

@@ -115,6 +115,10 @@ int read_fd(int fd, const char *path, size_t max, struct sbuf *out);
  */
 int write_file_atomic(const char *path, const char *data, size_t len,
     mode_t mode);
+/* write_file_atomic(), synced (the file and its folder) only if `sync`:
+ * a caller that syncs it later, or never needs to. */
+int write_file_renamed(const char *path, const char *data, size_t len,
+    mode_t mode, int sync);
 /* fchmod(), also for an O_PATH descriptor (through /proc/self/fd). */
 int chmod_fd(int fd, mode_t mode);
 

@@ -97,6 +97,11 @@ struct sup {
 	int64_t held_retry_at;	/* when to try them again; 0: none held */
 	char *worker_prog;	/* runner-worker, beside runner */
 	struct config *reloaded;	/* runner.yml as SIGHUP read it again */
+	/* runner.yml as it is now, for the spool (spool_conf), and the
+	 * file's size and time when it was read */
+	struct config *spool_conf;
+	struct timespec spool_conf_mtime;
+	off_t spool_conf_size;
 	const char *log_file;	/* --log-file: reopened on SIGHUP */
 	pid_t gc_pid;		/* `runner gc` running, or 0 */
 	int64_t gc_at;		/* mono ms: when to collect next; 0 never */
@@ -348,6 +353,39 @@ out:
 	free(host);
 }
 
+/*
+ * The triggers the spool's pushes are matched against: runner.yml as it
+ * is now, read again when it changed, as the hook reads it (the runner's
+ * own hook matched a spooled push against the file then; an edit since
+ * the daemon started must not drop it). A file with a mistake gives the
+ * configuration the daemon loaded.
+ */
+static const struct config *spool_conf(struct sup *s)
+{
+	char *path = xasprintf("%s/%s", s->home, CONFIG_FILE);
+	struct config *c = NULL;
+	char *why = NULL;
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		memset(&st, 0, sizeof(st));
+	free(path);
+	if (s->spool_conf && st.st_mtim.tv_sec == s->spool_conf_mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == s->spool_conf_mtime.tv_nsec &&
+	    st.st_size == s->spool_conf_size)
+		return s->spool_conf;
+	if (config_load_kept(s->home, &c, &why) < 0) {
+		error_clear();
+		return s->conf;
+	}
+	free(why);
+	config_free(s->spool_conf);
+	s->spool_conf = c;
+	s->spool_conf_mtime = st.st_mtim;
+	s->spool_conf_size = st.st_size;
+	return c;
+}
+
 /* Queue the pushes the hook saved in the spool when the store was busy,
  * missing or read-only; if it still cannot, try again in a second (said
  * once, and once more when it can again). With `retry_held`, the pushes
@@ -361,8 +399,12 @@ static void ingest_spool(struct sup *s, int retry_held)
 
 	if (st) {	/* a locked store must not hold the supervisor up */
 		store_busy_timeout(st, 200);
-		n = hook_spool_ingest(s->home, s->conf, st, retry_held, &held);
+		n = hook_spool_ingest(s->home, spool_conf(s), st, retry_held,
+		    &held);
 		store_busy_timeout(st, 10000);
+	} else if (s->shared) {
+		/* the hooks that wait hear why at once */
+		hook_spool_unqueued(s->home, error_last());
 	}
 	if (n < 0) {
 		if (st && !s->spool_said++)
@@ -1404,10 +1446,13 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 				kill(s.web_pid, SIGKILL);
 			kill_at = 0;
 		}
-		/* an idle supervisor holds no store connection (its page cache
-		 * and statements): it opens one when there is something to do,
-		 * and gives the freed heap back to the system after it */
-		if (s.store) {
+		/* an idle supervisor holds no SQLite connection (its page
+		 * cache and statements): it opens one when there is something
+		 * to do, and gives the freed heap back to the system after it.
+		 * A PostgreSQL connection is kept: opening one is a connection
+		 * to the server and its statements prepared anew, which the
+		 * spooled push of a hook waits for (hook.c, hand_to_daemon) */
+		if (s.store && store_is_sqlite(s.store)) {
 			store_close(s.store);
 			s.store = NULL;
 			malloc_trim(0);
@@ -1430,6 +1475,7 @@ out:
 	free(s.w);
 	free(s.worker_prog);
 	config_free(s.reloaded);
+	config_free(s.spool_conf);
 	free(s.web_listen);
 	if (s.sock >= 0 && error == 0)
 		wake_unbind(home, s.sock);

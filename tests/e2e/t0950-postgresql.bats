@@ -194,23 +194,48 @@ all_passed() {
 	[ "$(job_field 1 '.stages[0].state')" = passed ]
 }
 
+# spooled: the pushes waiting in the spool
+spooled() {
+	find "$RUNNER_HOME/spool" -maxdepth 1 -name '*.push' | wc -l
+}
+
 @test "the server down: the push succeeds, is spooled, and runs once the server is back" {
 	set_pipeline "$SRC" "Quick" <<'YML'
 stages:
   - name: unit
     run: echo quick
 YML
+	# the daemon serving: the hook hands the push over, and the daemon,
+	# which cannot reach the server, says why at once
 	start_daemon --workers 1
 	bash "$SOURCE_ROOT/tests/helpers/pg.sh" stop "$PGDIR"
 	run git -C "$SRC" push origin develop
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | grep -c 'runner: warning')" -eq 1 ]
+	[[ "$output" == *"runner: warning: "*"store 'postgresql:"*"the push is saved in $RUNNER_HOME/spool and is queued once the store answers"* ]]
+	[ "$(spooled)" -eq 1 ]
+	bash "$SOURCE_ROOT/tests/helpers/pg.sh" start "$PGDIR" >/dev/null
+	wait_state 1 passed 60
+	[ "$(spooled)" -eq 0 ]
+	[ "$(job_field 1 .attempt)" = 1 ]
+	# no daemon: the hook queues the push itself, for any host; with the
+	# server down it spools it
+	stop_daemon
+	bash "$SOURCE_ROOT/tests/helpers/pg.sh" stop "$PGDIR"
+	git -C "$SRC" commit -q --allow-empty -m again
+	run git -C "$SRC" push origin develop
+	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$(echo "$output" | grep -c 'runner: warning')" -eq 1 ]
 	[[ "$output" == *"cannot open store 'postgresql:"*"the push is saved in $RUNNER_HOME/spool"* ]]
-	[ "$(ls "$RUNNER_HOME/spool" | wc -l)" -eq 1 ]
+	[ "$(spooled)" -eq 1 ]
 	bash "$SOURCE_ROOT/tests/helpers/pg.sh" start "$PGDIR" >/dev/null
-	wait_state 1 passed 60
-	[ "$(ls "$RUNNER_HOME/spool" | wc -l)" -eq 0 ]
-	[ "$(job_field 1 .attempt)" = 1 ]
+	start_daemon --workers 1
+	# (a server stopped at once forgets the numbers it had set aside)
+	wait_for "[ -n \"\$(last_job build)\" ] && [ \"\$(last_job build)\" != 1 ]" 60
+	wait_state "$(last_job build)" passed 60
+	[ "$(spooled)" -eq 0 ]
 }
 
 # A host in a network namespace of its own, reaching the server over TCP
