@@ -10,6 +10,7 @@
 #include "syscall_filter.h"
 #include "config.h"
 #include "chunks.h"
+#include "deploys.h"
 #include "fetch.h"
 #include "jobs.h"
 #include "reserve.h"
@@ -140,7 +141,56 @@ struct confine {
 	const char **hide, **ro, **rw;
 	char *parent;
 	const char **private;
+	char **closed;		/* the folders closed_folder() found */
+	size_t nclosed;
 };
+
+/*
+ * The first folder on the way to `path` (with `self`, `path` itself too)
+ * that others may not enter, or NULL. The runner's users are given the
+ * groups that enter such folders (gitolite's, for its repositories), and
+ * a stage has them too: what is behind one is for the runner, not for
+ * every build. Caller frees.
+ */
+static char *closed_folder(const char *path, int self)
+{
+	char *p = xstrdup(path);
+	struct stat st;
+
+	for (size_t i = 1; p[i - 1]; i++) {
+		char c = p[i];
+		if (c != '/' && (c || !self))
+			continue;
+		p[i] = '\0';
+		if (stat(p, &st) == 0 && S_ISDIR(st.st_mode) &&
+		    !(st.st_mode & S_IXOTH))
+			return p;
+		p[i] = c;
+		if (!c)
+			break;
+	}
+	free(p);
+	return NULL;
+}
+
+/* Hide the closed folder on the way to `repo` (closed_folder()). */
+static void hide_closed(struct confine *cf, size_t *nh, const char *repo,
+    int self)
+{
+	char *c = closed_folder(repo, self);
+
+	if (!c)
+		return;
+	for (size_t i = 0; i < cf->nclosed; i++)
+		if (!strcmp(cf->closed[i], c)) {
+			free(c);
+			return;
+		}
+	cf->closed = xrealloc(cf->closed, (cf->nclosed + 1) *
+	    sizeof(*cf->closed));
+	cf->closed[cf->nclosed++] = c;
+	cf->hide = strv_push(cf->hide, nh, c);
+}
 
 static void confine_init(struct confine *cf, struct job_ctx *ctx,
     const struct job *job, const struct job_step *st)
@@ -156,6 +206,21 @@ static void confine_init(struct confine *cf, struct job_ctx *ctx,
 	cf->private = config_private_files(ctx->conf);
 	for (const char **p = cf->private; *p; p++)
 		cf->hide = strv_push(cf->hide, &nh, *p);
+	/* the repositories behind a folder that only a group enters (the
+	 * job's own is bound back below): its siblings at every level, and
+	 * every repository the runner knows of */
+	hide_closed(cf, &nh, job->repo, 0);
+	for (size_t i = 0; i < ctx->conf->nrepos; i++)
+		if (strcmp(ctx->conf->repos[i].path, job->repo))
+			hide_closed(cf, &nh, ctx->conf->repos[i].path, 1);
+	char **known = NULL;
+	size_t nknown = 0;
+	if (ctx->store && store_repos(ctx->store, 0, &known, &nknown) < 0)
+		error_clear();
+	for (size_t i = 0; i < nknown; i++)
+		if (strcmp(known[i], job->repo))
+			hide_closed(cf, &nh, known[i], 1);
+	strv_free_n(known, nknown);
 	/* a repository its user may not read (gitolite's umask is 0077)
 	 * stays hidden: the stage's git commands cannot see its objects */
 	const struct run_user *user = st->user ? st->user : ctx->user;
@@ -178,6 +243,7 @@ static void confine_init(struct confine *cf, struct job_ctx *ctx,
 
 static void confine_release(struct confine *cf)
 {
+	strv_free_n(cf->closed, cf->nclosed);
 	free(cf->hide);
 	free(cf->ro);
 	free(cf->rw);

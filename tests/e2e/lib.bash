@@ -752,14 +752,15 @@ stop_git_servers() {
 	return 0
 }
 
-# start_gitolite USER [UMASK]: Debian's gitolite3 as USER in $GL ($T/gl),
+# start_gitolite USER [UMASK]: Debian's gitolite3 as USER in $GL ($T/gl,
+# or the folder $GL names already: one outside /tmp, which a stage sees),
 # as its package sets it up (UMASK 0077, or UMASK), with its admin clone
 # in $T/admin; git reaches it as admin@gl:REPO through gitolite-shell run
 # as USER, as sshd runs it for admin's key ($GIT_SSH_COMMAND). Root only.
 start_gitolite() {
 	local user=$1
 	command -v gitolite >/dev/null || skip "gitolite3 is not installed (tests/deps.sh installs it)"
-	GL="$T/gl"
+	GL="${GL:-$T/gl}"
 	mkdir "$GL"
 	chown "$user:" "$GL"
 	setpriv --reuid="$user" --regid="$user" --init-groups \

@@ -4,7 +4,8 @@
 # (as sshd runs it for a key) queue and run jobs, recorded as gitolite's
 # user's, gitolite's own update hook still enforces its rules, the hook
 # survives gitolite rewriting the hooks, and a repository created later
-# gets it too.
+# gets it too. With UMASK 0027 and the runner's user in gitolite's group,
+# as documented, a build sees no repository but its own.
 
 load lib
 
@@ -17,7 +18,10 @@ setup() {
 	start_gitolite "$GIT_USER" 0022
 	chmod 0755 "$GL/repositories"
 }
-teardown() { teardown_env; }
+teardown() {
+	rm -rf "${MARK:?}-gl"
+	teardown_env
+}
 
 # clone_app NAME: a clone of the sample app whose origin is NAME through
 # gitolite.
@@ -71,4 +75,63 @@ clone_app() {
 	"$RUNNER" install-hook "$GL/repositories/app.git" >/dev/null
 	[ ! -e "$GL/.gitolite/hooks/common/post-receive.chained" ]
 	[ ! -e "$GL/repositories/app.git/hooks/post-receive.chained" ]
+}
+
+@test "gitolite UMASK 0027, the daemon's user in gitolite's group: a build reads no other repository" {
+	# as docs/operations.md sets it up for a daemon of its own user: that
+	# user in gitolite's group (a user of this test's own), UMASK 0027,
+	# the group's bits on what exists
+	svc_home runner-test-gsvc
+	i=0
+	while ! id -nG "$SVC" | grep -qw "$GIT_USER" && [ $i -lt 100 ]; do
+		usermod -aG "$GIT_USER" "$SVC" 2>/dev/null || nap 0.1
+		i=$((i + 1))
+	done
+	# outside /tmp, which a stage sees as a folder of its own: as
+	# ~gitolite3 is
+	rm -rf "$GL" "$T/admin"
+	GL="$MARK-gl"
+	start_gitolite "$GIT_USER" 0027
+	gitolite_conf 'repo secret
+    RW+ = admin
+repo team/app
+    RW+ develop = admin' >/dev/null
+	chmod g+x "$GL" "$GL/repositories"
+	chmod -R g+rX "$GL/repositories"
+	"$RUNNER" install-hook "$GL/repositories/team/app.git" >/dev/null
+	start_svc_daemon
+	src="$T/app-src"
+	git init -q -b develop "$src"
+	cat > "$src/.runner.yml" <<YML
+stages:
+  - name: look
+    run: |
+      for f in $GL/repositories/secret.git/config $GL/repositories/gitolite-admin.git/config $GL/.gitolite.rc; do
+        if [ -r "\$f" ]; then echo "READ \$f"; fi
+      done
+      git --git-dir=$GL/repositories/team/app.git rev-parse develop
+YML
+	git -C "$src" add -A
+	git -C "$src" commit -q -m look
+	git -C "$src" remote add origin admin@gl:team/app
+	git -C "$src" push -q origin develop 2>/dev/null
+	wait_state 1 passed 60 || { r log 1 look >&2; false; }
+	run r log 1 look
+	echo "$output" >&2
+	# its own repository it reads, as git in a stage does
+	[[ "$output" == *"$(git -C "$src" rev-parse HEAD)"* ]]
+	[[ "$output" != *"READ "* ]]
+	# nor a build of a repository outside gitolite's (the git server's
+	# account's, pushed to over ssh)
+	git init -q --bare "$T/plain.git"
+	chown -R "$GIT_USER:" "$T/plain.git"
+	"$RUNNER" install-hook "$T/plain.git" >/dev/null
+	sed -i '/rev-parse/d' "$src/.runner.yml"
+	git -C "$src" commit -q -am "look from elsewhere"
+	chown -R "$GIT_USER:" "$src"
+	as_git git -C "$src" push -q "$T/plain.git" develop 2>/dev/null
+	wait_for "[ -n \"\$(r status --json | jq -r '.jobs[] | select(.repo == \"$T/plain.git\" and .state == \"passed\") | .id')\" ]" 60
+	id=$(r status --json | jq -r ".jobs[] | select(.repo == \"$T/plain.git\") | .id")
+	run r log "$id" look
+	[[ "$output" != *"READ "* ]] || { echo "$output"; false; }
 }
