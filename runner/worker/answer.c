@@ -395,19 +395,15 @@ out:
 /*
  * The git notes that wait for the client's repository (notebox.h), which
  * it writes as the repository's owner: "note COMMIT LENGTH" and the
- * text, each. The folder is named by the descriptor that proved the
- * repository the client's, and only one the daemon sees at its path.
+ * text, each. The folder is named by the device and inode of the
+ * descriptor that proved the repository the client's, whatever its path
+ * shows the daemon (none wait for a repository it cannot see).
  */
 static void answer_notes(struct answer *a)
 {
 	struct notebox_note *v = NULL;
 	size_t n = 0;
 
-	if (!a->rq.seen) {
-		send_line(a, "error the runner cannot see repository '%s'",
-		    a->rq.repo);
-		return;
-	}
 	if (notebox_list_of(a->home, &a->rq.st, &v, &n) < 0) {
 		send_line(a, "error %s", error_last());
 		return;

@@ -527,4 +527,6 @@ YML
 	[[ "$output" == *"runner: NOTHING IS QUEUED YET for this push: the runner cannot take it now: the runner's user '$SVC' cannot read repository '$GL/repositories/app.git'"* ]] || { echo "$output"; false; }
 	[[ "$output" == *"it waits in the runner's spool and is queued by itself once that is fixed; the fix, on the runner's host: "*"chmod g+x '$GL/repositories'"* ]] || { echo "$output"; false; }
 	[[ "$output" != *"runner: queued job"* ]]
+	# and no word of notes: none wait for a repository it cannot see
+	[[ "$output" != *"git notes"* ]] || { echo "$output"; false; }
 }
