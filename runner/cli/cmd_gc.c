@@ -5,9 +5,12 @@
 #include "admin.h"
 #include "cli.h"
 #include "config.h"
+#include "sources.h"
+#include "jobs.h"
 #include "util.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 static const char usage[] =
@@ -24,10 +27,26 @@ static const char usage[] =
     "an environment's current, previous and latest deployment, those a\n"
     "kept deployment rolled back to, deployments of release tags, the\n"
     "builds kept deployments came from and the artifacts of kept\n"
-    "releases, jobs with notifications not yet delivered. Prints what it\n"
-    "freed, by kind, and keeps the home's disk use for 'runner status'.\n"
+    "releases, jobs with notifications not yet delivered. On a host that\n"
+    "fetches its sources (runner.yml host: sources), the cache of a\n"
+    "repository no entry covers any more, or of which the store keeps no\n"
+    "job, is removed, and git collects the others (git gc --prune=now).\n"
+    "Prints what it freed, by kind, and keeps the home's disk use for\n"
+    "'runner status'.\n"
     "Safe while the daemon runs; the daemon runs it every retention\n"
     "'interval' (default 1h).\n";
+
+/* A cache of sources is needed while the store keeps a job of its
+ * repository (a retry, a deployment of it checks out from it). */
+static int repo_in_use(const char *repo, void *arg)
+{
+	struct job **v = NULL;
+	size_t n = 0;
+	int rc = store_jobs_of(arg, repo, NULL, 0, 1, &v, &n);
+
+	jobs_free(v, n);
+	return rc < 0 ? rc : n > 0;
+}
 
 int cmd_gc(int argc, char **argv)
 {
@@ -56,8 +75,13 @@ int cmd_gc(int argc, char **argv)
 	rc = EXIT_FAIL;
 	if (cli_open(home_opt, &cs) < 0)
 		goto out;
-	/* --quiet: the daemon's own run, whose log said the mistake */
+	/* --quiet: the daemon's own run, whose log said the mistake. A
+	 * fetching host's caches first: the disk use measured after */
+	memset(&rep, 0, sizeof(rep));
 	if (cli_config(cs.home, quiet, &conf) < 0 ||
+	    source_cache_gc(&conf->host, cs.home, repo_in_use, cs.store, dry,
+	    verbose ? stdout : NULL, &rep.count[GC_SOURCES],
+	    &rep.bytes[GC_SOURCES]) < 0 ||
 	    store_gc(cs.store, cs.home, &conf->retention, dry,
 	    verbose ? stdout : NULL, &rep) < 0) {
 		cli_error("%s", error_last());
@@ -83,9 +107,13 @@ int cmd_gc(int argc, char **argv)
 	for (int k = 0; k < GC_KINDS; k++) {
 		static const char *const what[GC_KINDS] = {
 			"records", "records", "folders", "files", "folders",
-			"folders", "folders", "",
+			"folders", "folders", "caches", "",
 		};
 		if (k == GC_STORE && !rep.count[k])
+			continue;
+		/* a host that fetches nothing has no caches to speak of */
+		if (k == GC_SOURCES && !rep.count[k] && !rep.bytes[k] &&
+		    !conf->host.nsources)
 			continue;
 		sbuf_reset(&sb);
 		if (k != GC_BUILDS && k != GC_DEPLOYS)

@@ -20,7 +20,4 @@ struct host_conf;
 int source_local(const struct host_conf *h, const char *home,
     const char *repo, const char *commit, const char *tag, char **local);
 
-/* The URL `repo` is fetched from, or NULL when no entry covers it. */
-char *source_url(const struct host_conf *h, const char *repo);
-
 #endif

@@ -169,7 +169,7 @@ const char *gc_kind_name(enum gc_kind k)
 		[GC_LOGS] = "logs",
 		[GC_ARTIFACTS] = "artifacts", [GC_WORKSPACES] = "workspaces",
 		[GC_RELEASES] = "releases", [GC_BACKUPS] = "backups",
-		[GC_STORE] = "store",
+		[GC_SOURCES] = "sources", [GC_STORE] = "store",
 	};
 	return names[k];
 }
@@ -591,7 +591,7 @@ static int measure(struct gc *g)
 	static const char *const dirs[GC_KINDS] = {
 		[GC_LOGS] = "logs", [GC_ARTIFACTS] = "artifacts",
 		[GC_WORKSPACES] = "work", [GC_RELEASES] = "releases",
-		[GC_BACKUPS] = "backups",
+		[GC_BACKUPS] = "backups", [GC_SOURCES] = "cache/sources",
 	};
 	struct sbuf sb = SBUF_INIT;
 	int error;
@@ -618,10 +618,13 @@ int store_gc(struct store *s, const char *home, const struct retention *r,
 {
 	struct gc g = { .s = s, .home = home, .r = r, .dry_run = dry_run,
 	    .verbose = verbose, .out = out, .now = now_ms() };
+	int64_t sources[2] = { out->count[GC_SOURCES], out->bytes[GC_SOURCES] };
 	char *p;
 	int error;
 
 	memset(out, 0, sizeof(*out));
+	out->count[GC_SOURCES] = sources[0];
+	out->bytes[GC_SOURCES] = sources[1];
 	if ((error = load(&g)) < 0 || (error = remove_records(&g)) < 0)
 		goto out;
 	p = xasprintf("%s/logs", home);

@@ -148,6 +148,17 @@ YML
 		cache=$(ls -d "$T/hosts/$h/cache/sources/"*app.git)
 		git --git-dir="$cache" cat-file -e "$(git -C "$SRC" rev-parse b200)"
 	done
+	# runner gc on a host: the cache of a repository with jobs stays
+	# (collected by git); that of one the store has no job of goes
+	stale="$T/hosts/hostA/cache/sources/%2Fgone%2Fold.git"
+	git init -q --bare "$stale"
+	run "$RUNNER" gc --home "$T/hosts/hostA"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"sources          1 caches"* ]]
+	[ ! -e "$stale" ]
+	git --git-dir="$(ls -d "$T/hosts/hostA/cache/sources/"*app.git)" \
+	    cat-file -e "$(git -C "$SRC" rev-parse b200)"
 	# the git server shows a log written on another host, from the store
 	for id in 1 100 200; do
 		h=$(job_field "$id" .host)

@@ -12,12 +12,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "checkout.h"
 #include "config.h"
 #include "fetch.h"
+#include "sources.h"
 #include "pipeline.h"
 #include "util.h"
 
@@ -254,6 +257,120 @@ static void test_source_fetched(void **state)
 	free(url);
 }
 
+/* in_use for the collection: the repositories named in `arg` (a
+ * NULL-ended list) have jobs; of one named ".../unsure.git" the store
+ * cannot say */
+static int named(const char *repo, void *arg)
+{
+	const char *const *v = arg;
+	size_t n = strlen(repo);
+
+	if (n >= 11 && !strcmp(repo + n - 11, "/unsure.git"))
+		return error_set(-1, "the store cannot say");
+	for (; *v; v++)
+		if (!strcmp(*v, repo))
+			return 1;
+	return 0;
+}
+
+/* A cache made by hand for repository `repo` in HOME; its path. */
+static char *cache_for(struct fx *fx, const char *home, const char *repo)
+{
+	char *name = source_cache_name(repo);
+	char *dir = xasprintf("%s/cache/sources/%s", home, name);
+
+	sh(fx, NULL, "git init -q --bare '%s' && touch '%s.lock'", dir, dir);
+	free(name);
+	return dir;
+}
+
+/*
+ * runner gc on a fetching host: the cache of a repository the store keeps
+ * no job of goes, and so does one no `sources` entry covers any more; one
+ * in use is kept and collected by git (an object nothing refers to is
+ * pruned); one a fetch holds, or that the store cannot judge, is left.
+ */
+static void test_source_cache_collected(void **state)
+{
+	struct fx *fx = *state;
+	char *url = xasprintf("file://%s", fx->dir);
+	struct host_source hs = { fx->dir, url, 0 };
+	struct host_conf h = { .sources = &hs, .nsources = 1 };
+	char *home = xasprintf("%s/home", fx->dir), *local = NULL, *again;
+	char *gone = xasprintf("%s/gone.git", fx->dir), *local2 = NULL;
+	char *unsure_repo = xasprintf("%s/unsure.git", fx->dir);
+	char loose[41];
+	int64_t count, bytes;
+	const char *in_use[] = { fx->repo, NULL };
+
+	assert_int_equal(mkdir(home, 0700), 0);
+	sh(fx, NULL, "git clone -q --bare app.git gone.git");
+	assert_int_equal(source_local(&h, home, fx->repo, fx->head, NULL,
+	    &local), 0);
+	assert_int_equal(source_local(&h, home, gone, fx->head, NULL,
+	    &local2), 0);
+	/* an object of a branch deleted since: in the cache, unreferenced */
+	sh(fx, loose, "printf 'deleted branch' | git -C '%s' hash-object -w "
+	    "--stdin", local);
+	char *obj = xasprintf("%s/objects/%.2s/%s", local, loose, loose + 2);
+	assert_int_equal(access(obj, F_OK), 0);
+	/* a cache of another server's repository (runner.yml changed
+	 * since), and one the store cannot judge */
+	char *other = cache_for(fx, home, "/elsewhere/x.git");
+	char *unsure = cache_for(fx, home, unsure_repo);
+
+	/* a dry run removes nothing */
+	assert_int_equal(source_cache_gc(&h, home, named, in_use, 1, NULL,
+	    &count, &bytes), 0);
+	assert_int_equal(count, 2);
+	assert_true(bytes > 0);
+	assert_int_equal(access(local2, F_OK), 0);
+	assert_int_equal(access(other, F_OK), 0);
+	assert_int_equal(access(obj, F_OK), 0);
+
+	error_clear();
+	assert_int_equal(source_cache_gc(&h, home, named, in_use, 0, NULL,
+	    &count, &bytes), 0);
+	assert_int_equal(count, 2);
+	assert_true(access(local2, F_OK) < 0);	/* no job of it */
+	assert_true(access(other, F_OK) < 0);	/* no entry covers it */
+	assert_int_equal(access(unsure, F_OK), 0);	/* cannot say: kept */
+	assert_int_equal(access(local, F_OK), 0);	/* in use: kept... */
+	assert_true(access(obj, F_OK) < 0);	/* ...and collected */
+	/* what it holds still serves, without a fetch */
+	hs.url = "file:///nonexistent";
+	assert_int_equal(source_local(&h, home, fx->repo, fx->head, NULL,
+	    &again), 0);
+	assert_string_equal(again, local);
+	free(again);
+	hs.url = url;
+
+	/* a fetch holds the cache (its lock): left for the next time */
+	const char *none[] = { NULL };
+	char *lock = xasprintf("%s.lock", local);
+	int fd = open(lock, O_RDWR | O_CLOEXEC);
+	assert_true(fd >= 0 && flock(fd, LOCK_EX) == 0);
+	assert_int_equal(source_cache_gc(&h, home, named, none, 0, NULL,
+	    &count, &bytes), 0);
+	assert_int_equal(count, 0);
+	assert_int_equal(access(local, F_OK), 0);
+	close(fd);
+	assert_int_equal(source_cache_gc(&h, home, named, none, 0, NULL,
+	    &count, &bytes), 0);
+	assert_int_equal(count, 1);
+	assert_true(access(local, F_OK) < 0);
+	free(lock);
+	free(obj);
+	free(unsure);
+	free(unsure_repo);
+	free(other);
+	free(local2);
+	free(local);
+	free(gone);
+	free(home);
+	free(url);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -264,6 +381,7 @@ int main(void)
 		T(test_hostile_names),
 		cmocka_unit_test(test_source_urls),
 		T(test_source_fetched),
+		T(test_source_cache_collected),
 	};
 	checkout_global_init();
 	return cmocka_run_group_tests(tests, NULL, NULL);
