@@ -673,7 +673,11 @@ static int claim_once(struct store *s, pid_t worker, const char *host,
 	int rc, error;
 
 	*id = 0;
-	if ((error = begin(s)) < 0)
+	/* PostgreSQL: durable. A server that crashes loses the commits it
+	 * had not synced while the workers that made them run on: a claim
+	 * lost so would put the job back in the queue, and another host
+	 * would run it beside the first (SQLite's power cut ends both) */
+	if ((error = s->pg ? begin_durable(s) : begin(s)) < 0)
 		return error;
 	if ((supersede && (error = job_move(s, Q_SUPERSEDE, sql, JOB_QUEUED,
 	    JOB_SUPERSEDED, ARGS(arg_int(now_ms())), NULL)) < 0) ||
@@ -752,7 +756,7 @@ static int claim(struct store *s, pid_t worker, const char *host,
 	 * (a synced commit syncs everything before it in the WAL) before the
 	 * worker acts on it.
 	 */
-	if (s->relaxed && (*out)->kind == KIND_DEPLOY) {
+	if (s->relaxed && !s->pg && (*out)->kind == KIND_DEPLOY) {
 		if ((error = begin_durable(s)) < 0 || (error = run(s,
 		    Q_CLAIM_SYNC, sql, "claim", ARGS(arg_int(id)))) < 0 ||
 		    (error = commit(s)) < 0) {
