@@ -672,12 +672,34 @@ static int fence_check(struct store *s)
  */
 static int begin_fenced(struct store *s)
 {
+	int64_t until = 0;
+	long nap_ms = 50;
 	int error;
 
-	if (s->pg)
-		error = pg_exec(s, "BEGIN", "begin");
-	else
-		error = exec_stmt_raw(s, stmt(s, Q_BEGIN, sql), "begin");
+	/*
+	 * A worker that holds a job (a fenced connection) waits for a server
+	 * it cannot reach, up to busy_ms: a server that restarts is back in a
+	 * second or two, and what the worker records of its job meanwhile
+	 * (its end above all) would be lost, the job run again. Whatever it
+	 * then records still passes the fence. (A BEGIN fails for no other
+	 * reason than the connection.)
+	 */
+	for (;;) {
+		if (s->pg)
+			error = pg_exec(s, "BEGIN", "begin");
+		else
+			error = exec_stmt_raw(s, stmt(s, Q_BEGIN, sql),
+			    "begin");
+		if (error != ERR_BUSY || !s->pg || !s->fence_job)
+			break;
+		if (!until)
+			until = mono_ms() + s->busy_ms;
+		if (mono_ms() >= until)
+			break;
+		struct timespec ts = { nap_ms / 1000, nap_ms % 1000 * 1000000 };
+		nanosleep(&ts, NULL);
+		nap_ms = nap_ms < 500 ? nap_ms * 2 : 1000;
+	}
 	if (error < 0 || !s->fence_job)
 		return error;
 	if ((error = fence_check(s)) < 0)
