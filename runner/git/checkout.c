@@ -50,6 +50,10 @@ void checkout_global_init(void)
 		 * each blob again on every checkout is the repository's work,
 		 * not a job's */
 		git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
+		/* nor a cache of the objects read: the repository stays open
+		 * for good, and libgit2 kept each job's commit and trees,
+		 * up to 256 MiB (a checkout reads each tree once) */
+		git_libgit2_opts(GIT_OPT_ENABLE_CACHING, 0);
 		cache.enabled = 1;
 	}
 }

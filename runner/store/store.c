@@ -772,6 +772,11 @@ void rollback(struct store *s)
 	relax_again(s);
 }
 
+int store_cache_small(struct store *s)
+{
+	return s->pg ? 0 : exec_sql(s, "PRAGMA cache_size = -64", "cache size");
+}
+
 int store_relax(struct store *s)
 {
 	s->relaxed = 1;

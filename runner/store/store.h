@@ -49,6 +49,16 @@ int store_busy_timeout(struct store *s, int ms);
  */
 int store_relax(struct store *s);
 
+/*
+ * For a process that lives long and touches the store often (a worker,
+ * the notifier): SQLite's cache of the store's pages bounded to 64 KiB.
+ * Its default, 2 MiB a connection, fills as a large store is read and is
+ * kept for the life of the connection; the pages stay in the kernel's
+ * cache, and another process's commit empties this one anyway. A
+ * PostgreSQL store keeps no such cache here. 0 or an error.
+ */
+int store_cache_small(struct store *s);
+
 /* The schema: how many versions there are, and the SQL that makes
  * version `v` of version v-1 (NULL past the last); for the upgrade tests. */
 int store_migrations(void);

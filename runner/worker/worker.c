@@ -452,6 +452,7 @@ int worker_main(const char *home, int wake_r, pid_t parent, int slot)
 	ctx.event_fd = ws.sigfd;
 	ws.ctx = &ctx;
 	store_relax(ws.store);
+	store_cache_small(ws.store);
 	checkout_global_init();
 	build_purge_workspaces(home);	/* what a killed worker left */
 
@@ -630,6 +631,7 @@ int notifier_main(const char *home, int wake_r, pid_t parent, int slot)
 		return 1;
 	}
 	store_relax(st);
+	store_cache_small(st);
 	while (!notifier_stopping(&ns)) {
 		struct notification *x = NULL;
 		int64_t wait = -1;
