@@ -447,7 +447,7 @@ int mkdir_p(const char *path, mode_t mode)
 	return error;
 }
 
-static int rm_rf_at(int dirfd, const char *name)
+int rm_rf_at(int dirfd, const char *name)
 {
 	struct stat st;
 

@@ -94,6 +94,9 @@ void format_bytes(struct sbuf *sb, int64_t n);
 int mkdir_p(const char *path, mode_t mode);
 /* Remove a tree without following symlinks; a missing path is ok. */
 int rm_rf(const char *path);
+/* The same for entry `name` of the folder `dirfd`, walked by
+ * descriptors: 0, or -1 with errno (no message). */
+int rm_rf_at(int dirfd, const char *name);
 /*
  * The bytes the tree at folder `path` takes on disk (its blocks), in
  * *out: walked by descriptors, no link followed and no other file system

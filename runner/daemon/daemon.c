@@ -1299,6 +1299,7 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 			    "daemon", n, n == 1 ? "" : "es");
 		free(prefix);
 	}
+	home_prune_pools(home, s.nworkers);
 	/* watching before the spool's first look: nothing spooled after it
 	 * goes unseen */
 	watch_init(&s.watch, home);

@@ -9,6 +9,7 @@
 #define RUNNER_CHECKOUT_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 struct sbuf;
 struct source;
@@ -36,6 +37,17 @@ int source_read(struct source *src, const char *path, size_t max,
     struct sbuf *out);
 /* Write the commit's tree into `dest`, which must not exist yet. */
 int source_checkout(struct source *src, const char *dest);
+/*
+ * The same into `dest` holding the workspace of an earlier job, its files
+ * `owner`'s (or into a new one where there is none), made exactly what
+ * source_checkout makes of nothing: what the tree has is written over,
+ * into the same files and folders where they may stay (plain files and
+ * folders of `owner`, a file with no other name, no inode flag or
+ * extended attribute left of the last job's, their modes reset), and
+ * everything else removed, walked by descriptors, never following a
+ * link. It does not give the files away (job_give does).
+ */
+int source_checkout_over(struct source *src, const char *dest, uid_t owner);
 
 /* Read and parse the commit's pipeline file (.runner.yml). */
 struct pipeline;

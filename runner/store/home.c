@@ -9,6 +9,7 @@
 #include "run.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -93,6 +94,25 @@ int home_prepare(const char *home, gid_t gid)
 }
 
 /* The name of uid `uid`, or its number. Caller frees. */
+void home_prune_pools(const char *home, int workers)
+{
+	char *dir = xasprintf("%s/%s", home, HOME_POOL_DIR);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		char *end;
+		long n = strtol(de->d_name, &end, 10);
+		if (de->d_name[0] != '.' && (*end || n < 0 || n >= workers) &&
+		    rm_rf_at(dirfd(d), de->d_name) < 0)
+			log_line("warning: cannot remove '%s/%s': %s", dir,
+			    de->d_name, strerror(errno));
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+}
+
 static char *user_name(uid_t uid)
 {
 	struct passwd *pw = getpwuid(uid);

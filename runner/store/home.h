@@ -28,6 +28,12 @@ struct sbuf;
  */
 int home_prepare(const char *home, gid_t gid);
 
+/* Where worker N keeps the workspace of its last build for its next one
+ * (work/.pool/N), and the removal of those of workers that are no more
+ * (a daemon started with fewer than `workers`). */
+#define HOME_POOL_DIR "work/.pool"
+void home_prune_pools(const char *home, int workers);
+
 /* A file that others may read or write more than they should, or whose
  * owner is not to decide what the runner trusts. */
 struct home_issue {

@@ -426,7 +426,7 @@ int worker_main(const char *home, int wake_r, pid_t parent, int slot)
 	int64_t busy_at = mono_ms();
 	struct job_ctx ctx = {
 		.home = home, .on_event = worker_event,
-		.arg = &ws, .stopping = &ws.stopping,
+		.arg = &ws, .stopping = &ws.stopping, .slot = slot,
 	};
 	sigset_t mask;
 

@@ -29,6 +29,9 @@ struct job_ctx {
 	enum stage_event (*on_event)(void *arg);
 	void *arg;
 	const int *stopping;	/* set once the daemon is shutting down */
+	/* The worker's number, which names the workspace it keeps between
+	 * builds (build.c); -1: it keeps none. */
+	int slot;
 	/* Why the job must end failed at once (the store's disk is full),
 	 * set by on_event; the stage running is killed. The worker's. */
 	char *fail;

@@ -9,6 +9,7 @@
 #include "artifact.h"
 #include "checkout.h"
 #include "config.h"
+#include "home.h"
 #include "pipeline.h"
 #include "step.h"
 #include "deploys.h"
@@ -25,7 +26,34 @@
 #include <unistd.h>
 
 /*
- * A finished build's workspace is moved aside in one rename and deleted
+ * A finished build's workspace is kept for the worker's next build, which
+ * checks out over it (source_checkout_over): creating and deleting files
+ * is most of what a small job costs the kernel, and on some file systems
+ * (ext4 without a journal) each file made soon after others were deleted
+ * costs more for each of them. It waits in work/.pool/SLOT, named by the
+ * worker's number: the worker runs its builds as a user of its own
+ * (build_user-N), whose files the checkout may keep.
+ */
+static char *pool_path(const struct job_ctx *ctx)
+{
+	if (ctx->slot < 0 || ctx->conf->keep_workspaces)
+		return NULL;
+	return xasprintf("%s/%s/%d", ctx->home, HOME_POOL_DIR, ctx->slot);
+}
+
+/* Take the workspace the worker kept, as the job's `ws`: 1 if there was
+ * one, 0 if not. */
+static int pool_take(const struct job_ctx *ctx, const char *ws)
+{
+	char *pool = pool_path(ctx);
+	int taken = pool && rename(pool, ws) == 0;
+
+	free(pool);
+	return taken;
+}
+
+/*
+ * A workspace that is not kept is moved aside in one rename and deleted
  * when the worker is idle, or after DISCARD_BATCH of them, so that removing
  * a tree is not on the way from one job to the next.
  */
@@ -63,6 +91,23 @@ static void discard_workspace(const char *home, const char *ws, int64_t id)
 	}
 	free(to);
 	free(dir);
+}
+
+/* The job is over: its workspace is kept for the worker's next build,
+ * else discarded. */
+static void put_workspace(const struct job_ctx *ctx, const char *ws,
+    int64_t id)
+{
+	char *pool = pool_path(ctx);
+	char *dir = xasprintf("%s/%s", ctx->home, HOME_POOL_DIR);
+	struct stat st;
+
+	if (!pool || lstat(ws, &st) < 0 || !S_ISDIR(st.st_mode) ||
+	    disk_free(ctx->home) < DISCARD_ROOM ||
+	    (mkdir(dir, 0700) < 0 && errno != EEXIST) || rename(ws, pool) < 0)
+		discard_workspace(ctx->home, ws, id);
+	free(dir);
+	free(pool);
 }
 
 /* Run build stage `i`; sets *job_state and *job_error when the job must
@@ -396,7 +441,9 @@ int build_run(struct job_ctx *ctx, struct job *job)
 		state = JOB_ERROR;
 		goto end;
 	}
-	if (source_checkout(src, ws) < 0 || job_give(ws, ctx->build_user) < 0) {
+	if ((pool_take(ctx, ws) ? source_checkout_over(src, ws,
+	    ctx->build_user ? ctx->build_user->uid : geteuid()) :
+	    source_checkout(src, ws)) < 0 || job_give(ws, ctx->build_user) < 0) {
 		state = JOB_ERROR;
 		msg = xasprintf("checkout failed: %s", error_last());
 		goto end;
@@ -484,7 +531,7 @@ out:
 	source_free(src);
 	pipeline_free(pl);
 	if (!ctx->conf->keep_workspaces)
-		discard_workspace(ctx->home, ws, job->id);
+		put_workspace(ctx, ws, job->id);
 	if (logs)
 		for (size_t i = 0; logs[i]; i++)
 			free(logs[i]);

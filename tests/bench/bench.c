@@ -2,6 +2,8 @@
  * runner-bench: times the runner's own code paths for tests/bench/run,
  * each against nothing but itself (the driver measures the baselines).
  *   runner-bench checkout REPO COMMIT DEST    libgit2 checkout as a job does
+ *   runner-bench checkout-over REPO COMMIT DEST   the same over a workspace
+ *                                             a worker kept (its files ours)
  *   runner-bench archive ROOT OUT GLOB...     artifacts as a stage does
  *   runner-bench stage LOG SCRIPT             a stage's output into its log
  * Each prints the elapsed milliseconds of that work alone.
@@ -57,6 +59,7 @@ static int lines(int fd, struct store *st, int64_t job, int n)
 static int usage(void)
 {
 	fprintf(stderr, "usage: runner-bench checkout REPO COMMIT DEST\n"
+	    "       runner-bench checkout-over REPO COMMIT DEST\n"
 	    "       runner-bench archive ROOT OUT GLOB...\n"
 	    "       runner-bench stage LOG SCRIPT\n"
 	    "       runner-bench lines LOG N\n"
@@ -89,12 +92,14 @@ int main(int argc, char **argv)
 		store_close(st);
 		return rc;
 	}
-	if (!strcmp(argv[1], "checkout") && argc == 5) {
+	if ((!strcmp(argv[1], "checkout") || !strcmp(argv[1],
+	    "checkout-over")) && argc == 5) {
 		struct source *src;
 		checkout_global_init();		/* as a worker does */
 		t0 = mono_ms();
 		if (source_open(argv[2], argv[3], &src) < 0 ||
-		    source_checkout(src, argv[4]) < 0) {
+		    (argv[1][8] ? source_checkout_over(src, argv[4], geteuid()) :
+		    source_checkout(src, argv[4])) < 0) {
 			fprintf(stderr, "runner-bench: %s\n", error_last());
 			return 1;
 		}

@@ -4,6 +4,8 @@
 # dangling, to a folder), executable bits, a submodule entry, unicode and
 # odd names, deep folders, an empty tree; and the names git refuses
 # (".git" in its NTFS and HFS+ disguises, a .gitmodules link) refused.
+# A checkout over the workspace of another commit (as a worker makes
+# its next build's) is the same as git's of the new commit.
 
 load lib
 
@@ -26,11 +28,16 @@ describe() {
 	    done)
 }
 
-# same_as_git COMMIT: our checkout of COMMIT equals git's, and git sees
-# it clean.
+# same_as_git COMMIT [over]: our checkout of COMMIT equals git's, and git
+# sees it clean; with "over", made over what $T/ours holds.
 same_as_git() {
-	rm -rf "$T/ours" "$T/git"
-	"$RUNNER_BENCH" checkout "$T/corpus.git" "$1" "$T/ours" >/dev/null
+	rm -rf "$T/git"
+	if [ "${2:-}" = over ]; then
+		"$RUNNER_BENCH" checkout-over "$T/corpus.git" "$1" "$T/ours" >/dev/null
+	else
+		rm -rf "$T/ours"
+		"$RUNNER_BENCH" checkout "$T/corpus.git" "$1" "$T/ours" >/dev/null
+	fi
 	git clone -q --no-checkout "$T/corpus.git" "$T/git"
 	git -C "$T/git" checkout -q "$1"
 	diff <(describe "$T/git") <(describe "$T/ours")
@@ -66,6 +73,17 @@ line"
 	git -C "$d" rm -q -r --cached .
 	git -C "$d" commit -q --allow-empty -m "empty tree"
 	EMPTY=$(git -C "$d" rev-parse HEAD)
+	# folders become files and files folders, a link a folder
+	git -C "$d" checkout -q "$PLAIN" -- .
+	git -C "$d" rm -q -r --cached deep tool.sh link-dir
+	rm -rf "$d/deep" "$d/tool.sh" "$d/link-dir"
+	printf 'now a file\n' > "$d/deep"
+	mkdir -p "$d/tool.sh/in" "$d/link-dir"
+	printf 'x\n' > "$d/tool.sh/in/f"
+	printf 'y\n' > "$d/link-dir/g"
+	git -C "$d" add -A
+	git -C "$d" commit -q -m "shapes swapped"
+	SWAPPED=$(git -C "$d" rev-parse HEAD)
 	git clone -q --bare "$d" "$T/corpus.git"
 }
 
@@ -86,6 +104,27 @@ hostile() {
 	grep -q $'a\r$' "$T/ours/crlf.txt"		# eol=crlf was applied
 	grep -q '\$Id: [0-9a-f]* \$' "$T/ours/id.c"	# and ident
 	same_as_git "$EMPTY"
+}
+
+@test "a checkout over another commit's workspace is the one git makes" {
+	corpus
+	local from to
+	for from in "$PLAIN" "$ATTRS" "$EMPTY" "$SWAPPED"; do
+		for to in "$PLAIN" "$ATTRS" "$EMPTY" "$SWAPPED"; do
+			same_as_git "$from"
+			# what a stage may leave: changes, new files, git's own
+			printf 'junk\n' >> "$T/ours/blob.bin" 2>/dev/null || true
+			mkdir -p "$T/ours/new/er" "$T/ours/.git/hooks"
+			touch "$T/ours/new/er/f" "$T/ours/.git/hooks/post-checkout"
+			chmod 4755 "$T/ours/tool.sh" 2>/dev/null || true
+			same_as_git "$to" over
+			# and .git as a new checkout's
+			rm -rf "$T/new"
+			"$RUNNER_BENCH" checkout "$T/corpus.git" "$to" "$T/new" >/dev/null
+			diff <(cd "$T/new/.git" && find . -printf '%M %P\n' | sort) \
+			    <(cd "$T/ours/.git" && find . -printf '%M %P\n' | sort)
+		done
+	done
 }
 
 @test "names git refuses are refused, and nothing is written outside" {

@@ -2,7 +2,10 @@
 # The daemon SIGKILLed during a checkout, 20 times at varied points (once
 # 2, 3, ... 21 of the tree's 60 files exist, the worker frozen there with
 # SIGSTOP so the point is exact): each job is re-run to completion and
-# recorded once, the store stays sound.
+# recorded once, the store stays sound. Each push renames the 60 files
+# (the same contents): the checkout over the workspace the worker kept
+# from the last build removes the old names and writes the new ones, so
+# that it takes as long as a new checkout and is stopped as one.
 
 load lib
 
@@ -12,7 +15,7 @@ setup() {
 	mkdir -p "$SRC/tree"
 	git -C "$SRC" config core.compression 0	# random data: do not try
 	for f in $(seq 10 69); do
-		head -c 524288 /dev/urandom > "$SRC/tree/f$f"
+		head -c 524288 /dev/urandom > "$SRC/tree/r0-f$f"
 	done
 	git -C "$SRC" add tree
 	set_pipeline "$SRC" "30 MB in 60 files" <<'YML'
@@ -28,12 +31,15 @@ teardown() { teardown_env; }
 	start_daemon --workers 1
 	hits=0
 	for i in $(seq 1 "$rounds"); do
-		git -C "$SRC" commit -q --allow-empty -m "Push $i"
+		for f in $(seq 10 69); do
+			git -C "$SRC" mv "tree/r$((i - 1))-f$f" "tree/r$i-f$f"
+		done
+		git -C "$SRC" commit -q -m "Push $i"
 		git -C "$SRC" push -q origin develop
 		ws="$RUNNER_HOME/work/$i"
 		at=$((i + 1))
-		# the checkout stops right here
-		freeze_when "[ \$(ls '$ws/tree' 2>/dev/null | wc -l) -ge $at ]" 30
+		# the checkout stops right here (a look that starts no process)
+		freeze_when "n=('$ws'/tree/r$i-*); [ -e \"\${n[0]}\" ] && [ \${#n[@]} -ge $at ]" 30
 		# still checking out; on a busy machine the stop can come after
 		# the last file, and that round kills a stage (the count of hits
 		# below still asks for half)

@@ -14,7 +14,10 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "checkout.h"
@@ -138,6 +141,132 @@ static void test_read_and_check_out(void **state)
 	source_free(src);
 	sbuf_release(&buf);
 	free(ws);
+}
+
+/* Has the file at `path` (no link followed) any extended attribute? */
+static int has_xattrs(const char *path)
+{
+	char names[256];
+
+	return llistxattr(path, names, sizeof(names)) != 0;
+}
+
+/*
+ * A workspace an earlier job left, with what a hostile stage could leave
+ * in it: edited and extra files, a set-uid bit, attributes, an ACL that
+ * new files would inherit, an inode flag, links to outside the workspace
+ * where the tree has a folder and a file, a FIFO, hooks and config in
+ * .git. Checked out over, it is the workspace a new checkout makes, and
+ * nothing outside changed; a file that could stay kept its inode.
+ */
+static void test_check_out_over(void **state)
+{
+	struct fx *fx = *state;
+	struct source *src = NULL;
+	char *ws = xasprintf("%s/ws", fx->dir), *fresh = xasprintf("%s/fresh",
+	    fx->dir), *p;
+	/* an ACL (version 2): user::rwx user:0:rwx group::rwx mask::rwx
+	 * other::rwx, as setfacl writes it */
+	static const unsigned char acl[] = { 2, 0, 0, 0,
+	    1, 0, 7, 0, 0xff, 0xff, 0xff, 0xff, 2, 0, 7, 0, 0, 0, 0, 0,
+	    4, 0, 7, 0, 0xff, 0xff, 0xff, 0xff, 0x10, 0, 7, 0, 0xff, 0xff,
+	    0xff, 0xff, 0x20, 0, 7, 0, 0xff, 0xff, 0xff, 0xff };
+	struct stat st;
+	ino_t kept;
+	int fd, flags;
+
+	assert_int_equal(source_open(fx->repo, fx->head, &src), 0);
+	assert_int_equal(source_checkout(src, ws), 0);
+	assert_int_equal(source_checkout(src, fresh), 0);
+	p = xasprintf("%s/.runner.yml", ws);
+	assert_int_equal(stat(p, &st), 0);
+	kept = st.st_ino;
+	free(p);
+	sh(fx, NULL, "mkdir -p outside/deep && echo outside > outside/deep/b && "
+	    "echo victim > outside/victim && cd ws && echo junk > a.txt && "
+	    "chmod 4755 a.txt && echo more >> .runner.yml && "
+	    "rm -r sub/deep && ln -s ../../outside/deep sub/deep && "
+	    "rm run.sh && ln ../outside/victim run.sh && "
+	    "rm link && echo notalink > link && echo x > extra.txt && "
+	    "mkdir -p sub/extra/dir && touch sub/extra/dir/file && mkfifo fifo && "
+	    "mkdir -p .git/hooks && printf '#!/bin/sh\\n' > .git/hooks/pre-commit && "
+	    "printf '[core]\\n\\tfsmonitor = evil\\n' >> .git/config && "
+	    "mkdir -p .git/info .git/refs/heads && echo x > .git/info/exclude && "
+	    "echo %s > .git/refs/heads/x && echo x > .git/objects/info/packs",
+	    fx->head);
+	p = xasprintf("%s/.runner.yml", ws);
+	assert_int_equal(setxattr(p, "user.evil", "1", 1, 0), 0);
+	free(p);
+	p = xasprintf("%s/sub", ws);
+	/* where ACLs work, one that new files in it would inherit */
+	if (setxattr(p, "system.posix_acl_default", acl, sizeof(acl), 0) == 0)
+		assert_true(has_xattrs(p));
+	free(p);
+	p = xasprintf("%s/.git/HEAD", ws);
+	fd = open(p, O_RDONLY);
+	assert_true(fd >= 0);
+	flags = FS_NODUMP_FL;
+	int flagged = ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0;
+	close(fd);
+	free(p);
+
+	assert_int_equal(source_checkout_over(src, ws, getuid()), 0);
+
+	/* what git sees and what is there: the new checkout's */
+	sh(fx, NULL, "test -z \"$(git -C ws status --porcelain --ignored)\"");
+	sh(fx, NULL, "diff -r --no-dereference -x index ws fresh && "
+	    "(cd ws && find . -printf '%%M %%P\\n' | sort) > ws.list && "
+	    "(cd fresh && find . -printf '%%M %%P\\n' | sort) > fresh.list && "
+	    "cmp ws.list fresh.list");
+	/* outside: untouched */
+	sh(fx, NULL, "test \"$(cat outside/deep/b)\" = outside && "
+	    "test \"$(cat outside/victim)\" = victim && test -f outside/victim");
+	p = xasprintf("%s/outside/victim", fx->dir);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_nlink, 1);
+	free(p);
+	/* no attribute, ACL or flag left */
+	static const char *const clean[] = { ".runner.yml", "sub", "a.txt",
+	    ".git/HEAD", "." };
+	for (size_t i = 0; i < sizeof(clean) / sizeof(*clean); i++) {
+		p = xasprintf("%s/%s", ws, clean[i]);
+		assert_false(has_xattrs(p));
+		assert_int_equal(lstat(p, &st), 0);
+		assert_false(st.st_mode & (S_ISUID | S_ISGID));
+		fd = open(p, O_RDONLY);
+		flags = 0;
+		assert_true(fd >= 0);
+		if (flagged) {
+			assert_int_equal(ioctl(fd, FS_IOC_GETFLAGS, &flags), 0);
+			assert_false(flags & FS_NODUMP_FL);
+		}
+		close(fd);
+		free(p);
+	}
+	/* a file that could stay is the same file */
+	p = xasprintf("%s/.runner.yml", ws);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_ino, kept);
+	free(p);
+	/* over a workspace of another user's files: none is kept (the file
+	 * held open is gone from it) */
+	p = xasprintf("%s/.runner.yml", ws);
+	fd = open(p, O_RDONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(source_checkout_over(src, ws, getuid() + 1), 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_nlink, 0);
+	close(fd);
+	free(p);
+	sh(fx, NULL, "test -z \"$(git -C ws status --porcelain --ignored)\"");
+	/* and where there is none, a new one */
+	rm_rf(ws);
+	assert_int_equal(source_checkout_over(src, ws, getuid()), 0);
+	sh(fx, NULL, "test -z \"$(git -C ws status --porcelain --ignored)\"");
+
+	source_free(src);
+	free(ws);
+	free(fresh);
 }
 
 static void test_bad_commits(void **state)
@@ -377,6 +506,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		T(test_read_and_check_out),
+		T(test_check_out_over),
 		T(test_bad_commits),
 		T(test_hostile_names),
 		cmocka_unit_test(test_source_urls),

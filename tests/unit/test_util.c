@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -14,6 +15,7 @@
 
 #include "util.h"
 #include "peer.h"
+#include "sha1.h"
 #include "sha256.h"
 #include "who.h"
 #include <arpa/inet.h>
@@ -532,10 +534,45 @@ static void test_who(void **state)
 	sbuf_release(&sb);
 }
 
+/* SHA-1 against FIPS 180's examples, fed whole and in pieces that cross
+ * the 64-byte blocks. */
+static void test_sha1(void **state)
+{
+	static const struct { const char *in; size_t reps; const char *hex; }
+	    cases[] = {
+		{ "", 1, "da39a3ee5e6b4b0d3255bfef95601890afd80709" },
+		{ "abc", 1, "a9993e364706816aba3e25717850c26c9cd0d89d" },
+		{ "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 1,
+		    "84983e441c3bd26ebaae4aa1f95129e5e54670f1" },
+		{ "a", 1000000, "34aa973cd4c4daa4f61eeb2bdbad27316534016f" },
+		{ "0123456701234567012345670123456701234567012345670123456701234567",
+		    10, "dea356a2cddd90c7a7ecedc5ebb563934f460452" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		unsigned char sum[SHA1_LEN];
+		char hex[2 * SHA1_LEN + 1];
+		struct sha1 c;
+		sha1_init(&c);
+		for (size_t r = 0; r < cases[i].reps; r++) {
+			/* in two uneven pieces */
+			size_t n = strlen(cases[i].in), half = n / 3;
+			sha1_update(&c, cases[i].in, half);
+			sha1_update(&c, cases[i].in + half, n - half);
+		}
+		sha1_final(&c, sum);
+		for (int k = 0; k < SHA1_LEN; k++)
+			snprintf(hex + 2 * k, 3, "%02x", sum[k]);
+		assert_string_equal(hex, cases[i].hex);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sbuf),
+		cmocka_unit_test(test_sha1),
 		cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_format_duration),
 		cmocka_unit_test(test_levenshtein),
