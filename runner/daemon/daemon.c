@@ -271,6 +271,9 @@ static struct store *sup_store(struct sup *s)
 		log_line("warning: %s", error_last());
 		s->store = NULL;
 	}
+	/* a server gone: the next round tries again, the loop goes on */
+	if (s->store)
+		store_server_wait(s->store, 0);
 	return s->store;
 }
 

@@ -750,11 +750,11 @@ static int claim(struct store *s, pid_t worker, const char *host,
 	if ((error = store_job_get(s, id, out)) < 0)
 		return error;
 	/*
-	 * On a relaxed connection the claim above is not synced: a build
-	 * whose claim a power cut takes back is simply run from the queue.
-	 * A deployment must never start twice, so its claim is made durable
-	 * (a synced commit syncs everything before it in the WAL) before the
-	 * worker acts on it.
+	 * On a relaxed SQLite connection the claim above is not synced: a
+	 * build whose claim a power cut takes back is simply run from the
+	 * queue (the cut ended its stage too). A deployment must never start
+	 * twice, so its claim is made durable (a synced commit syncs
+	 * everything before it in the WAL) before the worker acts on it.
 	 */
 	if (s->relaxed && !s->pg && (*out)->kind == KIND_DEPLOY) {
 		if ((error = begin_durable(s)) < 0 || (error = run(s,

@@ -328,9 +328,35 @@ static int ready(struct store *s)
 	if (PQstatus(s->pg) == CONNECTION_OK)
 		return 0;
 	lost(s);
+	/*
+	 * Between transactions a daemon's statement waits for the server as
+	 * a write waits for a lock (busy_ms: a failover, a restart), trying
+	 * again and again: a heartbeat renews, a claim claims, on the new
+	 * primary. Not in a transaction the link took with it (its next
+	 * statement must fail), nor where people wait for an answer
+	 * (store_connect_limit), nor on a fenced connection, whose BEGIN
+	 * waits so itself (begin_fenced) and whose reads may fail.
+	 */
+	int64_t end = mono_ms() + (connect_limit_ms || s->pg_busy ||
+	    s->fence_job ? 0 : s->server_wait_ms >= 0 ? s->server_wait_ms :
+	    s->busy_ms);
+	int pause = 50;
+	while (PQstatus(s->pg) != CONNECTION_OK && mono_ms() < end) {
+		poll(NULL, 0, pause);
+		pause = pause < 400 ? pause * 2 : 500;
+		lost(s);
+	}
 	if (PQstatus(s->pg) == CONNECTION_OK)
 		return 0;
 	return -1;
+}
+
+/* Whether the statement that just ran left a transaction open; one
+ * that the link took keeps what was so when it was sent. */
+static void ran(struct store *s)
+{
+	if (PQstatus(s->pg) == CONNECTION_OK)
+		s->pg_busy = PQtransactionStatus(s->pg) != PQTRANS_IDLE;
 }
 
 int pg_exec(struct store *s, const char *text, const char *what)
@@ -345,10 +371,12 @@ int pg_exec(struct store *s, const char *text, const char *what)
 
 	if (rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK) {
 		PQclear(r);
+		ran(s);
 		return 0;
 	}
 	keep_error(s, r);
 	PQclear(r);
+	ran(s);
 	return pg_error(s, what);
 }
 
@@ -458,6 +486,7 @@ int pg_step(struct stmt *st)
 			keep_error(s, st->res);
 			PQclear(st->res);
 			st->res = NULL;
+			ran(s);
 			return -1;
 		}
 		free(s->pg_err);
@@ -470,6 +499,7 @@ int pg_step(struct stmt *st)
 		st->nrows = rs == PGRES_TUPLES_OK ? PQntuples(st->res) : 0;
 		st->row = 0;
 		st->ran = 1;
+		ran(s);
 	}
 	if (st->row >= st->nrows)
 		return STEP_DONE;

@@ -1059,6 +1059,7 @@ int store_url(const char *home, char **url)
 int store_open(const char *home, enum store_mode mode, struct store **out)
 {
 	struct store *s = xcalloc(1, sizeof(*s));
+	s->server_wait_ms = -1;
 	char *url = NULL;
 	int error, version;
 
@@ -1128,6 +1129,11 @@ static int on_busy(void *arg, int tries)
 	struct timespec ts = { 0, us * 1000 };
 	nanosleep(&ts, NULL);
 	return 1;
+}
+
+void store_server_wait(struct store *s, int ms)
+{
+	s->server_wait_ms = ms;
 }
 
 int store_busy_timeout(struct store *s, int ms)

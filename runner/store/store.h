@@ -35,8 +35,14 @@ int store_url(const char *home, char **url);
 int store_open(const char *home, enum store_mode mode, struct store **out);
 void store_close(struct store *s);
 /* How long a write waits for another writer (default 10 s); the
- * server's error when it cannot be set. */
+ * server's error when it cannot be set. On PostgreSQL a statement
+ * between transactions waits as long for a server that went away (a
+ * restart, a failover) to answer again. */
 int store_busy_timeout(struct store *s, int ms);
+/* How long a statement waits for a PostgreSQL server that went away,
+ * when that is not the busy timeout (the supervisor: 0, it tries again
+ * on its next round). */
+void store_server_wait(struct store *s, int ms);
 /*
  * Let writes that can be done again commit with synchronous=NORMAL: progress
  * (stage started or ended, subjects, check results), the claim of a build

@@ -82,6 +82,9 @@ struct store {
 	int queued;		/* this transaction queued a job */
 	int pg_resetting;	/* connecting again after a broken link */
 	int pg_listening;	/* LISTEN_*: again after connecting again */
+	int pg_busy;		/* the last statement left a transaction open
+				 * (then a lost link is not waited for) */
+	int server_wait_ms;	/* store_server_wait; < 0: busy_ms */
 	int relaxed;		/* synchronous=NORMAL between durable commits */
 	int full;		/* ... and FULL now, for one of them */
 	int busy_ms;		/* how long a write waits for another writer */
