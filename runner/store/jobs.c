@@ -25,7 +25,7 @@ enum q {
 	Q_REC_PGIDS, Q_REC_CANCELED, Q_REC_STAGES, Q_REC_ARTS, Q_REC_JOBS,
 	Q_REC_DEPLOYS, Q_REC_DEPLOY_IDS, Q_QUEUED, Q_PHASE, Q_UNNAMED,
 	Q_OF_REF, Q_OF_REPO, Q_BRANCHES, Q_OF_COMMIT, Q_CLAIM_LOCK,
-	Q_DEPLOYING, Q_BUILDING,
+	Q_DEPLOYING, Q_BUILDING, Q_TOP_ID,
 	Q_JOBS_END
 };
 _Static_assert((int)Q_JOBS_END <= (int)BASE_DEPLOYS, "job statements overlap");
@@ -43,8 +43,12 @@ _Static_assert((int)Q_JOBS_END <= (int)BASE_DEPLOYS, "job statements overlap");
  * (jobs of a store older than hosts have none). */
 #define OWNED(w, h) "state = " SQ(N_RUNNING) " AND (" w " = 0 OR " \
 	"worker_pid = " w ") AND (host IS NULL OR host = " h ")"
-/* For job_move(): ?1 is the state left, ?2 the state entered. */
-#define FROM "state = ?1"
+/* For job_move(): ?1 is the state left, ?2 the state entered. A state
+ * bound to a statement is compared as CAST(? AS TEXT) (STATE_IS): a
+ * plain "state = ?1" is checked against the partial indexes' "state =
+ * 'running'" when SQLite plans it, with the value bound then, and each
+ * value bound after makes SQLite plan it again (store_int.h). */
+#define FROM STATE_IS("state", "1")
 
 /* A deployment that a push caused (not a tag, not by hand). */
 #define AUTOMATIC(j) j ".tag IS NULL AND " j ".requested_by IS NULL AND " \
@@ -56,11 +60,16 @@ _Static_assert((int)Q_JOBS_END <= (int)BASE_DEPLOYS, "job statements overlap");
 /* Deployment n, to the environment of `jobs`, of a newer push (or of the
  * same build, queued later), queued, running or serving: environments
  * move forward only. */
-#define NEWER_DEPLOY "n.kind = 'deploy' AND n.repo = jobs.repo AND n.env = " \
-	"jobs.env AND n.id != jobs.id AND " AUTOMATIC("n") " AND n.state IN (" \
-	SQ(N_QUEUED) ", " SQ(N_RUNNING) ", " SQ(N_HEALTHY) ") AND (" \
-	PUSH_ORDER("n") " > " PUSH_ORDER("jobs") " OR (" PUSH_ORDER("n") \
-	" = " PUSH_ORDER("jobs") " AND n.id > jobs.id))"
+#define NEWER_DEPLOY_OF(j) "n.kind = 'deploy' AND n.repo = " j ".repo AND " \
+	"n.env = " j ".env AND n.id != " j ".id AND " AUTOMATIC("n") " AND " \
+	"n.state IN (" SQ(N_QUEUED) ", " SQ(N_RUNNING) ", " SQ(N_HEALTHY) \
+	") AND (" PUSH_ORDER("n") " > " PUSH_ORDER(j) " OR (" PUSH_ORDER("n") \
+	" = " PUSH_ORDER(j) " AND n.id > " j ".id))"
+#define NEWER_DEPLOY NEWER_DEPLOY_OF("jobs")
+/* Build J has a newer push to its ref, which supersedes it. */
+#define NEWER_BUILD_OF(j) "EXISTS (SELECT 1 FROM jobs n WHERE n.repo = " j \
+	".repo AND n.ref = " j ".ref AND n.id > " j ".id AND n.kind = 'build' " \
+	"AND n.retry_of IS NULL)"
 
 STORE_SQL(jobs) = {
 	/* a push is queued once; a run asked for by hand (?9) every time.
@@ -84,10 +93,8 @@ STORE_SQL(jobs) = {
 	    "'superseded by #' || (SELECT max(n.id) FROM jobs n WHERE n.repo = "
 	    "jobs.repo AND n.ref = jobs.ref AND n.kind = 'build' AND n.retry_of "
 	    "IS NULL) WHERE " FROM " AND id IN (SELECT id FROM jobs WHERE "
-	    FROM " AND kind = 'build' AND retry_of IS NULL AND EXISTS (SELECT 1 "
-	    "FROM jobs n WHERE n.repo = jobs.repo AND n.ref = jobs.ref AND "
-	    "n.id > jobs.id AND n.kind = 'build' AND n.retry_of IS NULL) "
-	    "/*pg: FOR UPDATE SKIP LOCKED*/)",
+	    FROM " AND kind = 'build' AND retry_of IS NULL AND "
+	    NEWER_BUILD_OF("jobs") " /*pg: FOR UPDATE SKIP LOCKED*/)",
 	[Q_SUPERSEDE_DEPLOY] = "UPDATE jobs SET state = ?2, finished_ms = ?3, "
 	    "error = 'superseded by deployment #' || (SELECT max(n.id) FROM jobs "
 	    "n WHERE " NEWER_DEPLOY ") || ' of a newer push' WHERE " FROM " AND "
@@ -103,7 +110,8 @@ STORE_SQL(jobs) = {
 	    "lease_ms = " NOW_MS " + ?6 WHERE NOT EXISTS (SELECT 1 FROM "
 	    "hosts WHERE name = ?5 AND draining = 1) AND id = (SELECT id FROM "
 	    "jobs q WHERE " FROM " AND (kind = 'build' OR NOT EXISTS (SELECT 1 "
-	    "FROM jobs r WHERE r.state = ?2 AND r.kind = 'deploy' AND r.repo = "
+	    "FROM jobs r WHERE " STATE_IS("r.state", "2") " AND r.kind = "
+	    "'deploy' AND r.repo = "
 	    "q.repo AND r.env = q.env)) AND NOT EXISTS (SELECT 1 FROM settings "
 	    "WHERE key = 'paused') AND NOT EXISTS (SELECT 1 FROM job_needs n "
 	    "WHERE n.job_id = q.id AND instr(?7, ',' || n.label || ',') = 0) "
@@ -112,6 +120,13 @@ STORE_SQL(jobs) = {
 	     * wait (?9: "\nREPO\nREPO\n") */
 	    "AND (kind = 'deploy' OR instr(?9, char(10) || repo || char(10)) "
 	    "= 0) "
+	    /* and none that a newer one supersedes (?10: builds are), which
+	     * the supersede statements may not have marked yet (see
+	     * claim_once) */
+	    "AND NOT (q.kind = 'build' AND ?10 = 1 AND q.retry_of IS NULL AND "
+	    NEWER_BUILD_OF("q") ") AND NOT (q.kind = 'deploy' AND "
+	    AUTOMATIC("q") " AND EXISTS (SELECT 1 FROM jobs n WHERE "
+	    NEWER_DEPLOY_OF("q") ")) "
 	    "ORDER BY id LIMIT 1 /*pg: FOR UPDATE SKIP LOCKED*/) RETURNING id, "
 	    "kind = 'deploy', repo, env",
 	/*
@@ -131,7 +146,8 @@ STORE_SQL(jobs) = {
 	    " AND kind = 'deploy' AND repo = ?1 AND env = ?2 AND id != ?3",
 	[Q_BUILDING] = "SELECT count(*) FROM jobs WHERE state = " SQ(N_RUNNING)
 	    " AND kind = 'build' AND repo = ?1",
-	[Q_RUNNING_BY_REPO] = "SELECT repo, count(*) FROM jobs WHERE state = ?1 "
+	[Q_RUNNING_BY_REPO] = "SELECT repo, count(*) FROM jobs WHERE "
+	    STATE_IS("state", "1") " "
 	    "AND kind = 'build' GROUP BY repo",
 	/* the workers of the hosts alive: heartbeats of the last ?1 ms */
 	[Q_CAPACITY] = "SELECT coalesce(sum(workers), 0) FROM hosts WHERE "
@@ -141,6 +157,7 @@ STORE_SQL(jobs) = {
 	    "UNION ALL SELECT 1 FROM jobs WHERE repo > ?1) AS o LIMIT 1",
 	/* a write only to make a relaxed claim durable (see store_claim) */
 	[Q_CLAIM_SYNC] = "UPDATE jobs SET worker_pid = worker_pid WHERE id = ?1",
+	[Q_TOP_ID] = "SELECT coalesce(max(id), 0) FROM jobs",
 	[Q_JOB_GET] = "SELECT " JOB_COLS " FROM jobs WHERE id = ?1",
 	[Q_STAGES_GET] = "SELECT idx, name, state, exit_code, error, log_path, "
 	    "started_ms, finished_ms FROM stages WHERE job_id = ?1 ORDER BY idx",
@@ -659,30 +676,49 @@ static int claim_holds(struct store *s, const struct claimed *c,
 	return c->deploy ? n == 0 : n <= max;
 }
 
-/* One try at a claim, in a transaction of its own: *id 0 if there was
+/*
+ * One try at a claim, in a transaction of its own: *id 0 if there was
  * nothing to claim; 0 when another host's claim got in its way (try
- * again), 1 when done. */
+ * again), 1 when done.
+ *
+ * The supersede statements look at every queued job, which a queue of
+ * hundreds makes the dearest part of a claim. Only a job queued since
+ * makes one newly superseded: on SQLite, whose ids grow in commit order,
+ * they run when the newest id changed since this connection last ran
+ * them, or with `look` (*looked says whether they ran). The claim itself
+ * never takes a job that a newer one supersedes, marked or not.
+ */
 static int claim_once(struct store *s, pid_t worker, const char *host,
     const char *labels_key, int64_t lease_ms, int supersede,
-    enum claim_kinds kinds, const struct claim_share *share, int64_t *id)
+    enum claim_kinds kinds, const struct claim_share *share, int look,
+    int *looked, int64_t *id)
 {
 	struct sbuf full = SBUF_INIT;
 	struct claimed c = { 0 };
 	struct stmt *st;
-	struct arg a[9];
+	struct arg a[10];
+	int64_t top = 0;
 	int rc, error;
 
 	*id = 0;
+	*looked = 1;
 	/* PostgreSQL: durable. A server that crashes loses the commits it
 	 * had not synced while the workers that made them run on: a claim
 	 * lost so would put the job back in the queue, and another host
 	 * would run it beside the first (SQLite's power cut ends both) */
 	if ((error = s->pg ? begin_durable(s) : begin(s)) < 0)
 		return error;
-	if ((supersede && (error = job_move(s, Q_SUPERSEDE, sql, JOB_QUEUED,
-	    JOB_SUPERSEDED, ARGS(arg_int(now_ms())), NULL)) < 0) ||
+	if (!s->pg) {
+		if ((top = first_id(s, Q_TOP_ID, sql, NO_ARGS)) < 0) {
+			error = (int)top;
+			goto out;
+		}
+		*looked = look || top != s->superseded_top;
+	}
+	if (*looked && ((supersede && (error = job_move(s, Q_SUPERSEDE, sql,
+	    JOB_QUEUED, JOB_SUPERSEDED, ARGS(arg_int(now_ms())), NULL)) < 0) ||
 	    (error = job_move(s, Q_SUPERSEDE_DEPLOY, sql, JOB_QUEUED,
-	    JOB_SUPERSEDED, ARGS(arg_int(now_ms())), NULL)) < 0)
+	    JOB_SUPERSEDED, ARGS(arg_int(now_ms())), NULL)) < 0))
 		goto out;
 	/* the claim returns the job it took: job_move's binding, by hand */
 	a[0] = arg_text(job_state_name(JOB_QUEUED));
@@ -696,7 +732,8 @@ static int claim_once(struct store *s, pid_t worker, const char *host,
 	if ((error = full_repos(s, share, lease_ms, &full)) < 0)
 		goto out;
 	a[8] = arg_text(full.buf);
-	if (!(st = stmt_bound(s, Q_CLAIM, sql, a, 9))) {
+	a[9] = arg_int(supersede != 0);
+	if (!(st = stmt_bound(s, Q_CLAIM, sql, a, 10))) {
 		error = -1;
 		goto out;
 	}
@@ -719,6 +756,8 @@ static int claim_once(struct store *s, pid_t worker, const char *host,
 	if ((error = commit(s)) == 0) {
 		*id = c.id;
 		error = 1;
+		if (*looked && !s->pg)
+			s->superseded_top = top;
 	}
 out:
 	if (error <= 0)
@@ -738,10 +777,18 @@ static int claim(struct store *s, pid_t worker, const char *host,
 	int error = 0;
 
 	*out = NULL;
+	int looked = 0;
+
 	/* a claim that lost a race claims again, and sees then what won */
 	for (int tries = 0; error == 0 && tries < 8; tries++)
 		error = claim_once(s, worker, host, labels_key, lease_ms,
-		    supersede, kinds, share, &id);
+		    supersede, kinds, share, 0, &looked, &id);
+	/* nothing to claim: what is still queued is marked superseded if a
+	 * newer job supersedes it (one queued again, say), before the worker
+	 * rests */
+	if (error > 0 && !id && !looked)
+		error = claim_once(s, worker, host, labels_key, lease_ms,
+		    supersede, kinds, share, 1, &looked, &id);
 	if (error <= 0)
 		return error < 0 ? error : error_set(ERR_BUSY, "store '%s': "
 		    "other hosts' claims kept getting in the way", s->path);

@@ -51,7 +51,8 @@ STORE_SQL(outbox) = {
 	    "= ?1 ORDER BY id",
 	[Q_NOTIF_OPEN] = "SELECT " NOTIF_COLS " FROM notifications WHERE state "
 	    "IN (" SQ(N_PENDING) ", " SQ(N_DEAD) ") ORDER BY id DESC LIMIT ?1",
-	[Q_NOTIF_COUNT] = "SELECT count(*) FROM notifications WHERE state = ?1",
+	[Q_NOTIF_COUNT] = "SELECT count(*) FROM notifications WHERE "
+	    STATE_IS("state", "1"),
 	[Q_NOTIF_LAST_ACTION] = "SELECT action FROM notifications WHERE target "
 	    "= ?1 AND dedup = ?2 ORDER BY id DESC LIMIT 1",
 	[Q_UNSENT] = "SELECT (SELECT count(*) FROM events WHERE routed = 0) + "

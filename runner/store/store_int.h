@@ -88,6 +88,9 @@ struct store {
 	int relaxed;		/* synchronous=NORMAL between durable commits */
 	int full;		/* ... and FULL now, for one of them */
 	int busy_ms;		/* how long a write waits for another writer */
+	/* SQLite: the newest job id when this connection's claims last ran
+	 * the supersede statements (claim_once) */
+	int64_t superseded_top;
 	/* the job this connection's process holds (store_fence): every
 	 * write checks first that it still does */
 	int64_t fence_job;
@@ -132,6 +135,17 @@ static inline struct arg arg_count(int64_t v)	/* negative: NULL */
 #define ARGS(...) (const struct arg[]){ __VA_ARGS__ }, \
 	sizeof((const struct arg[]){ __VA_ARGS__ }) / sizeof(struct arg)
 #define NO_ARGS NULL, 0
+
+/*
+ * COLUMN = ?N for a state column (jobs, notifications), whose tables have
+ * partial indexes on a literal state ("WHERE state = 'running'"): SQLite
+ * plans a plain "state = ?N" with the value bound then, to see whether
+ * such an index may serve, and plans the statement again each time a
+ * value is bound after (sqlite3Reprepare: as much as the statement's
+ * work, each time). A CAST is not compared with the index's predicate,
+ * and still uses the index on the state.
+ */
+#define STATE_IS(col, n) col " = CAST(?" n " AS TEXT)"
 
 /* Report the connection's last error about `what`; returns the code
  * (ERR_NOSPACE, ERR_BUSY or -1). */
