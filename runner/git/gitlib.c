@@ -17,6 +17,7 @@
 #include "gitlib.h"
 
 #include <dlfcn.h>
+#include <stdlib.h>
 #include <git2.h>
 
 /* MBEDTLS_ERR_X509_FILE_IO_ERROR: what mbedTLS says of a file it cannot
@@ -55,6 +56,13 @@ int mbedtls_x509_crt_parse_path(struct mbedtls_x509_crt *chain,
 	    chain, path);
 }
 
+/* At exit: libgit2's state of the thread (its last error) is given back,
+ * which nothing else points to once the process ends. */
+static void gitlib_end(void)
+{
+	git_libgit2_shutdown();
+}
+
 void gitlib_init(void)
 {
 	static int ready;
@@ -65,6 +73,7 @@ void gitlib_init(void)
 	setting_up = 1;
 	git_libgit2_init();
 	setting_up = 0;
+	atexit(gitlib_end);
 	/* the failed load's message is no error of ours */
 	git_error_clear();
 }

@@ -97,15 +97,15 @@ idle_costs_nothing() {
 	# supervisor beats (every 10 s while workers live) and looks at what
 	# the beat wrote: a window from now until the supervisor opened the
 	# store three times (its beat, its look and the look after; on
-	# PostgreSQL, until it connected for its beat)
+	# PostgreSQL, until it spoke to the server for its beat)
 	local before after until
 	if [ -z "${RUNNER_STORE:-}" ]; then
 		until="[ \"\$(grep -c 'runner.db\", O_RDWR' '$T/sup.trace')\" -ge 3 ]"
 	else
-		until="grep -q 'connect(' '$T/sup.trace'"
+		until="grep -qE '^[0-9]+ +(connect|sendto)\\(' '$T/sup.trace'"
 	fi
 	before=$(switches $kids)
-	timeout 30 strace -qq -f -e trace=openat,write,connect -o "$T/sup.trace" \
+	timeout 30 strace -qq -f -e trace=openat,write,connect,sendto -o "$T/sup.trace" \
 	    -p "$DAEMON_PID" 2>/dev/null &
 	local tracer=$!
 	# on PostgreSQL, another installation on the same database (a
