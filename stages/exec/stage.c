@@ -114,6 +114,11 @@ static int start_stage(const struct stage_spec *spec,
 	return rc;
 }
 
+int stage_spawn(const struct stage_spec *spec, int out_fd, pid_t *pid)
+{
+	return start_stage(spec, spec->sandbox, out_fd, pid);
+}
+
 /* How long the group of a command that may detach services is given to
  * empty itself after its shell exited. */
 #define DETACH_WAIT_MS 2000

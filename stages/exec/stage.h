@@ -71,6 +71,13 @@ struct stage_result {
 int stage_run(const struct stage_spec *spec, struct stage_result *out);
 
 /*
+ * Start the stage's shell as stage_run does (its session, user, sandbox,
+ * limits, environment), its output to `out_fd`, and return: no log, no
+ * watch, the caller waits for *pid. For the benchmark's baseline.
+ */
+int stage_spawn(const struct stage_spec *spec, int out_fd, pid_t *pid);
+
+/*
  * Make this process a subreaper, so that descendants which leave the
  * stage's process group are reparented here and can be ended.
  */

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* What is left of a log that filled the disk. */
@@ -542,12 +543,141 @@ void step_note(int fd, const char *msg)
 	sbuf_release(&sb);
 }
 
+/*
+ * What a step's command is started with, but for its log and what
+ * watches it: its environment (secrets last), sandbox and filter, user
+ * and limits.
+ */
+struct launch {
+	struct env env;
+	struct confine cf;
+	int confined;
+	const struct run_user *user;
+	const char **secrets;	/* their values, to mask */
+	size_t nsecrets;
+	struct run_limits limits;
+};
+
+static void launch_release(struct launch *ln)
+{
+	env_free(&ln->env);
+	free(ln->secrets);
+	if (ln->confined)
+		confine_release(&ln->cf);
+}
+
+/* 0, or -1 with the reason it cannot start in *why (caller frees). */
+static int launch_init(struct launch *ln, struct job_ctx *ctx,
+    const struct job *job, const struct job_step *st, char **why)
+{
+	const void *bpf = NULL;
+	size_t bpf_len = 0;
+
+	memset(ln, 0, sizeof(*ln));
+	*why = NULL;
+	ln->user = st->user ? st->user : ctx->user;
+	/* a sandbox without its filter is not started at all */
+	if (job_confined(ctx, st->isolate) &&
+	    syscall_filter_bpf(&bpf, &bpf_len) < 0) {
+		*why = xasprintf("%s '%s' could not start: %s", st->what,
+		    st->name, error_last());
+		return -1;
+	}
+	build_env(ctx, job, st->name, st->cwd, st->env, &ln->env);
+	if (job_confined(ctx, st->isolate))
+		env_setf(&ln->env, "HOME", "/tmp");
+	else if (ln->user)
+		env_setf(&ln->env, "HOME", access(ln->user->home, W_OK) == 0 ?
+		    ln->user->home : st->cwd);
+	else
+		env_setf(&ln->env, "HOME", user_home());
+	/* what a stage starts may not outlive the daemon; services that a
+	 * deploy detaches may */
+	if (!st->keep_detached)
+		env_setf(&ln->env, RUN_OWNER_VAR, st->cwd);
+	/* secrets last: a stage's env cannot shadow one it asked for */
+	for (char *const *p = st->secrets; p && *p; p++) {
+		const struct secret *def = config_secret_def(ctx->conf, *p);
+		char *scope = NULL;
+		if (!def || !secret_allowed(def, st->env_name, job->ref, job->repo,
+		    &scope)) {
+			*why = def ? xasprintf("%s '%s' names secret '%s', whose "
+			    "scope in runner.yml is %s; it was not given", st->what,
+			    st->name, *p, scope) : xasprintf("%s '%s' needs secret "
+			    "'%s', which is not defined in runner.yml (secrets:)",
+			    st->what, st->name, *p);
+			free(scope);
+			launch_release(ln);
+			return -1;
+		}
+		env_setf(&ln->env, *p, def->value);
+		ln->secrets = xrealloc(ln->secrets, (ln->nsecrets + 1) *
+		    sizeof(*ln->secrets));
+		ln->secrets[ln->nsecrets++] = def->value;
+	}
+	if ((ln->confined = job_confined(ctx, st->isolate))) {
+		confine_init(&ln->cf, ctx, job, st);
+		ln->cf.sb.seccomp = bpf;
+		ln->cf.sb.seccomp_len = bpf_len;
+	}
+	/* a stage's limits can only narrow runner.yml's */
+	ln->limits = ctx->conf->limits;
+	if (st->limits) {
+		const struct run_limits *l = st->limits;
+		int64_t *have[] = { &ln->limits.processes, &ln->limits.memory,
+		    &ln->limits.file_size, &ln->limits.open_files };
+		const int64_t want[] = { l->processes, l->memory, l->file_size,
+		    l->open_files };
+		for (size_t i = 0; i < sizeof(want) / sizeof(*want); i++)
+			if (want[i] && (!*have[i] || want[i] < *have[i]))
+				*have[i] = want[i];
+	}
+	return 0;
+}
+
+int step_spawn_loop(struct job_ctx *ctx, const struct job *job,
+    const struct job_step *st, int n)
+{
+	struct launch ln;
+	char *why = NULL;
+	int devnull, error = 0;
+
+	if (launch_init(&ln, ctx, job, st, &why) < 0) {
+		error = error_set(-1, "%s", why);
+		free(why);
+		return error;
+	}
+	struct stage_spec spec = {
+		.script = st->script, .cwd = st->cwd, .envp = ln.env.v,
+		.limits = ln.limits, .user = ln.user,
+		.sandbox = ln.confined ? &ln.cf.sb : NULL,
+	};
+	if ((devnull = open("/dev/null", O_WRONLY | O_CLOEXEC)) < 0)
+		error = error_set(-1, "cannot open /dev/null: %s",
+		    strerror(errno));
+	for (int i = 0; i < n && error == 0; i++) {
+		pid_t pid;
+		int status;
+		if ((error = stage_spawn(&spec, devnull, &pid)) < 0)
+			break;
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		if (!WIFEXITED(status) || WEXITSTATUS(status))
+			error = error_set(-1, "%s '%s' ended with status %d",
+			    st->what, st->name, status);
+	}
+	if (devnull >= 0)
+		close(devnull);
+	launch_release(&ln);
+	return error;
+}
+
 int step_run_logged(struct job_ctx *ctx, const struct job *job, int idx,
     const char *log, const struct job_step *st, struct step_result *res)
 {
 	struct stage_arg sa = { ctx, job->id, idx, 0, { .fd = -1 }, st, { 0 } };
 	struct stage_result r;
-	struct env env = { 0 };
+	struct launch ln;
 	struct sbuf dur = SBUF_INIT;
 	char *err = NULL;
 
@@ -560,71 +690,20 @@ int step_run_logged(struct job_ctx *ctx, const struct job *job, int idx,
 		    strerror(errno), errno == ENOSPC ? " (no space)" : "");
 		return 0;
 	}
-	const struct run_user *user = st->user ? st->user : ctx->user;
-	int isolate = job_confined(ctx, st->isolate);
 	if (st->preamble)
 		write_all(res->fd, st->preamble, strlen(st->preamble));
-	/* a sandbox without its filter is not started at all */
-	const void *bpf = NULL;
-	size_t bpf_len = 0;
-	if (isolate && syscall_filter_bpf(&bpf, &bpf_len) < 0) {
+	if (launch_init(&ln, ctx, job, st, &res->error) < 0) {
 		res->state = STEP_FAILED;
 		res->exit_code = -1;
-		res->error = xasprintf("%s '%s' could not start: %s", st->what,
-		    st->name, error_last());
 		step_note(res->fd, res->error);
 		job_ship_log(ctx, job->id, idx, log);
 		return 0;
 	}
-	build_env(ctx, job, st->name, st->cwd, st->env, &env);
-	if (isolate)
-		env_setf(&env, "HOME", "/tmp");
-	else if (user)
-		env_setf(&env, "HOME", access(user->home, W_OK) == 0 ?
-		    user->home : st->cwd);
-	else
-		env_setf(&env, "HOME", user_home());
-	/* what a stage starts may not outlive the daemon; services that a
-	 * deploy detaches may */
-	if (!st->keep_detached)
-		env_setf(&env, RUN_OWNER_VAR, st->cwd);
-	/* secrets last: a stage's env cannot shadow one it asked for */
-	size_t nsec = 0;
-	const char **values = NULL;
-	for (char *const *p = st->secrets; p && *p; p++) {
-		const struct secret *def = config_secret_def(ctx->conf, *p);
-		const char *v = def ? def->value : NULL;
-		char *why = NULL;
-		if (!def || !secret_allowed(def, st->env_name, job->ref, job->repo,
-		    &why)) {
-			env_free(&env);
-			free(values);
-			res->state = STEP_FAILED;
-			res->exit_code = -1;
-			res->error = def ? xasprintf("%s '%s' names secret '%s', "
-			    "whose scope in runner.yml is %s; it was not given",
-			    st->what, st->name, *p, why) : xasprintf("%s '%s' "
-			    "needs secret '%s', which is not defined in runner.yml "
-			    "(secrets:)", st->what, st->name, *p);
-			free(why);
-			step_note(res->fd, res->error);
-			job_ship_log(ctx, job->id, idx, log);
-			return 0;
-		}
-		env_setf(&env, *p, v);
-		values = xrealloc(values, (nsec + 1) * sizeof(*values));
-		values[nsec++] = v;
-	}
-	struct masker *mask = masker_new(values, nsec);
-	free(values);
-	struct confine cf;
-	confine_init(&cf, ctx, job, st);
-	cf.sb.seccomp = bpf;
-	cf.sb.seccomp_len = bpf_len;
+	struct masker *mask = masker_new(ln.secrets, ln.nsecrets);
 	struct stage_spec spec = {
 		.script = st->script,
 		.cwd = st->cwd,
-		.envp = env.v,
+		.envp = ln.env.v,
 		.log_fd = res->fd,
 		.log_cap = (uint64_t)ctx->conf->log_cap,
 		.timeout_ms = st->timeout_ms ? st->timeout_ms :
@@ -640,22 +719,11 @@ int step_run_logged(struct job_ctx *ctx, const struct job *job, int idx,
 		.tick_ms = LOG_SHIP_MS,
 		.arg = &sa,
 		.mask = mask,
-		.limits = ctx->conf->limits,
-		.user = user,
-		.sandbox = isolate ? &cf.sb : NULL,
+		.limits = ln.limits,
+		.user = ln.user,
+		.sandbox = ln.confined ? &ln.cf.sb : NULL,
 	};
-	/* a stage's limits can only narrow runner.yml's, and no timeout
-	 * outlasts its max_timeout */
-	if (st->limits) {
-		const struct run_limits *l = st->limits;
-		int64_t *have[] = { &spec.limits.processes, &spec.limits.memory,
-		    &spec.limits.file_size, &spec.limits.open_files };
-		const int64_t want[] = { l->processes, l->memory, l->file_size,
-		    l->open_files };
-		for (size_t i = 0; i < sizeof(want) / sizeof(*want); i++)
-			if (want[i] && (!*have[i] || want[i] < *have[i]))
-				*have[i] = want[i];
-	}
+	/* no timeout outlasts its max_timeout */
 	int capped = ctx->conf->max_timeout_ms &&
 	    spec.timeout_ms > ctx->conf->max_timeout_ms;
 	if (capped)
@@ -687,9 +755,8 @@ int step_run_logged(struct job_ctx *ctx, const struct job *job, int idx,
 	ship_open(&sa.ship, ctx, job->id, idx, log);
 	if (stage_run(&spec, &r) < 0 && r.end != STAGE_SPAWN_FAILED)
 		r.end = STAGE_SPAWN_FAILED;
-	env_free(&env);
+	launch_release(&ln);
 	masker_free(mask);
-	confine_release(&cf);
 	if (null_fd >= 0)
 		close(null_fd);
 	if (sa.store_error) {

@@ -127,6 +127,14 @@ struct step_result {
 };
 int step_run_logged(struct job_ctx *ctx, const struct job *job, int idx,
     const char *log, const struct job_step *st, struct step_result *res);
+/*
+ * The benchmark's baseline for a stage's start: `st` started `n` times one
+ * after the other as step_run_logged would start it (stage_spawn: the
+ * same environment, sandbox, filter, user and limits), output discarded,
+ * each waited for; no log, no store. 0, or -1 with a message.
+ */
+int step_spawn_loop(struct job_ctx *ctx, const struct job *job,
+    const struct job_step *st, int n);
 /* Append a line of the runner's own ("[runner: MSG]") to a step's log. */
 void step_note(int fd, const char *msg);
 

@@ -6,6 +6,10 @@
  *                                             a worker kept (its files ours)
  *   runner-bench archive ROOT OUT GLOB...     artifacts as a stage does
  *   runner-bench stage LOG SCRIPT             a stage's output into its log
+ *   runner-bench spawn-loop HOME REPO SLOT N  `true` started N times as a
+ *                                             build stage of REPO on worker
+ *                                             SLOT starts (sandbox, user,
+ *                                             limits), one after the other
  * Each prints the elapsed milliseconds of that work alone.
  *   runner-bench lines LOG N                  N lines appended to a log
  *   runner-bench chunks HOME JOB N            N lines sent through the
@@ -17,10 +21,18 @@
 #include "artifact.h"
 #include "checkout.h"
 #include "chunks.h"
+#include "config.h"
+#include "home.h"
+#include "jobs.h"
+#include "run.h"
 #include "stage.h"
+#include "step.h"
 #include "store.h"
 #include "util.h"
 
+#include <sys/stat.h>
+
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -56,12 +68,75 @@ static int lines(int fd, struct store *st, int64_t job, int n)
 	return 0;
 }
 
+/*
+ * The confined spawn limit's loop: `true` started n times as a build
+ * stage of `repo` starts on worker `slot` of the daemon of `home` (its
+ * build user, sandbox, filter, limits: step_spawn_loop), in a workspace
+ * of its own. Prints the elapsed milliseconds of the loop.
+ */
+static int spawn_loop(const char *home, const char *repo, int slot, int n)
+{
+	struct config *conf = NULL;
+	struct store *st = NULL;
+	struct run_user base = { 0 }, own = { 0 };
+	char *ws = xasprintf("%s/work/.bench-%d", home, slot);
+	char zero[41];
+	struct job job = { .id = 1, .kind = KIND_BUILD, .repo = (char *)repo,
+	    .ref = "refs/heads/develop", .commit = zero };
+	struct job_ctx ctx = { .home = home, .slot = slot, .event_fd = -1 };
+	int64_t t0;
+	int rc = 1;
+
+	memset(zero, '0', 40);
+	zero[40] = '\0';
+	if (config_load(home, &conf) < 0 ||
+	    store_open(home, STORE_OPEN, &st) < 0)
+		goto out;
+	ctx.conf = conf;
+	ctx.store = st;
+	/* the users a worker runs builds as (worker.c's build_user) */
+	if (geteuid() == 0 && !conf->trust_repositories) {
+		if (run_user_lookup(conf->build_user, &base) < 0 ||
+		    home_worker_lookup(conf->build_user, slot, &own) < 0)
+			goto out;
+		ctx.user = &base;
+		ctx.build_user = &own;
+	}
+	rm_rf(ws);
+	if (mkdir(ws, 0700) < 0) {
+		error_set(-1, "cannot make '%s': %s", ws, strerror(errno));
+		goto out;
+	}
+	if (job_give(ws, ctx.build_user) < 0)
+		goto out;
+	struct job_step step = { .name = "bench", .what = "stage",
+	    .script = "true", .cwd = ws, .user = ctx.build_user,
+	    .isolate = config_isolate(conf, repo),
+	    .network = config_network(conf, repo) };
+	t0 = mono_ms();
+	if (step_spawn_loop(&ctx, &job, &step, n) < 0)
+		goto out;
+	printf("%lld\n", (long long)(mono_ms() - t0));
+	rc = 0;
+out:
+	if (rc)
+		fprintf(stderr, "runner-bench: %s\n", error_last());
+	rm_rf(ws);
+	free(ws);
+	run_user_release(&base);
+	run_user_release(&own);
+	store_close(st);
+	config_free(conf);
+	return rc;
+}
+
 static int usage(void)
 {
 	fprintf(stderr, "usage: runner-bench checkout REPO COMMIT DEST\n"
 	    "       runner-bench checkout-over REPO COMMIT DEST\n"
 	    "       runner-bench archive ROOT OUT GLOB...\n"
 	    "       runner-bench stage LOG SCRIPT\n"
+	    "       runner-bench spawn-loop HOME REPO SLOT N\n"
 	    "       runner-bench lines LOG N\n"
 	    "       runner-bench chunks HOME JOB N\n");
 	return 2;
@@ -73,6 +148,8 @@ int main(int argc, char **argv)
 
 	if (argc < 2)
 		return usage();
+	if (!strcmp(argv[1], "spawn-loop") && argc == 6)
+		return spawn_loop(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]));
 	if (!strcmp(argv[1], "lines") && argc == 4) {
 		int fd = open(argv[2], O_WRONLY | O_APPEND | O_CLOEXEC);
 		if (fd < 0) {
