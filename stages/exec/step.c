@@ -411,13 +411,15 @@ struct disk_watch {
 	int full;		/* because the disk is full */
 };
 
-/* Is the home's disk full: next to no room, or its reserve used (a
- * write found it full) and not yet room to make it again? */
+/* Is the home's disk full: next to no room, or a reserve used (a write
+ * found it full: the store's, or the spool's by a hook, which on
+ * PostgreSQL spools every push) and not yet room to make it again? */
 static int disk_short(const char *home, int64_t *left)
 {
 	*left = disk_free(home);
 	return *left >= 0 && (*left < DISK_FULL_ROOM || (*left < 2 *
-	    RESERVE_HOME_BYTES && !reserve_present(home, RESERVE_HOME)));
+	    RESERVE_HOME_BYTES && (!reserve_present(home, RESERVE_HOME) ||
+	    !reserve_present(home, RESERVE_SPOOL))));
 }
 
 static void watch_disk(struct disk_watch *dw)
