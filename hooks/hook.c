@@ -751,6 +751,14 @@ int hook_spool_ingest(const char *home, const struct config *conf,
 		error = ingest_dir(&in, in.hfd);
 	if (error == 0 && in.sfd >= 0)
 		error = ingest_dir(&in, in.sfd);
+	/* the store refused: the entries after the one it refused are not
+	 * tried, and the hooks that wait for them hear why at once */
+	if (error < 0 && s && !store_is_sqlite(s)) {
+		char *why = xstrdup(error_last());
+		hook_spool_unqueued(home, why);
+		error = error_set(error, "%s", why);
+		free(why);
+	}
 	if (!retry_held && in.hfd >= 0)
 		/* not tried now: still held (with those held just now) */
 		in.held = count_entries(in.hfd);

@@ -648,6 +648,9 @@ int notifier_main(const char *home, int wake_r, pid_t parent, int slot)
 			;	/* the events wait for the next batch */
 		} else if ((rc = notify_route(st, home, conf, &writers)) < 0) {
 			log_line("notifier: cannot route events: %s", error_last());
+			/* tried again in a second: a batch held would be due
+			 * at once, again and again, while the store is gone */
+			held = 0;
 			wait = 1000;
 		} else {
 			if (rc > 0 || writers)
