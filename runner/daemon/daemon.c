@@ -400,11 +400,16 @@ static void ingest_spool(struct sup *s, int retry_held)
 	size_t held = s->held;
 	int n = -1;
 
-	if (st) {	/* a locked store must not hold the supervisor up */
-		store_busy_timeout(st, 200);
+	if (st) {
+		/* a locked SQLite must not hold the supervisor up (PostgreSQL
+		 * locks rows, which a push's jobs share with no one; the two
+		 * settings would be two round trips a push) */
+		if (store_is_sqlite(st))
+			store_busy_timeout(st, 200);
 		n = hook_spool_ingest(s->home, spool_conf(s), st, retry_held,
 		    &held);
-		store_busy_timeout(st, 10000);
+		if (store_is_sqlite(st))
+			store_busy_timeout(st, 10000);
 	} else if (s->shared) {
 		/* the hooks that wait hear why at once */
 		hook_spool_unqueued(s->home, error_last());

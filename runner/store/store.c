@@ -754,11 +754,12 @@ int commit(struct store *s)
 {
 	int error = 0;
 
+	/* the notification and the commit in one round trip */
 	if (s->pg && s->queued && pg_in_transaction(s))
-		error = pg_exec(s, PG_NOTIFY, "notify");
-	s->queued = 0;
-	if (error == 0)
+		error = pg_exec(s, PG_NOTIFY "; COMMIT", "commit");
+	else
 		error = exec_stmt(s, stmt(s, Q_COMMIT, sql), "commit");
+	s->queued = 0;
 
 	relax_again(s);
 	return error;
