@@ -18,7 +18,7 @@ struct store;
 /* While jobs keep ending, the notifier routes their events at most this
  * often after a batch that started a notes writer: the notes of the jobs
  * that ended meanwhile go to one writer, not one each. */
-#define NOTES_BATCH_MS 1000
+#define NOTES_BATCH_MS 3000
 
 /*
  * Write (again) the notes of the commits of jobs `ids` (the jobs of a
