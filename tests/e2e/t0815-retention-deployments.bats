@@ -71,6 +71,11 @@ record() { [ "$(db "SELECT count(*) FROM jobs WHERE id = $1")" = "$2" ] || { ech
 gone() { [ ! -e "$1" ] || { echo "still there: $1"; false; }; }
 kept() { [ -e "$1" ] || { echo "removed: $1"; false; }; }
 build_of() { db "SELECT source_job FROM jobs WHERE id = $1"; }
+# gc keeps the jobs whose events the notifier has not routed yet, or
+# whose notifications wait: the jobs' ends are all told first
+told() {
+	wait_for "[ \"\$(db \"SELECT (SELECT count(*) FROM events WHERE routed = 0) + (SELECT count(*) FROM notifications WHERE state = 'pending')\")\" = 0 ]" 30
+}
 
 # no row refers to a job that is not there
 references_whole() {
@@ -112,6 +117,7 @@ references_whole() {
 	kept "$H/releases/staging/${d[0]}"; kept "$backups/${d[0]}"
 
 	# a dry run names what gc removes, and removes nothing
+	told
 	r gc --dry-run --verbose > "$T/dry"
 	grep -q '^deployments  *3 records' "$T/dry" || { cat "$T/dry"; false; }
 	grep -q '^builds  *3 records' "$T/dry" || { cat "$T/dry"; false; }
@@ -170,6 +176,7 @@ references_whole() {
 
 	# again: the oldest failure goes; the rollback that served before
 	# stays, and so does what it returned to (a chain of rollbacks)
+	told
 	r gc > "$T/gc2"
 	grep -q '^deployments  *1 records' "$T/gc2" || { cat "$T/gc2"; false; }
 	record "${f[0]}" 0
@@ -184,6 +191,7 @@ references_whole() {
 	sed -i '/deployments:/d' "$RUNNER_HOME/runner.yml"
 	start_daemon --workers 1
 	for i in 1 2 3 4 5; do push_deploy "echo deployed" healthy; done
+	told
 	r gc > "$T/gc"
 	grep -q '^deployments  *0 records' "$T/gc" || { cat "$T/gc"; false; }
 	[ "$(db "SELECT count(*) FROM jobs WHERE kind = 'deploy'")" -eq 5 ]
@@ -192,6 +200,7 @@ references_whole() {
 	# one for every environment: what serves and what served before stay
 	sed -i 's/^  interval: 0/  deployments: 1\n  interval: 0/' "$RUNNER_HOME/runner.yml"
 	r check --config >/dev/null
+	told
 	r gc > "$T/gc"
 	grep -q '^deployments  *3 records' "$T/gc" || { cat "$T/gc"; false; }
 	d=($(db "SELECT id FROM jobs WHERE kind = 'deploy' ORDER BY id"))
