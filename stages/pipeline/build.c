@@ -378,7 +378,7 @@ int build_run(struct job_ctx *ctx, struct job *job)
 	char **names = NULL, **logs = NULL;
 	char *ws, *logdir, *artdir, *msg = NULL, *repo = NULL;
 	enum job_state state = JOB_PASSED;
-	int error = 0, unarchived = 0;
+	int error = 0, unarchived = 0, taken, unkept = 0;
 
 	ws = job_workspace_path(ctx->home, job->id);
 	logdir = xasprintf("%s/logs/%lld", ctx->home, (long long)job->id);
@@ -441,11 +441,22 @@ int build_run(struct job_ctx *ctx, struct job *job)
 		state = JOB_ERROR;
 		goto end;
 	}
-	if ((pool_take(ctx, ws) ? source_checkout_over(src, ws,
-	    ctx->build_user ? ctx->build_user->uid : geteuid()) :
-	    source_checkout(src, ws)) < 0 || job_give(ws, ctx->build_user) < 0) {
+	if ((taken = pool_take(ctx, ws)) && source_checkout_over(src, ws,
+	    ctx->build_user ? ctx->build_user->uid : geteuid()) < 0) {
+		/* what the last build left cannot be made this one's tree
+		 * (a folder it may not empty, a tree too deep): it goes
+		 * aside, and this build gets a fresh checkout */
+		log_line("job #%lld: the workspace kept from the last build "
+		    "cannot be reused (%s); checking out afresh",
+		    (long long)job->id, error_last());
+		discard_workspace(ctx->home, ws, job->id);
+		taken = 0;
+	}
+	if ((!taken && source_checkout(src, ws) < 0) ||
+	    job_give(ws, ctx->build_user) < 0) {
 		state = JOB_ERROR;
 		msg = xasprintf("checkout failed: %s", error_last());
+		unkept = 1;	/* a failed tree is never reused */
 		goto end;
 	}
 	source_free(src);
@@ -530,7 +541,9 @@ out:
 	artifact_abort(aw);
 	source_free(src);
 	pipeline_free(pl);
-	if (!ctx->conf->keep_workspaces)
+	if (!ctx->conf->keep_workspaces && unkept)
+		discard_workspace(ctx->home, ws, job->id);
+	else if (!ctx->conf->keep_workspaces)
 		put_workspace(ctx, ws, job->id);
 	if (logs)
 		for (size_t i = 0; logs[i]; i++)

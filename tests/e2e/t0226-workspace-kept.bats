@@ -71,3 +71,32 @@ YML
 		grep -q " runner-build-0 .* untouched$" "$T/look.2"
 	fi
 }
+
+@test "a workspace its last build left too deep to empty is set aside: the next builds check out afresh" {
+	# systemd's default soft limit of descriptors, which the unit keeps:
+	# emptying a tree takes one a level
+	ulimit -n 1024
+	empty_source app
+	set_pipeline "$SRC" "Too deep to empty" <<'YML'
+stages:
+  - name: deep
+    run: mkdir -p "$(printf 'd/%.0s' $(seq 1 1200))"
+YML
+	start_daemon --workers 1
+	git -C "$SRC" push -q origin develop
+	wait_state 1 passed 60 || { r show 1; false; }
+	set_pipeline "$SRC" "After it" <<'YML'
+stages:
+  - name: after
+    run: test ! -e d && echo fresh
+YML
+	git -C "$SRC" push -q origin develop
+	wait_state 2 passed 60 || { r show 2; cat "$T/serve.log"; false; }
+	grep -q "job #2: the workspace kept from the last build cannot be reused" "$T/serve.log"
+	[[ "$(r log 2 after)" == *fresh* ]]
+	# and the worker's pool is whole again
+	git -C "$SRC" commit -q --allow-empty -m again
+	git -C "$SRC" push -q origin develop
+	wait_state 3 passed 60 || { r show 3; false; }
+	[ "$(grep -c "cannot be reused" "$T/serve.log")" = 1 ]
+}
