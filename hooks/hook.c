@@ -1356,6 +1356,10 @@ int hook_post_receive(const char *home, const char *repo,
 		error = 0;
 		goto out;
 	}
+	/* an idle daemon whose workers left starts one now, while the
+	 * store is written (a word lost or refused loses nothing: the
+	 * wake-up after the enqueue says it again) */
+	wake_send(home, WAKE_SOON);
 	struct hook_say hs = { { file_line, file_gone, NULL }, msg, { .n = 0 } };
 	hs.say.arg = &hs;
 	if (wait_for) {

@@ -20,6 +20,7 @@ static const struct {
 	{ WAKE_JOBS, "wake" },
 	{ WAKE_CANCEL, "cancel" },
 	{ WAKE_NOTIFY, "notify" },
+	{ WAKE_SOON, "soon" },
 };
 
 int home_socket_path(const char *home, const char *file,

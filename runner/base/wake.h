@@ -29,6 +29,10 @@ enum wake_what {
 	WAKE_JOBS = 1,		/* "wake": new jobs (or spooled pushes) */
 	WAKE_CANCEL = 2,	/* "cancel": a job was asked to stop */
 	WAKE_NOTIFY = 4,	/* "notify": events to route and deliver */
+	/* "soon": a hook is about to queue a job: a worker should be up by
+	 * then (its program started, its store open); a daemon that does
+	 * not know the word takes it for "wake" */
+	WAKE_SOON = 8,
 };
 
 /* Send a wake-up to the daemon of `home`. Returns 0, also when the daemon

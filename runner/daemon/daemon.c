@@ -394,7 +394,7 @@ static const struct config *spool_conf(struct sup *s)
  * once, and once more when it can again). With `retry_held`, the pushes
  * held for a repository the daemon could not read are tried too; while
  * some are held, that happens every SPOOL_HELD_RETRY_MS. */
-static void ingest_spool(struct sup *s, int retry_held)
+static int ingest_spool(struct sup *s, int retry_held)
 {
 	struct store *st = sup_store(s);
 	size_t held = s->held;
@@ -419,7 +419,7 @@ static void ingest_spool(struct sup *s, int retry_held)
 			log_line("warning: cannot queue the spooled pushes: %s; "
 			    "trying again every second", error_last());
 		s->spool_retry_at = mono_ms() + 1000;
-		return;
+		return n;
 	}
 	if (s->spool_said)
 		log_line("the spooled pushes can be queued again");
@@ -432,6 +432,7 @@ static void ingest_spool(struct sup *s, int retry_held)
 		s->held_retry_at = mono_ms() + SPOOL_HELD_RETRY_MS;
 	if (n > 0)
 		log_line("queued %d job%s from the spool", n, n == 1 ? "" : "s");
+	return n;
 }
 
 static void ensure_notifier(struct sup *s, int always);
@@ -770,15 +771,47 @@ static void signal_cancels(struct sup *s)
 	free(pids);
 }
 
+/*
+ * A hook queued a job (with `poke`; without, it is about to) and the
+ * pusher waits for its first stage: the workers that run are told before
+ * anything else is done, and when none runs one starts at once, before
+ * the store is asked how many jobs wait (ensure_workers, after the
+ * spool).
+ */
+static void poke_workers(struct sup *s, int poke)
+{
+	int running = 0;
+
+	for (int i = 0; i < s->nworkers; i++)
+		if (s->w[i].wake_w >= 0) {
+			if (poke)
+				(void)!write(s->w[i].wake_w, "w", 1);
+			running++;
+		}
+	for (int i = 0; i < s->nworkers && !running && !s->stopping; i++)
+		if (vacant(&s->w[i])) {
+			if (spawn_worker(s, i) < 0)
+				log_line("warning: %s", error_last());
+			running++;
+		}
+}
+
 static void on_datagrams(struct sup *s)
 {
 	int got = wake_recv(s->sock);
 
+	/* a hook about to queue a job: a worker starts now if none runs,
+	 * while the hook writes the store (WAKE_JOBS pokes it then) */
+	if (got & (WAKE_JOBS | WAKE_SOON))
+		poke_workers(s, got & WAKE_JOBS);
 	if (got & WAKE_CANCEL)
 		signal_cancels(s);
 	if (got & WAKE_JOBS) {
-		ingest_spool(s, 0);
-		wake_workers(s);
+		/* what the spool queued, and more workers for more jobs */
+		if (ingest_spool(s, 0) > 0)
+			wake_workers(s);
+		else
+			ensure_workers(s);
 	}
 	if (got & WAKE_NOTIFY)
 		wake_notifier(s);
