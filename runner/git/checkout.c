@@ -37,6 +37,7 @@ static struct {
 	int enabled;		/* checkout_global_init() ran: a worker */
 	char *path;
 	git_repository *repo;
+	char *objdir;		/* its folder's real path, once asked */
 } cache;
 
 static int git_fail(const char *what, const char *subject)
@@ -81,6 +82,8 @@ int source_open(const char *repo, const char *commit, struct source **out)
 	} else if (cache.enabled) {
 		git_repository_free(cache.repo);
 		free(cache.path);
+		free(cache.objdir);
+		cache.objdir = NULL;
 		cache.repo = src->repo;
 		cache.path = xstrdup(repo);
 		src->cached = 1;
@@ -239,6 +242,8 @@ struct writer {
 	mode_t umask;
 	int over;		/* over an earlier workspace */
 	uid_t owner;		/* ... whose files are this user's */
+	gid_t group;		/* ... and this group's ((gid_t)-1: any) */
+	int made;		/* files and folders made, not kept */
 	unsigned int flags_ok;	/* inode flags a new file may have too */
 };
 
@@ -280,7 +285,8 @@ static int keep_inode(const struct writer *w, int fd, mode_t type,
 	ssize_t n;
 
 	if (fstat(fd, &st) < 0 || (st.st_mode & S_IFMT) != type ||
-	    st.st_uid != w->owner || (type == S_IFREG && st.st_nlink != 1) ||
+	    st.st_uid != w->owner || (w->group != (gid_t)-1 &&
+	    st.st_gid != w->group) || (type == S_IFREG && st.st_nlink != 1) ||
 	    (type == S_IFDIR && st.st_size > KEEP_DIR_MAX))
 		return -1;
 	if (ioctl(fd, FS_IOC_GETFLAGS, &flags) < 0 ? errno != ENOTTY &&
@@ -299,6 +305,8 @@ static int keep_inode(const struct writer *w, int fd, mode_t type,
 		    fremovexattr(fd, a) < 0)
 			return -1;
 	}
+	if ((st.st_mode & 07777) == (mode & ~w->umask & 07777))
+		return 0;
 	return fchmod(fd, mode & ~w->umask);
 }
 
@@ -353,7 +361,7 @@ static int drop_extras(const struct writer *w, int fd, const char *shown,
  * The folder `name` of `dirfd` (`shown` in messages), made, or over a
  * workspace kept as keep_inode allows; its descriptor into *out.
  */
-static int make_dir(const struct writer *w, int dirfd, const char *name,
+static int make_dir(struct writer *w, int dirfd, const char *name,
     const char *shown, int *out)
 {
 	struct stat st;
@@ -372,6 +380,7 @@ static int make_dir(const struct writer *w, int dirfd, const char *name,
 		if (remove_entry(dirfd, name, shown) < 0)
 			return -1;
 	}
+	w->made++;
 	if (mkdirat(dirfd, name, 0777) < 0 || (fd = openat(dirfd, name,
 	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return error_set(errno == ENOSPC ? ERR_NOSPACE : -1,
@@ -387,7 +396,7 @@ static int make_dir(const struct writer *w, int dirfd, const char *name,
  * where the new bytes end (emptied first, its blocks would be freed and
  * taken again). `st` gets its stat for the index.
  */
-static int put_file(const struct writer *w, int dirfd, const char *name,
+static int put_file(struct writer *w, int dirfd, const char *name,
     const char *shown, const char *data, size_t len, mode_t mode,
     struct stat *st)
 {
@@ -406,6 +415,8 @@ static int put_file(const struct writer *w, int dirfd, const char *name,
 		if (fd < 0 && remove_entry(dirfd, name, shown) < 0)
 			return -1;
 	}
+	if (fd < 0)
+		w->made++;
 	if (fd < 0 && (fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL |
 	    O_NOFOLLOW | O_CLOEXEC, mode)) < 0)
 		return error_set(errno == ENOSPC ? ERR_NOSPACE : -1,
@@ -524,7 +535,7 @@ static void index_add(struct writer *w, const git_tree_entry *te,
 
 /* The index, written once the tree is: its entries, and the SHA-1 of
  * it all that git checks. */
-static int write_index(const struct writer *w, int gitfd)
+static int write_index(struct writer *w, int gitfd)
 {
 	struct sbuf out = SBUF_INIT;
 	unsigned char sum[SHA1_LEN];
@@ -568,6 +579,7 @@ static int write_blob(struct writer *w, int dirfd, const git_tree_entry *te)
 	} else if (mode == GIT_FILEMODE_LINK) {
 		char *target = xstrndup(data, len);
 		error = w->over ? remove_entry(dirfd, name, w->path.buf) : 0;
+		w->made++;
 		if (error == 0 && (symlinkat(target, dirfd, name) < 0 ||
 		    fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0))
 			error = error_set(-1, "cannot create the link '%s': %s",
@@ -678,7 +690,8 @@ static int write_git_dir(struct writer *w, struct source *src, int fd,
 	static const char *const keep_objects[] = { "info", NULL };
 	static const char *const keep_info[] = { "alternates", NULL };
 	struct sbuf head = SBUF_INIT, alt = SBUF_INIT, tags = SBUF_INIT;
-	char *objdir = realpath(git_repository_path(src->repo), NULL);
+	char *objdir = src->cached && cache.objdir ? xstrdup(cache.objdir) :
+	    realpath(git_repository_path(src->repo), NULL);
 	int objects = -1, info = -1, refs = -1, error;
 	struct stat st;
 
@@ -689,6 +702,8 @@ static int write_git_dir(struct writer *w, struct source *src, int fd,
 		goto out;
 	}
 	sbuf_addf(&head, "%s\n", git_oid_tostr_s(git_commit_id(src->commit)));
+	if (src->cached && !cache.objdir)
+		cache.objdir = xstrdup(objdir);
 	sbuf_addf(&alt, "%s/objects\n", objdir);
 	if ((error = pack_tags(src->repo, &tags)) < 0)
 		goto out;
@@ -793,6 +808,7 @@ static int open_top(struct writer *w, const char *dest, int *out)
 		if ((error = rm_rf(dest)) < 0)
 			return error;
 	}
+	w->made++;
 	if ((error = mkdir_p(dest, 0777)) < 0)
 		return error_set(error, "cannot create workspace: %s",
 		    error_last());
@@ -811,11 +827,11 @@ static int open_top(struct writer *w, const char *dest, int *out)
  * was written, so `git status` in a stage sees a clean tree.
  */
 static int checkout(struct source *src, const char *dest, int over,
-    uid_t owner)
+    uid_t owner, gid_t group, int *made)
 {
 	static const char *const keep_top[] = { ".git", NULL };
 	struct writer w = { .repo = src->repo, .path = SBUF_INIT,
-	    .index = SBUF_INIT, .over = over, .owner = owner,
+	    .index = SBUF_INIT, .over = over, .owner = owner, .group = group,
 	    .flags_ok = FLAGS_OWN };
 	git_tree *tree = NULL;
 	int fd = -1, gitfd = -1, error;
@@ -830,6 +846,7 @@ static int checkout(struct source *src, const char *dest, int over,
 	    (error = write_git_dir(&w, src, fd, &gitfd)) < 0)
 		goto out;
 	if (w.attributes) {
+		w.made++;	/* libgit2's files */
 		if ((error = drop_extras(&w, fd, dest, NULL, keep_top)) == 0)
 			error = checkout_with_libgit2(dest, tree);
 		goto out;
@@ -841,6 +858,8 @@ static int checkout(struct source *src, const char *dest, int over,
 	}
 	error = write_index(&w, gitfd);
 out:
+	if (made)
+		*made = w.made;
 	if (fd >= 0)
 		close(fd);
 	if (gitfd >= 0)
@@ -853,12 +872,13 @@ out:
 
 int source_checkout(struct source *src, const char *dest)
 {
-	return checkout(src, dest, 0, 0);
+	return checkout(src, dest, 0, 0, (gid_t)-1, NULL);
 }
 
-int source_checkout_over(struct source *src, const char *dest, uid_t owner)
+int source_checkout_over(struct source *src, const char *dest, uid_t owner,
+    gid_t group, int *made)
 {
-	return checkout(src, dest, 1, owner);
+	return checkout(src, dest, 1, owner, group, made);
 }
 
 int source_pipeline(struct source *src, struct pipeline **out)

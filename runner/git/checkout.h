@@ -39,15 +39,19 @@ int source_read(struct source *src, const char *path, size_t max,
 int source_checkout(struct source *src, const char *dest);
 /*
  * The same into `dest` holding the workspace of an earlier job, its files
- * `owner`'s (or into a new one where there is none), made exactly what
- * source_checkout makes of nothing: what the tree has is written over,
- * into the same files and folders where they may stay (plain files and
- * folders of `owner`, a file with no other name, no inode flag or
- * extended attribute left of the last job's, their modes reset), and
- * everything else removed, walked by descriptors, never following a
- * link. It does not give the files away (job_give does).
+ * `owner`'s and `group`'s ((gid_t)-1: any group) (or into a new one where
+ * there is none), made exactly what source_checkout makes of nothing:
+ * what the tree has is written over, into the same files and folders
+ * where they may stay (plain files and folders of `owner` and `group`, a
+ * file with no other name, no inode flag or extended attribute left of
+ * the last job's, their modes reset), and everything else removed, walked
+ * by descriptors, never following a link. *made (when not NULL) gets how
+ * many files and folders it made rather than kept: those are the
+ * caller's, to give away (job_give); with none, the tree is already all
+ * `owner`'s and `group`'s.
  */
-int source_checkout_over(struct source *src, const char *dest, uid_t owner);
+int source_checkout_over(struct source *src, const char *dest, uid_t owner,
+    gid_t group, int *made);
 
 /* Read and parse the commit's pipeline file (.runner.yml). */
 struct pipeline;

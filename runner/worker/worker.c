@@ -505,14 +505,23 @@ int worker_main(const char *home, int wake_r, pid_t parent, int slot)
 			ws.job = 0;
 			free(ctx.fail);
 			ctx.fail = NULL;
+			/* how it ended: as recorded (a build says), else the
+			 * store's record */
 			struct job *done = NULL;
-			if (store_job_get(ws.store, job->id, &done) == 0)
+			if (ctx.ended || store_job_get(ws.store, job->id,
+			    &done) == 0) {
+				const char *e = ctx.ended ? ctx.ended_error :
+				    done->error;
 				log_line("job #%lld: %s in %lldms%s%s",
-				    (long long)done->id, job_state_name(done->state),
-				    (long long)(mono_ms() - t0),
-				    done->error ? ": " : "",
-				    done->error ? done->error : "");
+				    (long long)job->id, job_state_name(ctx.ended ?
+				    ctx.ended_state : done->state),
+				    (long long)(mono_ms() - t0), e ? ": " : "",
+				    e ? e : "");
+			}
 			job_free(done);
+			ctx.ended = 0;
+			free(ctx.ended_error);
+			ctx.ended_error = NULL;
 			job_free(job);
 			wake_send(home, WAKE_NOTIFY);	/* its event is recorded */
 			busy_at = mono_ms();

@@ -32,6 +32,11 @@ struct job_ctx {
 	/* The worker's number, which names the workspace it keeps between
 	 * builds (build.c); -1: it keeps none. */
 	int slot;
+	/* How the job ended, once its end is recorded (for the worker's log
+	 * line; `ended` 0: ask the store) */
+	int ended;
+	enum job_state ended_state;
+	char *ended_error;
 	/* Why the job must end failed at once (the store's disk is full),
 	 * set by on_event; the stage running is killed. The worker's. */
 	char *fail;

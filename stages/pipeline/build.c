@@ -378,7 +378,7 @@ int build_run(struct job_ctx *ctx, struct job *job)
 	char **names = NULL, **logs = NULL;
 	char *ws, *logdir, *artdir, *msg = NULL, *repo = NULL;
 	enum job_state state = JOB_PASSED;
-	int error = 0, unarchived = 0, taken, unkept = 0;
+	int error = 0, unarchived = 0, taken, unkept = 0, made = 0;
 
 	ws = job_workspace_path(ctx->home, job->id);
 	logdir = xasprintf("%s/logs/%lld", ctx->home, (long long)job->id);
@@ -442,7 +442,8 @@ int build_run(struct job_ctx *ctx, struct job *job)
 		goto end;
 	}
 	if ((taken = pool_take(ctx, ws)) && source_checkout_over(src, ws,
-	    ctx->build_user ? ctx->build_user->uid : geteuid()) < 0) {
+	    ctx->build_user ? ctx->build_user->uid : geteuid(),
+	    ctx->build_user ? ctx->build_user->gid : (gid_t)-1, &made) < 0) {
 		/* what the last build left cannot be made this one's tree
 		 * (a folder it may not empty, a tree too deep): it goes
 		 * aside, and this build gets a fresh checkout */
@@ -452,8 +453,10 @@ int build_run(struct job_ctx *ctx, struct job *job)
 		discard_workspace(ctx->home, ws, job->id);
 		taken = 0;
 	}
+	/* a kept workspace of which nothing was made anew is all the
+	 * build user's already */
 	if ((!taken && source_checkout(src, ws) < 0) ||
-	    job_give(ws, ctx->build_user) < 0) {
+	    ((!taken || made) && job_give(ws, ctx->build_user) < 0)) {
 		state = JOB_ERROR;
 		msg = xasprintf("checkout failed: %s", error_last());
 		unkept = 1;	/* a failed tree is never reused */
@@ -536,7 +539,11 @@ end:
 	/* an unfinished archive is gone before the job's end is seen */
 	artifact_abort(aw);
 	aw = NULL;
-	error = end_build(ctx, job, pl, state, msg, unarchived);
+	if ((error = end_build(ctx, job, pl, state, msg, unarchived)) == 0) {
+		ctx->ended = 1;
+		ctx->ended_state = state;
+		ctx->ended_error = msg ? xstrdup(msg) : NULL;
+	}
 out:
 	artifact_abort(aw);
 	source_free(src);

@@ -175,7 +175,8 @@ int main(int argc, char **argv)
 		checkout_global_init();		/* as a worker does */
 		t0 = mono_ms();
 		if (source_open(argv[2], argv[3], &src) < 0 ||
-		    (argv[1][8] ? source_checkout_over(src, argv[4], geteuid()) :
+		    (argv[1][8] ? source_checkout_over(src, argv[4], geteuid(),
+		    (gid_t)-1, NULL) :
 		    source_checkout(src, argv[4])) < 0) {
 			fprintf(stderr, "runner-bench: %s\n", error_last());
 			return 1;

@@ -28,7 +28,7 @@ stages:
   - name: look
     run: |
       git status --porcelain --ignored
-      find . -path ./.git/objects/info/alternates -o -printf '%M %u %s %P\n' | sort
+      find . -path ./.git/objects/info/alternates -o -printf '%M %u %g %s %P\n' | sort
       cat src/deep/file .git/config .git/HEAD
       python3 -c 'import os; print(sorted((p, os.listxattr(p, follow_symlinks=False)) for p in [".", "tool.sh", "untouched", "src", ".git", ".git/config"]))'
       lsattr -d . tool.sh src .git 2>&1 | cut -c1-22
@@ -68,7 +68,7 @@ YML
 	grep -q "^-rwx" "$T/look.2"		# tool.sh, not set-uid
 	[ "$(r log 1 inode)" = "$(r log 2 inode)" ]
 	if [ "$(id -u)" = 0 ]; then
-		grep -q " runner-build-0 .* untouched$" "$T/look.2"
+		grep -q " runner-build-0 runner-build-0 .* untouched$" "$T/look.2"
 	fi
 }
 

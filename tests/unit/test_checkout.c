@@ -178,6 +178,12 @@ static void test_check_out_over(void **state)
 	assert_int_equal(source_open(fx->repo, fx->head, &src), 0);
 	assert_int_equal(source_checkout(src, ws), 0);
 	assert_int_equal(source_checkout(src, fresh), 0);
+	/* over itself, untouched: only the link is made again (a link is
+	 * never written over) */
+	int made = -1;
+	assert_int_equal(source_checkout_over(src, ws, getuid(), getgid(),
+	    &made), 0);
+	assert_int_equal(made, 1);
 	p = xasprintf("%s/.runner.yml", ws);
 	assert_int_equal(stat(p, &st), 0);
 	kept = st.st_ino;
@@ -210,7 +216,7 @@ static void test_check_out_over(void **state)
 	close(fd);
 	free(p);
 
-	assert_int_equal(source_checkout_over(src, ws, getuid()), 0);
+	assert_int_equal(source_checkout_over(src, ws, getuid(), (gid_t)-1, NULL), 0);
 
 	/* what git sees and what is there: the new checkout's */
 	sh(fx, NULL, "test -z \"$(git -C ws status --porcelain --ignored)\"");
@@ -253,7 +259,7 @@ static void test_check_out_over(void **state)
 	p = xasprintf("%s/.runner.yml", ws);
 	fd = open(p, O_RDONLY);
 	assert_true(fd >= 0);
-	assert_int_equal(source_checkout_over(src, ws, getuid() + 1), 0);
+	assert_int_equal(source_checkout_over(src, ws, getuid() + 1, (gid_t)-1, NULL), 0);
 	assert_int_equal(fstat(fd, &st), 0);
 	assert_int_equal(st.st_nlink, 0);
 	close(fd);
@@ -261,7 +267,7 @@ static void test_check_out_over(void **state)
 	sh(fx, NULL, "test -z \"$(git -C ws status --porcelain --ignored)\"");
 	/* and where there is none, a new one */
 	rm_rf(ws);
-	assert_int_equal(source_checkout_over(src, ws, getuid()), 0);
+	assert_int_equal(source_checkout_over(src, ws, getuid(), (gid_t)-1, NULL), 0);
 	sh(fx, NULL, "test -z \"$(git -C ws status --porcelain --ignored)\"");
 
 	source_free(src);
