@@ -542,6 +542,7 @@ end:
 	if ((error = end_build(ctx, job, pl, state, msg, unarchived)) == 0) {
 		ctx->ended = 1;
 		ctx->ended_state = state;
+		free(ctx->ended_error);
 		ctx->ended_error = msg ? xstrdup(msg) : NULL;
 	}
 out:

@@ -459,6 +459,15 @@ db() {
 	fi
 }
 
+# told [JOB...]: every job's end is told: the notifier has routed every
+# event and no notification waits, but those of the JOBs named (gc keeps a
+# job whose end is not told yet, and the notifier writes in batches)
+told() {
+	local but=0 j
+	for j in "$@"; do but="$but,$j"; done
+	wait_for "[ \"\$(db \"SELECT (SELECT count(*) FROM events WHERE routed = 0 AND job_id NOT IN ($but)) + (SELECT count(*) FROM notifications WHERE state = 'pending' AND job_id NOT IN ($but))\")\" = 0 ]" 30
+}
+
 # The store reads whole: SQLite checks its file; PostgreSQL checks its
 # own pages, and answers.
 store_intact() {

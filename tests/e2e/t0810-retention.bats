@@ -127,7 +127,9 @@ YML
 	[ -d "$H/releases/staging/${deploys[0]}" ]
 	backups=$(dirname "$(env_dir backups app staging)/x")
 
-	# what a dry run names is what gc removes, and a dry run removes nothing
+	# what a dry run names is what gc removes, and a dry run removes
+	# nothing; the ends of the jobs that ended are told first (b005's waits)
+	told "$b005" "$live"
 	r gc --dry-run --verbose > "$T/dry"
 	sed -n '/^\//p' "$T/dry" | sort > "$T/dry.paths"
 	while read -r p; do [ -e "$p" ] || { echo "dry run removed $p"; false; }; done < "$T/dry.paths"

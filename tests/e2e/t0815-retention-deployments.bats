@@ -71,11 +71,6 @@ record() { [ "$(db "SELECT count(*) FROM jobs WHERE id = $1")" = "$2" ] || { ech
 gone() { [ ! -e "$1" ] || { echo "still there: $1"; false; }; }
 kept() { [ -e "$1" ] || { echo "removed: $1"; false; }; }
 build_of() { db "SELECT source_job FROM jobs WHERE id = $1"; }
-# gc keeps the jobs whose events the notifier has not routed yet, or
-# whose notifications wait: the jobs' ends are all told first
-told() {
-	wait_for "[ \"\$(db \"SELECT (SELECT count(*) FROM events WHERE routed = 0) + (SELECT count(*) FROM notifications WHERE state = 'pending')\")\" = 0 ]" 30
-}
 
 # no row refers to a job that is not there
 references_whole() {

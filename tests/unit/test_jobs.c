@@ -90,6 +90,7 @@ static int teardown(void **state)
 {
 	struct fx *fx = *state;
 
+	free(fx->ctx.ended_error);
 	store_close(fx->s);
 	config_free(fx->conf);
 	rm_rf(fx->dir);
