@@ -104,16 +104,13 @@ static int stage_done(enum step_state state)
 static int still_running(struct follower *f, int idx)
 {
 	struct job *j = NULL;
-	int running = 0, rc;
+	int running, rc;
 
 	if ((rc = store_alive(f->s)) < 0 ||
 	    (rc = store_job_get(f->s, f->id, &j)) < 0)
 		return rc == ERR_NOTFOUND ? 0 : rc;
-	for (size_t i = 0; i < j->nstages; i++)
-		if (j->stages[i].idx == idx)
-			running = !stage_done(j->stages[i].state);
-	if (j->state != JOB_RUNNING)
-		running = 0;
+	running = j->state == JOB_RUNNING &&
+	    (rc = job_stage_state(j, idx)) >= 0 && !stage_done(rc);
 	job_free(j);
 	return running;
 }

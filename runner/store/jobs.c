@@ -252,6 +252,14 @@ const char *job_kind_name(enum job_kind k)
 	return k == KIND_DEPLOY ? "deploy" : "build";
 }
 
+int job_stage_state(const struct job *j, int idx)
+{
+	for (size_t i = 0; i < j->nstages; i++)
+		if (j->stages[i].idx == idx)
+			return (int)j->stages[i].state;
+	return j->state == JOB_RUNNING ? STEP_RUNNING : -1;
+}
+
 const char *job_branch(const struct job *j)
 {
 	const char *ref = j->kind == KIND_DEPLOY && j->source_ref ?
@@ -902,7 +910,12 @@ int store_stages_init(struct store *s, int64_t id, char *const *names,
 {
 	int error;
 
-	if ((error = begin(s)) < 0)
+	/* PostgreSQL: durable. A server that crashes loses the relaxed
+	 * commits of its last moments while the worker runs on: the list
+	 * lost, the job would end with no stage and no log recorded (a
+	 * stage's start or end lost so leaves only that stage's state
+	 * behind) */
+	if ((error = s->pg ? begin_durable(s) : begin(s)) < 0)
 		return error;
 	if ((error = run(s, Q_STAGES_DEL, sql, "reset stages",
 	    ARGS(arg_int(id)))) < 0)

@@ -103,6 +103,14 @@ struct enqueued {
 	int duplicate;	/* the same push was already queued */
 };
 
+/*
+ * The state of stage `idx` of job j as the store lists it. A stage it
+ * does not list is STEP_RUNNING while the job runs: a PostgreSQL server
+ * that crashed can lose the stage's record (a relaxed write), not the
+ * stage, whose log goes on; else -1.
+ */
+int job_stage_state(const struct job *j, int idx);
+
 /* The branch a job built, or whose build a deployment deploys (NULL: a
  * tag, or a build gone). */
 const char *job_branch(const struct job *j);

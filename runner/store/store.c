@@ -541,7 +541,7 @@ static int exec_stmt_raw(struct store *s, struct stmt *st,
 	return 0;
 }
 
-static int begin_fenced(struct store *s);
+static int begin_fenced(struct store *s, int durable);
 
 /* Statements of this file (transactions, pragmas) are never fenced. */
 static int own_stmt(const struct store *s, const struct stmt *st)
@@ -558,7 +558,7 @@ int exec_stmt(struct store *s, struct stmt *st, const char *what)
 	if (!st || !s->fence_job || in_transaction(s) || st->readonly ||
 	    own_stmt(s, st))
 		return exec_stmt_raw(s, st, what);
-	if ((error = begin_fenced(s)) < 0) {
+	if ((error = begin_fenced(s, 0)) < 0) {
 		reset(st);
 		return error;
 	}
@@ -670,7 +670,7 @@ static int fence_check(struct store *s)
  * SKIP LOCKED, the fence's lock of the job's row, the take-back of an
  * ended lease) or a lock of one environment or repository (jobs.c).
  */
-static int begin_fenced(struct store *s)
+static int begin_fenced(struct store *s, int durable)
 {
 	int64_t until = 0;
 	long nap_ms = 50;
@@ -686,7 +686,9 @@ static int begin_fenced(struct store *s)
 	 */
 	for (;;) {
 		if (s->pg)
-			error = pg_exec(s, "BEGIN", "begin");
+			error = pg_exec(s, durable && s->relaxed ? "BEGIN; "
+			    "SET LOCAL synchronous_commit = on" : "BEGIN",
+			    "begin");
 		else
 			error = exec_stmt_raw(s, stmt(s, Q_BEGIN, sql),
 			    "begin");
@@ -709,7 +711,7 @@ static int begin_fenced(struct store *s)
 
 int begin(struct store *s)
 {
-	return begin_fenced(s);
+	return begin_fenced(s, 0);
 }
 
 void store_fence(struct store *s, int64_t job, int attempt, pid_t worker,
@@ -727,12 +729,15 @@ void store_fence(struct store *s, int64_t job, int attempt, pid_t worker,
  * the end of a job or deployment). On a relaxed connection it switches to
  * synchronous=FULL for this commit; as the WAL is written in order, that
  * commit also makes every relaxed one before it durable. (PostgreSQL:
- * synchronous_commit, which has the same effect.)
+ * synchronous_commit for this transaction alone, SET LOCAL, sent with
+ * its BEGIN: no round trip before nor after.)
  */
 int begin_durable(struct store *s)
 {
 	int error;
 
+	if (s->pg)
+		return begin_fenced(s, 1);
 	if (s->relaxed && !s->full) {
 		if ((error = exec_stmt(s, stmt(s, Q_SYNC_FULL, sql),
 		    "synchronous")) < 0)
@@ -742,7 +747,8 @@ int begin_durable(struct store *s)
 	return begin(s);
 }
 
-/* After a durable commit only: each is a round trip on PostgreSQL. */
+/* After a durable commit only (SQLite's: PostgreSQL's is one
+ * transaction's setting). */
 static void relax_again(struct store *s)
 {
 	if (s->relaxed && s->full &&

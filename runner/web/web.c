@@ -483,11 +483,9 @@ static int stage_state(const struct sse *s)
 
 	if ((slot = pool_get(&st)) < 0)
 		return ERR_BUSY;
-	if ((rc = store_job_get(st, s->job, &j)) == 0) {
-		for (size_t i = 0; i < j->nstages; i++)
-			if (j->stages[i].idx == s->idx)
-				state = (int)j->stages[i].state;
-	} else if (rc != ERR_NOTFOUND)
+	if ((rc = store_job_get(st, s->job, &j)) == 0)
+		state = job_stage_state(j, s->idx);
+	else if (rc != ERR_NOTFOUND)
 		state = ERR_BUSY;
 	job_free(j);
 	pool_put(slot);

@@ -9,7 +9,8 @@
 load lib
 
 # durable, as a server in production is: one stopped at once (-m
-# immediate) loses no commit
+# immediate) loses no durable commit; it may lose a relaxed one, such as
+# the record of the stage that runs, and the follow goes on all the same
 setup_file() { export PG_DURABLE=1; pg_server_start; }
 teardown_file() { pg_server_stop; }
 

@@ -190,6 +190,13 @@ static void test_stages_and_end(void **state)
 	job_free(j);
 	assert_int_equal(store_stages_init(fx->s, id, names, logs, 3), 0);
 	assert_int_equal(store_stage_start(fx->s, id, 0, 4242, 0), 0);
+	assert_int_equal(store_job_get(fx->s, id, &j), 0);
+	assert_int_equal(job_stage_state(j, 0), STEP("running"));
+	assert_int_equal(job_stage_state(j, 1), STEP("pending"));
+	/* a stage the store does not list, the job running (its record
+	 * lost with a server that crashed): running until the job ends */
+	assert_int_equal(job_stage_state(j, 7), STEP("running"));
+	job_free(j);
 	assert_int_equal(store_stage_end(fx->s, id, 0, STEP("failed"), 2,
 	    "stage 'unit' failed with exit code 2"), 0);
 	assert_int_equal(store_job_end(fx->s, id, JOB("failed"), "boom"), 0);
@@ -202,6 +209,7 @@ static void test_stages_and_end(void **state)
 	assert_string_equal(step_state_name(j->stages[1].state), "skipped");
 	assert_string_equal(step_state_name(j->stages[2].state), "skipped");
 	assert_int_equal(j->stages[2].exit_code, -1);
+	assert_int_equal(job_stage_state(j, 7), -1);
 	job_free(j);
 	/* a finished job cannot be ended again */
 	assert_int_equal(store_job_end(fx->s, id, JOB("passed"), NULL), 0);
