@@ -23,7 +23,7 @@
 #include "admin.h"
 #include "config.h"
 #include "jobs.h"
-#include "note.h"
+#include "gitnote.h"
 #include "notebox.h"
 #include "run.h"
 #include "state.h"

@@ -1,5 +1,5 @@
 /* Unit tests of notebox.c (git notes waiting for their repository's
- * writer: what a reader takes, what the writer is given) and of note.c
+ * writer: what a reader takes, what the writer is given) and of gitnote.c
  * (a note written once, not again when it says the same; found where git
  * fans notes out; one too large never read). */
 #include <stdarg.h>
@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "note.h"
+#include "gitnote.h"
 #include "notebox.h"
 #include "notes.h"
 #include "util.h"

@@ -1,9 +1,9 @@
 /*
- * Git notes with libgit2 (note.h). Whoever may push writes
+ * Git notes with libgit2 (gitnote.h). Whoever may push writes
  * refs/notes/runner too, so what is read of it is bounded by the sizes
  * the objects' headers give, before libgit2 inflates them.
  */
-#include "note.h"
+#include "gitnote.h"
 #include "gitlib.h"
 #include "util.h"
 

@@ -4,8 +4,8 @@
  * per note. Whoever calls it may write the repository: its owner (the
  * hook, or a helper a root daemon started as the owner).
  */
-#ifndef RUNNER_NOTE_H
-#define RUNNER_NOTE_H
+#ifndef RUNNER_GITNOTE_H
+#define RUNNER_GITNOTE_H
 
 #include <stddef.h>
 
