@@ -144,6 +144,18 @@ int run_user_can_reach(const struct run_user *u, const char *path, int read);
 /* Can this user make a bubblewrap sandbox here? 0, or -1 with why. */
 int run_sandbox_works(const struct run_user *user);
 
+/*
+ * The program beside `runner` that links libgit2, libcurl and libarchive
+ * (as git's git-remote-http alone links libcurl): the daemon's workers
+ * and notifier, and the commands that need those libraries. `runner`
+ * itself stays small, so that status, show, log and the supervisor start
+ * fast.
+ */
+#define WORKER_PROGRAM "runner-worker"
+/* The web page's program (libmicrohttpd), started when runner.yml says
+ * http: listen. */
+#define WEB_PROGRAM "runner-web"
+
 /* The path of helper program `name`: beside the running program (the
  * build tree), else in libexecdir/runner as installed (RUNNER_HELPER_DIR,
  * relative to the program's folder); when it is in neither, the path

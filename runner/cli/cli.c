@@ -10,7 +10,6 @@
 #include "repos.h"
 #include "outbox.h"
 #include "util.h"
-#include "daemon.h"
 #include "run.h"
 
 #include <errno.h>

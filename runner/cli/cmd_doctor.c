@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "config.h"
 #include "daemon.h"
+#include "running.h"
 #include "deploys.h"
 #include "home.h"
 #include "install.h"

@@ -7,7 +7,7 @@
 #include "admin.h"
 #include "view.h"
 #include "hosts.h"
-#include "daemon.h"
+#include "running.h"
 #include "home.h"
 #include "json.h"
 #include "store.h"

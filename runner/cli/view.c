@@ -7,7 +7,7 @@
 #include "cli.h"
 #include "config.h"
 #include "hosts.h"
-#include "daemon.h"
+#include "running.h"
 #include "deploys.h"
 #include "home.h"
 #include "jobs.h"
