@@ -4,7 +4,6 @@
  */
 #include "cli.h"
 #include "config.h"
-#include "manifest.h"
 #include "store.h"
 #include "deploys.h"
 #include "repos.h"
@@ -418,24 +417,4 @@ int cmd_worker(int argc, char **argv)
 int cmd_web(int argc, char **argv)
 {
 	return exec_helper(WEB_PROGRAM, argc, argv);
-}
-
-const char *cli_release_state(struct store *st, const struct job *j,
-    int *changed, char **first)
-{
-	char *manifest = NULL;
-	int n;
-
-	*changed = 0;
-	*first = NULL;
-	if (!j->release_dir || store_manifest_get(st, j->id, &manifest) < 0)
-		return "unknown";
-	n = manifest_check(j->release_dir, manifest, first);
-	free(manifest);
-	if (n == ERR_NOTFOUND)
-		return "missing";
-	if (n < 0)
-		return "unknown";
-	*changed = n;
-	return n ? "tampered" : "intact";
 }

@@ -108,14 +108,6 @@ void cli_close(struct cli_session *s);
  * it is missing or not a job number, else 0. */
 int cli_job_operand(int argc, char **argv, const char *usage, int64_t *id);
 
-/*
- * Does release `j` still hold what was extracted (manifest.h)? Returns
- * "intact", "tampered" (*changed entries, the first in *first, which the
- * caller frees), "missing" (its folder is gone) or "unknown" (no manifest:
- * extracted by an older version, or not a release).
- */
-const char *cli_release_state(struct store *st, const struct job *j,
-    int *changed, char **first);
 
 /* --home, else $RUNNER_HOME, else ~/.runner. Caller frees. */
 char *cli_home(const char *opt);

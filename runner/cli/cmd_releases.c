@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "deploys.h"
 #include "util.h"
+#include "view.h"
 #include "records.h"
 #include "json.h"
 
@@ -71,7 +72,7 @@ int cmd_releases(int argc, char **argv)
 			continue;
 		int changed;
 		char *changed_first;
-		const char *files = cli_release_state(cs.store, j, &changed,
+		const char *files = view_release_state(cs.store, j, &changed,
 		    &changed_first);
 		if (json) {
 			/* the job's object, with what its files are now */

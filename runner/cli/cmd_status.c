@@ -231,7 +231,7 @@ static void env_line(struct sbuf *sb, struct store *st,
 	const struct job *cur = e->current, *last = e->latest;
 	int changed = 0;
 	char *first = NULL;
-	const char *rs = cur ? cli_release_state(st, cur, &changed, &first) :
+	const char *rs = cur ? view_release_state(st, cur, &changed, &first) :
 	    NULL;
 
 	sbuf_adds(sb, "  ");

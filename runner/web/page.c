@@ -5,7 +5,6 @@
  */
 #include "page.h"
 #include "hosts.h"
-#include "cli.h"
 #include "audit.h"
 #include "deploys.h"
 #include "jobs.h"
@@ -260,7 +259,7 @@ static void env_row(struct sbuf *sb, struct store *st,
 	const struct job *cur = e->current;
 	char *name = repo_short_name(e->repo), *first = NULL;
 	int changed = 0;
-	const char *rs = cur ? cli_release_state(st, cur, &changed, &first) :
+	const char *rs = cur ? view_release_state(st, cur, &changed, &first) :
 	    NULL;
 
 	sbuf_adds(sb, "<tr class=env><td>");
@@ -667,7 +666,7 @@ void page_env(struct sbuf *sb, struct store *st, const struct env_rec *e,
 		const struct job *j = rel[i];
 		int changed = 0;
 		char *first = NULL;
-		const char *rs = cli_release_state(st, j, &changed, &first);
+		const char *rs = view_release_state(st, j, &changed, &first);
 		sbuf_addf(sb, "<tr%s><td>", j->id == e->release ?
 		    " class=serving" : "");
 		job_link(sb, j->id);

@@ -11,7 +11,6 @@
  */
 #include "web.h"
 #include "admin.h"
-#include "cli.h"
 #include "chunks.h"
 #include "config.h"
 #include "deploys.h"

@@ -67,4 +67,13 @@ void status_env_json(struct json *w, struct store *st,
     const struct env_rec *e);
 void status_view_free(struct status_view *v);
 
+/*
+ * Does release `j` still hold what was extracted (manifest.h)? Returns
+ * "intact", "tampered" (*changed entries, the first in *first, which the
+ * caller frees), "missing" (its folder is gone) or "unknown" (no manifest:
+ * extracted by an older version, or not a release).
+ */
+const char *view_release_state(struct store *st, const struct job *j,
+    int *changed, char **first);
+
 #endif

@@ -4,7 +4,6 @@
  */
 #include "view.h"
 #include "admin.h"
-#include "cli.h"
 #include "config.h"
 #include "hosts.h"
 #include "running.h"
@@ -12,6 +11,7 @@
 #include "home.h"
 #include "jobs.h"
 #include "json.h"
+#include "manifest.h"
 #include "notebox.h"
 #include "outbox.h"
 #include "records.h"
@@ -192,7 +192,7 @@ void status_env_json(struct json *w, struct store *st,
 	const struct job *cur = e->current, *last = e->latest;
 	int changed = 0;
 	char *first = NULL;
-	const char *rs = cur ? cli_release_state(st, cur, &changed, &first) :
+	const char *rs = cur ? view_release_state(st, cur, &changed, &first) :
 	    NULL;
 
 	char *repo_name = repo_short_name(e->repo);
@@ -350,4 +350,24 @@ void status_view_free(struct status_view *v)
 	free(v->disk);
 	spool_summary_release(&v->spool);
 	memset(v, 0, sizeof(*v));
+}
+
+const char *view_release_state(struct store *st, const struct job *j,
+    int *changed, char **first)
+{
+	char *manifest = NULL;
+	int n;
+
+	*changed = 0;
+	*first = NULL;
+	if (!j->release_dir || store_manifest_get(st, j->id, &manifest) < 0)
+		return "unknown";
+	n = manifest_check(j->release_dir, manifest, first);
+	free(manifest);
+	if (n == ERR_NOTFOUND)
+		return "missing";
+	if (n < 0)
+		return "unknown";
+	*changed = n;
+	return n ? "tampered" : "intact";
 }
