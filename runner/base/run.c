@@ -260,7 +260,8 @@ static __attribute__((noreturn)) void child_main(const struct child *c,
 	if (c->pdeathsig)
 		prctl(PR_SET_PDEATHSIG, c->pdeathsig);
 	for (int sig = 1; sig < NSIG; sig++)
-		signal(sig, SIG_DFL);
+		signal(sig, sig == SIGPIPE && c->ignore_sigpipe ? SIG_IGN :
+		    SIG_DFL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	sh->step = STEP_USER;
@@ -428,7 +429,8 @@ int child_start(struct child *c)
 		/* the child's environment is set inside the sandbox only */
 		envp = default_env;
 		prog = xstrdup(BWRAP_PATH);
-	} else if (!(prog = find_program(c->argv[0], envp))) {
+	} else if (!(prog = find_program(c->prog ? c->prog : c->argv[0],
+	    envp))) {
 		return error_set(ERR_NOTFOUND, "cannot run '%s': not found in "
 		    "PATH (is it installed?)", c->argv[0]);
 	}

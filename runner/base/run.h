@@ -77,6 +77,8 @@ struct run_sandbox {
 
 struct child {
 	const char *const *argv;	/* argv[0]: absolute, or found in PATH */
+	const char *prog;		/* the program's file when argv[0] is
+					 * only the name it shows; NULL: argv[0] */
 	char *const *envp;		/* NULL: PATH and LANG only; with a
 					 * sandbox, set inside it only */
 	const char *cwd;		/* NULL: unchanged */
@@ -85,6 +87,8 @@ struct child {
 	int setsid;			/* own session and process group */
 	int pgroup;			/* own process group */
 	int pdeathsig;			/* signal when the parent dies, or 0 */
+	int ignore_sigpipe;		/* SIGPIPE stays ignored (the
+					 * supervisor's children, as it) */
 	const struct run_user *user;	/* switch to it (needs root), or NULL */
 	const struct run_sandbox *sandbox;	/* run under bwrap, or NULL */
 	const struct run_limits *limits;	/* or NULL */

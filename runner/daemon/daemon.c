@@ -116,32 +116,71 @@ struct sup {
 	int reserve_said;	/* the reserve could not be made: said once */
 };
 
+extern char **environ;
+
+/* A descriptor of ours the child gets as its own, if it is open. */
+static int inherited(int fd)
+{
+	return fcntl(fd, F_GETFD) >= 0 ? fd : -1;
+}
+
+/*
+ * Start a child of the supervisor through child_start(): program `prog`
+ * with `argv`, the supervisor's environment (with `var`, NAME=VALUE, set
+ * in it, or NULL), its descriptors 0, 1 and 2 (stdout onto stderr with
+ * `out_err`), `keep` as descriptor 3 (or -1), SIGPIPE ignored as here,
+ * and `deathsig` when the supervisor dies. Its pid, or -1 with the
+ * reason in error_last().
+ */
+static pid_t sup_child(const char *prog, const char *const *argv,
+    const char *var, int keep, int deathsig, int out_err)
+{
+	struct child c = { .argv = argv, .prog = prog, .pdeathsig = deathsig,
+	    .ignore_sigpipe = 1, .in = inherited(0), .out = inherited(1),
+	    .err = inherited(2), .nkeep = keep >= 0 };
+	size_t n = 0, len = var ? strcspn(var, "=") + 1 : 0;
+	char **env;
+
+	if (out_err)
+		c.out = c.err;
+	c.keep[0] = keep;
+	for (char **e = environ; e && *e; e++)
+		n++;
+	env = xcalloc(n + 2, sizeof(*env));
+	n = 0;
+	for (char **e = environ; e && *e; e++)
+		if (!var || strncmp(*e, var, len))
+			env[n++] = *e;
+	if (var)
+		env[n++] = (char *)var;
+	c.envp = env;
+	if (child_start(&c) < 0)
+		c.pid = -1;
+	free(env);
+	return c.pid;
+}
+
 /* The web page, when runner.yml has http: listen: runner-web, a process
  * of its own that dies with the supervisor; one that dies is started
  * again (a second later if it died at once). */
 static void start_web(struct sup *s)
 {
-	char *prog, ppid[32];
-	pid_t pid;
+	const char *argv[] = { WEB_PROGRAM, "web", "--home", s->home, NULL };
+	char *prog, parent[48];
+	pid_t pid = -1;
 
 	s->web_at = 0;
 	if (s->web_pid > 0 || s->stopping || !s->conf->http.listen)
 		return;
 	prog = run_sibling(WEB_PROGRAM);
-	snprintf(ppid, sizeof(ppid), "%d", (int)getpid());
-	pid = prog ? fork() : -1;
-	if (pid == 0) {
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		setenv("RUNNER_WEB_PARENT", ppid, 1);
-		execl(prog, WEB_PROGRAM, "web", "--home", s->home, (char *)NULL);
-		log_line("cannot run %s: %s", prog, strerror(errno));
-		_exit(127);
-	}
+	snprintf(parent, sizeof(parent), "RUNNER_WEB_PARENT=%d", (int)getpid());
+	if (prog)
+		pid = sup_child(prog, argv, parent, -1, SIGTERM, 0);
 	if (pid < 0) {
 		log_line("warning: cannot start the web page: %s",
-		    prog ? strerror(errno) : "runner-web not found");
+		    prog ? error_last() : "runner-web not found");
+		/* as one that died at once: again in a moment */
+		s->web_at = mono_ms() + RESPAWN_MS;
 	} else {
 		s->web_pid = pid;
 		s->web_started = mono_ms();
@@ -189,6 +228,8 @@ static int listen_fd(struct sup *s)
  * only starts it and reaps it. */
 static void start_gc(struct sup *s)
 {
+	const char *argv[] = { "runner", "gc", "--home", s->home, "--quiet",
+	    NULL };
 	char *self;
 	pid_t pid;
 
@@ -198,21 +239,10 @@ static void start_gc(struct sup *s)
 	    !(self = realpath("/proc/self/exe", NULL)))
 		return;
 	drop_connections(s);	/* not shared with the child */
-	pid = fork();
-	if (pid == 0) {
-		sigset_t none;
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		dup2(2, 1);
-		execl(self, "runner", "gc", "--home", s->home, "--quiet",
-		    (char *)NULL);
-		log_line("cannot run %s gc: %s", self, strerror(errno));
-		_exit(127);
-	}
+	pid = sup_child(self, argv, NULL, -1, SIGTERM, 1);
 	if (pid < 0)
 		log_line("warning: cannot start the collection: %s",
-		    strerror(errno));
+		    error_last());
 	else
 		s->gc_pid = pid;
 	free(self);
@@ -523,9 +553,16 @@ static void close_wake_pipes(struct sup *s)
  */
 static int spawn(struct sup *s, struct worker *w, const char *role)
 {
+	char ppid[32], slot[16];
+	/* a worker's number: the build user its stages run as */
+	const char *argv[] = { WORKER_PROGRAM, role, s->home, ppid, slot,
+	    NULL };
 	int fds[2];
 	pid_t pid;
 
+	snprintf(ppid, sizeof(ppid), "%d", (int)getpid());
+	snprintf(slot, sizeof(slot), "%d", w == &s->notifier ? -1 :
+	    (int)(w - s->w));
 	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
 		return error_set(-1, "cannot create a pipe: %s", strerror(errno));
 	/* the beats stopped while no worker was alive: this host is alive
@@ -533,37 +570,22 @@ static int spawn(struct sup *s, struct worker *w, const char *role)
 	if (w != &s->notifier && !s->beat_at && !s->stopping)
 		host_beat(s);
 	drop_connections(s);	/* never share a connection across fork */
-	pid = fork();
-	if (pid < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		return error_set(-1, "cannot fork a worker: %s", strerror(errno));
-	}
-	if (pid == 0) {
-		char ppid[32];
-		snprintf(ppid, sizeof(ppid), "%d", (int)getppid());
-		/* it dies with the supervisor; PDEATHSIG survives the exec */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (fds[0] == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(fds[0], 3) < 0)
-			_exit(127);
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		/* everything else of ours is close-on-exec */
-		/* a worker's number: the build user its stages run as */
-		char slot[16];
-		snprintf(slot, sizeof(slot), "%d", w == &s->notifier ? -1 :
-		    (int)(w - s->w));
-		char *const argv[] = { WORKER_PROGRAM, (char *)role,
-		    (char *)s->home, ppid, slot, NULL };
-		execv(s->worker_prog, argv);
-		log_line("cannot run %s: %s", s->worker_prog, strerror(errno));
-		_exit(127);
-	}
+	/* it dies with the supervisor (PDEATHSIG survives the exec) */
+	pid = sup_child(s->worker_prog, argv, NULL, fds[0], SIGKILL, 0);
 	close(fds[0]);
+	w->started = mono_ms();
+	if (pid < 0) {
+		/* as a child that died at once: again in a moment, not in a
+		 * loop */
+		close(fds[1]);
+		log_line("cannot run %s: %s", s->worker_prog, error_last());
+		w->pid = 0;
+		w->wake_w = -1;
+		w->respawn_at = w->started + RESPAWN_MS;
+		return 0;
+	}
 	w->pid = pid;
 	w->wake_w = fds[1];
-	w->started = mono_ms();
 	w->respawn_at = 0;
 	return 0;
 }
@@ -830,27 +852,16 @@ static void ask_refuse(int fd)
  * slot `slot`. */
 static void ask_start(struct sup *s, int fd, uid_t uid, int slot)
 {
+	char ppid[32];
+	const char *argv[] = { WORKER_PROGRAM, "answer", s->home, ppid, "-1",
+	    NULL };
 	pid_t pid;
 
+	snprintf(ppid, sizeof(ppid), "%d", (int)getpid());
 	drop_connections(s);	/* never share a connection across fork */
-	pid = fork();
-	if (pid == 0) {
-		char ppid[32];
-		sigset_t none;
-		snprintf(ppid, sizeof(ppid), "%d", (int)getppid());
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (fd == 3 ? fcntl(3, F_SETFD, 0) < 0 : dup2(fd, 3) < 0)
-			_exit(127);
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		char *const argv[] = { WORKER_PROGRAM, "answer", (char *)s->home,
-		    ppid, "-1", NULL };
-		execv(s->worker_prog, argv);
-		log_line("cannot run %s: %s", s->worker_prog, strerror(errno));
-		_exit(127);
-	}
+	pid = sup_child(s->worker_prog, argv, NULL, fd, SIGKILL, 0);
 	if (pid < 0) {
-		log_line("warning: cannot answer a hook: %s", strerror(errno));
+		log_line("warning: cannot answer a hook: %s", error_last());
 		ask_refuse(fd);
 		return;
 	}
@@ -1016,6 +1027,23 @@ static void reap(struct sup *s)
 	}
 }
 
+/* Send `sig` to every child: the workers, the notifier, the collection,
+ * the web page and, with `askers`, those answering hooks. */
+static void signal_children(const struct sup *s, int sig, int askers)
+{
+	pid_t pids[] = { s->notifier.pid, s->gc_pid, s->web_pid };
+
+	for (int i = 0; s->w && i < s->nworkers; i++)
+		if (s->w[i].pid > 0)
+			kill(s->w[i].pid, sig);
+	for (size_t i = 0; i < sizeof(pids) / sizeof(*pids); i++)
+		if (pids[i] > 0)
+			kill(pids[i], sig);
+	for (int i = 0; askers && i < ASK_MAX; i++)
+		if (s->askers[i].pid > 0)
+			kill(s->askers[i].pid, sig);
+}
+
 static int workers_alive(const struct sup *s)
 {
 	int n = 0;
@@ -1082,6 +1110,12 @@ static int worker_present(struct sup *s)
  * for the workers runner.yml asks for, so that an upgraded install or
  * more workers (serve --workers) need nothing more.
  */
+static void log_said(char *line, void *arg)
+{
+	(void)arg;
+	log_line("%s", line);
+}
+
 static int worker_users(const struct config *c, int workers)
 {
 	struct sbuf said = SBUF_INIT;
@@ -1091,11 +1125,7 @@ static int worker_users(const struct config *c, int workers)
 	    !getpwnam(c->build_user))
 		return 0;	/* daemon_check_confinement says why */
 	error = home_worker_users(c->build_user, workers, &said);
-	for (char *line = said.buf, *nl; *line; line = nl + 1) {
-		nl = strchr(line, '\n');
-		*nl = '\0';
-		log_line("%s", line);
-	}
+	each_line(said.buf, log_said, NULL);
 	sbuf_release(&said);
 	return error;
 }
@@ -1379,19 +1409,8 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 					kill_at = mono_ms() + s.conf->shutdown_grace_ms +
 					    2 * s.conf->kill_grace_ms + 5000;
 				}
-				for (int i = 0; i < s.nworkers; i++)
-					if (s.w[i].pid > 0)
-						kill(s.w[i].pid, SIGTERM);
-				if (s.notifier.pid > 0)
-					kill(s.notifier.pid, SIGTERM);
-				if (s.gc_pid > 0)
-					kill(s.gc_pid, SIGTERM);
-				if (s.web_pid > 0)
-					kill(s.web_pid, SIGTERM);
 				/* the hooks waiting hear the daemon go, at once */
-				for (int i = 0; i < ASK_MAX; i++)
-					if (s.askers[i].pid > 0)
-						kill(s.askers[i].pid, SIGTERM);
+				signal_children(&s, SIGTERM, 1);
 			}
 			reap(&s);
 		}
@@ -1423,15 +1442,7 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 		if (s.sched_at && mono_ms() >= s.sched_at && !s.stopping)
 			run_schedules(&s);
 		if (kill_at && mono_ms() >= kill_at) {
-			for (int i = 0; i < s.nworkers; i++)
-				if (s.w[i].pid > 0)
-					kill(s.w[i].pid, SIGKILL);
-			if (s.notifier.pid > 0)
-				kill(s.notifier.pid, SIGKILL);
-			if (s.gc_pid > 0)
-				kill(s.gc_pid, SIGKILL);
-			if (s.web_pid > 0)
-				kill(s.web_pid, SIGKILL);
+			signal_children(&s, SIGKILL, 0);
 			kill_at = 0;
 		}
 		/* an idle supervisor holds no SQLite connection (its page
@@ -1449,15 +1460,8 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 	log_line("stopped");
 	error = 0;
 out:
-	if (error < 0) {
-		if (s.web_pid > 0)
-			kill(s.web_pid, SIGKILL);
-		for (int i = 0; i < s.nworkers; i++)
-			if (s.w && s.w[i].pid > 0)
-				kill(s.w[i].pid, SIGKILL);
-		if (s.notifier.pid > 0)
-			kill(s.notifier.pid, SIGKILL);
-	}
+	if (error < 0)
+		signal_children(&s, SIGKILL, 0);
 	if (s.w)
 		close_wake_pipes(&s);
 	free(s.w);
