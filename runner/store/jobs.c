@@ -268,15 +268,13 @@ const char *job_branch(const struct job *j)
 	return ref && !strncmp(ref, "refs/heads/", 11) ? ref + 11 : NULL;
 }
 
-int job_move(struct store *s, int q, sql_table table, enum job_state from,
-    enum job_state to, const struct arg *a, size_t n, int *changed)
+int job_move_stmt(struct store *s, int q, sql_table table,
+    enum job_state from, enum job_state to, const struct arg *a, size_t n,
+    struct stmt **out)
 {
 	struct arg all[16];
-	struct stmt *st;
-	int error;
 
-	if (changed)
-		*changed = 0;
+	*out = NULL;
 	if (!job_state_legal(from, to))
 		return error_set(ERR_INVALID, "store '%s': a job cannot go from "
 		    "%s to %s", s->path, job_state_name(from),
@@ -287,8 +285,21 @@ int job_move(struct store *s, int q, sql_table table, enum job_state from,
 	all[1] = arg_text(job_state_name(to));
 	for (size_t i = 0; i < n; i++)
 		all[i + 2] = a[i];
-	if (!(st = stmt_bound(s, q, table, all, n + 2)))
+	if (!(*out = stmt_bound(s, q, table, all, n + 2)))
 		return -1;
+	return 0;
+}
+
+int job_move(struct store *s, int q, sql_table table, enum job_state from,
+    enum job_state to, const struct arg *a, size_t n, int *changed)
+{
+	struct stmt *st;
+	int error;
+
+	if (changed)
+		*changed = 0;
+	if ((error = job_move_stmt(s, q, table, from, to, a, n, &st)) < 0)
+		return error;
 	if ((error = exec_stmt(s, st, "change a job's state")) == 0) {
 		if (changed)
 			*changed = changes(s);
@@ -704,7 +715,7 @@ static int claim_once(struct store *s, pid_t worker, const char *host,
 	struct sbuf full = SBUF_INIT;
 	struct claimed c = { 0 };
 	struct stmt *st;
-	struct arg a[10];
+	struct arg a[8];
 	int64_t top = 0;
 	int rc, error;
 
@@ -728,23 +739,20 @@ static int claim_once(struct store *s, pid_t worker, const char *host,
 	    (error = job_move(s, Q_SUPERSEDE_DEPLOY, sql, JOB_QUEUED,
 	    JOB_SUPERSEDED, ARGS(arg_int(now_ms())), NULL)) < 0))
 		goto out;
-	/* the claim returns the job it took: job_move's binding, by hand */
-	a[0] = arg_text(job_state_name(JOB_QUEUED));
-	a[1] = arg_text(job_state_name(JOB_RUNNING));
-	a[2] = arg_int(worker);
-	a[3] = arg_int(now_ms());
-	a[4] = arg_text(host);
-	a[5] = arg_int(lease_ms);
-	a[6] = arg_text(labels_key);
-	a[7] = arg_int(kinds);
+	/* the claim returns the job it took */
+	a[0] = arg_int(worker);
+	a[1] = arg_int(now_ms());
+	a[2] = arg_text(host);
+	a[3] = arg_int(lease_ms);
+	a[4] = arg_text(labels_key);
+	a[5] = arg_int(kinds);
 	if ((error = full_repos(s, share, lease_ms, &full)) < 0)
 		goto out;
-	a[8] = arg_text(full.buf);
-	a[9] = arg_int(supersede != 0);
-	if (!(st = stmt_bound(s, Q_CLAIM, sql, a, 10))) {
-		error = -1;
+	a[6] = arg_text(full.buf);
+	a[7] = arg_int(supersede != 0);
+	if ((error = job_move_stmt(s, Q_CLAIM, sql, JOB_QUEUED, JOB_RUNNING,
+	    a, 8, &st)) < 0)
 		goto out;
-	}
 	rc = step(st);
 	if (rc == STEP_ROW) {
 		c.id = col_int64(st, 0);

@@ -271,6 +271,11 @@ int pg_sql(const char *sqlite, char **out);
  */
 int job_move(struct store *s, int q, sql_table sql, enum job_state from,
     enum job_state to, const struct arg *a, size_t n, int *changed);
+/* The same move for an UPDATE ... RETURNING that the caller steps (the
+ * claim returns the job it took): the statement, bound, in *out, or
+ * ERR_INVALID for a move the state machine refuses, before any SQL. */
+int job_move_stmt(struct store *s, int q, sql_table sql, enum job_state from,
+    enum job_state to, const struct arg *a, size_t n, struct stmt **out);
 
 /* End running job `id` in `state` inside the caller's transaction: its
  * pending stages skipped, its event recorded (jobs.c). */

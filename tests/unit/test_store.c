@@ -269,6 +269,54 @@ static void test_recover(void **state)
 	job_free(j);
 }
 
+/*
+ * The job state machine: a final state has no way out, a queued job can
+ * only start or end unrun, and job_move() refuses an illegal move before
+ * any SQL: its statement here is not SQL at all, and is never prepared,
+ * while a legal move with it fails preparing it.
+ */
+static void test_illegal_move_refused(void **state)
+{
+	struct fx *fx = *state;
+	enum { SLOT = STMT_SLOTS - 1 };
+	static sql_table bogus = { [SLOT] = "THIS IS NOT SQL" };
+	int changed = -1;
+
+	for (int to = 0; to < JOB_STATES; to++)
+		for (int from = 0; from < JOB_STATES; from++)
+			if (job_state_final((enum job_state)from))
+				assert_false(job_state_legal((enum job_state)from,
+				    (enum job_state)to));
+	assert_true(job_state_legal(JOB("queued"), JOB("running")));
+	assert_true(job_state_legal(JOB("running"), JOB("queued")));
+	assert_false(job_state_legal(JOB("queued"), JOB("passed")));
+	assert_false(job_state_legal(JOB("running"), JOB("superseded")));
+	assert_false(job_state_legal(JOB("queued"), JOB("queued")));
+	assert_false(job_state_legal((enum job_state)JOB_STATES, JOB("queued")));
+	assert_false(job_state_legal((enum job_state)-1, JOB("queued")));
+
+	assert_null(fx->s->stmts[SLOT]);
+	assert_int_equal(job_move(fx->s, SLOT, bogus, JOB("passed"),
+	    JOB("running"), NO_ARGS, &changed), ERR_INVALID);
+	assert_int_equal(changed, 0);
+	assert_non_null(strstr(error_last(), "cannot go from passed to "
+	    "running"));
+	assert_null(fx->s->stmts[SLOT]);	/* nothing was prepared */
+	error_clear();
+	/* the claim's own way in refuses the same */
+	struct stmt *st = (struct stmt *)1;
+	assert_int_equal(job_move_stmt(fx->s, SLOT, bogus, JOB("queued"),
+	    JOB("passed"), NO_ARGS, &st), ERR_INVALID);
+	assert_null(st);
+	assert_null(fx->s->stmts[SLOT]);
+	error_clear();
+	/* the control: a legal move does reach the SQL, and fails there */
+	assert_true(job_move(fx->s, SLOT, bogus, JOB("queued"), JOB("running"),
+	    NO_ARGS, &changed) < 0);
+	assert_null(strstr(error_last(), "cannot go from"));
+	error_clear();
+}
+
 static void test_cancel_retry(void **state)
 {
 	struct fx *fx = *state;
@@ -1434,6 +1482,7 @@ int main(int argc, char **argv)
 		T(test_stages_and_end),
 		T(test_recover),
 		T(test_cancel_retry),
+		T(test_illegal_move_refused),
 		T(test_list),
 		T(test_reopen_keeps_data),
 		T(test_events_of_builds),
