@@ -58,13 +58,16 @@ YML
 	run r artifacts --extract "$T/out1" 1
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"refusing entry '../../evil': absolute or '..' path"* ]]
-	[ ! -e "$T/evil" ] && [ ! -e "$T/out1/../evil" ]
+	# neither where the entry points (out1/../../evil) nor one level up
+	[ ! -e "$T/out1/../../evil" ]
+	[ ! -e "$T/evil" ]
 	run r deploy 1 staging
 	[ "$status" -eq 0 ]
 	id=$(echo "$output" | sed -n 's/^queued deployment #\([0-9]*\).*/\1/p')
 	[ "$(wait_deploy "$id")" = failed ]
 	[[ "$(job_field "$id" .error)" == "release: "*"refusing entry '../../evil': absolute or '..' path" ]]
-	[ ! -e "$RUNNER_HOME/releases/evil" ] && [ ! -e "$RUNNER_HOME/evil" ]
+	[ ! -e "$RUNNER_HOME/releases/evil" ]
+	[ ! -e "$RUNNER_HOME/evil" ]
 	# an absolute path
 	tar -C "$T/craft/in" -cPf - --transform "s,^,$T/abs-," evil | zstd -q > "$art"
 	db "UPDATE artifacts SET sha256 = '$(sha256sum "$art" | cut -d' ' -f1)'"

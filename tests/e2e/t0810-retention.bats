@@ -139,7 +139,8 @@ YML
 	grep -q '^freed ' "$T/gc"
 
 	# the running job: untouched, and it ends well
-	[ -d "$H/work/$live" ] && [ -d "$H/logs/$live" ]
+	[ -d "$H/work/$live" ]
+	[ -d "$H/logs/$live" ]
 	wait_state "$live" passed 30
 	[ -s "$H/artifacts/$live.tar.zst" ]
 

@@ -29,7 +29,8 @@ teardown() {
 	[ "$(job_field 1 .attempt)" = 1 ]
 	wpid=$(db "select worker_pid from jobs where id = 1")
 	pgid=$(db "select pgid from stages where job_id = 1 and state = 'running'")
-	[ -n "$wpid" ] && [ -n "$pgid" ]
+	[ -n "$wpid" ]
+	[ -n "$pgid" ]
 	# the whole worker freezes: its heartbeat too
 	kill -STOP "$wpid"
 	kill -STOP -- "-$pgid"

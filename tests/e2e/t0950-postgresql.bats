@@ -121,7 +121,8 @@ worker_of() {
 	[ "$hosts" = "hostA hostB " ]
 	r status --json | jq -e '[.hosts[].name] == ["hostA","hostB"]'
 	# nothing went to a SQLite file
-	[ ! -e "$RUNNER_HOME/runner.db" ] && [ ! -e "$HOME_B/runner.db" ]
+	[ ! -e "$RUNNER_HOME/runner.db" ]
+	[ ! -e "$HOME_B/runner.db" ]
 	# host B fetched the commits of its jobs over git:// into its cache
 	for id in $(seq 1 12); do
 		[ "$(job_field "$id" .host)" = hostB ] || continue

@@ -169,7 +169,8 @@ YML
 		[ -e "$T/hosts/$h/logs/$id" ]
 		# a stage that printed nothing has an empty log, not none
 		run r log "$id" quiet
-		[ "$status" -eq 0 ] && [ -z "$output" ]
+		[ "$status" -eq 0 ]
+		[ -z "$output" ]
 	done
 }
 
@@ -200,7 +201,7 @@ YML
 	wait_for "grep -q 'first line' '$T/followed'" 20
 	wait_for "grep -q '^data: first line' '$T/events'" 20 ||
 	    { sed 's/<[^>]*>/ /g' "$T/events" >&2; false; }
-	! grep -q 'second line' "$T/followed" "$T/events"
+	! grep -q 'second line' "$T/followed" "$T/events" || false
 	touch "$T/go"
 	wait_for "! kill -0 $follower 2>/dev/null" 30
 	wait "$follower"

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,20 +142,55 @@ static void test_secrets_masked(void **state)
  * the CPU kept busy (the child of `setsid -f` may not have left the
  * group yet when the shell exits); what stays in the group is ended.
  */
+/* The processes a test forks to load the CPU: ended by the teardown,
+ * which runs however the test ends, and with the test's process. */
+struct load {
+	pid_t busy[2];
+};
+
+static int load_start(void **state)
+{
+	struct load *l = xcalloc(1, sizeof(*l));
+	pid_t parent = getpid();
+
+	for (int i = 0; i < 2; i++) {
+		if ((l->busy[i] = fork()) == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			if (getppid() != parent)
+				_exit(0);
+			for (;;)
+				;
+		}
+		if (l->busy[i] < 0)
+			return -1;
+	}
+	*state = l;
+	return 0;
+}
+
+static int load_stop(void **state)
+{
+	struct load *l = *state;
+
+	for (int i = 0; l && i < 2; i++) {
+		if (l->busy[i] > 0) {
+			kill(l->busy[i], SIGKILL);
+			waitpid(l->busy[i], NULL, 0);
+		}
+	}
+	free(l);
+	return 0;
+}
+
 static void test_detached_service_survives(void **state)
 {
 	char dir[] = "/tmp/runner-detach-XXXXXX";
 	struct stage_result r;
 	struct sbuf log = SBUF_INIT, pid = SBUF_INIT;
-	pid_t busy[2];
 	int lost = 0;
 
-	(void)state;
+	(void)state;	/* the load: load_start */
 	assert_non_null(mkdtemp(dir));
-	for (int i = 0; i < 2; i++)	/* the load */
-		if ((busy[i] = fork()) == 0)
-			for (;;)
-				;
 	char *file = xasprintf("%s/pid", dir);
 	char *script = xasprintf("rm -f %s; setsid -f sh -c 'echo $$ > %s.new "
 	    "&& mv %s.new %s && exec sleep 30'", file, file, file, file);
@@ -180,10 +216,6 @@ static void test_detached_service_survives(void **state)
 			continue;
 		}
 		kill(atoi(pid.buf), SIGKILL);
-	}
-	for (int i = 0; i < 2; i++) {
-		kill(busy[i], SIGKILL);
-		waitpid(busy[i], NULL, 0);
 	}
 	assert_int_equal(lost, 0);
 	free(script);
@@ -243,7 +275,8 @@ int main(void)
 		cmocka_unit_test(test_log_cap),
 		cmocka_unit_test(test_secrets_masked),
 		cmocka_unit_test(test_cannot_start),
-		cmocka_unit_test(test_detached_service_survives),
+		cmocka_unit_test_setup_teardown(test_detached_service_survives,
+		    load_start, load_stop),
 		cmocka_unit_test(test_stray_in_group_ended),
 	};
 	stage_become_subreaper();
