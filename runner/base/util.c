@@ -311,6 +311,15 @@ int parse_size(const char *s, int64_t *out)
 	return 0;
 }
 
+void each_line(char *text, void (*fn)(char *line, void *arg), void *arg)
+{
+	for (char *l = text, *nl; l && *l; l = nl ? nl + 1 : l + strlen(l)) {
+		if ((nl = strchr(l, '\n')))
+			*nl = '\0';
+		fn(l, arg);
+	}
+}
+
 int parse_duration(const char *s, int64_t *out_ms)
 {
 	const char *p = s;
@@ -347,6 +356,10 @@ int parse_duration(const char *s, int64_t *out_ms)
 		} else {
 			goto bad;
 		}
+		/* a pushed `timeout:` can be any number of terms */
+		if ((int64_t)v > (INT64_MAX - total) / unit)
+			return error_set(ERR_INVALID, "duration '%s' is too long",
+			    s);
 		total += (int64_t)v * unit;
 	}
 	*out_ms = total;

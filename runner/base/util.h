@@ -72,6 +72,10 @@ int64_t mono_ms(void);     /* monotonic clock, ms */
 /* The earlier of two deadlines, where 0 means none. */
 int64_t deadline_min(int64_t a, int64_t b);
 
+/* Call fn(line, arg) on each line of `text`, each '\n' made a '\0' in
+ * place; a last line without '\n' is a line too, an empty text none. */
+void each_line(char *text, void (*fn)(char *line, void *arg), void *arg);
+
 /* True if `word` is one of the space-separated words of `list`. */
 int word_in(const char *list, const char *word);
 /* "90", "90s", "500ms", "10m", "2h" into milliseconds. */

@@ -40,6 +40,14 @@ static void notes_warning(struct store *st, const char *repo,
 	free(key);
 }
 
+static void add_warning(char *line, void *arg)
+{
+	struct status_view *v = arg;
+
+	v->warn = xrealloc(v->warn, (v->nwarn + 1) * sizeof(*v->warn));
+	v->warn[v->nwarn++] = xstrdup(line);
+}
+
 int status_view_load(struct store *st, const char *home, int limit,
     struct status_view *v)
 {
@@ -134,12 +142,7 @@ int status_view_load(struct store *st, const char *home, int limit,
 		home_issues_free(iv, ni);
 	}
 	config_free(conf);
-	for (char *l = warn.buf, *nl; *l; l = nl + 1) {
-		nl = strchr(l, '\n');
-		*nl = '\0';
-		v->warn = xrealloc(v->warn, (v->nwarn + 1) * sizeof(*v->warn));
-		v->warn[v->nwarn++] = xstrdup(l);
-	}
+	each_line(warn.buf, add_warning, v);
 	sbuf_release(&warn);
 	return 0;
 }

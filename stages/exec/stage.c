@@ -12,6 +12,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -332,12 +333,25 @@ static int run(const struct stage_spec *spec, struct stage_result *out)
 		int64_t next = deadline_min(deadline_min(deadline_min(deadline,
 		    kill_at), shut_at), tick_at);
 		int64_t now = mono_ms();
-		int wait = next ? (int)(next > now ? next - now : 0) : -1;
+		int wait = !next ? -1 : next <= now ? 0 : next - now > INT_MAX ?
+		    INT_MAX : (int)(next - now);
 
 		if (pidfd < 0 && (wait < 0 || wait > 50))
 			wait = 50;	/* no pidfd (old kernel): check the pid */
-		if (poll(pfd, 4, wait) < 0 && errno != EINTR)
+		if (poll(pfd, 4, wait) < 0 && errno != EINTR) {
+			/* it cannot be watched: never reported passed, never
+			 * left unreaped; its log says why it was killed */
+			char why[160];
+			int n = snprintf(why, sizeof(why), "\nrunner: the stage "
+			    "could not be watched (poll: %s); it was killed\n",
+			    strerror(errno));
+			log_write(&lg, why, n > 0 && (size_t)n < sizeof(why) ?
+			    (size_t)n : sizeof(why) - 1);
+			kill(-pid, SIGKILL);
+			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+				;
 			break;
+		}
 		if (pfd[1].revents && drain(&lg, outp[0], buf) == 0)
 			out_open = 0;
 		if (pfd[3].revents)

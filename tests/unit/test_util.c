@@ -58,6 +58,39 @@ static void test_duration(void **state)
 	assert_non_null(strstr(error_last(), "'10x'"));
 	assert_int_equal(parse_duration("", &ms), ERR_INVALID);
 	assert_int_equal(parse_duration("-1s", &ms), ERR_INVALID);
+	/* terms that add up past what ms can hold (a pushed timeout:) */
+	struct sbuf many = SBUF_INIT;
+	for (int i = 0; i < 200; i++)
+		sbuf_adds(&many, "1000000000d");
+	assert_int_equal(parse_duration(many.buf, &ms), ERR_INVALID);
+	assert_non_null(strstr(error_last(), "too long"));
+	sbuf_release(&many);
+}
+
+static void count_line(char *line, void *arg)
+{
+	struct sbuf *sb = arg;
+
+	sbuf_addf(sb, "[%s]", line);
+}
+
+/* each_line: a last line without a newline is a line too */
+static void test_each_line(void **state)
+{
+	char a[] = "one\ntwo", b[] = "one\n\nthree\n", c[] = "";
+	struct sbuf sb = SBUF_INIT;
+
+	(void)state;
+	each_line(a, count_line, &sb);
+	assert_string_equal(sb.buf, "[one][two]");
+	sbuf_reset(&sb);
+	each_line(b, count_line, &sb);
+	assert_string_equal(sb.buf, "[one][][three]");
+	sbuf_reset(&sb);
+	each_line(c, count_line, &sb);
+	each_line(NULL, count_line, &sb);
+	assert_string_equal(sb.buf, "");
+	sbuf_release(&sb);
 }
 
 static void test_format_duration(void **state)
@@ -574,6 +607,7 @@ int main(void)
 		cmocka_unit_test(test_sbuf),
 		cmocka_unit_test(test_sha1),
 		cmocka_unit_test(test_duration),
+		cmocka_unit_test(test_each_line),
 		cmocka_unit_test(test_format_duration),
 		cmocka_unit_test(test_levenshtein),
 		cmocka_unit_test(test_display),
