@@ -1,8 +1,11 @@
 /*
  * Cron expressions (cron.h): five fields, each `*`, a number, a range
  * `a-b`, any of them with a step `/n`, or a comma-separated list of
- * those. Day of month and day of week both restricted: either matches
- * (as cron does).
+ * those. Day of month and day of week both restricted: either matches;
+ * a field that starts with `*` (a star with a step too) is not
+ * restricted, as in cron(8) (crontab(5): "if both fields are restricted
+ * (i.e., don't start with *)"): "0 0 *\/2 * 1" runs on Mondays that are
+ * odd days only.
  */
 #include "cron.h"
 #include "util.h"
@@ -39,7 +42,7 @@ static int field(const char *text, int k, uint64_t *mask, int *star,
 	int lo = fields[k].lo, hi = fields[k].hi;
 
 	*mask = 0;
-	*star = !strcmp(text, "*");
+	*star = *text == '*';
 	for (;;) {
 		int a, b, step = 1;
 		if (*p == '*') {

@@ -11,7 +11,7 @@
 
 struct cron {
 	uint64_t mask[5];	/* bit v: value v allowed */
-	int star[5];		/* the field was "*" */
+	int star[5];		/* the field starts with "*" */
 };
 
 /* Parse; -1 with the reason in *why (caller frees). */
