@@ -12,6 +12,7 @@ cd "$top"
 declare -A rank=(
 	[runner/base]=0 [runner/model]=1 [runner/store]=2 [runner/home]=2
 	[runner/git]=3 [runner/records]=3
+	[runner/retention]=3
 	[stages/exec]=4 [stages/pipeline]=5 [stages/deploy]=5 [runner/notify]=5
 	[hooks]=5 [runner/daemon]=6 [runner/worker]=6
 	[runner/views]=6 [runner/web]=7 [runner/cli]=8

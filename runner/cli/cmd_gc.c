@@ -2,7 +2,7 @@
  * runner gc: remove what runner.yml's retention lets go, and say what it
  * freed. The daemon runs it every retention 'interval'.
  */
-#include "admin.h"
+#include "retention.h"
 #include "cli.h"
 #include "config.h"
 #include "sources.h"
@@ -82,7 +82,7 @@ int cmd_gc(int argc, char **argv)
 	    source_cache_gc(&conf->host, cs.home, repo_in_use, cs.store, dry,
 	    verbose ? stdout : NULL, &rep.count[GC_SOURCES],
 	    &rep.bytes[GC_SOURCES]) < 0 ||
-	    store_gc(cs.store, cs.home, &conf->retention, dry,
+	    retention_run(cs.store, cs.home, &conf->retention, dry,
 	    verbose ? stdout : NULL, &rep) < 0) {
 		cli_error("%s", error_last());
 		goto out;

@@ -1,16 +1,15 @@
 /*
- * The runner's own state in the store, beside its jobs: settings (the
- * queue paused, the home's disk use), and collecting what retention lets
- * go (`runner gc`).
+ * The runner's own records in the store, beside its jobs: settings (the
+ * queue paused, the home's disk use), the figures of /metrics, and what
+ * a collection (`runner gc`, retention.h) reads and removes.
  */
 #ifndef RUNNER_ADMIN_H
 #define RUNNER_ADMIN_H
 
 #include <stdint.h>
-#include <stdio.h>
+#include <stddef.h>
 
 struct store;
-struct retention;
 
 /* Setting `key`: 1 and *value (caller frees) and *ms (when it was set)
  * when it is set, 0 when not, or an error. value/ms may be NULL. */
@@ -26,29 +25,48 @@ int store_setting_set(struct store *s, const char *key, const char *value);
  * "logs=N artifacts=N ..." (bytes). */
 #define SETTING_DISK "disk"
 
-/* What one collection removed (or would remove), by kind. */
-enum gc_kind { GC_BUILDS, GC_DEPLOYS, GC_LOGS, GC_ARTIFACTS, GC_WORKSPACES,
-	GC_RELEASES, GC_BACKUPS, GC_SOURCES, GC_STORE, GC_KINDS };
-struct gc_report {
-	int64_t count[GC_KINDS];	/* records (GC_BUILDS, GC_DEPLOYS),
-					 * folders or files */
-	int64_t bytes[GC_KINDS];	/* disk space they take */
-	int64_t usage[GC_KINDS];	/* GC_BUILDS: the whole home; then each
-					 * kind's folder; GC_STORE the store */
-	/* GC_SOURCES (a fetching host's cache/sources) is the caller's to
-	 * collect (runner/model/sources.h): set before store_gc, kept */
-};
-const char *gc_kind_name(enum gc_kind k);
-
 /*
- * Remove from HOME what `r` lets go (the rules are in admin.c and
- * docs/operations.md#retention); with `dry_run`, only measure it. `out`'s
- * GC_SOURCES counts are the caller's, kept. Each
- * path removed (or that would be) is written to `verbose`, if not NULL.
- * Measures the home's disk use afterwards and keeps it (SETTING_DISK).
+ * The records a collection (retention.h) reads and removes.
+ *
+ * store_gc_jobs calls `each` for every job, grouped as retention counts
+ * them (builds by repository and branch, deployments by repository and
+ * environment), newest first in each group; a negative return of `each`
+ * stops and is returned. The row's strings last until `each` returns.
  */
-int store_gc(struct store *s, const char *home, const struct retention *r,
-    int dry_run, FILE *verbose, struct gc_report *out);
+struct gc_row {
+	int64_t id;
+	int deploy;		/* a deployment, else a build */
+	int ended;		/* neither queued nor running */
+	int64_t time_ms;	/* when it ended (or was queued) */
+	int64_t source, previous, rollback_to;	/* jobs, or 0 */
+	int release;		/* it has a release folder */
+	int tag;		/* a deployment of a release tag */
+	const char *group;	/* its group, never NULL */
+	const char *env;	/* a deployment's environment */
+};
+int store_gc_jobs(struct store *s,
+    int (*each)(void *arg, const struct gc_row *r), void *arg);
+/* The ids (*ids, caller frees) of jobs whose records must stay: those a
+ * notification (or an event not yet routed) waits on, those whose
+ * services run. */
+enum gc_kept { GC_KEPT_PENDING, GC_KEPT_SERVICES };
+int store_gc_kept(struct store *s, enum gc_kept which, int64_t **ids,
+    size_t *n);
+/* Each environment's current release and latest deployment: *n pairs
+ * in *pairs (caller frees), 0 where there is none. */
+int store_gc_envs(struct store *s, int64_t **pairs, size_t *n);
+/*
+ * Remove the record of job `id` (a deployment if `deploy`) and what hangs
+ * on it, if it may still go (read again: ended, nothing came from it or
+ * waits to be delivered; a deployment no environment serves, nor a job
+ * under way or newer than `max_id` needs). 1 when it went, 0 when it
+ * stays, or an error. Inside store_gc_begin .. store_gc_commit.
+ */
+int store_gc_remove(struct store *s, int64_t id, int deploy, int64_t max_id);
+/* The transaction a batch of removals goes in. */
+int store_gc_begin(struct store *s);
+int store_gc_commit(struct store *s);
+void store_gc_rollback(struct store *s);
 
 /*
  * Figures for /metrics, read in one query each:

@@ -8,6 +8,8 @@
 #ifndef RUNNER_STORE_H
 #define RUNNER_STORE_H
 
+#include <stdint.h>
+
 #define STORE_FILE "runner.db"
 /* A postgresql:// URL here wins over runner.yml's `store:` (a build
  * host's `runner worker --store URL` sets it for the processes it
@@ -97,6 +99,13 @@ int store_alive(struct store *s);
 void store_connect_limit(int ms);
 /* Is it the SQLite file in the home (not PostgreSQL)? */
 int store_is_sqlite(const struct store *s);
+
+/* Give the space that deletions freed back to the file system; the
+ * bytes it gave (SQLite; PostgreSQL's own vacuum does this there). */
+int store_compact(struct store *s, int64_t *freed);
+/* Bytes the store takes: the file and its WAL, or the database; an error
+ * (negative) when the server cannot say. */
+int64_t store_size(struct store *s);
 /* Where it is: the file, or the URL without its password. */
 const char *store_location(const struct store *s);
 

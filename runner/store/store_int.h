@@ -206,13 +206,6 @@ int begin_durable(struct store *s);
 int commit(struct store *s);
 void rollback(struct store *s);
 
-/* Give the space that deletions freed back to the file system; the
- * bytes it gave (SQLite; PostgreSQL's own vacuum does this there). */
-int store_compact(struct store *s, int64_t *freed);
-/* Bytes the store takes: the file and its WAL, or the database; an error
- * (negative) when the server cannot say. */
-int64_t store_size(struct store *s);
-
 /* The PostgreSQL engine (pg.c): the same calls for a connection whose
  * `pg` is set. */
 int pg_open(struct store *s, const char *url);
