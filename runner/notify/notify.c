@@ -918,19 +918,23 @@ int notify_attempt(struct store *s, const struct config *c,
 	struct delivery d;
 	int64_t now;
 
-	free(x->error);
-	x->error = NULL;
 	if (!t || strcmp(notify_service_name(t->service), x->service)) {
 		x->state = NOTIF_DEAD;
+		free(x->error);
 		x->error = xasprintf("no %s target '%s' in runner.yml any more",
 		    x->service, x->target);
 		x->done_ms = now_ms();
 		return store_notif_result(s, x);
 	}
 	if (notify_deliver(t, x, stop, arg, &d) < 0) {
-		x->state = NOTIF_PENDING;	/* not an attempt */
-		return 0;
+		/* not an attempt: due again at once (it was taken until
+		 * its result; store_notif_take), its last error kept */
+		x->state = NOTIF_PENDING;
+		x->next_ms = now_ms();
+		return store_notif_result(s, x);
 	}
+	free(x->error);
+	x->error = NULL;
 	now = now_ms();
 	x->attempts++;
 	x->status = (int)d.status;

@@ -20,6 +20,10 @@ struct store;
 /* Connect and whole-attempt timeouts of a delivery. */
 #define NOTIFY_CONNECT_TIMEOUT_MS 5000
 #define NOTIFY_TIMEOUT_MS 15000
+/* How long a notification being sent is taken from the other notifiers
+ * sharing the store (store_notif_take): past it, one whose notifier died
+ * while sending is sent by another. */
+#define NOTIFY_TAKEN_MS 60000
 /* The events routed together: their git notes go to one writer per
  * owner of repositories (notes.h; at most NOTEBOX_MAX notes each). */
 #define NOTIFY_BATCH 256

@@ -15,7 +15,7 @@ enum q {
 	Q_EVENT_JOB = BASE_OUTBOX, Q_EVENT_INS, Q_EVENTS_UNROUTED,
 	Q_EVENT_ROUTED, Q_EVENTS_ALL_ROUTED, Q_NOTIF_INS, Q_NOTIF_DUE,
 	Q_NOTIF_RESULT, Q_NOTIF_JOB, Q_NOTIF_OPEN, Q_NOTIF_COUNT,
-	Q_NOTIF_LAST_ACTION, Q_UNSENT,
+	Q_NOTIF_LAST_ACTION, Q_UNSENT, Q_NOTIF_TAKE,
 	Q_OUTBOX_END
 };
 _Static_assert((int)Q_OUTBOX_END <= (int)BASE_ADMIN, "outbox statements overlap");
@@ -44,6 +44,13 @@ STORE_SQL(outbox) = {
 	/* the literal state lets SQLite use the partial index */
 	[Q_NOTIF_DUE] = "SELECT " NOTIF_COLS " FROM notifications WHERE state "
 	    "= " SQ(N_PENDING) " ORDER BY next_ms, id LIMIT 1",
+	/* the one due first, taken until ?2: hosts that share a store
+	 * each run a notifier, and one that looks while another sends
+	 * passes it by (PostgreSQL: a row being taken is skipped) */
+	[Q_NOTIF_TAKE] = "UPDATE notifications SET next_ms = ?2 WHERE id = "
+	    "(SELECT id FROM notifications WHERE state = " SQ(N_PENDING) " AND "
+	    "next_ms <= ?1 ORDER BY next_ms, id LIMIT 1 "
+	    "/*pg: FOR UPDATE SKIP LOCKED*/) RETURNING " NOTIF_COLS,
 	[Q_NOTIF_RESULT] = "UPDATE notifications SET state = ?2, attempts = "
 	    "?3, status = ?4, error = ?5, next_ms = ?6, done_ms = ?7 WHERE id = "
 	    "?1",
@@ -245,14 +252,16 @@ static int notif_list(struct store *s, struct stmt *st,
 	return 0;
 }
 
-int store_notif_next(struct store *s, struct notification **out)
+/* The one notification `st` reads, if any (ERR_NOTFOUND if none). */
+static int notif_one(struct store *s, struct stmt *st,
+    struct notification **out)
 {
 	struct notification **v;
 	size_t n;
 	int error;
 
 	*out = NULL;
-	if ((error = notif_list(s, stmt(s, Q_NOTIF_DUE, sql), &v, &n)) < 0)
+	if ((error = notif_list(s, st, &v, &n)) < 0)
 		return error;
 	if (n)
 		*out = v[0];
@@ -260,6 +269,18 @@ int store_notif_next(struct store *s, struct notification **out)
 		notif_free(v[i]);
 	free(v);
 	return n ? 0 : ERR_NOTFOUND;
+}
+
+int store_notif_next(struct store *s, struct notification **out)
+{
+	return notif_one(s, stmt(s, Q_NOTIF_DUE, sql), out);
+}
+
+int store_notif_take(struct store *s, int64_t now, int64_t until,
+    struct notification **out)
+{
+	return notif_one(s, stmt_bound(s, Q_NOTIF_TAKE, sql,
+	    ARGS(arg_int(now), arg_int(until))), out);
 }
 
 int store_notif_result(struct store *s, const struct notification *x)

@@ -54,6 +54,14 @@ int store_event_route(struct store *s, int64_t event_id,
 int store_events_drop(struct store *s);
 /* The pending notification due first (ERR_NOTFOUND if none). */
 int store_notif_next(struct store *s, struct notification **out);
+/*
+ * Take the pending notification due first by `now` (ERR_NOTFOUND if none
+ * is due) to send it: its next_ms becomes `until`, so that no other
+ * notifier sharing the store takes it before its result is recorded or
+ * `until` passes (a notifier that died while sending).
+ */
+int store_notif_take(struct store *s, int64_t now, int64_t until,
+    struct notification **out);
 /* Record an attempt: state, attempts, status, error, next_ms, done_ms. */
 int store_notif_result(struct store *s, const struct notification *x);
 int store_notifs_of_job(struct store *s, int64_t job_id,

@@ -669,10 +669,10 @@ int notifier_main(const char *home, int wake_r, pid_t parent, int slot)
 			held = 0;
 			writers = 0;
 		}
-		rc = store_notif_next(st, &x);
-		if (rc == 0)
+		int64_t now = now_ms();
+		if ((rc = store_notif_take(st, now, now + NOTIFY_TAKEN_MS,
+		    &x)) == 0) {
 			busy_at = mono_ms();
-		if (rc == 0 && x->next_ms <= now_ms()) {
 			if (notify_attempt(st, conf, x, notifier_stopping, &ns) < 0)
 				log_line("notifier: cannot record a delivery: %s",
 				    error_last());
@@ -681,6 +681,10 @@ int notifier_main(const char *home, int wake_r, pid_t parent, int slot)
 			notif_free(x);
 			continue;
 		}
+		/* none due: when the next one is (or when the one another
+		 * notifier sends is free again) */
+		if (rc == ERR_NOTFOUND && (rc = store_notif_next(st, &x)) == 0)
+			busy_at = mono_ms();
 		if (rc == 0 && (wait < 0 || x->next_ms - now_ms() < wait))
 			wait = x->next_ms - now_ms();
 		else if (rc < 0 && rc != ERR_NOTFOUND) {

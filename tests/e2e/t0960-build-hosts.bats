@@ -27,6 +27,8 @@ setup() {
 	    [ "$WEB_PORT" = "$GIT_PORT" ]; do
 		WEB_PORT=$(free_port)
 	done
+	# runner.yml's notify section of every host (the test that wants one)
+	NOTIFY=
 	# the git server: the repositories, the hook, deployments only
 	cat > "$RUNNER_HOME/runner.yml" <<YML
 store: '$STORE_URL'
@@ -99,6 +101,7 @@ host:
 environments:
   staging:
     runs_on: [deploy]
+$NOTIFY
 YML
 	"$RUNNER" init --home "$home" >/dev/null
 	RUNNER_HOME=$home unshare --mount --propagation private sh -c \
@@ -131,6 +134,13 @@ YML
 		git -C "$SRC" commit -q -m "Commit $i"
 		git -C "$SRC" branch "b$i"
 	done
+	# every host's notifier may send what a job's end announces
+	start_sink http hook
+	NOTIFY="notify:
+  - name: hook
+    webhook: http://127.0.0.1:$SINK_PORT/runner
+    on: [job_passed]"
+	echo "$NOTIFY" >> "$RUNNER_HOME/runner.yml"
 	start_server
 	start_host hostA
 	start_host hostB
@@ -138,6 +148,11 @@ YML
 	wait_for "all_passed 200" 240
 	# once each
 	[ "$(wc -l < "$T/runs")" = 200 ]
+	# and announced once each, by whichever of the three hosts' notifiers
+	# took the notification first
+	wait_for "[ \"\$(psql -X -q -At '$STORE_URL' -c \"SELECT count(*) FROM notifications WHERE state = 'delivered'\")\" = 200 ]" 120
+	[ "$(sink_count hook)" = 200 ] || { echo "$(sink_count hook) deliveries"; false; }
+	[ "$(cat "$T"/sink-hook/*.body | jq -r .job.id | sort -u | wc -l)" = 200 ]
 	[ "$(sort -u "$T/runs" | wc -l)" = 200 ]
 	[ "$(psql -X -q -At "$STORE_URL" -c "SELECT count(*) FROM jobs WHERE attempt <> 1")" = 0 ]
 	# on both build hosts, none on the git server (builds: false)

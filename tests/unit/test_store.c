@@ -1021,6 +1021,36 @@ static void test_outbox(void **state)
 	assert_string_equal(x->target, "team");
 	assert_string_equal(notif_state_name(x->state), "pending");
 	assert_int_equal(x->attempts, 0);
+	notif_free(x);
+	/* taken to be sent: no other notifier takes it until its result
+	 * or the time it was taken until; the other one is next */
+	int64_t now = now_ms();
+	assert_int_equal(store_notif_take(fx->s, now, now + 60000, &x), 0);
+	assert_string_equal(x->target, "team");
+	assert_true(x->next_ms == now + 60000);
+	notif_free(x);
+	assert_int_equal(store_notif_take(fx->s, now, now + 60000, &x), 0);
+	assert_string_equal(x->target, "oncall");
+	notif_free(x);
+	assert_int_equal(store_notif_take(fx->s, now, now + 60000, &x),
+	    ERR_NOTFOUND);
+	assert_null(x);
+	/* a notifier that died while sending: both free again after; one
+	 * stopped before its attempt gives each back at once */
+	struct notification *both[2];
+	for (int k = 0; k < 2; k++) {
+		assert_int_equal(store_notif_take(fx->s, now + 60000,
+		    now + 120000, &both[k]), 0);
+		assert_string_equal(both[k]->target, k ? "oncall" : "team");
+	}
+	for (int k = 0; k < 2; k++) {
+		both[k]->next_ms = now;
+		assert_int_equal(store_notif_result(fx->s, both[k]), 0);
+		notif_free(both[k]);
+	}
+	assert_int_equal(store_notif_next(fx->s, &x), 0);
+	assert_string_equal(x->target, "team");
+	assert_true(x->next_ms == now);
 	/* a failed attempt: due again later, so the other one comes next */
 	x->state = NOTIF_PENDING;
 	x->attempts = 1;
