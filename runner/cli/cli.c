@@ -5,7 +5,7 @@
 #include "cli.h"
 #include "config.h"
 #include "store.h"
-#include "deploys.h"
+#include "envs.h"
 #include "repos.h"
 #include "outbox.h"
 #include "util.h"

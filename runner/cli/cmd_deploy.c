@@ -7,7 +7,7 @@
 #include "cli.h"
 #include "who.h"
 #include "pipeline.h"
-#include "deploys.h"
+#include "envs.h"
 #include "util.h"
 #include "wake.h"
 

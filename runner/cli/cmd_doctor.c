@@ -8,7 +8,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "running.h"
-#include "deploys.h"
+#include "envs.h"
 #include "home.h"
 #include "install.h"
 #include "jobs.h"

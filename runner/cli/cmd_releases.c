@@ -3,7 +3,7 @@
  * the one serving now marked.
  */
 #include "cli.h"
-#include "deploys.h"
+#include "envs.h"
 #include "util.h"
 #include "view.h"
 #include "records.h"

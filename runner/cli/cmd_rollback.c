@@ -4,7 +4,7 @@
  */
 #include "cli.h"
 #include "who.h"
-#include "deploys.h"
+#include "envs.h"
 #include "util.h"
 #include "wake.h"
 

@@ -3,7 +3,7 @@
  */
 #include "cli.h"
 #include "audit.h"
-#include "deploys.h"
+#include "envs.h"
 #include "outbox.h"
 #include "util.h"
 #include "view.h"

@@ -11,7 +11,7 @@
 #include "home.h"
 #include "json.h"
 #include "store.h"
-#include "deploys.h"
+#include "envs.h"
 #include "outbox.h"
 #include "util.h"
 #include "records.h"

@@ -5,7 +5,7 @@
  */
 #include "records.h"
 #include "json.h"
-#include "deploys.h"
+#include "envs.h"
 #include "outbox.h"
 #include "util.h"
 

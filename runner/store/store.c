@@ -5,7 +5,7 @@
  * the hook's enqueue must survive a power cut the moment the push is
  * accepted), prepared statements kept for the life of the connection,
  * typed bindings, and a schema version with forward migrations. What is
- * stored is in jobs.c, deploys.c and outbox.c.
+ * stored is in jobs.c, envs.c and outbox.c.
  */
 #include "store.h"
 #include "store_int.h"

@@ -1,7 +1,7 @@
 /*
  * The store: the runner's records in SQLite (WAL) under its home, one
  * connection per process. What it stores is declared by what it is:
- * jobs.h (builds, deployments, stages, artifacts, the queue), deploys.h
+ * jobs.h (builds, deployments, stages, artifacts, the queue), envs.h
  * (deployments, environments, releases), outbox.h (events and
  * notifications); the states and their machine are in state.h.
  */

@@ -1,7 +1,7 @@
 /*
  * Inside the store: the connection, its statement cache, typed binding and
  * transactions, shared by the files that each store one thing (jobs.c,
- * deploys.c, outbox.c). Not for use outside runner/store/.
+ * envs.c, outbox.c). Not for use outside runner/store/.
  */
 #ifndef RUNNER_STORE_INT_H
 #define RUNNER_STORE_INT_H

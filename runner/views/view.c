@@ -7,7 +7,7 @@
 #include "config.h"
 #include "hosts.h"
 #include "running.h"
-#include "deploys.h"
+#include "envs.h"
 #include "home.h"
 #include "jobs.h"
 #include "json.h"

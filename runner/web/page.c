@@ -6,7 +6,7 @@
 #include "page.h"
 #include "hosts.h"
 #include "audit.h"
-#include "deploys.h"
+#include "envs.h"
 #include "jobs.h"
 #include "outbox.h"
 #include "state.h"

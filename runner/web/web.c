@@ -13,7 +13,7 @@
 #include "admin.h"
 #include "chunks.h"
 #include "config.h"
-#include "deploys.h"
+#include "envs.h"
 #include "home.h"
 #include "jobs.h"
 #include "json.h"

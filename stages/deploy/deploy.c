@@ -14,7 +14,7 @@
 #include "run.h"
 #include "step.h"
 #include "store.h"
-#include "deploys.h"
+#include "envs.h"
 #include "audit.h"
 #include "tagsig.h"
 #include "util.h"

@@ -10,7 +10,7 @@
 #include "syscall_filter.h"
 #include "config.h"
 #include "chunks.h"
-#include "deploys.h"
+#include "envs.h"
 #include "fetch.h"
 #include "jobs.h"
 #include "reserve.h"

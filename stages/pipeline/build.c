@@ -12,7 +12,7 @@
 #include "home.h"
 #include "pipeline.h"
 #include "step.h"
-#include "deploys.h"
+#include "envs.h"
 #include "refmatch.h"
 #include "reserve.h"
 #include "store.h"

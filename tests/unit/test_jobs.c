@@ -21,7 +21,7 @@
 #include "checkout.h"
 #include "config.h"
 #include "deploy.h"
-#include "deploys.h"
+#include "envs.h"
 #include "step.h"
 #include "store.h"
 #include "util.h"

@@ -21,7 +21,7 @@
 #include "admin.h"
 #include "audit.h"
 #include "chunks.h"
-#include "deploys.h"
+#include "envs.h"
 #include "hosts.h"
 #include "outbox.h"
 #include "repos.h"

@@ -2,8 +2,8 @@
  * Deployments in the store: queueing them, what they resolved, how they
  * ended, the environments they leave behind, release manifests.
  */
-#ifndef RUNNER_DEPLOYS_H
-#define RUNNER_DEPLOYS_H
+#ifndef RUNNER_ENVS_H
+#define RUNNER_ENVS_H
 
 #include "jobs.h"
 

@@ -1,8 +1,8 @@
 /*
- * Deployments in the store (deploys.h): queueing them, what they
+ * Deployments in the store (envs.h): queueing them, what they
  * resolved, how they ended, environments, releases and their manifests.
  */
-#include "deploys.h"
+#include "envs.h"
 #include "store_int.h"
 #include "util.h"
 
