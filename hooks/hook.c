@@ -554,7 +554,7 @@ static int ingest_file(struct ingest *in, int from, const char *name)
 	if (why)
 		goto out;
 	for (;;) {
-		const char *f[6];
+		const char *f[6] = { 0 };	/* all six set, or none used */
 		int k;
 		for (k = 0; k < 6 && at < buf.len; k++) {
 			f[k] = buf.buf + at;
@@ -777,19 +777,22 @@ void hook_spool_unqueued(const char *home, const char *why)
 	int sfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	int tfd = sfd >= 0 ? spool_own_dir(sfd, SPOOL_TAKEN, 1) : -1;
 	int dup_fd = sfd >= 0 ? fcntl(sfd, F_DUPFD_CLOEXEC, 0) : -1;
-	DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+	DIR *d = NULL;
 	struct dirent *de;
 	struct stat st;
 
-	if (dup_fd >= 0 && !d)
+	if (dup_fd >= 0 && !(d = fdopendir(dup_fd)))
 		close(dup_fd);
 	text = xasprintf("error %s\n", why);
-	while (tfd >= 0 && d && (de = readdir(d)))
-		if (spool_is_entry(de->d_name) && fstatat(sfd, de->d_name, &st,
-		    AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
-		    answered(st.st_uid) && faccessat(tfd, de->d_name, F_OK,
-		    AT_SYMLINK_NOFOLLOW) < 0)
-			spool_answer_write(sfd, de->d_name, text);
+	if (d != NULL && tfd >= 0) {
+		while ((de = readdir(d)))
+			if (spool_is_entry(de->d_name) && fstatat(sfd,
+			    de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    S_ISREG(st.st_mode) && answered(st.st_uid) &&
+			    faccessat(tfd, de->d_name, F_OK,
+			    AT_SYMLINK_NOFOLLOW) < 0)
+				spool_answer_write(sfd, de->d_name, text);
+	}
 	if (d)
 		closedir(d);
 	if (tfd >= 0)
@@ -1201,7 +1204,7 @@ static int hand_to_daemon(const char *home, const struct config *conf,
 	int64_t *ids = NULL;
 	size_t nids = 0;
 
-	if (spool(home, p, np, 0, &entry) < 0) {
+	if (spool(home, p, np, 0, &entry) < 0 || !entry) {
 		error_clear();
 		return 0;
 	}

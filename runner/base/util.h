@@ -19,9 +19,12 @@
 #define ERR_BUSY     (-6)
 #define ERR_LEASE    (-7)	/* a job this process no longer holds */
 
-/* Record a message for the failure being returned; returns `code`. */
-int error_set(int code, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+/* Record a message for the failure being returned; returns `code`.
+ * A macro, so that the compiler (and gcc -fanalyzer) sees the code
+ * returned, which is evaluated first (before errno can change). */
+#define error_set(code, ...) __extension__ ({ int error_code_ = (code); \
+	error_record(__VA_ARGS__); error_code_; })
+void error_record(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The last message set in this process ("" if none). */
 const char *error_last(void);
 void error_clear(void);

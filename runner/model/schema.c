@@ -268,6 +268,9 @@ int schema_read_field(const struct sread *r, const struct ynode *v,
 	}
 	case S_FRACTION:
 		if (v->type != YNODE_SCALAR || parse_fraction(v->value,
+		    /* AT() is the double field at f->off (offsetof), not
+		     * bytes read as a double */
+		    /* cppcheck-suppress invalidPointerCast */
 		    AT(obj, f->off, double)) < 0)
 			return schema_error(r, v, "must be a fraction or a "
 			    "percentage, like 0.1%%");
@@ -487,6 +490,8 @@ static void apply_default(const struct sfield *f, void *obj)
 			*AT(obj, f->off, int64_t) = n;
 		break;
 	case S_FRACTION:
+		/* AT() is the double field at f->off, as above */
+		/* cppcheck-suppress invalidPointerCast */
 		parse_fraction(d, AT(obj, f->off, double));
 		break;
 	case S_STRV: {

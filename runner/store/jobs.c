@@ -495,7 +495,7 @@ int store_job_get(struct store *s, int64_t id, struct job **out)
 	reset(st);
 	if (rc == STEP_DONE)
 		return error_set(ERR_NOTFOUND, "no job #%lld", (long long)id);
-	if (rc != STEP_ROW)
+	if (rc != STEP_ROW || !j)
 		return db_error(s, "read job");
 	if ((error = load_details(s, j)) < 0) {
 		job_free(j);
@@ -1007,6 +1007,12 @@ int store_artifact_add(struct store *s, int64_t id, const char *path,
 	    arg_text(path), arg_int(size), arg_text(sha256), arg_int(files)));
 }
 
+/* gcc -fanalyzer (tests/analyze.sh) loses that store_job_get() returns
+ * 0 only with the job set, and reports *j NULL after it: not so. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wanalyzer-null-dereference"
+#endif
 int store_cancel(struct store *s, int64_t id, int *running)
 {
 	struct job *j = NULL;
@@ -1096,6 +1102,9 @@ out:
 	job_free(j);
 	return error;
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 int store_recover(struct store *s, pid_t worker, const char *host,
     pid_t **pgids, size_t *n)

@@ -508,16 +508,20 @@ int worker_main(const char *home, int wake_r, pid_t parent, int slot)
 			/* how it ended: as recorded (a build says), else the
 			 * store's record */
 			struct job *done = NULL;
-			if (ctx.ended || store_job_get(ws.store, job->id,
-			    &done) == 0) {
-				const char *e = ctx.ended ? ctx.ended_error :
-				    done->error;
+			const char *e = ctx.ended_error;
+			enum job_state end = ctx.ended_state;
+			int known = ctx.ended;
+			if (!known && store_job_get(ws.store, job->id,
+			    &done) == 0 && done) {
+				e = done->error;
+				end = done->state;
+				known = 1;
+			}
+			if (known)
 				log_line("job #%lld: %s in %lldms%s%s",
-				    (long long)job->id, job_state_name(ctx.ended ?
-				    ctx.ended_state : done->state),
+				    (long long)job->id, job_state_name(end),
 				    (long long)(mono_ms() - t0), e ? ": " : "",
 				    e ? e : "");
-			}
 			job_free(done);
 			ctx.ended = 0;
 			free(ctx.ended_error);

@@ -644,9 +644,12 @@ static int verify(struct deploy *d, int *ok)
 		if (left > 0 && wait_ms(d, left))
 			break;
 	}
-	qsort(lat, n, sizeof(*lat), cmp_i64);
-	size_t k = (size_t)ceil(0.95 * (double)n);
-	int64_t p95 = n ? lat[k ? k - 1 : 0] : 0;
+	int64_t p95 = 0;
+	if (lat) {	/* NULL without a request (n 0) */
+		qsort(lat, n, sizeof(*lat), cmp_i64);
+		size_t k = (size_t)ceil(0.95 * (double)n);
+		p95 = lat[k ? k - 1 : 0];
+	}
 	double rate = n ? (double)errors / (double)n : 1;
 	*ok = rate <= v->max_error_rate && p95 <= v->max_latency_ms;
 	json_init(&w, &fig);

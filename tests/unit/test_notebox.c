@@ -8,6 +8,15 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+/* gcc -fanalyzer (tests/analyze.sh): cmocka leaves a failed assertion by
+ * longjmp from a function not declared so, and the analyzer follows the
+ * paths past it (a NULL the assertion refused, a value it never read). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wanalyzer-null-dereference"
+#pragma GCC diagnostic ignored "-Wanalyzer-possible-null-argument"
+#pragma GCC diagnostic ignored "-Wanalyzer-use-of-uninitialized-value"
+#endif
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
