@@ -4,7 +4,9 @@
 # the unit tests in both, the end-to-end suite with the SQLite store in
 # the plain build and again with the PostgreSQL store (e2e-pg) in the
 # sanitized one, on one PostgreSQL server started here for the run (each
-# test has a schema of its own). Then run the fuzzers for 20 s together
+# test has a schema of its own). Between the two builds, the static
+# analysis (tests/analyze.sh: gcc -fanalyzer, cppcheck) alone on both
+# cores, under a minute. Then run the fuzzers for 20 s together
 # (clang), check that the benchmark still runs (short mode, no timings
 # judged), and end with "N passed, N failed".
 set -u
@@ -60,6 +62,17 @@ else
 fi
 
 run_build build e2e-pg
+
+# Static analysis of the plain build's sources; any finding fails.
+if bash tests/analyze.sh build > analyze.log 2>&1; then
+	echo "analyze: gcc -fanalyzer and cppcheck found nothing"
+	passed=$((passed + 1))
+else
+	echo "analyze: findings (analyze.log)" >&2
+	grep -E ': (error|warning|portability|performance):' analyze.log | head -n 40 >&2
+	tail -n 2 analyze.log >&2
+	failed=$((failed + 1))
+fi
 # the harness's own reads in the sanitized run (lib.bash: look) use the
 # plain build's runner: the code under test stays the sanitized one
 [ -x build/runner/cli/runner ] && export RUNNER_LOOK=$PWD/build/runner/cli/runner

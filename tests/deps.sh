@@ -10,7 +10,7 @@ gnupg openssh-client openssl procps bubblewrap util-linux passwd gitolite3 \
 clang libclang-rt-14-dev man-db groff-base systemd \
 libmicrohttpd-dev chromium python3-prometheus-client iproute2 bc \
 libpq-dev libpq5 postgresql libseccomp-dev openssh-server nginx fcgiwrap \
-strace"
+strace cppcheck"
 
 missing=
 for p in $PACKAGES; do
