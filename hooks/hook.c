@@ -1196,8 +1196,9 @@ static int daemon_serving(const char *home)
  * for the daemon, and the push says so. 1 when handed over; 0 when the
  * spool cannot be written: the caller queues the pushes itself.
  */
-static int hand_to_daemon(const char *home, const struct config *conf,
-    const struct push *p, size_t np, int wait_for, struct hook_say *hs)
+static int hand_to_daemon(const char *home, const char *url,
+    const struct config *conf, const struct push *p, size_t np,
+    int wait_for, struct hook_say *hs)
 {
 	FILE *msg = hs->msg;
 	char *entry = NULL, *answer = NULL, *why = NULL;
@@ -1267,7 +1268,7 @@ static int hand_to_daemon(const char *home, const struct config *conf,
 		    "yet\n");
 	} else if (wait_for) {
 		struct store *store = NULL;
-		if (store_open(home, STORE_OPEN, &store) < 0)
+		if (store_open(home, url, STORE_OPEN, &store) < 0)
 			fprintf(msg, "runner: ci.wait cannot follow the jobs: %s\n",
 			    error_last());
 		else
@@ -1291,12 +1292,24 @@ int hook_post_receive(const char *home, const char *repo,
 	struct enqueued *res = NULL;
 	size_t np = 0;
 	int error, skip, wait_for;
-	char *db = xasprintf("%s/%s", home, STORE_FILE), *url = NULL, *why = NULL;
+	char *db = xasprintf("%s/%s", home, STORE_FILE), *why = NULL;
+	char *key = NULL, *conf_error = NULL;
+	const char *url = NULL;
+	/* runner.yml, read once: its triggers and its store; one with a
+	 * mistake gives the configuration the daemon keeps, else only its
+	 * `store:` (so that a mistake elsewhere does not keep the store
+	 * shut) and the default triggers */
+	int have_store = config_load_kept(home, &conf, &why) == 0;
+	if (!have_store) {
+		conf = NULL;
+		conf_error = xstrdup(error_last());
+		have_store = config_store_url(home, &key) == 0;
+	}
 	/* the store is this user's to write: SQLite's file, or the
 	 * PostgreSQL URL that runner.yml (mode 0600) tells only the
 	 * runner's users; anyone else hands the push over */
-	int own = store_url(home, &url) == 0 && (url || access(db, W_OK) == 0 ||
-	    errno == ENOENT);
+	int own = have_store && store_url(conf ? conf->store : key, &url) == 0 &&
+	    (url || access(db, W_OK) == 0 || errno == ENOENT);
 	/* PostgreSQL: pushes go through the daemon when it serves
 	 * (hand_to_daemon), which takes from the spool only repositories the
 	 * entry's owner owns; without it the hook queues them itself, for
@@ -1308,16 +1321,14 @@ int hook_post_receive(const char *home, const char *repo,
 	struct who who;
 
 	free(db);
-	free(url);
 	/* who pushes: this process's real user, and what the transport
 	 * (gitolite, the web server, sshd) says beside it */
 	who_from_env(&who, getuid());
 	hook_push_options(msg, &skip, &wait_for, &vars);
 	if (skip) {
 		fprintf(msg, "runner: ci.skip: no job for this push\n");
-		sbuf_release(&vars);
-		who_release(&who);
-		return 0;
+		error = 0;
+		goto out;
 	}
 	if (!own) {
 		if (vars.len)
@@ -1327,20 +1338,16 @@ int hook_post_receive(const char *home, const char *repo,
 			    "why\n");
 		error = hand_over(home, repo, updates, n, vars.len ? vars.buf :
 		    NULL, &who, wait_for, msg);
-		sbuf_release(&vars);
-		who_release(&who);
-		return error;
+		goto out;
 	}
 	/* a runner.yml with a mistake: the triggers the daemon keeps (it
 	 * logged the mistake; status shows it) */
-	if (config_load_kept(home, &conf, &why) < 0) {
+	if (!conf) {
 		fprintf(msg, "runner: warning: %s (using the default triggers)\n",
-		    error_last());
-		conf = NULL;
+		    conf_error);
 		if (config_parse("defaults", "", 0, &conf) < 0) {
-			sbuf_release(&vars);
-			who_release(&who);
-			return -1;
+			error = -1;
+			goto out;
 		}
 	} else if (why) {
 		fprintf(msg, "runner: warning: %s\n", why);
@@ -1372,12 +1379,12 @@ int hook_post_receive(const char *home, const char *repo,
 		lineage_init(&hs.lineage);
 	}
 	if (through_daemon &&
-	    hand_to_daemon(home, conf, pushes, np, wait_for, &hs) > 0) {
+	    hand_to_daemon(home, url, conf, pushes, np, wait_for, &hs) > 0) {
 		error = (int)np;
 		goto out;
 	}
 	res = xcalloc(np, sizeof(*res));
-	if ((error = store_open(home, STORE_ENQUEUE, &store)) == 0) {
+	if ((error = store_open(home, url, STORE_ENQUEUE, &store)) == 0) {
 		store_busy_timeout(store, HOOK_STORE_WAIT_MS);
 		/* With no daemon to checkpoint it, the WAL would grow with
 		 * every push, and each hook would read all of it again when it
@@ -1429,6 +1436,8 @@ out:
 	store_close(store);
 	config_free(conf);
 	free(why);
+	free(key);
+	free(conf_error);
 	sbuf_release(&vars);
 	who_release(&who);
 	return error;

@@ -69,17 +69,6 @@ int cli_usage(const char *usage)
 	return EXIT_USAGE;
 }
 
-struct store *cli_store(const char *home)
-{
-	struct store *s;
-
-	if (store_open(home, STORE_OPEN, &s) < 0) {
-		cli_error("%s", error_last());
-		return NULL;
-	}
-	return s;
-}
-
 int64_t cli_job_id(const char *arg)
 {
 	char *end;
@@ -256,8 +245,27 @@ char *cli_user_name(void)
 
 int cli_open(const char *home_opt, struct cli_session *out)
 {
+	char *key = NULL;
+	int error;
+
+	memset(out, 0, sizeof(*out));
 	out->home = cli_home(home_opt);
-	out->store = cli_store(out->home);
+	/* runner.yml once: the store it names; one that does not load names
+	 * it by its `store:` alone, so that a mistake elsewhere in the file
+	 * does not keep the store shut */
+	if (config_load_kept(out->home, &out->conf, &out->conf_why) < 0) {
+		out->conf = NULL;
+		out->conf_error = xstrdup(error_last());
+		error = config_store_url(out->home, &key);
+	} else {
+		error = 0;
+	}
+	if (error < 0 || store_open(out->home, out->conf ? out->conf->store :
+	    key, STORE_OPEN, &out->store) < 0) {
+		cli_error("%s", error_last());
+		out->store = NULL;
+	}
+	free(key);
 	/* what a command prints names repositories as the store recorded
 	 * them */
 	if (out->store && store_repo_names_load(out->store) < 0)
@@ -268,9 +276,24 @@ int cli_open(const char *home_opt, struct cli_session *out)
 void cli_close(struct cli_session *s)
 {
 	store_close(s->store);
+	config_free(s->conf);
+	free(s->conf_error);
+	free(s->conf_why);
 	free(s->home);
-	s->store = NULL;
-	s->home = NULL;
+	memset(s, 0, sizeof(*s));
+}
+
+int cli_session_config(struct cli_session *s, int quiet,
+    struct config **out)
+{
+	*out = s->conf;
+	s->conf = NULL;
+	if (!*out)
+		return error_set(-1, "%s", s->conf_error ? s->conf_error :
+		    "runner.yml was read already");
+	if (s->conf_why && !quiet)
+		fprintf(stderr, "runner: warning: %s\n", s->conf_why);
+	return 0;
 }
 
 int cli_job_operand(int argc, char **argv, const char *usage, int64_t *id)

@@ -100,9 +100,18 @@ char *cli_user_name(void);
 struct cli_session {
 	char *home;
 	struct store *store;
+	/* runner.yml, read once by cli_open (NULL when it does not load:
+	 * conf_error says why) and what cli_session_config says of it */
+	struct config *conf;
+	char *conf_error, *conf_why;
 };
-/* Resolve the home and open its store (errors are printed). */
+/* Resolve the home, read runner.yml and open the store it names (errors
+ * are printed). */
 int cli_open(const char *home_opt, struct cli_session *out);
+/* cli_config of the session's runner.yml, handed over to *out (the
+ * caller frees it), without reading it again. */
+int cli_session_config(struct cli_session *s, int quiet,
+    struct config **out);
 void cli_close(struct cli_session *s);
 /* The one JOB operand at argv[optind]; prints and returns EXIT_USAGE if
  * it is missing or not a job number, else 0. */
@@ -122,8 +131,6 @@ int cli_usage(const char *usage);
  */
 struct config;
 int cli_config(const char *home, int quiet, struct config **out);
-/* Open the store of `home` or explain; NULL on failure (already said). */
-struct store *cli_store(const char *home);
 /* Parse a job id argument ("12" or "#12"); -1 if it is not one. */
 int64_t cli_job_id(const char *arg);
 

@@ -504,7 +504,7 @@ int cmd_doctor(int argc, char **argv)
 	struct store *st = NULL;
 	struct stat sb;
 	int as_json = 0, rc, running = 0;
-	char *home, *why = NULL;
+	char *home, *why = NULL, *key = NULL;
 
 	const struct opt opts[] = {
 		OPT_BOOL(0, "json", &as_json, "print the checks as JSON"),
@@ -539,7 +539,9 @@ int cmd_doctor(int argc, char **argv)
 		    "target%s", conf->nrepos, conf->nrepos == 1 ? "y" : "ies",
 		    conf->nnotify, conf->nnotify == 1 ? "" : "s");
 	}
-	if (store_open(home, STORE_OPEN, &st) < 0) {
+	/* runner.yml's store, or, when it does not load, its `store:` alone */
+	if ((conf ? 0 : config_store_url(home, &key)) < 0 ||
+	    store_open(home, conf ? conf->store : key, STORE_OPEN, &st) < 0) {
 		say(&d, FAIL, "store", "runner init, or start the daemon as the "
 		    "runner's user", "%s", error_last());
 		st = NULL;
@@ -571,6 +573,7 @@ done:
 	store_close(st);
 	config_free(conf);
 	free(why);
+	free(key);
 	sbuf_release(&d.text);
 	sbuf_release(&d.json);
 	free(home);

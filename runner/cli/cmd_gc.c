@@ -78,7 +78,7 @@ int cmd_gc(int argc, char **argv)
 	/* --quiet: the daemon's own run, whose log said the mistake. A
 	 * fetching host's caches first: the disk use measured after */
 	memset(&rep, 0, sizeof(rep));
-	if (cli_config(cs.home, quiet, &conf) < 0 ||
+	if (cli_session_config(&cs, quiet, &conf) < 0 ||
 	    source_cache_gc(&conf->host, cs.home, repo_in_use, cs.store, dry,
 	    verbose ? stdout : NULL, &rep.count[GC_SOURCES],
 	    &rep.bytes[GC_SOURCES]) < 0 ||

@@ -77,7 +77,7 @@ int cmd_init(int argc, char **argv)
 	} else {
 		gid = getegid();
 	}
-	if (store_open(home, STORE_CREATE, &s) < 0) {
+	if (store_open(home, conf->store, STORE_CREATE, &s) < 0) {
 		cli_error("%s", error_last());
 		goto out;
 	}

@@ -99,7 +99,7 @@ int cmd_drain(int argc, char **argv)
 		goto out;
 	if (optind < argc) {
 		host = xstrdup(argv[optind]);
-	} else if (cli_config(cs.home, 0, &conf) < 0) {
+	} else if (cli_session_config(&cs, 0, &conf) < 0) {
 		goto fail;
 	} else {
 		host = config_host_name(conf);

@@ -66,14 +66,14 @@ static char *disk_refusal(const char *home)
 /* May this user write the store itself (the runner's own user, root)?
  * As post-receive judges it: SQLite's file, or the PostgreSQL URL that
  * only the runner's users may read in runner.yml. */
-static int store_writable(const char *home)
+static int store_writable(const char *home, const char *configured)
 {
-	char *db = xasprintf("%s/%s", home, STORE_FILE), *url = NULL;
-	int own = store_url(home, &url) == 0 && (url || access(db, W_OK) == 0 ||
-	    errno == ENOENT);
+	char *db = xasprintf("%s/%s", home, STORE_FILE);
+	const char *url;
+	int own = store_url(configured, &url) == 0 && (url ||
+	    access(db, W_OK) == 0 || errno == ENOENT);
 
 	free(db);
-	free(url);
 	return own;
 }
 
@@ -227,7 +227,8 @@ int cmd_pre_receive(int argc, char **argv)
 	struct ref_matcher tags = { 0 };
 	size_t n = 0, bad = 0;
 	int truncated, refused = 0, rc = 0, keep = -1;
-	char *repo = NULL;
+	char *repo = NULL, *key = NULL, *conf_error = NULL;
+	int writable;
 
 	if (argc < 2 || argv[1][0] == '-') {
 		if (argc > 1 && (!strcmp(argv[1], "--help") ||
@@ -238,6 +239,16 @@ int cmd_pre_receive(int argc, char **argv)
 		return cli_usage(usage);
 	}
 	const char *home = argv[1];
+	/* runner.yml, read once: its store, and which tags are releases;
+	 * one that does not load gives only its `store:` */
+	if (cli_config(home, 1, &conf) < 0) {
+		conf = NULL;
+		conf_error = xstrdup(error_last());
+		writable = config_store_url(home, &key) == 0 &&
+		    store_writable(home, key);
+	} else {
+		writable = store_writable(home, conf->store);
+	}
 	if (argc > 2 && access(argv[2], X_OK) == 0)
 		keep = memfd_create("runner-hook-input", MFD_CLOEXEC);
 	hook_read_input(&in, &truncated, keep);
@@ -258,7 +269,7 @@ int cmd_pre_receive(int argc, char **argv)
 		char *why, *fix;
 		if (hook_zero_id(u[i].new) || (strncmp(u[i].ref, "refs/heads/",
 		    11) && strncmp(u[i].ref, "refs/tags/", 10)) ||
-		    store_writable(home) || !(why = spool_unwritable(home, &fix)))
+		    writable || !(why = spool_unwritable(home, &fix)))
 			continue;
 		fprintf(stderr, "runner: refusing the push: the runner would "
 		    "never see it: %s\nrunner: fix: %s; then push again\n", why,
@@ -273,7 +284,7 @@ int cmd_pre_receive(int argc, char **argv)
 	 * trusted with runner.yml or the signers either: the daemon judges
 	 * its release tags; with no daemon to ask, they are taken and the
 	 * deployment judges them (a push is never lost for want of it) */
-	if (repo && !store_writable(home)) {
+	if (repo && !writable) {
 		int tags = 0;
 		for (size_t i = 0; i < n; i++)
 			tags += !strncmp(u[i].ref, "refs/tags/", 10) &&
@@ -295,13 +306,13 @@ int cmd_pre_receive(int argc, char **argv)
 		}
 		goto chain;
 	}
-	if (!repo || cli_config(home, 1, &conf) < 0) {
+	if (!repo || !conf) {
 		/* Which tags are releases, and who may sign them, is in
 		 * runner.yml: without it no tag can be checked, so none is
 		 * taken (a release name once taken cannot be given back).
 		 * Branches pass. */
-		const char *why = repo ? error_last() :
-		    "cannot resolve the repository";
+		const char *why = !repo ? "cannot resolve the repository" :
+		    conf_error ? conf_error : "runner.yml did not load";
 		for (size_t i = 0; i < n; i++) {
 			if (strncmp(u[i].ref, "refs/tags/", 10) ||
 			    hook_zero_id(u[i].new))
@@ -320,7 +331,7 @@ int cmd_pre_receive(int argc, char **argv)
 		}
 		goto chain;
 	}
-	if (store_open(home, STORE_OPEN, &st) < 0) {
+	if (store_open(home, conf->store, STORE_OPEN, &st) < 0) {
 		fprintf(stderr, "runner: warning: %s; builds of release tags not "
 		    "checked at push time\n", error_last());
 		st = NULL;
@@ -352,6 +363,8 @@ out:
 	ref_matcher_release(&tags);
 	store_close(st);
 	config_free(conf);
+	free(key);
+	free(conf_error);
 	hook_updates_free(u, n);
 	sbuf_release(&in);
 	free(repo);

@@ -98,7 +98,7 @@ int cmd_run(int argc, char **argv)
 	if (vars.len) {
 		struct config *conf = NULL;
 		struct sbuf kept = SBUF_INIT, refused = SBUF_INIT;
-		if (cli_config(cs.home, 0, &conf) < 0) {
+		if (cli_session_config(&cs, 0, &conf) < 0) {
 			cli_error("%s", error_last());
 			goto done;
 		}

@@ -65,7 +65,7 @@ int main(int argc, char **argv)
 	}
 	if (!listen_opt && !(listen_opt = conf->http.listen))
 		listen_opt = "127.0.0.1:8080";
-	if (web_serve(home, listen_opt) < 0) {
+	if (web_serve(home, conf, listen_opt) < 0) {
 		cli_error("%s", error_last());
 		goto out;
 	}

@@ -213,7 +213,7 @@ static int listen_fd(struct sup *s)
 	if (!s->shared || s->stopping || mono_ms() < s->listen_at)
 		return -1;
 	s->listen_at = mono_ms() + 1000;
-	if (store_open(s->home, STORE_OPEN, &s->listen) < 0 ||
+	if (store_open(s->home, s->conf->store, STORE_OPEN, &s->listen) < 0 ||
 	    (s->listen_fd = store_listen(s->listen)) < 0) {
 		store_close(s->listen);
 		s->listen = NULL;
@@ -297,7 +297,8 @@ static void reload(struct sup *s)
 
 static struct store *sup_store(struct sup *s)
 {
-	if (!s->store && store_open(s->home, STORE_OPEN, &s->store) < 0) {
+	if (!s->store && store_open(s->home, s->conf->store, STORE_OPEN,
+	    &s->store) < 0) {
 		log_line("warning: %s", error_last());
 		s->store = NULL;
 	}
@@ -1270,11 +1271,10 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 	sigset_t mask, old;
 	int error;
 	int64_t kill_at = 0;
-	char *url = NULL;
+	const char *url = NULL;
 
-	if (store_url(home, &url) == 0 && url)
+	if (store_url(conf->store, &url) == 0 && url)
 		s.shared = 1;
-	free(url);
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);

@@ -12,7 +12,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1509,28 +1508,10 @@ static int store_key(const char *path, char **url)
 
 int config_store_url(const char *home, char **url)
 {
-	/* threads of a worker open connections of their own */
-	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-	static struct { char *home, *url; struct stat st; } last;
 	char *path = xasprintf("%s/%s", home, CONFIG_FILE), *kept = NULL;
-	struct stat st;
-	int error = 0;
+	int error;
 
 	*url = NULL;
-	if (stat(path, &st) < 0) {
-		free(path);
-		return 0;
-	}
-	pthread_mutex_lock(&lock);
-	if (last.home && !strcmp(last.home, home) &&
-	    st.st_ino == last.st.st_ino && st.st_size == last.st.st_size &&
-	    st.st_mtim.tv_sec == last.st.st_mtim.tv_sec &&
-	    st.st_mtim.tv_nsec == last.st.st_mtim.tv_nsec) {
-		*url = last.url ? xstrdup(last.url) : NULL;
-		pthread_mutex_unlock(&lock);
-		free(path);
-		return 0;
-	}
 	if ((error = store_key(path, url)) == ERR_NOTFOUND) {
 		error = 0;
 	} else if (error < 0) {
@@ -1544,14 +1525,6 @@ int config_store_url(const char *home, char **url)
 			error = 0;
 		free(why);
 	}
-	if (error == 0) {
-		free(last.home);
-		free(last.url);
-		last.home = xstrdup(home);
-		last.url = *url ? xstrdup(*url) : NULL;
-		last.st = st;
-	}
-	pthread_mutex_unlock(&lock);
 	free(kept);
 	free(path);
 	return error;

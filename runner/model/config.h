@@ -265,7 +265,9 @@ void config_free(struct config *c);
  * The store runner.yml names (its `store:`): a postgresql:// URL in *url
  * (the caller frees it), or NULL for the SQLite file in the home. Reads
  * only that key, so that a mistake elsewhere in the file does not keep
- * the store shut; the last answer is kept while the file is unchanged.
+ * the store shut. For a process that does not load runner.yml otherwise
+ * (the CLI when the file does not load, the tests): whoever loaded it
+ * passes its `store` to store_open.
  */
 int config_store_url(const char *home, char **url);
 /* Is `v` a URL the store can be given? */

@@ -1049,29 +1049,30 @@ static int open_sqlite(struct store *s, const char *home,
 	    "PRAGMA foreign_keys = ON", "configure");
 }
 
-int store_url(const char *home, char **url)
+int store_url(const char *configured, const char **url)
 {
 	const char *env = getenv(STORE_ENV);
 
+	*url = configured;
 	if (env && *env) {
 		if (!config_store_url_valid(env))
 			return error_set(ERR_INVALID, "%s='%s': not a "
 			    "postgresql:// URL", STORE_ENV, env);
-		*url = xstrdup(env);
-		return 0;
+		*url = env;
 	}
-	return config_store_url(home, url);
+	return 0;
 }
 
-int store_open(const char *home, enum store_mode mode, struct store **out)
+int store_open(const char *home, const char *configured,
+    enum store_mode mode, struct store **out)
 {
 	struct store *s = xcalloc(1, sizeof(*s));
 	s->server_wait_ms = -1;
-	char *url = NULL;
+	const char *url = NULL;
 	int error, version;
 
 	*out = NULL;
-	if ((error = store_url(home, &url)) < 0)
+	if ((error = store_url(configured, &url)) < 0)
 		goto fail;
 	if (url) {
 		/* (pg_open sets the wait with the session's other settings) */
@@ -1104,11 +1105,9 @@ int store_open(const char *home, enum store_mode mode, struct store **out)
 		    error_last());
 		goto fail;
 	}
-	free(url);
 	*out = s;
 	return 0;
 fail:
-	free(url);
 	store_close(s);
 	return error;
 }

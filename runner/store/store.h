@@ -30,11 +30,16 @@ enum store_mode { STORE_OPEN, STORE_CREATE, STORE_ENQUEUE };
  * pages after a commit (for a connection that is alone). */
 void store_wal_limit(struct store *s, int pages);
 
-/* The store of HOME: *url is its PostgreSQL URL (STORE_ENV, else
- * runner.yml's `store:`), or NULL for SQLite's HOME/runner.db. */
-int store_url(const char *home, char **url);
-/* Open the store of HOME as `mode` says. */
-int store_open(const char *home, enum store_mode mode, struct store **out);
+/* The store that `configured` (runner.yml's `store:`, from the
+ * caller's configuration; NULL: SQLite in the home) leads to: *url is its
+ * PostgreSQL URL (STORE_ENV wins over `configured`), or NULL for SQLite's
+ * HOME/runner.db. The store reads no runner.yml itself. */
+int store_url(const char *configured, const char **url);
+/* Open the store of HOME as `mode` says: the one `url` leads to
+ * (store_url: runner.yml's `store:` as the caller's configuration has
+ * it, NULL for SQLite in the home). */
+int store_open(const char *home, const char *url, enum store_mode mode,
+    struct store **out);
 void store_close(struct store *s);
 /* How long a write waits for another writer (default 10 s); the
  * server's error when it cannot be set. On PostgreSQL a statement

@@ -87,6 +87,7 @@ struct web {
 	struct sockaddr_storage local;
 	uid_t *code, own[2];
 	struct peer_policy policy;
+	const char *store_url;		/* runner.yml's store: */
 	int conf_loaded;		/* runner.yml the policy comes from */
 	struct timespec conf_mtime;
 	off_t conf_size;
@@ -231,7 +232,8 @@ static int pool_get(struct store **out)
 		return error_set(ERR_BUSY, "the web page's %d store connections "
 		    "are all in use: try again", POOL_SIZE);
 	if (!W.pool[slot])
-		error = store_open(W.home, STORE_OPEN, &W.pool[slot]);
+		error = store_open(W.home, W.store_url, STORE_OPEN,
+		    &W.pool[slot]);
 	else
 		error = store_alive(W.pool[slot]);
 	if (error < 0) {
@@ -535,7 +537,7 @@ static void *listener(void *arg)
 	(void)arg;
 	for (;;) {
 		struct pollfd p = { -1, POLLIN, 0 };
-		if (!st && (store_open(W.home, STORE_OPEN, &st) < 0 ||
+		if (!st && (store_open(W.home, W.store_url, STORE_OPEN, &st) < 0 ||
 		    store_log_watch(st) < 0)) {
 			if (!said++)
 				log_line("warning: live logs sent through the "
@@ -1215,6 +1217,8 @@ static void add_code_user(const char *name)
 	W.code[W.policy.ncode++] = pw->pw_uid;
 }
 
+static void policy_make(const struct config *c);
+
 /*
  * The users of runner.yml as it is now: the workers take an edit of it
  * for their next job without a reload, so the page looks at the file
@@ -1247,6 +1251,16 @@ static void policy_fresh(void)
 		return;
 	}
 	free(why);
+	policy_make(c);
+	config_free(c);
+	free(path);
+}
+
+/* The policy of configuration `c`. */
+static void policy_make(const struct config *c)
+{
+	struct stat st;
+
 	W.conf_loaded = 1;
 	W.policy.ncode = 0;
 	W.policy.nown = 0;
@@ -1270,8 +1284,6 @@ static void policy_fresh(void)
 	W.own[W.policy.nown++] = geteuid();
 	if (stat(W.home, &st) == 0 && st.st_uid != geteuid())
 		W.own[W.policy.nown++] = st.st_uid;
-	config_free(c);
-	free(path);
 }
 
 static enum MHD_Result accept_peer(void *cls, const struct sockaddr *addr,
@@ -1294,7 +1306,8 @@ static enum MHD_Result accept_peer(void *cls, const struct sockaddr *addr,
 	return MHD_NO;
 }
 
-int web_serve(const char *home, const char *listen_spec)
+int web_serve(const char *home, const struct config *conf,
+    const char *listen_spec)
 {
 	struct sockaddr_storage sa;
 	socklen_t salen;
@@ -1305,6 +1318,19 @@ int web_serve(const char *home, const char *listen_spec)
 	if (listen_addr(listen_spec, &sa, &salen) < 0)
 		return -1;
 	W.home = home;
+	W.store_url = conf->store;
+	/* the policy of runner.yml as the caller loaded it; policy_fresh
+	 * makes it again when the file changes */
+	{
+		char *path = xasprintf("%s/%s", home, CONFIG_FILE);
+		struct stat cst;
+		if (stat(path, &cst) == 0) {
+			W.conf_mtime = cst.st_mtim;
+			W.conf_size = cst.st_size;
+		}
+		free(path);
+		policy_make(conf);
+	}
 	memcpy(&W.local, &sa, sizeof(sa));
 	policy_fresh();
 	pthread_mutex_init(&W.lock, NULL);
@@ -1325,13 +1351,12 @@ int web_serve(const char *home, const char *listen_spec)
 	{
 		/* PostgreSQL: the server's word wakes the live logs that
 		 * hosts send through it */
-		char *url = NULL;
+		const char *url = NULL;
 		pthread_t t;
-		if (store_url(home, &url) == 0 && url &&
+		if (store_url(W.store_url, &url) == 0 && url &&
 		    pthread_create(&t, NULL, listener, NULL) == 0)
 			pthread_detach(t);
 		error_clear();
-		free(url);
 	}
 	prctl(PR_SET_DUMPABLE, 0);
 	d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION |

@@ -13,8 +13,12 @@
 #ifndef RUNNER_WEB_H
 #define RUNNER_WEB_H
 
+struct config;
+
 /* Serve `home` on `listen` (HOST:PORT) until SIGTERM or SIGINT, to anyone
- * but repository code (runner.yml's users; peer.h). */
-int web_serve(const char *home, const char *listen);
+ * but repository code (the users of `conf`, runner.yml as the caller
+ * loaded it, which the page loads again when the file changes; peer.h). */
+int web_serve(const char *home, const struct config *conf,
+    const char *listen);
 
 #endif

@@ -353,7 +353,7 @@ static void answer_spool(struct answer *a)
 		    "tells nothing of its jobs", rq->repo);
 		goto out;
 	}
-	if (store_open(a->home, STORE_OPEN, &a->st) < 0) {
+	if (store_open(a->home, a->conf->store, STORE_OPEN, &a->st) < 0) {
 		send_line(a, "say runner: the runner took the push, but its "
 		    "store cannot be read now: %s", error_last());
 		goto out;
@@ -500,7 +500,8 @@ static char *judge_tag(struct answer *a, const struct repo_conf *rc,
 		/* the builds of a folder the daemon cannot see are not told
 		 * (prove_repo): the deployment checks them */
 		if (a->rq.seen && (a->st ||
-		    store_open(a->home, STORE_OPEN, &a->st) == 0))
+		    store_open(a->home, a->conf->store, STORE_OPEN,
+		    &a->st) == 0))
 			why = release_refusal(a->st, rc, a->rq.repo, RELEASE_ENV,
 			    &rt, 0, &build, NULL);
 		else if (a->rq.seen)

@@ -65,6 +65,7 @@ struct beat {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	const char *home;
+	char *url;		/* the store's, as the worker opened it */
 	int started, quit;
 	/* the job held, under the lock */
 	int64_t job;
@@ -161,7 +162,8 @@ static void *beat_main(void *arg)
 			int64_t lease = b->lease_ms, sent = mono_ms();
 			int rc;
 			pthread_mutex_unlock(&b->lock);
-			if (!st && store_open(b->home, STORE_OPEN, &st) < 0)
+			if (!st && store_open(b->home, b->url, STORE_OPEN,
+			    &st) < 0)
 				st = NULL;
 			if (st)
 				store_busy_timeout(st, (int)(lease / 3));
@@ -301,6 +303,25 @@ static void reload_config(const char *home, struct conf_watch *cw)
 	}
 	free(why);
 	free(path);
+}
+
+/*
+ * Open the store runner.yml names, as this process loads it (`cw`); one
+ * that does not load names it by its `store:` alone. *url (caller frees)
+ * is that `store:`, for the connections of other threads.
+ */
+static int open_store(const char *home, struct conf_watch *cw,
+    struct store **out, char **url)
+{
+	int error;
+
+	*url = NULL;
+	reload_config(home, cw);
+	if (cw->conf)
+		*url = cw->conf->store ? xstrdup(cw->conf->store) : NULL;
+	else if ((error = config_store_url(home, url)) < 0)
+		return error;
+	return store_open(home, *url, STORE_OPEN, out);
 }
 
 /* Why the job held ends: the store cannot be written, its disk being
@@ -444,8 +465,10 @@ int worker_main(const char *home, int wake_r, pid_t parent, int slot)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sigdelset(&mask, SIGCHLD);
 	ws.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (store_open(home, STORE_OPEN, &ws.store) < 0) {
+	if (open_store(home, &ws.cw, &ws.store, &ws.beat.url) < 0) {
 		log_line("worker: %s", error_last());
+		free(ws.beat.url);
+		config_free(ws.cw.conf);
 		return 1;
 	}
 	ctx.store = ws.store;
@@ -562,6 +585,7 @@ int worker_main(const char *home, int wake_r, pid_t parent, int slot)
 	}
 	beat_stop(&ws.beat);
 	store_close(ws.store);
+	free(ws.beat.url);
 	config_free(ws.cw.conf);
 	free(host);
 	run_user_release(&user);
@@ -620,6 +644,7 @@ int notifier_main(const char *home, int wake_r, pid_t parent, int slot)
 	struct nstate ns = { 0 };
 	struct conf_watch cw = { 0 };
 	struct store *st = NULL;
+	char *url = NULL;
 	/* idle_exit counts from the last event routed or notification
 	 * pending, not from the last wake-up */
 	int64_t busy_at = mono_ms();
@@ -639,10 +664,13 @@ int notifier_main(const char *home, int wake_r, pid_t parent, int slot)
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	ns.sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (store_open(home, STORE_OPEN, &st) < 0) {
+	if (open_store(home, &cw, &st, &url) < 0) {
 		log_line("notifier: %s", error_last());
+		free(url);
+		config_free(cw.conf);
 		return 1;
 	}
+	free(url);
 	store_relax(st);
 	store_cache_small(st);
 	while (!notifier_stopping(&ns)) {

@@ -41,6 +41,22 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The store of `home` as runner.yml's `store:` names it (what a process
+ * that loaded runner.yml passes store_open). */
+static int open_home(const char *home, enum store_mode mode,
+    struct store **out)
+{
+	char *url = NULL;
+	int error = config_store_url(home, &url);
+
+	if (error == 0)
+		error = store_open(home, url, mode, out);
+	else
+		*out = NULL;
+	free(url);
+	return error;
+}
+
 static long long usec(void)
 {
 	struct timespec ts;
@@ -90,7 +106,7 @@ static int spawn_loop(const char *home, const char *repo, int slot, int n)
 	memset(zero, '0', 40);
 	zero[40] = '\0';
 	if (config_load(home, &conf) < 0 ||
-	    store_open(home, STORE_OPEN, &st) < 0)
+	    open_home(home, STORE_OPEN, &st) < 0)
 		goto out;
 	ctx.conf = conf;
 	ctx.store = st;
@@ -161,7 +177,7 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "chunks") && argc == 5) {
 		struct store *st;
 		int rc;
-		if (store_open(argv[2], STORE_OPEN, &st) < 0) {
+		if (open_home(argv[2], STORE_OPEN, &st) < 0) {
 			fprintf(stderr, "runner-bench: %s\n", error_last());
 			return 1;
 		}

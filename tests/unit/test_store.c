@@ -25,6 +25,7 @@
 
 #include <sqlite3.h>
 
+#include "config.h"
 #include "store.h"
 #include "store_int.h"
 #include "admin.h"
@@ -36,6 +37,22 @@
 #include "repos.h"
 #include "util.h"
 #include "who.h"
+
+/* The store of `home` as runner.yml's `store:` names it (what a process
+ * that loaded runner.yml passes store_open). */
+static int open_home(const char *home, enum store_mode mode,
+    struct store **out)
+{
+	char *url = NULL;
+	int error = config_store_url(home, &url);
+
+	if (error == 0)
+		error = store_open(home, url, mode, out);
+	else
+		*out = NULL;
+	free(url);
+	return error;
+}
 
 #define C1 "1111111111111111111111111111111111111111"
 #define C2 "2222222222222222222222222222222222222222"
@@ -87,7 +104,7 @@ static int setup(void **state)
 		return -1;
 	if (pg_helper && use_postgresql(fx->home) < 0)
 		return -1;
-	if (store_open(fx->home, STORE_CREATE, &fx->s) < 0)
+	if (open_home(fx->home, STORE_CREATE, &fx->s) < 0)
 		return -1;
 	*state = fx;
 	return 0;
@@ -413,7 +430,7 @@ static void test_reopen_keeps_data(void **state)
 
 	int64_t id = push(fx->s, "refs/heads/develop", Z, C1, NULL);
 	store_close(fx->s);
-	assert_int_equal(store_open(fx->home, STORE_CREATE, &fx->s), 0);
+	assert_int_equal(open_home(fx->home, STORE_CREATE, &fx->s), 0);
 	assert_int_equal(store_job_get(fx->s, id, &j), 0);
 	assert_string_equal(j->commit, C1);
 	job_free(j);
@@ -461,7 +478,7 @@ static void test_old_store_upgraded(void **state)
 	    "PRAGMA user_version = 4", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 
-	assert_int_equal(store_open(fx->home, STORE_OPEN, &fx->s), 0);
+	assert_int_equal(open_home(fx->home, STORE_OPEN, &fx->s), 0);
 	assert_int_equal(store_jobs_list(fx->s, 10, &v, &n), 0);
 	assert_int_equal(n, 2);
 	jobs_free(v, n);
@@ -594,7 +611,7 @@ static void test_url_redacted(void **state)
 	(void)state;
 	setenv("RUNNER_STORE", "postgresql://ci:s3cret@127.0.0.1:1/runner?"
 	    "connect_timeout=2&password=0ther&sslmode=disable", 1);
-	assert_true(store_open("/nonexistent/home", STORE_OPEN, &s) < 0);
+	assert_true(open_home("/nonexistent/home", STORE_OPEN, &s) < 0);
 	unsetenv("RUNNER_STORE");
 	assert_null(s);
 	assert_non_null(strstr(error_last(), "cannot open store 'postgresql://"
@@ -609,7 +626,7 @@ static void test_open_missing(void **state)
 	struct store *s;
 
 	(void)state;
-	assert_int_equal(store_open("/nonexistent/home", STORE_OPEN, &s),
+	assert_int_equal(open_home("/nonexistent/home", STORE_OPEN, &s),
 	    ERR_NOTFOUND);
 	assert_non_null(strstr(error_last(), "runner init"));
 }
@@ -1325,7 +1342,7 @@ static void test_every_statement(void **state)
 
 	if (pg_helper) {	/* SQLite beside PostgreSQL */
 		assert_non_null(mkdtemp(lite_home));
-		assert_int_equal(store_open(lite_home, STORE_CREATE, &lite), 0);
+		assert_int_equal(open_home(lite_home, STORE_CREATE, &lite), 0);
 		seed(lite);
 	}
 	seed(fx->s);
@@ -1398,7 +1415,7 @@ static void test_errors_reach_caller(void **state)
 	char *noaccess = xasprintf("%.*suser=runner_noaccess%s",
 	    (int)(user - url), url, user + strlen("user=runner"));
 	setenv("RUNNER_STORE", noaccess, 1);
-	assert_true(store_open(fx->home, STORE_OPEN, &other) < 0);
+	assert_true(open_home(fx->home, STORE_OPEN, &other) < 0);
 	unsetenv("RUNNER_STORE");
 	fprintf(stderr, "%s\n", error_last());
 	assert_non_null(strstr(error_last(), "SQLSTATE 42501"));
