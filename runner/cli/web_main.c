@@ -24,7 +24,9 @@ static const char usage[] =
     "badges (/badge.svg?r=REPO&b=BRANCH or &e=ENV), the JSON of status and\n"
     "show under /api/ and Prometheus metrics at /metrics. It listens on\n"
     "--listen, else runner.yml's http: listen, else 127.0.0.1:8080 (a\n"
-    "port alone means 127.0.0.1); it has no login: put it behind a proxy that authenticates\n"
+    "port alone means 127.0.0.1; port 0: one the system chooses, which\n"
+    "the line 'web page on http://HOST:PORT/' names); it has no login: put\n"
+    "it behind a proxy that authenticates\n"
     "to show it to more than this machine. The daemon starts it by itself\n"
     "when runner.yml has http: listen.\n";
 

@@ -1382,8 +1382,20 @@ int web_serve(const char *home, const struct config *conf,
 		else
 			((struct sockaddr_in *)&W.local)->sin_port = p;
 	}
-	log_line("web page on http://%s%s/ for '%s'", strchr(listen_spec, ':') ?
-	    "" : "127.0.0.1:", listen_spec, home);
+	{
+		/* the port the system chose for a port 0, to be found */
+		const char *c = strrchr(listen_spec, ':');
+		struct sockaddr_in *in = (struct sockaddr_in *)&W.local;
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&W.local;
+		unsigned port = ntohs(W.local.ss_family == AF_INET6 ?
+		    in6->sin6_port : in->sin_port);
+		const char *given = c ? c + 1 : listen_spec;
+		char shown[16];
+		snprintf(shown, sizeof(shown), "%u", port);
+		log_line("web page on http://%.*s:%s/ for '%s'",
+		    c ? (int)(c - listen_spec) : 9, c ? listen_spec :
+		    "127.0.0.1", strcmp(given, "0") ? given : shown, home);
+	}
 	do {
 		if (sigwait(&mask, &sig) != 0)
 			break;

@@ -206,6 +206,15 @@ PY
 	http_body "$P2" /api/status | jq -e '.jobs == []'
 	kill "$wpid"
 	wait "$wpid" || true
+	# port 0: the one the system chose is the one logged
+	"$RUNNER" web --listen 127.0.0.1:0 >"$T/web0.log" 2>&1 3>&- &
+	wpid=$!
+	wait_for "grep -q 'web page on' '$T/web0.log'" 15
+	P0=$(sed -n 's|.*web page on http://127\.0\.0\.1:\([0-9]*\)/.*|\1|p' "$T/web0.log")
+	[ "${P0:-0}" -gt 0 ] || { cat "$T/web0.log"; false; }
+	http_body "$P0" /api/status | jq -e '.jobs == []'
+	kill "$wpid"
+	wait "$wpid" || true
 	run r web --help
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"usage: runner web"* ]]
