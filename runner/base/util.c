@@ -320,6 +320,17 @@ int parse_size(const char *s, int64_t *out)
 	return 0;
 }
 
+int url_scheme_in(const char *url, const char *schemes)
+{
+	size_t len = strcspn(url, ":");
+	char *scheme = xstrndup(url, len);
+	int ok = !strncmp(url + len, "://", 3) && url[len + 3] &&
+	    word_in(schemes, scheme);
+
+	free(scheme);
+	return ok;
+}
+
 void each_line(char *text, void (*fn)(char *line, void *arg), void *arg)
 {
 	for (char *l = text, *nl; l && *l; l = nl ? nl + 1 : l + strlen(l)) {
@@ -1177,46 +1188,3 @@ int log_reopen(const char *path)
 	return 0;
 }
 
-int git_ref_read(const char *repo, const char *ref, char *hex)
-{
-	struct sbuf buf = SBUF_INIT;
-	char *path = xasprintf("%s/%s", repo, ref);
-	int error = ERR_NOTFOUND;
-	size_t rl = strlen(ref);
-
-	/* a loose ref: the id on a line */
-	if (read_file(path, 4096, &buf) == 0) {
-		size_t n = strspn(buf.buf, "0123456789abcdef");
-		if ((n == 40 || n == 64) && (!buf.buf[n] || buf.buf[n] == '\n')) {
-			memcpy(hex, buf.buf, n);
-			hex[n] = '\0';
-			error = 0;
-		}
-		goto out;
-	}
-	/* else packed: "ID REF" lines, "#" and "^" lines between */
-	free(path);
-	path = xasprintf("%s/packed-refs", repo);
-	sbuf_reset(&buf);
-	if (read_file(path, 64 * 1024 * 1024, &buf) < 0)
-		goto out;
-	for (char *line = buf.buf, *nl; line && *line; line = nl) {
-		nl = strchr(line, '\n');
-		if (nl)
-			*nl++ = '\0';
-		size_t n = strspn(line, "0123456789abcdef");
-		if ((n == 40 || n == 64) && line[n] == ' ' &&
-		    !strncmp(line + n + 1, ref, rl) && !line[n + 1 + rl]) {
-			memcpy(hex, line, n);
-			hex[n] = '\0';
-			error = 0;
-			break;
-		}
-	}
-out:
-	if (error)
-		error_set(ERR_NOTFOUND, "no %s in '%s'", ref, repo);
-	sbuf_release(&buf);
-	free(path);
-	return error;
-}

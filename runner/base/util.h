@@ -79,6 +79,13 @@ int64_t deadline_min(int64_t a, int64_t b);
  * place; a last line without '\n' is a line too, an empty text none. */
 void each_line(char *text, void (*fn)(char *line, void *arg), void *arg);
 
+/* True if `url` is SCHEME://SOMETHING with SCHEME one of the words of
+ * `schemes`: runner.yml's check, in every process that reads it. The
+ * parts of a URL are libcurl's to read (curl_url()), where it is loaded:
+ * the processes that deliver or check (notify.c, check.c), never the
+ * hook, the supervisor or the CLI for this. */
+int url_scheme_in(const char *url, const char *schemes);
+
 /* True if `word` is one of the space-separated words of `list`. */
 int word_in(const char *list, const char *word);
 /* "90", "90s", "500ms", "10m", "2h" into milliseconds. */
@@ -92,10 +99,6 @@ void format_duration(struct sbuf *sb, int64_t ms);
  * a whole number of units; bytes below 1K. */
 void format_size(struct sbuf *sb, int64_t bytes);
 
-/* The object id ref `ref` ("refs/heads/develop") of bare repository
- * `repo` holds, read from its files (loose, then packed-refs) into `hex`
- * (room for 65); for the supervisor, which has no libgit2. */
-int git_ref_read(const char *repo, const char *ref, char *hex);
 /* "512 B", "1.5 KB", "12.3 MB" (units of 1024). */
 void format_bytes(struct sbuf *sb, int64_t n);
 int mkdir_p(const char *path, mode_t mode);

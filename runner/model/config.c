@@ -912,13 +912,7 @@ static const char *const service_keys[] = {
 static int check_url(const char *file, const struct ynode *n,
     const char *key, const char *what, const char *schemes, const char *url)
 {
-	size_t len = strcspn(url, ":");
-	char *scheme = xstrndup(url, len);
-	int ok = !strncmp(url + len, "://", 3) && url[len + 3] &&
-	    word_in(schemes, scheme);
-
-	free(scheme);
-	if (ok)
+	if (url_scheme_in(url, schemes))
 		return 0;
 	return error_set(ERR_INVALID, "%s:%zu:%zu: '%s' of %s must be a URL "
 	    "(scheme one of: %s)", file, n->line, n->col, key, what, schemes);

@@ -96,13 +96,9 @@ static int read_str(const struct sread *r, const struct ynode *v, char **out)
 		key_value(&sb, r, v);
 		error = plain_error(r, v, "%s must be absolute", sb.buf);
 	} else if (f->flags & S_URL) {
-		size_t len = strcspn(v->value, ":");
-		char *scheme = xstrndup(v->value, len);
-		if (strncmp(v->value + len, "://", 3) || !v->value[len + 3] ||
-		    !word_in(f->choices, scheme))
+		if (!url_scheme_in(v->value, f->choices))
 			error = schema_error(r, v, "must be a URL (scheme one of: "
 			    "%s)", f->choices);
-		free(scheme);
 	}
 	sbuf_release(&sb);
 	if (error == 0) {

@@ -597,41 +597,76 @@ int notify_route(struct store *s, const char *home, const struct config *c,
 /* ---- masking ---- */
 
 /*
- * A target's URL, scheme://[user[:password]@]host[:port][/path...]
- * (runner.yml accepts no other): the user:password part and the host.
+ * A target's URL as libcurl reads it (curl_url(): this process delivers
+ * with libcurl anyway): each part as written in the URL (not decoded),
+ * NULL where there is none.
  */
 struct url_parts {
-	const char *user, *host, *rest;
-	size_t ulen, hlen;
+	char *scheme, *user, *password, *host, *port, *path, *query, *fragment;
 };
 
-static struct url_parts url_split(const char *url)
+static void url_parts_release(struct url_parts *u)
 {
-	struct url_parts u = { 0 };
-	const char *at;
+	if (curl_lib_load() < 0)
+		return;		/* nothing was read */
+	curl_free(u->scheme);
+	curl_free(u->user);
+	curl_free(u->password);
+	curl_free(u->host);
+	curl_free(u->port);
+	curl_free(u->path);
+	curl_free(u->query);
+	curl_free(u->fragment);
+	memset(u, 0, sizeof(*u));
+}
 
-	u.user = strstr(url, "://") + 3;
-	u.hlen = strcspn(u.user, "/?#");
-	u.host = u.user;
-	if ((at = memchr(u.user, '@', u.hlen))) {
-		u.ulen = (size_t)(at - u.user);
-		u.host = at + 1;
-		u.hlen -= u.ulen + 1;
+/* 0, or -1 if libcurl cannot be loaded or cannot read `url`. */
+static int url_split(const char *url, struct url_parts *u)
+{
+	const struct { CURLUPart part; char **to; } parts[] = {
+		{ CURLUPART_SCHEME, &u->scheme }, { CURLUPART_USER, &u->user },
+		{ CURLUPART_PASSWORD, &u->password },
+		{ CURLUPART_HOST, &u->host }, { CURLUPART_PORT, &u->port },
+		{ CURLUPART_PATH, &u->path }, { CURLUPART_QUERY, &u->query },
+		{ CURLUPART_FRAGMENT, &u->fragment },
+	};
+	CURLU *h;
+	int error = -1;
+
+	memset(u, 0, sizeof(*u));
+	if (curl_lib_load() < 0 || !(h = curl_url()))
+		return -1;
+	if (curl_url_set(h, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME |
+	    CURLU_PATH_AS_IS) == CURLUE_OK) {
+		error = 0;
+		for (size_t i = 0; i < sizeof(parts) / sizeof(*parts); i++)
+			if (curl_url_get(h, parts[i].part, parts[i].to, 0) !=
+			    CURLUE_OK)
+				*parts[i].to = NULL;
+		if (!u->scheme || !u->host)
+			error = -1;
 	}
-	u.rest = u.host + u.hlen;
-	return u;
+	curl_url_cleanup(h);
+	if (error < 0)
+		url_parts_release(u);
+	return error;
 }
 
 void notify_describe(struct sbuf *sb, const struct notify_target *t)
 {
-	struct url_parts u = url_split(t->url);
+	struct url_parts u;
 
 	sbuf_addf(sb, "%s ", notify_service_name(t->service));
 	/* scheme and host; never user:password@, path or query */
-	sbuf_add(sb, t->url, (size_t)(u.user - t->url));
-	sbuf_add(sb, u.host, u.hlen);
-	if (*u.rest)
-		sbuf_adds(sb, "/***");
+	if (url_split(t->url, &u) < 0) {
+		sbuf_adds(sb, "***");
+	} else {
+		sbuf_addf(sb, "%s://%s%s%s", u.scheme, u.host, u.port ? ":" : "",
+		    u.port ? u.port : "");
+		if ((u.path && strcmp(u.path, "/")) || u.query || u.fragment)
+			sbuf_adds(sb, "/***");
+		url_parts_release(&u);
+	}
 	if (t->service == NOTIFY_EMAIL) {
 		sbuf_adds(sb, " to ");
 		for (size_t i = 0; i < t->nto; i++)
@@ -658,26 +693,22 @@ static void redact_one(char *text, const char *secret)
 
 void notify_redact(const struct notify_target *t, char *text)
 {
-	struct url_parts u = url_split(t->url);
+	struct url_parts u;
 
 	redact_one(text, t->url);
 	redact_one(text, t->secret);
 	redact_one(text, t->password);
 	redact_one(text, t->username);
+	if (url_split(t->url, &u) < 0)
+		return;
 	/* the part of a URL after the host carries Slack's token */
-	if (*u.rest == '/')
-		redact_one(text, u.rest);
+	if (u.path && strcmp(u.path, "/"))
+		redact_one(text, u.path);
+	redact_one(text, u.query);
 	/* user:password@ before the host: SMTP credentials */
-	if (u.ulen) {
-		char *info = xstrndup(u.user, u.ulen);
-		char *colon = strchr(info, ':');
-		if (colon) {
-			*colon = '\0';
-			redact_one(text, colon + 1);
-		}
-		redact_one(text, info);
-		free(info);
-	}
+	redact_one(text, u.password);
+	redact_one(text, u.user);
+	url_parts_release(&u);
 }
 
 /* ---- delivery ---- */

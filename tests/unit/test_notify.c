@@ -56,6 +56,17 @@ static void test_describe_masks(void **state)
 	char login[] = "login user:PASSWORD refused";
 	notify_redact(&c->notify[1], login);
 	assert_string_equal(login, "login ***:*** refused");
+	/* a URL libcurl cannot read (runner.yml takes none such): nothing
+	 * of it shown, nothing dereferenced that is not there */
+	struct notify_target odd = { .service = NOTIFY_WEBHOOK,
+	    .url = "no scheme here" };
+	struct sbuf sb = SBUF_INIT;
+	char said[] = "no scheme here failed";
+	notify_describe(&sb, &odd);
+	assert_string_equal(sb.buf, "webhook ***");
+	notify_redact(&odd, said);
+	assert_string_equal(said, "*** failed");
+	sbuf_release(&sb);
 	config_free(c);
 }
 
