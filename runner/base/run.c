@@ -626,6 +626,31 @@ int run_helper(const char *const argv[], const char *in, size_t inlen,
 	return child_capture(&c, in, inlen, out, err, timeout_ms);
 }
 
+int git_ref_read(const char *repo, const char *ref, char *hex)
+{
+	/* the ref only, never an expression of rev-parse's (REF^{...},
+	 * @{...}): it is a name the caller made; the repository may belong
+	 * to another user (safe.directory: from the command line, which git
+	 * trusts); the environment is PATH and LANG alone */
+	const char *const argv[] = { "git", "-c", "safe.directory=*",
+	    "--git-dir", repo, "rev-parse", "--verify", "--quiet",
+	    "--end-of-options", ref, NULL };
+	struct sbuf out = SBUF_INIT, err = SBUF_INIT;
+	int rc = run_helper(argv, NULL, 0, &out, &err, 30000);
+	size_t n = strspn(out.buf, "0123456789abcdef");
+
+	if (rc >= 0 && (rc != 0 || !(n == 40 || n == 64) ||
+	    (out.buf[n] && out.buf[n] != '\n')))
+		rc = error_set(ERR_NOTFOUND, "no %s in '%s'", ref, repo);
+	else if (rc == 0) {
+		memcpy(hex, out.buf, n);
+		hex[n] = '\0';
+	}
+	sbuf_release(&out);
+	sbuf_release(&err);
+	return rc;
+}
+
 int run_sandbox_works(const struct run_user *user)
 {
 	static const char *const argv[] = { "/bin/true", NULL };

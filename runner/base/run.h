@@ -145,6 +145,15 @@ int run_as_user_into(const struct run_user *u, int (*fn)(void *), void *arg,
  * `read`, read it? */
 int run_user_can_reach(const struct run_user *u, const char *path, int read);
 
+/*
+ * The object id ref `ref` ("refs/heads/develop") of bare repository
+ * `repo` holds, into `hex` (room for 65), as git reads it (`git
+ * rev-parse`: loose, packed or reftable, whatever the repository's git
+ * writes); for the supervisor, which has no libgit2. ERR_NOTFOUND if
+ * there is no such ref.
+ */
+int git_ref_read(const char *repo, const char *ref, char *hex);
+
 /* Can this user make a bubblewrap sandbox here? 0, or -1 with why. */
 int run_sandbox_works(const struct run_user *user);
 

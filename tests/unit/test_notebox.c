@@ -26,6 +26,7 @@
 #include "gitnote.h"
 #include "notebox.h"
 #include "notes.h"
+#include "run.h"
 #include "util.h"
 
 #define C1 "0123456789abcdef0123456789abcdef01234567"

@@ -168,9 +168,47 @@ static void test_sandbox_env_inside_only(void **state)
 	sbuf_release(&text);
 }
 
+/* git_ref_read: what git says a ref holds, loose or packed; a ref that
+ * is not there is ERR_NOTFOUND naming it */
+static void test_git_ref_read(void **state)
+{
+	char dir[] = "/tmp/runner-ref-XXXXXX", hex[65], want[65];
+	char *cmd;
+	FILE *p;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	cmd = xasprintf("git init -q --bare %s/r.git && git --git-dir=%s/r.git "
+	    "-c user.name=t -c user.email=t@t commit-tree -m x "
+	    "$(git --git-dir=%s/r.git mktree </dev/null) > %s/id && "
+	    "git --git-dir=%s/r.git update-ref refs/heads/loose $(cat %s/id) && "
+	    "git --git-dir=%s/r.git update-ref refs/heads/packed $(cat %s/id) && "
+	    "git --git-dir=%s/r.git pack-refs --all --prune && "
+	    "git --git-dir=%s/r.git update-ref refs/heads/loose $(cat %s/id) && "
+	    "cat %s/id", dir, dir, dir, dir, dir, dir, dir, dir, dir, dir, dir,
+	    dir);
+	assert_non_null(p = popen(cmd, "r"));
+	assert_non_null(fgets(want, sizeof(want), p));
+	assert_int_equal(pclose(p), 0);
+	want[strcspn(want, "\n")] = '\0';
+	free(cmd);
+	char *repo = xasprintf("%s/r.git", dir);
+	assert_int_equal(git_ref_read(repo, "refs/heads/loose", hex), 0);
+	assert_string_equal(hex, want);
+	assert_int_equal(git_ref_read(repo, "refs/heads/packed", hex), 0);
+	assert_string_equal(hex, want);
+	assert_int_equal(git_ref_read(repo, "refs/heads/none", hex),
+	    ERR_NOTFOUND);
+	assert_non_null(strstr(error_last(), "no refs/heads/none in"));
+	error_clear();
+	free(repo);
+	rm_rf(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_git_ref_read),
 		cmocka_unit_test(test_keep_lands_in_order),
 		cmocka_unit_test(test_keep_too_many),
 		cmocka_unit_test(test_capture_closed_outputs_bounded),
