@@ -307,6 +307,35 @@ int cli_job_operand(int argc, char **argv, const char *usage, int64_t *id)
 	return 0;
 }
 
+int cli_start_job(int argc, char **argv, const char *usage, int64_t *id,
+    struct cli_session *cs)
+{
+	const char *home_opt = NULL;
+	int rc;
+
+	if ((rc = cli_parse(argc, argv, usage, NULL, &home_opt)) >= 0 ||
+	    (rc = cli_job_operand(argc, argv, usage, id)))
+		return rc;
+	return cli_open(home_opt, cs) < 0 ? EXIT_FAIL : -1;
+}
+
+int cli_start_env(int argc, char **argv, const char *usage,
+    const struct opt *opts, const char *const *repo, struct cli_session *cs,
+    struct env_rec **e)
+{
+	const char *home_opt = NULL;
+	int rc;
+
+	if ((rc = cli_parse(argc, argv, usage, opts, &home_opt)) >= 0)
+		return rc;
+	if (argc - optind != 1)
+		return cli_usage(usage);
+	if (cli_open(home_opt, cs) < 0 ||
+	    cli_find_env(cs->store, *repo, argv[optind], e) < 0)
+		return EXIT_FAIL;
+	return -1;
+}
+
 int cli_number(const char *arg, long min, long max, long *out)
 {
 	char *end;

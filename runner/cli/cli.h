@@ -150,6 +150,24 @@ struct env_rec;
 int cli_find_env(struct store *s, const char *repo, const char *name,
     struct env_rec **out);
 
+/*
+ * How a command on one JOB starts (cancel, retry): no option but --home,
+ * the JOB operand into *id, the store opened into `cs`. -1 when the
+ * command goes on; else the exit code to return now (--help, usage, a
+ * store that cannot be opened: said). cli_close(cs) either way.
+ */
+int cli_start_job(int argc, char **argv, const char *usage, int64_t *id,
+    struct cli_session *cs);
+/*
+ * How a command on one ENV operand starts (releases, rollback): `opts`
+ * parsed (one of them sets *repo, --repo), the store opened into `cs`,
+ * the environment found into *e. -1 when the command goes on; else the
+ * exit code to return now, as cli_start_job().
+ */
+int cli_start_env(int argc, char **argv, const char *usage,
+    const struct opt *opts, const char *const *repo, struct cli_session *cs,
+    struct env_rec **e);
+
 /* A whole number in [min, max] from an option argument. */
 int cli_number(const char *arg, long min, long max, long *out);
 

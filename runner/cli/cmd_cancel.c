@@ -19,16 +19,11 @@ static const char usage[] =
 
 int cmd_cancel(int argc, char **argv)
 {
-	const char *home_opt = NULL;
 	struct cli_session cs = { 0 };
 	int running, rc;
 	int64_t id;
 
-	if ((rc = cli_parse(argc, argv, usage, NULL, &home_opt)) >= 0 ||
-	    (rc = cli_job_operand(argc, argv, usage, &id)))
-		return rc;
-	rc = EXIT_FAIL;
-	if (cli_open(home_opt, &cs) < 0)
+	if ((rc = cli_start_job(argc, argv, usage, &id, &cs)) >= 0)
 		goto out;
 	rc = store_cancel(cs.store, id, &running);
 	/* a full disk: the store's reserve was released for this */

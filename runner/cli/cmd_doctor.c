@@ -102,19 +102,17 @@ static void say(struct doctor *d, enum level lv, const char *check,
 	sbuf_release(&msg);
 }
 
+static void say_issue(const struct home_issue *issue, void *arg)
+{
+	say(arg, FAIL, "file modes", issue->fix, "%s", issue->problem);
+}
+
 static void check_home(struct doctor *d, const char *home,
     const struct config *conf)
 {
-	struct home_issue *v = NULL;
-	size_t n = 0;
-
-	home_audit(home, conf, &v, &n);
-	for (size_t i = 0; i < n; i++)
-		say(d, FAIL, "file modes", v[i].fix, "%s", v[i].problem);
-	if (!n)
+	if (!home_audit_each(home, conf, say_issue, d))
 		say(d, OK, "file modes", NULL, "the home, runner.yml, the store "
 		    "and the files runner.yml names");
-	home_issues_free(v, n);
 }
 
 struct confinement_args {

@@ -22,7 +22,6 @@ static const char usage[] =
 
 int cmd_retry(int argc, char **argv)
 {
-	const char *home_opt = NULL;
 	struct cli_session cs = { 0 };
 	struct job *j = NULL;
 	char *user = NULL;
@@ -30,12 +29,9 @@ int cmd_retry(int argc, char **argv)
 	int64_t id, new_id;
 	int rc;
 
-	if ((rc = cli_parse(argc, argv, usage, NULL, &home_opt)) >= 0 ||
-	    (rc = cli_job_operand(argc, argv, usage, &id)))
-		return rc;
-	rc = EXIT_FAIL;
-	if (cli_open(home_opt, &cs) < 0)
+	if ((rc = cli_start_job(argc, argv, usage, &id, &cs)) >= 0)
 		goto out;
+	rc = EXIT_FAIL;
 	user = cli_user_name();
 	who_cli(&who, user);
 	if (store_retry(cs.store, id, &who, &new_id) < 0 ||

@@ -24,7 +24,6 @@ static const char usage[] =
 
 int cmd_rollback(int argc, char **argv)
 {
-	const char *home_opt = NULL;
 	const char *repo = NULL;
 	int64_t to = 0;
 	struct cli_session cs = { 0 };
@@ -44,15 +43,9 @@ int cmd_rollback(int argc, char **argv)
 		OPT_END(),
 	};
 
-	if ((rc = cli_parse(argc, argv, usage, opts, &home_opt)) >= 0)
-		return rc;
-	if (argc - optind != 1)
-		return cli_usage(usage);
+	if ((rc = cli_start_env(argc, argv, usage, opts, &repo, &cs, &e)) >= 0)
+		goto out;
 	rc = EXIT_FAIL;
-	if (cli_open(home_opt, &cs) < 0)
-		goto out;
-	if (cli_find_env(cs.store, repo, argv[optind], &e) < 0)
-		goto out;
 	if (!to && e->current)
 		to = e->current->previous;
 	if (!to) {

@@ -1111,6 +1111,12 @@ static int worker_present(struct sup *s)
  * for the workers runner.yml asks for, so that an upgraded install or
  * more workers (serve --workers) need nothing more.
  */
+static void log_issue(const struct home_issue *issue, void *arg)
+{
+	(void)arg;
+	log_line("warning: %s; fix: %s", issue->problem, issue->fix);
+}
+
 static void log_said(char *line, void *arg)
 {
 	(void)arg;
@@ -1292,14 +1298,7 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 	    (error = worker_users(conf, workers)) < 0 ||
 	    (error = daemon_check_confinement(home, conf, workers)) < 0)
 		goto out;
-	{
-		struct home_issue *iv = NULL;
-		size_t ni = 0;
-		home_audit(home, conf, &iv, &ni);
-		for (size_t i = 0; i < ni; i++)
-			log_line("warning: %s; fix: %s", iv[i].problem, iv[i].fix);
-		home_issues_free(iv, ni);
-	}
+	home_audit_each(home, conf, log_issue, NULL);
 	if (!sup_store(&s)) {
 		error = -1;
 		goto out;

@@ -199,6 +199,19 @@ void home_audit(const char *home, const struct config *conf,
 			    v, n);
 }
 
+size_t home_audit_each(const char *home, const struct config *conf,
+    void (*fn)(const struct home_issue *issue, void *arg), void *arg)
+{
+	struct home_issue *v = NULL;
+	size_t n = 0;
+
+	home_audit(home, conf, &v, &n);
+	for (size_t i = 0; i < n; i++)
+		fn(&v[i], arg);
+	home_issues_free(v, n);
+	return n;
+}
+
 void home_issues_free(struct home_issue *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {

@@ -52,6 +52,10 @@ struct home_issue {
 void home_audit(const char *home, const struct config *conf,
     struct home_issue **v, size_t *n);
 void home_issues_free(struct home_issue *v, size_t n);
+/* home_audit(), each issue handed to fn(issue, arg) (the doctor, the
+ * status warnings, the daemon's log at start); how many there were. */
+size_t home_audit_each(const char *home, const struct config *conf,
+    void (*fn)(const struct home_issue *issue, void *arg), void *arg);
 
 /*
  * As root: make sure group HOOK_GROUP, the build user, the users of

@@ -40,6 +40,11 @@ static void notes_warning(struct store *st, const char *repo,
 	free(key);
 }
 
+static void add_issue(const struct home_issue *issue, void *arg)
+{
+	sbuf_addf(arg, "%s (fix: %s)\n", issue->problem, issue->fix);
+}
+
 static void add_warning(char *line, void *arg)
 {
 	struct status_view *v = arg;
@@ -133,14 +138,7 @@ int status_view_load(struct store *st, const char *home, int limit,
 	if (conf && conf->trust_repositories)
 		sbuf_addf(&warn, "trust_repositories is true in runner.yml: code "
 		    "from repositories runs %s\n", config_trust_how(conf));
-	{
-		struct home_issue *iv = NULL;
-		size_t ni = 0;
-		home_audit(home, conf, &iv, &ni);
-		for (size_t i = 0; i < ni; i++)
-			sbuf_addf(&warn, "%s (fix: %s)\n", iv[i].problem, iv[i].fix);
-		home_issues_free(iv, ni);
-	}
+	home_audit_each(home, conf, add_issue, &warn);
 	config_free(conf);
 	each_line(warn.buf, add_warning, v);
 	sbuf_release(&warn);
