@@ -224,11 +224,15 @@ static int verify_gpg(const char *keyring, const char *payload, size_t plen,
 	if (!mkdtemp(home)) {
 		/* home is xasprintf's, never NULL: gcc with -fsanitize sees a
 		 * NULL through error_set's statement expression */
+#if defined(__GNUC__) && !defined(__clang__)	/* clang has no such warning */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-overflow"
+#endif
 		error = error_set(-1, "cannot create '%s': %s", home,
 		    strerror(errno));
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 		goto out;
 	}
 	const char *argv[] = { "gpg", "--batch", "--no-tty", "--homedir", home,
