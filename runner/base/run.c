@@ -626,17 +626,21 @@ int run_helper(const char *const argv[], const char *in, size_t inlen,
 	return child_capture(&c, in, inlen, out, err, timeout_ms);
 }
 
-int git_ref_read(const char *repo, const char *ref, char *hex)
+int git_ref_read(const char *repo, const char *ref,
+    const struct run_user *as, char *hex)
 {
 	/* the ref only, never an expression of rev-parse's (REF^{...},
 	 * @{...}): it is a name the caller made; the repository may belong
 	 * to another user (safe.directory: from the command line, which git
-	 * trusts); the environment is PATH and LANG alone */
+	 * trusts), whose git it then is (`as`): its configuration
+	 * (include.path) and its refs (a link to any file) are read with its
+	 * rights, never root's; the environment is PATH and LANG alone */
 	const char *const argv[] = { "git", "-c", "safe.directory=*",
 	    "--git-dir", repo, "rev-parse", "--verify", "--quiet",
 	    "--end-of-options", ref, NULL };
+	struct child c = { .argv = argv, .user = as };
 	struct sbuf out = SBUF_INIT, err = SBUF_INIT;
-	int rc = run_helper(argv, NULL, 0, &out, &err, 30000);
+	int rc = child_capture(&c, NULL, 0, &out, &err, GIT_REF_TIMEOUT_MS);
 	size_t n = strspn(out.buf, "0123456789abcdef");
 
 	if (rc >= 0 && (rc != 0 || !(n == 40 || n == 64) ||

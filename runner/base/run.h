@@ -149,10 +149,16 @@ int run_user_can_reach(const struct run_user *u, const char *path, int read);
  * The object id ref `ref` ("refs/heads/develop") of bare repository
  * `repo` holds, into `hex` (room for 65), as git reads it (`git
  * rev-parse`: loose, packed or reftable, whatever the repository's git
- * writes); for the supervisor, which has no libgit2. ERR_NOTFOUND if
- * there is no such ref.
+ * writes); for the supervisor, which has no libgit2. git runs as `as`
+ * (needs root; NULL: as we are): as root, the repository's owner, so
+ * that its configuration and refs (a link to a file of root's, an
+ * include.path) are read with the owner's rights alone. ERR_NOTFOUND if
+ * there is no such ref; ERR_TIMEOUT after GIT_REF_TIMEOUT_MS (a FIFO
+ * where a ref was).
  */
-int git_ref_read(const char *repo, const char *ref, char *hex);
+#define GIT_REF_TIMEOUT_MS 5000
+int git_ref_read(const char *repo, const char *ref,
+    const struct run_user *as, char *hex);
 
 /* Can this user make a bubblewrap sandbox here? 0, or -1 with why. */
 int run_sandbox_works(const struct run_user *user);

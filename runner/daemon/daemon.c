@@ -16,6 +16,7 @@
 #include "store.h"
 #include "hosts.h"
 #include "jobs.h"
+#include "notebox.h"
 #include "outbox.h"
 #include "reserve.h"
 #include "util.h"
@@ -688,6 +689,52 @@ static void wake_workers(struct sup *s)
 			(void)!write(s->w[i].wake_w, "w", 1);
 }
 
+/*
+ * Read ref `ref` of a schedule's repository `repo` into `hex`. As root,
+ * git runs as the repository's owner, never as root in a folder another
+ * user may change: what the repository holds (its config's include.path,
+ * a ref that is a link to a file of root's, a FIFO) is its owner's
+ * doing, and is read with the owner's rights alone. The path handed to
+ * git is the real one, each folder on it checked as it is reached.
+ */
+static int schedule_ref(const char *repo, const char *ref, char *hex)
+{
+	struct run_user owner = { 0 };
+	struct stat st;
+	char *real, id[32];
+	int root_only, error;
+
+	if (geteuid() != 0)
+		return git_ref_read(repo, ref, NULL, hex);
+	if (!(real = realpath(repo, NULL)))
+		return error_set(-1, "cannot reach '%s': %s", repo,
+		    strerror(errno));
+	if ((error = notebox_repo_stat(real, &st, &root_only)) < 0)
+		goto out;
+	if (st.st_uid == 0) {
+		if (!root_only)
+			error = error_set(-1, "'%s' is root's, but a folder on "
+			    "its path may be changed by another user: root "
+			    "runs no git there", repo);
+		else
+			error = git_ref_read(real, ref, NULL, hex);
+		goto out;
+	}
+	snprintf(id, sizeof(id), "%d", (int)st.st_uid);
+	if (run_user_lookup(id, &owner) < 0) {
+		/* no name: its uid, and the repository's group */
+		error_clear();
+		owner.name = xstrdup(id);
+		owner.uid = st.st_uid;
+		owner.gid = st.st_gid;
+	}
+	error = git_ref_read(real, ref, &owner, hex);
+	run_user_release(&owner);
+out:
+	free(real);
+	return error;
+}
+
 /* A schedule's build: the branch's head, unless it has one already and
  * the schedule says skip_built. */
 static void fire_schedule(struct sup *s, struct store *st,
@@ -702,7 +749,7 @@ static void fire_schedule(struct sup *s, struct store *st,
 	    hex, NULL, NULL, NULL, by, &who };
 	struct enqueued e;
 
-	if (git_ref_read(sc->repo, ref, hex) < 0) {
+	if (schedule_ref(sc->repo, ref, hex) < 0) {
 		log_line("warning: schedule '%s': %s", sc->name, error_last());
 		goto out;
 	}

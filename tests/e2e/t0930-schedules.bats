@@ -81,3 +81,51 @@ builds() { db "SELECT count(*) FROM jobs WHERE kind = 'build'"; }
 	run r doctor
 	[[ "$output" == *"'branch' in schedule 'bad': '../x' is not a branch name"* ]]
 }
+
+@test "a root daemon reads a schedule's branch as the repository's owner, never as root" {
+	[ "$(id -u)" = 0 ] || skip "needs root: the test creates the git user"
+	git_user
+	chown -R "$GIT_USER:" "$T/app.git"
+	# root's alone: a secret that looks like a commit id, and a config
+	# file; the repository's owner names them from its repository
+	mkdir -m 0700 "$T/root-only"
+	secret=0123456789abcdef0123456789abcdef01234567
+	echo "$secret" > "$T/root-only/token"
+	printf '[core]\n\tbare = true\n' > "$T/root-only/config"
+	chmod 0600 "$T/root-only/token" "$T/root-only/config"
+	as_git ln -s "$T/root-only/token" "$T/app.git/refs/heads/stolen"
+	as_git git --git-dir="$T/app.git" config include.path "$T/root-only/config"
+	mkdir -m 0755 "$T/other"
+	git init -q --bare "$T/other/app.git"
+	git --git-dir="$T/other/app.git" config include.path "$T/root-only/config"
+	git -C "$SRC" push -q "$T/other/app.git" develop
+	chmod 0777 "$T/other"
+	schedules "  - { name: stolen, repo: $T/app.git, branch: stolen, cron: '0 3 * * *' }
+  - { name: owners, repo: $T/app.git, branch: develop, cron: '0 3 * * *' }
+  - { name: roots, repo: $T/other/app.git, branch: develop, cron: '0 3 * * *' }"
+	start_daemon --workers 1
+	wait_for "[ \$(r status --json | jq '[.schedules[] | select(.last_ms)] | length') = 3 ]" 10
+	stop_daemon
+	db "UPDATE settings SET value = '$(( $(date +%s%3N) - 2 * 86400000 ))' WHERE key LIKE 'schedule:%'"
+	start_daemon --workers 1
+	wait_for "grep -q \"schedule 'roots'\" '$T/serve.log'" 20
+	wait_for "grep -q \"schedule 'stolen'\" '$T/serve.log'" 20
+	cat "$T/serve.log"
+	# the owner's git cannot read root's files: no job, and the secret
+	# nowhere
+	grep -q "warning: schedule 'stolen': no refs/heads/stolen in" "$T/serve.log"
+	[ "$(db "SELECT count(*) FROM jobs WHERE requested_by = 'schedule stolen'")" = 0 ]
+	! grep -rq "$secret" "$T/serve.log" "$RUNNER_HOME" || false
+	# root's repository in a folder others may change: root runs no git
+	grep -q "warning: schedule 'roots': .* a folder on its path may be changed by another user" "$T/serve.log"
+	[ "$(db "SELECT count(*) FROM jobs WHERE requested_by = 'schedule roots'")" = 0 ]
+	# the owner's own branch: read as the owner (its include.path, which
+	# it may not read, makes its git fail)
+	grep -q "warning: schedule 'owners': no refs/heads/develop in" "$T/serve.log"
+	as_git git config --file "$T/app.git/config" --unset include.path
+	stop_daemon
+	db "UPDATE settings SET value = '$(( $(date +%s%3N) - 2 * 86400000 ))' WHERE key = 'schedule:owners'"
+	start_daemon --workers 1
+	wait_for "grep -q \"schedule 'owners': queued job\" '$T/serve.log'" 20
+	[ "$(db "SELECT commit_id FROM jobs WHERE requested_by = 'schedule owners'")" = "$(git -C "$SRC" rev-parse HEAD)" ]
+}

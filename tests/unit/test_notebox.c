@@ -212,14 +212,17 @@ static void test_note_once(void **state)
 	    1);
 	assert_string_equal(text, "runner: build #1 passed\n");
 	free(text);
-	assert_int_equal(git_ref_read(f->repo, "refs/notes/runner", before), 0);
+	assert_int_equal(git_ref_read(f->repo, "refs/notes/runner", NULL,
+	    before), 0);
 	assert_int_equal(note_write(f->repo, "refs/notes/runner", commit,
 	    "runner: build #1 passed\n"), 0);
-	assert_int_equal(git_ref_read(f->repo, "refs/notes/runner", after), 0);
+	assert_int_equal(git_ref_read(f->repo, "refs/notes/runner", NULL,
+	    after), 0);
 	assert_string_equal(before, after);
 	assert_int_equal(note_write(f->repo, "refs/notes/runner", commit,
 	    "runner: build #1 failed\n"), 0);
-	assert_int_equal(git_ref_read(f->repo, "refs/notes/runner", after), 0);
+	assert_int_equal(git_ref_read(f->repo, "refs/notes/runner", NULL,
+	    after), 0);
 	assert_string_not_equal(before, after);
 	free(commit);
 	free(cmd);

@@ -193,11 +193,11 @@ static void test_git_ref_read(void **state)
 	want[strcspn(want, "\n")] = '\0';
 	free(cmd);
 	char *repo = xasprintf("%s/r.git", dir);
-	assert_int_equal(git_ref_read(repo, "refs/heads/loose", hex), 0);
+	assert_int_equal(git_ref_read(repo, "refs/heads/loose", NULL, hex), 0);
 	assert_string_equal(hex, want);
-	assert_int_equal(git_ref_read(repo, "refs/heads/packed", hex), 0);
+	assert_int_equal(git_ref_read(repo, "refs/heads/packed", NULL, hex), 0);
 	assert_string_equal(hex, want);
-	assert_int_equal(git_ref_read(repo, "refs/heads/none", hex),
+	assert_int_equal(git_ref_read(repo, "refs/heads/none", NULL, hex),
 	    ERR_NOTFOUND);
 	assert_non_null(strstr(error_last(), "no refs/heads/none in"));
 	error_clear();
