@@ -620,8 +620,11 @@ static void url_parts_release(struct url_parts *u)
 	memset(u, 0, sizeof(*u));
 }
 
-/* 0, or -1 if libcurl cannot be loaded or cannot read `url`. */
-static int url_split(const char *url, struct url_parts *u)
+/* 0, or -1 if libcurl cannot be loaded or cannot read `url`. With
+ * `as_sent`, the parts as they go out: the path with its dot segments
+ * resolved (as libcurl sends it), the user and password decoded (as the
+ * server reads them). */
+static int url_split(const char *url, struct url_parts *u, int as_sent)
 {
 	const struct { CURLUPart part; char **to; } parts[] = {
 		{ CURLUPART_SCHEME, &u->scheme }, { CURLUPART_USER, &u->user },
@@ -637,11 +640,12 @@ static int url_split(const char *url, struct url_parts *u)
 	if (curl_lib_load() < 0 || !(h = curl_url()))
 		return -1;
 	if (curl_url_set(h, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME |
-	    CURLU_PATH_AS_IS) == CURLUE_OK) {
+	    (as_sent ? 0 : CURLU_PATH_AS_IS)) == CURLUE_OK) {
 		error = 0;
 		for (size_t i = 0; i < sizeof(parts) / sizeof(*parts); i++)
-			if (curl_url_get(h, parts[i].part, parts[i].to, 0) !=
-			    CURLUE_OK)
+			if (curl_url_get(h, parts[i].part, parts[i].to, as_sent &&
+			    (parts[i].part == CURLUPART_USER || parts[i].part ==
+			    CURLUPART_PASSWORD) ? CURLU_URLDECODE : 0) != CURLUE_OK)
 				*parts[i].to = NULL;
 		if (!u->scheme || !u->host)
 			error = -1;
@@ -658,7 +662,7 @@ void notify_describe(struct sbuf *sb, const struct notify_target *t)
 
 	sbuf_addf(sb, "%s ", notify_service_name(t->service));
 	/* scheme and host; never user:password@, path or query */
-	if (url_split(t->url, &u) < 0) {
+	if (url_split(t->url, &u, 0) < 0) {
 		sbuf_adds(sb, "***");
 	} else {
 		sbuf_addf(sb, "%s://%s%s%s", u.scheme, u.host, u.port ? ":" : "",
@@ -699,16 +703,21 @@ void notify_redact(const struct notify_target *t, char *text)
 	redact_one(text, t->secret);
 	redact_one(text, t->password);
 	redact_one(text, t->username);
-	if (url_split(t->url, &u) < 0)
-		return;
-	/* the part of a URL after the host carries Slack's token */
-	if (u.path && strcmp(u.path, "/"))
-		redact_one(text, u.path);
-	redact_one(text, u.query);
-	/* user:password@ before the host: SMTP credentials */
-	redact_one(text, u.password);
-	redact_one(text, u.user);
-	url_parts_release(&u);
+	/* each part as runner.yml writes it, and as it goes out (a server's
+	 * answer echoes what it got: /a/../TOKEN is sent as /TOKEN) */
+	for (int as_sent = 0; as_sent < 2; as_sent++) {
+		if (url_split(t->url, &u, as_sent) < 0)
+			return;
+		/* the part of a URL after the host carries Slack's token */
+		if (u.path && strcmp(u.path, "/"))
+			redact_one(text, u.path);
+		redact_one(text, u.query);
+		redact_one(text, u.fragment);
+		/* user:password@ before the host: SMTP credentials */
+		redact_one(text, u.password);
+		redact_one(text, u.user);
+		url_parts_release(&u);
+	}
 }
 
 /* ---- delivery ---- */

@@ -67,6 +67,13 @@ static void test_describe_masks(void **state)
 	notify_redact(&odd, said);
 	assert_string_equal(said, "*** failed");
 	sbuf_release(&sb);
+	/* what the server got, as it may echo it: the path with its dot
+	 * segments resolved, the password decoded */
+	struct notify_target dots = { .service = NOTIFY_WEBHOOK,
+	    .url = "http://u:p%40ssword@127.0.0.1:9/a/../TOKEN?k=QUERY#FRAG" };
+	char echo[] = "HTTP 500: got /TOKEN?k=QUERY from p@ssword";
+	notify_redact(&dots, echo);
+	assert_string_equal(echo, "HTTP 500: got ***?*** from ***");
 	config_free(c);
 }
 
