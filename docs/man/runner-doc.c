@@ -70,7 +70,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	} else if (argc == 2 && !strcmp(argv[1], "sample")) {
-		sbuf_adds(&out, config_template);
+		config_sample(&out);
 	} else if (argc == 1) {
 		schema_doc(&config_schema, "runner.yml", &out);
 		sbuf_addch(&out, '\n');

@@ -57,8 +57,11 @@ int cmd_init(int argc, char **argv)
 	char *real_conf = real ? xasprintf("%s/%s", real, CONFIG_FILE) :
 	    xstrdup(conf_path);
 	free(real);
+	struct sbuf sample = SBUF_INIT;
+	config_sample(&sample);
 	int wrote = access(conf_path, F_OK) == 0 || write_file_atomic(real_conf,
-	    config_template, strlen(config_template), 0600) == 0;
+	    sample.buf, sample.len, 0600) == 0;
+	sbuf_release(&sample);
 	free(real_conf);
 	if (!wrote) {
 		cli_error("%s", error_last());

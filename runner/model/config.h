@@ -342,8 +342,9 @@ const struct notify_target *config_notify(const struct config *c,
     const char *name);
 /* The service's name: "slack", "pagerduty", "email" or "webhook". */
 const char *notify_service_name(enum notify_service s);
-/* The commented file `runner init` writes. */
-extern const char config_template[];
+/* The commented file `runner init` writes, made from the schema's
+ * samples (schema_sample), into `out`. */
+void config_sample(struct sbuf *out);
 
 /* The schemas of runner.yml and of a stage's `limits` (schema.h). */
 struct schema;

@@ -738,3 +738,44 @@ void schema_man(const struct schema *s, const char *prefix,
 		free(p);
 	}
 }
+
+/* Lines of `text` apart by '\n', each written "# LINE". */
+static void sample_lines(const char *text, struct sbuf *out)
+{
+	while (*text) {
+		size_t len = strcspn(text, "\n");
+		sbuf_addf(out, "# %.*s\n", (int)len, text);
+		text += len + (text[len] == '\n');
+	}
+}
+
+void schema_sample(const struct schema *s, struct sbuf *out)
+{
+	for (const struct sfield *f = s->fields; f->key; f++) {
+		if (!f->sample)
+			continue;
+		if (*f->sample) {
+			sbuf_addch(out, '\n');
+			sample_lines(f->sample, out);
+		}
+		sbuf_addf(out, "# %s:", f->key);
+		if (f->example && f->example[0] == '\n') {
+			sbuf_addch(out, '\n');
+			sample_lines(f->example + 1, out);
+			continue;
+		}
+		if (f->example) {
+			sbuf_addf(out, " %s\n", f->example);
+		} else if (f->kind == S_MAP) {
+			const char *sep = " {";
+			for (const struct sfield *g = f->sub->fields; g->key; g++)
+				if (g->def && g->def[0] != '(') {
+					sbuf_addf(out, "%s %s: %s", sep, g->key, g->def);
+					sep = ",";
+				}
+			sbuf_adds(out, " }\n");
+		} else {
+			sbuf_addf(out, " %s\n", f->def);
+		}
+	}
+}

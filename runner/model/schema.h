@@ -74,6 +74,15 @@ struct sfield {
 	 * among them gets "did you mean" this key */
 	const char *aliases;
 	const char *doc;
+	/* The key in the commented runner.yml that `runner init` writes
+	 * (schema_sample): the comment above it, lines apart by '\n'; ""
+	 * for none, the key then following the one before without a blank
+	 * line; NULL: the key is left out. */
+	const char *sample;
+	/* The value it shows there when not the default (`def`, or for
+	 * S_MAP the defaults of `sub`): a line, or indented lines under
+	 * the key when it starts with '\n'. */
+	const char *example;
 };
 
 struct schema {
@@ -143,5 +152,9 @@ void schema_doc(const struct schema *s, const char *prefix,
  * key. */
 void schema_man(const struct schema *s, const char *prefix,
     struct sbuf *out);
+
+/* The commented sample of `s` (its fields with a `sample`), every line
+ * a comment: each key's comment, then "# KEY: VALUE". */
+void schema_sample(const struct schema *s, struct sbuf *out);
 
 #endif
