@@ -1,0 +1,82 @@
+/*
+ * Inside stages/deploy, shared by the files of one deployment: its
+ * state (`struct deploy`) and what each file gives the others.
+ */
+#ifndef RUNNER_DEPLOY_INT_H
+#define RUNNER_DEPLOY_INT_H
+
+#include "config.h"
+#include "pipeline.h"
+#include "run.h"
+#include "state.h"
+#include "store.h"
+#include "util.h"
+
+struct service;
+
+struct deploy {
+	struct job_ctx *ctx;
+	struct job *job;
+	char *repo;		/* where this host reads the repository */
+	const struct repo_conf *rc;
+	struct pipeline *pl;
+	const struct env_def *env;
+	struct job *source;	/* the build deployed */
+	struct job *prev;	/* the release serving before, if any */
+	char *ws;
+	char *tmp;
+	char *state_dir;	/* the environment's own, kept across releases */
+	/* HOME/backups/REPO/ENV/ID: where this deployment's backup command
+	 * saves the data of the release serving before it */
+	char *backup_dir;
+	/* the backup a restore puts back: the one taken when the release
+	 * being returned to stopped serving; NULL if there is none */
+	char *restore_dir;
+	struct run_user grant_user;	/* runner.yml's user for it, if any */
+	const struct run_user *user;	/* who runs its commands */
+	enum job_state state;	/* the outcome; JOB_RUNNING: none yet */
+	char *error;
+	char *host;		/* this host's name, for its services */
+	int answered;		/* an http check of it got its answer */
+	/* said in the log of the next command: the services ended */
+	struct sbuf ended;
+};
+
+
+/* deploy.c: the outcome and the log of the deployment */
+void deploy_set_outcome(struct deploy *d, enum job_state state, char *error);
+void deploy_reject(struct deploy *d, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int deploy_wait_ms(struct deploy *d, int64_t ms);
+int deploy_record_step(struct deploy *d, const char *name, int ok,
+    const char *error, const char *text, int64_t started);
+
+/* gates.c: whether it may happen, and of which build */
+void deploy_resolve(struct deploy *d);
+void deploy_gates(struct deploy *d, const char *ws);
+
+/* release.c: its folders */
+int deploy_prepare(struct deploy *d, const char *commit, const char *ws,
+    struct pipeline **pl);
+int deploy_extract_release(struct deploy *d, const struct job *build,
+    const struct job *rel, char **why);
+int deploy_env_user(struct deploy *d);
+int deploy_state_dir(struct deploy *d);
+char *deploy_release_dir(const struct deploy *d);
+
+/* services.c: the environment's commands and their services */
+int deploy_end_services(struct deploy *d, char **why);
+int deploy_run_cmd(struct deploy *d, const char *name, const char *script,
+    const char *ws, const struct job *release, int64_t timeout_ms,
+    int keep_detached, char **err);
+int deploy_service_alive(const struct service *svc);
+int deploy_command(struct deploy *d, const char *name, const char *script,
+    const char *ws, const struct job *release, char **err);
+
+/* verify.c: the checks */
+int deploy_run_checks(struct deploy *d, const char *ws,
+    const struct job *release, int *ok);
+int deploy_verify(struct deploy *d, int *ok);
+int deploy_endpoint_check(struct deploy *d, int *ok);
+
+#endif
