@@ -1,0 +1,278 @@
+/*
+ * The web page's handlers: a job, its log and its JSON, a repository's
+ * history, the environments, the badges. web.c routes to them.
+ */
+#include "web.h"
+#include "web_int.h"
+#include "admin.h"
+#include "chunks.h"
+#include "config.h"
+#include "envs.h"
+#include "home.h"
+#include "jobs.h"
+#include "json.h"
+#include "outbox.h"
+#include "page.h"
+#include "peer.h"
+#include "records.h"
+#include "repos.h"
+#include "state.h"
+#include "store.h"
+#include "util.h"
+#include "view.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/inotify.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+/* ---- pages ---- */
+
+static const struct stage_rec *stage_of(const struct job *j, int64_t idx)
+{
+	for (size_t i = 0; i < j->nstages; i++)
+		if (j->stages[i].idx == idx)
+			return &j->stages[i];
+	return NULL;
+}
+
+/* The end of a log (whole lines), for its page. */
+static void log_tail(const char *path, struct sbuf *text, int64_t *size,
+    int64_t *from)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	char *buf;
+	ssize_t n;
+
+	*size = *from = 0;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	*size = st.st_size;
+	*from = st.st_size > LOG_TAIL ? st.st_size - LOG_TAIL : 0;
+	buf = xmalloc(LOG_TAIL);
+	n = pread(fd, buf, LOG_TAIL, *from);
+	close(fd);
+	if (n > 0) {
+		const char *start = buf;
+		if (*from > 0) {	/* from the first whole line */
+			const char *nl = memchr(buf, '\n', (size_t)n);
+			if (nl) {
+				start = nl + 1;
+				*from += start - buf;
+			}
+		}
+		sbuf_add(text, start, (size_t)(buf + n - start));
+	}
+	free(buf);
+}
+
+enum MHD_Result job_route(struct MHD_Connection *c, struct store *st,
+    const char *rest)
+{
+	struct job *j = NULL;
+	struct sbuf sb = SBUF_INIT;
+	char *end;
+	long long id = strtoll(rest, &end, 10);
+	enum MHD_Result ret;
+
+	if (end == rest || id <= 0 || store_job_get(st, id, &j) < 0)
+		return not_found(c, "no such job");
+	if (!*end) {
+		struct notification **notes = NULL;
+		size_t nn = 0;
+		store_notifs_of_job(st, j->id, &notes, &nn);
+		page_job(&sb, st, j, notes, nn);
+		notifs_free(notes, nn);
+		ret = send_buf(c, 200, "text/html; charset=utf-8", &sb);
+	} else if (!strcmp(end, "/artifact")) {
+		if (!j->nartifacts) {
+			ret = not_found(c, "this job has no artifact");
+		} else {
+			char *name = xasprintf("job-%lld.tar.zst", id);
+			ret = send_artifact(c, st, j->id, j->artifacts[0].path,
+			    name);
+			free(name);
+		}
+	} else if (!strncmp(end, "/log/", 5)) {
+		char *tail;
+		long long idx = strtoll(end + 5, &tail, 10);
+		const struct stage_rec *s = tail != end + 5 ? stage_of(j, idx) :
+		    NULL;
+		if (!s) {
+			ret = not_found(c, "no such stage");
+		} else if (!*tail) {
+			struct sbuf text = SBUF_INIT;
+			int64_t size, from;
+			int seq = 0;
+			if (access(s->log_path, F_OK) < 0 && log_sent_in(st,
+			    j->id, s->idx, &seq, &text)) {
+				size = (int64_t)text.len;
+				from = 0;
+			} else {
+				log_tail(s->log_path, &text, &size, &from);
+			}
+			page_log(&sb, j, s, text.buf, text.len, size, from);
+			sbuf_release(&text);
+			ret = send_buf(c, 200, "text/html; charset=utf-8", &sb);
+		} else if (!strcmp(tail, "/raw")) {
+			struct sbuf text = SBUF_INIT;
+			int seq = 0;
+			if (access(s->log_path, F_OK) < 0 && log_sent_in(st,
+			    j->id, s->idx, &seq, &text))
+				ret = send_buf(c, 200, "text/plain; charset=utf-8",
+				    &text);
+			else
+				ret = send_file(c, s->log_path,
+				    "text/plain; charset=utf-8", NULL);
+			sbuf_release(&text);
+		} else if (!strcmp(tail, "/events")) {
+			ret = send_events(c, j, s, number(arg(c, "from")));
+		} else {
+			ret = not_found(c, "no such page");
+		}
+	} else {
+		ret = not_found(c, "no such page");
+	}
+	job_free(j);
+	sbuf_release(&sb);
+	return ret;
+}
+
+enum MHD_Result api_job(struct MHD_Connection *c, struct store *st,
+    int64_t id)
+{
+	struct job *j = NULL;
+	struct notification **notes = NULL;
+	size_t nn = 0;
+	struct sbuf sb = SBUF_INIT;
+
+	if (id <= 0 || store_job_get(st, id, &j) < 0)
+		return send_text(c, 404, "{\"error\":\"no such job\"}");
+	store_notifs_of_job(st, id, &notes, &nn);
+	show_json(st, j, notes, nn, &sb);
+	notifs_free(notes, nn);
+	job_free(j);
+	return send_buf(c, 200, "application/json", &sb);
+}
+
+enum MHD_Result history(struct MHD_Connection *c, struct store *st,
+    int branch)
+{
+	const char *name = arg(c, "r"), *b = arg(c, "b");
+	char *repo = find_repo(st, name), *ref = NULL, *title, *more;
+	struct job **v = NULL;
+	char **refs = NULL;
+	int64_t *last = NULL;
+	size_t n = 0, nrefs = 0;
+	struct sbuf sb = SBUF_INIT, u = SBUF_INIT;
+	const int limit = 50;
+
+	if (!repo || (branch && !b))
+		return not_found(c, "no such repository");
+	if (branch)
+		ref = !strncmp(b, "refs/", 5) ? xstrdup(b) :
+		    xasprintf("refs/heads/%s", b);
+	else
+		store_branches(st, repo, &refs, &last, &nrefs);
+	store_jobs_of(st, repo, ref, number(arg(c, "before")), limit, &v, &n);
+	title = branch ? xasprintf("%s %s", name, b) : xstrdup(name);
+	sbuf_adds(&u, branch ? "/branch?r=" : "/repo?r=");
+	url_param(&u, name);
+	if (branch) {
+		sbuf_adds(&u, "&b=");
+		url_param(&u, b);
+	}
+	more = sbuf_detach(&u);
+	page_history(&sb, title, more, v, n, limit, refs, last, nrefs, name);
+	jobs_free(v, n);
+	strv_free_n(refs, nrefs);
+	free(last);
+	free(title);
+	free(more);
+	free(repo);
+	free(ref);
+	return send_buf(c, 200, "text/html; charset=utf-8", &sb);
+}
+
+enum MHD_Result env_page(struct MHD_Connection *c, struct store *st)
+{
+	const char *name = arg(c, "r"), *env = arg(c, "e");
+	char *repo = find_repo(st, name);
+	struct env_rec *e = NULL;
+	struct job **rel = NULL, **mine;
+	size_t n = 0, k = 0;
+	struct sbuf sb = SBUF_INIT;
+
+	if (!repo || !env || store_env_get(st, repo, env, &e) < 0) {
+		free(repo);
+		return not_found(c, "no such environment");
+	}
+	store_releases(st, env, &rel, &n);
+	mine = xcalloc(n + 1, sizeof(*mine));
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(rel[i]->repo, repo))
+			mine[k++] = rel[i];
+	page_env(&sb, st, e, mine, k);
+	free(mine);
+	jobs_free(rel, n);
+	env_rec_free(e);
+	free(repo);
+	return send_buf(c, 200, "text/html; charset=utf-8", &sb);
+}
+
+enum MHD_Result badge(struct MHD_Connection *c, struct store *st)
+{
+	const char *name = arg(c, "r"), *b = arg(c, "b"), *env = arg(c, "e");
+	char *repo = find_repo(st, name);
+	struct sbuf sb = SBUF_INIT;
+	const char *value = "unknown";
+	char *label = NULL;
+
+	if (repo && env) {
+		struct env_rec *e = NULL;
+		if (store_env_get(st, repo, env, &e) == 0)
+			value = env_state_name(e->state);
+		env_rec_free(e);
+		label = xstrdup(env);
+		badge_svg(&sb, label, value);
+	} else if (repo && b) {
+		char *ref = xasprintf("refs/heads/%s", b);
+		struct job **v = NULL;
+		size_t n = 0;
+		/* the branch's last build (its deployments share the ref) */
+		store_jobs_of(st, repo, ref, 0, 20, &v, &n);
+		for (size_t i = 0; i < n; i++)
+			if (v[i]->kind == KIND_BUILD) {
+				value = job_state_name(v[i]->state);
+				break;
+			}
+		label = xstrdup(b);
+		badge_svg(&sb, label, value);
+		jobs_free(v, n);
+		free(ref);
+	} else {
+		badge_svg(&sb, "runner", "no such repository");
+	}
+	free(label);
+	free(repo);
+	return send_buf(c, 200, "image/svg+xml", &sb);
+}
