@@ -150,6 +150,14 @@ static inline struct arg arg_count(int64_t v)	/* negative: NULL */
 /* Report the connection's last error about `what`; returns the code
  * (ERR_NOSPACE, ERR_BUSY or -1). */
 int db_error(struct store *s, const char *what);
+/* The home's reserve of disk space given up, SQLite having found the
+ * disk full (stmt.c). */
+void release_reserve(struct store *s);
+/* A statement finalized and freed (stmt.c); NULL-safe. */
+void stmt_free(struct stmt *st);
+/* Bring the store's schema up to this runner's (migrate.c): every
+ * migration it has not had, in one transaction. */
+int store_migrate(struct store *s);
 /* Statement `q` of `sql`, prepared once, reset and unbound; NULL (with
  * the error set) if it cannot be prepared. */
 struct stmt *stmt(struct store *s, int q, sql_table sql);
