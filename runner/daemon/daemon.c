@@ -690,12 +690,108 @@ static void wake_workers(struct sup *s)
 }
 
 /*
+ * The file `name` of folder `dir` (a path below it, each folder reached
+ * without a link), read without following a link and only if it is a
+ * file of one name (a hard link to a file of ours is no ref): into
+ * `out`. ERR_NOTFOUND if it is not there.
+ */
+static int read_below(int dir, const char *name, size_t max,
+    struct sbuf *out)
+{
+	char *copy = xstrdup(name), *save = NULL, *part, *next;
+	int fd = dup(dir), error = 0;
+	struct stat st;
+
+	for (part = strtok_r(copy, "/", &save); part && fd >= 0; part = next) {
+		next = strtok_r(NULL, "/", &save);
+		int sub = openat(fd, part, O_CLOEXEC | O_NOFOLLOW | (next ?
+		    O_PATH | O_DIRECTORY : O_RDONLY | O_NONBLOCK | O_NOCTTY));
+		close(fd);
+		fd = sub;
+	}
+	if (fd < 0)
+		error = error_set(errno == ENOENT ? ERR_NOTFOUND : -1,
+		    "cannot read %s without following a link: %s", name,
+		    strerror(errno));
+	else if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_nlink != 1)
+		error = error_set(-1, "%s is not a file of one name", name);
+	else
+		error = read_fd(fd, name, max, out);
+	if (fd >= 0)
+		close(fd);
+	free(copy);
+	return error;
+}
+
+/*
+ * Ref `ref` of repository `real` (a real path) into `hex`, read from its
+ * files by a daemon that is neither root nor the repository's owner: its
+ * git would follow a ref that is a link (to a secret file of the
+ * runner's, say) with the runner's rights. A loose ref, else
+ * packed-refs; no link followed, no FIFO waited on.
+ */
+static int ref_read_files(const char *real, const char *ref, char *hex)
+{
+	struct sbuf buf = SBUF_INIT;
+	int dir = -1, error;
+	size_t rl = strlen(ref), n;
+
+	if ((dir = open(real, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) < 0) {
+		error = error_set(-1, "cannot open '%s': %s", real,
+		    strerror(errno));
+		goto out;
+	}
+	if ((error = read_below(dir, ref, 4096, &buf)) == 0) {
+		n = strspn(buf.buf, "0123456789abcdef");
+		if ((n == 40 || n == 64) && (!buf.buf[n] || buf.buf[n] == '\n')) {
+			memcpy(hex, buf.buf, n);
+			hex[n] = '\0';
+		} else {
+			error = error_set(ERR_NOTFOUND, "%s of '%s' holds no "
+			    "object id", ref, real);
+		}
+		goto out;
+	}
+	if (error != ERR_NOTFOUND)
+		goto out;
+	sbuf_reset(&buf);
+	if ((error = read_below(dir, "packed-refs", 64 * 1024 * 1024,
+	    &buf)) < 0 && error != ERR_NOTFOUND)
+		goto out;
+	error = ERR_NOTFOUND;
+	for (char *line = buf.buf, *nl; line && *line; line = nl) {
+		if ((nl = strchr(line, '\n')))
+			*nl++ = '\0';
+		n = strspn(line, "0123456789abcdef");
+		if ((n == 40 || n == 64) && line[n] == ' ' &&
+		    !strncmp(line + n + 1, ref, rl) && !line[n + 1 + rl]) {
+			memcpy(hex, line, n);
+			hex[n] = '\0';
+			error = 0;
+			break;
+		}
+	}
+	if (error)
+		error_set(error, "no %s in '%s' (read without its owner's git: "
+		    "loose and packed refs only)", ref, real);
+out:
+	if (dir >= 0)
+		close(dir);
+	sbuf_release(&buf);
+	return error;
+}
+
+/*
  * Read ref `ref` of a schedule's repository `repo` into `hex`. As root,
  * git runs as the repository's owner, never as root in a folder another
  * user may change: what the repository holds (its config's include.path,
  * a ref that is a link to a file of root's, a FIFO) is its owner's
- * doing, and is read with the owner's rights alone. The path handed to
- * git is the real one, each folder on it checked as it is reached.
+ * doing, and is read with the owner's rights alone. A daemon of its own
+ * user runs its git on its own repositories only, and reads another
+ * user's ref files itself (ref_read_files). The path used is the real
+ * one, each folder on it checked as it is reached.
  */
 static int schedule_ref(const char *repo, const char *ref, char *hex)
 {
@@ -704,13 +800,18 @@ static int schedule_ref(const char *repo, const char *ref, char *hex)
 	char *real, id[32];
 	int root_only, error;
 
-	if (geteuid() != 0)
-		return git_ref_read(repo, ref, NULL, hex);
 	if (!(real = realpath(repo, NULL)))
 		return error_set(-1, "cannot reach '%s': %s", repo,
 		    strerror(errno));
 	if ((error = notebox_repo_stat(real, &st, &root_only)) < 0)
 		goto out;
+	if (geteuid() != 0) {
+		/* our own: our git; another user's: its files, no link
+		 * followed */
+		error = st.st_uid == geteuid() ? git_ref_read(real, ref, NULL,
+		    hex) : ref_read_files(real, ref, hex);
+		goto out;
+	}
 	if (st.st_uid == 0) {
 		if (!root_only)
 			error = error_set(-1, "'%s' is root's, but a folder on "

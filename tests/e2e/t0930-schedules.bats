@@ -129,3 +129,43 @@ builds() { db "SELECT count(*) FROM jobs WHERE kind = 'build'"; }
 	wait_for "grep -q \"schedule 'owners': queued job\" '$T/serve.log'" 20
 	[ "$(db "SELECT commit_id FROM jobs WHERE requested_by = 'schedule owners'")" = "$(git -C "$SRC" rev-parse HEAD)" ]
 }
+
+@test "a daemon of its own user reads another user's branch without following a link" {
+	[ "$(id -u)" = 0 ] || skip "needs root: the test creates the git and the runner's users"
+	git_user
+	svc_home
+	chown -R "$GIT_USER:" "$T/app.git"
+	# the runner's alone: a secret file that looks like a commit id
+	secret=89abcdef0123456789abcdef0123456789abcdef
+	echo "$secret" > "$S/token"
+	chown "$SVC:" "$S/token"
+	chmod 0600 "$S/token"
+	as_git ln -s "$S/token" "$T/app.git/refs/heads/stolen"
+	# a hard link to it (where fs.protected_hardlinks is off)
+	ln "$S/token" "$T/app.git/refs/heads/hard"
+	as_git git --git-dir="$T/app.git" update-ref refs/heads/packed refs/heads/develop
+	as_git git --git-dir="$T/app.git" pack-refs --all
+	as_git git --git-dir="$T/app.git" update-ref refs/heads/loose refs/heads/develop
+	head=$(git -C "$SRC" rev-parse HEAD)
+	schedules "  - { name: stolen, repo: $T/app.git, branch: stolen, cron: '0 3 * * *' }
+  - { name: hard, repo: $T/app.git, branch: hard, cron: '0 3 * * *' }
+  - { name: packed, repo: $T/app.git, branch: packed, cron: '0 3 * * *' }
+  - { name: loose, repo: $T/app.git, branch: loose, cron: '0 3 * * *' }"
+	chown "$SVC:" "$RUNNER_HOME/runner.yml"
+	start_svc_daemon
+	wait_for "[ \$(r status --json | jq '[.schedules[] | select(.last_ms)] | length') = 4 ]" 10
+	stop_daemon
+	db "UPDATE settings SET value = '$(( $(date +%s%3N) - 2 * 86400000 ))' WHERE key LIKE 'schedule:%'"
+	start_svc_daemon
+	for n in stolen hard packed loose; do
+		wait_for "grep -q \"schedule '$n'\" '$T/serve.log'" 20
+	done
+	cat "$T/serve.log"
+	grep -q "warning: schedule 'stolen': cannot read refs/heads/stolen without following a link" "$T/serve.log"
+	grep -q "warning: schedule 'hard': refs/heads/hard is not a file of one name" "$T/serve.log"
+	[ "$(db "SELECT count(*) FROM jobs WHERE requested_by IN ('schedule stolen', 'schedule hard')")" = 0 ]
+	! grep -rq "$secret" "$T/serve.log" "$RUNNER_HOME" || false
+	# the owner's branches, loose and packed, are read all the same
+	[ "$(db "SELECT commit_id FROM jobs WHERE requested_by = 'schedule packed'")" = "$head" ]
+	[ "$(db "SELECT commit_id FROM jobs WHERE requested_by = 'schedule loose'")" = "$head" ]
+}
