@@ -629,15 +629,17 @@ int run_helper(const char *const argv[], const char *in, size_t inlen,
 int git_ref_read(const char *repo, const char *ref,
     const struct run_user *as, char *hex)
 {
-	/* the ref only, never an expression of rev-parse's (REF^{...},
-	 * @{...}): it is a name the caller made; the repository may belong
+	/* that ref exactly (show-ref --verify), never one git guesses from
+	 * the name: rev-parse took refs/tags/refs/heads/NAME, which a
+	 * pusher may make, for refs/heads/NAME that is not there; and never
+	 * an expression (REF^{...}, @{...}); the repository may belong
 	 * to another user (safe.directory: from the command line, which git
 	 * trusts), whose git it then is (`as`): its configuration
 	 * (include.path) and its refs (a link to any file) are read with its
 	 * rights, never root's; the environment is PATH and LANG alone */
 	const char *const argv[] = { "git", "-c", "safe.directory=*",
-	    "--git-dir", repo, "rev-parse", "--verify", "--quiet",
-	    "--end-of-options", ref, NULL };
+	    "--git-dir", repo, "show-ref", "--verify", "--hash", "--", ref,
+	    NULL };
 	struct child c = { .argv = argv, .user = as };
 	struct sbuf out = SBUF_INIT, err = SBUF_INIT;
 	int rc = child_capture(&c, NULL, 0, &out, &err, GIT_REF_TIMEOUT_MS);

@@ -148,8 +148,9 @@ int run_user_can_reach(const struct run_user *u, const char *path, int read);
 /*
  * The object id ref `ref` ("refs/heads/develop") of bare repository
  * `repo` holds, into `hex` (room for 65), as git reads it (`git
- * rev-parse`: loose, packed or reftable, whatever the repository's git
- * writes); for the supervisor, which has no libgit2. git runs as `as`
+ * show-ref --verify`: that ref exactly, loose, packed or reftable,
+ * whatever the repository's git writes); for the supervisor, which has
+ * no libgit2. git runs as `as`
  * (needs root; NULL: as we are): as root, the repository's owner, so
  * that its configuration and refs (a link to a file of root's, an
  * include.path) are read with the owner's rights alone. ERR_NOTFOUND if

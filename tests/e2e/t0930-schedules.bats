@@ -82,6 +82,24 @@ builds() { db "SELECT count(*) FROM jobs WHERE kind = 'build'"; }
 	[[ "$output" == *"'branch' in schedule 'bad': '../x' is not a branch name"* ]]
 }
 
+@test "a schedule's branch is that branch, never a tag or a ref git would take for its name" {
+	schedules "  - { name: release, repo: $T/app.git, branch: release, cron: '0 3 * * *' }"
+	# no branch release; a pusher makes refs that git's guess at the
+	# name refs/heads/release would take
+	git -C "$SRC" commit -q --allow-empty -m "not the release branch"
+	git -C "$SRC" push -q -o ci.skip origin HEAD:refs/tags/refs/heads/release \
+	    HEAD:refs/heads/refs/heads/release
+	start_daemon --workers 1
+	wait_for "[ -n \"\$(r status --json | jq -r '.schedules[0].last_ms // empty')\" ]" 10
+	stop_daemon
+	db "UPDATE settings SET value = '$(( $(date +%s%3N) - 2 * 86400000 ))' WHERE key = 'schedule:release'"
+	start_daemon --workers 1
+	wait_for "grep -q \"schedule 'release'\" '$T/serve.log'" 20
+	cat "$T/serve.log"
+	grep -q "warning: schedule 'release': no refs/heads/release in" "$T/serve.log"
+	[ "$(builds)" = 0 ]
+}
+
 @test "a root daemon reads a schedule's branch as the repository's owner, never as root" {
 	[ "$(id -u)" = 0 ] || skip "needs root: the test creates the git user"
 	git_user
