@@ -30,14 +30,58 @@ enum q {
 };
 _Static_assert((int)Q_JOBS_END <= (int)BASE_DEPLOYS, "job statements overlap");
 
-#define JOB_COLS "id, repo, ref, old_commit, commit_id, state, error, " \
-	"subject, attempt, cancel, worker_pid, retry_of, created_ms, " \
-	"started_ms, finished_ms, kind, env, tag, tag_object, forced_by, " \
-	"release_dir, notes, figures, source_job, rollback_to, previous, " \
-	"requested_by, phase, phase_ms, variables, host, lease_ms, " \
-	"(SELECT group_concat(label, ',') FROM job_needs WHERE job_id = " \
-	"jobs.id), pushed_by, pushed_via, pushed_key, pushed_as, signer, " \
-	"(SELECT b.ref FROM jobs b WHERE b.id = jobs.source_job)"
+/*
+ * The columns a job is read from, in the order of the SELECT: each
+ * JOB_COLUMN(name, SQL). The SELECT list (JOB_COLS) and the index of each
+ * column in a row (JC_name, read by job_from_row) are both made from this
+ * one list, so that a column added or moved cannot shift the others.
+ */
+#define JOB_COLUMNS(JOB_COLUMN, SEP) \
+	JOB_COLUMN(ID, "id") SEP \
+	JOB_COLUMN(REPO, "repo") SEP \
+	JOB_COLUMN(REF, "ref") SEP \
+	JOB_COLUMN(OLD, "old_commit") SEP \
+	JOB_COLUMN(COMMIT, "commit_id") SEP \
+	JOB_COLUMN(STATE, "state") SEP \
+	JOB_COLUMN(ERROR, "error") SEP \
+	JOB_COLUMN(SUBJECT, "subject") SEP \
+	JOB_COLUMN(ATTEMPT, "attempt") SEP \
+	JOB_COLUMN(CANCEL, "cancel") SEP \
+	JOB_COLUMN(WORKER_PID, "worker_pid") SEP \
+	JOB_COLUMN(RETRY_OF, "retry_of") SEP \
+	JOB_COLUMN(CREATED_MS, "created_ms") SEP \
+	JOB_COLUMN(STARTED_MS, "started_ms") SEP \
+	JOB_COLUMN(FINISHED_MS, "finished_ms") SEP \
+	JOB_COLUMN(KIND, "kind") SEP \
+	JOB_COLUMN(ENV, "env") SEP \
+	JOB_COLUMN(TAG, "tag") SEP \
+	JOB_COLUMN(TAG_OBJECT, "tag_object") SEP \
+	JOB_COLUMN(FORCED_BY, "forced_by") SEP \
+	JOB_COLUMN(RELEASE_DIR, "release_dir") SEP \
+	JOB_COLUMN(NOTES, "notes") SEP \
+	JOB_COLUMN(FIGURES, "figures") SEP \
+	JOB_COLUMN(SOURCE_JOB, "source_job") SEP \
+	JOB_COLUMN(ROLLBACK_TO, "rollback_to") SEP \
+	JOB_COLUMN(PREVIOUS, "previous") SEP \
+	JOB_COLUMN(REQUESTED_BY, "requested_by") SEP \
+	JOB_COLUMN(PHASE, "phase") SEP \
+	JOB_COLUMN(PHASE_MS, "phase_ms") SEP \
+	JOB_COLUMN(VARIABLES, "variables") SEP \
+	JOB_COLUMN(HOST, "host") SEP \
+	JOB_COLUMN(LEASE_MS, "lease_ms") SEP \
+	JOB_COLUMN(NEEDS, "(SELECT group_concat(label, ',') FROM job_needs " \
+	    "WHERE job_id = jobs.id)") SEP \
+	JOB_COLUMN(PUSHED_BY, "pushed_by") SEP \
+	JOB_COLUMN(PUSHED_VIA, "pushed_via") SEP \
+	JOB_COLUMN(PUSHED_KEY, "pushed_key") SEP \
+	JOB_COLUMN(PUSHED_AS, "pushed_as") SEP \
+	JOB_COLUMN(SIGNER, "signer") SEP \
+	JOB_COLUMN(SOURCE_REF, "(SELECT b.ref FROM jobs b WHERE " \
+	    "b.id = jobs.source_job)")
+#define JOB_COLUMN_SQL(name, sql) sql
+#define JOB_COLUMN_INDEX(name, sql) JC_##name,
+#define JOB_COLS JOB_COLUMNS(JOB_COLUMN_SQL, ", ")
+enum job_col { JOB_COLUMNS(JOB_COLUMN_INDEX, ) JC_COUNT };
 
 /* Of worker ?W (0: any worker) of host ?H: the jobs it runs right now
  * (jobs of a store older than hosts have none). */
@@ -363,48 +407,48 @@ int64_t store_push_job(struct store *s, const struct push *p)
 static struct job *job_from_row(struct stmt *st)
 {
 	struct job *j = xcalloc(1, sizeof(*j));
-	const char *kind = col_str(st, 15);
+	const char *kind = col_str(st, JC_KIND);
 
-	j->id = col_int64(st, 0);
-	j->repo = col_text(st, 1);
-	j->ref = col_text(st, 2);
-	j->old = col_text(st, 3);
-	j->commit = col_text(st, 4);
-	j->state = (enum job_state)job_state_parse(
-	    col_str(st, 5));
-	j->error = col_text(st, 6);
-	j->subject = col_text(st, 7);
-	j->attempt = col_int(st, 8);
-	j->cancel = col_int(st, 9);
-	j->worker_pid = (pid_t)col_int64(st, 10);
-	j->retry_of = col_int64(st, 11);
-	j->created_ms = col_int64(st, 12);
-	j->started_ms = col_int64(st, 13);
-	j->finished_ms = col_int64(st, 14);
+	j->id = col_int64(st, JC_ID);
+	j->repo = col_text(st, JC_REPO);
+	j->ref = col_text(st, JC_REF);
+	j->old = col_text(st, JC_OLD);
+	j->commit = col_text(st, JC_COMMIT);
+	j->state = (enum job_state)job_state_parse(col_str(st,
+	    JC_STATE));
+	j->error = col_text(st, JC_ERROR);
+	j->subject = col_text(st, JC_SUBJECT);
+	j->attempt = col_int(st, JC_ATTEMPT);
+	j->cancel = col_int(st, JC_CANCEL);
+	j->worker_pid = (pid_t)col_int64(st, JC_WORKER_PID);
+	j->retry_of = col_int64(st, JC_RETRY_OF);
+	j->created_ms = col_int64(st, JC_CREATED_MS);
+	j->started_ms = col_int64(st, JC_STARTED_MS);
+	j->finished_ms = col_int64(st, JC_FINISHED_MS);
 	j->kind = kind && !strcmp(kind, "deploy") ? KIND_DEPLOY : KIND_BUILD;
-	j->env = col_text(st, 16);
-	j->tag = col_text(st, 17);
-	j->tag_object = col_text(st, 18);
-	j->forced_by = col_text(st, 19);
-	j->release_dir = col_text(st, 20);
-	j->notes = col_text(st, 21);
-	j->figures = col_text(st, 22);
-	j->source_job = col_int64(st, 23);
-	j->rollback_to = col_int64(st, 24);
-	j->previous = col_int64(st, 25);
-	j->requested_by = col_text(st, 26);
-	j->phase = col_text(st, 27);
-	j->phase_ms = col_int64(st, 28);
-	j->variables = col_text(st, 29);
-	j->host = col_text(st, 30);
-	j->lease_ms = col_int64(st, 31);
-	j->needs = col_text(st, 32);
-	j->pushed_by = col_text(st, 33);
-	j->pushed_via = col_text(st, 34);
-	j->pushed_key = col_text(st, 35);
-	j->pushed_as = col_text(st, 36);
-	j->signer = col_text(st, 37);
-	j->source_ref = col_text(st, 38);
+	j->env = col_text(st, JC_ENV);
+	j->tag = col_text(st, JC_TAG);
+	j->tag_object = col_text(st, JC_TAG_OBJECT);
+	j->forced_by = col_text(st, JC_FORCED_BY);
+	j->release_dir = col_text(st, JC_RELEASE_DIR);
+	j->notes = col_text(st, JC_NOTES);
+	j->figures = col_text(st, JC_FIGURES);
+	j->source_job = col_int64(st, JC_SOURCE_JOB);
+	j->rollback_to = col_int64(st, JC_ROLLBACK_TO);
+	j->previous = col_int64(st, JC_PREVIOUS);
+	j->requested_by = col_text(st, JC_REQUESTED_BY);
+	j->phase = col_text(st, JC_PHASE);
+	j->phase_ms = col_int64(st, JC_PHASE_MS);
+	j->variables = col_text(st, JC_VARIABLES);
+	j->host = col_text(st, JC_HOST);
+	j->lease_ms = col_int64(st, JC_LEASE_MS);
+	j->needs = col_text(st, JC_NEEDS);
+	j->pushed_by = col_text(st, JC_PUSHED_BY);
+	j->pushed_via = col_text(st, JC_PUSHED_VIA);
+	j->pushed_key = col_text(st, JC_PUSHED_KEY);
+	j->pushed_as = col_text(st, JC_PUSHED_AS);
+	j->signer = col_text(st, JC_SIGNER);
+	j->source_ref = col_text(st, JC_SOURCE_REF);
 	return j;
 }
 
