@@ -1,7 +1,9 @@
 /*
- * libgit2 side of a job: everything the worker needs from the repository.
+ * libgit2 side of a job: the pushed commit written out as a workspace,
+ * its index and .git, as git would. Reading the commit is commit.c's.
  */
 #include "checkout.h"
+#include "checkout_int.h"
 #include "pipeline.h"
 #include "gitlib.h"
 #include "sha1.h"
@@ -20,192 +22,6 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-struct source {
-	char *path;
-	git_repository *repo;
-	git_commit *commit;
-	int cached;		/* repo belongs to the cache below */
-};
-
-/*
- * A worker keeps the last repository it opened: reopening it for each job
- * reads three config files and probes the layout again. New objects are
- * still found (libgit2 rescans the packs when an object is missing) and
- * refs are read from disk each time.
- */
-static struct {
-	int enabled;		/* checkout_global_init() ran: a worker */
-	char *path;
-	git_repository *repo;
-	char *objdir;		/* its folder's real path, once asked */
-} cache;
-
-static int git_fail(const char *what, const char *subject)
-{
-	const git_error *e = git_error_last();
-
-	return error_set(-1, "%s '%s': %s", what, subject,
-	    e && e->message ? e->message : "unknown libgit2 error");
-}
-
-void checkout_global_init(void)
-{
-	if (!cache.enabled) {
-		gitlib_init();
-		/* git checked every object when the push was received; hashing
-		 * each blob again on every checkout is the repository's work,
-		 * not a job's */
-		git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
-		/* nor a cache of the objects read: the repository stays open
-		 * for good, and libgit2 kept each job's commit and trees,
-		 * up to 256 MiB (a checkout reads each tree once) */
-		git_libgit2_opts(GIT_OPT_ENABLE_CACHING, 0);
-		cache.enabled = 1;
-	}
-}
-
-int source_open(const char *repo, const char *commit, struct source **out)
-{
-	struct source *src = xcalloc(1, sizeof(*src));
-	git_oid oid;
-	int error;
-
-	*out = NULL;
-	gitlib_init();
-	src->path = xstrdup(repo);
-	if (cache.repo && !strcmp(cache.path, repo)) {
-		src->repo = cache.repo;
-		src->cached = 1;
-	} else if (git_repository_open_bare(&src->repo, repo) < 0) {
-		error = git_fail("cannot open repository", repo);
-		goto fail;
-	} else if (cache.enabled) {
-		git_repository_free(cache.repo);
-		free(cache.path);
-		free(cache.objdir);
-		cache.objdir = NULL;
-		cache.repo = src->repo;
-		cache.path = xstrdup(repo);
-		src->cached = 1;
-	}
-	if (git_oid_fromstr(&oid, commit) < 0) {
-		error = error_set(ERR_INVALID, "bad commit id '%s'", commit);
-		goto fail;
-	}
-	if (git_commit_lookup(&src->commit, src->repo, &oid) < 0) {
-		error = error_set(ERR_NOTFOUND, "commit %s is not in '%s' (was "
-		    "the branch rewritten and the object pruned?)", commit, repo);
-		goto fail;
-	}
-	*out = src;
-	return 0;
-fail:
-	source_free(src);
-	return error;
-}
-
-void source_free(struct source *src)
-{
-	if (!src)
-		return;
-	git_commit_free(src->commit);
-	if (!src->cached)
-		git_repository_free(src->repo);
-	free(src->path);
-	free(src);
-}
-
-const char *source_subject(const struct source *src)
-{
-	const char *s = git_commit_summary(src->commit);
-
-	return s ? s : "";
-}
-
-int source_ref_head(const char *repo, const char *ref, char **full,
-    char *hex)
-{
-	git_repository *r = NULL;
-	git_reference *ref_obj = NULL;
-	git_object *obj = NULL;
-	int error = 0;
-
-	*full = NULL;
-	gitlib_init();
-	if (git_repository_open_bare(&r, repo) < 0) {
-		error = git_fail("cannot open repository", repo);
-		goto out;
-	}
-	/* a branch by its name, else a full ref name */
-	if (git_reference_dwim(&ref_obj, r, ref) < 0 ||
-	    (strncmp(git_reference_name(ref_obj), "refs/heads/", 11) &&
-	    strncmp(git_reference_name(ref_obj), "refs/tags/", 10))) {
-		error = error_set(ERR_NOTFOUND, "no branch or tag '%s' in '%s'",
-		    ref, repo);
-		goto out;
-	}
-	if (git_reference_peel(&obj, ref_obj, GIT_OBJECT_COMMIT) < 0) {
-		error = error_set(ERR_INVALID, "'%s' in '%s' is not a commit", ref,
-		    repo);
-		goto out;
-	}
-	git_oid_tostr(hex, 65, git_object_id(obj));
-	*full = xstrdup(git_reference_name(ref_obj));
-out:
-	git_object_free(obj);
-	git_reference_free(ref_obj);
-	git_repository_free(r);
-	return error;
-}
-
-const char *source_message(const struct source *src)
-{
-	const char *s = git_commit_message(src->commit);
-
-	return s ? s : "";
-}
-
-int source_read(struct source *src, const char *path, size_t max,
-    struct sbuf *out)
-{
-	git_tree *tree = NULL;
-	git_tree_entry *ent = NULL;
-	git_blob *blob = NULL;
-	int error;
-
-	if (git_commit_tree(&tree, src->commit) < 0) {
-		error = git_fail("cannot read the tree of", src->path);
-		goto out;
-	}
-	if (git_tree_entry_bypath(&ent, tree, path) < 0) {
-		error = error_set(ERR_NOTFOUND, "no '%s' in commit %.12s", path,
-		    git_oid_tostr_s(git_commit_id(src->commit)));
-		goto out;
-	}
-	if (git_tree_entry_type(ent) != GIT_OBJECT_BLOB) {
-		error = error_set(ERR_INVALID, "'%s' in commit %.12s is not a file",
-		    path, git_oid_tostr_s(git_commit_id(src->commit)));
-		goto out;
-	}
-	if (git_blob_lookup(&blob, src->repo, git_tree_entry_id(ent)) < 0) {
-		error = git_fail("cannot read", path);
-		goto out;
-	}
-	if ((size_t)git_blob_rawsize(blob) > max) {
-		error = error_set(ERR_INVALID, "%s: file is larger than %zu bytes",
-		    path, max);
-		goto out;
-	}
-	sbuf_add(out, git_blob_rawcontent(blob), (size_t)git_blob_rawsize(blob));
-	error = 0;
-out:
-	git_blob_free(blob);
-	git_tree_entry_free(ent);
-	git_tree_free(tree);
-	return error;
-}
-
-/* The tags of the bare repository, as one packed-refs file. */
 static int pack_tags(git_repository *from, struct sbuf *out)
 {
 	git_reference_iterator *it = NULL;
@@ -690,7 +506,7 @@ static int write_git_dir(struct writer *w, struct source *src, int fd,
 	static const char *const keep_objects[] = { "info", NULL };
 	static const char *const keep_info[] = { "alternates", NULL };
 	struct sbuf head = SBUF_INIT, alt = SBUF_INIT, tags = SBUF_INIT;
-	char *objdir = src->cached && cache.objdir ? xstrdup(cache.objdir) :
+	char *objdir = src->cached && source_cache.objdir ? xstrdup(source_cache.objdir) :
 	    realpath(git_repository_path(src->repo), NULL);
 	int objects = -1, info = -1, refs = -1, error;
 	struct stat st;
@@ -702,8 +518,8 @@ static int write_git_dir(struct writer *w, struct source *src, int fd,
 		goto out;
 	}
 	sbuf_addf(&head, "%s\n", git_oid_tostr_s(git_commit_id(src->commit)));
-	if (src->cached && !cache.objdir)
-		cache.objdir = xstrdup(objdir);
+	if (src->cached && !source_cache.objdir)
+		source_cache.objdir = xstrdup(objdir);
 	sbuf_addf(&alt, "%s/objects\n", objdir);
 	if ((error = pack_tags(src->repo, &tags)) < 0)
 		goto out;
@@ -879,16 +695,4 @@ int source_checkout_over(struct source *src, const char *dest, uid_t owner,
     gid_t group, int *made)
 {
 	return checkout(src, dest, 1, owner, group, made);
-}
-
-int source_pipeline(struct source *src, struct pipeline **out)
-{
-	struct sbuf buf = SBUF_INIT;
-	int error;
-
-	if ((error = source_read(src, PIPELINE_NAME, PIPELINE_MAX_BYTES,
-	    &buf)) == 0)
-		error = pipeline_parse(PIPELINE_NAME, buf.buf, buf.len, out);
-	sbuf_release(&buf);
-	return error;
 }
