@@ -44,7 +44,7 @@
 #include <pcre2.h>
 
 /* Say that the daemon could not be woken, if so. */
-void wake(const char *home, FILE *msg)
+void hook_wake(const char *home, FILE *msg)
 {
 	int e = wake_send(home, WAKE_JOBS);
 
@@ -57,7 +57,7 @@ void wake(const char *home, FILE *msg)
  * The push could not be handed over: say so plainly, loud enough to be
  * seen among git's lines, with the fix, and never that it will be found.
  */
-void lost_push(const char *home, FILE *msg)
+void hook_lost_push(const char *home, FILE *msg)
 {
 	char *cause = xstrdup(error_last()), *fix = NULL;
 	char *why = spool_unwritable(home, &fix);
@@ -94,7 +94,7 @@ static pid_t parent_of(pid_t pid)
 	return pp;
 }
 
-void lineage_init(struct lineage *l)
+void hook_lineage_init(struct lineage *l)
 {
 	pid_t pid = getppid();
 
@@ -131,7 +131,7 @@ static int gone(FILE *msg, const struct lineage *l)
 }
 
 
-int file_line(struct say *s, const char *text)
+int hook_file_line(struct say *s, const char *text)
 {
 	struct hook_say *h = s->arg;
 
@@ -139,7 +139,7 @@ int file_line(struct say *s, const char *text)
 	return fflush(h->msg) == EOF || ferror(h->msg) ? -1 : 0;
 }
 
-int file_gone(struct say *s)
+int hook_file_gone(struct say *s)
 {
 	struct hook_say *h = s->arg;
 
@@ -181,7 +181,7 @@ static void ask_daemon(const char *home, const char *repo,
 	/* a closed output (the push interrupted) is an error to see, not a
 	 * signal to die of */
 	signal(SIGPIPE, SIG_IGN);
-	lineage_init(&lineage);
+	hook_lineage_init(&lineage);
 	if ((error = ask_connect(home, repo, &c)) < 0) {
 		fprintf(msg, "runner: %s: %s: it queues the push when it %s%s\n",
 		    error == ERR_NOTFOUND ? "the runner's daemon is not running" :
@@ -246,7 +246,7 @@ static void ask_daemon(const char *home, const char *repo,
  * matches them against runner.yml, which that user cannot read; then it
  * asks the daemon for the jobs (ask_daemon).
  */
-int hand_over(const char *home, const char *repo,
+int hook_hand_over(const char *home, const char *repo,
     const struct hook_update *updates, size_t n, const char *vars,
     const struct who *who, int wait, FILE *msg)
 {
@@ -262,20 +262,20 @@ int hand_over(const char *home, const char *repo,
 			p[np++] = (struct push){ repo, updates[i].ref,
 			    updates[i].old, updates[i].new, NULL, NULL, vars, NULL,
 			    who };
-	if (np && (error = spool(home, p, np, 1, &entry)) == ERR_NOSPACE)
+	if (np && (error = hook_spool(home, p, np, 1, &entry)) == ERR_NOSPACE)
 		fprintf(msg, "runner: error: %s: the runner's disk is full; "
 		    "NOTHING WAS QUEUED for this push: push again once there is "
 		    "room (or run 'runner run' on the runner's host)\n",
 		    error_last());
 	else if (np && error < 0)
-		lost_push(home, msg);
+		hook_lost_push(home, msg);
 	else if (np)
 		fprintf(msg, "runner: handed %zu update%s to the runner\n", np,
 		    np == 1 ? "" : "s");
 	fflush(msg);
 	/* the daemon is woken only for what it can find */
 	if (np && error == 0) {
-		wake(home, msg);
+		hook_wake(home, msg);
 		ask_daemon(home, repo, entry, p, np, wait, msg);
 	}
 	free(entry);
@@ -361,7 +361,7 @@ static int sync_entry(const char *home, const char *entry)
 }
 
 /* Is the daemon serving this home? It holds a lock on its pid file. */
-int daemon_serving(const char *home)
+int hook_daemon_serving(const char *home)
 {
 	char *path = xasprintf("%s/runner.pid", home);
 	int fd = open(path, O_RDONLY | O_CLOEXEC), serving = 0;
@@ -386,7 +386,7 @@ int daemon_serving(const char *home)
  * for the daemon, and the push says so. 1 when handed over; 0 when the
  * spool cannot be written: the caller queues the pushes itself.
  */
-int hand_to_daemon(const char *home, const char *url,
+int hook_hand_to_daemon(const char *home, const char *url,
     const struct config *conf, const struct push *p, size_t np,
     int wait_for, struct hook_say *hs)
 {
@@ -395,11 +395,11 @@ int hand_to_daemon(const char *home, const char *url,
 	int64_t *ids = NULL;
 	size_t nids = 0;
 
-	if (spool(home, p, np, 0, &entry) < 0 || !entry) {
+	if (hook_spool(home, p, np, 0, &entry) < 0 || !entry) {
 		error_clear();
 		return 0;
 	}
-	wake(home, msg);
+	hook_wake(home, msg);
 	answer = await_answer(home, entry, mono_ms() + HOOK_TAKE_MS);
 	ids = xcalloc(np, sizeof(*ids));
 	for (char *line = answer, *nl; line && *line; line = nl + 1) {
@@ -441,7 +441,7 @@ int hand_to_daemon(const char *home, const char *url,
 		/* the daemon has not queued it: it must be on disk */
 		if (sync_entry(home, entry) < 0) {
 			fprintf(msg, "runner: warning: %s\n", error_last());
-			lost_push(home, msg);
+			hook_lost_push(home, msg);
 		} else if (why) {
 			fprintf(msg, "runner: warning: %s; the push is saved in "
 			    "%s/%s and is queued once the store answers\n", why,

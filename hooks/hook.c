@@ -45,7 +45,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
-int is_hex(const char *s, size_t n)
+int hook_is_hex(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
@@ -53,7 +53,7 @@ int is_hex(const char *s, size_t n)
 	return 1;
 }
 
-int valid_ref(const char *r, size_t n)
+int hook_valid_ref(const char *r, size_t n)
 {
 	if (n < 6 || n > HOOK_REF_MAX || strncmp(r, "refs/", 5))
 		return 0;
@@ -88,8 +88,8 @@ void hook_parse(const char *buf, size_t len, struct hook_update **out,
 		}
 		size_t hl = sp1 ? (size_t)(sp1 - p) : 0;
 		if (!sp2 || (hl != 40 && hl != 64) ||
-		    (size_t)(sp2 - sp1 - 1) != hl || !is_hex(p, hl) ||
-		    !is_hex(sp1 + 1, hl) || !valid_ref(sp2 + 1,
+		    (size_t)(sp2 - sp1 - 1) != hl || !hook_is_hex(p, hl) ||
+		    !hook_is_hex(sp1 + 1, hl) || !hook_valid_ref(sp2 + 1,
 		    (size_t)(eol - sp2 - 1)) || *n >= HOOK_MAX_LINES) {
 			(*bad)++;
 			p = eol + 1;
@@ -123,7 +123,7 @@ int hook_zero_id(const char *hex)
  * Keep in `vars` only the variables runner.yml lets a push to `repo`
  * set; say each refused one on `msg`, prefixed by `prefix`.
  */
-void variables_allowed(const struct config *conf, const char *repo,
+void hook_variables_allowed(const struct config *conf, const char *repo,
     struct sbuf *vars, FILE *msg, const char *prefix)
 {
 	struct sbuf kept = SBUF_INIT, refused = SBUF_INIT;
@@ -183,7 +183,7 @@ void hook_push_options(FILE *msg, int *skip, int *wait, struct sbuf *vars)
  * of one. The daemon matches the updates against runner.yml itself: what
  * a spool file asks for is no more than the push it records.
  */
-int spool(const char *home, const struct push *p, size_t n,
+int hook_spool(const char *home, const struct push *p, size_t n,
     int sync, char **entry)
 {
 	char *dir = xasprintf("%s/%s", home, SPOOL_DIR), *path;
@@ -293,7 +293,7 @@ int hook_post_receive(const char *home, const char *repo,
 	 * the other hosts to run */
 	struct stat rs;
 	int through_daemon = own && url && stat(repo, &rs) == 0 &&
-	    rs.st_uid == geteuid() && daemon_serving(home);
+	    rs.st_uid == geteuid() && hook_daemon_serving(home);
 	struct sbuf vars = SBUF_INIT;
 	struct who who;
 
@@ -313,7 +313,7 @@ int hook_post_receive(const char *home, const char *repo,
 			    "against runner.yml when the daemon takes the push; "
 			    "one it does not allow is dropped, and its log says "
 			    "why\n");
-		error = hand_over(home, repo, updates, n, vars.len ? vars.buf :
+		error = hook_hand_over(home, repo, updates, n, vars.len ? vars.buf :
 		    NULL, &who, wait_for, msg);
 		goto out;
 	}
@@ -331,7 +331,7 @@ int hook_post_receive(const char *home, const char *repo,
 	}
 	free(why);
 	why = NULL;
-	variables_allowed(conf, repo, &vars, msg, "runner: warning: ");
+	hook_variables_allowed(conf, repo, &vars, msg, "runner: warning: ");
 	pushes = xcalloc(n ? n : 1, sizeof(*pushes));
 	np = hook_match(conf, repo, updates, n, pushes, msg);
 	for (size_t i = 0; i < np; i++) {
@@ -347,16 +347,17 @@ int hook_post_receive(const char *home, const char *repo,
 	 * store is written (a word lost or refused loses nothing: the
 	 * wake-up after the enqueue says it again) */
 	wake_send(home, WAKE_SOON);
-	struct hook_say hs = { { file_line, file_gone, NULL }, msg, { .n = 0 } };
+	struct hook_say hs = { { hook_file_line, hook_file_gone, NULL }, msg,
+	    { .n = 0 } };
 	hs.say.arg = &hs;
 	if (wait_for) {
 		/* a closed output (the push interrupted) is an error to see,
 		 * not a signal to die of */
 		signal(SIGPIPE, SIG_IGN);
-		lineage_init(&hs.lineage);
+		hook_lineage_init(&hs.lineage);
 	}
 	if (through_daemon &&
-	    hand_to_daemon(home, url, conf, pushes, np, wait_for, &hs) > 0) {
+	    hook_hand_to_daemon(home, url, conf, pushes, np, wait_for, &hs) > 0) {
 		error = (int)np;
 		goto out;
 	}
@@ -366,7 +367,7 @@ int hook_post_receive(const char *home, const char *repo,
 		/* With no daemon to checkpoint it, the WAL would grow with
 		 * every push, and each hook would read all of it again when it
 		 * opens the store: keep it short. */
-		if (!daemon_serving(home))
+		if (!hook_daemon_serving(home))
 			store_wal_limit(store, HOOK_WAL_PAGES);
 		error = store_enqueue(store, pushes, np, res);
 		/* a full disk: the store's reserve was released for this */
@@ -375,7 +376,7 @@ int hook_post_receive(const char *home, const char *repo,
 	}
 	if (error < 0) {
 		char *why = xstrdup(error_last());
-		int spooled = spool(home, pushes, np, 1, NULL);
+		int spooled = hook_spool(home, pushes, np, 1, NULL);
 		if (spooled == 0)
 			fprintf(msg, "runner: warning: %s; the push is saved in "
 			    "%s/%s and is queued when the daemon next starts or "
@@ -386,18 +387,18 @@ int hook_post_receive(const char *home, const char *repo,
 			    "once there is room\n", why, error_last());
 		else {
 			fprintf(msg, "runner: warning: %s\n", why);
-			lost_push(home, msg);
+			hook_lost_push(home, msg);
 		}
 		free(why);
 		if (spooled == 0)
-			wake(home, msg);
+			hook_wake(home, msg);
 		goto out;
 	}
 	for (size_t i = 0; i < np; i++)
 		follow_say_queued(&hs.say, res[i].id, res[i].duplicate,
 		    pushes[i].ref, pushes[i].new, pushes[i].env,
 		    conf->http.base_url);
-	wake(home, msg);
+	hook_wake(home, msg);
 	error = (int)np;
 	if (wait_for) {
 		int64_t *ids = xcalloc(np, sizeof(*ids));

@@ -38,25 +38,25 @@ struct hook_say {
 };
 
 /* hook.c */
-int spool(const char *home, const struct push *p, size_t n,
+int hook_spool(const char *home, const struct push *p, size_t n,
     int sync, char **entry);
-int valid_ref(const char *r, size_t n);
-int is_hex(const char *s, size_t n);
-void variables_allowed(const struct config *conf, const char *repo,
+int hook_valid_ref(const char *r, size_t n);
+int hook_is_hex(const char *s, size_t n);
+void hook_variables_allowed(const struct config *conf, const char *repo,
     struct sbuf *vars, FILE *msg, const char *prefix);
 
 /* handover.c */
-void wake(const char *home, FILE *msg);
-void lost_push(const char *home, FILE *msg);
-int hand_over(const char *home, const char *repo,
+void hook_wake(const char *home, FILE *msg);
+void hook_lost_push(const char *home, FILE *msg);
+int hook_hand_over(const char *home, const char *repo,
     const struct hook_update *updates, size_t n, const char *vars,
     const struct who *who, int wait, FILE *msg);
-int hand_to_daemon(const char *home, const char *url,
+int hook_hand_to_daemon(const char *home, const char *url,
     const struct config *conf, const struct push *p, size_t np,
     int wait_for, struct hook_say *hs);
-int daemon_serving(const char *home);
-int file_line(struct say *s, const char *text);
-int file_gone(struct say *s);
-void lineage_init(struct lineage *l);
+int hook_daemon_serving(const char *home);
+int hook_file_line(struct say *s, const char *text);
+int hook_file_gone(struct say *s);
+void hook_lineage_init(struct lineage *l);
 
 #endif

@@ -239,10 +239,10 @@ static char *bad_update(const struct push *u)
 		if (*c < 0x20 || *c == 0x7f)
 			return xstrdup("its repository path has a control "
 			    "character");
-	if (!valid_ref(u->ref, strlen(u->ref)))
+	if (!hook_valid_ref(u->ref, strlen(u->ref)))
 		return xstrdup("it names a ref that git would not have pushed");
 	if ((hl != 40 && hl != 64) || strlen(u->old) != hl ||
-	    !is_hex(u->new, hl) || !is_hex(u->old, hl))
+	    !hook_is_hex(u->new, hl) || !hook_is_hex(u->old, hl))
 		return xstrdup("its commit ids are not 40 or 64 hex digits");
 	return NULL;
 }
@@ -442,7 +442,7 @@ static int ingest_file(struct ingest *in, int from, const char *name)
 		if (k && p[i].variables) {
 			vars[i] = (struct sbuf)SBUF_INIT;
 			sbuf_adds(&vars[i], p[i].variables);
-			variables_allowed(conf, p[i].repo, &vars[i], stderr,
+			hook_variables_allowed(conf, p[i].repo, &vars[i], stderr,
 			    "runner: spooled push: ");
 			q[nq].variables = vars[i].len ? vars[i].buf : NULL;
 		}

@@ -85,7 +85,7 @@ static void log_tail(const char *path, struct sbuf *text, int64_t *size,
 	free(buf);
 }
 
-enum MHD_Result job_route(struct MHD_Connection *c, struct store *st,
+enum MHD_Result web_job_route(struct MHD_Connection *c, struct store *st,
     const char *rest)
 {
 	struct job *j = NULL;
@@ -95,20 +95,20 @@ enum MHD_Result job_route(struct MHD_Connection *c, struct store *st,
 	enum MHD_Result ret;
 
 	if (end == rest || id <= 0 || store_job_get(st, id, &j) < 0)
-		return not_found(c, "no such job");
+		return web_not_found(c, "no such job");
 	if (!*end) {
 		struct notification **notes = NULL;
 		size_t nn = 0;
 		store_notifs_of_job(st, j->id, &notes, &nn);
 		page_job(&sb, st, j, notes, nn);
 		notifs_free(notes, nn);
-		ret = send_buf(c, 200, "text/html; charset=utf-8", &sb);
+		ret = web_send_buf(c, 200, "text/html; charset=utf-8", &sb);
 	} else if (!strcmp(end, "/artifact")) {
 		if (!j->nartifacts) {
-			ret = not_found(c, "this job has no artifact");
+			ret = web_not_found(c, "this job has no artifact");
 		} else {
 			char *name = xasprintf("job-%lld.tar.zst", id);
-			ret = send_artifact(c, st, j->id, j->artifacts[0].path,
+			ret = web_send_artifact(c, st, j->id, j->artifacts[0].path,
 			    name);
 			free(name);
 		}
@@ -118,12 +118,12 @@ enum MHD_Result job_route(struct MHD_Connection *c, struct store *st,
 		const struct stage_rec *s = tail != end + 5 ? stage_of(j, idx) :
 		    NULL;
 		if (!s) {
-			ret = not_found(c, "no such stage");
+			ret = web_not_found(c, "no such stage");
 		} else if (!*tail) {
 			struct sbuf text = SBUF_INIT;
 			int64_t size, from;
 			int seq = 0;
-			if (access(s->log_path, F_OK) < 0 && log_sent_in(st,
+			if (access(s->log_path, F_OK) < 0 && web_log_sent_in(st,
 			    j->id, s->idx, &seq, &text)) {
 				size = (int64_t)text.len;
 				from = 0;
@@ -132,32 +132,34 @@ enum MHD_Result job_route(struct MHD_Connection *c, struct store *st,
 			}
 			page_log(&sb, j, s, text.buf, text.len, size, from);
 			sbuf_release(&text);
-			ret = send_buf(c, 200, "text/html; charset=utf-8", &sb);
+			ret = web_send_buf(c, 200, "text/html; charset=utf-8",
+			    &sb);
 		} else if (!strcmp(tail, "/raw")) {
 			struct sbuf text = SBUF_INIT;
 			int seq = 0;
-			if (access(s->log_path, F_OK) < 0 && log_sent_in(st,
+			if (access(s->log_path, F_OK) < 0 && web_log_sent_in(st,
 			    j->id, s->idx, &seq, &text))
-				ret = send_buf(c, 200, "text/plain; charset=utf-8",
+				ret = web_send_buf(c, 200, "text/plain; charset=utf-8",
 				    &text);
 			else
-				ret = send_file(c, s->log_path,
+				ret = web_send_file(c, s->log_path,
 				    "text/plain; charset=utf-8", NULL);
 			sbuf_release(&text);
 		} else if (!strcmp(tail, "/events")) {
-			ret = send_events(c, j, s, number(arg(c, "from")));
+			ret = web_send_events(c, j, s,
+			    web_number(web_arg(c, "from")));
 		} else {
-			ret = not_found(c, "no such page");
+			ret = web_not_found(c, "no such page");
 		}
 	} else {
-		ret = not_found(c, "no such page");
+		ret = web_not_found(c, "no such page");
 	}
 	job_free(j);
 	sbuf_release(&sb);
 	return ret;
 }
 
-enum MHD_Result api_job(struct MHD_Connection *c, struct store *st,
+enum MHD_Result web_api_job(struct MHD_Connection *c, struct store *st,
     int64_t id)
 {
 	struct job *j = NULL;
@@ -166,19 +168,19 @@ enum MHD_Result api_job(struct MHD_Connection *c, struct store *st,
 	struct sbuf sb = SBUF_INIT;
 
 	if (id <= 0 || store_job_get(st, id, &j) < 0)
-		return send_text(c, 404, "{\"error\":\"no such job\"}");
+		return web_send_text(c, 404, "{\"error\":\"no such job\"}");
 	store_notifs_of_job(st, id, &notes, &nn);
 	show_json(st, j, notes, nn, &sb);
 	notifs_free(notes, nn);
 	job_free(j);
-	return send_buf(c, 200, "application/json", &sb);
+	return web_send_buf(c, 200, "application/json", &sb);
 }
 
-enum MHD_Result history(struct MHD_Connection *c, struct store *st,
+enum MHD_Result web_history(struct MHD_Connection *c, struct store *st,
     int branch)
 {
-	const char *name = arg(c, "r"), *b = arg(c, "b");
-	char *repo = find_repo(st, name), *ref = NULL, *title, *more;
+	const char *name = web_arg(c, "r"), *b = web_arg(c, "b");
+	char *repo = web_find_repo(st, name), *ref = NULL, *title, *more;
 	struct job **v = NULL;
 	char **refs = NULL;
 	int64_t *last = NULL;
@@ -187,13 +189,14 @@ enum MHD_Result history(struct MHD_Connection *c, struct store *st,
 	const int limit = 50;
 
 	if (!repo || (branch && !b))
-		return not_found(c, "no such repository");
+		return web_not_found(c, "no such repository");
 	if (branch)
 		ref = !strncmp(b, "refs/", 5) ? xstrdup(b) :
 		    xasprintf("refs/heads/%s", b);
 	else
 		store_branches(st, repo, &refs, &last, &nrefs);
-	store_jobs_of(st, repo, ref, number(arg(c, "before")), limit, &v, &n);
+	store_jobs_of(st, repo, ref, web_number(web_arg(c, "before")), limit,
+	    &v, &n);
 	title = branch ? xasprintf("%s %s", name, b) : xstrdup(name);
 	sbuf_adds(&u, branch ? "/branch?r=" : "/repo?r=");
 	url_param(&u, name);
@@ -210,13 +213,13 @@ enum MHD_Result history(struct MHD_Connection *c, struct store *st,
 	free(more);
 	free(repo);
 	free(ref);
-	return send_buf(c, 200, "text/html; charset=utf-8", &sb);
+	return web_send_buf(c, 200, "text/html; charset=utf-8", &sb);
 }
 
-enum MHD_Result env_page(struct MHD_Connection *c, struct store *st)
+enum MHD_Result web_env_page(struct MHD_Connection *c, struct store *st)
 {
-	const char *name = arg(c, "r"), *env = arg(c, "e");
-	char *repo = find_repo(st, name);
+	const char *name = web_arg(c, "r"), *env = web_arg(c, "e");
+	char *repo = web_find_repo(st, name);
 	struct env_rec *e = NULL;
 	struct job **rel = NULL, **mine;
 	size_t n = 0, k = 0;
@@ -224,7 +227,7 @@ enum MHD_Result env_page(struct MHD_Connection *c, struct store *st)
 
 	if (!repo || !env || store_env_get(st, repo, env, &e) < 0) {
 		free(repo);
-		return not_found(c, "no such environment");
+		return web_not_found(c, "no such environment");
 	}
 	store_releases(st, env, &rel, &n);
 	mine = xcalloc(n + 1, sizeof(*mine));
@@ -236,13 +239,14 @@ enum MHD_Result env_page(struct MHD_Connection *c, struct store *st)
 	jobs_free(rel, n);
 	env_rec_free(e);
 	free(repo);
-	return send_buf(c, 200, "text/html; charset=utf-8", &sb);
+	return web_send_buf(c, 200, "text/html; charset=utf-8", &sb);
 }
 
-enum MHD_Result badge(struct MHD_Connection *c, struct store *st)
+enum MHD_Result web_badge(struct MHD_Connection *c, struct store *st)
 {
-	const char *name = arg(c, "r"), *b = arg(c, "b"), *env = arg(c, "e");
-	char *repo = find_repo(st, name);
+	const char *name = web_arg(c, "r"), *b = web_arg(c, "b"),
+	    *env = web_arg(c, "e");
+	char *repo = web_find_repo(st, name);
 	struct sbuf sb = SBUF_INIT;
 	const char *value = "unknown";
 	char *label = NULL;
@@ -274,5 +278,5 @@ enum MHD_Result badge(struct MHD_Connection *c, struct store *st)
 	}
 	free(label);
 	free(repo);
-	return send_buf(c, 200, "image/svg+xml", &sb);
+	return web_send_buf(c, 200, "image/svg+xml", &sb);
 }

@@ -94,7 +94,7 @@ static void histogram(struct sbuf *sb, const char *name, const char *lkey,
 	}
 }
 
-int metrics(struct store *st, struct sbuf *sb)
+int web_metrics(struct store *st, struct sbuf *sb)
 {
 	struct status_view v;
 	struct stat_row *rows[4] = { 0 };

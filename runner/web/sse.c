@@ -78,14 +78,14 @@ static int stage_state(const struct sse *s)
 	struct job *j = NULL;
 	int state = -1, slot, rc;
 
-	if ((slot = pool_get(&st)) < 0)
+	if ((slot = web_pool_get(&st)) < 0)
 		return ERR_BUSY;
 	if ((rc = store_job_get(st, s->job, &j)) == 0)
 		state = job_stage_state(j, s->idx);
 	else if (rc != ERR_NOTFOUND)
 		state = ERR_BUSY;
 	job_free(j);
-	pool_put(slot);
+	web_pool_put(slot);
 	return state;
 }
 
@@ -111,7 +111,7 @@ static void chunk_came(int64_t id, int idx, void *arg)
 }
 
 /* Every live log looks: the word may have been missed. */
-void wake_all(void)
+void web_wake_all(void)
 {
 	pthread_mutex_lock(&W.lock);
 	for (struct sse *s = W.live; s; s = s->next)
@@ -125,7 +125,7 @@ void wake_all(void)
  * follow them. Down, it tries again every second, and the live logs look
  * every SSE_CHECK_MS meanwhile.
  */
-void *listener(void *arg)
+void *web_listener(void *arg)
 {
 	struct store *st = NULL;
 	int said = 0;
@@ -150,7 +150,7 @@ void *listener(void *arg)
 			said = 0;
 		}
 		atomic_store(&W.heard, 1);
-		wake_all();	/* what was said while no one listened */
+		web_wake_all();	/* what was said while no one listened */
 		while ((p.fd = store_fd(st)) >= 0) {
 			if (poll(&p, 1, -1) < 0 && errno != EINTR)
 				break;
@@ -161,7 +161,7 @@ void *listener(void *arg)
 		error_clear();
 		store_close(st);
 		st = NULL;
-		wake_all();
+		web_wake_all();
 	}
 	return NULL;
 }
@@ -188,7 +188,7 @@ static void sse_event(struct sbuf *out, const char *event, const char *data,
 
 /* The log of stage `idx` of job `id` that its host sent through the
  * store, from chunk *seq on, appended to `out`; 0 when there is none. */
-int log_sent_in(struct store *st, int64_t id, int idx, int *seq,
+int web_log_sent_in(struct store *st, int64_t id, int idx, int *seq,
     struct sbuf *out)
 {
 	int n = store_is_sqlite(st) ? 0 : store_log_read(st, id, idx, *seq,
@@ -197,15 +197,15 @@ int log_sent_in(struct store *st, int64_t id, int idx, int *seq,
 	return n > 0 ? n : 0;
 }
 
-/* log_sent_in() on a connection of the pool */
+/* web_log_sent_in() on a connection of the pool */
 static int log_sent(int64_t id, int idx, int *seq, struct sbuf *out)
 {
 	struct store *st = NULL;
 	int n = 0, slot;
 
-	if ((slot = pool_get(&st)) >= 0)
-		n = log_sent_in(st, id, idx, seq, out);
-	pool_put(slot);
+	if ((slot = web_pool_get(&st)) >= 0)
+		n = web_log_sent_in(st, id, idx, seq, out);
+	web_pool_put(slot);
 	error_clear();
 	return n;
 }
@@ -402,7 +402,7 @@ static void sse_free(void *cls)
 	atomic_fetch_sub(&W.sse_clients, 1);
 }
 
-enum MHD_Result send_events(struct MHD_Connection *c,
+enum MHD_Result web_send_events(struct MHD_Connection *c,
     const struct job *j, const struct stage_rec *st, int64_t from)
 {
 	struct sse *s = xcalloc(1, sizeof(*s));

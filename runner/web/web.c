@@ -56,7 +56,7 @@ struct web W;
 
 /* ---- responses ---- */
 
-enum MHD_Result send_buf(struct MHD_Connection *c, int status,
+enum MHD_Result web_send_buf(struct MHD_Connection *c, int status,
     const char *type, struct sbuf *body)
 {
 	size_t len = body->len;
@@ -74,16 +74,16 @@ enum MHD_Result send_buf(struct MHD_Connection *c, int status,
 	return ret;
 }
 
-enum MHD_Result send_text(struct MHD_Connection *c, int status,
+enum MHD_Result web_send_text(struct MHD_Connection *c, int status,
     const char *msg)
 {
 	struct sbuf sb = SBUF_INIT;
 
 	sbuf_addf(&sb, "%s\n", msg);
-	return send_buf(c, status, "text/plain; charset=utf-8", &sb);
+	return web_send_buf(c, status, "text/plain; charset=utf-8", &sb);
 }
 
-enum MHD_Result not_found(struct MHD_Connection *c, const char *what)
+enum MHD_Result web_not_found(struct MHD_Connection *c, const char *what)
 {
 	struct sbuf sb = SBUF_INIT;
 
@@ -92,14 +92,14 @@ enum MHD_Result not_found(struct MHD_Connection *c, const char *what)
 	html(&sb, what);
 	sbuf_adds(&sb, "</p>");
 	page_end(&sb);
-	return send_buf(c, 404, "text/html; charset=utf-8", &sb);
+	return web_send_buf(c, 404, "text/html; charset=utf-8", &sb);
 }
 
 static enum MHD_Result send_fd(struct MHD_Connection *c, int fd,
     const char *type, const char *download);
 
 /* A file of the home, whole (a log, an artifact). */
-enum MHD_Result send_file(struct MHD_Connection *c, const char *path,
+enum MHD_Result web_send_file(struct MHD_Connection *c, const char *path,
     const char *type, const char *download)
 {
 	return send_fd(c, open(path, O_RDONLY | O_CLOEXEC), type, download);
@@ -110,13 +110,13 @@ enum MHD_Result send_file(struct MHD_Connection *c, const char *path,
  * host that shares only the store sent there (anonymous memory while it
  * is sent; whoever downloads it checks the sha256 the page shows).
  */
-enum MHD_Result send_artifact(struct MHD_Connection *c,
+enum MHD_Result web_send_artifact(struct MHD_Connection *c,
     struct store *st, int64_t id, const char *path, const char *download)
 {
 	int fd;
 
 	if (access(path, F_OK) == 0 || store_is_sqlite(st))
-		return send_file(c, path, "application/zstd", download);
+		return web_send_file(c, path, "application/zstd", download);
 	if ((fd = memfd_create("artifact", MFD_CLOEXEC)) >= 0 &&
 	    (store_artifact_fetch(st, id, fd) <= 0 || lseek(fd, 0,
 	    SEEK_SET) < 0)) {
@@ -137,7 +137,7 @@ static enum MHD_Result send_fd(struct MHD_Connection *c, int fd,
 	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		if (fd >= 0)
 			close(fd);
-		return not_found(c, "the file is gone (runner gc removes old "
+		return web_not_found(c, "the file is gone (runner gc removes old "
 		    "logs and artifacts)");
 	}
 	r = MHD_create_response_from_fd64((uint64_t)st.st_size, fd);
@@ -162,7 +162,7 @@ static enum MHD_Result send_fd(struct MHD_Connection *c, int fd,
  * the first time its slot is used, and kept; one the server closed is
  * opened again before use (store_alive), within CONNECT_MS.
  */
-int pool_get(struct store **out)
+int web_pool_get(struct store **out)
 {
 	struct timespec end;
 	int slot = -1, error;
@@ -206,7 +206,7 @@ int pool_get(struct store **out)
 	return slot;
 }
 
-void pool_put(int slot)
+void web_pool_put(int slot)
 {
 	if (slot < 0)
 		return;
@@ -216,7 +216,7 @@ void pool_put(int slot)
 	pthread_mutex_unlock(&W.lock);
 }
 
-int64_t number(const char *s)
+int64_t web_number(const char *s)
 {
 	char *end;
 	long long v;
@@ -230,7 +230,7 @@ int64_t number(const char *s)
 
 /* The repository a page names (its name as status shows it, or its
  * path); NULL if none or several. Caller frees. */
-char *find_repo(struct store *st, const char *name)
+char *web_find_repo(struct store *st, const char *name)
 {
 	struct repo_name *v = NULL;
 	char *found = NULL;
@@ -245,7 +245,7 @@ char *find_repo(struct store *st, const char *name)
 	return found;
 }
 
-const char *arg(struct MHD_Connection *c, const char *key)
+const char *web_arg(struct MHD_Connection *c, const char *key)
 {
 	return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
 }
@@ -258,43 +258,43 @@ static enum MHD_Result route(struct MHD_Connection *c, struct store *st,
 	if (!strcmp(url, "/")) {
 		struct status_view v;
 		if (status_view_load(st, W.home, 20, &v) < 0)
-			return send_text(c, 503, error_last());
+			return web_send_text(c, 503, error_last());
 		page_overview(&sb, st, &v);
 		status_view_free(&v);
-		return send_buf(c, 200, "text/html; charset=utf-8", &sb);
+		return web_send_buf(c, 200, "text/html; charset=utf-8", &sb);
 	}
 	if (!strcmp(url, "/api/status")) {
 		struct status_view v;
-		int64_t limit = number(arg(c, "limit"));
+		int64_t limit = web_number(web_arg(c, "limit"));
 		if (status_view_load(st, W.home, limit >= 0 && limit <= 100000 ?
 		    (int)limit : 20, &v) < 0)
-			return send_text(c, 503, error_last());
+			return web_send_text(c, 503, error_last());
 		status_view_json(&v, st, &sb);
 		sbuf_addch(&sb, '\n');
 		status_view_free(&v);
-		return send_buf(c, 200, "application/json", &sb);
+		return web_send_buf(c, 200, "application/json", &sb);
 	}
 	if (!strncmp(url, "/api/job/", 9))
-		return api_job(c, st, number(url + 9));
+		return web_api_job(c, st, web_number(url + 9));
 	if (!strncmp(url, "/job/", 5))
-		return job_route(c, st, url + 5);
+		return web_job_route(c, st, url + 5);
 	if (!strcmp(url, "/repo"))
-		return history(c, st, 0);
+		return web_history(c, st, 0);
 	if (!strcmp(url, "/branch"))
-		return history(c, st, 1);
+		return web_history(c, st, 1);
 	if (!strcmp(url, "/env"))
-		return env_page(c, st);
+		return web_env_page(c, st);
 	if (!strcmp(url, "/badge.svg"))
-		return badge(c, st);
+		return web_badge(c, st);
 	if (!strcmp(url, "/metrics")) {
-		if (metrics(st, &sb) < 0) {
+		if (web_metrics(st, &sb) < 0) {
 			sbuf_release(&sb);
-			return send_text(c, 503, error_last());
+			return web_send_text(c, 503, error_last());
 		}
-		return send_buf(c, 200, "text/plain; version=0.0.4; "
+		return web_send_buf(c, 200, "text/plain; version=0.0.4; "
 		    "charset=utf-8", &sb);
 	}
-	return not_found(c, "no such page");
+	return web_not_found(c, "no such page");
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
@@ -312,23 +312,23 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 	(void)upload_size;
 	(void)con_cls;
 	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
-		return send_text(c, 405, "read-only: GET and HEAD only");
+		return web_send_text(c, 405, "read-only: GET and HEAD only");
 	if (!strcmp(url, "/style.css")) {
 		sbuf_adds(&sb, page_css);
-		return send_buf(c, 200, "text/css", &sb);
+		return web_send_buf(c, 200, "text/css", &sb);
 	}
 	if (!strcmp(url, "/live.js")) {
 		sbuf_adds(&sb, page_js);
-		return send_buf(c, 200, "text/javascript", &sb);
+		return web_send_buf(c, 200, "text/javascript", &sb);
 	}
-	if ((slot = pool_get(&st)) < 0) {
-		ret = send_text(c, 503, error_last());
+	if ((slot = web_pool_get(&st)) < 0) {
+		ret = web_send_text(c, 503, error_last());
 	} else {
 		/* every page names repositories as the store recorded them */
 		if (store_repo_names_load(st) < 0)
 			error_clear();
 		ret = route(c, st, url);
-		pool_put(slot);
+		web_pool_put(slot);
 	}
 	error_clear();
 	malloc_trim(0);
@@ -529,7 +529,7 @@ int web_serve(const char *home, const struct config *conf,
 		const char *url = NULL;
 		pthread_t t;
 		if (store_url(W.store_url, &url) == 0 && url &&
-		    pthread_create(&t, NULL, listener, NULL) == 0)
+		    pthread_create(&t, NULL, web_listener, NULL) == 0)
 			pthread_detach(t);
 		error_clear();
 	}

@@ -69,40 +69,40 @@ struct web {
 extern struct web W;
 
 /* web.c: responses and what the store says */
-enum MHD_Result send_buf(struct MHD_Connection *c, int status,
+enum MHD_Result web_send_buf(struct MHD_Connection *c, int status,
     const char *type, struct sbuf *body);
-enum MHD_Result send_text(struct MHD_Connection *c, int status,
+enum MHD_Result web_send_text(struct MHD_Connection *c, int status,
     const char *msg);
-enum MHD_Result not_found(struct MHD_Connection *c, const char *what);
-enum MHD_Result send_file(struct MHD_Connection *c, const char *path,
+enum MHD_Result web_not_found(struct MHD_Connection *c, const char *what);
+enum MHD_Result web_send_file(struct MHD_Connection *c, const char *path,
     const char *type, const char *download);
-enum MHD_Result send_artifact(struct MHD_Connection *c,
+enum MHD_Result web_send_artifact(struct MHD_Connection *c,
     struct store *st, int64_t id, const char *path, const char *download);
-int pool_get(struct store **out);
-void pool_put(int slot);
-int64_t number(const char *s);
-char *find_repo(struct store *st, const char *name);
-const char *arg(struct MHD_Connection *c, const char *key);
+int web_pool_get(struct store **out);
+void web_pool_put(int slot);
+int64_t web_number(const char *s);
+char *web_find_repo(struct store *st, const char *name);
+const char *web_arg(struct MHD_Connection *c, const char *key);
 
 /* metrics.c */
-int metrics(struct store *st, struct sbuf *sb);
+int web_metrics(struct store *st, struct sbuf *sb);
 
 /* sse.c: live logs */
-void *listener(void *arg);
-void wake_all(void);
-enum MHD_Result send_events(struct MHD_Connection *c,
+void *web_listener(void *arg);
+void web_wake_all(void);
+enum MHD_Result web_send_events(struct MHD_Connection *c,
     const struct job *j, const struct stage_rec *st, int64_t from);
-int log_sent_in(struct store *st, int64_t id, int idx, int *seq,
+int web_log_sent_in(struct store *st, int64_t id, int idx, int *seq,
     struct sbuf *out);
 
 /* handlers.c: the pages */
-enum MHD_Result job_route(struct MHD_Connection *c, struct store *st,
+enum MHD_Result web_job_route(struct MHD_Connection *c, struct store *st,
     const char *rest);
-enum MHD_Result api_job(struct MHD_Connection *c, struct store *st,
+enum MHD_Result web_api_job(struct MHD_Connection *c, struct store *st,
     int64_t id);
-enum MHD_Result history(struct MHD_Connection *c, struct store *st,
+enum MHD_Result web_history(struct MHD_Connection *c, struct store *st,
     int branch);
-enum MHD_Result env_page(struct MHD_Connection *c, struct store *st);
-enum MHD_Result badge(struct MHD_Connection *c, struct store *st);
+enum MHD_Result web_env_page(struct MHD_Connection *c, struct store *st);
+enum MHD_Result web_badge(struct MHD_Connection *c, struct store *st);
 
 #endif

@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 /* The runner user's home directory, looked up once (NSS is not cheap). */
-const char *user_home(void)
+const char *confine_user_home(void)
 {
 	static char *home;
 
@@ -124,8 +124,8 @@ void confine_init(struct confine *cf, struct job_ctx *ctx,
 
 	memset(cf, 0, sizeof(*cf));
 	cf->hide = strv_push(NULL, &nh, ctx->home);
-	if (strcmp(user_home(), "/"))
-		cf->hide = strv_push(cf->hide, &nh, user_home());
+	if (strcmp(confine_user_home(), "/"))
+		cf->hide = strv_push(cf->hide, &nh, confine_user_home());
 	if ((cf->parent = repo_parent(job->repo)))
 		cf->hide = strv_push(cf->hide, &nh, cf->parent);
 	cf->private = config_private_files(ctx->conf);

@@ -411,7 +411,7 @@ static int launch_init(struct launch *ln, struct job_ctx *ctx,
 		env_setf(&ln->env, "HOME", access(ln->user->home, W_OK) == 0 ?
 		    ln->user->home : st->cwd);
 	else
-		env_setf(&ln->env, "HOME", user_home());
+		env_setf(&ln->env, "HOME", confine_user_home());
 	/* what a stage starts may not outlive the daemon; services that a
 	 * deploy detaches may */
 	if (!st->keep_detached)

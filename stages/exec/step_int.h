@@ -29,7 +29,7 @@ struct confine {
 };
 
 /* The runner user's home directory, looked up once. */
-const char *user_home(void);
+const char *confine_user_home(void);
 void confine_init(struct confine *cf, struct job_ctx *ctx,
     const struct job *job, const struct job_step *st);
 void confine_release(struct confine *cf);
