@@ -28,6 +28,7 @@
 #include "stage.h"
 #include "step.h"
 #include "store.h"
+#include "home_store.h"
 #include "util.h"
 
 #include <sys/stat.h>
@@ -40,22 +41,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-/* The store of `home` as runner.yml's `store:` names it (what a process
- * that loaded runner.yml passes store_open). */
-static int open_home(const char *home, enum store_mode mode,
-    struct store **out)
-{
-	char *url = NULL;
-	int error = config_store_url(home, &url);
-
-	if (error == 0)
-		error = store_open(home, url, mode, out);
-	else
-		*out = NULL;
-	free(url);
-	return error;
-}
 
 static long long usec(void)
 {

@@ -22,25 +22,10 @@
 #include "config.h"
 #include "deploy.h"
 #include "envs.h"
+#include "home_store.h"
 #include "step.h"
 #include "store.h"
 #include "util.h"
-
-/* The store of `home` as runner.yml's `store:` names it (what a process
- * that loaded runner.yml passes store_open). */
-static int open_home(const char *home, enum store_mode mode,
-    struct store **out)
-{
-	char *url = NULL;
-	int error = config_store_url(home, &url);
-
-	if (error == 0)
-		error = store_open(home, url, mode, out);
-	else
-		*out = NULL;
-	free(url);
-	return error;
-}
 
 struct fx {
 	char dir[64];

@@ -32,27 +32,12 @@
 #include "audit.h"
 #include "chunks.h"
 #include "envs.h"
+#include "home_store.h"
 #include "hosts.h"
 #include "outbox.h"
 #include "repos.h"
 #include "util.h"
 #include "who.h"
-
-/* The store of `home` as runner.yml's `store:` names it (what a process
- * that loaded runner.yml passes store_open). */
-static int open_home(const char *home, enum store_mode mode,
-    struct store **out)
-{
-	char *url = NULL;
-	int error = config_store_url(home, &url);
-
-	if (error == 0)
-		error = store_open(home, url, mode, out);
-	else
-		*out = NULL;
-	free(url);
-	return error;
-}
 
 #define C1 "1111111111111111111111111111111111111111"
 #define C2 "2222222222222222222222222222222222222222"
