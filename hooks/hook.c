@@ -8,7 +8,6 @@
  */
 #include "hook.h"
 #include "hook_int.h"
-#include "ask.h"
 #include "config.h"
 #include "follow.h"
 #include "envvar.h"

@@ -6,18 +6,13 @@
  */
 #include "hook.h"
 #include "hook_int.h"
-#include "ask.h"
 #include "config.h"
 #include "follow.h"
-#include "envvar.h"
 #include "run.h"
 #include "store.h"
 #include "jobs.h"
 #include "util.h"
-#include "refmatch.h"
-#include "reserve.h"
 #include "spool.h"
-#include "wake.h"
 #include "who.h"
 
 #include <dirent.h>

@@ -4,26 +4,14 @@
  * the hooks' questions on ask.sock, and the reaping of every child, the
  * workers' included.
  */
-#include "daemon.h"
 #include "daemon_int.h"
 #include "admin.h"
 #include "ask.h"
 #include "config.h"
 #include "home.h"
-#include "hook.h"
-#include "spool.h"
 #include "run.h"
-#include "running.h"
-#include "store.h"
-#include "hosts.h"
 #include "jobs.h"
-#include "notebox.h"
-#include "outbox.h"
-#include "reserve.h"
 #include "util.h"
-#include "wake.h"
-#include "watch.h"
-#include "who.h"
 
 #include <errno.h>
 #include <malloc.h>

@@ -20,15 +20,11 @@
 #include "run.h"
 #include "running.h"
 #include "store.h"
-#include "hosts.h"
 #include "jobs.h"
-#include "notebox.h"
-#include "outbox.h"
 #include "reserve.h"
 #include "util.h"
 #include "wake.h"
 #include "watch.h"
-#include "who.h"
 
 #include <errno.h>
 #include <malloc.h>

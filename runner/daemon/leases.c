@@ -3,26 +3,14 @@
  * taken back whose lease ended or whose worker died, nothing of their
  * stages left running.
  */
-#include "daemon.h"
 #include "daemon_int.h"
 #include "admin.h"
-#include "ask.h"
 #include "config.h"
 #include "home.h"
-#include "hook.h"
-#include "spool.h"
 #include "run.h"
-#include "running.h"
-#include "store.h"
 #include "hosts.h"
 #include "jobs.h"
-#include "notebox.h"
-#include "outbox.h"
-#include "reserve.h"
 #include "util.h"
-#include "wake.h"
-#include "watch.h"
-#include "who.h"
 
 #include <errno.h>
 #include <malloc.h>

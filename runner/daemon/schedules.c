@@ -2,25 +2,14 @@
  * Schedules: runner.yml's cron entries, each firing a build of its
  * branch's head when due.
  */
-#include "daemon.h"
 #include "daemon_int.h"
 #include "admin.h"
-#include "ask.h"
 #include "config.h"
 #include "home.h"
-#include "hook.h"
-#include "spool.h"
 #include "run.h"
-#include "running.h"
-#include "store.h"
-#include "hosts.h"
 #include "jobs.h"
 #include "notebox.h"
-#include "outbox.h"
-#include "reserve.h"
 #include "util.h"
-#include "wake.h"
-#include "watch.h"
 #include "who.h"
 
 #include <errno.h>

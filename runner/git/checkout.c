@@ -4,8 +4,6 @@
  */
 #include "checkout.h"
 #include "checkout_int.h"
-#include "pipeline.h"
-#include "gitlib.h"
 #include "sha1.h"
 #include "util.h"
 

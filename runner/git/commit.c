@@ -7,7 +7,6 @@
 #include "checkout_int.h"
 #include "pipeline.h"
 #include "gitlib.h"
-#include "sha1.h"
 #include "util.h"
 
 #include <dirent.h>

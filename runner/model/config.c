@@ -6,7 +6,6 @@
  */
 #include "config.h"
 #include "config_int.h"
-#include "cron.h"
 #include "envvar.h"
 #include "refmatch.h"
 #include "schema.h"

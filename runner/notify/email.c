@@ -4,18 +4,9 @@
  */
 #include "notify.h"
 #include "notify_int.h"
-#include "curl_lib.h"
-#include "notes.h"
 #include "config.h"
-#include "json.h"
-#include "store.h"
 #include "jobs.h"
-#include "audit.h"
-#include "outbox.h"
 #include "util.h"
-#include "records.h"
-#include "repos.h"
-#include "refmatch.h"
 
 #include <fcntl.h>
 #include <openssl/evp.h>

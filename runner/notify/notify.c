@@ -11,12 +11,9 @@
 #include "notes.h"
 #include "config.h"
 #include "json.h"
-#include "store.h"
 #include "jobs.h"
-#include "audit.h"
 #include "outbox.h"
 #include "util.h"
-#include "records.h"
 #include "repos.h"
 #include "refmatch.h"
 

@@ -2,20 +2,10 @@
  * The PagerDuty format: an Events API v2 trigger or resolve, keyed by the
  * job's repository, branch and environment.
  */
-#include "notify.h"
 #include "notify_int.h"
-#include "curl_lib.h"
-#include "notes.h"
-#include "config.h"
 #include "json.h"
-#include "store.h"
 #include "jobs.h"
-#include "audit.h"
-#include "outbox.h"
 #include "util.h"
-#include "records.h"
-#include "repos.h"
-#include "refmatch.h"
 
 #include <fcntl.h>
 #include <openssl/evp.h>

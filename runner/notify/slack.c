@@ -2,20 +2,10 @@
  * The Slack format: an incoming webhook's JSON, the summary and details
  * as mrkdwn.
  */
-#include "notify.h"
 #include "notify_int.h"
-#include "curl_lib.h"
-#include "notes.h"
-#include "config.h"
 #include "json.h"
-#include "store.h"
 #include "jobs.h"
-#include "audit.h"
-#include "outbox.h"
 #include "util.h"
-#include "records.h"
-#include "repos.h"
-#include "refmatch.h"
 
 #include <fcntl.h>
 #include <openssl/evp.h>

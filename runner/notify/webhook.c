@@ -2,20 +2,12 @@
  * The webhook format: the job as JSON, as `show --json` writes it, with
  * the event; signed with an HMAC when it is sent.
  */
-#include "notify.h"
 #include "notify_int.h"
-#include "curl_lib.h"
-#include "notes.h"
-#include "config.h"
 #include "json.h"
-#include "store.h"
 #include "jobs.h"
-#include "audit.h"
 #include "outbox.h"
 #include "util.h"
 #include "records.h"
-#include "repos.h"
-#include "refmatch.h"
 
 #include <fcntl.h>
 #include <openssl/evp.h>

@@ -7,7 +7,6 @@
 #include "store_int.h"
 #include "jobs_int.h"
 #include "util.h"
-#include "who.h"
 
 #include <stdlib.h>
 #include <string.h>

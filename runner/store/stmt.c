@@ -4,9 +4,7 @@
  * SQLite or PostgreSQL (pg.c) alike; and what an error of the engine
  * says, the disk's reserve given up when SQLite finds the disk full.
  */
-#include "store.h"
 #include "store_int.h"
-#include "config.h"
 #include "reserve.h"
 #include "util.h"
 

@@ -11,7 +11,6 @@
 #include "store.h"
 #include "store_int.h"
 #include "config.h"
-#include "reserve.h"
 #include "util.h"
 
 #include <stdint.h>

@@ -2,22 +2,16 @@
  * The web page's handlers: a job, its log and its JSON, a repository's
  * history, the environments, the badges. web.c routes to them.
  */
-#include "web.h"
 #include "web_int.h"
 #include "admin.h"
 #include "chunks.h"
-#include "config.h"
 #include "envs.h"
 #include "home.h"
 #include "jobs.h"
 #include "json.h"
 #include "outbox.h"
 #include "page.h"
-#include "peer.h"
-#include "records.h"
-#include "repos.h"
 #include "state.h"
-#include "store.h"
 #include "util.h"
 #include "view.h"
 

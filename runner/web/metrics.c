@@ -2,22 +2,14 @@
  * The web page's /metrics: the queue, the jobs, the deployments and the
  * notifications, with their histograms, in Prometheus's text format.
  */
-#include "web.h"
 #include "web_int.h"
 #include "admin.h"
 #include "chunks.h"
 #include "config.h"
-#include "envs.h"
 #include "home.h"
 #include "jobs.h"
-#include "json.h"
-#include "outbox.h"
 #include "page.h"
-#include "peer.h"
-#include "records.h"
-#include "repos.h"
 #include "state.h"
-#include "store.h"
 #include "util.h"
 #include "view.h"
 

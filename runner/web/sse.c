@@ -4,24 +4,16 @@
  * build host sends through PostgreSQL, by the server's word that a chunk
  * arrived (LISTEN, on a connection of its own).
  */
-#include "web.h"
 #include "web_int.h"
 #include "admin.h"
 #include "chunks.h"
-#include "config.h"
-#include "envs.h"
 #include "home.h"
 #include "jobs.h"
-#include "json.h"
 #include "outbox.h"
 #include "page.h"
-#include "peer.h"
-#include "records.h"
-#include "repos.h"
 #include "state.h"
 #include "store.h"
 #include "util.h"
-#include "view.h"
 
 #include <dirent.h>
 #include <errno.h>

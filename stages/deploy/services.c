@@ -4,22 +4,13 @@
  * running, found, kept alive or ended when the release they serve
  * stops.
  */
-#include "deploy.h"
 #include "deploy_int.h"
 #include "artifact.h"
-#include "check.h"
-#include "checkout.h"
 #include "config.h"
-#include "manifest.h"
-#include "pipeline.h"
 #include "run.h"
 #include "step.h"
-#include "store.h"
 #include "envs.h"
-#include "audit.h"
-#include "tagsig.h"
 #include "util.h"
-#include "json.h"
 #include "peer.h"
 
 #include <errno.h>

@@ -5,15 +5,10 @@
  */
 #include "step.h"
 #include "step_int.h"
-#include "hosts.h"
-#include "mask.h"
-#include "syscall_filter.h"
 #include "config.h"
 #include "chunks.h"
 #include "envs.h"
-#include "fetch.h"
 #include "jobs.h"
-#include "reserve.h"
 #include "util.h"
 
 #include <dirent.h>

@@ -12,7 +12,6 @@
 #include "syscall_filter.h"
 #include "config.h"
 #include "chunks.h"
-#include "envs.h"
 #include "fetch.h"
 #include "jobs.h"
 #include "reserve.h"
