@@ -10,7 +10,7 @@ gnupg openssh-client openssl procps bubblewrap util-linux passwd gitolite3 \
 clang libclang-rt-14-dev man-db groff-base systemd \
 libmicrohttpd-dev chromium python3-prometheus-client iproute2 bc \
 libpq-dev libpq5 postgresql libseccomp-dev openssh-server nginx fcgiwrap \
-strace cppcheck"
+strace cppcheck python3-securesystemslib"
 
 missing=
 for p in $PACKAGES; do
@@ -18,6 +18,9 @@ for p in $PACKAGES; do
 		missing="$missing $p"
 	fi
 done
+# the browser tests take axe-core from the npm registry: Debian's npm, unless
+# the machine's Node.js brings its own
+command -v npm >/dev/null 2>&1 || missing="$missing npm"
 [ -z "$missing" ] && exit 0
 
 if [ "$(id -u)" -eq 0 ]; then
