@@ -103,7 +103,7 @@ void page_end(struct sbuf *sb)
 	sbuf_adds(sb, "</main><script src='/live.js'></script></body></html>\n");
 }
 
-static void when(struct sbuf *sb, int64_t ms)
+void when(struct sbuf *sb, int64_t ms)
 {
 	time_t t = (time_t)(ms / 1000);
 	struct tm tm;
@@ -117,7 +117,7 @@ static void when(struct sbuf *sb, int64_t ms)
 	sbuf_adds(sb, buf);
 }
 
-static void took(struct sbuf *sb, int64_t from, int64_t to)
+void took(struct sbuf *sb, int64_t from, int64_t to)
 {
 	if (!from)
 		sbuf_adds(sb, "–");
@@ -125,7 +125,7 @@ static void took(struct sbuf *sb, int64_t from, int64_t to)
 		format_duration(sb, (to ? to : now_ms()) - from);
 }
 
-static void state_cell(struct sbuf *sb, const char *state)
+void state_cell(struct sbuf *sb, const char *state)
 {
 	sbuf_addf(sb, "<td class='state %s'>", state);
 	html(sb, state);
@@ -149,7 +149,7 @@ void repo_link(struct sbuf *sb, const char *repo)
 	free(name);
 }
 
-static void ref_link(struct sbuf *sb, const struct job *j)
+void ref_link(struct sbuf *sb, const struct job *j)
 {
 	char *name = repo_short_name(j->repo);
 	if (j->kind == KIND_DEPLOY) {
@@ -172,7 +172,7 @@ static void ref_link(struct sbuf *sb, const struct job *j)
 	free(name);
 }
 
-static const struct stage_rec *running_stage(const struct job *j)
+const struct stage_rec *running_stage(const struct job *j)
 {
 	for (size_t i = 0; i < j->nstages; i++)
 		if (j->stages[i].state == STEP_RUNNING)
@@ -231,84 +231,6 @@ void jobs_table(struct sbuf *sb, struct job *const *v, size_t n,
 static int pick_running(const struct job *j) { return j->state == JOB_RUNNING; }
 static int pick_queued(const struct job *j) { return j->state == JOB_QUEUED; }
 static int pick_done(const struct job *j) { return job_state_final(j->state); }
-
-static void checks_table(struct sbuf *sb, const struct job *j)
-{
-	if (!j || !j->nchecks)
-		return;
-	sbuf_adds(sb, "<table class=checks><tr><th>check</th><th>ok</th>"
-	    "<th>status</th><th>latency</th><th>at</th><th>error</th></tr>");
-	for (size_t i = 0; i < j->nchecks; i++) {
-		const struct check_rec *c = &j->checks[i];
-		sbuf_adds(sb, "<tr><td>");
-		html(sb, c->name);
-		sbuf_adds(sb, "</td>");
-		state_cell(sb, c->ok ? "passed" : "failed");
-		sbuf_addf(sb, "<td>%d</td><td>%lldms</td><td>", c->status,
-		    (long long)c->latency_ms);
-		when(sb, c->at_ms);
-		sbuf_adds(sb, "</td><td>");
-		html(sb, c->error ? c->error : "");
-		sbuf_adds(sb, "</td></tr>");
-	}
-	sbuf_adds(sb, "</table>");
-}
-
-static void env_row(struct sbuf *sb, struct store *st,
-    const struct env_rec *e)
-{
-	const struct job *cur = e->current;
-	char *name = repo_short_name(e->repo), *first = NULL;
-	int changed = 0;
-	const char *rs = cur ? view_release_state(st, cur, &changed, &first) :
-	    NULL;
-
-	sbuf_adds(sb, "<tr class=env><td>");
-	repo_link(sb, e->repo);
-	sbuf_adds(sb, "</td><td><a href='/env?r=");
-	url_param(sb, name);
-	sbuf_adds(sb, "&amp;e=");
-	url_param(sb, e->name);
-	sbuf_adds(sb, "'>");
-	html(sb, e->name);
-	sbuf_adds(sb, "</a></td>");
-	state_cell(sb, env_state_name(e->state));
-	sbuf_adds(sb, "<td class=release>");
-	if (cur) {
-		const char *branch = job_branch(cur);
-		job_link(sb, cur->id);
-		sbuf_addf(sb, " <code>%.7s</code> ", cur->commit);
-		html(sb, cur->tag ? cur->tag : "");
-		/* which branch serves: develop's build, never a feature's */
-		if (branch) {
-			sbuf_adds(sb, cur->tag ? " from <span class=branch>" :
-			    "<span class=branch>");
-			html(sb, branch);
-			sbuf_adds(sb, "</span>");
-		}
-		if (rs && !strcmp(rs, "tampered"))
-			sbuf_adds(sb, " <span class='state TAMPERED'>TAMPERED"
-			    "</span>");
-	} else {
-		sbuf_adds(sb, "nothing serving");
-	}
-	sbuf_adds(sb, "</td><td>");
-	if (e->latest) {
-		job_link(sb, e->latest->id);
-		sbuf_addf(sb, " <span class='state %s'>%s</span>",
-		    job_state_name(e->latest->state),
-		    job_state_name(e->latest->state));
-		for (size_t i = 0; i < e->latest->nchecks; i++) {
-			const struct check_rec *c = &e->latest->checks[i];
-			sbuf_adds(sb, "<br>");
-			html(sb, c->name);
-			sbuf_addf(sb, ": %s", c->ok ? "ok" : "failed");
-		}
-	}
-	sbuf_adds(sb, "</td></tr>");
-	free(first);
-	free(name);
-}
 
 /* The build hosts: labels, workers, last heartbeat, running jobs. */
 static void hosts_table(struct sbuf *sb, const struct status_view *v)
@@ -445,160 +367,6 @@ void page_overview(struct sbuf *sb, struct store *st,
 	page_end(sb);
 }
 
-void page_job(struct sbuf *sb, struct store *st, const struct job *j,
-    struct notification *const *notes, size_t nnotes)
-{
-	char title[32];
-
-	snprintf(title, sizeof(title), "job #%lld", (long long)j->id);
-	page_begin(sb, title);
-	sbuf_addf(sb, "<h1>Job #%lld <span id=job-state class='state %s'>%s"
-	    "</span></h1><table id=job>", (long long)j->id,
-	    job_state_name(j->state), job_state_name(j->state));
-	sbuf_adds(sb, "<tr><th>repository</th><td>");
-	repo_link(sb, j->repo);
-	sbuf_adds(sb, "</td></tr><tr><th>ref</th><td>");
-	ref_link(sb, j);
-	sbuf_adds(sb, " <code>");
-	html(sb, j->ref);
-	sbuf_addf(sb, "</code></td></tr><tr><th>commit</th><td><code>%s</code> ",
-	    j->commit);
-	html(sb, j->subject ? j->subject : "");
-	sbuf_adds(sb, "</td></tr><tr><th>queued</th><td>");
-	when(sb, j->created_ms);
-	sbuf_addf(sb, "</td></tr><tr><th>started</th><td>");
-	when(sb, j->started_ms);
-	sbuf_addf(sb, " (attempt %d)</td></tr><tr><th>took</th><td>", j->attempt);
-	took(sb, j->started_ms, j->finished_ms);
-	sbuf_adds(sb, "</td></tr>");
-	if (j->pushed_by || j->pushed_as) {
-		struct sbuf who = SBUF_INIT;
-		job_who_describe(&who, j);
-		sbuf_adds(sb, "<tr><th>by</th><td id=job-by>");
-		html(sb, who.buf);
-		sbuf_adds(sb, "</td></tr>");
-		sbuf_release(&who);
-	}
-	if (j->requested_by || j->forced_by) {
-		sbuf_adds(sb, "<tr><th>by hand</th><td>");
-		html(sb, j->forced_by ? j->forced_by : j->requested_by);
-		sbuf_adds(sb, j->forced_by ? " (forced)" : "");
-		sbuf_adds(sb, "</td></tr>");
-	}
-	if (j->retry_of) {
-		sbuf_adds(sb, "<tr><th>retry of</th><td>");
-		job_link(sb, j->retry_of);
-		sbuf_adds(sb, "</td></tr>");
-	}
-	if (j->kind == KIND_DEPLOY) {
-		sbuf_adds(sb, "<tr><th>deploys</th><td>");
-		if (j->source_job) {
-			sbuf_adds(sb, "the artifact of build ");
-			job_link(sb, j->source_job);
-		}
-		if (job_branch(j)) {
-			sbuf_adds(sb, " of branch <span class=branch>");
-			html(sb, job_branch(j));
-			sbuf_adds(sb, "</span>");
-		}
-		if (j->tag) {
-			sbuf_adds(sb, ", tag <code>");
-			html(sb, j->tag);
-			sbuf_adds(sb, "</code>");
-		}
-		if (j->signer) {
-			sbuf_adds(sb, ", signed by <span id=job-signer>");
-			html(sb, j->signer);
-			sbuf_adds(sb, "</span>");
-		}
-		if (j->rollback_to) {
-			sbuf_adds(sb, ", a rollback to ");
-			job_link(sb, j->rollback_to);
-		}
-		if (j->previous) {
-			sbuf_adds(sb, "; served before: ");
-			job_link(sb, j->previous);
-		}
-		sbuf_adds(sb, "</td></tr>");
-	}
-	if (j->error) {
-		sbuf_adds(sb, "<tr><th>error</th><td class='state failed'>");
-		html(sb, j->error);
-		sbuf_adds(sb, "</td></tr>");
-	}
-	sbuf_adds(sb, "</table>");
-	sbuf_adds(sb, j->kind == KIND_DEPLOY ? "<h2>Steps</h2>" :
-	    "<h2>Stages</h2>");
-	sbuf_adds(sb, "<table id=stages><tr><th>stage</th><th>state</th>"
-	    "<th>exit code</th><th>took</th><th>error</th></tr>");
-	for (size_t i = 0; i < j->nstages; i++) {
-		const struct stage_rec *s = &j->stages[i];
-		sbuf_addf(sb, "<tr class=stage data-stage='");
-		html(sb, s->name);
-		sbuf_addf(sb, "'><td><a href='/job/%lld/log/%d'>", (long long)j->id,
-		    s->idx);
-		html(sb, s->name);
-		sbuf_adds(sb, "</a></td>");
-		state_cell(sb, step_state_name(s->state));
-		if (s->exit_code >= 0)
-			sbuf_addf(sb, "<td>%d</td><td>", s->exit_code);
-		else
-			sbuf_adds(sb, "<td></td><td>");
-		took(sb, s->started_ms, s->finished_ms);
-		sbuf_adds(sb, "</td><td>");
-		html(sb, s->error ? s->error : "");
-		sbuf_adds(sb, "</td></tr>");
-	}
-	sbuf_adds(sb, "</table>");
-	if (j->nartifacts) {
-		sbuf_adds(sb, "<h2>Artifacts</h2><table id=artifacts><tr><th>"
-		    "archive</th><th>files</th><th>size</th><th>sha256</th></tr>");
-		for (size_t i = 0; i < j->nartifacts; i++) {
-			const struct artifact_rec *a = &j->artifacts[i];
-			const char *base = strrchr(a->path, '/');
-			sbuf_addf(sb, "<tr><td><a href='/job/%lld/artifact'>",
-			    (long long)j->id);
-			html(sb, base ? base + 1 : a->path);
-			sbuf_addf(sb, "</a></td><td>%lld</td><td>", (long long)a->files);
-			format_bytes(sb, a->size);
-			sbuf_adds(sb, "</td><td><code>");
-			html(sb, a->sha256);
-			sbuf_adds(sb, "</code></td></tr>");
-		}
-		sbuf_adds(sb, "</table>");
-	}
-	if (j->nchecks) {
-		sbuf_adds(sb, "<h2>Checks</h2>");
-		checks_table(sb, j);
-	}
-	if (j->notes) {
-		sbuf_adds(sb, "<h2>Release notes</h2><pre>");
-		html(sb, j->notes);
-		sbuf_adds(sb, "</pre>");
-	}
-	if (nnotes) {
-		sbuf_adds(sb, "<h2>Notifications</h2><table><tr><th>target</th>"
-		    "<th>event</th><th>state</th><th>attempts</th><th>error</th>"
-		    "</tr>");
-		for (size_t i = 0; i < nnotes; i++) {
-			sbuf_adds(sb, "<tr><td>");
-			html(sb, notes[i]->target);
-			sbuf_adds(sb, "</td><td>");
-			html(sb, notes[i]->event);
-			sbuf_adds(sb, "</td>");
-			state_cell(sb, notif_state_name(notes[i]->state));
-			sbuf_addf(sb, "<td>%d</td><td>", notes[i]->attempts);
-			html(sb, notes[i]->error ? notes[i]->error : "");
-			sbuf_adds(sb, "</td></tr>");
-		}
-		sbuf_adds(sb, "</table>");
-	}
-	(void)st;
-	sbuf_addf(sb, "<p><a href='/api/job/%lld'>as JSON</a></p>",
-	    (long long)j->id);
-	page_end(sb);
-}
-
 void page_history(struct sbuf *sb, const char *title, const char *more_url,
     struct job *const *v, size_t n, int limit, char *const *refs,
     const int64_t *last, size_t nrefs, const char *repo_name)
@@ -637,102 +405,6 @@ void page_history(struct sbuf *sb, const char *title, const char *more_url,
 		    (long long)v[n - 1]->id);
 	}
 	page_end(sb);
-}
-
-void page_env(struct sbuf *sb, struct store *st, const struct env_rec *e,
-    struct job *const *rel, size_t n)
-{
-	char *repo = repo_short_name(e->repo);
-	char *title = xasprintf("%s %s", repo, e->name);
-
-	page_begin(sb, title);
-	sbuf_adds(sb, "<h1>Environment ");
-	html(sb, e->name);
-	sbuf_addf(sb, " <span id=env-state class='state %s'>%s</span></h1>",
-	    env_state_name(e->state), env_state_name(e->state));
-	sbuf_adds(sb, "<table id=environments><tr><th>repository</th><th>"
-	    "environment</th><th>state</th><th>release</th><th>last deployment "
-	    "and checks</th></tr>");
-	env_row(sb, st, e);
-	sbuf_adds(sb, "</table>");
-	if (e->latest && e->latest->nchecks) {
-		sbuf_adds(sb, "<h2>Last checks</h2>");
-		checks_table(sb, e->latest);
-	}
-	sbuf_adds(sb, "<h2>Deployments</h2><table id=releases><tr><th>"
-	    "deployment</th><th>state</th><th>commit</th><th>branch</th><th>"
-	    "tag</th><th>from build</th><th>kind</th><th>release files</th><th>"
-	    "when</th></tr>");
-	for (size_t i = 0; i < n; i++) {
-		const struct job *j = rel[i];
-		int changed = 0;
-		char *first = NULL;
-		const char *rs = view_release_state(st, j, &changed, &first);
-		sbuf_addf(sb, "<tr%s><td>", j->id == e->release ?
-		    " class=serving" : "");
-		job_link(sb, j->id);
-		if (j->id == e->release)
-			sbuf_adds(sb, " <b>serving</b>");
-		sbuf_adds(sb, "</td>");
-		state_cell(sb, job_state_name(j->state));
-		sbuf_addf(sb, "<td><code>%.7s</code></td><td>", j->commit);
-		html(sb, job_branch(j) ? job_branch(j) : "");
-		sbuf_adds(sb, "</td><td>");
-		html(sb, j->tag ? j->tag : "");
-		sbuf_adds(sb, "</td><td>");
-		if (j->source_job)
-			job_link(sb, j->source_job);
-		sbuf_adds(sb, "</td><td>");
-		sbuf_adds(sb, j->rollback_to ? "rollback" : j->forced_by ?
-		    "forced" : j->requested_by ? "by hand" : j->tag ? "tag" :
-		    "push");
-		sbuf_adds(sb, "</td>");
-		state_cell(sb, !strcmp(rs, "tampered") ? "TAMPERED" : rs);
-		sbuf_adds(sb, "<td>");
-		when(sb, j->finished_ms ? j->finished_ms : j->created_ms);
-		sbuf_adds(sb, "</td></tr>");
-		free(first);
-	}
-	sbuf_adds(sb, "</table>");
-	page_end(sb);
-	free(title);
-	free(repo);
-}
-
-void page_log(struct sbuf *sb, const struct job *j, const struct stage_rec *s,
-    const char *text, size_t len, int64_t size, int64_t from)
-{
-	struct ansi a = ANSI_INIT;
-	char *title = xasprintf("#%lld %s", (long long)j->id, s->name);
-	int live = s->state == STEP_RUNNING || s->state == STEP_PENDING;
-
-	page_begin(sb, title);
-	sbuf_adds(sb, "<h1>");
-	job_link(sb, j->id);
-	sbuf_adds(sb, " ");
-	html(sb, s->name);
-	sbuf_addf(sb, " <span id=stage-state class='state %s'>%s</span></h1>",
-	    step_state_name(s->state), step_state_name(s->state));
-	if (from > 0) {
-		sbuf_adds(sb, "<p class=note id=tail>The last ");
-		format_bytes(sb, size - from);
-		sbuf_adds(sb, " of ");
-		format_bytes(sb, size);
-		sbuf_addf(sb, ": <a href='/job/%lld/log/%d/raw'>the whole log"
-		    "</a></p>", (long long)j->id, s->idx);
-	} else {
-		sbuf_addf(sb, "<p class=note><a href='/job/%lld/log/%d/raw'>raw"
-		    "</a></p>", (long long)j->id, s->idx);
-	}
-	sbuf_adds(sb, "<pre class=log id=log");
-	if (live)
-		sbuf_addf(sb, " data-events='/job/%lld/log/%d/events?from=%lld'",
-		    (long long)j->id, s->idx, (long long)size);
-	sbuf_adds(sb, ">");
-	ansi_html(&a, text, len, sb);
-	sbuf_adds(sb, "</pre>");
-	page_end(sb);
-	free(title);
 }
 
 /* A badge: "LABEL | VALUE", the value's colour by its state. */

@@ -1,6 +1,7 @@
 /*
- * The web page's HTML, badges and the rendering of logs (page.c): what
- * the web process (web.c) sends. Read-only views of the store.
+ * The web page's HTML, badges and the rendering of logs (page.c, one job's
+ * page page_job.c, environments and logs page_env.c): what the web
+ * process (web.c) sends. Read-only views of the store.
  */
 #ifndef RUNNER_PAGE_H
 #define RUNNER_PAGE_H
@@ -48,6 +49,17 @@ void page_env(struct sbuf *sb, struct store *st, const struct env_rec *e,
 /* A stage's log: `text` is its bytes from offset `from` of `size`. */
 void page_log(struct sbuf *sb, const struct job *j, const struct stage_rec *s,
     const char *text, size_t len, int64_t size, int64_t from);
+/* Shared by the page files (page.c, page_job.c, page_env.c): a time, a
+ * duration (to 0: until now), a state's cell, a job's ref or environment
+ * linked, its running stage, a job's checks, an environment's row. */
+void when(struct sbuf *sb, int64_t ms);
+void took(struct sbuf *sb, int64_t from, int64_t to);
+void state_cell(struct sbuf *sb, const char *state);
+void ref_link(struct sbuf *sb, const struct job *j);
+const struct stage_rec *running_stage(const struct job *j);
+void checks_table(struct sbuf *sb, const struct job *j);
+void env_row(struct sbuf *sb, struct store *st, const struct env_rec *e);
+
 /* An SVG badge. */
 void badge_svg(struct sbuf *sb, const char *label, const char *value);
 
