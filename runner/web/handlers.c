@@ -4,6 +4,7 @@
  */
 #include "web_int.h"
 #include "admin.h"
+#include "chart.h"
 #include "chunks.h"
 #include "envs.h"
 #include "home.h"
@@ -175,10 +176,10 @@ enum MHD_Result web_history(struct MHD_Connection *c, struct store *st,
 {
 	const char *name = web_arg(c, "r"), *b = web_arg(c, "b");
 	char *repo = web_find_repo(st, name), *ref = NULL, *title, *more;
-	struct job **v = NULL;
+	struct job **v = NULL, **tv = NULL;
 	char **refs = NULL;
 	int64_t *last = NULL;
-	size_t n = 0, nrefs = 0;
+	size_t n = 0, nrefs = 0, tn = 0;
 	struct sbuf sb = SBUF_INIT, u = SBUF_INIT;
 	const int limit = 50;
 
@@ -191,6 +192,10 @@ enum MHD_Result web_history(struct MHD_Connection *c, struct store *st,
 		store_branches(st, repo, &refs, &last, &nrefs);
 	store_jobs_of(st, repo, ref, web_number(web_arg(c, "before")), limit,
 	    &v, &n);
+	/* the trend: the branch's newest builds, whichever page this is
+	 * (its deployments share the ref: twice as many, to have enough) */
+	if (branch)
+		store_jobs_of(st, repo, ref, 0, 2 * CHART_TREND, &tv, &tn);
 	title = branch ? xasprintf("%s %s", name, b) : xstrdup(name);
 	sbuf_adds(&u, branch ? "/branch?r=" : "/repo?r=");
 	url_param(&u, name);
@@ -199,8 +204,10 @@ enum MHD_Result web_history(struct MHD_Connection *c, struct store *st,
 		url_param(&u, b);
 	}
 	more = sbuf_detach(&u);
-	page_history(&sb, title, more, v, n, limit, refs, last, nrefs, name);
+	page_history(&sb, title, more, v, n, limit, refs, last, nrefs, name,
+	    tv, tn);
 	jobs_free(v, n);
+	jobs_free(tv, tn);
 	strv_free_n(refs, nrefs);
 	free(last);
 	free(title);

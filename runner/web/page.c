@@ -5,6 +5,7 @@
  * A log's ANSI colours are ansi.c's.
  */
 #include "page.h"
+#include "chart.h"
 #include "hosts.h"
 #include "audit.h"
 #include "envs.h"
@@ -33,7 +34,8 @@ const char page_css[] =
 "pre.log{background:#111;color:#ddd;padding:.8em;overflow-x:auto;white-space:pre-wrap}"
 ".b{font-weight:bold}.f0{color:#777}.f1{color:#ef5350}.f2{color:#66bb6a}"
 ".f3{color:#ffca28}.f4{color:#42a5f5}.f5{color:#ab47bc}.f6{color:#26c6da}"
-".f7{color:#eee}code{font-size:.95em}.note{color:#555}";
+".f7{color:#eee}code{font-size:.95em}.note{color:#555}"
+"svg.chart{display:block;max-width:100%;height:auto;margin:.5em 0 1em}";
 
 /* Follows a running stage's log (Server-Sent Events), and refreshes the
  * overview every 5 s while a job runs or waits. */
@@ -369,7 +371,8 @@ void page_overview(struct sbuf *sb, struct store *st,
 
 void page_history(struct sbuf *sb, const char *title, const char *more_url,
     struct job *const *v, size_t n, int limit, char *const *refs,
-    const int64_t *last, size_t nrefs, const char *repo_name)
+    const int64_t *last, size_t nrefs, const char *repo_name,
+    struct job *const *trend, size_t ntrend)
 {
 	page_begin(sb, title);
 	sbuf_adds(sb, "<h1>");
@@ -396,6 +399,7 @@ void page_history(struct sbuf *sb, const char *title, const char *more_url,
 		}
 		sbuf_adds(sb, "</table>");
 	}
+	chart_trend(sb, trend, ntrend);
 	sbuf_adds(sb, "<h2>History</h2>");
 	jobs_table(sb, v, n, NULL);
 	if (n && (int)n == limit) {

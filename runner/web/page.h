@@ -39,10 +39,13 @@ void page_overview(struct sbuf *sb, struct store *st,
 void page_job(struct sbuf *sb, struct store *st, const struct job *j,
     struct notification *const *notes, size_t nnotes);
 /* History of a repository or branch: its branches (refs, with their last
- * build), then `n` jobs; a link to older ones when there may be more. */
+ * build), the trend of its builds' durations (`trend`, newest first;
+ * none: no chart), then `n` jobs; a link to older ones when there may
+ * be more. */
 void page_history(struct sbuf *sb, const char *title, const char *more_url,
     struct job *const *v, size_t n, int limit, char *const *refs,
-    const int64_t *last, size_t nrefs, const char *repo_name);
+    const int64_t *last, size_t nrefs, const char *repo_name,
+    struct job *const *trend, size_t ntrend);
 /* An environment and its deployments (`rel`, newest first). */
 void page_env(struct sbuf *sb, struct store *st, const struct env_rec *e,
     struct job *const *rel, size_t n);

@@ -4,6 +4,7 @@
  * the live tail. Everything from the store or a repository is escaped.
  */
 #include "page.h"
+#include "chart.h"
 #include "audit.h"
 #include "envs.h"
 #include "jobs.h"
@@ -91,6 +92,7 @@ void page_env(struct sbuf *sb, struct store *st, const struct env_rec *e,
 		sbuf_adds(sb, "<h2>Last checks</h2>");
 		checks_table(sb, e->latest);
 	}
+	chart_served(sb, rel, n);
 	sbuf_adds(sb, "<h2>Deployments</h2><table id=releases><tr><th>"
 	    "deployment</th><th>state</th><th>commit</th><th>branch</th><th>"
 	    "tag</th><th>from build</th><th>kind</th><th>release files</th><th>"

@@ -4,6 +4,7 @@
  * repository is escaped; the shared pieces are page.c's.
  */
 #include "page.h"
+#include "chart.h"
 #include "audit.h"
 #include "envs.h"
 #include "jobs.h"
@@ -142,6 +143,7 @@ void page_job(struct sbuf *sb, struct store *st, const struct job *j,
 		sbuf_adds(sb, "</td></tr>");
 	}
 	sbuf_adds(sb, "</table>");
+	chart_stages(sb, j);
 	if (j->nartifacts) {
 		sbuf_adds(sb, "<h2>Artifacts</h2><table id=artifacts><tr><th>"
 		    "archive</th><th>files</th><th>size</th><th>sha256</th></tr>");
