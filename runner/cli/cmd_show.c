@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "audit.h"
 #include "envs.h"
+#include "figures.h"
 #include "outbox.h"
 #include "util.h"
 #include "view.h"
@@ -26,6 +27,55 @@ static const char usage[] =
     "--json prints the job as 'runner status --json' does, plus\n"
     "\"serves\":[{\"environment\",\"release\"}...] and\n"
     "\"notifications\":[...].\n";
+
+/* What the verification window measured: its requests, then the peak
+ * and p95 of CPU and memory against their limits. */
+static void add_figures(struct sbuf *sb, const char *fig)
+{
+	double req = 0, err = 0, rate = 0, max_rate = 0, p95 = 0, max_p95 = 0;
+	double peak, q, max;
+	char *src = figures_str(fig, "source");
+
+	figures_num(fig, "requests", &req);
+	figures_num(fig, "errors", &err);
+	figures_num(fig, "error_rate", &rate);
+	figures_num(fig, "max_error_rate", &max_rate);
+	figures_num(fig, "p95_ms", &p95);
+	figures_num(fig, "max_latency_ms", &max_p95);
+	sbuf_addf(sb, "verify:   %.0f requests, %.0f errors (%.3f%%, at most "
+	    "%.3f%%), p95 %.0fms (at most %.0fms)\n", req, err, rate * 100,
+	    max_rate * 100, p95, max_p95);
+	if (figures_num(fig, "cpu.peak", &peak) == 0 &&
+	    figures_num(fig, "cpu.p95", &q) == 0) {
+		sbuf_addf(sb, "cpu:      peak %.1f%%, p95 %.1f%%", peak, q);
+		if (figures_num(fig, "cpu.max", &max) == 0)
+			sbuf_addf(sb, " (at most %g%%): %s", max,
+			    figures_bool(fig, "cpu.ok") == 0 ? "failed" : "ok");
+		sbuf_addch(sb, '\n');
+	}
+	if (figures_num(fig, "memory.peak", &peak) == 0 &&
+	    figures_num(fig, "memory.p95", &q) == 0) {
+		sbuf_adds(sb, "memory:   peak ");
+		format_bytes(sb, (int64_t)peak);
+		sbuf_adds(sb, ", p95 ");
+		format_bytes(sb, (int64_t)q);
+		if (figures_num(fig, "memory.max", &max) == 0) {
+			sbuf_adds(sb, " (at most ");
+			format_bytes(sb, (int64_t)max);
+			if (figures_num(fig, "memory.max_pct", &q) == 0)
+				sbuf_addf(sb, ", %g%%", q);
+			sbuf_addf(sb, "): %s", figures_bool(fig, "memory.ok") == 0 ?
+			    "failed" : "ok");
+		}
+		sbuf_addch(sb, '\n');
+	}
+	if (src) {
+		sbuf_adds(sb, "measured: ");
+		sbuf_add_display(sb, src, strlen(src));
+		sbuf_addch(sb, '\n');
+	}
+	free(src);
+}
 
 static void add_time(struct sbuf *sb, int64_t ms)
 {
@@ -127,7 +177,7 @@ static void show_text(struct sbuf *sb, const struct job *j,
 		if (j->release_dir)
 			sbuf_addf(sb, "release:  %s\n", j->release_dir);
 		if (j->figures)
-			sbuf_addf(sb, "verify:   %s\n", j->figures);
+			add_figures(sb, j->figures);
 	}
 	for (size_t i = 0; i < nserves; i++) {
 		const struct job *cur = serves[i]->current;

@@ -81,6 +81,14 @@ struct env_grant {
 	char **serve_users;	/* whose listeners on its url's port count
 				 * as its own (a proxy in front of it) */
 	size_t nserve_users;
+	/* where the verification window measures its resources (usage.c):
+	 * a cgroup v2 folder under /sys/fs/cgroup (`unit` is the one of a
+	 * system unit), or a Prometheus endpoint and its two series */
+	char *cgroup;
+	char *unit;
+	char *metrics_url;
+	char *metrics_cpu;	/* a counter of CPU seconds */
+	char *metrics_memory;	/* a gauge of bytes */
 	size_t line;
 };
 

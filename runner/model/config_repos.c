@@ -244,6 +244,10 @@ static int check_grant(const struct sread *r, const struct ynode *map,
 			    "'%s' must be an absolute path without '..'", r->file,
 			    x->line, x->col, r->what, g->paths[j]);
 	g->signed_tag = g->signed_tag == 1;
+	if (!!g->unit + !!g->cgroup + !!g->metrics_url > 1)
+		return error_set(ERR_INVALID, "%s:%zu:%zu: %s names more than one "
+		    "of 'unit', 'cgroup' and 'metrics' (the verification window "
+		    "measures one)", r->file, map->line, map->col, r->what);
 	x = ynode_get(map, "runs_on");
 	for (size_t j = 0; j < g->nruns_on; j++)
 		if (!label_valid(g->runs_on[j]))
@@ -252,6 +256,122 @@ static int check_grant(const struct sread *r, const struct ynode *map,
 			    "'_' and '-', like deploy)", r->file, x->line, x->col,
 			    r->what, g->runs_on[j]);
 	return 0;
+}
+
+/* `metrics: URL`, or `metrics: {url, cpu, memory}` */
+static const struct sfield metrics_fields[] = {
+	{ .key = "url", .kind = S_STR, FIELD(struct env_grant, metrics_url),
+	    .flags = S_REQUIRED | S_URL, .choices = "http https",
+	    .doc = "the application's Prometheus endpoint (text format)" },
+	{ .key = "cpu", .kind = S_STR, FIELD(struct env_grant, metrics_cpu),
+	    .flags = S_NONEMPTY, .def = "process_cpu_seconds_total",
+	    .doc = "a counter of CPU seconds: its rate is the CPU use" },
+	{ .key = "memory", .kind = S_STR,
+	    FIELD(struct env_grant, metrics_memory), .flags = S_NONEMPTY,
+	    .def = "process_resident_memory_bytes",
+	    .doc = "a gauge of bytes in memory" },
+	SFIELD_END
+};
+static const struct schema metrics_schema = {
+	.name = "metrics", .fields = metrics_fields, .rel = REL_OF,
+	.doc = "An environment's `metrics`: a URL alone, or a mapping.",
+};
+
+static int series_valid(const char *s)
+{
+	if (!s)
+		return 1;
+	for (const char *p = s; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    *p == '_' || *p == ':' || (p > s && *p >= '0' && *p <= '9')))
+			return 0;
+	return *s != '\0';
+}
+
+static int read_metrics(const struct sread *r, const struct ynode *v,
+    void *obj)
+{
+	struct env_grant *g = obj;
+	struct sread nr = *r;
+	struct sfield f = metrics_fields[0];
+	int error;
+
+	if (v->type == YNODE_SCALAR) {
+		f.key = "metrics";
+		nr.field = &f;
+		error = schema_read_field(&nr, v, obj);
+	} else {
+		if ((error = ynode_want(r->file, v, YNODE_MAP, "metrics",
+		    r->what)) < 0)
+			return error;
+		error = schema_read(r->file, v, &metrics_schema, r->what, obj);
+	}
+	if (error < 0)
+		return error;
+	if (!g->metrics_cpu)
+		g->metrics_cpu = xstrdup("process_cpu_seconds_total");
+	if (!g->metrics_memory)
+		g->metrics_memory = xstrdup("process_resident_memory_bytes");
+	if (!series_valid(g->metrics_cpu) || !series_valid(g->metrics_memory))
+		return schema_error(r, v, "names a series that is no Prometheus "
+		    "metric name (letters, digits, '_' and ':')");
+	return 0;
+}
+
+static int read_cgroup(const struct sread *r, const struct ynode *v,
+    void *obj)
+{
+	struct env_grant *g = obj;
+	const char *p;
+	int error;
+
+	if ((error = ynode_want(r->file, v, YNODE_SCALAR, "cgroup",
+	    r->what)) < 0)
+		return error;
+	p = v->value;
+	if (!strncmp(p, "/sys/fs/cgroup/", 15))
+		p += 15;
+	if (!*p || *p == '/' || strstr(p, "..") || strstr(p, "//"))
+		return schema_error(r, v, "must be a cgroup folder under "
+		    "/sys/fs/cgroup, like /sys/fs/cgroup/system.slice/app.service, "
+		    "without '..'");
+	free(g->cgroup);
+	g->cgroup = xstrdup(p);
+	return 0;
+}
+
+static int read_unit(const struct sread *r, const struct ynode *v,
+    void *obj)
+{
+	struct env_grant *g = obj;
+	const char *p;
+	int error;
+
+	if ((error = ynode_want(r->file, v, YNODE_SCALAR, "unit",
+	    r->what)) < 0)
+		return error;
+	for (p = v->value; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("_-.@:\\", *p)))
+			break;
+	if (*p || !*v->value || v->value[0] == '.')
+		return schema_error(r, v, "must be a systemd unit name, like "
+		    "app.service");
+	free(g->unit);
+	g->unit = strchr(v->value, '.') ? xstrdup(v->value) :
+	    xasprintf("%s.service", v->value);
+	return 0;
+}
+
+static void grant_release(void *elem)
+{
+	struct env_grant *g = elem;
+
+	free(g->cgroup);
+	free(g->unit);
+	free(g->metrics_url);
+	free(g->metrics_cpu);
+	free(g->metrics_memory);
 }
 
 static const struct sfield grant_fields[] = {
@@ -289,6 +409,18 @@ static const struct sfield grant_fields[] = {
 	    .doc = "users whose listening sockets on its `url`'s port on this "
 	    "machine count as the environment's (a proxy in front of it, a "
 	    "service the system runs); never a build user" },
+	{ .key = "unit", .kind = S_CUSTOM, .read = read_unit,
+	    .type_doc = "systemd unit", .def = "(none)",
+	    .doc = "the system unit serving it: the verification window "
+	    "measures the CPU and memory of its cgroup (`system.slice/UNIT`)" },
+	{ .key = "cgroup", .kind = S_CUSTOM, .read = read_cgroup,
+	    .type_doc = "path", .def = "(none)",
+	    .doc = "or the cgroup v2 folder it runs in, under /sys/fs/cgroup" },
+	{ .key = "metrics", .kind = S_CUSTOM, .read = read_metrics,
+	    .type_doc = "URL or mapping", .def = "(none)",
+	    .doc = "or the application's Prometheus endpoint, with the series "
+	    "of its CPU seconds and memory bytes ([operations.md](operations."
+	    "md#resources-in-the-verification-window))" },
 	SFIELD_END
 };
 const struct schema grant_schema = {
@@ -297,6 +429,7 @@ const struct schema grant_schema = {
 	.name_off = offsetof(struct env_grant, name),
 	.line_at = SLINE(struct env_grant, line),
 	.what = "environment '%s'", .check = check_grant,
+	.free = grant_release,
 	.doc = "What the commands of an environment may use, besides their "
 	    "release and state folder.",
 };

@@ -306,6 +306,54 @@ static const struct schema check_schema = {
 	    "`http` and `run`.",
 };
 
+/* "80%": a percentage above 0, at most `most`. */
+static int read_percent(const struct sread *r, const struct ynode *v,
+    double most, double *out)
+{
+	char *end;
+	double x;
+
+	if (v->type != YNODE_SCALAR)
+		return -1;
+	x = strtod(v->value, &end);
+	if (end == v->value || strcmp(end, "%") || !(x > 0) || x > most)
+		return -1;
+	(void)r;
+	*out = x;
+	return 0;
+}
+
+static int read_max_cpu(const struct sread *r, const struct ynode *v,
+    void *obj)
+{
+	struct verify_def *vd = obj;
+
+	if (read_percent(r, v, 100000, &vd->max_cpu_pct) < 0)
+		return schema_error(r, v, "must be a percentage like 80%% (100%% "
+		    "is one CPU, or a cgroup's whole cpu.max quota)");
+	return 0;
+}
+
+static int read_max_memory(const struct sread *r, const struct ynode *v,
+    void *obj)
+{
+	struct verify_def *vd = obj;
+
+	vd->max_memory_pct = 0;
+	vd->max_memory_bytes = 0;
+	if (v->type == YNODE_SCALAR && strchr(v->value, '%')) {
+		if (read_percent(r, v, 100, &vd->max_memory_pct) < 0)
+			return schema_error(r, v, "must be a percentage above 0%% "
+			    "and at most 100%%, like 80%%");
+		return 0;
+	}
+	if (v->type != YNODE_SCALAR || parse_size(v->value,
+	    &vd->max_memory_bytes) < 0 || vd->max_memory_bytes < 1024 * 1024)
+		return schema_error(r, v, "must be a percentage like 80%% or a "
+		    "size of at least 1M, like 256MB");
+	return 0;
+}
+
 static const struct sfield verify_fields[] = {
 	{ .key = "window", .kind = S_DURATION,
 	    FIELD(struct verify_def, window_ms), .min = 1,
@@ -321,6 +369,17 @@ static const struct sfield verify_fields[] = {
 	    FIELD(struct verify_def, max_latency_ms), .min = 1,
 	    .choices = DURATION_HINT, .def = "1s",
 	    .doc = "a slower 95th percentile fails it" },
+	{ .key = "max_cpu", .kind = S_CUSTOM, .read = read_max_cpu,
+	    .type_doc = "percentage", .def = "(not checked)",
+	    .doc = "CPU use above it for 3 samples in a row fails it: 100% is "
+	    "one CPU (like top), or a cgroup's whole `cpu.max` quota "
+	    "([operations.md](operations.md#resources-in-the-verification-"
+	    "window))" },
+	{ .key = "max_memory", .kind = S_CUSTOM, .read = read_max_memory,
+	    .type_doc = "percentage or size", .def = "(not checked)",
+	    .doc = "memory above it for 3 samples in a row fails it: `80%` "
+	    "of the cgroup's `memory.max` or of the host's memory, or a size "
+	    "like `256MB`" },
 	SFIELD_END
 };
 static const struct schema verify_schema = {
@@ -704,6 +763,15 @@ void pipeline_dump(const struct pipeline *pl, int64_t default_timeout_ms,
 			    (long long)e->verify.interval_ms,
 			    e->verify.max_error_rate,
 			    (long long)e->verify.max_latency_ms);
+		if (e->verify.max_cpu_pct > 0)
+			sbuf_addf(out, "  verify: max cpu %g%%\n",
+			    e->verify.max_cpu_pct);
+		if (e->verify.max_memory_pct > 0)
+			sbuf_addf(out, "  verify: max memory %g%%\n",
+			    e->verify.max_memory_pct);
+		if (e->verify.max_memory_bytes > 0)
+			sbuf_addf(out, "  verify: max memory %lld bytes\n",
+			    (long long)e->verify.max_memory_bytes);
 		for (size_t j = 0; j < e->nrequire_env; j++)
 			sbuf_addf(out, "  require_env: %s\n", e->require_env[j]);
 		for (size_t j = 0; j < e->nsecrets; j++)

@@ -62,6 +62,10 @@ struct verify_def {
 	int64_t interval_ms;		/* default 1s */
 	double max_error_rate;		/* a fraction: "0.1%" is 0.001 */
 	int64_t max_latency_ms;		/* p95 bound; default 1s */
+	/* resources (verify.c, usage.c); 0: not checked */
+	double max_cpu_pct;		/* 100 is one CPU, or a cgroup's quota */
+	double max_memory_pct;		/* of the memory the source has */
+	int64_t max_memory_bytes;	/* or an absolute size */
 };
 
 struct env_def {

@@ -67,4 +67,9 @@ void chart_trend(struct sbuf *sb, struct job *const *v, size_t n);
  * next one's (the last to now), class "mark release". */
 void chart_served(struct sbuf *sb, struct job *const *rel, size_t n);
 
+/* A deployment's verification window (chart_verify.c): its latency,
+ * error rate, CPU and memory over time against their limits; nothing
+ * when it recorded no samples. */
+void chart_verify(struct sbuf *sb, const struct job *j);
+
 #endif

@@ -144,6 +144,7 @@ void page_job(struct sbuf *sb, struct store *st, const struct job *j,
 	}
 	sbuf_adds(sb, "</table>");
 	chart_stages(sb, j);
+	chart_verify(sb, j);
 	if (j->nartifacts) {
 		sbuf_adds(sb, "<h2>Artifacts</h2><table id=artifacts><tr><th>"
 		    "archive</th><th>files</th><th>size</th><th>sha256</th></tr>");

@@ -79,4 +79,31 @@ int deploy_run_checks(struct deploy *d, const char *ws,
 int deploy_verify(struct deploy *d, int *ok);
 int deploy_endpoint_check(struct deploy *d, int *ok);
 
+/* usage.c: the CPU and memory the verification window measures */
+enum usage_kind { USAGE_HOST, USAGE_SESSION, USAGE_CGROUP, USAGE_PROMETHEUS };
+struct usage {
+	enum usage_kind kind;
+	char *what;		/* the source, as the log and figures say it */
+	int cgfd;		/* USAGE_CGROUP: its folder */
+	uint64_t *ns;		/* USAGE_SESSION: the services' pid namespaces */
+	size_t nns;
+	const char *url, *cpu_series, *mem_series;	/* USAGE_PROMETHEUS */
+	double cpus;		/* how many CPUs are 100 % */
+	int64_t mem_total;	/* how many bytes are 100 % */
+	double last_busy, last_all;	/* the reading before */
+	int64_t last_ms;
+	int primed;
+};
+/* Pick the environment's sharpest source into `u` (released with
+ * usage_release, also after a failure). */
+int usage_open(struct deploy *d, struct usage *u);
+/* One sample: the CPU percentage since the one before (-1 for the first)
+ * and the bytes in memory now. -1 with the message when the source
+ * cannot be read this time. */
+int usage_sample(struct usage *u, double *cpu, int64_t *mem);
+void usage_release(struct usage *u);
+/* The sum of series `name` over its label sets in Prometheus's text
+ * format; ERR_NOTFOUND when it has none. */
+int usage_prom_value(const char *text, const char *name, double *out);
+
 #endif

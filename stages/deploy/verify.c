@@ -312,24 +312,186 @@ static int cmp_i64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The verification window: poll the http checks, then judge. */
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The 95th percentile (nearest rank) of `n` values; sorts them. */
+static int64_t p95_i64(int64_t *v, size_t n)
+{
+	size_t k = (size_t)ceil(0.95 * (double)n);
+
+	if (!n)
+		return 0;
+	qsort(v, n, sizeof(*v), cmp_i64);
+	return v[k ? k - 1 : 0];
+}
+
+/*
+ * A limit on CPU or memory over the window: the samples in a row above
+ * it fail the deployment at VERIFY_OVER of them (a lone spike, a
+ * start-up, is forgiven), or, in a window of fewer samples, when all
+ * are above it.
+ */
+#define VERIFY_OVER 3
+/* The most samples the figures keep for the chart: beyond, every
+ * other is dropped and the stride doubles. */
+#define SERIES_MAX 240
+
+struct resource {
+	double limit;		/* 0: none */
+	double *v;		/* every sample */
+	size_t n;
+	size_t over;		/* above the limit in a row */
+	int failed;
+	double peak, p95;
+};
+
+static void resource_add(struct resource *r, double x)
+{
+	r->v = xrealloc(r->v, (r->n + 1) * sizeof(*r->v));
+	r->v[r->n++] = x;
+	r->over = r->limit > 0 && x > r->limit ? r->over + 1 : 0;
+	if (r->over >= VERIFY_OVER)
+		r->failed = 1;
+}
+
+static void resource_end(struct resource *r)
+{
+	double *c;
+	size_t k = (size_t)ceil(0.95 * (double)r->n);
+
+	if (!r->n)
+		return;
+	if (r->over == r->n && r->limit > 0)
+		r->failed = 1;
+	c = xmalloc(r->n * sizeof(*c));
+	memcpy(c, r->v, r->n * sizeof(*c));
+	qsort(c, r->n, sizeof(*c), cmp_double);
+	r->peak = c[r->n - 1];
+	r->p95 = c[k ? k - 1 : 0];
+	free(c);
+}
+
+/* One point of the chart: ms into the window, the p95 latency and the
+ * error rate so far, CPU % and memory bytes (-1: not measured). */
+struct point {
+	int64_t t, p95;
+	double rate, cpu;
+	int64_t mem;
+};
+
+struct series {
+	struct point *p;
+	size_t n, stride, seen;
+};
+
+static void series_add(struct series *s, const struct point *pt)
+{
+	if (!s->stride)
+		s->stride = 1;
+	if (s->seen++ % s->stride)
+		return;
+	if (s->n == SERIES_MAX) {
+		for (size_t i = 0; i < SERIES_MAX / 2; i++)
+			s->p[i] = s->p[2 * i];
+		s->n = SERIES_MAX / 2;
+		s->stride *= 2;
+		if ((s->seen - 1) % s->stride)
+			return;
+	}
+	if (!s->p)
+		s->p = xcalloc(SERIES_MAX, sizeof(*s->p));
+	s->p[s->n++] = *pt;
+}
+
+static void json_number(struct json *w, const char *fmt, double x)
+{
+	char num[64];
+
+	if (x < 0) {
+		json_null(w, NULL);
+		return;
+	}
+	snprintf(num, sizeof(num), fmt, x);
+	json_raw(w, NULL, num);
+}
+
+/* The figures' "samples": one array per measure, of the same length. */
+static void series_json(struct json *w, const struct series *s)
+{
+	json_obj(w, "samples");
+	json_arr(w, "t_ms");
+	for (size_t i = 0; i < s->n; i++)
+		json_number(w, "%.0f", (double)s->p[i].t);
+	json_end(w);
+	json_arr(w, "p95_ms");
+	for (size_t i = 0; i < s->n; i++)
+		json_number(w, "%.0f", (double)s->p[i].p95);
+	json_end(w);
+	json_arr(w, "error_rate");
+	for (size_t i = 0; i < s->n; i++)
+		json_number(w, "%.4f", s->p[i].rate);
+	json_end(w);
+	json_arr(w, "cpu");
+	for (size_t i = 0; i < s->n; i++)
+		json_number(w, "%.1f", s->p[i].cpu);
+	json_end(w);
+	json_arr(w, "memory");
+	for (size_t i = 0; i < s->n; i++)
+		json_number(w, "%.0f", (double)s->p[i].mem);
+	json_end(w);
+	json_end(w);
+}
+
+/* A size for the log: "12.5 MB". */
+static char *bytes(double n)
+{
+	struct sbuf sb = SBUF_INIT;
+
+	format_bytes(&sb, (int64_t)n);
+	return sbuf_detach(&sb);
+}
+
+/* The verification window: poll the http checks and sample the CPU and
+ * memory every interval, then judge. */
 int deploy_verify(struct deploy *d, int *ok)
 {
 	const struct verify_def *v = &d->env->verify;
-	int64_t end = mono_ms() + v->window_ms, *lat = NULL, started = now_ms();
-	size_t n = 0, errors = 0;
-	struct sbuf text = SBUF_INIT, fig = SBUF_INIT;
+	int64_t t0 = mono_ms(), end = t0 + v->window_ms, *lat = NULL;
+	int64_t started = now_ms();
+	size_t n = 0, errors = 0, nfail = 0;
+	struct sbuf text = SBUF_INIT, fig = SBUF_INIT, why = SBUF_INIT;
+	struct resource cpu = { .limit = v->max_cpu_pct }, mem = { 0 };
+	struct series ser = { 0 };
+	struct usage u;
+	char *sample_err = NULL;
+	double c;
+	int64_t m;
 	struct json w;
-	int rc;
+	int rc, measured;
 
+	measured = usage_open(d, &u) == 0;
+	if (!measured)
+		sample_err = xstrdup(error_last());
+	else if (usage_sample(&u, &c, &m) < 0)	/* CPU counts from here */
+		sample_err = xstrdup(error_last());
+	mem.limit = v->max_memory_bytes ? (double)v->max_memory_bytes :
+	    v->max_memory_pct > 0 && measured ? v->max_memory_pct / 100 *
+	    (double)u.mem_total : 0;
+	if (measured)
+		sbuf_addf(&text, "CPU and memory of %s\n", u.what);
 	while (mono_ms() < end || n == 0) {
 		int64_t round = mono_ms();
 		for (size_t i = 0; i < d->env->nchecks; i++) {
-			const struct check_def *c = &d->env->checks[i];
+			const struct check_def *ck = &d->env->checks[i];
 			struct http_result r;
-			if (!c->http)
+			if (!ck->http)
 				continue;
-			char *url = url_join(d->env->url, c->http);
+			char *url = url_join(d->env->url, ck->http);
 			char *refused = check_refused(d, url);
 			/* the checks before refused it already, and failed */
 			if (refused) {
@@ -338,7 +500,7 @@ int deploy_verify(struct deploy *d, int *ok)
 				continue;
 			}
 			int got = http_get(url, v->max_latency_ms + 5000, &r) == 0;
-			int bad = !got || r.status != c->expect;
+			int bad = !got || r.status != ck->expect;
 			lat = xrealloc(lat, (n + 1) * sizeof(*lat));
 			lat[n++] = got ? r.latency_ms : v->max_latency_ms + 5000;
 			errors += bad;
@@ -347,20 +509,71 @@ int deploy_verify(struct deploy *d, int *ok)
 				    "unexpected status" : r.error);
 			free(url);
 		}
+		struct point pt = { .t = mono_ms() - t0, .cpu = -1, .mem = -1,
+		    .rate = n ? (double)errors / (double)n : 0 };
+		if (n) {
+			int64_t *sorted = xmalloc(n * sizeof(*sorted));
+			memcpy(sorted, lat, n * sizeof(*sorted));
+			pt.p95 = p95_i64(sorted, n);
+			free(sorted);
+		}
+		if (measured && usage_sample(&u, &c, &m) == 0) {
+			if (c >= 0) {
+				pt.cpu = c;
+				resource_add(&cpu, c);
+			}
+			pt.mem = m;
+			resource_add(&mem, (double)m);
+		} else if (measured) {
+			nfail++;
+			free(sample_err);
+			sample_err = xstrdup(error_last());
+		}
+		series_add(&ser, &pt);
+		if (cpu.failed || mem.failed)
+			break;
 		int64_t left = v->interval_ms - (mono_ms() - round);
 		if (mono_ms() + left >= end)
 			break;
 		if (left > 0 && deploy_wait_ms(d, left))
 			break;
 	}
-	int64_t p95 = 0;
-	if (lat) {	/* NULL without a request (n 0) */
-		qsort(lat, n, sizeof(*lat), cmp_i64);
-		size_t k = (size_t)ceil(0.95 * (double)n);
-		p95 = lat[k ? k - 1 : 0];
-	}
+	resource_end(&cpu);
+	resource_end(&mem);
+	int64_t p95 = p95_i64(lat, n);	/* lat NULL without a request */
 	double rate = n ? (double)errors / (double)n : 1;
 	*ok = rate <= v->max_error_rate && p95 <= v->max_latency_ms;
+	if (!*ok)
+		sbuf_addf(&why, "error rate %.3f%% (at most %.3f%%), p95 %lldms "
+		    "(at most %lldms) over %zu requests", rate * 100,
+		    v->max_error_rate * 100, (long long)p95,
+		    (long long)v->max_latency_ms, n);
+	if (cpu.failed) {
+		*ok = 0;
+		sbuf_addf(&why, "%sCPU %.1f%% above %g%% for %zu samples in a "
+		    "row (peak %.1f%%, p95 %.1f%%) of %s", why.len ? "; " : "",
+		    cpu.v[cpu.n - 1], cpu.limit, cpu.over, cpu.peak, cpu.p95,
+		    u.what);
+	}
+	if (mem.failed) {
+		char *a = bytes(mem.v[mem.n - 1]), *b = bytes(mem.limit);
+		char *pk = bytes(mem.peak);
+		*ok = 0;
+		sbuf_addf(&why, "%smemory %s above %s for %zu samples in a row "
+		    "(peak %s) of %s", why.len ? "; " : "", a, b, mem.over, pk,
+		    u.what);
+		free(a);
+		free(b);
+		free(pk);
+	}
+	if ((cpu.limit > 0 && !cpu.n) || (mem.limit > 0 && !mem.n) ||
+	    (!measured && (v->max_cpu_pct > 0 || v->max_memory_pct > 0 ||
+	    v->max_memory_bytes))) {
+		*ok = 0;
+		sbuf_addf(&why, "%sno sample of the CPU and memory: %s",
+		    why.len ? "; " : "", sample_err ? sample_err : "none taken");
+	}
+
 	json_init(&w, &fig);
 	json_obj(&w, NULL);
 	json_int(&w, "window_ms", v->window_ms);
@@ -370,6 +583,32 @@ int deploy_verify(struct deploy *d, int *ok)
 	json_int(&w, "p95_ms", p95);
 	json_double(&w, "max_error_rate", v->max_error_rate);
 	json_int(&w, "max_latency_ms", v->max_latency_ms);
+	if (measured)
+		json_string(&w, "source", u.what);
+	if (cpu.n || cpu.limit > 0) {
+		json_obj(&w, "cpu");
+		json_double(&w, "peak", cpu.peak);
+		json_double(&w, "p95", cpu.p95);
+		if (cpu.limit > 0)
+			json_double(&w, "max", cpu.limit);
+		json_int(&w, "samples", (int64_t)cpu.n);
+		json_bool(&w, "ok", !cpu.failed);
+		json_end(&w);
+	}
+	if (mem.n || mem.limit > 0) {
+		json_obj(&w, "memory");
+		json_int(&w, "peak", (int64_t)mem.peak);
+		json_int(&w, "p95", (int64_t)mem.p95);
+		if (mem.limit > 0)
+			json_int(&w, "max", (int64_t)mem.limit);
+		if (v->max_memory_pct > 0)
+			json_double(&w, "max_pct", v->max_memory_pct);
+		json_int(&w, "total", u.mem_total);
+		json_int(&w, "samples", (int64_t)mem.n);
+		json_bool(&w, "ok", !mem.failed);
+		json_end(&w);
+	}
+	series_json(&w, &ser);
 	json_bool(&w, "ok", *ok);
 	json_end(&w);
 	free(d->job->figures);
@@ -378,17 +617,42 @@ int deploy_verify(struct deploy *d, int *ok)
 	    "p95 %lldms (at most %lldms)\n", n, errors, rate * 100,
 	    v->max_error_rate * 100, (long long)p95,
 	    (long long)v->max_latency_ms);
-	char *why = *ok ? NULL : xasprintf("verification failed: error rate "
-	    "%.3f%% (at most %.3f%%), p95 %lldms (at most %lldms) over %zu "
-	    "requests", rate * 100, v->max_error_rate * 100, (long long)p95,
-	    (long long)v->max_latency_ms, n);
-	rc = deploy_record_step(d, "verify", *ok, why, text.buf, started);
+	if (cpu.n) {
+		sbuf_addf(&text, "CPU: peak %.1f%%, p95 %.1f%%", cpu.peak, cpu.p95);
+		if (cpu.limit > 0)
+			sbuf_addf(&text, " (at most %g%%)", cpu.limit);
+		sbuf_addf(&text, ", %zu samples\n", cpu.n);
+	}
+	if (mem.n) {
+		char *a = bytes(mem.peak), *b = bytes(mem.p95);
+		sbuf_addf(&text, "memory: peak %s, p95 %s", a, b);
+		free(a);
+		free(b);
+		if (mem.limit > 0) {
+			a = bytes(mem.limit);
+			sbuf_addf(&text, " (at most %s)", a);
+			free(a);
+		}
+		sbuf_addf(&text, ", %zu samples\n", mem.n);
+	}
+	if (nfail)
+		sbuf_addf(&text, "%zu samples of the CPU and memory failed, the "
+		    "last: %s\n", nfail, sample_err);
+	char *reason = *ok ? NULL : xasprintf("verification failed: %s",
+	    why.buf);
+	rc = deploy_record_step(d, "verify", *ok, reason, text.buf, started);
 	if (rc == 0)
 		rc = store_deploy_resolve(d->ctx->store, d->job);
-	if (why)
-		deploy_set_outcome(d, JOB_FAILED, why);
+	if (reason)
+		deploy_set_outcome(d, JOB_FAILED, reason);
+	usage_release(&u);
+	free(cpu.v);
+	free(mem.v);
+	free(ser.p);
 	free(lat);
+	free(sample_err);
 	sbuf_release(&text);
 	sbuf_release(&fig);
+	sbuf_release(&why);
 	return rc;
 }
