@@ -98,7 +98,14 @@ setup() {
 	empty_source app
 	write_app
 }
-teardown() { teardown_env; }
+teardown() {
+	if [ -n "${CG:-}" ] && [ -d "$CG" ]; then
+		echo 1 > "$CG/cgroup.kill" 2>/dev/null ||
+		    xargs -r kill -KILL < "$CG/cgroup.procs" 2>/dev/null || true
+		wait_for "rmdir '$CG'" 10 || true
+	fi
+	teardown_env
+}
 
 # release MODE: commit app.py in MODE and push; prints the id of the
 # staging deployment it made once that has ended
@@ -194,6 +201,46 @@ YML
 	d2=$(release spin)
 	says "$d2" rolled_back
 	[[ "$(job_field "$d2" .error)" == "verification failed: CPU "*"of http://127.0.0.1:$STAGING_PORT/metrics"* ]]
+}
+
+@test "runner.yml's cgroup: the CPU and memory of what runs in it are measured" {
+	local v2
+	v2=$(findmnt -t cgroup2 -n -o TARGET | head -1)
+	[ -n "$v2" ] && [ "$(id -u)" = 0 ] || skip "needs root and a cgroup v2 hierarchy"
+	CG="$v2/${T##*/}"
+	mkdir "$CG" || skip "cannot make a cgroup under $v2"
+	set_pipeline "$SRC" "Served by the test, in a cgroup" <<YML
+stages:
+  - name: build
+    run: mkdir -p dist && echo built > dist/built
+    artifacts: [dist/**]
+environments:
+  staging:
+    url: http://127.0.0.1:$STAGING_PORT
+    deploy: "true"
+    checks: [ { http: /health } ]
+    verify: { window: 20s, interval: 500ms, max_latency: 3s, max_cpu: 20%, max_memory: 1G }
+YML
+	printf 'environments:\n  staging:\n    cgroup: %s\n    serve_users: [%s]\n' \
+	    "$CG" "$(id -un)" >> "$RUNNER_HOME/runner.yml"
+	# the service, the test's own, in the cgroup, with a child that
+	# burns a core
+	mkdir -p "$T/svc"
+	sh -c 'echo $$ > "$1/cgroup.procs" && exec python3 "$2" "$3" burn "$4"' _ \
+	    "$CG" "$SRC/app.py" "$STAGING_PORT" "$T/svc" >/dev/null 2>&1 3>&- &
+	wait_for "[ -e '$T/svc/ready' ]" 30
+	start_daemon --workers 2
+	git -C "$SRC" push -q origin develop
+	wait_for "[ -n \"\$(last_job deploy staging)\" ]" 60
+	d=$(last_job deploy staging)
+	wait_deploy "$d" 120 >/dev/null
+	says "$d" failed
+	[ "$(job_field "$d" .verify.source)" = "cgroup $CG" ]
+	[[ "$(job_field "$d" .error)" == "verification failed: CPU "*"above 20% for 3 samples in a row"*"of cgroup $CG" ]]
+	# its two processes' memory (memory.current, or their RSS where the
+	# memory controller is not enabled)
+	jq -e '.verify.memory.peak > 8000000 and .verify.memory.ok' \
+	    <(r show --json "$d") >/dev/null || { r show --json "$d"; false; }
 }
 
 @test "the job page draws the verification window: valid SVG, one point per sample, the limits" {
