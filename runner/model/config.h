@@ -167,6 +167,9 @@ struct schedule {
 struct http_conf {
 	char *listen;			/* HOST:PORT; NULL: no web page */
 	char *base_url;			/* for links in notifications */
+	/* a commit in the team's git web view: {repo} and {commit} in
+	 * its path; NULL: commits are not linked */
+	char *commit_url;
 };
 
 /* Where a host that does not share the git server's files fetches the

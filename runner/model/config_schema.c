@@ -269,10 +269,60 @@ static const struct sfield http_fields[] = {
 	    .doc = "the page's address as people reach it, like "
 	    "`https://ci.example.com`: notifications and the output of "
 	    "pushes link to jobs there" },
+	{ .key = "commit_url", .kind = S_STR, FIELD(struct http_conf,
+	    commit_url), .flags = S_URL, .choices = "http https",
+	    .def = "(none: commits are not linked)",
+	    .doc = "a commit in the team's git web view, like "
+	    "`https://git.example.com/{repo}/commit/{commit}` (cgit, gitweb, "
+	    "Gitea, Forgejo): job pages link their commit there; `{repo}` is "
+	    "the repository's short name and `{commit}` the commit's id, "
+	    "both escaped, and they may stand only in the path" },
 	SFIELD_END
 };
+
+/* commit_url: {repo} and {commit} alone, and only in the path, where a
+ * repository's name cannot change which host the link goes to. */
+static int check_http(const struct sread *r, const struct ynode *map,
+    void *obj)
+{
+	const struct http_conf *h = obj;
+	const struct ynode *v = ynode_get(map, "commit_url");
+	const char *u = h->commit_url, *host, *path;
+	const char *why = NULL;
+
+	if (!u)
+		return 0;
+	host = strstr(u, "://");
+	host = host ? host + 3 : u;
+	path = strchr(host, '/');
+	for (const char *p = u; *p && !why; p++) {
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			why = "must not contain spaces or control characters";
+		else if (*p == '}')
+			why = "has a '}' without its '{'";
+		else if (*p != '{')
+			continue;
+		else if (strncmp(p, "{repo}", 6) && strncmp(p, "{commit}", 8))
+			why = "knows only the placeholders {repo} and {commit}";
+		else if (!path || p < path)
+			why = "may have {repo} and {commit} only in its path, "
+			    "after the host";
+		else
+			p = strchr(p, '}');
+	}
+	if (!why && !strstr(u, "{commit}"))
+		why = "must have {commit}, like "
+		    "'https://git.example.com/{repo}/commit/{commit}'";
+	if (!why)
+		return 0;
+	return error_set(ERR_INVALID, "%s:%zu:%zu: 'commit_url' in %s %s",
+	    r->file, v ? v->line : map->line, v ? v->col : map->col, r->what,
+	    why);
+}
+
 static const struct schema http_schema = {
 	.name = "http", .fields = http_fields, .rel = REL_IN,
+	.check = check_http,
 	.doc = "The read-only web page: the overview, jobs, live logs, "
 	    "environments, badges, `/api/` and `/metrics`.",
 };

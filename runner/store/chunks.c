@@ -14,10 +14,12 @@
 
 /* An artifact travels in pieces of this size: one statement each. */
 #define ARTIFACT_CHUNK (1 << 20)
+/* A log's end is read from at most this many of its last chunks. */
+#define TAIL_CHUNKS 64
 
 enum q {
 	C_LOG_ADD = BASE_CHUNKS, C_LOG_GET, C_ART_ID, C_ART_ADD, C_ART_GET,
-	C_LOG_DROP, C_ART_DROP, C_LOG_NOTE, C_END
+	C_LOG_DROP, C_ART_DROP, C_LOG_NOTE, C_LOG_LAST, C_END
 };
 _Static_assert((int)C_END <= (int)BASE_REPOS, "chunk statements overlap");
 
@@ -39,6 +41,9 @@ STORE_SQL(chunks) = {
 	 * SQLite's words only give the same row) */
 	[C_LOG_NOTE] = "SELECT count(*) FROM /*sqlite*/ (SELECT ?1) /*pg: "
 	    "pg_notify(" PG_LOG_CHANNEL ", $1)*/",
+	/* the last ?3 chunks of a log, newest first */
+	[C_LOG_LAST] = "SELECT seq, data FROM log_chunks WHERE job_id = ?1 AND "
+	    "idx = ?2 ORDER BY seq DESC LIMIT ?3",
 };
 
 int store_chunks_drop(struct store *s, int64_t id, int logs, int artifact)
@@ -142,6 +147,47 @@ int store_log_read(struct store *s, int64_t id, int idx, int from,
 		n = db_error(s, "read a log");
 	reset(st);
 	return n;
+}
+
+int store_log_tail(struct store *s, int64_t id, int idx, size_t max,
+    struct sbuf *out)
+{
+	struct stmt *st = stmt_bound(s, C_LOG_LAST, sql, ARGS(arg_int(id),
+	    arg_int(idx), arg_int(TAIL_CHUNKS)));
+	struct sbuf *part = NULL;
+	size_t n = 0, len = 0;
+	int rc = STEP_DONE, at = -1, error = 0;
+
+	if (!st)
+		return -1;
+	/* newest first, while they follow each other, up to `max` bytes */
+	while (len < max && (rc = step(st)) == STEP_ROW) {
+		int seq = col_int(st, 0);
+		if (at >= 0 && seq != at - 1)
+			break;
+		at = seq;
+		part = xrealloc(part, (n + 1) * sizeof(*part));
+		part[n] = (struct sbuf)SBUF_INIT;
+		if (col_blob(st, 1, &part[n++]) < 0) {
+			error = -1;
+			break;
+		}
+		len += part[n - 1].len;
+	}
+	if (!error && rc < 0)
+		error = db_error(s, "read a log");
+	reset(st);
+	for (size_t i = n; i-- > 0;) {
+		/* the oldest part cut to `max` */
+		size_t skip = i == n - 1 && len > max ? len - max : 0;
+		if (!error)
+			sbuf_add(out, part[i].buf + (skip < part[i].len ? skip :
+			    part[i].len), skip < part[i].len ? part[i].len - skip :
+			    0);
+		sbuf_release(&part[i]);
+	}
+	free(part);
+	return error ? error : (int)n;
 }
 
 int store_artifact_put(struct store *s, int64_t id, int fd)

@@ -40,6 +40,14 @@ int store_log_heard(struct store *s, void (*fn)(int64_t id, int idx,
 int store_log_read(struct store *s, int64_t id, int idx, int from,
     struct sbuf *out, int *next);
 
+/*
+ * The end of the log of stage `idx` of job `id`, at most `max` bytes, read
+ * from its last chunks (never the whole log), appended to `out`. Returns
+ * how many chunks it read (0: none), or a negative code.
+ */
+int store_log_tail(struct store *s, int64_t id, int idx, size_t max,
+    struct sbuf *out);
+
 /* Copy the artifact of job `id` (recorded already) from the file `fd`
  * into the store. */
 int store_artifact_put(struct store *s, int64_t id, int fd);

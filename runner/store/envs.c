@@ -28,7 +28,7 @@ STORE_SQL(deploys) = {
 	    "tag_object = ?4, release_dir = ?5, notes = ?6, previous = ?7, "
 	    "subject = ?8, figures = ?9 WHERE id = ?1",
 	[Q_CHECK_INS] = "INSERT INTO checks (job_id, name, status, latency_ms, "
-	    "ok, error, at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	    "ok, error, at_ms, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 	/* ?3: builds with variables count too */
 	[Q_PASSED_BUILD] = "SELECT j.id FROM jobs j WHERE j.kind = 'build' AND "
 	    "j.state = " SQ(N_PASSED) " AND j.repo = ?1 AND j.commit_id = ?2 "
@@ -163,7 +163,7 @@ int store_check_add(struct store *s, int64_t id, const struct check_rec *c)
 	return run(s, Q_CHECK_INS, sql, "record check", ARGS(arg_int(id),
 	    arg_text(c->name), arg_int(c->status), arg_int(c->latency_ms),
 	    arg_int(c->ok), arg_text(c->error),
-	    arg_int(c->at_ms ? c->at_ms : now_ms())));
+	    arg_int(c->at_ms ? c->at_ms : now_ms()), arg_text(c->body)));
 }
 
 int64_t store_passed_build(struct store *s, const char *repo,

@@ -104,6 +104,7 @@ static void add_check(struct stmt *st, struct job *j)
 	c->ok = col_int(st, 3);
 	c->error = col_text(st, 4);
 	c->at_ms = col_int64(st, 5);
+	c->body = col_text(st, 6);
 }
 
 /* Hand each row of `q` for job `j` to `add`. */
@@ -247,6 +248,7 @@ void job_free(struct job *j)
 	for (size_t i = 0; i < j->nchecks; i++) {
 		free(j->checks[i].name);
 		free(j->checks[i].error);
+		free(j->checks[i].body);
 	}
 	free(j->checks);
 	free(j->env);
@@ -310,6 +312,13 @@ int store_branches(struct store *s, const char *repo, char ***refs,
 		return db_error(s, "list the branches");
 	}
 	return 0;
+}
+
+int store_rejected(struct store *s, const char *repo, const char *env,
+    int limit, struct job ***out, size_t *nout)
+{
+	return list_jobs(s, Q_REJECTED, ARGS(arg_text(repo), arg_text(env),
+	    arg_int(limit)), -1, NO_ARGS, out, nout);
 }
 
 int store_jobs_of_commit(struct store *s, const char *repo,

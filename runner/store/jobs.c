@@ -136,13 +136,16 @@ STORE_SQL(jobs) = {
 	/* a write only to make a relaxed claim durable (see store_claim) */
 	[Q_CLAIM_SYNC] = "UPDATE jobs SET worker_pid = worker_pid WHERE id = ?1",
 	[Q_TOP_ID] = "SELECT coalesce(max(id), 0) FROM jobs",
+	[Q_REJECTED] = "SELECT " JOB_COLS " FROM jobs WHERE repo = ?1 AND kind "
+	    "= 'deploy' AND env = ?2 AND state = " SQ(N_REJECTED) " ORDER BY "
+	    "id DESC LIMIT ?3",
 	[Q_JOB_GET] = "SELECT " JOB_COLS " FROM jobs WHERE id = ?1",
 	[Q_STAGES_GET] = "SELECT idx, name, state, exit_code, error, log_path, "
 	    "started_ms, finished_ms FROM stages WHERE job_id = ?1 ORDER BY idx",
 	[Q_ARTS_GET] = "SELECT path, size, sha256, files FROM artifacts WHERE "
 	    "job_id = ?1 ORDER BY id",
-	[Q_CHECKS_GET] = "SELECT name, status, latency_ms, ok, error, at_ms "
-	    "FROM checks WHERE job_id = ?1 ORDER BY id",
+	[Q_CHECKS_GET] = "SELECT name, status, latency_ms, ok, error, at_ms, "
+	    "body FROM checks WHERE job_id = ?1 ORDER BY id",
 	[Q_LIST_ACTIVE] = "SELECT " JOB_COLS " FROM jobs WHERE state IN ("
 	    SQ(N_QUEUED) ", " SQ(N_RUNNING) ") ORDER BY id",
 	[Q_LIST_DONE] = "SELECT " JOB_COLS " FROM jobs WHERE state NOT IN ("

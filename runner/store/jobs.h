@@ -45,6 +45,7 @@ struct check_rec {
 	int ok;
 	char *error;
 	int64_t at_ms;
+	char *body;		/* http: the start of the body, or NULL */
 };
 
 struct job {
@@ -154,6 +155,11 @@ int store_job_get(struct store *s, int64_t id, struct job **out);
  * newest), of its branch or tag `ref` only unless NULL; with details. */
 int store_jobs_of(struct store *s, const char *repo, const char *ref,
     int64_t before, int limit, struct job ***out, size_t *n);
+/* The deployments of `env` in `repo` refused before anything was
+ * deployed (a gate, a tag not signed...), newest first, at most
+ * `limit`; their error says why. */
+int store_rejected(struct store *s, const char *repo, const char *env,
+    int limit, struct job ***out, size_t *n);
 /* Every job of `commit` in `repo` (builds, deployments), oldest first,
  * with details. */
 int store_jobs_of_commit(struct store *s, const char *repo,

@@ -229,6 +229,9 @@ static const char *const migrations[] = {
 	 * parts apart by char(1): SQLite's, made with char(0) before, are
 	 * rewritten by dedup_backfill() (its replace() stops at a NUL) */
 	"SELECT 1",
+	/* 18: the start of the body an http check got (a failed one's page
+	 * shows it; bounded and recorded as text) */
+	"ALTER TABLE checks ADD COLUMN body TEXT;",
 };
 
 int store_migrations(void)

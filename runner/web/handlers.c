@@ -98,6 +98,8 @@ enum MHD_Result web_job_route(struct MHD_Connection *c, struct store *st,
 		page_job(&sb, st, j, notes, nn);
 		notifs_free(notes, nn);
 		ret = web_send_buf(c, 200, "text/html; charset=utf-8", &sb);
+	} else if (!strcmp(end, "/events")) {
+		ret = web_job_events(c, j);
 	} else if (!strcmp(end, "/artifact")) {
 		if (!j->nartifacts) {
 			ret = web_not_found(c, "this job has no artifact");
@@ -227,7 +229,15 @@ enum MHD_Result web_env_page(struct MHD_Connection *c, struct store *st)
 	struct sbuf sb = SBUF_INIT;
 
 	if (!repo || !env || store_env_get(st, repo, env, &e) < 0) {
+		/* never deployed: what was refused, if anything was */
+		int refused = repo && env && page_env_refused(&sb, st, repo,
+		    env) == 0;
 		free(repo);
+		error_clear();
+		if (refused)
+			return web_send_buf(c, 200, "text/html; charset=utf-8",
+			    &sb);
+		sbuf_release(&sb);
 		return web_not_found(c, "no such environment");
 	}
 	store_releases(st, env, &rel, &n);

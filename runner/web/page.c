@@ -35,17 +35,31 @@ const char page_css[] =
 ".b{font-weight:bold}.f0{color:#777}.f1{color:#ef5350}.f2{color:#66bb6a}"
 ".f3{color:#ffca28}.f4{color:#42a5f5}.f5{color:#ab47bc}.f6{color:#26c6da}"
 ".f7{color:#eee}code{font-size:.95em}.note{color:#555}"
-"svg.chart{display:block;max-width:100%;height:auto;margin:.5em 0 1em}";
+"svg.chart{display:block;max-width:100%;height:auto;margin:.5em 0 1em}"
+"#follow{position:fixed;right:1.5em;bottom:1.5em;padding:.5em 1em;"
+"font:inherit;background:#1565c0;color:#fff;border:0;border-radius:4px;"
+"cursor:pointer}#follow[hidden]{display:none}"
+"#failed{border-left:4px solid #c62828;padding-left:.8em}"
+"pre.body{background:#f3f3f3;padding:.5em;white-space:pre-wrap;"
+"max-height:12em;overflow:auto}";
 
-/* Follows a running stage's log (Server-Sent Events), and refreshes the
- * overview every 5 s while a job runs or waits. */
+/* Follows a running stage's log (Server-Sent Events): the page opens at
+ * its end and stays there as it grows, until the reader scrolls up; the
+ * button #follow takes it back. Puts a running job's page in place as it
+ * changes (live.c), and refreshes the overview every 5 s while a job
+ * runs or waits. */
 const char page_js[] =
-"(function(){var l=document.getElementById('log');"
+"(function(){var l=document.getElementById('log'),"
+"f=document.getElementById('follow'),on=true,d=document.documentElement;"
+"function end(){window.scrollTo(0,d.scrollHeight);}"
+"function atEnd(){return window.scrollY+window.innerHeight>=d.scrollHeight-4;}"
+"if(l){end();window.addEventListener('scroll',function(){on=atEnd();"
+"if(f)f.hidden=on;});"
+"if(f)f.onclick=function(){on=true;f.hidden=true;end();};}"
 "if(l&&l.dataset.events){var es=new EventSource(l.dataset.events);"
 "es.onmessage=function(e){l.insertAdjacentHTML('beforeend',e.data);"
-"if(window.scrollY+window.innerHeight>=document.body.scrollHeight-80)"
-"window.scrollTo(0,document.body.scrollHeight);};"
-"es.addEventListener('end',function(e){es.close();"
+"if(on)end();};"
+"es.addEventListener('end',function(e){es.close();if(f)f.remove();"
 "var s=document.getElementById('stage-state');if(s){s.textContent=e.data;"
 "s.className='state '+e.data;}});"
 /* the store cannot say (its error), or can again (empty) */
@@ -54,6 +68,11 @@ const char page_js[] =
 "if(e.data){if(!s.dataset.was)s.dataset.was=s.textContent;"
 "s.textContent='store: '+e.data;}else if(s.dataset.was){"
 "s.textContent=s.dataset.was;delete s.dataset.was;}});}"
+"var j=document.getElementById('job-live');"
+"if(j&&j.dataset.events){var je=new EventSource(j.dataset.events);"
+"je.addEventListener('job',function(e){j.innerHTML=e.data;});"
+"je.addEventListener('end',function(e){je.close();"
+"delete j.dataset.events;j.dataset.ended=e.data;});}"
 "var o=document.getElementById('overview');"
 "if(o&&o.dataset.live==='1')setTimeout(function(){location.reload();},5000);"
 "})();";
@@ -326,10 +345,18 @@ void page_overview(struct sbuf *sb, struct store *st,
 		}
 		sbuf_adds(sb, "</p>");
 	}
-	sbuf_adds(sb, "<h2>Running</h2>");
-	jobs_table(sb, v->jobs, v->n, pick_running);
-	sbuf_adds(sb, "<h2>Queued</h2>");
-	jobs_table(sb, v->jobs, v->n, pick_queued);
+	/* what runs and waits, then what ended: "Recent" stays above the
+	 * fold (the queue's line says when nothing runs or waits) */
+	if (running) {
+		sbuf_adds(sb, "<h2>Running</h2>");
+		jobs_table(sb, v->jobs, v->n, pick_running);
+	}
+	if (queued) {
+		sbuf_adds(sb, "<h2>Queued</h2>");
+		jobs_table(sb, v->jobs, v->n, pick_queued);
+	}
+	sbuf_adds(sb, "<h2 id=recent>Recent</h2>");
+	jobs_table(sb, v->jobs, v->n, pick_done);
 	sbuf_adds(sb, "<h2>Environments</h2>");
 	if (v->nenvs) {
 		sbuf_adds(sb, "<table id=environments><tr><th>repository</th>"
@@ -342,8 +369,6 @@ void page_overview(struct sbuf *sb, struct store *st,
 		sbuf_adds(sb, "<p class=note>none deployed yet</p>");
 	}
 	hosts_table(sb, v);
-	sbuf_adds(sb, "<h2>Recent</h2>");
-	jobs_table(sb, v->jobs, v->n, pick_done);
 	if (v->nnotes) {
 		sbuf_addf(sb, "<h2>Notifications not delivered</h2><p>%lld "
 		    "pending, %lld dead</p><table><tr><th>job</th><th>target</th>"

@@ -38,6 +38,29 @@ void page_overview(struct sbuf *sb, struct store *st,
 /* One job: stages or steps, artifacts, checks, notes, notifications. */
 void page_job(struct sbuf *sb, struct store *st, const struct job *j,
     struct notification *const *notes, size_t nnotes);
+/* What changes on a job's page while it runs: its state, what it is,
+ * who caused it, stages, what failed, artifacts, checks (page_job.c;
+ * sent again by the page's live events, live.c). */
+void page_job_live(struct sbuf *sb, struct store *st, const struct job *j);
+/* Who caused job `j`, as rows of its table; its commit, linked to the
+ * team's git web view when runner.yml says how (page_who.c). */
+void page_job_who(struct sbuf *sb, const struct job *j);
+void page_commit_link(struct sbuf *sb, const char *repo, const char *commit);
+/* What failed (page_failed.c): a failed job's failing stage's last
+ * EXCERPT_LINES lines, a failed deployment's failing check; the
+ * deployments of an environment that were refused, with why. */
+#define EXCERPT_LINES 30
+void page_job_failed(struct sbuf *sb, struct store *st, const struct job *j);
+void page_env_rejected(struct sbuf *sb, struct store *st,
+    const struct env_rec *e);
+/* The page of an environment never deployed whose deployments were all
+ * refused; ERR_NOTFOUND when none was. */
+int page_env_refused(struct sbuf *sb, struct store *st, const char *repo,
+    const char *env);
+/* The last `lines` lines of a stage's log (its file's end, or the last
+ * chunks its host sent through the store), appended to `out`. */
+int page_log_last_lines(struct store *st, const struct job *j,
+    const struct stage_rec *s, int lines, struct sbuf *out);
 /* History of a repository or branch: its branches (refs, with their last
  * build), the trend of its builds' durations (`trend`, newest first;
  * none: no chart), then `n` jobs; a link to older ones when there may

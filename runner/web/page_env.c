@@ -128,6 +128,7 @@ void page_env(struct sbuf *sb, struct store *st, const struct env_rec *e,
 		free(first);
 	}
 	sbuf_adds(sb, "</table>");
+	page_env_rejected(sb, st, e);
 	page_end(sb);
 	free(title);
 	free(repo);
@@ -164,6 +165,9 @@ void page_log(struct sbuf *sb, const struct job *j, const struct stage_rec *s,
 	sbuf_adds(sb, ">");
 	ansi_html(&a, text, len, sb);
 	sbuf_adds(sb, "</pre>");
+	if (live)	/* shown by the script when the reader scrolls up */
+		sbuf_adds(sb, "<button id=follow type=button hidden>follow the "
+		    "end ↓</button>");
 	page_end(sb);
 	free(title);
 }

@@ -38,13 +38,8 @@ void checks_table(struct sbuf *sb, const struct job *j)
 	}
 	sbuf_adds(sb, "</table>");
 }
-void page_job(struct sbuf *sb, struct store *st, const struct job *j,
-    struct notification *const *notes, size_t nnotes)
+void page_job_live(struct sbuf *sb, struct store *st, const struct job *j)
 {
-	char title[32];
-
-	snprintf(title, sizeof(title), "job #%lld", (long long)j->id);
-	page_begin(sb, title);
 	sbuf_addf(sb, "<h1>Job #%lld <span id=job-state class='state %s'>%s"
 	    "</span></h1><table id=job>", (long long)j->id,
 	    job_state_name(j->state), job_state_name(j->state));
@@ -54,8 +49,9 @@ void page_job(struct sbuf *sb, struct store *st, const struct job *j,
 	ref_link(sb, j);
 	sbuf_adds(sb, " <code>");
 	html(sb, j->ref);
-	sbuf_addf(sb, "</code></td></tr><tr><th>commit</th><td><code>%s</code> ",
-	    j->commit);
+	sbuf_adds(sb, "</code></td></tr><tr><th>commit</th><td>");
+	page_commit_link(sb, j->repo, j->commit);
+	sbuf_adds(sb, " ");
 	html(sb, j->subject ? j->subject : "");
 	sbuf_adds(sb, "</td></tr><tr><th>queued</th><td>");
 	when(sb, j->created_ms);
@@ -64,14 +60,7 @@ void page_job(struct sbuf *sb, struct store *st, const struct job *j,
 	sbuf_addf(sb, " (attempt %d)</td></tr><tr><th>took</th><td>", j->attempt);
 	took(sb, j->started_ms, j->finished_ms);
 	sbuf_adds(sb, "</td></tr>");
-	if (j->pushed_by || j->pushed_as) {
-		struct sbuf who = SBUF_INIT;
-		job_who_describe(&who, j);
-		sbuf_adds(sb, "<tr><th>by</th><td id=job-by>");
-		html(sb, who.buf);
-		sbuf_adds(sb, "</td></tr>");
-		sbuf_release(&who);
-	}
+	page_job_who(sb, j);
 	if (j->requested_by || j->forced_by) {
 		sbuf_adds(sb, "<tr><th>by hand</th><td>");
 		html(sb, j->forced_by ? j->forced_by : j->requested_by);
@@ -143,6 +132,7 @@ void page_job(struct sbuf *sb, struct store *st, const struct job *j,
 		sbuf_adds(sb, "</td></tr>");
 	}
 	sbuf_adds(sb, "</table>");
+	page_job_failed(sb, st, j);
 	chart_stages(sb, j);
 	chart_verify(sb, j);
 	if (j->nartifacts) {
@@ -166,6 +156,23 @@ void page_job(struct sbuf *sb, struct store *st, const struct job *j,
 		sbuf_adds(sb, "<h2>Checks</h2>");
 		checks_table(sb, j);
 	}
+	(void)st;
+}
+
+void page_job(struct sbuf *sb, struct store *st, const struct job *j,
+    struct notification *const *notes, size_t nnotes)
+{
+	char title[32];
+
+	snprintf(title, sizeof(title), "job #%lld", (long long)j->id);
+	page_begin(sb, title);
+	/* what changes while it queues and runs: followed live (live.c) */
+	sbuf_adds(sb, "<div id=job-live");
+	if (!job_state_final(j->state))
+		sbuf_addf(sb, " data-events='/job/%lld/events'", (long long)j->id);
+	sbuf_adds(sb, ">");
+	page_job_live(sb, st, j);
+	sbuf_adds(sb, "</div>");
 	if (j->notes) {
 		sbuf_adds(sb, "<h2>Release notes</h2><pre>");
 		html(sb, j->notes);
@@ -188,7 +195,6 @@ void page_job(struct sbuf *sb, struct store *st, const struct job *j,
 		}
 		sbuf_adds(sb, "</table>");
 	}
-	(void)st;
 	sbuf_addf(sb, "<p><a href='/api/job/%lld'>as JSON</a></p>",
 	    (long long)j->id);
 	page_end(sb);

@@ -159,7 +159,7 @@ void *web_listener(void *arg)
 }
 
 /* One event of HTML: a "data:" line per line of it. */
-static void sse_event(struct sbuf *out, const char *event, const char *data,
+void web_sse_event(struct sbuf *out, const char *event, const char *data,
     size_t len)
 {
 	if (event)
@@ -222,7 +222,7 @@ static int sse_more_sent(struct sse *s)
 		ansi_html(&s->a, got.buf + skip, got.len - skip, &h);
 		s->off = s->sent;
 		if (h.len)
-			sse_event(&s->out, NULL, h.buf, h.len);
+			web_sse_event(&s->out, NULL, h.buf, h.len);
 	}
 	sbuf_release(&got);
 	sbuf_release(&h);
@@ -248,7 +248,7 @@ static int sse_more(struct sse *s)
 	struct sbuf h = SBUF_INIT;
 	ansi_html(&s->a, buf, (size_t)n, &h);
 	if (h.len)
-		sse_event(&s->out, NULL, h.buf, h.len);
+		web_sse_event(&s->out, NULL, h.buf, h.len);
 	sbuf_release(&h);
 	return 1;
 }
@@ -259,7 +259,7 @@ static void store_said(struct sse *s, const char *why)
 {
 	if (why ? s->said && !strcmp(s->said, why) : !s->said)
 		return;
-	sse_event(&s->out, "store", why ? why : "", why ? strlen(why) : 0);
+	web_sse_event(&s->out, "store", why ? why : "", why ? strlen(why) : 0);
 	free(s->said);
 	s->said = why ? xstrdup(why) : NULL;
 }
@@ -328,7 +328,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 			const char *name = state >= 0 ?
 			    step_state_name((enum step_state)state) : "ended";
 			error_clear();
-			sse_event(&s->out, "end", name, strlen(name));
+			web_sse_event(&s->out, "end", name, strlen(name));
 			s->done = 1;
 			break;
 		}

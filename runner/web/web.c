@@ -241,6 +241,16 @@ char *web_find_repo(struct store *st, const char *name)
 	return found;
 }
 
+char *web_commit_url(void)
+{
+	char *url;
+
+	pthread_mutex_lock(&W.lock);
+	url = W.commit_url ? xstrdup(W.commit_url) : NULL;
+	pthread_mutex_unlock(&W.lock);
+	return url;
+}
+
 const char *web_arg(struct MHD_Connection *c, const char *key)
 {
 	return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
@@ -431,7 +441,13 @@ static void policy_fresh(void)
 static void policy_make(const struct config *c)
 {
 	struct stat st;
+	char *url = c->http.commit_url ? xstrdup(c->http.commit_url) : NULL;
 
+	/* pages read it on their threads */
+	pthread_mutex_lock(&W.lock);
+	free(W.commit_url);
+	W.commit_url = url;
+	pthread_mutex_unlock(&W.lock);
 	W.conf_loaded = 1;
 	W.policy.ncode = 0;
 	W.policy.nown = 0;

@@ -55,6 +55,8 @@ struct web {
 	struct sse *live;		/* live logs, to wake */
 	atomic_int heard;		/* the store's word on logs is heard */
 	atomic_int sse_clients;
+	atomic_int job_streams;		/* live job pages (live.c) */
+	char *commit_url;		/* runner.yml's http: commit_url */
 	/* who may not look: repository code (peer.h) */
 	struct sockaddr_storage local;
 	uid_t *code, own[2];
@@ -83,6 +85,8 @@ void web_pool_put(int slot);
 int64_t web_number(const char *s);
 char *web_find_repo(struct store *st, const char *name);
 const char *web_arg(struct MHD_Connection *c, const char *key);
+/* runner.yml's http: commit_url as it is now, or NULL; caller frees. */
+char *web_commit_url(void);
 
 /* metrics.c */
 int web_metrics(struct store *st, struct sbuf *sb);
@@ -94,6 +98,14 @@ enum MHD_Result web_send_events(struct MHD_Connection *c,
     const struct job *j, const struct stage_rec *st, int64_t from);
 int web_log_sent_in(struct store *st, int64_t id, int idx, int *seq,
     struct sbuf *out);
+/* One event (named `event`, or NULL) of `data`, a "data:" line each of
+ * its lines, appended to `out`. */
+void web_sse_event(struct sbuf *out, const char *event, const char *data,
+    size_t len);
+
+/* live.c: a job's page, live */
+enum MHD_Result web_job_events(struct MHD_Connection *c,
+    const struct job *j);
 
 /* handlers.c: the pages */
 enum MHD_Result web_job_route(struct MHD_Connection *c, struct store *st,

@@ -1,6 +1,7 @@
 /*
  * libcurl for the checks after a deploy (loaded then: curl_lib.h). The
- * body is read and dropped (bounded); only status and timing count.
+ * body is read and dropped (bounded); only status and timing count, and
+ * its start is kept to be shown when the check fails.
  */
 #include "check.h"
 #include "curl_lib.h"
@@ -19,11 +20,53 @@ static size_t discard(char *p, size_t size, size_t n, void *arg)
 	return *total > 16 * 1024 * 1024 ? 0 : size * n;
 }
 
+struct body_start {
+	size_t total;
+	struct sbuf start;
+};
+
+/* The body's first HTTP_BODY_START bytes kept, the rest dropped. */
+static size_t keep_start(char *p, size_t size, size_t n, void *arg)
+{
+	struct body_start *b = arg;
+	size_t len = size * n;
+
+	if (b->start.len < HTTP_BODY_START)
+		sbuf_add(&b->start, p, len < HTTP_BODY_START - b->start.len ?
+		    len : HTTP_BODY_START - b->start.len);
+	return discard(p, size, n, &b->total);
+}
+
+/* `in` as text a store and a page take: valid UTF-8, no control
+ * characters but newlines and tabs; a character cut at the end goes. */
+static void body_text(const struct sbuf *in, char *out, size_t max)
+{
+	const unsigned char *s = (const unsigned char *)in->buf;
+	size_t i = 0, o = 0;
+
+	while (i < in->len && o < max) {
+		unsigned cp;
+		size_t k = utf8_char_len(s + i, in->len - i, &cp);
+		if (k == 0 && in->len - i < 4 && s[i] >= 0xc0)
+			break;	/* cut by the bound */
+		if (k > 1 && o + k <= max) {
+			memcpy(out + o, s + i, k);
+			o += k;
+			i += k;
+			continue;
+		}
+		out[o++] = k == 1 && (cp >= 0x20 || cp == '\n' || cp == '\t') &&
+		    cp != 0x7f ? (char)cp : '?';
+		i += k ? k : 1;
+	}
+	out[o] = '\0';
+}
+
 int http_get(const char *url, int64_t timeout_ms, struct http_result *res)
 {
 	CURL *c;
 	CURLcode rc;
-	size_t total = 0;
+	struct body_start body = { 0, SBUF_INIT };
 	curl_off_t us = 0;
 
 	memset(res, 0, sizeof(*res));
@@ -39,11 +82,13 @@ int http_get(const char *url, int64_t timeout_ms, struct http_result *res)
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &total);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, keep_start);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "runner-check/1");
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	rc = curl_easy_perform(c);
+	body_text(&body.start, res->body, HTTP_BODY_START);
+	sbuf_release(&body.start);
 	curl_easy_getinfo(c, CURLINFO_TOTAL_TIME_T, &us);
 	res->latency_ms = (int64_t)(us / 1000);
 	if (rc != CURLE_OK) {

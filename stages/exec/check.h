@@ -7,10 +7,17 @@
 
 #include <stdint.h>
 
+/* How much of a response's body a check keeps, for the page of a failed
+ * deployment. */
+#define HTTP_BODY_START 512
+
 struct http_result {
 	long status;		/* 0 if no response */
 	int64_t latency_ms;
 	char error[256];	/* why there was no response */
+	/* the start of the body, as valid UTF-8 text (anything else, and
+	 * control characters but newlines and tabs, as '?') */
+	char body[HTTP_BODY_START + 1];
 };
 
 /* One GET of `url`; connect timeout 5 s, total `timeout_ms`. Returns 0
