@@ -72,7 +72,13 @@ const char page_js[] =
 "if(j&&j.dataset.events){var je=new EventSource(j.dataset.events);"
 "je.addEventListener('job',function(e){j.innerHTML=e.data;});"
 "je.addEventListener('end',function(e){je.close();"
-"delete j.dataset.events;j.dataset.ended=e.data;});}"
+"delete j.dataset.events;j.dataset.ended=e.data;});"
+/* as on the log page: the store's error in place of the state */
+"je.addEventListener('store',function(e){"
+"var s=document.getElementById('job-state');if(!s)return;"
+"if(e.data){if(!s.dataset.was)s.dataset.was=s.textContent;"
+"s.textContent='store: '+e.data;}else if(s.dataset.was){"
+"s.textContent=s.dataset.was;delete s.dataset.was;}});}"
 "var o=document.getElementById('overview');"
 "if(o&&o.dataset.live==='1')setTimeout(function(){location.reload();},5000);"
 "})();";

@@ -6,7 +6,8 @@
 # its cache, runs the stages, and sends its logs and artifacts through
 # the store: `runner log` on the git server shows a log written
 # elsewhere, also while it is being written, and the git server deploys
-# an artifact built elsewhere.
+# an artifact built elsewhere; its web page shows the end of a failed
+# log that came through the store.
 
 load lib
 
@@ -257,6 +258,28 @@ YML
 	[ "$(http_body "$WEB_PORT" /job/1/log/0/raw | sha256sum)" = \
 	    "$(sha256sum < "$(job_field 1 '.stages[0].log')")" ]
 	[ "$(http_body "$WEB_PORT" /job/1/artifact | sha256sum | cut -d' ' -f1)" = "$sha" ]
+}
+
+@test "the git server's page shows what failed on another host, from the last chunks of its log" {
+	set_pipeline "$SRC" "Fails" <<'YML'
+stages:
+  - name: unit
+    run: |
+      for i in $(seq 1 100); do printf '\033[32mline %d\033[0m\n' $i; done
+      exit 5
+YML
+	start_server
+	start_host hostA
+	git -C "$SRC" push -q origin develop
+	wait_state 1 failed 60
+	[ "$(job_field 1 .host)" = hostA ]
+	[ ! -e "$RUNNER_HOME/logs/1" ]
+	wait_for "http_body $WEB_PORT /job/1 | grep -q failed-log" 15
+	http_body "$WEB_PORT" /job/1 > "$T/job.html"
+	sed -n '/id=failed-log/,/<\/pre>/p' "$T/job.html" | grep -oE 'line [0-9]+' > "$T/lines"
+	[ "$(cat "$T/lines")" = "$(seq 71 100 | sed 's/^/line /')" ] ||
+	    { cat "$T/lines"; false; }
+	grep -q "<pre class=log id=failed-log><span class=' f2'>line 71" "$T/job.html"
 }
 
 @test "a host that cannot fetch: the job ends in error, naming the URL and why" {

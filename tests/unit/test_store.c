@@ -1134,6 +1134,18 @@ static void test_chunks(void **state)
 	assert_int_equal(store_log_read(fx->s, id, 0, next, &got, &next), 1);
 	assert_int_equal(got.len, 4);
 	assert_int_equal(next, 3);
+	/* its end, from its last chunks only: whole, or the last bytes */
+	sbuf_reset(&got);
+	assert_int_equal(store_log_tail(fx->s, id, 0, 1 << 20, &got), 3);
+	assert_int_equal(got.len, 6 + sizeof(bin) + 4);
+	assert_memory_equal(got.buf + 6 + sizeof(bin), "more", 4);
+	sbuf_reset(&got);
+	assert_int_equal(store_log_tail(fx->s, id, 0, 5, &got), 2);
+	assert_int_equal(got.len, 5);
+	assert_memory_equal(got.buf, "\x00more", 5);
+	sbuf_reset(&got);
+	assert_int_equal(store_log_tail(fx->s, id, 1, 100, &got), 0);
+	assert_int_equal(got.len, 0);
 
 	/* an artifact of three chunks (1 MiB each), byte for byte */
 	size_t size = (2 << 20) + 12345;
