@@ -8,6 +8,7 @@
  */
 #include "hook.h"
 #include "hook_int.h"
+#include "approval.h"
 #include "config.h"
 #include "follow.h"
 #include "envvar.h"
@@ -228,6 +229,39 @@ int hook_spool(const char *home, const struct push *p, size_t n,
 	return error;
 }
 
+/*
+ * Does approval tag `u` (RELEASE+approved.NAME, approval.h) queue its
+ * release's deployment again? When production needs approvals, and
+ * RELEASE is a release tag that this push neither pushes itself nor had
+ * approved by an earlier tag of it (its deployment counts them all). The
+ * deployment verifies everything; this only spares the queue pushes that
+ * cannot matter.
+ */
+static int approval_deploys(const struct config *conf,
+    const struct hook_update *u, const struct hook_update *all, size_t n,
+    const struct push *queued, size_t nq, struct ref_matcher *tags,
+    FILE *msg)
+{
+	const struct env_grant *g = config_env(conf, RELEASE_ENV);
+	const char *name = u->ref + 10, *m = strstr(name, APPROVAL_MARK);
+	size_t len = (size_t)(m - name);
+	char *release;
+	int yes;
+
+	if (!g || g->approvals <= 1 || !len || !m[strlen(APPROVAL_MARK)])
+		return 0;
+	release = xstrndup(name, len);
+	yes = ref_matcher_match(tags, release, msg);
+	for (size_t i = 0; yes && i < n; i++)
+		yes = !(!strncmp(all[i].ref, "refs/tags/", 10) &&
+		    !strcmp(all[i].ref + 10, release) && !hook_zero_id(all[i].new));
+	for (size_t i = 0; yes && i < nq; i++)
+		yes = !(queued[i].tag && !strncmp(queued[i].tag, name, len +
+		    strlen(APPROVAL_MARK)));
+	free(release);
+	return yes;
+}
+
 size_t hook_match(const struct config *conf, const char *repo,
     const struct hook_update *updates, size_t n, struct push *out,
     FILE *msg)
@@ -249,6 +283,14 @@ size_t hook_match(const struct config *conf, const char *repo,
 			out[np++] = (struct push){ repo, u->ref, u->old, u->new,
 			    NULL, NULL, NULL, NULL, NULL };
 		else if (!strncmp(u->ref, "refs/tags/", 10) &&
+		    strstr(u->ref + 10, APPROVAL_MARK)) {
+			/* an approval is never a release itself */
+			if (approval_deploys(conf, u, updates, n, out, np, &tags,
+			    msg))
+				out[np++] = (struct push){ repo, u->ref, u->old,
+				    u->new, RELEASE_ENV, u->ref + 10, NULL, NULL,
+				    NULL };
+		} else if (!strncmp(u->ref, "refs/tags/", 10) &&
 		    ref_matcher_match(&tags, u->ref + 10, msg))
 			out[np++] = (struct push){ repo, u->ref, u->old, u->new,
 			    RELEASE_ENV, u->ref + 10, NULL, NULL, NULL };

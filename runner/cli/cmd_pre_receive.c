@@ -9,6 +9,7 @@
  * deployment itself checks everything again.
  */
 #include "cli.h"
+#include "approval.h"
 #include "ask.h"
 #include "config.h"
 #include "deploy.h"
@@ -38,6 +39,11 @@ static const char usage[] =
     "require_staging), or was deployed before; and any push whose job\n"
     "could not be recorded: the runner's disk full, or a hook's user that\n"
     "may write neither the store nor the spool (with the fix).\n"
+    "\n"
+    "An approval tag (RELEASE+approved.NAME, of a release tag) is refused\n"
+    "when it is lightweight, unsigned, badly signed, signed by a key not\n"
+    "allowed in runner.yml, or not of the release tag's commit, or when\n"
+    "there is no such release tag.\n"
     "\n"
     "A hook's user that may not write the store (the git server's) has the\n"
     "daemon judge the release tags over HOME/ask.sock; with no daemon to\n"
@@ -77,12 +83,14 @@ static int store_writable(const char *home, const char *configured)
 	return own;
 }
 
-/* "runner: refusing release tag 'NAME': WHY", shown as text. */
+/* "runner: refusing release tag 'NAME': WHY" (or approval tag), shown
+ * as text. */
 static void say_refused(const char *ref, const char *why)
 {
 	struct sbuf line = SBUF_INIT;
 
-	sbuf_addf(&line, "runner: refusing release tag '%s': ", ref + 10);
+	sbuf_addf(&line, "runner: refusing %s tag '%s': ", strstr(ref + 10,
+	    APPROVAL_MARK) ? "approval" : "release", ref + 10);
 	sbuf_add_display(&line, why, strlen(why));
 	fprintf(stderr, "%s\n", line.buf);
 	sbuf_release(&line);
@@ -218,6 +226,48 @@ out:
 	return why;
 }
 
+/*
+ * Why approval tag `u` of release `release` must be refused, or NULL: it
+ * must verify as a release tag does (signed by a key runner.yml trusts,
+ * named as pushed) and point at the release tag's commit, that tag being
+ * in the repository or in this same push (among the `n` of `all`).
+ * Caller frees.
+ */
+static char *check_approval(const char *home, const char *repo,
+    const struct config *conf, const struct hook_update *u,
+    const char *release, const struct hook_update *all, size_t n)
+{
+	const struct repo_conf *rc = config_repo(conf, repo);
+	const char *name = u->ref + 10, *pushed = NULL;
+	const char *quarantine = getenv("GIT_QUARANTINE_PATH");
+	struct tag_info ti;
+	char *tmp = xasprintf("%s/tmp", home), *why = NULL, *commit = NULL;
+	int error;
+
+	if (!quarantine)
+		quarantine = getenv("GIT_OBJECT_DIRECTORY");
+	mkdir_p(tmp, 0700);
+	if (tag_verify(repo, quarantine, name, u->new, rc, tmp, &ti) < 0) {
+		why = xasprintf("approval %s", error_last());
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!strncmp(all[i].ref, "refs/tags/", 10) &&
+		    !strcmp(all[i].ref + 10, release))
+			pushed = hook_zero_id(all[i].new) ? NULL : all[i].new;
+	error = approval_release_commit(repo, quarantine, release, pushed, NULL,
+	    &commit);
+	if (error < 0 && error != ERR_NOTFOUND)
+		why = xasprintf("approval tag '%s': %s", name, error_last());
+	else
+		why = approval_refusal(name, release, &ti, commit);
+	tag_info_release(&ti);
+out:
+	free(commit);
+	free(tmp);
+	return why;
+}
+
 int cmd_pre_receive(int argc, char **argv)
 {
 	struct sbuf in = SBUF_INIT;
@@ -340,11 +390,25 @@ int cmd_pre_receive(int argc, char **argv)
 	    stderr) < 0)
 		goto chain;
 	for (size_t i = 0; i < n; i++) {
-		char *why;
-		if (strncmp(u[i].ref, "refs/tags/", 10) || hook_zero_id(u[i].new) ||
-		    !ref_matcher_match(&tags, u[i].ref + 10, stderr))
+		char *why = NULL, *release = NULL;
+		if (strncmp(u[i].ref, "refs/tags/", 10) || hook_zero_id(u[i].new))
 			continue;
-		if ((why = check_tag(home, repo, conf, st, &u[i]))) {
+		/* an approval of a release (never a release itself) */
+		if (approval_name(u[i].ref + 10, &release)) {
+			if (ref_matcher_match(&tags, release, stderr))
+				why = check_approval(home, repo, conf, &u[i], release,
+				    u, n);
+			free(release);
+		} else if (!ref_matcher_match(&tags, u[i].ref + 10, stderr)) {
+			continue;
+		} else if (strstr(u[i].ref + 10, APPROVAL_MARK)) {
+			why = xstrdup("a release tag's name may not hold '"
+			    APPROVAL_MARK "', which names approvals "
+			    "(RELEASE" APPROVAL_MARK "NAME)");
+		} else {
+			why = check_tag(home, repo, conf, st, &u[i]);
+		}
+		if (why) {
 			say_refused(u[i].ref, why);
 			free(why);
 			refused = 1;

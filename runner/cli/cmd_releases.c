@@ -3,6 +3,7 @@
  * the one serving now marked.
  */
 #include "cli.h"
+#include "audit.h"
 #include "envs.h"
 #include "util.h"
 #include "view.h"
@@ -22,7 +23,9 @@ static const char usage[] =
     "have ENV: its name as 'runner status' shows it, or its path. --json prints {\"releases\":[...]} with each as\n"
     "'runner show --json' does, and \"serving\"; each release also has\n"
     "\"release_files\": intact, tampered (files changed since it was\n"
-    "extracted: also shown as TAMPERED), missing or unknown.\n";
+    "extracted: also shown as TAMPERED), missing or unknown; a release\n"
+    "that needed approvals (runner.yml approvals) says who approved it\n"
+    "(\"approvals\" in --json).\n";
 
 int cmd_releases(int argc, char **argv)
 {
@@ -67,13 +70,20 @@ int cmd_releases(int argc, char **argv)
 		char *changed_first;
 		const char *files = view_release_state(cs.store, j, &changed,
 		    &changed_first);
+		/* who approved a release that needed approvals */
+		struct approval_rec *a = NULL;
+		if (j->tag && store_approvals_get(cs.store, j->id, &a) < 0)
+			error_clear();
 		if (json) {
 			/* the job's object, with what its files are now */
 			json_obj(&w, NULL);
 			json_job_members(&w, j);
 			json_string(&w, "release_files", files);
 			json_int(&w, "changed_files", changed);
+			if (a)
+				view_approvals_json(&w, "approvals", a);
 			json_end(&w);
+			approval_recs_free(a, a ? 1 : 0);
 			free(changed_first);
 			continue;
 		}
@@ -90,7 +100,14 @@ int cmd_releases(int argc, char **argv)
 			sbuf_adds(&out, "TAMPERED (gone) ");
 		if (j->subject)
 			sbuf_add_display(&out, j->subject, strlen(j->subject));
+		if (a) {
+			sbuf_adds(&out, "  approved: ");
+			sbuf_add_display(&out, a->names, strlen(a->names));
+			sbuf_addf(&out, " (%lld of %lld)", (long long)a->have,
+			    (long long)a->need);
+		}
 		sbuf_addch(&out, '\n');
+		approval_recs_free(a, a ? 1 : 0);
 		free(changed_first);
 	}
 	if (json) {

@@ -87,8 +87,25 @@ static void add_time(struct sbuf *sb, int64_t ms)
 	sbuf_adds(sb, buf);
 }
 
+/* "approved: 2 of 2 approvals: alice, bob" and who each is, a line
+ * each. */
+static void approvals_text(struct sbuf *sb, const struct approval_rec *a)
+{
+	sbuf_adds(sb, "approved: ");
+	approval_describe(sb, a);
+	sbuf_addch(sb, '\n');
+	for (const char *p = a->approvers; p && *p; ) {
+		size_t n = strcspn(p, "\n");
+		sbuf_adds(sb, "          ");
+		sbuf_add_display(sb, p, n);
+		sbuf_addch(sb, '\n');
+		p += n + (p[n] == '\n');
+	}
+}
+
 static void show_text(struct sbuf *sb, const struct job *j,
-    struct env_rec *const *serves, size_t nserves, int tty)
+    const struct approval_rec *a, struct env_rec *const *serves,
+    size_t nserves, int tty)
 {
 	sbuf_addf(sb, "job #%lld  %s%s%s\n", (long long)j->id,
 	    cli_color(job_state_name(j->state), tty),
@@ -169,6 +186,8 @@ static void show_text(struct sbuf *sb, const struct job *j,
 			sbuf_add_display(sb, j->signer, strlen(j->signer));
 			sbuf_addch(sb, '\n');
 		}
+		if (a)
+			approvals_text(sb, a);
 		if (j->forced_by) {
 			sbuf_adds(sb, "forced:   by ");
 			sbuf_add_display(sb, j->forced_by, strlen(j->forced_by));
@@ -271,9 +290,13 @@ int cmd_show(int argc, char **argv)
 	if (json) {
 		show_json(cs.store, j, notes, nnotes, &out);
 	} else {
+		struct approval_rec *a = NULL;
 		if (store_envs_serving(cs.store, j, &serves, &nserves) < 0)
 			error_clear();
-		show_text(&out, j, serves, nserves, isatty(1));
+		if (j->tag && store_approvals_get(cs.store, j->id, &a) < 0)
+			error_clear();
+		show_text(&out, j, a, serves, nserves, isatty(1));
+		approval_recs_free(a, a ? 1 : 0);
 		if (nnotes)
 			sbuf_adds(&out, "\nnotifications:\n");
 		for (size_t i = 0; i < nnotes; i++)

@@ -11,6 +11,7 @@
 #include "home.h"
 #include "json.h"
 #include "store.h"
+#include "audit.h"
 #include "envs.h"
 #include "outbox.h"
 #include "util.h"
@@ -39,6 +40,9 @@ static const char usage[] =
     "\"fix\",\"count\",\"oldest_ms\"}],\"refused\":N,...} (pushes handed\n"
     "over by the hook of another user that the daemon has not queued yet,\n"
     "or cannot now; read from the spool, so also while it is stopped),\n"
+    "\"pending_releases\":[{\"tag\",\"environment\",\"have\",\"need\",\n"
+    "\"more\",\"approvers\",\"text\",...}] (releases held until enough\n"
+    "trusted keys approve them: runner.yml approvals),\n"
     "\"warnings\":[...] (files of the home\n"
     "readable or writable by more users than they should be, trusted\n"
     "repositories). An environment whose serving release has files that\n"
@@ -368,6 +372,20 @@ int cmd_status(int argc, char **argv)
 			sbuf_adds(&out, "\nEnvironments:\n");
 		for (size_t i = 0; i < v.nenvs; i++)
 			env_line(&out, cs.store, v.envs[i], tty);
+		if (v.nwaiting)
+			sbuf_adds(&out, "\nReleases waiting for approval:\n");
+		for (size_t i = 0; i < v.nwaiting; i++) {
+			const struct approval_rec *a = &v.waiting[i];
+			sbuf_adds(&out, "  ");
+			sbuf_add_display(&out, a->tag, strlen(a->tag));
+			sbuf_adds(&out, " of ");
+			repo_name_add(&out, a->repo);
+			sbuf_adds(&out, " to ");
+			sbuf_add_display(&out, a->env, strlen(a->env));
+			sbuf_addf(&out, " (deployment #%lld): ", (long long)a->job_id);
+			approval_describe(&out, a);
+			sbuf_addch(&out, '\n');
+		}
 		const int sections[] = { JOB_RUNNING, JOB_QUEUED, -1 };
 		const char *titles[] = { "Running", "Queued", "Recent" };
 		for (int sec = 0; sec < 3; sec++) {

@@ -89,6 +89,8 @@ struct env_grant {
 	char *metrics_url;
 	char *metrics_cpu;	/* a counter of CPU seconds */
 	char *metrics_memory;	/* a gauge of bytes */
+	int64_t approvals;	/* distinct trusted keys a release tag needs,
+				 * its own signer's included (0: 1) */
 	size_t line;
 };
 
@@ -102,7 +104,7 @@ enum notify_service {
 
 /* Event kinds, for matching a target's `on` list. */
 #define NOTIFY_EVENTS "job_passed job_failed job_fixed job_error deployed " \
-	"deploy_failed production_failed rolled_back rejected"
+	"deploy_failed production_failed rolled_back rejected approval_needed"
 
 struct notify_target {
 	char *name;

@@ -421,6 +421,12 @@ static const struct sfield grant_fields[] = {
 	    .doc = "or the application's Prometheus endpoint, with the series "
 	    "of its CPU seconds and memory bytes ([operations.md](operations."
 	    "md#resources-in-the-verification-window))" },
+	{ .key = "approvals", .kind = S_INT, FIELD(struct env_grant, approvals),
+	    .min = 1, .max = 100, .def = "1",
+	    .doc = "distinct trusted keys that must approve a release tag's "
+	    "commit before it deploys here, the tag's own signer counting as "
+	    "one; the others approve with signed tags `RELEASE+approved.NAME` "
+	    "([operations.md](operations.md#approvals))" },
 	SFIELD_END
 };
 const struct schema grant_schema = {

@@ -83,6 +83,12 @@ void notify_summary(struct sbuf *sb, const char *kind, const struct job *j)
 		format_duration(sb, duration_ms(j));
 	} else if (!strcmp(kind, "deployed")) {
 		sbuf_adds(sb, "is healthy");
+	} else if (!strcmp(kind, "approval_needed")) {
+		sbuf_adds(sb, "is held");
+		if (j->error) {
+			sbuf_adds(sb, ": ");
+			notify_add_display(sb, j->error);
+		}
 	} else {
 		sbuf_adds(sb, !strcmp(kind, "job_error") ? "could not run" :
 		    !strcmp(kind, "rejected") ? "was rejected" :

@@ -1,16 +1,25 @@
 /*
- * Who caused a job and who signed a release, in the store (audit.h).
- * Written in the transaction that queues the job, so that no job is ever
- * without its cause.
+ * Who caused a job, who signed a release and who approved it, in the
+ * store (audit.h). The cause is written in the transaction that queues
+ * the job, so that no job is ever without it; the approvals when the
+ * deployment counts them.
  */
 #include "audit.h"
 #include "jobs.h"
+#include "state.h"
 #include "store_int.h"
 #include "util.h"
 #include "who.h"
 
+#include <stdlib.h>
+#include <string.h>
+
+#define APPROVAL_COLS "a.job_id, a.repo, a.env, a.tag, a.have, a.need, " \
+	"a.names, a.approvers, a.created_ms"
+
 enum q {
-	A_SET = BASE_AUDIT, A_COPY, A_SIGNER, A_END
+	A_SET = BASE_AUDIT, A_COPY, A_SIGNER, A_APPROVALS_SET, A_APPROVALS_GET,
+	A_PENDING, A_AS_RELEASE, A_END
 };
 _Static_assert((int)A_END <= (int)STMT_SLOTS, "audit statements overlap");
 
@@ -22,7 +31,120 @@ STORE_SQL(audit) = {
 	    "pushed_as) = (SELECT b.pushed_by, b.pushed_via, b.pushed_key, "
 	    "b.pushed_as FROM jobs b WHERE b.id = ?2) WHERE id = ?1",
 	[A_SIGNER] = "UPDATE jobs SET signer = ?2 WHERE id = ?1",
+	[A_APPROVALS_SET] = "INSERT INTO approvals (job_id, repo, env, tag, "
+	    "have, need, names, approvers, created_ms) VALUES (?1, ?2, ?3, ?4, "
+	    "?5, ?6, ?7, ?8, ?9) ON CONFLICT (job_id) DO UPDATE SET have = ?5, "
+	    "need = ?6, names = ?7, approvers = ?8, created_ms = ?9",
+	[A_APPROVALS_GET] = "SELECT " APPROVAL_COLS " FROM approvals a WHERE "
+	    "a.job_id = ?1",
+	/* held for want of approvals, and nothing newer of its tag queued
+	 * since, nor a newer release healthy in its environment (releases
+	 * only go forward) */
+	[A_PENDING] = "SELECT " APPROVAL_COLS " FROM approvals a WHERE a.have < "
+	    "a.need AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.kind = "
+	    "'deploy' AND j.repo = a.repo AND j.tag = a.tag AND j.id > "
+	    "a.job_id) AND NOT EXISTS (SELECT 1 FROM jobs h WHERE h.kind = "
+	    "'deploy' AND h.repo = a.repo AND h.env = a.env AND h.id > a.job_id "
+	    "AND h.state = " SQ(N_HEALTHY) ") ORDER BY a.job_id",
+	/* a deployment an approval tag queued becomes its release's */
+	[A_AS_RELEASE] = "UPDATE jobs SET ref = ?2, tag = ?3, commit_id = ?4 "
+	    "WHERE id = ?1 AND kind = 'deploy'",
 };
+
+static void approval_from_row(struct stmt *st, struct approval_rec *a)
+{
+	a->job_id = col_int64(st, 0);
+	a->repo = col_text(st, 1);
+	a->env = col_text(st, 2);
+	a->tag = col_text(st, 3);
+	a->have = col_int64(st, 4);
+	a->need = col_int64(st, 5);
+	a->names = col_text(st, 6);
+	a->approvers = col_text(st, 7);
+	a->created_ms = col_int64(st, 8);
+}
+
+int store_approvals_set(struct store *s, const struct approval_rec *a)
+{
+	return run(s, A_APPROVALS_SET, sql, "record the approvals of a release",
+	    ARGS(arg_int(a->job_id), arg_text(a->repo), arg_text(a->env),
+	    arg_text(a->tag), arg_int(a->have), arg_int(a->need),
+	    arg_text(a->names), arg_text(a->approvers), arg_int(now_ms())));
+}
+
+/* The rows of `st` into *out, *n. */
+static int approvals_read(struct store *s, struct stmt *st,
+    struct approval_rec **out, size_t *n)
+{
+	int rc;
+
+	*out = NULL;
+	*n = 0;
+	if (!st)
+		return -1;
+	while ((rc = step(st)) == STEP_ROW) {
+		*out = xrealloc(*out, (*n + 1) * sizeof(**out));
+		approval_from_row(st, &(*out)[(*n)++]);
+	}
+	reset(st);
+	if (rc != STEP_DONE) {
+		approval_recs_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+		return db_error(s, "read approvals");
+	}
+	return 0;
+}
+
+int store_approvals_get(struct store *s, int64_t job_id,
+    struct approval_rec **out)
+{
+	size_t n;
+
+	return approvals_read(s, stmt_bound(s, A_APPROVALS_GET, sql,
+	    ARGS(arg_int(job_id))), out, &n);
+}
+
+int store_approvals_pending(struct store *s, struct approval_rec **out,
+    size_t *n)
+{
+	return approvals_read(s, stmt_bound(s, A_PENDING, sql, NO_ARGS), out,
+	    n);
+}
+
+void approval_recs_free(struct approval_rec *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].repo);
+		free(v[i].env);
+		free(v[i].tag);
+		free(v[i].names);
+		free(v[i].approvers);
+	}
+	free(v);
+}
+
+void approval_describe(struct sbuf *sb, const struct approval_rec *a)
+{
+	sbuf_addf(sb, "%lld of %lld approvals: ", (long long)a->have,
+	    (long long)a->need);
+	sbuf_add_display(sb, a->names, strlen(a->names));
+	if (a->have < a->need)
+		sbuf_addf(sb, "; %lld more needed", (long long)(a->need -
+		    a->have));
+}
+
+int store_job_as_release(struct store *s, int64_t id, const char *tag,
+    const char *object)
+{
+	char *ref = xasprintf("refs/tags/%s", tag);
+	int error = run(s, A_AS_RELEASE, sql, "record the release an approval "
+	    "deploys", ARGS(arg_int(id), arg_text(ref), arg_text(tag),
+	    arg_text(object)));
+
+	free(ref);
+	return error;
+}
 
 int audit_record(struct store *s, int64_t id, const struct who *w)
 {

@@ -9,6 +9,7 @@
 #ifndef RUNNER_AUDIT_H
 #define RUNNER_AUDIT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct store;
@@ -18,6 +19,37 @@ struct sbuf;
 /* Record `signer` (tagsig.h's tag_info.signer: principal or user id,
  * and the key) as the signer of release job `id`'s tag. */
 int store_job_signer(struct store *s, int64_t id, const char *signer);
+
+/*
+ * The approvals a release needed (runner.yml `approvals:`), as its
+ * deployment counted them: `have` distinct keys of `need`, their short
+ * names ("alice, bob") and who each is, one a line (the key's
+ * fingerprint with it). A deployment held for want of them has have <
+ * need; that release is pending.
+ */
+struct approval_rec {
+	int64_t job_id;
+	char *repo, *env, *tag;
+	int64_t have, need;
+	char *names, *approvers;
+	int64_t created_ms;
+};
+/* Record (or count again) the approvals of deployment a->job_id. */
+int store_approvals_set(struct store *s, const struct approval_rec *a);
+/* Those of deployment `job_id` into *out (NULL: none recorded; caller
+ * frees with approval_recs_free(*out, 1)). */
+int store_approvals_get(struct store *s, int64_t job_id,
+    struct approval_rec **out);
+/* The releases waiting for approvals, oldest first. */
+int store_approvals_pending(struct store *s, struct approval_rec **out,
+    size_t *n);
+void approval_recs_free(struct approval_rec *v, size_t n);
+/* "1 of 2 approvals: alice; 1 more needed", for people. */
+void approval_describe(struct sbuf *sb, const struct approval_rec *a);
+/* Deployment `id`, queued by an approval tag, deploys release tag `tag`
+ * (tag object `object`): its ref, tag and object become the release's. */
+int store_job_as_release(struct store *s, int64_t id, const char *tag,
+    const char *object);
 
 /* Who caused job `j`, for people ("bob (gitolite, as gitolite3)", see
  * who_describe); nothing for a job older than the audit trail. */

@@ -232,6 +232,23 @@ static const char *const migrations[] = {
 	/* 18: the start of the body an http check got (a failed one's page
 	 * shows it; bounded and recorded as text) */
 	"ALTER TABLE checks ADD COLUMN body TEXT;",
+	/* 19: a release that needs approvals (runner.yml `approvals:`): how
+	 * many distinct keys approved it when its deployment decided, of how
+	 * many needed, and who; the deployment held for want of them
+	 * (have < need) is a pending release until a newer one of its tag */
+	"CREATE TABLE approvals ("
+	"  job_id INTEGER PRIMARY KEY REFERENCES jobs(id),"
+	"  repo TEXT NOT NULL,"
+	"  env TEXT NOT NULL,"
+	"  tag TEXT NOT NULL,"
+	"  have INTEGER NOT NULL,"
+	"  need INTEGER NOT NULL,"
+	"  names TEXT NOT NULL,"
+	"  approvers TEXT NOT NULL,"
+	"  created_ms INTEGER NOT NULL"
+	");"
+	"CREATE INDEX approvals_pending ON approvals (repo, tag) WHERE have < "
+	"need;",
 };
 
 int store_migrations(void)

@@ -29,7 +29,9 @@ STORE_SQL(outbox) = {
 	[Q_EVENT_JOB] = "SELECT kind, state, env, (SELECT p.state FROM jobs p "
 	    "WHERE p.kind = 'build' AND p.repo = j.repo AND p.ref = j.ref AND "
 	    "p.id < j.id AND p.state IN (" SQ(N_PASSED) ", " SQ(N_FAILED) ", "
-	    SQ(N_ERROR) ") ORDER BY p.id DESC LIMIT 1) FROM jobs j WHERE id = ?1",
+	    SQ(N_ERROR) ") ORDER BY p.id DESC LIMIT 1), CASE WHEN EXISTS (SELECT "
+	    "1 FROM approvals a WHERE a.job_id = j.id AND a.have < a.need) THEN "
+	    "1 ELSE 0 END FROM jobs j WHERE id = ?1",
 	[Q_EVENT_INS] = "INSERT INTO events (job_id, kind, tags, created_ms) "
 	    "VALUES (?1, ?2, ?3, ?4)",
 	[Q_EVENTS_UNROUTED] = "SELECT id, job_id, kind, tags, created_ms FROM "
@@ -103,6 +105,10 @@ int outbox_job_ended(struct store *s, int64_t id)
 		if (kind)
 			snprintf(tags, sizeof(tags), "%s%s", kind,
 			    !strcmp(kind, "job_fixed") ? " job_passed" : "");
+	} else if (state == JOB_REJECTED && col_int(st, 4)) {
+		/* held for want of approvals (audit.h): not refused */
+		kind = "approval_needed";
+		snprintf(tags, sizeof(tags), "%s", kind);
 	} else if (state == JOB_HEALTHY || state == JOB_REJECTED) {
 		kind = state == JOB_HEALTHY ? "deployed" : "rejected";
 		snprintf(tags, sizeof(tags), "%s", kind);

@@ -4,6 +4,7 @@
  */
 #include "view.h"
 #include "admin.h"
+#include "audit.h"
 #include "config.h"
 #include "hosts.h"
 #include "running.h"
@@ -70,7 +71,8 @@ int status_view_load(struct store *st, const char *home, int limit,
 	    store_setting_get(st, SETTING_PAUSED, &v->paused,
 	    &v->paused_ms) < 0 ||
 	    store_setting_get(st, SETTING_DISK, &v->disk, &v->disk_ms) < 0 ||
-	    store_hosts(st, &v->hosts, &v->nhosts) < 0)
+	    store_hosts(st, &v->hosts, &v->nhosts) < 0 ||
+	    store_approvals_pending(st, &v->waiting, &v->nwaiting) < 0)
 		return -1;
 	v->pid = daemon_pid(home);
 	v->since = v->pid ? daemon_since(home) : 0;
@@ -250,6 +252,14 @@ void show_json(struct store *st, const struct job *j,
 	for (size_t i = 0; i < nnotes; i++)
 		json_notification(&w, NULL, notes[i]);
 	json_end(&w);
+	if (j->kind == KIND_DEPLOY && j->tag) {
+		struct approval_rec *a = NULL;
+		if (store_approvals_get(st, j->id, &a) < 0)
+			error_clear();
+		if (a)
+			view_approvals_json(&w, "approvals", a);
+		approval_recs_free(a, a ? 1 : 0);
+	}
 	json_end(&w);
 	sbuf_addch(out, '\n');
 	envs_free(serves, nserves);
@@ -322,6 +332,10 @@ void status_view_json(const struct status_view *v, struct store *st,
 	for (size_t i = 0; i < v->nenvs; i++)
 		status_env_json(&w, st, v->envs[i]);
 	json_end(&w);
+	json_arr(&w, "pending_releases");
+	for (size_t i = 0; i < v->nwaiting; i++)
+		view_approvals_json(&w, NULL, &v->waiting[i]);
+	json_end(&w);
 	json_obj(&w, "notifications");
 	json_int(&w, "pending", v->pending);
 	json_int(&w, "dead", v->dead);
@@ -350,7 +364,37 @@ void status_view_free(struct status_view *v)
 	free(v->paused);
 	free(v->disk);
 	spool_summary_release(&v->spool);
+	approval_recs_free(v->waiting, v->nwaiting);
 	memset(v, 0, sizeof(*v));
+}
+
+void view_approvals_json(struct json *w, const char *key,
+    const struct approval_rec *a)
+{
+	struct sbuf text = SBUF_INIT;
+
+	approval_describe(&text, a);
+	json_obj(w, key);
+	json_int(w, "job", a->job_id);
+	json_string(w, "repo", a->repo);
+	json_string(w, "environment", a->env);
+	json_string(w, "tag", a->tag);
+	json_int(w, "have", a->have);
+	json_int(w, "need", a->need);
+	json_int(w, "more", a->have < a->need ? a->need - a->have : 0);
+	json_arr(w, "approvers");
+	for (const char *p = a->approvers; p && *p; ) {
+		size_t n = strcspn(p, "\n");
+		char *line = xstrndup(p, n);
+		json_string(w, NULL, line);
+		free(line);
+		p += n + (p[n] == '\n');
+	}
+	json_end(w);
+	json_string(w, "text", text.buf);
+	json_id(w, "at_ms", a->created_ms);
+	json_end(w);
+	sbuf_release(&text);
 }
 
 const char *view_release_state(struct store *st, const struct job *j,

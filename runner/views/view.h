@@ -11,6 +11,7 @@
 
 #include "spool.h"
 
+struct approval_rec;
 struct env_rec;
 struct host_rec;
 struct job;
@@ -49,6 +50,8 @@ struct status_view {
 	struct host_rec *hosts;		/* build hosts that said they live */
 	size_t nhosts;
 	struct spool_summary spool;	/* pushes waiting, held, refused */
+	struct approval_rec *waiting;	/* releases held for approvals */
+	size_t nwaiting;
 };
 
 /* Gather it (with the `limit` newest finished jobs); -1 with the error
@@ -66,6 +69,10 @@ void show_json(struct store *st, const struct job *j,
 void status_env_json(struct json *w, struct store *st,
     const struct env_rec *e);
 void status_view_free(struct status_view *v);
+/* The approvals `a` of a release as JSON ("approvals": {"have": N,
+ * "need": N, "approvers": [...], ...}), under `key`. */
+void view_approvals_json(struct json *w, const char *key,
+    const struct approval_rec *a);
 
 /*
  * Does release `j` still hold what was extracted (manifest.h)? Returns

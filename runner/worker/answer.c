@@ -18,6 +18,7 @@
  * the push's quarantine).
  */
 #include "worker.h"
+#include "approval.h"
 #include "ask.h"
 #include "config.h"
 #include "deploy.h"
@@ -428,6 +429,7 @@ static void one_line(char *s)
 
 struct tag_asked {
 	const struct hook_update *u;
+	char *release;		/* an approval tag: of this release */
 	char *type;		/* as the hook sent it; NULL: not sent */
 	long long size;		/* -1: larger than ASK_OBJECT_MAX */
 	struct sbuf bytes;
@@ -473,24 +475,95 @@ static int read_objects(struct answer *a, struct tag_asked *t, size_t n)
 	}
 }
 
+/* Why the object of `t` as sent cannot be judged, or NULL. */
+static char *unsent(const struct tag_asked *t)
+{
+	const char *name = t->u->ref + 10;
+
+	if (!t->type)
+		return xstrdup("the hook did not send the tag object");
+	if (!strcmp(t->type, "missing"))
+		return xasprintf("tag '%s': object %s not found", name, t->u->new);
+	if (t->size < 0)
+		return xasprintf("tag '%s': the tag object is larger than %d "
+		    "bytes, or than what is left of the %d bytes all the tag "
+		    "objects of a push may have", name, ASK_OBJECT_MAX,
+		    ASK_OBJECTS_MAX);
+	return NULL;
+}
+
+/*
+ * Why approval tag t must be refused, or NULL, as cmd_pre_receive.c's
+ * check_approval judges it: the release tag's commit is the one of the
+ * release tag in this push (among the `n` of `all`), else the
+ * repository's, when the daemon sees the repository (else the
+ * deployment checks it). Caller frees.
+ */
+static char *judge_approval(struct answer *a, const struct repo_conf *rc,
+    struct tag_asked *t, struct tag_asked *all, size_t n, const char *tmp)
+{
+	const char *name = t->u->ref + 10;
+	struct tag_info ti, rel;
+	char *why, *commit = NULL;
+	int error = 0;
+
+	if ((why = unsent(t)))
+		return why;
+	if (tag_verify_raw(name, t->u->new, t->type, t->bytes.buf,
+	    t->bytes.len, rc, tmp, &ti) < 0)
+		return xasprintf("approval %s", error_last());
+	for (size_t i = 0; i < n; i++) {
+		if (all[i].release || strcmp(all[i].u->ref + 10, t->release))
+			continue;
+		if ((why = unsent(&all[i])) == NULL && tag_verify_raw(
+		    t->release, all[i].u->new, all[i].type, all[i].bytes.buf,
+		    all[i].bytes.len, rc, tmp, &rel) == 0) {
+			commit = rel.commit;
+			rel.commit = NULL;
+			tag_info_release(&rel);
+		} else {
+			free(why);
+			why = xasprintf("approval tag '%s': release tag '%s' of this "
+			    "push is refused", name, t->release);
+		}
+		error = 1;
+		break;
+	}
+	if (!error && a->rq.seen) {
+		error = approval_release_commit(a->rq.repo, NULL, t->release, NULL,
+		    NULL, &commit);
+		if (error < 0 && error != ERR_NOTFOUND) {
+			/* the deployment counts it again */
+			error_clear();
+			tag_info_release(&ti);
+			return NULL;
+		}
+		error = 1;
+	}
+	if (!why && error)
+		why = approval_refusal(name, t->release, &ti, commit);
+	tag_info_release(&ti);
+	free(commit);
+	return why;
+}
+
 /* Why release tag t must be refused, or NULL: as the pre-receive hook of
  * the runner's own user judges it (cmd_pre_receive.c). Caller frees. */
 static char *judge_tag(struct answer *a, const struct repo_conf *rc,
-    struct tag_asked *t)
+    struct tag_asked *t, struct tag_asked *all, size_t n)
 {
 	const char *name = t->u->ref + 10;
 	char *tmp = xasprintf("%s/tmp", a->home), *why = NULL;
 	struct tag_info ti;
 	int64_t build;
 
-	if (!t->type)
-		why = xstrdup("the hook did not send the tag object");
-	else if (!strcmp(t->type, "missing"))
-		why = xasprintf("tag '%s': object %s not found", name, t->u->new);
-	else if (t->size < 0)
-		why = xasprintf("tag '%s': the tag object is larger than %d bytes, "
-		    "or than what is left of the %d bytes all the tag objects "
-		    "of a push may have", name, ASK_OBJECT_MAX, ASK_OBJECTS_MAX);
+	if (t->release)
+		why = judge_approval(a, rc, t, all, n, tmp);
+	else if (strstr(name, APPROVAL_MARK))
+		why = xstrdup("a release tag's name may not hold '" APPROVAL_MARK
+		    "', which names approvals (RELEASE" APPROVAL_MARK "NAME)");
+	else if ((why = unsent(t)))
+		;
 	else if (tag_verify_raw(name, t->u->new, t->type, t->bytes.buf,
 	    t->bytes.len, rc, tmp, &ti) < 0)
 		why = xstrdup(error_last());
@@ -530,10 +603,18 @@ static void answer_check(struct answer *a)
 	}
 	for (size_t i = 0; i < a->rq.n; i++) {
 		const struct hook_update *u = &a->rq.u[i];
-		if (!strncmp(u->ref, "refs/tags/", 10) && !hook_zero_id(u->new) &&
+		char *release = NULL;
+		if (strncmp(u->ref, "refs/tags/", 10) || hook_zero_id(u->new))
+			continue;
+		/* release tags, and approvals of them */
+		if (approval_name(u->ref + 10, &release) ?
+		    ref_matcher_match(&tags, release, NULL) :
 		    ref_matcher_match(&tags, u->ref + 10, NULL)) {
 			t[n].u = u;
+			t[n].release = release;
 			t[n++].bytes = (struct sbuf)SBUF_INIT;
+		} else {
+			free(release);
 		}
 	}
 	if (n > ASK_TAGS_MAX) {
@@ -558,7 +639,7 @@ static void answer_check(struct answer *a)
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
-		char *why = judge_tag(a, rc, &t[i]);
+		char *why = judge_tag(a, rc, &t[i], t, n);
 		if (why) {
 			one_line(why);
 			send_line(a, "refuse %s %s", t[i].u->ref, why);
@@ -570,6 +651,7 @@ static void answer_check(struct answer *a)
 out:
 	for (size_t i = 0; i < n; i++) {
 		free(t[i].type);
+		free(t[i].release);
 		sbuf_release(&t[i].bytes);
 	}
 	free(t);

@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 
+struct config;
 struct job;
 struct job_ctx;
 struct repo_conf;
@@ -38,6 +39,10 @@ struct release_tag {
 char *release_refusal(struct store *st, const struct repo_conf *rc,
     const char *repo, const char *env, const struct release_tag *t,
     int64_t except, int64_t *build, char **choice);
+
+/* How many distinct trusted keys a release tag deploying to `env` needs
+ * (runner.yml `approvals:`, quorum.c): at least 1, its own signer. */
+int deploy_approvals_needed(const struct config *conf, const char *env);
 
 /* Run deploy job `job` and record its outcome (0), or fail on the store. */
 int deploy_run(struct job_ctx *ctx, struct job *job);

@@ -55,6 +55,15 @@ int deploy_record_step(struct deploy *d, const char *name, int ok,
 void deploy_resolve(struct deploy *d);
 void deploy_gates(struct deploy *d, const char *ws);
 
+/* quorum.c: approvals. A deployment an approval tag queued becomes its
+ * release's: the approval tag's name (caller frees), or NULL (not one,
+ * or rejected). Then 0 when the release `rel` has the approvals it
+ * needs (recorded), 1 when it is held or rejected (the outcome set). */
+struct tag_info;
+char *deploy_approval_release(struct deploy *d);
+int deploy_quorum(struct deploy *d, const struct tag_info *rel,
+    const char *approval);
+
 /* release.c: its folders */
 int deploy_prepare(struct deploy *d, const char *commit, const char *ws,
     struct pipeline **pl);

@@ -236,10 +236,15 @@ void deploy_resolve(struct deploy *d)
 	int64_t src_id = job->source_job;
 	char *why;
 
+	/* queued by an approval tag: its release's deployment */
+	char *approval = deploy_approval_release(d);
+	if (d->state != JOB_RUNNING)
+		return;
 	if (job->tag) {
 		if (tag_verify(d->repo, NULL, job->tag, job->commit, d->rc,
 		    d->tmp, &ti) < 0) {
 			deploy_reject(d, "%s", error_last());
+			free(approval);
 			return;
 		}
 		/* the key that signed it, for the audit trail */
@@ -250,18 +255,27 @@ void deploy_resolve(struct deploy *d)
 			    error_last());
 		free(job->tag_object);
 		job->tag_object = job->commit;
-		job->commit = ti.commit;
-		ti.commit = NULL;
+		job->commit = xstrdup(ti.commit);
 		free(job->notes);
 		job->notes = ti.message;
 		ti.message = NULL;
 		const struct release_tag rt = { job->tag, job->tag_object,
 		    job->commit, ti.tagged_at, d->repo };
-		tag_info_release(&ti);
 		char *choice = NULL;
 		if ((why = release_refusal(st, d->rc, job->repo, job->env, &rt,
 		    job->id, &src_id, &choice))) {
 			deploy_set_outcome(d, JOB_REJECTED, why);
+			tag_info_release(&ti);
+			free(approval);
+			return;
+		}
+		/* and the approvals it needs, counted now */
+		int held = deploy_quorum(d, &ti, approval);
+		tag_info_release(&ti);
+		free(approval);
+		approval = NULL;
+		if (held) {
+			free(choice);
 			return;
 		}
 		/* which build, and why: shown by runner show as a step */
@@ -272,6 +286,7 @@ void deploy_resolve(struct deploy *d)
 		free(text);
 		free(choice);
 	}
+	free(approval);
 	if (job->rollback_to) {
 		struct job *r = NULL;
 		if (store_job_get(st, job->rollback_to, &r) < 0 || !r->release_dir ||

@@ -457,7 +457,7 @@ static void test_old_store_upgraded(void **state)
 	    "DROP INDEX jobs_source; DROP INDEX jobs_previous; "
 	    "DROP INDEX jobs_rollback; DROP INDEX jobs_retry; "
 	    "DROP INDEX events_job; "
-	    "ALTER TABLE checks DROP COLUMN body; "
+	    "ALTER TABLE checks DROP COLUMN body; DROP TABLE approvals; "
 	    /* its keys had char(0) between their parts */
 	    "UPDATE jobs SET dedup = repo || char(0) || ref || char(0) || "
 	    "old_commit || char(0) || commit_id; "
