@@ -19,14 +19,16 @@ static const char usage[] =
     "\n"
     "Show a job: repository, ref, commit, state, error, who caused it\n"
     "(by: the unix user, and what gitolite, the web server or sshd said\n"
-    "about the pusher), the key that signed a release's tag, each stage\n"
+    "about the pusher), the key that signed a release's tag and the keys\n"
+    "that approved it (runner.yml approvals), each stage\n"
     "with its state, exit code, duration and log file, the artifacts with\n"
     "size and sha256, and the notifications the job caused with their\n"
     "delivery state, and the environments it serves now (a deployment\n"
     "serving, or a build whose artifact serves) with the branch.\n"
     "--json prints the job as 'runner status --json' does, plus\n"
-    "\"serves\":[{\"environment\",\"release\"}...] and\n"
-    "\"notifications\":[...].\n";
+    "\"serves\":[{\"environment\",\"release\"}...],\n"
+    "\"notifications\":[...] and, for a release that needed approvals,\n"
+    "\"approvals\":{\"have\",\"need\",\"approvers\":[...],...}.\n";
 
 /* What the verification window measured: its requests, then the peak
  * and p95 of CPU and memory against their limits. */
