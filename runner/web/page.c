@@ -374,6 +374,7 @@ void page_overview(struct sbuf *sb, struct store *st,
 	} else {
 		sbuf_adds(sb, "<p class=note>none deployed yet</p>");
 	}
+	page_approvals_waiting(sb, st, NULL, NULL);
 	hosts_table(sb, v);
 	if (v->nnotes) {
 		sbuf_addf(sb, "<h2>Notifications not delivered</h2><p>%lld "

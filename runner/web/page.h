@@ -57,6 +57,13 @@ void page_env_rejected(struct sbuf *sb, struct store *st,
  * refused; ERR_NOTFOUND when none was. */
 int page_env_refused(struct sbuf *sb, struct store *st, const char *repo,
     const char *env);
+/* Approvals (page_approvals.c): the releases waiting for them (of
+ * `repo` and `env` only, unless NULL), and who approved the release of
+ * deployment `j`. Nothing when there are none. */
+void page_approvals_waiting(struct sbuf *sb, struct store *st,
+    const char *repo, const char *env);
+void page_approvals_job(struct sbuf *sb, struct store *st,
+    const struct job *j);
 /* The last `lines` lines of a stage's log (its file's end, or the last
  * chunks its host sent through the store), appended to `out`. */
 int page_log_last_lines(struct store *st, const struct job *j,

@@ -173,6 +173,7 @@ void page_job(struct sbuf *sb, struct store *st, const struct job *j,
 	sbuf_adds(sb, ">");
 	page_job_live(sb, st, j);
 	sbuf_adds(sb, "</div>");
+	page_approvals_job(sb, st, j);
 	if (j->notes) {
 		sbuf_adds(sb, "<h2>Release notes</h2><pre>");
 		html(sb, j->notes);

@@ -16,7 +16,10 @@ approvals_setup() {
 	for k in alice bob carol; do make_ssh_signer $k; done
 	make_ssh_signer mallory untrusted
 	start_sink http hook
-	trust_config "environments:
+	WEB_PORT=$(free_port)
+	trust_config "http:
+  listen: 127.0.0.1:$WEB_PORT
+environments:
   production:
     approvals: $1
 notify:
@@ -71,6 +74,11 @@ sink_event() {
 	[[ "$output" == *"Releases waiting for approval:"*"v1.0.0 of app to production (deployment #$id): 1 of 2 approvals: alice@example.com; 1 more needed"* ]] ||
 	    { echo "$output"; false; }
 	[ "$(r status --json | jq -r '.pending_releases[0] | "\(.tag) \(.have) \(.need) \(.more)"')" = "v1.0.0 1 2 1" ]
+	# so does the web page's overview
+	wait_for "http_body $WEB_PORT / | grep -q 'Waiting for approval'" 20
+	page=$(http_body "$WEB_PORT" /)
+	[[ "$page" == *"<code>v1.0.0</code>"*"1 of 2 approvals: alice@example.com; 1 more needed"* ]] ||
+	    { echo "$page"; false; }
 	# the notification names who approved and how many are needed
 	wait_for "sink_event approval_needed" 30
 	body=$(sink_event approval_needed)
@@ -113,8 +121,12 @@ sink_event() {
 	[[ "$output" == *"approved: 2 of 2 approvals: alice@example.com, bob@example.com"* ]] || { echo "$output"; false; }
 	run r releases production
 	[[ "$output" == *"#$dep "*"healthy"*"v1.0.0"*"approved: alice@example.com, bob@example.com (2 of 2)"* ]] || { echo "$output"; false; }
-	# no longer pending
+	# no longer pending; the job page names the approvers
 	[ "$(r status --json | jq '.pending_releases | length')" = 0 ]
+	page=$(http_body "$WEB_PORT" "/job/$dep")
+	[[ "$page" == *"<h2>Approvals</h2>"*"2 of 2 approvals: alice@example.com, bob@example.com"*"<li>bob@example.com (ssh key SHA256:"* ]] ||
+	    { echo "$page"; false; }
+	[[ "$(http_body "$WEB_PORT" /)" != *"Waiting for approval"* ]]
 	wait_for "sink_event deployed" 30
 }
 
