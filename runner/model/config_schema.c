@@ -605,7 +605,8 @@ static const struct sfield config_fields[] = {
 	    "Keep it on 127.0.0.1 behind a proxy that authenticates (docs/operations.md).",
 	    .example = "\n"
 	    "  listen: 127.0.0.1:8080\n"
-	    "  base_url: https://ci.example.com   # notifications and pushes link to job pages" },
+	    "  base_url: https://ci.example.com   # notifications and pushes link to job pages\n"
+	    "  commit_url: 'https://git.example.com/{repo}/commit/{commit}'   # job pages link their commit" },
 	{ .key = "host", .kind = S_MAP, FIELD(struct config, host),
 	    .sub = &host_schema,
 	    .doc = "this machine as a build host ([operations.md](operations."

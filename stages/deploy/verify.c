@@ -253,7 +253,8 @@ static int http_check(struct deploy *d, const struct check_def *c, int *ok)
 	rec.latency_ms = r.latency_ms;
 	rec.ok = *ok;
 	rec.error = *ok ? NULL : err.buf;
-	rec.body = r.body[0] ? r.body : NULL;
+	/* what a failed check got, for its page */
+	rec.body = !*ok && r.body[0] ? r.body : NULL;
 	rc = store_check_add(d->ctx->store, d->job->id, &rec);
 	if (rc == 0) {
 		struct sbuf text = SBUF_INIT;
