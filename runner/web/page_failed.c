@@ -273,6 +273,7 @@ int page_env_refused(struct sbuf *sb, struct store *st, const char *repo,
 	    "deployed</span></h1><p>of ");
 	repo_link(sb, repo);
 	sbuf_adds(sb, ": every deployment so far was refused.</p>");
+	page_approvals_waiting(sb, st, repo, env);
 	rejected_table(sb, v, n);
 	page_end(sb);
 	jobs_free(v, n);

@@ -1,7 +1,7 @@
 /*
  * Who and where, on a job's page (page.h): who pushed it (as the store's
- * audit trail recorded them), who signed its release tag and who approved
- * it, and its commit, linked to the team's git web view when runner.yml
+ * audit trail recorded them) and who signed its tag (who approved a
+ * release: page_approvals.c), and its commit, linked to the team's git web view when runner.yml
  * says how (`http: commit_url:`, with {repo} and {commit}). What a
  * repository controls (its name) is escaped for the URL and again for
  * the HTML attribute, so that a hostile name cannot leave either.
@@ -30,9 +30,8 @@ void page_job_who(struct sbuf *sb, const struct job *j)
 		html(sb, j->signer);
 		sbuf_adds(sb, "</td></tr>");
 	}
-	/* approvals of a release (issue 32) come here, as a row
-	 * "approved by" with id=job-approvers, once the store records
-	 * them */
+	/* who approved a release is listed below the job's table, each
+	 * with its key and tag (page_approvals.c) */
 }
 
 /* `tmpl` with {repo} and {commit} replaced, each escaped for a URL. */
