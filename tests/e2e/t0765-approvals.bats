@@ -4,7 +4,9 @@
 # release tag's signer counting as one; counted by key at the moment the
 # deployment decides, so a key taken out of allowed_signers withdraws its
 # approvals; refused at pre-receive when they do not verify; a held
-# release shown by status and told by an approval_needed notification.
+# release shown by status, the web page and an approval_needed
+# notification; the hook of the git server's user has the daemon judge
+# its approvals.
 
 load lib
 
@@ -195,6 +197,19 @@ sink_event() {
 	done
 	[ "$(r status --json | jq '.pending_releases | length')" = 1 ]
 	[ "$(r status --json | jq '[.environments[] | select(.name == "production")] | length')" -eq 0 ]
+	# a release and its approval in one push: the approval is judged
+	# against the pushed release, and the release's deployment counts it
+	ssh_tag "$SRC" v1.0.1 alice
+	git -C "$SRC" -c gpg.format=ssh -c user.signingkey="$T/keys/bob.pub" \
+	    tag -s "v1.0.1+approved.bob" -m "Approved" "$c"
+	run git -C "$SRC" push origin refs/tags/v1.0.1 "refs/tags/v1.0.1+approved.bob"
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[ "$(grep -c "queued release" <<<"$output")" = 1 ] || { echo "$output"; false; }
+	dep=$(sed -n 's/.*queued release #\([0-9]*\) for.*/\1/p' <<<"$output")
+	[ "$(wait_deploy "$dep" 90)" = healthy ] || { r show "$dep"; false; }
+	[ "$(job_field "$dep" '.approvals | "\(.have) \(.need)"')" = "2 2" ]
+	# v1.0.0, older, is no longer pending
+	[ "$(r status --json | jq '.pending_releases | length')" = 0 ]
 }
 
 @test "a develop pusher without the pre-receive hook reaches nothing through approval tags" {
@@ -235,4 +250,72 @@ sink_event() {
 	fi
 	[ "$(r status --json | jq '[.environments[] | select(.name == "production")] | length')" -eq 0 ]
 	[ ! -d "$RUNNER_HOME/releases/production" ]
+}
+
+@test "the hook of the git server's user has its approvals judged by the daemon" {
+	setup_env
+	[ "$(id -u)" = 0 ] || skip "needs root: the test creates the git user"
+	git_user
+	for k in alice bob; do make_ssh_signer $k; done
+	make_ssh_signer mallory untrusted
+	chmod 0600 "$T/allowed_signers"
+	mkdir -p -m 0755 "$T/srv"
+	git init -q --bare "$T/srv/app.git"
+	chown -R "$GIT_USER:" "$T/srv/app.git"
+	r install-hook --pre-receive "$T/srv/app.git" >/dev/null
+	SRC=$(make_clone app)
+	git -C "$SRC" remote set-url origin "$T/srv/app.git"
+	chown -R "$GIT_USER:" "$SRC"
+	cp "$T"/keys/* "$T/githome/"
+	chown "$GIT_USER:" "$T"/githome/*
+	cat > "$RUNNER_HOME/runner.yml" <<YML
+repos:
+  - path: $T/srv/app.git
+    allowed_signers: $T/allowed_signers
+environments:
+  production:
+    approvals: 2
+YML
+	! as_git test -r "$T/allowed_signers" || false
+	start_daemon --workers 2
+	as_git git -C "$SRC" push -q origin develop
+	wait_state 1 passed 60
+	wait_for "[ -n \"\$(last_job deploy staging)\" ]" 30
+	[ "$(wait_deploy "$(last_job deploy staging)")" = healthy ]
+	# signs: KEY TAG [COMMIT]: a tag the git user signs with the test's key
+	signs() {
+		as_git git -C "$SRC" -c gpg.format=ssh \
+		    -c user.signingkey="$T/githome/$1.pub" tag -s "$2" -m "$2" "${3:-HEAD}"
+	}
+	signs alice v1.0.0
+	run as_git git -C "$SRC" push origin v1.0.0
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	id=$(last_job deploy production)
+	[ "$(wait_deploy "$id")" = rejected ]
+	[ "$(job_field "$id" .error)" = "waiting for approvals: 1 of 2 approvals: alice@example.com; 1 more needed" ]
+	# refused by the daemon, with the reason
+	signs mallory "v1.0.0+approved.mallory"
+	as_git git -C "$SRC" commit -q --allow-empty -m "Not the release"
+	signs bob "v1.0.0+approved.bob-other"
+	signs bob "v9.9.9+approved.bob"
+	declare -A want=(
+		[v1.0.0+approved.mallory]="approval tag 'v1.0.0+approved.mallory': signature is not by an allowed signer"
+		[v1.0.0+approved.bob-other]="approval tag 'v1.0.0+approved.bob-other' points at commit $(git -C "$SRC" rev-parse --short=7 HEAD), but release tag 'v1.0.0' is of commit $(git -C "$SRC" rev-parse --short=7 v1.0.0^{commit})"
+		[v9.9.9+approved.bob]="approval tag 'v9.9.9+approved.bob': there is no release tag 'v9.9.9' to approve"
+	)
+	for t in "${!want[@]}"; do
+		run as_git git -C "$SRC" push origin "refs/tags/$t"
+		[ "$status" -ne 0 ] || { echo "$t: $output"; false; }
+		[[ "$output" == *"runner: refusing approval tag '$t': ${want[$t]}"* ]] ||
+		    { echo "$t: $output"; false; }
+		! git --git-dir="$T/srv/app.git" rev-parse -q --verify "refs/tags/$t" || false
+	done
+	# bob's approval of the release is taken, and it deploys
+	signs bob "v1.0.0+approved.bob" "v1.0.0^{commit}"
+	run as_git git -C "$SRC" push origin "refs/tags/v1.0.0+approved.bob"
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	wait_for "[ \"\$(last_job deploy production)\" != $id ]" 30
+	dep=$(last_job deploy production)
+	[ "$(wait_deploy "$dep" 90)" = healthy ] || { r show "$dep"; false; }
+	[ "$(job_field "$dep" '.approvals | "\(.have) \(.need) \(.approvers | length)"')" = "2 2 2" ]
 }
