@@ -22,7 +22,8 @@ static const char usage[] =
     "Queue a deployment of the artifact of JOB (a passed build) to the\n"
     "environment ENV of its .runner.yml, and print its number. An\n"
     "environment with 'requires: signed-tag' takes a deploy by hand only\n"
-    "with --force; it is recorded as forced, with the unix user's name.\n";
+    "with --force; it is recorded as forced, with the unix user's name\n"
+    "(it passes over the signed tag, and so over runner.yml approvals).\n";
 
 /* The environment as the build's own commit defines it, or NULL. */
 static int env_of(const struct job *j, const char *env, int *signed_tag)

@@ -33,8 +33,16 @@ char *deploy_approval_release(struct deploy *d)
 	struct job *job = d->job;
 	char *release = NULL, *object = NULL, *commit = NULL, *approval;
 
-	if (!job->tag || !approval_name(job->tag, &release))
+	if (!job->tag || !strstr(job->tag, APPROVAL_MARK))
 		return NULL;
+	/* a name that holds the mark is an approval or nothing, never a
+	 * release (pre-receive refuses it; the hook queues none) */
+	if (!approval_name(job->tag, &release)) {
+		deploy_reject(d, "tag '%s' is no release: its name holds '"
+		    APPROVAL_MARK "' but is not RELEASE" APPROVAL_MARK "NAME",
+		    job->tag);
+		return NULL;
+	}
 	approval = job->tag;
 	if (approval_release_commit(d->repo, NULL, release, NULL, &object,
 	    &commit) < 0) {

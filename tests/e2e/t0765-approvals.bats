@@ -239,15 +239,14 @@ sink_event() {
 	# a tag whose name holds the mark is never a release, even where
 	# release_tags would match it
 	sed -i "s|^repos:|repos:|; s|^  - path: $T/app.git|  - path: $T/app.git\n    release_tags: '^v'|" "$RUNNER_HOME/runner.yml"
-	kill -HUP "$DAEMON_PID"
 	git -C "$SRC" -c gpg.format=ssh -c user.signingkey="$T/keys/alice.pub" \
 	    tag -s "v2+approved.x" -m "Looks like a release" HEAD
 	out=$(git -C "$SRC" push origin "refs/tags/v2+approved.x" 2>&1)
 	id=$(sed -n 's/.*queued release #\([0-9]*\) for.*/\1/p' <<<"$out")
-	if [ -n "$id" ]; then
-		[ "$(wait_deploy "$id")" = rejected ]
-		[[ "$(job_field "$id" .error)" == *"there is no release tag 'v2'"* ]] || { r show "$id"; false; }
-	fi
+	# the hook reads runner.yml itself: an approval of release 'v2'
+	[ -n "$id" ] || { echo "$out"; false; }
+	[ "$(wait_deploy "$id")" = rejected ]
+	[[ "$(job_field "$id" .error)" == *"there is no release tag 'v2'"* ]] || { r show "$id"; false; }
 	[ "$(r status --json | jq '[.environments[] | select(.name == "production")] | length')" -eq 0 ]
 	[ ! -d "$RUNNER_HOME/releases/production" ]
 }
