@@ -14,7 +14,6 @@
 load lib
 
 STEPS="$SOURCE_ROOT/tests/helpers/browser_steps.py"
-BROWSER="$SOURCE_ROOT/tests/helpers/browser.py"
 
 setup() {
 	setup_env
@@ -187,17 +186,23 @@ stages:
   - name: build
     run: echo built
 YML
-	web_config "  commit_url: 'https://git.example.com/{repo}/commit/{commit}'"
+	web_config "  commit_url: 'https://git.example.com/{repo}/commit/{commit}'
+repos:
+  - path: $T/$name.git
+    branches: '.*'"
 	r check --config >/dev/null
 	start_daemon --workers 1
 	web_up
-	git -C "$SRC" push -q origin develop
+	# and a branch whose name a page must escape
+	branch="b'\"<i>x"
+	git -C "$SRC" push -q origin "develop:refs/heads/$branch"
 	wait_state 1 passed 60
 	c=$(git -C "$SRC" rev-parse HEAD)
 	steps /job/1 <<EOF || false
 check document.getElementById('commit-link').getAttribute('href') == 'https://git.example.com/o%27k%26x%3Cy%3E%251/commit/$c'
 check document.getElementById('commit-link').textContent == '$c'
-check !document.querySelector('y')
+check !document.querySelector('y') && !document.querySelector('i')
+check document.querySelector('#job code').textContent == 'refs/heads/b\\'"<i>x'
 shot $(shot commit-link)
 EOF
 	http_body "$WEB_PORT" /job/1 | grep -qF "<a id=commit-link href='https://git.example.com/o%27k%26x%3Cy%3E%251/commit/$c'><code>$c</code></a>"
