@@ -8,6 +8,7 @@
 
 #include <dlfcn.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 /*
@@ -43,6 +44,37 @@ int sha256(const void *data, size_t len, unsigned char out[SHA256_LEN])
 	    NULL) || n != SHA256_LEN)
 		return -1;
 	return 0;
+}
+
+int hmac_sha256(const void *key, size_t keylen, const void *msg, size_t len,
+    unsigned char out[SHA256_LEN])
+{
+	unsigned char pad[64], inner[SHA256_LEN];
+	unsigned char *buf;
+	int error = -1;
+
+	if (keylen > sizeof(pad))
+		return -1;
+	buf = xmalloc(sizeof(pad) + (len > SHA256_LEN ? len : SHA256_LEN));
+	for (int round = 0; round < 2; round++) {
+		memset(pad, round ? 0x5c : 0x36, sizeof(pad));
+		for (size_t i = 0; i < keylen; i++)
+			pad[i] ^= ((const unsigned char *)key)[i];
+		memcpy(buf, pad, sizeof(pad));
+		if (round)
+			memcpy(buf + sizeof(pad), inner, SHA256_LEN);
+		else if (len)
+			memcpy(buf + sizeof(pad), msg, len);
+		if (sha256(buf, sizeof(pad) + (round ? SHA256_LEN : len),
+		    round ? out : inner) < 0)
+			goto out;
+	}
+	error = 0;
+out:
+	memset(pad, 0, sizeof(pad));
+	memset(buf, 0, sizeof(pad));
+	free(buf);
+	return error;
 }
 
 static const char b64[] =

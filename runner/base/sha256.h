@@ -16,6 +16,11 @@
  * cannot be loaded. */
 int sha256(const void *data, size_t len, unsigned char out[SHA256_LEN]);
 
+/* HMAC-SHA256 (RFC 2104) of `len` bytes at `msg` with a key of at most
+ * 64 bytes; -1 when libcrypto cannot be loaded or the key is longer. */
+int hmac_sha256(const void *key, size_t keylen, const void *msg, size_t len,
+    unsigned char out[SHA256_LEN]);
+
 struct sbuf;
 /* Append the base64 of `len` bytes (RFC 4648), with '=' padding unless
  * `unpadded`. */

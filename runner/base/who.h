@@ -22,6 +22,8 @@
 #define WHO_GITOLITE "gitolite"	/* gitolite's GL_USER */
 #define WHO_CLI "cli"		/* a command: runner run, deploy, retry */
 #define WHO_SCHEDULE "schedule"	/* a schedule of runner.yml */
+#define WHO_WEB "web page"	/* the web page: the name its proxy
+				 * authenticated, as the proxy's user */
 
 /* The longest name kept, in bytes; longer ones are cut. */
 #define WHO_NAME_MAX 100

@@ -81,11 +81,8 @@ int cmd_deploy(int argc, char **argv)
 		cli_error("%s", error_last());
 		goto out;
 	}
-	if (j->kind != KIND_BUILD || j->state != JOB_PASSED ||
-	    !j->nartifacts) {
-		cli_error("job #%lld is not a passed build with an artifact (it "
-		    "is a %s, %s)", (long long)id, job_kind_name(j->kind),
-		    job_state_name(j->state));
+	if (deploy_source_check(j) < 0) {
+		cli_error("%s", error_last());
 		goto out;
 	}
 	if (env_of(j, env, &signed_tag) < 0) {

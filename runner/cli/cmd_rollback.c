@@ -28,7 +28,6 @@ int cmd_rollback(int argc, char **argv)
 	int64_t to = 0;
 	struct cli_session cs = { 0 };
 	struct env_rec *e = NULL;
-	struct job *rel = NULL;
 	char *user = NULL;
 	struct who who = WHO_INIT;
 	int rc;
@@ -46,34 +45,18 @@ int cmd_rollback(int argc, char **argv)
 	if ((rc = cli_start_env(argc, argv, usage, opts, &repo, &cs, &e)) >= 0)
 		goto out;
 	rc = EXIT_FAIL;
-	if (!to && e->current)
-		to = e->current->previous;
-	if (!to) {
-		cli_error("no earlier release of '%s' to roll back to (name one "
-		    "with --to; see 'runner releases %s')", e->name, e->name);
-		goto out;
-	}
-	/* refused here, before anything is queued */
-	if (store_job_get(cs.store, to, &rel) < 0) {
-		cli_error("%s (see 'runner releases %s')", error_last(), e->name);
-		goto out;
-	}
-	if (rel->kind != KIND_DEPLOY || !rel->env || strcmp(rel->env, e->name) ||
-	    strcmp(rel->repo, e->repo) || !rel->release_dir) {
-		cli_error("#%lld is not a release of %s (it is a %s%s%s); see "
-		    "'runner releases %s'", (long long)to, e->name,
-		    job_kind_name(rel->kind), rel->env ? " to " : "",
-		    rel->env ? rel->env : "", e->name);
-		goto out;
-	}
 	user = cli_user_name();
 	who_cli(&who, user);
-	struct deploy_req req = {
-		.repo = e->repo, .ref = "", .commit = "", .env = e->name,
-		.rollback_to = to, .requested_by = user, .who = &who,
-	};
-	if (store_deploy_enqueue(cs.store, &req, 1, &new_id) < 0) {
-		cli_error("%s", error_last());
+	/* refused there, before anything is queued */
+	if ((rc = store_rollback_enqueue(cs.store, e, to, user, &who, &to,
+	    &new_id)) < 0) {
+		if (rc == ERR_NOTFOUND && !to)
+			cli_error("%s (name one with --to; see 'runner releases "
+			    "%s')", error_last(), e->name);
+		else
+			cli_error("%s; see 'runner releases %s'", error_last(),
+			    e->name);
+		rc = EXIT_FAIL;
 		goto out;
 	}
 	wake_send(cs.home, WAKE_JOBS);
@@ -81,7 +64,6 @@ int cmd_rollback(int argc, char **argv)
 	    (long long)new_id, e->name, (long long)to);
 	rc = EXIT_OK;
 out:
-	job_free(rel);
 	free(user);
 	who_release(&who);
 	env_rec_free(e);

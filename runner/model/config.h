@@ -165,6 +165,21 @@ struct schedule {
 	size_t line;
 };
 
+/* runner.yml http: operators: who may act on the web page (one entry:
+ * these people may do these actions, on these environments). */
+struct web_operator {
+	char **who;		/* user names, or @group for a unix group */
+	size_t nwho;
+	char **may;		/* words of WEB_ACTIONS */
+	size_t nmay;
+	char **envs;		/* environments of deploy, rollback and of
+				 * deployments' retry and cancel */
+	size_t nenvs;
+	size_t line;
+};
+/* What an operator may be allowed, the words of `may`. */
+#define WEB_ACTIONS "retry cancel run deploy rollback pause resume"
+
 /* runner.yml http: the web page. */
 struct http_conf {
 	char *listen;			/* HOST:PORT; NULL: no web page */
@@ -172,6 +187,14 @@ struct http_conf {
 	/* a commit in the team's git web view: {repo} and {commit} in
 	 * its path; NULL: commits are not linked */
 	char *commit_url;
+	/* http: auth: the reverse proxy that authenticates people; no
+	 * proxy_user: no actions, the page is read-only */
+	struct http_auth {
+		char *header;		/* the user's name, as the proxy sets it */
+		char *proxy_user;	/* whose connections carry it */
+	} auth;
+	struct web_operator *operators;
+	size_t noperators;
 };
 
 /* Where a host that does not share the git server's files fetches the
@@ -350,6 +373,17 @@ const char **config_private_files(const struct config *c);
  * joined by commas; the caller frees them. */
 char *config_host_name(const struct config *c);
 char *config_host_labels(const struct config *c);
+/*
+ * May `user` (a name the proxy of http: auth authenticated) do `action`
+ * (a word of WEB_ACTIONS) from the web page, on environment `env` (NULL:
+ * a build, or the queue)? As an entry of http: operators names the user
+ * (or a unix group the user is in) with the action and, for an
+ * environment, the environment. An environment that requires a signed
+ * tag (production) is changed from the page by rollback only. 1 yes, 0
+ * no.
+ */
+int config_web_may(const struct config *c, const char *user,
+    const char *action, const char *env);
 /* The notification target called `name`, or NULL. */
 const struct notify_target *config_notify(const struct config *c,
     const char *name);

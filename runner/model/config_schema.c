@@ -277,6 +277,16 @@ static const struct sfield http_fields[] = {
 	    "Gitea, Forgejo): job pages link their commit there; `{repo}` is "
 	    "the repository's short name and `{commit}` the commit's id, "
 	    "both escaped, and they may stand only in the path" },
+	{ .key = "auth", .kind = S_MAP, FIELD(struct http_conf, auth),
+	    .sub = &http_auth_schema, .def = "(none: the page is read-only)",
+	    .doc = "the reverse proxy that authenticates people, and the "
+	    "header it names them in: actions on the page "
+	    "([operations.md](operations.md#actions-on-the-web-page))" },
+	{ .key = "operators", .kind = S_LIST, FIELD(struct http_conf, operators),
+	    COUNT(struct http_conf, noperators), .sub = &web_operator_schema,
+	    .def = "(none: no one acts)",
+	    .doc = "who may do what from the page, by name or unix group, per "
+	    "action and environment" },
 	SFIELD_END
 };
 
@@ -323,8 +333,9 @@ static int check_http(const struct sread *r, const struct ynode *map,
 static const struct schema http_schema = {
 	.name = "http", .fields = http_fields, .rel = REL_IN,
 	.check = check_http,
-	.doc = "The read-only web page: the overview, jobs, live logs, "
-	    "environments, badges, `/api/` and `/metrics`.",
+	.doc = "The web page: the overview, jobs, live logs, environments, "
+	    "badges, `/api/` and `/metrics`; read-only unless `auth` and "
+	    "`operators` say who may act.",
 };
 
 /* Where a build host fetches repositories from. */
@@ -441,6 +452,8 @@ static int check_config(const struct sread *r, const struct ynode *map,
 			    "port, not '%s'", r->file, v ? v->line : 0, v ? v->col :
 			    0, l);
 	}
+	if (config_web_check(r, map, c) < 0)
+		return ERR_INVALID;
 	if (!strcmp(c->build_user, c->release_user) ||
 	    config_worker_user(c, c->release_user))
 		return error_set(ERR_INVALID, "%s: 'release_user' is '%s', %s: "
@@ -600,13 +613,19 @@ static const struct sfield config_fields[] = {
 	    .sub = &http_schema,
 	    .doc = "the web page ([operations.md](operations.md#the-web-page))",
 	    .sample =
-	    "The read-only web page (overview, jobs, live logs, badges, /api/,\n"
-	    "/metrics), served by a process of its own that the daemon starts.\n"
-	    "Keep it on 127.0.0.1 behind a proxy that authenticates (docs/operations.md).",
+	    "The web page (overview, jobs, live logs, badges, /api/, /metrics),\n"
+	    "served by a process of its own that the daemon starts. Keep it on\n"
+	    "127.0.0.1 behind a proxy that authenticates (docs/operations.md).\n"
+	    "Read-only unless auth names that proxy and operators who may act.",
 	    .example = "\n"
 	    "  listen: 127.0.0.1:8080\n"
 	    "  base_url: https://ci.example.com   # notifications and pushes link to job pages\n"
-	    "  commit_url: 'https://git.example.com/{repo}/commit/{commit}'   # job pages link their commit" },
+	    "  commit_url: 'https://git.example.com/{repo}/commit/{commit}'   # job pages link their commit\n"
+	    "  auth: { header: X-Remote-User, proxy_user: www-data }\n"
+	    "  operators:\n"
+	    "    - who: [alice, '@ops']            # names the proxy sends, or unix groups\n"
+	    "      may: [retry, cancel, run, deploy, pause, resume]\n"
+	    "      environments: [staging]         # production: rollback only" },
 	{ .key = "host", .kind = S_MAP, FIELD(struct config, host),
 	    .sub = &host_schema,
 	    .doc = "this machine as a build host ([operations.md](operations."

@@ -512,3 +512,44 @@ void services_free(struct service *v, size_t n)
 		free(v[i].host);
 	free(v);
 }
+
+int deploy_source_check(const struct job *j)
+{
+	if (j->kind != KIND_BUILD || j->state != JOB_PASSED || !j->nartifacts)
+		return error_set(ERR_INVALID, "job #%lld is not a passed build "
+		    "with an artifact (it is a %s, %s)", (long long)j->id,
+		    job_kind_name(j->kind), job_state_name(j->state));
+	return 0;
+}
+
+int store_rollback_enqueue(struct store *s, const struct env_rec *e,
+    int64_t to, const char *requested_by, const struct who *who,
+    int64_t *to_out, int64_t *new_id)
+{
+	struct job *rel = NULL;
+	int error;
+
+	if (!to && e->current)
+		to = e->current->previous;
+	*to_out = to;
+	if (!to)
+		return error_set(ERR_NOTFOUND, "no earlier release of '%s' to "
+		    "roll back to", e->name);
+	if ((error = store_job_get(s, to, &rel)) < 0)
+		return error;
+	if (rel->kind != KIND_DEPLOY || !rel->env || strcmp(rel->env, e->name) ||
+	    strcmp(rel->repo, e->repo) || !rel->release_dir) {
+		error = error_set(ERR_INVALID, "#%lld is not a release of %s (it "
+		    "is a %s%s%s)", (long long)to, e->name,
+		    job_kind_name(rel->kind), rel->env ? " to " : "",
+		    rel->env ? rel->env : "");
+		job_free(rel);
+		return error;
+	}
+	job_free(rel);
+	struct deploy_req req = {
+		.repo = e->repo, .ref = "", .commit = "", .env = e->name,
+		.rollback_to = to, .requested_by = requested_by, .who = who,
+	};
+	return store_deploy_enqueue(s, &req, 1, new_id);
+}

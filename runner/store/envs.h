@@ -32,6 +32,21 @@ struct env_rec {
 /* Queue deployments in one transaction; ids get the new job ids. */
 int store_deploy_enqueue(struct store *s, const struct deploy_req *r,
     size_t n, int64_t *ids);
+/* May the artifact of job `j` be deployed by hand (runner deploy, the
+ * web page): a passed build with an artifact? 0, or ERR_INVALID with the
+ * message set. */
+int deploy_source_check(const struct job *j);
+/*
+ * Queue a rollback of environment `e` (runner rollback, the web page) to
+ * release `to` (0: the one that served before the current one), asked for
+ * by `requested_by` as `who`. Refused before anything is queued when
+ * there is no such release of e: ERR_NOTFOUND when there is no earlier
+ * one, ERR_INVALID when `to` is not a deployment of e's repository to e
+ * that extracted a release. *to_out: the release; *new_id: the job.
+ */
+int store_rollback_enqueue(struct store *s, const struct env_rec *e,
+    int64_t to, const char *requested_by, const struct who *who,
+    int64_t *to_out, int64_t *new_id);
 /* A build job that ends and queues its deployments in one transaction. */
 int store_job_end_deploy(struct store *s, int64_t id, enum job_state state,
     const char *error, const struct deploy_req *r, size_t n);

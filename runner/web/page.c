@@ -41,7 +41,11 @@ const char page_css[] =
 "cursor:pointer}#follow[hidden]{display:none}"
 "#failed{border-left:4px solid #c62828;padding-left:.8em}"
 "pre.body{background:#f3f3f3;padding:.5em;white-space:pre-wrap;"
-"max-height:12em;overflow:auto}";
+"max-height:12em;overflow:auto}"
+/* actions.c's forms */
+"form.action{margin:.4em 0}form.action label{display:block;margin:.2em 0}"
+"form.action textarea{display:block;width:30em;max-width:100%;box-sizing:"
+"border-box;margin-bottom:.3em}";
 
 /* Follows a running stage's log (Server-Sent Events): the page opens at
  * its end and stays there as it grows, until the reader scrolls up; the
@@ -326,6 +330,7 @@ void page_overview(struct sbuf *sb, struct store *st,
 		html(sb, v->paused);
 	}
 	sbuf_adds(sb, "</p>");
+	actions_queue(sb, v->paused != NULL);
 	for (size_t i = 0; i < v->nwarn; i++) {
 		sbuf_adds(sb, "<p class='state failed'>warning: ");
 		html(sb, v->warn[i]);

@@ -93,6 +93,14 @@ const struct stage_rec *running_stage(const struct job *j);
 void checks_table(struct sbuf *sb, const struct job *j);
 void env_row(struct sbuf *sb, struct store *st, const struct env_rec *e);
 
+/* actions.c: the forms of the actions the person asking may take
+ * (auth.h): a job's (retry, cancel, run with variables, deploy), an
+ * environment's (rollback), the queue's (pause or resume). Nothing for
+ * anyone else. */
+void actions_job(struct sbuf *sb, const struct job *j);
+void actions_env(struct sbuf *sb, const struct env_rec *e);
+void actions_queue(struct sbuf *sb, int paused);
+
 /* An SVG badge. */
 void badge_svg(struct sbuf *sb, const char *label, const char *value);
 

@@ -89,6 +89,7 @@ void page_env(struct sbuf *sb, struct store *st, const struct env_rec *e,
 	env_row(sb, st, e);
 	sbuf_adds(sb, "</table>");
 	page_approvals_waiting(sb, st, e->repo, e->name);
+	actions_env(sb, e);
 	if (e->latest && e->latest->nchecks) {
 		sbuf_adds(sb, "<h2>Last checks</h2>");
 		checks_table(sb, e->latest);

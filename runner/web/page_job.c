@@ -196,6 +196,7 @@ void page_job(struct sbuf *sb, struct store *st, const struct job *j,
 		}
 		sbuf_adds(sb, "</table>");
 	}
+	actions_job(sb, j);
 	sbuf_addf(sb, "<p><a href='/api/job/%lld'>as JSON</a></p>",
 	    (long long)j->id);
 	page_end(sb);

@@ -7,13 +7,16 @@
  * second. A live log is woken by its file growing (inotify) or, for a log
  * a build host sends through PostgreSQL, by the server's word that a
  * chunk arrived (LISTEN, on a connection of its own).
- * Read-only: GET and HEAD, nothing else.
+ * Read-only (GET and HEAD) unless runner.yml's http: auth and operators
+ * let people act (actions.c: POST).
  * This file is the server: its responses, the connections it lends, who
  * may look, and the routes to the handlers (handlers.c), the metrics
  * (metrics.c) and the live logs (sse.c).
  */
 #include "web.h"
 #include "web_int.h"
+#include "actions.h"
+#include "auth.h"
 #include "admin.h"
 #include "chunks.h"
 #include "config.h"
@@ -314,16 +317,20 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 
 	(void)cls;
 	(void)version;
-	(void)upload;
-	(void)upload_size;
-	(void)con_cls;
+	if (!strcmp(method, "POST"))
+		return actions_post(c, url, upload, upload_size, con_cls);
 	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
 		return web_send_text(c, 405, "read-only: GET and HEAD only");
+	if (auth_begin(c) < 0)
+		return web_send_text(c, 403, "this request names a person but "
+		    "does not come from the proxy that authenticates them");
 	if (!strcmp(url, "/style.css")) {
+		auth_end();
 		sbuf_adds(&sb, page_css);
 		return web_send_buf(c, 200, "text/css", &sb);
 	}
 	if (!strcmp(url, "/live.js")) {
+		auth_end();
 		sbuf_adds(&sb, page_js);
 		return web_send_buf(c, 200, "text/javascript", &sb);
 	}
@@ -336,6 +343,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		ret = route(c, st, url);
 		web_pool_put(slot);
 	}
+	auth_end();
 	error_clear();
 	malloc_trim(0);
 	return ret;
@@ -433,7 +441,7 @@ static void policy_fresh(void)
 	}
 	free(why);
 	policy_make(c);
-	config_free(c);
+	auth_set_config(c);
 	free(path);
 }
 
@@ -519,6 +527,7 @@ int web_serve(const char *home, const struct config *conf,
 		policy_make(conf);
 	}
 	memcpy(&W.local, &sa, sizeof(sa));
+	auth_init(home);
 	policy_fresh();
 	pthread_mutex_init(&W.lock, NULL);
 	{
@@ -555,6 +564,7 @@ int web_serve(const char *home, const struct config *conf,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)32,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
 	    MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
+	    MHD_OPTION_NOTIFY_COMPLETED, actions_completed, NULL,
 	    MHD_OPTION_END);
 	if (!d)
 		return error_set(-1, "cannot serve HTTP on %s: %s", listen_spec,
