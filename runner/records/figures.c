@@ -7,6 +7,7 @@
 #include "figures.h"
 #include "util.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -135,10 +136,13 @@ char *figures_str(const char *json, const char *path)
 				sbuf_addch(&sb, '\n');
 			else if (*p == 't')
 				sbuf_addch(&sb, '\t');
-			else if (*p == 'u') {
+			else if (*p == 'u' && isxdigit((unsigned char)p[1]) &&
+			    isxdigit((unsigned char)p[2]) &&
+			    isxdigit((unsigned char)p[3]) &&
+			    isxdigit((unsigned char)p[4])) {
 				/* the runner writes \u00XX for control bytes */
-				unsigned v = (unsigned)strtoul((char[5]){ p[1], p[2],
-				    p[3], p[4], 0 }, NULL, 16);
+				char hex[5] = { p[1], p[2], p[3], p[4], 0 };
+				unsigned v = (unsigned)strtoul(hex, NULL, 16);
 				sbuf_addch(&sb, v < 0x80 ? (char)v : '?');
 				p += 4;
 			} else

@@ -165,7 +165,7 @@ says() {
 }
 
 @test "a release that grows past the memory limit is rolled back for its memory" {
-	pipeline 4s "max_memory: 120MB"
+	pipeline 8s "max_memory: 120MB"
 	start_daemon --workers 2
 	d1=$(release calm)
 	says "$d1" healthy

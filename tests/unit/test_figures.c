@@ -54,6 +54,9 @@ static void test_figures(void **state)
 	assert_int_equal(figures_array("{\"a\":[1,2", "a", &v), 0);
 	assert_int_equal(figures_num("[1]", "a", &x), -1);
 	assert_int_equal(figures_num(NULL, "a", &x), -1);
+	s = figures_str("{\"a\":\"x\\u0041\\u\"}", "a");
+	assert_string_equal(s, "xAu");
+	free(s);
 }
 
 static const char prom[] =
