@@ -17,6 +17,7 @@ approvals_setup() {
 	setup_env
 	for k in alice bob carol; do make_ssh_signer $k; done
 	make_ssh_signer mallory untrusted
+	[ "${2:-}" != gpg ] || make_gpg_signer
 	start_sink http hook
 	WEB_PORT=$(free_port)
 	trust_config "http:
@@ -133,7 +134,7 @@ sink_event() {
 }
 
 @test "a key taken out of allowed_signers no longer counts" {
-	approvals_setup 3
+	approvals_setup 3 gpg
 	ssh_tag "$SRC" v1.0.0 alice
 	id=$(push_tag v1.0.0)
 	[ "$(wait_deploy "$id")" = rejected ]
@@ -153,13 +154,16 @@ sink_event() {
 	r log "$dep" approvals | grep -q "v1.0.0+approved.bob.*not by an allowed signer" ||
 	    { r log "$dep" approvals; false; }
 	[ "$(r status --json | jq '[.environments[] | select(.name == "production")] | length')" -eq 0 ]
-	# bob's key back, his approval pushed again: three keys, it deploys
-	echo "bob@example.com namespaces=\"git\" $(cut -d' ' -f1,2 "$T/keys/bob.pub")" >> "$T/allowed_signers"
-	git -C "$SRC" -c gpg.format=ssh -c user.signingkey="$T/keys/bob.pub" \
-	    tag -s "v1.0.0+approved.bob2" -m "Approved again" v1.0.0^{commit}
-	id=$(push_tag "v1.0.0+approved.bob2")
+	# an OpenPGP key of the keyring approves, as operations.md says: the
+	# third key, and it deploys
+	git -C "$SRC" -c user.signingkey=release@example.com \
+	    tag -s v1.0.0+approved.release -m "Approved: v1.0.0" 'v1.0.0^{commit}'
+	id=$(push_tag "v1.0.0+approved.release")
 	[ "$(wait_deploy "$id" 90)" = healthy ] || { r show "$id"; false; }
 	[ "$(job_field "$id" '.approvals | "\(.have) \(.need)"')" = "3 3" ]
+	job_field "$id" '.approvals.approvers[2]' | grep -q "^Release Manager <release@example.com> (OpenPGP key [0-9A-F]*) (tag 'v1.0.0+approved.release')"
+	# bob's approval, not counted, is not among them
+	! job_field "$id" '.approvals.approvers[]' | grep -q bob || false
 }
 
 @test "pre-receive refuses approvals that do not verify, with the reason" {

@@ -265,6 +265,22 @@ static void test_config_auto_deploy(void **state)
 	config_free(c);
 }
 
+/* approvals: what runner.yml says, 1 (the signed tag alone) unless it
+ * says more */
+static void test_config_approvals(void **state)
+{
+	const char *yml = "environments:\n  production:\n    approvals: 3\n"
+	    "  staging:\n    paths: [/srv/s]\n";
+	struct config *c = NULL;
+
+	(void)state;
+	assert_int_equal(config_parse("runner.yml", yml, strlen(yml), &c), 0);
+	assert_int_equal(config_env(c, "production")->approvals, 3);
+	assert_int_equal(config_env(c, "staging")->approvals, 1);
+	assert_null(config_env(c, "review"));
+	config_free(c);
+}
+
 static void test_config_errors(void **state)
 {
 	static const struct error_case cases[] = {
@@ -280,6 +296,12 @@ static void test_config_errors(void **state)
 		    "'/a.git': missing closing parenthesis at offset 2" },
 		{ "workers: lots\n", "runner.yml:1:10: 'workers' must be a "
 		    "number from 1 to 256" },
+		{ "environments:\n  production:\n    approvals: 0\n",
+		    "runner.yml:3:16: 'approvals' of environment 'production' "
+		    "must be a number from 1 to 100" },
+		{ "environments:\n  production:\n    approvals: two\n",
+		    "runner.yml:3:16: 'approvals' of environment 'production' "
+		    "must be a number from 1 to 100" },
 		{ "repos:\n  - path: rel.git\n", "runner.yml:2:11: 'path' "
 		    "'rel.git' must be absolute" },
 		{ "repos:\n  - path: /a.git\n    branches: '(('\n",
@@ -442,6 +464,7 @@ int main(void)
 		cmocka_unit_test(test_config),
 		cmocka_unit_test(test_config_deployments),
 		cmocka_unit_test(test_config_errors),
+		cmocka_unit_test(test_config_approvals),
 		cmocka_unit_test(test_config_auto_deploy),
 		cmocka_unit_test(test_config_variables),
 		cmocka_unit_test(test_store_url),
