@@ -455,6 +455,53 @@ static void test_config_notify_errors(void **state)
 	config_errors(cases, sizeof(cases) / sizeof(*cases));
 }
 
+/* http: operators: who may do what from the web page */
+static void test_config_web(void **state)
+{
+	const char *yml =
+	    "environments: { preprod: { requires: signed-tag } }\n"
+	    "http:\n"
+	    "  auth: { proxy_user: www-data }\n"
+	    "  operators:\n"
+	    "    - { who: [alice], may: [retry, deploy, cancel], environments: [staging] }\n"
+	    "    - { who: ['@root'], may: [rollback, pause], environments: [production, preprod] }\n";
+	struct config *c = NULL;
+
+	(void)state;
+	assert_int_equal(config_parse("runner.yml", yml, strlen(yml), &c), 0);
+	assert_string_equal(c->http.auth.header, "X-Remote-User");
+	assert_true(config_web_may(c, "alice", "retry", NULL));
+	assert_true(config_web_may(c, "alice", "deploy", "staging"));
+	assert_true(config_web_may(c, "alice", "cancel", "staging"));
+	assert_false(config_web_may(c, "alice", "deploy", NULL));
+	assert_false(config_web_may(c, "alice", "deploy", "production"));
+	assert_false(config_web_may(c, "alice", "rollback", "staging"));
+	assert_false(config_web_may(c, "alice", "pause", NULL));
+	assert_false(config_web_may(c, "bob", "retry", NULL));
+	assert_false(config_web_may(c, "", "retry", NULL));
+	assert_false(config_web_may(c, NULL, "retry", NULL));
+	/* root's primary group */
+	assert_true(config_web_may(c, "root", "rollback", "production"));
+	assert_true(config_web_may(c, "root", "pause", NULL));
+	/* production, and what requires a signed tag: rollback only */
+	assert_false(config_web_may(c, "root", "pause", "production"));
+	assert_false(config_web_may(c, "root", "retry", "preprod"));
+	assert_false(config_web_may(c, "nobody", "rollback", "production"));
+	config_free(c);
+	/* without auth, no one */
+	assert_int_equal(config_parse("runner.yml", "http: { listen: '8080' }\n",
+	    24, &c), 0);
+	assert_false(config_web_may(c, "alice", "retry", NULL));
+	config_free(c);
+	/* refused: deploying where a signed tag is required */
+	yml = "environments: { preprod: { requires: signed-tag } }\n"
+	    "http: { auth: { proxy_user: www-data }, operators: [ { who: [a], "
+	    "may: [deploy], environments: [preprod] } ] }\n";
+	assert_int_not_equal(config_parse("runner.yml", yml, strlen(yml), &c), 0);
+	assert_non_null(strstr(error_last(), "requires a signed release tag"));
+	assert_non_null(strstr(error_last(), "runner.yml:2"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -470,6 +517,7 @@ int main(void)
 		cmocka_unit_test(test_store_url),
 		cmocka_unit_test(test_config_notify),
 		cmocka_unit_test(test_config_notify_errors),
+		cmocka_unit_test(test_config_web),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

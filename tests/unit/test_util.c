@@ -602,6 +602,29 @@ static void test_sha1(void **state)
 	}
 }
 
+/* RFC 4231's test cases 1 and 2: the forms' tokens (runner/web/auth.c) */
+static void test_hmac_sha256(void **state)
+{
+	unsigned char key[20], mac[SHA256_LEN];
+	char hex[2 * SHA256_LEN + 1];
+
+	(void)state;
+	memset(key, 0x0b, sizeof(key));
+	assert_int_equal(hmac_sha256(key, sizeof(key), "Hi There", 8, mac), 0);
+	for (int i = 0; i < SHA256_LEN; i++)
+		snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+	assert_string_equal(hex, "b0344c61d8db38535ca8afceaf0bf12b"
+	    "881dc200c9833da726e9376c2e32cff7");
+	assert_int_equal(hmac_sha256("Jefe", 4, "what do ya want for nothing?",
+	    28, mac), 0);
+	for (int i = 0; i < SHA256_LEN; i++)
+		snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+	assert_string_equal(hex, "5bdcc146bf60754e6a042426089575c7"
+	    "5a003f089d2739839dec58b964ec3843");
+	/* a key longer than a block is not taken */
+	assert_int_equal(hmac_sha256(hex, 65, "x", 1, mac), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -619,6 +642,7 @@ int main(void)
 		cmocka_unit_test(test_labels_and_base_names),
 		cmocka_unit_test(test_peer),
 		cmocka_unit_test(test_sha256),
+		cmocka_unit_test(test_hmac_sha256),
 		cmocka_unit_test(test_who),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
