@@ -248,6 +248,13 @@ static void show_text(struct sbuf *sb, const struct job *j,
 		const struct check_rec *c = &j->checks[i];
 		sbuf_addf(sb, "  %-20s %s  status %d  %lldms\n", c->name,
 		    c->ok ? "ok" : "FAILED", c->status, (long long)c->latency_ms);
+		if (c->body && *c->body) {
+			/* what a failed check got: its first line */
+			size_t n = strcspn(c->body, "\n");
+			sbuf_adds(sb, "    body: ");
+			sbuf_add_display(sb, c->body, n);
+			sbuf_adds(sb, n < strlen(c->body) ? " ...\n" : "\n");
+		}
 	}
 	if (j->notes && *j->notes) {
 		sbuf_adds(sb, "\nrelease notes:\n");

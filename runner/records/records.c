@@ -123,6 +123,8 @@ void json_checks(struct json *w, const char *key, const struct job *j)
 		json_int(w, "latency_ms", c->latency_ms);
 		json_bool(w, "ok", c->ok);
 		json_string(w, "error", c->error);
+		/* a failed http check: the start of the body it got */
+		json_string(w, "body", c->body);
 		json_end(w);
 	}
 	json_end(w);

@@ -155,6 +155,10 @@ shot $(shot failed-check)
 EOF
 	# the excerpt is the store's, bounded
 	db "SELECT body FROM checks WHERE job_id = $d AND ok = 0" | grep -q '"status":"failing"'
+	[ -z "$(db "SELECT body FROM checks WHERE job_id = $d AND ok = 1")" ]
+	# and so do runner show and its JSON
+	r show "$d" | grep -qF 'body: {"status":"failing"'
+	r show --json "$d" | jq -e '[.checks[] | select(.ok == false) | .body | contains("failing")] | any'
 	# a release tag that is not signed: refused, with why, on the page of
 	# an environment that never served
 	git -C "$SRC" tag -a v1.0.1 -m "unsigned"
