@@ -103,6 +103,11 @@ the daemon's sockets, which the home's group may use: a wake-up
 datagram; the hooks' questions (the jobs a spooled push queued,
 \fBci.wait\fR, release tags judged at pre-receive).
 .TP
+.IB HOME /provenance.key ", " HOME /provenance.pub
+the ed25519 key that signs each artifact's provenance (the runner's
+user's alone) and its public half to publish; \fBrunner verify\fR
+checks a provenance.
+.TP
 .IB HOME /logs/ ", " HOME /artifacts/ ", " HOME /releases/ ", " HOME /state/ ", " HOME /backups/
 logs, artifacts, releases, the environments' own folders and backups;
 \fBrunner gc\fR keeps them within runner.yml's \fBretention\fR.
@@ -127,5 +132,5 @@ usage error: an unknown command or option, a missing argument
 .BR bwrap (1)
 .PP
 The documentation under share/doc/runner: README.md, operations.md,
-configuration.md, pipeline.md, notify.md, architecture.md.
+configuration.md, pipeline.md, notify.md, architecture.md, provenance.md.
 ROFF

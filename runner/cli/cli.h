@@ -57,6 +57,9 @@ int cmd_pause(int argc, char **argv);
 int cmd_drain(int argc, char **argv);
 int cmd_resume(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+/* runner-worker's command that makes the home's provenance key (init) */
+#define PROVENANCE_KEY_COMMAND "provenance-key"
 
 /*
  * A command's options as a table (git's parse-options is the model): the

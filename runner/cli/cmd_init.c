@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "config.h"
 #include "home.h"
+#include "run.h"
 #include "store.h"
 #include "util.h"
 
@@ -87,6 +88,27 @@ int cmd_init(int argc, char **argv)
 	if (home_prepare(home, gid) < 0) {
 		cli_error("%s", error_last());
 		goto out;
+	}
+	/* the key that signs provenance: made by runner-worker, which
+	 * links libcrypto (runner does not) */
+	{
+		char *prog = run_sibling(WORKER_PROGRAM);
+		const char *argv_key[] = { prog ? prog : WORKER_PROGRAM,
+		    PROVENANCE_KEY_COMMAND, home, NULL };
+		struct sbuf out = SBUF_INIT, err = SBUF_INIT;
+		int krc = run_helper(argv_key, NULL, 0, &out, &err, 60000);
+		if (krc != 0) {
+			cli_error("cannot make the provenance key: %s", err.len ?
+			    err.buf : error_last());
+			free(prog);
+			sbuf_release(&out);
+			sbuf_release(&err);
+			goto out;
+		}
+		sbuf_adds(&said, out.buf);
+		free(prog);
+		sbuf_release(&out);
+		sbuf_release(&err);
 	}
 	fputs(said.buf, stdout);
 	printf("initialised runner home '%s'\n", home);

@@ -6,6 +6,7 @@
 #include "envs.h"
 #include "figures.h"
 #include "outbox.h"
+#include "provenance.h"
 #include "util.h"
 #include "view.h"
 
@@ -193,6 +194,11 @@ static void show_text(struct sbuf *sb, const struct job *j,
 		}
 		if (a)
 			approvals_text(sb, a);
+		if (j->provenance) {
+			sbuf_adds(sb, "checked:  ");
+			job_provenance_describe(sb, j);
+			sbuf_addch(sb, '\n');
+		}
 		if (j->forced_by) {
 			sbuf_adds(sb, "forced:   by ");
 			sbuf_add_display(sb, j->forced_by, strlen(j->forced_by));
@@ -268,6 +274,9 @@ static void show_text(struct sbuf *sb, const struct job *j,
 		const struct artifact_rec *a = &j->artifacts[i];
 		sbuf_addf(sb, "  %s\n    %lld bytes, %lld files, sha256 %s\n",
 		    a->path, (long long)a->size, (long long)a->files, a->sha256);
+		if (a->provenance)
+			sbuf_addf(sb, "    provenance signed: %s%s (runner verify "
+			    "%lld)\n", a->path, PROV_SUFFIX, (long long)j->id);
 	}
 }
 

@@ -36,6 +36,7 @@ const struct command commands[] = {
 	{ "web",          cmd_web,          "serve the read-only web page (the daemon starts it by itself)" },
 	{ "doctor",       cmd_doctor,       "check the home, users, repositories and store; say how to fix" },
 	{ "pre-receive",  cmd_worker,       "the pre-receive hook (install-hook --pre-receive)" },
+	{ "verify",       cmd_worker,       "check the signed provenance of a build's artifact" },
 	{ NULL, NULL, NULL },
 };
 

@@ -8,6 +8,7 @@
 #include "cli.h"
 #include "notebox.h"
 #include "notes.h"
+#include "provenance.h"
 #include "util.h"
 #include "worker.h"
 
@@ -22,6 +23,7 @@ static const struct command worker_commands[] = {
 	{ "run",         cmd_run,         "queue a build of a branch's head by hand, with variables" },
 	{ "notify",      cmd_notify,      "list notification targets, or send a test event to one" },
 	{ "pre-receive", cmd_pre_receive, "the pre-receive hook (install-hook --pre-receive)" },
+	{ "verify",      cmd_verify,      "check the signed provenance of a build's artifact" },
 };
 
 /* The daemon's children: `worker HOME PARENT SLOT` and `notifier HOME
@@ -95,10 +97,36 @@ static int notes_write(int argc, char **argv)
 	return rc;
 }
 
+/*
+ * provenance-key HOME: make the home's provenance key pair when it has
+ * none (runner init, which links no libcrypto, runs it); prints the
+ * public key's path when it made one.
+ */
+static int provenance_key(int argc, char **argv)
+{
+	int made = 0;
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: runner-worker %s HOME (run by runner "
+		    "init)\n", PROVENANCE_KEY_COMMAND);
+		return EXIT_USAGE;
+	}
+	if (prov_key_make(argv[2], &made) < 0) {
+		fprintf(stderr, "%s\n", error_last());
+		return EXIT_FAIL;
+	}
+	if (made)
+		printf("made the provenance key %s/%s (publish %s/%s)\n", argv[2],
+		    PROV_KEY_FILE, argv[2], PROV_PUB_FILE);
+	return EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2)
 		return usage();
+	if (!strcmp(argv[1], PROVENANCE_KEY_COMMAND))
+		return provenance_key(argc, argv);
 	if (!strcmp(argv[1], NOTEBOX_WRITER_COMMAND) ||
 	    !strcmp(argv[1], NOTEBOX_CHECK_COMMAND))
 		return notes_write(argc, argv);

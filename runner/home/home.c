@@ -37,6 +37,10 @@ static const struct item items[] = {
 	{ "runner.db-shm", 0600, 0, 0 },
 	{ "runner.pid", 0600, 0, 0 },
 	{ "runner.sock", 0620, 0, 1 },
+	/* signs provenance (docs/provenance.md): the runner's alone; its
+	 * public half is published */
+	{ "provenance.key", 0600, 0, 0 },
+	{ "provenance.pub", 0644, 0, 0 },
 	{ "spool", 02730, 1, 1 },
 	{ "notes", 0700, 1, 0 },
 	{ "logs", 0700, 1, 0 },

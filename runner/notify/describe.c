@@ -135,6 +135,8 @@ void notify_details(struct sbuf *sb, const struct job *j, const char *nl,
 		notify_add_display(sb, j->signer);
 		sbuf_adds(sb, nl);
 	}
+	if (j->kind == KIND_DEPLOY && job_provenance_describe(sb, j))
+		sbuf_adds(sb, nl);
 	if (base) {
 		sbuf_adds(sb, "page: ");
 		notify_add_display(sb, base);

@@ -21,6 +21,7 @@
  */
 #include "notes.h"
 #include "admin.h"
+#include "audit.h"
 #include "config.h"
 #include "jobs.h"
 #include "gitnote.h"
@@ -47,8 +48,11 @@ static void took(struct sbuf *sb, int64_t from, int64_t to)
 		sbuf_adds(sb, "-");
 }
 
-/* Every ended job of the commit, one paragraph each. */
-static void note_text(struct sbuf *sb, struct job *const *v, size_t n)
+/* Every ended job of the commit, one paragraph each; a build's signed
+ * provenance whole (its DSSE envelope, one line: docs/provenance.md), so
+ * that a clone carries it. */
+static void note_text(struct store *st, struct sbuf *sb, struct job *const *v,
+    size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		const struct job *j = v[i];
@@ -80,6 +84,18 @@ static void note_text(struct sbuf *sb, struct job *const *v, size_t n)
 		}
 		for (size_t k = 0; k < j->nartifacts; k++)
 			sbuf_addf(sb, "  artifact sha256 %s\n", j->artifacts[k].sha256);
+		if (j->kind == KIND_BUILD && j->nartifacts &&
+		    j->artifacts[0].provenance) {
+			struct sbuf env = SBUF_INIT;
+			if (store_artifact_provenance(st, j->id, &env) > 0)
+				sbuf_addf(sb, "  provenance %s\n", env.buf);
+			error_clear();
+			sbuf_release(&env);
+		} else if (j->kind == KIND_DEPLOY && j->provenance) {
+			sbuf_adds(sb, "  ");
+			job_provenance_describe(sb, j);
+			sbuf_addch(sb, '\n');
+		}
 		if (j->error) {
 			sbuf_adds(sb, "  error: ");
 			for (const char *p = j->error; *p; p++)
@@ -200,7 +216,7 @@ static int commit_text(struct store *s, const char *repo, const char *commit,
 
 	if ((error = store_jobs_of_commit(s, repo, commit, &v, &n)) < 0)
 		return error;
-	note_text(text, v, n);
+	note_text(s, text, v, n);
 	jobs_free(v, n);
 	if (text->len > NOTEBOX_MAX_TEXT - 128) {
 		/* a commit with that many jobs and stages: the newest part

@@ -93,6 +93,7 @@ void json_job_members(struct json *w, const struct job *j)
 		json_int(w, "size", a->size);
 		json_int(w, "files", a->files);
 		json_string(w, "sha256", a->sha256);
+		json_bool(w, "provenance", a->provenance);
 		json_end(w);
 	}
 	json_end(w);
@@ -101,6 +102,7 @@ void json_job_members(struct json *w, const struct job *j)
 		json_string(w, "tag", j->tag);
 		json_string(w, "tag_object", j->tag_object);
 		json_string(w, "signer", j->signer);
+		json_string(w, "provenance", j->provenance);
 		json_id(w, "job", j->source_job);
 		json_id(w, "previous_release", j->previous);
 		json_string(w, "release_dir", j->release_dir);

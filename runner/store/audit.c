@@ -19,7 +19,8 @@
 
 enum q {
 	A_SET = BASE_AUDIT, A_COPY, A_SIGNER, A_APPROVALS_SET, A_APPROVALS_GET,
-	A_PENDING, A_AS_RELEASE, A_END
+	A_PENDING, A_AS_RELEASE, A_PROV_GET, A_PROV_SET, A_KEY_ADD,
+	A_KEY_GET, A_END
 };
 _Static_assert((int)A_END <= (int)STMT_SLOTS, "audit statements overlap");
 
@@ -49,6 +50,13 @@ STORE_SQL(audit) = {
 	/* a deployment an approval tag queued becomes its release's */
 	[A_AS_RELEASE] = "UPDATE jobs SET ref = ?2, tag = ?3, commit_id = ?4 "
 	    "WHERE id = ?1 AND kind = 'deploy'",
+	[A_PROV_GET] = "SELECT provenance FROM artifacts WHERE job_id = ?1 "
+	    "ORDER BY id LIMIT 1",
+	[A_PROV_SET] = "UPDATE jobs SET provenance = ?2 WHERE id = ?1",
+	[A_KEY_ADD] = "INSERT OR IGNORE INTO provenance_keys (keyid, host, "
+	    "public_pem, created_ms) VALUES (?1, ?2, ?3, ?4)",
+	[A_KEY_GET] = "SELECT public_pem, host FROM provenance_keys WHERE "
+	    "keyid = ?1",
 };
 
 static void approval_from_row(struct stmt *st, struct approval_rec *a)
@@ -144,6 +152,79 @@ int store_job_as_release(struct store *s, int64_t id, const char *tag,
 
 	free(ref);
 	return error;
+}
+
+int job_provenance_describe(struct sbuf *sb, const struct job *j)
+{
+	const char *v = j->provenance;
+
+	if (v && !strncmp(v, "verified: ", 10))
+		sbuf_addf(sb, "provenance verified (%s)", v + 10);
+	else if (v && !strncmp(v, "none: ", 6))
+		sbuf_addf(sb, "provenance missing: %s", v + 6);
+	else if (v && !strncmp(v, "refused: ", 9))
+		sbuf_addf(sb, "provenance refused: %s", v + 9);
+	else if (v)
+		sbuf_addf(sb, "provenance: %s", v);
+	else if (j->kind == KIND_BUILD && j->nartifacts &&
+	    j->artifacts[0].provenance)
+		sbuf_adds(sb, "provenance signed");
+	else
+		return 0;
+	return 1;
+}
+
+int store_prov_key_add(struct store *s, const char *keyid, const char *host,
+    const char *pem)
+{
+	return run(s, A_KEY_ADD, sql, "record a provenance key",
+	    ARGS(arg_text(keyid), arg_text(host), arg_text(pem),
+	    arg_int(now_ms())));
+}
+
+int store_prov_key_get(struct store *s, const char *keyid, struct sbuf *pem,
+    char **host)
+{
+	struct stmt *st = stmt_bound(s, A_KEY_GET, sql, ARGS(arg_text(keyid)));
+	int rc;
+
+	if (!st)
+		return -1;
+	if ((rc = step(st)) == STEP_ROW) {
+		sbuf_adds(pem, col_str(st, 0));
+		if (host)
+			*host = col_text(st, 1);
+		rc = 1;
+	} else if (rc < 0) {
+		rc = db_error(s, "read a provenance key");
+	}
+	reset(st);
+	return rc;
+}
+
+int store_artifact_provenance(struct store *s, int64_t id, struct sbuf *out)
+{
+	struct stmt *st = stmt_bound(s, A_PROV_GET, sql, ARGS(arg_int(id)));
+	int rc;
+
+	if (!st)
+		return -1;
+	if ((rc = step(st)) == STEP_ROW && !col_null(st, 0)) {
+		sbuf_adds(out, col_str(st, 0));
+		rc = 1;
+	} else if (rc < 0) {
+		rc = db_error(s, "read an artifact's provenance");
+	} else {
+		rc = 0;
+	}
+	reset(st);
+	return rc;
+}
+
+int store_job_provenance(struct store *s, int64_t id, const char *verdict)
+{
+	return run(s, A_PROV_SET, sql, "record the provenance's check",
+	    ARGS(arg_int(id), arg_text(verdict)));
 }
 
 int audit_record(struct store *s, int64_t id, const struct who *w)

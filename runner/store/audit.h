@@ -51,6 +51,32 @@ void approval_describe(struct sbuf *sb, const struct approval_rec *a);
 int store_job_as_release(struct store *s, int64_t id, const char *tag,
     const char *object);
 
+/* The signed provenance (provenance.h) of build `id`'s artifact,
+ * appended to `out`: 1, or 0 when it has none (built before the runner
+ * signed its builds). */
+int store_artifact_provenance(struct store *s, int64_t id, struct sbuf *out);
+/* Record what deployment `id` found when it checked the provenance of
+ * the artifact it deploys (shown by show, the page, notifications). */
+int store_job_provenance(struct store *s, int64_t id, const char *verdict);
+
+/* Record the public key (PEM) with id `keyid` with which host `host`
+ * signs provenance; once, the first time. */
+int store_prov_key_add(struct store *s, const char *keyid, const char *host,
+    const char *pem);
+/* The public key `keyid` a host recorded, appended to `pem` (and its
+ * host into *host, the caller's to free, when asked): 1, or 0 if none. */
+int store_prov_key_get(struct store *s, const char *keyid, struct sbuf *pem,
+    char **host);
+
+/*
+ * What is known of job `j`'s provenance, for people: a deployment's
+ * check ("provenance verified: build #3, sha256 ..., key ...", "provenance
+ * missing: ...", "provenance refused: ..."), a build's signed artifact
+ * ("provenance signed"); nothing for a job older than the feature. 1 if
+ * it appended something.
+ */
+int job_provenance_describe(struct sbuf *sb, const struct job *j);
+
 /* Who caused job `j`, for people ("bob (gitolite, as gitolite3)", see
  * who_describe); nothing for a job older than the audit trail. */
 void job_who_describe(struct sbuf *sb, const struct job *j);

@@ -57,6 +57,7 @@ static struct job *job_from_row(struct stmt *st)
 	j->pushed_key = col_text(st, JC_PUSHED_KEY);
 	j->pushed_as = col_text(st, JC_PUSHED_AS);
 	j->signer = col_text(st, JC_SIGNER);
+	j->provenance = col_text(st, JC_PROVENANCE);
 	j->source_ref = col_text(st, JC_SOURCE_REF);
 	return j;
 }
@@ -90,6 +91,7 @@ static void add_artifact(struct stmt *st, struct job *j)
 	a->size = col_int64(st, 1);
 	a->sha256 = col_text(st, 2);
 	a->files = col_int64(st, 3);
+	a->provenance = col_int(st, 4);
 }
 
 static void add_check(struct stmt *st, struct job *j)
@@ -261,6 +263,7 @@ void job_free(struct job *j)
 	free(j->pushed_key);
 	free(j->pushed_as);
 	free(j->signer);
+	free(j->provenance);
 	free(j->phase);
 	free(j->variables);
 	free(j->release_dir);

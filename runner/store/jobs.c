@@ -142,7 +142,8 @@ STORE_SQL(jobs) = {
 	[Q_JOB_GET] = "SELECT " JOB_COLS " FROM jobs WHERE id = ?1",
 	[Q_STAGES_GET] = "SELECT idx, name, state, exit_code, error, log_path, "
 	    "started_ms, finished_ms FROM stages WHERE job_id = ?1 ORDER BY idx",
-	[Q_ARTS_GET] = "SELECT path, size, sha256, files FROM artifacts WHERE "
+	[Q_ARTS_GET] = "SELECT path, size, sha256, files, CASE WHEN provenance "
+	    "IS NULL THEN 0 ELSE 1 END FROM artifacts WHERE "
 	    "job_id = ?1 ORDER BY id",
 	[Q_CHECKS_GET] = "SELECT name, status, latency_ms, ok, error, at_ms, "
 	    "body FROM checks WHERE job_id = ?1 ORDER BY id",
@@ -164,7 +165,7 @@ STORE_SQL(jobs) = {
 	[Q_STAGES_SKIP] = "UPDATE stages SET state = " SQ(N_SKIPPED) " WHERE "
 	    "job_id = ?1 AND state = " SQ(N_PENDING),
 	[Q_ART_INS] = "INSERT INTO artifacts (job_id, path, size, sha256, "
-	    "files) VALUES (?1, ?2, ?3, ?4, ?5)",
+	    "files, provenance) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[Q_CANCEL_QUEUED] = "UPDATE jobs SET state = ?2, finished_ms = ?4, "
 	    "error = 'canceled before it started' WHERE id = ?3 AND " FROM,
 	[Q_CANCEL_RUNNING] = "UPDATE jobs SET cancel = 1 WHERE id = ?1 AND "
@@ -457,10 +458,11 @@ int store_job_end(struct store *s, int64_t id, enum job_state state,
 }
 
 int store_artifact_add(struct store *s, int64_t id, const char *path,
-    int64_t size, const char *sha256, int64_t files)
+    int64_t size, const char *sha256, int64_t files, const char *provenance)
 {
 	return run(s, Q_ART_INS, sql, "record artifact", ARGS(arg_int(id),
-	    arg_text(path), arg_int(size), arg_text(sha256), arg_int(files)));
+	    arg_text(path), arg_int(size), arg_text(sha256), arg_int(files),
+	    arg_text(provenance)));
 }
 
 /* gcc -fanalyzer (tests/analyze.sh) loses that store_job_get() returns

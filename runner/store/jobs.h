@@ -36,6 +36,7 @@ struct artifact_rec {
 	int64_t size;
 	char *sha256;
 	int64_t files;
+	int provenance;	/* the store holds its signed provenance */
 };
 
 struct check_rec {
@@ -63,6 +64,9 @@ struct job {
 	 * than the audit trail */
 	char *pushed_by, *pushed_via, *pushed_key, *pushed_as;
 	char *signer;		/* a release: the key that signed its tag */
+	/* a deployment: what the check of its artifact's provenance found
+	 * ("verified: ..." or "none: ..."); NULL before it was checked */
+	char *provenance;
 	char *phase;		/* running: what it does besides its stages */
 	char *variables;	/* given by the push or run: "NAME=VALUE\n"... */
 	int64_t phase_ms;	/* since when */
@@ -196,8 +200,9 @@ int store_stage_end(struct store *s, int64_t id, int idx,
 /* End a running job (and mark its pending stages skipped). */
 int store_job_end(struct store *s, int64_t id, enum job_state state,
     const char *error);
+/* `provenance`: its signed DSSE envelope (provenance.h), or NULL. */
 int store_artifact_add(struct store *s, int64_t id, const char *path,
-    int64_t size, const char *sha256, int64_t files);
+    int64_t size, const char *sha256, int64_t files, const char *provenance);
 
 /*
  * Cancel: a queued job ends 'canceled' at once (*running = 0); a running

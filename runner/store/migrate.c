@@ -249,6 +249,19 @@ static const char *const migrations[] = {
 	");"
 	"CREATE INDEX approvals_pending ON approvals (repo, tag) WHERE have < "
 	"need;",
+	/* 20: signed provenance (docs/provenance.md): an artifact's DSSE
+	 * envelope, sent through the store to the hosts that deploy it, and
+	 * what a deployment found when it checked that envelope; and the
+	 * public keys of the hosts that sign, so that a host deploys what
+	 * another one built */
+	"ALTER TABLE artifacts ADD COLUMN provenance TEXT;"
+	"ALTER TABLE jobs ADD COLUMN provenance TEXT;"
+	"CREATE TABLE provenance_keys ("
+	"  keyid TEXT PRIMARY KEY,"
+	"  host TEXT NOT NULL,"
+	"  public_pem TEXT NOT NULL,"
+	"  created_ms INTEGER NOT NULL"
+	");",
 };
 
 int store_migrations(void)

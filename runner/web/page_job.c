@@ -67,6 +67,13 @@ void page_job_live(struct sbuf *sb, struct store *st, const struct job *j)
 		sbuf_adds(sb, j->forced_by ? " (forced)" : "");
 		sbuf_adds(sb, "</td></tr>");
 	}
+	struct sbuf prov = SBUF_INIT;
+	if (job_provenance_describe(&prov, j)) {
+		sbuf_adds(sb, "<tr><th>provenance</th><td id=job-provenance>");
+		html(sb, prov.buf);
+		sbuf_adds(sb, "</td></tr>");
+	}
+	sbuf_release(&prov);
 	if (j->retry_of) {
 		sbuf_adds(sb, "<tr><th>retry of</th><td>");
 		job_link(sb, j->retry_of);

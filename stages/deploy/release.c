@@ -5,10 +5,12 @@
  */
 #include "deploy_int.h"
 #include "artifact.h"
+#include "audit.h"
 #include "checkout.h"
 #include "config.h"
 #include "manifest.h"
 #include "pipeline.h"
+#include "provenance.h"
 #include "run.h"
 #include "step.h"
 #include "envs.h"
@@ -66,6 +68,89 @@ out:
 }
 
 /*
+ * Check the provenance of the artifact of `build`, at `local` here,
+ * before it is extracted (docs/provenance.md): the store's envelope, and
+ * the file beside the artifact when it says something else, each signed
+ * by a key this store trusts, naming the recorded digest (which the
+ * extraction then checks the bytes against), the build's commit and
+ * repository. A build made before the runner signed its builds has none:
+ * an environment that deploys signed releases refuses it, another one
+ * deploys it with a warning. Records the verdict; what was checked is
+ * appended to `report` (the extract step's log). Returns 0 (go on), 1
+ * refused (*why), or a negative code when the store failed.
+ */
+static int release_provenance(struct deploy *d, const struct job *build,
+    const char *local, struct sbuf *report, char **why)
+{
+	const struct artifact_rec *a = &build->artifacts[0];
+	struct sbuf store_env = SBUF_INIT, file_env = SBUF_INIT;
+	char *beside = prov_path(local), *verdict = NULL, *refused;
+	const struct sbuf *copies[2];
+	size_t ncopies = 0;
+	int rc, ok = 1;
+
+	if ((rc = store_artifact_provenance(d->ctx->store, build->id,
+	    &store_env)) < 0)
+		goto out;
+	if (rc > 0)
+		copies[ncopies++] = &store_env;
+	if (read_file(beside, PROV_MAX_BYTES, &file_env) == 0) {
+		while (file_env.len && file_env.buf[file_env.len - 1] == '\n')
+			sbuf_truncate(&file_env, file_env.len - 1);
+		if (!ncopies || strcmp(file_env.buf, store_env.buf))
+			copies[ncopies++] = &file_env;
+	}
+	error_clear();
+	if (!ncopies && config_env_signed(d->ctx->conf, d->job->env)) {
+		ok = 0;
+		*why = xasprintf("provenance: build #%lld has none (it was made "
+		    "before the runner signed its builds), and environment '%s' "
+		    "deploys signed builds only: build the commit again (runner "
+		    "retry %lld)", (long long)build->id, d->job->env,
+		    (long long)build->id);
+		sbuf_addf(report, "%s\n", *why);
+	} else if (!ncopies) {
+		verdict = xasprintf("none: build #%lld was made before the runner "
+		    "signed its builds (deployed with a warning)",
+		    (long long)build->id);
+		sbuf_addf(report, "warning: %s\n", verdict);
+	}
+	for (size_t i = 0; i < ncopies && ok; i++) {
+		const struct sbuf *env = copies[i];
+		const char *which = env == &store_env ? "the store's" : beside;
+		struct prov_key *key = NULL;
+		sbuf_addf(report, "provenance of build #%lld (%s):\n",
+		    (long long)build->id, which);
+		if (prov_trusted_key(d->ctx->store, d->ctx->home, env->buf,
+		    env->len, &key) < 0 || prov_check(key, env->buf, env->len,
+		    a->sha256, build->repo, build->commit, report) < 0) {
+			ok = 0;
+			*why = xasprintf("provenance (%s) does not verify: %s",
+			    which, error_last());
+			sbuf_addf(report, "refused: %s\n", *why);
+		} else if (!verdict) {
+			verdict = xasprintf("verified: build #%lld, sha256 %s, key %s",
+			    (long long)build->id, a->sha256, prov_key_id(key));
+		}
+		prov_key_free(key);
+	}
+	if (ok)
+		sbuf_addf(report, "provenance %s\n", !strncmp(verdict, "none",
+		    4) ? "missing" : "verified");
+	refused = ok ? NULL : xasprintf("refused: %s", *why);
+	if ((rc = store_job_provenance(d->ctx->store, d->job->id, ok ? verdict :
+	    refused)) == 0 && !ok)
+		rc = 1;
+	free(refused);
+out:
+	sbuf_release(&store_env);
+	sbuf_release(&file_env);
+	free(beside);
+	free(verdict);
+	return rc;
+}
+
+/*
  * Extract the artifact of `build` into `rel`'s release folder, read-only to the
  * environment's user, and store its manifest; records the step. Returns
  * 0, 1 when it failed (*why says why; the caller frees it), or a negative
@@ -75,7 +160,7 @@ int deploy_extract_release(struct deploy *d, const struct job *build,
     const struct job *rel, char **why)
 {
 	const struct artifact_rec *a = &build->artifacts[0];
-	struct sbuf manifest = SBUF_INIT;
+	struct sbuf manifest = SBUF_INIT, checked = SBUF_INIT;
 	int rc = 0;
 	char *text, *local = NULL;
 
@@ -86,10 +171,22 @@ int deploy_extract_release(struct deploy *d, const struct job *build,
 		rc = deploy_record_step(d, "extract", 0, *why, *why, 0);
 		return rc < 0 ? rc : 1;
 	}
-	/* the very bytes the build recorded, or nothing */
+	/* the very bytes the build recorded and signed, or nothing */
 	if (artifact_local(d->ctx->store, d->ctx->home, build->id, a->path,
-	    a->sha256, &local) < 0 ||
-	    artifact_extract(local, rel->release_dir, a->sha256) < 0 ||
+	    a->sha256, &local) < 0) {
+		*why = xasprintf("release: %s", error_last());
+		rc = deploy_record_step(d, "extract", 0, *why, *why, 0);
+		rc = rc < 0 ? rc : 1;
+		goto out;
+	}
+	if ((rc = release_provenance(d, build, local, &checked, why)) < 0)
+		goto out;
+	if (rc > 0) {
+		rc = deploy_record_step(d, "extract", 0, *why, checked.buf, 0);
+		rc = rc < 0 ? rc : 1;
+		goto out;
+	}
+	if (artifact_extract(local, rel->release_dir, a->sha256) < 0 ||
 	    release_seal(rel->release_dir, d->user ? d->user->gid :
 	    (gid_t)-1, &manifest) < 0) {
 		*why = xasprintf("release: %s", error_last());
@@ -99,14 +196,15 @@ int deploy_extract_release(struct deploy *d, const struct job *build,
 	}
 	if ((rc = store_manifest_set(d->ctx->store, rel->id, manifest.buf)) < 0)
 		goto out;
-	text = xasprintf("extracted %s (sha256 %s) into %s, read-only; %zu "
-	    "files in its manifest\n", a->path, a->sha256, rel->release_dir,
-	    manifest_count(manifest.buf));
+	text = xasprintf("%sextracted %s (sha256 %s) into %s, read-only; %zu "
+	    "files in its manifest\n", checked.buf, a->path, a->sha256,
+	    rel->release_dir, manifest_count(manifest.buf));
 	rc = deploy_record_step(d, "extract", 1, NULL, text, 0);
 	free(text);
 out:
 	free(local);
 	sbuf_release(&manifest);
+	sbuf_release(&checked);
 	return rc;
 }
 

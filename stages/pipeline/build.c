@@ -7,10 +7,13 @@
  */
 #include "build.h"
 #include "artifact.h"
+#include "audit.h"
 #include "checkout.h"
 #include "config.h"
 #include "home.h"
 #include "pipeline.h"
+#include "provenance.h"
+#include "sha256.h"
 #include "step.h"
 #include "envs.h"
 #include "refmatch.h"
@@ -370,13 +373,122 @@ static void name_superseded(struct job_ctx *ctx, const struct job *job,
 	error_clear();
 }
 
+/* The hex sha256 of `len` bytes. */
+static void sha256_hex(const void *data, size_t len, char out[65])
+{
+	unsigned char md[SHA256_LEN];
+
+	sha256(data, len, md);
+	for (int i = 0; i < SHA256_LEN; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+/*
+ * Sign the provenance of the artifact at `path` (sha256 `sha`) that
+ * build `job` made, whose pipeline file had sha256 `pl_sha` and whose
+ * stages wrote `logs`: its DSSE envelope goes into *out and beside the
+ * artifact (provenance.h). RUNNER_PROVENANCE=off, for the benchmark's
+ * row that measures what signing costs only, writes none (*out NULL).
+ */
+static int provenance_sign(struct job_ctx *ctx, const struct job *job,
+    const char *pl_sha, char **names, char **logs, size_t n,
+    const char *path, const char *sha, char **out)
+{
+	const char *off = getenv("RUNNER_PROVENANCE");
+	struct prov_key *key = NULL;
+	struct prov_build b = { 0 };
+	struct sbuf st = SBUF_INIT, env = SBUF_INIT;
+	const char **lnames = xcalloc(n + 1, sizeof(*lnames));
+	char **lsha = xcalloc(n + 1, sizeof(*lsha));
+	const char **secrets = xcalloc(ctx->conf->nsecrets + 1,
+	    sizeof(*secrets));
+	char *host = config_host_name(ctx->conf), *file = NULL;
+	const char *slash = strrchr(path, '/');
+	int rc;
+
+	*out = NULL;
+	if (off && !strcmp(off, "off")) {
+		rc = 0;
+		goto out;
+	}
+	if ((rc = prov_key_load(ctx->home, &key)) == ERR_NOTFOUND) {
+		error_clear();
+		if ((rc = prov_key_make(ctx->home, NULL)) == 0)
+			rc = prov_key_load(ctx->home, &key);
+	}
+	if (rc < 0)
+		goto out;
+	/* the hosts that deploy what this one built find its key in the
+	 * store (prov_trusted_key); recorded once a process */
+	static int recorded;
+	if (!recorded) {
+		struct sbuf pem = SBUF_INIT;
+		if ((rc = prov_key_public_pem(key, &pem)) == 0)
+			rc = store_prov_key_add(ctx->store, prov_key_id(key), host,
+			    pem.buf);
+		sbuf_release(&pem);
+		if (rc < 0)
+			goto out;
+		recorded = 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char hex[65];
+		if (sha256_file(logs[i], hex) < 0) {	/* a stage not run */
+			error_clear();
+			continue;
+		}
+		lsha[b.nlogs] = xstrdup(hex);
+		lnames[b.nlogs++] = names[i];
+	}
+	for (size_t i = 0; i < ctx->conf->nsecrets; i++)
+		if (ctx->conf->secrets[i].value)
+			secrets[b.nsecrets++] = ctx->conf->secrets[i].value;
+	b.name = slash ? slash + 1 : path;
+	b.sha256 = sha;
+	b.repo = job->repo;
+	b.ref = job->ref;
+	b.commit = job->commit;
+	b.pipeline_file = PIPELINE_NAME;
+	b.pipeline_sha256 = pl_sha;
+	b.variables = job->variables;
+	b.secrets = secrets;
+	b.host = host;
+	b.job = job->id;
+	b.started_ms = job->started_ms;
+	b.finished_ms = now_ms();
+	b.log_names = lnames;
+	b.log_sha256 = (const char *const *)lsha;
+	prov_statement(&b, &st);
+	if ((rc = prov_sign(key, st.buf, st.len, &env)) < 0)
+		goto out;
+	sbuf_addch(&env, '\n');
+	file = prov_path(path);
+	if ((rc = write_file_atomic(file, env.buf, env.len, 0600)) < 0)
+		goto out;
+	sbuf_truncate(&env, env.len - 1);
+	*out = sbuf_detach(&env);
+out:
+	prov_key_free(key);
+	sbuf_release(&st);
+	sbuf_release(&env);
+	for (size_t i = 0; i < n; i++)
+		free(lsha[i]);
+	free(lsha);
+	free(lnames);
+	free(secrets);
+	free(host);
+	free(file);
+	return rc;
+}
+
 int build_run(struct job_ctx *ctx, struct job *job)
 {
 	struct source *src = NULL;
 	struct pipeline *pl = NULL;
 	struct artifact_writer *aw = NULL;
 	char **names = NULL, **logs = NULL;
-	char *ws, *logdir, *artdir, *msg = NULL, *repo = NULL;
+	char *ws, *logdir, *artdir, *msg = NULL, *repo = NULL, *prov = NULL;
+	char pl_sha[65] = "";
 	enum job_state state = JOB_PASSED;
 	int error = 0, unarchived = 0, taken, unkept = 0, made = 0;
 
@@ -417,6 +529,14 @@ int build_run(struct job_ctx *ctx, struct job *job)
 		state = JOB_ERROR;
 		msg = xstrdup(error_last());
 		goto end;
+	}
+	{	/* the pipeline file's digest, for the provenance */
+		struct sbuf text = SBUF_INIT;
+		if (source_read(src, PIPELINE_NAME, PIPELINE_MAX_BYTES,
+		    &text) == 0)
+			sha256_hex(text.buf, text.len, pl_sha);
+		error_clear();
+		sbuf_release(&text);
 	}
 	{
 		size_t n;
@@ -522,8 +642,13 @@ int build_run(struct job_ctx *ctx, struct job *job)
 			state = JOB_FAILED;
 			msg = xasprintf("artifacts: %s", error_last());
 			unlink(part);
+		} else if (provenance_sign(ctx, job, pl_sha, names, logs,
+		    pl->nstages, path, sha, &prov) < 0) {
+			state = JOB_FAILED;
+			msg = xasprintf("provenance: %s", error_last());
+			unlink(path);
 		} else if ((error = store_artifact_add(ctx->store, job->id, path,
-		    size, sha, files)) < 0 ||
+		    size, sha, files, prov)) < 0 ||
 		    /* on a shared store, for hosts that do not see this
 		     * one's files (a deployment elsewhere) */
 		    (!store_is_sqlite(ctx->store) && (error = artifact_upload(
@@ -563,5 +688,6 @@ out:
 	free(logdir);
 	free(artdir);
 	free(repo);
+	free(prov);
 	return error;
 }

@@ -31,7 +31,7 @@ static void test_job(void **state)
 {
 	struct stage_rec st = { 0, "unit", STEP_PASSED, 0, NULL, "/l", 1000,
 	    1012 };
-	struct artifact_rec a = { "/a.tar.zst", 123, "ab", 2 };
+	struct artifact_rec a = { "/a.tar.zst", 123, "ab", 2, 0 };
 	struct job j = {
 		.id = 7, .kind = KIND_BUILD, .repo = "/r.git",
 		.ref = "refs/heads/develop",
@@ -50,7 +50,8 @@ static void test_job(void **state)
 	assert_non_null(strstr(sb.buf, "\"stages\":[{\"name\":\"unit\","
 	    "\"state\":\"passed\",\"exit_code\":0,\"duration_ms\":12"));
 	assert_non_null(strstr(sb.buf, "\"artifacts\":[{\"path\":\"/a.tar.zst\","
-	    "\"size\":123,\"files\":2,\"sha256\":\"ab\"}]"));
+	    "\"size\":123,\"files\":2,\"sha256\":\"ab\","
+	    "\"provenance\":false}]"));
 	sbuf_release(&sb);
 }
 

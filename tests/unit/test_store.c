@@ -250,7 +250,7 @@ static void test_recover(void **state)
 	assert_int_equal(store_stage_start(fx->s, a, 0, 777, 0), 0);
 	/* killed between recording its artifact and ending the job */
 	assert_int_equal(store_artifact_add(fx->s, a, "/a/1.tar.zst", 10,
-	    "00", 1), 0);
+	    "00", 1, NULL), 0);
 
 	/* worker 200 died: only its job goes back */
 	assert_int_equal(store_recover(fx->s, 200, "h1", &pgids, &n), 0);
@@ -458,6 +458,9 @@ static void test_old_store_upgraded(void **state)
 	    "DROP INDEX jobs_rollback; DROP INDEX jobs_retry; "
 	    "DROP INDEX events_job; "
 	    "ALTER TABLE checks DROP COLUMN body; DROP TABLE approvals; "
+	    "ALTER TABLE artifacts DROP COLUMN provenance; "
+	    "ALTER TABLE jobs DROP COLUMN provenance; "
+	    "DROP TABLE provenance_keys; "
 	    /* its keys had char(0) between their parts */
 	    "UPDATE jobs SET dedup = repo || char(0) || ref || char(0) || "
 	    "old_commit || char(0) || commit_id; "
@@ -1155,7 +1158,7 @@ static void test_chunks(void **state)
 	assert_true((fd = mkstemp(tmp)) >= 0);
 	assert_int_equal(write_all(fd, art, size), 0);
 	assert_int_equal(store_artifact_add(fx->s, id, "/elsewhere/1.tar.zst",
-	    (int64_t)size, "00", 1), 0);
+	    (int64_t)size, "00", 1, NULL), 0);
 	/* none sent: the store has no copy */
 	assert_int_equal(store_artifact_fetch(fx->s, id, fd), 0);
 	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
