@@ -182,6 +182,9 @@ int web_metrics(struct store *st, struct sbuf *sb)
 	metric_head(sb, "runner_web_live_logs", "gauge",
 	    "Live logs (Server-Sent Events) being followed.");
 	sbuf_addf(sb, "runner_web_live_logs %d\n", atomic_load(&W.sse_clients));
+	metric_head(sb, "runner_web_live_jobs", "gauge",
+	    "Job pages followed live (Server-Sent Events).");
+	sbuf_addf(sb, "runner_web_live_jobs %d\n", atomic_load(&W.job_streams));
 out:
 	for (int k = 0; k < 4; k++)
 		stats_free(rows[k], nrows[k]);

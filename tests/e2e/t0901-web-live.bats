@@ -35,6 +35,11 @@ steps() { "$STEPS" "http://127.0.0.1:$WEB_PORT$1"; }
 stage_is() {
 	echo "(document.querySelector('#stages tr[data-stage=\"$1\"] .state')||{}).textContent == '$2'"
 }
+# metric_is NAME VALUE: a command whose success says the page's /metrics
+# has NAME VALUE
+metric_is() {
+	echo "curl -s http://127.0.0.1:$WEB_PORT/metrics | grep -qx '$1 $2'"
+}
 AT_END='window.scrollY + window.innerHeight >= document.documentElement.scrollHeight - 4'
 
 @test "a running job's page changes its stages without a reload and ends on the final state, with what failed" {
@@ -60,6 +65,7 @@ wait 20 $(stage_is one running)
 check document.getElementById('job-live').dataset.events == '/job/1/events'
 check $(stage_is two pending) || !document.querySelector('#stages tr[data-stage="two"]')
 eval window.loadedOnce = 1
+until 10 $(metric_is runner_web_live_jobs 1)
 shot $(shot running)
 sh touch '$RUNNER_HOME/work/1/go'
 wait 30 $(stage_is one passed)
@@ -78,6 +84,8 @@ shot $(shot failed)
 dom $T/job.html
 EOF
 	wait_state 1 failed 10
+	# the stream ended with the job
+	wait_for "http_body $WEB_PORT /metrics | grep -qx 'runner_web_live_jobs 0'" 10
 	# the same page loaded anew, without script: plain HTML
 	http_body "$WEB_PORT" /job/1 > "$T/plain.html"
 	grep -q "<pre class=log id=failed-log><span class=' f1'>line 71" "$T/plain.html" ||

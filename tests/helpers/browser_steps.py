@@ -12,6 +12,9 @@ and reads one step a line from standard input:
   check EXPR          EXPR must be true now
   eval EXPR           run EXPR
   sh COMMAND          run COMMAND with bash; it must exit 0
+  until SECONDS COMMAND
+                      run COMMAND with bash every 50 ms until it exits 0;
+                      fails after SECONDS
   size WIDTH HEIGHT   the window's size
   shot PNG            a screenshot of what the window shows
   dom FILE            the page's DOM (outerHTML) into FILE
@@ -75,6 +78,14 @@ def main():
                 b.eval(rest)
             elif verb == "sh":
                 ok = subprocess.call(["bash", "-c", rest]) == 0
+            elif verb == "until":
+                secs, _, cmd = rest.partition(" ")
+                end = time.monotonic() + float(secs)
+                while subprocess.call(["bash", "-c", cmd]) != 0:
+                    if time.monotonic() > end:
+                        ok = False
+                        break
+                    time.sleep(0.05)
             elif verb == "size":
                 w, h = rest.split()
                 size(b, int(w), int(h))
