@@ -22,7 +22,7 @@ enum q {
 	A_PENDING, A_AS_RELEASE, A_PROV_GET, A_PROV_SET, A_KEY_ADD,
 	A_KEY_GET, A_END
 };
-_Static_assert((int)A_END <= (int)STMT_SLOTS, "audit statements overlap");
+_Static_assert((int)A_END <= (int)BASE_FIND, "audit statements overlap");
 
 STORE_SQL(audit) = {
 	[A_SET] = "UPDATE jobs SET pushed_by = ?2, pushed_via = ?3, pushed_key "

@@ -287,6 +287,21 @@ int store_jobs_of(struct store *s, const char *repo, const char *ref,
 	    arg_int(limit)), -1, NO_ARGS, out, nout);
 }
 
+int store_jobs_find(struct store *s, const struct job_query *q,
+    struct job ***out, size_t *nout)
+{
+	/* the filter that leaves fewest rows leads: a branch, a person (a
+	 * few pushes among many), a repository, a state */
+	enum q_find lead = q->repo && q->ref ? Q_FIND_REF : q->pushed_by ?
+	    Q_FIND_PERSON : q->repo ? Q_FIND_REPO : q->state ? Q_FIND_STATE :
+	    Q_FIND_ID;
+
+	return list_jobs(s, (int)lead, ARGS(arg_text(q->repo), arg_text(q->ref),
+	    arg_text(q->state), arg_text(q->pushed_by), arg_int(q->before > 0 ?
+	    q->before : INT64_MAX), arg_int(q->done ? 1 : 0),
+	    arg_int(q->limit)), -1, NO_ARGS, out, nout);
+}
+
 int store_branches(struct store *s, const char *repo, char ***refs,
     int64_t **last, size_t *n)
 {

@@ -218,6 +218,29 @@ STORE_SQL(jobs) = {
 	    "?2 AND id < ?3 ORDER BY id DESC LIMIT ?4",
 	[Q_OF_REPO] = "SELECT " JOB_COLS " FROM jobs WHERE repo = ?1 AND id < "
 	    "?3 AND CAST(?2 AS TEXT) IS NULL ORDER BY id DESC LIMIT ?4",
+	/* the web page's history, filtered (store_jobs_find): ?1 repo, ?2
+	 * ref, ?3 state, ?4 pushed_by, each NULL for any, ?5 before, ?6
+	 * only ended jobs, ?7 limit; one statement for each index that may
+	 * lead, the other filters checked on the rows it gives */
+#define FIND_REST " AND id < ?5 AND (?6 = 0 OR state NOT IN (" \
+	SQ(N_QUEUED) ", " SQ(N_RUNNING) ")) AND (CAST(?1 AS TEXT) IS NULL OR " \
+	"repo = ?1) AND (CAST(?2 AS TEXT) IS NULL OR ref = ?2) AND " \
+	"(CAST(?3 AS TEXT) IS NULL OR state = ?3) AND (CAST(?4 AS TEXT) IS " \
+	"NULL OR pushed_by = ?4) ORDER BY id DESC LIMIT ?7"
+	[Q_FIND_ID] = "SELECT " JOB_COLS " FROM jobs WHERE 1 = 1" FIND_REST,
+	/* index jobs_repo: repo, id */
+	[Q_FIND_REPO] = "SELECT " JOB_COLS " FROM jobs WHERE repo = ?1"
+	    FIND_REST,
+	/* index jobs_ref: repo, ref, id */
+	[Q_FIND_REF] = "SELECT " JOB_COLS " FROM jobs WHERE repo = ?1 AND "
+	    "ref = ?2" FIND_REST,
+	/* index jobs_state: state, id */
+	[Q_FIND_STATE] = "SELECT " JOB_COLS " FROM jobs WHERE state = ?3"
+	    FIND_REST,
+	/* index jobs_pushed_by: pushed_by, id */
+	[Q_FIND_PERSON] = "SELECT " JOB_COLS " FROM jobs WHERE pushed_by = ?4"
+	    FIND_REST,
+#undef FIND_REST
 	[Q_OF_COMMIT] = "SELECT " JOB_COLS " FROM jobs WHERE repo = ?1 AND "
 	    "commit_id = ?2 ORDER BY id",
 	[Q_BRANCHES] = "SELECT ref, max(id) FROM jobs WHERE repo = ?1 AND kind = "

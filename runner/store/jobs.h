@@ -164,6 +164,23 @@ int store_jobs_of(struct store *s, const char *repo, const char *ref,
  * `limit`; their error says why. */
 int store_rejected(struct store *s, const char *repo, const char *env,
     int limit, struct job ***out, size_t *n);
+/*
+ * What the web page's history looks for: each field NULL (0) for any.
+ * The jobs of `repo` (its path), of its `ref`, in `state` (a name of
+ * state.h), pushed by `pushed_by` (the name the audit records, jobs.h),
+ * older than job `before`; only those that ended when `done`.
+ */
+struct job_query {
+	const char *repo, *ref, *state, *pushed_by;
+	int64_t before;
+	int done;
+	int limit;
+};
+/* The `limit` newest jobs that `q` finds, newest first, with details:
+ * each through an index (the most selective filter given leads), so a
+ * page costs the same with any number of jobs in the store. */
+int store_jobs_find(struct store *s, const struct job_query *q,
+    struct job ***out, size_t *n);
 /* Every job of `commit` in `repo` (builds, deployments), oldest first,
  * with details. */
 int store_jobs_of_commit(struct store *s, const char *repo,

@@ -25,6 +25,12 @@ enum q {
 	Q_JOBS_END
 };
 _Static_assert((int)Q_JOBS_END <= (int)BASE_DEPLOYS, "job statements overlap");
+/* the web page's history, filtered (store_jobs_find), in jobs.c's table */
+enum q_find {
+	Q_FIND_ID = BASE_FIND, Q_FIND_REPO, Q_FIND_REF, Q_FIND_STATE,
+	Q_FIND_PERSON, Q_FIND_END
+};
+_Static_assert((int)Q_FIND_END <= (int)STMT_SLOTS, "find statements overlap");
 
 /*
  * The columns a job is read from, in the order of the SELECT: each

@@ -29,7 +29,8 @@ enum stmt_base {
 	BASE_CHUNKS = 152,
 	BASE_REPOS = 162,
 	BASE_AUDIT = 176,
-	STMT_SLOTS = 192
+	BASE_FIND = 192,
+	STMT_SLOTS = 200
 };
 typedef const char *const sql_table[STMT_SLOTS];
 /* A file's table, `sql` in it, and store_sql_FILE for store_statement():

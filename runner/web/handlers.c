@@ -7,6 +7,7 @@
 #include "chart.h"
 #include "chunks.h"
 #include "envs.h"
+#include "find.h"
 #include "home.h"
 #include "jobs.h"
 #include "json.h"
@@ -173,49 +174,97 @@ enum MHD_Result web_api_job(struct MHD_Connection *c, struct store *st,
 	return web_send_buf(c, 200, "application/json", &sb);
 }
 
+/* A query the page cannot take: 400 (404: no such repository), saying
+ * which parameter and why. */
+static enum MHD_Result find_refused(struct MHD_Connection *c, int code)
+{
+	return code == ERR_NOTFOUND ? web_not_found(c, error_last()) :
+	    web_send_text(c, 400, error_last());
+}
+
 enum MHD_Result web_history(struct MHD_Connection *c, struct store *st,
     int branch)
 {
-	const char *name = web_arg(c, "r"), *b = web_arg(c, "b");
-	char *repo = web_find_repo(st, name), *ref = NULL, *title, *more;
+	struct find f;
+	struct job_query q;
 	struct job **v = NULL, **tv = NULL;
-	char **refs = NULL;
+	char **refs = NULL, *title;
 	int64_t *last = NULL;
 	size_t n = 0, nrefs = 0, tn = 0;
-	struct sbuf sb = SBUF_INIT, u = SBUF_INIT;
+	struct sbuf sb = SBUF_INIT;
 	const int limit = 50;
+	enum MHD_Result ret;
+	int code;
 
-	if (!repo || (branch && !b))
-		return web_not_found(c, "no such repository");
-	if (branch)
-		ref = !strncmp(b, "refs/", 5) ? xstrdup(b) :
-		    xasprintf("refs/heads/%s", b);
-	else
-		store_branches(st, repo, &refs, &last, &nrefs);
-	store_jobs_of(st, repo, ref, web_number(web_arg(c, "before")), limit,
-	    &v, &n);
-	/* the trend: the branch's newest builds, whichever page this is
-	 * (its deployments share the ref: twice as many, to have enough) */
-	if (branch)
-		store_jobs_of(st, repo, ref, 0, 2 * CHART_TREND, &tv, &tn);
-	title = branch ? xasprintf("%s %s", name, b) : xstrdup(name);
-	sbuf_adds(&u, branch ? "/branch?r=" : "/repo?r=");
-	url_param(&u, name);
-	if (branch) {
-		sbuf_adds(&u, "&b=");
-		url_param(&u, b);
+	if ((code = find_parse(c, st, branch ? FIND_BRANCH : FIND_REPO,
+	    &f)) < 0) {
+		ret = find_refused(c, code);
+		find_release(&f);
+		return ret;
 	}
-	more = sbuf_detach(&u);
-	page_history(&sb, title, more, v, n, limit, refs, last, nrefs, name,
-	    tv, tn);
+	if (!branch)
+		store_branches(st, f.repo, &refs, &last, &nrefs);
+	find_query(&f, &q);
+	q.limit = limit;
+	if (store_jobs_find(st, &q, &v, &n) < 0) {
+		find_release(&f);
+		strv_free_n(refs, nrefs);
+		free(last);
+		return web_send_text(c, 503, error_last());
+	}
+	/* the trend: the branch's newest builds, whichever page or filter
+	 * this is (its deployments share the ref: twice as many, to have
+	 * enough) */
+	if (branch)
+		store_jobs_of(st, f.repo, f.ref, 0, 2 * CHART_TREND, &tv, &tn);
+	title = branch ? xasprintf("%s %s", f.r, f.b) : xstrdup(f.r);
+	page_history(&sb, st, title, &f, v, n, limit, refs, last, nrefs, tv,
+	    tn);
 	jobs_free(v, n);
 	jobs_free(tv, tn);
 	strv_free_n(refs, nrefs);
 	free(last);
 	free(title);
-	free(more);
-	free(repo);
-	free(ref);
+	find_release(&f);
+	return web_send_buf(c, 200, "text/html; charset=utf-8", &sb);
+}
+
+enum MHD_Result web_overview(struct MHD_Connection *c, struct store *st)
+{
+	struct find f;
+	struct job_query q;
+	struct status_view v;
+	struct job **recent = NULL;
+	size_t nrecent = 0;
+	struct sbuf sb = SBUF_INIT;
+	const int limit = 20;
+	enum MHD_Result ret;
+	int code;
+
+	if ((code = find_parse(c, st, FIND_OVERVIEW, &f)) < 0) {
+		ret = find_refused(c, code);
+		find_release(&f);
+		return ret;
+	}
+	/* the running and queued jobs (those the view has), then a page of
+	 * those that ended; the view's own recent ones name the
+	 * repositories its warnings are about */
+	find_query(&f, &q);
+	q.done = 1;
+	q.limit = limit;
+	if (status_view_load(st, W.home, limit, &v) < 0) {
+		find_release(&f);
+		return web_send_text(c, 503, error_last());
+	}
+	if (store_jobs_find(st, &q, &recent, &nrecent) < 0) {
+		status_view_free(&v);
+		find_release(&f);
+		return web_send_text(c, 503, error_last());
+	}
+	page_overview(&sb, st, &v, &f, recent, nrecent, limit);
+	jobs_free(recent, nrecent);
+	status_view_free(&v);
+	find_release(&f);
 	return web_send_buf(c, 200, "text/html; charset=utf-8", &sb);
 }
 

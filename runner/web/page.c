@@ -6,6 +6,7 @@
  */
 #include "page.h"
 #include "chart.h"
+#include "find.h"
 #include "hosts.h"
 #include "audit.h"
 #include "envs.h"
@@ -261,7 +262,6 @@ void jobs_table(struct sbuf *sb, struct job *const *v, size_t n,
 
 static int pick_running(const struct job *j) { return j->state == JOB_RUNNING; }
 static int pick_queued(const struct job *j) { return j->state == JOB_QUEUED; }
-static int pick_done(const struct job *j) { return job_state_final(j->state); }
 
 /* The build hosts: labels, workers, last heartbeat, running jobs. */
 static void hosts_table(struct sbuf *sb, const struct status_view *v)
@@ -303,13 +303,17 @@ static void hosts_table(struct sbuf *sb, const struct status_view *v)
 }
 
 void page_overview(struct sbuf *sb, struct store *st,
-    const struct status_view *v)
+    const struct status_view *v, const struct find *f,
+    struct job *const *recent, size_t nrecent, int limit)
 {
-	size_t queued = 0, running = 0;
+	size_t queued = 0, running = 0, nmine = 0;
+	struct job **mine = xcalloc(v->n + 1, sizeof(*mine));
 
 	for (size_t i = 0; i < v->n; i++) {
 		queued += v->jobs[i]->state == JOB_QUEUED;
 		running += v->jobs[i]->state == JOB_RUNNING;
+		if (find_match(f, v->jobs[i]))
+			mine[nmine++] = v->jobs[i];
 	}
 	page_begin(sb, "overview");
 	sbuf_addf(sb, "<div id=overview data-live='%d'>", queued + running > 0);
@@ -356,18 +360,20 @@ void page_overview(struct sbuf *sb, struct store *st,
 		}
 		sbuf_adds(sb, "</p>");
 	}
+	find_form(sb, st, f);
 	/* what runs and waits, then what ended: "Recent" stays above the
 	 * fold (the queue's line says when nothing runs or waits) */
 	if (running) {
 		sbuf_adds(sb, "<h2>Running</h2>");
-		jobs_table(sb, v->jobs, v->n, pick_running);
+		jobs_table(sb, mine, nmine, pick_running);
 	}
 	if (queued) {
 		sbuf_adds(sb, "<h2>Queued</h2>");
-		jobs_table(sb, v->jobs, v->n, pick_queued);
+		jobs_table(sb, mine, nmine, pick_queued);
 	}
 	sbuf_adds(sb, "<h2 id=recent>Recent</h2>");
-	jobs_table(sb, v->jobs, v->n, pick_done);
+	jobs_table(sb, recent, nrecent, NULL);
+	find_pager(sb, f, recent, nrecent, limit);
 	sbuf_adds(sb, "<h2>Environments</h2>");
 	if (v->nenvs) {
 		sbuf_adds(sb, "<table id=environments><tr><th>repository</th>"
@@ -404,11 +410,12 @@ void page_overview(struct sbuf *sb, struct store *st,
 	}
 	sbuf_adds(sb, "</div>");
 	page_end(sb);
+	free(mine);
 }
 
-void page_history(struct sbuf *sb, const char *title, const char *more_url,
-    struct job *const *v, size_t n, int limit, char *const *refs,
-    const int64_t *last, size_t nrefs, const char *repo_name,
+void page_history(struct sbuf *sb, struct store *st, const char *title,
+    const struct find *f, struct job *const *v, size_t n, int limit,
+    char *const *refs, const int64_t *last, size_t nrefs,
     struct job *const *trend, size_t ntrend)
 {
 	page_begin(sb, title);
@@ -421,15 +428,17 @@ void page_history(struct sbuf *sb, const char *title, const char *more_url,
 		for (size_t i = 0; i < nrefs; i++) {
 			const char *b = ref_short_name(refs[i]);
 			sbuf_adds(sb, "<tr><td><a href='/branch?r=");
-			url_param(sb, repo_name);
+			url_param(sb, f->r);
 			sbuf_adds(sb, "&amp;b=");
 			url_param(sb, b);
 			sbuf_adds(sb, "'>");
 			html(sb, b);
 			sbuf_adds(sb, "</a></td><td>");
 			job_link(sb, last[i]);
-			sbuf_adds(sb, "</td><td><img alt=badge src='/badge.svg?r=");
-			url_param(sb, repo_name);
+			sbuf_adds(sb, "</td><td><img alt='");
+			html(sb, b);
+			sbuf_adds(sb, ": its last build' src='/badge.svg?r=");
+			url_param(sb, f->r);
 			sbuf_adds(sb, "&amp;b=");
 			url_param(sb, b);
 			sbuf_adds(sb, "'></td></tr>");
@@ -437,14 +446,10 @@ void page_history(struct sbuf *sb, const char *title, const char *more_url,
 		sbuf_adds(sb, "</table>");
 	}
 	chart_trend(sb, trend, ntrend);
-	sbuf_adds(sb, "<h2>History</h2>");
+	sbuf_adds(sb, "<h2 id=history>History</h2>");
+	find_form(sb, st, f);
 	jobs_table(sb, v, n, NULL);
-	if (n && (int)n == limit) {
-		sbuf_adds(sb, "<p><a href='");
-		html(sb, more_url);
-		sbuf_addf(sb, "&amp;before=%lld'>older</a></p>",
-		    (long long)v[n - 1]->id);
-	}
+	find_pager(sb, f, v, n, limit);
 	page_end(sb);
 }
 

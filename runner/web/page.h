@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 struct env_rec;
+struct find;
 struct job;
 struct notification;
 struct sbuf;
@@ -32,9 +33,11 @@ void repo_link(struct sbuf *sb, const char *repo);
 void jobs_table(struct sbuf *sb, struct job *const *v, size_t n,
     int (*pick)(const struct job *));
 
-/* The overview: what `runner status` shows. */
+/* The overview: what `runner status` shows, its running and queued jobs
+ * those `f` finds, then `recent` (a page of `limit` asked for). */
 void page_overview(struct sbuf *sb, struct store *st,
-    const struct status_view *v);
+    const struct status_view *v, const struct find *f,
+    struct job *const *recent, size_t nrecent, int limit);
 /* One job: stages or steps, artifacts, checks, notes, notifications. */
 void page_job(struct sbuf *sb, struct store *st, const struct job *j,
     struct notification *const *notes, size_t nnotes);
@@ -70,11 +73,11 @@ int page_log_last_lines(struct store *st, const struct job *j,
     const struct stage_rec *s, int lines, struct sbuf *out);
 /* History of a repository or branch: its branches (refs, with their last
  * build), the trend of its builds' durations (`trend`, newest first;
- * none: no chart), then `n` jobs; a link to older ones when there may
- * be more. */
-void page_history(struct sbuf *sb, const char *title, const char *more_url,
-    struct job *const *v, size_t n, int limit, char *const *refs,
-    const int64_t *last, size_t nrefs, const char *repo_name,
+ * none: no chart), the form of filters `f`, then `n` jobs (a page of
+ * `limit` asked for) and links to older ones. */
+void page_history(struct sbuf *sb, struct store *st, const char *title,
+    const struct find *f, struct job *const *v, size_t n, int limit,
+    char *const *refs, const int64_t *last, size_t nrefs,
     struct job *const *trend, size_t ntrend);
 /* An environment and its deployments (`rel`, newest first). */
 void page_env(struct sbuf *sb, struct store *st, const struct env_rec *e,

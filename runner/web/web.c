@@ -264,14 +264,8 @@ static enum MHD_Result route(struct MHD_Connection *c, struct store *st,
 {
 	struct sbuf sb = SBUF_INIT;
 
-	if (!strcmp(url, "/")) {
-		struct status_view v;
-		if (status_view_load(st, W.home, 20, &v) < 0)
-			return web_send_text(c, 503, error_last());
-		page_overview(&sb, st, &v);
-		status_view_free(&v);
-		return web_send_buf(c, 200, "text/html; charset=utf-8", &sb);
-	}
+	if (!strcmp(url, "/"))
+		return web_overview(c, st);
 	if (!strcmp(url, "/api/status")) {
 		struct status_view v;
 		int64_t limit = web_number(web_arg(c, "limit"));

@@ -114,6 +114,7 @@ enum MHD_Result web_api_job(struct MHD_Connection *c, struct store *st,
     int64_t id);
 enum MHD_Result web_history(struct MHD_Connection *c, struct store *st,
     int branch);
+enum MHD_Result web_overview(struct MHD_Connection *c, struct store *st);
 enum MHD_Result web_env_page(struct MHD_Connection *c, struct store *st);
 enum MHD_Result web_badge(struct MHD_Connection *c, struct store *st);
 

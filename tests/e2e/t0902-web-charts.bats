@@ -21,7 +21,9 @@ setup() {
 	mkdir -p "$SHOTS"
 	make_repo app
 	SRC=$(make_clone app)
-	trust_config "http:
+	# every branch builds (develop alone deploys)
+	trust_config "    branches: '.*'
+http:
   listen: 127.0.0.1:$WEB_PORT"
 }
 teardown() { teardown_env; }
@@ -89,4 +91,99 @@ YML
 	"$SVGCHECK" "$T/env.html" served-chart 2 release
 	"$SVGCHECK" "$T/env.html" served-chart 1 serving
 	grep -q "<title>#$d2 " "$T/env.html"
+}
+
+# ids PATH: the jobs a page lists, one a line, in order
+ids() { get "$1" | grep -o "data-job='[0-9]*'" | grep -o '[0-9]*'; }
+# expect_ids PATH SQL: the page lists what the SQL selects, newest first
+expect_ids() {
+	local got want
+	got=$(ids "$1" | tr '\n' ' ')
+	want=$(db "$2 ORDER BY id DESC" | tr '\n' ' ')
+	[ "$got" = "$want" ] || { echo "$1: listed [$got], expected [$want]"; false; }
+}
+# refused PATH STATUS TEXT: the page answers STATUS, its message saying TEXT
+refused() {
+	local st body
+	st=$(status_of "$1")
+	body=$(get "$1")
+	[ "$st" = "$2" ] && [[ "$body" == *"$3"* ]] || { echo "$1: $st $body"; false; }
+}
+
+@test "the overview and history filter by repository, branch, state and person, and page through history" {
+	start_daemon --workers 2
+	web_up
+	# alice's build and its deployment (which records her too)
+	GL_USER=alice git -C "$SRC" push -q origin develop
+	wait_state 1 passed 60
+	d=$(last_job deploy staging)
+	[ "$(wait_deploy "$d")" = healthy ]
+	# bob's feature branch with a quick pipeline, and his failing build
+	git -C "$SRC" checkout -q -b feature/x
+	set_pipeline "$SRC" "Quick" <<'YML'
+stages:
+  - name: quick
+    run: "true"
+YML
+	REMOTE_USER=bob git -C "$SRC" push -q origin feature/x
+	f=$((d + 1))
+	wait_state "$f" passed 60
+	git -C "$SRC" checkout -q develop
+	set_pipeline "$SRC" "Fails" <<'YML'
+stages:
+  - name: broken
+    run: exit 3
+YML
+	REMOTE_USER=bob git -C "$SRC" push -q origin develop
+	b=$((f + 1))
+	wait_state "$b" failed 60
+	# carol's 22 branches: more than a page of the overview
+	refs=()
+	for i in $(seq 22); do refs+=("feature/x:refs/heads/c$i"); done
+	GL_USER=carol git -C "$SRC" push -q origin "${refs[@]}"
+	wait_for "[ \"\$(db \"SELECT count(*) FROM jobs WHERE pushed_by = 'carol' AND state = 'passed'\")\" = 22 ]" 120
+	[ "$(db "SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')")" = 0 ]
+
+	expect_ids "/?p=alice" "SELECT id FROM jobs WHERE pushed_by = 'alice'"
+	[ "$(ids "/?p=alice" | wc -l)" = 2 ]
+	expect_ids "/?s=failed" "SELECT id FROM jobs WHERE state = 'failed'"
+	[ "$(ids "/?s=failed")" = "$b" ]
+	expect_ids "/?r=app&b=feature/x" "SELECT id FROM jobs WHERE ref = 'refs/heads/feature/x'"
+	[ "$(ids "/?r=app&b=feature/x")" = "$f" ]
+	expect_ids "/?b=c7&s=passed&p=carol" "SELECT id FROM jobs WHERE ref = 'refs/heads/c7'"
+	expect_ids "/branch?r=app&b=develop&p=bob" "SELECT id FROM jobs WHERE id = $b"
+	expect_ids "/branch?r=app&b=develop&s=passed" "SELECT id FROM jobs WHERE ref = 'refs/heads/develop' AND state = 'passed'"
+	expect_ids "/repo?r=app&p=carol&s=passed" "SELECT id FROM jobs WHERE pushed_by = 'carol'"
+	expect_ids "/repo?r=app&b=c3" "SELECT id FROM jobs WHERE ref = 'refs/heads/c3'"
+	# the form shows the filters it was given
+	get "/?p=carol&s=passed" > "$T/filtered.html"
+	grep -q "<option value='passed' selected>passed</option>" "$T/filtered.html"
+	grep -q "name=p size=10 value='carol'" "$T/filtered.html"
+
+	# paging: 20 of carol's, then the 2 older, the filter kept in the link
+	get "/?p=carol" > "$T/page1.html"
+	[ "$(grep -o "data-job='[0-9]*'" "$T/page1.html" | wc -l)" = 20 ]
+	next=$(grep -o "href='/?p=carol&amp;before=[0-9]*'>older" "$T/page1.html" | sed "s/href='//; s/'>older//; s/&amp;/\\&/g")
+	[ -n "$next" ] || { grep -o "<nav.*</nav>" "$T/page1.html"; false; }
+	get "$next" > "$T/page2.html"
+	! grep -q ">older</a>" "$T/page2.html" || false
+	grep -q "href='/?p=carol'>newest</a>" "$T/page2.html"
+	all=$( { grep -o "data-job='[0-9]*'" "$T/page1.html"; grep -o "data-job='[0-9]*'" "$T/page2.html"; } | grep -o '[0-9]*' | tr '\n' ' ')
+	want=$(db "SELECT id FROM jobs WHERE pushed_by = 'carol' ORDER BY id DESC" | tr '\n' ' ')
+	[ "$all" = "$want" ] || { echo "pages [$all], expected [$want]"; false; }
+	# a repository's history pages by 50: before= alone
+	expect_ids "/repo?r=app&before=$f" "SELECT id FROM jobs WHERE id < $f"
+
+	# what the page cannot take: 400, naming the parameter
+	refused "/?s=bogus" 400 "unknown state 'bogus' in 's' (one of queued, running"
+	refused "/?before=abc" 400 "'before' must be a job number"
+	refused "/?before=0" 400 "'before' must be a job number"
+	refused "/repo?r=app&before=-3" 400 "'before' must be a job number"
+	refused "/?zzz=1" 400 "unknown query parameter 'zzz'"
+	refused "/?r=nosuch" 400 "no repository 'nosuch' ('r')"
+	refused "/branch?r=app&b=a..b" 400 "'b' is not a branch name"
+	refused "/?p=%01x" 400 "'p' is not a person's name"
+	refused "/repo?r=nosuch" 404 "no repository &#39;nosuch&#39;"
+	refused "/branch?r=app" 404 "no such branch"
+	[ "$(status_of "/?r=&b=&s=&p=")" = 200 ]
 }
