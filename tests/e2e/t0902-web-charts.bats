@@ -100,7 +100,7 @@ expect_ids() {
 	local got want
 	got=$(ids "$1" | tr '\n' ' ')
 	want=$(db "$2 ORDER BY id DESC" | tr '\n' ' ')
-	[ "$got" = "$want" ] || { echo "$1: listed [$got], expected [$want]"; false; }
+	[ "$got" = "$want" ] || { echo "$1: listed [$got], expected [$want]"; get "$1" | head -c 3000; false; }
 }
 # refused PATH STATUS TEXT: the page answers STATUS, its message saying TEXT
 refused() {
