@@ -103,10 +103,16 @@ expect_ids() {
 	[ "$got" = "$want" ] || { echo "$1: listed [$got], expected [$want]"; get "$1" | head -c 3000; false; }
 }
 # refused PATH STATUS TEXT: the page answers STATUS, its message saying TEXT
+# (one request: its status line, then its body)
 refused() {
-	local st body
-	st=$(status_of "$1")
-	body=$(get "$1")
+	local fd st body line
+	exec {fd}<>"/dev/tcp/127.0.0.1/$WEB_PORT"
+	printf 'GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n' "$1" >&$fd
+	IFS= read -r st <&$fd || true
+	while IFS= read -r line <&$fd && [ -n "${line%$'\r'}" ]; do :; done
+	body=$(cat <&$fd)
+	exec {fd}<&-
+	st=$(echo "$st" | cut -d' ' -f2)
 	[ "$st" = "$2" ] && [[ "$body" == *"$3"* ]] || { echo "$1: $st $body"; false; }
 }
 
