@@ -207,6 +207,28 @@ out:
 	return error;
 }
 
+/*
+ * The key of a VALIDSIG line (after "VALIDSIG "): its tenth field, the
+ * primary key's fingerprint, so that the subkeys of one certificate are
+ * one key (an approver counts once, whichever subkey signed); the
+ * signing (sub)key's fingerprint, the first field, when gpg gives no
+ * primary.
+ */
+static char *validsig_key(const char *v)
+{
+	const char *f = v, *line_end = v + strcspn(v, "\n");
+
+	for (int i = 0; i < 9 && f < line_end; i++) {
+		f += strcspn(f, " \n");
+		f += *f == ' ';
+	}
+	size_t n = f < line_end ? strcspn(f, " \n") : 0;
+
+	if (n >= 40 && strspn(f, "0123456789ABCDEFabcdef") == n)
+		return xstrndup(f, n);
+	return xstrndup(v, strcspn(v, " \n"));
+}
+
 static int verify_gpg(const char *keyring, const char *payload, size_t plen,
     const char *sigfile, const char *tmpdir, struct tag_info *out)
 {
@@ -260,7 +282,7 @@ static int verify_gpg(const char *keyring, const char *payload, size_t plen,
 	else {
 		const char *v = strstr(o.buf, "[GNUPG:] VALIDSIG ") + 18;
 		const char *g = strstr(o.buf, "[GNUPG:] GOODSIG ") + 17;
-		out->key = xstrndup(v, strcspn(v, " \n"));
+		out->key = validsig_key(v);
 		/* GOODSIG KEYID USER-ID: the keyring's name for the key */
 		g += strcspn(g, " \n");
 		out->signer = *g == ' ' ? xstrndup(g + 1, strcspn(g + 1, "\n")) :

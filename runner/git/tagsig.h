@@ -18,7 +18,8 @@ struct tag_info {
 	char *signer;	/* who signed: the SSH principal allowed_signers
 			 * names, or the OpenPGP key's user id */
 	char *key;	/* the key: "SHA256:..." as ssh-keygen -l names it,
-			 * or the OpenPGP key's fingerprint */
+			 * or the OpenPGP primary key's fingerprint
+			 * (whichever of its subkeys signed) */
 	char *kind;	/* "ssh" or "gpg" */
 	int64_t tagged_at;	/* the tagger's date, s since the epoch (0:
 				 * none); signed with the tag */

@@ -166,6 +166,35 @@ sink_event() {
 	! job_field "$id" '.approvals.approvers[]' | grep -q bob || false
 }
 
+@test "an OpenPGP key approving with two of its signing subkeys counts once" {
+	approvals_setup 2 gpg
+	# one certificate, one person: its primary key and a second signing
+	# subkey, both in the keyring
+	primary=$(gpg --batch --with-colons --list-keys release@example.com |
+	    awk -F: '$1 == "fpr" { print $10; exit }')
+	gpg --batch --quiet --passphrase '' --quick-add-key "$primary" ed25519 sign 1y
+	gpg --batch --export > "$T/release-keys.gpg"
+	sub=$(gpg --batch --with-colons --list-keys release@example.com |
+	    awk -F: '$1 == "fpr" { f = $10 } END { print f }')
+	[ -n "$primary" ] && [ -n "$sub" ] && [ "$primary" != "$sub" ]
+	git -C "$SRC" -c user.signingkey="$primary!" tag -s v1.0.0 -m "Release v1.0.0"
+	id=$(push_tag v1.0.0)
+	[ "$(wait_deploy "$id")" = rejected ]
+	git -C "$SRC" -c user.signingkey="$sub!" \
+	    tag -s v1.0.0+approved.again -m "Approved: v1.0.0" 'v1.0.0^{commit}'
+	# pre-receive takes it (it verifies), the deployment counts one key
+	run git -C "$SRC" push origin refs/tags/v1.0.0+approved.again
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	dep=$(sed -n 's/.*queued release #\([0-9]*\) for.*/\1/p' <<<"$output")
+	[ -n "$dep" ] || { echo "$output"; false; }
+	[ "$(wait_deploy "$dep")" = rejected ] || { r show "$dep"; false; }
+	[ "$(job_field "$dep" .error)" = "waiting for approvals: 1 of 2 approvals: Release Manager <release@example.com>; 1 more needed" ] ||
+	    { r show "$dep"; false; }
+	r log "$dep" approvals | grep -q "tag 'v1.0.0+approved.again': .*(OpenPGP key $primary) approved already (a key counts once)" ||
+	    { r log "$dep" approvals; false; }
+	[ "$(r status --json | jq '[.environments[] | select(.name == "production")] | length')" -eq 0 ]
+}
+
 @test "pre-receive refuses approvals that do not verify, with the reason" {
 	approvals_setup 2
 	ssh_tag "$SRC" v1.0.0 alice
