@@ -225,7 +225,7 @@ static void rejected_table(struct sbuf *sb, struct job *const *v, size_t n)
 	    "</th></tr>");
 	for (size_t i = 0; i < n; i++) {
 		const struct job *j = v[i];
-		sbuf_adds(sb, "<tr class=rejected><td>");
+		sbuf_adds(sb, "<tr class=refused><td>");
 		job_link(sb, j->id);
 		sbuf_adds(sb, "</td><td>");
 		html(sb, j->tag ? j->tag : ref_short_name(j->ref));

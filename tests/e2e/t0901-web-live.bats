@@ -173,9 +173,9 @@ EOF
 	id=$(push_tag v1.0.1)
 	[ "$(wait_deploy "$id")" = rejected ]
 	steps "/env?r=app&e=production" <<EOF || false
-wait 10 document.querySelector('#rejected tr.rejected')
-check document.querySelector('#rejected tr.rejected a').getAttribute('href') == '/job/$id'
-check document.querySelector('#rejected tr.rejected td:nth-child(2)').textContent == 'v1.0.1'
+wait 10 document.querySelector('#rejected tr.refused')
+check document.querySelector('#rejected tr.refused a').getAttribute('href') == '/job/$id'
+check document.querySelector('#rejected tr.refused td:nth-child(2)').textContent == 'v1.0.1'
 check document.querySelector('#rejected .why').textContent.includes("tag 'v1.0.1' is not signed")
 shot $(shot rejected)
 EOF
