@@ -97,7 +97,9 @@ static int sent_last_lines(struct store *st, const struct job *j,
 		error_clear();
 		return -1;
 	}
-	size_t at = last_lines(text.buf, text.len, lines, 1, &found);
+	/* cut to TAIL_MAX: its first line may be cut too */
+	size_t at = last_lines(text.buf, text.len, lines, text.len < TAIL_MAX,
+	    &found);
 	sbuf_add(out, text.buf + at, text.len - at);
 	sbuf_release(&text);
 	return 0;
