@@ -82,72 +82,32 @@ out:
 static int release_provenance(struct deploy *d, const struct job *build,
     const char *local, struct sbuf *report, char **why)
 {
-	const struct artifact_rec *a = &build->artifacts[0];
-	struct sbuf store_env = SBUF_INIT, file_env = SBUF_INIT;
-	char *beside = prov_path(local), *verdict = NULL, *refused;
-	const struct sbuf *copies[2];
-	size_t ncopies = 0;
-	int rc, ok = 1;
+	char *verdict = NULL, *refused = NULL;
+	int rc = prov_check_build(d->ctx->store, d->ctx->home, build, local,
+	    report, &verdict);
 
-	if ((rc = store_artifact_provenance(d->ctx->store, build->id,
-	    &store_env)) < 0)
-		goto out;
-	if (rc > 0)
-		copies[ncopies++] = &store_env;
-	if (read_file(beside, PROV_MAX_BYTES, &file_env) == 0) {
-		while (file_env.len && file_env.buf[file_env.len - 1] == '\n')
-			sbuf_truncate(&file_env, file_env.len - 1);
-		if (!ncopies || strcmp(file_env.buf, store_env.buf))
-			copies[ncopies++] = &file_env;
-	}
-	error_clear();
-	if (!ncopies && config_env_signed(d->ctx->conf, d->job->env)) {
-		ok = 0;
+	if (rc < 0 && rc != ERR_INVALID)
+		return rc;
+	if (rc == ERR_INVALID) {
+		*why = xstrdup(error_last());
+	} else if (rc == 1 && config_env_signed(d->ctx->conf, d->job->env)) {
 		*why = xasprintf("provenance: build #%lld has none (it was made "
 		    "before the runner signed its builds), and environment '%s' "
 		    "deploys signed builds only: build the commit again (runner "
 		    "retry %lld)", (long long)build->id, d->job->env,
 		    (long long)build->id);
 		sbuf_addf(report, "%s\n", *why);
-	} else if (!ncopies) {
-		verdict = xasprintf("none: build #%lld was made before the runner "
-		    "signed its builds (deployed with a warning)",
-		    (long long)build->id);
-		sbuf_addf(report, "warning: %s\n", verdict);
+	} else if (rc == 1) {
+		sbuf_addf(report, "warning: %s (deployed with a warning)\n",
+		    verdict);
 	}
-	for (size_t i = 0; i < ncopies && ok; i++) {
-		const struct sbuf *env = copies[i];
-		const char *which = env == &store_env ? "the store's" : beside;
-		struct prov_key *key = NULL;
-		sbuf_addf(report, "provenance of build #%lld (%s):\n",
-		    (long long)build->id, which);
-		if (prov_trusted_key(d->ctx->store, d->ctx->home, env->buf,
-		    env->len, &key) < 0 || prov_check(key, env->buf, env->len,
-		    a->sha256, build->repo, build->commit, report) < 0) {
-			ok = 0;
-			*why = xasprintf("provenance (%s) does not verify: %s",
-			    which, error_last());
-			sbuf_addf(report, "refused: %s\n", *why);
-		} else if (!verdict) {
-			verdict = xasprintf("verified: build #%lld, sha256 %s, key %s",
-			    (long long)build->id, a->sha256, prov_key_id(key));
-		}
-		prov_key_free(key);
-	}
-	if (ok)
-		sbuf_addf(report, "provenance %s\n", !strncmp(verdict, "none",
-		    4) ? "missing" : "verified");
-	refused = ok ? NULL : xasprintf("refused: %s", *why);
-	if ((rc = store_job_provenance(d->ctx->store, d->job->id, ok ? verdict :
-	    refused)) == 0 && !ok)
-		rc = 1;
+	if (*why)
+		refused = xasprintf("refused: %s", *why);
+	rc = store_job_provenance(d->ctx->store, d->job->id, refused ? refused :
+	    verdict);
 	free(refused);
-out:
-	sbuf_release(&store_env);
-	sbuf_release(&file_env);
-	free(beside);
 	free(verdict);
-	return rc;
+	return rc < 0 ? rc : *why ? 1 : 0;
 }
 
 /*

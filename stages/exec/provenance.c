@@ -7,6 +7,7 @@
  */
 #include "provenance.h"
 #include "audit.h"
+#include "jobs.h"
 #include "json.h"
 #include "mask.h"
 #include "sha256.h"
@@ -725,6 +726,68 @@ int prov_check(const struct prov_key *k, const char *envelope, size_t len,
 	    f.version : "?", f.finished ? f.finished : "?");
 	prov_facts_release(&f);
 	return bad ? ERR_INVALID : 0;
+}
+
+int prov_check_build(struct store *s, const char *home, const struct job *build,
+    const char *local, struct sbuf *report, char **verdict)
+{
+	const struct artifact_rec *a = &build->artifacts[0];
+	struct sbuf store_env = SBUF_INIT, file_env = SBUF_INIT;
+	char *beside = prov_path(local);
+	const struct sbuf *copies[2];
+	size_t ncopies = 0;
+	int rc;
+
+	*verdict = NULL;
+	if ((rc = store_artifact_provenance(s, build->id, &store_env)) < 0)
+		goto out;
+	if (rc > 0)
+		copies[ncopies++] = &store_env;
+	if (read_file(beside, PROV_MAX_BYTES, &file_env) == 0) {
+		while (file_env.len && file_env.buf[file_env.len - 1] == '\n')
+			sbuf_truncate(&file_env, file_env.len - 1);
+		/* empty: written just before a crash (the store's copy is
+		 * the durable one) */
+		if (file_env.len && (!ncopies || strcmp(file_env.buf,
+		    store_env.buf)))
+			copies[ncopies++] = &file_env;
+	}
+	error_clear();
+	rc = 0;
+	if (!ncopies) {
+		*verdict = xasprintf("none: build #%lld was made before the runner "
+		    "signed its builds", (long long)build->id);
+		rc = 1;
+	}
+	for (size_t i = 0; i < ncopies && rc == 0; i++) {
+		const struct sbuf *env = copies[i];
+		const char *which = env == &store_env ? "the store's" : beside;
+		struct prov_key *key = NULL;
+		sbuf_addf(report, "provenance of build #%lld (%s):\n",
+		    (long long)build->id, which);
+		if (prov_trusted_key(s, home, env->buf, env->len, &key) < 0 ||
+		    prov_check(key, env->buf, env->len, a->sha256, build->repo,
+		    build->commit, report) < 0) {
+			rc = error_set(ERR_INVALID, "provenance (%s) does not verify: "
+			    "%s", which, error_last());
+			sbuf_addf(report, "refused: %s\n", error_last());
+		} else if (!*verdict) {
+			*verdict = xasprintf("verified: build #%lld, sha256 %s, key %s",
+			    (long long)build->id, a->sha256, prov_key_id(key));
+		}
+		prov_key_free(key);
+	}
+	if (rc == 0)
+		sbuf_adds(report, "provenance verified\n");
+	if (rc == ERR_INVALID) {
+		free(*verdict);
+		*verdict = NULL;
+	}
+out:
+	sbuf_release(&store_env);
+	sbuf_release(&file_env);
+	free(beside);
+	return rc;
 }
 
 char *prov_path(const char *artifact)

@@ -118,6 +118,22 @@ int prov_check(const struct prov_key *k, const char *envelope, size_t len,
     const char *sha256, const char *repo, const char *commit,
     struct sbuf *report);
 
+/*
+ * What a deployment checks before it extracts the artifact of `build`,
+ * at `local` on this host: the store's envelope, and the file beside the
+ * artifact when it says something else, each signed by a key the store
+ * trusts (prov_trusted_key), naming the recorded sha256 (which the
+ * extraction checks the bytes against), the build's commit and
+ * repository. Each check is a line of `report`. Returns 0 verified
+ * (*verdict "verified: build #N, sha256 ..., key ..."), 1 when the build
+ * has none (*verdict "none: ..."), ERR_INVALID with the reason when a
+ * copy does not verify, or another negative code when the store failed.
+ * The caller frees *verdict.
+ */
+struct job;
+int prov_check_build(struct store *s, const char *home, const struct job *build,
+    const char *local, struct sbuf *report, char **verdict);
+
 /* The artifact's envelope file beside `artifact`. Caller frees. */
 char *prov_path(const char *artifact);
 

@@ -383,15 +383,8 @@ static void sha256_hex(const void *data, size_t len, char out[65])
 		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
-/*
- * Sign the provenance of the artifact at `path` (sha256 `sha`) that
- * build `job` made, whose pipeline file had sha256 `pl_sha` and whose
- * stages wrote `logs`: its DSSE envelope goes into *out and beside the
- * artifact (provenance.h). RUNNER_PROVENANCE=off, for the benchmark's
- * row that measures what signing costs only, writes none (*out NULL).
- */
-static int provenance_sign(struct job_ctx *ctx, const struct job *job,
-    const char *pl_sha, char **names, char **logs, size_t n,
+int build_provenance(struct job_ctx *ctx, const struct job *job,
+    const char *pl_sha, char *const *names, char *const *logs, size_t n,
     const char *path, const char *sha, char **out)
 {
 	const char *off = getenv("RUNNER_PROVENANCE");
@@ -462,8 +455,11 @@ static int provenance_sign(struct job_ctx *ctx, const struct job *job,
 	if ((rc = prov_sign(key, st.buf, st.len, &env)) < 0)
 		goto out;
 	sbuf_addch(&env, '\n');
+	/* not synced: the store's copy, committed with the artifact's row,
+	 * is the one that must survive a crash (an empty file left by one
+	 * is passed over: prov_check_build) */
 	file = prov_path(path);
-	if ((rc = write_file_atomic(file, env.buf, env.len, 0600)) < 0)
+	if ((rc = write_file_renamed(file, env.buf, env.len, 0600, 0)) < 0)
 		goto out;
 	sbuf_truncate(&env, env.len - 1);
 	*out = sbuf_detach(&env);
@@ -642,7 +638,7 @@ int build_run(struct job_ctx *ctx, struct job *job)
 			state = JOB_FAILED;
 			msg = xasprintf("artifacts: %s", error_last());
 			unlink(part);
-		} else if (provenance_sign(ctx, job, pl_sha, names, logs,
+		} else if (build_provenance(ctx, job, pl_sha, names, logs,
 		    pl->nstages, path, sha, &prov) < 0) {
 			state = JOB_FAILED;
 			msg = xasprintf("provenance: %s", error_last());

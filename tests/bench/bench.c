@@ -17,13 +17,23 @@
  *                                             stage 0 of job JOB's log
  * These two write "line K" every 100 ms and print "K USEC" for each: the
  * wall clock once it is written (committed), for a live log's latency.
+ *   runner-bench provenance-sign HOME JOB N   build JOB's provenance signed
+ *                                             and written N times, as its
+ *                                             worker does (after one round
+ *                                             that records the key)
+ *   runner-bench provenance-check HOME JOB N  build JOB's provenance
+ *                                             checked N times, as a
+ *                                             deployment does
+ * These two print the milliseconds of each round, a line each.
  */
 #include "artifact.h"
+#include "build.h"
 #include "checkout.h"
 #include "chunks.h"
 #include "config.h"
 #include "home.h"
 #include "jobs.h"
+#include "provenance.h"
 #include "run.h"
 #include "stage.h"
 #include "step.h"
@@ -138,9 +148,68 @@ static int usage(void)
 	    "       runner-bench archive ROOT OUT GLOB...\n"
 	    "       runner-bench stage LOG SCRIPT\n"
 	    "       runner-bench spawn-loop HOME REPO SLOT N\n"
+	    "       runner-bench provenance-sign HOME JOB N\n"
+	    "       runner-bench provenance-check HOME JOB N\n"
 	    "       runner-bench lines LOG N\n"
 	    "       runner-bench chunks HOME JOB N\n");
 	return 2;
+}
+
+/* The provenance of build `id` of `home` signed (sign) or checked, `n`
+ * times, each round's milliseconds printed. */
+static int provenance(const char *home, int64_t id, int n, int sign)
+{
+	struct config *conf = NULL;
+	struct store *st = NULL;
+	struct job *j = NULL;
+	char **names = NULL, **logs = NULL;
+	int rc = 1;
+
+	if (config_load(home, &conf) < 0 || open_home(home, STORE_OPEN,
+	    &st) < 0 || store_job_get(st, id, &j) < 0)
+		goto out;
+	if (!j->nartifacts) {
+		error_set(-1, "job #%lld has no artifact", (long long)id);
+		goto out;
+	}
+	struct job_ctx ctx = { .home = home, .conf = conf, .store = st,
+	    .slot = -1 };
+	names = xcalloc(j->nstages + 1, sizeof(*names));
+	logs = xcalloc(j->nstages + 1, sizeof(*logs));
+	for (size_t i = 0; i < j->nstages; i++) {
+		names[i] = j->stages[i].name;
+		logs[i] = j->stages[i].log_path;
+	}
+	for (int k = sign ? -1 : 0; k < n; k++) {
+		struct sbuf report = SBUF_INIT;
+		char *out = NULL;
+		struct timespec a, b;
+		int r;
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		r = sign ? build_provenance(&ctx, j, j->artifacts[0].sha256,
+		    names, logs, j->nstages, j->artifacts[0].path,
+		    j->artifacts[0].sha256, &out) :
+		    prov_check_build(st, home, j, j->artifacts[0].path, &report,
+		    &out);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		free(out);
+		sbuf_release(&report);
+		if (r < 0)
+			goto out;
+		if (k >= 0)
+			printf("%.3f\n", (double)(b.tv_sec - a.tv_sec) * 1e3 +
+			    (double)(b.tv_nsec - a.tv_nsec) / 1e6);
+	}
+	rc = 0;
+out:
+	if (rc)
+		fprintf(stderr, "runner-bench: %s\n", error_last());
+	free(names);
+	free(logs);
+	job_free(j);
+	store_close(st);
+	config_free(conf);
+	return rc;
 }
 
 int main(int argc, char **argv)
@@ -149,6 +218,9 @@ int main(int argc, char **argv)
 
 	if (argc < 2)
 		return usage();
+	if (!strncmp(argv[1], "provenance-", 11) && argc == 5)
+		return provenance(argv[2], atoll(argv[3]), atoi(argv[4]),
+		    !strcmp(argv[1], "provenance-sign"));
 	if (!strcmp(argv[1], "spawn-loop") && argc == 6)
 		return spawn_loop(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]));
 	if (!strcmp(argv[1], "lines") && argc == 4) {

@@ -9,8 +9,17 @@ load lib
 
 setup() {
 	setup_env
+	make_ssh_signer release
+	WEB_PORT=$(free_port)
+	start_sink http slack
 	make_repo app
 	SRC=$(make_clone app)
+	trust_config "http:
+  listen: 127.0.0.1:$WEB_PORT
+notify:
+  - name: team
+    slack: http://127.0.0.1:$SINK_PORT/services/T000/B000/XXXX
+    on: [deployed, deploy_failed, production_failed]"
 	start_daemon --workers 1
 	git -C "$SRC" push -q origin develop
 	wait_state 1 passed
@@ -136,6 +145,11 @@ statement() {
 	[[ "$output" == *"subject      verified"*"provenance verified"*"extracted"* ]]
 	run r show 1
 	[[ "$output" == *"provenance signed: $ART.intoto.jsonl"* ]]
+	# the job's web page and the release's notification say so too
+	wait_for "http_body $WEB_PORT /job/$DEP | grep -q 'provenance verified'" 30
+	http_body "$WEB_PORT" "/job/$DEP" | grep -q "<th>provenance</th><td id=job-provenance>provenance verified (build #1, sha256 "
+	wait_for "[ \$(sink_count slack) -ge 1 ]" 30
+	jq -r .text "$T/sink-slack/1.body" | grep -q "^provenance verified (build #1, sha256 "
 
 	# the commit's git note carries the envelope whole, and the check
 	c=$(git -C "$SRC" rev-parse HEAD)
@@ -214,4 +228,19 @@ statement() {
 	[[ "$(job_field "$dep" .provenance)" == "none: build #1 was made before"* ]]
 	run r show "$dep"
 	[[ "$output" == *"provenance missing"* ]]
+}
+
+@test "production refuses a build made before provenance, with the reason" {
+	db "UPDATE artifacts SET provenance = NULL WHERE job_id = 1"
+	rm "$ART.intoto.jsonl"
+	ssh_tag "$SRC" v1.0.0 release
+	id=$(push_tag v1.0.0)
+	[ -n "$id" ]
+	[ "$(wait_deploy "$id" 90)" = failed ] || { r show "$id"; false; }
+	run r show "$id"
+	echo "$output"
+	[[ "$output" == *"build #1 has none (it was made before the runner signed its builds), and environment 'production' deploys signed builds only: build the commit again (runner retry 1)"* ]]
+	[[ "$(job_field "$id" .provenance)" == "refused: "* ]]
+	# nothing of it was extracted
+	[ ! -e "$RUNNER_HOME/releases/production/$id/dist" ]
 }
