@@ -353,7 +353,7 @@ int usage_prom_value(const char *text, const char *name, double *out)
 			/* a label value may hold '}' inside its quotes */
 			int quoted = 0;
 			for (v++; *v && *v != '\n' && (quoted || *v != '}'); v++)
-				if (*v == '\\' && quoted && v[1])
+				if (*v == '\\' && quoted && v[1] && v[1] != '\n')
 					v++;
 				else if (*v == '"')
 					quoted = !quoted;
@@ -361,10 +361,23 @@ int usage_prom_value(const char *text, const char *name, double *out)
 				continue;
 			v++;
 		}
+		/* the value is on the series' own line (strtod would skip
+		 * a newline to the next one's) */
+		v += strspn(v, " \t");
+		if (*v == '\n' || !*v)
+			continue;
 		char *end;
 		double x = strtod(v, &end);
 		if (end == v || isnan(x))
 			continue;
+		/* the application's number: an infinity (or one past a
+		 * double's range) would reach the window's figures */
+		if (isinf(x) || !isfinite(*out + x)) {
+			*out = 0;
+			return error_set(ERR_INVALID, isinf(x) ? "series '%s' is "
+			    "infinite, not a number of it" : "series '%s' adds up "
+			    "past what a double holds", name);
+		}
 		*out += x;
 		found = 1;
 	}
@@ -400,6 +413,14 @@ static int prom_read(struct usage *u, double *cpu_s, int64_t *mem)
 	else if (usage_prom_value(body.buf, u->cpu_series, cpu_s) < 0 ||
 	    usage_prom_value(body.buf, u->mem_series, &m) < 0)
 		error = error_set(-1, "GET %s: %s", u->url, error_last());
+	/* a counter of seconds and a gauge of bytes are never negative;
+	 * bytes past what the figures hold are none either */
+	else if (!(*cpu_s >= 0 && *cpu_s < 0x1p53))
+		error = error_set(-1, "GET %s: counter '%s' (%g) is no count of "
+		    "CPU seconds", u->url, u->cpu_series, *cpu_s);
+	else if (!(m >= 0 && m < 0x1p62))
+		error = error_set(-1, "GET %s: gauge '%s' (%g) is no size in "
+		    "bytes", u->url, u->mem_series, m);
 	else
 		*mem = (int64_t)m;
 	curl_easy_cleanup(c);

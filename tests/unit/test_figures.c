@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include "figures.h"
@@ -80,6 +81,17 @@ static void test_prometheus(void **state)
 	assert_int_equal(usage_prom_value(prom, "app_cpu", &x), ERR_NOTFOUND);
 	assert_int_equal(usage_prom_value(prom, "app_nan", &x), ERR_NOTFOUND);
 	assert_int_equal(usage_prom_value("", "a", &x), ERR_NOTFOUND);
+	/* the application's numbers: never an infinity into the window's
+	 * figures, nor a sum past what a double holds */
+	assert_int_equal(usage_prom_value("a 1\na{x=\"1\"} +Inf\n", "a", &x),
+	    ERR_INVALID);
+	assert_int_equal(usage_prom_value("a -Inf\n", "a", &x), ERR_INVALID);
+	assert_int_equal(usage_prom_value("a 1e999\n", "a", &x), ERR_INVALID);
+	assert_int_equal(usage_prom_value("a 1e308\na{b=\"c\"} 1e308\n", "a",
+	    &x), ERR_INVALID);
+	/* a line without its value takes none from the next line */
+	assert_int_equal(usage_prom_value("a\t\n7\na{x=\"\\\n7}\nb 1\n", "a",
+	    &x), ERR_NOTFOUND);
 }
 
 int main(void)
