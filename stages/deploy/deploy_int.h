@@ -106,8 +106,9 @@ struct usage {
 /* Pick the environment's sharpest source into `u` (released with
  * usage_release, also after a failure). */
 int usage_open(struct deploy *d, struct usage *u);
-/* One sample: the CPU percentage since the one before (-1 for the first)
- * and the bytes in memory now. -1 with the message when the source
+/* One sample: the CPU percentage since the one before (-1 for the first,
+ * and when the one before is less than 250 ms ago: it then counts from
+ * that one at the next) and the bytes in memory now. -1 with the message when the source
  * cannot be read this time. */
 int usage_sample(struct usage *u, double *cpu, int64_t *mem);
 void usage_release(struct usage *u);

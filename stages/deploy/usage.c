@@ -40,6 +40,7 @@
 #define CGROUP_ROOT "/sys/fs/cgroup"
 #define PROM_MAX_BYTES (4 * 1024 * 1024)
 #define PROM_TIMEOUT_MS 5000
+#define USAGE_CPU_MIN_MS 250
 
 /* The file `name` beneath folder `dirfd`, read whole (small files of
  * the kernel's), never through a link. */
@@ -490,6 +491,11 @@ int usage_sample(struct usage *u, double *cpu, int64_t *mem)
 	}
 	if (error < 0)
 		return error;
+	/* CPU time comes in clock ticks (10 ms): over a few ms a single
+	 * tick would read as a burst. Too soon after the reading before,
+	 * the memory is new and the CPU waits for the next sample. */
+	if (u->primed && now - u->last_ms < USAGE_CPU_MIN_MS)
+		return 0;
 	if (u->primed && u->kind == USAGE_HOST) {
 		/* the share of every CPU of the host */
 		double da = all - u->last_all;
