@@ -7,6 +7,7 @@
 #include "jobs.h"
 #include "util.h"
 #include "wake.h"
+#include "who.h"
 
 #include <stdlib.h>
 
@@ -14,21 +15,25 @@ static const char usage[] =
     "usage: runner cancel [--home DIR] JOB\n"
     "\n"
     "Cancel a queued or running job. A running stage gets SIGTERM, then\n"
-    "SIGKILL after 'kill_grace'; the job ends 'canceled'. Exit code 1 if\n"
-    "the job has already finished.\n";
+    "SIGKILL after 'kill_grace'; the job ends 'canceled', recorded with\n"
+    "who asked. Exit code 1 if the job has already finished.\n";
 
 int cmd_cancel(int argc, char **argv)
 {
 	struct cli_session cs = { 0 };
+	struct who who = WHO_INIT;
+	char *user = NULL;
 	int running, rc;
 	int64_t id;
 
 	if ((rc = cli_start_job(argc, argv, usage, &id, &cs)) >= 0)
 		goto out;
-	rc = store_cancel(cs.store, id, &running);
+	user = cli_user_name();
+	who_cli(&who, user);
+	rc = store_cancel(cs.store, id, &who, &running);
 	/* a full disk: the store's reserve was released for this */
 	if (rc == ERR_NOSPACE)
-		rc = store_cancel(cs.store, id, &running);
+		rc = store_cancel(cs.store, id, &who, &running);
 	if (rc < 0) {
 		rc = EXIT_FAIL;
 		cli_error("%s", error_last());
@@ -42,6 +47,8 @@ int cmd_cancel(int argc, char **argv)
 	}
 	rc = EXIT_OK;
 out:
+	free(user);
+	who_release(&who);
 	cli_close(&cs);
 	return rc;
 }

@@ -148,6 +148,11 @@ static void show_text(struct sbuf *sb, const struct job *j,
 		job_who_describe(sb, j);
 		sbuf_addch(sb, '\n');
 	}
+	if (j->canceled_by) {
+		sbuf_adds(sb, "canceled: by ");
+		sbuf_add_display(sb, j->canceled_by, strlen(j->canceled_by));
+		sbuf_addch(sb, '\n');
+	}
 	if (j->retry_of)
 		sbuf_addf(sb, "retry of: #%lld\n", (long long)j->retry_of);
 	if (j->requested_by && j->kind == KIND_BUILD && !j->retry_of) {

@@ -45,6 +45,7 @@ void json_job_members(struct json *w, const struct job *j)
 	json_string(w, "pushed_via", j->pushed_via);
 	json_string(w, "pushed_as", j->pushed_as);
 	json_string(w, "pushed_key", j->pushed_key);
+	json_string(w, "canceled_by", j->canceled_by);
 	json_obj(w, "variables");
 	for (const char *v = j->variables, *nl; v && *v; v = nl + 1) {
 		const char *eq = strchr(v, '=');

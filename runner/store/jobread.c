@@ -58,6 +58,7 @@ static struct job *job_from_row(struct stmt *st)
 	j->pushed_as = col_text(st, JC_PUSHED_AS);
 	j->signer = col_text(st, JC_SIGNER);
 	j->provenance = col_text(st, JC_PROVENANCE);
+	j->canceled_by = col_text(st, JC_CANCELED_BY);
 	j->source_ref = col_text(st, JC_SOURCE_REF);
 	return j;
 }
@@ -264,6 +265,7 @@ void job_free(struct job *j)
 	free(j->pushed_as);
 	free(j->signer);
 	free(j->provenance);
+	free(j->canceled_by);
 	free(j->phase);
 	free(j->variables);
 	free(j->release_dir);

@@ -167,9 +167,10 @@ STORE_SQL(jobs) = {
 	[Q_ART_INS] = "INSERT INTO artifacts (job_id, path, size, sha256, "
 	    "files, provenance) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[Q_CANCEL_QUEUED] = "UPDATE jobs SET state = ?2, finished_ms = ?4, "
-	    "error = 'canceled before it started' WHERE id = ?3 AND " FROM,
-	[Q_CANCEL_RUNNING] = "UPDATE jobs SET cancel = 1 WHERE id = ?1 AND "
-	    "state = " SQ(N_RUNNING),
+	    "error = 'canceled before it started', canceled_by = ?5 WHERE id = "
+	    "?3 AND " FROM,
+	[Q_CANCEL_RUNNING] = "UPDATE jobs SET cancel = 1, canceled_by = ?2 "
+	    "WHERE id = ?1 AND state = " SQ(N_RUNNING),
 	[Q_CANCEL_GET] = "SELECT cancel FROM jobs WHERE id = ?1",
 	[Q_CANCEL_PIDS] = "SELECT worker_pid FROM jobs WHERE state = "
 	    SQ(N_RUNNING) " AND cancel = 1 AND worker_pid IS NOT NULL",
@@ -494,9 +495,11 @@ int store_artifact_add(struct store *s, int64_t id, const char *path,
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wanalyzer-null-dereference"
 #endif
-int store_cancel(struct store *s, int64_t id, int *running)
+int store_cancel(struct store *s, int64_t id, const struct who *by,
+    int *running)
 {
 	struct job *j = NULL;
+	struct sbuf who = SBUF_INIT;
 	int error;
 
 	*running = 0;
@@ -504,11 +507,15 @@ int store_cancel(struct store *s, int64_t id, int *running)
 		return error;
 	if ((error = store_job_get(s, id, &j)) < 0)
 		goto out;
+	if (by)
+		who_describe(&who, by->by, by->via, by->key, by->as);
 	if (j->state == JOB_QUEUED) {
 		error = job_move(s, Q_CANCEL_QUEUED, sql, JOB_QUEUED, JOB_CANCELED,
-		    ARGS(arg_int(id), arg_int(now_ms())), NULL);
+		    ARGS(arg_int(id), arg_int(now_ms()), arg_text(who.len ?
+		    who.buf : NULL)), NULL);
 	} else if (j->state == JOB_RUNNING) {
-		error = run(s, Q_CANCEL_RUNNING, sql, "cancel", ARGS(arg_int(id)));
+		error = run(s, Q_CANCEL_RUNNING, sql, "cancel", ARGS(arg_int(id),
+		    arg_text(who.len ? who.buf : NULL)));
 		*running = 1;
 	} else {
 		error = error_set(ERR_INVALID, "job #%lld is already %s",
@@ -520,6 +527,7 @@ out:
 	if (error < 0)
 		rollback(s);
 	job_free(j);
+	sbuf_release(&who);
 	return error;
 }
 

@@ -64,6 +64,8 @@ struct job {
 	 * than the audit trail */
 	char *pushed_by, *pushed_via, *pushed_key, *pushed_as;
 	char *signer;		/* a release: the key that signed its tag */
+	char *canceled_by;	/* who asked for its cancel, for people
+				 * (who_describe); NULL: no one */
 	/* a deployment: what the check of its artifact's provenance found
 	 * ("verified: ..." or "none: ..."); NULL before it was checked */
 	char *provenance;
@@ -222,10 +224,12 @@ int store_artifact_add(struct store *s, int64_t id, const char *path,
     int64_t size, const char *sha256, int64_t files, const char *provenance);
 
 /*
- * Cancel: a queued job ends 'canceled' at once (*running = 0); a running
+ * Cancel, asked for by `by` (recorded as the job's canceled_by; NULL: no
+ * one): a queued job ends 'canceled' at once (*running = 0); a running
  * one is flagged for its worker (*running = 1). ERR_INVALID if finished.
  */
-int store_cancel(struct store *s, int64_t id, int *running);
+int store_cancel(struct store *s, int64_t id, const struct who *by,
+    int *running);
 /* 1 when a cancel of job `id` was asked for, 0 when not, an error
  * (negative) when the store cannot say. */
 int store_cancel_requested(struct store *s, int64_t id);

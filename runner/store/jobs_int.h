@@ -79,6 +79,7 @@ _Static_assert((int)Q_FIND_END <= (int)STMT_SLOTS, "find statements overlap");
 	JOB_COLUMN(PUSHED_AS, "pushed_as") SEP \
 	JOB_COLUMN(SIGNER, "signer") SEP \
 	JOB_COLUMN(PROVENANCE, "provenance") SEP \
+	JOB_COLUMN(CANCELED_BY, "canceled_by") SEP \
 	JOB_COLUMN(SOURCE_REF, "(SELECT b.ref FROM jobs b WHERE " \
 	    "b.id = jobs.source_job)")
 #define JOB_COLUMN_SQL(name, sql) sql

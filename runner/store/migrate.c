@@ -267,6 +267,9 @@ static const char *const migrations[] = {
 	 * 100,000 jobs a page reads its 50 rows, not the table */
 	"CREATE INDEX jobs_repo ON jobs (repo, id);"
 	"CREATE INDEX jobs_pushed_by ON jobs (pushed_by, id);",
+	/* 22: who asked for a job's cancel (who_describe: runner cancel, or
+	 * the web page's person) */
+	"ALTER TABLE jobs ADD COLUMN canceled_by TEXT;",
 };
 
 int store_migrations(void)

@@ -438,8 +438,8 @@ static void act(struct store *st, const struct post *p, const char *body,
 		rc = store_retry(st, id, &who, &new_id);
 	} else if (!strcmp(what, "cancel")) {
 		/* a full disk: the store's reserve was released for this */
-		if ((rc = store_cancel(st, id, &running)) == ERR_NOSPACE)
-			rc = store_cancel(st, id, &running);
+		if ((rc = store_cancel(st, id, &who, &running)) == ERR_NOSPACE)
+			rc = store_cancel(st, id, &who, &running);
 	} else if (!strcmp(what, "deploy")) {
 		struct deploy_req req = {
 			.repo = j->repo, .ref = j->ref, .commit = j->commit,

@@ -1,6 +1,6 @@
 /*
  * Who and where, on a job's page (page.h): who pushed it (as the store's
- * audit trail recorded them) and who signed its tag (who approved a
+ * audit trail recorded them), who canceled it and who signed its tag (who approved a
  * release: page_approvals.c), and its commit, linked to the team's git web view when runner.yml
  * says how (`http: commit_url:`, with {repo} and {commit}). What a
  * repository controls (its name) is escaped for the URL and again for
@@ -24,6 +24,11 @@ void page_job_who(struct sbuf *sb, const struct job *j)
 		html(sb, who.buf);
 		sbuf_adds(sb, "</td></tr>");
 		sbuf_release(&who);
+	}
+	if (j->canceled_by) {
+		sbuf_adds(sb, "<tr><th>canceled by</th><td id=job-canceled-by>");
+		html(sb, j->canceled_by);
+		sbuf_adds(sb, "</td></tr>");
 	}
 	if (j->signer && j->kind != KIND_DEPLOY) {
 		sbuf_adds(sb, "<tr><th>signed by</th><td id=job-signed>");

@@ -279,6 +279,8 @@ web_up() { wait_for "[ \"\$(direct /)\" = 200 ]" 15; }
 	via alice "/job/$q" | grep -q "class='action cancel'"
 	[ "$(post alice cancel "job=$q&token=$TOK")" = "303 $(BASE)/job/$q" ]
 	[ "$(job_state "$q")" = canceled ]
+	[ "$(job_field "$q" .canceled_by)" = "alice (web page, as $PROXYU)" ]
+	via alice "/job/$q" | grep -q "<td id=job-canceled-by>alice (web page, as $PROXYU)</td>"
 	grep -q "web: alice (as $PROXYU) canceled job #$q" "$T/serve.log"
 	[ "$(post alice resume "token=$TOK")" = "303 $(BASE)/" ]
 	[ "$(look r status --json | jq -r .queue.paused)" = false ]

@@ -342,16 +342,16 @@ static void test_cancel_retry(void **state)
 	assert_int_equal(store_claim(fx->s, 55, "h1", "", 30000, 1,
 	    CLAIM_ANY, NULL, &j), 0);
 	job_free(j);
-	assert_int_equal(store_cancel(fx->s, b, &running), 0);
+	assert_int_equal(store_cancel(fx->s, b, NULL, &running), 0);
 	assert_int_equal(running, 0);
-	assert_int_equal(store_cancel(fx->s, a, &running), 0);
+	assert_int_equal(store_cancel(fx->s, a, NULL, &running), 0);
 	assert_int_equal(running, 1);
 	assert_true(store_cancel_requested(fx->s, a));
 	assert_int_equal(store_cancel_workers(fx->s, &pids, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(pids[0], 55);
 	free(pids);
-	assert_int_equal(store_cancel(fx->s, b, &running), ERR_INVALID);
+	assert_int_equal(store_cancel(fx->s, b, NULL, &running), ERR_INVALID);
 	assert_non_null(strstr(error_last(), "already canceled"));
 
 	struct who ops = { "ops", WHO_CLI, NULL, "root" };
@@ -372,7 +372,7 @@ static void test_cancel_retry(void **state)
 	int64_t again;
 	assert_int_equal(store_retry(fx->s, retry, NULL, &again), ERR_INVALID);
 	assert_non_null(strstr(error_last(), "once it has ended"));
-	assert_int_equal(store_cancel(fx->s, retry, &running), 0);
+	assert_int_equal(store_cancel(fx->s, retry, NULL, &running), 0);
 	assert_int_equal(store_retry(fx->s, retry, NULL, &again), 0);
 	assert_int_equal(store_job_get(fx->s, again, &j), 0);
 	assert_int_equal(j->retry_of, b);
@@ -462,6 +462,7 @@ static void test_old_store_upgraded(void **state)
 	    "ALTER TABLE artifacts DROP COLUMN provenance; "
 	    "ALTER TABLE jobs DROP COLUMN provenance; "
 	    "DROP TABLE provenance_keys; "
+	    "ALTER TABLE jobs DROP COLUMN canceled_by; "
 	    /* its keys had char(0) between their parts */
 	    "UPDATE jobs SET dedup = repo || char(0) || ref || char(0) || "
 	    "old_commit || char(0) || commit_id; "
