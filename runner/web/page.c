@@ -32,7 +32,7 @@ const char page_css[] =
 ".failed,.error,.rolled_back,.timed_out,.dead,.TAMPERED{color:#c62828}"
 ".running,.deploying{color:#1565c0}.queued,.pending{color:#6d4c41}"
 ".canceled,.superseded,.interrupted,.rejected,.skipped{color:#757575}"
-"pre.log{background:#111;color:#ddd;padding:.8em;overflow-x:auto;white-space:pre-wrap}"
+"pre.log{background:#111;color:#ddd;padding:.8em;white-space:pre-wrap;overflow-wrap:anywhere}"
 ".b{font-weight:bold}.f0{color:#777}.f1{color:#ef5350}.f2{color:#66bb6a}"
 ".f3{color:#ffca28}.f4{color:#42a5f5}.f5{color:#ab47bc}.f6{color:#26c6da}"
 ".f7{color:#eee}code{font-size:.95em}.note{color:#555}"
@@ -46,7 +46,18 @@ const char page_css[] =
 /* actions.c's forms */
 "form.action{margin:.4em 0}form.action label{display:block;margin:.2em 0}"
 "form.action textarea{display:block;width:30em;max-width:100%;box-sizing:"
-"border-box;margin-bottom:.3em}";
+"border-box;margin-bottom:.3em}"
+/* find.c's filters and pages; the header wraps on a narrow screen */
+"header{display:flex;flex-wrap:wrap;gap:.2em 0}"
+"form.find{margin:.5em 0}form.find label{display:inline-block;"
+"margin:0 1em .3em 0}nav.pager a{margin-right:1em}"
+/* a phone: each table row a block of its cells, which wrap, so that the
+ * page never scrolls sideways; the headers' row stays, as their legend */
+"@media (max-width:640px){main{padding:.6em}"
+"table,tbody{display:block}tr{display:block;padding:.3em 0;"
+"border-bottom:1px solid #ddd}td,th{display:inline-block;border:0;"
+"padding:.1em .7em .1em 0;overflow-wrap:anywhere}th{background:none;"
+"color:#555}tr:first-child th{font-weight:normal;font-size:.85em}}";
 
 /* Follows a running stage's log (Server-Sent Events): the page opens at
  * its end and stays there as it grows, until the reader scrolls up; the

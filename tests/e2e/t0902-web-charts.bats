@@ -193,3 +193,43 @@ YML
 	refused "/branch?r=app" 404 "no such branch"
 	[ "$(status_of "/?r=&b=&s=&p=")" = 200 ]
 }
+
+@test "every page fits a 400 px phone without scrolling sideways, and axe-core finds nothing serious" {
+	AXE=$(bash "$SOURCE_ROOT/tests/helpers/axe.sh" "$BUILD_ROOT")
+	start_daemon --workers 1
+	web_up
+	git -C "$SRC" commit -q --allow-empty -m "a subject long enough to need more than the width of a phone to be shown on one line"
+	push_build 1
+	[ "$(job_state 1)" = passed ]
+	d=$(last_job deploy staging)
+	[ "$(wait_deploy "$d")" = healthy ]
+	set_pipeline "$SRC" "Fails" <<'YML'
+stages:
+  - name: a-stage-with-a-rather-long-name-that-goes-on
+    run: |
+      echo 'a line of output far longer than a phone is wide: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'
+      exit 3
+YML
+	git -C "$SRC" push -q origin develop
+	f=$((d + 1))
+	wait_state "$f" failed 60
+	bad=0
+	for page in "overview /" "job /job/1" "failed /job/$f" "deploy /job/$d" \
+	    "log /job/1/log/0" "failedlog /job/$f/log/0" "branch /branch?r=app&b=develop" \
+	    "repo /repo?r=app" "env /env?r=app&e=staging" "filtered /?r=app&s=passed" \
+	    "missing /job/999999"; do
+		name=${page%% *} url=${page#* }
+		for width in 400 1280; do
+			rc=0
+			"$BROWSER" --timeout 20 --width "$width" --fits --axe "$AXE" \
+			    --screenshot "$SHOTS/t0902-$name-$width.png" \
+			    "http://127.0.0.1:$WEB_PORT$url" > "$T/$name-$width.html" 2> "$T/$name-$width.err" || rc=$?
+			if [ "$rc" != 0 ]; then
+				echo "$url at $width px: exit $rc"
+				cat "$T/$name-$width.err"
+				bad=1
+			fi
+		done
+	done
+	[ "$bad" = 0 ]
+}

@@ -3,14 +3,24 @@
 on a pipe (--remote-debugging-pipe: JSON messages ended by NUL on fds 3
 and 4, no websocket library needed).
 
-  browser.py [--screenshot PNG] [--timeout S] URL [CONDITION]
+  browser.py [--screenshot PNG] [--timeout S] [--width PX] [--fits]
+             [--axe AXE.MIN.JS] URL [CONDITION]
 
 Loads URL in a real browser (scripts run, Server-Sent Events stream) and
 waits until the JavaScript expression CONDITION is true (default: the
 page has loaded), polling every 50 ms in real time; then prints the
 page's DOM (document.documentElement.outerHTML) and, with --screenshot,
-saves a PNG of it. Exit 0 when the condition held, 1 on timeout (the DOM
-is printed anyway), 2 on a browser failure.
+saves a PNG of it (the whole page, not only what the window shows).
+
+  --width PX   a window PX wide, a phone's, instead of 1280 px
+  --fits       the page must not scroll sideways: document.documentElement
+               .scrollWidth <= innerWidth; else prints what sticks out
+  --axe FILE   runs axe-core (FILE: its axe.min.js) on the page and prints
+               each serious or critical violation, with its nodes
+
+Exit 0 when all held, 1 on timeout (the DOM is printed anyway), 2 on a
+browser failure, 3 when axe-core found serious or critical violations,
+4 when the page is wider than the screen.
 """
 import base64
 import json
@@ -75,7 +85,7 @@ class Browser:
                     raise RuntimeError(method + ": " + str(reply["error"]))
                 return reply.get("result", {})
 
-    def open(self, url):
+    def open(self, url, width=None):
         target = self.send("Target.createTarget", {"url": "about:blank"},
                            session=False)["targetId"]
         self.session = self.send("Target.attachToTarget",
@@ -83,12 +93,41 @@ class Browser:
                                  session=False)["sessionId"]
         self.send("Page.enable")
         self.send("Runtime.enable")
+        if width:
+            # not "mobile": a phone's browser widens its layout to a page
+            # that does not fit, and innerWidth with it, which would hide
+            # the very thing --fits looks for
+            self.send("Emulation.setDeviceMetricsOverride",
+                      {"width": width, "height": 860,
+                       "deviceScaleFactor": 1, "mobile": False})
+        # axe-core is added by the test, which the page's own
+        # Content-Security-Policy would refuse
+        self.send("Page.setBypassCSP", {"enabled": True})
         self.send("Page.navigate", {"url": url})
 
-    def eval(self, expression):
+    def eval(self, expression, wait=False):
         r = self.send("Runtime.evaluate",
-                      {"expression": expression, "returnByValue": True})
+                      {"expression": expression, "returnByValue": True,
+                       "awaitPromise": wait}, timeout=60)
+        # a condition on what is not there yet is false; the scripts
+        # the tests add must run
+        if wait and "exceptionDetails" in r:
+            raise RuntimeError("page script: %s" % json.dumps(
+                r["exceptionDetails"])[:2000])
         return r.get("result", {}).get("value")
+
+    def screenshot(self, path):
+        # the whole page: the layout's size, not the window's
+        m = self.send("Page.getLayoutMetrics")
+        size = m.get("cssContentSize") or m["contentSize"]
+        png = self.send("Page.captureScreenshot",
+                        {"format": "png", "captureBeyondViewport": True,
+                         "clip": {"x": 0, "y": 0, "scale": 1,
+                                  "width": size["width"],
+                                  "height": min(size["height"], 8000)}})
+        with open(path, "wb") as f:
+            f.write(base64.b64decode(png["data"]))
+
 
     def close(self):
         try:
@@ -103,15 +142,49 @@ class Browser:
         shutil.rmtree(self.profile, ignore_errors=True)
 
 
+# What sticks out of a page that scrolls sideways: the elements whose
+# right edge is past the screen's, outermost first.
+FITS = """(function(){
+var d = document.documentElement, w = window.innerWidth;
+if (d.scrollWidth <= w) return null;
+var out = [];
+document.querySelectorAll('body *').forEach(function(e){
+  var r = e.getBoundingClientRect();
+  if (r.right > w + 0.5 && out.length < 8 &&
+      !(e.parentElement && e.parentElement.getBoundingClientRect().right > w + 0.5))
+    out.push(e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') +
+      (e.className && typeof e.className === 'string' ? '.' + e.className.split(' ').join('.') : '') +
+      ' right=' + Math.round(r.right));
+});
+return 'scrollWidth ' + d.scrollWidth + ' > innerWidth ' + w + ': ' + out.join(', ');
+})()"""
+
+AXE_RUN = """axe.run(document, {resultTypes: ['violations']}).then(function(r){
+return r.violations.filter(function(v){
+  return v.impact === 'serious' || v.impact === 'critical'; }).map(function(v){
+  return {id: v.id, impact: v.impact, help: v.help,
+          nodes: v.nodes.slice(0, 5).map(function(n){
+            return n.target.join(' ') + ': ' + (n.failureSummary || '').replace(/\s+/g, ' '); })};
+});})"""
+
 def main():
     args = sys.argv[1:]
-    shot, timeout = None, 20.0
+    shot, timeout, width, fits, axe = None, 20.0, None, False, None
     while args and args[0].startswith("--"):
         if args[0] == "--screenshot":
             shot = args[1]
             args = args[2:]
         elif args[0] == "--timeout":
             timeout = float(args[1])
+            args = args[2:]
+        elif args[0] == "--width":
+            width = int(args[1])
+            args = args[2:]
+        elif args[0] == "--fits":
+            fits = True
+            args = args[1:]
+        elif args[0] == "--axe":
+            axe = args[1]
             args = args[2:]
         else:
             print(__doc__, file=sys.stderr)
@@ -123,8 +196,9 @@ def main():
     condition = args[1] if len(args) > 1 else "true"
     b = Browser()
     held = False
+    rc = 0
     try:
-        b.open(url)
+        b.open(url, width)
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             if b.eval("document.readyState === 'complete' && !!(%s)"
@@ -133,16 +207,31 @@ def main():
                 break
             time.sleep(0.05)
         print(b.eval("document.documentElement.outerHTML"))
+        if fits:
+            wide = b.eval(FITS)
+            if wide:
+                print("browser.py: %s: the page scrolls sideways: %s"
+                      % (url, wide), file=sys.stderr)
+                rc = 4
+        if axe:
+            with open(axe, encoding="utf-8") as f:
+                b.eval(f.read())
+            found = b.eval(AXE_RUN, wait=True)
+            for v in found or []:
+                print("browser.py: %s: axe %s (%s): %s" % (url, v["id"],
+                      v["impact"], v["help"]), file=sys.stderr)
+                for n in v["nodes"]:
+                    print("    %s" % n, file=sys.stderr)
+            if found:
+                rc = 3
         if shot:
-            png = b.send("Page.captureScreenshot", {"format": "png"})["data"]
-            with open(shot, "wb") as f:
-                f.write(base64.b64decode(png))
+            b.screenshot(shot)
     except Exception as e:
         print("browser.py: %s" % e, file=sys.stderr)
         return 2
     finally:
         b.close()
-    return 0 if held else 1
+    return rc if held and rc else (0 if held else 1)
 
 
 if __name__ == "__main__":
