@@ -18,6 +18,7 @@
 #include "hosts.h"
 #include "jobs.h"
 #include "outbox.h"
+#include "provenance.h"
 #include "util.h"
 #include "wake.h"
 #include "worker.h"
@@ -478,6 +479,16 @@ int worker_main(const char *home, int wake_r, pid_t parent, int slot)
 	store_cache_small(ws.store);
 	checkout_global_init();
 	build_purge_workspaces(home);	/* what a killed worker left */
+	{	/* a home made before builds were signed gets its key now */
+		int made = 0;
+		if (prov_key_make(home, &made) < 0)
+			log_line("worker: provenance key: %s (its builds will fail "
+			    "until it is fixed)", error_last());
+		else if (made)
+			log_line("made the provenance key %s/%s (publish %s/%s)",
+			    home, PROV_KEY_FILE, home, PROV_PUB_FILE);
+		error_clear();
+	}
 
 	while (!ws.stopping) {
 		struct job *job = NULL;

@@ -70,6 +70,12 @@ statement() {
 	[ "$(stat -c %a "$RUNNER_HOME/provenance.key")" = 600 ]
 	[ "$(stat -c %u "$RUNNER_HOME/provenance.key")" = "$(id -u)" ]
 	grep -q "BEGIN PUBLIC KEY" "$RUNNER_HOME/provenance.pub"
+	# doctor says when the key is readable by others, and how to fix it
+	chmod 0640 "$RUNNER_HOME/provenance.key"
+	run r doctor
+	echo "$output"
+	[[ "$output" == *"'$RUNNER_HOME/provenance.key' is mode 0640, wider than 0600"*"chmod 0600 '$RUNNER_HOME/provenance.key'"* ]]
+	chmod 0600 "$RUNNER_HOME/provenance.key"
 	env="$ART.intoto.jsonl"
 	[ -f "$env" ]
 	[ "$(head -n1 "$env" | jq -r .payloadType)" = application/vnd.in-toto+json ]
@@ -243,4 +249,32 @@ statement() {
 	[[ "$(job_field "$id" .provenance)" == "refused: "* ]]
 	# nothing of it was extracted
 	[ ! -e "$RUNNER_HOME/releases/production/$id/dist" ]
+}
+
+@test "a home without a key gets one when the daemon starts; the old key's builds still verify" {
+	old=$(head -n1 "$ART.intoto.jsonl" | jq -r '.signatures[0].keyid')
+	stop_daemon
+	rm "$RUNNER_HOME/provenance.key" "$RUNNER_HOME/provenance.pub"
+	start_daemon --workers 1
+	wait_for "[ -s '$RUNNER_HOME/provenance.pub' ]" 30
+	[ "$(stat -c %a "$RUNNER_HOME/provenance.key")" = 600 ]
+	grep -q "made the provenance key $RUNNER_HOME/provenance.key" "$T/serve.log"
+	git -C "$SRC" commit -q --allow-empty -m second
+	git -C "$SRC" push -q origin develop
+	b=$(last_job build)
+	wait_state "$b" passed
+	new=$(head -n1 "$(job_field "$b" '.artifacts[0].path').intoto.jsonl" | jq -r '.signatures[0].keyid')
+	[ "$new" != "$old" ]
+	run r verify "$b"
+	[ "$status" -eq 0 ]
+	# the store kept the key that signed build #1
+	run r verify 1
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"signature    verified: ed25519 key $old"* ]]
+	# unless the operator withdraws it
+	db "DELETE FROM provenance_keys WHERE keyid = '$old'"
+	run r verify 1
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"signed by key $old, which is neither this home's"* ]]
 }
