@@ -87,14 +87,96 @@ static long ssh_string(const unsigned char **p, size_t *left,
 	return (long)n;
 }
 
+/* The key's fields after a certificate's nonce, by the plain key's
+ * type (PROTOCOL.certkeys): what the certificate certifies. */
+static const struct {
+	const char *type;
+	int fields;
+} cert_keys[] = {
+	{ "ssh-ed25519", 1 },
+	{ "ssh-rsa", 2 },			/* e, n */
+	{ "ssh-dss", 4 },			/* p, q, g, y */
+	{ "ecdsa-sha2-nistp256", 2 },		/* curve, point */
+	{ "ecdsa-sha2-nistp384", 2 },
+	{ "ecdsa-sha2-nistp521", 2 },
+	{ "sk-ssh-ed25519@openssh.com", 2 },	/* key, application */
+	{ "sk-ecdsa-sha2-nistp256@openssh.com", 3 },
+};
+
+static void ssh_put_string(struct sbuf *b, const unsigned char *s, size_t n)
+{
+	unsigned char len[4] = { (unsigned char)(n >> 24),
+	    (unsigned char)(n >> 16), (unsigned char)(n >> 8),
+	    (unsigned char)n };
+
+	sbuf_add(b, len, 4);
+	sbuf_add(b, s, n);
+}
+
+/*
+ * The plain key of an OpenSSH certificate's blob (`key`, `klen` bytes)
+ * into `out`: its type without "-cert-v01", and the certified key's
+ * fields. 0 when it is one; else -1 (`out` untouched), as for a plain
+ * key, which is its own.
+ */
+static int ssh_cert_plain(const unsigned char *key, size_t klen,
+    struct sbuf *out)
+{
+	const unsigned char *p = key, *type, *f;
+	size_t left = klen, plain_len;
+	long tlen, n;
+	struct sbuf b = SBUF_INIT;
+	const char *cert, *at;
+	char *plain;
+	int fields = -1;
+
+	if ((tlen = ssh_string(&p, &left, &type)) <= 0)
+		return -1;
+	plain = xstrndup((const char *)type, (size_t)tlen);
+	if (strlen(plain) != (size_t)tlen || !(cert = strstr(plain,
+	    "-cert-v01"))) {
+		free(plain);
+		return -1;
+	}
+	/* "ssh-ed25519-cert-v01@openssh.com": "ssh-ed25519"; "sk-ssh-
+	 * ed25519-cert-v01@openssh.com": "sk-ssh-ed25519@openssh.com" */
+	at = cert + strlen("-cert-v01");
+	memmove((char *)cert, at, strlen(at) + 1);
+	if (!strncmp(plain, "ssh-", 4) || !strncmp(plain, "ecdsa-", 6))
+		plain[strcspn(plain, "@")] = '\0';
+	for (size_t i = 0; i < sizeof(cert_keys) / sizeof(*cert_keys); i++)
+		if (!strcmp(plain, cert_keys[i].type))
+			fields = cert_keys[i].fields;
+	plain_len = strlen(plain);
+	if (fields < 0 || ssh_string(&p, &left, &f) < 0) {	/* the nonce */
+		free(plain);
+		return -1;
+	}
+	ssh_put_string(&b, (const unsigned char *)plain, plain_len);
+	for (int i = 0; i < fields; i++) {
+		if ((n = ssh_string(&p, &left, &f)) < 0) {
+			sbuf_release(&b);
+			free(plain);
+			return -1;
+		}
+		ssh_put_string(&b, f, (size_t)n);
+	}
+	free(plain);
+	sbuf_add(out, b.buf, b.len);
+	sbuf_release(&b);
+	return 0;
+}
+
 /*
  * The fingerprint of the key in an SSH signature (the armored SSHSIG
  * blob: magic, version, the public key, ...), as ssh-keygen -l prints
- * it; NULL if it cannot be read.
+ * it: of a certificate, the certified key's, so that one key counts
+ * once whichever of its certificates signed; NULL if it cannot be read.
  */
 static char *ssh_sig_key(const char *armor, size_t len)
 {
 	struct sbuf b64 = SBUF_INIT, blob = SBUF_INIT, fp = SBUF_INIT;
+	struct sbuf plain = SBUF_INIT;
 	const unsigned char *p, *key;
 	unsigned char md[SHA256_LEN];
 	size_t left;
@@ -115,6 +197,10 @@ static char *ssh_sig_key(const char *armor, size_t len)
 	left = blob.len - 10;
 	if ((klen = ssh_string(&p, &left, &key)) <= 0)
 		goto out;
+	if (ssh_cert_plain(key, (size_t)klen, &plain) == 0) {
+		key = (const unsigned char *)plain.buf;
+		klen = (long)plain.len;
+	}
 	if (sha256(key, (size_t)klen, md) < 0)
 		goto out;
 	sbuf_adds(&fp, "SHA256:");
@@ -124,6 +210,7 @@ out:
 	sbuf_release(&b64);
 	sbuf_release(&blob);
 	sbuf_release(&fp);
+	sbuf_release(&plain);
 	return out;
 }
 

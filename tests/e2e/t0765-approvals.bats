@@ -39,7 +39,10 @@ notify:
 	[ "$(wait_deploy "$(last_job deploy staging)")" = healthy ]
 }
 
-teardown() { teardown_env; }
+teardown() {
+	[ -z "${AGENT_PID:-}" ] || kill "$AGENT_PID" 2>/dev/null || true
+	teardown_env
+}
 
 # approve NAME KEY [COMMIT]: the signed tag v1.0.0+approved.NAME by KEY, of
 # COMMIT (default: what v1.0.0 is of), pushed; prints what the push said.
@@ -191,6 +194,44 @@ sink_event() {
 	[ "$(job_field "$dep" .error)" = "waiting for approvals: 1 of 2 approvals: Release Manager <release@example.com>; 1 more needed" ] ||
 	    { r show "$dep"; false; }
 	r log "$dep" approvals | grep -q "tag 'v1.0.0+approved.again': .*(OpenPGP key $primary) approved already (a key counts once)" ||
+	    { r log "$dep" approvals; false; }
+	[ "$(r status --json | jq '[.environments[] | select(.name == "production")] | length')" -eq 0 ]
+}
+
+@test "one SSH key under two certificates of a trusted CA counts once" {
+	approvals_setup 2
+	# allowed_signers trusts a CA for dave, who has one key, certified twice
+	ssh-keygen -q -t ed25519 -N '' -C ca -f "$T/keys/ca"
+	echo "dave@example.com cert-authority,namespaces=\"git\" $(cut -d' ' -f1,2 "$T/keys/ca.pub")" \
+	    >> "$T/allowed_signers"
+	ssh-keygen -q -t ed25519 -N '' -C dave -f "$T/keys/dave"
+	eval "$(ssh-agent -s -a "$T/agent.sock")" >/dev/null
+	AGENT_PID=$SSH_AGENT_PID
+	for n in 1 2; do
+		ssh-keygen -q -s "$T/keys/ca" -I "dave-$n" -n dave@example.com -z "$n" \
+		    "$T/keys/dave.pub"
+		cp "$T/keys/dave-cert.pub" "$T/keys/dave-cert$n.pub"
+		ssh-add -q "$T/keys/dave" 2>/dev/null
+	done
+	[ "$(ssh-keygen -lf "$T/keys/dave-cert1.pub" | cut -d' ' -f2)" = "$(ssh-keygen -lf "$T/keys/dave.pub" | cut -d' ' -f2)" ]
+	git -C "$SRC" -c gpg.format=ssh -c user.signingkey="$T/keys/dave-cert1.pub" \
+	    tag -s v1.0.0 -m "Release v1.0.0"
+	id=$(push_tag v1.0.0)
+	[ "$(wait_deploy "$id")" = rejected ]
+	[ "$(job_field "$id" .error)" = "waiting for approvals: 1 of 2 approvals: dave@example.com; 1 more needed" ] ||
+	    { r show "$id"; false; }
+	git -C "$SRC" -c gpg.format=ssh -c user.signingkey="$T/keys/dave-cert2.pub" \
+	    tag -s v1.0.0+approved.again -m "Approved: v1.0.0" 'v1.0.0^{commit}'
+	run git -C "$SRC" push origin refs/tags/v1.0.0+approved.again
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	dep=$(sed -n 's/.*queued release #\([0-9]*\) for.*/\1/p' <<<"$output")
+	[ -n "$dep" ] || { echo "$output"; false; }
+	[ "$(wait_deploy "$dep")" = rejected ] || { r show "$dep"; false; }
+	[ "$(job_field "$dep" .error)" = "waiting for approvals: 1 of 2 approvals: dave@example.com; 1 more needed" ] ||
+	    { r show "$dep"; false; }
+	# known by the key's own fingerprint, as ssh-keygen -l names it
+	fp=$(ssh-keygen -lf "$T/keys/dave.pub" | cut -d' ' -f2)
+	r log "$dep" approvals | grep -qF "tag 'v1.0.0+approved.again': dave@example.com (ssh key $fp) approved already (a key counts once)" ||
 	    { r log "$dep" approvals; false; }
 	[ "$(r status --json | jq '[.environments[] | select(.name == "production")] | length')" -eq 0 ]
 }
