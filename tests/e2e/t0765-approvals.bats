@@ -179,7 +179,9 @@ sink_event() {
 	gpg --batch --export > "$T/release-keys.gpg"
 	sub=$(gpg --batch --with-colons --list-keys release@example.com |
 	    awk -F: '$1 == "fpr" { f = $10 } END { print f }')
-	[ -n "$primary" ] && [ -n "$sub" ] && [ "$primary" != "$sub" ]
+	[ -n "$primary" ]
+	[ -n "$sub" ]
+	[ "$primary" != "$sub" ]
 	git -C "$SRC" -c user.signingkey="$primary!" tag -s v1.0.0 -m "Release v1.0.0"
 	id=$(push_tag v1.0.0)
 	[ "$(wait_deploy "$id")" = rejected ]
