@@ -31,7 +31,7 @@ const char page_css[] =
 ".state{font-weight:bold}.passed,.healthy{color:#2e7d32}"
 ".failed,.error,.rolled_back,.timed_out,.dead,.TAMPERED{color:#c62828}"
 ".running,.deploying{color:#1565c0}.queued,.pending{color:#6d4c41}"
-".canceled,.superseded,.interrupted,.rejected,.skipped{color:#757575}"
+".canceled,.superseded,.interrupted,.rejected,.skipped{color:#666}"
 "pre.log{background:#111;color:#ddd;padding:.8em;white-space:pre-wrap;overflow-wrap:anywhere}"
 ".b{font-weight:bold}.f0{color:#777}.f1{color:#ef5350}.f2{color:#66bb6a}"
 ".f3{color:#ffca28}.f4{color:#42a5f5}.f5{color:#ab47bc}.f6{color:#26c6da}"
