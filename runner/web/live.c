@@ -125,14 +125,18 @@ static void live_free(void *cls)
 	free(l->said);
 	free(l);
 	atomic_fetch_sub(&W.job_streams, 1);
+	web_stream_give();
 }
 
 enum MHD_Result web_job_events(struct MHD_Connection *c, const struct job *j)
 {
-	struct job_live *l = xcalloc(1, sizeof(*l));
+	struct job_live *l;
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 
+	if (web_stream_take() < 0)
+		return web_streams_full(c);
+	l = xcalloc(1, sizeof(*l));
 	l->id = j->id;
 	l->last = (struct sbuf)SBUF_INIT;
 	l->out = (struct sbuf)SBUF_INIT;

@@ -392,15 +392,19 @@ static void sse_free(void *cls)
 	free(s->path);
 	free(s);
 	atomic_fetch_sub(&W.sse_clients, 1);
+	web_stream_give();
 }
 
 enum MHD_Result web_send_events(struct MHD_Connection *c,
     const struct job *j, const struct stage_rec *st, int64_t from)
 {
-	struct sse *s = xcalloc(1, sizeof(*s));
+	struct sse *s;
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 
+	if (web_stream_take() < 0)
+		return web_streams_full(c);
+	s = xcalloc(1, sizeof(*s));
 	s->job = j->id;
 	s->idx = st->idx;
 	s->path = xstrdup(st->log_path);

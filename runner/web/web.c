@@ -94,6 +94,41 @@ enum MHD_Result web_not_found(struct MHD_Connection *c, const char *what)
 	return web_send_buf(c, 404, "text/html; charset=utf-8", &sb);
 }
 
+int web_stream_take(void)
+{
+	if (atomic_fetch_add(&W.streams, 1) >= WEB_STREAMS) {
+		atomic_fetch_sub(&W.streams, 1);
+		return -1;
+	}
+	return 0;
+}
+
+void web_stream_give(void)
+{
+	atomic_fetch_sub(&W.streams, 1);
+}
+
+/* A stream past WEB_STREAMS: refused at once, the connection closed, so
+ * that it holds none of the pages' (a browser's EventSource does not ask
+ * again after a 503; the page still shows what it showed). */
+enum MHD_Result web_streams_full(struct MHD_Connection *c)
+{
+	struct MHD_Response *r;
+	static const char msg[] = "too many live streams open: reload the "
+	    "page later\n";
+	enum MHD_Result ret;
+
+	r = MHD_create_response_from_buffer(sizeof(msg) - 1, (void *)msg,
+	    MHD_RESPMEM_PERSISTENT);
+	MHD_add_response_header(r, "Content-Type", "text/plain; charset=utf-8");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "Retry-After", "60");
+	MHD_add_response_header(r, "Connection", "close");
+	ret = MHD_queue_response(c, MHD_HTTP_SERVICE_UNAVAILABLE, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 static enum MHD_Result send_fd(struct MHD_Connection *c, int fd,
     const char *type, const char *download);
 
@@ -554,8 +589,8 @@ int web_serve(const char *home, const struct config *conf,
 	    (sa.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0), 0, accept_peer, NULL,
 	    handler, NULL,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)32,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)WEB_CONNECTIONS,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)WEB_CONNECTIONS_PER_IP,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
 	    MHD_OPTION_THREAD_STACK_SIZE, (size_t)(512 * 1024),
 	    MHD_OPTION_NOTIFY_COMPLETED, actions_completed, NULL,

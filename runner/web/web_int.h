@@ -43,6 +43,13 @@ struct store;
 #define POOL_SIZE 4
 #define POOL_WAIT_MS 1000
 #define CONNECT_MS 700
+/* Connections: all of them, from one address (a reverse proxy's, which
+ * is everyone's), and the live streams (logs and job pages) at once, so
+ * that the streams a page or a person holds open never take every
+ * connection the pages need. */
+#define WEB_CONNECTIONS 64
+#define WEB_CONNECTIONS_PER_IP 32
+#define WEB_STREAMS 16
 
 struct sse;
 
@@ -56,6 +63,7 @@ struct web {
 	atomic_int heard;		/* the store's word on logs is heard */
 	atomic_int sse_clients;
 	atomic_int job_streams;		/* live job pages (live.c) */
+	atomic_int streams;		/* both, of WEB_STREAMS */
 	char *commit_url;		/* runner.yml's http: commit_url */
 	/* who may not look: repository code (peer.h) */
 	struct sockaddr_storage local;
@@ -76,6 +84,11 @@ enum MHD_Result web_send_buf(struct MHD_Connection *c, int status,
 enum MHD_Result web_send_text(struct MHD_Connection *c, int status,
     const char *msg);
 enum MHD_Result web_not_found(struct MHD_Connection *c, const char *what);
+/* A live stream's place: 0, or -1 when WEB_STREAMS are open (then the
+ * caller answers web_streams_full); web_stream_give when it ends. */
+int web_stream_take(void);
+void web_stream_give(void);
+enum MHD_Result web_streams_full(struct MHD_Connection *c);
 enum MHD_Result web_send_file(struct MHD_Connection *c, const char *path,
     const char *type, const char *download);
 enum MHD_Result web_send_artifact(struct MHD_Connection *c,

@@ -1,0 +1,155 @@
+#!/usr/bin/env bats
+# The web page's actions and live pages as a hostile client sees them.
+# Through nginx as docs/operations.md sets it up (the block marked for
+# this test), the locations left without a login (/metrics, the badge)
+# never pass on a client's own X-Remote-User: the runner would take it as
+# the proxy's word. However many live streams are held open, the pages
+# still answer: the streams have a share of the connections, and a
+# stream past it is refused at once.
+
+load lib
+
+PROXYU=runner-test-proxy
+
+setup() {
+	setup_env
+	WEB_PORT=$(free_port)
+	make_repo app
+	SRC=$(make_clone app)
+}
+teardown() {
+	local p
+	for p in "${HELD[@]}"; do kill "$p" 2>/dev/null || true; done
+	teardown_env
+}
+
+# start_proxy: nginx as $PROXYU with the documented server block on
+# 127.0.0.1:$PROXY_PORT (Prometheus' address made this machine's), user
+# alice with password secret
+start_proxy() {
+	local d="$T/proxy"
+	mkdir -p -m 0755 "$d" "$d/tmp"
+	chown "$PROXYU:" "$d/tmp"
+	printf 'alice:%s\n' "$(openssl passwd -apr1 secret)" > "$d/htpasswd"
+	chmod 0644 "$d/htpasswd"
+	awk '$0 == "<!-- t0905: nginx -->" { f = 1; next }
+	    f == 1 && /^```/ { f = 2; next }
+	    f == 2 && /^```/ { exit }
+	    f == 2 { print }' "$SOURCE_ROOT/docs/operations.md" |
+	    sed -e "s#listen 443 ssl;#listen 127.0.0.1:$PROXY_PORT;#" \
+	    -e '/ssl_certificate/d' -e '/server_name/d' \
+	    -e "s#allow 10.0.0.5;#allow 127.0.0.1;#" \
+	    -e "s#/etc/nginx/runner.htpasswd#$d/htpasswd#" \
+	    -e "s#127.0.0.1:8080#127.0.0.1:$WEB_PORT#" > "$d/server.conf"
+	cat > "$d/nginx.conf" <<CONF
+user $PROXYU;
+worker_processes 1;
+pid $d/nginx.pid;
+error_log $d/error.log;
+events { worker_connections 256; }
+http {
+	access_log $d/access.log;
+	client_body_temp_path $d/tmp/body;
+	fastcgi_temp_path $d/tmp/fastcgi;
+	proxy_temp_path $d/tmp/proxy;
+	uwsgi_temp_path $d/tmp/uwsgi;
+	scgi_temp_path $d/tmp/scgi;
+	include $d/server.conf;
+}
+CONF
+	/usr/sbin/nginx -c "$d/nginx.conf" -e "$d/error.log" 3>&- ||
+	    { cat "$d/error.log" >&2; return 1; }
+	wait_for "(exec 3<>/dev/tcp/127.0.0.1/$PROXY_PORT) 2>/dev/null" 10
+}
+
+# code [CURL ARGS] URL: the status of a GET
+code() { curl -sS -o "$T/body" -w '%{http_code}' "$@"; }
+
+@test "the documented nginx's locations without a login never pass on a client's X-Remote-User" {
+	[ "$(id -u)" = 0 ] || skip "needs root: the test makes a user and runs nginx as it"
+	[ -x /usr/sbin/nginx ] || skip "nginx is not installed (tests/deps.sh installs it)"
+	test_user "$PROXYU"
+	PROXY_PORT=$(free_port)
+	trust_config "http:
+  listen: 127.0.0.1:$WEB_PORT
+  base_url: http://127.0.0.1:$PROXY_PORT
+  auth: { header: X-Remote-User, proxy_user: $PROXYU }
+  operators:
+    - who: [alice]
+      may: [retry, pause]"
+	start_proxy
+	grep -q 'location = /badge.svg' "$T/proxy/server.conf" ||
+	    { echo "no badge location in the documented nginx block" >&2; false; }
+	start_daemon --workers 1
+	wait_for "[ \"\$(code http://127.0.0.1:$WEB_PORT/)\" = 200 ]" 15
+	git -C "$SRC" push -q origin develop
+	wait_state 1 passed 60
+	B="http://127.0.0.1:$PROXY_PORT"
+	# with a login, alice is alice; without one, read-only
+	[ "$(code -u alice:secret "$B/")" = 200 ]
+	grep -q "class='action pause'" "$T/body"
+	[ "$(code "$B/")" = 401 ]
+	# a name no proxy sends reaches the runner only if the client's own
+	# header is passed on: the runner then refuses it (403)
+	for p in /metrics "/badge.svg?r=app" ; do
+		c=$(code -H 'X-Remote-User: no such name' "$B$p")
+		echo "$p: $c $(head -c 300 "$T/body")"
+		[ "$c" = 200 ]
+		c=$(code -u 'mallory:x' "$B$p")
+		echo "$p, claimed login: $c"
+		[ "$c" = 200 ]
+	done
+	! grep -q "refused a request from .*X-Remote-User\|the proxy's 'X-Remote-User' is not a name" "$T/serve.log" ||
+	    { grep refused "$T/serve.log"; false; }
+	# a path that nginx takes for the badge's and the runner for an
+	# action's is no action either
+	n=$(look r status --json --limit 100 | jq '.jobs | length')
+	for p in '/action/retry/%2E%2E/%2E%2E/badge.svg' '/action/pause%2F..%2F..%2Fbadge.svg' \
+	    '/action/pause%3F/../../badge.svg'; do
+		c=$(curl -sS --path-as-is -o /dev/null -w '%{http_code}' -H 'X-Remote-User: alice' \
+		    -H "Origin: $B" --data 'job=1' "$B$p")
+		echo "$p: $c"
+		[ "$c" != 303 ]
+	done
+	[ "$(look r status --json | jq -r .queue.paused)" = false ]
+	[ "$(look r status --json --limit 100 | jq '.jobs | length')" = "$n" ]
+}
+
+@test "live streams held open leave the pages answering, and a stream past their share is refused at once" {
+	HELD=()
+	trust_config "http:
+  listen: 127.0.0.1:$WEB_PORT"
+	set_pipeline "$SRC" "Waits" <<'YML'
+stages:
+  - name: slow
+    run: |
+      echo waiting
+      while [ ! -e go ]; do sleep 0.1; done
+YML
+	start_daemon --workers 1
+	git -C "$SRC" push -q origin develop
+	wait_for "[ \"\$(job_field 1 '.stages[0].state')\" = running ]" 30
+	# a client holds as many streams as it can: the job's and its log's
+	for i in $(seq 1 40); do
+		if [ $((i % 2)) = 0 ]; then p=/job/1/events; else p=/job/1/log/0/events; fi
+		curl -sS -N -o "$T/stream.$i" -w '%{http_code}\n' --max-time 100 \
+		    "http://127.0.0.1:$WEB_PORT$p" > "$T/stream.$i.code" 2>&1 3>&- &
+		HELD+=($!)
+	done
+	# refused streams end at once; the others stay
+	wait_for "[ \$(cat $T/stream.*.code 2>/dev/null | grep -c 503) -ge 8 ]" 30 ||
+	    { head -n 3 "$T"/stream.*.code; false; }
+	for p in / /job/1 /repo?r=app /api/status; do
+		c=$(code --max-time 10 "http://127.0.0.1:$WEB_PORT$p")
+		echo "$p: $c"
+		[ "$c" = 200 ]
+	done
+	wait_for "[ \$(cat $T/stream.*.code 2>/dev/null | grep -c 503) = 24 ]" 30 ||
+	    { cat "$T"/stream.*.code | sort | uniq -c; false; }
+	grep -l 'too many live streams' "$T"/stream.* | grep -c . | grep -qx 24
+	# the streams that end give their place back
+	for p in "${HELD[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait_for "[ \"\$(curl -sS -N -o /dev/null -w '%{http_code}' --max-time 2 http://127.0.0.1:$WEB_PORT/job/1/events 2>/dev/null)\" = 200 ]" 30
+	touch "$RUNNER_HOME/work/1/go"
+	wait_state 1 passed 60
+}
