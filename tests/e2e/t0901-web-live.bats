@@ -40,6 +40,8 @@ stage_is() {
 metric_is() {
 	echo "curl -s http://127.0.0.1:$WEB_PORT/metrics | grep -qx '$1 $2'"
 }
+# the page fits a 400 px phone: no horizontal scrolling of the page
+FITS='document.documentElement.scrollWidth <= window.innerWidth'
 AT_END='window.scrollY + window.innerHeight >= document.documentElement.scrollHeight - 4'
 
 @test "a running job's page changes its stages without a reload and ends on the final state, with what failed" {
@@ -82,6 +84,9 @@ check window.lines[0] == 'line 71' && window.lines[29] == 'line 100'
 check document.querySelector('#failed a[href="/job/1/log/1"]')
 shot $(shot failed)
 dom $T/job.html
+size 400 800
+check $FITS
+shot $(shot failed-phone)
 EOF
 	wait_state 1 failed 10
 	# the stream ended with the job
@@ -131,6 +136,8 @@ shot $(shot scrolled-up)
 eval document.getElementById('follow').click()
 wait 5 $AT_END
 check document.getElementById('follow').hidden
+size 400 800
+check $FITS
 sh touch '$w/end'
 wait 20 document.getElementById('stage-state').textContent == 'passed'
 EOF
@@ -160,6 +167,8 @@ check document.querySelector('#failed-check .status').textContent == '500'
 check /^[0-9]+ms\$/.test(document.querySelector('#failed-check .latency').textContent)
 check document.querySelector('#failed-check pre.body').textContent.includes('"status":"failing"')
 shot $(shot failed-check)
+size 400 800
+check $FITS
 EOF
 	# the excerpt is the store's, bounded
 	db "SELECT body FROM checks WHERE job_id = $d AND ok = 0" | grep -q '"status":"failing"'
@@ -178,6 +187,9 @@ check document.querySelector('#rejected tr.refused a').getAttribute('href') == '
 check document.querySelector('#rejected tr.refused td:nth-child(2)').textContent == 'v1.0.1'
 check document.querySelector('#rejected .why').textContent.includes("tag 'v1.0.1' is not signed")
 shot $(shot rejected)
+size 400 800
+check $FITS
+shot $(shot rejected-phone)
 EOF
 	# and beside the deployments of one that serves
 	steps "/env?r=app&e=staging" <<EOF || false
