@@ -29,7 +29,6 @@
 
 /* The largest form taken (64 variables of a line each fit). */
 #define FORM_MAX (64 * 1024)
-#define A auth_actor
 
 /* A POST on its way in. */
 struct post {
@@ -45,7 +44,7 @@ static void form_begin(struct sbuf *sb, const char *action, const char *cls)
 {
 	sbuf_addf(sb, "<form method=post class='action %s' action='/action/%s'>"
 	    "<input type=hidden name=token value='", cls, action);
-	auth_token_add(sb, A.user);
+	auth_token_add(sb, auth_actor.user);
 	sbuf_adds(sb, "'>");
 }
 
@@ -65,8 +64,10 @@ static void button(struct sbuf *sb, const char *label)
 
 static int may(const char *action, const char *env)
 {
-	return A.user && A.conf && auth_ready() && config_web_may(A.conf->c,
-	    A.user, action, env);
+	const struct actor *a = &auth_actor;
+
+	return a->user && a->conf && auth_ready() && config_web_may(a->conf->c,
+	    a->user, action, env);
 }
 
 /* Acting as: the section the forms go in, once. */
@@ -76,7 +77,7 @@ static void section(struct sbuf *sb, int *open)
 		return;
 	*open = 1;
 	sbuf_adds(sb, "<section id=actions><h2>Actions</h2><p class=actor>as ");
-	html(sb, A.user);
+	html(sb, auth_actor.user);
 	sbuf_adds(sb, "</p>");
 }
 
@@ -86,7 +87,7 @@ void actions_job(struct sbuf *sb, const struct job *j)
 	char id[32];
 	int open = 0;
 
-	if (!A.user)
+	if (!auth_actor.user)
 		return;
 	snprintf(id, sizeof(id), "%lld", (long long)j->id);
 	if (!job_state_final(j->state) && may("cancel", env)) {
@@ -114,7 +115,7 @@ void actions_job(struct sbuf *sb, const struct job *j)
 		error_clear();
 	} else {
 		/* the environments this person may deploy to */
-		const struct config *c = A.conf ? A.conf->c : NULL;
+		const struct config *c = auth_actor.conf ? auth_actor.conf->c : NULL;
 		struct sbuf opts = SBUF_INIT;
 		for (size_t i = 0; c && i < c->http.noperators; i++)
 			for (size_t k = 0; k < c->http.operators[i].nenvs; k++) {
@@ -145,7 +146,7 @@ void actions_env(struct sbuf *sb, const struct env_rec *e)
 {
 	int open = 0;
 
-	if (!A.user || !e->current || !e->current->previous ||
+	if (!auth_actor.user || !e->current || !e->current->previous ||
 	    !may("rollback", e->name))
 		return;
 	section(sb, &open);
@@ -358,8 +359,9 @@ static void act_rollback(struct store *st, const struct post *p,
 }
 
 /* run: job j's commit built again, with variables */
-static int act_run(struct store *st, const struct post *p, const char *body,
-    const struct job *j, const struct who *who, struct outcome *o)
+static int64_t act_run(struct store *st, const struct post *p,
+    const char *body, const struct job *j, const struct who *who,
+    struct outcome *o)
 {
 	struct sbuf vars = SBUF_INIT;
 	char *text = form_value(body, "vars"), *why = NULL;
@@ -381,7 +383,7 @@ static int act_run(struct store *st, const struct post *p, const char *body,
 	}
 	free(text);
 	sbuf_release(&vars);
-	return (int)q.id;
+	return q.id;
 }
 
 static void act(struct store *st, const struct post *p, const char *body,

@@ -1,8 +1,9 @@
 /*
  * Who and where, on a job's page (page.h): who pushed it (as the store's
- * audit trail recorded them), who canceled it and who signed its tag (who approved a
- * release: page_approvals.c), and its commit, linked to the team's git web view when runner.yml
- * says how (`http: commit_url:`, with {repo} and {commit}). What a
+ * audit trail recorded them), who canceled it and who signed its tag
+ * (who approved a release: page_approvals.c), and its commit, linked to
+ * the team's git web view when runner.yml says how (`http: commit_url:`,
+ * with {repo} and {commit}). What a
  * repository controls (its name) is escaped for the URL and again for
  * the HTML attribute, so that a hostile name cannot leave either.
  */
