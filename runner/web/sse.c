@@ -158,22 +158,26 @@ void *web_listener(void *arg)
 	return NULL;
 }
 
-/* One event of HTML: a "data:" line per line of it. */
+/* One event of HTML: a "data:" line per line of it. A CR ends a line
+ * for the browser as LF does, so it ends one here too: a CR of a commit
+ * subject would otherwise start a line of the push's own (an event of
+ * its choosing, "end" or a "job" of its text). */
 void web_sse_event(struct sbuf *out, const char *event, const char *data,
     size_t len)
 {
 	if (event)
 		sbuf_addf(out, "event: %s\n", event);
 	for (;;) {
-		const char *nl = memchr(data, '\n', len);
-		size_t n = nl ? (size_t)(nl - data) : len;
+		size_t n = 0;
+		while (n < len && data[n] != '\n' && data[n] != '\r')
+			n++;
 		sbuf_adds(out, "data: ");
 		sbuf_add(out, data, n);
 		sbuf_addch(out, '\n');
-		if (!nl)
+		if (n == len)
 			break;
 		len -= n + 1;
-		data = nl + 1;
+		data += n + 1;
 	}
 	sbuf_addch(out, '\n');
 }

@@ -5,7 +5,9 @@
 # never pass on a client's own X-Remote-User: the runner would take it as
 # the proxy's word. However many live streams are held open, the pages
 # still answer: the streams have a share of the connections, and a
-# stream past it is refused at once.
+# stream past it is refused at once. A commit subject's carriage returns
+# end no line of a live page's stream (the browser would read the rest
+# as events of the push's choosing).
 
 load lib
 
@@ -152,4 +154,34 @@ YML
 	wait_for "[ \"\$(curl -sS -N -o /dev/null -w '%{http_code}' --max-time 2 http://127.0.0.1:$WEB_PORT/job/1/events 2>/dev/null)\" = 200 ]" 30
 	touch "$RUNNER_HOME/work/1/go"
 	wait_state 1 passed 60
+}
+
+@test "a commit subject's carriage returns start no event of a running job's live page" {
+	trust_config "http:
+  listen: 127.0.0.1:$WEB_PORT"
+	cat > "$SRC/.runner.yml" <<'YML'
+stages:
+  - name: slow
+    run: |
+      while [ ! -e go ]; do sleep 0.1; done
+      exit 1
+YML
+	git -C "$SRC" add .runner.yml
+	git -C "$SRC" commit -q --cleanup=verbatim \
+	    -m "$(printf 'Fails\r\revent: end\rdata: passed\r\revent: job\rdata: Job 1 passed\r\rx')"
+	start_daemon --workers 1
+	git -C "$SRC" push -q origin develop
+	wait_for "[ \"\$(job_field 1 '.stages[0].state')\" = running ]" 30
+	[ "$(job_field 1 .subject | tr -dc '\r' | wc -c)" -gt 0 ] ||
+	    skip "the store keeps no carriage return of a subject"
+	curl -sS -N -o "$T/events" --max-time 3 "http://127.0.0.1:$WEB_PORT/job/1/events" || true
+	grep -q '^event: job$' "$T/events"
+	grep -q 'Fails' "$T/events"
+	# as the browser reads it: CR, LF and CRLF each end a line
+	tr '\r' '\n' < "$T/events" > "$T/lines"
+	! grep -q '^event: end' "$T/lines" || { cat -A "$T/events" | head -c 2000; false; }
+	[ "$(grep -c '^event: job' "$T/lines")" = "$(grep -c '^event: job' "$T/events")" ]
+	! grep -q '^data: Job 1 passed' "$T/lines" || false
+	touch "$RUNNER_HOME/work/1/go"
+	wait_state 1 failed 60
 }
