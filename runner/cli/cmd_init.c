@@ -18,16 +18,18 @@ static const char usage[] =
     "usage: runner init [--home DIR]\n"
     "\n"
     "Create the runner's home: the store (runner.db), the directories for\n"
-    "logs, workspaces, artifacts, releases and the spool, and a commented\n"
-    "runner.yml. Run as root, it also creates the group 'runner' (through\n"
-    "which the hooks of other users queue pushes), the build user\n"
-    "(runner.yml build_user, default runner-build) that runs the commands\n"
-    "of staging, a user for each worker (runner.yml workers) that runs its\n"
-    "build stages (runner-build-0, runner-build-1...), and the release user\n"
-    "(release_user, runner-release) that runs the commands of production.\n"
-    "Running it again changes nothing that is there, but creates the\n"
-    "users of workers added since and gives every file of the home its\n"
-    "safe mode again.\n";
+    "logs, workspaces, artifacts, releases and the spool, a commented\n"
+    "runner.yml, and the ed25519 key that signs each artifact's provenance\n"
+    "(provenance.key, the runner's user's alone; provenance.pub, to\n"
+    "publish: see 'runner verify'). Run as root, it also creates the group\n"
+    "'runner' (through which the hooks of other users queue pushes), the\n"
+    "build user (runner.yml build_user, default runner-build) that runs\n"
+    "the commands of staging, a user for each worker (runner.yml workers)\n"
+    "that runs its build stages (runner-build-0, runner-build-1...), and\n"
+    "the release user (release_user, runner-release) that runs the\n"
+    "commands of production. Running it again changes nothing that is\n"
+    "there, but makes a missing key, creates the users of workers added\n"
+    "since and gives every file of the home its safe mode again.\n";
 
 int cmd_init(int argc, char **argv)
 {

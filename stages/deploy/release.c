@@ -75,14 +75,19 @@ out:
  * extraction then checks the bytes against), the build's commit and
  * repository. A build made before the runner signed its builds has none:
  * an environment that deploys signed releases refuses it, another one
- * deploys it with a warning. Records the verdict; what was checked is
- * appended to `report` (the extract step's log). Returns 0 (go on), 1
- * refused (*why), or a negative code when the store failed.
+ * deploys it with a warning; so does a return to release `rel` that
+ * served before (a rollback, by hand or after a failed deployment: what
+ * was trusted to serve then is not refused now that it is needed
+ * again). Records the verdict of the deployment's own release; what was
+ * checked is appended to `report` (the extract step's log). Returns 0
+ * (go on), 1 refused (*why), or a negative code when the store failed.
  */
 static int release_provenance(struct deploy *d, const struct job *build,
-    const char *local, struct sbuf *report, char **why)
+    const struct job *rel, const char *local, struct sbuf *report,
+    char **why)
 {
 	char *verdict = NULL, *refused = NULL;
+	int returning = rel != d->job || d->job->rollback_to;
 	int rc = prov_check_build(d->ctx->store, d->ctx->home, build, local,
 	    report, &verdict);
 
@@ -90,7 +95,8 @@ static int release_provenance(struct deploy *d, const struct job *build,
 		return rc;
 	if (rc == ERR_INVALID) {
 		*why = xstrdup(error_last());
-	} else if (rc == 1 && config_env_signed(d->ctx->conf, d->job->env)) {
+	} else if (rc == 1 && !returning && config_env_signed(d->ctx->conf,
+	    d->job->env)) {
 		*why = xasprintf("provenance: build #%lld has none (it was made "
 		    "before the runner signed its builds), and environment '%s' "
 		    "deploys signed builds only: build the commit again (runner "
@@ -103,8 +109,8 @@ static int release_provenance(struct deploy *d, const struct job *build,
 	}
 	if (*why)
 		refused = xasprintf("refused: %s", *why);
-	rc = store_job_provenance(d->ctx->store, d->job->id, refused ? refused :
-	    verdict);
+	rc = rel != d->job ? 0 : store_job_provenance(d->ctx->store, d->job->id,
+	    refused ? refused : verdict);
 	free(refused);
 	free(verdict);
 	return rc < 0 ? rc : *why ? 1 : 0;
@@ -139,7 +145,7 @@ int deploy_extract_release(struct deploy *d, const struct job *build,
 		rc = rc < 0 ? rc : 1;
 		goto out;
 	}
-	if ((rc = release_provenance(d, build, local, &checked, why)) < 0)
+	if ((rc = release_provenance(d, build, rel, local, &checked, why)) < 0)
 		goto out;
 	if (rc > 0) {
 		rc = deploy_record_step(d, "extract", 0, *why, checked.buf, 0);

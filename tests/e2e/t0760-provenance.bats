@@ -278,3 +278,29 @@ statement() {
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"signed by key $old, which is neither this home's"* ]]
 }
+
+@test "production rolls back to a release that served before provenance, with a warning" {
+	ssh_tag "$SRC" v1.0.0 release
+	p1=$(push_tag v1.0.0)
+	[ "$(wait_deploy "$p1" 90)" = healthy ] || { r show "$p1"; false; }
+	# build #1 as a runner before provenance left it
+	db "UPDATE artifacts SET provenance = NULL WHERE job_id = 1"
+	rm "$ART.intoto.jsonl"
+	git -C "$SRC" commit -q --allow-empty -m "Second release"
+	git -C "$SRC" push -q origin develop
+	b=$(last_job build)
+	wait_state "$b" passed
+	wait_for "[ \"\$(last_job deploy staging)\" != $DEP ]" 30
+	[ "$(wait_deploy "$(last_job deploy staging)")" = healthy ]
+	ssh_tag "$SRC" v1.1.0 release
+	p2=$(push_tag v1.1.0)
+	[ "$(wait_deploy "$p2" 90)" = healthy ] || { r show "$p2"; false; }
+	[[ "$(job_field "$p2" .provenance)" == "verified: build #$b, "* ]]
+	# back to v1.0.0, which served before: not refused
+	back=$(r rollback production | sed -n 's/^queued deployment #\([0-9]*\):.*/\1/p')
+	[ -n "$back" ]
+	[ "$(wait_deploy "$back" 90)" = healthy ] || { r show "$back"; false; }
+	[[ "$(job_field "$back" .provenance)" == "none: build #1 was made before"* ]]
+	run r log "$back" extract
+	[[ "$output" == *"warning: none: build #1 was made before the runner signed its builds (deployed with a warning)"* ]]
+}
