@@ -239,7 +239,7 @@ enum MHD_Result web_overview(struct MHD_Connection *c, struct store *st)
 	struct sbuf sb = SBUF_INIT;
 	const int limit = 20;
 	enum MHD_Result ret;
-	int code;
+	int code, owned = 0;
 
 	if ((code = find_parse(c, st, FIND_OVERVIEW, &f)) < 0) {
 		ret = find_refused(c, code);
@@ -248,21 +248,33 @@ enum MHD_Result web_overview(struct MHD_Connection *c, struct store *st)
 	}
 	/* the running and queued jobs (those the view has), then a page of
 	 * those that ended; the view's own recent ones name the
-	 * repositories its warnings are about */
-	find_query(&f, &q);
-	q.done = 1;
-	q.limit = limit;
+	 * repositories its warnings are about, and are that page when
+	 * nothing is filtered (the same statement: no second read) */
 	if (status_view_load(st, W.home, limit, &v) < 0) {
 		find_release(&f);
 		return web_send_text(c, 503, error_last());
 	}
-	if (store_jobs_find(st, &q, &recent, &nrecent) < 0) {
-		status_view_free(&v);
-		find_release(&f);
-		return web_send_text(c, 503, error_last());
+	if (find_any(&f) || f.before) {
+		find_query(&f, &q);
+		q.done = 1;
+		q.limit = limit;
+		if (store_jobs_find(st, &q, &recent, &nrecent) < 0) {
+			status_view_free(&v);
+			find_release(&f);
+			return web_send_text(c, 503, error_last());
+		}
+		owned = 1;
+	} else {
+		recent = xcalloc(v.n + 1, sizeof(*recent));
+		for (size_t i = 0; i < v.n; i++)
+			if (job_state_final(v.jobs[i]->state))
+				recent[nrecent++] = v.jobs[i];
 	}
 	page_overview(&sb, st, &v, &f, recent, nrecent, limit);
-	jobs_free(recent, nrecent);
+	if (owned)
+		jobs_free(recent, nrecent);
+	else
+		free(recent);
 	status_view_free(&v);
 	find_release(&f);
 	return web_send_buf(c, 200, "text/html; charset=utf-8", &sb);
