@@ -29,11 +29,12 @@ YML
 	r init >/dev/null
 	make_repo app
 	SRC=$(make_clone app)
-	LOGF= EV=
+	LOGF= EV= JEV=
 }
 teardown() {
 	[ -z "$LOGF" ] || kill "$LOGF" 2>/dev/null || true
 	[ -z "$EV" ] || kill "$EV" 2>/dev/null || true
+	[ -z "$JEV" ] || kill "$JEV" 2>/dev/null || true
 	bash "$SOURCE_ROOT/tests/helpers/pg.sh" start "$PGDIR" >/dev/null
 	teardown_env
 }
@@ -78,7 +79,11 @@ YML
 	LOGF=$!
 	http_body "$WEB_PORT" "/job/1/log/0/events?from=0" > "$T/events" 2>&1 3>&- &
 	EV=$!
+	# and the job's page, live
+	http_body "$WEB_PORT" /job/1/events > "$T/jobevents" 2>&1 3>&- &
+	JEV=$!
 	wait_for "grep -q start '$T/follow.out'" 15
+	wait_for "grep -q '^event: job' '$T/jobevents'" 15
 	wait_for "grep -q start '$T/events'" 15
 
 	bash "$SOURCE_ROOT/tests/helpers/pg.sh" stop "$PGDIR"
@@ -100,6 +105,7 @@ YML
 	# the live log: an event "store" with the error
 	wait_for "grep -A1 -q '^event: store' '$T/events'" 10
 	grep -A1 '^event: store' "$T/events" | grep -q "data: store '"
+	wait_for "grep -A1 '^event: store' '$T/jobevents' | grep -q \"data: store '\"" 10
 
 	bash "$SOURCE_ROOT/tests/helpers/pg.sh" start "$PGDIR" >/dev/null
 	wait_for "[ \"\$(status_in / | cut -d' ' -f1)\" = 200 ]" 15
@@ -114,6 +120,13 @@ YML
 	wait_for "grep -q '^event: end' '$T/events'" 15
 	EV=
 	grep -A1 '^event: end' "$T/events" | grep -q 'data: passed'
+	# the job's page: the store's word taken back (an empty "store"),
+	# then its final state
+	wait_for "grep -q '^event: end' '$T/jobevents'" 15
+	wait "$JEV" || true
+	JEV=
+	grep -A1 '^event: end' "$T/jobevents" | grep -q 'data: passed'
+	grep -A1 '^event: store' "$T/jobevents" | grep -qx 'data: '
 	grep -q end "$T/events"
 	# the job ran once
 	[ "$(job_field 1 .attempt)" = 1 ] || { r show 1; cat "$T/serve.log"; false; }
