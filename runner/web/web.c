@@ -66,8 +66,12 @@ enum MHD_Result web_send_buf(struct MHD_Connection *c, int status,
 	MHD_add_response_header(r, "Content-Type", type);
 	MHD_add_response_header(r, "Cache-Control", "no-store");
 	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	/* no other site frames a page (its buttons under a decoy of its
+	 * own: the Origin would be the page's), nor do forms post elsewhere */
 	MHD_add_response_header(r, "Content-Security-Policy",
-	    "default-src 'self'; img-src 'self' data:");
+	    "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
+	    "form-action 'self'; base-uri 'none'");
+	MHD_add_response_header(r, "X-Frame-Options", "DENY");
 	ret = MHD_queue_response(c, (unsigned)status, r);
 	MHD_destroy_response(r);
 	return ret;

@@ -7,7 +7,8 @@
 # still answer: the streams have a share of the connections, and a
 # stream past it is refused at once. A commit subject's carriage returns
 # end no line of a live page's stream (the browser would read the rest
-# as events of the push's choosing).
+# as events of the push's choosing). No other site may frame a page
+# (its buttons clicked under a decoy).
 
 load lib
 
@@ -184,4 +185,24 @@ YML
 	! grep -q '^data: Job 1 passed' "$T/lines" || false
 	touch "$RUNNER_HOME/work/1/go"
 	wait_state 1 failed 60
+}
+
+
+@test "no other site frames the page's buttons" {
+	trust_config "http:
+  listen: 127.0.0.1:$WEB_PORT
+  auth: { header: X-Remote-User, proxy_user: nobody }
+  operators:
+    - who: [alice]
+      may: [retry, pause]"
+	start_daemon --workers 1
+	git -C "$SRC" push -q origin develop
+	wait_state 1 passed 60
+	for p in / /job/1 /repo?r=app /env?r=app\&e=staging /nothing; do
+		curl -sS -D "$T/headers" -o /dev/null "http://127.0.0.1:$WEB_PORT$p"
+		echo "$p: $(grep -i '^content-security-policy\|^x-frame' "$T/headers" | tr -d '\r' | tr '\n' ' ')"
+		grep -qi "^content-security-policy:.*frame-ancestors 'none'" "$T/headers"
+		grep -qi "^content-security-policy:.*form-action 'self'" "$T/headers"
+		grep -qi '^x-frame-options: DENY' "$T/headers"
+	done
 }
