@@ -8,7 +8,9 @@
 # stream past it is refused at once. A commit subject's carriage returns
 # end no line of a live page's stream (the browser would read the rest
 # as events of the push's choosing). No other site may frame a page
-# (its buttons clicked under a decoy).
+# (its buttons clicked under a decoy). What a push controls (a branch,
+# a subject, a variable, a log with tags, ANSI and OSC links) is text on
+# every page, chart and stream.
 
 load lib
 
@@ -205,4 +207,49 @@ YML
 		grep -qi "^content-security-policy:.*form-action 'self'" "$T/headers"
 		grep -qi '^x-frame-options: DENY' "$T/headers"
 	done
+}
+
+@test "what a push controls is text on every page, chart and stream" {
+	trust_config "    branches: '.*'
+    variables: ['^LEVEL\$']
+http:
+  listen: 127.0.0.1:$WEB_PORT
+  commit_url: 'https://git.example.com/{repo}/commit/{commit}'"
+	# every value carries a tag of its own, <x-evil ...>, which no page may
+	# show as a tag
+	cat > "$SRC/.runner.yml" <<'YML'
+stages:
+  - name: build
+    run: |
+      echo "<x-evil log> & </pre><script>alert(1)</script>"
+      printf '\033[31m<x-evil red>\033]8;;javascript:alert(1)\033\\link\033]8;;\033\\\033[0m\n'
+      echo "LEVEL=$LEVEL"
+      exit 3
+YML
+	git -C "$SRC" add .runner.yml
+	git -C "$SRC" commit -q -m "subject <x-evil subject> '\"&amp; <svg onload=alert(1)>"
+	br="b<x-evil-branch>'\"&x"
+	git -C "$SRC" branch "$br"
+	start_daemon --workers 1
+	git -C "$SRC" push -q -o "ci.variable=LEVEL=<x-evil var>'\"" origin "$br"
+	wait_state 1 failed 60
+	benc=$(jq -rn --arg b "$br" '$b|@uri')
+	for p in / "/?b=$benc" "/?s=failed" /repo?r=app "/branch?r=app&b=$benc" /job/1 /job/1/log/0 \
+	    /job/1/events /job/1/log/0/events "/badge.svg?r=app&b=$benc"; do
+		curl -sS -o "$T/page" --max-time 10 "http://127.0.0.1:$WEB_PORT$p" || true
+		echo "$p: $(wc -c < "$T/page") bytes"
+		[ -s "$T/page" ]
+		! grep -a -o '.\{0,60\}<x-evil.\{0,30\}' "$T/page" || false
+		! grep -a -q '<script>alert\|<svg onload' "$T/page" || false
+		! grep -a -q "href='javascript\|href=\"javascript" "$T/page" || false
+	done
+	# JSON, said so, and never sniffed as a page
+	for p in /api/status /api/job/1; do
+		curl -sS -D "$T/headers" -o /dev/null "http://127.0.0.1:$WEB_PORT$p"
+		grep -qi '^content-type: application/json' "$T/headers"
+		grep -qi '^x-content-type-options: nosniff' "$T/headers"
+	done
+	# the values are there, as text
+	curl -sS "http://127.0.0.1:$WEB_PORT/job/1" | grep -q '&lt;x-evil subject&gt;'
+	curl -sS "http://127.0.0.1:$WEB_PORT/job/1/log/0" | grep -q '&lt;x-evil log&gt;'
 }
