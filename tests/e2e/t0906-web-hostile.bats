@@ -118,6 +118,34 @@ code() { curl -sS -o "$T/body" -w '%{http_code}' "$@"; }
 	done
 	[ "$(look r status --json | jq -r .queue.paused)" = false ]
 	[ "$(look r status --json --limit 100 | jq '.jobs | length')" = "$n" ]
+
+	# alice's own token, with an Origin near the page's, or the token
+	# anywhere but in the form's body: refused, and nothing changes
+	TOK=$(curl -sS -u alice:secret "$B/" | sed -n "s/.*name=token value='\([0-9]*\.[0-9a-f]*\)'.*/\1/p" | head -n 1)
+	[ -n "$TOK" ]
+	post() { curl -sS -o "$T/post" -w '%{http_code}' -u alice:secret "$@"; }
+	for o in null "$B." "$B/" "$B:80" "https://127.0.0.1:$PROXY_PORT" \
+	    "http://127.0.0.1:$((PROXY_PORT + 1))" "$B.evil.example" "http://localhost:$PROXY_PORT" \
+	    "$B@evil.example" "$B, http://evil.example"; do
+		c=$(post -H "Origin: $o" --data "token=$TOK" "$B/action/pause")
+		echo "Origin '$o': $c"
+		[ "$c" = 403 ]
+	done
+	for body in "token=${TOK%?}" "token=${TOK}0" "token=${TOK%%.*}" "token=1${TOK}" \
+	    "token=$((${TOK%%.*} + 86400)).${TOK#*.}" "token=-1.${TOK#*.}" "x=1&token%3D=$TOK" \
+	    "token=${TOK^^}"; do
+		c=$(post -H "Origin: $B" --data "$body" "$B/action/pause")
+		echo "$body: $c"
+		[ "$c" = 403 ]
+	done
+	[ "$(post -H "Origin: $B" --data "x=1" "$B/action/pause?token=$TOK")" = 403 ]
+	[ "$(post -H "Origin: $B" -H "Content-Type: text/plain" --data "token=$TOK" "$B/action/pause")" = 415 ]
+	[ "$(post -X PUT -H "Origin: $B" --data "token=$TOK" "$B/action/pause")" = 405 ]
+	[ "$(post -H "Origin: $B" --get --data "token=$TOK" "$B/action/pause")" = 404 ]
+	[ "$(look r status --json | jq -r .queue.paused)" = false ]
+	# and as it should be, once
+	[ "$(post -H "Origin: $B" --data "token=$TOK" "$B/action/pause")" = 303 ]
+	[ "$(look r status --json | jq -r .queue.paused_by)" = alice ]
 }
 
 @test "live streams held open leave the pages answering, and a stream past their share is refused at once" {
