@@ -244,8 +244,17 @@ STORE_SQL(jobs) = {
 #undef FIND_REST
 	[Q_OF_COMMIT] = "SELECT " JOB_COLS " FROM jobs WHERE repo = ?1 AND "
 	    "commit_id = ?2 ORDER BY id",
-	[Q_BRANCHES] = "SELECT ref, max(id) FROM jobs WHERE repo = ?1 AND kind = "
-	    "'build' GROUP BY ref ORDER BY max(id) DESC LIMIT 200",
+	/* a repository's branches with their last build: each branch found
+	 * by a seek of index jobs_branches (repo, kind, ref, id) past the
+	 * one before, so that 100,000 builds of a few branches cost a few
+	 * seeks, not a read of them all */
+	[Q_BRANCHES] = "WITH RECURSIVE r(ref) AS (SELECT min(ref) FROM jobs "
+	    "WHERE repo = ?1 AND kind = 'build' UNION ALL SELECT (SELECT "
+	    "min(j.ref) FROM jobs j WHERE j.repo = ?1 AND j.kind = 'build' AND "
+	    "j.ref > r.ref) FROM r WHERE r.ref IS NOT NULL) SELECT ref, (SELECT "
+	    "max(j.id) FROM jobs j WHERE j.repo = ?1 AND j.kind = 'build' AND "
+	    "j.ref = r.ref) AS last FROM r WHERE ref IS NOT NULL ORDER BY last "
+	    "DESC LIMIT 200",
 	[Q_UNNAMED] = "SELECT id FROM jobs WHERE repo = ?1 AND ref = ?2 AND "
 	    "id < ?3 AND id > coalesce((SELECT max(p.id) FROM jobs p WHERE "
 	    "p.repo = ?1 AND p.ref = ?2 AND p.id < ?3 AND p.state != "

@@ -270,6 +270,9 @@ static const char *const migrations[] = {
 	/* 22: who asked for a job's cancel (who_describe: runner cancel, or
 	 * the web page's person) */
 	"ALTER TABLE jobs ADD COLUMN canceled_by TEXT;",
+	/* 23: a repository's branches (its page) by seeks, each the next
+	 * branch with builds past the one before (Q_BRANCHES) */
+	"CREATE INDEX jobs_branches ON jobs (repo, kind, ref, id);",
 };
 
 int store_migrations(void)
