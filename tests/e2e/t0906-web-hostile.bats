@@ -10,7 +10,8 @@
 # as events of the push's choosing). No other site may frame a page
 # (its buttons clicked under a decoy). What a push controls (a branch,
 # a subject, a variable, a log with tags, ANSI and OSC links) is text on
-# every page, chart and stream.
+# every page, chart and stream. On IPv6 as on IPv4, the header counts
+# from the proxy's user only.
 
 load lib
 
@@ -280,4 +281,36 @@ YML
 	# the values are there, as text
 	curl -sS "http://127.0.0.1:$WEB_PORT/job/1" | grep -q '&lt;x-evil subject&gt;'
 	curl -sS "http://127.0.0.1:$WEB_PORT/job/1/log/0" | grep -q '&lt;x-evil log&gt;'
+}
+
+@test "the proxy's header is believed on IPv6 connections of the proxy's user only" {
+	[ "$(id -u)" = 0 ] || skip "needs root: the test makes users"
+	[ -e /proc/net/tcp6 ] || skip "no IPv6 here"
+	test_user "$PROXYU"
+	test_user runner-test-other
+	trust_config "http:
+  listen: '[::]:$WEB_PORT'
+  auth: { header: X-Remote-User, proxy_user: $PROXYU }
+  operators:
+    - who: [alice]
+      may: [pause]"
+	start_daemon --workers 1
+	wait_for "[ \"\$(code -g 'http://[::1]:$WEB_PORT/')\" = 200 ]" 15
+	# as USER, GET / with alice's header to ADDRESS: the status
+	as() {
+		setpriv --reuid="$1" --regid="$1" --clear-groups curl -sS -g \
+		    -w '\n%{http_code}' -H 'X-Remote-User: alice' "http://$2:$WEB_PORT/" > "$T/as.html"
+		tail -n 1 "$T/as.html"
+	}
+	for a in '[::1]'; do
+		c=$(as runner-test-other "$a")
+		echo "other, $a: $c"
+		[ "$c" = 403 ]
+		c=$(as "$PROXYU" "$a")
+		echo "proxy, $a: $c"
+		[ "$c" = 200 ]
+		grep -q "class='action pause'" "$T/as.html"
+	done
+	c=$(curl -sS -g -o /dev/null -w '%{http_code}' -H 'X-Remote-User: alice' "http://[::1]:$WEB_PORT/")
+	[ "$c" = 403 ]
 }
