@@ -679,10 +679,11 @@ ssh_command() {
 	    "-o LogLevel=ERROR"
 }
 
-# doc_block NAME: the lines of the code block that docs/operations.md
-# marks "<!-- t0728: NAME -->", as written there.
+# doc_block NAME [TEST]: the lines of the code block that
+# docs/operations.md marks "<!-- TEST: NAME -->" (TEST: t0728), as
+# written there.
 doc_block() {
-	awk -v m="<!-- t0728: $1 -->" '
+	awk -v m="<!-- ${2:-t0728}: $1 -->" '
 	    $0 == m { f = 1; next }
 	    f == 1 && /^```/ { f = 2; next }
 	    f == 2 && /^```/ { exit }
@@ -698,8 +699,7 @@ doc_block() {
 # (password 'secret'). http_user adds users. Root only.
 start_git_http() {
 	local user=$1 root=$2 d="$T/http"
-	mkdir -p -m 0755 "$d"
-	mkdir -p "$d/tmp"
+	mkdir -p -m 0755 "$d" "$d/tmp"
 	chown "$user:" "$d/tmp"
 	: > "$d/htpasswd"
 	http_user alice secret
@@ -711,31 +711,10 @@ start_git_http() {
 	    > "$d/location.conf"
 	grep -q fastcgi_pass "$d/location.conf" ||
 	    { echo "no nginx block in docs/operations.md" >&2; return 1; }
-	cat > "$d/nginx.conf" <<CONF
-user $user;
-worker_processes 1;
-pid $d/nginx.pid;
-error_log $d/error.log;
-events { worker_connections 64; }
-http {
-	access_log $d/access.log;
-	client_body_temp_path $d/tmp/body;
-	fastcgi_temp_path $d/tmp/fastcgi;
-	proxy_temp_path $d/tmp/proxy;
-	uwsgi_temp_path $d/tmp/uwsgi;
-	scgi_temp_path $d/tmp/scgi;
-	client_max_body_size 0;
-	server {
-		listen 127.0.0.1:$HTTP_PORT;
-		include $d/location.conf;
-	}
-}
-CONF
+	printf 'server {\n\tlisten 127.0.0.1:%s;\n\tclient_max_body_size 0;\n\tinclude %s;\n}\n' \
+	    "$HTTP_PORT" "$d/location.conf" > "$d/server.conf"
 	start_fcgiwrap || return 1
-	/usr/sbin/nginx -c "$d/nginx.conf" -e "$d/error.log" 3>&- ||
-	    { cat "$d/error.log" >&2; return 1; }
-	wait_for "(exec 3<>/dev/tcp/127.0.0.1/$HTTP_PORT) 2>/dev/null" 10 ||
-	    { cat "$d/error.log" >&2; return 1; }
+	run_nginx "$d" "$user" "$HTTP_PORT" || return 1
 	HTTP_URL="http://alice:secret@127.0.0.1:$HTTP_PORT/git"
 }
 
@@ -762,11 +741,64 @@ http_user() {
 	printf '%s:%s\n' "$1" "$(openssl passwd -apr1 "$2")" >> "$T/http/htpasswd"
 }
 
-# stop_git_servers: end the test's sshd, nginx and fcgiwrap (teardown).
+# run_nginx DIR USER PORT [CONNECTIONS]: nginx as USER serving
+# DIR/server.conf (server blocks) on 127.0.0.1:PORT, its logs and
+# temporary files in DIR; ended by stop_git_servers
+run_nginx() {
+	local d=$1 user=$2 port=$3
+	mkdir -p "$d/tmp"
+	chown "$user:" "$d/tmp"
+	cat > "$d/nginx.conf" <<CONF
+user $user;
+worker_processes 1;
+pid $d/nginx.pid;
+error_log $d/error.log;
+events { worker_connections ${4:-64}; }
+http {
+	access_log $d/access.log;
+	client_body_temp_path $d/tmp/body;
+	fastcgi_temp_path $d/tmp/fastcgi;
+	proxy_temp_path $d/tmp/proxy;
+	uwsgi_temp_path $d/tmp/uwsgi;
+	scgi_temp_path $d/tmp/scgi;
+	include $d/server.conf;
+}
+CONF
+	/usr/sbin/nginx -c "$d/nginx.conf" -e "$d/error.log" 3>&- ||
+	    { cat "$d/error.log" >&2; return 1; }
+	wait_for "(exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null" 10 ||
+	    { cat "$d/error.log" >&2; return 1; }
+}
+
+# web_proxy DIR USER PORT WEB_PORT [CONNECTIONS]: the documented nginx in
+# front of the web page ("<!-- t0905: nginx -->") as USER on
+# 127.0.0.1:PORT, proxying to the page on WEB_PORT, its users those of
+# DIR/htpasswd, Prometheus' address made this machine's
+web_proxy() {
+	local d=$1
+	doc_block nginx t0905 |
+	    sed -e "s#listen 443 ssl;#listen 127.0.0.1:$3;#" \
+	    -e '/ssl_certificate/d' -e '/server_name/d' \
+	    -e "s#allow 10.0.0.5;#allow 127.0.0.1;#" \
+	    -e "s#/etc/nginx/runner.htpasswd#$d/htpasswd#" \
+	    -e "s#127.0.0.1:8080#127.0.0.1:$4#" > "$d/server.conf"
+	grep -q 'proxy_set_header X-Remote-User $remote_user' "$d/server.conf" ||
+	    { echo "no nginx block with X-Remote-User in docs/operations.md" >&2; return 1; }
+	run_nginx "$d" "$2" "$3" "${5:-64}"
+}
+
+# stop_git_servers: end the test's sshd, nginx servers and fcgiwrap
+# (teardown). nginx's master is waited for: killed with the test's
+# processes instead, it would leave its worker behind.
 stop_git_servers() {
-	local f
-	for f in "$T/sshd/sshd.pid" "$T/http/nginx.pid"; do
+	local f p
+	for f in "$T/sshd/sshd.pid" "$T"/*/nginx.pid; do
 		[ -s "$f" ] && kill "$(cat "$f")" 2>/dev/null
+	done
+	for f in "$T"/*/nginx.pid; do
+		[ -s "$f" ] || continue
+		p=$(cat "$f")
+		wait_for "! kill -0 $p 2>/dev/null" 10 || true
 	done
 	[ -n "${HTTP_FCGI_PID:-}" ] && kill "$HTTP_FCGI_PID" 2>/dev/null
 	return 0

@@ -34,38 +34,10 @@ teardown() {
 # alice with password secret
 start_proxy() {
 	local d="$T/proxy"
-	mkdir -p -m 0755 "$d" "$d/tmp"
-	chown "$PROXYU:" "$d/tmp"
+	mkdir -p -m 0755 "$d"
 	printf 'alice:%s\n' "$(openssl passwd -apr1 secret)" > "$d/htpasswd"
 	chmod 0644 "$d/htpasswd"
-	awk '$0 == "<!-- t0905: nginx -->" { f = 1; next }
-	    f == 1 && /^```/ { f = 2; next }
-	    f == 2 && /^```/ { exit }
-	    f == 2 { print }' "$SOURCE_ROOT/docs/operations.md" |
-	    sed -e "s#listen 443 ssl;#listen 127.0.0.1:$PROXY_PORT;#" \
-	    -e '/ssl_certificate/d' -e '/server_name/d' \
-	    -e "s#allow 10.0.0.5;#allow 127.0.0.1;#" \
-	    -e "s#/etc/nginx/runner.htpasswd#$d/htpasswd#" \
-	    -e "s#127.0.0.1:8080#127.0.0.1:$WEB_PORT#" > "$d/server.conf"
-	cat > "$d/nginx.conf" <<CONF
-user $PROXYU;
-worker_processes 1;
-pid $d/nginx.pid;
-error_log $d/error.log;
-events { worker_connections 256; }
-http {
-	access_log $d/access.log;
-	client_body_temp_path $d/tmp/body;
-	fastcgi_temp_path $d/tmp/fastcgi;
-	proxy_temp_path $d/tmp/proxy;
-	uwsgi_temp_path $d/tmp/uwsgi;
-	scgi_temp_path $d/tmp/scgi;
-	include $d/server.conf;
-}
-CONF
-	/usr/sbin/nginx -c "$d/nginx.conf" -e "$d/error.log" 3>&- ||
-	    { cat "$d/error.log" >&2; return 1; }
-	wait_for "(exec 3<>/dev/tcp/127.0.0.1/$PROXY_PORT) 2>/dev/null" 10
+	web_proxy "$d" "$PROXYU" "$PROXY_PORT" "$WEB_PORT" 256
 }
 
 # code [CURL ARGS] URL: the status of a GET
