@@ -57,7 +57,8 @@ const char page_css[] =
 "table,tbody{display:block}tr{display:block;padding:.3em 0;"
 "border-bottom:1px solid #ddd}td,th{display:inline-block;border:0;"
 "padding:.1em .7em .1em 0;overflow-wrap:anywhere}th{background:none;"
-"color:#555}tr:first-child th{font-weight:normal;font-size:.85em}}";
+"color:#555}tr:first-child th:not(:only-of-type){font-weight:normal;"
+"font-size:.85em}}";
 
 /* Follows a running stage's log (Server-Sent Events): the page opens at
  * its end and stays there as it grows, until the reader scrolls up; the
