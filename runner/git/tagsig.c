@@ -103,6 +103,9 @@ static const struct {
 	{ "sk-ecdsa-sha2-nistp256@openssh.com", 3 },
 };
 
+#define CERT_MARK "-cert-v01"
+#define CERT_MARK_LEN (sizeof(CERT_MARK) - 1)
+
 static void ssh_put_string(struct sbuf *b, const unsigned char *s, size_t n)
 {
 	unsigned char len[4] = { (unsigned char)(n >> 24),
@@ -123,48 +126,40 @@ static int ssh_cert_plain(const unsigned char *key, size_t klen,
     struct sbuf *out)
 {
 	const unsigned char *p = key, *type, *f;
-	size_t left = klen, plain_len;
+	size_t left = klen;
 	long tlen, n;
 	struct sbuf b = SBUF_INIT;
-	const char *cert, *at;
-	char *plain;
-	int fields = -1;
+	char *plain = NULL, *cert;
+	int fields = -1, error = -1;
 
 	if ((tlen = ssh_string(&p, &left, &type)) <= 0)
-		return -1;
+		goto out;
 	plain = xstrndup((const char *)type, (size_t)tlen);
-	if (strlen(plain) != (size_t)tlen || !(cert = strstr(plain,
-	    "-cert-v01"))) {
-		free(plain);
-		return -1;
-	}
+	if (strlen(plain) != (size_t)tlen ||
+	    !(cert = strstr(plain, CERT_MARK)))
+		goto out;
 	/* "ssh-ed25519-cert-v01@openssh.com": "ssh-ed25519"; "sk-ssh-
 	 * ed25519-cert-v01@openssh.com": "sk-ssh-ed25519@openssh.com" */
-	at = cert + strlen("-cert-v01");
-	memmove((char *)cert, at, strlen(at) + 1);
+	memmove(cert, cert + CERT_MARK_LEN, strlen(cert + CERT_MARK_LEN) + 1);
 	if (!strncmp(plain, "ssh-", 4) || !strncmp(plain, "ecdsa-", 6))
 		plain[strcspn(plain, "@")] = '\0';
 	for (size_t i = 0; i < sizeof(cert_keys) / sizeof(*cert_keys); i++)
 		if (!strcmp(plain, cert_keys[i].type))
 			fields = cert_keys[i].fields;
-	plain_len = strlen(plain);
-	if (fields < 0 || ssh_string(&p, &left, &f) < 0) {	/* the nonce */
-		free(plain);
-		return -1;
-	}
-	ssh_put_string(&b, (const unsigned char *)plain, plain_len);
+	if (fields < 0 || ssh_string(&p, &left, &f) < 0)	/* the nonce */
+		goto out;
+	ssh_put_string(&b, (const unsigned char *)plain, strlen(plain));
 	for (int i = 0; i < fields; i++) {
-		if ((n = ssh_string(&p, &left, &f)) < 0) {
-			sbuf_release(&b);
-			free(plain);
-			return -1;
-		}
+		if ((n = ssh_string(&p, &left, &f)) < 0)
+			goto out;
 		ssh_put_string(&b, f, (size_t)n);
 	}
-	free(plain);
 	sbuf_add(out, b.buf, b.len);
+	error = 0;
+out:
 	sbuf_release(&b);
-	return 0;
+	free(plain);
+	return error;
 }
 
 /*
@@ -304,12 +299,13 @@ out:
 static char *validsig_key(const char *v)
 {
 	const char *f = v, *line_end = v + strcspn(v, "\n");
+	size_t n;
 
 	for (int i = 0; i < 9 && f < line_end; i++) {
 		f += strcspn(f, " \n");
 		f += *f == ' ';
 	}
-	size_t n = f < line_end ? strcspn(f, " \n") : 0;
+	n = f < line_end ? strcspn(f, " \n") : 0;
 
 	if (n >= 40 && strspn(f, "0123456789ABCDEFabcdef") == n)
 		return xstrndup(f, n);
