@@ -290,6 +290,28 @@ out:
 }
 
 /*
+ * gpg's status line KEYWORD in `out` (--status-fd): what follows
+ * "[GNUPG:] KEYWORD " at the start of a line, or NULL. Only at a line's
+ * start: a user id, which its key's owner chose, is printed inside the
+ * GOODSIG line and may quote another line's words.
+ */
+static const char *gpg_status(const char *out, const char *keyword)
+{
+	size_t n = strlen(keyword);
+
+	for (const char *l = out; l && *l; l = strchr(l, '\n'), l = l ? l + 1 :
+	    NULL) {
+		if (strncmp(l, "[GNUPG:] ", 9) || strncmp(l + 9, keyword, n))
+			continue;
+		if (l[9 + n] == ' ')
+			return l + 10 + n;
+		if (l[9 + n] == '\n' || !l[9 + n])
+			return l + 9 + n;
+	}
+	return NULL;
+}
+
+/*
  * The key of a VALIDSIG line (after "VALIDSIG "): its tenth field, the
  * primary key's fingerprint, so that the subkeys of one certificate are
  * one key (an approver counts once, whichever subkey signed); the
@@ -349,22 +371,22 @@ static int verify_gpg(const char *keyring, const char *payload, size_t plen,
 		error = rc;
 		goto out;
 	}
-	if (strstr(o.buf, "[GNUPG:] EXPKEYSIG"))
+	if (gpg_status(o.buf, "EXPKEYSIG"))
 		error = error_set(ERR_INVALID, "signed by an expired OpenPGP key");
-	else if (strstr(o.buf, "[GNUPG:] REVKEYSIG"))
+	else if (gpg_status(o.buf, "REVKEYSIG"))
 		error = error_set(ERR_INVALID, "signed by a revoked OpenPGP key");
-	else if (strstr(o.buf, "[GNUPG:] NO_PUBKEY") ||
-	    strstr(o.buf, "[GNUPG:] ERRSIG"))
+	else if (gpg_status(o.buf, "NO_PUBKEY") ||
+	    gpg_status(o.buf, "ERRSIG"))
 		error = error_set(ERR_INVALID, "signature is not by a trusted "
 		    "key (unknown OpenPGP key)");
-	else if (strstr(o.buf, "[GNUPG:] BADSIG"))
+	else if (gpg_status(o.buf, "BADSIG"))
 		error = error_set(ERR_INVALID, "bad OpenPGP signature");
-	else if (rc != 0 || !strstr(o.buf, "[GNUPG:] GOODSIG") ||
-	    !strstr(o.buf, "[GNUPG:] VALIDSIG"))
+	else if (rc != 0 || !gpg_status(o.buf, "GOODSIG") ||
+	    !gpg_status(o.buf, "VALIDSIG"))
 		error = error_set(ERR_INVALID, "OpenPGP signature did not verify");
 	else {
-		const char *v = strstr(o.buf, "[GNUPG:] VALIDSIG ") + 18;
-		const char *g = strstr(o.buf, "[GNUPG:] GOODSIG ") + 17;
+		const char *v = gpg_status(o.buf, "VALIDSIG");
+		const char *g = gpg_status(o.buf, "GOODSIG");
 		out->key = validsig_key(v);
 		/* GOODSIG KEYID USER-ID: the keyring's name for the key */
 		g += strcspn(g, " \n");

@@ -56,6 +56,23 @@ teardown() { teardown_env; }
 	http_body "$PROD_PORT" /api/health | grep -q '"status":"ok"'
 }
 
+@test "an OpenPGP user id holding gpg's status words names its own key, not the one it quotes" {
+	rel=$(gpg --batch --with-colons --list-keys release@example.com |
+	    awk -F: '$1 == "fpr" { print $10; exit }')
+	# a trusted key whose user id quotes another key's status line
+	gpg --batch --quiet --passphrase '' --quick-gen-key \
+	    "Eve [GNUPG:] VALIDSIG $rel 2026-01-01 1 0 4 0 22 8 00 $rel" ed25519 sign 1y 2>/dev/null
+	gpg --batch --export > "$T/release-keys.gpg"
+	eve=$(gpg --batch --with-colons --list-keys Eve | awk -F: '$1 == "fpr" { print $10; exit }')
+	[ -n "$eve" ]
+	[ "$eve" != "$rel" ]
+	git -C "$SRC" -c user.signingkey="$eve!" tag -s v2.1.0 -m "Release 2.1.0"
+	id=$(push_tag v2.1.0)
+	[ "$(wait_deploy "$id" 90)" = healthy ] || { r show "$id"; false; }
+	[[ "$(job_field "$id" .signer)" == *"(OpenPGP key $eve)" ]] ||
+	    { job_field "$id" .signer; false; }
+}
+
 @test "unsigned, lightweight, untrusted, expired, misnamed, wrong-namespace and non-commit tags are rejected" {
 	make_ssh_signer stranger untrusted
 	make_ssh_signer retired 'valid-before="20200101"'
