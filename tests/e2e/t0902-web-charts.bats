@@ -28,7 +28,18 @@ http:
 }
 teardown() { teardown_env; }
 
-get() { http_body "$WEB_PORT" "$1"; }
+# get PATH: the page's body. A connection closed without an answer (met
+# rarely, under load, in this and other tests of the page) is said and
+# tried again, twice at most; every page here has a body.
+get() {
+	local out try
+	for try in 1 2 3; do
+		out=$(http_body "$WEB_PORT" "$1")
+		[ -z "$out" ] || break
+		echo "$1: the connection closed without an answer (try $try)" >&2
+	done
+	printf '%s\n' "$out"
+}
 status_of() {
 	local fd
 	exec {fd}<>"/dev/tcp/127.0.0.1/$WEB_PORT"
