@@ -20,12 +20,12 @@
  * page links to. */
 #define FIND_MAX 255
 
-/* A value in a query string, escaped as a URL's. */
-static void url_value(struct sbuf *sb, const char *s)
+/* A query parameter escaped for a URL (find.h). */
+void url_param(struct sbuf *sb, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
 
-	for (; *s; s++) {
+	for (; s && *s; s++) {
 		unsigned char c = (unsigned char)*s;
 		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 		    (c >= '0' && c <= '9') || strchr("-_.~/", c)) {
@@ -203,7 +203,7 @@ void find_url(struct sbuf *sb, const struct find *f, int64_t before)
 		if (!vals[i])
 			continue;
 		sbuf_addf(sb, "%s%s=", first ? "?" : "&amp;", keys[i]);
-		url_value(&u, vals[i]);
+		url_param(&u, vals[i]);
 		chart_esc(sb, u.buf);
 		sbuf_release(&u);
 		first = 0;

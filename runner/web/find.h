@@ -52,4 +52,7 @@ void find_form(struct sbuf *sb, struct store *st, const struct find *f);
 void find_pager(struct sbuf *sb, const struct find *f, struct job *const *v,
     size_t n, int limit);
 
+/* A query parameter escaped for a URL. */
+void url_param(struct sbuf *sb, const char *s);
+
 #endif

@@ -115,23 +115,6 @@ void html(struct sbuf *sb, const char *s)
 }
 
 /* A query parameter's value, escaped for a URL. */
-void url_param(struct sbuf *sb, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (; s && *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || strchr("-_.~/", c)) {
-			sbuf_addch(sb, (char)c);
-		} else {
-			sbuf_addch(sb, '%');
-			sbuf_addch(sb, hex[c >> 4]);
-			sbuf_addch(sb, hex[c & 15]);
-		}
-	}
-}
-
 void page_begin(struct sbuf *sb, const char *title)
 {
 	sbuf_adds(sb, "<!doctype html><html lang=en><head><meta charset=utf-8>"

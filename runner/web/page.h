@@ -21,9 +21,9 @@ struct store;
 extern const char page_css[];
 extern const char page_js[];
 
-/* Text escaped for HTML; a query parameter escaped for a URL. */
+/* Text escaped for HTML (a query parameter escaped for a URL is
+ * find.h's url_param). */
 void html(struct sbuf *sb, const char *s);
-void url_param(struct sbuf *sb, const char *s);
 
 void page_begin(struct sbuf *sb, const char *title);
 void page_end(struct sbuf *sb);

@@ -4,6 +4,7 @@
  * the live tail. Everything from the store or a repository is escaped.
  */
 #include "page.h"
+#include "find.h"
 #include "chart.h"
 #include "audit.h"
 #include "envs.h"

@@ -8,6 +8,7 @@
  * the HTML attribute, so that a hostile name cannot leave either.
  */
 #include "page.h"
+#include "find.h"
 #include "web_int.h"
 #include "audit.h"
 #include "jobs.h"

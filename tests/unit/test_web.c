@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "page.h"
+#include "find.h"
 #include "util.h"
 
 /* `in` rendered in chunks of `step` bytes, as a live log arrives. */
