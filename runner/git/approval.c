@@ -160,17 +160,8 @@ int approval_release_commit(const char *repo, const char *quarantine,
 	*out = NULL;
 	if (object)
 		*object = NULL;
-	gitlib_init();
-	if (git_repository_open_bare(&r, repo) < 0 ||
-	    git_repository_odb(&odb, r) < 0) {
-		error = error_set(-1, "cannot open repository '%s'", repo);
+	if ((error = gitlib_open_pushed(repo, quarantine, &r, &odb)) < 0)
 		goto out;
-	}
-	if (quarantine && git_odb_add_disk_alternate(odb, quarantine) < 0) {
-		error = error_set(-1, "cannot read the pushed objects in '%s'",
-		    quarantine);
-		goto out;
-	}
 	if (pushed ? git_oid_fromstr(&oid, pushed) < 0 :
 	    git_reference_name_to_id(&oid, r, ref) < 0) {
 		error = error_set(ERR_NOTFOUND, "there is no release tag '%s'",

@@ -1,5 +1,6 @@
 /*
- * libgit2 set up once per process (gitlib.h).
+ * libgit2 set up once per process, and a repository opened with a push's
+ * quarantined objects (gitlib.h).
  *
  * git_libgit2_init() of a libgit2 built with mbedTLS (Debian's) parses the
  * whole system CA bundle into memory: about 4 ms of CPU and 0.5 MB of
@@ -15,6 +16,7 @@
  * (RTLD_NEXT), for whatever else in the process may use them.
  */
 #include "gitlib.h"
+#include "util.h"
 
 #include <dlfcn.h>
 #include <stdlib.h>
@@ -90,4 +92,19 @@ const char *__lsan_default_suppressions(void);
 const char *__lsan_default_suppressions(void)
 {
 	return "leak:libgit2.so\n";
+}
+
+int gitlib_open_pushed(const char *repo, const char *quarantine,
+    git_repository **r, git_odb **odb)
+{
+	*r = NULL;
+	*odb = NULL;
+	gitlib_init();
+	if (git_repository_open_bare(r, repo) < 0 ||
+	    git_repository_odb(odb, *r) < 0)
+		return error_set(-1, "cannot open repository '%s'", repo);
+	if (quarantine && git_odb_add_disk_alternate(*odb, quarantine) < 0)
+		return error_set(-1, "cannot read the pushed objects in '%s'",
+		    quarantine);
+	return 0;
 }

@@ -414,17 +414,8 @@ int tag_object_read(const char *repo, const char *quarantine,
 	int error = 0;
 
 	*type = NULL;
-	gitlib_init();
-	if (git_repository_open_bare(&r, repo) < 0 ||
-	    git_repository_odb(&odb, r) < 0) {
-		error = error_set(-1, "cannot open repository '%s'", repo);
+	if ((error = gitlib_open_pushed(repo, quarantine, &r, &odb)) < 0)
 		goto out;
-	}
-	if (quarantine && git_odb_add_disk_alternate(odb, quarantine) < 0) {
-		error = error_set(-1, "cannot read the pushed objects in '%s'",
-		    quarantine);
-		goto out;
-	}
 	if (git_oid_fromstr(&oid, oid_hex) < 0 ||
 	    git_odb_read(&obj, odb, &oid) < 0) {
 		error = error_set(ERR_NOTFOUND, "object %s not found", oid_hex);
