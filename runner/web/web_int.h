@@ -46,9 +46,11 @@ struct store;
 /* Connections: all of them, from one address (a reverse proxy's, which
  * is everyone's), and the live streams (logs and job pages) at once, so
  * that the streams a page or a person holds open never take every
- * connection the pages need. */
-#define WEB_CONNECTIONS 64
-#define WEB_CONNECTIONS_PER_IP 32
+ * connection the pages need. A connection counts until its thread has
+ * ended it: on a busy machine, a client's quick requests one after the
+ * other overlap there, and one past the limit is closed unanswered. */
+#define WEB_CONNECTIONS 256
+#define WEB_CONNECTIONS_PER_IP 128
 #define WEB_STREAMS 16
 
 struct sse;
