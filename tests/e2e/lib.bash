@@ -326,6 +326,17 @@ http_body() {
 	exec {fd}<&-
 }
 
+# web_status PATH [METHOD]: the status code of the test's web page
+# (127.0.0.1:$WEB_PORT) for PATH; web_up: waits until it answers
+web_status() {
+	local fd
+	exec {fd}<>"/dev/tcp/127.0.0.1/$WEB_PORT" || return 1
+	printf '%s %s HTTP/1.0\r\nHost: localhost\r\n\r\n' "${2:-GET}" "$1" >&$fd
+	head -n 1 <&$fd | cut -d' ' -f2
+	exec {fd}<&-
+}
+web_up() { wait_for "[ \"\$(web_status /)\" = 200 ]" 15; }
+
 # An SSH signing key $T/keys/NAME and, unless "untrusted", a line for it
 # in $T/allowed_signers (namespace git, optional extra options).
 make_ssh_signer() {

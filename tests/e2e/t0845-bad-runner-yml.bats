@@ -40,15 +40,6 @@ YML
 }
 teardown() { teardown_env; }
 
-# the status line of GET PATH on the web page
-status_of() {
-	local fd
-	exec {fd}<>"/dev/tcp/127.0.0.1/$WEB_PORT" || return 1
-	printf 'GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n' "$1" >&$fd
-	head -n 1 <&$fd | cut -d' ' -f2
-	exec {fd}<&-
-}
-
 # the jobs of a push, one more each time: commit and push from $1 (as
 # the git user when $2 says so)
 push() {
@@ -85,7 +76,7 @@ over_servers() {
 
 @test "a runner.yml with a mistake, reloaded: pushes run, status, page and metrics answer and warn" {
 	start_daemon --workers 1
-	wait_for "[ \"\$(status_of /)\" = 200 ]" 15
+	web_up
 	[ "$(stat -c %a "$RUNNER_HOME/runner.yml.last-good")" = 600 ]
 	cmp "$RUNNER_HOME/runner.yml" "$RUNNER_HOME/runner.yml.last-good"
 
@@ -129,8 +120,8 @@ over_servers() {
 	[[ "$output" == *"warning: $mistake; the runner keeps the configuration it last loaded"* ]]
 	r status --json | jq -e --arg m "$mistake" '[.warnings[] | select(startswith($m))] | length == 1'
 	# the web page and /metrics too
-	[ "$(status_of /)" = 200 ]
-	[ "$(status_of /metrics)" = 200 ]
+	[ "$(web_status /)" = 200 ]
+	[ "$(web_status /metrics)" = 200 ]
 	http_body "$WEB_PORT" / | grep -qF "warning: $mistake"
 	http_body "$WEB_PORT" /metrics > "$T/metrics"
 	grep -qx 'runner_up 1' "$T/metrics"

@@ -25,16 +25,8 @@ log_cap: 80M"
 }
 teardown() { teardown_env; }
 
-# get PATH: the body; status PATH [METHOD]: the HTTP status code
+# get PATH: the body (web_status, lib.bash: the status code)
 get() { http_body "$WEB_PORT" "$1"; }
-status_of() {
-	local fd
-	exec {fd}<>"/dev/tcp/127.0.0.1/$WEB_PORT"
-	printf '%s %s HTTP/1.0\r\nHost: localhost\r\n\r\n' "${2:-GET}" "$1" >&$fd
-	head -n 1 <&$fd | cut -d' ' -f2
-	exec {fd}<&-
-}
-web_up() { wait_for "[ \"\$(status_of /)\" = 200 ]" 15; }
 # browse NAME URL CONDITION: the rendered DOM in $T/NAME.html, a
 # screenshot in $SHOTS
 browse() {
@@ -73,13 +65,13 @@ browse() {
 	[ "$(get /api/status | jq '[.jobs[].id]')" = "$(r status --json | jq '[.jobs[].id]')" ]
 	[ "$(get /api/status | jq '.environments[0].release')" = "$d" ]
 	# read-only, and on 127.0.0.1
-	[ "$(status_of / POST)" = 405 ]
-	[ "$(status_of /job/1 DELETE)" = 405 ]
+	[ "$(web_status / POST)" = 405 ]
+	[ "$(web_status /job/1 DELETE)" = 405 ]
 	ss -ltn | grep -q "127.0.0.1:$WEB_PORT "
 	# a repository's and a branch's history
 	get "/repo?r=app" | grep -qF "href='/branch?r=app&amp;b=develop'"
 	get "/branch?r=app&b=develop" | grep -q "data-job='1'"
-	[ "$(status_of /job/99999)" = 404 ]
+	[ "$(web_status /job/99999)" = 404 ]
 }
 
 @test "a running stage's output appears in the page while it runs" {

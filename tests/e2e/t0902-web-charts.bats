@@ -40,14 +40,6 @@ get() {
 	done
 	printf '%s\n' "$out"
 }
-status_of() {
-	local fd
-	exec {fd}<>"/dev/tcp/127.0.0.1/$WEB_PORT"
-	printf '%s %s HTTP/1.0\r\nHost: localhost\r\n\r\n' "${2:-GET}" "$1" >&$fd
-	head -n 1 <&$fd | cut -d' ' -f2
-	exec {fd}<&-
-}
-web_up() { wait_for "[ \"\$(status_of /)\" = 200 ]" 15; }
 
 # push_build N: commit and push to develop; wait for build N to end
 push_build() {
@@ -209,7 +201,7 @@ YML
 	refused "/?p=%01x" 400 "'p' is not a person's name"
 	refused "/repo?r=nosuch" 404 "no repository &#39;nosuch&#39;"
 	refused "/branch?r=app" 404 "no such branch"
-	[ "$(status_of "/?r=&b=&s=&p=")" = 200 ]
+	[ "$(web_status "/?r=&b=&s=&p=")" = 200 ]
 }
 
 @test "every page fits a 400 px phone without scrolling sideways, and axe-core finds nothing serious" {
