@@ -64,6 +64,9 @@ out:
 	free(release);
 	free(object);
 	free(commit);
+	/* refused before the swap: the approval's name is still the job's */
+	if (job->tag == approval)
+		return NULL;
 	if (d->state != JOB_RUNNING) {
 		free(approval);
 		return NULL;
