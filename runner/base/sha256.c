@@ -1,5 +1,5 @@
 /*
- * SHA-256 (libcrypto's, loaded on demand) and base64 (RFC 4648) for the
+ * SHA-256 and HMAC-SHA256 (libcrypto's, loaded on demand) and base64 (RFC 4648) for the
  * programs that link no crypto library (the hook, the CLI): only to name
  * an ssh key by its fingerprint.
  */
@@ -20,8 +20,11 @@
 typedef const void *(*md_fn)(void);
 typedef int (*digest_fn)(const void *, size_t, unsigned char *,
     unsigned int *, const void *, void *);
+typedef unsigned char *(*hmac_fn)(const void *, const void *, int,
+    const unsigned char *, size_t, unsigned char *, unsigned int *);
 static md_fn evp_sha256;
 static digest_fn evp_digest;
+static hmac_fn hmac;
 
 static void load_crypto(void)
 {
@@ -30,16 +33,19 @@ static void load_crypto(void)
 	if (!lib)
 		return;
 	evp_sha256 = (md_fn)dlsym(lib, "EVP_sha256");
-	if (evp_sha256)
+	if (evp_sha256) {
 		evp_digest = (digest_fn)dlsym(lib, "EVP_Digest");
+		hmac = (hmac_fn)dlsym(lib, "HMAC");
+	}
 }
+
+static pthread_once_t crypto_once = PTHREAD_ONCE_INIT;
 
 int sha256(const void *data, size_t len, unsigned char out[SHA256_LEN])
 {
-	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	unsigned int n = 0;
 
-	pthread_once(&once, load_crypto);
+	pthread_once(&crypto_once, load_crypto);
 	if (!evp_digest || !evp_digest(data, len, out, &n, evp_sha256(),
 	    NULL) || n != SHA256_LEN)
 		return -1;
@@ -49,32 +55,16 @@ int sha256(const void *data, size_t len, unsigned char out[SHA256_LEN])
 int hmac_sha256(const void *key, size_t keylen, const void *msg, size_t len,
     unsigned char out[SHA256_LEN])
 {
-	unsigned char pad[64], inner[SHA256_LEN];
-	unsigned char *buf;
-	int error = -1;
+	unsigned int n = 0;
 
-	if (keylen > sizeof(pad))
+	/* a key of at most one SHA-256 block, as the web page's secret */
+	if (keylen > 64)
 		return -1;
-	buf = xmalloc(sizeof(pad) + (len > SHA256_LEN ? len : SHA256_LEN));
-	for (int round = 0; round < 2; round++) {
-		memset(pad, round ? 0x5c : 0x36, sizeof(pad));
-		for (size_t i = 0; i < keylen; i++)
-			pad[i] ^= ((const unsigned char *)key)[i];
-		memcpy(buf, pad, sizeof(pad));
-		if (round)
-			memcpy(buf + sizeof(pad), inner, SHA256_LEN);
-		else if (len)
-			memcpy(buf + sizeof(pad), msg, len);
-		if (sha256(buf, sizeof(pad) + (round ? SHA256_LEN : len),
-		    round ? out : inner) < 0)
-			goto out;
-	}
-	error = 0;
-out:
-	memset(pad, 0, sizeof(pad));
-	memset(buf, 0, sizeof(pad));
-	free(buf);
-	return error;
+	pthread_once(&crypto_once, load_crypto);
+	if (!hmac || !hmac(evp_sha256(), key, (int)keylen, msg, len, out,
+	    &n) || n != SHA256_LEN)
+		return -1;
+	return 0;
 }
 
 static const char b64[] =
