@@ -581,7 +581,7 @@ static const struct sfield config_fields[] = {
 	    .sample =
 	    "Where failures, deployments and rollbacks are announced (docs/notify.md).\n"
 	    "Events: job_passed job_failed job_fixed job_error deployed deploy_failed\n"
-	    "production_failed rolled_back rejected, or all.",
+	    "production_failed rolled_back rejected approval_needed, or all.",
 	    .example = "\n"
 	    "  - name: team\n"
 	    "    slack: https://hooks.slack.com/services/T000/B000/XXXX\n"

@@ -114,7 +114,6 @@ void html(struct sbuf *sb, const char *s)
 	}
 }
 
-/* A query parameter's value, escaped for a URL. */
 void page_begin(struct sbuf *sb, const char *title)
 {
 	sbuf_adds(sb, "<!doctype html><html lang=en><head><meta charset=utf-8>"
