@@ -32,7 +32,30 @@
 #include <unistd.h>
 
 /*
- * The file `name` of folder `dir` (a path below it, each folder reached
+ * Open `name` (a relative path) below folder `dir`, each part of it
+ * without following a link; its last part with `last` (open's flags).
+ * -1 and errno on a failure.
+ */
+static int open_below(int dir, const char *name, int last)
+{
+	char *copy = xstrdup(name), *save = NULL, *part, *next;
+	int fd = dup(dir);
+
+	for (part = strtok_r(copy, "/", &save); part && fd >= 0; part = next) {
+		next = strtok_r(NULL, "/", &save);
+		int sub = openat(fd, part, O_CLOEXEC | O_NOFOLLOW | (next ?
+		    O_PATH | O_DIRECTORY : last));
+		int saved = errno;
+		close(fd);
+		fd = sub;
+		errno = saved;
+	}
+	free(copy);
+	return fd;
+}
+
+/*
+ * File `name` below folder `dir` (each part of its path reached
  * without a link), read without following a link and only if it is a
  * file of one name (a hard link to a file of ours is no ref): into
  * `out`. ERR_NOTFOUND if it is not there.
@@ -40,17 +63,10 @@
 static int read_below(int dir, const char *name, size_t max,
     struct sbuf *out)
 {
-	char *copy = xstrdup(name), *save = NULL, *part, *next;
-	int fd = dup(dir), error = 0;
+	int fd = open_below(dir, name, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+	int error;
 	struct stat st;
 
-	for (part = strtok_r(copy, "/", &save); part && fd >= 0; part = next) {
-		next = strtok_r(NULL, "/", &save);
-		int sub = openat(fd, part, O_CLOEXEC | O_NOFOLLOW | (next ?
-		    O_PATH | O_DIRECTORY : O_RDONLY | O_NONBLOCK | O_NOCTTY));
-		close(fd);
-		fd = sub;
-	}
 	if (fd < 0)
 		error = error_set(errno == ENOENT ? ERR_NOTFOUND : -1,
 		    "cannot read %s without following a link: %s", name,
@@ -62,7 +78,6 @@ static int read_below(int dir, const char *name, size_t max,
 		error = read_fd(fd, name, max, out);
 	if (fd >= 0)
 		close(fd);
-	free(copy);
 	return error;
 }
 
@@ -76,11 +91,14 @@ static int read_below(int dir, const char *name, size_t max,
 static int ref_read_files(const char *real, const char *ref, char *hex)
 {
 	struct sbuf buf = SBUF_INIT;
-	int dir = -1, error;
+	int root = -1, dir = -1, error;
 	size_t rl = strlen(ref), n;
 
-	if ((dir = open(real, O_PATH | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC)) < 0) {
+	/* from the root, each folder reached without a link: its owner
+	 * may swap a folder on the path for a link between a check of the
+	 * path and this open */
+	if ((root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    (dir = open_below(root, real, O_PATH | O_DIRECTORY)) < 0) {
 		error = error_set(-1, "cannot open '%s': %s", real,
 		    strerror(errno));
 		goto out;
@@ -121,6 +139,8 @@ static int ref_read_files(const char *real, const char *ref, char *hex)
 out:
 	if (dir >= 0)
 		close(dir);
+	if (root >= 0)
+		close(root);
 	sbuf_release(&buf);
 	return error;
 }
