@@ -31,7 +31,7 @@ int deploy_approvals_needed(const struct config *conf, const char *env)
 char *deploy_approval_release(struct deploy *d)
 {
 	struct job *job = d->job;
-	char *release = NULL, *object = NULL, *commit = NULL, *approval;
+	char *release = NULL, *object = NULL, *commit = NULL;
 
 	if (!job->tag || !strstr(job->tag, APPROVAL_MARK))
 		return NULL;
@@ -43,30 +43,25 @@ char *deploy_approval_release(struct deploy *d)
 		    job->tag);
 		return NULL;
 	}
-	approval = job->tag;
 	if (approval_release_commit(d->repo, NULL, release, NULL, &object,
-	    &commit) < 0) {
-		deploy_reject(d, "approval tag '%s': %s", approval, error_last());
-		goto out;
+	    &commit) < 0 ||
+	    store_job_as_release(d->ctx->store, job->id, release, object) < 0) {
+		deploy_reject(d, "approval tag '%s': %s", job->tag,
+		    error_last());
+		free(release);
+		free(object);
+		free(commit);
+		return NULL;
 	}
-	if (store_job_as_release(d->ctx->store, job->id, release, object) < 0) {
-		deploy_reject(d, "approval tag '%s': %s", approval, error_last());
-		goto out;
-	}
+	free(commit);
+	/* the job is the release's now; the approval's name is the
+	 * caller's */
+	char *approval = job->tag;
 	job->tag = release;
-	release = NULL;
 	free(job->commit);
 	job->commit = object;
-	object = NULL;
 	free(job->ref);
 	job->ref = xasprintf("refs/tags/%s", job->tag);
-out:
-	free(release);
-	free(object);
-	free(commit);
-	/* refused before the swap: the approval's name is still the job's */
-	if (job->tag == approval)
-		return NULL;
 	if (d->state != JOB_RUNNING) {
 		free(approval);
 		return NULL;
