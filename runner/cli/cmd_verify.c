@@ -124,7 +124,6 @@ int cmd_verify(int argc, char **argv)
 			    "store", beside);
 			goto out;
 		}
-		sbuf_reset(&file_env);
 	}
 	if (sha256_file(local, sha) < 0) {
 		cli_error("%s", error_last());
@@ -139,7 +138,9 @@ int cmd_verify(int argc, char **argv)
 		    b) < 0;
 	}
 	error_clear();
-	if (read_file(beside, PROV_MAX_BYTES, &file_env) == 0) {
+	/* the file beside it (read already when it was named) */
+	if (file_env.len ||
+	    read_file(beside, PROV_MAX_BYTES, &file_env) == 0) {
 		while (file_env.len && file_env.buf[file_env.len - 1] == '\n')
 			sbuf_truncate(&file_env, file_env.len - 1);
 		if (!copies || strcmp(file_env.buf, store_env.buf)) {
