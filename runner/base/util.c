@@ -523,6 +523,13 @@ void sbuf_add_shell(struct sbuf *sb, const char *s)
 	sbuf_addch(sb, '\'');
 }
 
+int utf8_reorders(unsigned cp)
+{
+	return (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x202a &&
+	    cp <= 0x202e) || (cp >= 0x2060 && cp <= 0x2069) || cp == 0xfeff ||
+	    cp == 0x061c;
+}
+
 void sbuf_add_display(struct sbuf *sb, const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
@@ -543,7 +550,10 @@ void sbuf_add_display(struct sbuf *sb, const char *s, size_t len)
 			i++;
 			continue;
 		}
-		sbuf_add(sb, p + i, n);
+		if (utf8_reorders(cp))
+			sbuf_addf(sb, "\\u{%04x}", cp);
+		else
+			sbuf_add(sb, p + i, n);
 		i += n;
 	}
 }

@@ -167,13 +167,20 @@ size_t levenshtein(const char *a, const char *b);
  * *cp; 0 if the bytes are not valid UTF-8. */
 size_t utf8_char_len(const unsigned char *s, size_t left, unsigned *cp);
 
+/* Is `cp` one of Unicode's formatting characters that reorder or hide
+ * the text around it (bidi overrides and isolates, zero-width marks)?
+ * Text a push controls shows them escaped, so that what is read is what
+ * is there. */
+int utf8_reorders(unsigned cp);
+
 /* `s` as one single-quoted word of the shell ('a'\''b' for a'b), for
  * the commands that messages print as a fix. */
 void sbuf_add_shell(struct sbuf *sb, const char *s);
 
 /*
  * Append `s` for display on a terminal: control characters, escape
- * sequences and invalid UTF-8 come out as visible \x.. escapes.
+ * sequences and invalid UTF-8 come out as visible \x.. escapes, and the
+ * characters that reorder or hide text (utf8_reorders) as \u{....}.
  */
 void sbuf_add_display(struct sbuf *sb, const char *s, size_t len);
 

@@ -48,14 +48,6 @@ char *who_clean(const char *s)
 	return sbuf_detach(&sb);
 }
 
-/* Unicode's formatting characters that reorder or hide text. */
-static int bidi_or_hidden(unsigned cp)
-{
-	return (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x202a &&
-	    cp <= 0x202e) || (cp >= 0x2060 && cp <= 0x2069) || cp == 0xfeff ||
-	    cp == 0x061c;
-}
-
 char *who_clean_text(const char *s, size_t max)
 {
 	struct sbuf sb = SBUF_INIT;
@@ -68,7 +60,7 @@ char *who_clean_text(const char *s, size_t max)
 		unsigned cp = 0;
 		size_t n = utf8_char_len(p + i, len - i, &cp);
 		int bad = n == 0 || cp < 0x20 || cp == 0x7f ||
-		    (cp >= 0x80 && cp < 0xa0) || bidi_or_hidden(cp);
+		    (cp >= 0x80 && cp < 0xa0) || utf8_reorders(cp);
 		if (sb.len + (bad ? 1 : n) > max)
 			break;
 		if (bad)

@@ -103,6 +103,15 @@ const char page_js[] =
 void html(struct sbuf *sb, const char *s)
 {
 	for (; s && *s; s++) {
+		unsigned cp;
+		size_t n;
+		if ((unsigned char)*s >= 0x80 && (n = utf8_char_len(
+		    (const unsigned char *)s, strnlen(s, 4), &cp)) > 1 &&
+		    utf8_reorders(cp)) {
+			sbuf_addf(sb, "\\u{%04x}", cp);
+			s += n - 1;
+			continue;
+		}
 		switch (*s) {
 		case '<': sbuf_adds(sb, "&lt;"); break;
 		case '>': sbuf_adds(sb, "&gt;"); break;

@@ -126,6 +126,9 @@ static void test_display(void **state)
 	sbuf_add_display(&sb, in, sizeof(in) - 1);
 	assert_string_equal(sb.buf,
 	    "ok \\x1b]0;title\\x07 \\xff caf\xc3\xa9 \\xc2\\x9b");
+	sbuf_reset(&sb);
+	sbuf_add_display(&sb, "a\xe2\x80\xae" "b\xef\xbb\xbf", 8);
+	assert_string_equal(sb.buf, "a\\u{202e}b\\u{feff}");
 	sbuf_release(&sb);
 }
 

@@ -34,6 +34,11 @@ static void test_escaping(void **state)
 	assert_string_equal(sb.buf, "&lt;script&gt;alert(&#39;x&#39;)&lt;/script"
 	    "&gt; &amp; &quot;q&quot;");
 	sbuf_reset(&sb);
+	/* a subject whose right-to-left override would show "txt.exe" as
+	 * "exe.txt"; other non-ASCII text stays as it is */
+	html(&sb, "caf\xc3\xa9 \xe2\x80\xaetxt.exe\xe2\x81\xa6");
+	assert_string_equal(sb.buf, "caf\xc3\xa9 \\u{202e}txt.exe\\u{2066}");
+	sbuf_reset(&sb);
 	url_param(&sb, "a/zlib&b=1 x'<");
 	assert_string_equal(sb.buf, "a/zlib%26b%3D1%20x%27%3C");
 	sbuf_release(&sb);
