@@ -40,7 +40,10 @@
 static pthread_mutex_t conf_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct auth_conf *conf_now;
 static unsigned char secret[SECRET_LEN];
-static int have_secret;
+/* set once, after `secret` is read, by the listener's thread (at start
+ * or at the reload that first turns http: auth on); the request threads
+ * read it before they read `secret` */
+static _Atomic int have_secret;
 
 _Thread_local struct actor auth_actor;
 
@@ -70,10 +73,15 @@ struct auth_conf *auth_conf_get(void)
 	return s;
 }
 
-void auth_set_config(struct config *c)
+static int secret_load(const char *home);
+
+void auth_set_config(const char *home, struct config *c)
 {
 	struct auth_conf *s = xcalloc(1, sizeof(*s)), *old;
 	const struct passwd *pw;
+
+	if (c->http.auth.proxy_user && !have_secret && secret_load(home) == 0)
+		have_secret = 1;
 
 	s->c = c;
 	s->refs = 1;
@@ -140,9 +148,7 @@ void auth_init(const char *home)
 		return;
 	}
 	free(why);
-	if (c->http.auth.proxy_user)
-		have_secret = secret_load(home) == 0;
-	auth_set_config(c);
+	auth_set_config(home, c);
 }
 
 /* ---- who asks ---- */

@@ -35,8 +35,10 @@ extern _Thread_local struct actor auth_actor;
  * first use), and runner.yml as loaded now. */
 void auth_init(const char *home);
 /* runner.yml changed: the configuration from now on (taken; the one
- * before is freed once no request holds it). */
-void auth_set_config(struct config *c);
+ * before is freed once no request holds it). The first configuration
+ * with http: auth reads or makes the home's secret, so that turning
+ * auth on takes a reload, not a restart. */
+void auth_set_config(const char *home, struct config *c);
 /* The configuration now, held until auth_conf_put(); NULL: none. */
 struct auth_conf *auth_conf_get(void);
 void auth_conf_put(struct auth_conf *s);

@@ -474,7 +474,7 @@ static void policy_fresh(void)
 	}
 	free(why);
 	policy_make(c);
-	auth_set_config(c);
+	auth_set_config(W.home, c);
 	free(path);
 }
 

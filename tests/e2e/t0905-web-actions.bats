@@ -8,7 +8,8 @@
 # user (root's curl, another user's), a POST without a token, with
 # another person's, with a foreign Origin or none, an action runner.yml
 # does not give the person, production but by rollback. A GET never
-# changes anything, and without http: auth the page stays read-only.
+# changes anything, and without http: auth the page stays read-only;
+# auth turned on by a reload takes actions without a restart.
 # Screenshots are kept in BUILD/meson-logs/screenshots/.
 
 load lib
@@ -103,6 +104,32 @@ web_up() { wait_for "[ \"\$(direct /)\" = 200 ]" 15; }
 	! grep -q 'method=post' "$T/direct.html" || false
 	[ "$(jobs_count)" = "$(look r status --json --limit 1000 | jq '.jobs | length')" ]
 	[ ! -e "$RUNNER_HOME/web.secret" ]
+}
+
+@test "http: auth turned on by a reload: actions without a restart" {
+	[ "$(id -u)" = 0 ] || skip "needs root: the test makes users and runs nginx as one"
+	[ -x /usr/sbin/nginx ] || skip "nginx is not installed (tests/deps.sh installs it)"
+	test_user "$PROXYU"
+	PROXY_PORT=$(free_port)
+	trust_config "http:
+  listen: 127.0.0.1:$WEB_PORT
+  base_url: http://127.0.0.1:$PROXY_PORT"
+	start_proxy
+	start_daemon --workers 1
+	web_up
+	git -C "$SRC" push -q origin develop
+	wait_state 1 passed 60
+	! via alice /job/1 | grep -q 'method=post' || false
+	[ ! -e "$RUNNER_HOME/web.secret" ]
+	actions_config
+	kill -HUP "$DAEMON_PID"
+	wait_for "via alice /job/1 | grep -q \"class='action retry'\"" 15
+	[ "$(stat -c %a "$RUNNER_HOME/web.secret")" = 600 ]
+	TOK=$(token alice /job/1)
+	out=$(post alice retry "job=1&token=$TOK")
+	echo "retry: $out"
+	[[ "$out" == "303 "* ]]
+	wait_for "[ \"\$(builds_count)\" = 2 ]" 15
 }
 
 @test "runner.yml's operators and auth: mistakes named by file, line and field" {
