@@ -290,6 +290,7 @@ static char *await_answer(const char *home, const char *entry,
     int64_t deadline)
 {
 	char *dir = xasprintf("%s/%s/%s", home, SPOOL_DIR, SPOOL_TAKEN);
+	char *spool = xasprintf("%s/%s", home, SPOOL_DIR);
 	int ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK), wd = -1;
 	struct sbuf text = SBUF_INIT;
 	int got = 0;
@@ -298,9 +299,19 @@ static char *await_answer(const char *home, const char *entry,
 		wd = inotify_add_watch(ifd, dir, IN_CLOSE_WRITE | IN_ONLYDIR |
 		    IN_DONT_FOLLOW);
 	for (;;) {
-		int tfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-		    O_CLOEXEC), fd = -1;
+		/* the daemon's own folder: another member of the hook's group
+		 * may have made one of that name first, with answers in it */
+		int sfd = open(spool, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC), tfd = -1, fd = -1;
+		char *why = NULL, *fix = NULL;
 		struct stat st;
+		if (sfd >= 0) {
+			tfd = spool_daemon_dir(sfd, spool, SPOOL_TAKEN, &why,
+			    &fix);
+			close(sfd);
+		}
+		free(why);
+		free(fix);
 		if (tfd >= 0)
 			fd = openat(tfd, entry, O_RDONLY | O_NOFOLLOW |
 			    O_NONBLOCK | O_CLOEXEC);
@@ -331,6 +342,7 @@ static char *await_answer(const char *home, const char *entry,
 	if (ifd >= 0)
 		close(ifd);
 	free(dir);
+	free(spool);
 	if (!got)
 		sbuf_release(&text);
 	return got ? sbuf_detach(&text) : NULL;

@@ -40,6 +40,47 @@ int spool_own_dir(int sfd, const char *name, int make)
 	return fd;
 }
 
+int spool_daemon_dir(int sfd, const char *dir, const char *name, char **why,
+    char **fix)
+{
+	struct stat sp, st;
+	struct passwd *pw;
+	struct sbuf f = SBUF_INIT;
+	char *path;
+	int fd;
+
+	*why = *fix = NULL;
+	fd = openat(sfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		return -1;
+	if (fd >= 0 && fstat(sfd, &sp) == 0 && fstat(fd, &st) == 0 &&
+	    st.st_uid == sp.st_uid && !(st.st_mode & 077))
+		return fd;
+	if (fd >= 0)
+		close(fd);
+	if (fstatat(sfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -1;
+	/* another member of the hook's group made it: what it holds is
+	 * that member's words, which are not shown, and root pastes the fix:
+	 * it is removed as its owner, so that root follows nothing there */
+	*why = xasprintf("'%s/%s' is not the runner's own folder (a %s of uid "
+	    "%d, mode %04o): the daemon can keep no push there, and what is "
+	    "in it is not shown", dir, name, S_ISDIR(st.st_mode) ? "folder" :
+	    S_ISLNK(st.st_mode) ? "link" : "file", (int)st.st_uid,
+	    (unsigned)(st.st_mode & 07777));
+	pw = getpwuid(st.st_uid);
+	if (pw) {
+		sbuf_addf(&f, "runuser -u %s -- rm -rf ", pw->pw_name);
+	} else {
+		sbuf_addf(&f, "as uid %d, its owner: rm -rf ", (int)st.st_uid);
+	}
+	path = xasprintf("%s/%s", dir, name);
+	sbuf_add_shell(&f, path);
+	free(path);
+	*fix = sbuf_detach(&f);
+	return -1;
+}
+
 int spool_why_write(int dfd, const char *name, const char *reason,
     const char *fix)
 {
@@ -217,10 +258,19 @@ void spool_summary_load(const char *home, struct spool_summary *out)
 		free(dir);
 		return;
 	}
-	int hfd = openat(sfd, SPOOL_HELD, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC);
-	int rfd = openat(sfd, SPOOL_REFUSED, O_RDONLY | O_DIRECTORY |
-	    O_NOFOLLOW | O_CLOEXEC);
+	/* the daemon's own folders only: the hook's group writes spool/,
+	 * and may make a folder of that name first */
+	char *why, *fix;
+	int hfd = spool_daemon_dir(sfd, dir, SPOOL_HELD, &out->error,
+	    &out->error_fix);
+	int rfd = spool_daemon_dir(sfd, dir, SPOOL_REFUSED, &why, &fix);
+	if (why && !out->error) {
+		out->error = why;
+		out->error_fix = fix;
+	} else {
+		free(why);
+		free(fix);
+	}
 	if (hfd >= 0)
 		load_held(hfd, out);
 	if (rfd >= 0 && (d = fdopendir(rfd))) {
@@ -255,6 +305,7 @@ void spool_summary_release(struct spool_summary *s)
 	}
 	free(s->reasons);
 	free(s->error);
+	free(s->error_fix);
 	*s = (struct spool_summary){ 0 };
 }
 

@@ -36,6 +36,17 @@
 int spool_own_dir(int sfd, const char *name, int make);
 
 /*
+ * The daemon's own folder `name` below the spool (open as `sfd`, at
+ * `dir`), as status, doctor and the hook read it, whoever they run as:
+ * opened without following a link and accepted only if fstat shows it
+ * the spool's owner's and closed to others. Its descriptor, or -1: then
+ * *why and *fix (the caller's) say what is there instead, or are NULL if
+ * nothing is.
+ */
+int spool_daemon_dir(int sfd, const char *dir, const char *name, char **why,
+    char **fix);
+
+/*
  * Record beside entry `name` of the daemon's folder `dfd` why it is
  * there (`reason`) and what fixes it (`fix`, may be NULL): NAME.why, made
  * anew and renamed into place. 0 or -1.
@@ -78,6 +89,7 @@ struct spool_summary {
 	size_t nreasons;
 	size_t refused;		/* in spool/refused/, for the operator */
 	char *error;		/* the spool could not be read, or NULL */
+	char *error_fix;	/* what fixes it, if root or its user may */
 };
 
 /*

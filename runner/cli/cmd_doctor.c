@@ -317,7 +317,9 @@ static void check_spool(struct doctor *d, const char *home, int running)
 	struct sbuf age = SBUF_INIT;
 
 	spool_summary_load(home, &sp);
-	if (sp.error)
+	if (sp.error && sp.error_fix)
+		say(d, FAIL, "spool", sp.error_fix, "%s", sp.error);
+	else if (sp.error)
 		say(d, WARN, "spool", "run doctor as root or as the runner's "
 		    "user", "%s", sp.error);
 	for (size_t i = 0; i < sp.nreasons; i++) {

@@ -37,7 +37,8 @@ static const char usage[] =
     "\"disk\":{\"measured\":MS,\"home\":BYTES,\n"
     "\"logs\":BYTES,...} (as 'runner gc' last measured it) and\n"
     "\"spool\":{\"waiting\":N,\"held\":N,\"held_reasons\":[{\"reason\",\n"
-    "\"fix\",\"count\",\"oldest_ms\"}],\"refused\":N,...} (pushes handed\n"
+    "\"fix\",\"count\",\"oldest_ms\"}],\"refused\":N,\"error\",\"error_fix\"}\n"
+    "(pushes handed\n"
     "over by the hook of another user that the daemon has not queued yet,\n"
     "or cannot now; read from the spool, so also while it is stopped),\n"
     "\"pending_releases\":[{\"tag\",\"environment\",\"have\",\"need\",\n"
@@ -90,8 +91,16 @@ static void hosts_lines(struct sbuf *out, const struct status_view *v)
 static void spool_lines(struct sbuf *out, const struct spool_summary *sp,
     const char *home, int tty)
 {
-	if (sp->error)
-		sbuf_addf(out, "spool: %s\n", sp->error);
+	if (sp->error) {
+		sbuf_adds(out, "spool: ");
+		sbuf_add_display(out, sp->error, strlen(sp->error));
+		sbuf_addch(out, '\n');
+	}
+	if (sp->error_fix) {
+		sbuf_adds(out, "      fix: ");
+		sbuf_add_display(out, sp->error_fix, strlen(sp->error_fix));
+		sbuf_addch(out, '\n');
+	}
 	if (sp->waiting) {
 		sbuf_addf(out, "spool: %zu push%s waiting for the daemon "
 		    "(oldest ", sp->waiting, sp->waiting == 1 ? "" : "es");

@@ -168,6 +168,7 @@ static void spool_json(struct json *w, const struct spool_summary *sp)
 	json_end(w);
 	json_int(w, "refused", (int64_t)sp->refused);
 	json_string(w, "error", sp->error);
+	json_string(w, "error_fix", sp->error_fix);
 	json_end(w);
 }
 

@@ -343,6 +343,16 @@ void page_overview(struct sbuf *sb, struct store *st,
 		html(sb, v->warn[i]);
 		sbuf_adds(sb, "</p>");
 	}
+	if (v->spool.error) {
+		sbuf_adds(sb, "<p class='state failed' id=spool-error>spool: ");
+		html(sb, v->spool.error);
+		if (v->spool.error_fix) {
+			sbuf_adds(sb, "<br>fix: <code>");
+			html(sb, v->spool.error_fix);
+			sbuf_adds(sb, "</code>");
+		}
+		sbuf_adds(sb, "</p>");
+	}
 	if (v->spool.waiting)
 		sbuf_addf(sb, "<p id=spool>spool: %zu push%s waiting for the "
 		    "daemon</p>", v->spool.waiting, v->spool.waiting == 1 ? "" :

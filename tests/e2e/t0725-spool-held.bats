@@ -238,3 +238,51 @@ chmod 777 \$HOME #.git" refs/heads/develop "$zero" "$one"
 	[ "$(stat -c '%a %U' "$T/rootonly/x.git/key")" = "600 root" ]
 	[ ! -e "$T/usermod" ] || ! grep -qw root "$T/usermod" || false
 }
+
+@test "a held/ folder another member of the group made first shows none of its words; the fix removes it as its owner" {
+	gsvc_home
+	git init -q --bare "$T/app.git"
+	chown -R "$GIT_USER:" "$T/app.git"
+	"$RUNNER" install-hook "$T/app.git" >/dev/null
+	start_svc_daemon
+	[ ! -e "$RUNNER_HOME/spool/held" ]
+	# the git user writes spool/ (the hook's group): before the daemon
+	# ever holds a push it makes held/, with a "held push" whose reason
+	# and fix are its own words, for root to paste
+	as_git mkdir "$RUNNER_HOME/spool/held"
+	as_git sh -c ': > "$1/spool/held/1.push" && printf "%s\n%s\n" \
+	    "the runner cannot read its store" "touch $2/pwned" \
+	    > "$1/spool/held/1.push.why"' _ "$RUNNER_HOME" "$T"
+	fix="runuser -u $GIT_USER -- rm -rf '$RUNNER_HOME/spool/held'"
+	for how in root svc; do
+		if [ $how = root ]; then run r status; else run svc "$RUNNER" status; fi
+		[[ "$output" != *pwned* ]] || { echo "$how: $output"; false; }
+		[[ "$output" != *HELD* ]] || { echo "$how: $output"; false; }
+		[[ "$output" == *"spool: '$RUNNER_HOME/spool/held' is not the runner's own folder (a folder of uid $(id -u "$GIT_USER"), mode "*"): the daemon can keep no push there, and what is in it is not shown"* ]] ||
+		    { echo "$how: $output"; false; }
+		[[ "$output" == *"fix: $fix"* ]] || { echo "$how: $output"; false; }
+	done
+	[ "$(held .spool.held)" = 0 ]
+	[ "$(held .spool.error_fix)" = "$fix" ]
+	run r doctor
+	[ "$status" -eq 1 ]
+	[[ "$output" != *pwned* ]] || { echo "$output"; false; }
+	[[ "$output" == *"FAIL  spool: '$RUNNER_HOME/spool/held' is not the runner's own folder"* ]] || { echo "$output"; false; }
+	[[ "$output" == *"fix: $fix"* ]] || { echo "$output"; false; }
+	# a link there instead: not followed, removed as its owner too
+	as_git rm -rf "$RUNNER_HOME/spool/held"
+	mkdir -m 0700 "$T/rootheld"
+	printf 'x\ntouch %s/pwned\n' "$T" > "$T/rootheld/1.push.why"
+	: > "$T/rootheld/1.push"
+	as_git ln -s "$T/rootheld" "$RUNNER_HOME/spool/held"
+	run r status
+	[[ "$output" != *pwned* ]] || { echo "$output"; false; }
+	[[ "$output" == *"spool: '$RUNNER_HOME/spool/held' is not the runner's own folder (a link of uid"* ]] || { echo "$output"; false; }
+	# the printed fix, as root: gone, and doctor clean of it
+	sh -c "$(held .spool.error_fix)"
+	[ ! -e "$RUNNER_HOME/spool/held" ]
+	[ -e "$T/rootheld/1.push" ]
+	[ ! -e "$T/pwned" ]
+	run r doctor
+	[[ "$output" == *"ok    spool: "* ]] || { echo "$output"; false; }
+}
