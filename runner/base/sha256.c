@@ -52,6 +52,17 @@ int sha256(const void *data, size_t len, unsigned char out[SHA256_LEN])
 	return 0;
 }
 
+int sha256_hex(const void *data, size_t len, char out[2 * SHA256_LEN + 1])
+{
+	unsigned char md[SHA256_LEN];
+
+	out[0] = '\0';
+	if (sha256(data, len, md) < 0)
+		return -1;
+	hex_encode(md, SHA256_LEN, out);
+	return 0;
+}
+
 int hmac_sha256(const void *key, size_t keylen, const void *msg, size_t len,
     unsigned char out[SHA256_LEN])
 {

@@ -16,6 +16,9 @@
  * cannot be loaded. */
 int sha256(const void *data, size_t len, unsigned char out[SHA256_LEN]);
 
+/* The same digest as 64 hex digits and a NUL; -1 (and "") as sha256(). */
+int sha256_hex(const void *data, size_t len, char out[2 * SHA256_LEN + 1]);
+
 /* HMAC-SHA256 (RFC 2104) of `len` bytes at `msg` with a key of at most
  * 64 bytes; -1 when libcrypto cannot be loaded or the key is longer. */
 int hmac_sha256(const void *key, size_t keylen, const void *msg, size_t len,

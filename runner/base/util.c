@@ -523,6 +523,17 @@ void sbuf_add_shell(struct sbuf *sb, const char *s)
 	sbuf_addch(sb, '\'');
 }
 
+void hex_encode(const unsigned char *d, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[d[i] >> 4];
+		out[2 * i + 1] = digits[d[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
 int utf8_reorders(unsigned cp)
 {
 	return (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x202a &&

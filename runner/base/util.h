@@ -173,6 +173,9 @@ size_t utf8_char_len(const unsigned char *s, size_t left, unsigned *cp);
  * is there. */
 int utf8_reorders(unsigned cp);
 
+/* The `n` bytes at `d` as 2n lowercase hex digits and a NUL at `out`. */
+void hex_encode(const unsigned char *d, size_t n, char *out);
+
 /* `s` as one single-quoted word of the shell ('a'\''b' for a'b), for
  * the commands that messages print as a fix. */
 void sbuf_add_shell(struct sbuf *sb, const char *s);

@@ -34,7 +34,7 @@ static int env_of(const struct job *j, const char *env, int *signed_tag)
 	int error;
 
 	if ((error = source_open(j->repo, j->commit, &src)) < 0 ||
-	    (error = source_pipeline(src, &pl)) < 0)
+	    (error = source_pipeline(src, &pl, NULL)) < 0)
 		goto out;
 	if (!(e = pipeline_env(pl, env))) {
 		error = error_set(ERR_NOTFOUND, "no environment '%s' in "

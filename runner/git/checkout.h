@@ -53,8 +53,10 @@ int source_checkout(struct source *src, const char *dest);
 int source_checkout_over(struct source *src, const char *dest, uid_t owner,
     gid_t group, int *made);
 
-/* Read and parse the commit's pipeline file (.runner.yml). */
+/* Read and parse the commit's pipeline file (.runner.yml); with
+ * `digest`, the file's sha256 in hex too (the provenance names it). */
 struct pipeline;
-int source_pipeline(struct source *src, struct pipeline **out);
+int source_pipeline(struct source *src, struct pipeline **out,
+    char digest[65]);
 
 #endif

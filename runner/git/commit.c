@@ -7,6 +7,7 @@
 #include "checkout_int.h"
 #include "pipeline.h"
 #include "gitlib.h"
+#include "sha256.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -183,13 +184,17 @@ out:
 
 /* The tags of the bare repository, as one packed-refs file. */
 
-int source_pipeline(struct source *src, struct pipeline **out)
+int source_pipeline(struct source *src, struct pipeline **out,
+    char digest[65])
 {
 	struct sbuf buf = SBUF_INIT;
 	int error;
 
 	if ((error = source_read(src, PIPELINE_NAME, PIPELINE_MAX_BYTES,
-	    &buf)) == 0)
+	    &buf)) == 0 && digest && sha256_hex(buf.buf, buf.len, digest) < 0)
+		error = error_set(ERR_GENERIC, "%s: no sha256: libcrypto cannot "
+		    "be loaded", PIPELINE_NAME);
+	if (error == 0)
 		error = pipeline_parse(PIPELINE_NAME, buf.buf, buf.len, out);
 	sbuf_release(&buf);
 	return error;

@@ -388,13 +388,14 @@ static void hmac_header(struct curl_slist **h, const char *secret,
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
+	char hex[2 * EVP_MAX_MD_SIZE + 1];
 	struct sbuf sb = SBUF_INIT;
 
 	HMAC(EVP_sha256(), secret, (int)strlen(secret),
 	    (const unsigned char *)body, strlen(body), md, &mdlen);
+	hex_encode(md, mdlen, hex);
 	sbuf_adds(&sb, "X-Runner-Signature: sha256=");
-	for (unsigned i = 0; i < mdlen; i++)
-		sbuf_addf(&sb, "%02x", md[i]);
+	sbuf_adds(&sb, hex);
 	*h = curl_slist_append(*h, sb.buf);
 	sbuf_release(&sb);
 }

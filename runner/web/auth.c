@@ -257,8 +257,7 @@ static int mac_of(const char *user, long long exp, char hex[2 * SHA256_LEN
 	int error = hmac_sha256(secret, sizeof(secret), msg, strlen(msg), mac);
 
 	free(msg);
-	for (int i = 0; i < SHA256_LEN; i++)
-		snprintf(hex + 2 * i, 3, "%02x", mac[i]);
+	hex_encode(mac, SHA256_LEN, hex);
 	return error;
 }
 

@@ -189,7 +189,7 @@ int deploy_prepare(struct deploy *d, const char *commit, const char *ws,
 	int error;
 
 	if ((error = source_open(d->repo, commit, &src)) < 0 ||
-	    (error = source_pipeline(src, pl)) < 0)
+	    (error = source_pipeline(src, pl, NULL)) < 0)
 		goto out;
 	rm_rf(ws);
 	error = source_checkout(src, ws);
@@ -237,8 +237,7 @@ static char *repo_folder(const char *repo)
 	char hex[17];
 
 	EVP_Digest(repo, strlen(repo), md, &mdlen, EVP_sha256(), NULL);
-	for (int i = 0; i < 8; i++)
-		snprintf(hex + 2 * i, 3, "%02x", md[i]);
+	hex_encode(md, 8, hex);
 	out = xasprintf("%s-%s", base, hex);
 	free(base);
 	return out;

@@ -42,12 +42,6 @@ const char *prov_version(void)
 
 static const char *at(const struct ynode *n, const char *path);
 
-static void hex(const unsigned char *d, size_t n, char *out)
-{
-	for (size_t i = 0; i < n; i++)
-		snprintf(out + 2 * i, 3, "%02x", d[i]);
-}
-
 /* The key around `pkey` (taken), with its id; ERR_INVALID when it is no
  * ed25519 key. */
 static int key_wrap(EVP_PKEY *pkey, const char *path, struct prov_key **out)
@@ -64,9 +58,9 @@ static int key_wrap(EVP_PKEY *pkey, const char *path, struct prov_key **out)
 	}
 	k = xcalloc(1, sizeof(*k));
 	k->pkey = pkey;
-	hex(raw, sizeof(raw), k->pub);
+	hex_encode(raw, sizeof(raw), k->pub);
 	sha256(raw, sizeof(raw), md);
-	hex(md, sizeof(md), k->id);
+	hex_encode(md, sizeof(md), k->id);
 	*out = k;
 	return 0;
 }

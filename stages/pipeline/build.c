@@ -373,16 +373,6 @@ static void name_superseded(struct job_ctx *ctx, const struct job *job,
 	error_clear();
 }
 
-/* The hex sha256 of `len` bytes. */
-static void sha256_hex(const void *data, size_t len, char out[65])
-{
-	unsigned char md[SHA256_LEN];
-
-	sha256(data, len, md);
-	for (int i = 0; i < SHA256_LEN; i++)
-		snprintf(out + 2 * i, 3, "%02x", md[i]);
-}
-
 int build_provenance(struct job_ctx *ctx, const struct job *job,
     const char *pl_sha, char *const *names, char *const *logs, size_t n,
     const char *path, const char *sha, char **out)
@@ -520,19 +510,12 @@ int build_run(struct job_ctx *ctx, struct job *job)
 		    "[ci skip]");
 		goto end;
 	}
-	if ((error = source_pipeline(src, &pl)) < 0) {
+	/* with the file's digest, for the provenance */
+	if ((error = source_pipeline(src, &pl, pl_sha)) < 0) {
 		error = 0;
 		state = JOB_ERROR;
 		msg = xstrdup(error_last());
 		goto end;
-	}
-	{	/* the pipeline file's digest, for the provenance */
-		struct sbuf text = SBUF_INIT;
-		if (source_read(src, PIPELINE_NAME, PIPELINE_MAX_BYTES,
-		    &text) == 0)
-			sha256_hex(text.buf, text.len, pl_sha);
-		error_clear();
-		sbuf_release(&text);
 	}
 	{
 		size_t n;

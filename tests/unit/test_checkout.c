@@ -109,7 +109,7 @@ static void test_read_and_check_out(void **state)
 	assert_int_equal(source_read(src, "a.txt", 100, &buf), 0);
 	assert_string_equal(buf.buf, "hello\n");
 	assert_int_equal(source_read(src, "missing", 100, &buf), ERR_NOTFOUND);
-	assert_int_equal(source_pipeline(src, &pl), 0);
+	assert_int_equal(source_pipeline(src, &pl, NULL), 0);
 	assert_int_equal(pl->nstages, 1);
 	assert_string_equal(pl->stages[0].name, "unit");
 	assert_int_equal(source_checkout(src, ws), 0);
