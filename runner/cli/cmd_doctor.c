@@ -40,15 +40,17 @@ static const char usage[] =
     "problem with its fix: runner.yml; the file modes of the home and of\n"
     "signers, keyrings and secret files; the users and bubblewrap that\n"
     "confine repository code; every repository of runner.yml (a bare\n"
-    "repository, the hook installed and executable with this home, a\n"
-    "chained hook that can run, gitolite's common hooks; who writes its\n"
-    "git notes, and why they cannot be written); the daemon and\n"
+    "repository, the hook installed and executable with this home, its\n"
+    "user in the home's group, a chained hook that can run, gitolite's\n"
+    "common hooks; who writes its git notes, and why they cannot be\n"
+    "written); the daemon and\n"
     "its socket; pushes held in the spool (with the fix) or waiting with\n"
     "no daemon; free disk space; jobs left running by a daemon that is\n"
     "gone; the store's integrity and schema version; folders of an older\n"
     "home that need the operator. Changes nothing. It judges for the\n"
     "daemon's user (the running daemon's, else the home's owner), also\n"
-    "when run as root; a fix is a command to paste where there is one.\n"
+    "when run as root; a fix is a command to paste where there is one\n"
+    "(\"as root: COMMAND\" where only root may run it).\n"
     "\n"
     "Exit codes: 0 no problem (warnings allowed), 1 a problem found,\n"
     "2 usage error.\n";
@@ -234,6 +236,22 @@ out:
 	free(what);
 }
 
+/* A repository's problem whose fix writes into it: run by another user
+ * than its owner and root, the fix says that root runs it (install-hook
+ * writes as the owner). */
+static void say_root(struct doctor *d, const char *what, const char *repo,
+    const char *fix, const char *problem)
+{
+	struct stat st;
+	char *as_root = NULL;
+
+	if (fix && geteuid() != 0 && (stat(repo, &st) < 0 ||
+	    st.st_uid != geteuid()))
+		as_root = xasprintf("as root: %s", fix);
+	say(d, FAIL, what, as_root ? as_root : fix, "%s", problem);
+	free(as_root);
+}
+
 /* The repositories of runner.yml, and those that pushed (sorted, each
  * once). */
 static void check_repos(struct doctor *d, const char *home,
@@ -261,8 +279,17 @@ static void check_repos(struct doctor *d, const char *home,
 			continue;
 		what = xasprintf("repository %s", repo);
 		int rc = install_check(repo, home, "post-receive", &problem, &fix);
+		if (rc == 0 && home_granted(home, repo, &problem) == 0) {
+			struct sbuf sb = SBUF_INIT;
+			sbuf_adds(&sb, "runner install-hook --home ");
+			sbuf_add_shell(&sb, home);
+			sbuf_addch(&sb, ' ');
+			sbuf_add_shell(&sb, repo);
+			fix = sbuf_detach(&sb);
+			rc = 1;
+		}
 		if (rc == 1)
-			say(d, FAIL, what, fix, "%s", problem);
+			say_root(d, what, repo, fix, problem);
 		else if (rc == 2)
 			say(d, OK, what, NULL, "%s", problem);
 		else

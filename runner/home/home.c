@@ -386,6 +386,35 @@ static int is_member_of(const char *name)
 	return 0;
 }
 
+int home_granted(const char *home, const char *repo, char **problem)
+{
+	struct stat rs, hs;
+	struct passwd *pw;
+	struct group *gr;
+
+	*problem = NULL;
+	if (stat(repo, &rs) < 0 || stat(home, &hs) < 0)
+		return error_set(-1, "cannot read '%s' or '%s': %s", repo, home,
+		    strerror(errno));
+	if (rs.st_uid == hs.st_uid || rs.st_uid == 0)
+		return 1;
+	gr = getgrgid(hs.st_gid);
+	if (!(pw = getpwuid(rs.st_uid))) {
+		*problem = xasprintf("'%s' belongs to uid %d, which has no name: "
+		    "its hook may not queue pushes", repo, (int)rs.st_uid);
+		return 0;
+	}
+	member_gid = hs.st_gid;
+	if (is_member_of(pw->pw_name))
+		return 1;
+	*problem = xasprintf("its hook runs as '%s', who is not in group '%s': "
+	    "its pushes queue nothing (install-hook as root adds it; then "
+	    "restart what runs git as '%s': fcgiwrap or the web server, a new "
+	    "ssh session is enough)", pw->pw_name, gr ? gr->gr_name : "?",
+	    pw->pw_name);
+	return 0;
+}
+
 int home_grant(const char *home, const char *repo, struct sbuf *out)
 {
 	struct stat rs, hs;

@@ -100,6 +100,15 @@ int home_worker_lookup(const char *build_user, int slot, struct run_user *out);
  */
 int home_grant(const char *home, const char *repo, struct sbuf *out);
 
+/*
+ * Whether the owner of repository `repo` (who runs its hooks) may queue
+ * pushes into `home`, as home_grant would leave it: 1 it is root, the
+ * home's owner or in the home's group (the user database's groups, which
+ * a process of that user gets at its next start); 0 not, with *problem
+ * naming the user and the group (the caller frees); -1 on an error.
+ */
+int home_granted(const char *home, const char *repo, char **problem);
+
 /* The command that creates user `name` (a build user, or the release
  * user when `comment` is RELEASE_USER_COMMENT), for messages. Caller
  * frees. */

@@ -4,7 +4,9 @@
 # the git server's account; the daemon as a user of its own with them; the
 # daemon as a user of its own with gitolite3), after a push over ssh that
 # ran, doctor finds no problem and no warning and status no warning, run
-# as root and as the runner's user.
+# as root and as the runner's user. Each seeded fault is a FAIL, as root
+# and as the runner's user, whose printed fix (root's to paste, the
+# runner's user's saying "as root:") makes doctor clean again.
 
 load lib
 
@@ -135,4 +137,68 @@ signers() {
 	    { echo "$output"; false; }
 	run r doctor
 	[[ "$output" == *"ok    repository $repo: the hook queues its pushes here"* ]] || { echo "$output"; false; }
+}
+
+# del_group USER GROUP: USER out of GROUP (/etc/group may be locked by
+# another test's useradd)
+del_group() {
+	local i=0
+	while id -nG "$1" | grep -qw "$2" && [ $i -lt 100 ]; do
+		gpasswd -d "$1" "$2" >/dev/null 2>&1 || nap 0.1
+		i=$((i + 1))
+	done
+	! id -nG "$1" | grep -qw "$2" || false
+}
+
+# fix_of [AS...]: the one fix doctor prints, run as AS (nothing: root)
+fix_of() {
+	"$@" "$RUNNER" doctor --json | jq -r '.checks[] | select(.status == "problem") | .fix'
+}
+
+@test "the daemon as its own user: each seeded fault of a repository FAILs as root and as it, and the printed fix makes it clean" {
+	svc_home runner-test-dsvc
+	OWNER=runner-test-downer
+	test_user "$OWNER"
+	mkdir -p -m 0755 "$T/srv"
+	git init -q --bare "$T/srv/app.git"
+	chown -R "$OWNER:" "$T/srv/app.git"
+	repo="$T/srv/app.git"
+	"$RUNNER" install-hook "$repo" >/dev/null
+	printf 'repos:\n  - path: %s\n' "$repo" > "$RUNNER_HOME/runner.yml"
+	chown "$SVC:" "$RUNNER_HOME/runner.yml"
+	start_svc_daemon
+	doctor_clean
+	doctor_clean as_svc
+	g=$(stat -c %G "$RUNNER_HOME")
+	cmd="runner install-hook --home '$RUNNER_HOME' '$repo'"
+
+	# the hook's user out of the home's group: its pushes would queue
+	# nothing, which doctor says, as root and as the daemon's user
+	del_group "$OWNER" "$g"
+	for as in "" as_svc; do
+		run $as "$RUNNER" doctor
+		[ "$status" -eq 1 ] || { echo "$output"; false; }
+		[[ "$output" == *"FAIL  repository $repo: its hook runs as '$OWNER', who is not in group '$g': its pushes queue nothing"* ]] ||
+		    { echo "doctor as ${as:-root}:"; echo "$output"; false; }
+	done
+	# root may paste its fix; the daemon's user is told that root runs it
+	[ "$(fix_of)" = "$cmd" ]
+	[ "$(fix_of as_svc)" = "as root: $cmd" ]
+	PATH="$RUNNER_BIN_DIR:$PATH" sh -c "$(fix_of)" >/dev/null
+	id -nG "$OWNER" | grep -qw "$g"
+	doctor_clean
+	doctor_clean as_svc
+
+	# the hook not executable: the same, the daemon's user's fix run by
+	# root as it says
+	chmod -x "$repo/hooks/post-receive"
+	run as_svc "$RUNNER" doctor
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"FAIL  repository $repo: '$repo/hooks/post-receive' is not executable"* ]] ||
+	    { echo "$output"; false; }
+	fix=$(fix_of as_svc)
+	[ "$fix" = "as root: $cmd" ]
+	PATH="$RUNNER_BIN_DIR:$PATH" sh -c "${fix#as root: }" >/dev/null
+	doctor_clean
+	doctor_clean as_svc
 }
