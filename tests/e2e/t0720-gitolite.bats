@@ -2,7 +2,9 @@
 # Debian's gitolite3 manages the repositories: install-hook puts the
 # runner's hook into gitolite's common hooks, pushes through gitolite-shell
 # (as sshd runs it for a key) queue and run jobs, recorded as gitolite's
-# user's, gitolite's own update hook still enforces its rules, the hook
+# user's (with its git note, which the root daemon had written as
+# gitolite's user, in a clone), gitolite's own update hook still enforces
+# its rules, the hook
 # survives gitolite rewriting the hooks, and a repository created later
 # gets it too. With UMASK 0027 and the runner's user in gitolite's group,
 # as documented, a build sees no repository but its own.
@@ -53,6 +55,11 @@ clone_app() {
 	# who pushed: gitolite's user, as the unix user gitolite runs as
 	[ "$(job_field 1 '"\(.pushed_by)|\(.pushed_via)|\(.pushed_as)"')" = "admin|gitolite|$GIT_USER" ]
 	r show 1 | grep -qxF "by:       admin (gitolite, as $GIT_USER)"
+	# the root daemon has the job's git note written as gitolite's user:
+	# a clone through gitolite fetches it
+	wait_for "git -C '$src' fetch -q origin refs/notes/runner:refs/notes/runner" 30
+	git -C "$src" log --notes=runner -1 develop | grep -q "^    runner: build #1 passed on develop in "
+	[ -z "$(find "$GL/repositories/app.git" -not -user "$GIT_USER")" ]
 	# gitolite's update hook still decides who may write what
 	run git -C "$src" push origin develop:refs/heads/feature
 	[ "$status" -ne 0 ]

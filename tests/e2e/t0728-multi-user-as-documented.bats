@@ -5,7 +5,8 @@
 # the documented names. The daemon runs as its own user, as the unit runs
 # it; pushes come over ssh (sshd), smart HTTP (nginx as documented,
 # fcgiwrap, git http-backend) and gitolite3 with Debian's UMASK 0077. Each
-# push's job passes, doctor is clean, and a clone fetches the notes.
+# push's job passes, doctor and status are clean (no problem, no warning,
+# run as root and as the runner's user), and a clone fetches the notes.
 
 load lib
 
@@ -105,6 +106,20 @@ notes_as_written() {
 	[[ "$output" == *"build #1 passed"* ]] || { echo "$output"; false; }
 }
 
+# all_clean: doctor finds no problem and no warning, and status no
+# warning, run as root and as the daemon's user
+all_clean() {
+	local as
+	for as in "" svc; do
+		run $as runner doctor --home "$RUNNER_HOME"
+		[ "$status" -eq 0 ] && [[ "$output" == *"0 problems, 0 warnings"* ]] ||
+		    { echo "doctor as ${as:-root}:"; echo "$output"; false; }
+		run $as runner status --home "$RUNNER_HOME"
+		[ "$status" -eq 0 ] && [[ "$output" != *"warning"* ]] ||
+		    { echo "status as ${as:-root}:"; echo "$output"; false; }
+	done
+}
+
 @test "as documented: ssh to the git account's repositories, a daemon of its own user" {
 	server_user "$SSHU"
 	chown "$SSHU:" "$SRV"
@@ -115,8 +130,7 @@ notes_as_written() {
 	git -C "$src" remote set-url origin "$SSH_URL$SRV/store-erp.git"
 	push_twice "$src"
 	notes_as_written "$src"
-	run runner doctor --home "$RUNNER_HOME"
-	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	all_clean
 }
 
 @test "as documented: smart HTTP through nginx and fcgiwrap, restarted for the group" {
@@ -138,6 +152,7 @@ notes_as_written() {
 	push_twice "$src"
 	notes_as_written "$src"
 	grep -q ' alice ' "$T/http/access.log"
+	all_clean
 }
 
 @test "as documented: gitolite3 with Debian's UMASK 0077, held and then queued by the documented fix" {
@@ -162,4 +177,6 @@ notes_as_written() {
 	git -C "$src" push -q origin develop 2>/dev/null
 	wait_for "[ \"\$(last_job build)\" -ge 2 ]" 30
 	notes_as_written "$src"
+	wait_state "$(last_job build)" passed 60
+	all_clean
 }
