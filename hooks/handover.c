@@ -30,7 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -285,37 +284,47 @@ int hook_hand_over(const char *home, const char *repo,
  * spool_answer_write), waited for until `deadline` (mono ms): the text,
  * or NULL. The folder is the daemon's own; read as its user or as root,
  * without following a link.
+ *
+ * Looked for at short intervals, not by inotify: the kernel releases an
+ * inotify instance that has delivered an event only after a grace period
+ * of its own, and the hook's exit (or close) waits for it, 8 to 17 ms
+ * measured, more than the daemon takes to answer (about 5 ms: its
+ * transaction on its kept connection). A look is two opens; the first
+ * ones, every half millisecond, cover the daemon's usual answer, and the
+ * interval grows to 20 ms for a daemon that is busy.
  */
 static char *await_answer(const char *home, const char *entry,
     int64_t deadline)
 {
-	char *dir = xasprintf("%s/%s/%s", home, SPOOL_DIR, SPOOL_TAKEN);
 	char *spool = xasprintf("%s/%s", home, SPOOL_DIR);
-	int ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK), wd = -1;
 	struct sbuf text = SBUF_INIT;
-	int got = 0;
+	long step_us = 500;
+	int64_t start = mono_ms();
+	int got = 0, tfd = -1;
 
-	if (ifd >= 0)
-		wd = inotify_add_watch(ifd, dir, IN_CLOSE_WRITE | IN_ONLYDIR |
-		    IN_DONT_FOLLOW);
 	for (;;) {
-		/* the daemon's own folder: another member of the hook's group
-		 * may have made one of that name first, with answers in it */
-		int sfd = open(spool, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-		    O_CLOEXEC), tfd = -1, fd = -1;
-		char *why = NULL, *fix = NULL;
+		int fd = -1;
 		struct stat st;
-		if (sfd >= 0) {
-			tfd = spool_daemon_dir(sfd, spool, SPOOL_TAKEN, &why,
-			    &fix);
-			close(sfd);
+		/* the daemon's own folder: another member of the hook's group
+		 * may have made one of that name first, with answers in it;
+		 * one not made yet (a daemon that has not looked at the
+		 * spool) is looked for again */
+		if (tfd < 0) {
+			int sfd = open(spool, O_RDONLY | O_DIRECTORY |
+			    O_NOFOLLOW | O_CLOEXEC);
+			char *why = NULL, *fix = NULL;
+			if (sfd >= 0) {
+				tfd = spool_daemon_dir(sfd, spool, SPOOL_TAKEN,
+				    &why, &fix);
+				close(sfd);
+			}
+			free(why);
+			free(fix);
 		}
-		free(why);
-		free(fix);
 		if (tfd >= 0)
 			fd = openat(tfd, entry, O_RDONLY | O_NOFOLLOW |
 			    O_NONBLOCK | O_CLOEXEC);
-		/* empty: being written (its close wakes this) */
+		/* empty or without its last newline: being written */
 		if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
 		    read_fd(fd, entry, 2 * HOOK_MAX_INPUT, &text) == 0 &&
 		    text.len && text.buf[text.len - 1] == '\n')
@@ -324,24 +333,17 @@ static char *await_answer(const char *home, const char *entry,
 			sbuf_reset(&text);
 		if (fd >= 0)
 			close(fd);
-		if (tfd >= 0)
-			close(tfd);
 		int64_t left = deadline - mono_ms();
 		if (got || left <= 0)
 			break;
-		/* woken when the answer is written; a folder not made yet
-		 * (a daemon that has not looked at the spool) is looked at */
-		struct pollfd p = { ifd, POLLIN, 0 };
-		if (poll(wd >= 0 ? &p : NULL, wd >= 0, wd >= 0 ?
-		    (int)(left < 1000 ? left : 1000) : 10) > 0) {
-			char buf[4096];
-			while (read(ifd, buf, sizeof(buf)) > 0)
-				;
-		}
+		if (mono_ms() - start >= 10 && step_us < 20000)
+			step_us = step_us * 3 / 2 < 20000 ? step_us * 3 / 2 : 20000;
+		long us = left * 1000 < step_us ? (long)left * 1000 : step_us;
+		struct timespec ts = { us / 1000000, (us % 1000000) * 1000 };
+		nanosleep(&ts, NULL);
 	}
-	if (ifd >= 0)
-		close(ifd);
-	free(dir);
+	if (tfd >= 0)
+		close(tfd);
 	free(spool);
 	if (!got)
 		sbuf_release(&text);
