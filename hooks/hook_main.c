@@ -7,6 +7,7 @@
 #include "ask.h"
 #include "hook.h"
 #include "notebox.h"
+#include "run.h"
 #include "util.h"
 
 #include <errno.h>
@@ -51,6 +52,42 @@ static void write_notes(const char *home, const char *repo)
 	notebox_notes_free(v, n);
 }
 
+/*
+ * Undo the push's updates of the runner's notes (NOTES_REF): its results,
+ * which the pusher must not rewrite (a failed build shown as passed) nor
+ * remove. The pre-receive hook refuses them where it is installed; here,
+ * after the fact, the ref goes back to what it was, unless it moved again
+ * since (a compare-and-swap: git update-ref with the push's new value as
+ * the old one). This user may: it wrote the ref in this push.
+ */
+static void undo_notes(const char *repo, const struct hook_update *u,
+    size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct sbuf err = SBUF_INIT;
+		int created = hook_zero_id(u[i].old);
+		int removed = hook_zero_id(u[i].new);
+		int rc;
+
+		if (strcmp(u[i].ref, NOTES_REF) || (created && removed))
+			continue;
+		const char *argv[] = { "git", "--git-dir", repo, "update-ref",
+		    "-m", "runner: a push's update undone", created ? "-d" :
+		    NOTES_REF, created ? NOTES_REF : u[i].old,
+		    created ? u[i].new : removed ? "" : u[i].new, NULL };
+		rc = run_helper(argv, NULL, 0, NULL, &err, 10000);
+		if (rc == 0)
+			fprintf(stderr, "runner: " NOTES_REF " holds the runner's "
+			    "results: this push's update of it is undone (only the "
+			    "runner writes it)\n");
+		else
+			fprintf(stderr, "runner: warning: " NOTES_REF " holds the "
+			    "runner's results, and this push's update of it could "
+			    "not be undone: %s\n", rc < 0 ? error_last() : err.buf);
+		sbuf_release(&err);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct sbuf in = SBUF_INIT;
@@ -88,6 +125,7 @@ int main(int argc, char **argv)
 	else if (bad)
 		fprintf(stderr, "runner: warning: ignored %zu malformed hook "
 		    "input line%s\n", bad, bad == 1 ? "" : "s");
+	undo_notes(repo, u, n);
 	write_notes(argv[2], repo);
 	hook_post_receive(argv[2], repo, u, n, stdout);
 	fflush(stdout);

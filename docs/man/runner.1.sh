@@ -79,6 +79,9 @@ repositories) leaves them in
 .IB HOME /notes/
 for the repository's hook, which writes them at the next push.
 \fBrunner doctor\fR says who writes them, and why they cannot be written.
+Only the runner writes \fBrefs/notes/runner\fR: a push that updates or
+deletes it is refused by the pre-receive hook, and undone by the
+post-receive hook where there is none.
 .SH ENVIRONMENT
 .TP
 .B RUNNER_HOME

@@ -34,7 +34,9 @@ static const char usage[] =
     "\n"
     "--pre-receive also installs a pre-receive hook that refuses, at push\n"
     "time, a release tag that would not deploy (unsigned, lightweight,\n"
-    "untrusted key, untested commit...), with the reason.\n";
+    "untrusted key, untested commit...), with the reason, and an update of\n"
+    "refs/notes/runner (the runner's results), which the post-receive hook\n"
+    "otherwise undoes after the fact.\n";
 
 /*
  * A repository that gitolite manages: the hooks go into gitolite's common

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "deploy.h"
 #include "hook.h"
+#include "notebox.h"
 #include "reserve.h"
 #include "spool.h"
 #include "store.h"
@@ -38,7 +39,9 @@ static const char usage[] =
     "commit without a passed build (or healthy staging, with\n"
     "require_staging), or was deployed before; and any push whose job\n"
     "could not be recorded: the runner's disk full, or a hook's user that\n"
-    "may write neither the store nor the spool (with the fix).\n"
+    "may write neither the store nor the spool (with the fix); and any\n"
+    "push that updates or deletes refs/notes/runner, the runner's results,\n"
+    "which only the runner writes.\n"
     "\n"
     "An approval tag (RELEASE+approved.NAME, of a release tag) is refused\n"
     "when it is lightweight, unsigned, badly signed, signed by a key not\n"
@@ -303,6 +306,17 @@ int cmd_pre_receive(int argc, char **argv)
 		keep = memfd_create("runner-hook-input", MFD_CLOEXEC);
 	hook_read_input(&in, &truncated, keep);
 	hook_parse(in.buf, in.len, &u, &n, &bad);
+	/* the runner's results are its own to write: a pusher's "passed"
+	 * over a failed job, or their removal, is refused */
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(u[i].ref, NOTES_REF))
+			continue;
+		fprintf(stderr, "runner: refusing the update of " NOTES_REF ": "
+		    "it holds the runner's results, which only the runner "
+		    "writes\n");
+		rc = 1;
+		goto out;
+	}
 	/* a push that would have no job is refused while it can be */
 	for (size_t i = 0; i < n; i++) {
 		char *why;

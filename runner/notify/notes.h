@@ -14,7 +14,6 @@
 struct config;
 struct store;
 
-#define NOTES_REF "refs/notes/runner"
 /* While jobs keep ending, the notifier routes their events at most this
  * often after a batch that started a notes writer: the notes of the jobs
  * that ended meanwhile go to one writer, not one each. */

@@ -24,6 +24,10 @@ struct run_user;
 struct sbuf;
 
 #define NOTEBOX_DIR "notes"
+/* The ref of the notes. Only the runner writes it: a push's update of it
+ * is refused by the pre-receive hook and undone by the post-receive one,
+ * so that no pusher passes off a failed job as passed. */
+#define NOTES_REF "refs/notes/runner"
 /* bounds of what a writer reads: the notes of one repository, and one */
 #define NOTEBOX_MAX 256
 #define NOTEBOX_MAX_TEXT (64 * 1024)

@@ -88,3 +88,44 @@ note_of() { git --git-dir="$T/app.git" notes --ref=runner show "$1" 2>/dev/null;
 	wait_for "[ \$(db 'SELECT count(*) FROM events WHERE routed = 0') -eq 0 ]" 30
 	! git --git-dir="$T/app.git" rev-parse -q --verify refs/notes/runner || false
 }
+
+@test "a pusher cannot forge a result: a pushed refs/notes/runner is undone, and refused with the pre-receive hook" {
+	set_pipeline "$SRC" "fails" <<'YML'
+stages:
+  - name: unit
+    run: exit 3
+YML
+	start_daemon --workers 1
+	git -C "$SRC" push -q origin develop
+	c=$(git -C "$SRC" rev-parse HEAD)
+	wait_state 1 failed 30
+	wait_for "note_of $c | grep -q '^runner: build #1 failed on develop'" 30
+	real=$(git --git-dir="$T/app.git" rev-parse refs/notes/runner)
+	# whoever may push a branch writes "passed" over the failed result
+	git -C "$SRC" fetch -q origin refs/notes/runner:refs/notes/runner
+	git -C "$SRC" notes --ref=runner add -f -m "runner: build #1 passed on develop in 1s" "$c"
+	run git -C "$SRC" push origin refs/notes/runner:refs/notes/runner
+	[[ "$output" == *"runner: refs/notes/runner holds the runner's results: this push's update of it is undone"* ]] ||
+	    { echo "$output"; false; }
+	[ "$(git --git-dir="$T/app.git" rev-parse refs/notes/runner)" = "$real" ]
+	note_of "$c" | grep -q '^runner: build #1 failed on develop'
+	# nor deleted
+	run git -C "$SRC" push origin :refs/notes/runner
+	[ "$(git --git-dir="$T/app.git" rev-parse refs/notes/runner)" = "$real" ] || { echo "$output"; false; }
+	# the pre-receive hook refuses it before anyone can fetch it
+	"$RUNNER" install-hook --pre-receive "$T/app.git" >/dev/null
+	run git -C "$SRC" push origin +refs/notes/runner:refs/notes/runner
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"runner: refusing the update of refs/notes/runner: it holds the runner's results, which only the runner writes"* ]] ||
+	    { echo "$output"; false; }
+	[ "$(git --git-dir="$T/app.git" rev-parse refs/notes/runner)" = "$real" ]
+	# a clone reads the runner's result
+	git clone -q "$T/app.git" "$T/clone"
+	git -C "$T/clone" fetch -q origin refs/notes/runner:refs/notes/runner
+	git -C "$T/clone" log --notes=runner -1 | grep -q "runner: build #1 failed on develop"
+	# the branches still push, with the notes the runner writes
+	git -C "$SRC" commit -q --allow-empty -m two
+	git -C "$SRC" push -q origin develop
+	wait_state 2 failed 30
+	wait_for "note_of $(git -C "$SRC" rev-parse HEAD) | grep -q '^runner: build #2 failed'" 30
+}
