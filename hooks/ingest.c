@@ -111,8 +111,9 @@ static int plain_path(const char *path)
 /*
  * Why the daemon cannot read repository `repo` now, and the fix: the
  * first folder on the way to its objects that the daemon's user may not
- * enter, and the group bits that let it in (its user in that folder's
- * group, the repositories' owner's). Caller frees both. The path is the
+ * enter, and the group bits that let it in (its user in the writer's
+ * own group, the repositories' owner's, and those folders in it).
+ * Caller frees both. The path is the
  * spool entry's, which any member of the group writes, and root pastes
  * the fix: it is held only if that folder is the entry's writer's
  * (`writer`), reached without a link, and the path below it has no '..';
@@ -126,6 +127,8 @@ static char *unreadable_repo(const char *repo, int err, uid_t writer,
 	struct passwd *pw = getpwuid(geteuid());
 	char *user = xstrdup(pw ? pw->pw_name : "?"), *owner = NULL;
 	char *path = xasprintf("%s/objects", repo), *why = NULL, *real = NULL;
+	char *group = NULL;
+	int join = 0, regroup = 0;
 	struct sbuf dirs = SBUF_INIT, f = SBUF_INIT;
 	size_t plen = 0, rlen = strlen(repo);
 	struct stat st = { 0 };
@@ -196,17 +199,38 @@ static char *unreadable_repo(const char *repo, int err, uid_t writer,
 			sbuf_add_shell(&dirs, dir);
 			free(dir);
 		}
-	if (gr && !spool_in_group(st.st_gid))
-		sbuf_addf(&f, "usermod -aG %s %s && ", gr->gr_name, user);
+	/* the group that lets the daemon's user in is the writer's own
+	 * (its primary group: git's, gitolite3's). The folder's group is the
+	 * writer's choice among all of its groups, and one that gives more
+	 * than the repositories (docker, disk, adm) is never given to the
+	 * daemon's user by root pasting the fix: the folders are moved into
+	 * the writer's own group instead, as the writer (unless the daemon's
+	 * user is in the folder's group already). */
+	gr = pw && !spool_in_group(st.st_gid) ? getgrgid(pw->pw_gid) : NULL;
+	if (gr) {
+		group = xstrdup(gr->gr_name);
+		join = !spool_in_group(pw->pw_gid);
+		regroup = st.st_gid != pw->pw_gid;
+	}
+	if (join)
+		sbuf_addf(&f, "usermod -aG %s %s && ", group, user);
 	if (!owner)
 		sbuf_addf(&f, "as uid %d, the repository's owner: ", (int)writer);
+	if (regroup) {
+		if (dirs.len)
+			sbuf_addf(&f, "runuser -u %s -- chgrp %s%s && ", owner,
+			    group, dirs.buf);
+		sbuf_addf(&f, "runuser -u %s -- chgrp -R %s ", owner, group);
+		sbuf_add_shell(&f, repo);
+		sbuf_adds(&f, " && ");
+	}
 	if (dirs.len)
 		sbuf_addf(&f, "%s%s%schmod g+x%s && ", owner ? "runuser -u " : "",
 		    owner ? owner : "", owner ? " -- " : "", dirs.buf);
 	sbuf_addf(&f, "%s%s%schmod -R g+rX ", owner ? "runuser -u " : "",
 	    owner ? owner : "", owner ? " -- " : "");
 	sbuf_add_shell(&f, repo);
-	if (gr && !spool_in_group(st.st_gid))
+	if (join)
 		sbuf_adds(&f, "; then restart the daemon (it has the groups it "
 		    "started with)");
 	*fix = sbuf_detach(&f);
@@ -217,6 +241,7 @@ out:
 	free(real);
 	free(user);
 	free(owner);
+	free(group);
 	return why;
 }
 

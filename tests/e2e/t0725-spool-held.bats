@@ -286,3 +286,43 @@ chmod 777 \$HOME #.git" refs/heads/develop "$zero" "$one"
 	run r doctor
 	[[ "$output" == *"ok    spool: "* ]] || { echo "$output"; false; }
 }
+
+@test "a held push's fix gives the daemon's user no group of the writer's choosing, only the writer's own" {
+	gsvc_home
+	# the writer is in a group that gives more than repositories (as
+	# docker or disk would), and puts its folder in that group
+	local i=0
+	while ! getent group runner-test-power >/dev/null && [ $i -lt 100 ]; do
+		groupadd --system runner-test-power 2>/dev/null || nap 0.1
+		i=$((i + 1))
+	done
+	i=0
+	while ! id -nG "$GIT_USER" | grep -qw runner-test-power && [ $i -lt 100 ]; do
+		usermod -aG runner-test-power "$GIT_USER" 2>/dev/null || nap 0.1
+		i=$((i + 1))
+	done
+	git init -q --bare "$T/app.git"
+	chown -R "$GIT_USER:" "$T/app.git"
+	"$RUNNER" install-hook "$T/app.git" >/dev/null
+	start_svc_daemon
+	closed="$T/githome/power"
+	as_git mkdir -m 0750 "$closed"
+	as_git chgrp runner-test-power "$closed"
+	as_git git init -q --bare "$closed/x.git"
+	as_git chgrp -R runner-test-power "$closed/x.git"
+	as_git chmod -R o-rwx "$closed/x.git"
+	! id -nG "$SVC" | grep -qw runner-test-power || false
+	spool_entry 1 "$closed/x.git" refs/heads/develop \
+	    0000000000000000000000000000000000000000 1111111111111111111111111111111111111111
+	wait_for "[ \"\$(held .spool.held)\" = 1 ]" 20 || { r status; cat "$T/serve.log"; false; }
+	fix=$(held '.spool.held_reasons[0].fix')
+	[[ "$fix" != *runner-test-power* ]] || { echo "fix: $fix"; false; }
+	[[ "$fix" != *usermod* ]] || { echo "fix: $fix"; false; }
+	[ "$fix" = "runuser -u $GIT_USER -- chgrp $GIT_USER '$closed' && runuser -u $GIT_USER -- chgrp -R $GIT_USER '$closed/x.git' && runuser -u $GIT_USER -- chmod g+x '$closed' && runuser -u $GIT_USER -- chmod -R g+rX '$closed/x.git'" ] ||
+	    { echo "fix: $fix"; false; }
+	# pasted as root, it works: the push is taken (its made-up commit
+	# matches nothing it could build, so it is queued or not, never held)
+	sh -c "$fix"
+	wait_for "[ \"\$(held .spool.held) \$(held .spool.waiting)\" = '0 0' ]" 30 || { r status; cat "$T/serve.log"; false; }
+	grep -q "held push .* taken" "$T/serve.log"
+}
