@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # Runaway stages are bounded: memory (RLIMIT_AS), file size (RLIMIT_FSIZE),
 # open files, the log (log_cap, with a note), and floods of binary output
-# do not stall the daemon.
+# do not stall the daemon. The defaults are those runner init's sample
+# names, as a stage's ulimit shows them.
 
 load lib
 
@@ -65,6 +66,28 @@ YML
 	run r check --config
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"runner.yml:1:19: 'memory' in 'limits' of runner.yml must be a size like 512M or 2G"* ]]
+}
+
+@test "with no limits set, a stage gets what runner init's sample says: processes 4096, file_size 8G, the daemon's memory and open files" {
+	# the sample runner init wrote names these defaults
+	grep -qxF '# limits: { processes: 4096, file_size: 8G }' "$RUNNER_HOME/runner.yml" ||
+	    { grep -n -B3 'limits:' "$RUNNER_HOME/runner.yml"; false; }
+	grep -q "^# like 8G) and open_files have no default: a stage keeps the daemon's" "$RUNNER_HOME/runner.yml"
+	set_pipeline "$SRC" "Limits" <<'YML'
+stages:
+  - name: limits
+    run: echo "p=$(ulimit -p) f=$(ulimit -f) v=$(ulimit -v) n=$(ulimit -n)"
+YML
+	start_daemon --workers 1
+	git -C "$SRC" push -q origin develop
+	wait_state 1 passed || { r log 1 limits >&2; false; }
+	# the daemon's own (soft) limits, as the kernel has them; ulimit -v
+	# counts KiB, ulimit -f 512-byte blocks (8G: 16777216)
+	v=$(awk '/^Max address space/ { print $4 }' "/proc/$DAEMON_PID/limits")
+	[ "$v" = unlimited ] || v=$((v / 1024))
+	n=$(awk '/^Max open files/ { print $4 }' "/proc/$DAEMON_PID/limits")
+	run r log 1 limits
+	[[ "$output" == *"p=4096 f=16777216 v=$v n=$n"* ]] || { echo "$output"; false; }
 }
 
 @test "logs are capped with a note; floods of binary output do not stall the daemon" {

@@ -1,8 +1,8 @@
 #!/usr/bin/env bats
-# Who paused the queue, ran a build or deployed by hand is the real user
-# (the kernel's uid), not what the environment says: any user can set
-# SUDO_USER, so only root's SUDO_USER counts, and only naming a user that
-# exists.
+# Who paused the queue, ran or retried a build or deployed by hand is the
+# real user (the kernel's uid), not what the environment says: any user
+# can set SUDO_USER, so only root's SUDO_USER counts, and only naming a
+# user that exists.
 
 load lib
 
@@ -67,7 +67,7 @@ paused_by() {
 	[[ "$output" == *"by hand, by root)"* ]]
 }
 
-@test "runner deploy --force by another user records its real name" {
+@test "runner deploy --force and retry by another user record its real name" {
 	start_svc_daemon
 	svc "$RUNNER" run "$S/app.git" develop >/dev/null
 	wait_state 1 passed 60 || { r log 1 build >&2; false; }
@@ -77,4 +77,11 @@ paused_by() {
 	[ "$(job_field "$id" .forced_by)" = "$SVC" ]
 	[ "$(job_field "$id" .requested_by)" = "$SVC" ]
 	[[ "$("$RUNNER" show "$id")" == *"forced:   by $SVC"* ]]
+	# a retry, the same
+	run svc env SUDO_USER=root "$RUNNER" retry 1
+	[ "$status" = 0 ] || { echo "$output"; false; }
+	id=$(last_job build)
+	[ "$id" != 1 ]
+	[ "$(job_field "$id" .requested_by)" = "$SVC" ]
+	[ "$(job_field "$id" '"\(.pushed_by)|\(.pushed_via)|\(.pushed_as)"')" = "$SVC|cli|$SVC" ]
 }
