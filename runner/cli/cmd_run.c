@@ -20,14 +20,15 @@ static const char usage[] =
     "usage: runner run [--home DIR] [--var NAME=VALUE]... REPO.git REF\n"
     "\n"
     "Queue a build of the commit REF (a branch's or tag's name, or a full\n"
-    "ref) points to in the bare repository REPO, whether or not runner.yml's\n"
-    "triggers match it, and print its number. It is recorded as asked for\n"
-    "by hand, by you, and is never superseded by a push. Each --var is\n"
-    "given to its stages as an environment variable (NAME: letters,\n"
-    "digits and _, one that runner.yml's 'variables' of the repository\n"
-    "allows, never one the loader or a shell reads at start-up; VALUE: one\n"
-    "line); `runner show` lists them. Variables are not secrets: they are\n"
-    "stored and shown as given.\n"
+    "ref) points to in the bare repository REPO (its path, or the name\n"
+    "status shows), whether or not runner.yml's triggers match it, and\n"
+    "print its number. It is recorded as asked for by hand, by you, and\n"
+    "is never superseded by a push. Each --var is given to its stages as\n"
+    "an environment variable (NAME: letters, digits and _, one that\n"
+    "runner.yml's 'variables' of the repository allows, never one the\n"
+    "loader or a shell reads at start-up; VALUE: one line); `runner show`\n"
+    "lists them. Variables are not secrets: they are stored and shown as\n"
+    "given.\n"
     "A commit message saying [skip ci] does not stop a run by hand.\n";
 
 int cmd_run(int argc, char **argv)
@@ -85,15 +86,15 @@ int cmd_run(int argc, char **argv)
 		goto done;
 	}
 	rc = EXIT_FAIL;
-	if (!(repo = realpath(rest[optind], NULL))) {
-		cli_error("no repository '%s'", rest[optind]);
+	/* a path, else the name status shows (cli_find_repo) */
+	if (!(repo = realpath(rest[optind], NULL)) && (cli_open(home_opt,
+	    &cs) < 0 || cli_find_repo(cs.store, rest[optind], &repo) < 0))
 		goto done;
-	}
 	if (source_ref_head(repo, rest[optind + 1], &full, hex) < 0) {
 		cli_error("%s", error_last());
 		goto done;
 	}
-	if (cli_open(home_opt, &cs) < 0)
+	if (!cs.store && cli_open(home_opt, &cs) < 0)
 		goto done;
 	if (vars.len) {
 		struct config *conf = NULL;

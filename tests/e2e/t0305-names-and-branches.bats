@@ -1,10 +1,10 @@
 #!/usr/bin/env bats
 # A repository's name is fixed when the runner first sees it: a second
 # app.git added later gets a longer name and never renames the first in
-# status, badges, /metrics or --repo. Automatic deployments come only from
-# the branches auto_deploy names: a feature branch builds, and staging
-# keeps serving develop's build; status, show and the page say which
-# branch and commit an environment serves.
+# status, badges, /metrics, --repo or runner run. Automatic deployments
+# come only from the branches auto_deploy names: a feature branch builds,
+# and staging keeps serving develop's build; status, show and the page say
+# which branch and commit an environment serves.
 
 load lib
 
@@ -127,6 +127,17 @@ YML
 	run r rollback --repo nope staging
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"no repository 'nope'; known are"* ]]
+	# runner run: a path, else the name status shows
+	run r run app develop
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[ "$(job_field "$(last_job build)" .repo)" = "$T/a/app.git" ]
+	run r run b/app develop
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[ "$(job_field "$(last_job build)" .repo)" = "$T/b/app.git" ]
+	run r run nope develop
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"no repository 'nope'; known are 'app' ($T/a/app.git), 'b/app' ($T/b/app.git)"* ]] ||
+	    { echo "$output"; false; }
 }
 
 @test "two new app.git pushed at the same moment get two names, and both pushes queue" {
