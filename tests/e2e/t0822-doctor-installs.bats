@@ -201,4 +201,20 @@ fix_of() {
 	PATH="$RUNNER_BIN_DIR:$PATH" sh -c "${fix#as root: }" >/dev/null
 	doctor_clean
 	doctor_clean as_svc
+
+	# the home's modes: the fixes the daemon's user is given are its own
+	# to run
+	chmod 0644 "$RUNNER_HOME/runner.yml"
+	chmod 0777 "$RUNNER_HOME/spool"
+	run as_svc "$RUNNER" doctor
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"'$RUNNER_HOME/runner.yml' is mode 0644"* ]] || { echo "$output"; false; }
+	[[ "$output" == *"'$RUNNER_HOME/spool' is mode 2777"* ]] || { echo "$output"; false; }
+	fix_of as_svc > "$T/fixes"
+	[ "$(wc -l < "$T/fixes")" = 2 ]
+	while IFS= read -r fix; do
+		as_svc sh -c "$fix"
+	done < "$T/fixes"
+	doctor_clean
+	doctor_clean as_svc
 }
