@@ -52,13 +52,17 @@
 STORE_SQL(jobs) = {
 	/* a push is queued once; a run asked for by hand (?9) every time.
 	 * Its key: repo, ref, old and new commit apart by char(1), the same
-	 * bytes on both engines (PostgreSQL's text holds no NUL) */
+	 * bytes on both engines (PostgreSQL's text holds no NUL). Who pushed
+	 * it (?10 to ?13, audit.h) in the same statement: a push queued
+	 * twice keeps who pushed it first, and the enqueue is one statement
+	 * a push (on PostgreSQL one round trip less) */
 	[Q_ENQ_INSERT] = "INSERT OR IGNORE INTO jobs (repo, ref, old_commit, "
 	    "commit_id, dedup, created_ms, kind, env, tag, variables, "
-	    "requested_by) VALUES (?1, ?2, ?3, ?4, CASE WHEN CAST(?9 AS TEXT) "
+	    "requested_by, pushed_by, pushed_via, pushed_key, pushed_as) "
+	    "VALUES (?1, ?2, ?3, ?4, CASE WHEN CAST(?9 AS TEXT) "
 	    "IS NULL THEN ?1 || char(1) || ?2 || char(1) || ?3 || char(1) || ?4 "
 	    "END, ?5, CASE WHEN CAST(?6 AS TEXT) IS NULL THEN 'build' ELSE "
-	    "'deploy' END, ?6, ?7, ?8, ?9) RETURNING id",
+	    "'deploy' END, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) RETURNING id",
 	[Q_ENQ_FIND] = "SELECT id FROM jobs WHERE dedup = ?1 || char(1) || ?2 "
 	    "|| char(1) || ?3 || char(1) || ?4",
 	/* builds: by a newer push to the same ref; automatic deploys: by a
@@ -341,19 +345,20 @@ int store_enqueue(struct store *s, const struct push *p, size_t n,
 		return error;
 	for (size_t i = 0; i < n; i++) {
 		int64_t id = 0;
+		const struct who *w = p[i].who;
 		if ((error = run_id(s, Q_ENQ_INSERT, sql, "enqueue", &id,
 		    ARGS(arg_text(p[i].repo), arg_text(p[i].ref),
 		    arg_text(p[i].old), arg_text(p[i].new), arg_int(now),
 		    arg_text(p[i].env), arg_text(p[i].tag),
 		    arg_text(p[i].variables && *p[i].variables ?
-		    p[i].variables : NULL), arg_text(p[i].requested_by)))) < 0)
+		    p[i].variables : NULL), arg_text(p[i].requested_by),
+		    arg_text(w ? w->by : NULL), arg_text(w ? w->via : NULL),
+		    arg_text(w ? w->key : NULL), arg_text(w ? w->as : NULL)))) <
+		    0)
 			goto out;
 		out[i].duplicate = id == 0;
 		if (id)
 			queued(s);
-		/* a push queued twice keeps who pushed it first */
-		if (id && (error = audit_record(s, id, p[i].who)) < 0)
-			goto out;
 		out[i].id = id ? id : first_id(s, Q_ENQ_FIND, sql,
 		    ARGS(arg_text(p[i].repo), arg_text(p[i].ref),
 		    arg_text(p[i].old), arg_text(p[i].new)));
