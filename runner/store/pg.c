@@ -30,7 +30,7 @@
 	X(PQsetNoticeProcessor) X(PQfinish) X(PQreset) X(PQexec) \
 	X(PQresultStatus) X(PQresultErrorMessage) X(PQresultErrorField) \
 	X(PQclear) X(PQprepare) X(PQdescribePrepared) X(PQnparams) \
-	X(PQexecPrepared) X(PQcmdTuples) X(PQntuples) X(PQnfields) \
+	X(PQexecPrepared) X(PQexecParams) X(PQcmdTuples) X(PQntuples) X(PQnfields) \
 	X(PQgetvalue) X(PQgetisnull) X(PQtransactionStatus) X(PQcmdStatus) \
 	X(PQsocket) X(PQconsumeInput) X(PQnotifies) X(PQfreemem) \
 	X(PQconnectStartParams) X(PQconnectPoll) X(PQresetStart) \
@@ -71,6 +71,7 @@ static void load_pq(void)
 #define PQdescribePrepared pq.PQdescribePrepared
 #define PQnparams pq.PQnparams
 #define PQexecPrepared pq.PQexecPrepared
+#define PQexecParams pq.PQexecParams
 #define PQcmdTuples pq.PQcmdTuples
 #define PQntuples pq.PQntuples
 #define PQnfields pq.PQnfields
@@ -446,6 +447,37 @@ static int prepare(struct stmt *st)
 	return 0;
 }
 
+/*
+ * The number of parameters of statement `t` (PostgreSQL's text): its
+ * highest $N outside quotes and comments, as the server counts them.
+ */
+static int count_params(const char *t)
+{
+	int n = 0;
+
+	for (const char *p = t; *p; p++) {
+		if (*p == '\'' || *p == '"') {
+			const char *end = strchr(p + 1, *p);
+			if (!end)
+				break;
+			p = end;	/* '' within a literal: two of them */
+		} else if (p[0] == '-' && p[1] == '-') {
+			p += strcspn(p, "\n");
+			if (!*p)
+				break;
+		} else if (p[0] == '/' && p[1] == '*') {
+			const char *end = strstr(p + 2, "*/");
+			if (!end)
+				break;
+			p = end + 1;
+		} else if (*p == '$' && p[1] >= '0' && p[1] <= '9') {
+			int k = (int)strtol(p + 1, NULL, 10);
+			n = k > n ? k : n;
+		}
+	}
+	return n;
+}
+
 int pg_prepare(struct store *s, struct stmt *st, const char *sql)
 {
 	char *t;
@@ -459,6 +491,15 @@ int pg_prepare(struct store *s, struct stmt *st, const char *sql)
 		return 0;
 	}
 	st->pgsql = t;
+	/* a statement run once: prepared, described and run would be three
+	 * round trips; unnamed, one (a hook's connection, opened for a
+	 * push and closed after it) */
+	if (s->oneshot) {
+		st->nparams = count_params(t);
+		st->vals = xcalloc(st->nparams ? st->nparams : 1,
+		    sizeof(*st->vals));
+		return 0;
+	}
 	if (ready(s) < 0)
 		return pg_error(s, "prepare");
 	return prepare(st);
@@ -472,13 +513,15 @@ int pg_step(struct stmt *st)
 		char name[16];
 		ExecStatusType rs;
 
-		if (ready(s) < 0 ||
-		    (!st->text && !st->prepared && prepare(st) < 0))
+		if (ready(s) < 0 || (!st->text && !s->oneshot &&
+		    !st->prepared && prepare(st) < 0))
 			return -1;
 		snprintf(name, sizeof(name), "q%d", st->q);
 		if (st->res)
 			PQclear(st->res);
-		st->res = st->text ? PQexec(s->pg, st->text) :
+		st->res = st->text ? PQexec(s->pg, st->text) : s->oneshot ?
+		    PQexecParams(s->pg, st->pgsql, st->nparams, NULL,
+		    (const char *const *)st->vals, NULL, NULL, 0) :
 		    PQexecPrepared(s->pg, name, st->nparams,
 		    (const char *const *)st->vals, NULL, NULL, 0);
 		rs = PQresultStatus(st->res);

@@ -496,6 +496,7 @@ int store_open(const char *home, const char *configured,
 	if (url) {
 		/* (pg_open sets the wait with the session's other settings) */
 		s->busy_ms = 10000;
+		s->oneshot = mode == STORE_ENQUEUE;
 		if ((error = pg_open(s, url)) < 0)
 			goto fail;
 	} else if ((error = open_sqlite(s, home, mode)) < 0)

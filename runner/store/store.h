@@ -23,7 +23,8 @@ struct store;
  * STORE_ENQUEUE is STORE_OPEN for a short-lived writer inside `git push`:
  * its close neither checkpoints the WAL into the database nor removes the
  * WAL file (the daemon or the next long-lived connection does that), so
- * the hook's one durable commit is its only sync.
+ * the hook's one durable commit is its only sync. On PostgreSQL its
+ * statements run unnamed, one round trip each, not prepared first.
  */
 enum store_mode { STORE_OPEN, STORE_CREATE, STORE_ENQUEUE };
 /* Copy the WAL back into the store and empty it once it holds `pages`

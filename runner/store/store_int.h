@@ -87,6 +87,8 @@ struct store {
 				 * (then a lost link is not waited for) */
 	int server_wait_ms;	/* store_server_wait; < 0: busy_ms */
 	int relaxed;		/* synchronous=NORMAL between durable commits */
+	int oneshot;		/* PostgreSQL: each statement run once, unnamed
+			 * (STORE_ENQUEUE: the hook's few) */
 	int full;		/* ... and FULL now, for one of them */
 	int busy_ms;		/* how long a write waits for another writer */
 	/* SQLite: the newest job id when this connection's claims last ran

@@ -137,6 +137,62 @@ static void test_enqueue_dedup(void **state)
 	assert_true(c > a);
 }
 
+/*
+ * The hook's connection (STORE_ENQUEUE), opened for one push: the same
+ * jobs, keys and who pushed them as any other; on PostgreSQL its
+ * statements run unnamed (one round trip each), none left prepared.
+ */
+static void test_enqueue_oneshot(void **state)
+{
+	struct fx *fx = *state;
+	struct who gl = { "bob", WHO_GITOLITE, "SHA256:k", "gitolite3" };
+	struct who other = { "eve", WHO_HTTP, NULL, "www-data" };
+	struct push p[2] = {
+		{ "/srv/git/app.git", "refs/heads/develop", Z, C1, NULL, NULL,
+		    "A=1\n", NULL, &gl },
+		{ "/srv/git/app.git", "refs/tags/v1", Z, C2, "production", "v1",
+		    NULL, NULL, &gl },
+	};
+	struct enqueued e[2], again[2];
+	struct store *hook = NULL;
+	struct job *j = NULL;
+	int64_t first = push(fx->s, "refs/heads/main", Z, C3, NULL);
+
+	assert_int_equal(open_home(fx->home, STORE_ENQUEUE, &hook), 0);
+	assert_int_equal(store_enqueue(hook, p, 2, e), 0);
+	assert_int_equal(e[0].duplicate, 0);
+	assert_int_equal(e[1].duplicate, 0);
+	assert_true(e[0].id > first && e[1].id > e[0].id);
+	/* the same push again: the same jobs, and who pushed them first */
+	p[0].who = p[1].who = &other;
+	assert_int_equal(store_enqueue(hook, p, 2, again), 0);
+	assert_int_equal(again[0].duplicate, 1);
+	assert_int_equal(again[0].id, e[0].id);
+	assert_int_equal(again[1].id, e[1].id);
+	if (hook->pg) {
+		struct sbuf n = SBUF_INIT;
+		assert_int_equal(pg_value_of(hook, "SELECT count(*) FROM "
+		    "pg_prepared_statements", "count", &n), 1);
+		assert_string_equal(n.buf, "0");
+		sbuf_release(&n);
+	}
+	store_close(hook);
+	assert_int_equal(store_job_get(fx->s, e[0].id, &j), 0);
+	assert_string_equal(j->pushed_by, "bob");
+	assert_string_equal(j->pushed_via, "gitolite");
+	assert_string_equal(j->pushed_key, "SHA256:k");
+	assert_string_equal(j->pushed_as, "gitolite3");
+	assert_string_equal(j->variables, "A=1\n");
+	assert_string_equal(job_state_name(j->state), "queued");
+	job_free(j);
+	assert_int_equal(store_job_get(fx->s, e[1].id, &j), 0);
+	assert_int_equal(j->kind, KIND_DEPLOY);
+	assert_string_equal(j->env, "production");
+	assert_string_equal(j->tag, "v1");
+	assert_string_equal(j->pushed_as, "gitolite3");
+	job_free(j);
+}
+
 static void test_claim_order_and_supersede(void **state)
 {
 	struct fx *fx = *state;
@@ -1535,6 +1591,7 @@ int main(int argc, char **argv)
 	};
 	const struct CMUnitTest tests[] = {
 		T(test_enqueue_dedup),
+		T(test_enqueue_oneshot),
 		T(test_audit),
 		T(test_repo_names),
 		T(test_claim_order_and_supersede),
