@@ -363,7 +363,21 @@ int install_check(const char *repo, const char *home, const char *name,
 	} else if (access(chain, F_OK) == 0 && access(chain, X_OK) < 0) {
 		*problem = xasprintf("the chained hook '%s' is not executable: "
 		    "it does not run", chain);
+		struct stat hs;
+		struct passwd *pw;
 		sbuf_reset(&buf);
+		/* the folder is its owner's, who may have put a link there
+		 * (to a file of root's): root pastes this (also what another
+		 * user's doctor says root runs), so the chmod is the owner's,
+		 * and reaches nothing the owner could not */
+		int known = lstat(hooks, &hs) == 0;
+		if (!known || (hs.st_uid != 0 && (geteuid() == 0 ||
+		    hs.st_uid != geteuid()))) {
+			if (known && (pw = getpwuid(hs.st_uid)))
+				sbuf_addf(&buf, "runuser -u %s -- ", pw->pw_name);
+			else
+				sbuf_adds(&buf, "as the repository's owner: ");
+		}
 		sbuf_adds(&buf, "chmod +x ");
 		sbuf_add_shell(&buf, chain);
 		*fix = xstrdup(buf.buf);

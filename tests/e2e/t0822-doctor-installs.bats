@@ -218,3 +218,42 @@ fix_of() {
 	doctor_clean
 	doctor_clean as_svc
 }
+
+@test "the fix for a repository's chained hook, pasted by root, changes nothing its owner links to" {
+	svc_home runner-test-dsvc
+	OWNER=runner-test-downer
+	test_user "$OWNER"
+	mkdir -p -m 0755 "$T/srv"
+	git init -q --bare "$T/srv/app.git"
+	repo="$T/srv/app.git"
+	printf '#!/bin/sh\nexit 0\n' > "$repo/hooks/post-receive"
+	chmod +x "$repo/hooks/post-receive"
+	chown -R "$OWNER:" "$repo"
+	"$RUNNER" install-hook "$repo" >/dev/null
+	printf 'repos:\n  - path: %s\n' "$repo" > "$RUNNER_HOME/runner.yml"
+	chown "$SVC:" "$RUNNER_HOME/runner.yml"
+	chain="$repo/hooks/post-receive.chained"
+	[ -x "$chain" ]
+	# the owner puts a link to a file of root's in place of its chained
+	# hook: doctor as root says it cannot run, and prints a fix for root
+	printf 'secret\n' > "$T/rootfile"
+	chmod 0600 "$T/rootfile"
+	as_user "$OWNER" "$T" sh -c 'rm -f "$1" && ln -s "$2" "$1"' _ "$chain" "$T/rootfile"
+	run "$RUNNER" doctor
+	[ "$status" -eq 1 ] || { echo "$output"; false; }
+	[[ "$output" == *"FAIL  repository $repo: the chained hook '$chain' is not executable"* ]] || { echo "$output"; false; }
+	fix=$(fix_of)
+	[ "$fix" = "runuser -u $OWNER -- chmod +x '$chain'" ] || { echo "fix: $fix"; false; }
+	# the daemon's user is told the same, for root to run
+	[ "$(fix_of as_svc)" = "as root: $fix" ] || { fix_of as_svc; false; }
+	sh -c "$fix" 2>/dev/null || true
+	[ "$(stat -c '%a %U' "$T/rootfile")" = "600 root" ]
+	# the owner's own chained hook, not executable: the same fix works
+	as_user "$OWNER" "$T" sh -c 'rm -f "$1" && printf "#!/bin/sh\nexit 0\n" > "$1"' _ "$chain"
+	run "$RUNNER" doctor
+	[[ "$output" == *"FAIL  repository $repo: the chained hook '$chain' is not executable"* ]] || { echo "$output"; false; }
+	sh -c "$(fix_of)"
+	[ -x "$chain" ]
+	run "$RUNNER" doctor
+	[[ "$output" != *"FAIL  repository"* ]] || { echo "$output"; false; }
+}
