@@ -27,6 +27,7 @@
 #include "jobs.h"
 #include "notebox.h"
 #include "refmatch.h"
+#include "run.h"
 #include "spool.h"
 #include "store.h"
 #include "tagsig.h"
@@ -492,6 +493,64 @@ static char *unsent(const struct tag_asked *t)
 	return NULL;
 }
 
+/* A release tag's commit, read in a child as the repository's owner. */
+struct owner_read {
+	const char *repo, *release;
+	char hex[72];
+};
+
+static int owner_read_fn(void *p)
+{
+	struct owner_read *o = p;
+	char *commit = NULL;
+	int error;
+
+	/* a FIFO where a ref was holds nobody for long, nor after the
+	 * answer is gone */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	alarm(2 * ASK_REQUEST_MS / 1000);
+	error = approval_release_commit(o->repo, NULL, o->release, NULL, NULL,
+	    &commit);
+	if (error == 0)
+		snprintf(o->hex, sizeof(o->hex), "%s", commit);
+	free(commit);
+	return error;
+}
+
+/*
+ * The commit of release tag `release` in the client's repository, as
+ * approval_release_commit() reads it. The repository is the client's
+ * (prove_repo), and so is what it holds: a ref that is a link to a file
+ * of root's, objects borrowed through its alternates from a repository of
+ * root's, an include.path. A root daemon reads it as that user, so that
+ * the refusal's commit tells the client nothing its own rights do not.
+ */
+static int release_commit(struct answer *a, const char *release, char **out)
+{
+	struct owner_read o = { a->rq.repo, release, "" };
+	struct run_user u = { 0 };
+	char id[32];
+	int error;
+
+	*out = NULL;
+	if (geteuid() != 0 || a->rq.st.st_uid == 0)
+		return approval_release_commit(a->rq.repo, NULL, release, NULL,
+		    NULL, out);
+	snprintf(id, sizeof(id), "%d", (int)a->rq.st.st_uid);
+	if (run_user_lookup(id, &u) < 0) {
+		/* no name: its uid, and the repository's group */
+		error_clear();
+		u.name = xstrdup(id);
+		u.uid = a->rq.st.st_uid;
+		u.gid = a->rq.st.st_gid;
+	}
+	error = run_as_user_into(&u, owner_read_fn, &o, o.hex, sizeof(o.hex));
+	run_user_release(&u);
+	if (error == 0)
+		*out = xstrdup(o.hex);
+	return error;
+}
+
 /*
  * Why approval tag t must be refused, or NULL, as cmd_pre_receive.c's
  * check_approval judges it: the release tag's commit is the one of the
@@ -530,8 +589,7 @@ static char *judge_approval(struct answer *a, const struct repo_conf *rc,
 		break;
 	}
 	if (!error && a->rq.seen) {
-		error = approval_release_commit(a->rq.repo, NULL, t->release, NULL,
-		    NULL, &commit);
+		error = release_commit(a, t->release, &commit);
 		if (error < 0 && error != ERR_NOTFOUND) {
 			/* the deployment counts it again */
 			error_clear();

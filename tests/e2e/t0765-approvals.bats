@@ -394,3 +394,50 @@ YML
 	[ "$(wait_deploy "$dep" 90)" = healthy ] || { r show "$dep"; false; }
 	[ "$(job_field "$dep" '.approvals | "\(.have) \(.need) \(.approvers | length)"')" = "2 2 2" ]
 }
+
+@test "a root daemon judging the git server user's approval reads its repository with that user's rights only" {
+	setup_env
+	[ "$(id -u)" = 0 ] || skip "needs root: the test creates the git user"
+	git_user
+	make_ssh_signer bob
+	chmod 0600 "$T/allowed_signers"
+	mkdir -p -m 0755 "$T/srv"
+	git init -q --bare "$T/srv/app.git"
+	chown -R "$GIT_USER:" "$T/srv/app.git"
+	r install-hook --pre-receive "$T/srv/app.git" >/dev/null
+	SRC=$(make_clone app)
+	git -C "$SRC" remote set-url origin "$T/srv/app.git"
+	chown -R "$GIT_USER:" "$SRC"
+	cp "$T"/keys/* "$T/githome/"
+	chown "$GIT_USER:" "$T"/githome/*
+	cat > "$RUNNER_HOME/runner.yml" <<YML
+repos:
+  - path: $T/srv/app.git
+    allowed_signers: $T/allowed_signers
+environments:
+  production:
+    approvals: 2
+YML
+	# a repository of root's that no one else may read
+	mkdir -m 0700 "$T/secret"
+	git init -q --bare "$T/secret/s.git"
+	git init -q -b main "$T/secret/w"
+	git -C "$T/secret/w" commit -q --allow-empty -m "root's own"
+	git -C "$T/secret/w" push -q "$T/secret/s.git" main
+	secret=$(git -C "$T/secret/w" rev-parse --short=7 HEAD)
+	start_daemon --workers 1
+	# the git user, who owns its repository, borrows root's objects and
+	# makes its release tag a link to root's branch
+	as_git sh -c 'echo "$1/objects" > "$2/objects/info/alternates" &&
+	    mkdir -p "$2/refs/tags" && ln -s "$1/refs/heads/main" "$2/refs/tags/v9.9.9"' \
+	    _ "$T/secret/s.git" "$T/srv/app.git"
+	as_git git -C "$SRC" -c gpg.format=ssh -c user.signingkey="$T/githome/bob.pub" \
+	    tag -s "v9.9.9+approved.bob" -m approved HEAD
+	run as_git git -C "$SRC" push origin "refs/tags/v9.9.9+approved.bob"
+	[ "$status" -ne 0 ] || { echo "$output"; false; }
+	# judged as the git user would: no release tag there, and nothing
+	# of root's repository said
+	[[ "$output" != *"$secret"* ]] || { echo "$output"; false; }
+	[[ "$output" == *"runner: refusing approval tag 'v9.9.9+approved.bob': approval tag 'v9.9.9+approved.bob': there is no release tag 'v9.9.9' to approve"* ]] ||
+	    { echo "$output"; false; }
+}
