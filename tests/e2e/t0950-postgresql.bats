@@ -239,6 +239,52 @@ YML
 	[ "$(spooled)" -eq 0 ]
 }
 
+# The daemon serving: the hook spools the push and waits for the
+# daemon's answer (spool/taken/), looking for it at short intervals that
+# grow, up to 2 s. A supervisor frozen while the push is spooled answers
+# when thawed: the push names the job, and that job is the one that runs.
+# Frozen past the 2 s, the push is saved (synced) and says so; thawed, the
+# daemon queues it once.
+@test "the daemon answering late: the push names the job that runs; past 2 s it is saved and queued once" {
+	set_pipeline "$SRC" "Quick" <<YML
+stages:
+  - name: unit
+    run: echo "\$RUNNER_JOB" >> $T/runs
+YML
+	start_daemon --workers 1
+	frozen=$DAEMON_PID
+	kill -STOP "$DAEMON_PID"
+	git -C "$SRC" push origin develop > "$T/push1.out" 2>&1 &
+	pusher=$!
+	wait_for "[ \"\$(spooled)\" -eq 1 ]" 10
+	kill -CONT "$DAEMON_PID"
+	frozen=
+	wait "$pusher"
+	cat "$T/push1.out"
+	grep -q "runner: queued job #1 for develop" "$T/push1.out"
+	! grep -q "runner: warning\|has not queued" "$T/push1.out" || false
+	wait_state 1 passed 60
+	[ "$(spooled)" -eq 0 ]
+
+	frozen=$DAEMON_PID
+	kill -STOP "$DAEMON_PID"
+	git -C "$SRC" commit -q --allow-empty -m late
+	run git -C "$SRC" push origin develop
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"runner: the runner's daemon has not queued the push yet (it is busy): it is saved in $RUNNER_HOME/spool"* ]]
+	[ "$(spooled)" -eq 1 ]
+	kill -CONT "$DAEMON_PID"
+	frozen=
+	wait_for "[ \"\$(last_job build)\" = 2 ]" 30
+	wait_state 2 passed 60
+	[ "$(spooled)" -eq 0 ]
+	# each job ran once, and no third was queued
+	[ "$(sort "$T/runs" | tr '\n' ' ')" = "1 2 " ]
+	[ "$(job_field 2 .attempt)" = 1 ]
+	[ "$(last_job build)" = 2 ]
+}
+
 # A host in a network namespace of its own, reaching the server over TCP
 # through a veth pair whose far end the test can take down: the link cut.
 @test "a host cut off mid-stage gives the job up before its lease ends; the other runs it, never both at once" {
