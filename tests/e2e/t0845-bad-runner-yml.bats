@@ -6,7 +6,9 @@
 # queued and run; status, the web page and /metrics answer and show the
 # mistake as a warning, and so does doctor; `runner check --config` names
 # the line and column first. Pushes over ssh and smart HTTP (sshd and
-# nginx of the test's own) are queued and run under the mistake too. A corrected file, reloaded, clears it all.
+# nginx of the test's own) and through gitolite3 are queued and run under
+# the mistake too. Reloaded as the unit's ExecReload does, the check
+# fails the reload first. A corrected file, reloaded, clears it all.
 
 load lib
 
@@ -72,6 +74,31 @@ over_servers() {
 	out=$(git -C "$GSRC" push "$HTTP_URL/httpapp.git" develop 2>&1) ||
 	    { echo "$out"; return 1; }
 	[[ "$out" == *"handed 1 update"* ]] || { echo "$out"; return 1; }
+}
+
+# over_gitolite: push $GSRC's develop through gitolite3 (as the git
+# user, Debian's set-up) and wait for it to be handed over.
+over_gitolite() {
+	local out
+	start_gitolite "$GIT_USER"
+	gitolite_conf 'repo glapp
+    RW+ = admin' >/dev/null
+	"$RUNNER" install-hook "$GL/repositories/glapp.git" >/dev/null
+	out=$(git -C "$GSRC" push admin@gl:glapp develop 2>&1) ||
+	    { echo "$out"; return 1; }
+	[[ "$out" == *"handed 1 update"* ]] || { echo "$out"; return 1; }
+}
+
+# reload_as_the_unit: the unit's ExecReload lines, as systemd runs them:
+# one after the other, the first that fails failing the reload.
+reload_as_the_unit() {
+	local line
+	while IFS= read -r line; do
+		line=${line//@bindir@/$RUNNER_BIN_DIR}
+		line=${line//\/var\/lib\/runner/$RUNNER_HOME}
+		line=${line//\$MAINPID/$DAEMON_PID}
+		eval "$line" || return 1
+	done < <(sed -n 's/^ExecReload=//p' "$SOURCE_ROOT/runner/daemon/runner.service.in")
 }
 
 @test "a runner.yml with a mistake, reloaded: pushes run, status, page and metrics answer and warn" {
@@ -146,6 +173,7 @@ over_servers() {
 	push "$GSRC" git "spooled again"
 	wait_state 3 passed 60
 	# and over the git servers' transports: ssh, smart HTTP
+	last=4
 	if [ -x /usr/sbin/sshd ] && [ -x /usr/sbin/nginx ] && [ -x /usr/sbin/fcgiwrap ]; then
 		over_servers
 		wait_state 4 passed 60
@@ -155,16 +183,32 @@ over_servers() {
 		last=6
 	else
 		echo "# sshd, nginx or fcgiwrap is not installed: the ssh and HTTP pushes are not tried (tests/deps.sh installs them)" >&3
-		last=4
+	fi
+	# and through gitolite3
+	if command -v gitolite >/dev/null; then
+		over_gitolite
+		wait_state $last passed 60
+		[ "$(job_field $last .repo)" = "$GL/repositories/glapp.git" ]
+		last=$((last + 1))
+	else
+		echo "# gitolite3 is not installed: the gitolite push is not tried (tests/deps.sh installs it)" >&3
 	fi
 	r status --json | jq -e --arg m "$schema" '[.warnings[] | select(startswith($m))] | length == 1'
 	[ "$(grep -c 'reload failed' "$T/serve.log")" = 2 ]
 
-	# corrected and reloaded: the warning is gone everywhere
+	# reloaded as the unit reloads: its check fails the reload, saying
+	# where, and the daemon is not signalled
+	run reload_as_the_unit
+	[ "$status" -ne 0 ]
+	[ "$output" = "runner: $schema" ]
+	[ "$(grep -c 'reload failed' "$T/serve.log")" = 2 ]
+
+	# corrected and reloaded as the unit does: the warning is gone
+	# everywhere
 	cp "$T/good.yml" "$RUNNER_HOME/runner.yml"
 	echo "idle_exit: 2m" >> "$RUNNER_HOME/runner.yml"
-	r check --config >/dev/null
-	kill -HUP "$DAEMON_PID"
+	run reload_as_the_unit
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
 	wait_for "grep -q 'reloaded $RUNNER_HOME/runner.yml' '$T/serve.log'" 10
 	cmp "$RUNNER_HOME/runner.yml" "$RUNNER_HOME/runner.yml.last-good"
 	[ "$(r status --json | jq '[.warnings[] | select(contains("runner.yml"))] | length')" = 0 ]
