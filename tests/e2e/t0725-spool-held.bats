@@ -5,7 +5,8 @@
 # fix by status (also while the daemon is stopped), status --json,
 # doctor and /metrics, said once on the log, and queued by itself once
 # the group bits are fixed. A hook that cannot write the spool says so
-# with the fix and never that the push will be found; pre-receive
+# with the fix and never that the push will be found (also over smart
+# HTTP, from a fcgiwrap not restarted for the group); pre-receive
 # refuses such a push. A spool entry written by another member of the
 # group puts no command into the fix root pastes, nor a line into the
 # reason; one naming a folder that is not its writer's is refused, and a
@@ -58,6 +59,9 @@ held() {
 	run git -C "$src" push origin develop
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"runner: handed 1 update to the runner"* ]]
+	# the pusher hears that it is held, and why, never a job number
+	[[ "$output" == *"runner: NOTHING IS QUEUED YET for this push: the runner cannot take it now: the runner's user '$SVC' cannot read repository '$repo'"* ]] || { echo "$output"; false; }
+	[[ "$output" != *"queued job"* ]]
 	wait_for "[ \"\$(held .spool.held)\" = 1 ]" 20
 	first=$(git -C "$src" rev-parse HEAD)
 	# status: the count, its age, the reason and the exact fix
@@ -78,7 +82,11 @@ held() {
 	[[ "$output" == *"fix: $fix"* ]]
 	# the web page and /metrics
 	wait_for "http_body $port /metrics | grep -qx 'runner_spool_held_pushes 1'" 15
-	http_body "$port" / | grep -q "held: 1 push the daemon cannot queue now"
+	http_body "$port" / > "$T/page"
+	grep -q "held: 1 push the daemon cannot queue now, for .*cannot read repository &#39;$repo&#39;" "$T/page" ||
+	    { grep held "$T/page"; false; }
+	grep -q "fix: <code>runuser -u $GIT_USER -- chmod g+x &#39;$GL/repositories&#39;" "$T/page" ||
+	    { grep held "$T/page"; false; }
 	# said once on the log, not at every look
 	[ "$(grep -c 'error: spool: push .* held: ' "$T/serve.log")" = 1 ]
 
@@ -90,8 +98,10 @@ held() {
 	run r status
 	[[ "$output" == *"daemon: not running"* ]]
 	[[ "$output" == *"spool: 1 push waiting for the daemon (oldest "*"they are queued when it starts"* ]]
-	[[ "$output" == *"HELD: 1 push"* ]]
+	[[ "$output" == *"HELD: 1 push the daemon cannot queue now (oldest "*" ago): the runner's user '$SVC' cannot read repository '$repo'"* ]] || { echo "$output"; false; }
+	[[ "$output" == *"fix: $fix"* ]]
 	[ "$(held .spool.waiting) $(held .spool.held)" = "1 1" ]
+	[ "$(held .spool.waiting_oldest_ms)" -gt 0 ]
 	# started again: the new push is held too, the old one not said again
 	start_svc_daemon
 	wait_for "[ \"\$(held .spool.held) \$(held .spool.waiting)\" = '2 0' ]" 20
@@ -148,6 +158,55 @@ as_git_started_before() {
 	[[ "$output" == *"runner: handed 1 update to the runner"* ]]
 	wait_for "[ -n \"\$(last_job build)\" ]" 20
 	wait_state "$(last_job build)" passed 60
+}
+
+@test "over smart HTTP before fcgiwrap is restarted for the group: the push says nothing was queued, with the fix; pre-receive refuses it" {
+	[ -x /usr/sbin/nginx ] && [ -x /usr/sbin/fcgiwrap ] || skip "nginx or fcgiwrap is not installed (tests/deps.sh installs them)"
+	mkdir -p -m 0755 "$T/srv"
+	git init -q --bare "$T/srv/app.git"
+	chown -R "$GIT_USER:" "$T/srv/app.git"
+	start_git_http "$GIT_USER" "$T/srv"
+	# fcgiwrap as it runs when it started before install-hook gave its
+	# user the home's group: that user's uid, none of the group
+	kill "$HTTP_FCGI_PID"
+	wait "$HTTP_FCGI_PID" 2>/dev/null || true
+	rm -f "$T/http/tmp/fcgi.sock"
+	setpriv --reuid="$GIT_USER" --regid="$GIT_USER" --clear-groups env -i \
+	    /usr/sbin/fcgiwrap -c 2 -s "unix:$T/http/tmp/fcgi.sock" \
+	    </dev/null >>"$T/http/fcgiwrap.log" 2>&1 3>&- &
+	HTTP_FCGI_PID=$!
+	wait_for "[ -S '$T/http/tmp/fcgi.sock' ]" 10
+	"$RUNNER" install-hook "$T/srv/app.git" >/dev/null
+	SRC=$(make_clone app)
+	git -C "$SRC" remote set-url origin "$HTTP_URL/app.git"
+	start_daemon --workers 1
+	run git -C "$SRC" push origin develop
+	[ "$status" -eq 0 ] || { echo "$output"; tail -20 "$T/http/error.log"; false; }
+	[[ "$output" == *"runner: ERROR: NOTHING WAS QUEUED for this push: cannot write '$RUNNER_HOME/spool': this process of user '$GIT_USER' started before '$GIT_USER' was added to group"* ]] || { echo "$output"; false; }
+	[[ "$output" == *"runner: fix: restart what runs git as '$GIT_USER' (fcgiwrap or the web server for smart HTTP"* ]] || { echo "$output"; false; }
+	# nothing says that it will be found (what was seen: "Permission
+	# denied; nothing queued, the push itself is fine", then "it finds
+	# the push within a second")
+	[[ "$output" != *"finds the push"* && "$output" != *"handed"* ]] || { echo "$output"; false; }
+	[ "$(r status --json | jq '.jobs | length')" = 0 ]
+	# with the pre-receive hook, such a push is refused while it can be
+	"$RUNNER" install-hook --pre-receive "$T/srv/app.git" >/dev/null
+	before=$(git --git-dir="$T/srv/app.git" rev-parse develop)
+	git -C "$SRC" commit -q --allow-empty -m "Refused until fcgiwrap is restarted"
+	run git -C "$SRC" push origin develop
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"runner: refusing the push: the runner would never see it: cannot write '$RUNNER_HOME/spool'"* ]] || { echo "$output"; false; }
+	[[ "$output" == *"runner: fix: restart what runs git as '$GIT_USER' (fcgiwrap"* ]]
+	[ "$(git --git-dir="$T/srv/app.git" rev-parse develop)" = "$before" ]
+	# the printed fix: fcgiwrap restarted, the push is handed over and
+	# its job runs
+	restart_fcgiwrap
+	run git -C "$SRC" push origin develop
+	[ "$status" -eq 0 ] || { echo "$output"; false; }
+	[[ "$output" == *"runner: handed 1 update to the runner"* ]] || { echo "$output"; false; }
+	[[ "$output" == *"runner: queued job #1 for develop"* ]] || { echo "$output"; false; }
+	wait_state 1 passed 60
+	[ "$(job_field 1 .commit)" = "$(git -C "$SRC" rev-parse HEAD)" ]
 }
 
 # spool_entry NAME REPO REF OLD NEW: a spool entry written by hand by the
