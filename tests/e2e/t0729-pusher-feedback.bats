@@ -151,6 +151,30 @@ YML
 	[ "$(job_state 1)" = failed ]
 }
 
+@test "ci.wait over smart HTTP streams: a stage's start reaches the pusher while it runs" {
+	server_repo
+	chown -R root: "$SRC"
+	set_pipeline "$SRC" "slow" <<'YML'
+stages:
+  - name: slow
+    run: while [ ! -e go ]; do sleep 0.02; done
+YML
+	start_git_http "$GIT_USER" "$T/srv"
+	git -C "$SRC" remote set-url origin "$HTTP_URL/app.git"
+	start_daemon --workers 1
+	git -C "$SRC" push -o ci.wait origin develop >"$T/push.out" 2>&1 3>&- &
+	push=$!
+	# through nginx and fcgiwrap as the stage runs, not when the push ends
+	wait_for "grep -q 'runner: #1 slow started' '$T/push.out'" 30 ||
+	    { cat "$T/push.out"; tail -20 "$T/http/error.log"; false; }
+	kill -0 "$push"
+	[ "$(job_state 1)" = running ]
+	touch "$RUNNER_HOME/work/1/go"
+	wait "$push"
+	grep -q "runner: #1 slow passed in " "$T/push.out"
+	grep -q "runner: job #1 passed in " "$T/push.out" || { cat "$T/push.out"; false; }
+}
+
 @test "a tag signed by an unknown key is refused at pre-receive, with the reason, by the daemon" {
 	server_repo "" pre
 	make_ssh_signer release
