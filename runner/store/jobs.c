@@ -86,9 +86,12 @@ STORE_SQL(jobs) = {
 	/* deployments to one environment never run at the same time; none
 	 * starts while the queue is paused (admin.h) */
 	/* the lease ends by the store's clock, which every host reads
-	 * alike (NOW_MS: PostgreSQL's on a shared store) */
+	 * alike (NOW_MS: PostgreSQL's on a shared store); a build starts
+	 * with its checkout, recorded here rather than in a transaction of
+	 * its own */
 	[Q_CLAIM] = "UPDATE jobs SET state = ?2, worker_pid = ?3, started_ms = "
-	    "?4, attempt = attempt + 1, error = NULL, phase = NULL, host = ?5, "
+	    "?4, attempt = attempt + 1, error = NULL, phase = CASE WHEN kind = "
+	    "'build' THEN 'checkout' END, phase_ms = ?4, host = ?5, "
 	    "lease_ms = " NOW_MS " + ?6 WHERE NOT EXISTS (SELECT 1 FROM "
 	    "hosts WHERE name = ?5 AND draining = 1) AND id = (SELECT id FROM "
 	    "jobs q WHERE " FROM " AND (kind = 'build' OR NOT EXISTS (SELECT 1 "
@@ -408,8 +411,8 @@ int store_job_set_subject(struct store *s, int64_t id, const char *subject)
 	    arg_text(subject)));
 }
 
-int store_stages_init(struct store *s, int64_t id, char *const *names,
-    char *const *log_paths, size_t n)
+int store_stages_init(struct store *s, int64_t id, const char *subject,
+    char *const *names, char *const *log_paths, size_t n)
 {
 	int error;
 
@@ -420,7 +423,8 @@ int store_stages_init(struct store *s, int64_t id, char *const *names,
 	 * behind) */
 	if ((error = s->pg ? begin_durable(s) : begin(s)) < 0)
 		return error;
-	if ((error = run(s, Q_STAGES_DEL, sql, "reset stages",
+	if ((subject && (error = store_job_set_subject(s, id, subject)) < 0) ||
+	    (error = run(s, Q_STAGES_DEL, sql, "reset stages",
 	    ARGS(arg_int(id)))) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++)

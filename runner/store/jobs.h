@@ -208,9 +208,10 @@ int store_unnamed_superseded(struct store *s, const char *repo,
 /* How many jobs wait in the queue; an error (negative) when the store
  * cannot say. */
 int64_t store_queued(struct store *s);
-/* Replace the job's stage rows with pending ones. */
-int store_stages_init(struct store *s, int64_t id, char *const *names,
-    char *const *log_paths, size_t n);
+/* Replace the job's stage rows with pending ones; with `subject` (or
+ * NULL), record the commit's subject in the same transaction. */
+int store_stages_init(struct store *s, int64_t id, const char *subject,
+    char *const *names, char *const *log_paths, size_t n);
 /* A stage starts (at `at_ms`, 0: now) in process group `pgid`. */
 int store_stage_start(struct store *s, int64_t id, int idx, pid_t pgid,
     int64_t at_ms);

@@ -487,23 +487,20 @@ int build_run(struct job_ctx *ctx, struct job *job)
 		msg = xstrdup(error_last());
 		goto end;
 	}
-	if ((error = store_job_phase(ctx->store, job->id, "checkout")) < 0)
-		goto out;
+	/* the claim recorded the phase: checkout */
 	if (job_source(ctx, job, &repo) < 0 ||
 	    source_open(repo, job->commit, &src) < 0) {
 		state = JOB_ERROR;
 		msg = xstrdup(error_last());
 		goto end;
 	}
-	if (store_job_set_subject(ctx->store, job->id,
-	    source_subject(src)) < 0) {
-		error = -1;
-		goto out;
-	}
 	name_superseded(ctx, job, repo);
 	/* the pushed head asks for no build; a run by hand is built anyway */
 	if (!job->requested_by && (strstr(source_message(src), "[skip ci]") ||
 	    strstr(source_message(src), "[ci skip]"))) {
+		if ((error = store_job_set_subject(ctx->store, job->id,
+		    source_subject(src))) < 0)
+			goto out;
 		state = JOB_CANCELED;
 		msg = xasprintf("skipped: the commit message says %s",
 		    strstr(source_message(src), "[skip ci]") ? "[skip ci]" :
@@ -512,7 +509,9 @@ int build_run(struct job_ctx *ctx, struct job *job)
 	}
 	/* with the file's digest, for the provenance */
 	if ((error = source_pipeline(src, &pl, pl_sha)) < 0) {
-		error = 0;
+		if ((error = store_job_set_subject(ctx->store, job->id,
+		    source_subject(src))) < 0)
+			goto out;
 		state = JOB_ERROR;
 		msg = xstrdup(error_last());
 		goto end;
@@ -523,8 +522,12 @@ int build_run(struct job_ctx *ctx, struct job *job)
 		int handed = job_hand_on(ctx, job, need, n, "its pipeline runs",
 		    &error);
 		free(need);
-		if (handed)
+		if (handed) {
+			if (!error)
+				error = store_job_set_subject(ctx->store, job->id,
+				    source_subject(src));
 			goto out;
+		}
 	}
 	names = xcalloc(pl->nstages + 1, sizeof(*names));
 	logs = xcalloc(pl->nstages + 1, sizeof(*logs));
@@ -533,8 +536,9 @@ int build_run(struct job_ctx *ctx, struct job *job)
 		logs[i] = job_log_path(ctx->home, job->id, (int)i,
 		    pl->stages[i].name);
 	}
-	if ((error = store_stages_init(ctx->store, job->id, names, logs,
-	    pl->nstages)) < 0)
+	/* the commit's subject with the list: one transaction */
+	if ((error = store_stages_init(ctx->store, job->id,
+	    source_subject(src), names, logs, pl->nstages)) < 0)
 		goto out;
 	if ((msg = pipeline_policy(ctx, job, pl))) {
 		state = JOB_ERROR;

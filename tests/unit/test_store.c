@@ -255,7 +255,7 @@ static void test_stages_and_end(void **state)
 	assert_int_equal(store_claim(fx->s, 100, "h1", "", 30000, 1,
 	    CLAIM_ANY, NULL, &j), 0);
 	job_free(j);
-	assert_int_equal(store_stages_init(fx->s, id, names, logs, 3), 0);
+	assert_int_equal(store_stages_init(fx->s, id, NULL, names, logs, 3), 0);
 	assert_int_equal(store_stage_start(fx->s, id, 0, 4242, 0), 0);
 	assert_int_equal(store_job_get(fx->s, id, &j), 0);
 	assert_int_equal(job_stage_state(j, 0), STEP("running"));
@@ -302,7 +302,7 @@ static void test_recover(void **state)
 	assert_int_equal(store_claim(fx->s, 200, "h1", "", 30000, 1,
 	    CLAIM_ANY, NULL, &j), 0);
 	job_free(j);
-	assert_int_equal(store_stages_init(fx->s, a, names, logs, 1), 0);
+	assert_int_equal(store_stages_init(fx->s, a, NULL, names, logs, 1), 0);
 	assert_int_equal(store_stage_start(fx->s, a, 0, 777, 0), 0);
 	/* killed between recording its artifact and ending the job */
 	assert_int_equal(store_artifact_add(fx->s, a, "/a/1.tar.zst", 10,
@@ -963,7 +963,7 @@ static void test_leases(void **state)
 	assert_string_equal(j->host, "h1");
 	assert_true(j->lease_ms > now_ms() + 4000);
 	store_fence(fx->s, a, j->attempt, 100, "h1");
-	assert_int_equal(store_stages_init(fx->s, a, names, logs, 1), 0);
+	assert_int_equal(store_stages_init(fx->s, a, NULL, names, logs, 1), 0);
 	assert_int_equal(store_stage_start(fx->s, a, 0, 4242, 0), 0);
 	/* renewed while held; nothing ends before the lease does */
 	assert_int_equal(store_lease_renew(fx->s, a, 1, 100, "h1", 5000), 1);
@@ -1178,7 +1178,7 @@ static void test_chunks(void **state)
 	assert_int_equal(store_claim(fx->s, 100, "h1", "", 30000, 1,
 	    CLAIM_ANY, NULL, &j), 0);
 	job_free(j);
-	assert_int_equal(store_stages_init(fx->s, id, names, logs, 1), 0);
+	assert_int_equal(store_stages_init(fx->s, id, NULL, names, logs, 1), 0);
 	/* nothing sent yet */
 	assert_int_equal(store_log_read(fx->s, id, 0, 0, &got, &next), 0);
 	assert_int_equal(next, 0);
@@ -1234,7 +1234,7 @@ static void test_chunks(void **state)
 	free(art);
 
 	/* a new attempt starts afresh: the chunks go with the rows */
-	assert_int_equal(store_stages_init(fx->s, id, names, logs, 1), 0);
+	assert_int_equal(store_stages_init(fx->s, id, NULL, names, logs, 1), 0);
 	sbuf_reset(&got);
 	assert_int_equal(store_log_read(fx->s, id, 0, 0, &got, &next), 0);
 	sbuf_release(&got);
@@ -1278,7 +1278,7 @@ static void seed(struct store *s)
 	    NULL, &j), 0);
 	assert_int_equal(j->id, r);
 	job_free(j);
-	assert_int_equal(store_stages_init(s, r, names, logs, 2), 0);
+	assert_int_equal(store_stages_init(s, r, NULL, names, logs, 2), 0);
 	assert_int_equal(store_stage_start(s, r, 0, 4242, 0), 0);
 	assert_int_equal(store_log_append(s, r, 0, 0, "a\001b", 3), 0);
 	push(s, "refs/heads/develop", C3, C4, NULL);
@@ -1289,7 +1289,8 @@ static void seed(struct store *s)
 	    "started_ms = CASE WHEN started_ms IS NULL THEN NULL ELSE 2000 + id "
 	    "END, finished_ms = CASE WHEN finished_ms IS NULL THEN NULL ELSE "
 	    "2500 + 2 * id END, lease_ms = CASE WHEN lease_ms IS NULL THEN NULL "
-	    "ELSE 9000 END; UPDATE stages SET started_ms = CASE WHEN started_ms "
+	    "ELSE 9000 END, phase_ms = CASE WHEN phase_ms IS NULL THEN NULL "
+	    "ELSE 2200 + id END; UPDATE stages SET started_ms = CASE WHEN started_ms "
 	    "IS NULL THEN NULL ELSE 2100 END; UPDATE events SET created_ms = "
 	    "3000; UPDATE settings SET updated_ms = 4000; UPDATE hosts SET "
 	    "started_ms = 5000, heartbeat_ms = 6000; UPDATE repos SET "
