@@ -12,29 +12,172 @@
 #include <fcntl.h>
 #include <git2.h>
 #include <linux/fs.h>
+#include <linux/openat2.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
+/* The tags a workspace gets at most, and the bytes of packed-refs read. */
+#define TAGS_MAX 100000
+#define PACKED_REFS_MAX (64 * 1024 * 1024)
+
+struct tag_ref {
+	char *name;
+	char hex[65];
+};
+
+static int tag_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct tag_ref *)a)->name,
+	    ((const struct tag_ref *)b)->name);
+}
+
+/* An object id of 40 or 64 hex digits at the start of `s`, ended by
+ * `end` (or the string's end): its length, else 0. */
+static size_t hex_id(const char *s, char end)
+{
+	size_t n = strspn(s, "0123456789abcdef");
+
+	return (n == 40 || n == 64) && (!s[n] || s[n] == end) ? n : 0;
+}
+
+/* A ref name as a packed-refs line can hold it: no space, no control
+ * character (git's own names never have them). */
+static int plain_ref(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s <= ' ' || *s == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* A file below folder `dir` opened without following a link and without
+ * waiting on a FIFO, read if it is a regular file of one name. */
+static int read_ref_file(int dir, const char *name, size_t max,
+    struct sbuf *out)
+{
+	int fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_NOCTTY | O_CLOEXEC), error = -1;
+	struct stat st;
+
+	if (fd < 0)
+		return errno == ENOENT ? ERR_NOTFOUND : -1;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
+	    (size_t)st.st_size <= max)
+		error = read_fd(fd, name, max, out);
+	close(fd);
+	error_clear();
+	return error;
+}
+
+/* The loose tags below folder `dir` (refs/tags/`prefix`), each folder
+ * and file reached without a link. */
+static void loose_tags(int dir, const char *prefix, int depth,
+    struct tag_ref **v, size_t *n, size_t *cap)
+{
+	int dup_fd = fcntl(dir, F_DUPFD_CLOEXEC, 0);
+	DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+	struct dirent *de;
+
+	if (dup_fd >= 0 && !d)
+		close(dup_fd);
+	while (d && (de = readdir(d)) && *n < TAGS_MAX) {
+		struct sbuf text = SBUF_INIT;
+		char *name;
+		int sub;
+		size_t len;
+
+		if (de->d_name[0] == '.' || !plain_ref(de->d_name))
+			continue;
+		name = xasprintf("%s%s", prefix, de->d_name);
+		if (depth < 16 && (sub = openat(dir, de->d_name, O_RDONLY |
+		    O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+			char *below = xasprintf("%s/", name);
+			loose_tags(sub, below, depth + 1, v, n, cap);
+			free(below);
+			close(sub);
+		} else if (read_ref_file(dir, de->d_name, 4096, &text) == 0 &&
+		    (len = hex_id(text.buf, '\n'))) {
+			*v = xgrow(*v, *n, cap, sizeof(**v));
+			(*v)[*n].name = name;
+			memcpy((*v)[*n].hex, text.buf, len);
+			(*v)[(*n)++].hex[len] = '\0';
+			name = NULL;
+		}
+		free(name);
+		sbuf_release(&text);
+	}
+	if (d)
+		closedir(d);
+}
+
+/*
+ * The repository's tags, as packed-refs lines for the workspace's .git
+ * (so that git describe works there). Read from the repository's files,
+ * not by libgit2: the repository is its owner's, who may make a ref a
+ * link (to a file of root's, whose first line would be copied into the
+ * stage's workspace) or a FIFO (which would hold the worker), so nothing
+ * is read through a link, nor from anything but a regular file of one
+ * name. A loose tag counts over a packed one of the same name.
+ */
 static int pack_tags(git_repository *from, struct sbuf *out)
 {
-	git_reference_iterator *it = NULL;
-	git_reference *ref;
+	char *real = realpath(git_repository_path(from), NULL);
+	struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+	    .resolve = RESOLVE_NO_SYMLINKS };
+	struct tag_ref *v = NULL;
+	struct sbuf packed = SBUF_INIT;
+	size_t n = 0, cap = 0, loose;
+	int repo, dir = -1;
 
-	if (git_reference_iterator_glob_new(&it, from, "refs/tags/*") < 0)
-		return git_fail("cannot list tags of", git_repository_path(from));
-	while (git_reference_next(&ref, it) == 0) {
-		const git_oid *target = git_reference_target(ref);
-		if (target)
-			sbuf_addf(out, "%s %s\n", git_oid_tostr_s(target),
-			    git_reference_name(ref));
-		git_reference_free(ref);
+	/* its real path, no part of it swapped for a link since */
+	repo = real ? (int)syscall(SYS_openat2, AT_FDCWD, real, &how,
+	    sizeof(how)) : -1;
+	free(real);
+	if (repo < 0)
+		return 0;	/* no tags: they only help git describe */
+	if ((dir = openat(repo, "refs/tags", O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) >= 0)
+		loose_tags(dir, "refs/tags/", 0, &v, &n, &cap);
+	loose = n;
+	if (n)
+		qsort(v, n, sizeof(*v), tag_cmp);
+	if (read_ref_file(repo, "packed-refs", PACKED_REFS_MAX, &packed) == 0)
+		for (char *line = packed.buf, *nl; *line && n < TAGS_MAX;
+		    line = nl) {
+			size_t len;
+			if ((nl = strchr(line, '\n')))
+				*nl++ = '\0';
+			else
+				nl = line + strlen(line);
+			if (!(len = hex_id(line, ' ')) || strncmp(line + len + 1,
+			    "refs/tags/", 10) || !plain_ref(line + len + 1))
+				continue;
+			struct tag_ref key = { line + len + 1, "" };
+			if (loose && bsearch(&key, v, loose, sizeof(*v), tag_cmp))
+				continue;
+			v = xgrow(v, n, &cap, sizeof(*v));
+			v[n].name = xstrdup(line + len + 1);
+			memcpy(v[n].hex, line, len);
+			v[n++].hex[len] = '\0';
+		}
+	if (n)
+		qsort(v, n, sizeof(*v), tag_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (!i || strcmp(v[i].name, v[i - 1].name))
+			sbuf_addf(out, "%s %s\n", v[i].hex, v[i].name);
+		free(v[i].name);
 	}
-	git_reference_iterator_free(it);
+	free(v);
+	sbuf_release(&packed);
+	if (dir >= 0)
+		close(dir);
+	close(repo);
 	return 0;
 }
 

@@ -5,7 +5,8 @@
 # a link in the spool, an environment's user planting a link at the next
 # backup's folder, the git user planting links where install-hook writes,
 # or a link that dresses its repository up as gitolite's, whose rc file
-# root would run.
+# root would run, or a tag of its repository that is a link to a file of
+# root's, which a root daemon's checkout would copy into the workspace.
 # Each attempt is refused or harmless, and what the link points at keeps
 # its owner and its bytes.
 
@@ -322,4 +323,48 @@ PY
 	[ "$status" -eq 0 ] || { echo "$output"; false; }
 	[ ! -e "$MARK-rc" ] || [ "$(cat "$MARK-rc")" != 0 ] || false
 	[ -z "$(find "$T/githome" -user root)" ] || false
+}
+
+@test "a root daemon's checkout copies no tag that is a link or a FIFO of the repository's owner into the workspace" {
+	git_user
+	git init -q --bare "$T/app.git"
+	chown -R "$GIT_USER:" "$T/app.git"
+	"$RUNNER" install-hook "$T/app.git" >/dev/null
+	# a file of root's alone whose first line reads as an object id
+	mkdir -m 0700 "$T/rootonly"
+	secret=0123456789abcdef0123456789abcdef01234567
+	echo "$secret" > "$T/rootonly/token"
+	chmod 0600 "$T/rootonly/token"
+	git init -q -b develop "$T/src"
+	printf 'stages:\n  - name: unit\n    run: cat .git/packed-refs; git tag -l; git describe --tags\n' > "$T/src/.runner.yml"
+	git -C "$T/src" add -A
+	git -C "$T/src" commit -q -m one
+	git -C "$T/src" tag -a v1 -m v1
+	chown -R "$GIT_USER:" "$T/src"
+	as_git git -C "$T/src" push -q "$T/app.git" develop v1
+	# the owner of the repository makes tags a link to root's file, a
+	# FIFO, and a packed-refs that is a link too
+	as_git sh -c 'ln -s "$2" "$1/refs/tags/leak" && mkfifo "$1/refs/tags/fifo" &&
+	    mkdir -p "$1/refs/tags/deep" && ln -s "$2" "$1/refs/tags/deep/leak2"' \
+	    _ "$T/app.git" "$T/rootonly/token"
+	start_daemon --workers 1
+	wait_state 1 passed 60 || { r log 1 unit; false; }
+	r log 1 unit > "$T/log1"
+	! grep -q "$secret" "$T/log1" || { cat "$T/log1"; false; }
+	# the real tag is there: git describe works in the workspace
+	grep -q "refs/tags/v1" "$T/log1" || { cat "$T/log1"; false; }
+	grep -qx "v1" "$T/log1" || { cat "$T/log1"; false; }
+	# packed-refs a link to root's file (made after the push, which the
+	# owner's own git would refuse to take then)
+	stop_daemon
+	as_git rm -f "$T/app.git/refs/tags/leak" "$T/app.git/refs/tags/fifo" "$T/app.git/refs/tags/deep/leak2"
+	as_git git -C "$T/src" commit -q --allow-empty -m two
+	as_git git -C "$T/src" push -q "$T/app.git" develop 2>/dev/null
+	as_git ln -s "$T/rootonly/token" "$T/app.git/packed-refs"
+	printf "%s refs/tags/leak3\n" "$secret" > "$T/rootonly/token"
+	start_daemon --workers 1
+	wait_state 2 passed 60 || { r log 2 unit; false; }
+	r log 2 unit > "$T/log2"
+	! grep -q "$secret" "$T/log2" || { cat "$T/log2"; false; }
+	[ "$(stat -c '%a %U' "$T/rootonly/token")" = "600 root" ]
 }
