@@ -21,6 +21,7 @@
 #include "running.h"
 #include "store.h"
 #include "jobs.h"
+#include "repos.h"
 #include "reserve.h"
 #include "util.h"
 #include "wake.h"
@@ -83,6 +84,32 @@ static int listen_fd(struct sup *s)
  * workers, the web page, the CLI) falls back on the copy of the last one
  * loaded (config_load_kept) and shows the mistake as a warning.
  */
+/*
+ * The repositories runner.yml names, those that are there, get their
+ * short names (repos.h) before the spool's first look: a repository of
+ * another member of the hooks' group, spooled before a configured one
+ * first pushes, must not take the name its badges, metrics labels and
+ * --repo are made with. A name is never taken back, so a path that is
+ * not there (a mistake, corrected later) names nothing.
+ */
+static void name_configured(struct sup *s)
+{
+	struct store *st = sup_store(s);
+
+	for (size_t i = 0; st && i < s->conf->nrepos; i++) {
+		const char *path = s->conf->repos[i].path;
+		char *real = path ? realpath(path, NULL) : NULL;
+		int error = real && !strcmp(real, path) ?
+		    store_repo_record(st, path, NULL) : 0;
+		free(real);
+		if (error < 0) {
+			log_line("warning: cannot name repository '%s': %s", path,
+			    error_last());
+			break;
+		}
+	}
+}
+
 static void reload(struct sup *s)
 {
 	struct config *c = NULL;
@@ -107,6 +134,7 @@ static void reload(struct sup *s)
 			s->kids.gc_at = c->retention.interval_ms > 0 ? mono_ms() +
 			    c->retention.interval_ms : 0;
 		s->sched_at = mono_ms();	/* the schedules as they are now */
+		name_configured(s);
 		/* the web page where runner.yml says now (its reap starts
 		 * it again) */
 		if (s->kids.web_pid > 0 && (!c->http.listen || !s->kids.web_listen ||
@@ -564,6 +592,7 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 	/* watching before the spool's first look: nothing spooled after it
 	 * goes unseen */
 	watch_init(&s.look.watch, home);
+	name_configured(&s);
 	ingest_spool(&s, 1);
 	if ((error = s.sock = wake_bind(home)) < 0)
 		goto out;

@@ -253,3 +253,35 @@ YML
 	[[ "$output" == *"runner.yml:2: builds of '$T/app.git' never deploy to 'staging' by themselves"* ]] ||
 	    { echo "$output"; false; }
 }
+
+@test "another user's app.git spooled before runner.yml's app.git first pushes never takes its name" {
+	[ "$(id -u)" = 0 ] || skip "needs root: the test creates the git user"
+	git_user
+	mkdir -p "$T/srv"
+	make_repo srv/app
+	printf 'http:\n  listen: 127.0.0.1:%s\nrepos:\n  - path: %s\n' "$WEB_PORT" \
+	    "$T/srv/app.git" > "$RUNNER_HOME/runner.yml"
+	SRC="$T/src"
+	git init -q -b develop "$SRC"
+	git -C "$SRC" remote add origin "$T/srv/app.git"
+	printf 'stages:\n  - name: unit\n    run: "true"\n' | set_pipeline "$SRC"
+	# the git user, a member of the hooks' group, with an app.git of its own
+	mkdir -p "$T/githome/x"
+	chown "$GIT_USER:" "$T/githome/x"
+	as_git git init -q --bare "$T/githome/x/app.git"
+	"$RUNNER" install-hook "$T/githome/x/app.git" >/dev/null
+	cp -r "$SRC" "$T/githome/src"
+	chown -R "$GIT_USER:" "$T/githome/src"
+	start_daemon --workers 1
+	web_up
+	# its push comes first: it is named by more than its last part
+	as_git git -C "$T/githome/src" push -q "$T/githome/x/app.git" develop
+	wait_state 1 passed 60
+	[ "$(job_field 1 .repo_name)" = x/app ] || { r status; false; }
+	git -C "$SRC" push -q origin develop
+	wait_state 2 passed 60
+	[ "$(job_field 2 .repo_name)" = app ] || { r status; false; }
+	get "/badge.svg?r=app&b=develop" | grep -q '<title>develop: passed</title>'
+	get "/repo?r=app" | grep -q "href='/job/2'"
+	! get "/repo?r=app" | grep -q "href='/job/1'" || false
+}
