@@ -271,6 +271,18 @@ void spool_summary_load(const char *home, struct spool_summary *out)
 		free(why);
 		free(fix);
 	}
+	/* taken/: the daemon's answers to the runner's own hook, which
+	 * waits for them in vain while another's folder is there */
+	int tfd = spool_daemon_dir(sfd, dir, SPOOL_TAKEN, &why, &fix);
+	if (tfd >= 0)
+		close(tfd);
+	if (why && !out->error) {
+		out->error = why;
+		out->error_fix = fix;
+	} else {
+		free(why);
+		free(fix);
+	}
 	if (hfd >= 0)
 		load_held(hfd, out);
 	if (rfd >= 0 && (d = fdopendir(rfd))) {

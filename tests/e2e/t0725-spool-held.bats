@@ -344,6 +344,15 @@ chmod 777 \$HOME #.git" refs/heads/develop "$zero" "$one"
 	[ ! -e "$T/pwned" ]
 	run r doctor
 	[[ "$output" == *"ok    spool: "* ]] || { echo "$output"; false; }
+	# taken/, where the daemon answers the runner's own hook: the same
+	# (no push of the runner's own user has been answered: none is there)
+	[ ! -e "$RUNNER_HOME/spool/taken" ]
+	as_git mkdir -m 0777 "$RUNNER_HOME/spool/taken"
+	run r doctor
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"FAIL  spool: '$RUNNER_HOME/spool/taken' is not the runner's own folder"* ]] || { echo "$output"; false; }
+	sh -c "$(held .spool.error_fix)"
+	[ ! -e "$RUNNER_HOME/spool/taken" ]
 }
 
 @test "a held push's fix gives the daemon's user no group of the writer's choosing, only the writer's own" {
