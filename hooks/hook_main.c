@@ -69,21 +69,22 @@ static void undo_notes(const char *repo, const struct hook_update *u,
 		int removed = hook_zero_id(u[i].new);
 		int rc;
 
-		if (strcmp(u[i].ref, NOTES_REF) || (created && removed))
+		if (!notebox_is_notes_ref(u[i].ref) || (created && removed))
 			continue;
 		const char *argv[] = { "git", "--git-dir", repo, "update-ref",
 		    "-m", "runner: a push's update undone", created ? "-d" :
-		    NOTES_REF, created ? NOTES_REF : u[i].old,
+		    u[i].ref, created ? u[i].ref : u[i].old,
 		    created ? u[i].new : removed ? "" : u[i].new, NULL };
 		rc = run_helper(argv, NULL, 0, NULL, &err, 10000);
 		if (rc == 0)
-			fprintf(stderr, "runner: " NOTES_REF " holds the runner's "
-			    "results: this push's update of it is undone (only the "
-			    "runner writes it)\n");
+			fprintf(stderr, "runner: %s holds the runner's results: "
+			    "this push's update of it is undone (only the runner "
+			    "writes it)\n", u[i].ref);
 		else
-			fprintf(stderr, "runner: warning: " NOTES_REF " holds the "
-			    "runner's results, and this push's update of it could "
-			    "not be undone: %s\n", rc < 0 ? error_last() : err.buf);
+			fprintf(stderr, "runner: warning: %s holds the runner's "
+			    "results, and this push's update of it could not be "
+			    "undone: %s\n", u[i].ref, rc < 0 ? error_last() :
+			    err.buf);
 		sbuf_release(&err);
 	}
 }

@@ -309,11 +309,11 @@ int cmd_pre_receive(int argc, char **argv)
 	/* the runner's results are its own to write: a pusher's "passed"
 	 * over a failed job, or their removal, is refused */
 	for (size_t i = 0; i < n; i++) {
-		if (strcmp(u[i].ref, NOTES_REF))
+		if (!notebox_is_notes_ref(u[i].ref))
 			continue;
-		fprintf(stderr, "runner: refusing the update of " NOTES_REF ": "
-		    "it holds the runner's results, which only the runner "
-		    "writes\n");
+		fprintf(stderr, "runner: refusing the update of %s: it holds "
+		    "the runner's results, which only the runner writes\n",
+		    u[i].ref);
 		rc = 1;
 		goto out;
 	}

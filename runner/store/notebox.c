@@ -385,6 +385,13 @@ static int run_writer(const char *command, const char *const *repos,
 	return rc;
 }
 
+int notebox_is_notes_ref(const char *ref)
+{
+	size_t n = strlen(NOTES_REF);
+
+	return !strncmp(ref, NOTES_REF, n) && (!ref[n] || ref[n] == '/');
+}
+
 int notebox_deliver(const char *const *repos, size_t nrepos,
     const struct notebox_note *v, size_t n, const struct run_user *user,
     unsigned char *written)

@@ -28,6 +28,9 @@ struct sbuf;
  * is refused by the pre-receive hook and undone by the post-receive one,
  * so that no pusher passes off a failed job as passed. */
 #define NOTES_REF "refs/notes/runner"
+/* Is `ref` NOTES_REF, or below it (refs/notes/runner/x, which would keep
+ * the runner from ever making NOTES_REF)? */
+int notebox_is_notes_ref(const char *ref);
 /* bounds of what a writer reads: the notes of one repository, and one */
 #define NOTEBOX_MAX 256
 #define NOTEBOX_MAX_TEXT (64 * 1024)

@@ -129,3 +129,21 @@ YML
 	wait_state 2 failed 30
 	wait_for "note_of $(git -C "$SRC" rev-parse HEAD) | grep -q '^runner: build #2 failed'" 30
 }
+
+@test "a ref below refs/notes/runner, which would keep the runner from writing its notes, is undone" {
+	start_daemon --workers 1
+	c=$(git -C "$SRC" rev-parse HEAD)
+	# before the runner ever wrote a note: refs/notes/runner/x would
+	# make refs/notes/runner impossible to create
+	run git -C "$SRC" push origin "HEAD:refs/notes/runner/x"
+	[[ "$output" == *"runner: refs/notes/runner/x holds the runner's results: this push's update of it is undone"* ]] ||
+	    { echo "$output"; false; }
+	! git --git-dir="$T/app.git" rev-parse -q --verify refs/notes/runner/x || false
+	git -C "$SRC" push -q origin develop
+	wait_state 1 passed 30
+	wait_for "note_of $c | grep -q '^runner: build #1 passed on develop'" 30
+	"$RUNNER" install-hook --pre-receive "$T/app.git" >/dev/null
+	run git -C "$SRC" push origin "HEAD:refs/notes/runner/y"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"runner: refusing the update of refs/notes/runner/y: it holds the runner's results"* ]] || { echo "$output"; false; }
+}
