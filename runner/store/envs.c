@@ -136,13 +136,17 @@ int store_deploy_enqueue(struct store *s, const struct deploy_req *r,
 }
 
 int store_job_end_deploy(struct store *s, int64_t id, enum job_state state,
-    const char *error_msg, const struct deploy_req *r, size_t n)
+    const char *error_msg, const struct deploy_req *r, size_t n,
+    const struct stage_record *last)
 {
 	int error;
 
 	if ((error = begin_durable(s)) < 0)
 		return error;
-	if ((error = job_end(s, id, state, error_msg)) < 0 ||
+	/* the stage first: the job's end skips the stages still pending */
+	if ((last && (error = store_stage_end(s, id, last->idx, last->state,
+	    last->exit_code, last->error)) < 0) ||
+	    (error = job_end(s, id, state, error_msg)) < 0 ||
 	    (error = insert_deploys(s, r, n, NULL)) < 0 ||
 	    (error = commit(s)) < 0)
 		rollback(s);

@@ -47,9 +47,18 @@ int deploy_source_check(const struct job *j);
 int store_rollback_enqueue(struct store *s, const struct env_rec *e,
     int64_t to, const char *requested_by, const struct who *who,
     int64_t *to_out, int64_t *new_id);
-/* A build job that ends and queues its deployments in one transaction. */
+/* A stage's end, recorded with its job's (store_job_end_deploy). */
+struct stage_record {
+	int idx;
+	enum step_state state;
+	int exit_code;
+	char *error;
+};
+/* A build job that ends and queues its deployments in one transaction;
+ * with `last` (or NULL), its last stage's end in the same transaction. */
 int store_job_end_deploy(struct store *s, int64_t id, enum job_state state,
-    const char *error, const struct deploy_req *r, size_t n);
+    const char *error, const struct deploy_req *r, size_t n,
+    const struct stage_record *last);
 /* Record what a deploy job resolved (commit, source, tag object...). */
 int store_deploy_resolve(struct store *s, const struct job *j);
 int store_check_add(struct store *s, int64_t id, const struct check_rec *c);

@@ -113,8 +113,6 @@ static void put_workspace(const struct job_ctx *ctx, const char *ws,
 	free(pool);
 }
 
-/* Run build stage `i`; sets *job_state and *job_error when the job must
- * stop. */
 /* Does stage `sd` run for `ref` (only/except on the branch's or tag's
  * name)? 1 or 0; -1 with a message naming the pattern if one
  * backtracked past its limits. The patterns were checked when the
@@ -157,9 +155,27 @@ static int archiving_canceled(void *arg)
 	    store_cancel_requested(sa->ctx->store, sa->job) > 0;
 }
 
+/* Record the end of a stage (once more with the store's reserve, which a
+ * full disk released for it). */
+static int record_stage_end(struct job_ctx *ctx, const struct job *job,
+    const struct stage_record *se)
+{
+	int error = store_stage_end(ctx->store, job->id, se->idx, se->state,
+	    se->exit_code, se->error);
+
+	if (error == ERR_NOSPACE)
+		error = store_stage_end(ctx->store, job->id, se->idx, se->state,
+		    se->exit_code, se->error);
+	return error;
+}
+
+/* Run build stage `i`; sets *job_state and *job_error when the job must
+ * stop. With `defer`, the stage's end is handed back there (its error
+ * the caller's to free) for the caller to record, rather than recorded. */
 static int run_stage(struct job_ctx *ctx, const struct job *job,
     const struct pipeline *pl, int i, const char *ws,
-    struct artifact_writer **aw, enum job_state *job_state, char **job_error)
+    struct artifact_writer **aw, enum job_state *job_state, char **job_error,
+    struct stage_record *defer)
 {
 	const struct stage_def *sd = &pl->stages[i];
 	char *log = job_log_path(ctx->home, job->id, i, sd->name);
@@ -244,11 +260,14 @@ static int run_stage(struct job_ctx *ctx, const struct job *job,
 	}
 	if (res.disk_full)
 		rm_rf(ws);
-	error = store_stage_end(ctx->store, job->id, i, res.state,
-	    res.exit_code, res.error);
-	if (error == ERR_NOSPACE)
-		error = store_stage_end(ctx->store, job->id, i, res.state,
-		    res.exit_code, res.error);
+	struct stage_record se = { i, res.state, res.exit_code, res.error };
+	if (defer) {	/* the caller records it */
+		*defer = se;
+		defer->error = se.error ? xstrdup(se.error) : NULL;
+		error = 0;
+	} else {
+		error = record_stage_end(ctx, job, &se);
+	}
 	if (res.error) {
 		*job_state = res.canceled ? JOB_CANCELED : res.interrupted ?
 		    JOB_INTERRUPTED : JOB_FAILED;
@@ -272,7 +291,7 @@ out:
  */
 static int end_build(struct job_ctx *ctx, const struct job *job,
     const struct pipeline *pl, enum job_state state, const char *msg,
-    int unarchived)
+    int unarchived, const struct stage_record *last)
 {
 	const struct repo_conf *rc = config_repo(ctx->conf, job->repo);
 	struct deploy_req *reqs;
@@ -282,10 +301,11 @@ static int end_build(struct job_ctx *ctx, const struct job *job,
 	/* a branch whose pipeline skips the stage that archives has nothing
 	 * to deploy */
 	if (state != JOB_PASSED || !pl || unarchived) {
-		error = store_job_end(ctx->store, job->id, state, msg);
+		error = store_job_end_deploy(ctx->store, job->id, state, msg,
+		    NULL, 0, last);
 		/* a full disk: the store's reserve was released for this */
-		return error == ERR_NOSPACE ? store_job_end(ctx->store, job->id,
-		    state, msg) : error;
+		return error == ERR_NOSPACE ? store_job_end_deploy(ctx->store,
+		    job->id, state, msg, NULL, 0, last) : error;
 	}
 	reqs = xcalloc(rc->nauto_deploy + 1, sizeof(*reqs));
 	for (size_t i = 0; i < rc->nauto_deploy; i++) {
@@ -297,10 +317,11 @@ static int end_build(struct job_ctx *ctx, const struct job *job,
 		    .ref = job->ref, .commit = job->commit, .env = e->name,
 		    .source_job = job->id };
 	}
-	error = store_job_end_deploy(ctx->store, job->id, state, msg, reqs, n);
+	error = store_job_end_deploy(ctx->store, job->id, state, msg, reqs, n,
+	    last);
 	if (error == ERR_NOSPACE)	/* with the store's reserve */
 		error = store_job_end_deploy(ctx->store, job->id, state, msg,
-		    reqs, n);
+		    reqs, n, last);
 	free(reqs);
 	return error;
 }
@@ -476,6 +497,7 @@ int build_run(struct job_ctx *ctx, struct job *job)
 	char *ws, *logdir, *artdir, *msg = NULL, *repo = NULL, *prov = NULL;
 	char pl_sha[65] = "";
 	enum job_state state = JOB_PASSED;
+	struct stage_record last = { .idx = -1 };
 	int error = 0, unarchived = 0, taken, unkept = 0, made = 0;
 
 	ws = job_workspace_path(ctx->home, job->id);
@@ -603,11 +625,19 @@ int build_run(struct job_ctx *ctx, struct job *job)
 				goto out;
 			continue;
 		}
+		/* the last stage's end is recorded with the job's, in one
+		 * transaction (when nothing is archived after it) */
 		if ((error = run_stage(ctx, job, pl, (int)i, ws, &aw,
-		    &state, &msg)) < 0)
+		    &state, &msg, i + 1 == pl->nstages ? &last : NULL)) < 0)
 			goto out;
 		if (msg)
 			break;
+	}
+	if (!msg && aw && last.idx >= 0) {
+		error = record_stage_end(ctx, job, &last);
+		last.idx = -1;
+		if (error < 0)
+			goto out;
 	}
 	if (!msg && aw && (error = store_job_phase(ctx->store, job->id,
 	    "archiving")) < 0)
@@ -647,13 +677,15 @@ end:
 	/* an unfinished archive is gone before the job's end is seen */
 	artifact_abort(aw);
 	aw = NULL;
-	if ((error = end_build(ctx, job, pl, state, msg, unarchived)) == 0) {
+	if ((error = end_build(ctx, job, pl, state, msg, unarchived,
+	    last.idx >= 0 ? &last : NULL)) == 0) {
 		ctx->ended = 1;
 		ctx->ended_state = state;
 		free(ctx->ended_error);
 		ctx->ended_error = msg ? xstrdup(msg) : NULL;
 	}
 out:
+	free(last.error);
 	artifact_abort(aw);
 	source_free(src);
 	pipeline_free(pl);
