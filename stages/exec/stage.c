@@ -77,9 +77,14 @@ void stage_sweep_children(void)
 	 * is left (bounded, in case something forks faster than we kill). */
 	for (int round = 0; round < 1000; round++) {
 		pid_t *kids;
-		size_t n = list_children(&kids);
+		size_t n;
 		int status;
 
+		/* no child at all, alive or not (of any thread): nothing to
+		 * look for in /proc */
+		if (waitpid(-1, &status, WNOHANG) < 0 && errno == ECHILD)
+			return;
+		n = list_children(&kids);
 		for (size_t i = 0; i < n; i++) {
 			kill(-kids[i], SIGKILL);
 			kill(kids[i], SIGKILL);
