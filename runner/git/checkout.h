@@ -22,6 +22,17 @@ void checkout_global_init(void);
 
 /* Open `commit` (40 or 64 hex) in the bare repository `repo`. */
 int source_open(const char *repo, const char *commit, struct source **out);
+/*
+ * May the owner of repository `repo` read `commit` and its tree there?
+ * Asked by a root process of a repository of another user, before it
+ * reads the commit with root's rights: the owner may have linked packs
+ * of a repository of root's into its own (objects/pack/, alternates) and
+ * named one of its commits in a spool entry, which git's receive-pack
+ * never checked. git runs as the owner (PATH and LANG only, a bound of
+ * GIT_REF_TIMEOUT_MS). 0 when it may, or when the question does not
+ * arise (not root; a repository of root's); ERR_INVALID with the reason.
+ */
+int source_owner_reads(const char *repo, const char *commit);
 void source_free(struct source *src);
 /* The commit's subject line; owned by `src`. */
 const char *source_subject(const struct source *src);

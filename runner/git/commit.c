@@ -6,6 +6,7 @@
 #include "checkout.h"
 #include "checkout_int.h"
 #include "pipeline.h"
+#include "run.h"
 #include "gitlib.h"
 #include "sha256.h"
 #include "util.h"
@@ -15,6 +16,7 @@
 #include <fcntl.h>
 #include <git2.h>
 #include <linux/fs.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -79,6 +81,50 @@ int source_open(const char *repo, const char *commit, struct source **out)
 fail:
 	source_free(src);
 	return error;
+}
+
+int source_owner_reads(const char *repo, const char *commit)
+{
+	struct run_user owner = { 0 };
+	struct stat st;
+	struct sbuf err = SBUF_INIT;
+	char id[32], *spec = NULL;
+	int rc;
+
+	if (geteuid() != 0 || stat(repo, &st) < 0 || st.st_uid == 0)
+		return 0;	/* opening it says what is wrong */
+	snprintf(id, sizeof(id), "%d", (int)st.st_uid);
+	if (run_user_lookup(id, &owner) < 0) {
+		/* no name: its uid, and the repository's group */
+		error_clear();
+		owner.name = xstrdup(id);
+		owner.uid = st.st_uid;
+		owner.gid = st.st_gid;
+	}
+	spec = xasprintf("%s^{tree}", commit);
+	{
+		/* the repository is the owner's: safe.directory from the
+		 * command line, which git trusts */
+		const char *const argv[] = { "git", "-c", "safe.directory=*",
+		    "--git-dir", repo, "cat-file", "-e", spec, NULL };
+		struct child c = { .argv = argv, .user = &owner };
+		rc = child_capture(&c, NULL, 0, NULL, &err, GIT_REF_TIMEOUT_MS);
+	}
+	if (rc > 0 || rc == ERR_TIMEOUT) {
+		struct sbuf why = SBUF_INIT;
+		err.buf[strcspn(err.buf, "\n")] = '\0';
+		sbuf_add_display(&why, err.buf, strlen(err.buf));
+		rc = error_set(ERR_INVALID, "commit %.12s is not one that the "
+		    "owner of '%s' ('%s') may read there, so it is not built: "
+		    "%s", commit, repo, owner.name, rc == ERR_TIMEOUT ?
+		    "its git did not answer in time" : why.len ? why.buf :
+		    "its objects are not the repository's own");
+		sbuf_release(&why);
+	}
+	sbuf_release(&err);
+	run_user_release(&owner);
+	free(spec);
+	return rc;
 }
 
 void source_free(struct source *src)

@@ -511,6 +511,7 @@ int build_run(struct job_ctx *ctx, struct job *job)
 	}
 	/* the claim recorded the phase: checkout */
 	if (job_source(ctx, job, &repo) < 0 ||
+	    source_owner_reads(repo, job->commit) < 0 ||
 	    source_open(repo, job->commit, &src) < 0) {
 		state = JOB_ERROR;
 		msg = xstrdup(error_last());

@@ -6,7 +6,9 @@
 # backup's folder, the git user planting links where install-hook writes,
 # or a link that dresses its repository up as gitolite's, whose rc file
 # root would run, or a tag of its repository that is a link to a file of
-# root's, which a root daemon's checkout would copy into the workspace.
+# root's, which a root daemon's checkout would copy into the workspace, or
+# packs of a repository of root's linked into its own and one of their
+# commits named in a spool entry, which a root daemon would build.
 # Each attempt is refused or harmless, and what the link points at keeps
 # its owner and its bytes.
 
@@ -363,8 +365,42 @@ PY
 	as_git ln -s "$T/rootonly/token" "$T/app.git/packed-refs"
 	printf "%s refs/tags/leak3\n" "$secret" > "$T/rootonly/token"
 	start_daemon --workers 1
-	wait_state 2 passed 60 || { r log 2 unit; false; }
-	r log 2 unit > "$T/log2"
+	# (the owner's own git cannot read its repository now: not built)
+	wait_state 2 error 60 || { r show 2; false; }
+	r log 2 unit > "$T/log2" 2>&1 || true
 	! grep -q "$secret" "$T/log2" || { cat "$T/log2"; false; }
+	! r show 2 | grep -q "$secret" || false
 	[ "$(stat -c '%a %U' "$T/rootonly/token")" = "600 root" ]
+}
+
+@test "a commit of root's whose pack the repository's owner linked into its own is never built for it" {
+	git_user
+	git init -q --bare "$T/app.git"
+	chown -R "$GIT_USER:" "$T/app.git"
+	"$RUNNER" install-hook "$T/app.git" >/dev/null
+	# a repository of root's that no one else may read, its pipeline
+	# printing what it holds
+	mkdir -m 0700 "$T/secret"
+	git init -q -b develop "$T/secret/w"
+	echo "root's secret" > "$T/secret/w/secret.txt"
+	printf 'stages:\n  - name: unit\n    run: cat secret.txt\n' > "$T/secret/w/.runner.yml"
+	git -C "$T/secret/w" add -A
+	git -C "$T/secret/w" commit -q -m secret
+	git -C "$T/secret/w" repack -a -d -q
+	v=$(git -C "$T/secret/w" rev-parse HEAD)
+	# the git user links root's pack into its repository and spools a
+	# push of root's commit (a member of the hooks' group writes the
+	# spool; git's receive-pack never sees it)
+	for f in "$T"/secret/w/.git/objects/pack/pack-*; do
+		as_git ln -s "$f" "$T/app.git/objects/pack/$(basename "$f")"
+	done
+	zero=0000000000000000000000000000000000000000
+	as_git sh -c 'printf "%s\0%s\0%s\0%s\0\0\0" "$2" refs/heads/develop "$3" "$4" > "$1/spool/.e" &&
+	    mv "$1/spool/.e" "$1/spool/e.push"' _ "$RUNNER_HOME" "$T/app.git" "$zero" "$v"
+	start_daemon --workers 1
+	wait_state 1 error 60 || { r show 1; r log 1 unit; false; }
+	[[ "$(job_field 1 .error)" == "commit ${v:0:12} is not one that the owner of '$T/app.git' ('$GIT_USER') may read there, so it is not built"* ]] ||
+	    { r show 1; false; }
+	! r log 1 unit 2>/dev/null | grep -q "root's secret" || false
+	! grep -rqs "root's secret" "$RUNNER_HOME/work" || false
 }
