@@ -31,6 +31,8 @@ int source_open(const char *repo, const char *commit, struct source **out);
  * never checked. git runs as the owner (PATH and LANG only, a bound of
  * GIT_REF_TIMEOUT_MS). 0 when it may, or when the question does not
  * arise (not root; a repository of root's); ERR_INVALID with the reason.
+ * In a worker (checkout_global_init) it also turns libgit2's hashing of
+ * each object read on for such a repository, off for the others.
  */
 int source_owner_reads(const char *repo, const char *commit);
 void source_free(struct source *src);
