@@ -53,8 +53,9 @@ int spool_daemon_dir(int sfd, const char *dir, const char *name, char **why,
 	fd = openat(sfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT)
 		return -1;
+	/* the spool's owner's (the daemon's user), or root's */
 	if (fd >= 0 && fstat(sfd, &sp) == 0 && fstat(fd, &st) == 0 &&
-	    st.st_uid == sp.st_uid && !(st.st_mode & 077))
+	    (st.st_uid == sp.st_uid || st.st_uid == 0) && !(st.st_mode & 077))
 		return fd;
 	if (fd >= 0)
 		close(fd);

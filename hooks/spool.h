@@ -39,7 +39,7 @@ int spool_own_dir(int sfd, const char *name, int make);
  * The daemon's own folder `name` below the spool (open as `sfd`, at
  * `dir`), as status, doctor and the hook read it, whoever they run as:
  * opened without following a link and accepted only if fstat shows it
- * the spool's owner's and closed to others. Its descriptor, or -1: then
+ * the spool's owner's (or root's) and closed to others. Its descriptor, or -1: then
  * *why and *fix (the caller's) say what is there instead, or are NULL if
  * nothing is.
  */
