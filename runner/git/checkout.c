@@ -204,17 +204,25 @@ struct writer {
 	unsigned int flags_ok;	/* inode flags a new file may have too */
 };
 
-/* This process's umask, read without changing it. */
+/*
+ * This process's umask, read without changing it; once a process: the
+ * daemon sets it before it starts its workers, and nothing changes it
+ * for good after (git notes set it around a write, and put it back).
+ */
 static mode_t current_umask(void)
 {
+	static mode_t m = 022;
+	static int known;
 	struct sbuf sb = SBUF_INIT;
-	mode_t m = 022;
 	const char *p;
 
+	if (known)
+		return m;
 	if (read_file("/proc/self/status", 1 << 16, &sb) == 0 &&
 	    (p = strstr(sb.buf, "\nUmask:")))
 		m = (mode_t)strtoul(p + 7, NULL, 8);
 	sbuf_release(&sb);
+	known = 1;
 	return m;
 }
 
