@@ -168,11 +168,11 @@ static int pack_tags(git_repository *from, struct sbuf *out)
 		}
 	if (n)
 		qsort(v, n, sizeof(*v), tag_cmp);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < n; i++)
 		if (!i || strcmp(v[i].name, v[i - 1].name))
 			sbuf_addf(out, "%s %s\n", v[i].hex, v[i].name);
+	for (size_t i = 0; i < n; i++)
 		free(v[i].name);
-	}
 	free(v);
 	sbuf_release(&packed);
 	if (dir >= 0)
