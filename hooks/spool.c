@@ -243,6 +243,24 @@ static void load_held(int hfd, struct spool_summary *out)
 	closedir(d);
 }
 
+/* spool_daemon_dir() for the summary: the first folder that is not the
+ * daemon's own is its error, with the fix */
+static int daemon_dir(int sfd, const char *dir, const char *name,
+    struct spool_summary *out)
+{
+	char *why, *fix;
+	int fd = spool_daemon_dir(sfd, dir, name, &why, &fix);
+
+	if (why && !out->error) {
+		out->error = why;
+		out->error_fix = fix;
+	} else {
+		free(why);
+		free(fix);
+	}
+	return fd;
+}
+
 void spool_summary_load(const char *home, struct spool_summary *out)
 {
 	char *dir = xasprintf("%s/%s", home, SPOOL_DIR);
@@ -261,29 +279,13 @@ void spool_summary_load(const char *home, struct spool_summary *out)
 	}
 	/* the daemon's own folders only: the hook's group writes spool/,
 	 * and may make a folder of that name first */
-	char *why, *fix;
-	int hfd = spool_daemon_dir(sfd, dir, SPOOL_HELD, &out->error,
-	    &out->error_fix);
-	int rfd = spool_daemon_dir(sfd, dir, SPOOL_REFUSED, &why, &fix);
-	if (why && !out->error) {
-		out->error = why;
-		out->error_fix = fix;
-	} else {
-		free(why);
-		free(fix);
-	}
+	int hfd = daemon_dir(sfd, dir, SPOOL_HELD, out);
+	int rfd = daemon_dir(sfd, dir, SPOOL_REFUSED, out);
 	/* taken/: the daemon's answers to the runner's own hook, which
 	 * waits for them in vain while another's folder is there */
-	int tfd = spool_daemon_dir(sfd, dir, SPOOL_TAKEN, &why, &fix);
+	int tfd = daemon_dir(sfd, dir, SPOOL_TAKEN, out);
 	if (tfd >= 0)
 		close(tfd);
-	if (why && !out->error) {
-		out->error = why;
-		out->error_fix = fix;
-	} else {
-		free(why);
-		free(fix);
-	}
 	if (hfd >= 0)
 		load_held(hfd, out);
 	if (rfd >= 0 && (d = fdopendir(rfd))) {

@@ -40,6 +40,10 @@ struct run_user {
 /* Look up `name` (or a numeric uid). ERR_NOTFOUND if there is none. */
 int run_user_lookup(const char *name, struct run_user *out);
 void run_user_release(struct run_user *u);
+/* The owner of the file `st` describes, to run as: its user, or with no
+ * name on this system its uid alone, with the file's group. */
+struct stat;
+void run_user_owner(const struct stat *st, struct run_user *out);
 
 /*
  * A bubblewrap sandbox: the system read-only, a private /tmp and /dev,

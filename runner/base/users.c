@@ -51,6 +51,19 @@ int run_user_lookup(const char *name, struct run_user *out)
 	return 0;
 }
 
+void run_user_owner(const struct stat *st, struct run_user *out)
+{
+	char id[32];
+
+	snprintf(id, sizeof(id), "%d", (int)st->st_uid);
+	if (run_user_lookup(id, out) < 0) {
+		error_clear();
+		out->name = xstrdup(id);
+		out->uid = st->st_uid;
+		out->gid = st->st_gid;
+	}
+}
+
 void run_user_release(struct run_user *u)
 {
 	if (!u)

@@ -159,7 +159,7 @@ static int schedule_ref(const char *repo, const char *ref, char *hex)
 {
 	struct run_user owner = { 0 };
 	struct stat st;
-	char *real, id[32];
+	char *real;
 	int root_only, error;
 
 	if (!(real = realpath(repo, NULL)))
@@ -183,14 +183,7 @@ static int schedule_ref(const char *repo, const char *ref, char *hex)
 			error = git_ref_read(real, ref, NULL, hex);
 		goto out;
 	}
-	snprintf(id, sizeof(id), "%d", (int)st.st_uid);
-	if (run_user_lookup(id, &owner) < 0) {
-		/* no name: its uid, and the repository's group */
-		error_clear();
-		owner.name = xstrdup(id);
-		owner.uid = st.st_uid;
-		owner.gid = st.st_gid;
-	}
+	run_user_owner(&st, &owner);
 	error = git_ref_read(real, ref, &owner, hex);
 	run_user_release(&owner);
 out:

@@ -88,7 +88,7 @@ int source_owner_reads(const char *repo, const char *commit)
 	struct run_user owner = { 0 };
 	struct stat st;
 	struct sbuf err = SBUF_INIT;
-	char id[32], *spec = NULL;
+	char *spec = NULL;
 	int rc, other = geteuid() == 0 && stat(repo, &st) == 0 &&
 	    st.st_uid != 0;
 
@@ -100,14 +100,7 @@ int source_owner_reads(const char *repo, const char *commit)
 		git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, other);
 	if (!other)
 		return 0;	/* opening it says what is wrong */
-	snprintf(id, sizeof(id), "%d", (int)st.st_uid);
-	if (run_user_lookup(id, &owner) < 0) {
-		/* no name: its uid, and the repository's group */
-		error_clear();
-		owner.name = xstrdup(id);
-		owner.uid = st.st_uid;
-		owner.gid = st.st_gid;
-	}
+	run_user_owner(&st, &owner);
 	spec = xasprintf("%s^{tree}", commit);
 	{
 		/* the repository is the owner's: safe.directory from the

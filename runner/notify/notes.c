@@ -264,17 +264,8 @@ static void writer_of(struct batch_repo *r)
 		    "may not write it", them, pw ? pw->pw_name : "?");
 		free(them);
 	}
-	if (geteuid() == 0 && r->st.st_uid != 0) {
-		char id[32];
-		snprintf(id, sizeof(id), "%d", (int)r->st.st_uid);
-		if (run_user_lookup(id, &r->owner) < 0) {
-			/* no name: its uid, and the repository's group */
-			error_clear();
-			r->owner.name = xstrdup(id);
-			r->owner.uid = r->st.st_uid;
-			r->owner.gid = r->st.st_gid;
-		}
-	}
+	if (geteuid() == 0 && r->st.st_uid != 0)
+		run_user_owner(&r->st, &r->owner);
 }
 
 /* The notes of `r` left in the notebox for the repository's hook (a

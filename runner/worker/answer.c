@@ -529,21 +529,13 @@ static int release_commit(struct answer *a, const char *release, char **out)
 {
 	struct owner_read o = { a->rq.repo, release, "" };
 	struct run_user u = { 0 };
-	char id[32];
 	int error;
 
 	*out = NULL;
 	if (geteuid() != 0 || a->rq.st.st_uid == 0)
 		return approval_release_commit(a->rq.repo, NULL, release, NULL,
 		    NULL, out);
-	snprintf(id, sizeof(id), "%d", (int)a->rq.st.st_uid);
-	if (run_user_lookup(id, &u) < 0) {
-		/* no name: its uid, and the repository's group */
-		error_clear();
-		u.name = xstrdup(id);
-		u.uid = a->rq.st.st_uid;
-		u.gid = a->rq.st.st_gid;
-	}
+	run_user_owner(&a->rq.st, &u);
 	error = run_as_user_into(&u, owner_read_fn, &o, o.hex, sizeof(o.hex));
 	run_user_release(&u);
 	if (error == 0)
