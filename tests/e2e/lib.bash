@@ -240,7 +240,7 @@ start_daemon() {
 # pid free for another process, such as the daemon of a test running in
 # parallel: signalling it would stop someone else's.
 own_daemon() {
-	[ -n "${1:-}" ] && tr '\0' '\n' < "/proc/$1/environ" 2>/dev/null |
+	[ -n "${1:-}" ] && tr '\0' '\n' 2>/dev/null < "/proc/$1/environ" |
 	    grep -qxF "RUNNER_HOME=$RUNNER_HOME"
 }
 
