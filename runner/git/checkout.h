@@ -30,7 +30,9 @@ int source_open(const char *repo, const char *commit, struct source **out);
  * named one of its commits in a spool entry, which git's receive-pack
  * never checked. git runs as the owner (PATH and LANG only, a bound of
  * GIT_REF_TIMEOUT_MS). 0 when it may, or when the question does not
- * arise (not root; a repository of root's); ERR_INVALID with the reason.
+ * arise (not root; a repository of root's); ERR_INVALID with the reason,
+ * also when, as root, a link is on the way to `repo` (whose owner is
+ * judged by the folder reached with no link followed).
  * In a worker (checkout_global_init) it also turns libgit2's hashing of
  * each object read on for such a repository, off for the others.
  */

@@ -16,12 +16,14 @@
 #include <fcntl.h>
 #include <git2.h>
 #include <linux/fs.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -86,11 +88,27 @@ fail:
 int source_owner_reads(const char *repo, const char *commit)
 {
 	struct run_user owner = { 0 };
+	struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+	    .resolve = RESOLVE_NO_SYMLINKS };
 	struct stat st;
 	struct sbuf err = SBUF_INIT;
 	char *spec = NULL;
-	int rc, other = geteuid() == 0 && stat(repo, &st) == 0 &&
-	    st.st_uid != 0;
+	int rc, fd, other = 0;
+
+	if (geteuid() == 0) {
+		/* whose it is, as reached with no link followed: the store's
+		 * paths are real ones, so a link on the way is someone's
+		 * doing (the owner's, who may point it at a repository of
+		 * root's) */
+		if ((fd = (int)syscall(SYS_openat2, AT_FDCWD, repo, &how,
+		    sizeof(how))) < 0)
+			return errno == ELOOP ?
+			    error_set(ERR_INVALID, "'%s' is reached through "
+			    "a link, which root does not follow into a "
+			    "repository: name it by its real path", repo) : 0;
+		other = fstat(fd, &st) == 0 && st.st_uid != 0;
+		close(fd);
+	}
 
 	/* what root reads of another user's repository is hashed again, as
 	 * git does: a pack index the owner swaps in after the check below

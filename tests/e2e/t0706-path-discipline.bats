@@ -404,3 +404,35 @@ PY
 	! r log 1 unit 2>/dev/null | grep -q "root's secret" || false
 	! grep -rqs "root's secret" "$RUNNER_HOME/work" || false
 }
+
+@test "a repository the owner turns into a link to one of root's after its push is queued is not built from root's" {
+	git_user
+	mkdir -p "$T/g"
+	chown "$GIT_USER:" "$T/g"
+	as_git git init -q --bare "$T/g/app.git"
+	"$RUNNER" install-hook "$T/g/app.git" >/dev/null
+	mkdir -m 0700 "$T/secret"
+	git init -q -b develop "$T/secret/w"
+	echo "root's secret" > "$T/secret/w/secret.txt"
+	printf 'stages:\n  - name: unit\n    run: cat secret.txt\n' > "$T/secret/w/.runner.yml"
+	git -C "$T/secret/w" add -A
+	git -C "$T/secret/w" commit -q -m secret
+	v=$(git -C "$T/secret/w" rev-parse HEAD)
+	# the queue held, the git user spools a push of root's commit into its
+	# own repository (the spool takes it: the path is its real one, the
+	# repository the writer's), then puts a link to root's in its place
+	r pause >/dev/null
+	start_daemon --workers 1
+	zero=0000000000000000000000000000000000000000
+	as_git sh -c 'printf "%s\0%s\0%s\0%s\0\0\0" "$2" refs/heads/develop "$3" "$4" > "$1/spool/.e" &&
+	    mv "$1/spool/.e" "$1/spool/e.push"' _ "$RUNNER_HOME" "$T/g/app.git" "$zero" "$v"
+	wait_for "[ \"\$(job_field 1 .state 2>/dev/null)\" = queued ]" 30 || { r status; cat "$T/serve.log"; false; }
+	as_git mv "$T/g/app.git" "$T/g/app.old"
+	as_git ln -s "$T/secret/w/.git" "$T/g/app.git"
+	r resume >/dev/null
+	wait_state 1 error 60 || { r show 1; r log 1 unit; false; }
+	[[ "$(job_field 1 .error)" == *"is reached through a link, which root does not follow into a repository"* ]] ||
+	    { r show 1; false; }
+	! r log 1 unit 2>/dev/null | grep -q "root's secret" || false
+	! grep -rqs "root's secret" "$RUNNER_HOME/work" || false
+}
