@@ -300,7 +300,7 @@ static char *await_answer(const char *home, const char *entry,
 	struct sbuf text = SBUF_INIT;
 	long step_us = 500;
 	int64_t start = mono_ms();
-	int got = 0, tfd = -1;
+	int got = 0, tfd = -1, foreign = 0;
 
 	for (;;) {
 		int fd = -1;
@@ -318,6 +318,8 @@ static char *await_answer(const char *home, const char *entry,
 				    &why, &fix);
 				close(sfd);
 			}
+			/* someone else's: no answer can come through it */
+			foreign = why != NULL;
 			free(why);
 			free(fix);
 		}
@@ -334,7 +336,7 @@ static char *await_answer(const char *home, const char *entry,
 		if (fd >= 0)
 			close(fd);
 		int64_t left = deadline - mono_ms();
-		if (got || left <= 0)
+		if (got || foreign || left <= 0)
 			break;
 		if (mono_ms() - start >= 10 && step_us < 20000)
 			step_us = step_us * 3 / 2 < 20000 ? step_us * 3 / 2 : 20000;
