@@ -108,6 +108,18 @@ static int plain_path(const char *path)
 	return 1;
 }
 
+int spool_group_private(gid_t gid, uid_t uid)
+{
+	const struct passwd *p;
+	int mine = 1;
+
+	setpwent();
+	while (mine && (p = getpwent()))
+		mine = p->pw_gid != gid || p->pw_uid == uid;
+	endpwent();
+	return mine;
+}
+
 /*
  * Why the daemon cannot read repository `repo` now, and the fix: the
  * first folder on the way to its objects that the daemon's user may not
@@ -206,11 +218,22 @@ static char *unreadable_repo(const char *repo, int err, uid_t writer,
 	 * daemon's user by root pasting the fix: the folders are moved into
 	 * the writer's own group instead, as the writer (unless the daemon's
 	 * user is in the folder's group already). */
-	gr = pw && !spool_in_group(st.st_gid) ? getgrgid(pw->pw_gid) : NULL;
-	if (gr) {
+	gid_t pgid = pw ? pw->pw_gid : (gid_t)-1;
+	gr = pw && !spool_in_group(st.st_gid) ? getgrgid(pgid) : NULL;
+	/* (spool_group_private reads the user database: pw is not used
+	 * after) */
+	if (gr && !spool_group_private(pgid, writer)) {
+		/* a primary group others share (a "users" of all): the
+		 * repositories get a group of their own, which the writer
+		 * joins too */
+		group = xstrdup(SPOOL_REPO_GROUP);
+		join = regroup = 1;
+		sbuf_addf(&f, "groupadd -f %s && usermod -aG %s %s && ", group,
+		    group, owner);
+	} else if (gr) {
 		group = xstrdup(gr->gr_name);
-		join = !spool_in_group(pw->pw_gid);
-		regroup = st.st_gid != pw->pw_gid;
+		join = !spool_in_group(pgid);
+		regroup = st.st_gid != pgid;
 	}
 	if (join)
 		sbuf_addf(&f, "usermod -aG %s %s && ", group, user);

@@ -24,6 +24,9 @@
 #define SPOOL_TAKEN_KEEP_MS (60 * 1000)
 /* A held or refused entry's reason is NAME + this, beside it. */
 #define SPOOL_WHY ".why"
+/* the group a held push's fix makes for the repositories of a writer
+ * whose primary group others share */
+#define SPOOL_REPO_GROUP "runner-repos"
 /* How often the daemon tries the held pushes again. */
 #define SPOOL_HELD_RETRY_MS 5000
 
@@ -102,6 +105,13 @@ void spool_summary_release(struct spool_summary *s);
 
 /* Has this process group `gid` (its own or a supplementary one)? */
 int spool_in_group(gid_t gid);
+/* Is `gid`, user `uid`'s primary group, its own (a user private group):
+ * no other user has it as theirs, so that the files it holds are that
+ * user's? (Members it was given, the daemon's user among them, make
+ * their files with their own groups.) Only such a group is given to the
+ * daemon's user by a held push's fix; for a writer whose group others
+ * share (a "users" of all), the fix makes SPOOL_REPO_GROUP. */
+int spool_group_private(gid_t gid, uid_t uid);
 
 /*
  * Why this process cannot hand a push to HOME's spool, and the fix, or

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "envvar.h"
 #include "hook.h"
+#include "spool.h"
 #include "util.h"
 
 #define A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
@@ -502,6 +503,15 @@ static void test_config_web(void **state)
 	assert_non_null(strstr(error_last(), "runner.yml:2"));
 }
 
+/* Debian's base-passwd gives sync, _apt and nobody the group nogroup
+ * (65534): not nobody's own. root's group is root's alone. */
+static void test_group_private(void **state)
+{
+	(void)state;
+	assert_int_equal(spool_group_private(65534, 65534), 0);
+	assert_int_equal(spool_group_private(0, 0), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -518,6 +528,7 @@ int main(void)
 		cmocka_unit_test(test_config_notify),
 		cmocka_unit_test(test_config_notify_errors),
 		cmocka_unit_test(test_config_web),
+		cmocka_unit_test(test_group_private),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
