@@ -373,21 +373,25 @@ PY
 	[ "$(stat -c '%a %U' "$T/rootonly/token")" = "600 root" ]
 }
 
-@test "a commit of root's whose pack the repository's owner linked into its own is never built for it" {
-	git_user
-	git init -q --bare "$T/app.git"
-	chown -R "$GIT_USER:" "$T/app.git"
-	"$RUNNER" install-hook "$T/app.git" >/dev/null
-	# a repository of root's that no one else may read, its pipeline
-	# printing what it holds
+# root_secret: $T/secret/w, a repository of root's that no one else may
+# read, its pipeline printing what it holds; its commit in $v
+root_secret() {
 	mkdir -m 0700 "$T/secret"
 	git init -q -b develop "$T/secret/w"
 	echo "root's secret" > "$T/secret/w/secret.txt"
 	printf 'stages:\n  - name: unit\n    run: cat secret.txt\n' > "$T/secret/w/.runner.yml"
 	git -C "$T/secret/w" add -A
 	git -C "$T/secret/w" commit -q -m secret
-	git -C "$T/secret/w" repack -a -d -q
 	v=$(git -C "$T/secret/w" rev-parse HEAD)
+}
+
+@test "a commit of root's whose pack the repository's owner linked into its own is never built for it" {
+	git_user
+	git init -q --bare "$T/app.git"
+	chown -R "$GIT_USER:" "$T/app.git"
+	"$RUNNER" install-hook "$T/app.git" >/dev/null
+	root_secret
+	git -C "$T/secret/w" repack -a -d -q
 	# the git user links root's pack into its repository and spools a
 	# push of root's commit (a member of the hooks' group writes the
 	# spool; git's receive-pack never sees it)
@@ -411,13 +415,7 @@ PY
 	chown "$GIT_USER:" "$T/g"
 	as_git git init -q --bare "$T/g/app.git"
 	"$RUNNER" install-hook "$T/g/app.git" >/dev/null
-	mkdir -m 0700 "$T/secret"
-	git init -q -b develop "$T/secret/w"
-	echo "root's secret" > "$T/secret/w/secret.txt"
-	printf 'stages:\n  - name: unit\n    run: cat secret.txt\n' > "$T/secret/w/.runner.yml"
-	git -C "$T/secret/w" add -A
-	git -C "$T/secret/w" commit -q -m secret
-	v=$(git -C "$T/secret/w" rev-parse HEAD)
+	root_secret
 	# the queue held, the git user spools a push of root's commit into its
 	# own repository (the spool takes it: the path is its real one, the
 	# repository the writer's), then puts a link to root's in its place
