@@ -9,6 +9,7 @@
 #include "run.h"
 #include "jobs.h"
 #include "notebox.h"
+#include "reffile.h"
 #include "util.h"
 #include "who.h"
 
@@ -32,56 +33,6 @@
 #include <unistd.h>
 
 /*
- * Open `name` (a relative path) below folder `dir`, each part of it
- * without following a link; its last part with `last` (open's flags).
- * -1 and errno on a failure.
- */
-static int open_below(int dir, const char *name, int last)
-{
-	char *copy = xstrdup(name), *save = NULL, *part, *next;
-	int fd = dup(dir);
-
-	for (part = strtok_r(copy, "/", &save); part && fd >= 0; part = next) {
-		next = strtok_r(NULL, "/", &save);
-		int sub = openat(fd, part, O_CLOEXEC | O_NOFOLLOW | (next ?
-		    O_PATH | O_DIRECTORY : last));
-		int saved = errno;
-		close(fd);
-		fd = sub;
-		errno = saved;
-	}
-	free(copy);
-	return fd;
-}
-
-/*
- * File `name` below folder `dir` (each part of its path reached
- * without a link), read without following a link and only if it is a
- * file of one name (a hard link to a file of ours is no ref): into
- * `out`. ERR_NOTFOUND if it is not there.
- */
-static int read_below(int dir, const char *name, size_t max,
-    struct sbuf *out)
-{
-	int fd = open_below(dir, name, O_RDONLY | O_NONBLOCK | O_NOCTTY);
-	int error;
-	struct stat st;
-
-	if (fd < 0)
-		error = error_set(errno == ENOENT ? ERR_NOTFOUND : -1,
-		    "cannot read %s without following a link: %s", name,
-		    strerror(errno));
-	else if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    st.st_nlink != 1)
-		error = error_set(-1, "%s is not a file of one name", name);
-	else
-		error = read_fd(fd, name, max, out);
-	if (fd >= 0)
-		close(fd);
-	return error;
-}
-
-/*
  * Ref `ref` of repository `real` (a real path) into `hex`, read from its
  * files by a daemon that is neither root nor the repository's owner: its
  * git would follow a ref that is a link (to a secret file of the
@@ -98,14 +49,13 @@ static int ref_read_files(const char *real, const char *ref, char *hex)
 	 * may swap a folder on the path for a link between a check of the
 	 * path and this open */
 	if ((root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 ||
-	    (dir = open_below(root, real, O_PATH | O_DIRECTORY)) < 0) {
+	    (dir = reffile_open_below(root, real, O_PATH | O_DIRECTORY)) < 0) {
 		error = error_set(-1, "cannot open '%s': %s", real,
 		    strerror(errno));
 		goto out;
 	}
-	if ((error = read_below(dir, ref, 4096, &buf)) == 0) {
-		n = strspn(buf.buf, "0123456789abcdef");
-		if ((n == 40 || n == 64) && (!buf.buf[n] || buf.buf[n] == '\n')) {
+	if ((error = reffile_read(dir, ref, 4096, &buf)) == 0) {
+		if ((n = reffile_hex_id(buf.buf, '\n'))) {
 			memcpy(hex, buf.buf, n);
 			hex[n] = '\0';
 		} else {
@@ -117,15 +67,14 @@ static int ref_read_files(const char *real, const char *ref, char *hex)
 	if (error != ERR_NOTFOUND)
 		goto out;
 	sbuf_reset(&buf);
-	if ((error = read_below(dir, "packed-refs", 64 * 1024 * 1024,
+	if ((error = reffile_read(dir, "packed-refs", 64 * 1024 * 1024,
 	    &buf)) < 0 && error != ERR_NOTFOUND)
 		goto out;
 	error = ERR_NOTFOUND;
 	for (char *line = buf.buf, *nl; line && *line; line = nl) {
 		if ((nl = strchr(line, '\n')))
 			*nl++ = '\0';
-		n = strspn(line, "0123456789abcdef");
-		if ((n == 40 || n == 64) && line[n] == ' ' &&
+		if ((n = reffile_hex_id(line, ' ')) && line[n] == ' ' &&
 		    !strncmp(line + n + 1, ref, rl) && !line[n + 1 + rl]) {
 			memcpy(hex, line, n);
 			hex[n] = '\0';

@@ -4,6 +4,7 @@
  */
 #include "checkout.h"
 #include "checkout_int.h"
+#include "reffile.h"
 #include "sha1.h"
 #include "util.h"
 
@@ -37,15 +38,6 @@ static int tag_cmp(const void *a, const void *b)
 	    ((const struct tag_ref *)b)->name);
 }
 
-/* An object id of 40 or 64 hex digits at the start of `s`, ended by
- * `end` (or the string's end): its length, else 0. */
-static size_t hex_id(const char *s, char end)
-{
-	size_t n = strspn(s, "0123456789abcdef");
-
-	return (n == 40 || n == 64) && (!s[n] || s[n] == end) ? n : 0;
-}
-
 /* A ref name as a packed-refs line can hold it: no space, no control
  * character (git's own names never have them). */
 static int plain_ref(const char *s)
@@ -54,25 +46,6 @@ static int plain_ref(const char *s)
 		if ((unsigned char)*s <= ' ' || *s == 0x7f)
 			return 0;
 	return 1;
-}
-
-/* A file below folder `dir` opened without following a link and without
- * waiting on a FIFO, read if it is a regular file of one name. */
-static int read_ref_file(int dir, const char *name, size_t max,
-    struct sbuf *out)
-{
-	int fd = openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-	    O_NOCTTY | O_CLOEXEC), error = -1;
-	struct stat st;
-
-	if (fd < 0)
-		return errno == ENOENT ? ERR_NOTFOUND : -1;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
-	    (size_t)st.st_size <= max)
-		error = read_fd(fd, name, max, out);
-	close(fd);
-	error_clear();
-	return error;
 }
 
 /* The loose tags below folder `dir` (refs/tags/`prefix`), each folder
@@ -101,8 +74,8 @@ static void loose_tags(int dir, const char *prefix, int depth,
 			loose_tags(sub, below, depth + 1, v, n, cap);
 			free(below);
 			close(sub);
-		} else if (read_ref_file(dir, de->d_name, 4096, &text) == 0 &&
-		    (len = hex_id(text.buf, '\n'))) {
+		} else if (reffile_read(dir, de->d_name, 4096, &text) == 0 &&
+		    (len = reffile_hex_id(text.buf, '\n'))) {
 			*v = xgrow(*v, *n, cap, sizeof(**v));
 			(*v)[*n].name = name;
 			memcpy((*v)[*n].hex, text.buf, len);
@@ -111,6 +84,7 @@ static void loose_tags(int dir, const char *prefix, int depth,
 		}
 		free(name);
 		sbuf_release(&text);
+		error_clear();
 	}
 	if (d)
 		closedir(d);
@@ -147,7 +121,9 @@ static int pack_tags(git_repository *from, struct sbuf *out)
 	loose = n;
 	if (n)
 		qsort(v, n, sizeof(*v), tag_cmp);
-	if (read_ref_file(repo, "packed-refs", PACKED_REFS_MAX, &packed) == 0)
+	if (reffile_read(repo, "packed-refs", PACKED_REFS_MAX, &packed) < 0)
+		error_clear();	/* none, or not a file to read */
+	else
 		for (char *line = packed.buf, *nl; *line && n < TAGS_MAX;
 		    line = nl) {
 			size_t len;
@@ -155,7 +131,7 @@ static int pack_tags(git_repository *from, struct sbuf *out)
 				*nl++ = '\0';
 			else
 				nl = line + strlen(line);
-			if (!(len = hex_id(line, ' ')) || strncmp(line + len + 1,
+			if (!(len = reffile_hex_id(line, ' ')) || strncmp(line + len + 1,
 			    "refs/tags/", 10) || !plain_ref(line + len + 1))
 				continue;
 			struct tag_ref key = { line + len + 1, "" };
