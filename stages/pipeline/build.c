@@ -294,21 +294,14 @@ static int end_build(struct job_ctx *ctx, const struct job *job,
     int unarchived, const struct stage_record *last)
 {
 	const struct repo_conf *rc = config_repo(ctx->conf, job->repo);
-	struct deploy_req *reqs;
+	struct deploy_req *reqs = xcalloc(rc->nauto_deploy + 1, sizeof(*reqs));
 	size_t n = 0;
 	int error;
 
 	/* a branch whose pipeline skips the stage that archives has nothing
 	 * to deploy */
-	if (state != JOB_PASSED || !pl || unarchived) {
-		error = store_job_end_deploy(ctx->store, job->id, state, msg,
-		    NULL, 0, last);
-		/* a full disk: the store's reserve was released for this */
-		return error == ERR_NOSPACE ? store_job_end_deploy(ctx->store,
-		    job->id, state, msg, NULL, 0, last) : error;
-	}
-	reqs = xcalloc(rc->nauto_deploy + 1, sizeof(*reqs));
-	for (size_t i = 0; i < rc->nauto_deploy; i++) {
+	for (size_t i = 0; state == JOB_PASSED && pl && !unarchived &&
+	    i < rc->nauto_deploy; i++) {
 		const struct env_def *e = pipeline_env(pl, rc->auto_deploy[i]);
 		if (!e || e->signed_tag || config_env_signed(ctx->conf, e->name) ||
 		    !config_auto_deploys(rc, i, job->ref))
@@ -319,7 +312,8 @@ static int end_build(struct job_ctx *ctx, const struct job *job,
 	}
 	error = store_job_end_deploy(ctx->store, job->id, state, msg, reqs, n,
 	    last);
-	if (error == ERR_NOSPACE)	/* with the store's reserve */
+	/* a full disk: the store's reserve was released for this */
+	if (error == ERR_NOSPACE)
 		error = store_job_end_deploy(ctx->store, job->id, state, msg,
 		    reqs, n, last);
 	free(reqs);
