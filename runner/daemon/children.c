@@ -121,7 +121,6 @@ void sup_start_gc(struct sup *s)
 	if (s->kids.gc_pid > 0 || s->stopping ||
 	    !(self = realpath("/proc/self/exe", NULL)))
 		return;
-	sup_drop_connections(s);	/* not shared with the child */
 	pid = sup_child(self, argv, NULL, -1, SIGTERM, 1);
 	if (pid < 0)
 		log_line("warning: cannot start the collection: %s",
@@ -150,7 +149,6 @@ static void ask_start(struct sup *s, int fd, uid_t uid, int slot)
 	pid_t pid;
 
 	snprintf(ppid, sizeof(ppid), "%d", (int)getpid());
-	sup_drop_connections(s);	/* never share a connection across fork */
 	pid = sup_child(s->pool.worker_prog, argv, NULL, fd, SIGKILL, 0);
 	if (pid < 0) {
 		log_line("warning: cannot answer a hook: %s", error_last());

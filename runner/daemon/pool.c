@@ -64,7 +64,9 @@ int sup_spawn(struct sup *s, struct worker *w, const char *role)
 	 * again (its workers count in a claim's shares) before it claims */
 	if (w != &s->pool.notifier && !s->lease.beat_at && !s->stopping)
 		sup_host_beat(s);
-	sup_drop_connections(s);	/* never share a connection across fork */
+	/* the supervisor's connections stay open: the child execs at once
+	 * (vfork), and the store's descriptors are close-on-exec; dropped,
+	 * each start cost the supervisor a new connection to the server */
 	/* it dies with the supervisor (PDEATHSIG survives the exec) */
 	pid = sup_child(s->pool.worker_prog, argv, NULL, fds[0], SIGKILL, 0);
 	close(fds[0]);
