@@ -137,9 +137,16 @@ STORE_SQL(jobs) = {
 	/* the workers of the hosts alive: heartbeats of the last ?1 ms */
 	[Q_CAPACITY] = "SELECT coalesce(sum(workers), 0) FROM hosts WHERE "
 	    "heartbeat_ms > " NOW_MS " - ?1",
-	/* is there a repository other than ?1? (two index seeks) */
-	[Q_OTHER_REPO] = "SELECT 1 FROM (SELECT 1 FROM jobs WHERE repo < ?1 "
-	    "UNION ALL SELECT 1 FROM jobs WHERE repo > ?1) AS o LIMIT 1",
+	/* is there a repository other than ?1? The nearest below it and
+	 * the nearest above it: each an index seek that stops at ?1's
+	 * place, whatever plan the engine keeps. (As "repo < ?1 LIMIT 1",
+	 * PostgreSQL's generic plan, a prepared statement's from its sixth
+	 * run, could scan the whole table when no other repository has a
+	 * job, twice a claim; as min() and max(), a scan passes over the
+	 * entries of deleted jobs that vacuum has not removed yet) */
+	[Q_OTHER_REPO] = "SELECT 1 WHERE (SELECT repo FROM jobs WHERE repo < "
+	    "?1 ORDER BY repo DESC LIMIT 1) IS NOT NULL OR (SELECT repo FROM "
+	    "jobs WHERE repo > ?1 ORDER BY repo LIMIT 1) IS NOT NULL",
 	/* a write only to make a relaxed claim durable (see store_claim) */
 	[Q_CLAIM_SYNC] = "UPDATE jobs SET worker_pid = worker_pid WHERE id = ?1",
 	[Q_TOP_ID] = "SELECT coalesce(max(id), 0) FROM jobs",
