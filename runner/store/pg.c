@@ -170,24 +170,13 @@ static void quiet(void *arg, const char *message)
 
 int pg_exec(struct store *s, const char *text, const char *what);
 
-/*
- * The session's settings, again after a reconnection. Each statement is
- * prepared once a connection and planned once (plan_cache_mode): left to
- * choose, the server plans its first five runs anew and, for the claim,
- * every run (a custom plan costed below the generic one): about 0.6 ms
- * of the 3.5-4.3 ms of server CPU of a trivial job, and a new host's
- * connections paid the first runs again. The statements are written for
- * one plan whatever is bound: states they pick rows by are literals where
- * a partial index needs them, and an optional filter has its own
- * statement per leading index (jobs.c).
- */
+/* The session's settings, again after a reconnection. */
 static int configure(struct store *s)
 {
-	char set[256];
+	char set[128];
 
 	snprintf(set, sizeof(set), "SET client_min_messages = warning; "
-	    "SET lock_timeout = %d; SET synchronous_commit = %s; "
-	    "SET plan_cache_mode = force_generic_plan",
+	    "SET lock_timeout = %d; SET synchronous_commit = %s",
 	    s->busy_ms, s->relaxed && !s->full ? "off" : "on");
 	return pg_exec(s, set, "configure");
 }
