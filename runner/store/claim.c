@@ -72,8 +72,7 @@ static int full_repos(struct store *s, const struct claim_share *share,
 	int rc;
 
 	sbuf_addch(full, '\n');
-	if (!(st = stmt_bound(s, Q_RUNNING_BY_REPO, sql,
-	    ARGS(arg_text(job_state_name(JOB_RUNNING))))))
+	if (!(st = stmt(s, Q_RUNNING_BY_REPO, sql)))
 		return -1;
 	struct { char *repo; int64_t n; } *run = NULL;
 	size_t nrun = 0, cap = 0;

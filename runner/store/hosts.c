@@ -33,18 +33,18 @@ STORE_SQL(hosts) = {
 	/* job_move(): ?1 the state left, ?2 the state entered */
 	[H_CANCELED] = "UPDATE jobs SET state = ?2, finished_ms = ?4, "
 	    "worker_pid = NULL, lease_ms = NULL, error = 'canceled (its host "
-	    "lost its lease while it ran)' WHERE " STATE_IS("state", "1")
+	    "lost its lease while it ran)' WHERE " STATE_LEFT(N_RUNNING)
 	    " AND id = ?3 AND "
 	    "cancel = 1",
 	[H_DEPLOY] = "UPDATE jobs SET state = ?2, finished_ms = ?4, worker_pid "
 	    "= NULL, lease_ms = NULL, error = 'its host lost its lease during "
 	    "the deployment (no heartbeat); it is not re-run by itself' WHERE "
-	    STATE_IS("state", "1") " AND id = ?3",
+	    STATE_LEFT(N_RUNNING) " AND id = ?3",
 	[H_ARTS] = "DELETE FROM artifacts WHERE job_id = ?1",
 	[H_STAGES] = "DELETE FROM stages WHERE job_id = ?1",
 	[H_REQUEUE] = "UPDATE jobs SET state = ?2, worker_pid = NULL, host = "
 	    "NULL, lease_ms = NULL, started_ms = NULL WHERE "
-	    STATE_IS("state", "1") " AND "
+	    STATE_LEFT(N_RUNNING) " AND "
 	    "id = ?3",
 	[H_BEAT] = "INSERT INTO hosts (name, labels, workers, started_ms, "
 	    "heartbeat_ms) VALUES (?1, ?2, ?3, ?4, " NOW_MS ") ON CONFLICT "
@@ -66,7 +66,7 @@ STORE_SQL(hosts) = {
 	    "CONFLICT DO NOTHING",
 	[H_HAND_ON] = "UPDATE jobs SET state = ?2, attempt = attempt - 1, "
 	    "worker_pid = NULL, host = NULL, lease_ms = NULL, started_ms = "
-	    "NULL, phase = NULL WHERE " STATE_IS("state", "1")
+	    "NULL, phase = NULL WHERE " STATE_LEFT(N_RUNNING)
 	    " AND id = ?3",
 };
 

@@ -273,6 +273,12 @@ static const char *const migrations[] = {
 	/* 23: a repository's branches (its page) by seeks, each the next
 	 * branch with builds past the one before (Q_BRANCHES) */
 	"CREATE INDEX jobs_branches ON jobs (repo, kind, ref, id);",
+	/* 24: an environment's deployments queued since a push, by a seek
+	 * (NEWER_DEPLOY_OF: the supersede and the claim, each claim on
+	 * PostgreSQL): by jobs_deploy, every deployment that ever served the
+	 * environment was read, 20-27 ms a claim on 100,000 jobs */
+	"CREATE INDEX jobs_env_deploys ON jobs (repo, env, id) WHERE kind = "
+	"'deploy';",
 };
 
 int store_migrations(void)

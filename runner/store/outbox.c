@@ -28,10 +28,10 @@ STORE_SQL(outbox) = {
 	/* what an ended job is, and how the ref's build before it ended */
 	[Q_EVENT_JOB] = "SELECT kind, state, env, (SELECT p.state FROM jobs p "
 	    "WHERE p.kind = 'build' AND p.repo = j.repo AND p.ref = j.ref AND "
-	    "p.id < j.id AND p.state IN (" SQ(N_PASSED) ", " SQ(N_FAILED) ", "
-	    SQ(N_ERROR) ") ORDER BY p.id DESC LIMIT 1), CASE WHEN EXISTS (SELECT "
-	    "1 FROM approvals a WHERE a.job_id = j.id AND a.have < a.need) THEN "
-	    "1 ELSE 0 END FROM jobs j WHERE id = ?1",
+	    BUILD_BEFORE("p.", "j.") " AND p.state IN (" SQ(N_PASSED) ", "
+	    SQ(N_FAILED) ", " SQ(N_ERROR) ") ORDER BY p.id DESC LIMIT 1), CASE "
+	    "WHEN EXISTS (SELECT 1 FROM approvals a WHERE a.job_id = j.id AND "
+	    "a.have < a.need) THEN 1 ELSE 0 END FROM jobs j WHERE id = ?1",
 	[Q_EVENT_INS] = "INSERT INTO events (job_id, kind, tags, created_ms) "
 	    "VALUES (?1, ?2, ?3, ?4)",
 	[Q_EVENTS_UNROUTED] = "SELECT id, job_id, kind, tags, created_ms FROM "

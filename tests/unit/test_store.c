@@ -506,7 +506,7 @@ static void test_old_store_upgraded(void **state)
 	    "ALTER TABLE jobs DROP COLUMN host; "
 	    "ALTER TABLE jobs DROP COLUMN lease_ms; DROP TABLE repos; "
 	    "DROP INDEX jobs_repo; DROP INDEX jobs_pushed_by; "
-	    "DROP INDEX jobs_branches; "
+	    "DROP INDEX jobs_branches; DROP INDEX jobs_env_deploys; "
 	    "ALTER TABLE jobs DROP COLUMN pushed_by; "
 	    "ALTER TABLE jobs DROP COLUMN pushed_via; "
 	    "ALTER TABLE jobs DROP COLUMN pushed_key; "
