@@ -238,15 +238,21 @@ STORE_SQL(jobs) = {
 	    OWNED("?1", "?2"),
 	[Q_QUEUED] = "SELECT count(*) FROM jobs WHERE state = " SQ(N_QUEUED),
 	[Q_PHASE] = "UPDATE jobs SET phase = ?2, phase_ms = ?3 WHERE id = ?1",
-	/* a page of history (index jobs_ref: repo, ref, id) */
-	[Q_OF_REF] = "SELECT " JOB_COLS " FROM jobs WHERE repo = ?1 AND ref = "
-	    "?2 AND id < ?3 ORDER BY id DESC LIMIT ?4",
-	[Q_OF_REPO] = "SELECT " JOB_COLS " FROM jobs WHERE repo = ?1 AND id < "
-	    "?3 AND CAST(?2 AS TEXT) IS NULL ORDER BY id DESC LIMIT ?4",
+	/* a page of history (index jobs_ref: repo, ref, id; jobs_repo:
+	 * repo, id), planned for the repository and ref (FOR_ITS_VALUES): a
+	 * plan for any walks the primary key down through the other refs'
+	 * jobs, which are few for an average ref and all for a new one */
+	[Q_OF_REF] = "SELECT " FOR_ITS_VALUES JOB_COLS " FROM jobs WHERE repo "
+	    "= ?1 AND ref = ?2 AND id < ?3 ORDER BY id DESC LIMIT ?4",
+	[Q_OF_REPO] = "SELECT " FOR_ITS_VALUES JOB_COLS " FROM jobs WHERE repo "
+	    "= ?1 AND id < ?3 AND CAST(?2 AS TEXT) IS NULL ORDER BY id DESC "
+	    "LIMIT ?4",
 	/* the web page's history, filtered (store_jobs_find): ?1 repo, ?2
 	 * ref, ?3 state, ?4 pushed_by, each NULL for any, ?5 before, ?6
 	 * only ended jobs, ?7 limit; one statement for each index that may
-	 * lead, the other filters checked on the rows it gives */
+	 * lead, the other filters checked on the rows it gives, each planned
+	 * for the values it filters by (a person who pushed once, a state
+	 * no job has: the primary key walked in full, planned for any) */
 #define FIND_REST " AND id < ?5 AND (?6 = 0 OR state NOT IN (" \
 	SQ(N_QUEUED) ", " SQ(N_RUNNING) ")) AND (CAST(?1 AS TEXT) IS NULL OR " \
 	"repo = ?1) AND (CAST(?2 AS TEXT) IS NULL OR ref = ?2) AND " \
@@ -254,17 +260,17 @@ STORE_SQL(jobs) = {
 	"NULL OR pushed_by = ?4) ORDER BY id DESC LIMIT ?7"
 	[Q_FIND_ID] = "SELECT " JOB_COLS " FROM jobs WHERE 1 = 1" FIND_REST,
 	/* index jobs_repo: repo, id */
-	[Q_FIND_REPO] = "SELECT " JOB_COLS " FROM jobs WHERE repo = ?1"
-	    FIND_REST,
+	[Q_FIND_REPO] = "SELECT " FOR_ITS_VALUES JOB_COLS " FROM jobs WHERE "
+	    "repo = ?1" FIND_REST,
 	/* index jobs_ref: repo, ref, id */
-	[Q_FIND_REF] = "SELECT " JOB_COLS " FROM jobs WHERE repo = ?1 AND "
-	    "ref = ?2" FIND_REST,
+	[Q_FIND_REF] = "SELECT " FOR_ITS_VALUES JOB_COLS " FROM jobs WHERE "
+	    "repo = ?1 AND ref = ?2" FIND_REST,
 	/* index jobs_state: state, id */
-	[Q_FIND_STATE] = "SELECT " JOB_COLS " FROM jobs WHERE state = ?3"
-	    FIND_REST,
+	[Q_FIND_STATE] = "SELECT " FOR_ITS_VALUES JOB_COLS " FROM jobs WHERE "
+	    "state = ?3" FIND_REST,
 	/* index jobs_pushed_by: pushed_by, id */
-	[Q_FIND_PERSON] = "SELECT " JOB_COLS " FROM jobs WHERE pushed_by = ?4"
-	    FIND_REST,
+	[Q_FIND_PERSON] = "SELECT " FOR_ITS_VALUES JOB_COLS " FROM jobs WHERE "
+	    "pushed_by = ?4" FIND_REST,
 #undef FIND_REST
 	[Q_OF_COMMIT] = "SELECT " JOB_COLS " FROM jobs WHERE repo = ?1 AND "
 	    "commit_id = ?2 ORDER BY id",

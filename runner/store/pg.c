@@ -493,8 +493,10 @@ int pg_prepare(struct store *s, struct stmt *st, const char *sql)
 	st->pgsql = t;
 	/* a statement run once: prepared, described and run would be three
 	 * round trips; unnamed, one (a hook's connection, opened for a
-	 * push and closed after it) */
-	if (s->oneshot) {
+	 * push and closed after it). One whose plan depends on the values
+	 * bound: planned for them each run */
+	st->unnamed = s->oneshot || strstr(sql, FOR_ITS_VALUES) != NULL;
+	if (st->unnamed) {
 		st->nparams = count_params(t);
 		st->vals = xcalloc(st->nparams ? st->nparams : 1,
 		    sizeof(*st->vals));
@@ -513,13 +515,13 @@ int pg_step(struct stmt *st)
 		char name[16];
 		ExecStatusType rs;
 
-		if (ready(s) < 0 || (!st->text && !s->oneshot &&
+		if (ready(s) < 0 || (!st->text && !st->unnamed &&
 		    !st->prepared && prepare(st) < 0))
 			return -1;
 		snprintf(name, sizeof(name), "q%d", st->q);
 		if (st->res)
 			PQclear(st->res);
-		st->res = st->text ? PQexec(s->pg, st->text) : s->oneshot ?
+		st->res = st->text ? PQexec(s->pg, st->text) : st->unnamed ?
 		    PQexecParams(s->pg, st->pgsql, st->nparams, NULL,
 		    (const char *const *)st->vals, NULL, NULL, 0) :
 		    PQexecPrepared(s->pg, name, st->nparams,

@@ -66,6 +66,8 @@ struct stmt {
 	char *text;		/* PostgreSQL: its SQL, when it cannot be
 				 * prepared (BEGIN, SET) and runs as text */
 	char *pgsql;		/* or its SQL, prepared as "qN" */
+	int unnamed;		/* or run unnamed, planned for its values
+				 * each run (FOR_ITS_VALUES, oneshot) */
 	int prepared;		/* on this connection (lost with it) */
 	char **vals;		/* PostgreSQL: the bound values, as text */
 	PGresult *res;
@@ -182,6 +184,16 @@ static inline struct arg arg_count(int64_t v)	/* negative: NULL */
  */
 #define BUILD_BEFORE(p, j) p "id < " j "id AND (" p "repo, " p "kind, " p \
 	"ref, " p "id) < (" j "repo, 'build', " j "ref, " j "id)"
+
+/*
+ * In a statement whose best plan depends on the values bound (a page of
+ * history filtered by a person, a state or a repository, which one job
+ * in a thousand may match, or every other one): PostgreSQL plans it for
+ * them at each run (a statement of its own, unnamed), where it plans
+ * every other once, for any value (pg.c's configure). SQLite reads a
+ * comment.
+ */
+#define FOR_ITS_VALUES "/*planned for its values*/ "
 
 /* Report the connection's last error about `what`; returns the code
  * (ERR_NOSPACE, ERR_BUSY or -1). */
