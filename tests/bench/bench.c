@@ -25,6 +25,16 @@
  *                                             checked N times, as a
  *                                             deployment does
  * These two print the milliseconds of each round, a line each.
+ *   runner-bench statements [sqlite]          every statement of the store
+ *                                             that PostgreSQL prepares, in
+ *                                             its dialect (or SQLite's):
+ *                                             "N\tTEXT\0" each
+ *                                             (tests/e2e/t0975 explains
+ *                                             their plans)
+ *   runner-bench session-settings HOME       plan_cache_mode and jit of
+ *                                             a session of HOME's store
+ *                                             (PostgreSQL), as the runner
+ *                                             opens it
  */
 #include "artifact.h"
 #include "build.h"
@@ -38,6 +48,7 @@
 #include "stage.h"
 #include "step.h"
 #include "store.h"
+#include "store_int.h"
 #include "home_store.h"
 #include "util.h"
 
@@ -151,7 +162,9 @@ static int usage(void)
 	    "       runner-bench provenance-sign HOME JOB N\n"
 	    "       runner-bench provenance-check HOME JOB N\n"
 	    "       runner-bench lines LOG N\n"
-	    "       runner-bench chunks HOME JOB N\n");
+	    "       runner-bench chunks HOME JOB N\n"
+	    "       runner-bench statements [sqlite]\n"
+	    "       runner-bench session-settings HOME\n");
 	return 2;
 }
 
@@ -212,12 +225,75 @@ out:
 	return rc;
 }
 
+/* The statements a PostgreSQL store prepares on its connections (the
+ * others, BEGIN and the like, run as text), as the server gets them; or
+ * as SQLite gets them (`lite`), every one but the PRAGMAs. */
+static int statements(int lite)
+{
+	for (int q = 0; q < STMT_SLOTS; q++) {
+		const char *sql = store_statement(q);
+		char *t;
+		if (!sql || !strncmp(sql, "PRAGMA", 6))
+			continue;
+		if (lite) {
+			printf("%d\t%s%c", q, sql, '\0');
+			continue;
+		}
+		if (pg_sql(sql, &t) < 0) {
+			fprintf(stderr, "runner-bench: statement %d: %s\n", q,
+			    error_last());
+			return 1;
+		}
+		if (strncmp(t, "BEGIN", 5) && strncmp(t, "COMMIT", 6) &&
+		    strncmp(t, "ROLLBACK", 8) && strncmp(t, "SET ", 4))
+			printf("%d\t%s%c", q, t, '\0');
+		free(t);
+	}
+	return fflush(stdout) ? 1 : 0;
+}
+
+/* What the store's session set (pg.c's configure): a statement of the
+ * helper's own, in a slot no statement of the store has. */
+static int session_settings(const char *home)
+{
+	static sql_table own = { [STMT_SLOTS - 1] = "SELECT "
+	    "current_setting('plan_cache_mode') || ' ' || "
+	    "current_setting('jit')" };
+	struct store *s = NULL;
+	struct stmt *st;
+	int rc = 1;
+
+	if (store_statement(STMT_SLOTS - 1)) {
+		fprintf(stderr, "runner-bench: the store has a statement %d\n",
+		    STMT_SLOTS - 1);
+		return 1;
+	}
+	if (open_home(home, STORE_OPEN, &s) < 0 ||
+	    !(st = stmt(s, STMT_SLOTS - 1, own)))
+		goto out;
+	if (step(st) == STEP_ROW) {
+		printf("%s\n", col_str(st, 0));
+		rc = 0;
+	}
+	reset(st);
+out:
+	if (rc)
+		fprintf(stderr, "runner-bench: %s\n", error_last());
+	store_close(s);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	int64_t t0;
 
 	if (argc < 2)
 		return usage();
+	if (!strcmp(argv[1], "statements") && (argc == 2 || (argc == 3 &&
+	    !strcmp(argv[2], "sqlite"))))
+		return statements(argc == 3);
+	if (!strcmp(argv[1], "session-settings") && argc == 3)
+		return session_settings(argv[2]);
 	if (!strncmp(argv[1], "provenance-", 11) && argc == 5)
 		return provenance(argv[2], atoll(argv[3]), atoi(argv[4]),
 		    !strcmp(argv[1], "provenance-sign"));
