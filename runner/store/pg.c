@@ -29,7 +29,7 @@
 #define PQ_CALLS(X) X(PQconnectdbParams) X(PQstatus) X(PQerrorMessage) \
 	X(PQsetNoticeProcessor) X(PQfinish) X(PQreset) X(PQexec) \
 	X(PQresultStatus) X(PQresultErrorMessage) X(PQresultErrorField) \
-	X(PQclear) X(PQprepare) X(PQdescribePrepared) X(PQnparams) \
+	X(PQclear) X(PQprepare) \
 	X(PQexecPrepared) X(PQexecParams) X(PQcmdTuples) X(PQntuples) X(PQnfields) \
 	X(PQgetvalue) X(PQgetisnull) X(PQtransactionStatus) X(PQcmdStatus) \
 	X(PQsocket) X(PQconsumeInput) X(PQnotifies) X(PQfreemem) \
@@ -68,8 +68,6 @@ static void load_pq(void)
 #define PQresultErrorField pq.PQresultErrorField
 #define PQclear pq.PQclear
 #define PQprepare pq.PQprepare
-#define PQdescribePrepared pq.PQdescribePrepared
-#define PQnparams pq.PQnparams
 #define PQexecPrepared pq.PQexecPrepared
 #define PQexecParams pq.PQexecParams
 #define PQcmdTuples pq.PQcmdTuples
@@ -452,18 +450,6 @@ static int prepare(struct stmt *st)
 		return pg_error(s, "prepare");
 	}
 	PQclear(r);
-	r = PQdescribePrepared(s->pg, name);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-		keep_error(s, r);
-		PQclear(r);
-		return pg_error(s, "prepare");
-	}
-	if (!st->vals) {
-		st->nparams = PQnparams(r);
-		st->vals = xcalloc(st->nparams ? st->nparams : 1,
-		    sizeof(*st->vals));
-	}
-	PQclear(r);
 	st->prepared = 1;
 	return 0;
 }
@@ -512,17 +498,18 @@ int pg_prepare(struct store *s, struct stmt *st, const char *sql)
 		return 0;
 	}
 	st->pgsql = t;
-	/* a statement run once: prepared, described and run would be three
-	 * round trips; unnamed, one (a hook's connection, opened for a
-	 * push and closed after it). One whose plan depends on the values
-	 * bound: planned for them each run */
+	/* its parameters counted here, as the server counts them, rather
+	 * than asked for: a round trip less for each statement a new
+	 * connection prepares (about 20 a worker's, for its first job) */
+	st->nparams = count_params(t);
+	st->vals = xcalloc(st->nparams ? st->nparams : 1, sizeof(*st->vals));
+	/* a statement run once: prepared and run would be two round trips;
+	 * unnamed, one (a hook's connection, opened for a push and closed
+	 * after it). One whose plan depends on the values bound: planned
+	 * for them each run */
 	st->unnamed = s->oneshot || strstr(sql, FOR_ITS_VALUES) != NULL;
-	if (st->unnamed) {
-		st->nparams = count_params(t);
-		st->vals = xcalloc(st->nparams ? st->nparams : 1,
-		    sizeof(*st->vals));
+	if (st->unnamed)
 		return 0;
-	}
 	if (ready(s) < 0)
 		return pg_error(s, "prepare");
 	return prepare(st);
