@@ -378,7 +378,8 @@ int store_migrate(struct store *s)
 	const int latest = MIGRATIONS;
 	int version, error;
 
-	if ((error = begin(s)) < 0)
+	/* durable on a relaxed connection too (STORE_RELAXED) */
+	if ((error = begin_durable(s)) < 0)
 		return error;
 	if (s->pg && (error = pg_exec(s, "CREATE TABLE IF NOT EXISTS "
 	    "runner_schema (version INTEGER NOT NULL); INSERT INTO "

@@ -186,18 +186,54 @@ int pg_exec(struct store *s, const char *text, const char *what);
  * keeps its defaults: a setting it does not know would refuse the
  * connection.
  */
-static int configure(struct store *s)
+static void settings(struct store *s, char *set, size_t size)
 {
 	int version = PQserverVersion(s->pg);
-	char set[256];
 
-	snprintf(set, sizeof(set), "SET client_min_messages = warning; "
+	snprintf(set, size, "SET client_min_messages = warning; "
 	    "SET lock_timeout = %d; SET synchronous_commit = %s%s%s",
 	    s->busy_ms, s->relaxed && !s->full ? "off" : "on",
 	    version >= 110000 ? "; SET jit = off" : "",
 	    version >= 120000 ? "; SET plan_cache_mode = force_generic_plan" :
 	    "");
+}
+
+static int configure(struct store *s)
+{
+	char set[256];
+
+	settings(s, set, sizeof(set));
 	return pg_exec(s, set, "configure");
+}
+
+/*
+ * A new connection's settings and the store's schema version in one
+ * round trip (store_open reads it next), not two: each worker, and each
+ * one that idle_exit brought back, opens one. Without runner_schema (a
+ * database the runner has not used yet) the statements, one implicit
+ * transaction, fail together: the settings are made again alone,
+ * and the version is 0.
+ */
+static int configure_first(struct store *s)
+{
+	char set[320];
+	struct sbuf v = SBUF_INIT;
+	size_t n;
+	int rc;
+
+	settings(s, set, sizeof(set));
+	n = strlen(set);
+	snprintf(set + n, sizeof(set) - n,
+	    "; SELECT version FROM runner_schema");
+	rc = pg_value_of(s, set, "read the schema version", &v);
+	if (rc < 0 && !strcmp(s->pg_state, "42P01")) {
+		error_clear();
+		s->pg_version = 0;
+		rc = configure(s);
+	} else if (rc >= 0)
+		s->pg_version = rc > 0 ? (int)strtol(v.buf, NULL, 10) : 0;
+	sbuf_release(&v);
+	return rc < 0 ? rc : 0;
 }
 
 int pg_open(struct store *s, const char *url)
@@ -239,7 +275,7 @@ int pg_open(struct store *s, const char *url)
 	}
 	/* CREATE ... IF NOT EXISTS and the like say so on stderr */
 	PQsetNoticeProcessor(s->pg, quiet, NULL);
-	return configure(s);
+	return configure_first(s);
 }
 
 void pg_close(struct store *s)

@@ -455,7 +455,8 @@ static int open_sqlite(struct store *s, const char *home,
 	if (sqlite3_open_v2(s->path, &s->db, flags, NULL) != SQLITE_OK)
 		return error_set(ERR_NOTFOUND, "cannot open store '%s': %s%s",
 		    s->path, s->db ? sqlite3_errmsg(s->db) : "out of memory",
-		    mode == STORE_OPEN ? " (run 'runner init' first)" : "");
+		    mode == STORE_OPEN || mode == STORE_RELAXED ?
+		    " (run 'runner init' first)" : "");
 	store_busy_timeout(s, 10000);
 	sqlite3_create_function_v2(s->db, "runner_now_ms", 0, SQLITE_UTF8,
 	    NULL, sql_now_ms, NULL, NULL, NULL);
@@ -497,6 +498,8 @@ int store_open(const char *home, const char *configured,
 		/* (pg_open sets the wait with the session's other settings) */
 		s->busy_ms = 10000;
 		s->oneshot = mode == STORE_ENQUEUE;
+		/* relaxed with the session's other settings */
+		s->relaxed = mode == STORE_RELAXED;
 		if ((error = pg_open(s, url)) < 0)
 			goto fail;
 	} else if ((error = open_sqlite(s, home, mode)) < 0)
@@ -508,7 +511,8 @@ int store_open(const char *home, const char *configured,
 		    "INCREMENTAL; PRAGMA journal_mode = WAL",
 		    "enable WAL")) < 0) || (error = store_migrate(s)) < 0)
 			goto fail;
-	} else if ((version = store_schema_version(s)) < 0) {
+	} else if ((version = s->pg ? s->pg_version :
+	    store_schema_version(s)) < 0) {
 		error = version;
 		goto fail;
 	} else if (version > MIGRATIONS) {
@@ -525,6 +529,8 @@ int store_open(const char *home, const char *configured,
 		    error_last());
 		goto fail;
 	}
+	if (mode == STORE_RELAXED && !s->pg && (error = store_relax(s)) < 0)
+		goto fail;
 	*out = s;
 	return 0;
 fail:

@@ -25,8 +25,10 @@ struct store;
  * WAL file (the daemon or the next long-lived connection does that), so
  * the hook's one durable commit is its only sync. On PostgreSQL its
  * statements run unnamed, one round trip each, not prepared first.
+ * STORE_RELAXED is STORE_OPEN relaxed from the start (store_relax): on
+ * PostgreSQL with the connection's other settings, no round trip more.
  */
-enum store_mode { STORE_OPEN, STORE_CREATE, STORE_ENQUEUE };
+enum store_mode { STORE_OPEN, STORE_CREATE, STORE_ENQUEUE, STORE_RELAXED };
 /* Copy the WAL back into the store and empty it once it holds `pages`
  * pages after a commit (for a connection that is alone). */
 void store_wal_limit(struct store *s, int pages);

@@ -85,6 +85,8 @@ struct store {
 	int queued;		/* this transaction queued a job */
 	int pg_resetting;	/* connecting again after a broken link */
 	int pg_listening;	/* LISTEN_*: again after connecting again */
+	int pg_version;		/* the schema version pg_open read with the
+				 * settings (0: no runner_schema yet) */
 	int pg_busy;		/* the last statement left a transaction open
 				 * (then a lost link is not waited for) */
 	int server_wait_ms;	/* store_server_wait; < 0: busy_ms */

@@ -322,7 +322,7 @@ static int open_store(const char *home, struct conf_watch *cw,
 		*url = cw->conf->store ? xstrdup(cw->conf->store) : NULL;
 	else if ((error = config_store_url(home, url)) < 0)
 		return error;
-	return store_open(home, *url, STORE_OPEN, out);
+	return store_open(home, *url, STORE_RELAXED, out);
 }
 
 /* Why the job held ends: the store cannot be written, its disk being
@@ -475,7 +475,6 @@ int worker_main(const char *home, int wake_r, pid_t parent, int slot)
 	ctx.store = ws.store;
 	ctx.event_fd = ws.sigfd;
 	ws.ctx = &ctx;
-	store_relax(ws.store);
 	store_cache_small(ws.store);
 	checkout_global_init();
 	build_purge_workspaces(home);	/* what a killed worker left */
@@ -682,7 +681,6 @@ int notifier_main(const char *home, int wake_r, pid_t parent, int slot)
 		return 1;
 	}
 	free(url);
-	store_relax(st);
 	store_cache_small(st);
 	while (!notifier_stopping(&ns)) {
 		struct notification *x = NULL;
