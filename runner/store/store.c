@@ -13,14 +13,18 @@
 #include "config.h"
 #include "util.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
-enum q { Q_BEGIN = BASE_STORE, Q_COMMIT, Q_ROLLBACK, Q_SYNC_FULL,
+enum q { Q_BEGIN = BASE_STORE, Q_COMMIT, Q_ROLLBACK,
 	Q_SYNC_NORMAL, Q_FENCE, Q_STORE_END };
 _Static_assert((int)Q_STORE_END <= (int)BASE_JOBS, "store statements overlap");
 
@@ -28,7 +32,6 @@ STORE_SQL(store) = {
 	[Q_BEGIN] = "BEGIN IMMEDIATE",
 	[Q_COMMIT] = "COMMIT",
 	[Q_ROLLBACK] = "ROLLBACK",
-	[Q_SYNC_FULL] = "PRAGMA synchronous = FULL",
 	[Q_SYNC_NORMAL] = "PRAGMA synchronous = NORMAL",
 	/* the job is still this process's: a lease that ended put it back
 	 * in the queue (or ended a deployment 'interrupted') and cleared
@@ -262,9 +265,15 @@ void store_fence(struct store *s, int64_t job, int attempt, pid_t worker,
 
 /*
  * A transaction that must be on disk when it commits (an enqueue, a claim,
- * the end of a job or deployment). On a relaxed connection it switches to
- * synchronous=FULL for this commit; as the WAL is written in order, that
- * commit also makes every relaxed one before it durable. (PostgreSQL:
+ * the end of a job or deployment). On a relaxed SQLite connection the
+ * commit itself stays synchronous=NORMAL and the WAL is synced after it
+ * (wal_sync; a worker's by its thread, store_sync_behind), so the store's
+ * one write lock is not held across the disk's flush: with FULL, every
+ * other writer (the other workers, the notifier) waited that flush, up to
+ * a millisecond a job, and slept in the busy handler, leaving a core
+ * idle. As the WAL is written in order, that sync also makes every
+ * relaxed commit before it durable, and a power cut loses a suffix of
+ * the commits, never one in the middle. (PostgreSQL:
  * synchronous_commit for this transaction alone, SET LOCAL, sent with
  * its BEGIN: no round trip before nor after.)
  */
@@ -274,22 +283,170 @@ int begin_durable(struct store *s)
 
 	if (s->pg)
 		return begin_fenced(s, 1);
-	if (s->relaxed && !s->full) {
-		if ((error = exec_stmt(s, stmt(s, Q_SYNC_FULL, sql),
-		    "synchronous")) < 0)
-			return error;
+	if ((error = begin(s)) == 0 && s->relaxed)
 		s->full = 1;
-	}
-	return begin(s);
+	return error;
 }
 
-/* After a durable commit only (SQLite's: PostgreSQL's is one
- * transaction's setting). */
-static void relax_again(struct store *s)
+static int sync_failed(struct store *s, int err)
 {
-	if (s->relaxed && s->full &&
-	    exec_stmt(s, stmt(s, Q_SYNC_NORMAL, sql), "synchronous") == 0)
-		s->full = 0;
+	return error_set(err == ENOSPC ? ERR_NOSPACE : ERR_GENERIC,
+	    "store: cannot write the store's log (%s-wal) to disk: %s",
+	    sqlite3_db_filename(s->db, "main"), strerror(err));
+}
+
+/*
+ * The WAL to disk, after a durable commit of a relaxed connection: through
+ * SQLite's own file of it (its sync: fdatasync, and the folder's once when
+ * the file is new). A frame another writer overwrote meanwhile was
+ * checkpointed first, and the checkpoint synced the database.
+ */
+static int wal_sync(struct store *s)
+{
+	sqlite3_file *wal = NULL;
+
+	if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_JOURNAL_POINTER,
+	    &wal) != SQLITE_OK || !wal || !wal->pMethods)
+		return 0;	/* no WAL file open: nothing to sync */
+	if (wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL) != SQLITE_OK)
+		return sync_failed(s, errno);
+	return 0;
+}
+
+/*
+ * store_sync_behind: a thread syncs the WAL while the worker goes on, on a
+ * descriptor of its own (SQLite's file is the connection's: its thread
+ * alone touches it). want counts the durable commits handed to it, done
+ * those on disk; error is the errno of a sync that failed, told once.
+ */
+struct syncer {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	uint64_t want, done;
+	int error, quit;
+	int fd;			/* the WAL, opened by the connection's thread */
+};
+
+static void *syncer_main(void *arg)
+{
+	struct syncer *y = arg;
+
+	pthread_mutex_lock(&y->lock);
+	for (;;) {
+		while (!y->quit && y->done == y->want)
+			pthread_cond_wait(&y->cond, &y->lock);
+		if (y->done == y->want)
+			break;		/* told to quit, nothing left */
+		uint64_t upto = y->want;
+		int fd = y->fd;
+		pthread_mutex_unlock(&y->lock);
+		int rc = fdatasync(fd) == 0 ? 0 : errno;
+		pthread_mutex_lock(&y->lock);
+		if (rc && !y->error)
+			y->error = rc;
+		y->done = upto;
+		pthread_cond_broadcast(&y->cond);
+	}
+	pthread_mutex_unlock(&y->lock);
+	return NULL;
+}
+
+int store_sync_behind(struct store *s)
+{
+	struct syncer *y;
+
+	if (s->pg || !s->relaxed || s->syncer)
+		return 0;
+	y = xcalloc(1, sizeof(*y));
+	y->fd = -1;
+	pthread_mutex_init(&y->lock, NULL);
+	pthread_cond_init(&y->cond, NULL);
+	if (pthread_create(&y->thread, NULL, syncer_main, y) != 0) {
+		pthread_cond_destroy(&y->cond);
+		pthread_mutex_destroy(&y->lock);
+		free(y);
+		return error_set(ERR_GENERIC, "store: cannot start the thread "
+		    "that writes the store's log to disk: its commits wait "
+		    "for the disk");
+	}
+	s->syncer = y;
+	return 0;
+}
+
+/* Wait until every durable commit so far is on disk. */
+static int syncer_wait(struct store *s)
+{
+	struct syncer *y = s->syncer;
+	int error;
+
+	pthread_mutex_lock(&y->lock);
+	while (y->done != y->want)
+		pthread_cond_wait(&y->cond, &y->lock);
+	error = y->error;
+	y->error = 0;
+	pthread_mutex_unlock(&y->lock);
+	return error ? sync_failed(s, error) : 0;
+}
+
+int store_settle(struct store *s)
+{
+	return s->syncer ? syncer_wait(s) : 0;
+}
+
+/*
+ * A durable commit handed to the thread. Its descriptor is opened after
+ * SQLite's own sync of the file once (the folder's entry of a new WAL
+ * with it), and again when the WAL it has is no longer the store's (a
+ * file removed: the last connection closed it, or another mode).
+ */
+static int syncer_post(struct store *s)
+{
+	struct syncer *y = s->syncer;
+	struct stat st;
+	int error;
+
+	if (y->fd >= 0 && fstat(y->fd, &st) == 0 && st.st_nlink > 0) {
+		pthread_mutex_lock(&y->lock);
+		error = y->error;
+		y->error = 0;
+		y->want++;
+		pthread_cond_signal(&y->cond);
+		pthread_mutex_unlock(&y->lock);
+		return error ? sync_failed(s, error) : 0;
+	}
+	if ((error = syncer_wait(s)) < 0 || (error = wal_sync(s)) < 0)
+		return error;
+	char *path = xasprintf("%s-wal", sqlite3_db_filename(s->db, "main"));
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	free(path);
+	pthread_mutex_lock(&y->lock);
+	if (y->fd >= 0)
+		close(y->fd);
+	y->fd = fd;		/* -1: synced here, the next one too */
+	pthread_mutex_unlock(&y->lock);
+	return 0;
+}
+
+static void syncer_stop(struct store *s)
+{
+	struct syncer *y = s->syncer;
+
+	if (!y)
+		return;
+	pthread_mutex_lock(&y->lock);
+	y->quit = 1;
+	pthread_cond_signal(&y->cond);
+	pthread_mutex_unlock(&y->lock);
+	pthread_join(y->thread, NULL);
+	if (y->error)
+		sync_failed(s, y->error);
+	if (y->fd >= 0)
+		close(y->fd);
+	pthread_cond_destroy(&y->cond);
+	pthread_mutex_destroy(&y->lock);
+	free(y);
+	s->syncer = NULL;
 }
 
 int commit(struct store *s)
@@ -303,7 +460,9 @@ int commit(struct store *s)
 		error = exec_stmt(s, stmt(s, Q_COMMIT, sql), "commit");
 	s->queued = 0;
 
-	relax_again(s);
+	if (s->full && error == 0)
+		error = s->syncer ? syncer_post(s) : wal_sync(s);
+	s->full = 0;
 	return error;
 }
 
@@ -312,7 +471,7 @@ void rollback(struct store *s)
 	s->queued = 0;
 	if (in_transaction(s))
 		exec_stmt(s, stmt(s, Q_ROLLBACK, sql), "rollback");
-	relax_again(s);
+	s->full = 0;
 }
 
 int store_cache_small(struct store *s)
@@ -581,6 +740,7 @@ void store_close(struct store *s)
 {
 	if (!s)
 		return;
+	syncer_stop(s);		/* the last commits on disk first */
 	for (int i = 0; i < STMT_SLOTS; i++)
 		stmt_free(s->stmts[i]);
 	if (s->pg)

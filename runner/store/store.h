@@ -66,6 +66,18 @@ void store_server_wait(struct store *s, int ms);
 int store_relax(struct store *s);
 
 /*
+ * A worker's durable commits (SQLite, on a relaxed connection) return once
+ * committed, and a thread of the store writes them to disk behind it: the
+ * worker prepares its next job meanwhile. store_settle waits until every
+ * durable commit so far is on disk; the caller settles before anything
+ * it does reaches outside (a stage, a deployment's step), and
+ * store_close before it closes. 0, or the error of a write to disk that
+ * failed (told once). PostgreSQL: nothing to do.
+ */
+int store_sync_behind(struct store *s);
+int store_settle(struct store *s);
+
+/*
  * For a process that lives long and touches the store often (a worker,
  * the notifier): SQLite's cache of the store's pages bounded to 64 KiB.
  * Its default, 2 MiB a connection, fills as a large store is read and is

@@ -93,7 +93,8 @@ struct store {
 	int relaxed;		/* synchronous=NORMAL between durable commits */
 	int oneshot;		/* PostgreSQL: each statement run once, unnamed
 			 * (STORE_ENQUEUE: the hook's few) */
-	int full;		/* ... and FULL now, for one of them */
+	int full;		/* ... and this transaction is a durable one */
+	struct syncer *syncer;	/* store_sync_behind's (SQLite) */
 	int busy_ms;		/* how long a write waits for another writer */
 	/* SQLite: the newest job id when this connection's claims last ran
 	 * the supersede statements (claim_once) */

@@ -39,8 +39,15 @@
 /* A build, or a deployment: two kinds of job over the same steps. */
 static int run_job(struct job_ctx *ctx, struct job *job)
 {
-	if (job->kind == KIND_DEPLOY)
+	int error;
+
+	/* a build settles before its first stage (build_run): its checkout
+	 * goes on while the last job's end is written to disk */
+	if (job->kind == KIND_DEPLOY) {
+		if ((error = store_settle(ctx->store)) < 0)
+			return error;
 		return deploy_run(ctx, job);
+	}
 	return build_run(ctx, job);
 }
 
@@ -475,6 +482,8 @@ int worker_main(const char *home, int wake_r, pid_t parent, int slot)
 	ctx.store = ws.store;
 	ctx.event_fd = ws.sigfd;
 	ws.ctx = &ctx;
+	if (store_sync_behind(ws.store) < 0)
+		log_line("worker: %s", error_last());
 	store_cache_small(ws.store);
 	checkout_global_init();
 	build_purge_workspaces(home);	/* what a killed worker left */

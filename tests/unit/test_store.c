@@ -477,6 +477,76 @@ static void test_reopen_keeps_data(void **state)
 	job_free(j);
 }
 
+/* Descriptors of this process open on `path`. */
+static int fds_on(const char *path)
+{
+	char link[64], target[4096];
+	int n = 0;
+
+	for (int fd = 0; fd < 1024; fd++) {
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		ssize_t len = readlink(link, target, sizeof(target) - 1);
+		if (len <= 0)
+			continue;
+		target[len] = '\0';
+		n += !strcmp(target, path);
+	}
+	return n;
+}
+
+/* A worker's durable commits written to disk by the store's thread
+ * (store_sync_behind): each is there for another connection at once,
+ * store_settle waits for the disk, and closing loses none. */
+static void test_sync_behind(void **state)
+{
+	struct fx *fx = *state;
+	struct store *other = NULL;
+	struct job *j = NULL;
+	int64_t ids[12];
+
+	assert_int_equal(store_relax(fx->s), 0);
+	assert_int_equal(store_sync_behind(fx->s), 0);
+	assert_int_equal(open_home(fx->home, STORE_OPEN, &other), 0);
+	for (int i = 0; i < 12; i++) {
+		char commit[41];
+		snprintf(commit, sizeof(commit), "%040d", i + 1);
+		ids[i] = push(fx->s, "refs/heads/develop", Z, commit, NULL);
+		assert_int_equal(store_claim(fx->s, 100, "h1", "", 30000, 0,
+		    CLAIM_ANY, NULL, &j), 0);
+		assert_int_equal(j->id, ids[i]);
+		job_free(j);
+		assert_int_equal(store_job_end(fx->s, ids[i], JOB("passed"),
+		    NULL), 0);
+		/* seen by another connection before it is settled */
+		assert_int_equal(store_job_get(other, ids[i], &j), 0);
+		assert_string_equal(job_state_name(j->state), "passed");
+		job_free(j);
+		if (i % 3 == 0)
+			assert_int_equal(store_settle(fx->s), 0);
+	}
+	assert_int_equal(store_settle(fx->s), 0);
+	if (store_is_sqlite(fx->s)) {
+		/* SQLite's of each connection, and the thread's own */
+		char *wal = xasprintf("%s/runner.db-wal", fx->home);
+		assert_int_equal(fds_on(wal), 3);
+		free(wal);
+	}
+	/* the last end handed to the thread, closed at once */
+	int64_t last = push(fx->s, "refs/heads/develop", Z, C5, NULL);
+	store_close(fx->s);
+	fx->s = NULL;
+	assert_int_equal(store_job_get(other, last, &j), 0);
+	assert_string_equal(job_state_name(j->state), "queued");
+	job_free(j);
+	store_close(other);
+	assert_int_equal(open_home(fx->home, STORE_OPEN, &fx->s), 0);
+	for (int i = 0; i < 12; i++) {
+		assert_int_equal(store_job_get(fx->s, ids[i], &j), 0);
+		assert_string_equal(job_state_name(j->state), "passed");
+		job_free(j);
+	}
+}
+
 /* A store an older runner made is brought up to date by the first
  * command that opens it, not only by init or the daemon. */
 static void test_old_store_upgraded(void **state)
@@ -1603,6 +1673,7 @@ int main(int argc, char **argv)
 		T(test_illegal_move_refused),
 		T(test_list),
 		T(test_reopen_keeps_data),
+		T(test_sync_behind),
 		T(test_events_of_builds),
 		T(test_events_of_deploys),
 		T(test_deploys_move_forward),
