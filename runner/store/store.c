@@ -418,8 +418,12 @@ static int syncer_post(struct store *s)
 	if ((error = syncer_wait(s)) < 0 || (error = wal_sync(s)) < 0)
 		return error;
 	char *path = xasprintf("%s-wal", sqlite3_db_filename(s->db, "main"));
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	free(path);
+	if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+		close(fd);
+		fd = -1;
+	}
 	pthread_mutex_lock(&y->lock);
 	if (y->fd >= 0)
 		close(y->fd);
