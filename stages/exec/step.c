@@ -330,6 +330,10 @@ static void on_start(pid_t pgid, void *arg)
 	struct stage_arg *sa = arg;
 
 	sa->dw.pgid = pgid;
+	/* what it writes is what it adds to the checkout and the stages
+	 * before it: measured while its sandbox starts, not before it */
+	if (sa->dw.ws)
+		disk_usage(sa->dw.ws, 0, &sa->dw.used);
 	if (store_stage_start(sa->ctx->store, sa->job, sa->idx, pgid, 0) < 0)
 		sa->store_error = -1;
 }
@@ -565,9 +569,6 @@ int step_run_logged(struct job_ctx *ctx, const struct job *job, int idx,
 		sa.dw.home = ctx->home;
 		sa.dw.ws = st->cwd;
 		sa.dw.log_fd = res->fd;
-		/* what it writes is what it adds to the checkout and the
-		 * stages before it */
-		disk_usage(st->cwd, 0, &sa.dw.used);
 		sa.dw.max = st->workspace_max && st->workspace_max <
 		    ctx->conf->disk.workspace ? st->workspace_max :
 		    ctx->conf->disk.workspace;
