@@ -330,12 +330,32 @@ static int make_dir(struct writer *w, int dirfd, const char *name,
 	return 0;
 }
 
+/* Does the file at `fd` hold `data` already (a small one: read whole)? */
+#define SAME_MAX (64 * 1024)
+
+static int same_bytes(int fd, const char *data, size_t len)
+{
+	char buf[8192];
+	size_t at = 0;
+
+	while (at < len) {
+		size_t want = len - at < sizeof(buf) ? len - at : sizeof(buf);
+		ssize_t n = pread(fd, buf, want, (off_t)at);
+		if (n <= 0 || memcmp(buf, data + at, (size_t)n))
+			return 0;
+		at += (size_t)n;
+	}
+	return 1;
+}
+
 /*
  * A workspace file only this job reads: no temporary name and no sync (a
  * crash throws the whole workspace away). Over a workspace, written into
  * the file that is there when keep_inode allows, from its start, and cut
  * where the new bytes end (emptied first, its blocks would be freed and
- * taken again). `st` gets its stat for the index.
+ * taken again); one of the same size that holds the same bytes (the
+ * last build's .git/HEAD, config, a file the commits share) is left as
+ * it is, written to disk once. `st` gets its stat for the index.
  */
 static int put_file(struct writer *w, int dirfd, const char *name,
     const char *shown, const char *data, size_t len, mode_t mode,
@@ -347,7 +367,7 @@ static int put_file(struct writer *w, int dirfd, const char *name,
 	if (w->over && fstatat(dirfd, name, &old, AT_SYMLINK_NOFOLLOW) == 0) {
 		/* not truncated on opening: keep_inode first sees whose it
 		 * is and that it has no other name */
-		if (S_ISREG(old.st_mode) && (fd = openat(dirfd, name, O_WRONLY |
+		if (S_ISREG(old.st_mode) && (fd = openat(dirfd, name, O_RDWR |
 		    O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) >= 0 &&
 		    keep_inode(w, fd, S_IFREG, mode) < 0) {
 			close(fd);
@@ -355,6 +375,12 @@ static int put_file(struct writer *w, int dirfd, const char *name,
 		}
 		if (fd < 0 && remove_entry(dirfd, name, shown) < 0)
 			return -1;
+		if (fd >= 0 && old.st_size == (off_t)len && len <= SAME_MAX &&
+		    fstat(fd, st) == 0 && st->st_size == (off_t)len &&
+		    same_bytes(fd, data, len)) {
+			close(fd);
+			return 0;
+		}
 	}
 	if (fd < 0)
 		w->made++;

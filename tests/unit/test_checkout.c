@@ -188,8 +188,10 @@ static void test_check_out_over(void **state)
 	assert_int_equal(stat(p, &st), 0);
 	kept = st.st_ino;
 	free(p);
+	/* a.txt and HEAD: other bytes of the same size */
 	sh(fx, NULL, "mkdir -p outside/deep && echo outside > outside/deep/b && "
-	    "echo victim > outside/victim && cd ws && echo junk > a.txt && "
+	    "echo victim > outside/victim && cd ws && printf 'jello\\n' > a.txt && "
+	    "printf '%%040d\\n' 0 > .git/HEAD && "
 	    "chmod 4755 a.txt && echo more >> .runner.yml && "
 	    "rm -r sub/deep && ln -s ../../outside/deep sub/deep && "
 	    "rm run.sh && ln ../outside/victim run.sh && "
