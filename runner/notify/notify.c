@@ -16,6 +16,7 @@
 #include "util.h"
 #include "repos.h"
 #include "refmatch.h"
+#include "store.h"
 
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -177,6 +178,13 @@ int notify_route(struct store *s, const char *home, const struct config *c,
 
 		if (error < 0)
 			return error;
+		/* the ends these events announce on disk before a note or a
+		 * notification tells of them (a worker's end is synced
+		 * behind it: store_sync_behind) */
+		if (n && (error = store_sync_now(s)) < 0) {
+			events_free(ev, n);
+			return error;
+		}
 		/* messages and incident keys name repositories as the store
 		 * recorded them */
 		if (n && store_repo_names_load(s) < 0)

@@ -215,6 +215,10 @@ static int begin_fenced(struct store *s, int durable)
 	long nap_ms = 50;
 	int error;
 
+	/* a sync of the WAL failed: nothing more is written (wal_sync) */
+	if (!s->pg && (error = store_failed(s)) < 0)
+		return error;
+
 	/*
 	 * A worker that holds a job (a fenced connection) waits for a server
 	 * it cannot reach, up to busy_ms: a server that restarts is back in a
@@ -291,33 +295,54 @@ int begin_durable(struct store *s)
 static int sync_failed(struct store *s, int err)
 {
 	return error_set(err == ENOSPC ? ERR_NOSPACE : ERR_GENERIC,
-	    "store: cannot write the store's log (%s-wal) to disk: %s",
-	    sqlite3_db_filename(s->db, "main"), strerror(err));
+	    "store: a write of the store's log (%s-wal) to disk failed (%s): "
+	    "what was committed since its last sync may be lost on a power "
+	    "cut; this process writes nothing more to the store (check the "
+	    "disk, then start it again)", sqlite3_db_filename(s->db, "main"),
+	    strerror(err));
 }
 
 /*
  * The WAL to disk, after a durable commit of a relaxed connection: through
  * SQLite's own file of it (its sync: fdatasync, and the folder's once when
  * the file is new). A frame another writer overwrote meanwhile was
- * checkpointed first, and the checkpoint synced the database.
+ * checkpointed first, and the checkpoint synced the database. A sync
+ * that fails leaves frames every reader sees that may never reach the
+ * disk (Linux marks their pages written): the connection refuses every
+ * write after it (s->sync_errno), as a later sync that succeeds would
+ * not bring them back.
  */
 static int wal_sync(struct store *s)
 {
 	sqlite3_file *wal = NULL;
+	int err = 0;
 
+	if (s->sync_errno)
+		return sync_failed(s, s->sync_errno);
 	if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_JOURNAL_POINTER,
 	    &wal) != SQLITE_OK || !wal || !wal->pMethods)
-		return 0;	/* no WAL file open: nothing to sync */
-	if (wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL) != SQLITE_OK)
-		return sync_failed(s, errno);
-	return 0;
+		return error_set(ERR_GENERIC, "store: '%s' has no WAL to write "
+		    "to disk: not in WAL mode", sqlite3_db_filename(s->db,
+		    "main"));
+	if (wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL) == SQLITE_OK)
+		return 0;
+	if (wal->pMethods->xFileControl(wal, SQLITE_FCNTL_LAST_ERRNO,
+	    &err) != SQLITE_OK || !err)
+		err = EIO;
+	s->sync_errno = err;
+	return sync_failed(s, err);
+}
+
+int store_sync_now(struct store *s)
+{
+	return s->pg ? 0 : wal_sync(s);
 }
 
 /*
  * store_sync_behind: a thread syncs the WAL while the worker goes on, on a
  * descriptor of its own (SQLite's file is the connection's: its thread
  * alone touches it). want counts the durable commits handed to it, done
- * those on disk; error is the errno of a sync that failed, told once.
+ * those on disk; error is the errno of a sync that failed, for good.
  */
 struct syncer {
 	pthread_t thread;
@@ -384,14 +409,29 @@ static int syncer_wait(struct store *s)
 	while (y->done != y->want)
 		pthread_cond_wait(&y->cond, &y->lock);
 	error = y->error;
-	y->error = 0;
 	pthread_mutex_unlock(&y->lock);
-	return error ? sync_failed(s, error) : 0;
+	if (error && !s->sync_errno)
+		s->sync_errno = error;
+	return s->sync_errno ? sync_failed(s, s->sync_errno) : 0;
 }
 
 int store_settle(struct store *s)
 {
-	return s->syncer ? syncer_wait(s) : 0;
+	if (s->syncer)
+		return syncer_wait(s);
+	return s->sync_errno ? sync_failed(s, s->sync_errno) : 0;
+}
+
+int store_failed(struct store *s)
+{
+	struct syncer *y = s->syncer;
+
+	if (y && !s->sync_errno) {
+		pthread_mutex_lock(&y->lock);
+		s->sync_errno = y->error;
+		pthread_mutex_unlock(&y->lock);
+	}
+	return s->sync_errno ? sync_failed(s, s->sync_errno) : 0;
 }
 
 /*
@@ -406,14 +446,16 @@ static int syncer_post(struct store *s)
 	struct stat st;
 	int error;
 
+	/* this commit is made: a sync of an earlier one that failed is
+	 * told by the next begin and by store_settle */
 	if (y->fd >= 0 && fstat(y->fd, &st) == 0 && st.st_nlink > 0) {
 		pthread_mutex_lock(&y->lock);
-		error = y->error;
-		y->error = 0;
+		if (y->error && !s->sync_errno)
+			s->sync_errno = y->error;
 		y->want++;
 		pthread_cond_signal(&y->cond);
 		pthread_mutex_unlock(&y->lock);
-		return error ? sync_failed(s, error) : 0;
+		return 0;
 	}
 	if ((error = syncer_wait(s)) < 0 || (error = wal_sync(s)) < 0)
 		return error;
@@ -443,8 +485,8 @@ static void syncer_stop(struct store *s)
 	pthread_cond_signal(&y->cond);
 	pthread_mutex_unlock(&y->lock);
 	pthread_join(y->thread, NULL);
-	if (y->error)
-		sync_failed(s, y->error);
+	if (y->error && !s->sync_errno)
+		s->sync_errno = y->error;
 	if (y->fd >= 0)
 		close(y->fd);
 	pthread_cond_destroy(&y->cond);

@@ -76,6 +76,14 @@ int store_relax(struct store *s);
  */
 int store_sync_behind(struct store *s);
 int store_settle(struct store *s);
+/* The error of a write of the WAL to disk that failed (this connection's,
+ * or its thread's so far), without waiting; 0 if none. After one, every
+ * write of the connection is refused: what it committed may be lost. */
+int store_failed(struct store *s);
+/* Before something leaves the process on the strength of what the store
+ * says (a notification, a note, a job's end told to its pusher): every
+ * commit so far, anyone's, on disk (SQLite: the WAL synced). */
+int store_sync_now(struct store *s);
 
 /*
  * For a process that lives long and touches the store often (a worker,

@@ -571,6 +571,12 @@ int worker_main(const char *home, int wake_r, pid_t parent, int slot)
 			job_free(job);
 			wake_send(home, WAKE_NOTIFY);	/* its event is recorded */
 			busy_at = mono_ms();
+			/* the store's disk failed a write: nothing more is
+			 * recorded here, so nothing more is run */
+			if (store_failed(ws.store) < 0) {
+				log_line("worker: %s", error_last());
+				break;
+			}
 			continue;
 		}
 		struct pollfd pfd[2] = {
@@ -603,6 +609,8 @@ int worker_main(const char *home, int wake_r, pid_t parent, int slot)
 			drain_fd(wake_r);
 	}
 	beat_stop(&ws.beat);
+	if (store_settle(ws.store) < 0)		/* its last commits on disk */
+		log_line("worker: %s", error_last());
 	store_close(ws.store);
 	free(ws.beat.url);
 	config_free(ws.cw.conf);
