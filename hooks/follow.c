@@ -266,10 +266,10 @@ static int follow_one(struct store *st, struct followed **all, size_t *n,
 			ended = -1;
 	}
 	if (ended == 0 && job_state_final(j->state)) {
-		/* the end told is on disk (a worker's is synced behind it,
-		 * store_sync_behind); told anyway if the disk refuses */
+		/* the end told is on disk (a worker's is synced behind it:
+		 * store_sync_behind) */
 		if (store_sync_now(st) < 0)
-			error_clear();
+			return -1;
 		sbuf_reset(&sb);
 		if (j->started_ms && j->finished_ms)
 			format_duration(&sb, j->finished_ms - j->started_ms);

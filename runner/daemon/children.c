@@ -11,6 +11,7 @@
 #include "home.h"
 #include "run.h"
 #include "jobs.h"
+#include "store.h"
 #include "util.h"
 
 #include <errno.h>
@@ -246,6 +247,23 @@ static int ask_reaped(struct sup *s, pid_t pid, int status)
 	return 0;
 }
 
+/* A child stopped because a write of the store to disk failed (its
+ * message logged before): the daemon stops, and says so with its exit
+ * status; nothing more is recorded until the operator checks the disk. */
+static int disk_failed(struct sup *s, pid_t pid, int status)
+{
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != STORE_EXIT_DISK)
+		return 0;
+	log_line("%d could not write the store to disk: the runner stops",
+	    (int)pid);
+	s->disk_failed = 1;
+	if (!s->stopping) {
+		s->stopping = 1;
+		sup_signal_children(s, SIGTERM, 1);
+	}
+	return 1;
+}
+
 void sup_reap(struct sup *s)
 {
 	int status;
@@ -279,7 +297,7 @@ void sup_reap(struct sup *s)
 			s->pool.notifier.pid = 0;
 			close(s->pool.notifier.wake_w);
 			s->pool.notifier.wake_w = -1;
-			if (s->stopping)
+			if (disk_failed(s, pid, status) || s->stopping)
 				continue;
 			if (idle) {	/* it had nothing to send */
 				sup_ensure_notifier(s, 0);
@@ -298,7 +316,7 @@ void sup_reap(struct sup *s)
 			s->pool.w[i].pid = 0;
 			close(s->pool.w[i].wake_w);
 			s->pool.w[i].wake_w = -1;
-			if (s->stopping)
+			if (disk_failed(s, pid, status) || s->stopping)
 				break;
 			if (idle) {	/* it had nothing to do for idle_exit */
 				sup_ensure_workers(s);	/* work that came meanwhile */

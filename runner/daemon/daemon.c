@@ -731,7 +731,9 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 		}
 	}
 	log_line("stopped");
-	error = 0;
+	error = s.disk_failed ? error_set(-1, "a write of the "
+	    "store to disk failed (logged above): check the disk, then "
+	    "start the runner again") : 0;
 out:
 	if (error < 0)
 		sup_signal_children(&s, SIGKILL, 0);

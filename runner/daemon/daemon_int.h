@@ -42,6 +42,7 @@ struct sup {
 	const char *log_file;	/* --log-file: reopened on SIGHUP */
 	int sigfd, sock, lockfd;
 	int stopping;
+	int disk_failed;	/* a child's write of the store to disk failed */
 	int64_t started_ms;
 	/* the workers and the notifier (pool.c) */
 	struct sup_pool {

@@ -215,9 +215,6 @@ static int begin_fenced(struct store *s, int durable)
 	long nap_ms = 50;
 	int error;
 
-	/* a sync of the WAL failed: nothing more is written (wal_sync) */
-	if (!s->pg && (error = store_failed(s)) < 0)
-		return error;
 
 	/*
 	 * A worker that holds a job (a fenced connection) waits for a server
@@ -292,33 +289,35 @@ int begin_durable(struct store *s)
 	return error;
 }
 
-static int sync_failed(struct store *s, int err)
+/*
+ * A sync of the WAL that failed (EIO; ENOSPC where the file system
+ * allocates late) leaves frames every reader sees that may never reach
+ * the disk (Linux marks their pages written), and a later sync that
+ * succeeds does not bring them back: nothing this process commits after
+ * it could be trusted to be on disk. It stops at once (fail-stop), and
+ * the daemon with it when it is a worker or the notifier (the
+ * supervisor stops on STORE_EXIT_DISK): the operator checks the disk.
+ */
+static void disk_failed(const char *db, int err)
 {
-	return error_set(err == ENOSPC ? ERR_NOSPACE : ERR_GENERIC,
-	    "store: a write of the store's log (%s-wal) to disk failed (%s): "
-	    "what was committed since its last sync may be lost on a power "
-	    "cut; this process writes nothing more to the store (check the "
-	    "disk, then start it again)", sqlite3_db_filename(s->db, "main"),
-	    strerror(err));
+	log_line("store: a write of the store's log (%s-wal) to disk failed "
+	    "(%s): what was committed since its last sync may be lost on a "
+	    "power cut; this process stops (check the disk, then start the "
+	    "runner again)", db, strerror(err));
+	_exit(STORE_EXIT_DISK);
 }
 
 /*
  * The WAL to disk, after a durable commit of a relaxed connection: through
  * SQLite's own file of it (its sync: fdatasync, and the folder's once when
  * the file is new). A frame another writer overwrote meanwhile was
- * checkpointed first, and the checkpoint synced the database. A sync
- * that fails leaves frames every reader sees that may never reach the
- * disk (Linux marks their pages written): the connection refuses every
- * write after it (s->sync_errno), as a later sync that succeeds would
- * not bring them back.
+ * checkpointed first, and the checkpoint synced the database.
  */
 static int wal_sync(struct store *s)
 {
 	sqlite3_file *wal = NULL;
 	int err = 0;
 
-	if (s->sync_errno)
-		return sync_failed(s, s->sync_errno);
 	if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_JOURNAL_POINTER,
 	    &wal) != SQLITE_OK || !wal || !wal->pMethods)
 		return error_set(ERR_GENERIC, "store: '%s' has no WAL to write "
@@ -329,8 +328,8 @@ static int wal_sync(struct store *s)
 	if (wal->pMethods->xFileControl(wal, SQLITE_FCNTL_LAST_ERRNO,
 	    &err) != SQLITE_OK || !err)
 		err = EIO;
-	s->sync_errno = err;
-	return sync_failed(s, err);
+	disk_failed(sqlite3_db_filename(s->db, "main"), err);
+	return -1;
 }
 
 int store_sync_now(struct store *s)
@@ -342,15 +341,16 @@ int store_sync_now(struct store *s)
  * store_sync_behind: a thread syncs the WAL while the worker goes on, on a
  * descriptor of its own (SQLite's file is the connection's: its thread
  * alone touches it). want counts the durable commits handed to it, done
- * those on disk; error is the errno of a sync that failed, for good.
+ * those on disk. A sync that fails stops the process (disk_failed).
  */
 struct syncer {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	uint64_t want, done;
-	int error, quit;
+	int quit;
 	int fd;			/* the WAL, opened by the connection's thread */
+	char *db;		/* the store's file, for the message */
 };
 
 static void *syncer_main(void *arg)
@@ -366,10 +366,9 @@ static void *syncer_main(void *arg)
 		uint64_t upto = y->want;
 		int fd = y->fd;
 		pthread_mutex_unlock(&y->lock);
-		int rc = fdatasync(fd) == 0 ? 0 : errno;
+		if (fdatasync(fd) < 0)
+			disk_failed(y->db, errno);
 		pthread_mutex_lock(&y->lock);
-		if (rc && !y->error)
-			y->error = rc;
 		y->done = upto;
 		pthread_cond_broadcast(&y->cond);
 	}
@@ -385,11 +384,13 @@ int store_sync_behind(struct store *s)
 		return 0;
 	y = xcalloc(1, sizeof(*y));
 	y->fd = -1;
+	y->db = xstrdup(sqlite3_db_filename(s->db, "main"));
 	pthread_mutex_init(&y->lock, NULL);
 	pthread_cond_init(&y->cond, NULL);
 	if (pthread_create(&y->thread, NULL, syncer_main, y) != 0) {
 		pthread_cond_destroy(&y->cond);
 		pthread_mutex_destroy(&y->lock);
+		free(y->db);
 		free(y);
 		return error_set(ERR_GENERIC, "store: cannot start the thread "
 		    "that writes the store's log to disk: its commits wait "
@@ -400,38 +401,18 @@ int store_sync_behind(struct store *s)
 }
 
 /* Wait until every durable commit so far is on disk. */
-static int syncer_wait(struct store *s)
+static void syncer_wait(struct syncer *y)
 {
-	struct syncer *y = s->syncer;
-	int error;
-
 	pthread_mutex_lock(&y->lock);
 	while (y->done != y->want)
 		pthread_cond_wait(&y->cond, &y->lock);
-	error = y->error;
 	pthread_mutex_unlock(&y->lock);
-	if (error && !s->sync_errno)
-		s->sync_errno = error;
-	return s->sync_errno ? sync_failed(s, s->sync_errno) : 0;
 }
 
-int store_settle(struct store *s)
+void store_settle(struct store *s)
 {
 	if (s->syncer)
-		return syncer_wait(s);
-	return s->sync_errno ? sync_failed(s, s->sync_errno) : 0;
-}
-
-int store_failed(struct store *s)
-{
-	struct syncer *y = s->syncer;
-
-	if (y && !s->sync_errno) {
-		pthread_mutex_lock(&y->lock);
-		s->sync_errno = y->error;
-		pthread_mutex_unlock(&y->lock);
-	}
-	return s->sync_errno ? sync_failed(s, s->sync_errno) : 0;
+		syncer_wait(s->syncer);
 }
 
 /*
@@ -446,18 +427,15 @@ static int syncer_post(struct store *s)
 	struct stat st;
 	int error;
 
-	/* this commit is made: a sync of an earlier one that failed is
-	 * told by the next begin and by store_settle */
 	if (y->fd >= 0 && fstat(y->fd, &st) == 0 && st.st_nlink > 0) {
 		pthread_mutex_lock(&y->lock);
-		if (y->error && !s->sync_errno)
-			s->sync_errno = y->error;
 		y->want++;
 		pthread_cond_signal(&y->cond);
 		pthread_mutex_unlock(&y->lock);
 		return 0;
 	}
-	if ((error = syncer_wait(s)) < 0 || (error = wal_sync(s)) < 0)
+	syncer_wait(y);
+	if ((error = wal_sync(s)) < 0)
 		return error;
 	char *path = xasprintf("%s-wal", sqlite3_db_filename(s->db, "main"));
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -485,10 +463,9 @@ static void syncer_stop(struct store *s)
 	pthread_cond_signal(&y->cond);
 	pthread_mutex_unlock(&y->lock);
 	pthread_join(y->thread, NULL);
-	if (y->error && !s->sync_errno)
-		s->sync_errno = y->error;
 	if (y->fd >= 0)
 		close(y->fd);
+	free(y->db);
 	pthread_cond_destroy(&y->cond);
 	pthread_mutex_destroy(&y->lock);
 	free(y);

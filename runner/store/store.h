@@ -71,18 +71,18 @@ int store_relax(struct store *s);
  * worker prepares its next job meanwhile. store_settle waits until every
  * durable commit so far is on disk; the caller settles before anything
  * it does reaches outside (a stage, a deployment's step), and
- * store_close before it closes. 0, or the error of a write to disk that
- * failed (told once). PostgreSQL: nothing to do.
+ * store_close before it closes. A write of the WAL to disk that fails
+ * stops the process with STORE_EXIT_DISK (what it committed may be
+ * lost: nothing after it could be trusted to be on disk). PostgreSQL:
+ * nothing to do.
  */
+#define STORE_EXIT_DISK 74	/* sysexits' EX_IOERR */
 int store_sync_behind(struct store *s);
-int store_settle(struct store *s);
-/* The error of a write of the WAL to disk that failed (this connection's,
- * or its thread's so far), without waiting; 0 if none. After one, every
- * write of the connection is refused: what it committed may be lost. */
-int store_failed(struct store *s);
+void store_settle(struct store *s);
 /* Before something leaves the process on the strength of what the store
- * says (a notification, a note, a job's end told to its pusher): every
- * commit so far, anyone's, on disk (SQLite: the WAL synced). */
+ * says (a notification, a note, a job's end told to its pusher, a
+ * deployment gated on another's outcome): every commit so far, anyone's,
+ * on disk (SQLite: the WAL synced; a failure stops the process). */
 int store_sync_now(struct store *s);
 
 /*

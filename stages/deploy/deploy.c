@@ -407,18 +407,20 @@ static const struct {
 	const char *name;
 	int (*run)(struct deploy *d);
 	int touches;	/* the environment, from this step on */
+	int synced;	/* what the steps before read (another job's outcome,
+			 * which its worker syncs behind it) on disk first */
 } steps[] = {
 	/* name: the phase `runner status` shows while it runs */
-	{ "preparing", step_setup, 0 },
-	{ "resolving", step_resolve, 0 },
-	{ "checkout", step_pipeline, 0 },
-	{ "gates", step_gates, 0 },
-	{ "extract", step_release, 0 },
-	{ "backup", step_backup, 0 },
-	{ "deploy", step_deploy, 1 },
-	{ "restore", step_restore, 1 },
-	{ "checks", step_checks, 1 },
-	{ "verify", step_verify, 1 },
+	{ "preparing", step_setup, 0, 0 },
+	{ "resolving", step_resolve, 0, 0 },
+	{ "checkout", step_pipeline, 0, 0 },
+	{ "gates", step_gates, 0, 0 },
+	{ "extract", step_release, 0, 1 },
+	{ "backup", step_backup, 0, 0 },
+	{ "deploy", step_deploy, 1, 0 },
+	{ "restore", step_restore, 1, 0 },
+	{ "checks", step_checks, 1, 0 },
+	{ "verify", step_verify, 1, 0 },
 };
 
 int deploy_run(struct job_ctx *ctx, struct job *job)
@@ -447,7 +449,9 @@ int deploy_run(struct job_ctx *ctx, struct job *job)
 	    d.state == JOB_RUNNING; i++) {
 		touched = steps[i].touches;
 		if ((rc = store_job_phase(ctx->store, job->id,
-		    steps[i].name)) < 0 || (rc = steps[i].run(&d)) < 0)
+		    steps[i].name)) < 0 || (steps[i].synced &&
+		    (rc = store_sync_now(ctx->store)) < 0) ||
+		    (rc = steps[i].run(&d)) < 0)
 			goto out;
 	}
 	if (d.state == JOB_RUNNING) {

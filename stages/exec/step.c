@@ -330,12 +330,15 @@ static void on_start(pid_t pgid, void *arg)
 	struct stage_arg *sa = arg;
 
 	sa->dw.pgid = pgid;
-	/* what it writes is what it adds to the checkout and the stages
-	 * before it: measured while its sandbox starts, not before it */
-	if (sa->dw.ws)
-		disk_usage(sa->dw.ws, 0, &sa->dw.used);
 	if (store_stage_start(sa->ctx->store, sa->job, sa->idx, pgid, 0) < 0)
 		sa->store_error = -1;
+	/* what it writes is what it adds to the checkout and the stages
+	 * before it: measured once it started, while its sandbox is made,
+	 * not on the way to it. What it writes before the walk passes
+	 * counts in that base: its quota is absolute, and the disk-full
+	 * check sees its growth at the next measure. */
+	if (sa->dw.ws)
+		disk_usage(sa->dw.ws, 0, &sa->dw.used);
 }
 
 static void on_sandbox(pid_t init, uint64_t pidns, void *arg)

@@ -586,11 +586,7 @@ int build_run(struct job_ctx *ctx, struct job *job)
 	src = NULL;
 	/* the worker's last job's end on disk before a stage of this one
 	 * runs (store_sync_behind) */
-	if (store_settle(ctx->store) < 0) {
-		state = JOB_ERROR;
-		msg = xstrdup(error_last());
-		goto end;
-	}
+	store_settle(ctx->store);
 
 	for (size_t i = 0; i < pl->nstages; i++) {
 		if (ctx->fail) {	/* the disk filled between stages */
