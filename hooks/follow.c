@@ -268,8 +268,13 @@ static int follow_one(struct store *st, struct followed **all, size_t *n,
 	if (ended == 0 && job_state_final(j->state)) {
 		/* the end told is on disk (a worker's is synced behind it:
 		 * store_sync_behind) */
-		if (store_sync_now(st) < 0)
-			return -1;
+		if (store_sync_now(st) < 0) {
+			say(s, "runner: the end of #%lld cannot be told: %s",
+			    (long long)j->id, error_last());
+			ended = -1;
+		}
+	}
+	if (ended == 0 && job_state_final(j->state)) {
 		sbuf_reset(&sb);
 		if (j->started_ms && j->finished_ms)
 			format_duration(&sb, j->finished_ms - j->started_ms);

@@ -41,7 +41,12 @@ static const char usage[] =
     "trust_repositories: true: then repository code, environments'\n"
     "commands too, runs as the daemon's own user (root, as root), still in\n"
     "the sandbox unless isolate: false as well. Idle workers leave\n"
-    "'idle_exit' after their last job and are started again for work.\n";
+    "'idle_exit' after their last job and are started again for work.\n"
+    "\n"
+    "A write of the store to disk that fails (a sync of its log) stops\n"
+    "serve with an error and leaves the mark HOME/store-disk-failed:\n"
+    "serve refuses to start while it is there. Check the disk, then\n"
+    "remove it.\n";
 
 int cmd_serve(int argc, char **argv)
 {

@@ -247,15 +247,31 @@ static int ask_reaped(struct sup *s, pid_t pid, int status)
 	return 0;
 }
 
-/* A child stopped because a write of the store to disk failed (its
- * message logged before): the daemon stops, and says so with its exit
- * status; nothing more is recorded until the operator checks the disk. */
+/* A worker or the notifier stopped because a write of the store to disk
+ * failed (its message logged before): what was committed since may be
+ * gone while every reader sees it, so the daemon stops, and does not
+ * serve again (a service manager's restart too) until the operator has
+ * checked the disk and removed the mark (DAEMON_DISK_FAILED). */
 static int disk_failed(struct sup *s, pid_t pid, int status)
 {
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != STORE_EXIT_DISK)
 		return 0;
-	log_line("%d could not write the store to disk: the runner stops",
-	    (int)pid);
+	log_line("%d could not write the store to disk: the runner stops, "
+	    "and serves again once '%s/%s' is removed", (int)pid, s->home,
+	    DAEMON_DISK_FAILED);
+	if (!s->disk_failed) {
+		char *path = xasprintf("%s/%s", s->home, DAEMON_DISK_FAILED);
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
+		    O_CLOEXEC, 0600);
+		if (fd < 0 || dprintf(fd, "a write of the store to disk failed "
+		    "(process %d, see the daemon's log): check the disk, then "
+		    "remove this file\n", (int)pid) < 0)
+			log_line("warning: cannot write '%s': %s", path,
+			    strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		free(path);
+	}
 	s->disk_failed = 1;
 	if (!s->stopping) {
 		s->stopping = 1;

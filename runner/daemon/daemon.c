@@ -567,6 +567,19 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 	 * through /proc by processes of the same user, sandboxed ones too */
 	prctl(PR_SET_DUMPABLE, 0);
 	umask(027);
+	{
+		char *mark = xasprintf("%s/%s", home, DAEMON_DISK_FAILED);
+		struct stat st;
+		error = 0;
+		if (lstat(mark, &st) == 0)
+			error = error_set(-1, "'%s': a write of the store to "
+			    "disk failed while the runner served (its log says "
+			    "when): check the disk (runner doctor), then remove "
+			    "that file to serve again", mark);
+		free(mark);
+		if (error < 0)
+			goto out;
+	}
 	if ((error = take_lock(&s)) < 0 || (error = worker_present(&s)) < 0 ||
 	    (error = worker_users(conf, workers)) < 0 ||
 	    (error = daemon_check_confinement(home, conf, workers)) < 0)
@@ -686,6 +699,11 @@ int daemon_serve(const char *home, const struct config *conf, int workers,
 				sup_signal_children(&s, SIGTERM, 1);
 			}
 			sup_reap(&s);
+			/* a disk that failed: the stages get their kill
+			 * grace, not the shutdown's */
+			if (s.disk_failed && !kill_at)
+				kill_at = mono_ms() + 2 * s.conf->kill_grace_ms +
+				    1000;
 		}
 		if (pfd[1].revents)
 			on_datagrams(&s);

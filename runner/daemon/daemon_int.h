@@ -35,6 +35,10 @@ struct asker {
 	int64_t kill_at;	/* mono ms */
 };
 
+/* The home's mark of a store whose disk failed a write (children.c):
+ * the daemon does not serve while it is there. */
+#define DAEMON_DISK_FAILED "store-disk-failed"
+
 struct sup {
 	const char *home;
 	const struct config *conf;

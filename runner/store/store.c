@@ -92,6 +92,11 @@ int exec_stmt(struct store *s, struct stmt *st, const char *what)
 {
 	int error;
 
+	if (st && !s->pg && !st->readonly && !own_stmt(s, st) &&
+	    !in_transaction(s) && (error = store_failed(s)) < 0) {
+		reset(st);
+		return error;
+	}
 	/* on a fenced connection a write outside a transaction gets one
 	 * of its own, which checks the lease first */
 	if (!st || !s->fence_job || in_transaction(s) || st->readonly ||
@@ -215,6 +220,10 @@ static int begin_fenced(struct store *s, int durable)
 	long nap_ms = 50;
 	int error;
 
+	/* a sync of the WAL failed: nothing more is written (sync_failed) */
+	if (!s->pg && (error = store_failed(s)) < 0)
+		return error;
+
 
 	/*
 	 * A worker that holds a job (a fenced connection) waits for a server
@@ -293,18 +302,19 @@ int begin_durable(struct store *s)
  * A sync of the WAL that failed (EIO; ENOSPC where the file system
  * allocates late) leaves frames every reader sees that may never reach
  * the disk (Linux marks their pages written), and a later sync that
- * succeeds does not bring them back: nothing this process commits after
- * it could be trusted to be on disk. It stops at once (fail-stop), and
- * the daemon with it when it is a worker or the notifier (the
- * supervisor stops on STORE_EXIT_DISK): the operator checks the disk.
+ * succeeds does not bring them back: nothing this connection commits
+ * after it could be trusted to be on disk. It refuses every write from
+ * then on (store_failed), and its process stops (a worker or the
+ * notifier exits STORE_EXIT_DISK, and the daemon stops on it).
  */
-static void disk_failed(const char *db, int err)
+static int sync_failed(struct store *s, int err)
 {
-	log_line("store: a write of the store's log (%s-wal) to disk failed "
-	    "(%s): what was committed since its last sync may be lost on a "
-	    "power cut; this process stops (check the disk, then start the "
-	    "runner again)", db, strerror(err));
-	_exit(STORE_EXIT_DISK);
+	if (!s->sync_errno)
+		s->sync_errno = err;
+	return error_set(err == ENOSPC ? ERR_NOSPACE : ERR_GENERIC,
+	    "store: a write of the store's log (%s-wal) to disk failed (%s): "
+	    "what was committed since its last sync may be lost on a power "
+	    "cut", sqlite3_db_filename(s->db, "main"), strerror(err));
 }
 
 /*
@@ -318,6 +328,8 @@ static int wal_sync(struct store *s)
 	sqlite3_file *wal = NULL;
 	int err = 0;
 
+	if (s->sync_errno)
+		return sync_failed(s, s->sync_errno);
 	if (sqlite3_file_control(s->db, "main", SQLITE_FCNTL_JOURNAL_POINTER,
 	    &wal) != SQLITE_OK || !wal || !wal->pMethods)
 		return error_set(ERR_GENERIC, "store: '%s' has no WAL to write "
@@ -328,8 +340,7 @@ static int wal_sync(struct store *s)
 	if (wal->pMethods->xFileControl(wal, SQLITE_FCNTL_LAST_ERRNO,
 	    &err) != SQLITE_OK || !err)
 		err = EIO;
-	disk_failed(sqlite3_db_filename(s->db, "main"), err);
-	return -1;
+	return sync_failed(s, err);
 }
 
 int store_sync_now(struct store *s)
@@ -341,16 +352,16 @@ int store_sync_now(struct store *s)
  * store_sync_behind: a thread syncs the WAL while the worker goes on, on a
  * descriptor of its own (SQLite's file is the connection's: its thread
  * alone touches it). want counts the durable commits handed to it, done
- * those on disk. A sync that fails stops the process (disk_failed).
+ * those written (or given up: error, the errno of a sync that failed,
+ * for good; no sync is tried after it).
  */
 struct syncer {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	uint64_t want, done;
-	int quit;
+	int error, quit;
 	int fd;			/* the WAL, opened by the connection's thread */
-	char *db;		/* the store's file, for the message */
 };
 
 static void *syncer_main(void *arg)
@@ -366,9 +377,10 @@ static void *syncer_main(void *arg)
 		uint64_t upto = y->want;
 		int fd = y->fd;
 		pthread_mutex_unlock(&y->lock);
-		if (fdatasync(fd) < 0)
-			disk_failed(y->db, errno);
+		int rc = y->error || fdatasync(fd) == 0 ? 0 : errno;
 		pthread_mutex_lock(&y->lock);
+		if (rc && !y->error)
+			y->error = rc;
 		y->done = upto;
 		pthread_cond_broadcast(&y->cond);
 	}
@@ -384,13 +396,11 @@ int store_sync_behind(struct store *s)
 		return 0;
 	y = xcalloc(1, sizeof(*y));
 	y->fd = -1;
-	y->db = xstrdup(sqlite3_db_filename(s->db, "main"));
 	pthread_mutex_init(&y->lock, NULL);
 	pthread_cond_init(&y->cond, NULL);
 	if (pthread_create(&y->thread, NULL, syncer_main, y) != 0) {
 		pthread_cond_destroy(&y->cond);
 		pthread_mutex_destroy(&y->lock);
-		free(y->db);
 		free(y);
 		return error_set(ERR_GENERIC, "store: cannot start the thread "
 		    "that writes the store's log to disk: its commits wait "
@@ -400,7 +410,7 @@ int store_sync_behind(struct store *s)
 	return 0;
 }
 
-/* Wait until every durable commit so far is on disk. */
+/* Wait until every durable commit so far is written, or given up. */
 static void syncer_wait(struct syncer *y)
 {
 	pthread_mutex_lock(&y->lock);
@@ -409,10 +419,26 @@ static void syncer_wait(struct syncer *y)
 	pthread_mutex_unlock(&y->lock);
 }
 
-void store_settle(struct store *s)
+int store_failed(struct store *s)
+{
+	struct syncer *y = s->syncer;
+	int error = 0;
+
+	if (y && !s->sync_errno) {
+		pthread_mutex_lock(&y->lock);
+		error = y->error;
+		pthread_mutex_unlock(&y->lock);
+	}
+	if (error || s->sync_errno)
+		return sync_failed(s, s->sync_errno ? s->sync_errno : error);
+	return 0;
+}
+
+int store_settle(struct store *s)
 {
 	if (s->syncer)
 		syncer_wait(s->syncer);
+	return s->pg ? 0 : store_failed(s);
 }
 
 /*
@@ -435,7 +461,7 @@ static int syncer_post(struct store *s)
 		return 0;
 	}
 	syncer_wait(y);
-	if ((error = wal_sync(s)) < 0)
+	if ((error = store_failed(s)) < 0 || (error = wal_sync(s)) < 0)
 		return error;
 	char *path = xasprintf("%s-wal", sqlite3_db_filename(s->db, "main"));
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -465,7 +491,6 @@ static void syncer_stop(struct store *s)
 	pthread_join(y->thread, NULL);
 	if (y->fd >= 0)
 		close(y->fd);
-	free(y->db);
 	pthread_cond_destroy(&y->cond);
 	pthread_mutex_destroy(&y->lock);
 	free(y);

@@ -71,18 +71,22 @@ int store_relax(struct store *s);
  * worker prepares its next job meanwhile. store_settle waits until every
  * durable commit so far is on disk; the caller settles before anything
  * it does reaches outside (a stage, a deployment's step), and
- * store_close before it closes. A write of the WAL to disk that fails
- * stops the process with STORE_EXIT_DISK (what it committed may be
- * lost: nothing after it could be trusted to be on disk). PostgreSQL:
- * nothing to do.
+ * store_close before it closes. PostgreSQL: nothing to do.
+ *
+ * A write of the WAL to disk that failed may have lost what it held
+ * while every reader sees it: the connection then refuses every write,
+ * store_settle and store_failed say so (0 if none failed), and its
+ * process stops (STORE_EXIT_DISK for a worker or the notifier, on which
+ * the daemon stops).
  */
-#define STORE_EXIT_DISK 74	/* sysexits' EX_IOERR */
+#define STORE_EXIT_DISK 74	/* a daemon's child to its supervisor */
 int store_sync_behind(struct store *s);
-void store_settle(struct store *s);
+int store_settle(struct store *s);
+int store_failed(struct store *s);
 /* Before something leaves the process on the strength of what the store
  * says (a notification, a note, a job's end told to its pusher, a
  * deployment gated on another's outcome): every commit so far, anyone's,
- * on disk (SQLite: the WAL synced; a failure stops the process). */
+ * on disk (SQLite: the WAL synced). 0 or the error. */
 int store_sync_now(struct store *s);
 
 /*

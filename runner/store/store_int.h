@@ -95,6 +95,7 @@ struct store {
 			 * (STORE_ENQUEUE: the hook's few) */
 	int full;		/* ... and this transaction is a durable one */
 	struct syncer *syncer;	/* store_sync_behind's (SQLite) */
+	int sync_errno;		/* a sync of the WAL failed: no more writes */
 	int busy_ms;		/* how long a write waits for another writer */
 	/* SQLite: the newest job id when this connection's claims last ran
 	 * the supersede statements (claim_once) */

@@ -42,8 +42,8 @@ static int run_job(struct job_ctx *ctx, struct job *job)
 	/* a build settles before its first stage (build_run): its checkout
 	 * goes on while the last job's end is written to disk */
 	if (job->kind == KIND_DEPLOY) {
-		store_settle(ctx->store);	/* its claim on disk */
-		return deploy_run(ctx, job);
+		int error = store_settle(ctx->store);	/* its claim on disk */
+		return error < 0 ? error : deploy_run(ctx, job);
 	}
 	return build_run(ctx, job);
 }
@@ -443,7 +443,7 @@ int worker_main(const char *home, int wake_r, pid_t parent, int slot)
 {
 	struct run_user user = { 0 }, own = { 0 };
 	char *missing = NULL;
-	int said = 0;
+	int said = 0, status = 0;
 	struct wstate ws = { .wake_r = wake_r, .home = home,
 	    .beat = { .home = home } };
 	char *host = NULL;
@@ -570,6 +570,14 @@ int worker_main(const char *home, int wake_r, pid_t parent, int slot)
 			busy_at = mono_ms();
 			continue;
 		}
+		/* the store's disk failed a write (its thread's, told at the
+		 * next claim): nothing more is recorded or run here, and the
+		 * supervisor stops the daemon on this status */
+		if (store_failed(ws.store) < 0) {
+			log_line("worker: %s", error_last());
+			status = STORE_EXIT_DISK;
+			break;
+		}
 		struct pollfd pfd[2] = {
 			{ ws.sigfd, POLLIN, 0 }, { wake_r, POLLIN, 0 },
 		};
@@ -600,7 +608,11 @@ int worker_main(const char *home, int wake_r, pid_t parent, int slot)
 			drain_fd(wake_r);
 	}
 	beat_stop(&ws.beat);
-	store_close(ws.store);	/* its last commits on disk first */
+	if (status == 0 && store_settle(ws.store) < 0) {  /* its last ones */
+		log_line("worker: %s", error_last());
+		status = STORE_EXIT_DISK;
+	}
+	store_close(ws.store);
 	free(ws.beat.url);
 	config_free(ws.cw.conf);
 	free(host);
@@ -608,7 +620,7 @@ int worker_main(const char *home, int wake_r, pid_t parent, int slot)
 	run_user_release(&own);
 	free(missing);
 	close(ws.sigfd);
-	return 0;
+	return status;
 }
 
 /* ---- the notifier ---- */
@@ -656,6 +668,7 @@ static void log_attempt(const struct notification *x)
  */
 int notifier_main(const char *home, int wake_r, pid_t parent, int slot)
 {
+	int status = 0;
 	const struct config *conf = NULL;
 	struct nstate ns = { 0 };
 	struct conf_watch cw = { 0 };
@@ -702,7 +715,14 @@ int notifier_main(const char *home, int wake_r, pid_t parent, int slot)
 		conf = cw.conf;
 		if (held && mono_ms() < route_at) {
 			;	/* the events wait for the next batch */
-		} else if ((rc = notify_route(st, home, conf, &writers)) < 0) {
+		} else if ((rc = notify_route(st, home, conf, &writers)) < 0 &&
+		    store_failed(st) < 0) {
+			/* the store's disk failed a write: nothing is told
+			 * of what may be lost, and the daemon stops */
+			log_line("notifier: %s", error_last());
+			status = STORE_EXIT_DISK;
+			break;
+		} else if (rc < 0) {
 			log_line("notifier: cannot route events: %s", error_last());
 			/* tried again in a second: a batch held would be due
 			 * at once, again and again, while the store is gone */
@@ -765,6 +785,6 @@ int notifier_main(const char *home, int wake_r, pid_t parent, int slot)
 	store_close(st);
 	config_free(cw.conf);
 	close(ns.sigfd);
-	return 0;
+	return status;
 }
 

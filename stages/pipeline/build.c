@@ -586,7 +586,8 @@ int build_run(struct job_ctx *ctx, struct job *job)
 	src = NULL;
 	/* the worker's last job's end on disk before a stage of this one
 	 * runs (store_sync_behind) */
-	store_settle(ctx->store);
+	if ((error = store_settle(ctx->store)) < 0)
+		goto out;	/* its disk failed: nothing is recorded */
 
 	for (size_t i = 0; i < pl->nstages; i++) {
 		if (ctx->fail) {	/* the disk filled between stages */

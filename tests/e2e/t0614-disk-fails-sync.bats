@@ -38,10 +38,22 @@ teardown() { teardown_env; }
 	}
 	run wait "$DAEMON_PID"
 	DAEMON_PID=
-	[ "$status" -ne 0 ] || { tail -20 "$T/serve.log"; false; }
+	[ "$status" -eq 1 ] || { tail -20 "$T/serve.log"; false; }
 	grep -q "a write of the store's log (.*/runner.db-wal) to disk failed (Input/output error)" "$T/serve.log"
+	grep -Eq "(worker|notifier): store: a write of the store's log" "$T/serve.log"
 	grep -q "could not write the store to disk: the runner stops" "$T/serve.log"
 	grep -q "a write of the store to disk failed (logged above)" "$T/serve.log"
+	[ -f "$RUNNER_HOME/store-disk-failed" ]
+
+	# it does not serve again (a service manager's restart) until the
+	# disk is checked and the mark removed
 	rm "$T/disk-fails"
+	run "$RUNNER" serve --workers 1
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"store-disk-failed': a write of the store to disk failed"* ]]
+	rm "$RUNNER_HOME/store-disk-failed"
+	start_daemon --workers 1
 	[ "$(job_field 1 .state)" = passed ]
+	# the build the failure met ends (recovered, or its end kept)
+	wait_for "case \"\$(job_state 3)\" in queued|running) false;; *) true;; esac" 60
 }
