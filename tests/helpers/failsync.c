@@ -9,31 +9,25 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-static int failing(void)
+/* The system's `name` on fd, or EIO once the file exists. */
+static int sync_or_fail(const char *name, int fd)
 {
 	const char *f = getenv("RUNNER_FAILSYNC");
+	int (*real)(int) = (int (*)(int))dlsym(RTLD_NEXT, name);
 
-	return f && access(f, F_OK) == 0;
+	if ((f && access(f, F_OK) == 0) || !real) {
+		errno = EIO;
+		return -1;
+	}
+	return real(fd);
 }
 
 int fdatasync(int fd)
 {
-	int (*real)(int) = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
-
-	if (failing() || !real) {
-		errno = EIO;
-		return -1;
-	}
-	return real(fd);
+	return sync_or_fail("fdatasync", fd);
 }
 
 int fsync(int fd)
 {
-	int (*real)(int) = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
-
-	if (failing() || !real) {
-		errno = EIO;
-		return -1;
-	}
-	return real(fd);
+	return sync_or_fail("fsync", fd);
 }
