@@ -224,7 +224,6 @@ static int begin_fenced(struct store *s, int durable)
 	if (!s->pg && (error = store_failed(s)) < 0)
 		return error;
 
-
 	/*
 	 * A worker that holds a job (a fenced connection) waits for a server
 	 * it cannot reach, up to busy_ms: a server that restarts is back in a

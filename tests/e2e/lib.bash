@@ -587,6 +587,15 @@ pg_server_stop() {
 	bash "$SOURCE_ROOT/tests/helpers/pg.sh" stop "$PGDIR"
 	rm -rf "$PGDIR"
 }
+# pg_setup_env: setup_env for a file that names its PostgreSQL store in
+# runner.yml, as an operator does: no RUNNER_STORE, no runner.db, and a
+# schema of its own on the file's server in STORE_URL
+pg_setup_env() {
+	setup_env
+	unset RUNNER_STORE
+	rm -f "$RUNNER_HOME"/runner.db*
+	STORE_URL=$(bash "$SOURCE_ROOT/tests/helpers/pg.sh" schema "$PGURL")
+}
 
 # svc_home [USER]: the daemon as a user of its own (USER, by default
 # runner-test-svc; $SVC), with

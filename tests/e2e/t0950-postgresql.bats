@@ -43,11 +43,8 @@ start_git_daemon() {
 }
 
 setup() {
-	setup_env
 	# this file names the store in runner.yml, as an operator does
-	unset RUNNER_STORE
-	rm -f "$RUNNER_HOME"/runner.db*
-	STORE_URL=$(bash "$SOURCE_ROOT/tests/helpers/pg.sh" schema "$PGURL")
+	pg_setup_env
 	GIT_PIDS=()
 	start_git_daemon 127.0.0.1
 	host_config hostA > "$RUNNER_HOME/runner.yml"

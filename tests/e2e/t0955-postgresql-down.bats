@@ -15,10 +15,7 @@ setup_file() { export PG_DURABLE=1; pg_server_start; }
 teardown_file() { pg_server_stop; }
 
 setup() {
-	setup_env
-	unset RUNNER_STORE
-	rm -f "$RUNNER_HOME"/runner.db*
-	STORE_URL=$(bash "$SOURCE_ROOT/tests/helpers/pg.sh" schema "$PGURL")
+	pg_setup_env
 	WEB_PORT=$(free_port)
 	cat > "$RUNNER_HOME/runner.yml" <<YML
 store: '$STORE_URL'

@@ -15,10 +15,7 @@ setup_file() { pg_server_start; }
 teardown_file() { pg_server_stop; }
 
 setup() {
-	setup_env
-	unset RUNNER_STORE
-	rm -f "$RUNNER_HOME"/runner.db*
-	STORE_URL=$(bash "$SOURCE_ROOT/tests/helpers/pg.sh" schema "$PGURL")
+	pg_setup_env
 	GIT_PORT=$(free_port)
 	while [ "$GIT_PORT" = "$STAGING_PORT" ] || [ "$GIT_PORT" = "$PROD_PORT" ]; do
 		GIT_PORT=$(free_port)

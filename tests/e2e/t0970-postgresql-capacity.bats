@@ -14,11 +14,8 @@ setup_file() { pg_server_start; }
 teardown_file() { pg_server_stop; }
 
 setup() {
-	setup_env
 	# this file names the store in runner.yml, as an operator does
-	unset RUNNER_STORE
-	rm -f "$RUNNER_HOME"/runner.db*
-	STORE_URL=$(bash "$SOURCE_ROOT/tests/helpers/pg.sh" schema "$PGURL")
+	pg_setup_env
 	HOST_PIDS=()
 	mkdir "$T/hosts"
 	host_config hostA > "$RUNNER_HOME/runner.yml"

@@ -15,10 +15,7 @@ setup_file() { pg_server_start; }
 teardown_file() { pg_server_stop; }
 
 setup() {
-	setup_env
-	unset RUNNER_STORE
-	rm -f "$RUNNER_HOME"/runner.db*
-	STORE_URL=$(bash "$SOURCE_ROOT/tests/helpers/pg.sh" schema "$PGURL")
+	pg_setup_env
 	printf "store: '%s'\n" "$STORE_URL" > "$RUNNER_HOME/runner.yml"
 	r init >/dev/null
 	fill
