@@ -72,6 +72,9 @@ setup_env() {
 
 teardown_env() {
 	local sanitizer=0
+	# a setup that failed before it made the test's folder: nothing to
+	# end, and an empty pattern below would match every process
+	[ -n "${T:-}" ] || return 0
 	stop_daemon
 	stop_git_servers
 	# anything a test started that is still around dies with the test

@@ -40,7 +40,7 @@ YML
 }
 
 teardown() {
-	pkill -f -- "$SVC" 2>/dev/null || true
+	[ -z "${SVC:-}" ] || pkill -f -- "$SVC" 2>/dev/null || true
 	[ -z "${BUSY:-}" ] || kill $BUSY 2>/dev/null || true
 	teardown_env
 }

@@ -47,9 +47,9 @@ while True:
 PY
 }
 teardown() {
-	pkill -f -- "$SVC" 2>/dev/null || true
-	pkill -f -- "$MARK-www" 2>/dev/null || true
-	rm -rf "$MARK-www"
+	[ -z "${SVC:-}" ] || pkill -f -- "$SVC" 2>/dev/null || true
+	[ -z "${MARK:-}" ] || pkill -f -- "$MARK-www" 2>/dev/null || true
+	[ -z "${MARK:-}" ] || rm -rf "$MARK-www"
 	teardown_env
 }
 
