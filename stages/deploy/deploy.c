@@ -260,6 +260,11 @@ static int step_release(struct deploy *d)
 	char *why;
 	int rc;
 
+	/* what the gates read (another job's outcome, which its worker
+	 * syncs behind it: store_sync_behind) on disk before the release
+	 * is made */
+	if ((rc = store_sync_now(d->ctx->store)) < 0)
+		return rc;
 	if (store_env_get(d->ctx->store, job->repo, job->env, &er) == 0 &&
 	    er->current && er->current->release_dir &&
 	    er->current->id != job->id) {
@@ -407,20 +412,18 @@ static const struct {
 	const char *name;
 	int (*run)(struct deploy *d);
 	int touches;	/* the environment, from this step on */
-	int synced;	/* what the steps before read (another job's outcome,
-			 * which its worker syncs behind it) on disk first */
 } steps[] = {
 	/* name: the phase `runner status` shows while it runs */
-	{ "preparing", step_setup, 0, 0 },
-	{ "resolving", step_resolve, 0, 0 },
-	{ "checkout", step_pipeline, 0, 0 },
-	{ "gates", step_gates, 0, 0 },
-	{ "extract", step_release, 0, 1 },
-	{ "backup", step_backup, 0, 0 },
-	{ "deploy", step_deploy, 1, 0 },
-	{ "restore", step_restore, 1, 0 },
-	{ "checks", step_checks, 1, 0 },
-	{ "verify", step_verify, 1, 0 },
+	{ "preparing", step_setup, 0 },
+	{ "resolving", step_resolve, 0 },
+	{ "checkout", step_pipeline, 0 },
+	{ "gates", step_gates, 0 },
+	{ "extract", step_release, 0 },
+	{ "backup", step_backup, 0 },
+	{ "deploy", step_deploy, 1 },
+	{ "restore", step_restore, 1 },
+	{ "checks", step_checks, 1 },
+	{ "verify", step_verify, 1 },
 };
 
 int deploy_run(struct job_ctx *ctx, struct job *job)
@@ -449,9 +452,7 @@ int deploy_run(struct job_ctx *ctx, struct job *job)
 	    d.state == JOB_RUNNING; i++) {
 		touched = steps[i].touches;
 		if ((rc = store_job_phase(ctx->store, job->id,
-		    steps[i].name)) < 0 || (steps[i].synced &&
-		    (rc = store_sync_now(ctx->store)) < 0) ||
-		    (rc = steps[i].run(&d)) < 0)
+		    steps[i].name)) < 0 || (rc = steps[i].run(&d)) < 0)
 			goto out;
 	}
 	if (d.state == JOB_RUNNING) {
